@@ -1,0 +1,69 @@
+/* IKEv2 authentication: shared key MIC (RFC 7296 2.15) and Digital Signature (RFC 7427)
+ * with RSA-PSS, ECDSA P-256/P-384 and Ed25519; X.509 chains and raw public keys (RFC 7670). */
+#ifndef GK_AUTH_H
+#define GK_AUTH_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "chunk.h"
+
+/* Signature schemes, each with exactly one RFC 7427 AlgorithmIdentifier. */
+typedef enum gk_sig_scheme {
+	GK_SIG_NONE = 0,
+	GK_SIG_RSA_PSS_SHA256,
+	GK_SIG_RSA_PSS_SHA384,
+	GK_SIG_RSA_PSS_SHA512,
+	GK_SIG_RSA_PKCS1_SHA256,  /* verify-only interop with older peers */
+	GK_SIG_ECDSA_SHA256,      /* P-256 */
+	GK_SIG_ECDSA_SHA384,      /* P-384 */
+	GK_SIG_ECDSA_SHA512,      /* P-521 */
+	GK_SIG_ED25519,
+	GK_SIG_ED448,
+	GK_SIG_COUNT
+} gk_sig_scheme;
+
+const char *gk_sig_scheme_name(gk_sig_scheme s);
+/* DER AlgorithmIdentifier of a scheme (static storage). */
+gk_chunk gk_sig_algid(gk_sig_scheme s);
+/* Exact match against the known AlgorithmIdentifiers; GK_E_UNSUPPORTED if none. */
+gk_status gk_sig_scheme_from_algid(gk_chunk der, gk_sig_scheme *s);
+/* The scheme gikev2 uses by default for a key (RSA -> PSS-SHA256, P-256 -> ECDSA-SHA256,
+ * P-384 -> ECDSA-SHA384, Ed25519 -> Ed25519). */
+gk_status gk_sig_scheme_for_key(EVP_PKEY *key, gk_sig_scheme *s);
+
+/* InitiatorSignedOctets/ResponderSignedOctets = RealMessage | NonceData | prf(SK_p, RestOfIDPayload)
+ * (RFC 7296 2.15). Appends them to out. */
+gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk peer_nonce,
+				gk_chunk sk_p, gk_chunk id_payload_body, gk_wbuf *out);
+
+/* AUTH = prf(prf(PSK, "Key Pad for IKEv2"), octets). out holds the PRF output length. */
+gk_status gk_auth_psk_compute(uint16_t prf, gk_chunk psk, gk_chunk octets, uint8_t *out, size_t *out_len);
+/* Constant-time comparison with the received AUTH data; GK_E_AUTH on mismatch. */
+gk_status gk_auth_psk_verify(uint16_t prf, gk_chunk psk, gk_chunk octets, gk_chunk auth_data);
+
+/* RFC 7427 Authentication Data: ASN.1 length octet | AlgorithmIdentifier | signature. */
+gk_status gk_auth_sig_sign(EVP_PKEY *priv, gk_sig_scheme s, gk_chunk octets, gk_wbuf *auth_data);
+/* Checks that the AlgorithmIdentifier fits the key type, then verifies. GK_E_AUTH on a bad
+ * signature, GK_E_UNSUPPORTED on an unknown algorithm, GK_E_MALFORMED on bad framing.
+ * If want != GK_SIG_NONE the AlgorithmIdentifier must be exactly that scheme's. */
+gk_status gk_auth_sig_verify(EVP_PKEY *pub, gk_sig_scheme want, gk_chunk auth_data, gk_chunk octets);
+
+/* Raw public keys (RFC 7670) and AUTH_KEY attributes: DER SubjectPublicKeyInfo. */
+gk_status gk_pubkey_from_spki(gk_chunk der, EVP_PKEY **out);
+gk_status gk_pubkey_to_spki(EVP_PKEY *key, gk_wbuf *out);
+
+/* X.509: parse a DER certificate (CERT payload encoding 4). */
+gk_status gk_cert_from_der(gk_chunk der, X509 **out);
+/* Verifies leaf (with optional untrusted intermediates) against the trust store at time
+ * `now` (0 = current time). GK_E_AUTH if the chain does not verify. */
+gk_status gk_cert_verify(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *trust, time_t now);
+/* Does the certificate carry this identity (SAN dNSName/rfc822Name/iPAddress, or the subject
+ * DN for ID_DER_ASN1_DN)? id_type is a GK_ID_* value. */
+bool gk_cert_matches_id(X509 *cert, uint8_t id_type, gk_chunk id_data);
+
+/* PEM loading helpers (files given to gcksd/gmd). */
+gk_status gk_privkey_load_pem(const char *path, EVP_PKEY **out);
+gk_status gk_cert_load_pem(const char *path, X509 **out);
+gk_status gk_trust_load_pem(const char *path, X509_STORE **out);
+
+#endif

@@ -1,0 +1,167 @@
+/* IANA numbers of IKEv2 (RFC 7296 and extensions) and G-IKEv2 (RFC 9838), with their names.
+ * The one place these numbers live: logs, JSON and errors all take names from gk_iana_name(). */
+#ifndef GK_IANA_H
+#define GK_IANA_H
+
+#include <stdint.h>
+
+#define GK_EXCHANGE_LIST(X) \
+	X(IKE_SA_INIT, 34) X(IKE_AUTH, 35) X(CREATE_CHILD_SA, 36) X(INFORMATIONAL, 37) \
+	X(GSA_AUTH, 39) X(GSA_REGISTRATION, 40) X(GSA_REKEY, 41) X(GSA_INBAND_REKEY, 42) \
+	X(IKE_INTERMEDIATE, 43)
+
+#define GK_PAYLOAD_LIST(X) \
+	X(NONE, 0) X(SA, 33) X(KE, 34) X(IDi, 35) X(IDr, 36) X(CERT, 37) X(CERTREQ, 38) \
+	X(AUTH, 39) X(NONCE, 40) X(NOTIFY, 41) X(DELETE, 42) X(VENDOR, 43) X(TSi, 44) \
+	X(TSr, 45) X(SK, 46) X(CP, 47) X(EAP, 48) X(IDg, 50) X(GSA, 51) X(KD, 52) X(SKF, 53)
+/* SAg shares the SA payload type (RFC 9838 4.3). */
+#define GK_PL_SAg GK_PL_SA
+
+#define GK_PROTO_LIST(X) X(NONE, 0) X(IKE, 1) X(AH, 2) X(ESP, 3) X(GIKE_UPDATE, 6)
+
+#define GK_TRANSFORM_TYPE_LIST(X) \
+	X(ENCR, 1) X(PRF, 2) X(INTEG, 3) X(KE, 4) X(SN, 5) X(KWA, 13) X(GCAUTH, 14)
+
+#define GK_ENCR_LIST(X) \
+	X(DES_IV64, 1) X(DES, 2) X(3DES, 3) X(NULL, 11) X(AES_CBC, 12) X(AES_CTR, 13) \
+	X(AES_CCM_8, 14) X(AES_CCM_12, 15) X(AES_CCM_16, 16) X(AES_GCM_8, 18) \
+	X(AES_GCM_12, 19) X(AES_GCM_16, 20) X(NULL_AUTH_AES_GMAC, 21) \
+	X(CHACHA20_POLY1305, 28) X(AES_GCM_16_IIV, 30) X(CHACHA20_POLY1305_IIV, 31)
+
+#define GK_PRF_LIST(X) \
+	X(HMAC_SHA1, 2) X(AES128_XCBC, 4) X(HMAC_SHA2_256, 5) X(HMAC_SHA2_384, 6) \
+	X(HMAC_SHA2_512, 7) X(AES128_CMAC, 8)
+
+#define GK_INTEG_LIST(X) \
+	X(NONE, 0) X(HMAC_SHA1_96, 2) X(AES_XCBC_96, 5) X(AES_CMAC_96, 8) \
+	X(AES_128_GMAC, 9) X(AES_192_GMAC, 10) X(AES_256_GMAC, 11) \
+	X(HMAC_SHA2_256_128, 12) X(HMAC_SHA2_384_192, 13) X(HMAC_SHA2_512_256, 14)
+
+#define GK_KE_LIST(X) \
+	X(NONE, 0) X(MODP_2048, 14) X(MODP_3072, 15) X(MODP_4096, 16) X(ECP_256, 19) \
+	X(ECP_384, 20) X(ECP_521, 21) X(CURVE25519, 31) X(CURVE448, 32)
+
+#define GK_SN_LIST(X) X(SEQ32, 0) X(ESN, 1) X(UNSPEC32, 2)
+#define GK_KWA_LIST(X) X(KW_5649_128, 1) X(KW_5649_192, 2) X(KW_5649_256, 3) X(KW_ARX, 4)
+#define GK_GCAUTH_LIST(X) X(IMPLICIT, 1) X(DIGITAL_SIGNATURE, 2)
+
+#define GK_TATTR_LIST(X) X(KEY_LENGTH, 14) X(SIG_ALG_ID, 18)
+
+#define GK_NOTIFY_LIST(X) \
+	X(UNSUPPORTED_CRITICAL_PAYLOAD, 1) X(INVALID_IKE_SPI, 4) X(INVALID_MAJOR_VERSION, 5) \
+	X(INVALID_SYNTAX, 7) X(INVALID_MESSAGE_ID, 9) X(INVALID_SPI, 11) \
+	X(NO_PROPOSAL_CHOSEN, 14) X(INVALID_KE_PAYLOAD, 17) X(AUTHENTICATION_FAILED, 24) \
+	X(SINGLE_PAIR_REQUIRED, 34) X(NO_ADDITIONAL_SAS, 35) X(INTERNAL_ADDRESS_FAILURE, 36) \
+	X(FAILED_CP_REQUIRED, 37) X(TS_UNACCEPTABLE, 38) X(INVALID_SELECTORS, 39) \
+	X(TEMPORARY_FAILURE, 43) X(CHILD_SA_NOT_FOUND, 44) X(INVALID_GROUP_ID, 45) \
+	X(AUTHORIZATION_FAILED, 46) X(REGISTRATION_FAILED, 49) \
+	X(INITIAL_CONTACT, 16384) X(SET_WINDOW_SIZE, 16385) \
+	X(ADDITIONAL_TS_POSSIBLE, 16386) X(IPCOMP_SUPPORTED, 16387) \
+	X(NAT_DETECTION_SOURCE_IP, 16388) X(NAT_DETECTION_DESTINATION_IP, 16389) \
+	X(COOKIE, 16390) X(USE_TRANSPORT_MODE, 16391) X(HTTP_CERT_LOOKUP_SUPPORTED, 16392) \
+	X(REKEY_SA, 16393) X(ESP_TFC_PADDING_NOT_SUPPORTED, 16394) \
+	X(NON_FIRST_FRAGMENTS_ALSO, 16395) X(MOBIKE_SUPPORTED, 16396) \
+	X(CHILDLESS_IKEV2_SUPPORTED, 16418) X(GROUP_SENDER, 16429) \
+	X(IKEV2_FRAGMENTATION_SUPPORTED, 16430) X(SIGNATURE_HASH_ALGORITHMS, 16431) \
+	X(USE_PPK, 16435) X(PPK_IDENTITY, 16436) X(NO_PPK_AUTH, 16437) \
+	X(INTERMEDIATE_EXCHANGE_SUPPORTED, 16438)
+
+#define GK_ID_LIST(X) \
+	X(IPV4_ADDR, 1) X(FQDN, 2) X(RFC822_ADDR, 3) X(IPV6_ADDR, 5) \
+	X(DER_ASN1_DN, 9) X(DER_ASN1_GN, 10) X(KEY_ID, 11)
+
+#define GK_AUTH_METHOD_LIST(X) \
+	X(RSA_SIG, 1) X(SHARED_KEY_MIC, 2) X(DSS_SIG, 3) X(ECDSA_SHA256_P256, 9) \
+	X(ECDSA_SHA384_P384, 10) X(ECDSA_SHA512_P521, 11) X(GSPAM, 12) X(NULL_AUTH, 13) \
+	X(DIGITAL_SIGNATURE, 14)
+
+#define GK_TS_TYPE_LIST(X) X(IPV4_ADDR_RANGE, 7) X(IPV6_ADDR_RANGE, 8)
+
+#define GK_CERT_ENC_LIST(X) \
+	X(PKCS7_X509, 1) X(X509_SIGNATURE, 4) X(CRL, 7) X(HASH_URL_X509, 12) \
+	X(HASH_URL_BUNDLE, 13) X(RAW_PUBLIC_KEY, 15)
+
+#define GK_HASH_LIST(X) X(SHA1, 1) X(SHA2_256, 2) X(SHA2_384, 3) X(SHA2_512, 4) X(IDENTITY, 5)
+
+#define GK_CP_TYPE_LIST(X) X(CFG_REQUEST, 1) X(CFG_REPLY, 2) X(CFG_SET, 3) X(CFG_ACK, 4)
+
+#define GK_GSA_ATTR_LIST(X) X(GSA_KEY_LIFETIME, 1) X(GSA_INITIAL_MESSAGE_ID, 2) X(GSA_NEXT_SPI, 3)
+#define GK_GWP_ATTR_LIST(X) X(GWP_ATD, 1) X(GWP_DTD, 2) X(GWP_SENDER_ID_BITS, 3)
+#define GK_GKB_ATTR_LIST(X) X(SA_KEY, 1)
+#define GK_MKB_ATTR_LIST(X) X(WRAP_KEY, 1) X(AUTH_KEY, 2) X(GM_SENDER_ID, 3)
+
+#define GK_ENUM_ENTRY(prefix, name, val) prefix##name = val,
+#define GK_DECLARE_ENUM(tag, prefix, LIST) \
+	enum tag { LIST(GK_ENUM_##prefix) };
+
+#define GK_ENUM_GK_EXCH_(n, v) GK_EXCH_##n = v,
+#define GK_ENUM_GK_PL_(n, v) GK_PL_##n = v,
+#define GK_ENUM_GK_PROTO_(n, v) GK_PROTO_##n = v,
+#define GK_ENUM_GK_TT_(n, v) GK_TT_##n = v,
+#define GK_ENUM_GK_ENCR_(n, v) GK_ENCR_##n = v,
+#define GK_ENUM_GK_PRF_(n, v) GK_PRF_##n = v,
+#define GK_ENUM_GK_INTEG_(n, v) GK_INTEG_##n = v,
+#define GK_ENUM_GK_KE_(n, v) GK_KE_##n = v,
+#define GK_ENUM_GK_SN_(n, v) GK_SN_##n = v,
+#define GK_ENUM_GK_KWA_(n, v) GK_KWA_##n = v,
+#define GK_ENUM_GK_GCAUTH_(n, v) GK_GCAUTH_##n = v,
+#define GK_ENUM_GK_TATTR_(n, v) GK_TATTR_##n = v,
+#define GK_ENUM_GK_N_(n, v) GK_N_##n = v,
+#define GK_ENUM_GK_ID_(n, v) GK_ID_##n = v,
+#define GK_ENUM_GK_AUTH_(n, v) GK_AUTH_##n = v,
+#define GK_ENUM_GK_TS_(n, v) GK_TS_##n = v,
+#define GK_ENUM_GK_CERT_(n, v) GK_CERT_##n = v,
+#define GK_ENUM_GK_HASH_(n, v) GK_HASH_##n = v,
+#define GK_ENUM_GK_CP_(n, v) GK_CP_##n = v,
+#define GK_ENUM_GK_GSAA_(n, v) GK_GSAA_##n = v,
+#define GK_ENUM_GK_GWPA_(n, v) GK_GWPA_##n = v,
+#define GK_ENUM_GK_GKBA_(n, v) GK_GKBA_##n = v,
+#define GK_ENUM_GK_MKBA_(n, v) GK_MKBA_##n = v,
+
+GK_DECLARE_ENUM(gk_exchange, GK_EXCH_, GK_EXCHANGE_LIST)
+GK_DECLARE_ENUM(gk_payload_type, GK_PL_, GK_PAYLOAD_LIST)
+GK_DECLARE_ENUM(gk_proto, GK_PROTO_, GK_PROTO_LIST)
+GK_DECLARE_ENUM(gk_transform_type, GK_TT_, GK_TRANSFORM_TYPE_LIST)
+GK_DECLARE_ENUM(gk_encr, GK_ENCR_, GK_ENCR_LIST)
+GK_DECLARE_ENUM(gk_prf, GK_PRF_, GK_PRF_LIST)
+GK_DECLARE_ENUM(gk_integ, GK_INTEG_, GK_INTEG_LIST)
+GK_DECLARE_ENUM(gk_ke, GK_KE_, GK_KE_LIST)
+GK_DECLARE_ENUM(gk_sn, GK_SN_, GK_SN_LIST)
+GK_DECLARE_ENUM(gk_kwa, GK_KWA_, GK_KWA_LIST)
+GK_DECLARE_ENUM(gk_gcauth, GK_GCAUTH_, GK_GCAUTH_LIST)
+GK_DECLARE_ENUM(gk_tattr, GK_TATTR_, GK_TATTR_LIST)
+GK_DECLARE_ENUM(gk_notify, GK_N_, GK_NOTIFY_LIST)
+GK_DECLARE_ENUM(gk_id_type, GK_ID_, GK_ID_LIST)
+GK_DECLARE_ENUM(gk_auth_method, GK_AUTH_, GK_AUTH_METHOD_LIST)
+GK_DECLARE_ENUM(gk_ts_type, GK_TS_, GK_TS_TYPE_LIST)
+GK_DECLARE_ENUM(gk_cert_enc, GK_CERT_, GK_CERT_ENC_LIST)
+GK_DECLARE_ENUM(gk_hash, GK_HASH_, GK_HASH_LIST)
+GK_DECLARE_ENUM(gk_cp_type, GK_CP_, GK_CP_TYPE_LIST)
+GK_DECLARE_ENUM(gk_gsa_attr, GK_GSAA_, GK_GSA_ATTR_LIST)
+GK_DECLARE_ENUM(gk_gwp_attr, GK_GWPA_, GK_GWP_ATTR_LIST)
+GK_DECLARE_ENUM(gk_gkb_attr, GK_GKBA_, GK_GKB_ATTR_LIST)
+GK_DECLARE_ENUM(gk_mkb_attr, GK_MKBA_, GK_MKB_ATTR_LIST)
+
+/* Notify types below 16384 are errors (RFC 7296 3.10.1). */
+#define GK_NOTIFY_IS_ERROR(t) ((t) < 16384)
+
+enum gk_registry {
+	GK_REG_EXCHANGE, GK_REG_PAYLOAD, GK_REG_PROTO, GK_REG_TRANSFORM_TYPE,
+	GK_REG_ENCR, GK_REG_PRF, GK_REG_INTEG, GK_REG_KE, GK_REG_SN, GK_REG_KWA,
+	GK_REG_GCAUTH, GK_REG_TATTR, GK_REG_NOTIFY, GK_REG_ID, GK_REG_AUTH_METHOD,
+	GK_REG_TS_TYPE, GK_REG_CERT_ENC, GK_REG_HASH, GK_REG_CP_TYPE,
+	GK_REG_GSA_ATTR, GK_REG_GWP_ATTR, GK_REG_GKB_ATTR, GK_REG_MKB_ATTR,
+	GK_REG_COUNT
+};
+
+/* Name of a value in a registry ("AES_GCM_16"), or NULL when it has none. */
+const char *gk_iana_name(enum gk_registry reg, unsigned value);
+/* Like gk_iana_name, but never NULL: unknown values print as "UNKNOWN(<n>)" into a static
+ * per-thread buffer, valid until the next call from this thread. */
+const char *gk_iana_str(enum gk_registry reg, unsigned value);
+/* Reverse lookup by exact name; returns 0 and sets *value on success, -1 if unknown. */
+int gk_iana_value(enum gk_registry reg, const char *name, unsigned *value);
+/* The registry a transform type's IDs live in, or GK_REG_COUNT if unknown. */
+enum gk_registry gk_iana_transform_registry(unsigned transform_type);
+
+#endif

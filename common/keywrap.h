@@ -1,0 +1,23 @@
+/* Key wrapping for G-IKEv2 (RFC 9838 4.5.4): AES Key Wrap with Padding (RFC 5649) under
+ * KW_5649_128/192/256, and the Wrapped Key format (Key ID | KWK ID | Encrypted Key). */
+#ifndef GK_KEYWRAP_H
+#define GK_KEYWRAP_H
+
+#include "chunk.h"
+
+#define GK_WRAP_MAX_KEY 256 /* RFC 9838 4.4.2.1.2: algorithms wrap up to 256 octets */
+
+bool gk_kwa_supported(uint16_t kwa);
+/* Appends the RFC 5649 wrapping of key under kek (kek length must match the KWA). */
+gk_status gk_kw_wrap(uint16_t kwa, gk_chunk kek, gk_chunk key, gk_wbuf *out);
+/* Appends the unwrapped key; GK_E_INTEGRITY if the integrity check fails (nothing appended). */
+gk_status gk_kw_unwrap(uint16_t kwa, gk_chunk kek, gk_chunk wrapped, gk_wbuf *out);
+
+/* Wrapped Key format: appends Key ID | KWK ID | wrap(kwk, key). */
+gk_status gk_wrapped_key_build(uint16_t kwa, gk_chunk kwk, uint32_t key_id, uint32_t kwk_id,
+			       gk_chunk key, gk_wbuf *out);
+/* Splits an attribute value into its IDs and unwraps the key into out. */
+gk_status gk_wrapped_key_open(uint16_t kwa, gk_chunk kwk, gk_chunk value, uint32_t *key_id,
+			      uint32_t *kwk_id, gk_wbuf *out);
+
+#endif

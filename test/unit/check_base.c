@@ -1,0 +1,83 @@
+/* Unit tests of the base modules: status names, byte buffers, IANA registry. */
+#include <stdlib.h>
+#include <string.h>
+#include "testutil.h"
+#include "status.h"
+#include "chunk.h"
+#include "iana.h"
+#include "rand.h"
+
+START_TEST(status_names)
+{
+	for (int i = 0; i < GK_STATUS_COUNT; i++)
+		ck_assert_str_ne(gk_status_str((gk_status)i), "unknown status");
+	ck_assert_str_eq(gk_status_str(GK_STATUS_COUNT), "unknown status");
+}
+END_TEST
+
+START_TEST(wbuf_grows_and_bounds)
+{
+	gk_wbuf w;
+	gk_wbuf_init(&w, 10);
+	gk_wbuf_u32(&w, 0x01020304);
+	gk_wbuf_u16(&w, 0x0506);
+	gk_wbuf_set_u16(&w, 0, 0xa0b0);
+	ck_assert_int_eq(w.err, GK_OK);
+	ck_assert_mem_hex(w.data, w.len, "a0b0030405 06");
+	gk_wbuf_u64(&w, 1); /* 6 + 8 > 10 */
+	ck_assert_int_eq(w.err, GK_E_TOO_BIG);
+	ck_assert_uint_eq(w.len, 6);
+	gk_wbuf_u8(&w, 1); /* sticky error */
+	ck_assert_uint_eq(w.len, 6);
+	gk_wbuf_free(&w);
+}
+END_TEST
+
+START_TEST(iana_names_and_values)
+{
+	ck_assert_str_eq(gk_iana_name(GK_REG_EXCHANGE, GK_EXCH_GSA_AUTH), "GSA_AUTH");
+	ck_assert_int_eq(GK_EXCH_GSA_AUTH, 39);
+	ck_assert_int_eq(GK_PL_KD, 52);
+	ck_assert_int_eq(GK_PL_GSA, 51);
+	ck_assert_int_eq(GK_PL_IDg, 50);
+	ck_assert_int_eq(GK_TT_KWA, 13);
+	ck_assert_int_eq(GK_TT_GCAUTH, 14);
+	ck_assert_int_eq(GK_TATTR_SIG_ALG_ID, 18);
+	ck_assert_int_eq(GK_N_REGISTRATION_FAILED, 49);
+	ck_assert_int_eq(GK_N_GROUP_SENDER, 16429);
+	ck_assert_int_eq(GK_PROTO_GIKE_UPDATE, 6);
+	ck_assert_str_eq(gk_iana_str(GK_REG_ENCR, 20), "AES_GCM_16");
+	ck_assert_str_eq(gk_iana_str(GK_REG_ENCR, 999), "UNKNOWN(999)");
+	unsigned v = 0;
+	ck_assert_int_eq(gk_iana_value(GK_REG_NOTIFY, "INVALID_GROUP_ID", &v), 0);
+	ck_assert_uint_eq(v, 45);
+	ck_assert_int_eq(gk_iana_value(GK_REG_NOTIFY, "NOPE", &v), -1);
+	ck_assert_int_eq(gk_iana_transform_registry(GK_TT_KWA), GK_REG_KWA);
+	ck_assert_int_eq(gk_iana_transform_registry(99), GK_REG_COUNT);
+}
+END_TEST
+
+START_TEST(rand_test_is_deterministic)
+{
+	gk_rand_test a, b;
+	uint8_t x[40], y[40];
+	gk_rand_test_init(&a, 7);
+	gk_rand_test_init(&b, 7);
+	ck_assert_int_eq(gk_rand_bytes(&a.r, x, sizeof(x)), GK_OK);
+	ck_assert_int_eq(gk_rand_bytes(&b.r, y, sizeof(y)), GK_OK);
+	ck_assert_mem_eq(x, y, sizeof(x));
+	ck_assert_int_eq(gk_rand_bytes(gk_rand_system(), x, sizeof(x)), GK_OK);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("base");
+	TCase *tc = tcase_create("base");
+	tcase_add_test(tc, status_names);
+	tcase_add_test(tc, wbuf_grows_and_bounds);
+	tcase_add_test(tc, iana_names_and_values);
+	tcase_add_test(tc, rand_test_is_deterministic);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
