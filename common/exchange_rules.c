@@ -1,0 +1,124 @@
+#include "exchange_rules.h"
+
+#define OUT false
+#define IN true
+#define RULES(...) (const gk_pl_rule[]){ __VA_ARGS__ }, \
+	sizeof((const gk_pl_rule[]){ __VA_ARGS__ }) / sizeof(gk_pl_rule)
+
+/* GSA_REKEY carries new policy and keys, or deletions, or both (RFC 9838 2.4.1, 2.4.3). */
+static gk_status rekey_check(const gk_msg *m)
+{
+	bool gsa = gk_msg_find(m, GK_PL_GSA), kd = gk_msg_find(m, GK_PL_KD);
+	bool del = gk_msg_find(m, GK_PL_DELETE);
+	if (gsa != kd)
+		return GK_E_RULES;
+	return gsa || del ? GK_OK : GK_E_RULES;
+}
+
+/* A GSA_REGISTRATION response is GSA+KD, or an error, or empty (after a leave). */
+static gk_status gsa_pair_check(const gk_msg *m)
+{
+	bool gsa = gk_msg_find(m, GK_PL_GSA), kd = gk_msg_find(m, GK_PL_KD);
+	return gsa == kd ? GK_OK : GK_E_RULES;
+}
+
+static const gk_exchange_rules table[] = {
+	{ GK_EXCH_IKE_SA_INIT, false, false, RULES(
+		{ GK_PL_SA, 1, 1, OUT }, { GK_PL_KE, 1, 1, OUT }, { GK_PL_NONCE, 1, 1, OUT },
+		{ GK_PL_NOTIFY, 0, GK_MANY, OUT }, { GK_PL_VENDOR, 0, GK_MANY, OUT }), NULL },
+	{ GK_EXCH_IKE_SA_INIT, true, false, RULES(
+		{ GK_PL_SA, 1, 1, OUT }, { GK_PL_KE, 1, 1, OUT }, { GK_PL_NONCE, 1, 1, OUT },
+		{ GK_PL_CERTREQ, 0, GK_MANY, OUT },
+		{ GK_PL_NOTIFY, 0, GK_MANY, OUT }, { GK_PL_VENDOR, 0, GK_MANY, OUT }), NULL },
+	{ GK_EXCH_IKE_AUTH, false, true, RULES(
+		{ GK_PL_IDi, 1, 1, IN }, { GK_PL_CERT, 0, GK_MANY, IN }, { GK_PL_CERTREQ, 0, GK_MANY, IN },
+		{ GK_PL_IDr, 0, 1, IN }, { GK_PL_AUTH, 1, 1, IN }, { GK_PL_SA, 0, 1, IN },
+		{ GK_PL_TSi, 0, 1, IN }, { GK_PL_TSr, 0, 1, IN }, { GK_PL_CP, 0, 1, IN },
+		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+	{ GK_EXCH_IKE_AUTH, true, true, RULES(
+		{ GK_PL_IDr, 1, 1, IN }, { GK_PL_CERT, 0, GK_MANY, IN }, { GK_PL_AUTH, 1, 1, IN },
+		{ GK_PL_SA, 0, 1, IN }, { GK_PL_TSi, 0, 1, IN }, { GK_PL_TSr, 0, 1, IN },
+		{ GK_PL_CP, 0, 1, IN }, { GK_PL_NOTIFY, 0, GK_MANY, IN },
+		{ GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+	{ GK_EXCH_GSA_AUTH, false, true, RULES(
+		{ GK_PL_IDi, 1, 1, IN }, { GK_PL_CERT, 0, GK_MANY, IN }, { GK_PL_CERTREQ, 0, GK_MANY, IN },
+		{ GK_PL_IDr, 0, 1, IN }, { GK_PL_AUTH, 1, 1, IN }, { GK_PL_IDg, 1, 1, IN },
+		{ GK_PL_SAg, 0, 1, IN }, { GK_PL_NOTIFY, 0, GK_MANY, IN },
+		{ GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+	{ GK_EXCH_GSA_AUTH, true, true, RULES(
+		{ GK_PL_IDr, 1, 1, IN }, { GK_PL_CERT, 0, GK_MANY, IN }, { GK_PL_AUTH, 1, 1, IN },
+		{ GK_PL_GSA, 1, 1, IN }, { GK_PL_KD, 1, 1, IN }, { GK_PL_NOTIFY, 0, GK_MANY, IN },
+		{ GK_PL_VENDOR, 0, GK_MANY, IN }), gsa_pair_check },
+	{ GK_EXCH_GSA_REGISTRATION, false, true, RULES(
+		{ GK_PL_IDg, 1, 1, IN }, { GK_PL_SAg, 0, 1, IN }, { GK_PL_NOTIFY, 0, GK_MANY, IN },
+		{ GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+	{ GK_EXCH_GSA_REGISTRATION, true, true, RULES(
+		{ GK_PL_GSA, 0, 1, IN }, { GK_PL_KD, 0, 1, IN }, { GK_PL_NOTIFY, 0, GK_MANY, IN },
+		{ GK_PL_VENDOR, 0, GK_MANY, IN }), gsa_pair_check },
+	{ GK_EXCH_GSA_REKEY, false, true, RULES(
+		{ GK_PL_GSA, 0, 1, IN }, { GK_PL_KD, 0, 1, IN }, { GK_PL_DELETE, 0, GK_MANY, IN },
+		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_AUTH, 0, 1, IN }), rekey_check },
+	{ GK_EXCH_GSA_INBAND_REKEY, false, true, RULES(
+		{ GK_PL_GSA, 0, 1, IN }, { GK_PL_KD, 0, 1, IN }, { GK_PL_DELETE, 0, GK_MANY, IN },
+		{ GK_PL_NOTIFY, 0, GK_MANY, IN }), rekey_check },
+	{ GK_EXCH_GSA_INBAND_REKEY, true, true, RULES(
+		{ GK_PL_NOTIFY, 0, GK_MANY, IN }), NULL },
+	{ GK_EXCH_INFORMATIONAL, false, true, RULES(
+		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_DELETE, 0, GK_MANY, IN },
+		{ GK_PL_CP, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+	{ GK_EXCH_INFORMATIONAL, true, true, RULES(
+		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_DELETE, 0, GK_MANY, IN },
+		{ GK_PL_CP, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+};
+
+const gk_exchange_rules *gk_exchange_rules_for(uint8_t exchange, bool response)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].exchange == exchange && table[i].response == response)
+			return &table[i];
+	return NULL;
+}
+
+static const gk_pl_rule *rule_for(const gk_exchange_rules *x, uint8_t type)
+{
+	for (size_t i = 0; i < x->nrules; i++)
+		if (x->rules[i].type == type)
+			return &x->rules[i];
+	return NULL;
+}
+
+gk_status gk_exchange_rules_check(const gk_msg *m, uint8_t *bad_type)
+{
+	bool response = m->hdr.flags & GK_FLAG_R;
+	const gk_exchange_rules *x = gk_exchange_rules_for(m->hdr.exchange, response);
+	unsigned count[256] = { 0 };
+
+	*bad_type = 0;
+	if (!x)
+		return GK_E_UNSUPPORTED;
+	if (x->protected_ && (m->sk_index == SIZE_MAX || !m->decrypted))
+		return GK_E_RULES;
+	if (!x->protected_ && m->sk_index != SIZE_MAX)
+		return *bad_type = m->pl.items[m->sk_index].type, GK_E_RULES;
+	for (size_t i = 0; i < m->pl.n; i++) {
+		const gk_payload *p = &m->pl.items[i];
+		if (p->type == GK_PL_SK || p->type == GK_PL_SKF)
+			continue;
+		const gk_pl_rule *r = rule_for(x, p->type);
+		if (!r || r->encrypted != p->encrypted || ++count[p->type] > r->max) {
+			*bad_type = p->type;
+			return GK_E_RULES;
+		}
+	}
+	bool relaxed = response && (gk_msg_find_error(m) ||
+				    (m->hdr.exchange == GK_EXCH_IKE_SA_INIT &&
+				     gk_msg_find_notify(m, GK_N_COOKIE)));
+	for (size_t i = 0; i < x->nrules && !relaxed; i++)
+		if (count[x->rules[i].type] < x->rules[i].min) {
+			*bad_type = x->rules[i].type;
+			return GK_E_RULES;
+		}
+	if (!relaxed && x->check)
+		return x->check(m);
+	return GK_OK;
+}
