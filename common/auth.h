@@ -1,5 +1,6 @@
 /* IKEv2 authentication: shared key MIC (RFC 7296 2.15) and Digital Signature (RFC 7427)
- * with RSA-PSS, ECDSA P-256/P-384 and Ed25519; X.509 chains and raw public keys (RFC 7670). */
+ * with RSA-PSS, ECDSA P-256/P-384/P-521, Ed25519 and Ed448 (RFC 8420); X.509 chains and raw
+ * public keys (RFC 7670). */
 #ifndef GK_AUTH_H
 #define GK_AUTH_H
 
@@ -27,8 +28,9 @@ const char *gk_sig_scheme_name(gk_sig_scheme s);
 gk_chunk gk_sig_algid(gk_sig_scheme s);
 /* Exact match against the known AlgorithmIdentifiers; GK_E_UNSUPPORTED if none. */
 gk_status gk_sig_scheme_from_algid(gk_chunk der, gk_sig_scheme *s);
-/* The scheme gikev2 uses by default for a key (RSA -> PSS-SHA256, P-256 -> ECDSA-SHA256,
- * P-384 -> ECDSA-SHA384, Ed25519 -> Ed25519). */
+/* The scheme gikev2 uses by default for a key (RSA -> PSS-SHA256, or the hash an id-RSASSA-PSS
+ * key is pinned to; P-256/P-384/P-521 -> ECDSA-SHA256/384/512; Ed25519, Ed448).
+ * GK_E_UNSUPPORTED for other key types and curves. */
 gk_status gk_sig_scheme_for_key(EVP_PKEY *key, gk_sig_scheme *s);
 
 /* InitiatorSignedOctets/ResponderSignedOctets = RealMessage | NonceData | prf(SK_p, RestOfIDPayload)
@@ -36,19 +38,25 @@ gk_status gk_sig_scheme_for_key(EVP_PKEY *key, gk_sig_scheme *s);
 gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk peer_nonce,
 				gk_chunk sk_p, gk_chunk id_payload_body, gk_wbuf *out);
 
-/* AUTH = prf(prf(PSK, "Key Pad for IKEv2"), octets). out holds the PRF output length. */
+/* AUTH = prf(prf(PSK, "Key Pad for IKEv2"), octets). out holds the PRF output length, which is
+ * stored in *out_len. GK_E_INVAL for an empty PSK, GK_E_UNSUPPORTED for an unknown PRF. */
 gk_status gk_auth_psk_compute(uint16_t prf, gk_chunk psk, gk_chunk octets, uint8_t *out, size_t *out_len);
 /* Constant-time comparison with the received AUTH data; GK_E_AUTH on mismatch. */
 gk_status gk_auth_psk_verify(uint16_t prf, gk_chunk psk, gk_chunk octets, gk_chunk auth_data);
 
-/* RFC 7427 Authentication Data: ASN.1 length octet | AlgorithmIdentifier | signature. */
+/* RFC 7427 Authentication Data: ASN.1 length octet | AlgorithmIdentifier | signature, appended
+ * to auth_data (left unchanged on failure). GK_E_UNSUPPORTED for GK_SIG_NONE and the
+ * verify-only PKCS#1 scheme, GK_E_INVAL if the key cannot make this scheme. */
 gk_status gk_auth_sig_sign(EVP_PKEY *priv, gk_sig_scheme s, gk_chunk octets, gk_wbuf *auth_data);
 /* Checks that the AlgorithmIdentifier fits the key type, then verifies. GK_E_AUTH on a bad
  * signature, GK_E_UNSUPPORTED on an unknown algorithm, GK_E_MALFORMED on bad framing.
- * If want != GK_SIG_NONE the AlgorithmIdentifier must be exactly that scheme's. */
+ * If want != GK_SIG_NONE the AlgorithmIdentifier must be exactly that scheme's (else GK_E_AUTH,
+ * as is an AlgorithmIdentifier that does not fit the key). */
 gk_status gk_auth_sig_verify(EVP_PKEY *pub, gk_sig_scheme want, gk_chunk auth_data, gk_chunk octets);
 
-/* Raw public keys (RFC 7670) and AUTH_KEY attributes: DER SubjectPublicKeyInfo. */
+/* Raw public keys (RFC 7670) and AUTH_KEY attributes: DER SubjectPublicKeyInfo.
+ * from_spki: GK_E_MALFORMED on bad DER or trailing octets, GK_E_UNSUPPORTED on an unknown key
+ * algorithm. */
 gk_status gk_pubkey_from_spki(gk_chunk der, EVP_PKEY **out);
 gk_status gk_pubkey_to_spki(EVP_PKEY *key, gk_wbuf *out);
 
@@ -61,7 +69,9 @@ gk_status gk_cert_verify(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *trus
  * DN for ID_DER_ASN1_DN)? id_type is a GK_ID_* value. */
 bool gk_cert_matches_id(X509 *cert, uint8_t id_type, gk_chunk id_data);
 
-/* PEM loading helpers (files given to gcksd/gmd). */
+/* PEM loading helpers (files given to gcksd/gmd). GK_E_NOT_FOUND / GK_E_IO if the file cannot
+ * be opened, GK_E_MALFORMED if it does not parse; encrypted keys are refused, never prompted for.
+ * The trust file holds one or more CA certificates. */
 gk_status gk_privkey_load_pem(const char *path, EVP_PKEY **out);
 gk_status gk_cert_load_pem(const char *path, X509 **out);
 gk_status gk_trust_load_pem(const char *path, X509_STORE **out);
