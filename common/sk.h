@@ -28,4 +28,13 @@ gk_status gk_sk_seal(const gk_sk_keys *k, const gk_rand *rnd, gk_wbuf *msg, size
  * (GK_E_INTEGRITY on mismatch), then appends the decrypted inner payloads to out. */
 gk_status gk_sk_open(const gk_sk_keys *k, gk_chunk msg, size_t sk_off, size_t hdr_len, gk_wbuf *out);
 
+/* The AEAD transform under the SK payload, exposed so tests can check it against published
+ * vectors: key_salt is key | 4-octet salt, nonce = salt | iv (RFC 5282 4, RFC 7634 2).
+ * ct/pt may equal the input; tag holds the transform's ICV length (gk_encr_info.icv_len).
+ * gk_sk_aead_open fails with GK_E_INTEGRITY (and wipes pt) when the tag does not verify. */
+gk_status gk_sk_aead_seal(uint16_t encr, gk_chunk key_salt, const uint8_t iv[8], gk_chunk aad,
+			  gk_chunk pt, uint8_t *ct, uint8_t *tag);
+gk_status gk_sk_aead_open(uint16_t encr, gk_chunk key_salt, const uint8_t iv[8], gk_chunk aad,
+			  gk_chunk ct, gk_chunk tag, uint8_t *pt);
+
 #endif

@@ -1,0 +1,320 @@
+/* IKEv2 PRFs and prf+ (RFC 7296 2.13).
+ * HMAC and AES-CMAC come from OpenSSL's EVP_MAC. OpenSSL 3 has no AES-XCBC MAC, so it is
+ * composed here from AES-128-ECB exactly as RFC 3566 section 4 describes. */
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include "prf.h"
+#include "algs.h"
+#include "iana.h"
+
+#define AES_BLOCK 16
+#define PRF_MAX_OUT 64
+
+/* AES-XCBC-MAC state (RFC 3566): k1 drives the CBC chain, k2/k3 whiten the last block.
+ * The last (possibly full) block is kept in buf until final, since only then do we know
+ * whether it is the last. */
+typedef struct xcbc_ctx {
+	EVP_CIPHER_CTX *k1;
+	uint8_t k2[AES_BLOCK], k3[AES_BLOCK];
+	uint8_t e[AES_BLOCK], buf[AES_BLOCK];
+	size_t blen;
+} xcbc_ctx;
+
+/* A streaming PRF: EVP_MAC for HMAC/CMAC, xcbc_ctx for AES-XCBC. */
+typedef struct prf_ctx {
+	uint16_t prf;
+	EVP_MAC_CTX *mac;
+	xcbc_ctx x;
+} prf_ctx;
+
+static const uint8_t zero_block[AES_BLOCK];
+
+static bool aes_block(EVP_CIPHER_CTX *c, const uint8_t in[AES_BLOCK], uint8_t out[AES_BLOCK])
+{
+	int outl = 0;
+	return EVP_EncryptUpdate(c, out, &outl, in, AES_BLOCK) == 1 && outl == AES_BLOCK;
+}
+
+static EVP_CIPHER_CTX *aes128_ecb_new(const uint8_t key[AES_BLOCK])
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return NULL;
+	if (EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(c, 0) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void xcbc_free(xcbc_ctx *x)
+{
+	EVP_CIPHER_CTX_free(x->k1); /* also cleanses the key schedule */
+	OPENSSL_cleanse(x, sizeof(*x));
+}
+
+/* RFC 3566 4: K1 = E(K, 0x01..), K2 = E(K, 0x02..), K3 = E(K, 0x03..). key is 16 octets. */
+static gk_status xcbc_init(xcbc_ctx *x, const uint8_t key[AES_BLOCK])
+{
+	uint8_t c1[AES_BLOCK], c2[AES_BLOCK], c3[AES_BLOCK], k1[AES_BLOCK];
+	gk_status st = GK_E_CRYPTO;
+
+	memset(x, 0, sizeof(*x));
+	memset(c1, 0x01, sizeof(c1));
+	memset(c2, 0x02, sizeof(c2));
+	memset(c3, 0x03, sizeof(c3));
+	EVP_CIPHER_CTX *kc = aes128_ecb_new(key);
+	if (!kc)
+		goto out;
+	if (!aes_block(kc, c1, k1) || !aes_block(kc, c2, x->k2) || !aes_block(kc, c3, x->k3))
+		goto out;
+	x->k1 = aes128_ecb_new(k1);
+	if (!x->k1)
+		goto out;
+	st = GK_OK;
+out:
+	EVP_CIPHER_CTX_free(kc);
+	OPENSSL_cleanse(k1, sizeof(k1));
+	if (st)
+		xcbc_free(x);
+	return st;
+}
+
+static void xor_block(uint8_t *dst, const uint8_t *src)
+{
+	for (size_t i = 0; i < AES_BLOCK; i++)
+		dst[i] ^= src[i];
+}
+
+static gk_status xcbc_update(xcbc_ctx *x, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		if (x->blen == AES_BLOCK) { /* more data follows, so buf is not the last block */
+			xor_block(x->e, x->buf);
+			if (!aes_block(x->k1, x->e, x->e))
+				return GK_E_CRYPTO;
+			x->blen = 0;
+		}
+		size_t take = AES_BLOCK - x->blen;
+		if (take > n)
+			take = n;
+		memcpy(x->buf + x->blen, p, take);
+		x->blen += take;
+		p += take;
+		n -= take;
+	}
+	return GK_OK;
+}
+
+static gk_status xcbc_final(xcbc_ctx *x, uint8_t out[AES_BLOCK])
+{
+	if (x->blen == AES_BLOCK) {
+		xor_block(x->e, x->k2);
+	} else { /* incomplete or empty: pad with 0x80 00.. and use K3 */
+		x->buf[x->blen] = 0x80;
+		memset(x->buf + x->blen + 1, 0, AES_BLOCK - x->blen - 1);
+		xor_block(x->e, x->k3);
+	}
+	xor_block(x->e, x->buf);
+	return aes_block(x->k1, x->e, out) ? GK_OK : GK_E_CRYPTO;
+}
+
+static const char *hmac_digest(uint16_t prf)
+{
+	switch (prf) {
+	case GK_PRF_HMAC_SHA1: return "SHA1";
+	case GK_PRF_HMAC_SHA2_256: return "SHA2-256";
+	case GK_PRF_HMAC_SHA2_384: return "SHA2-384";
+	case GK_PRF_HMAC_SHA2_512: return "SHA2-512";
+	default: return NULL;
+	}
+}
+
+/* EVP_MAC context keyed with key (exactly 16 octets for CMAC). */
+static EVP_MAC_CTX *mac_new(uint16_t prf, const uint8_t *key, size_t key_len)
+{
+	static const uint8_t empty_key[1];
+	const char *md = hmac_digest(prf);
+	OSSL_PARAM params[2];
+
+	if (md)
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0);
+	else
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
+							     (char *)"AES-128-CBC", 0);
+	params[1] = OSSL_PARAM_construct_end();
+
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, md ? "HMAC" : "CMAC", NULL);
+	if (!mac)
+		return NULL;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac); /* the context holds its own reference */
+	if (!ctx)
+		return NULL;
+	/* A NULL key would mean "keep the previous key" to OpenSSL: pass a real pointer. */
+	if (EVP_MAC_init(ctx, key_len ? key : empty_key, key_len, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static void prf_free(prf_ctx *c)
+{
+	EVP_MAC_CTX_free(c->mac);
+	c->mac = NULL;
+	if (c->prf == GK_PRF_AES128_XCBC)
+		xcbc_free(&c->x);
+}
+
+static gk_status prf_update(prf_ctx *c, const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return GK_OK;
+	if (c->prf == GK_PRF_AES128_XCBC)
+		return xcbc_update(&c->x, p, n);
+	return EVP_MAC_update(c->mac, p, n) == 1 ? GK_OK : GK_E_CRYPTO;
+}
+
+/* out holds the PRF's out_len octets. */
+static gk_status prf_final(prf_ctx *c, uint8_t *out, size_t out_len)
+{
+	if (c->prf == GK_PRF_AES128_XCBC)
+		return xcbc_final(&c->x, out);
+	size_t got = 0;
+	if (EVP_MAC_final(c->mac, out, &got, out_len) != 1 || got != out_len)
+		return GK_E_CRYPTO;
+	return GK_OK;
+}
+
+/* Initialises c with a key of exactly 16 octets (XCBC/CMAC) or any length (HMAC). */
+static gk_status prf_init_raw(prf_ctx *c, uint16_t prf, const uint8_t *key, size_t key_len)
+{
+	memset(c, 0, sizeof(*c));
+	c->prf = prf;
+	if (prf == GK_PRF_AES128_XCBC)
+		return xcbc_init(&c->x, key);
+	c->mac = mac_new(prf, key, key_len);
+	return c->mac ? GK_OK : GK_E_CRYPTO;
+}
+
+/* The AES PRFs take any key length: RFC 4434 section 2 (XCBC: zero-pad a short key, a long
+ * one becomes XCBC(0^128, K)) and RFC 4615 section 3 (CMAC: any key other than 16 octets
+ * becomes CMAC(0^128, K)). k16 receives the 16-octet key actually used. */
+static gk_status aes_prf_key(uint16_t prf, gk_chunk key, uint8_t k16[AES_BLOCK])
+{
+	if (key.len == AES_BLOCK) {
+		memcpy(k16, key.ptr, AES_BLOCK);
+		return GK_OK;
+	}
+	if (prf == GK_PRF_AES128_XCBC && key.len < AES_BLOCK) {
+		memset(k16, 0, AES_BLOCK);
+		if (key.len)
+			memcpy(k16, key.ptr, key.len);
+		return GK_OK;
+	}
+	prf_ctx c;
+	gk_status st = prf_init_raw(&c, prf, zero_block, AES_BLOCK);
+	if (!st)
+		st = prf_update(&c, key.ptr, key.len);
+	if (!st)
+		st = prf_final(&c, k16, AES_BLOCK);
+	prf_free(&c);
+	return st;
+}
+
+static gk_status prf_init(prf_ctx *c, uint16_t prf, gk_chunk key)
+{
+	const gk_prf_info *info = gk_prf_lookup(prf);
+
+	memset(c, 0, sizeof(*c));
+	if (!info)
+		return GK_E_UNSUPPORTED;
+	if (key.len && !key.ptr)
+		return GK_E_INVAL;
+	if (hmac_digest(prf))
+		return prf_init_raw(c, prf, key.ptr, key.len);
+
+	uint8_t k16[AES_BLOCK];
+	gk_status st = aes_prf_key(prf, key, k16);
+	if (!st)
+		st = prf_init_raw(c, prf, k16, sizeof(k16));
+	OPENSSL_cleanse(k16, sizeof(k16));
+	return st;
+}
+
+static gk_status prf_update_parts(prf_ctx *c, const gk_chunk *parts, size_t nparts)
+{
+	for (size_t i = 0; i < nparts; i++) {
+		if (parts[i].len && !parts[i].ptr)
+			return GK_E_INVAL;
+		gk_status st = prf_update(c, parts[i].ptr, parts[i].len);
+		if (st)
+			return st;
+	}
+	return GK_OK;
+}
+
+gk_status gk_prf(uint16_t prf, gk_chunk key, const gk_chunk *parts, size_t nparts, uint8_t *out)
+{
+	const gk_prf_info *info = gk_prf_lookup(prf);
+	if (!info)
+		return GK_E_UNSUPPORTED;
+	if (!out || (nparts && !parts))
+		return GK_E_INVAL;
+
+	prf_ctx c;
+	gk_status st = prf_init(&c, prf, key);
+	if (!st)
+		st = prf_update_parts(&c, parts, nparts);
+	if (!st)
+		st = prf_final(&c, out, info->out_len);
+	prf_free(&c);
+	return st;
+}
+
+/* T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n), prf+ = T1 | T2 | ... (RFC 7296 2.13). */
+gk_status gk_prf_plus(uint16_t prf, gk_chunk key, const gk_chunk *seed, size_t nseed,
+		      uint8_t *out, size_t outlen)
+{
+	const gk_prf_info *info = gk_prf_lookup(prf);
+	if (!info)
+		return GK_E_UNSUPPORTED;
+	if (outlen > 255 * info->out_len)
+		return GK_E_INVAL; /* the counter is one octet */
+	if ((outlen && !out) || (nseed && !seed))
+		return GK_E_INVAL;
+
+	uint8_t t[PRF_MAX_OUT];
+	size_t tlen = 0, done = 0;
+	gk_status st = GK_OK;
+	for (unsigned n = 1; done < outlen; n++) {
+		uint8_t ctr = (uint8_t)n;
+		prf_ctx c;
+		st = prf_init(&c, prf, key);
+		if (!st)
+			st = prf_update(&c, t, tlen);
+		if (!st)
+			st = prf_update_parts(&c, seed, nseed);
+		if (!st)
+			st = prf_update(&c, &ctr, 1);
+		if (!st)
+			st = prf_final(&c, t, info->out_len);
+		prf_free(&c);
+		if (st)
+			goto out;
+		tlen = info->out_len;
+		size_t take = outlen - done < tlen ? outlen - done : tlen;
+		memcpy(out + done, t, take);
+		done += take;
+	}
+out:
+	OPENSSL_cleanse(t, sizeof(t));
+	if (st && outlen)
+		OPENSSL_cleanse(out, outlen);
+	return st;
+}
