@@ -1,0 +1,30 @@
+/* Identities as admins and users write them: "fqdn:host.example", "email:user@example",
+ * "ipv4:192.0.2.1", "ipv6:2001:db8::1", "keyid:text" (and "keyid:0x<hex>" for binary key IDs).
+ * The same text names members and groups in policy files, the database, logs and JSON. */
+#ifndef GK_IDENT_H
+#define GK_IDENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "chunk.h"
+
+#define GK_IDENT_MAX 255      /* octets of identification data */
+#define GK_IDENT_TEXT_MAX 600 /* longest canonical text, NUL included */
+
+/* A parsed identity; owns its bytes. */
+typedef struct gk_ident {
+	uint8_t type;             /* GK_ID_* */
+	uint8_t len;
+	uint8_t data[GK_IDENT_MAX];
+} gk_ident;
+
+/* Parses the text form. GK_E_INVAL with a reason in *why (static string) on bad input. */
+gk_status gk_ident_parse(const char *text, gk_ident *out, const char **why);
+/* Canonical text form (lower-case prefix; IP addresses in inet_ntop form; key IDs as text when
+ * printable, else "keyid:0x..."). buf must hold GK_IDENT_TEXT_MAX. */
+char *gk_ident_text(const gk_ident *id, char *buf);
+/* From an ID payload's type and data. GK_E_MALFORMED for impossible lengths. */
+gk_status gk_ident_from_payload(uint8_t type, gk_chunk data, gk_ident *out);
+bool gk_ident_eq(const gk_ident *a, const gk_ident *b);
+
+#endif

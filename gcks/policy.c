@@ -1,0 +1,140 @@
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "policy.h"
+#include "payloads.h"
+#include "algs.h"
+
+static void member_wipe(gk_member_policy *m)
+{
+	if (m->psk) {
+		OPENSSL_cleanse(m->psk, m->psk_len);
+		free(m->psk);
+	}
+	free(m->pubkey);
+	memset(m, 0, sizeof(*m));
+}
+
+void gk_group_policy_free(gk_group_policy *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->nmembers; i++)
+		member_wipe(&g->members[i]);
+	free(g->members);
+	free(g->teks);
+	memset(g, 0, sizeof(*g));
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+	if (!p || !n)
+		return NULL;
+	uint8_t *d = malloc(n);
+	if (d)
+		memcpy(d, p, n);
+	return d;
+}
+
+gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst)
+{
+	*dst = *src;
+	dst->teks = NULL;
+	dst->members = NULL;
+	dst->nteks = dst->nmembers = 0;
+	if (src->nteks) {
+		dst->teks = malloc(src->nteks * sizeof(*dst->teks));
+		if (!dst->teks)
+			goto nomem;
+		memcpy(dst->teks, src->teks, src->nteks * sizeof(*dst->teks));
+		dst->nteks = src->nteks;
+	}
+	if (src->nmembers) {
+		dst->members = calloc(src->nmembers, sizeof(*dst->members));
+		if (!dst->members)
+			goto nomem;
+		for (size_t i = 0; i < src->nmembers; i++) {
+			gk_member_policy *m = &dst->members[i];
+			*m = src->members[i];
+			m->psk = dup_bytes(src->members[i].psk, src->members[i].psk_len);
+			m->pubkey = dup_bytes(src->members[i].pubkey, src->members[i].pubkey_len);
+			dst->nmembers = i + 1;
+			if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey))
+				goto nomem;
+		}
+	}
+	return GK_OK;
+nomem:
+	gk_group_policy_free(dst);
+	return GK_E_NOMEM;
+}
+
+const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const gk_ident *id)
+{
+	for (size_t i = 0; i < g->nmembers; i++)
+		if (gk_ident_eq(&g->members[i].id, id))
+			return &g->members[i];
+	return NULL;
+}
+
+bool gk_group_policy_counter_mode(const gk_group_policy *g)
+{
+	for (size_t i = 0; i < g->nteks; i++) {
+		const gk_encr_info *e = gk_encr_lookup(g->teks[i].encr);
+		if (e && e->counter_mode)
+			return true;
+	}
+	return false;
+}
+
+/* Prefix length when [start, end] is exactly one CIDR block, else -1. */
+static int cidr_len(const gk_ts_spec *t)
+{
+	size_t n = t->family == 6 ? 16 : 4;
+	int bits = 0;
+	size_t i = 0;
+	for (; i < n && t->start[i] == t->end[i]; i++)
+		bits += 8;
+	if (i < n) {
+		uint8_t diff = t->start[i] ^ t->end[i];
+		/* diff must be a run of low ones, start's bits there zero, end's ones */
+		int host = 0;
+		while (host < 8 && (diff & (1u << host)))
+			host++;
+		if (diff != (uint8_t)((1u << host) - 1) || (t->start[i] & diff) || (t->end[i] & diff) != diff)
+			return -1;
+		bits += 8 - host;
+		for (i++; i < n; i++)
+			if (t->start[i] != 0 || t->end[i] != 0xff)
+				return -1;
+	}
+	return bits;
+}
+
+char *gk_ts_spec_text(const gk_ts_spec *t, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	int af = t->family == 6 ? AF_INET6 : AF_INET;
+	inet_ntop(af, t->start, a, sizeof(a));
+	int plen = cidr_len(t);
+	if (plen >= 0) {
+		snprintf(buf, len, "%s/%d", a, plen);
+	} else {
+		inet_ntop(af, t->end, b, sizeof(b));
+		snprintf(buf, len, "%s-%s", a, b);
+	}
+	return buf;
+}
+
+void gk_ts_spec_to_ts(const gk_ts_spec *t, gk_ts *out)
+{
+	size_t n = t->family == 6 ? 16 : 4;
+	out->type = t->family == 6 ? GK_TS_IPV6_ADDR_RANGE : GK_TS_IPV4_ADDR_RANGE;
+	out->ip_proto = t->ip_proto;
+	out->start_port = t->port_lo;
+	out->end_port = t->port_hi;
+	out->start_addr = GK_CHUNK(t->start, n);
+	out->end_addr = GK_CHUNK(t->end, n);
+}

@@ -1,0 +1,94 @@
+/* Group policy as gcksd and gcksctl hold it in memory. Policy files (policy_yaml.c) produce it,
+ * the store (storage.c) persists and loads it; nothing else defines what a group is.
+ * A gk_group_policy owns every array and secret it points to: gk_group_policy_free() wipes
+ * PSKs and releases everything. */
+#ifndef GK_POLICY_H
+#define GK_POLICY_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "chunk.h"
+#include "ident.h"
+#include "payloads.h"
+
+#define GK_NAME_MAX 64
+
+/* An address range with protocol and ports: one side of a traffic selector. */
+typedef struct gk_ts_spec {
+	uint8_t family;          /* 4 or 6 */
+	uint8_t start[16], end[16];
+	uint8_t ip_proto;        /* 0 = any */
+	uint16_t port_lo, port_hi;
+} gk_ts_spec;
+
+typedef enum gk_role { GK_ROLE_RECEIVER = 1, GK_ROLE_SENDER = 2 } gk_role;
+typedef enum gk_member_auth { GK_MAUTH_PSK = 1, GK_MAUTH_CERT, GK_MAUTH_PUBKEY } gk_member_auth;
+typedef enum gk_rekey_transport { GK_REKEY_MULTICAST = 1, GK_REKEY_INBAND } gk_rekey_transport;
+
+/* An identity authorized to join a group. */
+typedef struct gk_member_policy {
+	gk_ident id;
+	gk_member_auth auth;
+	uint8_t *psk;            /* GK_MAUTH_PSK: owned, wiped on free */
+	size_t psk_len;
+	uint8_t *pubkey;         /* GK_MAUTH_PUBKEY: DER SubjectPublicKeyInfo, owned */
+	size_t pubkey_len;
+	gk_role role;
+	uint32_t max_sender_ids; /* upper bound of Sender-IDs per registration (senders) */
+} gk_member_policy;
+
+/* A Data-Security SA (ESP or AH). */
+typedef struct gk_tek_policy {
+	char name[GK_NAME_MAX];
+	uint8_t proto;           /* GK_PROTO_ESP / GK_PROTO_AH */
+	uint16_t encr, encr_key_bits, integ, sn; /* encr 0 for AH; integ 0 with AEAD */
+	gk_ts_spec src, dst;
+	uint32_t lifetime;       /* seconds */
+} gk_tek_policy;
+
+/* The Rekey SA (GIKE_UPDATE) and how GSA_REKEY messages travel. */
+typedef struct gk_kek_policy {
+	bool present;
+	uint16_t encr, encr_key_bits, integ, kwa;
+	uint16_t gcauth;         /* GK_GCAUTH_* */
+	int sig_scheme;          /* gk_sig_scheme, with GK_GCAUTH_DIGITAL_SIGNATURE */
+	gk_ts_spec src, dst;     /* dst: the multicast group address and port of GSA_REKEY */
+	uint32_t lifetime;
+	uint8_t ttl;
+	char iface[IF_NAMESIZE];
+	uint16_t copies;         /* how often each rekey message is sent */
+	uint32_t interval_ms;    /* between copies */
+	uint16_t frag_mtu;       /* fragment GSA_REKEY above this size; 0 = never */
+} gk_kek_policy;
+
+typedef struct gk_group_policy {
+	char name[GK_IDENT_TEXT_MAX]; /* canonical text of the group ID, e.g. "keyid:video-1" */
+	gk_ident id;              /* IDg */
+	uint32_t capacity;        /* registered members at most; 0 = unlimited */
+	gk_rekey_transport rekey_transport;
+	bool transport_mode;      /* USE_TRANSPORT_MODE, else tunnel mode with address preservation */
+	uint16_t atd, dtd;        /* seconds (GWP_ATD / GWP_DTD); 0 = not sent */
+	uint16_t sender_id_bits;  /* GWP_SENDER_ID_BITS; 0 = not sent */
+	uint8_t rekey_margin_pct; /* replace SAs when this share of the lifetime is left */
+	uint32_t ike_idle_timeout; /* seconds before the GCKS closes an unused registration IKE SA */
+	gk_kek_policy kek;
+	gk_tek_policy *teks;
+	size_t nteks;
+	gk_member_policy *members;
+	size_t nmembers;
+} gk_group_policy;
+
+void gk_group_policy_free(gk_group_policy *g);
+/* Deep copy (secrets included). */
+gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst);
+const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const gk_ident *id);
+/* Does any TEK use a counter-mode cipher (so senders need Sender-IDs, RFC 9838 2.5)? */
+bool gk_group_policy_counter_mode(const gk_group_policy *g);
+
+/* Text of a ts spec "192.0.2.0-192.0.2.255" or CIDR form, for logs and export. */
+char *gk_ts_spec_text(const gk_ts_spec *t, char *buf, size_t len);
+/* Conversion to the codec's traffic selector (points into t). */
+void gk_ts_spec_to_ts(const gk_ts_spec *t, gk_ts *out);
+
+#endif

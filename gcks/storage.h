@@ -1,0 +1,98 @@
+/* The store: the only code that speaks SQL. One SQLite database (mode 0600, WAL, foreign keys,
+ * busy timeout) holds the GCKS identity, group policies, authorized members, group SA keys,
+ * counters that must never repeat, registrations and the audit log. Schema migrations run when
+ * it is opened; an older binary refuses a newer database.
+ * A gk_store owns its sqlite3 handle; it is used from one thread. */
+#ifndef GK_STORAGE_H
+#define GK_STORAGE_H
+
+#include <stdint.h>
+#include <time.h>
+#include "policy.h"
+
+typedef struct gk_store gk_store;
+
+#define GK_SCHEMA_VERSION 1
+
+typedef struct gk_store_err {
+	char msg[512];
+} gk_store_err;
+
+/* Opens (create = make the file if missing, mode 0600) and migrates. Refuses a database file
+ * that others can read or write (GK_E_INVAL with a message). */
+gk_status gk_store_open(const char *path, bool create, gk_store **out, gk_store_err *err);
+void gk_store_close(gk_store *s);
+int gk_store_version(gk_store *s);
+
+/* ---- GCKS identity and credentials ---- */
+typedef struct gk_gcks_identity {
+	gk_ident id;
+	char *sign_key_pem;      /* private key signing GSA_REKEY (and AUTH with certificates); owned */
+	char *cert_pem;          /* optional GCKS certificate chain, PEM; owned */
+	char *ca_pem;            /* optional CA bundle that GM certificates must chain to; owned */
+} gk_gcks_identity;
+void gk_gcks_identity_free(gk_gcks_identity *id);
+gk_status gk_store_identity_get(gk_store *s, gk_gcks_identity *out); /* GK_E_NOT_FOUND if unset */
+gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const char *who);
+
+/* ---- group policy ---- */
+/* Inserts or replaces the group named g->name, its TEKs and members, in one transaction, and
+ * writes an audit record. Bumps the group's policy generation when anything changed. */
+gk_status gk_store_group_put(gk_store *s, const gk_group_policy *g, const char *who,
+			     const char *source, bool *changed);
+gk_status gk_store_group_get(gk_store *s, const char *name, gk_group_policy *out);
+gk_status gk_store_group_get_by_ident(gk_store *s, const gk_ident *id, gk_group_policy *out);
+gk_status gk_store_group_delete(gk_store *s, const char *name, const char *who);
+/* Names of all groups, malloc'd array of malloc'd strings; free with gk_store_names_free. */
+gk_status gk_store_group_names(gk_store *s, char ***names, size_t *n);
+void gk_store_names_free(char **names, size_t n);
+/* Monotonic generation of a group's policy (changes on every effective put). */
+gk_status gk_store_group_generation(gk_store *s, const char *name, int64_t *gen);
+
+/* ---- group SA keys ---- */
+typedef struct gk_sa_key {
+	int64_t id;
+	int tek_index;           /* index in policy teks[], -1 for the Rekey SA */
+	uint8_t spi[16];
+	size_t spi_len;          /* 4 for ESP/AH, 16 for GIKE_UPDATE */
+	uint8_t keymat[256];
+	size_t keymat_len;
+	int64_t created, expires; /* unix seconds */
+	int64_t generation;      /* policy generation the key was made for */
+} gk_sa_key;
+
+/* The current key of every SA of a group, creating (and storing, durably) those that are
+ * missing or whose policy generation is older. Fresh SPIs and keys come from the caller's
+ * generator. keys[] has room for nteks+1 (the Rekey SA last, if present). */
+struct gk_rand;
+gk_status gk_store_group_keys(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
+			      int64_t now, gk_sa_key *keys, size_t *nkeys);
+
+/* ---- counters that never repeat ---- */
+/* Reserves n consecutive Sender-IDs for a group, durable before return. Fails with
+ * GK_E_TOO_BIG when fewer than n remain below 2^bits (never reuses values). */
+gk_status gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+				    uint32_t *first);
+/* Next Rekey SA Message ID for a group (durable before return). */
+gk_status gk_store_rekey_msgid_next(gk_store *s, const char *group, uint32_t *msgid);
+gk_status gk_store_rekey_msgid_peek(gk_store *s, const char *group, uint32_t *msgid);
+
+/* ---- registrations ---- */
+typedef struct gk_registration {
+	char group[GK_IDENT_TEXT_MAX];
+	char member[GK_IDENT_TEXT_MAX];
+	gk_role role;
+	char peer[64];           /* "192.0.2.1:500" */
+	int64_t registered_at;
+	uint32_t sender_id_first, sender_id_count;
+} gk_registration;
+/* Records (or refreshes) a member's registration. */
+gk_status gk_store_registration_put(gk_store *s, const gk_registration *r);
+gk_status gk_store_registration_delete(gk_store *s, const char *group, const char *member);
+gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *n);
+gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);
+
+/* ---- audit ---- */
+gk_status gk_store_audit(gk_store *s, const char *who, const char *action, const char *detail);
+
+#endif
