@@ -10,7 +10,7 @@ typedef struct gk_dh gk_dh; /* owns an EVP_PKEY private key */
 
 bool gk_dh_supported(uint16_t group);
 size_t gk_dh_public_len(uint16_t group);
-/* Generates a fresh key pair. */
+/* Generates a fresh key pair (GK_E_UNSUPPORTED for a group not listed above). */
 gk_status gk_dh_new(uint16_t group, gk_dh **out);
 uint16_t gk_dh_group(const gk_dh *dh);
 /* Appends our public value in IKE encoding. */
@@ -19,5 +19,11 @@ gk_status gk_dh_public(const gk_dh *dh, gk_wbuf *out);
  * A peer value that fails RFC 6989 checks yields GK_E_BAD_KE and nothing is appended. */
 gk_status gk_dh_derive(const gk_dh *dh, gk_chunk peer_public, gk_wbuf *shared);
 void gk_dh_free(gk_dh *dh);
+
+/* Test-only: a key pair from a known private value, for known-answer tests.
+ * priv is big-endian for MODP and ECP (at most the prime/order length), raw 32/56 octets for
+ * Curve25519/Curve448 (RFC 7748). GK_E_INVAL for a value out of range.
+ * Never use it for keys in service: fresh keys come from gk_dh_new. */
+gk_status gk_dh_new_from_private(uint16_t group, gk_chunk priv, gk_dh **out);
 
 #endif

@@ -1,0 +1,463 @@
+/* Key exchange through OpenSSL 3 EVP: RFC 3526 MODP (14/15/16), RFC 5903 ECP (19/20/21),
+ * RFC 8031 Curve25519/Curve448 (31/32). Peer values are checked as RFC 6989 asks. */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/dh.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include "dh.h"
+#include "iana.h"
+
+enum dh_kind { DH_MODP, DH_ECP, DH_XDH };
+
+typedef struct dh_group {
+	uint16_t id;
+	enum dh_kind kind;
+	const char *type; /* OpenSSL key type */
+	const char *name; /* OpenSSL group name; "modp_*" are the RFC 3526 groups, not ffdhe */
+	size_t len;       /* octets of the IKE public value */
+} dh_group;
+
+#define DH_MAX_LEN 512 /* MODP 4096, the longest public value and shared secret */
+
+static const dh_group groups[] = {
+	{ GK_KE_MODP_2048, DH_MODP, "DH", "modp_2048", 256 },
+	{ GK_KE_MODP_3072, DH_MODP, "DH", "modp_3072", 384 },
+	{ GK_KE_MODP_4096, DH_MODP, "DH", "modp_4096", 512 },
+	{ GK_KE_ECP_256, DH_ECP, "EC", "P-256", 64 },
+	{ GK_KE_ECP_384, DH_ECP, "EC", "P-384", 96 },
+	{ GK_KE_ECP_521, DH_ECP, "EC", "P-521", 132 },
+	{ GK_KE_CURVE25519, DH_XDH, "X25519", NULL, 32 },
+	{ GK_KE_CURVE448, DH_XDH, "X448", NULL, 56 },
+};
+
+struct gk_dh {
+	const dh_group *g;
+	EVP_PKEY *key;
+};
+
+static const dh_group *group_find(uint16_t id)
+{
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (groups[i].id == id)
+			return &groups[i];
+	return NULL;
+}
+
+/* MODP: the prime's length (RFC 7296 2.14); ECP: the x coordinate (RFC 5903 7). */
+static size_t secret_len(const dh_group *g)
+{
+	return g->kind == DH_ECP ? g->len / 2 : g->len;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+bool gk_dh_supported(uint16_t group)
+{
+	return group_find(group) != NULL;
+}
+
+size_t gk_dh_public_len(uint16_t group)
+{
+	const dh_group *g = group_find(group);
+	return g ? g->len : 0;
+}
+
+uint16_t gk_dh_group(const gk_dh *dh)
+{
+	return dh ? dh->g->id : 0;
+}
+
+/* Takes ownership of *key (set to NULL) on success. */
+static gk_status dh_adopt(const dh_group *g, EVP_PKEY **key, gk_dh **out)
+{
+	gk_dh *dh = calloc(1, sizeof(*dh));
+	if (!dh)
+		return GK_E_NOMEM;
+	dh->g = g;
+	dh->key = *key;
+	*key = NULL;
+	*out = dh;
+	return GK_OK;
+}
+
+/* A builder holding the group name, or NULL on allocation failure. */
+static OSSL_PARAM_BLD *group_bld(const dh_group *g)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	if (bld && !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, g->name, 0)) {
+		OSSL_PARAM_BLD_free(bld);
+		return NULL;
+	}
+	return bld;
+}
+
+/* Imports what bld holds; NULL when OpenSSL refuses it (for EC: a point off the curve). */
+static EVP_PKEY *pkey_fromdata(const dh_group *g, int selection, OSSL_PARAM_BLD *bld)
+{
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL) : NULL;
+	EVP_PKEY *key = NULL;
+	if (ctx && EVP_PKEY_fromdata_init(ctx) > 0 && EVP_PKEY_fromdata(ctx, &key, selection, params) <= 0)
+		key = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params); /* private BIGNUMs were secure, so their copy is cleared here */
+	return key;
+}
+
+gk_status gk_dh_new(uint16_t group, gk_dh **out)
+{
+	if (!out)
+		return GK_E_INVAL;
+	*out = NULL;
+	const dh_group *g = group_find(group);
+	if (!g)
+		return GK_E_UNSUPPORTED;
+
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL);
+	EVP_PKEY *key = NULL;
+	gk_status st = GK_E_CRYPTO;
+	if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0)
+		goto out;
+	if (g->name) {
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)g->name, 0),
+			OSSL_PARAM_construct_end(),
+		};
+		if (EVP_PKEY_CTX_set_params(ctx, params) <= 0)
+			goto out;
+	}
+	if (EVP_PKEY_generate(ctx, &key) <= 0)
+		goto out;
+	st = dh_adopt(g, &key, out);
+out:
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(ctx);
+	return st;
+}
+
+/* Writes a BIGNUM parameter of key big-endian, left-padded to len octets. */
+static gk_status bn_param(const EVP_PKEY *key, const char *name, uint8_t *buf, size_t len)
+{
+	BIGNUM *bn = NULL;
+	gk_status st = GK_E_CRYPTO;
+	if (EVP_PKEY_get_bn_param(key, name, &bn) && BN_bn2binpad(bn, buf, (int)len) == (int)len)
+		st = GK_OK;
+	BN_free(bn);
+	return st;
+}
+
+/* Our public value in IKE encoding, exactly g->len octets into buf. */
+static gk_status public_raw(const gk_dh *dh, uint8_t *buf)
+{
+	const dh_group *g = dh->g;
+	size_t n = g->len;
+	switch (g->kind) {
+	case DH_MODP:
+		return bn_param(dh->key, OSSL_PKEY_PARAM_PUB_KEY, buf, n);
+	case DH_ECP: {
+		/* RFC 5903 7: x | y, each padded to the field size; no point-format octet. */
+		gk_status st = bn_param(dh->key, OSSL_PKEY_PARAM_EC_PUB_X, buf, n / 2);
+		return st ? st : bn_param(dh->key, OSSL_PKEY_PARAM_EC_PUB_Y, buf + n / 2, n / 2);
+	}
+	case DH_XDH:
+		if (EVP_PKEY_get_raw_public_key(dh->key, buf, &n) <= 0 || n != g->len)
+			return GK_E_CRYPTO;
+		return GK_OK;
+	}
+	return GK_E_CRYPTO;
+}
+
+gk_status gk_dh_public(const gk_dh *dh, gk_wbuf *out)
+{
+	if (!dh || !out)
+		return GK_E_INVAL;
+	uint8_t buf[DH_MAX_LEN];
+	gk_status st = public_raw(dh, buf);
+	if (!st) {
+		gk_wbuf_put(out, buf, dh->g->len);
+		st = out->err;
+	}
+	return st;
+}
+
+/* RFC 6989 2.1: for the RFC 3526 safe-prime groups, 1 < y < p-1 is the required check. */
+static gk_status modp_peer(const gk_dh *dh, gk_chunk peer, EVP_PKEY **out)
+{
+	BIGNUM *pm1 = NULL;
+	BIGNUM *y = BN_bin2bn(peer.ptr, (int)peer.len, NULL);
+	OSSL_PARAM_BLD *bld = NULL;
+	gk_status st = GK_E_CRYPTO;
+	if (!y || !EVP_PKEY_get_bn_param(dh->key, OSSL_PKEY_PARAM_FFC_P, &pm1) || !BN_sub_word(pm1, 1))
+		goto out;
+	if (BN_cmp(y, BN_value_one()) <= 0 || BN_cmp(y, pm1) >= 0) {
+		st = GK_E_BAD_KE;
+		goto out;
+	}
+	bld = group_bld(dh->g);
+	if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, y))
+		goto out;
+	*out = pkey_fromdata(dh->g, EVP_PKEY_PUBLIC_KEY, bld);
+	st = *out ? GK_OK : GK_E_CRYPTO;
+out:
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(pm1);
+	BN_free(y);
+	return st;
+}
+
+/* RFC 6989 2.3: OpenSSL's import of the uncompressed point 0x04|x|y rejects coordinates
+ * >= p and points not on the curve; infinity has no x|y encoding at all. */
+static gk_status ecp_peer(const gk_dh *dh, gk_chunk peer, EVP_PKEY **out)
+{
+	uint8_t pt[1 + DH_MAX_LEN];
+	pt[0] = POINT_CONVERSION_UNCOMPRESSED;
+	memcpy(pt + 1, peer.ptr, peer.len);
+	OSSL_PARAM_BLD *bld = group_bld(dh->g);
+	if (!bld || !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + peer.len)) {
+		OSSL_PARAM_BLD_free(bld);
+		return GK_E_CRYPTO;
+	}
+	*out = pkey_fromdata(dh->g, EVP_PKEY_PUBLIC_KEY, bld);
+	OSSL_PARAM_BLD_free(bld);
+	return *out ? GK_OK : GK_E_BAD_KE;
+}
+
+/* RFC 8031 2: any 32/56 octets are a public value; the check is on the result. */
+static gk_status xdh_peer(const gk_dh *dh, gk_chunk peer, EVP_PKEY **out)
+{
+	*out = EVP_PKEY_new_raw_public_key_ex(NULL, dh->g->type, NULL, peer.ptr, peer.len);
+	return *out ? GK_OK : GK_E_CRYPTO;
+}
+
+static gk_status peer_import(const gk_dh *dh, gk_chunk peer, EVP_PKEY **out)
+{
+	switch (dh->g->kind) {
+	case DH_MODP:
+		return modp_peer(dh, peer, out);
+	case DH_ECP:
+		return ecp_peer(dh, peer, out);
+	case DH_XDH:
+		return xdh_peer(dh, peer, out);
+	}
+	return GK_E_CRYPTO;
+}
+
+/* Derives exactly secret_len(g) octets into sec. */
+static gk_status derive_raw(const gk_dh *dh, EVP_PKEY *peer, uint8_t *sec)
+{
+	const dh_group *g = dh->g;
+	size_t n = secret_len(g);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, dh->key, NULL);
+	gk_status st = GK_E_CRYPTO;
+	if (!ctx || EVP_PKEY_derive_init(ctx) <= 0)
+		goto out;
+	/* RFC 7296 2.14: g^ir keeps its leading zeros, as long as the prime. */
+	if (g->kind == DH_MODP && EVP_PKEY_CTX_set_dh_pad(ctx, 1) <= 0)
+		goto out;
+	/* OpenSSL's public key check on ECP/XDH peers (cheap, on top of the import's). Not on
+	 * MODP: there it is the full y^q = 1 test, ten times the cost of the derivation, while
+	 * RFC 6989 2.2 asks only for modp_peer's range test on these safe-prime groups. */
+	if (EVP_PKEY_derive_set_peer_ex(ctx, peer, g->kind != DH_MODP) <= 0) {
+		st = GK_E_BAD_KE;
+		goto out;
+	}
+	if (EVP_PKEY_derive(ctx, sec, &n) <= 0) {
+		/* X25519/X448 derivation refuses an all-zero result (RFC 7748 6.1). */
+		st = g->kind == DH_XDH ? GK_E_BAD_KE : GK_E_CRYPTO;
+		goto out;
+	}
+	if (n != secret_len(g))
+		goto out;
+	/* RFC 7748 6.1 / RFC 8031 2.1: checked here as well, not left to OpenSSL alone. */
+	st = g->kind == DH_XDH && all_zero(sec, n) ? GK_E_BAD_KE : GK_OK;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	return st;
+}
+
+gk_status gk_dh_derive(const gk_dh *dh, gk_chunk peer_public, gk_wbuf *shared)
+{
+	if (!dh || !shared || (peer_public.len && !peer_public.ptr))
+		return GK_E_INVAL;
+	/* RFC 7296 3.4 / RFC 6989: a value of the wrong length is refused before any use. */
+	if (peer_public.len != dh->g->len)
+		return GK_E_BAD_KE;
+
+	uint8_t sec[DH_MAX_LEN];
+	EVP_PKEY *peer = NULL;
+	gk_status st = peer_import(dh, peer_public, &peer);
+	if (!st)
+		st = derive_raw(dh, peer, sec);
+	if (!st) {
+		gk_wbuf_put(shared, sec, secret_len(dh->g));
+		st = shared->err;
+	}
+	/* A bad peer value is an expected outcome, not an OpenSSL fault worth its error queue. */
+	if (st == GK_E_BAD_KE)
+		ERR_clear_error();
+	OPENSSL_cleanse(sec, sizeof(sec));
+	EVP_PKEY_free(peer);
+	return st;
+}
+
+void gk_dh_free(gk_dh *dh)
+{
+	if (!dh)
+		return;
+	EVP_PKEY_free(dh->key); /* OpenSSL clears the private key as it frees it */
+	OPENSSL_cleanse(dh, sizeof(*dh));
+	free(dh);
+}
+
+/* ---- test-only construction from a known private value ---- */
+
+/* Big-endian private value in a secure BIGNUM, so that OpenSSL clears its copies. */
+static BIGNUM *priv_bn(gk_chunk priv)
+{
+	BIGNUM *x = BN_secure_new();
+	if (x && !BN_bin2bn(priv.ptr, (int)priv.len, x)) {
+		BN_clear_free(x);
+		return NULL;
+	}
+	if (x)
+		BN_set_flags(x, BN_FLG_CONSTTIME);
+	return x;
+}
+
+/* Imports x with its public value pub (a BIGNUM for MODP, an encoded point for ECP). */
+static EVP_PKEY *keypair_fromdata(const dh_group *g, const BIGNUM *x, const BIGNUM *pub_bn,
+				  const uint8_t *pub_oct, size_t pub_len)
+{
+	OSSL_PARAM_BLD *bld = group_bld(g);
+	EVP_PKEY *key = NULL;
+	if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, x))
+		goto out;
+	if (pub_bn && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, pub_bn))
+		goto out;
+	if (pub_oct && !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub_oct, pub_len))
+		goto out;
+	key = pkey_fromdata(g, EVP_PKEY_KEYPAIR, bld);
+out:
+	OSSL_PARAM_BLD_free(bld);
+	return key;
+}
+
+static BIGNUM *modp_prime(const dh_group *g)
+{
+	switch (g->id) {
+	case GK_KE_MODP_2048:
+		return BN_get_rfc3526_prime_2048(NULL);
+	case GK_KE_MODP_3072:
+		return BN_get_rfc3526_prime_3072(NULL);
+	default:
+		return BN_get_rfc3526_prime_4096(NULL);
+	}
+}
+
+/* OpenSSL 3.0 does not compute a DH public value on import: y = 2^x mod p (RFC 3526, g = 2). */
+static gk_status modp_from_private(const dh_group *g, gk_chunk priv, EVP_PKEY **out)
+{
+	BIGNUM *x = priv_bn(priv), *p = modp_prime(g), *pm1 = BN_new(), *y = BN_new();
+	BIGNUM *two = BN_new();
+	BN_CTX *bnctx = BN_CTX_new();
+	gk_status st = GK_E_CRYPTO;
+	if (!x || !p || !pm1 || !y || !two || !bnctx)
+		goto out;
+	if (!BN_set_word(two, 2) || !BN_sub(pm1, p, BN_value_one()))
+		goto out;
+	if (BN_cmp(x, BN_value_one()) <= 0 || BN_cmp(x, pm1) >= 0) {
+		st = GK_E_INVAL;
+		goto out;
+	}
+	if (!BN_mod_exp_mont_consttime(y, two, x, p, bnctx, NULL))
+		goto out;
+	*out = keypair_fromdata(g, x, y, NULL, 0);
+	st = *out ? GK_OK : GK_E_CRYPTO;
+out:
+	BN_CTX_free(bnctx);
+	BN_free(two);
+	BN_free(y);
+	BN_free(pm1);
+	BN_free(p);
+	BN_clear_free(x);
+	return st;
+}
+
+/* Nor an EC one: Q = x*G, 1 <= x < n. */
+static gk_status ecp_from_private(const dh_group *g, gk_chunk priv, EVP_PKEY **out)
+{
+	uint8_t pt[1 + DH_MAX_LEN];
+	EC_GROUP *grp = EC_GROUP_new_by_curve_name_ex(NULL, NULL, EC_curve_nist2nid(g->name));
+	EC_POINT *q = grp ? EC_POINT_new(grp) : NULL;
+	BIGNUM *x = priv_bn(priv);
+	BN_CTX *bnctx = BN_CTX_new();
+	gk_status st = GK_E_CRYPTO;
+	if (!q || !x || !bnctx)
+		goto out;
+	if (BN_is_zero(x) || BN_cmp(x, EC_GROUP_get0_order(grp)) >= 0) {
+		st = GK_E_INVAL;
+		goto out;
+	}
+	if (!EC_POINT_mul(grp, q, x, NULL, NULL, bnctx))
+		goto out;
+	if (EC_POINT_point2oct(grp, q, POINT_CONVERSION_UNCOMPRESSED, pt, sizeof(pt), bnctx) != 1 + g->len)
+		goto out;
+	*out = keypair_fromdata(g, x, NULL, pt, 1 + g->len);
+	st = *out ? GK_OK : GK_E_CRYPTO;
+out:
+	BN_CTX_free(bnctx);
+	BN_clear_free(x);
+	EC_POINT_free(q);
+	EC_GROUP_free(grp);
+	return st;
+}
+
+static gk_status xdh_from_private(const dh_group *g, gk_chunk priv, EVP_PKEY **out)
+{
+	if (priv.len != g->len)
+		return GK_E_INVAL;
+	*out = EVP_PKEY_new_raw_private_key_ex(NULL, g->type, NULL, priv.ptr, priv.len);
+	return *out ? GK_OK : GK_E_CRYPTO;
+}
+
+gk_status gk_dh_new_from_private(uint16_t group, gk_chunk priv, gk_dh **out)
+{
+	if (!out || !priv.ptr || !priv.len)
+		return GK_E_INVAL;
+	*out = NULL;
+	const dh_group *g = group_find(group);
+	if (!g)
+		return GK_E_UNSUPPORTED;
+	if (priv.len > g->len)
+		return GK_E_INVAL;
+
+	EVP_PKEY *key = NULL;
+	gk_status st;
+	switch (g->kind) {
+	case DH_MODP:
+		st = modp_from_private(g, priv, &key);
+		break;
+	case DH_ECP:
+		st = ecp_from_private(g, priv, &key);
+		break;
+	default:
+		st = xdh_from_private(g, priv, &key);
+		break;
+	}
+	if (!st)
+		st = dh_adopt(g, &key, out);
+	EVP_PKEY_free(key);
+	return st;
+}
