@@ -10,17 +10,9 @@
 #include <stdint.h>
 #include "chunk.h"
 #include "ident.h"
-#include "payloads.h"
+#include "group_sa.h"
 
 #define GK_NAME_MAX 64
-
-/* An address range with protocol and ports: one side of a traffic selector. */
-typedef struct gk_ts_spec {
-	uint8_t family;          /* 4 or 6 */
-	uint8_t start[16], end[16];
-	uint8_t ip_proto;        /* 0 = any */
-	uint16_t port_lo, port_hi;
-} gk_ts_spec;
 
 typedef enum gk_role { GK_ROLE_RECEIVER = 1, GK_ROLE_SENDER = 2 } gk_role;
 typedef enum gk_member_auth { GK_MAUTH_PSK = 1, GK_MAUTH_CERT, GK_MAUTH_PUBKEY } gk_member_auth;
@@ -85,10 +77,5 @@ gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst)
 const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const gk_ident *id);
 /* Does any TEK use a counter-mode cipher (so senders need Sender-IDs, RFC 9838 2.5)? */
 bool gk_group_policy_counter_mode(const gk_group_policy *g);
-
-/* Text of a ts spec "192.0.2.0-192.0.2.255" or CIDR form, for logs and export. */
-char *gk_ts_spec_text(const gk_ts_spec *t, char *buf, size_t len);
-/* Conversion to the codec's traffic selector (points into t). */
-void gk_ts_spec_to_ts(const gk_ts_spec *t, gk_ts *out);
 
 #endif

@@ -1,0 +1,533 @@
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "group_sa.h"
+#include "algs.h"
+#include "ikekeys.h"
+#include "keywrap.h"
+
+/* ---- traffic selector specs ---- */
+
+void gk_ts_spec_to_ts(const gk_ts_spec *t, gk_ts *out)
+{
+	size_t n = t->family == 6 ? 16 : 4;
+	out->type = t->family == 6 ? GK_TS_IPV6_ADDR_RANGE : GK_TS_IPV4_ADDR_RANGE;
+	out->ip_proto = t->ip_proto;
+	out->start_port = t->port_lo;
+	out->end_port = t->port_hi;
+	out->start_addr = GK_CHUNK(t->start, n);
+	out->end_addr = GK_CHUNK(t->end, n);
+}
+
+gk_status gk_ts_spec_from_ts(const gk_ts *ts, gk_ts_spec *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t n = ts->type == GK_TS_IPV6_ADDR_RANGE ? 16 : 4;
+	if ((ts->type != GK_TS_IPV4_ADDR_RANGE && ts->type != GK_TS_IPV6_ADDR_RANGE) ||
+	    ts->start_addr.len != n || ts->end_addr.len != n)
+		return GK_E_MALFORMED;
+	out->family = n == 16 ? 6 : 4;
+	memcpy(out->start, ts->start_addr.ptr, n);
+	memcpy(out->end, ts->end_addr.ptr, n);
+	out->ip_proto = ts->ip_proto;
+	out->port_lo = ts->start_port;
+	out->port_hi = ts->end_port;
+	return GK_OK;
+}
+
+/* Prefix length when [start, end] is exactly one CIDR block, else -1. */
+static int cidr_len(const gk_ts_spec *t)
+{
+	size_t n = t->family == 6 ? 16 : 4, i = 0;
+	int bits = 0;
+	for (; i < n && t->start[i] == t->end[i]; i++)
+		bits += 8;
+	if (i == n)
+		return bits;
+	uint8_t diff = t->start[i] ^ t->end[i];
+	int host = 0;
+	while (host < 8 && (diff & (1u << host)))
+		host++;
+	if (diff != (uint8_t)((1u << host) - 1) || (t->start[i] & diff) || (t->end[i] & diff) != diff)
+		return -1;
+	bits += 8 - host;
+	for (i++; i < n; i++)
+		if (t->start[i] != 0 || t->end[i] != 0xff)
+			return -1;
+	return bits;
+}
+
+char *gk_ts_spec_text(const gk_ts_spec *t, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?", b[INET6_ADDRSTRLEN] = "?";
+	int af = t->family == 6 ? AF_INET6 : AF_INET;
+	inet_ntop(af, t->start, a, sizeof(a));
+	int plen = cidr_len(t);
+	if (plen >= 0) {
+		snprintf(buf, len, "%s/%d", a, plen);
+	} else {
+		inet_ntop(af, t->end, b, sizeof(b));
+		snprintf(buf, len, "%s-%s", a, b);
+	}
+	return buf;
+}
+
+/* ---- encoding ---- */
+
+static gk_attr *attr_u32(gk_arena *a, gk_attr *at, uint16_t type, uint32_t v)
+{
+	uint8_t *p = gk_arena_alloc(a, 4);
+	if (!p)
+		return NULL;
+	gk_put_u32(p, v);
+	*at = (gk_attr){ .type = type, .value = GK_CHUNK(p, 4) };
+	return at;
+}
+
+static gk_status encode_transforms(const gk_group_sa *sa, gk_gsa_context ctx, gk_arena *a,
+				   gk_transform_list *out)
+{
+	gk_transform *t = gk_arena_calloc(a, 5, sizeof(*t));
+	gk_attr *kl = gk_arena_calloc(a, 2, sizeof(*kl));
+	size_t n = 0;
+	if (!t || !kl)
+		return GK_E_NOMEM;
+	if (sa->proto != GK_PROTO_AH) {
+		t[n] = (gk_transform){ .type = GK_TT_ENCR, .id = sa->encr };
+		if (sa->encr_key_bits) {
+			kl[0] = (gk_attr){ .type = GK_TATTR_KEY_LENGTH, .tv = true, .tv_value = sa->encr_key_bits };
+			t[n].attrs = (gk_attr_list){ &kl[0], 1 };
+		}
+		n++;
+	}
+	if (sa->integ)
+		t[n++] = (gk_transform){ .type = GK_TT_INTEG, .id = sa->integ };
+	if (sa->proto == GK_PROTO_GIKE_UPDATE) {
+		t[n++] = (gk_transform){ .type = GK_TT_KWA, .id = sa->kwa };
+		if (ctx == GK_GSA_REGISTRATION && sa->gcauth) {
+			t[n] = (gk_transform){ .type = GK_TT_GCAUTH, .id = sa->gcauth };
+			if (sa->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
+				kl[1] = (gk_attr){ .type = GK_TATTR_SIG_ALG_ID,
+						   .value = GK_CHUNK(sa->sig_algid, sa->sig_algid_len) };
+				t[n].attrs = (gk_attr_list){ &kl[1], 1 };
+			}
+			n++;
+		}
+	} else {
+		t[n++] = (gk_transform){ .type = GK_TT_SN, .id = sa->sn };
+	}
+	out->items = t;
+	out->n = n;
+	return GK_OK;
+}
+
+static gk_status encode_policy(const gk_group_sa *sa, gk_gsa_context ctx, gk_arena *a, gk_gsa_policy *p)
+{
+	gk_attr *at = gk_arena_calloc(a, 2 + GK_GROUP_MAX_NEXT_SPI, sizeof(*at));
+	size_t n = 0;
+	if (!at)
+		return GK_E_NOMEM;
+	p->proto = sa->proto;
+	p->spi_size = (uint8_t)sa->spi_len;
+	p->spi = GK_CHUNK(sa->spi, sa->spi_len);
+	gk_ts_spec_to_ts(&sa->src, &p->src);
+	gk_ts_spec_to_ts(&sa->dst, &p->dst);
+	gk_status st = encode_transforms(sa, ctx, a, &p->transforms);
+	if (st)
+		return st;
+	if (sa->lifetime && !attr_u32(a, &at[n++], GK_GSAA_GSA_KEY_LIFETIME, sa->lifetime))
+		return GK_E_NOMEM;
+	if (sa->proto == GK_PROTO_GIKE_UPDATE && sa->initial_msgid &&
+	    !attr_u32(a, &at[n++], GK_GSAA_GSA_INITIAL_MESSAGE_ID, sa->initial_msgid))
+		return GK_E_NOMEM;
+	for (size_t i = 0; i < sa->n_next_spi && i < GK_GROUP_MAX_NEXT_SPI; i++)
+		at[n++] = (gk_attr){ .type = GK_GSAA_GSA_NEXT_SPI,
+				     .value = GK_CHUNK(sa->next_spi[i], sa->spi_len) };
+	p->attrs = (gk_attr_list){ at, n };
+	return GK_OK;
+}
+
+static gk_status encode_gw(const gk_group_state *gs, gk_arena *a, gk_gsa_policy *p)
+{
+	gk_attr *at = gk_arena_calloc(a, 3, sizeof(*at));
+	size_t n = 0;
+	if (!at)
+		return GK_E_NOMEM;
+	if (gs->has_atd)
+		at[n++] = (gk_attr){ .type = GK_GWPA_GWP_ATD, .tv = true, .tv_value = gs->atd };
+	if (gs->has_dtd)
+		at[n++] = (gk_attr){ .type = GK_GWPA_GWP_DTD, .tv = true, .tv_value = gs->dtd };
+	if (gs->has_sender_id_bits)
+		at[n++] = (gk_attr){ .type = GK_GWPA_GWP_SENDER_ID_BITS, .tv = true, .tv_value = gs->sender_id_bits };
+	*p = (gk_gsa_policy){ .proto = 0, .attrs = { at, n } };
+	return GK_OK;
+}
+
+static gk_status encode_bag(const gk_group_sa *sa, uint16_t kwa, gk_chunk kwk, gk_arena *a, gk_key_bag *b)
+{
+	gk_wbuf w;
+	gk_wbuf_init(&w, 0);
+	gk_status st = gk_wrapped_key_build(kwa, kwk, 0, 0, GK_CHUNK(sa->keymat, sa->keymat_len), &w);
+	gk_attr *at = gk_arena_alloc(a, sizeof(*at));
+	uint8_t *v = st ? NULL : gk_arena_dup(a, w.data, w.len);
+	if (!st && (!at || !v))
+		st = GK_E_NOMEM;
+	if (!st) {
+		*at = (gk_attr){ .type = GK_GKBA_SA_KEY, .value = GK_CHUNK(v, w.len) };
+		*b = (gk_key_bag){ .proto = sa->proto, .spi_size = (uint8_t)sa->spi_len,
+				   .spi = GK_CHUNK(sa->spi, sa->spi_len), .attrs = { at, 1 } };
+	}
+	gk_wbuf_free(&w);
+	return st;
+}
+
+static gk_status encode_member_bag(const gk_group_state *gs, gk_arena *a, gk_key_bag *b)
+{
+	gk_attr *at = gk_arena_calloc(a, 1 + gs->nsender_ids, sizeof(*at));
+	size_t n = 0;
+	if (!at)
+		return GK_E_NOMEM;
+	if (gs->auth_key_len)
+		at[n++] = (gk_attr){ .type = GK_MKBA_AUTH_KEY, .value = GK_CHUNK(gs->auth_key, gs->auth_key_len) };
+	for (size_t i = 0; i < gs->nsender_ids; i++)
+		if (!attr_u32(a, &at[n++], GK_MKBA_GM_SENDER_ID, gs->sender_ids[i]))
+			return GK_E_NOMEM;
+	*b = (gk_key_bag){ .proto = 0, .attrs = { at, n } };
+	return GK_OK;
+}
+
+gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, uint16_t kwa,
+				gk_chunk kwk, gk_arena *a, gk_pl_gsa *gsa, gk_pl_kd *kd)
+{
+	gk_gsa_policy *pol = gk_arena_calloc(a, gs->nsas + 1, sizeof(*pol));
+	gk_key_bag *bags = gk_arena_calloc(a, gs->nsas + 1, sizeof(*bags));
+	size_t np = 0, nb = 0;
+	gk_status st;
+	if (!pol || !bags)
+		return GK_E_NOMEM;
+	if (gs->nsas == 0 || gs->nsas > GK_GROUP_MAX_SAS)
+		return GK_E_INVAL;
+	for (size_t i = 0; i < gs->nsas; i++) {
+		if ((st = encode_policy(&gs->sas[i], ctx, a, &pol[np++])) != GK_OK)
+			return st;
+		if ((st = encode_bag(&gs->sas[i], kwa, kwk, a, &bags[nb++])) != GK_OK)
+			return st;
+	}
+	if ((gs->has_atd || gs->has_dtd || gs->has_sender_id_bits) &&
+	    (st = encode_gw(gs, a, &pol[np++])) != GK_OK)
+		return st;
+	if (ctx == GK_GSA_REGISTRATION && (gs->auth_key_len || gs->nsender_ids) &&
+	    (st = encode_member_bag(gs, a, &bags[nb++])) != GK_OK)
+		return st;
+	gsa->policies.items = pol;
+	gsa->policies.n = np;
+	kd->bags.items = bags;
+	kd->bags.n = nb;
+	return GK_OK;
+}
+
+/* ---- decoding ---- */
+
+#define FAIL(msg) do { *why = (msg); return GK_E_MALFORMED; } while (0)
+
+static gk_status decode_gw(const gk_gsa_policy *p, gk_group_state *gs, const char **why)
+{
+	if (gs->has_gw)
+		FAIL("more than one GW policy");
+	gs->has_gw = true;
+	for (size_t i = 0; i < p->attrs.n; i++) {
+		const gk_attr *a = &p->attrs.items[i];
+		bool *has;
+		uint16_t *v;
+		switch (a->type) {
+		case GK_GWPA_GWP_ATD: has = &gs->has_atd; v = &gs->atd; break;
+		case GK_GWPA_GWP_DTD: has = &gs->has_dtd; v = &gs->dtd; break;
+		case GK_GWPA_GWP_SENDER_ID_BITS: has = &gs->has_sender_id_bits; v = &gs->sender_id_bits; break;
+		default: continue; /* unknown GW attributes carry nothing we act on */
+		}
+		if (!a->tv)
+			FAIL("GW policy attribute must be in TV format");
+		if (*has)
+			FAIL("GW policy attribute repeated");
+		*has = true;
+		*v = a->tv_value;
+	}
+	return GK_OK;
+}
+
+static gk_status decode_transforms(const gk_gsa_policy *p, gk_gsa_context ctx, gk_group_sa *sa,
+				   const char **why)
+{
+	unsigned cnt[16] = { 0 };
+	for (size_t i = 0; i < p->transforms.n; i++) {
+		const gk_transform *t = &p->transforms.items[i];
+		if (t->type >= 16)
+			FAIL("unknown transform type in GSA policy");
+		if (++cnt[t->type] > 1)
+			FAIL("transform type repeated in GSA policy");
+		const gk_attr *kl = gk_attr_find(&t->attrs, GK_TATTR_KEY_LENGTH);
+		switch (t->type) {
+		case GK_TT_ENCR:
+			sa->encr = t->id;
+			sa->encr_key_bits = kl && kl->tv ? kl->tv_value : 0;
+			break;
+		case GK_TT_INTEG: sa->integ = t->id; break;
+		case GK_TT_SN: sa->sn = t->id; break;
+		case GK_TT_KWA: sa->kwa = t->id; break;
+		case GK_TT_GCAUTH: {
+			sa->gcauth = t->id;
+			const gk_attr *alg = gk_attr_find(&t->attrs, GK_TATTR_SIG_ALG_ID);
+			if (alg && (alg->tv || alg->value.len > sizeof(sa->sig_algid)))
+				FAIL("bad Signature Algorithm Identifier attribute");
+			if (alg) {
+				memcpy(sa->sig_algid, alg->value.ptr, alg->value.len);
+				sa->sig_algid_len = alg->value.len;
+			}
+			break;
+		}
+		default:
+			FAIL("transform type not allowed in GSA policy");
+		}
+	}
+	const gk_encr_info *e = sa->encr ? gk_encr_lookup(sa->encr) : NULL;
+	bool aead = e && e->aead;
+	if (sa->encr && (!e || !gk_encr_key_bits_ok(e, sa->encr_key_bits)))
+		FAIL("unsupported encryption transform or key length");
+	if (e && e->implicit_iv)
+		FAIL("implicit-IV encryption transforms are not allowed (RFC 9838 2.7)");
+	if (sa->integ && !gk_integ_lookup(sa->integ))
+		FAIL("unsupported integrity transform");
+	switch (sa->proto) {
+	case GK_PROTO_GIKE_UPDATE:
+		if (!cnt[GK_TT_ENCR] || !cnt[GK_TT_KWA] || cnt[GK_TT_SN])
+			FAIL("Rekey SA policy needs ENCR and KWA and no SN");
+		if (!aead && !sa->integ)
+			FAIL("Rekey SA with a non-AEAD cipher needs an integrity transform");
+		if (aead && sa->integ)
+			FAIL("AEAD cipher with an integrity transform");
+		if (!gk_kwa_supported(sa->kwa))
+			FAIL("unsupported key wrap algorithm");
+		if (ctx == GK_GSA_REGISTRATION && !cnt[GK_TT_GCAUTH])
+			FAIL("Rekey SA policy at registration needs a GCAUTH transform");
+		if (ctx == GK_GSA_REKEY && cnt[GK_TT_GCAUTH])
+			FAIL("GCAUTH must not appear in rekey messages");
+		if (cnt[GK_TT_GCAUTH] && sa->gcauth != GK_GCAUTH_IMPLICIT &&
+		    sa->gcauth != GK_GCAUTH_DIGITAL_SIGNATURE)
+			FAIL("unknown GCAUTH method");
+		if ((sa->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) != (sa->sig_algid_len > 0))
+			FAIL("Signature Algorithm Identifier goes with, and only with, Digital Signature");
+		break;
+	case GK_PROTO_ESP:
+		if (!cnt[GK_TT_ENCR] || !cnt[GK_TT_SN] || cnt[GK_TT_KWA] || cnt[GK_TT_GCAUTH])
+			FAIL("ESP policy needs ENCR and SN, and no KWA or GCAUTH");
+		if (aead && sa->integ)
+			FAIL("AEAD cipher with an integrity transform");
+		break;
+	case GK_PROTO_AH:
+		if (cnt[GK_TT_ENCR] || !cnt[GK_TT_INTEG] || !sa->integ || !cnt[GK_TT_SN] ||
+		    cnt[GK_TT_KWA] || cnt[GK_TT_GCAUTH])
+			FAIL("AH policy needs INTEG and SN only");
+		break;
+	}
+	if (sa->proto != GK_PROTO_GIKE_UPDATE && sa->sn != GK_SN_SEQ32 && sa->sn != GK_SN_UNSPEC32)
+		FAIL("sequence numbers must be 32-bit (ESN is not allowed for multicast SAs)");
+	return GK_OK;
+}
+
+static gk_status decode_attrs(const gk_gsa_policy *p, gk_group_sa *sa, const char **why)
+{
+	bool life = false, imid = false;
+	for (size_t i = 0; i < p->attrs.n; i++) {
+		const gk_attr *a = &p->attrs.items[i];
+		switch (a->type) {
+		case GK_GSAA_GSA_KEY_LIFETIME:
+			if (life || a->tv || a->value.len != 4)
+				FAIL("bad or repeated GSA_KEY_LIFETIME");
+			life = true;
+			sa->lifetime = gk_get_u32(a->value.ptr);
+			break;
+		case GK_GSAA_GSA_INITIAL_MESSAGE_ID:
+			if (imid || a->tv || a->value.len != 4 || sa->proto != GK_PROTO_GIKE_UPDATE)
+				FAIL("bad or misplaced GSA_INITIAL_MESSAGE_ID");
+			imid = true;
+			sa->initial_msgid = gk_get_u32(a->value.ptr);
+			break;
+		case GK_GSAA_GSA_NEXT_SPI:
+			if (a->tv || a->value.len != sa->spi_len)
+				FAIL("GSA_NEXT_SPI of the wrong size");
+			if (sa->n_next_spi < GK_GROUP_MAX_NEXT_SPI)
+				memcpy(sa->next_spi[sa->n_next_spi++], a->value.ptr, sa->spi_len);
+			break;
+		default:
+			break; /* attributes we do not know do not change what we install */
+		}
+	}
+	return GK_OK;
+}
+
+static gk_status decode_policy(const gk_gsa_policy *p, gk_gsa_context ctx, gk_group_state *gs,
+			       const char **why)
+{
+	if (p->proto != GK_PROTO_ESP && p->proto != GK_PROTO_AH && p->proto != GK_PROTO_GIKE_UPDATE)
+		FAIL("unknown protocol in GSA policy");
+	if (gs->nsas == GK_GROUP_MAX_SAS)
+		FAIL("too many SAs in GSA payload");
+	size_t want = p->proto == GK_PROTO_GIKE_UPDATE ? 16 : 4;
+	if (p->spi.len != want)
+		FAIL("SPI size does not fit the protocol");
+	for (size_t i = 0; i < gs->nsas; i++) {
+		if (gs->sas[i].proto == p->proto && !memcmp(gs->sas[i].spi, p->spi.ptr, want))
+			FAIL("SPI repeated in GSA payload");
+		if (p->proto == GK_PROTO_GIKE_UPDATE && gs->sas[i].proto == GK_PROTO_GIKE_UPDATE)
+			FAIL("more than one Rekey SA policy");
+	}
+	gk_group_sa *sa = &gs->sas[gs->nsas];
+	memset(sa, 0, sizeof(*sa));
+	sa->proto = p->proto;
+	sa->spi_len = want;
+	memcpy(sa->spi, p->spi.ptr, want);
+	if (gk_ts_spec_from_ts(&p->src, &sa->src) || gk_ts_spec_from_ts(&p->dst, &sa->dst))
+		FAIL("bad traffic selector in GSA policy");
+	gk_status st = decode_transforms(p, ctx, sa, why);
+	if (!st)
+		st = decode_attrs(p, sa, why);
+	if (!st)
+		gs->nsas++;
+	return st;
+}
+
+static gk_group_sa *find_sa(gk_group_state *gs, const gk_key_bag *b)
+{
+	for (size_t i = 0; i < gs->nsas; i++)
+		if (gs->sas[i].proto == b->proto && b->spi.len == gs->sas[i].spi_len &&
+		    !memcmp(gs->sas[i].spi, b->spi.ptr, b->spi.len))
+			return &gs->sas[i];
+	return NULL;
+}
+
+static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kwk, gk_group_state *gs,
+				  bool *have, const char **why)
+{
+	gk_group_sa *sa = find_sa(gs, b);
+	if (!sa)
+		FAIL("key bag for an SA the GSA payload does not list");
+	size_t idx = (size_t)(sa - gs->sas);
+	if (have[idx])
+		FAIL("two key bags for one SA");
+	const gk_attr *key = NULL;
+	for (size_t i = 0; i < b->attrs.n; i++) {
+		const gk_attr *a = &b->attrs.items[i];
+		if (a->type != GK_GKBA_SA_KEY)
+			continue;
+		uint32_t key_id, kwk_id;
+		if (a->tv || gk_wrapped_key_ids(a->value, &key_id, &kwk_id))
+			FAIL("malformed SA_KEY attribute");
+		if (key_id != 0)
+			FAIL("SA_KEY with a non-zero Key ID");
+		if (kwk_id != 0)
+			continue; /* wrapped under a KWK we do not hold (key hierarchies) */
+		if (key)
+			FAIL("more than one SA_KEY under the default KWK");
+		key = a;
+	}
+	if (!key)
+		FAIL("key bag without an SA_KEY we can unwrap");
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_KEYMAT_MAX + 16);
+	uint32_t key_id, kwk_id;
+	gk_status st = gk_wrapped_key_open(kwa, kwk, key->value, &key_id, &kwk_id, &w);
+	size_t need = gk_group_keymat_len(sa->proto, sa->encr, sa->encr_key_bits, sa->integ, sa->kwa);
+	if (st == GK_OK && (w.len != need || need == 0 || need > GK_KEYMAT_MAX)) {
+		*why = "keying material size does not match the SA's transforms";
+		st = GK_E_MALFORMED;
+	} else if (st) {
+		*why = st == GK_E_INTEGRITY ? "SA_KEY does not unwrap under the key wrap key" : "SA_KEY unwrap failed";
+	} else {
+		memcpy(sa->keymat, w.data, w.len);
+		sa->keymat_len = w.len;
+		have[idx] = true;
+	}
+	gk_wbuf_free(&w);
+	return st;
+}
+
+static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_group_state *gs,
+				   bool *seen, const char **why)
+{
+	if (ctx != GK_GSA_REGISTRATION)
+		FAIL("member key bag in a rekey message");
+	if (*seen)
+		FAIL("more than one member key bag");
+	*seen = true;
+	for (size_t i = 0; i < b->attrs.n; i++) {
+		const gk_attr *a = &b->attrs.items[i];
+		switch (a->type) {
+		case GK_MKBA_AUTH_KEY:
+			if (gs->auth_key_len || a->tv || !a->value.len || a->value.len > sizeof(gs->auth_key))
+				FAIL("bad or repeated AUTH_KEY");
+			memcpy(gs->auth_key, a->value.ptr, a->value.len);
+			gs->auth_key_len = a->value.len;
+			break;
+		case GK_MKBA_GM_SENDER_ID:
+			if (a->tv || a->value.len != 4)
+				FAIL("GM_SENDER_ID must hold 4 octets");
+			if (gs->nsender_ids == GK_GROUP_MAX_SENDER_IDS)
+				FAIL("too many GM_SENDER_ID values");
+			gs->sender_ids[gs->nsender_ids++] = gk_get_u32(a->value.ptr);
+			break;
+		case GK_MKBA_WRAP_KEY:
+			FAIL("WRAP_KEY (key hierarchies) is not supported");
+		default:
+			break;
+		}
+	}
+	return GK_OK;
+}
+
+gk_status gk_group_state_decode(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa_context ctx,
+				uint16_t kwa, gk_chunk kwk, gk_group_state *out, const char **why)
+{
+	const char *dummy;
+	bool have[GK_GROUP_MAX_SAS] = { 0 }, member_seen = false;
+	gk_status st = GK_OK;
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < gsa->policies.n && !st; i++) {
+		const gk_gsa_policy *p = &gsa->policies.items[i];
+		st = p->proto == 0 ? decode_gw(p, out, why) : decode_policy(p, ctx, out, why);
+	}
+	if (!st && out->nsas == 0) {
+		*why = "GSA payload without any SA policy";
+		st = GK_E_MALFORMED;
+	}
+	for (size_t i = 0; i < kd->bags.n && !st; i++) {
+		const gk_key_bag *b = &kd->bags.items[i];
+		st = b->proto == 0 ? decode_member_bag(b, ctx, out, &member_seen, why)
+				   : decode_group_bag(b, kwa, kwk, out, have, why);
+	}
+	for (size_t i = 0; i < out->nsas && !st; i++) {
+		const gk_group_sa *sa = &out->sas[i];
+		if (!have[i]) {
+			*why = "an SA in the GSA payload has no keys in the KD payload";
+			st = GK_E_MALFORMED;
+		} else if (ctx == GK_GSA_REGISTRATION && sa->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE &&
+			   !out->auth_key_len) {
+			*why = "Digital Signature rekey authentication without AUTH_KEY";
+			st = GK_E_MALFORMED;
+		} else if (sa->gcauth == GK_GCAUTH_IMPLICIT && out->auth_key_len) {
+			*why = "AUTH_KEY sent with implicit rekey authentication";
+			st = GK_E_MALFORMED;
+		}
+	}
+	if (st)
+		gk_group_state_wipe(out);
+	return st;
+}
+
+void gk_group_state_wipe(gk_group_state *gs)
+{
+	OPENSSL_cleanse(gs, sizeof(*gs));
+}

@@ -1,0 +1,77 @@
+/* What a registration or a rekey delivers for one group (RFC 9838 4.4, 4.5): the group SAs with
+ * their policy and keying material, group-wide policy and member-specific keys. The GCKS fills
+ * one and encodes it as GSA + KD payloads; the member decodes and verifies the payloads back into
+ * one. gk_group_state owns everything it holds (keymat and keys are wiped by
+ * gk_group_state_wipe). */
+#ifndef GK_GROUP_SA_H
+#define GK_GROUP_SA_H
+
+#include "ident.h"
+#include "payloads.h"
+
+#define GK_GROUP_MAX_SAS 16
+#define GK_GROUP_MAX_SENDER_IDS 64
+#define GK_GROUP_MAX_NEXT_SPI 4
+#define GK_KEYMAT_MAX 256
+
+/* An address range with protocol and ports: one side of a traffic selector. */
+typedef struct gk_ts_spec {
+	uint8_t family;          /* 4 or 6 */
+	uint8_t start[16], end[16];
+	uint8_t ip_proto;        /* 0 = any */
+	uint16_t port_lo, port_hi;
+} gk_ts_spec;
+
+typedef struct gk_group_sa {
+	uint8_t proto;           /* GK_PROTO_ESP, GK_PROTO_AH or GK_PROTO_GIKE_UPDATE */
+	uint8_t spi[16];
+	size_t spi_len;
+	gk_ts_spec src, dst;
+	uint16_t encr, encr_key_bits, integ, sn;   /* sn: ESP/AH only */
+	uint16_t kwa, gcauth;    /* GIKE_UPDATE only; gcauth 0 = not sent (rekey messages) */
+	uint8_t sig_algid[64];   /* Signature Algorithm Identifier with GCAUTH Digital Signature */
+	size_t sig_algid_len;
+	uint32_t lifetime;       /* GSA_KEY_LIFETIME; 0 = not sent */
+	uint32_t initial_msgid;  /* GSA_INITIAL_MESSAGE_ID; 0 = not sent */
+	uint8_t next_spi[GK_GROUP_MAX_NEXT_SPI][16];
+	size_t n_next_spi;
+	uint8_t keymat[GK_KEYMAT_MAX];
+	size_t keymat_len;
+} gk_group_sa;
+
+typedef struct gk_group_state {
+	gk_group_sa sas[GK_GROUP_MAX_SAS];
+	size_t nsas;
+	bool has_gw;             /* a GW policy substructure is present */
+	uint16_t atd, dtd, sender_id_bits; /* 0 = attribute absent */
+	bool has_atd, has_dtd, has_sender_id_bits;
+	uint32_t sender_ids[GK_GROUP_MAX_SENDER_IDS];
+	size_t nsender_ids;
+	uint8_t auth_key[1024];  /* AUTH_KEY: DER SubjectPublicKeyInfo */
+	size_t auth_key_len;
+} gk_group_state;
+
+typedef enum gk_gsa_context {
+	GK_GSA_REGISTRATION,     /* GSA_AUTH / GSA_REGISTRATION: GCAUTH and member key bag allowed */
+	GK_GSA_REKEY,            /* GSA_REKEY / GSA_INBAND_REKEY */
+} gk_gsa_context;
+
+/* Encodes GSA and KD payload bodies. SA keys are wrapped (Key ID 0, KWK ID 0) under kwk with
+ * kwa. Memory of the payloads comes from the arena. */
+gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, uint16_t kwa,
+				gk_chunk kwk, gk_arena *a, gk_pl_gsa *gsa, gk_pl_kd *kd);
+
+/* Decodes and verifies GSA and KD: every SA has exactly its keys (sizes matching the transforms),
+ * transforms are valid for the protocol (RFC 9838 4.4.2.1), attributes are well-formed.
+ * On failure *why names the problem (static text). */
+gk_status gk_group_state_decode(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa_context ctx,
+				uint16_t kwa, gk_chunk kwk, gk_group_state *out, const char **why);
+
+void gk_group_state_wipe(gk_group_state *gs);
+
+void gk_ts_spec_to_ts(const gk_ts_spec *t, gk_ts *out);
+gk_status gk_ts_spec_from_ts(const gk_ts *ts, gk_ts_spec *out);
+/* "192.0.2.0/24" or "192.0.2.1-192.0.2.9", for logs and JSON. */
+char *gk_ts_spec_text(const gk_ts_spec *t, char *buf, size_t len);
+
+#endif

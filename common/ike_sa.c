@@ -1,0 +1,125 @@
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include "ike_sa.h"
+#include "auth.h"
+
+static void free_secret(uint8_t **p, size_t *len)
+{
+	if (*p) {
+		OPENSSL_cleanse(*p, *len);
+		free(*p);
+	}
+	*p = NULL;
+	*len = 0;
+}
+
+static gk_status dup_into(uint8_t **dst, size_t *dlen, gk_chunk src)
+{
+	free_secret(dst, dlen);
+	if (!src.len)
+		return GK_OK;
+	*dst = malloc(src.len);
+	if (!*dst)
+		return GK_E_NOMEM;
+	memcpy(*dst, src.ptr, src.len);
+	*dlen = src.len;
+	return GK_OK;
+}
+
+gk_status gk_ike_sa_set_nonces(gk_ike_sa *sa, gk_chunk ni, gk_chunk nr)
+{
+	gk_status st = dup_into(&sa->ni, &sa->ni_len, ni);
+	return st ? st : dup_into(&sa->nr, &sa->nr_len, nr);
+}
+
+gk_status gk_ike_sa_keep_init(gk_ike_sa *sa, gk_chunk req, gk_chunk resp)
+{
+	gk_status st = dup_into(&sa->init_req, &sa->init_req_len, req);
+	return st ? st : dup_into(&sa->init_resp, &sa->init_resp_len, resp);
+}
+
+gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared)
+{
+	gk_status st = gk_ike_keys_derive(&sa->keys, &sa->suite, GK_CHUNK(sa->ni, sa->ni_len),
+					  GK_CHUNK(sa->nr, sa->nr_len), shared, sa->spi_i, sa->spi_r);
+	gk_dh_free(sa->dh);
+	sa->dh = NULL;
+	return st;
+}
+
+gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound)
+{
+	/* the initiator protects with SK_ei/SK_ai, the responder with SK_er/SK_ar */
+	bool use_i = sa->initiator == outbound;
+	const gk_ike_keys *k = &sa->keys;
+	return (gk_sk_keys){
+		.encr = sa->suite.encr,
+		.encr_key_bits = sa->suite.encr_key_bits,
+		.integ = sa->suite.integ,
+		.enc = GK_CHUNK(use_i ? k->sk_ei : k->sk_er, k->e_len),
+		.integ_key = GK_CHUNK(use_i ? k->sk_ai : k->sk_ar, k->a_len),
+	};
+}
+
+gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out)
+{
+	if (!sa->init_req || !sa->init_resp || !sa->ni || !sa->nr)
+		return GK_E_STATE;
+	/* RFC 7296 2.15: each side signs its own IKE_SA_INIT message and the peer's nonce */
+	gk_chunk msg = of_initiator ? GK_CHUNK(sa->init_req, sa->init_req_len)
+				    : GK_CHUNK(sa->init_resp, sa->init_resp_len);
+	gk_chunk nonce = of_initiator ? GK_CHUNK(sa->nr, sa->nr_len) : GK_CHUNK(sa->ni, sa->ni_len);
+	gk_chunk skp = GK_CHUNK(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr, sa->keys.p_len);
+	return gk_auth_signed_octets(sa->suite.prf, msg, nonce, skp, id_body, out);
+}
+
+void gk_ike_sa_auth_done(gk_ike_sa *sa)
+{
+	free_secret(&sa->ni, &sa->ni_len);
+	free_secret(&sa->nr, &sa->nr_len);
+	free_secret(&sa->init_req, &sa->init_req_len);
+	free_secret(&sa->init_resp, &sa->init_resp_len);
+}
+
+gk_status gk_ike_sa_cache_response(gk_ike_sa *sa, gk_chunk resp)
+{
+	return dup_into(&sa->last_resp, &sa->last_resp_len, resp);
+}
+
+void gk_ike_sa_free(gk_ike_sa *sa)
+{
+	if (!sa)
+		return;
+	gk_ike_sa_auth_done(sa);
+	free_secret(&sa->last_resp, &sa->last_resp_len);
+	gk_dh_free(sa->dh);
+	gk_ike_keys_wipe(&sa->keys);
+	memset(sa, 0, sizeof(*sa));
+}
+
+gk_status gk_natd_hash(uint64_t spi_i, uint64_t spi_r, const struct sockaddr *addr, uint8_t out[20])
+{
+	uint8_t buf[16 + 16 + 2];
+	size_t n = 16;
+	gk_put_u64(buf, spi_i);
+	gk_put_u64(buf + 8, spi_r);
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)addr;
+		memcpy(buf + n, &a->sin_addr, 4);
+		n += 4;
+		memcpy(buf + n, &a->sin_port, 2);
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)addr;
+		memcpy(buf + n, &a->sin6_addr, 16);
+		n += 16;
+		memcpy(buf + n, &a->sin6_port, 2);
+	} else {
+		return GK_E_INVAL;
+	}
+	n += 2;
+	unsigned int len = 20;
+	return EVP_Digest(buf, n, out, &len, EVP_sha1(), NULL) == 1 ? GK_OK : GK_E_CRYPTO;
+}

@@ -1,0 +1,58 @@
+/* State of one IKE SA, shared by the GCKS (responder) and the member (initiator):
+ * SPIs, negotiated suite, keys, nonces and IKE_SA_INIT messages (until authentication),
+ * Message ID windows (window size 1) and the cached last response for retransmissions.
+ * A gk_ike_sa owns every buffer it points to; gk_ike_sa_free() wipes secrets and frees them. */
+#ifndef GK_IKE_SA_H
+#define GK_IKE_SA_H
+
+#include <sys/socket.h>
+#include "dh.h"
+#include "ident.h"
+#include "ikekeys.h"
+#include "sk.h"
+
+typedef enum gk_ike_state {
+	GK_IKE_NONE = 0,        /* nothing exchanged yet */
+	GK_IKE_INIT_DONE,       /* IKE_SA_INIT completed, keys derived, not authenticated */
+	GK_IKE_ESTABLISHED,     /* authenticated (GSA_AUTH or IKE_AUTH succeeded) */
+	GK_IKE_CLOSED,
+} gk_ike_state;
+
+typedef struct gk_ike_sa {
+	uint64_t spi_i, spi_r;
+	bool initiator;         /* our role in this SA */
+	gk_ike_state state;
+	gk_ike_suite suite;
+	gk_ike_keys keys;
+	gk_dh *dh;              /* our key pair until the keys are derived */
+	uint8_t *ni, *nr;       /* nonces, kept until authentication */
+	size_t ni_len, nr_len;
+	uint8_t *init_req, *init_resp; /* IKE_SA_INIT messages, kept until authentication */
+	size_t init_req_len, init_resp_len;
+	uint32_t msgid_out;     /* next Message ID of a request we send */
+	uint32_t msgid_in;      /* next Message ID we expect in a request from the peer */
+	uint8_t *last_resp;     /* our response to request msgid_in - 1 */
+	size_t last_resp_len;
+	gk_ident peer_id;
+	struct sockaddr_storage peer, local;
+	int64_t created_ms, used_ms;
+} gk_ike_sa;
+
+/* Takes copies of the nonces and the shared secret's derived keys. */
+gk_status gk_ike_sa_set_nonces(gk_ike_sa *sa, gk_chunk ni, gk_chunk nr);
+gk_status gk_ike_sa_keep_init(gk_ike_sa *sa, gk_chunk req, gk_chunk resp);
+/* Derives all keys (SKEYSEED ... GSK_w) from the DH shared secret; frees sa->dh. */
+gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared);
+/* SK keys to protect what we send (outbound) or open what we receive. */
+gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
+/* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body. */
+gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out);
+/* Drops nonces and IKE_SA_INIT copies once authentication is over. */
+void gk_ike_sa_auth_done(gk_ike_sa *sa);
+gk_status gk_ike_sa_cache_response(gk_ike_sa *sa, gk_chunk resp);
+void gk_ike_sa_free(gk_ike_sa *sa);
+
+/* NAT detection data (RFC 7296 2.23): SHA-1(SPIi | SPIr | IP | port). out holds 20 octets. */
+gk_status gk_natd_hash(uint64_t spi_i, uint64_t spi_r, const struct sockaddr *addr, uint8_t out[20]);
+
+#endif

@@ -1,0 +1,51 @@
+/* IKE SA proposals (RFC 7296 3.3): what a side offers or accepts, building SA payloads from it,
+ * and choosing one suite from a peer's offer. G-IKEv2 adds the Key Wrap Algorithm transform
+ * (RFC 9838 2.3, 4.5.4); a GCKS also accepts proposals without it from plain IKEv2 peers. */
+#ifndef GK_PROPOSAL_H
+#define GK_PROPOSAL_H
+
+#include "ikekeys.h"
+#include "payloads.h"
+
+#define GK_OFFER_MAX 8
+
+typedef struct gk_encr_choice {
+	uint16_t id, key_bits;   /* key_bits 0 when the transform takes no Key Length */
+} gk_encr_choice;
+
+/* Algorithms acceptable for an IKE SA, each list in preference order. */
+typedef struct gk_ike_offer {
+	gk_encr_choice encr[GK_OFFER_MAX];
+	size_t nencr;
+	uint16_t prf[GK_OFFER_MAX], integ[GK_OFFER_MAX], ke[GK_OFFER_MAX], kwa[GK_OFFER_MAX];
+	size_t nprf, ninteg, nke, nkwa;
+	bool kwa_required;       /* a GM insists on KWA; a GCKS also serves plain IKEv2 peers */
+} gk_ike_offer;
+
+/* The default offer: AES-GCM-16 and AES-CBC with HMAC-SHA2, PRF HMAC-SHA2, Curve25519, ECP and
+ * MODP groups, KW_5649_256/128. */
+void gk_ike_offer_default(gk_ike_offer *o);
+
+/* Initiator: an SA payload proposing the offer (one AEAD and one non-AEAD proposal, as RFC 7296
+ * 3.3 does not allow both kinds in one proposal). Memory comes from the arena. */
+gk_status gk_ike_offer_to_sa(const gk_ike_offer *o, gk_arena *a, gk_pl_sa *out);
+
+/* Responder: picks the first acceptable proposal of the peer (RFC 7296 2.7, 3.3.6). GK_E_NOT_FOUND
+ * when none is acceptable (answer NO_PROPOSAL_CHOSEN). */
+gk_status gk_ike_select(const gk_pl_sa *peer, const gk_ike_offer *accept, gk_ike_suite *chosen,
+			uint8_t *prop_num);
+
+/* The SA payload that answers with one chosen suite. */
+gk_status gk_ike_suite_to_sa(const gk_ike_suite *s, uint8_t prop_num, gk_arena *a, gk_pl_sa *out);
+
+/* Initiator: reads the responder's choice and checks it is one suite out of what was offered.
+ * GK_E_MALFORMED when it is not. */
+gk_status gk_ike_suite_from_sa(const gk_pl_sa *sa, const gk_ike_offer *offered, gk_ike_suite *out);
+
+/* Does the offer accept this KE group? (to answer INVALID_KE_PAYLOAD) */
+bool gk_ike_offer_has_ke(const gk_ike_offer *o, uint16_t group);
+
+/* Text of a suite for logs: "AES_GCM_16/256 HMAC_SHA2_256 CURVE25519 KW_5649_256". */
+char *gk_ike_suite_text(const gk_ike_suite *s, char *buf, size_t len);
+
+#endif
