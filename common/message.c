@@ -142,8 +142,10 @@ gk_status gk_msg_decrypt(gk_msg *m, const gk_sk_keys *k)
 	gk_wbuf plain;
 	gk_wbuf_init(&plain, GK_MAX_MESSAGE);
 	gk_status st = gk_sk_open(k, m->data, sk->offset, hdr_len, &plain);
-	if (st == GK_OK)
+	if (st == GK_OK) {
 		st = gk_msg_add_inner(m, m->sk_first, gk_wbuf_chunk(&plain));
+		m->decrypted = true; /* authenticated, even if the inner payloads fail to parse */
+	}
 	gk_wbuf_free(&plain);
 	return st;
 }

@@ -1,0 +1,19 @@
+/* Logging to stderr: one line per event, "2026-11-26T16:42:39.123Z gcksd info: ...".
+ * Never pass secrets to it. */
+#ifndef GK_LOG_H
+#define GK_LOG_H
+
+typedef enum gk_log_level { GK_LOG_ERROR, GK_LOG_WARN, GK_LOG_INFO, GK_LOG_DEBUG } gk_log_level;
+
+void gk_log_init(const char *prog, gk_log_level level);
+/* "error", "warn", "info", "debug"; returns -1 for anything else. */
+int gk_log_level_parse(const char *s);
+gk_log_level gk_log_get_level(void);
+void gk_log(gk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define gk_err(...) gk_log(GK_LOG_ERROR, __VA_ARGS__)
+#define gk_warn(...) gk_log(GK_LOG_WARN, __VA_ARGS__)
+#define gk_info(...) gk_log(GK_LOG_INFO, __VA_ARGS__)
+#define gk_dbg(...) do { if (gk_log_get_level() >= GK_LOG_DEBUG) gk_log(GK_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

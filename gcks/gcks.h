@@ -1,0 +1,60 @@
+/* The GCKS protocol core: IKE_SA_INIT, GSA_AUTH, IKE_AUTH (childless), GSA_REGISTRATION and
+ * INFORMATIONAL as a responder. It owns no socket, clock or randomness: the daemon (or a unit
+ * test) feeds datagrams in and gets datagrams out through gk_gcks_env, so a test can run a GCKS
+ * and members in one process, deterministically. A gk_gcks owns its IKE SAs and group cache;
+ * it does not own env->store. */
+#ifndef GK_GCKS_H
+#define GK_GCKS_H
+
+#include <sys/socket.h>
+#include "proposal.h"
+#include "rand.h"
+#include "storage.h"
+
+typedef struct gk_gcks gk_gcks;
+
+typedef struct gk_gcks_env {
+	const gk_rand *rnd;
+	int64_t (*now_ms)(void *ctx);           /* monotonic milliseconds */
+	void *clock_ctx;
+	/* Sends one datagram from our local address to the peer. */
+	void (*send)(void *ctx, const struct sockaddr *local, const struct sockaddr *peer,
+		     const uint8_t *data, size_t len);
+	void *send_ctx;
+	gk_store *store;
+	/* Wall clock (unix seconds) for key lifetimes and records; NULL = time(). */
+	int64_t (*wall)(void *ctx);
+} gk_gcks_env;
+
+typedef struct gk_gcks_config {
+	gk_ike_offer offer;              /* IKE SA algorithms accepted */
+	unsigned cookie_threshold;       /* half-open SAs above which COOKIE is required */
+	unsigned half_open_max;          /* half-open SAs beyond which requests are dropped */
+	unsigned half_open_timeout_ms;
+	unsigned max_sas;                /* IKE SAs in all */
+	unsigned ike_idle_timeout_s;     /* default when a group's policy does not say */
+	unsigned max_sender_ids_default; /* bound when a member's policy does not say */
+} gk_gcks_config;
+
+void gk_gcks_config_default(gk_gcks_config *c);
+
+/* Loads the GCKS identity and all groups from the store. err gets a one-line reason. */
+gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks **out,
+		      char *err, size_t errlen);
+void gk_gcks_free(gk_gcks *g);
+
+/* One received datagram (without a non-ESP marker). */
+void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
+		   const struct sockaddr *local);
+/* Timers: expires half-open and idle IKE SAs. Call about once a second. */
+void gk_gcks_tick(gk_gcks *g);
+/* Re-reads group policies from the store (after `gcksctl policy load`). */
+gk_status gk_gcks_reload(gk_gcks *g);
+
+typedef struct gk_gcks_stats {
+	unsigned half_open, established, groups;
+	uint64_t registrations, refusals, dropped;
+} gk_gcks_stats;
+void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
+
+#endif

@@ -1,0 +1,494 @@
+/* The GCKS core: the SA table, the input pipeline (header, Message ID window, decryption,
+ * payload rules) and the table of exchanges it answers. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include "gcks_int.h"
+#include "exchange_rules.h"
+#include "log.h"
+#include "msgdump.h"
+
+#define GCKS_BUCKETS 4096
+
+typedef void (*gcks_handler)(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+
+/* The whole protocol the GCKS answers, on one screen: (exchange, SA state) -> handler.
+ * IKE_SA_INIT is handled before an SA exists (gcks_ike_sa_init). */
+static const struct {
+	uint8_t exchange;
+	gk_ike_state state;
+	gcks_handler fn;
+} exchanges[] = {
+	{ GK_EXCH_GSA_AUTH, GK_IKE_INIT_DONE, gcks_gsa_auth },
+	{ GK_EXCH_IKE_AUTH, GK_IKE_INIT_DONE, gcks_ike_auth },
+	{ GK_EXCH_GSA_REGISTRATION, GK_IKE_ESTABLISHED, gcks_gsa_registration },
+	{ GK_EXCH_INFORMATIONAL, GK_IKE_ESTABLISHED, gcks_informational },
+};
+
+void gk_gcks_config_default(gk_gcks_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	gk_ike_offer_default(&c->offer);
+	c->cookie_threshold = 1000;
+	c->half_open_max = 20000;
+	c->half_open_timeout_ms = 30000;
+	c->max_sas = 200000;
+	c->ike_idle_timeout_s = 60;
+	c->max_sender_ids_default = 4;
+}
+
+int64_t gcks_now(const gk_gcks *g) { return g->env.now_ms(g->env.clock_ctx); }
+
+int64_t gcks_wall(const gk_gcks *g)
+{
+	return g->env.wall ? g->env.wall(g->env.clock_ctx) : (int64_t)time(NULL);
+}
+
+static const char *addr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+		port = ntohs(in->sin_port);
+		snprintf(buf, len, "%s:%u", a, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+		port = ntohs(in6->sin6_port);
+		snprintf(buf, len, "[%s]:%u", a, port);
+	} else {
+		snprintf(buf, len, "?");
+	}
+	return buf;
+}
+
+void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const struct sockaddr *peer)
+{
+	(void)g;
+	if (gk_log_get_level() < GK_LOG_DEBUG)
+		return;
+	char s[512], a[64];
+	gk_dbg("%s %s %s", dir, addr_text(peer, a, sizeof(a)), gk_msg_summary(m, s, sizeof(s)));
+}
+
+gk_out_pl *gcks_resp_add(gcks_resp *r, uint8_t type, const void *body)
+{
+	if (r->n == sizeof(r->pl) / sizeof(r->pl[0]))
+		return NULL;
+	r->pl[r->n] = (gk_out_pl){ .type = type, .body = body };
+	return &r->pl[r->n++];
+}
+
+gk_status gcks_resp_notify(gcks_resp *r, uint16_t type, gk_chunk data)
+{
+	gk_pl_notify *n = gk_arena_alloc(&r->arena, sizeof(*n));
+	if (!n)
+		return GK_E_NOMEM;
+	*n = (gk_pl_notify){ .type = type, .data = data };
+	return gcks_resp_add(r, GK_PL_NOTIFY, n) ? GK_OK : GK_E_TOO_BIG;
+}
+
+/* ---- SA table ---- */
+
+static size_t bucket(const gk_gcks *g, uint64_t spi)
+{
+	return (size_t)((spi * 0x9e3779b97f4a7c15ull) >> 32) % g->nbuckets;
+}
+
+gcks_sa *gcks_sa_new(gk_gcks *g)
+{
+	if (g->nsas >= g->cfg.max_sas)
+		return NULL;
+	gcks_sa *sa = calloc(1, sizeof(*sa));
+	if (!sa)
+		return NULL;
+	uint64_t spi = 0;
+	do {
+		if (gk_rand_bytes(g->env.rnd, (uint8_t *)&spi, sizeof(spi))) {
+			free(sa);
+			return NULL;
+		}
+	} while (spi == 0 || gcks_sa_find(g, spi));
+	sa->ike.spi_r = spi;
+	sa->ike.initiator = false;
+	sa->ike.created_ms = sa->ike.used_ms = gcks_now(g);
+	return sa;
+}
+
+void gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
+{
+	size_t br = bucket(g, sa->ike.spi_r), bi = bucket(g, sa->ike.spi_i);
+	sa->next_r = g->by_r[br];
+	g->by_r[br] = sa;
+	sa->half_open = true;
+	sa->next_i = g->by_i[bi];
+	g->by_i[bi] = sa;
+	sa->deadline_ms = gcks_now(g) + g->cfg.half_open_timeout_ms;
+	g->nsas++;
+	g->nhalf++;
+}
+
+gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi_r)
+{
+	for (gcks_sa *sa = g->by_r[bucket(g, spi_r)]; sa; sa = sa->next_r)
+		if (sa->ike.spi_r == spi_r)
+			return sa;
+	return NULL;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	size_t n = b->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	if (b->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (b->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+	}
+	(void)n;
+	return false;
+}
+
+gcks_sa *gcks_sa_find_half_open(gk_gcks *g, uint64_t spi_i, const struct sockaddr *peer)
+{
+	for (gcks_sa *sa = g->by_i[bucket(g, spi_i)]; sa; sa = sa->next_i)
+		if (sa->ike.spi_i == spi_i && same_addr(&sa->ike.peer, peer))
+			return sa;
+	return NULL;
+}
+
+static void unlink_i(gk_gcks *g, gcks_sa *sa)
+{
+	if (!sa->half_open)
+		return;
+	for (gcks_sa **pp = &g->by_i[bucket(g, sa->ike.spi_i)]; *pp; pp = &(*pp)->next_i)
+		if (*pp == sa) {
+			*pp = sa->next_i;
+			break;
+		}
+	sa->half_open = false;
+	g->nhalf--;
+}
+
+void gcks_sa_established(gk_gcks *g, gcks_sa *sa)
+{
+	unlink_i(g, sa);
+	sa->ike.state = GK_IKE_ESTABLISHED;
+	gk_ike_sa_auth_done(&sa->ike);
+}
+
+void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
+{
+	unlink_i(g, sa);
+	for (gcks_sa **pp = &g->by_r[bucket(g, sa->ike.spi_r)]; *pp; pp = &(*pp)->next_r)
+		if (*pp == sa) {
+			*pp = sa->next_r;
+			break;
+		}
+	g->nsas--;
+	gk_ike_sa_free(&sa->ike);
+	free(sa);
+}
+
+/* ---- input ---- */
+
+static void send_raw(gk_gcks *g, const gcks_sa *sa, const uint8_t *p, size_t n)
+{
+	g->env.send(g->env.send_ctx, (const struct sockaddr *)&sa->ike.local,
+		    (const struct sockaddr *)&sa->ike.peer, p, n);
+}
+
+/* Encrypts, caches (for retransmissions) and sends the response to request m. */
+static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
+{
+	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
+	gk_msg_out o = {
+		.hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r, .exchange = m->hdr.exchange,
+			 .flags = GK_FLAG_R, .msg_id = m->hdr.msg_id },
+		.inner = r->pl, .ninner = r->n, .protect = true,
+	};
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	gk_status st = gk_msg_build(&o, &k, g->env.rnd, &w);
+	if (st) {
+		gk_err("cannot build %s response: %s", gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange),
+		       gk_status_str(st));
+	} else {
+		sa->ike.msgid_in = m->hdr.msg_id + 1;
+		gk_ike_sa_cache_response(&sa->ike, gk_wbuf_chunk(&w));
+		send_raw(g, sa, w.data, w.len);
+	}
+	gk_wbuf_free(&w);
+}
+
+static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data)
+{
+	gk_msg m;
+	gcks_resp r = { 0 };
+	gk_arena_init(&r.arena, 0);
+	gk_status st = gk_msg_parse(&m, data);
+	if (st == GK_OK) {
+		gk_sk_keys k = gk_ike_sa_sk(&sa->ike, false);
+		st = gk_msg_decrypt(&m, &k);
+	}
+	if (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted) {
+		uint8_t t = m.bad_critical;
+		gcks_resp_notify(&r, GK_N_UNSUPPORTED_CRITICAL_PAYLOAD, GK_CHUNK(gk_arena_dup(&r.arena, &t, 1), 1));
+		respond(g, sa, &m, &r);
+		goto out;
+	}
+	if (st) {
+		/* RFC 7296 2.21.1: messages that fail integrity or parsing are dropped silently */
+		gk_dbg("dropped message on SA %016llx: %s", (unsigned long long)sa->ike.spi_r, gk_status_str(st));
+		g->stats.dropped++;
+		goto out;
+	}
+	gcks_log_msg(g, "received", &m, (const struct sockaddr *)&sa->ike.peer);
+	uint8_t bad;
+	if (gk_exchange_rules_check(&m, &bad) != GK_OK) {
+		gk_warn("%s request breaks its payload rules (%s)", gk_iana_str(GK_REG_EXCHANGE, m.hdr.exchange),
+			bad ? gk_iana_str(GK_REG_PAYLOAD, bad) : "payload combination");
+		gcks_resp_notify(&r, GK_N_INVALID_SYNTAX, GK_CHUNK_EMPTY);
+		r.close_after = sa->ike.state != GK_IKE_ESTABLISHED;
+		respond(g, sa, &m, &r);
+		goto out;
+	}
+	gcks_handler fn = NULL;
+	for (size_t i = 0; i < sizeof(exchanges) / sizeof(exchanges[0]); i++)
+		if (exchanges[i].exchange == m.hdr.exchange && exchanges[i].state == sa->ike.state)
+			fn = exchanges[i].fn;
+	if (!fn) {
+		gk_dbg("no handler for %s in state %d", gk_iana_str(GK_REG_EXCHANGE, m.hdr.exchange), sa->ike.state);
+		g->stats.dropped++;
+		goto out;
+	}
+	sa->ike.used_ms = gcks_now(g);
+	fn(g, sa, &m, &r);
+	respond(g, sa, &m, &r);
+out:
+	if (r.close_after)
+		gcks_sa_remove(g, sa);
+	gk_arena_free(&r.arena);
+	gk_msg_free(&m);
+}
+
+void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
+		   const struct sockaddr *local)
+{
+	gk_hdr h;
+	gk_chunk in = GK_CHUNK(data, len);
+	gk_status st = gk_hdr_parse(in, &h);
+	if (st == GK_E_UNSUPPORTED || st == GK_E_TRUNCATED || st == GK_E_MALFORMED || h.length != len) {
+		/* INVALID_MAJOR_VERSION would only help a peer we cannot talk to anyway */
+		g->stats.dropped++;
+		return;
+	}
+	if (h.flags & GK_FLAG_R) {
+		g->stats.dropped++; /* the GCKS only answers in this version */
+		return;
+	}
+	if (h.exchange == GK_EXCH_IKE_SA_INIT) {
+		if (h.spi_r != 0 || h.msg_id != 0) {
+			g->stats.dropped++;
+			return;
+		}
+		gcks_ike_sa_init(g, in, peer, local);
+		return;
+	}
+	gcks_sa *sa = gcks_sa_find(g, h.spi_r);
+	if (!sa || sa->ike.spi_i != h.spi_i || !(h.flags & GK_FLAG_I)) {
+		g->stats.dropped++;
+		return;
+	}
+	if (h.msg_id + 1 == sa->ike.msgid_in && sa->ike.last_resp) {
+		send_raw(g, sa, sa->ike.last_resp, sa->ike.last_resp_len); /* retransmission */
+		return;
+	}
+	if (h.msg_id != sa->ike.msgid_in) {
+		g->stats.dropped++;
+		return;
+	}
+	/* the peer may have moved (NAT rebinding); answer where the request came from */
+	memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	handle_protected(g, sa, in);
+}
+
+/* ---- timers ---- */
+
+static void close_idle(gk_gcks *g, gcks_sa *sa)
+{
+	/* RFC 9838 2.3.3: by convention the GCKS closes registration IKE SAs it does not need */
+	gk_pl_delete d = { .proto = GK_PROTO_IKE };
+	gk_out_pl pl = { GK_PL_DELETE, false, &d };
+	gk_msg_out o = {
+		.hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r, .exchange = GK_EXCH_INFORMATIONAL,
+			 .msg_id = sa->ike.msgid_out++ },
+		.inner = &pl, .ninner = 1, .protect = true,
+	};
+	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	if (gk_msg_build(&o, &k, g->env.rnd, &w) == GK_OK)
+		send_raw(g, sa, w.data, w.len);
+	gk_wbuf_free(&w);
+}
+
+void gk_gcks_tick(gk_gcks *g)
+{
+	int64_t now = gcks_now(g);
+	if (now - g->cookie_rotated_ms > 120000) {
+		memcpy(g->cookie_prev, g->cookie_secret, sizeof(g->cookie_secret));
+		gk_rand_bytes(g->env.rnd, g->cookie_secret, sizeof(g->cookie_secret));
+		g->cookie_rotated_ms = now;
+	}
+	for (size_t b = 0; b < g->nbuckets; b++) {
+		gcks_sa *sa = g->by_r[b];
+		while (sa) {
+			gcks_sa *next = sa->next_r;
+			if (sa->deadline_ms && now >= sa->deadline_ms) {
+				if (sa->ike.state == GK_IKE_ESTABLISHED)
+					close_idle(g, sa);
+				gcks_sa_remove(g, sa);
+			}
+			sa = next;
+		}
+	}
+}
+
+/* ---- life cycle ---- */
+
+static gk_status load_identity(gk_gcks *g, char *err, size_t errlen)
+{
+	gk_gcks_identity id;
+	memset(&id, 0, sizeof(id));
+	gk_status st = gk_store_identity_get(g->env.store, &id);
+	if (st) {
+		snprintf(err, errlen, "the database has no GCKS identity (run gcksctl init)");
+		return st;
+	}
+	g->id = id.id;
+	st = GK_E_INVAL;
+	BIO *b = id.sign_key_pem ? BIO_new_mem_buf(id.sign_key_pem, -1) : NULL;
+	g->sign_key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	if (!g->sign_key || gk_sig_scheme_for_key(g->sign_key, &g->sign_scheme)) {
+		snprintf(err, errlen, "the GCKS signing key in the database is missing or unusable");
+		goto out;
+	}
+	gk_wbuf w;
+	gk_wbuf_init(&w, sizeof(g->spki));
+	if (gk_pubkey_to_spki(g->sign_key, &w) == GK_OK) {
+		memcpy(g->spki, w.data, w.len);
+		g->spki_len = w.len;
+	}
+	gk_wbuf_free(&w);
+	if (id.cert_pem) {
+		b = BIO_new_mem_buf(id.cert_pem, -1);
+		X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+		BIO_free(b);
+		int n = c ? i2d_X509(c, &g->cert_der) : -1;
+		X509_free(c);
+		if (n <= 0) {
+			snprintf(err, errlen, "the GCKS certificate in the database cannot be read");
+			goto out;
+		}
+		g->cert_der_len = (size_t)n;
+	}
+	if (id.ca_pem) {
+		b = BIO_new_mem_buf(id.ca_pem, -1);
+		g->ca = X509_STORE_new();
+		X509 *c;
+		bool first = true;
+		while (b && g->ca && (c = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
+			X509_STORE_add_cert(g->ca, c);
+			if (first) {
+				unsigned char *der = NULL;
+				int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c), &der);
+				unsigned int hl = 20;
+				g->have_ca_keyid = n > 0 && EVP_Digest(der, (size_t)n, g->ca_keyid, &hl, EVP_sha1(), NULL);
+				OPENSSL_free(der);
+				first = false;
+			}
+			X509_free(c);
+		}
+		BIO_free(b);
+	}
+	st = GK_OK;
+out:
+	gk_gcks_identity_free(&id);
+	return st;
+}
+
+gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks **out,
+		      char *err, size_t errlen)
+{
+	gk_gcks *g = calloc(1, sizeof(*g));
+	gk_status st = GK_E_NOMEM;
+	if (!g)
+		return st;
+	g->cfg = *cfg;
+	g->env = *env;
+	g->nbuckets = GCKS_BUCKETS;
+	g->by_r = calloc(g->nbuckets, sizeof(*g->by_r));
+	g->by_i = calloc(g->nbuckets, sizeof(*g->by_i));
+	if (!g->by_r || !g->by_i) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((st = gk_rand_bytes(env->rnd, g->cookie_secret, sizeof(g->cookie_secret))) != GK_OK)
+		goto fail;
+	g->cookie_rotated_ms = gcks_now(g);
+	if ((st = load_identity(g, err, errlen)) != GK_OK)
+		goto fail;
+	if ((st = gcks_groups_load(g)) != GK_OK) {
+		snprintf(err, errlen, "cannot load group policies: %s", gk_status_str(st));
+		goto fail;
+	}
+	*out = g;
+	return GK_OK;
+fail:
+	gk_gcks_free(g);
+	return st;
+}
+
+void gk_gcks_free(gk_gcks *g)
+{
+	if (!g)
+		return;
+	for (size_t b = 0; g->by_r && b < g->nbuckets; b++)
+		while (g->by_r[b])
+			gcks_sa_remove(g, g->by_r[b]);
+	free(g->by_r);
+	free(g->by_i);
+	gcks_groups_free(g);
+	EVP_PKEY_free(g->sign_key);
+	OPENSSL_free(g->cert_der);
+	X509_STORE_free(g->ca);
+	OPENSSL_cleanse(g->cookie_secret, sizeof(g->cookie_secret));
+	OPENSSL_cleanse(g->cookie_prev, sizeof(g->cookie_prev));
+	free(g);
+}
+
+gk_status gk_gcks_reload(gk_gcks *g)
+{
+	gcks_groups_free(g);
+	return gcks_groups_load(g);
+}
+
+void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st)
+{
+	*st = g->stats;
+	st->half_open = (unsigned)g->nhalf;
+	st->established = (unsigned)(g->nsas - g->nhalf);
+	st->groups = (unsigned)g->ngroups;
+}

@@ -1,0 +1,271 @@
+/* IKE_SA_INIT as responder (RFC 7296 1.2, 2.6 cookies, 2.23 NAT detection), with the KWA
+ * transform of G-IKEv2 (RFC 9838 2.3). */
+#include <netinet/in.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "gcks_int.h"
+#include "exchange_rules.h"
+#include "log.h"
+
+#define NONCE_LEN 32
+
+/* Sends an unprotected response that carries only notifies (errors, COOKIE). */
+static void send_plain(gk_gcks *g, const gk_msg *m, uint64_t spi_r, const gk_pl_notify *n, size_t nn,
+		       const struct sockaddr *peer, const struct sockaddr *local)
+{
+	gk_out_pl pl[2];
+	for (size_t i = 0; i < nn && i < 2; i++)
+		pl[i] = (gk_out_pl){ GK_PL_NOTIFY, false, &n[i] };
+	gk_msg_out o = { .hdr = { .spi_i = m->hdr.spi_i, .spi_r = spi_r, .exchange = GK_EXCH_IKE_SA_INIT,
+				  .flags = GK_FLAG_R, .msg_id = 0 },
+			 .outer = pl, .nouter = nn };
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	if (gk_msg_build(&o, NULL, NULL, &w) == GK_OK)
+		g->env.send(g->env.send_ctx, local, peer, w.data, w.len);
+	gk_wbuf_free(&w);
+}
+
+static void refuse(gk_gcks *g, const gk_msg *m, uint16_t type, gk_chunk data,
+		   const struct sockaddr *peer, const struct sockaddr *local)
+{
+	gk_pl_notify n = { .type = type, .data = data };
+	gk_dbg("IKE_SA_INIT refused: %s", gk_iana_str(GK_REG_NOTIFY, type));
+	g->stats.refusals++;
+	send_plain(g, m, 0, &n, 1, peer, local);
+}
+
+/* Cookie = HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6), with a version octet. */
+static void make_cookie(const uint8_t secret[32], gk_chunk ni, const struct sockaddr *peer, uint64_t spi_i,
+			uint8_t out[33])
+{
+	uint8_t buf[256 + 16 + 8];
+	size_t n = 0;
+	memcpy(buf, ni.ptr, ni.len);
+	n += ni.len;
+	if (peer->sa_family == AF_INET) {
+		memcpy(buf + n, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
+		n += 4;
+	} else {
+		memcpy(buf + n, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr, 16);
+		n += 16;
+	}
+	gk_put_u64(buf + n, spi_i);
+	n += 8;
+	unsigned int len = 32;
+	out[0] = 1;
+	HMAC(EVP_sha256(), secret, 32, buf, n, out + 1, &len);
+}
+
+/* GK_OK when no cookie is needed or the request carries a valid one. */
+static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, const struct sockaddr *peer, uint8_t want[33])
+{
+	make_cookie(g->cookie_secret, ni, peer, m->hdr.spi_i, want);
+	if (g->nhalf < g->cfg.cookie_threshold)
+		return true;
+	/* RFC 7296 2.6: the COOKIE notify must be the first payload */
+	if (m->pl.n == 0 || m->pl.items[0].type != GK_PL_NOTIFY ||
+	    m->pl.items[0].body->notify.type != GK_N_COOKIE)
+		return false;
+	gk_chunk c = m->pl.items[0].body->notify.data;
+	uint8_t prev[33];
+	make_cookie(g->cookie_prev, ni, peer, m->hdr.spi_i, prev);
+	return c.len == 33 && (CRYPTO_memcmp(c.ptr, want, 33) == 0 || CRYPTO_memcmp(c.ptr, prev, 33) == 0);
+}
+
+/* Prefers the group of the KE payload when the chosen proposal also offers it. */
+static void prefer_ke_group(const gk_pl_sa *sa, uint8_t prop_num, const gk_ike_offer *offer,
+			    uint16_t ke_group, gk_ike_suite *s)
+{
+	if (s->ke == ke_group || !gk_ike_offer_has_ke(offer, ke_group))
+		return;
+	for (size_t i = 0; i < sa->proposals.n; i++) {
+		const gk_proposal *p = &sa->proposals.items[i];
+		if (p->num != prop_num)
+			continue;
+		for (size_t j = 0; j < p->transforms.n; j++)
+			if (p->transforms.items[j].type == GK_TT_KE && p->transforms.items[j].id == ke_group)
+				s->ke = ke_group;
+	}
+}
+
+static gk_status add_natd(gk_arena *a, gk_out_pl *pl, size_t *n, uint16_t type, uint64_t spi_i,
+			  uint64_t spi_r, const struct sockaddr *addr)
+{
+	uint8_t *h = gk_arena_alloc(a, 20);
+	gk_pl_notify *nt = gk_arena_alloc(a, sizeof(*nt));
+	if (!h || !nt || gk_natd_hash(spi_i, spi_r, addr, h))
+		return GK_E_NOMEM;
+	*nt = (gk_pl_notify){ .type = type, .data = GK_CHUNK(h, 20) };
+	pl[(*n)++] = (gk_out_pl){ GK_PL_NOTIFY, false, nt };
+	return GK_OK;
+}
+
+/* Builds the response payloads: SA, KE, Nr, NAT-D, feature notifies, CERTREQ. */
+static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_arena *a,
+				const struct sockaddr *peer, const struct sockaddr *local, gk_wbuf *out)
+{
+	static const uint8_t hash_algs[] = { 0, GK_HASH_SHA2_256, 0, GK_HASH_SHA2_384, 0, GK_HASH_SHA2_512,
+					     0, GK_HASH_IDENTITY };
+	gk_out_pl pl[12];
+	size_t n = 0;
+	gk_pl_sa *sap = gk_arena_alloc(a, sizeof(*sap));
+	gk_pl_ke *ke = gk_arena_alloc(a, sizeof(*ke));
+	gk_pl_bytes *nonce = gk_arena_alloc(a, sizeof(*nonce));
+	gk_pl_notify *feat = gk_arena_calloc(a, 3, sizeof(*feat));
+	gk_pl_cert *creq = gk_arena_alloc(a, sizeof(*creq));
+	gk_wbuf pub;
+	gk_status st;
+	if (!sap || !ke || !nonce || !feat || !creq)
+		return GK_E_NOMEM;
+	if ((st = gk_ike_suite_to_sa(&sa->ike.suite, prop_num, a, sap)) != GK_OK)
+		return st;
+	gk_wbuf_init(&pub, 1024);
+	st = gk_dh_public(sa->ike.dh, &pub);
+	uint8_t *pubc = st ? NULL : gk_arena_dup(a, pub.data, pub.len);
+	*ke = (gk_pl_ke){ .group = sa->ike.suite.ke, .data = GK_CHUNK(pubc, pub.len) };
+	gk_wbuf_free(&pub);
+	if (st || !pubc)
+		return st ? st : GK_E_NOMEM;
+	*nonce = (gk_pl_bytes){ GK_CHUNK(sa->ike.nr, sa->ike.nr_len) };
+	pl[n++] = (gk_out_pl){ GK_PL_SA, false, sap };
+	pl[n++] = (gk_out_pl){ GK_PL_KE, false, ke };
+	pl[n++] = (gk_out_pl){ GK_PL_NONCE, false, nonce };
+	if ((st = add_natd(a, pl, &n, GK_N_NAT_DETECTION_SOURCE_IP, sa->ike.spi_i, sa->ike.spi_r, local)) ||
+	    (st = add_natd(a, pl, &n, GK_N_NAT_DETECTION_DESTINATION_IP, sa->ike.spi_i, sa->ike.spi_r, peer)))
+		return st;
+	feat[0] = (gk_pl_notify){ .type = GK_N_IKEV2_FRAGMENTATION_SUPPORTED };
+	feat[1] = (gk_pl_notify){ .type = GK_N_CHILDLESS_IKEV2_SUPPORTED };
+	feat[2] = (gk_pl_notify){ .type = GK_N_SIGNATURE_HASH_ALGORITHMS,
+				  .data = GK_CHUNK(hash_algs, sizeof(hash_algs)) };
+	for (int i = 0; i < 3; i++)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &feat[i] };
+	if (g->have_ca_keyid) {
+		*creq = (gk_pl_cert){ .encoding = GK_CERT_X509_SIGNATURE, .data = GK_CHUNK(g->ca_keyid, 20) };
+		pl[n++] = (gk_out_pl){ GK_PL_CERTREQ, false, creq };
+	}
+	gk_msg_out o = { .hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r,
+				  .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_R },
+			 .outer = pl, .nouter = n };
+	return gk_msg_build(&o, NULL, NULL, out);
+}
+
+/* Creates the half-open SA: our key pair, nonce, the shared secret and all keys. */
+static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_ke *ke, gk_chunk ni)
+{
+	uint8_t nr[NONCE_LEN];
+	gk_wbuf shared;
+	gk_status st = gk_dh_new(sa->ike.suite.ke, &sa->ike.dh);
+	if (st)
+		return st;
+	gk_wbuf_init(&shared, 1024);
+	st = gk_dh_derive(sa->ike.dh, ke->data, &shared);
+	if (!st)
+		st = gk_rand_bytes(g->env.rnd, nr, sizeof(nr));
+	if (!st)
+		st = gk_ike_sa_set_nonces(&sa->ike, ni, GK_CHUNK(nr, sizeof(nr)));
+	if (!st) {
+		sa->ike.spi_i = m->hdr.spi_i;
+		/* keys need only the secret and nonces; the DH key pair stays for the KE payload */
+		st = gk_ike_keys_derive(&sa->ike.keys, &sa->ike.suite, ni, GK_CHUNK(nr, sizeof(nr)),
+					gk_wbuf_chunk(&shared), sa->ike.spi_i, sa->ike.spi_r);
+	}
+	gk_wbuf_free(&shared);
+	OPENSSL_cleanse(nr, sizeof(nr));
+	return st;
+}
+
+void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, const struct sockaddr *local)
+{
+	gk_msg m;
+	uint8_t bad, cookie[33];
+	gk_arena a;
+	gk_wbuf resp;
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&resp, GK_MAX_MESSAGE);
+	gk_status st = gk_msg_parse(&m, data);
+
+	/* a retransmitted request gets the same answer */
+	gcks_sa *old = gcks_sa_find_half_open(g, m.hdr.spi_i, peer);
+	if (old && old->ike.init_req && data.len == old->ike.init_req_len &&
+	    !memcmp(data.ptr, old->ike.init_req, data.len)) {
+		g->env.send(g->env.send_ctx, local, peer, old->ike.init_resp, old->ike.init_resp_len);
+		goto out;
+	}
+	if (st == GK_E_UNSUPPORTED_CRITICAL) {
+		uint8_t t = m.bad_critical;
+		refuse(g, &m, GK_N_UNSUPPORTED_CRITICAL_PAYLOAD, GK_CHUNK(&t, 1), peer, local);
+		goto out;
+	}
+	if (st || gk_exchange_rules_check(&m, &bad)) {
+		g->stats.dropped++;
+		goto out;
+	}
+	gcks_log_msg(g, "received", &m, peer);
+	const gk_pl_sa *sap = &gk_msg_find(&m, GK_PL_SA)->body->sa;
+	const gk_pl_ke *ke = &gk_msg_find(&m, GK_PL_KE)->body->ke;
+	gk_chunk ni = gk_msg_find(&m, GK_PL_NONCE)->body->bytes.data;
+	if (ni.len < 16 || ni.len > 256) {
+		refuse(g, &m, GK_N_INVALID_SYNTAX, GK_CHUNK_EMPTY, peer, local);
+		goto out;
+	}
+	if (g->nhalf >= g->cfg.half_open_max) {
+		g->stats.dropped++;
+		goto out;
+	}
+	if (!cookie_ok(g, &m, ni, peer, cookie)) {
+		refuse(g, &m, GK_N_COOKIE, GK_CHUNK(cookie, sizeof(cookie)), peer, local);
+		goto out;
+	}
+	gk_ike_suite suite;
+	uint8_t prop_num;
+	if (gk_ike_select(sap, &g->cfg.offer, &suite, &prop_num)) {
+		refuse(g, &m, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY, peer, local);
+		goto out;
+	}
+	prefer_ke_group(sap, prop_num, &g->cfg.offer, ke->group, &suite);
+	if (ke->group != suite.ke) {
+		uint8_t grp[2];
+		gk_put_u16(grp, suite.ke);
+		refuse(g, &m, GK_N_INVALID_KE_PAYLOAD, GK_CHUNK(grp, 2), peer, local);
+		goto out;
+	}
+	gcks_sa *sa = gcks_sa_new(g);
+	if (!sa) {
+		g->stats.dropped++;
+		goto out;
+	}
+	sa->ike.suite = suite;
+	memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	st = start_sa(g, sa, &m, ke, ni);
+	if (st == GK_E_BAD_KE) {
+		/* RFC 6989: an invalid public value ends the exchange */
+		gk_ike_sa_free(&sa->ike);
+		free(sa);
+		refuse(g, &m, GK_N_INVALID_SYNTAX, GK_CHUNK_EMPTY, peer, local);
+		goto out;
+	}
+	if (!st)
+		st = build_response(g, sa, prop_num, &a, peer, local, &resp);
+	if (!st)
+		st = gk_ike_sa_keep_init(&sa->ike, data, gk_wbuf_chunk(&resp));
+	if (st) {
+		gk_err("IKE_SA_INIT: %s", gk_status_str(st));
+		gk_ike_sa_free(&sa->ike);
+		free(sa);
+		goto out;
+	}
+	gk_dh_free(sa->ike.dh);
+	sa->ike.dh = NULL;
+	sa->ike.state = GK_IKE_INIT_DONE;
+	sa->ike.msgid_in = 1;
+	gcks_sa_insert(g, sa);
+	g->env.send(g->env.send_ctx, local, peer, resp.data, resp.len);
+out:
+	gk_wbuf_free(&resp);
+	gk_arena_free(&a);
+	gk_msg_free(&m);
+}

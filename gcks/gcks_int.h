@@ -1,0 +1,101 @@
+/* Internals of the GCKS core shared by its files (gcks_core.c, gcks_init.c, gcks_auth.c,
+ * gcks_reg.c, gcks_groups.c). Not for use outside gcks/. */
+#ifndef GK_GCKS_INT_H
+#define GK_GCKS_INT_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "gcks.h"
+#include "auth.h"
+#include "group_sa.h"
+#include "ike_sa.h"
+#include "message.h"
+
+/* A group as the running GCKS holds it: its policy and the current keys of its SAs.
+ * Owns pol (freed with gk_group_policy_free) and keys. */
+typedef struct gcks_group {
+	gk_group_policy pol;
+	int64_t generation;
+	gk_sa_key keys[GK_GROUP_MAX_SAS]; /* TEKs in policy order, then the Rekey SA */
+	size_t nkeys;
+	uint32_t registered;              /* members registered (from the store) */
+} gcks_group;
+
+/* One IKE SA as the GCKS holds it. Owned by the SA table. */
+typedef struct gcks_sa {
+	gk_ike_sa ike;
+	struct gcks_sa *next_r;           /* chain by our SPI (spi_r) */
+	struct gcks_sa *next_i;           /* chain by the peer's SPI while half-open */
+	bool half_open;
+	bool g_ikev2;                     /* established through GSA_AUTH (not plain IKE_AUTH) */
+	bool psk_auth;                    /* the member authenticated with a PSK */
+	int64_t deadline_ms;              /* half-open expiry or idle close */
+} gcks_sa;
+
+struct gk_gcks {
+	gk_gcks_config cfg;
+	gk_gcks_env env;
+	gk_ident id;
+	EVP_PKEY *sign_key;               /* signs AUTH (certificate members) and GSA_REKEY */
+	gk_sig_scheme sign_scheme;
+	uint8_t spki[1024];               /* DER SubjectPublicKeyInfo of sign_key (AUTH_KEY) */
+	size_t spki_len;
+	uint8_t *cert_der;                /* our certificate, sent in CERT */
+	size_t cert_der_len;
+	X509_STORE *ca;                   /* trust anchors for member certificates */
+	uint8_t ca_keyid[20];             /* SHA-1 of the CA's SubjectPublicKeyInfo, for CERTREQ */
+	bool have_ca_keyid;
+	gcks_group *groups;
+	size_t ngroups;
+	gcks_sa **by_r, **by_i;
+	size_t nbuckets, nsas, nhalf;
+	uint8_t cookie_secret[32], cookie_prev[32];
+	int64_t cookie_rotated_ms;
+	gk_gcks_stats stats;
+};
+
+/* A response under construction. Payload bodies live in the arena. */
+typedef struct gcks_resp {
+	gk_arena arena;
+	gk_out_pl pl[24];
+	size_t n;
+	bool close_after;                 /* remove the IKE SA once the response is sent */
+} gcks_resp;
+
+int64_t gcks_now(const gk_gcks *g);
+int64_t gcks_wall(const gk_gcks *g);
+void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const struct sockaddr *peer);
+gk_out_pl *gcks_resp_add(gcks_resp *r, uint8_t type, const void *body);
+gk_status gcks_resp_notify(gcks_resp *r, uint16_t type, gk_chunk data);
+
+/* SA table */
+gcks_sa *gcks_sa_new(gk_gcks *g);
+void gcks_sa_insert(gk_gcks *g, gcks_sa *sa);
+gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi_r);
+gcks_sa *gcks_sa_find_half_open(gk_gcks *g, uint64_t spi_i, const struct sockaddr *peer);
+void gcks_sa_established(gk_gcks *g, gcks_sa *sa);
+void gcks_sa_remove(gk_gcks *g, gcks_sa *sa);
+
+/* exchange handlers */
+void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, const struct sockaddr *local);
+void gcks_gsa_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+void gcks_ike_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+void gcks_informational(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+
+/* registration: authorizes `member` for the group in idg and appends GSA, KD (and notifies), or
+ * one error Notify, to r. */
+void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_payload *idg,
+		   const gk_msg *req, gcks_resp *r);
+
+/* groups */
+gk_status gcks_groups_load(gk_gcks *g);
+void gcks_groups_free(gk_gcks *g);
+gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id);
+/* A member's credentials: its entry in this group, else in any group (to tell authorization
+ * failures from authentication failures). NULL if the identity is nowhere. */
+const gk_member_policy *gcks_member_credentials(gk_gcks *g, const gk_ident *member);
+/* Makes sure the group's keys are current (refreshing them in the store when expired). */
+gk_status gcks_group_keys_fresh(gk_gcks *g, gcks_group *grp);
+
+#endif

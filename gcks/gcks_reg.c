@@ -1,0 +1,320 @@
+/* Registration of an authenticated member to a group (RFC 9838 2.3.4): authorization, SAg
+ * evaluation, Sender-ID allocation (2.5.1) and the GSA and KD payloads; GSA_REGISTRATION (2.3.2)
+ * for further groups and for leaving. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "gcks_int.h"
+#include "algs.h"
+#include "log.h"
+
+/* Does an SAg proposal accept this transform? Types the proposal does not list restrict nothing,
+ * except ENCR and INTEG, which a GM must name to support. */
+static bool prop_accepts(const gk_proposal *p, uint8_t type, uint16_t id, uint16_t key_bits)
+{
+	bool listed = false;
+	for (size_t i = 0; i < p->transforms.n; i++) {
+		const gk_transform *t = &p->transforms.items[i];
+		if (t->type != type)
+			continue;
+		listed = true;
+		const gk_attr *kl = gk_attr_find(&t->attrs, GK_TATTR_KEY_LENGTH);
+		if (t->id == id && (!kl || !kl->tv || kl->tv_value == key_bits || !key_bits))
+			return true;
+	}
+	return !listed && type != GK_TT_ENCR && type != GK_TT_INTEG;
+}
+
+static bool prop_fits(const gk_proposal *p, const gk_group_sa *sa)
+{
+	if (p->proto != sa->proto)
+		return false;
+	if (sa->proto != GK_PROTO_AH && !prop_accepts(p, GK_TT_ENCR, sa->encr, sa->encr_key_bits))
+		return false;
+	if (sa->integ && !prop_accepts(p, GK_TT_INTEG, sa->integ, 0))
+		return false;
+	if (sa->proto == GK_PROTO_GIKE_UPDATE)
+		return prop_accepts(p, GK_TT_KWA, sa->kwa, 0) &&
+		       (!sa->gcauth || prop_accepts(p, GK_TT_GCAUTH, sa->gcauth, 0));
+	return prop_accepts(p, GK_TT_SN, sa->sn, 0);
+}
+
+/* RFC 9838 2.3.3: proposals with the same number form a set; the group's SAs must all fit
+ * within one set. */
+static bool sag_accepts(const gk_pl_sa *sag, const gk_group_state *gs)
+{
+	for (size_t i = 0; i < sag->proposals.n; i++) {
+		uint8_t num = sag->proposals.items[i].num;
+		bool all = true;
+		for (size_t s = 0; s < gs->nsas && all; s++) {
+			bool one = false;
+			for (size_t j = 0; j < sag->proposals.n && !one; j++)
+				one = sag->proposals.items[j].num == num && prop_fits(&sag->proposals.items[j], &gs->sas[s]);
+			all = one;
+		}
+		if (all)
+			return true;
+	}
+	return false;
+}
+
+static void fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
+{
+	sa->proto = t->proto;
+	sa->spi_len = k->spi_len;
+	memcpy(sa->spi, k->spi, k->spi_len);
+	sa->src = t->src;
+	sa->dst = t->dst;
+	sa->encr = t->encr;
+	sa->encr_key_bits = t->encr_key_bits;
+	sa->integ = t->integ;
+	sa->sn = t->sn;
+	sa->lifetime = k->expires > now ? (uint32_t)(k->expires - now) : 1;
+	memcpy(sa->keymat, k->keymat, k->keymat_len);
+	sa->keymat_len = k->keymat_len;
+}
+
+static void fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
+{
+	const gk_kek_policy *p = &grp->pol.kek;
+	sa->proto = GK_PROTO_GIKE_UPDATE;
+	sa->spi_len = 16;
+	memcpy(sa->spi, k->spi, 16);
+	sa->src = p->src;
+	sa->dst = p->dst;
+	sa->encr = p->encr;
+	sa->encr_key_bits = p->encr_key_bits;
+	sa->integ = p->integ;
+	sa->kwa = p->kwa;
+	sa->gcauth = p->gcauth;
+	if (p->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
+		gk_chunk alg = gk_sig_algid(g->sign_scheme);
+		if (alg.len <= sizeof(sa->sig_algid)) {
+			memcpy(sa->sig_algid, alg.ptr, alg.len);
+			sa->sig_algid_len = alg.len;
+		}
+	}
+	sa->lifetime = k->expires > now ? (uint32_t)(k->expires - now) : 1;
+	uint32_t msgid = 0;
+	if (gk_store_rekey_msgid_peek(g->env.store, grp->pol.name, &msgid) == GK_OK)
+		sa->initial_msgid = msgid;
+	memcpy(sa->keymat, k->keymat, k->keymat_len);
+	sa->keymat_len = k->keymat_len;
+}
+
+/* The group state a member receives, without member-specific parts. */
+static gk_status group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
+{
+	int64_t now = gcks_wall(g);
+	gk_status st = gcks_group_keys_fresh(g, grp);
+	if (st)
+		return st;
+	memset(gs, 0, sizeof(*gs));
+	size_t ki = 0;
+	for (size_t i = 0; i < grp->pol.nteks && ki < grp->nkeys; i++)
+		fill_tek(&grp->pol.teks[i], &grp->keys[ki++], now, &gs->sas[gs->nsas++]);
+	/* an inband group needs no Rekey SA: updates come over the registration IKE SA */
+	if (grp->pol.kek.present && ki < grp->nkeys && grp->pol.rekey_transport == GK_REKEY_MULTICAST) {
+		fill_kek(g, grp, &grp->keys[ki], now, &gs->sas[gs->nsas++]);
+		if (grp->pol.kek.gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
+			memcpy(gs->auth_key, g->spki, g->spki_len);
+			gs->auth_key_len = g->spki_len;
+		}
+	}
+	if (grp->pol.rekey_transport == GK_REKEY_INBAND)
+		for (size_t i = 0; i < gs->nsas; i++)
+			gs->sas[i].lifetime = 0; /* RFC 9838 4.4.2.2.1: SHOULD NOT with inband rekey */
+	gs->atd = grp->pol.atd;
+	gs->has_atd = grp->pol.atd != 0;
+	gs->dtd = grp->pol.dtd;
+	gs->has_dtd = grp->pol.dtd != 0;
+	gs->sender_id_bits = grp->pol.sender_id_bits;
+	gs->has_sender_id_bits = grp->pol.sender_id_bits != 0;
+	return GK_OK;
+}
+
+/* Requested Sender-IDs from GROUP_SENDER (RFC 9838 4.7.4); -1 when the data is malformed. */
+static long sender_request(const gk_msg *req, bool *is_sender)
+{
+	const gk_payload *p = gk_msg_find_notify(req, GK_N_GROUP_SENDER);
+	*is_sender = p != NULL;
+	if (!p)
+		return 0;
+	if (p->body->notify.data.len == 0)
+		return 1;
+	if (p->body->notify.data.len != 4)
+		return -1;
+	return (long)gk_get_u32(p->body->notify.data.ptr);
+}
+
+static gk_status add_sender_ids(gk_gcks *g, const gcks_group *grp, const gk_member_policy *mp,
+				long requested, gk_group_state *gs)
+{
+	uint32_t bound = mp->max_sender_ids ? mp->max_sender_ids : g->cfg.max_sender_ids_default;
+	uint32_t n = requested < 1 ? 1 : (uint32_t)requested; /* one is always allocated (2.5.1) */
+	if (n > bound)
+		n = bound;
+	if (n > GK_GROUP_MAX_SENDER_IDS)
+		n = GK_GROUP_MAX_SENDER_IDS;
+	uint32_t first;
+	gk_status st = gk_store_sender_ids_alloc(g->env.store, grp->pol.name, n, grp->pol.sender_id_bits, &first);
+	if (st)
+		return st;
+	for (uint32_t i = 0; i < n; i++)
+		gs->sender_ids[gs->nsender_ids++] = first + i;
+	return GK_OK;
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[64] = "?";
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(in->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
+static void refuse(gk_gcks *g, gcks_resp *r, uint16_t notify, const char *member, const char *group,
+		   const char *why)
+{
+	gk_info("registration of %s to %s refused (%s): %s", member, group,
+		gk_iana_str(GK_REG_NOTIFY, notify), why);
+	g->stats.refusals++;
+	gcks_resp_notify(r, notify, GK_CHUNK_EMPTY);
+}
+
+static bool already_registered(gk_gcks *g, const gcks_group *grp, const char *member)
+{
+	gk_registration *regs = NULL;
+	size_t n = 0;
+	bool found = false;
+	(void)g;
+	if (gk_store_registrations(g->env.store, grp->pol.name, &regs, &n) != GK_OK)
+		return false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = strcmp(regs[i].member, member) == 0;
+	free(regs);
+	return found;
+}
+
+void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_payload *idg,
+		   const gk_msg *req, gcks_resp *r)
+{
+	char mt[GK_IDENT_TEXT_MAX], gt[GK_IDENT_TEXT_MAX];
+	gk_ident gid;
+	gk_group_state *gs = NULL;
+	bool is_sender;
+	gk_ident_text(member, mt);
+	if (gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid)) {
+		refuse(g, r, GK_N_INVALID_GROUP_ID, mt, "?", "malformed group ID");
+		return;
+	}
+	gk_ident_text(&gid, gt);
+	gcks_group *grp = gcks_group_find(g, &gid);
+	if (!grp) {
+		refuse(g, r, GK_N_INVALID_GROUP_ID, mt, gt, "no such group");
+		return;
+	}
+	const gk_member_policy *mp = gk_group_policy_member(&grp->pol, member);
+	if (!mp) {
+		refuse(g, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "identity not listed for the group");
+		return;
+	}
+	long requested = sender_request(req, &is_sender);
+	if (requested < 0) {
+		refuse(g, r, GK_N_INVALID_SYNTAX, mt, gt, "GROUP_SENDER data is not 4 octets");
+		return;
+	}
+	if (is_sender && mp->role != GK_ROLE_SENDER) {
+		refuse(g, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "member is not authorized to send");
+		return;
+	}
+	if (grp->pol.capacity && grp->registered >= grp->pol.capacity && !already_registered(g, grp, mt)) {
+		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "group capacity reached");
+		return;
+	}
+	gs = OPENSSL_zalloc(sizeof(*gs));
+	if (!gs || group_state(g, grp, gs)) {
+		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "group keys unavailable");
+		goto out;
+	}
+	const gk_payload *sag = gk_msg_find(req, GK_PL_SAg);
+	if (sag && !sag_accepts(&sag->body->sa, gs)) {
+		refuse(g, r, GK_N_NO_PROPOSAL_CHOSEN, mt, gt, "the member's SAg does not cover the group policy");
+		goto out;
+	}
+	if (is_sender && gk_group_policy_counter_mode(&grp->pol) &&
+	    add_sender_ids(g, grp, mp, requested, gs) != GK_OK) {
+		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "no Sender-IDs left");
+		goto out;
+	}
+	gk_pl_gsa *gsa = gk_arena_alloc(&r->arena, sizeof(*gsa));
+	gk_pl_kd *kd = gk_arena_alloc(&r->arena, sizeof(*kd));
+	gk_chunk kwk = GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len);
+	if (!gsa || !kd ||
+	    gk_group_state_encode(gs, GK_GSA_REGISTRATION, sa->ike.suite.kwa, kwk, &r->arena, gsa, kd)) {
+		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot encode group policy");
+		goto out;
+	}
+	gk_registration reg = { .role = is_sender ? GK_ROLE_SENDER : GK_ROLE_RECEIVER,
+				.registered_at = gcks_wall(g),
+				.sender_id_first = gs->nsender_ids ? gs->sender_ids[0] : 0,
+				.sender_id_count = (uint32_t)gs->nsender_ids };
+	snprintf(reg.group, sizeof(reg.group), "%s", gt);
+	snprintf(reg.member, sizeof(reg.member), "%s", mt);
+	peer_text(&sa->ike.peer, reg.peer, sizeof(reg.peer));
+	bool fresh = !already_registered(g, grp, mt);
+	if (gk_store_registration_put(g->env.store, &reg) != GK_OK) {
+		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot record the registration");
+		goto out;
+	}
+	grp->registered += fresh;
+	gcks_resp_add(r, GK_PL_GSA, gsa);
+	gcks_resp_add(r, GK_PL_KD, kd);
+	if (grp->pol.transport_mode)
+		gcks_resp_notify(r, GK_N_USE_TRANSPORT_MODE, GK_CHUNK_EMPTY);
+	g->stats.registrations++;
+	gk_info("%s registered to %s as %s%s", mt, gt, is_sender ? "sender" : "receiver",
+		gs->nsender_ids ? " with Sender-IDs" : "");
+	if (grp->pol.rekey_transport == GK_REKEY_INBAND)
+		sa->deadline_ms = 0; /* kept for GSA_INBAND_REKEY */
+	else if (grp->pol.ike_idle_timeout)
+		sa->deadline_ms = gcks_now(g) + (int64_t)grp->pol.ike_idle_timeout * 1000;
+out:
+	if (gs)
+		OPENSSL_clear_free(gs, sizeof(*gs));
+}
+
+void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
+{
+	const gk_payload *idg = gk_msg_find(m, GK_PL_IDg);
+	char mt[GK_IDENT_TEXT_MAX], gt[GK_IDENT_TEXT_MAX];
+	gk_ident gid;
+	if (!sa->g_ikev2 || !sa->ike.suite.kwa) {
+		/* a plain IKEv2 SA negotiated no key wrap algorithm: nothing can be delivered */
+		gcks_resp_notify(r, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY);
+		return;
+	}
+	if (gk_msg_find_notify(m, GK_N_NO_PROPOSAL_CHOSEN) || gk_msg_find_notify(m, GK_N_REGISTRATION_FAILED)) {
+		/* RFC 9838 2.3.2: the member leaves the group (or refuses its policy) */
+		if (gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid) == GK_OK) {
+			gk_ident_text(&gid, gt);
+			gk_ident_text(&sa->ike.peer_id, mt);
+			gcks_group *grp = gcks_group_find(g, &gid);
+			if (grp && already_registered(g, grp, mt) &&
+			    gk_store_registration_delete(g->env.store, gt, mt) == GK_OK && grp->registered)
+				grp->registered--;
+			gk_info("%s left %s", mt, gt);
+		}
+		return;
+	}
+	gcks_register(g, sa, &sa->ike.peer_id, idg, m, r);
+}
