@@ -1,0 +1,80 @@
+/* The member's protocol core: registers to one or more groups at a GCKS as IKE initiator
+ * (IKE_SA_INIT, GSA_AUTH, GSA_REGISTRATION; RFC 9838 2.3), with retransmission and backoff,
+ * and verifies everything it receives. Like the GCKS core it owns no socket, clock or
+ * randomness: gk_gm_env carries them, so tests run a member without the network.
+ * A gk_gm owns its IKE SA and the received group states; it does not own the credentials in
+ * its config (EVP_PKEY, X509, X509_STORE stay the caller's). */
+#ifndef GK_GM_H
+#define GK_GM_H
+
+#include <sys/socket.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "group_sa.h"
+#include "proposal.h"
+#include "rand.h"
+
+#define GK_GM_MAX_GROUPS 8
+
+typedef struct gk_gm_config {
+	gk_ident id;
+	gk_ident groups[GK_GM_MAX_GROUPS];
+	size_t ngroups;
+	const uint8_t *psk;          /* PSK authentication ... */
+	size_t psk_len;
+	EVP_PKEY *key;               /* ... or certificate / raw key authentication */
+	X509 *cert;                  /* NULL: raw public key (RFC 7670) */
+	X509_STORE *ca;              /* verifies the GCKS certificate */
+	EVP_PKEY *gcks_pubkey;       /* or the GCKS raw public key */
+	bool sender;
+	uint32_t sender_ids;         /* requested Sender-IDs (GROUP_SENDER), 0 = default */
+	gk_ike_offer offer;
+	bool send_sag;
+	gk_encr_choice sag_encr[GK_OFFER_MAX]; /* transforms declared in SAg; empty = all we know */
+	size_t nsag_encr;
+	unsigned retransmit_ms;      /* first retransmission timeout, doubled each time */
+	unsigned retransmit_tries;
+} gk_gm_config;
+
+void gk_gm_config_default(gk_gm_config *c);
+
+typedef enum gk_gm_event_type {
+	GK_GM_REGISTERED,            /* group state received and verified */
+	GK_GM_REFUSED,               /* the GCKS refused this group with `notify` */
+	GK_GM_FAILED,                /* the exchange failed as a whole (see `why`, `notify`) */
+	GK_GM_DONE,                  /* every group has an answer */
+	GK_GM_CLOSED,                /* the GCKS closed the IKE SA */
+} gk_gm_event_type;
+
+typedef struct gk_gm_event {
+	gk_gm_event_type type;
+	size_t group;                /* index in config groups */
+	uint16_t notify;
+	const char *why;
+	const gk_group_state *state; /* GK_GM_REGISTERED; valid during the callback */
+	bool transport_mode;
+} gk_gm_event;
+
+typedef struct gk_gm_env {
+	const gk_rand *rnd;
+	int64_t (*now_ms)(void *ctx);
+	void *clock_ctx;
+	void (*send)(void *ctx, const uint8_t *data, size_t len);
+	void *send_ctx;
+	void (*event)(void *ctx, const gk_gm_event *ev);
+	void *event_ctx;
+} gk_gm_env;
+
+typedef struct gk_gm gk_gm;
+
+gk_status gk_gm_new(const gk_gm_config *cfg, const gk_gm_env *env, gk_gm **out);
+void gk_gm_free(gk_gm *gm);
+/* Starts registration (IKE_SA_INIT). */
+gk_status gk_gm_start(gk_gm *gm);
+void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len);
+/* Retransmissions and give-up; call every ~100 ms. */
+void gk_gm_tick(gk_gm *gm);
+/* Milliseconds until gk_gm_tick has work, -1 when idle. */
+int64_t gk_gm_next_timeout(const gk_gm *gm);
+
+#endif

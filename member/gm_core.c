@@ -1,0 +1,648 @@
+/* The member's registration state machine. */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "gm.h"
+#include "algs.h"
+#include "auth.h"
+#include "exchange_rules.h"
+#include "ike_sa.h"
+#include "log.h"
+#include "message.h"
+#include "msgdump.h"
+
+#define NONCE_LEN 32
+
+typedef enum gm_state {
+	GM_IDLE, GM_INIT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED
+} gm_state;
+
+struct gk_gm {
+	gk_gm_config cfg;
+	gk_gm_env env;
+	gk_ike_sa ike;
+	gm_state state;
+	size_t cur;                 /* group being registered */
+	gk_wbuf req;                /* last request, for retransmission */
+	uint8_t req_exchange;
+	int64_t rtx_at;
+	unsigned rtx_count, rtx_ms;
+	uint8_t cookie[64];
+	size_t cookie_len;
+	uint16_t ke_group;
+	gk_group_state *gs;         /* scratch for decoding, wiped after each use */
+};
+
+typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
+static void on_init_resp(gk_gm *gm, const gk_msg *m);
+static void on_auth_resp(gk_gm *gm, const gk_msg *m);
+static void on_reg_resp(gk_gm *gm, const gk_msg *m);
+
+/* The responses a member waits for, on one screen: (state, exchange) -> handler. Requests from
+ * the GCKS (INFORMATIONAL) are answered in on_request. */
+static const struct {
+	gm_state state;
+	uint8_t exchange;
+	gm_handler fn;
+} responses[] = {
+	{ GM_INIT_SENT, GK_EXCH_IKE_SA_INIT, on_init_resp },
+	{ GM_AUTH_SENT, GK_EXCH_GSA_AUTH, on_auth_resp },
+	{ GM_REG_SENT, GK_EXCH_GSA_REGISTRATION, on_reg_resp },
+};
+
+void gk_gm_config_default(gk_gm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	gk_ike_offer_default(&c->offer);
+	c->offer.kwa_required = true;
+	c->send_sag = true;
+	c->retransmit_ms = 500;
+	c->retransmit_tries = 6;
+}
+
+static int64_t now(const gk_gm *gm) { return gm->env.now_ms(gm->env.clock_ctx); }
+
+static void emit(gk_gm *gm, gk_gm_event_type t, uint16_t notify, const char *why)
+{
+	gk_gm_event ev = { .type = t, .group = gm->cur, .notify = notify, .why = why };
+	if (gm->env.event)
+		gm->env.event(gm->env.event_ctx, &ev);
+}
+
+static void fail(gk_gm *gm, uint16_t notify, const char *why)
+{
+	gm->state = GM_DONE_FAILED;
+	gm->rtx_at = 0;
+	emit(gm, GK_GM_FAILED, notify, why);
+}
+
+static void transmit(gk_gm *gm)
+{
+	gm->env.send(gm->env.send_ctx, gm->req.data, gm->req.len);
+	gm->rtx_at = now(gm) + gm->rtx_ms;
+}
+
+/* Sends a new request (already in gm->req) and arms retransmission. */
+static void send_request(gk_gm *gm, uint8_t exchange)
+{
+	gm->req_exchange = exchange;
+	gm->rtx_count = 0;
+	gm->rtx_ms = gm->cfg.retransmit_ms;
+	transmit(gm);
+}
+
+/* ---- IKE_SA_INIT ---- */
+
+static gk_status build_init(gk_gm *gm)
+{
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	gk_pl_sa sa;
+	gk_pl_ke ke = { .group = gm->ke_group };
+	gk_pl_bytes nonce = { GK_CHUNK(gm->ike.ni, gm->ike.ni_len) };
+	gk_pl_notify cookie = { .type = GK_N_COOKIE, .data = GK_CHUNK(gm->cookie, gm->cookie_len) };
+	static const uint8_t hash_algs[] = { 0, GK_HASH_SHA2_256, 0, GK_HASH_SHA2_384, 0, GK_HASH_SHA2_512,
+					     0, GK_HASH_IDENTITY };
+	gk_pl_notify sigh = { .type = GK_N_SIGNATURE_HASH_ALGORITHMS, .data = GK_CHUNK(hash_algs, sizeof(hash_algs)) };
+	gk_pl_notify frag = { .type = GK_N_IKEV2_FRAGMENTATION_SUPPORTED };
+	gk_out_pl pl[6];
+	size_t n = 0;
+	gk_wbuf pub;
+	gk_wbuf_init(&pub, 1024);
+	gk_status st = gk_ike_offer_to_sa(&gm->cfg.offer, &a, &sa);
+	if (!st)
+		st = gk_dh_public(gm->ike.dh, &pub);
+	if (st)
+		goto out;
+	ke.data = gk_wbuf_chunk(&pub);
+	if (gm->cookie_len)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &cookie }; /* RFC 7296 2.6: first */
+	pl[n++] = (gk_out_pl){ GK_PL_SA, false, &sa };
+	pl[n++] = (gk_out_pl){ GK_PL_KE, false, &ke };
+	pl[n++] = (gk_out_pl){ GK_PL_NONCE, false, &nonce };
+	pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &frag };
+	pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &sigh };
+	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
+			 .outer = pl, .nouter = n };
+	gm->req.len = 0;
+	st = gk_msg_build(&o, NULL, NULL, &gm->req);
+out:
+	gk_wbuf_free(&pub);
+	gk_arena_free(&a);
+	return st;
+}
+
+static gk_status new_key_pair(gk_gm *gm)
+{
+	gk_dh_free(gm->ike.dh);
+	gm->ike.dh = NULL;
+	return gk_dh_new(gm->ke_group, &gm->ike.dh);
+}
+
+gk_status gk_gm_start(gk_gm *gm)
+{
+	uint8_t ni[NONCE_LEN];
+	gk_status st;
+	gk_ike_sa_free(&gm->ike);
+	gm->ike.initiator = true;
+	gm->cookie_len = 0;
+	gm->cur = 0;
+	gm->ke_group = gm->cfg.offer.ke[0];
+	do {
+		if ((st = gk_rand_bytes(gm->env.rnd, (uint8_t *)&gm->ike.spi_i, 8)) != GK_OK)
+			return st;
+	} while (gm->ike.spi_i == 0);
+	if ((st = gk_rand_bytes(gm->env.rnd, ni, sizeof(ni))) != GK_OK ||
+	    (st = gk_ike_sa_set_nonces(&gm->ike, GK_CHUNK(ni, sizeof(ni)), GK_CHUNK_EMPTY)) != GK_OK ||
+	    (st = new_key_pair(gm)) != GK_OK || (st = build_init(gm)) != GK_OK)
+		return st;
+	gm->state = GM_INIT_SENT;
+	send_request(gm, GK_EXCH_IKE_SA_INIT);
+	return GK_OK;
+}
+
+/* Handles COOKIE and INVALID_KE_PAYLOAD answers; true when the request was sent again. */
+static bool init_retry(gk_gm *gm, const gk_msg *m)
+{
+	const gk_payload *c = gk_msg_find_notify(m, GK_N_COOKIE);
+	if (c && c->body->notify.data.len > 0 && c->body->notify.data.len <= sizeof(gm->cookie) && !gm->cookie_len) {
+		memcpy(gm->cookie, c->body->notify.data.ptr, c->body->notify.data.len);
+		gm->cookie_len = c->body->notify.data.len;
+		if (build_init(gm) == GK_OK)
+			send_request(gm, GK_EXCH_IKE_SA_INIT);
+		return true;
+	}
+	const gk_payload *k = gk_msg_find_notify(m, GK_N_INVALID_KE_PAYLOAD);
+	if (k && k->body->notify.data.len == 2) {
+		uint16_t grp = gk_get_u16(k->body->notify.data.ptr);
+		if (grp == gm->ke_group || !gk_ike_offer_has_ke(&gm->cfg.offer, grp))
+			return false;
+		gm->ke_group = grp;
+		if (new_key_pair(gm) == GK_OK && build_init(gm) == GK_OK)
+			send_request(gm, GK_EXCH_IKE_SA_INIT);
+		return true;
+	}
+	return false;
+}
+
+static gk_status send_gsa_auth(gk_gm *gm);
+
+static void on_init_resp(gk_gm *gm, const gk_msg *m)
+{
+	uint8_t bad;
+	if (init_retry(gm, m))
+		return;
+	const gk_payload *err = gk_msg_find_error(m);
+	if (err) {
+		fail(gm, err->body->notify.type, "the GCKS refused IKE_SA_INIT");
+		return;
+	}
+	if (gk_exchange_rules_check(m, &bad)) {
+		fail(gm, 0, "malformed IKE_SA_INIT response");
+		return;
+	}
+	gk_ike_suite suite;
+	const gk_pl_ke *ke = &gk_msg_find(m, GK_PL_KE)->body->ke;
+	gk_chunk nr = gk_msg_find(m, GK_PL_NONCE)->body->bytes.data;
+	if (gk_ike_suite_from_sa(&gk_msg_find(m, GK_PL_SA)->body->sa, &gm->cfg.offer, &suite) ||
+	    suite.ke != gm->ke_group || ke->group != gm->ke_group || nr.len < 16 || nr.len > 256) {
+		fail(gm, 0, "the GCKS chose a proposal we did not offer");
+		return;
+	}
+	if (!suite.kwa) {
+		fail(gm, GK_N_NO_PROPOSAL_CHOSEN, "the GCKS did not negotiate a key wrap algorithm");
+		return;
+	}
+	gk_wbuf shared;
+	gk_wbuf_init(&shared, 1024);
+	gm->ike.suite = suite;
+	gm->ike.spi_r = m->hdr.spi_r;
+	gk_status st = gk_dh_derive(gm->ike.dh, ke->data, &shared);
+	gk_chunk ni = GK_CHUNK(gm->ike.ni, gm->ike.ni_len);
+	if (!st)
+		st = gk_ike_sa_set_nonces(&gm->ike, ni, nr);
+	if (!st)
+		st = gk_ike_sa_keep_init(&gm->ike, gk_wbuf_chunk(&gm->req), m->data);
+	if (!st)
+		st = gk_ike_sa_derive(&gm->ike, gk_wbuf_chunk(&shared));
+	gk_wbuf_free(&shared);
+	if (st) {
+		fail(gm, 0, st == GK_E_BAD_KE ? "the GCKS sent an invalid KE value" : "IKE key derivation failed");
+		return;
+	}
+	gm->ike.state = GK_IKE_INIT_DONE;
+	gm->ike.msgid_out = 1;
+	if (send_gsa_auth(gm) != GK_OK)
+		fail(gm, 0, "cannot build GSA_AUTH");
+}
+
+/* ---- protected requests ---- */
+
+/* Encrypts the inner payloads as a request with the next Message ID and sends it. */
+static gk_status send_protected(gk_gm *gm, uint8_t exchange, const gk_out_pl *pl, size_t n)
+{
+	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
+	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = exchange,
+				  .flags = GK_FLAG_I, .msg_id = gm->ike.msgid_out },
+			 .inner = pl, .ninner = n, .protect = true };
+	gm->req.len = 0;
+	gk_status st = gk_msg_build(&o, &k, gm->env.rnd, &gm->req);
+	if (st)
+		return st;
+	send_request(gm, exchange);
+	return GK_OK;
+}
+
+/* SAg (RFC 9838 2.3.3): one proposal per protocol, all numbered 1 (no dependencies). */
+static gk_status build_sag(gk_gm *gm, gk_arena *a, gk_pl_sa *out)
+{
+	static const uint16_t encrs_all[][2] = {
+		{ GK_ENCR_AES_GCM_16, 128 }, { GK_ENCR_AES_GCM_16, 256 }, { GK_ENCR_AES_CBC, 128 },
+		{ GK_ENCR_AES_CBC, 256 }, { GK_ENCR_CHACHA20_POLY1305, 0 }, { GK_ENCR_AES_CTR, 128 },
+		{ GK_ENCR_AES_CTR, 256 }, { GK_ENCR_AES_GCM_8, 128 }, { GK_ENCR_AES_GCM_12, 128 },
+		{ GK_ENCR_NULL_AUTH_AES_GMAC, 128 }, { GK_ENCR_NULL_AUTH_AES_GMAC, 256 },
+	};
+	static const uint16_t integs[] = { GK_INTEG_HMAC_SHA2_256_128, GK_INTEG_HMAC_SHA2_384_192,
+					   GK_INTEG_HMAC_SHA2_512_256, GK_INTEG_HMAC_SHA1_96 };
+	const uint8_t protos[] = { GK_PROTO_ESP, GK_PROTO_AH, GK_PROTO_GIKE_UPDATE };
+	gk_proposal *p = gk_arena_calloc(a, 3, sizeof(*p));
+	if (!p)
+		return GK_E_NOMEM;
+	for (size_t pi = 0; pi < 3; pi++) {
+		gk_transform *t = gk_arena_calloc(a, 32, sizeof(*t));
+		size_t n = 0;
+		if (!t)
+			return GK_E_NOMEM;
+		size_t ne = gm->cfg.nsag_encr ? gm->cfg.nsag_encr : sizeof(encrs_all) / sizeof(encrs_all[0]);
+		for (size_t i = 0; protos[pi] != GK_PROTO_AH && i < ne && n < 16; i++) {
+			uint16_t id = gm->cfg.nsag_encr ? gm->cfg.sag_encr[i].id : encrs_all[i][0];
+			uint16_t bits = gm->cfg.nsag_encr ? gm->cfg.sag_encr[i].key_bits : encrs_all[i][1];
+			t[n] = (gk_transform){ .type = GK_TT_ENCR, .id = id };
+			if (bits) {
+				gk_attr *kl = gk_arena_alloc(a, sizeof(*kl));
+				if (!kl)
+					return GK_E_NOMEM;
+				*kl = (gk_attr){ .type = GK_TATTR_KEY_LENGTH, .tv = true, .tv_value = bits };
+				t[n].attrs = (gk_attr_list){ kl, 1 };
+			}
+			n++;
+		}
+		for (size_t i = 0; i < sizeof(integs) / sizeof(integs[0]); i++)
+			t[n++] = (gk_transform){ .type = GK_TT_INTEG, .id = integs[i] };
+		if (protos[pi] == GK_PROTO_GIKE_UPDATE) {
+			for (size_t i = 0; i < gm->cfg.offer.nkwa; i++)
+				t[n++] = (gk_transform){ .type = GK_TT_KWA, .id = gm->cfg.offer.kwa[i] };
+			t[n++] = (gk_transform){ .type = GK_TT_GCAUTH, .id = GK_GCAUTH_DIGITAL_SIGNATURE };
+			t[n++] = (gk_transform){ .type = GK_TT_GCAUTH, .id = GK_GCAUTH_IMPLICIT };
+		} else {
+			t[n++] = (gk_transform){ .type = GK_TT_SN, .id = GK_SN_SEQ32 };
+			t[n++] = (gk_transform){ .type = GK_TT_SN, .id = GK_SN_UNSPEC32 };
+		}
+		p[pi] = (gk_proposal){ .num = 1, .proto = protos[pi], .transforms = { t, n } };
+	}
+	out->proposals.items = p;
+	out->proposals.n = 3;
+	return GK_OK;
+}
+
+/* IDg, [SAg], [N(GROUP_SENDER)]: the part GSA_AUTH and GSA_REGISTRATION share. */
+static gk_status add_registration(gk_gm *gm, gk_arena *a, gk_out_pl *pl, size_t *n)
+{
+	gk_pl_id *idg = gk_arena_alloc(a, sizeof(*idg));
+	gk_pl_sa *sag = gk_arena_alloc(a, sizeof(*sag));
+	gk_pl_notify *snd = gk_arena_alloc(a, sizeof(*snd));
+	uint8_t *cnt = gk_arena_alloc(a, 4);
+	if (!idg || !sag || !snd || !cnt)
+		return GK_E_NOMEM;
+	const gk_ident *g = &gm->cfg.groups[gm->cur];
+	*idg = (gk_pl_id){ .id_type = g->type, .data = GK_CHUNK(g->data, g->len) };
+	pl[(*n)++] = (gk_out_pl){ GK_PL_IDg, false, idg };
+	if (gm->cfg.send_sag) {
+		gk_status st = build_sag(gm, a, sag);
+		if (st)
+			return st;
+		pl[(*n)++] = (gk_out_pl){ GK_PL_SAg, false, sag };
+	}
+	if (gm->cfg.sender) {
+		gk_put_u32(cnt, gm->cfg.sender_ids ? gm->cfg.sender_ids : 1);
+		*snd = (gk_pl_notify){ .type = GK_N_GROUP_SENDER, .data = GK_CHUNK(cnt, 4) };
+		pl[(*n)++] = (gk_out_pl){ GK_PL_NOTIFY, false, snd };
+	}
+	return GK_OK;
+}
+
+static gk_status our_auth(gk_gm *gm, gk_chunk id_body, gk_arena *a, gk_pl_auth *auth)
+{
+	gk_wbuf octets, data;
+	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
+	gk_wbuf_init(&data, 4096);
+	gk_status st = gk_ike_sa_auth_octets(&gm->ike, true, id_body, &octets);
+	if (!st && gm->cfg.psk) {
+		uint8_t mic[64];
+		size_t len = sizeof(mic);
+		st = gk_auth_psk_compute(gm->ike.suite.prf, GK_CHUNK(gm->cfg.psk, gm->cfg.psk_len),
+					 gk_wbuf_chunk(&octets), mic, &len);
+		if (!st)
+			gk_wbuf_put(&data, mic, len);
+		OPENSSL_cleanse(mic, sizeof(mic));
+		auth->method = GK_AUTH_SHARED_KEY_MIC;
+	} else if (!st) {
+		gk_sig_scheme s;
+		st = gk_sig_scheme_for_key(gm->cfg.key, &s);
+		if (!st)
+			st = gk_auth_sig_sign(gm->cfg.key, s, gk_wbuf_chunk(&octets), &data);
+		auth->method = GK_AUTH_DIGITAL_SIGNATURE;
+	}
+	if (!st) {
+		auth->data = GK_CHUNK(gk_arena_dup(a, data.data, data.len), data.len);
+		st = auth->data.ptr ? GK_OK : GK_E_NOMEM;
+	}
+	gk_wbuf_free(&octets);
+	gk_wbuf_free(&data);
+	return st;
+}
+
+static gk_status send_gsa_auth(gk_gm *gm)
+{
+	gk_arena a;
+	gk_out_pl pl[8];
+	size_t n = 0;
+	gk_wbuf idbody, cert;
+	gk_pl_id idi = { .id_type = gm->cfg.id.type, .data = GK_CHUNK(gm->cfg.id.data, gm->cfg.id.len) };
+	gk_pl_cert cp = { 0 };
+	gk_pl_auth auth = { 0 };
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&idbody, 1024);
+	gk_wbuf_init(&cert, 16384);
+	gk_status st = gk_codec_build(gk_payload_desc(GK_PL_IDi), &idi, &idbody);
+	if (!st)
+		st = our_auth(gm, gk_wbuf_chunk(&idbody), &a, &auth);
+	if (st)
+		goto out;
+	pl[n++] = (gk_out_pl){ GK_PL_IDi, false, &idi };
+	if (!gm->cfg.psk && gm->cfg.cert) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(gm->cfg.cert, &der);
+		if (len > 0)
+			gk_wbuf_put(&cert, der, (size_t)len);
+		OPENSSL_free(der);
+		cp = (gk_pl_cert){ .encoding = GK_CERT_X509_SIGNATURE, .data = gk_wbuf_chunk(&cert) };
+		pl[n++] = (gk_out_pl){ GK_PL_CERT, false, &cp };
+	}
+	pl[n++] = (gk_out_pl){ GK_PL_AUTH, false, &auth };
+	if ((st = add_registration(gm, &a, pl, &n)) != GK_OK)
+		goto out;
+	gm->state = GM_AUTH_SENT;
+	st = send_protected(gm, GK_EXCH_GSA_AUTH, pl, n);
+out:
+	gk_wbuf_free(&idbody);
+	gk_wbuf_free(&cert);
+	gk_arena_free(&a);
+	return st;
+}
+
+static void next_group(gk_gm *gm)
+{
+	gk_arena a;
+	gk_out_pl pl[4];
+	size_t n = 0;
+	gm->cur++;
+	if (gm->cur >= gm->cfg.ngroups) {
+		gm->state = GM_ESTABLISHED;
+		gm->rtx_at = 0;
+		gm->cur = 0;
+		emit(gm, GK_GM_DONE, 0, NULL);
+		return;
+	}
+	gk_arena_init(&a, 0);
+	gm->state = GM_REG_SENT;
+	if (add_registration(gm, &a, pl, &n) || send_protected(gm, GK_EXCH_GSA_REGISTRATION, pl, n))
+		fail(gm, 0, "cannot build GSA_REGISTRATION");
+	gk_arena_free(&a);
+}
+
+/* ---- responses to GSA_AUTH / GSA_REGISTRATION ---- */
+
+static gk_status verify_gcks_sig(gk_gm *gm, const gk_msg *m, const gk_payload *idr, gk_chunk octets,
+				 const gk_pl_auth *auth)
+{
+	const gk_payload *cp = gk_msg_find(m, GK_PL_CERT);
+	EVP_PKEY *pub = NULL;
+	gk_status st = GK_E_AUTH;
+	if (cp && cp->body->cert.encoding == GK_CERT_X509_SIGNATURE && gm->cfg.ca) {
+		X509 *leaf = NULL;
+		st = gk_cert_from_der(cp->body->cert.data, &leaf);
+		if (!st)
+			st = gk_cert_verify(leaf, NULL, gm->cfg.ca, 0);
+		if (!st && !gk_cert_matches_id(leaf, idr->body->id.id_type, idr->body->id.data))
+			st = GK_E_AUTH;
+		if (!st && !(pub = X509_get_pubkey(leaf)))
+			st = GK_E_AUTH;
+		X509_free(leaf);
+	} else if (gm->cfg.gcks_pubkey) {
+		pub = gm->cfg.gcks_pubkey;
+		EVP_PKEY_up_ref(pub);
+		st = GK_OK;
+	}
+	if (!st)
+		st = gk_auth_sig_verify(pub, GK_SIG_NONE, auth->data, octets);
+	EVP_PKEY_free(pub);
+	return st;
+}
+
+static gk_status verify_gcks(gk_gm *gm, const gk_msg *m)
+{
+	const gk_payload *idr = gk_msg_find(m, GK_PL_IDr);
+	const gk_payload *ap = gk_msg_find(m, GK_PL_AUTH);
+	gk_wbuf octets;
+	if (!idr || !ap)
+		return GK_E_AUTH;
+	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
+	gk_status st = gk_ike_sa_auth_octets(&gm->ike, false, idr->raw, &octets);
+	const gk_pl_auth *auth = &ap->body->auth;
+	if (!st) {
+		if (gm->cfg.psk && auth->method == GK_AUTH_SHARED_KEY_MIC)
+			st = gk_auth_psk_verify(gm->ike.suite.prf, GK_CHUNK(gm->cfg.psk, gm->cfg.psk_len),
+						gk_wbuf_chunk(&octets), auth->data);
+		else if (!gm->cfg.psk && auth->method == GK_AUTH_DIGITAL_SIGNATURE)
+			st = verify_gcks_sig(gm, m, idr, gk_wbuf_chunk(&octets), auth);
+		else
+			st = GK_E_AUTH;
+	}
+	if (!st)
+		gk_ident_from_payload(idr->body->id.id_type, idr->body->id.data, &gm->ike.peer_id);
+	gk_wbuf_free(&octets);
+	return st;
+}
+
+/* GSA + KD (or an error notify) for the current group. */
+static void registration_result(gk_gm *gm, const gk_msg *m)
+{
+	const gk_payload *err = gk_msg_find_error(m);
+	if (err) {
+		emit(gm, GK_GM_REFUSED, err->body->notify.type, "the GCKS refused the registration");
+		next_group(gm);
+		return;
+	}
+	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
+	const char *why = "no GSA and KD payloads";
+	gk_status st = GK_E_MALFORMED;
+	if (gsa && kd)
+		st = gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REGISTRATION,
+					   gm->ike.suite.kwa, GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len),
+					   gm->gs, &why);
+	if (st) {
+		emit(gm, GK_GM_REFUSED, 0, why);
+	} else {
+		gk_gm_event ev = { .type = GK_GM_REGISTERED, .group = gm->cur, .state = gm->gs,
+				   .transport_mode = gk_msg_find_notify(m, GK_N_USE_TRANSPORT_MODE) != NULL };
+		if (gm->env.event)
+			gm->env.event(gm->env.event_ctx, &ev);
+	}
+	gk_group_state_wipe(gm->gs);
+	next_group(gm);
+}
+
+static void on_auth_resp(gk_gm *gm, const gk_msg *m)
+{
+	const gk_payload *err = gk_msg_find_error(m);
+	if (!gk_msg_find(m, GK_PL_AUTH)) {
+		uint16_t n = err ? err->body->notify.type : 0;
+		if (n == GK_N_INVALID_GROUP_ID)
+			emit(gm, GK_GM_REFUSED, n, "unknown group");
+		fail(gm, n, "the GCKS refused GSA_AUTH");
+		gm->state = GM_CLOSED;
+		return;
+	}
+	if (verify_gcks(gm, m) != GK_OK) {
+		fail(gm, GK_N_AUTHENTICATION_FAILED, "the GCKS failed to authenticate");
+		return;
+	}
+	gm->ike.state = GK_IKE_ESTABLISHED;
+	gk_ike_sa_auth_done(&gm->ike);
+	registration_result(gm, m);
+}
+
+static void on_reg_resp(gk_gm *gm, const gk_msg *m)
+{
+	registration_result(gm, m);
+}
+
+/* ---- input ---- */
+
+static void on_request(gk_gm *gm, const gk_msg *m)
+{
+	if (m->hdr.msg_id + 1 == gm->ike.msgid_in && gm->ike.last_resp) {
+		gm->env.send(gm->env.send_ctx, gm->ike.last_resp, gm->ike.last_resp_len);
+		return;
+	}
+	if (m->hdr.msg_id != gm->ike.msgid_in || m->hdr.exchange != GK_EXCH_INFORMATIONAL)
+		return;
+	bool closed = false;
+	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
+		closed |= p->body->del.proto == GK_PROTO_IKE;
+	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
+	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = m->hdr.exchange,
+				  .flags = GK_FLAG_R | GK_FLAG_I, .msg_id = m->hdr.msg_id },
+			 .protect = true };
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	if (gk_msg_build(&o, &k, gm->env.rnd, &w) == GK_OK) {
+		gm->ike.msgid_in = m->hdr.msg_id + 1;
+		gk_ike_sa_cache_response(&gm->ike, gk_wbuf_chunk(&w));
+		gm->env.send(gm->env.send_ctx, w.data, w.len);
+	}
+	gk_wbuf_free(&w);
+	if (closed) {
+		gm->state = GM_CLOSED;
+		emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
+	}
+}
+
+void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
+{
+	gk_msg m;
+	gk_status st = gk_msg_parse(&m, GK_CHUNK(data, len));
+	if (st || m.hdr.spi_i != gm->ike.spi_i)
+		goto out;
+	bool response = m.hdr.flags & GK_FLAG_R;
+	if (m.hdr.exchange != GK_EXCH_IKE_SA_INIT) {
+		if (m.hdr.spi_r != gm->ike.spi_r || gm->ike.state < GK_IKE_INIT_DONE)
+			goto out;
+		gk_sk_keys k = gk_ike_sa_sk(&gm->ike, false);
+		uint8_t bad;
+		if (gk_msg_decrypt(&m, &k) || gk_exchange_rules_check(&m, &bad))
+			goto out; /* unauthenticated or malformed: drop (RFC 7296 2.21) */
+	}
+	if (gk_log_get_level() >= GK_LOG_DEBUG) {
+		char s[512];
+		gk_dbg("received %s", gk_msg_summary(&m, s, sizeof(s)));
+	}
+	if (!response) {
+		if (gm->ike.state == GK_IKE_ESTABLISHED)
+			on_request(gm, &m);
+		goto out;
+	}
+	if (m.hdr.exchange != gm->req_exchange || m.hdr.msg_id != (m.hdr.exchange == GK_EXCH_IKE_SA_INIT ? 0 : gm->ike.msgid_out))
+		goto out;
+	for (size_t i = 0; i < sizeof(responses) / sizeof(responses[0]); i++) {
+		if (responses[i].state != gm->state || responses[i].exchange != m.hdr.exchange)
+			continue;
+		gm->rtx_at = 0;
+		if (m.hdr.exchange != GK_EXCH_IKE_SA_INIT)
+			gm->ike.msgid_out++;
+		responses[i].fn(gm, &m);
+		break;
+	}
+out:
+	gk_msg_free(&m);
+}
+
+void gk_gm_tick(gk_gm *gm)
+{
+	if (!gm->rtx_at || now(gm) < gm->rtx_at)
+		return;
+	if (++gm->rtx_count > gm->cfg.retransmit_tries) {
+		fail(gm, 0, "no answer from the GCKS");
+		return;
+	}
+	gm->rtx_ms *= 2;
+	transmit(gm);
+}
+
+int64_t gk_gm_next_timeout(const gk_gm *gm)
+{
+	if (!gm->rtx_at)
+		return -1;
+	int64_t d = gm->rtx_at - now(gm);
+	return d < 0 ? 0 : d;
+}
+
+gk_status gk_gm_new(const gk_gm_config *cfg, const gk_gm_env *env, gk_gm **out)
+{
+	if (!cfg->ngroups || cfg->ngroups > GK_GM_MAX_GROUPS || (!cfg->psk && !cfg->key))
+		return GK_E_INVAL;
+	gk_gm *gm = calloc(1, sizeof(*gm));
+	if (!gm)
+		return GK_E_NOMEM;
+	gm->gs = OPENSSL_zalloc(sizeof(*gm->gs));
+	if (!gm->gs) {
+		free(gm);
+		return GK_E_NOMEM;
+	}
+	gm->cfg = *cfg;
+	gm->env = *env;
+	gk_wbuf_init(&gm->req, GK_MAX_MESSAGE);
+	*out = gm;
+	return GK_OK;
+}
+
+void gk_gm_free(gk_gm *gm)
+{
+	if (!gm)
+		return;
+	gk_ike_sa_free(&gm->ike);
+	gk_wbuf_free(&gm->req);
+	OPENSSL_clear_free(gm->gs, sizeof(*gm->gs));
+	free(gm);
+}
