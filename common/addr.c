@@ -1,0 +1,98 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "addr.h"
+
+static gk_status parse_port(const char *s, unsigned *port, const char **why)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || v == 0 || v > 65535)
+		return *why = "port must be a number from 1 to 65535", GK_E_INVAL;
+	*port = (unsigned)v;
+	return GK_OK;
+}
+
+gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr_storage *out,
+			const char **why)
+{
+	char host[INET6_ADDRSTRLEN + 8];
+	const char *dummy, *port_s = NULL;
+	unsigned port = default_port;
+	if (!why)
+		why = &dummy;
+	memset(out, 0, sizeof(*out));
+	if (!text || strlen(text) >= sizeof(host))
+		return *why = "address too long", GK_E_INVAL;
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (!close)
+			return *why = "missing ] in IPv6 address", GK_E_INVAL;
+		memcpy(host, text + 1, (size_t)(close - text - 1));
+		host[close - text - 1] = 0;
+		if (close[1] == ':')
+			port_s = close + 2;
+		else if (close[1])
+			return *why = "unexpected text after ]", GK_E_INVAL;
+	} else {
+		const char *colon = strchr(text, ':');
+		if (colon && strchr(colon + 1, ':')) {
+			strcpy(host, text); /* bare IPv6 address without port */
+		} else {
+			size_t n = colon ? (size_t)(colon - text) : strlen(text);
+			memcpy(host, text, n);
+			host[n] = 0;
+			port_s = colon ? colon + 1 : NULL;
+		}
+	}
+	if (port_s && parse_port(port_s, &port, why))
+		return GK_E_INVAL;
+	if (port == 0 || port > 65535)
+		return *why = "no port given", GK_E_INVAL;
+	struct sockaddr_in *in = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		return GK_OK;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return GK_OK;
+	}
+	return *why = "not a numeric IPv4 or IPv6 address", GK_E_INVAL;
+}
+
+char *gk_addr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+	return buf;
+}
+
+socklen_t gk_addr_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+unsigned gk_addr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	return 0;
+}

@@ -1,0 +1,18 @@
+/* Socket addresses as users write them: "192.0.2.1:848", "[2001:db8::1]:848", "host" with a
+ * default port; and back to text for logs and JSON. */
+#ifndef GK_ADDR_H
+#define GK_ADDR_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include "status.h"
+
+/* Parses numeric addresses only (no DNS: a key server must not depend on resolvers).
+ * *why gets a static reason on failure. */
+gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr_storage *out,
+			const char **why);
+char *gk_addr_text(const struct sockaddr *sa, char *buf, size_t len);
+socklen_t gk_addr_len(const struct sockaddr *sa);
+unsigned gk_addr_port(const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,24 @@
+/* UDP transport on libuv for gcksd and gmd. Port 4500 carries the non-ESP marker (RFC 3948):
+ * it is stripped on receipt and added on sending, so the protocol cores see bare IKE messages.
+ * A gk_udp owns its uv_udp_t handle; gk_udp_close() frees it once libuv has closed it. */
+#ifndef GK_UDP_H
+#define GK_UDP_H
+
+#include <uv.h>
+#include "chunk.h"
+
+typedef void (*gk_udp_recv_cb)(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
+			       const struct sockaddr *local);
+
+typedef struct gk_udp gk_udp;
+
+/* Binds to addr (port 0 = any). err gets a one-line reason on failure. */
+gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
+		      gk_udp **out, char *err, size_t errlen);
+gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len);
+const struct sockaddr *gk_udp_local(const gk_udp *u);
+/* Joins a multicast group on the interface (index 0 = the kernel's choice). */
+gk_status gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex);
+void gk_udp_close(gk_udp *u);
+
+#endif

@@ -1,0 +1,386 @@
+/* gmd: the G-IKEv2 member agent. Registers to groups at a GCKS and reports what it received. */
+#include <ctype.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <uv.h>
+#include "addr.h"
+#include "auth.h"
+#include "gm.h"
+#include "gm_json.h"
+#include "iana.h"
+#include "log.h"
+#include "udp.h"
+
+#define GCKS_DEFAULT_PORT 848
+
+typedef struct gmd {
+	uv_loop_t *loop;
+	uv_timer_t timer;
+	uv_signal_t sigterm, sigint;
+	gk_udp *udp;
+	struct sockaddr_storage gcks;
+	gk_gm *gm;
+	gk_gm_config cfg;
+	bool once, json;
+	int exit_code;
+	gk_json j;                  /* --once --json: the document being written */
+	bool json_open;
+	bool handles;               /* timer and signal handles initialized */
+	uint8_t psk[256];
+} gmd;
+
+static void usage(FILE *f)
+{
+	fputs("usage: gmd --gcks HOST[:PORT] --id ID --group GROUP-ID [--group GROUP-ID]...\n"
+	      "           (--psk-file FILE | --cert FILE --key FILE [--ca FILE] | --key FILE --gcks-pubkey FILE)\n"
+	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
+	      "           [--sag-encr LIST]\n"
+	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
+}
+
+static int64_t clock_ms(void *ctx)
+{
+	return (int64_t)uv_now(((gmd *)ctx)->loop);
+}
+
+static void send_cb(void *ctx, const uint8_t *data, size_t len)
+{
+	gmd *d = ctx;
+	gk_udp_send(d->udp, (const struct sockaddr *)&d->gcks, data, len);
+}
+
+static void stop(gmd *d)
+{
+	uv_stop(d->loop);
+}
+
+static void finish_json(gmd *d)
+{
+	if (!d->json_open)
+		return;
+	gk_json_arr_end(&d->j);
+	gk_json_obj_end(&d->j);
+	fputc('\n', stdout);
+	fflush(stdout);
+	d->json_open = false;
+}
+
+static void event_cb(void *ctx, const gk_gm_event *ev)
+{
+	gmd *d = ctx;
+	char gt[GK_IDENT_TEXT_MAX];
+	const char *group = ev->group < d->cfg.ngroups ? gk_ident_text(&d->cfg.groups[ev->group], gt) : "?";
+	switch (ev->type) {
+	case GK_GM_REGISTERED:
+		gk_info("registered to %s (%zu SAs)", group, ev->state->nsas);
+		if (d->json) {
+			if (!d->once) {
+				gk_json_init(&d->j, stdout);
+				gk_gm_json_group(&d->j, &d->cfg.groups[ev->group], ev->state, d->cfg.sender, ev->transport_mode);
+				fputc('\n', stdout);
+				fflush(stdout);
+			} else {
+				gk_gm_json_group(&d->j, &d->cfg.groups[ev->group], ev->state, d->cfg.sender, ev->transport_mode);
+			}
+		}
+		break;
+	case GK_GM_REFUSED:
+		gk_err("registration to %s refused: %s%s%s", group,
+		       ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
+		       ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
+		if (d->json && d->once) {
+			gk_json_obj(&d->j);
+			gk_json_kstr(&d->j, "group", group);
+			gk_json_kstr(&d->j, "status", "refused");
+			gk_json_kstr(&d->j, "error", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "INVALID_POLICY");
+			gk_json_kstr(&d->j, "reason", ev->why);
+			gk_json_obj_end(&d->j);
+		}
+		d->exit_code = 2;
+		break;
+	case GK_GM_FAILED:
+		gk_err("registration failed: %s%s%s", ev->why ? ev->why : "",
+		       ev->notify ? ": " : "", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "");
+		if (d->exit_code == 0)
+			d->exit_code = ev->notify ? 2 : 3;
+		if (d->once) {
+			finish_json(d);
+			stop(d);
+		}
+		break;
+	case GK_GM_DONE:
+		if (d->once) {
+			finish_json(d);
+			stop(d);
+		}
+		break;
+	case GK_GM_CLOSED:
+		gk_info("the GCKS closed the registration IKE SA");
+		break;
+	}
+}
+
+static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
+		    const struct sockaddr *local)
+{
+	gmd *d = ctx;
+	(void)peer;
+	(void)local;
+	gk_gm_input(d->gm, data, len);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	gk_gm_tick(((gmd *)t->data)->gm);
+}
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+	gmd *d = s->data;
+	gk_info("signal %d: stopping", sig);
+	stop(d);
+}
+
+/* PSK file: the secret as text, or as hex after "0x"; a trailing newline is not part of it. */
+static int read_psk(const char *path, uint8_t *out, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char buf[600];
+	if (!f) {
+		fprintf(stderr, "gmd: %s: cannot open PSK file\n", path);
+		return -1;
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = 0;
+	size_t o = 0;
+	if (n > 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) {
+		for (size_t i = 2; i + 1 < n + 1 && o < 256; i += 2) {
+			if (!isxdigit((unsigned char)buf[i]) || !isxdigit((unsigned char)buf[i + 1])) {
+				fprintf(stderr, "gmd: %s: bad hex in PSK\n", path);
+				return -1;
+			}
+			char h[3] = { buf[i], buf[i + 1], 0 };
+			out[o++] = (uint8_t)strtoul(h, NULL, 16);
+		}
+	} else {
+		o = n < 256 ? n : 256;
+		memcpy(out, buf, o);
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (o == 0) {
+		fprintf(stderr, "gmd: %s: empty PSK\n", path);
+		return -1;
+	}
+	*len = o;
+	return 0;
+}
+
+static int parse_encr_list(const char *s, gk_gm_config *c)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *tok = strtok(buf, ","); tok && c->nsag_encr < GK_OFFER_MAX; tok = strtok(NULL, ",")) {
+		char *slash = strchr(tok, '/');
+		unsigned bits = 0, id;
+		if (slash) {
+			*slash = 0;
+			bits = (unsigned)atoi(slash + 1);
+		}
+		for (char *p = tok; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		if (gk_iana_value(GK_REG_ENCR, tok, &id)) {
+			fprintf(stderr, "gmd: --sag-encr: unknown encryption transform %s\n", tok);
+			return -1;
+		}
+		c->sag_encr[c->nsag_encr++] = (gk_encr_choice){ (uint16_t)id, (uint16_t)bits };
+	}
+	return 0;
+}
+
+static EVP_PKEY *load_pubkey_pem(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	return k;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "gcks", required_argument, NULL, 'g' }, { "id", required_argument, NULL, 'i' },
+		{ "group", required_argument, NULL, 'G' }, { "psk-file", required_argument, NULL, 'p' },
+		{ "cert", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
+		{ "ca", required_argument, NULL, 'a' }, { "gcks-pubkey", required_argument, NULL, 'P' },
+		{ "sender", no_argument, NULL, 's' }, { "once", no_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' }, { "local", required_argument, NULL, 'l' },
+		{ "log-level", required_argument, NULL, 'L' }, { "sag-encr", required_argument, NULL, 'E' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	gmd d;
+	memset(&d, 0, sizeof(d));
+	gk_gm_config_default(&d.cfg);
+	const char *gcks = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL, *gpub = NULL;
+	const char *local = NULL, *why;
+	int level = GK_LOG_INFO, c, rc = 1;
+	bool have_id = false;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'g': gcks = optarg; break;
+		case 'i':
+			if (gk_ident_parse(optarg, &d.cfg.id, &why)) {
+				fprintf(stderr, "gmd: --id %s: %s\n", optarg, why);
+				return 1;
+			}
+			have_id = true;
+			break;
+		case 'G':
+			if (d.cfg.ngroups == GK_GM_MAX_GROUPS ||
+			    gk_ident_parse(optarg, &d.cfg.groups[d.cfg.ngroups], &why)) {
+				fprintf(stderr, "gmd: --group %s: %s\n", optarg,
+					d.cfg.ngroups == GK_GM_MAX_GROUPS ? "too many groups" : why);
+				return 1;
+			}
+			d.cfg.ngroups++;
+			break;
+		case 'p': psk_file = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'a': ca = optarg; break;
+		case 'P': gpub = optarg; break;
+		case 's':
+			d.cfg.sender = true;
+			/* --sender [N]: an optional count as the next word */
+			if (optind < argc && isdigit((unsigned char)argv[optind][0]))
+				d.cfg.sender_ids = (uint32_t)strtoul(argv[optind++], NULL, 10);
+			break;
+		case 'o': d.once = true; break;
+		case 'j': d.json = true; break;
+		case 'l': local = optarg; break;
+		case 'L':
+			if ((level = gk_log_level_parse(optarg)) < 0) {
+				fprintf(stderr, "gmd: --log-level: use error, warn, info or debug\n");
+				return 1;
+			}
+			break;
+		case 'E':
+			if (parse_encr_list(optarg, &d.cfg))
+				return 1;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	gk_log_init("gmd", (gk_log_level)level);
+	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	if (gk_addr_parse(gcks, GCKS_DEFAULT_PORT, &d.gcks, &why)) {
+		fprintf(stderr, "gmd: --gcks %s: %s\n", gcks, why);
+		return 1;
+	}
+	size_t psk_len = 0;
+	if (psk_file) {
+		if (read_psk(psk_file, d.psk, &psk_len))
+			return 1;
+		d.cfg.psk = d.psk;
+		d.cfg.psk_len = psk_len;
+	} else {
+		if (gk_privkey_load_pem(key, &d.cfg.key)) {
+			fprintf(stderr, "gmd: --key %s: cannot read the private key\n", key);
+			return 1;
+		}
+		if (cert && gk_cert_load_pem(cert, &d.cfg.cert)) {
+			fprintf(stderr, "gmd: --cert %s: cannot read the certificate\n", cert);
+			goto out;
+		}
+		if (ca && gk_trust_load_pem(ca, &d.cfg.ca)) {
+			fprintf(stderr, "gmd: --ca %s: cannot read the CA certificates\n", ca);
+			goto out;
+		}
+		if (gpub && !(d.cfg.gcks_pubkey = load_pubkey_pem(gpub))) {
+			fprintf(stderr, "gmd: --gcks-pubkey %s: cannot read the public key\n", gpub);
+			goto out;
+		}
+		if (!d.cfg.ca && !d.cfg.gcks_pubkey) {
+			fprintf(stderr, "gmd: --ca or --gcks-pubkey is needed to authenticate the GCKS\n");
+			goto out;
+		}
+	}
+	struct sockaddr_storage la;
+	if (local) {
+		if (gk_addr_parse(local, 0, &la, &why) && gk_addr_parse(local, 65535, &la, &why)) {
+			fprintf(stderr, "gmd: --local %s: %s\n", local, why);
+			goto out;
+		}
+	} else {
+		memset(&la, 0, sizeof(la));
+		la.ss_family = d.gcks.ss_family;
+	}
+	d.loop = uv_default_loop();
+	char err[256];
+	if (gk_udp_open(d.loop, (struct sockaddr *)&la, recv_cb, &d, &d.udp, err, sizeof(err))) {
+		fprintf(stderr, "gmd: %s\n", err);
+		goto out;
+	}
+	gk_gm_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
+			  .send_ctx = &d, .event = event_cb, .event_ctx = &d };
+	if (gk_gm_new(&d.cfg, &env, &d.gm)) {
+		fprintf(stderr, "gmd: cannot start\n");
+		goto out;
+	}
+	if (d.json && d.once) {
+		char mt[GK_IDENT_TEXT_MAX], at[64];
+		gk_json_init(&d.j, stdout);
+		gk_json_obj(&d.j);
+		gk_json_kstr(&d.j, "member", gk_ident_text(&d.cfg.id, mt));
+		gk_json_kstr(&d.j, "gcks", gk_addr_text((struct sockaddr *)&d.gcks, at, sizeof(at)));
+		gk_json_key(&d.j, "groups");
+		gk_json_arr(&d.j);
+		d.json_open = true;
+	}
+	uv_timer_init(d.loop, &d.timer);
+	d.timer.data = &d;
+	uv_timer_start(&d.timer, on_timer, 100, 100);
+	uv_signal_init(d.loop, &d.sigterm);
+	uv_signal_init(d.loop, &d.sigint);
+	d.sigterm.data = d.sigint.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	d.handles = true;
+	if (gk_gm_start(d.gm)) {
+		fprintf(stderr, "gmd: cannot start registration\n");
+		goto out;
+	}
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	finish_json(&d);
+	rc = d.exit_code;
+out:
+	gk_gm_free(d.gm);
+	if (d.loop) {
+		gk_udp_close(d.udp);
+		if (d.handles) {
+			uv_close((uv_handle_t *)&d.timer, NULL);
+			uv_close((uv_handle_t *)&d.sigterm, NULL);
+			uv_close((uv_handle_t *)&d.sigint, NULL);
+		}
+		uv_run(d.loop, UV_RUN_NOWAIT);
+		uv_loop_close(d.loop);
+	}
+	EVP_PKEY_free(d.cfg.key);
+	EVP_PKEY_free(d.cfg.gcks_pubkey);
+	X509_free(d.cfg.cert);
+	X509_STORE_free(d.cfg.ca);
+	OPENSSL_cleanse(d.psk, sizeof(d.psk));
+	return rc;
+}
