@@ -23,6 +23,9 @@ typedef struct gk_store_err {
 gk_status gk_store_open(const char *path, bool create, gk_store **out, gk_store_err *err);
 void gk_store_close(gk_store *s);
 int gk_store_version(gk_store *s);
+/* SQLite's message for the last failure on s (e.g. which CHECK constraint a put violated),
+ * "" if none; valid until the next call on s. */
+const char *gk_store_errmsg(const gk_store *s);
 
 /* ---- GCKS identity and credentials ---- */
 typedef struct gk_gcks_identity {
@@ -37,7 +40,11 @@ gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const c
 
 /* ---- group policy ---- */
 /* Inserts or replaces the group named g->name, its TEKs and members, in one transaction, and
- * writes an audit record. Bumps the group's policy generation when anything changed. */
+ * writes an audit record. Bumps the group's policy generation when anything changed.
+ * A put equal to the stored policy writes nothing (no generation, no audit row). When only
+ * members, capacity, ike_idle_timeout or rekey_margin_pct changed, the group's current keys
+ * are carried over to the new generation; any other change makes gk_store_group_keys()
+ * create new keys. Any failure leaves the stored policy as it was. */
 gk_status gk_store_group_put(gk_store *s, const gk_group_policy *g, const char *who,
 			     const char *source, bool *changed);
 gk_status gk_store_group_get(gk_store *s, const char *name, gk_group_policy *out);
@@ -90,6 +97,7 @@ typedef struct gk_registration {
 gk_status gk_store_registration_put(gk_store *s, const gk_registration *r);
 gk_status gk_store_registration_delete(gk_store *s, const char *group, const char *member);
 gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *n);
+/* All registrations of a group, ordered by member; *out is malloc'd, free() it. */
 gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);
 
 /* ---- audit ---- */

@@ -1,0 +1,1074 @@
+/* Unit tests of the store (gcks/storage.c): file modes, schema versions and migration, group
+ * policy round trips and atomicity, group SA keys, counters, registrations, audit.
+ * Every test works in its own temporary directory under /tmp. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include "testutil.h"
+#include "gcks/storage.h"
+#include "iana.h"
+#include "rand.h"
+
+#define NOW INT64_C(1700000000)
+
+static char dir[64];
+static char db[128];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/gk-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/gcks.db", dir);
+}
+
+static void teardown(void)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+static gk_store *open_ok(bool create)
+{
+	gk_store *s = NULL;
+	gk_store_err err;
+	gk_status st = gk_store_open(db, create, &s, &err);
+	ck_assert_msg(st == GK_OK, "open: %s: %s", gk_status_str(st), err.msg);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* ---- raw SQLite access, to look behind the store's back ---- */
+
+static sqlite3 *raw_open(void)
+{
+	sqlite3 *h = NULL;
+	ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+			 SQLITE_OK);
+	return h;
+}
+
+static void raw_exec(const char *sql)
+{
+	sqlite3 *h = raw_open();
+	char *msg = NULL;
+	int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
+	sqlite3_free(msg);
+	sqlite3_close(h);
+}
+
+static int64_t raw_int(const char *sql)
+{
+	sqlite3 *h = raw_open();
+	sqlite3_stmt *q = NULL;
+	ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return v;
+}
+
+static mode_t file_mode(const char *suffix)
+{
+	char p[160];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s%s", db, suffix);
+	ck_assert_msg(stat(p, &sb) == 0, "stat %s", p);
+	return sb.st_mode & 07777;
+}
+
+/* ---- a rich policy ---- */
+
+static void ident(const char *text, gk_ident *id)
+{
+	const char *why = NULL;
+	ck_assert_msg(gk_ident_parse(text, id, &why) == GK_OK, "%s: %s", text, why);
+}
+
+static void ts(gk_ts_spec *t, const char *lo, const char *hi, uint8_t proto, uint16_t plo,
+	       uint16_t phi)
+{
+	memset(t, 0, sizeof(*t));
+	int af = strchr(lo, ':') ? AF_INET6 : AF_INET;
+	t->family = af == AF_INET6 ? 6 : 4;
+	ck_assert_int_eq(inet_pton(af, lo, t->start), 1);
+	ck_assert_int_eq(inet_pton(af, hi, t->end), 1);
+	t->ip_proto = proto;
+	t->port_lo = plo;
+	t->port_hi = phi;
+}
+
+static uint8_t *bytes_of(const char *s, size_t *len)
+{
+	*len = strlen(s);
+	uint8_t *p = malloc(*len);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, s, *len);
+	return p;
+}
+
+/* Two TEKs (one IPv6), a Rekey SA with every field set, members of each auth kind. */
+static void rich_policy(gk_group_policy *g)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "keyid:video-1");
+	ident(g->name, &g->id);
+	g->capacity = 100;
+	g->rekey_transport = GK_REKEY_MULTICAST;
+	g->transport_mode = true;
+	g->atd = 30;
+	g->dtd = 60;
+	g->sender_id_bits = 8;
+	g->rekey_margin_pct = 20;
+	g->ike_idle_timeout = 300;
+
+	gk_kek_policy *k = &g->kek;
+	k->present = true;
+	k->encr = GK_ENCR_AES_CBC;
+	k->encr_key_bits = 256;
+	k->integ = GK_INTEG_HMAC_SHA2_256_128;
+	k->kwa = GK_KWA_KW_5649_256;
+	k->gcauth = GK_GCAUTH_DIGITAL_SIGNATURE;
+	k->sig_scheme = 5;
+	ts(&k->src, "192.0.2.1", "192.0.2.1", 17, 848, 848);
+	ts(&k->dst, "239.0.0.1", "239.0.0.1", 17, 848, 848);
+	k->lifetime = 86400;
+	k->ttl = 8;
+	snprintf(k->iface, sizeof(k->iface), "eth0");
+	k->copies = 2;
+	k->interval_ms = 50;
+	k->frag_mtu = 1200;
+
+	g->nteks = 2;
+	g->teks = calloc(2, sizeof(*g->teks));
+	ck_assert_ptr_nonnull(g->teks);
+	gk_tek_policy *t = &g->teks[0];
+	snprintf(t->name, sizeof(t->name), "video");
+	t->proto = GK_PROTO_ESP;
+	t->encr = GK_ENCR_AES_GCM_16;
+	t->encr_key_bits = 256;
+	t->sn = GK_SN_UNSPEC32;
+	ts(&t->src, "192.0.2.1", "192.0.2.1", 17, 5004, 5004);
+	ts(&t->dst, "239.1.1.1", "239.1.1.1", 17, 5004, 5004);
+	t->lifetime = 3600;
+	t = &g->teks[1];
+	snprintf(t->name, sizeof(t->name), "audio-v6");
+	t->proto = GK_PROTO_ESP;
+	t->encr = GK_ENCR_AES_CBC;
+	t->encr_key_bits = 128;
+	t->integ = GK_INTEG_HMAC_SHA2_256_128;
+	ts(&t->src, "2001:db8::", "2001:db8::ffff:ffff:ffff:ffff", 0, 0, 65535);
+	ts(&t->dst, "ff3e::8000:1", "ff3e::8000:1", 17, 6000, 6001);
+	t->lifetime = 7200;
+
+	g->nmembers = 3;
+	g->members = calloc(3, sizeof(*g->members));
+	ck_assert_ptr_nonnull(g->members);
+	gk_member_policy *m = &g->members[0];
+	ident("fqdn:camera.example", &m->id);
+	m->auth = GK_MAUTH_PSK;
+	m->psk = bytes_of("correct horse battery staple", &m->psk_len);
+	m->role = GK_ROLE_SENDER;
+	m->max_sender_ids = 4;
+	m = &g->members[1];
+	ident("email:viewer@example.org", &m->id);
+	m->auth = GK_MAUTH_PUBKEY;
+	m->pubkey = bytes_of("\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00 raw spki bytes", &m->pubkey_len);
+	m->role = GK_ROLE_RECEIVER;
+	m = &g->members[2];
+	ident("ipv6:2001:db8::7", &m->id);
+	m->auth = GK_MAUTH_CERT;
+	m->role = GK_ROLE_RECEIVER;
+}
+
+static void assert_ts_eq(const gk_ts_spec *a, const gk_ts_spec *b)
+{
+	size_t n = a->family == 4 ? 4 : 16;
+	ck_assert_uint_eq(a->family, b->family);
+	ck_assert_mem_eq(a->start, b->start, n);
+	ck_assert_mem_eq(a->end, b->end, n);
+	ck_assert_uint_eq(a->ip_proto, b->ip_proto);
+	ck_assert_uint_eq(a->port_lo, b->port_lo);
+	ck_assert_uint_eq(a->port_hi, b->port_hi);
+}
+
+static void assert_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
+{
+	ck_assert_str_eq(a->name, b->name);
+	ck_assert_msg(gk_ident_eq(&a->id, &b->id), "group ident");
+	ck_assert_uint_eq(a->capacity, b->capacity);
+	ck_assert_int_eq(a->rekey_transport, b->rekey_transport);
+	ck_assert_int_eq(a->transport_mode, b->transport_mode);
+	ck_assert_uint_eq(a->atd, b->atd);
+	ck_assert_uint_eq(a->dtd, b->dtd);
+	ck_assert_uint_eq(a->sender_id_bits, b->sender_id_bits);
+	ck_assert_uint_eq(a->rekey_margin_pct, b->rekey_margin_pct);
+	ck_assert_uint_eq(a->ike_idle_timeout, b->ike_idle_timeout);
+	const gk_kek_policy *x = &a->kek, *y = &b->kek;
+	ck_assert_int_eq(x->present, y->present);
+	ck_assert_uint_eq(x->encr, y->encr);
+	ck_assert_uint_eq(x->encr_key_bits, y->encr_key_bits);
+	ck_assert_uint_eq(x->integ, y->integ);
+	ck_assert_uint_eq(x->kwa, y->kwa);
+	ck_assert_uint_eq(x->gcauth, y->gcauth);
+	ck_assert_int_eq(x->sig_scheme, y->sig_scheme);
+	assert_ts_eq(&x->src, &y->src);
+	assert_ts_eq(&x->dst, &y->dst);
+	ck_assert_uint_eq(x->lifetime, y->lifetime);
+	ck_assert_uint_eq(x->ttl, y->ttl);
+	ck_assert_str_eq(x->iface, y->iface);
+	ck_assert_uint_eq(x->copies, y->copies);
+	ck_assert_uint_eq(x->interval_ms, y->interval_ms);
+	ck_assert_uint_eq(x->frag_mtu, y->frag_mtu);
+	ck_assert_uint_eq(a->nteks, b->nteks);
+	for (size_t i = 0; i < a->nteks; i++) {
+		const gk_tek_policy *t = &a->teks[i], *u = &b->teks[i];
+		ck_assert_str_eq(t->name, u->name);
+		ck_assert_uint_eq(t->proto, u->proto);
+		ck_assert_uint_eq(t->encr, u->encr);
+		ck_assert_uint_eq(t->encr_key_bits, u->encr_key_bits);
+		ck_assert_uint_eq(t->integ, u->integ);
+		ck_assert_uint_eq(t->sn, u->sn);
+		assert_ts_eq(&t->src, &u->src);
+		assert_ts_eq(&t->dst, &u->dst);
+		ck_assert_uint_eq(t->lifetime, u->lifetime);
+	}
+	ck_assert_uint_eq(a->nmembers, b->nmembers);
+	for (size_t i = 0; i < a->nmembers; i++) {
+		const gk_member_policy *m = &a->members[i], *n = &b->members[i];
+		ck_assert_msg(gk_ident_eq(&m->id, &n->id), "member %zu ident", i);
+		ck_assert_int_eq(m->auth, n->auth);
+		ck_assert_uint_eq(m->psk_len, n->psk_len);
+		if (m->psk_len)
+			ck_assert_mem_eq(m->psk, n->psk, m->psk_len);
+		ck_assert_uint_eq(m->pubkey_len, n->pubkey_len);
+		if (m->pubkey_len)
+			ck_assert_mem_eq(m->pubkey, n->pubkey, m->pubkey_len);
+		ck_assert_int_eq(m->role, n->role);
+		ck_assert_uint_eq(m->max_sender_ids, n->max_sender_ids);
+	}
+}
+
+static int64_t generation(gk_store *s, const char *name)
+{
+	int64_t gen = 0;
+	ck_assert_int_eq(gk_store_group_generation(s, name, &gen), GK_OK);
+	return gen;
+}
+
+static gk_store *store_with_policy(gk_group_policy *g)
+{
+	bool changed = false;
+	gk_store *s = open_ok(true);
+	rich_policy(g);
+	ck_assert_int_eq(gk_store_group_put(s, g, "tester", "video.yaml", &changed), GK_OK);
+	ck_assert(changed);
+	return s;
+}
+
+/* ---- opening, modes, versions ---- */
+
+START_TEST(create_open_reopen)
+{
+	gk_store *s = open_ok(true);
+	ck_assert_int_eq(gk_store_version(s), GK_SCHEMA_VERSION);
+	gk_store_close(s);
+	s = open_ok(false);
+	ck_assert_int_eq(gk_store_version(s), GK_SCHEMA_VERSION);
+	gk_store_close(s);
+	s = open_ok(true); /* create on an existing database just opens it */
+	gk_store_close(s);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), GK_SCHEMA_VERSION);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master WHERE name = 'groups'"), 1);
+
+	gk_store_err err;
+	char missing[160];
+	snprintf(missing, sizeof(missing), "%s/nope.db", dir);
+	ck_assert_int_eq(gk_store_open(missing, false, &s, &err), GK_E_NOT_FOUND);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err.msg, missing));
+}
+END_TEST
+
+START_TEST(created_0600_whatever_the_umask)
+{
+	mode_t old = umask(0377); /* would make 0400 without the explicit chmod */
+	gk_store *s = open_ok(true);
+	ck_assert_uint_eq(umask(old), 0377); /* restored */
+	ck_assert_uint_eq(file_mode(""), 0600);
+	gk_store_audit(s, "t", "x", "y"); /* WAL and shared memory files now exist */
+	ck_assert_uint_eq(file_mode("-wal") & 077, 0);
+	ck_assert_uint_eq(file_mode("-shm") & 077, 0);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(refuses_readable_file)
+{
+	gk_store *s = open_ok(true);
+	gk_store_close(s);
+	ck_assert_int_eq(chmod(db, 0644), 0);
+	gk_store_err err;
+	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_INVAL);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err.msg, db) && strstr(err.msg, "0644") && strstr(err.msg, "chmod 600"),
+		      "%s", err.msg);
+	ck_assert_int_eq(gk_store_open(db, true, &s, &err), GK_E_INVAL);
+	ck_assert_int_eq(chmod(db, 0600), 0);
+	s = open_ok(false);
+	gk_store_close(s);
+	/* a write-ahead log others can read would leak the same secrets */
+	char wal[160];
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	FILE *f = fopen(wal, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(chmod(wal, 0640), 0);
+	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_INVAL);
+	ck_assert_msg(strstr(err.msg, wal) && strstr(err.msg, "0640"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(refuses_newer_schema)
+{
+	gk_store *s = open_ok(true);
+	gk_store_close(s);
+	raw_exec("PRAGMA user_version = 99");
+	gk_store_err err;
+	ck_assert_int_ne(gk_store_open(db, false, &s, &err), GK_OK);
+	ck_assert_ptr_null(s);
+	char want[200];
+	snprintf(want, sizeof(want), "database schema version 99 is newer than this gcksd/gcksctl (%d); "
+		 "upgrade gikev2", GK_SCHEMA_VERSION);
+	ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 99); /* untouched */
+}
+END_TEST
+
+START_TEST(refuses_foreign_files)
+{
+	gk_store *s = NULL;
+	gk_store_err err;
+	FILE *f = fopen(db, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("this is not a database, just some text that is long enough to look like a header\n", f);
+	fclose(f);
+	ck_assert_int_eq(chmod(db, 0600), 0);
+	ck_assert_int_ne(gk_store_open(db, false, &s, &err), GK_OK);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err.msg, db));
+	unlink(db);
+	/* an SQLite database of something else */
+	raw_exec("CREATE TABLE other (x)");
+	ck_assert_int_eq(chmod(db, 0600), 0);
+	ck_assert_int_ne(gk_store_open(db, false, &s, &err), GK_OK);
+	ck_assert_msg(strstr(err.msg, "not a gikev2 database"), "%s", err.msg);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master"), 1); /* untouched */
+}
+END_TEST
+
+/* Reads a file of the source tree into a NUL-terminated buffer. */
+static char *slurp(const char *rel)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", GK_SRCDIR, rel);
+	FILE *f = fopen(p, "rb");
+	ck_assert_msg(f != NULL, "open %s", p);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	long n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	char *buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* A database made by schema version 1 exactly as shipped, filled with raw SQL, opens with the
+ * current code and keeps its data. Only the public API reads it back, so this stays valid
+ * when later versions migrate the tables. */
+START_TEST(migrates_version_1_database)
+{
+	char *sql = slurp("schema/001_init.sql");
+	raw_exec(sql);
+	free(sql);
+	raw_exec("PRAGMA user_version = 1;"
+		 "INSERT INTO groups (id, name, id_type, id_data, capacity, rekey_transport, "
+		 " transport_mode, atd, dtd, sender_id_bits, rekey_margin_pct, ike_idle_timeout, "
+		 " kek_present, kek_src_start, kek_src_end, kek_dst_start, kek_dst_end, generation, "
+		 " created, updated) VALUES (7, 'keyid:legacy', 11, CAST('legacy' AS BLOB), 50, 2, 1, "
+		 " 10, 20, 8, 25, 300, 0, zeroblob(16), zeroblob(16), zeroblob(16), zeroblob(16), 4, "
+		 " 1000, 1000);"
+		 "INSERT INTO group_teks (group_id, position, name, proto, encr, encr_key_bits, integ, "
+		 " sn, src_family, src_start, src_end, dst_family, dst_start, dst_end, dst_ip_proto, "
+		 " lifetime) VALUES (7, 0, 'data', 3, 20, 128, 0, 2, 4, x'c0000201', x'c0000201', 4, "
+		 " x'ef010101', x'ef010101', 17, 600);"
+		 "INSERT INTO members (group_id, position, id_type, id_data, name, auth, psk, role, "
+		 " max_sender_ids) VALUES (7, 0, 2, CAST('gm.example' AS BLOB), 'fqdn:gm.example', 1, "
+		 " x'0102030405', 2, 3);"
+		 "INSERT INTO counters (group_id, name, value) VALUES (7, 'sender_id', 40), "
+		 " (7, 'rekey_msgid', 9);"
+		 "INSERT INTO registrations (group_id, member, role, peer, registered_at, "
+		 " sender_id_first, sender_id_count) VALUES (7, 'fqdn:gm.example', 2, "
+		 " '192.0.2.9:500', 1234, 37, 3);"
+		 "INSERT INTO audit (at, who, action, detail) VALUES (1000, 'admin', 'policy load', "
+		 " 'keyid:legacy');");
+	ck_assert_int_eq(chmod(db, 0600), 0);
+
+	gk_store *s = open_ok(false);
+	ck_assert_int_eq(gk_store_version(s), GK_SCHEMA_VERSION);
+	gk_group_policy g;
+	ck_assert_int_eq(gk_store_group_get(s, "keyid:legacy", &g), GK_OK);
+	ck_assert_uint_eq(g.capacity, 50);
+	ck_assert_int_eq(g.rekey_transport, GK_REKEY_INBAND);
+	ck_assert(g.transport_mode);
+	ck_assert_uint_eq(g.atd, 10);
+	ck_assert_uint_eq(g.dtd, 20);
+	ck_assert_uint_eq(g.sender_id_bits, 8);
+	ck_assert_uint_eq(g.rekey_margin_pct, 25);
+	ck_assert_uint_eq(g.ike_idle_timeout, 300);
+	ck_assert(!g.kek.present);
+	ck_assert_uint_eq(g.nteks, 1);
+	ck_assert_str_eq(g.teks[0].name, "data");
+	ck_assert_uint_eq(g.teks[0].encr, GK_ENCR_AES_GCM_16);
+	ck_assert_uint_eq(g.teks[0].encr_key_bits, 128);
+	ck_assert_uint_eq(g.teks[0].dst.family, 4);
+	ck_assert_mem_hex(g.teks[0].dst.start, 4, "ef010101");
+	ck_assert_uint_eq(g.teks[0].dst.ip_proto, 17);
+	ck_assert_uint_eq(g.teks[0].lifetime, 600);
+	ck_assert_uint_eq(g.nmembers, 1);
+	ck_assert_int_eq(g.members[0].auth, GK_MAUTH_PSK);
+	ck_assert_mem_hex(g.members[0].psk, g.members[0].psk_len, "0102030405");
+	ck_assert_int_eq(g.members[0].role, GK_ROLE_SENDER);
+	ck_assert_uint_eq(g.members[0].max_sender_ids, 3);
+	gk_ident id;
+	ident("fqdn:gm.example", &id);
+	ck_assert_msg(gk_ident_eq(&g.members[0].id, &id), "member identity");
+	gk_group_policy_free(&g);
+	ck_assert_int_eq(generation(s, "keyid:legacy"), 4);
+
+	/* counters continue where they were */
+	uint32_t v = 0;
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, "keyid:legacy", 1, 8, &v), GK_OK);
+	ck_assert_uint_eq(v, 40);
+	ck_assert_int_eq(gk_store_rekey_msgid_next(s, "keyid:legacy", &v), GK_OK);
+	ck_assert_uint_eq(v, 9);
+	ck_assert_int_eq(gk_store_registration_count(s, "keyid:legacy", &v), GK_OK);
+	ck_assert_uint_eq(v, 1);
+	gk_registration *regs = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(gk_store_registrations(s, "keyid:legacy", &regs, &n), GK_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(regs[0].member, "fqdn:gm.example");
+	ck_assert_str_eq(regs[0].peer, "192.0.2.9:500");
+	ck_assert_uint_eq(regs[0].sender_id_first, 37);
+	ck_assert_uint_eq(regs[0].sender_id_count, 3);
+	free(regs);
+	gk_store_close(s);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = 'admin'"), 1);
+}
+END_TEST
+
+/* ---- group policy ---- */
+
+START_TEST(policy_round_trip)
+{
+	gk_group_policy g, got;
+	gk_store *s = store_with_policy(&g);
+	ck_assert_int_eq(generation(s, g.name), 1);
+	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_OK);
+	assert_policy_eq(&g, &got);
+	gk_group_policy_free(&got);
+	ck_assert_int_eq(gk_store_group_get_by_ident(s, &g.id, &got), GK_OK);
+	assert_policy_eq(&g, &got);
+	gk_group_policy_free(&got);
+	gk_store_close(s);
+	s = open_ok(false); /* and from disk */
+	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_OK);
+	assert_policy_eq(&g, &got);
+	gk_group_policy_free(&got);
+
+	gk_ident other;
+	ident("keyid:nope", &other);
+	ck_assert_int_eq(gk_store_group_get(s, "keyid:nope", &got), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_group_get_by_ident(s, &other, &got), GK_E_NOT_FOUND);
+	int64_t gen;
+	ck_assert_int_eq(gk_store_group_generation(s, "keyid:nope", &gen), GK_E_NOT_FOUND);
+
+	gk_group_policy h;
+	rich_policy(&h);
+	snprintf(h.name, sizeof(h.name), "keyid:audio");
+	ident(h.name, &h.id);
+	bool changed = false;
+	ck_assert_int_eq(gk_store_group_put(s, &h, "tester", NULL, &changed), GK_OK);
+	char **names = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(gk_store_group_names(s, &names, &n), GK_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(names[0], "keyid:audio");
+	ck_assert_str_eq(names[1], "keyid:video-1");
+	gk_store_names_free(names, n);
+	/* the secrets are in the members table, by identity text */
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE name = 'fqdn:camera.example' "
+				 "AND psk = CAST('correct horse battery staple' AS BLOB)"), 2);
+	gk_group_policy_free(&h);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(put_same_is_no_change)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	int64_t audits = raw_int("SELECT count(*) FROM audit");
+	bool changed = true;
+	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", "video.yaml", &changed), GK_OK);
+	ck_assert(!changed);
+	ck_assert_int_eq(generation(s, g.name), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit"), audits);
+	/* a copy with garbage beyond the IPv4 address octets is still the same policy */
+	gk_group_policy c;
+	ck_assert_int_eq(gk_group_policy_copy(&g, &c), GK_OK);
+	memset(c.teks[0].src.start + 4, 0xee, 12);
+	ck_assert_int_eq(gk_store_group_put(s, &c, "tester", NULL, &changed), GK_OK);
+	ck_assert(!changed);
+	gk_group_policy_free(&c);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(put_modified_changes)
+{
+	gk_group_policy g, got;
+	gk_store *s = store_with_policy(&g);
+	bool changed = false;
+	g.kek.frag_mtu = 1400;
+	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", &changed), GK_OK);
+	ck_assert(changed);
+	ck_assert_int_eq(generation(s, g.name), 2);
+	g.members[1].pubkey[3] ^= 1;
+	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", &changed), GK_OK);
+	ck_assert(changed);
+	ck_assert_int_eq(generation(s, g.name), 3);
+	g.nmembers = 2; /* drop one */
+	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", &changed), GK_OK);
+	ck_assert(changed);
+	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_OK);
+	assert_policy_eq(&g, &got);
+	gk_group_policy_free(&got);
+	g.nmembers = 3;
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = 'alice' AND "
+				 "action = 'policy load' AND detail LIKE 'keyid:video-1 from video.yaml%'"),
+			 3);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+static void assert_still_original(gk_store *s, const gk_group_policy *orig)
+{
+	gk_group_policy got;
+	ck_assert_int_eq(gk_store_group_get(s, orig->name, &got), GK_OK);
+	assert_policy_eq(orig, &got);
+	gk_group_policy_free(&got);
+	ck_assert_int_eq(generation(s, orig->name), 1);
+}
+
+START_TEST(failed_put_rolls_back)
+{
+	gk_group_policy g, bad;
+	gk_store *s = store_with_policy(&g);
+	int64_t audits = raw_int("SELECT count(*) FROM audit");
+	ck_assert_int_eq(gk_group_policy_copy(&g, &bad), GK_OK);
+	/* the group row and TEKs are rewritten before the last member violates a CHECK */
+	bad.capacity = 7;
+	bad.teks[0].lifetime = 99;
+	bad.members[2].role = (gk_role)7;
+	bool changed = true;
+	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, &changed), GK_E_INVAL);
+	ck_assert(!changed);
+	ck_assert_ptr_nonnull(strstr(gk_store_errmsg(s), "CHECK"));
+	assert_still_original(s, &g);
+	/* a UNIQUE violation (the same member twice) */
+	bad.members[2] = bad.members[0]; /* shallow: the psk is shared, not freed twice below */
+	bad.members[2].psk = NULL;
+	bad.members[2].psk_len = 0;
+	bad.members[2].auth = GK_MAUTH_CERT;
+	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, &changed), GK_E_INVAL);
+	assert_still_original(s, &g);
+	/* a new group failing half way leaves nothing behind */
+	snprintf(bad.name, sizeof(bad.name), "keyid:new");
+	ident(bad.name, &bad.id);
+	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, &changed), GK_E_INVAL);
+	gk_group_policy got;
+	ck_assert_int_eq(gk_store_group_get(s, "keyid:new", &got), GK_E_NOT_FOUND);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM group_teks"), 2);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit"), audits);
+	/* the store still works afterwards */
+	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert(!changed);
+	gk_group_policy_free(&bad);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(delete_cascades)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 1);
+	gk_sa_key keys[3];
+	size_t n;
+	uint32_t v;
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, keys, &n), GK_OK);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 2, 8, &v), GK_OK);
+	ck_assert_int_eq(gk_store_rekey_msgid_next(s, g.name, &v), GK_OK);
+	gk_registration r = { .role = GK_ROLE_SENDER, .registered_at = NOW };
+	snprintf(r.group, sizeof(r.group), "%s", g.name);
+	snprintf(r.member, sizeof(r.member), "fqdn:camera.example");
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+
+	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob"), GK_OK);
+	gk_group_policy got;
+	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_E_NOT_FOUND);
+	static const char *const tables[] = { "groups", "group_teks", "members", "sa_keys",
+					      "counters", "registrations" };
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char sql[80];
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tables[i]);
+		ck_assert_msg(raw_int(sql) == 0, "%s not empty", tables[i]);
+	}
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = 'bob' AND "
+				 "action = 'group delete' AND detail = 'keyid:video-1'"), 1);
+	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob"), GK_E_NOT_FOUND);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+/* ---- group SA keys ---- */
+
+static void assert_keys_eq(const gk_sa_key *a, const gk_sa_key *b)
+{
+	ck_assert_int_eq(a->id, b->id);
+	ck_assert_int_eq(a->tek_index, b->tek_index);
+	ck_assert_uint_eq(a->spi_len, b->spi_len);
+	ck_assert_mem_eq(a->spi, b->spi, a->spi_len);
+	ck_assert_uint_eq(a->keymat_len, b->keymat_len);
+	ck_assert_mem_eq(a->keymat, b->keymat, a->keymat_len);
+	ck_assert_int_eq(a->created, b->created);
+	ck_assert_int_eq(a->expires, b->expires);
+	ck_assert_int_eq(a->generation, b->generation);
+}
+
+static bool keys_same(const gk_sa_key *a, const gk_sa_key *b)
+{
+	return a->spi_len == b->spi_len && !memcmp(a->spi, b->spi, a->spi_len) &&
+	       a->keymat_len == b->keymat_len && !memcmp(a->keymat, b->keymat, a->keymat_len);
+}
+
+START_TEST(keys_shapes_and_stability)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test r1, r2;
+	gk_rand_test_init(&r1, 1);
+	gk_rand_test_init(&r2, 2);
+	gk_sa_key a[3], b[3];
+	size_t n = 0;
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &r1.r, NOW, a, &n), GK_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(a[0].tek_index, 0);
+	ck_assert_int_eq(a[1].tek_index, 1);
+	ck_assert_int_eq(a[2].tek_index, -1);
+	ck_assert_uint_eq(a[0].keymat_len, 36);      /* AES-GCM-16 256: key + 4 salt */
+	ck_assert_uint_eq(a[1].keymat_len, 16 + 32); /* AES-CBC-128 + HMAC-SHA2-256 */
+	ck_assert_uint_eq(a[2].keymat_len, 32 + 32 + 32); /* GSK_e | GSK_a | GSK_w (KW_5649_256) */
+	ck_assert_uint_eq(a[0].spi_len, 4);
+	ck_assert_uint_eq(a[1].spi_len, 4);
+	ck_assert_uint_eq(a[2].spi_len, 16);
+	ck_assert_uint_ge(gk_get_u32(a[0].spi), 256);
+	ck_assert_uint_ge(gk_get_u32(a[1].spi), 256);
+	ck_assert_mem_ne(a[0].spi, a[1].spi, 4);
+	ck_assert(gk_get_u64(a[2].spi) != 0 && gk_get_u64(a[2].spi + 8) != 0);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(a[i].generation, 1);
+		ck_assert_int_eq(a[i].created, NOW);
+	}
+	ck_assert_int_eq(a[0].expires, NOW + 3600);
+	ck_assert_int_eq(a[2].expires, NOW + 86400);
+
+	/* a second call, another generator, later: the same keys (what two members get) */
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &r2.r, NOW + 100, b, &n), GK_OK);
+	for (size_t i = 0; i < 3; i++)
+		assert_keys_eq(&a[i], &b[i]);
+	/* through another connection, as gcksctl would see them */
+	gk_store *t = open_ok(false);
+	ck_assert_int_eq(gk_store_group_keys(t, &g, &r2.r, NOW + 200, b, &n), GK_OK);
+	for (size_t i = 0; i < 3; i++)
+		assert_keys_eq(&a[i], &b[i]);
+	gk_store_close(t);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys"), 3);
+
+	/* without a Rekey SA only the TEKs */
+	g.kek.present = false;
+	bool changed;
+	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &r2.r, NOW, b, &n), GK_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'current'"), 2);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(keys_follow_policy_generation)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 3);
+	gk_sa_key a[3], b[3];
+	size_t n;
+	bool changed;
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
+
+	/* a member change keeps the keys (new generation, same material) */
+	g.members[0].max_sender_ids = 9;
+	g.capacity = 5;
+	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert(changed);
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, b, &n), GK_OK);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert(keys_same(&a[i], &b[i]));
+		ck_assert_int_eq(b[i].generation, 2);
+	}
+
+	/* an SA change gives every SA fresh keys and SPIs */
+	g.teks[1].lifetime = 1800;
+	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert(changed);
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW + 10, b, &n), GK_OK);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert(!keys_same(&a[i], &b[i]));
+		ck_assert_int_eq(b[i].generation, 3);
+		ck_assert_int_eq(b[i].created, NOW + 10);
+	}
+	ck_assert_int_eq(b[1].expires, NOW + 10 + 1800);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'old'"), 3);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'current'"), 3);
+	/* SPIs stay distinct from the old ones members may still use */
+	ck_assert_int_eq(raw_int("SELECT count(DISTINCT spi) FROM sa_keys"), 6);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(keys_replaced_on_expiry)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 4);
+	gk_sa_key a[3], b[3];
+	size_t n;
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW + 3599, b, &n), GK_OK);
+	ck_assert(keys_same(&a[0], &b[0]));
+	/* TEK 0 (3600 s) expires; TEK 1 (7200 s) and the Rekey SA do not */
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW + 3600, b, &n), GK_OK);
+	ck_assert(!keys_same(&a[0], &b[0]));
+	ck_assert_int_eq(b[0].created, NOW + 3600);
+	ck_assert_int_eq(b[0].expires, NOW + 7200);
+	assert_keys_eq(&a[1], &b[1]);
+	assert_keys_eq(&a[2], &b[2]);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'old' AND tek_index = 0"),
+			 1);
+	/* expired old keys are dropped when the next key is made */
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW + 7200, b, &n), GK_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'old'"), 2);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE expires <= 1700007200 "
+				 "AND state = 'old'"), 2);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+/* Serves scripted bytes first, then a deterministic stream. */
+typedef struct script_rand {
+	const uint8_t *script;
+	size_t len, off;
+	gk_rand_test rest;
+	gk_rand r;
+} script_rand;
+
+static gk_status script_bytes(void *ctx, uint8_t *out, size_t n)
+{
+	script_rand *sr = ctx;
+	size_t take = sr->len - sr->off < n ? sr->len - sr->off : n;
+	memcpy(out, sr->script + sr->off, take);
+	sr->off += take;
+	return take == n ? GK_OK : gk_rand_bytes(&sr->rest.r, out + take, n - take);
+}
+
+START_TEST(spis_avoid_reserved_and_used_values)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	/* SPI 5 (reserved, skipped), then 0x12345678 for TEK 0 */
+	static const uint8_t script[] = { 0, 0, 0, 5, 0x12, 0x34, 0x56, 0x78 };
+	script_rand sr = { .script = script, .len = sizeof(script) };
+	gk_rand_test_init(&sr.rest, 5);
+	sr.r.bytes = script_bytes;
+	sr.r.ctx = &sr;
+	gk_sa_key k[3];
+	size_t n;
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &sr.r, NOW, k, &n), GK_OK);
+	ck_assert_mem_hex(k[0].spi, 4, "12345678");
+	ck_assert_uint_ge(gk_get_u32(k[1].spi), 256);
+	static const uint8_t script2[] = { 0x12, 0x34, 0x56, 0x78 };
+	g.teks[1].lifetime = 60;
+	bool changed;
+	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	sr.script = script2;
+	sr.len = sizeof(script2);
+	sr.off = 0;
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &sr.r, NOW, k, &n), GK_OK);
+	ck_assert_mem_ne(k[0].spi, script2, 4); /* still held by the old TEK 0 key */
+	ck_assert_uint_ge(gk_get_u32(k[0].spi), 256);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+/* ---- counters ---- */
+
+START_TEST(sender_ids)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	uint32_t first = 0;
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_OK);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 3, 4, &first), GK_OK);
+	ck_assert_uint_eq(first, 2);
+	gk_store_close(s);
+	s = open_ok(false);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_OK);
+	ck_assert_uint_eq(first, 5);
+	/* 4 bits: values up to 15 */
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 11, 4, &first), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 10, 4, &first), GK_OK);
+	ck_assert_uint_eq(first, 6);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 5, &first), GK_OK);
+	ck_assert_uint_eq(first, 16);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 0, 4, &first), GK_E_INVAL);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, "keyid:nope", 1, 4, &first), GK_E_NOT_FOUND);
+
+	/* bits 0 means 16 bits; another group has its own counter */
+	gk_group_policy h;
+	ck_assert_int_eq(gk_group_policy_copy(&g, &h), GK_OK);
+	snprintf(h.name, sizeof(h.name), "keyid:other");
+	ident(h.name, &h.id);
+	bool changed;
+	ck_assert_int_eq(gk_store_group_put(s, &h, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 65535, 0, &first), GK_OK);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 1, 0, &first), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 1, 32, &first), GK_OK);
+	ck_assert_uint_eq(first, 65536);
+	gk_group_policy_free(&h);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(rekey_message_ids)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	uint32_t v = 99;
+	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, g.name, &v), GK_OK);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(gk_store_rekey_msgid_next(s, g.name, &v), GK_OK);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(gk_store_rekey_msgid_next(s, g.name, &v), GK_OK);
+	ck_assert_uint_eq(v, 1);
+	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, g.name, &v), GK_OK);
+	ck_assert_uint_eq(v, 2);
+	gk_store_close(s);
+	s = open_ok(false);
+	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, g.name, &v), GK_OK);
+	ck_assert_uint_eq(v, 2);
+	ck_assert_int_eq(gk_store_rekey_msgid_next(s, g.name, &v), GK_OK);
+	ck_assert_uint_eq(v, 2);
+	ck_assert_int_eq(gk_store_rekey_msgid_next(s, "keyid:nope", &v), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, "keyid:nope", &v), GK_E_NOT_FOUND);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+/* ---- registrations, audit, identity ---- */
+
+static void reg(gk_registration *r, const char *group, const char *member, const char *peer)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->group, sizeof(r->group), "%s", group);
+	snprintf(r->member, sizeof(r->member), "%s", member);
+	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	r->role = GK_ROLE_RECEIVER;
+	r->registered_at = NOW;
+}
+
+START_TEST(registrations)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_registration r;
+	uint32_t n = 99;
+	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
+	ck_assert_uint_eq(n, 0);
+	reg(&r, g.name, "email:viewer@example.org", "192.0.2.10:500");
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	reg(&r, g.name, "fqdn:camera.example", "[2001:db8::1]:848");
+	r.role = GK_ROLE_SENDER;
+	r.sender_id_first = 1;
+	r.sender_id_count = 2;
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
+	ck_assert_uint_eq(n, 2);
+	/* re-registration refreshes the row */
+	r.registered_at = NOW + 60;
+	r.sender_id_first = 3;
+	snprintf(r.peer, sizeof(r.peer), "192.0.2.11:4500");
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
+	ck_assert_uint_eq(n, 2);
+	gk_registration *list = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(gk_store_registrations(s, g.name, &list, &len), GK_OK);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_str_eq(list[0].member, "email:viewer@example.org");
+	ck_assert_int_eq(list[0].role, GK_ROLE_RECEIVER);
+	ck_assert_str_eq(list[1].group, g.name);
+	ck_assert_str_eq(list[1].member, "fqdn:camera.example");
+	ck_assert_str_eq(list[1].peer, "192.0.2.11:4500");
+	ck_assert_int_eq(list[1].role, GK_ROLE_SENDER);
+	ck_assert_int_eq(list[1].registered_at, NOW + 60);
+	ck_assert_uint_eq(list[1].sender_id_first, 3);
+	ck_assert_uint_eq(list[1].sender_id_count, 2);
+	free(list);
+
+	ck_assert_int_eq(gk_store_registration_delete(s, g.name, "fqdn:camera.example"), GK_OK);
+	ck_assert_int_eq(gk_store_registration_delete(s, g.name, "fqdn:camera.example"),
+			 GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
+	ck_assert_uint_eq(n, 1);
+	/* a policy reload does not drop registrations */
+	g.capacity = 1;
+	bool changed;
+	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
+	ck_assert_uint_eq(n, 1);
+
+	reg(&r, "keyid:nope", "fqdn:x.example", "");
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_registration_count(s, "keyid:nope", &n), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_registrations(s, "keyid:nope", &list, &len), GK_E_NOT_FOUND);
+	reg(&r, g.name, "fqdn:x.example", "");
+	r.role = (gk_role)0;
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_E_INVAL);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(audit_rows)
+{
+	gk_store *s = open_ok(true);
+	ck_assert_int_eq(gk_store_audit(s, "root", "rekey", "keyid:video-1"), GK_OK);
+	ck_assert_int_eq(gk_store_audit(s, NULL, "evict", NULL), GK_OK);
+	gk_store_close(s);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = 'root' AND action = 'rekey' "
+				 "AND detail = 'keyid:video-1' AND at > 1600000000"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = '-' AND action = 'evict'"), 1);
+}
+END_TEST
+
+START_TEST(identity)
+{
+	gk_store *s = open_ok(true);
+	gk_gcks_identity id, got;
+	ck_assert_int_eq(gk_store_identity_get(s, &got), GK_E_NOT_FOUND);
+	memset(&id, 0, sizeof(id));
+	ident("fqdn:gcks.example", &id.id);
+	id.sign_key_pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI...\n-----END PRIVATE KEY-----\n";
+	id.ca_pem = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";
+	ck_assert_int_eq(gk_store_identity_set(s, &id, "init"), GK_OK);
+	ck_assert_int_eq(gk_store_identity_get(s, &got), GK_OK);
+	ck_assert(gk_ident_eq(&got.id, &id.id));
+	ck_assert_str_eq(got.sign_key_pem, id.sign_key_pem);
+	ck_assert_ptr_null(got.cert_pem);
+	ck_assert_str_eq(got.ca_pem, id.ca_pem);
+	gk_gcks_identity_free(&got);
+	/* replaced, not added */
+	id.cert_pem = "-----BEGIN CERTIFICATE-----\ngcks\n-----END CERTIFICATE-----\n";
+	ck_assert_int_eq(gk_store_identity_set(s, &id, "init"), GK_OK);
+	ck_assert_int_eq(gk_store_identity_get(s, &got), GK_OK);
+	ck_assert_str_eq(got.cert_pem, id.cert_pem);
+	gk_gcks_identity_free(&got);
+	gk_store_close(s);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM gcks_identity"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE action = 'identity set' AND "
+				 "detail = 'fqdn:gcks.example'"), 2);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("storage");
+	TCase *tc = tcase_create("storage");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, create_open_reopen);
+	tcase_add_test(tc, created_0600_whatever_the_umask);
+	tcase_add_test(tc, refuses_readable_file);
+	tcase_add_test(tc, refuses_newer_schema);
+	tcase_add_test(tc, refuses_foreign_files);
+	tcase_add_test(tc, migrates_version_1_database);
+	tcase_add_test(tc, policy_round_trip);
+	tcase_add_test(tc, put_same_is_no_change);
+	tcase_add_test(tc, put_modified_changes);
+	tcase_add_test(tc, failed_put_rolls_back);
+	tcase_add_test(tc, delete_cascades);
+	tcase_add_test(tc, keys_shapes_and_stability);
+	tcase_add_test(tc, keys_follow_policy_generation);
+	tcase_add_test(tc, keys_replaced_on_expiry);
+	tcase_add_test(tc, spis_avoid_reserved_and_used_values);
+	tcase_add_test(tc, sender_ids);
+	tcase_add_test(tc, rekey_message_ids);
+	tcase_add_test(tc, registrations);
+	tcase_add_test(tc, audit_rows);
+	tcase_add_test(tc, identity);
+	suite_add_tcase(su, tc);
+	return tu_run(su);
+}
