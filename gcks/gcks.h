@@ -51,6 +51,16 @@ void gk_gcks_tick(gk_gcks *g);
 /* Re-reads group policies from the store (after `gcksctl policy load`). */
 gk_status gk_gcks_reload(gk_gcks *g);
 
+/* A view of one group for status reports; points into the GCKS, valid until the next call
+ * into it. */
+typedef struct gk_gcks_group_info {
+	const gk_group_policy *pol;
+	uint32_t registered;
+	const gk_sa_key *keys;        /* TEKs in policy order, then the Rekey SA */
+	size_t nkeys;
+} gk_gcks_group_info;
+size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max);
+
 typedef struct gk_gcks_stats {
 	unsigned half_open, established, groups;
 	uint64_t registrations, refusals, dropped;

@@ -85,3 +85,12 @@ const gk_member_policy *gcks_member_credentials(gk_gcks *g, const gk_ident *memb
 	}
 	return NULL;
 }
+
+size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max)
+{
+	size_t n = 0;
+	for (; n < g->ngroups && n < max; n++)
+		out[n] = (gk_gcks_group_info){ &g->groups[n].pol, g->groups[n].registered, g->groups[n].keys,
+					       g->groups[n].nkeys };
+	return n;
+}

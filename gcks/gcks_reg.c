@@ -193,16 +193,8 @@ static void refuse(gk_gcks *g, gcks_resp *r, uint16_t notify, const char *member
 
 static bool already_registered(gk_gcks *g, const gcks_group *grp, const char *member)
 {
-	gk_registration *regs = NULL;
-	size_t n = 0;
-	bool found = false;
-	(void)g;
-	if (gk_store_registrations(g->env.store, grp->pol.name, &regs, &n) != GK_OK)
-		return false;
-	for (size_t i = 0; i < n && !found; i++)
-		found = strcmp(regs[i].member, member) == 0;
-	free(regs);
-	return found;
+	bool exists = false;
+	return gk_store_registration_exists(g->env.store, grp->pol.name, member, &exists) == GK_OK && exists;
 }
 
 void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_payload *idg,

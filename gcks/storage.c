@@ -96,7 +96,9 @@
 	X(REG_COUNT, "SELECT (SELECT value FROM counters WHERE group_id = g.id AND name = 'registrations') " \
 		     "FROM groups g WHERE g.name = ?1") \
 	X(REG_LIST, "SELECT member, role, peer, registered_at, sender_id_first, sender_id_count " \
-		    "FROM registrations WHERE group_id = ?1 ORDER BY member")
+		    "FROM registrations WHERE group_id = ?1 ORDER BY member") \
+	X(REG_EXISTS, "SELECT 1 FROM registrations " \
+		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2")
 
 #define STMT_ENUM_(n, sql) Q_##n,
 #define STMT_SQL_(n, sql) sql,
@@ -1553,7 +1555,8 @@ gk_status gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, 
 	if (!s || !group || !first || n == 0 || bits > 32)
 		return GK_E_INVAL;
 	uint64_t max = (UINT64_C(1) << (bits ? bits : 16)) - 1;
-	gk_status st = counter_take(s, group, "sender_id", 1, n, max, &v);
+	/* RFC 9838 2.5.1: Sender-IDs are allocated sequentially, zero first */
+	gk_status st = counter_take(s, group, "sender_id", 0, n, max, &v);
 	if (!st)
 		*first = (uint32_t)v;
 	return st;
@@ -1693,5 +1696,22 @@ gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration
 		*out = NULL;
 		*n = 0;
 	}
+	return st;
+}
+
+gk_status gk_store_registration_exists(gk_store *s, const char *group, const char *member, bool *exists)
+{
+	if (!s || !group || !member || !exists)
+		return GK_E_INVAL;
+	sqlite3_stmt *q = stmt(s, Q_REG_EXISTS);
+	if (!q)
+		return GK_E_IO;
+	bool row = false;
+	gk_status st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ||
+		       sqlite3_bind_text(q, 2, member, -1, SQLITE_STATIC) ? db_fail(s, SQLITE_RANGE) : GK_OK;
+	if (!st)
+		st = step(s, q, &row);
+	stmt_done(q);
+	*exists = !st && row;
 	return st;
 }

@@ -76,7 +76,7 @@ gk_status gk_store_group_keys(gk_store *s, const gk_group_policy *g, const struc
 			      int64_t now, gk_sa_key *keys, size_t *nkeys);
 
 /* ---- counters that never repeat ---- */
-/* Reserves n consecutive Sender-IDs for a group, durable before return. Fails with
+/* Reserves n consecutive Sender-IDs for a group (the first ever is 0), durable before return. Fails with
  * GK_E_TOO_BIG when fewer than n remain below 2^bits (never reuses values). */
 gk_status gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
 				    uint32_t *first);
@@ -96,6 +96,8 @@ typedef struct gk_registration {
 /* Records (or refreshes) a member's registration. */
 gk_status gk_store_registration_put(gk_store *s, const gk_registration *r);
 gk_status gk_store_registration_delete(gk_store *s, const char *group, const char *member);
+/* Is the member registered to the group? (one indexed lookup) */
+gk_status gk_store_registration_exists(gk_store *s, const char *group, const char *member, bool *exists);
 gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *n);
 /* All registrations of a group, ordered by member; *out is malloc'd, free() it. */
 gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);

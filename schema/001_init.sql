@@ -149,7 +149,7 @@ CREATE UNIQUE INDEX sa_keys_current ON sa_keys(group_id, tek_index) WHERE state 
 CREATE INDEX sa_keys_spi ON sa_keys(spi);
 
 -- Counters that must never repeat for the same keys, per group:
---   sender_id     next Sender-ID to hand out (absent: 1)
+--   sender_id     next Sender-ID to hand out (absent: 0, RFC 9838 2.5.1)
 --   rekey_msgid   next GSA_REKEY Message ID (absent: 0)
 --   registrations number of rows in registrations (kept by the triggers below)
 CREATE TABLE counters (

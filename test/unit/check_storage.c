@@ -865,18 +865,19 @@ START_TEST(sender_ids)
 	gk_group_policy g;
 	gk_store *s = store_with_policy(&g);
 	uint32_t first = 0;
+	/* RFC 9838 2.5.1: allocated sequentially, zero first */
 	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_OK);
-	ck_assert_uint_eq(first, 1);
+	ck_assert_uint_eq(first, 0);
 	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 3, 4, &first), GK_OK);
-	ck_assert_uint_eq(first, 2);
+	ck_assert_uint_eq(first, 1);
 	gk_store_close(s);
 	s = open_ok(false);
 	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_OK);
-	ck_assert_uint_eq(first, 5);
+	ck_assert_uint_eq(first, 4);
 	/* 4 bits: values up to 15 */
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 11, 4, &first), GK_E_TOO_BIG);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 10, 4, &first), GK_OK);
-	ck_assert_uint_eq(first, 6);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 12, 4, &first), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 11, 4, &first), GK_OK);
+	ck_assert_uint_eq(first, 5);
 	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_E_TOO_BIG);
 	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 5, &first), GK_OK);
 	ck_assert_uint_eq(first, 16);
@@ -890,8 +891,8 @@ START_TEST(sender_ids)
 	ident(h.name, &h.id);
 	bool changed;
 	ck_assert_int_eq(gk_store_group_put(s, &h, "tester", NULL, &changed), GK_OK);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 65535, 0, &first), GK_OK);
-	ck_assert_uint_eq(first, 1);
+	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 65536, 0, &first), GK_OK);
+	ck_assert_uint_eq(first, 0);
 	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 1, 0, &first), GK_E_TOO_BIG);
 	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 1, 32, &first), GK_OK);
 	ck_assert_uint_eq(first, 65536);

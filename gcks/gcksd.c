@@ -1,0 +1,244 @@
+/* gcksd: the G-IKEv2 Group Controller/Key Server. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+#include "addr.h"
+#include "control.h"
+#include "gcks.h"
+#include "log.h"
+#include "udp.h"
+
+#define MAX_LISTEN 16
+
+typedef struct gcksd {
+	uv_loop_t *loop;
+	uv_timer_t tick;
+	uv_signal_t sigterm, sigint, sighup;
+	gk_udp *udp[MAX_LISTEN];
+	size_t nudp;
+	gk_store *store;
+	gk_gcks *gcks;
+	gk_control *control;
+	bool handles;
+} gcksd;
+
+static void usage(FILE *f)
+{
+	fputs("usage: gcksd --db PATH [--listen ADDR:PORT]... [--control PATH] [--log-level LEVEL]\n"
+	      "             [--user USER] [--foreground]\n"
+	      "Listens on UDP 848 and 500, IPv4 and IPv6, unless --listen is given.\n", f);
+}
+
+static int64_t clock_ms(void *ctx)
+{
+	return (int64_t)uv_now(((gcksd *)ctx)->loop);
+}
+
+/* Sends from the socket bound to `local` (the one the request came in on). */
+static void send_cb(void *ctx, const struct sockaddr *local, const struct sockaddr *peer,
+		    const uint8_t *data, size_t len)
+{
+	gcksd *d = ctx;
+	for (size_t i = 0; i < d->nudp; i++) {
+		const struct sockaddr *l = gk_udp_local(d->udp[i]);
+		if (l->sa_family == local->sa_family && gk_addr_port(l) == gk_addr_port(local) &&
+		    !memcmp(l, local, gk_addr_len(l))) {
+			gk_udp_send(d->udp[i], peer, data, len);
+			return;
+		}
+	}
+	for (size_t i = 0; i < d->nudp; i++)
+		if (gk_udp_local(d->udp[i])->sa_family == peer->sa_family) {
+			gk_udp_send(d->udp[i], peer, data, len);
+			return;
+		}
+}
+
+static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
+		    const struct sockaddr *local)
+{
+	gk_gcks_input(((gcksd *)ctx)->gcks, data, len, peer, local);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	gk_gcks_tick(((gcksd *)t->data)->gcks);
+}
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+	gcksd *d = s->data;
+	if (sig == SIGHUP) {
+		gk_status st = gk_gcks_reload(d->gcks);
+		gk_info("SIGHUP: policies reloaded: %s", gk_status_str(st));
+		return;
+	}
+	gk_info("signal %d: stopping", sig);
+	uv_stop(d->loop);
+}
+
+/* Root binds the privileged ports, then runs as `user`, who must own the database. */
+static int drop_privileges(const char *user, const char *db, const char *control)
+{
+	if (geteuid() != 0)
+		return 0;
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		gk_err("--user %s: no such user", user);
+		return -1;
+	}
+	const char *suffixes[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < 3; i++) {
+		char p[4096];
+		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+		if (chown(p, pw->pw_uid, pw->pw_gid) && errno != ENOENT) {
+			gk_err("%s: cannot hand the database to %s: %s", p, user, strerror(errno));
+			return -1;
+		}
+	}
+	if (control && chown(control, pw->pw_uid, pw->pw_gid))
+		gk_warn("%s: cannot hand the control socket to %s: %s", control, user, strerror(errno));
+	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
+		gk_err("cannot drop privileges to %s: %s", user, strerror(errno));
+		return -1;
+	}
+	gk_info("running as %s", user);
+	return 0;
+}
+
+static int listen_all(gcksd *d, const char **addrs, size_t n)
+{
+	static const char *defaults[] = { "0.0.0.0:848", "[::]:848", "0.0.0.0:500", "[::]:500" };
+	if (n == 0) {
+		addrs = defaults;
+		n = 4;
+	}
+	for (size_t i = 0; i < n && d->nudp < MAX_LISTEN; i++) {
+		struct sockaddr_storage a;
+		const char *why;
+		char err[256];
+		if (gk_addr_parse(addrs[i], 848, &a, &why)) {
+			gk_err("--listen %s: %s", addrs[i], why);
+			return -1;
+		}
+		if (gk_udp_open(d->loop, (struct sockaddr *)&a, recv_cb, d, &d->udp[d->nudp], err, sizeof(err))) {
+			gk_err("%s", err);
+			return -1;
+		}
+		gk_info("listening on %s", addrs[i]);
+		d->nudp++;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' }, { "listen", required_argument, NULL, 'l' },
+		{ "control", required_argument, NULL, 'c' }, { "log-level", required_argument, NULL, 'L' },
+		{ "user", required_argument, NULL, 'u' }, { "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	const char *db = NULL, *control = NULL, *user = "nobody", *listen[MAX_LISTEN];
+	size_t nlisten = 0;
+	int level = GK_LOG_INFO, c, rc = 1;
+	bool foreground = false;
+	gcksd d;
+	memset(&d, 0, sizeof(d));
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'l':
+			if (nlisten == MAX_LISTEN) {
+				fprintf(stderr, "gcksd: at most %d --listen\n", MAX_LISTEN);
+				return 1;
+			}
+			listen[nlisten++] = optarg;
+			break;
+		case 'c': control = optarg; break;
+		case 'u': user = optarg; break;
+		case 'f': foreground = true; break;
+		case 'L':
+			if ((level = gk_log_level_parse(optarg)) < 0) {
+				fprintf(stderr, "gcksd: --log-level: use error, warn, info or debug\n");
+				return 1;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (!db || optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	gk_log_init("gcksd", (gk_log_level)level);
+	gk_store_err serr;
+	if (gk_store_open(db, false, &d.store, &serr)) {
+		gk_err("%s", serr.msg);
+		return 1;
+	}
+	d.loop = uv_default_loop();
+	gk_gcks_config cfg;
+	gk_gcks_config_default(&cfg);
+	gk_gcks_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
+			    .send_ctx = &d, .store = d.store };
+	char err[512];
+	if (gk_gcks_new(&cfg, &env, &d.gcks, err, sizeof(err))) {
+		gk_err("%s", err);
+		goto out;
+	}
+	if (listen_all(&d, listen, nlisten))
+		goto out;
+	gk_control_hooks hooks = { .gcks = d.gcks, .store = d.store, .started = (int64_t)time(NULL) };
+	if (control && gk_control_open(d.loop, control, &hooks, &d.control, err, sizeof(err))) {
+		gk_err("%s", err);
+		goto out;
+	}
+	if (drop_privileges(user, db, control))
+		goto out;
+	if (!foreground && daemon(1, 1)) {
+		gk_err("cannot detach: %s", strerror(errno));
+		goto out;
+	}
+	uv_timer_init(d.loop, &d.tick);
+	d.tick.data = &d;
+	uv_timer_start(&d.tick, on_tick, 1000, 1000);
+	uv_signal_init(d.loop, &d.sigterm);
+	uv_signal_init(d.loop, &d.sigint);
+	uv_signal_init(d.loop, &d.sighup);
+	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_signal_start(&d.sighup, on_signal, SIGHUP);
+	d.handles = true;
+	gk_info("gcksd ready");
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	for (size_t i = 0; i < d.nudp; i++)
+		gk_udp_close(d.udp[i]);
+	gk_control_close(d.control);
+	if (d.handles) {
+		uv_close((uv_handle_t *)&d.tick, NULL);
+		uv_close((uv_handle_t *)&d.sigterm, NULL);
+		uv_close((uv_handle_t *)&d.sigint, NULL);
+		uv_close((uv_handle_t *)&d.sighup, NULL);
+	}
+	if (d.loop) {
+		uv_run(d.loop, UV_RUN_NOWAIT);
+		uv_loop_close(d.loop);
+	}
+	gk_gcks_free(d.gcks);
+	gk_store_close(d.store);
+	return rc;
+}
