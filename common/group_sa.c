@@ -75,6 +75,22 @@ char *gk_ts_spec_text(const gk_ts_spec *t, char *buf, size_t len)
 
 /* ---- encoding ---- */
 
+/* The payloads must not point into the caller's group state, which may be wiped before they
+ * are built: every octet string goes into the arena. */
+static gk_chunk adup(gk_arena *a, const void *p, size_t n)
+{
+	void *d = n ? gk_arena_dup(a, p, n) : NULL;
+	return GK_CHUNK(d, d ? n : 0);
+}
+
+static gk_status ts_to_arena(gk_arena *a, const gk_ts_spec *t, gk_ts *out)
+{
+	gk_ts_spec_to_ts(t, out);
+	out->start_addr = adup(a, out->start_addr.ptr, out->start_addr.len);
+	out->end_addr = adup(a, out->end_addr.ptr, out->end_addr.len);
+	return out->start_addr.ptr && out->end_addr.ptr ? GK_OK : GK_E_NOMEM;
+}
+
 static gk_attr *attr_u32(gk_arena *a, gk_attr *at, uint16_t type, uint32_t v)
 {
 	uint8_t *p = gk_arena_alloc(a, 4);
@@ -109,7 +125,7 @@ static gk_status encode_transforms(const gk_group_sa *sa, gk_gsa_context ctx, gk
 			t[n] = (gk_transform){ .type = GK_TT_GCAUTH, .id = sa->gcauth };
 			if (sa->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
 				kl[1] = (gk_attr){ .type = GK_TATTR_SIG_ALG_ID,
-						   .value = GK_CHUNK(sa->sig_algid, sa->sig_algid_len) };
+						   .value = adup(a, sa->sig_algid, sa->sig_algid_len) };
 				t[n].attrs = (gk_attr_list){ &kl[1], 1 };
 			}
 			n++;
@@ -130,10 +146,12 @@ static gk_status encode_policy(const gk_group_sa *sa, gk_gsa_context ctx, gk_are
 		return GK_E_NOMEM;
 	p->proto = sa->proto;
 	p->spi_size = (uint8_t)sa->spi_len;
-	p->spi = GK_CHUNK(sa->spi, sa->spi_len);
-	gk_ts_spec_to_ts(&sa->src, &p->src);
-	gk_ts_spec_to_ts(&sa->dst, &p->dst);
-	gk_status st = encode_transforms(sa, ctx, a, &p->transforms);
+	p->spi = adup(a, sa->spi, sa->spi_len);
+	gk_status st = ts_to_arena(a, &sa->src, &p->src);
+	if (!st)
+		st = ts_to_arena(a, &sa->dst, &p->dst);
+	if (!st)
+		st = encode_transforms(sa, ctx, a, &p->transforms);
 	if (st)
 		return st;
 	if (sa->lifetime && !attr_u32(a, &at[n++], GK_GSAA_GSA_KEY_LIFETIME, sa->lifetime))
@@ -142,8 +160,7 @@ static gk_status encode_policy(const gk_group_sa *sa, gk_gsa_context ctx, gk_are
 	    !attr_u32(a, &at[n++], GK_GSAA_GSA_INITIAL_MESSAGE_ID, sa->initial_msgid))
 		return GK_E_NOMEM;
 	for (size_t i = 0; i < sa->n_next_spi && i < GK_GROUP_MAX_NEXT_SPI; i++)
-		at[n++] = (gk_attr){ .type = GK_GSAA_GSA_NEXT_SPI,
-				     .value = GK_CHUNK(sa->next_spi[i], sa->spi_len) };
+		at[n++] = (gk_attr){ .type = GK_GSAA_GSA_NEXT_SPI, .value = adup(a, sa->next_spi[i], sa->spi_len) };
 	p->attrs = (gk_attr_list){ at, n };
 	return GK_OK;
 }
@@ -176,7 +193,7 @@ static gk_status encode_bag(const gk_group_sa *sa, uint16_t kwa, gk_chunk kwk, g
 	if (!st) {
 		*at = (gk_attr){ .type = GK_GKBA_SA_KEY, .value = GK_CHUNK(v, w.len) };
 		*b = (gk_key_bag){ .proto = sa->proto, .spi_size = (uint8_t)sa->spi_len,
-				   .spi = GK_CHUNK(sa->spi, sa->spi_len), .attrs = { at, 1 } };
+				   .spi = adup(a, sa->spi, sa->spi_len), .attrs = { at, 1 } };
 	}
 	gk_wbuf_free(&w);
 	return st;
@@ -189,7 +206,7 @@ static gk_status encode_member_bag(const gk_group_state *gs, gk_arena *a, gk_key
 	if (!at)
 		return GK_E_NOMEM;
 	if (gs->auth_key_len)
-		at[n++] = (gk_attr){ .type = GK_MKBA_AUTH_KEY, .value = GK_CHUNK(gs->auth_key, gs->auth_key_len) };
+		at[n++] = (gk_attr){ .type = GK_MKBA_AUTH_KEY, .value = adup(a, gs->auth_key, gs->auth_key_len) };
 	for (size_t i = 0; i < gs->nsender_ids; i++)
 		if (!attr_u32(a, &at[n++], GK_MKBA_GM_SENDER_ID, gs->sender_ids[i]))
 			return GK_E_NOMEM;

@@ -16,15 +16,16 @@ static void free_secret(uint8_t **p, size_t *len)
 	*len = 0;
 }
 
+/* Copies src into *dst; src may point into the old *dst, so the copy comes first. */
 static gk_status dup_into(uint8_t **dst, size_t *dlen, gk_chunk src)
 {
-	free_secret(dst, dlen);
-	if (!src.len)
-		return GK_OK;
-	*dst = malloc(src.len);
-	if (!*dst)
+	uint8_t *n = NULL;
+	if (src.len && !(n = malloc(src.len)))
 		return GK_E_NOMEM;
-	memcpy(*dst, src.ptr, src.len);
+	if (src.len)
+		memcpy(n, src.ptr, src.len);
+	free_secret(dst, dlen);
+	*dst = n;
 	*dlen = src.len;
 	return GK_OK;
 }

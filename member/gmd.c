@@ -106,6 +106,14 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 	case GK_GM_FAILED:
 		gk_err("registration failed: %s%s%s", ev->why ? ev->why : "",
 		       ev->notify ? ": " : "", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "");
+		if (d->json && d->once && d->exit_code == 0) {
+			gk_json_obj(&d->j);
+			gk_json_kstr(&d->j, "group", group);
+			gk_json_kstr(&d->j, "status", "failed");
+			gk_json_kstr(&d->j, "error", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "NO_ANSWER");
+			gk_json_kstr(&d->j, "reason", ev->why);
+			gk_json_obj_end(&d->j);
+		}
 		if (d->exit_code == 0)
 			d->exit_code = ev->notify ? 2 : 3;
 		if (d->once) {

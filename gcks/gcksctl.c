@@ -1,0 +1,640 @@
+/* gcksctl: the admin CLI of the GCKS. Works on the database directly (init, policy, group,
+ * member) and asks the running daemon over its control socket (status, rekey, evict, and the
+ * reload that follows a policy load).
+ * Exit codes: 0 ok, 1 usage error, 2 validation error, 3 daemon not reachable, 4 other failure. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include "auth.h"
+#include "iana.h"
+#include "json.h"
+#include "policy_yaml.h"
+#include "storage.h"
+
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4 };
+
+#define DEFAULT_DB "/var/lib/gikev2/gcks.db"
+#define DEFAULT_CONTROL "/run/gikev2/gcksd.sock"
+
+typedef struct ctl {
+	const char *db, *control;
+	bool json;
+	const char *who;
+} ctl;
+
+static void usage(FILE *f)
+{
+	fputs("usage: gcksctl [--db PATH] [--control PATH] [--json] COMMAND\n"
+	      "commands:\n"
+	      "  init [--id ID] [--key FILE] [--key-type ecdsa-p256|ecdsa-p384|ed25519|rsa]\n"
+	      "       [--cert FILE] [--ca FILE]      create the database and the GCKS signing key\n"
+	      "  policy check FILE...                validate policy files, change nothing\n"
+	      "  policy load FILE...                 validate, then store the groups and tell gcksd\n"
+	      "  policy export [GROUP]               print policies in the file format (with secrets)\n"
+	      "  group list | group show GROUP | group delete GROUP\n"
+	      "  member list GROUP                   registered members\n"
+	      "  status                              ask the running gcksd\n"
+	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n", f);
+}
+
+static int open_store(const ctl *c, bool create, gk_store **s)
+{
+	gk_store_err err;
+	if (gk_store_open(c->db, create, s, &err)) {
+		fprintf(stderr, "gcksctl: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/* ---- control socket ---- */
+
+/* Sends one request line and copies the one-line answer to *answer (malloc'd). */
+static int ask_daemon(const ctl *c, const char *request, char **answer)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(c->control) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "gcksctl: control socket path too long\n");
+		return EXIT_USAGE;
+	}
+	strcpy(sun.sun_path, c->control);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		fprintf(stderr, "gcksctl: gcksd not reachable at %s: %s\n", c->control, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_DAEMON;
+	}
+	size_t len = strlen(request);
+	char *buf = malloc(1 << 20);
+	size_t got = 0;
+	int rc = EXIT_DAEMON;
+	if (!buf || write(fd, request, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, buf + got, (1 << 20) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(buf, '\n', got) || got == (1 << 20) - 1)
+			break;
+	}
+	if (!got)
+		goto out;
+	buf[got] = 0;
+	*answer = buf;
+	buf = NULL;
+	rc = EXIT_OK;
+out:
+	if (rc)
+		fprintf(stderr, "gcksctl: no answer from gcksd at %s\n", c->control);
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static bool answer_ok(const char *a)
+{
+	return strstr(a, "\"ok\":true") != NULL;
+}
+
+static int cmd_daemon(const ctl *c, const char *request)
+{
+	char *a = NULL;
+	int rc = ask_daemon(c, request, &a);
+	if (rc)
+		return rc;
+	fputs(a, stdout);
+	if (!strchr(a, '\n'))
+		fputc('\n', stdout);
+	rc = answer_ok(a) ? EXIT_OK : EXIT_FAIL;
+	if (rc) {
+		const char *e = strstr(a, "\"error\":\"");
+		if (e) {
+			e += 9;
+			fprintf(stderr, "gcksctl: %.*s\n", (int)strcspn(e, "\""), e);
+		}
+	}
+	free(a);
+	return rc;
+}
+
+/* ---- init ---- */
+
+static EVP_PKEY *generate_key(const char *type)
+{
+	if (!strcmp(type, "ecdsa-p256"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (!strcmp(type, "ecdsa-p384"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	if (!strcmp(type, "ed25519"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (!strcmp(type, "rsa"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+	return NULL;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[4096];
+	size_t n;
+	while (m && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(f);
+	if (m)
+		fclose(m);
+	return buf;
+}
+
+static char *key_pem(EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *out = NULL;
+	if (b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) {
+		char *p;
+		long n = BIO_get_mem_data(b, &p);
+		out = malloc((size_t)n + 1);
+		if (out) {
+			memcpy(out, p, (size_t)n);
+			out[n] = 0;
+		}
+	}
+	BIO_free(b);
+	return out;
+}
+
+static int cmd_init(const ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' }, { "key", required_argument, NULL, 'k' },
+		{ "key-type", required_argument, NULL, 't' }, { "cert", required_argument, NULL, 'c' },
+		{ "ca", required_argument, NULL, 'a' }, { 0 },
+	};
+	const char *id_text = "fqdn:gcks.local", *key = NULL, *type = "ecdsa-p256", *cert = NULL, *ca = NULL, *why;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'i': id_text = optarg; break;
+		case 'k': key = optarg; break;
+		case 't': type = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'a': ca = optarg; break;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	gk_gcks_identity id;
+	memset(&id, 0, sizeof(id));
+	if (gk_ident_parse(id_text, &id.id, &why)) {
+		fprintf(stderr, "gcksctl: --id %s: %s\n", id_text, why);
+		return EXIT_USAGE;
+	}
+	gk_store *s = NULL;
+	int rc = open_store(c, true, &s);
+	if (rc)
+		return rc;
+	gk_gcks_identity old;
+	memset(&old, 0, sizeof(old));
+	if (gk_store_identity_get(s, &old) == GK_OK && !key && !cert && !ca) {
+		gk_gcks_identity_free(&old);
+		fprintf(stderr, "gcksctl: %s is already initialized\n", c->db);
+		gk_store_close(s);
+		return EXIT_OK;
+	}
+	gk_gcks_identity_free(&old);
+	rc = EXIT_FAIL;
+	EVP_PKEY *k = NULL;
+	if (key) {
+		if (gk_privkey_load_pem(key, &k)) {
+			fprintf(stderr, "gcksctl: --key %s: cannot read the private key\n", key);
+			goto out;
+		}
+	} else if (!(k = generate_key(type))) {
+		fprintf(stderr, "gcksctl: --key-type %s: use ecdsa-p256, ecdsa-p384, ed25519 or rsa\n", type);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	id.sign_key_pem = key_pem(k);
+	if (cert && !(id.cert_pem = read_file(cert))) {
+		fprintf(stderr, "gcksctl: --cert %s: cannot read\n", cert);
+		goto out;
+	}
+	if (ca && !(id.ca_pem = read_file(ca))) {
+		fprintf(stderr, "gcksctl: --ca %s: cannot read\n", ca);
+		goto out;
+	}
+	if (!id.sign_key_pem || gk_store_identity_set(s, &id, c->who)) {
+		fprintf(stderr, "gcksctl: cannot store the GCKS identity\n");
+		goto out;
+	}
+	printf("initialized %s as %s (%s signing key)\n", c->db, id_text, key ? "imported" : type);
+	rc = EXIT_OK;
+out:
+	EVP_PKEY_free(k);
+	gk_gcks_identity_free(&id);
+	gk_store_close(s);
+	return rc;
+}
+
+/* ---- policy ---- */
+
+static int load_files(int n, char **files, gk_group_policy ***groups, size_t **counts)
+{
+	gk_diag d;
+	int rc = EXIT_OK;
+	gk_diag_init(&d);
+	*groups = calloc((size_t)n, sizeof(**groups));
+	*counts = calloc((size_t)n, sizeof(**counts));
+	if (!*groups || !*counts)
+		return EXIT_FAIL;
+	for (int i = 0; i < n; i++) {
+		gk_status st = gk_policy_yaml_load(files[i], &(*groups)[i], &(*counts)[i], &d);
+		if (st == GK_E_INVAL)
+			rc = EXIT_INVALID;
+		else if (st && rc == EXIT_OK)
+			rc = EXIT_FAIL;
+	}
+	for (size_t i = 0; i < d.count; i++)
+		fprintf(stderr, "%s\n", d.msgs[i].text);
+	gk_diag_free(&d);
+	return rc;
+}
+
+static void free_loaded(int n, gk_group_policy **groups, size_t *counts)
+{
+	for (int i = 0; groups && i < n; i++)
+		gk_policy_yaml_free(groups[i], counts ? counts[i] : 0);
+	free(groups);
+	free(counts);
+}
+
+static int cmd_policy_check(int argc, char **argv)
+{
+	gk_group_policy **g = NULL;
+	size_t *cnt = NULL;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	int rc = load_files(argc, argv, &g, &cnt);
+	if (!rc)
+		for (int i = 0; i < argc; i++)
+			printf("%s: ok (%zu group%s)\n", argv[i], cnt[i], cnt[i] == 1 ? "" : "s");
+	free_loaded(argc, g, cnt);
+	return rc;
+}
+
+static int cmd_policy_load(const ctl *c, int argc, char **argv)
+{
+	gk_group_policy **g = NULL;
+	size_t *cnt = NULL;
+	gk_store *s = NULL;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	int rc = load_files(argc, argv, &g, &cnt);
+	if (!rc)
+		rc = open_store(c, false, &s);
+	for (int i = 0; !rc && i < argc; i++) {
+		for (size_t j = 0; !rc && j < cnt[i]; j++) {
+			bool changed = false;
+			gk_status st = gk_store_group_put(s, &g[i][j], c->who, argv[i], &changed);
+			if (st) {
+				fprintf(stderr, "gcksctl: %s: group %s: cannot store: %s\n", argv[i], g[i][j].name,
+					gk_store_errmsg(s));
+				rc = EXIT_FAIL;
+				break;
+			}
+			printf("%s: %s\n", g[i][j].name, changed ? "loaded" : "unchanged");
+		}
+	}
+	gk_store_close(s);
+	free_loaded(argc, g, cnt);
+	if (rc)
+		return rc;
+	char *a = NULL;
+	struct stat stt;
+	if (stat(c->control, &stt) == 0 && ask_daemon(c, "reload", &a) == EXIT_OK) {
+		printf("gcksd: %s", answer_ok(a) ? "policies reloaded\n" : a);
+		free(a);
+	} else {
+		printf("gcksd not running at %s: the policy applies when it starts\n", c->control);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_policy_export(const ctl *c, int argc, char **argv)
+{
+	gk_store *s = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = open_store(c, false, &s);
+	if (rc)
+		return rc;
+	if (argc > 1) {
+		usage(stderr);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (argc == 1) {
+		names = calloc(1, sizeof(*names));
+		if (names && (names[0] = strdup(argv[0])))
+			n = 1;
+	} else if (gk_store_group_names(s, &names, &n)) {
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	gk_group_policy *g = calloc(n ? n : 1, sizeof(*g));
+	size_t got = 0;
+	for (size_t i = 0; g && i < n; i++, got++)
+		if (gk_store_group_get(s, names[i], &g[i])) {
+			fprintf(stderr, "gcksctl: no group %s\n", names[i]);
+			rc = EXIT_FAIL;
+			break;
+		}
+	if (!rc && gk_policy_yaml_export(g, got, stdout))
+		rc = EXIT_FAIL;
+	for (size_t i = 0; g && i < got; i++)
+		gk_group_policy_free(&g[i]);
+	free(g);
+out:
+	gk_store_names_free(names, n);
+	gk_store_close(s);
+	return rc;
+}
+
+/* ---- group / member ---- */
+
+static const char *rekey_name(const gk_group_policy *g)
+{
+	return g->rekey_transport == GK_REKEY_INBAND ? "inband" : "multicast";
+}
+
+static int cmd_group_list(const ctl *c)
+{
+	gk_store *s = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = open_store(c, false, &s);
+	if (rc)
+		return rc;
+	if (gk_store_group_names(s, &names, &n)) {
+		gk_store_close(s);
+		return EXIT_FAIL;
+	}
+	gk_json j;
+	gk_json_init(&j, stdout);
+	if (c->json)
+		gk_json_arr(&j);
+	else
+		printf("%-32s %-9s %8s %8s %4s\n", "GROUP", "REKEY", "MEMBERS", "CAPACITY", "SAS");
+	for (size_t i = 0; i < n; i++) {
+		gk_group_policy g;
+		uint32_t reg = 0;
+		if (gk_store_group_get(s, names[i], &g))
+			continue;
+		gk_store_registration_count(s, names[i], &reg);
+		if (c->json) {
+			gk_json_obj(&j);
+			gk_json_kstr(&j, "group", g.name);
+			gk_json_kstr(&j, "rekey", rekey_name(&g));
+			gk_json_kint(&j, "members", reg);
+			gk_json_kint(&j, "capacity", g.capacity);
+			gk_json_kint(&j, "sas", (long long)g.nteks);
+			gk_json_obj_end(&j);
+		} else {
+			printf("%-32s %-9s %8u %8u %4zu\n", g.name, rekey_name(&g), reg, g.capacity, g.nteks);
+		}
+		gk_group_policy_free(&g);
+	}
+	if (c->json) {
+		gk_json_arr_end(&j);
+		putchar('\n');
+	}
+	gk_store_names_free(names, n);
+	gk_store_close(s);
+	return EXIT_OK;
+}
+
+static void sa_line(const gk_tek_policy *t)
+{
+	char src[96], dst[96];
+	gk_ts_spec_text(&t->src, src, sizeof(src));
+	gk_ts_spec_text(&t->dst, dst, sizeof(dst));
+	printf("  sa %-12s %-3s %s%s%s %s %s -> %s lifetime %us\n", t->name, gk_iana_str(GK_REG_PROTO, t->proto),
+	       t->encr ? gk_iana_str(GK_REG_ENCR, t->encr) : "", t->integ ? " " : "",
+	       t->integ ? gk_iana_str(GK_REG_INTEG, t->integ) : "", gk_iana_str(GK_REG_SN, t->sn), src, dst,
+	       t->lifetime);
+}
+
+static int cmd_group_show(const ctl *c, const char *name)
+{
+	gk_store *s = NULL;
+	gk_group_policy g;
+	int rc = open_store(c, false, &s);
+	if (rc)
+		return rc;
+	if (gk_store_group_get(s, name, &g)) {
+		fprintf(stderr, "gcksctl: no group %s\n", name);
+		gk_store_close(s);
+		return EXIT_FAIL;
+	}
+	uint32_t reg = 0;
+	int64_t gen = 0;
+	gk_store_registration_count(s, name, &reg);
+	gk_store_group_generation(s, name, &gen);
+	if (c->json) {
+		gk_json j;
+		gk_json_init(&j, stdout);
+		gk_json_obj(&j);
+		gk_json_kstr(&j, "group", g.name);
+		gk_json_kint(&j, "generation", gen);
+		gk_json_kstr(&j, "rekey", rekey_name(&g));
+		gk_json_kint(&j, "capacity", g.capacity);
+		gk_json_kint(&j, "members_registered", reg);
+		gk_json_kint(&j, "members_authorized", (long long)g.nmembers);
+		gk_json_kstr(&j, "mode", g.transport_mode ? "transport" : "tunnel");
+		gk_json_key(&j, "sas");
+		gk_json_arr(&j);
+		for (size_t i = 0; i < g.nteks; i++) {
+			char src[96], dst[96];
+			gk_json_obj(&j);
+			gk_json_kstr(&j, "name", g.teks[i].name);
+			gk_json_kstr(&j, "protocol", gk_iana_str(GK_REG_PROTO, g.teks[i].proto));
+			if (g.teks[i].encr)
+				gk_json_kstr(&j, "encryption", gk_iana_str(GK_REG_ENCR, g.teks[i].encr));
+			if (g.teks[i].integ)
+				gk_json_kstr(&j, "integrity", gk_iana_str(GK_REG_INTEG, g.teks[i].integ));
+			gk_json_kstr(&j, "source", gk_ts_spec_text(&g.teks[i].src, src, sizeof(src)));
+			gk_json_kstr(&j, "destination", gk_ts_spec_text(&g.teks[i].dst, dst, sizeof(dst)));
+			gk_json_kint(&j, "lifetime", g.teks[i].lifetime);
+			gk_json_obj_end(&j);
+		}
+		gk_json_arr_end(&j);
+		gk_json_obj_end(&j);
+		putchar('\n');
+	} else {
+		printf("group %s (generation %lld)\n  rekey %s, mode %s, capacity %u, %u registered, %zu authorized\n",
+		       g.name, (long long)gen, rekey_name(&g), g.transport_mode ? "transport" : "tunnel", g.capacity,
+		       reg, g.nmembers);
+		for (size_t i = 0; i < g.nteks; i++)
+			sa_line(&g.teks[i]);
+		if (g.kek.present)
+			printf("  rekey sa %s%s%s %s\n", gk_iana_str(GK_REG_ENCR, g.kek.encr), g.kek.integ ? " " : "",
+			       g.kek.integ ? gk_iana_str(GK_REG_INTEG, g.kek.integ) : "", gk_iana_str(GK_REG_KWA, g.kek.kwa));
+	}
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+	return EXIT_OK;
+}
+
+static int cmd_group_delete(const ctl *c, const char *name)
+{
+	gk_store *s = NULL;
+	int rc = open_store(c, false, &s);
+	if (rc)
+		return rc;
+	gk_status st = gk_store_group_delete(s, name, c->who);
+	gk_store_close(s);
+	if (st) {
+		fprintf(stderr, "gcksctl: cannot delete group %s: %s\n", name, gk_status_str(st));
+		return EXIT_FAIL;
+	}
+	printf("deleted %s\n", name);
+	char *a = NULL;
+	struct stat stt;
+	if (stat(c->control, &stt) == 0 && ask_daemon(c, "reload", &a) == EXIT_OK)
+		free(a);
+	return EXIT_OK;
+}
+
+static int cmd_member_list(const ctl *c, const char *group)
+{
+	gk_store *s = NULL;
+	gk_registration *r = NULL;
+	size_t n = 0;
+	int rc = open_store(c, false, &s);
+	if (rc)
+		return rc;
+	if (gk_store_registrations(s, group, &r, &n)) {
+		fprintf(stderr, "gcksctl: no group %s\n", group);
+		gk_store_close(s);
+		return EXIT_FAIL;
+	}
+	gk_json j;
+	gk_json_init(&j, stdout);
+	if (c->json)
+		gk_json_arr(&j);
+	else
+		printf("%-36s %-8s %-24s %-20s %s\n", "MEMBER", "ROLE", "FROM", "REGISTERED", "SENDER-IDS");
+	for (size_t i = 0; i < n; i++) {
+		char when[32];
+		time_t t = (time_t)r[i].registered_at;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		const char *role = r[i].role == GK_ROLE_SENDER ? "sender" : "receiver";
+		if (c->json) {
+			gk_json_obj(&j);
+			gk_json_kstr(&j, "member", r[i].member);
+			gk_json_kstr(&j, "role", role);
+			gk_json_kstr(&j, "peer", r[i].peer);
+			gk_json_kstr(&j, "registered", when);
+			gk_json_key(&j, "sender_ids");
+			gk_json_arr(&j);
+			for (uint32_t k = 0; k < r[i].sender_id_count; k++)
+				gk_json_int(&j, r[i].sender_id_first + k);
+			gk_json_arr_end(&j);
+			gk_json_obj_end(&j);
+		} else {
+			char ids[64] = "-";
+			if (r[i].sender_id_count == 1)
+				snprintf(ids, sizeof(ids), "%u", r[i].sender_id_first);
+			else if (r[i].sender_id_count > 1)
+				snprintf(ids, sizeof(ids), "%u-%u", r[i].sender_id_first,
+					 r[i].sender_id_first + r[i].sender_id_count - 1);
+			printf("%-36s %-8s %-24s %-20s %s\n", r[i].member, role, r[i].peer, when, ids);
+		}
+	}
+	if (c->json) {
+		gk_json_arr_end(&j);
+		putchar('\n');
+	}
+	free(r);
+	gk_store_close(s);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	ctl c = { .db = getenv("GIKEV2_DB") ? getenv("GIKEV2_DB") : DEFAULT_DB,
+		  .control = getenv("GIKEV2_CONTROL") ? getenv("GIKEV2_CONTROL") : DEFAULT_CONTROL };
+	int o;
+	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': c.db = optarg; break;
+		case 'c': c.control = optarg; break;
+		case 'j': c.json = true; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	const char *user = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
+	c.who = user ? user : "gcksctl";
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
+	if (!strcmp(cmd, "init"))
+		return cmd_init(&c, argc, argv);
+	if (!strcmp(cmd, "policy") && !strcmp(sub, "check"))
+		return cmd_policy_check(argc - 2, argv + 2);
+	if (!strcmp(cmd, "policy") && !strcmp(sub, "load"))
+		return cmd_policy_load(&c, argc - 2, argv + 2);
+	if (!strcmp(cmd, "policy") && !strcmp(sub, "export"))
+		return cmd_policy_export(&c, argc - 2, argv + 2);
+	if (!strcmp(cmd, "group") && !strcmp(sub, "list") && argc == 2)
+		return cmd_group_list(&c);
+	if (!strcmp(cmd, "group") && !strcmp(sub, "show") && argc == 3)
+		return cmd_group_show(&c, argv[2]);
+	if (!strcmp(cmd, "group") && !strcmp(sub, "delete") && argc == 3)
+		return cmd_group_delete(&c, argv[2]);
+	if (!strcmp(cmd, "member") && !strcmp(sub, "list") && argc == 3)
+		return cmd_member_list(&c, argv[2]);
+	if (!strcmp(cmd, "status") && argc == 1)
+		return cmd_daemon(&c, "status");
+	char req[1400];
+	if (!strcmp(cmd, "rekey") && argc == 2) {
+		snprintf(req, sizeof(req), "rekey %s", argv[1]);
+		return cmd_daemon(&c, req);
+	}
+	if (!strcmp(cmd, "evict") && argc == 3) {
+		snprintf(req, sizeof(req), "evict %s %s", argv[1], argv[2]);
+		return cmd_daemon(&c, req);
+	}
+	usage(stderr);
+	return EXIT_USAGE;
+}
