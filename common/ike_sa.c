@@ -85,9 +85,37 @@ void gk_ike_sa_auth_done(gk_ike_sa *sa)
 	free_secret(&sa->init_resp, &sa->init_resp_len);
 }
 
-gk_status gk_ike_sa_cache_response(gk_ike_sa *sa, gk_chunk resp)
+void gk_ike_sa_cache_response(gk_ike_sa *sa, gk_dgrams *resp)
 {
-	return dup_into(&sa->last_resp, &sa->last_resp_len, resp);
+	if (!sa->last_resp && !(sa->last_resp = calloc(1, sizeof(*sa->last_resp)))) {
+		gk_dgrams_free(resp);
+		return;
+	}
+	gk_dgrams_free(sa->last_resp);
+	*sa->last_resp = *resp;
+	memset(resp, 0, sizeof(*resp));
+}
+
+gk_status gk_ike_sa_open(gk_ike_sa *sa, gk_msg *m, bool *complete)
+{
+	gk_sk_keys k = gk_ike_sa_sk(sa, false);
+	*complete = true;
+	if (m->sk_index == SIZE_MAX)
+		return GK_E_STATE;
+	if (m->pl.items[m->sk_index].type != GK_PL_SKF)
+		return gk_msg_decrypt(m, &k);
+	if (!sa->reasm && !(sa->reasm = calloc(1, sizeof(*sa->reasm))))
+		return GK_E_NOMEM;
+	gk_wbuf plain;
+	uint8_t first = 0;
+	gk_wbuf_init(&plain, GK_MAX_MESSAGE);
+	gk_status st = gk_frag_add(sa->reasm, m, &k, complete, &plain, &first);
+	if (!st && *complete) {
+		st = gk_msg_add_inner(m, first, gk_wbuf_chunk(&plain));
+		m->decrypted = true;
+	}
+	gk_wbuf_free(&plain);
+	return st;
 }
 
 void gk_ike_sa_free(gk_ike_sa *sa)
@@ -95,7 +123,14 @@ void gk_ike_sa_free(gk_ike_sa *sa)
 	if (!sa)
 		return;
 	gk_ike_sa_auth_done(sa);
-	free_secret(&sa->last_resp, &sa->last_resp_len);
+	if (sa->last_resp) {
+		gk_dgrams_free(sa->last_resp);
+		free(sa->last_resp);
+	}
+	if (sa->reasm) {
+		gk_frag_reset(sa->reasm);
+		free(sa->reasm);
+	}
 	gk_dh_free(sa->dh);
 	gk_ike_keys_wipe(&sa->keys);
 	memset(sa, 0, sizeof(*sa));

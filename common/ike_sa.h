@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 #include "dh.h"
+#include "frag.h"
 #include "ident.h"
 #include "ikekeys.h"
 #include "sk.h"
@@ -31,8 +32,9 @@ typedef struct gk_ike_sa {
 	size_t init_req_len, init_resp_len;
 	uint32_t msgid_out;     /* next Message ID of a request we send */
 	uint32_t msgid_in;      /* next Message ID we expect in a request from the peer */
-	uint8_t *last_resp;     /* our response to request msgid_in - 1 */
-	size_t last_resp_len;
+	gk_dgrams *last_resp;   /* our response to request msgid_in - 1 (one or more datagrams) */
+	gk_frag_reasm *reasm;   /* fragments of a request or response being received */
+	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
 	gk_ident peer_id;
 	struct sockaddr_storage peer, local;
 	int64_t created_ms, used_ms;
@@ -49,7 +51,11 @@ gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
 gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out);
 /* Drops nonces and IKE_SA_INIT copies once authentication is over. */
 void gk_ike_sa_auth_done(gk_ike_sa *sa);
-gk_status gk_ike_sa_cache_response(gk_ike_sa *sa, gk_chunk resp);
+/* Keeps the datagrams of our last response (taking them over from *resp, which is emptied). */
+void gk_ike_sa_cache_response(gk_ike_sa *sa, gk_dgrams *resp);
+/* Opens a received protected message: SK directly, SKF through reassembly. GK_OK with
+ * *complete false means a fragment was kept and the message is not whole yet. */
+gk_status gk_ike_sa_open(gk_ike_sa *sa, gk_msg *m, bool *complete);
 void gk_ike_sa_free(gk_ike_sa *sa);
 
 /* NAT detection data (RFC 7296 2.23): SHA-1(SPIi | SPIr | IP | port). out holds 20 octets. */

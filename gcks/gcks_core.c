@@ -207,7 +207,14 @@ static void send_raw(gk_gcks *g, const gcks_sa *sa, const uint8_t *p, size_t n)
 		    (const struct sockaddr *)&sa->ike.peer, p, n);
 }
 
-/* Encrypts, caches (for retransmissions) and sends the response to request m. */
+static void send_dgrams(gk_gcks *g, const gcks_sa *sa, const gk_dgrams *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		send_raw(g, sa, l->d[i].data, l->d[i].len);
+}
+
+/* Encrypts (fragmenting when the member allows it), caches for retransmissions, and sends the
+ * response to request m. */
 static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 {
 	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
@@ -216,18 +223,16 @@ static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 			 .flags = GK_FLAG_R, .msg_id = m->hdr.msg_id },
 		.inner = r->pl, .ninner = r->n, .protect = true,
 	};
-	gk_wbuf w;
-	gk_wbuf_init(&w, GK_MAX_MESSAGE);
-	gk_status st = gk_msg_build(&o, &k, g->env.rnd, &w);
+	gk_dgrams d;
+	gk_status st = gk_msg_build_dgrams(&o, &k, g->env.rnd, sa->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d);
 	if (st) {
 		gk_err("cannot build %s response: %s", gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange),
 		       gk_status_str(st));
-	} else {
-		sa->ike.msgid_in = m->hdr.msg_id + 1;
-		gk_ike_sa_cache_response(&sa->ike, gk_wbuf_chunk(&w));
-		send_raw(g, sa, w.data, w.len);
+		return;
 	}
-	gk_wbuf_free(&w);
+	sa->ike.msgid_in = m->hdr.msg_id + 1;
+	send_dgrams(g, sa, &d);
+	gk_ike_sa_cache_response(&sa->ike, &d);
 }
 
 static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data)
@@ -235,11 +240,12 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data)
 	gk_msg m;
 	gcks_resp r = { 0 };
 	gk_arena_init(&r.arena, 0);
+	bool complete = true;
 	gk_status st = gk_msg_parse(&m, data);
-	if (st == GK_OK) {
-		gk_sk_keys k = gk_ike_sa_sk(&sa->ike, false);
-		st = gk_msg_decrypt(&m, &k);
-	}
+	if (st == GK_OK)
+		st = gk_ike_sa_open(&sa->ike, &m, &complete);
+	if (st == GK_OK && !complete)
+		goto out; /* a fragment kept until the others arrive */
 	if (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted) {
 		uint8_t t = m.bad_critical;
 		gcks_resp_notify(&r, GK_N_UNSUPPORTED_CRITICAL_PAYLOAD, GK_CHUNK(gk_arena_dup(&r.arena, &t, 1), 1));
@@ -310,7 +316,11 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		return;
 	}
 	if (h.msg_id + 1 == sa->ike.msgid_in && sa->ike.last_resp) {
-		send_raw(g, sa, sa->ike.last_resp, sa->ike.last_resp_len); /* retransmission */
+		/* a retransmission: answer once per request, on its first fragment (RFC 7383 2.6.1) */
+		bool later_fragment = h.next_payload == GK_PL_SKF && len >= GK_HDR_LEN + 8 &&
+				      gk_get_u16(data + GK_HDR_LEN + 4) != 1;
+		if (!later_fragment)
+			send_dgrams(g, sa, sa->ike.last_resp);
 		return;
 	}
 	if (h.msg_id != sa->ike.msgid_in) {

@@ -23,7 +23,7 @@ struct gk_gm {
 	gk_ike_sa ike;
 	gm_state state;
 	size_t cur;                 /* group being registered */
-	gk_wbuf req;                /* last request, for retransmission */
+	gk_dgrams req;              /* last request (or its fragments), for retransmission */
 	uint8_t req_exchange;
 	int64_t rtx_at;
 	unsigned rtx_count, rtx_ms;
@@ -78,7 +78,8 @@ static void fail(gk_gm *gm, uint16_t notify, const char *why)
 
 static void transmit(gk_gm *gm)
 {
-	gm->env.send(gm->env.send_ctx, gm->req.data, gm->req.len);
+	for (size_t i = 0; i < gm->req.n; i++)
+		gm->env.send(gm->env.send_ctx, gm->req.d[i].data, gm->req.d[i].len);
 	gm->rtx_at = now(gm) + gm->rtx_ms;
 }
 
@@ -124,8 +125,10 @@ static gk_status build_init(gk_gm *gm)
 	pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &sigh };
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
 			 .outer = pl, .nouter = n };
-	gm->req.len = 0;
-	st = gk_msg_build(&o, NULL, NULL, &gm->req);
+	gk_dgrams_free(&gm->req);
+	gk_wbuf_init(&gm->req.d[0], GK_MAX_MESSAGE);
+	gm->req.n = 1;
+	st = gk_msg_build(&o, NULL, NULL, &gm->req.d[0]);
 out:
 	gk_wbuf_free(&pub);
 	gk_arena_free(&a);
@@ -217,12 +220,13 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 	gk_wbuf_init(&shared, 1024);
 	gm->ike.suite = suite;
 	gm->ike.spi_r = m->hdr.spi_r;
+	gm->ike.frag_ok = gk_msg_find_notify(m, GK_N_IKEV2_FRAGMENTATION_SUPPORTED) != NULL;
 	gk_status st = gk_dh_derive(gm->ike.dh, ke->data, &shared);
 	gk_chunk ni = GK_CHUNK(gm->ike.ni, gm->ike.ni_len);
 	if (!st)
 		st = gk_ike_sa_set_nonces(&gm->ike, ni, nr);
 	if (!st)
-		st = gk_ike_sa_keep_init(&gm->ike, gk_wbuf_chunk(&gm->req), m->data);
+		st = gk_ike_sa_keep_init(&gm->ike, gk_wbuf_chunk(&gm->req.d[0]), m->data);
 	if (!st)
 		st = gk_ike_sa_derive(&gm->ike, gk_wbuf_chunk(&shared));
 	gk_wbuf_free(&shared);
@@ -245,8 +249,8 @@ static gk_status send_protected(gk_gm *gm, uint8_t exchange, const gk_out_pl *pl
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = exchange,
 				  .flags = GK_FLAG_I, .msg_id = gm->ike.msgid_out },
 			 .inner = pl, .ninner = n, .protect = true };
-	gm->req.len = 0;
-	gk_status st = gk_msg_build(&o, &k, gm->env.rnd, &gm->req);
+	gk_dgrams_free(&gm->req);
+	gk_status st = gk_msg_build_dgrams(&o, &k, gm->env.rnd, gm->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &gm->req);
 	if (st)
 		return st;
 	send_request(gm, exchange);
@@ -533,7 +537,8 @@ static void on_reg_resp(gk_gm *gm, const gk_msg *m)
 static void on_request(gk_gm *gm, const gk_msg *m)
 {
 	if (m->hdr.msg_id + 1 == gm->ike.msgid_in && gm->ike.last_resp) {
-		gm->env.send(gm->env.send_ctx, gm->ike.last_resp, gm->ike.last_resp_len);
+		for (size_t i = 0; i < gm->ike.last_resp->n; i++)
+			gm->env.send(gm->env.send_ctx, gm->ike.last_resp->d[i].data, gm->ike.last_resp->d[i].len);
 		return;
 	}
 	if (m->hdr.msg_id != gm->ike.msgid_in || m->hdr.exchange != GK_EXCH_INFORMATIONAL)
@@ -545,14 +550,12 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = m->hdr.exchange,
 				  .flags = GK_FLAG_R | GK_FLAG_I, .msg_id = m->hdr.msg_id },
 			 .protect = true };
-	gk_wbuf w;
-	gk_wbuf_init(&w, GK_MAX_MESSAGE);
-	if (gk_msg_build(&o, &k, gm->env.rnd, &w) == GK_OK) {
+	gk_dgrams d;
+	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, false, GK_MAX_MESSAGE, &d) == GK_OK) {
 		gm->ike.msgid_in = m->hdr.msg_id + 1;
-		gk_ike_sa_cache_response(&gm->ike, gk_wbuf_chunk(&w));
-		gm->env.send(gm->env.send_ctx, w.data, w.len);
+		gm->env.send(gm->env.send_ctx, d.d[0].data, d.d[0].len);
+		gk_ike_sa_cache_response(&gm->ike, &d);
 	}
-	gk_wbuf_free(&w);
 	if (closed) {
 		gm->state = GM_CLOSED;
 		emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
@@ -569,10 +572,12 @@ void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
 	if (m.hdr.exchange != GK_EXCH_IKE_SA_INIT) {
 		if (m.hdr.spi_r != gm->ike.spi_r || gm->ike.state < GK_IKE_INIT_DONE)
 			goto out;
-		gk_sk_keys k = gk_ike_sa_sk(&gm->ike, false);
 		uint8_t bad;
-		if (gk_msg_decrypt(&m, &k) || gk_exchange_rules_check(&m, &bad))
-			goto out; /* unauthenticated or malformed: drop (RFC 7296 2.21) */
+		bool complete;
+		if (gk_ike_sa_open(&gm->ike, &m, &complete) || !complete)
+			goto out; /* unauthenticated, or a fragment kept for later */
+		if (gk_exchange_rules_check(&m, &bad))
+			goto out; /* malformed: drop (RFC 7296 2.21) */
 	}
 	if (gk_log_get_level() >= GK_LOG_DEBUG) {
 		char s[512];
@@ -632,7 +637,6 @@ gk_status gk_gm_new(const gk_gm_config *cfg, const gk_gm_env *env, gk_gm **out)
 	}
 	gm->cfg = *cfg;
 	gm->env = *env;
-	gk_wbuf_init(&gm->req, GK_MAX_MESSAGE);
 	*out = gm;
 	return GK_OK;
 }
@@ -642,7 +646,7 @@ void gk_gm_free(gk_gm *gm)
 	if (!gm)
 		return;
 	gk_ike_sa_free(&gm->ike);
-	gk_wbuf_free(&gm->req);
+	gk_dgrams_free(&gm->req);
 	OPENSSL_clear_free(gm->gs, sizeof(*gm->gs));
 	free(gm);
 }

@@ -1,0 +1,126 @@
+#include <string.h>
+#include "frag.h"
+
+void gk_dgrams_free(gk_dgrams *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		gk_wbuf_free(&l->d[i]);
+	l->n = 0;
+}
+
+/* Largest inner plaintext per fragment so the datagram stays within max_len. */
+static size_t frag_capacity(const gk_sk_keys *k, size_t max_len)
+{
+	const size_t fixed = GK_HDR_LEN + 8;
+	if (max_len <= fixed)
+		return 0;
+	size_t c = max_len - fixed;
+	while (c > 0 && fixed + c + gk_sk_overhead(k, c) > max_len)
+		c--;
+	return c;
+}
+
+static gk_status build_fragment(const gk_msg_out *o, const gk_sk_keys *k, const gk_rand *rnd,
+				uint8_t first, uint16_t num, uint16_t total, gk_chunk part, gk_wbuf *w)
+{
+	gk_hdr h = o->hdr;
+	h.next_payload = GK_PL_SKF;
+	h.length = 0;
+	gk_hdr_build(&h, w);
+	size_t sk_off = w->len;
+	gk_wbuf_u8(w, num == 1 ? first : GK_PL_NONE); /* RFC 7383 2.5: only fragment 1 names it */
+	gk_wbuf_u8(w, 0);
+	gk_wbuf_u16(w, 0);
+	gk_wbuf_u16(w, num);
+	gk_wbuf_u16(w, total);
+	if (w->err)
+		return w->err;
+	return gk_sk_seal(k, rnd, w, sk_off, part);
+}
+
+gk_status gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, const gk_rand *rnd,
+			      bool frag, size_t max_len, gk_dgrams *out)
+{
+	gk_status st;
+	memset(out, 0, sizeof(*out));
+	gk_wbuf_init(&out->d[0], GK_MAX_MESSAGE);
+	out->n = 1;
+	if ((st = gk_msg_build(o, k, rnd, &out->d[0])) != GK_OK)
+		goto fail;
+	if (!frag || out->d[0].len <= max_len || o->nouter || !o->ninner)
+		return GK_OK;
+	/* too big: rebuild as fragments of the inner payload chain */
+	gk_wbuf inner;
+	gk_wbuf_init(&inner, GK_MAX_MESSAGE);
+	st = gk_chain_build(o->inner, o->ninner, GK_PL_NONE, &inner);
+	size_t cap = frag_capacity(k, max_len);
+	size_t total = cap ? (inner.len + cap - 1) / cap : 0;
+	if (!st && (cap == 0 || total > GK_FRAG_MAX))
+		st = GK_E_TOO_BIG;
+	gk_dgrams_free(out);
+	for (size_t i = 0; !st && i < total; i++) {
+		size_t off = i * cap, len = inner.len - off < cap ? inner.len - off : cap;
+		gk_wbuf_init(&out->d[i], max_len + 64);
+		out->n = i + 1;
+		st = build_fragment(o, k, rnd, o->inner[0].type, (uint16_t)(i + 1), (uint16_t)total,
+				    GK_CHUNK(inner.data + off, len), &out->d[i]);
+	}
+	gk_wbuf_free(&inner);
+	if (!st)
+		return GK_OK;
+fail:
+	gk_dgrams_free(out);
+	return st;
+}
+
+void gk_frag_reset(gk_frag_reasm *r)
+{
+	for (size_t i = 0; i < GK_FRAG_MAX; i++)
+		gk_wbuf_free(&r->part[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bool *done,
+		      gk_wbuf *plain, uint8_t *first_type)
+{
+	*done = false;
+	if (m->sk_index == SIZE_MAX || m->pl.items[m->sk_index].type != GK_PL_SKF)
+		return GK_E_INVAL;
+	const gk_payload *p = &m->pl.items[m->sk_index];
+	uint16_t num = p->body->skf.frag_num, total = p->body->skf.frag_total;
+	if (total > GK_FRAG_MAX || num == 0 || num > total)
+		return GK_E_MALFORMED;
+	gk_wbuf part;
+	gk_wbuf_init(&part, GK_MAX_MESSAGE);
+	/* verify before anything is kept: unauthenticated fragments must not disturb reassembly */
+	gk_status st = gk_sk_open(k, m->data, p->offset, 8, &part);
+	if (st) {
+		gk_wbuf_free(&part);
+		return st;
+	}
+	if (!r->active || r->msg_id != m->hdr.msg_id || r->total != total) {
+		/* RFC 7383 2.6: a different total means the sender started over */
+		gk_frag_reset(r);
+		r->active = true;
+		r->msg_id = m->hdr.msg_id;
+		r->total = total;
+	}
+	if (r->got[num - 1]) {
+		gk_wbuf_free(&part);
+		return GK_OK; /* duplicate */
+	}
+	r->part[num - 1] = part;
+	r->got[num - 1] = true;
+	r->have++;
+	if (num == 1)
+		r->first_type = m->sk_first;
+	if (r->have < r->total)
+		return GK_OK;
+	for (size_t i = 0; i < r->total; i++)
+		gk_wbuf_put(plain, r->part[i].data, r->part[i].len);
+	*first_type = r->first_type;
+	st = plain->err;
+	gk_frag_reset(r);
+	*done = st == GK_OK;
+	return st;
+}

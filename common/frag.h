@@ -1,0 +1,45 @@
+/* IKE message fragmentation (RFC 7383): building a protected message as several SKF datagrams
+ * when it would exceed the path's size, and reassembling received fragments, each verified
+ * before it is kept. */
+#ifndef GK_FRAG_H
+#define GK_FRAG_H
+
+#include "message.h"
+
+#define GK_FRAG_MAX 32           /* fragments per message we accept or send */
+#define GK_FRAG_DEFAULT_SIZE 1232 /* IKE octets per datagram: fits IPv6's minimum MTU */
+
+/* A list of datagrams (one message, or its fragments). Owns the buffers. */
+typedef struct gk_dgrams {
+	gk_wbuf d[GK_FRAG_MAX];
+	size_t n;
+} gk_dgrams;
+
+void gk_dgrams_free(gk_dgrams *l);
+
+/* Builds a protected message; if it exceeds max_len octets and frag is allowed, as SKF
+ * fragments of at most max_len octets each (RFC 7383 2.5). Without frag, one datagram. */
+gk_status gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, const gk_rand *rnd,
+			      bool frag, size_t max_len, gk_dgrams *out);
+
+/* Reassembly of one message at a time. Owns its buffers. */
+typedef struct gk_frag_reasm {
+	uint32_t msg_id;
+	uint16_t total;
+	uint16_t have;
+	uint8_t first_type;
+	bool active;
+	gk_wbuf part[GK_FRAG_MAX];
+	bool got[GK_FRAG_MAX];
+} gk_frag_reasm;
+
+/* Takes a parsed message whose protected payload is SKF: verifies and decrypts the fragment
+ * with k and keeps it. When the last one arrives, *done is set and the whole plaintext is
+ * appended to plain with *first_type the first inner payload type. Fragments of another
+ * Message ID start over (RFC 7383 2.6). GK_E_INTEGRITY for a fragment that does not verify
+ * (drop it), GK_E_MALFORMED for inconsistent numbering. */
+gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bool *done,
+		      gk_wbuf *plain, uint8_t *first_type);
+void gk_frag_reset(gk_frag_reasm *r);
+
+#endif
