@@ -38,38 +38,72 @@ static gk_status build_fragment(const gk_msg_out *o, const gk_sk_keys *k, const 
 	return gk_sk_seal(k, rnd, w, sk_off, part);
 }
 
-gk_status gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, const gk_rand *rnd,
-			      bool frag, size_t max_len, gk_dgrams *out)
+static gk_status build_whole(const gk_hdr *h0, uint8_t first, gk_chunk inner, const gk_sk_keys *k,
+			     const gk_rand *rnd, gk_wbuf *w)
+{
+	gk_hdr h = *h0;
+	h.next_payload = GK_PL_SK;
+	h.length = 0;
+	gk_hdr_build(&h, w);
+	size_t sk_off = w->len;
+	gk_wbuf_u8(w, first);
+	gk_wbuf_u8(w, 0);
+	gk_wbuf_u16(w, 0);
+	return w->err ? w->err : gk_sk_seal(k, rnd, w, sk_off, inner);
+}
+
+gk_status gk_msg_build_raw_dgrams(const gk_hdr *h, uint8_t first_type, gk_chunk inner,
+				  const gk_sk_keys *k, const gk_rand *rnd, size_t max_len, gk_dgrams *out)
 {
 	gk_status st;
 	memset(out, 0, sizeof(*out));
 	gk_wbuf_init(&out->d[0], GK_MAX_MESSAGE);
 	out->n = 1;
-	if ((st = gk_msg_build(o, k, rnd, &out->d[0])) != GK_OK)
+	if ((st = build_whole(h, first_type, inner, k, rnd, &out->d[0])) != GK_OK)
 		goto fail;
-	if (!frag || out->d[0].len <= max_len || o->nouter || !o->ninner)
+	if (!max_len || out->d[0].len <= max_len)
 		return GK_OK;
-	/* too big: rebuild as fragments of the inner payload chain */
-	gk_wbuf inner;
-	gk_wbuf_init(&inner, GK_MAX_MESSAGE);
-	st = gk_chain_build(o->inner, o->ninner, GK_PL_NONE, &inner);
+	gk_msg_out o = { .hdr = *h };
 	size_t cap = frag_capacity(k, max_len);
 	size_t total = cap ? (inner.len + cap - 1) / cap : 0;
-	if (!st && (cap == 0 || total > GK_FRAG_MAX))
-		st = GK_E_TOO_BIG;
 	gk_dgrams_free(out);
+	if (cap == 0 || total > GK_FRAG_MAX)
+		return GK_E_TOO_BIG;
 	for (size_t i = 0; !st && i < total; i++) {
 		size_t off = i * cap, len = inner.len - off < cap ? inner.len - off : cap;
 		gk_wbuf_init(&out->d[i], max_len + 64);
 		out->n = i + 1;
-		st = build_fragment(o, k, rnd, o->inner[0].type, (uint16_t)(i + 1), (uint16_t)total,
-				    GK_CHUNK(inner.data + off, len), &out->d[i]);
+		st = build_fragment(&o, k, rnd, first_type, (uint16_t)(i + 1), (uint16_t)total,
+				    GK_CHUNK(inner.ptr + off, len), &out->d[i]);
 	}
-	gk_wbuf_free(&inner);
 	if (!st)
 		return GK_OK;
 fail:
 	gk_dgrams_free(out);
+	return st;
+}
+
+gk_status gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, const gk_rand *rnd,
+			      bool frag, size_t max_len, gk_dgrams *out)
+{
+	gk_status st;
+	if (o->nouter || !o->ninner) {
+		/* unprotected or empty: never fragmented */
+		memset(out, 0, sizeof(*out));
+		gk_wbuf_init(&out->d[0], GK_MAX_MESSAGE);
+		out->n = 1;
+		st = gk_msg_build(o, k, rnd, &out->d[0]);
+		if (st)
+			gk_dgrams_free(out);
+		return st;
+	}
+	gk_wbuf inner;
+	gk_wbuf_init(&inner, GK_MAX_MESSAGE);
+	st = gk_chain_build(o->inner, o->ninner, GK_PL_NONE, &inner);
+	if (!st)
+		st = gk_msg_build_raw_dgrams(&o->hdr, o->inner[0].type, gk_wbuf_chunk(&inner), k, rnd,
+					     frag ? max_len : 0, out);
+	gk_wbuf_free(&inner);
 	return st;
 }
 
@@ -112,15 +146,24 @@ gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bo
 	r->part[num - 1] = part;
 	r->got[num - 1] = true;
 	r->have++;
-	if (num == 1)
+	if (num == 1) {
 		r->first_type = m->sk_first;
+		r->first_flags = m->data.ptr[p->offset + 1];
+	}
 	if (r->have < r->total)
 		return GK_OK;
 	for (size_t i = 0; i < r->total; i++)
 		gk_wbuf_put(plain, r->part[i].data, r->part[i].len);
 	*first_type = r->first_type;
 	st = plain->err;
+	uint8_t flags = r->first_flags;
 	gk_frag_reset(r);
+	r->first_flags = flags;
 	*done = st == GK_OK;
 	return st;
+}
+
+uint8_t gk_frag_first_flags(const gk_frag_reasm *r)
+{
+	return r->first_flags;
 }

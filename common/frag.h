@@ -22,12 +22,18 @@ void gk_dgrams_free(gk_dgrams *l);
 gk_status gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, const gk_rand *rnd,
 			      bool frag, size_t max_len, gk_dgrams *out);
 
+/* The same from an already encoded inner payload chain (first payload type first_type), under
+ * header h (next_payload and length are set here). max_len 0 never fragments. */
+gk_status gk_msg_build_raw_dgrams(const gk_hdr *h, uint8_t first_type, gk_chunk inner,
+				  const gk_sk_keys *k, const gk_rand *rnd, size_t max_len, gk_dgrams *out);
+
 /* Reassembly of one message at a time. Owns its buffers. */
 typedef struct gk_frag_reasm {
 	uint32_t msg_id;
 	uint16_t total;
 	uint16_t have;
 	uint8_t first_type;
+	uint8_t first_flags;     /* octet 1 of fragment 1's SKF header (C bit, RESERVED) */
 	bool active;
 	gk_wbuf part[GK_FRAG_MAX];
 	bool got[GK_FRAG_MAX];
@@ -40,6 +46,8 @@ typedef struct gk_frag_reasm {
  * (drop it), GK_E_MALFORMED for inconsistent numbering. */
 gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bool *done,
 		      gk_wbuf *plain, uint8_t *first_type);
+/* Octet 1 of the SKF header of fragment 1 of the last reassembled message. */
+uint8_t gk_frag_first_flags(const gk_frag_reasm *r);
 void gk_frag_reset(gk_frag_reasm *r);
 
 #endif

@@ -127,6 +127,7 @@ gk_status gk_msg_add_inner(gk_msg *m, uint8_t first_type, gk_chunk plain)
 	uint8_t *copy = gk_arena_dup(&m->arena, plain.ptr, plain.len);
 	if (!copy && plain.len)
 		return GK_E_NOMEM;
+	m->plain = GK_CHUNK(copy, plain.len);
 	gk_status st = parse_chain(m, copy, plain.len, first_type, true, 0);
 	if (st == GK_OK)
 		m->decrypted = true;

@@ -46,6 +46,7 @@ typedef struct gk_msg {
 	size_t sk_index;        /* index in pl of SK or SKF, SIZE_MAX if none */
 	uint8_t sk_first;       /* first inner payload type, from the SK header */
 	bool decrypted;         /* SK was verified and opened (inner parsing may still have failed) */
+	gk_chunk plain;         /* the decrypted inner payloads (arena copy); offsets of inner payloads point here */
 	uint8_t bad_critical;   /* type of an unsupported critical payload, if that failed parsing */
 	gk_codec_err err;       /* where parsing failed, for logs */
 	gk_arena arena;

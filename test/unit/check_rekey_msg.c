@@ -1,0 +1,149 @@
+/* GSA_REKEY messages: signature over A|P (RFC 9838 2.4.1.1), fragmentation after signing
+ * (2.4.1.2), and refusal of forged, truncated and wrongly keyed messages. */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include "testutil.h"
+#include "samples.h"
+#include "rekey_msg.h"
+
+static const uint8_t gsk_e[36] = { 0x11, 0x22, 0x33 };
+static const uint8_t spi[16] = { 0xaa, 1, 2, 3, 4, 5, 6, 7, 0xbb, 1, 2, 3, 4, 5, 6, 7 };
+
+static EVP_PKEY *key_for(int i)
+{
+	switch (i) {
+	case 0: return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	case 1: return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	default: return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	}
+}
+
+static void setup(gk_rekey_out *o, gk_out_pl *pl, gk_pl_delete *del, gk_chunk *zero_spi, EVP_PKEY *k,
+		  size_t mtu)
+{
+	static const uint8_t zero[4] = { 0 };
+	*zero_spi = GK_CHUNK(zero, 4);
+	*del = (gk_pl_delete){ .proto = GK_PROTO_ESP, .spi_size = 4, .spis = { zero_spi, 1 } };
+	pl[0] = (gk_out_pl){ GK_PL_GSA, false, sample_gsa() };
+	pl[1] = (gk_out_pl){ GK_PL_KD, false, sample_kd() };
+	pl[2] = (gk_out_pl){ GK_PL_DELETE, false, del };
+	*o = (gk_rekey_out){ .msg_id = 7, .pl = pl, .npl = 3, .sign_key = k, .frag_mtu = mtu,
+			     .kek = { .encr = GK_ENCR_AES_GCM_16, .encr_key_bits = 256, .enc = GK_CHUNK(gsk_e, 36) } };
+	memcpy(o->spi, spi, 16);
+	if (k)
+		ck_assert_int_eq(gk_sig_scheme_for_key(k, &o->scheme), GK_OK);
+}
+
+static gk_status open_all(const gk_rekey_in *in, gk_dgrams *d, gk_msg *m)
+{
+	gk_status st = GK_E_INVAL;
+	for (size_t i = 0; i < d->n; i++) {
+		bool complete = false;
+		gk_msg_free(m);
+		st = gk_rekey_open(in, gk_wbuf_chunk(&d->d[i]), m, &complete);
+		if (st)
+			return st;
+		if (complete)
+			return i + 1 == d->n ? GK_OK : GK_E_STATE;
+	}
+	return GK_E_TRUNCATED;
+}
+
+START_TEST(signed_rekey_roundtrip)
+{
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 3);
+	EVP_PKEY *k = key_for(_i % 3);
+	size_t mtu = _i >= 3 ? 400 : 0; /* the second half of the runs fragments */
+	gk_rekey_out o;
+	gk_out_pl pl[3];
+	gk_pl_delete del;
+	gk_chunk z;
+	setup(&o, pl, &del, &z, k, mtu);
+	gk_dgrams d;
+	ck_assert_int_eq(gk_rekey_build(&o, &rt.r, &d), GK_OK);
+	if (mtu)
+		ck_assert_uint_gt(d.n, 1);
+	gk_frag_reasm reasm;
+	memset(&reasm, 0, sizeof(reasm));
+	gk_rekey_in in = { .kek = o.kek, .auth_key = k, .want = o.scheme, .reasm = &reasm };
+	memcpy(in.spi, spi, 16);
+	gk_msg m;
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(open_all(&in, &d, &m), GK_OK);
+	ck_assert_uint_eq(m.hdr.msg_id, 7);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_GSA));
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_AUTH));
+	gk_msg_free(&m);
+
+	/* another key: GK_E_AUTH */
+	EVP_PKEY *other = key_for(_i % 3);
+	in.auth_key = other;
+	gk_frag_reset(&reasm);
+	ck_assert_int_eq(open_all(&in, &d, &m), GK_E_AUTH);
+	gk_msg_free(&m);
+	/* another SPI: not ours */
+	in.auth_key = k;
+	in.spi[0] ^= 1;
+	ck_assert_int_eq(open_all(&in, &d, &m), GK_E_NOT_FOUND);
+	gk_msg_free(&m);
+	in.spi[0] ^= 1;
+	/* a flipped bit anywhere: GK_E_INTEGRITY (or a parse error), never accepted */
+	gk_frag_reset(&reasm);
+	d.d[0].data[d.d[0].len / 2] ^= 0x40;
+	ck_assert_int_ne(open_all(&in, &d, &m), GK_OK);
+	gk_msg_free(&m);
+	gk_frag_reset(&reasm);
+	gk_dgrams_free(&d);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+}
+END_TEST
+
+START_TEST(copies_are_identical_and_implicit_has_no_auth)
+{
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 4);
+	gk_rekey_out o;
+	gk_out_pl pl[3];
+	gk_pl_delete del;
+	gk_chunk z;
+	setup(&o, pl, &del, &z, NULL, 0);
+	gk_dgrams d;
+	ck_assert_int_eq(gk_rekey_build(&o, &rt.r, &d), GK_OK);
+	gk_rekey_in in = { .kek = o.kek };
+	memcpy(in.spi, spi, 16);
+	gk_msg m;
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(open_all(&in, &d, &m), GK_OK);
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_AUTH));
+	gk_msg_free(&m);
+	/* a member expecting a signature refuses an unsigned message */
+	EVP_PKEY *k = key_for(0);
+	in.auth_key = k;
+	in.want = GK_SIG_ECDSA_SHA256;
+	ck_assert_int_eq(open_all(&in, &d, &m), GK_E_AUTH);
+	gk_msg_free(&m);
+	/* truncated datagrams are refused */
+	for (size_t cut = 0; cut < d.d[0].len; cut += 7) {
+		bool c;
+		ck_assert_int_ne(gk_rekey_open(&in, GK_CHUNK(d.d[0].data, cut), &m, &c), GK_OK);
+		gk_msg_free(&m);
+	}
+	EVP_PKEY_free(k);
+	gk_dgrams_free(&d);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("rekey_msg");
+	TCase *tc = tcase_create("rekey_msg");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, signed_rekey_roundtrip, 0, 6);
+	tcase_add_test(tc, copies_are_identical_and_implicit_has_no_auth);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
