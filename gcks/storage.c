@@ -1493,6 +1493,69 @@ gk_status gk_store_group_keys(gk_store *s, const gk_group_policy *g, const struc
 	return st;
 }
 
+/* ---- rekey ---- */
+
+static gk_status counter_take(gk_store *s, const char *group, const char *name, int64_t dflt,
+			      uint64_t n, uint64_t max, int64_t *first);
+static gk_status counter_get(gk_store *s, int64_t gid, const char *name, int64_t dflt, int64_t *v);
+static gk_status counter_set(gk_store *s, int64_t gid, const char *name, int64_t v);
+
+static gk_status rekey_tx(gk_store *s, const gk_group_policy *g, const gk_rand *rnd, int64_t now,
+			  int64_t horizon, bool force, gk_sa_key *prev, gk_sa_key *keys, size_t n,
+			  bool *changed, uint32_t *msgid)
+{
+	int64_t gid, gen, v;
+	bool missing;
+	bool kek_new = false;
+	gk_status st = group_lookup(s, g->name, &gid, &gen);
+	if (!st)
+		st = keys_collect(s, g, rnd, now, prev, &missing);
+	for (size_t j = 0; j < n && !st; j++) {
+		int idx = j < g->nteks ? (int)j : -1;
+		sa_shape sh;
+		keys[j] = prev[j];
+		if (!force && prev[j].expires > horizon)
+			continue;
+		if ((st = sa_shape_of(g, idx, &sh)) != GK_OK)
+			break;
+		st = key_create(s, gid, gen, idx, &sh, rnd, now, &keys[j]);
+		*changed = true;
+		kek_new |= idx < 0;
+	}
+	if (st || !*changed)
+		return st;
+	/* the message announcing the keys goes out under the current Rekey SA, with its next ID */
+	if ((st = counter_get(s, gid, "rekey_msgid", 0, &v)) != GK_OK)
+		return st;
+	if (v > (int64_t)UINT32_MAX)
+		return GK_E_TOO_BIG;
+	*msgid = (uint32_t)v;
+	/* a new Rekey SA starts its Message IDs at 0 (RFC 9838 2.4.1.3) */
+	return counter_set(s, gid, "rekey_msgid", kek_new ? 0 : v + 1);
+}
+
+gk_status gk_store_group_rekey(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
+			       int64_t now, int64_t horizon, bool force, gk_sa_key *prev, gk_sa_key *keys,
+			       size_t *nkeys, bool *changed, uint32_t *msgid)
+{
+	size_t n;
+	if (!s || !g || !rnd || !prev || !keys || !nkeys || !changed || !msgid)
+		return GK_E_INVAL;
+	n = g->nteks + (g->kek.present ? 1 : 0);
+	*changed = false;
+	*nkeys = 0;
+	gk_status st = tx_begin(s, TX_DURABLE);
+	if (!st)
+		st = tx_end(s, TX_DURABLE, rekey_tx(s, g, rnd, now, horizon, force, prev, keys, n, changed, msgid));
+	if (st) {
+		OPENSSL_cleanse(prev, n * sizeof(*prev));
+		OPENSSL_cleanse(keys, n * sizeof(*keys));
+	} else {
+		*nkeys = n;
+	}
+	return st;
+}
+
 /* ---- counters ---- */
 
 static gk_status counter_get(gk_store *s, int64_t gid, const char *name, int64_t dflt,

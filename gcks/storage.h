@@ -75,6 +75,16 @@ struct gk_rand;
 gk_status gk_store_group_keys(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
 			      int64_t now, gk_sa_key *keys, size_t *nkeys);
 
+/* Rotates keys for a rekey in one durable transaction: every SA whose key expires at or before
+ * `horizon` (every SA when force) gets a new current key; replaced keys stay 'old' until they
+ * expire. prev[] gets the keys before, keys[] after (both nteks+1 long). When anything changed,
+ * *msgid is the Rekey SA Message ID of the GSA_REKEY announcing it (taken, durable), and when
+ * the Rekey SA key itself was replaced the counter restarts at 0 for the new Rekey SA
+ * (RFC 9838 2.4.1.3). */
+gk_status gk_store_group_rekey(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
+			       int64_t now, int64_t horizon, bool force, gk_sa_key *prev, gk_sa_key *keys,
+			       size_t *nkeys, bool *changed, uint32_t *msgid);
+
 /* ---- counters that never repeat ---- */
 /* Reserves n consecutive Sender-IDs for a group (the first ever is 0), durable before return. Fails with
  * GK_E_TOO_BIG when fewer than n remain below 2^bits (never reuses values). */
