@@ -106,7 +106,20 @@ void gk_control_handle(const gk_control_hooks *h, const char *line, FILE *out)
 		fprintf(out, "{\"ok\":true,\"groups\":%u}\n", s.groups);
 		gk_info("policies reloaded: %u groups", s.groups);
 	} else if ((n == 2 && !strcmp(cmd, "rekey")) || (n == 3 && !strcmp(cmd, "evict"))) {
-		reply_error(out, "rekey is not yet available in this version of gcksd");
+		char msg[1024];
+		gk_status st = n == 2 ? gk_gcks_rekey(h->gcks, a1, msg, sizeof(msg))
+				      : gk_gcks_evict(h->gcks, a1, a2, msg, sizeof(msg));
+		if (st) {
+			reply_error(out, msg);
+			return;
+		}
+		gk_json j;
+		gk_json_init(&j, out);
+		gk_json_obj(&j);
+		gk_json_kbool(&j, "ok", true);
+		gk_json_kstr(&j, "message", msg);
+		gk_json_obj_end(&j);
+		fputc('\n', out);
 	} else {
 		reply_error(out, "unknown request (use: status, reload, rekey GROUP, evict GROUP MEMBER)");
 	}

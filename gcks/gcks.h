@@ -24,6 +24,10 @@ typedef struct gk_gcks_env {
 	gk_store *store;
 	/* Wall clock (unix seconds) for key lifetimes and records; NULL = time(). */
 	int64_t (*wall)(void *ctx);
+	/* Sends one GSA_REKEY datagram to a group's multicast destination (RFC 9838 2.4.1), with
+	 * the TTL / hop limit and outgoing interface of its policy. NULL: multicast rekey unavailable. */
+	void (*send_multicast)(void *ctx, const struct sockaddr *dst, uint8_t ttl, const char *iface,
+			       const uint8_t *data, size_t len);
 } gk_gcks_env;
 
 typedef struct gk_gcks_config {
@@ -48,8 +52,14 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		   const struct sockaddr *local);
 /* Timers: expires half-open and idle IKE SAs. Call about once a second. */
 void gk_gcks_tick(gk_gcks *g);
-/* Re-reads group policies from the store (after `gcksctl policy load`). */
+/* Re-reads group policies from the store (after `gcksctl policy load`); groups whose SAs changed
+ * are rekeyed. */
 gk_status gk_gcks_reload(gk_gcks *g);
+/* Replaces the group's SAs now (gcksctl rekey). msg gets a one-line result. */
+gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen);
+/* Removes a member from the group's authorization list and rekeys so that it receives no new
+ * keys (gcksctl evict). msg says how the new keys reach the others. */
+gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen);
 
 /* A view of one group for status reports; points into the GCKS, valid until the next call
  * into it. */

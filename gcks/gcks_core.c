@@ -195,6 +195,10 @@ void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 			break;
 		}
 	g->nsas--;
+	if (sa->out_req) {
+		gk_dgrams_free(sa->out_req);
+		free(sa->out_req);
+	}
 	gk_ike_sa_free(&sa->ike);
 	free(sa);
 }
@@ -287,6 +291,24 @@ out:
 	gk_msg_free(&m);
 }
 
+/* A response to a request of ours (GSA_INBAND_REKEY). */
+static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
+{
+	gcks_sa *sa = gcks_sa_find(g, h->spi_r);
+	gk_msg m;
+	bool complete;
+	if (!sa || sa->ike.spi_i != h->spi_i || !sa->out_req || (h->flags & GK_FLAG_I) ||
+	    h->msg_id != sa->ike.msgid_out) {
+		g->stats.dropped++;
+		return;
+	}
+	if (gk_msg_parse(&m, data) == GK_OK && gk_ike_sa_open(&sa->ike, &m, &complete) == GK_OK && complete) {
+		gcks_log_msg(g, "received", &m, (const struct sockaddr *)&sa->ike.peer);
+		gcks_inband_response(g, sa, &m);
+	}
+	gk_msg_free(&m);
+}
+
 void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
 		   const struct sockaddr *local)
 {
@@ -299,7 +321,7 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		return;
 	}
 	if (h.flags & GK_FLAG_R) {
-		g->stats.dropped++; /* the GCKS only answers in this version */
+		handle_response(g, &h, in);
 		return;
 	}
 	if (h.exchange == GK_EXCH_IKE_SA_INIT) {
@@ -361,10 +383,15 @@ void gk_gcks_tick(gk_gcks *g)
 		gk_rand_bytes(g->env.rnd, g->cookie_secret, sizeof(g->cookie_secret));
 		g->cookie_rotated_ms = now;
 	}
+	gcks_rekey_tick(g, now);
+	if (now - g->sa_scan_ms < 1000 && g->sa_scan_ms)
+		return;
+	g->sa_scan_ms = now;
 	for (size_t b = 0; b < g->nbuckets; b++) {
 		gcks_sa *sa = g->by_r[b];
 		while (sa) {
 			gcks_sa *next = sa->next_r;
+			gcks_outgoing_tick(g, sa, now);
 			if (sa->deadline_ms && now >= sa->deadline_ms) {
 				if (sa->ike.state == GK_IKE_ESTABLISHED)
 					close_idle(g, sa);
@@ -481,18 +508,13 @@ void gk_gcks_free(gk_gcks *g)
 	free(g->by_r);
 	free(g->by_i);
 	gcks_groups_free(g);
+	gcks_pending_free(g);
 	EVP_PKEY_free(g->sign_key);
 	OPENSSL_free(g->cert_der);
 	X509_STORE_free(g->ca);
 	OPENSSL_cleanse(g->cookie_secret, sizeof(g->cookie_secret));
 	OPENSSL_cleanse(g->cookie_prev, sizeof(g->cookie_prev));
 	free(g);
-}
-
-gk_status gk_gcks_reload(gk_gcks *g)
-{
-	gcks_groups_free(g);
-	return gcks_groups_load(g);
 }
 
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st)

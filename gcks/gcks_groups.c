@@ -36,6 +36,7 @@ static gk_status load_one(gk_gcks *g, const char *name, gcks_group *grp)
 		return st;
 	if ((st = gk_store_registration_count(g->env.store, name, &grp->registered)) != GK_OK)
 		return st;
+	grp->hash = gcks_name_hash(name);
 	return gcks_group_keys_fresh(g, grp);
 }
 

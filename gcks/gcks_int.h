@@ -19,7 +19,12 @@ typedef struct gcks_group {
 	gk_sa_key keys[GK_GROUP_MAX_SAS]; /* TEKs in policy order, then the Rekey SA */
 	size_t nkeys;
 	uint32_t registered;              /* members registered (from the store) */
+	uint64_t hash;                    /* of the name: tags the IKE SAs registered to it */
+	bool rekey_due;                   /* `gcksctl rekey` or a policy change asked for one */
 } gcks_group;
+
+#define GCKS_SA_GROUPS 8
+#define GCKS_MAX_PENDING 64
 
 /* One IKE SA as the GCKS holds it. Owned by the SA table. */
 typedef struct gcks_sa {
@@ -30,7 +35,24 @@ typedef struct gcks_sa {
 	bool g_ikev2;                     /* established through GSA_AUTH (not plain IKE_AUTH) */
 	bool psk_auth;                    /* the member authenticated with a PSK */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
+	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
+	gk_dgrams *out_req;               /* our outstanding request (GSA_INBAND_REKEY), owned */
+	uint8_t out_exchange;
+	int64_t out_rtx_ms;
+	unsigned out_tries, out_wait_ms;
+	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
+	uint64_t queued_group;
 } gcks_sa;
+
+/* GSA_REKEY datagrams waiting for their next copy (RFC 9838 2.4.1.3). Owned by the gcks. */
+typedef struct gcks_pending {
+	gk_dgrams d;
+	struct sockaddr_storage dst;
+	uint8_t ttl;
+	char iface[16];
+	unsigned copies_left, interval_ms;
+	int64_t next_ms;
+} gcks_pending;
 
 struct gk_gcks {
 	gk_gcks_config cfg;
@@ -51,6 +73,8 @@ struct gk_gcks {
 	size_t nbuckets, nsas, nhalf;
 	uint8_t cookie_secret[32], cookie_prev[32];
 	int64_t cookie_rotated_ms;
+	int64_t sa_scan_ms;
+	gcks_pending *pending[GCKS_MAX_PENDING];
 	gk_gcks_stats stats;
 };
 
@@ -87,6 +111,21 @@ void gcks_informational(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
  * one error Notify, to r. */
 void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_payload *idg,
 		   const gk_msg *req, gcks_resp *r);
+
+void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
+void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
+/* The group state every member gets at registration (no member-specific parts). */
+gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs);
+
+/* rekeying (gcks_rekey.c) */
+void gcks_rekey_tick(gk_gcks *g, int64_t now_ms);
+gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_key *prev_kek, const char *why);
+gk_status gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen);
+void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
+void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
+void gcks_pending_free(gk_gcks *g);
+uint64_t gcks_name_hash(const char *name);
+void gcks_sa_tag_group(gcks_sa *sa, uint64_t group_hash);
 
 /* groups */
 gk_status gcks_groups_load(gk_gcks *g);

@@ -59,7 +59,7 @@ static bool sag_accepts(const gk_pl_sa *sag, const gk_group_state *gs)
 	return false;
 }
 
-static void fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
+void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
 {
 	sa->proto = t->proto;
 	sa->spi_len = k->spi_len;
@@ -75,7 +75,7 @@ static void fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk
 	sa->keymat_len = k->keymat_len;
 }
 
-static void fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
+void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
 {
 	const gk_kek_policy *p = &grp->pol.kek;
 	sa->proto = GK_PROTO_GIKE_UPDATE;
@@ -104,7 +104,7 @@ static void fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int6
 }
 
 /* The group state a member receives, without member-specific parts. */
-static gk_status group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
+gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
 {
 	int64_t now = gcks_wall(g);
 	gk_status st = gcks_group_keys_fresh(g, grp);
@@ -113,10 +113,10 @@ static gk_status group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
 	memset(gs, 0, sizeof(*gs));
 	size_t ki = 0;
 	for (size_t i = 0; i < grp->pol.nteks && ki < grp->nkeys; i++)
-		fill_tek(&grp->pol.teks[i], &grp->keys[ki++], now, &gs->sas[gs->nsas++]);
+		gcks_fill_tek(&grp->pol.teks[i], &grp->keys[ki++], now, &gs->sas[gs->nsas++]);
 	/* an inband group needs no Rekey SA: updates come over the registration IKE SA */
 	if (grp->pol.kek.present && ki < grp->nkeys && grp->pol.rekey_transport == GK_REKEY_MULTICAST) {
-		fill_kek(g, grp, &grp->keys[ki], now, &gs->sas[gs->nsas++]);
+		gcks_fill_kek(g, grp, &grp->keys[ki], now, &gs->sas[gs->nsas++]);
 		if (grp->pol.kek.gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
 			memcpy(gs->auth_key, g->spki, g->spki_len);
 			gs->auth_key_len = g->spki_len;
@@ -234,7 +234,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		return;
 	}
 	gs = OPENSSL_zalloc(sizeof(*gs));
-	if (!gs || group_state(g, grp, gs)) {
+	if (!gs || gcks_group_state(g, grp, gs)) {
 		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "group keys unavailable");
 		goto out;
 	}
@@ -269,6 +269,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		goto out;
 	}
 	grp->registered += fresh;
+	gcks_sa_tag_group(sa, grp->hash);
 	gcks_resp_add(r, GK_PL_GSA, gsa);
 	gcks_resp_add(r, GK_PL_KD, kd);
 	if (grp->pol.transport_mode)

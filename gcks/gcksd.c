@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ typedef struct gcksd {
 	gk_store *store;
 	gk_gcks *gcks;
 	gk_control *control;
+	int mcast4, mcast6;         /* sockets that send GSA_REKEY to multicast groups */
 	bool handles;
 } gcksd;
 
@@ -61,6 +64,37 @@ static void send_cb(void *ctx, const struct sockaddr *local, const struct sockad
 			gk_udp_send(d->udp[i], peer, data, len);
 			return;
 		}
+}
+
+/* GSA_REKEY to a group's multicast address, with its policy's TTL and interface. Looped back
+ * so members on this host hear it too. */
+static void mcast_cb(void *ctx, const struct sockaddr *dst, uint8_t ttl, const char *iface,
+		     const uint8_t *data, size_t len)
+{
+	gcksd *d = ctx;
+	int fd = dst->sa_family == AF_INET6 ? d->mcast6 : d->mcast4;
+	unsigned idx = iface && *iface ? if_nametoindex(iface) : 0;
+	int hops = ttl, one = 1;
+	if (fd < 0)
+		return;
+	if (dst->sa_family == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof(one));
+		if (idx)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx));
+	} else {
+		unsigned char t = ttl, loop = 1;
+		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &t, sizeof(t));
+		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
+		if (idx) {
+			struct ip_mreqn m = { .imr_ifindex = (int)idx };
+			setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof(m));
+		}
+	}
+	if (sendto(fd, data, len, 0, dst, gk_addr_len(dst)) < 0) {
+		char at[64];
+		gk_warn("GSA_REKEY to %s: %s", gk_addr_text(dst, at, sizeof(at)), strerror(errno));
+	}
 }
 
 static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
@@ -154,6 +188,7 @@ int main(int argc, char **argv)
 	bool foreground = false;
 	gcksd d;
 	memset(&d, 0, sizeof(d));
+	d.mcast4 = d.mcast6 = -1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': db = optarg; break;
@@ -190,8 +225,10 @@ int main(int argc, char **argv)
 	d.loop = uv_default_loop();
 	gk_gcks_config cfg;
 	gk_gcks_config_default(&cfg);
+	d.mcast4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	d.mcast6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	gk_gcks_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
-			    .send_ctx = &d, .store = d.store };
+			    .send_ctx = &d, .store = d.store, .send_multicast = mcast_cb };
 	char err[512];
 	if (gk_gcks_new(&cfg, &env, &d.gcks, err, sizeof(err))) {
 		gk_err("%s", err);
@@ -212,7 +249,7 @@ int main(int argc, char **argv)
 	}
 	uv_timer_init(d.loop, &d.tick);
 	d.tick.data = &d;
-	uv_timer_start(&d.tick, on_tick, 1000, 1000);
+	uv_timer_start(&d.tick, on_tick, 250, 250);
 	uv_signal_init(d.loop, &d.sigterm);
 	uv_signal_init(d.loop, &d.sigint);
 	uv_signal_init(d.loop, &d.sighup);
@@ -240,5 +277,9 @@ out:
 	}
 	gk_gcks_free(d.gcks);
 	gk_store_close(d.store);
+	if (d.mcast4 > 0)
+		close(d.mcast4);
+	if (d.mcast6 > 0)
+		close(d.mcast6);
 	return rc;
 }

@@ -1778,3 +1778,31 @@ gk_status gk_store_registration_exists(gk_store *s, const char *group, const cha
 	*exists = !st && row;
 	return st;
 }
+
+gk_status gk_store_rekey_msgid_reset(gk_store *s, const char *group)
+{
+	int64_t gid;
+	if (!s || !group)
+		return GK_E_INVAL;
+	gk_status st = tx_begin(s, TX_DURABLE);
+	if (st)
+		return st;
+	st = group_lookup(s, group, &gid, NULL);
+	if (!st)
+		st = counter_set(s, gid, "rekey_msgid", 0);
+	return tx_end(s, TX_DURABLE, st);
+}
+
+gk_status gk_store_sender_ids_reset(gk_store *s, const char *group)
+{
+	int64_t gid;
+	if (!s || !group)
+		return GK_E_INVAL;
+	gk_status st = tx_begin(s, TX_DURABLE);
+	if (st)
+		return st;
+	st = group_lookup(s, group, &gid, NULL);
+	if (!st)
+		st = counter_set(s, gid, "sender_id", 0);
+	return tx_end(s, TX_DURABLE, st);
+}

@@ -93,6 +93,10 @@ gk_status gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, 
 /* Next Rekey SA Message ID for a group (durable before return). */
 gk_status gk_store_rekey_msgid_next(gk_store *s, const char *group, uint32_t *msgid);
 gk_status gk_store_rekey_msgid_peek(gk_store *s, const char *group, uint32_t *msgid);
+/* A new Rekey SA starts at Message ID 0 (RFC 9838 2.4.1.3). */
+gk_status gk_store_rekey_msgid_reset(gk_store *s, const char *group);
+/* After every member was excluded with new keys (RFC 9838 2.5.1), Sender-IDs start over. */
+gk_status gk_store_sender_ids_reset(gk_store *s, const char *group);
 
 /* ---- registrations ---- */
 typedef struct gk_registration {

@@ -1,0 +1,648 @@
+/* Group rekeying (RFC 9838 2.4): the scheduler that replaces SAs before their lifetime ends,
+ * signed multicast GSA_REKEY with repeated identical copies (2.4.1), GSA_INBAND_REKEY over the
+ * registration IKE SAs (2.4.2), deletion of replaced SAs and exclusion (2.4.3), and eviction. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "gcks_int.h"
+#include "addr.h"
+#include "ikekeys.h"
+#include "log.h"
+#include "rekey_msg.h"
+
+#define INBAND_TRIES 5
+#define INBAND_FIRST_WAIT_MS 1000
+
+uint64_t gcks_name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+void gcks_sa_tag_group(gcks_sa *sa, uint64_t h)
+{
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (sa->groups[i] == h)
+			return;
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (!sa->groups[i]) {
+			sa->groups[i] = h;
+			return;
+		}
+}
+
+static bool sa_in_group(const gcks_sa *sa, uint64_t h)
+{
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (sa->groups[i] == h)
+			return true;
+	return false;
+}
+
+/* ---- what a rekey carries ---- */
+
+typedef struct rekey_plan {
+	gk_sa_key prev[GK_GROUP_MAX_SAS], keys[GK_GROUP_MAX_SAS];
+	size_t n;
+	uint32_t msgid;
+	gk_pl_delete del[GK_GROUP_MAX_SAS + 2];
+	gk_chunk del_spi[GK_GROUP_MAX_SAS + 2];
+	size_t ndel;
+	bool exclude;                     /* Delete everything: members must re-register */
+	bool kek_changed;
+} rekey_plan;
+
+static const uint8_t zero_spi[16];
+
+static void add_delete(rekey_plan *p, uint8_t proto, const uint8_t *spi, size_t len)
+{
+	if (p->ndel >= sizeof(p->del) / sizeof(p->del[0]))
+		return;
+	p->del_spi[p->ndel] = GK_CHUNK(spi, len);
+	p->del[p->ndel] = (gk_pl_delete){ .proto = proto, .spi_size = (uint8_t)len,
+					   .spis = { &p->del_spi[p->ndel], 1 } };
+	p->ndel++;
+}
+
+static uint8_t tek_proto(const gcks_group *grp, int idx)
+{
+	return idx >= 0 && (size_t)idx < grp->pol.nteks ? grp->pol.teks[idx].proto : GK_PROTO_GIKE_UPDATE;
+}
+
+/* New SAs: every current TEK (members keep what they have when the SPI is the same), the new
+ * Rekey SA when it changed, and the group-wide policy. */
+static void plan_state(gk_gcks *g, gcks_group *grp, const rekey_plan *p, gk_group_state *gs)
+{
+	int64_t now = gcks_wall(g);
+	memset(gs, 0, sizeof(*gs));
+	for (size_t j = 0; j < p->n; j++) {
+		if (p->keys[j].tek_index >= 0 && (size_t)p->keys[j].tek_index < grp->pol.nteks)
+			gcks_fill_tek(&grp->pol.teks[p->keys[j].tek_index], &p->keys[j], now, &gs->sas[gs->nsas++]);
+		else if (p->kek_changed && grp->pol.rekey_transport == GK_REKEY_MULTICAST)
+			gcks_fill_kek(g, grp, &p->keys[j], now, &gs->sas[gs->nsas++]);
+	}
+	for (size_t i = 0; i < gs->nsas; i++) {
+		gs->sas[i].initial_msgid = 0; /* a new Rekey SA starts at 0 */
+		if (grp->pol.rekey_transport == GK_REKEY_INBAND)
+			gs->sas[i].lifetime = 0;
+	}
+	gs->atd = grp->pol.atd;
+	gs->has_atd = grp->pol.atd != 0;
+	gs->dtd = grp->pol.dtd;
+	gs->has_dtd = grp->pol.dtd != 0;
+	gs->sender_id_bits = grp->pol.sender_id_bits;
+	gs->has_sender_id_bits = grp->pol.sender_id_bits != 0;
+}
+
+/* Payloads GSA, KD (keys wrapped under kwk) and Delete. */
+static gk_status plan_payloads(const rekey_plan *p, const gk_group_state *gs, uint16_t kwa, gk_chunk kwk,
+			       gk_arena *a, gk_out_pl *pl, size_t *n)
+{
+	*n = 0;
+	if (!p->exclude && gs->nsas) {
+		gk_pl_gsa *gsa = gk_arena_alloc(a, sizeof(*gsa));
+		gk_pl_kd *kd = gk_arena_alloc(a, sizeof(*kd));
+		if (!gsa || !kd)
+			return GK_E_NOMEM;
+		gk_status st = gk_group_state_encode(gs, GK_GSA_REKEY, kwa, kwk, a, gsa, kd);
+		if (st)
+			return st;
+		pl[(*n)++] = (gk_out_pl){ GK_PL_GSA, false, gsa };
+		pl[(*n)++] = (gk_out_pl){ GK_PL_KD, false, kd };
+	}
+	for (size_t i = 0; i < p->ndel; i++)
+		pl[(*n)++] = (gk_out_pl){ GK_PL_DELETE, false, &p->del[i] };
+	return *n ? GK_OK : GK_E_INVAL;
+}
+
+/* ---- multicast GSA_REKEY ---- */
+
+static void pending_send(gk_gcks *g, gcks_pending *pd)
+{
+	for (size_t i = 0; i < pd->d.n; i++)
+		g->env.send_multicast(g->env.send_ctx, (const struct sockaddr *)&pd->dst, pd->ttl, pd->iface,
+				      pd->d.d[i].data, pd->d.d[i].len);
+}
+
+static void queue_copies(gk_gcks *g, const gcks_group *grp, gk_dgrams *d)
+{
+	const gk_kek_policy *k = &grp->pol.kek;
+	gcks_pending *pd = calloc(1, sizeof(*pd));
+	if (!pd) {
+		gk_dgrams_free(d);
+		return;
+	}
+	pd->d = *d;
+	memset(d, 0, sizeof(*d));
+	struct sockaddr_storage *ss = &pd->dst;
+	if (k->dst.family == 6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, k->dst.start, 16);
+		in6->sin6_port = htons(k->dst.port_lo);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, k->dst.start, 4);
+		in->sin_port = htons(k->dst.port_lo);
+	}
+	pd->ttl = k->ttl ? k->ttl : 1;
+	snprintf(pd->iface, sizeof(pd->iface), "%s", k->iface);
+	pd->copies_left = k->copies ? k->copies : 1;
+	pd->interval_ms = k->interval_ms;
+	/* the first copy leaves now; the others follow from the tick, bitwise identical */
+	pending_send(g, pd);
+	pd->copies_left--;
+	pd->next_ms = gcks_now(g) + pd->interval_ms;
+	for (size_t i = 0; i < GCKS_MAX_PENDING; i++)
+		if (!g->pending[i]) {
+			if (pd->copies_left)
+				g->pending[i] = pd;
+			else
+				break;
+			return;
+		}
+	gk_dgrams_free(&pd->d);
+	free(pd);
+}
+
+static gk_status send_multicast(gk_gcks *g, gcks_group *grp, const rekey_plan *p, const gk_sa_key *kek,
+				const gk_group_state *gs)
+{
+	const gk_kek_policy *kp = &grp->pol.kek;
+	gk_group_keys gk;
+	gk_arena a;
+	gk_out_pl pl[GK_GROUP_MAX_SAS + 4];
+	size_t n;
+	gk_dgrams d;
+	if (!g->env.send_multicast)
+		return GK_E_UNSUPPORTED;
+	gk_status st = gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), GK_PROTO_GIKE_UPDATE, kp->encr,
+					   kp->encr_key_bits, kp->integ, kp->kwa, &gk);
+	if (st)
+		return st;
+	gk_arena_init(&a, 0);
+	st = plan_payloads(p, gs, kp->kwa, gk.wrap, &a, pl, &n);
+	if (!st) {
+		gk_rekey_out o = {
+			.msg_id = p->msgid, .pl = pl, .npl = n, .frag_mtu = kp->frag_mtu,
+			.sign_key = kp->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE ? g->sign_key : NULL,
+			.scheme = g->sign_scheme,
+			.kek = { .encr = kp->encr, .encr_key_bits = kp->encr_key_bits, .integ = kp->integ,
+				 .enc = gk.enc, .integ_key = gk.integ },
+		};
+		memcpy(o.spi, kek->spi, 16);
+		st = gk_rekey_build(&o, g->env.rnd, &d);
+	}
+	if (!st)
+		queue_copies(g, grp, &d);
+	gk_arena_free(&a);
+	return st;
+}
+
+/* ---- GSA_INBAND_REKEY ---- */
+
+static void out_send(gk_gcks *g, gcks_sa *sa)
+{
+	for (size_t i = 0; i < sa->out_req->n; i++)
+		g->env.send(g->env.send_ctx, (const struct sockaddr *)&sa->ike.local,
+			    (const struct sockaddr *)&sa->ike.peer, sa->out_req->d[i].data, sa->out_req->d[i].len);
+	sa->out_rtx_ms = gcks_now(g) + sa->out_wait_ms;
+}
+
+static gk_status send_inband(gk_gcks *g, gcks_sa *sa, const rekey_plan *p, const gk_group_state *gs)
+{
+	gk_arena a;
+	gk_out_pl pl[GK_GROUP_MAX_SAS + 4];
+	size_t n;
+	if (sa->out_req)
+		return GK_E_STATE;
+	gk_arena_init(&a, 0);
+	gk_status st = plan_payloads(p, gs, sa->ike.suite.kwa, GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len),
+				     &a, pl, &n);
+	gk_dgrams d;
+	if (!st) {
+		gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
+		gk_msg_out o = { .hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r,
+					  .exchange = GK_EXCH_GSA_INBAND_REKEY, .msg_id = sa->ike.msgid_out },
+				 .inner = pl, .ninner = n, .protect = true };
+		st = gk_msg_build_dgrams(&o, &k, g->env.rnd, sa->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d);
+	}
+	gk_arena_free(&a);
+	if (st)
+		return st;
+	sa->out_req = calloc(1, sizeof(*sa->out_req));
+	if (!sa->out_req) {
+		gk_dgrams_free(&d);
+		return GK_E_NOMEM;
+	}
+	*sa->out_req = d;
+	sa->out_exchange = GK_EXCH_GSA_INBAND_REKEY;
+	sa->out_tries = 0;
+	sa->out_wait_ms = INBAND_FIRST_WAIT_MS;
+	out_send(g, sa);
+	return GK_OK;
+}
+
+static void out_done(gcks_sa *sa)
+{
+	if (sa->out_req) {
+		gk_dgrams_free(sa->out_req);
+		free(sa->out_req);
+		sa->out_req = NULL;
+	}
+	sa->ike.msgid_out++;
+}
+
+/* Sends the plan to every member holding an IKE SA registered to the group; returns how many. */
+static unsigned send_inband_all(gk_gcks *g, gcks_group *grp, const rekey_plan *p, const gk_group_state *gs)
+{
+	unsigned n = 0;
+	for (size_t b = 0; b < g->nbuckets; b++)
+		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r) {
+			if (sa->ike.state != GK_IKE_ESTABLISHED || !sa_in_group(sa, grp->hash))
+				continue;
+			if (sa->out_req) {
+				/* one request at a time per IKE SA (window 1): send the newest later */
+				sa->rekey_queued = true;
+				sa->queued_group = grp->hash;
+				n++;
+				continue;
+			}
+			if (send_inband(g, sa, p, gs) == GK_OK)
+				n++;
+		}
+	return n;
+}
+
+void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
+{
+	if (!sa->out_req || m->hdr.exchange != sa->out_exchange || m->hdr.msg_id != sa->ike.msgid_out)
+		return;
+	out_done(sa);
+	if (!sa->rekey_queued)
+		return;
+	sa->rekey_queued = false;
+	for (size_t i = 0; i < g->ngroups; i++) {
+		gcks_group *grp = &g->groups[i];
+		if (grp->hash != sa->queued_group)
+			continue;
+		/* the member gets the group's current state: every SA, its current keys */
+		rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
+		gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
+		if (p && gs) {
+			p->n = grp->nkeys;
+			memcpy(p->keys, grp->keys, grp->nkeys * sizeof(grp->keys[0]));
+			plan_state(g, grp, p, gs);
+			send_inband(g, sa, p, gs);
+		}
+		OPENSSL_clear_free(p, sizeof(*p));
+		OPENSSL_clear_free(gs, sizeof(*gs));
+	}
+}
+
+void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now)
+{
+	if (!sa->out_req || now < sa->out_rtx_ms)
+		return;
+	if (++sa->out_tries > INBAND_TRIES) {
+		char at[64];
+		gk_warn("member at %s does not answer GSA_INBAND_REKEY: closing its IKE SA",
+			gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at)));
+		sa->deadline_ms = now; /* removed by the SA scan */
+		out_done(sa);
+		return;
+	}
+	sa->out_wait_ms *= 2;
+	out_send(g, sa);
+}
+
+/* ---- the rekey itself ---- */
+
+static int kek_index(const rekey_plan *p)
+{
+	for (size_t j = 0; j < p->n; j++)
+		if (p->keys[j].tek_index < 0)
+			return (int)j;
+	return -1;
+}
+
+/* Tells the members about p (keys already rotated in the store). prev_kek: the Rekey SA the
+ * members hold now, under which a multicast message goes out. */
+static gk_status announce(gk_gcks *g, gcks_group *grp, rekey_plan *p, const gk_sa_key *prev_kek, const char *why)
+{
+	gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
+	gk_status st = GK_E_NOMEM;
+	if (!gs)
+		return st;
+	plan_state(g, grp, p, gs);
+	if (grp->pol.rekey_transport == GK_REKEY_MULTICAST) {
+		st = prev_kek ? send_multicast(g, grp, p, prev_kek, gs) : GK_E_STATE;
+		gk_info("group %s rekeyed (%s): GSA_REKEY message %u%s, %zu SA%s deleted: %s", grp->pol.name, why,
+			p->msgid, p->kek_changed ? " with a new Rekey SA" : "", p->ndel, p->ndel == 1 ? "" : "s",
+			gk_status_str(st));
+	} else {
+		unsigned n = send_inband_all(g, grp, p, gs);
+		gk_info("group %s rekeyed (%s): GSA_INBAND_REKEY to %u member%s", grp->pol.name, why, n,
+			n == 1 ? "" : "s");
+		st = GK_OK;
+	}
+	OPENSSL_clear_free(gs, sizeof(*gs));
+	return st;
+}
+
+static void plan_deletes(const gcks_group *grp, rekey_plan *p)
+{
+	for (size_t j = 0; j < p->n; j++) {
+		const gk_sa_key *o = &p->prev[j], *k = &p->keys[j];
+		if (!o->spi_len || (o->spi_len == k->spi_len && !memcmp(o->spi, k->spi, k->spi_len)))
+			continue;
+		if (o->tek_index < 0)
+			p->kek_changed = true; /* the old Rekey SA goes after DTD without a Delete (2.4.1.4) */
+		else
+			add_delete(p, tek_proto(grp, o->tek_index), o->spi, o->spi_len);
+	}
+}
+
+gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_key *prev_kek, const char *why)
+{
+	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
+	bool changed = false;
+	int64_t now = gcks_wall(g), margin = 0;
+	gk_status st = GK_E_NOMEM;
+	if (!p)
+		return st;
+	/* replace what expires within its margin (policy: a share of its lifetime) */
+	uint32_t pct = grp->pol.rekey_margin_pct ? grp->pol.rekey_margin_pct : 20;
+	for (size_t i = 0; i < grp->pol.nteks; i++)
+		if ((int64_t)grp->pol.teks[i].lifetime * pct / 100 > margin)
+			margin = (int64_t)grp->pol.teks[i].lifetime * pct / 100;
+	if (grp->pol.kek.present && (int64_t)grp->pol.kek.lifetime * pct / 100 > margin)
+		margin = (int64_t)grp->pol.kek.lifetime * pct / 100;
+	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, now, now + margin, force, p->prev, p->keys,
+				  &p->n, &changed, &p->msgid);
+	if (st || !changed)
+		goto out;
+	memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
+	grp->nkeys = p->n;
+	plan_deletes(grp, p);
+	int ki = kek_index(p);
+	st = announce(g, grp, p, prev_kek ? prev_kek : ki >= 0 ? &p->prev[ki] : NULL, why);
+out:
+	OPENSSL_clear_free(p, sizeof(*p));
+	return st;
+}
+
+/* Keys changed by a policy reload: the old in-memory keys are what members hold. */
+static void rekey_after_reload(gk_gcks *g, gcks_group *grp, const gk_sa_key *old, size_t nold)
+{
+	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
+	if (!p)
+		return;
+	p->n = grp->nkeys;
+	memcpy(p->keys, grp->keys, grp->nkeys * sizeof(grp->keys[0]));
+	/* pair old keys with new ones by SA (TEK index, or the Rekey SA) */
+	const gk_sa_key *old_kek = NULL;
+	for (size_t j = 0; j < nold; j++) {
+		if (old[j].tek_index < 0)
+			old_kek = &old[j];
+		bool kept = false;
+		for (size_t k = 0; k < p->n; k++)
+			kept |= p->keys[k].spi_len == old[j].spi_len && !memcmp(p->keys[k].spi, old[j].spi, old[j].spi_len);
+		if (!kept && old[j].tek_index >= 0)
+			add_delete(p, old[j].spi_len == 4 ? GK_PROTO_ESP : GK_PROTO_GIKE_UPDATE, old[j].spi, old[j].spi_len);
+		if (!kept && old[j].tek_index < 0)
+			p->kek_changed = true;
+	}
+	bool any_new = p->ndel > 0 || p->kek_changed;
+	for (size_t k = 0; k < p->n && !any_new; k++) {
+		bool known = false;
+		for (size_t j = 0; j < nold; j++)
+			known |= p->keys[k].spi_len == old[j].spi_len && !memcmp(p->keys[k].spi, old[j].spi, old[j].spi_len);
+		any_new = !known;
+	}
+	if (any_new && (!old_kek || gk_store_rekey_msgid_next(g->env.store, grp->pol.name, &p->msgid) == GK_OK)) {
+		if (p->kek_changed)
+			gk_store_rekey_msgid_reset(g->env.store, grp->pol.name);
+		announce(g, grp, p, old_kek, "policy changed");
+	}
+	OPENSSL_clear_free(p, sizeof(*p));
+}
+
+gk_status gk_gcks_reload(gk_gcks *g)
+{
+	gcks_group *old = g->groups;
+	size_t nold = g->ngroups;
+	g->groups = NULL;
+	g->ngroups = 0;
+	gk_status st = gcks_groups_load(g);
+	if (st) {
+		g->groups = old;
+		g->ngroups = nold;
+		return st;
+	}
+	for (size_t i = 0; i < g->ngroups; i++)
+		for (size_t j = 0; j < nold; j++)
+			if (g->groups[i].hash == old[j].hash && g->groups[i].generation != old[j].generation)
+				rekey_after_reload(g, &g->groups[i], old[j].keys, old[j].nkeys);
+	gcks_group *keep = g->groups;
+	size_t nkeep = g->ngroups;
+	g->groups = old;
+	g->ngroups = nold;
+	gcks_groups_free(g);
+	g->groups = keep;
+	g->ngroups = nkeep;
+	return GK_OK;
+}
+
+/* ---- scheduler ---- */
+
+static bool due(const gk_gcks *g, const gcks_group *grp)
+{
+	int64_t now = gcks_wall(g);
+	uint32_t pct = grp->pol.rekey_margin_pct ? grp->pol.rekey_margin_pct : 20;
+	for (size_t j = 0; j < grp->nkeys; j++) {
+		const gk_sa_key *k = &grp->keys[j];
+		uint32_t life = k->tek_index >= 0 && (size_t)k->tek_index < grp->pol.nteks
+			? grp->pol.teks[k->tek_index].lifetime : grp->pol.kek.lifetime;
+		if (k->expires - now <= (int64_t)life * pct / 100)
+			return true;
+	}
+	return false;
+}
+
+void gcks_rekey_tick(gk_gcks *g, int64_t now)
+{
+	for (size_t i = 0; i < GCKS_MAX_PENDING; i++) {
+		gcks_pending *pd = g->pending[i];
+		if (!pd || now < pd->next_ms)
+			continue;
+		pending_send(g, pd);
+		pd->next_ms = now + pd->interval_ms;
+		if (--pd->copies_left == 0) {
+			gk_dgrams_free(&pd->d);
+			free(pd);
+			g->pending[i] = NULL;
+		}
+	}
+	for (size_t i = 0; i < g->ngroups; i++) {
+		gcks_group *grp = &g->groups[i];
+		if (!grp->rekey_due && !due(g, grp))
+			continue;
+		gk_status st = gcks_rekey_group(g, grp, grp->rekey_due, NULL, grp->rekey_due ? "requested" : "lifetime");
+		if (st)
+			gk_err("group %s: rekey failed: %s", grp->pol.name, gk_status_str(st));
+		grp->rekey_due = false;
+	}
+}
+
+void gcks_pending_free(gk_gcks *g)
+{
+	for (size_t i = 0; i < GCKS_MAX_PENDING; i++)
+		if (g->pending[i]) {
+			gk_dgrams_free(&g->pending[i]->d);
+			free(g->pending[i]);
+			g->pending[i] = NULL;
+		}
+}
+
+static gcks_group *group_by_name(gk_gcks *g, const char *name)
+{
+	uint64_t h = gcks_name_hash(name);
+	for (size_t i = 0; i < g->ngroups; i++)
+		if (g->groups[i].hash == h && !strcmp(g->groups[i].pol.name, name))
+			return &g->groups[i];
+	return NULL;
+}
+
+gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen)
+{
+	gcks_group *grp = group_by_name(g, group);
+	if (!grp) {
+		snprintf(msg, msglen, "no group %s", group);
+		return GK_E_NOT_FOUND;
+	}
+	gk_status st = gcks_rekey_group(g, grp, true, NULL, "requested");
+	snprintf(msg, msglen, st ? "rekey of %s failed: %s" : "%s rekeyed%s", group,
+		 st ? gk_status_str(st) : grp->pol.rekey_transport == GK_REKEY_INBAND ? " (GSA_INBAND_REKEY)" : " (GSA_REKEY)");
+	return st;
+}
+
+/* ---- exclusion and eviction ---- */
+
+/* Excludes every member (RFC 9838 2.4.3): new keys for every SA, then a GSA_REKEY under the old
+ * Rekey SA with Delete SPI 0 for the Data-Security SAs and for GIKE_UPDATE, carrying no keys:
+ * members re-register and get the new ones, which only authorized members can. */
+static gk_status exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
+{
+	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
+	bool changed = false;
+	gk_status st = GK_E_NOMEM;
+	if (!p)
+		return st;
+	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, p->prev, p->keys,
+				  &p->n, &changed, &p->msgid);
+	if (!st) {
+		memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
+		grp->nkeys = p->n;
+		p->exclude = true;
+		for (size_t i = 0; i < grp->pol.nteks; i++) {
+			bool seen = false;
+			for (size_t d = 0; d < p->ndel; d++)
+				seen |= p->del[d].proto == grp->pol.teks[i].proto;
+			if (!seen)
+				add_delete(p, grp->pol.teks[i].proto, zero_spi, 4);
+		}
+		add_delete(p, GK_PROTO_GIKE_UPDATE, zero_spi, 16);
+		int ki = kek_index(p);
+		st = announce(g, grp, p, ki >= 0 ? &p->prev[ki] : NULL, why);
+	}
+	OPENSSL_clear_free(p, sizeof(*p));
+	return st;
+}
+
+static void close_member_sas(gk_gcks *g, const gk_ident *member)
+{
+	for (size_t b = 0; b < g->nbuckets; b++)
+		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r)
+			if (sa->ike.state == GK_IKE_ESTABLISHED && gk_ident_eq(&sa->ike.peer_id, member))
+				sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
+}
+
+gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen)
+{
+	gk_ident mid;
+	const char *why;
+	gcks_group *grp = group_by_name(g, group);
+	if (!grp) {
+		snprintf(msg, msglen, "no group %s", group);
+		return GK_E_NOT_FOUND;
+	}
+	if (gk_ident_parse(member, &mid, &why)) {
+		snprintf(msg, msglen, "%s: %s", member, why);
+		return GK_E_INVAL;
+	}
+	char mt[GK_IDENT_TEXT_MAX];
+	gk_ident_text(&mid, mt);
+	gk_group_policy np;
+	gk_status st = gk_group_policy_copy(&grp->pol, &np);
+	if (st)
+		return st;
+	size_t w = 0;
+	bool found = false;
+	for (size_t i = 0; i < np.nmembers; i++) {
+		if (gk_ident_eq(&np.members[i].id, &mid)) {
+			found = true;
+			OPENSSL_cleanse(np.members[i].psk, np.members[i].psk_len);
+			free(np.members[i].psk);
+			free(np.members[i].pubkey);
+			continue;
+		}
+		np.members[w++] = np.members[i];
+	}
+	np.nmembers = w;
+	bool changed = false;
+	if (!found) {
+		snprintf(msg, msglen, "%s is not a member of %s", mt, group);
+		gk_group_policy_free(&np);
+		return GK_E_NOT_FOUND;
+	}
+	st = gk_store_group_put(g->env.store, &np, "gcksctl evict", "evict", &changed);
+	if (!st)
+		gk_store_registration_delete(g->env.store, grp->pol.name, mt);
+	if (st) {
+		gk_group_policy_free(&np);
+		snprintf(msg, msglen, "cannot store the policy without %s", mt);
+		return st;
+	}
+	gk_group_policy_free(&grp->pol);
+	grp->pol = np;
+	gk_store_group_generation(g->env.store, grp->pol.name, &grp->generation);
+	if (grp->registered)
+		grp->registered--;
+	close_member_sas(g, &mid);
+	if (grp->pol.rekey_transport == GK_REKEY_INBAND) {
+		/* the evicted member's IKE SA is closing: only the others get the new keys */
+		for (size_t b = 0; b < g->nbuckets; b++)
+			for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r)
+				if (gk_ident_eq(&sa->ike.peer_id, &mid))
+					for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+						if (sa->groups[i] == grp->hash)
+							sa->groups[i] = 0;
+		st = gcks_rekey_group(g, grp, true, NULL, "eviction");
+		snprintf(msg, msglen, "%s evicted from %s; new keys went to the remaining members over "
+			 "GSA_INBAND_REKEY", mt, group);
+	} else {
+		st = exclude_all(g, grp, "eviction");
+		snprintf(msg, msglen, "%s evicted from %s; every member was excluded and re-registers to get new "
+			 "keys, which the evicted member cannot (forward access control for multicast rekey "
+			 "without re-registration needs LKH, not yet implemented)", mt, group);
+	}
+	gk_info("%s", msg);
+	return st;
+}
