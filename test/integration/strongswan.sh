@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # functions run indirectly (traps, check)
+# Interop with a real IKEv2 stack (issue 4): strongSwan's charon (Debian charon-systemd +
+# strongswan-swanctl) initiates a childless IKE SA (RFC 6023) to gcksd, once with a pre-shared
+# key and once with X.509 certificates, and the result is read from swanctl --list-sas.
+#
+# Everything runs in two network namespaces made here, joined by a veth pair:
+#   gcksd   10.99.0.1 (UDP 500 and 4500)  <->  10.99.0.2 charon-systemd (own strongswan.conf,
+#   own VICI socket, own swanctl directory, file log)
+# so port 500 and kernel state never touch the host. Needs root; without root or without the
+# packages it skips (exit 77), unless GK_REQUIRE_INTEROP is set (CI), when that is an error.
+#
+# Binaries come from GK_BUILDDIR, else from the current directory (the build directory under
+# make check). The test makes its own CA, certificates, PSK and policy: it needs nothing from
+# the source tree. Knobs for trying variants by hand: SS_FRAGMENTATION, SS_CERT_KEY, SS_PROPOSAL
+# below; GK_KEEP_WORK=1 keeps the temporary directory with both daemons' logs.
+set -euo pipefail
+
+# strongSwan's IKE fragmentation (RFC 7383) on the connections: yes, no, accept or force.
+SS_FRAGMENTATION=${SS_FRAGMENTATION:-yes}
+# The strongSwan member's certificate key (openssl genpkey): RSA 3072 makes its IKE_AUTH larger
+# than strongSwan's 1280-octet fragment size, so with fragmentation on it arrives as SKF fragments.
+SS_CERT_KEY=${SS_CERT_KEY:-rsa}
+# The IKE proposal strongSwan offers (one gcksd accepts, without a KWA transform).
+SS_PROPOSAL=${SS_PROPOSAL:-aes256gcm16-prfsha256-x25519}
+
+GCKS_IP=10.99.0.1
+SS_IP=10.99.0.2
+GROUP=keyid:interop-1
+GCKS_ID=gcks.example
+PSK_ID=strongswan-psk.example
+CERT_ID=strongswan-cert.example
+
+skip() {
+	echo "SKIP: $*"
+	if [ -n "${GK_REQUIRE_INTEROP:-}" ]; then
+		echo "not ok - GK_REQUIRE_INTEROP is set: this test must run here"
+		exit 99
+	fi
+	exit 77
+}
+
+build=${GK_BUILDDIR:-$PWD}
+gcksd=$build/gcks/gcksd
+gcksctl=$build/gcks/gcksctl
+if ! [ -x "$gcksd" ] || ! [ -x "$gcksctl" ]; then
+	echo "not ok - gcksd/gcksctl not found under $build (set GK_BUILDDIR)"
+	exit 99
+fi
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, port 500)"
+for t in ip openssl swanctl /usr/sbin/charon-systemd timeout; do
+	command -v "$t" >/dev/null || skip "$t not installed (apt-get install charon-systemd strongswan-swanctl iproute2 openssl)"
+done
+getent passwd nobody >/dev/null || skip "no user nobody for gcksd to drop privileges to"
+
+work=$(mktemp -d /tmp/gikev2-strongswan.XXXXXX)
+ns_gcks=gk-gcks-$$
+ns_ss=gk-ss-$$
+veth_g=gkg$$
+veth_s=gks$$
+gcksd_pid=
+charon_pid=
+failed=0
+started=$SECONDS
+
+logs() {
+	for f in "$work"/gcks/gcksd.log "$work"/charon.log; do
+		[ -s "$f" ] || continue
+		echo "---- $f (last 60 lines)"
+		tail -n 60 "$f"
+	done
+}
+stop() { # pid: SIGTERM, up to 5 s, then SIGKILL; returns the exit status
+	local pid=$1 rc=0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+cleanup() {
+	local rc=$?
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		[ "$failed" = 1 ] || echo "not ok - stopped at an unexpected error (exit status $rc)"
+		logs | sed 's/^/# /'
+	fi
+	[ -z "$charon_pid" ] || stop "$charon_pid" || true
+	[ -z "$gcksd_pid" ] || stop "$gcksd_pid" || true
+	ip netns del "$ns_ss" 2>/dev/null || true
+	ip netns del "$ns_gcks" 2>/dev/null || true
+	ip link del "$veth_g" 2>/dev/null || true
+	if [ -n "${GK_KEEP_WORK:-}" ]; then echo "# kept $work"; else rm -rf "$work"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; failed=1; }
+check() { # description command...: output shown (as comments) only on failure
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ok "$what"
+	else
+		notok "$what"
+		[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/# /'
+	fi
+}
+fatal() { notok "$*"; exit 1; }
+trap 'echo "not ok - line $LINENO failed: $BASH_COMMAND"; failed=1' ERR
+
+# ---- network: two namespaces joined by a veth pair ----
+ip netns add "$ns_gcks"
+ip netns add "$ns_ss"
+ip link add "$veth_g" type veth peer name "$veth_s"
+ip link set "$veth_g" netns "$ns_gcks"
+ip link set "$veth_s" netns "$ns_ss"
+ip -n "$ns_gcks" link set lo up
+ip -n "$ns_ss" link set lo up
+ip -n "$ns_gcks" addr add "$GCKS_IP/24" dev "$veth_g"
+ip -n "$ns_ss" addr add "$SS_IP/24" dev "$veth_s"
+ip -n "$ns_gcks" link set "$veth_g" up
+ip -n "$ns_ss" link set "$veth_s" up
+ok "namespaces $ns_gcks ($GCKS_IP) and $ns_ss ($SS_IP) joined by a veth pair"
+
+# ---- credentials: a CA, a certificate for the GCKS and one for the strongSwan member ----
+pki=$work/pki
+mkdir -p "$pki"
+psk=0x$(openssl rand -hex 32)
+new_cert() { # name id keyalg
+	local name=$1 id=$2
+	case $3 in
+		rsa) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$pki/$name.key" 2>/dev/null ;;
+		ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/$name.key" 2>/dev/null ;;
+		*) fatal "unknown key type $3" ;;
+	esac
+	openssl req -new -key "$pki/$name.key" -subj "/O=gikev2 interop/CN=$id" -out "$pki/$name.csr" 2>/dev/null
+	printf 'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nsubjectAltName = DNS:%s\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n' \
+		"$id" >"$pki/$name.ext"
+	openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+		-days 2 -sha256 -extfile "$pki/$name.ext" -out "$pki/$name.crt" 2>/dev/null
+}
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/ca.key" 2>/dev/null
+openssl req -new -x509 -key "$pki/ca.key" -subj "/O=gikev2 interop/CN=gikev2 interop CA" -days 2 -sha256 \
+	-addext "basicConstraints = critical, CA:TRUE" -addext "keyUsage = critical, keyCertSign, cRLSign" \
+	-addext "subjectKeyIdentifier = hash" -out "$pki/ca.crt" 2>/dev/null
+new_cert gcks "$GCKS_ID" ec
+new_cert member "$CERT_ID" "$SS_CERT_KEY"
+ok "CA, GCKS certificate (ECDSA P-256) and strongSwan certificate ($SS_CERT_KEY) made with openssl"
+
+# ---- GCKS: database, policy, gcksd in its namespace ----
+# gcksd drops privileges to nobody after binding port 500: its directory belongs to nobody.
+chmod 755 "$work"
+mkdir -p "$work/gcks"
+db=$work/gcks/gcks.db ctl=$work/gcks/gcksd.sock
+umask 077
+cat >"$work/gcks/interop.yaml" <<EOF
+# The group of the strongSwan interop test. strongSwan only sets up the IKE SA (childless
+# IKE_AUTH); it never registers, but its identities are members like any other.
+id: $GROUP
+capacity: 10
+sas:
+  - name: data
+    protocol: esp
+    encryption: aes-gcm-16
+    key-length: 256
+    sequence-numbers: sequential-32
+    source: 192.0.2.10
+    destination: 239.192.9.1
+    ip-protocol: udp
+    ports: 5004
+    lifetime: 1h
+members:
+  - id: fqdn:$PSK_ID
+    auth: psk
+    psk: $psk
+    role: receiver
+  - id: fqdn:$CERT_ID
+    auth: certificate
+    role: receiver
+EOF
+umask 022
+"$gcksctl" --db "$db" init --id "fqdn:$GCKS_ID" --key "$pki/gcks.key" --cert "$pki/gcks.crt" --ca "$pki/ca.crt" \
+	>"$work/gcks/gcksctl.log" 2>&1 || { cat "$work/gcks/gcksctl.log"; fatal "gcksctl init"; }
+"$gcksctl" --db "$db" policy load "$work/gcks/interop.yaml" >>"$work/gcks/gcksctl.log" 2>&1 ||
+	{ cat "$work/gcks/gcksctl.log"; fatal "gcksctl policy load"; }
+chown -R nobody "$work/gcks"
+ip netns exec "$ns_gcks" "$gcksd" --db "$db" --listen "$GCKS_IP:500" --listen "$GCKS_IP:4500" \
+	--control "$ctl" --log-level debug --foreground >"$work/gcks/gcksd.log" 2>&1 &
+gcksd_pid=$!
+for _ in $(seq 100); do
+	[ -S "$ctl" ] && break
+	kill -0 "$gcksd_pid" 2>/dev/null || break
+	sleep 0.05
+done
+[ -S "$ctl" ] || fatal "gcksd did not start"
+ok "gcksd listening on $GCKS_IP:500 and $GCKS_IP:4500 in $ns_gcks"
+
+# ---- strongSwan: charon-systemd with its own configuration in the other namespace ----
+ss=$work/strongswan
+sw=$ss/swanctl
+mkdir -p "$sw/x509" "$sw/x509ca" "$sw/private"
+cp "$pki/ca.crt" "$sw/x509ca/ca.crt"
+cp "$pki/member.crt" "$sw/x509/member.crt"
+cp "$pki/member.key" "$sw/private/member.key"
+vici=unix://$ss/charon.vici
+cat >"$ss/strongswan.conf" <<EOF
+charon-systemd {
+	load_modular = no
+	load = random nonce kdf openssl pem pkcs1 pkcs8 x509 pubkey curve25519 hmac sha2 gcm aes kernel-netlink socket-default vici
+	port = 500
+	port_nat_t = 4500
+	install_routes = no
+	install_virtual_ip = no
+	retransmit_tries = 3
+	retransmit_timeout = 1.0
+	threads = 8
+	filelog {
+		main {
+			path = $work/charon.log
+			default = 1
+			ike = 2
+			enc = 1
+			time_format = %H:%M:%S
+			flush_line = yes
+		}
+	}
+	journal {
+		default = -1
+	}
+	plugins {
+		vici {
+			socket = $vici
+		}
+	}
+}
+swanctl {
+	load = random openssl pem pkcs1 pkcs8 x509 pubkey
+}
+EOF
+cat >"$sw/swanctl.conf" <<EOF
+connections {
+	gcks-psk {
+		version = 2
+		local_addrs = $SS_IP
+		remote_addrs = $GCKS_IP
+		proposals = $SS_PROPOSAL
+		childless = force
+		fragmentation = $SS_FRAGMENTATION
+		rekey_time = 0
+		dpd_delay = 0
+		local {
+			auth = psk
+			id = fqdn:$PSK_ID
+		}
+		remote {
+			auth = psk
+			id = fqdn:$GCKS_ID
+		}
+	}
+	gcks-cert {
+		version = 2
+		local_addrs = $SS_IP
+		remote_addrs = $GCKS_IP
+		proposals = $SS_PROPOSAL
+		childless = force
+		fragmentation = $SS_FRAGMENTATION
+		rekey_time = 0
+		dpd_delay = 0
+		send_certreq = yes
+		local {
+			auth = pubkey
+			certs = member.crt
+			id = fqdn:$CERT_ID
+		}
+		remote {
+			auth = pubkey
+			id = fqdn:$GCKS_ID
+			cacerts = ca.crt
+		}
+	}
+}
+secrets {
+	ike-gcks {
+		id-1 = fqdn:$PSK_ID
+		id-2 = fqdn:$GCKS_ID
+		secret = $psk
+	}
+}
+EOF
+ip netns exec "$ns_ss" env STRONGSWAN_CONF="$ss/strongswan.conf" /usr/sbin/charon-systemd >"$ss/charon.out" 2>&1 &
+charon_pid=$!
+swan() { STRONGSWAN_CONF=$ss/strongswan.conf SWANCTL_DIR=$sw timeout 30 swanctl "$@" --uri "$vici"; }
+for _ in $(seq 100); do
+	[ -S "$ss/charon.vici" ] && swan --stats >/dev/null 2>&1 && break
+	kill -0 "$charon_pid" 2>/dev/null || break
+	sleep 0.05
+done
+swan --stats >/dev/null 2>&1 || { cat "$ss/charon.out"; fatal "charon-systemd did not start"; }
+ok "charon-systemd $(swan --version 2>/dev/null | sed -n 's/.*strongSwan swanctl \([^ ,]*\).*/\1/p') running in $ns_ss"
+swan --load-all --file "$sw/swanctl.conf" >"$ss/load.out" 2>&1 ||
+	{ cat "$ss/load.out"; fatal "swanctl --load-all"; }
+ok "swanctl loaded the connections gcks-psk and gcks-cert (childless = force, fragmentation = $SS_FRAGMENTATION)"
+
+# ---- the checks: initiate, then read the IKE SA from swanctl ----
+established() { # conn remote-id
+	local out
+	out=$(swan --list-sas --ike "$1" 2>&1) || return 1
+	printf '%s\n' "$out" | grep -Eq "^$1: #[0-9]+, ESTABLISHED, IKEv2" &&
+		printf '%s\n' "$out" | grep -Fq "remote '$2' @ $GCKS_IP"
+}
+no_child() { # conn: childless means no CHILD_SA under the IKE SA
+	! swan --list-sas --ike "$1" 2>/dev/null | grep -Eq '^  [^ ].*: #[0-9]+, reqid'
+}
+try() { # conn auth-description
+	local conn=$1
+	if swan --initiate --ike "$conn" --timeout 20 >"$ss/$conn.initiate" 2>&1; then
+		ok "$2: swanctl --initiate --ike $conn succeeded"
+	else
+		notok "$2: swanctl --initiate --ike $conn failed"
+		sed 's/^/# /' "$ss/$conn.initiate"
+	fi
+	swan --list-sas --ike "$conn" 2>&1 | sed 's/^/# /'
+	check "$2: swanctl --list-sas shows $conn ESTABLISHED with remote '$GCKS_ID'" established "$conn" "$GCKS_ID"
+	check "$2: no CHILD_SA (childless IKE SA)" no_child "$conn"
+	check "$2: gcksd still running" kill -0 "$gcksd_pid"
+}
+try gcks-psk "PSK"
+try gcks-cert "certificates"
+# With fragmentation on and an RSA certificate, strongSwan's IKE_AUTH exceeds its 1280-octet
+# fragment size: gcksd must have reassembled RFC 7383 fragments (read from charon's log).
+sent_fragments() { grep -Eq 'generating IKE_AUTH request [0-9]+ \[ EF\(1/[0-9]+\) \]' "$work/charon.log"; }
+if [ "$SS_FRAGMENTATION" != no ] && [ "$SS_CERT_KEY" = rsa ]; then
+	check "certificates: strongSwan sent its IKE_AUTH as RFC 7383 fragments" sent_fragments
+elif sent_fragments; then
+	echo "# strongSwan sent its IKE_AUTH as RFC 7383 fragments"
+fi
+
+# Both SAs end cleanly: strongSwan's INFORMATIONAL with Delete gets gcksd's answer.
+answered_delete() { # conn
+	local before after
+	before=$(grep -c 'parsed INFORMATIONAL response' "$work/charon.log" || true)
+	swan --terminate --ike "$1" --timeout 10 || return 1
+	after=$(grep -c 'parsed INFORMATIONAL response' "$work/charon.log" || true)
+	[ "$after" -gt "$before" ] || { echo "strongSwan got no INFORMATIONAL response"; return 1; }
+}
+for conn in gcks-psk gcks-cert; do
+	check "$conn: swanctl --terminate: gcksd answers strongSwan's Delete" answered_delete "$conn"
+done
+check "gcksd survived and answers on its control socket" \
+	ip netns exec "$ns_gcks" "$gcksctl" --db "$db" --control "$ctl" status
+check "gcksd process still running" kill -0 "$gcksd_pid"
+# A clean stop: exit status 0 after SIGTERM (in a sanitizer build, also no leak or error report).
+# Runs in this shell, which is gcksd's parent, so that wait sees its status.
+gcksd_rc=0
+stop "$gcksd_pid" || gcksd_rc=$?
+gcksd_pid=
+if [ "$gcksd_rc" = 0 ]; then
+	ok "gcksd stops cleanly on SIGTERM (exit status 0)"
+else
+	notok "gcksd stops cleanly on SIGTERM (exit status $gcksd_rc)"
+	tail -n 40 "$work/gcks/gcksd.log" | sed 's/^/# /'
+fi
+echo "# $((SECONDS - started)) s"
+exit "$failed"
