@@ -40,8 +40,8 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sock
 	u->cb(u->ctx, p, len, peer, (const struct sockaddr *)&u->local);
 }
 
-gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
-		      gk_udp **out, char *err, size_t errlen)
+static gk_status udp_open(uv_loop_t *loop, const struct sockaddr *addr, unsigned flags, gk_udp_recv_cb cb,
+			  void *ctx, gk_udp **out, char *err, size_t errlen)
 {
 	char at[64];
 	gk_udp *u = calloc(1, sizeof(*u));
@@ -56,7 +56,7 @@ gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_
 	u->h.data = u;
 	u->cb = cb;
 	u->ctx = ctx;
-	r = uv_udp_bind(&u->h, addr, addr->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+	r = uv_udp_bind(&u->h, addr, flags | (addr->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0));
 	int len = sizeof(u->local);
 	if (!r)
 		r = uv_udp_getsockname(&u->h, (struct sockaddr *)&u->local, &len);
@@ -70,6 +70,18 @@ gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_
 	u->marker = gk_addr_port((struct sockaddr *)&u->local) == NAT_T_PORT;
 	*out = u;
 	return GK_OK;
+}
+
+gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
+		      gk_udp **out, char *err, size_t errlen)
+{
+	return udp_open(loop, addr, 0, cb, ctx, out, err, errlen);
+}
+
+gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
+			     gk_udp **out, char *err, size_t errlen)
+{
+	return udp_open(loop, addr, UV_UDP_REUSEADDR, cb, ctx, out, err, errlen);
 }
 
 gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len)

@@ -15,6 +15,9 @@ typedef struct gk_udp gk_udp;
 /* Binds to addr (port 0 = any). err gets a one-line reason on failure. */
 gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
 		      gk_udp **out, char *err, size_t errlen);
+/* The same with SO_REUSEADDR, so several listeners on one host can take a rekey group's port. */
+gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
+			     gk_udp **out, char *err, size_t errlen);
 gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len);
 const struct sockaddr *gk_udp_local(const gk_udp *u);
 /* Joins a multicast group on the interface (index 0 = the kernel's choice). */

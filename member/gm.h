@@ -44,15 +44,26 @@ typedef enum gk_gm_event_type {
 	GK_GM_FAILED,                /* the exchange failed as a whole (see `why`, `notify`) */
 	GK_GM_DONE,                  /* every group has an answer */
 	GK_GM_CLOSED,                /* the GCKS closed the IKE SA */
+	GK_GM_REKEYED,               /* GSA_INBAND_REKEY: new SAs (state) and/or deletions */
 } gk_gm_event_type;
+
+/* A Delete payload entry (RFC 9838 2.4.3): SPI all zero means every SA of the protocol. */
+typedef struct gk_gm_delete {
+	uint8_t proto;
+	uint8_t spi[16];
+	size_t spi_len;
+} gk_gm_delete;
 
 typedef struct gk_gm_event {
 	gk_gm_event_type type;
 	size_t group;                /* index in config groups */
 	uint16_t notify;
 	const char *why;
-	const gk_group_state *state; /* GK_GM_REGISTERED; valid during the callback */
+	const gk_group_state *state; /* GK_GM_REGISTERED, GK_GM_REKEYED; valid during the callback */
 	bool transport_mode;
+	const gk_gm_delete *dels;    /* GK_GM_REKEYED */
+	size_t ndel;
+	uint32_t msg_id;
 } gk_gm_event;
 
 typedef struct gk_gm_env {
@@ -74,6 +85,10 @@ gk_status gk_gm_start(gk_gm *gm);
 void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len);
 /* Retransmissions and give-up; call every ~100 ms. */
 void gk_gm_tick(gk_gm *gm);
+/* Leaves a group over the registration IKE SA (RFC 9838 2.3.2: IDg with NO_PROPOSAL_CHOSEN). */
+gk_status gk_gm_leave(gk_gm *gm, size_t group);
+/* Is this datagram for this member core's IKE SA? (several cores may share a socket) */
+bool gk_gm_owns(const gk_gm *gm, const uint8_t *data, size_t len);
 /* Milliseconds until gk_gm_tick has work, -1 when idle. */
 int64_t gk_gm_next_timeout(const gk_gm *gm);
 

@@ -14,7 +14,8 @@
 #define NONCE_LEN 32
 
 typedef enum gm_state {
-	GM_IDLE, GM_INIT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED
+	GM_IDLE, GM_INIT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED,
+	GM_LEAVE_SENT
 } gm_state;
 
 struct gk_gm {
@@ -37,6 +38,7 @@ typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
 static void on_init_resp(gk_gm *gm, const gk_msg *m);
 static void on_auth_resp(gk_gm *gm, const gk_msg *m);
 static void on_reg_resp(gk_gm *gm, const gk_msg *m);
+static void on_leave_resp(gk_gm *gm, const gk_msg *m);
 
 /* The responses a member waits for, on one screen: (state, exchange) -> handler. Requests from
  * the GCKS (INFORMATIONAL) are answered in on_request. */
@@ -48,6 +50,7 @@ static const struct {
 	{ GM_INIT_SENT, GK_EXCH_IKE_SA_INIT, on_init_resp },
 	{ GM_AUTH_SENT, GK_EXCH_GSA_AUTH, on_auth_resp },
 	{ GM_REG_SENT, GK_EXCH_GSA_REGISTRATION, on_reg_resp },
+	{ GM_LEAVE_SENT, GK_EXCH_GSA_REGISTRATION, on_leave_resp },
 };
 
 void gk_gm_config_default(gk_gm_config *c)
@@ -534,6 +537,37 @@ static void on_reg_resp(gk_gm *gm, const gk_msg *m)
 
 /* ---- input ---- */
 
+/* GSA_INBAND_REKEY (RFC 9838 2.4.2.2): processed like a registration's GSA and KD, plus
+ * Delete payloads. */
+static void inband_rekey(gk_gm *gm, const gk_msg *m)
+{
+	gk_gm_delete dels[32];
+	size_t ndel = 0;
+	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
+		for (size_t i = 0; i < p->body->del.spis.n && ndel < 32; i++) {
+			gk_chunk spi = p->body->del.spis.items[i];
+			if (spi.len > 16)
+				continue;
+			dels[ndel].proto = p->body->del.proto;
+			memcpy(dels[ndel].spi, spi.ptr, spi.len);
+			dels[ndel++].spi_len = spi.len;
+		}
+	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
+	const char *why = NULL;
+	memset(gm->gs, 0, sizeof(*gm->gs));
+	if (gsa && kd &&
+	    gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
+				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, &why)) {
+		gk_warn("GSA_INBAND_REKEY refused: %s", why);
+		return;
+	}
+	gk_gm_event ev = { .type = GK_GM_REKEYED, .group = SIZE_MAX, .state = gm->gs, .dels = dels,
+			   .ndel = ndel, .msg_id = m->hdr.msg_id };
+	if (gm->env.event)
+		gm->env.event(gm->env.event_ctx, &ev);
+	gk_group_state_wipe(gm->gs);
+}
+
 static void on_request(gk_gm *gm, const gk_msg *m)
 {
 	if (m->hdr.msg_id + 1 == gm->ike.msgid_in && gm->ike.last_resp) {
@@ -541,11 +575,14 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 			gm->env.send(gm->env.send_ctx, gm->ike.last_resp->d[i].data, gm->ike.last_resp->d[i].len);
 		return;
 	}
-	if (m->hdr.msg_id != gm->ike.msgid_in || m->hdr.exchange != GK_EXCH_INFORMATIONAL)
+	if (m->hdr.msg_id != gm->ike.msgid_in ||
+	    (m->hdr.exchange != GK_EXCH_INFORMATIONAL && m->hdr.exchange != GK_EXCH_GSA_INBAND_REKEY))
 		return;
 	bool closed = false;
 	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
 		closed |= p->body->del.proto == GK_PROTO_IKE;
+	if (m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY)
+		inband_rekey(gm, m);
 	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = m->hdr.exchange,
 				  .flags = GK_FLAG_R | GK_FLAG_I, .msg_id = m->hdr.msg_id },
@@ -560,6 +597,37 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 		gm->state = GM_CLOSED;
 		emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
 	}
+}
+
+bool gk_gm_owns(const gk_gm *gm, const uint8_t *data, size_t len)
+{
+	return len >= GK_HDR_LEN && gk_get_u64(data) == gm->ike.spi_i && gm->ike.spi_i != 0;
+}
+
+gk_status gk_gm_leave(gk_gm *gm, size_t group)
+{
+	gk_arena a;
+	gk_out_pl pl[2];
+	if (gm->state != GM_ESTABLISHED || group >= gm->cfg.ngroups)
+		return GK_E_STATE;
+	gk_arena_init(&a, 0);
+	gk_pl_id idg = { .id_type = gm->cfg.groups[group].type,
+			 .data = GK_CHUNK(gm->cfg.groups[group].data, gm->cfg.groups[group].len) };
+	gk_pl_notify n = { .type = GK_N_NO_PROPOSAL_CHOSEN };
+	pl[0] = (gk_out_pl){ GK_PL_IDg, false, &idg };
+	pl[1] = (gk_out_pl){ GK_PL_NOTIFY, false, &n };
+	gm->cur = group;
+	gm->state = GM_LEAVE_SENT;
+	gk_status st = send_protected(gm, GK_EXCH_GSA_REGISTRATION, pl, 2);
+	gk_arena_free(&a);
+	return st;
+}
+
+static void on_leave_resp(gk_gm *gm, const gk_msg *m)
+{
+	(void)m;
+	gm->state = GM_ESTABLISHED;
+	emit(gm, GK_GM_DONE, 0, "left");
 }
 
 void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
@@ -584,7 +652,7 @@ void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
 		gk_dbg("received %s", gk_msg_summary(&m, s, sizeof(s)));
 	}
 	if (!response) {
-		if (gm->ike.state == GK_IKE_ESTABLISHED)
+		if (gm->ike.state == GK_IKE_ESTABLISHED && gm->state != GM_CLOSED)
 			on_request(gm, &m);
 		goto out;
 	}

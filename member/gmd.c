@@ -5,18 +5,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <uv.h>
 #include "addr.h"
 #include "auth.h"
 #include "gm.h"
+#include "gm_groups.h"
 #include "gm_json.h"
+#include "sasink.h"
 #include "iana.h"
 #include "log.h"
 #include "udp.h"
 
 #define GCKS_DEFAULT_PORT 848
+
+#define MAX_RUNS 16
+
+struct gmd;
+
+/* One registration run: the first one for every group, or a re-registration of one group.
+ * map[] turns the run's group index into gmd's. */
+typedef struct gm_run {
+	struct gmd *d;
+	gk_gm *gm;
+	size_t map[GK_GM_MAX_GROUPS];
+	bool finished;              /* failed or closed: freed on the next tick */
+	bool first;
+} gm_run;
 
 typedef struct gmd {
 	uv_loop_t *loop;
@@ -24,7 +41,11 @@ typedef struct gmd {
 	uv_signal_t sigterm, sigint;
 	gk_udp *udp;
 	struct sockaddr_storage gcks;
-	gk_gm *gm;
+	gm_run *runs[MAX_RUNS];
+	gk_gm_env env;
+	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
+	gk_sasink *sink;
+	const char *backend, *mcast_iface;
 	gk_gm_config cfg;
 	bool once, json;
 	int exit_code;
@@ -39,7 +60,7 @@ static void usage(FILE *f)
 	fputs("usage: gmd --gcks HOST[:PORT] --id ID --group GROUP-ID [--group GROUP-ID]...\n"
 	      "           (--psk-file FILE | --cert FILE --key FILE [--ca FILE] | --key FILE --gcks-pubkey FILE)\n"
 	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
-	      "           [--sag-encr LIST]\n"
+	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
 }
 
@@ -70,24 +91,46 @@ static void finish_json(gmd *d)
 	d->json_open = false;
 }
 
-static void event_cb(void *ctx, const gk_gm_event *ev)
+static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first);
+
+/* Re-registration of one group (asked for by the group manager). */
+static void reregister_cb(void *ctx, size_t group)
 {
 	gmd *d = ctx;
+	gm_run *r = run_new(d, &group, 1, false);
+	if (!r || gk_gm_start(r->gm))
+		gk_err("cannot start a re-registration");
+}
+
+static void event_cb(void *ctx, const gk_gm_event *ev)
+{
+	gm_run *r = ctx;
+	gmd *d = r->d;
 	char gt[GK_IDENT_TEXT_MAX];
-	const char *group = ev->group < d->cfg.ngroups ? gk_ident_text(&d->cfg.groups[ev->group], gt) : "?";
+	size_t gi = ev->group < GK_GM_MAX_GROUPS ? r->map[ev->group] : SIZE_MAX;
+	const char *group = gi < d->cfg.ngroups ? gk_ident_text(&d->cfg.groups[gi], gt) : "?";
 	switch (ev->type) {
 	case GK_GM_REGISTERED:
 		gk_info("registered to %s (%zu SAs)", group, ev->state->nsas);
-		if (d->json) {
-			if (!d->once) {
-				gk_json_init(&d->j, stdout);
-				gk_gm_json_group(&d->j, &d->cfg.groups[ev->group], ev->state, d->cfg.sender, ev->transport_mode);
-				fputc('\n', stdout);
-				fflush(stdout);
-			} else {
-				gk_gm_json_group(&d->j, &d->cfg.groups[ev->group], ev->state, d->cfg.sender, ev->transport_mode);
-			}
+		if (d->json && d->once)
+			gk_gm_json_group(&d->j, &d->cfg.groups[gi], ev->state, d->cfg.sender, ev->transport_mode);
+		if (d->json && !d->once) {
+			gk_json j;
+			gk_json_init(&j, stdout);
+			gk_json_obj(&j);
+			gk_json_kstr(&j, "event", "registered");
+			gk_json_key(&j, "state");
+			gk_gm_json_group(&j, &d->cfg.groups[gi], ev->state, d->cfg.sender, ev->transport_mode);
+			gk_json_obj_end(&j);
+			fputc('\n', stdout);
+			fflush(stdout);
 		}
+		if (d->groups)
+			gk_gm_groups_registered(d->groups, gi, ev->state, ev->transport_mode);
+		break;
+	case GK_GM_REKEYED:
+		if (d->groups)
+			gk_gm_groups_inband(d->groups, ev);
 		break;
 	case GK_GM_REFUSED:
 		gk_err("registration to %s refused: %s%s%s", group,
@@ -101,6 +144,8 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_json_kstr(&d->j, "reason", ev->why);
 			gk_json_obj_end(&d->j);
 		}
+		if (d->groups)
+			gk_gm_groups_lost(d->groups, gi, ev->why);
 		d->exit_code = 2;
 		break;
 	case GK_GM_FAILED:
@@ -116,6 +161,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		}
 		if (d->exit_code == 0)
 			d->exit_code = ev->notify ? 2 : 3;
+		r->finished = true;
 		if (d->once) {
 			finish_json(d);
 			stop(d);
@@ -129,8 +175,47 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		break;
 	case GK_GM_CLOSED:
 		gk_info("the GCKS closed the registration IKE SA");
+		r->finished = true;
 		break;
 	}
+}
+
+static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first)
+{
+	size_t slot = MAX_RUNS;
+	for (size_t i = 0; i < MAX_RUNS; i++)
+		if (!d->runs[i]) {
+			slot = i;
+			break;
+		}
+	if (slot == MAX_RUNS)
+		return NULL;
+	gm_run *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	gk_gm_config c = d->cfg;
+	c.ngroups = n;
+	for (size_t i = 0; i < n; i++) {
+		c.groups[i] = d->cfg.groups[groups[i]];
+		r->map[i] = groups[i];
+	}
+	gk_gm_env env = d->env;
+	env.event_ctx = r;
+	r->d = d;
+	r->first = first;
+	if (gk_gm_new(&c, &env, &r->gm)) {
+		free(r);
+		return NULL;
+	}
+	d->runs[slot] = r;
+	return r;
+}
+
+static void run_free(gmd *d, size_t i)
+{
+	gk_gm_free(d->runs[i]->gm);
+	free(d->runs[i]);
+	d->runs[i] = NULL;
 }
 
 static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
@@ -139,12 +224,42 @@ static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct soc
 	gmd *d = ctx;
 	(void)peer;
 	(void)local;
-	gk_gm_input(d->gm, data, len);
+	for (size_t i = 0; i < MAX_RUNS; i++)
+		if (d->runs[i] && gk_gm_owns(d->runs[i]->gm, data, len))
+			gk_gm_input(d->runs[i]->gm, data, len);
 }
 
 static void on_timer(uv_timer_t *t)
 {
-	gk_gm_tick(((gmd *)t->data)->gm);
+	gmd *d = t->data;
+	for (size_t i = 0; i < MAX_RUNS; i++) {
+		if (!d->runs[i])
+			continue;
+		if (d->runs[i]->finished && !d->once) {
+			run_free(d, i);
+			continue;
+		}
+		gk_gm_tick(d->runs[i]->gm);
+	}
+}
+
+/* The kernel SA sink: xfrm when we may change the kernel's SAs, else none. */
+static int open_sink(gmd *d)
+{
+	char err[256];
+	const char *b = d->backend ? d->backend : geteuid() == 0 ? "xfrm" : "none";
+	if (gk_sasink_open(b, &d->sink, err, sizeof(err)) == GK_OK) {
+		if (gk_sasink_flush_stale(d->sink, err, sizeof(err)))
+			gk_warn("removing stale entries: %s", err);
+		gk_info("SA backend: %s", gk_sasink_name(d->sink));
+		return 0;
+	}
+	if (d->backend) {
+		fprintf(stderr, "gmd: --sa-backend %s: %s\n", d->backend, err);
+		return -1;
+	}
+	gk_warn("SA backend xfrm unavailable (%s): SAs are recorded, not installed", err);
+	return gk_sasink_open("none", &d->sink, err, sizeof(err)) ? -1 : 0;
 }
 
 static void on_signal(uv_signal_t *s, int sig)
@@ -232,6 +347,7 @@ int main(int argc, char **argv)
 		{ "sender", no_argument, NULL, 's' }, { "once", no_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' }, { "local", required_argument, NULL, 'l' },
 		{ "log-level", required_argument, NULL, 'L' }, { "sag-encr", required_argument, NULL, 'E' },
+		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	gmd d;
@@ -284,6 +400,14 @@ int main(int argc, char **argv)
 			if (parse_encr_list(optarg, &d.cfg))
 				return 1;
 			break;
+		case 'B':
+			if (strcmp(optarg, "xfrm") && strcmp(optarg, "none")) {
+				fprintf(stderr, "gmd: --sa-backend: use xfrm or none\n");
+				return 1;
+			}
+			d.backend = optarg;
+			break;
+		case 'M': d.mcast_iface = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -341,11 +465,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmd: %s\n", err);
 		goto out;
 	}
-	gk_gm_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
-			  .send_ctx = &d, .event = event_cb, .event_ctx = &d };
-	if (gk_gm_new(&d.cfg, &env, &d.gm)) {
+	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
+			     .send_ctx = &d, .event = event_cb };
+	size_t all[GK_GM_MAX_GROUPS];
+	for (size_t i = 0; i < d.cfg.ngroups; i++)
+		all[i] = i;
+	gm_run *first = run_new(&d, all, d.cfg.ngroups, true);
+	if (!first) {
 		fprintf(stderr, "gmd: cannot start\n");
 		goto out;
+	}
+	if (!d.once) {
+		if (open_sink(&d))
+			goto out;
+		gk_gm_groups_env genv = { .loop = d.loop, .sink = d.sink, .events = d.json ? stdout : NULL,
+					  .mcast_iface = d.mcast_iface, .sender = d.cfg.sender,
+					  .reregister = reregister_cb, .ctx = &d };
+		if (gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
+			fprintf(stderr, "gmd: cannot start\n");
+			goto out;
+		}
 	}
 	if (d.json && d.once) {
 		char mt[GK_IDENT_TEXT_MAX], at[64];
@@ -366,7 +505,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	d.handles = true;
-	if (gk_gm_start(d.gm)) {
+	if (gk_gm_start(first->gm)) {
 		fprintf(stderr, "gmd: cannot start registration\n");
 		goto out;
 	}
@@ -374,7 +513,12 @@ int main(int argc, char **argv)
 	finish_json(&d);
 	rc = d.exit_code;
 out:
-	gk_gm_free(d.gm);
+	/* what gmd installed goes with it (issue 7: SIGTERM cleans up) */
+	gk_gm_groups_free(d.groups);
+	gk_sasink_close(d.sink);
+	for (size_t i = 0; i < MAX_RUNS; i++)
+		if (d.runs[i])
+			run_free(&d, i);
 	if (d.loop) {
 		gk_udp_close(d.udp);
 		if (d.handles) {

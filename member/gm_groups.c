@@ -1,0 +1,547 @@
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include "gm_groups.h"
+#include "addr.h"
+#include "algs.h"
+#include "auth.h"
+#include "iana.h"
+#include "ikekeys.h"
+#include "json.h"
+#include "log.h"
+#include "rekey_msg.h"
+#include "udp.h"
+
+#define MAX_SAS 32
+#define TIMER_MS 100
+#define REREG_MIN_MS 1000
+#define REREG_SPREAD_MS 4000
+#define SOFT_LIFETIME_PCT 90   /* re-register when this share of an SA's lifetime passed */
+
+typedef struct held_sa {
+	gk_group_sa sa;
+	unsigned dirs;
+	bool installed, out_active;
+	int64_t activate_at, delete_at, expires_at, soft_at;
+} held_sa;
+
+typedef struct mgroup {
+	gk_ident id;
+	char name[GK_IDENT_TEXT_MAX];
+	bool registered, transport;
+	held_sa sas[MAX_SAS];
+	size_t nsas;
+	bool have_kek, got_first;
+	gk_group_sa kek;
+	uint32_t next_msgid;          /* lowest Message ID still acceptable */
+	int64_t kek_soft_at;
+	EVP_PKEY *auth_key;
+	gk_sig_scheme want;
+	gk_frag_reasm reasm;
+	gk_udp *sock;
+	struct sockaddr_storage mcast;
+	uint16_t atd, dtd;
+	bool multi_sender;            /* GWP_SENDER_ID_BITS sent: several senders share the keys */
+	int64_t rereg_at;
+	struct gk_gm_groups *owner;
+} mgroup;
+
+struct gk_gm_groups {
+	gk_gm_groups_env env;
+	uv_timer_t timer;
+	mgroup *g;
+	size_t n;
+};
+
+static int64_t now_ms(const gk_gm_groups *m) { return (int64_t)uv_now(m->env.loop); }
+
+/* ---- events ---- */
+
+static void ev_begin(gk_gm_groups *m, gk_json *j, const mgroup *g, const char *event)
+{
+	gk_json_init(j, m->env.events);
+	gk_json_obj(j);
+	gk_json_kstr(j, "event", event);
+	gk_json_kstr(j, "group", g->name);
+}
+
+static void ev_end(gk_gm_groups *m, gk_json *j)
+{
+	gk_json_obj_end(j);
+	fputc('\n', m->env.events);
+	fflush(m->env.events);
+}
+
+static void ev_sa(gk_gm_groups *m, const mgroup *g, const char *event, const gk_group_sa *sa, unsigned dirs)
+{
+	char spi[40];
+	for (size_t i = 0; i < sa->spi_len; i++)
+		snprintf(spi + 2 * i, 3, "%02x", sa->spi[i]);
+	gk_info("group %s: %s %s SPI %s", g->name, event, gk_iana_str(GK_REG_PROTO, sa->proto), spi);
+	if (!m->env.events)
+		return;
+	gk_json j;
+	uint8_t md[32];
+	unsigned int mdlen = sizeof(md);
+	ev_begin(m, &j, g, event);
+	gk_json_kstr(&j, "protocol", gk_iana_str(GK_REG_PROTO, sa->proto));
+	gk_json_kstr(&j, "spi", spi);
+	if (dirs) {
+		gk_json_key(&j, "directions");
+		gk_json_arr(&j);
+		if (dirs & GK_DIR_IN)
+			gk_json_str(&j, "in");
+		if (dirs & GK_DIR_OUT)
+			gk_json_str(&j, "out");
+		gk_json_arr_end(&j);
+	}
+	if (sa->keymat_len && EVP_Digest(sa->keymat, sa->keymat_len, md, &mdlen, EVP_sha256(), NULL) == 1) {
+		gk_json_key(&j, "keymat_sha256");
+		gk_json_hex(&j, md, mdlen);
+	}
+	ev_end(m, &j);
+}
+
+static void ev_note(gk_gm_groups *m, const mgroup *g, const char *event, const char *key, const char *val,
+		    long long num)
+{
+	gk_info("group %s: %s%s%s", g->name, event, val ? ": " : "", val ? val : "");
+	if (!m->env.events)
+		return;
+	gk_json j;
+	ev_begin(m, &j, g, event);
+	if (key && val)
+		gk_json_kstr(&j, key, val);
+	else if (key)
+		gk_json_kint(&j, key, num);
+	ev_end(m, &j);
+}
+
+/* ---- installed SAs ---- */
+
+static unsigned dirs_for(const gk_gm_groups *m)
+{
+	/* RFC 9838 2.3.3: receivers inbound only, senders outbound */
+	return m->env.sender ? GK_DIR_OUT : GK_DIR_IN;
+}
+
+static bool install(gk_gm_groups *m, mgroup *g, held_sa *h)
+{
+	char err[512];
+	if (!m->env.sink) {
+		h->installed = true;
+		return true;
+	}
+	const gk_encr_info *e = gk_encr_lookup(h->sa.encr);
+	gk_sa_install in = { .group = &g->id, .sa = &h->sa, .dirs = h->dirs, .transport_mode = g->transport,
+			     .shared_counter_key = e && e->counter_mode && g->multi_sender };
+	if (gk_sasink_add(m->env.sink, &in, err, sizeof(err)) != GK_OK) {
+		gk_err("group %s: %s", g->name, err);
+		ev_note(m, g, "sa_install_failed", "error", err, 0);
+		return false;
+	}
+	h->installed = true;
+	return true;
+}
+
+static void uninstall(gk_gm_groups *m, mgroup *g, held_sa *h)
+{
+	char err[256];
+	if (m->env.sink && h->installed &&
+	    gk_sasink_del(m->env.sink, &g->id, h->sa.proto, h->sa.spi, h->sa.spi_len, err, sizeof(err)))
+		gk_warn("group %s: %s", g->name, err);
+	ev_sa(m, g, "sa_deleted", &h->sa, 0);
+	OPENSSL_cleanse(h, sizeof(*h));
+}
+
+static void flush_group(gk_gm_groups *m, mgroup *g)
+{
+	char err[256];
+	for (size_t i = 0; i < g->nsas; i++)
+		uninstall(m, g, &g->sas[i]);
+	g->nsas = 0;
+	if (m->env.sink && gk_sasink_flush_group(m->env.sink, &g->id, err, sizeof(err)))
+		gk_warn("group %s: %s", g->name, err);
+	EVP_PKEY_free(g->auth_key);
+	g->auth_key = NULL;
+	gk_frag_reset(&g->reasm);
+	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
+	g->have_kek = false;
+	g->registered = false;
+}
+
+static held_sa *find_sa(mgroup *g, uint8_t proto, const uint8_t *spi, size_t len)
+{
+	for (size_t i = 0; i < g->nsas; i++)
+		if (g->sas[i].sa.proto == proto && g->sas[i].sa.spi_len == len && !memcmp(g->sas[i].sa.spi, spi, len))
+			return &g->sas[i];
+	return NULL;
+}
+
+/* Adds a Data-Security SA: inbound at once; outbound after ATD unless it is the first one. */
+static void add_sa(gk_gm_groups *m, mgroup *g, const gk_group_sa *sa, bool at_registration)
+{
+	held_sa *h = find_sa(g, sa->proto, sa->spi, sa->spi_len);
+	int64_t now = now_ms(m);
+	if (h) {
+		if (sa->lifetime) /* the same SA again: only its lifetime may be news */
+			h->expires_at = now + (int64_t)sa->lifetime * 1000;
+		return;
+	}
+	if (g->nsas == MAX_SAS) {
+		gk_warn("group %s: too many SAs held", g->name);
+		return;
+	}
+	h = &g->sas[g->nsas];
+	memset(h, 0, sizeof(*h));
+	h->sa = *sa;
+	h->dirs = dirs_for(m);
+	if (sa->lifetime) {
+		h->expires_at = now + (int64_t)sa->lifetime * 1000;
+		h->soft_at = now + (int64_t)sa->lifetime * 10 * SOFT_LIFETIME_PCT;
+	}
+	bool has_out = false;
+	for (size_t i = 0; i < g->nsas; i++)
+		has_out |= g->sas[i].out_active;
+	if ((h->dirs & GK_DIR_OUT) && has_out && !at_registration)
+		h->activate_at = now + (int64_t)g->atd * 1000;
+	if (!install(m, g, h))
+		return;
+	h->out_active = (h->dirs & GK_DIR_OUT) && !h->activate_at;
+	g->nsas++;
+	ev_sa(m, g, "sa_added", &h->sa, h->dirs);
+}
+
+static void schedule_delete(gk_gm_groups *m, mgroup *g, uint8_t proto, const uint8_t *spi, size_t len)
+{
+	int64_t at = now_ms(m) + (int64_t)g->dtd * 1000;
+	bool all = true;
+	for (size_t i = 0; i < len; i++)
+		all &= spi[i] == 0;
+	for (size_t i = 0; i < g->nsas; i++) {
+		held_sa *h = &g->sas[i];
+		if (h->sa.proto == proto && (all || (h->sa.spi_len == len && !memcmp(h->sa.spi, spi, len))) &&
+		    !h->delete_at)
+			h->delete_at = at ? at : 1;
+	}
+}
+
+/* ---- the Rekey SA ---- */
+
+static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
+			      const struct sockaddr *local);
+
+static void close_sock(mgroup *g)
+{
+	if (g->sock)
+		gk_udp_close(g->sock);
+	g->sock = NULL;
+}
+
+/* Listens on the Rekey SA's destination (a multicast group and port, RFC 9838 4.4.2). */
+static void join_rekey_group(gk_gm_groups *m, mgroup *g)
+{
+	struct sockaddr_storage any, grp;
+	char err[256], at[64];
+	const gk_ts_spec *d = &g->kek.dst;
+	memset(&any, 0, sizeof(any));
+	memset(&grp, 0, sizeof(grp));
+	if (d->family == 6) {
+		struct sockaddr_in6 *a = (void *)&any, *b = (void *)&grp;
+		a->sin6_family = b->sin6_family = AF_INET6;
+		a->sin6_port = b->sin6_port = htons(d->port_lo);
+		memcpy(&b->sin6_addr, d->start, 16);
+	} else {
+		struct sockaddr_in *a = (void *)&any, *b = (void *)&grp;
+		a->sin_family = b->sin_family = AF_INET;
+		a->sin_port = b->sin_port = htons(d->port_lo);
+		memcpy(&b->sin_addr, d->start, 4);
+	}
+	if (g->sock && !memcmp(&grp, &g->mcast, sizeof(grp)))
+		return;
+	close_sock(g);
+	g->mcast = grp;
+	if (gk_udp_open_shared(m->env.loop, (struct sockaddr *)&any, on_rekey_datagram, g, &g->sock, err, sizeof(err))) {
+		gk_err("group %s: rekey listener: %s", g->name, err);
+		return;
+	}
+	unsigned idx = m->env.mcast_iface ? if_nametoindex(m->env.mcast_iface) : 0;
+	if (gk_udp_join(g->sock, (struct sockaddr *)&grp, idx))
+		gk_err("group %s: cannot join %s for GSA_REKEY", g->name, gk_addr_text((struct sockaddr *)&grp, at, sizeof(at)));
+	else
+		gk_info("group %s: listening for GSA_REKEY on %s", g->name, gk_addr_text((struct sockaddr *)&grp, at, sizeof(at)));
+}
+
+static void set_kek(gk_gm_groups *m, mgroup *g, const gk_group_sa *kek, bool at_registration)
+{
+	g->kek = *kek;
+	g->have_kek = true;
+	/* RFC 9838 2.4.1.4: at registration the first ID is at least GSA_INITIAL_MESSAGE_ID;
+	 * a Rekey SA received in a rekey starts at 0 */
+	g->next_msgid = at_registration ? kek->initial_msgid : 0;
+	g->got_first = false;
+	g->kek_soft_at = kek->lifetime ? now_ms(m) + (int64_t)kek->lifetime * 10 * SOFT_LIFETIME_PCT : 0;
+	gk_frag_reset(&g->reasm);
+	if (kek->sig_algid_len)
+		gk_sig_scheme_from_algid(GK_CHUNK(kek->sig_algid, kek->sig_algid_len), &g->want);
+	join_rekey_group(m, g);
+}
+
+static void reregister_later(gk_gm_groups *m, mgroup *g, const char *why)
+{
+	uint32_t r = 0;
+	if (g->rereg_at)
+		return;
+	gk_rand_bytes(gk_rand_system(), (uint8_t *)&r, sizeof(r));
+	/* a randomized delay of seconds keeps a whole group from registering at once (2.4.3) */
+	g->rereg_at = now_ms(m) + REREG_MIN_MS + r % REREG_SPREAD_MS;
+	ev_note(m, g, "reregistering", "reason", why, 0);
+}
+
+/* New SAs and deletions, from GSA_REKEY or GSA_INBAND_REKEY. */
+static void apply(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, const gk_gm_delete *dels, size_t ndel)
+{
+	bool excluded = false;
+	for (size_t i = 0; i < ndel; i++) {
+		bool zero = true;
+		for (size_t k = 0; k < dels[i].spi_len; k++)
+			zero &= dels[i].spi[k] == 0;
+		if (dels[i].proto == GK_PROTO_GIKE_UPDATE && zero)
+			excluded = true; /* 2.4.3: the member is excluded and must re-register */
+		else if (dels[i].proto == GK_PROTO_ESP || dels[i].proto == GK_PROTO_AH)
+			schedule_delete(m, g, dels[i].proto, dels[i].spi, dels[i].spi_len);
+	}
+	if (excluded) {
+		ev_note(m, g, "excluded", NULL, NULL, 0);
+		flush_group(m, g);
+		close_sock(g);
+		reregister_later(m, g, "excluded by the GCKS");
+		return;
+	}
+	if (gs->has_atd)
+		g->atd = gs->atd;
+	if (gs->has_dtd)
+		g->dtd = gs->dtd;
+	for (size_t i = 0; i < gs->nsas; i++) {
+		const gk_group_sa *sa = &gs->sas[i];
+		if (sa->proto == GK_PROTO_GIKE_UPDATE) {
+			ev_sa(m, g, "rekey_sa_replaced", sa, 0);
+			set_kek(m, g, sa, false);
+		} else {
+			add_sa(m, g, sa, false);
+		}
+	}
+}
+
+static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
+			      const struct sockaddr *local)
+{
+	mgroup *g = ctx;
+	gk_gm_groups *m = g->owner;
+	gk_msg msg;
+	gk_group_keys k;
+	bool complete = false;
+	(void)peer;
+	(void)local;
+	if (!g->have_kek || gk_group_keys_split(GK_CHUNK(g->kek.keymat, g->kek.keymat_len), GK_PROTO_GIKE_UPDATE,
+						g->kek.encr, g->kek.encr_key_bits, g->kek.integ, g->kek.kwa, &k))
+		return;
+	gk_rekey_in in = { .kek = { .encr = g->kek.encr, .encr_key_bits = g->kek.encr_key_bits,
+				    .integ = g->kek.integ, .enc = k.enc, .integ_key = k.integ },
+			   .auth_key = g->auth_key, .want = g->want, .reasm = &g->reasm };
+	memcpy(in.spi, g->kek.spi, 16);
+	memset(&msg, 0, sizeof(msg));
+	gk_status st = gk_rekey_open(&in, GK_CHUNK(data, len), &msg, &complete);
+	if (st == GK_E_NOT_FOUND || (st == GK_OK && !complete))
+		goto out;
+	if (st) {
+		ev_note(m, g, "rekey_rejected", "reason", gk_status_str(st), 0);
+		goto out;
+	}
+	/* replays: an ID below the next expected one, or a copy of the last accepted (2.4.1.4) */
+	if (msg.hdr.msg_id < g->next_msgid) {
+		if (!g->got_first || msg.hdr.msg_id + 1 != g->next_msgid)
+			ev_note(m, g, "rekey_rejected", "reason", "old Message ID (replay)", 0);
+		goto out;
+	}
+	gk_gm_delete dels[32];
+	size_t ndel = 0;
+	for (const gk_payload *p = NULL; (p = gk_msg_next(&msg, p, GK_PL_DELETE));)
+		for (size_t i = 0; i < p->body->del.spis.n && ndel < 32; i++)
+			if (p->body->del.spis.items[i].len <= 16) {
+				dels[ndel].proto = p->body->del.proto;
+				dels[ndel].spi_len = p->body->del.spis.items[i].len;
+				memcpy(dels[ndel].spi, p->body->del.spis.items[i].ptr, dels[ndel].spi_len);
+				ndel++;
+			}
+	gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
+	const gk_payload *gsa = gk_msg_find(&msg, GK_PL_GSA), *kd = gk_msg_find(&msg, GK_PL_KD);
+	const char *why = NULL;
+	if (!gs || (gsa && kd && gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, g->kek.kwa,
+						       k.wrap, gs, &why))) {
+		ev_note(m, g, "rekey_rejected", "reason", why ? why : "out of memory", 0);
+		OPENSSL_clear_free(gs, sizeof(*gs));
+		goto out;
+	}
+	uint32_t id = msg.hdr.msg_id;
+	g->next_msgid = id + 1;
+	g->got_first = true;
+	ev_note(m, g, "rekey_accepted", "message_id", NULL, id);
+	apply(m, g, gs, dels, ndel);
+	OPENSSL_clear_free(gs, sizeof(*gs));
+out:
+	gk_msg_free(&msg);
+}
+
+/* ---- entry points ---- */
+
+void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs, bool transport_mode)
+{
+	if (i >= m->n)
+		return;
+	mgroup *g = &m->g[i];
+	/* RFC 9838 2.3.3: a registration replaces all the member held for the group */
+	flush_group(m, g);
+	g->registered = true;
+	g->rereg_at = 0;
+	g->transport = transport_mode;
+	g->atd = gs->has_atd ? gs->atd : 0;
+	g->dtd = gs->has_dtd ? gs->dtd : 0;
+	g->multi_sender = gs->has_sender_id_bits;
+	if (gs->auth_key_len)
+		gk_pubkey_from_spki(GK_CHUNK(gs->auth_key, gs->auth_key_len), &g->auth_key);
+	bool ok = true;
+	for (size_t k = 0; k < gs->nsas; k++) {
+		if (gs->sas[k].proto == GK_PROTO_GIKE_UPDATE) {
+			set_kek(m, g, &gs->sas[k], true);
+			continue;
+		}
+		size_t before = g->nsas;
+		add_sa(m, g, &gs->sas[k], true);
+		ok &= g->nsas > before;
+	}
+	if (!ok) {
+		/* issue 7: what the kernel refused leaves nothing of the group behind */
+		ev_note(m, g, "group_rolled_back", "reason", "the kernel refused an SA", 0);
+		flush_group(m, g);
+		close_sock(g);
+	}
+}
+
+void gk_gm_groups_inband(gk_gm_groups *m, const gk_gm_event *ev)
+{
+	/* the message names no group: it is the one holding a deleted or a known SPI, else the
+	 * first registered inband group */
+	mgroup *g = NULL;
+	for (size_t i = 0; i < m->n && !g; i++) {
+		for (size_t d = 0; d < ev->ndel && !g; d++)
+			if (find_sa(&m->g[i], ev->dels[d].proto, ev->dels[d].spi, ev->dels[d].spi_len))
+				g = &m->g[i];
+		for (size_t s = 0; ev->state && s < ev->state->nsas && !g; s++)
+			if (find_sa(&m->g[i], ev->state->sas[s].proto, ev->state->sas[s].spi, ev->state->sas[s].spi_len))
+				g = &m->g[i];
+	}
+	for (size_t i = 0; i < m->n && !g; i++)
+		if (m->g[i].registered && !m->g[i].have_kek)
+			g = &m->g[i];
+	if (!g)
+		return;
+	ev_note(m, g, "inband_rekey", "message_id", NULL, ev->msg_id);
+	apply(m, g, ev->state, ev->dels, ev->ndel);
+}
+
+void gk_gm_groups_lost(gk_gm_groups *m, size_t i, const char *why)
+{
+	if (i >= m->n || !m->g[i].registered)
+		return;
+	ev_note(m, &m->g[i], "group_lost", "reason", why, 0);
+	flush_group(m, &m->g[i]);
+	close_sock(&m->g[i]);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	gk_gm_groups *m = t->data;
+	int64_t now = now_ms(m);
+	char err[256];
+	for (size_t i = 0; i < m->n; i++) {
+		mgroup *g = &m->g[i];
+		for (size_t k = 0; k < g->nsas;) {
+			held_sa *h = &g->sas[k];
+			if (h->activate_at && now >= h->activate_at) {
+				/* ATD passed: senders switch to the new SA (RFC 5374 4.2.1) */
+				h->activate_at = 0;
+				h->out_active = true;
+				if (m->env.sink && gk_sasink_activate_out(m->env.sink, &g->id, &h->sa, err, sizeof(err)))
+					gk_warn("group %s: %s", g->name, err);
+				ev_sa(m, g, "sa_activated", &h->sa, GK_DIR_OUT);
+			}
+			bool gone = (h->delete_at && now >= h->delete_at) || (h->expires_at && now >= h->expires_at);
+			if (gone) {
+				uninstall(m, g, h);
+				memmove(h, h + 1, (g->nsas - k - 1) * sizeof(*h));
+				g->nsas--;
+				continue;
+			}
+			if (h->soft_at && now >= h->soft_at && !h->delete_at) {
+				h->soft_at = 0;
+				reregister_later(m, g, "an SA nears its end without replacement");
+			}
+			k++;
+		}
+		if (g->kek_soft_at && now >= g->kek_soft_at) {
+			g->kek_soft_at = 0;
+			reregister_later(m, g, "the Rekey SA nears its end without replacement");
+		}
+		if (g->rereg_at && now >= g->rereg_at) {
+			g->rereg_at = 0;
+			if (m->env.reregister)
+				m->env.reregister(m->env.ctx, i);
+		}
+	}
+}
+
+gk_status gk_gm_groups_new(const gk_gm_groups_env *env, const gk_ident *groups, size_t n, gk_gm_groups **out)
+{
+	gk_gm_groups *m = calloc(1, sizeof(*m));
+	if (!m)
+		return GK_E_NOMEM;
+	m->g = OPENSSL_zalloc(n * sizeof(*m->g));
+	if (!m->g) {
+		free(m);
+		return GK_E_NOMEM;
+	}
+	m->env = *env;
+	m->n = n;
+	for (size_t i = 0; i < n; i++) {
+		m->g[i].id = groups[i];
+		m->g[i].owner = m;
+		gk_ident_text(&groups[i], m->g[i].name);
+	}
+	uv_timer_init(env->loop, &m->timer);
+	m->timer.data = m;
+	uv_timer_start(&m->timer, on_timer, TIMER_MS, TIMER_MS);
+	*out = m;
+	return GK_OK;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	gk_gm_groups *m = h->data;
+	OPENSSL_clear_free(m->g, m->n * sizeof(*m->g));
+	free(m);
+}
+
+void gk_gm_groups_free(gk_gm_groups *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		flush_group(m, &m->g[i]);
+		close_sock(&m->g[i]);
+	}
+	uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+}

@@ -1,0 +1,40 @@
+/* gmd's group manager: what the member holds for each group and how it follows rekeys
+ * (RFC 9838 2.4.1.4, 2.4.2.2, 2.4.3): joins the Rekey SA's multicast group, opens and verifies
+ * GSA_REKEY messages (replays and forgeries change nothing), installs new SAs (inbound at once,
+ * outbound after ATD), deletes replaced ones after DTD, replaces the Rekey SA, and asks for a
+ * re-registration when excluded or when SAs near their end without replacement. Every change
+ * of installed SAs is logged and, with json, written as a JSON event line.
+ * A gk_gm_groups owns its sockets, timer and the group states (wiped on free); it does not own
+ * the sink or the loop. */
+#ifndef GK_GM_GROUPS_H
+#define GK_GM_GROUPS_H
+
+#include <stdio.h>
+#include <uv.h>
+#include "gm.h"
+#include "sasink.h"
+
+typedef struct gk_gm_groups gk_gm_groups;
+
+typedef struct gk_gm_groups_env {
+	uv_loop_t *loop;
+	gk_sasink *sink;            /* NULL: nothing is installed, only followed */
+	FILE *events;               /* JSON event lines, NULL for none */
+	const char *mcast_iface;    /* interface to join rekey groups on, NULL = the kernel's choice */
+	bool sender;
+	/* Asks gmd to register to group again (excluded, or SAs ending without replacement). */
+	void (*reregister)(void *ctx, size_t group);
+	void *ctx;
+} gk_gm_groups_env;
+
+gk_status gk_gm_groups_new(const gk_gm_groups_env *env, const gk_ident *groups, size_t n, gk_gm_groups **out);
+/* A registration delivered the group's state: it replaces everything held for the group. */
+void gk_gm_groups_registered(gk_gm_groups *m, size_t group, const gk_group_state *gs, bool transport_mode);
+/* GSA_INBAND_REKEY from a member core (group unknown: matched by SPIs). */
+void gk_gm_groups_inband(gk_gm_groups *m, const gk_gm_event *ev);
+/* The registration failed or the GCKS refused: nothing is held for the group any more. */
+void gk_gm_groups_lost(gk_gm_groups *m, size_t group, const char *why);
+/* Removes everything installed (shutdown) and frees. */
+void gk_gm_groups_free(gk_gm_groups *m);
+
+#endif
