@@ -239,7 +239,8 @@ static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 	gk_ike_sa_cache_response(&sa->ike, &d);
 }
 
-static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data)
+static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struct sockaddr *peer,
+			     const struct sockaddr *local)
 {
 	gk_msg m;
 	gcks_resp r = { 0 };
@@ -248,6 +249,13 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data)
 	gk_status st = gk_msg_parse(&m, data);
 	if (st == GK_OK)
 		st = gk_ike_sa_open(&sa->ike, &m, &complete);
+	if (st == GK_OK || (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted)) {
+		/* the peer may have moved (NAT rebinding): answer where the request came from, but
+		 * only once it passed its integrity check (RFC 7296 2.23), or a forged message
+		 * would move the SA to the forger's address */
+		memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	}
 	if (st == GK_OK && !complete)
 		goto out; /* a fragment kept until the others arrive */
 	if (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted) {
@@ -349,10 +357,7 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		g->stats.dropped++;
 		return;
 	}
-	/* the peer may have moved (NAT rebinding); answer where the request came from */
-	memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	handle_protected(g, sa, in);
+	handle_protected(g, sa, in, peer, local);
 }
 
 /* ---- timers ---- */
