@@ -248,6 +248,9 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "no Sender-IDs left");
 		goto out;
 	}
+	/* GWP_SENDER_ID_BITS goes with Sender-IDs: to senders of a counter-mode group only
+	 * (RFC 9838 5, attribute tables: MUST NOT be present otherwise) */
+	gs->has_sender_id_bits = gs->has_sender_id_bits && gs->nsender_ids > 0;
 	gk_pl_gsa *gsa = gk_arena_alloc(&r->arena, sizeof(*gsa));
 	gk_pl_kd *kd = gk_arena_alloc(&r->arena, sizeof(*kd));
 	gk_chunk kwk = GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len);

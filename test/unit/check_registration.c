@@ -1,0 +1,1780 @@
+/* Registration end to end, in one process: a GCKS core (gcks/gcks.h) and member cores
+ * (member/gm.h) talk through the in-memory network of fakenet.h, with a fake clock and
+ * deterministic random generators, and with impairments the tests switch on (drop, duplicate,
+ * corrupt, truncate, reorder). Every test makes a fresh store in its own temporary directory,
+ * writes the GCKS identity and group policies into it, and asserts through the members' events,
+ * the store and what went over the wire, never through logs. A few tests speak to the GCKS
+ * with hand-made messages (raw_*) to see what the member core would never send or show. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/pem.h>
+#include "testutil.h"
+#include "certgen.h"
+#include "fakenet.h"
+#include "gcks/storage.h"
+#include "algs.h"
+#include "auth.h"
+#include "dh.h"
+#include "ike_sa.h"
+#include "log.h"
+#include "message.h"
+#include "proposal.h"
+
+#define G1 "keyid:grp-1"
+#define G2 "keyid:grp-2"
+#define GCKS_ID "fqdn:gcks.example"
+
+static char dir[64];
+static char db[128];
+static gk_store *store;
+static fakenet net;
+static gk_gcks_config gcfg;
+static EVP_PKEY *gcks_key;
+
+/* certificates of the certificate tests */
+static EVP_PKEY *ca_key, *rogue_key;
+static X509 *ca_cert, *rogue_cert, *gcks_cert;
+static X509_STORE *ca_store, *rogue_store;
+#define MAX_CERTS 8
+static EVP_PKEY *member_keys[MAX_CERTS];
+static X509 *member_certs[MAX_CERTS];
+static size_t nmember_certs;
+
+/* ---- helpers: identities, PEM ---- */
+
+static gk_ident ident(const char *text)
+{
+	gk_ident id;
+	const char *why = NULL;
+	ck_assert_msg(gk_ident_parse(text, &id, &why) == GK_OK, "%s: %s", text, why);
+	return id;
+}
+
+static char *key_pem(EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
+	char *p = NULL;
+	long n = BIO_get_mem_data(b, &p);
+	char *s = strndup(p, (size_t)n);
+	BIO_free(b);
+	return s;
+}
+
+static char *cert_pem(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(PEM_write_bio_X509(b, x), 1);
+	char *p = NULL;
+	long n = BIO_get_mem_data(b, &p);
+	char *s = strndup(p, (size_t)n);
+	BIO_free(b);
+	return s;
+}
+
+/* The GCKS identity: its signing key, and optionally its certificate and the CA of members. */
+static void set_identity(X509 *cert, X509 *ca)
+{
+	gk_gcks_identity id;
+	memset(&id, 0, sizeof(id));
+	id.id = ident(GCKS_ID);
+	id.sign_key_pem = key_pem(gcks_key);
+	id.cert_pem = cert ? cert_pem(cert) : NULL;
+	id.ca_pem = ca ? cert_pem(ca) : NULL;
+	ck_assert_int_eq(gk_store_identity_set(store, &id, "test"), GK_OK);
+	free(id.sign_key_pem);
+	free(id.cert_pem);
+	free(id.ca_pem);
+}
+
+/* ---- fixture ---- */
+
+static void setup(void)
+{
+	gk_log_init("check_registration", getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
+	snprintf(dir, sizeof(dir), "/tmp/gk-reg-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/gcks.db", dir);
+	gk_store_err err;
+	ck_assert_msg(gk_store_open(db, true, &store, &err) == GK_OK, "%s", err.msg);
+	fn_init(&net);
+	gk_gcks_config_default(&gcfg);
+	gcks_key = cg_key_ec("P-256");
+	ck_assert_ptr_nonnull(gcks_key);
+	set_identity(NULL, NULL);
+}
+
+static void teardown(void)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	fn_free(&net);
+	gk_store_close(store);
+	store = NULL;
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	EVP_PKEY_free(gcks_key);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(rogue_key);
+	X509_free(ca_cert);
+	X509_free(rogue_cert);
+	X509_free(gcks_cert);
+	X509_STORE_free(ca_store);
+	X509_STORE_free(rogue_store);
+	for (size_t i = 0; i < nmember_certs; i++) {
+		EVP_PKEY_free(member_keys[i]);
+		X509_free(member_certs[i]);
+	}
+	gcks_key = ca_key = rogue_key = NULL;
+	ca_cert = rogue_cert = gcks_cert = NULL;
+	ca_store = rogue_store = NULL;
+	nmember_certs = 0;
+}
+
+/* ---- group policies, built in C ---- */
+
+static void ts(gk_ts_spec *t, const char *lo, const char *hi, uint8_t proto, uint16_t plo, uint16_t phi)
+{
+	memset(t, 0, sizeof(*t));
+	t->family = 4;
+	ck_assert_int_eq(inet_pton(AF_INET, lo, t->start), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, hi, t->end), 1);
+	t->ip_proto = proto;
+	t->port_lo = plo;
+	t->port_hi = phi;
+}
+
+/* One ESP TEK in a counter mode (AES-GCM-16/256, multi-sender SN) and a multicast Rekey SA. */
+static void pol_init(gk_group_policy *g, const char *name)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->id = ident(name);
+	g->rekey_transport = GK_REKEY_MULTICAST;
+	g->atd = 30;
+	g->dtd = 60;
+	g->sender_id_bits = 8;
+	g->rekey_margin_pct = 10;
+	gk_kek_policy *k = &g->kek;
+	k->present = true;
+	k->encr = GK_ENCR_AES_CBC;
+	k->encr_key_bits = 256;
+	k->integ = GK_INTEG_HMAC_SHA2_256_128;
+	k->kwa = GK_KWA_KW_5649_256;
+	k->gcauth = GK_GCAUTH_DIGITAL_SIGNATURE;
+	k->sig_scheme = GK_SIG_ECDSA_SHA256;
+	ts(&k->src, "192.0.2.1", "192.0.2.1", 17, 848, 848);
+	ts(&k->dst, "239.0.0.1", "239.0.0.1", 17, 848, 848);
+	k->lifetime = 86400;
+	k->ttl = 8;
+	k->copies = 1;
+	g->nteks = 1;
+	g->teks = calloc(1, sizeof(*g->teks));
+	ck_assert_ptr_nonnull(g->teks);
+	gk_tek_policy *t = &g->teks[0];
+	snprintf(t->name, sizeof(t->name), "video");
+	t->proto = GK_PROTO_ESP;
+	t->encr = GK_ENCR_AES_GCM_16;
+	t->encr_key_bits = 256;
+	t->sn = GK_SN_UNSPEC32;
+	ts(&t->src, "192.0.2.0", "192.0.2.255", 17, 0, 65535);
+	ts(&t->dst, "239.1.1.1", "239.1.1.1", 17, 5004, 5004);
+	t->lifetime = 3600;
+}
+
+static gk_member_policy *pol_member(gk_group_policy *g, const char *id, gk_member_auth auth, gk_role role)
+{
+	gk_member_policy *n = realloc(g->members, (g->nmembers + 1) * sizeof(*n));
+	ck_assert_ptr_nonnull(n);
+	g->members = n;
+	gk_member_policy *m = &g->members[g->nmembers++];
+	memset(m, 0, sizeof(*m));
+	m->id = ident(id);
+	m->auth = auth;
+	m->role = role;
+	if (auth == GK_MAUTH_PSK) {
+		/* every PSK member's key is its own identity text: psk_of() */
+		m->psk_len = strlen(id);
+		m->psk = malloc(m->psk_len);
+		ck_assert_ptr_nonnull(m->psk);
+		memcpy(m->psk, id, m->psk_len);
+	}
+	return m;
+}
+
+static void pol_put(gk_group_policy *g)
+{
+	bool changed = false;
+	gk_status st = gk_store_group_put(store, g, "test", NULL, &changed);
+	ck_assert_msg(st == GK_OK, "group put: %s (%s)", gk_status_str(st), gk_store_errmsg(store));
+	gk_group_policy_free(g);
+}
+
+/* G1 with receivers r1, r2 and sender s1; G2 with other and r1. */
+static void standard_policies(uint32_t g1_capacity)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.capacity = g1_capacity;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_SENDER)->max_sender_ids = 4;
+	pol_member(&g, "fqdn:s2.example", GK_MAUTH_PSK, GK_ROLE_SENDER)->max_sender_ids = 4;
+	pol_put(&g);
+	pol_init(&g, G2);
+	g.teks[0].dst.start[3] = g.teks[0].dst.end[3] = 2;
+	pol_member(&g, "fqdn:other.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+}
+
+static void start_gcks(void)
+{
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	gk_status st = gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err));
+	ck_assert_msg(st == GK_OK, "gk_gcks_new: %s: %s", gk_status_str(st), err);
+}
+
+static gk_gcks_stats stats(void)
+{
+	gk_gcks_stats s;
+	gk_gcks_stats_get(net.gcks, &s);
+	return s;
+}
+
+/* ---- members ---- */
+
+/* A PSK member of one group; its PSK is its identity text (see pol_member). */
+static gk_gm_config gm_psk(const char *id, const char *group)
+{
+	gk_gm_config c;
+	gk_gm_config_default(&c);
+	c.id = ident(id);
+	c.groups[0] = ident(group);
+	c.ngroups = 1;
+	c.psk = (const uint8_t *)id;
+	c.psk_len = strlen(id);
+	return c;
+}
+
+static fn_member *join(const gk_gm_config *c)
+{
+	fn_member *m = fn_add_member(&net, c);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(gk_gm_start(m->gm), GK_OK);
+	return m;
+}
+
+static bool member_finished(fakenet *n, void *ctx)
+{
+	(void)n;
+	return fn_member_finished(ctx);
+}
+
+static void run_member(fn_member *m)
+{
+	ck_assert_msg(fn_run_until(&net, member_finished, m, 120000), "member %d did not finish", m->idx);
+}
+
+static void run_all(void)
+{
+	ck_assert_msg(fn_run_until(&net, fn_all_finished, NULL, 120000), "members did not finish");
+}
+
+static void describe(const fn_member *m, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < m->nev && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "[%d g%zu %s %s] ", m->ev[i].type, m->ev[i].group,
+				      m->ev[i].notify ? gk_iana_str(GK_REG_NOTIFY, m->ev[i].notify) : "-",
+				      m->ev[i].why);
+}
+
+/* The member registered to group index gi exactly once, and finished without failure. */
+static const gk_group_state *registered(const fn_member *m, size_t gi)
+{
+	char d[1024];
+	describe(m, d, sizeof(d));
+	size_t n = 0;
+	const gk_group_state *gs = NULL;
+	for (size_t i = 0; i < m->nev; i++)
+		if (m->ev[i].type == GK_GM_REGISTERED && m->ev[i].group == gi) {
+			n++;
+			gs = m->ev[i].state;
+		}
+	ck_assert_msg(n == 1, "member %d: %zu registrations to group %zu: %s", m->idx, n, gi, d);
+	ck_assert_msg(fn_count(m, GK_GM_FAILED) == 0 && fn_count(m, GK_GM_REFUSED) == 0, "member %d: %s", m->idx, d);
+	ck_assert_ptr_nonnull(gs);
+	return gs;
+}
+
+/* The member was refused with this notify and registered nowhere. */
+static void refused(const fn_member *m, uint16_t notify)
+{
+	char d[1024];
+	describe(m, d, sizeof(d));
+	const fn_event *e = fn_find(m, GK_GM_REFUSED, 0);
+	ck_assert_msg(e && e->notify == notify, "member %d: expected REFUSED %s: %s", m->idx,
+		      gk_iana_str(GK_REG_NOTIFY, notify), d);
+	ck_assert_msg(fn_count(m, GK_GM_REGISTERED) == 0, "member %d: %s", m->idx, d);
+}
+
+/* The member failed as a whole with this notify (0: no answer). */
+static void failed(const fn_member *m, uint16_t notify)
+{
+	char d[1024];
+	describe(m, d, sizeof(d));
+	const fn_event *e = fn_find(m, GK_GM_FAILED, 0);
+	ck_assert_msg(e && e->notify == notify, "member %d: expected FAILED %s: %s", m->idx,
+		      notify ? gk_iana_str(GK_REG_NOTIFY, notify) : "(no notify)", d);
+	ck_assert_msg(fn_count(m, GK_GM_REGISTERED) == 0, "member %d: %s", m->idx, d);
+}
+
+static void same_sas(const gk_group_state *a, const gk_group_state *b)
+{
+	ck_assert_uint_eq(a->nsas, b->nsas);
+	for (size_t i = 0; i < a->nsas; i++) {
+		ck_assert_uint_eq(a->sas[i].proto, b->sas[i].proto);
+		ck_assert_uint_eq(a->sas[i].spi_len, b->sas[i].spi_len);
+		ck_assert_mem_eq(a->sas[i].spi, b->sas[i].spi, a->sas[i].spi_len);
+		ck_assert_uint_eq(a->sas[i].keymat_len, b->sas[i].keymat_len);
+		ck_assert_uint_gt(a->sas[i].keymat_len, 0);
+		ck_assert_mem_eq(a->sas[i].keymat, b->sas[i].keymat, a->sas[i].keymat_len);
+	}
+}
+
+/* ---- store ---- */
+
+static uint32_t reg_count(const char *group)
+{
+	uint32_t n = 99;
+	ck_assert_int_eq(gk_store_registration_count(store, group, &n), GK_OK);
+	return n;
+}
+
+static bool reg_get(const char *group, const char *member, gk_registration *out)
+{
+	gk_registration *list = NULL;
+	size_t n = 0;
+	bool found = false;
+	ck_assert_int_eq(gk_store_registrations(store, group, &list, &n), GK_OK);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i].member, member)) {
+			*out = list[i];
+			found = true;
+		}
+	free(list);
+	return found;
+}
+
+/* ---- the wire ---- */
+
+/* Parses an unprotected datagram of the trace (IKE_SA_INIT); caller frees with gk_msg_free. */
+static void parse_plain(const fn_trace *t, gk_msg *m)
+{
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(gk_msg_parse(m, GK_CHUNK(t->data, t->len)), GK_OK);
+}
+
+static bool same_bytes(const fn_trace *a, const fn_trace *b)
+{
+	return a && b && a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+/* ---- a hand-made initiator, for what the member core never sends ---- */
+
+typedef struct raw_ike {
+	fn_raw *ep;
+	gk_ike_sa ike;
+	gk_ike_offer offer;
+	gk_rand_test rnd;
+} raw_ike;
+
+static void raw_new(raw_ike *r, uint64_t seed)
+{
+	memset(r, 0, sizeof(*r));
+	r->ep = fn_add_raw(&net);
+	ck_assert_ptr_nonnull(r->ep);
+	gk_ike_offer_default(&r->offer);
+	r->offer.kwa_required = true;
+	gk_rand_test_init(&r->rnd, seed);
+	r->ike.initiator = true;
+}
+
+/* Delivers everything and takes the one datagram the GCKS sent back, parsed; false if none. */
+static bool raw_recv(raw_ike *r, gk_msg *m, bool decrypt)
+{
+	fn_dgram d;
+	fn_flush(&net);
+	if (!fn_raw_take(r->ep, &d))
+		return false;
+	ck_assert_int_eq(gk_msg_parse(m, GK_CHUNK(d.data, d.len)), GK_OK);
+	free(d.data);
+	if (decrypt) {
+		bool complete = false;
+		ck_assert_int_eq(gk_ike_sa_open(&r->ike, m, &complete), GK_OK);
+		ck_assert(complete);
+	}
+	return true;
+}
+
+static void raw_sa_init(raw_ike *r)
+{
+	gk_arena a;
+	gk_pl_sa sa;
+	gk_wbuf pub, req, shared;
+	uint8_t ni[32];
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&pub, 1024);
+	gk_wbuf_init(&req, GK_MAX_MESSAGE);
+	gk_wbuf_init(&shared, 1024);
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, (uint8_t *)&r->ike.spi_i, 8), GK_OK);
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, ni, sizeof(ni)), GK_OK);
+	ck_assert_int_eq(gk_dh_new(r->offer.ke[0], &r->ike.dh), GK_OK);
+	ck_assert_int_eq(gk_dh_public(r->ike.dh, &pub), GK_OK);
+	ck_assert_int_eq(gk_ike_offer_to_sa(&r->offer, &a, &sa), GK_OK);
+	gk_pl_ke ke = { .group = r->offer.ke[0], .data = gk_wbuf_chunk(&pub) };
+	gk_pl_bytes nonce = { GK_CHUNK(ni, sizeof(ni)) };
+	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce } };
+	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
+			 .outer = pl, .nouter = 3 };
+	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, &req), GK_OK);
+	fn_raw_send(r->ep, req.data, req.len);
+	gk_msg m;
+	ck_assert_msg(raw_recv(r, &m, false), "no IKE_SA_INIT response");
+	ck_assert_ptr_null(gk_msg_find_error(&m));
+	ck_assert_int_eq(gk_ike_suite_from_sa(&gk_msg_find(&m, GK_PL_SA)->body->sa, &r->offer, &r->ike.suite), GK_OK);
+	ck_assert_uint_ne(r->ike.suite.kwa, 0);
+	r->ike.spi_r = m.hdr.spi_r;
+	ck_assert_int_eq(gk_dh_derive(r->ike.dh, gk_msg_find(&m, GK_PL_KE)->body->ke.data, &shared), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_set_nonces(&r->ike, GK_CHUNK(ni, sizeof(ni)),
+					      gk_msg_find(&m, GK_PL_NONCE)->body->bytes.data), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_keep_init(&r->ike, gk_wbuf_chunk(&req), m.data), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_derive(&r->ike, gk_wbuf_chunk(&shared)), GK_OK);
+	r->ike.state = GK_IKE_INIT_DONE;
+	r->ike.msgid_out = 1;
+	gk_msg_free(&m);
+	gk_wbuf_free(&pub);
+	gk_wbuf_free(&req);
+	gk_wbuf_free(&shared);
+	gk_arena_free(&a);
+}
+
+/* Sends a protected request with this Message ID (not necessarily the next one). */
+static void raw_send(raw_ike *r, uint8_t exchange, uint32_t msg_id, const gk_out_pl *pl, size_t n)
+{
+	gk_sk_keys k = gk_ike_sa_sk(&r->ike, true);
+	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .spi_r = r->ike.spi_r, .exchange = exchange,
+				  .flags = GK_FLAG_I, .msg_id = msg_id },
+			 .inner = pl, .ninner = n, .protect = true };
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	ck_assert_int_eq(gk_msg_build(&o, &k, &r->rnd.r, &w), GK_OK);
+	fn_raw_send(r->ep, w.data, w.len);
+	gk_wbuf_free(&w);
+}
+
+/* GSA_AUTH with a PSK (the identity text, as pol_member sets it); the response in *m. */
+static void raw_gsa_auth(raw_ike *r, const char *id, const char *group, gk_msg *m)
+{
+	gk_ident mid = ident(id), gid = ident(group);
+	gk_pl_id idi = { .id_type = mid.type, .data = GK_CHUNK(mid.data, mid.len) };
+	gk_pl_id idg = { .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
+	gk_wbuf body, octets;
+	uint8_t mic[64];
+	size_t miclen = sizeof(mic);
+	gk_wbuf_init(&body, 1024);
+	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
+	ck_assert_int_eq(gk_codec_build(gk_payload_desc(GK_PL_IDi), &idi, &body), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_auth_octets(&r->ike, true, gk_wbuf_chunk(&body), &octets), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_compute(r->ike.suite.prf, GK_CHUNK(id, strlen(id)), gk_wbuf_chunk(&octets),
+					     mic, &miclen), GK_OK);
+	gk_pl_auth auth = { .method = GK_AUTH_SHARED_KEY_MIC, .data = GK_CHUNK(mic, miclen) };
+	gk_out_pl pl[] = { { GK_PL_IDi, false, &idi }, { GK_PL_AUTH, false, &auth }, { GK_PL_IDg, false, &idg } };
+	raw_send(r, GK_EXCH_GSA_AUTH, r->ike.msgid_out, pl, 3);
+	ck_assert_msg(raw_recv(r, m, true), "no GSA_AUTH response");
+	ck_assert_uint_eq(m->hdr.msg_id, r->ike.msgid_out);
+	r->ike.msgid_out++;
+	gk_wbuf_free(&body);
+	gk_wbuf_free(&octets);
+}
+
+static void raw_free(raw_ike *r) { gk_ike_sa_free(&r->ike); }
+
+/* The attribute of a policy in a GSA payload: the policy of `proto` (0 = group-wide). */
+static const gk_attr *gsa_attr(const gk_msg *m, uint8_t proto, uint16_t type)
+{
+	const gk_payload *p = gk_msg_find(m, GK_PL_GSA);
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0; i < p->body->gsa.policies.n; i++) {
+		const gk_gsa_policy *pol = &p->body->gsa.policies.items[i];
+		if (pol->proto == proto)
+			return gk_attr_find(&pol->attrs, type);
+	}
+	return NULL;
+}
+
+/* =========================================================================================
+ * Registration of receivers and senders
+ * ========================================================================================= */
+
+START_TEST(two_receivers_one_sender)
+{
+	standard_policies(0);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *r2 = join(&c);
+	c = gm_psk("fqdn:s1.example", G1);
+	c.sender = true;
+	c.sender_ids = 2;
+	fn_member *s1 = join(&c);
+	run_all();
+
+	const gk_group_state *a = registered(r1, 0), *b = registered(r2, 0), *s = registered(s1, 0);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_uint_eq(fn_count(&net.members[i], GK_GM_DONE), 1);
+	/* one TEK and the Rekey SA, identical for everyone and equal to what the GCKS holds */
+	ck_assert_uint_eq(a->nsas, 2);
+	ck_assert_uint_eq(a->sas[0].proto, GK_PROTO_ESP);
+	ck_assert_uint_eq(a->sas[0].spi_len, 4);
+	ck_assert_uint_eq(a->sas[0].keymat_len, 36); /* AES-GCM-16/256: key and salt */
+	ck_assert_uint_eq(a->sas[1].proto, GK_PROTO_GIKE_UPDATE);
+	ck_assert_uint_eq(a->sas[1].spi_len, 16);
+	same_sas(a, b);
+	same_sas(a, s);
+	gk_gcks_group_info info[4];
+	size_t ng = gk_gcks_groups(net.gcks, info, 4);
+	const gk_gcks_group_info *g1 = NULL;
+	for (size_t i = 0; i < ng; i++)
+		if (!strcmp(info[i].pol->name, G1))
+			g1 = &info[i];
+	ck_assert_ptr_nonnull(g1);
+	ck_assert_uint_eq(g1->nkeys, 2);
+	ck_assert_uint_eq(g1->registered, 3);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_mem_eq(a->sas[i].spi, g1->keys[i].spi, a->sas[i].spi_len);
+		ck_assert_uint_eq(a->sas[i].keymat_len, g1->keys[i].keymat_len);
+		ck_assert_mem_eq(a->sas[i].keymat, g1->keys[i].keymat, a->sas[i].keymat_len);
+	}
+	/* GSA_INITIAL_MESSAGE_ID is 0 before any rekey (its absence on the wire: rekey_msgid_on_wire) */
+	ck_assert_uint_eq(a->sas[1].initial_msgid, 0);
+	ck_assert_uint_gt(a->auth_key_len, 0);
+
+	/* RFC 9838 2.5.1: Sender-IDs start at zero, as many as asked; receivers get none, and
+	 * GWP_SENDER_ID_BITS goes to senders only (4.5.3 notes) */
+	ck_assert_uint_eq(s->nsender_ids, 2);
+	ck_assert_uint_eq(s->sender_ids[0], 0);
+	ck_assert_uint_eq(s->sender_ids[1], 1);
+	ck_assert(s->has_sender_id_bits);
+	ck_assert_uint_eq(s->sender_id_bits, 8);
+	ck_assert_uint_eq(a->nsender_ids, 0);
+	ck_assert_uint_eq(b->nsender_ids, 0);
+	ck_assert_msg(!a->has_sender_id_bits && !b->has_sender_id_bits, "GWP_SENDER_ID_BITS sent to a receiver");
+	ck_assert(a->has_atd && a->atd == 30 && a->has_dtd && a->dtd == 60);
+
+	/* the store */
+	gk_registration rg;
+	ck_assert_uint_eq(reg_count(G1), 3);
+	ck_assert(reg_get(G1, "fqdn:s1.example", &rg));
+	ck_assert_int_eq(rg.role, GK_ROLE_SENDER);
+	ck_assert_uint_eq(rg.sender_id_first, 0);
+	ck_assert_uint_eq(rg.sender_id_count, 2);
+	ck_assert_str_eq(rg.peer, "127.0.0.12:10002");
+	ck_assert(reg_get(G1, "fqdn:r1.example", &rg));
+	ck_assert_int_eq(rg.role, GK_ROLE_RECEIVER);
+	ck_assert_uint_eq(rg.sender_id_count, 0);
+	ck_assert_uint_eq(reg_count(G2), 0);
+
+	/* the same sender registers again: fresh Sender-IDs, never the ones it had */
+	c = gm_psk("fqdn:s1.example", G1);
+	c.sender = true;
+	c.sender_ids = 2;
+	fn_member *s1b = join(&c);
+	run_member(s1b);
+	s = registered(s1b, 0);
+	ck_assert_uint_eq(s->nsender_ids, 2);
+	ck_assert_uint_eq(s->sender_ids[0], 2);
+	ck_assert_uint_eq(s->sender_ids[1], 3);
+	same_sas(a, s);
+	ck_assert_uint_eq(reg_count(G1), 3);
+	ck_assert(reg_get(G1, "fqdn:s1.example", &rg));
+	ck_assert_uint_eq(rg.sender_id_first, 2);
+	ck_assert_uint_eq(rg.sender_id_count, 2);
+
+	/* more than the policy allows is cut to the bound; no request count means one */
+	c = gm_psk("fqdn:s2.example", G1);
+	c.sender = true;
+	c.sender_ids = 50;
+	fn_member *s2 = join(&c);
+	run_member(s2);
+	s = registered(s2, 0);
+	ck_assert_uint_eq(s->nsender_ids, 4);
+	ck_assert_uint_eq(s->sender_ids[0], 4);
+	c.sender_ids = 0;
+	fn_member *s2b = join(&c);
+	run_member(s2b);
+	s = registered(s2b, 0);
+	ck_assert_uint_eq(s->nsender_ids, 1);
+	ck_assert_uint_eq(s->sender_ids[0], 8);
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.registrations, 6);
+	ck_assert_uint_eq(st.refusals, 0);
+}
+END_TEST
+
+/* What the member core cannot show: GSA_INITIAL_MESSAGE_ID absent while the rekey counter is 0,
+ * present once it is not. */
+START_TEST(rekey_msgid_on_wire)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_new(&r, 7);
+	raw_sa_init(&r);
+	raw_gsa_auth(&r, "fqdn:r1.example", G1, &m);
+	ck_assert_ptr_null(gk_msg_find_error(&m));
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	ck_assert_ptr_null(gsa_attr(&m, GK_PROTO_GIKE_UPDATE, GK_GSAA_GSA_INITIAL_MESSAGE_ID));
+	ck_assert_ptr_nonnull(gsa_attr(&m, GK_PROTO_GIKE_UPDATE, GK_GSAA_GSA_KEY_LIFETIME));
+	ck_assert_ptr_null(gsa_attr(&m, 0, GK_GWPA_GWP_SENDER_ID_BITS));
+	ck_assert_ptr_nonnull(gsa_attr(&m, 0, GK_GWPA_GWP_ATD));
+	gk_msg_free(&m);
+	raw_free(&r);
+
+	uint32_t id;
+	ck_assert_int_eq(gk_store_rekey_msgid_next(store, G1, &id), GK_OK);
+	ck_assert_int_eq(gk_store_rekey_msgid_next(store, G1, &id), GK_OK);
+	raw_new(&r, 8);
+	raw_sa_init(&r);
+	raw_gsa_auth(&r, "fqdn:r2.example", G1, &m);
+	const gk_attr *a = gsa_attr(&m, GK_PROTO_GIKE_UPDATE, GK_GSAA_GSA_INITIAL_MESSAGE_ID);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->value.len, 4);
+	ck_assert_uint_eq(gk_get_u32(a->value.ptr), 2);
+	gk_msg_free(&m);
+	raw_free(&r);
+
+	/* and the member core reads it */
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_member(r1);
+	ck_assert_uint_eq(registered(r1, 0)->sas[1].initial_msgid, 2);
+}
+END_TEST
+
+/* =========================================================================================
+ * Refusals
+ * ========================================================================================= */
+
+START_TEST(refuse_unknown_group)
+{
+	standard_policies(0);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", "keyid:no-such-group");
+	fn_member *m = join(&c);
+	run_member(m);
+	refused(m, GK_N_INVALID_GROUP_ID);
+	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 1);
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.half_open, 0);   /* the SA is gone */
+	ck_assert_uint_eq(st.established, 0);
+	ck_assert_uint_eq(st.registrations, 0);
+	ck_assert_uint_eq(reg_count(G1), 0);
+}
+END_TEST
+
+START_TEST(refuse_identity_of_another_group)
+{
+	standard_policies(0);
+	start_gcks();
+	/* listed in G2 only: authenticated, not authorized for G1 */
+	gk_gm_config c = gm_psk("fqdn:other.example", G1);
+	fn_member *m = join(&c);
+	/* listed nowhere: no credentials, so no authentication */
+	c = gm_psk("fqdn:stranger.example", G1);
+	fn_member *x = join(&c);
+	run_all();
+	refused(m, GK_N_AUTHORIZATION_FAILED);
+	ck_assert_uint_eq(fn_count(m, GK_GM_DONE), 1);
+	failed(x, GK_N_AUTHENTICATION_FAILED);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	ck_assert_uint_eq(reg_count(G2), 0);
+	ck_assert_uint_eq(stats().registrations, 0);
+}
+END_TEST
+
+START_TEST(refuse_wrong_psk)
+{
+	standard_policies(0);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.psk = (const uint8_t *)"not the key";
+	c.psk_len = strlen("not the key");
+	fn_member *m = join(&c);
+	run_member(m);
+	failed(m, GK_N_AUTHENTICATION_FAILED);
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.half_open, 0); /* the failed SA was removed */
+	ck_assert_uint_eq(st.established, 0);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	/* the same GSA_AUTH again finds no SA: dropped, unanswered */
+	const fn_trace *req = fn_trace_find(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0, 0);
+	ck_assert_ptr_nonnull(req);
+	size_t answers = fn_trace_count(&net, FN_FROM_GCKS, -1, -1, -1);
+	uint64_t dropped = st.dropped;
+	fn_raw *ep = fn_add_raw(&net);
+	fn_raw_send(ep, req->data, req->len);
+	fn_flush(&net);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, -1, -1, -1), answers);
+	ck_assert_uint_eq(stats().dropped, dropped + 1);
+}
+END_TEST
+
+START_TEST(refuse_receiver_as_sender)
+{
+	standard_policies(0);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.sender = true;
+	fn_member *m = join(&c);
+	run_member(m);
+	refused(m, GK_N_AUTHORIZATION_FAILED);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	/* no Sender-ID was spent on it */
+	c = gm_psk("fqdn:s1.example", G1);
+	c.sender = true;
+	fn_member *s = join(&c);
+	run_member(s);
+	const gk_group_state *gs = registered(s, 0);
+	ck_assert_uint_eq(gs->nsender_ids, 1);
+	ck_assert_uint_eq(gs->sender_ids[0], 0);
+}
+END_TEST
+
+START_TEST(refuse_capacity)
+{
+	standard_policies(2);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_member(r1);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *r2 = join(&c);
+	run_member(r2);
+	registered(r1, 0);
+	registered(r2, 0);
+	c = gm_psk("fqdn:s1.example", G1);
+	c.sender = true;
+	fn_member *s1 = join(&c);
+	run_member(s1);
+	refused(s1, GK_N_REGISTRATION_FAILED);
+	ck_assert_uint_eq(reg_count(G1), 2);
+	/* a member already registered may register again */
+	c = gm_psk("fqdn:r1.example", G1);
+	fn_member *again = join(&c);
+	run_member(again);
+	same_sas(registered(again, 0), registered(r1, 0));
+	ck_assert_uint_eq(reg_count(G1), 2);
+	/* and the GCKS's count did not grow with it: still full */
+	c = gm_psk("fqdn:s1.example", G1);
+	fn_member *s1b = join(&c);
+	run_member(s1b);
+	refused(s1b, GK_N_REGISTRATION_FAILED);
+}
+END_TEST
+
+START_TEST(refuse_sag_without_group_cipher)
+{
+	standard_policies(0);
+	start_gcks();
+	/* knows the Rekey SA's AES-CBC-256, not the TEK's AES-GCM-16 */
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.sag_encr[0] = (gk_encr_choice){ GK_ENCR_AES_CBC, 256 };
+	c.nsag_encr = 1;
+	fn_member *m = join(&c);
+	/* knows both */
+	c = gm_psk("fqdn:r2.example", G1);
+	c.sag_encr[0] = (gk_encr_choice){ GK_ENCR_AES_GCM_16, 256 };
+	c.sag_encr[1] = (gk_encr_choice){ GK_ENCR_AES_CBC, 256 };
+	c.nsag_encr = 2;
+	fn_member *ok = join(&c);
+	/* knows AES-GCM-16 with the wrong key size only */
+	c = gm_psk("fqdn:s1.example", G1);
+	c.sag_encr[0] = (gk_encr_choice){ GK_ENCR_AES_GCM_16, 128 };
+	c.sag_encr[1] = (gk_encr_choice){ GK_ENCR_AES_CBC, 256 };
+	c.nsag_encr = 2;
+	fn_member *small = join(&c);
+	run_all();
+	refused(m, GK_N_NO_PROPOSAL_CHOSEN);
+	refused(small, GK_N_NO_PROPOSAL_CHOSEN);
+	registered(ok, 0);
+	ck_assert_uint_eq(reg_count(G1), 1);
+}
+END_TEST
+
+/* =========================================================================================
+ * Certificates and raw public keys
+ * ========================================================================================= */
+
+static X509 *issue(const char *cn, const char *san, bool ca, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+		   long serial)
+{
+	cg_cert_opts o = { .cn = cn, .san = san, .ca = ca, .not_before = -3600, .not_after = 86400,
+			   .serial = serial };
+	X509 *x = cg_cert_issue(&o, key, issuer, issuer_key);
+	ck_assert_ptr_nonnull(x);
+	return x;
+}
+
+static void make_pki(void)
+{
+	ca_key = cg_key_ec("P-256");
+	rogue_key = cg_key_ec("P-256");
+	ck_assert(ca_key && rogue_key);
+	ca_cert = issue("test CA", NULL, true, ca_key, NULL, NULL, 1);
+	rogue_cert = issue("rogue CA", NULL, true, rogue_key, NULL, NULL, 2);
+	gcks_cert = issue("gcks", "DNS:gcks.example", false, gcks_key, ca_cert, ca_key, 3);
+	ca_store = X509_STORE_new();
+	rogue_store = X509_STORE_new();
+	ck_assert(ca_store && rogue_store);
+	ck_assert_int_eq(X509_STORE_add_cert(ca_store, ca_cert), 1);
+	ck_assert_int_eq(X509_STORE_add_cert(rogue_store, rogue_cert), 1);
+}
+
+/* A member key and certificate; kept until teardown. */
+static void member_cert(const char *san, bool rogue, EVP_PKEY **key, X509 **cert)
+{
+	ck_assert_uint_lt(nmember_certs, MAX_CERTS);
+	EVP_PKEY *k = cg_key_ed25519();
+	ck_assert_ptr_nonnull(k);
+	X509 *x = issue("member", san, false, k, rogue ? rogue_cert : ca_cert, rogue ? rogue_key : ca_key,
+			10 + (long)nmember_certs);
+	member_keys[nmember_certs] = k;
+	member_certs[nmember_certs++] = x;
+	*key = k;
+	*cert = x;
+}
+
+static gk_gm_config gm_cert(const char *id, const char *group, EVP_PKEY *key, X509 *cert, X509_STORE *trust)
+{
+	gk_gm_config c = gm_psk(id, group);
+	c.psk = NULL;
+	c.psk_len = 0;
+	c.key = key;
+	c.cert = cert;
+	c.ca = trust;
+	return c;
+}
+
+START_TEST(certificates_both_ways)
+{
+	make_pki();
+	set_identity(gcks_cert, ca_cert);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	pol_member(&g, "fqdn:m1.example", GK_MAUTH_CERT, GK_ROLE_SENDER);
+	pol_member(&g, "fqdn:m2.example", GK_MAUTH_CERT, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:m3.example", GK_MAUTH_CERT, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:m4.example", GK_MAUTH_CERT, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	EVP_PKEY *k;
+	X509 *x;
+	member_cert("DNS:m1.example", false, &k, &x);
+	gk_gm_config c = gm_cert("fqdn:m1.example", G1, k, x, ca_store);
+	c.sender = true;
+	fn_member *good = join(&c);
+	member_cert("DNS:m2.example", true, &k, &x);          /* issued by a CA the GCKS does not trust */
+	c = gm_cert("fqdn:m2.example", G1, k, x, ca_store);
+	fn_member *rogue = join(&c);
+	member_cert("DNS:someone-else.example", false, &k, &x); /* the certificate names another identity */
+	c = gm_cert("fqdn:m3.example", G1, k, x, ca_store);
+	fn_member *misnamed = join(&c);
+	member_cert("DNS:m4.example", false, &k, &x);         /* does not trust the GCKS's CA */
+	c = gm_cert("fqdn:m4.example", G1, k, x, rogue_store);
+	fn_member *distrust = join(&c);
+	c = gm_psk("fqdn:r1.example", G1);                    /* PSK members still work beside them */
+	fn_member *psk = join(&c);
+	run_all();
+
+	const gk_group_state *gs = registered(good, 0);
+	ck_assert_uint_eq(gs->nsender_ids, 1);
+	same_sas(gs, registered(psk, 0));
+	failed(rogue, GK_N_AUTHENTICATION_FAILED);
+	failed(misnamed, GK_N_AUTHENTICATION_FAILED);
+	/* the member refuses a GCKS it cannot verify (the GCKS had no way to know) */
+	failed(distrust, GK_N_AUTHENTICATION_FAILED);
+	gk_registration rg;
+	ck_assert(reg_get(G1, "fqdn:m1.example", &rg));
+	ck_assert(!reg_get(G1, "fqdn:m2.example", &rg));
+	ck_assert(!reg_get(G1, "fqdn:m3.example", &rg));
+}
+END_TEST
+
+static gk_member_policy *pol_pubkey(gk_group_policy *g, const char *id, EVP_PKEY *key)
+{
+	gk_member_policy *m = pol_member(g, id, GK_MAUTH_PUBKEY, GK_ROLE_RECEIVER);
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(key, &w), GK_OK);
+	m->pubkey = malloc(w.len);
+	ck_assert_ptr_nonnull(m->pubkey);
+	memcpy(m->pubkey, w.data, w.len);
+	m->pubkey_len = w.len;
+	gk_wbuf_free(&w);
+	return m;
+}
+
+START_TEST(raw_public_keys)
+{
+	EVP_PKEY *k1 = cg_key_ed25519(), *k2 = cg_key_ec("P-256"), *other = cg_key_ed25519();
+	EVP_PKEY *gcks_pub = NULL, *wrong_gcks = cg_key_ec("P-256");
+	ck_assert(k1 && k2 && other && wrong_gcks);
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(gcks_key, &w), GK_OK);
+	ck_assert_int_eq(gk_pubkey_from_spki(gk_wbuf_chunk(&w), &gcks_pub), GK_OK);
+	gk_wbuf_free(&w);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	pol_pubkey(&g, "fqdn:k1.example", k1);
+	pol_pubkey(&g, "fqdn:k2.example", k2);
+	pol_pubkey(&g, "fqdn:k3.example", k1);
+	pol_pubkey(&g, "fqdn:k4.example", k2);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_cert("fqdn:k1.example", G1, k1, NULL, NULL);
+	c.gcks_pubkey = gcks_pub;
+	fn_member *a = join(&c);
+	c = gm_cert("fqdn:k2.example", G1, k2, NULL, NULL);
+	c.gcks_pubkey = gcks_pub;
+	fn_member *b = join(&c);
+	c = gm_cert("fqdn:k3.example", G1, other, NULL, NULL); /* not the key the policy holds */
+	c.gcks_pubkey = gcks_pub;
+	fn_member *bad = join(&c);
+	c = gm_cert("fqdn:k4.example", G1, k2, NULL, NULL);    /* expects another GCKS key */
+	c.gcks_pubkey = wrong_gcks;
+	fn_member *wrong = join(&c);
+	run_all();
+	same_sas(registered(a, 0), registered(b, 0));
+	failed(bad, GK_N_AUTHENTICATION_FAILED);
+	failed(wrong, GK_N_AUTHENTICATION_FAILED);
+	ck_assert(!reg_get(G1, "fqdn:k3.example", &(gk_registration){ 0 }));
+	fn_free(&net); /* the members hold the keys until here */
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(gcks_pub);
+	EVP_PKEY_free(wrong_gcks);
+}
+END_TEST
+
+/* =========================================================================================
+ * GSA_REGISTRATION: more groups over one IKE SA, and leaving
+ * ========================================================================================= */
+
+START_TEST(two_groups_one_sa_and_leave)
+{
+	standard_policies(0);
+	/* G2 holds one member at most, so a leave must make room */
+	gk_group_policy g;
+	ck_assert_int_eq(gk_store_group_get(store, G2, &g), GK_OK);
+	g.capacity = 1;
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.groups[1] = ident(G2);
+	c.ngroups = 2;
+	fn_member *m = join(&c);
+	ck_assert_int_eq(gk_gm_leave(m->gm, 0), GK_E_STATE); /* not registered yet */
+	run_member(m);
+	const gk_group_state *s1 = registered(m, 0), *s2 = registered(m, 1);
+	ck_assert_uint_eq(fn_count(m, GK_GM_DONE), 1);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert(memcmp(s1->sas[0].spi, s2->sas[0].spi, 4) != 0); /* each group its own keys */
+	/* one IKE SA: one IKE_SA_INIT, one GSA_AUTH, one GSA_REGISTRATION */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_REGISTRATION, 0), 1);
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.established, 1);
+	ck_assert_uint_eq(st.registrations, 2);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(reg_count(G2), 1);
+
+	/* G2 is full */
+	gk_gm_config c2 = gm_psk("fqdn:r2.example", G2);
+	fn_member *r2 = join(&c2);
+	run_member(r2);
+	refused(r2, GK_N_REGISTRATION_FAILED);
+
+	/* leave G2 (RFC 9838 2.3.2: IDg and NO_PROPOSAL_CHOSEN); the member core reports the
+	 * GCKS's (empty) answer as DONE for that group */
+	ck_assert_int_ne(gk_gm_leave(m->gm, 5), GK_OK);
+	ck_assert_int_eq(gk_gm_leave(m->gm, 1), GK_OK);
+	ck_assert_int_eq(gk_gm_leave(m->gm, 0), GK_E_STATE); /* one exchange at a time */
+	fn_advance(&net, 100);
+	const fn_event *e = fn_find(m, GK_GM_DONE, 1);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->group, 1);
+	ck_assert_uint_eq(e->notify, 0);
+	ck_assert_uint_eq(reg_count(G2), 0);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 0);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REFUSED), 0);
+
+	/* room again in G2 */
+	fn_member *r2b = join(&c2);
+	run_member(r2b);
+	same_sas(registered(r2b, 0), s2);
+
+	/* leave G1 too; the IKE SA stays */
+	unsigned established = stats().established;
+	ck_assert_int_eq(gk_gm_leave(m->gm, 0), GK_OK);
+	fn_advance(&net, 100);
+	ck_assert_uint_eq(fn_count(m, GK_GM_DONE), 3);
+	ck_assert_uint_eq(fn_find(m, GK_GM_DONE, 2)->group, 0);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	ck_assert_uint_eq(stats().established, established);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_REGISTRATION, 0), 3);
+}
+END_TEST
+
+/* =========================================================================================
+ * IKE_SA_INIT: COOKIE and INVALID_KE_PAYLOAD
+ * ========================================================================================= */
+
+static void assert_cookie_round(int member)
+{
+	gk_msg m;
+	parse_plain(fn_trace_find(&net, FN_FROM_GCKS, member, GK_EXCH_IKE_SA_INIT, 1, 0), &m);
+	const gk_payload *ck = gk_msg_find_notify(&m, GK_N_COOKIE);
+	ck_assert_ptr_nonnull(ck);
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_KE)); /* no state, no key exchange yet */
+	gk_chunk cookie = ck->body->notify.data;
+	gk_msg r;
+	parse_plain(fn_trace_find(&net, FN_TO_GCKS, member, GK_EXCH_IKE_SA_INIT, 0, 1), &r);
+	ck_assert_uint_gt(r.pl.n, 0);
+	ck_assert_uint_eq(r.pl.items[0].type, GK_PL_NOTIFY); /* RFC 7296 2.6: first */
+	ck_assert_uint_eq(r.pl.items[0].body->notify.type, GK_N_COOKIE);
+	ck_assert(gk_chunk_eq(r.pl.items[0].body->notify.data, cookie));
+	gk_msg_free(&r);
+	gk_msg_free(&m);
+}
+
+START_TEST(cookie_always)
+{
+	standard_policies(0);
+	gcfg.cookie_threshold = 0;
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 2);
+	assert_cookie_round(0);
+	/* the cookie is bound to the initiator: another's request with it gets a new one */
+	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0, 1);
+	unsigned half = stats().half_open;
+	fn_raw *ep = fn_add_raw(&net);
+	fn_raw_send(ep, t->data, t->len);
+	fn_flush(&net);
+	fn_dgram d;
+	ck_assert(fn_raw_take(ep, &d));
+	gk_msg resp;
+	ck_assert_int_eq(gk_msg_parse(&resp, GK_CHUNK(d.data, d.len)), GK_OK);
+	ck_assert_ptr_nonnull(gk_msg_find_notify(&resp, GK_N_COOKIE));
+	ck_assert_ptr_null(gk_msg_find(&resp, GK_PL_KE));
+	gk_msg_free(&resp);
+	free(d.data);
+	ck_assert_uint_eq(stats().half_open, half);
+}
+END_TEST
+
+START_TEST(cookie_above_threshold)
+{
+	standard_policies(0);
+	gcfg.cookie_threshold = 1;
+	start_gcks();
+	/* the first member stays half-open: its GSA_AUTH never arrives */
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.dir = FN_TO_GCKS;
+	r.peer = 0;
+	r.exchange = GK_EXCH_GSA_AUTH;
+	fn_impair(&net, &r);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	join(&c);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().half_open, 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 1);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 1, GK_EXCH_IKE_SA_INIT, 0), 2);
+	assert_cookie_round(1);
+}
+END_TEST
+
+START_TEST(invalid_ke_payload)
+{
+	standard_policies(0);
+	gcfg.offer.ke[0] = GK_KE_ECP_384;
+	gcfg.offer.ke[1] = GK_KE_MODP_2048;
+	gcfg.offer.nke = 2;
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	ck_assert_uint_eq(c.offer.ke[0], GK_KE_CURVE25519);
+	fn_member *m = join(&c);
+	/* a member whose groups the GCKS accepts none of */
+	c = gm_psk("fqdn:r2.example", G1);
+	c.offer.ke[0] = GK_KE_CURVE25519;
+	c.offer.ke[1] = GK_KE_ECP_256;
+	c.offer.nke = 2;
+	fn_member *none = join(&c);
+	run_all();
+	registered(m, 0);
+	failed(none, GK_N_NO_PROPOSAL_CHOSEN);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 2);
+	gk_msg a, b;
+	parse_plain(fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_IKE_SA_INIT, 1, 0), &a);
+	const gk_payload *n = gk_msg_find_notify(&a, GK_N_INVALID_KE_PAYLOAD);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_uint_eq(n->body->notify.data.len, 2);
+	uint16_t grp = gk_get_u16(n->body->notify.data.ptr);
+	ck_assert_msg(grp == GK_KE_ECP_384 || grp == GK_KE_MODP_2048, "GCKS named group %u", grp);
+	parse_plain(fn_trace_find(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0, 1), &b);
+	ck_assert_uint_eq(gk_msg_find(&b, GK_PL_KE)->body->ke.group, grp);
+	gk_msg_free(&a);
+	gk_msg_free(&b);
+	ck_assert_uint_eq(stats().half_open, 0);
+}
+END_TEST
+
+/* Both at once: the cookie is kept through the INVALID_KE_PAYLOAD retry. */
+START_TEST(cookie_then_invalid_ke)
+{
+	standard_policies(0);
+	gcfg.cookie_threshold = 0;
+	gcfg.offer.ke[0] = GK_KE_ECP_256;
+	gcfg.offer.nke = 1;
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 3);
+	assert_cookie_round(0);
+	gk_msg a, b;
+	parse_plain(fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_IKE_SA_INIT, 1, 1), &a);
+	const gk_payload *n = gk_msg_find_notify(&a, GK_N_INVALID_KE_PAYLOAD);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_uint_eq(gk_get_u16(n->body->notify.data.ptr), GK_KE_ECP_256);
+	parse_plain(fn_trace_find(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0, 2), &b);
+	ck_assert_uint_eq(b.pl.items[0].type, GK_PL_NOTIFY);
+	ck_assert_uint_eq(b.pl.items[0].body->notify.type, GK_N_COOKIE);
+	ck_assert_uint_eq(gk_msg_find(&b, GK_PL_KE)->body->ke.group, GK_KE_ECP_256);
+	gk_msg_free(&a);
+	gk_msg_free(&b);
+}
+END_TEST
+
+/* =========================================================================================
+ * Retransmission under loss, duplication, corruption, truncation, reordering
+ * ========================================================================================= */
+
+static fn_rule *impair_auth(fn_action a, bool response, unsigned count)
+{
+	fn_rule r = fn_rule_any(a);
+	r.dir = response ? FN_FROM_GCKS : FN_TO_GCKS;
+	r.peer = 0;
+	r.exchange = GK_EXCH_GSA_AUTH;
+	r.response = response;
+	r.count = count;
+	return fn_impair(&net, &r);
+}
+
+/* A sender whose first GSA_AUTH answer is lost: the cached answer is sent again, and the GCKS
+ * registered it once and spent its Sender-IDs once. */
+START_TEST(rtx_lost_response)
+{
+	standard_policies(0);
+	start_gcks();
+	fn_rule *r = impair_auth(FN_DROP, true, 1);
+	gk_gm_config c = gm_psk("fqdn:s1.example", G1);
+	c.sender = true;
+	c.sender_ids = 3;
+	fn_member *m = join(&c);
+	run_member(m);
+	ck_assert_uint_eq(r->hits, 1);
+	const gk_group_state *gs = registered(m, 0);
+	ck_assert_uint_eq(gs->nsender_ids, 3);
+	ck_assert_uint_eq(gs->sender_ids[0], 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1), 2);
+	const fn_trace *t0 = fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1, 0);
+	const fn_trace *t1 = fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1, 1);
+	ck_assert_msg(same_bytes(t0, t1), "the retransmitted answer differs from the first");
+	ck_assert_int_ge(t1->at_ms - t0->at_ms, c.retransmit_ms);
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.registrations, 1);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	gk_registration rg;
+	ck_assert(reg_get(G1, "fqdn:s1.example", &rg));
+	ck_assert_uint_eq(rg.sender_id_first, 0);
+	ck_assert_uint_eq(rg.sender_id_count, 3);
+	/* the next sender continues after the three */
+	c = gm_psk("fqdn:s2.example", G1);
+	c.sender = true;
+	fn_member *s2 = join(&c);
+	run_member(s2);
+	ck_assert_uint_eq(registered(s2, 0)->sender_ids[0], 3);
+}
+END_TEST
+
+START_TEST(rtx_duplicates)
+{
+	standard_policies(0);
+	start_gcks();
+	fn_rule d = fn_rule_any(FN_DUP);
+	d.dir = FN_TO_GCKS;
+	d.peer = 0;
+	d.count = 2; /* IKE_SA_INIT and GSA_AUTH, once each */
+	fn_impair(&net, &d);
+	gk_gm_config c = gm_psk("fqdn:s1.example", G1);
+	c.sender = true;
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	/* each request was answered twice, identically */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_IKE_SA_INIT, 1), 2);
+	ck_assert(same_bytes(fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_IKE_SA_INIT, 1, 0),
+			     fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_IKE_SA_INIT, 1, 1)));
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1), 2);
+	ck_assert(same_bytes(fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1, 0),
+			     fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1, 1)));
+	/* the member sent each request once, and the GCKS made one SA and one registration */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 1);
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.established, 1);
+	ck_assert_uint_eq(st.half_open, 0);
+	ck_assert_uint_eq(st.registrations, 1);
+	gk_registration rg;
+	ck_assert(reg_get(G1, "fqdn:s1.example", &rg));
+	ck_assert_uint_eq(rg.sender_id_count, 1);
+}
+END_TEST
+
+START_TEST(rtx_corrupt_request)
+{
+	standard_policies(0);
+	start_gcks();
+	impair_auth(FN_CORRUPT, false, 1); /* last octet: the ICV */
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	/* a flipped octet in the middle of another member's request */
+	fn_rule r = fn_rule_any(FN_CORRUPT);
+	r.dir = FN_TO_GCKS;
+	r.peer = 1;
+	r.exchange = GK_EXCH_GSA_AUTH;
+	r.count = 1;
+	r.offset = 60;
+	fn_impair(&net, &r);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *m2 = join(&c);
+	run_all();
+	registered(m, 0);
+	registered(m2, 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, i, GK_EXCH_GSA_AUTH, 0), 2);
+		/* the corrupted one was not answered at all */
+		ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, i, GK_EXCH_GSA_AUTH, 1), 1);
+	}
+	gk_gcks_stats st = stats();
+	ck_assert_uint_ge(st.dropped, 2);
+	ck_assert_uint_eq(st.registrations, 2);
+	ck_assert_uint_eq(st.refusals, 0);
+}
+END_TEST
+
+START_TEST(rtx_corrupt_response)
+{
+	standard_policies(0);
+	start_gcks();
+	impair_auth(FN_CORRUPT, true, 1);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1), 2);
+	ck_assert_uint_eq(stats().registrations, 1);
+}
+END_TEST
+
+START_TEST(rtx_truncated)
+{
+	standard_policies(0);
+	start_gcks();
+	fn_rule *a = impair_auth(FN_TRUNCATE, false, 1);
+	a->keep = 100;
+	fn_rule *b = impair_auth(FN_TRUNCATE, true, 1);
+	b->keep = 27; /* the first answer arrives cut: the member asks again, the cache answers */
+	fn_rule i = fn_rule_any(FN_TRUNCATE);
+	i.dir = FN_TO_GCKS;
+	i.exchange = GK_EXCH_IKE_SA_INIT;
+	i.count = 1;
+	i.keep = 200;
+	fn_impair(&net, &i);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_IKE_SA_INIT, 1), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 3);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1), 2);
+	ck_assert(same_bytes(fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1, 0),
+			     fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1, 1)));
+	ck_assert_uint_eq(stats().registrations, 1);
+}
+END_TEST
+
+/* The first GSA_AUTH arrives after its retransmission: answered from the cache; and two
+ * members' IKE_SA_INIT requests swapped. */
+START_TEST(rtx_reordered)
+{
+	standard_policies(0);
+	start_gcks();
+	fn_rule *r = impair_auth(FN_REORDER, false, 1);
+	r->hold_ms = 10000;
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	fn_advance(&net, 1000);
+	ck_assert_uint_eq(r->hits, 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1), 2);
+	ck_assert(same_bytes(fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1, 0),
+			     fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_GSA_AUTH, 1, 1)));
+	ck_assert_uint_eq(fn_count(m, GK_GM_REGISTERED), 1);
+	ck_assert_uint_eq(stats().registrations, 1);
+
+	fn_impair_clear(&net);
+	fn_rule h = fn_rule_any(FN_REORDER);
+	h.dir = FN_TO_GCKS;
+	h.exchange = GK_EXCH_IKE_SA_INIT;
+	h.count = 1;
+	fn_rule *hr = fn_impair(&net, &h);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *a = fn_add_member(&net, &c);
+	c = gm_psk("fqdn:s1.example", G1);
+	fn_member *b = fn_add_member(&net, &c);
+	ck_assert(a && b);
+	/* a's request is held; b's goes first and a's right after it */
+	ck_assert_int_eq(gk_gm_start(a->gm), GK_OK);
+	ck_assert_int_eq(gk_gm_start(b->gm), GK_OK);
+	fn_flush(&net);
+	ck_assert_uint_eq(hr->hits, 1);
+	const fn_trace *ra = fn_trace_find(&net, FN_FROM_GCKS, a->idx, GK_EXCH_IKE_SA_INIT, 1, 0);
+	const fn_trace *rb = fn_trace_find(&net, FN_FROM_GCKS, b->idx, GK_EXCH_IKE_SA_INIT, 1, 0);
+	ck_assert(ra && rb && rb < ra); /* answered in the swapped order */
+	run_all();
+	same_sas(registered(a, 0), registered(b, 0));
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, a->idx, GK_EXCH_IKE_SA_INIT, 0), 1);
+}
+END_TEST
+
+/* Every datagram in both directions is lost for four seconds: the member's retransmissions
+ * carry it over the outage. */
+START_TEST(rtx_outage)
+{
+	standard_policies(0);
+	start_gcks();
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.until_ms = net.now_ms + 4000;
+	fn_rule *out = fn_impair(&net, &r);
+	int64_t t0 = net.now_ms;
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(out->hits, 4); /* sent at 0, 0.5, 1.5 and 3.5 s */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 5);
+	const fn_trace *first = fn_trace_find(&net, FN_FROM_GCKS, 0, -1, 1, 0);
+	ck_assert_ptr_nonnull(first);
+	ck_assert_int_eq(first->at_ms - t0, 7500);
+	ck_assert_uint_eq(stats().half_open, 0);
+	ck_assert_uint_eq(stats().established, 1);
+}
+END_TEST
+
+START_TEST(rtx_give_up)
+{
+	standard_policies(0);
+	start_gcks();
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.dir = FN_TO_GCKS;
+	fn_impair(&net, &r);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	int64_t t0 = net.now_ms;
+	fn_member *m = join(&c);
+	run_member(m);
+	failed(m, 0);
+	/* the first try and six retransmissions, each wait twice the one before */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 1 + c.retransmit_tries);
+	int64_t wait = c.retransmit_ms;
+	for (unsigned i = 1; i <= c.retransmit_tries; i++, wait *= 2) {
+		int64_t d = fn_trace_find(&net, FN_TO_GCKS, 0, -1, 0, i)->at_ms -
+			    fn_trace_find(&net, FN_TO_GCKS, 0, -1, 0, i - 1)->at_ms;
+		ck_assert_msg(d >= wait && d < wait + net.step_ms, "retransmission %u after %lld ms", i, (long long)d);
+		ck_assert(same_bytes(fn_trace_find(&net, FN_TO_GCKS, 0, -1, 0, i),
+				     fn_trace_find(&net, FN_TO_GCKS, 0, -1, 0, 0)));
+	}
+	int64_t failed_at = fn_find(m, GK_GM_FAILED, 0)->at_ms;
+	/* ... and after the last one, the member waits once more before it gives up */
+	ck_assert_int_ge(failed_at - t0, 2 * wait - c.retransmit_ms);
+	ck_assert_int_lt(failed_at - t0, 2 * wait - c.retransmit_ms + net.step_ms);
+	ck_assert_int_eq(gk_gm_next_timeout(m->gm), -1);
+	size_t sent = fn_trace_count(&net, FN_TO_GCKS, 0, -1, -1);
+	fn_advance(&net, 60000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, -1, -1), sent); /* quiet after giving up */
+
+	/* the same after IKE_SA_INIT: GSA_AUTH unanswered */
+	fn_impair_clear(&net);
+	fn_rule *a = impair_auth(FN_DROP, false, 0);
+	a->peer = 1;
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *m2 = join(&c);
+	run_member(m2);
+	failed(m2, 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 1, GK_EXCH_GSA_AUTH, 0), 1 + c.retransmit_tries);
+	ck_assert_uint_eq(reg_count(G1), 0);
+}
+END_TEST
+
+/* =========================================================================================
+ * Timers: idle IKE SAs, half-open SAs
+ * ========================================================================================= */
+
+START_TEST(idle_close_multicast_group)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.ike_idle_timeout = 20;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	pol_init(&g, G2); /* no timeout of its own: the GCKS's default */
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	gcfg.ike_idle_timeout_s = 45;
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	c = gm_psk("fqdn:r2.example", G2);
+	fn_member *m2 = join(&c);
+	run_all();
+	registered(m, 0);
+	registered(m2, 0);
+	int64_t t0 = net.now_ms;
+	ck_assert_uint_eq(stats().established, 2);
+	fn_advance(&net, 19000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(stats().established, 2);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(m2, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(stats().established, 1);
+	const fn_trace *del = fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_INFORMATIONAL, 0, 0);
+	ck_assert_ptr_nonnull(del);
+	ck_assert_int_ge(del->at_ms - t0, 19000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_INFORMATIONAL, 1), 1); /* acknowledged */
+	fn_advance(&net, 25000);
+	ck_assert_uint_eq(fn_count(m2, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(stats().established, 0);
+	/* registrations outlive the IKE SA */
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(reg_count(G2), 1);
+}
+END_TEST
+
+START_TEST(inband_group_keeps_sa)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	g.ike_idle_timeout = 20;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	const gk_group_state *gs = registered(m, 0);
+	ck_assert_uint_eq(gs->nsas, 1); /* no Rekey SA: updates come over this IKE SA */
+	fn_advance(&net, 600000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(stats().established, 1);
+}
+END_TEST
+
+static void drop_gsa_auth_all(void)
+{
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.dir = FN_TO_GCKS;
+	r.exchange = GK_EXCH_GSA_AUTH;
+	fn_impair(&net, &r);
+}
+
+START_TEST(half_open_expire)
+{
+	standard_policies(0);
+	gcfg.half_open_timeout_ms = 3000;
+	start_gcks();
+	drop_gsa_auth_all();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	join(&c);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().half_open, 1);
+	fn_advance(&net, 2800);
+	ck_assert_uint_eq(stats().half_open, 1);
+	fn_advance(&net, 400);
+	ck_assert_uint_eq(stats().half_open, 0);
+	ck_assert_uint_eq(stats().established, 0);
+}
+END_TEST
+
+START_TEST(half_open_bounded)
+{
+	standard_policies(0);
+	gcfg.half_open_max = 3;
+	gcfg.half_open_timeout_ms = 3000;
+	start_gcks();
+	drop_gsa_auth_all();
+	const char *ids[] = { "fqdn:r1.example", "fqdn:r2.example", "fqdn:s1.example", "fqdn:s2.example",
+			      "fqdn:other.example" };
+	gk_gm_config c[5];
+	for (size_t i = 0; i < 5; i++) {
+		c[i] = gm_psk(ids[i], i == 4 ? G2 : G1);
+		join(&c[i]);
+	}
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().half_open, 3);
+	for (int i = 0; i < 5; i++)
+		ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, i, GK_EXCH_IKE_SA_INIT, 1), i < 3 ? 1 : 0);
+	/* retransmissions of the others are dropped while the table is full */
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(stats().half_open, 3);
+	ck_assert_uint_ge(fn_trace_count(&net, FN_TO_GCKS, 3, GK_EXCH_IKE_SA_INIT, 0), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 3, GK_EXCH_IKE_SA_INIT, 1), 0);
+	/* once they expire, the waiting members get their turn */
+	fn_impair_clear(&net);
+	run_all();
+	registered(&net.members[3], 0);
+	registered(&net.members[4], 0);
+	ck_assert_uint_le(stats().half_open, 3);
+}
+END_TEST
+
+/* An IKE SA is bound to the address of authentic requests only (RFC 7296 2.23): a datagram
+ * that fails integrity, from elsewhere, must not redirect what the GCKS sends on the SA. */
+START_TEST(forged_datagram_does_not_move_sa)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.ike_idle_timeout = 20;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	/* the member's GSA_AUTH with the next Message ID: right SPIs and window, broken ICV */
+	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0, 0);
+	ck_assert_ptr_nonnull(t);
+	uint8_t *forged = malloc(t->len);
+	ck_assert_ptr_nonnull(forged);
+	memcpy(forged, t->data, t->len);
+	gk_put_u32(forged + 20, 2);
+	uint64_t dropped = stats().dropped;
+	fn_raw *ep = fn_add_raw(&net);
+	fn_raw_send(ep, forged, t->len);
+	free(forged);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().dropped, dropped + 1);
+	/* the idle close still reaches the member, and nothing went to the forger */
+	fn_advance(&net, 21000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, FN_RAW_BASE, -1, -1), 0);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 1);
+}
+END_TEST
+
+/* Further groups over the same SA can be refused one by one; the SA and the other groups stay. */
+START_TEST(gsa_registration_refusals)
+{
+	standard_policies(0);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:other.example", G2);
+	c.groups[1] = ident(G1);                     /* not listed there */
+	c.groups[2] = ident("keyid:no-such-group");
+	c.groups[3] = ident(G2);                     /* again: a re-registration */
+	c.ngroups = 4;
+	fn_member *m = join(&c);
+	run_member(m);
+	char d[1024];
+	describe(m, d, sizeof(d));
+	ck_assert_msg(m->nev == 5, "%s", d);
+	ck_assert(m->ev[0].type == GK_GM_REGISTERED && m->ev[0].group == 0);
+	ck_assert(m->ev[1].type == GK_GM_REFUSED && m->ev[1].group == 1 && m->ev[1].notify == GK_N_AUTHORIZATION_FAILED);
+	ck_assert(m->ev[2].type == GK_GM_REFUSED && m->ev[2].group == 2 && m->ev[2].notify == GK_N_INVALID_GROUP_ID);
+	ck_assert(m->ev[3].type == GK_GM_REGISTERED && m->ev[3].group == 3);
+	ck_assert(m->ev[4].type == GK_GM_DONE);
+	same_sas(m->ev[0].state, m->ev[3].state);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_REGISTRATION, 0), 3);
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.established, 1);
+	ck_assert_uint_eq(st.registrations, 2);
+	ck_assert_uint_eq(st.refusals, 2);
+	ck_assert_uint_eq(reg_count(G2), 1);
+	ck_assert_uint_eq(reg_count(G1), 0);
+}
+END_TEST
+
+/* max_sas bounds IKE SAs in all; idle closes make room again. */
+START_TEST(max_sas_bounded)
+{
+	standard_policies(0);
+	gcfg.max_sas = 2;
+	gcfg.ike_idle_timeout_s = 10;
+	start_gcks();
+	gk_gm_config c[3] = { gm_psk("fqdn:r1.example", G1), gm_psk("fqdn:r2.example", G1),
+			      gm_psk("fqdn:s1.example", G1) };
+	fn_member *a = join(&c[0]), *b = join(&c[1]);
+	run_all();
+	registered(a, 0);
+	registered(b, 0);
+	fn_member *x = join(&c[2]);
+	fn_advance(&net, 5000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, x->idx, GK_EXCH_IKE_SA_INIT, 1), 0);
+	ck_assert_uint_ge(fn_trace_count(&net, FN_TO_GCKS, x->idx, GK_EXCH_IKE_SA_INIT, 0), 3);
+	ck_assert_uint_eq(stats().established, 2);
+	run_member(x);
+	registered(x, 0);
+	ck_assert_uint_eq(fn_count(a, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(b, GK_GM_CLOSED), 1);
+}
+END_TEST
+
+/* =========================================================================================
+ * Message ID window (window size 1)
+ * ========================================================================================= */
+
+START_TEST(message_id_window)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_new(&r, 9);
+	raw_sa_init(&r);
+	raw_gsa_auth(&r, "fqdn:r1.example", G1, &m);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_GSA));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(stats().established, 1);
+	size_t answers = fn_trace_count(&net, FN_FROM_GCKS, -1, -1, -1);
+	uint64_t dropped = stats().dropped;
+
+	/* a future Message ID (authentic, but outside the window): dropped, unanswered */
+	raw_send(&r, GK_EXCH_INFORMATIONAL, 3, NULL, 0);
+	ck_assert(!raw_recv(&r, &m, true));
+	raw_send(&r, GK_EXCH_INFORMATIONAL, 0x7fffffff, NULL, 0);
+	ck_assert(!raw_recv(&r, &m, true));
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, -1, -1, -1), answers);
+	ck_assert_uint_eq(stats().dropped, dropped + 2);
+	/* an old one, before the last: dropped too */
+	raw_send(&r, GK_EXCH_INFORMATIONAL, 0, NULL, 0);
+	ck_assert(!raw_recv(&r, &m, true));
+	/* the last one again: the cached answer */
+	const fn_trace *first = fn_trace_find(&net, FN_FROM_GCKS, FN_RAW_BASE, GK_EXCH_GSA_AUTH, 1, 0);
+	raw_send(&r, GK_EXCH_GSA_AUTH, 1, NULL, 0);
+	fn_flush(&net);
+	const fn_trace *again = fn_trace_find(&net, FN_FROM_GCKS, FN_RAW_BASE, GK_EXCH_GSA_AUTH, 1, 1);
+	ck_assert(same_bytes(first, again));
+	fn_dgram d;
+	while (fn_raw_take(r.ep, &d))
+		free(d.data);
+	/* the next one is answered, and the window moves */
+	raw_send(&r, GK_EXCH_INFORMATIONAL, 2, NULL, 0);
+	ck_assert(raw_recv(&r, &m, true));
+	ck_assert_uint_eq(m.hdr.msg_id, 2);
+	ck_assert(m.hdr.flags & GK_FLAG_R);
+	gk_msg_free(&m);
+	raw_send(&r, GK_EXCH_INFORMATIONAL, 4, NULL, 0);
+	ck_assert(!raw_recv(&r, &m, true));
+	raw_send(&r, GK_EXCH_INFORMATIONAL, 3, NULL, 0);
+	ck_assert(raw_recv(&r, &m, true));
+	ck_assert_uint_eq(m.hdr.msg_id, 3);
+	gk_msg_free(&m);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	raw_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("registration");
+	TCase *tc = tcase_create("registration");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, two_receivers_one_sender);
+	tcase_add_test(tc, rekey_msgid_on_wire);
+	tcase_add_test(tc, refuse_unknown_group);
+	tcase_add_test(tc, refuse_identity_of_another_group);
+	tcase_add_test(tc, refuse_wrong_psk);
+	tcase_add_test(tc, refuse_receiver_as_sender);
+	tcase_add_test(tc, refuse_capacity);
+	tcase_add_test(tc, refuse_sag_without_group_cipher);
+	tcase_add_test(tc, certificates_both_ways);
+	tcase_add_test(tc, raw_public_keys);
+	tcase_add_test(tc, two_groups_one_sa_and_leave);
+	tcase_add_test(tc, cookie_always);
+	tcase_add_test(tc, cookie_above_threshold);
+	tcase_add_test(tc, invalid_ke_payload);
+	tcase_add_test(tc, cookie_then_invalid_ke);
+	tcase_add_test(tc, rtx_lost_response);
+	tcase_add_test(tc, rtx_duplicates);
+	tcase_add_test(tc, rtx_corrupt_request);
+	tcase_add_test(tc, rtx_corrupt_response);
+	tcase_add_test(tc, rtx_truncated);
+	tcase_add_test(tc, rtx_reordered);
+	tcase_add_test(tc, rtx_outage);
+	tcase_add_test(tc, rtx_give_up);
+	tcase_add_test(tc, idle_close_multicast_group);
+	tcase_add_test(tc, inband_group_keeps_sa);
+	tcase_add_test(tc, half_open_expire);
+	tcase_add_test(tc, half_open_bounded);
+	tcase_add_test(tc, forged_datagram_does_not_move_sa);
+	tcase_add_test(tc, gsa_registration_refusals);
+	tcase_add_test(tc, max_sas_bounded);
+	tcase_add_test(tc, message_id_window);
+	suite_add_tcase(su, tc);
+	return tu_run(su);
+}

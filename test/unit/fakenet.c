@@ -1,0 +1,509 @@
+/* Test-only in-memory network: see fakenet.h. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "fakenet.h"
+#include "chunk.h"
+#include "message.h"
+
+#define FN_FLUSH_LIMIT 100000 /* deliveries per flush: a loop between cores is a bug */
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q) {
+		fprintf(stderr, "fakenet: out of memory\n");
+		abort();
+	}
+	return q;
+}
+
+static void *xdup(const void *p, size_t n)
+{
+	void *q = xrealloc(NULL, n);
+	if (n)
+		memcpy(q, p, n);
+	return q;
+}
+
+static struct sockaddr_in addr4(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static bool same(const struct sockaddr_in *a, const struct sockaddr *b)
+{
+	const struct sockaddr_in *c = (const void *)b;
+	return b->sa_family == AF_INET && a->sin_port == c->sin_port && a->sin_addr.s_addr == c->sin_addr.s_addr;
+}
+
+void fn_init(fakenet *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->now_ms = 1000000;
+	n->wall_base = INT64_C(1700000000) - n->now_ms / 1000;
+	n->step_ms = 100;
+	gk_rand_test_init(&n->gcks_rnd, 1);
+	n->gcks_addr = addr4("127.0.0.1", 848);
+}
+
+static void event_free(fn_event *e)
+{
+	if (e->state)
+		OPENSSL_clear_free(e->state, sizeof(*e->state));
+	e->state = NULL;
+}
+
+void fn_free(fakenet *n)
+{
+	gk_gcks_free(n->gcks);
+	n->gcks = NULL;
+	for (size_t i = 0; i < n->nmembers; i++) {
+		fn_member *m = &n->members[i];
+		gk_gm_free(m->gm);
+		for (size_t j = 0; j < m->nev; j++)
+			event_free(&m->ev[j]);
+		free(m->ev);
+	}
+	for (size_t i = 0; i < n->nraws; i++) {
+		for (size_t j = 0; j < n->raws[i].n; j++)
+			free(n->raws[i].inbox[j].data);
+		free(n->raws[i].inbox);
+	}
+	for (size_t i = 0; i < n->nq; i++)
+		free(n->q[i].data);
+	free(n->q);
+	for (size_t i = 0; i < n->nheld; i++)
+		free(n->held[i].data);
+	free(n->held);
+	for (size_t i = 0; i < n->ntrace; i++)
+		free(n->trace[i].data);
+	free(n->trace);
+	memset(n, 0, sizeof(*n));
+}
+
+/* ---- clocks ---- */
+
+static int64_t clock_ms(void *ctx) { return ((fakenet *)ctx)->now_ms; }
+static int64_t clock_wall(void *ctx)
+{
+	fakenet *n = ctx;
+	return n->wall_base + n->now_ms / 1000;
+}
+
+/* ---- the queue and impairments ---- */
+
+fn_rule fn_rule_any(fn_action a)
+{
+	return (fn_rule){ .action = a, .dir = FN_ANY_DIR, .peer = -1, .exchange = -1, .response = -1,
+			  .offset = -1 };
+}
+
+fn_rule *fn_impair(fakenet *n, const fn_rule *r)
+{
+	if (n->nrules == FN_MAX_RULES)
+		abort();
+	n->rules[n->nrules] = *r;
+	n->rules[n->nrules].seen = n->rules[n->nrules].hits = 0;
+	return &n->rules[n->nrules++];
+}
+
+void fn_impair_clear(fakenet *n) { n->nrules = 0; }
+
+static void hdr_fields(const uint8_t *p, size_t len, uint8_t *exchange, uint8_t *flags, uint32_t *msg_id,
+		       uint64_t *spi_i, uint64_t *spi_r)
+{
+	*exchange = *flags = 0;
+	*msg_id = 0;
+	*spi_i = *spi_r = 0;
+	if (len < GK_HDR_LEN)
+		return;
+	*spi_i = gk_get_u64(p);
+	*spi_r = gk_get_u64(p + 8);
+	*exchange = p[18];
+	*flags = p[19];
+	*msg_id = gk_get_u32(p + 20);
+}
+
+static bool selects(int dir, int peer, int exchange, int response, const fn_dgram *d)
+{
+	uint8_t ex, fl;
+	uint32_t id;
+	uint64_t si, sr;
+	hdr_fields(d->data, d->len, &ex, &fl, &id, &si, &sr);
+	if (dir == FN_TO_GCKS && !d->to_gcks)
+		return false;
+	if (dir == FN_FROM_GCKS && d->to_gcks)
+		return false;
+	if (peer >= 0 && peer != d->peer)
+		return false;
+	if (exchange >= 0 && (d->len < GK_HDR_LEN || exchange != ex))
+		return false;
+	if (response >= 0 && (d->len < GK_HDR_LEN || response != !!(fl & GK_FLAG_R)))
+		return false;
+	return true;
+}
+
+static bool rule_selects(const fn_rule *r, const fn_dgram *d)
+{
+	return selects((int)r->dir, r->peer, r->exchange, r->response, d);
+}
+
+static void push(fn_dgram **arr, size_t *n, size_t *cap, const fn_dgram *d)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*arr = xrealloc(*arr, *cap * sizeof(**arr));
+	}
+	(*arr)[(*n)++] = *d;
+}
+
+static void enqueue(fakenet *n, const fn_dgram *d) { push(&n->q, &n->nq, &n->capq, d); }
+
+/* Releases held datagrams that were waiting for this one's filter (after it: the swap), or
+ * whose time has come. */
+static void release_held(fakenet *n, const fn_dgram *after)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n->nheld; i++) {
+		fn_dgram *h = &n->held[i];
+		bool go = n->now_ms >= h->release_ms ||
+			  (after && selects(h->hold_dir, h->hold_peer, h->hold_exchange, h->hold_response, after));
+		if (go)
+			enqueue(n, h);
+		else
+			n->held[k++] = *h;
+	}
+	n->nheld = k;
+}
+
+static void record(fakenet *n, const fn_dgram *d, unsigned fates)
+{
+	if (n->ntrace == n->captrace) {
+		n->captrace = n->captrace ? n->captrace * 2 : 64;
+		n->trace = xrealloc(n->trace, n->captrace * sizeof(*n->trace));
+	}
+	fn_trace *t = &n->trace[n->ntrace++];
+	memset(t, 0, sizeof(*t));
+	t->at_ms = n->now_ms;
+	t->to_gcks = d->to_gcks;
+	t->peer = d->peer;
+	hdr_fields(d->data, d->len, &t->exchange, &t->flags, &t->msg_id, &t->spi_i, &t->spi_r);
+	t->data = xdup(d->data, d->len);
+	t->len = d->len;
+	t->fates = fates;
+}
+
+/* A datagram leaves its sender: impairments apply, then it joins the queue. */
+static void transmit(fakenet *n, bool to_gcks, int peer, struct sockaddr_in from, struct sockaddr_in to,
+		     const uint8_t *data, size_t len)
+{
+	fn_dgram d = { .to_gcks = to_gcks, .peer = peer, .from = from, .to = to,
+		       .data = xdup(data, len), .len = len };
+	unsigned fates = 0;
+	bool drop = false, dup = false, hold = false;
+	int64_t hold_ms = 5000;
+	for (size_t i = 0; i < n->nrules; i++) {
+		fn_rule *r = &n->rules[i];
+		if (r->until_ms && n->now_ms >= r->until_ms)
+			continue;
+		if (!rule_selects(r, &d))
+			continue;
+		if (++r->seen <= r->skip || (r->count && r->hits >= r->count))
+			continue;
+		r->hits++;
+		switch (r->action) {
+		case FN_DROP:
+			drop = true;
+			fates |= 1u << FN_DROPPED;
+			break;
+		case FN_DUP:
+			dup = true;
+			fates |= 1u << FN_DUPLICATED;
+			break;
+		case FN_CORRUPT:
+			if (d.len) {
+				long off = r->offset < 0 ? (long)d.len + r->offset : r->offset;
+				if (off < 0)
+					off = 0;
+				if ((size_t)off >= d.len)
+					off = (long)d.len - 1;
+				d.data[off] ^= 0x5a;
+			}
+			fates |= 1u << FN_CORRUPTED;
+			break;
+		case FN_TRUNCATE:
+			if (r->keep < d.len)
+				d.len = r->keep;
+			fates |= 1u << FN_TRUNCATED;
+			break;
+		case FN_REORDER:
+			hold = true;
+			if (r->hold_ms)
+				hold_ms = r->hold_ms;
+			d.hold_dir = (int)r->dir;
+			d.hold_peer = r->peer;
+			d.hold_exchange = r->exchange;
+			d.hold_response = r->response;
+			fates |= 1u << FN_REORDERED;
+			break;
+		}
+	}
+	/* the trace keeps what the sender sent */
+	fn_dgram orig = d;
+	orig.data = (uint8_t *)data;
+	orig.len = len;
+	record(n, &orig, fates);
+	if (drop) {
+		free(d.data);
+		return;
+	}
+	if (hold) {
+		d.release_ms = n->now_ms + hold_ms;
+		push(&n->held, &n->nheld, &n->capheld, &d);
+		return;
+	}
+	enqueue(n, &d);
+	if (dup) {
+		fn_dgram c = d;
+		c.data = xdup(d.data, d.len);
+		enqueue(n, &c);
+	}
+	release_held(n, &d);
+}
+
+/* ---- endpoints ---- */
+
+static void gcks_send(void *ctx, const struct sockaddr *local, const struct sockaddr *peer,
+		      const uint8_t *data, size_t len)
+{
+	fakenet *n = ctx;
+	if (!same(&n->gcks_addr, local)) {
+		fprintf(stderr, "fakenet: the GCKS sent from an address it does not have\n");
+		abort();
+	}
+	for (size_t i = 0; i < n->nmembers; i++)
+		if (same(&n->members[i].addr, peer)) {
+			transmit(n, false, (int)i, n->gcks_addr, n->members[i].addr, data, len);
+			return;
+		}
+	for (size_t i = 0; i < n->nraws; i++)
+		if (same(&n->raws[i].addr, peer)) {
+			transmit(n, false, FN_RAW_BASE + (int)i, n->gcks_addr, n->raws[i].addr, data, len);
+			return;
+		}
+	fprintf(stderr, "fakenet: the GCKS sent to an unknown address\n");
+	abort();
+}
+
+gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store)
+{
+	return (gk_gcks_env){ .rnd = &n->gcks_rnd.r, .now_ms = clock_ms, .clock_ctx = n, .send = gcks_send,
+			      .send_ctx = n, .store = store, .wall = clock_wall };
+}
+
+static void member_send(void *ctx, const uint8_t *data, size_t len)
+{
+	fn_member *m = ctx;
+	transmit(m->net, true, m->idx, m->addr, m->net->gcks_addr, data, len);
+}
+
+static void member_event(void *ctx, const gk_gm_event *ev)
+{
+	fn_member *m = ctx;
+	if (m->nev == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 8;
+		m->ev = xrealloc(m->ev, m->cap * sizeof(*m->ev));
+	}
+	fn_event *e = &m->ev[m->nev++];
+	memset(e, 0, sizeof(*e));
+	e->type = ev->type;
+	e->group = ev->group;
+	e->notify = ev->notify;
+	snprintf(e->why, sizeof(e->why), "%s", ev->why ? ev->why : "");
+	e->transport_mode = ev->transport_mode;
+	e->at_ms = m->net->now_ms;
+	if (ev->state) {
+		e->state = OPENSSL_malloc(sizeof(*e->state));
+		if (!e->state)
+			abort();
+		memcpy(e->state, ev->state, sizeof(*e->state));
+	}
+}
+
+fn_member *fn_add_member(fakenet *n, const gk_gm_config *cfg)
+{
+	if (n->nmembers == FN_MAX_MEMBERS)
+		return NULL;
+	fn_member *m = &n->members[n->nmembers];
+	char ip[32];
+	memset(m, 0, sizeof(*m));
+	m->net = n;
+	m->idx = (int)n->nmembers;
+	snprintf(ip, sizeof(ip), "127.0.0.%d", 10 + m->idx);
+	m->addr = addr4(ip, (uint16_t)(10000 + m->idx));
+	gk_rand_test_init(&m->rnd, 100 + (uint64_t)m->idx);
+	gk_gm_env env = { .rnd = &m->rnd.r, .now_ms = clock_ms, .clock_ctx = n, .send = member_send,
+			  .send_ctx = m, .event = member_event, .event_ctx = m };
+	if (gk_gm_new(cfg, &env, &m->gm) != GK_OK)
+		return NULL;
+	n->nmembers++;
+	return m;
+}
+
+fn_raw *fn_add_raw(fakenet *n)
+{
+	if (n->nraws == FN_MAX_RAW)
+		return NULL;
+	fn_raw *r = &n->raws[n->nraws];
+	char ip[32];
+	memset(r, 0, sizeof(*r));
+	r->net = n;
+	r->idx = (int)n->nraws;
+	snprintf(ip, sizeof(ip), "127.0.1.%d", 10 + r->idx);
+	r->addr = addr4(ip, (uint16_t)(20000 + r->idx));
+	n->nraws++;
+	return r;
+}
+
+void fn_raw_send(fn_raw *r, const uint8_t *data, size_t len)
+{
+	transmit(r->net, true, FN_RAW_BASE + r->idx, r->addr, r->net->gcks_addr, data, len);
+}
+
+bool fn_raw_take(fn_raw *r, fn_dgram *d)
+{
+	if (!r->n)
+		return false;
+	*d = r->inbox[0];
+	memmove(r->inbox, r->inbox + 1, (r->n - 1) * sizeof(*r->inbox));
+	r->n--;
+	return true;
+}
+
+/* ---- delivery and time ---- */
+
+static void deliver(fakenet *n, fn_dgram *d)
+{
+	n->delivered++;
+	if (d->to_gcks) {
+		if (n->gcks)
+			gk_gcks_input(n->gcks, d->data, d->len, (const struct sockaddr *)&d->from,
+				      (const struct sockaddr *)&d->to);
+		free(d->data);
+	} else if (d->peer >= FN_RAW_BASE) {
+		fn_raw *r = &n->raws[d->peer - FN_RAW_BASE];
+		push(&r->inbox, &r->n, &r->cap, d);
+	} else {
+		gk_gm_input(n->members[d->peer].gm, d->data, d->len);
+		free(d->data);
+	}
+}
+
+void fn_flush(fakenet *n)
+{
+	for (unsigned k = 0; n->nq; k++) {
+		if (k > FN_FLUSH_LIMIT) {
+			fprintf(stderr, "fakenet: datagrams keep coming; a loop between the cores?\n");
+			abort();
+		}
+		fn_dgram d = n->q[0];
+		memmove(n->q, n->q + 1, (n->nq - 1) * sizeof(*n->q));
+		n->nq--;
+		deliver(n, &d);
+		if (!n->nq)
+			release_held(n, NULL);
+	}
+}
+
+static void tick_all(fakenet *n)
+{
+	for (size_t i = 0; i < n->nmembers; i++)
+		gk_gm_tick(n->members[i].gm);
+	if (n->gcks)
+		gk_gcks_tick(n->gcks);
+	release_held(n, NULL);
+}
+
+void fn_advance(fakenet *n, int64_t ms)
+{
+	int64_t end = n->now_ms + ms;
+	fn_flush(n);
+	while (n->now_ms < end) {
+		int64_t step = n->step_ms > 0 ? n->step_ms : 100;
+		n->now_ms = n->now_ms + step > end ? end : n->now_ms + step;
+		tick_all(n);
+		fn_flush(n);
+	}
+}
+
+bool fn_run_until(fakenet *n, bool (*pred)(fakenet *n, void *ctx), void *ctx, int64_t limit_ms)
+{
+	int64_t end = n->now_ms + limit_ms;
+	fn_flush(n);
+	while (!pred(n, ctx) && n->now_ms < end)
+		fn_advance(n, n->step_ms > 0 ? n->step_ms : 100);
+	return pred(n, ctx);
+}
+
+/* ---- events and trace ---- */
+
+size_t fn_count(const fn_member *m, gk_gm_event_type t)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < m->nev; i++)
+		c += m->ev[i].type == t;
+	return c;
+}
+
+const fn_event *fn_find(const fn_member *m, gk_gm_event_type t, size_t i)
+{
+	for (size_t j = 0; j < m->nev; j++)
+		if (m->ev[j].type == t && i-- == 0)
+			return &m->ev[j];
+	return NULL;
+}
+
+bool fn_member_finished(const fn_member *m)
+{
+	return fn_count(m, GK_GM_DONE) + fn_count(m, GK_GM_FAILED) > 0;
+}
+
+bool fn_all_finished(fakenet *n, void *ctx)
+{
+	(void)ctx;
+	for (size_t i = 0; i < n->nmembers; i++)
+		if (!fn_member_finished(&n->members[i]))
+			return false;
+	return true;
+}
+
+static bool trace_matches(const fn_trace *t, fn_dir dir, int peer, int exchange, int response)
+{
+	return (dir == FN_ANY_DIR || (dir == FN_TO_GCKS) == t->to_gcks) && (peer < 0 || peer == t->peer) &&
+	       (exchange < 0 || exchange == t->exchange) &&
+	       (response < 0 || response == !!(t->flags & GK_FLAG_R));
+}
+
+size_t fn_trace_count(const fakenet *n, fn_dir dir, int peer, int exchange, int response)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n->ntrace; i++)
+		c += trace_matches(&n->trace[i], dir, peer, exchange, response);
+	return c;
+}
+
+const fn_trace *fn_trace_find(const fakenet *n, fn_dir dir, int peer, int exchange, int response, size_t i)
+{
+	for (size_t j = 0; j < n->ntrace; j++)
+		if (trace_matches(&n->trace[j], dir, peer, exchange, response) && i-- == 0)
+			return &n->trace[j];
+	return NULL;
+}

@@ -1,0 +1,159 @@
+/* Test-only network for running a GCKS core and several member cores in one process, with no
+ * sockets: a queue of datagrams with their addresses, a clock the test advances, deterministic
+ * random generators, and impairments (drop, duplicate, corrupt, truncate, reorder) that a test
+ * switches on. Members sit at 127.0.0.(10+i):(10000+i), raw endpoints (hand-made messages) at
+ * 127.0.1.(10+i):(20000+i), the GCKS at 127.0.0.1:848.
+ * Independent of Check: failures abort(). */
+#ifndef GK_FAKENET_H
+#define GK_FAKENET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "gcks/gcks.h"
+#include "member/gm.h"
+
+#define FN_MAX_MEMBERS 16
+#define FN_MAX_RAW 8
+#define FN_MAX_RULES 16
+
+/* Endpoints other than the GCKS are numbered: member i is i, raw endpoint i is FN_RAW_BASE + i. */
+#define FN_RAW_BASE 100
+
+typedef struct fn_dgram {
+	bool to_gcks;
+	int peer;                      /* the endpoint on the other side of the GCKS */
+	struct sockaddr_in from, to;
+	uint8_t *data;
+	size_t len;
+	int64_t release_ms;            /* held (reordered) datagrams: latest release time ... */
+	int hold_dir, hold_peer, hold_exchange, hold_response; /* ... or after the next one like this */
+} fn_dgram;
+
+/* What the impairments did to a datagram that was sent (none: delivered as sent). */
+typedef enum fn_fate { FN_DROPPED = 1, FN_DUPLICATED, FN_CORRUPTED, FN_TRUNCATED, FN_REORDERED } fn_fate;
+
+/* One sent datagram as the sender sent it (before impairments), with the IKE header fields. */
+typedef struct fn_trace {
+	int64_t at_ms;
+	bool to_gcks;
+	int peer;
+	uint8_t exchange, flags;
+	uint32_t msg_id;
+	uint64_t spi_i, spi_r;
+	uint8_t *data;
+	size_t len;
+	unsigned fates;                /* bit (1 << fn_fate) per impairment applied, 0 = none */
+} fn_trace;
+
+/* An impairment. Filters (-1 = any) select datagrams; of those, the first `skip` pass, then
+ * `count` (0 = all) are impaired, while the clock is before until_ms (0 = no time limit). */
+typedef enum fn_action { FN_DROP = 1, FN_DUP, FN_CORRUPT, FN_TRUNCATE, FN_REORDER } fn_action;
+typedef enum fn_dir { FN_ANY_DIR, FN_TO_GCKS, FN_FROM_GCKS } fn_dir;
+typedef struct fn_rule {
+	fn_action action;
+	fn_dir dir;
+	int peer;                      /* endpoint (either direction), -1 any */
+	int exchange;                  /* IKE exchange type, -1 any */
+	int response;                  /* 1 responses, 0 requests, -1 both */
+	unsigned skip, count;
+	int64_t until_ms;
+	long offset;                   /* FN_CORRUPT: octet to flip, negative from the end (-1 last) */
+	size_t keep;                   /* FN_TRUNCATE: octets kept */
+	int64_t hold_ms;               /* FN_REORDER: released at the latest after this (default 5000) */
+	unsigned seen, hits;           /* state */
+} fn_rule;
+/* A rule that matches everything; set action and narrow the filters. */
+fn_rule fn_rule_any(fn_action a);
+
+/* A member's events as the test sees them; group states are copies. */
+typedef struct fn_event {
+	gk_gm_event_type type;
+	size_t group;
+	uint16_t notify;
+	char why[128];
+	gk_group_state *state;         /* when the event carries one (REGISTERED, REKEYED); owned */
+	bool transport_mode;
+	int64_t at_ms;
+} fn_event;
+
+typedef struct fn_member {
+	struct fakenet *net;
+	int idx;
+	struct sockaddr_in addr;
+	gk_rand_test rnd;
+	gk_gm *gm;
+	fn_event *ev;
+	size_t nev, cap;
+} fn_member;
+
+typedef struct fn_raw {
+	struct fakenet *net;
+	int idx;
+	struct sockaddr_in addr;
+	fn_dgram *inbox;
+	size_t n, cap;
+} fn_raw;
+
+typedef struct fakenet {
+	int64_t now_ms;
+	int64_t wall_base;             /* unix seconds at now_ms == 0 */
+	int64_t step_ms;               /* clock step of fn_advance (default 100) */
+	gk_rand_test gcks_rnd;
+	struct sockaddr_in gcks_addr;
+	gk_gcks *gcks;
+	fn_member members[FN_MAX_MEMBERS];
+	size_t nmembers;
+	fn_raw raws[FN_MAX_RAW];
+	size_t nraws;
+	fn_dgram *q;                   /* queue in delivery order */
+	size_t nq, capq;
+	fn_dgram *held;                /* reordered datagrams waiting for the next one */
+	size_t nheld, capheld;
+	fn_rule rules[FN_MAX_RULES];
+	size_t nrules;
+	fn_trace *trace;
+	size_t ntrace, captrace;
+	uint64_t delivered;
+} fakenet;
+
+void fn_init(fakenet *n);
+/* Frees the GCKS, the members, queues and the trace. */
+void fn_free(fakenet *n);
+
+/* An env for gk_gcks_new whose sends go into the queue; set n->gcks to the result. */
+gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store);
+/* Creates member i (the next index) with gk_gm_new; NULL on failure. */
+fn_member *fn_add_member(fakenet *n, const gk_gm_config *cfg);
+fn_raw *fn_add_raw(fakenet *n);
+void fn_raw_send(fn_raw *r, const uint8_t *data, size_t len);
+/* Takes the oldest datagram from the raw endpoint's inbox (caller frees d->data); false if none. */
+bool fn_raw_take(fn_raw *r, fn_dgram *d);
+
+/* Adds an impairment; returns it so the test can read its counters. */
+fn_rule *fn_impair(fakenet *n, const fn_rule *r);
+void fn_impair_clear(fakenet *n);
+
+/* Delivers queued datagrams until the queue is empty (each delivery may queue more). */
+void fn_flush(fakenet *n);
+/* Advances the clock by ms, in steps: at each step ticks every member and the GCKS, and
+ * flushes. */
+void fn_advance(fakenet *n, int64_t ms);
+/* Flushes and advances until pred is true or limit_ms have passed; returns pred's value. */
+bool fn_run_until(fakenet *n, bool (*pred)(fakenet *n, void *ctx), void *ctx, int64_t limit_ms);
+
+/* Event helpers */
+size_t fn_count(const fn_member *m, gk_gm_event_type t);
+/* The i-th event of a type (0 = first), NULL if fewer. */
+const fn_event *fn_find(const fn_member *m, gk_gm_event_type t, size_t i);
+/* Has the member finished (DONE or FAILED)? */
+bool fn_member_finished(const fn_member *m);
+/* Predicate for fn_run_until: all members finished. */
+bool fn_all_finished(fakenet *n, void *ctx);
+
+/* Trace helpers: datagrams sent in direction dir, between the GCKS and peer, of this exchange
+ * type, requests (0) or responses (1) (-1 = any). */
+size_t fn_trace_count(const fakenet *n, fn_dir dir, int peer, int exchange, int response);
+const fn_trace *fn_trace_find(const fakenet *n, fn_dir dir, int peer, int exchange, int response, size_t i);
+
+#endif
