@@ -52,13 +52,16 @@ static gk_status peer_pubkey(gk_gcks *g, const gk_msg *m, const peer_auth *pa, E
 /* Verifies the peer's AUTH payload. */
 static gk_status verify_peer(gk_gcks *g, gcks_sa *sa, const gk_msg *m, peer_auth *pa)
 {
+	const gk_payload *idg = gk_msg_find(m, GK_PL_IDg);
+	gk_ident gid;
+	bool have_gid = idg && gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid) == GK_OK;
 	const gk_payload *idp = gk_msg_find(m, GK_PL_IDi);
 	const gk_pl_auth *auth = &gk_msg_find(m, GK_PL_AUTH)->body->auth;
 	gk_wbuf octets;
 	gk_status st;
 	if (gk_ident_from_payload(idp->body->id.id_type, idp->body->id.data, &pa->id))
 		return GK_E_AUTH;
-	pa->cred = gcks_member_credentials(g, &pa->id);
+	pa->cred = gcks_member_credentials(g, &pa->id, have_gid ? &gid : NULL);
 	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
 	st = gk_ike_sa_auth_octets(&sa->ike, true, idp->raw, &octets);
 	if (st)

@@ -217,6 +217,45 @@ static void send_dgrams(gk_gcks *g, const gcks_sa *sa, const gk_dgrams *l)
 		send_raw(g, sa, l->d[i].data, l->d[i].len);
 }
 
+static void dgram_hash(gk_chunk d, uint8_t out[16])
+{
+	uint8_t md[32];
+	unsigned int len = sizeof(md);
+	EVP_Digest(d.ptr, d.len, md, &len, EVP_sha256(), NULL);
+	memcpy(out, md, 16);
+}
+
+/* Remembers a datagram of request msg_id that passed its integrity check. */
+static void note_request(gcks_sa *sa, uint32_t msg_id, gk_chunk d)
+{
+	if (sa->req_hash_msgid != msg_id || !sa->nreq_hash) {
+		sa->nreq_hash = 0;
+		sa->req_hash_msgid = msg_id;
+	}
+	if (sa->nreq_hash < 4)
+		dgram_hash(d, sa->req_hash[sa->nreq_hash++]);
+}
+
+/* RFC 7296 2.1: a retransmitted request gets the cached response, sent where the retransmission
+ * came from (2.11). Only a datagram identical to one of the request's verified ones counts, so
+ * a forged datagram reusing the Message ID is no way to have responses reflected anywhere. */
+static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sockaddr *peer,
+			  const struct sockaddr *local)
+{
+	uint8_t h[16];
+	if (sa->req_hash_msgid + 1 != sa->ike.msgid_in)
+		return;
+	dgram_hash(d, h);
+	for (size_t i = 0; i < sa->nreq_hash; i++)
+		if (!CRYPTO_memcmp(h, sa->req_hash[i], 16)) {
+			for (size_t k = 0; k < sa->ike.last_resp->n; k++)
+				g->env.send(g->env.send_ctx, local, peer, sa->ike.last_resp->d[k].data,
+					    sa->ike.last_resp->d[k].len);
+			return;
+		}
+	g->stats.dropped++;
+}
+
 /* Encrypts (fragmenting when the member allows it), caches for retransmissions, and sends the
  * response to request m. */
 static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
@@ -250,6 +289,7 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 	if (st == GK_OK)
 		st = gk_ike_sa_open(&sa->ike, &m, &complete);
 	if (st == GK_OK || (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted)) {
+		note_request(sa, m.hdr.msg_id, data);
 		/* the peer may have moved (NAT rebinding): answer where the request came from, but
 		 * only once it passed its integrity check (RFC 7296 2.23), or a forged message
 		 * would move the SA to the forger's address */
@@ -346,11 +386,11 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		return;
 	}
 	if (h.msg_id + 1 == sa->ike.msgid_in && sa->ike.last_resp) {
-		/* a retransmission: answer once per request, on its first fragment (RFC 7383 2.6.1) */
+		/* answer once per retransmitted request, on its first fragment (RFC 7383 2.6.1) */
 		bool later_fragment = h.next_payload == GK_PL_SKF && len >= GK_HDR_LEN + 8 &&
 				      gk_get_u16(data + GK_HDR_LEN + 4) != 1;
 		if (!later_fragment)
-			send_dgrams(g, sa, sa->ike.last_resp);
+			retransmitted(g, sa, in, peer, local);
 		return;
 	}
 	if (h.msg_id != sa->ike.msgid_in) {

@@ -1,4 +1,5 @@
 /* The group cache of the GCKS: policies and current SA keys, loaded from the store. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -10,6 +11,7 @@ void gcks_groups_free(gk_gcks *g)
 	for (size_t i = 0; i < g->ngroups; i++) {
 		gk_group_policy_free(&g->groups[i].pol);
 		OPENSSL_cleanse(g->groups[i].keys, sizeof(g->groups[i].keys));
+		free(g->groups[i].member_slots);
 	}
 	free(g->groups);
 	g->groups = NULL;
@@ -77,14 +79,70 @@ gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id)
 	return NULL;
 }
 
-const gk_member_policy *gcks_member_credentials(gk_gcks *g, const gk_ident *member)
+/* ---- member index ---- */
+
+/* FNV-1a over type, length and data; FQDNs in lower case, as gk_ident_eq compares them. */
+static uint64_t ident_hash(const gk_ident *id)
 {
-	for (size_t i = 0; i < g->ngroups; i++) {
-		const gk_member_policy *m = gk_group_policy_member(&g->groups[i].pol, member);
-		if (m)
+	uint64_t h = 0xcbf29ce484222325ull;
+	h = (h ^ id->type) * 0x100000001b3ull;
+	h = (h ^ id->len) * 0x100000001b3ull;
+	for (size_t i = 0; i < id->len; i++)
+		h = (h ^ (uint8_t)(id->type == GK_ID_FQDN ? tolower(id->data[i]) : id->data[i])) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+/* (Re)builds the index when pol.members is not the array it was built for (first use, a
+ * reload, an eviction that replaced the policy). A policy lists each identity once; should it
+ * not, the first entry wins, as a linear search would find it. */
+static gk_status member_index(gcks_group *grp)
+{
+	const gk_group_policy *p = &grp->pol;
+	if (grp->member_slots && grp->member_base == p->members && grp->member_count == p->nmembers)
+		return GK_OK;
+	size_t size = 16;
+	while (size < p->nmembers * 2)
+		size *= 2;
+	uint32_t *slots = calloc(size, sizeof(*slots));
+	if (!slots)
+		return GK_E_NOMEM;
+	for (size_t i = 0; i < p->nmembers; i++) {
+		size_t j = (size_t)ident_hash(&p->members[i].id) & (size - 1);
+		while (slots[j] && !gk_ident_eq(&p->members[slots[j] - 1].id, &p->members[i].id))
+			j = (j + 1) & (size - 1);
+		if (!slots[j])
+			slots[j] = (uint32_t)i + 1;
+	}
+	free(grp->member_slots);
+	grp->member_slots = slots;
+	grp->member_mask = size - 1;
+	grp->member_base = p->members;
+	grp->member_count = p->nmembers;
+	return GK_OK;
+}
+
+const gk_member_policy *gcks_group_member(gcks_group *grp, const gk_ident *member)
+{
+	if (member_index(grp))
+		return gk_group_policy_member(&grp->pol, member); /* out of memory: search */
+	for (size_t j = (size_t)ident_hash(member) & grp->member_mask; grp->member_slots[j];
+	     j = (j + 1) & grp->member_mask) {
+		const gk_member_policy *m = &grp->pol.members[grp->member_slots[j] - 1];
+		if (gk_ident_eq(&m->id, member))
 			return m;
 	}
 	return NULL;
+}
+
+const gk_member_policy *gcks_member_credentials(gk_gcks *g, const gk_ident *member, const gk_ident *group)
+{
+	/* the entry of the group it asks for comes first: groups may give one identity different
+	 * credentials */
+	gcks_group *wanted = group ? gcks_group_find(g, group) : NULL;
+	const gk_member_policy *m = wanted ? gcks_group_member(wanted, member) : NULL;
+	for (size_t i = 0; !m && i < g->ngroups; i++)
+		m = gcks_group_member(&g->groups[i], member);
+	return m;
 }
 
 size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max)

@@ -21,6 +21,12 @@ typedef struct gcks_group {
 	uint32_t registered;              /* members registered (from the store) */
 	uint64_t hash;                    /* of the name: tags the IKE SAs registered to it */
 	bool rekey_due;                   /* `gcksctl rekey` or a policy change asked for one */
+	/* Member lookup by identity (gcks_group_member): open addressing over pol.members, built on
+	 * first use and again whenever pol.members is replaced. Owned. */
+	uint32_t *member_slots;           /* index + 1 into member_base, 0 = empty */
+	size_t member_mask;
+	const gk_member_policy *member_base;
+	size_t member_count;
 } gcks_group;
 
 #define GCKS_SA_GROUPS 8
@@ -41,6 +47,9 @@ typedef struct gcks_sa {
 	int64_t out_rtx_ms;
 	unsigned out_tries, out_wait_ms;
 	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
+	uint8_t req_hash[4][16];          /* verified datagrams of the last request, to tell a */
+	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
+	uint32_t req_hash_msgid;
 	uint64_t queued_group;
 } gcks_sa;
 
@@ -131,9 +140,11 @@ void gcks_sa_tag_group(gcks_sa *sa, uint64_t group_hash);
 gk_status gcks_groups_load(gk_gcks *g);
 void gcks_groups_free(gk_gcks *g);
 gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id);
-/* A member's credentials: its entry in this group, else in any group (to tell authorization
- * failures from authentication failures). NULL if the identity is nowhere. */
-const gk_member_policy *gcks_member_credentials(gk_gcks *g, const gk_ident *member);
+/* A member's credentials: its entry in `group` (may be NULL), else in any group (to tell
+ * authorization failures from authentication failures). NULL if the identity is nowhere. */
+const gk_member_policy *gcks_member_credentials(gk_gcks *g, const gk_ident *member, const gk_ident *group);
+/* The group's policy entry for a member, NULL if it is not listed (one hash lookup). */
+const gk_member_policy *gcks_group_member(gcks_group *grp, const gk_ident *member);
 /* Makes sure the group's keys are current (refreshing them in the store when expired). */
 gk_status gcks_group_keys_fresh(gk_gcks *g, gcks_group *grp);
 
