@@ -472,8 +472,6 @@ static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kw
 static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_group_state *gs,
 				   bool *seen, const char **why)
 {
-	if (ctx != GK_GSA_REGISTRATION)
-		FAIL("member key bag in a rekey message");
 	if (*seen)
 		FAIL("more than one member key bag");
 	*seen = true;
@@ -487,6 +485,8 @@ static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_g
 			gs->auth_key_len = a->value.len;
 			break;
 		case GK_MKBA_GM_SENDER_ID:
+			if (ctx != GK_GSA_REGISTRATION)
+				FAIL("GM_SENDER_ID in a rekey message (RFC 9838 4.5.3.3)");
 			if (a->tv || a->value.len != 4)
 				FAIL("GM_SENDER_ID must hold 4 octets");
 			if (gs->nsender_ids == GK_GROUP_MAX_SENDER_IDS)

@@ -95,8 +95,7 @@ static void plan_state(gk_gcks *g, gcks_group *grp, const rekey_plan *p, gk_grou
 	gs->has_atd = grp->pol.atd != 0;
 	gs->dtd = grp->pol.dtd;
 	gs->has_dtd = grp->pol.dtd != 0;
-	gs->sender_id_bits = grp->pol.sender_id_bits;
-	gs->has_sender_id_bits = grp->pol.sender_id_bits != 0;
+	/* GWP_SENDER_ID_BITS goes with Sender-IDs at registration only (RFC 9838 section 5) */
 }
 
 /* Payloads GSA, KD (keys wrapped under kwk) and Delete. */

@@ -321,6 +321,15 @@ static void apply(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, const gk
 		reregister_later(m, g, "excluded by the GCKS");
 		return;
 	}
+	if (gs->auth_key_len) {
+		/* a new key for the following GSA_REKEY messages (RFC 9838 2.4.1) */
+		EVP_PKEY *k = NULL;
+		if (gk_pubkey_from_spki(GK_CHUNK(gs->auth_key, gs->auth_key_len), &k) == GK_OK) {
+			EVP_PKEY_free(g->auth_key);
+			g->auth_key = k;
+			ev_note(m, g, "auth_key_replaced", NULL, NULL, 0);
+		}
+	}
 	if (gs->has_atd)
 		g->atd = gs->atd;
 	if (gs->has_dtd)
