@@ -217,6 +217,10 @@ static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_
 			if (!have_count || (spi_size && count > (end - pos) / spi_size) ||
 			    count * spi_size > end - pos)
 				return fail(c, GK_E_TRUNCATED, d, r, q);
+			/* Zero-size SPIs carry nothing (RFC 7296 3.11: IKE deletes list none); a count
+			 * of them would make 4 octets cost up to 1 MiB of list items. */
+			if (spi_size == 0 && count != 0)
+				return fail(c, GK_E_MALFORMED, d, r, q);
 			l->n = count;
 			l->items = count ? gk_arena_calloc(c->arena, count, sizeof(gk_chunk)) : NULL;
 			if (count && !l->items)
@@ -251,12 +255,17 @@ static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_
 gk_status gk_codec_parse(const gk_desc *desc, gk_chunk in, gk_arena *arena, void *obj,
 			 gk_codec_err *err)
 {
-	pctx c = { arena, in.ptr, err };
+	/* An empty input may come as (NULL, 0), e.g. an empty gk_wbuf; the engine does pointer
+	 * arithmetic on its input, which C does not define on NULL, so give it a real address. */
+	static const uint8_t empty[1];
 	pitem it = { 0, -1 };
 	if (err)
 		memset(err, 0, sizeof(*err));
 	if (!in.ptr && in.len)
 		return GK_E_INVAL;
+	if (!in.ptr)
+		in.ptr = empty;
+	pctx c = { arena, in.ptr, err };
 	return parse_struct(&c, desc, in.ptr, in.len, obj, 0, &it);
 }
 
@@ -360,6 +369,8 @@ static gk_status build_struct(const gk_desc *d, const void *obj, gk_wbuf *out, b
 			break;
 		case GK_F_SPI_LIST: {
 			const gk_list_any *l = cfield(obj, r);
+			if (spi_size == 0 && l->n != 0)
+				return GK_E_INVAL; /* would not parse back (see above) */
 			for (size_t i = 0; i < l->n; i++) {
 				const gk_chunk *ch = (const gk_chunk *)l->items + i;
 				if (ch->len != spi_size)

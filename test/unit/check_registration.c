@@ -1712,9 +1712,14 @@ START_TEST(message_id_window)
 	/* an old one, before the last: dropped too */
 	raw_send(&r, GK_EXCH_INFORMATIONAL, 0, NULL, 0);
 	ck_assert(!raw_recv(&r, &m, true));
-	/* the last one again: the cached answer */
-	const fn_trace *first = fn_trace_find(&net, FN_FROM_GCKS, FN_RAW_BASE, GK_EXCH_GSA_AUTH, 1, 0);
+	/* another message reusing the last Message ID is no retransmission: unanswered */
 	raw_send(&r, GK_EXCH_GSA_AUTH, 1, NULL, 0);
+	ck_assert(!raw_recv(&r, &m, true));
+	/* the last request again, byte for byte: the cached answer (RFC 7296 2.1) */
+	const fn_trace *first = fn_trace_find(&net, FN_FROM_GCKS, FN_RAW_BASE, GK_EXCH_GSA_AUTH, 1, 0);
+	const fn_trace *req = fn_trace_find(&net, FN_TO_GCKS, FN_RAW_BASE, GK_EXCH_GSA_AUTH, 0, 0);
+	ck_assert_ptr_nonnull(req);
+	fn_raw_send(r.ep, req->data, req->len);
 	fn_flush(&net);
 	const fn_trace *again = fn_trace_find(&net, FN_FROM_GCKS, FN_RAW_BASE, GK_EXCH_GSA_AUTH, 1, 1);
 	ck_assert(same_bytes(first, again));
