@@ -246,9 +246,12 @@ static void on_timer(uv_timer_t *t)
 /* The kernel SA sink: xfrm when we may change the kernel's SAs, else none. */
 static int open_sink(gmd *d)
 {
-	char err[256];
-	const char *b = d->backend ? d->backend : geteuid() == 0 ? "xfrm" : "none";
+	char err[256] = "";
+	/* default "auto": xfrm when the kernel lets us dump XFRM state (CAP_NET_ADMIN), else none */
+	const char *b = d->backend ? d->backend : "auto";
 	if (gk_sasink_open(b, &d->sink, err, sizeof(err)) == GK_OK) {
+		if (err[0])
+			gk_warn("%s", err); /* auto chose none, and why */
 		if (gk_sasink_flush_stale(d->sink, err, sizeof(err)))
 			gk_warn("removing stale entries: %s", err);
 		gk_info("SA backend: %s", gk_sasink_name(d->sink));

@@ -1,0 +1,377 @@
+#!/usr/bin/env bash
+# Integration test of the kernel SA sink (issue 7): gmd --sa-backend xfrm installs the group SAs
+# it registers for into the Linux kernel (XFRM) and removes them again.
+#
+# Network namespaces made here, all on one bridge (br0 in the namespace gk-br-$$):
+#   gcks  10.98.0.1   gcksd (UDP 848), group keyid:xfrm-1 with one ESP AES-GCM-16 SA
+#                     10.98.0.10 -> 239.98.1.1 udp/5004 (one sender, sequential-32)
+#   snd   10.98.0.10  gmd --sender
+#   r1    10.98.0.21  gmd (receiver)
+#   r2    10.98.0.22  gmd (receiver)
+# Before gmd starts, r1 gets a "stale" policy carrying gmd's marker (reqid 0x4749xxxx and priority
+# 1743, as a killed gmd would leave it) and two that are not gmd's (another reqid; gmd's reqid
+# range with another priority): gmd must remove only the first.
+#
+# The kernel decides what can be checked. A probe adds an ESP AES-GCM SA with `ip xfrm state add`
+# in a scratch namespace:
+#   - ESP works: SAs in `ip xfrm state` (SPI, rfc4106(gcm(aes))), policies in `ip xfrm policy`
+#     (in + fwd on receivers, out with the SPI on the sender, the group's selectors), multicast
+#     from snd to r1 and r2 is ESP on the wire (tshark on snd's bridge port, capture filter esp)
+#     and arrives in clear at both receivers; on SIGTERM everything gmd installed disappears.
+#   - no ESP (a kernel without CONFIG_INET_ESP): gmd reports the kernel's refusal naming the
+#     group, SPI and algorithm, rolls the group back (no policy is left pointing at a missing
+#     SA) and keeps running; the data-path part is not run, and the output says so and why.
+# Needs root (exit 77 otherwise), ip, python3, openssl; tshark for the wire check.
+set -euo pipefail
+
+B=${GK_BUILDDIR:-$(pwd)}
+GCKSD=$B/gcks/gcksd GCKSCTL=$B/gcks/gcksctl GMD=$B/member/gmd
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (network namespaces, veth, a bridge and XFRM state of its own)"
+	exit 77
+fi
+for t in ip python3 openssl timeout; do
+	command -v "$t" >/dev/null || { echo "not ok - $t is needed (tools/deps installs it)"; exit 99; }
+done
+for p in "$GCKSD" "$GCKSCTL" "$GMD"; do
+	[ -x "$p" ] || { echo "not ok - $p is not built (set GK_BUILDDIR)"; exit 99; }
+done
+getent passwd nobody >/dev/null || { echo "SKIP: no user nobody for gcksd to drop privileges to"; exit 77; }
+if ! ip netns add "gk-probe-$$" 2>/dev/null; then
+	echo "SKIP: cannot create network namespaces here"
+	exit 77
+fi
+ip netns del "gk-probe-$$"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+GROUP=keyid:xfrm-1
+MCAST=239.98.1.1
+PORT=5004
+NETS="gcks snd r1 r2"
+declare -A IP=([gcks]=10.98.0.1 [snd]=10.98.0.10 [r1]=10.98.0.21 [r2]=10.98.0.22)
+ns() { echo "gk-$1-$$"; }
+BR=$(ns br)
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/gk-xfrm.XXXXXX")
+chmod 755 "$W"
+pids=()
+fails=0
+cleanup() {
+	local rc=$? p n
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	if [ "$fails" -ne 0 ] || { [ "$rc" != 0 ] && [ "$rc" != 77 ]; }; then
+		for f in "$W"/*.log "$W"/gcks/*.log; do
+			[ -s "$f" ] || continue
+			echo "# ---- $(basename "$f") (last 30 lines)"
+			tail -n 30 "$f" | sed 's/^/# /'
+		done
+	fi
+	for n in $NETS br scratch; do ip netns del "$(ns "$n")" 2>/dev/null || true; done
+	if [ -n "${GK_KEEP_WORK:-}" ]; then echo "# kept $W"; else rm -rf "$W"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
+check() { # DESC COMMAND...: the command's output as diagnostics on failure
+	local desc=$1
+	shift
+	if "$@" >"$W/check.out" 2>&1; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		sed 's/^/# /' "$W/check.out"
+	fi
+}
+fatal() { echo "not ok - $*"; exit 1; }
+# wait_for SECONDS COMMAND...: until the command succeeds
+wait_for() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- network: four namespaces on one bridge ----
+ip netns add "$BR"
+ip -n "$BR" link set lo up
+ip -n "$BR" link add br0 type bridge mcast_snooping 0
+ip -n "$BR" link set br0 up
+for n in $NETS; do
+	ip netns add "$(ns "$n")"
+	ip -n "$(ns "$n")" link set lo up
+	ip link add "gk$n$$" type veth peer name eth0 netns "$(ns "$n")"
+	ip link set "gk$n$$" netns "$BR"
+	ip -n "$BR" link set "gk$n$$" master br0 up
+	ip -n "$(ns "$n")" addr add "${IP[$n]}/24" dev eth0
+	ip -n "$(ns "$n")" link set eth0 up
+	ip -n "$(ns "$n")" route add 224.0.0.0/4 dev eth0
+done
+for n in $NETS; do
+	wait_for 5 sh -c "ip -n $(ns "$n") link show eth0 | grep -q LOWER_UP" || fatal "eth0 of $n is not up"
+done
+ok "namespaces gcks, snd, r1, r2 on bridge br0 (10.98.0.0/24)"
+
+# ---- the kernel: ESP or not ----
+ip netns add "$(ns scratch)"
+esp_probe=$(ip -n "$(ns scratch)" xfrm state add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x100 mode tunnel \
+	aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 2>&1) && esp=1 || esp=0
+ip netns del "$(ns scratch)"
+if [ "$esp" = 1 ]; then
+	echo "# kernel probe: ESP with rfc4106(gcm(aes)) is supported: the data path is checked"
+else
+	echo "# kernel probe: 'ip xfrm state add ... proto esp ... aead rfc4106(gcm(aes))' said: ${esp_probe:-failed}"
+	echo "# this kernel cannot hold the group's ESP SA (no CONFIG_INET_ESP or no GCM): checking gmd's error and rollback"
+fi
+
+# ---- GCKS ----
+mkdir -p "$W/gcks"
+umask 077
+for m in sender-1 recv-1 recv-2; do
+	echo "0x$(openssl rand -hex 32)" >"$W/$m.psk"
+done
+cat >"$W/gcks/xfrm.yaml" <<EOF
+# The group of the XFRM integration test: one sender, two receivers, ESP AES-GCM-16.
+id: $GROUP
+capacity: 10
+mode: tunnel
+activation-delay: 1s
+deactivation-delay: 2s
+rekey:
+  transport: multicast
+  key-wrap: kw-5649-256
+  address: 239.98.0.1
+  port: 848
+  ttl: 1
+sas:
+  - name: stream
+    protocol: esp
+    encryption: aes-gcm-16
+    key-length: 256
+    sequence-numbers: sequential-32
+    source: ${IP[snd]}
+    destination: $MCAST
+    ip-protocol: udp
+    ports: $PORT
+    lifetime: 1h
+members:
+  - id: fqdn:sender-1.example
+    psk: $(cat "$W/sender-1.psk")
+    role: sender
+  - id: fqdn:recv-1.example
+    psk: $(cat "$W/recv-1.psk")
+    role: receiver
+  - id: fqdn:recv-2.example
+    psk: $(cat "$W/recv-2.psk")
+    role: receiver
+EOF
+umask 022
+db=$W/gcks/gcks.db ctl=$W/gcks/gcksd.sock
+"$GCKSCTL" --db "$db" init --id fqdn:gcks.example >"$W/gcksctl.log" 2>&1 || fatal "gcksctl init"
+"$GCKSCTL" --db "$db" policy load "$W/gcks/xfrm.yaml" >>"$W/gcksctl.log" 2>&1 || fatal "gcksctl policy load"
+chown -R nobody "$W/gcks"
+ip netns exec "$(ns gcks)" "$GCKSD" --db "$db" --listen "${IP[gcks]}:848" --control "$ctl" --foreground \
+	--log-level debug >"$W/gcks/gcksd.log" 2>&1 &
+pids+=($!)
+wait_for 10 test -S "$ctl" || fatal "gcksd did not start"
+ok "gcksd serves $GROUP on ${IP[gcks]}:848"
+
+# ---- entries that are not gmd's, and one stale entry of a previous gmd ----
+R1=$(ns r1)
+ip -n "$R1" xfrm policy add src 10.98.0.99/32 dst 239.98.9.9/32 dir in priority 1743 \
+	tmpl src 10.98.0.99 dst 239.98.9.9 proto esp reqid 0x47490005 mode tunnel   # stale: gmd's marker
+ip -n "$R1" xfrm policy add src 10.98.0.98/32 dst 239.98.9.8/32 dir in priority 1743 \
+	tmpl src 10.98.0.98 dst 239.98.9.8 proto esp reqid 7 mode tunnel            # an admin's
+ip -n "$R1" xfrm policy add src 10.98.0.97/32 dst 239.98.9.7/32 dir out priority 100 \
+	tmpl src 10.98.0.97 dst 239.98.9.7 proto esp reqid 0x47490006 mode tunnel   # reqid alone is not enough
+[ "$(ip -n "$R1" xfrm policy | grep -c '^src')" = 3 ] || fatal "could not set up the foreign policies"
+
+# ---- gmd in each member namespace ----
+start_gmd() { # nsname id [--sender]
+	local n=$1 id=$2
+	shift 2
+	ip netns exec "$(ns "$n")" "$GMD" --gcks "${IP[gcks]}:848" --id "fqdn:$id.example" --group "$GROUP" \
+		--psk-file "$W/$id.psk" --local "${IP[$n]}" --mcast-iface eth0 --sa-backend xfrm --json \
+		--log-level debug "$@" >"$W/gmd-$n.json" 2>"$W/gmd-$n.log" &
+	gmd_pid[$n]=$!
+	pids+=($!)
+}
+declare -A gmd_pid
+start_gmd r1 recv-1
+start_gmd r2 recv-2
+start_gmd snd sender-1 --sender
+
+# gmd's JSON lines: `ev FILE EVENT` succeeds when the event is there; `ev FILE spi` prints the
+# group SA's SPI from the registration
+cat >"$W/ev.py" <<'PY'
+import json, sys
+path, what = sys.argv[1], sys.argv[2]
+events = []
+for line in open(path):
+    try:
+        events.append(json.loads(line))
+    except ValueError:
+        pass
+if what == "spi":
+    for e in events:
+        if e.get("event") == "registered":
+            for sa in e["state"]["sas"]:
+                print(sa["spi"])
+                sys.exit(0)
+    sys.exit(1)
+sys.exit(0 if any(e.get("event") == what for e in events) else 1)
+PY
+ev() { python3 "$W/ev.py" "$@"; }
+acted() { ev "$1" sa_added || ev "$1" sa_install_failed; }
+# policies of a namespace, one line each
+policies() {
+	ip -n "$(ns "$1")" xfrm policy |
+		awk '/^src/ { if (p) print p; p = $0; next } { p = p " " $0 } END { if (p) print p }' | tr -s ' \t' ' '
+}
+has_policy() { policies "$1" | grep -qE -- "$2"; }
+no_policy() { ! policies "$1" | grep -qE -- "$2"; }
+state_of() { ip -n "$(ns "$1")" xfrm state | tr -s ' \t\n' ' '; }
+has_state() { state_of "$1" | grep -qE -- "$2"; }
+kernel_empty() { [ -z "$(ip -n "$(ns "$1")" xfrm policy)" ] && [ -z "$(ip -n "$(ns "$1")" xfrm state)" ]; }
+
+# each gmd answers one way or the other: SAs added, or the kernel's refusal
+for n in r1 r2 snd; do
+	wait_for 15 acted "$W/gmd-$n.json" || not_ok "gmd in $n registered and acted on the group's SA"
+done
+check "gmd (r1) removed the stale policy carrying its marker" no_policy r1 'dst 239\.98\.9\.9/32'
+check "gmd (r1) left the admin's policies alone (other reqid; gmd's reqid range without gmd's priority)" \
+	sh -c "ip -n $R1 xfrm policy | grep -q 'dst 239.98.9.8/32' && ip -n $R1 xfrm policy | grep -q 'dst 239.98.9.7/32'"
+ip -n "$R1" xfrm policy delete src 10.98.0.98/32 dst 239.98.9.8/32 dir in
+ip -n "$R1" xfrm policy delete src 10.98.0.97/32 dst 239.98.9.7/32 dir out
+
+spi=$(ev "$W/gmd-r1.json" spi) || fatal "no registration (and no SPI) in gmd's JSON output"
+echo "# group SA: ESP SPI 0x$spi"
+sel="src ${IP[snd]}/32 dst $MCAST/32 proto udp dport $PORT"
+sel_re=${sel//./\\.}
+mc_re=${MCAST//./\\.}
+snd_re=${IP[snd]//./\\.}
+
+if [ "$esp" = 1 ]; then
+	# ---- SAs and policies in the kernel ----
+	for n in r1 r2 snd; do
+		check "$n: ESP SA 0x$spi with rfc4106(gcm(aes))/128 to $MCAST (tunnel) in ip xfrm state" has_state "$n" \
+			"src $snd_re dst $mc_re proto esp spi 0x$spi reqid [0-9]+ mode tunnel .*aead rfc4106\(gcm\(aes\)\) 0x[0-9a-f]+ 128"
+	done
+	for n in r1 r2; do
+		check "$n (receiver): in policy for $sel, template esp ${IP[snd]} -> $MCAST, any SPI of the set" has_policy "$n" \
+			"^$sel_re dir in priority 1743 .*tmpl src $snd_re dst $mc_re proto esp reqid [0-9]+ mode tunnel"
+		check "$n (receiver): fwd policy for the same selectors" has_policy "$n" "^$sel_re dir fwd priority 1743 .*proto esp"
+		check "$n (receiver): no out policy" no_policy "$n" "dir out"
+	done
+	check "snd (sender): out policy for $sel with template ESP SPI 0x$spi" has_policy snd \
+		"^$sel_re dir out priority 1743 .*tmpl src $snd_re dst $mc_re proto esp spi 0x$spi reqid [0-9]+ mode tunnel"
+	check "snd (sender): no in or fwd policy" no_policy snd "dir (in|fwd)"
+else
+	# ---- the kernel refused: clear error, rollback, gmd still running ----
+	for n in r1 r2 snd; do
+		check "$n: gmd reports the kernel's refusal naming the group, SPI and algorithm" \
+			grep -qE "group $GROUP: the kernel refused ESP SA spi 0x$spi \(AES_GCM_16/256\) to $mc_re: .+ \[kernel algorithms: rfc4106\(gcm\(aes\)\)" "$W/gmd-$n.log"
+		check "$n: JSON events sa_install_failed and group_rolled_back" \
+			sh -c "python3 $W/ev.py $W/gmd-$n.json sa_install_failed && python3 $W/ev.py $W/gmd-$n.json group_rolled_back"
+		check "$n: rolled back: no policy and no SA left in the kernel" kernel_empty "$n"
+		check "$n: gmd keeps running after the refusal" kill -0 "${gmd_pid[$n]}"
+	done
+	echo "# data path NOT run: this kernel has no ESP (probe: ${esp_probe:-failed}), so no group SA can be installed;"
+	echo "# the SA/policy/ESP-on-the-wire checks run on kernels with CONFIG_INET_ESP and CONFIG_CRYPTO_GCM"
+fi
+
+if [ "$esp" = 1 ]; then
+	# ---- the data path: ESP on the wire, clear text at both receivers ----
+	cat >"$W/listen.py" <<'EOF'
+import socket, struct, sys, time
+group, port, local, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((group, port))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton(local))
+s.settimeout(1.0)
+end = time.time() + 15
+with open(out, "w") as f:
+    while time.time() < end:
+        try:
+            data, peer = s.recvfrom(2000)
+        except socket.timeout:
+            continue
+        f.write("%s %s\n" % (peer[0], data.decode(errors="replace")))
+        f.flush()
+EOF
+	cat >"$W/send.py" <<'EOF'
+import socket, sys, time
+group, port, local = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((local, 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(local))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 4)
+for i in range(5):
+    s.sendto(("gikev2-clear-%d" % i).encode(), (group, port))
+    time.sleep(0.2)
+EOF
+	have_tshark=0
+	if command -v tshark >/dev/null; then
+		have_tshark=1
+		ip netns exec "$BR" timeout 20 tshark -q -i "gksnd$$" -f esp -w "$W/esp.pcap" >"$W/tshark.log" 2>&1 &
+		tshark_pid=$!
+		pids+=($tshark_pid)
+		ip netns exec "$BR" timeout 20 tshark -q -i "gksnd$$" -f "udp port $PORT" -w "$W/clear.pcap" >"$W/tshark-clear.log" 2>&1 &
+		tshark_clear_pid=$!
+		pids+=($tshark_clear_pid)
+		wait_for 10 grep -q "Capturing on" "$W/tshark.log" || true
+		wait_for 10 grep -q "Capturing on" "$W/tshark-clear.log" || true
+	fi
+	for n in r1 r2; do
+		ip netns exec "$(ns "$n")" python3 "$W/listen.py" "$MCAST" "$PORT" "${IP[$n]}" "$W/recv-$n.txt" &
+		pids+=($!)
+	done
+	sleep 1
+	ip netns exec "$(ns snd)" python3 "$W/send.py" "$MCAST" "$PORT" "${IP[snd]}"
+	for n in r1 r2; do
+		check "$n received the 5 datagrams in clear from ${IP[snd]}" \
+			wait_for 10 sh -c "[ \$(grep -c '^${IP[snd]} gikev2-clear-' $W/recv-$n.txt) -ge 5 ]"
+	done
+	if [ "$have_tshark" = 1 ]; then
+		sleep 1
+		kill -INT "$tshark_pid" "$tshark_clear_pid" 2>/dev/null || true
+		wait "$tshark_pid" "$tshark_clear_pid" 2>/dev/null || true
+		check "ESP with SPI 0x$spi from ${IP[snd]} to $MCAST on the sender's bridge port (tshark, capture filter esp)" sh -c "
+			n=\$(tshark -r $W/esp.pcap -Y 'esp.spi == 0x$spi && ip.src == ${IP[snd]} && ip.dst == $MCAST' 2>/dev/null | wc -l)
+			echo \"\$n ESP packets\"; [ \"\$n\" -ge 5 ]"
+		check "no clear UDP to port $PORT on the sender's bridge port" sh -c "
+			n=\$(tshark -r $W/clear.pcap 2>/dev/null | wc -l); echo \"\$n clear packets\"; [ \"\$n\" = 0 ]"
+	else
+		not_ok "tshark is not installed: the ESP-on-the-wire check cannot run (tools/deps installs it)"
+	fi
+fi
+
+# ---- SIGTERM: gmd removes what it installed ----
+for n in r1 r2 snd; do
+	kill -TERM "${gmd_pid[$n]}"
+done
+for n in r1 r2 snd; do
+	rc=0
+	timeout 10 tail --pid="${gmd_pid[$n]}" -f /dev/null || true
+	wait "${gmd_pid[$n]}" || rc=$?
+	check "$n: gmd exits cleanly on SIGTERM" [ "$rc" = 0 ]
+	check "$n: nothing of gmd's left in ip xfrm policy / ip xfrm state" kernel_empty "$n"
+	if grep -qE "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:" "$W/gmd-$n.log"; then
+		not_ok "$n: sanitizer report in gmd's log"
+	fi
+done
+
+if [ "$fails" -ne 0 ]; then
+	echo "# $fails check(s) failed"
+	exit 1
+fi
+echo "# all checks passed"
