@@ -130,6 +130,8 @@ gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs);
 void gcks_rekey_tick(gk_gcks *g, int64_t now_ms);
 gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_key *prev_kek, const char *why);
 gk_status gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen);
+/* Excludes every member (new keys, Delete SPI 0 for all SAs): they must re-register (2.4.3). */
+gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why);
 void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
 void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
 void gcks_pending_free(gk_gcks *g);

@@ -166,6 +166,20 @@ static gk_status add_sender_ids(gk_gcks *g, const gcks_group *grp, const gk_memb
 	return GK_OK;
 }
 
+/* RFC 9838 2.5.1: when the Sender-ID counter reaches its end, every member is excluded (new keys
+ * for every SA) before any Sender-ID is handed out again; this registration then gets the new
+ * keys and a Sender-ID from the restarted counter. */
+static gk_status sender_ids_start_over(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
+{
+	gk_status st = gcks_exclude_all(g, grp, "Sender-IDs exhausted");
+	if (!st)
+		st = gk_store_sender_ids_reset(g->env.store, grp->pol.name);
+	if (st)
+		return st;
+	gk_group_state_wipe(gs);
+	return gcks_group_state(g, grp, gs);
+}
+
 static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char a[64] = "?";
@@ -215,7 +229,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, r, GK_N_INVALID_GROUP_ID, mt, gt, "no such group");
 		return;
 	}
-	const gk_member_policy *mp = gk_group_policy_member(&grp->pol, member);
+	const gk_member_policy *mp = gcks_group_member(grp, member);
 	if (!mp) {
 		refuse(g, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "identity not listed for the group");
 		return;
@@ -243,10 +257,17 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, r, GK_N_NO_PROPOSAL_CHOSEN, mt, gt, "the member's SAg does not cover the group policy");
 		goto out;
 	}
-	if (is_sender && gk_group_policy_counter_mode(&grp->pol) &&
-	    add_sender_ids(g, grp, mp, requested, gs) != GK_OK) {
-		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "no Sender-IDs left");
-		goto out;
+	if (is_sender && gk_group_policy_counter_mode(&grp->pol)) {
+		gk_status st = add_sender_ids(g, grp, mp, requested, gs);
+		if (st == GK_E_TOO_BIG && sender_ids_start_over(g, grp, gs) == GK_OK)
+			st = add_sender_ids(g, grp, mp, requested, gs);
+		if (st) {
+			refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "no Sender-IDs left");
+			goto out;
+		}
+		/* the store counts in 16 bits when the policy names none: say so to the sender */
+		gs->sender_id_bits = grp->pol.sender_id_bits ? grp->pol.sender_id_bits : 16;
+		gs->has_sender_id_bits = true;
 	}
 	/* GWP_SENDER_ID_BITS goes with Sender-IDs: to senders of a counter-mode group only
 	 * (RFC 9838 5, attribute tables: MUST NOT be present otherwise) */

@@ -537,7 +537,7 @@ gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen)
 /* Excludes every member (RFC 9838 2.4.3): new keys for every SA, then a GSA_REKEY under the old
  * Rekey SA with Delete SPI 0 for the Data-Security SAs and for GIKE_UPDATE, carrying no keys:
  * members re-register and get the new ones, which only authorized members can. */
-static gk_status exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
+gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 {
 	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
 	bool changed = false;
@@ -637,7 +637,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		snprintf(msg, msglen, "%s evicted from %s; new keys went to the remaining members over "
 			 "GSA_INBAND_REKEY", mt, group);
 	} else {
-		st = exclude_all(g, grp, "eviction");
+		st = gcks_exclude_all(g, grp, "eviction");
 		snprintf(msg, msglen, "%s evicted from %s; every member was excluded and re-registers to get new "
 			 "keys, which the evicted member cannot (forward access control for multicast rekey "
 			 "without re-registration needs LKH, not yet implemented)", mt, group);
