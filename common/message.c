@@ -78,20 +78,18 @@ static gk_status parse_chain(gk_msg *m, const uint8_t *p, size_t len, uint8_t ty
 		} else {
 			if (is_sk && inner)
 				return GK_E_MALFORMED;
+			/* the body is parsed before the payload is listed: a failure leaves no half entry */
+			gk_payload_body *pb = gk_arena_alloc(&m->arena, sizeof(*pb));
+			if (!pb)
+				return GK_E_NOMEM;
+			gk_status st = gk_codec_parse(d, body, &m->arena, pb, &m->err);
+			if (st)
+				return st;
 			gk_payload *pl = push_payload(m, &cap);
 			if (!pl)
 				return GK_E_NOMEM;
-			pl->type = type;
-			pl->critical = crit;
-			pl->encrypted = inner;
-			pl->offset = base + pos;
-			pl->raw = body;
-			pl->body = gk_arena_alloc(&m->arena, sizeof(gk_payload_body));
-			if (!pl->body)
-				return GK_E_NOMEM;
-			gk_status st = gk_codec_parse(d, body, &m->arena, pl->body, &m->err);
-			if (st)
-				return st;
+			*pl = (gk_payload){ .type = type, .critical = crit, .encrypted = inner,
+					    .offset = base + pos, .raw = body, .body = pb };
 		}
 		pos += plen;
 		if (is_sk) {
