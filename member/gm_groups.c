@@ -44,7 +44,6 @@ typedef struct mgroup {
 	gk_udp *sock;
 	struct sockaddr_storage mcast;
 	uint16_t atd, dtd;
-	bool multi_sender;            /* GWP_SENDER_ID_BITS sent: several senders share the keys */
 	int64_t rereg_at;
 	struct gk_gm_groups *owner;
 } mgroup;
@@ -137,9 +136,11 @@ static bool install(gk_gm_groups *m, mgroup *g, held_sa *h)
 	}
 	const gk_encr_info *e = gk_encr_lookup(h->sa.encr);
 	gk_sa_install in = { .group = &g->id, .sa = &h->sa, .dirs = h->dirs, .transport_mode = g->transport,
-			     .shared_counter_key = e && e->counter_mode && g->multi_sender };
+			     /* RFC 9838 4.4.2.1.3: the GCKS marks multi-sender SAs with 32-bit Unspecified
+			      * Numbers; only then is a counter-mode key shared with other senders */
+			     .shared_counter_key = e && e->counter_mode && h->sa.sn == GK_SN_UNSPEC32 };
 	if (gk_sasink_add(m->env.sink, &in, err, sizeof(err)) != GK_OK) {
-		gk_err("group %s: %s", g->name, err);
+		gk_err("%s", err); /* the sink's text names the group */
 		ev_note(m, g, "sa_install_failed", "error", err, 0);
 		return false;
 	}
@@ -419,7 +420,6 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 	g->transport = transport_mode;
 	g->atd = gs->has_atd ? gs->atd : 0;
 	g->dtd = gs->has_dtd ? gs->dtd : 0;
-	g->multi_sender = gs->has_sender_id_bits;
 	if (gs->auth_key_len)
 		gk_pubkey_from_spki(GK_CHUNK(gs->auth_key, gs->auth_key_len), &g->auth_key);
 	bool ok = true;
