@@ -39,7 +39,10 @@ static gk_status load_one(gk_gcks *g, const char *name, gcks_group *grp)
 	if ((st = gk_store_registration_count(g->env.store, name, &grp->registered)) != GK_OK)
 		return st;
 	grp->hash = gcks_name_hash(name);
-	return gcks_group_keys_fresh(g, grp);
+	st = gcks_group_keys_fresh(g, grp);
+	if (!st)
+		gcks_next_spis(g, grp);
+	return st;
 }
 
 gk_status gcks_groups_load(gk_gcks *g)

@@ -21,6 +21,7 @@ typedef struct gcks_group {
 	uint32_t registered;              /* members registered (from the store) */
 	uint64_t hash;                    /* of the name: tags the IKE SAs registered to it */
 	bool rekey_due;                   /* `gcksctl rekey` or a policy change asked for one */
+	uint8_t next_spi[GK_GROUP_MAX_SAS][16]; /* announced in GSA_NEXT_SPI, used by the next rekey */
 	/* Member lookup by identity (gcks_group_member): open addressing over pol.members, built on
 	 * first use and again whenever pol.members is replaced. Owned. */
 	uint32_t *member_slots;           /* index + 1 into member_base, 0 = empty */
@@ -125,6 +126,12 @@ void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_g
 void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
 /* The group state every member gets at registration (no member-specific parts). */
 gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs);
+
+/* Draws the SPIs the next rekey will use (RFC 9838 4.4.2.2.3), kept in memory only: the GCKS
+ * may forget these promises (after a restart). */
+void gcks_next_spis(gk_gcks *g, gcks_group *grp);
+/* Adds GSA_NEXT_SPI to the SAs of a multicast group's state (never with inband rekey). */
+void gcks_announce_next(const gcks_group *grp, gk_group_state *gs);
 
 /* rekeying (gcks_rekey.c) */
 void gcks_rekey_tick(gk_gcks *g, int64_t now_ms);

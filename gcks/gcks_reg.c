@@ -125,6 +125,7 @@ gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
 	if (grp->pol.rekey_transport == GK_REKEY_INBAND)
 		for (size_t i = 0; i < gs->nsas; i++)
 			gs->sas[i].lifetime = 0; /* RFC 9838 4.4.2.2.1: SHOULD NOT with inband rekey */
+	gcks_announce_next(grp, gs);
 	gs->atd = grp->pol.atd;
 	gs->has_atd = grp->pol.atd != 0;
 	gs->dtd = grp->pol.dtd;

@@ -44,6 +44,31 @@ static bool sa_in_group(const gcks_sa *sa, uint64_t h)
 	return false;
 }
 
+void gcks_next_spis(gk_gcks *g, gcks_group *grp)
+{
+	for (size_t j = 0; j < grp->nkeys && j < GK_GROUP_MAX_SAS; j++) {
+		uint8_t *spi = grp->next_spi[j];
+		size_t len = grp->keys[j].spi_len;
+		do {
+			if (gk_rand_bytes(g->env.rnd, spi, len))
+				break;
+		} while (len == 4 ? gk_get_u32(spi) < 256 : !gk_get_u64(spi) || !gk_get_u64(spi + 8));
+	}
+}
+
+void gcks_announce_next(const gcks_group *grp, gk_group_state *gs)
+{
+	if (grp->pol.rekey_transport != GK_REKEY_MULTICAST)
+		return;
+	for (size_t i = 0; i < gs->nsas; i++)
+		for (size_t j = 0; j < grp->nkeys; j++)
+			if (grp->keys[j].spi_len == gs->sas[i].spi_len &&
+			    !memcmp(grp->keys[j].spi, gs->sas[i].spi, gs->sas[i].spi_len)) {
+				memcpy(gs->sas[i].next_spi[0], grp->next_spi[j], gs->sas[i].spi_len);
+				gs->sas[i].n_next_spi = 1;
+			}
+}
+
 /* ---- what a rekey carries ---- */
 
 typedef struct rekey_plan {
@@ -96,6 +121,7 @@ static void plan_state(gk_gcks *g, gcks_group *grp, const rekey_plan *p, gk_grou
 	gs->dtd = grp->pol.dtd;
 	gs->has_dtd = grp->pol.dtd != 0;
 	/* GWP_SENDER_ID_BITS goes with Sender-IDs at registration only (RFC 9838 section 5) */
+	gcks_announce_next(grp, gs);
 }
 
 /* Payloads GSA, KD (keys wrapped under kwk) and Delete. */
@@ -383,12 +409,13 @@ gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_
 			margin = (int64_t)grp->pol.teks[i].lifetime * pct / 100;
 	if (grp->pol.kek.present && (int64_t)grp->pol.kek.lifetime * pct / 100 > margin)
 		margin = (int64_t)grp->pol.kek.lifetime * pct / 100;
-	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, now, now + margin, force, p->prev, p->keys,
-				  &p->n, &changed, &p->msgid);
+	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, now, now + margin, force,
+				  (const uint8_t(*)[16])grp->next_spi, p->prev, p->keys, &p->n, &changed, &p->msgid);
 	if (st || !changed)
 		goto out;
 	memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
 	grp->nkeys = p->n;
+	gcks_next_spis(g, grp);
 	plan_deletes(grp, p);
 	int ki = kek_index(p);
 	st = announce(g, grp, p, prev_kek ? prev_kek : ki >= 0 ? &p->prev[ki] : NULL, why);
@@ -544,11 +571,12 @@ gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 	gk_status st = GK_E_NOMEM;
 	if (!p)
 		return st;
-	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, p->prev, p->keys,
-				  &p->n, &changed, &p->msgid);
+	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, NULL, p->prev,
+				  p->keys, &p->n, &changed, &p->msgid);
 	if (!st) {
 		memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
 		grp->nkeys = p->n;
+		gcks_next_spis(g, grp);
 		p->exclude = true;
 		for (size_t i = 0; i < grp->pol.nteks; i++) {
 			bool seen = false;

@@ -1401,13 +1401,21 @@ static gk_status key_stmt_gid_idx(gk_store *s, enum stmt_id id, int64_t gid, int
 }
 
 /* Makes and stores a new current key for SA idx; the previous one becomes 'old'. */
+/* want: an SPI promised earlier in GSA_NEXT_SPI (RFC 9838 4.4.2.2.3), used when still free. */
 static gk_status key_create(gk_store *s, int64_t gid, int64_t gen, int idx, const sa_shape *sh,
-			    const gk_rand *rnd, int64_t now, gk_sa_key *k)
+			    const gk_rand *rnd, int64_t now, const uint8_t *want, gk_sa_key *k)
 {
+	bool used = true;
 	memset(k, 0, sizeof(*k));
 	gk_status st = key_stmt_gid_idx(s, Q_KEY_RETIRE, gid, idx, 0);
-	if (!st)
+	if (!st && want && (sh->spi_len == 16 ? gk_get_u64(want) && gk_get_u64(want + 8) : gk_get_u32(want) >= 256))
+		st = spi_used(s, want, sh->spi_len, &used);
+	if (!st && !used) {
+		memcpy(k->spi, want, sh->spi_len);
+		k->spi_len = sh->spi_len;
+	} else if (!st) {
 		st = spi_make(s, rnd, sh, k);
+	}
 	if (!st)
 		st = gk_rand_bytes(rnd, k->keymat, sh->keymat_len);
 	if (st)
@@ -1466,7 +1474,7 @@ static gk_status keys_collect(gk_store *s, const gk_group_policy *g, const gk_ra
 		if (!rnd)
 			*missing = true;
 		else
-			st = key_create(s, gid, gen, idx, &sh, rnd, now, &keys[j]);
+			st = key_create(s, gid, gen, idx, &sh, rnd, now, NULL, &keys[j]);
 	}
 	return st;
 }
@@ -1501,8 +1509,8 @@ static gk_status counter_get(gk_store *s, int64_t gid, const char *name, int64_t
 static gk_status counter_set(gk_store *s, int64_t gid, const char *name, int64_t v);
 
 static gk_status rekey_tx(gk_store *s, const gk_group_policy *g, const gk_rand *rnd, int64_t now,
-			  int64_t horizon, bool force, gk_sa_key *prev, gk_sa_key *keys, size_t n,
-			  bool *changed, uint32_t *msgid)
+			  int64_t horizon, bool force, const uint8_t (*want)[16], gk_sa_key *prev, gk_sa_key *keys,
+			  size_t n, bool *changed, uint32_t *msgid)
 {
 	int64_t gid, gen, v;
 	bool missing;
@@ -1518,7 +1526,7 @@ static gk_status rekey_tx(gk_store *s, const gk_group_policy *g, const gk_rand *
 			continue;
 		if ((st = sa_shape_of(g, idx, &sh)) != GK_OK)
 			break;
-		st = key_create(s, gid, gen, idx, &sh, rnd, now, &keys[j]);
+		st = key_create(s, gid, gen, idx, &sh, rnd, now, want ? want[j] : NULL, &keys[j]);
 		*changed = true;
 		kek_new |= idx < 0;
 	}
@@ -1535,8 +1543,8 @@ static gk_status rekey_tx(gk_store *s, const gk_group_policy *g, const gk_rand *
 }
 
 gk_status gk_store_group_rekey(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
-			       int64_t now, int64_t horizon, bool force, gk_sa_key *prev, gk_sa_key *keys,
-			       size_t *nkeys, bool *changed, uint32_t *msgid)
+			       int64_t now, int64_t horizon, bool force, const uint8_t (*want)[16], gk_sa_key *prev,
+			       gk_sa_key *keys, size_t *nkeys, bool *changed, uint32_t *msgid)
 {
 	size_t n;
 	if (!s || !g || !rnd || !prev || !keys || !nkeys || !changed || !msgid)
@@ -1546,7 +1554,7 @@ gk_status gk_store_group_rekey(gk_store *s, const gk_group_policy *g, const stru
 	*nkeys = 0;
 	gk_status st = tx_begin(s, TX_DURABLE);
 	if (!st)
-		st = tx_end(s, TX_DURABLE, rekey_tx(s, g, rnd, now, horizon, force, prev, keys, n, changed, msgid));
+		st = tx_end(s, TX_DURABLE, rekey_tx(s, g, rnd, now, horizon, force, want, prev, keys, n, changed, msgid));
 	if (st) {
 		OPENSSL_cleanse(prev, n * sizeof(*prev));
 		OPENSSL_cleanse(keys, n * sizeof(*keys));

@@ -80,10 +80,11 @@ gk_status gk_store_group_keys(gk_store *s, const gk_group_policy *g, const struc
  * expire. prev[] gets the keys before, keys[] after (both nteks+1 long). When anything changed,
  * *msgid is the Rekey SA Message ID of the GSA_REKEY announcing it (taken, durable), and when
  * the Rekey SA key itself was replaced the counter restarts at 0 for the new Rekey SA
- * (RFC 9838 2.4.1.3). */
+ * (RFC 9838 2.4.1.3). want[j], when not NULL, is the SPI announced for SA j in GSA_NEXT_SPI; it
+ * is used if no live key has it. */
 gk_status gk_store_group_rekey(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
-			       int64_t now, int64_t horizon, bool force, gk_sa_key *prev, gk_sa_key *keys,
-			       size_t *nkeys, bool *changed, uint32_t *msgid);
+			       int64_t now, int64_t horizon, bool force, const uint8_t (*want)[16], gk_sa_key *prev,
+			       gk_sa_key *keys, size_t *nkeys, bool *changed, uint32_t *msgid);
 
 /* ---- counters that never repeat ---- */
 /* Reserves n consecutive Sender-IDs for a group (the first ever is 0), durable before return. Fails with

@@ -365,7 +365,15 @@ static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const 
 	memcpy(in.spi, g->kek.spi, 16);
 	memset(&msg, 0, sizeof(msg));
 	gk_status st = gk_rekey_open(&in, GK_CHUNK(data, len), &msg, &complete);
-	if (st == GK_E_NOT_FOUND || (st == GK_OK && !complete))
+	if (st == GK_E_NOT_FOUND && len >= 16) {
+		/* a GSA_REKEY on the Rekey SA announced in GSA_NEXT_SPI: we missed the rekey that
+		 * installed it (RFC 9838 4.4.2.2.3) */
+		for (size_t i = 0; i < g->kek.n_next_spi; i++)
+			if (!memcmp(data, g->kek.next_spi[i], 16))
+				reregister_later(m, g, "GSA_REKEY on the announced next Rekey SA: a rekey was lost");
+		goto out;
+	}
+	if (st == GK_OK && !complete)
 		goto out;
 	if (st) {
 		ev_note(m, g, "rekey_rejected", "reason", gk_status_str(st), 0);
@@ -478,16 +486,20 @@ static void on_timer(uv_timer_t *t)
 	char err[256];
 	for (size_t i = 0; i < m->n; i++) {
 		mgroup *g = &m->g[i];
-		for (size_t k = 0; k < g->nsas;) {
+		/* activations first: a sender switches to the new SA before the old one goes */
+		for (size_t k = 0; k < g->nsas; k++) {
 			held_sa *h = &g->sas[k];
 			if (h->activate_at && now >= h->activate_at) {
 				/* ATD passed: senders switch to the new SA (RFC 5374 4.2.1) */
 				h->activate_at = 0;
 				h->out_active = true;
 				if (m->env.sink && gk_sasink_activate_out(m->env.sink, &g->id, &h->sa, err, sizeof(err)))
-					gk_warn("group %s: %s", g->name, err);
+					gk_warn("%s", err);
 				ev_sa(m, g, "sa_activated", &h->sa, GK_DIR_OUT);
 			}
+		}
+		for (size_t k = 0; k < g->nsas;) {
+			held_sa *h = &g->sas[k];
 			bool gone = (h->delete_at && now >= h->delete_at) || (h->expires_at && now >= h->expires_at);
 			if (gone) {
 				uninstall(m, g, h);

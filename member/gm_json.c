@@ -47,6 +47,13 @@ static void sa_common(gk_json *j, const gk_group_sa *sa)
 	ts_field(j, "destination", &sa->dst);
 	if (sa->lifetime)
 		gk_json_kint(j, "lifetime", sa->lifetime);
+	if (sa->n_next_spi) {
+		gk_json_key(j, "next_spis"); /* GSA_NEXT_SPI: SPIs reserved for the replacement */
+		gk_json_arr(j);
+		for (size_t i = 0; i < sa->n_next_spi; i++)
+			gk_json_hex(j, sa->next_spi[i], sa->spi_len);
+		gk_json_arr_end(j);
+	}
 	hash_field(j, "keymat_sha256", sa->keymat, sa->keymat_len);
 }
 
