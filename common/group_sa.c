@@ -199,7 +199,7 @@ static gk_status encode_bag(const gk_group_sa *sa, uint16_t kwa, gk_chunk kwk, g
 	return st;
 }
 
-static gk_status encode_member_bag(const gk_group_state *gs, gk_arena *a, gk_key_bag *b)
+static gk_status encode_member_bag(const gk_group_state *gs, gk_gsa_context ctx, gk_arena *a, gk_key_bag *b)
 {
 	gk_attr *at = gk_arena_calloc(a, 1 + gs->nsender_ids, sizeof(*at));
 	size_t n = 0;
@@ -207,7 +207,7 @@ static gk_status encode_member_bag(const gk_group_state *gs, gk_arena *a, gk_key
 		return GK_E_NOMEM;
 	if (gs->auth_key_len)
 		at[n++] = (gk_attr){ .type = GK_MKBA_AUTH_KEY, .value = adup(a, gs->auth_key, gs->auth_key_len) };
-	for (size_t i = 0; i < gs->nsender_ids; i++)
+	for (size_t i = 0; ctx == GK_GSA_REGISTRATION && i < gs->nsender_ids; i++)
 		if (!attr_u32(a, &at[n++], GK_MKBA_GM_SENDER_ID, gs->sender_ids[i]))
 			return GK_E_NOMEM;
 	*b = (gk_key_bag){ .proto = 0, .attrs = { at, n } };
@@ -234,8 +234,10 @@ gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, ui
 	if ((gs->has_atd || gs->has_dtd || gs->has_sender_id_bits) &&
 	    (st = encode_gw(gs, a, &pol[np++])) != GK_OK)
 		return st;
-	if (ctx == GK_GSA_REGISTRATION && (gs->auth_key_len || gs->nsender_ids) &&
-	    (st = encode_member_bag(gs, a, &bags[nb++])) != GK_OK)
+	/* a member key bag: AUTH_KEY and Sender-IDs at registration; in rekeys only a new AUTH_KEY
+	 * (RFC 9838 section 5) */
+	if ((gs->auth_key_len || (ctx == GK_GSA_REGISTRATION && gs->nsender_ids)) &&
+	    (st = encode_member_bag(gs, ctx, a, &bags[nb++])) != GK_OK)
 		return st;
 	gsa->policies.items = pol;
 	gsa->policies.n = np;

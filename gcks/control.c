@@ -105,9 +105,11 @@ void gk_control_handle(const gk_control_hooks *h, const char *line, FILE *out)
 		gk_gcks_stats_get(h->gcks, &s);
 		fprintf(out, "{\"ok\":true,\"groups\":%u}\n", s.groups);
 		gk_info("policies reloaded: %u groups", s.groups);
-	} else if ((n == 2 && !strcmp(cmd, "rekey")) || (n == 3 && !strcmp(cmd, "evict"))) {
+	} else if ((n == 2 && !strcmp(cmd, "rekey")) || (n == 3 && !strcmp(cmd, "evict")) ||
+		   (n == 1 && !strcmp(cmd, "rotate-key"))) {
 		char msg[1024];
-		gk_status st = n == 2 ? gk_gcks_rekey(h->gcks, a1, msg, sizeof(msg))
+		gk_status st = n == 1 ? gk_gcks_rotate_key(h->gcks, msg, sizeof(msg))
+			     : n == 2 ? gk_gcks_rekey(h->gcks, a1, msg, sizeof(msg))
 				      : gk_gcks_evict(h->gcks, a1, a2, msg, sizeof(msg));
 		if (st) {
 			reply_error(out, msg);
@@ -121,7 +123,7 @@ void gk_control_handle(const gk_control_hooks *h, const char *line, FILE *out)
 		gk_json_obj_end(&j);
 		fputc('\n', out);
 	} else {
-		reply_error(out, "unknown request (use: status, reload, rekey GROUP, evict GROUP MEMBER)");
+		reply_error(out, "unknown request (use: status, reload, rekey GROUP, evict GROUP MEMBER, rotate-key)");
 	}
 }
 

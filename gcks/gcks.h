@@ -57,6 +57,9 @@ void gk_gcks_tick(gk_gcks *g);
 gk_status gk_gcks_reload(gk_gcks *g);
 /* Replaces the group's SAs now (gcksctl rekey). msg gets a one-line result. */
 gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen);
+/* Rolls the signing key over: a new key of the same kind, announced as AUTH_KEY in a GSA_REKEY
+ * signed with the current key, then used (gcksctl key rotate). */
+gk_status gk_gcks_rotate_key(gk_gcks *g, char *msg, size_t msglen);
 /* Removes a member from the group's authorization list and rekeys so that it receives no new
  * keys (gcksctl evict). msg says how the new keys reach the others. */
 gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen);

@@ -339,13 +339,14 @@ out:
 	gk_msg_free(&m);
 }
 
-/* A response to a request of ours (GSA_INBAND_REKEY). */
+/* A response to a request of ours (GSA_INBAND_REKEY). The member is the original initiator of
+ * the IKE SA, so its responses carry the I flag too (RFC 7296 3.1). */
 static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
 {
 	gcks_sa *sa = gcks_sa_find(g, h->spi_r);
 	gk_msg m;
 	bool complete;
-	if (!sa || sa->ike.spi_i != h->spi_i || !sa->out_req || (h->flags & GK_FLAG_I) ||
+	if (!sa || sa->ike.spi_i != h->spi_i || !sa->out_req || !(h->flags & GK_FLAG_I) ||
 	    h->msg_id != sa->ike.msgid_out) {
 		g->stats.dropped++;
 		return;
@@ -536,6 +537,8 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 		snprintf(err, errlen, "cannot load group policies: %s", gk_status_str(st));
 		goto fail;
 	}
+	if (gcks_keyroll_resume(g) != GK_OK)
+		gk_warn("the interrupted signing key rollover could not be completed; it is retried at the next start");
 	*out = g;
 	return GK_OK;
 fail:

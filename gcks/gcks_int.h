@@ -84,6 +84,8 @@ struct gk_gcks {
 	uint8_t cookie_secret[32], cookie_prev[32];
 	int64_t cookie_rotated_ms;
 	int64_t sa_scan_ms;
+	uint8_t announce_spki[1024];      /* a new AUTH_KEY the next rekeys carry (key rollover) */
+	size_t announce_spki_len;
 	gcks_pending *pending[GCKS_MAX_PENDING];
 	gk_gcks_stats stats;
 };
@@ -132,6 +134,9 @@ gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs);
 void gcks_next_spis(gk_gcks *g, gcks_group *grp);
 /* Adds GSA_NEXT_SPI to the SAs of a multicast group's state (never with inband rekey). */
 void gcks_announce_next(const gcks_group *grp, gk_group_state *gs);
+
+/* signing key rollover (gcks_keyroll.c): completes one a crash interrupted */
+gk_status gcks_keyroll_resume(gk_gcks *g);
 
 /* rekeying (gcks_rekey.c) */
 void gcks_rekey_tick(gk_gcks *g, int64_t now_ms);

@@ -122,6 +122,12 @@ static void plan_state(gk_gcks *g, gcks_group *grp, const rekey_plan *p, gk_grou
 	gs->has_dtd = grp->pol.dtd != 0;
 	/* GWP_SENDER_ID_BITS goes with Sender-IDs at registration only (RFC 9838 section 5) */
 	gcks_announce_next(grp, gs);
+	if (g->announce_spki_len && grp->pol.kek.gcauth == GK_GCAUTH_DIGITAL_SIGNATURE &&
+	    grp->pol.rekey_transport == GK_REKEY_MULTICAST) {
+		/* the key that signs the following rekeys (RFC 9838 2.4.1, section 5: AUTH_KEY [S]) */
+		memcpy(gs->auth_key, g->announce_spki, g->announce_spki_len);
+		gs->auth_key_len = g->announce_spki_len;
+	}
 }
 
 /* Payloads GSA, KD (keys wrapped under kwk) and Delete. */

@@ -43,7 +43,8 @@ static void usage(FILE *f)
 	      "  group list | group show GROUP | group delete GROUP\n"
 	      "  member list GROUP                   registered members\n"
 	      "  status                              ask the running gcksd\n"
-	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n", f);
+	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
+	      "  key rotate                          new signing key, announced to members first\n", f);
 }
 
 static int open_store(const ctl *c, bool create, gk_store **s)
@@ -626,6 +627,8 @@ int main(int argc, char **argv)
 		return cmd_member_list(&c, argv[2]);
 	if (!strcmp(cmd, "status") && argc == 1)
 		return cmd_daemon(&c, "status");
+	if (!strcmp(cmd, "key") && !strcmp(sub, "rotate") && argc == 2)
+		return cmd_daemon(&c, "rotate-key");
 	char req[1400];
 	if (!strcmp(cmd, "rekey") && argc == 2) {
 		snprintf(req, sizeof(req), "rekey %s", argv[1]);

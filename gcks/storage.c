@@ -53,9 +53,10 @@
 	X(ROLLBACK, "ROLLBACK") \
 	X(SYNC_FULL, "PRAGMA synchronous = FULL") \
 	X(SYNC_NORMAL, "PRAGMA synchronous = NORMAL") \
-	X(IDENT_GET, "SELECT id_type, id_data, sign_key_pem, cert_pem, ca_pem FROM gcks_identity WHERE id = 1") \
+	X(IDENT_GET, "SELECT id_type, id_data, sign_key_pem, cert_pem, ca_pem, next_sign_key_pem " \
+		     "FROM gcks_identity WHERE id = 1") \
 	X(IDENT_SET, "INSERT OR REPLACE INTO gcks_identity (id, id_type, id_data, sign_key_pem, cert_pem, " \
-		     "ca_pem, updated) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)") \
+		     "ca_pem, updated, next_sign_key_pem) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
 	X(AUDIT, "INSERT INTO audit (at, who, action, detail) VALUES (?1, ?2, ?3, ?4)") \
 	X(GROUP_ID, "SELECT id, generation FROM groups WHERE name = ?1") \
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
@@ -695,6 +696,10 @@ void gk_gcks_identity_free(gk_gcks_identity *id)
 	}
 	free(id->cert_pem);
 	free(id->ca_pem);
+	if (id->next_sign_key_pem) {
+		OPENSSL_cleanse(id->next_sign_key_pem, strlen(id->next_sign_key_pem));
+		free(id->next_sign_key_pem);
+	}
 	memset(id, 0, sizeof(*id));
 }
 
@@ -716,6 +721,7 @@ gk_status gk_store_identity_get(gk_store *s, gk_gcks_identity *out)
 		out->sign_key_pem = r_text_dup(&r);
 		out->cert_pem = r_text_dup(&r);
 		out->ca_pem = r_text_dup(&r);
+		out->next_sign_key_pem = r_text_dup(&r);
 		st = r.st;
 	}
 	stmt_done(q);
@@ -744,6 +750,7 @@ gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const c
 	b_text(&b, id->cert_pem, SIZE_MAX);
 	b_text(&b, id->ca_pem, SIZE_MAX);
 	b_int(&b, (int64_t)time(NULL));
+	b_text(&b, id->next_sign_key_pem, SIZE_MAX);
 	st = b.rc ? db_fail(s, b.rc) : step(s, q, NULL);
 	stmt_done(q);
 	if (!st)

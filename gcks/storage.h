@@ -12,7 +12,7 @@
 
 typedef struct gk_store gk_store;
 
-#define GK_SCHEMA_VERSION 1
+#define GK_SCHEMA_VERSION 2
 
 typedef struct gk_store_err {
 	char msg[512];
@@ -33,6 +33,7 @@ typedef struct gk_gcks_identity {
 	char *sign_key_pem;      /* private key signing GSA_REKEY (and AUTH with certificates); owned */
 	char *cert_pem;          /* optional GCKS certificate chain, PEM; owned */
 	char *ca_pem;            /* optional CA bundle that GM certificates must chain to; owned */
+	char *next_sign_key_pem; /* a signing key being rolled over to (schema 2); owned, NULL if none */
 } gk_gcks_identity;
 void gk_gcks_identity_free(gk_gcks_identity *id);
 gk_status gk_store_identity_get(gk_store *s, gk_gcks_identity *out); /* GK_E_NOT_FOUND if unset */

@@ -424,11 +424,20 @@ START_TEST(migrates_version_1_database)
 		 " sender_id_first, sender_id_count) VALUES (7, 'fqdn:gm.example', 2, "
 		 " '192.0.2.9:500', 1234, 37, 3);"
 		 "INSERT INTO audit (at, who, action, detail) VALUES (1000, 'admin', 'policy load', "
-		 " 'keyid:legacy');");
+		 " 'keyid:legacy');"
+		 "INSERT INTO gcks_identity (id, id_type, id_data, sign_key_pem, updated) VALUES "
+		 " (1, 2, CAST('gcks.legacy' AS BLOB), 'PEM', 1000);");
 	ck_assert_int_eq(chmod(db, 0600), 0);
 
 	gk_store *s = open_ok(false);
 	ck_assert_int_eq(gk_store_version(s), GK_SCHEMA_VERSION);
+	/* version 2 added the signing key rollover column; the identity is intact */
+	gk_gcks_identity gid;
+	ck_assert_int_eq(gk_store_identity_get(s, &gid), GK_OK);
+	ck_assert_str_eq(gid.sign_key_pem, "PEM");
+	ck_assert_ptr_null(gid.next_sign_key_pem);
+	ck_assert_uint_eq(gid.id.len, 11);
+	gk_gcks_identity_free(&gid);
 	gk_group_policy g;
 	ck_assert_int_eq(gk_store_group_get(s, "keyid:legacy", &g), GK_OK);
 	ck_assert_uint_eq(g.capacity, 50);
