@@ -599,12 +599,23 @@ gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 	return st;
 }
 
-static void close_member_sas(gk_gcks *g, const gk_ident *member)
+/* The member's IKE SAs stop serving the group; those that serve no other group close. An IKE SA
+ * that also carries another group's GSA_INBAND_REKEY stays: the member is still in that group. */
+static void close_member_sas(gk_gcks *g, const gk_ident *member, uint64_t group_hash)
 {
 	for (size_t b = 0; b < g->nbuckets; b++)
-		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r)
-			if (sa->ike.state == GK_IKE_ESTABLISHED && gk_ident_eq(&sa->ike.peer_id, member))
+		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r) {
+			if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_eq(&sa->ike.peer_id, member))
+				continue;
+			bool other = false;
+			for (size_t i = 0; i < GCKS_SA_GROUPS; i++) {
+				if (sa->groups[i] == group_hash)
+					sa->groups[i] = 0;
+				other |= sa->groups[i] != 0;
+			}
+			if (!other)
 				sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
+		}
 }
 
 gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen)
@@ -658,15 +669,9 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 	gk_store_group_generation(g->env.store, grp->pol.name, &grp->generation);
 	if (grp->registered)
 		grp->registered--;
-	close_member_sas(g, &mid);
+	close_member_sas(g, &mid, grp->hash);
 	if (grp->pol.rekey_transport == GK_REKEY_INBAND) {
-		/* the evicted member's IKE SA is closing: only the others get the new keys */
-		for (size_t b = 0; b < g->nbuckets; b++)
-			for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r)
-				if (gk_ident_eq(&sa->ike.peer_id, &mid))
-					for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-						if (sa->groups[i] == grp->hash)
-							sa->groups[i] = 0;
+		/* the evicted member's IKE SAs no longer serve the group: only the others get the new keys */
 		st = gcks_rekey_group(g, grp, true, NULL, "eviction");
 		snprintf(msg, msglen, "%s evicted from %s; new keys went to the remaining members over "
 			 "GSA_INBAND_REKEY", mt, group);

@@ -45,6 +45,7 @@ typedef struct mgroup {
 	struct sockaddr_storage mcast;
 	uint16_t atd, dtd;
 	int64_t rereg_at;
+	bool rereg_running;           /* a re-registration was started and has no answer yet */
 	struct gk_gm_groups *owner;
 } mgroup;
 
@@ -425,6 +426,7 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 	flush_group(m, g);
 	g->registered = true;
 	g->rereg_at = 0;
+	g->rereg_running = false;
 	g->transport = transport_mode;
 	g->atd = gs->has_atd ? gs->atd : 0;
 	g->dtd = gs->has_dtd ? gs->dtd : 0;
@@ -472,8 +474,10 @@ void gk_gm_groups_inband(gk_gm_groups *m, const gk_gm_event *ev)
 
 void gk_gm_groups_lost(gk_gm_groups *m, size_t i, const char *why)
 {
-	if (i >= m->n || !m->g[i].registered)
+	/* also when a re-registration (after exclusion, say) is refused: the group is lost then */
+	if (i >= m->n || (!m->g[i].registered && !m->g[i].rereg_running))
 		return;
+	m->g[i].rereg_running = false;
 	ev_note(m, &m->g[i], "group_lost", "reason", why, 0);
 	flush_group(m, &m->g[i]);
 	close_sock(&m->g[i]);
@@ -519,6 +523,7 @@ static void on_timer(uv_timer_t *t)
 		}
 		if (g->rereg_at && now >= g->rereg_at) {
 			g->rereg_at = 0;
+			g->rereg_running = true;
 			if (m->env.reregister)
 				m->env.reregister(m->env.ctx, i);
 		}

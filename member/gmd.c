@@ -102,6 +102,15 @@ static void reregister_cb(void *ctx, size_t group)
 		gk_err("cannot start a re-registration");
 }
 
+/* "NOTIFY: why" for group_lost events: tests and operators need the notify the GCKS sent. */
+static void lost(gmd *d, size_t gi, const gk_gm_event *ev)
+{
+	char why[256];
+	snprintf(why, sizeof(why), "%s%s%s", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
+		 ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
+	gk_gm_groups_lost(d->groups, gi, why);
+}
+
 static void event_cb(void *ctx, const gk_gm_event *ev)
 {
 	gm_run *r = ctx;
@@ -145,7 +154,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_json_obj_end(&d->j);
 		}
 		if (d->groups)
-			gk_gm_groups_lost(d->groups, gi, ev->why);
+			lost(d, gi, ev);
 		d->exit_code = 2;
 		break;
 	case GK_GM_FAILED:
@@ -159,6 +168,9 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_json_kstr(&d->j, "reason", ev->why);
 			gk_json_obj_end(&d->j);
 		}
+		/* a re-registration run (it has one group) that fails loses the group */
+		if (d->groups && !r->first)
+			lost(d, r->map[0], ev);
 		if (d->exit_code == 0)
 			d->exit_code = ev->notify ? 2 : 3;
 		r->finished = true;
