@@ -31,18 +31,17 @@ gk_status gcks_group_keys_fresh(gk_gcks *g, gcks_group *grp)
 
 static gk_status load_one(gk_gcks *g, const char *name, gcks_group *grp)
 {
-	gk_status st = gk_store_group_get(g->env.store, name, &grp->pol);
+	/* policy, generation and keys in one read: `gcksctl policy load` may store a new policy
+	 * meanwhile, and half of each would be half a policy */
+	gk_status st = gk_store_group_load(g->env.store, name, g->env.rnd, gcks_wall(g), &grp->pol, &grp->generation,
+					   grp->keys, GK_GROUP_MAX_SAS, &grp->nkeys);
 	if (st)
-		return st;
-	if ((st = gk_store_group_generation(g->env.store, name, &grp->generation)) != GK_OK)
 		return st;
 	if ((st = gk_store_registration_count(g->env.store, name, &grp->registered)) != GK_OK)
 		return st;
 	grp->hash = gcks_name_hash(name);
-	st = gcks_group_keys_fresh(g, grp);
-	if (!st)
-		gcks_next_spis(g, grp);
-	return st;
+	gcks_next_spis(g, grp);
+	return GK_OK;
 }
 
 gk_status gcks_groups_load(gk_gcks *g)

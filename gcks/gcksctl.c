@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 usage error, 2 validation error, 3 daemon not reachable, 4 other failure. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,18 @@ static void usage(FILE *f)
 	      "  status                              ask the running gcksd\n"
 	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
 	      "  key rotate                          new signing key, announced to members first\n", f);
+}
+
+/* A usage error: one line on stderr naming the problem (the full usage is for --help). */
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("gcksctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (gcksctl --help lists the commands)\n", stderr);
+	return EXIT_USAGE;
 }
 
 static int open_store(const ctl *c, bool create, gk_store **s)
@@ -196,7 +209,7 @@ static int cmd_init(const ctl *c, int argc, char **argv)
 		case 't': type = optarg; break;
 		case 'c': cert = optarg; break;
 		case 'a': ca = optarg; break;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return usage_error("init: unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	gk_gcks_identity id;
@@ -270,8 +283,7 @@ static int load_files(int n, char **files, gk_group_policy ***groups, size_t **c
 		else if (st && rc == EXIT_OK)
 			rc = EXIT_FAIL;
 	}
-	for (size_t i = 0; i < d.count; i++)
-		fprintf(stderr, "%s\n", d.msgs[i].text);
+	gk_diag_print(&d, stderr); /* with "(N more messages not shown)" past GK_DIAG_MAX */
 	gk_diag_free(&d);
 	return rc;
 }
@@ -288,10 +300,8 @@ static int cmd_policy_check(int argc, char **argv)
 {
 	gk_group_policy **g = NULL;
 	size_t *cnt = NULL;
-	if (argc < 1) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (argc < 1)
+		return usage_error("policy check: give at least one FILE");
 	int rc = load_files(argc, argv, &g, &cnt);
 	if (!rc)
 		for (int i = 0; i < argc; i++)
@@ -305,10 +315,8 @@ static int cmd_policy_load(const ctl *c, int argc, char **argv)
 	gk_group_policy **g = NULL;
 	size_t *cnt = NULL;
 	gk_store *s = NULL;
-	if (argc < 1) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (argc < 1)
+		return usage_error("policy load: give at least one FILE");
 	int rc = load_files(argc, argv, &g, &cnt);
 	if (!rc)
 		rc = open_store(c, false, &s);
@@ -349,8 +357,15 @@ static int cmd_policy_export(const ctl *c, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (argc > 1) {
-		usage(stderr);
-		rc = EXIT_USAGE;
+		rc = usage_error("policy export: at most one GROUP");
+		goto out;
+	}
+	/* The export holds PSKs: a file it is redirected to becomes 0600 (policies/README). */
+	struct stat out_st;
+	if (fstat(STDOUT_FILENO, &out_st) == 0 && S_ISREG(out_st.st_mode) && (out_st.st_mode & 077) &&
+	    fchmod(STDOUT_FILENO, out_st.st_mode & 0600)) {
+		fprintf(stderr, "gcksctl: cannot make the export file mode 0600 (it holds keys): %s\n", strerror(errno));
+		rc = EXIT_FAIL;
 		goto out;
 	}
 	if (argc == 1) {
@@ -591,23 +606,22 @@ int main(int argc, char **argv)
 	ctl c = { .db = getenv("GIKEV2_DB") ? getenv("GIKEV2_DB") : DEFAULT_DB,
 		  .control = getenv("GIKEV2_CONTROL") ? getenv("GIKEV2_CONTROL") : DEFAULT_CONTROL };
 	int o;
+	opterr = 0; /* usage_error() says what is wrong, in one line */
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': c.db = optarg; break;
 		case 'c': c.control = optarg; break;
 		case 'j': c.json = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return usage_error("unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	const char *user = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
 	c.who = user ? user : "gcksctl";
 	argc -= optind;
 	argv += optind;
-	if (argc < 1) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (argc < 1)
+		return usage_error("no command given");
 	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
 	if (!strcmp(cmd, "init"))
 		return cmd_init(&c, argc, argv);
@@ -638,6 +652,5 @@ int main(int argc, char **argv)
 		snprintf(req, sizeof(req), "evict %s %s", argv[1], argv[2]);
 		return cmd_daemon(&c, req);
 	}
-	usage(stderr);
-	return EXIT_USAGE;
+	return usage_error("%s%s%s: unknown command or wrong arguments", cmd, argc > 1 ? " " : "", argc > 1 ? sub : "");
 }

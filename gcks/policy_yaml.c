@@ -24,6 +24,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include "policy_yaml.h"
+#include "group_sa.h"
 #include "algs.h"
 #include "auth.h"
 #include "iana.h"
@@ -50,7 +51,7 @@
 #define MAX_SENDER_IDS_MAX 256u
 #define PSK_MIN 16u
 #define PSK_MAX 1024u
-#define MAX_SAS 64u
+#define MAX_SAS (GK_GROUP_MAX_SAS - 1u)   /* gcksd keeps the TEKs and the Rekey SA in GK_GROUP_MAX_SAS */
 #define POLICY_FILE_MAX (16u << 20)
 #define KEY_FILE_MAX 65536u
 #define IPPROTO_UDP_ 17u

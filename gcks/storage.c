@@ -1508,6 +1508,49 @@ gk_status gk_store_group_keys(gk_store *s, const gk_group_policy *g, const struc
 	return st;
 }
 
+/* One pass of gk_store_group_load, inside a transaction. */
+static gk_status group_snapshot(gk_store *s, const char *name, const gk_rand *rnd, int64_t now,
+				gk_group_policy *pol, int64_t *gen, gk_sa_key *keys, size_t maxkeys, bool *missing)
+{
+	int64_t gid;
+	gk_status st = group_lookup(s, name, &gid, gen);
+	if (!st)
+		st = group_load(s, gid, pol);
+	if (!st && pol->nteks + (pol->kek.present ? 1 : 0) > maxkeys)
+		st = GK_E_TOO_BIG;
+	if (!st)
+		st = keys_collect(s, pol, rnd, now, keys, missing);
+	return st;
+}
+
+gk_status gk_store_group_load(gk_store *s, const char *name, const struct gk_rand *rnd, int64_t now,
+			      gk_group_policy *pol, int64_t *gen, gk_sa_key *keys, size_t maxkeys,
+			      size_t *nkeys)
+{
+	bool missing = false;
+	if (!s || !name || !rnd || !pol || !gen || !keys || !nkeys)
+		return GK_E_INVAL;
+	memset(pol, 0, sizeof(*pol));
+	*nkeys = 0;
+	/* Usually every key exists: a read-only pass. Otherwise everything again under the write
+	 * lock, so that the keys made are for the policy of the generation they are stored with. */
+	gk_status st = tx_begin(s, TX_READ);
+	if (!st)
+		st = tx_end(s, TX_READ, group_snapshot(s, name, NULL, now, pol, gen, keys, maxkeys, &missing));
+	if (!st && missing) {
+		gk_group_policy_free(pol);
+		if (!(st = tx_begin(s, TX_DURABLE)))
+			st = tx_end(s, TX_DURABLE, group_snapshot(s, name, rnd, now, pol, gen, keys, maxkeys, &missing));
+	}
+	if (st) {
+		gk_group_policy_free(pol);
+		OPENSSL_cleanse(keys, maxkeys * sizeof(*keys));
+	} else {
+		*nkeys = pol->nteks + (pol->kek.present ? 1 : 0);
+	}
+	return st;
+}
+
 /* ---- rekey ---- */
 
 static gk_status counter_take(gk_store *s, const char *group, const char *name, int64_t dflt,

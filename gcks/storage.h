@@ -75,6 +75,14 @@ typedef struct gk_sa_key {
 struct gk_rand;
 gk_status gk_store_group_keys(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
 			      int64_t now, gk_sa_key *keys, size_t *nkeys);
+/* A group's policy (*pol, free with gk_group_policy_free), its generation and the current key
+ * of every SA (creating them as gk_store_group_keys does), all from one state of the database:
+ * a policy stored at the same time is seen whole or not at all, and keys are only made for the
+ * policy of the generation they are stored with. keys[] has room for maxkeys; GK_E_TOO_BIG
+ * when the policy has more SAs (TEKs and the Rekey SA). */
+gk_status gk_store_group_load(gk_store *s, const char *name, const struct gk_rand *rnd, int64_t now,
+			      gk_group_policy *pol, int64_t *gen, gk_sa_key *keys, size_t maxkeys,
+			      size_t *nkeys);
 
 /* Rotates keys for a rekey in one durable transaction: every SA whose key expires at or before
  * `horizon` (every SA when force) gets a new current key; replaced keys stay 'old' until they
