@@ -97,6 +97,11 @@ gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data,
 	return r >= 0 ? GK_OK : GK_E_IO;
 }
 
+gk_status gk_udp_set_rcvbuf(gk_udp *u, int bytes)
+{
+	return uv_recv_buffer_size((uv_handle_t *)&u->h, &bytes) ? GK_E_IO : GK_OK;
+}
+
 const struct sockaddr *gk_udp_local(const gk_udp *u) { return (const struct sockaddr *)&u->local; }
 
 gk_status gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex)

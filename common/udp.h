@@ -19,6 +19,8 @@ gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_
 gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
 			     gk_udp **out, char *err, size_t errlen);
 gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len);
+/* Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max). */
+gk_status gk_udp_set_rcvbuf(gk_udp *u, int bytes);
 const struct sockaddr *gk_udp_local(const gk_udp *u);
 /* Joins a multicast group on the interface (index 0 = the kernel's choice). */
 gk_status gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex);

@@ -120,8 +120,44 @@ gcks_sa *gcks_sa_new(gk_gcks *g)
 	return sa;
 }
 
+/* Doubles the SA table once it holds more SAs than buckets, so chains stay short however many
+ * IKE SAs are open (a registration burst of 100,000 members made chains of 25 in a fixed
+ * table of 4096, walked on every lookup). On allocation failure the table stays as it is. */
+static void table_grow(gk_gcks *g)
+{
+	size_t old = g->nbuckets, n = old * 2;
+	gcks_sa **r = calloc(n, sizeof(*r)), **i = calloc(n, sizeof(*i));
+	if (!r || !i) {
+		free(r);
+		free(i);
+		return;
+	}
+	gcks_sa **old_r = g->by_r, **old_i = g->by_i;
+	g->by_r = r;
+	g->by_i = i;
+	g->nbuckets = n;
+	for (size_t b = 0; b < old; b++) {
+		for (gcks_sa *sa = old_r[b], *next; sa; sa = next) {
+			next = sa->next_r;
+			size_t k = bucket(g, sa->ike.spi_r);
+			sa->next_r = r[k];
+			r[k] = sa;
+		}
+		for (gcks_sa *sa = old_i[b], *next; sa; sa = next) {
+			next = sa->next_i;
+			size_t k = bucket(g, sa->ike.spi_i);
+			sa->next_i = i[k];
+			i[k] = sa;
+		}
+	}
+	free(old_r);
+	free(old_i);
+}
+
 void gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
 {
+	if (g->nsas >= g->nbuckets)
+		table_grow(g);
 	size_t br = bucket(g, sa->ike.spi_r), bi = bucket(g, sa->ike.spi_i);
 	sa->next_r = g->by_r[br];
 	g->by_r[br] = sa;
