@@ -94,6 +94,20 @@ static void add_delete(rekey_plan *p, uint8_t proto, const uint8_t *spi, size_t 
 	p->ndel++;
 }
 
+/* Delete SPI 0 for each protocol of pol's SAs and for GIKE_UPDATE: everyone is excluded (2.4.3) */
+static void plan_exclude(const gk_group_policy *pol, rekey_plan *p)
+{
+	p->exclude = true;
+	for (size_t i = 0; i < pol->nteks; i++) {
+		bool seen = false;
+		for (size_t d = 0; d < p->ndel; d++)
+			seen |= p->del[d].proto == pol->teks[i].proto;
+		if (!seen)
+			add_delete(p, pol->teks[i].proto, zero_spi, 4);
+	}
+	add_delete(p, GK_PROTO_GIKE_UPDATE, zero_spi, 16);
+}
+
 static uint8_t tek_proto(const gcks_group *grp, int idx)
 {
 	return idx >= 0 && (size_t)idx < grp->pol.nteks ? grp->pol.teks[idx].proto : GK_PROTO_GIKE_UPDATE;
@@ -160,9 +174,8 @@ static void pending_send(gk_gcks *g, gcks_pending *pd)
 				      pd->d.d[i].data, pd->d.d[i].len);
 }
 
-static void queue_copies(gk_gcks *g, const gcks_group *grp, gk_dgrams *d)
+static void queue_copies(gk_gcks *g, const gk_kek_policy *k, gk_dgrams *d)
 {
-	const gk_kek_policy *k = &grp->pol.kek;
 	gcks_pending *pd = calloc(1, sizeof(*pd));
 	if (!pd) {
 		gk_dgrams_free(d);
@@ -202,10 +215,11 @@ static void queue_copies(gk_gcks *g, const gcks_group *grp, gk_dgrams *d)
 	free(pd);
 }
 
-static gk_status send_multicast(gk_gcks *g, gcks_group *grp, const rekey_plan *p, const gk_sa_key *kek,
+/* kp: the Rekey SA policy the members hold (the old one when a reload changed it): its
+ * transforms protect the message and its address and port reach them. */
+static gk_status send_multicast(gk_gcks *g, const gk_kek_policy *kp, const rekey_plan *p, const gk_sa_key *kek,
 				const gk_group_state *gs)
 {
-	const gk_kek_policy *kp = &grp->pol.kek;
 	gk_group_keys gk;
 	gk_arena a;
 	gk_out_pl pl[GK_GROUP_MAX_SAS + 4];
@@ -231,7 +245,7 @@ static gk_status send_multicast(gk_gcks *g, gcks_group *grp, const rekey_plan *p
 		st = gk_rekey_build(&o, g->env.rnd, &d);
 	}
 	if (!st)
-		queue_copies(g, grp, &d);
+		queue_copies(g, kp, &d);
 	gk_arena_free(&a);
 	return st;
 }
@@ -364,16 +378,18 @@ static int kek_index(const rekey_plan *p)
 }
 
 /* Tells the members about p (keys already rotated in the store). prev_kek: the Rekey SA the
- * members hold now, under which a multicast message goes out. */
-static gk_status announce(gk_gcks *g, gcks_group *grp, rekey_plan *p, const gk_sa_key *prev_kek, const char *why)
+ * members hold now, under which a multicast message goes out; via: the policy they follow now
+ * (the group's own, or before a reload the old one: its transport and Rekey SA reach them). */
+static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *via, rekey_plan *p,
+			      const gk_sa_key *prev_kek, const char *why)
 {
 	gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
 	gk_status st = GK_E_NOMEM;
 	if (!gs)
 		return st;
 	plan_state(g, grp, p, gs);
-	if (grp->pol.rekey_transport == GK_REKEY_MULTICAST) {
-		st = prev_kek ? send_multicast(g, grp, p, prev_kek, gs) : GK_E_STATE;
+	if (via->rekey_transport == GK_REKEY_MULTICAST) {
+		st = prev_kek ? send_multicast(g, &via->kek, p, prev_kek, gs) : GK_E_STATE;
 		gk_info("group %s rekeyed (%s): GSA_REKEY message %u%s, %zu SA%s deleted: %s", grp->pol.name, why,
 			p->msgid, p->kek_changed ? " with a new Rekey SA" : "", p->ndel, p->ndel == 1 ? "" : "s",
 			gk_status_str(st));
@@ -385,6 +401,11 @@ static gk_status announce(gk_gcks *g, gcks_group *grp, rekey_plan *p, const gk_s
 	}
 	OPENSSL_clear_free(gs, sizeof(*gs));
 	return st;
+}
+
+static gk_status announce(gk_gcks *g, gcks_group *grp, rekey_plan *p, const gk_sa_key *prev_kek, const char *why)
+{
+	return announce_via(g, grp, &grp->pol, p, prev_kek, why);
 }
 
 static void plan_deletes(const gcks_group *grp, rekey_plan *p)
@@ -430,15 +451,20 @@ out:
 	return st;
 }
 
-/* Keys changed by a policy reload: the old in-memory keys are what members hold. */
-static void rekey_after_reload(gk_gcks *g, gcks_group *grp, const gk_sa_key *old, size_t nold)
+/* Keys changed by a policy reload: the old in-memory keys are what members hold, and the old
+ * policy says how to reach them (its transport, Rekey SA transforms, address). A switch from
+ * multicast to inband rekey excludes everyone under the old Rekey SA: members re-register and
+ * keep the IKE SA that inband rekeys need. */
+static void rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
+	const gk_sa_key *old = was->keys;
+	size_t nold = was->nkeys;
 	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
 	if (!p)
 		return;
 	p->n = grp->nkeys;
 	memcpy(p->keys, grp->keys, grp->nkeys * sizeof(grp->keys[0]));
-	/* pair old keys with new ones by SA (TEK index, or the Rekey SA) */
+	/* pair old keys with new ones by SPI: an old SPI no longer served is deleted */
 	const gk_sa_key *old_kek = NULL;
 	for (size_t j = 0; j < nold; j++) {
 		if (old[j].tek_index < 0)
@@ -447,22 +473,30 @@ static void rekey_after_reload(gk_gcks *g, gcks_group *grp, const gk_sa_key *old
 		for (size_t k = 0; k < p->n; k++)
 			kept |= p->keys[k].spi_len == old[j].spi_len && !memcmp(p->keys[k].spi, old[j].spi, old[j].spi_len);
 		if (!kept && old[j].tek_index >= 0)
-			add_delete(p, old[j].spi_len == 4 ? GK_PROTO_ESP : GK_PROTO_GIKE_UPDATE, old[j].spi, old[j].spi_len);
+			add_delete(p, tek_proto(was, old[j].tek_index), old[j].spi, old[j].spi_len);
 		if (!kept && old[j].tek_index < 0)
 			p->kek_changed = true;
 	}
 	bool any_new = p->ndel > 0 || p->kek_changed;
-	for (size_t k = 0; k < p->n && !any_new; k++) {
+	for (size_t k = 0; k < p->n; k++) {
 		bool known = false;
 		for (size_t j = 0; j < nold; j++)
 			known |= p->keys[k].spi_len == old[j].spi_len && !memcmp(p->keys[k].spi, old[j].spi, old[j].spi_len);
-		any_new = !known;
+		any_new |= !known;
+		if (!known && p->keys[k].tek_index < 0)
+			p->kek_changed = true; /* a new Rekey SA (e.g. inband became multicast) */
 	}
-	if (any_new && (!old_kek || gk_store_rekey_msgid_next(g->env.store, grp->pol.name, &p->msgid) == GK_OK)) {
-		if (p->kek_changed)
-			gk_store_rekey_msgid_reset(g->env.store, grp->pol.name);
-		announce(g, grp, p, old_kek, "policy changed");
+	if (!any_new || (old_kek && gk_store_rekey_msgid_next(g->env.store, grp->pol.name, &p->msgid) != GK_OK))
+		goto out;
+	if (p->kek_changed)
+		gk_store_rekey_msgid_reset(g->env.store, grp->pol.name);
+	if (was->pol.rekey_transport == GK_REKEY_MULTICAST && grp->pol.rekey_transport == GK_REKEY_INBAND) {
+		p->ndel = 0;
+		plan_exclude(&was->pol, p);
 	}
+	announce_via(g, grp, &was->pol, p, old_kek,
+		     p->exclude ? "policy changed to inband rekey: members re-register" : "policy changed");
+out:
 	OPENSSL_clear_free(p, sizeof(*p));
 }
 
@@ -481,7 +515,7 @@ gk_status gk_gcks_reload(gk_gcks *g)
 	for (size_t i = 0; i < g->ngroups; i++)
 		for (size_t j = 0; j < nold; j++)
 			if (g->groups[i].hash == old[j].hash && g->groups[i].generation != old[j].generation)
-				rekey_after_reload(g, &g->groups[i], old[j].keys, old[j].nkeys);
+				rekey_after_reload(g, &g->groups[i], &old[j]);
 	gcks_group *keep = g->groups;
 	size_t nkeep = g->ngroups;
 	g->groups = old;
@@ -583,15 +617,7 @@ gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 		memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
 		grp->nkeys = p->n;
 		gcks_next_spis(g, grp);
-		p->exclude = true;
-		for (size_t i = 0; i < grp->pol.nteks; i++) {
-			bool seen = false;
-			for (size_t d = 0; d < p->ndel; d++)
-				seen |= p->del[d].proto == grp->pol.teks[i].proto;
-			if (!seen)
-				add_delete(p, grp->pol.teks[i].proto, zero_spi, 4);
-		}
-		add_delete(p, GK_PROTO_GIKE_UPDATE, zero_spi, 16);
+		plan_exclude(&grp->pol, p);
 		int ki = kek_index(p);
 		st = announce(g, grp, p, ki >= 0 ? &p->prev[ki] : NULL, why);
 	}

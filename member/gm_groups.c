@@ -89,6 +89,10 @@ static void ev_sa(gk_gm_groups *m, const mgroup *g, const char *event, const gk_
 	ev_begin(m, &j, g, event);
 	gk_json_kstr(&j, "protocol", gk_iana_str(GK_REG_PROTO, sa->proto));
 	gk_json_kstr(&j, "spi", spi);
+	if (sa->encr)
+		gk_json_kstr(&j, "encryption", gk_iana_str(GK_REG_ENCR, sa->encr));
+	if (sa->integ)
+		gk_json_kstr(&j, "integrity", gk_iana_str(GK_REG_INTEG, sa->integ));
 	if (dirs) {
 		gk_json_key(&j, "directions");
 		gk_json_arr(&j);

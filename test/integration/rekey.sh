@@ -535,6 +535,63 @@ new = wait(got, 8)
 assert sorted(status_spis('frag')['ESP']) == sorted(new), 'not what gcksctl status reports'
 EOF
 
+# ---- a policy change loaded while gcksd runs (frag-1) ----
+# The Rekey SA's key wrap (256 -> 128 bits) and one SA's transforms (AES-GCM -> AES-CBC with
+# HMAC) change: the GSA_REKEY that tells the members goes out under the Rekey SA they hold,
+# protected as the old policy says, and brings the new Rekey SA and the new SA.
+
+python3 - "$W/groups.yaml" "$W/groups-changed.yaml" <<'EOF'
+import sys
+src = open(sys.argv[1]).read()
+head, frag = src.split('  - id: keyid:frag-1\n')
+frag = frag.replace('key-wrap: kw-5649-256', 'key-wrap: kw-5649-128', 1)
+frag = frag.replace('- name: f0\n        encryption: aes-gcm-16\n',
+                    '- name: f0\n        encryption: aes-cbc\n        integrity: hmac-sha2-256-128\n', 1)
+assert 'kw-5649-128' in frag and 'aes-cbc' in frag
+open(sys.argv[2], 'w').write(head + '  - id: keyid:frag-1\n' + frag)
+EOF
+mark reload1
+python3 -c "
+import ck
+ck.save('reload_old', list(ck.held('frag-m1')))
+ck.save('reload_kek_before', ck.rekey_sa('frag-m1'))"
+ctl policy load "$W/groups-changed.yaml" >"$W/reload.out" 2>&1 || true
+pyck "policy load with gcksd running: frag-1 loaded, the other groups unchanged, gcksd reloaded" <<'EOF' || true
+from ck import *
+out = open(f'{W}/reload.out').read()
+assert 'keyid:frag-1: loaded' in out, out
+for g in ('video-1', 'sched-1', 'chat-1'):
+    assert f'keyid:{g}: unchanged' in out, out
+assert 'gcksd: policies reloaded' in out, out
+EOF
+pyck "frag-1 after the change: every member accepts the GSA_REKEY, takes the new Rekey SA and the same new SAs, f0 now AES-CBC" <<'EOF' || true
+from ck import *
+old = set(load('reload_old'))
+def got():
+    news, keks = [], set()
+    for m in MEMBERS:
+        assert events(f'frag-{m}', 'reload1', 'rekey_accepted'), f'frag-{m}: nothing accepted'
+        assert events(f'frag-{m}', 'reload1', 'rekey_sa_replaced'), f'frag-{m}: Rekey SA not replaced'
+        new = {e['spi']: (e['keymat_sha256'], e.get('encryption'), e.get('integrity'))
+               for e in events(f'frag-{m}', 'reload1', 'sa_added') if e['spi'] not in old}
+        assert len(new) == 6, f'frag-{m}: {len(new)} new SAs'
+        news.append(new)
+        keks.add(rekey_sa(f'frag-{m}'))
+    assert all(n == news[0] for n in news), f'members disagree: {news}'
+    assert len(keks) == 1 and keks.pop()[0] != load('reload_kek_before')[0], 'Rekey SA not new'
+    return news[0]
+new = wait(got, 8)
+cbc = [v for v in new.values() if v[1] == 'AES_CBC' and v[2] == 'HMAC_SHA2_256_128']
+assert len(cbc) == 1, sorted(new.values())
+def settled():
+    want = sorted(status_spis('frag')['ESP'])
+    for m in MEMBERS:
+        assert sorted(held(f'frag-{m}')) == want, f'frag-{m} holds {sorted(held(f"frag-{m}"))}, gcksd {want}'
+    return True
+wait(settled, 8)
+print(f'six new SAs, one of them {cbc[0][1]} + {cbc[0][2]}')
+EOF
+
 # ---- scheduler and forged / replayed / truncated GSA_REKEY (sched-1) ----
 
 pyck "sched-1: the lifetime scheduler rekeys under one Rekey SA with increasing Message IDs" <<'EOF' || true
