@@ -89,12 +89,88 @@ static void status(const gk_control_hooks *h, FILE *out)
 	free(gi);
 }
 
+/* "3d04h", "2h05m", "59m12s", "7s": remaining lifetimes and uptime at a glance */
+static const char *dur(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+	else
+		snprintf(buf, len, "%llds", (long long)s);
+	return buf;
+}
+
+/* The status as a table for people (gcksctl status without --json). */
+static void status_table(const gk_control_hooks *h, FILE *t, const gk_gcks_group_info *gi, size_t n)
+{
+	gk_gcks_stats st;
+	char d1[32];
+	int64_t now = (int64_t)time(NULL);
+	gk_gcks_stats_get(h->gcks, &st);
+	fprintf(t, "gcksd up %s: %zu group%s, IKE SAs %u established, %u half-open; "
+		"%llu registration%s, %llu refused since start\n",
+		dur(now - h->started, d1, sizeof(d1)), n, n == 1 ? "" : "s", st.established, st.half_open,
+		(unsigned long long)st.registrations, st.registrations == 1 ? "" : "s",
+		(unsigned long long)st.refusals);
+	for (size_t i = 0; i < n; i++) {
+		const gk_group_policy *pol = gi[i].pol;
+		fprintf(t, "\n%s  rekey %s, members %u", pol->name,
+			pol->rekey_transport == GK_REKEY_INBAND ? "inband" : "multicast", gi[i].registered);
+		if (pol->capacity)
+			fprintf(t, " of %u", pol->capacity);
+		fprintf(t, "\n  %-16s %-12s %-34s %s\n", "SA", "PROTOCOL", "SPI", "REMAINING");
+		for (size_t k = 0; k < gi[i].nkeys; k++) {
+			const gk_sa_key *key = &gi[i].keys[k];
+			bool tek = key->tek_index >= 0 && (size_t)key->tek_index < pol->nteks;
+			char spi[40];
+			for (size_t b = 0; b < key->spi_len && b < 16; b++)
+				snprintf(spi + 2 * b, 3, "%02x", key->spi[b]);
+			if (!key->spi_len)
+				snprintf(spi, sizeof(spi), "-");
+			fprintf(t, "  %-16s %-12s %-34s %s\n", tek ? pol->teks[key->tek_index].name : "(rekey SA)",
+				gk_iana_str(GK_REG_PROTO, tek ? pol->teks[key->tek_index].proto : GK_PROTO_GIKE_UPDATE),
+				spi, dur(key->expires - now, d1, sizeof(d1)));
+		}
+	}
+}
+
+static void status_text(const gk_control_hooks *h, FILE *out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	gk_gcks_group_info *gi = calloc(MAX_GROUPS_REPORTED, sizeof(*gi));
+	FILE *t = gi ? open_memstream(&buf, &len) : NULL;
+	if (!t) {
+		free(gi);
+		reply_error(out, "out of memory");
+		return;
+	}
+	status_table(h, t, gi, gk_gcks_groups(h->gcks, gi, MAX_GROUPS_REPORTED));
+	fclose(t);
+	gk_json j;
+	gk_json_init(&j, out);
+	gk_json_obj(&j);
+	gk_json_kbool(&j, "ok", true);
+	gk_json_kstr(&j, "text", buf);
+	gk_json_obj_end(&j);
+	fputc('\n', out);
+	free(buf);
+	free(gi);
+}
+
 void gk_control_handle(const gk_control_hooks *h, const char *line, FILE *out)
 {
 	char cmd[32] = "", a1[GK_IDENT_TEXT_MAX] = "", a2[GK_IDENT_TEXT_MAX] = "";
 	int n = sscanf(line, "%31s %599s %599s", cmd, a1, a2);
-	if (n >= 1 && !strcmp(cmd, "status") && n == 1) {
+	if (n == 1 && !strcmp(cmd, "status")) {
 		status(h, out);
+	} else if (n == 2 && !strcmp(cmd, "status") && !strcmp(a1, "text")) {
+		status_text(h, out);
 	} else if (n == 1 && !strcmp(cmd, "reload")) {
 		gk_status st = gk_gcks_reload(h->gcks);
 		if (st) {
@@ -123,7 +199,7 @@ void gk_control_handle(const gk_control_hooks *h, const char *line, FILE *out)
 		gk_json_obj_end(&j);
 		fputc('\n', out);
 	} else {
-		reply_error(out, "unknown request (use: status, reload, rekey GROUP, evict GROUP MEMBER, rotate-key)");
+		reply_error(out, "unknown request (use: status [text], reload, rekey GROUP, evict GROUP MEMBER, rotate-key)");
 	}
 }
 

@@ -35,6 +35,7 @@ typedef struct ctl {
 static void usage(FILE *f)
 {
 	fputs("usage: gcksctl [--db PATH] [--control PATH] [--json] COMMAND\n"
+	      "(tables and messages for people; --json: JSON for programs)\n"
 	      "commands:\n"
 	      "  init [--id ID] [--key FILE] [--key-type ecdsa-p256|ecdsa-p384|ed25519|rsa]\n"
 	      "       [--cert FILE] [--ca FILE]      create the database and the GCKS signing key\n"
@@ -43,7 +44,7 @@ static void usage(FILE *f)
 	      "  policy export [GROUP]               print policies in the file format (with secrets)\n"
 	      "  group list | group show GROUP | group delete GROUP\n"
 	      "  member list GROUP                   registered members\n"
-	      "  status                              ask the running gcksd\n"
+	      "  status                              the running gcksd: groups, members, SAs\n"
 	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
 	      "  key rotate                          new signing key, announced to members first\n", f);
 }
@@ -121,23 +122,69 @@ static bool answer_ok(const char *a)
 	return strstr(a, "\"ok\":true") != NULL;
 }
 
+/* The string value of "key" in a one-line answer of gcksd's own JSON writer (common/json.c
+ * escapes only these), malloc'd; NULL when absent. */
+static char *answer_str(const char *a, const char *key)
+{
+	char pat[32];
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	const char *p = strstr(a, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat);
+	char *out = malloc(strlen(p) + 1), *w = out;
+	if (!out)
+		return NULL;
+	for (; *p && *p != '"'; p++) {
+		if (*p != '\\') {
+			*w++ = *p;
+			continue;
+		}
+		switch (*++p) {
+		case 'n': *w++ = '\n'; break;
+		case 'r': *w++ = '\r'; break;
+		case 't': *w++ = '\t'; break;
+		case 'u': {
+			unsigned v = 0;
+			if (sscanf(p + 1, "%4x", &v) == 1 && v < 0x20) {
+				*w++ = (char)v;
+				p += 4;
+			}
+			break;
+		}
+		case 0: p--; break;
+		default: *w++ = *p; break;
+		}
+	}
+	*w = 0;
+	return out;
+}
+
+/* Asks gcksd; prints its JSON answer with --json, else the answer's text for people: the
+ * field `text` (status) or `message` (rekey, evict, key rotate). */
 static int cmd_daemon(const ctl *c, const char *request)
 {
 	char *a = NULL;
 	int rc = ask_daemon(c, request, &a);
 	if (rc)
 		return rc;
-	fputs(a, stdout);
-	if (!strchr(a, '\n'))
-		fputc('\n', stdout);
 	rc = answer_ok(a) ? EXIT_OK : EXIT_FAIL;
-	if (rc) {
-		const char *e = strstr(a, "\"error\":\"");
-		if (e) {
-			e += 9;
-			fprintf(stderr, "gcksctl: %.*s\n", (int)strcspn(e, "\""), e);
-		}
+	char *text = rc || c->json ? NULL : answer_str(a, strstr(a, "\"text\":") ? "text" : "message");
+	if (text) {
+		fputs(text, stdout);
+		if (!*text || text[strlen(text) - 1] != '\n')
+			fputc('\n', stdout);
+	} else if (!rc) {
+		fputs(a, stdout);
+		if (!strchr(a, '\n'))
+			fputc('\n', stdout);
 	}
+	if (rc) {
+		char *e = answer_str(a, "error");
+		fprintf(stderr, "gcksctl: %s\n", e ? e : "gcksd refused the request");
+		free(e);
+	}
+	free(text);
 	free(a);
 	return rc;
 }
@@ -640,7 +687,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "member") && !strcmp(sub, "list") && argc == 3)
 		return cmd_member_list(&c, argv[2]);
 	if (!strcmp(cmd, "status") && argc == 1)
-		return cmd_daemon(&c, "status");
+		return cmd_daemon(&c, c.json ? "status" : "status text");
 	if (!strcmp(cmd, "key") && !strcmp(sub, "rotate") && argc == 2)
 		return cmd_daemon(&c, "rotate-key");
 	char req[1400];

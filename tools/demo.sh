@@ -43,6 +43,6 @@ gm camera-1 sender
 say "gcksctl member list keyid:video-1"
 "$build/gcks/gcksctl" --db "$db" member list keyid:video-1
 say "gcksctl status (from the running gcksd)"
-"$build/gcks/gcksctl" --db "$db" --control "$ctl" status | python3 -m json.tool
+"$build/gcks/gcksctl" --db "$db" --control "$ctl" status
 say "gcksd log"
 cat "$work/gcksd.log"

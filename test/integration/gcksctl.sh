@@ -492,7 +492,24 @@ assert 6000 < esp[0]['remaining_lifetime'] <= 7200, esp
 assert sa['spi'] == esp[0]['spi'] and sa['encryption'] == 'AES_GCM_12', sa
 assert sa['destination']['address'] == '239.192.20.2/32', sa
 EOF
-run rekey --db "$DB2" --control "$CTL" rekey keyid:ctl-test
+run status-table --db "$DB2" --control "$CTL" status
+pyck "status without --json: a table for people, one block per group with its SAs and remaining lifetimes" <<'EOF'
+t = text('status-table.out')
+lines = t.splitlines()
+assert lines[0].startswith('gcksd up ') and 'IKE SAs' in lines[0] and 'registration' in lines[0], lines[0]
+i = lines.index([l for l in lines if l.startswith('keyid:ctl-test  ')][0])
+assert 'rekey multicast' in lines[i] and 'members 2' in lines[i], lines[i]
+assert lines[i + 1].split() == ['SA', 'PROTOCOL', 'SPI', 'REMAINING'], lines[i + 1]
+rows = [l.split() for l in lines[i + 2:i + 4]]
+assert rows[0][:2] == ['video-b', 'ESP'] and len(rows[0][2]) == 8 and rows[0][3].endswith('m'), rows
+assert rows[1][:3] == ['(rekey', 'SA)', 'GIKE_UPDATE'] and len(rows[1][3]) == 32, rows
+assert '{' not in t, t
+EOF
+run rekey-human --db "$DB2" --control "$CTL" rekey keyid:ctl-test
+check "rekey without --json: exit 0, one line of text saying what was sent" \
+	bash -c '[ "$1" -eq 0 ] && [ "$(wc -l <"$2")" -eq 1 ] && grep -q "^keyid:ctl-test rekeyed (GSA_REKEY)$" "$2" || { cat "$2"; exit 1; }' \
+	_ "$rc" "$W/rekey-human.out"
+run rekey --db "$DB2" --control "$CTL" --json rekey keyid:ctl-test
 pyck "rekey keyid:ctl-test: exit 0, the answer is {\"ok\": true, \"message\": ...}" <<'EOF'
 a = load('rekey.out')
 assert a['ok'] is True and isinstance(a['message'], str) and a['message'], a

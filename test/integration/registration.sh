@@ -361,7 +361,7 @@ for m in ml:
     assert m['peer'].startswith('127.0.0.1:'), m
 EOF
 rc=0
-"$GCKSCTL" --db "$DB" --control "$CTL" status >"$W/status.json" 2>>"$W/gcksctl.log" || rc=$?
+"$GCKSCTL" --db "$DB" --control "$CTL" --json status >"$W/status.json" 2>>"$W/gcksctl.log" || rc=$?
 check "gcksctl status (control socket) exits 0" test "$rc" -eq 0
 pyck "status: both groups with their member counts, registrations and refusals counted" <<'EOF'
 st = load(f'{W}/status.json')
@@ -539,7 +539,7 @@ assert by['fqdn:c-send.example.net']['role'] == 'sender'
 assert by['fqdn:c-send.example.net']['sender_ids'] == group('c-send')['sender_ids']
 assert by['fqdn:c-recv-1.example.net']['role'] == 'receiver'
 EOF
-"$GCKSCTL" --db "$DB" --control "$CTL" status >"$W/status-cert.json" 2>>"$W/gcksctl.log" || true
+"$GCKSCTL" --db "$DB" --control "$CTL" --json status >"$W/status-cert.json" 2>>"$W/gcksctl.log" || true
 pyck "status (certificates): member counts of both groups" <<'EOF'
 by = {g['group']: g for g in load(f'{W}/status-cert.json')['groups']}
 assert by['keyid:integ-cert']['members'] == 3, by['keyid:integ-cert']

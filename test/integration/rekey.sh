@@ -87,7 +87,7 @@ pyck() {
 	sed 's/^/#   /' "$W/check.out"
 	return 1
 }
-ctl() { "$GCKSCTL" --db "$W/gcks.db" --control "$W/gcksd.sock" "$@"; }
+ctl() { "$GCKSCTL" --db "$W/gcks.db" --control "$W/gcksd.sock" --json "$@"; }
 # (background processes are started with `ip netns exec` itself, which execs them: $! is theirs)
 nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 # mark NAME: remembers how many event lines each gmd has written so far
@@ -169,7 +169,7 @@ def wait(fn, timeout, step=0.1):
         time.sleep(step)
 
 def ctl(*args):
-    r = subprocess.run([os.environ['GCKSCTL'], '--db', f'{W}/gcks.db', '--control', f'{W}/gcksd.sock', *args],
+    r = subprocess.run([os.environ['GCKSCTL'], '--db', f'{W}/gcks.db', '--control', f'{W}/gcksd.sock', '--json', *args],
                        capture_output=True, text=True)
     assert r.returncode == 0, f'gcksctl {" ".join(args)}: rc {r.returncode}: {r.stdout} {r.stderr}'
     return r.stdout
