@@ -452,9 +452,10 @@ out:
 }
 
 /* Keys changed by a policy reload: the old in-memory keys are what members hold, and the old
- * policy says how to reach them (its transport, Rekey SA transforms, address). A switch from
- * multicast to inband rekey excludes everyone under the old Rekey SA: members re-register and
- * keep the IKE SA that inband rekeys need. */
+ * policy says how to reach them (its transport, Rekey SA transforms, address). A change of rekey
+ * transport excludes everyone by the old path: members re-register, to keep the IKE SA that
+ * inband rekeys need, or to learn GCAUTH and AUTH_KEY, which only registration carries (RFC 9838
+ * 4.4.2.1). */
 static void rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	const gk_sa_key *old = was->keys;
@@ -490,12 +491,12 @@ static void rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *wa
 		goto out;
 	if (p->kek_changed)
 		gk_store_rekey_msgid_reset(g->env.store, grp->pol.name);
-	if (was->pol.rekey_transport == GK_REKEY_MULTICAST && grp->pol.rekey_transport == GK_REKEY_INBAND) {
+	if (was->pol.rekey_transport != grp->pol.rekey_transport) {
 		p->ndel = 0;
 		plan_exclude(&was->pol, p);
 	}
 	announce_via(g, grp, &was->pol, p, old_kek,
-		     p->exclude ? "policy changed to inband rekey: members re-register" : "policy changed");
+		     p->exclude ? "rekey transport changed: members re-register" : "policy changed");
 out:
 	OPENSSL_clear_free(p, sizeof(*p));
 }

@@ -864,6 +864,94 @@ for m in ('m1', 'm2'):
 print('Message ID', ids[0], 'under the Rekey SA announced with initial ID', initial)
 EOF
 
+# ---- rekey transport changed while gcksd runs (frag-1: multicast -> inband -> multicast) ----
+# To inband: the GSA_REKEY under the old Rekey SA excludes everyone; members re-register and keep
+# the IKE SA that GSA_INBAND_REKEY needs. Back to multicast: a GSA_INBAND_REKEY excludes them, and
+# they re-register to learn the Rekey SA with its GCAUTH and AUTH_KEY (only registration carries
+# them); the next rekey is a multicast GSA_REKEY every member accepts.
+
+"$GCKSCTL" --db "$W/gcks.db" policy export keyid:frag-1 >"$W/frag-multicast.yaml" 2>"$W/export.log" ||
+	not_ok "gcksctl policy export keyid:frag-1"
+python3 - "$W/frag-multicast.yaml" "$W/frag-inband.yaml" <<'EOF'
+import re, sys
+src = open(sys.argv[1]).read()
+# the export's rekey block (indented under the group) becomes `transport: inband` alone
+out, n = re.subn(r'(?m)^(\s*)rekey:\n(?:\1\s+.*\n)+', lambda m: f'{m.group(1)}rekey:\n{m.group(1)}  transport: inband\n', src)
+assert n == 1, n
+open(sys.argv[2], 'w').write(out)
+EOF
+chmod 600 "$W"/frag-*.yaml
+mark switch1
+ctl policy load "$W/frag-inband.yaml" >"$W/switch1.out" 2>&1 || true
+pyck "frag-1 switched to inband rekey: every member is excluded, re-registers, holds the same SAs gcksd serves and no Rekey SA" <<'EOF' || true
+from ck import *
+out = open(f'{W}/switch1.out').read()
+assert 'keyid:frag-1: loaded' in out and 'gcksd: policies reloaded' in out, out
+def rereg():
+    for m in MEMBERS:
+        assert events(f'frag-{m}', 'switch1', 'excluded'), f'frag-{m} not excluded'
+        reg = events(f'frag-{m}', 'switch1', 'registered')
+        assert reg, f'frag-{m} not registered again'
+        assert not reg[-1]['state'].get('rekey_sa'), reg[-1]['state'].get('rekey_sa')
+    want = sorted(status_spis('frag')['ESP'])
+    for m in MEMBERS:
+        assert sorted(held(f'frag-{m}')) == want, f'frag-{m}: {sorted(held(f"frag-{m}"))} != {want}'
+    return want
+save('switch_inband', wait(rereg, 15))
+EOF
+mark switch2
+ctl rekey keyid:frag-1 >"$W/rekey-switch.out" 2>&1 || true
+pyck "frag-1 (now inband): gcksctl rekey reaches all three by GSA_INBAND_REKEY" <<'EOF' || true
+from ck import *
+r = json.loads(open(f'{W}/rekey-switch.out').read())
+assert r['ok'] and 'INBAND' in r['message'], r
+old = set(load('switch_inband'))
+def moved():
+    news = []
+    for m in MEMBERS:
+        assert events(f'frag-{m}', 'switch2', 'inband_rekey'), f'frag-{m}: no inband_rekey'
+        new = {e['spi']: e['keymat_sha256'] for e in events(f'frag-{m}', 'switch2', 'sa_added') if e['spi'] not in old}
+        assert len(new) == 6, f'frag-{m}: {len(new)} new SAs'
+        news.append(new)
+    assert all(n == news[0] for n in news), 'members disagree'
+    return news[0]
+new = wait(moved, 8)
+assert sorted(new) == sorted(status_spis('frag')['ESP']), 'not what gcksd serves'
+EOF
+mark switch3
+ctl policy load "$W/frag-multicast.yaml" >"$W/switch3.out" 2>&1 || true
+pyck "frag-1 back to multicast: members are excluded by GSA_INBAND_REKEY and re-register, all with the Rekey SA gcksd serves" <<'EOF' || true
+from ck import *
+out = open(f'{W}/switch3.out').read()
+assert 'keyid:frag-1: loaded' in out, out
+def kek():
+    ks = set()
+    for m in MEMBERS:
+        assert events(f'frag-{m}', 'switch3', 'excluded'), f'frag-{m} not excluded'
+        reg = events(f'frag-{m}', 'switch3', 'registered')
+        assert reg, f'frag-{m} not registered again'
+        ks.add(rekey_sa(f'frag-{m}'))
+    assert len(ks) == 1 and None not in ks, ks
+    return ks.pop()
+k = wait(kek, 15)
+assert status_spis('frag')['GIKE_UPDATE'] == [k[0]], (k, status_spis('frag'))
+EOF
+mark switch4
+ctl rekey keyid:frag-1 >"$W/rekey-switch4.out" 2>&1 || true
+pyck "frag-1 (multicast again): the next gcksctl rekey is a GSA_REKEY every member accepts" <<'EOF' || true
+from ck import *
+r = json.loads(open(f'{W}/rekey-switch4.out').read())
+assert r['ok'] and 'GSA_REKEY' in r['message'], r
+def acc():
+    for m in MEMBERS:
+        assert events(f'frag-{m}', 'switch4', 'rekey_accepted'), f'frag-{m}: nothing accepted'
+    want = sorted(status_spis('frag')['ESP'])
+    for m in MEMBERS:
+        new = {e['spi'] for e in events(f'frag-{m}', 'switch4', 'sa_added')}
+        assert sorted(new) == want, f'frag-{m}: {sorted(new)} != {want}'
+wait(acc, 8)
+EOF
+
 # ---- clean shutdown ----
 
 kill -TERM "$gcksd_pid" 2>/dev/null || true
