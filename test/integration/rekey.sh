@@ -8,6 +8,7 @@
 #   - video-1 (multicast): `gcksctl rekey` moves all three members to the same new SA (SPI and
 #     keymat_sha256, as gcksctl status reports it); the copies are bitwise identical; the old SA
 #     goes after the deactivation delay, not before;
+#   - v6-1 (multicast over IPv6, ff15::97:1): the GSA_REKEY reaches all three over IPv6;
 #   - frag-1 (multicast, fragment-mtu 576, six SAs): the rekey goes out as SKF fragments and
 #     every member accepts it;
 #   - sched-1 (multicast, 1m lifetime, 90% margin): the lifetime scheduler rekeys under one Rekey
@@ -23,6 +24,9 @@
 #   - gcksd killed with SIGKILL and restarted on the same database: members keep their SAs, the
 #     scheduler's next GSA_REKEY under the same Rekey SA has a greater Message ID and is
 #     accepted, and `gcksctl rekey` is accepted under the Rekey SA the last message announced.
+#   - policy changes loaded while gcksd runs (frag-1): new Rekey SA transforms and key wrap and a
+#     new SA cipher reach every member under the Rekey SA they hold; multicast -> inband ->
+#     multicast rekey transport: members are excluded, re-register, and follow the new transport.
 # Needs root (exits 77 otherwise), iproute2, python3 and sqlite3; programs from GK_BUILDDIR,
 # else the current directory. Prints one line per check (ok - / not ok -); exit 0 when all pass.
 set -euo pipefail
@@ -99,7 +103,8 @@ cat >"$W/ck.py" <<'EOF'
 import json, os, subprocess, sys, time
 W = os.environ['W']
 MEMBERS = ['m1', 'm2', 'm3']
-GROUPS = {'video': 'keyid:video-1', 'sched': 'keyid:sched-1', 'chat': 'keyid:chat-1', 'frag': 'keyid:frag-1'}
+GROUPS = {'video': 'keyid:video-1', 'sched': 'keyid:sched-1', 'chat': 'keyid:chat-1', 'frag': 'keyid:frag-1',
+          'v6': 'keyid:v6-1'}
 PORTS = {'video': 1848, 'sched': 1849, 'frag': 1850}
 GCKS_ADDR = '10.97.0.1'
 
@@ -290,6 +295,7 @@ for n in $NODES; do
 	ip -n "$P-sw" link set "v$n" master br0 up
 	ip -n "$P-$n" link set lo up
 	ip -n "$P-$n" addr add "${ADDR[$n]}/24" dev eth0
+	ip -n "$P-$n" addr add "fd97::${ADDR[$n]##*.}/64" dev eth0 nodad
 	ip -n "$P-$n" link set eth0 up
 	ip -n "$P-$n" route add 224.0.0.0/4 dev eth0
 done
@@ -390,6 +396,28 @@ YAML
 	done
 	echo "    members:"
 	members_yaml
+	cat <<'YAML'
+  - id: keyid:v6-1
+    activation-delay: 1s
+    deactivation-delay: 1s
+    rekey:
+      transport: multicast
+      key-wrap: kw-5649-256
+      address: ff15::97:1
+      port: 1851
+      copies: 2
+      interval: 200ms
+      interface: eth0
+    sas:
+      - name: v6video
+        encryption: aes-gcm-16
+        source: fd97::50
+        destination: ff15::97:2
+        ip-protocol: udp
+        ports: 5004
+    members:
+YAML
+	members_yaml
 } >"$W/groups.yaml"
 
 "$GCKSCTL" --db "$W/gcks.db" init --id fqdn:gcks.test >"$W/init.log" 2>&1
@@ -411,7 +439,7 @@ ip netns exec "$P-spy" python3 "$W/spy.py" "$W/spy.jsonl" 239.192.0.1:1848 239.1
 spy_pid=$!
 for _ in $(seq 50); do grep -q ready "$W/spy.log" 2>/dev/null && break; sleep 0.1; done
 
-for grp in video sched chat frag; do
+for grp in video sched chat frag v6; do
 	for m in m1 m2 m3; do
 		ip netns exec "$P-$m" "$GMD" --gcks 10.97.0.1:848 --id "fqdn:$m.test" --group "keyid:$grp-1" --psk-file "$W/$m.psk" \
 			--json --sa-backend none --mcast-iface eth0 >"$W/$grp-$m.out" 2>"$W/$grp-$m.log" &
@@ -497,6 +525,24 @@ assert len(d) == 2, f'{len(d)} datagrams'
 assert d[0]['data'] == d[1]['data'], 'copies differ'
 assert d[0]['np'] == 46, f'first payload {d[0]["np"]} (SK expected)'
 assert 0.1 < d[1]['t'] - d[0]['t'] < 1.0, f'interval {d[1]["t"] - d[0]["t"]:.3f}s'
+EOF
+
+# ---- IPv6 multicast rekey (v6-1) ----
+
+mark v61
+python3 -c "import ck; ck.save('v6_old', list(ck.held('v6-m1')))"
+ctl rekey keyid:v6-1 >"$W/rekey-v6.out" 2>&1 || true
+pyck "v6-1: the Rekey SA is on ff15::97:1 port 1851; all three accept the GSA_REKEY sent there over IPv6 and add the same new SA" <<'EOF' || true
+from ck import *
+for m in MEMBERS:
+    r = events(f'v6-{m}', kind='registered')[0]['state']['rekey_sa']
+    assert r['destination']['address'] == 'ff15::97:1/128' and r['destination']['port_low'] == 1851, r
+def moved():
+    for m in MEMBERS:
+        assert events(f'v6-{m}', 'v61', 'rekey_accepted'), f'v6-{m}: nothing accepted'
+    return same_new_sa('v6', 'v61', load('v6_old'))
+spi, km = wait(moved, 8)
+assert status_spis('v6')['ESP'] == [spi], 'not what gcksctl status reports'
 EOF
 
 # ---- fragmented GSA_REKEY (frag-1) ----
