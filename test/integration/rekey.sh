@@ -230,6 +230,29 @@ def load_all():
 def load(key):
     return load_all()[key]
 
+def same_new_sas(group, since, old, count, via='rekey_accepted', fields=('keymat_sha256',)):
+    """Every member reported `via` since the mark and added the same `count` new ESP SAs (not
+    in `old`): SPI -> the tuple of `fields` of their sa_added events."""
+    news = []
+    for m in MEMBERS:
+        assert events(f'{group}-{m}', since, via), f'{group}-{m}: no {via}'
+        new = {e['spi']: tuple(e.get(f) for f in fields)
+               for e in events(f'{group}-{m}', since, 'sa_added') if e['spi'] not in old}
+        assert len(new) == count, f'{group}-{m}: {len(new)} new SAs'
+        news.append(new)
+    assert all(n == news[0] for n in news), f'members disagree: {news}'
+    return news[0]
+
+def reregistered(group, since):
+    """Every member was excluded since the mark and registered again: member -> its new state."""
+    out = {}
+    for m in MEMBERS:
+        assert events(f'{group}-{m}', since, 'excluded'), f'{group}-{m} not excluded'
+        reg = events(f'{group}-{m}', since, 'registered')
+        assert reg, f'{group}-{m} not registered again'
+        out[m] = reg[-1]['state']
+    return out
+
 def same_new_sa(group, since, old, members=MEMBERS, kind='sa_added'):
     """Every member added the same one new ESP SA since the mark (not one of `old`): its SPI
     and keymat_sha256."""
@@ -567,17 +590,7 @@ print(f'{n} fragments, sizes {sorted({len(x["data"]) for x in d})}')
 EOF
 pyck "frag-1: every member reassembles, verifies and accepts it: the same six new SAs on all three" <<'EOF' || true
 from ck import *
-old = set(load('frag_old'))
-def got():
-    news = []
-    for m in MEMBERS:
-        assert events(f'frag-{m}', 'frag1', 'rekey_accepted'), f'frag-{m}: nothing accepted'
-        new = {e['spi']: e['keymat_sha256'] for e in events(f'frag-{m}', 'frag1', 'sa_added') if e['spi'] not in old}
-        assert len(new) == 6, f'frag-{m}: {len(new)} new SAs'
-        news.append(new)
-    assert all(n == news[0] for n in news), 'members disagree'
-    return news[0]
-new = wait(got, 8)
+new = wait(lambda: same_new_sas('frag', 'frag1', set(load('frag_old')), 6), 8)
 assert sorted(status_spis('frag')['ESP']) == sorted(new), 'not what gcksctl status reports'
 EOF
 
@@ -612,20 +625,15 @@ assert 'gcksd: policies reloaded' in out, out
 EOF
 pyck "frag-1 after the change: every member accepts the GSA_REKEY, takes the new Rekey SA and the same new SAs, f0 now AES-CBC" <<'EOF' || true
 from ck import *
-old = set(load('reload_old'))
 def got():
-    news, keks = [], set()
+    new = same_new_sas('frag', 'reload1', set(load('reload_old')), 6,
+                       fields=('keymat_sha256', 'encryption', 'integrity'))
+    keks = set()
     for m in MEMBERS:
-        assert events(f'frag-{m}', 'reload1', 'rekey_accepted'), f'frag-{m}: nothing accepted'
         assert events(f'frag-{m}', 'reload1', 'rekey_sa_replaced'), f'frag-{m}: Rekey SA not replaced'
-        new = {e['spi']: (e['keymat_sha256'], e.get('encryption'), e.get('integrity'))
-               for e in events(f'frag-{m}', 'reload1', 'sa_added') if e['spi'] not in old}
-        assert len(new) == 6, f'frag-{m}: {len(new)} new SAs'
-        news.append(new)
         keks.add(rekey_sa(f'frag-{m}'))
-    assert all(n == news[0] for n in news), f'members disagree: {news}'
     assert len(keks) == 1 and keks.pop()[0] != load('reload_kek_before')[0], 'Rekey SA not new'
-    return news[0]
+    return new
 new = wait(got, 8)
 cbc = [v for v in new.values() if v[1] == 'AES_CBC' and v[2] == 'HMAC_SHA2_256_128']
 assert len(cbc) == 1, sorted(new.values())
@@ -934,11 +942,8 @@ from ck import *
 out = open(f'{W}/switch1.out').read()
 assert 'keyid:frag-1: loaded' in out and 'gcksd: policies reloaded' in out, out
 def rereg():
-    for m in MEMBERS:
-        assert events(f'frag-{m}', 'switch1', 'excluded'), f'frag-{m} not excluded'
-        reg = events(f'frag-{m}', 'switch1', 'registered')
-        assert reg, f'frag-{m} not registered again'
-        assert not reg[-1]['state'].get('rekey_sa'), reg[-1]['state'].get('rekey_sa')
+    for st in reregistered('frag', 'switch1').values():
+        assert not st.get('rekey_sa'), st.get('rekey_sa')
     want = sorted(status_spis('frag')['ESP'])
     for m in MEMBERS:
         assert sorted(held(f'frag-{m}')) == want, f'frag-{m}: {sorted(held(f"frag-{m}"))} != {want}'
@@ -951,17 +956,7 @@ pyck "frag-1 (now inband): gcksctl rekey reaches all three by GSA_INBAND_REKEY" 
 from ck import *
 r = json.loads(open(f'{W}/rekey-switch.out').read())
 assert r['ok'] and 'INBAND' in r['message'], r
-old = set(load('switch_inband'))
-def moved():
-    news = []
-    for m in MEMBERS:
-        assert events(f'frag-{m}', 'switch2', 'inband_rekey'), f'frag-{m}: no inband_rekey'
-        new = {e['spi']: e['keymat_sha256'] for e in events(f'frag-{m}', 'switch2', 'sa_added') if e['spi'] not in old}
-        assert len(new) == 6, f'frag-{m}: {len(new)} new SAs'
-        news.append(new)
-    assert all(n == news[0] for n in news), 'members disagree'
-    return news[0]
-new = wait(moved, 8)
+new = wait(lambda: same_new_sas('frag', 'switch2', set(load('switch_inband')), 6, 'inband_rekey'), 8)
 assert sorted(new) == sorted(status_spis('frag')['ESP']), 'not what gcksd serves'
 EOF
 mark switch3
@@ -971,12 +966,8 @@ from ck import *
 out = open(f'{W}/switch3.out').read()
 assert 'keyid:frag-1: loaded' in out, out
 def kek():
-    ks = set()
-    for m in MEMBERS:
-        assert events(f'frag-{m}', 'switch3', 'excluded'), f'frag-{m} not excluded'
-        reg = events(f'frag-{m}', 'switch3', 'registered')
-        assert reg, f'frag-{m} not registered again'
-        ks.add(rekey_sa(f'frag-{m}'))
+    reregistered('frag', 'switch3')
+    ks = {rekey_sa(f'frag-{m}') for m in MEMBERS}
     assert len(ks) == 1 and None not in ks, ks
     return ks.pop()
 k = wait(kek, 15)
