@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@ typedef struct client {
 	char line[LINE_MAX_LEN];
 	size_t len;
 	bool closing;
+	char who[64];                 /* the peer's user (SO_PEERCRED), for the audit log */
 } client;
 
 static void reply_error(FILE *out, const char *msg)
@@ -163,7 +166,7 @@ static void status_text(const gk_control_hooks *h, FILE *out)
 	free(gi);
 }
 
-void gk_control_handle(const gk_control_hooks *h, const char *line, FILE *out)
+void gk_control_handle(const gk_control_hooks *h, const char *who, const char *line, FILE *out)
 {
 	char cmd[32] = "", a1[GK_IDENT_TEXT_MAX] = "", a2[GK_IDENT_TEXT_MAX] = "";
 	int n = sscanf(line, "%31s %599s %599s", cmd, a1, a2);
@@ -191,6 +194,9 @@ void gk_control_handle(const gk_control_hooks *h, const char *line, FILE *out)
 			reply_error(out, msg);
 			return;
 		}
+		/* who asked, for `gcksctl audit` (eviction's policy change is audited by the store too) */
+		if (h->store && gk_store_audit(h->store, who, cmd, msg))
+			gk_warn("audit record of %s: %s", cmd, gk_store_errmsg(h->store));
 		gk_json j;
 		gk_json_init(&j, out);
 		gk_json_obj(&j);
@@ -230,7 +236,7 @@ static void answer(client *c, const char *line)
 	FILE *mem = open_memstream(&buf, &len);
 	if (!mem)
 		return;
-	gk_control_handle(&c->ctl->hooks, line, mem);
+	gk_control_handle(&c->ctl->hooks, c->who, line, mem);
 	fclose(mem);
 	uv_write_t *w = malloc(sizeof(*w));
 	if (!w) {
@@ -275,6 +281,22 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 }
 
+static void peer_user(uv_pipe_t *p, char *who, size_t len)
+{
+	uv_os_fd_t fd;
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	snprintf(who, len, "control socket");
+	if (uv_fileno((uv_handle_t *)p, &fd) || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen))
+		return;
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	if (!getpwuid_r(cr.uid, &pw, buf, sizeof(buf), &res) && res)
+		snprintf(who, len, "%s (pid %d)", res->pw_name, (int)cr.pid);
+	else
+		snprintf(who, len, "uid %u (pid %d)", (unsigned)cr.uid, (int)cr.pid);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	gk_control *ctl = server->data;
@@ -286,8 +308,11 @@ static void on_connection(uv_stream_t *server, int status)
 	c->ctl = ctl;
 	uv_pipe_init(server->loop, &c->pipe, 0);
 	c->pipe.data = c;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read))
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read)) {
 		close_client(c);
+		return;
+	}
+	peer_user(&c->pipe, c->who, sizeof(c->who));
 }
 
 static void on_server_closed(uv_handle_t *h)

@@ -44,6 +44,7 @@ static void usage(FILE *f)
 	      "  policy export [GROUP]               print policies in the file format (with secrets)\n"
 	      "  group list | group show GROUP | group delete GROUP\n"
 	      "  member list GROUP                   registered members\n"
+	      "  audit [N]                           the last N admin changes (default 20)\n"
 	      "  status                              the running gcksd: groups, members, SAs\n"
 	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
 	      "  key rotate                          new signing key, announced to members first\n", f);
@@ -644,6 +645,61 @@ static int cmd_member_list(const ctl *c, const char *group)
 	return EXIT_OK;
 }
 
+/* audit [N]: the last N (default 20) admin changes, oldest first */
+static int cmd_audit(const ctl *c, int argc, char **argv)
+{
+	size_t last = 20;
+	if (argc > 1) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(argv[1], &end, 10);
+		if (errno || *end || !v || argv[1][0] == '-')
+			return usage_error("audit %s: the count must be a positive number", argv[1]);
+		last = (size_t)v;
+	}
+	gk_store *s = NULL;
+	gk_audit_row *r = NULL;
+	size_t n = 0;
+	int rc = open_store(c, false, &s);
+	if (rc)
+		return rc;
+	if (gk_store_audit_list(s, last, &r, &n)) {
+		fprintf(stderr, "gcksctl: cannot read the audit log: %s\n", gk_store_errmsg(s));
+		gk_store_close(s);
+		return EXIT_FAIL;
+	}
+	gk_json j;
+	gk_json_init(&j, stdout);
+	if (c->json)
+		gk_json_arr(&j);
+	else
+		printf("%-20s %-20s %-16s %s\n", "WHEN", "WHO", "ACTION", "DETAIL");
+	for (size_t i = 0; i < n; i++) {
+		char when[32];
+		time_t t = (time_t)r[i].at;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (c->json) {
+			gk_json_obj(&j);
+			gk_json_kstr(&j, "at", when);
+			gk_json_kstr(&j, "who", r[i].who);
+			gk_json_kstr(&j, "action", r[i].action);
+			gk_json_kstr(&j, "detail", r[i].detail);
+			gk_json_obj_end(&j);
+		} else {
+			printf("%-20s %-20s %-16s %s\n", when, r[i].who, r[i].action, r[i].detail);
+		}
+	}
+	if (c->json) {
+		gk_json_arr_end(&j);
+		putchar('\n');
+	}
+	free(r);
+	gk_store_close(s);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -686,6 +742,8 @@ int main(int argc, char **argv)
 		return cmd_group_delete(&c, argv[2]);
 	if (!strcmp(cmd, "member") && !strcmp(sub, "list") && argc == 3)
 		return cmd_member_list(&c, argv[2]);
+	if (!strcmp(cmd, "audit") && argc <= 2)
+		return cmd_audit(&c, argc, argv);
 	if (!strcmp(cmd, "status") && argc == 1)
 		return cmd_daemon(&c, c.json ? "status" : "status text");
 	if (!strcmp(cmd, "key") && !strcmp(sub, "rotate") && argc == 2)

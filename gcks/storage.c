@@ -58,6 +58,8 @@
 	X(IDENT_SET, "INSERT OR REPLACE INTO gcks_identity (id, id_type, id_data, sign_key_pem, cert_pem, " \
 		     "ca_pem, updated, next_sign_key_pem) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
 	X(AUDIT, "INSERT INTO audit (at, who, action, detail) VALUES (?1, ?2, ?3, ?4)") \
+	X(AUDIT_LIST, "SELECT at, who, action, detail FROM (SELECT id, at, who, action, detail FROM audit " \
+		      "ORDER BY id DESC LIMIT ?1) ORDER BY id") \
 	X(GROUP_ID, "SELECT id, generation FROM groups WHERE name = ?1") \
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
@@ -1880,4 +1882,41 @@ gk_status gk_store_sender_ids_reset(gk_store *s, const char *group)
 	if (!st)
 		st = counter_set(s, gid, "sender_id", 0);
 	return tx_end(s, TX_DURABLE, st);
+}
+
+/* ---- audit, read ---- */
+
+gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n)
+{
+	if (!s || !out || !n)
+		return GK_E_INVAL;
+	*out = NULL;
+	*n = 0;
+	gk_status st = tx_begin(s, TX_READ);
+	if (st)
+		return st;
+	sqlite3_stmt *q = stmt(s, Q_AUDIT_LIST);
+	bool row = true;
+	st = !q ? GK_E_IO : sqlite3_bind_int64(q, 1, last > INT64_MAX ? INT64_MAX : (int64_t)last)
+		? db_fail(s, SQLITE_RANGE) : GK_OK;
+	while (!st && !(st = step(s, q, &row)) && row) {
+		if ((st = grow((void **)out, n, sizeof(**out))))
+			break;
+		gk_audit_row *a = &(*out)[*n - 1];
+		reader r = { q, 0, GK_OK };
+		a->at = r_int(&r);
+		r_text(&r, a->who, sizeof(a->who));
+		r_text(&r, a->action, sizeof(a->action));
+		r_text(&r, a->detail, sizeof(a->detail));
+		st = r.st;
+	}
+	if (q)
+		stmt_done(q);
+	st = tx_end(s, TX_READ, st);
+	if (st) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return st;
 }

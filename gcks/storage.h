@@ -128,5 +128,11 @@ gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration
 
 /* ---- audit ---- */
 gk_status gk_store_audit(gk_store *s, const char *who, const char *action, const char *detail);
+typedef struct gk_audit_row {
+	int64_t at;              /* Unix time */
+	char who[256], action[256], detail[4096];
+} gk_audit_row;
+/* The last `last` audit records, oldest first; *out is malloc'd, free() it. */
+gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n);
 
 #endif

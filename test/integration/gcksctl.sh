@@ -66,7 +66,7 @@ check() {
 }
 # pyck DESC <<'EOF' python EOF: load(path) reads JSON; files under $W.
 cat >"$W/ck.py" <<'EOF'
-import json, os, sys
+import json, os, pwd, sys
 W = os.environ['W']
 def load(path):
     with open(path if path.startswith('/') else f'{W}/{path}') as f:
@@ -518,6 +518,19 @@ check "(rekey exit code 0)" test "$rc" -eq 0
 run rekey-none --db "$DB2" --control "$CTL" rekey keyid:no-such-group
 check "rekey of an unknown group: non-zero ($rc), one line on stderr" \
 	bash -c '[ "$1" -ne 0 ] && [ "$(wc -l <"$2")" -eq 1 ] || { cat "$2"; exit 1; }' _ "$rc" "$W/rekey-none.err"
+run audit-json --db "$DB2" --json audit 3
+run audit-table --db "$DB2" audit
+pyck "gcksctl audit: the rekeys asked over the control socket, with the asking user, newest last; a table without --json" <<'EOF'
+rows = load('audit-json.out')
+assert len(rows) == 3, rows
+assert [r['action'] for r in rows[-2:]] == ['rekey', 'rekey'], rows
+me = pwd.getpwuid(os.getuid()).pw_name
+assert all(r['who'].startswith(me + ' (pid ') for r in rows[-2:]), rows
+assert rows[-1]['detail'] == 'keyid:ctl-test rekeyed (GSA_REKEY)', rows
+t = text('audit-table.out').splitlines()
+assert t[0].split() == ['WHEN', 'WHO', 'ACTION', 'DETAIL'], t[0]
+assert 'policy load' in text('audit-table.out') and t[-1].endswith('keyid:ctl-test rekeyed (GSA_REKEY)'), t
+EOF
 
 # =================================================================================
 # 8. concurrent policy loads while members register: never half a policy
