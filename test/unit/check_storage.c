@@ -339,6 +339,32 @@ START_TEST(refuses_readable_file)
 }
 END_TEST
 
+START_TEST(audit_list_last_n_oldest_first)
+{
+	gk_store *s = open_ok(true);
+	char detail[32];
+	for (int i = 0; i < 5; i++) {
+		snprintf(detail, sizeof(detail), "d%d", i);
+		ck_assert_int_eq(gk_store_audit(s, "alice", "rekey", detail), GK_OK);
+	}
+	gk_audit_row *r = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(gk_store_audit_list(s, 3, &r, &n), GK_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(r[0].detail, "d2");
+	ck_assert_str_eq(r[2].detail, "d4");
+	ck_assert_str_eq(r[2].who, "alice");
+	ck_assert_str_eq(r[2].action, "rekey");
+	ck_assert_int_gt(r[2].at, 0);
+	free(r);
+	ck_assert_int_eq(gk_store_audit_list(s, 100, &r, &n), GK_OK);
+	ck_assert_uint_ge(n, 5); /* and whatever creating the database wrote */
+	ck_assert_str_eq(r[n - 1].detail, "d4");
+	free(r);
+	gk_store_close(s);
+}
+END_TEST
+
 START_TEST(refuses_newer_schema)
 {
 	gk_store *s = open_ok(true);
@@ -1063,6 +1089,7 @@ int main(void)
 	tcase_add_test(tc, created_0600_whatever_the_umask);
 	tcase_add_test(tc, refuses_readable_file);
 	tcase_add_test(tc, refuses_newer_schema);
+	tcase_add_test(tc, audit_list_last_n_oldest_first);
 	tcase_add_test(tc, refuses_foreign_files);
 	tcase_add_test(tc, migrates_version_1_database);
 	tcase_add_test(tc, policy_round_trip);
