@@ -456,13 +456,14 @@ out:
  * transport excludes everyone by the old path: members re-register, to keep the IKE SA that
  * inband rekeys need, or to learn GCAUTH and AUTH_KEY, which only registration carries (RFC 9838
  * 4.4.2.1). */
-static void rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
+static bool rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	const gk_sa_key *old = was->keys;
 	size_t nold = was->nkeys;
+	bool sent = false;
 	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
 	if (!p)
-		return;
+		return false;
 	p->n = grp->nkeys;
 	memcpy(p->keys, grp->keys, grp->nkeys * sizeof(grp->keys[0]));
 	/* pair old keys with new ones by SPI: an old SPI no longer served is deleted */
@@ -495,10 +496,62 @@ static void rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *wa
 		p->ndel = 0;
 		plan_exclude(&was->pol, p);
 	}
-	announce_via(g, grp, &was->pol, p, old_kek,
-		     p->exclude ? "rekey transport changed: members re-register" : "policy changed");
+	sent = announce_via(g, grp, &was->pol, p, old_kek,
+			    p->exclude ? "rekey transport changed: members re-register" : "policy changed") == GK_OK;
 out:
 	OPENSSL_clear_free(p, sizeof(*p));
+	return sent;
+}
+
+static const gk_sa_key *kek_of(const gcks_group *grp)
+{
+	for (size_t j = 0; j < grp->nkeys; j++)
+		if (grp->keys[j].tek_index < 0)
+			return &grp->keys[j];
+	return NULL;
+}
+
+static void close_member_sas(gk_gcks *g, const gk_ident *member, uint64_t group_hash);
+static gk_status exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *via, const gk_sa_key *old_kek,
+			     const char *why);
+
+/* Members the reloaded policy no longer lists lose their registration and their IKE SAs'
+ * service of the group; true when one of them was registered (it holds keys to take back). */
+static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *was)
+{
+	bool cut = false;
+	for (size_t i = 0; i < was->pol.nmembers; i++) {
+		const gk_ident *id = &was->pol.members[i].id;
+		if (gcks_group_member(grp, id))
+			continue;
+		char t[GK_IDENT_TEXT_MAX];
+		bool reg = false;
+		gk_ident_text(id, t);
+		if (gk_store_registration_exists(g->env.store, grp->pol.name, t, &reg) == GK_OK && reg &&
+		    gk_store_registration_delete(g->env.store, grp->pol.name, t) == GK_OK) {
+			cut = true;
+			if (grp->registered)
+				grp->registered--;
+			gk_info("%s no longer in the policy of %s: its keys are taken back", t, grp->pol.name);
+		}
+		close_member_sas(g, id, grp->hash);
+	}
+	return cut;
+}
+
+/* A reloaded group: members removed from it must not get the new keys. Multicast: everyone is
+ * excluded under the Rekey SA they hold, with new keys that only listed members can fetch by
+ * re-registering (as gcksctl evict does). Inband: the others get new keys over their IKE SAs. */
+static void after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
+{
+	bool cut = cut_removed_members(g, grp, was);
+	if (cut && was->pol.rekey_transport == GK_REKEY_MULTICAST) {
+		exclude_via(g, grp, &was->pol, kek_of(was), "members removed from the policy");
+		return;
+	}
+	bool sent = grp->generation != was->generation && rekey_after_reload(g, grp, was);
+	if (cut && !sent)
+		gcks_rekey_group(g, grp, true, NULL, "members removed from the policy");
 }
 
 gk_status gk_gcks_reload(gk_gcks *g)
@@ -516,7 +569,7 @@ gk_status gk_gcks_reload(gk_gcks *g)
 	for (size_t i = 0; i < g->ngroups; i++)
 		for (size_t j = 0; j < nold; j++)
 			if (g->groups[i].hash == old[j].hash && g->groups[i].generation != old[j].generation)
-				rekey_after_reload(g, &g->groups[i], &old[j]);
+				after_reload(g, &g->groups[i], &old[j]);
 	gcks_group *keep = g->groups;
 	size_t nkeep = g->ngroups;
 	g->groups = old;
@@ -605,7 +658,10 @@ gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen)
 /* Excludes every member (RFC 9838 2.4.3): new keys for every SA, then a GSA_REKEY under the old
  * Rekey SA with Delete SPI 0 for the Data-Security SAs and for GIKE_UPDATE, carrying no keys:
  * members re-register and get the new ones, which only authorized members can. */
-gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
+/* via, old_kek: the policy and Rekey SA members hold (after a reload, the old ones); NULL: the
+ * group's own and the Rekey SA before this rotation. */
+static gk_status exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *via, const gk_sa_key *old_kek,
+			     const char *why)
 {
 	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
 	bool changed = false;
@@ -618,12 +674,19 @@ gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 		memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
 		grp->nkeys = p->n;
 		gcks_next_spis(g, grp);
-		plan_exclude(&grp->pol, p);
+		plan_exclude(via ? via : &grp->pol, p);
 		int ki = kek_index(p);
-		st = announce(g, grp, p, ki >= 0 ? &p->prev[ki] : NULL, why);
+		if (!old_kek && ki >= 0)
+			old_kek = &p->prev[ki];
+		st = announce_via(g, grp, via ? via : &grp->pol, p, old_kek, why);
 	}
 	OPENSSL_clear_free(p, sizeof(*p));
 	return st;
+}
+
+gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
+{
+	return exclude_via(g, grp, NULL, NULL, why);
 }
 
 /* The member's IKE SAs stop serving the group; those that serve no other group close. An IKE SA

@@ -26,7 +26,8 @@
 #     accepted, and `gcksctl rekey` is accepted under the Rekey SA the last message announced.
 #   - policy changes loaded while gcksd runs (frag-1): new Rekey SA transforms and key wrap and a
 #     new SA cipher reach every member under the Rekey SA they hold; multicast -> inband ->
-#     multicast rekey transport: members are excluded, re-register, and follow the new transport.
+#     multicast rekey transport: members are excluded, re-register, and follow the new transport;
+#     m3 removed from the policy: everyone excluded, m1 and m2 get new keys, m3 is refused.
 # Needs root (exits 77 otherwise), iproute2, python3 and sqlite3; programs from GK_BUILDDIR,
 # else the current directory. Prints one line per check (ok - / not ok -); exit 0 when all pass.
 set -euo pipefail
@@ -987,6 +988,43 @@ def acc():
         new = {e['spi'] for e in events(f'frag-{m}', 'switch4', 'sa_added')}
         assert sorted(new) == want, f'frag-{m}: {sorted(new)} != {want}'
 wait(acc, 8)
+EOF
+
+# ---- a member removed from the policy while gcksd runs (frag-1, multicast) ----
+# Like gcksctl evict: m3 held the Rekey SA, so everyone is excluded under it and only m1 and m2
+# can fetch the new keys by re-registering.
+
+"$GCKSCTL" --db "$W/gcks.db" policy export keyid:frag-1 >"$W/frag-now.yaml" 2>>"$W/export.log"
+python3 - "$W/frag-now.yaml" "$W/frag-no-m3.yaml" <<'EOF'
+import re, sys
+src = open(sys.argv[1]).read()
+out, n = re.subn(r'(?m)^(\s*)- id: fqdn:m3\.test\n(?:\1  .*\n)*', '', src)
+assert n == 1 and 'm3.test' not in out, n
+open(sys.argv[2], 'w').write(out)
+EOF
+chmod 600 "$W/frag-no-m3.yaml"
+mark remove1
+python3 -c "import ck; ck.save('remove_old', list(ck.held('frag-m1')))"
+ctl policy load "$W/frag-no-m3.yaml" >"$W/remove1.out" 2>&1 || true
+pyck "frag-1 without m3 in the policy: all three excluded; m1 and m2 re-register and hold the same new SAs, m3 is refused and holds nothing" <<'EOF' || true
+from ck import *
+out = open(f'{W}/remove1.out').read()
+assert 'keyid:frag-1: loaded' in out, out
+old = set(load('remove_old'))
+def done():
+    for m in MEMBERS:
+        assert events(f'frag-{m}', 'remove1', 'excluded'), f'frag-{m} not excluded'
+    hs = []
+    for m in ('m1', 'm2'):
+        assert events(f'frag-{m}', 'remove1', 'registered'), f'frag-{m} not registered again'
+        hs.append(held(f'frag-{m}'))
+    assert hs[0] == hs[1] and len(hs[0]) == 6 and not set(hs[0]) & old, hs
+    ev = events('frag-m3', 'remove1', ('group_lost', 'registration_refused', 'registration_failed'))
+    assert any('AUTHORIZATION_FAILED' in json.dumps(e) for e in ev), ev
+    return hs[0]
+new = wait(done, 15)
+assert sorted(new) == sorted(status_spis('frag')['ESP']), 'not what gcksd serves'
+assert not events('frag-m3', 'remove1', 'registered') and held('frag-m3') == {}, held('frag-m3')
 EOF
 
 # ---- clean shutdown ----
