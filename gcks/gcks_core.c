@@ -392,6 +392,8 @@ static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
 		gcks_inband_response(g, sa, &m);
 	}
 	gk_msg_free(&m);
+	if (sa->closing && !sa->out_req)
+		gcks_sa_remove(g, sa); /* our Delete is answered */
 }
 
 void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
@@ -439,22 +441,18 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 
 /* ---- timers ---- */
 
-static void close_idle(gk_gcks *g, gcks_sa *sa)
+/* RFC 9838 2.3.3: by convention the GCKS closes registration IKE SAs it does not need. The
+ * Delete is a request like any other: retransmitted until answered (the SA goes then) or until
+ * the member is deemed gone. True when the Delete is out and the SA stays until then. */
+static bool close_idle(gk_gcks *g, gcks_sa *sa)
 {
-	/* RFC 9838 2.3.3: by convention the GCKS closes registration IKE SAs it does not need */
 	gk_pl_delete d = { .proto = GK_PROTO_IKE };
 	gk_out_pl pl = { GK_PL_DELETE, false, &d };
-	gk_msg_out o = {
-		.hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r, .exchange = GK_EXCH_INFORMATIONAL,
-			 .msg_id = sa->ike.msgid_out++ },
-		.inner = &pl, .ninner = 1, .protect = true,
-	};
-	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
-	gk_wbuf w;
-	gk_wbuf_init(&w, GK_MAX_MESSAGE);
-	if (gk_msg_build(&o, &k, g->env.rnd, &w) == GK_OK)
-		send_raw(g, sa, w.data, w.len);
-	gk_wbuf_free(&w);
+	sa->closing = true;
+	if (gcks_request(g, sa, GK_EXCH_INFORMATIONAL, &pl, 1) != GK_OK)
+		return false;
+	sa->deadline_ms = 0;
+	return true;
 }
 
 void gk_gcks_tick(gk_gcks *g)
@@ -474,11 +472,9 @@ void gk_gcks_tick(gk_gcks *g)
 		while (sa) {
 			gcks_sa *next = sa->next_r;
 			gcks_outgoing_tick(g, sa, now);
-			if (sa->deadline_ms && now >= sa->deadline_ms) {
-				if (sa->ike.state == GK_IKE_ESTABLISHED)
-					close_idle(g, sa);
+			if (sa->deadline_ms && now >= sa->deadline_ms &&
+			    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || !close_idle(g, sa)))
 				gcks_sa_remove(g, sa);
-			}
 			sa = next;
 		}
 	}

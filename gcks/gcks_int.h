@@ -48,6 +48,7 @@ typedef struct gcks_sa {
 	int64_t out_rtx_ms;
 	unsigned out_tries, out_wait_ms;
 	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
+	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
 	uint8_t req_hash[4][16];          /* verified datagrams of the last request, to tell a */
 	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
 	uint32_t req_hash_msgid;
@@ -144,6 +145,9 @@ gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_
 gk_status gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen);
 /* Excludes every member (new keys, Delete SPI 0 for all SAs): they must re-register (2.4.3). */
 gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why);
+/* Sends our request on sa (window 1: GK_E_STATE while one is outstanding), retransmitted with
+ * backoff by gcks_outgoing_tick until gcks_inband_response sees the answer. */
+gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_pl *pl, size_t n);
 void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
 void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
 void gcks_pending_free(gk_gcks *g);

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include "gcks_int.h"
 #include "addr.h"
+#include "iana.h"
 #include "ikekeys.h"
 #include "log.h"
 #include "rekey_msg.h"
@@ -260,6 +261,31 @@ static void out_send(gk_gcks *g, gcks_sa *sa)
 	sa->out_rtx_ms = gcks_now(g) + sa->out_wait_ms;
 }
 
+gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_pl *pl, size_t n)
+{
+	gk_dgrams d;
+	if (sa->out_req)
+		return GK_E_STATE;
+	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
+	gk_msg_out o = { .hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r, .exchange = exchange,
+				  .msg_id = sa->ike.msgid_out },
+			 .inner = pl, .ninner = n, .protect = true };
+	gk_status st = gk_msg_build_dgrams(&o, &k, g->env.rnd, sa->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d);
+	if (st)
+		return st;
+	sa->out_req = calloc(1, sizeof(*sa->out_req));
+	if (!sa->out_req) {
+		gk_dgrams_free(&d);
+		return GK_E_NOMEM;
+	}
+	*sa->out_req = d;
+	sa->out_exchange = exchange;
+	sa->out_tries = 0;
+	sa->out_wait_ms = INBAND_FIRST_WAIT_MS;
+	out_send(g, sa);
+	return GK_OK;
+}
+
 static gk_status send_inband(gk_gcks *g, gcks_sa *sa, const rekey_plan *p, const gk_group_state *gs)
 {
 	gk_arena a;
@@ -270,28 +296,10 @@ static gk_status send_inband(gk_gcks *g, gcks_sa *sa, const rekey_plan *p, const
 	gk_arena_init(&a, 0);
 	gk_status st = plan_payloads(p, gs, sa->ike.suite.kwa, GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len),
 				     &a, pl, &n);
-	gk_dgrams d;
-	if (!st) {
-		gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
-		gk_msg_out o = { .hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r,
-					  .exchange = GK_EXCH_GSA_INBAND_REKEY, .msg_id = sa->ike.msgid_out },
-				 .inner = pl, .ninner = n, .protect = true };
-		st = gk_msg_build_dgrams(&o, &k, g->env.rnd, sa->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d);
-	}
+	if (!st)
+		st = gcks_request(g, sa, GK_EXCH_GSA_INBAND_REKEY, pl, n);
 	gk_arena_free(&a);
-	if (st)
-		return st;
-	sa->out_req = calloc(1, sizeof(*sa->out_req));
-	if (!sa->out_req) {
-		gk_dgrams_free(&d);
-		return GK_E_NOMEM;
-	}
-	*sa->out_req = d;
-	sa->out_exchange = GK_EXCH_GSA_INBAND_REKEY;
-	sa->out_tries = 0;
-	sa->out_wait_ms = INBAND_FIRST_WAIT_MS;
-	out_send(g, sa);
-	return GK_OK;
+	return st;
 }
 
 static void out_done(gcks_sa *sa)
@@ -330,6 +338,8 @@ void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 	if (!sa->out_req || m->hdr.exchange != sa->out_exchange || m->hdr.msg_id != sa->ike.msgid_out)
 		return;
 	out_done(sa);
+	if (sa->closing)
+		return; /* the member answered our Delete: the caller removes the SA */
 	if (!sa->rekey_queued)
 		return;
 	sa->rekey_queued = false;
@@ -357,8 +367,13 @@ void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now)
 		return;
 	if (++sa->out_tries > INBAND_TRIES) {
 		char at[64];
-		gk_warn("member at %s does not answer GSA_INBAND_REKEY: closing its IKE SA",
-			gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at)));
+		gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at));
+		if (sa->closing)
+			gk_dbg("member at %s does not answer our Delete: IKE SA removed", at);
+		else
+			gk_warn("member at %s does not answer %s: closing its IKE SA", at,
+				gk_iana_str(GK_REG_EXCHANGE, sa->out_exchange));
+		sa->closing = true; /* an unresponsive peer's SA goes without a Delete (RFC 7296 2.4) */
 		sa->deadline_ms = now; /* removed by the SA scan */
 		out_done(sa);
 		return;
