@@ -2,6 +2,10 @@
  * (IKE_SA_INIT, GSA_AUTH, GSA_REGISTRATION; RFC 9838 2.3), with retransmission and backoff,
  * and verifies everything it receives. Like the GCKS core it owns no socket, clock or
  * randomness: gk_gm_env carries them, so tests run a member without the network.
+ * With retry_ms set, a registration that fails is tried again with exponential backoff and
+ * jitter (a permanent refusal at the slow retry_max_ms), so a daemon is never left without a
+ * plan. With liveness_ms set, an IKE SA kept for inband rekeys is checked with an empty
+ * INFORMATIONAL when it has been silent (RFC 7296 2.4); a dead one is registered again.
  * A gk_gm owns its IKE SA and the received group states; it does not own the credentials in
  * its config (EVP_PKEY, X509, X509_STORE stay the caller's). */
 #ifndef GK_GM_H
@@ -34,6 +38,11 @@ typedef struct gk_gm_config {
 	size_t nsag_encr;
 	unsigned retransmit_ms;      /* first retransmission timeout, doubled each time */
 	unsigned retransmit_tries;
+	unsigned retry_ms;           /* first wait before a failed registration is tried again,
+				      * doubled each time (minus up to 1/4 jitter); 0 = never */
+	unsigned retry_max_ms;       /* cap, and the wait after a permanent refusal */
+	unsigned liveness_ms;        /* silence on an IKE SA kept for inband rekeys before a liveness
+				      * check (plus up to 1/4 jitter); 0 = off */
 } gk_gm_config;
 
 void gk_gm_config_default(gk_gm_config *c);
@@ -41,10 +50,12 @@ void gk_gm_config_default(gk_gm_config *c);
 typedef enum gk_gm_event_type {
 	GK_GM_REGISTERED,            /* group state received and verified */
 	GK_GM_REFUSED,               /* the GCKS refused this group with `notify` */
-	GK_GM_FAILED,                /* the exchange failed as a whole (see `why`, `notify`) */
+	GK_GM_FAILED,                /* the exchange failed as a whole (see `why`, `notify`, `retry_ms`);
+				      * with retry, also a run that ended with no group registered */
 	GK_GM_DONE,                  /* every group has an answer */
 	GK_GM_CLOSED,                /* the GCKS closed the IKE SA */
 	GK_GM_REKEYED,               /* GSA_INBAND_REKEY: new SAs (state) and/or deletions */
+	GK_GM_DEAD,                  /* no answer to a liveness check: the IKE SA is gone (`retry_ms`) */
 } gk_gm_event_type;
 
 /* A Delete payload entry (RFC 9838 2.4.3): SPI all zero means every SA of the protocol. */
@@ -64,6 +75,7 @@ typedef struct gk_gm_event {
 	const gk_gm_delete *dels;    /* GK_GM_REKEYED */
 	size_t ndel;
 	uint32_t msg_id;
+	int64_t retry_ms;            /* GK_GM_FAILED, GK_GM_DEAD: next registration in, 0 = none */
 } gk_gm_event;
 
 typedef struct gk_gm_env {
@@ -85,11 +97,17 @@ gk_status gk_gm_start(gk_gm *gm);
 void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len);
 /* Retransmissions and give-up; call every ~100 ms. */
 void gk_gm_tick(gk_gm *gm);
-/* Leaves a group over the registration IKE SA (RFC 9838 2.3.2: IDg with NO_PROPOSAL_CHOSEN). */
+/* Leaves a group over the registration IKE SA (RFC 9838 2.3.2: IDg with NO_PROPOSAL_CHOSEN).
+ * GK_E_STATE while another request (a liveness check, say) is outstanding. */
 gk_status gk_gm_leave(gk_gm *gm, size_t group);
 /* Is this datagram for this member core's IKE SA? (several cores may share a socket) */
 bool gk_gm_owns(const gk_gm *gm, const uint8_t *data, size_t len);
 /* Milliseconds until gk_gm_tick has work, -1 when idle. */
 int64_t gk_gm_next_timeout(const gk_gm *gm);
+/* The wait before registration attempt `attempt` + 1 after a failure (attempt 0 = the first
+ * retry): retry_ms doubled per attempt up to retry_max_ms, minus up to 1/4 random jitter so
+ * members do not return in step; retry_max_ms (with jitter) after a permanent refusal
+ * (notify AUTHORIZATION_FAILED, INVALID_GROUP_ID, AUTHENTICATION_FAILED). 0 if retry_ms is 0. */
+int64_t gk_gm_retry_delay(const gk_gm_config *cfg, const gk_rand *rnd, unsigned attempt, uint16_t notify);
 
 #endif

@@ -1,4 +1,5 @@
-/* The member's registration state machine. */
+/* The member's registration state machine, its retries after failures and the liveness check
+ * of IKE SAs kept for inband rekeys. */
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -15,7 +16,7 @@
 
 typedef enum gm_state {
 	GM_IDLE, GM_INIT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED,
-	GM_LEAVE_SENT
+	GM_LEAVE_SENT, GM_PROBE_SENT
 } gm_state;
 
 struct gk_gm {
@@ -32,6 +33,13 @@ struct gk_gm {
 	size_t cookie_len;
 	uint16_t ke_group;
 	gk_group_state *gs;         /* scratch for decoding, wiped after each use */
+	size_t nreg;                /* groups registered in this attempt */
+	uint16_t refusal;           /* the last refusal notify in this attempt */
+	unsigned fails;             /* failed attempts in a row: the backoff exponent */
+	int64_t retry_at;           /* next attempt, 0 = none planned */
+	bool inband;                /* a group registered here has no Rekey SA: rekeys come on this SA */
+	int64_t last_rx;            /* last authenticated message on the IKE SA */
+	int64_t live_wait;          /* silence before a liveness check, jitter included; 0 = none */
 };
 
 typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
@@ -39,6 +47,7 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m);
 static void on_auth_resp(gk_gm *gm, const gk_msg *m);
 static void on_reg_resp(gk_gm *gm, const gk_msg *m);
 static void on_leave_resp(gk_gm *gm, const gk_msg *m);
+static void on_probe_resp(gk_gm *gm, const gk_msg *m);
 
 /* The responses a member waits for, on one screen: (state, exchange) -> handler. Requests from
  * the GCKS (INFORMATIONAL) are answered in on_request. */
@@ -51,6 +60,7 @@ static const struct {
 	{ GM_AUTH_SENT, GK_EXCH_GSA_AUTH, on_auth_resp },
 	{ GM_REG_SENT, GK_EXCH_GSA_REGISTRATION, on_reg_resp },
 	{ GM_LEAVE_SENT, GK_EXCH_GSA_REGISTRATION, on_leave_resp },
+	{ GM_PROBE_SENT, GK_EXCH_INFORMATIONAL, on_probe_resp },
 };
 
 void gk_gm_config_default(gk_gm_config *c)
@@ -72,11 +82,57 @@ static void emit(gk_gm *gm, gk_gm_event_type t, uint16_t notify, const char *why
 		gm->env.event(gm->env.event_ctx, &ev);
 }
 
+/* Refusals an admin has to fix: asking again soon would only load the GCKS. */
+static bool permanent(uint16_t notify)
+{
+	return notify == GK_N_AUTHORIZATION_FAILED || notify == GK_N_INVALID_GROUP_ID ||
+	       notify == GK_N_AUTHENTICATION_FAILED;
+}
+
+int64_t gk_gm_retry_delay(const gk_gm_config *cfg, const gk_rand *rnd, unsigned attempt, uint16_t notify)
+{
+	uint32_t r = 0;
+	if (!cfg->retry_ms)
+		return 0;
+	int64_t cap = cfg->retry_max_ms > cfg->retry_ms ? cfg->retry_max_ms : cfg->retry_ms;
+	int64_t d = cfg->retry_ms;
+	for (unsigned i = 0; i < attempt && d < cap; i++)
+		d *= 2;
+	if (d > cap || permanent(notify))
+		d = cap;
+	/* jitter below the doubling: members that failed together come back spread, and each
+	 * wait is still longer than the one before */
+	if (gk_rand_bytes(rnd, (uint8_t *)&r, sizeof(r)) != GK_OK)
+		r = 0;
+	return d - (int64_t)(r % (uint64_t)(d / 4 + 1));
+}
+
+/* Plans the next attempt (when retries are on) and reports the failure. */
 static void fail(gk_gm *gm, uint16_t notify, const char *why)
 {
 	gm->state = GM_DONE_FAILED;
 	gm->rtx_at = 0;
-	emit(gm, GK_GM_FAILED, notify, why);
+	gm->live_wait = 0;
+	gk_gm_event ev = { .type = GK_GM_FAILED, .group = gm->cur, .notify = notify, .why = why };
+	if (gm->cfg.retry_ms) {
+		ev.retry_ms = gk_gm_retry_delay(&gm->cfg, gm->env.rnd, gm->fails++, notify);
+		gm->retry_at = now(gm) + ev.retry_ms;
+	}
+	if (gm->env.event)
+		gm->env.event(gm->env.event_ctx, &ev);
+}
+
+/* The next liveness check waits for liveness_ms of silence plus jitter, so the members of a
+ * big group do not all ask at once. Only SAs that carry inband rekeys are checked. */
+static void arm_liveness(gk_gm *gm)
+{
+	uint32_t r = 0;
+	gm->live_wait = 0;
+	if (!gm->cfg.liveness_ms || !gm->inband || gm->state != GM_ESTABLISHED)
+		return;
+	if (gk_rand_bytes(gm->env.rnd, (uint8_t *)&r, sizeof(r)) != GK_OK)
+		r = 0;
+	gm->live_wait = (int64_t)gm->cfg.liveness_ms + r % (gm->cfg.liveness_ms / 4 + 1);
 }
 
 static void transmit(gk_gm *gm)
@@ -153,6 +209,11 @@ gk_status gk_gm_start(gk_gm *gm)
 	gm->ike.initiator = true;
 	gm->cookie_len = 0;
 	gm->cur = 0;
+	gm->nreg = 0;
+	gm->refusal = 0;
+	gm->retry_at = 0;
+	gm->inband = false;
+	gm->live_wait = 0;
 	gm->ke_group = gm->cfg.offer.ke[0];
 	do {
 		if ((st = gk_rand_bytes(gm->env.rnd, (uint8_t *)&gm->ike.spi_i, 8)) != GK_OK)
@@ -415,9 +476,15 @@ static void next_group(gk_gm *gm)
 	size_t n = 0;
 	gm->cur++;
 	if (gm->cur >= gm->cfg.ngroups) {
-		gm->state = GM_ESTABLISHED;
 		gm->rtx_at = 0;
 		gm->cur = 0;
+		if (gm->cfg.retry_ms && !gm->nreg) {
+			/* every group refused: the attempt failed as a whole and is retried */
+			fail(gm, gm->refusal, "no group registered");
+			return;
+		}
+		gm->state = GM_ESTABLISHED;
+		arm_liveness(gm);
 		emit(gm, GK_GM_DONE, 0, NULL);
 		return;
 	}
@@ -487,6 +554,7 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 {
 	const gk_payload *err = gk_msg_find_error(m);
 	if (err) {
+		gm->refusal = err->body->notify.type;
 		emit(gm, GK_GM_REFUSED, err->body->notify.type, "the GCKS refused the registration");
 		next_group(gm);
 		return;
@@ -503,6 +571,12 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 	} else {
 		gk_gm_event ev = { .type = GK_GM_REGISTERED, .group = gm->cur, .state = gm->gs,
 				   .transport_mode = gk_msg_find_notify(m, GK_N_USE_TRANSPORT_MODE) != NULL };
+		bool rekey_sa = false;
+		for (size_t i = 0; i < gm->gs->nsas; i++)
+			rekey_sa |= gm->gs->sas[i].proto == GK_PROTO_GIKE_UPDATE;
+		gm->inband |= !rekey_sa; /* no Rekey SA: the GCKS rekeys this group on our IKE SA */
+		gm->nreg++;
+		gm->fails = 0;
 		if (gm->env.event)
 			gm->env.event(gm->env.event_ctx, &ev);
 	}
@@ -595,7 +669,10 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	}
 	if (closed) {
 		gm->state = GM_CLOSED;
-		emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
+		gm->rtx_at = 0; /* a liveness check in flight has its answer */
+		gm->live_wait = 0;
+		if (!gm->retry_at) /* with an attempt planned, this SA was given up already */
+			emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
 	}
 }
 
@@ -627,7 +704,45 @@ static void on_leave_resp(gk_gm *gm, const gk_msg *m)
 {
 	(void)m;
 	gm->state = GM_ESTABLISHED;
+	arm_liveness(gm);
 	emit(gm, GK_GM_DONE, 0, "left");
+}
+
+/* ---- liveness (RFC 7296 2.4) ---- */
+
+static void send_probe(gk_gm *gm)
+{
+	gk_dbg("no message from the GCKS for %lld ms: liveness check", (long long)(now(gm) - gm->last_rx));
+	gm->state = GM_PROBE_SENT;
+	if (send_protected(gm, GK_EXCH_INFORMATIONAL, NULL, 0) != GK_OK) {
+		gm->state = GM_ESTABLISHED; /* out of memory: try again after another interval */
+		gm->last_rx = now(gm);
+	}
+}
+
+static void on_probe_resp(gk_gm *gm, const gk_msg *m)
+{
+	(void)m;
+	gm->state = GM_ESTABLISHED;
+	arm_liveness(gm);
+}
+
+/* The check went unanswered through every retransmission: the GCKS lost the IKE SA (a
+ * restart) or is gone. Register again after a randomized delay (RFC 9838 2.4.3 advises
+ * against everyone at once); the caller keeps what it installed until then. */
+static void dead(gk_gm *gm)
+{
+	gm->state = GM_CLOSED;
+	gm->rtx_at = 0;
+	gm->live_wait = 0;
+	gk_gm_event ev = { .type = GK_GM_DEAD, .why = "no answer to a liveness check" };
+	if (gm->cfg.retry_ms) {
+		gm->fails = 0;
+		ev.retry_ms = gk_gm_retry_delay(&gm->cfg, gm->env.rnd, 0, 0);
+		gm->retry_at = now(gm) + ev.retry_ms;
+	}
+	if (gm->env.event)
+		gm->env.event(gm->env.event_ctx, &ev);
 }
 
 void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
@@ -646,6 +761,7 @@ void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
 			goto out; /* unauthenticated, or a fragment kept for later */
 		if (gk_exchange_rules_check(&m, &bad))
 			goto out; /* malformed: drop (RFC 7296 2.21) */
+		gm->last_rx = now(gm); /* authenticated: the GCKS holds the SA */
 	}
 	if (gk_log_get_level() >= GK_LOG_DEBUG) {
 		char s[512];
@@ -673,10 +789,24 @@ out:
 
 void gk_gm_tick(gk_gm *gm)
 {
-	if (!gm->rtx_at || now(gm) < gm->rtx_at)
+	int64_t t = now(gm);
+	if (gm->retry_at && t >= gm->retry_at) {
+		gm->retry_at = 0;
+		if (gk_gm_start(gm) != GK_OK)
+			fail(gm, 0, "cannot start a registration");
+		return;
+	}
+	if (gm->state == GM_ESTABLISHED && gm->live_wait && t - gm->last_rx >= gm->live_wait) {
+		send_probe(gm);
+		return;
+	}
+	if (!gm->rtx_at || t < gm->rtx_at)
 		return;
 	if (++gm->rtx_count > gm->cfg.retransmit_tries) {
-		fail(gm, 0, "no answer from the GCKS");
+		if (gm->state == GM_PROBE_SENT)
+			dead(gm);
+		else
+			fail(gm, 0, "no answer from the GCKS");
 		return;
 	}
 	gm->rtx_ms *= 2;
@@ -685,9 +815,14 @@ void gk_gm_tick(gk_gm *gm)
 
 int64_t gk_gm_next_timeout(const gk_gm *gm)
 {
-	if (!gm->rtx_at)
+	int64_t at = gm->rtx_at;
+	if (gm->retry_at && (!at || gm->retry_at < at))
+		at = gm->retry_at;
+	if (gm->state == GM_ESTABLISHED && gm->live_wait && (!at || gm->last_rx + gm->live_wait < at))
+		at = gm->last_rx + gm->live_wait;
+	if (!at)
 		return -1;
-	int64_t d = gm->rtx_at - now(gm);
+	int64_t d = at - now(gm);
 	return d < 0 ? 0 : d;
 }
 

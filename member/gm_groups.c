@@ -487,6 +487,27 @@ void gk_gm_groups_lost(gk_gm_groups *m, size_t i, const char *why)
 	close_sock(&m->g[i]);
 }
 
+void gk_gm_groups_retrying(gk_gm_groups *m, size_t i, const char *event, const char *why, int64_t retry_ms,
+			   bool schedule)
+{
+	if (i >= m->n)
+		return;
+	mgroup *g = &m->g[i];
+	long long secs = (long long)((retry_ms + 999) / 1000);
+	gk_warn("group %s: %s: %s; next attempt in %lld s", g->name, event, why ? why : "", secs);
+	if (schedule) {
+		g->rereg_at = now_ms(m) + retry_ms;
+		g->rereg_running = false;
+	}
+	if (!m->env.events)
+		return;
+	gk_json j;
+	ev_begin(m, &j, g, event);
+	gk_json_kstr(&j, "reason", why ? why : "");
+	gk_json_kint(&j, "retry_in", secs);
+	ev_end(m, &j);
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	gk_gm_groups *m = t->data;

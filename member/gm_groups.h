@@ -34,6 +34,12 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t group, const gk_group_state
 void gk_gm_groups_inband(gk_gm_groups *m, const gk_gm_event *ev);
 /* The registration failed or the GCKS refused: nothing is held for the group any more. */
 void gk_gm_groups_lost(gk_gm_groups *m, size_t group, const char *why);
+/* A registration of the group failed, or its IKE SA died (event "registration_failed",
+ * "ike_sa_dead"): reports why and when the next attempt comes. With schedule, the group manager
+ * asks for that attempt itself (env.reregister after retry_ms); else the caller has one planned.
+ * What is installed stays: it is valid until its lifetime ends or a registration replaces it. */
+void gk_gm_groups_retrying(gk_gm_groups *m, size_t group, const char *event, const char *why, int64_t retry_ms,
+			   bool schedule);
 /* Removes everything installed (shutdown) and frees. */
 void gk_gm_groups_free(gk_gm_groups *m);
 

@@ -1,4 +1,8 @@
-/* gmd: the G-IKEv2 member agent. Registers to groups at a GCKS and reports what it received. */
+/* gmd: the G-IKEv2 member agent. Registers to groups at a GCKS and reports what it received.
+ * Without --once it stays: a registration that fails is tried again with backoff (the member
+ * core plans the attempts; a group refused while others registered is planned by the group
+ * manager), and IKE SAs kept for inband rekeys are checked for liveness, so a GCKS restart
+ * does not leave gmd holding SAs that are never rekeyed. */
 #include <ctype.h>
 #include <getopt.h>
 #include <signal.h>
@@ -22,6 +26,9 @@
 #define GCKS_DEFAULT_PORT 848
 
 #define MAX_RUNS 16
+#define RETRY_S 5               /* first wait after a failed registration ... */
+#define RETRY_MAX_S 300         /* ... doubling up to this; also after a permanent refusal */
+#define LIVENESS_S 60
 
 struct gmd;
 
@@ -31,8 +38,12 @@ typedef struct gm_run {
 	struct gmd *d;
 	gk_gm *gm;
 	size_t map[GK_GM_MAX_GROUPS];
+	size_t n;
+	uint16_t refused[GK_GM_MAX_GROUPS]; /* refusal notify per run group in this attempt ... */
+	bool was_refused[GK_GM_MAX_GROUPS]; /* ... (a refusal may carry no notify) */
 	bool finished;              /* failed or closed: freed on the next tick */
 	bool first;
+	bool busy;                  /* registering, or waiting to try again */
 } gm_run;
 
 typedef struct gmd {
@@ -61,6 +72,11 @@ static void usage(FILE *f)
 	      "           (--psk-file FILE | --cert FILE --key FILE [--ca FILE] | --key FILE --gcks-pubkey FILE)\n"
 	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
+	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
+	      "--retry: first wait before a failed registration is tried again (default 5), doubling up\n"
+	      "         to MAX (default 300); --liveness: silence on an IKE SA kept for inband rekeys\n"
+	      "         before it is checked (default 60, 0 = off); --retransmit: first retransmission\n"
+	      "         timeout (default 500 ms, doubled each time) and retransmissions (default 6)\n"
 	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
 }
 
@@ -97,6 +113,11 @@ static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first);
 static void reregister_cb(void *ctx, size_t group)
 {
 	gmd *d = ctx;
+	for (size_t i = 0; i < MAX_RUNS; i++) {
+		const gm_run *o = d->runs[i];
+		if (o && !o->finished && o->busy && o->n == 1 && o->map[0] == group)
+			return; /* that run is registering the group already, or will try again */
+	}
 	gm_run *r = run_new(d, &group, 1, false);
 	if (!r || gk_gm_start(r->gm))
 		gk_err("cannot start a re-registration");
@@ -109,6 +130,42 @@ static void lost(gmd *d, size_t gi, const gk_gm_event *ev)
 	snprintf(why, sizeof(why), "%s%s%s", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
 		 ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
 	gk_gm_groups_lost(d->groups, gi, why);
+}
+
+/* Without --once: a failed attempt. The core plans the next one (retry_ms). A refusal loses
+ * the group (a policy said no); no answer keeps what is installed, valid until it expires. */
+static void failed(gmd *d, gm_run *r, const gk_gm_event *ev)
+{
+	char why[256];
+	snprintf(why, sizeof(why), "%s%s%s", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
+		 ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
+	for (size_t i = 0; i < r->n && d->groups; i++) {
+		if (ev->notify)
+			lost(d, r->map[i], ev); /* a no-op for groups never registered */
+		if (ev->retry_ms)
+			gk_gm_groups_retrying(d->groups, r->map[i], "registration_failed", why, ev->retry_ms, false);
+		r->was_refused[i] = false;
+	}
+	r->busy = ev->retry_ms > 0;
+	r->finished = !r->busy;
+}
+
+/* Without --once: the attempt registered some groups. Those refused are tried again on their
+ * own, planned by the group manager. */
+static void done(gmd *d, gm_run *r)
+{
+	r->busy = false;
+	for (size_t i = 0; i < r->n && d->groups; i++) {
+		if (!r->was_refused[i])
+			continue;
+		r->was_refused[i] = false;
+		uint16_t n = r->refused[i];
+		int64_t wait = gk_gm_retry_delay(&d->cfg, d->env.rnd, 0, n);
+		if (wait)
+			gk_gm_groups_retrying(d->groups, r->map[i], "registration_failed",
+					      n ? gk_iana_str(GK_REG_NOTIFY, n) : "the GCKS refused the registration",
+					      wait, true);
+	}
 }
 
 static void event_cb(void *ctx, const gk_gm_event *ev)
@@ -136,6 +193,8 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		}
 		if (d->groups)
 			gk_gm_groups_registered(d->groups, gi, ev->state, ev->transport_mode);
+		if (ev->group < GK_GM_MAX_GROUPS)
+			r->was_refused[ev->group] = false;
 		break;
 	case GK_GM_REKEYED:
 		if (d->groups)
@@ -155,6 +214,10 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		}
 		if (d->groups)
 			lost(d, gi, ev);
+		if (ev->group < GK_GM_MAX_GROUPS) {
+			r->was_refused[ev->group] = true;
+			r->refused[ev->group] = ev->notify;
+		}
 		d->exit_code = 2;
 		break;
 	case GK_GM_FAILED:
@@ -168,26 +231,36 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_json_kstr(&d->j, "reason", ev->why);
 			gk_json_obj_end(&d->j);
 		}
-		/* a re-registration run (it has one group) that fails loses the group */
-		if (d->groups && !r->first)
-			lost(d, r->map[0], ev);
-		if (d->exit_code == 0)
+		/* a daemon reports refusals in its exit code; no answer is only a reason to retry */
+		if (d->exit_code == 0 && (d->once || ev->notify))
 			d->exit_code = ev->notify ? 2 : 3;
-		r->finished = true;
 		if (d->once) {
+			r->finished = true;
 			finish_json(d);
 			stop(d);
+			break;
 		}
+		failed(d, r, ev);
 		break;
 	case GK_GM_DONE:
 		if (d->once) {
 			finish_json(d);
 			stop(d);
+			break;
 		}
+		done(d, r);
 		break;
 	case GK_GM_CLOSED:
 		gk_info("the GCKS closed the registration IKE SA");
 		r->finished = true;
+		r->busy = false;
+		break;
+	case GK_GM_DEAD:
+		gk_warn("the GCKS did not answer a liveness check: the registration IKE SA is gone");
+		for (size_t i = 0; i < r->n && d->groups; i++)
+			gk_gm_groups_retrying(d->groups, r->map[i], "ike_sa_dead", ev->why, ev->retry_ms, false);
+		r->busy = ev->retry_ms > 0;
+		r->finished = !r->busy;
 		break;
 	}
 }
@@ -215,6 +288,8 @@ static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first)
 	env.event_ctx = r;
 	r->d = d;
 	r->first = first;
+	r->n = n;
+	r->busy = true;
 	if (gk_gm_new(&c, &env, &r->gm)) {
 		free(r);
 		return NULL;
@@ -343,6 +418,24 @@ static int parse_encr_list(const char *s, gk_gm_config *c)
 	return 0;
 }
 
+/* "A" or "A:B" as unsigned numbers; b untouched when absent. */
+static int parse_pair(const char *s, unsigned *a, unsigned *b)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (end == s || v > 0xffffffffUL || (*end && (*end != ':' || !b)))
+		return -1;
+	*a = (unsigned)v;
+	if (!*end)
+		return 0;
+	s = end + 1;
+	v = strtoul(s, &end, 10);
+	if (end == s || *end || v > 0xffffffffUL)
+		return -1;
+	*b = (unsigned)v;
+	return 0;
+}
+
 static EVP_PKEY *load_pubkey_pem(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -363,7 +456,8 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' }, { "local", required_argument, NULL, 'l' },
 		{ "log-level", required_argument, NULL, 'L' }, { "sag-encr", required_argument, NULL, 'E' },
 		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
+		{ "retransmit", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	gmd d;
 	memset(&d, 0, sizeof(d));
@@ -371,6 +465,7 @@ int main(int argc, char **argv)
 	const char *gcks = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL, *gpub = NULL;
 	const char *local = NULL, *why;
 	int level = GK_LOG_INFO, c, rc = 1;
+	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S;
 	bool have_id = false;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -423,11 +518,37 @@ int main(int argc, char **argv)
 			d.backend = optarg;
 			break;
 		case 'M': d.mcast_iface = optarg; break;
+		case 'R':
+			if (parse_pair(optarg, &retry_s, &retry_max_s) || !retry_s || retry_s > 86400 ||
+			    retry_max_s > 86400) {
+				fprintf(stderr, "gmd: --retry: use SECONDS[:MAX], 1 to 86400\n");
+				return 1;
+			}
+			break;
+		case 'V':
+			if (parse_pair(optarg, &liveness_s, NULL) || liveness_s > 86400) {
+				fprintf(stderr, "gmd: --liveness: use SECONDS, 0 to 86400 (0 = off)\n");
+				return 1;
+			}
+			break;
+		case 'T':
+			if (parse_pair(optarg, &d.cfg.retransmit_ms, &d.cfg.retransmit_tries) ||
+			    d.cfg.retransmit_ms < 10 || d.cfg.retransmit_ms > 60000 || d.cfg.retransmit_tries > 20) {
+				fprintf(stderr, "gmd: --retransmit: use MS[:TRIES], 10 to 60000 ms, up to 20 tries\n");
+				return 1;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
 	gk_log_init("gmd", (gk_log_level)level);
+	if (!d.once) {
+		/* a daemon keeps trying; --once reports the first outcome */
+		d.cfg.retry_ms = retry_s * 1000;
+		d.cfg.retry_max_ms = (retry_max_s > retry_s ? retry_max_s : retry_s) * 1000;
+		d.cfg.liveness_ms = liveness_s * 1000;
+	}
 	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
 		usage(stderr);
 		return 1;

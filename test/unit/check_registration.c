@@ -1535,6 +1535,238 @@ START_TEST(inband_group_keeps_sa)
 }
 END_TEST
 
+/* =========================================================================================
+ * Retries after failed registrations, liveness of IKE SAs kept for inband rekeys
+ * ========================================================================================= */
+
+/* The member config of a daemon: retries on, a short give-up so tests stay fast. */
+static gk_gm_config gm_daemon(const char *id, const char *group)
+{
+	gk_gm_config c = gm_psk(id, group);
+	c.retransmit_tries = 2; /* 0.5 + 1 + 2 s: an attempt fails 3.5 s after it starts */
+	c.retry_ms = 2000;
+	c.retry_max_ms = 30000;
+	return c;
+}
+
+static bool registered_n(fakenet *n, void *ctx)
+{
+	(void)n;
+	const fn_member *m = ctx;
+	return fn_count(m, GK_GM_REGISTERED) >= 1;
+}
+
+/* Times at which member `peer` started an attempt: IKE_SA_INIT requests with a new SPI. */
+static size_t attempt_starts(int peer, int64_t *at, size_t max)
+{
+	size_t n = 0;
+	uint64_t spi = 0;
+	for (size_t i = 0; n < max; i++) {
+		const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, peer, GK_EXCH_IKE_SA_INIT, 0, i);
+		if (!t)
+			break;
+		if (t->spi_i != spi)
+			at[n++] = t->at_ms;
+		spi = t->spi_i;
+	}
+	return n;
+}
+
+/* A re-registration during a 30 s outage fails, is tried again after growing, jittered waits,
+ * and succeeds once the GCKS is reachable; a permanent refusal is retried at the slow cap. */
+START_TEST(reregistration_retried_with_backoff)
+{
+	standard_policies(0);
+	start_gcks();
+	gk_gm_config c = gm_daemon("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	ck_assert(fn_run_until(&net, registered_n, m, 10000));
+	registered(m, 0);
+	/* the outage, then the re-registration (gmd starts a new member core for it) */
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.until_ms = net.now_ms + 30000;
+	fn_impair(&net, &r);
+	int64_t outage_end = r.until_ms;
+	fn_member *re = join(&c);
+	ck_assert(fn_run_until(&net, registered_n, re, 120000));
+	ck_assert_int_ge(net.now_ms, outage_end);
+	size_t nf = fn_count(re, GK_GM_FAILED);
+	ck_assert_uint_eq(nf, 4); /* attempts at about 0, 5.5, 12.5 and 23 s fail; the fifth is after */
+	int64_t starts[16];
+	size_t ns = attempt_starts(re->idx, starts, 16);
+	ck_assert_uint_eq(ns, nf + 1);
+	int64_t prev = 0, base = c.retry_ms;
+	for (size_t i = 0; i < nf; i++, base *= 2) {
+		const fn_event *f = fn_find(re, GK_GM_FAILED, i);
+		ck_assert_uint_eq(f->notify, 0);
+		ck_assert_str_eq(f->why, "no answer from the GCKS");
+		/* retry_ms doubled each time, minus at most a quarter of jitter */
+		ck_assert_msg(f->retry_ms > prev && f->retry_ms <= base && f->retry_ms >= base - base / 4,
+			      "failure %zu: retry in %lld ms after %lld", i, (long long)f->retry_ms, (long long)prev);
+		prev = f->retry_ms;
+		/* each attempt fails 3.5 s after it started, and the next starts when it said */
+		ck_assert_int_ge(f->at_ms - starts[i], 3500);
+		ck_assert_int_lt(f->at_ms - starts[i], 3500 + net.step_ms);
+		ck_assert_int_ge(starts[i + 1] - f->at_ms, f->retry_ms);
+		ck_assert_int_lt(starts[i + 1] - f->at_ms, f->retry_ms + net.step_ms);
+	}
+	ck_assert_uint_eq(fn_count(re, GK_GM_REGISTERED), 1);
+	same_sas(fn_find(m, GK_GM_REGISTERED, 0)->state, fn_find(re, GK_GM_REGISTERED, 0)->state);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	/* registered: nothing more is planned */
+	size_t sent = fn_trace_count(&net, FN_TO_GCKS, re->idx, GK_EXCH_IKE_SA_INIT, 0);
+	fn_advance(&net, 120000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, re->idx, GK_EXCH_IKE_SA_INIT, 0), sent);
+	ck_assert_uint_eq(fn_count(re, GK_GM_FAILED), nf);
+
+	/* authenticated but not authorized for G1: a policy matter, asked again only at the cap */
+	gk_gm_config o = gm_daemon("fqdn:other.example", G1);
+	fn_member *x = join(&o);
+	fn_advance(&net, 100000);
+	ck_assert_uint_eq(fn_count(x, GK_GM_REGISTERED), 0);
+	ck_assert_uint_eq(fn_count(x, GK_GM_DONE), 0); /* with retries, all refused is a failure */
+	ck_assert_uint_eq(fn_count(x, GK_GM_FAILED), 4); /* at 0, about 30, 60 and 90 s */
+	for (size_t i = 0; i < 4; i++) {
+		const fn_event *f = fn_find(x, GK_GM_FAILED, i);
+		ck_assert_uint_eq(f->notify, GK_N_AUTHORIZATION_FAILED);
+		ck_assert_int_le(f->retry_ms, o.retry_max_ms);
+		ck_assert_int_ge(f->retry_ms, o.retry_max_ms - o.retry_max_ms / 4);
+	}
+	ck_assert_uint_eq(fn_count(x, GK_GM_REFUSED), 4);
+	ck_assert_uint_eq(reg_count(G1), 1);
+}
+END_TEST
+
+/* G1 with its rekeys inband, r1 and r2 receivers. */
+static void inband_policy(void)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+}
+
+static bool registered_twice(fakenet *n, void *ctx)
+{
+	(void)n;
+	return fn_count(ctx, GK_GM_REGISTERED) >= 2;
+}
+
+/* gcksd restarts (a new core on the same database): it lost the IKE SA the member kept for
+ * GSA_INBAND_REKEY. The member's liveness check goes unanswered, it registers again after a
+ * randomized delay, and the next inband rekey reaches it. */
+START_TEST(inband_liveness_after_gcks_restart)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_daemon("fqdn:r1.example", G1);
+	c.liveness_ms = 5000;
+	fn_member *m = join(&c);
+	ck_assert(fn_run_until(&net, registered_n, m, 10000));
+	const gk_group_state *gs = registered(m, 0);
+	ck_assert_uint_eq(gs->nsas, 1);
+	uint64_t old_spi = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_IKE_SA_INIT, 0, 0)->spi_i;
+	/* the restart: every IKE SA is gone, registrations and keys stay in the store */
+	gk_gcks_free(net.gcks);
+	net.gcks = NULL;
+	start_gcks();
+	int64_t t0 = net.now_ms;
+	ck_assert(fn_run_until(&net, registered_twice, m, 60000));
+	ck_assert_uint_eq(fn_count(m, GK_GM_DEAD), 1);
+	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 0);
+	const fn_event *dead = fn_find(m, GK_GM_DEAD, 0);
+	/* the check: silent 5 to 6.25 s, then unanswered through its retransmissions */
+	const fn_trace *probe = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0, 0);
+	ck_assert_ptr_nonnull(probe);
+	ck_assert_uint_eq(probe->spi_i, old_spi);
+	ck_assert_int_le(probe->at_ms - t0, 6250 + net.step_ms);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0), 1 + c.retransmit_tries);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 1), 0);
+	ck_assert_int_ge(dead->at_ms - probe->at_ms, 3500);
+	ck_assert_int_lt(dead->at_ms - probe->at_ms, 3500 + net.step_ms);
+	ck_assert_int_ge(dead->retry_ms, c.retry_ms - c.retry_ms / 4);
+	ck_assert_int_le(dead->retry_ms, c.retry_ms);
+	/* the new registration: a new IKE SA, after the randomized delay, with the same keys */
+	const fn_trace *init = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_IKE_SA_INIT, 0, 1);
+	ck_assert_ptr_nonnull(init);
+	ck_assert_uint_ne(init->spi_i, old_spi);
+	ck_assert_int_ge(init->at_ms - dead->at_ms, dead->retry_ms);
+	ck_assert_int_lt(init->at_ms - dead->at_ms, dead->retry_ms + net.step_ms);
+	same_sas(fn_find(m, GK_GM_REGISTERED, 0)->state, fn_find(m, GK_GM_REGISTERED, 1)->state);
+	ck_assert_uint_eq(stats().established, 1);
+	/* the restarted GCKS reaches the member on its new IKE SA */
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 1000);
+	ck_assert_msg(fn_count(m, GK_GM_REKEYED) == 1, "%s", msg);
+	const fn_event *rk = fn_find(m, GK_GM_REKEYED, 0);
+	ck_assert_ptr_nonnull(rk->state);
+	ck_assert_uint_eq(rk->state->nsas, 1);
+	ck_assert_mem_ne(rk->state->sas[0].spi, gs->sas[0].spi, gs->sas[0].spi_len);
+	ck_assert_uint_eq(fn_count(m, GK_GM_DEAD), 1);
+}
+END_TEST
+
+/* On a healthy SA the check is answered and changes nothing; the GCKS's own messages count as
+ * signs of life; a member of a multicast group (no SA kept for rekeys) is never checked. */
+START_TEST(inband_liveness_answered)
+{
+	inband_policy();
+	gk_group_policy g;
+	pol_init(&g, G2);
+	pol_member(&g, "fqdn:other.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_daemon("fqdn:r1.example", G1);
+	c.liveness_ms = 5000;
+	fn_member *m = join(&c);
+	gk_gm_config mc = gm_daemon("fqdn:other.example", G2);
+	mc.liveness_ms = 5000;
+	fn_member *mm = join(&mc);
+	run_all();
+	registered(m, 0);
+	registered(mm, 0);
+	int64_t t0 = net.now_ms;
+	fn_advance(&net, 60000);
+	size_t probes = fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0);
+	/* one every 5 to 6.25 s, each answered at once */
+	ck_assert_uint_ge(probes, 9);
+	ck_assert_uint_le(probes, 12);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 1), probes);
+	int64_t last = t0;
+	for (size_t i = 0; i < probes; i++) {
+		const fn_trace *p = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0, i);
+		ck_assert_int_ge(p->at_ms - last, 5000);
+		ck_assert_int_le(p->at_ms - last, 6250 + net.step_ms);
+		last = p->at_ms;
+		/* a new Message ID each time: each is a new request, not a retransmission */
+		ck_assert_uint_eq(p->msg_id, 2 + i); /* after GSA_AUTH (1) */
+	}
+	ck_assert_uint_eq(fn_count(m, GK_GM_DEAD), 0);
+	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 0);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REGISTERED), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_IKE_SA_INIT, 0), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, mm->idx, GK_EXCH_INFORMATIONAL, 0), 0);
+	/* an inband rekey is news from the GCKS: the next check waits a whole interval after it */
+	char msg[256];
+	int64_t before = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0, probes - 1)->at_ms;
+	fn_advance(&net, before + 4000 - net.now_ms);
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	int64_t rekey_at = net.now_ms;
+	fn_advance(&net, 10000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REKEYED), 1);
+	const fn_trace *next = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0, probes);
+	ck_assert_ptr_nonnull(next);
+	ck_assert_int_ge(next->at_ms - rekey_at, 5000);
+	/* the multicast member's SA went at the GCKS's idle timeout; the inband one stays */
+	ck_assert_uint_eq(fn_count(mm, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(stats().established, 1);
+}
+END_TEST
+
 static void drop_gsa_auth_all(void)
 {
 	fn_rule r = fn_rule_any(FN_DROP);
@@ -1774,6 +2006,9 @@ int main(void)
 	tcase_add_test(tc, rtx_give_up);
 	tcase_add_test(tc, idle_close_multicast_group);
 	tcase_add_test(tc, inband_group_keeps_sa);
+	tcase_add_test(tc, reregistration_retried_with_backoff);
+	tcase_add_test(tc, inband_liveness_after_gcks_restart);
+	tcase_add_test(tc, inband_liveness_answered);
 	tcase_add_test(tc, half_open_expire);
 	tcase_add_test(tc, half_open_bounded);
 	tcase_add_test(tc, forged_datagram_does_not_move_sa);

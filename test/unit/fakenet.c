@@ -329,6 +329,7 @@ static void member_event(void *ctx, const gk_gm_event *ev)
 	e->notify = ev->notify;
 	snprintf(e->why, sizeof(e->why), "%s", ev->why ? ev->why : "");
 	e->transport_mode = ev->transport_mode;
+	e->retry_ms = ev->retry_ms;
 	e->at_ms = m->net->now_ms;
 	if (ev->state) {
 		e->state = OPENSSL_malloc(sizeof(*e->state));

@@ -74,6 +74,7 @@ typedef struct fn_event {
 	char why[128];
 	gk_group_state *state;         /* when the event carries one (REGISTERED, REKEYED); owned */
 	bool transport_mode;
+	int64_t retry_ms;              /* FAILED, DEAD: the next attempt planned in */
 	int64_t at_ms;
 } fn_event;
 
