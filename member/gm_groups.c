@@ -193,8 +193,10 @@ static void add_sa(gk_gm_groups *m, mgroup *g, const gk_group_sa *sa, bool at_re
 	held_sa *h = find_sa(g, sa->proto, sa->spi, sa->spi_len);
 	int64_t now = now_ms(m);
 	if (h) {
-		if (sa->lifetime) /* the same SA again: only its lifetime may be news */
+		if (sa->lifetime) { /* the same SA again: only its lifetime may be news */
 			h->expires_at = now + (int64_t)sa->lifetime * 1000;
+			h->soft_at = now + (int64_t)sa->lifetime * 10 * SOFT_LIFETIME_PCT;
+		}
 		return;
 	}
 	if (g->nsas == MAX_SAS) {
@@ -421,13 +423,55 @@ out:
 
 /* ---- entry points ---- */
 
+static bool same_keys(const gk_group_sa *a, const gk_group_sa *b)
+{
+	return a->proto == b->proto && a->spi_len == b->spi_len && !memcmp(a->spi, b->spi, a->spi_len) &&
+	       a->encr == b->encr && a->encr_key_bits == b->encr_key_bits && a->integ == b->integ &&
+	       a->sn == b->sn && !memcmp(&a->src, &b->src, sizeof(a->src)) &&
+	       !memcmp(&a->dst, &b->dst, sizeof(a->dst)) && a->keymat_len == b->keymat_len &&
+	       CRYPTO_memcmp(a->keymat, b->keymat, a->keymat_len) == 0;
+}
+
+/* RFC 9838 2.3.3: a registration replaces all the member held for the group. An SA it carries
+ * unchanged (a re-registration after a GCKS restart, say) stays installed, so traffic is not
+ * dropped while it is taken out and put back; the rest goes. */
+static void replace_group(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, bool transport_mode)
+{
+	size_t kept = 0;
+	for (size_t k = 0; k < g->nsas && g->transport == transport_mode; k++) {
+		bool keep = false;
+		for (size_t s = 0; s < gs->nsas && !keep; s++)
+			keep = same_keys(&g->sas[k].sa, &gs->sas[s]);
+		if (keep && kept != k) {
+			held_sa t = g->sas[kept];
+			g->sas[kept] = g->sas[k];
+			g->sas[k] = t;
+			OPENSSL_cleanse(&t, sizeof(t));
+		}
+		if (keep)
+			g->sas[kept++].delete_at = 0; /* current again, whatever a rekey said before */
+	}
+	if (!kept || !g->registered) {
+		flush_group(m, g);
+		return;
+	}
+	for (size_t k = kept; k < g->nsas; k++)
+		uninstall(m, g, &g->sas[k]);
+	g->nsas = kept;
+	EVP_PKEY_free(g->auth_key);
+	g->auth_key = NULL;
+	gk_frag_reset(&g->reasm);
+	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
+	g->have_kek = false;
+	g->registered = false;
+}
+
 void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs, bool transport_mode)
 {
 	if (i >= m->n)
 		return;
 	mgroup *g = &m->g[i];
-	/* RFC 9838 2.3.3: a registration replaces all the member held for the group */
-	flush_group(m, g);
+	replace_group(m, g, gs, transport_mode);
 	g->registered = true;
 	g->rereg_at = 0;
 	g->rereg_running = false;
@@ -442,9 +486,8 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 			set_kek(m, g, &gs->sas[k], true);
 			continue;
 		}
-		size_t before = g->nsas;
 		add_sa(m, g, &gs->sas[k], true);
-		ok &= g->nsas > before;
+		ok &= find_sa(g, gs->sas[k].proto, gs->sas[k].spi, gs->sas[k].spi_len) != NULL;
 	}
 	if (!ok) {
 		/* issue 7: what the kernel refused leaves nothing of the group behind */
