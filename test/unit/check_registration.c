@@ -1474,6 +1474,58 @@ END_TEST
  * Timers: idle IKE SAs, half-open SAs
  * ========================================================================================= */
 
+/* The Delete that closes an idle IKE SA is a request (RFC 7296 2.4): lost, it is sent again and
+ * the SA goes once the member answers; a member that never answers loses it after the retries. */
+START_TEST(idle_close_delete_retransmitted)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.ike_idle_timeout = 20;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *m2 = join(&c);
+	run_all();
+	registered(m, 0);
+	registered(m2, 0);
+	fn_rule r = fn_rule_any(FN_DROP); /* the first Delete to m is lost */
+	r.dir = FN_FROM_GCKS;
+	r.peer = 0;
+	r.exchange = GK_EXCH_INFORMATIONAL;
+	r.response = 0;
+	r.count = 1;
+	fn_impair(&net, &r);
+	fn_rule r2 = fn_rule_any(FN_DROP); /* m2 never hears any */
+	r2.dir = FN_FROM_GCKS;
+	r2.peer = 1;
+	r2.exchange = GK_EXCH_INFORMATIONAL;
+	r2.response = 0;
+	fn_impair(&net, &r2);
+	fn_advance(&net, 21000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_INFORMATIONAL, 0), 1);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(stats().established, 2); /* both wait for an answer */
+	fn_advance(&net, 1500);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 0, GK_EXCH_INFORMATIONAL, 0), 2);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(stats().established, 1); /* m answered: its SA is gone at once */
+	fn_advance(&net, 70000);
+	ck_assert_uint_eq(stats().established, 0);
+	/* the first Delete and five retransmissions with growing waits, then the SA went anyway */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, 1, GK_EXCH_INFORMATIONAL, 0), 6);
+	ck_assert_uint_eq(fn_count(m2, GK_GM_CLOSED), 0);
+	const fn_trace *t[6];
+	for (size_t i = 0; i < 6; i++)
+		t[i] = fn_trace_find(&net, FN_FROM_GCKS, 1, GK_EXCH_INFORMATIONAL, 0, i);
+	for (size_t i = 2; i < 6; i++)
+		ck_assert_int_gt(t[i]->at_ms - t[i - 1]->at_ms, t[i - 1]->at_ms - t[i - 2]->at_ms);
+}
+END_TEST
+
 START_TEST(idle_close_multicast_group)
 {
 	gk_group_policy g;
@@ -2005,6 +2057,7 @@ int main(void)
 	tcase_add_test(tc, rtx_outage);
 	tcase_add_test(tc, rtx_give_up);
 	tcase_add_test(tc, idle_close_multicast_group);
+	tcase_add_test(tc, idle_close_delete_retransmitted);
 	tcase_add_test(tc, inband_group_keeps_sa);
 	tcase_add_test(tc, reregistration_retried_with_backoff);
 	tcase_add_test(tc, inband_liveness_after_gcks_restart);
