@@ -305,7 +305,9 @@ static void reregister_later(gk_gm_groups *m, mgroup *g, const char *why)
 		return;
 	gk_rand_bytes(gk_rand_system(), (uint8_t *)&r, sizeof(r));
 	/* a randomized delay of seconds keeps a whole group from registering at once (2.4.3) */
-	g->rereg_at = now_ms(m) + REREG_MIN_MS + r % REREG_SPREAD_MS;
+	int64_t spread = (m->env.rereg_max_ms > REREG_MIN_MS ? m->env.rereg_max_ms : REREG_MIN_MS + REREG_SPREAD_MS) -
+			 REREG_MIN_MS;
+	g->rereg_at = now_ms(m) + REREG_MIN_MS + (int64_t)(r % (uint64_t)spread);
 	ev_note(m, g, "reregistering", "reason", why, 0);
 }
 

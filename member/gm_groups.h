@@ -25,6 +25,9 @@ typedef struct gk_gm_groups_env {
 	/* Asks gmd to register to group again (excluded, or SAs ending without replacement). */
 	void (*reregister)(void *ctx, size_t group);
 	void *ctx;
+	/* Excluded: re-register after a random delay of 1 s to this (0: 5 s). A group of many
+	 * thousands wants more, so that the GCKS is not asked by all at once. */
+	int64_t rereg_max_ms;
 } gk_gm_groups_env;
 
 gk_status gk_gm_groups_new(const gk_gm_groups_env *env, const gk_ident *groups, size_t n, gk_gm_groups **out);

@@ -73,10 +73,13 @@ static void usage(FILE *f)
 	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
+	      "           [--rereg-delay SECONDS]\n"
 	      "--retry: first wait before a failed registration is tried again (default 5), doubling up\n"
 	      "         to MAX (default 300); --liveness: silence on an IKE SA kept for inband rekeys\n"
 	      "         before it is checked (default 60, 0 = off); --retransmit: first retransmission\n"
 	      "         timeout (default 500 ms, doubled each time) and retransmissions (default 6)\n"
+	      "--rereg-delay: excluded by the GCKS, re-register after a random 1 s to SECONDS (default\n"
+	      "         5; large groups want more, so that members do not all register at once)\n"
 	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
 }
 
@@ -457,7 +460,8 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'L' }, { "sag-encr", required_argument, NULL, 'E' },
 		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
 		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
-		{ "retransmit", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' }, { 0 },
+		{ "retransmit", required_argument, NULL, 'T' }, { "rereg-delay", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	gmd d;
 	memset(&d, 0, sizeof(d));
@@ -465,7 +469,7 @@ int main(int argc, char **argv)
 	const char *gcks = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL, *gpub = NULL;
 	const char *local = NULL, *why;
 	int level = GK_LOG_INFO, c, rc = 1;
-	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S;
+	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
 	bool have_id = false;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -535,6 +539,12 @@ int main(int argc, char **argv)
 			if (parse_pair(optarg, &d.cfg.retransmit_ms, &d.cfg.retransmit_tries) ||
 			    d.cfg.retransmit_ms < 10 || d.cfg.retransmit_ms > 60000 || d.cfg.retransmit_tries > 20) {
 				fprintf(stderr, "gmd: --retransmit: use MS[:TRIES], 10 to 60000 ms, up to 20 tries\n");
+				return 1;
+			}
+			break;
+		case 'D':
+			if (parse_pair(optarg, &rereg_s, NULL) || rereg_s < 2 || rereg_s > 3600) {
+				fprintf(stderr, "gmd: --rereg-delay: use SECONDS, 2 to 3600\n");
 				return 1;
 			}
 			break;
@@ -616,7 +626,7 @@ int main(int argc, char **argv)
 			goto out;
 		gk_gm_groups_env genv = { .loop = d.loop, .sink = d.sink, .events = d.json ? stdout : NULL,
 					  .mcast_iface = d.mcast_iface, .sender = d.cfg.sender,
-					  .reregister = reregister_cb, .ctx = &d };
+					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = rereg_s * 1000 };
 		if (gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
 			fprintf(stderr, "gmd: cannot start\n");
 			goto out;

@@ -466,7 +466,7 @@ for _ in $(seq 50); do grep -q ready "$W/spy.log" 2>/dev/null && break; sleep 0.
 for grp in video sched chat frag v6; do
 	for m in m1 m2 m3; do
 		ip netns exec "$P-$m" "$GMD" --gcks 10.97.0.1:848 --id "fqdn:$m.test" --group "keyid:$grp-1" --psk-file "$W/$m.psk" \
-			--json --sa-backend none --mcast-iface eth0 >"$W/$grp-$m.out" 2>"$W/$grp-$m.log" &
+			--json --sa-backend none --mcast-iface eth0 --rereg-delay 3 >"$W/$grp-$m.out" 2>"$W/$grp-$m.log" &
 		PIDS[$grp-$m]=$!
 	done
 done
