@@ -547,7 +547,7 @@ static long settle(bench *b, int i, double seconds)
 	long open0 = control_established(b->control), open = open0;
 	if (open0 <= 0)
 		return open0;
-	printf("waiting up to %.0f s for gcksd to close %ld registration IKE SAs (ike-idle-timeout) ...\n",
+	printf("waiting up to %.0f s for gcksd to close %ld registration IKE SAs (ike-idle-timeout, then their Deletes unanswered) ...\n",
 	       seconds, open0);
 	fflush(stdout);
 	double until = now_s(CLOCK_MONOTONIC) + seconds;
