@@ -72,6 +72,15 @@ static int open_store(const ctl *c, bool create, gk_store **s)
 	return EXIT_OK;
 }
 
+/* "2026-11-27T00:13:28Z": when, in the tables and the JSON alike */
+static void utc_text(int64_t at, char *buf, size_t len)
+{
+	time_t t = (time_t)at;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* ---- control socket ---- */
 
 /* Sends one request line and copies the one-line answer to *answer (malloc'd). */
@@ -609,10 +618,7 @@ static int cmd_member_list(const ctl *c, const char *group)
 		printf("%-36s %-8s %-24s %-20s %s\n", "MEMBER", "ROLE", "FROM", "REGISTERED", "SENDER-IDS");
 	for (size_t i = 0; i < n; i++) {
 		char when[32];
-		time_t t = (time_t)r[i].registered_at;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		utc_text(r[i].registered_at, when, sizeof(when));
 		const char *role = r[i].role == GK_ROLE_SENDER ? "sender" : "receiver";
 		if (c->json) {
 			gk_json_obj(&j);
@@ -676,10 +682,7 @@ static int cmd_audit(const ctl *c, int argc, char **argv)
 		printf("%-20s %-20s %-16s %s\n", "WHEN", "WHO", "ACTION", "DETAIL");
 	for (size_t i = 0; i < n; i++) {
 		char when[32];
-		time_t t = (time_t)r[i].at;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		utc_text(r[i].at, when, sizeof(when));
 		if (c->json) {
 			gk_json_obj(&j);
 			gk_json_kstr(&j, "at", when);
