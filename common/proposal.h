@@ -22,8 +22,8 @@ typedef struct gk_ike_offer {
 	bool kwa_required;       /* a GM insists on KWA; a GCKS also serves plain IKEv2 peers */
 } gk_ike_offer;
 
-/* The default offer: AES-GCM-16 and AES-CBC with HMAC-SHA2, PRF HMAC-SHA2, Curve25519, ECP and
- * MODP groups, KW_5649_256/128. */
+/* The default offer: AES-GCM-16 and AES-CBC with HMAC-SHA2, PRF HMAC-SHA2, Curve25519, ECP
+ * groups and Curve448 (no MODP groups: see proposal.c), KW_5649_256/128. */
 void gk_ike_offer_default(gk_ike_offer *o);
 
 /* Initiator: an SA payload proposing the offer (one AEAD and one non-AEAD proposal, as RFC 7296
