@@ -33,8 +33,16 @@ typedef struct gk_gcks_env {
 typedef struct gk_gcks_config {
 	gk_ike_offer offer;              /* IKE SA algorithms accepted */
 	unsigned cookie_threshold;       /* half-open SAs above which COOKIE is required */
-	unsigned half_open_max;          /* half-open SAs beyond which requests are dropped */
+	unsigned cookie_rate;            /* IKE_SA_INIT requests per second above which COOKIE is
+					  * required */
+	unsigned cookie_per_source;      /* a source's half-open SAs from which its requests need a
+					  * COOKIE (spoofed sources hold at most this many) */
+	unsigned half_open_max;          /* half-open SAs in all; a new one evicts the oldest */
+	unsigned half_open_per_source;   /* half-open SAs per source (IPv4 address, IPv6 /64);
+					  * further requests from it are dropped */
 	unsigned half_open_timeout_ms;
+	unsigned init_resend_max;        /* copies of an IKE_SA_INIT response sent again per SA */
+	unsigned init_resend_interval_ms; /* at least this long between two of them */
 	unsigned max_sas;                /* IKE SAs in all */
 	unsigned ike_idle_timeout_s;     /* default when a group's policy does not say */
 	unsigned max_sender_ids_default; /* bound when a member's policy does not say */
@@ -77,6 +85,10 @@ size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max);
 typedef struct gk_gcks_stats {
 	unsigned half_open, established, groups;
 	uint64_t registrations, refusals, dropped;
+	uint64_t half_open_evicted;      /* oldest half-open SAs evicted for new ones */
+	uint64_t source_capped;          /* IKE_SA_INIT dropped: the source's half-open cap */
+	uint64_t resends_limited;        /* retransmitted IKE_SA_INIT left unanswered */
+	uint64_t cookies_sent;
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
 

@@ -33,8 +33,13 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	memset(c, 0, sizeof(*c));
 	gk_ike_offer_default(&c->offer);
 	c->cookie_threshold = 1000;
+	c->cookie_rate = 100;
+	c->cookie_per_source = 2;
 	c->half_open_max = 20000;
+	c->half_open_per_source = 8;
 	c->half_open_timeout_ms = 30000;
+	c->init_resend_max = 6;
+	c->init_resend_interval_ms = 500;
 	c->max_sas = 200000;
 	c->ike_idle_timeout_s = 60;
 	c->max_sender_ids_default = 4;
@@ -95,9 +100,24 @@ gk_status gcks_resp_notify(gcks_resp *r, uint16_t type, gk_chunk data)
 
 /* ---- SA table ---- */
 
+/* Keyed: peers choose their SPIs (by_i), and a multiplicative hash of them is easily made to
+ * collide. */
 static size_t bucket(const gk_gcks *g, uint64_t spi)
 {
-	return (size_t)((spi * 0x9e3779b97f4a7c15ull) >> 32) % g->nbuckets;
+	return (size_t)(gcks_keyhash(g, &spi, sizeof(spi)) % g->nbuckets);
+}
+
+size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi)
+{
+	size_t max = 0;
+	for (size_t b = 0; b < g->nbuckets; b++) {
+		size_t n = 0;
+		for (const gcks_sa *sa = by_peer_spi ? g->by_i[b] : g->by_r[b]; sa;
+		     sa = by_peer_spi ? sa->next_i : sa->next_r)
+			n++;
+		max = n > max ? n : max;
+	}
+	return max;
 }
 
 gcks_sa *gcks_sa_new(gk_gcks *g)
@@ -154,8 +174,10 @@ static void table_grow(gk_gcks *g)
 	free(old_i);
 }
 
-void gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
+gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
 {
+	if (gcks_source_add(g, sa, (const struct sockaddr *)&sa->ike.peer) != GK_OK)
+		return GK_E_NOMEM;
 	if (g->nsas >= g->nbuckets)
 		table_grow(g);
 	size_t br = bucket(g, sa->ike.spi_r), bi = bucket(g, sa->ike.spi_i);
@@ -167,6 +189,7 @@ void gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
 	sa->deadline_ms = gcks_now(g) + g->cfg.half_open_timeout_ms;
 	g->nsas++;
 	g->nhalf++;
+	return GK_OK;
 }
 
 gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi_r)
@@ -213,6 +236,7 @@ static void unlink_i(gk_gcks *g, gcks_sa *sa)
 		}
 	sa->half_open = false;
 	g->nhalf--;
+	gcks_source_del(g, sa);
 }
 
 void gcks_sa_established(gk_gcks *g, gcks_sa *sa)
@@ -563,6 +587,10 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 	if ((st = gk_rand_bytes(env->rnd, g->cookie_secret, sizeof(g->cookie_secret))) != GK_OK)
 		goto fail;
 	g->cookie_rotated_ms = gcks_now(g);
+	if ((st = gcks_keyhash_init(g)) != GK_OK || (st = gcks_sources_init(g)) != GK_OK) {
+		snprintf(err, errlen, "cannot set up the SA tables: %s", gk_status_str(st));
+		goto fail;
+	}
 	if ((st = load_identity(g, err, errlen)) != GK_OK)
 		goto fail;
 	if ((st = gcks_groups_load(g)) != GK_OK) {
@@ -587,6 +615,8 @@ void gk_gcks_free(gk_gcks *g)
 			gcks_sa_remove(g, g->by_r[b]);
 	free(g->by_r);
 	free(g->by_i);
+	gcks_sources_free(g);
+	gcks_keyhash_free(g);
 	gcks_groups_free(g);
 	gcks_pending_free(g);
 	EVP_PKEY_free(g->sign_key);

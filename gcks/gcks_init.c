@@ -59,11 +59,43 @@ static void make_cookie(const uint8_t secret[32], gk_chunk ni, const struct sock
 	HMAC(EVP_sha256(), secret, 32, buf, n, out + 1, &len);
 }
 
+/* Counts one IKE_SA_INIT request; true when this second or the last one saw more than
+ * cookie_rate of them. */
+static bool rate_high(gk_gcks *g)
+{
+	int64_t now = gcks_now(g);
+	if (now - g->init_window_ms >= 1000) {
+		g->init_count_prev = now - g->init_window_ms >= 2000 ? 0 : g->init_count;
+		g->init_count = 0;
+		g->init_window_ms = now;
+	}
+	g->init_count++;
+	return g->init_count > g->cfg.cookie_rate || g->init_count_prev > g->cfg.cookie_rate;
+}
+
+/* MODP key exchange costs milliseconds of CPU (the README has the figures): only a peer that
+ * showed it receives at its address gets it. */
+static bool costly_ke(uint16_t group)
+{
+	return group == GK_KE_MODP_2048 || group == GK_KE_MODP_3072 || group == GK_KE_MODP_4096;
+}
+
+/* RFC 7296 2.6: a COOKIE is asked for when many SAs are half-open, when requests come fast,
+ * when this source already holds half-open SAs (so spoofed requests cannot use up a victim's
+ * share), and before costly key exchange. */
+static bool cookie_needed(gk_gcks *g, uint16_t ke_group, const struct sockaddr *peer)
+{
+	bool fast = rate_high(g);
+	return fast || g->nhalf >= g->cfg.cookie_threshold || costly_ke(ke_group) ||
+	       gcks_source_count(g, peer) >= g->cfg.cookie_per_source;
+}
+
 /* GK_OK when no cookie is needed or the request carries a valid one. */
-static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, const struct sockaddr *peer, uint8_t want[33])
+static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, uint16_t ke_group, const struct sockaddr *peer,
+		      uint8_t want[33])
 {
 	make_cookie(g->cookie_secret, ni, peer, m->hdr.spi_i, want);
-	if (g->nhalf < g->cfg.cookie_threshold)
+	if (!cookie_needed(g, ke_group, peer))
 		return true;
 	/* RFC 7296 2.6: the COOKIE notify must be the first payload */
 	if (m->pl.n == 0 || m->pl.items[0].type != GK_PL_NOTIFY ||
@@ -152,6 +184,32 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	return gk_msg_build(&o, NULL, NULL, out);
 }
 
+/* RFC 7296 2.1 asks for the same answer to a retransmitted request; a replayed copy must not
+ * make us a reflector, so each SA answers again at most init_resend_max times, and not more
+ * often than every init_resend_interval_ms. */
+static void resend(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer, const struct sockaddr *local)
+{
+	int64_t now = gcks_now(g);
+	if (sa->init_resends >= g->cfg.init_resend_max || now - sa->init_resend_ms < g->cfg.init_resend_interval_ms) {
+		g->stats.resends_limited++;
+		return;
+	}
+	sa->init_resends++;
+	sa->init_resend_ms = now;
+	g->env.send(g->env.send_ctx, local, peer, sa->ike.init_resp, sa->ike.init_resp_len);
+}
+
+/* A full table makes room by evicting its oldest half-open SA rather than refusing the new one:
+ * refusing would let a flood that fills it lock every member out, while the oldest SA has had
+ * all the time a member needs to continue. */
+static void make_room(gk_gcks *g)
+{
+	while (g->ho_oldest && (g->nhalf >= g->cfg.half_open_max || g->nsas >= g->cfg.max_sas)) {
+		g->stats.half_open_evicted++;
+		gcks_sa_remove(g, g->ho_oldest);
+	}
+}
+
 /* Creates the half-open SA: our key pair, nonce, the shared secret and all keys. */
 static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_ke *ke, gk_chunk ni)
 {
@@ -191,7 +249,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	gcks_sa *old = gcks_sa_find_half_open(g, m.hdr.spi_i, peer);
 	if (old && old->ike.init_req && data.len == old->ike.init_req_len &&
 	    !memcmp(data.ptr, old->ike.init_req, data.len)) {
-		g->env.send(g->env.send_ctx, local, peer, old->ike.init_resp, old->ike.init_resp_len);
+		resend(g, old, peer, local);
 		goto out;
 	}
 	if (st == GK_E_UNSUPPORTED_CRITICAL) {
@@ -211,12 +269,15 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		refuse(g, &m, GK_N_INVALID_SYNTAX, GK_CHUNK_EMPTY, peer, local);
 		goto out;
 	}
-	if (g->nhalf >= g->cfg.half_open_max) {
-		g->stats.dropped++;
+	if (!cookie_ok(g, &m, ni, ke->group, peer, cookie)) {
+		g->stats.cookies_sent++;
+		refuse(g, &m, GK_N_COOKIE, GK_CHUNK(cookie, sizeof(cookie)), peer, local);
 		goto out;
 	}
-	if (!cookie_ok(g, &m, ni, peer, cookie)) {
-		refuse(g, &m, GK_N_COOKIE, GK_CHUNK(cookie, sizeof(cookie)), peer, local);
+	/* the source proved its address: it has no more than its share of half-open SAs */
+	if (gcks_source_count(g, peer) >= g->cfg.half_open_per_source) {
+		g->stats.source_capped++;
+		g->stats.dropped++;
 		goto out;
 	}
 	gk_ike_suite suite;
@@ -232,6 +293,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		refuse(g, &m, GK_N_INVALID_KE_PAYLOAD, GK_CHUNK(grp, 2), peer, local);
 		goto out;
 	}
+	make_room(g);
 	gcks_sa *sa = gcks_sa_new(g);
 	if (!sa) {
 		g->stats.dropped++;
@@ -263,7 +325,13 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	sa->ike.dh = NULL;
 	sa->ike.state = GK_IKE_INIT_DONE;
 	sa->ike.msgid_in = 1;
-	gcks_sa_insert(g, sa);
+	sa->init_resend_ms = gcks_now(g);
+	if (gcks_sa_insert(g, sa) != GK_OK) {
+		gk_ike_sa_free(&sa->ike);
+		free(sa);
+		g->stats.dropped++;
+		goto out;
+	}
 	g->env.send(g->env.send_ctx, local, peer, resp.data, resp.len);
 out:
 	gk_wbuf_free(&resp);

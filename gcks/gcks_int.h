@@ -53,7 +53,21 @@ typedef struct gcks_sa {
 	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
 	uint32_t req_hash_msgid;
 	uint64_t queued_group;
+	/* half-open bookkeeping (gcks_sources.c): age order and the source's count */
+	struct gcks_sa *ho_prev, *ho_next;
+	struct gcks_src *src;
+	unsigned init_resends;            /* IKE_SA_INIT responses sent again */
+	int64_t init_resend_ms;
 } gcks_sa;
+
+/* Half-open SAs of one source: an IPv4 address or an IPv6 /64 (a host usually owns a whole /64,
+ * so counting its addresses one by one would bound nothing). Owned by the gcks's source table;
+ * freed when its count drops to zero. */
+typedef struct gcks_src {
+	struct gcks_src *next;
+	uint8_t key[9];                   /* family (4 or 6), then the address or the /64 prefix */
+	unsigned half_open;
+} gcks_src;
 
 /* GSA_REKEY datagrams waiting for their next copy (RFC 9838 2.4.1.3). Owned by the gcks. */
 typedef struct gcks_pending {
@@ -82,6 +96,13 @@ struct gk_gcks {
 	size_t ngroups;
 	gcks_sa **by_r, **by_i;
 	size_t nbuckets, nsas, nhalf;
+	EVP_MAC_CTX *hash_key;            /* SipHash under a per-process random key, for tables
+					  * keyed by what peers choose (gcks_keyhash.c) */
+	gcks_sa *ho_oldest, *ho_newest;   /* half-open SAs in order of creation */
+	gcks_src **srcs;                  /* sources with half-open SAs, chained by keyed hash */
+	size_t nsrc_buckets;
+	int64_t init_window_ms;           /* IKE_SA_INIT requests in this second and the last */
+	unsigned init_count, init_count_prev;
 	uint8_t cookie_secret[32], cookie_prev[32];
 	int64_t cookie_rotated_ms;
 	int64_t sa_scan_ms;
@@ -107,11 +128,32 @@ gk_status gcks_resp_notify(gcks_resp *r, uint16_t type, gk_chunk data);
 
 /* SA table */
 gcks_sa *gcks_sa_new(gk_gcks *g);
-void gcks_sa_insert(gk_gcks *g, gcks_sa *sa);
+/* Enters a new half-open SA (its peer set); GK_E_NOMEM leaves it out. */
+gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa);
 gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi_r);
 gcks_sa *gcks_sa_find_half_open(gk_gcks *g, uint64_t spi_i, const struct sockaddr *peer);
 void gcks_sa_established(gk_gcks *g, gcks_sa *sa);
 void gcks_sa_remove(gk_gcks *g, gcks_sa *sa);
+
+/* keyed hash (gcks_keyhash.c): SipHash-2-4 with a random key from env->rnd */
+gk_status gcks_keyhash_init(gk_gcks *g);
+void gcks_keyhash_free(gk_gcks *g);
+uint64_t gcks_keyhash(const gk_gcks *g, const void *data, size_t len);
+/* Longest chain of the SA table by the peer's SPI (by_i) and by ours (by_r), for tests. */
+size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi);
+
+/* half-open SAs per source (gcks_sources.c) */
+gk_status gcks_sources_init(gk_gcks *g);
+void gcks_sources_free(gk_gcks *g);
+/* The source's half-open count (0 if it has none). */
+unsigned gcks_source_count(const gk_gcks *g, const struct sockaddr *peer);
+/* Counts sa (half-open, not yet in the age list) against its source and appends it to the age
+ * list; GK_E_NOMEM leaves everything as it was. */
+gk_status gcks_source_add(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer);
+/* Takes sa out of its source's count and the age list (when it is in them). */
+void gcks_source_del(gk_gcks *g, gcks_sa *sa);
+/* Number of sources with half-open SAs, for tests. */
+size_t gcks_source_entries(const gk_gcks *g);
 
 /* exchange handlers */
 void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, const struct sockaddr *local);
