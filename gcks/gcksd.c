@@ -40,7 +40,23 @@ static void usage(FILE *f)
 {
 	fputs("usage: gcksd --db PATH [--listen ADDR:PORT]... [--control PATH] [--log-level LEVEL]\n"
 	      "             [--user USER] [--foreground]\n"
+	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
+	      "             [--cookie-rate N]\n"
 	      "Listens on UDP 848 and 500, IPv4 and IPv6, unless --listen is given.\n", f);
+}
+
+/* A limit option: a whole number from 0 to max. */
+static bool parse_limit(const char *opt, const char *arg, unsigned long max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v > max) {
+		fprintf(stderr, "gcksd: --%s: a number from 0 to %lu\n", opt, max);
+		return false;
+	}
+	*out = (unsigned)v;
+	return true;
 }
 
 static int64_t clock_ms(void *ctx)
@@ -202,8 +218,13 @@ int main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' }, { "listen", required_argument, NULL, 'l' },
 		{ "control", required_argument, NULL, 'c' }, { "log-level", required_argument, NULL, 'L' },
 		{ "user", required_argument, NULL, 'u' }, { "foreground", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+		{ "help", no_argument, NULL, 'h' },
+		{ "half-open-max", required_argument, NULL, 1 }, { "half-open-per-source", required_argument, NULL, 2 },
+		{ "cookie-threshold", required_argument, NULL, 3 }, { "cookie-rate", required_argument, NULL, 4 },
+		{ 0 },
 	};
+	gk_gcks_config cfg;
+	gk_gcks_config_default(&cfg);
 	const char *db = NULL, *control = NULL, *user = "nobody", *listen[MAX_LISTEN];
 	size_t nlisten = 0;
 	int level = GK_LOG_INFO, c, rc = 1;
@@ -230,6 +251,22 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 1:
+			if (!parse_limit("half-open-max", optarg, 1000000, &cfg.half_open_max))
+				return 1;
+			break;
+		case 2:
+			if (!parse_limit("half-open-per-source", optarg, 1000000, &cfg.half_open_per_source))
+				return 1;
+			break;
+		case 3:
+			if (!parse_limit("cookie-threshold", optarg, 1000000, &cfg.cookie_threshold))
+				return 1;
+			break;
+		case 4:
+			if (!parse_limit("cookie-rate", optarg, 1000000, &cfg.cookie_rate))
+				return 1;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -252,8 +289,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.loop = uv_default_loop();
-	gk_gcks_config cfg;
-	gk_gcks_config_default(&cfg);
 	d.mcast4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	d.mcast6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	gk_gcks_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
