@@ -299,8 +299,27 @@ static void gcks_send(void *ctx, const struct sockaddr *local, const struct sock
 			transmit(n, false, FN_RAW_BASE + (int)i, n->gcks_addr, n->raws[i].addr, data, len);
 			return;
 		}
+	if (n->sink && peer->sa_family == AF_INET) {
+		fn_dgram d = { .to_gcks = false, .peer = FN_SINK, .from = n->gcks_addr,
+			       .to = *(const struct sockaddr_in *)(const void *)peer, .data = xdup(data, len), .len = len };
+		enqueue(n, &d);
+		return;
+	}
 	fprintf(stderr, "fakenet: the GCKS sent to an unknown address\n");
 	abort();
+}
+
+void fn_send_from(fakenet *n, const struct sockaddr_in *from, const uint8_t *data, size_t len)
+{
+	fn_dgram d = { .to_gcks = true, .peer = FN_SINK, .from = *from, .to = n->gcks_addr,
+		       .data = xdup(data, len), .len = len };
+	enqueue(n, &d);
+}
+
+void fn_set_sink(fakenet *n, fn_sink_fn fn, void *ctx)
+{
+	n->sink = fn;
+	n->sink_ctx = ctx;
 }
 
 gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store)
@@ -398,6 +417,9 @@ static void deliver(fakenet *n, fn_dgram *d)
 		if (n->gcks)
 			gk_gcks_input(n->gcks, d->data, d->len, (const struct sockaddr *)&d->from,
 				      (const struct sockaddr *)&d->to);
+		free(d->data);
+	} else if (d->peer == FN_SINK) {
+		n->sink(n->sink_ctx, &d->to, d->data, d->len);
 		free(d->data);
 	} else if (d->peer >= FN_RAW_BASE) {
 		fn_raw *r = &n->raws[d->peer - FN_RAW_BASE];

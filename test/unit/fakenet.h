@@ -19,6 +19,12 @@
 
 /* Endpoints other than the GCKS are numbered: member i is i, raw endpoint i is FN_RAW_BASE + i. */
 #define FN_RAW_BASE 100
+/* Any other address (a flood from many sources, fn_send_from) is the sink. */
+#define FN_SINK 1000
+
+/* Receives what the GCKS sends to addresses that are no member's or raw endpoint's; it may send
+ * (fn_send_from) from inside. */
+typedef void (*fn_sink_fn)(void *ctx, const struct sockaddr_in *to, const uint8_t *data, size_t len);
 
 typedef struct fn_dgram {
 	bool to_gcks;
@@ -116,6 +122,8 @@ typedef struct fakenet {
 	fn_trace *trace;
 	size_t ntrace, captrace;
 	uint64_t delivered;
+	fn_sink_fn sink;               /* fn_set_sink; its datagrams stay out of the trace */
+	void *sink_ctx;
 } fakenet;
 
 void fn_init(fakenet *n);
@@ -130,6 +138,11 @@ fn_raw *fn_add_raw(fakenet *n);
 void fn_raw_send(fn_raw *r, const uint8_t *data, size_t len);
 /* Takes the oldest datagram from the raw endpoint's inbox (caller frees d->data); false if none. */
 bool fn_raw_take(fn_raw *r, fn_dgram *d);
+
+/* Many sources: a datagram to the GCKS from any address (not traced, not impaired), and where
+ * the GCKS's datagrams to addresses no endpoint has go (without a sink they abort the test). */
+void fn_send_from(fakenet *n, const struct sockaddr_in *from, const uint8_t *data, size_t len);
+void fn_set_sink(fakenet *n, fn_sink_fn fn, void *ctx);
 
 /* Adds an impairment; returns it so the test can read its counters. */
 fn_rule *fn_impair(fakenet *n, const fn_rule *r);
