@@ -1,0 +1,639 @@
+/* Attacks on the GCKS before authentication, performed on the in-memory network
+ * (test/unit/fakenet.[ch]) with the fake clock: a flood of IKE_SA_INIT from many source
+ * addresses that answers every COOKIE challenge and never continues, SPIs chosen to collide in
+ * an unkeyed hash, MODP key exchange without a cookie, and replayed IKE_SA_INIT requests. Each
+ * test asserts what the attacker got (answers, half-open SAs, table shape) and that a listed
+ * member still registers. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/pem.h>
+#include "testutil.h"
+#include "certgen.h"
+#include "fakenet.h"
+#include "gcks/gcks_int.h"
+#include "gcks/storage.h"
+#include "dh.h"
+#include "log.h"
+#include "message.h"
+#include "proposal.h"
+
+#define G1 "keyid:grp-1"
+#define MEMBER "fqdn:r1.example"
+
+static char dir[64];
+static char db[128];
+static gk_store *store;
+static fakenet net;
+static gk_gcks_config gcfg;
+
+/* ---- fixture: a store with the GCKS identity and one group listing MEMBER (PSK) ---- */
+
+static gk_ident ident(const char *text)
+{
+	gk_ident id;
+	const char *why = NULL;
+	ck_assert_msg(gk_ident_parse(text, &id, &why) == GK_OK, "%s: %s", text, why);
+	return id;
+}
+
+static void set_identity(void)
+{
+	EVP_PKEY *k = cg_key_ec("P-256");
+	ck_assert_ptr_nonnull(k);
+	BIO *b = BIO_new(BIO_s_mem());
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
+	char *p = NULL;
+	long n = BIO_get_mem_data(b, &p);
+	gk_gcks_identity id;
+	memset(&id, 0, sizeof(id));
+	id.id = ident("fqdn:gcks.example");
+	id.sign_key_pem = strndup(p, (size_t)n);
+	ck_assert_int_eq(gk_store_identity_set(store, &id, "test"), GK_OK);
+	free(id.sign_key_pem);
+	BIO_free(b);
+	EVP_PKEY_free(k);
+}
+
+static void ts(gk_ts_spec *t, const char *lo, const char *hi, uint16_t plo, uint16_t phi)
+{
+	memset(t, 0, sizeof(*t));
+	t->family = 4;
+	ck_assert_int_eq(inet_pton(AF_INET, lo, t->start), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, hi, t->end), 1);
+	t->ip_proto = 17;
+	t->port_lo = plo;
+	t->port_hi = phi;
+}
+
+static void put_policy(void)
+{
+	gk_group_policy g;
+	memset(&g, 0, sizeof(g));
+	snprintf(g.name, sizeof(g.name), "%s", G1);
+	g.id = ident(G1);
+	g.rekey_transport = GK_REKEY_MULTICAST;
+	g.atd = 30;
+	g.dtd = 60;
+	g.sender_id_bits = 8;
+	g.rekey_margin_pct = 10;
+	g.kek = (gk_kek_policy){ .present = true, .encr = GK_ENCR_AES_CBC, .encr_key_bits = 256,
+				 .integ = GK_INTEG_HMAC_SHA2_256_128, .kwa = GK_KWA_KW_5649_256,
+				 .gcauth = GK_GCAUTH_DIGITAL_SIGNATURE, .sig_scheme = GK_SIG_ECDSA_SHA256,
+				 .lifetime = 86400, .ttl = 8, .copies = 1 };
+	ts(&g.kek.src, "192.0.2.1", "192.0.2.1", 848, 848);
+	ts(&g.kek.dst, "239.0.0.1", "239.0.0.1", 848, 848);
+	g.nteks = 1;
+	g.teks = calloc(1, sizeof(*g.teks));
+	ck_assert_ptr_nonnull(g.teks);
+	snprintf(g.teks[0].name, sizeof(g.teks[0].name), "video");
+	g.teks[0].proto = GK_PROTO_ESP;
+	g.teks[0].encr = GK_ENCR_AES_GCM_16;
+	g.teks[0].encr_key_bits = 256;
+	g.teks[0].sn = GK_SN_UNSPEC32;
+	g.teks[0].lifetime = 3600;
+	ts(&g.teks[0].src, "192.0.2.0", "192.0.2.255", 0, 65535);
+	ts(&g.teks[0].dst, "239.1.1.1", "239.1.1.1", 5004, 5004);
+	g.members = calloc(1, sizeof(*g.members));
+	ck_assert_ptr_nonnull(g.members);
+	g.nmembers = 1;
+	g.members[0].id = ident(MEMBER);
+	g.members[0].auth = GK_MAUTH_PSK;
+	g.members[0].role = GK_ROLE_RECEIVER;
+	g.members[0].psk_len = strlen(MEMBER);
+	g.members[0].psk = malloc(g.members[0].psk_len);
+	ck_assert_ptr_nonnull(g.members[0].psk);
+	memcpy(g.members[0].psk, MEMBER, g.members[0].psk_len);
+	bool changed = false;
+	ck_assert_int_eq(gk_store_group_put(store, &g, "test", NULL, &changed), GK_OK);
+	gk_group_policy_free(&g);
+}
+
+static void setup(void)
+{
+	gk_log_init("check_flood", getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
+	snprintf(dir, sizeof(dir), "/tmp/gk-flood-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/gcks.db", dir);
+	gk_store_err err;
+	ck_assert_msg(gk_store_open(db, true, &store, &err) == GK_OK, "%s", err.msg);
+	fn_init(&net);
+	gk_gcks_config_default(&gcfg);
+	set_identity();
+	put_policy();
+}
+
+static void teardown(void)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	fn_free(&net);
+	gk_store_close(store);
+	store = NULL;
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+static void start_gcks(void)
+{
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	gk_status st = gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err));
+	ck_assert_msg(st == GK_OK, "gk_gcks_new: %s: %s", gk_status_str(st), err);
+}
+
+static gk_gcks_stats stats(void)
+{
+	gk_gcks_stats s;
+	gk_gcks_stats_get(net.gcks, &s);
+	return s;
+}
+
+/* ---- the attacker: IKE_SA_INIT requests from many addresses, answering COOKIE ---- */
+
+typedef struct flooder {
+	unsigned nsrc, rr;
+	uint64_t next_spi;
+	uint16_t ke_group;
+	gk_wbuf ke_pub;               /* one public value for every request, as a cheap attacker */
+	gk_arena arena;
+	gk_pl_sa sa;
+	bool answer_cookies;
+	uint64_t sent, cookies, answers, others;
+	uint16_t last_notify;         /* of the last answer that was neither COOKIE nor KE */
+} flooder;
+
+static flooder fl;
+
+static struct sockaddr_in source(unsigned i)
+{
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(500);
+	a.sin_addr.s_addr = htonl((127u << 24) | (2u << 16) | ((i / 250) << 8) | (i % 250 + 1));
+	return a;
+}
+
+/* An IKE_SA_INIT request; the nonce follows from the SPI so the answer to a COOKIE needs no
+ * memory. */
+static void flood_build(const flooder *f, uint64_t spi, gk_chunk cookie, gk_wbuf *out)
+{
+	uint8_t ni[32];
+	for (int i = 0; i < 4; i++)
+		gk_put_u64(ni + 8 * i, spi ^ (uint64_t)i);
+	gk_pl_notify cn = { .type = GK_N_COOKIE, .data = cookie };
+	gk_pl_ke ke = { .group = f->ke_group, .data = gk_wbuf_chunk(&f->ke_pub) };
+	gk_pl_bytes nonce = { GK_CHUNK(ni, sizeof(ni)) };
+	gk_out_pl pl[4];
+	size_t n = 0;
+	if (cookie.len)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &cn };
+	pl[n++] = (gk_out_pl){ GK_PL_SA, false, &f->sa };
+	pl[n++] = (gk_out_pl){ GK_PL_KE, false, &ke };
+	pl[n++] = (gk_out_pl){ GK_PL_NONCE, false, &nonce };
+	gk_msg_out o = { .hdr = { .spi_i = spi, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
+			 .outer = pl, .nouter = n };
+	out->len = 0;
+	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, out), GK_OK);
+}
+
+static void flood_sink(void *ctx, const struct sockaddr_in *to, const uint8_t *data, size_t len)
+{
+	flooder *f = ctx;
+	gk_msg m;
+	ck_assert_int_eq(gk_msg_parse(&m, GK_CHUNK(data, len)), GK_OK);
+	const gk_payload *c = gk_msg_find_notify(&m, GK_N_COOKIE);
+	if (c) {
+		f->cookies++;
+		if (f->answer_cookies) {
+			gk_wbuf w;
+			gk_wbuf_init(&w, GK_MAX_MESSAGE);
+			flood_build(f, m.hdr.spi_i, c->body->notify.data, &w);
+			fn_send_from(&net, to, w.data, w.len);
+			f->sent++;
+			gk_wbuf_free(&w);
+		}
+	} else if (gk_msg_find(&m, GK_PL_KE)) {
+		f->answers++;
+	} else {
+		const gk_payload *e = gk_msg_find_error(&m);
+		f->last_notify = e ? e->body->notify.type : 0;
+		f->others++;
+	}
+	gk_msg_free(&m);
+}
+
+static void flood_init(flooder *f, unsigned nsrc, uint16_t ke_group, const gk_ike_offer *offer)
+{
+	memset(f, 0, sizeof(*f));
+	f->nsrc = nsrc;
+	f->next_spi = 0x1000;
+	f->ke_group = ke_group;
+	f->answer_cookies = true;
+	gk_arena_init(&f->arena, 0);
+	gk_wbuf_init(&f->ke_pub, 1024);
+	gk_dh *dh = NULL;
+	ck_assert_int_eq(gk_dh_new(ke_group, &dh), GK_OK);
+	ck_assert_int_eq(gk_dh_public(dh, &f->ke_pub), GK_OK);
+	gk_dh_free(dh);
+	ck_assert_int_eq(gk_ike_offer_to_sa(offer, &f->arena, &f->sa), GK_OK);
+	fn_set_sink(&net, flood_sink, f);
+}
+
+static void flood_free(flooder *f)
+{
+	gk_wbuf_free(&f->ke_pub);
+	gk_arena_free(&f->arena);
+}
+
+/* One request from source i (fresh SPI, no cookie); the answer comes with the next flush. */
+static void flood_one(flooder *f, unsigned i)
+{
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	flood_build(f, f->next_spi++, GK_CHUNK_EMPTY, &w);
+	struct sockaddr_in a = source(i);
+	fn_send_from(&net, &a, w.data, w.len);
+	f->sent++;
+	gk_wbuf_free(&w);
+}
+
+#define FLOOD_PER_STEP 240 /* per 100 ms of the fake clock: 2,400 IKE_SA_INIT/s */
+
+/* Floods for ms of fake time, round robin over the sources; returns the most half-open SAs
+ * seen after a step, and checks the sources counted never exceed the addresses sending. */
+static unsigned flood_run(flooder *f, int64_t ms)
+{
+	unsigned peak = 0;
+	for (int64_t t = 0; t < ms; t += 100) {
+		for (int k = 0; k < FLOOD_PER_STEP; k++)
+			flood_one(f, f->rr++ % f->nsrc);
+		fn_advance(&net, 100);
+		gk_gcks_stats s = stats();
+		peak = s.half_open > peak ? s.half_open : peak;
+		ck_assert_uint_le(gcks_source_entries(net.gcks), f->nsrc + 1);
+	}
+	return peak;
+}
+
+/* ---- the listed member ---- */
+
+static fn_member *join_member(void)
+{
+	gk_gm_config c;
+	gk_gm_config_default(&c);
+	c.id = ident(MEMBER);
+	c.groups[0] = ident(G1);
+	c.ngroups = 1;
+	c.psk = (const uint8_t *)MEMBER;
+	c.psk_len = strlen(MEMBER);
+	fn_member *m = fn_add_member(&net, &c);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(gk_gm_start(m->gm), GK_OK);
+	return m;
+}
+
+/* Floods while the member registers; returns the fake-clock milliseconds it took. */
+static int64_t register_during_flood(flooder *f, unsigned *peak)
+{
+	int64_t t0 = net.now_ms;
+	fn_member *m = join_member();
+	while (!fn_count(m, GK_GM_REGISTERED) && !fn_count(m, GK_GM_FAILED) && net.now_ms - t0 < 60000) {
+		unsigned p = flood_run(f, 100);
+		*peak = p > *peak ? p : *peak;
+	}
+	ck_assert_msg(fn_count(m, GK_GM_REGISTERED) == 1, "the member did not register during the flood");
+	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 0);
+	const fn_event *e = fn_find(m, GK_GM_REGISTERED, 0);
+	return e->at_ms - t0;
+}
+
+/* A flood answering cookies from nsrc sources fills exactly nsrc * half_open_per_source
+ * half-open SAs and no more; the member registers without waiting for a retransmission. */
+static void flood_sources(unsigned nsrc)
+{
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, nsrc, GK_KE_CURVE25519, &offer);
+	unsigned cap = nsrc * gcfg.half_open_per_source;
+	ck_assert_uint_lt(cap, gcfg.half_open_max); /* the per-source caps bind, not the table's */
+	unsigned peak = flood_run(&fl, 10000);
+	ck_assert_uint_eq(peak, cap);
+	ck_assert_uint_eq(stats().half_open, cap);
+	ck_assert_uint_eq(gcks_source_entries(net.gcks), nsrc);
+	/* everything beyond that was dropped after its cookie, before any key exchange */
+	ck_assert_uint_eq(fl.answers, cap);
+	ck_assert_uint_eq(fl.others, 0);
+	ck_assert_uint_eq(stats().source_capped, fl.sent - fl.cookies - cap);
+	ck_assert_uint_eq(stats().half_open_evicted, 0);
+	int64_t took = register_during_flood(&fl, &peak);
+	ck_assert_int_lt(took, 1000);
+	ck_assert_uint_eq(peak, cap); /* the member's SA was established within the step */
+	/* one COOKIE round and no retransmission */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 1);
+	/* past the half-open timeout the expired SAs are replaced, never exceeded */
+	peak = flood_run(&fl, 25000);
+	ck_assert_uint_eq(peak, cap);
+	ck_assert_uint_eq(fl.answers, 2 * cap);
+	ck_assert_uint_eq(stats().established, 1);
+	flood_free(&fl);
+}
+
+START_TEST(flood_64_sources)
+{
+	flood_sources(64);
+}
+END_TEST
+
+START_TEST(flood_640_sources)
+{
+	flood_sources(640);
+}
+END_TEST
+
+/* More sources than the table holds: new half-open SAs evict the oldest, the table never grows
+ * past half_open_max, and the member's fresh SA lives long enough to register. */
+START_TEST(flood_evicts_oldest)
+{
+	gcfg.half_open_max = 1000;
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 640, GK_KE_CURVE25519, &offer);
+	unsigned peak = flood_run(&fl, 5000);
+	ck_assert_uint_eq(peak, 1000);
+	ck_assert_uint_gt(stats().half_open_evicted, 0);
+	ck_assert_uint_eq(stats().half_open_evicted, fl.answers - 1000);
+	int64_t took = register_during_flood(&fl, &peak);
+	ck_assert_int_lt(took, 1000);
+	ck_assert_uint_eq(peak, 1000);
+	ck_assert_uint_eq(stats().established, 1);
+	flood_free(&fl);
+}
+END_TEST
+
+/* The SA table's own bound (max_sas) also makes room by evicting half-open SAs, never by
+ * refusing the newcomer. */
+START_TEST(max_sas_evicts_half_open)
+{
+	gcfg.max_sas = 1000;
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 640, GK_KE_CURVE25519, &offer);
+	unsigned peak = flood_run(&fl, 3000);
+	ck_assert_uint_eq(peak, 1000);
+	ck_assert_uint_eq(stats().half_open_evicted, fl.answers - 1000);
+	int64_t took = register_during_flood(&fl, &peak);
+	ck_assert_int_lt(took, 1000);
+	ck_assert_uint_eq(stats().established, 1);
+	ck_assert_uint_eq(stats().half_open, 999);
+	flood_free(&fl);
+}
+END_TEST
+
+/* Cookies by rate: one request from each of many sources (none over its own share, the table
+ * far from cookie_threshold): past cookie_rate in a second, COOKIE is asked for. */
+START_TEST(cookie_by_rate)
+{
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 150, GK_KE_CURVE25519, &offer);
+	fl.answer_cookies = false;
+	for (unsigned i = 0; i < 150; i++)
+		flood_one(&fl, i);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, gcfg.cookie_rate);
+	ck_assert_uint_eq(fl.cookies, 150 - gcfg.cookie_rate);
+	ck_assert_uint_eq(stats().half_open, gcfg.cookie_rate);
+	/* the next second still remembers the rate of the last */
+	fn_advance(&net, 1000);
+	flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.cookies, 150 - gcfg.cookie_rate + 1);
+	/* two quiet seconds later, no cookie is needed */
+	fn_advance(&net, 2000);
+	flood_one(&fl, 149);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, gcfg.cookie_rate + 1);
+	flood_free(&fl);
+}
+END_TEST
+
+/* One source: its first cookie_per_source requests need no cookie, the next ones do (a spoofer
+ * cannot fill a victim's share), and past half_open_per_source even cookie'd ones are dropped. */
+START_TEST(per_source_share)
+{
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 1, GK_KE_CURVE25519, &offer);
+	fl.answer_cookies = false;
+	for (unsigned i = 0; i < gcfg.cookie_per_source + 1; i++)
+		flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, gcfg.cookie_per_source);
+	ck_assert_uint_eq(fl.cookies, 1);
+	fl.answer_cookies = true;
+	for (unsigned i = 0; i < 20; i++)
+		flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, gcfg.half_open_per_source);
+	ck_assert_uint_eq(stats().half_open, gcfg.half_open_per_source);
+	ck_assert_uint_eq(stats().source_capped, 20 - (gcfg.half_open_per_source - gcfg.cookie_per_source));
+	/* another source is not affected */
+	flood_free(&fl);
+	flood_init(&fl, 2, GK_KE_CURVE25519, &offer);
+	flood_one(&fl, 1);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, 1);
+	ck_assert_uint_eq(fl.cookies, 0);
+	/* the share comes back as the SAs expire */
+	fn_advance(&net, gcfg.half_open_timeout_ms + 1000);
+	ck_assert_uint_eq(stats().half_open, 0);
+	ck_assert_uint_eq(gcks_source_entries(net.gcks), 0);
+	flood_free(&fl);
+}
+END_TEST
+
+/* ---- chosen SPIs ---- */
+
+/* The hash of the SA table before it was keyed. */
+static size_t old_bucket(uint64_t spi, size_t nbuckets)
+{
+	return (size_t)((spi * 0x9e3779b97f4a7c15ull) >> 32) % nbuckets;
+}
+
+/* The inverse of the old multiplier modulo 2^64 (Newton's iteration). */
+static uint64_t inverse(uint64_t a)
+{
+	uint64_t x = a;
+	for (int i = 0; i < 6; i++)
+		x *= 2 - a * x;
+	return x;
+}
+
+START_TEST(chosen_spis_spread)
+{
+	enum { N = 2000 };
+	gcfg.half_open_per_source = gcfg.cookie_per_source = N;
+	gcfg.cookie_rate = gcfg.cookie_threshold = 100000;
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 1, GK_KE_CURVE25519, &offer);
+	/* spi * K = j << 48: the same old bucket for every table size up to 2^16 buckets */
+	uint64_t kinv = inverse(0x9e3779b97f4a7c15ull);
+	ck_assert_uint_eq(kinv * 0x9e3779b97f4a7c15ull, 1);
+	for (uint64_t j = 1; j <= N; j++) {
+		uint64_t spi = (j << 48) * kinv;
+		ck_assert_uint_eq(old_bucket(spi, 4096), old_bucket(kinv << 48, 4096));
+		fl.next_spi = spi;
+		flood_one(&fl, 0);
+		if (j % 100 == 0)
+			fn_flush(&net);
+	}
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, N);
+	ck_assert_uint_eq(stats().half_open, N);
+	/* keyed: about N / 4096 per chain; 8 is far in the tail for a random function */
+	ck_assert_uint_le(gcks_sa_chain_max(net.gcks, true), 8);
+	ck_assert_uint_le(gcks_sa_chain_max(net.gcks, false), 8);
+	flood_free(&fl);
+}
+END_TEST
+
+/* ---- MODP ---- */
+
+START_TEST(modp_not_offered)
+{
+	gk_ike_offer o;
+	gk_ike_offer_default(&o);
+	ck_assert_uint_gt(o.nke, 0);
+	for (size_t i = 0; i < o.nke; i++)
+		ck_assert_msg(o.ke[i] != GK_KE_MODP_2048 && o.ke[i] != GK_KE_MODP_3072 && o.ke[i] != GK_KE_MODP_4096,
+			      "MODP group %u in the default offer", o.ke[i]);
+	/* a request proposing only MODP gets a COOKIE challenge, then NO_PROPOSAL_CHOSEN: no key
+	 * exchange and no SA */
+	start_gcks();
+	gk_ike_offer modp = o;
+	modp.ke[0] = GK_KE_MODP_4096;
+	modp.nke = 1;
+	flood_init(&fl, 1, GK_KE_MODP_4096, &modp);
+	flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, 0);
+	ck_assert_uint_eq(fl.cookies, 1);
+	ck_assert_uint_eq(fl.others, 1);
+	ck_assert_uint_eq(fl.last_notify, GK_N_NO_PROPOSAL_CHOSEN);
+	ck_assert_uint_eq(stats().half_open, 0);
+	flood_free(&fl);
+}
+END_TEST
+
+/* An operator who adds a MODP group gets it only from peers that answered a COOKIE: the first
+ * request gets the challenge (no KE, no SA), the cookie'd one the key exchange. */
+START_TEST(modp_needs_cookie)
+{
+	gcfg.offer.ke[gcfg.offer.nke++] = GK_KE_MODP_2048;
+	start_gcks();
+	gk_ike_offer modp;
+	gk_ike_offer_default(&modp);
+	modp.ke[0] = GK_KE_MODP_2048;
+	modp.nke = 1;
+	flood_init(&fl, 1, GK_KE_MODP_2048, &modp);
+	fl.answer_cookies = false;
+	flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.cookies, 1);
+	ck_assert_uint_eq(fl.answers, 0);
+	ck_assert_uint_eq(stats().half_open, 0);
+	fl.answer_cookies = true;
+	flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.cookies, 2);
+	ck_assert_uint_eq(fl.answers, 1);
+	ck_assert_uint_eq(stats().half_open, 1);
+	flood_free(&fl);
+}
+END_TEST
+
+/* ---- replayed IKE_SA_INIT ---- */
+
+/* Collects what the GCKS sends to the replayer's address. */
+static void count_sink(void *ctx, const struct sockaddr_in *to, const uint8_t *data, size_t len)
+{
+	(void)to;
+	(void)data;
+	(void)len;
+	(*(unsigned *)ctx)++;
+}
+
+START_TEST(replay_rate_limited)
+{
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 1, GK_KE_CURVE25519, &offer);
+	unsigned answers = 0;
+	fn_set_sink(&net, count_sink, &answers);
+	gk_wbuf req;
+	gk_wbuf_init(&req, GK_MAX_MESSAGE);
+	flood_build(&fl, 0x4242, GK_CHUNK_EMPTY, &req);
+	struct sockaddr_in victim = source(0);
+	fn_send_from(&net, &victim, req.data, req.len);
+	fn_flush(&net);
+	ck_assert_uint_eq(answers, 1);
+	ck_assert_uint_eq(stats().half_open, 1);
+	/* a burst of copies right after the answer: none answered */
+	for (int i = 0; i < 50; i++)
+		fn_send_from(&net, &victim, req.data, req.len);
+	fn_flush(&net);
+	ck_assert_uint_eq(answers, 1);
+	ck_assert_uint_eq(stats().resends_limited, 50);
+	/* copies every 100 ms for 20 s: one answer per init_resend_interval_ms, init_resend_max in
+	 * all */
+	unsigned sent = 0;
+	for (int i = 0; i < 200; i++) {
+		fn_advance(&net, 100);
+		fn_send_from(&net, &victim, req.data, req.len);
+		sent++;
+	}
+	fn_flush(&net);
+	ck_assert_uint_eq(answers, 1 + gcfg.init_resend_max);
+	ck_assert_uint_eq(stats().resends_limited, 50 + sent - gcfg.init_resend_max);
+	ck_assert_uint_eq(stats().half_open, 1);
+	gk_wbuf_free(&req);
+	flood_free(&fl);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("flood");
+	TCase *tc = tcase_create("flood");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 600); /* tens of thousands of datagrams under sanitizers */
+	tcase_add_test(tc, flood_64_sources);
+	tcase_add_test(tc, flood_640_sources);
+	tcase_add_test(tc, flood_evicts_oldest);
+	tcase_add_test(tc, max_sas_evicts_half_open);
+	tcase_add_test(tc, cookie_by_rate);
+	tcase_add_test(tc, per_source_share);
+	tcase_add_test(tc, chosen_spis_spread);
+	tcase_add_test(tc, modp_not_offered);
+	tcase_add_test(tc, modp_needs_cookie);
+	tcase_add_test(tc, replay_rate_limited);
+	suite_add_tcase(su, tc);
+	return tu_run(su);
+}
