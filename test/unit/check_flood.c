@@ -541,30 +541,44 @@ START_TEST(modp_not_offered)
 }
 END_TEST
 
-/* An operator who adds a MODP group gets it only from peers that answered a COOKIE: the first
- * request gets the challenge (no KE, no SA), the cookie'd one the key exchange. */
-START_TEST(modp_needs_cookie)
+/* The costly key exchanges (an operator who adds a MODP group, ECP-384 and ECP-521 of the
+ * default offer) only for peers that answered a COOKIE: the first request gets the challenge
+ * (no KE, no SA), the cookie'd one the key exchange. Curve25519 and ECP-256 need none. */
+START_TEST(costly_ke_needs_cookie)
 {
+	static const struct {
+		uint16_t group;
+		bool cookie;
+	} cases[] = { { GK_KE_MODP_2048, true }, { GK_KE_MODP_4096, true }, { GK_KE_ECP_384, true },
+		      { GK_KE_ECP_521, true }, { GK_KE_CURVE25519, false }, { GK_KE_ECP_256, false },
+		      { GK_KE_CURVE448, false } };
 	gcfg.offer.ke[gcfg.offer.nke++] = GK_KE_MODP_2048;
-	start_gcks();
-	gk_ike_offer modp;
-	gk_ike_offer_default(&modp);
-	modp.ke[0] = GK_KE_MODP_2048;
-	modp.nke = 1;
-	flood_init(&fl, 1, GK_KE_MODP_2048, &modp);
-	fl.answer_cookies = false;
-	flood_one(&fl, 0);
-	fn_flush(&net);
-	ck_assert_uint_eq(fl.cookies, 1);
-	ck_assert_uint_eq(fl.answers, 0);
-	ck_assert_uint_eq(stats().half_open, 0);
-	fl.answer_cookies = true;
-	flood_one(&fl, 0);
-	fn_flush(&net);
-	ck_assert_uint_eq(fl.cookies, 2);
-	ck_assert_uint_eq(fl.answers, 1);
-	ck_assert_uint_eq(stats().half_open, 1);
-	flood_free(&fl);
+	gcfg.offer.ke[gcfg.offer.nke++] = GK_KE_MODP_4096;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		gk_gcks_free(net.gcks); /* a fresh GCKS per case */
+		net.gcks = NULL;
+		start_gcks();
+		bool ck = cases[i].cookie;
+		gk_ike_offer one;
+		gk_ike_offer_default(&one);
+		one.ke[0] = cases[i].group;
+		one.nke = 1;
+		flood_init(&fl, 1, cases[i].group, &one);
+		fl.answer_cookies = false;
+		flood_one(&fl, 0);
+		fn_flush(&net);
+		ck_assert_msg(fl.cookies == (ck ? 1u : 0u), "group %u", cases[i].group);
+		ck_assert_uint_eq(fl.answers, ck ? 0 : 1);
+		ck_assert_uint_eq(stats().half_open, ck ? 0 : 1);
+		/* again, answering the challenge */
+		fl.answer_cookies = true;
+		flood_one(&fl, 0);
+		fn_flush(&net);
+		ck_assert_uint_eq(fl.cookies, ck ? 2 : 0);
+		ck_assert_uint_eq(fl.answers, ck ? 1 : 2);
+		ck_assert_uint_eq(stats().half_open, ck ? 1 : 2);
+		flood_free(&fl);
+	}
 }
 END_TEST
 
@@ -632,7 +646,7 @@ int main(void)
 	tcase_add_test(tc, per_source_share);
 	tcase_add_test(tc, chosen_spis_spread);
 	tcase_add_test(tc, modp_not_offered);
-	tcase_add_test(tc, modp_needs_cookie);
+	tcase_add_test(tc, costly_ke_needs_cookie);
 	tcase_add_test(tc, replay_rate_limited);
 	suite_add_tcase(su, tc);
 	return tu_run(su);

@@ -1150,7 +1150,8 @@ START_TEST(invalid_ke_payload)
 	run_all();
 	registered(m, 0);
 	failed(none, GK_N_NO_PROPOSAL_CHOSEN);
-	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 2);
+	/* Curve25519, then the named group, then that again with the COOKIE its cost asks for */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 3);
 	gk_msg a, b;
 	parse_plain(fn_trace_find(&net, FN_FROM_GCKS, 0, GK_EXCH_IKE_SA_INIT, 1, 0), &a);
 	const gk_payload *n = gk_msg_find_notify(&a, GK_N_INVALID_KE_PAYLOAD);
