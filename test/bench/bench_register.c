@@ -11,6 +11,7 @@
  * group's policy (test/bench/run.sh generates it). Each in-flight slot has its own UDP socket,
  * so file descriptors stay at --concurrency + a few.
  * Exit status: 0 when every registration succeeded, 1 otherwise, 2 on usage errors. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -630,6 +631,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < b->nslots; i++) {
 		char err[256];
 		b->slots[i] = (slot){ .b = b, .idx = i };
+		/* against a loopback gcksd each slot is a host of its own (127.1.x.y), as members are
+		 * in service: from one address they would meet gcksd's half-open cap per source */
+		struct sockaddr_in *la4 = (struct sockaddr_in *)&la;
+		const struct sockaddr_in *g4 = (const struct sockaddr_in *)&b->gcks;
+		if (b->gcks.ss_family == AF_INET && (ntohl(g4->sin_addr.s_addr) >> 24) == 127)
+			la4->sin_addr.s_addr = htonl((127u << 24) | (1u << 16) | ((unsigned)(i / 250) << 8) | (unsigned)(i % 250 + 1));
 		if (gk_udp_open(b->loop, (struct sockaddr *)&la, recv_cb, &b->slots[i], &b->slots[i].udp, err, sizeof(err))) {
 			fprintf(stderr, "bench: %s\n", err);
 			return 2;
