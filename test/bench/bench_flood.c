@@ -310,7 +310,7 @@ static void on_phase_end(uv_timer_t *t) { uv_stop(((flood *)t->data)->loop); }
 typedef struct phase_result {
 	uint64_t ok, failed, flood_sent, cookies, answers;
 	double wall, gcksd_cpu;
-	long half_open;
+	long half_open, rss_kb;
 } phase_result;
 
 static void run_phase(flood *f, bool members, bool flooding, double seconds, phase_result *r)
@@ -333,6 +333,7 @@ static void run_phase(flood *f, bool members, bool flooding, double seconds, pha
 	r->cookies = f->cookies - cookies0;
 	r->answers = f->answers - answers0;
 	r->half_open = control_field(f->control, "ike_sas_half_open");
+	r->rss_kb = proc_kb(f->pid, "VmRSS");
 	/* members still in flight are abandoned: only what finished within the phase counts */
 	f->registering = f->flooding = false;
 	for (int i = 0; i < f->nslots; i++) {
@@ -537,9 +538,9 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	run_phase(f, false, true, seconds, &b);
 	printf("B flood alone:     %llu datagrams sent (%llu COOKIE challenges answered), %llu half-open SAs made; "
-	       "gcksd holds %ld half-open; gcksd CPU %.2f s = %.1f us per flood datagram\n",
+	       "gcksd holds %ld half-open; gcksd CPU %.2f s = %.1f us per flood datagram; RSS %ld kB\n",
 	       (unsigned long long)b.flood_sent, (unsigned long long)b.cookies, (unsigned long long)b.answers,
-	       b.half_open, b.gcksd_cpu, per(b.gcksd_cpu, (double)b.flood_sent) * 1e6);
+	       b.half_open, b.gcksd_cpu, per(b.gcksd_cpu, (double)b.flood_sent) * 1e6, b.rss_kb);
 	fflush(stdout);
 	run_phase(f, true, true, seconds, &cc);
 	printf("C members + flood: %llu registered (%llu failed) in %.1f s: %.0f/s; %llu flood datagrams, "
@@ -548,7 +549,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)cc.flood_sent, (unsigned long long)cc.answers, cc.half_open, cc.gcksd_cpu);
 	long hwm = proc_kb(f->pid, "VmHWM");
 	double frac = per(per((double)cc.ok, cc.wall), per((double)a.ok, a.wall));
-	printf("gcksd RSS %ld kB before, peak (VmHWM) %ld kB\n", rss0, hwm);
+	printf("gcksd RSS %ld kB before, %ld kB after A (members' IKE SAs open until ike-idle-timeout), "
+	       "%ld kB after B (flood), peak (VmHWM) %ld kB\n", rss0, a.rss_kb, b.rss_kb, hwm);
 	print_ke_costs();
 	printf("\nregistrations/s during the flood / without it: %.2f (target >= 0.50)  %s\n", frac,
 	       frac >= 0.5 ? "met" : "MISSED");
