@@ -466,6 +466,45 @@ START_TEST(per_source_share)
 }
 END_TEST
 
+/* IPv6 sources count by /64: a host owns a whole /64, and counting its addresses one by one
+ * would bound nothing. IPv4 sources count by address. */
+START_TEST(sources_by_prefix)
+{
+	start_gcks();
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(500) }, b = a, c = a;
+	inet_pton(AF_INET6, "2001:db8:1:2::1", &a.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:2:ffff:ffff:ffff:fffe", &b.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &c.sin6_addr);
+	struct sockaddr_in v4a = source(0), v4b = source(1);
+	gcks_sa *sa[3];
+	for (int i = 0; i < 3; i++) {
+		sa[i] = calloc(1, sizeof(*sa[i]));
+		ck_assert_ptr_nonnull(sa[i]);
+	}
+	ck_assert_int_eq(gcks_source_add(net.gcks, sa[0], (struct sockaddr *)&a), GK_OK);
+	ck_assert_int_eq(gcks_source_add(net.gcks, sa[1], (struct sockaddr *)&b), GK_OK);
+	ck_assert_int_eq(gcks_source_add(net.gcks, sa[2], (struct sockaddr *)&v4a), GK_OK);
+	ck_assert_uint_eq(gcks_source_count(net.gcks, (struct sockaddr *)&a), 2);
+	ck_assert_uint_eq(gcks_source_count(net.gcks, (struct sockaddr *)&c), 0);
+	ck_assert_uint_eq(gcks_source_count(net.gcks, (struct sockaddr *)&v4a), 1);
+	ck_assert_uint_eq(gcks_source_count(net.gcks, (struct sockaddr *)&v4b), 0);
+	ck_assert_uint_eq(gcks_source_entries(net.gcks), 2);
+	/* oldest first in the age list */
+	ck_assert_ptr_eq(net.gcks->ho_oldest, sa[0]);
+	ck_assert_ptr_eq(net.gcks->ho_newest, sa[2]);
+	gcks_source_del(net.gcks, sa[0]);
+	ck_assert_ptr_eq(net.gcks->ho_oldest, sa[1]);
+	ck_assert_uint_eq(gcks_source_count(net.gcks, (struct sockaddr *)&b), 1);
+	for (int i = 1; i < 3; i++)
+		gcks_source_del(net.gcks, sa[i]);
+	ck_assert_uint_eq(gcks_source_entries(net.gcks), 0);
+	ck_assert_ptr_null(net.gcks->ho_oldest);
+	ck_assert_ptr_null(net.gcks->ho_newest);
+	for (int i = 0; i < 3; i++)
+		free(sa[i]);
+}
+END_TEST
+
 /* ---- chosen SPIs ---- */
 
 /* The hash of the SA table before it was keyed. */
@@ -644,6 +683,7 @@ int main(void)
 	tcase_add_test(tc, max_sas_evicts_half_open);
 	tcase_add_test(tc, cookie_by_rate);
 	tcase_add_test(tc, per_source_share);
+	tcase_add_test(tc, sources_by_prefix);
 	tcase_add_test(tc, chosen_spis_spread);
 	tcase_add_test(tc, modp_not_offered);
 	tcase_add_test(tc, costly_ke_needs_cookie);
