@@ -298,23 +298,53 @@ def same_dump(desc, before):
                                                lineterm=''))[:40])
     check(desc, after == before and 'CREATE TABLE' in after, diff or after[:200])
 
-# ---- pings: the recorded IKE_SA_INIT under our own SPI, answered from gcksd's cache ----
+# ---- pings: the recorded IKE_SA_INIT under a fresh SPI of ours each time, answered with an SA
+# or, once our address holds half-open SAs, a COOKIE challenge (gcksd answers copies of one
+# request only a few times, so the same request cannot serve as a ping) ----
 PING_SPI = 0x5eed000000000000 | SEED
 ping_req = None
-ping_spi_r = None
 pings = [0, 0]
+ping_n = 0
+
+def init_answer(spi, since):
+    return relay.wait_for(lambda e: e[0] == 's2a' and hdr(e[2]) and hdr(e[2])['exch'] == IKE_SA_INIT
+                          and hdr(e[2])['spi_i'] == spi, 10, since)
 
 def ping():
     """True when gcksd answers; everything sent before it has been read by then."""
-    global ping_spi_r
+    global ping_n
+    ping_n += 1
+    spi = PING_SPI + ping_n
     since = relay.mark()
-    relay.atk.sendto(ping_req, GCKS)
-    e = relay.wait_for(lambda e: e[0] == 's2a' and hdr(e[2]) and hdr(e[2])['exch'] == IKE_SA_INIT
-                       and hdr(e[2])['spi_i'] == PING_SPI, 10, since)
+    relay.atk.sendto(rewrite(ping_req, spi_i=spi), GCKS)
+    e = init_answer(spi, since)
     pings[0 if e else 1] += 1
-    if e and hdr(e[2])['spi_r']:
-        ping_spi_r = hdr(e[2])['spi_r']
     return e is not None
+
+def with_cookie(req, cookie):
+    """req with N(COOKIE) as its first payload (RFC 7296 2.6)."""
+    n = struct.pack('!BBHBBH', req[16], 0, 8 + len(cookie), 0, 0, 16390) + cookie
+    d = bytearray(req[:28] + n + req[28:])
+    d[16] = 41
+    struct.pack_into('!I', d, 24, len(d))
+    return bytes(d)
+
+def open_sa(spi):
+    """The recorded IKE_SA_INIT under spi, answering a COOKIE challenge: gcksd's SPI or None."""
+    req = rewrite(ping_req, spi_i=spi)
+    for _ in range(2):
+        since = relay.mark()
+        relay.atk.sendto(req, GCKS)
+        e = init_answer(spi, since)
+        if not e:
+            return None
+        d = e[2]
+        if hdr(d)['spi_r']:
+            return hdr(d)['spi_r']
+        if hdr(d)['np'] != 41 or len(d) < 36 or struct.unpack('!H', d[34:36])[0] != 16390:
+            return None
+        req = with_cookie(rewrite(ping_req, spi_i=spi), d[36:28 + struct.unpack('!H', d[30:32])[0]])
+    return None
 
 def barrage(msgs, batch=32):
     """Sends from the attacker's socket, pinging gcksd after every batch. Returns datagrams sent."""
@@ -434,14 +464,14 @@ check('the recorded GSA_AUTH replayed (old Message ID) gets the cached response,
 n = barrage([auth_stale] * 3 + [rewrite(auth_stale, msgid=2)])
 check('the GSA_AUTH of a closed SA replayed (stale SPIs)', pings[1] == 0)
 
-ping()
+replay_spi_r = open_sa(PING_SPI)
 since = relay.mark()
-replay = rewrite(auth1, spi_i=PING_SPI, spi_r=ping_spi_r, msgid=1)
+replay = rewrite(auth1, spi_i=PING_SPI, spi_r=replay_spi_r or 0, msgid=1)
 relay.atk.sendto(replay, GCKS)
 ping()
 e = relay.wait_for(lambda e: e[0] == 's2a' and hdr(e[2]) and hdr(e[2])['exch'] == GSA_AUTH, 1, since)
 check('the whole exchange replayed (IKE_SA_INIT, then GSA_AUTH on the new SA) gets no GSA_AUTH answer',
-      ping_spi_r is not None and e is None, 'answered' if e else 'no SPI from the ping')
+      replay_spi_r is not None and e is None, 'answered' if e else 'no SA from the replayed IKE_SA_INIT')
 
 n = barrage(mutants(auth1, SA1, 2))
 check(f'{n} mutants of the GSA_AUTH at the next Message ID of the live SA (truncated, bit flips, random)',
