@@ -38,6 +38,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->max_sas = 200000;
 	c->ike_idle_timeout_s = 60;
 	c->max_sender_ids_default = 4;
+	c->max_sas_per_identity = 8;
 }
 
 int64_t gcks_now(const gk_gcks *g) { return g->env.now_ms(g->env.clock_ctx); }
@@ -225,6 +226,7 @@ void gcks_sa_established(gk_gcks *g, gcks_sa *sa)
 void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 {
 	unlink_i(g, sa);
+	gcks_peer_unlink(g, sa);
 	for (gcks_sa **pp = &g->by_r[bucket(g, sa->ike.spi_r)]; *pp; pp = &(*pp)->next_r)
 		if (*pp == sa) {
 			*pp = sa->next_r;
@@ -587,6 +589,7 @@ void gk_gcks_free(gk_gcks *g)
 			gcks_sa_remove(g, g->by_r[b]);
 	free(g->by_r);
 	free(g->by_i);
+	gcks_peers_free(g);
 	gcks_groups_free(g);
 	gcks_pending_free(g);
 	EVP_PKEY_free(g->sign_key);
