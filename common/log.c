@@ -16,13 +16,13 @@ void gk_log_set_sink(gk_log_sink fn, void *ctx)
 	sink_ctx = ctx;
 }
 
-/* Printable ASCII stays, everything else (and the backslash, so that the escape is unambiguous)
- * becomes \xNN; out holds 4 * strlen(in) + 1. */
+/* Printable ASCII stays, everything else becomes \xNN; out holds 4 * strlen(in) + 1. (The
+ * backslash stays: text escaped before, such as gk_ident_text's, reads the same.) */
 static void escape(const char *in, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+		if (*p >= 0x20 && *p < 0x7f) {
 			*out++ = (char)*p;
 			continue;
 		}

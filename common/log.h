@@ -1,6 +1,6 @@
 /* Logging to stderr: one line per event, "2026-11-26T16:42:39.123Z gcksd info: ...".
  * Never pass secrets to it. Messages often carry text from the network (identities, certificate
- * subjects): every octet outside printable ASCII, and the backslash, is written as \xNN, so a
+ * subjects): every octet outside printable ASCII is written as \xNN, so a
  * message is always one line and cannot carry terminal escape sequences. */
 #ifndef GK_LOG_H
 #define GK_LOG_H

@@ -58,6 +58,7 @@ typedef struct gcks_sa {
 	uint8_t cred_auth;                /* gk_member_auth, 0 until authenticated */
 	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
 	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
+	uint64_t admitted;                /* order of admission to that index: lower is older */
 } gcks_sa;
 
 /* GSA_REKEY datagrams waiting for their next copy (RFC 9838 2.4.1.3). Owned by the gcks. */
@@ -96,6 +97,7 @@ struct gk_gcks {
 	gk_gcks_stats stats;
 	gcks_sa **by_id;                  /* gcks_peers.c */
 	size_t id_buckets, nid;
+	uint64_t id_admitted;
 	bool refusal_started;             /* token bucket of refusal log lines (gcks_refusal.c) */
 	int64_t refusal_ms;
 	uint64_t refusal_tokens;          /* thousandths of a line */

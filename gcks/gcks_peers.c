@@ -75,7 +75,7 @@ static gcks_sa *oldest(gk_gcks *g, const gcks_sa *sa, size_t *count)
 		if (o == sa || !gk_ident_eq(&o->ike.peer_id, &sa->ike.peer_id))
 			continue;
 		++*count;
-		if (!old || o->ike.created_ms < old->ike.created_ms)
+		if (!old || o->admitted < old->admitted)
 			old = o;
 	}
 	return old;
@@ -99,6 +99,7 @@ void gcks_peer_admit(gk_gcks *g, gcks_sa *sa, bool initial_contact)
 	}
 	if (g->nid >= g->id_buckets)
 		grow(g);
+	sa->admitted = ++g->id_admitted;
 	if (g->by_id)
 		link_sa(g, sa);
 }
