@@ -351,8 +351,9 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 	gcks_log_msg(g, "received", &m, (const struct sockaddr *)&sa->ike.peer);
 	uint8_t bad;
 	if (gk_exchange_rules_check(&m, &bad) != GK_OK) {
-		gk_warn("%s request breaks its payload rules (%s)", gk_iana_str(GK_REG_EXCHANGE, m.hdr.exchange),
-			bad ? gk_iana_str(GK_REG_PAYLOAD, bad) : "payload combination");
+		gcks_refusal(g, peer, "%s request breaks its payload rules (%s)",
+			     gk_iana_str(GK_REG_EXCHANGE, m.hdr.exchange),
+			     bad ? gk_iana_str(GK_REG_PAYLOAD, bad) : "payload combination");
 		gcks_resp_notify(&r, GK_N_INVALID_SYNTAX, GK_CHUNK_EMPTY);
 		r.close_after = sa->ike.state != GK_IKE_ESTABLISHED;
 		respond(g, sa, &m, &r);

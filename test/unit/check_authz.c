@@ -1023,6 +1023,33 @@ START_TEST(refusal_log_rate_limited)
 }
 END_TEST
 
+/* Requests that break the payload rules (here GSA_REGISTRATION without IDg), over and over on
+ * one SA: each answered INVALID_SYNTAX, 20 of them logged. */
+START_TEST(syntax_refusal_log_rate_limited)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_cred c = { .id = "fqdn:r1.example", .psk = "fqdn:r1.example", .group = G1 };
+	raw_peer(&r, 92, &c, &m);
+	gk_msg_free(&m);
+	log_capture();
+	for (int i = 0; i < 50; i++) {
+		raw_send(&r, GK_EXCH_GSA_REGISTRATION, r.ike.msgid_out, NULL, 0);
+		ck_assert(raw_recv(&r, &m, true));
+		r.ike.msgid_out++;
+		assert_shape(&m, "N(INVALID_SYNTAX)");
+		gk_msg_free(&m);
+	}
+	ck_assert_uint_eq(log_count("refused 127.0.1.10:20000: GSA_REGISTRATION request breaks its payload rules"), 20);
+	ck_assert_uint_eq(nlog, 20);
+	ck_assert_uint_eq(stats().refusals, 50);
+	log_release();
+	raw_free(&r);
+}
+END_TEST
+
 /* =========================================================================================
  * Per-identity limits
  * ========================================================================================= */
@@ -1113,6 +1140,7 @@ int main(void)
 	tcase_add_test(tc, certificate_does_not_open_psk_group);
 	tcase_add_test(tc, wire_identity_escaped_in_log);
 	tcase_add_test(tc, refusal_log_rate_limited);
+	tcase_add_test(tc, syntax_refusal_log_rate_limited);
 	tcase_add_test(tc, identity_sa_cap);
 	tcase_add_test(tc, initial_contact_replaces);
 	suite_add_tcase(su, tc);
