@@ -952,6 +952,54 @@ START_TEST(certificate_does_not_open_psk_group)
 }
 END_TEST
 
+static void member_with_key(gk_group_policy *g, const char *id, EVP_PKEY *key)
+{
+	gk_member_policy *mp = pol_member(g, id, GK_MAUTH_PUBKEY, GK_ROLE_RECEIVER);
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(key, &w), GK_OK);
+	mp->pubkey = malloc(w.len);
+	ck_assert_ptr_nonnull(mp->pubkey);
+	memcpy(mp->pubkey, w.data, w.len);
+	mp->pubkey_len = w.len;
+	gk_wbuf_free(&w);
+}
+
+/* y has raw key K1 in G1 and K2 in G2: signed with K1, it joins G1 and not G2. */
+START_TEST(raw_key_does_not_open_other_group)
+{
+	EVP_PKEY *k1 = cg_key_ed25519(), *k2 = cg_key_ed25519(), *gcks_pub = NULL;
+	ck_assert(k1 && k2);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	member_with_key(&g, "fqdn:y.example", k1);
+	pol_put(&g);
+	pol_init(&g, G2);
+	g.teks[0].dst.start[3] = g.teks[0].dst.end[3] = 2;
+	member_with_key(&g, "fqdn:y.example", k2);
+	pol_put(&g);
+	start_gcks();
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(gcks_key, &w), GK_OK);
+	ck_assert_int_eq(gk_pubkey_from_spki(gk_wbuf_chunk(&w), &gcks_pub), GK_OK);
+	gk_wbuf_free(&w);
+	gk_gm_config c = gm_cert("fqdn:y.example", G1, k1, NULL, NULL);
+	c.gcks_pubkey = gcks_pub;
+	c.groups[1] = ident(G2);
+	c.ngroups = 2;
+	fn_member *m = join(&c);
+	run_member(m);
+	registered_refused(m);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(reg_count(G2), 0);
+	fn_free(&net); /* the member holds the keys until here */
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(gcks_pub);
+}
+END_TEST
+
 /* =========================================================================================
  * The log: escaped, and bounded
  * ========================================================================================= */
@@ -1138,6 +1186,7 @@ int main(void)
 	tcase_add_test(tc, listed_credential_only);
 	tcase_add_test(tc, credential_authorizes_only_its_groups);
 	tcase_add_test(tc, certificate_does_not_open_psk_group);
+	tcase_add_test(tc, raw_key_does_not_open_other_group);
 	tcase_add_test(tc, wire_identity_escaped_in_log);
 	tcase_add_test(tc, refusal_log_rate_limited);
 	tcase_add_test(tc, syntax_refusal_log_rate_limited);
