@@ -41,6 +41,8 @@ typedef struct gk_gcks_config {
 	unsigned half_open_per_source;   /* half-open SAs per source (IPv4 address, IPv6 /64);
 					  * further requests from it are dropped */
 	unsigned half_open_timeout_ms;
+	unsigned costly_ke_rate;         /* key exchanges of the costly groups (MODP, ECP-384/521,
+					  * Curve448) per second; beyond it such requests are dropped */
 	unsigned init_resend_max;        /* copies of an IKE_SA_INIT response sent again per SA */
 	unsigned init_resend_interval_ms; /* at least this long between two of them */
 	unsigned max_sas;                /* IKE SAs in all */
@@ -89,6 +91,7 @@ typedef struct gk_gcks_stats {
 	uint64_t half_open_evicted;      /* oldest half-open SAs evicted for new ones */
 	uint64_t source_capped;          /* IKE_SA_INIT dropped: the source's half-open cap */
 	uint64_t resends_limited;        /* retransmitted IKE_SA_INIT left unanswered */
+	uint64_t costly_limited;         /* IKE_SA_INIT dropped: costly key exchanges per second */
 	uint64_t cookies_sent;
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);

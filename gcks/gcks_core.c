@@ -38,6 +38,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->half_open_max = 20000;
 	c->half_open_per_source = 8;
 	c->half_open_timeout_ms = 30000;
+	c->costly_ke_rate = 100;
 	c->init_resend_max = 6;
 	c->init_resend_interval_ms = 500;
 	c->max_sas = 200000;

@@ -109,6 +109,8 @@ struct gk_gcks {
 	size_t nsrc_buckets;
 	int64_t init_window_ms;           /* IKE_SA_INIT requests in this second and the last */
 	unsigned init_count, init_count_prev;
+	int64_t costly_window_ms;         /* costly key exchanges done in this second */
+	unsigned costly_count;
 	uint8_t cookie_secret[32], cookie_prev[32];
 	int64_t cookie_rotated_ms;
 	int64_t sa_scan_ms;

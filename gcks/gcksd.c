@@ -41,7 +41,7 @@ static void usage(FILE *f)
 	fputs("usage: gcksd --db PATH [--listen ADDR:PORT]... [--control PATH] [--log-level LEVEL]\n"
 	      "             [--user USER] [--foreground]\n"
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
-	      "             [--cookie-rate N]\n"
+	      "             [--cookie-rate N] [--costly-ke-rate N]\n"
 	      "Listens on UDP 848 and 500, IPv4 and IPv6, unless --listen is given.\n", f);
 }
 
@@ -221,6 +221,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "half-open-max", required_argument, NULL, 1 }, { "half-open-per-source", required_argument, NULL, 2 },
 		{ "cookie-threshold", required_argument, NULL, 3 }, { "cookie-rate", required_argument, NULL, 4 },
+		{ "costly-ke-rate", required_argument, NULL, 5 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -265,6 +266,10 @@ int main(int argc, char **argv)
 			break;
 		case 4:
 			if (!parse_limit("cookie-rate", optarg, 1000000, &cfg.cookie_rate))
+				return 1;
+			break;
+		case 5:
+			if (!parse_limit("costly-ke-rate", optarg, 1000000, &cfg.costly_ke_rate))
 				return 1;
 			break;
 		case 'h': usage(stdout); return 0;

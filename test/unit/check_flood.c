@@ -580,17 +580,18 @@ START_TEST(modp_not_offered)
 }
 END_TEST
 
-/* The costly key exchanges (an operator who adds a MODP group, ECP-384 and ECP-521 of the
- * default offer) only for peers that answered a COOKIE: the first request gets the challenge
- * (no KE, no SA), the cookie'd one the key exchange. Curve25519 and ECP-256 need none. */
+/* The costly key exchanges (an operator who adds a MODP group; ECP-384, ECP-521 and Curve448
+ * of the default offer) only for peers that answered a COOKIE: the first request gets the
+ * challenge (no KE, no SA), the cookie'd one the key exchange. Curve25519 and ECP-256 need
+ * none. */
 START_TEST(costly_ke_needs_cookie)
 {
 	static const struct {
 		uint16_t group;
 		bool cookie;
 	} cases[] = { { GK_KE_MODP_2048, true }, { GK_KE_MODP_4096, true }, { GK_KE_ECP_384, true },
-		      { GK_KE_ECP_521, true }, { GK_KE_CURVE25519, false }, { GK_KE_ECP_256, false },
-		      { GK_KE_CURVE448, false } };
+		      { GK_KE_ECP_521, true }, { GK_KE_CURVE448, true }, { GK_KE_CURVE25519, false },
+		      { GK_KE_ECP_256, false } };
 	gcfg.offer.ke[gcfg.offer.nke++] = GK_KE_MODP_2048;
 	gcfg.offer.ke[gcfg.offer.nke++] = GK_KE_MODP_4096;
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -618,6 +619,46 @@ START_TEST(costly_ke_needs_cookie)
 		ck_assert_uint_eq(stats().half_open, ck ? 1 : 2);
 		flood_free(&fl);
 	}
+}
+END_TEST
+
+/* Many sources answering cookies cannot buy more than costly_ke_rate costly key exchanges a
+ * second: the rest are dropped before any DH, and cheap groups are not affected. */
+START_TEST(costly_ke_budget)
+{
+	gcfg.costly_ke_rate = 3;
+	start_gcks();
+	gk_ike_offer one;
+	gk_ike_offer_default(&one);
+	one.ke[0] = GK_KE_ECP_384;
+	one.nke = 1;
+	flood_init(&fl, 10, GK_KE_ECP_384, &one);
+	for (unsigned i = 0; i < 10; i++)
+		flood_one(&fl, i);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.cookies, 10);
+	ck_assert_uint_eq(fl.answers, 3);
+	ck_assert_uint_eq(stats().costly_limited, 7);
+	ck_assert_uint_eq(stats().half_open, 3);
+	/* Curve25519 in the same second is not limited */
+	flood_free(&fl);
+	gk_ike_offer_default(&one);
+	flood_init(&fl, 12, GK_KE_CURVE25519, &one);
+	flood_one(&fl, 11);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, 1);
+	/* the next second has a new budget */
+	flood_free(&fl);
+	fn_advance(&net, 1000);
+	one.ke[0] = GK_KE_ECP_384;
+	one.nke = 1;
+	flood_init(&fl, 10, GK_KE_ECP_384, &one);
+	for (unsigned i = 0; i < 10; i++)
+		flood_one(&fl, i);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, 3);
+	ck_assert_uint_eq(stats().costly_limited, 14);
+	flood_free(&fl);
 }
 END_TEST
 
@@ -687,6 +728,7 @@ int main(void)
 	tcase_add_test(tc, chosen_spis_spread);
 	tcase_add_test(tc, modp_not_offered);
 	tcase_add_test(tc, costly_ke_needs_cookie);
+	tcase_add_test(tc, costly_ke_budget);
 	tcase_add_test(tc, replay_rate_limited);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
