@@ -281,6 +281,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	gk_log_init("gcksd", (gk_log_level)level);
+	gk_info("limits before authentication: %u half-open IKE SAs, %u per source; COOKIE above %u half-open or "
+		"%u IKE_SA_INIT/s; %u costly key exchanges/s",
+		cfg.half_open_max, cfg.half_open_per_source, cfg.cookie_threshold, cfg.cookie_rate, cfg.costly_ke_rate);
 #ifdef M_TRIM_THRESHOLD
 	/* Every registration makes SQLite open and free a temporary b-tree with its page cache.
 	 * With glibc's default trim threshold each free gave the top of the heap back to the

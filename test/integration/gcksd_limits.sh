@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# gcksd's options for the limits before authentication (--half-open-max, --half-open-per-source,
+# --cookie-threshold, --cookie-rate, --costly-ke-rate): a value that is not a whole number from
+# 0 to 1000000 is refused with exit code 1 and one line naming the option; accepted values reach
+# the core (gcksd logs the limits it runs with at start), and without options the defaults do.
+# What the limits do is tested on the fake network (test/unit/check_flood.c).
+# Finds the programs through GK_BUILDDIR. Prints one line per check; exit 0 when all pass.
+set -euo pipefail
+
+B=${GK_BUILDDIR:-$(pwd)}
+GCKSD=$B/gcks/gcksd GCKSCTL=$B/gcks/gcksctl
+for p in "$GCKSD" "$GCKSCTL"; do
+	[ -x "$p" ] || { echo "not ok - $p is not built"; exit 99; }
+done
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
+W=$(mktemp -d "${TMPDIR:-/tmp}/gk-limits.XXXXXX")
+chmod 755 "$W"
+pid=
+fails=0
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$W"
+}
+trap cleanup EXIT
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
+
+opts="half-open-max half-open-per-source cookie-threshold cookie-rate costly-ke-rate"
+for o in $opts; do
+	for bad in -1 x 12x 1000001 ""; do
+		rc=0
+		"$GCKSD" --db "$W/none.db" "--$o" "$bad" --foreground >"$W/out" 2>&1 || rc=$?
+		if [ "$rc" = 1 ] && [ "$(cat "$W/out")" = "gcksd: --$o: a number from 0 to 1000000" ]; then
+			ok "--$o '$bad' is refused (exit 1, one line)"
+		else
+			not_ok "--$o '$bad' is refused (exit 1, one line): exit $rc: $(cat "$W/out")"
+		fi
+	done
+done
+
+"$GCKSCTL" --db "$W/gcks.db" init --id fqdn:gcks.example >/dev/null
+# run_gcksd LOG ARGS...: starts gcksd, waits until it is ready, stops it; its log in $W/LOG
+run_gcksd() {
+	local log=$1
+	shift
+	local port=$(( 20000 + RANDOM % 20000 ))
+	"$GCKSD" --db "$W/gcks.db" --listen "127.0.0.1:$port" --foreground "$@" 2>"$W/$log" &
+	pid=$!
+	for _ in $(seq 100); do grep -q "gcksd ready" "$W/$log" && break; sleep 0.1; done
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	pid=
+}
+expect_line() {
+	local desc=$1 log=$2 want=$3
+	if grep -qF -- "$want" "$W/$log"; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		sed 's/^/#   /' "$W/$log"
+	fi
+}
+run_gcksd set.log --half-open-max 7 --half-open-per-source 3 --cookie-threshold 5 --cookie-rate 11 \
+	--costly-ke-rate 13
+expect_line "the values given reach the core" set.log \
+	"limits before authentication: 7 half-open IKE SAs, 3 per source; COOKIE above 5 half-open or 11 IKE_SA_INIT/s; 13 costly key exchanges/s"
+run_gcksd zero.log --half-open-per-source 0 --cookie-rate 0
+expect_line "0 is accepted" zero.log "0 per source; COOKIE above 1000 half-open or 0 IKE_SA_INIT/s"
+run_gcksd default.log
+expect_line "the defaults without options" default.log \
+	"limits before authentication: 20000 half-open IKE SAs, 8 per source; COOKIE above 1000 half-open or 100 IKE_SA_INIT/s; 100 costly key exchanges/s"
+exit $(( fails ? 1 : 0 ))
