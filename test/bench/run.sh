@@ -17,7 +17,8 @@
 # never answer, retransmitted for about 63 s before gcksd drops the SA; so the memory the members
 # alone hold shows; 0 skips both waits),
 # BENCH_LOG_LEVEL (gcksd --log-level, default info: one log line per registration, as in
-# service), BENCH_KEEP=1 keeps the work directory.
+# service), BENCH_GCKSD_ARGS (more gcksd options, e.g. --cookie-rate 100000 to see what the
+# COOKIE round of a registration burst costs), BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 build=${1:?usage: run.sh BUILDDIR SRCDIR}
 src=${2:?usage: run.sh BUILDDIR SRCDIR}
@@ -72,7 +73,7 @@ awk -v a="$t0" -v b="$t1" -v n="$members" -v k="$(( $(stat -c %s "$work/bench.ya
 
 echo "== gcksd on 127.0.0.1:$port (log level $log_level)"
 "$build/gcks/gcksd" --db "$db" --listen "127.0.0.1:$port" --control "$ctl" --log-level "$log_level" \
-	--foreground 2>"$work/gcksd.log" &
+	--foreground ${BENCH_GCKSD_ARGS:-} 2>"$work/gcksd.log" &
 gcksd_pid=$!
 for _ in $(seq 600); do [ -S "$ctl" ] && break; kill -0 "$gcksd_pid" 2>/dev/null || break; sleep 0.1; done
 [ -S "$ctl" ] || { echo "gcksd did not start:"; cat "$work/gcksd.log"; exit 1; }
