@@ -29,6 +29,7 @@
 #define RETRY_S 5               /* first wait after a failed registration ... */
 #define RETRY_MAX_S 300         /* ... doubling up to this; also after a permanent refusal */
 #define LIVENESS_S 60
+#define MAX_ALLOW 16            /* --allow-selector prefixes */
 
 struct gmd;
 
@@ -64,6 +65,7 @@ typedef struct gmd {
 	bool json_open;
 	bool handles;               /* timer and signal handles initialized */
 	uint8_t psk[256];
+	gk_prefix allow[MAX_ALLOW];
 } gmd;
 
 static void usage(FILE *f)
@@ -73,7 +75,11 @@ static void usage(FILE *f)
 	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
-	      "           [--rereg-delay SECONDS]\n"
+	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
+	      "--gcks-id: the identity the GCKS must authenticate as (required with --ca; its\n"
+	      "         certificate must also carry extendedKeyUsage serverAuth)\n"
+	      "--allow-selector: a unicast prefix (192.0.2.0/24, 2001:db8::/64) Data-Security SAs may\n"
+	      "         name as destination; without it only multicast (224.0.0.0/4, ff00::/8)\n"
 	      "--retry: first wait before a failed registration is tried again (default 5), doubling up\n"
 	      "         to MAX (default 300); --liveness: silence on an IKE SA kept for inband rekeys\n"
 	      "         before it is checked (default 60, 0 = off); --retransmit: first retransmission\n"
@@ -461,6 +467,7 @@ int main(int argc, char **argv)
 		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
 		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
 		{ "retransmit", required_argument, NULL, 'T' }, { "rereg-delay", required_argument, NULL, 'D' },
+		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	gmd d;
@@ -548,6 +555,20 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'I':
+			if (gk_ident_parse(optarg, &d.cfg.gcks_id, &why)) {
+				fprintf(stderr, "gmd: --gcks-id %s: %s\n", optarg, why);
+				return 1;
+			}
+			break;
+		case 'A':
+			if (d.cfg.nallow == MAX_ALLOW || gk_prefix_parse(optarg, &d.allow[d.cfg.nallow], &why)) {
+				fprintf(stderr, "gmd: --allow-selector %s: %s\n", optarg,
+					d.cfg.nallow == MAX_ALLOW ? "too many prefixes (16 at most)" : why);
+				return 1;
+			}
+			d.cfg.nallow++;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -561,6 +582,12 @@ int main(int argc, char **argv)
 	}
 	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
 		usage(stderr);
+		return 1;
+	}
+	d.cfg.allow = d.allow;
+	if (ca && !d.cfg.gcks_id.type) {
+		/* any certificate of the CA would do as the GCKS: members' too */
+		fprintf(stderr, "gmd: --ca needs --gcks-id: the identity the GCKS must authenticate as\n");
 		return 1;
 	}
 	if (gk_addr_parse(gcks, GCKS_DEFAULT_PORT, &d.gcks, &why)) {
@@ -626,7 +653,8 @@ int main(int argc, char **argv)
 			goto out;
 		gk_gm_groups_env genv = { .loop = d.loop, .sink = d.sink, .events = d.json ? stdout : NULL,
 					  .mcast_iface = d.mcast_iface, .sender = d.cfg.sender,
-					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = rereg_s * 1000 };
+					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = rereg_s * 1000,
+					  .allow = d.allow, .nallow = d.cfg.nallow };
 		if (gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
 			fprintf(stderr, "gmd: cannot start\n");
 			goto out;

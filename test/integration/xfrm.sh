@@ -9,7 +9,7 @@
 #   r1    10.98.0.21  gmd (receiver)
 #   r2    10.98.0.22  gmd (receiver)
 # Before gmd starts, r1 gets a "stale" policy carrying gmd's marker (reqid 0x4749xxxx and priority
-# 1743, as a killed gmd would leave it) and two that are not gmd's (another reqid; gmd's reqid
+# 450000, as a killed gmd would leave it) and two that are not gmd's (another reqid; gmd's reqid
 # range with another priority): gmd must remove only the first.
 #
 # The kernel decides what can be checked. A probe adds an ESP AES-GCM SA with `ip xfrm state add`
@@ -186,9 +186,9 @@ ok "gcksd serves $GROUP on ${IP[gcks]}:848"
 
 # ---- entries that are not gmd's, and one stale entry of a previous gmd ----
 R1=$(ns r1)
-ip -n "$R1" xfrm policy add src 10.98.0.99/32 dst 239.98.9.9/32 dir in priority 1743 \
+ip -n "$R1" xfrm policy add src 10.98.0.99/32 dst 239.98.9.9/32 dir in priority 450000 \
 	tmpl src 10.98.0.99 dst 239.98.9.9 proto esp reqid 0x47490005 mode tunnel   # stale: gmd's marker
-ip -n "$R1" xfrm policy add src 10.98.0.98/32 dst 239.98.9.8/32 dir in priority 1743 \
+ip -n "$R1" xfrm policy add src 10.98.0.98/32 dst 239.98.9.8/32 dir in priority 450000 \
 	tmpl src 10.98.0.98 dst 239.98.9.8 proto esp reqid 7 mode tunnel            # an admin's
 ip -n "$R1" xfrm policy add src 10.98.0.97/32 dst 239.98.9.7/32 dir out priority 100 \
 	tmpl src 10.98.0.97 dst 239.98.9.7 proto esp reqid 0x47490006 mode tunnel   # reqid alone is not enough
@@ -267,12 +267,12 @@ if [ "$esp" = 1 ]; then
 	done
 	for n in r1 r2; do
 		check "$n (receiver): in policy for $sel, template esp ${IP[snd]} -> $MCAST, any SPI of the set" has_policy "$n" \
-			"^$sel_re dir in priority 1743 .*tmpl src $snd_re dst $mc_re proto esp reqid [0-9]+ mode tunnel"
-		check "$n (receiver): fwd policy for the same selectors" has_policy "$n" "^$sel_re dir fwd priority 1743 .*proto esp"
+			"^$sel_re dir in priority 450000 .*tmpl src $snd_re dst $mc_re proto esp reqid [0-9]+ mode tunnel"
+		check "$n (receiver): fwd policy for the same selectors" has_policy "$n" "^$sel_re dir fwd priority 450000 .*proto esp"
 		check "$n (receiver): no out policy" no_policy "$n" "dir out"
 	done
 	check "snd (sender): out policy for $sel with template ESP SPI 0x$spi" has_policy snd \
-		"^$sel_re dir out priority 1743 .*tmpl src $snd_re dst $mc_re proto esp spi 0x$spi reqid [0-9]+ mode tunnel"
+		"^$sel_re dir out priority 450000 .*tmpl src $snd_re dst $mc_re proto esp spi 0x$spi reqid [0-9]+ mode tunnel"
 	check "snd (sender): no in or fwd policy" no_policy snd "dir (in|fwd)"
 else
 	# ---- the kernel refused: clear error, rollback, gmd still running ----
