@@ -236,6 +236,15 @@ check "policy load GOOD BAD: exit 2, the bad file's message, the good file not s
 	bash -c '[ "$1" -eq 2 ] && diff -u "$2" "$3" && diff -u "$4" "$5" >/dev/null' \
 	_ "$rc" "$W/bad/esn.expect" "$W/mixed.err" "$W/dump-good" "$W/dump-now"
 
+# authentication: implicit is allowed but flagged (any member could forge GSA_REKEY)
+printf '%s' "$BASE"$'rekey:\n  transport: multicast\n  key-wrap: kw-5649-256\n  address: 239.0.0.1\n  authentication: implicit\n' \
+	>"$W/implicit.yaml"
+rc=0
+(cd "$W" && "$GCKSCTL" --db "$DB" policy check implicit.yaml) >"$W/implicit.out" 2>"$W/implicit.err" || rc=$?
+check "policy check with authentication: implicit: exit 0, a FILE:LINE:COLUMN warning that members can forge rekeys" \
+	bash -c '[ "$1" -eq 0 ] && grep -q ": ok (" "$2" && [ "$(cat "$3")" = "implicit.yaml:9:19: rekey.authentication: warning: implicit: every group member holds the Rekey SA key and can forge GSA_REKEY messages (RFC 9838 2.4.1.1); use signature unless all members are trusted alike" ]' \
+	_ "$rc" "$W/implicit.out" "$W/implicit.err"
+
 # more errors than gcksctl keeps (gk_diag keeps 1000): the rest is counted, not lost silently
 { printf '%s' "$BASE"; for i in $(seq 1100); do echo "x$i: 1"; done; } >"$W/bad/many.yaml"
 rc=0
