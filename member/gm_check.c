@@ -119,3 +119,13 @@ gk_status gk_gm_state_check(const gk_group_state *gs, gk_gsa_context ctx, const 
 	}
 	return check_auth(gs, ctx, why, whylen);
 }
+
+bool gk_next_spi_allow(gk_next_spi_guard *g, const uint8_t kek_spi[16], int64_t now_ms, int64_t interval_ms)
+{
+	if (g->fired && (!memcmp(g->fired_spi, kek_spi, 16) || now_ms - g->at < interval_ms))
+		return false;
+	memcpy(g->fired_spi, kek_spi, 16);
+	g->fired = true;
+	g->at = now_ms;
+	return true;
+}

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "group_sa.h"
 
 /* An address prefix, as given to --allow-selector. */
@@ -34,5 +35,18 @@ bool gk_gm_dst_allowed(const gk_ts_spec *dst, const gk_prefix *allow, size_t nal
  * authentication) with a one-line reason in why. */
 gk_status gk_gm_state_check(const gk_group_state *gs, gk_gsa_context ctx, const gk_prefix *allow,
 			    size_t nallow, char *why, size_t whylen);
+
+/* The GSA_NEXT_SPI re-registration trigger of one group (RFC 9838 4.4.2.2.3): it fires at most
+ * once per Rekey SA (by its SPI) and at most once per interval_ms, so that whoever learnt an
+ * announced SPI cannot make the group register again and again. Zero-initialized = never
+ * fired. */
+typedef struct gk_next_spi_guard {
+	uint8_t fired_spi[16];   /* the Rekey SA under which it last fired */
+	bool fired;
+	int64_t at;              /* when it last fired */
+} gk_next_spi_guard;
+
+/* May the trigger fire now, under the Rekey SA kek_spi? Records it when it may. */
+bool gk_next_spi_allow(gk_next_spi_guard *g, const uint8_t kek_spi[16], int64_t now_ms, int64_t interval_ms);
 
 #endif

@@ -45,9 +45,7 @@ typedef struct mgroup {
 	struct sockaddr_storage mcast;
 	uint16_t atd, dtd;
 	uint16_t gcauth;              /* GCAUTH method from registration: it decides for the group */
-	uint8_t next_spi_fired[16];   /* SPI of the Rekey SA whose GSA_NEXT_SPI trigger was used */
-	bool next_spi_used;
-	int64_t next_spi_at;          /* when the trigger last fired (rate limit), 0 = never */
+	gk_next_spi_guard next_spi;   /* once per Rekey SA and GK_GM_NEXT_SPI_INTERVAL_S */
 	int64_t rereg_at;
 	bool rereg_running;           /* a re-registration was started and has no answer yet */
 	struct gk_gm_groups *owner;
@@ -376,15 +374,10 @@ static void next_spi_seen(gk_gm_groups *m, mgroup *g, const uint8_t *data, size_
 		announced |= !memcmp(data, g->kek.next_spi[i], 16);
 	if (!announced)
 		return;
-	int64_t now = now_ms(m);
-	if ((g->next_spi_used && !memcmp(g->next_spi_fired, g->kek.spi, 16)) ||
-	    (g->next_spi_at && now - g->next_spi_at < (int64_t)GK_GM_NEXT_SPI_INTERVAL_S * 1000)) {
+	if (!gk_next_spi_allow(&g->next_spi, g->kek.spi, now_ms(m), (int64_t)GK_GM_NEXT_SPI_INTERVAL_S * 1000)) {
 		gk_dbg("group %s: GSA_REKEY on an announced next Rekey SA ignored: the trigger was used", g->name);
 		return;
 	}
-	memcpy(g->next_spi_fired, g->kek.spi, 16);
-	g->next_spi_used = true;
-	g->next_spi_at = now;
 	reregister_later(m, g, "GSA_REKEY on the announced next Rekey SA: a rekey was lost");
 }
 

@@ -1001,6 +1001,27 @@ START_TEST(state_check)
 }
 END_TEST
 
+/* The GSA_NEXT_SPI trigger: once per Rekey SA, and once per interval whatever the Rekey SA. */
+START_TEST(next_spi_guard)
+{
+	gk_next_spi_guard g;
+	memset(&g, 0, sizeof(g));
+	uint8_t kek1[16] = { 1 }, kek2[16] = { 2 }, kek3[16] = { 3 };
+	const int64_t iv = 600000;
+	ck_assert(gk_next_spi_allow(&g, kek1, 1000, iv));
+	ck_assert(!gk_next_spi_allow(&g, kek1, 1001, iv));          /* the same Rekey SA */
+	ck_assert(!gk_next_spi_allow(&g, kek1, 1000 + 10 * iv, iv)); /* ... however much later */
+	ck_assert(!gk_next_spi_allow(&g, kek2, 1000 + iv - 1, iv));  /* a new one, within the interval */
+	ck_assert(gk_next_spi_allow(&g, kek2, 1000 + iv, iv));       /* a new one, after it */
+	ck_assert(!gk_next_spi_allow(&g, kek2, 1000 + 3 * iv, iv));
+	ck_assert(!gk_next_spi_allow(&g, kek3, 1000 + 2 * iv - 1, iv));
+	ck_assert(gk_next_spi_allow(&g, kek3, 1000 + 2 * iv, iv));
+	/* a group that never fired may fire at once, also at time 0 */
+	memset(&g, 0, sizeof(g));
+	ck_assert(gk_next_spi_allow(&g, kek1, 0, iv));
+}
+END_TEST
+
 /* ---- the real kernel, in a network namespace of our own (root only) ---- */
 
 static int count_cb(const struct nlmsghdr *nlh, void *data)
@@ -1143,6 +1164,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, allow_selector_parse);
 	tcase_add_test(tc, selector_destinations);
 	tcase_add_test(tc, state_check);
+	tcase_add_test(tc, next_spi_guard);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);
