@@ -1912,6 +1912,56 @@ START_TEST(inband_liveness_after_gcks_restart)
 }
 END_TEST
 
+/* The GCKS's policy changes to a unicast destination while members hold the group on their IKE
+ * SAs: the GSA_INBAND_REKEY that brings it is refused whole by a member that did not allow the
+ * prefix (nothing reported, so nothing installed); one that allowed it takes the new SA. */
+START_TEST(inband_rekey_unicast_selector_refused)
+{
+	inband_policy();
+	start_gcks();
+	gk_prefix allow;
+	const char *why;
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", &allow, &why), GK_OK);
+	gk_gm_config c = gm_daemon("fqdn:r1.example", G1);
+	fn_member *plain = join(&c);
+	c = gm_daemon("fqdn:r2.example", G1);
+	c.allow = &allow;
+	c.nallow = 1;
+	fn_member *allowed = join(&c);
+	run_all();
+	registered(plain, 0);
+	registered(allowed, 0);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	/* both got the same GSA_INBAND_REKEY (and answered it) */
+	ck_assert_uint_ge(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	ck_assert_uint_ge(fn_trace_count(&net, FN_FROM_GCKS, allowed->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	bool unicast_seen = false;
+	for (size_t i = 0; i < fn_count(plain, GK_GM_REKEYED); i++) {
+		const gk_group_state *st = fn_find(plain, GK_GM_REKEYED, i)->state;
+		for (size_t k = 0; st && k < st->nsas; k++)
+			unicast_seen |= st->sas[k].dst.start[0] == 192;
+	}
+	ck_assert_msg(!unicast_seen, "the member without --allow-selector was given the unicast SA");
+	bool taken = false;
+	for (size_t i = 0; i < fn_count(allowed, GK_GM_REKEYED); i++) {
+		const gk_group_state *st = fn_find(allowed, GK_GM_REKEYED, i)->state;
+		for (size_t k = 0; st && k < st->nsas; k++)
+			taken |= st->sas[k].dst.start[0] == 192 && st->sas[k].dst.start[3] == 50;
+	}
+	ck_assert_msg(taken, "%s", msg);
+}
+END_TEST
+
 /* On a healthy SA the check is answered and changes nothing; the GCKS's own messages count as
  * signs of life; a member of a multicast group (no SA kept for rekeys) is never checked. */
 START_TEST(inband_liveness_answered)
@@ -2216,6 +2266,7 @@ int main(void)
 	tcase_add_test(tc, reregistration_retried_with_backoff);
 	tcase_add_test(tc, inband_liveness_after_gcks_restart);
 	tcase_add_test(tc, inband_liveness_answered);
+	tcase_add_test(tc, inband_rekey_unicast_selector_refused);
 	tcase_add_test(tc, half_open_expire);
 	tcase_add_test(tc, half_open_bounded);
 	tcase_add_test(tc, forged_datagram_does_not_move_sa);
