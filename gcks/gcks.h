@@ -38,6 +38,7 @@ typedef struct gk_gcks_config {
 	unsigned max_sas;                /* IKE SAs in all */
 	unsigned ike_idle_timeout_s;     /* default when a group's policy does not say */
 	unsigned max_sender_ids_default; /* bound when a member's policy does not say */
+	unsigned max_sas_per_identity;   /* established IKE SAs of one identity; the oldest goes */
 } gk_gcks_config;
 
 void gk_gcks_config_default(gk_gcks_config *c);

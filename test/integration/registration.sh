@@ -509,7 +509,7 @@ EOF
 gm c-other $(crt c-other) --group keyid:integ-cert
 refused c-other AUTHORIZATION_FAILED "certificate member of another group"
 gm c-stranger $(crt c-stranger) --group keyid:integ-cert
-refused c-stranger AUTHORIZATION_FAILED "certificate chaining to the CA, identity in no group"
+refused c-stranger AUTHENTICATION_FAILED "certificate chaining to the CA, identity in no group: no IKE SA"
 gm c-nogroup $(crt c-recv-1) --group keyid:no-such-group
 refused c-nogroup INVALID_GROUP_ID "unknown group (certificate)"
 gm c-rogue $(crt c-recv-1 rogue-recv-1) --group keyid:integ-cert
