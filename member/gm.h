@@ -52,6 +52,8 @@ typedef struct gk_gm_config {
 	unsigned retry_max_ms;       /* cap, and the wait after a permanent refusal */
 	unsigned liveness_ms;        /* silence on an IKE SA kept for inband rekeys before a liveness
 				      * check (plus up to 1/4 jitter); 0 = off */
+	bool initial_contact;        /* the first IKE SA with this GCKS since we started: the GCKS
+				      * drops any it still holds for our identity (RFC 7296 2.4) */
 } gk_gm_config;
 
 void gk_gm_config_default(gk_gm_config *c);

@@ -460,6 +460,9 @@ static gk_status send_gsa_auth(gk_gm *gm)
 		pl[n++] = (gk_out_pl){ GK_PL_CERT, false, &cp };
 	}
 	pl[n++] = (gk_out_pl){ GK_PL_AUTH, false, &auth };
+	gk_pl_notify ic = { .type = GK_N_INITIAL_CONTACT };
+	if (gm->cfg.initial_contact)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &ic };
 	if ((st = add_registration(gm, &a, pl, &n)) != GK_OK)
 		goto out;
 	gm->state = GM_AUTH_SENT;

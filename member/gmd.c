@@ -293,6 +293,8 @@ static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first)
 		c.groups[i] = d->cfg.groups[groups[i]];
 		r->map[i] = groups[i];
 	}
+	/* gmd's first IKE SA: SAs the GCKS holds for our identity are from before a restart */
+	c.initial_contact = first;
 	gk_gm_env env = d->env;
 	env.event_ctx = r;
 	r->d = d;

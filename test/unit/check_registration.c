@@ -1740,6 +1740,37 @@ START_TEST(inband_group_keeps_sa)
 }
 END_TEST
 
+/* A restarted member says INITIAL_CONTACT with its first IKE SA (RFC 7296 2.4): the GCKS
+ * drops the SA it still holds for that identity instead of keeping both until the idle
+ * timeout. A second SA opened without it (another run of the same gmd) leaves the first. */
+START_TEST(initial_contact_replaces_earlier_sa)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.initial_contact = true;
+	fn_member *before = join(&c);
+	run_member(before);
+	registered(before, 0);
+	ck_assert_uint_eq(stats().established, 1);
+	c.initial_contact = false;
+	fn_member *second_run = join(&c);
+	run_member(second_run);
+	registered(second_run, 0);
+	ck_assert_uint_eq(stats().established, 2);
+	c.initial_contact = true; /* gmd started again */
+	fn_member *restarted = join(&c);
+	run_member(restarted);
+	registered(restarted, 0);
+	ck_assert_uint_eq(stats().established, 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, restarted->idx, GK_EXCH_GSA_AUTH, 0), 1);
+}
+END_TEST
+
 /* =========================================================================================
  * Retries after failed registrations, liveness of IKE SAs kept for inband rekeys
  * ========================================================================================= */
@@ -2265,6 +2296,7 @@ int main(void)
 	tcase_add_test(tc, idle_close_multicast_group);
 	tcase_add_test(tc, idle_close_delete_retransmitted);
 	tcase_add_test(tc, inband_group_keeps_sa);
+	tcase_add_test(tc, initial_contact_replaces_earlier_sa);
 	tcase_add_test(tc, reregistration_retried_with_backoff);
 	tcase_add_test(tc, inband_liveness_after_gcks_restart);
 	tcase_add_test(tc, inband_liveness_answered);
