@@ -214,7 +214,11 @@ static int chown_db(const gcksd_access *a, const char *db)
 }
 
 /* Before anything runs as root on these paths: only root may write to their directories, and no
- * link sits where root's SQLite would open the database's files. */
+ * link sits where root's SQLite would open the database's files. The database is handed over
+ * now, before SQLite opens it: SQLite running as root gives the -wal and -shm files it creates
+ * the database file's owner through its own descriptors, and opening and closing the files
+ * again after SQLite would drop its POSIX locks (they belong to the process, any close of the
+ * file releases them) and let another connection delete the live WAL. */
 static int prepare_paths(const gcksd_access *a, const char *db, const char *control)
 {
 	char err[600];
@@ -227,15 +231,13 @@ static int prepare_paths(const gcksd_access *a, const char *db, const char *cont
 	return chown_db(a, db);
 }
 
-/* Root has bound the ports and opened the database: hand the files over and become `user` for
+/* Root has bound the ports and opened the database: hand the socket over and become `user` for
  * good, with no capabilities left. */
-static int drop_privileges(const gcksd_access *a, const char *db, const char *control)
+static int drop_privileges(const gcksd_access *a, const char *control)
 {
 	char err[600];
 	if (!a->root)
 		return 0;
-	if (chown_db(a, db))
-		return -1;
 	if (control && gk_priv_chown(control, true, false, a->user.uid, a->has_admin ? a->admin_gid : a->user.gid,
 				     err, sizeof(err))) {
 		gk_err("control socket: %s", err);
@@ -364,7 +366,7 @@ int main(int argc, char **argv)
 		gk_err("%s", err);
 		goto out;
 	}
-	if (drop_privileges(&acc, db, control)) {
+	if (drop_privileges(&acc, control)) {
 		rc = GK_EXIT_PRIVILEGE;
 		goto out;
 	}
