@@ -93,14 +93,15 @@ gk_status gk_priv_dir_safe(const char *path, char *err, size_t errlen)
 	return GK_OK;
 }
 
-gk_status gk_priv_chown(const char *path, bool socket, bool optional, uid_t uid, gid_t gid, char *err,
-			size_t errlen)
+/* Opens `path` without following a link and checks what it is. *fd = -1 for a missing optional
+ * file. */
+static gk_status open_checked(const char *path, bool socket, bool optional, uid_t uid, int *fd, char *err,
+			      size_t errlen)
 {
 	int flags = O_NOFOLLOW | O_CLOEXEC | (socket ? O_PATH : O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	struct stat sb;
-	gk_status st = GK_E_STATE;
-	int fd = open(path, flags);
-	if (fd < 0) {
+	*fd = open(path, flags);
+	if (*fd < 0) {
 		if (errno == ENOENT && optional)
 			return GK_OK;
 		if (errno == ELOOP)
@@ -111,29 +112,43 @@ gk_status gk_priv_chown(const char *path, bool socket, bool optional, uid_t uid,
 		return errno == ELOOP ? GK_E_STATE : GK_E_IO;
 	}
 	/* O_PATH with O_NOFOLLOW opens a link itself rather than failing */
-	if (fstat(fd, &sb) || S_ISLNK(sb.st_mode)) {
+	if (fstat(*fd, &sb) || S_ISLNK(sb.st_mode)) {
 		seterr(err, errlen, "%s is a symbolic link: not handing it (or what it points to) to uid %u; "
 		       "remove it", path, (unsigned)uid);
-		goto out;
-	}
-	if (socket ? !S_ISSOCK(sb.st_mode) : !S_ISREG(sb.st_mode)) {
+	} else if (socket ? !S_ISSOCK(sb.st_mode) : !S_ISREG(sb.st_mode)) {
 		seterr(err, errlen, "%s: not a %s", path, socket ? "socket" : "regular file");
-		goto out;
-	}
-	if (!socket && sb.st_nlink != 1) {
+	} else if (!socket && sb.st_nlink != 1) {
 		/* a hard link to another file (e.g. /etc/shadow) would hand that file over too */
 		seterr(err, errlen, "%s has %lu hard links: not handing it to uid %u", path,
 		       (unsigned long)sb.st_nlink, (unsigned)uid);
-		goto out;
+	} else {
+		return GK_OK;
 	}
-	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH)) {
-		seterr(err, errlen, "%s: cannot hand it to uid %u: %s", path, (unsigned)uid, strerror(errno));
-		st = GK_E_IO;
-		goto out;
+	close(*fd);
+	*fd = -1;
+	return GK_E_STATE;
+}
+
+gk_status gk_priv_chown(const char *const *paths, size_t n, bool socket, uid_t uid, gid_t gid, char *err,
+			size_t errlen)
+{
+	int fds[GK_PRIV_CHOWN_MAX];
+	gk_status st = GK_OK;
+	size_t opened = 0;
+	if (n > GK_PRIV_CHOWN_MAX)
+		return GK_E_INVAL;
+	/* every file checked before any is handed over: a refusal changes nothing */
+	for (; opened < n && !st; opened++)
+		st = open_checked(paths[opened], socket, opened > 0, uid, &fds[opened], err, errlen);
+	for (size_t i = 0; i < opened && !st; i++) {
+		if (fds[i] >= 0 && fchownat(fds[i], "", uid, gid, AT_EMPTY_PATH)) {
+			seterr(err, errlen, "%s: cannot hand it to uid %u: %s", paths[i], (unsigned)uid, strerror(errno));
+			st = GK_E_IO;
+		}
 	}
-	st = GK_OK;
-out:
-	close(fd);
+	for (size_t i = 0; i < opened; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return st;
 }
 

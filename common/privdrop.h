@@ -39,11 +39,13 @@ gk_status gk_priv_user_lookup(const char *name, gk_priv_user *out, char *err, si
  * user could swap a name in it for a link between our check and root's open or chown. */
 gk_status gk_priv_dir_safe(const char *path, char *err, size_t errlen);
 
-/* Hands the file at `path` to uid/gid: opened with O_NOFOLLOW (O_PATH for a socket) and changed
- * through that descriptor, so a link planted at the path is never followed. A missing file is
- * fine when `optional`. Refuses a symbolic link, a file of the wrong type, and a regular file
- * with more than one hard link. */
-gk_status gk_priv_chown(const char *path, bool socket, bool optional, uid_t uid, gid_t gid, char *err,
+#define GK_PRIV_CHOWN_MAX 8
+
+/* Hands the files at paths[] (the first required, the others optional) to uid/gid: each opened
+ * with O_NOFOLLOW (O_PATH for a socket) and changed through that descriptor, so a link planted at
+ * a path is never followed. Refuses a symbolic link, a file of the wrong type, and a regular
+ * file with more than one hard link; all are checked before any is changed. */
+gk_status gk_priv_chown(const char *const *paths, size_t n, bool socket, uid_t uid, gid_t gid, char *err,
 			size_t errlen);
 
 /* Leaves root for good: no supplementary groups, gid and uid (real, effective, saved) those of

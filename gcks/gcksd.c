@@ -198,17 +198,18 @@ static int access_resolve(const char *user, bool user_given, const char *admin, 
 static int chown_db(const gcksd_access *a, const char *db)
 {
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-	char err[600];
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		char p[4096];
-		if ((size_t)snprintf(p, sizeof(p), "%s%s", db, suffixes[i]) >= sizeof(p)) {
+	char err[600], p[4][4096];
+	const char *paths[4];
+	for (size_t i = 0; i < 4; i++) {
+		if ((size_t)snprintf(p[i], sizeof(p[i]), "%s%s", db, suffixes[i]) >= sizeof(p[i])) {
 			gk_err("%s: path too long", db);
 			return -1;
 		}
-		if (gk_priv_chown(p, false, i > 0, a->user.uid, a->user.gid, err, sizeof(err))) {
-			gk_err("%s", err);
-			return -1;
-		}
+		paths[i] = p[i];
+	}
+	if (gk_priv_chown(paths, 4, false, a->user.uid, a->user.gid, err, sizeof(err))) {
+		gk_err("%s", err);
+		return -1;
 	}
 	return 0;
 }
@@ -238,7 +239,7 @@ static int drop_privileges(const gcksd_access *a, const char *control)
 	char err[600];
 	if (!a->root)
 		return 0;
-	if (control && gk_priv_chown(control, true, false, a->user.uid, a->has_admin ? a->admin_gid : a->user.gid,
+	if (control && gk_priv_chown(&control, 1, true, a->user.uid, a->has_admin ? a->admin_gid : a->user.gid,
 				     err, sizeof(err))) {
 		gk_err("control socket: %s", err);
 		return -1;
