@@ -147,7 +147,7 @@ rekey:
   transport: multicast
   key-wrap: kw-5649-256
   address: 239.97.1.1
-  port: 1848
+  port: 848
 sas:
   - name: video
     protocol: esp
@@ -355,7 +355,24 @@ start_refused dir --user "$UD"
 check "a database directory others may write to (1777): exit 5, and the database stays root's" \
 	bash -c '[ "$1" -eq 5 ] && grep -q "a user other than root may write to this directory" "$2" && [ "$(stat -c %U "$3")" = root ]' \
 	_ "$rc" "$W/dir.log" "$DB"
+chmod 775 "$W/db"
+chgrp "$GA" "$W/db"
+start_refused dir-group --user "$UD"
+check "a database directory its group (not root) may write to: exit 5" \
+	bash -c '[ "$1" -eq 5 ] && grep -q "a user other than root may write to this directory" "$2"' _ "$rc" "$W/dir-group.log"
+chgrp root "$W/db"
 chmod 755 "$W/db"
+chown "$UD" "$W/run"
+start_refused run-owner --user "$UD"
+check "a socket directory owned by $UD: exit 5" \
+	bash -c '[ "$1" -eq 5 ] && grep -q "$2 (owner uid" "$3"' _ "$rc" "$W/run" "$W/run-owner.log"
+chown root "$W/run"
+rm -f "$DB-journal"
+mkfifo "$DB-journal"
+start_refused fifo --user "$UD"
+check "a FIFO at the database's -journal: exit 5 at once (opened without blocking), \"not a regular file\"" \
+	bash -c '[ "$1" -eq 5 ] && grep -q "$2-journal: not a regular file" "$3"' _ "$rc" "$DB" "$W/fifo.log"
+rm -f "$DB-journal"
 
 # ---- gmd ----
 ip netns add "$NS"
@@ -424,12 +441,41 @@ pids+=("$mpid")
 check "gmd without CAP_NET_ADMIN but with --sa-backend none starts (SA backend: none) and drops to $UM" \
 	wait_for 15 grep -q "running as $UM" "$W/none.log"
 check "(and it said so: SA backend none)" grep -q "SA backend: none" "$W/none.log"
+export MPID=$mpid
+pyck "gmd with --sa-backend none keeps no effective capability; CAP_NET_BIND_SERVICE only permitted" <<'EOF'
+p = os.environ['MPID']
+assert caps(p, 'CapEff') == 0 and caps(p, 'CapPrm') == CAP_NET_BIND_SERVICE, (hex(caps(p, 'CapEff')), hex(caps(p, 'CapPrm')))
+EOF
 kill -TERM "$mpid"
 wait "$mpid" || true
 rc=0
 ip netns exec "$NS" "$GMD" "${gmd_args[@]}" --user nobody 2>"$W/gmd-nobody.log" || rc=$?
 check "gmd --user nobody: exit 5, \"a shared account\"" \
 	bash -c '[ "$1" -eq 5 ] && grep -q "user nobody (uid 65534) is a shared account" "$2"' _ "$rc" "$W/gmd-nobody.log"
-check "no sanitizer report in gmd's logs" sanitizer_clean "$W"/gmd*.log "$W/none.log"
+# A registration: the GCKS names rekey port 848 at registration, after gmd left root; gmd raises
+# CAP_NET_BIND_SERVICE for that bind only. (--sa-backend none: what the kernel's crypto offers
+# does not matter here.)
+ip -n "$NS" link set lo multicast on
+ip -n "$NS" route add 224.0.0.0/4 dev lo
+ip netns exec "$NS" "$GCKSD" --db "$DB" --listen 127.0.0.1:849 --control "$CTL" --user "$UD" --foreground \
+	2>"$W/gcksd-ns.log" &
+pids+=($!)
+wait_for 15 grep -q 'gcksd ready' "$W/gcksd-ns.log" || not_ok "gcksd in the namespace did not start"
+ip netns exec "$NS" "$GMD" --gcks 127.0.0.1:849 --id fqdn:m1.example --group keyid:priv-1 --psk-file "$W/m1.psk" \
+	--user "$UM" --sa-backend none --json >"$W/gmd-reg.out" 2>"$W/gmd-reg.log" &
+mpid=$!
+pids+=("$mpid")
+export MPID=$mpid
+check "gmd as $UM registers and binds the rekey port 848 after leaving root" \
+	wait_for 20 grep -q "listening for GSA_REKEY on 239.97.1.1:848" "$W/gmd-reg.log"
+pyck "after that bind, CAP_NET_BIND_SERVICE is out of the effective set again (only permitted)" <<'EOF'
+p = os.environ['MPID']
+assert caps(p, 'CapEff') == 0, hex(caps(p, 'CapEff'))
+assert caps(p, 'CapPrm') == CAP_NET_BIND_SERVICE, hex(caps(p, 'CapPrm'))
+EOF
+check "no rekey listener error in gmd's log" bash -c '! grep -q "rekey listener" "$1"' _ "$W/gmd-reg.log"
+kill -TERM "$mpid"
+wait "$mpid" || true
+check "no sanitizer report in gmd's logs" sanitizer_clean "$W"/gmd*.log "$W/none.log" "$W/gcksd-ns.log"
 
 [ "$fails" -eq 0 ]
