@@ -12,6 +12,7 @@
 #include "ikekeys.h"
 #include "json.h"
 #include "log.h"
+#include "privdrop.h"
 #include "rekey_msg.h"
 #include "udp.h"
 
@@ -274,7 +275,15 @@ static void join_rekey_group(gk_gm_groups *m, mgroup *g)
 		return;
 	close_sock(g);
 	g->mcast = grp;
-	if (gk_udp_open_shared(m->env.loop, (struct sockaddr *)&any, on_rekey_datagram, g, &g->sock, err, sizeof(err))) {
+	/* a port below 1024 (848 by default) needs CAP_NET_BIND_SERVICE, kept aside for this bind */
+	bool low = d->port_lo && d->port_lo < 1024;
+	if (low)
+		gk_priv_raise(GK_CAP_NET_BIND, true);
+	gk_status st = gk_udp_open_shared(m->env.loop, (struct sockaddr *)&any, on_rekey_datagram, g, &g->sock,
+					  err, sizeof(err));
+	if (low)
+		gk_priv_raise(GK_CAP_NET_BIND, false);
+	if (st) {
 		gk_err("group %s: rekey listener: %s", g->name, err);
 		return;
 	}

@@ -453,7 +453,7 @@ YAML
 
 start_gcksd() {
 	rm -f "$W/gcksd.sock"
-	ip netns exec "$P-g" "$GCKSD" --db "$W/gcks.db" --listen 10.97.0.1:848 --control "$W/gcksd.sock" --user root \
+	ip netns exec "$P-g" "$GCKSD" --db "$W/gcks.db" --listen 10.97.0.1:848 --control "$W/gcksd.sock" \
 		--foreground >>"$W/gcksd.log" 2>&1 &
 	gcksd_pid=$!
 	for _ in $(seq 100); do [ -S "$W/gcksd.sock" ] && return 0; sleep 0.05; done

@@ -39,7 +39,9 @@ done
 for p in "$GCKSD" "$GCKSCTL" "$GMD"; do
 	[ -x "$p" ] || { echo "not ok - $p is not built (set GK_BUILDDIR)"; exit 99; }
 done
-getent passwd nobody >/dev/null || { echo "SKIP: no user nobody for gcksd to drop privileges to"; exit 77; }
+for u in gikev2 gikev2-gmd; do # gcksd's and gmd's accounts (tools/deps creates them)
+	getent passwd "$u" >/dev/null || { echo "SKIP: no user $u for gcksd or gmd to drop privileges to"; exit 77; }
+done
 if ! ip netns add "gk-probe-$$" 2>/dev/null; then
 	echo "SKIP: cannot create network namespaces here"
 	exit 77
@@ -201,7 +203,6 @@ umask 022
 db=$W/gcks/gcks.db ctl=$W/gcks/gcksd.sock
 "$GCKSCTL" --db "$db" init --id fqdn:gcks.example >"$W/gcksctl.log" 2>&1 || fatal "gcksctl init"
 "$GCKSCTL" --db "$db" policy load "$W/gcks/xfrm.yaml" "$W/gcks/wide.yaml" >>"$W/gcksctl.log" 2>&1 || fatal "gcksctl policy load"
-chown -R nobody "$W/gcks"
 ip netns exec "$(ns gcks)" "$GCKSD" --db "$db" --listen "${IP[gcks]}:848" --control "$ctl" --foreground \
 	--log-level debug >"$W/gcks/gcksd.log" 2>&1 &
 pids+=($!)
