@@ -66,6 +66,7 @@ typedef struct gmd {
 	const char *backend, *mcast_iface;
 	gk_gm_config cfg;
 	bool once, json;
+	bool initial_contact;        /* --initial-contact */
 	int exit_code;
 	gk_json j;                  /* --once --json: the document being written */
 	bool json_open;
@@ -82,7 +83,9 @@ static void usage(FILE *f)
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
-	      "           [--user USER]\n"
+	      "           [--user USER] [--initial-contact]\n"
+	      "--initial-contact: this gmd is the only one using its ID with this GCKS: its first IKE SA\n"
+	      "         replaces those the GCKS still holds for the ID (after a restart)\n"
 	      "--gcks-id: the identity the GCKS must authenticate as (required with --ca; its\n"
 	      "         certificate must also carry extendedKeyUsage serverAuth)\n"
 	      "--allow-selector: a unicast prefix (192.0.2.0/24, 2001:db8::/64) Data-Security SAs may\n"
@@ -305,8 +308,10 @@ static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first)
 		c.groups[i] = d->cfg.groups[groups[i]];
 		r->map[i] = groups[i];
 	}
-	/* gmd's first IKE SA: SAs the GCKS holds for our identity are from before a restart */
-	c.initial_contact = first;
+	/* gmd's first IKE SA: SAs the GCKS holds for our identity are from before a restart. Only
+	 * where this gmd is the one member agent of its identity (RFC 7296 2.4: the only IKE SA
+	 * between the two identities), or it would close another gmd's SA. */
+	c.initial_contact = first && d->initial_contact;
 	gk_gm_env env = d->env;
 	env.event_ctx = r;
 	r->d = d;
@@ -500,7 +505,7 @@ int main(int argc, char **argv)
 		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
 		{ "retransmit", required_argument, NULL, 'T' }, { "rereg-delay", required_argument, NULL, 'D' },
 		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
-		{ "user", required_argument, NULL, 'U' },
+		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	gmd d;
@@ -603,6 +608,7 @@ int main(int argc, char **argv)
 			d.cfg.nallow++;
 			break;
 		case 'U': user = optarg; break;
+		case 'C': d.initial_contact = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
