@@ -46,7 +46,8 @@ run_gcksd() {
 	local port=$(( 20000 + RANDOM % 20000 ))
 	"$GCKSD" --db "$W/gcks.db" --listen "127.0.0.1:$port" --foreground "$@" 2>"$W/$log" &
 	pid=$!
-	for _ in $(seq 100); do grep -q "gcksd ready" "$W/$log" && break; sleep 0.1; done
+	# the limits are logged before anything else, also when gcksd cannot go on (no account to run as)
+	for _ in $(seq 100); do grep -q "gcksd ready" "$W/$log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	pid=

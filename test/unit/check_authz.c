@@ -435,10 +435,13 @@ static void raw_free(raw_ike *r) { gk_ike_sa_free(&r->ike); }
 
 /* ---- certificates ---- */
 
+/* CAs and members (clientAuth); the GCKS's certificate carries serverAuth, which members
+ * require of a key server. */
 static X509 *issue(const char *cn, const char *san, bool ca, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
 		   long serial)
 {
-	cg_cert_opts o = { .cn = cn, .san = san, .ca = ca, .not_before = -3600, .not_after = 86400,
+	const char *eku = ca ? NULL : strcmp(cn, "gcks") ? "clientAuth" : "serverAuth";
+	cg_cert_opts o = { .cn = cn, .san = san, .ca = ca, .eku = eku, .not_before = -3600, .not_after = 86400,
 			   .serial = serial };
 	X509 *x = cg_cert_issue(&o, key, issuer, issuer_key);
 	ck_assert_ptr_nonnull(x);
