@@ -32,8 +32,14 @@ static void refuse(gk_gcks *g, const gk_msg *m, uint16_t type, gk_chunk data,
 		   const struct sockaddr *peer, const struct sockaddr *local)
 {
 	gk_pl_notify n = { .type = type, .data = data };
-	gk_dbg("IKE_SA_INIT refused: %s", gk_iana_str(GK_REG_NOTIFY, type));
-	g->stats.refusals++;
+	/* COOKIE and INVALID_KE_PAYLOAD ask the peer to try again (RFC 7296 2.6, 1.2): negotiation,
+	 * not worth a warning */
+	if (type == GK_N_COOKIE || type == GK_N_INVALID_KE_PAYLOAD) {
+		gk_dbg("IKE_SA_INIT answered with %s", gk_iana_str(GK_REG_NOTIFY, type));
+		g->stats.refusals++;
+	} else {
+		gcks_refusal(g, peer, "IKE_SA_INIT: %s", gk_iana_str(GK_REG_NOTIFY, type));
+	}
 	send_plain(g, m, 0, &n, 1, peer, local);
 }
 

@@ -375,28 +375,37 @@ static bool raw_recv(raw_ike *r, gk_msg *m, bool decrypt)
 	return true;
 }
 
-static void raw_sa_init(raw_ike *r)
+/* Sends an IKE_SA_INIT request proposing r->offer; req gets it, ni its nonce. */
+static void raw_init_request(raw_ike *r, gk_wbuf *req, uint8_t ni[32])
 {
 	gk_arena a;
 	gk_pl_sa sa;
-	gk_wbuf pub, req, shared;
-	uint8_t ni[32];
+	gk_wbuf pub;
 	gk_arena_init(&a, 0);
 	gk_wbuf_init(&pub, 1024);
-	gk_wbuf_init(&req, GK_MAX_MESSAGE);
-	gk_wbuf_init(&shared, 1024);
 	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, (uint8_t *)&r->ike.spi_i, 8), GK_OK);
-	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, ni, sizeof(ni)), GK_OK);
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, ni, 32), GK_OK);
 	ck_assert_int_eq(gk_dh_new(r->offer.ke[0], &r->ike.dh), GK_OK);
 	ck_assert_int_eq(gk_dh_public(r->ike.dh, &pub), GK_OK);
 	ck_assert_int_eq(gk_ike_offer_to_sa(&r->offer, &a, &sa), GK_OK);
 	gk_pl_ke ke = { .group = r->offer.ke[0], .data = gk_wbuf_chunk(&pub) };
-	gk_pl_bytes nonce = { GK_CHUNK(ni, sizeof(ni)) };
+	gk_pl_bytes nonce = { GK_CHUNK(ni, 32) };
 	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce } };
 	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
 			 .outer = pl, .nouter = 3 };
-	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, &req), GK_OK);
-	fn_raw_send(r->ep, req.data, req.len);
+	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, req), GK_OK);
+	fn_raw_send(r->ep, req->data, req->len);
+	gk_wbuf_free(&pub);
+	gk_arena_free(&a);
+}
+
+static void raw_sa_init(raw_ike *r)
+{
+	gk_wbuf req, shared;
+	uint8_t ni[32];
+	gk_wbuf_init(&req, GK_MAX_MESSAGE);
+	gk_wbuf_init(&shared, 1024);
+	raw_init_request(r, &req, ni);
 	gk_msg m;
 	ck_assert_msg(raw_recv(r, &m, false), "no IKE_SA_INIT response");
 	ck_assert_ptr_null(gk_msg_find_error(&m));
@@ -411,10 +420,8 @@ static void raw_sa_init(raw_ike *r)
 	r->ike.state = GK_IKE_INIT_DONE;
 	r->ike.msgid_out = 1;
 	gk_msg_free(&m);
-	gk_wbuf_free(&pub);
 	gk_wbuf_free(&req);
 	gk_wbuf_free(&shared);
-	gk_arena_free(&a);
 }
 
 /* Sends a protected request with this Message ID (not necessarily the next one). */
@@ -1074,6 +1081,50 @@ START_TEST(refusal_log_rate_limited)
 }
 END_TEST
 
+/* IKE_SA_INIT refusals are refusals too: NO_PROPOSAL_CHOSEN is logged once with the peer's
+ * address; a COOKIE or INVALID_KE_PAYLOAD answer is negotiation, not logged at warning. */
+START_TEST(init_refusal_logged)
+{
+	standard_policies(0);
+	start_gcks();
+	log_capture();
+	raw_ike r;
+	gk_wbuf req;
+	uint8_t ni[32];
+	gk_msg m;
+	raw_new(&r, 93);
+	r.offer.encr[0] = (gk_encr_choice){ GK_ENCR_AES_GCM_16, 192 }; /* not accepted */
+	r.offer.nencr = 1;
+	gk_wbuf_init(&req, GK_MAX_MESSAGE);
+	raw_init_request(&r, &req, ni);
+	ck_assert(raw_recv(&r, &m, false));
+	ck_assert_uint_eq(m.pl.n, 1);
+	ck_assert_ptr_nonnull(gk_msg_find_notify(&m, GK_N_NO_PROPOSAL_CHOSEN));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(log_count("refused 127.0.1.10:20000: IKE_SA_INIT: NO_PROPOSAL_CHOSEN"), 1);
+	ck_assert_uint_eq(nlog, 1);
+	ck_assert_uint_eq(stats().refusals, 1);
+	/* a COOKIE challenge is no refusal */
+	gk_gcks_free(net.gcks);
+	gcfg.cookie_threshold = 0;
+	gcfg.cookie_rate = 0;
+	start_gcks();
+	gk_dh_free(r.ike.dh);
+	r.ike.dh = NULL;
+	gk_ike_offer_default(&r.offer);
+	gk_wbuf_free(&req);
+	gk_wbuf_init(&req, GK_MAX_MESSAGE);
+	raw_init_request(&r, &req, ni);
+	ck_assert(raw_recv(&r, &m, false));
+	ck_assert_ptr_nonnull(gk_msg_find_notify(&m, GK_N_COOKIE));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(nlog, 1);
+	gk_wbuf_free(&req);
+	log_release();
+	raw_free(&r);
+}
+END_TEST
+
 /* Requests that break the payload rules (here GSA_REGISTRATION without IDg), over and over on
  * one SA: each answered INVALID_SYNTAX, 20 of them logged. */
 START_TEST(syntax_refusal_log_rate_limited)
@@ -1193,6 +1244,7 @@ int main(void)
 	tcase_add_test(tc, wire_identity_escaped_in_log);
 	tcase_add_test(tc, refusal_log_rate_limited);
 	tcase_add_test(tc, syntax_refusal_log_rate_limited);
+	tcase_add_test(tc, init_refusal_logged);
 	tcase_add_test(tc, identity_sa_cap);
 	tcase_add_test(tc, initial_contact_replaces);
 	suite_add_tcase(su, tc);
