@@ -53,6 +53,8 @@ typedef struct gcks_sa {
 	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
 	uint32_t req_hash_msgid;
 	uint64_t queued_group;
+	int64_t rtx_window_ms;            /* start of the current window of resent responses */
+	unsigned rtx_sent;                /* responses resent in it */
 } gcks_sa;
 
 /* GSA_REKEY datagrams waiting for their next copy (RFC 9838 2.4.1.3). Owned by the gcks. */
@@ -89,6 +91,7 @@ struct gk_gcks {
 	size_t announce_spki_len;
 	gcks_pending *pending[GCKS_MAX_PENDING];
 	gk_gcks_stats stats;
+	gk_frag_pool frag_pool;           /* fragments parked on all SAs (cfg.frag_total_max) */
 };
 
 /* A response under construction. Payload bodies live in the arena. */
