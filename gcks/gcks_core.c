@@ -38,7 +38,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->max_sas = 200000;
 	c->ike_idle_timeout_s = 60;
 	c->max_sender_ids_default = 4;
-	c->init_req_max = 4096;
+	c->init_req_max = 3000; /* RFC 7296 2: what every implementation SHOULD process */
 	c->frag_sa_max = GK_FRAG_MAX * 2048; /* the largest message a member fragments at 1232 */
 	c->frag_total_max = 4u << 20;
 	c->frag_timeout_ms = 5000;
