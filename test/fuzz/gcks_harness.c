@@ -13,6 +13,7 @@
 #include "gcks_harness.h"
 #include "fuzz.h"
 #include "fuzz_keys.h"
+#include "gcks/gcks_int.h"
 #include "gcks/policy.h"
 #include "gcks/storage.h"
 #include "auth.h"
@@ -298,17 +299,39 @@ static void peer_addr(uint8_t ctl, struct sockaddr_storage *peer, struct sockadd
 	}
 }
 
+/* A request whose protected part the fuzzer wrote in the clear: IKE header | first payload
+ * type | inner chain, sealed here with the keys the GCKS opens the SA's requests with. */
+static bool seal(const uint8_t *data, size_t len, gk_dgrams *out)
+{
+	if (len < GK_HDR_LEN + 1)
+		return false;
+	gcks_sa *sa = gcks_sa_find(H.gcks, gk_get_u64(data + 8));
+	if (!sa || sa->ike.state == GK_IKE_NONE)
+		return false;
+	gk_hdr h = { .spi_i = gk_get_u64(data), .spi_r = gk_get_u64(data + 8), .exchange = data[18],
+		     .flags = data[19], .msg_id = gk_get_u32(data + 20) };
+	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, false);
+	return gk_msg_build_raw_dgrams(&h, data[GK_HDR_LEN], GK_CHUNK(data + GK_HDR_LEN + 1, len - GK_HDR_LEN - 1), &k,
+				       &H.rnd.r, 0, out) == GK_OK;
+}
+
 void fh_datagram(uint8_t ctl, const uint8_t *data, size_t len)
 {
 	struct sockaddr_storage peer, local;
+	gk_dgrams sealed = { .n = 0 };
 	fh_advance((int64_t)(ctl >> 4) * 1000);
 	peer_addr(ctl, &peer, &local);
+	if ((ctl & FH_SEAL) && seal(data, len, &sealed)) {
+		data = sealed.d[0].data;
+		len = sealed.d[0].len;
+	}
 	/* an exact-size heap copy, so that ASan sees reads past the datagram */
 	uint8_t *copy = malloc(len ? len : 1);
 	FUZZ_ASSERT(copy);
 	memcpy(copy, data, len);
 	gk_gcks_input(H.gcks, copy, len, (const struct sockaddr *)&peer, (const struct sockaddr *)&local);
 	free(copy);
+	gk_dgrams_free(&sealed);
 }
 
 void fh_feed(const uint8_t *data, size_t size)

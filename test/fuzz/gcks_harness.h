@@ -6,7 +6,10 @@
  *
  * Fuzz input: records of  ctl | len (2 octets, big endian) | datagram  where ctl's low two
  * bits pick the peer address (bit 2: IPv6) and its high four bits the seconds the clock
- * advances (with a tick each second) before the datagram arrives. */
+ * advances (with a tick each second) before the datagram arrives. With bit 3 (FH_SEAL) the
+ * datagram is  IKE header | first payload type | inner payload chain  in the clear, and is
+ * protected (SK) with the keys of the SA its header names before it arrives: so the fuzzer
+ * reaches every handler with contents it chose, past the integrity check. */
 #ifndef GK_FUZZ_GCKS_HARNESS_H
 #define GK_FUZZ_GCKS_HARNESS_H
 
@@ -23,12 +26,15 @@
 #define FH_SENDER "fqdn:s1.example"     /* sender of G1 */
 #define FH_GCKS_ID "fqdn:gcks.example"
 
+#define FH_SEAL 0x08
+
 /* Called for every datagram the GCKS sends, with the peer's index (ctl's low three bits). */
 typedef void (*fh_sent_fn)(void *ctx, unsigned peer, const uint8_t *data, size_t len);
 
 /* Starts a run: a fresh GCKS over a fresh copy of the template store. Aborts on failure. */
 gk_gcks *fh_begin(fh_sent_fn sent, void *ctx);
-/* One datagram from peer ctl & 7, after advancing the clock ctl >> 4 seconds. */
+/* One datagram from peer ctl & 7, after advancing the clock ctl >> 4 seconds (sealed first
+ * with FH_SEAL). */
 void fh_datagram(uint8_t ctl, const uint8_t *data, size_t len);
 /* Advances the clock by ms, ticking the GCKS every second. */
 void fh_advance(int64_t ms);

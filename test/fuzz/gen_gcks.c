@@ -80,6 +80,7 @@ typedef struct member {
 	uint8_t ni[32];
 	const char *id;
 	uint16_t ke_group;               /* of the KE payload */
+	bool sealed;                     /* requests recorded in the clear, for FH_SEAL */
 } member;
 
 static void check(bool ok, const char *what)
@@ -169,11 +170,21 @@ static bool member_request(member *m, uint8_t exchange, const gk_out_pl *pl, siz
 				  .flags = GK_FLAG_I, .msg_id = m->ike.msgid_out },
 			 .inner = pl, .ninner = n, .protect = true };
 	gk_dgrams d;
-	check(gk_msg_build_dgrams(&o, &k, &m->rnd.r, frag_len != 0, frag_len, &d) == GK_OK, "request");
 	unsigned got = 0, peer = m->ctl & 7;
-	for (size_t i = 0; i < d.n; i++)
-		got += dgram(m->ctl & 0x0f, d.d[i].data, d.d[i].len);
-	gk_dgrams_free(&d);
+	if (m->sealed) {
+		gk_wbuf w;
+		gk_wbuf_init(&w, GK_MAX_MESSAGE);
+		gk_hdr_build(&o.hdr, &w);
+		gk_wbuf_u8(&w, n ? pl[0].type : GK_PL_NONE);
+		check(gk_chain_build(pl, n, GK_PL_NONE, &w) == GK_OK, "clear request");
+		got = dgram(peer | FH_SEAL, w.data, w.len);
+		gk_wbuf_free(&w);
+	} else {
+		check(gk_msg_build_dgrams(&o, &k, &m->rnd.r, frag_len != 0, frag_len, &d) == GK_OK, "request");
+		for (size_t i = 0; i < d.n; i++)
+			got += dgram(m->ctl & 7, d.d[i].data, d.d[i].len);
+		gk_dgrams_free(&d);
+	}
 	m->ike.msgid_out++;
 	if (!got)
 		return false;
@@ -235,11 +246,12 @@ static void seed_init_only(void)
 	end("00-ike-sa-init");
 }
 
-static void seed_register(const char *name, uint8_t ctl, const char *id, size_t frag_len, bool more)
+static void seed_register(const char *name, uint8_t ctl, const char *id, size_t frag_len, bool more, bool sealed)
 {
 	member m;
 	begin();
 	member_init(&m, ctl, id, 0);
+	m.sealed = sealed;
 	check(member_sa_init(&m, frag_len != 0), name);
 	check(member_gsa_auth(&m, FH_G1, frag_len), name);
 	if (more) {
@@ -325,9 +337,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	seed_init_only();
-	seed_register("01-gsa-auth", 0, FH_RECEIVER, 0, false);
-	seed_register("02-gsa-auth-registration-informational", 4, FH_RECEIVER, 0, true);
-	seed_register("03-gsa-auth-fragmented", 1, FH_SENDER, 120, false);
+	seed_register("01-gsa-auth", 0, FH_RECEIVER, 0, false, false);
+	seed_register("02-gsa-auth-registration-informational", 4, FH_RECEIVER, 0, true, false);
+	seed_register("03-gsa-auth-fragmented", 1, FH_SENDER, 120, false, false);
+	seed_register("07-sealed-gsa-auth-registration-informational", 1, FH_RECEIVER, 0, true, true);
 	seed_retransmit();
 	seed_invalid_ke();
 	seed_two_members();
