@@ -487,6 +487,46 @@ static void rekey_msg(gk_wbuf *rec, EVP_PKEY *sign, uint32_t msg_id, const gk_gr
 	gk_arena_free(&a);
 }
 
+/* The same in the clear, for fuzz_gm_rekey to sign and encrypt (its SEAL records). */
+static void rekey_clear(gk_wbuf *rec, uint32_t msg_id, const gk_group_state *ns, const gk_pl_delete *del,
+			size_t ndel, bool frag)
+{
+	gk_group_state reg;
+	fg_registered_state(&reg);
+	const gk_group_sa *kek = &reg.sas[1];
+	gk_group_keys k;
+	if (gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), kek->proto, kek->encr, kek->encr_key_bits,
+				kek->integ, kek->kwa, &k))
+		die("KEK split");
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	gk_pl_gsa gsa;
+	gk_pl_kd kd;
+	gk_out_pl pl[8];
+	size_t n = 0;
+	if (ns) {
+		if (gk_group_state_encode(ns, GK_GSA_REKEY, kek->kwa, k.wrap, &a, &gsa, &kd))
+			die("rekey state encode");
+		pl[n++] = (gk_out_pl){ GK_PL_GSA, false, &gsa };
+		pl[n++] = (gk_out_pl){ GK_PL_KD, false, &kd };
+	}
+	for (size_t i = 0; i < ndel; i++)
+		pl[n++] = (gk_out_pl){ GK_PL_DELETE, false, &del[i] };
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	gk_hdr h = { .exchange = GK_EXCH_GSA_REKEY, .msg_id = msg_id, .flags = frag ? 1 : 0 };
+	memcpy(&h.spi_i, kek->spi, 8);
+	memcpy(&h.spi_r, kek->spi + 8, 8);
+	gk_hdr_build(&h, &w);
+	gk_wbuf_u8(&w, pl[0].type);
+	if (gk_chain_build(pl, n, GK_PL_NONE, &w) || w.len > 0x7fff)
+		die("clear GSA_REKEY");
+	gk_wbuf_u16(rec, (uint16_t)(0x8000 | w.len));
+	gk_wbuf_put(rec, w.data, w.len);
+	gk_wbuf_free(&w);
+	gk_arena_free(&a);
+}
+
 static void gen_gm_rekey(void)
 {
 	const uint8_t *p = fk_p256_priv;
@@ -514,7 +554,8 @@ static void gen_gm_rekey(void)
 		const char *name;
 		int kind;
 	} seeds[] = { { "00-new-tek", 0 }, { "01-new-tek-fragmented", 1 }, { "02-new-kek-and-auth-key", 2 },
-		      { "03-delete", 3 }, { "04-exclusion", 4 }, { "05-sequence-with-replay", 5 } };
+		      { "03-delete", 3 }, { "04-exclusion", 4 }, { "05-sequence-with-replay", 5 },
+		      { "06-clear-new-tek-fragmented-then-delete", 6 }, { "07-clear-new-kek", 7 } };
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
 		gk_wbuf rec;
 		gk_wbuf_init(&rec, 1u << 20);
@@ -534,10 +575,17 @@ static void gen_gm_rekey(void)
 		case 4:
 			rekey_msg(&rec, sign, FG_INITIAL_MSGID, NULL, &exclude, 1, 0);
 			break;
-		default:
+		case 5:
 			rekey_msg(&rec, sign, FG_INITIAL_MSGID, &tek2, NULL, 0, 0);
 			rekey_msg(&rec, sign, FG_INITIAL_MSGID, &tek2, NULL, 0, 0);
 			rekey_msg(&rec, sign, FG_INITIAL_MSGID + 1, NULL, &del_esp1, 1, 300);
+			break;
+		case 6:
+			rekey_clear(&rec, FG_INITIAL_MSGID, &tek2, &del_esp1, 1, true);
+			rekey_clear(&rec, FG_INITIAL_MSGID + 1, NULL, &del_esp1, 1, false);
+			break;
+		default:
+			rekey_clear(&rec, FG_INITIAL_MSGID + 2, &kek2, NULL, 0, false);
 			break;
 		}
 		put_wbuf("gm_rekey", seeds[i].name, &rec);
