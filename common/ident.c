@@ -114,8 +114,11 @@ char *gk_ident_text(const gk_ident *id, char *buf)
 		return buf;
 	case GK_ID_FQDN:
 	case GK_ID_RFC822_ADDR:
-		snprintf(buf, GK_IDENT_TEXT_MAX, "%s:%.*s", id->type == GK_ID_FQDN ? "fqdn" : "email",
-			 (int)id->len, (const char *)id->data);
+		/* names from the wire may hold anything: what the text form cannot hold (spaces,
+		 * control characters; gk_ident_parse refuses them) is written as \xNN */
+		o = (size_t)snprintf(buf, GK_IDENT_TEXT_MAX, "%s:", id->type == GK_ID_FQDN ? "fqdn" : "email");
+		for (size_t i = 0; i < id->len && o + 5 <= GK_IDENT_TEXT_MAX; i++)
+			o += (size_t)snprintf(buf + o, 5, isgraph(id->data[i]) ? "%c" : "\\x%02x", id->data[i]);
 		return buf;
 	case GK_ID_KEY_ID:
 		if (printable(id->data, id->len)) {

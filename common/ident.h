@@ -21,7 +21,9 @@ typedef struct gk_ident {
 /* Parses the text form. GK_E_INVAL with a reason in *why (static string) on bad input. */
 gk_status gk_ident_parse(const char *text, gk_ident *out, const char **why);
 /* Canonical text form (lower-case prefix; IP addresses in inet_ntop form; key IDs as text when
- * printable, else "keyid:0x..."). buf must hold GK_IDENT_TEXT_MAX. */
+ * printable, else "keyid:0x..."; octets of a name that are not printable ASCII as \xNN, so the
+ * text of an identity from the network is one line of plain characters). buf must hold
+ * GK_IDENT_TEXT_MAX; names that long once escaped are cut. */
 char *gk_ident_text(const gk_ident *id, char *buf);
 /* From an ID payload's type and data. GK_E_MALFORMED for impossible lengths. */
 gk_status gk_ident_from_payload(uint8_t type, gk_chunk data, gk_ident *out);

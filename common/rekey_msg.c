@@ -121,8 +121,8 @@ gk_status gk_rekey_build(const gk_rekey_out *r, const gk_rand *rnd, gk_dgrams *o
 static gk_status verify_auth(const gk_rekey_in *in, const gk_msg *m, uint8_t sk_flags)
 {
 	const gk_payload *ap = gk_msg_find(m, GK_PL_AUTH);
-	if (!in->auth_key)
-		return ap ? GK_E_AUTH : GK_OK; /* implicit: AUTH MUST NOT be there */
+	if (!in->auth_key) /* implicit: AUTH MUST NOT be there; a signed group without its key fails */
+		return ap || in->want != GK_SIG_NONE ? GK_E_AUTH : GK_OK;
 	if (!ap || ap->body->auth.method != GK_AUTH_DIGITAL_SIGNATURE)
 		return GK_E_AUTH;
 	gk_chunk d = ap->body->auth.data;
@@ -159,6 +159,8 @@ gk_status gk_rekey_open(const gk_rekey_in *in, gk_chunk dgram, gk_msg *m, bool *
 		bool done = false;
 		if (!in->reasm)
 			return GK_E_INVAL;
+		if (m->hdr.msg_id < in->min_msg_id)
+			return GK_E_STATE; /* checked before the fragment is decrypted or kept */
 		gk_wbuf_init(&plain, GK_MAX_MESSAGE);
 		st = gk_frag_add(in->reasm, m, &in->kek, &done, &plain, &first);
 		if (!st && done) {

@@ -30,11 +30,17 @@ typedef struct gk_rekey_in {
 	EVP_PKEY *auth_key;           /* from AUTH_KEY; NULL with implicit authentication */
 	gk_sig_scheme want;           /* from the Signature Algorithm Identifier attribute */
 	gk_frag_reasm *reasm;         /* caller's reassembly state for fragmented messages */
+	uint32_t min_msg_id;          /* fragments of a lower Message ID (replays of old messages)
+					 are dropped before they are kept: they must not displace a
+					 new message's fragments (RFC 7383 2.6); 0 = no floor */
 } gk_rekey_in;
 
 /* Parses, decrypts (reassembling fragments) and authenticates one datagram. GK_E_NOT_FOUND when
  * the datagram is not a GSA_REKEY for this SPI; GK_OK with *complete false when a fragment was
- * kept; GK_E_INTEGRITY / GK_E_AUTH when it does not verify (nothing applied). On success m holds
+ * kept; GK_E_STATE for a fragment below min_msg_id (dropped, reassembly untouched);
+ * GK_E_INTEGRITY / GK_E_AUTH when it does not verify (nothing applied; a reassembled message
+ * that fails leaves no fragment behind). Fails closed: with want set and no auth_key, nothing
+ * verifies. On success m holds
  * the inner payloads (free with gk_msg_free). Message IDs are the caller's to check. */
 gk_status gk_rekey_open(const gk_rekey_in *in, gk_chunk dgram, gk_msg *m, bool *complete);
 

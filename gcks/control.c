@@ -13,11 +13,16 @@
 
 #define LINE_MAX_LEN 1024
 #define MAX_GROUPS_REPORTED 4096
+/* Refusals written to the audit log per minute: a local user looping on connect() must not
+ * fill the database; the others are counted in the log. */
+#define REFUSALS_AUDITED_PER_MIN 10
 
 struct gk_control {
 	uv_pipe_t server;
 	gk_control_hooks hooks;
 	char path[108];
+	int64_t refusal_window;       /* unix seconds when the current minute of refusals began */
+	unsigned refusals_audited, refusals_unaudited;
 };
 
 typedef struct client {
@@ -26,6 +31,8 @@ typedef struct client {
 	char line[LINE_MAX_LEN];
 	size_t len;
 	bool closing;
+	bool allowed;                 /* the peer's credentials passed gk_control_authorized */
+	uid_t uid;
 	char who[64];                 /* the peer's user (SO_PEERCRED), for the audit log */
 } client;
 
@@ -229,6 +236,40 @@ static void on_written(uv_write_t *w, int status)
 	free(w);
 }
 
+/* The request's first word, printable, for the audit record of a refusal. */
+static void request_word(const char *line, char *out, size_t len)
+{
+	size_t o = 0;
+	for (; *line && *line != ' ' && o + 1 < len; line++)
+		out[o++] = (*line >= 'a' && *line <= 'z') || *line == '-' ? *line : '?';
+	out[o] = 0;
+}
+
+static void audit_refusal(client *c, const char *line)
+{
+	gk_control *ctl = c->ctl;
+	int64_t now = (int64_t)time(NULL);
+	char word[24], detail[160];
+	if (now - ctl->refusal_window >= 60) {
+		if (ctl->refusals_unaudited)
+			gk_warn("control socket: %u more refused requests in the last minute (not audited)",
+				ctl->refusals_unaudited);
+		ctl->refusal_window = now;
+		ctl->refusals_audited = ctl->refusals_unaudited = 0;
+	}
+	if (ctl->refusals_audited == REFUSALS_AUDITED_PER_MIN) {
+		ctl->refusals_unaudited++;
+		return;
+	}
+	ctl->refusals_audited++;
+	request_word(line, word, sizeof(word));
+	snprintf(detail, sizeof(detail), "control request \"%s\": uid %u is not root, gcksd's user or in the "
+		 "admin group", word, (unsigned)c->uid);
+	gk_warn("control socket: refused %s: %s", c->who, detail);
+	if (ctl->hooks.store && gk_store_audit(ctl->hooks.store, c->who, "refused", detail))
+		gk_warn("audit record of a refusal: %s", gk_store_errmsg(ctl->hooks.store));
+}
+
 static void answer(client *c, const char *line)
 {
 	char *buf = NULL;
@@ -236,7 +277,13 @@ static void answer(client *c, const char *line)
 	FILE *mem = open_memstream(&buf, &len);
 	if (!mem)
 		return;
-	gk_control_handle(&c->ctl->hooks, c->who, line, mem);
+	if (c->allowed) {
+		gk_control_handle(&c->ctl->hooks, c->who, line, mem);
+	} else {
+		audit_refusal(c, line);
+		reply_error(mem, "permission denied: only root, gcksd's user and members of its admin group "
+			    "may use the control socket");
+	}
 	fclose(mem);
 	uv_write_t *w = malloc(sizeof(*w));
 	if (!w) {
@@ -269,9 +316,15 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	c->len += (size_t)n;
 	c->line[c->len] = 0;
 	char *nl;
-	while ((nl = strchr(c->line, '\n'))) {
+	while (!c->closing && (nl = strchr(c->line, '\n'))) {
 		*nl = 0;
 		answer(c, c->line);
+		if (!c->allowed) {
+			/* one refusal per connection; libuv finishes the queued write before closing */
+			uv_read_stop(s);
+			close_client(c);
+			return;
+		}
 		size_t rest = c->len - (size_t)(nl + 1 - c->line);
 		memmove(c->line, nl + 1, rest + 1);
 		c->len = rest;
@@ -281,20 +334,58 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 }
 
-static void peer_user(uv_pipe_t *p, char *who, size_t len)
+bool gk_control_authorized(const gk_control_hooks *h, uid_t uid, gid_t gid, const gid_t *groups,
+			   size_t ngroups)
+{
+	if (uid == 0 || uid == h->daemon_uid)
+		return true;
+	if (!h->has_admin)
+		return false;
+	if (gid == h->admin_gid)
+		return true;
+	for (size_t i = 0; i < ngroups; i++)
+		if (groups[i] == h->admin_gid)
+			return true;
+	return false;
+}
+
+/* The peer's supplementary groups as the kernel recorded them at connect() (SO_PEERGROUPS). */
+static bool peer_in_admin_group(int fd, const gk_control_hooks *h, const struct ucred *cr)
+{
+	gid_t small[64], *g = small;
+	socklen_t len = sizeof(small);
+	bool ok = false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len)) {
+		if (errno != ERANGE || !(g = malloc(len)) || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len))
+			goto out;
+	}
+	ok = gk_control_authorized(h, cr->uid, cr->gid, g, len / sizeof(gid_t));
+out:
+	if (g != small)
+		free(g);
+	return ok;
+}
+
+/* Who is at the other end (SO_PEERCRED, the kernel's record, not anything the peer says) and
+ * whether they may ask. No credentials, no requests. */
+static void peer_user(client *c)
 {
 	uv_os_fd_t fd;
 	struct ucred cr;
 	socklen_t crlen = sizeof(cr);
-	snprintf(who, len, "control socket");
-	if (uv_fileno((uv_handle_t *)p, &fd) || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen))
+	snprintf(c->who, sizeof(c->who), "control socket");
+	c->allowed = false;
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen))
 		return;
+	c->uid = cr.uid;
+	c->allowed = gk_control_authorized(&c->ctl->hooks, cr.uid, cr.gid, NULL, 0) ||
+		     peer_in_admin_group(fd, &c->ctl->hooks, &cr);
 	struct passwd pw, *res = NULL;
 	char buf[1024];
 	if (!getpwuid_r(cr.uid, &pw, buf, sizeof(buf), &res) && res)
-		snprintf(who, len, "%s (pid %d)", res->pw_name, (int)cr.pid);
+		snprintf(c->who, sizeof(c->who), "%s (pid %d)", res->pw_name, (int)cr.pid);
 	else
-		snprintf(who, len, "uid %u (pid %d)", (unsigned)cr.uid, (int)cr.pid);
+		snprintf(c->who, sizeof(c->who), "uid %u (pid %d)", (unsigned)cr.uid, (int)cr.pid);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -308,11 +399,13 @@ static void on_connection(uv_stream_t *server, int status)
 	c->ctl = ctl;
 	uv_pipe_init(server->loop, &c->pipe, 0);
 	c->pipe.data = c;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read)) {
+	if (uv_accept(server, (uv_stream_t *)&c->pipe)) {
 		close_client(c);
 		return;
 	}
-	peer_user(&c->pipe, c->who, sizeof(c->who));
+	peer_user(c);
+	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read))
+		close_client(c);
 }
 
 static void on_server_closed(uv_handle_t *h)
@@ -330,14 +423,14 @@ gk_status gk_control_open(uv_loop_t *loop, const char *path, const gk_control_ho
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	uv_pipe_init(loop, &c->server, 0);
 	c->server.data = c;
-	unlink(path); /* a stale socket from a previous run */
+	unlink(path); /* a stale socket from a previous run (a link there goes, unfollowed) */
+	/* bind() creates the socket 0660 under this umask: no chmod by path afterwards, which a
+	 * link swapped in meanwhile would redirect */
 	mode_t old = umask(0117);
 	int r = uv_pipe_bind(&c->server, path);
 	umask(old);
 	if (!r)
 		r = uv_listen((uv_stream_t *)&c->server, 16, on_connection);
-	if (!r)
-		r = chmod(path, 0660) ? uv_translate_sys_error(errno) : 0;
 	if (r) {
 		snprintf(err, errlen, "control socket %s: %s", path, uv_strerror(r));
 		uv_close((uv_handle_t *)&c->server, on_server_closed);

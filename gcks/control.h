@@ -1,10 +1,13 @@
 /* The control socket of gcksd: a Unix stream socket (mode 0660) taking one request per line and
  * answering one JSON object per line. Requests (documented in gcks/CONTROL.md):
  *   status [text] | reload | rekey GROUP | evict GROUP MEMBER | rotate-key
- * A gk_control owns its libuv handles; the gcks it serves is the caller's. */
+ * Only root, gcksd's own user and members of the admin group (by the peer's credentials,
+ * SO_PEERCRED and SO_PEERGROUPS) are answered; anyone else gets "permission denied", which is
+ * audited. A gk_control owns its libuv handles; the gcks it serves is the caller's. */
 #ifndef GK_CONTROL_H
 #define GK_CONTROL_H
 
+#include <sys/types.h>
 #include <uv.h>
 #include "gcks.h"
 
@@ -14,7 +17,15 @@ typedef struct gk_control_hooks {
 	gk_gcks *gcks;
 	gk_store *store;
 	int64_t started;              /* unix seconds */
+	uid_t daemon_uid;             /* gcksd's own user: may use the socket */
+	bool has_admin;               /* members of admin_gid may use it too */
+	gid_t admin_gid;
 } gk_control_hooks;
+
+/* Whether a peer with these credentials may send requests: root, the daemon's user, or a member
+ * of the admin group (primary or supplementary). */
+bool gk_control_authorized(const gk_control_hooks *hooks, uid_t uid, gid_t gid, const gid_t *groups,
+			   size_t ngroups);
 
 gk_status gk_control_open(uv_loop_t *loop, const char *path, const gk_control_hooks *hooks,
 			  gk_control **out, char *err, size_t errlen);

@@ -38,6 +38,7 @@ typedef struct gk_gcks_config {
 	unsigned max_sas;                /* IKE SAs in all */
 	unsigned ike_idle_timeout_s;     /* default when a group's policy does not say */
 	unsigned max_sender_ids_default; /* bound when a member's policy does not say */
+	unsigned max_sas_per_identity;   /* established IKE SAs of one identity; the oldest goes */
 	/* Memory a peer can make us hold before it authenticates (RFC 7296 2: requests up to
 	 * 3000 octets SHOULD be processed; RFC 7383 2.6 leaves reassembly limits to us). */
 	unsigned init_req_max;           /* octets of an IKE_SA_INIT request; larger ones are dropped */

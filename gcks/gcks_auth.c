@@ -10,79 +10,111 @@
 typedef struct peer_auth {
 	gk_ident id;
 	bool psk;
-	const gk_member_policy *cred;   /* NULL for a certificate not listed anywhere */
+	gcks_group *wanted;             /* the group GSA_AUTH asks for, NULL if unknown (IKE_AUTH) */
+	const gk_member_policy *cred;   /* the policy entry whose credential verified */
 } peer_auth;
 
-/* The peer's public key: leaf certificate (verified to our CA and matching its ID), a raw
- * public key in CERT, or the key its policy entry holds. */
-static gk_status peer_pubkey(gk_gcks *g, const gk_msg *m, const peer_auth *pa, EVP_PKEY **out)
+/* The public key of an X.509 leaf certificate, verified to our CA and matching the ID. */
+static gk_status cert_pubkey(gk_gcks *g, const gk_msg *m, const gk_payload *cp, const peer_auth *pa,
+			     EVP_PKEY **out)
 {
-	const gk_payload *cp = gk_msg_find(m, GK_PL_CERT);
-	*out = NULL;
-	if (cp && cp->body->cert.encoding == GK_CERT_X509_SIGNATURE) {
-		X509 *leaf = NULL;
-		STACK_OF(X509) *chain = sk_X509_new_null();
-		gk_status st = gk_cert_from_der(cp->body->cert.data, &leaf);
-		for (const gk_payload *p = cp; !st && (p = gk_msg_next(m, p, GK_PL_CERT));) {
-			X509 *c = NULL;
-			if (p->body->cert.encoding == GK_CERT_X509_SIGNATURE &&
-			    gk_cert_from_der(p->body->cert.data, &c) == GK_OK)
-				sk_X509_push(chain, c);
-		}
-		if (!st && !g->ca)
-			st = GK_E_AUTH;
-		if (!st)
-			st = gk_cert_verify(leaf, chain, g->ca, 0);
-		if (!st && !gk_cert_matches_id(leaf, pa->id.type, GK_CHUNK(pa->id.data, pa->id.len)))
-			st = GK_E_AUTH;
-		if (!st && !(*out = X509_get_pubkey(leaf)))
-			st = GK_E_AUTH;
-		X509_free(leaf);
-		sk_X509_pop_free(chain, X509_free);
-		return st;
+	X509 *leaf = NULL;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	gk_status st = gk_cert_from_der(cp->body->cert.data, &leaf);
+	for (const gk_payload *p = cp; !st && (p = gk_msg_next(m, p, GK_PL_CERT));) {
+		X509 *c = NULL;
+		if (p->body->cert.encoding == GK_CERT_X509_SIGNATURE &&
+		    gk_cert_from_der(p->body->cert.data, &c) == GK_OK)
+			sk_X509_push(chain, c);
 	}
-	if (!pa->cred || pa->cred->auth != GK_MAUTH_PUBKEY || !pa->cred->pubkey)
-		return GK_E_AUTH;
-	gk_chunk stored = GK_CHUNK(pa->cred->pubkey, pa->cred->pubkey_len);
-	if (cp && (cp->body->cert.encoding != GK_CERT_RAW_PUBLIC_KEY || !gk_chunk_eq(cp->body->cert.data, stored)))
-		return GK_E_AUTH;
-	return gk_pubkey_from_spki(stored, out);
+	if (!st && !g->ca)
+		st = GK_E_AUTH;
+	if (!st)
+		st = gk_cert_verify(leaf, chain, g->ca, 0);
+	if (!st && !gk_cert_matches_id(leaf, pa->id.type, GK_CHUNK(pa->id.data, pa->id.len)))
+		st = GK_E_AUTH;
+	if (!st && !(*out = X509_get_pubkey(leaf)))
+		st = GK_E_AUTH;
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	return st;
 }
 
-/* Verifies the peer's AUTH payload. */
+/* PSK MIC: against each PSK the policy holds for the identity (groups may give it different
+ * ones), the entry of the group asked for first. */
+static gk_status verify_psk(gk_gcks *g, gcks_sa *sa, const gk_pl_auth *auth, gk_chunk octets, peer_auth *pa)
+{
+	const gk_member_policy *mp;
+	pa->psk = true;
+	for (size_t pos = 0; (mp = gcks_member_next_cred(g, &pa->id, pa->wanted, GK_MAUTH_PSK, &pos));)
+		if (mp->psk && gk_auth_psk_verify(sa->ike.suite.prf, GK_CHUNK(mp->psk, mp->psk_len), octets,
+						  auth->data) == GK_OK) {
+			pa->cred = mp;
+			return GK_OK;
+		}
+	return GK_E_AUTH;
+}
+
+/* Digital Signature (RFC 7427): with a certificate only for an identity the policy lists as
+ * `auth: certificate`; else with a raw public key the policy holds for the identity (in CERT,
+ * RFC 7670, or not sent). A credential of another kind never stands in for the listed one. */
+static gk_status verify_sig(gk_gcks *g, const gk_msg *m, const gk_pl_auth *auth, gk_chunk octets, peer_auth *pa)
+{
+	const gk_payload *cp = gk_msg_find(m, GK_PL_CERT);
+	const gk_member_policy *mp;
+	EVP_PKEY *pub = NULL;
+	gk_status st = GK_E_AUTH;
+	size_t pos = 0;
+	if (cp && cp->body->cert.encoding == GK_CERT_X509_SIGNATURE) {
+		if (!(mp = gcks_member_next_cred(g, &pa->id, pa->wanted, GK_MAUTH_CERT, &pos)))
+			return GK_E_AUTH;
+		st = cert_pubkey(g, m, cp, pa, &pub);
+		if (!st)
+			st = gk_auth_sig_verify(pub, GK_SIG_NONE, auth->data, octets);
+		EVP_PKEY_free(pub);
+		pa->cred = st ? NULL : mp;
+		return st;
+	}
+	if (cp && cp->body->cert.encoding != GK_CERT_RAW_PUBLIC_KEY)
+		return GK_E_AUTH;
+	while (st && (mp = gcks_member_next_cred(g, &pa->id, pa->wanted, GK_MAUTH_PUBKEY, &pos))) {
+		gk_chunk stored = GK_CHUNK(mp->pubkey, mp->pubkey_len);
+		if (!mp->pubkey || (cp && !gk_chunk_eq(cp->body->cert.data, stored)))
+			continue;
+		st = gk_pubkey_from_spki(stored, &pub);
+		if (!st)
+			st = gk_auth_sig_verify(pub, GK_SIG_NONE, auth->data, octets);
+		EVP_PKEY_free(pub);
+		pub = NULL;
+		if (!st)
+			pa->cred = mp;
+	}
+	return st;
+}
+
+/* Verifies the peer's AUTH payload with a credential the policy lists for its identity. */
 static gk_status verify_peer(gk_gcks *g, gcks_sa *sa, const gk_msg *m, peer_auth *pa)
 {
 	const gk_payload *idg = gk_msg_find(m, GK_PL_IDg);
 	gk_ident gid;
-	bool have_gid = idg && gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid) == GK_OK;
 	const gk_payload *idp = gk_msg_find(m, GK_PL_IDi);
 	const gk_pl_auth *auth = &gk_msg_find(m, GK_PL_AUTH)->body->auth;
 	gk_wbuf octets;
 	gk_status st;
 	if (gk_ident_from_payload(idp->body->id.id_type, idp->body->id.data, &pa->id))
 		return GK_E_AUTH;
-	pa->cred = gcks_member_credentials(g, &pa->id, have_gid ? &gid : NULL);
+	if (idg && gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid) == GK_OK)
+		pa->wanted = gcks_group_find(g, &gid);
 	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
 	st = gk_ike_sa_auth_octets(&sa->ike, true, idp->raw, &octets);
 	if (st)
 		goto out;
-	if (auth->method == GK_AUTH_SHARED_KEY_MIC) {
-		pa->psk = true;
-		if (!pa->cred || pa->cred->auth != GK_MAUTH_PSK || !pa->cred->psk) {
-			st = GK_E_AUTH;
-			goto out;
-		}
-		st = gk_auth_psk_verify(sa->ike.suite.prf, GK_CHUNK(pa->cred->psk, pa->cred->psk_len),
-					gk_wbuf_chunk(&octets), auth->data);
-	} else if (auth->method == GK_AUTH_DIGITAL_SIGNATURE) {
-		EVP_PKEY *pub = NULL;
-		st = peer_pubkey(g, m, pa, &pub);
-		if (!st)
-			st = gk_auth_sig_verify(pub, GK_SIG_NONE, auth->data, gk_wbuf_chunk(&octets));
-		EVP_PKEY_free(pub);
-	} else {
+	if (auth->method == GK_AUTH_SHARED_KEY_MIC)
+		st = verify_psk(g, sa, auth, gk_wbuf_chunk(&octets), pa);
+	else if (auth->method == GK_AUTH_DIGITAL_SIGNATURE)
+		st = verify_sig(g, m, auth, gk_wbuf_chunk(&octets), pa);
+	else
 		st = GK_E_AUTH;
-	}
 out:
 	gk_wbuf_free(&octets);
 	return st;
@@ -141,15 +173,18 @@ out:
 }
 
 /* Common part of GSA_AUTH and IKE_AUTH: authenticates the peer and answers with our AUTH.
- * Returns false (with the error notify in r) when authentication failed. */
+ * Returns false (with the error notify in r) when authentication failed. Nothing that depends
+ * on the group asked for is answered before this: a peer that does not authenticate gets
+ * AUTHENTICATION_FAILED alone (RFC 7296 2.21.2), whatever group it named, so it learns
+ * nothing about the groups. */
 static bool authenticate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r, peer_auth *pa)
 {
 	char idt[GK_IDENT_TEXT_MAX];
 	memset(pa, 0, sizeof(*pa));
 	gk_status st = verify_peer(g, sa, m, pa);
 	if (st) {
-		gk_info("authentication of %s failed: %s", gk_ident_text(&pa->id, idt), gk_status_str(st));
-		g->stats.refusals++;
+		gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "%s: authentication of %s failed",
+			     gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange), gk_ident_text(&pa->id, idt));
 		gcks_resp_notify(r, GK_N_AUTHENTICATION_FAILED, GK_CHUNK_EMPTY);
 		r->close_after = true;
 		return false;
@@ -163,8 +198,11 @@ static bool authenticate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r,
 	}
 	sa->ike.peer_id = pa->id;
 	sa->psk_auth = pa->psk;
+	sa->cred_auth = (uint8_t)pa->cred->auth;
+	gcks_member_cred_hash(pa->cred, sa->cred_hash);
 	gcks_sa_established(g, sa);
 	sa->deadline_ms = gcks_now(g) + (int64_t)g->cfg.ike_idle_timeout_s * 1000;
+	gcks_peer_admit(g, sa, gk_msg_find_notify(m, GK_N_INITIAL_CONTACT) != NULL);
 	return true;
 }
 
@@ -172,20 +210,13 @@ void gcks_gsa_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 {
 	peer_auth pa;
 	const gk_payload *idg = gk_msg_find(m, GK_PL_IDg);
-	gk_ident gid;
-	/* an unknown group leaves us without credentials to answer with: say so before AUTH */
-	if (gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid) ||
-	    !gcks_group_find(g, &gid)) {
-		g->stats.refusals++;
-		gcks_resp_notify(r, GK_N_INVALID_GROUP_ID, GK_CHUNK_EMPTY);
-		r->close_after = true;
-		return;
-	}
+	/* RFC 9838 2.3.1: refusals (INVALID_GROUP_ID included) come after IDr and AUTH */
 	if (!authenticate(g, sa, m, r, &pa))
 		return;
 	sa->g_ikev2 = true;
 	if (!sa->ike.suite.kwa) {
 		/* RFC 9838 4.5.4: without a negotiated KWA no key can be wrapped */
+		gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "GSA_AUTH: no key wrap algorithm negotiated");
 		gcks_resp_notify(r, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY);
 		return;
 	}

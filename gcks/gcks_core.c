@@ -38,6 +38,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->max_sas = 200000;
 	c->ike_idle_timeout_s = 60;
 	c->max_sender_ids_default = 4;
+	c->max_sas_per_identity = 8;
 	c->init_req_max = 3000; /* RFC 7296 2: what every implementation SHOULD process */
 	c->frag_sa_max = GK_FRAG_MAX * 2048; /* the largest message a member fragments at 1232 */
 	c->frag_total_max = 4u << 20;
@@ -234,6 +235,7 @@ void gcks_sa_established(gk_gcks *g, gcks_sa *sa)
 void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 {
 	unlink_i(g, sa);
+	gcks_peer_unlink(g, sa);
 	for (gcks_sa **pp = &g->by_r[bucket(g, sa->ike.spi_r)]; *pp; pp = &(*pp)->next_r)
 		if (*pp == sa) {
 			*pp = sa->next_r;
@@ -377,8 +379,9 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 	gcks_log_msg(g, "received", &m, (const struct sockaddr *)&sa->ike.peer);
 	uint8_t bad;
 	if (gk_exchange_rules_check(&m, &bad) != GK_OK) {
-		gk_warn("%s request breaks its payload rules (%s)", gk_iana_str(GK_REG_EXCHANGE, m.hdr.exchange),
-			bad ? gk_iana_str(GK_REG_PAYLOAD, bad) : "payload combination");
+		gcks_refusal(g, peer, "%s request breaks its payload rules (%s)",
+			     gk_iana_str(GK_REG_EXCHANGE, m.hdr.exchange),
+			     bad ? gk_iana_str(GK_REG_PAYLOAD, bad) : "payload combination");
 		gcks_resp_notify(&r, GK_N_INVALID_SYNTAX, GK_CHUNK_EMPTY);
 		r.close_after = sa->ike.state != GK_IKE_ESTABLISHED;
 		respond(g, sa, &m, &r);
@@ -620,6 +623,7 @@ void gk_gcks_free(gk_gcks *g)
 			gcks_sa_remove(g, g->by_r[b]);
 	free(g->by_r);
 	free(g->by_i);
+	gcks_peers_free(g);
 	gcks_groups_free(g);
 	gcks_pending_free(g);
 	EVP_PKEY_free(g->sign_key);

@@ -84,7 +84,7 @@ gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id)
 /* ---- member index ---- */
 
 /* FNV-1a over type, length and data; FQDNs in lower case, as gk_ident_eq compares them. */
-static uint64_t ident_hash(const gk_ident *id)
+uint64_t gcks_ident_hash(const gk_ident *id)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	h = (h ^ id->type) * 0x100000001b3ull;
@@ -109,7 +109,7 @@ static gk_status member_index(gcks_group *grp)
 	if (!slots)
 		return GK_E_NOMEM;
 	for (size_t i = 0; i < p->nmembers; i++) {
-		size_t j = (size_t)ident_hash(&p->members[i].id) & (size - 1);
+		size_t j = (size_t)gcks_ident_hash(&p->members[i].id) & (size - 1);
 		while (slots[j] && !gk_ident_eq(&p->members[slots[j] - 1].id, &p->members[i].id))
 			j = (j + 1) & (size - 1);
 		if (!slots[j])
@@ -127,7 +127,7 @@ const gk_member_policy *gcks_group_member(gcks_group *grp, const gk_ident *membe
 {
 	if (member_index(grp))
 		return gk_group_policy_member(&grp->pol, member); /* out of memory: search */
-	for (size_t j = (size_t)ident_hash(member) & grp->member_mask; grp->member_slots[j];
+	for (size_t j = (size_t)gcks_ident_hash(member) & grp->member_mask; grp->member_slots[j];
 	     j = (j + 1) & grp->member_mask) {
 		const gk_member_policy *m = &grp->pol.members[grp->member_slots[j] - 1];
 		if (gk_ident_eq(&m->id, member))
@@ -136,15 +136,41 @@ const gk_member_policy *gcks_group_member(gcks_group *grp, const gk_ident *membe
 	return NULL;
 }
 
-const gk_member_policy *gcks_member_credentials(gk_gcks *g, const gk_ident *member, const gk_ident *group)
+const gk_member_policy *gcks_member_next_cred(gk_gcks *g, const gk_ident *member, gcks_group *first,
+					      gk_member_auth kind, size_t *pos)
 {
-	/* the entry of the group it asks for comes first: groups may give one identity different
-	 * credentials */
-	gcks_group *wanted = group ? gcks_group_find(g, group) : NULL;
-	const gk_member_policy *m = wanted ? gcks_group_member(wanted, member) : NULL;
-	for (size_t i = 0; !m && i < g->ngroups; i++)
-		m = gcks_group_member(&g->groups[i], member);
-	return m;
+	while (*pos <= g->ngroups) {
+		size_t i = (*pos)++;
+		gcks_group *grp = i == 0 ? first : &g->groups[i - 1];
+		if (!grp || (i > 0 && grp == first))
+			continue;
+		const gk_member_policy *mp = gcks_group_member(grp, member);
+		if (mp && mp->auth == kind)
+			return mp;
+	}
+	return NULL;
+}
+
+void gcks_member_cred_hash(const gk_member_policy *mp, uint8_t out[32])
+{
+	unsigned int len = 32;
+	memset(out, 0, 32);
+	/* a certificate is "one our CA issued for this identity": nothing more to tell apart */
+	if (mp->auth == GK_MAUTH_PSK && mp->psk)
+		EVP_Digest(mp->psk, mp->psk_len, out, &len, EVP_sha256(), NULL);
+	else if (mp->auth == GK_MAUTH_PUBKEY && mp->pubkey)
+		EVP_Digest(mp->pubkey, mp->pubkey_len, out, &len, EVP_sha256(), NULL);
+}
+
+bool gcks_member_cred_matches(const gk_member_policy *mp, const gcks_sa *sa)
+{
+	uint8_t h[32];
+	if (!sa->cred_auth || mp->auth != sa->cred_auth)
+		return false;
+	gcks_member_cred_hash(mp, h);
+	bool same = CRYPTO_memcmp(h, sa->cred_hash, sizeof(h)) == 0;
+	OPENSSL_cleanse(h, sizeof(h));
+	return same;
 }
 
 size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max)

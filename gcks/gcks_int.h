@@ -53,6 +53,12 @@ typedef struct gcks_sa {
 	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
 	uint32_t req_hash_msgid;
 	uint64_t queued_group;
+	/* RFC 9838 2.3.4: the credential that authenticated the peer; a group authorizes the SA only
+	 * when it lists the identity with this same credential (gcks_member_cred_matches) */
+	uint8_t cred_auth;                /* gk_member_auth, 0 until authenticated */
+	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
+	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
+	uint64_t admitted;                /* order of admission to that index: lower is older */
 	int64_t rtx_window_ms;            /* start of the current window of resent responses */
 	unsigned rtx_sent;                /* responses resent in it */
 } gcks_sa;
@@ -91,6 +97,13 @@ struct gk_gcks {
 	size_t announce_spki_len;
 	gcks_pending *pending[GCKS_MAX_PENDING];
 	gk_gcks_stats stats;
+	gcks_sa **by_id;                  /* gcks_peers.c */
+	size_t id_buckets, nid;
+	uint64_t id_admitted;
+	bool refusal_started;             /* token bucket of refusal log lines (gcks_refusal.c) */
+	int64_t refusal_ms;
+	uint64_t refusal_tokens;          /* thousandths of a line */
+	uint64_t refusals_unlogged;
 	gk_frag_pool frag_pool;           /* fragments parked on all SAs (cfg.frag_total_max) */
 };
 
@@ -157,13 +170,32 @@ void gcks_pending_free(gk_gcks *g);
 uint64_t gcks_name_hash(const char *name);
 void gcks_sa_tag_group(gcks_sa *sa, uint64_t group_hash);
 
+/* Refusal log: one warning with the peer's address and the reason (wire text escaped by
+ * gk_ident_text and the log), at most GCKS_REFUSAL_BURST lines at once and GCKS_REFUSAL_PER_S a
+ * second after; counts stats.refusals. */
+#define GCKS_REFUSAL_BURST 20
+#define GCKS_REFUSAL_PER_S 1
+void gcks_refusal(gk_gcks *g, const struct sockaddr *peer, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Established SAs by identity (gcks_peers.c): admits a freshly authenticated sa, first removing
+ * the identity's other SAs (INITIAL_CONTACT) or its oldest ones beyond max_sas_per_identity. */
+void gcks_peer_admit(gk_gcks *g, gcks_sa *sa, bool initial_contact);
+void gcks_peer_unlink(gk_gcks *g, gcks_sa *sa);
+void gcks_peers_free(gk_gcks *g);
+
 /* groups */
 gk_status gcks_groups_load(gk_gcks *g);
 void gcks_groups_free(gk_gcks *g);
 gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id);
-/* A member's credentials: its entry in `group` (may be NULL), else in any group (to tell
- * authorization failures from authentication failures). NULL if the identity is nowhere. */
-const gk_member_policy *gcks_member_credentials(gk_gcks *g, const gk_ident *member, const gk_ident *group);
+uint64_t gcks_ident_hash(const gk_ident *id);
+/* The identity's entries authenticated by `kind`, each group once: the entry of `first` (may be
+ * NULL) before those of the other groups. *pos starts at 0; NULL when there are no more. */
+const gk_member_policy *gcks_member_next_cred(gk_gcks *g, const gk_ident *member, gcks_group *first,
+					      gk_member_auth kind, size_t *pos);
+/* What an SA remembers of the credential that authenticated it, and whether a member entry
+ * names that same credential (constant time). */
+void gcks_member_cred_hash(const gk_member_policy *mp, uint8_t out[32]);
+bool gcks_member_cred_matches(const gk_member_policy *mp, const gcks_sa *sa);
 /* The group's policy entry for a member, NULL if it is not listed (one hash lookup). */
 const gk_member_policy *gcks_group_member(gcks_group *grp, const gk_ident *member);
 /* Makes sure the group's keys are current (refreshing them in the store when expired). */

@@ -197,12 +197,11 @@ static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
-static void refuse(gk_gcks *g, gcks_resp *r, uint16_t notify, const char *member, const char *group,
-		   const char *why)
+static void refuse(gk_gcks *g, const gcks_sa *sa, gcks_resp *r, uint16_t notify, const char *member,
+		   const char *group, const char *why)
 {
-	gk_info("registration of %s to %s refused (%s): %s", member, group,
-		gk_iana_str(GK_REG_NOTIFY, notify), why);
-	g->stats.refusals++;
+	gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "registration of %s to %s (%s): %s", member, group,
+		     gk_iana_str(GK_REG_NOTIFY, notify), why);
 	gcks_resp_notify(r, notify, GK_CHUNK_EMPTY);
 }
 
@@ -221,41 +220,46 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	bool is_sender;
 	gk_ident_text(member, mt);
 	if (gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid)) {
-		refuse(g, r, GK_N_INVALID_GROUP_ID, mt, "?", "malformed group ID");
+		refuse(g, sa, r, GK_N_INVALID_GROUP_ID, mt, "?", "malformed group ID");
 		return;
 	}
 	gk_ident_text(&gid, gt);
 	gcks_group *grp = gcks_group_find(g, &gid);
 	if (!grp) {
-		refuse(g, r, GK_N_INVALID_GROUP_ID, mt, gt, "no such group");
+		refuse(g, sa, r, GK_N_INVALID_GROUP_ID, mt, gt, "no such group");
 		return;
 	}
 	const gk_member_policy *mp = gcks_group_member(grp, member);
 	if (!mp) {
-		refuse(g, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "identity not listed for the group");
+		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "identity not listed for the group");
+		return;
+	}
+	if (!gcks_member_cred_matches(mp, sa)) {
+		/* RFC 9838 2.3.4: the group authorizes the credential it lists, not any the member has */
+		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "the group lists the identity with another credential");
 		return;
 	}
 	long requested = sender_request(req, &is_sender);
 	if (requested < 0) {
-		refuse(g, r, GK_N_INVALID_SYNTAX, mt, gt, "GROUP_SENDER data is not 4 octets");
+		refuse(g, sa, r, GK_N_INVALID_SYNTAX, mt, gt, "GROUP_SENDER data is not 4 octets");
 		return;
 	}
 	if (is_sender && mp->role != GK_ROLE_SENDER) {
-		refuse(g, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "member is not authorized to send");
+		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "member is not authorized to send");
 		return;
 	}
 	if (grp->pol.capacity && grp->registered >= grp->pol.capacity && !already_registered(g, grp, mt)) {
-		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "group capacity reached");
+		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "group capacity reached");
 		return;
 	}
 	gs = OPENSSL_zalloc(sizeof(*gs));
 	if (!gs || gcks_group_state(g, grp, gs)) {
-		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "group keys unavailable");
+		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "group keys unavailable");
 		goto out;
 	}
 	const gk_payload *sag = gk_msg_find(req, GK_PL_SAg);
 	if (sag && !sag_accepts(&sag->body->sa, gs)) {
-		refuse(g, r, GK_N_NO_PROPOSAL_CHOSEN, mt, gt, "the member's SAg does not cover the group policy");
+		refuse(g, sa, r, GK_N_NO_PROPOSAL_CHOSEN, mt, gt, "the member's SAg does not cover the group policy");
 		goto out;
 	}
 	if (is_sender && gk_group_policy_counter_mode(&grp->pol)) {
@@ -263,7 +267,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		if (st == GK_E_TOO_BIG && sender_ids_start_over(g, grp, gs) == GK_OK)
 			st = add_sender_ids(g, grp, mp, requested, gs);
 		if (st) {
-			refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "no Sender-IDs left");
+			refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "no Sender-IDs left");
 			goto out;
 		}
 		/* the store counts in 16 bits when the policy names none: say so to the sender */
@@ -278,7 +282,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	gk_chunk kwk = GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len);
 	if (!gsa || !kd ||
 	    gk_group_state_encode(gs, GK_GSA_REGISTRATION, sa->ike.suite.kwa, kwk, &r->arena, gsa, kd)) {
-		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot encode group policy");
+		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot encode group policy");
 		goto out;
 	}
 	gk_registration reg = { .role = is_sender ? GK_ROLE_SENDER : GK_ROLE_RECEIVER,
@@ -290,7 +294,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	peer_text(&sa->ike.peer, reg.peer, sizeof(reg.peer));
 	bool fresh = !already_registered(g, grp, mt);
 	if (gk_store_registration_put(g->env.store, &reg) != GK_OK) {
-		refuse(g, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot record the registration");
+		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot record the registration");
 		goto out;
 	}
 	grp->registered += fresh;
@@ -318,6 +322,7 @@ void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 	gk_ident gid;
 	if (!sa->g_ikev2 || !sa->ike.suite.kwa) {
 		/* a plain IKEv2 SA negotiated no key wrap algorithm: nothing can be delivered */
+		gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "GSA_REGISTRATION on an SA without key wrap");
 		gcks_resp_notify(r, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY);
 		return;
 	}

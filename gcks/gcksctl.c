@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 usage error, 2 validation error, 3 daemon not reachable, 4 other failure. */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -703,6 +704,39 @@ static int cmd_audit(const ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The account of a uid, or "uid N". */
+static void uid_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+	if (!getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) && res)
+		snprintf(buf, len, "%s", res->pw_name);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+}
+
+/* Who makes a local change, for the audit log: the account of the real uid (the kernel's word;
+ * $USER and $SUDO_USER are whatever the caller set), and the login uid when it differs (an
+ * administrator who became root through sudo or su; only CAP_AUDIT_CONTROL can change it). */
+static void local_actor(char *buf, size_t len)
+{
+	char me[256], login[256];
+	unsigned long lu = (unsigned long)-1;
+	FILE *f = fopen("/proc/self/loginuid", "r");
+	if (f) {
+		if (fscanf(f, "%lu", &lu) != 1)
+			lu = (unsigned long)-1;
+		fclose(f);
+	}
+	uid_name(getuid(), me, sizeof(me));
+	if (lu == (unsigned long)(uid_t)-1 || lu == (unsigned long)getuid()) {
+		snprintf(buf, len, "%s", me);
+		return;
+	}
+	uid_name((uid_t)lu, login, sizeof(login));
+	snprintf(buf, len, "%s (login %s)", me, login);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -722,8 +756,9 @@ int main(int argc, char **argv)
 		default: return usage_error("unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
-	const char *user = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
-	c.who = user ? user : "gcksctl";
+	char who[600];
+	local_actor(who, sizeof(who));
+	c.who = who;
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

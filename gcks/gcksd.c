@@ -1,4 +1,5 @@
 /* gcksd: the G-IKEv2 Group Controller/Key Server. */
+#include <config.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -16,11 +17,13 @@
 #include <uv.h>
 #include "addr.h"
 #include "control.h"
+#include "privdrop.h"
 #include "gcks.h"
 #include "log.h"
 #include "udp.h"
 
 #define MAX_LISTEN 16
+#define GK_ADMIN_DEFAULT_TEXT (GK_GCKS_ADMIN_GROUP[0] ? GK_GCKS_ADMIN_GROUP : "none")
 
 typedef struct gcksd {
 	uv_loop_t *loop;
@@ -38,9 +41,13 @@ typedef struct gcksd {
 
 static void usage(FILE *f)
 {
-	fputs("usage: gcksd --db PATH [--listen ADDR:PORT]... [--control PATH] [--log-level LEVEL]\n"
-	      "             [--user USER] [--foreground]\n"
-	      "Listens on UDP 848 and 500, IPv4 and IPv6, unless --listen is given.\n", f);
+	fprintf(f, "usage: gcksd --db PATH [--listen ADDR:PORT]... [--control PATH] [--log-level LEVEL]\n"
+	      "             [--user USER] [--admin-group GROUP|none] [--foreground]\n"
+	      "Listens on UDP 848 and 500, IPv4 and IPv6, unless --listen is given.\n"
+	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
+	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
+	      "--admin-group: members may use the control socket besides root and USER (default %s)\n",
+	      GK_ADMIN_DEFAULT_TEXT);
 }
 
 static int64_t clock_ms(void *ctx)
@@ -137,32 +144,111 @@ static void on_signal(uv_signal_t *s, int sig)
 	uv_stop(d->loop);
 }
 
-/* Root binds the privileged ports, then runs as `user`, who must own the database. */
-static int drop_privileges(const char *user, const char *db, const char *control)
+/* Who gcksd runs as and who may use its control socket (the options --user, --admin-group). */
+typedef struct gcksd_access {
+	bool root;                  /* started as root: drop to `user` */
+	gk_priv_user user;
+	bool has_admin;
+	gid_t admin_gid;
+} gcksd_access;
+
+/* Resolves --user and --admin-group. Not started as root, gcksd stays who it is, but never
+ * as a shared account; an explicit --user it cannot switch to is an error. */
+static int access_resolve(const char *user, bool user_given, const char *admin, gcksd_access *a)
 {
-	if (geteuid() != 0)
-		return 0;
-	struct passwd *pw = getpwnam(user);
-	if (!pw) {
-		gk_err("--user %s: no such user", user);
-		return -1;
-	}
-	const char *suffixes[] = { "", "-wal", "-shm" };
-	for (size_t i = 0; i < 3; i++) {
-		char p[4096];
-		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
-		if (chown(p, pw->pw_uid, pw->pw_gid) && errno != ENOENT) {
-			gk_err("%s: cannot hand the database to %s: %s", p, user, strerror(errno));
+	char err[512];
+	memset(a, 0, sizeof(a[0]));
+	a->root = geteuid() == 0;
+	if (a->root) {
+		if (gk_priv_user_lookup(user, &a->user, err, sizeof(err))) {
+			gk_err("--user: %s", err);
 			return -1;
 		}
+	} else {
+		struct passwd *pw = getpwuid(geteuid());
+		const char *name = pw ? pw->pw_name : "?";
+		const char *why = gk_priv_shared(geteuid(), getegid(), name);
+		if (why) {
+			gk_err("running as %s (uid %u), a shared account (%s): start gcksd as root (it drops to "
+			       "--user) or as a dedicated account", name, (unsigned)geteuid(), why);
+			return -1;
+		}
+		if (user_given && strcmp(user, name)) {
+			gk_err("--user %s: only root can switch users; gcksd runs as %s", user, name);
+			return -1;
+		}
+		a->user.uid = geteuid();
+		a->user.gid = getegid();
+		snprintf(a->user.name, sizeof(a->user.name), "%s", name);
 	}
-	if (control && chown(control, pw->pw_uid, pw->pw_gid))
-		gk_warn("%s: cannot hand the control socket to %s: %s", control, user, strerror(errno));
-	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
-		gk_err("cannot drop privileges to %s: %s", user, strerror(errno));
+	if (admin && *admin && strcmp(admin, "none")) {
+		struct group *gr = getgrnam(admin);
+		if (!gr) {
+			gk_err("--admin-group %s: no such group: create it with `addgroup --system %s` and add "
+			       "the administrators to it, or pass --admin-group none", admin, admin);
+			return -1;
+		}
+		a->has_admin = true;
+		a->admin_gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* The database and its SQLite companions, each handed over through an O_NOFOLLOW descriptor. */
+static int chown_db(const gcksd_access *a, const char *db)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char err[600], p[4][4096];
+	const char *paths[4];
+	for (size_t i = 0; i < 4; i++) {
+		if ((size_t)snprintf(p[i], sizeof(p[i]), "%s%s", db, suffixes[i]) >= sizeof(p[i])) {
+			gk_err("%s: path too long", db);
+			return -1;
+		}
+		paths[i] = p[i];
+	}
+	if (gk_priv_chown(paths, 4, false, a->user.uid, a->user.gid, err, sizeof(err))) {
+		gk_err("%s", err);
 		return -1;
 	}
-	gk_info("running as %s", user);
+	return 0;
+}
+
+/* Before anything runs as root on these paths: only root may write to their directories, and no
+ * link sits where root's SQLite would open the database's files. The database is handed over
+ * now, before SQLite opens it: SQLite running as root gives the -wal and -shm files it creates
+ * the database file's owner through its own descriptors, and opening and closing the files
+ * again after SQLite would drop its POSIX locks (they belong to the process, any close of the
+ * file releases them) and let another connection delete the live WAL. */
+static int prepare_paths(const gcksd_access *a, const char *db, const char *control)
+{
+	char err[600];
+	if (!a->root)
+		return 0;
+	if (gk_priv_dir_safe(db, err, sizeof(err)) || (control && gk_priv_dir_safe(control, err, sizeof(err)))) {
+		gk_err("%s", err);
+		return -1;
+	}
+	return chown_db(a, db);
+}
+
+/* Root has bound the ports and opened the database: hand the socket over and become `user` for
+ * good, with no capabilities left. */
+static int drop_privileges(const gcksd_access *a, const char *control)
+{
+	char err[600];
+	if (!a->root)
+		return 0;
+	if (control && gk_priv_chown(&control, 1, true, a->user.uid, a->has_admin ? a->admin_gid : a->user.gid,
+				     err, sizeof(err))) {
+		gk_err("control socket: %s", err);
+		return -1;
+	}
+	if (gk_priv_drop(&a->user, 0, 0, err, sizeof(err))) {
+		gk_err("%s", err);
+		return -1;
+	}
+	gk_info("running as %s (uid %u, gid %u)", a->user.name, (unsigned)a->user.uid, (unsigned)a->user.gid);
 	return 0;
 }
 
@@ -201,10 +287,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' }, { "listen", required_argument, NULL, 'l' },
 		{ "control", required_argument, NULL, 'c' }, { "log-level", required_argument, NULL, 'L' },
-		{ "user", required_argument, NULL, 'u' }, { "foreground", no_argument, NULL, 'f' },
+		{ "user", required_argument, NULL, 'u' }, { "admin-group", required_argument, NULL, 'A' },
+		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	const char *db = NULL, *control = NULL, *user = "nobody", *listen[MAX_LISTEN];
+	const char *db = NULL, *control = NULL, *listen[MAX_LISTEN];
+	const char *user = GK_GCKS_USER, *admin = GK_GCKS_ADMIN_GROUP;
+	bool user_given = false;
+	gcksd_access acc;
 	size_t nlisten = 0;
 	int level = GK_LOG_INFO, c, rc = 1;
 	bool foreground = false;
@@ -222,7 +312,8 @@ int main(int argc, char **argv)
 			listen[nlisten++] = optarg;
 			break;
 		case 'c': control = optarg; break;
-		case 'u': user = optarg; break;
+		case 'u': user = optarg; user_given = true; break;
+		case 'A': admin = optarg; break;
 		case 'f': foreground = true; break;
 		case 'L':
 			if ((level = gk_log_level_parse(optarg)) < 0) {
@@ -239,6 +330,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	gk_log_init("gcksd", (gk_log_level)level);
+	/* the signing key and every group key are in this process: no core files, no ptrace */
+	if (gk_priv_nondumpable())
+		gk_warn("cannot make the process non-dumpable: %s", strerror(errno));
+	if (access_resolve(user, user_given, admin, &acc) || prepare_paths(&acc, db, control))
+		return GK_EXIT_PRIVILEGE;
 #ifdef M_TRIM_THRESHOLD
 	/* Every registration makes SQLite open and free a temporary b-tree with its page cache.
 	 * With glibc's default trim threshold each free gave the top of the heap back to the
@@ -265,13 +361,16 @@ int main(int argc, char **argv)
 	}
 	if (listen_all(&d, listen, nlisten))
 		goto out;
-	gk_control_hooks hooks = { .gcks = d.gcks, .store = d.store, .started = (int64_t)time(NULL) };
+	gk_control_hooks hooks = { .gcks = d.gcks, .store = d.store, .started = (int64_t)time(NULL),
+				   .daemon_uid = acc.user.uid, .has_admin = acc.has_admin, .admin_gid = acc.admin_gid };
 	if (control && gk_control_open(d.loop, control, &hooks, &d.control, err, sizeof(err))) {
 		gk_err("%s", err);
 		goto out;
 	}
-	if (drop_privileges(user, db, control))
+	if (drop_privileges(&acc, control)) {
+		rc = GK_EXIT_PRIVILEGE;
 		goto out;
+	}
 	if (!foreground && daemon(1, 1)) {
 		gk_err("cannot detach: %s", strerror(errno));
 		goto out;

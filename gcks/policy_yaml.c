@@ -255,6 +255,17 @@ static bool fail_f(ctx *c, const seen *s, const field *tab, int f, const yaml_no
 	return false;
 }
 
+/* A warning about field f, placed as fail_f places errors. */
+__attribute__((format(printf, 6, 7)))
+static void warn_f(ctx *c, const seen *s, const field *tab, int f, const yaml_node_t *fallback,
+		   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail_field(c, NULL, 0, s, tab, f, fallback, GK_DIAG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
 /* The same for item idx of list `list` under the current path (f < 0: the item itself). */
 __attribute__((format(printf, 8, 9)))
 static bool fail_item(ctx *c, const char *list, size_t idx, const seen *s, const field *tab,
@@ -1464,8 +1475,13 @@ static void rekey_multicast(ctx *c, group_stage *gs, const yaml_node_t *map)
 		fail_f(c, s, rekey_fields, R_KWA, map, "required with transport multicast (kw-5649-128, kw-5649-192 or kw-5649-256)");
 	if (usable(s, R_AUTH) && k->gcauth == GK_GCAUTH_IMPLICIT && given(s, R_SIG))
 		fail_f(c, s, rekey_fields, R_SIG, map, "only used with authentication: signature");
-	if (k->gcauth == GK_GCAUTH_IMPLICIT)
+	if (k->gcauth == GK_GCAUTH_IMPLICIT) {
 		k->sig_scheme = GK_SIG_NONE;
+		if (given(s, R_AUTH))
+			warn_f(c, s, rekey_fields, R_AUTH, map,
+			       "implicit: every group member holds the Rekey SA key and can forge GSA_REKEY messages "
+			       "(RFC 9838 2.4.1.1); use signature unless all members are trusted alike");
+	}
 	if (!given(s, R_ADDRESS)) {
 		fail_f(c, s, rekey_fields, R_ADDRESS, map, "required with transport multicast: the group address GSA_REKEY is sent to");
 		return;

@@ -6,6 +6,11 @@
  * jitter (a permanent refusal at the slow retry_max_ms), so a daemon is never left without a
  * plan. With liveness_ms set, an IKE SA kept for inband rekeys is checked with an empty
  * INFORMATIONAL when it has been silent (RFC 7296 2.4); a dead one is registered again.
+ * The GCKS is pinned: with gcks_id set it must authenticate as that identity, and with a CA its
+ * certificate must carry the key server purpose (GK_GM_GCKS_EKU). What a registration or an
+ * inband rekey delivers is checked by gk_gm_state_check before anything is reported: a group
+ * whose selectors reach beyond multicast (and the allowed prefixes) or whose rekey
+ * authentication cannot be verified is refused.
  * A gk_gm owns its IKE SA and the received group states; it does not own the credentials in
  * its config (EVP_PKEY, X509, X509_STORE stay the caller's). */
 #ifndef GK_GM_H
@@ -17,6 +22,7 @@
 #include "group_sa.h"
 #include "proposal.h"
 #include "rand.h"
+#include "gm_check.h"
 
 #define GK_GM_MAX_GROUPS 8
 
@@ -30,6 +36,9 @@ typedef struct gk_gm_config {
 	X509 *cert;                  /* NULL: raw public key (RFC 7670) */
 	X509_STORE *ca;              /* verifies the GCKS certificate */
 	EVP_PKEY *gcks_pubkey;       /* or the GCKS raw public key */
+	gk_ident gcks_id;            /* the IDr the GCKS must authenticate as (type 0 = not pinned) */
+	const gk_prefix *allow;      /* unicast destinations a Data-Security SA may name besides */
+	size_t nallow;               /* multicast (gk_gm_state_check); not owned */
 	bool sender;
 	uint32_t sender_ids;         /* requested Sender-IDs (GROUP_SENDER), 0 = default */
 	gk_ike_offer offer;
@@ -43,6 +52,8 @@ typedef struct gk_gm_config {
 	unsigned retry_max_ms;       /* cap, and the wait after a permanent refusal */
 	unsigned liveness_ms;        /* silence on an IKE SA kept for inband rekeys before a liveness
 				      * check (plus up to 1/4 jitter); 0 = off */
+	bool initial_contact;        /* the first IKE SA with this GCKS since we started: the GCKS
+				      * drops any it still holds for our identity (RFC 7296 2.4) */
 } gk_gm_config;
 
 void gk_gm_config_default(gk_gm_config *c);

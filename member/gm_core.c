@@ -1,8 +1,10 @@
 /* The member's registration state machine, its retries after failures and the liveness check
  * of IKE SAs kept for inband rekeys. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 #include "gm.h"
 #include "algs.h"
 #include "auth.h"
@@ -458,6 +460,9 @@ static gk_status send_gsa_auth(gk_gm *gm)
 		pl[n++] = (gk_out_pl){ GK_PL_CERT, false, &cp };
 	}
 	pl[n++] = (gk_out_pl){ GK_PL_AUTH, false, &auth };
+	gk_pl_notify ic = { .type = GK_N_INITIAL_CONTACT };
+	if (gm->cfg.initial_contact)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &ic };
 	if ((st = add_registration(gm, &a, pl, &n)) != GK_OK)
 		goto out;
 	gm->state = GM_AUTH_SENT;
@@ -497,6 +502,17 @@ static void next_group(gk_gm *gm)
 
 /* ---- responses to GSA_AUTH / GSA_REGISTRATION ---- */
 
+/* A certificate from the shared CA also authenticates every member: only one whose
+ * extendedKeyUsage names id-kp-serverAuth (RFC 5280 4.2.1.12) may act as the GCKS. RFC 4945
+ * 5.1.3.12's id-kp-ipsecIKE names both IKE peers, so it cannot tell the server apart; members'
+ * certificates carry clientAuth (or no EKU) and are refused here. anyExtendedKeyUsage is not
+ * enough, nor is a certificate without the extension. */
+static bool gcks_purpose(X509 *leaf)
+{
+	return (X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) &&
+	       (X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER);
+}
+
 static gk_status verify_gcks_sig(gk_gm *gm, const gk_msg *m, const gk_payload *idr, gk_chunk octets,
 				 const gk_pl_auth *auth)
 {
@@ -510,6 +526,11 @@ static gk_status verify_gcks_sig(gk_gm *gm, const gk_msg *m, const gk_payload *i
 			st = gk_cert_verify(leaf, NULL, gm->cfg.ca, 0);
 		if (!st && !gk_cert_matches_id(leaf, idr->body->id.id_type, idr->body->id.data))
 			st = GK_E_AUTH;
+		if (!st && !gcks_purpose(leaf)) {
+			gk_warn("the GCKS certificate lacks the key server purpose (extendedKeyUsage serverAuth): "
+				"a member's certificate cannot act as the GCKS");
+			st = GK_E_AUTH;
+		}
 		if (!st && !(pub = X509_get_pubkey(leaf)))
 			st = GK_E_AUTH;
 		X509_free(leaf);
@@ -566,6 +587,13 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 		st = gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REGISTRATION,
 					   gm->ike.suite.kwa, GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len),
 					   gm->gs, &why);
+	char bad[256];
+	if (!st && gk_gm_state_check(gm->gs, GK_GSA_REGISTRATION, gm->cfg.allow, gm->cfg.nallow, bad, sizeof(bad))) {
+		/* nothing of it is reported, so nothing is installed */
+		gk_warn("registration to the group refused: %s", bad);
+		why = bad;
+		st = GK_E_UNSUPPORTED;
+	}
 	if (st) {
 		emit(gm, GK_GM_REFUSED, 0, why);
 	} else {
@@ -597,6 +625,13 @@ static void on_auth_resp(gk_gm *gm, const gk_msg *m)
 	}
 	if (verify_gcks(gm, m) != GK_OK) {
 		fail(gm, GK_N_AUTHENTICATION_FAILED, "the GCKS failed to authenticate");
+		return;
+	}
+	if (gm->cfg.gcks_id.type && !gk_ident_eq(&gm->ike.peer_id, &gm->cfg.gcks_id)) {
+		char why[2 * GK_IDENT_TEXT_MAX + 64], got[GK_IDENT_TEXT_MAX], want[GK_IDENT_TEXT_MAX];
+		snprintf(why, sizeof(why), "the GCKS authenticated as %s, not as the pinned GCKS ID %s",
+			 gk_ident_text(&gm->ike.peer_id, got), gk_ident_text(&gm->cfg.gcks_id, want));
+		fail(gm, GK_N_AUTHENTICATION_FAILED, why);
 		return;
 	}
 	gm->ike.state = GK_IKE_ESTABLISHED;
@@ -633,6 +668,12 @@ static void inband_rekey(gk_gm *gm, const gk_msg *m)
 	    gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
 				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, &why)) {
 		gk_warn("GSA_INBAND_REKEY refused: %s", why);
+		return;
+	}
+	char bad[256];
+	if (gk_gm_state_check(gm->gs, GK_GSA_REKEY, gm->cfg.allow, gm->cfg.nallow, bad, sizeof(bad))) {
+		gk_warn("GSA_INBAND_REKEY refused: %s", bad);
+		gk_group_state_wipe(gm->gs);
 		return;
 	}
 	gk_gm_event ev = { .type = GK_GM_REKEYED, .group = SIZE_MAX, .state = gm->gs, .dels = dels,

@@ -12,6 +12,7 @@
 #include "ikekeys.h"
 #include "json.h"
 #include "log.h"
+#include "privdrop.h"
 #include "rekey_msg.h"
 #include "udp.h"
 
@@ -44,6 +45,8 @@ typedef struct mgroup {
 	gk_udp *sock;
 	struct sockaddr_storage mcast;
 	uint16_t atd, dtd;
+	uint16_t gcauth;              /* GCAUTH method from registration: it decides for the group */
+	gk_next_spi_guard next_spi;   /* once per Rekey SA and GK_GM_NEXT_SPI_INTERVAL_S */
 	int64_t rereg_at;
 	bool rereg_running;           /* a re-registration was started and has no answer yet */
 	struct gk_gm_groups *owner;
@@ -272,7 +275,15 @@ static void join_rekey_group(gk_gm_groups *m, mgroup *g)
 		return;
 	close_sock(g);
 	g->mcast = grp;
-	if (gk_udp_open_shared(m->env.loop, (struct sockaddr *)&any, on_rekey_datagram, g, &g->sock, err, sizeof(err))) {
+	/* a port below 1024 (848 by default) needs CAP_NET_BIND_SERVICE, kept aside for this bind */
+	bool low = d->port_lo && d->port_lo < 1024;
+	if (low)
+		gk_priv_raise(GK_CAP_NET_BIND, true);
+	gk_status st = gk_udp_open_shared(m->env.loop, (struct sockaddr *)&any, on_rekey_datagram, g, &g->sock,
+					  err, sizeof(err));
+	if (low)
+		gk_priv_raise(GK_CAP_NET_BIND, false);
+	if (st) {
 		gk_err("group %s: rekey listener: %s", g->name, err);
 		return;
 	}
@@ -293,8 +304,13 @@ static void set_kek(gk_gm_groups *m, mgroup *g, const gk_group_sa *kek, bool at_
 	g->got_first = false;
 	g->kek_soft_at = kek->lifetime ? now_ms(m) + (int64_t)kek->lifetime * 10 * SOFT_LIFETIME_PCT : 0;
 	gk_frag_reset(&g->reasm);
-	if (kek->sig_algid_len)
-		gk_sig_scheme_from_algid(GK_CHUNK(kek->sig_algid, kek->sig_algid_len), &g->want);
+	if (at_registration) {
+		/* RFC 9838 4.4.2.1.2: GCAUTH comes only at registration and holds until the next */
+		g->gcauth = kek->gcauth;
+		g->want = GK_SIG_NONE;
+		if (kek->sig_algid_len)
+			gk_sig_scheme_from_algid(GK_CHUNK(kek->sig_algid, kek->sig_algid_len), &g->want);
+	}
 	join_rekey_group(m, g);
 }
 
@@ -355,6 +371,25 @@ static void apply(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, const gk
 	}
 }
 
+/* A GSA_REKEY on a Rekey SA announced in GSA_NEXT_SPI: we missed the rekey that installed it
+ * (RFC 9838 4.4.2.2.3). Nothing in it can be verified, so it re-registers once per current
+ * Rekey SA and once per GK_GM_NEXT_SPI_INTERVAL_S at most. */
+static void next_spi_seen(gk_gm_groups *m, mgroup *g, const uint8_t *data, size_t len)
+{
+	bool announced = false;
+	if (len < GK_HDR_LEN || data[18] != GK_EXCH_GSA_REKEY || (data[19] & GK_FLAG_R))
+		return;
+	for (size_t i = 0; i < g->kek.n_next_spi; i++)
+		announced |= !memcmp(data, g->kek.next_spi[i], 16);
+	if (!announced)
+		return;
+	if (!gk_next_spi_allow(&g->next_spi, g->kek.spi, now_ms(m), (int64_t)GK_GM_NEXT_SPI_INTERVAL_S * 1000)) {
+		gk_dbg("group %s: GSA_REKEY on an announced next Rekey SA ignored: the trigger was used", g->name);
+		return;
+	}
+	reregister_later(m, g, "GSA_REKEY on the announced next Rekey SA: a rekey was lost");
+}
+
 static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
 			      const struct sockaddr *local)
 {
@@ -370,20 +405,19 @@ static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const 
 		return;
 	gk_rekey_in in = { .kek = { .encr = g->kek.encr, .encr_key_bits = g->kek.encr_key_bits,
 				    .integ = g->kek.integ, .enc = k.enc, .integ_key = k.integ },
-			   .auth_key = g->auth_key, .want = g->want, .reasm = &g->reasm };
+			   .auth_key = g->auth_key, .want = g->want, .reasm = &g->reasm,
+			   .min_msg_id = g->next_msgid };
+	if (g->gcauth != GK_GCAUTH_IMPLICIT && !g->auth_key)
+		return; /* fail closed: a signed group without a key to check signatures with */
 	memcpy(in.spi, g->kek.spi, 16);
 	memset(&msg, 0, sizeof(msg));
 	gk_status st = gk_rekey_open(&in, GK_CHUNK(data, len), &msg, &complete);
-	if (st == GK_E_NOT_FOUND && len >= 16) {
-		/* a GSA_REKEY on the Rekey SA announced in GSA_NEXT_SPI: we missed the rekey that
-		 * installed it (RFC 9838 4.4.2.2.3) */
-		for (size_t i = 0; i < g->kek.n_next_spi; i++)
-			if (!memcmp(data, g->kek.next_spi[i], 16))
-				reregister_later(m, g, "GSA_REKEY on the announced next Rekey SA: a rekey was lost");
+	if (st == GK_E_NOT_FOUND) {
+		next_spi_seen(m, g, data, len);
 		goto out;
 	}
-	if (st == GK_OK && !complete)
-		goto out;
+	if ((st == GK_OK && !complete) || st == GK_E_STATE)
+		goto out; /* a fragment kept, or one of an old message (a copy or a replay) dropped */
 	if (st) {
 		ev_note(m, g, "rekey_rejected", "reason", gk_status_str(st), 0);
 		goto out;
@@ -416,6 +450,14 @@ static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const 
 	uint32_t id = msg.hdr.msg_id;
 	g->next_msgid = id + 1;
 	g->got_first = true;
+	char bad[256];
+	if (gk_gm_state_check(gs, GK_GSA_REKEY, m->env.allow, m->env.nallow, bad, sizeof(bad))) {
+		gk_err("group %s: GSA_REKEY refused, nothing applied: %s", g->name, bad);
+		ev_note(m, g, "rekey_refused", "reason", bad, 0);
+		gk_group_state_wipe(gs);
+		OPENSSL_clear_free(gs, sizeof(*gs));
+		goto out;
+	}
 	ev_note(m, g, "rekey_accepted", "message_id", NULL, id);
 	apply(m, g, gs, dels, ndel);
 	OPENSSL_clear_free(gs, sizeof(*gs));

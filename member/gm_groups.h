@@ -2,7 +2,8 @@
  * (RFC 9838 2.4.1.4, 2.4.2.2, 2.4.3): joins the Rekey SA's multicast group, opens and verifies
  * GSA_REKEY messages (replays and forgeries change nothing), installs new SAs (inbound at once,
  * outbound after ATD), deletes replaced ones after DTD, replaces the Rekey SA, and asks for a
- * re-registration when excluded or when SAs near their end without replacement. Every change
+ * re-registration when excluded or when SAs near their end without replacement. A rekey whose
+ * selectors or AUTH_KEY gk_gm_state_check refuses is not applied at all. Every change
  * of installed SAs is logged and, with json, written as a JSON event line.
  * A gk_gm_groups owns its sockets, timer and the group states (wiped on free); it does not own
  * the sink or the loop. */
@@ -28,7 +29,17 @@ typedef struct gk_gm_groups_env {
 	/* Excluded: re-register after a random delay of 1 s to this (0: 5 s). A group of many
 	 * thousands wants more, so that the GCKS is not asked by all at once. */
 	int64_t rereg_max_ms;
+	/* Unicast destinations a Data-Security SA of a rekey may name besides multicast
+	 * (gk_gm_state_check); not owned. */
+	const gk_prefix *allow;
+	size_t nallow;
 } gk_gm_groups_env;
+
+/* A GSA_REKEY seen on a Rekey SA announced in GSA_NEXT_SPI means a rekey was lost (RFC 9838
+ * 4.4.2.2.3), but anyone who learnt the SPI can send one, unverified: it triggers a
+ * re-registration at most once per Rekey SA, and at most once in this many seconds per group,
+ * so that a forger cannot make the whole group register again and again. */
+#define GK_GM_NEXT_SPI_INTERVAL_S 600
 
 gk_status gk_gm_groups_new(const gk_gm_groups_env *env, const gk_ident *groups, size_t n, gk_gm_groups **out);
 /* A registration delivered the group's state: it replaces everything held for the group. */

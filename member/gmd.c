@@ -3,7 +3,9 @@
  * core plans the attempts; a group refused while others registered is planned by the group
  * manager), and IKE SAs kept for inband rekeys are checked for liveness, so a GCKS restart
  * does not leave gmd holding SAs that are never rekeyed. */
+#include <config.h>
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,14 +23,19 @@
 #include "sasink.h"
 #include "iana.h"
 #include "log.h"
+#include "privdrop.h"
 #include "udp.h"
 
 #define GCKS_DEFAULT_PORT 848
+/* Exit status when gmd would register but could not install what it receives (no XFRM access,
+ * e.g. no CAP_NET_ADMIN), and --sa-backend none was not asked for. */
+#define EXIT_NO_BACKEND 4
 
 #define MAX_RUNS 16
 #define RETRY_S 5               /* first wait after a failed registration ... */
 #define RETRY_MAX_S 300         /* ... doubling up to this; also after a permanent refusal */
 #define LIVENESS_S 60
+#define MAX_ALLOW 16            /* --allow-selector prefixes */
 
 struct gmd;
 
@@ -59,11 +66,13 @@ typedef struct gmd {
 	const char *backend, *mcast_iface;
 	gk_gm_config cfg;
 	bool once, json;
+	bool initial_contact;        /* --initial-contact */
 	int exit_code;
 	gk_json j;                  /* --once --json: the document being written */
 	bool json_open;
 	bool handles;               /* timer and signal handles initialized */
 	uint8_t psk[256];
+	gk_prefix allow[MAX_ALLOW];
 } gmd;
 
 static void usage(FILE *f)
@@ -73,13 +82,25 @@ static void usage(FILE *f)
 	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
-	      "           [--rereg-delay SECONDS]\n"
+	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
+	      "           [--user USER] [--initial-contact]\n"
+	      "--initial-contact: this gmd is the only one using its ID with this GCKS: its first IKE SA\n"
+	      "         replaces those the GCKS still holds for the ID (after a restart)\n"
+	      "--gcks-id: the identity the GCKS must authenticate as (required with --ca; its\n"
+	      "         certificate must also carry extendedKeyUsage serverAuth)\n"
+	      "--allow-selector: a unicast prefix (192.0.2.0/24, 2001:db8::/64) Data-Security SAs may\n"
+	      "         name as destination; without it only multicast (224.0.0.0/4, ff00::/8)\n"
 	      "--retry: first wait before a failed registration is tried again (default 5), doubling up\n"
 	      "         to MAX (default 300); --liveness: silence on an IKE SA kept for inband rekeys\n"
 	      "         before it is checked (default 60, 0 = off); --retransmit: first retransmission\n"
 	      "         timeout (default 500 ms, doubled each time) and retransmissions (default 6)\n"
 	      "--rereg-delay: excluded by the GCKS, re-register after a random 1 s to SECONDS (default\n"
 	      "         5; large groups want more, so that members do not all register at once)\n"
+	      "--sa-backend: xfrm (default) installs the group SAs in the kernel; without XFRM access gmd\n"
+	      "         refuses to start (exit 4) unless told `none` (received SAs are only reported)\n"
+	      "--user: started as root, gmd runs as USER (default " GK_GMD_USER ") once its sockets are open,\n"
+	      "         keeping only CAP_NET_ADMIN (xfrm) and CAP_NET_BIND_SERVICE (raised only to bind a\n"
+	      "         GCKS-chosen rekey port below 1024); shared accounts such as nobody are refused (exit 5)\n"
 	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
 }
 
@@ -287,6 +308,10 @@ static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first)
 		c.groups[i] = d->cfg.groups[groups[i]];
 		r->map[i] = groups[i];
 	}
+	/* gmd's first IKE SA: SAs the GCKS holds for our identity are from before a restart. Only
+	 * where this gmd is the one member agent of its identity (RFC 7296 2.4: the only IKE SA
+	 * between the two identities), or it would close another gmd's SA. */
+	c.initial_contact = first && d->initial_contact;
 	gk_gm_env env = d->env;
 	env.event_ctx = r;
 	r->d = d;
@@ -333,26 +358,44 @@ static void on_timer(uv_timer_t *t)
 	}
 }
 
-/* The kernel SA sink: xfrm when we may change the kernel's SAs, else none. */
+/* The kernel SA sink: xfrm unless --sa-backend none. A gmd that registers but cannot install
+ * protects nothing while saying "registered": it refuses to start instead. */
 static int open_sink(gmd *d)
 {
 	char err[256] = "";
-	/* default "auto": xfrm when the kernel lets us dump XFRM state (CAP_NET_ADMIN), else none */
-	const char *b = d->backend ? d->backend : "auto";
-	if (gk_sasink_open(b, &d->sink, err, sizeof(err)) == GK_OK) {
-		if (err[0])
-			gk_warn("%s", err); /* auto chose none, and why */
-		if (gk_sasink_flush_stale(d->sink, err, sizeof(err)))
-			gk_warn("removing stale entries: %s", err);
-		gk_info("SA backend: %s", gk_sasink_name(d->sink));
-		return 0;
-	}
-	if (d->backend) {
-		fprintf(stderr, "gmd: --sa-backend %s: %s\n", d->backend, err);
+	const char *b = d->backend ? d->backend : "xfrm";
+	if (gk_sasink_open(b, &d->sink, err, sizeof(err))) {
+		fprintf(stderr, "gmd: %s: gmd could register but not install the group's SAs; run it as root "
+			"(it keeps only CAP_NET_ADMIN) or with CAP_NET_ADMIN, or pass --sa-backend none to only "
+			"report them\n", err);
 		return -1;
 	}
-	gk_warn("SA backend xfrm unavailable (%s): SAs are recorded, not installed", err);
-	return gk_sasink_open("none", &d->sink, err, sizeof(err)) ? -1 : 0;
+	if (gk_sasink_flush_stale(d->sink, err, sizeof(err)))
+		gk_warn("removing stale entries: %s", err);
+	gk_info("SA backend: %s", gk_sasink_name(d->sink));
+	return 0;
+}
+
+/* Started as root, with every socket open: become `user`, keeping CAP_NET_ADMIN for the xfrm
+ * sink and, without --once, CAP_NET_BIND_SERVICE in the permitted set only, raised for the bind
+ * of a rekey port below 1024 (the GCKS chooses it at registration, default 848). */
+static int leave_root(const gmd *d, const char *user)
+{
+	gk_priv_user u;
+	char err[512];
+	if (geteuid() != 0)
+		return 0;
+	if (gk_priv_user_lookup(user, &u, err, sizeof(err))) {
+		fprintf(stderr, "gmd: --user: %s\n", err);
+		return -1;
+	}
+	unsigned keep = d->sink && !strcmp(gk_sasink_name(d->sink), "xfrm") ? GK_CAP_NET_ADMIN : 0;
+	if (gk_priv_drop(&u, keep, d->once ? 0 : GK_CAP_NET_BIND, err, sizeof(err))) {
+		fprintf(stderr, "gmd: %s\n", err);
+		return -1;
+	}
+	gk_info("running as %s (uid %u)%s", u.name, (unsigned)u.uid, keep ? " with CAP_NET_ADMIN" : "");
+	return 0;
 }
 
 static void on_signal(uv_signal_t *s, int sig)
@@ -461,13 +504,15 @@ int main(int argc, char **argv)
 		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
 		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
 		{ "retransmit", required_argument, NULL, 'T' }, { "rereg-delay", required_argument, NULL, 'D' },
+		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
+		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	gmd d;
 	memset(&d, 0, sizeof(d));
 	gk_gm_config_default(&d.cfg);
 	const char *gcks = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL, *gpub = NULL;
-	const char *local = NULL, *why;
+	const char *local = NULL, *why, *user = GK_GMD_USER;
 	int level = GK_LOG_INFO, c, rc = 1;
 	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
 	bool have_id = false;
@@ -548,11 +593,30 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'I':
+			if (gk_ident_parse(optarg, &d.cfg.gcks_id, &why)) {
+				fprintf(stderr, "gmd: --gcks-id %s: %s\n", optarg, why);
+				return 1;
+			}
+			break;
+		case 'A':
+			if (d.cfg.nallow == MAX_ALLOW || gk_prefix_parse(optarg, &d.allow[d.cfg.nallow], &why)) {
+				fprintf(stderr, "gmd: --allow-selector %s: %s\n", optarg,
+					d.cfg.nallow == MAX_ALLOW ? "too many prefixes (16 at most)" : why);
+				return 1;
+			}
+			d.cfg.nallow++;
+			break;
+		case 'U': user = optarg; break;
+		case 'C': d.initial_contact = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
 	gk_log_init("gmd", (gk_log_level)level);
+	/* before any key is read: keys must not land in core files */
+	if (gk_priv_nondumpable())
+		gk_warn("cannot make the process non-dumpable: %s", strerror(errno));
 	if (!d.once) {
 		/* a daemon keeps trying; --once reports the first outcome */
 		d.cfg.retry_ms = retry_s * 1000;
@@ -561,6 +625,12 @@ int main(int argc, char **argv)
 	}
 	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
 		usage(stderr);
+		return 1;
+	}
+	d.cfg.allow = d.allow;
+	if (ca && !d.cfg.gcks_id.type) {
+		/* any certificate of the CA would do as the GCKS: members' too */
+		fprintf(stderr, "gmd: --ca needs --gcks-id: the identity the GCKS must authenticate as\n");
 		return 1;
 	}
 	if (gk_addr_parse(gcks, GCKS_DEFAULT_PORT, &d.gcks, &why)) {
@@ -622,15 +692,22 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!d.once) {
-		if (open_sink(&d))
+		if (open_sink(&d)) {
+			rc = EXIT_NO_BACKEND;
 			goto out;
+		}
 		gk_gm_groups_env genv = { .loop = d.loop, .sink = d.sink, .events = d.json ? stdout : NULL,
 					  .mcast_iface = d.mcast_iface, .sender = d.cfg.sender,
-					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = rereg_s * 1000 };
+					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = rereg_s * 1000,
+					  .allow = d.allow, .nallow = d.cfg.nallow };
 		if (gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
 			fprintf(stderr, "gmd: cannot start\n");
 			goto out;
 		}
+	}
+	if (leave_root(&d, user)) {
+		rc = GK_EXIT_PRIVILEGE;
+		goto out;
 	}
 	if (d.json && d.once) {
 		char mt[GK_IDENT_TEXT_MAX], at[64];

@@ -12,7 +12,15 @@
  * GK_SASINK_PRIORITY. Stale-entry removal touches only entries with both. */
 #define GK_SASINK_REQID_BASE 0x47490000u
 #define GK_SASINK_REQID_MASK 0xffff0000u
-#define GK_SASINK_PRIORITY 1743u
+/* XFRM prefers the lowest number. strongSwan (kernel-netlink, PRIO_BASE 200000) gives its pass
+ * policies 68541..200000, its ordinary and trap policies 268541..400000 and its fallback drop
+ * policies 468541..600000; libreswan stays below 65536. Group policies come after every
+ * ordinary policy of the host's own IPsec daemon, so a group can never take over traffic that
+ * daemon protects, and before strongSwan's fallback drops. Fixed, because it is half of the
+ * marker that finds a killed gmd's stale policies. */
+#define GK_SASINK_PRIORITY 450000u
+#define GK_SASINK_STRONGSWAN_MAX 400000u  /* strongSwan's largest ordinary policy priority */
+#define GK_SASINK_STRONGSWAN_FALLBACK_MIN 468541u
 
 /* One SA as the kernel sees it. */
 typedef struct gk_ksa {

@@ -16,12 +16,12 @@
  *
  * Ownership marker: every SA and policy template gmd writes has a reqid in
  * 0x47490001..0x4749ffff (GK_SASINK_REQID_BASE, "GI"), and its policies have priority
- * GK_SASINK_PRIORITY (1743). gk_sasink_flush_stale dumps SAs and policies and deletes only
+ * GK_SASINK_PRIORITY (450000). gk_sasink_flush_stale dumps SAs and policies and deletes only
  * entries carrying the marker (policies: both), so SAs and policies of strongSwan, libreswan
  * or an admin are never touched. One gmd per network namespace: a second gmd in the same
- * namespace would take the first one's entries for stale ones. Priority 1743 places group
- * policies before typical IKE daemon policies (strongSwan uses larger numbers), so the
- * specific multicast selectors win. */
+ * namespace would take the first one's entries for stale ones. Priority 450000 places group
+ * policies after the ordinary policies of strongSwan (at most 400000) and libreswan (below
+ * 65536): a GCKS cannot take traffic away from the host's own IPsec daemon. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -28,8 +28,10 @@ for p in "$GCKSD" "$GCKSCTL" "$GMD"; do
 done
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-export USER=gk-test-admin       # who the audit log names
-unset SUDO_USER GIKEV2_DB GIKEV2_CONTROL
+# The audit log names the real uid's account (and the login uid's when it differs), never what
+# the environment claims.
+export USER=gk-spoofed SUDO_USER=gk-spoofed LOGNAME=gk-spoofed
+unset GIKEV2_DB GIKEV2_CONTROL
 umask 022                       # what gcksctl makes 0600 must not depend on a strict umask
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/gk-ctl.XXXXXX")
@@ -74,6 +76,16 @@ def load(path):
 def text(path):
     with open(path if path.startswith('/') else f'{W}/{path}') as f:
         return f.read()
+def name_of(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f'uid {uid}'
+def actor():
+    """who gcksctl's local changes are audited as: this process's real uid, and its login uid"""
+    me = name_of(os.getuid())
+    lu = int(text('/proc/self/loginuid'))
+    return me if lu in (4294967295, os.getuid()) else f'{me} (login {name_of(lu)})'
 exec(compile(sys.stdin.read(), 'check', 'exec'))
 EOF
 pyck() { check "$1" python3 "$W/ck.py"; }
@@ -236,6 +248,15 @@ check "policy load GOOD BAD: exit 2, the bad file's message, the good file not s
 	bash -c '[ "$1" -eq 2 ] && diff -u "$2" "$3" && diff -u "$4" "$5" >/dev/null' \
 	_ "$rc" "$W/bad/esn.expect" "$W/mixed.err" "$W/dump-good" "$W/dump-now"
 
+# authentication: implicit is allowed but flagged (any member could forge GSA_REKEY)
+printf '%s' "$BASE"$'rekey:\n  transport: multicast\n  key-wrap: kw-5649-256\n  address: 239.0.0.1\n  authentication: implicit\n' \
+	>"$W/implicit.yaml"
+rc=0
+(cd "$W" && "$GCKSCTL" --db "$DB" policy check implicit.yaml) >"$W/implicit.out" 2>"$W/implicit.err" || rc=$?
+check "policy check with authentication: implicit: exit 0, a FILE:LINE:COLUMN warning that members can forge rekeys" \
+	bash -c '[ "$1" -eq 0 ] && grep -q ": ok (" "$2" && [ "$(cat "$3")" = "implicit.yaml:9:19: rekey.authentication: warning: implicit: every group member holds the Rekey SA key and can forge GSA_REKEY messages (RFC 9838 2.4.1.1); use signature unless all members are trusted alike" ]' \
+	_ "$rc" "$W/implicit.out" "$W/implicit.err"
+
 # more errors than gcksctl keeps (gk_diag keeps 1000): the rest is counted, not lost silently
 { printf '%s' "$BASE"; for i in $(seq 1100); do echo "x$i: 1"; done; } >"$W/bad/many.yaml"
 rc=0
@@ -352,7 +373,7 @@ assert acts[0] == ('identity set', 'fqdn:gcks.example'), acts
 assert sorted(acts[1:-1]) == [('policy load', n) for n in loaded], acts
 assert acts[-1] == ('group delete', 'keyid:control-room'), acts
 for r in rows:
-    assert r['who'] == 'gk-test-admin', r
+    assert r['who'] == actor() and 'gk-spoofed' not in r['who'], (r, actor())
     assert isinstance(r['at'], int) and r['at'] > 1_600_000_000, r
 (v,) = [r for r in rows if r['action'] == 'policy load' and r['detail'].startswith('keyid:video-1 ')]
 assert 'video-multicast.yaml' in v['detail'], v

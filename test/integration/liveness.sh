@@ -8,6 +8,7 @@
 #     `gcksctl --json rekey` reaches it by GSA_INBAND_REKEY;
 #   - gcksd is killed and stays away: gmd's re-registration fails, is retried with growing
 #     waits (registration_failed events with retry_in), and succeeds once gcksd is back;
+#   - gmd killed and started again with --initial-contact: gcksd drops the IKE SA it left;
 #   - gmd keeps the SA it holds through all of this, and exits 0 on SIGTERM.
 # Everything is checked through gmd's --json events and gcksctl, not logs.
 # Needs python3 and openssl (tools/deps). Prints ok / not ok lines; exit 0 when all pass.
@@ -229,6 +230,25 @@ time.sleep(3)
 assert len(events('registration_failed', s)) == n, events(since=s)
 assert len(events('registered', s)) == 1, events(since=s)
 EOF
+
+# ---- gmd killed and started again: its INITIAL_CONTACT replaces the IKE SA it left behind ----
+ike_sas() { "$GCKSCTL" --control "$CTL" --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["ike_sas_established"])'; }
+n=$(ike_sas)
+check "gcksd holds the one IKE SA of gmd (got $n)" test "$n" -eq 1
+kill -KILL "$mpid"
+wait "$mpid" 2>/dev/null || true
+mark gmd2
+"$GMD" --gcks "127.0.0.1:$port" --id fqdn:m1.example.net --psk-file "$W/keys/m1.psk" \
+	--group keyid:live-1 --json --sa-backend none --log-level debug --initial-contact \
+	--liveness 1 --retry 1:4 --retransmit 200:2 >>"$W/gm.json" 2>"$W/gmd-2.log" &
+mpid=$!
+pyck "gmd started again (--initial-contact) registers" <<'EOF'
+def again():
+    assert events('registered', since('gmd2')), 'not registered yet'
+wait(again, 15)
+EOF
+n=$(ike_sas)
+check "gcksd dropped the killed gmd's IKE SA at once: one established, not two (got $n)" test "$n" -eq 1
 
 rc=0
 kill -TERM "$mpid"

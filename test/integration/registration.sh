@@ -402,8 +402,11 @@ keyUsage = critical, digitalSignature
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = DNS:${ENV::SAN}
+extendedKeyUsage = ${ENV::EKU}
 EOF
-export SAN=unused
+# members' certificates say clientAuth; only the GCKS's says serverAuth, the purpose gmd
+# requires of a key server (a member's certificate must not act as one)
+export SAN=unused EKU=clientAuth
 mkca() { # NAME
 	openssl req -x509 -new -config "$C/openssl.cnf" -extensions ca -newkey ec \
 		-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$C/$1.key" -out "$C/$1.crt" -days 2 \
@@ -417,7 +420,7 @@ mkleaf() { # NAME DNSNAME CA
 }
 pki() {
 	mkca ca && mkca rogue-ca &&
-	mkleaf gcks gcks.example ca &&
+	EKU=serverAuth mkleaf gcks gcks.example ca &&
 	for m in c-recv-1 c-recv-2 c-send c-other c-stranger; do mkleaf "$m" "$m.example.net" ca || return 1; done &&
 	mkleaf rogue-recv-1 c-recv-1.example.net rogue-ca &&
 	openssl verify -CAfile "$C/ca.crt" "$C/gcks.crt" "$C/c-recv-1.crt" "$C/c-stranger.crt"
@@ -474,7 +477,7 @@ ok "gcksd starts on 127.0.0.1:$port (certificate database)"
 
 crt() { # NAME [CERTNAME]: member credentials
 	local c=${2:-$1}
-	echo --id "fqdn:$1.example.net" --cert "$C/$c.crt" --key "$C/$c.key" --ca "$C/ca.crt"
+	echo --id "fqdn:$1.example.net" --cert "$C/$c.crt" --key "$C/$c.key" --ca "$C/ca.crt" --gcks-id fqdn:gcks.example
 }
 gm c-recv-1 $(crt c-recv-1) --group keyid:integ-cert
 gm c-recv-2 $(crt c-recv-2) --group keyid:integ-cert
@@ -506,7 +509,7 @@ EOF
 gm c-other $(crt c-other) --group keyid:integ-cert
 refused c-other AUTHORIZATION_FAILED "certificate member of another group"
 gm c-stranger $(crt c-stranger) --group keyid:integ-cert
-refused c-stranger AUTHORIZATION_FAILED "certificate chaining to the CA, identity in no group"
+refused c-stranger AUTHENTICATION_FAILED "certificate chaining to the CA, identity in no group: no IKE SA"
 gm c-nogroup $(crt c-recv-1) --group keyid:no-such-group
 refused c-nogroup INVALID_GROUP_ID "unknown group (certificate)"
 gm c-rogue $(crt c-recv-1 rogue-recv-1) --group keyid:integ-cert
@@ -514,17 +517,27 @@ refused c-rogue AUTHENTICATION_FAILED "certificate from another CA"
 gm c-wrongid $(crt c-recv-2 c-recv-1) --group keyid:integ-cert
 refused c-wrongid AUTHENTICATION_FAILED "certificate that does not name the member's ID"
 gm c-wrongkey --id fqdn:c-recv-1.example.net --cert "$C/c-recv-1.crt" --key "$C/c-recv-2.key" \
-	--ca "$C/ca.crt" --group keyid:integ-cert
+	--ca "$C/ca.crt" --gcks-id fqdn:gcks.example --group keyid:integ-cert
 refused c-wrongkey AUTHENTICATION_FAILED "private key that does not match the certificate"
 gm c-sag $(crt c-recv-2) --group keyid:integ-cert --sag-encr aes_cbc/256,chacha20_poly1305
 refused c-sag NO_PROPOSAL_CHOSEN "SAg without AES-GCM (certificate)"
 gm c-gcksca --id fqdn:c-recv-2.example.net --cert "$C/c-recv-2.crt" --key "$C/c-recv-2.key" \
-	--ca "$C/rogue-ca.crt" --group keyid:integ-cert
+	--ca "$C/rogue-ca.crt" --gcks-id fqdn:gcks.example --group keyid:integ-cert
 pyck "a member that does not trust the GCKS's CA does not register" <<'EOF'
 assert rc('c-gcksca') not in (0, 1), rc('c-gcksca')
 g = group('c-gcksca')
 assert g['status'] != 'registered' and 'sas' not in g, g
 EOF
+gm c-pinned --id fqdn:c-recv-2.example.net --cert "$C/c-recv-2.crt" --key "$C/c-recv-2.key" \
+	--ca "$C/ca.crt" --gcks-id fqdn:gcks-2.example --group keyid:integ-cert
+refused c-pinned AUTHENTICATION_FAILED "the GCKS is not the one --gcks-id pins"
+check "gmd: the pinned GCKS ID is named in the refusal" \
+	grep -q "the GCKS authenticated as fqdn:gcks.example, not as the pinned GCKS ID fqdn:gcks-2.example" "$W/c-pinned.log"
+gm c-nopin --id fqdn:c-recv-2.example.net --cert "$C/c-recv-2.crt" --key "$C/c-recv-2.key" \
+	--ca "$C/ca.crt" --group keyid:integ-cert
+check "gmd --ca without --gcks-id: exit 1 before anything is sent, says why" \
+	bash -c '[ "$(cat "$1")" = 1 ] && grep -qx "gmd: --ca needs --gcks-id: the identity the GCKS must authenticate as" "$2"' \
+	_ "$W/c-nopin.rc" "$W/c-nopin.log"
 gm c-two $(crt c-other) --group keyid:integ-cert-other --group keyid:integ-cert
 pyck "certificates, two groups in one run: the listed one registered, the other AUTHORIZATION_FAILED" <<'EOF'
 assert rc('c-two') == 2, rc('c-two')

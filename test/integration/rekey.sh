@@ -16,6 +16,9 @@
 #     with a flipped byte, two truncated ones, one signed with another key (built by rekey_forge
 #     under the real Rekey SA read from the database) and an unsigned one are all rejected and
 #     change nothing: the next scheduled rekey is still accepted;
+#   - sched-1, a rogue member's GSA_REKEY datagrams on the announced next Rekey SA (GSA_NEXT_SPI):
+#     each member re-registers once for the first five, not at all for five more;
+#   - sched-1, a GSA_REKEY signed with the GCKS's key whose new SA names 0.0.0.0/0: refused whole;
 #   - chat-1 (inband): rekey by GSA_INBAND_REKEY to all three; `gcksctl evict` of m3: m1 and m2
 #     get new keys inband, m3 nothing;
 #   - video-1 eviction of m3: everyone is excluded, m1 and m2 re-register and hold the new keys,
@@ -450,7 +453,7 @@ YAML
 
 start_gcksd() {
 	rm -f "$W/gcksd.sock"
-	ip netns exec "$P-g" "$GCKSD" --db "$W/gcks.db" --listen 10.97.0.1:848 --control "$W/gcksd.sock" --user root \
+	ip netns exec "$P-g" "$GCKSD" --db "$W/gcks.db" --listen 10.97.0.1:848 --control "$W/gcksd.sock" \
 		--foreground >>"$W/gcksd.log" 2>&1 &
 	gcksd_pid=$!
 	for _ in $(seq 100); do [ -S "$W/gcksd.sock" ] && return 0; sleep 0.05; done
@@ -759,6 +762,63 @@ ids = wait(nxt, 10)
 assert ids == [last + 1] * 3, f'{ids}, last {last}'
 EOF
 
+# ---- GSA_NEXT_SPI re-registration storm (sched-1) ----
+# A rogue member knows the SPI the GCKS announced for the next Rekey SA (GSA_NEXT_SPI in its own
+# registration). A GSA_REKEY on that SPI tells members they missed a rekey (RFC 9838 4.4.2.2.3),
+# and nobody can verify it. The rogue sends such datagrams again and again: every member
+# re-registers once (the trigger works once per Rekey SA and once per 600 s), not once per
+# datagram, and not again after its re-registration gave it the same Rekey SA.
+mark storm0
+python3 - >"$W/storm.out" 2>&1 <<'EOF' || true
+from ck import *
+import struct
+nxt = None
+for e in events('sched-m1', kind='registered'):
+    nxt = e['state']['rekey_sa'].get('next_spis')
+assert nxt, 'sched-m1 was told no GSA_NEXT_SPI'
+spi = bytes.fromhex(nxt[0])
+body = bytes([33, 0]) + (64).to_bytes(2, 'big') + bytes(60)   # an SK payload, well-formed
+hdr = spi + bytes([46, 0x20, 41, 0x08]) + struct.pack('>II', 5, 28 + len(body))
+save('storm_spi', nxt[0])
+inject(PORTS['sched'], '239.192.0.2', [hdr + body] * 5)
+print('injected 5 GSA_REKEY on the announced next Rekey SA', nxt[0])
+EOF
+pyck "sched-1 storm: a rogue member's GSA_REKEY datagrams on the announced next Rekey SA, injected (5)" <<'EOF' || true
+from ck import *
+out = open(f'{W}/storm.out').read()
+assert 'injected 5' in out, out
+EOF
+pyck "sched-1 storm: each member re-registers exactly once for 5 datagrams, and gets the same Rekey SA" <<'EOF' || true
+from ck import *
+def again():
+    for m in MEMBERS:
+        rr = [e for e in events(f'sched-{m}', 'storm0', 'reregistering') if 'next Rekey SA' in e.get('reason', '')]
+        assert len(rr) == 1, f'sched-{m}: {len(rr)} re-registrations'
+        assert events(f'sched-{m}', 'storm0', 'registered'), f'sched-{m}: not registered again yet'
+    return True
+wait(again, 15)
+for m in MEMBERS:
+    assert rekey_sa(f'sched-{m}')[0] == rekey_sa('sched-m1')[0]
+EOF
+mark storm1
+python3 - >"$W/storm2.out" 2>&1 <<'EOF' || true
+from ck import *
+import struct
+spi = bytes.fromhex(load('storm_spi'))
+body = bytes([33, 0]) + (64).to_bytes(2, 'big') + bytes(60)   # an SK payload, well-formed
+hdr = spi + bytes([46, 0x20, 41, 0x08]) + struct.pack('>II', 6, 28 + len(body))
+inject(PORTS['sched'], '239.192.0.2', [hdr + body] * 5)
+print('injected 5 more')
+EOF
+pyck "sched-1 storm: 5 more after the re-registration change nothing (no re-registration within 8 s)" <<'EOF' || true
+from ck import *
+assert 'injected 5 more' in open(f'{W}/storm2.out').read()
+time.sleep(8)   # longer than the re-registration delay (at most 3 s) and a registration
+for m in MEMBERS:
+    bad = [e for e in events(f'sched-{m}', 'storm1') if e['event'] in ('reregistering', 'registered', 'group_lost')]
+    assert not bad, f'sched-{m}: {bad}'
+EOF
+
 # ---- eviction from a multicast group (video-1) ----
 
 mark video2
@@ -1025,6 +1085,42 @@ def done():
 new = wait(done, 15)
 assert sorted(new) == sorted(status_spis('frag')['ESP']), 'not what gcksd serves'
 assert not events('frag-m3', 'remove1', 'registered') and held('frag-m3') == {}, held('frag-m3')
+EOF
+
+# ---- a signed GSA_REKEY whose SA would capture all traffic (sched-1) ----
+# Signed with the GCKS's own key (read from its database, as a compromised or misconfigured key
+# server would send it) and carrying a new ESP SA to 0.0.0.0-255.255.255.255: every member
+# refuses the whole rekey and installs nothing of it.
+mark wide0
+python3 - >"$W/wide.out" 2>&1 <<'EOF' || true
+from ck import *
+q = lambda sql: subprocess.run(['sqlite3', '-readonly', f'{W}/gcks.db', sql], capture_output=True, text=True,
+                               check=True).stdout.strip()
+spi, keymat = q("SELECT hex(k.spi), hex(k.keymat) FROM sa_keys k JOIN groups g ON g.id = k.group_id "
+                "WHERE g.name = 'keyid:sched-1' AND k.tek_index = -1 AND k.state = 'current'").split('|')
+assert spi.lower() == rekey_sa('sched-m1')[0], (spi, rekey_sa('sched-m1'))
+with open(f'{W}/gcks-sign.pem', 'w') as f:
+    os.chmod(f'{W}/gcks-sign.pem', 0o600)
+    f.write(q("SELECT sign_key_pem FROM gcks_identity WHERE id = 1") + '\n')
+r = subprocess.run([os.environ['FORGE'], '--spi', spi, '--keymat', keymat, '--msgid', '1000000',
+                    '--sign', f'{W}/gcks-sign.pem', '--tek-spi', 'c0ffee00', '--tek-dst', '0.0.0.0-255.255.255.255'],
+                   capture_output=True, text=True, check=True)
+inject(PORTS['sched'], '239.192.0.2', [bytes.fromhex(l) for l in r.stdout.split()])
+print('injected a signed rekey with a catch-all selector')
+EOF
+pyck "sched-1: a validly signed GSA_REKEY with an SA to 0.0.0.0/0 is refused whole: rekey_refused, nothing added" <<'EOF' || true
+from ck import *
+assert 'injected' in open(f'{W}/wide.out').read(), open(f'{W}/wide.out').read()
+def refused():
+    for m in MEMBERS:
+        r = events(f'sched-{m}', 'wide0', 'rekey_refused')
+        assert r and r[0]['reason'] == ('ESP SA destination 0.0.0.0/0 is neither multicast nor inside a prefix '
+                                        'allowed with --allow-selector'), f'sched-{m}: {r}'
+    return True
+wait(refused, 5)
+for m in MEMBERS:
+    assert not [e for e in events(f'sched-{m}', 'wide0') if e['event'] in ('sa_added', 'rekey_accepted')], m
+    assert 'c0ffee00' not in held(f'sched-{m}')
 EOF
 
 # ---- clean shutdown ----

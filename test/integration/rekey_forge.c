@@ -5,11 +5,12 @@
  *
  *   rekey_forge --spi HEX32 --keymat HEX --msgid N [--encr NAME] [--key-bits N] [--integ NAME]
  *               [--kwa NAME] [--sign ecdsa-p256|ed25519|none|PEMFILE] [--tek-spi HEX8]
- *               [--frag-mtu N]
+ *               [--frag-mtu N] [--tek-dst START-END]
  *
  * --sign: a fresh key of that type (the default, ecdsa-p256), none (no AUTH payload at all), or
  * a PEM private key file. The message carries one new ESP SA (SPI --tek-spi, default deadbeef,
- * AES-GCM-16/256 to 239.192.1.1) with random keys. Prints each datagram as one hex line. */
+ * AES-GCM-16/256 to 239.192.1.1, or the IPv4 range --tek-dst) with random keys. Prints each datagram as one hex line. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,10 +81,11 @@ int main(int argc, char **argv)
 		{ "key-bits", required_argument, NULL, 'b' }, { "integ", required_argument, NULL, 'i' },
 		{ "kwa", required_argument, NULL, 'w' }, { "sign", required_argument, NULL, 'S' },
 		{ "tek-spi", required_argument, NULL, 't' }, { "frag-mtu", required_argument, NULL, 'f' },
+		{ "tek-dst", required_argument, NULL, 'd' },
 		{ 0 },
 	};
 	const char *spi_hex = NULL, *keymat_hex = NULL, *sign = "ecdsa-p256", *encr_s = "aes-gcm-16";
-	const char *integ_s = "none", *kwa_s = "kw-5649-256", *tek_spi = "deadbeef";
+	const char *integ_s = "none", *kwa_s = "kw-5649-256", *tek_spi = "deadbeef", *tek_dst = NULL;
 	unsigned long msgid = 0, bits = 256, mtu = 0;
 	bool have_msgid = false;
 	int c;
@@ -99,6 +101,7 @@ int main(int argc, char **argv)
 		case 'S': sign = optarg; break;
 		case 't': tek_spi = optarg; break;
 		case 'f': mtu = strtoul(optarg, NULL, 0); break;
+		case 'd': tek_dst = optarg; break;
 		default: return 2;
 		}
 	}
@@ -110,7 +113,7 @@ int main(int argc, char **argv)
 	    iana(GK_REG_INTEG, integ_s, &integ) || iana(GK_REG_KWA, kwa_s, &kwa)) {
 		fprintf(stderr, "usage: rekey_forge --spi HEX32 --keymat HEX --msgid N [--encr NAME] [--key-bits N]\n"
 				"       [--integ NAME] [--kwa NAME] [--sign ecdsa-p256|ed25519|none|PEMFILE]\n"
-				"       [--tek-spi HEX8] [--frag-mtu N]\n");
+				"       [--tek-spi HEX8] [--frag-mtu N] [--tek-dst START-END]\n");
 		return 2;
 	}
 	gk_group_keys gk;
@@ -133,6 +136,16 @@ int main(int argc, char **argv)
 	sa->spi_len = 4;
 	sa->src = (gk_ts_spec){ .family = 4, .start = { 0 }, .end = { 255, 255, 255, 255 }, .port_hi = 65535 };
 	sa->dst = (gk_ts_spec){ .family = 4, .start = { 239, 192, 1, 1 }, .end = { 239, 192, 1, 1 }, .port_hi = 65535 };
+	if (tek_dst) {
+		char lo[32], *dash;
+		snprintf(lo, sizeof(lo), "%s", tek_dst);
+		dash = strchr(lo, '-');
+		if (!dash || (*dash = 0, inet_pton(AF_INET, lo, sa->dst.start) != 1) ||
+		    inet_pton(AF_INET, dash + 1, sa->dst.end) != 1) {
+			fprintf(stderr, "rekey_forge: --tek-dst takes START-END (IPv4)\n");
+			return 2;
+		}
+	}
 	sa->encr = GK_ENCR_AES_GCM_16;
 	sa->encr_key_bits = 256;
 	sa->sn = GK_SN_SEQ32;

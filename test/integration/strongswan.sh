@@ -51,7 +51,7 @@ fi
 for t in ip openssl swanctl /usr/sbin/charon-systemd timeout; do
 	command -v "$t" >/dev/null || skip "$t not installed (apt-get install charon-systemd strongswan-swanctl iproute2 openssl)"
 done
-getent passwd nobody >/dev/null || skip "no user nobody for gcksd to drop privileges to"
+getent passwd gikev2 >/dev/null || skip "no user gikev2 for gcksd to drop privileges to (tools/deps creates it)"
 
 work=$(mktemp -d /tmp/gikev2-strongswan.XXXXXX)
 ns_gcks=gk-gcks-$$
@@ -150,7 +150,8 @@ new_cert member "$CERT_ID" "$SS_CERT_KEY"
 ok "CA, GCKS certificate (ECDSA P-256) and strongSwan certificate ($SS_CERT_KEY) made with openssl"
 
 # ---- GCKS: database, policy, gcksd in its namespace ----
-# gcksd drops privileges to nobody after binding port 500: its directory belongs to nobody.
+# gcksd drops privileges to gikev2 after binding port 500 and handing it the database; the
+# directory stays root's (gcksd refuses one that others may write to).
 chmod 755 "$work"
 mkdir -p "$work/gcks"
 db=$work/gcks/gcks.db ctl=$work/gcks/gcksd.sock
@@ -185,7 +186,6 @@ umask 022
 	>"$work/gcks/gcksctl.log" 2>&1 || { cat "$work/gcks/gcksctl.log"; fatal "gcksctl init"; }
 "$gcksctl" --db "$db" policy load "$work/gcks/interop.yaml" >>"$work/gcks/gcksctl.log" 2>&1 ||
 	{ cat "$work/gcks/gcksctl.log"; fatal "gcksctl policy load"; }
-chown -R nobody "$work/gcks"
 ip netns exec "$ns_gcks" "$gcksd" --db "$db" --listen "$GCKS_IP:500" --listen "$GCKS_IP:4500" \
 	--control "$ctl" --log-level debug --foreground >"$work/gcks/gcksd.log" 2>&1 &
 gcksd_pid=$!

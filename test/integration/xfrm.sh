@@ -8,8 +8,10 @@
 #   snd   10.98.0.10  gmd --sender
 #   r1    10.98.0.21  gmd (receiver)
 #   r2    10.98.0.22  gmd (receiver)
+#   r3    10.98.0.23  gmd in group keyid:xfrm-wide, whose SA names the LAN 10.98.0.0/24 as
+#                     destination: refused, nothing in the kernel; with --allow-selector it goes in
 # Before gmd starts, r1 gets a "stale" policy carrying gmd's marker (reqid 0x4749xxxx and priority
-# 1743, as a killed gmd would leave it) and two that are not gmd's (another reqid; gmd's reqid
+# 450000, as a killed gmd would leave it) and two that are not gmd's (another reqid; gmd's reqid
 # range with another priority): gmd must remove only the first.
 #
 # The kernel decides what can be checked. A probe adds an ESP AES-GCM SA with `ip xfrm state add`
@@ -37,7 +39,9 @@ done
 for p in "$GCKSD" "$GCKSCTL" "$GMD"; do
 	[ -x "$p" ] || { echo "not ok - $p is not built (set GK_BUILDDIR)"; exit 99; }
 done
-getent passwd nobody >/dev/null || { echo "SKIP: no user nobody for gcksd to drop privileges to"; exit 77; }
+for u in gikev2 gikev2-gmd; do # gcksd's and gmd's accounts (tools/deps creates them)
+	getent passwd "$u" >/dev/null || { echo "SKIP: no user $u for gcksd or gmd to drop privileges to"; exit 77; }
+done
 if ! ip netns add "gk-probe-$$" 2>/dev/null; then
 	echo "SKIP: cannot create network namespaces here"
 	exit 77
@@ -49,8 +53,8 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 GROUP=keyid:xfrm-1
 MCAST=239.98.1.1
 PORT=5004
-NETS="gcks snd r1 r2"
-declare -A IP=([gcks]=10.98.0.1 [snd]=10.98.0.10 [r1]=10.98.0.21 [r2]=10.98.0.22)
+NETS="gcks snd r1 r2 r3"
+declare -A IP=([gcks]=10.98.0.1 [snd]=10.98.0.10 [r1]=10.98.0.21 [r2]=10.98.0.22 [r3]=10.98.0.23)
 ns() { echo "gk-$1-$$"; }
 BR=$(ns br)
 
@@ -118,7 +122,7 @@ done
 for n in $NETS; do
 	wait_for 5 sh -c "ip -n $(ns "$n") link show eth0 | grep -q LOWER_UP" || fatal "eth0 of $n is not up"
 done
-ok "namespaces gcks, snd, r1, r2 on bridge br0 (10.98.0.0/24)"
+ok "namespaces gcks, snd, r1, r2, r3 on bridge br0 (10.98.0.0/24)"
 
 # ---- the kernel: ESP or not ----
 ip netns add "$(ns scratch)"
@@ -135,7 +139,7 @@ fi
 # ---- GCKS ----
 mkdir -p "$W/gcks"
 umask 077
-for m in sender-1 recv-1 recv-2; do
+for m in sender-1 recv-1 recv-2 recv-3; do
 	echo "0x$(openssl rand -hex 32)" >"$W/$m.psk"
 done
 cat >"$W/gcks/xfrm.yaml" <<EOF
@@ -173,11 +177,32 @@ members:
     psk: $(cat "$W/recv-2.psk")
     role: receiver
 EOF
+# A GCKS that steers unicast traffic: its SA names the members' own LAN as destination.
+cat >"$W/gcks/wide.yaml" <<EOF
+id: keyid:xfrm-wide
+rekey:
+  transport: multicast
+  key-wrap: kw-5649-256
+  address: 239.98.0.2
+  port: 848
+  ttl: 1
+sas:
+  - name: lan
+    protocol: esp
+    encryption: aes-gcm-16
+    key-length: 256
+    source: any
+    destination: 10.98.0.0/24
+    lifetime: 1h
+members:
+  - id: fqdn:recv-3.example
+    psk: $(cat "$W/recv-3.psk")
+    role: receiver
+EOF
 umask 022
 db=$W/gcks/gcks.db ctl=$W/gcks/gcksd.sock
 "$GCKSCTL" --db "$db" init --id fqdn:gcks.example >"$W/gcksctl.log" 2>&1 || fatal "gcksctl init"
-"$GCKSCTL" --db "$db" policy load "$W/gcks/xfrm.yaml" >>"$W/gcksctl.log" 2>&1 || fatal "gcksctl policy load"
-chown -R nobody "$W/gcks"
+"$GCKSCTL" --db "$db" policy load "$W/gcks/xfrm.yaml" "$W/gcks/wide.yaml" >>"$W/gcksctl.log" 2>&1 || fatal "gcksctl policy load"
 ip netns exec "$(ns gcks)" "$GCKSD" --db "$db" --listen "${IP[gcks]}:848" --control "$ctl" --foreground \
 	--log-level debug >"$W/gcks/gcksd.log" 2>&1 &
 pids+=($!)
@@ -186,9 +211,9 @@ ok "gcksd serves $GROUP on ${IP[gcks]}:848"
 
 # ---- entries that are not gmd's, and one stale entry of a previous gmd ----
 R1=$(ns r1)
-ip -n "$R1" xfrm policy add src 10.98.0.99/32 dst 239.98.9.9/32 dir in priority 1743 \
+ip -n "$R1" xfrm policy add src 10.98.0.99/32 dst 239.98.9.9/32 dir in priority 450000 \
 	tmpl src 10.98.0.99 dst 239.98.9.9 proto esp reqid 0x47490005 mode tunnel   # stale: gmd's marker
-ip -n "$R1" xfrm policy add src 10.98.0.98/32 dst 239.98.9.8/32 dir in priority 1743 \
+ip -n "$R1" xfrm policy add src 10.98.0.98/32 dst 239.98.9.8/32 dir in priority 450000 \
 	tmpl src 10.98.0.98 dst 239.98.9.8 proto esp reqid 7 mode tunnel            # an admin's
 ip -n "$R1" xfrm policy add src 10.98.0.97/32 dst 239.98.9.7/32 dir out priority 100 \
 	tmpl src 10.98.0.97 dst 239.98.9.7 proto esp reqid 0x47490006 mode tunnel   # reqid alone is not enough
@@ -252,6 +277,30 @@ check "gmd (r1) left the admin's policies alone (other reqid; gmd's reqid range 
 ip -n "$R1" xfrm policy delete src 10.98.0.98/32 dst 239.98.9.8/32 dir in
 ip -n "$R1" xfrm policy delete src 10.98.0.97/32 dst 239.98.9.7/32 dir out
 
+# ---- a group whose SA would capture the LAN's unicast traffic (r3) ----
+ip netns exec "$(ns r3)" "$GMD" --gcks "${IP[gcks]}:848" --id fqdn:recv-3.example --group keyid:xfrm-wide \
+	--psk-file "$W/recv-3.psk" --local "${IP[r3]}" --sa-backend xfrm --json --log-level debug \
+	>"$W/gmd-r3.json" 2>"$W/gmd-r3.log" &
+r3_pid=$!
+pids+=($r3_pid)
+wide_msg="registration to keyid:xfrm-wide refused: ESP SA destination 10.98.0.0/24 is neither multicast nor inside a prefix allowed with --allow-selector"
+check "r3: gmd refuses the group whose SA names 10.98.0.0/24, saying why" wait_for 15 grep -qF "$wide_msg" "$W/gmd-r3.log"
+check "r3: nothing installed (no sa_added or sa_install_failed event), the kernel has no policy and no SA" \
+	sh -c "! python3 $W/ev.py $W/gmd-r3.json sa_added && ! python3 $W/ev.py $W/gmd-r3.json sa_install_failed && [ -z \"\$(ip -n $(ns r3) xfrm policy)\" ] && [ -z \"\$(ip -n $(ns r3) xfrm state)\" ]"
+kill -TERM "$r3_pid"
+wait "$r3_pid" || true
+# the operator allows the prefix: the same group now reaches the kernel (installed, or refused
+# by a kernel without ESP), so the check above is what stopped it
+ip netns exec "$(ns r3)" "$GMD" --gcks "${IP[gcks]}:848" --id fqdn:recv-3.example --group keyid:xfrm-wide \
+	--psk-file "$W/recv-3.psk" --local "${IP[r3]}" --sa-backend xfrm --json --log-level debug \
+	--allow-selector 10.98.0.0/24 >"$W/gmd-r3a.json" 2>"$W/gmd-r3a.log" &
+r3_pid=$!
+pids+=($r3_pid)
+check "r3 with --allow-selector 10.98.0.0/24: the group's SA goes to the kernel" wait_for 15 acted "$W/gmd-r3a.json"
+kill -TERM "$r3_pid"
+wait "$r3_pid" || true
+check "r3: nothing left after SIGTERM" kernel_empty r3
+
 spi=$(ev "$W/gmd-r1.json" spi) || fatal "no registration (and no SPI) in gmd's JSON output"
 echo "# group SA: ESP SPI 0x$spi"
 sel="src ${IP[snd]}/32 dst $MCAST/32 proto udp dport $PORT"
@@ -267,12 +316,12 @@ if [ "$esp" = 1 ]; then
 	done
 	for n in r1 r2; do
 		check "$n (receiver): in policy for $sel, template esp ${IP[snd]} -> $MCAST, any SPI of the set" has_policy "$n" \
-			"^$sel_re dir in priority 1743 .*tmpl src $snd_re dst $mc_re proto esp reqid [0-9]+ mode tunnel"
-		check "$n (receiver): fwd policy for the same selectors" has_policy "$n" "^$sel_re dir fwd priority 1743 .*proto esp"
+			"^$sel_re dir in priority 450000 .*tmpl src $snd_re dst $mc_re proto esp reqid [0-9]+ mode tunnel"
+		check "$n (receiver): fwd policy for the same selectors" has_policy "$n" "^$sel_re dir fwd priority 450000 .*proto esp"
 		check "$n (receiver): no out policy" no_policy "$n" "dir out"
 	done
 	check "snd (sender): out policy for $sel with template ESP SPI 0x$spi" has_policy snd \
-		"^$sel_re dir out priority 1743 .*tmpl src $snd_re dst $mc_re proto esp spi 0x$spi reqid [0-9]+ mode tunnel"
+		"^$sel_re dir out priority 450000 .*tmpl src $snd_re dst $mc_re proto esp spi 0x$spi reqid [0-9]+ mode tunnel"
 	check "snd (sender): no in or fwd policy" no_policy snd "dir (in|fwd)"
 else
 	# ---- the kernel refused: clear error, rollback, gmd still running ----

@@ -65,6 +65,8 @@ static int add_exts(X509 *x, const cg_cert_opts *o, X509 *issuer_cert)
 		return -1;
 	if (o->san && add_ext(x, &ctx, NID_subject_alt_name, o->san))
 		return -1;
+	if (o->eku && add_ext(x, &ctx, NID_ext_key_usage, o->eku))
+		return -1;
 	return 0;
 }
 

@@ -18,6 +18,8 @@ typedef struct cg_cert_opts {
 	const char *cn;       /* subject CN (also O=gikev2 test) */
 	const char *san;      /* OpenSSL config syntax, e.g. "DNS:gm1.example,email:a@b,IP:192.0.2.1"; NULL = none */
 	bool ca;              /* basicConstraints CA:TRUE and keyUsage keyCertSign, else a leaf */
+	const char *eku;      /* extendedKeyUsage in OpenSSL config syntax ("serverAuth": a GCKS,
+				 "clientAuth": a member); NULL = none */
 	time_t base;          /* validity is relative to this; 0 = now */
 	long not_before;      /* seconds from base (negative = in the past) */
 	long not_after;       /* seconds from base */

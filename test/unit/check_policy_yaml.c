@@ -517,10 +517,35 @@ END_TEST
 #define REKEY_AT(addr) "rekey:\n  transport: multicast\n  key-wrap: kw-5649-256\n  address: " addr "\n"
 #define SENDERS "members:\n  - id: keyid:s1\n    role: sender\n  - id: keyid:s2\n    role: sender\n"
 #define MEMBER "members:\n  - id: keyid:m\n"
+#define IMPLICIT_WARNING "t.yaml:9:19: rekey.authentication: warning: implicit: every group member holds the Rekey SA key and can forge GSA_REKEY messages (RFC 9838 2.4.1.1); use signature unless all members are trusted alike"
 #define MONITOR_PEM "-----BEGIN PUBLIC KEY-----\n" \
 	"      MCowBQYDK2VwAyEAsJJiNKmWDJPLKBRonSyxfY+iik9p8sXLEfh+cWKYE28=\n" \
 	"      -----END PUBLIC KEY-----\n"
 #define ALIAS10 ", *m, *m, *m, *m, *m, *m, *m, *m, *m, *m"
+
+/* authentication: implicit loads (the policy may choose it) but is flagged: any member can
+ * forge rekeys then. signature, the default, says nothing. */
+START_TEST(implicit_authentication_warns)
+{
+	loaded l;
+	load_str(&l, BASE REKEY "  authentication: implicit\n");
+	ck_assert_int_eq(l.st, GK_OK);
+	ck_assert_uint_eq(l.d.errors, 0);
+	ck_assert_uint_eq(l.d.warnings, 1);
+	ck_assert_str_eq(gk_diag_text(&l.d, 0), IMPLICIT_WARNING);
+	ck_assert_uint_eq(l.g[0].kek.gcauth, GK_GCAUTH_IMPLICIT);
+	unload(&l);
+	load_str(&l, BASE REKEY "  authentication: signature\n");
+	ck_assert_int_eq(l.st, GK_OK);
+	ck_assert_uint_eq(l.d.errors + l.d.warnings, 0);
+	unload(&l);
+	load_str(&l, BASE REKEY);
+	ck_assert_int_eq(l.st, GK_OK);
+	ck_assert_uint_eq(l.d.errors + l.d.warnings, 0);
+	ck_assert_uint_eq(l.g[0].kek.gcauth, GK_GCAUTH_DIGITAL_SIGNATURE);
+	unload(&l);
+}
+END_TEST
 
 static const struct bad {
 	const char *yaml;
@@ -641,7 +666,8 @@ static const struct bad {
 	{ BASE "rekey:\n  transport: multicast\n  key-wrap: KW_ARX\n  address: 239.0.0.1\n",
 	  "t.yaml:7:13: rekey.key-wrap: KW_ARX is not supported (supported: kw-5649-128, kw-5649-192 or kw-5649-256)" },
 	{ BASE REKEY "  authentication: implicit\n  signature-algorithm: ed25519\n",
-	  "t.yaml:10:24: rekey.signature-algorithm: only used with authentication: signature" },
+	  "t.yaml:10:24: rekey.signature-algorithm: only used with authentication: signature\n"
+	  IMPLICIT_WARNING },
 	{ BASE REKEY "  signature-algorithm: rsa-pkcs1-sha256\n",
 	  "t.yaml:9:24: rekey.signature-algorithm: rsa-pkcs1-sha256 is accepted from peers only; gikev2 does not sign with it" },
 	{ BASE REKEY "  signature-algorithm: dsa\n",
@@ -712,7 +738,8 @@ START_TEST(bad_policy)
 	ck_assert_int_eq(l.st, GK_E_INVAL);
 	ck_assert_ptr_null(l.g);
 	ck_assert_uint_eq(l.n, 0);
-	ck_assert_uint_eq(l.d.errors, l.d.count);
+	ck_assert_uint_gt(l.d.errors, 0); /* warnings may come with the errors */
+	ck_assert_uint_eq(l.d.errors + l.d.warnings, l.d.count);
 	free(got);
 	unload(&l);
 }
@@ -1052,6 +1079,7 @@ int main(void)
 	tcase_add_test(tc, example_inband_and_certificates);
 	tcase_add_test(tc, examples_round_trip);
 	tcase_add_test(tc, everything_round_trip);
+	tcase_add_test(tc, implicit_authentication_warns);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, spellings);
 	tcase_add_loop_test(tc, bad_policy, 0, (int)(sizeof(bad) / sizeof(bad[0])));

@@ -77,19 +77,25 @@ static char *cert_pem(X509 *x)
 	return s;
 }
 
-/* The GCKS identity: its signing key, and optionally its certificate and the CA of members. */
-static void set_identity(X509 *cert, X509 *ca)
+/* The GCKS identity: its ID and signing key, and optionally its certificate and the CA of
+ * members. */
+static void set_identity_as(const char *gid, EVP_PKEY *key, X509 *cert, X509 *ca)
 {
 	gk_gcks_identity id;
 	memset(&id, 0, sizeof(id));
-	id.id = ident(GCKS_ID);
-	id.sign_key_pem = key_pem(gcks_key);
+	id.id = ident(gid);
+	id.sign_key_pem = key_pem(key);
 	id.cert_pem = cert ? cert_pem(cert) : NULL;
 	id.ca_pem = ca ? cert_pem(ca) : NULL;
 	ck_assert_int_eq(gk_store_identity_set(store, &id, "test"), GK_OK);
 	free(id.sign_key_pem);
 	free(id.cert_pem);
 	free(id.ca_pem);
+}
+
+static void set_identity(X509 *cert, X509 *ca)
+{
+	set_identity_as(GCKS_ID, gcks_key, cert, ca);
 }
 
 /* ---- fixture ---- */
@@ -686,11 +692,13 @@ START_TEST(refuse_unknown_group)
 	gk_gm_config c = gm_psk("fqdn:r1.example", "keyid:no-such-group");
 	fn_member *m = join(&c);
 	run_member(m);
+	/* RFC 9838 2.3.1: authenticated first (IDr, AUTH, N), so the member verified the GCKS */
 	refused(m, GK_N_INVALID_GROUP_ID);
-	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 1);
+	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 0);
+	ck_assert_uint_eq(fn_count(m, GK_GM_DONE), 1);
 	gk_gcks_stats st = stats();
-	ck_assert_uint_eq(st.half_open, 0);   /* the SA is gone */
-	ck_assert_uint_eq(st.established, 0);
+	ck_assert_uint_eq(st.half_open, 0);
+	ck_assert_uint_eq(st.established, 1); /* until idle close */
 	ck_assert_uint_eq(st.registrations, 0);
 	ck_assert_uint_eq(reg_count(G1), 0);
 }
@@ -829,10 +837,22 @@ END_TEST
  * Certificates and raw public keys
  * ========================================================================================= */
 
+static X509 *issue_eku(const char *cn, const char *san, const char *eku, bool ca, EVP_PKEY *key, X509 *issuer,
+		       EVP_PKEY *issuer_key, long serial)
+{
+	cg_cert_opts o = { .cn = cn, .san = san, .ca = ca, .eku = eku, .not_before = -3600, .not_after = 86400,
+			   .serial = serial };
+	X509 *x = cg_cert_issue(&o, key, issuer, issuer_key);
+	ck_assert_ptr_nonnull(x);
+	return x;
+}
+
+/* CAs and members (clientAuth); the GCKS's certificate carries serverAuth. */
 static X509 *issue(const char *cn, const char *san, bool ca, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
 		   long serial)
 {
-	cg_cert_opts o = { .cn = cn, .san = san, .ca = ca, .not_before = -3600, .not_after = 86400,
+	const char *eku = ca ? NULL : strcmp(cn, "gcks") ? "clientAuth" : "serverAuth";
+	cg_cert_opts o = { .cn = cn, .san = san, .ca = ca, .eku = eku, .not_before = -3600, .not_after = 86400,
 			   .serial = serial };
 	X509 *x = cg_cert_issue(&o, key, issuer, issuer_key);
 	ck_assert_ptr_nonnull(x);
@@ -922,6 +942,139 @@ START_TEST(certificates_both_ways)
 	ck_assert(reg_get(G1, "fqdn:m1.example", &rg));
 	ck_assert(!reg_get(G1, "fqdn:m2.example", &rg));
 	ck_assert(!reg_get(G1, "fqdn:m3.example", &rg));
+}
+END_TEST
+
+/* The member pins its GCKS: a GCKS that authenticates as another identity (with the right
+ * PSK) gets no registration, and nothing is reported for the group. */
+START_TEST(gcks_id_pinned)
+{
+	standard_policies(0);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.gcks_id = ident("fqdn:gcks-2.example");
+	fn_member *pinned_elsewhere = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	c.gcks_id = ident(GCKS_ID);
+	fn_member *pinned_right = join(&c);
+	c = gm_psk("fqdn:s1.example", G1);
+	c.gcks_id = ident("keyid:gcks.example"); /* same text, another ID type */
+	fn_member *wrong_type = join(&c);
+	run_all();
+	failed(pinned_elsewhere, GK_N_AUTHENTICATION_FAILED);
+	ck_assert_str_eq(fn_find(pinned_elsewhere, GK_GM_FAILED, 0)->why,
+			 "the GCKS authenticated as fqdn:gcks.example, not as the pinned GCKS ID fqdn:gcks-2.example");
+	ck_assert_uint_eq(fn_count(pinned_elsewhere, GK_GM_REFUSED), 0);
+	failed(wrong_type, GK_N_AUTHENTICATION_FAILED);
+	registered(pinned_right, 0);
+}
+END_TEST
+
+/* Members share the CA with the GCKS. A member that turns its own valid certificate (and key)
+ * into a GCKS gets nowhere: its name is not the pinned one, and even a member pinned to that
+ * name (a misconfiguration) refuses a certificate without extendedKeyUsage serverAuth. A
+ * server certificate of another name is refused by the pin alone, one without the purpose by
+ * the purpose alone. */
+START_TEST(member_certificate_as_gcks)
+{
+	make_pki();
+	EVP_PKEY *mk, *k;
+	X509 *mx, *x;
+	member_cert("DNS:m9.example", false, &mk, &mx); /* the rogue member's own, clientAuth */
+	struct {
+		const char *gid, *pin;
+		EVP_PKEY *key;
+		X509 *cert;
+		uint16_t notify;
+		const char *why;
+	} cases[] = {
+		{ "fqdn:m9.example", GCKS_ID, mk, mx, GK_N_AUTHENTICATION_FAILED, "the GCKS failed to authenticate" },
+		{ "fqdn:m9.example", "fqdn:m9.example", mk, mx, GK_N_AUTHENTICATION_FAILED,
+		  "the GCKS failed to authenticate" },
+		{ "fqdn:gcks-2.example", GCKS_ID, gcks_key, NULL, GK_N_AUTHENTICATION_FAILED,
+		  "the GCKS authenticated as fqdn:gcks-2.example, not as the pinned GCKS ID fqdn:gcks.example" },
+		{ GCKS_ID, GCKS_ID, gcks_key, NULL, GK_N_AUTHENTICATION_FAILED, "the GCKS failed to authenticate" },
+		{ GCKS_ID, GCKS_ID, gcks_key, NULL, 0, NULL },
+	};
+	/* server certificates: another name; the right name without EKU, with anyExtendedKeyUsage
+	 * only (no better than none); and the real one */
+	cases[2].cert = issue_eku("gcks-2", "DNS:gcks-2.example", "serverAuth", false, gcks_key, ca_cert, ca_key, 90);
+	cases[3].cert = issue_eku("gcks", "DNS:gcks.example", "anyExtendedKeyUsage", false, gcks_key, ca_cert, ca_key, 91);
+	cases[4].cert = gcks_cert;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		set_identity_as(cases[i].gid, cases[i].key, cases[i].cert, ca_cert);
+		gk_group_policy g;
+		pol_init(&g, G1);
+		pol_member(&g, "fqdn:m1.example", GK_MAUTH_CERT, GK_ROLE_RECEIVER);
+		pol_put(&g);
+		start_gcks();
+		member_cert("DNS:m1.example", false, &k, &x);
+		gk_gm_config c = gm_cert("fqdn:m1.example", G1, k, x, ca_store);
+		c.gcks_id = ident(cases[i].pin);
+		fn_member *m = join(&c);
+		run_member(m);
+		if (!cases[i].why) {
+			registered(m, 0);
+		} else {
+			failed(m, cases[i].notify);
+			ck_assert_str_eq(fn_find(m, GK_GM_FAILED, 0)->why, cases[i].why);
+		}
+		fn_free(&net);
+		fn_init(&net);
+	}
+	X509_free(cases[2].cert);
+	X509_free(cases[3].cert);
+}
+END_TEST
+
+/* A GCKS that hands out a unicast selector (here: traffic to one host of the member's own
+ * network) gets nothing installed: the group is refused before it is reported. With the
+ * prefix allowed locally, the same group registers. */
+START_TEST(unicast_selector_refused)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	pol_init(&g, G2);
+	ts(&g.teks[0].dst, "0.0.0.0", "255.255.255.255", 0, 0, 65535);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_prefix allow[2];
+	const char *why;
+	ck_assert_int_eq(gk_prefix_parse("198.51.100.0/24", &allow[0], &why), GK_OK);
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/26", &allow[1], &why), GK_OK);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *plain = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	c.allow = allow;
+	c.nallow = 2;
+	fn_member *allowed = join(&c);
+	c = gm_psk("fqdn:s1.example", G1);
+	c.allow = allow;
+	c.nallow = 1;                    /* another prefix only */
+	fn_member *other_prefix = join(&c);
+	run_all();
+	refused(plain, 0);
+	ck_assert_str_eq(fn_find(plain, GK_GM_REFUSED, 0)->why,
+			 "ESP SA destination 192.0.2.50/32 is neither multicast nor inside a prefix allowed with "
+			 "--allow-selector");
+	refused(other_prefix, 0);
+	registered(allowed, 0);
+	/* everything: refused even with prefixes allowed */
+	c = gm_psk("fqdn:r1.example", G2);
+	c.allow = allow;
+	c.nallow = 2;
+	fn_member *wide = join(&c);
+	run_member(wide);
+	refused(wide, 0);
+	ck_assert_str_eq(fn_find(wide, GK_GM_REFUSED, 0)->why,
+			 "ESP SA destination 0.0.0.0/0 is neither multicast nor inside a prefix allowed with "
+			 "--allow-selector");
 }
 END_TEST
 
@@ -1587,6 +1740,37 @@ START_TEST(inband_group_keeps_sa)
 }
 END_TEST
 
+/* A restarted member says INITIAL_CONTACT with its first IKE SA (RFC 7296 2.4): the GCKS
+ * drops the SA it still holds for that identity instead of keeping both until the idle
+ * timeout. A second SA opened without it (another run of the same gmd) leaves the first. */
+START_TEST(initial_contact_replaces_earlier_sa)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.initial_contact = true;
+	fn_member *before = join(&c);
+	run_member(before);
+	registered(before, 0);
+	ck_assert_uint_eq(stats().established, 1);
+	c.initial_contact = false;
+	fn_member *second_run = join(&c);
+	run_member(second_run);
+	registered(second_run, 0);
+	ck_assert_uint_eq(stats().established, 2);
+	c.initial_contact = true; /* gmd started again */
+	fn_member *restarted = join(&c);
+	run_member(restarted);
+	registered(restarted, 0);
+	ck_assert_uint_eq(stats().established, 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, restarted->idx, GK_EXCH_GSA_AUTH, 0), 1);
+}
+END_TEST
+
 /* =========================================================================================
  * Retries after failed registrations, liveness of IKE SAs kept for inband rekeys
  * ========================================================================================= */
@@ -1758,6 +1942,56 @@ START_TEST(inband_liveness_after_gcks_restart)
 	ck_assert_uint_eq(rk->state->nsas, 1);
 	ck_assert_mem_ne(rk->state->sas[0].spi, gs->sas[0].spi, gs->sas[0].spi_len);
 	ck_assert_uint_eq(fn_count(m, GK_GM_DEAD), 1);
+}
+END_TEST
+
+/* The GCKS's policy changes to a unicast destination while members hold the group on their IKE
+ * SAs: the GSA_INBAND_REKEY that brings it is refused whole by a member that did not allow the
+ * prefix (nothing reported, so nothing installed); one that allowed it takes the new SA. */
+START_TEST(inband_rekey_unicast_selector_refused)
+{
+	inband_policy();
+	start_gcks();
+	gk_prefix allow;
+	const char *why;
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", &allow, &why), GK_OK);
+	gk_gm_config c = gm_daemon("fqdn:r1.example", G1);
+	fn_member *plain = join(&c);
+	c = gm_daemon("fqdn:r2.example", G1);
+	c.allow = &allow;
+	c.nallow = 1;
+	fn_member *allowed = join(&c);
+	run_all();
+	registered(plain, 0);
+	registered(allowed, 0);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	/* both got the same GSA_INBAND_REKEY (and answered it) */
+	ck_assert_uint_ge(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	ck_assert_uint_ge(fn_trace_count(&net, FN_FROM_GCKS, allowed->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	bool unicast_seen = false;
+	for (size_t i = 0; i < fn_count(plain, GK_GM_REKEYED); i++) {
+		const gk_group_state *st = fn_find(plain, GK_GM_REKEYED, i)->state;
+		for (size_t k = 0; st && k < st->nsas; k++)
+			unicast_seen |= st->sas[k].dst.start[0] == 192;
+	}
+	ck_assert_msg(!unicast_seen, "the member without --allow-selector was given the unicast SA");
+	bool taken = false;
+	for (size_t i = 0; i < fn_count(allowed, GK_GM_REKEYED); i++) {
+		const gk_group_state *st = fn_find(allowed, GK_GM_REKEYED, i)->state;
+		for (size_t k = 0; st && k < st->nsas; k++)
+			taken |= st->sas[k].dst.start[0] == 192 && st->sas[k].dst.start[3] == 50;
+	}
+	ck_assert_msg(taken, "%s", msg);
 }
 END_TEST
 
@@ -2042,6 +2276,9 @@ int main(void)
 	tcase_add_test(tc, refuse_capacity);
 	tcase_add_test(tc, refuse_sag_without_group_cipher);
 	tcase_add_test(tc, certificates_both_ways);
+	tcase_add_test(tc, gcks_id_pinned);
+	tcase_add_test(tc, member_certificate_as_gcks);
+	tcase_add_test(tc, unicast_selector_refused);
 	tcase_add_test(tc, raw_public_keys);
 	tcase_add_test(tc, two_groups_one_sa_and_leave);
 	tcase_add_test(tc, cookie_always);
@@ -2059,9 +2296,11 @@ int main(void)
 	tcase_add_test(tc, idle_close_multicast_group);
 	tcase_add_test(tc, idle_close_delete_retransmitted);
 	tcase_add_test(tc, inband_group_keeps_sa);
+	tcase_add_test(tc, initial_contact_replaces_earlier_sa);
 	tcase_add_test(tc, reregistration_retried_with_backoff);
 	tcase_add_test(tc, inband_liveness_after_gcks_restart);
 	tcase_add_test(tc, inband_liveness_answered);
+	tcase_add_test(tc, inband_rekey_unicast_selector_refused);
 	tcase_add_test(tc, half_open_expire);
 	tcase_add_test(tc, half_open_bounded);
 	tcase_add_test(tc, forged_datagram_does_not_move_sa);

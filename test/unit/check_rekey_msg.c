@@ -126,6 +126,12 @@ START_TEST(copies_are_identical_and_implicit_has_no_auth)
 	in.want = GK_SIG_ECDSA_SHA256;
 	ck_assert_int_eq(open_all(&in, &d, &m), GK_E_AUTH);
 	gk_msg_free(&m);
+	/* fails closed: a member told to expect signatures, whose AUTH_KEY is missing, refuses
+	 * the unsigned message instead of taking it for implicit authentication */
+	in.auth_key = NULL;
+	ck_assert_int_eq(open_all(&in, &d, &m), GK_E_AUTH);
+	gk_msg_free(&m);
+	in.auth_key = k;
 	/* truncated datagrams are refused */
 	for (size_t cut = 0; cut < d.d[0].len; cut += 7) {
 		bool c;
@@ -137,6 +143,91 @@ START_TEST(copies_are_identical_and_implicit_has_no_auth)
 }
 END_TEST
 
+/* One datagram into the member's reassembly; returns the status, *complete as it says. */
+static gk_status feed(const gk_rekey_in *in, const gk_wbuf *dg, bool *complete)
+{
+	gk_msg m;
+	memset(&m, 0, sizeof(m));
+	gk_status st = gk_rekey_open(in, gk_wbuf_chunk(dg), &m, complete);
+	gk_msg_free(&m);
+	return st;
+}
+
+static void build_msg(uint32_t msg_id, EVP_PKEY *k, gk_rand_test *rt, gk_dgrams *d)
+{
+	gk_rekey_out o;
+	gk_out_pl pl[3];
+	gk_pl_delete del;
+	gk_chunk z;
+	setup(&o, pl, &del, &z, k, 400);
+	o.msg_id = msg_id;
+	ck_assert_int_eq(gk_rekey_build(&o, &rt->r, d), GK_OK);
+	ck_assert_uint_ge(d->n, 3);
+}
+
+/* A rogue member holds the KEK, so its fragments pass the SK integrity check; only the
+ * signature over the whole message tells them apart (RFC 9838 2.4.1.1). It replays an old
+ * fragment into the reassembly of a new message, and sends a forged fragmented message. */
+START_TEST(rogue_fragments)
+{
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 5);
+	EVP_PKEY *k = key_for(1), *rogue = key_for(1);
+	gk_dgrams d7, d8, forged9, d9;
+	build_msg(7, k, &rt, &d7);
+	build_msg(8, k, &rt, &d8);
+	build_msg(9, rogue, &rt, &forged9);
+	build_msg(9, k, &rt, &d9);
+	gk_frag_reasm reasm;
+	memset(&reasm, 0, sizeof(reasm));
+	gk_rekey_in in = { .kek = { .encr = GK_ENCR_AES_GCM_16, .encr_key_bits = 256, .enc = GK_CHUNK(gsk_e, 36) },
+			   .auth_key = k, .want = GK_SIG_ED25519, .reasm = &reasm };
+	memcpy(in.spi, spi, 16);
+	gk_msg m;
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(open_all(&in, &d7, &m), GK_OK);
+	gk_msg_free(&m);
+	in.min_msg_id = 8; /* the caller accepted 7 */
+
+	/* message 8 arrives with a replayed fragment of 7 in the middle: the old fragment is
+	 * dropped before it is kept, and 8 completes */
+	bool complete = true;
+	ck_assert_int_eq(feed(&in, &d8.d[0], &complete), GK_OK);
+	ck_assert(!complete);
+	for (size_t i = 0; i < d7.n; i++) {
+		ck_assert_int_eq(feed(&in, &d7.d[i], &complete), GK_E_STATE);
+		ck_assert(!complete);
+	}
+	ck_assert_uint_eq(reasm.msg_id, 8);
+	ck_assert_uint_eq(reasm.have, 1);
+	for (size_t i = 1; i < d8.n; i++)
+		ck_assert_int_eq(feed(&in, &d8.d[i], &complete), GK_OK);
+	ck_assert(complete);
+	in.min_msg_id = 9;
+
+	/* a forged message 9 (the rogue's signature) reassembles and fails; nothing of it stays */
+	for (size_t i = 0; i + 1 < forged9.n; i++)
+		ck_assert_int_eq(feed(&in, &forged9.d[i], &complete), GK_OK);
+	ck_assert_int_eq(feed(&in, &forged9.d[forged9.n - 1], &complete), GK_E_AUTH);
+	ck_assert(!complete);
+	ck_assert(!reasm.active);
+	ck_assert_uint_eq(reasm.have, 0);
+	for (size_t i = 0; i < GK_FRAG_MAX; i++)
+		ck_assert(!reasm.got[i] && !reasm.part[i].data);
+	/* the real message 9 after it reassembles and verifies */
+	ck_assert_int_eq(open_all(&in, &d9, &m), GK_OK);
+	ck_assert_uint_eq(m.hdr.msg_id, 9);
+	gk_msg_free(&m);
+
+	gk_dgrams_free(&d7);
+	gk_dgrams_free(&d8);
+	gk_dgrams_free(&forged9);
+	gk_dgrams_free(&d9);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(rogue);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rekey_msg");
@@ -144,6 +235,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, signed_rekey_roundtrip, 0, 6);
 	tcase_add_test(tc, copies_are_identical_and_implicit_has_no_auth);
+	tcase_add_test(tc, rogue_fragments);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

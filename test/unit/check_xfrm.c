@@ -16,6 +16,8 @@
 #include "iana.h"
 #include "ikekeys.h"
 #include "member/sasink_xfrm.h"
+#include "member/gm_check.h"
+#include "auth.h"
 
 /* ---- helpers ---- */
 
@@ -444,6 +446,10 @@ START_TEST(policy_fields)
 				ck_assert_uint_eq(pi->dir, kdirs[i]);
 				ck_assert_uint_eq(pi->action, XFRM_POLICY_ALLOW);
 				ck_assert_uint_eq(pi->priority, GK_SASINK_PRIORITY);
+				/* after every ordinary strongSwan policy, before its fallback drops */
+				ck_assert_uint_eq(pi->priority, 450000);
+				ck_assert_uint_gt(pi->priority, GK_SASINK_STRONGSWAN_MAX);
+				ck_assert_uint_lt(pi->priority, GK_SASINK_STRONGSWAN_FALLBACK_MIN);
 				ck_assert_uint_eq(pi->index, 0);
 				ck_assert_mem_eq(&pi->sel, &sel[0], sizeof(sel[0]));
 				ck_assert(pi->lft.hard_byte_limit == XFRM_INF);
@@ -835,6 +841,187 @@ START_TEST(none_backend)
 }
 END_TEST
 
+/* ---- what a member accepts before installing (member/gm_check.c) ---- */
+
+static gk_prefix prefix(const char *text)
+{
+	gk_prefix p;
+	const char *why = NULL;
+	ck_assert_int_eq(gk_prefix_parse(text, &p, &why), GK_OK);
+	ck_assert_ptr_null(why);
+	return p;
+}
+
+START_TEST(allow_selector_parse)
+{
+	gk_prefix p = prefix("192.0.2.0/24");
+	ck_assert_uint_eq(p.family, 4);
+	ck_assert_uint_eq(p.len, 24);
+	ck_assert_mem_hex(p.addr, 4, "c0000200");
+	p = prefix("2001:db8::/32");
+	ck_assert_uint_eq(p.family, 6);
+	ck_assert_uint_eq(p.len, 32);
+	p = prefix("198.51.100.7");
+	ck_assert_uint_eq(p.len, 32);
+	p = prefix("::1");
+	ck_assert_uint_eq(p.len, 128);
+	static const struct { const char *text, *why; } bad[] = {
+		{ "192.0.2.1/24", "host bits set after the prefix length" },
+		{ "192.0.2.0/33", "bad prefix length" },
+		{ "192.0.2.0/", "bad prefix length" },
+		{ "192.0.2.0/24x", "bad prefix length" },
+		{ "2001:db8::/129", "bad prefix length" },
+		{ "example.org/24", "not an address or ADDRESS/LENGTH" },
+		{ "", "not an address or ADDRESS/LENGTH" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *why = NULL;
+		ck_assert_int_eq(gk_prefix_parse(bad[i].text, &p, &why), GK_E_INVAL);
+		ck_assert_str_eq(why, bad[i].why);
+	}
+}
+END_TEST
+
+START_TEST(selector_destinations)
+{
+	gk_ts_spec t;
+	gk_prefix allow[2] = { prefix("192.0.2.0/24"), prefix("2001:db8:1::/48") };
+	/* multicast needs no permission, both families, and ranges inside 224/4 or ff00::/8 */
+	ts4(&t, "239.1.2.3", "239.1.2.3", 17, 5004, 5004);
+	ck_assert(gk_gm_dst_allowed(&t, NULL, 0));
+	ts4(&t, "224.0.0.0", "239.255.255.255", 0, 0, 65535);
+	ck_assert(gk_gm_dst_allowed(&t, NULL, 0));
+	ts6(&t, "ff3e::1", "ff3e::1", 0, 0, 65535);
+	ck_assert(gk_gm_dst_allowed(&t, NULL, 0));
+	/* wider than multicast, or unicast: refused unless allowed */
+	ts4(&t, "0.0.0.0", "255.255.255.255", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, allow, 2));
+	ts4(&t, "223.255.255.255", "239.1.1.1", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, NULL, 0));
+	ts4(&t, "239.1.1.1", "240.0.0.0", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, NULL, 0));
+	ts6(&t, "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, allow, 2));
+	ts6(&t, "fe80::1", "fe80::1", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, NULL, 0));
+	ts4(&t, "192.0.2.10", "192.0.2.20", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, NULL, 0));
+	ck_assert(gk_gm_dst_allowed(&t, allow, 2));
+	ts4(&t, "192.0.2.10", "192.0.3.1", 0, 0, 65535);   /* runs past the allowed prefix */
+	ck_assert(!gk_gm_dst_allowed(&t, allow, 2));
+	ts4(&t, "192.0.1.255", "192.0.2.1", 0, 0, 65535);  /* starts before it */
+	ck_assert(!gk_gm_dst_allowed(&t, allow, 2));
+	ts6(&t, "2001:db8:1::5", "2001:db8:1:ffff::1", 0, 0, 65535);
+	ck_assert(gk_gm_dst_allowed(&t, allow, 2));
+	ts6(&t, "2001:db8:2::5", "2001:db8:2::5", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, allow, 2));
+	gk_prefix v4in6 = prefix("192.0.2.0/24");          /* a prefix of the other family */
+	ts6(&t, "::c000:20a", "::c000:20a", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, &v4in6, 1));
+	gk_prefix odd = prefix("10.64.0.0/10");             /* a length that is not a whole octet */
+	ts4(&t, "10.127.255.255", "10.127.255.255", 0, 0, 65535);
+	ck_assert(gk_gm_dst_allowed(&t, &odd, 1));
+	ts4(&t, "10.128.0.0", "10.128.0.0", 0, 0, 65535);
+	ck_assert(!gk_gm_dst_allowed(&t, &odd, 1));
+}
+END_TEST
+
+/* A group state as a registration delivers it: one ESP SA and, when kek, a Rekey SA. */
+static void state_with(gk_group_state *gs, bool kek, uint16_t gcauth)
+{
+	memset(gs, 0, sizeof(*gs));
+	make_sa(&gs->sas[0], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	gs->nsas = 1;
+	if (!kek)
+		return;
+	gk_group_sa *k = &gs->sas[gs->nsas++];
+	k->proto = GK_PROTO_GIKE_UPDATE;
+	k->gcauth = gcauth;
+	if (gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
+		gk_chunk alg = gk_sig_algid(GK_SIG_ED25519);
+		memcpy(k->sig_algid, alg.ptr, alg.len);
+		k->sig_algid_len = alg.len;
+		EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		gk_wbuf w;
+		gk_wbuf_init(&w, sizeof(gs->auth_key));
+		ck_assert_int_eq(gk_pubkey_to_spki(key, &w), GK_OK);
+		memcpy(gs->auth_key, w.data, w.len);
+		gs->auth_key_len = w.len;
+		gk_wbuf_free(&w);
+		EVP_PKEY_free(key);
+	}
+}
+
+START_TEST(state_check)
+{
+	gk_group_state gs;
+	char why[256] = "";
+	gk_prefix allow = prefix("192.0.2.0/24");
+	state_with(&gs, true, GK_GCAUTH_DIGITAL_SIGNATURE);
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, NULL, 0, why, sizeof(why)), GK_OK);
+	/* a unicast destination: refused without the prefix, accepted with it */
+	ts4(&gs.sas[0].dst, "192.0.2.7", "192.0.2.7", 0, 0, 65535);
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, NULL, 0, why, sizeof(why)), GK_E_UNSUPPORTED);
+	ck_assert_str_eq(why, "ESP SA destination 192.0.2.7/32 is neither multicast nor inside a prefix allowed "
+			      "with --allow-selector");
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, &allow, 1, why, sizeof(why)), GK_OK);
+	/* everything: refused also in a rekey, also for a second SA behind a good one */
+	gs.sas[2] = gs.sas[1];
+	gs.sas[1] = gs.sas[0];
+	gs.nsas = 3;
+	ts4(&gs.sas[0].dst, "239.1.2.3", "239.1.2.3", 0, 0, 65535);
+	ts4(&gs.sas[1].dst, "0.0.0.0", "255.255.255.255", 0, 0, 65535);
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REKEY, &allow, 1, why, sizeof(why)), GK_E_UNSUPPORTED);
+	ck_assert_str_eq(why, "ESP SA destination 0.0.0.0/0 is neither multicast nor inside a prefix allowed "
+			      "with --allow-selector");
+
+	/* GCAUTH Digital Signature fails closed */
+	state_with(&gs, true, GK_GCAUTH_DIGITAL_SIGNATURE);
+	gs.auth_key_len = 0;
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, NULL, 0, why, sizeof(why)), GK_E_AUTH);
+	ck_assert_str_eq(why, "GCAUTH Digital Signature without an AUTH_KEY: GSA_REKEY could not be verified");
+	state_with(&gs, true, GK_GCAUTH_DIGITAL_SIGNATURE);
+	gs.auth_key_len = 20;                      /* truncated DER: cannot load */
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, NULL, 0, why, sizeof(why)), GK_E_AUTH);
+	ck_assert_str_eq(why, "the AUTH_KEY for GSA_REKEY signatures cannot be loaded");
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REKEY, NULL, 0, why, sizeof(why)), GK_E_AUTH);
+	state_with(&gs, true, GK_GCAUTH_DIGITAL_SIGNATURE);
+	gs.sas[1].sig_algid[0] = 0x31; /* an AlgorithmIdentifier we do not know (a SET, not a SEQUENCE) */
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, NULL, 0, why, sizeof(why)), GK_E_AUTH);
+	ck_assert_str_eq(why, "GSA_REKEY signature algorithm not supported: GSA_REKEY could not be verified");
+	state_with(&gs, true, 7);
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, NULL, 0, why, sizeof(why)), GK_E_AUTH);
+	ck_assert_str_eq(why, "Rekey SA with unknown GCAUTH method 7");
+	/* implicit, when the group policy says so, and groups without a Rekey SA are fine */
+	state_with(&gs, true, GK_GCAUTH_IMPLICIT);
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, NULL, 0, why, sizeof(why)), GK_OK);
+	state_with(&gs, false, 0);
+	ck_assert_int_eq(gk_gm_state_check(&gs, GK_GSA_REGISTRATION, NULL, 0, why, sizeof(why)), GK_OK);
+	gk_group_state_wipe(&gs);
+}
+END_TEST
+
+/* The GSA_NEXT_SPI trigger: once per Rekey SA, and once per interval whatever the Rekey SA. */
+START_TEST(next_spi_guard)
+{
+	gk_next_spi_guard g;
+	memset(&g, 0, sizeof(g));
+	uint8_t kek1[16] = { 1 }, kek2[16] = { 2 }, kek3[16] = { 3 };
+	const int64_t iv = 600000;
+	ck_assert(gk_next_spi_allow(&g, kek1, 1000, iv));
+	ck_assert(!gk_next_spi_allow(&g, kek1, 1001, iv));          /* the same Rekey SA */
+	ck_assert(!gk_next_spi_allow(&g, kek1, 1000 + 10 * iv, iv)); /* ... however much later */
+	ck_assert(!gk_next_spi_allow(&g, kek2, 1000 + iv - 1, iv));  /* a new one, within the interval */
+	ck_assert(gk_next_spi_allow(&g, kek2, 1000 + iv, iv));       /* a new one, after it */
+	ck_assert(!gk_next_spi_allow(&g, kek2, 1000 + 3 * iv, iv));
+	ck_assert(!gk_next_spi_allow(&g, kek3, 1000 + 2 * iv - 1, iv));
+	ck_assert(gk_next_spi_allow(&g, kek3, 1000 + 2 * iv, iv));
+	/* a group that never fired may fire at once, also at time 0 */
+	memset(&g, 0, sizeof(g));
+	ck_assert(gk_next_spi_allow(&g, kek1, 0, iv));
+}
+END_TEST
+
 /* ---- the real kernel, in a network namespace of our own (root only) ---- */
 
 static int count_cb(const struct nlmsghdr *nlh, void *data)
@@ -972,6 +1159,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, book_rollback);
 	tcase_add_test(tc, book_groups_apart);
 	tcase_add_test(tc, none_backend);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("member checks");
+	tcase_add_test(tc, allow_selector_parse);
+	tcase_add_test(tc, selector_destinations);
+	tcase_add_test(tc, state_check);
+	tcase_add_test(tc, next_spi_guard);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);

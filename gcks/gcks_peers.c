@@ -1,0 +1,105 @@
+/* Established IKE SAs by the identity that authenticated them: at most max_sas_per_identity
+ * each, so that one member's credentials cannot fill the SA table, and INITIAL_CONTACT
+ * (RFC 7296 2.4) replaces the identity's earlier SAs. */
+#include <stdlib.h>
+#include <openssl/crypto.h>
+#include "gcks_int.h"
+#include "log.h"
+
+#define GCKS_ID_BUCKETS 1024
+
+static size_t id_bucket(const gk_gcks *g, const gk_ident *id)
+{
+	return (size_t)gcks_ident_hash(id) & (g->id_buckets - 1);
+}
+
+static void link_sa(gk_gcks *g, gcks_sa *sa)
+{
+	gcks_sa **head = &g->by_id[id_bucket(g, &sa->ike.peer_id)];
+	sa->next_id = *head;
+	if (*head)
+		(*head)->pprev_id = &sa->next_id;
+	sa->pprev_id = head;
+	*head = sa;
+	g->nid++;
+}
+
+/* Doubles the index once it holds more SAs than buckets; on allocation failure it stays. */
+static void grow(gk_gcks *g)
+{
+	size_t n = g->id_buckets ? g->id_buckets * 2 : GCKS_ID_BUCKETS;
+	gcks_sa **b = calloc(n, sizeof(*b)), **old = g->by_id;
+	size_t oldn = g->id_buckets;
+	if (!b)
+		return;
+	g->by_id = b;
+	g->id_buckets = n;
+	g->nid = 0;
+	for (size_t i = 0; i < oldn; i++)
+		for (gcks_sa *sa = old[i], *next; sa; sa = next) {
+			next = sa->next_id;
+			link_sa(g, sa);
+		}
+	free(old);
+}
+
+void gcks_peer_unlink(gk_gcks *g, gcks_sa *sa)
+{
+	/* the credential's hash goes with the SA (a weak PSK could be guessed from it) */
+	OPENSSL_cleanse(sa->cred_hash, sizeof(sa->cred_hash));
+	if (!sa->pprev_id)
+		return;
+	*sa->pprev_id = sa->next_id;
+	if (sa->next_id)
+		sa->next_id->pprev_id = sa->pprev_id;
+	sa->next_id = NULL;
+	sa->pprev_id = NULL;
+	g->nid--;
+}
+
+void gcks_peers_free(gk_gcks *g)
+{
+	free(g->by_id);
+	g->by_id = NULL;
+	g->id_buckets = g->nid = 0;
+}
+
+/* The oldest other established SA of sa's identity, and how many there are. */
+static gcks_sa *oldest(gk_gcks *g, const gcks_sa *sa, size_t *count)
+{
+	gcks_sa *old = NULL;
+	*count = 0;
+	if (!g->by_id)
+		return NULL;
+	for (gcks_sa *o = g->by_id[id_bucket(g, &sa->ike.peer_id)]; o; o = o->next_id) {
+		if (o == sa || !gk_ident_eq(&o->ike.peer_id, &sa->ike.peer_id))
+			continue;
+		++*count;
+		if (!old || o->admitted < old->admitted)
+			old = o;
+	}
+	return old;
+}
+
+void gcks_peer_admit(gk_gcks *g, gcks_sa *sa, bool initial_contact)
+{
+	char idt[GK_IDENT_TEXT_MAX];
+	size_t n;
+	unsigned cap = g->cfg.max_sas_per_identity ? g->cfg.max_sas_per_identity : 1;
+	gcks_sa *old;
+	/* RFC 7296 2.4: INITIAL_CONTACT says the peer has no other IKE SA with us (it restarted):
+	 * the earlier ones are deleted, without a Delete to an SA the peer has forgotten. Otherwise
+	 * the identity keeps at most `cap` SAs: the newest authentication wins, as the member that
+	 * lost its SAs without INITIAL_CONTACT (a crash) is the likely one asking. */
+	while ((old = oldest(g, sa, &n)) && (initial_contact || n >= cap)) {
+		gk_info("IKE SA %016llx of %s deleted: %s", (unsigned long long)old->ike.spi_r,
+			gk_ident_text(&old->ike.peer_id, idt),
+			initial_contact ? "INITIAL_CONTACT" : "the identity's IKE SAs are at their limit");
+		gcks_sa_remove(g, old);
+	}
+	if (g->nid >= g->id_buckets)
+		grow(g);
+	sa->admitted = ++g->id_admitted;
+	if (g->by_id)
+		link_sa(g, sa);
+}

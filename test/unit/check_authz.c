@@ -1,0 +1,1200 @@
+/* Authentication and authorization against outsiders and rogue members, end to end in one
+ * process (a GCKS core and members over fakenet.h, as in check_registration.c): every test
+ * performs an attack, mostly with hand-made messages (raw_*), and asserts what the attacker
+ * got back (the notify, the payloads), that no IKE SA and no registration is left, and what
+ * the log said. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/pem.h>
+#include "testutil.h"
+#include "certgen.h"
+#include "fakenet.h"
+#include "gcks/storage.h"
+#include "algs.h"
+#include "auth.h"
+#include "dh.h"
+#include "ike_sa.h"
+#include "log.h"
+#include "message.h"
+#include "proposal.h"
+
+#define G1 "keyid:grp-1"
+#define G2 "keyid:grp-2"
+#define GCKS_ID "fqdn:gcks.example"
+
+static char dir[64];
+static char db[128];
+static gk_store *store;
+static fakenet net;
+static gk_gcks_config gcfg;
+static EVP_PKEY *gcks_key;
+
+/* certificates of the certificate tests */
+static EVP_PKEY *ca_key, *rogue_key;
+static X509 *ca_cert, *rogue_cert, *gcks_cert;
+static X509_STORE *ca_store, *rogue_store;
+#define MAX_CERTS 8
+static EVP_PKEY *member_keys[MAX_CERTS];
+static X509 *member_certs[MAX_CERTS];
+static size_t nmember_certs;
+
+/* ---- helpers: identities, PEM ---- */
+
+static gk_ident ident(const char *text)
+{
+	gk_ident id;
+	const char *why = NULL;
+	ck_assert_msg(gk_ident_parse(text, &id, &why) == GK_OK, "%s: %s", text, why);
+	return id;
+}
+
+static char *key_pem(EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
+	char *p = NULL;
+	long n = BIO_get_mem_data(b, &p);
+	char *s = strndup(p, (size_t)n);
+	BIO_free(b);
+	return s;
+}
+
+static char *cert_pem(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(PEM_write_bio_X509(b, x), 1);
+	char *p = NULL;
+	long n = BIO_get_mem_data(b, &p);
+	char *s = strndup(p, (size_t)n);
+	BIO_free(b);
+	return s;
+}
+
+/* The GCKS identity: its signing key, and optionally its certificate and the CA of members. */
+static void set_identity(X509 *cert, X509 *ca)
+{
+	gk_gcks_identity id;
+	memset(&id, 0, sizeof(id));
+	id.id = ident(GCKS_ID);
+	id.sign_key_pem = key_pem(gcks_key);
+	id.cert_pem = cert ? cert_pem(cert) : NULL;
+	id.ca_pem = ca ? cert_pem(ca) : NULL;
+	ck_assert_int_eq(gk_store_identity_set(store, &id, "test"), GK_OK);
+	free(id.sign_key_pem);
+	free(id.cert_pem);
+	free(id.ca_pem);
+}
+
+/* ---- fixture ---- */
+
+static void setup(void)
+{
+	gk_log_init("check_authz", getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
+	snprintf(dir, sizeof(dir), "/tmp/gk-authz-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/gcks.db", dir);
+	gk_store_err err;
+	ck_assert_msg(gk_store_open(db, true, &store, &err) == GK_OK, "%s", err.msg);
+	fn_init(&net);
+	gk_gcks_config_default(&gcfg);
+	gcks_key = cg_key_ec("P-256");
+	ck_assert_ptr_nonnull(gcks_key);
+	set_identity(NULL, NULL);
+}
+
+static void teardown(void)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	fn_free(&net);
+	gk_store_close(store);
+	store = NULL;
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	EVP_PKEY_free(gcks_key);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(rogue_key);
+	X509_free(ca_cert);
+	X509_free(rogue_cert);
+	X509_free(gcks_cert);
+	X509_STORE_free(ca_store);
+	X509_STORE_free(rogue_store);
+	for (size_t i = 0; i < nmember_certs; i++) {
+		EVP_PKEY_free(member_keys[i]);
+		X509_free(member_certs[i]);
+	}
+	gcks_key = ca_key = rogue_key = NULL;
+	ca_cert = rogue_cert = gcks_cert = NULL;
+	ca_store = rogue_store = NULL;
+	nmember_certs = 0;
+}
+
+/* ---- group policies, built in C ---- */
+
+static void ts(gk_ts_spec *t, const char *lo, const char *hi, uint8_t proto, uint16_t plo, uint16_t phi)
+{
+	memset(t, 0, sizeof(*t));
+	t->family = 4;
+	ck_assert_int_eq(inet_pton(AF_INET, lo, t->start), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, hi, t->end), 1);
+	t->ip_proto = proto;
+	t->port_lo = plo;
+	t->port_hi = phi;
+}
+
+/* One ESP TEK in a counter mode (AES-GCM-16/256, multi-sender SN) and a multicast Rekey SA. */
+static void pol_init(gk_group_policy *g, const char *name)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->id = ident(name);
+	g->rekey_transport = GK_REKEY_MULTICAST;
+	g->atd = 30;
+	g->dtd = 60;
+	g->sender_id_bits = 8;
+	g->rekey_margin_pct = 10;
+	gk_kek_policy *k = &g->kek;
+	k->present = true;
+	k->encr = GK_ENCR_AES_CBC;
+	k->encr_key_bits = 256;
+	k->integ = GK_INTEG_HMAC_SHA2_256_128;
+	k->kwa = GK_KWA_KW_5649_256;
+	k->gcauth = GK_GCAUTH_DIGITAL_SIGNATURE;
+	k->sig_scheme = GK_SIG_ECDSA_SHA256;
+	ts(&k->src, "192.0.2.1", "192.0.2.1", 17, 848, 848);
+	ts(&k->dst, "239.0.0.1", "239.0.0.1", 17, 848, 848);
+	k->lifetime = 86400;
+	k->ttl = 8;
+	k->copies = 1;
+	g->nteks = 1;
+	g->teks = calloc(1, sizeof(*g->teks));
+	ck_assert_ptr_nonnull(g->teks);
+	gk_tek_policy *t = &g->teks[0];
+	snprintf(t->name, sizeof(t->name), "video");
+	t->proto = GK_PROTO_ESP;
+	t->encr = GK_ENCR_AES_GCM_16;
+	t->encr_key_bits = 256;
+	t->sn = GK_SN_UNSPEC32;
+	ts(&t->src, "192.0.2.0", "192.0.2.255", 17, 0, 65535);
+	ts(&t->dst, "239.1.1.1", "239.1.1.1", 17, 5004, 5004);
+	t->lifetime = 3600;
+}
+
+static gk_member_policy *pol_member(gk_group_policy *g, const char *id, gk_member_auth auth, gk_role role)
+{
+	gk_member_policy *n = realloc(g->members, (g->nmembers + 1) * sizeof(*n));
+	ck_assert_ptr_nonnull(n);
+	g->members = n;
+	gk_member_policy *m = &g->members[g->nmembers++];
+	memset(m, 0, sizeof(*m));
+	m->id = ident(id);
+	m->auth = auth;
+	m->role = role;
+	if (auth == GK_MAUTH_PSK) {
+		/* every PSK member's key is its own identity text: psk_of() */
+		m->psk_len = strlen(id);
+		m->psk = malloc(m->psk_len);
+		ck_assert_ptr_nonnull(m->psk);
+		memcpy(m->psk, id, m->psk_len);
+	}
+	return m;
+}
+
+static void pol_put(gk_group_policy *g)
+{
+	bool changed = false;
+	gk_status st = gk_store_group_put(store, g, "test", NULL, &changed);
+	ck_assert_msg(st == GK_OK, "group put: %s (%s)", gk_status_str(st), gk_store_errmsg(store));
+	gk_group_policy_free(g);
+}
+
+/* G1 with receivers r1, r2 and sender s1; G2 with other and r1. */
+static void standard_policies(uint32_t g1_capacity)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.capacity = g1_capacity;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_SENDER)->max_sender_ids = 4;
+	pol_member(&g, "fqdn:s2.example", GK_MAUTH_PSK, GK_ROLE_SENDER)->max_sender_ids = 4;
+	pol_put(&g);
+	pol_init(&g, G2);
+	g.teks[0].dst.start[3] = g.teks[0].dst.end[3] = 2;
+	pol_member(&g, "fqdn:other.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+}
+
+static void start_gcks(void)
+{
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	gk_status st = gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err));
+	ck_assert_msg(st == GK_OK, "gk_gcks_new: %s: %s", gk_status_str(st), err);
+}
+
+static gk_gcks_stats stats(void)
+{
+	gk_gcks_stats s;
+	gk_gcks_stats_get(net.gcks, &s);
+	return s;
+}
+
+/* ---- members ---- */
+
+/* A PSK member of one group; its PSK is its identity text (see pol_member). */
+static gk_gm_config gm_psk(const char *id, const char *group)
+{
+	gk_gm_config c;
+	gk_gm_config_default(&c);
+	c.id = ident(id);
+	c.groups[0] = ident(group);
+	c.ngroups = 1;
+	c.psk = (const uint8_t *)id;
+	c.psk_len = strlen(id);
+	return c;
+}
+
+static fn_member *join(const gk_gm_config *c)
+{
+	fn_member *m = fn_add_member(&net, c);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(gk_gm_start(m->gm), GK_OK);
+	return m;
+}
+
+static bool member_finished(fakenet *n, void *ctx)
+{
+	(void)n;
+	return fn_member_finished(ctx);
+}
+
+static void run_member(fn_member *m)
+{
+	ck_assert_msg(fn_run_until(&net, member_finished, m, 120000), "member %d did not finish", m->idx);
+}
+
+static void run_all(void)
+{
+	ck_assert_msg(fn_run_until(&net, fn_all_finished, NULL, 120000), "members did not finish");
+}
+
+static void describe(const fn_member *m, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < m->nev && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "[%d g%zu %s %s] ", m->ev[i].type, m->ev[i].group,
+				      m->ev[i].notify ? gk_iana_str(GK_REG_NOTIFY, m->ev[i].notify) : "-",
+				      m->ev[i].why);
+}
+
+/* The member registered to group index gi exactly once, and finished without failure. */
+static const gk_group_state *registered(const fn_member *m, size_t gi)
+{
+	char d[1024];
+	describe(m, d, sizeof(d));
+	size_t n = 0;
+	const gk_group_state *gs = NULL;
+	for (size_t i = 0; i < m->nev; i++)
+		if (m->ev[i].type == GK_GM_REGISTERED && m->ev[i].group == gi) {
+			n++;
+			gs = m->ev[i].state;
+		}
+	ck_assert_msg(n == 1, "member %d: %zu registrations to group %zu: %s", m->idx, n, gi, d);
+	ck_assert_msg(fn_count(m, GK_GM_FAILED) == 0 && fn_count(m, GK_GM_REFUSED) == 0, "member %d: %s", m->idx, d);
+	ck_assert_ptr_nonnull(gs);
+	return gs;
+}
+
+/* The member failed as a whole with this notify (0: no answer). */
+static void failed(const fn_member *m, uint16_t notify)
+{
+	char d[1024];
+	describe(m, d, sizeof(d));
+	const fn_event *e = fn_find(m, GK_GM_FAILED, 0);
+	ck_assert_msg(e && e->notify == notify, "member %d: expected FAILED %s: %s", m->idx,
+		      notify ? gk_iana_str(GK_REG_NOTIFY, notify) : "(no notify)", d);
+	ck_assert_msg(fn_count(m, GK_GM_REGISTERED) == 0, "member %d: %s", m->idx, d);
+}
+
+/* ---- store ---- */
+
+static uint32_t reg_count(const char *group)
+{
+	uint32_t n = 99;
+	ck_assert_int_eq(gk_store_registration_count(store, group, &n), GK_OK);
+	return n;
+}
+
+/* ---- the wire ---- */
+
+/* ---- a hand-made initiator, for what the member core never sends ---- */
+
+typedef struct raw_ike {
+	fn_raw *ep;
+	gk_ike_sa ike;
+	gk_ike_offer offer;
+	gk_rand_test rnd;
+} raw_ike;
+
+static void raw_new(raw_ike *r, uint64_t seed)
+{
+	memset(r, 0, sizeof(*r));
+	r->ep = fn_add_raw(&net);
+	ck_assert_ptr_nonnull(r->ep);
+	gk_ike_offer_default(&r->offer);
+	r->offer.kwa_required = true;
+	gk_rand_test_init(&r->rnd, seed);
+	r->ike.initiator = true;
+}
+
+/* Delivers everything and takes the one datagram the GCKS sent back, parsed; false if none. */
+static bool raw_recv(raw_ike *r, gk_msg *m, bool decrypt)
+{
+	fn_dgram d;
+	fn_flush(&net);
+	if (!fn_raw_take(r->ep, &d))
+		return false;
+	ck_assert_int_eq(gk_msg_parse(m, GK_CHUNK(d.data, d.len)), GK_OK);
+	free(d.data);
+	if (decrypt) {
+		bool complete = false;
+		ck_assert_int_eq(gk_ike_sa_open(&r->ike, m, &complete), GK_OK);
+		ck_assert(complete);
+	}
+	return true;
+}
+
+static void raw_sa_init(raw_ike *r)
+{
+	gk_arena a;
+	gk_pl_sa sa;
+	gk_wbuf pub, req, shared;
+	uint8_t ni[32];
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&pub, 1024);
+	gk_wbuf_init(&req, GK_MAX_MESSAGE);
+	gk_wbuf_init(&shared, 1024);
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, (uint8_t *)&r->ike.spi_i, 8), GK_OK);
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, ni, sizeof(ni)), GK_OK);
+	ck_assert_int_eq(gk_dh_new(r->offer.ke[0], &r->ike.dh), GK_OK);
+	ck_assert_int_eq(gk_dh_public(r->ike.dh, &pub), GK_OK);
+	ck_assert_int_eq(gk_ike_offer_to_sa(&r->offer, &a, &sa), GK_OK);
+	gk_pl_ke ke = { .group = r->offer.ke[0], .data = gk_wbuf_chunk(&pub) };
+	gk_pl_bytes nonce = { GK_CHUNK(ni, sizeof(ni)) };
+	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce } };
+	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
+			 .outer = pl, .nouter = 3 };
+	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, &req), GK_OK);
+	fn_raw_send(r->ep, req.data, req.len);
+	gk_msg m;
+	ck_assert_msg(raw_recv(r, &m, false), "no IKE_SA_INIT response");
+	ck_assert_ptr_null(gk_msg_find_error(&m));
+	ck_assert_int_eq(gk_ike_suite_from_sa(&gk_msg_find(&m, GK_PL_SA)->body->sa, &r->offer, &r->ike.suite), GK_OK);
+	ck_assert_uint_ne(r->ike.suite.kwa, 0);
+	r->ike.spi_r = m.hdr.spi_r;
+	ck_assert_int_eq(gk_dh_derive(r->ike.dh, gk_msg_find(&m, GK_PL_KE)->body->ke.data, &shared), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_set_nonces(&r->ike, GK_CHUNK(ni, sizeof(ni)),
+					      gk_msg_find(&m, GK_PL_NONCE)->body->bytes.data), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_keep_init(&r->ike, gk_wbuf_chunk(&req), m.data), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_derive(&r->ike, gk_wbuf_chunk(&shared)), GK_OK);
+	r->ike.state = GK_IKE_INIT_DONE;
+	r->ike.msgid_out = 1;
+	gk_msg_free(&m);
+	gk_wbuf_free(&pub);
+	gk_wbuf_free(&req);
+	gk_wbuf_free(&shared);
+	gk_arena_free(&a);
+}
+
+/* Sends a protected request with this Message ID (not necessarily the next one). */
+static void raw_send(raw_ike *r, uint8_t exchange, uint32_t msg_id, const gk_out_pl *pl, size_t n)
+{
+	gk_sk_keys k = gk_ike_sa_sk(&r->ike, true);
+	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .spi_r = r->ike.spi_r, .exchange = exchange,
+				  .flags = GK_FLAG_I, .msg_id = msg_id },
+			 .inner = pl, .ninner = n, .protect = true };
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	ck_assert_int_eq(gk_msg_build(&o, &k, &r->rnd.r, &w), GK_OK);
+	fn_raw_send(r->ep, w.data, w.len);
+	gk_wbuf_free(&w);
+}
+
+static void raw_free(raw_ike *r) { gk_ike_sa_free(&r->ike); }
+
+/* ---- certificates ---- */
+
+/* CAs and members (clientAuth); the GCKS's certificate carries serverAuth, which members
+ * require of a key server. */
+static X509 *issue(const char *cn, const char *san, bool ca, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+		   long serial)
+{
+	const char *eku = ca ? NULL : strcmp(cn, "gcks") ? "clientAuth" : "serverAuth";
+	cg_cert_opts o = { .cn = cn, .san = san, .ca = ca, .eku = eku, .not_before = -3600, .not_after = 86400,
+			   .serial = serial };
+	X509 *x = cg_cert_issue(&o, key, issuer, issuer_key);
+	ck_assert_ptr_nonnull(x);
+	return x;
+}
+
+static void make_pki(void)
+{
+	ca_key = cg_key_ec("P-256");
+	rogue_key = cg_key_ec("P-256");
+	ck_assert(ca_key && rogue_key);
+	ca_cert = issue("test CA", NULL, true, ca_key, NULL, NULL, 1);
+	rogue_cert = issue("rogue CA", NULL, true, rogue_key, NULL, NULL, 2);
+	gcks_cert = issue("gcks", "DNS:gcks.example", false, gcks_key, ca_cert, ca_key, 3);
+	ca_store = X509_STORE_new();
+	rogue_store = X509_STORE_new();
+	ck_assert(ca_store && rogue_store);
+	ck_assert_int_eq(X509_STORE_add_cert(ca_store, ca_cert), 1);
+	ck_assert_int_eq(X509_STORE_add_cert(rogue_store, rogue_cert), 1);
+}
+
+/* A member key and certificate; kept until teardown. */
+static void member_cert(const char *san, bool rogue, EVP_PKEY **key, X509 **cert)
+{
+	ck_assert_uint_lt(nmember_certs, MAX_CERTS);
+	EVP_PKEY *k = cg_key_ed25519();
+	ck_assert_ptr_nonnull(k);
+	X509 *x = issue("member", san, false, k, rogue ? rogue_cert : ca_cert, rogue ? rogue_key : ca_key,
+			10 + (long)nmember_certs);
+	member_keys[nmember_certs] = k;
+	member_certs[nmember_certs++] = x;
+	*key = k;
+	*cert = x;
+}
+
+static gk_gm_config gm_cert(const char *id, const char *group, EVP_PKEY *key, X509 *cert, X509_STORE *trust)
+{
+	gk_gm_config c = gm_psk(id, group);
+	c.psk = NULL;
+	c.psk_len = 0;
+	c.key = key;
+	c.cert = cert;
+	c.ca = trust;
+	return c;
+}
+
+/* ---- hand-made GSA_AUTH and IKE_AUTH ---- */
+
+/* What a hand-made authentication request carries. */
+typedef struct raw_cred {
+	const char *id;                  /* IDi, or */
+	const char *fqdn_bytes;          /* IDi of type FQDN with these octets as they are */
+	const char *psk;                 /* PSK MIC with this key, or */
+	EVP_PKEY *key;                   /* a Digital Signature with this key, */
+	X509 *cert;                      /* and this certificate in CERT (NULL: none) */
+	const char *group;               /* IDg: GSA_AUTH; NULL: IKE_AUTH */
+	bool initial_contact;
+} raw_cred;
+
+/* Sends the request on a fresh IKE SA (raw_sa_init first) and takes the decrypted response. */
+static void raw_auth(raw_ike *r, const raw_cred *c, gk_msg *m)
+{
+	gk_ident mid = { 0 }, gid;
+	if (c->fqdn_bytes) {
+		mid.type = GK_ID_FQDN;
+		mid.len = (uint8_t)strlen(c->fqdn_bytes);
+		memcpy(mid.data, c->fqdn_bytes, mid.len);
+	} else {
+		mid = ident(c->id);
+	}
+	gk_pl_id idi = { .id_type = mid.type, .data = GK_CHUNK(mid.data, mid.len) }, idg;
+	gk_wbuf body, octets, sig;
+	uint8_t mic[64], *der = NULL;
+	size_t miclen = sizeof(mic);
+	gk_pl_auth auth;
+	gk_pl_cert cert;
+	gk_pl_notify ic = { .type = GK_N_INITIAL_CONTACT };
+	gk_out_pl pl[5];
+	size_t n = 0;
+	gk_wbuf_init(&body, 1024);
+	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
+	gk_wbuf_init(&sig, 4096);
+	ck_assert_int_eq(gk_codec_build(gk_payload_desc(GK_PL_IDi), &idi, &body), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_auth_octets(&r->ike, true, gk_wbuf_chunk(&body), &octets), GK_OK);
+	if (c->psk) {
+		ck_assert_int_eq(gk_auth_psk_compute(r->ike.suite.prf, GK_CHUNK(c->psk, strlen(c->psk)),
+						     gk_wbuf_chunk(&octets), mic, &miclen), GK_OK);
+		auth = (gk_pl_auth){ .method = GK_AUTH_SHARED_KEY_MIC, .data = GK_CHUNK(mic, miclen) };
+	} else {
+		gk_sig_scheme scheme;
+		ck_assert_int_eq(gk_sig_scheme_for_key(c->key, &scheme), GK_OK);
+		ck_assert_int_eq(gk_auth_sig_sign(c->key, scheme, gk_wbuf_chunk(&octets), &sig), GK_OK);
+		auth = (gk_pl_auth){ .method = GK_AUTH_DIGITAL_SIGNATURE, .data = gk_wbuf_chunk(&sig) };
+	}
+	pl[n++] = (gk_out_pl){ GK_PL_IDi, false, &idi };
+	if (c->cert) {
+		int len = i2d_X509(c->cert, &der);
+		ck_assert_int_gt(len, 0);
+		cert = (gk_pl_cert){ .encoding = GK_CERT_X509_SIGNATURE, .data = GK_CHUNK(der, (size_t)len) };
+		pl[n++] = (gk_out_pl){ GK_PL_CERT, false, &cert };
+	}
+	pl[n++] = (gk_out_pl){ GK_PL_AUTH, false, &auth };
+	if (c->group) {
+		gid = ident(c->group);
+		idg = (gk_pl_id){ .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
+		pl[n++] = (gk_out_pl){ GK_PL_IDg, false, &idg };
+	}
+	if (c->initial_contact)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &ic };
+	raw_send(r, c->group ? GK_EXCH_GSA_AUTH : GK_EXCH_IKE_AUTH, r->ike.msgid_out, pl, n);
+	ck_assert_msg(raw_recv(r, m, true), "no answer to the authentication request");
+	ck_assert_uint_eq(m->hdr.msg_id, r->ike.msgid_out);
+	r->ike.msgid_out++;
+	OPENSSL_free(der);
+	gk_wbuf_free(&body);
+	gk_wbuf_free(&octets);
+	gk_wbuf_free(&sig);
+}
+
+/* A fresh hand-made peer (raw endpoint) that runs IKE_SA_INIT and the authentication. */
+static raw_ike *raw_peer(raw_ike *r, uint64_t seed, const raw_cred *c, gk_msg *m)
+{
+	raw_new(r, seed);
+	raw_sa_init(r);
+	raw_auth(r, c, m);
+	return r;
+}
+
+/* The inner payloads of a response as text, e.g. "IDr AUTH N(INVALID_GROUP_ID)". */
+static const char *shape(const gk_msg *m, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < m->pl.n && o < len; i++) {
+		const gk_payload *p = &m->pl.items[i];
+		if (!p->encrypted)
+			continue;
+		if (p->type == GK_PL_NOTIFY)
+			o += (size_t)snprintf(buf + o, len - o, "%sN(%s)", o ? " " : "",
+					      gk_iana_str(GK_REG_NOTIFY, p->body->notify.type));
+		else
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? " " : "", gk_iana_str(GK_REG_PAYLOAD, p->type));
+	}
+	return buf;
+}
+
+static void assert_shape(const gk_msg *m, const char *want)
+{
+	char got[256];
+	ck_assert_str_eq(shape(m, got, sizeof(got)), want);
+}
+
+/* The GCKS's AUTH in a PSK response verifies with this PSK (it authenticated itself). */
+static void assert_gcks_auth(const raw_ike *r, const gk_msg *m, const char *psk)
+{
+	const gk_payload *idr = gk_msg_find(m, GK_PL_IDr), *auth = gk_msg_find(m, GK_PL_AUTH);
+	gk_wbuf body, octets;
+	ck_assert(idr && auth);
+	gk_wbuf_init(&body, 1024);
+	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
+	ck_assert_int_eq(gk_ike_sa_auth_octets((gk_ike_sa *)&r->ike, false, idr->raw, &octets), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_verify(r->ike.suite.prf, GK_CHUNK(psk, strlen(psk)), gk_wbuf_chunk(&octets),
+					    auth->body->auth.data), GK_OK);
+	gk_wbuf_free(&body);
+	gk_wbuf_free(&octets);
+}
+
+/* Is the raw peer's IKE SA still there? An empty INFORMATIONAL on it is answered only if so. */
+static bool raw_sa_alive(raw_ike *r)
+{
+	gk_msg m;
+	raw_send(r, GK_EXCH_INFORMATIONAL, r->ike.msgid_out, NULL, 0);
+	if (!raw_recv(r, &m, true))
+		return false;
+	ck_assert_uint_eq(m.hdr.msg_id, r->ike.msgid_out);
+	r->ike.msgid_out++;
+	gk_msg_free(&m);
+	return true;
+}
+
+/* Length of the datagram the GCKS answered raw peer r's authentication request with. */
+static size_t auth_response_len(const raw_ike *r, uint8_t exchange)
+{
+	const fn_trace *t = fn_trace_find(&net, FN_FROM_GCKS, r->ep->idx + FN_RAW_BASE, exchange, 1, 0);
+	ck_assert_ptr_nonnull(t);
+	return t->len;
+}
+
+/* ---- the log, as the tests see it ---- */
+
+#define LOG_MAX 256
+static char *log_lines[LOG_MAX];
+static size_t nlog;
+
+static void log_sink(void *ctx, gk_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (level <= GK_LOG_WARN && nlog < LOG_MAX)
+		log_lines[nlog++] = strdup(msg);
+}
+
+static void log_capture(void)
+{
+	gk_log_init("check_authz", GK_LOG_WARN);
+	gk_log_set_sink(log_sink, NULL);
+}
+
+static void log_release(void)
+{
+	gk_log_set_sink(NULL, NULL);
+	for (size_t i = 0; i < nlog; i++)
+		free(log_lines[i]);
+	nlog = 0;
+}
+
+/* Captured warnings that contain `needle`. */
+static size_t log_count(const char *needle)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nlog; i++)
+		n += strstr(log_lines[i], needle) != NULL;
+	return n;
+}
+
+/* =========================================================================================
+ * Outsiders: nothing about groups before authentication (RFC 9838 2.3.1, RFC 7296 2.21.2)
+ * ========================================================================================= */
+
+/* Wrong or no credentials, for groups that exist (with the identity listed there or not) and
+ * for groups that do not: every answer is the same AUTHENTICATION_FAILED alone, of the same
+ * length, and the GCKS keeps nothing. */
+START_TEST(unauthenticated_probe_learns_nothing)
+{
+	standard_policies(0);
+	start_gcks();
+	static const raw_cred probes[] = {
+		{ .id = "fqdn:r1.example", .psk = "not the key of r1", .group = G1 },
+		{ .id = "fqdn:r1.example", .psk = "not the key of r1", .group = "keyid:no-such-group" },
+		{ .id = "fqdn:r1.example", .psk = "not the key of r1", .group = G2 },
+		{ .id = "fqdn:other.example", .psk = "not the key of other", .group = G1 },
+		{ .id = "fqdn:stranger.example", .psk = "fqdn:stranger.example", .group = G1 },
+		{ .id = "fqdn:stranger.example", .psk = "fqdn:stranger.example", .group = "keyid:no-such-group" },
+	};
+	size_t n = sizeof(probes) / sizeof(probes[0]), len0 = 0;
+	for (size_t i = 0; i < n; i++) {
+		raw_ike r;
+		gk_msg m;
+		raw_peer(&r, 50 + i, &probes[i], &m);
+		assert_shape(&m, "N(AUTHENTICATION_FAILED)");
+		size_t len = auth_response_len(&r, GK_EXCH_GSA_AUTH);
+		if (i == 0)
+			len0 = len;
+		ck_assert_msg(len == len0, "probe %zu: %zu octets, probe 0: %zu", i, len, len0);
+		gk_msg_free(&m);
+		/* the SA is gone: nothing more is answered on it */
+		ck_assert(!raw_sa_alive(&r));
+		raw_free(&r);
+	}
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.half_open, 0);
+	ck_assert_uint_eq(st.established, 0);
+	ck_assert_uint_eq(st.registrations, 0);
+	ck_assert_uint_eq(st.refusals, n);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	ck_assert_uint_eq(reg_count(G2), 0);
+}
+END_TEST
+
+/* Once authenticated, a member learns why it is refused, after the GCKS's IDr and AUTH: the
+ * shape of RFC 9838 2.3.1, with no GSA and no KD. */
+START_TEST(refusals_after_authentication)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike a, b;
+	gk_msg m;
+	raw_cred c = { .id = "fqdn:r1.example", .psk = "fqdn:r1.example", .group = "keyid:no-such-group" };
+	raw_peer(&a, 60, &c, &m);
+	assert_shape(&m, "IDr AUTH N(INVALID_GROUP_ID)");
+	assert_gcks_auth(&a, &m, c.psk);
+	gk_msg_free(&m);
+	c = (raw_cred){ .id = "fqdn:other.example", .psk = "fqdn:other.example", .group = G1 };
+	raw_peer(&b, 61, &c, &m);
+	assert_shape(&m, "IDr AUTH N(AUTHORIZATION_FAILED)");
+	assert_gcks_auth(&b, &m, c.psk);
+	gk_msg_free(&m);
+	/* authenticated IKE SAs, nothing registered */
+	gk_gcks_stats st = stats();
+	ck_assert_uint_eq(st.established, 2);
+	ck_assert_uint_eq(st.registrations, 0);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	ck_assert_uint_eq(reg_count(G2), 0);
+	ck_assert(raw_sa_alive(&a));
+	raw_free(&a);
+	raw_free(&b);
+}
+END_TEST
+
+/* =========================================================================================
+ * The credential the policy lists, and no other
+ * ========================================================================================= */
+
+/* A certificate from the GCKS's own CA does not stand in for a PSK or a raw public key the
+ * policy lists, a PSK not for a certificate; an identity listed nowhere gets no IKE SA, also
+ * through plain IKE_AUTH. */
+START_TEST(listed_credential_only)
+{
+	make_pki();
+	set_identity(gcks_cert, ca_cert);
+	EVP_PKEY *kkey = cg_key_ed25519();
+	ck_assert_ptr_nonnull(kkey);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:m1.example", GK_MAUTH_CERT, GK_ROLE_RECEIVER);
+	gk_member_policy *k1 = pol_member(&g, "fqdn:k1.example", GK_MAUTH_PUBKEY, GK_ROLE_RECEIVER);
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(kkey, &w), GK_OK);
+	k1->pubkey = malloc(w.len);
+	ck_assert_ptr_nonnull(k1->pubkey);
+	memcpy(k1->pubkey, w.data, w.len);
+	k1->pubkey_len = w.len;
+	gk_wbuf_free(&w);
+	pol_put(&g);
+	start_gcks();
+
+	EVP_PKEY *k;
+	X509 *x;
+	/* attacks: a CA certificate for a PSK member and for a raw-key member, a PSK for a
+	 * certificate member, a CA certificate for an identity listed nowhere */
+	member_cert("DNS:r1.example", false, &k, &x);
+	gk_gm_config c = gm_cert("fqdn:r1.example", G1, k, x, ca_store);
+	fn_member *cert_for_psk = join(&c);
+	member_cert("DNS:k1.example", false, &k, &x);
+	c = gm_cert("fqdn:k1.example", G1, k, x, ca_store);
+	fn_member *cert_for_key = join(&c);
+	c = gm_psk("fqdn:m1.example", G1);
+	fn_member *psk_for_cert = join(&c);
+	member_cert("DNS:nobody.example", false, &k, &x);
+	c = gm_cert("fqdn:nobody.example", G1, k, x, ca_store);
+	fn_member *unlisted = join(&c);
+	run_all();
+	failed(cert_for_psk, GK_N_AUTHENTICATION_FAILED);
+	failed(cert_for_key, GK_N_AUTHENTICATION_FAILED);
+	failed(psk_for_cert, GK_N_AUTHENTICATION_FAILED);
+	failed(unlisted, GK_N_AUTHENTICATION_FAILED);
+	ck_assert_uint_eq(stats().established, 0);
+	ck_assert_uint_eq(reg_count(G1), 0);
+
+	/* plain IKE_AUTH (childless): the same */
+	raw_ike r;
+	gk_msg m;
+	raw_cred rc = { .id = "fqdn:nobody.example", .key = k, .cert = x };
+	raw_peer(&r, 70, &rc, &m);
+	assert_shape(&m, "N(AUTHENTICATION_FAILED)");
+	gk_msg_free(&m);
+	raw_free(&r);
+	member_cert("DNS:r1.example", false, &k, &x);
+	rc = (raw_cred){ .id = "fqdn:r1.example", .key = k, .cert = x };
+	raw_peer(&r, 71, &rc, &m);
+	assert_shape(&m, "N(AUTHENTICATION_FAILED)");
+	gk_msg_free(&m);
+	raw_free(&r);
+	rc = (raw_cred){ .id = "fqdn:nobody.example", .psk = "fqdn:nobody.example" };
+	raw_peer(&r, 72, &rc, &m);
+	assert_shape(&m, "N(AUTHENTICATION_FAILED)");
+	gk_msg_free(&m);
+	raw_free(&r);
+	ck_assert_uint_eq(stats().established, 0);
+	ck_assert_uint_eq(stats().half_open, 0);
+
+	/* each with the credential it is listed with: all in, IKE_AUTH included */
+	rc = (raw_cred){ .id = "fqdn:r1.example", .psk = "fqdn:r1.example" };
+	raw_peer(&r, 73, &rc, &m);
+	assert_shape(&m, "IDr AUTH");
+	gk_msg_free(&m);
+	raw_free(&r);
+	member_cert("DNS:m1.example", false, &k, &x);
+	c = gm_cert("fqdn:m1.example", G1, k, x, ca_store);
+	fn_member *m1 = join(&c);
+	c = gm_cert("fqdn:k1.example", G1, kkey, NULL, NULL);
+	EVP_PKEY *gcks_pub = NULL;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(gcks_key, &w), GK_OK);
+	ck_assert_int_eq(gk_pubkey_from_spki(gk_wbuf_chunk(&w), &gcks_pub), GK_OK);
+	gk_wbuf_free(&w);
+	c.gcks_pubkey = gcks_pub;
+	fn_member *kmember = join(&c);
+	c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_all();
+	registered(m1, 0);
+	registered(kmember, 0);
+	registered(r1, 0);
+	ck_assert_uint_eq(reg_count(G1), 3);
+	ck_assert_uint_eq(stats().established, 4);
+	fn_free(&net); /* the members hold the keys until here */
+	EVP_PKEY_free(kkey);
+	EVP_PKEY_free(gcks_pub);
+}
+END_TEST
+
+/* The member registered to its first group and was refused the second for authorization. */
+static void registered_refused(const fn_member *m)
+{
+	char d[1024];
+	describe(m, d, sizeof(d));
+	ck_assert_msg(m->nev == 3, "%s", d);
+	ck_assert_msg(m->ev[0].type == GK_GM_REGISTERED && m->ev[0].group == 0, "%s", d);
+	ck_assert_msg(m->ev[1].type == GK_GM_REFUSED && m->ev[1].group == 1 &&
+		      m->ev[1].notify == GK_N_AUTHORIZATION_FAILED, "%s", d);
+	ck_assert_msg(m->ev[2].type == GK_GM_DONE, "%s", d);
+}
+
+#define PSK_A "the key group one gave to x"
+#define PSK_B "the key group two gave to x"
+#define G3 "keyid:grp-3"
+
+static void member_with_psk(gk_group_policy *g, const char *id, const char *psk)
+{
+	gk_member_policy *mp = pol_member(g, id, GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	free(mp->psk);
+	mp->psk_len = strlen(psk);
+	mp->psk = malloc(mp->psk_len);
+	ck_assert_ptr_nonnull(mp->psk);
+	memcpy(mp->psk, psk, mp->psk_len);
+}
+
+/* x is listed in G1 with PSK_A, in G2 with PSK_B, in G3 with PSK_A again: logged in with
+ * PSK_A it joins G1 and G3, never G2 (neither by GSA_REGISTRATION nor by asking in GSA_AUTH). */
+START_TEST(credential_authorizes_only_its_groups)
+{
+	gk_group_policy g;
+	const char *names[] = { G1, G2, G3 }, *psks[] = { PSK_A, PSK_B, PSK_A };
+	for (int i = 0; i < 3; i++) {
+		pol_init(&g, names[i]);
+		g.teks[0].dst.start[3] = g.teks[0].dst.end[3] = (uint8_t)(i + 1);
+		member_with_psk(&g, "fqdn:x.example", psks[i]);
+		pol_put(&g);
+	}
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:x.example", G1);
+	c.psk = (const uint8_t *)PSK_A;
+	c.psk_len = strlen(PSK_A);
+	c.groups[1] = ident(G2);
+	c.groups[2] = ident(G3);
+	c.ngroups = 3;
+	fn_member *m = join(&c);
+	run_member(m);
+	char d[1024];
+	describe(m, d, sizeof(d));
+	ck_assert_msg(m->nev == 4, "%s", d);
+	ck_assert(m->ev[0].type == GK_GM_REGISTERED && m->ev[0].group == 0);
+	ck_assert(m->ev[1].type == GK_GM_REFUSED && m->ev[1].group == 1 && m->ev[1].notify == GK_N_AUTHORIZATION_FAILED);
+	ck_assert(m->ev[2].type == GK_GM_REGISTERED && m->ev[2].group == 2);
+	ck_assert(m->ev[3].type == GK_GM_DONE);
+	ck_assert_uint_eq(reg_count(G2), 0);
+	/* no key material in the refusal: its GSA_REGISTRATION response is the bare notify */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, m->idx, GK_EXCH_GSA_REGISTRATION, 1), 2);
+
+	/* asking for G2 in GSA_AUTH with PSK_A: authenticated (G1 lists it), not authorized */
+	raw_ike r;
+	gk_msg msg;
+	raw_cred rc = { .id = "fqdn:x.example", .psk = PSK_A, .group = G2 };
+	raw_peer(&r, 80, &rc, &msg);
+	assert_shape(&msg, "IDr AUTH N(AUTHORIZATION_FAILED)");
+	assert_gcks_auth(&r, &msg, PSK_A);
+	gk_msg_free(&msg);
+	raw_free(&r);
+	/* PSK_B opens G2 and only G2 */
+	c.psk = (const uint8_t *)PSK_B;
+	c.psk_len = strlen(PSK_B);
+	c.groups[0] = ident(G2);
+	c.groups[1] = ident(G1);
+	c.ngroups = 2;
+	fn_member *mb = join(&c);
+	run_member(mb);
+	registered_refused(mb);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(reg_count(G2), 1);
+	ck_assert_uint_eq(reg_count(G3), 1);
+}
+END_TEST
+
+/* z holds a certificate for G1 and a PSK for G2: the certificate does not open G2. */
+START_TEST(certificate_does_not_open_psk_group)
+{
+	make_pki();
+	set_identity(gcks_cert, ca_cert);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	pol_member(&g, "fqdn:z.example", GK_MAUTH_CERT, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	pol_init(&g, G2);
+	g.teks[0].dst.start[3] = g.teks[0].dst.end[3] = 2;
+	pol_member(&g, "fqdn:z.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	EVP_PKEY *k;
+	X509 *x;
+	member_cert("DNS:z.example", false, &k, &x);
+	gk_gm_config c = gm_cert("fqdn:z.example", G1, k, x, ca_store);
+	c.groups[1] = ident(G2);
+	c.ngroups = 2;
+	fn_member *m = join(&c);
+	run_member(m);
+	registered_refused(m);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(reg_count(G2), 0);
+}
+END_TEST
+
+static void member_with_key(gk_group_policy *g, const char *id, EVP_PKEY *key)
+{
+	gk_member_policy *mp = pol_member(g, id, GK_MAUTH_PUBKEY, GK_ROLE_RECEIVER);
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(key, &w), GK_OK);
+	mp->pubkey = malloc(w.len);
+	ck_assert_ptr_nonnull(mp->pubkey);
+	memcpy(mp->pubkey, w.data, w.len);
+	mp->pubkey_len = w.len;
+	gk_wbuf_free(&w);
+}
+
+/* y has raw key K1 in G1 and K2 in G2: signed with K1, it joins G1 and not G2. */
+START_TEST(raw_key_does_not_open_other_group)
+{
+	EVP_PKEY *k1 = cg_key_ed25519(), *k2 = cg_key_ed25519(), *gcks_pub = NULL;
+	ck_assert(k1 && k2);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	member_with_key(&g, "fqdn:y.example", k1);
+	pol_put(&g);
+	pol_init(&g, G2);
+	g.teks[0].dst.start[3] = g.teks[0].dst.end[3] = 2;
+	member_with_key(&g, "fqdn:y.example", k2);
+	pol_put(&g);
+	start_gcks();
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(gcks_key, &w), GK_OK);
+	ck_assert_int_eq(gk_pubkey_from_spki(gk_wbuf_chunk(&w), &gcks_pub), GK_OK);
+	gk_wbuf_free(&w);
+	gk_gm_config c = gm_cert("fqdn:y.example", G1, k1, NULL, NULL);
+	c.gcks_pubkey = gcks_pub;
+	c.groups[1] = ident(G2);
+	c.ngroups = 2;
+	fn_member *m = join(&c);
+	run_member(m);
+	registered_refused(m);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(reg_count(G2), 0);
+	fn_free(&net); /* the member holds the keys until here */
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(gcks_pub);
+}
+END_TEST
+
+/* =========================================================================================
+ * The log: escaped, and bounded
+ * ========================================================================================= */
+
+/* An identity with a newline and a terminal escape: the refusal's log line shows them as
+ * \xNN, and no captured line holds a control character. */
+START_TEST(wire_identity_escaped_in_log)
+{
+	standard_policies(0);
+	start_gcks();
+	log_capture();
+	raw_ike r;
+	gk_msg m;
+	raw_cred c = { .fqdn_bytes = "evil\n2026-01-01T00:00:00.000Z gcksd info: fake\x1b[2J", .psk = "guess", .group = G1 };
+	raw_peer(&r, 90, &c, &m);
+	assert_shape(&m, "N(AUTHENTICATION_FAILED)");
+	gk_msg_free(&m);
+	raw_free(&r);
+	gk_log(GK_LOG_WARN, "direct: %s", "a\nb\x1b[31m\\c\xc2\x9b");
+	ck_assert_uint_eq(log_count("refused 127.0.1.10:20000: GSA_AUTH: authentication of "
+				    "fqdn:evil\\x0a2026-01-01T00:00:00.000Z\\x20gcksd\\x20info:\\x20fake\\x1b[2J failed"), 1);
+	ck_assert_uint_eq(log_count("direct: a\\x0ab\\x1b[31m\\c\\xc2\\x9b"), 1);
+	for (size_t i = 0; i < nlog; i++)
+		for (const unsigned char *p = (const unsigned char *)log_lines[i]; *p; p++)
+			ck_assert_msg(*p >= 0x20 && *p < 0x7f, "line %zu: octet %02x", i, *p);
+	log_release();
+	/* the identity's text form, also where it is not logged */
+	gk_ident id = { .type = GK_ID_FQDN, .len = 4 };
+	memcpy(id.data, "a\nb\x1b", 4);
+	char t[GK_IDENT_TEXT_MAX];
+	ck_assert_str_eq(gk_ident_text(&id, t), "fqdn:a\\x0ab\\x1b");
+}
+END_TEST
+
+/* A member that sends refused requests without end: each refusal is counted, but the log gets
+ * 20 lines at once and one a second after (token bucket), then says how many it left out. */
+START_TEST(refusal_log_rate_limited)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_cred c = { .id = "fqdn:r1.example", .psk = "fqdn:r1.example", .group = G1 };
+	raw_peer(&r, 91, &c, &m);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	log_capture();
+	gk_ident gid = ident("keyid:no-such-group");
+	gk_pl_id idg = { .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
+	gk_out_pl pl[] = { { GK_PL_IDg, false, &idg } };
+	for (int i = 0; i < 110; i++) {
+		if (i == 100)
+			fn_advance(&net, 5000);
+		raw_send(&r, GK_EXCH_GSA_REGISTRATION, r.ike.msgid_out, pl, 1);
+		ck_assert(raw_recv(&r, &m, true));
+		r.ike.msgid_out++;
+		assert_shape(&m, "N(INVALID_GROUP_ID)");
+		gk_msg_free(&m);
+	}
+	ck_assert_uint_eq(stats().refusals, 110);
+	/* 20 at once; 5 s later 5 more, the first saying how many were left out */
+	ck_assert_uint_eq(log_count("refused 127.0.1.10:20000: registration of fqdn:r1.example to keyid:no-such-group "
+				    "(INVALID_GROUP_ID): no such group"), 25);
+	ck_assert_uint_eq(log_count("(80 more refusals not logged)"), 1);
+	ck_assert_ptr_nonnull(strstr(log_lines[20], "(80 more refusals not logged)"));
+	ck_assert_uint_eq(nlog, 25);
+	log_release();
+	raw_free(&r);
+}
+END_TEST
+
+/* Requests that break the payload rules (here GSA_REGISTRATION without IDg), over and over on
+ * one SA: each answered INVALID_SYNTAX, 20 of them logged. */
+START_TEST(syntax_refusal_log_rate_limited)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_cred c = { .id = "fqdn:r1.example", .psk = "fqdn:r1.example", .group = G1 };
+	raw_peer(&r, 92, &c, &m);
+	gk_msg_free(&m);
+	log_capture();
+	for (int i = 0; i < 50; i++) {
+		raw_send(&r, GK_EXCH_GSA_REGISTRATION, r.ike.msgid_out, NULL, 0);
+		ck_assert(raw_recv(&r, &m, true));
+		r.ike.msgid_out++;
+		assert_shape(&m, "N(INVALID_SYNTAX)");
+		gk_msg_free(&m);
+	}
+	ck_assert_uint_eq(log_count("refused 127.0.1.10:20000: GSA_REGISTRATION request breaks its payload rules"), 20);
+	ck_assert_uint_eq(nlog, 20);
+	ck_assert_uint_eq(stats().refusals, 50);
+	log_release();
+	raw_free(&r);
+}
+END_TEST
+
+/* =========================================================================================
+ * Per-identity limits
+ * ========================================================================================= */
+
+/* A member that opens IKE SA after IKE SA keeps max_sas_per_identity: each new one replaces
+ * its oldest; other identities' SAs stay. */
+START_TEST(identity_sa_cap)
+{
+	gk_gcks_config def;
+	gk_gcks_config_default(&def);
+	ck_assert_uint_eq(def.max_sas_per_identity, 8);
+	standard_policies(0);
+	gcfg.max_sas_per_identity = 3;
+	start_gcks();
+	raw_ike r[6];
+	gk_msg m;
+	raw_cred c = { .id = "fqdn:r2.example", .psk = "fqdn:r2.example", .group = G1 };
+	raw_peer(&r[5], 100, &c, &m);
+	gk_msg_free(&m);
+	c = (raw_cred){ .id = "fqdn:r1.example", .psk = "fqdn:r1.example", .group = G1 };
+	for (int i = 0; i < 5; i++) {
+		fn_advance(&net, 100);
+		raw_peer(&r[i], 101 + (uint64_t)i, &c, &m);
+		ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+		gk_msg_free(&m);
+		ck_assert_uint_eq(stats().established, 1 + (i < 3 ? i + 1 : 3));
+	}
+	ck_assert(!raw_sa_alive(&r[0]));
+	ck_assert(!raw_sa_alive(&r[1]));
+	for (int i = 2; i < 6; i++)
+		ck_assert_msg(raw_sa_alive(&r[i]), "SA %d", i);
+	ck_assert_uint_eq(stats().established, 4);
+	for (int i = 0; i < 6; i++)
+		raw_free(&r[i]);
+}
+END_TEST
+
+/* INITIAL_CONTACT (RFC 7296 2.4) deletes the identity's earlier SAs, and only after
+ * authentication: an outsider naming the identity deletes nothing. */
+START_TEST(initial_contact_replaces)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r[6];
+	gk_msg m;
+	raw_cred c = { .id = "fqdn:r2.example", .psk = "fqdn:r2.example", .group = G1 };
+	raw_peer(&r[5], 110, &c, &m);
+	gk_msg_free(&m);
+	c = (raw_cred){ .id = "fqdn:r1.example", .psk = "fqdn:r1.example", .group = G1 };
+	for (int i = 0; i < 3; i++) {
+		raw_peer(&r[i], 111 + (uint64_t)i, &c, &m);
+		gk_msg_free(&m);
+	}
+	ck_assert_uint_eq(stats().established, 4);
+	/* an outsider's INITIAL_CONTACT for r1 */
+	raw_cred bad = c;
+	bad.psk = "not the key";
+	bad.initial_contact = true;
+	raw_peer(&r[3], 114, &bad, &m);
+	assert_shape(&m, "N(AUTHENTICATION_FAILED)");
+	gk_msg_free(&m);
+	ck_assert_uint_eq(stats().established, 4);
+	/* r1 itself, restarted */
+	c.initial_contact = true;
+	raw_peer(&r[4], 115, &c, &m);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(stats().established, 2);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(!raw_sa_alive(&r[i]), "SA %d", i);
+	ck_assert(raw_sa_alive(&r[4]));
+	ck_assert(raw_sa_alive(&r[5]));
+	for (int i = 0; i < 6; i++)
+		raw_free(&r[i]);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("authz");
+	TCase *tc = tcase_create("authz");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, unauthenticated_probe_learns_nothing);
+	tcase_add_test(tc, refusals_after_authentication);
+	tcase_add_test(tc, listed_credential_only);
+	tcase_add_test(tc, credential_authorizes_only_its_groups);
+	tcase_add_test(tc, certificate_does_not_open_psk_group);
+	tcase_add_test(tc, raw_key_does_not_open_other_group);
+	tcase_add_test(tc, wire_identity_escaped_in_log);
+	tcase_add_test(tc, refusal_log_rate_limited);
+	tcase_add_test(tc, syntax_refusal_log_rate_limited);
+	tcase_add_test(tc, identity_sa_cap);
+	tcase_add_test(tc, initial_contact_replaces);
+	suite_add_tcase(su, tc);
+	return tu_run(su);
+}
