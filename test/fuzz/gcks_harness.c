@@ -155,16 +155,21 @@ static void put_group(gk_store *s, const char *name, gk_rekey_transport transpor
 	gk_group_policy_free(&g);
 }
 
-static void cleanup(void)
+static void unlink_db(const char *db)
 {
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
 	char p[160];
 	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s%s", H.template_db, suffixes[i]);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s%s", H.work_db, suffixes[i]);
+		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
 		unlink(p);
 	}
+}
+
+/* Only the directory is left between runs (libFuzzer may end the process without exit()). */
+static void cleanup(void)
+{
+	unlink_db(H.template_db);
+	unlink_db(H.work_db);
 	rmdir(H.dir);
 	free(H.image);
 }
@@ -251,6 +256,7 @@ static void make_template(void)
 	FUZZ_ASSERT(H.image && fread(H.image, 1, (size_t)n, f) == (size_t)n);
 	H.image_len = (size_t)n;
 	fclose(f);
+	unlink_db(H.template_db);
 }
 
 gk_gcks *fh_begin(fh_sent_fn sent, void *ctx)
@@ -354,4 +360,5 @@ void fh_end(void)
 	H.gcks = NULL;
 	gk_store_close(H.store);
 	H.store = NULL;
+	unlink_db(H.work_db);
 }
