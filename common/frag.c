@@ -109,9 +109,32 @@ gk_status gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, const gk
 
 void gk_frag_reset(gk_frag_reasm *r)
 {
+	size_t max_bytes = r->max_bytes;
+	gk_frag_pool *pool = r->pool;
+	uint32_t sets = r->sets;
 	for (size_t i = 0; i < GK_FRAG_MAX; i++)
 		gk_wbuf_free(&r->part[i]);
+	if (pool)
+		pool->used -= r->bytes;
 	memset(r, 0, sizeof(*r));
+	r->max_bytes = max_bytes;
+	r->pool = pool;
+	r->sets = sets;
+}
+
+/* Charges a verified fragment's buffer to the bounds; an error when it must not be kept. */
+static gk_status frag_charge(gk_frag_reasm *r, size_t cost)
+{
+	if (r->max_bytes && r->bytes + cost > r->max_bytes) {
+		gk_frag_reset(r);
+		return GK_E_TOO_BIG;
+	}
+	if (r->pool && r->pool->used + cost > r->pool->max)
+		return GK_E_NOMEM;
+	r->bytes += cost;
+	if (r->pool)
+		r->pool->used += cost;
+	return GK_OK;
 }
 
 gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bool *done,
@@ -138,10 +161,15 @@ gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bo
 		r->active = true;
 		r->msg_id = m->hdr.msg_id;
 		r->total = total;
+		r->sets++;
 	}
 	if (r->got[num - 1]) {
 		gk_wbuf_free(&part);
 		return GK_OK; /* duplicate */
+	}
+	if ((st = frag_charge(r, part.cap)) != GK_OK) {
+		gk_wbuf_free(&part);
+		return st;
 	}
 	r->part[num - 1] = part;
 	r->got[num - 1] = true;

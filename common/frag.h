@@ -27,7 +27,16 @@ gk_status gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, const gk
 gk_status gk_msg_build_raw_dgrams(const gk_hdr *h, uint8_t first_type, gk_chunk inner,
 				  const gk_sk_keys *k, const gk_rand *rnd, size_t max_len, gk_dgrams *out);
 
-/* Reassembly of one message at a time. Owns its buffers. */
+/* A memory budget shared by several reassemblies (all IKE SAs of a GCKS): RFC 7383 2.6 leaves
+ * the receiver's limits to the implementation, and fragments of a peer that has not
+ * authenticated must not grow without bound. Owned by whoever makes the reassemblies. */
+typedef struct gk_frag_pool {
+	size_t used;             /* octets held by parked fragments now */
+	size_t max;              /* bound on used */
+} gk_frag_pool;
+
+/* Reassembly of one message at a time. Owns its buffers; does not own pool. max_bytes, pool
+ * and sets survive gk_frag_reset. */
 typedef struct gk_frag_reasm {
 	uint32_t msg_id;
 	uint16_t total;
@@ -37,17 +46,24 @@ typedef struct gk_frag_reasm {
 	bool active;
 	gk_wbuf part[GK_FRAG_MAX];
 	bool got[GK_FRAG_MAX];
+	size_t bytes;            /* octets held by part[] (allocated sizes), charged to pool */
+	size_t max_bytes;        /* bound on bytes, 0 = none */
+	gk_frag_pool *pool;      /* NULL = none */
+	uint32_t sets;           /* sets begun so far: a caller can time each from its start */
 } gk_frag_reasm;
 
 /* Takes a parsed message whose protected payload is SKF: verifies and decrypts the fragment
  * with k and keeps it. When the last one arrives, *done is set and the whole plaintext is
  * appended to plain with *first_type the first inner payload type. Fragments of another
  * Message ID start over (RFC 7383 2.6). GK_E_INTEGRITY for a fragment that does not verify
- * (drop it), GK_E_MALFORMED for inconsistent numbering. */
+ * (drop it), GK_E_MALFORMED for inconsistent numbering. A fragment that would hold more than
+ * max_bytes drops the whole set (GK_E_TOO_BIG: it could never complete); one that would
+ * exceed the pool is dropped alone (GK_E_NOMEM: the set may complete once the pool drains). */
 gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bool *done,
 		      gk_wbuf *plain, uint8_t *first_type);
 /* Octet 1 of the SKF header of fragment 1 of the last reassembled message. */
 uint8_t gk_frag_first_flags(const gk_frag_reasm *r);
+/* Drops the parked fragments (returning their octets to the pool). */
 void gk_frag_reset(gk_frag_reasm *r);
 
 #endif

@@ -98,24 +98,43 @@ void gk_ike_sa_cache_response(gk_ike_sa *sa, gk_dgrams *resp)
 
 gk_status gk_ike_sa_open(gk_ike_sa *sa, gk_msg *m, bool *complete)
 {
+	return gk_ike_sa_open_at(sa, m, 0, complete);
+}
+
+gk_status gk_ike_sa_open_at(gk_ike_sa *sa, gk_msg *m, int64_t now_ms, bool *complete)
+{
 	gk_sk_keys k = gk_ike_sa_sk(sa, false);
 	*complete = true;
 	if (m->sk_index == SIZE_MAX)
 		return GK_E_STATE;
 	if (m->pl.items[m->sk_index].type != GK_PL_SKF)
 		return gk_msg_decrypt(m, &k);
-	if (!sa->reasm && !(sa->reasm = calloc(1, sizeof(*sa->reasm))))
-		return GK_E_NOMEM;
+	if (!sa->reasm) {
+		if (!(sa->reasm = calloc(1, sizeof(*sa->reasm))))
+			return GK_E_NOMEM;
+		sa->reasm->max_bytes = sa->frag_max;
+		sa->reasm->pool = sa->frag_pool;
+	}
 	gk_wbuf plain;
 	uint8_t first = 0;
+	uint32_t sets = sa->reasm->sets;
 	gk_wbuf_init(&plain, GK_MAX_MESSAGE);
 	gk_status st = gk_frag_add(sa->reasm, m, &k, complete, &plain, &first);
+	if (sa->reasm->sets != sets)
+		sa->frag_started_ms = now_ms;
 	if (!st && *complete) {
 		st = gk_msg_add_inner(m, first, gk_wbuf_chunk(&plain));
 		m->decrypted = true;
 	}
 	gk_wbuf_free(&plain);
 	return st;
+}
+
+void gk_ike_sa_frag_expire(gk_ike_sa *sa, int64_t now_ms)
+{
+	if (sa->reasm && sa->reasm->active && sa->frag_timeout_ms &&
+	    now_ms - sa->frag_started_ms >= sa->frag_timeout_ms)
+		gk_frag_reset(sa->reasm);
 }
 
 void gk_ike_sa_free(gk_ike_sa *sa)

@@ -34,6 +34,10 @@ typedef struct gk_ike_sa {
 	uint32_t msgid_in;      /* next Message ID we expect in a request from the peer */
 	gk_dgrams *last_resp;   /* our response to request msgid_in - 1 (one or more datagrams) */
 	gk_frag_reasm *reasm;   /* fragments of a request or response being received */
+	size_t frag_max;        /* octets parked per message, 0 = no bound (see gk_frag_reasm) */
+	gk_frag_pool *frag_pool; /* shared bound on parked octets, NULL = none; not owned */
+	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
+	int64_t frag_started_ms; /* when the set in reasm began */
 	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
 	gk_ident peer_id;
 	struct sockaddr_storage peer, local;
@@ -56,6 +60,10 @@ void gk_ike_sa_cache_response(gk_ike_sa *sa, gk_dgrams *resp);
 /* Opens a received protected message: SK directly, SKF through reassembly. GK_OK with
  * *complete false means a fragment was kept and the message is not whole yet. */
 gk_status gk_ike_sa_open(gk_ike_sa *sa, gk_msg *m, bool *complete);
+/* The same, noting when a set of fragments begins (now_ms), for gk_ike_sa_frag_expire. */
+gk_status gk_ike_sa_open_at(gk_ike_sa *sa, gk_msg *m, int64_t now_ms, bool *complete);
+/* Drops an incomplete set of fragments frag_timeout_ms after its first fragment came. */
+void gk_ike_sa_frag_expire(gk_ike_sa *sa, int64_t now_ms);
 void gk_ike_sa_free(gk_ike_sa *sa);
 
 /* NAT detection data (RFC 7296 2.23): SHA-1(SPIi | SPIr | IP | port). out holds 20 octets. */

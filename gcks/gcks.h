@@ -49,6 +49,16 @@ typedef struct gk_gcks_config {
 	unsigned ike_idle_timeout_s;     /* default when a group's policy does not say */
 	unsigned max_sender_ids_default; /* bound when a member's policy does not say */
 	unsigned max_sas_per_identity;   /* established IKE SAs of one identity; the oldest goes */
+	/* Memory a peer can make us hold before it authenticates (RFC 7296 2: requests up to
+	 * 3000 octets SHOULD be processed; RFC 7383 2.6 leaves reassembly limits to us). */
+	unsigned init_req_max;           /* octets of an IKE_SA_INIT request; larger ones are dropped */
+	unsigned frag_sa_max;            /* octets of fragments parked per IKE SA */
+	unsigned frag_total_max;         /* octets of fragments parked over all IKE SAs */
+	unsigned frag_timeout_ms;        /* an incomplete set of fragments is dropped after this */
+	/* Cached responses resent for retransmitted requests (RFC 7296 2.1), per IKE SA: at most
+	 * rtx_resend_max in rtx_window_ms, so replays cannot make us a reflector. */
+	unsigned rtx_resend_max;
+	unsigned rtx_window_ms;
 } gk_gcks_config;
 
 void gk_gcks_config_default(gk_gcks_config *c);
@@ -93,6 +103,8 @@ typedef struct gk_gcks_stats {
 	uint64_t resends_limited;        /* retransmitted IKE_SA_INIT left unanswered */
 	uint64_t costly_limited;         /* IKE_SA_INIT dropped: costly key exchanges per second */
 	uint64_t cookies_sent;
+	uint64_t frag_bytes;             /* octets of fragments parked now */
+	uint64_t rtx_limited;            /* retransmissions left unanswered by the rate limit */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
 

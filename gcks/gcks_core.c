@@ -45,6 +45,12 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->ike_idle_timeout_s = 60;
 	c->max_sender_ids_default = 4;
 	c->max_sas_per_identity = 8;
+	c->init_req_max = 3000; /* RFC 7296 2: what every implementation SHOULD process */
+	c->frag_sa_max = GK_FRAG_MAX * 2048; /* the largest message a member fragments at 1232 */
+	c->frag_total_max = 4u << 20;
+	c->frag_timeout_ms = 5000;
+	c->rtx_resend_max = 3;
+	c->rtx_window_ms = 1000;
 }
 
 int64_t gcks_now(const gk_gcks *g) { return g->env.now_ms(g->env.clock_ctx); }
@@ -139,6 +145,9 @@ gcks_sa *gcks_sa_new(gk_gcks *g)
 	sa->ike.spi_r = spi;
 	sa->ike.initiator = false;
 	sa->ike.created_ms = sa->ike.used_ms = gcks_now(g);
+	sa->ike.frag_max = g->cfg.frag_sa_max;
+	sa->ike.frag_pool = &g->frag_pool;
+	sa->ike.frag_timeout_ms = g->cfg.frag_timeout_ms;
 	return sa;
 }
 
@@ -299,6 +308,23 @@ static void note_request(gcks_sa *sa, uint32_t msg_id, gk_chunk d)
 		dgram_hash(d, sa->req_hash[sa->nreq_hash++]);
 }
 
+/* A replayed copy of a real request passes the check below: resending is limited per SA so
+ * that replays cannot multiply our traffic toward a spoofed address. */
+static bool resend_allowed(gk_gcks *g, gcks_sa *sa)
+{
+	int64_t now = gcks_now(g);
+	if (now - sa->rtx_window_ms >= g->cfg.rtx_window_ms) {
+		sa->rtx_window_ms = now;
+		sa->rtx_sent = 0;
+	}
+	if (sa->rtx_sent >= g->cfg.rtx_resend_max) {
+		g->stats.rtx_limited++;
+		return false;
+	}
+	sa->rtx_sent++;
+	return true;
+}
+
 /* RFC 7296 2.1: a retransmitted request gets the cached response, sent where the retransmission
  * came from (2.11). Only a datagram identical to one of the request's verified ones counts, so
  * a forged datagram reusing the Message ID is no way to have responses reflected anywhere. */
@@ -311,6 +337,8 @@ static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sock
 	dgram_hash(d, h);
 	for (size_t i = 0; i < sa->nreq_hash; i++)
 		if (!CRYPTO_memcmp(h, sa->req_hash[i], 16)) {
+			if (!resend_allowed(g, sa))
+				return;
 			for (size_t k = 0; k < sa->ike.last_resp->n; k++)
 				g->env.send(g->env.send_ctx, local, peer, sa->ike.last_resp->d[k].data,
 					    sa->ike.last_resp->d[k].len);
@@ -350,7 +378,7 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 	bool complete = true;
 	gk_status st = gk_msg_parse(&m, data);
 	if (st == GK_OK)
-		st = gk_ike_sa_open(&sa->ike, &m, &complete);
+		st = gk_ike_sa_open_at(&sa->ike, &m, gcks_now(g), &complete);
 	if (st == GK_OK || (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted)) {
 		note_request(sa, m.hdr.msg_id, data);
 		/* the peer may have moved (NAT rebinding): answer where the request came from, but
@@ -415,7 +443,8 @@ static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
 		g->stats.dropped++;
 		return;
 	}
-	if (gk_msg_parse(&m, data) == GK_OK && gk_ike_sa_open(&sa->ike, &m, &complete) == GK_OK && complete) {
+	if (gk_msg_parse(&m, data) == GK_OK && gk_ike_sa_open_at(&sa->ike, &m, gcks_now(g), &complete) == GK_OK &&
+	    complete) {
 		gcks_log_msg(g, "received", &m, (const struct sockaddr *)&sa->ike.peer);
 		gcks_inband_response(g, sa, &m);
 	}
@@ -440,7 +469,9 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		return;
 	}
 	if (h.exchange == GK_EXCH_IKE_SA_INIT) {
-		if (h.spi_r != 0 || h.msg_id != 0) {
+		/* kept until authentication: bounded, and dropped silently like any message we cannot
+		 * take (an error notify to an unverified source would only help reflection) */
+		if (h.spi_r != 0 || h.msg_id != 0 || len > g->cfg.init_req_max) {
 			g->stats.dropped++;
 			return;
 		}
@@ -500,6 +531,7 @@ void gk_gcks_tick(gk_gcks *g)
 		while (sa) {
 			gcks_sa *next = sa->next_r;
 			gcks_outgoing_tick(g, sa, now);
+			gk_ike_sa_frag_expire(&sa->ike, now);
 			if (sa->deadline_ms && now >= sa->deadline_ms &&
 			    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || !close_idle(g, sa)))
 				gcks_sa_remove(g, sa);
@@ -582,6 +614,7 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 	g->cfg = *cfg;
 	g->env = *env;
 	g->nbuckets = GCKS_BUCKETS;
+	g->frag_pool.max = cfg->frag_total_max;
 	g->by_r = calloc(g->nbuckets, sizeof(*g->by_r));
 	g->by_i = calloc(g->nbuckets, sizeof(*g->by_i));
 	if (!g->by_r || !g->by_i) {
@@ -638,4 +671,5 @@ void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st)
 	st->half_open = (unsigned)g->nhalf;
 	st->established = (unsigned)(g->nsas - g->nhalf);
 	st->groups = (unsigned)g->ngroups;
+	st->frag_bytes = g->frag_pool.used;
 }

@@ -64,6 +64,8 @@ typedef struct gcks_sa {
 	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
 	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
 	uint64_t admitted;                /* order of admission to that index: lower is older */
+	int64_t rtx_window_ms;            /* start of the current window of resent responses */
+	unsigned rtx_sent;                /* responses resent in it */
 } gcks_sa;
 
 /* Half-open SAs of one source: an IPv4 address or an IPv6 /64 (a host usually owns a whole /64,
@@ -125,6 +127,7 @@ struct gk_gcks {
 	int64_t refusal_ms;
 	uint64_t refusal_tokens;          /* thousandths of a line */
 	uint64_t refusals_unlogged;
+	gk_frag_pool frag_pool;           /* fragments parked on all SAs (cfg.frag_total_max) */
 };
 
 /* A response under construction. Payload bodies live in the arena. */

@@ -683,3 +683,10 @@ void gk_gm_groups_free(gk_gm_groups *m)
 	}
 	uv_close((uv_handle_t *)&m->timer, on_timer_closed);
 }
+
+void gk_gm_groups_rekey_input(gk_gm_groups *m, size_t group, const uint8_t *data, size_t len,
+			      const struct sockaddr *peer)
+{
+	if (group < m->n)
+		on_rekey_datagram(&m->g[group], data, len, peer, peer);
+}

@@ -54,6 +54,10 @@ void gk_gm_groups_lost(gk_gm_groups *m, size_t group, const char *why);
  * What is installed stays: it is valid until its lifetime ends or a registration replaces it. */
 void gk_gm_groups_retrying(gk_gm_groups *m, size_t group, const char *event, const char *why, int64_t retry_ms,
 			   bool schedule);
+/* One datagram for group's Rekey SA, as its multicast listener receives it (for tests and
+ * fuzzing, which have no sockets). */
+void gk_gm_groups_rekey_input(gk_gm_groups *m, size_t group, const uint8_t *data, size_t len,
+			      const struct sockaddr *peer);
 /* Removes everything installed (shutdown) and frees. */
 void gk_gm_groups_free(gk_gm_groups *m);
 

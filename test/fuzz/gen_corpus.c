@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <openssl/x509.h>
 #include "fuzz_keys.h"
+#include "fuzz_gm_state.h"
+#include "rekey_msg.h"
 #include "message.h"
 #include "keywrap.h"
 #include "auth.h"
@@ -441,6 +443,157 @@ static void gen_policy_yaml(const char *dir)
 	closedir(d);
 }
 
+/* ---- fuzz_gm_rekey: GSA_REKEY datagrams (records len | datagram) under the Rekey SA of
+ * fuzz_gm_state.h, signed with its AUTH_KEY's private key ---- */
+
+/* Appends one GSA_REKEY (all its datagrams) with the new state ns (NULL: none) and deletions. */
+static void rekey_msg(gk_wbuf *rec, EVP_PKEY *sign, uint32_t msg_id, const gk_group_state *ns,
+		      const gk_pl_delete *del, size_t ndel, size_t frag_mtu)
+{
+	gk_group_state reg;
+	fg_registered_state(&reg);
+	const gk_group_sa *kek = &reg.sas[1];
+	gk_group_keys k;
+	if (gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), kek->proto, kek->encr, kek->encr_key_bits,
+				kek->integ, kek->kwa, &k))
+		die("KEK split");
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	gk_pl_gsa gsa;
+	gk_pl_kd kd;
+	gk_out_pl pl[8];
+	size_t n = 0;
+	if (ns) {
+		if (gk_group_state_encode(ns, GK_GSA_REKEY, kek->kwa, k.wrap, &a, &gsa, &kd))
+			die("rekey state encode");
+		pl[n++] = (gk_out_pl){ GK_PL_GSA, false, &gsa };
+		pl[n++] = (gk_out_pl){ GK_PL_KD, false, &kd };
+	}
+	for (size_t i = 0; i < ndel; i++)
+		pl[n++] = (gk_out_pl){ GK_PL_DELETE, false, &del[i] };
+	gk_rekey_out r = { .msg_id = msg_id, .pl = pl, .npl = n, .sign_key = sign, .scheme = GK_SIG_ECDSA_SHA256,
+			   .kek = { .encr = kek->encr, .encr_key_bits = kek->encr_key_bits, .integ = kek->integ,
+				    .enc = k.enc, .integ_key = k.integ },
+			   .frag_mtu = frag_mtu };
+	memcpy(r.spi, kek->spi, 16);
+	gk_dgrams d;
+	if (gk_rekey_build(&r, &rnd.r, &d))
+		die("GSA_REKEY build");
+	for (size_t i = 0; i < d.n; i++) {
+		gk_wbuf_u16(rec, (uint16_t)d.d[i].len);
+		gk_wbuf_put(rec, d.d[i].data, d.d[i].len);
+	}
+	gk_dgrams_free(&d);
+	gk_arena_free(&a);
+}
+
+/* The same in the clear, for fuzz_gm_rekey to sign and encrypt (its SEAL records). */
+static void rekey_clear(gk_wbuf *rec, uint32_t msg_id, const gk_group_state *ns, const gk_pl_delete *del,
+			size_t ndel, bool frag)
+{
+	gk_group_state reg;
+	fg_registered_state(&reg);
+	const gk_group_sa *kek = &reg.sas[1];
+	gk_group_keys k;
+	if (gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), kek->proto, kek->encr, kek->encr_key_bits,
+				kek->integ, kek->kwa, &k))
+		die("KEK split");
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	gk_pl_gsa gsa;
+	gk_pl_kd kd;
+	gk_out_pl pl[8];
+	size_t n = 0;
+	if (ns) {
+		if (gk_group_state_encode(ns, GK_GSA_REKEY, kek->kwa, k.wrap, &a, &gsa, &kd))
+			die("rekey state encode");
+		pl[n++] = (gk_out_pl){ GK_PL_GSA, false, &gsa };
+		pl[n++] = (gk_out_pl){ GK_PL_KD, false, &kd };
+	}
+	for (size_t i = 0; i < ndel; i++)
+		pl[n++] = (gk_out_pl){ GK_PL_DELETE, false, &del[i] };
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	gk_hdr h = { .exchange = GK_EXCH_GSA_REKEY, .msg_id = msg_id, .flags = frag ? 1 : 0 };
+	memcpy(&h.spi_i, kek->spi, 8);
+	memcpy(&h.spi_r, kek->spi + 8, 8);
+	gk_hdr_build(&h, &w);
+	gk_wbuf_u8(&w, pl[0].type);
+	if (gk_chain_build(pl, n, GK_PL_NONE, &w) || w.len > 0x7fff)
+		die("clear GSA_REKEY");
+	gk_wbuf_u16(rec, (uint16_t)(0x8000 | w.len));
+	gk_wbuf_put(rec, w.data, w.len);
+	gk_wbuf_free(&w);
+	gk_arena_free(&a);
+}
+
+static void gen_gm_rekey(void)
+{
+	const uint8_t *p = fk_p256_priv;
+	EVP_PKEY *sign = d2i_AutoPrivateKey(NULL, &p, sizeof(fk_p256_priv));
+	if (!sign)
+		die("fuzz P-256 key");
+	static uint8_t spi1[4] = { 0, 0, 0, 1 }, zero16[16];
+	gk_chunk esp1 = GK_CHUNK(spi1, 4), kek0 = GK_CHUNK(zero16, 16);
+	gk_pl_delete del_esp1 = { .proto = GK_PROTO_ESP, .spi_size = 4, .spis = { &esp1, 1 } };
+	gk_pl_delete exclude = { .proto = GK_PROTO_GIKE_UPDATE, .spi_size = 16, .spis = { &kek0, 1 } };
+	gk_group_state tek2, kek2;
+	memset(&tek2, 0, sizeof(tek2));
+	fg_tek(&tek2.sas[0], 2);
+	tek2.nsas = 1;
+	tek2.atd = 30;
+	tek2.dtd = 60;
+	tek2.has_atd = tek2.has_dtd = true;
+	memset(&kek2, 0, sizeof(kek2));
+	fg_tek(&kek2.sas[0], 3);
+	fg_kek(&kek2.sas[1], 0x22);
+	kek2.nsas = 2;
+	memcpy(kek2.auth_key, fk_p256_spki, sizeof(fk_p256_spki));
+	kek2.auth_key_len = sizeof(fk_p256_spki);
+	static const struct {
+		const char *name;
+		int kind;
+	} seeds[] = { { "00-new-tek", 0 }, { "01-new-tek-fragmented", 1 }, { "02-new-kek-and-auth-key", 2 },
+		      { "03-delete", 3 }, { "04-exclusion", 4 }, { "05-sequence-with-replay", 5 },
+		      { "06-clear-new-tek-fragmented-then-delete", 6 }, { "07-clear-new-kek", 7 } };
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		gk_wbuf rec;
+		gk_wbuf_init(&rec, 1u << 20);
+		switch (seeds[i].kind) {
+		case 0:
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID, &tek2, &del_esp1, 1, 0);
+			break;
+		case 1:
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID, &tek2, &del_esp1, 1, 300);
+			break;
+		case 2:
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID + 5, &kek2, NULL, 0, 0);
+			break;
+		case 3:
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID, NULL, &del_esp1, 1, 0);
+			break;
+		case 4:
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID, NULL, &exclude, 1, 0);
+			break;
+		case 5:
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID, &tek2, NULL, 0, 0);
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID, &tek2, NULL, 0, 0);
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID + 1, NULL, &del_esp1, 1, 300);
+			break;
+		case 6:
+			rekey_clear(&rec, FG_INITIAL_MSGID, &tek2, &del_esp1, 1, true);
+			rekey_clear(&rec, FG_INITIAL_MSGID + 1, NULL, &del_esp1, 1, false);
+			break;
+		default:
+			rekey_clear(&rec, FG_INITIAL_MSGID + 2, &kek2, NULL, 0, false);
+			break;
+		}
+		put_wbuf("gm_rekey", seeds[i].name, &rec);
+		gk_wbuf_free(&rec);
+	}
+	EVP_PKEY_free(sign);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || argc > 3) {
@@ -455,6 +608,7 @@ int main(int argc, char **argv)
 	gen_auth();
 	gen_ident();
 	gen_policy_yaml(argc > 2 ? argv[2] : NULL);
+	gen_gm_rekey();
 	printf("gen_corpus: %d files in %s\n", nfiles, outdir);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include "testutil.h"
 #include "samples.h"
 #include "frag.h"
+#include "ike_sa.h"
 
 static const uint8_t key_gcm[36] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
 				     19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36 };
@@ -115,12 +116,162 @@ START_TEST(forged_fragment_is_refused)
 }
 END_TEST
 
+/* Fragments of the sample message cut at 200 octets, parsed; and what one fragment costs. */
+typedef struct frag_set {
+	gk_dgrams d;
+	gk_msg m[GK_FRAG_MAX];
+	size_t cost;                /* octets fragment 1 holds parked */
+} frag_set;
+
+static void frag_set_make(frag_set *f, const gk_sk_keys *k)
+{
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 3);
+	gk_msg_out o;
+	gk_out_pl pl[2];
+	sample_out(&o, pl);
+	ck_assert_int_eq(gk_msg_build_dgrams(&o, k, &rt.r, true, 200, &f->d), GK_OK);
+	ck_assert_uint_ge(f->d.n, 4);
+	for (size_t i = 0; i < f->d.n; i++)
+		ck_assert_int_eq(gk_msg_parse(&f->m[i], gk_wbuf_chunk(&f->d.d[i])), GK_OK);
+	gk_frag_reasm r;
+	memset(&r, 0, sizeof(r));
+	gk_wbuf plain;
+	gk_wbuf_init(&plain, 0);
+	bool done;
+	uint8_t first;
+	ck_assert_int_eq(gk_frag_add(&r, &f->m[0], k, &done, &plain, &first), GK_OK);
+	f->cost = r.bytes;
+	ck_assert_uint_ge(f->cost, 100);
+	gk_frag_reset(&r);
+	gk_wbuf_free(&plain);
+}
+
+static void frag_set_free(frag_set *f)
+{
+	for (size_t i = 0; i < f->d.n; i++)
+		gk_msg_free(&f->m[i]);
+	gk_dgrams_free(&f->d);
+}
+
+/* RFC 7383 2.6 leaves limits to the receiver: a set that would hold more than max_bytes is
+ * dropped whole (it could never complete), and the next fragment starts a new one. */
+START_TEST(reassembly_bounded_per_message)
+{
+	gk_sk_keys k = keys(0);
+	frag_set f;
+	frag_set_make(&f, &k);
+	gk_frag_pool pool = { .max = 1u << 20 };
+	gk_frag_reasm r;
+	memset(&r, 0, sizeof(r));
+	r.max_bytes = 2 * f.cost;
+	r.pool = &pool;
+	gk_wbuf plain;
+	gk_wbuf_init(&plain, 0);
+	bool done;
+	uint8_t first;
+	ck_assert_int_eq(gk_frag_add(&r, &f.m[0], &k, &done, &plain, &first), GK_OK);
+	ck_assert_int_eq(gk_frag_add(&r, &f.m[1], &k, &done, &plain, &first), GK_OK);
+	ck_assert_uint_eq(r.bytes, 2 * f.cost);
+	ck_assert_uint_eq(pool.used, 2 * f.cost);
+	ck_assert_uint_eq(r.sets, 1);
+	ck_assert_int_eq(gk_frag_add(&r, &f.m[2], &k, &done, &plain, &first), GK_E_TOO_BIG);
+	ck_assert(!done);
+	ck_assert(!r.active);
+	ck_assert_uint_eq(r.bytes, 0);
+	ck_assert_uint_eq(pool.used, 0);
+	/* the bounds stay for the next set */
+	ck_assert_uint_eq(r.max_bytes, 2 * f.cost);
+	ck_assert_ptr_eq(r.pool, &pool);
+	ck_assert_int_eq(gk_frag_add(&r, &f.m[3], &k, &done, &plain, &first), GK_OK);
+	ck_assert_uint_eq(r.sets, 2);
+	ck_assert_uint_eq(pool.used, r.bytes);
+	gk_frag_reset(&r);
+	ck_assert_uint_eq(pool.used, 0);
+	ck_assert_uint_eq(plain.len, 0);
+	gk_wbuf_free(&plain);
+	frag_set_free(&f);
+}
+END_TEST
+
+/* Reassemblies sharing a pool hold at most pool.max together: a fragment beyond it is
+ * dropped alone, and fits once another set returned its octets. */
+START_TEST(reassembly_bounded_by_pool)
+{
+	gk_sk_keys k = keys(1);
+	frag_set f;
+	frag_set_make(&f, &k);
+	gk_frag_pool pool = { .max = f.cost + f.cost / 2 };
+	gk_frag_reasm a, b;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.pool = b.pool = &pool;
+	gk_wbuf plain;
+	gk_wbuf_init(&plain, 0);
+	bool done;
+	uint8_t first;
+	ck_assert_int_eq(gk_frag_add(&a, &f.m[0], &k, &done, &plain, &first), GK_OK);
+	ck_assert_uint_eq(pool.used, f.cost);
+	ck_assert_int_eq(gk_frag_add(&b, &f.m[0], &k, &done, &plain, &first), GK_E_NOMEM);
+	ck_assert_uint_eq(b.bytes, 0);
+	ck_assert(!b.got[0]);
+	ck_assert_int_eq(gk_frag_add(&a, &f.m[1], &k, &done, &plain, &first), GK_E_NOMEM);
+	ck_assert(a.got[0] && !a.got[1]);
+	ck_assert_uint_eq(pool.used, f.cost);
+	gk_frag_reset(&a);
+	ck_assert_uint_eq(pool.used, 0);
+	ck_assert_int_eq(gk_frag_add(&b, &f.m[0], &k, &done, &plain, &first), GK_OK);
+	ck_assert_uint_eq(pool.used, f.cost);
+	/* a completed message returns everything */
+	pool.max = 1u << 20;
+	for (size_t i = 1; i < f.d.n; i++)
+		ck_assert_int_eq(gk_frag_add(&b, &f.m[i], &k, &done, &plain, &first), GK_OK);
+	ck_assert(done);
+	ck_assert_uint_eq(pool.used, 0);
+	ck_assert_uint_eq(b.bytes, 0);
+	gk_frag_reset(&b);
+	gk_wbuf_free(&plain);
+	frag_set_free(&f);
+}
+END_TEST
+
+/* An IKE SA drops an incomplete set frag_timeout_ms after its first fragment; 0 = never. */
+START_TEST(ike_sa_fragments_expire)
+{
+	gk_ike_sa sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.initiator = true; /* opens what the responder protected (SK_er) */
+	sa.suite.encr = GK_ENCR_AES_GCM_16;
+	sa.suite.encr_key_bits = 256;
+	memcpy(sa.keys.sk_er, key_gcm, sizeof(key_gcm));
+	sa.keys.e_len = sizeof(key_gcm);
+	sa.frag_timeout_ms = _i ? 1000 : 0;
+	gk_sk_keys k = gk_ike_sa_sk(&sa, false);
+	frag_set f;
+	frag_set_make(&f, &k);
+	bool complete = true;
+	ck_assert_int_eq(gk_ike_sa_open_at(&sa, &f.m[0], 5000, &complete), GK_OK);
+	ck_assert(!complete);
+	ck_assert_int_eq(gk_ike_sa_open_at(&sa, &f.m[1], 5900, &complete), GK_OK);
+	gk_ike_sa_frag_expire(&sa, 5999);
+	ck_assert(sa.reasm->active);
+	gk_ike_sa_frag_expire(&sa, 6000);
+	ck_assert(sa.reasm->active == !_i);
+	ck_assert_uint_eq(sa.reasm->have, _i ? 0 : 2);
+	gk_ike_sa_free(&sa);
+	frag_set_free(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("frag");
 	TCase *tc = tcase_create("frag");
 	tcase_add_loop_test(tc, fragments_roundtrip, 0, 2);
 	tcase_add_test(tc, forged_fragment_is_refused);
+	tcase_add_test(tc, reassembly_bounded_per_message);
+	tcase_add_test(tc, reassembly_bounded_by_pool);
+	tcase_add_loop_test(tc, ike_sa_fragments_expire, 0, 2);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -1,0 +1,551 @@
+/* What a peer can make the GCKS hold or send before it authenticates, attacked over the fake
+ * network (fakenet.h) with hand-made messages: an oversized IKE_SA_INIT request, floods of IKE
+ * fragments (RFC 7383) on half-open SAs, incomplete fragment sets, and replays of a protected
+ * request to have its cached response resent (RFC 7296 2.1). Each test asserts the exact
+ * outcome: what went over the wire, the parked fragment octets and the GCKS counters. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/pem.h>
+#include "testutil.h"
+#include "certgen.h"
+#include "fakenet.h"
+#include "gcks/storage.h"
+#include "auth.h"
+#include "dh.h"
+#include "ike_sa.h"
+#include "log.h"
+#include "message.h"
+#include "proposal.h"
+
+#define G1 "keyid:grp-1"
+#define MEMBER "fqdn:r1.example"
+
+static char dir[64];
+static char db[128];
+static gk_store *store;
+static fakenet net;
+static gk_gcks_config gcfg;
+
+static gk_ident ident(const char *text)
+{
+	gk_ident id;
+	const char *why = NULL;
+	ck_assert_msg(gk_ident_parse(text, &id, &why) == GK_OK, "%s: %s", text, why);
+	return id;
+}
+
+static void set_identity(void)
+{
+	EVP_PKEY *k = cg_key_ec("P-256");
+	ck_assert_ptr_nonnull(k);
+	BIO *b = BIO_new(BIO_s_mem());
+	ck_assert_int_eq(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
+	char *p = NULL;
+	long n = BIO_get_mem_data(b, &p);
+	gk_gcks_identity id;
+	memset(&id, 0, sizeof(id));
+	id.id = ident("fqdn:gcks.example");
+	id.sign_key_pem = strndup(p, (size_t)n);
+	ck_assert_int_eq(gk_store_identity_set(store, &id, "test"), GK_OK);
+	free(id.sign_key_pem);
+	BIO_free(b);
+	EVP_PKEY_free(k);
+}
+
+/* G1: one ESP TEK, a multicast Rekey SA, and the PSK receiver MEMBER (its PSK is its name). */
+static void policy(void)
+{
+	gk_group_policy g;
+	memset(&g, 0, sizeof(g));
+	snprintf(g.name, sizeof(g.name), "%s", G1);
+	g.id = ident(G1);
+	g.rekey_transport = GK_REKEY_MULTICAST;
+	g.atd = 30;
+	g.dtd = 60;
+	g.sender_id_bits = 8;
+	g.rekey_margin_pct = 10;
+	gk_kek_policy *k = &g.kek;
+	k->present = true;
+	k->encr = GK_ENCR_AES_CBC;
+	k->encr_key_bits = 256;
+	k->integ = GK_INTEG_HMAC_SHA2_256_128;
+	k->kwa = GK_KWA_KW_5649_256;
+	k->gcauth = GK_GCAUTH_DIGITAL_SIGNATURE;
+	k->sig_scheme = GK_SIG_ECDSA_SHA256;
+	k->src = (gk_ts_spec){ .family = 4, .start = { 192, 0, 2, 1 }, .end = { 192, 0, 2, 1 }, .ip_proto = 17,
+			       .port_lo = 848, .port_hi = 848 };
+	k->dst = (gk_ts_spec){ .family = 4, .start = { 239, 0, 0, 1 }, .end = { 239, 0, 0, 1 }, .ip_proto = 17,
+			       .port_lo = 848, .port_hi = 848 };
+	k->lifetime = 86400;
+	k->ttl = 8;
+	k->copies = 1;
+	g.nteks = 1;
+	g.teks = calloc(1, sizeof(*g.teks));
+	ck_assert_ptr_nonnull(g.teks);
+	gk_tek_policy *t = &g.teks[0];
+	snprintf(t->name, sizeof(t->name), "video");
+	t->proto = GK_PROTO_ESP;
+	t->encr = GK_ENCR_AES_GCM_16;
+	t->encr_key_bits = 256;
+	t->sn = GK_SN_UNSPEC32;
+	t->src = (gk_ts_spec){ .family = 4, .start = { 192, 0, 2, 0 }, .end = { 192, 0, 2, 255 }, .ip_proto = 17,
+			       .port_hi = 65535 };
+	t->dst = (gk_ts_spec){ .family = 4, .start = { 239, 1, 1, 1 }, .end = { 239, 1, 1, 1 }, .ip_proto = 17,
+			       .port_lo = 5004, .port_hi = 5004 };
+	t->lifetime = 3600;
+	g.members = calloc(1, sizeof(*g.members));
+	ck_assert_ptr_nonnull(g.members);
+	g.nmembers = 1;
+	g.members[0].id = ident(MEMBER);
+	g.members[0].auth = GK_MAUTH_PSK;
+	g.members[0].role = GK_ROLE_RECEIVER;
+	g.members[0].psk_len = strlen(MEMBER);
+	g.members[0].psk = malloc(g.members[0].psk_len);
+	ck_assert_ptr_nonnull(g.members[0].psk);
+	memcpy(g.members[0].psk, MEMBER, g.members[0].psk_len);
+	bool changed = false;
+	ck_assert_int_eq(gk_store_group_put(store, &g, "test", NULL, &changed), GK_OK);
+	gk_group_policy_free(&g);
+}
+
+static void setup(void)
+{
+	gk_log_init("check_preauth", getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
+	snprintf(dir, sizeof(dir), "/tmp/gk-preauth-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/gcks.db", dir);
+	gk_store_err err;
+	ck_assert_msg(gk_store_open(db, true, &store, &err) == GK_OK, "%s", err.msg);
+	fn_init(&net);
+	gk_gcks_config_default(&gcfg);
+	set_identity();
+	policy();
+}
+
+static void teardown(void)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	fn_free(&net);
+	gk_store_close(store);
+	store = NULL;
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+static void start_gcks(void)
+{
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	gk_status st = gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err));
+	ck_assert_msg(st == GK_OK, "gk_gcks_new: %s: %s", gk_status_str(st), err);
+}
+
+static gk_gcks_stats stats(void)
+{
+	gk_gcks_stats s;
+	gk_gcks_stats_get(net.gcks, &s);
+	return s;
+}
+
+/* ---- a hand-made initiator ---- */
+
+typedef struct raw_ike {
+	fn_raw *ep;
+	gk_ike_sa ike;
+	gk_ike_offer offer;
+	gk_rand_test rnd;
+	uint8_t ni[32];
+} raw_ike;
+
+static void raw_new(raw_ike *r, uint64_t seed)
+{
+	memset(r, 0, sizeof(*r));
+	r->ep = fn_add_raw(&net);
+	ck_assert_ptr_nonnull(r->ep);
+	gk_ike_offer_default(&r->offer);
+	r->offer.kwa_required = true;
+	gk_rand_test_init(&r->rnd, seed);
+	r->ike.initiator = true;
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, (uint8_t *)&r->ike.spi_i, 8), GK_OK);
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, r->ni, sizeof(r->ni)), GK_OK);
+	ck_assert_int_eq(gk_dh_new(r->offer.ke[0], &r->ike.dh), GK_OK);
+}
+
+static void raw_free(raw_ike *r) { gk_ike_sa_free(&r->ike); }
+
+/* Datagrams the GCKS sent to the raw endpoint since the last call (after delivering all). */
+static size_t raw_drain(fn_raw *ep, fn_dgram *last)
+{
+	fn_dgram d;
+	size_t n = 0;
+	fn_flush(&net);
+	while (fn_raw_take(ep, &d)) {
+		if (last) {
+			free(last->data);
+			*last = d;
+		} else {
+			free(d.data);
+		}
+		n++;
+	}
+	return n;
+}
+
+/* IKE_SA_INIT request padded with a Vendor ID payload to exactly `size` octets (0: no pad). */
+static void raw_init_request(raw_ike *r, size_t size, gk_wbuf *req)
+{
+	gk_arena a;
+	gk_pl_sa sa;
+	gk_wbuf pub;
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&pub, 1024);
+	ck_assert_int_eq(gk_dh_public(r->ike.dh, &pub), GK_OK);
+	ck_assert_int_eq(gk_ike_offer_to_sa(&r->offer, &a, &sa), GK_OK);
+	gk_pl_ke ke = { .group = r->offer.ke[0], .data = gk_wbuf_chunk(&pub) };
+	gk_pl_bytes nonce = { GK_CHUNK(r->ni, sizeof(r->ni)) };
+	static uint8_t pad[GK_MAX_MESSAGE];
+	gk_pl_bytes vid = { GK_CHUNK(pad, 0) };
+	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce },
+			   { GK_PL_VENDOR, false, &vid } };
+	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
+			 .outer = pl, .nouter = size ? 4 : 3 };
+	gk_wbuf_init(req, GK_MAX_MESSAGE);
+	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, req), GK_OK);
+	if (size) {
+		ck_assert_uint_le(req->len, size);
+		vid.data.len = size - req->len;
+		gk_wbuf_free(req);
+		gk_wbuf_init(req, GK_MAX_MESSAGE);
+		ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, req), GK_OK);
+		ck_assert_uint_eq(req->len, size);
+	}
+	gk_wbuf_free(&pub);
+	gk_arena_free(&a);
+}
+
+/* Takes the IKE_SA_INIT response and derives the keys: the SA is half-open at the GCKS. */
+static void raw_init_finish(raw_ike *r, gk_chunk req, const fn_dgram *resp)
+{
+	gk_msg m;
+	gk_wbuf shared;
+	gk_wbuf_init(&shared, 1024);
+	ck_assert_int_eq(gk_msg_parse(&m, GK_CHUNK(resp->data, resp->len)), GK_OK);
+	ck_assert_ptr_null(gk_msg_find_error(&m));
+	ck_assert_int_eq(gk_ike_suite_from_sa(&gk_msg_find(&m, GK_PL_SA)->body->sa, &r->offer, &r->ike.suite), GK_OK);
+	r->ike.spi_r = m.hdr.spi_r;
+	ck_assert_int_eq(gk_dh_derive(r->ike.dh, gk_msg_find(&m, GK_PL_KE)->body->ke.data, &shared), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_set_nonces(&r->ike, GK_CHUNK(r->ni, sizeof(r->ni)),
+					      gk_msg_find(&m, GK_PL_NONCE)->body->bytes.data), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_keep_init(&r->ike, req, m.data), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_derive(&r->ike, gk_wbuf_chunk(&shared)), GK_OK);
+	r->ike.state = GK_IKE_INIT_DONE;
+	r->ike.msgid_out = 1;
+	gk_msg_free(&m);
+	gk_wbuf_free(&shared);
+}
+
+static void raw_sa_init(raw_ike *r)
+{
+	gk_wbuf req;
+	fn_dgram resp = { 0 };
+	raw_init_request(r, 0, &req);
+	fn_raw_send(r->ep, req.data, req.len);
+	ck_assert_uint_eq(raw_drain(r->ep, &resp), 1);
+	raw_init_finish(r, gk_wbuf_chunk(&req), &resp);
+	free(resp.data);
+	gk_wbuf_free(&req);
+}
+
+/* GSA_AUTH request of MEMBER for G1 as datagrams: fragmented at max_len when non-zero. */
+static void raw_gsa_auth(raw_ike *r, size_t max_len, gk_dgrams *out)
+{
+	gk_ident mid = ident(MEMBER), gid = ident(G1);
+	gk_pl_id idi = { .id_type = mid.type, .data = GK_CHUNK(mid.data, mid.len) };
+	gk_pl_id idg = { .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
+	gk_wbuf body, octets;
+	uint8_t mic[64];
+	size_t miclen = sizeof(mic);
+	gk_wbuf_init(&body, 1024);
+	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
+	ck_assert_int_eq(gk_codec_build(gk_payload_desc(GK_PL_IDi), &idi, &body), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_auth_octets(&r->ike, true, gk_wbuf_chunk(&body), &octets), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_compute(r->ike.suite.prf, GK_CHUNK(MEMBER, strlen(MEMBER)),
+					     gk_wbuf_chunk(&octets), mic, &miclen), GK_OK);
+	gk_pl_auth auth = { .method = GK_AUTH_SHARED_KEY_MIC, .data = GK_CHUNK(mic, miclen) };
+	gk_out_pl pl[] = { { GK_PL_IDi, false, &idi }, { GK_PL_AUTH, false, &auth }, { GK_PL_IDg, false, &idg } };
+	gk_sk_keys k = gk_ike_sa_sk(&r->ike, true);
+	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .spi_r = r->ike.spi_r, .exchange = GK_EXCH_GSA_AUTH,
+				  .flags = GK_FLAG_I, .msg_id = 1 },
+			 .inner = pl, .ninner = 3, .protect = true };
+	ck_assert_int_eq(gk_msg_build_dgrams(&o, &k, &r->rnd.r, max_len != 0, max_len, out), GK_OK);
+	gk_wbuf_free(&body);
+	gk_wbuf_free(&octets);
+}
+
+/* One SKF fragment (RFC 7383 2.5) of request msg_id on r's SA carrying plain_len octets. */
+static void raw_fragment(raw_ike *r, uint32_t msg_id, uint16_t num, uint16_t total, size_t plain_len, gk_wbuf *w)
+{
+	static uint8_t plain[GK_MAX_MESSAGE];
+	gk_sk_keys k = gk_ike_sa_sk(&r->ike, true);
+	gk_hdr h = { .spi_i = r->ike.spi_i, .spi_r = r->ike.spi_r, .next_payload = GK_PL_SKF,
+		     .exchange = GK_EXCH_GSA_AUTH, .flags = GK_FLAG_I, .msg_id = msg_id };
+	gk_wbuf_init(w, GK_MAX_MESSAGE);
+	gk_hdr_build(&h, w);
+	size_t sk_off = w->len;
+	gk_wbuf_u8(w, num == 1 ? GK_PL_VENDOR : GK_PL_NONE);
+	gk_wbuf_u8(w, 0);
+	gk_wbuf_u16(w, 0);
+	gk_wbuf_u16(w, num);
+	gk_wbuf_u16(w, total);
+	ck_assert_int_eq(gk_sk_seal(&k, &r->rnd.r, w, sk_off, GK_CHUNK(plain, plain_len)), GK_OK);
+}
+
+static void raw_send_fragment(raw_ike *r, uint16_t num, uint16_t total, size_t plain_len)
+{
+	gk_wbuf w;
+	raw_fragment(r, 1, num, total, plain_len, &w);
+	fn_raw_send(r->ep, w.data, w.len);
+	gk_wbuf_free(&w);
+	fn_flush(&net);
+}
+
+/* Octets one fragment of FRAG_PLAIN octets holds parked (its decryption buffer). */
+#define FRAG_PLAIN 3000
+#define FRAG_COST 4096
+
+/* =========================================================================================
+ * IKE_SA_INIT: the request kept until authentication is bounded
+ * ========================================================================================= */
+
+START_TEST(init_request_over_cap_dropped)
+{
+	start_gcks();
+	raw_ike r;
+	raw_new(&r, 1);
+	gk_wbuf req;
+	/* one octet over: dropped silently, no SA, nothing kept, nothing sent back */
+	raw_init_request(&r, gcfg.init_req_max + 1, &req);
+	fn_raw_send(r.ep, req.data, req.len);
+	ck_assert_uint_eq(raw_drain(r.ep, NULL), 0);
+	gk_gcks_stats s = stats();
+	ck_assert_uint_eq(s.half_open, 0);
+	ck_assert_uint_eq(s.dropped, 1);
+	ck_assert_uint_eq(s.refusals, 0);
+	gk_wbuf_free(&req);
+	/* exactly at the bound: answered, one half-open SA */
+	raw_init_request(&r, gcfg.init_req_max, &req);
+	fn_raw_send(r.ep, req.data, req.len);
+	fn_dgram resp = { 0 };
+	ck_assert_uint_eq(raw_drain(r.ep, &resp), 1);
+	raw_init_finish(&r, gk_wbuf_chunk(&req), &resp);
+	free(resp.data);
+	s = stats();
+	ck_assert_uint_eq(s.half_open, 1);
+	ck_assert_uint_eq(s.dropped, 1);
+	/* and the SA it made works: the AUTH covers the whole stored request */
+	gk_dgrams d;
+	raw_gsa_auth(&r, 0, &d);
+	fn_raw_send(r.ep, d.d[0].data, d.d[0].len);
+	ck_assert_uint_eq(raw_drain(r.ep, NULL), 1);
+	ck_assert_uint_eq(stats().registrations, 1);
+	gk_dgrams_free(&d);
+	gk_wbuf_free(&req);
+	raw_free(&r);
+}
+END_TEST
+
+/* =========================================================================================
+ * Fragments parked before authentication
+ * ========================================================================================= */
+
+START_TEST(fragmented_gsa_auth_within_caps)
+{
+	start_gcks();
+	raw_ike r;
+	raw_new(&r, 2);
+	raw_sa_init(&r);
+	gk_dgrams d;
+	raw_gsa_auth(&r, 80, &d);
+	ck_assert_uint_ge(d.n, 3);
+	for (size_t i = 0; i + 1 < d.n; i++) {
+		fn_raw_send(r.ep, d.d[i].data, d.d[i].len);
+		ck_assert_uint_eq(raw_drain(r.ep, NULL), 0);
+		ck_assert_uint_gt(stats().frag_bytes, 0);
+	}
+	fn_raw_send(r.ep, d.d[d.n - 1].data, d.d[d.n - 1].len);
+	ck_assert_uint_eq(raw_drain(r.ep, NULL), 1);
+	gk_gcks_stats s = stats();
+	ck_assert_uint_eq(s.registrations, 1);
+	ck_assert_uint_eq(s.established, 1);
+	ck_assert_uint_eq(s.frag_bytes, 0);
+	gk_dgrams_free(&d);
+	raw_free(&r);
+}
+END_TEST
+
+/* A peer that completed IKE_SA_INIT (so its fragments verify) sends fragments of a message
+ * that never completes: what is parked never exceeds frag_sa_max; the set that would is
+ * dropped whole, and the next fragment starts a new one. */
+START_TEST(fragment_flood_per_sa_cap)
+{
+	start_gcks();
+	raw_ike r;
+	raw_new(&r, 3);
+	raw_sa_init(&r);
+	const unsigned fit = gcfg.frag_sa_max / FRAG_COST;
+	ck_assert_uint_eq(fit, 16);
+	for (unsigned k = 1; k <= 2 * fit; k++) {
+		raw_send_fragment(&r, (uint16_t)k, GK_FRAG_MAX, FRAG_PLAIN);
+		uint64_t want = k <= fit ? k * FRAG_COST : k == fit + 1 ? 0 : (k - fit - 1) * FRAG_COST;
+		ck_assert_msg(stats().frag_bytes == want, "fragment %u: %llu parked, want %llu", k,
+			      (unsigned long long)stats().frag_bytes, (unsigned long long)want);
+	}
+	ck_assert_uint_eq(raw_drain(r.ep, NULL), 0);
+	gk_gcks_stats s = stats();
+	ck_assert_uint_eq(s.half_open, 1);
+	ck_assert_uint_eq(s.established, 0);
+	/* the half-open SA's end returns its fragments' octets */
+	fn_advance(&net, gcfg.half_open_timeout_ms + 1000);
+	s = stats();
+	ck_assert_uint_eq(s.half_open, 0);
+	ck_assert_uint_eq(s.frag_bytes, 0);
+	raw_free(&r);
+}
+END_TEST
+
+/* Many half-open SAs together park at most frag_total_max; a fragment beyond it is dropped
+ * alone (its set stays) and fits again once expired sets are gone. */
+START_TEST(fragment_flood_total_cap)
+{
+	gcfg.frag_sa_max = 2 * FRAG_COST;
+	gcfg.frag_total_max = 5 * FRAG_COST;
+	start_gcks();
+	raw_ike r[4];
+	for (int i = 0; i < 4; i++) {
+		raw_new(&r[i], 10 + (uint64_t)i);
+		raw_sa_init(&r[i]);
+	}
+	raw_send_fragment(&r[0], 1, 4, FRAG_PLAIN);
+	raw_send_fragment(&r[0], 2, 4, FRAG_PLAIN);
+	raw_send_fragment(&r[1], 1, 4, FRAG_PLAIN);
+	raw_send_fragment(&r[1], 2, 4, FRAG_PLAIN);
+	raw_send_fragment(&r[2], 1, 4, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 5 * FRAG_COST);
+	raw_send_fragment(&r[2], 2, 4, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 5 * FRAG_COST);
+	raw_send_fragment(&r[3], 1, 4, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 5 * FRAG_COST);
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_eq(raw_drain(r[i].ep, NULL), 0);
+	ck_assert_uint_eq(stats().half_open, 4);
+	/* once the sets time out, the pool is free again */
+	fn_advance(&net, gcfg.frag_timeout_ms + 1000);
+	ck_assert_uint_eq(stats().frag_bytes, 0);
+	raw_send_fragment(&r[3], 1, 4, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, FRAG_COST);
+	for (int i = 0; i < 4; i++)
+		raw_free(&r[i]);
+}
+END_TEST
+
+/* An incomplete set is dropped frag_timeout_ms after its first fragment: the fragment parked
+ * before is gone, so the rest alone does not complete the message. */
+START_TEST(fragment_set_expires)
+{
+	start_gcks();
+	raw_ike r;
+	raw_new(&r, 4);
+	raw_sa_init(&r);
+	gk_dgrams d;
+	raw_gsa_auth(&r, 100, &d);
+	ck_assert_uint_eq(d.n, 2);
+	fn_raw_send(r.ep, d.d[0].data, d.d[0].len);
+	fn_flush(&net);
+	uint64_t parked = stats().frag_bytes;
+	ck_assert_uint_gt(parked, 0);
+	fn_advance(&net, gcfg.frag_timeout_ms - 100);
+	ck_assert_uint_eq(stats().frag_bytes, parked);
+	fn_advance(&net, 1100);
+	ck_assert_uint_eq(stats().frag_bytes, 0);
+	/* the second fragment starts a new set instead of completing the message */
+	fn_raw_send(r.ep, d.d[1].data, d.d[1].len);
+	ck_assert_uint_eq(raw_drain(r.ep, NULL), 0);
+	ck_assert_uint_gt(stats().frag_bytes, 0);
+	ck_assert_uint_eq(stats().registrations, 0);
+	/* the first one again completes it */
+	fn_raw_send(r.ep, d.d[0].data, d.d[0].len);
+	ck_assert_uint_eq(raw_drain(r.ep, NULL), 1);
+	ck_assert_uint_eq(stats().registrations, 1);
+	ck_assert_uint_eq(stats().frag_bytes, 0);
+	gk_dgrams_free(&d);
+	raw_free(&r);
+}
+END_TEST
+
+/* =========================================================================================
+ * Replayed protected requests: the cached response is resent at a bounded rate
+ * ========================================================================================= */
+
+START_TEST(replayed_request_rate_limited)
+{
+	start_gcks();
+	raw_ike r;
+	raw_new(&r, 5);
+	raw_sa_init(&r);
+	fn_raw *victim = fn_add_raw(&net);
+	ck_assert_ptr_nonnull(victim);
+	gk_dgrams d;
+	raw_gsa_auth(&r, 0, &d);
+	fn_dgram first = { 0 }, again = { 0 };
+	fn_raw_send(r.ep, d.d[0].data, d.d[0].len);
+	ck_assert_uint_eq(raw_drain(r.ep, &first), 1);
+	ck_assert_uint_eq(stats().registrations, 1);
+	/* an attacker replays the captured request, from the victim's address, 10 times at once:
+	 * the victim gets rtx_resend_max copies of the cached response, no more */
+	ck_assert_uint_eq(gcfg.rtx_resend_max, 3);
+	for (int i = 0; i < 10; i++)
+		fn_raw_send(victim, d.d[0].data, d.d[0].len);
+	ck_assert_uint_eq(raw_drain(victim, &again), 3);
+	ck_assert_uint_eq(again.len, first.len);
+	ck_assert_mem_eq(again.data, first.data, first.len);
+	gk_gcks_stats s = stats();
+	ck_assert_uint_eq(s.rtx_limited, 7);
+	ck_assert_uint_eq(s.registrations, 1);
+	/* still within the window: nothing more */
+	fn_advance(&net, gcfg.rtx_window_ms - 200);
+	fn_raw_send(victim, d.d[0].data, d.d[0].len);
+	ck_assert_uint_eq(raw_drain(victim, NULL), 0);
+	/* the next window allows rtx_resend_max again */
+	fn_advance(&net, 200);
+	for (int i = 0; i < 10; i++)
+		fn_raw_send(victim, d.d[0].data, d.d[0].len);
+	ck_assert_uint_eq(raw_drain(victim, NULL), 3);
+	ck_assert_uint_eq(stats().rtx_limited, 15);
+	free(first.data);
+	free(again.data);
+	gk_dgrams_free(&d);
+	raw_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("preauth");
+	TCase *tc = tcase_create("preauth");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, init_request_over_cap_dropped);
+	tcase_add_test(tc, fragmented_gsa_auth_within_caps);
+	tcase_add_test(tc, fragment_flood_per_sa_cap);
+	tcase_add_test(tc, fragment_flood_total_cap);
+	tcase_add_test(tc, fragment_set_expires);
+	tcase_add_test(tc, replayed_request_rate_limited);
+	suite_add_tcase(su, tc);
+	return tu_run(su);
+}
