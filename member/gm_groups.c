@@ -534,7 +534,7 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 		ok &= find_sa(g, gs->sas[k].proto, gs->sas[k].spi, gs->sas[k].spi_len) != NULL;
 	}
 	if (!ok) {
-		/* issue 7: what the kernel refused leaves nothing of the group behind */
+		/* what the kernel refused leaves nothing of the group behind */
 		ev_note(m, g, "group_rolled_back", "reason", "the kernel refused an SA", 0);
 		flush_group(m, g);
 		close_sock(g);

@@ -736,7 +736,7 @@ int main(int argc, char **argv)
 	finish_json(&d);
 	rc = d.exit_code;
 out:
-	/* what gmd installed goes with it (issue 7: SIGTERM cleans up) */
+	/* what gmd installed goes with it: SIGTERM cleans up */
 	gk_gm_groups_free(d.groups);
 	gk_sasink_close(d.sink);
 	for (size_t i = 0; i < MAX_RUNS; i++)

@@ -756,7 +756,7 @@ int main(int argc, char **argv)
 		(void)closed_at_pause;
 		const mark *mm = b->marks[4].taken ? &b->marks[4] : m3;
 		double bpm = per(mm->rss_kb * 1024.0, (double)mm->regs);
-		printf("\ntargets (issue 4):\n");
+		printf("\ntargets:\n");
 		printf("  registrations/s >= 0.50 x crypto bound:          %.2f  %s\n", per(rate, bound),
 		       per(rate, bound) >= 0.5 ? "met" : "MISSED");
 		printf("  gcksd CPU/registration flat (last/first <= 1.10): %.2f  %s\n", per(c2, c1),

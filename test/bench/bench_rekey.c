@@ -1,4 +1,4 @@
-/* Rekey benchmark (make bench, issue 6 "Performance"): the time to build and sign one GSA_REKEY
+/* Rekey benchmark (make bench): the time to build and sign one GSA_REKEY
  * for a group of 10, 1,000 and 100,000 members, and its size, for ECDSA P-256, Ed25519 and
  * RSA-3072 GCKS signing keys. Without eviction a GSA_REKEY carries the group's SAs and nothing
  * per member, so neither its time nor its size may grow with the member count: the ratios
