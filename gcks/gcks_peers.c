@@ -64,7 +64,9 @@ void gcks_peers_free(gk_gcks *g)
 	g->id_buckets = g->nid = 0;
 }
 
-/* The oldest other established SA of sa's identity, and how many there are. */
+/* The oldest other established SA of sa's identity and credential, and how many there are.
+ * An identity listed with different credentials in different groups is as many members: the
+ * holder of one credential must not close the SAs another authenticated. */
 static gcks_sa *oldest(gk_gcks *g, const gcks_sa *sa, size_t *count)
 {
 	gcks_sa *old = NULL;
@@ -72,7 +74,8 @@ static gcks_sa *oldest(gk_gcks *g, const gcks_sa *sa, size_t *count)
 	if (!g->by_id)
 		return NULL;
 	for (gcks_sa *o = g->by_id[id_bucket(g, &sa->ike.peer_id)]; o; o = o->next_id) {
-		if (o == sa || !gk_ident_eq(&o->ike.peer_id, &sa->ike.peer_id))
+		if (o == sa || !gk_ident_eq(&o->ike.peer_id, &sa->ike.peer_id) ||
+		    CRYPTO_memcmp(o->cred_hash, sa->cred_hash, sizeof(sa->cred_hash)))
 			continue;
 		++*count;
 		if (!old || o->admitted < old->admitted)

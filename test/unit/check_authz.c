@@ -1229,6 +1229,44 @@ START_TEST(initial_contact_replaces)
 }
 END_TEST
 
+/* One identity, two credentials (PSK_A for G1, PSK_B for G2): the holder of PSK_A cannot close
+ * the IKE SAs PSK_B authenticated, neither with INITIAL_CONTACT nor by logging in beyond the
+ * per-identity cap: the limit and the replacement count per credential. */
+START_TEST(identity_limit_per_credential)
+{
+	gk_group_policy g;
+	const char *names[] = { G1, G2 }, *psks[] = { PSK_A, PSK_B };
+	for (int i = 0; i < 2; i++) {
+		pol_init(&g, names[i]);
+		g.teks[0].dst.start[3] = g.teks[0].dst.end[3] = (uint8_t)(i + 1);
+		member_with_psk(&g, "fqdn:x.example", psks[i]);
+		pol_put(&g);
+	}
+	gcfg.max_sas_per_identity = 2;
+	start_gcks();
+	raw_ike b, a[4];
+	gk_msg m;
+	raw_cred cb = { .id = "fqdn:x.example", .psk = PSK_B, .group = G2 };
+	raw_peer(&b, 120, &cb, &m);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	raw_cred ca = { .id = "fqdn:x.example", .psk = PSK_A, .group = G1, .initial_contact = true };
+	for (int i = 0; i < 4; i++) {
+		raw_peer(&a[i], 121 + (uint64_t)i, &ca, &m);
+		ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+		gk_msg_free(&m);
+		ca.initial_contact = false;
+	}
+	ck_assert(raw_sa_alive(&b));
+	ck_assert(!raw_sa_alive(&a[0]) && !raw_sa_alive(&a[1]));
+	ck_assert(raw_sa_alive(&a[2]) && raw_sa_alive(&a[3]));
+	ck_assert_uint_eq(stats().established, 3);
+	raw_free(&b);
+	for (int i = 0; i < 4; i++)
+		raw_free(&a[i]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("authz");
@@ -1247,6 +1285,7 @@ int main(void)
 	tcase_add_test(tc, init_refusal_logged);
 	tcase_add_test(tc, identity_sa_cap);
 	tcase_add_test(tc, initial_contact_replaces);
+	tcase_add_test(tc, identity_limit_per_credential);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
