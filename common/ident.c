@@ -77,8 +77,8 @@ gk_status gk_ident_parse(const char *text, gk_ident *out, const char **why)
 			if (n > GK_IDENT_MAX)
 				return *why = "identity longer than 255 octets", GK_E_INVAL;
 			for (size_t j = 0; j < n; j++)
-				if (!isgraph((unsigned char)v[j]))
-					return *why = "identity contains spaces or control characters", GK_E_INVAL;
+				if (!isgraph((unsigned char)v[j]) || v[j] == '\\')
+					return *why = "identity contains spaces, control characters or a backslash", GK_E_INVAL;
 			if (out->type == GK_ID_RFC822_ADDR && !strchr(v, '@'))
 				return *why = "email identity needs an @", GK_E_INVAL;
 			memcpy(out->data, v, n);
@@ -95,7 +95,7 @@ static bool printable(const uint8_t *p, size_t n)
 	if (n == 0 || (n > 1 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!isgraph(p[i]))
+		if (!isgraph(p[i]) || p[i] == '\\')
 			return false;
 	return true;
 }
@@ -115,10 +115,12 @@ char *gk_ident_text(const gk_ident *id, char *buf)
 	case GK_ID_FQDN:
 	case GK_ID_RFC822_ADDR:
 		/* names from the wire may hold anything: what the text form cannot hold (spaces,
-		 * control characters; gk_ident_parse refuses them) is written as \xNN */
+		 * control characters, the backslash that starts an escape; gk_ident_parse refuses
+		 * them) is written as \xNN, so a name cannot pose as an escaped one */
 		o = (size_t)snprintf(buf, GK_IDENT_TEXT_MAX, "%s:", id->type == GK_ID_FQDN ? "fqdn" : "email");
 		for (size_t i = 0; i < id->len && o + 5 <= GK_IDENT_TEXT_MAX; i++)
-			o += (size_t)snprintf(buf + o, 5, isgraph(id->data[i]) ? "%c" : "\\x%02x", id->data[i]);
+			o += (size_t)snprintf(buf + o, 5, isgraph(id->data[i]) && id->data[i] != '\\' ? "%c" : "\\x%02x",
+					      id->data[i]);
 		return buf;
 	case GK_ID_KEY_ID:
 		if (printable(id->data, id->len)) {

@@ -1041,6 +1041,15 @@ START_TEST(wire_identity_escaped_in_log)
 	memcpy(id.data, "a\nb\x1b", 4);
 	char t[GK_IDENT_TEXT_MAX];
 	ck_assert_str_eq(gk_ident_text(&id, t), "fqdn:a\\x0ab\\x1b");
+	/* a name holding the text of an escape reads differently from the escaped octet */
+	id.len = 7;
+	memcpy(id.data, "a\\x0ab\n", 7);
+	ck_assert_str_eq(gk_ident_text(&id, t), "fqdn:a\\x5cx0ab\\x0a");
+	const char *why = NULL;
+	ck_assert_int_eq(gk_ident_parse("fqdn:a\\b", &id, &why), GK_E_INVAL);
+	ck_assert_str_eq(why, "identity contains spaces, control characters or a backslash");
+	ck_assert_int_eq(gk_ident_parse("keyid:a\\b", &id, &why), GK_OK);
+	ck_assert_str_eq(gk_ident_text(&id, t), "keyid:0x615c62");
 }
 END_TEST
 
