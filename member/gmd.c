@@ -615,8 +615,10 @@ int main(int argc, char **argv)
 	}
 	gk_log_init("gmd", (gk_log_level)level);
 	/* before any key is read: keys must not land in core files */
-	if (gk_priv_nondumpable())
-		gk_warn("cannot make the process non-dumpable: %s", strerror(errno));
+	if (gk_priv_nondumpable()) {
+		fprintf(stderr, "gmd: cannot make the process non-dumpable: %s\n", strerror(errno));
+		return GK_EXIT_PRIVILEGE;
+	}
 	if (!d.once) {
 		/* a daemon keeps trying; --once reports the first outcome */
 		d.cfg.retry_ms = retry_s * 1000;
