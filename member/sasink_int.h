@@ -19,6 +19,9 @@
  * daemon protects, and before strongSwan's fallback drops. Fixed, because it is half of the
  * marker that finds a killed gmd's stale policies. */
 #define GK_SASINK_PRIORITY 450000u
+/* The priority gmd used before: its stale policies (a gmd killed before an upgrade) would
+ * outrank the host daemon's, so they are found and removed too. */
+#define GK_SASINK_PRIORITY_OLD 1743u
 #define GK_SASINK_STRONGSWAN_MAX 400000u  /* strongSwan's largest ordinary policy priority */
 #define GK_SASINK_STRONGSWAN_FALLBACK_MIN 468541u
 

@@ -519,7 +519,7 @@ bool gk_xfrm_policy_is_ours(const struct nlmsghdr *nlh)
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct xfrm_userpolicy_info))
 		return false;
 	const struct xfrm_userpolicy_info *pi = mnl_nlmsg_get_payload(nlh);
-	if (pi->priority != GK_SASINK_PRIORITY)
+	if (pi->priority != GK_SASINK_PRIORITY && pi->priority != GK_SASINK_PRIORITY_OLD)
 		return false;
 	bool ours = false;
 	mnl_attr_parse(nlh, sizeof(*pi), tmpl_cb, &ours);

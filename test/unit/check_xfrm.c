@@ -496,6 +496,8 @@ START_TEST(ownership_marker)
 	struct xfrm_userpolicy_info *pi = mnl_nlmsg_get_payload(nlh);
 	pi->priority = 0; /* same reqid, other priority: not ours */
 	ck_assert(!gk_xfrm_policy_is_ours(nlh));
+	pi->priority = GK_SASINK_PRIORITY_OLD; /* left by a gmd of the previous priority: ours */
+	ck_assert(gk_xfrm_policy_is_ours(nlh));
 	p.reqid = 1;      /* strongSwan-like reqid with our priority: not ours */
 	ck_assert_int_eq(gk_xfrm_build_policy(GK_KPOL_NEW, &p, &sel[0], 1, buf, sizeof(buf), &len), GK_OK);
 	ck_assert(!gk_xfrm_policy_is_ours(nlh));
