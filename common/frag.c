@@ -107,33 +107,114 @@ gk_status gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, const gk
 	return st;
 }
 
+static void pool_unlink(gk_frag_reasm *r)
+{
+	gk_frag_pool *p = r->pool;
+	if (!p || !r->listed)
+		return;
+	if (r->pool_prev)
+		r->pool_prev->pool_next = r->pool_next;
+	else
+		p->oldest = r->pool_next;
+	if (r->pool_next)
+		r->pool_next->pool_prev = r->pool_prev;
+	else
+		p->newest = r->pool_prev;
+	r->pool_prev = r->pool_next = NULL;
+	r->listed = false;
+}
+
+static void pool_append(gk_frag_reasm *r)
+{
+	gk_frag_pool *p = r->pool;
+	if (!p || r->listed)
+		return;
+	r->pool_next = NULL;
+	r->pool_prev = p->newest;
+	if (p->newest)
+		p->newest->pool_next = r;
+	else
+		p->oldest = r;
+	p->newest = r;
+	r->listed = true;
+}
+
+/* Frees the parts and returns their octets; the set's identity and age stay. */
+static void drop_parts(gk_frag_reasm *r)
+{
+	for (size_t i = 0; i < GK_FRAG_MAX; i++)
+		gk_wbuf_free(&r->part[i]);
+	memset(r->got, 0, sizeof(r->got));
+	if (r->pool)
+		r->pool->used -= r->bytes;
+	if (r->acct)
+		r->acct->used -= r->bytes;
+	r->bytes = 0;
+	r->have = 0;
+}
+
 void gk_frag_reset(gk_frag_reasm *r)
 {
 	size_t max_bytes = r->max_bytes;
 	gk_frag_pool *pool = r->pool;
+	gk_frag_account *acct = r->acct;
 	uint32_t sets = r->sets;
-	for (size_t i = 0; i < GK_FRAG_MAX; i++)
-		gk_wbuf_free(&r->part[i]);
-	if (pool)
-		pool->used -= r->bytes;
+	drop_parts(r);
+	pool_unlink(r);
 	memset(r, 0, sizeof(*r));
 	r->max_bytes = max_bytes;
 	r->pool = pool;
+	r->acct = acct;
 	r->sets = sets;
 }
 
-/* Charges a verified fragment's buffer to the bounds; an error when it must not be kept. */
+void gk_frag_set_account(gk_frag_reasm *r, gk_frag_account *acct)
+{
+	if (r->acct)
+		r->acct->used -= r->bytes;
+	r->acct = acct;
+	if (acct)
+		acct->used += r->bytes;
+}
+
+/* The oldest set other than r's that holds octets: of r's account (same) or of any other. */
+static gk_frag_reasm *oldest_victim(gk_frag_reasm *r, bool same)
+{
+	for (gk_frag_reasm *v = r->pool->oldest; v; v = v->pool_next) {
+		if (v == r || !v->bytes)
+			continue;
+		if (same ? v->acct == r->acct : !r->acct || v->acct != r->acct)
+			return v;
+	}
+	return NULL;
+}
+
+/* Charges a verified fragment's buffer to the bounds, making room by dropping older sets; an
+ * error when it must not be kept. */
 static gk_status frag_charge(gk_frag_reasm *r, size_t cost)
 {
+	gk_frag_reasm *v;
 	if (r->max_bytes && r->bytes + cost > r->max_bytes) {
 		gk_frag_reset(r);
 		return GK_E_TOO_BIG;
 	}
-	if (r->pool && r->pool->used + cost > r->pool->max)
-		return GK_E_NOMEM;
+	while (r->acct && r->acct->max && r->acct->used + cost > r->acct->max) {
+		if (!r->pool || !(v = oldest_victim(r, true)))
+			return GK_E_NOMEM;
+		gk_frag_reset(v);
+		r->pool->evicted++;
+	}
+	while (r->pool && r->pool->used + cost > r->pool->max) {
+		if (!(v = oldest_victim(r, false)))
+			return GK_E_NOMEM;
+		gk_frag_reset(v);
+		r->pool->evicted++;
+	}
 	r->bytes += cost;
 	if (r->pool)
 		r->pool->used += cost;
+	if (r->acct)
+		r->acct->used += cost;
 	return GK_OK;
 }
 
@@ -155,13 +236,18 @@ gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bo
 		gk_wbuf_free(&part);
 		return st;
 	}
-	if (!r->active || r->msg_id != m->hdr.msg_id || r->total != total) {
-		/* RFC 7383 2.6: a different total means the sender started over */
+	if (r->active && r->msg_id == m->hdr.msg_id && r->total != total) {
+		/* RFC 7383 2.6: a different total means the sender started over; the new set keeps
+		 * the old one's age, so starting over cannot hold fragments past the timeout */
+		drop_parts(r);
+		r->total = total;
+	} else if (!r->active || r->msg_id != m->hdr.msg_id) {
 		gk_frag_reset(r);
 		r->active = true;
 		r->msg_id = m->hdr.msg_id;
 		r->total = total;
 		r->sets++;
+		pool_append(r);
 	}
 	if (r->got[num - 1]) {
 		gk_wbuf_free(&part);
@@ -169,6 +255,8 @@ gk_status gk_frag_add(gk_frag_reasm *r, const gk_msg *m, const gk_sk_keys *k, bo
 	}
 	if ((st = frag_charge(r, part.cap)) != GK_OK) {
 		gk_wbuf_free(&part);
+		if (st == GK_E_NOMEM && !r->bytes)
+			gk_frag_reset(r); /* nothing parked: no set to age */
 		return st;
 	}
 	r->part[num - 1] = part;

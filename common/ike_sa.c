@@ -114,6 +114,7 @@ gk_status gk_ike_sa_open_at(gk_ike_sa *sa, gk_msg *m, int64_t now_ms, bool *comp
 			return GK_E_NOMEM;
 		sa->reasm->max_bytes = sa->frag_max;
 		sa->reasm->pool = sa->frag_pool;
+		sa->reasm->acct = sa->frag_acct;
 	}
 	gk_wbuf plain;
 	uint8_t first = 0;

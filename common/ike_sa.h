@@ -36,6 +36,8 @@ typedef struct gk_ike_sa {
 	gk_frag_reasm *reasm;   /* fragments of a request or response being received */
 	size_t frag_max;        /* octets parked per message, 0 = no bound (see gk_frag_reasm) */
 	gk_frag_pool *frag_pool; /* shared bound on parked octets, NULL = none; not owned */
+	gk_frag_account *frag_acct; /* the peer's source's bound, NULL = none; not owned (change it
+				     * with gk_frag_set_account on reasm too) */
 	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
 	int64_t frag_started_ms; /* when the set in reasm began */
 	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */

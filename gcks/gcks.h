@@ -38,11 +38,13 @@ typedef struct gk_gcks_config {
 	unsigned cookie_per_source;      /* a source's half-open SAs from which its requests need a
 					  * COOKIE (spoofed sources hold at most this many) */
 	unsigned half_open_max;          /* half-open SAs in all; a new one evicts the oldest */
-	unsigned half_open_per_source;   /* half-open SAs per source (IPv4 address, IPv6 /64);
-					  * further requests from it are dropped */
+	unsigned half_open_per_source;   /* half-open SAs per source (IPv4 address, IPv6 /64); a
+					  * new one evicts the source's oldest */
 	unsigned half_open_timeout_ms;
 	unsigned costly_ke_rate;         /* key exchanges of the costly groups (MODP, ECP-384/521,
 					  * Curve448) per second; beyond it such requests are dropped */
+	unsigned costly_ke_per_source;   /* the same per source, also its burst: one source cannot
+					  * spend costly_ke_rate (invalid KE values make no SA) */
 	unsigned init_resend_max;        /* copies of an IKE_SA_INIT response sent again per SA */
 	unsigned init_resend_interval_ms; /* at least this long between two of them */
 	unsigned max_sas;                /* IKE SAs in all */
@@ -53,7 +55,9 @@ typedef struct gk_gcks_config {
 	 * 3000 octets SHOULD be processed; RFC 7383 2.6 leaves reassembly limits to us). */
 	unsigned init_req_max;           /* octets of an IKE_SA_INIT request; larger ones are dropped */
 	unsigned frag_sa_max;            /* octets of fragments parked per IKE SA */
-	unsigned frag_total_max;         /* octets of fragments parked over all IKE SAs */
+	unsigned frag_source_max;        /* octets of fragments parked by one source's half-open SAs */
+	unsigned frag_total_max;         /* octets of fragments parked over all IKE SAs; when full,
+					  * the oldest incomplete set of another source goes */
 	unsigned frag_timeout_ms;        /* an incomplete set of fragments is dropped after this */
 	/* Cached responses resent for retransmitted requests (RFC 7296 2.1), per IKE SA: at most
 	 * rtx_resend_max in rtx_window_ms, so replays cannot make us a reflector. */
@@ -99,11 +103,13 @@ typedef struct gk_gcks_stats {
 	unsigned half_open, established, groups;
 	uint64_t registrations, refusals, dropped;
 	uint64_t half_open_evicted;      /* oldest half-open SAs evicted for new ones */
-	uint64_t source_capped;          /* IKE_SA_INIT dropped: the source's half-open cap */
+	uint64_t source_evicted;         /* half-open SAs evicted at their source's cap for new ones */
 	uint64_t resends_limited;        /* retransmitted IKE_SA_INIT left unanswered */
-	uint64_t costly_limited;         /* IKE_SA_INIT dropped: costly key exchanges per second */
+	uint64_t costly_limited;         /* IKE_SA_INIT dropped: costly key exchanges per second (in
+					  * all or of the source) */
 	uint64_t cookies_sent;
 	uint64_t frag_bytes;             /* octets of fragments parked now */
+	uint64_t frag_evicted;           /* incomplete fragment sets dropped to make room */
 	uint64_t rtx_limited;            /* retransmissions left unanswered by the rate limit */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);

@@ -39,6 +39,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->half_open_per_source = 8;
 	c->half_open_timeout_ms = 30000;
 	c->costly_ke_rate = 100;
+	c->costly_ke_per_source = 4;
 	c->init_resend_max = 6;
 	c->init_resend_interval_ms = 500;
 	c->max_sas = 200000;
@@ -47,6 +48,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->max_sas_per_identity = 8;
 	c->init_req_max = 3000; /* RFC 7296 2: what every implementation SHOULD process */
 	c->frag_sa_max = GK_FRAG_MAX * 2048; /* the largest message a member fragments at 1232 */
+	c->frag_source_max = 2 * c->frag_sa_max; /* two members behind one address at once */
 	c->frag_total_max = 4u << 20;
 	c->frag_timeout_ms = 5000;
 	c->rtx_resend_max = 3;
@@ -130,7 +132,8 @@ size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi)
 
 gcks_sa *gcks_sa_new(gk_gcks *g)
 {
-	if (g->nsas >= g->cfg.max_sas)
+	/* one more than max_sas while the new SA is made: a half-open one goes before it enters */
+	if (g->nsas >= g->cfg.max_sas && !g->ho_oldest)
 		return NULL;
 	gcks_sa *sa = calloc(1, sizeof(*sa));
 	if (!sa)
@@ -526,6 +529,7 @@ void gk_gcks_tick(gk_gcks *g)
 	if (now - g->sa_scan_ms < 1000 && g->sa_scan_ms)
 		return;
 	g->sa_scan_ms = now;
+	gcks_sources_sweep(g);
 	for (size_t b = 0; b < g->nbuckets; b++) {
 		gcks_sa *sa = g->by_r[b];
 		while (sa) {
@@ -672,4 +676,5 @@ void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st)
 	st->established = (unsigned)(g->nsas - g->nhalf);
 	st->groups = (unsigned)g->ngroups;
 	st->frag_bytes = g->frag_pool.used;
+	st->frag_evicted = g->frag_pool.evicted;
 }

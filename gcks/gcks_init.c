@@ -89,15 +89,23 @@ static bool costly_ke(uint16_t group)
 	       group == GK_KE_ECP_384 || group == GK_KE_ECP_521 || group == GK_KE_CURVE448;
 }
 
-/* Takes one costly key exchange from this second's budget; false when it is spent. */
-static bool costly_budget(gk_gcks *g)
+/* Whether this second's budget of costly key exchanges has one left. */
+static bool costly_left(gk_gcks *g)
 {
 	int64_t now = gcks_now(g);
 	if (now - g->costly_window_ms >= 1000) {
 		g->costly_window_ms = now;
 		g->costly_count = 0;
 	}
-	if (g->costly_count >= g->cfg.costly_ke_rate)
+	return g->costly_count < g->cfg.costly_ke_rate;
+}
+
+/* Takes one costly key exchange from the source's budget, then from everyone's (the backstop
+ * against many sources). Charged before the key exchange, since the cost is in trying it: a
+ * request with an invalid KE value makes no SA and would otherwise cost its source nothing. */
+static bool costly_budget(gk_gcks *g, const struct sockaddr *peer)
+{
+	if (!costly_left(g) || !gcks_source_costly_take(g, peer))
 		return false;
 	g->costly_count++;
 	return true;
@@ -105,12 +113,13 @@ static bool costly_budget(gk_gcks *g)
 
 /* RFC 7296 2.6: a COOKIE is asked for when many SAs are half-open, when requests come fast,
  * when this source already holds half-open SAs (so spoofed requests cannot use up a victim's
- * share), and before a costly key exchange. */
+ * share, nor evict its SAs at the source's cap), and before a costly key exchange. */
 static bool cookie_needed(gk_gcks *g, uint16_t ke_group, const struct sockaddr *peer)
 {
 	bool fast = rate_high(g);
+	unsigned held = gcks_source_count(g, peer);
 	return fast || g->nhalf >= g->cfg.cookie_threshold || costly_ke(ke_group) ||
-	       gcks_source_count(g, peer) >= g->cfg.cookie_per_source;
+	       held >= g->cfg.cookie_per_source || held >= g->cfg.half_open_per_source;
 }
 
 /* GK_OK when no cookie is needed or the request carries a valid one. */
@@ -222,11 +231,18 @@ static void resend(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer, const s
 	g->env.send(g->env.send_ctx, local, peer, sa->ike.init_resp, sa->ike.init_resp_len);
 }
 
-/* A full table makes room by evicting its oldest half-open SA rather than refusing the new one:
- * refusing would let a flood that fills it lock every member out, while the oldest SA has had
- * all the time a member needs to continue. */
-static void make_room(gk_gcks *g)
+/* A source at its cap, or a full table, makes room by evicting its oldest half-open SA rather
+ * than refusing the new one: refusing would let a flood that fills it (or a host sharing a
+ * member's address) lock every member out, while the oldest SA has had all the time a member
+ * needs to continue. Called only for a new SA that is ready to go in, so a request that makes
+ * no SA evicts nothing. */
+static void make_room(gk_gcks *g, const struct sockaddr *peer)
 {
+	gcks_sa *old;
+	while (gcks_source_count(g, peer) >= g->cfg.half_open_per_source && (old = gcks_source_oldest(g, peer))) {
+		g->stats.source_evicted++;
+		gcks_sa_remove(g, old);
+	}
 	while (g->ho_oldest && (g->nhalf >= g->cfg.half_open_max || g->nsas >= g->cfg.max_sas)) {
 		g->stats.half_open_evicted++;
 		gcks_sa_remove(g, g->ho_oldest);
@@ -297,12 +313,6 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		refuse(g, &m, GK_N_COOKIE, GK_CHUNK(cookie, sizeof(cookie)), peer, local);
 		goto out;
 	}
-	/* the source proved its address: it has no more than its share of half-open SAs */
-	if (gcks_source_count(g, peer) >= g->cfg.half_open_per_source) {
-		g->stats.source_capped++;
-		g->stats.dropped++;
-		goto out;
-	}
 	gk_ike_suite suite;
 	uint8_t prop_num;
 	if (gk_ike_select(sap, &g->cfg.offer, &suite, &prop_num)) {
@@ -316,12 +326,11 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		refuse(g, &m, GK_N_INVALID_KE_PAYLOAD, GK_CHUNK(grp, 2), peer, local);
 		goto out;
 	}
-	if (costly_ke(suite.ke) && !costly_budget(g)) {
+	if (costly_ke(suite.ke) && !costly_budget(g, peer)) {
 		g->stats.costly_limited++;
 		g->stats.dropped++;
 		goto out;
 	}
-	make_room(g);
 	gcks_sa *sa = gcks_sa_new(g);
 	if (!sa) {
 		g->stats.dropped++;
@@ -354,7 +363,10 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	sa->ike.state = GK_IKE_INIT_DONE;
 	sa->ike.msgid_in = 1;
 	sa->init_resend_ms = gcks_now(g);
-	if (gcks_sa_insert(g, sa) != GK_OK) {
+	/* the source proved its address (a COOKIE past its first cookie_per_source): it keeps no
+	 * more than its share of half-open SAs */
+	make_room(g, peer);
+	if (g->nsas >= g->cfg.max_sas || gcks_sa_insert(g, sa) != GK_OK) {
 		gk_ike_sa_free(&sa->ike);
 		free(sa);
 		g->stats.dropped++;

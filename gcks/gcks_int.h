@@ -53,8 +53,9 @@ typedef struct gcks_sa {
 	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
 	uint32_t req_hash_msgid;
 	uint64_t queued_group;
-	/* half-open bookkeeping (gcks_sources.c): age order and the source's count */
+	/* half-open bookkeeping (gcks_sources.c): age order, in all and in the source */
 	struct gcks_sa *ho_prev, *ho_next;
+	struct gcks_sa *src_prev, *src_next;
 	struct gcks_src *src;
 	unsigned init_resends;            /* IKE_SA_INIT responses sent again */
 	int64_t init_resend_ms;
@@ -68,13 +69,18 @@ typedef struct gcks_sa {
 	unsigned rtx_sent;                /* responses resent in it */
 } gcks_sa;
 
-/* Half-open SAs of one source: an IPv4 address or an IPv6 /64 (a host usually owns a whole /64,
- * so counting its addresses one by one would bound nothing). Owned by the gcks's source table;
- * freed when its count drops to zero. */
+/* What one source holds or spent before authentication: an IPv4 address or an IPv6 /64 (a host
+ * usually owns a whole /64, so counting its addresses one by one would bound nothing). Owned by
+ * the gcks's source table; freed once it has no half-open SA and its costly key exchange
+ * bucket is full again (at most costly_ke_rate such entries are made a second). */
 typedef struct gcks_src {
 	struct gcks_src *next;
 	uint8_t key[9];                   /* family (4 or 6), then the address or the /64 prefix */
 	unsigned half_open;
+	struct gcks_sa *oldest, *newest;  /* its half-open SAs in order of creation */
+	gk_frag_account frag;             /* fragments parked on them (cfg.frag_source_max) */
+	uint32_t costly_tokens;           /* thousandths of a costly key exchange it may start */
+	int64_t costly_ms;                /* when costly_tokens was last topped up */
 } gcks_src;
 
 /* GSA_REKEY datagrams waiting for their next copy (RFC 9838 2.4.1.3). Owned by the gcks. */
@@ -170,8 +176,15 @@ unsigned gcks_source_count(const gk_gcks *g, const struct sockaddr *peer);
 gk_status gcks_source_add(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer);
 /* Takes sa out of its source's count and the age list (when it is in them). */
 void gcks_source_del(gk_gcks *g, gcks_sa *sa);
-/* Number of sources with half-open SAs, for tests. */
+/* Number of sources held (with half-open SAs or a costly bucket not yet full), for tests. */
 size_t gcks_source_entries(const gk_gcks *g);
+/* The source's oldest half-open SA, NULL if it has none. */
+gcks_sa *gcks_source_oldest(const gk_gcks *g, const struct sockaddr *peer);
+/* Takes one costly key exchange from the source's bucket (cfg.costly_ke_per_source a second);
+ * false when it is empty or no entry can be made. */
+bool gcks_source_costly_take(gk_gcks *g, const struct sockaddr *peer);
+/* Frees the entries that hold nothing any more (called about once a second). */
+void gcks_sources_sweep(gk_gcks *g);
 
 /* exchange handlers */
 void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, const struct sockaddr *local);

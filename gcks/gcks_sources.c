@@ -1,8 +1,11 @@
-/* Half-open IKE SAs per source, and in order of age. A source is an IPv4 address or an IPv6
- * /64. gcks_ike_sa_init caps each source's half-open SAs (so a few hosts cannot fill the table)
- * and evicts the oldest half-open SA when the table is full (so a flood from many sources delays
- * new registrations by nothing: a new SA lives until half_open_max newer ones arrived, far
- * longer than a member takes to send its GSA_AUTH). */
+/* Half-open IKE SAs per source, and in order of age; what each source may still spend. A
+ * source is an IPv4 address or an IPv6 /64. gcks_ike_sa_init caps each source's half-open SAs
+ * by evicting the source's oldest (so a few hosts cannot fill the table, and a host sharing a
+ * member's address cannot lock it out with a few packets: it must outpace the member) and the
+ * table's oldest when the table is full (so a flood from many sources delays new registrations
+ * by nothing: a new SA lives until half_open_max newer ones arrived, far longer than a member
+ * takes to send its GSA_AUTH). Each source also parks at most frag_source_max octets of
+ * fragments and starts at most costly_ke_per_source costly key exchanges a second. */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,28 +58,99 @@ static gcks_src **find(const gk_gcks *g, const uint8_t key[9])
 	return pp;
 }
 
-unsigned gcks_source_count(const gk_gcks *g, const struct sockaddr *peer)
+static gcks_src *lookup(const gk_gcks *g, const struct sockaddr *peer)
 {
 	uint8_t key[9];
 	source_key(peer, key);
-	gcks_src *s = *find(g, key);
-	return s ? s->half_open : 0;
+	return *find(g, key);
 }
 
-gk_status gcks_source_add(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer)
+/* The source's entry, made when it has none; NULL when out of memory. */
+static gcks_src *get(gk_gcks *g, const struct sockaddr *peer)
 {
 	uint8_t key[9];
 	source_key(peer, key);
 	gcks_src **pp = find(g, key);
-	if (!*pp) {
-		gcks_src *s = calloc(1, sizeof(*s));
-		if (!s)
-			return GK_E_NOMEM;
-		memcpy(s->key, key, sizeof(key));
-		*pp = s;
+	if (*pp)
+		return *pp;
+	gcks_src *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	memcpy(s->key, key, sizeof(key));
+	s->frag.max = g->cfg.frag_source_max;
+	s->costly_tokens = g->cfg.costly_ke_per_source * 1000u;
+	s->costly_ms = gcks_now(g);
+	*pp = s;
+	return s;
+}
+
+/* Tops the costly bucket up for the time passed: costly_ke_per_source a second. */
+static void refill(const gk_gcks *g, gcks_src *s)
+{
+	uint64_t cap = g->cfg.costly_ke_per_source * 1000ull, now = (uint64_t)gcks_now(g);
+	uint64_t t = s->costly_tokens + (now - (uint64_t)s->costly_ms) * g->cfg.costly_ke_per_source;
+	s->costly_tokens = (uint32_t)(t < cap ? t : cap);
+	s->costly_ms = (int64_t)now;
+}
+
+/* Nothing to remember: no half-open SA, full bucket. */
+static bool idle(const gk_gcks *g, gcks_src *s)
+{
+	if (s->half_open)
+		return false;
+	refill(g, s);
+	return s->costly_tokens >= g->cfg.costly_ke_per_source * 1000u;
+}
+
+static void drop_if_idle(gk_gcks *g, gcks_src *s)
+{
+	if (!idle(g, s))
+		return;
+	gcks_src **pp = find(g, s->key);
+	*pp = s->next;
+	free(s);
+}
+
+unsigned gcks_source_count(const gk_gcks *g, const struct sockaddr *peer)
+{
+	gcks_src *s = lookup(g, peer);
+	return s ? s->half_open : 0;
+}
+
+gcks_sa *gcks_source_oldest(const gk_gcks *g, const struct sockaddr *peer)
+{
+	gcks_src *s = lookup(g, peer);
+	return s ? s->oldest : NULL;
+}
+
+bool gcks_source_costly_take(gk_gcks *g, const struct sockaddr *peer)
+{
+	gcks_src *s = get(g, peer);
+	if (!s)
+		return false;
+	refill(g, s);
+	if (s->costly_tokens < 1000) {
+		drop_if_idle(g, s);
+		return false;
 	}
-	sa->src = *pp;
-	sa->src->half_open++;
+	s->costly_tokens -= 1000;
+	return true;
+}
+
+gk_status gcks_source_add(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer)
+{
+	gcks_src *s = get(g, peer);
+	if (!s)
+		return GK_E_NOMEM;
+	sa->src = s;
+	s->half_open++;
+	sa->src_next = NULL;
+	sa->src_prev = s->newest;
+	if (s->newest)
+		s->newest->src_next = sa;
+	else
+		s->oldest = sa;
+	s->newest = sa;
 	sa->ho_next = NULL;
 	sa->ho_prev = g->ho_newest;
 	if (g->ho_newest)
@@ -84,6 +158,9 @@ gk_status gcks_source_add(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer)
 	else
 		g->ho_oldest = sa;
 	g->ho_newest = sa;
+	sa->ike.frag_acct = &s->frag;
+	if (sa->ike.reasm)
+		gk_frag_set_account(sa->ike.reasm, &s->frag);
 	return GK_OK;
 }
 
@@ -100,13 +177,31 @@ void gcks_source_del(gk_gcks *g, gcks_sa *sa)
 		sa->ho_next->ho_prev = sa->ho_prev;
 	else
 		g->ho_newest = sa->ho_prev;
-	sa->ho_prev = sa->ho_next = NULL;
+	if (sa->src_prev)
+		sa->src_prev->src_next = sa->src_next;
+	else
+		s->oldest = sa->src_next;
+	if (sa->src_next)
+		sa->src_next->src_prev = sa->src_prev;
+	else
+		s->newest = sa->src_prev;
+	sa->ho_prev = sa->ho_next = sa->src_prev = sa->src_next = NULL;
 	sa->src = NULL;
-	if (--s->half_open)
-		return;
-	gcks_src **pp = find(g, s->key);
-	*pp = s->next;
-	free(s);
+	/* its fragments count against no source once it leaves (authenticated, or gone) */
+	sa->ike.frag_acct = NULL;
+	if (sa->ike.reasm)
+		gk_frag_set_account(sa->ike.reasm, NULL);
+	s->half_open--;
+	drop_if_idle(g, s);
+}
+
+void gcks_sources_sweep(gk_gcks *g)
+{
+	for (size_t b = 0; b < g->nsrc_buckets; b++)
+		for (gcks_src *s = g->srcs[b], *next; s; s = next) {
+			next = s->next;
+			drop_if_idle(g, s);
+		}
 }
 
 size_t gcks_source_entries(const gk_gcks *g)

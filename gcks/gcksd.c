@@ -44,7 +44,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: gcksd --db PATH [--listen ADDR:PORT]... [--control PATH] [--log-level LEVEL]\n"
 	      "             [--user USER] [--admin-group GROUP|none] [--foreground]\n"
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
-	      "             [--cookie-rate N] [--costly-ke-rate N]\n"
+	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "Listens on UDP 848 and 500, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
 	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
@@ -52,14 +52,14 @@ static void usage(FILE *f)
 	      GK_ADMIN_DEFAULT_TEXT);
 }
 
-/* A limit option: a whole number from 0 to max. */
-static bool parse_limit(const char *opt, const char *arg, unsigned long max, unsigned *out)
+/* A limit option: a whole number from min to max (min 1 where 0 would refuse every peer). */
+static bool parse_limit(const char *opt, const char *arg, unsigned long min, unsigned long max, unsigned *out)
 {
 	char *end;
 	errno = 0;
 	unsigned long v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || v > max) {
-		fprintf(stderr, "gcksd: --%s: a number from 0 to %lu\n", opt, max);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "gcksd: --%s: a number from %lu to %lu\n", opt, min, max);
 		return false;
 	}
 	*out = (unsigned)v;
@@ -308,7 +308,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "half-open-max", required_argument, NULL, 1 }, { "half-open-per-source", required_argument, NULL, 2 },
 		{ "cookie-threshold", required_argument, NULL, 3 }, { "cookie-rate", required_argument, NULL, 4 },
-		{ "costly-ke-rate", required_argument, NULL, 5 },
+		{ "costly-ke-rate", required_argument, NULL, 5 }, { "costly-ke-per-source", required_argument, NULL, 6 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -344,23 +344,27 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 1:
-			if (!parse_limit("half-open-max", optarg, 1000000, &cfg.half_open_max))
+			if (!parse_limit("half-open-max", optarg, 1, 1000000, &cfg.half_open_max))
 				return 1;
 			break;
 		case 2:
-			if (!parse_limit("half-open-per-source", optarg, 1000000, &cfg.half_open_per_source))
+			if (!parse_limit("half-open-per-source", optarg, 1, 1000000, &cfg.half_open_per_source))
 				return 1;
 			break;
 		case 3:
-			if (!parse_limit("cookie-threshold", optarg, 1000000, &cfg.cookie_threshold))
+			if (!parse_limit("cookie-threshold", optarg, 0, 1000000, &cfg.cookie_threshold))
 				return 1;
 			break;
 		case 4:
-			if (!parse_limit("cookie-rate", optarg, 1000000, &cfg.cookie_rate))
+			if (!parse_limit("cookie-rate", optarg, 0, 1000000, &cfg.cookie_rate))
 				return 1;
 			break;
 		case 5:
-			if (!parse_limit("costly-ke-rate", optarg, 1000000, &cfg.costly_ke_rate))
+			if (!parse_limit("costly-ke-rate", optarg, 1, 1000000, &cfg.costly_ke_rate))
+				return 1;
+			break;
+		case 6:
+			if (!parse_limit("costly-ke-per-source", optarg, 1, 1000000, &cfg.costly_ke_per_source))
 				return 1;
 			break;
 		case 'h': usage(stdout); return 0;
@@ -371,10 +375,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* a source's share of the half-open table cannot be more than the table */
+	if (cfg.half_open_max < cfg.half_open_per_source) {
+		fprintf(stderr, "gcksd: --half-open-max (%u) must be at least --half-open-per-source (%u)\n",
+			cfg.half_open_max, cfg.half_open_per_source);
+		return 1;
+	}
 	gk_log_init("gcksd", (gk_log_level)level);
 	gk_info("limits before authentication: %u half-open IKE SAs, %u per source; COOKIE above %u half-open or "
-		"%u IKE_SA_INIT/s; %u costly key exchanges/s",
-		cfg.half_open_max, cfg.half_open_per_source, cfg.cookie_threshold, cfg.cookie_rate, cfg.costly_ke_rate);
+		"%u IKE_SA_INIT/s; %u costly key exchanges/s, %u per source; fragments %u octets per SA, %u per "
+		"source, %u in all",
+		cfg.half_open_max, cfg.half_open_per_source, cfg.cookie_threshold, cfg.cookie_rate, cfg.costly_ke_rate,
+		cfg.costly_ke_per_source, cfg.frag_sa_max, cfg.frag_source_max, cfg.frag_total_max);
 	/* the signing key and every group key are in this process: no core files, no ptrace */
 	if (gk_priv_nondumpable())
 		gk_warn("cannot make the process non-dumpable: %s", strerror(errno));

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # gcksd's options for the limits before authentication (--half-open-max, --half-open-per-source,
-# --cookie-threshold, --cookie-rate, --costly-ke-rate): a value that is not a whole number from
-# 0 to 1000000 is refused with exit code 1 and one line naming the option; accepted values reach
-# the core (gcksd logs the limits it runs with at start), and without options the defaults do.
+# --cookie-threshold, --cookie-rate, --costly-ke-rate, --costly-ke-per-source): a value that is
+# not a whole number from the option's least (1, or 0 where 0 means "always ask for a COOKIE")
+# to 1000000 is refused with exit code 1 and one line naming the option, and so is a
+# --half-open-max below --half-open-per-source; accepted values reach the core (gcksd logs the
+# limits it runs with at start), and without options the defaults do.
 # What the limits do is tested on the fake network (test/unit/check_flood.c).
 # Finds the programs through GK_BUILDDIR. Prints one line per check; exit 0 when all pass.
 set -euo pipefail
@@ -25,18 +27,29 @@ trap cleanup EXIT
 ok() { echo "ok - $1"; }
 not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
 
-opts="half-open-max half-open-per-source cookie-threshold cookie-rate costly-ke-rate"
-for o in $opts; do
-	for bad in -1 x 12x 1000001 ""; do
+opts="half-open-max:1 half-open-per-source:1 cookie-threshold:0 cookie-rate:0 costly-ke-rate:1 costly-ke-per-source:1"
+for om in $opts; do
+	o=${om%:*} min=${om#*:}
+	bads="-1 x 12x 1000001 ''"
+	[ "$min" = 1 ] && bads="0 $bads"
+	for bad in $bads; do
+		[ "$bad" = "''" ] && bad=
 		rc=0
 		"$GCKSD" --db "$W/none.db" "--$o" "$bad" --foreground >"$W/out" 2>&1 || rc=$?
-		if [ "$rc" = 1 ] && [ "$(cat "$W/out")" = "gcksd: --$o: a number from 0 to 1000000" ]; then
+		if [ "$rc" = 1 ] && [ "$(cat "$W/out")" = "gcksd: --$o: a number from $min to 1000000" ]; then
 			ok "--$o '$bad' is refused (exit 1, one line)"
 		else
 			not_ok "--$o '$bad' is refused (exit 1, one line): exit $rc: $(cat "$W/out")"
 		fi
 	done
 done
+rc=0
+"$GCKSD" --db "$W/none.db" --half-open-max 3 --half-open-per-source 4 --foreground >"$W/out" 2>&1 || rc=$?
+if [ "$rc" = 1 ] && [ "$(cat "$W/out")" = "gcksd: --half-open-max (3) must be at least --half-open-per-source (4)" ]; then
+	ok "--half-open-max below --half-open-per-source is refused (exit 1, one line)"
+else
+	not_ok "--half-open-max below --half-open-per-source is refused (exit 1, one line): exit $rc: $(cat "$W/out")"
+fi
 
 "$GCKSCTL" --db "$W/gcks.db" init --id fqdn:gcks.example >/dev/null
 # run_gcksd LOG ARGS...: starts gcksd, waits until it is ready, stops it; its log in $W/LOG
@@ -62,12 +75,15 @@ expect_line() {
 	fi
 }
 run_gcksd set.log --half-open-max 7 --half-open-per-source 3 --cookie-threshold 5 --cookie-rate 11 \
-	--costly-ke-rate 13
+	--costly-ke-rate 13 --costly-ke-per-source 2
 expect_line "the values given reach the core" set.log \
-	"limits before authentication: 7 half-open IKE SAs, 3 per source; COOKIE above 5 half-open or 11 IKE_SA_INIT/s; 13 costly key exchanges/s"
-run_gcksd zero.log --half-open-per-source 0 --cookie-rate 0
-expect_line "0 is accepted" zero.log "0 per source; COOKIE above 1000 half-open or 0 IKE_SA_INIT/s"
+	"limits before authentication: 7 half-open IKE SAs, 3 per source; COOKIE above 5 half-open or 11 IKE_SA_INIT/s; 13 costly key exchanges/s, 2 per source;"
+run_gcksd equal.log --half-open-max 1 --half-open-per-source 1
+expect_line "--half-open-max equal to --half-open-per-source is accepted" equal.log \
+	"limits before authentication: 1 half-open IKE SAs, 1 per source;"
+run_gcksd zero.log --cookie-threshold 0 --cookie-rate 0
+expect_line "0 is accepted where it means always" zero.log "COOKIE above 0 half-open or 0 IKE_SA_INIT/s"
 run_gcksd default.log
 expect_line "the defaults without options" default.log \
-	"limits before authentication: 20000 half-open IKE SAs, 8 per source; COOKIE above 1000 half-open or 100 IKE_SA_INIT/s; 100 costly key exchanges/s"
+	"limits before authentication: 20000 half-open IKE SAs, 8 per source; COOKIE above 1000 half-open or 100 IKE_SA_INIT/s; 100 costly key exchanges/s, 4 per source; fragments 65536 octets per SA, 131072 per source, 4194304 in all"
 exit $(( fails ? 1 : 0 ))

@@ -165,6 +165,8 @@ typedef struct flooder {
 	gk_arena arena;
 	gk_pl_sa sa;
 	bool answer_cookies;
+	bool bad_ke;                  /* KE data of all zeros: invalid in every group (RFC 6989) */
+	const struct sockaddr_in *from; /* every request from this address, not source(i) */
 	uint64_t sent, cookies, answers, others;
 	uint16_t last_notify;         /* of the last answer that was neither COOKIE nor KE */
 } flooder;
@@ -189,7 +191,10 @@ static void flood_build(const flooder *f, uint64_t spi, gk_chunk cookie, gk_wbuf
 	for (int i = 0; i < 4; i++)
 		gk_put_u64(ni + 8 * i, spi ^ (uint64_t)i);
 	gk_pl_notify cn = { .type = GK_N_COOKIE, .data = cookie };
+	static const uint8_t zeros[1024];
 	gk_pl_ke ke = { .group = f->ke_group, .data = gk_wbuf_chunk(&f->ke_pub) };
+	if (f->bad_ke)
+		ke.data.ptr = zeros;
 	gk_pl_bytes nonce = { GK_CHUNK(ni, sizeof(ni)) };
 	gk_out_pl pl[4];
 	size_t n = 0;
@@ -259,7 +264,7 @@ static void flood_one(flooder *f, unsigned i)
 	gk_wbuf w;
 	gk_wbuf_init(&w, GK_MAX_MESSAGE);
 	flood_build(f, f->next_spi++, GK_CHUNK_EMPTY, &w);
-	struct sockaddr_in a = source(i);
+	struct sockaddr_in a = f->from ? *f->from : source(i);
 	fn_send_from(&net, &a, w.data, w.len);
 	f->sent++;
 	gk_wbuf_free(&w);
@@ -315,8 +320,9 @@ static int64_t register_during_flood(flooder *f, unsigned *peak)
 	return e->at_ms - t0;
 }
 
-/* A flood answering cookies from nsrc sources fills exactly nsrc * half_open_per_source
- * half-open SAs and no more; the member registers without waiting for a retransmission. */
+/* A flood answering cookies from nsrc sources holds exactly nsrc * half_open_per_source
+ * half-open SAs and no more (each request past a source's cap evicts that source's oldest); the
+ * member registers without waiting for a retransmission. */
 static void flood_sources(unsigned nsrc)
 {
 	start_gcks();
@@ -325,14 +331,15 @@ static void flood_sources(unsigned nsrc)
 	flood_init(&fl, nsrc, GK_KE_CURVE25519, &offer);
 	unsigned cap = nsrc * gcfg.half_open_per_source;
 	ck_assert_uint_lt(cap, gcfg.half_open_max); /* the per-source caps bind, not the table's */
-	unsigned peak = flood_run(&fl, 10000);
+	unsigned peak = flood_run(&fl, 5000);
 	ck_assert_uint_eq(peak, cap);
 	ck_assert_uint_eq(stats().half_open, cap);
 	ck_assert_uint_eq(gcks_source_entries(net.gcks), nsrc);
-	/* everything beyond that was dropped after its cookie, before any key exchange */
-	ck_assert_uint_eq(fl.answers, cap);
+	/* every request not challenged was answered; past its cap each evicted its source's oldest
+	 * SA, never another source's */
+	ck_assert_uint_eq(fl.answers, fl.sent - fl.cookies);
 	ck_assert_uint_eq(fl.others, 0);
-	ck_assert_uint_eq(stats().source_capped, fl.sent - fl.cookies - cap);
+	ck_assert_uint_eq(stats().source_evicted, fl.answers - cap);
 	ck_assert_uint_eq(stats().half_open_evicted, 0);
 	int64_t took = register_during_flood(&fl, &peak);
 	ck_assert_int_lt(took, 1000);
@@ -340,10 +347,12 @@ static void flood_sources(unsigned nsrc)
 	/* one COOKIE round and no retransmission */
 	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 2);
 	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 1);
-	/* past the half-open timeout the expired SAs are replaced, never exceeded */
-	peak = flood_run(&fl, 25000);
+	/* the flood goes on: the caps are never exceeded, the member's SA is never evicted */
+	peak = flood_run(&fl, 5000);
 	ck_assert_uint_eq(peak, cap);
-	ck_assert_uint_eq(fl.answers, 2 * cap);
+	ck_assert_uint_eq(fl.answers, fl.sent - fl.cookies);
+	ck_assert_uint_eq(stats().source_evicted, fl.answers - cap);
+	ck_assert_uint_eq(stats().half_open_evicted, 0);
 	ck_assert_uint_eq(stats().established, 1);
 	flood_free(&fl);
 }
@@ -372,7 +381,7 @@ START_TEST(flood_evicts_oldest)
 	unsigned peak = flood_run(&fl, 5000);
 	ck_assert_uint_eq(peak, 1000);
 	ck_assert_uint_gt(stats().half_open_evicted, 0);
-	ck_assert_uint_eq(stats().half_open_evicted, fl.answers - 1000);
+	ck_assert_uint_eq(stats().half_open_evicted + stats().source_evicted, fl.answers - 1000);
 	int64_t took = register_during_flood(&fl, &peak);
 	ck_assert_int_lt(took, 1000);
 	ck_assert_uint_eq(peak, 1000);
@@ -392,7 +401,7 @@ START_TEST(max_sas_evicts_half_open)
 	flood_init(&fl, 640, GK_KE_CURVE25519, &offer);
 	unsigned peak = flood_run(&fl, 3000);
 	ck_assert_uint_eq(peak, 1000);
-	ck_assert_uint_eq(stats().half_open_evicted, fl.answers - 1000);
+	ck_assert_uint_eq(stats().half_open_evicted + stats().source_evicted, fl.answers - 1000);
 	int64_t took = register_during_flood(&fl, &peak);
 	ck_assert_int_lt(took, 1000);
 	ck_assert_uint_eq(stats().established, 1);
@@ -431,7 +440,8 @@ START_TEST(cookie_by_rate)
 END_TEST
 
 /* One source: its first cookie_per_source requests need no cookie, the next ones do (a spoofer
- * cannot fill a victim's share), and past half_open_per_source even cookie'd ones are dropped. */
+ * cannot fill a victim's share), and past half_open_per_source each cookie'd one evicts the
+ * source's oldest half-open SA: the source never holds more. */
 START_TEST(per_source_share)
 {
 	start_gcks();
@@ -448,9 +458,10 @@ START_TEST(per_source_share)
 	for (unsigned i = 0; i < 20; i++)
 		flood_one(&fl, 0);
 	fn_flush(&net);
-	ck_assert_uint_eq(fl.answers, gcfg.half_open_per_source);
+	ck_assert_uint_eq(fl.answers, gcfg.cookie_per_source + 20);
 	ck_assert_uint_eq(stats().half_open, gcfg.half_open_per_source);
-	ck_assert_uint_eq(stats().source_capped, 20 - (gcfg.half_open_per_source - gcfg.cookie_per_source));
+	ck_assert_uint_eq(stats().source_evicted, gcfg.cookie_per_source + 20 - gcfg.half_open_per_source);
+	ck_assert_uint_eq(stats().half_open_evicted, 0);
 	/* another source is not affected */
 	flood_free(&fl);
 	flood_init(&fl, 2, GK_KE_CURVE25519, &offer);
@@ -462,6 +473,108 @@ START_TEST(per_source_share)
 	fn_advance(&net, gcfg.half_open_timeout_ms + 1000);
 	ck_assert_uint_eq(stats().half_open, 0);
 	ck_assert_uint_eq(gcks_source_entries(net.gcks), 0);
+	flood_free(&fl);
+}
+END_TEST
+
+/* A host sharing a member's address (same NAT, same IPv4 address) holds the source's whole
+ * share of half-open SAs and keeps it alive: the member's request still gets its SA, by
+ * evicting the host's oldest, and the member registers at once. */
+START_TEST(shared_source_member_registers)
+{
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 1, GK_KE_CURVE25519, &offer);
+	struct sockaddr_in shared = { .sin_family = AF_INET, .sin_port = htons(500) };
+	inet_pton(AF_INET, "127.0.0.10", &shared.sin_addr); /* member 0's address, another port */
+	fl.from = &shared;
+	for (unsigned i = 0; i < gcfg.half_open_per_source; i++)
+		flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, gcfg.half_open_per_source);
+	ck_assert_uint_eq(stats().half_open, gcfg.half_open_per_source);
+	ck_assert_uint_eq(gcks_source_entries(net.gcks), 1);
+	/* it keeps its SAs fresh well within the half-open timeout */
+	fn_advance(&net, gcfg.half_open_timeout_ms / 2);
+	int64_t t0 = net.now_ms;
+	fn_member *m = join_member();
+	for (int i = 0; i < 50 && !fn_count(m, GK_GM_REGISTERED); i++)
+		fn_advance(&net, 100);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REGISTERED), 1);
+	ck_assert_int_lt(fn_find(m, GK_GM_REGISTERED, 0)->at_ms - t0, 1000);
+	/* one COOKIE round (the source holds SAs), no retransmission, one SA of the host evicted */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_IKE_SA_INIT, 0), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, 0, GK_EXCH_GSA_AUTH, 0), 1);
+	ck_assert_uint_eq(stats().source_evicted, 1);
+	ck_assert_uint_eq(stats().half_open, gcfg.half_open_per_source - 1);
+	ck_assert_uint_eq(stats().established, 1);
+	flood_free(&fl);
+}
+END_TEST
+
+/* At its cap a source's request needs a COOKIE even where cookie_per_source would not ask for
+ * one: an eviction at the cap is only for a peer that receives at the address, so a spoofer
+ * cannot evict a victim's SAs. */
+START_TEST(source_cap_needs_cookie)
+{
+	gcfg.half_open_per_source = 1;
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 1, GK_KE_CURVE25519, &offer);
+	fl.answer_cookies = false;
+	flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, 1);
+	for (int i = 0; i < 5; i++)
+		flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.cookies, 5);
+	ck_assert_uint_eq(fl.answers, 1);
+	ck_assert_uint_eq(stats().source_evicted, 0);
+	ck_assert_uint_eq(stats().half_open, 1);
+	/* with the cookie, the new SA replaces the old */
+	fl.answer_cookies = true;
+	flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, 2);
+	ck_assert_uint_eq(stats().source_evicted, 1);
+	ck_assert_uint_eq(stats().half_open, 1);
+	flood_free(&fl);
+}
+END_TEST
+
+/* A request that makes no SA evicts none: in a full table, requests with an invalid KE value
+ * (one source, answering every cookie) leave every half-open SA in place, while each request
+ * that makes an SA evicts exactly one. */
+START_TEST(failed_request_evicts_nothing)
+{
+	gcfg.half_open_max = 10;
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 40, GK_KE_CURVE25519, &offer);
+	for (unsigned i = 0; i < 10; i++)
+		flood_one(&fl, i);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().half_open, 10);
+	for (unsigned round = 0; round < 5; round++) {
+		fl.bad_ke = true;
+		for (int k = 0; k < 10; k++)
+			flood_one(&fl, 39);
+		fn_flush(&net);
+		ck_assert_uint_eq(fl.last_notify, GK_N_INVALID_SYNTAX);
+		ck_assert_uint_eq(stats().half_open, 10);
+		ck_assert_uint_eq(stats().half_open_evicted, round);
+		fl.bad_ke = false;
+		flood_one(&fl, 10 + round);
+		fn_flush(&net);
+		ck_assert_uint_eq(stats().half_open_evicted, round + 1);
+	}
+	ck_assert_uint_eq(fl.others, 50);
+	ck_assert_uint_eq(fl.answers, 15);
+	ck_assert_uint_eq(stats().half_open, 10);
 	flood_free(&fl);
 }
 END_TEST
@@ -662,6 +775,51 @@ START_TEST(costly_ke_budget)
 }
 END_TEST
 
+/* One source cannot spend everyone's costly key exchanges: with one address answering cookies
+ * it sends 100 ECP-384 requests in a second with a KE value that is no point on the curve (no
+ * SA is made, so its half-open count stays 0). Only costly_ke_per_source of them reach the key
+ * exchange; a member's ECP-384 request from another address in the same second gets its SA. */
+START_TEST(costly_ke_per_source)
+{
+	start_gcks();
+	ck_assert_uint_eq(gcfg.costly_ke_rate, 100);
+	ck_assert_uint_eq(gcfg.costly_ke_per_source, 4);
+	gk_ike_offer one;
+	gk_ike_offer_default(&one);
+	one.ke[0] = GK_KE_ECP_384;
+	one.nke = 1;
+	flood_init(&fl, 2, GK_KE_ECP_384, &one);
+	fl.bad_ke = true;
+	for (int i = 0; i < 100; i++)
+		flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.cookies, 100);
+	ck_assert_uint_eq(fl.others, 4); /* INVALID_SYNTAX after the failed key exchange */
+	ck_assert_uint_eq(fl.last_notify, GK_N_INVALID_SYNTAX);
+	ck_assert_uint_eq(stats().costly_limited, 96);
+	ck_assert_uint_eq(stats().half_open, 0);
+	fl.bad_ke = false;
+	flood_one(&fl, 1);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, 1);
+	ck_assert_uint_eq(stats().half_open, 1);
+	ck_assert_uint_eq(stats().costly_limited, 96);
+	/* the source's bucket refills at costly_ke_per_source a second */
+	fn_advance(&net, 1000);
+	fl.bad_ke = true;
+	for (int i = 0; i < 10; i++)
+		flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.others, 8);
+	ck_assert_uint_eq(stats().costly_limited, 102);
+	/* the spent bucket is remembered only until it is full again */
+	ck_assert_uint_eq(gcks_source_entries(net.gcks), 2);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(gcks_source_entries(net.gcks), 1);
+	flood_free(&fl);
+}
+END_TEST
+
 /* ---- replayed IKE_SA_INIT ---- */
 
 /* Collects what the GCKS sends to the replayer's address. */
@@ -724,11 +882,15 @@ int main(void)
 	tcase_add_test(tc, max_sas_evicts_half_open);
 	tcase_add_test(tc, cookie_by_rate);
 	tcase_add_test(tc, per_source_share);
+	tcase_add_test(tc, shared_source_member_registers);
+	tcase_add_test(tc, source_cap_needs_cookie);
+	tcase_add_test(tc, failed_request_evicts_nothing);
 	tcase_add_test(tc, sources_by_prefix);
 	tcase_add_test(tc, chosen_spis_spread);
 	tcase_add_test(tc, modp_not_offered);
 	tcase_add_test(tc, costly_ke_needs_cookie);
 	tcase_add_test(tc, costly_ke_budget);
+	tcase_add_test(tc, costly_ke_per_source);
 	tcase_add_test(tc, replay_rate_limited);
 	suite_add_tcase(su, tc);
 	return tu_run(su);

@@ -123,14 +123,14 @@ typedef struct frag_set {
 	size_t cost;                /* octets fragment 1 holds parked */
 } frag_set;
 
-static void frag_set_make(frag_set *f, const gk_sk_keys *k)
+static void frag_set_make_at(frag_set *f, const gk_sk_keys *k, size_t max_len)
 {
 	gk_rand_test rt;
 	gk_rand_test_init(&rt, 3);
 	gk_msg_out o;
 	gk_out_pl pl[2];
 	sample_out(&o, pl);
-	ck_assert_int_eq(gk_msg_build_dgrams(&o, k, &rt.r, true, 200, &f->d), GK_OK);
+	ck_assert_int_eq(gk_msg_build_dgrams(&o, k, &rt.r, true, max_len, &f->d), GK_OK);
 	ck_assert_uint_ge(f->d.n, 4);
 	for (size_t i = 0; i < f->d.n; i++)
 		ck_assert_int_eq(gk_msg_parse(&f->m[i], gk_wbuf_chunk(&f->d.d[i])), GK_OK);
@@ -145,6 +145,11 @@ static void frag_set_make(frag_set *f, const gk_sk_keys *k)
 	ck_assert_uint_ge(f->cost, 100);
 	gk_frag_reset(&r);
 	gk_wbuf_free(&plain);
+}
+
+static void frag_set_make(frag_set *f, const gk_sk_keys *k)
+{
+	frag_set_make_at(f, k, 200);
 }
 
 static void frag_set_free(frag_set *f)
@@ -194,44 +199,148 @@ START_TEST(reassembly_bounded_per_message)
 }
 END_TEST
 
-/* Reassemblies sharing a pool hold at most pool.max together: a fragment beyond it is
- * dropped alone, and fits once another set returned its octets. */
+/* Reassemblies sharing a pool hold at most pool.max together. A fragment beyond it makes room
+ * by dropping the oldest set of another account (or of none): whoever holds the pool cannot
+ * lock out the fragments of others. A set of its own account is not dropped for it (the
+ * account's bound is for that): the fragment is dropped alone. */
 START_TEST(reassembly_bounded_by_pool)
 {
 	gk_sk_keys k = keys(1);
 	frag_set f;
 	frag_set_make(&f, &k);
 	gk_frag_pool pool = { .max = f.cost + f.cost / 2 };
-	gk_frag_reasm a, b;
+	gk_frag_account x = { 0 };
+	gk_frag_reasm a, b, c;
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
-	a.pool = b.pool = &pool;
+	memset(&c, 0, sizeof(c));
+	a.pool = b.pool = c.pool = &pool;
+	a.acct = b.acct = &x;
 	gk_wbuf plain;
 	gk_wbuf_init(&plain, 0);
 	bool done;
 	uint8_t first;
 	ck_assert_int_eq(gk_frag_add(&a, &f.m[0], &k, &done, &plain, &first), GK_OK);
 	ck_assert_uint_eq(pool.used, f.cost);
+	ck_assert_uint_eq(x.used, f.cost);
+	/* the same account: nothing to drop for it */
 	ck_assert_int_eq(gk_frag_add(&b, &f.m[0], &k, &done, &plain, &first), GK_E_NOMEM);
 	ck_assert_uint_eq(b.bytes, 0);
 	ck_assert(!b.got[0]);
+	ck_assert(!b.active);
 	ck_assert_int_eq(gk_frag_add(&a, &f.m[1], &k, &done, &plain, &first), GK_E_NOMEM);
 	ck_assert(a.got[0] && !a.got[1]);
 	ck_assert_uint_eq(pool.used, f.cost);
-	gk_frag_reset(&a);
-	ck_assert_uint_eq(pool.used, 0);
-	ck_assert_int_eq(gk_frag_add(&b, &f.m[0], &k, &done, &plain, &first), GK_OK);
+	ck_assert_uint_eq(pool.evicted, 0);
+	/* another account (here none): a's set goes */
+	ck_assert_int_eq(gk_frag_add(&c, &f.m[0], &k, &done, &plain, &first), GK_OK);
+	ck_assert_uint_eq(pool.evicted, 1);
+	ck_assert(!a.active);
+	ck_assert_uint_eq(a.bytes, 0);
+	ck_assert_uint_eq(x.used, 0);
 	ck_assert_uint_eq(pool.used, f.cost);
+	ck_assert_ptr_eq(pool.oldest, &c);
+	ck_assert_ptr_eq(pool.newest, &c);
 	/* a completed message returns everything */
 	pool.max = 1u << 20;
 	for (size_t i = 1; i < f.d.n; i++)
-		ck_assert_int_eq(gk_frag_add(&b, &f.m[i], &k, &done, &plain, &first), GK_OK);
+		ck_assert_int_eq(gk_frag_add(&c, &f.m[i], &k, &done, &plain, &first), GK_OK);
 	ck_assert(done);
 	ck_assert_uint_eq(pool.used, 0);
-	ck_assert_uint_eq(b.bytes, 0);
+	ck_assert_uint_eq(c.bytes, 0);
+	ck_assert_ptr_null(pool.oldest);
+	gk_frag_reset(&a);
 	gk_frag_reset(&b);
+	gk_frag_reset(&c);
 	gk_wbuf_free(&plain);
 	frag_set_free(&f);
+}
+END_TEST
+
+/* An account (one source) holds at most its max: beyond it, the oldest other set of the same
+ * account makes room; with none left, the fragment is dropped alone. Moving a reassembly to
+ * another account moves what it holds. */
+START_TEST(reassembly_bounded_per_account)
+{
+	gk_sk_keys k = keys(0);
+	frag_set f;
+	frag_set_make(&f, &k);
+	gk_frag_pool pool = { .max = 1u << 20 };
+	gk_frag_account x = { .max = f.cost + f.cost / 2 }, y = { 0 };
+	gk_frag_reasm a, b, c;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	a.pool = b.pool = c.pool = &pool;
+	a.acct = b.acct = &x;
+	c.acct = &y;
+	gk_wbuf plain;
+	gk_wbuf_init(&plain, 0);
+	bool done;
+	uint8_t first;
+	ck_assert_int_eq(gk_frag_add(&c, &f.m[0], &k, &done, &plain, &first), GK_OK);
+	ck_assert_int_eq(gk_frag_add(&a, &f.m[0], &k, &done, &plain, &first), GK_OK);
+	ck_assert_int_eq(gk_frag_add(&b, &f.m[0], &k, &done, &plain, &first), GK_OK);
+	/* a went for b, c (another account, older) stayed */
+	ck_assert_uint_eq(pool.evicted, 1);
+	ck_assert(!a.active);
+	ck_assert(c.active);
+	ck_assert_uint_eq(x.used, f.cost);
+	ck_assert_uint_eq(y.used, f.cost);
+	ck_assert_uint_eq(pool.used, 2 * f.cost);
+	ck_assert_int_eq(gk_frag_add(&b, &f.m[1], &k, &done, &plain, &first), GK_E_NOMEM);
+	ck_assert(b.got[0] && !b.got[1]);
+	ck_assert_uint_eq(x.used, f.cost);
+	gk_frag_set_account(&b, NULL);
+	ck_assert_uint_eq(x.used, 0);
+	ck_assert_uint_eq(pool.used, 2 * f.cost);
+	gk_frag_reset(&b);
+	gk_frag_reset(&c);
+	ck_assert_uint_eq(pool.used, 0);
+	ck_assert_uint_eq(y.used, 0);
+	gk_wbuf_free(&plain);
+	frag_set_free(&f);
+}
+END_TEST
+
+/* A sender that starts its message over with another Fragment Total (RFC 7383 2.6) gets a new
+ * set, but not a new clock: the set is dropped frag_timeout_ms after the first one began, so
+ * starting over now and then cannot keep fragments parked for ever. */
+START_TEST(ike_sa_restart_keeps_age)
+{
+	gk_ike_sa sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.initiator = true;
+	sa.suite.encr = GK_ENCR_AES_GCM_16;
+	sa.suite.encr_key_bits = 256;
+	memcpy(sa.keys.sk_er, key_gcm, sizeof(key_gcm));
+	sa.keys.e_len = sizeof(key_gcm);
+	sa.frag_timeout_ms = 1000;
+	gk_sk_keys k = gk_ike_sa_sk(&sa, false);
+	frag_set f, g;
+	frag_set_make(&f, &k);
+	frag_set_make_at(&g, &k, 250);
+	ck_assert_uint_ne(f.d.n, g.d.n);
+	bool complete = true;
+	ck_assert_int_eq(gk_ike_sa_open_at(&sa, &f.m[0], 5000, &complete), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_open_at(&sa, &g.m[0], 5900, &complete), GK_OK);
+	ck_assert(!complete);
+	ck_assert_uint_eq(sa.reasm->have, 1);
+	ck_assert_uint_eq(sa.reasm->total, g.d.n);
+	ck_assert_uint_eq(sa.reasm->sets, 1);
+	gk_ike_sa_frag_expire(&sa, 5999);
+	ck_assert(sa.reasm->active);
+	gk_ike_sa_frag_expire(&sa, 6000);
+	ck_assert(!sa.reasm->active);
+	ck_assert_uint_eq(sa.reasm->have, 0);
+	/* after that, a fragment begins a set of its own age */
+	ck_assert_int_eq(gk_ike_sa_open_at(&sa, &f.m[1], 6100, &complete), GK_OK);
+	ck_assert_uint_eq(sa.reasm->sets, 2);
+	gk_ike_sa_frag_expire(&sa, 7099);
+	ck_assert(sa.reasm->active);
+	gk_ike_sa_free(&sa);
+	frag_set_free(&f);
+	frag_set_free(&g);
 }
 END_TEST
 
@@ -271,6 +380,8 @@ int main(void)
 	tcase_add_test(tc, forged_fragment_is_refused);
 	tcase_add_test(tc, reassembly_bounded_per_message);
 	tcase_add_test(tc, reassembly_bounded_by_pool);
+	tcase_add_test(tc, reassembly_bounded_per_account);
+	tcase_add_test(tc, ike_sa_restart_keeps_age);
 	tcase_add_loop_test(tc, ike_sa_fragments_expire, 0, 2);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

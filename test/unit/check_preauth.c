@@ -163,10 +163,11 @@ typedef struct raw_ike {
 	uint8_t ni[32];
 } raw_ike;
 
-static void raw_new(raw_ike *r, uint64_t seed)
+/* A hand-made initiator at endpoint ep (shared by several: one source), or a new one. */
+static void raw_new_at(raw_ike *r, uint64_t seed, fn_raw *ep)
 {
 	memset(r, 0, sizeof(*r));
-	r->ep = fn_add_raw(&net);
+	r->ep = ep ? ep : fn_add_raw(&net);
 	ck_assert_ptr_nonnull(r->ep);
 	gk_ike_offer_default(&r->offer);
 	r->offer.kwa_required = true;
@@ -175,6 +176,11 @@ static void raw_new(raw_ike *r, uint64_t seed)
 	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, (uint8_t *)&r->ike.spi_i, 8), GK_OK);
 	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, r->ni, sizeof(r->ni)), GK_OK);
 	ck_assert_int_eq(gk_dh_new(r->offer.ke[0], &r->ike.dh), GK_OK);
+}
+
+static void raw_new(raw_ike *r, uint64_t seed)
+{
+	raw_new_at(r, seed, NULL);
 }
 
 static void raw_free(raw_ike *r) { gk_ike_sa_free(&r->ike); }
@@ -419,8 +425,8 @@ START_TEST(fragment_flood_per_sa_cap)
 }
 END_TEST
 
-/* Many half-open SAs together park at most frag_total_max; a fragment beyond it is dropped
- * alone (its set stays) and fits again once expired sets are gone. */
+/* Many half-open SAs together park at most frag_total_max; a fragment beyond it makes room by
+ * dropping the oldest incomplete set of another source, so a newcomer is never locked out. */
 START_TEST(fragment_flood_total_cap)
 {
 	gcfg.frag_sa_max = 2 * FRAG_COST;
@@ -437,10 +443,17 @@ START_TEST(fragment_flood_total_cap)
 	raw_send_fragment(&r[1], 2, 4, FRAG_PLAIN);
 	raw_send_fragment(&r[2], 1, 4, FRAG_PLAIN);
 	ck_assert_uint_eq(stats().frag_bytes, 5 * FRAG_COST);
+	ck_assert_uint_eq(stats().frag_evicted, 0);
+	/* r[0]'s set is the oldest: it goes, r[2]'s second fragment is kept */
 	raw_send_fragment(&r[2], 2, 4, FRAG_PLAIN);
-	ck_assert_uint_eq(stats().frag_bytes, 5 * FRAG_COST);
+	ck_assert_uint_eq(stats().frag_bytes, 4 * FRAG_COST);
+	ck_assert_uint_eq(stats().frag_evicted, 1);
 	raw_send_fragment(&r[3], 1, 4, FRAG_PLAIN);
 	ck_assert_uint_eq(stats().frag_bytes, 5 * FRAG_COST);
+	/* the newcomer's next fragment: r[1]'s set goes */
+	raw_send_fragment(&r[3], 2, 4, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 4 * FRAG_COST);
+	ck_assert_uint_eq(stats().frag_evicted, 2);
 	for (int i = 0; i < 4; i++)
 		ck_assert_uint_eq(raw_drain(r[i].ep, NULL), 0);
 	ck_assert_uint_eq(stats().half_open, 4);
@@ -451,6 +464,115 @@ START_TEST(fragment_flood_total_cap)
 	ck_assert_uint_eq(stats().frag_bytes, FRAG_COST);
 	for (int i = 0; i < 4; i++)
 		raw_free(&r[i]);
+}
+END_TEST
+
+/* One source's half-open SAs park at most frag_source_max together: beyond it the source's
+ * oldest set goes, and other sources keep theirs. */
+START_TEST(fragment_flood_source_cap)
+{
+	gcfg.frag_sa_max = 4 * FRAG_COST;
+	gcfg.frag_source_max = 6 * FRAG_COST;
+	start_gcks();
+	raw_ike a1, a2, b;
+	raw_new(&a1, 30);
+	raw_new_at(&a2, 31, a1.ep);
+	raw_new(&b, 32);
+	raw_sa_init(&a1);
+	raw_sa_init(&a2);
+	raw_sa_init(&b);
+	for (uint16_t k = 1; k <= 4; k++)
+		raw_send_fragment(&b, k, GK_FRAG_MAX, FRAG_PLAIN);
+	for (uint16_t k = 1; k <= 4; k++)
+		raw_send_fragment(&a1, k, GK_FRAG_MAX, FRAG_PLAIN);
+	raw_send_fragment(&a2, 1, GK_FRAG_MAX, FRAG_PLAIN);
+	raw_send_fragment(&a2, 2, GK_FRAG_MAX, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 10 * FRAG_COST);
+	ck_assert_uint_eq(stats().frag_evicted, 0);
+	/* a's seventh: a1's set goes (b's, older, stays) */
+	raw_send_fragment(&a2, 3, GK_FRAG_MAX, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 7 * FRAG_COST);
+	ck_assert_uint_eq(stats().frag_evicted, 1);
+	raw_send_fragment(&a2, 4, GK_FRAG_MAX, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 8 * FRAG_COST);
+	/* a1 starts a new set; past the source's bound again, a2's set (now its oldest) goes */
+	raw_send_fragment(&a1, 1, GK_FRAG_MAX, FRAG_PLAIN);
+	raw_send_fragment(&a1, 2, GK_FRAG_MAX, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 6 * FRAG_COST + 4 * FRAG_COST);
+	ck_assert_uint_eq(stats().frag_evicted, 1);
+	raw_send_fragment(&a1, 3, GK_FRAG_MAX, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 3 * FRAG_COST + 4 * FRAG_COST);
+	ck_assert_uint_eq(stats().frag_evicted, 2);
+	ck_assert_uint_eq(stats().half_open, 3);
+	raw_free(&a1);
+	raw_free(&a2);
+	raw_free(&b);
+}
+END_TEST
+
+/* The attack on the shared pool: sources that completed IKE_SA_INIT fill it with fragment sets
+ * that never complete, and start each set over (another Fragment Total) before it times out.
+ * Starting over does not make a set younger: all of them go frag_timeout_ms after they began.
+ * And while the pool is full, a member's fragmented GSA_AUTH still gets through: its fragments
+ * take the room of the oldest sets of other sources, also while the attacker keeps sending. */
+START_TEST(fragment_pool_lockout)
+{
+	gcfg.frag_sa_max = 4 * FRAG_COST;
+	gcfg.frag_source_max = 8 * FRAG_COST;
+	gcfg.frag_total_max = 16 * FRAG_COST;
+	start_gcks();
+	raw_ike att[4], m;
+	for (int i = 0; i < 4; i++) {
+		raw_new_at(&att[i], 40 + (uint64_t)i, i % 2 ? att[i - 1].ep : NULL);
+		raw_sa_init(&att[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		for (uint16_t k = 1; k <= 4; k++)
+			raw_send_fragment(&att[i], k, GK_FRAG_MAX, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 16 * FRAG_COST);
+	/* just before the timeout, every set starts over and fills up again */
+	fn_advance(&net, gcfg.frag_timeout_ms - 1000);
+	ck_assert_uint_eq(stats().frag_bytes, 16 * FRAG_COST);
+	for (int i = 0; i < 4; i++)
+		for (uint16_t k = 1; k <= 4; k++)
+			raw_send_fragment(&att[i], k, GK_FRAG_MAX - 1, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 16 * FRAG_COST);
+	fn_advance(&net, 1100);
+	ck_assert_uint_eq(stats().frag_bytes, 0);
+	ck_assert_uint_eq(stats().frag_evicted, 0);
+	/* filled again; the member comes */
+	for (int i = 0; i < 4; i++)
+		for (uint16_t k = 1; k <= 4; k++)
+			raw_send_fragment(&att[i], k, GK_FRAG_MAX, FRAG_PLAIN);
+	ck_assert_uint_eq(stats().frag_bytes, 16 * FRAG_COST);
+	raw_new(&m, 50);
+	raw_sa_init(&m);
+	gk_dgrams d;
+	raw_gsa_auth(&m, 80, &d);
+	ck_assert_uint_ge(d.n, 3);
+	uint16_t next = 5;
+	for (size_t i = 0; i < d.n; i++) {
+		fn_raw_send(m.ep, d.d[i].data, d.d[i].len);
+		fn_flush(&net);
+		ck_assert_uint_le(stats().frag_bytes, gcfg.frag_total_max);
+		/* the attacker keeps sending on the set that was dropped for the member's fragment */
+		raw_send_fragment(&att[0], next++, GK_FRAG_MAX, FRAG_PLAIN);
+		ck_assert_uint_le(stats().frag_bytes, gcfg.frag_total_max);
+	}
+	ck_assert_uint_eq(raw_drain(m.ep, NULL), 1);
+	gk_gcks_stats s = stats();
+	ck_assert_uint_eq(s.registrations, 1);
+	ck_assert_uint_eq(s.established, 1);
+	ck_assert_uint_eq(s.half_open, 4);
+	/* the member's first fragment took the room of the oldest set (att[0]'s, 4 fragments);
+	 * what the attacker sent on att[0] since fits in what that freed */
+	ck_assert_uint_eq(s.frag_evicted, 1);
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_eq(raw_drain(att[i].ep, NULL), 0);
+	gk_dgrams_free(&d);
+	for (int i = 0; i < 4; i++)
+		raw_free(&att[i]);
+	raw_free(&m);
 }
 END_TEST
 
@@ -544,6 +666,8 @@ int main(void)
 	tcase_add_test(tc, fragmented_gsa_auth_within_caps);
 	tcase_add_test(tc, fragment_flood_per_sa_cap);
 	tcase_add_test(tc, fragment_flood_total_cap);
+	tcase_add_test(tc, fragment_flood_source_cap);
+	tcase_add_test(tc, fragment_pool_lockout);
 	tcase_add_test(tc, fragment_set_expires);
 	tcase_add_test(tc, replayed_request_rate_limited);
 	suite_add_tcase(su, tc);
