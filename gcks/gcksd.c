@@ -388,8 +388,10 @@ int main(int argc, char **argv)
 		cfg.half_open_max, cfg.half_open_per_source, cfg.cookie_threshold, cfg.cookie_rate, cfg.costly_ke_rate,
 		cfg.costly_ke_per_source, cfg.frag_sa_max, cfg.frag_source_max, cfg.frag_total_max);
 	/* the signing key and every group key are in this process: no core files, no ptrace */
-	if (gk_priv_nondumpable())
-		gk_warn("cannot make the process non-dumpable: %s", strerror(errno));
+	if (gk_priv_nondumpable()) {
+		gk_err("cannot make the process non-dumpable: %s", strerror(errno));
+		return GK_EXIT_PRIVILEGE;
+	}
 	if (access_resolve(user, user_given, admin, &acc) || prepare_paths(&acc, db, control))
 		return GK_EXIT_PRIVILEGE;
 #ifdef M_TRIM_THRESHOLD
