@@ -135,15 +135,14 @@ gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
 	return GK_OK;
 }
 
-/* Requested Sender-IDs from GROUP_SENDER (RFC 9838 4.7.4); -1 when the data is malformed. */
+/* Requested Sender-IDs from GROUP_SENDER; -1 when the data is malformed: RFC 9838 4.7.4 "The
+ * count MUST be 4 octets long", so an empty count is malformed as well. */
 static long sender_request(const gk_msg *req, bool *is_sender)
 {
 	const gk_payload *p = gk_msg_find_notify(req, GK_N_GROUP_SENDER);
 	*is_sender = p != NULL;
 	if (!p)
 		return 0;
-	if (p->body->notify.data.len == 0)
-		return 1;
 	if (p->body->notify.data.len != 4)
 		return -1;
 	return (long)gk_get_u32(p->body->notify.data.ptr);

@@ -2261,6 +2261,65 @@ START_TEST(message_id_window)
 }
 END_TEST
 
+/* =========================================================================================
+ * RFC 9838 conformance: registration
+ * ========================================================================================= */
+
+/* GSA_REGISTRATION on the raw SA with these extra payloads after IDg; the response in *m. */
+static void raw_registration(raw_ike *r, const char *group, const gk_out_pl *extra, size_t nextra, gk_msg *m)
+{
+	gk_ident gid = ident(group);
+	gk_pl_id idg = { .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
+	gk_out_pl pl[8] = { { GK_PL_IDg, false, &idg } };
+	ck_assert_uint_le(nextra, 7);
+	for (size_t i = 0; i < nextra; i++)
+		pl[1 + i] = extra[i];
+	raw_send(r, GK_EXCH_GSA_REGISTRATION, r->ike.msgid_out, pl, 1 + nextra);
+	ck_assert_msg(raw_recv(r, m, true), "no GSA_REGISTRATION response");
+	ck_assert_uint_eq(m->hdr.msg_id, r->ike.msgid_out);
+	r->ike.msgid_out++;
+}
+
+/* RFC 9838 4.7.4: the GROUP_SENDER count MUST be 4 octets. Any other length (none at all, too
+ * short, too long) is malformed: INVALID_SYNTAX (RFC 7296 3.10.1), no GSA, no KD, no Sender-ID
+ * and no registration; a well-formed count then registers on the same SA. */
+START_TEST(group_sender_length)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_new(&r, 11);
+	raw_sa_init(&r);
+	raw_gsa_auth(&r, "fqdn:s1.example", G2 /* not listed there */, &m);
+	gk_msg_free(&m);
+	static const uint8_t data[5] = { 0, 0, 0, 2, 0 };
+	static const size_t lens[] = { 0, 3, 5 };
+	for (size_t i = 0; i < 3; i++) {
+		gk_pl_notify n = { .type = GK_N_GROUP_SENDER, .data = GK_CHUNK(data, lens[i]) };
+		gk_out_pl pl[] = { { GK_PL_NOTIFY, false, &n } };
+		raw_registration(&r, G1, pl, 1, &m);
+		const gk_payload *e = gk_msg_find_error(&m);
+		ck_assert_msg(e && e->body->notify.type == GK_N_INVALID_SYNTAX, "length %zu", lens[i]);
+		ck_assert_ptr_null(gk_msg_find(&m, GK_PL_GSA));
+		ck_assert_ptr_null(gk_msg_find(&m, GK_PL_KD));
+		gk_msg_free(&m);
+		ck_assert_uint_eq(reg_count(G1), 0);
+	}
+	gk_pl_notify n = { .type = GK_N_GROUP_SENDER, .data = GK_CHUNK(data, 4) };
+	gk_out_pl pl[] = { { GK_PL_NOTIFY, false, &n } };
+	raw_registration(&r, G1, pl, 1, &m);
+	ck_assert_ptr_null(gk_msg_find_error(&m));
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	gk_registration reg;
+	ck_assert(reg_get(G1, "fqdn:s1.example", &reg));
+	ck_assert_int_eq(reg.role, GK_ROLE_SENDER);
+	ck_assert_uint_eq(reg.sender_id_count, 2);
+	raw_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2307,6 +2366,7 @@ int main(void)
 	tcase_add_test(tc, gsa_registration_refusals);
 	tcase_add_test(tc, max_sas_bounded);
 	tcase_add_test(tc, message_id_window);
+	tcase_add_test(tc, group_sender_length);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
