@@ -510,11 +510,31 @@ static void replace_group(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, 
 	g->registered = false;
 }
 
+/* RFC 9838 2.3.3: GSA_INITIAL_MESSAGE_ID "MUST be checked by a GM against any previously
+ * received Message ID for this group. If it is less than the previously received number, it
+ * should be considered stale and MUST be ignored." Message IDs count per Rekey SA (one received
+ * in a rekey starts at 0), so the floor carries over when the registration names the Rekey SA
+ * messages were received on; a higher initial value raises it. */
+static void keep_msgid_floor(mgroup *g, bool had_kek, const uint8_t old_spi[16], uint32_t old_next, bool had_first)
+{
+	if (!had_kek || memcmp(old_spi, g->kek.spi, 16) || old_next <= g->next_msgid)
+		return;
+	gk_dbg("group %s: stale GSA_INITIAL_MESSAGE_ID %u ignored, next Message ID stays %u", g->name,
+	       g->next_msgid, old_next);
+	g->next_msgid = old_next;
+	g->got_first = had_first;
+}
+
 void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs, bool transport_mode)
 {
 	if (i >= m->n)
 		return;
 	mgroup *g = &m->g[i];
+	/* the Message IDs already received on the Rekey SA outlive the registration that replaces it */
+	bool had_kek = g->have_kek, had_first = g->got_first;
+	uint8_t old_spi[16];
+	uint32_t old_next = g->next_msgid;
+	memcpy(old_spi, g->kek.spi, sizeof(old_spi));
 	replace_group(m, g, gs, transport_mode);
 	g->registered = true;
 	g->rereg_at = 0;
@@ -528,6 +548,7 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 	for (size_t k = 0; k < gs->nsas; k++) {
 		if (gs->sas[k].proto == GK_PROTO_GIKE_UPDATE) {
 			set_kek(m, g, &gs->sas[k], true);
+			keep_msgid_floor(g, had_kek, old_spi, old_next, had_first);
 			continue;
 		}
 		add_sa(m, g, &gs->sas[k], true);
