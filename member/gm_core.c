@@ -18,7 +18,7 @@
 
 typedef enum gm_state {
 	GM_IDLE, GM_INIT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED,
-	GM_LEAVE_SENT, GM_PROBE_SENT
+	GM_LEAVE_SENT, GM_PROBE_SENT, GM_REJECT_SENT
 } gm_state;
 
 struct gk_gm {
@@ -50,6 +50,7 @@ static void on_auth_resp(gk_gm *gm, const gk_msg *m);
 static void on_reg_resp(gk_gm *gm, const gk_msg *m);
 static void on_leave_resp(gk_gm *gm, const gk_msg *m);
 static void on_probe_resp(gk_gm *gm, const gk_msg *m);
+static void on_reject_resp(gk_gm *gm, const gk_msg *m);
 
 /* The responses a member waits for, on one screen: (state, exchange) -> handler. Requests from
  * the GCKS (INFORMATIONAL) are answered in on_request. */
@@ -63,6 +64,7 @@ static const struct {
 	{ GM_REG_SENT, GK_EXCH_GSA_REGISTRATION, on_reg_resp },
 	{ GM_LEAVE_SENT, GK_EXCH_GSA_REGISTRATION, on_leave_resp },
 	{ GM_PROBE_SENT, GK_EXCH_INFORMATIONAL, on_probe_resp },
+	{ GM_REJECT_SENT, GK_EXCH_GSA_REGISTRATION, on_reject_resp },
 };
 
 void gk_gm_config_default(gk_gm_config *c)
@@ -570,6 +572,25 @@ static gk_status verify_gcks(gk_gm *gm, const gk_msg *m)
 	return st;
 }
 
+/* RFC 9838 2.3.1, 2.3.3: a member that finds the policy unacceptable "SHOULD inform the GCKS
+ * about this by initiating the GSA_REGISTRATION exchange with the IDg payload and the
+ * NO_PROPOSAL_CHOSEN notification"; the GCKS then removes it from the group (2.3.2). */
+static gk_status reject_policy(gk_gm *gm)
+{
+	const gk_ident *g = &gm->cfg.groups[gm->cur];
+	gk_pl_id idg = { .id_type = g->type, .data = GK_CHUNK(g->data, g->len) };
+	gk_pl_notify n = { .type = GK_N_NO_PROPOSAL_CHOSEN };
+	gk_out_pl pl[] = { { GK_PL_IDg, false, &idg }, { GK_PL_NOTIFY, false, &n } };
+	gm->state = GM_REJECT_SENT;
+	return send_protected(gm, GK_EXCH_GSA_REGISTRATION, pl, 2);
+}
+
+static void on_reject_resp(gk_gm *gm, const gk_msg *m)
+{
+	(void)m;
+	next_group(gm);
+}
+
 /* GSA + KD (or an error notify) for the current group. */
 static void registration_result(gk_gm *gm, const gk_msg *m)
 {
@@ -596,18 +617,22 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 	}
 	if (st) {
 		emit(gm, GK_GM_REFUSED, 0, why);
-	} else {
-		gk_gm_event ev = { .type = GK_GM_REGISTERED, .group = gm->cur, .state = gm->gs,
-				   .transport_mode = gk_msg_find_notify(m, GK_N_USE_TRANSPORT_MODE) != NULL };
-		bool rekey_sa = false;
-		for (size_t i = 0; i < gm->gs->nsas; i++)
-			rekey_sa |= gm->gs->sas[i].proto == GK_PROTO_GIKE_UPDATE;
-		gm->inband |= !rekey_sa; /* no Rekey SA: the GCKS rekeys this group on our IKE SA */
-		gm->nreg++;
-		gm->fails = 0;
-		if (gm->env.event)
-			gm->env.event(gm->env.event_ctx, &ev);
+		gk_group_state_wipe(gm->gs);
+		if (gsa && kd && reject_policy(gm) == GK_OK)
+			return; /* next_group() when the GCKS has answered */
+		next_group(gm);
+		return;
 	}
+	gk_gm_event ev = { .type = GK_GM_REGISTERED, .group = gm->cur, .state = gm->gs,
+			   .transport_mode = gk_msg_find_notify(m, GK_N_USE_TRANSPORT_MODE) != NULL };
+	bool rekey_sa = false;
+	for (size_t i = 0; i < gm->gs->nsas; i++)
+		rekey_sa |= gm->gs->sas[i].proto == GK_PROTO_GIKE_UPDATE;
+	gm->inband |= !rekey_sa; /* no Rekey SA: the GCKS rekeys this group on our IKE SA */
+	gm->nreg++;
+	gm->fails = 0;
+	if (gm->env.event)
+		gm->env.event(gm->env.event_ctx, &ev);
 	gk_group_state_wipe(gm->gs);
 	next_group(gm);
 }

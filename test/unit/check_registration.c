@@ -2320,6 +2320,43 @@ START_TEST(group_sender_length)
 }
 END_TEST
 
+/* RFC 9838 2.3.1, 2.3.3: a member that finds the policy unacceptable (here a unicast TEK
+ * destination member/gm_check.c refuses) says so with GSA_REGISTRATION {IDg,
+ * N(NO_PROPOSAL_CHOSEN)}, and the GCKS removes it from the group (2.3.2); the member whose
+ * policy check passes stays registered. */
+START_TEST(unacceptable_policy_reported)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_prefix allow;
+	const char *why;
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/26", &allow, &why), GK_OK);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *refusing = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	c.allow = &allow;
+	c.nallow = 1;
+	fn_member *allowed = join(&c);
+	run_all();
+	refused(refusing, 0);
+	ck_assert_uint_eq(fn_count(refusing, GK_GM_DONE), 1);
+	registered(allowed, 0);
+	/* the refusal went to the GCKS and was answered; the accepting member sent none */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, refusing->idx, GK_EXCH_GSA_REGISTRATION, 0), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, refusing->idx, GK_EXCH_GSA_REGISTRATION, 1), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, allowed->idx, GK_EXCH_GSA_REGISTRATION, 0), 0);
+	gk_registration reg;
+	ck_assert(!reg_get(G1, "fqdn:r1.example", &reg));
+	ck_assert(reg_get(G1, "fqdn:r2.example", &reg));
+	ck_assert_uint_eq(reg_count(G1), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2367,6 +2404,7 @@ int main(void)
 	tcase_add_test(tc, max_sas_bounded);
 	tcase_add_test(tc, message_id_window);
 	tcase_add_test(tc, group_sender_length);
+	tcase_add_test(tc, unacceptable_policy_reported);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
