@@ -31,7 +31,7 @@ typedef struct gk_gcks_env {
 } gk_gcks_env;
 
 typedef struct gk_gcks_config {
-	gk_ike_offer offer;              /* IKE SA algorithms accepted */
+	gk_ike_offer offer;              /* IKE SA algorithms accepted; kwa_required: --require-kwa */
 	unsigned cookie_threshold;       /* half-open SAs above which COOKIE is required */
 	unsigned cookie_rate;            /* IKE_SA_INIT requests per second above which COOKIE is
 					  * required */

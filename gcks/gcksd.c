@@ -45,10 +45,14 @@ static void usage(FILE *f)
 	      "             [--user USER] [--admin-group GROUP|none] [--foreground]\n"
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
+	      "             [--require-kwa]\n"
 	      "Listens on UDP 848 and 500, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
 	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
-	      "--admin-group: members may use the control socket besides root and USER (default %s)\n",
+	      "--admin-group: members may use the control socket besides root and USER (default %s)\n"
+	      "--require-kwa: IKE_SA_INIT without a Key Wrap Algorithm transform is refused\n"
+	      "        (NO_PROPOSAL_CHOSEN, RFC 9838 4.5.4); for deployments without plain IKEv2 peers.\n"
+	      "        Default: accepted, and GSA_AUTH on such an SA gets NO_PROPOSAL_CHOSEN\n",
 	      GK_ADMIN_DEFAULT_TEXT);
 }
 
@@ -309,6 +313,7 @@ int main(int argc, char **argv)
 		{ "half-open-max", required_argument, NULL, 1 }, { "half-open-per-source", required_argument, NULL, 2 },
 		{ "cookie-threshold", required_argument, NULL, 3 }, { "cookie-rate", required_argument, NULL, 4 },
 		{ "costly-ke-rate", required_argument, NULL, 5 }, { "costly-ke-per-source", required_argument, NULL, 6 },
+		{ "require-kwa", no_argument, NULL, 7 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -367,6 +372,7 @@ int main(int argc, char **argv)
 			if (!parse_limit("costly-ke-per-source", optarg, 1, 1000000, &cfg.costly_ke_per_source))
 				return 1;
 			break;
+		case 7: cfg.offer.kwa_required = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}

@@ -2357,6 +2357,112 @@ START_TEST(unacceptable_policy_reported)
 }
 END_TEST
 
+/* A member that offers no Key Wrap Algorithm in IKE_SA_INIT (it would refuse the SA itself). */
+static gk_gm_config gm_no_kwa(const char *id, const char *group)
+{
+	gk_gm_config c = gm_psk(id, group);
+	c.offer.nkwa = 0;
+	c.offer.kwa_required = false;
+	return c;
+}
+
+/* raw_sa_init for an offer without KWA (raw_sa_init insists on one): a plain IKEv2 initiator. */
+static void raw_sa_init_plain(raw_ike *r)
+{
+	gk_arena a;
+	gk_pl_sa sa;
+	gk_wbuf pub, req, shared;
+	uint8_t ni[32];
+	r->offer.nkwa = 0;
+	r->offer.kwa_required = false;
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&pub, 1024);
+	gk_wbuf_init(&req, GK_MAX_MESSAGE);
+	gk_wbuf_init(&shared, 1024);
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, (uint8_t *)&r->ike.spi_i, 8), GK_OK);
+	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, ni, sizeof(ni)), GK_OK);
+	ck_assert_int_eq(gk_dh_new(r->offer.ke[0], &r->ike.dh), GK_OK);
+	ck_assert_int_eq(gk_dh_public(r->ike.dh, &pub), GK_OK);
+	ck_assert_int_eq(gk_ike_offer_to_sa(&r->offer, &a, &sa), GK_OK);
+	gk_pl_ke ke = { .group = r->offer.ke[0], .data = gk_wbuf_chunk(&pub) };
+	gk_pl_bytes nonce = { GK_CHUNK(ni, sizeof(ni)) };
+	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce } };
+	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
+			 .outer = pl, .nouter = 3 };
+	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, &req), GK_OK);
+	fn_raw_send(r->ep, req.data, req.len);
+	gk_msg m;
+	ck_assert_msg(raw_recv(r, &m, false), "no IKE_SA_INIT response");
+	ck_assert_ptr_null(gk_msg_find_error(&m));
+	ck_assert_int_eq(gk_ike_suite_from_sa(&gk_msg_find(&m, GK_PL_SA)->body->sa, &r->offer, &r->ike.suite), GK_OK);
+	ck_assert_uint_eq(r->ike.suite.kwa, 0);
+	r->ike.spi_r = m.hdr.spi_r;
+	ck_assert_int_eq(gk_dh_derive(r->ike.dh, gk_msg_find(&m, GK_PL_KE)->body->ke.data, &shared), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_set_nonces(&r->ike, GK_CHUNK(ni, sizeof(ni)),
+					      gk_msg_find(&m, GK_PL_NONCE)->body->bytes.data), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_keep_init(&r->ike, gk_wbuf_chunk(&req), m.data), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_derive(&r->ike, gk_wbuf_chunk(&shared)), GK_OK);
+	r->ike.state = GK_IKE_INIT_DONE;
+	r->ike.msgid_out = 1;
+	gk_msg_free(&m);
+	gk_wbuf_free(&pub);
+	gk_wbuf_free(&req);
+	gk_wbuf_free(&shared);
+	gk_arena_free(&a);
+}
+
+/* RFC 9838 4.5.4: the KWA MUST be negotiated in IKE_SA_INIT. By default the GCKS cannot tell a
+ * G-IKEv2 initiator from a plain IKEv2 one there, so it accepts the SA and refuses GSA_AUTH
+ * with NO_PROPOSAL_CHOSEN: no GSA, no KD, nothing registered. */
+START_TEST(no_kwa_refused_at_gsa_auth)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_new(&r, 12);
+	raw_sa_init_plain(&r);
+	raw_gsa_auth(&r, "fqdn:r1.example", G1, &m);
+	const gk_payload *e = gk_msg_find_error(&m);
+	ck_assert(e && e->body->notify.type == GK_N_NO_PROPOSAL_CHOSEN);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_AUTH));
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_GSA));
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(stats().established, 1);
+	ck_assert_uint_eq(stats().registrations, 0);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	raw_free(&r);
+}
+END_TEST
+
+/* gcksd --require-kwa: IKE_SA_INIT without a KWA transform is answered NO_PROPOSAL_CHOSEN, no
+ * IKE SA comes up and no GSA_AUTH is sent; a member offering KWA still registers. */
+START_TEST(require_kwa_in_sa_init)
+{
+	standard_policies(0);
+	gcfg.offer.kwa_required = true;
+	start_gcks();
+	gk_gm_config c = gm_no_kwa("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	failed(m, GK_N_NO_PROPOSAL_CHOSEN);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_GSA_AUTH, 0), 0);
+	const fn_trace *t = fn_trace_find(&net, FN_FROM_GCKS, m->idx, GK_EXCH_IKE_SA_INIT, 1, 0);
+	gk_msg resp;
+	parse_plain(t, &resp);
+	const gk_payload *e = gk_msg_find_error(&resp);
+	ck_assert(e && e->body->notify.type == GK_N_NO_PROPOSAL_CHOSEN);
+	ck_assert_ptr_null(gk_msg_find(&resp, GK_PL_KE));
+	gk_msg_free(&resp);
+	ck_assert_uint_eq(stats().established, 0);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *ok = join(&c);
+	run_member(ok);
+	registered(ok, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2405,6 +2511,8 @@ int main(void)
 	tcase_add_test(tc, message_id_window);
 	tcase_add_test(tc, group_sender_length);
 	tcase_add_test(tc, unacceptable_policy_reported);
+	tcase_add_test(tc, no_kwa_refused_at_gsa_auth);
+	tcase_add_test(tc, require_kwa_in_sa_init);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
