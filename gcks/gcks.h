@@ -111,6 +111,8 @@ typedef struct gk_gcks_stats {
 	uint64_t frag_bytes;             /* octets of fragments parked now */
 	uint64_t frag_evicted;           /* incomplete fragment sets dropped to make room */
 	uint64_t rtx_limited;            /* retransmissions left unanswered by the rate limit */
+	uint64_t weak_kwk;               /* registrations whose KWK is shorter than a group key
+					  * it wraps (RFC 9838 3.1: SHOULD NOT; warned) */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
 

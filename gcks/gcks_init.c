@@ -155,6 +155,25 @@ static void prefer_ke_group(const gk_pl_sa *sa, uint8_t prop_num, const gk_ike_o
 	}
 }
 
+/* RFC 9838 3.1: the KWK SHOULD NOT be shorter than any key it wraps. The group is not known
+ * yet, so the strongest KWA of the chosen proposal is taken, not the peer's first. */
+static void prefer_strong_kwa(const gk_pl_sa *sa, uint8_t prop_num, const gk_ike_offer *offer, gk_ike_suite *s)
+{
+	for (size_t i = 0; i < sa->proposals.n; i++) {
+		const gk_proposal *p = &sa->proposals.items[i];
+		if (p->num != prop_num || !s->kwa)
+			continue;
+		for (size_t j = 0; j < p->transforms.n; j++) {
+			const gk_transform *t = &p->transforms.items[j];
+			bool ours = false;
+			for (size_t k = 0; k < offer->nkwa; k++)
+				ours |= offer->kwa[k] == t->id;
+			if (t->type == GK_TT_KWA && ours && gk_kwa_key_len(t->id) > gk_kwa_key_len(s->kwa))
+				s->kwa = t->id;
+		}
+	}
+}
+
 static gk_status add_natd(gk_arena *a, gk_out_pl *pl, size_t *n, uint16_t type, uint64_t spi_i,
 			  uint64_t spi_r, const struct sockaddr *addr)
 {
@@ -320,6 +339,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		goto out;
 	}
 	prefer_ke_group(sap, prop_num, &g->cfg.offer, ke->group, &suite);
+	prefer_strong_kwa(sap, prop_num, &g->cfg.offer, &suite);
 	if (ke->group != suite.ke) {
 		uint8_t grp[2];
 		gk_put_u16(grp, suite.ke);

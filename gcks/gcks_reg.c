@@ -180,6 +180,27 @@ static gk_status sender_ids_start_over(gk_gcks *g, gcks_group *grp, gk_group_sta
 	return gcks_group_state(g, grp, gs);
 }
 
+/* RFC 9838 3.1: the KWK "SHOULD NOT be less than the size of the key for the Encryption
+ * Algorithm transform for the Rekey SA and for all Data-Security SAs in the group". The IKE SA's
+ * KWA was the strongest the member offered (IKE_SA_INIT): a weaker one is warned about. */
+static void check_kwk_strength(gk_gcks *g, const gcks_sa *sa, const gk_group_state *gs, const char *member,
+			       const char *group)
+{
+	size_t largest = 0, kwk = gk_kwa_key_len(sa->ike.suite.kwa);
+	for (size_t i = 0; i < gs->nsas; i++) {
+		const gk_encr_info *e = gk_encr_lookup(gs->sas[i].encr);
+		size_t bits = gs->sas[i].encr_key_bits ? gs->sas[i].encr_key_bits : e ? e->default_key_bits : 0;
+		if (gs->sas[i].proto != GK_PROTO_AH && bits / 8 > largest)
+			largest = bits / 8;
+	}
+	if (kwk >= largest)
+		return;
+	g->stats.weak_kwk++;
+	gk_warn("%s in %s: the key wrap algorithm %s (%zu-bit KWK) is weaker than the group's %zu-bit keys; "
+		"the member offered no stronger one (RFC 9838 3.1)", member, group,
+		gk_iana_str(GK_REG_KWA, sa->ike.suite.kwa), kwk * 8, largest * 8);
+}
+
 static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char a[64] = "?";
@@ -276,6 +297,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	/* GWP_SENDER_ID_BITS goes with Sender-IDs: to senders of a counter-mode group only
 	 * (RFC 9838 5, attribute tables: MUST NOT be present otherwise) */
 	gs->has_sender_id_bits = gs->has_sender_id_bits && gs->nsender_ids > 0;
+	check_kwk_strength(g, sa, gs, mt, gt);
 	gk_pl_gsa *gsa = gk_arena_alloc(&r->arena, sizeof(*gsa));
 	gk_pl_kd *kd = gk_arena_alloc(&r->arena, sizeof(*kd));
 	gk_chunk kwk = GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len);

@@ -2463,6 +2463,67 @@ START_TEST(require_kwa_in_sa_init)
 }
 END_TEST
 
+/* RFC 9838 3.1: the KWK "SHOULD NOT be less than the size of the key for the Encryption
+ * Algorithm transform for the Rekey SA and for all Data-Security SAs in the group". The group
+ * is not known in IKE_SA_INIT, so the GCKS takes the strongest KWA of the chosen proposal,
+ * whatever the order the member lists them in. */
+START_TEST(kwa_strongest_preferred)
+{
+	standard_policies(0);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_new(&r, 13);
+	r.offer.kwa[0] = GK_KWA_KW_5649_128;
+	r.offer.kwa[1] = GK_KWA_KW_5649_256;
+	r.offer.kwa[2] = GK_KWA_KW_5649_192;
+	r.offer.nkwa = 3;
+	raw_sa_init(&r);
+	ck_assert_uint_eq(r.ike.suite.kwa, GK_KWA_KW_5649_256);
+	raw_gsa_auth(&r, "fqdn:r1.example", G1, &m);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(stats().weak_kwk, 0);
+	raw_free(&r);
+}
+END_TEST
+
+/* A member offering only a weaker KWA (KW-128 for a group of 256-bit keys) still registers (a
+ * SHOULD NOT), but the GCKS warns and counts it (weak_kwk); a group whose keys fit does not. */
+START_TEST(kwa_weaker_than_group_warned)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	pol_init(&g, G2);
+	g.teks[0].encr_key_bits = 128;
+	g.kek.encr_key_bits = 128;
+	g.kek.kwa = GK_KWA_KW_5649_128;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	raw_ike r;
+	gk_msg m;
+	raw_new(&r, 14);
+	r.offer.kwa[0] = GK_KWA_KW_5649_128;
+	r.offer.nkwa = 1;
+	raw_sa_init(&r);
+	ck_assert_uint_eq(r.ike.suite.kwa, GK_KWA_KW_5649_128);
+	raw_gsa_auth(&r, "fqdn:r1.example", G2, &m);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(stats().weak_kwk, 0);
+	raw_registration(&r, G1, NULL, 0, &m);
+	ck_assert_ptr_null(gk_msg_find_error(&m));
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(stats().weak_kwk, 1);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	raw_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2513,6 +2574,8 @@ int main(void)
 	tcase_add_test(tc, unacceptable_policy_reported);
 	tcase_add_test(tc, no_kwa_refused_at_gsa_auth);
 	tcase_add_test(tc, require_kwa_in_sa_init);
+	tcase_add_test(tc, kwa_strongest_preferred);
+	tcase_add_test(tc, kwa_weaker_than_group_warned);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
