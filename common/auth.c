@@ -584,6 +584,21 @@ static gk_status open_pem(const char *path, FILE **fp)
 	return errno == ENOENT ? GK_E_NOT_FOUND : GK_E_IO;
 }
 
+const char *const gk_key_types[] = { "ecdsa-p256", "ecdsa-p384", "ed25519", "rsa", NULL };
+
+EVP_PKEY *gk_privkey_generate(const char *type)
+{
+	if (!strcmp(type, "ecdsa-p256"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (!strcmp(type, "ecdsa-p384"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	if (!strcmp(type, "ed25519"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (!strcmp(type, "rsa"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+	return NULL;
+}
+
 gk_status gk_privkey_load_pem(const char *path, EVP_PKEY **out)
 {
 	FILE *fp;

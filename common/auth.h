@@ -69,6 +69,12 @@ gk_status gk_cert_verify(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *trus
  * DN for ID_DER_ASN1_DN)? id_type is a GK_ID_* value. */
 bool gk_cert_matches_id(X509 *cert, uint8_t id_type, gk_chunk id_data);
 
+/* The signing key types a GCKS can be initialized with (gcksctl init --key-type), NULL-ended,
+ * and a fresh key of one of them (NULL for an unknown name). RSA is 3072 bits and signs with
+ * RSASSA-PSS (RFC 7427). */
+extern const char *const gk_key_types[];
+EVP_PKEY *gk_privkey_generate(const char *type);
+
 /* PEM loading helpers (files given to gcksd/gmd). GK_E_NOT_FOUND / GK_E_IO if the file cannot
  * be opened, GK_E_MALFORMED if it does not parse; encrypted keys are refused, never prompted for.
  * The trust file holds one or more CA certificates. */

@@ -124,6 +124,10 @@ static gk_status encode_transforms(const gk_group_sa *sa, gk_gsa_context ctx, gk
 		if (ctx == GK_GSA_REGISTRATION && sa->gcauth) {
 			t[n] = (gk_transform){ .type = GK_TT_GCAUTH, .id = sa->gcauth };
 			if (sa->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
+				/* RFC 9838 4.4.2.1.1: the attribute names the algorithm; an empty one
+				 * would only make every member refuse the policy */
+				if (!sa->sig_algid_len)
+					return GK_E_INVAL;
 				kl[1] = (gk_attr){ .type = GK_TATTR_SIG_ALG_ID,
 						   .value = adup(a, sa->sig_algid, sa->sig_algid_len) };
 				t[n].attrs = (gk_attr_list){ &kl[1], 1 };

@@ -13,6 +13,8 @@
 #define GK_GROUP_MAX_SENDER_IDS 64
 #define GK_GROUP_MAX_NEXT_SPI 4
 #define GK_KEYMAT_MAX 256
+/* The longest RFC 7427 AlgorithmIdentifier gk_sig_algid gives: RSASSA-PSS, 72 octets */
+#define GK_SIG_ALGID_MAX 96
 
 /* An address range with protocol and ports: one side of a traffic selector. */
 typedef struct gk_ts_spec {
@@ -29,7 +31,7 @@ typedef struct gk_group_sa {
 	gk_ts_spec src, dst;
 	uint16_t encr, encr_key_bits, integ, sn;   /* sn: ESP/AH only */
 	uint16_t kwa, gcauth;    /* GIKE_UPDATE only; gcauth 0 = not sent (rekey messages) */
-	uint8_t sig_algid[64];   /* Signature Algorithm Identifier with GCAUTH Digital Signature */
+	uint8_t sig_algid[GK_SIG_ALGID_MAX]; /* Signature Algorithm Identifier with GCAUTH Digital Signature */
 	size_t sig_algid_len;
 	uint32_t lifetime;       /* GSA_KEY_LIFETIME; 0 = not sent */
 	uint32_t initial_msgid;  /* GSA_INITIAL_MESSAGE_ID; 0 = not sent */

@@ -89,6 +89,8 @@ void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_
 	sa->kwa = p->kwa;
 	sa->gcauth = p->gcauth;
 	if (p->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
+		/* every scheme fits (check_auth sig_algid_fits_gsa); one that did not would leave the
+		 * attribute empty, and the encoder refuses that GSA (REGISTRATION_FAILED) */
 		gk_chunk alg = gk_sig_algid(g->sign_scheme);
 		if (alg.len <= sizeof(sa->sig_algid)) {
 			memcpy(sa->sig_algid, alg.ptr, alg.len);

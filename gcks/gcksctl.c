@@ -202,19 +202,6 @@ static int cmd_daemon(const ctl *c, const char *request)
 
 /* ---- init ---- */
 
-static EVP_PKEY *generate_key(const char *type)
-{
-	if (!strcmp(type, "ecdsa-p256"))
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (!strcmp(type, "ecdsa-p384"))
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	if (!strcmp(type, "ed25519"))
-		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	if (!strcmp(type, "rsa"))
-		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-	return NULL;
-}
-
 static char *read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -296,7 +283,7 @@ static int cmd_init(const ctl *c, int argc, char **argv)
 			fprintf(stderr, "gcksctl: --key %s: cannot read the private key\n", key);
 			goto out;
 		}
-	} else if (!(k = generate_key(type))) {
+	} else if (!(k = gk_privkey_generate(type))) {
 		fprintf(stderr, "gcksctl: --key-type %s: use ecdsa-p256, ecdsa-p384, ed25519 or rsa\n", type);
 		rc = EXIT_USAGE;
 		goto out;

@@ -15,6 +15,9 @@
 #include "auth.h"
 #include "iana.h"
 #include "certgen.h"
+#include "codec.h"
+#include "group_sa.h"
+#include "ikekeys.h"
 
 /* Every expected failure must leave the OpenSSL error queue empty for the next caller. */
 #define ck_assert_err_clean() ck_assert_msg(ERR_peek_error() == 0, "OpenSSL error queue not empty")
@@ -889,6 +892,86 @@ START_TEST(pem_loading)
 }
 END_TEST
 
+
+/* RFC 9838 4.4.2.1.1: with Digital Signature the GCAUTH transform carries the RFC 7427
+ * AlgorithmIdentifier of the GCKS key in a Signature Algorithm Identifier attribute (18, TLV).
+ * Every scheme must fit where a Rekey SA keeps it: RSASSA-PSS (72 octets) did not, and went out
+ * empty. Known answer: the attribute of an RSASSA-PSS-SHA256 GSA, then the round trip. */
+START_TEST(sig_algid_fits_gsa)
+{
+	gk_group_sa probe;
+	for (int i = GK_SIG_NONE + 1; i < GK_SIG_COUNT; i++)
+		ck_assert_msg(gk_sig_algid((gk_sig_scheme)i).len <= sizeof(probe.sig_algid), "%s",
+			      gk_sig_scheme_name((gk_sig_scheme)i));
+	gk_group_state *gs = calloc(1, sizeof(*gs)), *back = calloc(1, sizeof(*back));
+	ck_assert_ptr_nonnull(gs);
+	ck_assert_ptr_nonnull(back);
+	gk_group_sa *k = &gs->sas[gs->nsas++];
+	k->proto = GK_PROTO_GIKE_UPDATE;
+	memset(k->spi, 0x5a, 16);
+	k->spi_len = 16;
+	k->src = k->dst = (gk_ts_spec){ .family = 4, .start = { 239, 0, 0, 1 }, .end = { 239, 0, 0, 1 },
+					.ip_proto = 17, .port_lo = 848, .port_hi = 848 };
+	k->encr = GK_ENCR_AES_CBC;
+	k->encr_key_bits = 256;
+	k->integ = GK_INTEG_HMAC_SHA2_256_128;
+	k->kwa = GK_KWA_KW_5649_256;
+	k->gcauth = GK_GCAUTH_DIGITAL_SIGNATURE;
+	gk_chunk pss = gk_sig_algid(GK_SIG_RSA_PSS_SHA256);
+	ck_assert_uint_eq(pss.len, 72);
+	memcpy(k->sig_algid, pss.ptr, pss.len);
+	k->sig_algid_len = pss.len;
+	k->keymat_len = gk_group_keymat_len(k->proto, k->encr, k->encr_key_bits, k->integ, k->kwa);
+	memset(k->keymat, 0x11, k->keymat_len);
+	EVP_PKEY *rsa = cg_key_rsa(2048);
+	ck_assert_ptr_nonnull(rsa);
+	gk_wbuf spki;
+	gk_wbuf_init(&spki, 1024);
+	ck_assert_int_eq(gk_pubkey_to_spki(rsa, &spki), GK_OK);
+	ck_assert_uint_le(spki.len, sizeof(gs->auth_key));
+	memcpy(gs->auth_key, spki.data, spki.len);
+	gs->auth_key_len = spki.len;
+	uint8_t kwk[32];
+	memset(kwk, 0x22, sizeof(kwk));
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	gk_pl_gsa gsa;
+	gk_pl_kd kd;
+	ck_assert_int_eq(gk_group_state_encode(gs, GK_GSA_REGISTRATION, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32), &a,
+					       &gsa, &kd), GK_OK);
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_codec_build(gk_payload_desc(GK_PL_GSA), &gsa, &w), GK_OK);
+	/* in the GCAUTH transform: attribute 18 (TLV), length 72, the AlgorithmIdentifier */
+	uint8_t want[4 + 72];
+	gk_put_u16(want, GK_TATTR_SIG_ALG_ID);
+	gk_put_u16(want + 2, 72);
+	memcpy(want + 4, pss.ptr, 72);
+	ck_assert_ptr_nonnull(memmem(w.data, w.len, want, sizeof(want)));
+	const char *why = NULL;
+	ck_assert_int_eq(gk_group_state_decode(&gsa, &kd, GK_GSA_REGISTRATION, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32),
+					       back, &why), GK_OK);
+	ck_assert_uint_eq(back->sas[0].sig_algid_len, 72);
+	ck_assert_mem_eq(back->sas[0].sig_algid, pss.ptr, 72);
+	gk_sig_scheme sch = GK_SIG_NONE;
+	ck_assert_int_eq(gk_sig_scheme_from_algid(GK_CHUNK(back->sas[0].sig_algid, back->sas[0].sig_algid_len), &sch),
+			 GK_OK);
+	ck_assert_int_eq(sch, GK_SIG_RSA_PSS_SHA256);
+	/* a Digital Signature GCAUTH without its AlgorithmIdentifier is not encoded at all */
+	k->sig_algid_len = 0;
+	ck_assert_int_eq(gk_group_state_encode(gs, GK_GSA_REGISTRATION, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32), &a,
+					       &gsa, &kd), GK_E_INVAL);
+	gk_wbuf_free(&w);
+	gk_wbuf_free(&spki);
+	gk_arena_free(&a);
+	EVP_PKEY_free(rsa);
+	gk_group_state_wipe(gs);
+	gk_group_state_wipe(back);
+	free(gs);
+	free(back);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("auth");
@@ -921,6 +1004,7 @@ int main(void)
 	tcase_add_test(tc, cert_der_parse);
 	tcase_add_test(tc, cert_matches_id);
 	tcase_add_test(tc, pem_loading);
+	tcase_add_test(tc, sig_algid_fits_gsa);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -2524,6 +2524,123 @@ START_TEST(kwa_weaker_than_group_warned)
 }
 END_TEST
 
+/* (here rather than at the top: the fixture region above is shared with other suites) */
+#include "ikekeys.h"
+#include "rekey_msg.h"
+
+/* GSA_REKEY datagrams the GCKS multicasts, kept for the tests that open them. */
+#define MC_MAX 16
+static struct {
+	uint8_t *data[MC_MAX];
+	size_t len[MC_MAX], n;
+} mc;
+
+static void mc_send(void *ctx, const struct sockaddr *dst, uint8_t ttl, const char *iface, const uint8_t *data,
+		    size_t len)
+{
+	(void)ctx, (void)dst, (void)ttl, (void)iface;
+	if (mc.n < MC_MAX) {
+		mc.data[mc.n] = malloc(len);
+		ck_assert_ptr_nonnull(mc.data[mc.n]);
+		memcpy(mc.data[mc.n], data, len);
+		mc.len[mc.n++] = len;
+	}
+}
+
+static void mc_free(void)
+{
+	for (size_t i = 0; i < mc.n; i++)
+		free(mc.data[i]);
+	memset(&mc, 0, sizeof(mc));
+}
+
+/* Every signing key type gcksctl init offers (gk_key_types), end to end: a member that knows
+ * the GCKS by its raw public key registers (the GCKS signs GSA_AUTH with it), the Rekey SA
+ * policy names the key's RFC 7427 AlgorithmIdentifier (RFC 9838 4.4.2.1.1; RSASSA-PSS for RSA
+ * went out empty, and members refused the registration), AUTH_KEY holds the key, and a signed
+ * GSA_REKEY opens and verifies under what the member received; altered, it does not. */
+START_TEST(key_types_end_to_end)
+{
+	const char *type = gk_key_types[_i];
+	EVP_PKEY *key = gk_privkey_generate(type), *pub = NULL, *mkey = cg_key_ed25519();
+	ck_assert_msg(key && mkey, "%s", type);
+	EVP_PKEY_free(gcks_key);
+	gcks_key = key; /* freed by teardown */
+	set_identity(NULL, NULL);
+	gk_sig_scheme scheme;
+	ck_assert_int_eq(gk_sig_scheme_for_key(key, &scheme), GK_OK);
+	gk_wbuf w;
+	gk_wbuf_init(&w, 4096);
+	ck_assert_int_eq(gk_pubkey_to_spki(key, &w), GK_OK);
+	ck_assert_int_eq(gk_pubkey_from_spki(gk_wbuf_chunk(&w), &pub), GK_OK);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	pol_pubkey(&g, "fqdn:k1.example", mkey);
+	pol_put(&g);
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	env.send_multicast = mc_send;
+	ck_assert_msg(gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err)) == GK_OK, "%s", err);
+	gk_gm_config c = gm_cert("fqdn:k1.example", G1, mkey, NULL, NULL);
+	c.gcks_pubkey = pub;
+	fn_member *m = join(&c);
+	run_member(m);
+	const gk_group_state *gs = registered(m, 0);
+	const gk_group_sa *kek = NULL;
+	for (size_t i = 0; i < gs->nsas; i++)
+		if (gs->sas[i].proto == GK_PROTO_GIKE_UPDATE)
+			kek = &gs->sas[i];
+	ck_assert_ptr_nonnull(kek);
+	gk_chunk algid = gk_sig_algid(scheme);
+	ck_assert_uint_eq(kek->sig_algid_len, algid.len);
+	ck_assert_mem_eq(kek->sig_algid, algid.ptr, algid.len);
+	ck_assert_uint_eq(gs->auth_key_len, w.len);
+	ck_assert_mem_eq(gs->auth_key, w.data, w.len);
+
+	char msg[256];
+	mc_free();
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_ge(mc.n, 1);
+	gk_group_keys k;
+	ck_assert_int_eq(gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), kek->proto, kek->encr,
+					     kek->encr_key_bits, kek->integ, kek->kwa, &k), GK_OK);
+	gk_frag_reasm reasm;
+	memset(&reasm, 0, sizeof(reasm));
+	EVP_PKEY *auth_key = NULL;
+	ck_assert_int_eq(gk_pubkey_from_spki(GK_CHUNK(gs->auth_key, gs->auth_key_len), &auth_key), GK_OK);
+	gk_sig_scheme want = GK_SIG_NONE;
+	ck_assert_int_eq(gk_sig_scheme_from_algid(GK_CHUNK(kek->sig_algid, kek->sig_algid_len), &want), GK_OK);
+	ck_assert_int_eq(want, scheme);
+	gk_rekey_in in = { .kek = { .encr = kek->encr, .encr_key_bits = kek->encr_key_bits, .integ = kek->integ,
+				    .enc = k.enc, .integ_key = k.integ },
+			   .auth_key = auth_key, .want = want, .reasm = &reasm };
+	memcpy(in.spi, kek->spi, 16);
+	gk_msg rk;
+	bool complete = false;
+	memset(&rk, 0, sizeof(rk));
+	ck_assert_int_eq(gk_rekey_open(&in, GK_CHUNK(mc.data[0], mc.len[0]), &rk, &complete), GK_OK);
+	ck_assert(complete);
+	ck_assert_ptr_nonnull(gk_msg_find(&rk, GK_PL_GSA));
+	ck_assert_ptr_nonnull(gk_msg_find(&rk, GK_PL_KD));
+	gk_msg_free(&rk);
+	/* signed by another key of the same type: refused */
+	EVP_PKEY *other = gk_privkey_generate(type);
+	ck_assert_ptr_nonnull(other);
+	in.auth_key = other;
+	memset(&rk, 0, sizeof(rk));
+	ck_assert_int_eq(gk_rekey_open(&in, GK_CHUNK(mc.data[0], mc.len[0]), &rk, &complete), GK_E_AUTH);
+	gk_msg_free(&rk);
+	gk_frag_reset(&reasm);
+	mc_free();
+	fn_free(&net); /* the members hold the keys until here */
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(auth_key);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(mkey);
+	gk_wbuf_free(&w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2576,6 +2693,10 @@ int main(void)
 	tcase_add_test(tc, require_kwa_in_sa_init);
 	tcase_add_test(tc, kwa_strongest_preferred);
 	tcase_add_test(tc, kwa_weaker_than_group_warned);
+	size_t nkey_types = 0;
+	while (gk_key_types[nkey_types])
+		nkey_types++;
+	tcase_add_loop_test(tc, key_types_end_to_end, 0, (int)nkey_types);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
