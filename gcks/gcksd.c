@@ -393,6 +393,8 @@ int main(int argc, char **argv)
 		"source, %u in all",
 		cfg.half_open_max, cfg.half_open_per_source, cfg.cookie_threshold, cfg.cookie_rate, cfg.costly_ke_rate,
 		cfg.costly_ke_per_source, cfg.frag_sa_max, cfg.frag_source_max, cfg.frag_total_max);
+	gk_info("key wrap algorithm: %s", cfg.offer.kwa_required ?
+		"required in IKE_SA_INIT (--require-kwa)" : "plain IKEv2 SAs accepted, GSA_AUTH on them refused");
 	/* the signing key and every group key are in this process: no core files, no ptrace */
 	if (gk_priv_nondumpable()) {
 		gk_err("cannot make the process non-dumpable: %s", strerror(errno));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # gcksd's options for the limits before authentication (--half-open-max, --half-open-per-source,
-# --cookie-threshold, --cookie-rate, --costly-ke-rate, --costly-ke-per-source): a value that is
+# --cookie-threshold, --cookie-rate, --costly-ke-rate, --costly-ke-per-source, and --require-kwa,
+# RFC 9838 4.5.4): a value that is
 # not a whole number from the option's least (1, or 0 where 0 means "always ask for a COOKIE")
 # to 1000000 is refused with exit code 1 and one line naming the option, and so is a
 # --half-open-max below --half-open-per-source; accepted values reach the core (gcksd logs the
@@ -86,4 +87,8 @@ expect_line "0 is accepted where it means always" zero.log "COOKIE above 0 half-
 run_gcksd default.log
 expect_line "the defaults without options" default.log \
 	"limits before authentication: 20000 half-open IKE SAs, 8 per source; COOKIE above 1000 half-open or 100 IKE_SA_INIT/s; 100 costly key exchanges/s, 4 per source; fragments 65536 octets per SA, 131072 per source, 4194304 in all"
+run_gcksd kwa.log --require-kwa
+expect_line "--require-kwa reaches the core" kwa.log "key wrap algorithm: required in IKE_SA_INIT (--require-kwa)"
+expect_line "without --require-kwa, plain IKEv2 SAs are accepted" default.log \
+	"key wrap algorithm: plain IKEv2 SAs accepted, GSA_AUTH on them refused"
 exit $(( fails ? 1 : 0 ))
