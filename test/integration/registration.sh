@@ -8,6 +8,8 @@
 #     (authenticated but not listed for the group), INVALID_GROUP_ID, AUTHENTICATION_FAILED,
 #     NO_PROPOSAL_CHOSEN (SAg without the group's cipher);
 #   - one gmd joins two groups (GSA_AUTH, then GSA_REGISTRATION on the same IKE SA);
+#   - every signing key type of gcksctl init (ecdsa-p256, ecdsa-p384, ed25519, rsa): a member
+#     registers and holds the Rekey SA's signature algorithm and AUTH_KEY;
 #   - gcksctl member list / status report the members; the database is mode 0600;
 #   - gcksd exits cleanly on SIGTERM, with no sanitizer report in its log.
 # Needs python3, openssl (and the programs of the build tree: GK_BUILDDIR, GK_SRCDIR).
@@ -563,6 +565,31 @@ assert by['keyid:integ-cert-other']['members'] == 1, by['keyid:integ-cert-other'
 EOF
 check "certificate database is mode 0600" bash -c '[ "$(stat -c %a "$1")" = 600 ]' _ "$DB"
 stop_gcksd "$W/gcksd-cert.log"
+
+# =================================================================================
+# 2b. every signing key type gcksctl init offers: members accept the Rekey SA policy
+#     (RFC 9838 4.4.2.1.1: the Signature Algorithm Identifier names the key's algorithm;
+#     RSASSA-PSS did not fit and went out empty). Signed GSA_REKEY per type: check_registration.
+# =================================================================================
+for kt in ecdsa-p256:ecdsa-sha256 ecdsa-p384:ecdsa-sha384 ed25519:ed25519 rsa:rsa-pss-sha256; do
+	t=${kt%%:*} alg=${kt#*:}
+	KDB=$W/kt-$t.db KCTL=$W/kt-$t.sock
+	check "gcksctl init --key-type $t" "$GCKSCTL" --db "$KDB" init --id fqdn:gcks.example --key-type "$t"
+	check "gcksctl policy load (--key-type $t)" "$GCKSCTL" --db "$KDB" --control "$KCTL" policy load "$W/psk.yaml"
+	if ! start_gcksd "$KDB" "$KCTL" "$W/gcksd-kt-$t.log"; then
+		not_ok "gcksd starts (--key-type $t)"
+		continue
+	fi
+	gm "kt-$t" $(psk recv-1) --group keyid:integ-video
+	registered "kt-$t" keyid:integ-video
+	NAME="kt-$t" ALG=$alg pyck "--key-type $t: the Rekey SA is signed with $alg, AUTH_KEY is there" <<'EOF'
+r = group(os.environ['NAME'])['rekey_sa']
+assert r['authentication'] == 'DIGITAL_SIGNATURE', r
+assert r.get('signature_algorithm') == os.environ['ALG'], r
+assert len(group(os.environ['NAME'])['auth_key_sha256']) == 64
+EOF
+	stop_gcksd "$W/gcksd-kt-$t.log"
+done
 
 # =================================================================================
 # 3. the example policies load with gcksctl
