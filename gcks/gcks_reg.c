@@ -192,7 +192,7 @@ static void check_kwk_strength(gk_gcks *g, const gcks_sa *sa, const gk_group_sta
 	for (size_t i = 0; i < gs->nsas; i++) {
 		const gk_encr_info *e = gk_encr_lookup(gs->sas[i].encr);
 		size_t bits = gs->sas[i].encr_key_bits ? gs->sas[i].encr_key_bits : e ? e->default_key_bits : 0;
-		if (gs->sas[i].proto != GK_PROTO_AH && bits / 8 > largest)
+		if (bits / 8 > largest) /* AH SAs have no ENCR: 0 */
 			largest = bits / 8;
 	}
 	if (kwk >= largest)

@@ -2488,6 +2488,27 @@ START_TEST(kwa_strongest_preferred)
 }
 END_TEST
 
+/* ... but only among the KWAs the GCKS accepts (its offer): KW-256 is not taken from a member
+ * that lists it when the GCKS is configured without it. */
+START_TEST(kwa_strongest_within_offer)
+{
+	standard_policies(0);
+	gcfg.offer.kwa[0] = GK_KWA_KW_5649_128;
+	gcfg.offer.kwa[1] = GK_KWA_KW_5649_192;
+	gcfg.offer.nkwa = 2;
+	start_gcks();
+	raw_ike r;
+	raw_new(&r, 15);
+	r.offer.kwa[0] = GK_KWA_KW_5649_128;
+	r.offer.kwa[1] = GK_KWA_KW_5649_256;
+	r.offer.kwa[2] = GK_KWA_KW_5649_192;
+	r.offer.nkwa = 3;
+	raw_sa_init(&r);
+	ck_assert_uint_eq(r.ike.suite.kwa, GK_KWA_KW_5649_192);
+	raw_free(&r);
+}
+END_TEST
+
 /* A member offering only a weaker KWA (KW-128 for a group of 256-bit keys) still registers (a
  * SHOULD NOT), but the GCKS warns and counts it (weak_kwk); a group whose keys fit does not. */
 START_TEST(kwa_weaker_than_group_warned)
@@ -2692,6 +2713,7 @@ int main(void)
 	tcase_add_test(tc, no_kwa_refused_at_gsa_auth);
 	tcase_add_test(tc, require_kwa_in_sa_init);
 	tcase_add_test(tc, kwa_strongest_preferred);
+	tcase_add_test(tc, kwa_strongest_within_offer);
 	tcase_add_test(tc, kwa_weaker_than_group_warned);
 	size_t nkey_types = 0;
 	while (gk_key_types[nkey_types])
