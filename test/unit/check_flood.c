@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/pem.h>
 #include "testutil.h"
-#include "certgen.h"
 #include "fakenet.h"
+#include "regfix.h"
 #include "gcks/gcks_int.h"
 #include "gcks/storage.h"
 #include "dh.h"
@@ -20,139 +19,19 @@
 #include "message.h"
 #include "proposal.h"
 
-#define G1 "keyid:grp-1"
 #define MEMBER "fqdn:r1.example"
 
-static char dir[64];
-static char db[128];
-static gk_store *store;
-static fakenet net;
-static gk_gcks_config gcfg;
-
-/* ---- fixture: a store with the GCKS identity and one group listing MEMBER (PSK) ---- */
-
-static gk_ident ident(const char *text)
-{
-	gk_ident id;
-	const char *why = NULL;
-	ck_assert_msg(gk_ident_parse(text, &id, &why) == GK_OK, "%s: %s", text, why);
-	return id;
-}
-
-static void set_identity(void)
-{
-	EVP_PKEY *k = cg_key_ec("P-256");
-	ck_assert_ptr_nonnull(k);
-	BIO *b = BIO_new(BIO_s_mem());
-	ck_assert_ptr_nonnull(b);
-	ck_assert_int_eq(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
-	char *p = NULL;
-	long n = BIO_get_mem_data(b, &p);
-	gk_gcks_identity id;
-	memset(&id, 0, sizeof(id));
-	id.id = ident("fqdn:gcks.example");
-	id.sign_key_pem = strndup(p, (size_t)n);
-	ck_assert_int_eq(gk_store_identity_set(store, &id, "test"), GK_OK);
-	free(id.sign_key_pem);
-	BIO_free(b);
-	EVP_PKEY_free(k);
-}
-
-static void ts(gk_ts_spec *t, const char *lo, const char *hi, uint16_t plo, uint16_t phi)
-{
-	memset(t, 0, sizeof(*t));
-	t->family = 4;
-	ck_assert_int_eq(inet_pton(AF_INET, lo, t->start), 1);
-	ck_assert_int_eq(inet_pton(AF_INET, hi, t->end), 1);
-	t->ip_proto = 17;
-	t->port_lo = plo;
-	t->port_hi = phi;
-}
-
-static void put_policy(void)
-{
-	gk_group_policy g;
-	memset(&g, 0, sizeof(g));
-	snprintf(g.name, sizeof(g.name), "%s", G1);
-	g.id = ident(G1);
-	g.rekey_transport = GK_REKEY_MULTICAST;
-	g.atd = 30;
-	g.dtd = 60;
-	g.sender_id_bits = 8;
-	g.rekey_margin_pct = 10;
-	g.kek = (gk_kek_policy){ .present = true, .encr = GK_ENCR_AES_CBC, .encr_key_bits = 256,
-				 .integ = GK_INTEG_HMAC_SHA2_256_128, .kwa = GK_KWA_KW_5649_256,
-				 .gcauth = GK_GCAUTH_DIGITAL_SIGNATURE, .sig_scheme = GK_SIG_ECDSA_SHA256,
-				 .lifetime = 86400, .ttl = 8, .copies = 1 };
-	ts(&g.kek.src, "192.0.2.1", "192.0.2.1", 848, 848);
-	ts(&g.kek.dst, "239.0.0.1", "239.0.0.1", 848, 848);
-	g.nteks = 1;
-	g.teks = calloc(1, sizeof(*g.teks));
-	ck_assert_ptr_nonnull(g.teks);
-	snprintf(g.teks[0].name, sizeof(g.teks[0].name), "video");
-	g.teks[0].proto = GK_PROTO_ESP;
-	g.teks[0].encr = GK_ENCR_AES_GCM_16;
-	g.teks[0].encr_key_bits = 256;
-	g.teks[0].sn = GK_SN_UNSPEC32;
-	g.teks[0].lifetime = 3600;
-	ts(&g.teks[0].src, "192.0.2.0", "192.0.2.255", 0, 65535);
-	ts(&g.teks[0].dst, "239.1.1.1", "239.1.1.1", 5004, 5004);
-	g.members = calloc(1, sizeof(*g.members));
-	ck_assert_ptr_nonnull(g.members);
-	g.nmembers = 1;
-	g.members[0].id = ident(MEMBER);
-	g.members[0].auth = GK_MAUTH_PSK;
-	g.members[0].role = GK_ROLE_RECEIVER;
-	g.members[0].psk_len = strlen(MEMBER);
-	g.members[0].psk = malloc(g.members[0].psk_len);
-	ck_assert_ptr_nonnull(g.members[0].psk);
-	memcpy(g.members[0].psk, MEMBER, g.members[0].psk_len);
-	bool changed = false;
-	ck_assert_int_eq(gk_store_group_put(store, &g, "test", NULL, &changed), GK_OK);
-	gk_group_policy_free(&g);
-}
+/* ---- fixture (regfix.h): a store with the GCKS identity and one group listing MEMBER (PSK) ---- */
 
 static void setup(void)
 {
-	gk_log_init("check_flood", getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
-	snprintf(dir, sizeof(dir), "/tmp/gk-flood-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(db, sizeof(db), "%s/gcks.db", dir);
-	gk_store_err err;
-	ck_assert_msg(gk_store_open(db, true, &store, &err) == GK_OK, "%s", err.msg);
-	fn_init(&net);
-	gk_gcks_config_default(&gcfg);
-	set_identity();
-	put_policy();
+	rf_setup("check_flood", "gk-flood");
+	single_member_policy(MEMBER);
 }
 
 static void teardown(void)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-	char p[160];
-	fn_free(&net);
-	gk_store_close(store);
-	store = NULL;
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-}
-
-static void start_gcks(void)
-{
-	char err[256] = "";
-	gk_gcks_env env = fn_gcks_env(&net, store);
-	gk_status st = gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err));
-	ck_assert_msg(st == GK_OK, "gk_gcks_new: %s: %s", gk_status_str(st), err);
-}
-
-static gk_gcks_stats stats(void)
-{
-	gk_gcks_stats s;
-	gk_gcks_stats_get(net.gcks, &s);
-	return s;
+	rf_teardown();
 }
 
 /* ---- the attacker: IKE_SA_INIT requests from many addresses, answering COOKIE ---- */

@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/pem.h>
 #include "testutil.h"
-#include "certgen.h"
 #include "fakenet.h"
+#include "regfix.h"
 #include "gcks/storage.h"
 #include "auth.h"
 #include "dh.h"
@@ -19,138 +18,20 @@
 #include "message.h"
 #include "proposal.h"
 
-#define G1 "keyid:grp-1"
 #define MEMBER "fqdn:r1.example"
 
-static char dir[64];
-static char db[128];
-static gk_store *store;
-static fakenet net;
-static gk_gcks_config gcfg;
-
-static gk_ident ident(const char *text)
-{
-	gk_ident id;
-	const char *why = NULL;
-	ck_assert_msg(gk_ident_parse(text, &id, &why) == GK_OK, "%s: %s", text, why);
-	return id;
-}
-
-static void set_identity(void)
-{
-	EVP_PKEY *k = cg_key_ec("P-256");
-	ck_assert_ptr_nonnull(k);
-	BIO *b = BIO_new(BIO_s_mem());
-	ck_assert_int_eq(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
-	char *p = NULL;
-	long n = BIO_get_mem_data(b, &p);
-	gk_gcks_identity id;
-	memset(&id, 0, sizeof(id));
-	id.id = ident("fqdn:gcks.example");
-	id.sign_key_pem = strndup(p, (size_t)n);
-	ck_assert_int_eq(gk_store_identity_set(store, &id, "test"), GK_OK);
-	free(id.sign_key_pem);
-	BIO_free(b);
-	EVP_PKEY_free(k);
-}
-
-/* G1: one ESP TEK, a multicast Rekey SA, and the PSK receiver MEMBER (its PSK is its name). */
-static void policy(void)
-{
-	gk_group_policy g;
-	memset(&g, 0, sizeof(g));
-	snprintf(g.name, sizeof(g.name), "%s", G1);
-	g.id = ident(G1);
-	g.rekey_transport = GK_REKEY_MULTICAST;
-	g.atd = 30;
-	g.dtd = 60;
-	g.sender_id_bits = 8;
-	g.rekey_margin_pct = 10;
-	gk_kek_policy *k = &g.kek;
-	k->present = true;
-	k->encr = GK_ENCR_AES_CBC;
-	k->encr_key_bits = 256;
-	k->integ = GK_INTEG_HMAC_SHA2_256_128;
-	k->kwa = GK_KWA_KW_5649_256;
-	k->gcauth = GK_GCAUTH_DIGITAL_SIGNATURE;
-	k->sig_scheme = GK_SIG_ECDSA_SHA256;
-	k->src = (gk_ts_spec){ .family = 4, .start = { 192, 0, 2, 1 }, .end = { 192, 0, 2, 1 }, .ip_proto = 17,
-			       .port_lo = 848, .port_hi = 848 };
-	k->dst = (gk_ts_spec){ .family = 4, .start = { 239, 0, 0, 1 }, .end = { 239, 0, 0, 1 }, .ip_proto = 17,
-			       .port_lo = 848, .port_hi = 848 };
-	k->lifetime = 86400;
-	k->ttl = 8;
-	k->copies = 1;
-	g.nteks = 1;
-	g.teks = calloc(1, sizeof(*g.teks));
-	ck_assert_ptr_nonnull(g.teks);
-	gk_tek_policy *t = &g.teks[0];
-	snprintf(t->name, sizeof(t->name), "video");
-	t->proto = GK_PROTO_ESP;
-	t->encr = GK_ENCR_AES_GCM_16;
-	t->encr_key_bits = 256;
-	t->sn = GK_SN_UNSPEC32;
-	t->src = (gk_ts_spec){ .family = 4, .start = { 192, 0, 2, 0 }, .end = { 192, 0, 2, 255 }, .ip_proto = 17,
-			       .port_hi = 65535 };
-	t->dst = (gk_ts_spec){ .family = 4, .start = { 239, 1, 1, 1 }, .end = { 239, 1, 1, 1 }, .ip_proto = 17,
-			       .port_lo = 5004, .port_hi = 5004 };
-	t->lifetime = 3600;
-	g.members = calloc(1, sizeof(*g.members));
-	ck_assert_ptr_nonnull(g.members);
-	g.nmembers = 1;
-	g.members[0].id = ident(MEMBER);
-	g.members[0].auth = GK_MAUTH_PSK;
-	g.members[0].role = GK_ROLE_RECEIVER;
-	g.members[0].psk_len = strlen(MEMBER);
-	g.members[0].psk = malloc(g.members[0].psk_len);
-	ck_assert_ptr_nonnull(g.members[0].psk);
-	memcpy(g.members[0].psk, MEMBER, g.members[0].psk_len);
-	bool changed = false;
-	ck_assert_int_eq(gk_store_group_put(store, &g, "test", NULL, &changed), GK_OK);
-	gk_group_policy_free(&g);
-}
+/* ---- fixture (regfix.h): G1 with one ESP TEK, a multicast Rekey SA and the PSK receiver
+ * MEMBER (its PSK is its name) ---- */
 
 static void setup(void)
 {
-	gk_log_init("check_preauth", getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
-	snprintf(dir, sizeof(dir), "/tmp/gk-preauth-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(db, sizeof(db), "%s/gcks.db", dir);
-	gk_store_err err;
-	ck_assert_msg(gk_store_open(db, true, &store, &err) == GK_OK, "%s", err.msg);
-	fn_init(&net);
-	gk_gcks_config_default(&gcfg);
-	set_identity();
-	policy();
+	rf_setup("check_preauth", "gk-preauth");
+	single_member_policy(MEMBER);
 }
 
 static void teardown(void)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-	char p[160];
-	fn_free(&net);
-	gk_store_close(store);
-	store = NULL;
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-}
-
-static void start_gcks(void)
-{
-	char err[256] = "";
-	gk_gcks_env env = fn_gcks_env(&net, store);
-	gk_status st = gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err));
-	ck_assert_msg(st == GK_OK, "gk_gcks_new: %s: %s", gk_status_str(st), err);
-}
-
-static gk_gcks_stats stats(void)
-{
-	gk_gcks_stats s;
-	gk_gcks_stats_get(net.gcks, &s);
-	return s;
+	rf_teardown();
 }
 
 /* ---- a hand-made initiator ---- */
