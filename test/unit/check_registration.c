@@ -21,9 +21,11 @@
 #include "auth.h"
 #include "dh.h"
 #include "ike_sa.h"
+#include "ikekeys.h"
 #include "log.h"
 #include "message.h"
 #include "proposal.h"
+#include "rekey_msg.h"
 
 /* ---- fixture (regfix.h) ---- */
 
@@ -1908,28 +1910,13 @@ static gk_gm_config gm_no_kwa(const char *id, const char *group)
 /* raw_sa_init for an offer without KWA (raw_sa_init insists on one): a plain IKEv2 initiator. */
 static void raw_sa_init_plain(raw_ike *r)
 {
-	gk_arena a;
-	gk_pl_sa sa;
-	gk_wbuf pub, req, shared;
+	gk_wbuf req, shared;
 	uint8_t ni[32];
 	r->offer.nkwa = 0;
 	r->offer.kwa_required = false;
-	gk_arena_init(&a, 0);
-	gk_wbuf_init(&pub, 1024);
 	gk_wbuf_init(&req, GK_MAX_MESSAGE);
 	gk_wbuf_init(&shared, 1024);
-	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, (uint8_t *)&r->ike.spi_i, 8), GK_OK);
-	ck_assert_int_eq(gk_rand_bytes(&r->rnd.r, ni, sizeof(ni)), GK_OK);
-	ck_assert_int_eq(gk_dh_new(r->offer.ke[0], &r->ike.dh), GK_OK);
-	ck_assert_int_eq(gk_dh_public(r->ike.dh, &pub), GK_OK);
-	ck_assert_int_eq(gk_ike_offer_to_sa(&r->offer, &a, &sa), GK_OK);
-	gk_pl_ke ke = { .group = r->offer.ke[0], .data = gk_wbuf_chunk(&pub) };
-	gk_pl_bytes nonce = { GK_CHUNK(ni, sizeof(ni)) };
-	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce } };
-	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
-			 .outer = pl, .nouter = 3 };
-	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, &req), GK_OK);
-	fn_raw_send(r->ep, req.data, req.len);
+	raw_init_request(r, &req, ni);
 	gk_msg m;
 	ck_assert_msg(raw_recv(r, &m, false), "no IKE_SA_INIT response");
 	ck_assert_ptr_null(gk_msg_find_error(&m));
@@ -1944,10 +1931,8 @@ static void raw_sa_init_plain(raw_ike *r)
 	r->ike.state = GK_IKE_INIT_DONE;
 	r->ike.msgid_out = 1;
 	gk_msg_free(&m);
-	gk_wbuf_free(&pub);
 	gk_wbuf_free(&req);
 	gk_wbuf_free(&shared);
-	gk_arena_free(&a);
 }
 
 /* RFC 9838 4.5.4: the KWA MUST be negotiated in IKE_SA_INIT. By default the GCKS cannot tell a
@@ -2083,10 +2068,6 @@ START_TEST(kwa_weaker_than_group_warned)
 	raw_free(&r);
 }
 END_TEST
-
-/* (here rather than at the top: the fixture region above is shared with other suites) */
-#include "ikekeys.h"
-#include "rekey_msg.h"
 
 /* GSA_REKEY datagrams the GCKS multicasts, kept for the tests that open them. */
 #define MC_MAX 16
