@@ -226,6 +226,8 @@ void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
 void gcks_pending_free(gk_gcks *g);
 uint64_t gcks_name_hash(const char *name);
 void gcks_sa_tag_group(gcks_sa *sa, uint64_t group_hash);
+/* The SA no longer carries the group's GSA_INBAND_REKEY (the member left or was excluded). */
+void gcks_sa_untag_group(gcks_sa *sa, uint64_t group_hash);
 
 /* Refusal log: one warning with the peer's address and the reason (wire text escaped by
  * gk_ident_text and the log), at most GCKS_REFUSAL_BURST lines at once and GCKS_REFUSAL_PER_S a

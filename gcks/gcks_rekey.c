@@ -37,6 +37,13 @@ void gcks_sa_tag_group(gcks_sa *sa, uint64_t h)
 		}
 }
 
+void gcks_sa_untag_group(gcks_sa *sa, uint64_t h)
+{
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (sa->groups[i] == h)
+			sa->groups[i] = 0;
+}
+
 static bool sa_in_group(const gcks_sa *sa, uint64_t h)
 {
 	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)

@@ -2261,6 +2261,45 @@ START_TEST(message_id_window)
 }
 END_TEST
 
+/* =========================================================================================
+ * Group membership and exclusion (RFC 9838 2.3.2, 2.3.3, 2.4.3, 4.6)
+ * ========================================================================================= */
+
+/* RFC 9838 2.3.2: a member that leaves is removed from the group, not only from the store: its
+ * IKE SA no longer carries the group's GSA_INBAND_REKEY, while the member that stays gets it. */
+START_TEST(leave_stops_inband_rekey)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *gone = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *stays = join(&c);
+	run_all();
+	registered(gone, 0);
+	registered(stays, 0);
+	ck_assert_uint_eq(reg_count(G1), 2);
+	ck_assert_int_eq(gk_gm_leave(gone->gm, 0), GK_OK);
+	fn_advance(&net, 100);
+	ck_assert_uint_eq(fn_count(gone, GK_GM_DONE), 2);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, gone->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 0);
+	ck_assert_uint_eq(fn_count(gone, GK_GM_REKEYED), 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, stays->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	ck_assert_uint_eq(fn_count(stays, GK_GM_REKEYED), 1);
+	/* and again: the one that stayed keeps getting them */
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_count(stays, GK_GM_REKEYED), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, gone->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 0);
+	/* the IKE SA itself stays (the member may register again over it) */
+	ck_assert_uint_eq(stats().established, 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2307,6 +2346,7 @@ int main(void)
 	tcase_add_test(tc, gsa_registration_refusals);
 	tcase_add_test(tc, max_sas_bounded);
 	tcase_add_test(tc, message_id_window);
+	tcase_add_test(tc, leave_stops_inband_rekey);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
