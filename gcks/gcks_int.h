@@ -53,6 +53,7 @@ typedef struct gcks_sa {
 	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
 	uint32_t req_hash_msgid;
 	uint64_t queued_group;
+	uint64_t out_group;               /* the group our outstanding GSA_INBAND_REKEY updates */
 	/* half-open bookkeeping (gcks_sources.c): age order, in all and in the source */
 	struct gcks_sa *ho_prev, *ho_next;
 	struct gcks_sa *src_prev, *src_next;

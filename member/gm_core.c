@@ -647,8 +647,11 @@ static void on_reg_resp(gk_gm *gm, const gk_msg *m)
 /* ---- input ---- */
 
 /* GSA_INBAND_REKEY (RFC 9838 2.4.2.2): processed like a registration's GSA and KD, plus
- * Delete payloads. */
-static void inband_rekey(gk_gm *gm, const gk_msg *m)
+ * Delete payloads. Returns the error notify for the response when the update is refused (then
+ * nothing of it is applied), 0 when it was taken: GSA and KD that cannot be decoded are
+ * INVALID_SYNTAX (RFC 7296 3.10.1), a policy the member does not accept is NO_PROPOSAL_CHOSEN,
+ * as in GSA_REGISTRATION (RFC 9838 2.3.3). */
+static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 {
 	gk_gm_delete dels[32];
 	size_t ndel = 0;
@@ -668,19 +671,21 @@ static void inband_rekey(gk_gm *gm, const gk_msg *m)
 	    gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
 				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, &why)) {
 		gk_warn("GSA_INBAND_REKEY refused: %s", why);
-		return;
+		gk_group_state_wipe(gm->gs);
+		return GK_N_INVALID_SYNTAX;
 	}
 	char bad[256];
 	if (gk_gm_state_check(gm->gs, GK_GSA_REKEY, gm->cfg.allow, gm->cfg.nallow, bad, sizeof(bad))) {
 		gk_warn("GSA_INBAND_REKEY refused: %s", bad);
 		gk_group_state_wipe(gm->gs);
-		return;
+		return GK_N_NO_PROPOSAL_CHOSEN;
 	}
 	gk_gm_event ev = { .type = GK_GM_REKEYED, .group = SIZE_MAX, .state = gm->gs, .dels = dels,
 			   .ndel = ndel, .msg_id = m->hdr.msg_id };
 	if (gm->env.event)
 		gm->env.event(gm->env.event_ctx, &ev);
 	gk_group_state_wipe(gm->gs);
+	return 0;
 }
 
 static void on_request(gk_gm *gm, const gk_msg *m)
@@ -696,12 +701,15 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	bool closed = false;
 	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
 		closed |= p->body->del.proto == GK_PROTO_IKE;
-	if (m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY)
-		inband_rekey(gm, m);
+	uint16_t refused = m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY ? inband_rekey(gm, m) : 0;
+	/* a refused update is answered with its error, not an empty success: the GCKS must learn
+	 * that the member does not hold the new keys */
+	gk_pl_notify err = { .type = refused };
+	gk_out_pl pl[1] = { { GK_PL_NOTIFY, false, &err } };
 	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = m->hdr.exchange,
 				  .flags = GK_FLAG_R | GK_FLAG_I, .msg_id = m->hdr.msg_id },
-			 .protect = true };
+			 .inner = refused ? pl : NULL, .ninner = refused ? 1 : 0, .protect = true };
 	gk_dgrams d;
 	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, false, GK_MAX_MESSAGE, &d) == GK_OK) {
 		gm->ike.msgid_in = m->hdr.msg_id + 1;

@@ -2300,6 +2300,101 @@ START_TEST(leave_stops_inband_rekey)
 }
 END_TEST
 
+/* ---- the log, as the tests of this part see it (warnings and errors) ---- */
+
+#define MLOG_MAX 64
+static char *mlog_lines[MLOG_MAX];
+static size_t nmlog;
+
+static void mlog_sink(void *ctx, gk_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (level <= GK_LOG_WARN && nmlog < MLOG_MAX)
+		mlog_lines[nmlog++] = strdup(msg);
+}
+
+static void mlog_capture(void)
+{
+	gk_log_init("check_registration", GK_LOG_WARN);
+	gk_log_set_sink(mlog_sink, NULL);
+}
+
+/* How many captured lines contain text. */
+static size_t mlog_count(const char *text)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nmlog; i++)
+		n += strstr(mlog_lines[i], text) != NULL;
+	return n;
+}
+
+static void mlog_release(void)
+{
+	gk_log_set_sink(NULL, NULL);
+	for (size_t i = 0; i < nmlog; i++)
+		free(mlog_lines[i]);
+	nmlog = 0;
+}
+
+/* A member that refuses a GSA_INBAND_REKEY answers with an error notify, NO_PROPOSAL_CHOSEN for
+ * a policy it does not accept (as in GSA_REGISTRATION, RFC 9838 2.3.3), not an empty success.
+ * The GCKS logs it, drops the member's registration and closes its IKE SA, so that the member
+ * registers again (2.3.3); the member that took the update keeps its SA and its rekeys. */
+START_TEST(inband_rekey_refusal_excludes)
+{
+	inband_policy();
+	start_gcks();
+	gk_prefix allow;
+	const char *why;
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", &allow, &why), GK_OK);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *plain = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	c.allow = &allow;
+	c.nallow = 1;
+	fn_member *allowed = join(&c);
+	run_all();
+	registered(plain, 0);
+	registered(allowed, 0);
+	ck_assert_uint_eq(reg_count(G1), 2);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	mlog_capture();
+	/* the reload sends the new policy over GSA_INBAND_REKEY */
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	fn_advance(&net, 3000);
+	/* one refusal, answered at once (no retransmission of the update), with the notify */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 1), 1);
+	ck_assert_uint_eq(fn_count(plain, GK_GM_REKEYED), 0);
+	ck_assert_uint_eq(mlog_count("fqdn:r1.example at 127.0.0.10:10000 refused GSA_INBAND_REKEY of keyid:grp-1 "
+				     "with NO_PROPOSAL_CHOSEN: excluded"), 1);
+	ck_assert_uint_eq(mlog_count("refused GSA_INBAND_REKEY"), 1);
+	/* excluded: registration gone, IKE SA closed by a Delete the member answered */
+	ck_assert_uint_eq(reg_count(G1), 1);
+	gk_registration left;
+	ck_assert(!reg_get(G1, "fqdn:r1.example", &left));
+	ck_assert_uint_eq(fn_count(plain, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_INFORMATIONAL, 0), 1);
+	ck_assert_uint_eq(stats().established, 1);
+	/* the other took it and stays */
+	ck_assert_uint_eq(fn_count(allowed, GK_GM_REKEYED), 1);
+	ck_assert_uint_eq(fn_count(allowed, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(mlog_count("fqdn:r2.example"), 0);
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_count(allowed, GK_GM_REKEYED), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	mlog_release();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2347,6 +2442,7 @@ int main(void)
 	tcase_add_test(tc, max_sas_bounded);
 	tcase_add_test(tc, message_id_window);
 	tcase_add_test(tc, leave_stops_inband_rekey);
+	tcase_add_test(tc, inband_rekey_refusal_excludes);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
