@@ -40,6 +40,7 @@ struct gk_gm {
 	unsigned fails;             /* failed attempts in a row: the backoff exponent */
 	int64_t retry_at;           /* next attempt, 0 = none planned */
 	bool inband;                /* a group registered here has no Rekey SA: rekeys come on this SA */
+	uint32_t inband_groups;     /* which (bit per config index): excluded when the SA closes */
 	int64_t last_rx;            /* last authenticated message on the IKE SA */
 	int64_t live_wait;          /* silence before a liveness check, jitter included; 0 = none */
 };
@@ -215,6 +216,7 @@ gk_status gk_gm_start(gk_gm *gm)
 	gm->refusal = 0;
 	gm->retry_at = 0;
 	gm->inband = false;
+	gm->inband_groups = 0;
 	gm->live_wait = 0;
 	gm->ke_group = gm->cfg.offer.ke[0];
 	do {
@@ -603,6 +605,10 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 		for (size_t i = 0; i < gm->gs->nsas; i++)
 			rekey_sa |= gm->gs->sas[i].proto == GK_PROTO_GIKE_UPDATE;
 		gm->inband |= !rekey_sa; /* no Rekey SA: the GCKS rekeys this group on our IKE SA */
+		if (!rekey_sa)
+			gm->inband_groups |= 1u << gm->cur;
+		else
+			gm->inband_groups &= ~(1u << gm->cur);
 		gm->nreg++;
 		gm->fails = 0;
 		if (gm->env.event)
@@ -688,6 +694,20 @@ static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 	return 0;
 }
 
+/* RFC 9838 2.3.3: "If for some reason the IKE SA is closed and no GIKE_UPDATE policy is
+ * received during the registration process, the GM MUST consider itself excluded from the
+ * group." Groups with a Rekey SA go on without this SA. */
+static void closed_by_gcks(gk_gm *gm)
+{
+	for (size_t i = 0; i < gm->cfg.ngroups; i++)
+		if (gm->inband_groups & (1u << i)) {
+			gm->cur = i;
+			emit(gm, GK_GM_EXCLUDED, 0, "the GCKS closed the IKE SA that carried its rekeys");
+		}
+	gm->inband_groups = 0;
+	emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
+}
+
 static void on_request(gk_gm *gm, const gk_msg *m)
 {
 	if (m->hdr.msg_id + 1 == gm->ike.msgid_in && gm->ike.last_resp) {
@@ -721,7 +741,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 		gm->rtx_at = 0; /* a liveness check in flight has its answer */
 		gm->live_wait = 0;
 		if (!gm->retry_at) /* with an attempt planned, this SA was given up already */
-			emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
+			closed_by_gcks(gm);
 	}
 }
 
@@ -752,6 +772,7 @@ gk_status gk_gm_leave(gk_gm *gm, size_t group)
 static void on_leave_resp(gk_gm *gm, const gk_msg *m)
 {
 	(void)m;
+	gm->inband_groups &= ~(1u << gm->cur); /* left: nothing to be excluded from */
 	gm->state = GM_ESTABLISHED;
 	arm_liveness(gm);
 	emit(gm, GK_GM_DONE, 0, "left");

@@ -327,6 +327,15 @@ static void reregister_later(gk_gm_groups *m, mgroup *g, const char *why)
 	ev_note(m, g, "reregistering", "reason", why, 0);
 }
 
+/* Excluded (RFC 9838 2.4.3, 2.3.3): nothing of the group stays installed; register again. */
+static void exclude(gk_gm_groups *m, mgroup *g, const char *why)
+{
+	ev_note(m, g, "excluded", "reason", why, 0);
+	flush_group(m, g);
+	close_sock(g);
+	reregister_later(m, g, why);
+}
+
 /* New SAs and deletions, from GSA_REKEY or GSA_INBAND_REKEY. */
 static void apply(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, const gk_gm_delete *dels, size_t ndel)
 {
@@ -341,10 +350,7 @@ static void apply(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, const gk
 			schedule_delete(m, g, dels[i].proto, dels[i].spi, dels[i].spi_len);
 	}
 	if (excluded) {
-		ev_note(m, g, "excluded", NULL, NULL, 0);
-		flush_group(m, g);
-		close_sock(g);
-		reregister_later(m, g, "excluded by the GCKS");
+		exclude(m, g, "excluded by the GCKS");
 		return;
 	}
 	if (gs->auth_key_len) {
@@ -561,6 +567,12 @@ void gk_gm_groups_inband(gk_gm_groups *m, const gk_gm_event *ev)
 		return;
 	ev_note(m, g, "inband_rekey", "message_id", NULL, ev->msg_id);
 	apply(m, g, ev->state, ev->dels, ev->ndel);
+}
+
+void gk_gm_groups_excluded(gk_gm_groups *m, size_t i, const char *why)
+{
+	if (i < m->n && m->g[i].registered)
+		exclude(m, &m->g[i], why);
 }
 
 void gk_gm_groups_lost(gk_gm_groups *m, size_t i, const char *why)

@@ -274,6 +274,11 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		}
 		done(d, r);
 		break;
+	case GK_GM_EXCLUDED:
+		gk_warn("%s: %s: excluded, registering again", group, ev->why);
+		if (d->groups)
+			gk_gm_groups_excluded(d->groups, gi, ev->why);
+		break;
 	case GK_GM_CLOSED:
 		gk_info("the GCKS closed the registration IKE SA");
 		r->finished = true;

@@ -2380,6 +2380,7 @@ START_TEST(inband_rekey_refusal_excludes)
 	gk_registration left;
 	ck_assert(!reg_get(G1, "fqdn:r1.example", &left));
 	ck_assert_uint_eq(fn_count(plain, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(plain, GK_GM_EXCLUDED), 1); /* and registers again (2.3.3) */
 	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_INFORMATIONAL, 0), 1);
 	ck_assert_uint_eq(stats().established, 1);
 	/* the other took it and stays */
@@ -2392,6 +2393,78 @@ START_TEST(inband_rekey_refusal_excludes)
 	ck_assert_uint_eq(fn_count(allowed, GK_GM_REKEYED), 2);
 	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
 	mlog_release();
+}
+END_TEST
+
+/* RFC 9838 2.3.3: an IKE SA closed when no GIKE_UPDATE policy came with the registration
+ * excludes the member from the group. The GCKS evicts r1 from the inband group (its IKE SA
+ * goes with a Delete): r1 learns its exclusion, once, before the close; r2 gets the new keys
+ * and no exclusion. A member of a multicast group (it holds a Rekey SA) whose SA the GCKS
+ * closes at the idle timeout is not excluded. */
+START_TEST(inband_sa_closed_excludes)
+{
+	inband_policy();
+	gk_group_policy g;
+	pol_init(&g, G2);
+	g.ike_idle_timeout = 30;
+	pol_member(&g, "fqdn:other.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *r2 = join(&c);
+	c = gm_psk("fqdn:other.example", G2);
+	fn_member *mc = join(&c);
+	run_all();
+	registered(r1, 0);
+	registered(r2, 0);
+	registered(mc, 0);
+	char msg[512];
+	ck_assert_int_eq(gk_gcks_evict(net.gcks, G1, "fqdn:r1.example", msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 3000);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_EXCLUDED), 1);
+	const fn_event *ex = fn_find(r1, GK_GM_EXCLUDED, 0);
+	ck_assert_uint_eq(ex->group, 0);
+	ck_assert_str_eq(ex->why, "the GCKS closed the IKE SA that carried its rekeys");
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED), 1);
+	/* the exclusion comes first: the group manager flushes before the run ends */
+	size_t iex = SIZE_MAX, icl = SIZE_MAX;
+	for (size_t i = 0; i < r1->nev; i++) {
+		if (r1->ev[i].type == GK_GM_EXCLUDED)
+			iex = i;
+		if (r1->ev[i].type == GK_GM_CLOSED)
+			icl = i;
+	}
+	ck_assert_uint_lt(iex, icl);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_REKEYED), 1);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_EXCLUDED), 0);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_CLOSED), 0);
+	/* the multicast member's SA closes at the idle timeout: it holds a Rekey SA, no exclusion */
+	fn_advance(&net, 40000);
+	ck_assert_uint_eq(fn_count(mc, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(mc, GK_GM_EXCLUDED), 0);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_EXCLUDED), 0);
+}
+END_TEST
+
+/* A member that left the inband group is not excluded from it when the SA closes later. */
+START_TEST(inband_left_not_excluded)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_member(r1);
+	registered(r1, 0);
+	ck_assert_int_eq(gk_gm_leave(r1->gm, 0), GK_OK);
+	fn_advance(&net, 100);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_DONE), 2);
+	char msg[512];
+	ck_assert_int_eq(gk_gcks_evict(net.gcks, G1, "fqdn:r1.example", msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 3000);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_EXCLUDED), 0);
 }
 END_TEST
 
@@ -2443,6 +2516,8 @@ int main(void)
 	tcase_add_test(tc, message_id_window);
 	tcase_add_test(tc, leave_stops_inband_rekey);
 	tcase_add_test(tc, inband_rekey_refusal_excludes);
+	tcase_add_test(tc, inband_sa_closed_excludes);
+	tcase_add_test(tc, inband_left_not_excluded);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
