@@ -661,8 +661,10 @@ static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 {
 	gk_gm_delete dels[32];
 	size_t ndel = 0;
-	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
-		for (size_t i = 0; i < p->body->del.spis.n && ndel < 32; i++) {
+	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));) {
+		if (p->body->del.proto == 0 && ndel < 32) /* the whole group SA (RFC 9838 4.6): no SPIs */
+			dels[ndel++] = (gk_gm_delete){ .proto = 0 };
+		for (size_t i = 0; p->body->del.proto && i < p->body->del.spis.n && ndel < 32; i++) {
 			gk_chunk spi = p->body->del.spis.items[i];
 			if (spi.len > 16)
 				continue;
@@ -670,6 +672,7 @@ static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 			memcpy(dels[ndel].spi, spi.ptr, spi.len);
 			dels[ndel++].spi_len = spi.len;
 		}
+	}
 	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
 	const char *why = NULL;
 	memset(gm->gs, 0, sizeof(*gm->gs));
