@@ -1424,6 +1424,43 @@ START_TEST(groups_delete_rekey_sa)
 }
 END_TEST
 
+/* RFC 9838 2.3.3: the IKE SA that carried an inband group's rekeys closed (gmd calls
+ * gk_gm_groups_excluded on GK_GM_EXCLUDED): what was installed for the group goes at once and
+ * the member registers again; a group not registered is left alone. */
+START_TEST(groups_excluded_when_sa_closes)
+{
+	gm_rig r;
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(uv_loop_init(&r.loop), 0);
+	r.sink = rec_sink();
+	r.events = open_memstream(&r.ev_buf, &r.ev_len);
+	gk_gm_groups_env env = { .loop = &r.loop, .sink = r.sink, .events = r.events };
+	gk_ident g[2] = { group_id("keyid:video-1"), group_id("keyid:video-2") };
+	ck_assert_int_eq(gk_gm_groups_new(&env, g, 2, &r.m), GK_OK);
+	gk_group_state gs;
+	esp_state(&gs, 0x12); /* inband: no Rekey SA */
+	gk_gm_groups_registered(r.m, 0, &gs, false);
+	ck_assert_uint_eq(nops, 3);
+	gk_gm_groups_excluded(r.m, 1, "the GCKS closed the IKE SA that carried its rekeys");
+	ck_assert_uint_eq(rig_events(&r, "excluded"), 0);
+	gk_gm_groups_excluded(r.m, 0, "the GCKS closed the IKE SA that carried its rekeys");
+	ck_assert_uint_eq(rig_events(&r, "excluded"), 1);
+	ck_assert_uint_eq(rig_events(&r, "reregistering"), 1);
+	ck_assert_ptr_nonnull(strstr(r.ev_buf, "\"event\":\"excluded\",\"group\":\"keyid:video-1\",\"reason\":"
+					       "\"the GCKS closed the IKE SA that carried its rekeys\""));
+	ck_assert_uint_eq(nops, 6);
+	expect(3, "pol-del", 0, GK_DIR_FWD);
+	expect(4, "pol-del", 0, GK_DIR_IN);
+	expect(5, "del", 0x12, 0);
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 0);
+	/* once: the group is no longer registered */
+	gk_gm_groups_excluded(r.m, 0, "again");
+	ck_assert_uint_eq(rig_events(&r, "excluded"), 1);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("xfrm");
@@ -1455,6 +1492,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, groups_old_kek_no_dtd);
 	tcase_add_test(tc, groups_delete_protocol_zero);
 	tcase_add_test(tc, groups_delete_rekey_sa);
+	tcase_add_test(tc, groups_excluded_when_sa_closes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);
