@@ -2468,6 +2468,69 @@ START_TEST(inband_left_not_excluded)
 }
 END_TEST
 
+/* The GCKS's IKE SA tables, to send a GSA_INBAND_REKEY of the test's own making. */
+#include "gcks/gcks_int.h"
+
+/* The established GCKS SA of the member at 127.0.0.(10+idx). */
+static gcks_sa *gcks_sa_of(int idx)
+{
+	for (size_t b = 0; b < net.gcks->nbuckets; b++)
+		for (gcks_sa *sa = net.gcks->by_r[b]; sa; sa = sa->next_r) {
+			const struct sockaddr_in *in = (const struct sockaddr_in *)&sa->ike.peer;
+			if (sa->ike.state == GK_IKE_ESTABLISHED && ntohs(in->sin_port) == 10000 + idx)
+				return sa;
+		}
+	return NULL;
+}
+
+/* A GSA_INBAND_REKEY whose keys the member cannot unwrap (wrapped under another KWK) is refused
+ * with INVALID_SYNTAX (RFC 7296 3.10.1: a value out of range), nothing of it applied; the GCKS
+ * excludes the member as for any refusal. */
+START_TEST(inband_rekey_undecodable_invalid_syntax)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *other = join(&c);
+	run_all();
+	const gk_group_state *reg = registered(m, 0);
+	registered(other, 0);
+	gcks_sa *sa = gcks_sa_of(m->idx);
+	ck_assert_ptr_nonnull(sa);
+	gk_group_state *gs = calloc(1, sizeof(*gs));
+	ck_assert_ptr_nonnull(gs);
+	gs->sas[0] = reg->sas[0];
+	gs->sas[0].spi[0] ^= 0xff; /* a new SA */
+	gs->nsas = 1;
+	uint8_t wrong_kwk[64];
+	memset(wrong_kwk, 0x5a, sizeof(wrong_kwk));
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	gk_pl_gsa gsa;
+	gk_pl_kd kd;
+	ck_assert_int_eq(gk_group_state_encode(gs, GK_GSA_REKEY, sa->ike.suite.kwa,
+					       GK_CHUNK(wrong_kwk, sa->ike.keys.w_len), &a, &gsa, &kd), GK_OK);
+	gk_out_pl pl[2] = { { GK_PL_GSA, false, &gsa }, { GK_PL_KD, false, &kd } };
+	mlog_capture();
+	ck_assert_int_eq(gcks_request(net.gcks, sa, GK_EXCH_GSA_INBAND_REKEY, pl, 2), GK_OK);
+	sa->out_group = gcks_name_hash(G1);
+	gk_arena_free(&a);
+	free(gs);
+	fn_advance(&net, 3000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REKEYED), 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_GSA_INBAND_REKEY, 1), 1);
+	ck_assert_uint_eq(mlog_count("GSA_INBAND_REKEY refused: "), 1);
+	ck_assert_uint_eq(mlog_count("fqdn:r1.example at 127.0.0.10:10000 refused GSA_INBAND_REKEY of keyid:grp-1 "
+				     "with INVALID_SYNTAX: excluded"), 1);
+	ck_assert_uint_eq(fn_count(m, GK_GM_EXCLUDED), 1);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(fn_count(other, GK_GM_CLOSED), 0);
+	mlog_release();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2518,6 +2581,7 @@ int main(void)
 	tcase_add_test(tc, inband_rekey_refusal_excludes);
 	tcase_add_test(tc, inband_sa_closed_excludes);
 	tcase_add_test(tc, inband_left_not_excluded);
+	tcase_add_test(tc, inband_rekey_undecodable_invalid_syntax);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
