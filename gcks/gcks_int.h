@@ -53,6 +53,7 @@ typedef struct gcks_sa {
 	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
 	uint32_t req_hash_msgid;
 	uint64_t queued_group;
+	uint64_t out_group;               /* the group our outstanding GSA_INBAND_REKEY updates */
 	/* half-open bookkeeping (gcks_sources.c): age order, in all and in the source */
 	struct gcks_sa *ho_prev, *ho_next;
 	struct gcks_sa *src_prev, *src_next;
@@ -226,6 +227,8 @@ void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
 void gcks_pending_free(gk_gcks *g);
 uint64_t gcks_name_hash(const char *name);
 void gcks_sa_tag_group(gcks_sa *sa, uint64_t group_hash);
+/* The SA no longer carries the group's GSA_INBAND_REKEY (the member left or was excluded). */
+void gcks_sa_untag_group(gcks_sa *sa, uint64_t group_hash);
 
 /* Refusal log: one warning with the peer's address and the reason (wire text escaped by
  * gk_ident_text and the log), at most GCKS_REFUSAL_BURST lines at once and GCKS_REFUSAL_PER_S a

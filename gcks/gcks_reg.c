@@ -358,6 +358,9 @@ void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 			if (grp && already_registered(g, grp, mt) &&
 			    gk_store_registration_delete(g->env.store, gt, mt) == GK_OK && grp->registered)
 				grp->registered--;
+			/* "MUST remove the GM from the group": no further GSA_INBAND_REKEY on this SA */
+			if (grp)
+				gcks_sa_untag_group(sa, grp->hash);
 			gk_info("%s left %s", mt, gt);
 		}
 		return;

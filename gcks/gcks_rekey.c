@@ -37,6 +37,13 @@ void gcks_sa_tag_group(gcks_sa *sa, uint64_t h)
 		}
 }
 
+void gcks_sa_untag_group(gcks_sa *sa, uint64_t h)
+{
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (sa->groups[i] == h)
+			sa->groups[i] = 0;
+}
+
 static bool sa_in_group(const gcks_sa *sa, uint64_t h)
 {
 	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
@@ -286,7 +293,8 @@ gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_p
 	return GK_OK;
 }
 
-static gk_status send_inband(gk_gcks *g, gcks_sa *sa, const rekey_plan *p, const gk_group_state *gs)
+static gk_status send_inband(gk_gcks *g, gcks_sa *sa, uint64_t group, const rekey_plan *p,
+			     const gk_group_state *gs)
 {
 	gk_arena a;
 	gk_out_pl pl[GK_GROUP_MAX_SAS + 4];
@@ -298,6 +306,8 @@ static gk_status send_inband(gk_gcks *g, gcks_sa *sa, const rekey_plan *p, const
 				     &a, pl, &n);
 	if (!st)
 		st = gcks_request(g, sa, GK_EXCH_GSA_INBAND_REKEY, pl, n);
+	if (!st)
+		sa->out_group = group;
 	gk_arena_free(&a);
 	return st;
 }
@@ -327,10 +337,41 @@ static unsigned send_inband_all(gk_gcks *g, gcks_group *grp, const rekey_plan *p
 				n++;
 				continue;
 			}
-			if (send_inband(g, sa, p, gs) == GK_OK)
+			if (send_inband(g, sa, grp->hash, p, gs) == GK_OK)
 				n++;
 		}
 	return n;
+}
+
+static gcks_group *group_by_hash(gk_gcks *g, uint64_t h)
+{
+	for (size_t i = 0; i < g->ngroups; i++)
+		if (g->groups[i].hash == h)
+			return &g->groups[i];
+	return NULL;
+}
+
+/* The member answered a GSA_INBAND_REKEY with an error: it does not hold the group's new keys,
+ * and sending the same update again would be refused again. It is excluded: its registration
+ * goes and its IKE SA is closed with a Delete, which a member with no Rekey SA takes as its
+ * exclusion and answers by registering again (RFC 9838 2.3.3), receiving the current policy,
+ * or saying NO_PROPOSAL_CHOSEN there (2.3.2). A GSA_INBAND_REKEY cannot name a group, so an
+ * exclusion by Delete SPI 0 on the SA would be ambiguous when the SA serves several groups. */
+static void inband_refused(gk_gcks *g, gcks_sa *sa, uint16_t notify)
+{
+	char at[64], mt[GK_IDENT_TEXT_MAX];
+	gcks_group *grp = group_by_hash(g, sa->out_group);
+	bool reg = false;
+	gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at));
+	gk_ident_text(&sa->ike.peer_id, mt);
+	gk_warn("%s at %s refused GSA_INBAND_REKEY of %s with %s: excluded, its IKE SA is closed so that it "
+		"registers again", mt, at, grp ? grp->pol.name : "?", gk_iana_str(GK_REG_NOTIFY, notify));
+	if (grp && gk_store_registration_exists(g->env.store, grp->pol.name, mt, &reg) == GK_OK && reg &&
+	    gk_store_registration_delete(g->env.store, grp->pol.name, mt) == GK_OK && grp->registered)
+		grp->registered--;
+	memset(sa->groups, 0, sizeof(sa->groups));
+	sa->rekey_queued = false;
+	sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
 }
 
 void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
@@ -340,6 +381,11 @@ void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 	out_done(sa);
 	if (sa->closing)
 		return; /* the member answered our Delete: the caller removes the SA */
+	const gk_payload *err = m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY ? gk_msg_find_error(m) : NULL;
+	if (err) {
+		inband_refused(g, sa, err->body->notify.type);
+		return;
+	}
 	if (!sa->rekey_queued)
 		return;
 	sa->rekey_queued = false;
@@ -354,7 +400,7 @@ void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 			p->n = grp->nkeys;
 			memcpy(p->keys, grp->keys, grp->nkeys * sizeof(grp->keys[0]));
 			plan_state(g, grp, p, gs);
-			send_inband(g, sa, p, gs);
+			send_inband(g, sa, grp->hash, p, gs);
 		}
 		OPENSSL_clear_free(p, sizeof(*p));
 		OPENSSL_clear_free(gs, sizeof(*gs));

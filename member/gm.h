@@ -67,6 +67,9 @@ typedef enum gk_gm_event_type {
 	GK_GM_CLOSED,                /* the GCKS closed the IKE SA */
 	GK_GM_REKEYED,               /* GSA_INBAND_REKEY: new SAs (state) and/or deletions */
 	GK_GM_DEAD,                  /* no answer to a liveness check: the IKE SA is gone (`retry_ms`) */
+	GK_GM_EXCLUDED,              /* the GCKS closed the IKE SA that carried this group's rekeys (no
+				      * Rekey SA): the member is excluded and must register again
+				      * (RFC 9838 2.3.3); comes before GK_GM_CLOSED, once per group */
 } gk_gm_event_type;
 
 /* A Delete payload entry (RFC 9838 2.4.3): SPI all zero means every SA of the protocol. */

@@ -40,6 +40,7 @@ struct gk_gm {
 	unsigned fails;             /* failed attempts in a row: the backoff exponent */
 	int64_t retry_at;           /* next attempt, 0 = none planned */
 	bool inband;                /* a group registered here has no Rekey SA: rekeys come on this SA */
+	uint32_t inband_groups;     /* which (bit per config index): excluded when the SA closes */
 	int64_t last_rx;            /* last authenticated message on the IKE SA */
 	int64_t live_wait;          /* silence before a liveness check, jitter included; 0 = none */
 };
@@ -217,6 +218,7 @@ gk_status gk_gm_start(gk_gm *gm)
 	gm->refusal = 0;
 	gm->retry_at = 0;
 	gm->inband = false;
+	gm->inband_groups = 0;
 	gm->live_wait = 0;
 	gm->ke_group = gm->cfg.offer.ke[0];
 	do {
@@ -629,6 +631,10 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 	for (size_t i = 0; i < gm->gs->nsas; i++)
 		rekey_sa |= gm->gs->sas[i].proto == GK_PROTO_GIKE_UPDATE;
 	gm->inband |= !rekey_sa; /* no Rekey SA: the GCKS rekeys this group on our IKE SA */
+	if (!rekey_sa)
+		gm->inband_groups |= 1u << gm->cur;
+	else
+		gm->inband_groups &= ~(1u << gm->cur);
 	gm->nreg++;
 	gm->fails = 0;
 	if (gm->env.event)
@@ -672,13 +678,18 @@ static void on_reg_resp(gk_gm *gm, const gk_msg *m)
 /* ---- input ---- */
 
 /* GSA_INBAND_REKEY (RFC 9838 2.4.2.2): processed like a registration's GSA and KD, plus
- * Delete payloads. */
-static void inband_rekey(gk_gm *gm, const gk_msg *m)
+ * Delete payloads. Returns the error notify for the response when the update is refused (then
+ * nothing of it is applied), 0 when it was taken: GSA and KD that cannot be decoded are
+ * INVALID_SYNTAX (RFC 7296 3.10.1), a policy the member does not accept is NO_PROPOSAL_CHOSEN,
+ * as in GSA_REGISTRATION (RFC 9838 2.3.3). */
+static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 {
 	gk_gm_delete dels[32];
 	size_t ndel = 0;
-	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
-		for (size_t i = 0; i < p->body->del.spis.n && ndel < 32; i++) {
+	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));) {
+		if (p->body->del.proto == 0 && ndel < 32) /* the whole group SA (RFC 9838 4.6): no SPIs */
+			dels[ndel++] = (gk_gm_delete){ .proto = 0 };
+		for (size_t i = 0; p->body->del.proto && i < p->body->del.spis.n && ndel < 32; i++) {
 			gk_chunk spi = p->body->del.spis.items[i];
 			if (spi.len > 16)
 				continue;
@@ -686,6 +697,7 @@ static void inband_rekey(gk_gm *gm, const gk_msg *m)
 			memcpy(dels[ndel].spi, spi.ptr, spi.len);
 			dels[ndel++].spi_len = spi.len;
 		}
+	}
 	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
 	const char *why = NULL;
 	memset(gm->gs, 0, sizeof(*gm->gs));
@@ -693,19 +705,35 @@ static void inband_rekey(gk_gm *gm, const gk_msg *m)
 	    gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
 				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, &why)) {
 		gk_warn("GSA_INBAND_REKEY refused: %s", why);
-		return;
+		gk_group_state_wipe(gm->gs);
+		return GK_N_INVALID_SYNTAX;
 	}
 	char bad[256];
 	if (gk_gm_state_check(gm->gs, GK_GSA_REKEY, gm->cfg.allow, gm->cfg.nallow, bad, sizeof(bad))) {
 		gk_warn("GSA_INBAND_REKEY refused: %s", bad);
 		gk_group_state_wipe(gm->gs);
-		return;
+		return GK_N_NO_PROPOSAL_CHOSEN;
 	}
 	gk_gm_event ev = { .type = GK_GM_REKEYED, .group = SIZE_MAX, .state = gm->gs, .dels = dels,
 			   .ndel = ndel, .msg_id = m->hdr.msg_id };
 	if (gm->env.event)
 		gm->env.event(gm->env.event_ctx, &ev);
 	gk_group_state_wipe(gm->gs);
+	return 0;
+}
+
+/* RFC 9838 2.3.3: "If for some reason the IKE SA is closed and no GIKE_UPDATE policy is
+ * received during the registration process, the GM MUST consider itself excluded from the
+ * group." Groups with a Rekey SA go on without this SA. */
+static void closed_by_gcks(gk_gm *gm)
+{
+	for (size_t i = 0; i < gm->cfg.ngroups; i++)
+		if (gm->inband_groups & (1u << i)) {
+			gm->cur = i;
+			emit(gm, GK_GM_EXCLUDED, 0, "the GCKS closed the IKE SA that carried its rekeys");
+		}
+	gm->inband_groups = 0;
+	emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
 }
 
 static void on_request(gk_gm *gm, const gk_msg *m)
@@ -721,12 +749,15 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	bool closed = false;
 	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
 		closed |= p->body->del.proto == GK_PROTO_IKE;
-	if (m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY)
-		inband_rekey(gm, m);
+	uint16_t refused = m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY ? inband_rekey(gm, m) : 0;
+	/* a refused update is answered with its error, not an empty success: the GCKS must learn
+	 * that the member does not hold the new keys */
+	gk_pl_notify err = { .type = refused };
+	gk_out_pl pl[1] = { { GK_PL_NOTIFY, false, &err } };
 	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = m->hdr.exchange,
 				  .flags = GK_FLAG_R | GK_FLAG_I, .msg_id = m->hdr.msg_id },
-			 .protect = true };
+			 .inner = refused ? pl : NULL, .ninner = refused ? 1 : 0, .protect = true };
 	gk_dgrams d;
 	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, false, GK_MAX_MESSAGE, &d) == GK_OK) {
 		gm->ike.msgid_in = m->hdr.msg_id + 1;
@@ -738,7 +769,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 		gm->rtx_at = 0; /* a liveness check in flight has its answer */
 		gm->live_wait = 0;
 		if (!gm->retry_at) /* with an attempt planned, this SA was given up already */
-			emit(gm, GK_GM_CLOSED, 0, "the GCKS closed the IKE SA");
+			closed_by_gcks(gm);
 	}
 }
 
@@ -769,6 +800,7 @@ gk_status gk_gm_leave(gk_gm *gm, size_t group)
 static void on_leave_resp(gk_gm *gm, const gk_msg *m)
 {
 	(void)m;
+	gm->inband_groups &= ~(1u << gm->cur); /* left: nothing to be excluded from */
 	gm->state = GM_ESTABLISHED;
 	arm_liveness(gm);
 	emit(gm, GK_GM_DONE, 0, "left");

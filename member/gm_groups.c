@@ -29,6 +29,16 @@ typedef struct held_sa {
 	int64_t activate_at, delete_at, expires_at, soft_at;
 } held_sa;
 
+/* A Rekey SA replaced by a GSA_REKEY: it still opens messages until DEACTIVATION_TIME_DELAY
+ * has passed (RFC 9838 2.4.1.4), with its own Message ID window and reassembly. */
+typedef struct old_kek {
+	gk_group_sa sa;
+	uint32_t next_msgid;
+	bool got_first;
+	gk_frag_reasm reasm;
+	int64_t until;                /* 0: none held */
+} old_kek;
+
 typedef struct mgroup {
 	gk_ident id;
 	char name[GK_IDENT_TEXT_MAX];
@@ -38,6 +48,7 @@ typedef struct mgroup {
 	bool have_kek, got_first;
 	gk_group_sa kek;
 	uint32_t next_msgid;          /* lowest Message ID still acceptable */
+	old_kek old;
 	int64_t kek_soft_at;
 	EVP_PKEY *auth_key;
 	gk_sig_scheme want;
@@ -166,6 +177,15 @@ static void uninstall(gk_gm_groups *m, mgroup *g, held_sa *h)
 	OPENSSL_cleanse(h, sizeof(*h));
 }
 
+static void drop_old_kek(mgroup *g)
+{
+	gk_frag_reset(&g->old.reasm);
+	OPENSSL_cleanse(&g->old.sa, sizeof(g->old.sa));
+	g->old.until = 0;
+	g->old.next_msgid = 0;
+	g->old.got_first = false;
+}
+
 static void flush_group(gk_gm_groups *m, mgroup *g)
 {
 	char err[256];
@@ -179,6 +199,7 @@ static void flush_group(gk_gm_groups *m, mgroup *g)
 	gk_frag_reset(&g->reasm);
 	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
 	g->have_kek = false;
+	drop_old_kek(g);
 	g->registered = false;
 }
 
@@ -294,8 +315,26 @@ static void join_rekey_group(gk_gm_groups *m, mgroup *g)
 		gk_info("group %s: listening for GSA_REKEY on %s", g->name, gk_addr_text((struct sockaddr *)&grp, at, sizeof(at)));
 }
 
+/* RFC 9838 2.4.1.4: the Rekey SA a GSA_REKEY replaced "MUST be silently deleted after waiting
+ * DEACTIVATION_TIME_DELAY": until then a GSA_REKEY delayed in the network still opens under it.
+ * Without GWP_DTD no delay is employed (4.4.3.1.1). */
+static void keep_old_kek(gk_gm_groups *m, mgroup *g, const gk_group_sa *next)
+{
+	drop_old_kek(g);
+	if (!g->have_kek || !g->dtd || !memcmp(g->kek.spi, next->spi, 16))
+		return;
+	g->old.sa = g->kek;
+	g->old.next_msgid = g->next_msgid;
+	g->old.got_first = g->got_first;
+	g->old.until = now_ms(m) + (int64_t)g->dtd * 1000;
+}
+
 static void set_kek(gk_gm_groups *m, mgroup *g, const gk_group_sa *kek, bool at_registration)
 {
+	if (at_registration)
+		drop_old_kek(g); /* a registration replaces everything (2.3.3) */
+	else
+		keep_old_kek(m, g, kek);
 	g->kek = *kek;
 	g->have_kek = true;
 	/* RFC 9838 2.4.1.4: at registration the first ID is at least GSA_INITIAL_MESSAGE_ID;
@@ -327,24 +366,61 @@ static void reregister_later(gk_gm_groups *m, mgroup *g, const char *why)
 	ev_note(m, g, "reregistering", "reason", why, 0);
 }
 
-/* New SAs and deletions, from GSA_REKEY or GSA_INBAND_REKEY. */
+/* Excluded (RFC 9838 2.4.3, 2.3.3): nothing of the group stays installed; register again. */
+static void exclude(gk_gm_groups *m, mgroup *g, const char *why)
+{
+	ev_note(m, g, "excluded", "reason", why, 0);
+	flush_group(m, g);
+	close_sock(g);
+	reregister_later(m, g, why);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	bool zero = true;
+	for (size_t i = 0; i < n; i++)
+		zero &= p[i] == 0;
+	return zero;
+}
+
+/* A Delete of a Rekey SA by its SPI (RFC 9838 4.6, 2.4.3): one replaced within DTD goes now; the
+ * current one goes too, and with no Rekey SA left the member cannot follow the group: it
+ * registers again to learn how it continues. */
+static void delete_kek(gk_gm_groups *m, mgroup *g, const gk_gm_delete *d)
+{
+	if (d->spi_len != 16)
+		return;
+	if (g->old.until && !memcmp(g->old.sa.spi, d->spi, 16)) {
+		ev_sa(m, g, "rekey_sa_deleted", &g->old.sa, 0);
+		drop_old_kek(g);
+	}
+	if (!g->have_kek || memcmp(g->kek.spi, d->spi, 16))
+		return;
+	ev_sa(m, g, "rekey_sa_deleted", &g->kek, 0);
+	gk_frag_reset(&g->reasm);
+	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
+	g->have_kek = false;
+	g->kek_soft_at = 0;
+	close_sock(g);
+	reregister_later(m, g, "the GCKS deleted the Rekey SA");
+}
+
+/* New SAs and deletions, from GSA_REKEY or GSA_INBAND_REKEY. Delete with Protocol 0 is the whole
+ * group SA, with GIKE_UPDATE and SPI 0 the member's exclusion (RFC 9838 4.6, 2.4.3): both
+ * exclude. A Rekey SA deleted by SPI goes after the new SAs are in (the message may bring its
+ * replacement). */
 static void apply(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, const gk_gm_delete *dels, size_t ndel)
 {
 	bool excluded = false;
 	for (size_t i = 0; i < ndel; i++) {
-		bool zero = true;
-		for (size_t k = 0; k < dels[i].spi_len; k++)
-			zero &= dels[i].spi[k] == 0;
-		if (dels[i].proto == GK_PROTO_GIKE_UPDATE && zero)
-			excluded = true; /* 2.4.3: the member is excluded and must re-register */
+		bool zero = all_zero(dels[i].spi, dels[i].spi_len);
+		if (dels[i].proto == 0 || (dels[i].proto == GK_PROTO_GIKE_UPDATE && zero))
+			excluded = true;
 		else if (dels[i].proto == GK_PROTO_ESP || dels[i].proto == GK_PROTO_AH)
 			schedule_delete(m, g, dels[i].proto, dels[i].spi, dels[i].spi_len);
 	}
 	if (excluded) {
-		ev_note(m, g, "excluded", NULL, NULL, 0);
-		flush_group(m, g);
-		close_sock(g);
-		reregister_later(m, g, "excluded by the GCKS");
+		exclude(m, g, "excluded by the GCKS");
 		return;
 	}
 	if (gs->auth_key_len) {
@@ -369,6 +445,9 @@ static void apply(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, const gk
 			add_sa(m, g, sa, false);
 		}
 	}
+	for (size_t i = 0; i < ndel; i++)
+		if (dels[i].proto == GK_PROTO_GIKE_UPDATE)
+			delete_kek(m, g, &dels[i]);
 }
 
 /* A GSA_REKEY on a Rekey SA announced in GSA_NEXT_SPI: we missed the rekey that installed it
@@ -390,32 +469,33 @@ static void next_spi_seen(gk_gm_groups *m, mgroup *g, const uint8_t *data, size_
 	reregister_later(m, g, "GSA_REKEY on the announced next Rekey SA: a rekey was lost");
 }
 
-static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
-			      const struct sockaddr *local)
+/* The Rekey SA a datagram is tried under: the current one or the one replaced within DTD. */
+typedef struct kek_view {
+	const gk_group_sa *sa;
+	gk_frag_reasm *reasm;
+	uint32_t *next_msgid;
+	bool *got_first;
+} kek_view;
+
+/* One datagram under the Rekey SA v; GK_E_NOT_FOUND when it is not for that SA. */
+static gk_status rekey_input(gk_gm_groups *m, mgroup *g, const kek_view *v, const uint8_t *data, size_t len)
 {
-	mgroup *g = ctx;
-	gk_gm_groups *m = g->owner;
 	gk_msg msg;
 	gk_group_keys k;
 	bool complete = false;
-	(void)peer;
-	(void)local;
-	if (!g->have_kek || gk_group_keys_split(GK_CHUNK(g->kek.keymat, g->kek.keymat_len), GK_PROTO_GIKE_UPDATE,
-						g->kek.encr, g->kek.encr_key_bits, g->kek.integ, g->kek.kwa, &k))
-		return;
-	gk_rekey_in in = { .kek = { .encr = g->kek.encr, .encr_key_bits = g->kek.encr_key_bits,
-				    .integ = g->kek.integ, .enc = k.enc, .integ_key = k.integ },
-			   .auth_key = g->auth_key, .want = g->want, .reasm = &g->reasm,
-			   .min_msg_id = g->next_msgid };
-	if (g->gcauth != GK_GCAUTH_IMPLICIT && !g->auth_key)
-		return; /* fail closed: a signed group without a key to check signatures with */
-	memcpy(in.spi, g->kek.spi, 16);
+	if (gk_group_keys_split(GK_CHUNK(v->sa->keymat, v->sa->keymat_len), GK_PROTO_GIKE_UPDATE, v->sa->encr,
+				v->sa->encr_key_bits, v->sa->integ, v->sa->kwa, &k))
+		return GK_E_INVAL;
+	uint16_t kwa = v->sa->kwa;
+	gk_rekey_in in = { .kek = { .encr = v->sa->encr, .encr_key_bits = v->sa->encr_key_bits,
+				    .integ = v->sa->integ, .enc = k.enc, .integ_key = k.integ },
+			   .auth_key = g->auth_key, .want = g->want, .reasm = v->reasm,
+			   .min_msg_id = *v->next_msgid };
+	memcpy(in.spi, v->sa->spi, 16);
 	memset(&msg, 0, sizeof(msg));
 	gk_status st = gk_rekey_open(&in, GK_CHUNK(data, len), &msg, &complete);
-	if (st == GK_E_NOT_FOUND) {
-		next_spi_seen(m, g, data, len);
+	if (st == GK_E_NOT_FOUND)
 		goto out;
-	}
 	if ((st == GK_OK && !complete) || st == GK_E_STATE)
 		goto out; /* a fragment kept, or one of an old message (a copy or a replay) dropped */
 	if (st) {
@@ -423,33 +503,36 @@ static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const 
 		goto out;
 	}
 	/* replays: an ID below the next expected one, or a copy of the last accepted (2.4.1.4) */
-	if (msg.hdr.msg_id < g->next_msgid) {
-		if (!g->got_first || msg.hdr.msg_id + 1 != g->next_msgid)
+	if (msg.hdr.msg_id < *v->next_msgid) {
+		if (!*v->got_first || msg.hdr.msg_id + 1 != *v->next_msgid)
 			ev_note(m, g, "rekey_rejected", "reason", "old Message ID (replay)", 0);
 		goto out;
 	}
 	gk_gm_delete dels[32];
 	size_t ndel = 0;
-	for (const gk_payload *p = NULL; (p = gk_msg_next(&msg, p, GK_PL_DELETE));)
-		for (size_t i = 0; i < p->body->del.spis.n && ndel < 32; i++)
+	for (const gk_payload *p = NULL; (p = gk_msg_next(&msg, p, GK_PL_DELETE));) {
+		if (p->body->del.proto == 0 && ndel < 32) /* the whole group SA (RFC 9838 4.6): no SPIs */
+			dels[ndel++] = (gk_gm_delete){ .proto = 0 };
+		for (size_t i = 0; p->body->del.proto && i < p->body->del.spis.n && ndel < 32; i++)
 			if (p->body->del.spis.items[i].len <= 16) {
 				dels[ndel].proto = p->body->del.proto;
 				dels[ndel].spi_len = p->body->del.spis.items[i].len;
 				memcpy(dels[ndel].spi, p->body->del.spis.items[i].ptr, dels[ndel].spi_len);
 				ndel++;
 			}
+	}
 	gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
 	const gk_payload *gsa = gk_msg_find(&msg, GK_PL_GSA), *kd = gk_msg_find(&msg, GK_PL_KD);
 	const char *why = NULL;
-	if (!gs || (gsa && kd && gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, g->kek.kwa,
+	if (!gs || (gsa && kd && gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, kwa,
 						       k.wrap, gs, &why))) {
 		ev_note(m, g, "rekey_rejected", "reason", why ? why : "out of memory", 0);
 		OPENSSL_clear_free(gs, sizeof(*gs));
 		goto out;
 	}
 	uint32_t id = msg.hdr.msg_id;
-	g->next_msgid = id + 1;
-	g->got_first = true;
+	*v->next_msgid = id + 1;
+	*v->got_first = true;
 	char bad[256];
 	if (gk_gm_state_check(gs, GK_GSA_REKEY, m->env.allow, m->env.nallow, bad, sizeof(bad))) {
 		gk_err("group %s: GSA_REKEY refused, nothing applied: %s", g->name, bad);
@@ -463,6 +546,28 @@ static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const 
 	OPENSSL_clear_free(gs, sizeof(*gs));
 out:
 	gk_msg_free(&msg);
+	return st;
+}
+
+static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
+			      const struct sockaddr *local)
+{
+	mgroup *g = ctx;
+	gk_gm_groups *m = g->owner;
+	(void)peer;
+	(void)local;
+	if (!g->have_kek)
+		return;
+	if (g->gcauth != GK_GCAUTH_IMPLICIT && !g->auth_key)
+		return; /* fail closed: a signed group without a key to check signatures with */
+	kek_view cur = { &g->kek, &g->reasm, &g->next_msgid, &g->got_first };
+	gk_status st = rekey_input(m, g, &cur, data, len);
+	if (st == GK_E_NOT_FOUND && g->old.until) { /* until DTD: on_timer drops it then */
+		kek_view old = { &g->old.sa, &g->old.reasm, &g->old.next_msgid, &g->old.got_first };
+		st = rekey_input(m, g, &old, data, len);
+	}
+	if (st == GK_E_NOT_FOUND)
+		next_spi_seen(m, g, data, len);
 }
 
 /* ---- entry points ---- */
@@ -507,6 +612,7 @@ static void replace_group(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, 
 	gk_frag_reset(&g->reasm);
 	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
 	g->have_kek = false;
+	drop_old_kek(g);
 	g->registered = false;
 }
 
@@ -584,6 +690,12 @@ void gk_gm_groups_inband(gk_gm_groups *m, const gk_gm_event *ev)
 	apply(m, g, ev->state, ev->dels, ev->ndel);
 }
 
+void gk_gm_groups_excluded(gk_gm_groups *m, size_t i, const char *why)
+{
+	if (i < m->n && m->g[i].registered)
+		exclude(m, &m->g[i], why);
+}
+
 void gk_gm_groups_lost(gk_gm_groups *m, size_t i, const char *why)
 {
 	/* also when a re-registration (after exclusion, say) is refused: the group is lost then */
@@ -649,6 +761,11 @@ static void on_timer(uv_timer_t *t)
 				reregister_later(m, g, "an SA nears its end without replacement");
 			}
 			k++;
+		}
+		if (g->old.until && now >= g->old.until) {
+			/* DTD passed: the replaced Rekey SA goes, silently (RFC 9838 2.4.1.4) */
+			ev_sa(m, g, "rekey_sa_deleted", &g->old.sa, 0);
+			drop_old_kek(g);
 		}
 		if (g->kek_soft_at && now >= g->kek_soft_at) {
 			g->kek_soft_at = 0;

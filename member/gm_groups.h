@@ -46,6 +46,9 @@ gk_status gk_gm_groups_new(const gk_gm_groups_env *env, const gk_ident *groups, 
 void gk_gm_groups_registered(gk_gm_groups *m, size_t group, const gk_group_state *gs, bool transport_mode);
 /* GSA_INBAND_REKEY from a member core (group unknown: matched by SPIs). */
 void gk_gm_groups_inband(gk_gm_groups *m, const gk_gm_event *ev);
+/* The IKE SA that carried the group's rekeys closed (RFC 9838 2.3.3): the member is excluded,
+ * removes what it installed for the group and registers again after a randomized delay. */
+void gk_gm_groups_excluded(gk_gm_groups *m, size_t group, const char *why);
 /* The registration failed or the GCKS refused: nothing is held for the group any more. */
 void gk_gm_groups_lost(gk_gm_groups *m, size_t group, const char *why);
 /* A registration of the group failed, or its IKE SA died (event "registration_failed",

@@ -60,6 +60,7 @@ typedef struct gmd {
 	gk_udp *udp;
 	struct sockaddr_storage gcks;
 	gm_run *runs[MAX_RUNS];
+	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
 	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
 	gk_sasink *sink;
@@ -217,6 +218,8 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		}
 		if (d->groups)
 			gk_gm_groups_registered(d->groups, gi, ev->state, ev->transport_mode);
+		if (gi < GK_GM_MAX_GROUPS)
+			d->holder[gi] = r;
 		if (ev->group < GK_GM_MAX_GROUPS)
 			r->was_refused[ev->group] = false;
 		break;
@@ -274,6 +277,15 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		}
 		done(d, r);
 		break;
+	case GK_GM_EXCLUDED:
+		/* only the SA that holds the group's current registration: an older one closing
+		 * after a re-registration on a new SA excludes nothing */
+		if (gi >= GK_GM_MAX_GROUPS || d->holder[gi] != r)
+			break;
+		gk_warn("%s: %s: excluded, registering again", group, ev->why);
+		if (d->groups)
+			gk_gm_groups_excluded(d->groups, gi, ev->why);
+		break;
 	case GK_GM_CLOSED:
 		gk_info("the GCKS closed the registration IKE SA");
 		r->finished = true;
@@ -328,6 +340,9 @@ static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first)
 
 static void run_free(gmd *d, size_t i)
 {
+	for (size_t g = 0; g < GK_GM_MAX_GROUPS; g++)
+		if (d->holder[g] == d->runs[i])
+			d->holder[g] = NULL;
 	gk_gm_free(d->runs[i]->gm);
 	free(d->runs[i]);
 	d->runs[i] = NULL;

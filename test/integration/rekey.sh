@@ -909,6 +909,25 @@ ev = events('chat-m3', 'chat2', ('inband_rekey', 'sa_added', 'registered', 'reke
 assert not ev, ev
 assert new not in held('chat-m3')
 EOF
+pyck "chat-1: gcksd closed the evicted m3's IKE SA, which carried its rekeys (no Rekey SA): m3 considers itself excluded (RFC 9838 2.3.3), removes the group's SA, registers again and is refused" <<'EOF' || true
+from ck import *
+def excluded():
+    ev = events('chat-m3', 'chat2', 'excluded')
+    assert len(ev) == 1, ev
+    assert ev[0]['reason'] == 'the GCKS closed the IKE SA that carried its rekeys', ev
+    assert held('chat-m3') == {}, held('chat-m3')
+    assert events('chat-m3', 'chat2', 'reregistering'), 'no re-registration planned'
+wait(excluded, 5)
+def refused():
+    ev = events('chat-m3', 'chat2', ('group_lost', 'registration_refused', 'registration_failed'))
+    assert ev, 'no refusal reported by m3 yet'
+    return ev
+ev = wait(refused, 12)
+assert any('AUTHORIZATION_FAILED' in json.dumps(e) for e in ev), ev
+assert not events('chat-m3', 'chat2', 'registered')
+for m in ('m1', 'm2'):
+    assert not events(f'chat-{m}', 'chat2', 'excluded'), f'chat-{m} excluded'
+EOF
 
 # ---- GCKS killed and restarted ----
 

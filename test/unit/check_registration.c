@@ -2182,6 +2182,276 @@ START_TEST(key_types_end_to_end)
 }
 END_TEST
 
+/* =========================================================================================
+ * Group membership and exclusion (RFC 9838 2.3.2, 2.3.3, 2.4.3, 4.6)
+ * ========================================================================================= */
+
+/* RFC 9838 2.3.2: a member that leaves is removed from the group, not only from the store: its
+ * IKE SA no longer carries the group's GSA_INBAND_REKEY, while the member that stays gets it. */
+START_TEST(leave_stops_inband_rekey)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *gone = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *stays = join(&c);
+	run_all();
+	registered(gone, 0);
+	registered(stays, 0);
+	ck_assert_uint_eq(reg_count(G1), 2);
+	ck_assert_int_eq(gk_gm_leave(gone->gm, 0), GK_OK);
+	fn_advance(&net, 100);
+	ck_assert_uint_eq(fn_count(gone, GK_GM_DONE), 2);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, gone->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 0);
+	ck_assert_uint_eq(fn_count(gone, GK_GM_REKEYED), 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, stays->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	ck_assert_uint_eq(fn_count(stays, GK_GM_REKEYED), 1);
+	/* and again: the one that stayed keeps getting them */
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_count(stays, GK_GM_REKEYED), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, gone->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 0);
+	/* the IKE SA itself stays (the member may register again over it) */
+	ck_assert_uint_eq(stats().established, 2);
+}
+END_TEST
+
+/* ---- the log, as the tests of this part see it (warnings and errors) ---- */
+
+#define MLOG_MAX 64
+static char *mlog_lines[MLOG_MAX];
+static size_t nmlog;
+
+static void mlog_sink(void *ctx, gk_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (level <= GK_LOG_WARN && nmlog < MLOG_MAX)
+		mlog_lines[nmlog++] = strdup(msg);
+}
+
+static void mlog_capture(void)
+{
+	gk_log_init("check_registration", GK_LOG_WARN);
+	gk_log_set_sink(mlog_sink, NULL);
+}
+
+/* How many captured lines contain text. */
+static size_t mlog_count(const char *text)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nmlog; i++)
+		n += strstr(mlog_lines[i], text) != NULL;
+	return n;
+}
+
+static void mlog_release(void)
+{
+	gk_log_set_sink(NULL, NULL);
+	for (size_t i = 0; i < nmlog; i++)
+		free(mlog_lines[i]);
+	nmlog = 0;
+}
+
+/* A member that refuses a GSA_INBAND_REKEY answers with an error notify, NO_PROPOSAL_CHOSEN for
+ * a policy it does not accept (as in GSA_REGISTRATION, RFC 9838 2.3.3), not an empty success.
+ * The GCKS logs it, drops the member's registration and closes its IKE SA, so that the member
+ * registers again (2.3.3); the member that took the update keeps its SA and its rekeys. */
+START_TEST(inband_rekey_refusal_excludes)
+{
+	inband_policy();
+	start_gcks();
+	gk_prefix allow;
+	const char *why;
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", &allow, &why), GK_OK);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *plain = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	c.allow = &allow;
+	c.nallow = 1;
+	fn_member *allowed = join(&c);
+	run_all();
+	registered(plain, 0);
+	registered(allowed, 0);
+	ck_assert_uint_eq(reg_count(G1), 2);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	mlog_capture();
+	/* the reload sends the new policy over GSA_INBAND_REKEY */
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	fn_advance(&net, 3000);
+	/* one refusal, answered at once (no retransmission of the update), with the notify */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 1), 1);
+	ck_assert_uint_eq(fn_count(plain, GK_GM_REKEYED), 0);
+	ck_assert_uint_eq(mlog_count("fqdn:r1.example at 127.0.0.10:10000 refused GSA_INBAND_REKEY of keyid:grp-1 "
+				     "with NO_PROPOSAL_CHOSEN: excluded"), 1);
+	ck_assert_uint_eq(mlog_count("refused GSA_INBAND_REKEY"), 1);
+	/* excluded: registration gone, IKE SA closed by a Delete the member answered */
+	ck_assert_uint_eq(reg_count(G1), 1);
+	gk_registration left;
+	ck_assert(!reg_get(G1, "fqdn:r1.example", &left));
+	ck_assert_uint_eq(fn_count(plain, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(plain, GK_GM_EXCLUDED), 1); /* and registers again (2.3.3) */
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_INFORMATIONAL, 0), 1);
+	ck_assert_uint_eq(stats().established, 1);
+	/* the other took it and stays */
+	ck_assert_uint_eq(fn_count(allowed, GK_GM_REKEYED), 1);
+	ck_assert_uint_eq(fn_count(allowed, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(mlog_count("fqdn:r2.example"), 0);
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_count(allowed, GK_GM_REKEYED), 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, plain->idx, GK_EXCH_GSA_INBAND_REKEY, 0), 1);
+	mlog_release();
+}
+END_TEST
+
+/* RFC 9838 2.3.3: an IKE SA closed when no GIKE_UPDATE policy came with the registration
+ * excludes the member from the group. The GCKS evicts r1 from the inband group (its IKE SA
+ * goes with a Delete): r1 learns its exclusion, once, before the close; r2 gets the new keys
+ * and no exclusion. A member of a multicast group (it holds a Rekey SA) whose SA the GCKS
+ * closes at the idle timeout is not excluded. */
+START_TEST(inband_sa_closed_excludes)
+{
+	inband_policy();
+	gk_group_policy g;
+	pol_init(&g, G2);
+	g.ike_idle_timeout = 30;
+	pol_member(&g, "fqdn:other.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *r2 = join(&c);
+	c = gm_psk("fqdn:other.example", G2);
+	fn_member *multi = join(&c);
+	run_all();
+	registered(r1, 0);
+	registered(r2, 0);
+	registered(multi, 0);
+	char msg[512];
+	ck_assert_int_eq(gk_gcks_evict(net.gcks, G1, "fqdn:r1.example", msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 3000);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_EXCLUDED), 1);
+	const fn_event *ex = fn_find(r1, GK_GM_EXCLUDED, 0);
+	ck_assert_uint_eq(ex->group, 0);
+	ck_assert_str_eq(ex->why, "the GCKS closed the IKE SA that carried its rekeys");
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED), 1);
+	/* the exclusion comes first: the group manager flushes before the run ends */
+	size_t iex = SIZE_MAX, icl = SIZE_MAX;
+	for (size_t i = 0; i < r1->nev; i++) {
+		if (r1->ev[i].type == GK_GM_EXCLUDED)
+			iex = i;
+		if (r1->ev[i].type == GK_GM_CLOSED)
+			icl = i;
+	}
+	ck_assert_uint_lt(iex, icl);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_REKEYED), 1);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_EXCLUDED), 0);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_CLOSED), 0);
+	/* the multicast member's SA closes at the idle timeout: it holds a Rekey SA, no exclusion */
+	fn_advance(&net, 40000);
+	ck_assert_uint_eq(fn_count(multi, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(multi, GK_GM_EXCLUDED), 0);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_EXCLUDED), 0);
+}
+END_TEST
+
+/* A member that left the inband group is not excluded from it when the SA closes later. */
+START_TEST(inband_left_not_excluded)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_member(r1);
+	registered(r1, 0);
+	ck_assert_int_eq(gk_gm_leave(r1->gm, 0), GK_OK);
+	fn_advance(&net, 100);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_DONE), 2);
+	char msg[512];
+	ck_assert_int_eq(gk_gcks_evict(net.gcks, G1, "fqdn:r1.example", msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 3000);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED), 1);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_EXCLUDED), 0);
+}
+END_TEST
+
+/* The GCKS's IKE SA tables, to send a GSA_INBAND_REKEY of the test's own making. */
+#include "gcks/gcks_int.h"
+
+/* The established GCKS SA of the member at 127.0.0.(10+idx). */
+static gcks_sa *gcks_sa_of(int idx)
+{
+	for (size_t b = 0; b < net.gcks->nbuckets; b++)
+		for (gcks_sa *sa = net.gcks->by_r[b]; sa; sa = sa->next_r) {
+			const struct sockaddr_in *in = (const struct sockaddr_in *)&sa->ike.peer;
+			if (sa->ike.state == GK_IKE_ESTABLISHED && ntohs(in->sin_port) == 10000 + idx)
+				return sa;
+		}
+	return NULL;
+}
+
+/* A GSA_INBAND_REKEY whose keys the member cannot unwrap (wrapped under another KWK) is refused
+ * with INVALID_SYNTAX (RFC 7296 3.10.1: a value out of range), nothing of it applied; the GCKS
+ * excludes the member as for any refusal. */
+START_TEST(inband_rekey_undecodable_invalid_syntax)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *other = join(&c);
+	run_all();
+	const gk_group_state *reg = registered(m, 0);
+	registered(other, 0);
+	gcks_sa *sa = gcks_sa_of(m->idx);
+	ck_assert_ptr_nonnull(sa);
+	gk_group_state *gs = calloc(1, sizeof(*gs));
+	ck_assert_ptr_nonnull(gs);
+	gs->sas[0] = reg->sas[0];
+	gs->sas[0].spi[0] ^= 0xff; /* a new SA */
+	gs->nsas = 1;
+	uint8_t wrong_kwk[64];
+	memset(wrong_kwk, 0x5a, sizeof(wrong_kwk));
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	gk_pl_gsa gsa;
+	gk_pl_kd kd;
+	ck_assert_int_eq(gk_group_state_encode(gs, GK_GSA_REKEY, sa->ike.suite.kwa,
+					       GK_CHUNK(wrong_kwk, sa->ike.keys.w_len), &a, &gsa, &kd), GK_OK);
+	gk_out_pl pl[2] = { { GK_PL_GSA, false, &gsa }, { GK_PL_KD, false, &kd } };
+	mlog_capture();
+	ck_assert_int_eq(gcks_request(net.gcks, sa, GK_EXCH_GSA_INBAND_REKEY, pl, 2), GK_OK);
+	sa->out_group = gcks_name_hash(G1);
+	gk_arena_free(&a);
+	free(gs);
+	fn_advance(&net, 3000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REKEYED), 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_GSA_INBAND_REKEY, 1), 1);
+	ck_assert_uint_eq(mlog_count("GSA_INBAND_REKEY refused: "), 1);
+	ck_assert_uint_eq(mlog_count("fqdn:r1.example at 127.0.0.10:10000 refused GSA_INBAND_REKEY of keyid:grp-1 "
+				     "with INVALID_SYNTAX: excluded"), 1);
+	ck_assert_uint_eq(fn_count(m, GK_GM_EXCLUDED), 1);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_uint_eq(fn_count(other, GK_GM_CLOSED), 0);
+	mlog_release();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2239,6 +2509,11 @@ int main(void)
 	while (gk_key_types[nkey_types])
 		nkey_types++;
 	tcase_add_loop_test(tc, key_types_end_to_end, 0, (int)nkey_types);
+	tcase_add_test(tc, leave_stops_inband_rekey);
+	tcase_add_test(tc, inband_rekey_refusal_excludes);
+	tcase_add_test(tc, inband_sa_closed_excludes);
+	tcase_add_test(tc, inband_left_not_excluded);
+	tcase_add_test(tc, inband_rekey_undecodable_invalid_syntax);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }

@@ -17,6 +17,8 @@
 #include "ikekeys.h"
 #include "member/sasink_xfrm.h"
 #include "member/gm_check.h"
+#include "member/gm_groups.h"
+#include "rekey_msg.h"
 #include "auth.h"
 
 /* ---- helpers ---- */
@@ -1142,6 +1144,323 @@ START_TEST(kernel_namespace)
 }
 END_TEST
 
+/* ---- the group manager (member/gm_groups.c) following GSA_REKEY ---- */
+
+typedef struct gm_rig {
+	uv_loop_t loop;
+	gk_gm_groups *m;
+	gk_sasink *sink;
+	FILE *events;
+	char *ev_buf;
+	size_t ev_len;
+	gk_rand_test rnd;
+} gm_rig;
+
+/* A Rekey SA with implicit authentication, SPI and keys filled from seed. Its destination port
+ * is 0: the listener binds an ephemeral port and nothing reaches it but what the test feeds. */
+static void make_kek(gk_group_sa *k, uint8_t seed)
+{
+	memset(k, 0, sizeof(*k));
+	k->proto = GK_PROTO_GIKE_UPDATE;
+	k->spi_len = 16;
+	memset(k->spi, seed, 16);
+	ts4(&k->src, "10.98.0.1", "10.98.0.1", 17, 0, 65535);
+	ts4(&k->dst, "239.1.2.9", "239.1.2.9", 17, 0, 0);
+	k->encr = GK_ENCR_AES_CBC;
+	k->encr_key_bits = 256;
+	k->integ = GK_INTEG_HMAC_SHA2_256_128;
+	k->kwa = GK_KWA_KW_5649_256;
+	k->gcauth = GK_GCAUTH_IMPLICIT;
+	k->lifetime = 3600;
+	k->keymat_len = gk_group_keymat_len(k->proto, k->encr, k->encr_key_bits, k->integ, k->kwa);
+	ck_assert_uint_gt(k->keymat_len, 0);
+	for (size_t i = 0; i < k->keymat_len; i++)
+		k->keymat[i] = (uint8_t)(seed + 3 * i);
+}
+
+/* Registered to keyid:video-1 with an ESP SA (SPI 12345678) and the Rekey SA kek; dtd seconds
+ * of GWP_DTD (0: none sent). */
+static void rig_start(gm_rig *r, const gk_group_sa *kek, uint16_t dtd)
+{
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(uv_loop_init(&r->loop), 0);
+	r->sink = rec_sink();
+	r->events = open_memstream(&r->ev_buf, &r->ev_len);
+	ck_assert_ptr_nonnull(r->events);
+	gk_rand_test_init(&r->rnd, 7);
+	gk_gm_groups_env env = { .loop = &r->loop, .sink = r->sink, .events = r->events };
+	gk_ident g = group_id("keyid:video-1");
+	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r->m), GK_OK);
+	gk_group_state gs;
+	memset(&gs, 0, sizeof(gs));
+	make_sa(&gs.sas[0], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	gs.sas[1] = *kek;
+	gs.nsas = 2;
+	gs.dtd = dtd;
+	gs.has_dtd = dtd != 0;
+	gk_gm_groups_registered(r->m, 0, &gs, false);
+	gk_group_state_wipe(&gs);
+	ck_assert_uint_eq(nops, 3); /* the ESP SA and its in and fwd policies */
+}
+
+static void rig_stop(gm_rig *r)
+{
+	gk_gm_groups_free(r->m);
+	uv_run(&r->loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&r->loop), 0);
+	gk_sasink_close(r->sink);
+	fclose(r->events);
+	free(r->ev_buf);
+}
+
+/* How many event lines name this event. */
+static size_t rig_events(gm_rig *r, const char *event)
+{
+	char key[64];
+	size_t n = 0;
+	fflush(r->events);
+	snprintf(key, sizeof(key), "\"event\":\"%s\"", event);
+	for (const char *p = r->ev_buf; p && (p = strstr(p, key)); p += strlen(key))
+		n++;
+	return n;
+}
+
+/* A GSA_REKEY under kek with Message ID id carrying gs (NULL: none) and the Delete payloads,
+ * fed to the group manager as its listener would receive it. */
+static void rig_feed(gm_rig *r, const gk_group_sa *kek, uint32_t id, const gk_group_state *gs,
+		     const gk_pl_delete *del, size_t ndel)
+{
+	gk_group_keys k;
+	gk_arena a;
+	gk_out_pl pl[8];
+	size_t n = 0;
+	gk_dgrams d;
+	ck_assert_int_eq(gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), kek->proto, kek->encr,
+					     kek->encr_key_bits, kek->integ, kek->kwa, &k), GK_OK);
+	gk_arena_init(&a, 0);
+	gk_pl_gsa gsa;
+	gk_pl_kd kd;
+	if (gs) {
+		ck_assert_int_eq(gk_group_state_encode(gs, GK_GSA_REKEY, kek->kwa, k.wrap, &a, &gsa, &kd), GK_OK);
+		pl[n++] = (gk_out_pl){ GK_PL_GSA, false, &gsa };
+		pl[n++] = (gk_out_pl){ GK_PL_KD, false, &kd };
+	}
+	for (size_t i = 0; i < ndel; i++)
+		pl[n++] = (gk_out_pl){ GK_PL_DELETE, false, &del[i] };
+	gk_rekey_out o = { .msg_id = id, .pl = pl, .npl = n,
+			   .kek = { .encr = kek->encr, .encr_key_bits = kek->encr_key_bits, .integ = kek->integ,
+				    .enc = k.enc, .integ_key = k.integ } };
+	memcpy(o.spi, kek->spi, 16);
+	ck_assert_int_eq(gk_rekey_build(&o, &r->rnd.r, &d), GK_OK);
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	for (size_t i = 0; i < d.n; i++)
+		gk_gm_groups_rekey_input(r->m, 0, d.d[i].data, d.d[i].len, (const struct sockaddr *)&from);
+	gk_dgrams_free(&d);
+	gk_arena_free(&a);
+}
+
+/* A state carrying one ESP SA whose SPI starts with spi0. */
+static void esp_state(gk_group_state *gs, uint8_t spi0)
+{
+	memset(gs, 0, sizeof(*gs));
+	make_sa(&gs->sas[0], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	gs->sas[0].spi[0] = spi0;
+	gs->nsas = 1;
+}
+
+static size_t adds_of(uint8_t spi0)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nops; i++)
+		n += !strcmp(ops_log[i].what, "add") && ops_log[i].spi[0] == spi0;
+	return n;
+}
+
+/* RFC 9838 2.4.1.4: the Rekey SA a GSA_REKEY replaced is deleted silently only after
+ * DEACTIVATION_TIME_DELAY: a GSA_REKEY sent under it and delayed in the network is still taken
+ * until then (in its own Message ID window: a copy of the replacing message changes nothing),
+ * and not after. */
+START_TEST(groups_old_kek_until_dtd)
+{
+	gm_rig r;
+	gk_group_sa kek1, kek2;
+	gk_group_state gs;
+	make_kek(&kek1, 0x11);
+	make_kek(&kek2, 0x22);
+	rig_start(&r, &kek1, 1);
+	/* message 1 under KEK1 brings KEK2 */
+	memset(&gs, 0, sizeof(gs));
+	gs.sas[0] = kek2;
+	gs.nsas = 1;
+	gs.dtd = 1;
+	gs.has_dtd = true;
+	rig_feed(&r, &kek1, 1, &gs, NULL, 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_replaced"), 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	/* message 2, sent under KEK1 and delayed: taken */
+	esp_state(&gs, 0xb2);
+	rig_feed(&r, &kek1, 2, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xb2), 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 2);
+	/* a copy of it, and an older one under KEK1: nothing */
+	rig_feed(&r, &kek1, 2, &gs, NULL, 0);
+	esp_state(&gs, 0xb3);
+	rig_feed(&r, &kek1, 1, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xb3), 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 2);
+	/* KEK2 works meanwhile, from Message ID 0 */
+	esp_state(&gs, 0xc3);
+	rig_feed(&r, &kek2, 0, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xc3), 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_deleted"), 0);
+	/* DTD (1 s) passes: KEK1 goes, silently, and opens nothing more */
+	uv_sleep(1150);
+	uv_update_time(&r.loop);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_deleted"), 1);
+	esp_state(&gs, 0xd4);
+	rig_feed(&r, &kek1, 3, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xd4), 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 3);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
+/* Without GWP_DTD no delay is employed (RFC 9838 4.4.3.1.1): the replaced Rekey SA goes at once. */
+START_TEST(groups_old_kek_no_dtd)
+{
+	gm_rig r;
+	gk_group_sa kek1, kek2;
+	gk_group_state gs;
+	make_kek(&kek1, 0x11);
+	make_kek(&kek2, 0x22);
+	rig_start(&r, &kek1, 0);
+	memset(&gs, 0, sizeof(gs));
+	gs.sas[0] = kek2;
+	gs.nsas = 1;
+	rig_feed(&r, &kek1, 1, &gs, NULL, 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_replaced"), 1);
+	esp_state(&gs, 0xb2);
+	rig_feed(&r, &kek1, 2, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xb2), 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
+/* RFC 9838 4.6: a Delete with Protocol 0 (no SPI) is the whole group SA: every Data-Security SA
+ * and the Rekey SA go, the member is excluded and registers again. */
+START_TEST(groups_delete_protocol_zero)
+{
+	gm_rig r;
+	gk_group_sa kek1;
+	make_kek(&kek1, 0x11);
+	rig_start(&r, &kek1, 5);
+	gk_pl_delete del = { .proto = 0, .spi_size = 0 };
+	rig_feed(&r, &kek1, 1, NULL, &del, 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	ck_assert_uint_eq(rig_events(&r, "excluded"), 1);
+	ck_assert_uint_eq(rig_events(&r, "reregistering"), 1);
+	/* at once, DTD or not: the policies, then the SA */
+	ck_assert_uint_eq(nops, 6);
+	expect(3, "pol-del", 0, GK_DIR_FWD);
+	expect(4, "pol-del", 0, GK_DIR_IN);
+	expect(5, "del", 0x12, 0);
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 0);
+	/* the Rekey SA went too */
+	gk_group_state gs;
+	esp_state(&gs, 0xb2);
+	rig_feed(&r, &kek1, 2, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xb2), 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
+/* RFC 9838 4.6, 2.4.3: a Delete of GIKE_UPDATE with the SPI of the current Rekey SA deletes it:
+ * nothing opens under it any more, and with no Rekey SA left the member registers again. The
+ * Data-Security SAs stay until then. A Delete of the Rekey SA that the same message replaces
+ * takes the old one at once (no DTD) and keeps the new one. */
+START_TEST(groups_delete_rekey_sa)
+{
+	gm_rig r;
+	gk_group_sa kek1, kek2;
+	gk_group_state gs;
+	make_kek(&kek1, 0x11);
+	make_kek(&kek2, 0x22);
+	rig_start(&r, &kek1, 5);
+	gk_chunk spi1 = GK_CHUNK(kek1.spi, 16);
+	gk_pl_delete del = { .proto = GK_PROTO_GIKE_UPDATE, .spi_size = 16, .spis = { &spi1, 1 } };
+	rig_feed(&r, &kek1, 1, NULL, &del, 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_deleted"), 1);
+	ck_assert_uint_eq(rig_events(&r, "reregistering"), 1);
+	ck_assert_uint_eq(rig_events(&r, "excluded"), 0);
+	ck_assert_uint_eq(nops, 3);
+	esp_state(&gs, 0xb2);
+	rig_feed(&r, &kek1, 2, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xb2), 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	rig_stop(&r);
+
+	/* replaced and deleted in one message */
+	rig_start(&r, &kek1, 5);
+	memset(&gs, 0, sizeof(gs));
+	gs.sas[0] = kek2;
+	gs.nsas = 1;
+	rig_feed(&r, &kek1, 1, &gs, &del, 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_replaced"), 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_deleted"), 1);
+	ck_assert_uint_eq(rig_events(&r, "reregistering"), 0);
+	esp_state(&gs, 0xb2);
+	rig_feed(&r, &kek1, 2, &gs, NULL, 0); /* the old one is gone at once */
+	ck_assert_uint_eq(adds_of(0xb2), 0);
+	rig_feed(&r, &kek2, 0, &gs, NULL, 0); /* the new one works */
+	ck_assert_uint_eq(adds_of(0xb2), 1);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
+/* RFC 9838 2.3.3: the IKE SA that carried an inband group's rekeys closed (gmd calls
+ * gk_gm_groups_excluded on GK_GM_EXCLUDED): what was installed for the group goes at once and
+ * the member registers again; a group not registered is left alone. */
+START_TEST(groups_excluded_when_sa_closes)
+{
+	gm_rig r;
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(uv_loop_init(&r.loop), 0);
+	r.sink = rec_sink();
+	r.events = open_memstream(&r.ev_buf, &r.ev_len);
+	gk_gm_groups_env env = { .loop = &r.loop, .sink = r.sink, .events = r.events };
+	gk_ident g[2] = { group_id("keyid:video-1"), group_id("keyid:video-2") };
+	ck_assert_int_eq(gk_gm_groups_new(&env, g, 2, &r.m), GK_OK);
+	gk_group_state gs;
+	esp_state(&gs, 0x12); /* inband: no Rekey SA */
+	gk_gm_groups_registered(r.m, 0, &gs, false);
+	ck_assert_uint_eq(nops, 3);
+	gk_gm_groups_excluded(r.m, 1, "the GCKS closed the IKE SA that carried its rekeys");
+	ck_assert_uint_eq(rig_events(&r, "excluded"), 0);
+	gk_gm_groups_excluded(r.m, 0, "the GCKS closed the IKE SA that carried its rekeys");
+	ck_assert_uint_eq(rig_events(&r, "excluded"), 1);
+	ck_assert_uint_eq(rig_events(&r, "reregistering"), 1);
+	ck_assert_ptr_nonnull(strstr(r.ev_buf, "\"event\":\"excluded\",\"group\":\"keyid:video-1\",\"reason\":"
+					       "\"the GCKS closed the IKE SA that carried its rekeys\""));
+	ck_assert_uint_eq(nops, 6);
+	expect(3, "pol-del", 0, GK_DIR_FWD);
+	expect(4, "pol-del", 0, GK_DIR_IN);
+	expect(5, "del", 0x12, 0);
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 0);
+	/* once: the group is no longer registered */
+	gk_gm_groups_excluded(r.m, 0, "again");
+	ck_assert_uint_eq(rig_events(&r, "excluded"), 1);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("xfrm");
@@ -1167,6 +1486,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, selector_destinations);
 	tcase_add_test(tc, state_check);
 	tcase_add_test(tc, next_spi_guard);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("group manager");
+	tcase_add_test(tc, groups_old_kek_until_dtd);
+	tcase_add_test(tc, groups_old_kek_no_dtd);
+	tcase_add_test(tc, groups_delete_protocol_zero);
+	tcase_add_test(tc, groups_delete_rekey_sa);
+	tcase_add_test(tc, groups_excluded_when_sa_closes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);
