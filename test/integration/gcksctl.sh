@@ -497,6 +497,12 @@ mine = load('gm/first.json')['groups'][0]
 assert [s['spi'] for s in mine['sas']] == [esp['spi']], (mine['sas'], esp)
 EOF
 
+run members1 --db "$DB2" --json member list keyid:ctl-test
+pyck "member list: the member registered, with the IKE fragmentation its IKE_SA_INIT announced" <<'EOF'
+(m,) = load('members1.out')
+assert m['ike_fragmentation'] is True and m['role'] == 'receiver', m
+EOF
+
 run load-B --db "$DB2" --control "$CTL" policy load "$W/ctl-B.yaml"
 check "policy load of version B with gcksd running: loaded, gcksd says it reloaded" \
 	bash -c '[ "$1" -eq 0 ] && grep -qx "keyid:ctl-test: loaded" "$2" && grep -qx "gcksd: policies reloaded" "$2"' \
