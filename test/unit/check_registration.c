@@ -16,6 +16,7 @@
 #include "fakenet.h"
 #include "rawike.h"
 #include "regfix.h"
+#include "gcks/control.h"
 #include "gcks/storage.h"
 #include "algs.h"
 #include "auth.h"
@@ -2457,9 +2458,9 @@ END_TEST
  * ========================================================================================= */
 
 /* G1 with PSK receivers r1, r2, r3 and 12 Data-Security SAs, so that a GSA_REKEY (about 2300
- * octets) takes two datagrams; the Rekey SA goes to a multicast group of `family` with the default
- * fragment-mtu (1280). The GCKS multicasts into mc. */
-static void big_multicast_gcks(int family)
+ * octets) takes two datagrams at fragment-mtu 1280; the Rekey SA goes to a multicast group of
+ * `family` with this fragment-mtu. The GCKS multicasts into mc. */
+static void big_multicast_gcks(int family, uint16_t frag_mtu)
 {
 	enum { NTEKS = 12 };
 	gk_group_policy g;
@@ -2482,7 +2483,7 @@ static void big_multicast_gcks(int family)
 			memcpy(k[i]->end, k[i]->start, 16);
 		}
 	}
-	g.kek.frag_mtu = 1280;
+	g.kek.frag_mtu = frag_mtu;
 	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
 	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
 	pol_member(&g, "fqdn:r3.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
@@ -2503,6 +2504,19 @@ static bool g1_members_frag(void)
 			return info[i].members_frag;
 	ck_abort_msg("no %s", G1);
 	return false;
+}
+
+/* The answer of the control socket to `line` (gcksctl status, --json or not); caller frees. */
+static char *ctl_answer(const char *line)
+{
+	gk_control_hooks h = { .gcks = net.gcks, .store = store };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	gk_control_handle(&h, "tester", line, f);
+	fclose(f);
+	return buf;
 }
 
 /* Opens the datagrams in mc, in order, with the Rekey SA of gs: the message is complete at the
@@ -2552,7 +2566,7 @@ START_TEST(rekey_fragmented_when_all_members_support)
 {
 	int family = _i ? 6 : 4;
 	size_t hdrs = family == 4 ? 28 : 48;
-	big_multicast_gcks(family);
+	big_multicast_gcks(family, 1280);
 	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
 	fn_member *r1 = join(&c);
 	c = gm_psk("fqdn:r2.example", G1);
@@ -2585,7 +2599,7 @@ END_TEST
  * member is evicted, the group's GSA_REKEY is fragmented again. */
 START_TEST(rekey_whole_when_a_member_lacks_frag)
 {
-	big_multicast_gcks(4);
+	big_multicast_gcks(4, 1280);
 	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
 	fn_member *r1 = join(&c);
 	run_all();
@@ -2602,6 +2616,14 @@ START_TEST(rekey_whole_when_a_member_lacks_frag)
 	gk_msg_free(&m);
 	ck_assert_uint_eq(reg_count(G1), 2);
 	ck_assert(!g1_members_frag());
+	char *st = ctl_answer("status");
+	ck_assert_msg(strstr(st, "\"group\":\"keyid:grp-1\",\"members\":2,\"capacity\":0,\"rekey\":\"multicast\","
+			     "\"rekey_fragmentation\":\"whole\""), "%s", st);
+	free(st);
+	st = ctl_answer("status text");
+	ck_assert_msg(strstr(st, "keyid:grp-1  rekey multicast, members 2; GSA_REKEY sent whole: a member lacks IKE "
+			     "fragmentation\\n"), "%s", st);
+	free(st);
 
 	char msg[256];
 	mc_free();
@@ -2623,6 +2645,13 @@ START_TEST(rekey_whole_when_a_member_lacks_frag)
 	fn_advance(&net, 1000);
 	ck_assert_uint_eq(reg_count(G1), 1);
 	ck_assert(g1_members_frag());
+	st = ctl_answer("status");
+	ck_assert_msg(strstr(st, "\"rekey_fragmentation\":\"allowed\""), "%s", st);
+	free(st);
+	st = ctl_answer("status text");
+	ck_assert_msg(strstr(st, "keyid:grp-1  rekey multicast, members 1; GSA_REKEY fragmented above 1280 octets\\n"),
+		      "%s", st);
+	free(st);
 	mc_free();
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
 	ck_assert_uint_eq(mc.n, 2);
@@ -2632,6 +2661,36 @@ START_TEST(rekey_whole_when_a_member_lacks_frag)
 	}
 	mc_free();
 	raw_free(&r);
+}
+END_TEST
+
+/* fragment-mtu 0: GSA_REKEY is never fragmented, members or not, and that is no warning;
+ * status says so. */
+START_TEST(rekey_frag_disabled)
+{
+	big_multicast_gcks(4, 0);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_all();
+	registered(r1, 0);
+	ck_assert(g1_members_frag());
+	char *st = ctl_answer("status");
+	ck_assert_msg(strstr(st, "\"rekey_fragmentation\":\"disabled\""), "%s", st);
+	free(st);
+	st = ctl_answer("status text");
+	ck_assert_msg(strstr(st, "keyid:grp-1  rekey multicast, members 1; GSA_REKEY never fragmented\\n"), "%s", st);
+	free(st);
+	char msg[256];
+	mc_free();
+	mlog_capture();
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(mlog_count("GSA_REKEY"), 0);
+	mlog_release();
+	ck_assert_uint_eq(mc.n, 1);
+	ck_assert_uint_eq(mc.data[0][16], GK_PL_SK);
+	ck_assert_uint_gt(mc.len[0] + 28, 1280);
+	mc_opens(registered(r1, 0));
+	mc_free();
 }
 END_TEST
 
@@ -2699,6 +2758,7 @@ int main(void)
 	tcase_add_test(tc, inband_rekey_undecodable_invalid_syntax);
 	tcase_add_loop_test(tc, rekey_fragmented_when_all_members_support, 0, 2);
 	tcase_add_test(tc, rekey_whole_when_a_member_lacks_frag);
+	tcase_add_test(tc, rekey_frag_disabled);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
