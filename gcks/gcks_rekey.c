@@ -271,8 +271,9 @@ static gk_status send_multicast(gk_gcks *g, const gcks_group *grp, const gk_kek_
 		st = gk_rekey_build(&o, g->env.rnd, &d);
 	}
 	if (!st && !frag && limit && d.d[0].len > limit)
-		gk_warn("group %s: GSA_REKEY of %zu octets sent whole, above fragment-mtu %u: a registered member "
-			"did not negotiate IKE fragmentation", grp->pol.name, d.d[0].len, kp->frag_mtu);
+		gk_warn("group %s: GSA_REKEY of %zu octets sent whole, its IP datagram above fragment-mtu %u: "
+			"a registered member did not negotiate IKE fragmentation", grp->pol.name, d.d[0].len,
+			kp->frag_mtu);
 	if (!st)
 		queue_copies(g, kp, &d);
 	gk_arena_free(&a);

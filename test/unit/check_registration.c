@@ -2631,8 +2631,8 @@ START_TEST(rekey_whole_when_a_member_lacks_frag)
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
 	ck_assert_uint_eq(mc.n, 1);
 	char want[256];
-	snprintf(want, sizeof(want), "group keyid:grp-1: GSA_REKEY of %zu octets sent whole, above fragment-mtu "
-		 "1280: a registered member did not negotiate IKE fragmentation", mc.len[0]);
+	snprintf(want, sizeof(want), "group keyid:grp-1: GSA_REKEY of %zu octets sent whole, its IP datagram "
+		 "above fragment-mtu 1280: a registered member did not negotiate IKE fragmentation", mc.len[0]);
 	ck_assert_uint_eq(mlog_count(want), 1);
 	mlog_release();
 	ck_assert_uint_eq(mc.data[0][16], GK_PL_SK);
