@@ -96,6 +96,15 @@ out:
 	return st;
 }
 
+size_t gk_rekey_frag_len(size_t mtu, int family, bool non_esp_marker)
+{
+	size_t hdrs = (family == 4 ? GK_IPV4_HDR_LEN : GK_IPV6_HDR_LEN) + GK_UDP_HDR_LEN +
+		      (non_esp_marker ? GK_NON_ESP_MARKER_LEN : 0);
+	if (!mtu)
+		return 0;
+	return mtu > hdrs ? mtu - hdrs : 1;
+}
+
 gk_status gk_rekey_build(const gk_rekey_out *r, const gk_rand *rnd, gk_dgrams *out)
 {
 	gk_wbuf inner;

@@ -16,8 +16,22 @@ typedef struct gk_rekey_out {
 	EVP_PKEY *sign_key;           /* Digital Signature GCAUTH; NULL for implicit (no AUTH) */
 	gk_sig_scheme scheme;
 	gk_sk_keys kek;               /* GSK_e (+ GSK_a) of the current Rekey SA */
-	size_t frag_mtu;              /* fragment above this size; 0 = never */
+	size_t frag_mtu;              /* IKE octets per datagram (UDP payload): fragment above
+					 this size; 0 = never. See gk_rekey_frag_len. */
 } gk_rekey_out;
+
+#define GK_IPV4_HDR_LEN 20
+#define GK_IPV6_HDR_LEN 40
+#define GK_UDP_HDR_LEN 8
+#define GK_NON_ESP_MARKER_LEN 4
+#define GK_REKEY_NON_ESP_PORT 4500 /* IKE datagrams to this port carry the marker (RFC 3948 2.2) */
+
+/* The IKE octets a GSA_REKEY datagram may hold so that the IP datagram carrying it stays
+ * within mtu octets: the threshold counts the IP and UDP headers of the family (RFC 7383
+ * 2.5.1; IPv4 20 + 8, IPv6 40 + 8) and the non-ESP marker on port 4500 (RFC 3948 2.2).
+ * family is 4 or 6 (anything else is counted as IPv6, the larger header). 0 (never fragment)
+ * when mtu is 0; 1 when mtu cannot even hold the headers (the build then fails). */
+size_t gk_rekey_frag_len(size_t mtu, int family, bool non_esp_marker);
 
 /* Builds the datagrams of one GSA_REKEY message (one, or its fragments). Sending the same
  * datagrams several times gives the bitwise identical copies 2.4.1.3 asks for. */

@@ -47,6 +47,14 @@ static void reply_error(FILE *out, const char *msg)
 	fputc('\n', out);
 }
 
+/* How a multicast GSA_REKEY of the group goes out (RFC 9838 2.4.1.2). */
+static const char *rekey_frag(const gk_gcks_group_info *gi)
+{
+	if (!gi->pol->kek.frag_mtu)
+		return "disabled";        /* the policy's fragment-mtu is 0 */
+	return gi->members_frag ? "allowed" : "whole";
+}
+
 static void status(const gk_control_hooks *h, FILE *out)
 {
 	gk_gcks_stats st;
@@ -75,6 +83,8 @@ static void status(const gk_control_hooks *h, FILE *out)
 		gk_json_kint(&j, "members", gi[i].registered);
 		gk_json_kint(&j, "capacity", gi[i].pol->capacity);
 		gk_json_kstr(&j, "rekey", gi[i].pol->rekey_transport == GK_REKEY_INBAND ? "inband" : "multicast");
+		if (gi[i].pol->rekey_transport == GK_REKEY_MULTICAST)
+			gk_json_kstr(&j, "rekey_fragmentation", rekey_frag(&gi[i]));
 		gk_json_key(&j, "sas");
 		gk_json_arr(&j);
 		for (size_t k = 0; k < gi[i].nkeys; k++) {
@@ -133,6 +143,15 @@ static void status_table(const gk_control_hooks *h, FILE *t, const gk_gcks_group
 			pol->rekey_transport == GK_REKEY_INBAND ? "inband" : "multicast", gi[i].registered);
 		if (pol->capacity)
 			fprintf(t, " of %u", pol->capacity);
+		if (pol->rekey_transport == GK_REKEY_MULTICAST) {
+			const char *f = rekey_frag(&gi[i]);
+			if (!strcmp(f, "allowed"))
+				fprintf(t, "; GSA_REKEY fragmented above %u octets", pol->kek.frag_mtu);
+			else if (!strcmp(f, "whole"))
+				fprintf(t, "; GSA_REKEY sent whole: a member lacks IKE fragmentation");
+			else
+				fprintf(t, "; GSA_REKEY never fragmented");
+		}
 		fprintf(t, "\n  %-16s %-12s %-34s %s\n", "SA", "PROTOCOL", "SPI", "REMAINING");
 		for (size_t k = 0; k < gi[i].nkeys; k++) {
 			const gk_sa_key *key = &gi[i].keys[k];

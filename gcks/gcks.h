@@ -96,6 +96,8 @@ typedef struct gk_gcks_group_info {
 	uint32_t registered;
 	const gk_sa_key *keys;        /* TEKs in policy order, then the Rekey SA */
 	size_t nkeys;
+	bool members_frag;            /* every registered member negotiated IKE fragmentation, so a
+				       * multicast GSA_REKEY may be fragmented (RFC 9838 2.4.1.2) */
 } gk_gcks_group_info;
 size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max);
 

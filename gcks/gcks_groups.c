@@ -176,8 +176,11 @@ bool gcks_member_cred_matches(const gk_member_policy *mp, const gcks_sa *sa)
 size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max)
 {
 	size_t n = 0;
-	for (; n < g->ngroups && n < max; n++)
+	for (; n < g->ngroups && n < max; n++) {
 		out[n] = (gk_gcks_group_info){ &g->groups[n].pol, g->groups[n].registered, g->groups[n].keys,
-					       g->groups[n].nkeys };
+					       g->groups[n].nkeys, false };
+		/* on a store error members_frag stays false: what a rekey would do then */
+		gk_store_registrations_frag_ok(g->env.store, g->groups[n].pol.name, &out[n].members_frag);
+	}
 	return n;
 }

@@ -311,7 +311,8 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	gk_registration reg = { .role = is_sender ? GK_ROLE_SENDER : GK_ROLE_RECEIVER,
 				.registered_at = gcks_wall(g),
 				.sender_id_first = gs->nsender_ids ? gs->sender_ids[0] : 0,
-				.sender_id_count = (uint32_t)gs->nsender_ids };
+				.sender_id_count = (uint32_t)gs->nsender_ids,
+				.frag_ok = sa->ike.frag_ok };
 	snprintf(reg.group, sizeof(reg.group), "%s", gt);
 	snprintf(reg.member, sizeof(reg.member), "%s", mt);
 	peer_text(&sa->ike.peer, reg.peer, sizeof(reg.peer));

@@ -223,11 +223,29 @@ static void queue_copies(gk_gcks *g, const gk_kek_policy *k, gk_dgrams *d)
 	free(pd);
 }
 
+/* IKE octets per GSA_REKEY datagram under kp's fragment-mtu, the IP datagram size: the IP and
+ * UDP headers of the Rekey SA's family (and the non-ESP marker on port 4500) come off it. */
+static size_t kek_frag_len(const gk_kek_policy *kp)
+{
+	return gk_rekey_frag_len(kp->frag_mtu, kp->dst.family, kp->dst.port_lo == GK_REKEY_NON_ESP_PORT);
+}
+
+/* A GSA_REKEY is fragmented only when every member registered to the group negotiated IKE
+ * fragmentation (RFC 9838 2.4.1.2): a multicast message has no answer that could tell the GCKS
+ * a member dropped the fragments. Not known (store error) counts as no. */
+static bool members_frag(gk_gcks *g, const gcks_group *grp)
+{
+	bool all = false;
+	return gk_store_registrations_frag_ok(g->env.store, grp->pol.name, &all) == GK_OK && all;
+}
+
 /* kp: the Rekey SA policy the members hold (the old one when a reload changed it): its
  * transforms protect the message and its address and port reach them. */
-static gk_status send_multicast(gk_gcks *g, const gk_kek_policy *kp, const rekey_plan *p, const gk_sa_key *kek,
-				const gk_group_state *gs)
+static gk_status send_multicast(gk_gcks *g, const gcks_group *grp, const gk_kek_policy *kp, const rekey_plan *p,
+				const gk_sa_key *kek, const gk_group_state *gs)
 {
+	size_t limit = kek_frag_len(kp);
+	bool frag = members_frag(g, grp);
 	gk_group_keys gk;
 	gk_arena a;
 	gk_out_pl pl[GK_GROUP_MAX_SAS + 4];
@@ -243,7 +261,7 @@ static gk_status send_multicast(gk_gcks *g, const gk_kek_policy *kp, const rekey
 	st = plan_payloads(p, gs, kp->kwa, gk.wrap, &a, pl, &n);
 	if (!st) {
 		gk_rekey_out o = {
-			.msg_id = p->msgid, .pl = pl, .npl = n, .frag_mtu = kp->frag_mtu,
+			.msg_id = p->msgid, .pl = pl, .npl = n, .frag_mtu = frag ? limit : 0,
 			.sign_key = kp->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE ? g->sign_key : NULL,
 			.scheme = g->sign_scheme,
 			.kek = { .encr = kp->encr, .encr_key_bits = kp->encr_key_bits, .integ = kp->integ,
@@ -252,6 +270,10 @@ static gk_status send_multicast(gk_gcks *g, const gk_kek_policy *kp, const rekey
 		memcpy(o.spi, kek->spi, 16);
 		st = gk_rekey_build(&o, g->env.rnd, &d);
 	}
+	if (!st && !frag && limit && d.d[0].len > limit)
+		gk_warn("group %s: GSA_REKEY of %zu octets sent whole, its IP datagram above fragment-mtu %u: "
+			"a registered member did not negotiate IKE fragmentation", grp->pol.name, d.d[0].len,
+			kp->frag_mtu);
 	if (!st)
 		queue_copies(g, kp, &d);
 	gk_arena_free(&a);
@@ -450,7 +472,7 @@ static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy
 		return st;
 	plan_state(g, grp, p, gs);
 	if (via->rekey_transport == GK_REKEY_MULTICAST) {
-		st = prev_kek ? send_multicast(g, &via->kek, p, prev_kek, gs) : GK_E_STATE;
+		st = prev_kek ? send_multicast(g, grp, &via->kek, p, prev_kek, gs) : GK_E_STATE;
 		gk_info("group %s rekeyed (%s): GSA_REKEY message %u%s, %zu SA%s deleted: %s", grp->pol.name, why,
 			p->msgid, p->kek_changed ? " with a new Rekey SA" : "", p->ndel, p->ndel == 1 ? "" : "s",
 			gk_status_str(st));

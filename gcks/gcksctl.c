@@ -614,6 +614,8 @@ static int cmd_member_list(const ctl *c, const char *group)
 			gk_json_kstr(&j, "role", role);
 			gk_json_kstr(&j, "peer", r[i].peer);
 			gk_json_kstr(&j, "registered", when);
+			/* false also for a registration older than schema version 3: not known */
+			gk_json_kbool(&j, "ike_fragmentation", r[i].frag_ok);
 			gk_json_key(&j, "sender_ids");
 			gk_json_arr(&j);
 			for (uint32_t k = 0; k < r[i].sender_id_count; k++)

@@ -51,7 +51,7 @@ typedef struct gk_kek_policy {
 	char iface[IF_NAMESIZE];
 	uint16_t copies;         /* how often each rekey message is sent */
 	uint32_t interval_ms;    /* between copies */
-	uint16_t frag_mtu;       /* fragment GSA_REKEY above this size; 0 = never */
+	uint16_t frag_mtu;       /* IP datagram size GSA_REKEY fragments stay within; 0 = never */
 } gk_kek_policy;
 
 typedef struct gk_group_policy {

@@ -90,18 +90,21 @@
 	X(COUNTER_SET, "INSERT INTO counters (group_id, name, value) VALUES (?1, ?2, ?3) " \
 		       "ON CONFLICT (group_id, name) DO UPDATE SET value = excluded.value") \
 	X(REG_PUT, "INSERT INTO registrations (group_id, member, role, peer, registered_at, " \
-		   "sender_id_first, sender_id_count) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM groups " \
-		   "WHERE name = ?1 ON CONFLICT (group_id, member) DO UPDATE SET role = excluded.role, " \
-		   "peer = excluded.peer, registered_at = excluded.registered_at, " \
-		   "sender_id_first = excluded.sender_id_first, sender_id_count = excluded.sender_id_count") \
+		   "sender_id_first, sender_id_count, frag_ok) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 " \
+		   "FROM groups WHERE name = ?1 ON CONFLICT (group_id, member) DO UPDATE SET " \
+		   "role = excluded.role, peer = excluded.peer, registered_at = excluded.registered_at, " \
+		   "sender_id_first = excluded.sender_id_first, sender_id_count = excluded.sender_id_count, " \
+		   "frag_ok = excluded.frag_ok") \
 	X(REG_DELETE, "DELETE FROM registrations " \
 		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
 	X(REG_COUNT, "SELECT (SELECT value FROM counters WHERE group_id = g.id AND name = 'registrations') " \
 		     "FROM groups g WHERE g.name = ?1") \
-	X(REG_LIST, "SELECT member, role, peer, registered_at, sender_id_first, sender_id_count " \
+	X(REG_LIST, "SELECT member, role, peer, registered_at, sender_id_first, sender_id_count, frag_ok " \
 		    "FROM registrations WHERE group_id = ?1 ORDER BY member") \
 	X(REG_EXISTS, "SELECT 1 FROM registrations " \
-		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2")
+		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
+	X(REG_NO_FRAG, "SELECT EXISTS (SELECT 1 FROM registrations WHERE frag_ok = 0 AND " \
+		       "group_id = (SELECT id FROM groups WHERE name = ?1))")
 
 #define STMT_ENUM_(n, sql) Q_##n,
 #define STMT_SQL_(n, sql) sql,
@@ -1748,6 +1751,7 @@ gk_status gk_store_registration_put(gk_store *s, const gk_registration *r)
 	b_int(&b, r->registered_at);
 	b_int(&b, r->sender_id_first);
 	b_int(&b, r->sender_id_count);
+	b_int(&b, r->frag_ok);
 	gk_status st = b.rc ? db_fail(s, b.rc) : step(s, q, NULL);
 	stmt_done(q);
 	if (!st && sqlite3_changes(s->db) == 0)
@@ -1811,6 +1815,7 @@ static gk_status registrations_read(gk_store *s, int64_t gid, const char *group,
 		g->registered_at = r_int(&r);
 		g->sender_id_first = (uint32_t)r_int(&r);
 		g->sender_id_count = (uint32_t)r_int(&r);
+		g->frag_ok = r_int(&r) != 0;
 		st = r.st;
 	}
 	stmt_done(q);
@@ -1853,6 +1858,24 @@ gk_status gk_store_registration_exists(gk_store *s, const char *group, const cha
 		st = step(s, q, &row);
 	stmt_done(q);
 	*exists = !st && row;
+	return st;
+}
+
+gk_status gk_store_registrations_frag_ok(gk_store *s, const char *group, bool *all)
+{
+	if (!s || !group || !all)
+		return GK_E_INVAL;
+	*all = false;
+	sqlite3_stmt *q = stmt(s, Q_REG_NO_FRAG);
+	if (!q)
+		return GK_E_IO;
+	bool row = false;
+	gk_status st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ? db_fail(s, SQLITE_RANGE) : GK_OK;
+	if (!st)
+		st = step(s, q, &row);
+	if (!st && row)
+		*all = sqlite3_column_int64(q, 0) == 0;
+	stmt_done(q);
 	return st;
 }
 

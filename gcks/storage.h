@@ -12,7 +12,7 @@
 
 typedef struct gk_store gk_store;
 
-#define GK_SCHEMA_VERSION 2
+#define GK_SCHEMA_VERSION 3
 
 typedef struct gk_store_err {
 	char msg[512];
@@ -116,6 +116,7 @@ typedef struct gk_registration {
 	char peer[64];           /* "192.0.2.1:500" */
 	int64_t registered_at;
 	uint32_t sender_id_first, sender_id_count;
+	bool frag_ok;            /* negotiated IKE fragmentation (RFC 7383 2.3); false when not known */
 } gk_registration;
 /* Records (or refreshes) a member's registration. */
 gk_status gk_store_registration_put(gk_store *s, const gk_registration *r);
@@ -123,6 +124,10 @@ gk_status gk_store_registration_delete(gk_store *s, const char *group, const cha
 /* Is the member registered to the group? (one indexed lookup) */
 gk_status gk_store_registration_exists(gk_store *s, const char *group, const char *member, bool *exists);
 gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *n);
+/* *all: every member registered to the group negotiated IKE fragmentation (true when none is
+ * registered). A registration stored before schema version 3 counts as one that did not. On
+ * error *all is false. */
+gk_status gk_store_registrations_frag_ok(gk_store *s, const char *group, bool *all);
 /* All registrations of a group, ordered by member; *out is malloc'd, free() it. */
 gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);
 

@@ -483,6 +483,7 @@ st = load('status1.out')
 assert st['ok'] is True and isinstance(st['uptime'], int) and 0 <= st['uptime'] < 600, st
 (g,) = [g for g in st['groups'] if g['group'] == 'keyid:ctl-test']
 assert g['members'] == 1 and g['rekey'] == 'multicast', g
+assert g['rekey_fragmentation'] == 'allowed', g  # gmd announces IKE fragmentation
 protos = sorted(s['protocol'] for s in g['sas'])
 assert protos == ['ESP', 'GIKE_UPDATE'], g
 esp = [s for s in g['sas'] if s['protocol'] == 'ESP'][0]
@@ -494,6 +495,12 @@ assert 80000 < kek['remaining_lifetime'] <= 86400, kek
 assert len(mx['sas']) == 16 and all(s['remaining_lifetime'] > 0 for s in mx['sas']), mx
 mine = load('gm/first.json')['groups'][0]
 assert [s['spi'] for s in mine['sas']] == [esp['spi']], (mine['sas'], esp)
+EOF
+
+run members1 --db "$DB2" --json member list keyid:ctl-test
+pyck "member list: the member registered, with the IKE fragmentation its IKE_SA_INIT announced" <<'EOF'
+(m,) = load('members1.out')
+assert m['ike_fragmentation'] is True and m['role'] == 'receiver', m
 EOF
 
 run load-B --db "$DB2" --control "$CTL" policy load "$W/ctl-B.yaml"
@@ -520,6 +527,7 @@ lines = t.splitlines()
 assert lines[0].startswith('gcksd up ') and 'IKE SAs' in lines[0] and 'registration' in lines[0], lines[0]
 i = lines.index([l for l in lines if l.startswith('keyid:ctl-test  ')][0])
 assert 'rekey multicast' in lines[i] and 'members 2' in lines[i], lines[i]
+assert lines[i].endswith('; GSA_REKEY fragmented above 1280 octets'), lines[i]
 assert lines[i + 1].split() == ['SA', 'PROTOCOL', 'SPI', 'REMAINING'], lines[i + 1]
 rows = [l.split() for l in lines[i + 2:i + 4]]
 assert rows[0][:2] == ['video-b', 'ESP'] and len(rows[0][2]) == 8 and rows[0][3].endswith('m'), rows

@@ -16,6 +16,7 @@
 #include "fakenet.h"
 #include "rawike.h"
 #include "regfix.h"
+#include "gcks/control.h"
 #include "gcks/storage.h"
 #include "algs.h"
 #include "auth.h"
@@ -2452,6 +2453,247 @@ START_TEST(inband_rekey_undecodable_invalid_syntax)
 }
 END_TEST
 
+/* =========================================================================================
+ * Rekey transport (RFC 9838 2.4.1.2)
+ * ========================================================================================= */
+
+/* G1 with PSK receivers r1, r2, r3 and 12 Data-Security SAs, so that a GSA_REKEY (about 2300
+ * octets) takes two datagrams at fragment-mtu 1280; the Rekey SA goes to a multicast group of
+ * `family` with this fragment-mtu. The GCKS multicasts into mc. */
+static void big_multicast_gcks(int family, uint16_t frag_mtu)
+{
+	enum { NTEKS = 12 };
+	gk_group_policy g;
+	pol_init(&g, G1);
+	gk_tek_policy *t = realloc(g.teks, NTEKS * sizeof(*t));
+	ck_assert_ptr_nonnull(t);
+	g.teks = t;
+	for (size_t i = 1; i < NTEKS; i++) {
+		t[i] = t[0];
+		snprintf(t[i].name, sizeof(t[i].name), "video%zu", i);
+		t[i].dst.port_lo = t[i].dst.port_hi = (uint16_t)(5004 + 2 * i);
+	}
+	g.nteks = NTEKS;
+	if (family == 6) {
+		gk_ts_spec *k[2] = { &g.kek.src, &g.kek.dst };
+		const char *a[2] = { "2001:db8::1", "ff0e::848" };
+		for (size_t i = 0; i < 2; i++) {
+			k[i]->family = 6;
+			ck_assert_int_eq(inet_pton(AF_INET6, a[i], k[i]->start), 1);
+			memcpy(k[i]->end, k[i]->start, 16);
+		}
+	}
+	g.kek.frag_mtu = frag_mtu;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r3.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	env.send_multicast = mc_send;
+	ck_assert_msg(gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err)) == GK_OK, "%s", err);
+}
+
+/* What gcksctl status reports: every registered member of G1 negotiated IKE fragmentation. */
+static bool g1_members_frag(void)
+{
+	gk_gcks_group_info info[4];
+	size_t ng = gk_gcks_groups(net.gcks, info, 4);
+	for (size_t i = 0; i < ng; i++)
+		if (!strcmp(info[i].pol->name, G1))
+			return info[i].members_frag;
+	ck_abort_msg("no %s", G1);
+	return false;
+}
+
+/* The answer of the control socket to `line` (gcksctl status, --json or not); caller frees. */
+static char *ctl_answer(const char *line)
+{
+	gk_control_hooks h = { .gcks = net.gcks, .store = store };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	gk_control_handle(&h, "tester", line, f);
+	fclose(f);
+	return buf;
+}
+
+/* Opens the datagrams in mc, in order, with the Rekey SA of gs: the message is complete at the
+ * last one exactly, and verifies. */
+static void mc_opens(const gk_group_state *gs)
+{
+	const gk_group_sa *kek = NULL;
+	for (size_t i = 0; i < gs->nsas; i++)
+		if (gs->sas[i].proto == GK_PROTO_GIKE_UPDATE)
+			kek = &gs->sas[i];
+	ck_assert_ptr_nonnull(kek);
+	gk_group_keys k;
+	ck_assert_int_eq(gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), kek->proto, kek->encr,
+					     kek->encr_key_bits, kek->integ, kek->kwa, &k), GK_OK);
+	gk_frag_reasm reasm;
+	memset(&reasm, 0, sizeof(reasm));
+	EVP_PKEY *auth_key = NULL;
+	ck_assert_int_eq(gk_pubkey_from_spki(GK_CHUNK(gs->auth_key, gs->auth_key_len), &auth_key), GK_OK);
+	gk_sig_scheme want = GK_SIG_NONE;
+	ck_assert_int_eq(gk_sig_scheme_from_algid(GK_CHUNK(kek->sig_algid, kek->sig_algid_len), &want), GK_OK);
+	gk_rekey_in in = { .kek = { .encr = kek->encr, .encr_key_bits = kek->encr_key_bits, .integ = kek->integ,
+				    .enc = k.enc, .integ_key = k.integ },
+			   .auth_key = auth_key, .want = want, .reasm = &reasm };
+	memcpy(in.spi, kek->spi, 16);
+	for (size_t i = 0; i < mc.n; i++) {
+		gk_msg rk;
+		bool complete = false;
+		memset(&rk, 0, sizeof(rk));
+		ck_assert_int_eq(gk_rekey_open(&in, GK_CHUNK(mc.data[i], mc.len[i]), &rk, &complete), GK_OK);
+		ck_assert_msg(complete == (i + 1 == mc.n), "datagram %zu of %zu", i, mc.n);
+		if (complete) {
+			ck_assert_ptr_nonnull(gk_msg_find(&rk, GK_PL_GSA));
+			ck_assert_ptr_nonnull(gk_msg_find(&rk, GK_PL_KD));
+			ck_assert_ptr_nonnull(gk_msg_find(&rk, GK_PL_AUTH));
+		}
+		gk_msg_free(&rk);
+	}
+	gk_frag_reset(&reasm);
+	EVP_PKEY_free(auth_key);
+}
+
+/* RFC 9838 2.4.1.2 with RFC 7383 2.5.1: every member negotiated IKE fragmentation, so a large
+ * GSA_REKEY goes out as SKF fragments, each IP datagram (20 + 8 octets of headers on IPv4,
+ * 40 + 8 on IPv6) within the 1280 of fragment-mtu, all but the last full to within a cipher
+ * block; the members reassemble and verify it. */
+START_TEST(rekey_fragmented_when_all_members_support)
+{
+	int family = _i ? 6 : 4;
+	size_t hdrs = family == 4 ? 28 : 48;
+	big_multicast_gcks(family, 1280);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *r2 = join(&c);
+	run_all();
+	const gk_group_state *gs = registered(r1, 0);
+	registered(r2, 0);
+	ck_assert(g1_members_frag());
+	char msg[256];
+	mc_free();
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(mc.n, 2);
+	size_t total = 0;
+	for (size_t i = 0; i < mc.n; i++) {
+		ck_assert_uint_eq(mc.data[i][16], GK_PL_SKF);
+		ck_assert_msg(mc.len[i] + hdrs <= 1280, "datagram %zu: %zu + %zu octets", i, mc.len[i], hdrs);
+		if (i + 1 < mc.n)
+			ck_assert_msg(mc.len[i] + hdrs > 1280 - 16, "datagram %zu: %zu octets", i, mc.len[i]);
+		total += mc.len[i];
+	}
+	ck_assert_uint_gt(total, 1280 - hdrs);
+	mc_opens(gs);
+	mc_free();
+}
+END_TEST
+
+/* RFC 9838 2.4.1.2: one member registered over an IKE SA without IKEV2_FRAGMENTATION_SUPPORTED
+ * (a hand-made initiator that does not announce it) and the GSA_REKEY goes out whole, one SK
+ * datagram larger than fragment-mtu that every member can open; status says so. When that
+ * member is evicted, the group's GSA_REKEY is fragmented again. */
+START_TEST(rekey_whole_when_a_member_lacks_frag)
+{
+	big_multicast_gcks(4, 1280);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_all();
+	registered(r1, 0);
+	ck_assert(g1_members_frag());
+	raw_ike r;
+	gk_msg m;
+	raw_new(&r, 21);
+	raw_sa_init(&r);
+	ck_assert(!r.ike.frag_ok);
+	raw_gsa_auth(&r, "fqdn:r3.example", G1, &m);
+	ck_assert_ptr_null(gk_msg_find_error(&m));
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KD));
+	gk_msg_free(&m);
+	ck_assert_uint_eq(reg_count(G1), 2);
+	ck_assert(!g1_members_frag());
+	char *st = ctl_answer("status");
+	ck_assert_msg(strstr(st, "\"group\":\"keyid:grp-1\",\"members\":2,\"capacity\":0,\"rekey\":\"multicast\","
+			     "\"rekey_fragmentation\":\"whole\""), "%s", st);
+	free(st);
+	st = ctl_answer("status text");
+	ck_assert_msg(strstr(st, "keyid:grp-1  rekey multicast, members 2; GSA_REKEY sent whole: a member lacks IKE "
+			     "fragmentation\\n"), "%s", st);
+	free(st);
+
+	char msg[256];
+	mc_free();
+	mlog_capture();
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(mc.n, 1);
+	char want[256];
+	snprintf(want, sizeof(want), "group keyid:grp-1: GSA_REKEY of %zu octets sent whole, its IP datagram "
+		 "above fragment-mtu 1280: a registered member did not negotiate IKE fragmentation", mc.len[0]);
+	ck_assert_uint_eq(mlog_count(want), 1);
+	mlog_release();
+	ck_assert_uint_eq(mc.data[0][16], GK_PL_SK);
+	ck_assert_uint_gt(mc.len[0] + 28, 1280);
+	/* r1's Rekey SA is still the one the message goes under */
+	mc_opens(registered(r1, 0));
+	mc_free();
+
+	ck_assert_int_eq(gk_gcks_evict(net.gcks, G1, "fqdn:r3.example", msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 1000);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert(g1_members_frag());
+	st = ctl_answer("status");
+	ck_assert_msg(strstr(st, "\"rekey_fragmentation\":\"allowed\""), "%s", st);
+	free(st);
+	st = ctl_answer("status text");
+	ck_assert_msg(strstr(st, "keyid:grp-1  rekey multicast, members 1; GSA_REKEY fragmented above 1280 octets\\n"),
+		      "%s", st);
+	free(st);
+	mc_free();
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(mc.n, 2);
+	for (size_t i = 0; i < mc.n; i++) {
+		ck_assert_uint_eq(mc.data[i][16], GK_PL_SKF);
+		ck_assert_uint_le(mc.len[i] + 28, 1280);
+	}
+	mc_free();
+	raw_free(&r);
+}
+END_TEST
+
+/* fragment-mtu 0: GSA_REKEY is never fragmented, members or not, and that is no warning;
+ * status says so. */
+START_TEST(rekey_frag_disabled)
+{
+	big_multicast_gcks(4, 0);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_all();
+	registered(r1, 0);
+	ck_assert(g1_members_frag());
+	char *st = ctl_answer("status");
+	ck_assert_msg(strstr(st, "\"rekey_fragmentation\":\"disabled\""), "%s", st);
+	free(st);
+	st = ctl_answer("status text");
+	ck_assert_msg(strstr(st, "keyid:grp-1  rekey multicast, members 1; GSA_REKEY never fragmented\\n"), "%s", st);
+	free(st);
+	char msg[256];
+	mc_free();
+	mlog_capture();
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(mlog_count("GSA_REKEY"), 0);
+	mlog_release();
+	ck_assert_uint_eq(mc.n, 1);
+	ck_assert_uint_eq(mc.data[0][16], GK_PL_SK);
+	ck_assert_uint_gt(mc.len[0] + 28, 1280);
+	mc_opens(registered(r1, 0));
+	mc_free();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2514,6 +2756,9 @@ int main(void)
 	tcase_add_test(tc, inband_sa_closed_excludes);
 	tcase_add_test(tc, inband_left_not_excluded);
 	tcase_add_test(tc, inband_rekey_undecodable_invalid_syntax);
+	tcase_add_loop_test(tc, rekey_fragmented_when_all_members_support, 0, 2);
+	tcase_add_test(tc, rekey_whole_when_a_member_lacks_frag);
+	tcase_add_test(tc, rekey_frag_disabled);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }

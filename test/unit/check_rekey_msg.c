@@ -168,6 +168,43 @@ static void build_msg(uint32_t msg_id, EVP_PKEY *k, gk_rand_test *rt, gk_dgrams 
 /* A rogue member holds the KEK, so its fragments pass the SK integrity check; only the
  * signature over the whole message tells them apart (RFC 9838 2.4.1.1). It replays an old
  * fragment into the reassembly of a new message, and sends a forged fragmented message. */
+/* RFC 9838 2.4.1.2 / RFC 7383 2.5.1: the fragmentation threshold is the IP datagram size, so
+ * the IP and UDP headers of the family (and the non-ESP marker on port 4500) come off it: at the
+ * 1280 default no datagram of either family exceeds the IPv6 minimum MTU. */
+START_TEST(frag_threshold_counts_headers)
+{
+	ck_assert_uint_eq(gk_rekey_frag_len(1280, 4, false), 1252);
+	ck_assert_uint_eq(gk_rekey_frag_len(1280, 6, false), 1232);
+	ck_assert_uint_eq(gk_rekey_frag_len(1280, 4, true), 1248);
+	ck_assert_uint_eq(gk_rekey_frag_len(1280, 6, true), 1228);
+	ck_assert_uint_eq(gk_rekey_frag_len(576, 4, false), 548);
+	ck_assert_uint_eq(gk_rekey_frag_len(0, 6, true), 0);  /* never fragment stays never */
+	ck_assert_uint_eq(gk_rekey_frag_len(52, 6, true), 1); /* no room: the build fails, not 0 */
+	ck_assert_uint_eq(gk_rekey_frag_len(53, 6, true), 1);
+
+	/* a message of about 1700 octets under a 600-octet IPv6 MTU: every datagram with its
+	 * 48 octets of headers fits, and all but the last are full to within one cipher block */
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 5);
+	EVP_PKEY *k = key_for(2); /* RSA-2048: a 256-octet signature */
+	gk_rekey_out o;
+	gk_out_pl pl[3];
+	gk_pl_delete del;
+	gk_chunk z;
+	setup(&o, pl, &del, &z, k, gk_rekey_frag_len(600, 6, false));
+	gk_dgrams d;
+	ck_assert_int_eq(gk_rekey_build(&o, &rt.r, &d), GK_OK);
+	ck_assert_uint_ge(d.n, 2);
+	for (size_t i = 0; i < d.n; i++) {
+		ck_assert_uint_le(d.d[i].len + 40 + 8, 600);
+		if (i + 1 < d.n)
+			ck_assert_uint_gt(d.d[i].len + 40 + 8, 600 - 16);
+	}
+	gk_dgrams_free(&d);
+	EVP_PKEY_free(k);
+}
+END_TEST
+
 START_TEST(rogue_fragments)
 {
 	gk_rand_test rt;
@@ -236,6 +273,7 @@ int main(void)
 	tcase_add_loop_test(tc, signed_rekey_roundtrip, 0, 6);
 	tcase_add_test(tc, copies_are_identical_and_implicit_has_no_auth);
 	tcase_add_test(tc, rogue_fragments);
+	tcase_add_test(tc, frag_threshold_counts_headers);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -510,6 +510,12 @@ START_TEST(migrates_version_1_database)
 	ck_assert_str_eq(regs[0].peer, "192.0.2.9:500");
 	ck_assert_uint_eq(regs[0].sender_id_first, 37);
 	ck_assert_uint_eq(regs[0].sender_id_count, 3);
+	/* version 3: a member registered before it is not known to support IKE fragmentation, so
+	 * the group's GSA_REKEY is sent whole (RFC 9838 2.4.1.2) */
+	ck_assert(!regs[0].frag_ok);
+	bool all = true;
+	ck_assert_int_eq(gk_store_registrations_frag_ok(s, "keyid:legacy", &all), GK_OK);
+	ck_assert(!all);
 	free(regs);
 	gk_store_close(s);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = 'admin'"), 1);
@@ -1038,6 +1044,56 @@ START_TEST(registrations)
 }
 END_TEST
 
+/* RFC 9838 2.4.1.2: whether every registered member negotiated IKE fragmentation, kept with
+ * the registrations; one member without it (or not known) is enough to send GSA_REKEY whole. */
+START_TEST(registrations_frag)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_registration r;
+	bool all = false;
+	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
+	ck_assert(all); /* nobody registered: nobody to leave out */
+	reg(&r, g.name, "fqdn:a.example", "192.0.2.10:500");
+	r.frag_ok = true;
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
+	ck_assert(all);
+	reg(&r, g.name, "fqdn:b.example", "192.0.2.11:500");
+	ck_assert(!r.frag_ok);
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
+	ck_assert(!all);
+	gk_registration *list = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(gk_store_registrations(s, g.name, &list, &len), GK_OK);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(list[0].frag_ok);
+	ck_assert(!list[1].frag_ok);
+	free(list);
+	/* b registers again, now with fragmentation: the row is refreshed */
+	r.frag_ok = true;
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
+	ck_assert(all);
+	/* and again without: refreshed the other way too */
+	r.frag_ok = false;
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
+	ck_assert(!all);
+	/* the member without it leaves */
+	ck_assert_int_eq(gk_store_registration_delete(s, g.name, "fqdn:b.example"), GK_OK);
+	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
+	ck_assert(all);
+	/* the probe is one index lookup, not a scan of the group's registrations */
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+				 "name = 'registrations_no_frag'"), 1);
+	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, NULL), GK_E_INVAL);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 START_TEST(audit_rows)
 {
 	gk_store *s = open_ok(true);
@@ -1104,6 +1160,7 @@ int main(void)
 	tcase_add_test(tc, sender_ids);
 	tcase_add_test(tc, rekey_message_ids);
 	tcase_add_test(tc, registrations);
+	tcase_add_test(tc, registrations_frag);
 	tcase_add_test(tc, audit_rows);
 	tcase_add_test(tc, identity);
 	suite_add_tcase(su, tc);
