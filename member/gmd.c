@@ -26,7 +26,8 @@
 #include "privdrop.h"
 #include "udp.h"
 
-#define GCKS_DEFAULT_PORT 848
+#define GCKS_DEFAULT_PORT 500  /* RFC 9838 2.1.1: the IKEv2 ports; 848 with --gcks HOST:848 */
+#define NAT_T_PORT 4500
 /* Exit status when gmd would register but could not install what it receives (no XFRM access,
  * e.g. no CAP_NET_ADMIN), and --sa-backend none was not asked for. */
 #define EXIT_NO_BACKEND 4
@@ -59,6 +60,8 @@ typedef struct gmd {
 	uv_signal_t sigterm, sigint;
 	gk_udp *udp;
 	struct sockaddr_storage gcks;
+	gk_udp *nat;                 /* to the GCKS's 4500 with the non-ESP marker once a NAT is seen */
+	struct sockaddr_storage gcks_nat;
 	gm_run *runs[MAX_RUNS];
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
@@ -113,7 +116,57 @@ static int64_t clock_ms(void *ctx)
 static void send_cb(void *ctx, const uint8_t *data, size_t len)
 {
 	gmd *d = ctx;
-	gk_udp_send(d->udp, (const struct sockaddr *)&d->gcks, data, len);
+	if (d->nat)
+		gk_udp_send(d->nat, (const struct sockaddr *)&d->gcks_nat, data, len);
+	else
+		gk_udp_send(d->udp, (const struct sockaddr *)&d->gcks, data, len);
+}
+
+static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
+		    const struct sockaddr *local);
+
+static void set_port(struct sockaddr *sa, unsigned port)
+{
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)(void *)sa)->sin_port = htons((uint16_t)port);
+	else if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)(void *)sa)->sin6_port = htons((uint16_t)port);
+}
+
+/* RFC 7296 2.23: a NAT between us and the GCKS. Every registration after this goes from a
+ * socket of its own (an ephemeral port: the NAT rewrites it anyway) to the GCKS's 4500, with
+ * the non-ESP marker. Already on 4500: nothing to change. */
+static void nat_t_cb(void *ctx)
+{
+	gmd *d = ctx;
+	struct sockaddr_storage la;
+	char err[256];
+	if (d->nat || gk_addr_port((struct sockaddr *)&d->gcks) == NAT_T_PORT)
+		return;
+	memcpy(&la, gk_udp_local(d->udp), sizeof(la));
+	set_port((struct sockaddr *)&la, 0);
+	if (gk_udp_open(d->loop, (struct sockaddr *)&la, recv_cb, d, &d->nat, err, sizeof(err))) {
+		gk_warn("NAT-T: %s; staying on port %u", err, gk_addr_port((struct sockaddr *)&d->gcks));
+		return;
+	}
+	gk_udp_set_marker(d->nat, true);
+	d->gcks_nat = d->gcks;
+	set_port((struct sockaddr *)&d->gcks_nat, NAT_T_PORT);
+}
+
+/* The address the kernel sends from toward the GCKS (a connected probe socket asks the route),
+ * with our socket's port: what the NAT_DETECTION_SOURCE_IP hash covers (RFC 7296 2.23). */
+static bool local_toward(const struct sockaddr *gcks, const gk_udp *u, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+	int fd = socket(gcks->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && !connect(fd, gcks, gk_addr_len(gcks)) &&
+		  !getsockname(fd, (struct sockaddr *)out, &len);
+	if (fd >= 0)
+		close(fd);
+	if (ok)
+		set_port((struct sockaddr *)out, gk_addr_port(gk_udp_local(u)));
+	return ok;
 }
 
 static void stop(gmd *d)
@@ -698,8 +751,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmd: %s\n", err);
 		goto out;
 	}
+	/* IKE on 4500 from the start carries the marker (RFC 7296 2.23) */
+	if (gk_addr_port((struct sockaddr *)&d.gcks) == NAT_T_PORT)
+		gk_udp_set_marker(d.udp, true);
+	if (!local_toward((struct sockaddr *)&d.gcks, d.udp, &d.cfg.local))
+		memset(&d.cfg.local, 0, sizeof(d.cfg.local)); /* no route yet: no NAT-D, no NAT-T */
+	else
+		d.cfg.gcks = d.gcks;
 	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
-			     .send_ctx = &d, .event = event_cb };
+			     .send_ctx = &d, .event = event_cb, .nat_t = nat_t_cb };
 	size_t all[GK_GM_MAX_GROUPS];
 	for (size_t i = 0; i < d.cfg.ngroups; i++)
 		all[i] = i;
@@ -761,6 +821,7 @@ out:
 			run_free(&d, i);
 	if (d.loop) {
 		gk_udp_close(d.udp);
+		gk_udp_close(d.nat);
 		if (d.handles) {
 			uv_close((uv_handle_t *)&d.timer, NULL);
 			uv_close((uv_handle_t *)&d.sigterm, NULL);
