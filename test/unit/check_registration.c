@@ -2509,6 +2509,7 @@ START_TEST(nat_member_behind_nat_moves_to_4500)
 {
 	fn_member *m = nat_member("192.168.1.2", 500, "127.0.0.1", 848);
 	ck_assert_uint_eq(m->nat_t, 1);
+	ck_assert_uint_eq(stats().nat_detected, 1); /* the GCKS sees it from the member's hashes */
 	after_init_on(m, true);
 	/* the request carried both NAT-D notifies, the hashes with a zero responder SPI */
 	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_IKE_SA_INIT, 0, 0);
@@ -2529,6 +2530,7 @@ START_TEST(nat_gcks_behind_nat_moves_to_4500)
 {
 	fn_member *m = nat_member("127.0.0.10", 10000, "203.0.113.1", 500);
 	ck_assert_uint_eq(m->nat_t, 1);
+	ck_assert_uint_eq(stats().nat_detected, 1);
 	after_init_on(m, true);
 }
 END_TEST
@@ -2539,6 +2541,7 @@ START_TEST(nat_none_stays)
 {
 	fn_member *m = nat_member("127.0.0.10", 10000, "127.0.0.1", 848);
 	ck_assert_uint_eq(m->nat_t, 0);
+	ck_assert_uint_eq(stats().nat_detected, 0);
 	after_init_on(m, false);
 }
 END_TEST
@@ -2553,6 +2556,7 @@ START_TEST(nat_no_natd_without_address)
 	run_all();
 	registered(m, 0);
 	ck_assert_uint_eq(m->nat_t, 0);
+	ck_assert_uint_eq(stats().nat_detected, 0);
 	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_IKE_SA_INIT, 0, 0);
 	ck_assert_ptr_nonnull(t);
 	uint8_t type[2] = { GK_N_NAT_DETECTION_SOURCE_IP >> 8, GK_N_NAT_DETECTION_SOURCE_IP & 0xff };
