@@ -2565,6 +2565,35 @@ START_TEST(nat_no_natd_without_address)
 }
 END_TEST
 
+/* After the move, what the GCKS starts on the IKE SA (here its idle close) also goes from 4500
+ * to the member's NAT-T mapping: the SA follows the last authentic request. */
+START_TEST(nat_gcks_requests_follow_to_4500)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.ike_idle_timeout = 20;
+	pol_member(&g, "fqdn:m1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:m1.example", G1);
+	struct sockaddr_in *l = (struct sockaddr_in *)&c.local;
+	l->sin_family = AF_INET;
+	inet_pton(AF_INET, "192.168.1.2", &l->sin_addr);
+	l->sin_port = htons(500);
+	memcpy(&c.gcks, &net.gcks_addr, sizeof(net.gcks_addr));
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(m->nat_t, 1);
+	fn_advance(&net, 21000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 1);
+	const fn_trace *t = fn_trace_find(&net, FN_FROM_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0, 0);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(t->from_port, 4500);
+	ck_assert_uint_eq(t->to_port, ntohs(m->nat_addr.sin_port));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2631,6 +2660,7 @@ int main(void)
 	tcase_add_test(tc, nat_gcks_behind_nat_moves_to_4500);
 	tcase_add_test(tc, nat_none_stays);
 	tcase_add_test(tc, nat_no_natd_without_address);
+	tcase_add_test(tc, nat_gcks_requests_follow_to_4500);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
