@@ -88,6 +88,9 @@ static void usage(FILE *f)
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact]\n"
+	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
+	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
+	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23)\n"
 	      "--initial-contact: this gmd is the only one using its ID with this GCKS: its first IKE SA\n"
 	      "         replaces those the GCKS still holds for the ID (after a restart)\n"
 	      "--gcks-id: the identity the GCKS must authenticate as (required with --ca; its\n"
@@ -158,6 +161,16 @@ static void nat_t_cb(void *ctx)
  * with our socket's port: what the NAT_DETECTION_SOURCE_IP hash covers (RFC 7296 2.23). */
 static bool local_toward(const struct sockaddr *gcks, const gk_udp *u, struct sockaddr_storage *out)
 {
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	const struct sockaddr *l = gk_udp_local(u);
+	/* bound to an address with --local: that one */
+	if ((l->sa_family == AF_INET && ((const struct sockaddr_in *)(const void *)l)->sin_addr.s_addr != INADDR_ANY) ||
+	    (l->sa_family == AF_INET6 &&
+	     memcmp(&((const struct sockaddr_in6 *)(const void *)l)->sin6_addr, &any6, sizeof(any6)))) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out, l, gk_addr_len(l));
+		return true;
+	}
 	socklen_t len = sizeof(*out);
 	int fd = socket(gcks->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	bool ok = fd >= 0 && !connect(fd, gcks, gk_addr_len(gcks)) &&

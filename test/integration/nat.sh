@@ -114,6 +114,7 @@ table ip count {
 	counter other500 {}
 	counter marker4500 {}
 	counter auth4500 {}
+	counter init4500 {}
 	counter nomarker4500 {}
 	counter notnat {}
 	counter out500 {}
@@ -125,6 +126,7 @@ table ip count {
 		udp dport 500 @th,208,8 != 34 counter name other500
 		udp dport 4500 @th,64,32 0 counter name marker4500
 		udp dport 4500 @th,64,32 0 @th,240,8 39 counter name auth4500
+		udp dport 4500 @th,64,32 0 @th,240,8 34 counter name init4500
 		udp dport 4500 @th,64,32 != 0 counter name nomarker4500
 	}
 	chain out {
@@ -178,21 +180,31 @@ for p in 500 4500 848; do
 done
 ok "gcksd listens on UDP 500, 4500 and 848 by default"
 
-# ---- gmd behind the NAT ----
-rc=0
-timeout 30 ip netns exec "$(ns member)" "$GMD" --gcks "$GCKS_IP" --id fqdn:m1.example --group "$GROUP" \
-	--psk-file "$W/m1.psk" --sa-backend none --once --json --log-level debug \
-	>"$W/gmd.json" 2>"$W/gmd.log" || rc=$?
-if [ "$rc" = 0 ] && python3 - "$W/gmd.json" <<'PY'
+# ---- gmd behind the NAT: the kernel's source address, then one given with --local ----
+run_gmd() { # TAG GCKS ARGS...
+	local tag=$1 gcks=$2 rc=0
+	shift 2
+	timeout 30 ip netns exec "$(ns member)" "$GMD" --gcks "$gcks" --id fqdn:m1.example --group "$GROUP" \
+		--psk-file "$W/m1.psk" --sa-backend none --once --json --log-level debug "$@" \
+		>"$W/gmd-$tag.json" 2>"$W/gmd-$tag.log" || rc=$?
+	if [ "$rc" = 0 ] && python3 - "$W/gmd-$tag.json" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 sys.exit(0 if any(g.get("status") == "registered" for g in doc["groups"]) else 1)
 PY
-then ok "gmd registered through the NAT (exit 0, a registered group)"
-else not_ok "gmd registered through the NAT (exit $rc)"
-fi
-if grep -q "NAT detected" "$W/gmd.log"; then ok "gmd detected the NAT from the NAT_DETECTION hashes"
-else not_ok "gmd detected the NAT from the NAT_DETECTION hashes"
+	then ok "gmd ($tag) registered through the NAT (exit 0, a registered group)"
+	else not_ok "gmd ($tag) registered through the NAT (exit $rc)"
+	fi
+	if grep -q "NAT detected" "$W/gmd-$tag.log"; then ok "gmd ($tag) detected the NAT from the NAT_DETECTION hashes"
+	else not_ok "gmd ($tag) detected the NAT from the NAT_DETECTION hashes"
+	fi
+}
+run_gmd route "$GCKS_IP"
+run_gmd local "$GCKS_IP" --local "$MEMBER_IP"
+# on 4500 from the start: the marker from IKE_SA_INIT on (RFC 7296 2.23 allows it)
+run_gmd 4500 "$GCKS_IP:4500"
+if grep -q "a NAT lies between us and the initiator at $NAT_IP" "$W/gcksd.log"; then ok "gcksd detected the NAT too"
+else not_ok "gcksd detected the NAT too"
 fi
 
 # ---- the wire, as the GCKS's namespace saw it ----
@@ -203,9 +215,10 @@ check_count() { # DESC NAME OP N
 	v=$(pk "$2")
 	if [ -n "$v" ] && [ "$v" "$3" "$4" ]; then ok "$1 ($2: $v)"; else not_ok "$1 ($2: ${v:-none}, wanted $3 $4)"; fi
 }
-check_count "IKE_SA_INIT arrived on UDP 500 (the default port)" init500 -ge 1
+check_count "IKE_SA_INIT arrived on UDP 500 (the default port)" init500 -ge 2
 check_count "nothing but IKE_SA_INIT arrived on UDP 500" other500 -eq 0
-check_count "GSA_AUTH arrived on UDP 4500 after the non-ESP marker" auth4500 -ge 1
+check_count "GSA_AUTH arrived on UDP 4500 after the non-ESP marker" auth4500 -ge 3
+check_count "IKE_SA_INIT arrived on UDP 4500 after the marker (gmd --gcks HOST:4500)" init4500 -ge 1
 check_count "every datagram on 4500 carried the marker" nomarker4500 -eq 0
 check_count "every datagram came from the NAT's address" notnat -eq 0
 check_count "the GCKS answered on 500 (IKE_SA_INIT) ..." out500 -ge 1
