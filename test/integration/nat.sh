@@ -226,4 +226,34 @@ check_count "... and on 4500 with the marker" out4500 -ge 1
 [ "$(pk init500)" = "$(pk out500)" ] && ok "as many answers from 500 as IKE_SA_INIT requests" ||
 	not_ok "as many answers from 500 as IKE_SA_INIT requests"
 
+# ---- the marker on 4500 (RFC 3948 2.2): an IKE_SA_INIT without it is not IKE there ----
+cat >"$W/probe.py" <<'PY'
+import os, socket, struct, sys
+def t(last, ttype, tid, attr=b''):
+    body = struct.pack('>BBH', ttype, 0, tid) + attr
+    return struct.pack('>BBH', 0 if last else 3, 0, 4 + len(body)) + body
+# AES-GCM-16/256, PRF-HMAC-SHA2-256, X25519: a proposal gcksd accepts
+trs = t(0, 1, 20, struct.pack('>HH', 0x800e, 256)) + t(0, 2, 5) + t(1, 4, 31)
+prop = struct.pack('>BBHBBBB', 0, 0, 8 + len(trs), 1, 1, 0, 3) + trs
+body = (struct.pack('>BBH', 34, 0, 4 + len(prop)) + prop +
+        struct.pack('>BBHHH', 40, 0, 40, 31, 0) + os.urandom(32) + struct.pack('>BBH', 0, 0, 36) + os.urandom(32))
+ike = os.urandom(8) + bytes(8) + bytes([33, 0x20, 34, 0x08]) + struct.pack('>II', 0, 28 + len(body)) + body
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+s.sendto(ike if sys.argv[2] == "bare" else bytes(4) + ike, (sys.argv[1], 4500))
+try:
+    r = s.recv(4096)
+    sys.exit(0 if r[:4] == bytes(4) and r[4 + 18] == 34 else 2)  # a marked IKE_SA_INIT response
+except socket.timeout:
+    sys.exit(1)
+PY
+prc=0
+ip netns exec "$(ns gcks)" python3 "$W/probe.py" "$GCKS_IP" bare || prc=$?
+[ "$prc" = 1 ] && ok "an IKE_SA_INIT on 4500 without the marker gets no answer" ||
+	not_ok "an IKE_SA_INIT on 4500 without the marker gets no answer (probe exit $prc)"
+prc=0
+ip netns exec "$(ns gcks)" python3 "$W/probe.py" "$GCKS_IP" marked || prc=$?
+[ "$prc" = 0 ] && ok "the same with the marker is answered, with the marker" ||
+	not_ok "the same with the marker is answered, with the marker (probe exit $prc)"
+
 [ "$fails" -eq 0 ] || exit 1
