@@ -87,10 +87,11 @@ static void usage(FILE *f)
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
-	      "           [--user USER] [--initial-contact]\n"
+	      "           [--user USER] [--initial-contact] [--no-nat-t]\n"
 	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
-	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23)\n"
+	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23); --no-nat-t: no\n"
+	      "         NAT_DETECTION notifies, stay on PORT (a relay or port forward of that port only)\n"
 	      "--initial-contact: this gmd is the only one using its ID with this GCKS: its first IKE SA\n"
 	      "         replaces those the GCKS still holds for the ID (after a restart)\n"
 	      "--gcks-id: the identity the GCKS must authenticate as (required with --ca; its\n"
@@ -581,6 +582,7 @@ int main(int argc, char **argv)
 		{ "ca", required_argument, NULL, 'a' }, { "gcks-pubkey", required_argument, NULL, 'P' },
 		{ "sender", no_argument, NULL, 's' }, { "once", no_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' }, { "local", required_argument, NULL, 'l' },
+		{ "no-nat-t", no_argument, NULL, 'N' },
 		{ "log-level", required_argument, NULL, 'L' }, { "sag-encr", required_argument, NULL, 'E' },
 		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
 		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
@@ -596,7 +598,7 @@ int main(int argc, char **argv)
 	const char *local = NULL, *why, *user = GK_GMD_USER;
 	int level = GK_LOG_INFO, c, rc = 1;
 	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
-	bool have_id = false;
+	bool have_id = false, no_nat_t = false;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'g': gcks = optarg; break;
@@ -628,6 +630,7 @@ int main(int argc, char **argv)
 				d.cfg.sender_ids = (uint32_t)strtoul(argv[optind++], NULL, 10);
 			break;
 		case 'o': d.once = true; break;
+		case 'N': no_nat_t = true; break;
 		case 'j': d.json = true; break;
 		case 'l': local = optarg; break;
 		case 'L':
@@ -767,7 +770,7 @@ int main(int argc, char **argv)
 	/* IKE on 4500 from the start carries the marker (RFC 7296 2.23) */
 	if (gk_addr_port((struct sockaddr *)&d.gcks) == NAT_T_PORT)
 		gk_udp_set_marker(d.udp, true);
-	if (!local_toward((struct sockaddr *)&d.gcks, d.udp, &d.cfg.local))
+	if (no_nat_t || !local_toward((struct sockaddr *)&d.gcks, d.udp, &d.cfg.local))
 		memset(&d.cfg.local, 0, sizeof(d.cfg.local)); /* no route yet: no NAT-D, no NAT-T */
 	else
 		d.cfg.gcks = d.gcks;

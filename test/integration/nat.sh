@@ -6,7 +6,8 @@
 #   gcks    10.99.1.1/24     gcksd with its default listeners (UDP 500, 4500 and 848)
 #   router  10.99.1.254/24   nftables masquerade of 192.168.99.0/24 toward the GCKS
 #           192.168.99.254/24
-#   member  192.168.99.2/24  gmd --gcks 10.99.1.1 (no port: the default, 500)
+#   member  192.168.99.2/24  gmd --gcks 10.99.1.1 (no port: the default, 500); also with --local,
+#                            with --gcks 10.99.1.1:4500 and with --no-nat-t (stays on 500)
 # nft counters in the GCKS's namespace count what arrives: IKE_SA_INIT on 500, and on 4500
 # datagrams that start with the marker (four zero octets) followed by an IKE header, by exchange
 # type; and what leaves, by source port. Everything is from the router's address (the NAT).
@@ -225,6 +226,19 @@ check_count "the GCKS answered on 500 (IKE_SA_INIT) ..." out500 -ge 1
 check_count "... and on 4500 with the marker" out4500 -ge 1
 [ "$(pk init500)" = "$(pk out500)" ] && ok "as many answers from 500 as IKE_SA_INIT requests" ||
 	not_ok "as many answers from 500 as IKE_SA_INIT requests"
+
+# ---- --no-nat-t: no NAT_DETECTION, everything on the first port (a one-port relay) ----
+rc=0
+timeout 30 ip netns exec "$(ns member)" "$GMD" --gcks "$GCKS_IP" --id fqdn:m1.example --group "$GROUP" \
+	--psk-file "$W/m1.psk" --sa-backend none --once --json --log-level debug --no-nat-t \
+	>"$W/gmd-nonat.json" 2>"$W/gmd-nonat.log" || rc=$?
+ip netns exec "$(ns gcks)" nft list counters table ip count >"$W/nft.txt"
+if [ "$rc" = 0 ] && grep -q '"status":"registered"' "$W/gmd-nonat.json" && ! grep -q "NAT detected" "$W/gmd-nonat.log" &&
+	[ "$(pk other500)" -ge 1 ]; then
+	ok "gmd --no-nat-t registers through the NAT with GSA_AUTH on 500 (other500: $(pk other500))"
+else
+	not_ok "gmd --no-nat-t registers through the NAT with GSA_AUTH on 500 (exit $rc, other500: $(pk other500))"
+fi
 
 # ---- the marker on 4500 (RFC 3948 2.2): an IKE_SA_INIT without it is not IKE there ----
 cat >"$W/probe.py" <<'PY'
