@@ -84,6 +84,8 @@ gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_ud
 	return udp_open(loop, addr, UV_UDP_REUSEADDR, cb, ctx, out, err, errlen);
 }
 
+void gk_udp_set_marker(gk_udp *u, bool on) { u->marker = on; }
+
 gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len)
 {
 	static const char zero[4];

@@ -18,6 +18,9 @@ gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_
 /* The same with SO_REUSEADDR, so several listeners on one host can take a rekey group's port. */
 gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
 			     gk_udp **out, char *err, size_t errlen);
+/* Adds and strips the non-ESP marker on a socket not bound to 4500 (a member that moved to
+ * NAT-T from an ephemeral port, RFC 7296 2.23), or stops doing so. */
+void gk_udp_set_marker(gk_udp *u, bool on);
 gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len);
 /* Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max). */
 gk_status gk_udp_set_rcvbuf(gk_udp *u, int bytes);

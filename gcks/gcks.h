@@ -115,6 +115,8 @@ typedef struct gk_gcks_stats {
 	uint64_t rtx_limited;            /* retransmissions left unanswered by the rate limit */
 	uint64_t weak_kwk;               /* registrations whose KWK is shorter than a group key
 					  * it wraps (RFC 9838 3.1: SHOULD NOT; warned) */
+	uint64_t nat_detected;           /* IKE SAs whose NAT_DETECTION hashes show a NAT (RFC 7296
+					  * 2.23; later requests come to 4500 and are answered there) */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
 

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "gcks_int.h"
+#include "addr.h"
 #include "exchange_rules.h"
 #include "log.h"
 
@@ -184,6 +185,33 @@ static gk_status add_natd(gk_arena *a, gk_out_pl *pl, size_t *n, uint16_t type, 
 	*nt = (gk_pl_notify){ .type = type, .data = GK_CHUNK(h, 20) };
 	pl[(*n)++] = (gk_out_pl){ GK_PL_NOTIFY, false, nt };
 	return GK_OK;
+}
+
+/* RFC 7296 2.23: the initiator's NAT_DETECTION_SOURCE_IP hashes (one per address it may send
+ * from) must include the hash of the address we saw, its DESTINATION_IP that of the one it
+ * reached; the responder SPI is zero in the request and in its hashes. A peer that sent none
+ * says nothing about NATs. */
+static bool natd_mismatch(const gk_msg *m, uint64_t spi_i, const struct sockaddr *peer,
+			  const struct sockaddr *local)
+{
+	const struct sockaddr *seen[2] = { peer, local };
+	const uint16_t types[2] = { GK_N_NAT_DETECTION_SOURCE_IP, GK_N_NAT_DETECTION_DESTINATION_IP };
+	for (int k = 0; k < 2; k++) {
+		uint8_t h[20];
+		bool any = false, match = false;
+		if (gk_natd_hash(spi_i, 0, seen[k], h))
+			return false;
+		for (size_t i = 0; i < m->pl.n; i++) {
+			const gk_payload *p = &m->pl.items[i];
+			if (p->type != GK_PL_NOTIFY || p->body->notify.type != types[k])
+				continue;
+			any = true;
+			match |= p->body->notify.data.len == 20 && !CRYPTO_memcmp(p->body->notify.data.ptr, h, 20);
+		}
+		if (any && !match)
+			return true;
+	}
+	return false;
 }
 
 /* Builds the response payloads: SA, KE, Nr, NAT-D, feature notifies, CERTREQ. */
@@ -391,6 +419,12 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		free(sa);
 		g->stats.dropped++;
 		goto out;
+	}
+	if (natd_mismatch(&m, sa->ike.spi_i, peer, local)) {
+		char at[64];
+		g->stats.nat_detected++;
+		gk_info("a NAT lies between us and the initiator at %s (RFC 7296 2.23)",
+			gk_addr_text(peer, at, sizeof(at)));
 	}
 	g->env.send(g->env.send_ctx, local, peer, resp.data, resp.len);
 out:

@@ -46,7 +46,7 @@ static void usage(FILE *f)
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "             [--require-kwa]\n"
-	      "Listens on UDP 848 and 500, IPv4 and IPv6, unless --listen is given.\n"
+	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
 	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
 	      "--admin-group: members may use the control socket besides root and USER (default %s)\n"
@@ -274,10 +274,12 @@ static int drop_privileges(const gcksd_access *a, const char *control)
 
 static int listen_all(gcksd *d, const char **addrs, size_t n)
 {
-	static const char *defaults[] = { "0.0.0.0:848", "[::]:848", "0.0.0.0:500", "[::]:500" };
+	static const char *defaults[] = { "0.0.0.0:848", "[::]:848", "0.0.0.0:500", "[::]:500",
+					  "0.0.0.0:4500", "[::]:4500" };
 	if (n == 0) {
+		/* RFC 9838 2.1.1: the IKEv2 ports, 4500 for members behind a NAT (RFC 7296 2.23) */
 		addrs = defaults;
-		n = 4;
+		n = sizeof(defaults) / sizeof(defaults[0]);
 	}
 	for (size_t i = 0; i < n && d->nudp < MAX_LISTEN; i++) {
 		struct sockaddr_storage a;

@@ -54,6 +54,8 @@ typedef struct gk_gm_config {
 				      * check (plus up to 1/4 jitter); 0 = off */
 	bool initial_contact;        /* the first IKE SA with this GCKS since we started: the GCKS
 				      * drops any it still holds for our identity (RFC 7296 2.4) */
+	struct sockaddr_storage local; /* our address and port toward the GCKS, and the GCKS's: */
+	struct sockaddr_storage gcks;  /* the NAT_DETECTION hashes (RFC 7296 2.23); family 0 = none sent */
 } gk_gm_config;
 
 void gk_gm_config_default(gk_gm_config *c);
@@ -100,6 +102,9 @@ typedef struct gk_gm_env {
 	void *send_ctx;
 	void (*event)(void *ctx, const gk_gm_event *ev);
 	void *event_ctx;
+	/* A NAT lies between us and the GCKS (RFC 7296 2.23): from the next datagram on, send to
+	 * the GCKS's port 4500 with the non-ESP marker (with send_ctx; NULL = cannot move). */
+	void (*nat_t)(void *ctx);
 } gk_gm_env;
 
 typedef struct gk_gm gk_gm;

@@ -33,6 +33,7 @@ struct gk_gm {
 	unsigned rtx_count, rtx_ms;
 	uint8_t cookie[64];
 	size_t cookie_len;
+	bool nat_t;                 /* moved to port 4500 (RFC 7296 2.23) */
 	uint16_t ke_group;
 	gk_group_state *gs;         /* scratch for decoding, wiped after each use */
 	size_t nreg;                /* groups registered in this attempt */
@@ -46,6 +47,7 @@ struct gk_gm {
 };
 
 typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
+static bool nat_detected(const gk_gm *gm, const gk_msg *m);
 static void on_init_resp(gk_gm *gm, const gk_msg *m);
 static void on_auth_resp(gk_gm *gm, const gk_msg *m);
 static void on_reg_resp(gk_gm *gm, const gk_msg *m);
@@ -170,7 +172,14 @@ static gk_status build_init(gk_gm *gm)
 					     0, GK_HASH_IDENTITY };
 	gk_pl_notify sigh = { .type = GK_N_SIGNATURE_HASH_ALGORITHMS, .data = GK_CHUNK(hash_algs, sizeof(hash_algs)) };
 	gk_pl_notify frag = { .type = GK_N_IKEV2_FRAGMENTATION_SUPPORTED };
-	gk_out_pl pl[6];
+	/* RFC 7296 2.23: the responder SPI is zero in the request's header, and so in the hash */
+	uint8_t natd_src[20], natd_dst[20];
+	gk_pl_notify nsrc = { .type = GK_N_NAT_DETECTION_SOURCE_IP, .data = GK_CHUNK(natd_src, 20) };
+	gk_pl_notify ndst = { .type = GK_N_NAT_DETECTION_DESTINATION_IP, .data = GK_CHUNK(natd_dst, 20) };
+	bool natd = gm->cfg.local.ss_family && gm->cfg.gcks.ss_family &&
+		    !gk_natd_hash(gm->ike.spi_i, 0, (const struct sockaddr *)&gm->cfg.local, natd_src) &&
+		    !gk_natd_hash(gm->ike.spi_i, 0, (const struct sockaddr *)&gm->cfg.gcks, natd_dst);
+	gk_out_pl pl[8];
 	size_t n = 0;
 	gk_wbuf pub;
 	gk_wbuf_init(&pub, 1024);
@@ -187,6 +196,10 @@ static gk_status build_init(gk_gm *gm)
 	pl[n++] = (gk_out_pl){ GK_PL_NONCE, false, &nonce };
 	pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &frag };
 	pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &sigh };
+	if (natd) {
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &nsrc };
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &ndst };
+	}
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
 			 .outer = pl, .nouter = n };
 	gk_dgrams_free(&gm->req);
@@ -306,8 +319,43 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 	}
 	gm->ike.state = GK_IKE_INIT_DONE;
 	gm->ike.msgid_out = 1;
+	if (!gm->nat_t && gm->env.nat_t && nat_detected(gm, m)) {
+		/* RFC 7296 2.23: GSA_AUTH and all that follows go to port 4500 with the marker */
+		gk_info("NAT detected between us and the GCKS: moving to UDP 4500");
+		gm->nat_t = true;
+		gm->env.nat_t(gm->env.send_ctx);
+	}
 	if (send_gsa_auth(gm) != GK_OK)
 		fail(gm, 0, "cannot build GSA_AUTH");
+}
+
+/* RFC 7296 2.23: a NAT_DETECTION_DESTINATION_IP that is not the hash of our address and port
+ * means a NAT in front of us, a NAT_DETECTION_SOURCE_IP that is not the hash of the GCKS's
+ * means one in front of the GCKS. Without our own NAT-D the GCKS's are not looked at. */
+static bool nat_detected(const gk_gm *gm, const gk_msg *m)
+{
+	if (!gm->cfg.local.ss_family || !gm->cfg.gcks.ss_family)
+		return false;
+	const struct sockaddr *mine[2] = { (const struct sockaddr *)&gm->cfg.local,
+					   (const struct sockaddr *)&gm->cfg.gcks };
+	const uint16_t types[2] = { GK_N_NAT_DETECTION_DESTINATION_IP, GK_N_NAT_DETECTION_SOURCE_IP };
+	for (int k = 0; k < 2; k++) {
+		uint8_t h[20];
+		bool seen = false, match = false;
+		if (gk_natd_hash(gm->ike.spi_i, gm->ike.spi_r, mine[k], h))
+			return false;
+		/* several SOURCE_IP notifies are allowed (a multihomed responder): any match will do */
+		for (size_t i = 0; i < m->pl.n; i++) {
+			const gk_payload *p = &m->pl.items[i];
+			if (p->type != GK_PL_NOTIFY || p->body->notify.type != types[k])
+				continue;
+			seen = true;
+			match |= p->body->notify.data.len == 20 && !CRYPTO_memcmp(p->body->notify.data.ptr, h, 20);
+		}
+		if (seen && !match)
+			return true;
+	}
+	return false;
 }
 
 /* ---- protected requests ---- */

@@ -26,7 +26,8 @@
 #include "privdrop.h"
 #include "udp.h"
 
-#define GCKS_DEFAULT_PORT 848
+#define GCKS_DEFAULT_PORT 500  /* RFC 9838 2.1.1: the IKEv2 ports; 848 with --gcks HOST:848 */
+#define NAT_T_PORT 4500
 /* Exit status when gmd would register but could not install what it receives (no XFRM access,
  * e.g. no CAP_NET_ADMIN), and --sa-backend none was not asked for. */
 #define EXIT_NO_BACKEND 4
@@ -59,6 +60,8 @@ typedef struct gmd {
 	uv_signal_t sigterm, sigint;
 	gk_udp *udp;
 	struct sockaddr_storage gcks;
+	gk_udp *nat;                 /* to the GCKS's 4500 with the non-ESP marker once a NAT is seen */
+	struct sockaddr_storage gcks_nat;
 	gm_run *runs[MAX_RUNS];
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
@@ -84,7 +87,11 @@ static void usage(FILE *f)
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
-	      "           [--user USER] [--initial-contact]\n"
+	      "           [--user USER] [--initial-contact] [--no-nat-t]\n"
+	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
+	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
+	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23); --no-nat-t: no\n"
+	      "         NAT_DETECTION notifies, stay on PORT (a relay or port forward of that port only)\n"
 	      "--initial-contact: this gmd is the only one using its ID with this GCKS: its first IKE SA\n"
 	      "         replaces those the GCKS still holds for the ID (after a restart)\n"
 	      "--gcks-id: the identity the GCKS must authenticate as (required with --ca; its\n"
@@ -113,7 +120,67 @@ static int64_t clock_ms(void *ctx)
 static void send_cb(void *ctx, const uint8_t *data, size_t len)
 {
 	gmd *d = ctx;
-	gk_udp_send(d->udp, (const struct sockaddr *)&d->gcks, data, len);
+	if (d->nat)
+		gk_udp_send(d->nat, (const struct sockaddr *)&d->gcks_nat, data, len);
+	else
+		gk_udp_send(d->udp, (const struct sockaddr *)&d->gcks, data, len);
+}
+
+static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
+		    const struct sockaddr *local);
+
+static void set_port(struct sockaddr *sa, unsigned port)
+{
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)(void *)sa)->sin_port = htons((uint16_t)port);
+	else if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)(void *)sa)->sin6_port = htons((uint16_t)port);
+}
+
+/* RFC 7296 2.23: a NAT between us and the GCKS. Every registration after this goes from a
+ * socket of its own (an ephemeral port: the NAT rewrites it anyway) to the GCKS's 4500, with
+ * the non-ESP marker. Already on 4500: nothing to change. */
+static void nat_t_cb(void *ctx)
+{
+	gmd *d = ctx;
+	struct sockaddr_storage la;
+	char err[256];
+	if (d->nat || gk_addr_port((struct sockaddr *)&d->gcks) == NAT_T_PORT)
+		return;
+	memcpy(&la, gk_udp_local(d->udp), sizeof(la));
+	set_port((struct sockaddr *)&la, 0);
+	if (gk_udp_open(d->loop, (struct sockaddr *)&la, recv_cb, d, &d->nat, err, sizeof(err))) {
+		gk_warn("NAT-T: %s; staying on port %u", err, gk_addr_port((struct sockaddr *)&d->gcks));
+		return;
+	}
+	gk_udp_set_marker(d->nat, true);
+	d->gcks_nat = d->gcks;
+	set_port((struct sockaddr *)&d->gcks_nat, NAT_T_PORT);
+}
+
+/* The address the kernel sends from toward the GCKS (a connected probe socket asks the route),
+ * with our socket's port: what the NAT_DETECTION_SOURCE_IP hash covers (RFC 7296 2.23). */
+static bool local_toward(const struct sockaddr *gcks, const gk_udp *u, struct sockaddr_storage *out)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	const struct sockaddr *l = gk_udp_local(u);
+	/* bound to an address with --local: that one */
+	if ((l->sa_family == AF_INET && ((const struct sockaddr_in *)(const void *)l)->sin_addr.s_addr != INADDR_ANY) ||
+	    (l->sa_family == AF_INET6 &&
+	     memcmp(&((const struct sockaddr_in6 *)(const void *)l)->sin6_addr, &any6, sizeof(any6)))) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out, l, gk_addr_len(l));
+		return true;
+	}
+	socklen_t len = sizeof(*out);
+	int fd = socket(gcks->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && !connect(fd, gcks, gk_addr_len(gcks)) &&
+		  !getsockname(fd, (struct sockaddr *)out, &len);
+	if (fd >= 0)
+		close(fd);
+	if (ok)
+		set_port((struct sockaddr *)out, gk_addr_port(gk_udp_local(u)));
+	return ok;
 }
 
 static void stop(gmd *d)
@@ -515,6 +582,7 @@ int main(int argc, char **argv)
 		{ "ca", required_argument, NULL, 'a' }, { "gcks-pubkey", required_argument, NULL, 'P' },
 		{ "sender", no_argument, NULL, 's' }, { "once", no_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' }, { "local", required_argument, NULL, 'l' },
+		{ "no-nat-t", no_argument, NULL, 'N' },
 		{ "log-level", required_argument, NULL, 'L' }, { "sag-encr", required_argument, NULL, 'E' },
 		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
 		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
@@ -530,7 +598,7 @@ int main(int argc, char **argv)
 	const char *local = NULL, *why, *user = GK_GMD_USER;
 	int level = GK_LOG_INFO, c, rc = 1;
 	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
-	bool have_id = false;
+	bool have_id = false, no_nat_t = false;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'g': gcks = optarg; break;
@@ -562,6 +630,7 @@ int main(int argc, char **argv)
 				d.cfg.sender_ids = (uint32_t)strtoul(argv[optind++], NULL, 10);
 			break;
 		case 'o': d.once = true; break;
+		case 'N': no_nat_t = true; break;
 		case 'j': d.json = true; break;
 		case 'l': local = optarg; break;
 		case 'L':
@@ -698,8 +767,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmd: %s\n", err);
 		goto out;
 	}
+	/* IKE on 4500 from the start carries the marker (RFC 7296 2.23) */
+	if (gk_addr_port((struct sockaddr *)&d.gcks) == NAT_T_PORT)
+		gk_udp_set_marker(d.udp, true);
+	if (no_nat_t || !local_toward((struct sockaddr *)&d.gcks, d.udp, &d.cfg.local))
+		memset(&d.cfg.local, 0, sizeof(d.cfg.local)); /* no route yet: no NAT-D, no NAT-T */
+	else
+		d.cfg.gcks = d.gcks;
 	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
-			     .send_ctx = &d, .event = event_cb };
+			     .send_ctx = &d, .event = event_cb, .nat_t = nat_t_cb };
 	size_t all[GK_GM_MAX_GROUPS];
 	for (size_t i = 0; i < d.cfg.ngroups; i++)
 		all[i] = i;
@@ -761,6 +837,7 @@ out:
 			run_free(&d, i);
 	if (d.loop) {
 		gk_udp_close(d.udp);
+		gk_udp_close(d.nat);
 		if (d.handles) {
 			uv_close((uv_handle_t *)&d.timer, NULL);
 			uv_close((uv_handle_t *)&d.sigterm, NULL);

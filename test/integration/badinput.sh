@@ -264,7 +264,8 @@ relay = Relay()
 
 def gmd(name, group, extra=(), wait=True, psk=None):
     args = [GMD, '--gcks', f'127.0.0.1:{relay.port}', '--id', f'fqdn:{name}.example.net',
-            '--psk-file', psk or f'{W}/keys/{name}.psk', '--group', group, '--once', '--json', *extra]
+            '--psk-file', psk or f'{W}/keys/{name}.psk', '--group', group, '--once', '--json',
+            '--no-nat-t', *extra]  # the relay is a NAT (RFC 7296 2.23) that forwards one port only
     log = open(f'{W}/gmd-{name}-{group.split(":")[1]}.log', 'a')
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
     if not wait:

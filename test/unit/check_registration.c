@@ -2694,6 +2694,148 @@ START_TEST(rekey_frag_disabled)
 }
 END_TEST
 
+/* ---- NAT traversal (RFC 7296 2.23, RFC 9838 2.1.1) ---- */
+
+static bool holds(const fn_trace *t, const uint8_t *h, size_t n)
+{
+	for (size_t i = 0; i + n <= t->len; i++)
+		if (!memcmp(t->data + i, h, n))
+			return true;
+	return false;
+}
+
+/* A member that knows its own and the GCKS's address (as gmd does) and its single receiver
+ * registration; local/gcks as the member believes them. */
+static fn_member *nat_member(const char *local, uint16_t lport, const char *gcks, uint16_t gport)
+{
+	single_member_policy("fqdn:m1.example");
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:m1.example", G1);
+	struct sockaddr_in *l = (struct sockaddr_in *)&c.local, *g = (struct sockaddr_in *)&c.gcks;
+	l->sin_family = g->sin_family = AF_INET;
+	inet_pton(AF_INET, local, &l->sin_addr);
+	inet_pton(AF_INET, gcks, &g->sin_addr);
+	l->sin_port = htons(lport);
+	g->sin_port = htons(gport);
+	fn_member *m = join(&c);
+	run_all();
+	registered(m, 0);
+	return m;
+}
+
+/* Every datagram after IKE_SA_INIT, both ways, is on the GCKS's port 4500 (or on none of it). */
+static void after_init_on(const fn_member *m, bool on_4500)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < net.ntrace; i++) {
+		const fn_trace *t = &net.trace[i];
+		if (t->peer != m->idx)
+			continue;
+		uint16_t gport = t->to_gcks ? t->to_port : t->from_port;
+		if (t->exchange == GK_EXCH_IKE_SA_INIT) {
+			ck_assert_uint_eq(gport, 848);
+			continue;
+		}
+		n++;
+		ck_assert_uint_eq(gport, on_4500 ? 4500 : 848);
+		/* the GCKS answers where the request came from: the member's NAT-T mapping */
+		uint16_t mport = t->to_gcks ? t->from_port : t->to_port;
+		ck_assert_uint_eq(mport, on_4500 ? ntohs(m->nat_addr.sin_port) : ntohs(m->addr.sin_port));
+	}
+	ck_assert_uint_ge(n, 2); /* GSA_AUTH request and response */
+}
+
+/* A NAT in front of the member: the GCKS's NAT_DETECTION_DESTINATION_IP is not the hash of the
+ * member's own address, so GSA_AUTH goes to 4500 and the GCKS answers there. */
+START_TEST(nat_member_behind_nat_moves_to_4500)
+{
+	fn_member *m = nat_member("192.168.1.2", 500, "127.0.0.1", 848);
+	ck_assert_uint_eq(m->nat_t, 1);
+	ck_assert_uint_eq(stats().nat_detected, 1); /* the GCKS sees it from the member's hashes */
+	after_init_on(m, true);
+	/* the request carried both NAT-D notifies, the hashes with a zero responder SPI */
+	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_IKE_SA_INIT, 0, 0);
+	ck_assert_ptr_nonnull(t);
+	uint8_t src[20], dst[20];
+	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(500) };
+	inet_pton(AF_INET, "192.168.1.2", &l.sin_addr);
+	ck_assert_int_eq(gk_natd_hash(t->spi_i, 0, (struct sockaddr *)&l, src), GK_OK);
+	ck_assert_int_eq(gk_natd_hash(t->spi_i, 0, (struct sockaddr *)&net.gcks_addr, dst), GK_OK);
+	ck_assert(holds(t, src, 20));
+	ck_assert(holds(t, dst, 20));
+}
+END_TEST
+
+/* A NAT in front of the GCKS (the member reaches it at a public address): the
+ * NAT_DETECTION_SOURCE_IP does not match, and the member moves as well. */
+START_TEST(nat_gcks_behind_nat_moves_to_4500)
+{
+	fn_member *m = nat_member("127.0.0.10", 10000, "203.0.113.1", 500);
+	ck_assert_uint_eq(m->nat_t, 1);
+	ck_assert_uint_eq(stats().nat_detected, 1);
+	after_init_on(m, true);
+}
+END_TEST
+
+/* No NAT: both hashes match, everything stays on the port IKE_SA_INIT used (848 here: the
+ * behaviour must not depend on it, RFC 9838 2.1.1). */
+START_TEST(nat_none_stays)
+{
+	fn_member *m = nat_member("127.0.0.10", 10000, "127.0.0.1", 848);
+	ck_assert_uint_eq(m->nat_t, 0);
+	ck_assert_uint_eq(stats().nat_detected, 0);
+	after_init_on(m, false);
+}
+END_TEST
+
+/* A member that does not know its address sends no NAT-D and does not move. */
+START_TEST(nat_no_natd_without_address)
+{
+	single_member_policy("fqdn:m1.example");
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:m1.example", G1);
+	fn_member *m = join(&c);
+	run_all();
+	registered(m, 0);
+	ck_assert_uint_eq(m->nat_t, 0);
+	ck_assert_uint_eq(stats().nat_detected, 0);
+	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_IKE_SA_INIT, 0, 0);
+	ck_assert_ptr_nonnull(t);
+	uint8_t type[2] = { GK_N_NAT_DETECTION_SOURCE_IP >> 8, GK_N_NAT_DETECTION_SOURCE_IP & 0xff };
+	ck_assert(!holds(t, type, 2));
+	after_init_on(m, false);
+}
+END_TEST
+
+/* After the move, what the GCKS starts on the IKE SA (here its idle close) also goes from 4500
+ * to the member's NAT-T mapping: the SA follows the last authentic request. */
+START_TEST(nat_gcks_requests_follow_to_4500)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.ike_idle_timeout = 20;
+	pol_member(&g, "fqdn:m1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:m1.example", G1);
+	struct sockaddr_in *l = (struct sockaddr_in *)&c.local;
+	l->sin_family = AF_INET;
+	inet_pton(AF_INET, "192.168.1.2", &l->sin_addr);
+	l->sin_port = htons(500);
+	memcpy(&c.gcks, &net.gcks_addr, sizeof(net.gcks_addr));
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(m->nat_t, 1);
+	fn_advance(&net, 21000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 1);
+	const fn_trace *t = fn_trace_find(&net, FN_FROM_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0, 0);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(t->from_port, 4500);
+	ck_assert_uint_eq(t->to_port, ntohs(m->nat_addr.sin_port));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2759,6 +2901,11 @@ int main(void)
 	tcase_add_loop_test(tc, rekey_fragmented_when_all_members_support, 0, 2);
 	tcase_add_test(tc, rekey_whole_when_a_member_lacks_frag);
 	tcase_add_test(tc, rekey_frag_disabled);
+	tcase_add_test(tc, nat_member_behind_nat_moves_to_4500);
+	tcase_add_test(tc, nat_gcks_behind_nat_moves_to_4500);
+	tcase_add_test(tc, nat_none_stays);
+	tcase_add_test(tc, nat_no_natd_without_address);
+	tcase_add_test(tc, nat_gcks_requests_follow_to_4500);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }

@@ -199,6 +199,8 @@ static void record(fakenet *n, const fn_dgram *d, unsigned fates)
 	t->data = xdup(d->data, d->len);
 	t->len = d->len;
 	t->fates = fates;
+	t->from_port = ntohs(d->from.sin_port);
+	t->to_port = ntohs(d->to.sin_port);
 }
 
 /* A datagram leaves its sender: impairments apply, then it joins the queue. */
@@ -285,13 +287,16 @@ static void gcks_send(void *ctx, const struct sockaddr *local, const struct sock
 		      const uint8_t *data, size_t len)
 {
 	fakenet *n = ctx;
-	if (!same(&n->gcks_addr, local)) {
+	struct sockaddr_in nat = n->gcks_addr;
+	nat.sin_port = htons(4500);
+	if (!same(&n->gcks_addr, local) && !same(&nat, local)) {
 		fprintf(stderr, "fakenet: the GCKS sent from an address it does not have\n");
 		abort();
 	}
+	const struct sockaddr_in *from = (const struct sockaddr_in *)(const void *)local;
 	for (size_t i = 0; i < n->nmembers; i++)
-		if (same(&n->members[i].addr, peer)) {
-			transmit(n, false, (int)i, n->gcks_addr, n->members[i].addr, data, len);
+		if (same(&n->members[i].addr, peer) || (n->members[i].nat_t && same(&n->members[i].nat_addr, peer))) {
+			transmit(n, false, (int)i, *from, *(const struct sockaddr_in *)(const void *)peer, data, len);
 			return;
 		}
 	for (size_t i = 0; i < n->nraws; i++)
@@ -331,7 +336,18 @@ gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store)
 static void member_send(void *ctx, const uint8_t *data, size_t len)
 {
 	fn_member *m = ctx;
-	transmit(m->net, true, m->idx, m->addr, m->net->gcks_addr, data, len);
+	struct sockaddr_in to = m->net->gcks_addr;
+	if (m->nat_t)
+		to.sin_port = htons(4500);
+	transmit(m->net, true, m->idx, m->nat_t ? m->nat_addr : m->addr, to, data, len);
+}
+
+static void member_nat_t(void *ctx)
+{
+	fn_member *m = ctx;
+	m->nat_t++;
+	m->nat_addr = m->addr;
+	m->nat_addr.sin_port = htons((uint16_t)(ntohs(m->addr.sin_port) + 30000));
 }
 
 static void member_event(void *ctx, const gk_gm_event *ev)
@@ -371,7 +387,7 @@ fn_member *fn_add_member(fakenet *n, const gk_gm_config *cfg)
 	m->addr = addr4(ip, (uint16_t)(10000 + m->idx));
 	gk_rand_test_init(&m->rnd, 100 + (uint64_t)m->idx);
 	gk_gm_env env = { .rnd = &m->rnd.r, .now_ms = clock_ms, .clock_ctx = n, .send = member_send,
-			  .send_ctx = m, .event = member_event, .event_ctx = m };
+			  .send_ctx = m, .event = member_event, .event_ctx = m, .nat_t = member_nat_t };
 	if (gk_gm_new(cfg, &env, &m->gm) != GK_OK)
 		return NULL;
 	n->nmembers++;

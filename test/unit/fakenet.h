@@ -50,6 +50,7 @@ typedef struct fn_trace {
 	uint8_t *data;
 	size_t len;
 	unsigned fates;                /* bit (1 << fn_fate) per impairment applied, 0 = none */
+	uint16_t from_port, to_port;   /* UDP ports, host order */
 } fn_trace;
 
 /* An impairment. Filters (-1 = any) select datagrams; of those, the first `skip` pass, then
@@ -92,6 +93,9 @@ typedef struct fn_member {
 	gk_gm *gm;
 	fn_event *ev;
 	size_t nev, cap;
+	unsigned nat_t;                /* times the core asked to move to port 4500 (env.nat_t) */
+	struct sockaddr_in nat_addr;   /* from then on it sends from here (a NAT mapping of its
+					* NAT-T socket) to the GCKS's port 4500 */
 } fn_member;
 
 typedef struct fn_raw {
