@@ -1488,6 +1488,36 @@ START_TEST(inband_liveness_after_gcks_restart)
 }
 END_TEST
 
+/* Two members of the inband group G1: r1 plain, r2 allowing unicast 192.0.2.0/24 (allow must
+ * outlive them), both registered. mk makes their config (gm_psk, gm_daemon). */
+static void join_plain_and_allowed(gk_gm_config (*mk)(const char *, const char *), gk_prefix *allow,
+				   fn_member **plain, fn_member **allowed)
+{
+	const char *why;
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", allow, &why), GK_OK);
+	gk_gm_config c = mk("fqdn:r1.example", G1);
+	*plain = join(&c);
+	c = mk("fqdn:r2.example", G1);
+	c.allow = allow;
+	c.nallow = 1;
+	*allowed = join(&c);
+	run_all();
+	registered(*plain, 0);
+	registered(*allowed, 0);
+}
+
+/* G1 (inband, r1 and r2) changes its SA to the unicast destination 192.0.2.50 in the store. */
+static void policy_to_unicast(void)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.rekey_transport = GK_REKEY_INBAND;
+	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+}
+
 /* The GCKS's policy changes to a unicast destination while members hold the group on their IKE
  * SAs: the GSA_INBAND_REKEY that brings it is refused whole by a member that did not allow the
  * prefix (nothing reported, so nothing installed); one that allowed it takes the new SA. */
@@ -1496,24 +1526,9 @@ START_TEST(inband_rekey_unicast_selector_refused)
 	inband_policy();
 	start_gcks();
 	gk_prefix allow;
-	const char *why;
-	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", &allow, &why), GK_OK);
-	gk_gm_config c = gm_daemon("fqdn:r1.example", G1);
-	fn_member *plain = join(&c);
-	c = gm_daemon("fqdn:r2.example", G1);
-	c.allow = &allow;
-	c.nallow = 1;
-	fn_member *allowed = join(&c);
-	run_all();
-	registered(plain, 0);
-	registered(allowed, 0);
-	gk_group_policy g;
-	pol_init(&g, G1);
-	g.rekey_transport = GK_REKEY_INBAND;
-	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
-	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
-	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
-	pol_put(&g);
+	fn_member *plain, *allowed;
+	join_plain_and_allowed(gm_daemon, &allow, &plain, &allowed);
+	policy_to_unicast();
 	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
 	char msg[256];
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
@@ -1908,32 +1923,12 @@ static gk_gm_config gm_no_kwa(const char *id, const char *group)
 	return c;
 }
 
-/* raw_sa_init for an offer without KWA (raw_sa_init insists on one): a plain IKEv2 initiator. */
+/* raw_sa_init for an offer without KWA: a plain IKEv2 initiator. */
 static void raw_sa_init_plain(raw_ike *r)
 {
-	gk_wbuf req, shared;
-	uint8_t ni[32];
 	r->offer.nkwa = 0;
 	r->offer.kwa_required = false;
-	gk_wbuf_init(&req, GK_MAX_MESSAGE);
-	gk_wbuf_init(&shared, 1024);
-	raw_init_request(r, &req, ni);
-	gk_msg m;
-	ck_assert_msg(raw_recv(r, &m, false), "no IKE_SA_INIT response");
-	ck_assert_ptr_null(gk_msg_find_error(&m));
-	ck_assert_int_eq(gk_ike_suite_from_sa(&gk_msg_find(&m, GK_PL_SA)->body->sa, &r->offer, &r->ike.suite), GK_OK);
-	ck_assert_uint_eq(r->ike.suite.kwa, 0);
-	r->ike.spi_r = m.hdr.spi_r;
-	ck_assert_int_eq(gk_dh_derive(r->ike.dh, gk_msg_find(&m, GK_PL_KE)->body->ke.data, &shared), GK_OK);
-	ck_assert_int_eq(gk_ike_sa_set_nonces(&r->ike, GK_CHUNK(ni, sizeof(ni)),
-					      gk_msg_find(&m, GK_PL_NONCE)->body->bytes.data), GK_OK);
-	ck_assert_int_eq(gk_ike_sa_keep_init(&r->ike, gk_wbuf_chunk(&req), m.data), GK_OK);
-	ck_assert_int_eq(gk_ike_sa_derive(&r->ike, gk_wbuf_chunk(&shared)), GK_OK);
-	r->ike.state = GK_IKE_INIT_DONE;
-	r->ike.msgid_out = 1;
-	gk_msg_free(&m);
-	gk_wbuf_free(&req);
-	gk_wbuf_free(&shared);
+	raw_sa_init(r);
 }
 
 /* RFC 9838 4.5.4: the KWA MUST be negotiated in IKE_SA_INIT. By default the GCKS cannot tell a
@@ -2267,25 +2262,10 @@ START_TEST(inband_rekey_refusal_excludes)
 	inband_policy();
 	start_gcks();
 	gk_prefix allow;
-	const char *why;
-	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", &allow, &why), GK_OK);
-	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
-	fn_member *plain = join(&c);
-	c = gm_psk("fqdn:r2.example", G1);
-	c.allow = &allow;
-	c.nallow = 1;
-	fn_member *allowed = join(&c);
-	run_all();
-	registered(plain, 0);
-	registered(allowed, 0);
+	fn_member *plain, *allowed;
+	join_plain_and_allowed(gm_psk, &allow, &plain, &allowed);
 	ck_assert_uint_eq(reg_count(G1), 2);
-	gk_group_policy g;
-	pol_init(&g, G1);
-	g.rekey_transport = GK_REKEY_INBAND;
-	ts(&g.teks[0].dst, "192.0.2.50", "192.0.2.50", 17, 5004, 5004);
-	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
-	pol_member(&g, "fqdn:r2.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
-	pol_put(&g);
+	policy_to_unicast();
 	mlog_capture();
 	/* the reload sends the new policy over GSA_INBAND_REKEY */
 	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
