@@ -45,7 +45,7 @@ static void usage(FILE *f)
 	      "             [--user USER] [--admin-group GROUP|none] [--foreground]\n"
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
-	      "             [--require-kwa]\n"
+	      "             [--require-kwa] [--max-sas-per-identity N]\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
 	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 		{ "half-open-max", required_argument, NULL, 1 }, { "half-open-per-source", required_argument, NULL, 2 },
 		{ "cookie-threshold", required_argument, NULL, 3 }, { "cookie-rate", required_argument, NULL, 4 },
 		{ "costly-ke-rate", required_argument, NULL, 5 }, { "costly-ke-per-source", required_argument, NULL, 6 },
-		{ "require-kwa", no_argument, NULL, 7 },
+		{ "require-kwa", no_argument, NULL, 7 }, { "max-sas-per-identity", required_argument, NULL, 8 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -375,6 +375,10 @@ int main(int argc, char **argv)
 				return 1;
 			break;
 		case 7: cfg.offer.kwa_required = true; break;
+		case 8:
+			if (!parse_limit("max-sas-per-identity", optarg, 1, 1000000, &cfg.max_sas_per_identity))
+				return 1;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -395,6 +399,7 @@ int main(int argc, char **argv)
 		"source, %u in all",
 		cfg.half_open_max, cfg.half_open_per_source, cfg.cookie_threshold, cfg.cookie_rate, cfg.costly_ke_rate,
 		cfg.costly_ke_per_source, cfg.frag_sa_max, cfg.frag_source_max, cfg.frag_total_max);
+	gk_info("IKE SAs: %u in all, %u per member identity and credential", cfg.max_sas, cfg.max_sas_per_identity);
 	gk_info("key wrap algorithm: %s", cfg.offer.kwa_required ?
 		"required in IKE_SA_INIT (--require-kwa)" : "plain IKEv2 SAs accepted, GSA_AUTH on them refused");
 	/* the signing key and every group key are in this process: no core files, no ptrace */

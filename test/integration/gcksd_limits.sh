@@ -28,7 +28,7 @@ trap cleanup EXIT
 ok() { echo "ok - $1"; }
 not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
 
-opts="half-open-max:1 half-open-per-source:1 cookie-threshold:0 cookie-rate:0 costly-ke-rate:1 costly-ke-per-source:1"
+opts="half-open-max:1 half-open-per-source:1 cookie-threshold:0 cookie-rate:0 costly-ke-rate:1 costly-ke-per-source:1 max-sas-per-identity:1"
 for om in $opts; do
 	o=${om%:*} min=${om#*:}
 	bads="-1 x 12x 1000001 ''"
@@ -87,6 +87,9 @@ expect_line "0 is accepted where it means always" zero.log "COOKIE above 0 half-
 run_gcksd default.log
 expect_line "the defaults without options" default.log \
 	"limits before authentication: 20000 half-open IKE SAs, 8 per source; COOKIE above 1000 half-open or 100 IKE_SA_INIT/s; 100 costly key exchanges/s, 4 per source; fragments 65536 octets per SA, 131072 per source, 4194304 in all"
+run_gcksd ident.log --max-sas-per-identity 3
+expect_line "--max-sas-per-identity reaches the core" ident.log "IKE SAs: 200000 in all, 3 per member identity and credential"
+expect_line "8 IKE SAs per identity by default" default.log "IKE SAs: 200000 in all, 8 per member identity and credential"
 run_gcksd kwa.log --require-kwa
 expect_line "--require-kwa reaches the core" kwa.log "key wrap algorithm: required in IKE_SA_INIT (--require-kwa)"
 expect_line "without --require-kwa, plain IKEv2 SAs are accepted" default.log \
