@@ -25,8 +25,7 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
+. "$(dirname "$0")/tap.sh"
 
 opts="half-open-max:1 half-open-per-source:1 cookie-threshold:0 cookie-rate:0 costly-ke-rate:1 costly-ke-per-source:1 max-sas-per-identity:1"
 for om in $opts; do

@@ -44,18 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
-check() {
-	local desc=$1
-	shift
-	if "$@" >"$W/check.out" 2>&1; then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		sed 's/^/#   /' "$W/check.out"
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 # pyck DESC <<'EOF' python EOF: events(kind, since) reads gmd's JSON event lines; wait(fn, s)
 # retries fn until it stops raising AssertionError.
 cat >"$W/ck.py" <<'EOF'

@@ -70,8 +70,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
+. "$(dirname "$0")/tap.sh"
 fatal() { echo "not ok - $*"; exit 1; }
 wait_for() { # SECONDS COMMAND...: until the command succeeds
 	local t=$1 i

@@ -50,19 +50,7 @@ trap cleanup EXIT
 
 # ---- reporting ----
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
-# check DESC COMMAND...: one line, with the command's output as diagnostics on failure.
-check() {
-	local desc=$1
-	shift
-	if "$@" >"$W/check.out" 2>&1; then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		sed 's/^/#   /' "$W/check.out"
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 # pyck DESC <<'EOF' python assertions EOF: gm(NAME) is gmd's JSON, rc(NAME) its exit code.
 cat >"$W/ck.py" <<'EOF'
 import json, os, sys

@@ -81,8 +81,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
+. "$(dirname "$0")/tap.sh"
 # pyck DESC <<'EOF' python EOF: the helpers of ck.py are in scope; an exception fails the check.
 pyck() {
 	local desc=$1

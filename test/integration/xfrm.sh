@@ -80,8 +80,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
+. "$(dirname "$0")/tap.sh"
 check() { # DESC COMMAND...: the command's output as diagnostics on failure
 	local desc=$1
 	shift
