@@ -63,6 +63,16 @@ static const gk_exchange_rules table[] = {
 		{ GK_PL_NOTIFY, 0, GK_MANY, IN }), rekey_check },
 	{ GK_EXCH_GSA_INBAND_REKEY, true, true, RULES(
 		{ GK_PL_NOTIFY, 0, GK_MANY, IN }), NULL },
+	/* RFC 7296 1.3: KE is optional for a Child SA, mandatory for an IKE SA rekey (the handler
+	 * checks); TS is allowed so that a Child SA request gets its precise refusal */
+	{ GK_EXCH_CREATE_CHILD_SA, false, true, RULES(
+		{ GK_PL_SA, 1, 1, IN }, { GK_PL_NONCE, 1, 1, IN }, { GK_PL_KE, 0, 1, IN },
+		{ GK_PL_TSi, 0, 1, IN }, { GK_PL_TSr, 0, 1, IN },
+		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+	{ GK_EXCH_CREATE_CHILD_SA, true, true, RULES(
+		{ GK_PL_SA, 1, 1, IN }, { GK_PL_NONCE, 1, 1, IN }, { GK_PL_KE, 0, 1, IN },
+		{ GK_PL_TSi, 0, 1, IN }, { GK_PL_TSr, 0, 1, IN },
+		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
 	{ GK_EXCH_INFORMATIONAL, false, true, RULES(
 		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_DELETE, 0, GK_MANY, IN },
 		{ GK_PL_CP, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },

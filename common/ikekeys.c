@@ -96,33 +96,17 @@ static const uint8_t *take(uint8_t *dst, const uint8_t *src, size_t len)
 	return src + len;
 }
 
-gk_status gk_ike_keys_derive(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk ni, gk_chunk nr,
-			     gk_chunk shared, uint64_t spi_i, uint64_t spi_r)
+/* {SK_d|SK_ai|SK_ar|SK_ei|SK_er|SK_pi|SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr) and GSK_w
+ * (RFC 7296 2.14, RFC 9838 3.1.1); k's lengths are set (check_suite). */
+static gk_status expand(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk seed_key, gk_chunk ni,
+			gk_chunk nr, uint64_t spi_i, uint64_t spi_r)
 {
-	uint8_t seed_key[GK_MAX_KEY], stream[7 * GK_MAX_KEY], spis[16];
-	size_t total = 0;
-	gk_status st = GK_E_INVAL;
-
-	if (!k || !suite)
-		return GK_E_INVAL;
-	memset(k, 0, sizeof(*k));
-	k->suite = *suite;
-	if (!nonce_ok(ni) || !nonce_ok(nr) || !shared.ptr || shared.len == 0)
-		goto out;
-	st = check_suite(k, suite);
-	if (st)
-		goto out;
-
-	const gk_prf_info *p = gk_prf_lookup(suite->prf);
-	st = skeyseed(suite->prf, ni, nr, shared, seed_key);
-	if (st)
-		goto out;
-
+	uint8_t stream[7 * GK_MAX_KEY], spis[16];
 	gk_put_u64(spis, spi_i);
 	gk_put_u64(spis + 8, spi_r);
 	const gk_chunk seed[] = { ni, nr, GK_CHUNK(spis, sizeof(spis)) };
-	total = k->d_len + 2 * k->a_len + 2 * k->e_len + 2 * k->p_len;
-	st = gk_prf_plus(suite->prf, GK_CHUNK(seed_key, p->out_len), seed, 3, stream, total);
+	size_t total = k->d_len + 2 * k->a_len + 2 * k->e_len + 2 * k->p_len;
+	gk_status st = gk_prf_plus(suite->prf, seed_key, seed, 3, stream, total);
 	if (st)
 		goto out;
 
@@ -141,8 +125,58 @@ gk_status gk_ike_keys_derive(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk
 				 k->w_len);
 	}
 out:
-	OPENSSL_cleanse(seed_key, sizeof(seed_key));
 	OPENSSL_cleanse(stream, sizeof(stream));
+	return st;
+}
+
+gk_status gk_ike_keys_derive(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk ni, gk_chunk nr,
+			     gk_chunk shared, uint64_t spi_i, uint64_t spi_r)
+{
+	uint8_t seed_key[GK_MAX_KEY];
+	gk_status st = GK_E_INVAL;
+
+	if (!k || !suite)
+		return GK_E_INVAL;
+	memset(k, 0, sizeof(*k));
+	k->suite = *suite;
+	if (!nonce_ok(ni) || !nonce_ok(nr) || !shared.ptr || shared.len == 0)
+		goto out;
+	st = check_suite(k, suite);
+	if (!st)
+		st = skeyseed(suite->prf, ni, nr, shared, seed_key);
+	if (!st)
+		st = expand(k, suite, GK_CHUNK(seed_key, gk_prf_lookup(suite->prf)->out_len), ni, nr, spi_i, spi_r);
+out:
+	OPENSSL_cleanse(seed_key, sizeof(seed_key));
+	if (st)
+		gk_ike_keys_wipe(k);
+	return st;
+}
+
+gk_status gk_ike_keys_rekey(gk_ike_keys *k, const gk_ike_suite *suite, const gk_ike_keys *old, gk_chunk ni,
+			    gk_chunk nr, gk_chunk shared, uint64_t spi_i, uint64_t spi_r)
+{
+	uint8_t seed_key[GK_MAX_KEY];
+	gk_status st = GK_E_INVAL;
+
+	if (!k || !suite || !old || k == old || !old->d_len)
+		return GK_E_INVAL;
+	memset(k, 0, sizeof(*k));
+	k->suite = *suite;
+	if (!nonce_ok(ni) || !nonce_ok(nr) || !shared.ptr || shared.len == 0)
+		goto out;
+	st = check_suite(k, suite);
+	if (st)
+		goto out;
+	/* RFC 7296 2.18: the exchange belongs to the old SA, so its PRF makes SKEYSEED; no nonce
+	 * truncation here (that is IKE_SA_INIT's SKEYSEED only) */
+	const gk_chunk parts[] = { shared, ni, nr };
+	const gk_prf_info *op = gk_prf_lookup(old->suite.prf);
+	st = op ? gk_prf(old->suite.prf, GK_CHUNK(old->sk_d, old->d_len), parts, 3, seed_key) : GK_E_UNSUPPORTED;
+	if (!st)
+		st = expand(k, suite, GK_CHUNK(seed_key, op->out_len), ni, nr, spi_i, spi_r);
+out:
+	OPENSSL_cleanse(seed_key, sizeof(seed_key));
 	if (st)
 		gk_ike_keys_wipe(k);
 	return st;

@@ -26,6 +26,11 @@ typedef struct gk_ike_keys {
  * suite->kwa is set. */
 gk_status gk_ike_keys_derive(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk ni, gk_chunk nr,
 			     gk_chunk shared, uint64_t spi_i, uint64_t spi_r);
+/* The keys of a rekeyed IKE SA (RFC 7296 2.18): SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr)
+ * with the old SA's PRF (old->suite.prf), then prf+ and GSK_w as above with the new suite and
+ * the new SPIs. Ni and Nr are the nonces of the CREATE_CHILD_SA exchange. */
+gk_status gk_ike_keys_rekey(gk_ike_keys *k, const gk_ike_suite *suite, const gk_ike_keys *old, gk_chunk ni,
+			    gk_chunk nr, gk_chunk shared, uint64_t spi_i, uint64_t spi_r);
 void gk_ike_keys_wipe(gk_ike_keys *k);
 
 /* Octets of keying material a group SA needs (RFC 9838 3.4): for ESP/AH the ENCR key (+salt)

@@ -227,6 +227,56 @@ gk_status gk_ike_suite_from_sa(const gk_pl_sa *sa, const gk_ike_offer *offered, 
 	return try_proposal(p, offered, out) == GK_OK ? GK_OK : GK_E_MALFORMED;
 }
 
+/* RFC 7296 3.3.1: a proposal that rekeys an IKE SA carries the sender's new 8-octet SPI. */
+static gk_status rekey_spi(const gk_proposal *p, uint64_t *spi)
+{
+	if (p->spi_size != 8 || p->spi.len != 8 || !(*spi = gk_get_u64(p->spi.ptr)))
+		return GK_E_MALFORMED;
+	return GK_OK;
+}
+
+gk_status gk_ike_select_rekey(const gk_pl_sa *peer, const gk_ike_offer *accept, bool need_kwa,
+			      gk_ike_suite *chosen, uint8_t *prop_num, uint64_t *spi)
+{
+	for (size_t i = 0; i < peer->proposals.n; i++) {
+		gk_proposal p = peer->proposals.items[i];
+		if (p.proto != GK_PROTO_IKE)
+			continue;
+		if (rekey_spi(&p, spi))
+			return GK_E_MALFORMED;
+		p.spi_size = 0;
+		if (try_proposal(&p, accept, chosen) == GK_OK && (!need_kwa || chosen->kwa)) {
+			*prop_num = p.num;
+			return GK_OK;
+		}
+	}
+	return GK_E_NOT_FOUND;
+}
+
+gk_status gk_ike_suite_from_rekey_sa(const gk_pl_sa *sa, const gk_ike_offer *offered, gk_ike_suite *out,
+				     uint64_t *spi)
+{
+	if (sa->proposals.n != 1 || rekey_spi(&sa->proposals.items[0], spi))
+		return GK_E_MALFORMED;
+	gk_proposal p = sa->proposals.items[0];
+	p.spi_size = 0;
+	gk_pl_sa one = { .proposals = { &p, 1 } };
+	return gk_ike_suite_from_sa(&one, offered, out);
+}
+
+gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi)
+{
+	uint8_t *b = gk_arena_alloc(a, 8);
+	if (!b)
+		return GK_E_NOMEM;
+	gk_put_u64(b, spi);
+	for (size_t i = 0; i < sa->proposals.n; i++) {
+		sa->proposals.items[i].spi_size = 8;
+		sa->proposals.items[i].spi = GK_CHUNK(b, 8);
+	}
+	return GK_OK;
+}
+
 bool gk_ike_offer_has_ke(const gk_ike_offer *o, uint16_t group)
 {
 	return in_list(o->ke, o->nke, group);

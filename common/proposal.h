@@ -42,6 +42,18 @@ gk_status gk_ike_suite_to_sa(const gk_ike_suite *s, uint8_t prop_num, gk_arena *
  * GK_E_MALFORMED when it is not. */
 gk_status gk_ike_suite_from_sa(const gk_pl_sa *sa, const gk_ike_offer *offered, gk_ike_suite *out);
 
+/* IKE SA rekeying (RFC 7296 1.3.2, 3.3.1): proposals carry the sender's new SPI (8 octets).
+ * Responder: the first acceptable IKE proposal, as gk_ike_select, with a KWA when need_kwa (a
+ * G-IKEv2 SA keeps its key wrap); *spi is the peer's new SPI. GK_E_MALFORMED when an IKE
+ * proposal has no valid SPI, GK_E_NOT_FOUND when none is acceptable. */
+gk_status gk_ike_select_rekey(const gk_pl_sa *peer, const gk_ike_offer *accept, bool need_kwa,
+			      gk_ike_suite *chosen, uint8_t *prop_num, uint64_t *spi);
+/* Initiator: the responder's choice and its new SPI. */
+gk_status gk_ike_suite_from_rekey_sa(const gk_pl_sa *sa, const gk_ike_offer *offered, gk_ike_suite *out,
+				     uint64_t *spi);
+/* Puts an IKE SPI into every proposal of an SA payload (memory from the arena). */
+gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi);
+
 /* Does the offer accept this KE group? (to answer INVALID_KE_PAYLOAD) */
 bool gk_ike_offer_has_ke(const gk_ike_offer *o, uint16_t group);
 

@@ -63,6 +63,9 @@ typedef struct gk_gcks_config {
 	 * rtx_resend_max in rtx_window_ms, so replays cannot make us a reflector. */
 	unsigned rtx_resend_max;
 	unsigned rtx_window_ms;
+	/* IKE SA rekeys (CREATE_CHILD_SA, RFC 7296 1.3.2) accepted per chain of rekeyed SAs: at most
+	 * one in this many seconds; sooner ones get TEMPORARY_FAILURE (RFC 7296 2.25) */
+	unsigned ike_rekey_min_interval_s;
 } gk_gcks_config;
 
 void gk_gcks_config_default(gk_gcks_config *c);
@@ -117,6 +120,7 @@ typedef struct gk_gcks_stats {
 					  * it wraps (RFC 9838 3.1: SHOULD NOT; warned) */
 	uint64_t nat_detected;           /* IKE SAs whose NAT_DETECTION hashes show a NAT (RFC 7296
 					  * 2.23; later requests come to 4500 and are answered there) */
+	uint64_t ike_rekeys;             /* IKE SAs rekeyed by CREATE_CHILD_SA */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
 

@@ -26,6 +26,7 @@ static const struct {
 	{ GK_EXCH_IKE_AUTH, GK_IKE_INIT_DONE, gcks_ike_auth },
 	{ GK_EXCH_GSA_REGISTRATION, GK_IKE_ESTABLISHED, gcks_gsa_registration },
 	{ GK_EXCH_INFORMATIONAL, GK_IKE_ESTABLISHED, gcks_informational },
+	{ GK_EXCH_CREATE_CHILD_SA, GK_IKE_ESTABLISHED, gcks_create_child_sa },
 };
 
 void gk_gcks_config_default(gk_gcks_config *c)
@@ -53,6 +54,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->frag_timeout_ms = 5000;
 	c->rtx_resend_max = 3;
 	c->rtx_window_ms = 1000;
+	c->ike_rekey_min_interval_s = 60;
 }
 
 int64_t gcks_now(const gk_gcks *g) { return g->env.now_ms(g->env.clock_ctx); }
@@ -253,6 +255,17 @@ static void unlink_i(gk_gcks *g, gcks_sa *sa)
 	gcks_source_del(g, sa);
 }
 
+gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa)
+{
+	if (g->nsas >= g->nbuckets)
+		table_grow(g);
+	size_t br = bucket(g, sa->ike.spi_r);
+	sa->next_r = g->by_r[br];
+	g->by_r[br] = sa;
+	g->nsas++;
+	return GK_OK;
+}
+
 void gcks_sa_established(gk_gcks *g, gcks_sa *sa)
 {
 	unlink_i(g, sa);
@@ -416,6 +429,13 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 		goto out;
 	}
 	gcks_handler fn = NULL;
+	if (sa->superseded && m.hdr.exchange != GK_EXCH_INFORMATIONAL) {
+		/* RFC 7296 2.18, 2.25: a rekeyed SA only waits for its Delete; new work goes to the
+		 * new SA */
+		gcks_resp_notify(&r, GK_N_TEMPORARY_FAILURE, GK_CHUNK_EMPTY);
+		respond(g, sa, &m, &r);
+		goto out;
+	}
 	for (size_t i = 0; i < sizeof(exchanges) / sizeof(exchanges[0]); i++)
 		if (exchanges[i].exchange == m.hdr.exchange && exchanges[i].state == sa->ike.state)
 			fn = exchanges[i].fn;
@@ -537,7 +557,8 @@ void gk_gcks_tick(gk_gcks *g)
 			gcks_outgoing_tick(g, sa, now);
 			gk_ike_sa_frag_expire(&sa->ike, now);
 			if (sa->deadline_ms && now >= sa->deadline_ms &&
-			    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || !close_idle(g, sa)))
+			    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || sa->superseded ||
+			     !close_idle(g, sa)))
 				gcks_sa_remove(g, sa);
 			sa = next;
 		}

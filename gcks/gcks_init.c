@@ -84,7 +84,7 @@ static bool rate_high(gk_gcks *g)
  * measured by make bench: MODP 0.6-3 ms, ECP-384 2 ms, ECP-521 0.9 ms, Curve448 0.45 ms): only
  * a peer that showed it receives at its address gets them, and only costly_ke_rate a second,
  * so that many addresses answering cookies cannot spend our CPU on them. */
-static bool costly_ke(uint16_t group)
+bool gcks_costly_ke(uint16_t group)
 {
 	return group == GK_KE_MODP_2048 || group == GK_KE_MODP_3072 || group == GK_KE_MODP_4096 ||
 	       group == GK_KE_ECP_384 || group == GK_KE_ECP_521 || group == GK_KE_CURVE448;
@@ -104,7 +104,7 @@ static bool costly_left(gk_gcks *g)
 /* Takes one costly key exchange from the source's budget, then from everyone's (the backstop
  * against many sources). Charged before the key exchange, since the cost is in trying it: a
  * request with an invalid KE value makes no SA and would otherwise cost its source nothing. */
-static bool costly_budget(gk_gcks *g, const struct sockaddr *peer)
+bool gcks_costly_charge(gk_gcks *g, const struct sockaddr *peer)
 {
 	if (!costly_left(g) || !gcks_source_costly_take(g, peer))
 		return false;
@@ -119,7 +119,7 @@ static bool cookie_needed(gk_gcks *g, uint16_t ke_group, const struct sockaddr *
 {
 	bool fast = rate_high(g);
 	unsigned held = gcks_source_count(g, peer);
-	return fast || g->nhalf >= g->cfg.cookie_threshold || costly_ke(ke_group) ||
+	return fast || g->nhalf >= g->cfg.cookie_threshold || gcks_costly_ke(ke_group) ||
 	       held >= g->cfg.cookie_per_source || held >= g->cfg.half_open_per_source;
 }
 
@@ -374,7 +374,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		refuse(g, &m, GK_N_INVALID_KE_PAYLOAD, GK_CHUNK(grp, 2), peer, local);
 		goto out;
 	}
-	if (costly_ke(suite.ke) && !costly_budget(g, peer)) {
+	if (gcks_costly_ke(suite.ke) && !gcks_costly_charge(g, peer)) {
 		g->stats.costly_limited++;
 		g->stats.dropped++;
 		goto out;

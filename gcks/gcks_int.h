@@ -66,6 +66,8 @@ typedef struct gcks_sa {
 	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
 	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
 	uint64_t admitted;                /* order of admission to that index: lower is older */
+	bool superseded;                  /* rekeyed (RFC 7296 2.18): waits for its Delete */
+	int64_t rekeyed_ms;               /* when this SA was made by a rekey, 0 = by IKE_SA_INIT */
 	int64_t rtx_window_ms;            /* start of the current window of resent responses */
 	unsigned rtx_sent;                /* responses resent in it */
 } gcks_sa;
@@ -158,6 +160,8 @@ gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa);
 gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi_r);
 gcks_sa *gcks_sa_find_half_open(gk_gcks *g, uint64_t spi_i, const struct sockaddr *peer);
 void gcks_sa_established(gk_gcks *g, gcks_sa *sa);
+/* Enters an SA made established by a rekey (not half-open, no source). */
+gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa);
 void gcks_sa_remove(gk_gcks *g, gcks_sa *sa);
 
 /* keyed hash (gcks_keyhash.c): SipHash-2-4 with a random key from env->rnd */
@@ -193,6 +197,13 @@ void gcks_gsa_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
 void gcks_ike_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
 void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
 void gcks_informational(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+/* CREATE_CHILD_SA (gcks_ikerekey.c): IKE SA rekey, Child SAs refused */
+void gcks_create_child_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+
+/* costly key exchanges (gcks_init.c): which groups, and one taken from the source's and the
+ * global budget (false when either is empty) */
+bool gcks_costly_ke(uint16_t group);
+bool gcks_costly_charge(gk_gcks *g, const struct sockaddr *peer);
 
 /* registration: authorizes `member` for the group in idg and appends GSA, KD (and notifies), or
  * one error Notify, to r. */
@@ -241,6 +252,8 @@ void gcks_refusal(gk_gcks *g, const struct sockaddr *peer, const char *fmt, ...)
  * the identity's other SAs (INITIAL_CONTACT) or its oldest ones beyond max_sas_per_identity. */
 void gcks_peer_admit(gk_gcks *g, gcks_sa *sa, bool initial_contact);
 void gcks_peer_unlink(gk_gcks *g, gcks_sa *sa);
+/* The rekeyed SA n takes old's place in the index (same admission order); old leaves it. */
+void gcks_peer_replace(gk_gcks *g, gcks_sa *old, gcks_sa *n);
 void gcks_peers_free(gk_gcks *g);
 
 /* groups */

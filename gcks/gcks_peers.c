@@ -106,3 +106,20 @@ void gcks_peer_admit(gk_gcks *g, gcks_sa *sa, bool initial_contact)
 	if (g->by_id)
 		link_sa(g, sa);
 }
+
+void gcks_peer_replace(gk_gcks *g, gcks_sa *old, gcks_sa *n)
+{
+	bool indexed = old->pprev_id != NULL;
+	uint64_t admitted = old->admitted;
+	if (indexed) {
+		*old->pprev_id = old->next_id;
+		if (old->next_id)
+			old->next_id->pprev_id = old->pprev_id;
+		old->next_id = NULL;
+		old->pprev_id = NULL;
+		g->nid--;
+	}
+	n->admitted = admitted;
+	if (indexed)
+		link_sa(g, n);
+}
