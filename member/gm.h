@@ -23,6 +23,7 @@
 #include "proposal.h"
 #include "rand.h"
 #include "gm_check.h"
+#include "ike_sa.h"
 
 #define GK_GM_MAX_GROUPS 8
 
@@ -52,6 +53,8 @@ typedef struct gk_gm_config {
 	unsigned retry_max_ms;       /* cap, and the wait after a permanent refusal */
 	unsigned liveness_ms;        /* silence on an IKE SA kept for inband rekeys before a liveness
 				      * check (plus up to 1/4 jitter); 0 = off */
+	unsigned ike_lifetime_s;     /* an IKE SA kept for inband rekeys is rekeyed (CREATE_CHILD_SA,
+				      * RFC 7296 1.3.2) 10-20 % before this, 0 = never */
 	bool initial_contact;        /* the first IKE SA with this GCKS since we started: the GCKS
 				      * drops any it still holds for our identity (RFC 7296 2.4) */
 	struct sockaddr_storage local; /* our address and port toward the GCKS, and the GCKS's: */
@@ -121,6 +124,8 @@ void gk_gm_tick(gk_gm *gm);
 gk_status gk_gm_leave(gk_gm *gm, size_t group);
 /* Is this datagram for this member core's IKE SA? (several cores may share a socket) */
 bool gk_gm_owns(const gk_gm *gm, const uint8_t *data, size_t len);
+/* The member's current IKE SA (SPIs, keys, Message IDs), read-only: for tests and diagnostics. */
+const gk_ike_sa *gk_gm_ike_sa(const gk_gm *gm);
 /* Milliseconds until gk_gm_tick has work, -1 when idle. */
 int64_t gk_gm_next_timeout(const gk_gm *gm);
 /* The wait before registration attempt `attempt` + 1 after a failure (attempt 0 = the first

@@ -18,8 +18,11 @@
 
 typedef enum gm_state {
 	GM_IDLE, GM_INIT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED,
-	GM_LEAVE_SENT, GM_PROBE_SENT, GM_REJECT_SENT
+	GM_LEAVE_SENT, GM_PROBE_SENT, GM_REJECT_SENT, GM_REKEY_SENT
 } gm_state;
+
+/* Waits after a refused IKE SA rekey before the next try (RFC 7296 2.25: not at once). */
+#define REKEY_RETRY_MS 60000
 
 struct gk_gm {
 	gk_gm_config cfg;
@@ -44,6 +47,14 @@ struct gk_gm {
 	uint32_t inband_groups;     /* which (bit per config index): excluded when the SA closes */
 	int64_t last_rx;            /* last authenticated message on the IKE SA */
 	int64_t live_wait;          /* silence before a liveness check, jitter included; 0 = none */
+	/* IKE SA rekeying (RFC 7296 1.3.2, 2.18) of the SA kept for inband rekeys */
+	int64_t rekey_at;           /* when to rekey it, 0 = not planned */
+	uint16_t rekey_ke;          /* KE group of the next rekey (INVALID_KE_PAYLOAD may change it) */
+	gk_ike_sa next;             /* the SA our CREATE_CHILD_SA makes, until the answer */
+	gk_ike_sa old;              /* the replaced SA, until the GCKS answers our Delete on it */
+	gk_dgrams old_req;          /* that Delete */
+	int64_t old_rtx_at;
+	unsigned old_tries, old_rtx_ms;
 };
 
 typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
@@ -54,6 +65,8 @@ static void on_reg_resp(gk_gm *gm, const gk_msg *m);
 static void on_leave_resp(gk_gm *gm, const gk_msg *m);
 static void on_probe_resp(gk_gm *gm, const gk_msg *m);
 static void on_reject_resp(gk_gm *gm, const gk_msg *m);
+static void on_rekey_resp(gk_gm *gm, const gk_msg *m);
+static void plan_rekey(gk_gm *gm, int64_t after_ms);
 
 /* The responses a member waits for, on one screen: (state, exchange) -> handler. Requests from
  * the GCKS (INFORMATIONAL) are answered in on_request. */
@@ -68,6 +81,7 @@ static const struct {
 	{ GM_LEAVE_SENT, GK_EXCH_GSA_REGISTRATION, on_leave_resp },
 	{ GM_PROBE_SENT, GK_EXCH_INFORMATIONAL, on_probe_resp },
 	{ GM_REJECT_SENT, GK_EXCH_GSA_REGISTRATION, on_reject_resp },
+	{ GM_REKEY_SENT, GK_EXCH_CREATE_CHILD_SA, on_rekey_resp },
 };
 
 void gk_gm_config_default(gk_gm_config *c)
@@ -224,6 +238,7 @@ gk_status gk_gm_start(gk_gm *gm)
 	uint8_t ni[NONCE_LEN];
 	gk_status st;
 	gk_ike_sa_free(&gm->ike);
+	gk_ike_sa_free(&gm->next);
 	gm->ike.initiator = true;
 	gm->cookie_len = 0;
 	gm->cur = 0;
@@ -233,6 +248,7 @@ gk_status gk_gm_start(gk_gm *gm)
 	gm->inband = false;
 	gm->inband_groups = 0;
 	gm->live_wait = 0;
+	gm->rekey_at = 0;
 	gm->ke_group = gm->cfg.offer.ke[0];
 	do {
 		if ((st = gk_rand_bytes(gm->env.rnd, (uint8_t *)&gm->ike.spi_i, 8)) != GK_OK)
@@ -367,6 +383,8 @@ static gk_status send_protected(gk_gm *gm, uint8_t exchange, const gk_out_pl *pl
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = exchange,
 				  .flags = GK_FLAG_I, .msg_id = gm->ike.msgid_out },
 			 .inner = pl, .ninner = n, .protect = true };
+	if (!gm->ike.initiator)
+		o.hdr.flags = 0; /* the GCKS rekeyed the SA: it is the original initiator (RFC 7296 2.18) */
 	gk_dgrams_free(&gm->req);
 	gk_status st = gk_msg_build_dgrams(&o, &k, gm->env.rnd, gm->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &gm->req);
 	if (st)
@@ -715,6 +733,7 @@ static void on_auth_resp(gk_gm *gm, const gk_msg *m)
 	}
 	gm->ike.state = GK_IKE_ESTABLISHED;
 	gk_ike_sa_auth_done(&gm->ike);
+	plan_rekey(gm, 0);
 	registration_result(gm, m);
 }
 
@@ -804,7 +823,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	gk_out_pl pl[1] = { { GK_PL_NOTIFY, false, &err } };
 	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = m->hdr.exchange,
-				  .flags = GK_FLAG_R | GK_FLAG_I, .msg_id = m->hdr.msg_id },
+				  .flags = GK_FLAG_R | (gm->ike.initiator ? GK_FLAG_I : 0), .msg_id = m->hdr.msg_id },
 			 .inner = refused ? pl : NULL, .ninner = refused ? 1 : 0, .protect = true };
 	gk_dgrams d;
 	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, false, GK_MAX_MESSAGE, &d) == GK_OK) {
@@ -823,7 +842,10 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 
 bool gk_gm_owns(const gk_gm *gm, const uint8_t *data, size_t len)
 {
-	return len >= GK_HDR_LEN && gk_get_u64(data) == gm->ike.spi_i && gm->ike.spi_i != 0;
+	if (len < GK_HDR_LEN)
+		return false;
+	uint64_t spi = gk_get_u64(data);
+	return (spi == gm->ike.spi_i && gm->ike.spi_i != 0) || (spi == gm->old.spi_i && gm->old.spi_i != 0);
 }
 
 gk_status gk_gm_leave(gk_gm *gm, size_t group)
@@ -852,6 +874,207 @@ static void on_leave_resp(gk_gm *gm, const gk_msg *m)
 	gm->state = GM_ESTABLISHED;
 	arm_liveness(gm);
 	emit(gm, GK_GM_DONE, 0, "left");
+}
+
+/* ---- IKE SA rekeying (RFC 7296 1.3.2, 2.18) ---- */
+
+/* The kept SA is rekeyed before its lifetime ends: at lifetime minus a margin of 10 % and up
+ * to 10 % more at random, so that members registered together do not rekey together. after_ms
+ * > 0 plans a retry instead. Only SAs that carry inband rekeys are kept, so only they are
+ * rekeyed (the check is made when the time comes). */
+static void plan_rekey(gk_gm *gm, int64_t after_ms)
+{
+	uint32_t r = 0;
+	int64_t life = (int64_t)gm->cfg.ike_lifetime_s * 1000;
+	gm->rekey_at = 0;
+	if (!life)
+		return;
+	if (gk_rand_bytes(gm->env.rnd, (uint8_t *)&r, sizeof(r)) != GK_OK)
+		r = 0;
+	if (after_ms)
+		gm->rekey_at = now(gm) + after_ms + (int64_t)(r % (uint64_t)(after_ms / 4 + 1));
+	else
+		gm->rekey_at = now(gm) + life - life / 10 - (int64_t)(r % (uint64_t)(life / 10 + 1));
+}
+
+/* CREATE_CHILD_SA: SA (IKE proposals with our new SPI), Ni, KE (RFC 7296 1.3.2). */
+static gk_status send_rekey(gk_gm *gm)
+{
+	uint8_t ni[NONCE_LEN];
+	gk_arena a;
+	gk_pl_sa sa;
+	gk_wbuf pub;
+	gk_status st;
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&pub, 1024);
+	gk_ike_sa_free(&gm->next);
+	gm->next.initiator = true;
+	if (!gm->rekey_ke)
+		gm->rekey_ke = gm->ike.suite.ke;
+	do {
+		if ((st = gk_rand_bytes(gm->env.rnd, (uint8_t *)&gm->next.spi_i, 8)) != GK_OK)
+			goto out;
+	} while (gm->next.spi_i == 0 || gm->next.spi_i == gm->ike.spi_i);
+	if ((st = gk_rand_bytes(gm->env.rnd, ni, sizeof(ni))) ||
+	    (st = gk_ike_sa_set_nonces(&gm->next, GK_CHUNK(ni, sizeof(ni)), GK_CHUNK_EMPTY)) ||
+	    (st = gk_dh_new(gm->rekey_ke, &gm->next.dh)) || (st = gk_dh_public(gm->next.dh, &pub)) ||
+	    (st = gk_ike_offer_to_sa(&gm->cfg.offer, &a, &sa)) ||
+	    (st = gk_sa_set_ike_spi(&sa, &a, gm->next.spi_i)))
+		goto out;
+	gk_pl_bytes nonce = { GK_CHUNK(gm->next.ni, gm->next.ni_len) };
+	gk_pl_ke ke = { .group = gm->rekey_ke, .data = gk_wbuf_chunk(&pub) };
+	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_NONCE, false, &nonce }, { GK_PL_KE, false, &ke } };
+	gm->state = GM_REKEY_SENT;
+	st = send_protected(gm, GK_EXCH_CREATE_CHILD_SA, pl, 3);
+	if (st)
+		gm->state = GM_ESTABLISHED;
+out:
+	OPENSSL_cleanse(ni, sizeof(ni));
+	gk_wbuf_free(&pub);
+	gk_arena_free(&a);
+	return st;
+}
+
+static void send_old_delete(gk_gm *gm)
+{
+	for (size_t i = 0; i < gm->old_req.n; i++)
+		gm->env.send(gm->env.send_ctx, gm->old_req.d[i].data, gm->old_req.d[i].len);
+	gm->old_rtx_at = now(gm) + gm->old_rtx_ms;
+}
+
+static void drop_old(gk_gm *gm)
+{
+	gk_ike_sa_free(&gm->old);
+	gk_dgrams_free(&gm->old_req);
+	gm->old_rtx_at = 0;
+}
+
+/* RFC 7296 2.18: "the initiator deletes the old IKE SA" with an INFORMATIONAL Delete on it,
+ * retransmitted like any request; the old SA goes when it is answered or given up. */
+static void delete_old(gk_gm *gm)
+{
+	gk_pl_delete d = { .proto = GK_PROTO_IKE };
+	gk_out_pl pl = { GK_PL_DELETE, false, &d };
+	gk_sk_keys k = gk_ike_sa_sk(&gm->old, true);
+	gk_msg_out o = { .hdr = { .spi_i = gm->old.spi_i, .spi_r = gm->old.spi_r, .exchange = GK_EXCH_INFORMATIONAL,
+				  .flags = gm->old.initiator ? GK_FLAG_I : 0, .msg_id = gm->old.msgid_out },
+			 .inner = &pl, .ninner = 1, .protect = true };
+	gk_dgrams_free(&gm->old_req);
+	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, gm->old.frag_ok, GK_FRAG_DEFAULT_SIZE, &gm->old_req)) {
+		drop_old(gm);
+		return;
+	}
+	gm->old_tries = 0;
+	gm->old_rtx_ms = gm->cfg.retransmit_ms;
+	send_old_delete(gm);
+}
+
+/* The new SA replaces the current one, which becomes gm->old. Message IDs start at 0. */
+static void switch_sa(gk_gm *gm, const gk_ike_suite *suite, uint64_t spi_r)
+{
+	drop_old(gm);
+	gm->old = gm->ike;
+	gm->ike = gm->next;
+	memset(&gm->next, 0, sizeof(gm->next));
+	gm->ike.spi_r = spi_r;
+	gm->ike.suite = *suite;
+	gm->ike.state = GK_IKE_ESTABLISHED;
+	gm->ike.msgid_in = gm->ike.msgid_out = 0;
+	gm->ike.peer_id = gm->old.peer_id;
+	gm->ike.frag_ok = gm->old.frag_ok;
+	gk_ike_sa_auth_done(&gm->ike);
+	gm->state = GM_ESTABLISHED;
+	gm->last_rx = now(gm);
+	arm_liveness(gm);
+	plan_rekey(gm, 0);
+	gk_info("IKE SA rekeyed: %016llx_%016llx replaces %016llx_%016llx",
+		(unsigned long long)gm->ike.spi_i, (unsigned long long)gm->ike.spi_r,
+		(unsigned long long)gm->old.spi_i, (unsigned long long)gm->old.spi_r);
+}
+
+/* A refused rekey leaves the current SA as it is; the rekey is tried again later
+ * (TEMPORARY_FAILURE: RFC 7296 2.25 says not at once), at once with the group the GCKS asked
+ * for after INVALID_KE_PAYLOAD (RFC 7296 1.3). */
+static void rekey_refused(gk_gm *gm, uint16_t notify, const char *why)
+{
+	gk_ike_sa_free(&gm->next);
+	gm->state = GM_ESTABLISHED;
+	arm_liveness(gm);
+	if (notify == GK_N_INVALID_KE_PAYLOAD) {
+		gm->rekey_at = now(gm);
+		return;
+	}
+	gk_warn("IKE SA rekey not done: %s%s%s", why, notify ? ": " : "",
+		notify ? gk_iana_str(GK_REG_NOTIFY, notify) : "");
+	plan_rekey(gm, REKEY_RETRY_MS);
+}
+
+static void on_rekey_resp(gk_gm *gm, const gk_msg *m)
+{
+	const gk_payload *err = gk_msg_find_error(m);
+	if (err) {
+		uint16_t n = err->body->notify.type;
+		const gk_payload *k = gk_msg_find_notify(m, GK_N_INVALID_KE_PAYLOAD);
+		if (k) {
+			uint16_t grp = k->body->notify.data.len == 2 ? gk_get_u16(k->body->notify.data.ptr) : 0;
+			if (grp == gm->rekey_ke || !gk_ike_offer_has_ke(&gm->cfg.offer, grp)) {
+				rekey_refused(gm, 0, "the GCKS asks for a KE group we do not offer");
+				return;
+			}
+			gm->rekey_ke = grp;
+		}
+		rekey_refused(gm, n, "the GCKS refused it");
+		return;
+	}
+	gk_ike_suite suite;
+	uint64_t spi_r;
+	const gk_payload *kep = gk_msg_find(m, GK_PL_KE);
+	gk_chunk nr = gk_msg_find(m, GK_PL_NONCE)->body->bytes.data;
+	if (gk_ike_suite_from_rekey_sa(&gk_msg_find(m, GK_PL_SA)->body->sa, &gm->cfg.offer, &suite, &spi_r) ||
+	    !suite.kwa || suite.ke != gm->rekey_ke || !kep || kep->body->ke.group != gm->rekey_ke ||
+	    nr.len < 16 || nr.len > 256) {
+		rekey_refused(gm, 0, "the GCKS answered with what we did not offer");
+		return;
+	}
+	gk_wbuf shared;
+	gk_wbuf_init(&shared, 1024);
+	gk_chunk ni = GK_CHUNK(gm->next.ni, gm->next.ni_len);
+	gk_status st = gk_dh_derive(gm->next.dh, kep->body->ke.data, &shared);
+	if (!st)
+		st = gk_ike_keys_rekey(&gm->next.keys, &suite, &gm->ike.keys, ni, nr, gk_wbuf_chunk(&shared),
+				       gm->next.spi_i, spi_r);
+	gk_wbuf_free(&shared);
+	gk_dh_free(gm->next.dh);
+	gm->next.dh = NULL;
+	if (st) {
+		rekey_refused(gm, 0, "the new keys cannot be derived");
+		return;
+	}
+	switch_sa(gm, &suite, spi_r);
+	delete_old(gm);
+}
+
+/* A datagram on the replaced SA: only the answer to our Delete is of interest. */
+static void old_input(gk_gm *gm, gk_msg *m)
+{
+	bool complete;
+	if (m->hdr.spi_r != gm->old.spi_r || !(m->hdr.flags & GK_FLAG_R) ||
+	    m->hdr.exchange != GK_EXCH_INFORMATIONAL || m->hdr.msg_id != gm->old.msgid_out ||
+	    gk_ike_sa_open(&gm->old, m, &complete) || !complete)
+		return;
+	drop_old(gm);
+}
+
+static void old_tick(gk_gm *gm, int64_t t)
+{
+	if (!gm->old_rtx_at || t < gm->old_rtx_at)
+		return;
+	if (++gm->old_tries > gm->cfg.retransmit_tries) {
+		drop_old(gm); /* the GCKS drops an undeleted old SA by itself */
+		return;
+	}
+	gm->old_rtx_ms *= 2;
+	send_old_delete(gm);
 }
 
 /* ---- liveness (RFC 7296 2.4) ---- */
@@ -895,6 +1118,10 @@ void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
 {
 	gk_msg m;
 	gk_status st = gk_msg_parse(&m, GK_CHUNK(data, len));
+	if (!st && gm->old.spi_i && m.hdr.spi_i == gm->old.spi_i && m.hdr.spi_r == gm->old.spi_r) {
+		old_input(gm, &m);
+		goto out;
+	}
 	if (st || m.hdr.spi_i != gm->ike.spi_i)
 		goto out;
 	bool response = m.hdr.flags & GK_FLAG_R;
@@ -936,10 +1163,16 @@ out:
 void gk_gm_tick(gk_gm *gm)
 {
 	int64_t t = now(gm);
+	old_tick(gm, t);
 	if (gm->retry_at && t >= gm->retry_at) {
 		gm->retry_at = 0;
 		if (gk_gm_start(gm) != GK_OK)
 			fail(gm, 0, "cannot start a registration");
+		return;
+	}
+	if (gm->state == GM_ESTABLISHED && gm->inband && gm->rekey_at && t >= gm->rekey_at) {
+		if (send_rekey(gm) != GK_OK)
+			plan_rekey(gm, REKEY_RETRY_MS);
 		return;
 	}
 	if (gm->state == GM_ESTABLISHED && gm->live_wait && t - gm->last_rx >= gm->live_wait) {
@@ -949,7 +1182,7 @@ void gk_gm_tick(gk_gm *gm)
 	if (!gm->rtx_at || t < gm->rtx_at)
 		return;
 	if (++gm->rtx_count > gm->cfg.retransmit_tries) {
-		if (gm->state == GM_PROBE_SENT)
+		if (gm->state == GM_PROBE_SENT || gm->state == GM_REKEY_SENT)
 			dead(gm);
 		else
 			fail(gm, 0, "no answer from the GCKS");
@@ -959,6 +1192,11 @@ void gk_gm_tick(gk_gm *gm)
 	transmit(gm);
 }
 
+const gk_ike_sa *gk_gm_ike_sa(const gk_gm *gm)
+{
+	return &gm->ike;
+}
+
 int64_t gk_gm_next_timeout(const gk_gm *gm)
 {
 	int64_t at = gm->rtx_at;
@@ -966,6 +1204,10 @@ int64_t gk_gm_next_timeout(const gk_gm *gm)
 		at = gm->retry_at;
 	if (gm->state == GM_ESTABLISHED && gm->live_wait && (!at || gm->last_rx + gm->live_wait < at))
 		at = gm->last_rx + gm->live_wait;
+	if (gm->state == GM_ESTABLISHED && gm->inband && gm->rekey_at && (!at || gm->rekey_at < at))
+		at = gm->rekey_at;
+	if (gm->old_rtx_at && (!at || gm->old_rtx_at < at))
+		at = gm->old_rtx_at;
 	if (!at)
 		return -1;
 	int64_t d = at - now(gm);
@@ -995,6 +1237,8 @@ void gk_gm_free(gk_gm *gm)
 	if (!gm)
 		return;
 	gk_ike_sa_free(&gm->ike);
+	gk_ike_sa_free(&gm->next);
+	drop_old(gm);
 	gk_dgrams_free(&gm->req);
 	OPENSSL_clear_free(gm->gs, sizeof(*gm->gs));
 	free(gm);
