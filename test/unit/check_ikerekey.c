@@ -178,6 +178,336 @@ START_TEST(old_sa_dropped_after_delete)
 }
 END_TEST
 
+/* ---- a hand-made rekey (the attacks) ---- */
+
+/* How a hand-made CREATE_CHILD_SA deviates from a proper IKE SA rekey. */
+typedef struct rekey_req {
+	uint16_t ke_group;          /* KE payload's group; 0 = the SA's */
+	uint16_t only_ke;           /* the proposal offers only this group; 0 = the default offer */
+	uint8_t proto;              /* proposal protocol; 0 = IKE */
+	uint8_t spi_size;           /* 0 = 8 */
+	bool no_ke, ts, zero_ke;    /* leave KE out, add TSi/TSr, send an all-zero public value */
+	size_t nonce_len;           /* 0 = 32 */
+} rekey_req;
+
+/* A rekey in flight: our nonce, key pair and new SPI. */
+typedef struct rekey_run {
+	uint8_t ni[32];
+	gk_dh *dh;
+	uint64_t spi;
+} rekey_run;
+
+/* Sends CREATE_CHILD_SA on r's SA with Message ID r->ike.msgid_out (then counted). */
+static void raw_rekey_send(raw_ike *r, const rekey_req *q, rekey_run *run)
+{
+	gk_arena a;
+	gk_pl_sa sa;
+	gk_wbuf pub;
+	gk_ike_offer o = r->offer;
+	uint16_t group = q->ke_group ? q->ke_group : r->ike.suite.ke;
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&pub, 1024);
+	memset(run, 0, sizeof(*run));
+	gk_rand_bytes(&r->rnd.r, run->ni, sizeof(run->ni));
+	gk_rand_bytes(&r->rnd.r, (uint8_t *)&run->spi, sizeof(run->spi));
+	run->spi |= 1;
+	ck_assert_int_eq(gk_dh_new(group, &run->dh), GK_OK);
+	ck_assert_int_eq(gk_dh_public(run->dh, &pub), GK_OK);
+	if (q->zero_ke)
+		memset(pub.data, 0, pub.len);
+	if (q->only_ke) {
+		o.ke[0] = q->only_ke;
+		o.nke = 1;
+	}
+	ck_assert_int_eq(gk_ike_offer_to_sa(&o, &a, &sa), GK_OK);
+	ck_assert_int_eq(gk_sa_set_ike_spi(&sa, &a, run->spi), GK_OK);
+	for (size_t i = 0; i < sa.proposals.n; i++) {
+		if (q->proto)
+			sa.proposals.items[i].proto = q->proto;
+		if (q->spi_size) {
+			sa.proposals.items[i].spi_size = q->spi_size;
+			sa.proposals.items[i].spi.len = q->spi_size;
+		}
+	}
+	uint8_t a4[4] = { 224, 0, 0, 1 }, b4[4] = { 224, 0, 0, 1 };
+	gk_ts t = { .type = GK_TS_IPV4_ADDR_RANGE, .end_port = 65535, .start_addr = GK_CHUNK(a4, 4),
+		    .end_addr = GK_CHUNK(b4, 4) };
+	gk_pl_ts tsi = { .ts = { &t, 1 } }, tsr = tsi;
+	gk_pl_bytes nonce = { GK_CHUNK(run->ni, q->nonce_len ? q->nonce_len : 32) };
+	gk_pl_ke ke = { .group = group, .data = gk_wbuf_chunk(&pub) };
+	gk_out_pl pl[5] = { { GK_PL_SA, false, &sa }, { GK_PL_NONCE, false, &nonce } };
+	size_t n = 2;
+	if (!q->no_ke)
+		pl[n++] = (gk_out_pl){ GK_PL_KE, false, &ke };
+	if (q->ts) {
+		pl[n++] = (gk_out_pl){ GK_PL_TSi, false, &tsi };
+		pl[n++] = (gk_out_pl){ GK_PL_TSr, false, &tsr };
+	}
+	raw_send(r, GK_EXCH_CREATE_CHILD_SA, r->ike.msgid_out++, pl, n);
+	gk_wbuf_free(&pub);
+	gk_arena_free(&a);
+}
+
+/* The GCKS's answer to r's last request: the error notify (0 when none); its data in *data. */
+static uint16_t raw_answer(raw_ike *r, gk_msg *m, uint8_t *data, size_t *len)
+{
+	ck_assert_msg(raw_recv(r, m, true), "no answer from the GCKS");
+	ck_assert_uint_eq(m->hdr.msg_id, r->ike.msgid_out - 1);
+	const gk_payload *e = gk_msg_find_error(m);
+	if (!e)
+		return 0;
+	if (data) {
+		*len = e->body->notify.data.len;
+		memcpy(data, e->body->notify.data.ptr, *len);
+	}
+	return e->body->notify.type;
+}
+
+/* The rekey went through: r now speaks on the new SA, its keys computed here. */
+static void raw_rekey_done(raw_ike *r, const gk_msg *m, rekey_run *run)
+{
+	gk_ike_suite suite;
+	uint64_t spi_r;
+	gk_wbuf shared;
+	gk_ike_keys k;
+	gk_wbuf_init(&shared, 1024);
+	ck_assert_ptr_null(gk_msg_find_error(m));
+	ck_assert_int_eq(gk_ike_suite_from_rekey_sa(&gk_msg_find(m, GK_PL_SA)->body->sa, &r->offer, &suite, &spi_r),
+			 GK_OK);
+	ck_assert_int_eq(gk_dh_derive(run->dh, gk_msg_find(m, GK_PL_KE)->body->ke.data, &shared), GK_OK);
+	ck_assert_int_eq(gk_ike_keys_rekey(&k, &suite, &r->ike.keys, GK_CHUNK(run->ni, 32),
+					   gk_msg_find(m, GK_PL_NONCE)->body->bytes.data, gk_wbuf_chunk(&shared),
+					   run->spi, spi_r), GK_OK);
+	r->ike.keys = k;
+	r->ike.suite = suite;
+	r->ike.spi_i = run->spi;
+	r->ike.spi_r = spi_r;
+	r->ike.msgid_out = r->ike.msgid_in = 0;
+	gk_dh_free(run->dh);
+	run->dh = NULL;
+	gk_wbuf_free(&shared);
+}
+
+/* One rekey that must be refused with `notify` and change nothing. */
+static void refused_rekey(raw_ike *r, const rekey_req *q, uint16_t notify)
+{
+	rekey_run run;
+	gk_msg m;
+	gk_gcks_stats before = stats();
+	raw_rekey_send(r, q, &run);
+	ck_assert_uint_eq(raw_answer(r, &m, NULL, NULL), notify);
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_SA));
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_KE));
+	ck_assert_uint_eq(stats().ike_rekeys, before.ike_rekeys);
+	ck_assert_uint_eq(stats().established, before.established);
+	gk_msg_free(&m);
+	gk_dh_free(run.dh);
+}
+
+/* One rekey that must go through; r moves to the new SA. */
+static void accepted_rekey(raw_ike *r, const rekey_req *q)
+{
+	rekey_run run;
+	gk_msg m;
+	uint64_t n = stats().ike_rekeys;
+	raw_rekey_send(r, q, &run);
+	ck_assert_uint_eq(raw_answer(r, &m, NULL, NULL), 0);
+	raw_rekey_done(r, &m, &run);
+	ck_assert_uint_eq(stats().ike_rekeys, n + 1);
+	gk_msg_free(&m);
+}
+
+/* A member asks for a Child SA (an ESP proposal, or traffic selectors): G-IKEv2 has none between
+ * a member and the GCKS, NO_ADDITIONAL_SAS, nothing made. */
+START_TEST(child_sa_refused)
+{
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r;
+	raw_as(&r, r1, 11);
+	refused_rekey(&r, &(rekey_req){ .proto = GK_PROTO_ESP, .spi_size = 4, .ts = true }, GK_N_NO_ADDITIONAL_SAS);
+	refused_rekey(&r, &(rekey_req){ .proto = GK_PROTO_ESP, .spi_size = 4 }, GK_N_NO_ADDITIONAL_SAS);
+	refused_rekey(&r, &(rekey_req){ .ts = true }, GK_N_NO_ADDITIONAL_SAS);
+	refused_rekey(&r, &(rekey_req){ .proto = GK_PROTO_AH, .spi_size = 4, .no_ke = true }, GK_N_NO_ADDITIONAL_SAS);
+	raw_free(&r);
+}
+END_TEST
+
+/* A KE of a group the chosen proposal does not list: INVALID_KE_PAYLOAD naming the group
+ * (RFC 7296 1.3, 2.7); with it, the rekey goes through. */
+START_TEST(wrong_ke_group)
+{
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r;
+	raw_as(&r, r1, 12);
+	uint8_t data[8];
+	size_t len = 0;
+	rekey_run run;
+	gk_msg m;
+	raw_rekey_send(&r, &(rekey_req){ .ke_group = GK_KE_ECP_256, .only_ke = GK_KE_CURVE25519 }, &run);
+	ck_assert_uint_eq(raw_answer(&r, &m, data, &len), GK_N_INVALID_KE_PAYLOAD);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_uint_eq(gk_get_u16(data), GK_KE_CURVE25519);
+	ck_assert_uint_eq(stats().ike_rekeys, 0);
+	gk_msg_free(&m);
+	gk_dh_free(run.dh);
+	accepted_rekey(&r, &(rekey_req){ .ke_group = GK_KE_CURVE25519, .only_ke = GK_KE_CURVE25519 });
+	raw_free(&r);
+}
+END_TEST
+
+/* Malformed rekeys: INVALID_SYNTAX, nothing made (no SPI or a short one, no KE, a short nonce,
+ * an invalid public value). */
+START_TEST(malformed_rekey)
+{
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r;
+	raw_as(&r, r1, 13);
+	refused_rekey(&r, &(rekey_req){ .spi_size = 4 }, GK_N_INVALID_SYNTAX);
+	refused_rekey(&r, &(rekey_req){ .no_ke = true }, GK_N_INVALID_SYNTAX);
+	refused_rekey(&r, &(rekey_req){ .nonce_len = 8 }, GK_N_INVALID_SYNTAX);
+	refused_rekey(&r, &(rekey_req){ .zero_ke = true }, GK_N_INVALID_SYNTAX);
+	/* the SA is still in order: a proper rekey follows */
+	accepted_rekey(&r, &(rekey_req){ 0 });
+	raw_free(&r);
+}
+END_TEST
+
+/* An authenticated member rekeys in a loop: one rekey per ike_rekey_min_interval_s (60 s) goes
+ * through, the others get TEMPORARY_FAILURE without a key exchange, on the new SA and on the
+ * old one; the old SA its initiator never deleted goes by itself, so the SAs stay bounded. */
+START_TEST(rekey_flood_refused)
+{
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r, old;
+	raw_as(&r, r1, 14);
+	raw_as(&old, r1, 15);
+	accepted_rekey(&r, &(rekey_req){ 0 });
+	ck_assert_uint_eq(stats().established, 3); /* the old one waits for its Delete */
+	for (int i = 0; i < 50; i++)
+		refused_rekey(&r, &(rekey_req){ 0 }, GK_N_TEMPORARY_FAILURE);
+	old.ike.msgid_out++;
+	refused_rekey(&old, &(rekey_req){ 0 }, GK_N_TEMPORARY_FAILURE);
+	ck_assert_uint_eq(stats().ike_rekeys, 1);
+	fn_advance(&net, 31000);
+	ck_assert_uint_eq(stats().established, 2); /* the undeleted old SA is gone */
+	for (int i = 0; i < 5; i++)
+		refused_rekey(&r, &(rekey_req){ 0 }, GK_N_TEMPORARY_FAILURE);
+	fn_advance(&net, 30000);
+	accepted_rekey(&r, &(rekey_req){ 0 });
+	refused_rekey(&r, &(rekey_req){ 0 }, GK_N_TEMPORARY_FAILURE);
+	ck_assert_uint_eq(stats().ike_rekeys, 2);
+	raw_free(&r);
+	raw_free(&old);
+}
+END_TEST
+
+/* Rekeys with a costly group (ECP-384) are charged to the costly key exchange budget of the
+ * pre-authentication defenses: with none left they get TEMPORARY_FAILURE; Curve25519 is not
+ * charged. */
+START_TEST(costly_rekey_charged)
+{
+	gcfg.costly_ke_rate = 0;
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r;
+	raw_as(&r, r1, 16);
+	uint64_t limited = stats().costly_limited;
+	refused_rekey(&r, &(rekey_req){ .ke_group = GK_KE_ECP_384, .only_ke = GK_KE_ECP_384 }, GK_N_TEMPORARY_FAILURE);
+	ck_assert_uint_eq(stats().costly_limited, limited + 1);
+	accepted_rekey(&r, &(rekey_req){ .ke_group = GK_KE_CURVE25519 });
+	ck_assert_uint_eq(stats().costly_limited, limited + 1);
+	raw_free(&r);
+}
+END_TEST
+
+/* RFC 7296 2.25: a rekey that arrives while the GCKS's GSA_INBAND_REKEY is outstanding on the
+ * SA gets TEMPORARY_FAILURE; the inband rekey completes on the old SA, and the rekey goes
+ * through when asked again. */
+START_TEST(rekey_during_inband_rekey)
+{
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r;
+	raw_as(&r, r1, 17);
+	size_t got = fn_count(r1, GK_GM_REKEYED);
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	refused_rekey(&r, &(rekey_req){ 0 }, GK_N_TEMPORARY_FAILURE); /* delivered after the request */
+	ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got + 1);
+	accepted_rekey(&r, &(rekey_req){ 0 });
+	raw_free(&r);
+}
+END_TEST
+
+/* The member's rekey meets a GSA_INBAND_REKEY the GCKS keeps retransmitting: refused with
+ * TEMPORARY_FAILURE, the member answers the inband rekey (no key update lost), waits and rekeys
+ * later. */
+START_TEST(member_retries_after_temporary_failure)
+{
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 100); /* rekey 80-90 s after registration */
+	uint64_t first = gk_gm_ike_sa(r1->gm)->spi_i;
+	size_t got = fn_count(r1, GK_GM_REKEYED);
+	fn_rule drop = fn_rule_any(FN_DROP);
+	drop.dir = FN_FROM_GCKS;
+	drop.peer = r1->idx;
+	drop.exchange = GK_EXCH_GSA_INBAND_REKEY;
+	drop.until_ms = net.now_ms + 95000;
+	fn_advance(&net, 70000);
+	fn_impair(&net, &drop);
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 25000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_CREATE_CHILD_SA, 0), 1);
+	ck_assert_uint_eq(stats().ike_rekeys, 0);
+	ck_assert_uint_eq(gk_gm_ike_sa(r1->gm)->spi_i, first);
+	fn_advance(&net, 10000);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got + 1); /* the update was not lost */
+	fn_advance(&net, 80000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_CREATE_CHILD_SA, 0), 2);
+	ck_assert_uint_eq(stats().ike_rekeys, 1);
+	ck_assert_uint_ne(gk_gm_ike_sa(r1->gm)->spi_i, first);
+	ck_assert_uint_eq(stats().established, 2);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED), 0);
+}
+END_TEST
+
+/* With at most 2 IKE SAs per identity, a rekeyed SA and the old one waiting for its Delete
+ * count once: a second SA of the same identity leaves the rekeyed one in place. */
+START_TEST(rekey_counts_once_per_identity)
+{
+	gcfg.max_sas_per_identity = 2;
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r;
+	raw_as(&r, r1, 18);
+	accepted_rekey(&r, &(rekey_req){ 0 });
+	ck_assert_uint_eq(stats().established, 3);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *again = join(&c);
+	run_member(again);
+	registered(again, 0);
+	ck_assert_uint_eq(stats().established, 4);
+	/* the rekeyed SA still answers */
+	raw_send(&r, GK_EXCH_INFORMATIONAL, r.ike.msgid_out++, NULL, 0);
+	gk_msg m;
+	ck_assert_uint_eq(raw_answer(&r, &m, NULL, NULL), 0);
+	gk_msg_free(&m);
+	/* a third SA of r1 evicts the oldest of the identity's two: the rekeyed one, which kept
+	 * the place of the SA it replaced */
+	fn_member *third = join(&c);
+	run_member(third);
+	registered(third, 0);
+	raw_send(&r, GK_EXCH_INFORMATIONAL, r.ike.msgid_out++, NULL, 0);
+	ck_assert(!raw_recv(&r, &m, false));
+	raw_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("ikerekey");
@@ -186,6 +516,14 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, member_rekeys_and_inband_follows);
 	tcase_add_test(tc, old_sa_dropped_after_delete);
+	tcase_add_test(tc, child_sa_refused);
+	tcase_add_test(tc, wrong_ke_group);
+	tcase_add_test(tc, malformed_rekey);
+	tcase_add_test(tc, rekey_flood_refused);
+	tcase_add_test(tc, costly_rekey_charged);
+	tcase_add_test(tc, rekey_during_inband_rekey);
+	tcase_add_test(tc, member_retries_after_temporary_failure);
+	tcase_add_test(tc, rekey_counts_once_per_identity);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
