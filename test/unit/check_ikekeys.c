@@ -374,6 +374,63 @@ START_TEST(group_keymat)
 }
 END_TEST
 
+/* IKE SA rekey (RFC 7296 2.18): SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) with the OLD
+ * SA's PRF (here HMAC-SHA2-384, 48 octets), the rest with the new suite's (HMAC-SHA2-256) and
+ * the new SPIs, GSK_w from the new SK_d; all computed here with OpenSSL. */
+START_TEST(rekey_matches_reference)
+{
+	uint8_t ni0[32], nr0[32], sh0[32], ni[32], nr[40], shared[32], seed[128], data[256];
+	uint8_t skeyseed[64], stream[512], gskw[32];
+	fill(ni0, sizeof(ni0), 3);
+	fill(nr0, sizeof(nr0), 5);
+	fill(sh0, sizeof(sh0), 7);
+	fill(ni, sizeof(ni), 11);
+	fill(nr, sizeof(nr), 13);
+	fill(shared, sizeof(shared), 17);
+	gk_ike_suite olds = { .encr = GK_ENCR_AES_CBC, .encr_key_bits = 128, .prf = GK_PRF_HMAC_SHA2_384,
+			      .integ = GK_INTEG_HMAC_SHA2_384_192, .ke = GK_KE_CURVE25519, .kwa = GK_KWA_KW_5649_128 };
+	gk_ike_suite news = { .encr = GK_ENCR_AES_GCM_16, .encr_key_bits = 256, .prf = GK_PRF_HMAC_SHA2_256,
+			      .ke = GK_KE_ECP_256, .kwa = GK_KWA_KW_5649_256 };
+	gk_ike_keys old, k;
+	ck_assert_int_eq(gk_ike_keys_derive(&old, &olds, GK_CHUNK(ni0, 32), GK_CHUNK(nr0, 32), GK_CHUNK(sh0, 32),
+					    0x99, 0x77), GK_OK);
+	ck_assert_uint_eq(old.d_len, 48);
+	ck_assert_int_eq(gk_ike_keys_rekey(&k, &news, &old, GK_CHUNK(ni, sizeof(ni)), GK_CHUNK(nr, sizeof(nr)),
+					   GK_CHUNK(shared, sizeof(shared)), SPI_I, SPI_R), GK_OK);
+	memcpy(data, shared, sizeof(shared));
+	memcpy(data + sizeof(shared), ni, sizeof(ni));
+	memcpy(data + sizeof(shared) + sizeof(ni), nr, sizeof(nr));
+	size_t sl = ref_mac("HMAC", "SHA384", old.sk_d, old.d_len, data, sizeof(shared) + sizeof(ni) + sizeof(nr),
+			    skeyseed);
+	ck_assert_uint_eq(sl, 48);
+	size_t seedlen = seed_of(ni, sizeof(ni), nr, sizeof(nr), seed);
+	ck_assert_uint_eq(k.d_len, 32);
+	ck_assert_uint_eq(k.a_len, 0);
+	ck_assert_uint_eq(k.e_len, 36); /* AES-GCM: key and 4-octet salt */
+	ref_prf_plus("HMAC", "SHA256", skeyseed, sl, seed, seedlen, stream, 32 + 2 * 36 + 2 * 32);
+	check_slices(&k, stream);
+	static const char label[] = "Key Wrap for G-IKEv2";
+	ref_prf_plus("HMAC", "SHA256", k.sk_d, k.d_len, (const uint8_t *)label, sizeof(label) - 1, gskw, 32);
+	ck_assert_uint_eq(k.w_len, 32);
+	ck_assert_mem_eq(k.gsk_w, gskw, 32);
+	/* the same inputs through IKE_SA_INIT's SKEYSEED give other keys */
+	gk_ike_keys fresh;
+	ck_assert_int_eq(gk_ike_keys_derive(&fresh, &news, GK_CHUNK(ni, sizeof(ni)), GK_CHUNK(nr, sizeof(nr)),
+					    GK_CHUNK(shared, sizeof(shared)), SPI_I, SPI_R), GK_OK);
+	ck_assert(memcmp(fresh.sk_d, k.sk_d, 32) != 0);
+	/* bad inputs: no old SK_d, a short nonce */
+	gk_ike_keys none;
+	memset(&none, 0, sizeof(none));
+	ck_assert_int_eq(gk_ike_keys_rekey(&fresh, &news, &none, GK_CHUNK(ni, 32), GK_CHUNK(nr, 32),
+					   GK_CHUNK(shared, 32), SPI_I, SPI_R), GK_E_INVAL);
+	ck_assert_int_eq(gk_ike_keys_rekey(&fresh, &news, &old, GK_CHUNK(ni, 8), GK_CHUNK(nr, 32),
+					   GK_CHUNK(shared, 32), SPI_I, SPI_R), GK_E_INVAL);
+	gk_ike_keys_wipe(&k);
+	gk_ike_keys_wipe(&old);
+	gk_ike_keys_wipe(&fresh);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ikekeys");
@@ -385,6 +442,7 @@ int main(void)
 	tcase_add_loop_test(tc, derive_refuses_bad_suites, 0, NBAD);
 	tcase_add_test(tc, derive_refuses_bad_inputs);
 	tcase_add_test(tc, kwa_lengths);
+	tcase_add_test(tc, rekey_matches_reference);
 	tcase_add_loop_test(tc, group_keymat, 0, NGROUP);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
