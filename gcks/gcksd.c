@@ -45,14 +45,16 @@ static void usage(FILE *f)
 	      "             [--user USER] [--admin-group GROUP|none] [--foreground]\n"
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
-	      "             [--require-kwa] [--max-sas-per-identity N]\n"
+	      "             [--require-kwa] [--max-sas-per-identity N] [--ike-rekey-interval SECONDS]\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
 	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
 	      "--admin-group: members may use the control socket besides root and USER (default %s)\n"
 	      "--require-kwa: IKE_SA_INIT without a Key Wrap Algorithm transform is refused\n"
 	      "        (NO_PROPOSAL_CHOSEN, RFC 9838 4.5.4); for deployments without plain IKEv2 peers.\n"
-	      "        Default: accepted, and GSA_AUTH on such an SA gets NO_PROPOSAL_CHOSEN\n",
+	      "        Default: accepted, and GSA_AUTH on such an SA gets NO_PROPOSAL_CHOSEN\n"
+	      "--ike-rekey-interval: an IKE SA is rekeyed by its member (CREATE_CHILD_SA) at most once in\n"
+	      "        this many seconds (default 60); sooner rekeys get TEMPORARY_FAILURE\n",
 	      GK_ADMIN_DEFAULT_TEXT);
 }
 
@@ -316,6 +318,7 @@ int main(int argc, char **argv)
 		{ "cookie-threshold", required_argument, NULL, 3 }, { "cookie-rate", required_argument, NULL, 4 },
 		{ "costly-ke-rate", required_argument, NULL, 5 }, { "costly-ke-per-source", required_argument, NULL, 6 },
 		{ "require-kwa", no_argument, NULL, 7 }, { "max-sas-per-identity", required_argument, NULL, 8 },
+		{ "ike-rekey-interval", required_argument, NULL, 9 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -377,6 +380,10 @@ int main(int argc, char **argv)
 		case 7: cfg.offer.kwa_required = true; break;
 		case 8:
 			if (!parse_limit("max-sas-per-identity", optarg, 1, 1000000, &cfg.max_sas_per_identity))
+				return 1;
+			break;
+		case 9:
+			if (!parse_limit("ike-rekey-interval", optarg, 1, 86400, &cfg.ike_rekey_min_interval_s))
 				return 1;
 			break;
 		case 'h': usage(stdout); return 0;

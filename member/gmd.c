@@ -36,6 +36,7 @@
 #define RETRY_S 5               /* first wait after a failed registration ... */
 #define RETRY_MAX_S 300         /* ... doubling up to this; also after a permanent refusal */
 #define LIVENESS_S 60
+#define IKE_LIFETIME_S 14400 /* 4 h: the kept IKE SA is rekeyed 10-20 % before */
 #define MAX_ALLOW 16            /* --allow-selector prefixes */
 
 struct gmd;
@@ -87,7 +88,7 @@ static void usage(FILE *f)
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
-	      "           [--user USER] [--initial-contact] [--no-nat-t]\n"
+	      "           [--user USER] [--initial-contact] [--no-nat-t] [--ike-lifetime SECONDS]\n"
 	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
 	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23); --no-nat-t: no\n"
@@ -102,6 +103,8 @@ static void usage(FILE *f)
 	      "         to MAX (default 300); --liveness: silence on an IKE SA kept for inband rekeys\n"
 	      "         before it is checked (default 60, 0 = off); --retransmit: first retransmission\n"
 	      "         timeout (default 500 ms, doubled each time) and retransmissions (default 6)\n"
+	      "--ike-lifetime: an IKE SA kept for inband rekeys is rekeyed (CREATE_CHILD_SA) 10-20 %\n"
+	      "         before this (default 14400, 0 = never; 60 to 2592000)\n"
 	      "--rereg-delay: excluded by the GCKS, re-register after a random 1 s to SECONDS (default\n"
 	      "         5; large groups want more, so that members do not all register at once)\n"
 	      "--sa-backend: xfrm (default) installs the group SAs in the kernel; without XFRM access gmd\n"
@@ -589,6 +592,7 @@ int main(int argc, char **argv)
 		{ "retransmit", required_argument, NULL, 'T' }, { "rereg-delay", required_argument, NULL, 'D' },
 		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
 		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
+		{ "ike-lifetime", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	gmd d;
@@ -598,6 +602,7 @@ int main(int argc, char **argv)
 	const char *local = NULL, *why, *user = GK_GMD_USER;
 	int level = GK_LOG_INFO, c, rc = 1;
 	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
+	unsigned ike_lifetime_s = IKE_LIFETIME_S;
 	bool have_id = false, no_nat_t = false;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -691,6 +696,13 @@ int main(int argc, char **argv)
 			}
 			d.cfg.nallow++;
 			break;
+		case 'K':
+			if (parse_pair(optarg, &ike_lifetime_s, NULL) ||
+			    (ike_lifetime_s && (ike_lifetime_s < 60 || ike_lifetime_s > 2592000))) {
+				fprintf(stderr, "gmd: --ike-lifetime: use SECONDS, 60 to 2592000 (0 = never rekey)\n");
+				return 1;
+			}
+			break;
 		case 'U': user = optarg; break;
 		case 'C': d.initial_contact = true; break;
 		case 'h': usage(stdout); return 0;
@@ -708,6 +720,7 @@ int main(int argc, char **argv)
 		d.cfg.retry_ms = retry_s * 1000;
 		d.cfg.retry_max_ms = (retry_max_s > retry_s ? retry_max_s : retry_s) * 1000;
 		d.cfg.liveness_ms = liveness_s * 1000;
+		d.cfg.ike_lifetime_s = ike_lifetime_s;
 	}
 	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
 		usage(stderr);
