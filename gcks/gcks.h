@@ -66,6 +66,9 @@ typedef struct gk_gcks_config {
 	/* IKE SA rekeys (CREATE_CHILD_SA, RFC 7296 1.3.2) accepted per chain of rekeyed SAs: at most
 	 * one in this many seconds; sooner ones get TEMPORARY_FAILURE (RFC 7296 2.25) */
 	unsigned ike_rekey_min_interval_s;
+	/* A kept IKE SA (inband groups) that its member has not rekeyed is rekeyed by the GCKS
+	 * 0-10 % before this many seconds (members rekey 10-20 % before the same default); 0 = never */
+	unsigned ike_lifetime_s;
 } gk_gcks_config;
 
 void gk_gcks_config_default(gk_gcks_config *c);
@@ -91,6 +94,10 @@ gk_status gk_gcks_rotate_key(gk_gcks *g, char *msg, size_t msglen);
 /* Removes a member from the group's authorization list and rekeys so that it receives no new
  * keys (gcksctl evict). msg says how the new keys reach the others. */
 gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen);
+
+/* Rekeys every IKE SA kept for inband rekeys now, as at the end of its lifetime (tests, admin);
+ * returns how many rekeys were started. */
+unsigned gk_gcks_rekey_ike_sas(gk_gcks *g);
 
 /* A view of one group for status reports; points into the GCKS, valid until the next call
  * into it. */

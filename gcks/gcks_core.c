@@ -55,6 +55,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->rtx_resend_max = 3;
 	c->rtx_window_ms = 1000;
 	c->ike_rekey_min_interval_s = 60;
+	c->ike_lifetime_s = 14400;
 }
 
 int64_t gcks_now(const gk_gcks *g) { return g->env.now_ms(g->env.clock_ctx); }
@@ -175,7 +176,7 @@ static void table_grow(gk_gcks *g)
 	for (size_t b = 0; b < old; b++) {
 		for (gcks_sa *sa = old_r[b], *next; sa; sa = next) {
 			next = sa->next_r;
-			size_t k = bucket(g, sa->ike.spi_r);
+			size_t k = bucket(g, gcks_our_spi(sa));
 			sa->next_r = r[k];
 			r[k] = sa;
 		}
@@ -196,7 +197,7 @@ gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
 		return GK_E_NOMEM;
 	if (g->nsas >= g->nbuckets)
 		table_grow(g);
-	size_t br = bucket(g, sa->ike.spi_r), bi = bucket(g, sa->ike.spi_i);
+	size_t br = bucket(g, gcks_our_spi(sa)), bi = bucket(g, sa->ike.spi_i);
 	sa->next_r = g->by_r[br];
 	g->by_r[br] = sa;
 	sa->half_open = true;
@@ -208,12 +209,22 @@ gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
 	return GK_OK;
 }
 
-gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi_r)
+gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi)
 {
-	for (gcks_sa *sa = g->by_r[bucket(g, spi_r)]; sa; sa = sa->next_r)
-		if (sa->ike.spi_r == spi_r)
+	for (gcks_sa *sa = g->by_r[bucket(g, spi)]; sa; sa = sa->next_r)
+		if (gcks_our_spi(sa) == spi)
 			return sa;
 	return NULL;
+}
+
+gcks_sa *gcks_sa_for(gk_gcks *g, const gk_hdr *h)
+{
+	bool from_initiator = h->flags & GK_FLAG_I;
+	gcks_sa *sa = gcks_sa_find(g, from_initiator ? h->spi_r : h->spi_i);
+	if (!sa || sa->ike.initiator == from_initiator ||
+	    (from_initiator ? sa->ike.spi_i != h->spi_i : sa->ike.spi_r != h->spi_r))
+		return NULL;
+	return sa;
 }
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
@@ -259,7 +270,7 @@ gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa)
 {
 	if (g->nsas >= g->nbuckets)
 		table_grow(g);
-	size_t br = bucket(g, sa->ike.spi_r);
+	size_t br = bucket(g, gcks_our_spi(sa));
 	sa->next_r = g->by_r[br];
 	g->by_r[br] = sa;
 	g->nsas++;
@@ -277,12 +288,13 @@ void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 {
 	unlink_i(g, sa);
 	gcks_peer_unlink(g, sa);
-	for (gcks_sa **pp = &g->by_r[bucket(g, sa->ike.spi_r)]; *pp; pp = &(*pp)->next_r)
+	for (gcks_sa **pp = &g->by_r[bucket(g, gcks_our_spi(sa))]; *pp; pp = &(*pp)->next_r)
 		if (*pp == sa) {
 			*pp = sa->next_r;
 			break;
 		}
 	g->nsas--;
+	gcks_ike_rekey_free(sa);
 	if (sa->out_req) {
 		gk_dgrams_free(sa->out_req);
 		free(sa->out_req);
@@ -370,7 +382,7 @@ static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
 	gk_msg_out o = {
 		.hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r, .exchange = m->hdr.exchange,
-			 .flags = GK_FLAG_R, .msg_id = m->hdr.msg_id },
+			 .flags = GK_FLAG_R | (sa->ike.initiator ? GK_FLAG_I : 0), .msg_id = m->hdr.msg_id },
 		.inner = r->pl, .ninner = r->n, .protect = true,
 	};
 	gk_dgrams d;
@@ -458,18 +470,20 @@ out:
  * the IKE SA, so its responses carry the I flag too (RFC 7296 3.1). */
 static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
 {
-	gcks_sa *sa = gcks_sa_find(g, h->spi_r);
+	gcks_sa *sa = gcks_sa_for(g, h);
 	gk_msg m;
 	bool complete;
-	if (!sa || sa->ike.spi_i != h->spi_i || !sa->out_req || !(h->flags & GK_FLAG_I) ||
-	    h->msg_id != sa->ike.msgid_out) {
+	if (!sa || !sa->out_req || h->msg_id != sa->ike.msgid_out) {
 		g->stats.dropped++;
 		return;
 	}
 	if (gk_msg_parse(&m, data) == GK_OK && gk_ike_sa_open_at(&sa->ike, &m, gcks_now(g), &complete) == GK_OK &&
 	    complete) {
 		gcks_log_msg(g, "received", &m, (const struct sockaddr *)&sa->ike.peer);
-		gcks_inband_response(g, sa, &m);
+		if (m.hdr.exchange == GK_EXCH_CREATE_CHILD_SA)
+			gcks_ike_rekey_response(g, sa, &m);
+		else
+			gcks_inband_response(g, sa, &m);
 	}
 	gk_msg_free(&m);
 	if (sa->closing && !sa->out_req)
@@ -501,8 +515,8 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		gcks_ike_sa_init(g, in, peer, local);
 		return;
 	}
-	gcks_sa *sa = gcks_sa_find(g, h.spi_r);
-	if (!sa || sa->ike.spi_i != h.spi_i || !(h.flags & GK_FLAG_I)) {
+	gcks_sa *sa = gcks_sa_for(g, &h);
+	if (!sa) {
 		g->stats.dropped++;
 		return;
 	}
@@ -555,6 +569,7 @@ void gk_gcks_tick(gk_gcks *g)
 		while (sa) {
 			gcks_sa *next = sa->next_r;
 			gcks_outgoing_tick(g, sa, now);
+			gcks_ike_rekey_tick(g, sa, now);
 			gk_ike_sa_frag_expire(&sa->ike, now);
 			if (sa->deadline_ms && now >= sa->deadline_ms &&
 			    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || sa->superseded ||

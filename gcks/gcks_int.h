@@ -67,6 +67,11 @@ typedef struct gcks_sa {
 	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
 	uint64_t admitted;                /* order of admission to that index: lower is older */
 	bool superseded;                  /* rekeyed (RFC 7296 2.18): waits for its Delete */
+	struct gcks_ike_rekey *rk;        /* our CREATE_CHILD_SA out on this SA (gcks_ikerekey.c), owned */
+	struct gcks_sa *collided;         /* the SA the member made by rekeying this one while our
+					   * rekey was out (RFC 7296 2.8.2); in the table, not owned */
+	struct gcks_sa *collision_of;     /* the reverse link */
+	int64_t rekey_at_ms;              /* when we rekey this kept SA ourselves, 0 = not planned */
 	int64_t rekeyed_ms;               /* when this SA was made by a rekey, 0 = by IKE_SA_INIT */
 	int64_t rtx_window_ms;            /* start of the current window of resent responses */
 	unsigned rtx_sent;                /* responses resent in it */
@@ -153,11 +158,23 @@ void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const stru
 gk_out_pl *gcks_resp_add(gcks_resp *r, uint8_t type, const void *body);
 gk_status gcks_resp_notify(gcks_resp *r, uint16_t type, gk_chunk data);
 
+/* Our SPI of the SA: the responder's, or the initiator's for an SA we made by rekeying it
+ * (RFC 7296 2.18: the rekey's initiator is the new SA's original initiator). The SA table is
+ * keyed by it. */
+static inline uint64_t gcks_our_spi(const gcks_sa *sa)
+{
+	return sa->ike.initiator ? sa->ike.spi_i : sa->ike.spi_r;
+}
+
 /* SA table */
 gcks_sa *gcks_sa_new(gk_gcks *g);
 /* Enters a new half-open SA (its peer set); GK_E_NOMEM leaves it out. */
 gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa);
-gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi_r);
+/* The SA whose SPI on our side is spi. */
+gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi);
+/* The SA a message with this header belongs to: our SPI is SPIr when the sender is the
+ * original initiator (I flag), SPIi otherwise; the other SPI and our role must match. */
+gcks_sa *gcks_sa_for(gk_gcks *g, const gk_hdr *h);
 gcks_sa *gcks_sa_find_half_open(gk_gcks *g, uint64_t spi_i, const struct sockaddr *peer);
 void gcks_sa_established(gk_gcks *g, gcks_sa *sa);
 /* Enters an SA made established by a rekey (not half-open, no source). */
@@ -199,6 +216,15 @@ void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 void gcks_informational(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
 /* CREATE_CHILD_SA (gcks_ikerekey.c): IKE SA rekey, Child SAs refused */
 void gcks_create_child_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+/* The member's answer to our CREATE_CHILD_SA on sa. */
+void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
+/* Rekeys a kept IKE SA whose lifetime (cfg.ike_lifetime_s) is nearly over and that its member
+ * did not rekey (timer scan). */
+void gcks_ike_rekey_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
+/* Starts our rekey of sa (CREATE_CHILD_SA); GK_E_STATE when a request is out on it. */
+gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa);
+/* Frees the rekey state of an SA being removed. */
+void gcks_ike_rekey_free(gcks_sa *sa);
 
 /* costly key exchanges (gcks_init.c): which groups, and one taken from the source's and the
  * global budget (false when either is empty) */
@@ -234,6 +260,10 @@ gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why);
  * backoff by gcks_outgoing_tick until gcks_inband_response sees the answer. */
 gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_pl *pl, size_t n);
 void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
+/* Our outstanding request is answered: it goes, the next Message ID is ours. */
+void gcks_request_done(gcks_sa *sa);
+/* Sends the inband rekey that waited for the SA's window (rekey_queued), if it is free. */
+void gcks_inband_send_queued(gk_gcks *g, gcks_sa *sa);
 void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
 void gcks_pending_free(gk_gcks *g);
 uint64_t gcks_name_hash(const char *name);

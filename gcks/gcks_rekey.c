@@ -297,7 +297,7 @@ gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_p
 		return GK_E_STATE;
 	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
 	gk_msg_out o = { .hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r, .exchange = exchange,
-				  .msg_id = sa->ike.msgid_out },
+				  .flags = sa->ike.initiator ? GK_FLAG_I : 0, .msg_id = sa->ike.msgid_out },
 			 .inner = pl, .ninner = n, .protect = true };
 	gk_status st = gk_msg_build_dgrams(&o, &k, g->env.rnd, sa->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d);
 	if (st)
@@ -408,7 +408,17 @@ void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 		inband_refused(g, sa, err->body->notify.type);
 		return;
 	}
-	if (!sa->rekey_queued)
+	gcks_inband_send_queued(g, sa);
+}
+
+void gcks_request_done(gcks_sa *sa)
+{
+	out_done(sa);
+}
+
+void gcks_inband_send_queued(gk_gcks *g, gcks_sa *sa)
+{
+	if (!sa->rekey_queued || sa->out_req)
 		return;
 	sa->rekey_queued = false;
 	for (size_t i = 0; i < g->ngroups; i++) {

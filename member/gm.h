@@ -124,6 +124,9 @@ void gk_gm_tick(gk_gm *gm);
 gk_status gk_gm_leave(gk_gm *gm, size_t group);
 /* Is this datagram for this member core's IKE SA? (several cores may share a socket) */
 bool gk_gm_owns(const gk_gm *gm, const uint8_t *data, size_t len);
+/* Rekeys the IKE SA kept for inband rekeys now (CREATE_CHILD_SA, RFC 7296 1.3.2), as at the
+ * end of its lifetime. GK_E_STATE when no SA is kept or a request is outstanding. */
+gk_status gk_gm_rekey_ike(gk_gm *gm);
 /* The member's current IKE SA (SPIs, keys, Message IDs), read-only: for tests and diagnostics. */
 const gk_ike_sa *gk_gm_ike_sa(const gk_gm *gm);
 /* Milliseconds until gk_gm_tick has work, -1 when idle. */

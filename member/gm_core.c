@@ -16,6 +16,18 @@
 
 #define NONCE_LEN 32
 
+/* An IKE SA replaced by a rekey, kept until its Delete: ours (req holds it, retransmitted until
+ * answered) or the GCKS's (req empty; dropped at `at` if none comes). */
+typedef struct gm_gone {
+	gk_ike_sa sa;               /* spi_i 0 = free slot */
+	gk_dgrams req;
+	int64_t at;
+	unsigned tries, rtx_ms;
+} gm_gone;
+
+/* How long a replaced SA the GCKS is to delete waits for that Delete. */
+#define GONE_WAIT_MS 30000
+
 typedef enum gm_state {
 	GM_IDLE, GM_INIT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED,
 	GM_LEAVE_SENT, GM_PROBE_SENT, GM_REJECT_SENT, GM_REKEY_SENT
@@ -51,10 +63,11 @@ struct gk_gm {
 	int64_t rekey_at;           /* when to rekey it, 0 = not planned */
 	uint16_t rekey_ke;          /* KE group of the next rekey (INVALID_KE_PAYLOAD may change it) */
 	gk_ike_sa next;             /* the SA our CREATE_CHILD_SA makes, until the answer */
-	gk_ike_sa old;              /* the replaced SA, until the GCKS answers our Delete on it */
-	gk_dgrams old_req;          /* that Delete */
-	int64_t old_rtx_at;
-	unsigned old_tries, old_rtx_ms;
+	gm_gone gone[2];            /* replaced SAs until their Delete (the old one, a collision's loser) */
+	gk_ike_sa crossed;          /* the SA the GCKS made by rekeying ours while our rekey was out
+				     * (RFC 7296 2.8.2), until ours is answered; spi_i 0 = none */
+	uint8_t crossed_ni[256], crossed_nr[NONCE_LEN]; /* its exchange's nonces */
+	size_t crossed_ni_len;
 };
 
 typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
@@ -67,6 +80,9 @@ static void on_probe_resp(gk_gm *gm, const gk_msg *m);
 static void on_reject_resp(gk_gm *gm, const gk_msg *m);
 static void on_rekey_resp(gk_gm *gm, const gk_msg *m);
 static void plan_rekey(gk_gm *gm, int64_t after_ms);
+static void switch_sa(gk_gm *gm, gk_ike_sa *n, bool we_delete);
+static uint16_t rekey_request(gk_gm *gm, const gk_msg *m, gk_arena *a, gk_out_pl *pl, size_t *npl,
+			      gk_ike_sa *made);
 
 /* The responses a member waits for, on one screen: (state, exchange) -> handler. Requests from
  * the GCKS (INFORMATIONAL) are answered in on_request. */
@@ -239,6 +255,7 @@ gk_status gk_gm_start(gk_gm *gm)
 	gk_status st;
 	gk_ike_sa_free(&gm->ike);
 	gk_ike_sa_free(&gm->next);
+	gk_ike_sa_free(&gm->crossed);
 	gm->ike.initiator = true;
 	gm->cookie_len = 0;
 	gm->cur = 0;
@@ -811,25 +828,49 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 		return;
 	}
 	if (m->hdr.msg_id != gm->ike.msgid_in ||
-	    (m->hdr.exchange != GK_EXCH_INFORMATIONAL && m->hdr.exchange != GK_EXCH_GSA_INBAND_REKEY))
+	    (m->hdr.exchange != GK_EXCH_INFORMATIONAL && m->hdr.exchange != GK_EXCH_GSA_INBAND_REKEY &&
+	     m->hdr.exchange != GK_EXCH_CREATE_CHILD_SA))
 		return;
 	bool closed = false;
 	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
 		closed |= p->body->del.proto == GK_PROTO_IKE;
-	uint16_t refused = m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY ? inband_rekey(gm, m) : 0;
+	gk_arena a;
+	gk_out_pl rpl[3];
+	size_t nrpl = 0;
+	gk_ike_sa made;
+	memset(&made, 0, sizeof(made));
+	gk_arena_init(&a, 0);
+	uint16_t refused = 0;
+	if (m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY)
+		refused = inband_rekey(gm, m);
+	else if (m->hdr.exchange == GK_EXCH_CREATE_CHILD_SA)
+		refused = rekey_request(gm, m, &a, rpl, &nrpl, &made);
 	/* a refused update is answered with its error, not an empty success: the GCKS must learn
 	 * that the member does not hold the new keys */
-	gk_pl_notify err = { .type = refused };
+	uint8_t grp[2];
+	gk_put_u16(grp, gm->ike.suite.ke);
+	gk_pl_notify err = { .type = refused,
+			     .data = refused == GK_N_INVALID_KE_PAYLOAD ? GK_CHUNK(grp, 2) : GK_CHUNK_EMPTY };
 	gk_out_pl pl[1] = { { GK_PL_NOTIFY, false, &err } };
 	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = m->hdr.exchange,
 				  .flags = GK_FLAG_R | (gm->ike.initiator ? GK_FLAG_I : 0), .msg_id = m->hdr.msg_id },
-			 .inner = refused ? pl : NULL, .ninner = refused ? 1 : 0, .protect = true };
+			 .inner = refused ? pl : nrpl ? rpl : NULL, .ninner = refused ? 1 : nrpl, .protect = true };
 	gk_dgrams d;
-	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, false, GK_MAX_MESSAGE, &d) == GK_OK) {
+	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, gm->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d) == GK_OK) {
 		gm->ike.msgid_in = m->hdr.msg_id + 1;
-		gm->env.send(gm->env.send_ctx, d.d[0].data, d.d[0].len);
+		for (size_t i = 0; i < d.n; i++)
+			gm->env.send(gm->env.send_ctx, d.d[i].data, d.d[i].len);
 		gk_ike_sa_cache_response(&gm->ike, &d);
+	} else if (made.spi_i) {
+		gk_ike_sa_free(&made); /* the GCKS gets no answer and keeps the old SA */
+	}
+	gk_arena_free(&a);
+	if (made.spi_i && gm->state == GM_REKEY_SENT) {
+		gk_ike_sa_free(&gm->crossed);
+		gm->crossed = made; /* RFC 7296 2.8.2: decided when our rekey is answered */
+	} else if (made.spi_i) {
+		switch_sa(gm, &made, false); /* the GCKS, the rekey's initiator, deletes the old SA */
 	}
 	if (closed) {
 		gm->state = GM_CLOSED;
@@ -845,7 +886,9 @@ bool gk_gm_owns(const gk_gm *gm, const uint8_t *data, size_t len)
 	if (len < GK_HDR_LEN)
 		return false;
 	uint64_t spi = gk_get_u64(data);
-	return (spi == gm->ike.spi_i && gm->ike.spi_i != 0) || (spi == gm->old.spi_i && gm->old.spi_i != 0);
+	if (!spi)
+		return false;
+	return spi == gm->ike.spi_i || spi == gm->gone[0].sa.spi_i || spi == gm->gone[1].sa.spi_i;
 }
 
 gk_status gk_gm_leave(gk_gm *gm, size_t group)
@@ -935,61 +978,120 @@ out:
 	return st;
 }
 
-static void send_old_delete(gk_gm *gm)
+static void gone_free(gm_gone *x)
 {
-	for (size_t i = 0; i < gm->old_req.n; i++)
-		gm->env.send(gm->env.send_ctx, gm->old_req.d[i].data, gm->old_req.d[i].len);
-	gm->old_rtx_at = now(gm) + gm->old_rtx_ms;
+	gk_ike_sa_free(&x->sa);
+	gk_dgrams_free(&x->req);
+	memset(x, 0, sizeof(*x));
 }
 
-static void drop_old(gk_gm *gm)
+static void gone_send(gk_gm *gm, gm_gone *x)
 {
-	gk_ike_sa_free(&gm->old);
-	gk_dgrams_free(&gm->old_req);
-	gm->old_rtx_at = 0;
+	for (size_t i = 0; i < x->req.n; i++)
+		gm->env.send(gm->env.send_ctx, x->req.d[i].data, x->req.d[i].len);
+	x->at = now(gm) + x->rtx_ms;
 }
 
-/* RFC 7296 2.18: "the initiator deletes the old IKE SA" with an INFORMATIONAL Delete on it,
- * retransmitted like any request; the old SA goes when it is answered or given up. */
-static void delete_old(gk_gm *gm)
+/* Encrypts a message on a replaced SA (our Delete, or our answer to the GCKS's). */
+static gk_status gone_build(gk_gm *gm, gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
+			    const gk_out_pl *pl, size_t n, gk_dgrams *out)
 {
+	gk_sk_keys k = gk_ike_sa_sk(sa, true);
+	gk_msg_out o = { .hdr = { .spi_i = sa->spi_i, .spi_r = sa->spi_r, .exchange = exchange,
+				  .flags = (sa->initiator ? GK_FLAG_I : 0) | (response ? GK_FLAG_R : 0),
+				  .msg_id = msg_id },
+			 .inner = pl, .ninner = n, .protect = true };
+	return gk_msg_build_dgrams(&o, &k, gm->env.rnd, sa->frag_ok, GK_FRAG_DEFAULT_SIZE, out);
+}
+
+/* Keeps a replaced SA (taken over from *sa, which is emptied) until its Delete. RFC 7296 2.18:
+ * the rekey's initiator deletes the old SA; we_delete sends our Delete now. */
+static void gone_add(gk_gm *gm, gk_ike_sa *sa, bool we_delete)
+{
+	gm_gone *x = gm->gone[0].sa.spi_i ? &gm->gone[1] : &gm->gone[0];
+	gone_free(x);
+	x->sa = *sa;
+	memset(sa, 0, sizeof(*sa));
+	x->tries = gm->cfg.retransmit_tries;
+	x->at = now(gm) + GONE_WAIT_MS;
+	if (!we_delete)
+		return;
 	gk_pl_delete d = { .proto = GK_PROTO_IKE };
 	gk_out_pl pl = { GK_PL_DELETE, false, &d };
-	gk_sk_keys k = gk_ike_sa_sk(&gm->old, true);
-	gk_msg_out o = { .hdr = { .spi_i = gm->old.spi_i, .spi_r = gm->old.spi_r, .exchange = GK_EXCH_INFORMATIONAL,
-				  .flags = gm->old.initiator ? GK_FLAG_I : 0, .msg_id = gm->old.msgid_out },
-			 .inner = &pl, .ninner = 1, .protect = true };
-	gk_dgrams_free(&gm->old_req);
-	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, gm->old.frag_ok, GK_FRAG_DEFAULT_SIZE, &gm->old_req)) {
-		drop_old(gm);
+	if (gone_build(gm, &x->sa, GK_EXCH_INFORMATIONAL, false, x->sa.msgid_out, &pl, 1, &x->req)) {
+		gone_free(x);
 		return;
 	}
-	gm->old_tries = 0;
-	gm->old_rtx_ms = gm->cfg.retransmit_ms;
-	send_old_delete(gm);
+	x->tries = 0;
+	x->rtx_ms = gm->cfg.retransmit_ms;
+	gone_send(gm, x);
 }
 
-/* The new SA replaces the current one, which becomes gm->old. Message IDs start at 0. */
-static void switch_sa(gk_gm *gm, const gk_ike_suite *suite, uint64_t spi_r)
+/* A datagram on a replaced SA: the answer to our Delete, or the GCKS's request on it (its
+ * Delete is answered and ends it; anything else gets TEMPORARY_FAILURE, RFC 7296 2.25). */
+static void gone_input(gk_gm *gm, gm_gone *x, gk_msg *m)
 {
-	drop_old(gm);
-	gm->old = gm->ike;
-	gm->ike = gm->next;
-	memset(&gm->next, 0, sizeof(gm->next));
-	gm->ike.spi_r = spi_r;
-	gm->ike.suite = *suite;
+	bool complete, response = m->hdr.flags & GK_FLAG_R;
+	if (response ? (!x->req.n || m->hdr.msg_id != x->sa.msgid_out) : m->hdr.msg_id != x->sa.msgid_in)
+		return;
+	if (gk_ike_sa_open(&x->sa, m, &complete) || !complete)
+		return;
+	if (response) {
+		gone_free(x);
+		return;
+	}
+	bool deleted = false;
+	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
+		deleted |= p->body->del.proto == GK_PROTO_IKE;
+	gk_pl_notify busy = { .type = GK_N_TEMPORARY_FAILURE };
+	gk_out_pl pl = { GK_PL_NOTIFY, false, &busy };
+	bool info = m->hdr.exchange == GK_EXCH_INFORMATIONAL;
+	gk_dgrams d;
+	if (gone_build(gm, &x->sa, m->hdr.exchange, true, m->hdr.msg_id, info ? NULL : &pl, info ? 0 : 1, &d) == GK_OK) {
+		for (size_t i = 0; i < d.n; i++)
+			gm->env.send(gm->env.send_ctx, d.d[i].data, d.d[i].len);
+		gk_dgrams_free(&d);
+	}
+	x->sa.msgid_in = m->hdr.msg_id + 1;
+	if (deleted && !x->req.n)
+		gone_free(x);
+}
+
+static void gone_tick(gk_gm *gm, int64_t t)
+{
+	for (size_t i = 0; i < 2; i++) {
+		gm_gone *x = &gm->gone[i];
+		if (!x->sa.spi_i || t < x->at)
+			continue;
+		if (++x->tries > gm->cfg.retransmit_tries) {
+			gone_free(x); /* the GCKS drops an undeleted replaced SA by itself */
+			continue;
+		}
+		x->rtx_ms *= 2;
+		gone_send(gm, x);
+	}
+}
+
+/* The new SA n (taken over, emptied) replaces the current one, which is kept until its Delete
+ * (ours when we_delete). Message IDs start at 0 (RFC 7296 2.18). */
+static void switch_sa(gk_gm *gm, gk_ike_sa *n, bool we_delete)
+{
+	gk_ike_sa old = gm->ike;
+	gm->ike = *n;
+	memset(n, 0, sizeof(*n));
 	gm->ike.state = GK_IKE_ESTABLISHED;
 	gm->ike.msgid_in = gm->ike.msgid_out = 0;
-	gm->ike.peer_id = gm->old.peer_id;
-	gm->ike.frag_ok = gm->old.frag_ok;
+	gm->ike.peer_id = old.peer_id;
+	gm->ike.frag_ok = old.frag_ok;
 	gk_ike_sa_auth_done(&gm->ike);
 	gm->state = GM_ESTABLISHED;
 	gm->last_rx = now(gm);
 	arm_liveness(gm);
 	plan_rekey(gm, 0);
-	gk_info("IKE SA rekeyed: %016llx_%016llx replaces %016llx_%016llx",
-		(unsigned long long)gm->ike.spi_i, (unsigned long long)gm->ike.spi_r,
-		(unsigned long long)gm->old.spi_i, (unsigned long long)gm->old.spi_r);
+	gk_info("IKE SA rekeyed by %s: %016llx_%016llx replaces %016llx_%016llx",
+		gm->ike.initiator ? "us" : "the GCKS", (unsigned long long)gm->ike.spi_i,
+		(unsigned long long)gm->ike.spi_r, (unsigned long long)old.spi_i, (unsigned long long)old.spi_r);
+	gone_add(gm, &old, we_delete);
 }
 
 /* A refused rekey leaves the current SA as it is; the rekey is tried again later
@@ -1000,6 +1102,10 @@ static void rekey_refused(gk_gm *gm, uint16_t notify, const char *why)
 	gk_ike_sa_free(&gm->next);
 	gm->state = GM_ESTABLISHED;
 	arm_liveness(gm);
+	if (gm->crossed.spi_i) {
+		switch_sa(gm, &gm->crossed, false); /* the GCKS's crossing rekey stands */
+		return;
+	}
 	if (notify == GK_N_INVALID_KE_PAYLOAD) {
 		gm->rekey_at = now(gm);
 		return;
@@ -1007,6 +1113,42 @@ static void rekey_refused(gk_gm *gm, uint16_t notify, const char *why)
 	gk_warn("IKE SA rekey not done: %s%s%s", why, notify ? ": " : "",
 		notify ? gk_iana_str(GK_REG_NOTIFY, notify) : "");
 	plan_rekey(gm, REKEY_RETRY_MS);
+}
+
+/* Lexicographic order of two nonces, a shorter one first when it is a prefix of the other. */
+static int nonce_cmp(gk_chunk a, gk_chunk b)
+{
+	int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+	return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+static gk_chunk nonce_min(gk_chunk a, gk_chunk b)
+{
+	return nonce_cmp(a, b) <= 0 ? a : b;
+}
+
+/* Our rekey is done (gm->next holds the new SA). RFC 7296 2.8.2: if the GCKS's crossed it, the
+ * new SA created with the lowest of the four nonces is deleted by its initiator, and the old
+ * one by the initiator of the survivor. */
+static void rekey_done(gk_gm *gm, gk_chunk nr)
+{
+	if (!gm->crossed.spi_i) {
+		switch_sa(gm, &gm->next, true);
+		return;
+	}
+	gk_chunk mine = nonce_min(GK_CHUNK(gm->next.ni, gm->next.ni_len), nr);
+	gk_chunk other = nonce_min(GK_CHUNK(gm->crossed_ni, gm->crossed_ni_len), GK_CHUNK(gm->crossed_nr, NONCE_LEN));
+	bool we_lose = nonce_cmp(mine, other) < 0;
+	gk_info("simultaneous rekeys of the IKE SA: the %s one stays", we_lose ? "GCKS's" : "member's");
+	if (we_lose) {
+		switch_sa(gm, &gm->crossed, false);
+		gk_ike_sa_auth_done(&gm->next);
+		gone_add(gm, &gm->next, true);
+	} else {
+		switch_sa(gm, &gm->next, true);
+		gk_ike_sa_auth_done(&gm->crossed);
+		gone_add(gm, &gm->crossed, false);
+	}
 }
 
 static void on_rekey_resp(gk_gm *gm, const gk_msg *m)
@@ -1050,31 +1192,109 @@ static void on_rekey_resp(gk_gm *gm, const gk_msg *m)
 		rekey_refused(gm, 0, "the new keys cannot be derived");
 		return;
 	}
-	switch_sa(gm, &suite, spi_r);
-	delete_old(gm);
+	gm->next.spi_r = spi_r;
+	gm->next.suite = suite;
+	rekey_done(gm, nr);
 }
 
-/* A datagram on the replaced SA: only the answer to our Delete is of interest. */
-static void old_input(gk_gm *gm, gk_msg *m)
+/* Does proposal prop_num of the SA payload list this KE group? */
+static bool proposal_offers_ke(const gk_pl_sa *sap, uint8_t prop_num, uint16_t group)
 {
-	bool complete;
-	if (m->hdr.spi_r != gm->old.spi_r || !(m->hdr.flags & GK_FLAG_R) ||
-	    m->hdr.exchange != GK_EXCH_INFORMATIONAL || m->hdr.msg_id != gm->old.msgid_out ||
-	    gk_ike_sa_open(&gm->old, m, &complete) || !complete)
-		return;
-	drop_old(gm);
-}
-
-static void old_tick(gk_gm *gm, int64_t t)
-{
-	if (!gm->old_rtx_at || t < gm->old_rtx_at)
-		return;
-	if (++gm->old_tries > gm->cfg.retransmit_tries) {
-		drop_old(gm); /* the GCKS drops an undeleted old SA by itself */
-		return;
+	for (size_t i = 0; i < sap->proposals.n; i++) {
+		const gk_proposal *p = &sap->proposals.items[i];
+		for (size_t j = 0; p->num == prop_num && j < p->transforms.n; j++)
+			if (p->transforms.items[j].type == GK_TT_KE && p->transforms.items[j].id == group)
+				return true;
 	}
-	gm->old_rtx_ms *= 2;
-	send_old_delete(gm);
+	return false;
+}
+
+/* The GCKS rekeys our IKE SA (CREATE_CHILD_SA request; it becomes the new SA's initiator).
+ * Returns the error notify for the answer, or 0 with the answer's payloads in pl (from the
+ * arena) and the new SA in *made. A Child SA is refused (RFC 9838 2.3: none between a member
+ * and the GCKS); while our own request other than a rekey is out, TEMPORARY_FAILURE (RFC 7296
+ * 2.25), as the SA cannot change under it. */
+static uint16_t rekey_request(gk_gm *gm, const gk_msg *m, gk_arena *a, gk_out_pl *pl, size_t *npl,
+			      gk_ike_sa *made)
+{
+	const gk_pl_sa *sap = &gk_msg_find(m, GK_PL_SA)->body->sa;
+	const gk_payload *kep = gk_msg_find(m, GK_PL_KE);
+	gk_chunk ni = gk_msg_find(m, GK_PL_NONCE)->body->bytes.data;
+	gk_ike_suite suite;
+	uint8_t prop;
+	uint64_t spi_i;
+	bool child = gk_msg_find(m, GK_PL_TSi) || gk_msg_find(m, GK_PL_TSr);
+	for (size_t i = 0; i < sap->proposals.n; i++)
+		child |= sap->proposals.items[i].proto != GK_PROTO_IKE;
+	if (child)
+		return GK_N_NO_ADDITIONAL_SAS;
+	if ((gm->state != GM_ESTABLISHED && gm->state != GM_REKEY_SENT) || gm->crossed.spi_i)
+		return GK_N_TEMPORARY_FAILURE;
+	if (!kep || ni.len < 16 || ni.len > 256)
+		return GK_N_INVALID_SYNTAX;
+	gk_status st = gk_ike_select_rekey(sap, &gm->cfg.offer, true, &suite, &prop, &spi_i);
+	if (st)
+		return st == GK_E_MALFORMED ? GK_N_INVALID_SYNTAX : GK_N_NO_PROPOSAL_CHOSEN;
+	const gk_pl_ke *ke = &kep->body->ke;
+	if (ke->group != suite.ke && proposal_offers_ke(sap, prop, ke->group) && gk_ike_offer_has_ke(&gm->cfg.offer, ke->group))
+		suite.ke = ke->group;
+	if (ke->group != suite.ke)
+		return GK_N_INVALID_KE_PAYLOAD;
+	uint8_t *nr = gk_arena_alloc(a, NONCE_LEN);
+	gk_pl_sa *rsa = gk_arena_alloc(a, sizeof(*rsa));
+	gk_pl_ke *rke = gk_arena_alloc(a, sizeof(*rke));
+	gk_pl_bytes *rn = gk_arena_alloc(a, sizeof(*rn));
+	gk_wbuf pub, shared;
+	if (!nr || !rsa || !rke || !rn)
+		return GK_N_TEMPORARY_FAILURE;
+	memset(made, 0, sizeof(*made));
+	made->initiator = false;
+	made->spi_i = spi_i;
+	made->suite = suite;
+	do {
+		if (gk_rand_bytes(gm->env.rnd, (uint8_t *)&made->spi_r, 8))
+			return GK_N_TEMPORARY_FAILURE;
+	} while (!made->spi_r);
+	gk_wbuf_init(&pub, 1024);
+	gk_wbuf_init(&shared, 1024);
+	st = gk_rand_bytes(gm->env.rnd, nr, NONCE_LEN);
+	if (!st)
+		st = gk_dh_new(suite.ke, &made->dh);
+	if (!st)
+		st = gk_dh_derive(made->dh, ke->data, &shared);
+	if (!st)
+		st = gk_dh_public(made->dh, &pub);
+	if (!st)
+		st = gk_ike_keys_rekey(&made->keys, &suite, &gm->ike.keys, ni, GK_CHUNK(nr, NONCE_LEN),
+				       gk_wbuf_chunk(&shared), spi_i, made->spi_r);
+	uint8_t *pubc = st ? NULL : gk_arena_dup(a, pub.data, pub.len);
+	if (!st && !pubc)
+		st = GK_E_NOMEM;
+	if (!st)
+		st = gk_ike_suite_to_sa(&suite, prop, a, rsa);
+	if (!st)
+		st = gk_sa_set_ike_spi(rsa, a, made->spi_r);
+	if (!st && gm->state == GM_REKEY_SENT) {
+		/* crossing our own rekey: kept aside with its nonces until ours is answered */
+		memcpy(gm->crossed_ni, ni.ptr, ni.len);
+		gm->crossed_ni_len = ni.len;
+		memcpy(gm->crossed_nr, nr, NONCE_LEN);
+	}
+	*rke = (gk_pl_ke){ .group = suite.ke, .data = GK_CHUNK(pubc, pub.len) };
+	*rn = (gk_pl_bytes){ GK_CHUNK(nr, NONCE_LEN) };
+	gk_wbuf_free(&pub);
+	gk_wbuf_free(&shared);
+	gk_dh_free(made->dh);
+	made->dh = NULL;
+	if (st) {
+		gk_ike_sa_free(made);
+		return st == GK_E_BAD_KE ? GK_N_INVALID_SYNTAX : GK_N_TEMPORARY_FAILURE;
+	}
+	pl[0] = (gk_out_pl){ GK_PL_SA, false, rsa };
+	pl[1] = (gk_out_pl){ GK_PL_NONCE, false, rn };
+	pl[2] = (gk_out_pl){ GK_PL_KE, false, rke };
+	*npl = 3;
+	return 0;
 }
 
 /* ---- liveness (RFC 7296 2.4) ---- */
@@ -1118,10 +1338,11 @@ void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
 {
 	gk_msg m;
 	gk_status st = gk_msg_parse(&m, GK_CHUNK(data, len));
-	if (!st && gm->old.spi_i && m.hdr.spi_i == gm->old.spi_i && m.hdr.spi_r == gm->old.spi_r) {
-		old_input(gm, &m);
-		goto out;
-	}
+	for (size_t i = 0; !st && i < 2; i++)
+		if (gm->gone[i].sa.spi_i && m.hdr.spi_i == gm->gone[i].sa.spi_i && m.hdr.spi_r == gm->gone[i].sa.spi_r) {
+			gone_input(gm, &gm->gone[i], &m);
+			goto out;
+		}
 	if (st || m.hdr.spi_i != gm->ike.spi_i)
 		goto out;
 	bool response = m.hdr.flags & GK_FLAG_R;
@@ -1163,7 +1384,7 @@ out:
 void gk_gm_tick(gk_gm *gm)
 {
 	int64_t t = now(gm);
-	old_tick(gm, t);
+	gone_tick(gm, t);
 	if (gm->retry_at && t >= gm->retry_at) {
 		gm->retry_at = 0;
 		if (gk_gm_start(gm) != GK_OK)
@@ -1192,6 +1413,13 @@ void gk_gm_tick(gk_gm *gm)
 	transmit(gm);
 }
 
+gk_status gk_gm_rekey_ike(gk_gm *gm)
+{
+	if (gm->state != GM_ESTABLISHED || !gm->inband)
+		return GK_E_STATE;
+	return send_rekey(gm);
+}
+
 const gk_ike_sa *gk_gm_ike_sa(const gk_gm *gm)
 {
 	return &gm->ike;
@@ -1206,8 +1434,9 @@ int64_t gk_gm_next_timeout(const gk_gm *gm)
 		at = gm->last_rx + gm->live_wait;
 	if (gm->state == GM_ESTABLISHED && gm->inband && gm->rekey_at && (!at || gm->rekey_at < at))
 		at = gm->rekey_at;
-	if (gm->old_rtx_at && (!at || gm->old_rtx_at < at))
-		at = gm->old_rtx_at;
+	for (size_t i = 0; i < 2; i++)
+		if (gm->gone[i].sa.spi_i && (!at || gm->gone[i].at < at))
+			at = gm->gone[i].at;
 	if (!at)
 		return -1;
 	int64_t d = at - now(gm);
@@ -1238,7 +1467,9 @@ void gk_gm_free(gk_gm *gm)
 		return;
 	gk_ike_sa_free(&gm->ike);
 	gk_ike_sa_free(&gm->next);
-	drop_old(gm);
+	gk_ike_sa_free(&gm->crossed);
+	gone_free(&gm->gone[0]);
+	gone_free(&gm->gone[1]);
 	gk_dgrams_free(&gm->req);
 	OPENSSL_clear_free(gm->gs, sizeof(*gm->gs));
 	free(gm);

@@ -508,6 +508,102 @@ START_TEST(rekey_counts_once_per_identity)
 }
 END_TEST
 
+/* ---- the GCKS rekeys, and both at once ---- */
+
+/* Members that do not rekey (no lifetime) have their kept IKE SAs rekeyed by the GCKS 0-10 %
+ * before its ike_lifetime_s: the GCKS becomes the new SA's initiator (RFC 7296 2.18), deletes
+ * the old SA, and the group's inband rekeys and the member's liveness checks go over the new
+ * one. */
+START_TEST(gcks_rekeys_when_member_does_not)
+{
+	gcfg.ike_lifetime_s = 1000;
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.liveness_ms = 20000;
+	fn_member *r1 = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *r2 = join(&c);
+	run_all();
+	registered(r1, 0);
+	registered(r2, 0);
+	uint64_t first = gk_gm_ike_sa(r1->gm)->spi_i;
+	fn_advance(&net, 890 * 1000);
+	ck_assert_uint_eq(stats().ike_rekeys, 0);
+	fn_advance(&net, 120 * 1000);
+	ck_assert_uint_eq(stats().ike_rekeys, 2);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, r1->idx, GK_EXCH_CREATE_CHILD_SA, 0), 1);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_CREATE_CHILD_SA, 0), 0);
+	const gk_ike_sa *now1 = gk_gm_ike_sa(r1->gm);
+	ck_assert(!now1->initiator);
+	ck_assert_uint_ne(now1->spi_i, first);
+	/* the GCKS deleted the old SA: its Delete on it, answered */
+	const fn_trace *del = last_trace(FN_FROM_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0);
+	ck_assert_ptr_nonnull(del);
+	ck_assert_uint_eq(del->spi_i, first);
+	ck_assert_uint_eq(stats().established, 2);
+	/* the member's liveness checks on the new SA carry no I flag and are answered */
+	int64_t since = net.now_ms;
+	fn_advance(&net, 60 * 1000);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_DEAD), 0);
+	const fn_trace *probe = last_trace(FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0);
+	ck_assert_ptr_nonnull(probe);
+	ck_assert(probe->at_ms >= since);
+	ck_assert_uint_eq(probe->spi_i, now1->spi_i);
+	ck_assert_uint_eq(probe->flags & GK_FLAG_I, 0);
+	char msg[256];
+	size_t got1 = fn_count(r1, GK_GM_REKEYED), got2 = fn_count(r2, GK_GM_REKEYED);
+	since = net.now_ms;
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got1 + 1);
+	ck_assert_uint_eq(fn_count(r2, GK_GM_REKEYED), got2 + 1);
+	inband_on(r1, since, now1->spi_i, now1->spi_r);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED) + fn_count(r1, GK_GM_EXCLUDED), 0);
+	/* the member rekeys an SA the GCKS made: it is the initiator again */
+	ck_assert_int_eq(gk_gm_rekey_ike(r1->gm), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert(gk_gm_ike_sa(r1->gm)->initiator);
+	ck_assert_uint_eq(stats().ike_rekeys, 3);
+	ck_assert_uint_eq(stats().established, 2);
+}
+END_TEST
+
+/* RFC 7296 2.8.2: the member and the GCKS rekey the same SA at once. The new SA made with the
+ * lowest of the four nonces is deleted by its initiator, the old one by the survivor's; both
+ * sides keep the same SA, the group's inband rekeys reach the member over it, nothing is left
+ * over. Repeated with other member nonces until each side's SA has survived at least once. */
+START_TEST(simultaneous_rekey)
+{
+	gcfg.ike_rekey_min_interval_s = 1;
+	gcfg.ike_lifetime_s = 0;
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	unsigned kept[2] = { 0, 0 };
+	for (unsigned round = 0; round < 12; round++) {
+		gk_rand_test_init(&r1->rnd, 5000 + round);
+		uint64_t before = stats().ike_rekeys;
+		ck_assert_int_eq(gk_gm_rekey_ike(r1->gm), GK_OK);
+		ck_assert_uint_eq(gk_gcks_rekey_ike_sas(net.gcks), 2); /* r1's and r2's */
+		fn_advance(&net, 5000);
+		ck_assert_uint_eq(stats().ike_rekeys, before + 3); /* two for r1, one for r2 */
+		ck_assert_uint_eq(stats().established, 2); /* the loser and the old SA deleted */
+		const gk_ike_sa *s = gk_gm_ike_sa(r1->gm);
+		kept[s->initiator]++;
+		char msg[256];
+		size_t got = fn_count(r1, GK_GM_REKEYED);
+		int64_t since = net.now_ms;
+		ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+		fn_advance(&net, 2000);
+		ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got + 1);
+		inband_on(r1, since, s->spi_i, s->spi_r);
+	}
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED) + fn_count(r1, GK_GM_EXCLUDED) + fn_count(r1, GK_GM_DEAD), 0);
+	ck_assert_uint_gt(kept[0], 0); /* the GCKS's SA survived */
+	ck_assert_uint_gt(kept[1], 0); /* the member's SA survived */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("ikerekey");
@@ -524,6 +620,8 @@ int main(void)
 	tcase_add_test(tc, rekey_during_inband_rekey);
 	tcase_add_test(tc, member_retries_after_temporary_failure);
 	tcase_add_test(tc, rekey_counts_once_per_identity);
+	tcase_add_test(tc, gcks_rekeys_when_member_does_not);
+	tcase_add_test(tc, simultaneous_rekey);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
