@@ -259,6 +259,27 @@ connections {
 			id = fqdn:$GCKS_ID
 		}
 	}
+	gcks-rekey {
+		version = 2
+		local_addrs = $SS_IP
+		remote_addrs = $GCKS_IP
+		proposals = $SS_PROPOSAL
+		childless = force
+		fragmentation = $SS_FRAGMENTATION
+		rekey_time = 5s
+		over_time = 1m
+		rand_time = 0
+		reauth_time = 0
+		dpd_delay = 0
+		local {
+			auth = psk
+			id = fqdn:$PSK_ID
+		}
+		remote {
+			auth = psk
+			id = fqdn:$GCKS_ID
+		}
+	}
 	gcks-cert {
 		version = 2
 		local_addrs = $SS_IP
@@ -348,6 +369,25 @@ answered_delete() { # conn
 for conn in gcks-psk gcks-cert; do
 	check "$conn: swanctl --terminate: gcksd answers strongSwan's Delete" answered_delete "$conn"
 done
+
+# IKE SA rekeying (RFC 7296 1.3.2, 2.18): strongSwan rekeys its IKE SA after 5 s with
+# CREATE_CHILD_SA; gcksd answers with SA, Nr and KE, both derive the new keys from the old
+# SK_d, strongSwan deletes the old SA, and its Delete of the new SA gets gcksd's answer (so the
+# keys agree). After the others: a new IKE SA of the same identity may carry INITIAL_CONTACT.
+try gcks-rekey "PSK, rekey_time 5 s"
+ike_rekeyed() { # the new SA is up, the old one deleted (strongSwan's Delete answered)
+	grep -Eq 'parsed CREATE_CHILD_SA response [0-9]+ \[ SA No KE \]' "$work/charon.log" &&
+		grep -Eq 'IKE_SA gcks-rekey\[[0-9]+\] rekeyed between' "$work/charon.log" &&
+		grep -Eq 'IKE_SA gcks-rekey\[[0-9]+\] state change: REKEYED => DELETING' "$work/charon.log" &&
+		grep -q 'rekeyed: new SA' "$work/gcks/gcksd.log" &&
+		[ "$(sed -n '/REKEYED => DELETING/,$p' "$work/charon.log" | grep -c 'parsed INFORMATIONAL response')" -ge 1 ]
+}
+for _ in $(seq 200); do ike_rekeyed && break; sleep 0.1; done
+check "gcks-rekey: strongSwan rekeyed its IKE SA (CREATE_CHILD_SA answered with SA, Nr, KE)" ike_rekeyed
+check "gcks-rekey: the rekeyed IKE SA is ESTABLISHED" established gcks-rekey "$GCKS_ID"
+swan --list-sas --ike gcks-rekey 2>&1 | sed 's/^/# /'
+check "gcks-rekey: swanctl --terminate on the new IKE SA: gcksd answers strongSwan's Delete" \
+	answered_delete gcks-rekey
 check "gcksd survived and answers on its control socket" \
 	ip netns exec "$ns_gcks" "$gcksctl" --db "$db" --control "$ctl" status
 check "gcksd process still running" kill -0 "$gcksd_pid"
