@@ -375,6 +375,26 @@ START_TEST(malformed_rekey)
 }
 END_TEST
 
+/* A rekey cannot weaken the SA: proposals are held to the same offer as IKE_SA_INIT (MODP-2048
+ * is not in it), and a G-IKEv2 SA keeps a key wrap algorithm (GSK_w wraps the group keys):
+ * NO_PROPOSAL_CHOSEN, nothing made. */
+START_TEST(rekey_cannot_downgrade)
+{
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r;
+	raw_as(&r, r1, 19);
+	r.offer.nkwa = 0;
+	refused_rekey(&r, &(rekey_req){ 0 }, GK_N_NO_PROPOSAL_CHOSEN);
+	gk_ike_offer_default(&r.offer);
+	refused_rekey(&r, &(rekey_req){ .ke_group = GK_KE_MODP_2048, .only_ke = GK_KE_MODP_2048 },
+		      GK_N_NO_PROPOSAL_CHOSEN);
+	accepted_rekey(&r, &(rekey_req){ 0 });
+	ck_assert_uint_ne(r.ike.suite.kwa, 0);
+	raw_free(&r);
+}
+END_TEST
+
 /* An authenticated member rekeys in a loop: one rekey per ike_rekey_min_interval_s (60 s) goes
  * through, the others get TEMPORARY_FAILURE without a key exchange, on the new SA and on the
  * old one; the old SA its initiator never deleted goes by itself, so the SAs stay bounded. */
@@ -391,6 +411,15 @@ START_TEST(rekey_flood_refused)
 		refused_rekey(&r, &(rekey_req){ 0 }, GK_N_TEMPORARY_FAILURE);
 	old.ike.msgid_out++;
 	refused_rekey(&old, &(rekey_req){ 0 }, GK_N_TEMPORARY_FAILURE);
+	/* the replaced SA takes no other work either (RFC 7296 2.25) */
+	gk_ident grp = ident(G1);
+	gk_pl_id idg = { .id_type = grp.type, .data = GK_CHUNK(grp.data, grp.len) };
+	gk_out_pl reg = { GK_PL_IDg, false, &idg };
+	raw_send(&old, GK_EXCH_GSA_REGISTRATION, old.ike.msgid_out++, &reg, 1);
+	gk_msg m;
+	ck_assert_uint_eq(raw_answer(&old, &m, NULL, NULL), GK_N_TEMPORARY_FAILURE);
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_GSA));
+	gk_msg_free(&m);
 	ck_assert_uint_eq(stats().ike_rekeys, 1);
 	fn_advance(&net, 31000);
 	ck_assert_uint_eq(stats().established, 2); /* the undeleted old SA is gone */
@@ -615,6 +644,7 @@ int main(void)
 	tcase_add_test(tc, child_sa_refused);
 	tcase_add_test(tc, wrong_ke_group);
 	tcase_add_test(tc, malformed_rekey);
+	tcase_add_test(tc, rekey_cannot_downgrade);
 	tcase_add_test(tc, rekey_flood_refused);
 	tcase_add_test(tc, costly_rekey_charged);
 	tcase_add_test(tc, rekey_during_inband_rekey);
