@@ -598,6 +598,48 @@ START_TEST(gcks_rekeys_when_member_does_not)
 }
 END_TEST
 
+/* RFC 7296 2.25: the GCKS's rekey reaches the member while the member's own request (a
+ * liveness check) is out: TEMPORARY_FAILURE, the SA stays as it is, and the GCKS tries again
+ * a minute later. */
+START_TEST(member_busy_refuses_gcks_rekey)
+{
+	gcfg.ike_lifetime_s = 86400; /* far off: the rekeys here are asked for */
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.liveness_ms = 20000;
+	fn_member *r1 = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *r2 = join(&c);
+	run_all();
+	registered(r1, 0);
+	registered(r2, 0);
+	uint64_t first = gk_gm_ike_sa(r1->gm)->spi_i;
+	fn_rule drop = fn_rule_any(FN_DROP);
+	drop.dir = FN_FROM_GCKS;
+	drop.peer = r1->idx;
+	drop.exchange = GK_EXCH_INFORMATIONAL;
+	drop.response = 1;
+	drop.count = 1;
+	fn_impair(&net, &drop);
+	for (int i = 0; i < 400 && !fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0); i++)
+		fn_advance(&net, 100);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0), 1);
+	/* the probe's answer is lost: the member waits for it */
+	ck_assert_uint_eq(gk_gcks_rekey_ike_sas(net.gcks), 2);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().ike_rekeys, 1); /* r2's */
+	ck_assert_uint_eq(gk_gm_ike_sa(r1->gm)->spi_i, first);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_CREATE_CHILD_SA, 1), 1);
+	fn_advance(&net, 70000);
+	ck_assert_uint_eq(stats().ike_rekeys, 2);
+	ck_assert_uint_ne(gk_gm_ike_sa(r1->gm)->spi_i, first);
+	ck_assert(!gk_gm_ike_sa(r1->gm)->initiator);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_DEAD) + fn_count(r1, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(stats().established, 2);
+}
+END_TEST
+
 /* RFC 7296 2.8.2: the member and the GCKS rekey the same SA at once. The new SA made with the
  * lowest of the four nonces is deleted by its initiator, the old one by the survivor's; both
  * sides keep the same SA, the group's inband rekeys reach the member over it, nothing is left
@@ -651,6 +693,7 @@ int main(void)
 	tcase_add_test(tc, member_retries_after_temporary_failure);
 	tcase_add_test(tc, rekey_counts_once_per_identity);
 	tcase_add_test(tc, gcks_rekeys_when_member_does_not);
+	tcase_add_test(tc, member_busy_refuses_gcks_rekey);
 	tcase_add_test(tc, simultaneous_rekey);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
