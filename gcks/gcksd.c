@@ -46,6 +46,7 @@ static void usage(FILE *f)
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "             [--require-kwa] [--max-sas-per-identity N] [--ike-rekey-interval SECONDS]\n"
+	      "             [--ike-lifetime SECONDS]\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
 	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
@@ -54,7 +55,9 @@ static void usage(FILE *f)
 	      "        (NO_PROPOSAL_CHOSEN, RFC 9838 4.5.4); for deployments without plain IKEv2 peers.\n"
 	      "        Default: accepted, and GSA_AUTH on such an SA gets NO_PROPOSAL_CHOSEN\n"
 	      "--ike-rekey-interval: an IKE SA is rekeyed by its member (CREATE_CHILD_SA) at most once in\n"
-	      "        this many seconds (default 60); sooner rekeys get TEMPORARY_FAILURE\n",
+	      "        this many seconds (default 60); sooner rekeys get TEMPORARY_FAILURE\n"
+	      "--ike-lifetime: an IKE SA kept for inband rekeys that its member has not rekeyed is\n"
+	      "        rekeyed by gcksd 0-10 %% before this (default 14400, 0 = never; 60 to 2592000)\n",
 	      GK_ADMIN_DEFAULT_TEXT);
 }
 
@@ -319,6 +322,7 @@ int main(int argc, char **argv)
 		{ "costly-ke-rate", required_argument, NULL, 5 }, { "costly-ke-per-source", required_argument, NULL, 6 },
 		{ "require-kwa", no_argument, NULL, 7 }, { "max-sas-per-identity", required_argument, NULL, 8 },
 		{ "ike-rekey-interval", required_argument, NULL, 9 },
+		{ "ike-lifetime", required_argument, NULL, 10 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -386,6 +390,14 @@ int main(int argc, char **argv)
 			if (!parse_limit("ike-rekey-interval", optarg, 1, 86400, &cfg.ike_rekey_min_interval_s))
 				return 1;
 			break;
+		case 10:
+			if (!parse_limit("ike-lifetime", optarg, 0, 2592000, &cfg.ike_lifetime_s))
+				return 1;
+			if (cfg.ike_lifetime_s && cfg.ike_lifetime_s < 60) {
+				fprintf(stderr, "gcksd: --ike-lifetime: 0 (never) or 60 to 2592000\n");
+				return 1;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -407,6 +419,9 @@ int main(int argc, char **argv)
 		cfg.half_open_max, cfg.half_open_per_source, cfg.cookie_threshold, cfg.cookie_rate, cfg.costly_ke_rate,
 		cfg.costly_ke_per_source, cfg.frag_sa_max, cfg.frag_source_max, cfg.frag_total_max);
 	gk_info("IKE SAs: %u in all, %u per member identity and credential", cfg.max_sas, cfg.max_sas_per_identity);
+	gk_info("IKE SA rekeys (CREATE_CHILD_SA): at most one per %u s per SA; IKE SAs kept for inband rekeys "
+		"rekeyed by gcksd when their member has not, 0-10 %% before %u s (0 = never)",
+		cfg.ike_rekey_min_interval_s, cfg.ike_lifetime_s);
 	gk_info("key wrap algorithm: %s", cfg.offer.kwa_required ?
 		"required in IKE_SA_INIT (--require-kwa)" : "plain IKEv2 SAs accepted, GSA_AUTH on them refused");
 	/* the signing key and every group key are in this process: no core files, no ptrace */
