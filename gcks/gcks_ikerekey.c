@@ -397,10 +397,12 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 			err ? gk_iana_str(GK_REG_NOTIFY, err->body->notify.type) : "unusable answer");
 		gcks_sa *theirs = sa->collided;
 		gcks_ike_rekey_free(sa);
-		if (theirs)
+		if (theirs) {
 			take_over(g, sa, theirs); /* the member's crossing rekey stands; it deletes the old SA */
-		else
+		} else {
 			sa->rekey_at_ms = gcks_now(g) + GCKS_REKEY_RETRY_MS;
+			gcks_inband_send_queued(g, sa); /* an inband rekey that waited goes on this SA */
+		}
 		return;
 	}
 	char idt[GK_IDENT_TEXT_MAX];

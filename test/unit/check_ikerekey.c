@@ -598,6 +598,60 @@ START_TEST(gcks_rekeys_when_member_does_not)
 }
 END_TEST
 
+/* A group rekey while the GCKS's own IKE SA rekey is out waits for the SA's window and then
+ * goes over the new SA; when the member refuses the IKE SA rekey, over the old one. No inband
+ * key update is lost either way. */
+START_TEST(inband_rekey_waits_for_gcks_rekey)
+{
+	gcfg.ike_lifetime_s = 86400;
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.liveness_ms = 20000;
+	fn_member *r1 = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	fn_member *r2 = join(&c);
+	run_all();
+	registered(r1, 0);
+	registered(r2, 0);
+	size_t got = fn_count(r1, GK_GM_REKEYED);
+	char msg[256];
+	int64_t since = net.now_ms;
+	ck_assert_uint_eq(gk_gcks_rekey_ike_sas(net.gcks), 2);
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK); /* queued behind it */
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(stats().ike_rekeys, 2);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got + 1);
+	const gk_ike_sa *s1 = gk_gm_ike_sa(r1->gm);
+	inband_on(r1, since, s1->spi_i, s1->spi_r);
+	/* the member refuses the next IKE SA rekey (its liveness check is out): the update that
+	 * waited goes over the SA it has */
+	fn_rule drop = fn_rule_any(FN_DROP);
+	drop.dir = FN_FROM_GCKS;
+	drop.peer = r1->idx;
+	drop.exchange = GK_EXCH_INFORMATIONAL;
+	drop.response = 1;
+	drop.count = 1;
+	fn_impair(&net, &drop);
+	size_t probes = fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0);
+	for (int i = 0; i < 400 && fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0) == probes; i++)
+		fn_advance(&net, 100);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0), probes + 1);
+	got = fn_count(r1, GK_GM_REKEYED);
+	since = net.now_ms;
+	uint64_t rekeys = stats().ike_rekeys, si = s1->spi_i, sr = s1->spi_r;
+	ck_assert_uint_eq(gk_gcks_rekey_ike_sas(net.gcks), 2);
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().ike_rekeys, rekeys + 1); /* r2's only */
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got + 1);
+	ck_assert_uint_eq(gk_gm_ike_sa(r1->gm)->spi_i, si);
+	inband_on(r1, since, si, sr);
+	(void)r2;
+}
+END_TEST
+
 /* RFC 7296 2.25: the GCKS's rekey reaches the member while the member's own request (a
  * liveness check) is out: TEMPORARY_FAILURE, the SA stays as it is, and the GCKS tries again
  * a minute later. */
@@ -694,6 +748,7 @@ int main(void)
 	tcase_add_test(tc, rekey_counts_once_per_identity);
 	tcase_add_test(tc, gcks_rekeys_when_member_does_not);
 	tcase_add_test(tc, member_busy_refuses_gcks_rekey);
+	tcase_add_test(tc, inband_rekey_waits_for_gcks_rekey);
 	tcase_add_test(tc, simultaneous_rekey);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
