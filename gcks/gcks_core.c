@@ -466,8 +466,9 @@ out:
 	gk_msg_free(&m);
 }
 
-/* A response to a request of ours (GSA_INBAND_REKEY). The member is the original initiator of
- * the IKE SA, so its responses carry the I flag too (RFC 7296 3.1). */
+/* A response to a request of ours (GSA_INBAND_REKEY, CREATE_CHILD_SA, INFORMATIONAL). Its I
+ * flag says whether the member is the SA's original initiator (RFC 7296 3.1): always, except
+ * for an SA we made by rekeying (RFC 7296 2.18). */
 static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
 {
 	gcks_sa *sa = gcks_sa_for(g, h);

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include "gcks_int.h"
 #include "addr.h"
+#include "exchange_rules.h"
 #include "log.h"
 
 #define NONCE_LEN 32
@@ -337,6 +338,9 @@ static gk_status our_new_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gk_chunk *
 	gk_ike_suite suite;
 	uint64_t spi_r;
 	gk_wbuf shared;
+	uint8_t bad;
+	if (gk_exchange_rules_check(m, &bad))
+		return GK_E_MALFORMED; /* responses come here unchecked */
 	const gk_payload *kep = gk_msg_find(m, GK_PL_KE);
 	*nr = gk_msg_find(m, GK_PL_NONCE)->body->bytes.data;
 	if (gk_ike_suite_from_rekey_sa(&gk_msg_find(m, GK_PL_SA)->body->sa, &g->cfg.offer, &suite, &spi_r) ||

@@ -694,6 +694,49 @@ START_TEST(member_busy_refuses_gcks_rekey)
 }
 END_TEST
 
+/* A member answers the GCKS's rekey with a CREATE_CHILD_SA response that breaks the exchange's
+ * payload rules (no SA, no KE): nothing is made, nothing crashes, the old SA stays. */
+START_TEST(malformed_rekey_answer)
+{
+	gcfg.ike_lifetime_s = 86400;
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	raw_ike r;
+	raw_as(&r, r1, 21);
+	/* a message of the raw copy moves the SA's peer address to the raw endpoint */
+	raw_send(&r, GK_EXCH_INFORMATIONAL, r.ike.msgid_out++, NULL, 0);
+	gk_msg m;
+	ck_assert_uint_eq(raw_answer(&r, &m, NULL, NULL), 0);
+	gk_msg_free(&m);
+	ck_assert_uint_eq(gk_gcks_rekey_ike_sas(net.gcks), 2);
+	ck_assert(raw_recv(&r, &m, true));
+	ck_assert_uint_eq(m.hdr.exchange, GK_EXCH_CREATE_CHILD_SA);
+	ck_assert_uint_eq(m.hdr.flags & (GK_FLAG_R | GK_FLAG_I), 0);
+	uint8_t nonce[32] = { 1 };
+	gk_pl_bytes nb = { GK_CHUNK(nonce, sizeof(nonce)) };
+	gk_out_pl pl = { GK_PL_NONCE, false, &nb };
+	gk_sk_keys k = gk_ike_sa_sk(&r.ike, true);
+	gk_msg_out o = { .hdr = { .spi_i = r.ike.spi_i, .spi_r = r.ike.spi_r, .exchange = GK_EXCH_CREATE_CHILD_SA,
+				  .flags = GK_FLAG_I | GK_FLAG_R, .msg_id = m.hdr.msg_id },
+			 .inner = &pl, .ninner = 1, .protect = true };
+	gk_msg_free(&m);
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	ck_assert_int_eq(gk_msg_build(&o, &k, &r.rnd.r, &w), GK_OK);
+	uint64_t rekeys = stats().ike_rekeys;
+	fn_raw_send(r.ep, w.data, w.len);
+	gk_wbuf_free(&w);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().ike_rekeys, rekeys); /* r2's was before, r1's is not made */
+	ck_assert_uint_eq(stats().established, 2);
+	/* the old SA still works */
+	raw_send(&r, GK_EXCH_INFORMATIONAL, r.ike.msgid_out++, NULL, 0);
+	ck_assert_uint_eq(raw_answer(&r, &m, NULL, NULL), 0);
+	gk_msg_free(&m);
+	raw_free(&r);
+}
+END_TEST
+
 /* RFC 7296 2.8.2: the member and the GCKS rekey the same SA at once. The new SA made with the
  * lowest of the four nonces is deleted by its initiator, the old one by the survivor's; both
  * sides keep the same SA, the group's inband rekeys reach the member over it, nothing is left
@@ -749,6 +792,7 @@ int main(void)
 	tcase_add_test(tc, gcks_rekeys_when_member_does_not);
 	tcase_add_test(tc, member_busy_refuses_gcks_rekey);
 	tcase_add_test(tc, inband_rekey_waits_for_gcks_rekey);
+	tcase_add_test(tc, malformed_rekey_answer);
 	tcase_add_test(tc, simultaneous_rekey);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
