@@ -286,6 +286,7 @@ void gcks_sa_established(gk_gcks *g, gcks_sa *sa)
 
 void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 {
+	gcks_ike_rekey_release(g, sa);
 	unlink_i(g, sa);
 	gcks_peer_unlink(g, sa);
 	for (gcks_sa **pp = &g->by_r[bucket(g, gcks_our_spi(sa))]; *pp; pp = &(*pp)->next_r)
@@ -294,7 +295,6 @@ void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 			break;
 		}
 	g->nsas--;
-	gcks_ike_rekey_free(sa);
 	if (sa->out_req) {
 		gk_dgrams_free(sa->out_req);
 		free(sa->out_req);

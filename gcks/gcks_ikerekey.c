@@ -256,7 +256,7 @@ out:
 
 /* ---- the GCKS rekeys ---- */
 
-void gcks_ike_rekey_free(gcks_sa *sa)
+static void rekey_state_free(gcks_sa *sa)
 {
 	if (sa->collided)
 		sa->collided->collision_of = NULL;
@@ -272,6 +272,13 @@ void gcks_ike_rekey_free(gcks_sa *sa)
 	gk_dh_free(sa->rk->dh);
 	OPENSSL_clear_free(sa->rk, sizeof(*sa->rk));
 	sa->rk = NULL;
+}
+
+void gcks_ike_rekey_release(gk_gcks *g, gcks_sa *sa)
+{
+	if (sa->collided && !sa->superseded)
+		take_over(g, sa, sa->collided);
+	rekey_state_free(sa);
 }
 
 gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa)
@@ -311,7 +318,7 @@ gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa)
 fail:
 	if (rk) {
 		sa->rk = rk;
-		gcks_ike_rekey_free(sa);
+		rekey_state_free(sa);
 	}
 	gk_wbuf_free(&pub);
 	gk_arena_free(&a);
@@ -400,7 +407,7 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 		gk_info("our rekey of IKE SA %016llx with %s not done: %s", (unsigned long long)gcks_our_spi(sa), at,
 			err ? gk_iana_str(GK_REG_NOTIFY, err->body->notify.type) : "unusable answer");
 		gcks_sa *theirs = sa->collided;
-		gcks_ike_rekey_free(sa);
+		rekey_state_free(sa);
 		if (theirs) {
 			take_over(g, sa, theirs); /* the member's crossing rekey stands; it deletes the old SA */
 		} else {
@@ -420,7 +427,7 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 		take_over(g, sa, ours);
 		delete_sa(g, sa);
 	}
-	gcks_ike_rekey_free(sa);
+	rekey_state_free(sa);
 }
 
 /* An SA kept for the GSA_INBAND_REKEY of its groups (it carries a group tag). */

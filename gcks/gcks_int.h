@@ -223,8 +223,9 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
 void gcks_ike_rekey_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
 /* Starts our rekey of sa (CREATE_CHILD_SA); GK_E_STATE when a request is out on it. */
 gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa);
-/* Frees the rekey state of an SA being removed. */
-void gcks_ike_rekey_free(gcks_sa *sa);
+/* Frees the rekey state of an SA being removed; a new SA the member made by rekeying it while
+ * our rekey was out takes over (the member deleted the old SA: its rekey won, RFC 7296 2.8.2). */
+void gcks_ike_rekey_release(gk_gcks *g, gcks_sa *sa);
 
 /* costly key exchanges (gcks_init.c): which groups, and one taken from the source's and the
  * global budget (false when either is empty) */

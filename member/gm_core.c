@@ -1032,6 +1032,14 @@ static void gone_add(gk_gm *gm, gk_ike_sa *sa, bool we_delete)
 static void gone_input(gk_gm *gm, gm_gone *x, gk_msg *m)
 {
 	bool complete, response = m->hdr.flags & GK_FLAG_R;
+	if (!response && m->hdr.msg_id + 1 == x->sa.msgid_in && x->sa.last_resp) {
+		/* our answer to the rekey that replaced it was lost: the same answer again (2.1) */
+		if (gk_ike_sa_open(&x->sa, m, &complete) || !complete)
+			return;
+		for (size_t i = 0; i < x->sa.last_resp->n; i++)
+			gm->env.send(gm->env.send_ctx, x->sa.last_resp->d[i].data, x->sa.last_resp->d[i].len);
+		return;
+	}
 	if (response ? (!x->req.n || m->hdr.msg_id != x->sa.msgid_out) : m->hdr.msg_id != x->sa.msgid_in)
 		return;
 	if (gk_ike_sa_open(&x->sa, m, &complete) || !complete)
