@@ -242,6 +242,8 @@ void gcks_informational(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 	for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_DELETE));)
 		if (p->body->del.proto == GK_PROTO_IKE)
 			r->close_after = true; /* answered with an empty INFORMATIONAL, then removed */
-	if (!r->close_after)
+	/* an SA kept for inband rekeys (no deadline) stays kept: a member's liveness check
+	 * (RFC 7296 2.4) must not give it the idle timeout of a registration SA */
+	if (!r->close_after && sa->deadline_ms)
 		sa->deadline_ms = gcks_now(g) + (int64_t)g->cfg.ike_idle_timeout_s * 1000;
 }

@@ -537,6 +537,26 @@ START_TEST(rekey_counts_once_per_identity)
 }
 END_TEST
 
+/* A long-lived inband member checks liveness every 60 s (gmd's default) against gcksd's
+ * default 60 s idle timeout: its kept IKE SA stays open for the half hour, the GCKS does not
+ * close it between two checks (which would exclude the member). */
+START_TEST(liveness_keeps_inband_sa)
+{
+	gcfg.ike_lifetime_s = 0;
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.liveness_ms = 60000;
+	fn_member *r1 = join(&c);
+	run_member(r1);
+	registered(r1, 0);
+	fn_advance(&net, 1800 * 1000);
+	ck_assert_uint_ge(fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0), 20);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED) + fn_count(r1, GK_GM_EXCLUDED) + fn_count(r1, GK_GM_DEAD), 0);
+	ck_assert_uint_eq(stats().established, 1);
+}
+END_TEST
+
 /* ---- the GCKS rekeys, and both at once ---- */
 
 /* Members that do not rekey (no lifetime) have their kept IKE SAs rekeyed by the GCKS 0-10 %
@@ -808,6 +828,7 @@ int main(void)
 	tcase_add_test(tc, rekey_during_inband_rekey);
 	tcase_add_test(tc, member_retries_after_temporary_failure);
 	tcase_add_test(tc, rekey_counts_once_per_identity);
+	tcase_add_test(tc, liveness_keeps_inband_sa);
 	tcase_add_test(tc, gcks_rekeys_when_member_does_not);
 	tcase_add_test(tc, member_busy_refuses_gcks_rekey);
 	tcase_add_test(tc, inband_rekey_waits_for_gcks_rekey);
