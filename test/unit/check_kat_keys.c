@@ -3,7 +3,8 @@
  * under HMAC-SHA2-256/384/512, AES-CMAC-PRF-128 and AES-XCBC-PRF-128, GSK_w (RFC 9838 3.1.1),
  * the group SA KEYMAT split (RFC 9838 3.4) and PSK AUTH (RFC 7296 2.15) in both directions
  * through gk_ike_sa. The values come from kat_gen.py (Python hmac/hashlib and cryptography's
- * AES, CMAC), see kat_vectors.h; the KEYMAT split is worked out by hand below. */
+ * AES, CMAC), see kat_vectors.h, and for SKEYSEED and prf+ also from NIST's CAVP; the KEYMAT
+ * split is worked out by hand below. */
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
@@ -11,6 +12,7 @@
 #include "auth.h"
 #include "ike_sa.h"
 #include "ikekeys.h"
+#include "prf.h"
 
 #define NKEYS (sizeof(kat_keys) / sizeof(kat_keys[0]))
 
@@ -47,6 +49,34 @@ START_TEST(key_schedule_known_answers)
 	expect("SK_pr", _i, k.sk_pr, k.p_len, v->sk_pr);
 	expect("GSK_w", _i, k.gsk_w, k.w_len, v->gsk_w);
 	gk_ike_keys_wipe(&k);
+	tu_free_all();
+}
+END_TEST
+
+/* SKEYSEED and prf+ (RFC 7296 2.13, 2.14) against an outside source: the HMAC-SHA-256
+ * IKEv2 KDF sample of NIST's CAVP (SP 800-135), as quoted in NSS's PKCS#11 IKE tests
+ * (ike_sha256_vectors.h, vectors 6 "ikeGxy" and 8 "ikePlus"). Its 8-octet nonces are below
+ * the 16 that gk_ike_keys_derive accepts (RFC 7296 2.10), so the two steps run on gk_prf and
+ * gk_prf_plus directly; DKM is the 132-octet prf+ output. */
+START_TEST(nist_cavp_ikev2_kdf_sha256)
+{
+	gk_chunk ni = tu_hexc("3f302be1abcb28e1"), nr = tu_hexc("8c332ee006064c9b");
+	gk_chunk gir = tu_hexc("0f4d257d7a58fc4545c7d7a88119eee5d5c9690c5b4c989171d3abbfd99d1d29");
+	uint8_t key[16], skeyseed[32], dkm[132];
+	memcpy(key, ni.ptr, 8);
+	memcpy(key + 8, nr.ptr, 8);
+	ck_assert_int_eq(gk_prf(GK_PRF_HMAC_SHA2_256, GK_CHUNK(key, 16), &gir, 1, skeyseed), GK_OK);
+	expect("SKEYSEED", 6, skeyseed, 32,
+	       "5f00d1bd2c58ec224b1e6b71fa0f19a1faa7a193952c444411b47c1a9d8ba6fe");
+	const gk_chunk seed[] = { ni, nr, tu_hexc("40dac39e1e1a8640"), tu_hexc("8619a1cf9a6e4c07") };
+	ck_assert_int_eq(gk_prf_plus(GK_PRF_HMAC_SHA2_256, GK_CHUNK(skeyseed, 32), seed, 4, dkm,
+				     sizeof(dkm)), GK_OK);
+	expect("DKM", 8, dkm, sizeof(dkm),
+	       "0b137d669b0947d7d026d593f0305ad401ff0c471357d695778a9c7f4b4869ec"
+	       "e98aca531188d16041b3bb936d2dbb3b4993a6e768a809160de45d0283f273a6"
+	       "cdf6854379e31be72b8d3d1fa990cf9c5b015ca9f918a7df6253c958114a09d4"
+	       "e1c19bdcd4db14b29d98db1a74ad405c588662c14a04d0d36aa4ab55e90f8986"
+	       "d12d4aad");
 	tu_free_all();
 }
 END_TEST
@@ -213,6 +243,7 @@ int main(void)
 	Suite *s = suite_create("kat_keys");
 	TCase *tc = tcase_create("kat_keys");
 	tcase_add_loop_test(tc, key_schedule_known_answers, 0, (int)NKEYS);
+	tcase_add_test(tc, nist_cavp_ikev2_kdf_sha256);
 	tcase_add_test(tc, group_keymat_split_by_hand);
 	tcase_add_test(tc, psk_auth_both_directions);
 	tcase_add_test(tc, sk_keys_per_direction);
