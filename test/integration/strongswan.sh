@@ -74,7 +74,7 @@ veth_g=gkg$$
 veth_s=gks$$
 gcksd_pid=
 charon_pid=
-tshark_pid=
+dumpcap_pid=
 failed=0
 started=$SECONDS
 
@@ -100,7 +100,7 @@ cleanup() {
 		logs | sed 's/^/# /'
 	fi
 	[ -z "$charon_pid" ] || stop "$charon_pid" || true
-	[ -z "$tshark_pid" ] || stop "$tshark_pid" || true
+	[ -z "$dumpcap_pid" ] || stop "$dumpcap_pid" || true
 	[ -z "$gcksd_pid" ] || stop "$gcksd_pid" || true
 	ip netns del "$ns_ss" 2>/dev/null || true
 	ip netns del "$ns_gcks" 2>/dev/null || true
@@ -391,14 +391,14 @@ done
 # gcksd's choice is read from the wire: the SA payload of its IKE_SA_INIT response.
 # dumpcap (tshark's capture engine) writes each packet as it comes, so none is lost on SIGTERM.
 ip netns exec "$ns_gcks" dumpcap -q -i "$veth_g" -f 'udp port 500' -w "$work/ike.pcapng" \
-	>"$work/tshark.out" 2>&1 &
-tshark_pid=$!
+	>"$work/dumpcap.out" 2>&1 &
+dumpcap_pid=$!
 for _ in $(seq 200); do
-	grep -q 'Capturing on' "$work/tshark.out" 2>/dev/null && break
-	kill -0 "$tshark_pid" 2>/dev/null || break
+	grep -q 'Capturing on' "$work/dumpcap.out" 2>/dev/null && break
+	kill -0 "$dumpcap_pid" 2>/dev/null || break
 	sleep 0.05
 done
-grep -q 'Capturing on' "$work/tshark.out" || { cat "$work/tshark.out"; fatal "dumpcap did not start capturing"; }
+grep -q 'Capturing on' "$work/dumpcap.out" || { cat "$work/dumpcap.out"; fatal "dumpcap did not start capturing"; }
 ispi() { # conn: the IKE SA's initiator SPI from swanctl --list-sas
 	swan --list-sas --ike "$1" 2>/dev/null | sed -n "s/^$1: #[0-9]*, ESTABLISHED, IKEv2, \([0-9a-f]*\)_i.*/\1/p"
 }
@@ -428,8 +428,8 @@ for _ in $(seq 100); do
 	[ "$(responses)" -ge "${#PROPOSALS[@]}" ] && break
 	sleep 0.05
 done
-stop "$tshark_pid" || true
-tshark_pid=
+stop "$dumpcap_pid" || true
+dumpcap_pid=
 chosen() { # initiator SPI: ENCR/Key Length/INTEG/PRF/KE of the IKE_SA_INIT response's SA payload
 	tshark -n -r "$work/ike.pcapng" \
 		-Y "isakmp.exchangetype == 34 && isakmp.flag_r == 1 && isakmp.ispi == $1 && isakmp.tf.type" \
