@@ -120,6 +120,20 @@ gk_status gk_gm_state_check(const gk_group_state *gs, gk_gsa_context ctx, const 
 	return check_auth(gs, ctx, why, whylen);
 }
 
+gk_status gk_gm_sender_ids_check(const gk_group_state *gs, char *why, size_t whylen)
+{
+	if (!gs->has_sender_id_bits || gs->sender_id_bits >= 32)
+		return GK_OK;
+	for (size_t i = 0; i < gs->nsender_ids; i++) {
+		if (gs->sender_ids[i] >> gs->sender_id_bits == 0)
+			continue;
+		snprintf(why, whylen, "Sender-ID %u does not fit GWP_SENDER_ID_BITS %u (RFC 9838 2.5.2)",
+			 gs->sender_ids[i], gs->sender_id_bits);
+		return GK_E_MALFORMED;
+	}
+	return GK_OK;
+}
+
 bool gk_next_spi_allow(gk_next_spi_guard *g, const uint8_t kek_spi[16], int64_t now_ms, int64_t interval_ms)
 {
 	if (g->fired && (!memcmp(g->fired_spi, kek_spi, 16) || now_ms - g->at < interval_ms))
