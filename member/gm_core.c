@@ -666,7 +666,7 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 		st = GK_E_UNSUPPORTED;
 	}
 	bool fatal = false;
-	if (!st && gk_gm_sender_ids_check(gm->gs, bad, sizeof(bad))) {
+	if (!st && gk_gm_sender_ids_check(gm->gs, gm->cfg.sender, bad, sizeof(bad))) {
 		/* RFC 9838 2.5.2: a fatal error of this registration, not a policy to leave over:
 		 * nothing of it is reported (nothing installed) and the group is registered again
 		 * (the retry that follows a refusal) */
