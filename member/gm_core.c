@@ -667,7 +667,7 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 	}
 	bool fatal = false;
 	if (!st && gk_gm_sender_ids_check(gm->gs, gm->cfg.sender, bad, sizeof(bad))) {
-		/* RFC 9838 2.5.2: a fatal error of this registration, not a policy to leave over:
+		/* RFC 9838 2.5.2, 2.4.1.4: a fatal error of this registration, not a policy to leave over:
 		 * nothing of it is reported (nothing installed) and the group is registered again
 		 * (the retry that follows a refusal) */
 		gk_warn("registration to the group failed: %s", bad);
