@@ -117,6 +117,10 @@ typedef struct gk_gcks_stats {
 					  * it wraps (RFC 9838 3.1: SHOULD NOT; warned) */
 	uint64_t nat_detected;           /* IKE SAs whose NAT_DETECTION hashes show a NAT (RFC 7296
 					  * 2.23; later requests come to 4500 and are answered there) */
+	uint64_t sender_rekeys;          /* groups rekeyed because a sender registered again while it
+					  * may hold a single-sender counter-mode key (doc/sender-iv.md) */
+	uint64_t sender_rekeys_refused;  /* such registrations refused (TEMPORARY_FAILURE): the
+					  * sender forced one within GK_SENDER_REKEY_INTERVAL_S */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
 

@@ -213,6 +213,18 @@ void gcks_announce_next(const gcks_group *grp, gk_group_state *gs);
 /* signing key rollover (gcks_keyroll.c): completes one a crash interrupted */
 gk_status gcks_keyroll_resume(gk_gcks *g);
 
+/* single-sender counter-mode keys and re-registering senders (gcks_sender_keys.c) */
+#define GK_SENDER_REKEY_INTERVAL_S 60
+/* Before member, registering as sender, is handed the group's keys: if it may hold a
+ * single-sender counter-mode TEK already, the group is rekeyed first (once per
+ * GK_SENDER_REKEY_INTERVAL_S per identity; beyond it *refusal is TEMPORARY_FAILURE) and
+ * *rekeyed says the group's keys changed. */
+gk_status gcks_sender_keys_fresh(gk_gcks *g, gcks_group *grp, const char *member, uint16_t *refusal,
+				 bool *rekeyed);
+/* Records that member (NULL: every registered sender of the group) may hold the group's current
+ * single-sender counter-mode TEKs. */
+void gcks_sender_keys_note(gk_gcks *g, const gcks_group *grp, const char *member);
+
 /* rekeying (gcks_rekey.c) */
 void gcks_rekey_tick(gk_gcks *g, int64_t now_ms);
 gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_key *prev_kek, const char *why);

@@ -284,6 +284,26 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, sa, r, GK_N_NO_PROPOSAL_CHOSEN, mt, gt, "the member's SAg does not cover the group policy");
 		goto out;
 	}
+	if (is_sender) {
+		uint16_t refusal = 0;
+		bool rekeyed = false;
+		gk_status st = gcks_sender_keys_fresh(g, grp, mt, &refusal, &rekeyed);
+		if (st || refusal) {
+			char why[160] = "cannot give the sender fresh single-sender counter-mode keys";
+			if (refusal)
+				snprintf(why, sizeof(why), "the sender registers again too often: the group was rekeyed "
+					 "for it less than %d s ago", GK_SENDER_REKEY_INTERVAL_S);
+			refuse(g, sa, r, refusal ? refusal : GK_N_REGISTRATION_FAILED, mt, gt, why);
+			goto out;
+		}
+		if (rekeyed) {
+			gk_group_state_wipe(gs);
+			if (gcks_group_state(g, grp, gs)) {
+				refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "group keys unavailable");
+				goto out;
+			}
+		}
+	}
 	if (is_sender && gk_group_policy_counter_mode(&grp->pol)) {
 		gk_status st = add_sender_ids(g, grp, mp, requested, gs);
 		if (st == GK_E_TOO_BIG && sender_ids_start_over(g, grp, gs) == GK_OK)
@@ -322,6 +342,8 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		goto out;
 	}
 	grp->registered += fresh;
+	if (is_sender) /* before the keys leave (doc/sender-iv.md) */
+		gcks_sender_keys_note(g, grp, mt);
 	gcks_sa_tag_group(sa, grp->hash);
 	gcks_resp_add(r, GK_PL_GSA, gsa);
 	gcks_resp_add(r, GK_PL_KD, kd);

@@ -471,6 +471,8 @@ static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy
 	if (!gs)
 		return st;
 	plan_state(g, grp, p, gs);
+	if (!p->exclude) /* every registered sender may install these keys (doc/sender-iv.md) */
+		gcks_sender_keys_note(g, grp, NULL);
 	if (via->rekey_transport == GK_REKEY_MULTICAST) {
 		st = prev_kek ? send_multicast(g, grp, &via->kek, p, prev_kek, gs) : GK_E_STATE;
 		gk_info("group %s rekeyed (%s): GSA_REKEY message %u%s, %zu SA%s deleted: %s", grp->pol.name, why,

@@ -104,7 +104,20 @@
 	X(REG_EXISTS, "SELECT 1 FROM registrations " \
 		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
 	X(REG_NO_FRAG, "SELECT EXISTS (SELECT 1 FROM registrations WHERE frag_ok = 0 AND " \
-		       "group_id = (SELECT id FROM groups WHERE name = ?1))")
+		       "group_id = (SELECT id FROM groups WHERE name = ?1))") \
+	X(STEK_HELD, "SELECT 1 FROM sender_teks WHERE group_id = (SELECT id FROM groups WHERE name = ?1) " \
+		     "AND spi = ?2 AND member = ?3") \
+	X(STEK_ADD, "INSERT OR IGNORE INTO sender_teks (group_id, spi, member) " \
+		    "SELECT id, ?2, ?3 FROM groups WHERE name = ?1") \
+	X(STEK_ADD_SENDERS, "INSERT OR IGNORE INTO sender_teks (group_id, spi, member) " \
+			    "SELECT group_id, ?2, member FROM registrations " \
+			    "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND role = 2") \
+	X(STEK_PRUNE, "DELETE FROM sender_teks WHERE group_id = (SELECT id FROM groups WHERE name = ?1) " \
+		      "AND spi NOT IN (SELECT spi FROM sa_keys WHERE group_id = sender_teks.group_id)") \
+	X(SREKEY_GET, "SELECT at FROM sender_rekeys " \
+		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
+	X(SREKEY_SET, "INSERT INTO sender_rekeys (group_id, member, at) SELECT id, ?2, ?3 FROM groups " \
+		      "WHERE name = ?1 ON CONFLICT (group_id, member) DO UPDATE SET at = excluded.at")
 
 #define STMT_ENUM_(n, sql) Q_##n,
 #define STMT_SQL_(n, sql) sql,
@@ -1941,5 +1954,98 @@ gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size
 		*out = NULL;
 		*n = 0;
 	}
+	return st;
+}
+
+/* ---- single-sender counter-mode TEKs a sender may hold ---- */
+
+gk_status gk_store_sender_tek_held(gk_store *s, const char *group, const char *member, const uint8_t spi[4],
+				   bool *held)
+{
+	if (!s || !group || !member || !spi || !held)
+		return GK_E_INVAL;
+	*held = false;
+	sqlite3_stmt *q = stmt(s, Q_STEK_HELD);
+	if (!q)
+		return GK_E_IO;
+	bool row = false;
+	gk_status st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ||
+		       sqlite3_bind_blob(q, 2, spi, 4, SQLITE_STATIC) ||
+		       sqlite3_bind_text(q, 3, member, -1, SQLITE_STATIC) ? db_fail(s, SQLITE_RANGE) : GK_OK;
+	if (!st)
+		st = step(s, q, &row);
+	stmt_done(q);
+	*held = !st && row;
+	return st;
+}
+
+static gk_status stek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4])
+{
+	sqlite3_stmt *q = stmt(s, member ? Q_STEK_ADD : Q_STEK_ADD_SENDERS);
+	if (!q)
+		return GK_E_IO;
+	gk_status st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ||
+		       sqlite3_bind_blob(q, 2, spi, 4, SQLITE_STATIC) ||
+		       (member && sqlite3_bind_text(q, 3, member, -1, SQLITE_STATIC)) ? db_fail(s, SQLITE_RANGE) : GK_OK;
+	if (!st)
+		st = step(s, q, NULL);
+	stmt_done(q);
+	if (st)
+		return st;
+	if (!(q = stmt(s, Q_STEK_PRUNE)))
+		return GK_E_IO;
+	st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ? db_fail(s, SQLITE_RANGE) : step(s, q, NULL);
+	stmt_done(q);
+	return st;
+}
+
+gk_status gk_store_sender_tek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4])
+{
+	if (!s || !group || !spi)
+		return GK_E_INVAL;
+	gk_status st = tx_begin(s, TX_DURABLE);
+	if (st)
+		return st;
+	return tx_end(s, TX_DURABLE, stek_add(s, group, member, spi));
+}
+
+static gk_status srekey_take(gk_store *s, const char *group, const char *member, int64_t now, int64_t interval,
+			     bool *allowed)
+{
+	sqlite3_stmt *q = stmt(s, Q_SREKEY_GET);
+	if (!q)
+		return GK_E_IO;
+	bool row = false;
+	gk_status st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ||
+		       sqlite3_bind_text(q, 2, member, -1, SQLITE_STATIC) ? db_fail(s, SQLITE_RANGE) : GK_OK;
+	if (!st)
+		st = step(s, q, &row);
+	/* a clock set back counts as no time passed */
+	*allowed = !st && (!row || now - sqlite3_column_int64(q, 0) >= interval);
+	stmt_done(q);
+	if (st || !*allowed)
+		return st;
+	if (!(q = stmt(s, Q_SREKEY_SET)))
+		return GK_E_IO;
+	st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) || sqlite3_bind_text(q, 2, member, -1, SQLITE_STATIC) ||
+	     sqlite3_bind_int64(q, 3, now) ? db_fail(s, SQLITE_RANGE) : step(s, q, NULL);
+	stmt_done(q);
+	if (!st && sqlite3_changes(s->db) == 0)
+		st = GK_E_NOT_FOUND; /* no such group */
+	return st;
+}
+
+gk_status gk_store_sender_rekey_take(gk_store *s, const char *group, const char *member, int64_t now,
+				     int64_t interval, bool *allowed)
+{
+	if (!s || !group || !member || !allowed)
+		return GK_E_INVAL;
+	*allowed = false;
+	gk_status st = tx_begin(s, TX_DURABLE);
+	if (st)
+		return st;
+	st = tx_end(s, TX_DURABLE, srekey_take(s, group, member, now, interval, allowed));
+	if (st)
+		*allowed = false;
 	return st;
 }

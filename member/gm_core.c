@@ -665,10 +665,20 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 		why = bad;
 		st = GK_E_UNSUPPORTED;
 	}
+	bool fatal = false;
+	if (!st && gk_gm_sender_ids_check(gm->gs, gm->cfg.sender, bad, sizeof(bad))) {
+		/* RFC 9838 2.5.2, 2.4.1.4: a fatal error of this registration, not a policy to leave over:
+		 * nothing of it is reported (nothing installed) and the group is registered again
+		 * (the retry that follows a refusal) */
+		gk_warn("registration to the group failed: %s", bad);
+		why = bad;
+		st = GK_E_MALFORMED;
+		fatal = true;
+	}
 	if (st) {
 		emit(gm, GK_GM_REFUSED, 0, why);
 		gk_group_state_wipe(gm->gs);
-		if (gsa && kd && reject_policy(gm) == GK_OK)
+		if (gsa && kd && !fatal && reject_policy(gm) == GK_OK)
 			return; /* next_group() when the GCKS has answered */
 		next_group(gm);
 		return;

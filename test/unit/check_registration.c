@@ -2816,6 +2816,193 @@ START_TEST(nat_gcks_requests_follow_to_4500)
 }
 END_TEST
 
+/* =========================================================================================
+ * Sender-IDs and single-sender counter-mode keys (RFC 9838 2.5, doc/sender-iv.md)
+ * ========================================================================================= */
+
+/* Added to the first Sender-ID of the next allocation, then cleared: the test's stand-in for a
+ * GCKS that hands out a Sender-ID beyond the GWP_SENDER_ID_BITS it announces (linked with
+ * -Wl,--wrap=gk_store_sender_ids_alloc; see mk/registration-tests.am). */
+static uint32_t sid_shift;
+
+gk_status __real_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+					   uint32_t *first);
+gk_status __wrap_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+					   uint32_t *first);
+
+gk_status __wrap_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+					   uint32_t *first)
+{
+	gk_status st = __real_gk_store_sender_ids_alloc(s, group, n, bits, first);
+	if (!st)
+		*first += sid_shift;
+	sid_shift = 0;
+	return st;
+}
+
+/* RFC 9838 2.5.2: a Sender-ID that does not fit GWP_SENDER_ID_BITS is "a fatal error" of the
+ * registration and the member "re-register[s]": nothing of it is reported (so nothing is
+ * installed), no leave is sent (no GSA_REGISTRATION with NO_PROPOSAL_CHOSEN), and the retry
+ * registers with a Sender-ID that fits. */
+START_TEST(sender_id_too_wide_is_fatal)
+{
+	gk_group_policy g;
+	pol_init(&g, G1); /* AES-GCM, GWP_SENDER_ID_BITS 8 */
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_SENDER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_daemon("fqdn:s1.example", G1);
+	c.sender = true;
+	sid_shift = 256;
+	fn_member *m = join(&c);
+	ck_assert(fn_run_until(&net, registered_n, m, 20000));
+	ck_assert_uint_eq(fn_count(m, GK_GM_REFUSED), 1);
+	const fn_event *ref = fn_find(m, GK_GM_REFUSED, 0);
+	ck_assert_uint_eq(ref->notify, 0);
+	ck_assert_str_eq(ref->why, "Sender-ID 256 does not fit GWP_SENDER_ID_BITS 8 (RFC 9838 2.5.2)");
+	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 1);
+	ck_assert_int_gt(fn_find(m, GK_GM_FAILED, 0)->retry_ms, 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_GSA_REGISTRATION, 0), 0);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REGISTERED), 1);
+	const gk_group_state *gs = fn_find(m, GK_GM_REGISTERED, 0)->state;
+	ck_assert_uint_eq(gs->nsender_ids, 1);
+	ck_assert_uint_eq(gs->sender_ids[0], 1);
+	ck_assert_uint_eq(gs->sender_id_bits, 8);
+}
+END_TEST
+
+/* G1 with one single-sender AES-GCM TEK (32-bit Sequential Numbers): sender s1, receiver r1.
+ * The GCKS multicasts into mc. */
+static void single_sender_gcm_policy(void)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.teks[0].sn = GK_SN_SEQ32;
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_SENDER);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+}
+
+static void start_mc_gcks(void)
+{
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	env.send_multicast = mc_send;
+	ck_assert_msg(gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err)) == GK_OK, "%s", err);
+}
+
+/* One registration of `id` (a fresh member core: gmd started again); the TEK's SPI as a number. */
+static uint32_t tek_spi_of(const char *id, bool sender)
+{
+	gk_gm_config c = gm_psk(id, G1);
+	c.sender = sender;
+	fn_member *m = join(&c);
+	run_member(m);
+	const gk_group_state *gs = registered(m, 0);
+	ck_assert_uint_eq(gs->sas[0].proto, GK_PROTO_ESP);
+	return gk_get_u32(gs->sas[0].spi);
+}
+
+/* Linux derives the IVs of a single-sender counter-mode SA from its sequence number, which
+ * starts at 1 again when the SA is installed again (doc/sender-iv.md). A sender that may hold
+ * the TEK (handed at registration, or sent by a rekey while it was registered) and registers
+ * again gets a rekeyed group: new keys for it, announced by GSA_REKEY that the receiver opens;
+ * a receiver registering again changes nothing. The record is in the store: it holds across a
+ * GCKS restart, and covers keys a rekey distributed. */
+START_TEST(sender_reregistration_gets_fresh_counter_key)
+{
+	single_sender_gcm_policy();
+	start_mc_gcks();
+	uint32_t t1 = tek_spi_of("fqdn:s1.example", true);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_member(r1);
+	ck_assert_uint_eq(gk_get_u32(registered(r1, 0)->sas[0].spi), t1);
+	ck_assert_uint_eq(tek_spi_of("fqdn:r1.example", false), t1);
+	ck_assert_uint_eq(mc.n, 0);
+	ck_assert_uint_eq(stats().sender_rekeys, 0);
+	/* the sender again: the group is rekeyed first, r1 is told under the Rekey SA it holds */
+	uint32_t t2 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t2, t1);
+	ck_assert_uint_eq(stats().sender_rekeys, 1);
+	ck_assert_uint_eq(mc.n, 1);
+	mc_opens(registered(r1, 0));
+	mc_free();
+	/* a GCKS restart forgets nothing: after the rate limit, the next registration rekeys again */
+	gk_gcks_free(net.gcks);
+	net.gcks = NULL;
+	start_mc_gcks();
+	fn_advance(&net, 60000);
+	uint32_t t3 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t3, t2);
+	ck_assert_uint_eq(stats().sender_rekeys, 1); /* counted since this start */
+	ck_assert_uint_eq(mc.n, 1);
+	mc_free();
+	/* keys a rekey sent to the group count as held by its registered sender */
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(mc.n, 1);
+	mc_free();
+	uint32_t t4 = tek_spi_of("fqdn:r1.example", false);
+	ck_assert_uint_ne(t4, t3);
+	fn_advance(&net, 60000);
+	uint32_t t5 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t5, t4);
+	ck_assert_uint_eq(stats().sender_rekeys, 2);
+	mc_free();
+}
+END_TEST
+
+/* The attack: an authenticated sender registers again and again to make the GCKS rekey the
+ * group each time. One rekey per identity per GK_SENDER_REKEY_INTERVAL_S (60 s); the other
+ * registrations are refused with TEMPORARY_FAILURE and get no keys at all (never the old ones),
+ * no GSA_REKEY goes out for them; after the interval one more is allowed. */
+START_TEST(sender_reregistration_loop_bounded)
+{
+	single_sender_gcm_policy();
+	start_mc_gcks();
+	uint32_t t1 = tek_spi_of("fqdn:s1.example", true);
+	uint32_t t2 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t2, t1);
+	ck_assert_uint_eq(mc.n, 1);
+	for (int i = 0; i < 10; i++) {
+		gk_gm_config c = gm_psk("fqdn:s1.example", G1);
+		c.sender = true;
+		fn_member *m = join(&c);
+		run_member(m);
+		refused(m, GK_N_TEMPORARY_FAILURE);
+		fn_advance(&net, 5000);
+	}
+	ck_assert_uint_eq(stats().sender_rekeys, 1);
+	ck_assert_uint_eq(stats().sender_rekeys_refused, 10);
+	ck_assert_uint_eq(mc.n, 1);
+	/* the receiver is not held up meanwhile, and still gets t2 */
+	ck_assert_uint_eq(tek_spi_of("fqdn:r1.example", false), t2);
+	fn_advance(&net, 10000); /* 60 s after the forced rekey */
+	uint32_t t3 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t3, t2);
+	ck_assert_uint_eq(stats().sender_rekeys, 2);
+	ck_assert_uint_eq(mc.n, 2);
+	mc_free();
+}
+END_TEST
+
+/* Multi-sender counter-mode TEKs rely on Sender-IDs, fresh at every registration (RFC 9838
+ * 2.5.1): a sender registering again gets the same keys with new Sender-IDs, no rekey. */
+START_TEST(multi_sender_reregistration_keeps_keys)
+{
+	gk_group_policy g;
+	pol_init(&g, G1); /* AES-GCM with 32-bit Unspecified Numbers */
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_SENDER);
+	pol_put(&g);
+	start_mc_gcks();
+	uint32_t t1 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_eq(tek_spi_of("fqdn:s1.example", true), t1);
+	ck_assert_uint_eq(stats().sender_rekeys, 0);
+	ck_assert_uint_eq(mc.n, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2886,6 +3073,10 @@ int main(void)
 	tcase_add_test(tc, nat_none_stays);
 	tcase_add_test(tc, nat_no_natd_without_address);
 	tcase_add_test(tc, nat_gcks_requests_follow_to_4500);
+	tcase_add_test(tc, sender_id_too_wide_is_fatal);
+	tcase_add_test(tc, sender_reregistration_gets_fresh_counter_key);
+	tcase_add_test(tc, sender_reregistration_loop_bounded);
+	tcase_add_test(tc, multi_sender_reregistration_keeps_keys);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
