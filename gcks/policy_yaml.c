@@ -28,6 +28,7 @@
 #include "algs.h"
 #include "auth.h"
 #include "iana.h"
+#include "ikekeys.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1707,6 +1708,46 @@ static void check_atd(ctx *c, group_stage *gs)
 	}
 }
 
+/* Key bits of an ENCR transform as the policy gives it (0: none, as with AH). */
+static size_t encr_bits(uint16_t encr, uint16_t key_bits)
+{
+	const gk_encr_info *e = gk_encr_lookup(encr);
+	return !e ? 0 : key_bits ? key_bits : e->default_key_bits;
+}
+
+/* RFC 9838 3.1: the KWK SHOULD NOT be shorter than the Rekey SA's key or any Data-Security
+ * SA's key. The Rekey SA's KWK (GSK_w) wraps all of them in GSA_REKEY, so a shorter one makes
+ * every key only as strong as the wrap. A SHOULD NOT: the policy loads, with a warning at
+ * rekey.key-wrap naming the longest key and the key wrap algorithm that would match it. */
+static void check_rekey_kwk(ctx *c, group_stage *gs)
+{
+	const gk_kek_policy *k = &gs->g.kek;
+	const seen *s = &gs->rs;
+	if (!k->present || !given(s, R_KWA) || !s->ok[R_KWA] || !usable(s, R_ENCR) || !usable(s, R_KEYLEN))
+		return;
+	size_t kwk = gk_kwa_key_len(k->kwa) * 8, longest = encr_bits(k->encr, k->encr_key_bits);
+	char what[128] = "the Rekey SA's encryption key";
+	for (size_t i = 0; i < gs->nsas; i++) {
+		const sa_stage *x = &gs->sas[i];
+		size_t bits = x->walked && usable(&x->s, SA_ENCR) && usable(&x->s, SA_KEYLEN) ?
+				      encr_bits(x->t.encr, x->t.encr_key_bits) : 0;
+		if (bits > longest) {
+			longest = bits;
+			snprintf(what, sizeof(what), "the key of sas[%zu] '%s'", i, x->t.name);
+		}
+	}
+	if (kwk >= longest)
+		return;
+	unsigned better = longest <= 128 ? GK_KWA_KW_5649_128 : longest <= 192 ? GK_KWA_KW_5649_192 : GK_KWA_KW_5649_256;
+	char a[32], b[32];
+	size_t old = path_key(c, "rekey");
+	warn_f(c, s, rekey_fields, R_KWA, gs->s.val[G_REKEY],
+	       "%s wraps keys with a %zu-bit key, shorter than %s (%zu bits): use %s (RFC 9838 3.1)",
+	       friendly(GK_REG_KWA, k->kwa, a, sizeof(a)), kwk, what, longest,
+	       friendly(GK_REG_KWA, better, b, sizeof(b)));
+	path_pop(c, old);
+}
+
 static void group_finalize(ctx *c, group_stage *gs)
 {
 	size_t nsenders = 0;
@@ -1714,6 +1755,7 @@ static void group_finalize(ctx *c, group_stage *gs)
 	if (given(&gs->s, G_ID) && gs->s.ok[G_ID])
 		gk_ident_text(&gs->g.id, gs->g.name);
 	rekey_finalize(c, gs);
+	check_rekey_kwk(c, gs);
 	for (size_t i = 0; i < gs->nmems; i++)
 		if (gs->mems[i].walked && gs->mems[i].m.role == GK_ROLE_SENDER) {
 			nsenders++;

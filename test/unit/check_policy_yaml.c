@@ -547,6 +547,46 @@ START_TEST(implicit_authentication_warns)
 }
 END_TEST
 
+/* RFC 9838 3.1: the Rekey SA's KWK wraps every key of the group in GSA_REKEY; a shorter one
+ * loads (SHOULD NOT) with a warning at rekey.key-wrap naming the longest key. */
+#define REKEY_KW(kw) "rekey:\n  transport: multicast\n  key-wrap: " kw "\n  address: 239.0.0.1\n"
+START_TEST(weak_rekey_kwk_warns)
+{
+	static const struct {
+		const char *yaml, *expect; /* expect NULL: no message at all */
+	} cases[] = {
+		{ BASE REKEY_KW("kw-5649-128"),
+		  "t.yaml:7:13: rekey.key-wrap: warning: kw-5649-128 wraps keys with a 128-bit key, shorter than the "
+		  "Rekey SA's encryption key (256 bits): use kw-5649-256 (RFC 9838 3.1)" },
+		{ BASE REKEY_KW("kw-5649-128") "  key-length: 128\n",
+		  "t.yaml:7:13: rekey.key-wrap: warning: kw-5649-128 wraps keys with a 128-bit key, shorter than the "
+		  "key of sas[0] 'a' (256 bits): use kw-5649-256 (RFC 9838 3.1)" },
+		{ BASE "    key-length: 192\n" REKEY_KW("kw-5649-128") "  key-length: 128\n",
+		  "t.yaml:8:13: rekey.key-wrap: warning: kw-5649-128 wraps keys with a 128-bit key, shorter than the "
+		  "key of sas[0] 'a' (192 bits): use kw-5649-192 (RFC 9838 3.1)" },
+		{ BASE "    encryption: chacha20-poly1305\n" REKEY_KW("kw-5649-192") "  key-length: 192\n",
+		  "t.yaml:8:13: rekey.key-wrap: warning: kw-5649-192 wraps keys with a 192-bit key, shorter than the "
+		  "key of sas[0] 'a' (256 bits): use kw-5649-256 (RFC 9838 3.1)" },
+		{ BASE "    key-length: 128\n" REKEY_KW("kw-5649-128") "  key-length: 128\n", NULL },
+		{ BASE "    protocol: ah\n    integrity: sha256\n" REKEY_KW("kw-5649-128") "  key-length: 128\n", NULL },
+		{ BASE REKEY_KW("kw-5649-256"), NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		loaded l;
+		load_str(&l, cases[i].yaml);
+		ck_assert_int_eq(l.st, GK_OK);
+		ck_assert_uint_eq(l.d.errors, 0);
+		if (cases[i].expect) {
+			ck_assert_uint_eq(l.d.warnings, 1);
+			ck_assert_str_eq(gk_diag_text(&l.d, 0), cases[i].expect);
+		} else {
+			ck_assert_uint_eq(l.d.warnings, 0);
+		}
+		unload(&l);
+	}
+}
+END_TEST
+
 static const struct bad {
 	const char *yaml;
 	const char *expect;   /* every message, newline-separated */
@@ -1080,6 +1120,7 @@ int main(void)
 	tcase_add_test(tc, examples_round_trip);
 	tcase_add_test(tc, everything_round_trip);
 	tcase_add_test(tc, implicit_authentication_warns);
+	tcase_add_test(tc, weak_rekey_kwk_warns);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, spellings);
 	tcase_add_loop_test(tc, bad_policy, 0, (int)(sizeof(bad) / sizeof(bad[0])));
