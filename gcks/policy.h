@@ -64,6 +64,8 @@ typedef struct gk_group_policy {
 	uint16_t sender_id_bits;  /* GWP_SENDER_ID_BITS; 0 = not sent */
 	uint8_t rekey_margin_pct; /* replace SAs when this share of the lifetime is left */
 	uint32_t ike_idle_timeout; /* seconds before the GCKS closes an unused registration IKE SA */
+	uint32_t max_packet_rate; /* packets/s one sender sends on an SA at most: bounds the lifetime
+				   * of single-sender SAs so 32-bit sequence numbers never wrap */
 	gk_kek_policy kek;
 	gk_tek_policy *teks;
 	size_t nteks;

@@ -41,6 +41,8 @@
 #define DTD_DEFAULT 30u
 #define MARGIN_DEFAULT 20u
 #define IKE_IDLE_DEFAULT 60u
+#define MAX_PACKET_RATE_DEFAULT 100000u   /* packets/s: about 1.2 Gbit/s of 1500-octet packets */
+#define SEQ_SPACE_USABLE_PCT 90u          /* of the 2^32 ESP/AH sequence numbers; the rest absorbs bursts */
 #define REKEY_PORT_DEFAULT 848u           /* the G-IKEv2 port (RFC 9838 2.1.1) */
 #define COPIES_DEFAULT 3u
 #define INTERVAL_MS_DEFAULT 1000u
@@ -922,8 +924,8 @@ enum { SA_NAME, SA_PROTOCOL, SA_ENCR, SA_KEYLEN, SA_INTEG, SA_SN, SA_SRC, SA_DST
 enum { M_ID, M_AUTH, M_PSK, M_PSKFILE, M_PUBKEY, M_PUBKEYFILE, M_ROLE, M_MAXSID, M_NF };
 enum { R_TRANSPORT, R_ENCR, R_KEYLEN, R_INTEG, R_KWA, R_AUTH, R_SIG, R_ADDRESS, R_PORT, R_SRC,
        R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_NF };
-enum { G_ID, G_CAPACITY, G_MODE, G_ATD, G_DTD, G_SIDBITS, G_MARGIN, G_IDLE, G_REKEY, G_SAS,
-       G_MEMBERS, G_NF };
+enum { G_ID, G_CAPACITY, G_MODE, G_ATD, G_DTD, G_SIDBITS, G_MARGIN, G_IDLE, G_MAXRATE, G_REKEY,
+       G_SAS, G_MEMBERS, G_NF };
 
 typedef struct sa_stage {
 	gk_tek_policy t;
@@ -1233,6 +1235,8 @@ static const field group_fields[G_NF] = {
 	[G_MARGIN] = { .key = "rekey-margin", .fn = h_percent, AT(group_stage, g.rekey_margin_pct), .min = 1, .max = 90 },
 	[G_IDLE] = { .key = "ike-idle-timeout", .fn = h_secs, AT(group_stage, g.ike_idle_timeout), .min = SEC(10),
 		     .max = SEC(86400) },
+	[G_MAXRATE] = { .key = "max-packet-rate", .fn = h_uint, AT(group_stage, g.max_packet_rate), .min = 1,
+			.max = UINT32_MAX },
 	[G_REKEY] = { .key = "rekey", .fn = h_rekey },
 	[G_SAS] = { .key = "sas", .fn = h_sas, .required = true },
 	[G_MEMBERS] = { .key = "members", .fn = h_members },
@@ -1748,6 +1752,29 @@ static void check_rekey_kwk(ctx *c, group_stage *gs)
 	path_pop(c, old);
 }
 
+/* A sender's 32-bit sequence numbers must not wrap within an SA's lifetime: RFC 9838 2.6
+ * requires it for single-sender SAs, and the kernel (xfrm without ESN) stops sending on any
+ * outbound SA whose counter would wrap. At max-packet-rate an SA carries lifetime x rate
+ * packets per sender; that must stay within SEQ_SPACE_USABLE_PCT of 2^32. */
+static void check_seq_wrap(ctx *c, group_stage *gs)
+{
+	uint64_t rate = gs->g.max_packet_rate, usable_seq = ((uint64_t)1 << 32) * SEQ_SPACE_USABLE_PCT / 100;
+	if (!usable(&gs->s, G_MAXRATE))
+		return;
+	for (size_t i = 0; i < gs->nsas; i++) {
+		const sa_stage *x = &gs->sas[i];
+		if (!x->walked || !usable(&x->s, SA_LIFETIME) || (uint64_t)x->t.lifetime * rate <= usable_seq)
+			continue;
+		char l[24], m[24];
+		fail_item(c, "sas", i, &x->s, sa_fields, SA_LIFETIME, x->node,
+			  "%s at max-packet-rate %llu/s is %llu packets per sender, more than %u%% of the 2^32 "
+			  "sequence numbers, which must not wrap (RFC 9838 2.6): at most %s, or a lower max-packet-rate",
+			  fmt_secs(x->t.lifetime, l, sizeof(l)), (unsigned long long)rate,
+			  (unsigned long long)x->t.lifetime * rate, SEQ_SPACE_USABLE_PCT,
+			  fmt_secs(usable_seq / rate, m, sizeof(m)));
+	}
+}
+
 static void group_finalize(ctx *c, group_stage *gs)
 {
 	size_t nsenders = 0;
@@ -1764,6 +1791,7 @@ static void group_finalize(ctx *c, group_stage *gs)
 	check_sn(c, gs, nsenders);
 	check_sender_ids(c, gs, nsenders, sids);
 	check_atd(c, gs);
+	check_seq_wrap(c, gs);
 	check_esp_ah(c, gs);
 	check_sa_names(c, gs);
 	check_member_dups(c, gs);
@@ -1779,6 +1807,7 @@ static void stage_init(group_stage *gs)
 	g->dtd = DTD_DEFAULT;
 	g->rekey_margin_pct = MARGIN_DEFAULT;
 	g->ike_idle_timeout = IKE_IDLE_DEFAULT;
+	g->max_packet_rate = MAX_PACKET_RATE_DEFAULT;
 	g->kek.encr = GK_ENCR_AES_GCM_16;
 	g->kek.gcauth = GK_GCAUTH_DIGITAL_SIGNATURE;
 	g->kek.lifetime = KEK_LIFETIME_DEFAULT;
@@ -2293,6 +2322,7 @@ static void export_group(emitter *m, const gk_group_policy *g)
 	em_kv_u(m, "sender-id-bits", g->sender_id_bits);
 	em_kv_u(m, "rekey-margin", g->rekey_margin_pct);
 	em_kv_secs(m, "ike-idle-timeout", g->ike_idle_timeout);
+	em_kv_u(m, "max-packet-rate", g->max_packet_rate ? g->max_packet_rate : MAX_PACKET_RATE_DEFAULT);
 	export_rekey(m, g);
 	em_scalar(m, "sas", YAML_PLAIN_SCALAR_STYLE);
 	em_seq(m, true);

@@ -311,6 +311,7 @@ static const char everything[] =
 	"    sender-id-bits: 12\n"
 	"    rekey-margin: 33%\n"
 	"    ike-idle-timeout: 90\n"
+	"    max-packet-rate: 40000\n"
 	"    rekey:\n"
 	"      transport: multicast\n"
 	"      encryption: AES_CBC\n"
@@ -382,6 +383,7 @@ START_TEST(everything_round_trip)
 	ck_assert_uint_eq(g->kek.interval_ms, 250);
 	ck_assert_uint_eq(g->kek.lifetime, 7200);
 	ck_assert_uint_eq(g->rekey_margin_pct, 33);
+	ck_assert_uint_eq(g->max_packet_rate, 40000);
 	ck_assert_uint_eq(tek(g, "ctr")->src.port_lo, 3);
 	ck_assert_uint_eq(tek(g, "ctr")->dst.ip_proto, 200);
 	ck_assert_uint_eq(tek(g, "gmac")->encr, GK_ENCR_NULL_AUTH_AES_GMAC);
@@ -413,6 +415,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(g->sender_id_bits, 0);
 	ck_assert_uint_eq(g->rekey_margin_pct, 20);
 	ck_assert_uint_eq(g->ike_idle_timeout, 60);
+	ck_assert_uint_eq(g->max_packet_rate, 100000);
 	ck_assert_int_eq(g->rekey_transport, GK_REKEY_INBAND);
 	ck_assert(!g->kek.present);
 	ck_assert_uint_eq(g->nmembers, 0);
@@ -489,8 +492,8 @@ START_TEST(spellings)
 	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
 		char yaml[256];
 		loaded l;
-		snprintf(yaml, sizeof(yaml), "id: keyid:g\nsas:\n  - name: a\n    destination: 239.1.1.1\n"
-			 "    lifetime: %s\n", durations[i].value);
+		snprintf(yaml, sizeof(yaml), "id: keyid:g\nmax-packet-rate: 1000\nsas:\n  - name: a\n"
+			 "    destination: 239.1.1.1\n    lifetime: %s\n", durations[i].value);
 		load_str(&l, yaml);
 		assert_ok(&l, durations[i].value);
 		ck_assert_uint_eq(l.g[0].teks[0].lifetime, durations[i].secs);
@@ -587,6 +590,42 @@ START_TEST(weak_rekey_kwk_warns)
 }
 END_TEST
 
+/* RFC 9838 2.6: an SA's lifetime x max-packet-rate must stay within 90% of 2^32 sequence
+ * numbers (3865470566): 38654 s at the default 100000/s is the longest lifetime. */
+#define WRAP_MSG(at, life, rate, pkts, max) \
+	"t.yaml:" at ": sas[0].lifetime: " life " at max-packet-rate " rate "/s is " pkts " packets per sender, " \
+	"more than 90% of the 2^32 sequence numbers, which must not wrap (RFC 9838 2.6): at most " max \
+	", or a lower max-packet-rate"
+START_TEST(sequence_numbers_do_not_wrap)
+{
+	static const struct {
+		const char *yaml, *expect; /* expect NULL: loads without a message */
+	} cases[] = {
+		{ BASE "    lifetime: 38654s\n", NULL },
+		{ BASE "    lifetime: 38655s\n", WRAP_MSG("5:15", "38655s", "100000", "3865500000", "38654s") },
+		{ BASE "    lifetime: 12h\n", WRAP_MSG("5:15", "12h", "100000", "4320000000", "38654s") },
+		{ BASE "max-packet-rate: 2000000\n", WRAP_MSG("3:5", "1h", "2000000", "7200000000", "1932s") },
+		{ BASE "max-packet-rate: 1073741\n", NULL }, /* 1h: 3865467600 packets */
+		{ BASE "max-packet-rate: 1073742\n", WRAP_MSG("3:5", "1h", "1073742", "3865471200", "3599s") },
+		{ BASE "    lifetime: 30d\nmax-packet-rate: 1491\n", NULL },
+		{ BASE "max-packet-rate: 0\n", "t.yaml:5:18: max-packet-rate: must be between 1 and 4294967295, got 0" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		loaded l;
+		load_str(&l, cases[i].yaml);
+		if (!cases[i].expect) {
+			assert_ok(&l, cases[i].yaml);
+			ck_assert_uint_eq(l.d.warnings, 0);
+		} else {
+			ck_assert_int_eq(l.st, GK_E_INVAL);
+			ck_assert_uint_eq(l.d.count, 1);
+			ck_assert_str_eq(gk_diag_text(&l.d, 0), cases[i].expect);
+		}
+		unload(&l);
+	}
+}
+END_TEST
+
 static const struct bad {
 	const char *yaml;
 	const char *expect;   /* every message, newline-separated */
@@ -596,7 +635,7 @@ static const struct bad {
 	  "t.yaml:5:5: sas[0].lifetim: unknown key (did you mean 'lifetime'?)" },
 	{ BASE "colour: red\n",
 	  "t.yaml:5:1: colour: unknown key (expected one of: id, capacity, mode, activation-delay, "
-	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, rekey, sas, members)" },
+	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members)" },
 	{ BASE "capacity: lots\n", "t.yaml:5:11: capacity: expected a whole number, got 'lots'" },
 	{ BASE "rekey: [multicast]\n", "t.yaml:5:8: rekey: expected a mapping (key: value lines), got a list" },
 	{ "id: {type: keyid}\nsas:\n  - name: a\n    destination: 239.1.1.1\n",
@@ -1121,6 +1160,7 @@ int main(void)
 	tcase_add_test(tc, everything_round_trip);
 	tcase_add_test(tc, implicit_authentication_warns);
 	tcase_add_test(tc, weak_rekey_kwk_warns);
+	tcase_add_test(tc, sequence_numbers_do_not_wrap);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, spellings);
 	tcase_add_loop_test(tc, bad_policy, 0, (int)(sizeof(bad) / sizeof(bad[0])));
