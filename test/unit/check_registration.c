@@ -2816,6 +2816,101 @@ START_TEST(nat_gcks_requests_follow_to_4500)
 }
 END_TEST
 
+/* A member (at 192.168.1.2:500 behind a NAT, or at its own address without one) registered to
+ * a group whose IKE SA the GCKS keeps for `idle` s, with NAT-keepalives every `ka_ms`. */
+static fn_member *kept_sa_member(bool behind_nat, unsigned ka_ms, uint32_t idle)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.ike_idle_timeout = idle;
+	pol_member(&g, "fqdn:m1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	net.step_ms = 1; /* keepalive times to the millisecond */
+	gk_gm_config c = gm_psk("fqdn:m1.example", G1);
+	c.keepalive_ms = ka_ms;
+	struct sockaddr_in *l = (struct sockaddr_in *)&c.local;
+	l->sin_family = AF_INET;
+	inet_pton(AF_INET, behind_nat ? "192.168.1.2" : "127.0.0.10", &l->sin_addr);
+	l->sin_port = htons(behind_nat ? 500 : 10000);
+	memcpy(&c.gcks, &net.gcks_addr, sizeof(net.gcks_addr));
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(m->nat_t, behind_nat ? 1 : 0);
+	return m;
+}
+
+static int64_t last_sent_at(const fn_member *m)
+{
+	int64_t at = -1;
+	for (size_t i = 0; i < net.ntrace; i++)
+		if (net.trace[i].to_gcks && net.trace[i].peer == m->idx)
+			at = net.trace[i].at_ms;
+	return at;
+}
+
+/* RFC 3948 4: behind a NAT the member keeps the mapping of its kept IKE SA with a keepalive
+ * after each 20 s (less up to 1/4 jitter) in which it sent nothing; none once the SA is gone. */
+START_TEST(nat_keepalives_while_ike_sa_kept)
+{
+	fn_member *m = kept_sa_member(true, 20000, 120);
+	int64_t prev = last_sent_at(m);
+	ck_assert_int_ge(prev, 0);
+	ck_assert_uint_eq(m->keepalives, 0);
+	fn_advance(&net, 100000);
+	/* five or six 15..20 s gaps in 100 s; the GCKS has not closed the SA (idle 120 s) */
+	ck_assert_uint_ge(m->keepalives, 5);
+	ck_assert_uint_le(m->keepalives, 6);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	ck_assert_int_eq(last_sent_at(m), prev); /* keepalives were all it sent */
+	bool jitter = false;
+	for (unsigned i = 0; i < m->keepalives; i++) {
+		int64_t gap = m->keepalive_at[i] - prev;
+		ck_assert_int_ge(gap, 15000);
+		ck_assert_int_le(gap, 20000);
+		jitter |= i > 0 && gap != m->keepalive_at[i - 1] - (i > 1 ? m->keepalive_at[i - 2] : last_sent_at(m));
+		prev = m->keepalive_at[i];
+	}
+	ck_assert(jitter);
+	/* the GCKS closes the idle SA: no mapping to keep any more */
+	fn_advance(&net, 25000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 1);
+	unsigned n = m->keepalives;
+	fn_advance(&net, 60000);
+	ck_assert_uint_eq(m->keepalives, n);
+}
+END_TEST
+
+/* Without a NAT, or with keepalives off, none are sent over the same 100 s. */
+START_TEST(nat_no_keepalives_without_nat_or_when_off)
+{
+	fn_member *m = kept_sa_member(_i == 0, _i == 0 ? 0 : 20000, 120);
+	fn_advance(&net, 100000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(m->keepalives, 0);
+}
+END_TEST
+
+/* A NAT-keepalive that reaches the GCKS core (on 500 or 848, where no marker is stripped) is one
+ * octet that is no IKE header: dropped, no IKE SA, nothing answered. On 4500 the transport
+ * drops it before the core (common/udp.c). */
+START_TEST(gcks_ignores_keepalive)
+{
+	single_member_policy("fqdn:m1.example");
+	start_gcks();
+	fn_raw *r = fn_add_raw(&net);
+	const uint8_t ka = 0xff;
+	uint64_t dropped = stats().dropped;
+	for (int i = 0; i < 1000; i++)
+		fn_raw_send(r, &ka, 1);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().dropped, dropped + 1000);
+	ck_assert_uint_eq(stats().half_open + stats().established, 0);
+	ck_assert_uint_eq(r->n, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2886,6 +2981,9 @@ int main(void)
 	tcase_add_test(tc, nat_none_stays);
 	tcase_add_test(tc, nat_no_natd_without_address);
 	tcase_add_test(tc, nat_gcks_requests_follow_to_4500);
+	tcase_add_test(tc, nat_keepalives_while_ike_sa_kept);
+	tcase_add_loop_test(tc, nat_no_keepalives_without_nat_or_when_off, 0, 2);
+	tcase_add_test(tc, gcks_ignores_keepalive);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
