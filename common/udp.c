@@ -114,6 +114,12 @@ gk_status gk_udp_set_rcvbuf(gk_udp *u, int bytes)
 
 const struct sockaddr *gk_udp_local(const gk_udp *u) { return (const struct sockaddr *)&u->local; }
 
+int gk_udp_fd(gk_udp *u)
+{
+	uv_os_fd_t fd;
+	return uv_fileno((uv_handle_t *)&u->h, &fd) ? -1 : fd;
+}
+
 gk_status gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex)
 {
 	uv_os_fd_t fd;

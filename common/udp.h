@@ -29,6 +29,8 @@ gk_status gk_udp_send_keepalive(gk_udp *u, const struct sockaddr *to);
 /* Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max). */
 gk_status gk_udp_set_rcvbuf(gk_udp *u, int bytes);
 const struct sockaddr *gk_udp_local(const gk_udp *u);
+/* The socket's descriptor (for socket options and datagrams that bypass the marker), -1 if none. */
+int gk_udp_fd(gk_udp *u);
 /* Joins a multicast group on the interface (index 0 = the kernel's choice). */
 gk_status gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex);
 void gk_udp_close(gk_udp *u);

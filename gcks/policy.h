@@ -45,7 +45,8 @@ typedef struct gk_kek_policy {
 	uint16_t encr, encr_key_bits, integ, kwa;
 	uint16_t gcauth;         /* GK_GCAUTH_* */
 	int sig_scheme;          /* gk_sig_scheme, with GK_GCAUTH_DIGITAL_SIGNATURE */
-	gk_ts_spec src, dst;     /* dst: the multicast group address and port of GSA_REKEY */
+	gk_ts_spec src, dst;     /* dst: the multicast group address and port of GSA_REKEY; src: where
+				  * it leaves from (gk_kek_src_is_gcks: the GCKS's own address) */
 	uint32_t lifetime;
 	uint8_t ttl;
 	char iface[IF_NAMESIZE];
@@ -72,6 +73,12 @@ typedef struct gk_group_policy {
 	gk_member_policy *members;
 	size_t nmembers;
 } gk_group_policy;
+
+/* Does the Rekey SA's source selector stand for "the GCKS's own address" (policy `source:
+ * gcks`, the default)? Stored as the unspecified address (0.0.0.0 or ::, RFC 1122 "this host")
+ * as a single address; gcksd puts the address GSA_REKEY leaves from into each GSA it sends
+ * (RFC 9838 4.4.2: the source selector SHOULD be a single address and port). */
+bool gk_kek_src_is_gcks(const gk_ts_spec *src);
 
 void gk_group_policy_free(gk_group_policy *g);
 /* Deep copy (secrets included). */

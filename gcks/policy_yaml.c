@@ -44,6 +44,7 @@
 #define MAX_PACKET_RATE_DEFAULT 100000u   /* packets/s: about 1.2 Gbit/s of 1500-octet packets */
 #define SEQ_SPACE_USABLE_PCT 90u          /* of the 2^32 ESP/AH sequence numbers; the rest absorbs bursts */
 #define REKEY_PORT_DEFAULT 848u           /* the G-IKEv2 port (RFC 9838 2.1.1) */
+#define REKEY_SPORT_DEFAULT 848u          /* GSA_REKEY leaves from gcksd's socket on the G-IKEv2 port */
 #define COPIES_DEFAULT 3u
 #define INTERVAL_MS_DEFAULT 1000u
 #define TTL_DEFAULT 1u
@@ -923,7 +924,7 @@ enum { SA_NAME, SA_PROTOCOL, SA_ENCR, SA_KEYLEN, SA_INTEG, SA_SN, SA_SRC, SA_DST
        SA_PORTS, SA_SRCPORTS, SA_LIFETIME, SA_NF };
 enum { M_ID, M_AUTH, M_PSK, M_PSKFILE, M_PUBKEY, M_PUBKEYFILE, M_ROLE, M_MAXSID, M_NF };
 enum { R_TRANSPORT, R_ENCR, R_KEYLEN, R_INTEG, R_KWA, R_AUTH, R_SIG, R_ADDRESS, R_PORT, R_SRC,
-       R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_NF };
+       R_SRCPORT, R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_NF };
 enum { G_ID, G_CAPACITY, G_MODE, G_ATD, G_DTD, G_SIDBITS, G_MARGIN, G_IDLE, G_MAXRATE, G_REKEY,
        G_SAS, G_MEMBERS, G_NF };
 
@@ -948,7 +949,9 @@ typedef struct group_stage {
 	const yaml_node_t *node;
 	seen s, rs;               /* group fields, rekey fields */
 	addr_range kek_src, kek_addr;
+	bool kek_src_gcks;        /* source: gcks (the default) */
 	uint16_t kek_port;
+	port_range kek_sports;
 	sa_stage *sas;
 	size_t nsas;
 	member_stage *mems;
@@ -1170,6 +1173,8 @@ static const word gcauth_words[] = {
 
 #define SEC(x) ((uint64_t)(x) * 1000u)
 
+static bool h_rekey_src(ctx *c, const yaml_node_t *n, void *obj, const field *f);
+
 static const field sa_fields[SA_NF] = {
 	[SA_NAME] = { .key = "name", .fn = h_text, AT(sa_stage, t.name), .required = true },
 	[SA_PROTOCOL] = { .key = "protocol", .fn = h_word, AT(sa_stage, t.proto), .words = esp_ah,
@@ -1210,7 +1215,8 @@ static const field rekey_fields[R_NF] = {
 	[R_SIG] = { .key = "signature-algorithm", .fn = h_sig, AT(group_stage, g.kek.sig_scheme) },
 	[R_ADDRESS] = { .key = "address", .fn = h_range, AT(group_stage, kek_addr) },
 	[R_PORT] = { .key = "port", .fn = h_uint, AT(group_stage, kek_port), .min = 1, .max = 65535 },
-	[R_SRC] = { .key = "source", .fn = h_range, AT(group_stage, kek_src) },
+	[R_SRC] = { .key = "source", .fn = h_rekey_src, AT(group_stage, kek_src) },
+	[R_SRCPORT] = { .key = "source-port", .fn = h_ports, AT(group_stage, kek_sports) },
 	[R_LIFETIME] = { .key = "lifetime", .fn = h_secs, AT(group_stage, g.kek.lifetime), .min = SEC(LIFETIME_MIN),
 			 .max = SEC(LIFETIME_MAX) },
 	[R_TTL] = { .key = "ttl", .fn = h_uint, AT(group_stage, g.kek.ttl), .min = 1, .max = 255 },
@@ -1451,6 +1457,47 @@ static bool h_rekey(ctx *c, const yaml_node_t *n, void *obj, const field *f)
 	return walk_map(c, n, rekey_fields, R_NF, gs, &gs->rs);
 }
 
+/* The Rekey SA's source: `gcks` (the GCKS's own address, filled in by gcksd) or an address. */
+static bool h_rekey_src(ctx *c, const yaml_node_t *n, void *obj, const field *f)
+{
+	group_stage *gs = obj;
+	if (n->type == YAML_SCALAR_NODE && strcasecmp((const char *)n->data.scalar.value, "gcks") == 0) {
+		gs->kek_src_gcks = true;
+		return true;
+	}
+	gs->kek_src_gcks = false;
+	return h_range(c, n, obj, f);
+}
+
+/* RFC 9838 4.4.2: the Rekey SA's source selector SHOULD be a single address and port (MAY be
+ * wildcards): a wider one loads, with a warning at the field. */
+static void rekey_source(ctx *c, group_stage *gs, const yaml_node_t *map, uint8_t family)
+{
+	gk_kek_policy *k = &gs->g.kek;
+	const seen *s = &gs->rs;
+	const addr_range *r = &gs->kek_src;
+	if (!usable(s, R_SRCPORT))
+		return;
+	if (gs->kek_src_gcks) {
+		memset(&k->src, 0, sizeof(k->src));
+		k->src.family = family; /* gk_kek_src_is_gcks */
+		k->src.ip_proto = IPPROTO_UDP_;
+		k->src.port_lo = gs->kek_sports.lo;
+		k->src.port_hi = gs->kek_sports.hi;
+	} else {
+		ts_fill(&k->src, r, family, IPPROTO_UDP_, gs->kek_sports);
+		if (!r->family || memcmp(r->start, r->end, 16) != 0)
+			warn_f(c, s, rekey_fields, R_SRC, map,
+			       "GSA_REKEY leaves from one address: a source selector wider than one address "
+			       "lets members accept it from others (RFC 9838 4.4.2 SHOULD); the default, gcks, "
+			       "is the GCKS's own address");
+	}
+	if (gs->kek_sports.lo != gs->kek_sports.hi)
+		warn_f(c, s, rekey_fields, R_SRCPORT, map,
+		       "GSA_REKEY leaves from one port: a source selector wider than one port lets members "
+		       "accept it from others (RFC 9838 4.4.2 SHOULD); the default is %u", REKEY_SPORT_DEFAULT);
+}
+
 static void rekey_inband(ctx *c, group_stage *gs)
 {
 	for (int i = 0; i < R_NF; i++)
@@ -1509,7 +1556,7 @@ static void rekey_multicast(ctx *c, group_stage *gs, const yaml_node_t *map)
 		return;
 	}
 	ts_fill(&k->dst, a, a->family, IPPROTO_UDP_, (port_range){ gs->kek_port, gs->kek_port });
-	ts_fill(&k->src, &gs->kek_src, a->family, IPPROTO_UDP_, (port_range){ 0, 65535 });
+	rekey_source(c, gs, map, a->family);
 }
 
 static void rekey_finalize(ctx *c, group_stage *gs)
@@ -1816,6 +1863,8 @@ static void stage_init(group_stage *gs)
 	g->kek.interval_ms = INTERVAL_MS_DEFAULT;
 	g->kek.frag_mtu = FRAG_MTU_DEFAULT;
 	gs->kek_port = REKEY_PORT_DEFAULT;
+	gs->kek_src_gcks = true;
+	gs->kek_sports = (port_range){ REKEY_SPORT_DEFAULT, REKEY_SPORT_DEFAULT };
 }
 
 /* Moves the staged SAs and members into the policy; the stages are released. */
@@ -2232,7 +2281,8 @@ static void export_rekey(emitter *m, const gk_group_policy *g)
 			em_kv(m, "signature-algorithm", gk_sig_scheme_name((gk_sig_scheme)k->sig_scheme));
 		em_kv(m, "address", ts_addr_text(&k->dst, buf, sizeof(buf)));
 		em_kv_u(m, "port", k->dst.port_lo);
-		em_kv(m, "source", ts_addr_text(&k->src, buf, sizeof(buf)));
+		em_kv(m, "source", gk_kek_src_is_gcks(&k->src) ? "gcks" : ts_addr_text(&k->src, buf, sizeof(buf)));
+		em_kv(m, "source-port", ports_text(k->src.port_lo, k->src.port_hi, buf, sizeof(buf)));
 		em_kv_secs(m, "lifetime", k->lifetime);
 		em_kv_u(m, "ttl", k->ttl);
 		if (k->iface[0])

@@ -455,10 +455,15 @@ START_TEST(defaults)
 	ck_assert_str_eq(k->iface, "");
 	ck_assert_uint_eq(k->dst.port_lo, 848);
 	ck_assert_uint_eq(k->dst.port_hi, 848);
+	/* RFC 9838 4.4.2: GSA_REKEY's source is one address (the GCKS's own, filled in by gcksd),
+	 * UDP, one port (848, where gcksd sends it from) */
 	ck_assert_uint_eq(k->src.family, 6);
-	ck_assert_uint_eq(k->src.port_lo, 0);
-	ck_assert_uint_eq(k->src.port_hi, 65535);
-	ck_assert_mem_hex(k->src.end, 16, "ffffffffffffffffffffffffffffffff");
+	ck_assert(gk_kek_src_is_gcks(&k->src));
+	ck_assert_mem_hex(k->src.start, 16, "00000000000000000000000000000000");
+	ck_assert_mem_hex(k->src.end, 16, "00000000000000000000000000000000");
+	ck_assert_uint_eq(k->src.ip_proto, 17);
+	ck_assert_uint_eq(k->src.port_lo, 848);
+	ck_assert_uint_eq(k->src.port_hi, 848);
 	ck_assert_uint_eq(g->teks[0].sn, GK_SN_UNSPEC32); /* two senders */
 	ck_assert_int_eq(g->members[0].auth, GK_MAUTH_CERT);
 	ck_assert_int_eq(g->members[0].role, GK_ROLE_RECEIVER);
@@ -621,6 +626,61 @@ START_TEST(sequence_numbers_do_not_wrap)
 			ck_assert_uint_eq(l.d.count, 1);
 			ck_assert_str_eq(gk_diag_text(&l.d, 0), cases[i].expect);
 		}
+		unload(&l);
+	}
+}
+END_TEST
+
+/* RFC 9838 4.4.2: the Rekey SA's source selector SHOULD be one address and one port: the
+ * default (source: gcks, source-port: 848) is; a policy that widens it loads with a warning at
+ * the field. */
+START_TEST(rekey_source_selector)
+{
+	static const struct {
+		const char *extra, *expect; /* expect NULL: no message */
+		bool gcks;
+		const char *start, *end;    /* hex of the IPv4 range when not gcks */
+		uint16_t lo, hi;
+	} cases[] = {
+		{ "", NULL, true, NULL, NULL, 848, 848 },
+		{ "  source: gcks\n  source-port: 5000\n", NULL, true, NULL, NULL, 5000, 5000 },
+		{ "  source: 192.0.2.10\n", NULL, false, "c000020a", "c000020a", 848, 848 },
+		{ "  source: any\n",
+		  "t.yaml:9:11: rekey.source: warning: GSA_REKEY leaves from one address: a source selector wider than one "
+		  "address lets members accept it from others (RFC 9838 4.4.2 SHOULD); the default, gcks, is the GCKS's own address",
+		  false, "00000000", "ffffffff", 848, 848 },
+		{ "  source: 192.0.2.0/24\n",
+		  "t.yaml:9:11: rekey.source: warning: GSA_REKEY leaves from one address: a source selector wider than one "
+		  "address lets members accept it from others (RFC 9838 4.4.2 SHOULD); the default, gcks, is the GCKS's own address",
+		  false, "c0000200", "c00002ff", 848, 848 },
+		{ "  source-port: any\n",
+		  "t.yaml:9:16: rekey.source-port: warning: GSA_REKEY leaves from one port: a source selector wider than one "
+		  "port lets members accept it from others (RFC 9838 4.4.2 SHOULD); the default is 848",
+		  true, NULL, NULL, 0, 65535 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char yaml[512];
+		loaded l;
+		snprintf(yaml, sizeof(yaml), "%s%s", BASE REKEY, cases[i].extra);
+		load_str(&l, yaml);
+		assert_ok(&l, yaml);
+		if (cases[i].expect) {
+			ck_assert_uint_eq(l.d.warnings, 1);
+			ck_assert_str_eq(gk_diag_text(&l.d, 0), cases[i].expect);
+		} else {
+			ck_assert_uint_eq(l.d.warnings, 0);
+		}
+		const gk_ts_spec *src = &l.g[0].kek.src;
+		ck_assert_uint_eq(src->family, 4);
+		ck_assert_uint_eq(src->ip_proto, 17);
+		ck_assert_uint_eq(src->port_lo, cases[i].lo);
+		ck_assert_uint_eq(src->port_hi, cases[i].hi);
+		ck_assert_int_eq(gk_kek_src_is_gcks(src), cases[i].gcks);
+		if (!cases[i].gcks) {
+			ck_assert_mem_hex(src->start, 4, cases[i].start);
+			ck_assert_mem_hex(src->end, 4, cases[i].end);
+		}
+		assert_round_trip(l.g, l.n);
 		unload(&l);
 	}
 }
@@ -1161,6 +1221,7 @@ int main(void)
 	tcase_add_test(tc, implicit_authentication_warns);
 	tcase_add_test(tc, weak_rekey_kwk_warns);
 	tcase_add_test(tc, sequence_numbers_do_not_wrap);
+	tcase_add_test(tc, rekey_source_selector);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, spellings);
 	tcase_add_loop_test(tc, bad_policy, 0, (int)(sizeof(bad) / sizeof(bad[0])));
