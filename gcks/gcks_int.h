@@ -88,6 +88,7 @@ typedef struct gcks_src {
 typedef struct gcks_pending {
 	gk_dgrams d;
 	struct sockaddr_storage dst;
+	uint16_t sport;
 	uint8_t ttl;
 	char iface[16];
 	unsigned copies_left, interval_ms;
@@ -201,6 +202,8 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 
 void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
 void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
+/* The Rekey SA's multicast destination as a socket address. */
+void gcks_kek_dst(const gk_kek_policy *k, struct sockaddr_storage *ss);
 /* The group state every member gets at registration (no member-specific parts). */
 gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs);
 

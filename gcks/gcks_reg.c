@@ -75,13 +75,52 @@ void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_g
 	sa->keymat_len = k->keymat_len;
 }
 
+void gcks_kek_dst(const gk_kek_policy *k, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (k->dst.family == 6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, k->dst.start, 16);
+		in6->sin6_port = htons(k->dst.port_lo);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, k->dst.start, 4);
+		in->sin_port = htons(k->dst.port_lo);
+	}
+}
+
+/* RFC 9838 4.4.2: the Rekey SA's source selector SHOULD be the single address (and port)
+ * GSA_REKEY leaves from. With `source: gcks` the policy holds the unspecified address; the
+ * address gcksd really sends from goes into the GSA, or any address when it is not known. */
+static void kek_source(gk_gcks *g, const gk_kek_policy *p, gk_ts_spec *ts)
+{
+	*ts = p->src;
+	if (!gk_kek_src_is_gcks(&p->src))
+		return;
+	size_t alen = p->src.family == 6 ? 16 : 4;
+	struct sockaddr_storage dst, src;
+	gcks_kek_dst(p, &dst);
+	if (g->env.rekey_source && p->src.port_lo == p->src.port_hi &&
+	    g->env.rekey_source(g->env.send_ctx, (const struct sockaddr *)&dst, p->src.port_lo, p->iface, &src) == GK_OK &&
+	    src.ss_family == dst.ss_family) {
+		const void *a = src.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&src)->sin6_addr
+							  : (const void *)&((struct sockaddr_in *)&src)->sin_addr;
+		memcpy(ts->start, a, alen);
+		memcpy(ts->end, a, alen);
+		return;
+	}
+	memset(ts->end, 0xff, alen); /* not known here: any address, the port stays */
+}
+
 void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
 {
 	const gk_kek_policy *p = &grp->pol.kek;
 	sa->proto = GK_PROTO_GIKE_UPDATE;
 	sa->spi_len = 16;
 	memcpy(sa->spi, k->spi, 16);
-	sa->src = p->src;
+	kek_source(g, p, &sa->src);
 	sa->dst = p->dst;
 	sa->encr = p->encr;
 	sa->encr_key_bits = p->encr_key_bits;

@@ -28,9 +28,9 @@
 	"sender_id_bits, rekey_margin_pct, ike_idle_timeout, " \
 	"kek_present, kek_encr, kek_encr_key_bits, kek_integ, kek_kwa, kek_gcauth, kek_sig_scheme, " \
 	TS_COLS("kek_src") ", " TS_COLS("kek_dst") ", " \
-	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu"
-#define GROUP_NCOLS 36
-#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6
+	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu, max_packet_rate"
+#define GROUP_NCOLS 37
+#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", ?"
 
 /* The columns of group_teks after group_id, in tek_bind()/tek_read() order. */
 #define TEK_COLS \
@@ -64,9 +64,9 @@
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
 	X(GROUP_INSERT, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" \
-			GROUP_QS ", 1, ?37, ?37)") \
+			GROUP_QS ", 1, ?38, ?38)") \
 	X(GROUP_UPDATE, "UPDATE groups SET (" GROUP_COLS ") = (" GROUP_QS "), " \
-			"generation = generation + 1, updated = ?37 WHERE id = ?38") \
+			"generation = generation + 1, updated = ?38 WHERE id = ?39") \
 	X(GROUP_DELETE, "DELETE FROM groups WHERE name = ?1") \
 	X(GROUP_NAMES, "SELECT name FROM groups ORDER BY name") \
 	X(TEK_LOAD, "SELECT " TEK_COLS " FROM group_teks WHERE group_id = ?1 ORDER BY position") \
@@ -808,6 +808,7 @@ static void group_bind(binder *b, const gk_group_policy *g)
 	b_int(b, k->copies);
 	b_int(b, k->interval_ms);
 	b_int(b, k->frag_mtu);
+	b_int(b, g->max_packet_rate);
 }
 
 static gk_status group_read(reader *r, gk_group_policy *g)
@@ -838,6 +839,7 @@ static gk_status group_read(reader *r, gk_group_policy *g)
 	k->copies = (uint16_t)r_int(r);
 	k->interval_ms = (uint32_t)r_int(r);
 	k->frag_mtu = (uint16_t)r_int(r);
+	g->max_packet_rate = (uint32_t)r_int(r);
 	return r->i == GROUP_NCOLS ? r->st : GK_E_STATE;
 }
 
@@ -1072,7 +1074,7 @@ static bool policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 {
 	if (!sa_policy_eq(a, b) || a->capacity != b->capacity ||
 	    a->rekey_margin_pct != b->rekey_margin_pct || a->ike_idle_timeout != b->ike_idle_timeout ||
-	    a->nmembers != b->nmembers)
+	    a->max_packet_rate != b->max_packet_rate || a->nmembers != b->nmembers)
 		return false;
 	for (size_t i = 0; i < a->nmembers; i++)
 		if (!member_eq(&a->members[i], &b->members[i]))

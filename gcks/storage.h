@@ -12,7 +12,7 @@
 
 typedef struct gk_store gk_store;
 
-#define GK_SCHEMA_VERSION 4
+#define GK_SCHEMA_VERSION 5
 
 typedef struct gk_store_err {
 	char msg[512];

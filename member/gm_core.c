@@ -44,6 +44,8 @@ struct gk_gm {
 	uint32_t inband_groups;     /* which (bit per config index): excluded when the SA closes */
 	int64_t last_rx;            /* last authenticated message on the IKE SA */
 	int64_t live_wait;          /* silence before a liveness check, jitter included; 0 = none */
+	int64_t last_tx;            /* last datagram sent to the GCKS */
+	int64_t ka_wait;            /* quiet time before a NAT-keepalive, jitter included; 0 = none */
 };
 
 typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
@@ -78,6 +80,7 @@ void gk_gm_config_default(gk_gm_config *c)
 	c->send_sag = true;
 	c->retransmit_ms = 500;
 	c->retransmit_tries = 6;
+	c->keepalive_ms = 20000; /* RFC 3948 4: the default keepalive interval */
 }
 
 static int64_t now(const gk_gm *gm) { return gm->env.now_ms(gm->env.clock_ctx); }
@@ -142,10 +145,39 @@ static void arm_liveness(gk_gm *gm)
 	gm->live_wait = (int64_t)gm->cfg.liveness_ms + r % (gm->cfg.liveness_ms / 4 + 1);
 }
 
+/* RFC 3948 4: behind a NAT, a keepalive after keepalive_ms without sending, less up to 1/4
+ * jitter (never more: the NAT's timeout is what the interval is chosen for), so that members
+ * behind one NAT do not send in step. */
+static void arm_keepalive(gk_gm *gm)
+{
+	uint32_t r = 0;
+	gm->ka_wait = 0;
+	if (!gm->cfg.keepalive_ms || !gm->env.keepalive || !gm->nat_t)
+		return;
+	if (gk_rand_bytes(gm->env.rnd, (uint8_t *)&r, sizeof(r)) != GK_OK)
+		r = 0;
+	gm->ka_wait = (int64_t)gm->cfg.keepalive_ms - r % (gm->cfg.keepalive_ms / 4 + 1);
+}
+
+/* Keepalives only keep a mapping that something still uses: an IKE SA kept after registration
+ * (inband rekeys, liveness checks, the GCKS's own requests). GSA_REKEY comes by multicast
+ * (RFC 9838 4.4.2), never through the NAT. */
+static bool keepalive_due(const gk_gm *gm)
+{
+	return gm->ka_wait && gm->ike.state == GK_IKE_ESTABLISHED && gm->state != GM_CLOSED &&
+	       gm->state != GM_DONE_FAILED && gm->state != GM_IDLE;
+}
+
+static void send_dgram(gk_gm *gm, const uint8_t *data, size_t len)
+{
+	gm->env.send(gm->env.send_ctx, data, len);
+	gm->last_tx = now(gm);
+}
+
 static void transmit(gk_gm *gm)
 {
 	for (size_t i = 0; i < gm->req.n; i++)
-		gm->env.send(gm->env.send_ctx, gm->req.d[i].data, gm->req.d[i].len);
+		send_dgram(gm, gm->req.d[i].data, gm->req.d[i].len);
 	gm->rtx_at = now(gm) + gm->rtx_ms;
 }
 
@@ -324,6 +356,7 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 		gk_info("NAT detected between us and the GCKS: moving to UDP 4500");
 		gm->nat_t = true;
 		gm->env.nat_t(gm->env.send_ctx);
+		arm_keepalive(gm);
 	}
 	if (send_gsa_auth(gm) != GK_OK)
 		fail(gm, 0, "cannot build GSA_AUTH");
@@ -798,7 +831,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 {
 	if (m->hdr.msg_id + 1 == gm->ike.msgid_in && gm->ike.last_resp) {
 		for (size_t i = 0; i < gm->ike.last_resp->n; i++)
-			gm->env.send(gm->env.send_ctx, gm->ike.last_resp->d[i].data, gm->ike.last_resp->d[i].len);
+			send_dgram(gm, gm->ike.last_resp->d[i].data, gm->ike.last_resp->d[i].len);
 		return;
 	}
 	if (m->hdr.msg_id != gm->ike.msgid_in ||
@@ -819,7 +852,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	gk_dgrams d;
 	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, false, GK_MAX_MESSAGE, &d) == GK_OK) {
 		gm->ike.msgid_in = m->hdr.msg_id + 1;
-		gm->env.send(gm->env.send_ctx, d.d[0].data, d.d[0].len);
+		send_dgram(gm, d.d[0].data, d.d[0].len);
 		gk_ike_sa_cache_response(&gm->ike, &d);
 	}
 	if (closed) {
@@ -952,6 +985,11 @@ void gk_gm_tick(gk_gm *gm)
 			fail(gm, 0, "cannot start a registration");
 		return;
 	}
+	if (keepalive_due(gm) && t - gm->last_tx >= gm->ka_wait) {
+		gm->env.keepalive(gm->env.send_ctx);
+		gm->last_tx = t;
+		arm_keepalive(gm);
+	}
 	if (gm->state == GM_ESTABLISHED && gm->live_wait && t - gm->last_rx >= gm->live_wait) {
 		send_probe(gm);
 		return;
@@ -976,6 +1014,8 @@ int64_t gk_gm_next_timeout(const gk_gm *gm)
 		at = gm->retry_at;
 	if (gm->state == GM_ESTABLISHED && gm->live_wait && (!at || gm->last_rx + gm->live_wait < at))
 		at = gm->last_rx + gm->live_wait;
+	if (keepalive_due(gm) && (!at || gm->last_tx + gm->ka_wait < at))
+		at = gm->last_tx + gm->ka_wait;
 	if (!at)
 		return -1;
 	int64_t d = at - now(gm);

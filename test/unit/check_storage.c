@@ -131,6 +131,7 @@ static void rich_policy(gk_group_policy *g)
 	g->sender_id_bits = 8;
 	g->rekey_margin_pct = 20;
 	g->ike_idle_timeout = 300;
+	g->max_packet_rate = 250000;
 
 	gk_kek_policy *k = &g->kek;
 	k->present = true;
@@ -214,6 +215,7 @@ static void assert_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 	ck_assert_uint_eq(a->sender_id_bits, b->sender_id_bits);
 	ck_assert_uint_eq(a->rekey_margin_pct, b->rekey_margin_pct);
 	ck_assert_uint_eq(a->ike_idle_timeout, b->ike_idle_timeout);
+	ck_assert_uint_eq(a->max_packet_rate, b->max_packet_rate);
 	const gk_kek_policy *x = &a->kek, *y = &b->kek;
 	ck_assert_int_eq(x->present, y->present);
 	ck_assert_uint_eq(x->encr, y->encr);
@@ -474,6 +476,8 @@ START_TEST(migrates_version_1_database)
 	ck_assert_uint_eq(g.sender_id_bits, 8);
 	ck_assert_uint_eq(g.rekey_margin_pct, 25);
 	ck_assert_uint_eq(g.ike_idle_timeout, 300);
+	/* version 5: groups from before max-packet-rate get its default */
+	ck_assert_uint_eq(g.max_packet_rate, 100000);
 	ck_assert(!g.kek.present);
 	ck_assert_uint_eq(g.nteks, 1);
 	ck_assert_str_eq(g.teks[0].name, "data");
