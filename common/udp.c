@@ -31,7 +31,8 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sock
 	if (n <= 0 || !peer || (flags & UV_UDP_PARTIAL))
 		return;
 	if (u->marker) {
-		/* RFC 3948 2.2: IKE on port 4500 starts with four zero octets; ESP does not */
+		/* RFC 3948 2.2: IKE on port 4500 starts with four zero octets; ESP does not. A
+		 * NAT-keepalive (one octet 0xFF, RFC 3948 2.3) ends here too, keeping no state. */
 		if (len < 4 || p[0] || p[1] || p[2] || p[3])
 			return;
 		p += 4;
@@ -99,12 +100,25 @@ gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data,
 	return r >= 0 ? GK_OK : GK_E_IO;
 }
 
+gk_status gk_udp_send_keepalive(gk_udp *u, const struct sockaddr *to)
+{
+	static const char ff = (char)0xff;
+	uv_buf_t b = uv_buf_init((char *)&ff, 1);
+	return uv_udp_try_send(&u->h, &b, 1, to) >= 0 ? GK_OK : GK_E_IO;
+}
+
 gk_status gk_udp_set_rcvbuf(gk_udp *u, int bytes)
 {
 	return uv_recv_buffer_size((uv_handle_t *)&u->h, &bytes) ? GK_E_IO : GK_OK;
 }
 
 const struct sockaddr *gk_udp_local(const gk_udp *u) { return (const struct sockaddr *)&u->local; }
+
+int gk_udp_fd(gk_udp *u)
+{
+	uv_os_fd_t fd;
+	return uv_fileno((uv_handle_t *)&u->h, &fd) ? -1 : fd;
+}
 
 gk_status gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex)
 {

@@ -22,9 +22,15 @@ gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_ud
  * NAT-T from an ephemeral port, RFC 7296 2.23), or stops doing so. */
 void gk_udp_set_marker(gk_udp *u, bool on);
 gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len);
+/* A NAT-keepalive: the single octet 0xFF, never with the marker (RFC 3948 2.3). On receipt a
+ * socket with the marker drops it like any datagram shorter than the marker: no state, nothing
+ * counted, no log, so a flood of them costs one recvmsg each. */
+gk_status gk_udp_send_keepalive(gk_udp *u, const struct sockaddr *to);
 /* Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max). */
 gk_status gk_udp_set_rcvbuf(gk_udp *u, int bytes);
 const struct sockaddr *gk_udp_local(const gk_udp *u);
+/* The socket's descriptor (for socket options and datagrams that bypass the marker), -1 if none. */
+int gk_udp_fd(gk_udp *u);
 /* Joins a multicast group on the interface (index 0 = the kernel's choice). */
 gk_status gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex);
 void gk_udp_close(gk_udp *u);

@@ -25,9 +25,15 @@ typedef struct gk_gcks_env {
 	/* Wall clock (unix seconds) for key lifetimes and records; NULL = time(). */
 	int64_t (*wall)(void *ctx);
 	/* Sends one GSA_REKEY datagram to a group's multicast destination (RFC 9838 2.4.1), with
-	 * the TTL / hop limit and outgoing interface of its policy. NULL: multicast rekey unavailable. */
-	void (*send_multicast)(void *ctx, const struct sockaddr *dst, uint8_t ttl, const char *iface,
-			       const uint8_t *data, size_t len);
+	 * the TTL / hop limit and outgoing interface of its policy, from UDP port sport (the Rekey
+	 * SA's source selector; 0 = any). NULL: multicast rekey unavailable. */
+	void (*send_multicast)(void *ctx, const struct sockaddr *dst, uint16_t sport, uint8_t ttl,
+			       const char *iface, const uint8_t *data, size_t len);
+	/* The address GSA_REKEY to dst via iface from sport leaves from, for a Rekey SA whose source
+	 * is the GCKS's own (gk_kek_src_is_gcks); GK_OK with *src set. NULL or an error: the GSA
+	 * names any address. */
+	gk_status (*rekey_source)(void *ctx, const struct sockaddr *dst, uint16_t sport, const char *iface,
+				  struct sockaddr_storage *src);
 } gk_gcks_env;
 
 typedef struct gk_gcks_config {
@@ -128,6 +134,10 @@ typedef struct gk_gcks_stats {
 	uint64_t nat_detected;           /* IKE SAs whose NAT_DETECTION hashes show a NAT (RFC 7296
 					  * 2.23; later requests come to 4500 and are answered there) */
 	uint64_t ike_rekeys;             /* IKE SAs rekeyed by CREATE_CHILD_SA */
+	uint64_t sender_rekeys;          /* groups rekeyed because a sender registered again while it
+					  * may hold a single-sender counter-mode key (doc/sender-iv.md) */
+	uint64_t sender_rekeys_refused;  /* such registrations refused (TEMPORARY_FAILURE): the
+					  * sender forced one within GK_SENDER_REKEY_INTERVAL_S */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
 

@@ -95,6 +95,7 @@ typedef struct gcks_src {
 typedef struct gcks_pending {
 	gk_dgrams d;
 	struct sockaddr_storage dst;
+	uint16_t sport;
 	uint8_t ttl;
 	char iface[16];
 	unsigned copies_left, interval_ms;
@@ -239,6 +240,8 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 
 void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
 void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
+/* The Rekey SA's multicast destination as a socket address. */
+void gcks_kek_dst(const gk_kek_policy *k, struct sockaddr_storage *ss);
 /* The group state every member gets at registration (no member-specific parts). */
 gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs);
 
@@ -250,6 +253,18 @@ void gcks_announce_next(const gcks_group *grp, gk_group_state *gs);
 
 /* signing key rollover (gcks_keyroll.c): completes one a crash interrupted */
 gk_status gcks_keyroll_resume(gk_gcks *g);
+
+/* single-sender counter-mode keys and re-registering senders (gcks_sender_keys.c) */
+#define GK_SENDER_REKEY_INTERVAL_S 60
+/* Before member, registering as sender, is handed the group's keys: if it may hold a
+ * single-sender counter-mode TEK already, the group is rekeyed first (once per
+ * GK_SENDER_REKEY_INTERVAL_S per identity; beyond it *refusal is TEMPORARY_FAILURE) and
+ * *rekeyed says the group's keys changed. */
+gk_status gcks_sender_keys_fresh(gk_gcks *g, gcks_group *grp, const char *member, uint16_t *refusal,
+				 bool *rekeyed);
+/* Records that member (NULL: every registered sender of the group) may hold the group's current
+ * single-sender counter-mode TEKs. */
+void gcks_sender_keys_note(gk_gcks *g, const gcks_group *grp, const char *member);
 
 /* rekeying (gcks_rekey.c) */
 void gcks_rekey_tick(gk_gcks *g, int64_t now_ms);

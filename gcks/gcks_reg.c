@@ -75,13 +75,52 @@ void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_g
 	sa->keymat_len = k->keymat_len;
 }
 
+void gcks_kek_dst(const gk_kek_policy *k, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (k->dst.family == 6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, k->dst.start, 16);
+		in6->sin6_port = htons(k->dst.port_lo);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, k->dst.start, 4);
+		in->sin_port = htons(k->dst.port_lo);
+	}
+}
+
+/* RFC 9838 4.4.2: the Rekey SA's source selector SHOULD be the single address (and port)
+ * GSA_REKEY leaves from. With `source: gcks` the policy holds the unspecified address; the
+ * address gcksd really sends from goes into the GSA, or any address when it is not known. */
+static void kek_source(gk_gcks *g, const gk_kek_policy *p, gk_ts_spec *ts)
+{
+	*ts = p->src;
+	if (!gk_kek_src_is_gcks(&p->src))
+		return;
+	size_t alen = p->src.family == 6 ? 16 : 4;
+	struct sockaddr_storage dst, src;
+	gcks_kek_dst(p, &dst);
+	if (g->env.rekey_source && p->src.port_lo == p->src.port_hi &&
+	    g->env.rekey_source(g->env.send_ctx, (const struct sockaddr *)&dst, p->src.port_lo, p->iface, &src) == GK_OK &&
+	    src.ss_family == dst.ss_family) {
+		const void *a = src.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&src)->sin6_addr
+							  : (const void *)&((struct sockaddr_in *)&src)->sin_addr;
+		memcpy(ts->start, a, alen);
+		memcpy(ts->end, a, alen);
+		return;
+	}
+	memset(ts->end, 0xff, alen); /* not known here: any address, the port stays */
+}
+
 void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
 {
 	const gk_kek_policy *p = &grp->pol.kek;
 	sa->proto = GK_PROTO_GIKE_UPDATE;
 	sa->spi_len = 16;
 	memcpy(sa->spi, k->spi, 16);
-	sa->src = p->src;
+	kek_source(g, p, &sa->src);
 	sa->dst = p->dst;
 	sa->encr = p->encr;
 	sa->encr_key_bits = p->encr_key_bits;
@@ -284,6 +323,26 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, sa, r, GK_N_NO_PROPOSAL_CHOSEN, mt, gt, "the member's SAg does not cover the group policy");
 		goto out;
 	}
+	if (is_sender) {
+		uint16_t refusal = 0;
+		bool rekeyed = false;
+		gk_status st = gcks_sender_keys_fresh(g, grp, mt, &refusal, &rekeyed);
+		if (st || refusal) {
+			char why[160] = "cannot give the sender fresh single-sender counter-mode keys";
+			if (refusal)
+				snprintf(why, sizeof(why), "the sender registers again too often: the group was rekeyed "
+					 "for it less than %d s ago", GK_SENDER_REKEY_INTERVAL_S);
+			refuse(g, sa, r, refusal ? refusal : GK_N_REGISTRATION_FAILED, mt, gt, why);
+			goto out;
+		}
+		if (rekeyed) {
+			gk_group_state_wipe(gs);
+			if (gcks_group_state(g, grp, gs)) {
+				refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "group keys unavailable");
+				goto out;
+			}
+		}
+	}
 	if (is_sender && gk_group_policy_counter_mode(&grp->pol)) {
 		gk_status st = add_sender_ids(g, grp, mp, requested, gs);
 		if (st == GK_E_TOO_BIG && sender_ids_start_over(g, grp, gs) == GK_OK)
@@ -322,6 +381,8 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		goto out;
 	}
 	grp->registered += fresh;
+	if (is_sender) /* before the keys leave (doc/sender-iv.md) */
+		gcks_sender_keys_note(g, grp, mt);
 	gcks_sa_tag_group(sa, grp->hash);
 	gcks_resp_add(r, GK_PL_GSA, gsa);
 	gcks_resp_add(r, GK_PL_KD, kd);

@@ -178,8 +178,8 @@ static gk_status plan_payloads(const rekey_plan *p, const gk_group_state *gs, ui
 static void pending_send(gk_gcks *g, gcks_pending *pd)
 {
 	for (size_t i = 0; i < pd->d.n; i++)
-		g->env.send_multicast(g->env.send_ctx, (const struct sockaddr *)&pd->dst, pd->ttl, pd->iface,
-				      pd->d.d[i].data, pd->d.d[i].len);
+		g->env.send_multicast(g->env.send_ctx, (const struct sockaddr *)&pd->dst, pd->sport, pd->ttl,
+				      pd->iface, pd->d.d[i].data, pd->d.d[i].len);
 }
 
 static void queue_copies(gk_gcks *g, const gk_kek_policy *k, gk_dgrams *d)
@@ -191,18 +191,8 @@ static void queue_copies(gk_gcks *g, const gk_kek_policy *k, gk_dgrams *d)
 	}
 	pd->d = *d;
 	memset(d, 0, sizeof(*d));
-	struct sockaddr_storage *ss = &pd->dst;
-	if (k->dst.family == 6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, k->dst.start, 16);
-		in6->sin6_port = htons(k->dst.port_lo);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, k->dst.start, 4);
-		in->sin_port = htons(k->dst.port_lo);
-	}
+	gcks_kek_dst(k, &pd->dst);
+	pd->sport = k->src.port_lo == k->src.port_hi ? k->src.port_lo : 0;
 	pd->ttl = k->ttl ? k->ttl : 1;
 	snprintf(pd->iface, sizeof(pd->iface), "%s", k->iface);
 	pd->copies_left = k->copies ? k->copies : 1;
@@ -481,6 +471,8 @@ static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy
 	if (!gs)
 		return st;
 	plan_state(g, grp, p, gs);
+	if (!p->exclude) /* every registered sender may install these keys (doc/sender-iv.md) */
+		gcks_sender_keys_note(g, grp, NULL);
 	if (via->rekey_transport == GK_REKEY_MULTICAST) {
 		st = prev_kek ? send_multicast(g, grp, &via->kek, p, prev_kek, gs) : GK_E_STATE;
 		gk_info("group %s rekeyed (%s): GSA_REKEY message %u%s, %zu SA%s deleted: %s", grp->pol.name, why,

@@ -100,35 +100,91 @@ static void send_cb(void *ctx, const struct sockaddr *local, const struct sockad
 		}
 }
 
-/* GSA_REKEY to a group's multicast address, with its policy's TTL and interface. Looped back
- * so members on this host hear it too. */
-static void mcast_cb(void *ctx, const struct sockaddr *dst, uint8_t ttl, const char *iface,
-		     const uint8_t *data, size_t len)
+/* The listening socket of dst's family on port sport: GSA_REKEY leaves from it, so that its
+ * source is the single address and port the Rekey SA's source selector names (RFC 9838 4.4.2).
+ * NULL when gcksd does not listen there (or sport is 0, any port). */
+static gk_udp *rekey_socket(const gcksd *d, const struct sockaddr *dst, uint16_t sport)
 {
-	gcksd *d = ctx;
-	int fd = dst->sa_family == AF_INET6 ? d->mcast6 : d->mcast4;
-	unsigned idx = iface && *iface ? if_nametoindex(iface) : 0;
+	for (size_t i = 0; sport && i < d->nudp; i++) {
+		const struct sockaddr *l = gk_udp_local(d->udp[i]);
+		if (l->sa_family == dst->sa_family && gk_addr_port(l) == sport)
+			return d->udp[i];
+	}
+	return NULL;
+}
+
+static bool addr_unspecified(const struct sockaddr *sa)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return !memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, &any6, sizeof(any6));
+}
+
+/* TTL / hop limit, loopback (members on this host hear it too) and the outgoing interface
+ * (index 0: the kernel's choice, also undoing another group's choice on a shared socket). */
+static void mcast_opts(int fd, int family, uint8_t ttl, unsigned idx)
+{
 	int hops = ttl, one = 1;
-	if (fd < 0)
-		return;
-	if (dst->sa_family == AF_INET6) {
+	if (family == AF_INET6) {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof(one));
-		if (idx)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx));
 	} else {
 		unsigned char t = ttl, loop = 1;
+		struct ip_mreqn m = { .imr_ifindex = (int)idx };
 		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &t, sizeof(t));
 		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
-		if (idx) {
-			struct ip_mreqn m = { .imr_ifindex = (int)idx };
-			setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof(m));
-		}
+		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof(m));
 	}
-	if (sendto(fd, data, len, 0, dst, gk_addr_len(dst)) < 0) {
-		char at[64];
+}
+
+/* GSA_REKEY to a group's multicast address, with its policy's TTL and interface, from the
+ * listening socket on sport; from a socket of its own when gcksd does not listen there (then
+ * the source port differs from what members were told: warned once per family). */
+static void mcast_cb(void *ctx, const struct sockaddr *dst, uint16_t sport, uint8_t ttl, const char *iface,
+		     const uint8_t *data, size_t len)
+{
+	static bool warned[2];
+	gcksd *d = ctx;
+	gk_udp *u = rekey_socket(d, dst, sport);
+	int fd = u ? gk_udp_fd(u) : dst->sa_family == AF_INET6 ? d->mcast6 : d->mcast4;
+	unsigned idx = iface && *iface ? if_nametoindex(iface) : 0;
+	char at[64];
+	if (fd < 0)
+		return;
+	if (!u && sport && !warned[dst->sa_family == AF_INET6]) {
+		warned[dst->sa_family == AF_INET6] = true;
+		gk_warn("GSA_REKEY to %s leaves from another port than %u, the one its Rekey SA's source selector "
+			"names: gcksd does not listen on UDP %u for IPv%c (RFC 9838 4.4.2)", gk_addr_text(dst, at, sizeof(at)),
+			sport, sport, dst->sa_family == AF_INET6 ? '6' : '4');
+	}
+	mcast_opts(fd, dst->sa_family, ttl, idx);
+	if (sendto(fd, data, len, 0, dst, gk_addr_len(dst)) < 0)
 		gk_warn("GSA_REKEY to %s: %s", gk_addr_text(dst, at, sizeof(at)), strerror(errno));
+}
+
+/* The address GSA_REKEY to dst leaves from: the listening socket's own address when it is
+ * bound to one, else the one the kernel picks toward dst on iface (a connected probe socket). */
+static gk_status rekey_source_cb(void *ctx, const struct sockaddr *dst, uint16_t sport, const char *iface,
+				 struct sockaddr_storage *src)
+{
+	gcksd *d = ctx;
+	gk_udp *u = rekey_socket(d, dst, sport);
+	if (u && !addr_unspecified(gk_udp_local(u))) {
+		memcpy(src, gk_udp_local(u), gk_addr_len(gk_udp_local(u)));
+		return GK_OK;
 	}
+	int fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	socklen_t sl = sizeof(*src);
+	gk_status st = GK_E_IO;
+	if (fd < 0)
+		return st;
+	mcast_opts(fd, dst->sa_family, 1, iface && *iface ? if_nametoindex(iface) : 0);
+	if (!connect(fd, dst, gk_addr_len(dst)) && !getsockname(fd, (struct sockaddr *)src, &sl))
+		st = GK_OK;
+	close(fd);
+	return st;
 }
 
 static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
@@ -447,7 +503,8 @@ int main(int argc, char **argv)
 	d.mcast4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	d.mcast6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	gk_gcks_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
-			    .send_ctx = &d, .store = d.store, .send_multicast = mcast_cb };
+			    .send_ctx = &d, .store = d.store, .send_multicast = mcast_cb,
+			    .rekey_source = rekey_source_cb };
 	char err[512];
 	if (gk_gcks_new(&cfg, &env, &d.gcks, err, sizeof(err))) {
 		gk_err("%s", err);

@@ -79,6 +79,13 @@ const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const g
 	return NULL;
 }
 
+bool gk_kek_src_is_gcks(const gk_ts_spec *src)
+{
+	static const uint8_t zero[16];
+	size_t n = src->family == 6 ? 16 : 4;
+	return (src->family == 4 || src->family == 6) && !memcmp(src->start, zero, n) && !memcmp(src->end, zero, n);
+}
+
 bool gk_group_policy_counter_mode(const gk_group_policy *g)
 {
 	for (size_t i = 0; i < g->nteks; i++) {

@@ -45,7 +45,8 @@ typedef struct gk_kek_policy {
 	uint16_t encr, encr_key_bits, integ, kwa;
 	uint16_t gcauth;         /* GK_GCAUTH_* */
 	int sig_scheme;          /* gk_sig_scheme, with GK_GCAUTH_DIGITAL_SIGNATURE */
-	gk_ts_spec src, dst;     /* dst: the multicast group address and port of GSA_REKEY */
+	gk_ts_spec src, dst;     /* dst: the multicast group address and port of GSA_REKEY; src: where
+				  * it leaves from (gk_kek_src_is_gcks: the GCKS's own address) */
 	uint32_t lifetime;
 	uint8_t ttl;
 	char iface[IF_NAMESIZE];
@@ -64,12 +65,20 @@ typedef struct gk_group_policy {
 	uint16_t sender_id_bits;  /* GWP_SENDER_ID_BITS; 0 = not sent */
 	uint8_t rekey_margin_pct; /* replace SAs when this share of the lifetime is left */
 	uint32_t ike_idle_timeout; /* seconds before the GCKS closes an unused registration IKE SA */
+	uint32_t max_packet_rate; /* packets/s one sender sends on an SA at most: bounds the lifetime
+				   * of single-sender SAs so 32-bit sequence numbers never wrap */
 	gk_kek_policy kek;
 	gk_tek_policy *teks;
 	size_t nteks;
 	gk_member_policy *members;
 	size_t nmembers;
 } gk_group_policy;
+
+/* Does the Rekey SA's source selector stand for "the GCKS's own address" (policy `source:
+ * gcks`, the default)? Stored as the unspecified address (0.0.0.0 or ::, RFC 1122 "this host")
+ * as a single address; gcksd puts the address GSA_REKEY leaves from into each GSA it sends
+ * (RFC 9838 4.4.2: the source selector SHOULD be a single address and port). */
+bool gk_kek_src_is_gcks(const gk_ts_spec *src);
 
 void gk_group_policy_free(gk_group_policy *g);
 /* Deep copy (secrets included). */

@@ -28,6 +28,7 @@
 #include "algs.h"
 #include "auth.h"
 #include "iana.h"
+#include "ikekeys.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -40,7 +41,10 @@
 #define DTD_DEFAULT 30u
 #define MARGIN_DEFAULT 20u
 #define IKE_IDLE_DEFAULT 60u
+#define MAX_PACKET_RATE_DEFAULT 100000u   /* packets/s: about 1.2 Gbit/s of 1500-octet packets */
+#define SEQ_SPACE_USABLE_PCT 90u          /* of the 2^32 ESP/AH sequence numbers; the rest absorbs bursts */
 #define REKEY_PORT_DEFAULT 848u           /* the G-IKEv2 port (RFC 9838 2.1.1) */
+#define REKEY_SPORT_DEFAULT 848u          /* GSA_REKEY leaves from gcksd's socket on the G-IKEv2 port */
 #define COPIES_DEFAULT 3u
 #define INTERVAL_MS_DEFAULT 1000u
 #define TTL_DEFAULT 1u
@@ -920,9 +924,9 @@ enum { SA_NAME, SA_PROTOCOL, SA_ENCR, SA_KEYLEN, SA_INTEG, SA_SN, SA_SRC, SA_DST
        SA_PORTS, SA_SRCPORTS, SA_LIFETIME, SA_NF };
 enum { M_ID, M_AUTH, M_PSK, M_PSKFILE, M_PUBKEY, M_PUBKEYFILE, M_ROLE, M_MAXSID, M_NF };
 enum { R_TRANSPORT, R_ENCR, R_KEYLEN, R_INTEG, R_KWA, R_AUTH, R_SIG, R_ADDRESS, R_PORT, R_SRC,
-       R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_NF };
-enum { G_ID, G_CAPACITY, G_MODE, G_ATD, G_DTD, G_SIDBITS, G_MARGIN, G_IDLE, G_REKEY, G_SAS,
-       G_MEMBERS, G_NF };
+       R_SRCPORT, R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_NF };
+enum { G_ID, G_CAPACITY, G_MODE, G_ATD, G_DTD, G_SIDBITS, G_MARGIN, G_IDLE, G_MAXRATE, G_REKEY,
+       G_SAS, G_MEMBERS, G_NF };
 
 typedef struct sa_stage {
 	gk_tek_policy t;
@@ -945,7 +949,9 @@ typedef struct group_stage {
 	const yaml_node_t *node;
 	seen s, rs;               /* group fields, rekey fields */
 	addr_range kek_src, kek_addr;
+	bool kek_src_gcks;        /* source: gcks (the default) */
 	uint16_t kek_port;
+	port_range kek_sports;
 	sa_stage *sas;
 	size_t nsas;
 	member_stage *mems;
@@ -1167,6 +1173,8 @@ static const word gcauth_words[] = {
 
 #define SEC(x) ((uint64_t)(x) * 1000u)
 
+static bool h_rekey_src(ctx *c, const yaml_node_t *n, void *obj, const field *f);
+
 static const field sa_fields[SA_NF] = {
 	[SA_NAME] = { .key = "name", .fn = h_text, AT(sa_stage, t.name), .required = true },
 	[SA_PROTOCOL] = { .key = "protocol", .fn = h_word, AT(sa_stage, t.proto), .words = esp_ah,
@@ -1207,7 +1215,8 @@ static const field rekey_fields[R_NF] = {
 	[R_SIG] = { .key = "signature-algorithm", .fn = h_sig, AT(group_stage, g.kek.sig_scheme) },
 	[R_ADDRESS] = { .key = "address", .fn = h_range, AT(group_stage, kek_addr) },
 	[R_PORT] = { .key = "port", .fn = h_uint, AT(group_stage, kek_port), .min = 1, .max = 65535 },
-	[R_SRC] = { .key = "source", .fn = h_range, AT(group_stage, kek_src) },
+	[R_SRC] = { .key = "source", .fn = h_rekey_src, AT(group_stage, kek_src) },
+	[R_SRCPORT] = { .key = "source-port", .fn = h_ports, AT(group_stage, kek_sports) },
 	[R_LIFETIME] = { .key = "lifetime", .fn = h_secs, AT(group_stage, g.kek.lifetime), .min = SEC(LIFETIME_MIN),
 			 .max = SEC(LIFETIME_MAX) },
 	[R_TTL] = { .key = "ttl", .fn = h_uint, AT(group_stage, g.kek.ttl), .min = 1, .max = 255 },
@@ -1232,6 +1241,8 @@ static const field group_fields[G_NF] = {
 	[G_MARGIN] = { .key = "rekey-margin", .fn = h_percent, AT(group_stage, g.rekey_margin_pct), .min = 1, .max = 90 },
 	[G_IDLE] = { .key = "ike-idle-timeout", .fn = h_secs, AT(group_stage, g.ike_idle_timeout), .min = SEC(10),
 		     .max = SEC(86400) },
+	[G_MAXRATE] = { .key = "max-packet-rate", .fn = h_uint, AT(group_stage, g.max_packet_rate), .min = 1,
+			.max = UINT32_MAX },
 	[G_REKEY] = { .key = "rekey", .fn = h_rekey },
 	[G_SAS] = { .key = "sas", .fn = h_sas, .required = true },
 	[G_MEMBERS] = { .key = "members", .fn = h_members },
@@ -1446,6 +1457,47 @@ static bool h_rekey(ctx *c, const yaml_node_t *n, void *obj, const field *f)
 	return walk_map(c, n, rekey_fields, R_NF, gs, &gs->rs);
 }
 
+/* The Rekey SA's source: `gcks` (the GCKS's own address, filled in by gcksd) or an address. */
+static bool h_rekey_src(ctx *c, const yaml_node_t *n, void *obj, const field *f)
+{
+	group_stage *gs = obj;
+	if (n->type == YAML_SCALAR_NODE && strcasecmp((const char *)n->data.scalar.value, "gcks") == 0) {
+		gs->kek_src_gcks = true;
+		return true;
+	}
+	gs->kek_src_gcks = false;
+	return h_range(c, n, obj, f);
+}
+
+/* RFC 9838 4.4.2: the Rekey SA's source selector SHOULD be a single address and port (MAY be
+ * wildcards): a wider one loads, with a warning at the field. */
+static void rekey_source(ctx *c, group_stage *gs, const yaml_node_t *map, uint8_t family)
+{
+	gk_kek_policy *k = &gs->g.kek;
+	const seen *s = &gs->rs;
+	const addr_range *r = &gs->kek_src;
+	if (!usable(s, R_SRCPORT))
+		return;
+	if (gs->kek_src_gcks) {
+		memset(&k->src, 0, sizeof(k->src));
+		k->src.family = family; /* gk_kek_src_is_gcks */
+		k->src.ip_proto = IPPROTO_UDP_;
+		k->src.port_lo = gs->kek_sports.lo;
+		k->src.port_hi = gs->kek_sports.hi;
+	} else {
+		ts_fill(&k->src, r, family, IPPROTO_UDP_, gs->kek_sports);
+		if (!r->family || memcmp(r->start, r->end, 16) != 0)
+			warn_f(c, s, rekey_fields, R_SRC, map,
+			       "GSA_REKEY leaves from one address: a source selector wider than one address "
+			       "lets members accept it from others (RFC 9838 4.4.2 SHOULD); the default, gcks, "
+			       "is the GCKS's own address");
+	}
+	if (gs->kek_sports.lo != gs->kek_sports.hi)
+		warn_f(c, s, rekey_fields, R_SRCPORT, map,
+		       "GSA_REKEY leaves from one port: a source selector wider than one port lets members "
+		       "accept it from others (RFC 9838 4.4.2 SHOULD); the default is %u", REKEY_SPORT_DEFAULT);
+}
+
 static void rekey_inband(ctx *c, group_stage *gs)
 {
 	for (int i = 0; i < R_NF; i++)
@@ -1504,7 +1556,7 @@ static void rekey_multicast(ctx *c, group_stage *gs, const yaml_node_t *map)
 		return;
 	}
 	ts_fill(&k->dst, a, a->family, IPPROTO_UDP_, (port_range){ gs->kek_port, gs->kek_port });
-	ts_fill(&k->src, &gs->kek_src, a->family, IPPROTO_UDP_, (port_range){ 0, 65535 });
+	rekey_source(c, gs, map, a->family);
 }
 
 static void rekey_finalize(ctx *c, group_stage *gs)
@@ -1707,6 +1759,69 @@ static void check_atd(ctx *c, group_stage *gs)
 	}
 }
 
+/* Key bits of an ENCR transform as the policy gives it (0: none, as with AH). */
+static size_t encr_bits(uint16_t encr, uint16_t key_bits)
+{
+	const gk_encr_info *e = gk_encr_lookup(encr);
+	return !e ? 0 : key_bits ? key_bits : e->default_key_bits;
+}
+
+/* RFC 9838 3.1: the KWK SHOULD NOT be shorter than the Rekey SA's key or any Data-Security
+ * SA's key. The Rekey SA's KWK (GSK_w) wraps all of them in GSA_REKEY, so a shorter one makes
+ * every key only as strong as the wrap. A SHOULD NOT: the policy loads, with a warning at
+ * rekey.key-wrap naming the longest key and the key wrap algorithm that would match it. */
+static void check_rekey_kwk(ctx *c, group_stage *gs)
+{
+	const gk_kek_policy *k = &gs->g.kek;
+	const seen *s = &gs->rs;
+	if (!k->present || !given(s, R_KWA) || !s->ok[R_KWA] || !usable(s, R_ENCR) || !usable(s, R_KEYLEN))
+		return;
+	size_t kwk = gk_kwa_key_len(k->kwa) * 8, longest = encr_bits(k->encr, k->encr_key_bits);
+	char what[128] = "the Rekey SA's encryption key";
+	for (size_t i = 0; i < gs->nsas; i++) {
+		const sa_stage *x = &gs->sas[i];
+		size_t bits = x->walked && usable(&x->s, SA_ENCR) && usable(&x->s, SA_KEYLEN) ?
+				      encr_bits(x->t.encr, x->t.encr_key_bits) : 0;
+		if (bits > longest) {
+			longest = bits;
+			snprintf(what, sizeof(what), "the key of sas[%zu] '%s'", i, x->t.name);
+		}
+	}
+	if (kwk >= longest)
+		return;
+	unsigned better = longest <= 128 ? GK_KWA_KW_5649_128 : longest <= 192 ? GK_KWA_KW_5649_192 : GK_KWA_KW_5649_256;
+	char a[32], b[32];
+	size_t old = path_key(c, "rekey");
+	warn_f(c, s, rekey_fields, R_KWA, gs->s.val[G_REKEY],
+	       "%s wraps keys with a %zu-bit key, shorter than %s (%zu bits): use %s (RFC 9838 3.1)",
+	       friendly(GK_REG_KWA, k->kwa, a, sizeof(a)), kwk, what, longest,
+	       friendly(GK_REG_KWA, better, b, sizeof(b)));
+	path_pop(c, old);
+}
+
+/* A sender's 32-bit sequence numbers must not wrap within an SA's lifetime: RFC 9838 2.6
+ * requires it for single-sender SAs, and the kernel (xfrm without ESN) stops sending on any
+ * outbound SA whose counter would wrap. At max-packet-rate an SA carries lifetime x rate
+ * packets per sender; that must stay within SEQ_SPACE_USABLE_PCT of 2^32. */
+static void check_seq_wrap(ctx *c, group_stage *gs)
+{
+	uint64_t rate = gs->g.max_packet_rate, usable_seq = ((uint64_t)1 << 32) * SEQ_SPACE_USABLE_PCT / 100;
+	if (!usable(&gs->s, G_MAXRATE))
+		return;
+	for (size_t i = 0; i < gs->nsas; i++) {
+		const sa_stage *x = &gs->sas[i];
+		if (!x->walked || !usable(&x->s, SA_LIFETIME) || (uint64_t)x->t.lifetime * rate <= usable_seq)
+			continue;
+		char l[24], m[24];
+		fail_item(c, "sas", i, &x->s, sa_fields, SA_LIFETIME, x->node,
+			  "%s at max-packet-rate %llu/s is %llu packets per sender, more than %u%% of the 2^32 "
+			  "sequence numbers, which must not wrap (RFC 9838 2.6): at most %s, or a lower max-packet-rate",
+			  fmt_secs(x->t.lifetime, l, sizeof(l)), (unsigned long long)rate,
+			  (unsigned long long)x->t.lifetime * rate, SEQ_SPACE_USABLE_PCT,
+			  fmt_secs(usable_seq / rate, m, sizeof(m)));
+	}
+}
+
 static void group_finalize(ctx *c, group_stage *gs)
 {
 	size_t nsenders = 0;
@@ -1714,6 +1829,7 @@ static void group_finalize(ctx *c, group_stage *gs)
 	if (given(&gs->s, G_ID) && gs->s.ok[G_ID])
 		gk_ident_text(&gs->g.id, gs->g.name);
 	rekey_finalize(c, gs);
+	check_rekey_kwk(c, gs);
 	for (size_t i = 0; i < gs->nmems; i++)
 		if (gs->mems[i].walked && gs->mems[i].m.role == GK_ROLE_SENDER) {
 			nsenders++;
@@ -1722,6 +1838,7 @@ static void group_finalize(ctx *c, group_stage *gs)
 	check_sn(c, gs, nsenders);
 	check_sender_ids(c, gs, nsenders, sids);
 	check_atd(c, gs);
+	check_seq_wrap(c, gs);
 	check_esp_ah(c, gs);
 	check_sa_names(c, gs);
 	check_member_dups(c, gs);
@@ -1737,6 +1854,7 @@ static void stage_init(group_stage *gs)
 	g->dtd = DTD_DEFAULT;
 	g->rekey_margin_pct = MARGIN_DEFAULT;
 	g->ike_idle_timeout = IKE_IDLE_DEFAULT;
+	g->max_packet_rate = MAX_PACKET_RATE_DEFAULT;
 	g->kek.encr = GK_ENCR_AES_GCM_16;
 	g->kek.gcauth = GK_GCAUTH_DIGITAL_SIGNATURE;
 	g->kek.lifetime = KEK_LIFETIME_DEFAULT;
@@ -1745,6 +1863,8 @@ static void stage_init(group_stage *gs)
 	g->kek.interval_ms = INTERVAL_MS_DEFAULT;
 	g->kek.frag_mtu = FRAG_MTU_DEFAULT;
 	gs->kek_port = REKEY_PORT_DEFAULT;
+	gs->kek_src_gcks = true;
+	gs->kek_sports = (port_range){ REKEY_SPORT_DEFAULT, REKEY_SPORT_DEFAULT };
 }
 
 /* Moves the staged SAs and members into the policy; the stages are released. */
@@ -2161,7 +2281,8 @@ static void export_rekey(emitter *m, const gk_group_policy *g)
 			em_kv(m, "signature-algorithm", gk_sig_scheme_name((gk_sig_scheme)k->sig_scheme));
 		em_kv(m, "address", ts_addr_text(&k->dst, buf, sizeof(buf)));
 		em_kv_u(m, "port", k->dst.port_lo);
-		em_kv(m, "source", ts_addr_text(&k->src, buf, sizeof(buf)));
+		em_kv(m, "source", gk_kek_src_is_gcks(&k->src) ? "gcks" : ts_addr_text(&k->src, buf, sizeof(buf)));
+		em_kv(m, "source-port", ports_text(k->src.port_lo, k->src.port_hi, buf, sizeof(buf)));
 		em_kv_secs(m, "lifetime", k->lifetime);
 		em_kv_u(m, "ttl", k->ttl);
 		if (k->iface[0])
@@ -2251,6 +2372,7 @@ static void export_group(emitter *m, const gk_group_policy *g)
 	em_kv_u(m, "sender-id-bits", g->sender_id_bits);
 	em_kv_u(m, "rekey-margin", g->rekey_margin_pct);
 	em_kv_secs(m, "ike-idle-timeout", g->ike_idle_timeout);
+	em_kv_u(m, "max-packet-rate", g->max_packet_rate ? g->max_packet_rate : MAX_PACKET_RATE_DEFAULT);
 	export_rekey(m, g);
 	em_scalar(m, "sas", YAML_PLAIN_SCALAR_STYLE);
 	em_seq(m, true);

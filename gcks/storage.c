@@ -28,9 +28,9 @@
 	"sender_id_bits, rekey_margin_pct, ike_idle_timeout, " \
 	"kek_present, kek_encr, kek_encr_key_bits, kek_integ, kek_kwa, kek_gcauth, kek_sig_scheme, " \
 	TS_COLS("kek_src") ", " TS_COLS("kek_dst") ", " \
-	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu"
-#define GROUP_NCOLS 36
-#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6
+	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu, max_packet_rate"
+#define GROUP_NCOLS 37
+#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", ?"
 
 /* The columns of group_teks after group_id, in tek_bind()/tek_read() order. */
 #define TEK_COLS \
@@ -64,9 +64,9 @@
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
 	X(GROUP_INSERT, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" \
-			GROUP_QS ", 1, ?37, ?37)") \
+			GROUP_QS ", 1, ?38, ?38)") \
 	X(GROUP_UPDATE, "UPDATE groups SET (" GROUP_COLS ") = (" GROUP_QS "), " \
-			"generation = generation + 1, updated = ?37 WHERE id = ?38") \
+			"generation = generation + 1, updated = ?38 WHERE id = ?39") \
 	X(GROUP_DELETE, "DELETE FROM groups WHERE name = ?1") \
 	X(GROUP_NAMES, "SELECT name FROM groups ORDER BY name") \
 	X(TEK_LOAD, "SELECT " TEK_COLS " FROM group_teks WHERE group_id = ?1 ORDER BY position") \
@@ -104,7 +104,20 @@
 	X(REG_EXISTS, "SELECT 1 FROM registrations " \
 		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
 	X(REG_NO_FRAG, "SELECT EXISTS (SELECT 1 FROM registrations WHERE frag_ok = 0 AND " \
-		       "group_id = (SELECT id FROM groups WHERE name = ?1))")
+		       "group_id = (SELECT id FROM groups WHERE name = ?1))") \
+	X(STEK_HELD, "SELECT 1 FROM sender_teks WHERE group_id = (SELECT id FROM groups WHERE name = ?1) " \
+		     "AND spi = ?2 AND member = ?3") \
+	X(STEK_ADD, "INSERT OR IGNORE INTO sender_teks (group_id, spi, member) " \
+		    "SELECT id, ?2, ?3 FROM groups WHERE name = ?1") \
+	X(STEK_ADD_SENDERS, "INSERT OR IGNORE INTO sender_teks (group_id, spi, member) " \
+			    "SELECT group_id, ?2, member FROM registrations " \
+			    "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND role = 2") \
+	X(STEK_PRUNE, "DELETE FROM sender_teks WHERE group_id = (SELECT id FROM groups WHERE name = ?1) " \
+		      "AND spi NOT IN (SELECT spi FROM sa_keys WHERE group_id = sender_teks.group_id)") \
+	X(SREKEY_GET, "SELECT at FROM sender_rekeys " \
+		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
+	X(SREKEY_SET, "INSERT INTO sender_rekeys (group_id, member, at) SELECT id, ?2, ?3 FROM groups " \
+		      "WHERE name = ?1 ON CONFLICT (group_id, member) DO UPDATE SET at = excluded.at")
 
 #define STMT_ENUM_(n, sql) Q_##n,
 #define STMT_SQL_(n, sql) sql,
@@ -795,6 +808,7 @@ static void group_bind(binder *b, const gk_group_policy *g)
 	b_int(b, k->copies);
 	b_int(b, k->interval_ms);
 	b_int(b, k->frag_mtu);
+	b_int(b, g->max_packet_rate);
 }
 
 static gk_status group_read(reader *r, gk_group_policy *g)
@@ -825,6 +839,7 @@ static gk_status group_read(reader *r, gk_group_policy *g)
 	k->copies = (uint16_t)r_int(r);
 	k->interval_ms = (uint32_t)r_int(r);
 	k->frag_mtu = (uint16_t)r_int(r);
+	g->max_packet_rate = (uint32_t)r_int(r);
 	return r->i == GROUP_NCOLS ? r->st : GK_E_STATE;
 }
 
@@ -1059,7 +1074,7 @@ static bool policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 {
 	if (!sa_policy_eq(a, b) || a->capacity != b->capacity ||
 	    a->rekey_margin_pct != b->rekey_margin_pct || a->ike_idle_timeout != b->ike_idle_timeout ||
-	    a->nmembers != b->nmembers)
+	    a->max_packet_rate != b->max_packet_rate || a->nmembers != b->nmembers)
 		return false;
 	for (size_t i = 0; i < a->nmembers; i++)
 		if (!member_eq(&a->members[i], &b->members[i]))
@@ -1941,5 +1956,98 @@ gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size
 		*out = NULL;
 		*n = 0;
 	}
+	return st;
+}
+
+/* ---- single-sender counter-mode TEKs a sender may hold ---- */
+
+gk_status gk_store_sender_tek_held(gk_store *s, const char *group, const char *member, const uint8_t spi[4],
+				   bool *held)
+{
+	if (!s || !group || !member || !spi || !held)
+		return GK_E_INVAL;
+	*held = false;
+	sqlite3_stmt *q = stmt(s, Q_STEK_HELD);
+	if (!q)
+		return GK_E_IO;
+	bool row = false;
+	gk_status st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ||
+		       sqlite3_bind_blob(q, 2, spi, 4, SQLITE_STATIC) ||
+		       sqlite3_bind_text(q, 3, member, -1, SQLITE_STATIC) ? db_fail(s, SQLITE_RANGE) : GK_OK;
+	if (!st)
+		st = step(s, q, &row);
+	stmt_done(q);
+	*held = !st && row;
+	return st;
+}
+
+static gk_status stek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4])
+{
+	sqlite3_stmt *q = stmt(s, member ? Q_STEK_ADD : Q_STEK_ADD_SENDERS);
+	if (!q)
+		return GK_E_IO;
+	gk_status st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ||
+		       sqlite3_bind_blob(q, 2, spi, 4, SQLITE_STATIC) ||
+		       (member && sqlite3_bind_text(q, 3, member, -1, SQLITE_STATIC)) ? db_fail(s, SQLITE_RANGE) : GK_OK;
+	if (!st)
+		st = step(s, q, NULL);
+	stmt_done(q);
+	if (st)
+		return st;
+	if (!(q = stmt(s, Q_STEK_PRUNE)))
+		return GK_E_IO;
+	st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ? db_fail(s, SQLITE_RANGE) : step(s, q, NULL);
+	stmt_done(q);
+	return st;
+}
+
+gk_status gk_store_sender_tek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4])
+{
+	if (!s || !group || !spi)
+		return GK_E_INVAL;
+	gk_status st = tx_begin(s, TX_DURABLE);
+	if (st)
+		return st;
+	return tx_end(s, TX_DURABLE, stek_add(s, group, member, spi));
+}
+
+static gk_status srekey_take(gk_store *s, const char *group, const char *member, int64_t now, int64_t interval,
+			     bool *allowed)
+{
+	sqlite3_stmt *q = stmt(s, Q_SREKEY_GET);
+	if (!q)
+		return GK_E_IO;
+	bool row = false;
+	gk_status st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) ||
+		       sqlite3_bind_text(q, 2, member, -1, SQLITE_STATIC) ? db_fail(s, SQLITE_RANGE) : GK_OK;
+	if (!st)
+		st = step(s, q, &row);
+	/* a clock set back counts as no time passed */
+	*allowed = !st && (!row || now - sqlite3_column_int64(q, 0) >= interval);
+	stmt_done(q);
+	if (st || !*allowed)
+		return st;
+	if (!(q = stmt(s, Q_SREKEY_SET)))
+		return GK_E_IO;
+	st = sqlite3_bind_text(q, 1, group, -1, SQLITE_STATIC) || sqlite3_bind_text(q, 2, member, -1, SQLITE_STATIC) ||
+	     sqlite3_bind_int64(q, 3, now) ? db_fail(s, SQLITE_RANGE) : step(s, q, NULL);
+	stmt_done(q);
+	if (!st && sqlite3_changes(s->db) == 0)
+		st = GK_E_NOT_FOUND; /* no such group */
+	return st;
+}
+
+gk_status gk_store_sender_rekey_take(gk_store *s, const char *group, const char *member, int64_t now,
+				     int64_t interval, bool *allowed)
+{
+	if (!s || !group || !member || !allowed)
+		return GK_E_INVAL;
+	*allowed = false;
+	gk_status st = tx_begin(s, TX_DURABLE);
+	if (st)
+		return st;
+	st = tx_end(s, TX_DURABLE, srekey_take(s, group, member, now, interval, allowed));
+	if (st)
+		*allowed = false;
 	return st;
 }

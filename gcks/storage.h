@@ -12,7 +12,7 @@
 
 typedef struct gk_store gk_store;
 
-#define GK_SCHEMA_VERSION 3
+#define GK_SCHEMA_VERSION 5
 
 typedef struct gk_store_err {
 	char msg[512];
@@ -128,6 +128,18 @@ gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *
  * registered). A registration stored before schema version 3 counts as one that did not. On
  * error *all is false. */
 gk_status gk_store_registrations_frag_ok(gk_store *s, const char *group, bool *all);
+
+/* ---- single-sender counter-mode TEKs a sender may hold (doc/sender-iv.md) ---- */
+/* May member, as a sender, have installed the TEK with this SPI (4 octets)? */
+gk_status gk_store_sender_tek_held(gk_store *s, const char *group, const char *member, const uint8_t spi[4],
+				   bool *held);
+/* Records, durably, that member may hold the TEK (member NULL: every member registered to the
+ * group as sender), and forgets TEKs whose keys the group no longer has. */
+gk_status gk_store_sender_tek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4]);
+/* May member's registration force a rekey of the group at now (unix seconds), the last one it
+ * forced being at least interval seconds ago? If so, now is recorded (durably). */
+gk_status gk_store_sender_rekey_take(gk_store *s, const char *group, const char *member, int64_t now,
+				     int64_t interval, bool *allowed);
 /* All registrations of a group, ordered by member; *out is malloc'd, free() it. */
 gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);
 

@@ -6,6 +6,7 @@
  * jitter (a permanent refusal at the slow retry_max_ms), so a daemon is never left without a
  * plan. With liveness_ms set, an IKE SA kept for inband rekeys is checked with an empty
  * INFORMATIONAL when it has been silent (RFC 7296 2.4); a dead one is registered again.
+ * Behind a NAT, a kept IKE SA's NAT mapping is refreshed with NAT-keepalives (RFC 3948 4).
  * The GCKS is pinned: with gcks_id set it must authenticate as that identity, and with a CA its
  * certificate must carry the key server purpose (GK_GM_GCKS_EKU). What a registration or an
  * inband rekey delivers is checked by gk_gm_state_check before anything is reported: a group
@@ -55,6 +56,9 @@ typedef struct gk_gm_config {
 				      * check (plus up to 1/4 jitter); 0 = off */
 	unsigned ike_lifetime_s;     /* an IKE SA kept for inband rekeys is rekeyed (CREATE_CHILD_SA,
 				      * RFC 7296 1.3.2) 10-20 % before this, 0 = never */
+	unsigned keepalive_ms;       /* behind a NAT (after the move to 4500), a NAT-keepalive when
+				      * nothing was sent to the GCKS for this long (minus up to 1/4
+				      * jitter) while the IKE SA is kept (RFC 3948 4); 0 = off */
 	bool initial_contact;        /* the first IKE SA with this GCKS since we started: the GCKS
 				      * drops any it still holds for our identity (RFC 7296 2.4) */
 	struct sockaddr_storage local; /* our address and port toward the GCKS, and the GCKS's: */
@@ -108,6 +112,9 @@ typedef struct gk_gm_env {
 	/* A NAT lies between us and the GCKS (RFC 7296 2.23): from the next datagram on, send to
 	 * the GCKS's port 4500 with the non-ESP marker (with send_ctx; NULL = cannot move). */
 	void (*nat_t)(void *ctx);
+	/* Sends one NAT-keepalive (the single octet 0xFF, no marker, RFC 3948 2.3) to the GCKS's
+	 * port 4500 (with send_ctx; NULL = none are sent). */
+	void (*keepalive)(void *ctx);
 } gk_gm_env;
 
 typedef struct gk_gm gk_gm;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include "gm_check.h"
+#include "algs.h"
 #include "auth.h"
 #include "iana.h"
 
@@ -118,6 +119,34 @@ gk_status gk_gm_state_check(const gk_group_state *gs, gk_gsa_context ctx, const 
 		return GK_E_UNSUPPORTED;
 	}
 	return check_auth(gs, ctx, why, whylen);
+}
+
+static bool counter_mode_sa(const gk_group_state *gs)
+{
+	for (size_t i = 0; i < gs->nsas; i++) {
+		const gk_encr_info *e = gk_encr_lookup(gs->sas[i].encr);
+		if (gs->sas[i].proto != GK_PROTO_GIKE_UPDATE && e && e->counter_mode)
+			return true;
+	}
+	return false;
+}
+
+gk_status gk_gm_sender_ids_check(const gk_group_state *gs, bool sender, char *why, size_t whylen)
+{
+	if (sender && !gs->nsender_ids && counter_mode_sa(gs)) {
+		snprintf(why, whylen, "a counter-mode SA for a sender without GM_SENDER_ID (RFC 9838 4.5.3.3)");
+		return GK_E_MALFORMED;
+	}
+	if (!gs->has_sender_id_bits || gs->sender_id_bits >= 32)
+		return GK_OK;
+	for (size_t i = 0; i < gs->nsender_ids; i++) {
+		if (gs->sender_ids[i] >> gs->sender_id_bits == 0)
+			continue;
+		snprintf(why, whylen, "Sender-ID %u does not fit GWP_SENDER_ID_BITS %u (RFC 9838 2.5.2)",
+			 gs->sender_ids[i], gs->sender_id_bits);
+		return GK_E_MALFORMED;
+	}
+	return GK_OK;
 }
 
 bool gk_next_spi_allow(gk_next_spi_guard *g, const uint8_t kek_spi[16], int64_t now_ms, int64_t interval_ms)

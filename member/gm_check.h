@@ -36,6 +36,14 @@ bool gk_gm_dst_allowed(const gk_ts_spec *dst, const gk_prefix *allow, size_t nal
 gk_status gk_gm_state_check(const gk_group_state *gs, gk_gsa_context ctx, const gk_prefix *allow,
 			    size_t nallow, char *why, size_t whylen);
 
+/* The Sender-IDs of a registration (RFC 9838 2.5.2): "If the Sender-ID value doesn't fit into the
+ * number of bits from the GWP_SENDER_ID_BITS attributes, then the GM MUST treat this as a fatal
+ * error and re-register". Without the attribute (a group with one sender, 4.4.3.1.2) there is
+ * nothing to fit. A sender given a counter-mode SA without any GM_SENDER_ID (which the GCKS
+ * MUST send then, 4.5.3.3) holds no current Sender-ID and must not install it (2.4.1.4): fatal
+ * as well. GK_E_MALFORMED with a one-line reason. */
+gk_status gk_gm_sender_ids_check(const gk_group_state *gs, bool sender, char *why, size_t whylen);
+
 /* The GSA_NEXT_SPI re-registration trigger of one group (RFC 9838 4.4.2.2.3): it fires at most
  * once per Rekey SA (by its SPI) and at most once per interval_ms, so that whoever learnt an
  * announced SPI cannot make the group register again and again. Zero-initialized = never

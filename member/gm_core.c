@@ -68,6 +68,8 @@ struct gk_gm {
 				     * (RFC 7296 2.8.2), until ours is answered; spi_i 0 = none */
 	uint8_t crossed_ni[256], crossed_nr[NONCE_LEN]; /* its exchange's nonces */
 	size_t crossed_ni_len;
+	int64_t last_tx;            /* last datagram sent to the GCKS */
+	int64_t ka_wait;            /* quiet time before a NAT-keepalive, jitter included; 0 = none */
 };
 
 typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
@@ -108,6 +110,7 @@ void gk_gm_config_default(gk_gm_config *c)
 	c->send_sag = true;
 	c->retransmit_ms = 500;
 	c->retransmit_tries = 6;
+	c->keepalive_ms = 20000; /* RFC 3948 4: the default keepalive interval */
 }
 
 static int64_t now(const gk_gm *gm) { return gm->env.now_ms(gm->env.clock_ctx); }
@@ -172,10 +175,39 @@ static void arm_liveness(gk_gm *gm)
 	gm->live_wait = (int64_t)gm->cfg.liveness_ms + r % (gm->cfg.liveness_ms / 4 + 1);
 }
 
+/* RFC 3948 4: behind a NAT, a keepalive after keepalive_ms without sending, less up to 1/4
+ * jitter (never more: the NAT's timeout is what the interval is chosen for), so that members
+ * behind one NAT do not send in step. */
+static void arm_keepalive(gk_gm *gm)
+{
+	uint32_t r = 0;
+	gm->ka_wait = 0;
+	if (!gm->cfg.keepalive_ms || !gm->env.keepalive || !gm->nat_t)
+		return;
+	if (gk_rand_bytes(gm->env.rnd, (uint8_t *)&r, sizeof(r)) != GK_OK)
+		r = 0;
+	gm->ka_wait = (int64_t)gm->cfg.keepalive_ms - r % (gm->cfg.keepalive_ms / 4 + 1);
+}
+
+/* Keepalives only keep a mapping that something still uses: an IKE SA kept after registration
+ * (inband rekeys, liveness checks, the GCKS's own requests). GSA_REKEY comes by multicast
+ * (RFC 9838 4.4.2), never through the NAT. */
+static bool keepalive_due(const gk_gm *gm)
+{
+	return gm->ka_wait && gm->ike.state == GK_IKE_ESTABLISHED && gm->state != GM_CLOSED &&
+	       gm->state != GM_DONE_FAILED && gm->state != GM_IDLE;
+}
+
+static void send_dgram(gk_gm *gm, const uint8_t *data, size_t len)
+{
+	gm->env.send(gm->env.send_ctx, data, len);
+	gm->last_tx = now(gm);
+}
+
 static void transmit(gk_gm *gm)
 {
 	for (size_t i = 0; i < gm->req.n; i++)
-		gm->env.send(gm->env.send_ctx, gm->req.d[i].data, gm->req.d[i].len);
+		send_dgram(gm, gm->req.d[i].data, gm->req.d[i].len);
 	gm->rtx_at = now(gm) + gm->rtx_ms;
 }
 
@@ -357,6 +389,7 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 		gk_info("NAT detected between us and the GCKS: moving to UDP 4500");
 		gm->nat_t = true;
 		gm->env.nat_t(gm->env.send_ctx);
+		arm_keepalive(gm);
 	}
 	if (send_gsa_auth(gm) != GK_OK)
 		fail(gm, 0, "cannot build GSA_AUTH");
@@ -700,10 +733,20 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 		why = bad;
 		st = GK_E_UNSUPPORTED;
 	}
+	bool fatal = false;
+	if (!st && gk_gm_sender_ids_check(gm->gs, gm->cfg.sender, bad, sizeof(bad))) {
+		/* RFC 9838 2.5.2, 2.4.1.4: a fatal error of this registration, not a policy to leave over:
+		 * nothing of it is reported (nothing installed) and the group is registered again
+		 * (the retry that follows a refusal) */
+		gk_warn("registration to the group failed: %s", bad);
+		why = bad;
+		st = GK_E_MALFORMED;
+		fatal = true;
+	}
 	if (st) {
 		emit(gm, GK_GM_REFUSED, 0, why);
 		gk_group_state_wipe(gm->gs);
-		if (gsa && kd && reject_policy(gm) == GK_OK)
+		if (gsa && kd && !fatal && reject_policy(gm) == GK_OK)
 			return; /* next_group() when the GCKS has answered */
 		next_group(gm);
 		return;
@@ -824,7 +867,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 {
 	if (m->hdr.msg_id + 1 == gm->ike.msgid_in && gm->ike.last_resp) {
 		for (size_t i = 0; i < gm->ike.last_resp->n; i++)
-			gm->env.send(gm->env.send_ctx, gm->ike.last_resp->d[i].data, gm->ike.last_resp->d[i].len);
+			send_dgram(gm, gm->ike.last_resp->d[i].data, gm->ike.last_resp->d[i].len);
 		return;
 	}
 	if (m->hdr.msg_id != gm->ike.msgid_in ||
@@ -860,7 +903,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, gm->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d) == GK_OK) {
 		gm->ike.msgid_in = m->hdr.msg_id + 1;
 		for (size_t i = 0; i < d.n; i++)
-			gm->env.send(gm->env.send_ctx, d.d[i].data, d.d[i].len);
+			send_dgram(gm, d.d[i].data, d.d[i].len);
 		gk_ike_sa_cache_response(&gm->ike, &d);
 	} else if (made.spi_i) {
 		gk_ike_sa_free(&made); /* the GCKS gets no answer and keeps the old SA */
@@ -988,7 +1031,7 @@ static void gone_free(gm_gone *x)
 static void gone_send(gk_gm *gm, gm_gone *x)
 {
 	for (size_t i = 0; i < x->req.n; i++)
-		gm->env.send(gm->env.send_ctx, x->req.d[i].data, x->req.d[i].len);
+		send_dgram(gm, x->req.d[i].data, x->req.d[i].len);
 	x->at = now(gm) + x->rtx_ms;
 }
 
@@ -1037,7 +1080,7 @@ static void gone_input(gk_gm *gm, gm_gone *x, gk_msg *m)
 		if (gk_ike_sa_open(&x->sa, m, &complete) || !complete)
 			return;
 		for (size_t i = 0; i < x->sa.last_resp->n; i++)
-			gm->env.send(gm->env.send_ctx, x->sa.last_resp->d[i].data, x->sa.last_resp->d[i].len);
+			send_dgram(gm, x->sa.last_resp->d[i].data, x->sa.last_resp->d[i].len);
 		return;
 	}
 	if (response ? (!x->req.n || m->hdr.msg_id != x->sa.msgid_out) : m->hdr.msg_id != x->sa.msgid_in)
@@ -1057,7 +1100,7 @@ static void gone_input(gk_gm *gm, gm_gone *x, gk_msg *m)
 	gk_dgrams d;
 	if (gone_build(gm, &x->sa, m->hdr.exchange, true, m->hdr.msg_id, info ? NULL : &pl, info ? 0 : 1, &d) == GK_OK) {
 		for (size_t i = 0; i < d.n; i++)
-			gm->env.send(gm->env.send_ctx, d.d[i].data, d.d[i].len);
+			send_dgram(gm, d.d[i].data, d.d[i].len);
 		gk_dgrams_free(&d);
 	}
 	x->sa.msgid_in = m->hdr.msg_id + 1;
@@ -1404,6 +1447,11 @@ void gk_gm_tick(gk_gm *gm)
 			plan_rekey(gm, REKEY_RETRY_MS);
 		return;
 	}
+	if (keepalive_due(gm) && t - gm->last_tx >= gm->ka_wait) {
+		gm->env.keepalive(gm->env.send_ctx);
+		gm->last_tx = t;
+		arm_keepalive(gm);
+	}
 	if (gm->state == GM_ESTABLISHED && gm->live_wait && t - gm->last_rx >= gm->live_wait) {
 		send_probe(gm);
 		return;
@@ -1445,6 +1493,8 @@ int64_t gk_gm_next_timeout(const gk_gm *gm)
 	for (size_t i = 0; i < 2; i++)
 		if (gm->gone[i].sa.spi_i && (!at || gm->gone[i].at < at))
 			at = gm->gone[i].at;
+	if (keepalive_due(gm) && (!at || gm->last_tx + gm->ka_wait < at))
+		at = gm->last_tx + gm->ka_wait;
 	if (!at)
 		return -1;
 	int64_t d = at - now(gm);

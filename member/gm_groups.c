@@ -50,6 +50,8 @@ typedef struct mgroup {
 	uint32_t next_msgid;          /* lowest Message ID still acceptable */
 	old_kek old;
 	int64_t kek_soft_at;
+	int64_t kek_expires_at;       /* GSA_KEY_LIFETIME of the Rekey SA ends; 0 = none */
+	size_t nsender_ids;           /* Sender-IDs of the current registration (RFC 9838 2.5.1) */
 	EVP_PKEY *auth_key;
 	gk_sig_scheme want;
 	gk_frag_reasm reasm;
@@ -140,10 +142,22 @@ static void ev_note(gk_gm_groups *m, const mgroup *g, const char *event, const c
 
 /* ---- installed SAs ---- */
 
-static unsigned dirs_for(const gk_gm_groups *m)
+/* RFC 9838 2.3.3: a receiver installs an SA inbound only; a sender outbound only when it "is
+ * not going to receive back the data it sends". It receives the SA's traffic when others send
+ * on it too: the GCKS marks an SA with several senders by 32-bit Unspecified Numbers (4.4.2.1.3),
+ * and the source selector then admits more than one address. A single-sender SA (sequential
+ * numbers) or a source selector of one address carries only this sender's traffic. */
+static bool sender_receives(const gk_group_sa *sa)
 {
-	/* RFC 9838 2.3.3: receivers inbound only, senders outbound */
-	return m->env.sender ? GK_DIR_OUT : GK_DIR_IN;
+	size_t alen = sa->src.family == 6 ? 16 : 4;
+	return sa->sn == GK_SN_UNSPEC32 && memcmp(sa->src.start, sa->src.end, alen) != 0;
+}
+
+static unsigned dirs_for(const gk_gm_groups *m, const gk_group_sa *sa)
+{
+	if (!m->env.sender)
+		return GK_DIR_IN;
+	return GK_DIR_OUT | (sender_receives(sa) ? GK_DIR_IN : 0u);
 }
 
 static bool install(gk_gm_groups *m, mgroup *g, held_sa *h)
@@ -199,6 +213,8 @@ static void flush_group(gk_gm_groups *m, mgroup *g)
 	gk_frag_reset(&g->reasm);
 	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
 	g->have_kek = false;
+	g->kek_expires_at = 0;
+	g->nsender_ids = 0;
 	drop_old_kek(g);
 	g->registered = false;
 }
@@ -230,7 +246,7 @@ static void add_sa(gk_gm_groups *m, mgroup *g, const gk_group_sa *sa, bool at_re
 	h = &g->sas[g->nsas];
 	memset(h, 0, sizeof(*h));
 	h->sa = *sa;
-	h->dirs = dirs_for(m);
+	h->dirs = dirs_for(m, sa);
 	if (sa->lifetime) {
 		h->expires_at = now + (int64_t)sa->lifetime * 1000;
 		h->soft_at = now + (int64_t)sa->lifetime * 10 * SOFT_LIFETIME_PCT;
@@ -342,6 +358,7 @@ static void set_kek(gk_gm_groups *m, mgroup *g, const gk_group_sa *kek, bool at_
 	g->next_msgid = at_registration ? kek->initial_msgid : 0;
 	g->got_first = false;
 	g->kek_soft_at = kek->lifetime ? now_ms(m) + (int64_t)kek->lifetime * 10 * SOFT_LIFETIME_PCT : 0;
+	g->kek_expires_at = kek->lifetime ? now_ms(m) + (int64_t)kek->lifetime * 1000 : 0;
 	gk_frag_reset(&g->reasm);
 	if (at_registration) {
 		/* RFC 9838 4.4.2.1.2: GCAUTH comes only at registration and holds until the next */
@@ -383,6 +400,20 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return zero;
 }
 
+/* The current Rekey SA goes with its keys and listener: no GSA_REKEY opens any more, and the
+ * member registers again to learn how the group continues. */
+static void drop_kek(gk_gm_groups *m, mgroup *g, const char *event, const char *why)
+{
+	ev_sa(m, g, event, &g->kek, 0);
+	gk_frag_reset(&g->reasm);
+	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
+	g->have_kek = false;
+	g->kek_soft_at = 0;
+	g->kek_expires_at = 0;
+	close_sock(g);
+	reregister_later(m, g, why);
+}
+
 /* A Delete of a Rekey SA by its SPI (RFC 9838 4.6, 2.4.3): one replaced within DTD goes now; the
  * current one goes too, and with no Rekey SA left the member cannot follow the group: it
  * registers again to learn how it continues. */
@@ -396,13 +427,25 @@ static void delete_kek(gk_gm_groups *m, mgroup *g, const gk_gm_delete *d)
 	}
 	if (!g->have_kek || memcmp(g->kek.spi, d->spi, 16))
 		return;
-	ev_sa(m, g, "rekey_sa_deleted", &g->kek, 0);
-	gk_frag_reset(&g->reasm);
-	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
-	g->have_kek = false;
-	g->kek_soft_at = 0;
-	close_sock(g);
-	reregister_later(m, g, "the GCKS deleted the Rekey SA");
+	drop_kek(m, g, "rekey_sa_deleted", "the GCKS deleted the Rekey SA");
+}
+
+/* RFC 9838 2.4.1.4: a sender that "does not hold a current Sender-ID value (for example, when
+ * no counter-mode is employed for other Data-Security SAs)" and is given a new counter-mode SA
+ * "MUST NOT install the Data-Security SAs. It MUST initiate a re-registration". The Sender-IDs
+ * of the last registration stay current for every counter-mode SA until the next one (2.5.1). */
+static bool lacks_sender_id(const gk_gm_groups *m, mgroup *g, const gk_group_state *gs)
+{
+	if (!m->env.sender || g->nsender_ids)
+		return false;
+	for (size_t i = 0; i < gs->nsas; i++) {
+		const gk_group_sa *sa = &gs->sas[i];
+		const gk_encr_info *e = gk_encr_lookup(sa->encr);
+		if (sa->proto != GK_PROTO_GIKE_UPDATE && e && e->counter_mode &&
+		    !find_sa(g, sa->proto, sa->spi, sa->spi_len))
+			return true;
+	}
+	return false;
 }
 
 /* New SAs and deletions, from GSA_REKEY or GSA_INBAND_REKEY. Delete with Protocol 0 is the whole
@@ -436,12 +479,18 @@ static void apply(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, const gk
 		g->atd = gs->atd;
 	if (gs->has_dtd)
 		g->dtd = gs->dtd;
+	bool no_sid = lacks_sender_id(m, g, gs);
+	if (no_sid) {
+		ev_note(m, g, "rekey_sas_refused", "reason",
+			"a counter-mode SA for a sender without a Sender-ID: nothing installed (RFC 9838 2.4.1.4)", 0);
+		reregister_later(m, g, "a counter-mode SA needs a Sender-ID");
+	}
 	for (size_t i = 0; i < gs->nsas; i++) {
 		const gk_group_sa *sa = &gs->sas[i];
 		if (sa->proto == GK_PROTO_GIKE_UPDATE) {
 			ev_sa(m, g, "rekey_sa_replaced", sa, 0);
 			set_kek(m, g, sa, false);
-		} else {
+		} else if (!no_sid) {
 			add_sa(m, g, sa, false);
 		}
 	}
@@ -612,6 +661,7 @@ static void replace_group(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, 
 	gk_frag_reset(&g->reasm);
 	OPENSSL_cleanse(&g->kek, sizeof(g->kek));
 	g->have_kek = false;
+	g->kek_expires_at = 0;
 	drop_old_kek(g);
 	g->registered = false;
 }
@@ -648,6 +698,7 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 	g->transport = transport_mode;
 	g->atd = gs->has_atd ? gs->atd : 0;
 	g->dtd = gs->has_dtd ? gs->dtd : 0;
+	g->nsender_ids = gs->nsender_ids;
 	if (gs->auth_key_len)
 		gk_pubkey_from_spki(GK_CHUNK(gs->auth_key, gs->auth_key_len), &g->auth_key);
 	bool ok = true;
@@ -766,6 +817,14 @@ static void on_timer(uv_timer_t *t)
 			/* DTD passed: the replaced Rekey SA goes, silently (RFC 9838 2.4.1.4) */
 			ev_sa(m, g, "rekey_sa_deleted", &g->old.sa, 0);
 			drop_old_kek(g);
+		}
+		if (g->kek_expires_at && now >= g->kek_expires_at) {
+			/* RFC 9838 4.4.2.2.1: "When the lifetime expires, the group security association
+			 * and all associated keys MUST be deleted"; one replaced within DTD goes too */
+			if (g->old.until)
+				ev_sa(m, g, "rekey_sa_deleted", &g->old.sa, 0);
+			drop_old_kek(g);
+			drop_kek(m, g, "rekey_sa_expired", "the Rekey SA's lifetime ended");
 		}
 		if (g->kek_soft_at && now >= g->kek_soft_at) {
 			g->kek_soft_at = 0;

@@ -88,11 +88,14 @@ static void usage(FILE *f)
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
-	      "           [--user USER] [--initial-contact] [--no-nat-t] [--ike-lifetime SECONDS]\n"
+	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
+	      "           [--ike-lifetime SECONDS]\n"
 	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
 	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23); --no-nat-t: no\n"
 	      "         NAT_DETECTION notifies, stay on PORT (a relay or port forward of that port only)\n"
+	      "--nat-keepalive: behind a NAT, while an IKE SA is kept, a NAT-keepalive after SECONDS\n"
+	      "         (less up to 1/4 jitter) without sending to the GCKS (default 20, 0 = off)\n"
 	      "--initial-contact: this gmd is the only one using its ID with this GCKS: its first IKE SA\n"
 	      "         replaces those the GCKS still holds for the ID (after a restart)\n"
 	      "--gcks-id: the identity the GCKS must authenticate as (required with --ca; its\n"
@@ -159,6 +162,18 @@ static void nat_t_cb(void *ctx)
 	gk_udp_set_marker(d->nat, true);
 	d->gcks_nat = d->gcks;
 	set_port((struct sockaddr *)&d->gcks_nat, NAT_T_PORT);
+}
+
+/* RFC 3948 2.3: a NAT-keepalive is the single octet 0xFF, without the marker, on the socket
+ * (and so the NAT mapping) IKE uses toward the GCKS's 4500. */
+static void keepalive_cb(void *ctx)
+{
+	gmd *d = ctx;
+	gk_udp *u = d->nat ? d->nat : d->udp;
+	const struct sockaddr *to = (const struct sockaddr *)(d->nat ? &d->gcks_nat : &d->gcks);
+	char at[64];
+	gk_dbg("NAT-keepalive to %s", gk_addr_text(to, at, sizeof(at)));
+	gk_udp_send_keepalive(u, to);
 }
 
 /* The address the kernel sends from toward the GCKS (a connected probe socket asks the route),
@@ -585,14 +600,14 @@ int main(int argc, char **argv)
 		{ "ca", required_argument, NULL, 'a' }, { "gcks-pubkey", required_argument, NULL, 'P' },
 		{ "sender", no_argument, NULL, 's' }, { "once", no_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' }, { "local", required_argument, NULL, 'l' },
-		{ "no-nat-t", no_argument, NULL, 'N' },
+		{ "no-nat-t", no_argument, NULL, 'N' }, { "nat-keepalive", required_argument, NULL, 'K' },
 		{ "log-level", required_argument, NULL, 'L' }, { "sag-encr", required_argument, NULL, 'E' },
 		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
 		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
 		{ "retransmit", required_argument, NULL, 'T' }, { "rereg-delay", required_argument, NULL, 'D' },
 		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
 		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
-		{ "ike-lifetime", required_argument, NULL, 'K' },
+		{ "ike-lifetime", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	gmd d;
@@ -603,6 +618,7 @@ int main(int argc, char **argv)
 	int level = GK_LOG_INFO, c, rc = 1;
 	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
 	unsigned ike_lifetime_s = IKE_LIFETIME_S;
+	unsigned keepalive_s = d.cfg.keepalive_ms / 1000;
 	bool have_id = false, no_nat_t = false;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -676,6 +692,12 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'K':
+			if (parse_pair(optarg, &keepalive_s, NULL) || keepalive_s > 3600) {
+				fprintf(stderr, "gmd: --nat-keepalive: use SECONDS, 0 to 3600 (0 = off)\n");
+				return 1;
+			}
+			break;
 		case 'D':
 			if (parse_pair(optarg, &rereg_s, NULL) || rereg_s < 2 || rereg_s > 3600) {
 				fprintf(stderr, "gmd: --rereg-delay: use SECONDS, 2 to 3600\n");
@@ -696,7 +718,7 @@ int main(int argc, char **argv)
 			}
 			d.cfg.nallow++;
 			break;
-		case 'K':
+		case 'X':
 			if (parse_pair(optarg, &ike_lifetime_s, NULL) ||
 			    (ike_lifetime_s && (ike_lifetime_s < 60 || ike_lifetime_s > 2592000))) {
 				fprintf(stderr, "gmd: --ike-lifetime: use SECONDS, 60 to 2592000 (0 = never rekey)\n");
@@ -721,6 +743,7 @@ int main(int argc, char **argv)
 		d.cfg.retry_max_ms = (retry_max_s > retry_s ? retry_max_s : retry_s) * 1000;
 		d.cfg.liveness_ms = liveness_s * 1000;
 		d.cfg.ike_lifetime_s = ike_lifetime_s;
+	d.cfg.keepalive_ms = keepalive_s * 1000;
 	}
 	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
 		usage(stderr);
@@ -788,7 +811,8 @@ int main(int argc, char **argv)
 	else
 		d.cfg.gcks = d.gcks;
 	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
-			     .send_ctx = &d, .event = event_cb, .nat_t = nat_t_cb };
+			     .send_ctx = &d, .event = event_cb, .nat_t = nat_t_cb,
+			     .keepalive = keepalive_cb };
 	size_t all[GK_GM_MAX_GROUPS];
 	for (size_t i = 0; i < d.cfg.ngroups; i++)
 		all[i] = i;

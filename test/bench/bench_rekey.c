@@ -81,11 +81,12 @@ typedef struct capture {
 	size_t datagrams, octets, largest;
 } capture;
 
-static void mcast_capture(void *ctx, const struct sockaddr *dst, uint8_t ttl, const char *iface,
+static void mcast_capture(void *ctx, const struct sockaddr *dst, uint16_t sport, uint8_t ttl, const char *iface,
 			  const uint8_t *data, size_t len)
 {
 	capture *c = ctx;
 	(void)dst;
+	(void)sport;
 	(void)ttl;
 	(void)iface;
 	(void)data;

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Integration test of NAT traversal (RFC 7296 2.23, RFC 9838 2.1.1): gmd registers through a
-# real NAT and moves to UDP 4500 with the non-ESP marker after IKE_SA_INIT.
+# real NAT and moves to UDP 4500 with the non-ESP marker after IKE_SA_INIT, over IPv4 and over
+# IPv6 (NAT66 masquerade); a gmd that stays keeps the NAT mapping with NAT-keepalives
+# (RFC 3948 2.3, 4), which gcksd ignores.
 #
 # Network namespaces (names end in $$):
 #   gcks    10.99.1.1/24     gcksd with its default listeners (UDP 500, 4500 and 848)
-#   router  10.99.1.254/24   nftables masquerade of 192.168.99.0/24 toward the GCKS
-#           192.168.99.254/24
+#           fd99:1::1/64
+#   router  10.99.1.254/24   nftables masquerade of 192.168.99.0/24 and fd99:99::/64 toward the GCKS
+#           192.168.99.254/24, fd99:1::fe/64, fd99:99::fe/64
 #   member  192.168.99.2/24  gmd --gcks 10.99.1.1 (no port: the default, 500); also with --local,
-#                            with --gcks 10.99.1.1:4500 and with --no-nat-t (stays on 500)
+#           fd99:99::2/64    with --gcks 10.99.1.1:4500, with --no-nat-t (stays on 500), over
+#                            IPv6 (--gcks fd99:1::1), and as a daemon with --nat-keepalive 1
 # nft counters in the GCKS's namespace count what arrives: IKE_SA_INIT on 500, and on 4500
 # datagrams that start with the marker (four zero octets) followed by an IKE header, by exchange
-# type; and what leaves, by source port. Everything is from the router's address (the NAT).
+# type, and NAT-keepalives (one octet 0xFF) from the NAT; and what leaves, by source port.
+# Everything is from the router's address (the NAT).
 # Needs root (exit 77 otherwise), ip, nft (Debian package nftables), openssl, python3.
 set -euo pipefail
 
@@ -45,6 +50,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 GROUP=keyid:nat-1
 GCKS_IP=10.99.1.1 NAT_IP=10.99.1.254 MEMBER_IP=192.168.99.2
+GCKS_IP6=fd99:1::1 NAT_IP6=fd99:1::fe MEMBER_IP6=fd99:99::2
 NETS="gcks router member"
 ns() { echo "gk-nat$1-$$"; }
 
@@ -93,17 +99,30 @@ ip -n "$(ns gcks)" addr add "$GCKS_IP/24" dev eth1
 ip -n "$(ns member)" addr add "$MEMBER_IP/24" dev eth1
 ip -n "$(ns router)" addr add "$NAT_IP/24" dev wan
 ip -n "$(ns router)" addr add 192.168.99.254/24 dev lan
+# IPv6 (nodad: usable at once)
+ip -n "$(ns gcks)" addr add "$GCKS_IP6/64" dev eth1 nodad
+ip -n "$(ns member)" addr add "$MEMBER_IP6/64" dev eth1 nodad
+ip -n "$(ns router)" addr add "$NAT_IP6/64" dev wan nodad
+ip -n "$(ns router)" addr add fd99:99::fe/64 dev lan nodad
 for l in "gcks eth1" "member eth1" "router wan" "router lan"; do
 	set -- $l
 	ip -n "$(ns "$1")" link set "$2" up
 done
 ip -n "$(ns member)" route add default via 192.168.99.254
+ip -n "$(ns member)" -6 route add default via fd99:99::fe
 ip netns exec "$(ns router)" sysctl -qw net.ipv4.ip_forward=1
+ip netns exec "$(ns router)" sysctl -qw net.ipv6.conf.all.forwarding=1
 ip netns exec "$(ns router)" nft -f - <<EOF
 table ip nat {
 	chain post {
 		type nat hook postrouting priority srcnat; policy accept;
 		ip saddr 192.168.99.0/24 oifname "wan" masquerade
+	}
+}
+table ip6 nat {
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip6 saddr fd99:99::/64 oifname "wan" masquerade
 	}
 }
 EOF
@@ -119,6 +138,7 @@ table ip count {
 	counter notnat {}
 	counter out500 {}
 	counter out4500 {}
+	counter keepalive4500 {}
 	chain in {
 		type filter hook input priority 0; policy accept;
 		udp dport { 500, 4500 } ip saddr != $NAT_IP counter name notnat
@@ -128,6 +148,7 @@ table ip count {
 		udp dport 4500 @th,64,32 0 @th,240,8 39 counter name auth4500
 		udp dport 4500 @th,64,32 0 @th,240,8 34 counter name init4500
 		udp dport 4500 @th,64,32 != 0 counter name nomarker4500
+		udp dport 4500 udp length 9 @th,64,8 255 ip saddr $NAT_IP counter name keepalive4500
 	}
 	chain out {
 		type filter hook output priority 0; policy accept;
@@ -135,12 +156,25 @@ table ip count {
 		udp sport 4500 @th,64,32 0 counter name out4500
 	}
 }
+table ip6 count6 {
+	counter init500 {}
+	counter auth4500 {}
+	counter nomarker4500 {}
+	counter notnat {}
+	chain in {
+		type filter hook input priority 0; policy accept;
+		udp dport { 500, 4500 } ip6 saddr != $NAT_IP6 counter name notnat
+		udp dport 500 @th,208,8 34 counter name init500
+		udp dport 4500 @th,64,32 0 @th,240,8 39 counter name auth4500
+		udp dport 4500 @th,64,32 != 0 counter name nomarker4500
+	}
+}
 EOF
 for l in "gcks eth1" "member eth1" "router wan" "router lan"; do
 	set -- $l
 	wait_for 5 sh -c "ip -n $(ns "$1") link show $2 | grep -q LOWER_UP" || fatal "$2 of $1 is not up"
 done
-ok "member $MEMBER_IP, GCKS $GCKS_IP, between them a masquerading router ($NAT_IP)"
+ok "member $MEMBER_IP, GCKS $GCKS_IP, between them a masquerading router ($NAT_IP); the same over IPv6"
 
 # ---- GCKS ----
 umask 077
@@ -268,5 +302,55 @@ prc=0
 ip netns exec "$(ns gcks)" python3 "$W/probe.py" "$GCKS_IP" marked || prc=$?
 [ "$prc" = 0 ] && ok "the same with the marker is answered, with the marker" ||
 	not_ok "the same with the marker is answered, with the marker (probe exit $prc)"
+
+# ---- IPv6: the same through a NAT66 masquerade ----
+run_gmd ipv6 "$GCKS_IP6"
+if grep -q "a NAT lies between us and the initiator at \[$NAT_IP6\]" "$W/gcksd.log"; then ok "gcksd detected the IPv6 NAT"
+else not_ok "gcksd detected the IPv6 NAT"
+fi
+ip netns exec "$(ns gcks)" nft list counters table ip6 count6 >"$W/nft.txt"
+check_count "IPv6: IKE_SA_INIT arrived on UDP 500" init500 -ge 1
+check_count "IPv6: GSA_AUTH arrived on UDP 4500 after the non-ESP marker" auth4500 -ge 1
+check_count "IPv6: every datagram on 4500 carried the marker" nomarker4500 -eq 0
+check_count "IPv6: every datagram came from the NAT's address" notnat -eq 0
+
+# ---- NAT-keepalives (RFC 3948 2.3, 4): a gmd that stays keeps its mapping to 4500 alive ----
+ka() { ip netns exec "$(ns gcks)" nft list counter ip count keepalive4500 | awk '$1 == "packets" { print $2 }'; }
+ka_at_least() { [ "$(ka)" -ge "$1" ]; }
+ka_before=$(ka)
+ip netns exec "$(ns member)" "$GMD" --gcks "$GCKS_IP" --id fqdn:m1.example --group "$GROUP" \
+	--psk-file "$W/m1.psk" --sa-backend none --json --log-level debug --nat-keepalive 1 \
+	>"$W/gmd-ka.json" 2>"$W/gmd-ka.log" &
+kapid=$!
+pids+=($kapid)
+wait_for 20 grep -q '"event":"registered"' "$W/gmd-ka.json" || not_ok "gmd (daemon) registered through the NAT"
+# the GCKS keeps the IKE SA for its ike-idle-timeout (60 s): a keepalive every 0.75..1 s till then
+if wait_for 15 ka_at_least $((ka_before + 3)); then
+	ok "gmd's NAT-keepalives (one octet 0xFF, no marker) reached the GCKS's 4500 from the NAT's address ($(($(ka) - ka_before)))"
+else
+	not_ok "gmd's NAT-keepalives reached the GCKS's 4500 through the NAT ($(($(ka) - ka_before)), wanted >= 3)"
+fi
+grep -q "NAT-keepalive to $GCKS_IP:4500" "$W/gmd-ka.log" && ok "gmd logged its keepalives to $GCKS_IP:4500" ||
+	not_ok "gmd logged its keepalives to $GCKS_IP:4500"
+kill "$kapid" 2>/dev/null || true
+wait "$kapid" 2>/dev/null || true
+
+# ---- a flood of keepalives costs gcksd no state and no log line: it answers as before ----
+lines=$(wc -l <"$W/gcksd.log")
+ip netns exec "$(ns gcks)" python3 - "$GCKS_IP" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(20000):
+    s.sendto(b"\xff", (sys.argv[1], 4500))
+PY
+prc=0
+ip netns exec "$(ns gcks)" python3 "$W/probe.py" "$GCKS_IP" marked || prc=$?
+[ "$prc" = 0 ] && ok "gcksd answers IKE on 4500 after a flood of 20000 keepalives" ||
+	not_ok "gcksd answers IKE on 4500 after a flood of 20000 keepalives (probe exit $prc)"
+if tail -n +"$((lines + 1))" "$W/gcksd.log" | grep -v "IKE_SA_INIT\|half-open\|NAT lies" | grep -q .; then
+	not_ok "gcksd logged nothing about the keepalives (debug level)"
+else
+	ok "gcksd logged nothing about the keepalives (debug level)"
+fi
 
 [ "$fails" -eq 0 ] || exit 1

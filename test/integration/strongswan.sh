@@ -2,7 +2,11 @@
 # shellcheck disable=SC2317 # functions run indirectly (traps, check)
 # Interop with a real IKEv2 stack (issue 4): strongSwan's charon (Debian charon-systemd +
 # strongswan-swanctl) initiates a childless IKE SA (RFC 6023) to gcksd, once with a pre-shared
-# key and once with X.509 certificates, and the result is read from swanctl --list-sas.
+# key and once with X.509 certificates, and the result is read from swanctl --list-sas. Then
+# one PSK IKE SA per IKE proposal of PROPOSALS below (AES-GCM, AES-CBC + HMAC-SHA2,
+# ChaCha20-Poly1305; X25519 and ECP-256), each checked to be the one negotiated on both sides:
+# strongSwan's swanctl --list-sas, and the SA payload of gcksd's IKE_SA_INIT response on the
+# wire (tshark).
 #
 # Everything runs in two network namespaces made here, joined by a veth pair:
 #   gcksd   10.99.0.1 (UDP 500 and 4500)  <->  10.99.0.2 charon-systemd (own strongswan.conf,
@@ -23,6 +27,16 @@ SS_FRAGMENTATION=${SS_FRAGMENTATION:-yes}
 SS_CERT_KEY=${SS_CERT_KEY:-rsa}
 # The IKE proposal strongSwan offers (one gcksd accepts, without a KWA transform).
 SS_PROPOSAL=${SS_PROPOSAL:-aes256gcm16-prfsha256-x25519}
+# Each IKE proposal strongSwan offers alone on a connection of its own, as
+#   strongSwan proposal | what swanctl --list-sas shows | what gcksd's IKE_SA_INIT response
+#   chose: ENCR / Key Length / INTEG / PRF / KE transform IDs (RFC 7296 3.3.2, IANA numbers),
+#   "-" where the transform or attribute is absent.
+PROPOSALS=(
+	"aes256gcm16-prfsha256-x25519|AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519|20/256/-/5/31"
+	"aes128-sha256-prfsha256-ecp256|AES_CBC-128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_256|12/128/12/5/19"
+	"chacha20poly1305-prfsha512-x25519|CHACHA20_POLY1305/PRF_HMAC_SHA2_512/CURVE_25519|28/-/-/7/31"
+	"aes256-sha512-prfsha384-ecp256|AES_CBC-256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_384/ECP_256|12/256/14/6/19"
+)
 
 GCKS_IP=10.99.0.1
 SS_IP=10.99.0.2
@@ -48,8 +62,8 @@ if ! [ -x "$gcksd" ] || ! [ -x "$gcksctl" ]; then
 	exit 99
 fi
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, port 500)"
-for t in ip openssl swanctl /usr/sbin/charon-systemd timeout; do
-	command -v "$t" >/dev/null || skip "$t not installed (apt-get install charon-systemd strongswan-swanctl iproute2 openssl)"
+for t in ip openssl swanctl /usr/sbin/charon-systemd timeout tshark dumpcap; do
+	command -v "$t" >/dev/null || skip "$t not installed (apt-get install charon-systemd strongswan-swanctl iproute2 openssl tshark)"
 done
 getent passwd gikev2 >/dev/null || skip "no user gikev2 for gcksd to drop privileges to (tools/deps creates it)"
 
@@ -60,6 +74,7 @@ veth_g=gkg$$
 veth_s=gks$$
 gcksd_pid=
 charon_pid=
+dumpcap_pid=
 failed=0
 started=$SECONDS
 
@@ -85,6 +100,7 @@ cleanup() {
 		logs | sed 's/^/# /'
 	fi
 	[ -z "$charon_pid" ] || stop "$charon_pid" || true
+	[ -z "$dumpcap_pid" ] || stop "$dumpcap_pid" || true
 	[ -z "$gcksd_pid" ] || stop "$gcksd_pid" || true
 	ip netns del "$ns_ss" 2>/dev/null || true
 	ip netns del "$ns_gcks" 2>/dev/null || true
@@ -239,8 +255,30 @@ swanctl {
 	load = random openssl pem pkcs1 pkcs8 x509 pubkey
 }
 EOF
+# One PSK connection per entry of PROPOSALS: gcks-p1, gcks-p2, ...
+prop_conns=
+for i in "${!PROPOSALS[@]}"; do
+	prop_conns+="
+	gcks-p$((i + 1)) {
+		version = 2
+		local_addrs = $SS_IP
+		remote_addrs = $GCKS_IP
+		proposals = ${PROPOSALS[$i]%%|*}
+		childless = force
+		rekey_time = 0
+		dpd_delay = 0
+		local {
+			auth = psk
+			id = fqdn:$PSK_ID
+		}
+		remote {
+			auth = psk
+			id = fqdn:$GCKS_ID
+		}
+	}"
+done
 cat >"$sw/swanctl.conf" <<EOF
-connections {
+connections {$prop_conns
 	gcks-psk {
 		version = 2
 		local_addrs = $SS_IP
@@ -388,6 +426,68 @@ check "gcks-rekey: the rekeyed IKE SA is ESTABLISHED" established gcks-rekey "$G
 swan --list-sas --ike gcks-rekey 2>&1 | sed 's/^/# /'
 check "gcks-rekey: swanctl --terminate on the new IKE SA: gcksd answers strongSwan's Delete" \
 	answered_delete gcks-rekey
+
+# ---- one IKE SA per proposal, each the one negotiated ----
+# gcksd's choice is read from the wire: the SA payload of its IKE_SA_INIT response.
+# dumpcap (tshark's capture engine) writes each packet as it comes, so none is lost on SIGTERM.
+ip netns exec "$ns_gcks" dumpcap -q -i "$veth_g" -f 'udp port 500' -w "$work/ike.pcapng" \
+	>"$work/dumpcap.out" 2>&1 &
+dumpcap_pid=$!
+for _ in $(seq 200); do
+	grep -q 'Capturing on' "$work/dumpcap.out" 2>/dev/null && break
+	kill -0 "$dumpcap_pid" 2>/dev/null || break
+	sleep 0.05
+done
+grep -q 'Capturing on' "$work/dumpcap.out" || { cat "$work/dumpcap.out"; fatal "dumpcap did not start capturing"; }
+ispi() { # conn: the IKE SA's initiator SPI from swanctl --list-sas
+	swan --list-sas --ike "$1" 2>/dev/null | sed -n "s/^$1: #[0-9]*, ESTABLISHED, IKEv2, \([0-9a-f]*\)_i.*/\1/p"
+}
+shows_proposal() { # conn text: swanctl --list-sas names the proposal
+	swan --list-sas --ike "$1" 2>/dev/null | grep -Eq "^  $2\$"
+}
+declare -A spis
+for i in "${!PROPOSALS[@]}"; do
+	conn=gcks-p$((i + 1))
+	IFS='|' read -r offer shown _ <<<"${PROPOSALS[$i]}"
+	if swan --initiate --ike "$conn" --timeout 20 >"$ss/$conn.initiate" 2>&1; then
+		ok "$offer: swanctl --initiate --ike $conn succeeded"
+	else
+		notok "$offer: swanctl --initiate --ike $conn failed"
+		sed 's/^/# /' "$ss/$conn.initiate"
+	fi
+	check "$offer: swanctl --list-sas shows $conn ESTABLISHED with remote '$GCKS_ID'" established "$conn" "$GCKS_ID"
+	check "$offer: strongSwan negotiated $shown" shows_proposal "$conn" "$shown"
+	spis[$conn]=$(ispi "$conn")
+	check "$offer: swanctl --terminate: gcksd answers strongSwan's Delete" answered_delete "$conn"
+done
+responses() { # IKE_SA_INIT responses with an SA payload captured so far
+	tshark -n -r "$work/ike.pcapng" -Y 'isakmp.exchangetype == 34 && isakmp.flag_r == 1 && isakmp.tf.type' \
+		2>/dev/null | wc -l
+}
+for _ in $(seq 100); do
+	[ "$(responses)" -ge "${#PROPOSALS[@]}" ] && break
+	sleep 0.05
+done
+stop "$dumpcap_pid" || true
+dumpcap_pid=
+chosen() { # initiator SPI: ENCR/Key Length/INTEG/PRF/KE of the IKE_SA_INIT response's SA payload
+	tshark -n -r "$work/ike.pcapng" \
+		-Y "isakmp.exchangetype == 34 && isakmp.flag_r == 1 && isakmp.ispi == $1 && isakmp.tf.type" \
+		-T fields -E separator=, -E occurrence=a -E aggregator=';' \
+		-e isakmp.tf.id.encr -e isakmp.ike2.attr.key_length -e isakmp.tf.id.integ \
+		-e isakmp.tf.id.prf -e isakmp.tf.id.dh 2>"$work/tshark.err" |
+		awk -F, -v OFS=/ '{ for (i = 1; i <= NF; i++) if ($i == "") $i = "-"; $1 = $1; print }'
+}
+gcksd_chose() { # conn expected
+	local got
+	[ -n "${spis[$1]}" ] || { echo "no SPI for $1"; return 1; }
+	got=$(chosen "${spis[$1]}")
+	[ "$got" = "$2" ] || { echo "gcksd chose $got"; return 1; }
+}
+for i in "${!PROPOSALS[@]}"; do
+	IFS='|' read -r offer _ ids <<<"${PROPOSALS[$i]}"
+	check "$offer: gcksd's IKE_SA_INIT response chose $ids (tshark)" gcksd_chose "gcks-p$((i + 1))" "$ids"
+done
 check "gcksd survived and answers on its control socket" \
 	ip netns exec "$ns_gcks" "$gcksctl" --db "$db" --control "$ctl" status
 check "gcksd process still running" kill -0 "$gcksd_pid"

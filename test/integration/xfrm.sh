@@ -9,7 +9,10 @@
 #   r1    10.98.0.21  gmd (receiver)
 #   r2    10.98.0.22  gmd (receiver)
 #   r3    10.98.0.23  gmd in group keyid:xfrm-wide, whose SA names the LAN 10.98.0.0/24 as
-#                     destination: refused, nothing in the kernel; with --allow-selector it goes in
+#                     destination: refused, nothing in the kernel; with --allow-selector it goes in.
+#                     Then gmd --sender in keyid:xfrm-multi, an AES-CBC SA with several senders
+#                     (unspecified-32, source 10.98.0.0/24): a sender that also receives the
+#                     others' traffic, so in, fwd and out policies (RFC 9838 2.3.3)
 # Before gmd starts, r1 gets a "stale" policy carrying gmd's marker (reqid 0x4749xxxx and priority
 # 450000, as a killed gmd would leave it) and two that are not gmd's (another reqid; gmd's reqid
 # range with another priority): gmd must remove only the first.
@@ -138,7 +141,7 @@ fi
 # ---- GCKS ----
 mkdir -p "$W/gcks"
 umask 077
-for m in sender-1 recv-1 recv-2 recv-3; do
+for m in sender-1 recv-1 recv-2 recv-3 multi-1 multi-2; do
 	echo "0x$(openssl rand -hex 32)" >"$W/$m.psk"
 done
 cat >"$W/gcks/xfrm.yaml" <<EOF
@@ -198,10 +201,39 @@ members:
     psk: $(cat "$W/recv-3.psk")
     role: receiver
 EOF
+# Several senders on one SA, and a sender is a listener of the others (RFC 9838 2.3.3).
+cat >"$W/gcks/multi.yaml" <<EOF
+id: keyid:xfrm-multi
+rekey:
+  transport: multicast
+  key-wrap: kw-5649-256
+  address: 239.98.0.3
+  port: 848
+  ttl: 1
+sas:
+  - name: chat
+    protocol: esp
+    encryption: aes-cbc
+    key-length: 128
+    integrity: hmac-sha2-256-128
+    sequence-numbers: unspecified-32
+    source: 10.98.0.0/24
+    destination: 239.98.1.3
+    ip-protocol: udp
+    ports: 5006
+    lifetime: 1h
+members:
+  - id: fqdn:multi-1.example
+    psk: $(cat "$W/multi-1.psk")
+    role: sender
+  - id: fqdn:multi-2.example
+    psk: $(cat "$W/multi-2.psk")
+    role: sender
+EOF
 umask 022
 db=$W/gcks/gcks.db ctl=$W/gcks/gcksd.sock
 "$GCKSCTL" --db "$db" init --id fqdn:gcks.example >"$W/gcksctl.log" 2>&1 || fatal "gcksctl init"
-"$GCKSCTL" --db "$db" policy load "$W/gcks/xfrm.yaml" "$W/gcks/wide.yaml" >>"$W/gcksctl.log" 2>&1 || fatal "gcksctl policy load"
+"$GCKSCTL" --db "$db" policy load "$W/gcks/xfrm.yaml" "$W/gcks/wide.yaml" "$W/gcks/multi.yaml" >>"$W/gcksctl.log" 2>&1 || fatal "gcksctl policy load"
 ip netns exec "$(ns gcks)" "$GCKSD" --db "$db" --listen "${IP[gcks]}:848" --control "$ctl" --foreground \
 	--log-level debug >"$W/gcks/gcksd.log" 2>&1 &
 pids+=($!)
@@ -299,6 +331,37 @@ check "r3 with --allow-selector 10.98.0.0/24: the group's SA goes to the kernel"
 kill -TERM "$r3_pid"
 wait "$r3_pid" || true
 check "r3: nothing left after SIGTERM" kernel_empty r3
+
+# ---- a sender that also receives: keyid:xfrm-multi in r3 (AES-CBC, which more kernels have) ----
+ip netns add "$(ns scratch)"
+cbc_probe=$(ip -n "$(ns scratch)" xfrm state add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x100 mode tunnel \
+	enc 'cbc(aes)' 0x0102030405060708090a0b0c0d0e0f10 \
+	auth-trunc 'hmac(sha256)' 0x0102030405060708090a0b0c0d0e0f100102030405060708090a0b0c0d0e0f10 128 2>&1) &&
+	cbc=1 || cbc=0
+ip netns del "$(ns scratch)"
+if [ "$cbc" = 1 ]; then
+	ip netns exec "$(ns r3)" "$GMD" --gcks "${IP[gcks]}:848" --id fqdn:multi-1.example --group keyid:xfrm-multi \
+		--psk-file "$W/multi-1.psk" --local "${IP[r3]}" --mcast-iface eth0 --sa-backend xfrm --json \
+		--log-level debug --sender >"$W/gmd-r3m.json" 2>"$W/gmd-r3m.log" &
+	r3_pid=$!
+	pids+=($r3_pid)
+	check "r3 (sender of keyid:xfrm-multi): the SA is installed" wait_for 15 ev "$W/gmd-r3m.json" sa_added
+	mspi=$(ev "$W/gmd-r3m.json" spi) || mspi=none
+	msel_re='src 10\.98\.0\.0/24 dst 239\.98\.1\.3/32 proto udp dport 5006'
+	check "r3: ESP SA 0x$mspi with cbc(aes) in ip xfrm state" has_state r3 \
+		"proto esp spi 0x$mspi reqid [0-9]+ mode tunnel .*enc cbc\(aes\)"
+	check "r3: out policy with template ESP SPI 0x$mspi (it sends)" has_policy r3 \
+		"^$msel_re dir out priority 450000 .*proto esp spi 0x$mspi reqid [0-9]+ mode tunnel"
+	check "r3: in policy for the same selectors (it receives the other senders' traffic)" has_policy r3 \
+		"^$msel_re dir in priority 450000 .*proto esp"
+	check "r3: fwd policy for the same selectors" has_policy r3 "^$msel_re dir fwd priority 450000 .*proto esp"
+	kill -TERM "$r3_pid"
+	wait "$r3_pid" || true
+	check "r3: nothing left after SIGTERM" kernel_empty r3
+else
+	echo "# kernel probe: 'ip xfrm state add ... enc cbc(aes) auth-trunc hmac(sha256)' said: ${cbc_probe:-failed}"
+	echo "# the sender-that-also-receives check NOT run: this kernel cannot hold an ESP AES-CBC SA"
+fi
 
 spi=$(ev "$W/gmd-r1.json" spi) || fatal "no registration (and no SPI) in gmd's JSON output"
 echo "# group SA: ESP SPI 0x$spi"

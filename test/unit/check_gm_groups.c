@@ -15,6 +15,7 @@
 #include "rand.h"
 #include "rekey_msg.h"
 #include "udp.h"
+#include "member/gm_check.h"
 #include "member/gm_groups.h"
 
 gk_status __wrap_gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
@@ -202,12 +203,63 @@ START_TEST(initial_message_id_not_reset)
 }
 END_TEST
 
+/* RFC 9838 2.5.2: "If the Sender-ID value doesn't fit into the number of bits from the
+ * GWP_SENDER_ID_BITS attributes, then the GM MUST treat this as a fatal error": the check at the
+ * edges (the largest value that fits, the smallest that does not, 0 and 32 bits), and without the
+ * attribute (one sender, 4.4.3.1.2) nothing to fit. A sender given a counter-mode SA without a
+ * Sender-ID (4.5.3.3, 2.4.1.4) is refused the same way. */
+START_TEST(sender_ids_fit)
+{
+	gk_group_state gs;
+	char why[128] = "";
+	memset(&gs, 0, sizeof(gs));
+	gs.sender_ids[0] = 0;
+	gs.sender_ids[1] = 255;
+	gs.nsender_ids = 2;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_OK); /* no attribute */
+	gs.has_sender_id_bits = true;
+	gs.sender_id_bits = 8;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_OK);
+	gs.sender_ids[gs.nsender_ids++] = 256;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_E_MALFORMED);
+	ck_assert_str_eq(why, "Sender-ID 256 does not fit GWP_SENDER_ID_BITS 8 (RFC 9838 2.5.2)");
+	gs.sender_id_bits = 9;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_OK);
+	gs.sender_id_bits = 0;
+	gs.nsender_ids = 1; /* Sender-ID 0 in no bits */
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_OK);
+	gs.sender_ids[0] = 1;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_E_MALFORMED);
+	gs.sender_ids[0] = UINT32_MAX;
+	gs.sender_id_bits = 32;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_OK);
+	gs.sender_id_bits = 31;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_E_MALFORMED);
+	/* a sender given a counter-mode SA and no Sender-ID at all; a receiver, or an SA not in a
+	 * counter mode, needs none */
+	memset(&gs, 0, sizeof(gs));
+	gs.sas[0].proto = GK_PROTO_ESP;
+	gs.sas[0].encr = GK_ENCR_AES_CBC;
+	gs.nsas = 1;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, true, why, sizeof(why)), GK_OK);
+	gs.sas[1].proto = GK_PROTO_ESP;
+	gs.sas[1].encr = GK_ENCR_AES_GCM_16;
+	gs.nsas = 2;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, false, why, sizeof(why)), GK_OK);
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, true, why, sizeof(why)), GK_E_MALFORMED);
+	ck_assert_str_eq(why, "a counter-mode SA for a sender without GM_SENDER_ID (RFC 9838 4.5.3.3)");
+	gs.sender_ids[gs.nsender_ids++] = 0;
+	ck_assert_int_eq(gk_gm_sender_ids_check(&gs, true, why, sizeof(why)), GK_OK);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gm_groups");
 	TCase *tc = tcase_create("gm_groups");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, initial_message_id_not_reset);
+	tcase_add_test(tc, sender_ids_fit);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -311,6 +311,7 @@ static const char everything[] =
 	"    sender-id-bits: 12\n"
 	"    rekey-margin: 33%\n"
 	"    ike-idle-timeout: 90\n"
+	"    max-packet-rate: 40000\n"
 	"    rekey:\n"
 	"      transport: multicast\n"
 	"      encryption: AES_CBC\n"
@@ -382,6 +383,7 @@ START_TEST(everything_round_trip)
 	ck_assert_uint_eq(g->kek.interval_ms, 250);
 	ck_assert_uint_eq(g->kek.lifetime, 7200);
 	ck_assert_uint_eq(g->rekey_margin_pct, 33);
+	ck_assert_uint_eq(g->max_packet_rate, 40000);
 	ck_assert_uint_eq(tek(g, "ctr")->src.port_lo, 3);
 	ck_assert_uint_eq(tek(g, "ctr")->dst.ip_proto, 200);
 	ck_assert_uint_eq(tek(g, "gmac")->encr, GK_ENCR_NULL_AUTH_AES_GMAC);
@@ -413,6 +415,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(g->sender_id_bits, 0);
 	ck_assert_uint_eq(g->rekey_margin_pct, 20);
 	ck_assert_uint_eq(g->ike_idle_timeout, 60);
+	ck_assert_uint_eq(g->max_packet_rate, 100000);
 	ck_assert_int_eq(g->rekey_transport, GK_REKEY_INBAND);
 	ck_assert(!g->kek.present);
 	ck_assert_uint_eq(g->nmembers, 0);
@@ -452,10 +455,15 @@ START_TEST(defaults)
 	ck_assert_str_eq(k->iface, "");
 	ck_assert_uint_eq(k->dst.port_lo, 848);
 	ck_assert_uint_eq(k->dst.port_hi, 848);
+	/* RFC 9838 4.4.2: GSA_REKEY's source is one address (the GCKS's own, filled in by gcksd),
+	 * UDP, one port (848, where gcksd sends it from) */
 	ck_assert_uint_eq(k->src.family, 6);
-	ck_assert_uint_eq(k->src.port_lo, 0);
-	ck_assert_uint_eq(k->src.port_hi, 65535);
-	ck_assert_mem_hex(k->src.end, 16, "ffffffffffffffffffffffffffffffff");
+	ck_assert(gk_kek_src_is_gcks(&k->src));
+	ck_assert_mem_hex(k->src.start, 16, "00000000000000000000000000000000");
+	ck_assert_mem_hex(k->src.end, 16, "00000000000000000000000000000000");
+	ck_assert_uint_eq(k->src.ip_proto, 17);
+	ck_assert_uint_eq(k->src.port_lo, 848);
+	ck_assert_uint_eq(k->src.port_hi, 848);
 	ck_assert_uint_eq(g->teks[0].sn, GK_SN_UNSPEC32); /* two senders */
 	ck_assert_int_eq(g->members[0].auth, GK_MAUTH_CERT);
 	ck_assert_int_eq(g->members[0].role, GK_ROLE_RECEIVER);
@@ -489,8 +497,8 @@ START_TEST(spellings)
 	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
 		char yaml[256];
 		loaded l;
-		snprintf(yaml, sizeof(yaml), "id: keyid:g\nsas:\n  - name: a\n    destination: 239.1.1.1\n"
-			 "    lifetime: %s\n", durations[i].value);
+		snprintf(yaml, sizeof(yaml), "id: keyid:g\nmax-packet-rate: 1000\nsas:\n  - name: a\n"
+			 "    destination: 239.1.1.1\n    lifetime: %s\n", durations[i].value);
 		load_str(&l, yaml);
 		assert_ok(&l, durations[i].value);
 		ck_assert_uint_eq(l.g[0].teks[0].lifetime, durations[i].secs);
@@ -547,6 +555,137 @@ START_TEST(implicit_authentication_warns)
 }
 END_TEST
 
+/* RFC 9838 3.1: the Rekey SA's KWK wraps every key of the group in GSA_REKEY; a shorter one
+ * loads (SHOULD NOT) with a warning at rekey.key-wrap naming the longest key. */
+#define REKEY_KW(kw) "rekey:\n  transport: multicast\n  key-wrap: " kw "\n  address: 239.0.0.1\n"
+START_TEST(weak_rekey_kwk_warns)
+{
+	static const struct {
+		const char *yaml, *expect; /* expect NULL: no message at all */
+	} cases[] = {
+		{ BASE REKEY_KW("kw-5649-128"),
+		  "t.yaml:7:13: rekey.key-wrap: warning: kw-5649-128 wraps keys with a 128-bit key, shorter than the "
+		  "Rekey SA's encryption key (256 bits): use kw-5649-256 (RFC 9838 3.1)" },
+		{ BASE REKEY_KW("kw-5649-128") "  key-length: 128\n",
+		  "t.yaml:7:13: rekey.key-wrap: warning: kw-5649-128 wraps keys with a 128-bit key, shorter than the "
+		  "key of sas[0] 'a' (256 bits): use kw-5649-256 (RFC 9838 3.1)" },
+		{ BASE "    key-length: 192\n" REKEY_KW("kw-5649-128") "  key-length: 128\n",
+		  "t.yaml:8:13: rekey.key-wrap: warning: kw-5649-128 wraps keys with a 128-bit key, shorter than the "
+		  "key of sas[0] 'a' (192 bits): use kw-5649-192 (RFC 9838 3.1)" },
+		{ BASE "    encryption: chacha20-poly1305\n" REKEY_KW("kw-5649-192") "  key-length: 192\n",
+		  "t.yaml:8:13: rekey.key-wrap: warning: kw-5649-192 wraps keys with a 192-bit key, shorter than the "
+		  "key of sas[0] 'a' (256 bits): use kw-5649-256 (RFC 9838 3.1)" },
+		{ BASE "    key-length: 128\n" REKEY_KW("kw-5649-128") "  key-length: 128\n", NULL },
+		{ BASE "    protocol: ah\n    integrity: sha256\n" REKEY_KW("kw-5649-128") "  key-length: 128\n", NULL },
+		{ BASE REKEY_KW("kw-5649-256"), NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		loaded l;
+		load_str(&l, cases[i].yaml);
+		ck_assert_int_eq(l.st, GK_OK);
+		ck_assert_uint_eq(l.d.errors, 0);
+		if (cases[i].expect) {
+			ck_assert_uint_eq(l.d.warnings, 1);
+			ck_assert_str_eq(gk_diag_text(&l.d, 0), cases[i].expect);
+		} else {
+			ck_assert_uint_eq(l.d.warnings, 0);
+		}
+		unload(&l);
+	}
+}
+END_TEST
+
+/* RFC 9838 2.6: an SA's lifetime x max-packet-rate must stay within 90% of 2^32 sequence
+ * numbers (3865470566): 38654 s at the default 100000/s is the longest lifetime. */
+#define WRAP_MSG(at, life, rate, pkts, max) \
+	"t.yaml:" at ": sas[0].lifetime: " life " at max-packet-rate " rate "/s is " pkts " packets per sender, " \
+	"more than 90% of the 2^32 sequence numbers, which must not wrap (RFC 9838 2.6): at most " max \
+	", or a lower max-packet-rate"
+START_TEST(sequence_numbers_do_not_wrap)
+{
+	static const struct {
+		const char *yaml, *expect; /* expect NULL: loads without a message */
+	} cases[] = {
+		{ BASE "    lifetime: 38654s\n", NULL },
+		{ BASE "    lifetime: 38655s\n", WRAP_MSG("5:15", "38655s", "100000", "3865500000", "38654s") },
+		{ BASE "    lifetime: 12h\n", WRAP_MSG("5:15", "12h", "100000", "4320000000", "38654s") },
+		{ BASE "max-packet-rate: 2000000\n", WRAP_MSG("3:5", "1h", "2000000", "7200000000", "1932s") },
+		{ BASE "max-packet-rate: 1073741\n", NULL }, /* 1h: 3865467600 packets */
+		{ BASE "max-packet-rate: 1073742\n", WRAP_MSG("3:5", "1h", "1073742", "3865471200", "3599s") },
+		{ BASE "    lifetime: 30d\nmax-packet-rate: 1491\n", NULL },
+		{ BASE "max-packet-rate: 0\n", "t.yaml:5:18: max-packet-rate: must be between 1 and 4294967295, got 0" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		loaded l;
+		load_str(&l, cases[i].yaml);
+		if (!cases[i].expect) {
+			assert_ok(&l, cases[i].yaml);
+			ck_assert_uint_eq(l.d.warnings, 0);
+		} else {
+			ck_assert_int_eq(l.st, GK_E_INVAL);
+			ck_assert_uint_eq(l.d.count, 1);
+			ck_assert_str_eq(gk_diag_text(&l.d, 0), cases[i].expect);
+		}
+		unload(&l);
+	}
+}
+END_TEST
+
+/* RFC 9838 4.4.2: the Rekey SA's source selector SHOULD be one address and one port: the
+ * default (source: gcks, source-port: 848) is; a policy that widens it loads with a warning at
+ * the field. */
+START_TEST(rekey_source_selector)
+{
+	static const struct {
+		const char *extra, *expect; /* expect NULL: no message */
+		bool gcks;
+		const char *start, *end;    /* hex of the IPv4 range when not gcks */
+		uint16_t lo, hi;
+	} cases[] = {
+		{ "", NULL, true, NULL, NULL, 848, 848 },
+		{ "  source: gcks\n  source-port: 5000\n", NULL, true, NULL, NULL, 5000, 5000 },
+		{ "  source: 192.0.2.10\n", NULL, false, "c000020a", "c000020a", 848, 848 },
+		{ "  source: any\n",
+		  "t.yaml:9:11: rekey.source: warning: GSA_REKEY leaves from one address: a source selector wider than one "
+		  "address lets members accept it from others (RFC 9838 4.4.2 SHOULD); the default, gcks, is the GCKS's own address",
+		  false, "00000000", "ffffffff", 848, 848 },
+		{ "  source: 192.0.2.0/24\n",
+		  "t.yaml:9:11: rekey.source: warning: GSA_REKEY leaves from one address: a source selector wider than one "
+		  "address lets members accept it from others (RFC 9838 4.4.2 SHOULD); the default, gcks, is the GCKS's own address",
+		  false, "c0000200", "c00002ff", 848, 848 },
+		{ "  source-port: any\n",
+		  "t.yaml:9:16: rekey.source-port: warning: GSA_REKEY leaves from one port: a source selector wider than one "
+		  "port lets members accept it from others (RFC 9838 4.4.2 SHOULD); the default is 848",
+		  true, NULL, NULL, 0, 65535 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char yaml[512];
+		loaded l;
+		snprintf(yaml, sizeof(yaml), "%s%s", BASE REKEY, cases[i].extra);
+		load_str(&l, yaml);
+		assert_ok(&l, yaml);
+		if (cases[i].expect) {
+			ck_assert_uint_eq(l.d.warnings, 1);
+			ck_assert_str_eq(gk_diag_text(&l.d, 0), cases[i].expect);
+		} else {
+			ck_assert_uint_eq(l.d.warnings, 0);
+		}
+		const gk_ts_spec *src = &l.g[0].kek.src;
+		ck_assert_uint_eq(src->family, 4);
+		ck_assert_uint_eq(src->ip_proto, 17);
+		ck_assert_uint_eq(src->port_lo, cases[i].lo);
+		ck_assert_uint_eq(src->port_hi, cases[i].hi);
+		ck_assert_int_eq(gk_kek_src_is_gcks(src), cases[i].gcks);
+		if (!cases[i].gcks) {
+			ck_assert_mem_hex(src->start, 4, cases[i].start);
+			ck_assert_mem_hex(src->end, 4, cases[i].end);
+		}
+		assert_round_trip(l.g, l.n);
+		unload(&l);
+	}
+}
+END_TEST
+
 static const struct bad {
 	const char *yaml;
 	const char *expect;   /* every message, newline-separated */
@@ -556,7 +695,7 @@ static const struct bad {
 	  "t.yaml:5:5: sas[0].lifetim: unknown key (did you mean 'lifetime'?)" },
 	{ BASE "colour: red\n",
 	  "t.yaml:5:1: colour: unknown key (expected one of: id, capacity, mode, activation-delay, "
-	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, rekey, sas, members)" },
+	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members)" },
 	{ BASE "capacity: lots\n", "t.yaml:5:11: capacity: expected a whole number, got 'lots'" },
 	{ BASE "rekey: [multicast]\n", "t.yaml:5:8: rekey: expected a mapping (key: value lines), got a list" },
 	{ "id: {type: keyid}\nsas:\n  - name: a\n    destination: 239.1.1.1\n",
@@ -1080,6 +1219,9 @@ int main(void)
 	tcase_add_test(tc, examples_round_trip);
 	tcase_add_test(tc, everything_round_trip);
 	tcase_add_test(tc, implicit_authentication_warns);
+	tcase_add_test(tc, weak_rekey_kwk_warns);
+	tcase_add_test(tc, sequence_numbers_do_not_wrap);
+	tcase_add_test(tc, rekey_source_selector);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, spellings);
 	tcase_add_loop_test(tc, bad_policy, 0, (int)(sizeof(bad) / sizeof(bad[0])));

@@ -2070,13 +2070,15 @@ END_TEST
 static struct {
 	uint8_t *data[MC_MAX];
 	size_t len[MC_MAX], n;
+	uint16_t sport[MC_MAX];
 } mc;
 
-static void mc_send(void *ctx, const struct sockaddr *dst, uint8_t ttl, const char *iface, const uint8_t *data,
-		    size_t len)
+static void mc_send(void *ctx, const struct sockaddr *dst, uint16_t sport, uint8_t ttl, const char *iface,
+		    const uint8_t *data, size_t len)
 {
 	(void)ctx, (void)dst, (void)ttl, (void)iface;
 	if (mc.n < MC_MAX) {
+		mc.sport[mc.n] = sport;
 		mc.data[mc.n] = malloc(len);
 		ck_assert_ptr_nonnull(mc.data[mc.n]);
 		memcpy(mc.data[mc.n], data, len);
@@ -2816,6 +2818,372 @@ START_TEST(nat_gcks_requests_follow_to_4500)
 }
 END_TEST
 
+/* =========================================================================================
+ * Sender-IDs and single-sender counter-mode keys (RFC 9838 2.5, doc/sender-iv.md)
+ * ========================================================================================= */
+
+/* Added to the first Sender-ID of the next allocation, then cleared: the test's stand-in for a
+ * GCKS that hands out a Sender-ID beyond the GWP_SENDER_ID_BITS it announces (linked with
+ * -Wl,--wrap=gk_store_sender_ids_alloc; see mk/registration-tests.am). */
+static uint32_t sid_shift;
+
+gk_status __real_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+					   uint32_t *first);
+gk_status __wrap_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+					   uint32_t *first);
+
+gk_status __wrap_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+					   uint32_t *first)
+{
+	gk_status st = __real_gk_store_sender_ids_alloc(s, group, n, bits, first);
+	if (!st)
+		*first += sid_shift;
+	sid_shift = 0;
+	return st;
+}
+
+/* RFC 9838 2.5.2: a Sender-ID that does not fit GWP_SENDER_ID_BITS is "a fatal error" of the
+ * registration and the member "re-register[s]": nothing of it is reported (so nothing is
+ * installed), no leave is sent (no GSA_REGISTRATION with NO_PROPOSAL_CHOSEN), and the retry
+ * registers with a Sender-ID that fits. */
+START_TEST(sender_id_too_wide_is_fatal)
+{
+	gk_group_policy g;
+	pol_init(&g, G1); /* AES-GCM, GWP_SENDER_ID_BITS 8 */
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_SENDER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_daemon("fqdn:s1.example", G1);
+	c.sender = true;
+	sid_shift = 256;
+	fn_member *m = join(&c);
+	ck_assert(fn_run_until(&net, registered_n, m, 20000));
+	ck_assert_uint_eq(fn_count(m, GK_GM_REFUSED), 1);
+	const fn_event *ref = fn_find(m, GK_GM_REFUSED, 0);
+	ck_assert_uint_eq(ref->notify, 0);
+	ck_assert_str_eq(ref->why, "Sender-ID 256 does not fit GWP_SENDER_ID_BITS 8 (RFC 9838 2.5.2)");
+	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 1);
+	ck_assert_int_gt(fn_find(m, GK_GM_FAILED, 0)->retry_ms, 0);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_GSA_REGISTRATION, 0), 0);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REGISTERED), 1);
+	const gk_group_state *gs = fn_find(m, GK_GM_REGISTERED, 0)->state;
+	ck_assert_uint_eq(gs->nsender_ids, 1);
+	ck_assert_uint_eq(gs->sender_ids[0], 1);
+	ck_assert_uint_eq(gs->sender_id_bits, 8);
+}
+END_TEST
+
+/* G1 with one single-sender AES-GCM TEK (32-bit Sequential Numbers): sender s1, receiver r1.
+ * The GCKS multicasts into mc. */
+static void single_sender_gcm_policy(void)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.teks[0].sn = GK_SN_SEQ32;
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_SENDER);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+}
+
+static void start_mc_gcks(void)
+{
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	env.send_multicast = mc_send;
+	ck_assert_msg(gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err)) == GK_OK, "%s", err);
+}
+
+/* One registration of `id` (a fresh member core: gmd started again); the TEK's SPI as a number. */
+static uint32_t tek_spi_of(const char *id, bool sender)
+{
+	gk_gm_config c = gm_psk(id, G1);
+	c.sender = sender;
+	fn_member *m = join(&c);
+	run_member(m);
+	const gk_group_state *gs = registered(m, 0);
+	ck_assert_uint_eq(gs->sas[0].proto, GK_PROTO_ESP);
+	return gk_get_u32(gs->sas[0].spi);
+}
+
+/* Linux derives the IVs of a single-sender counter-mode SA from its sequence number, which
+ * starts at 1 again when the SA is installed again (doc/sender-iv.md). A sender that may hold
+ * the TEK (handed at registration, or sent by a rekey while it was registered) and registers
+ * again gets a rekeyed group: new keys for it, announced by GSA_REKEY that the receiver opens;
+ * a receiver registering again changes nothing. The record is in the store: it holds across a
+ * GCKS restart, and covers keys a rekey distributed. */
+START_TEST(sender_reregistration_gets_fresh_counter_key)
+{
+	single_sender_gcm_policy();
+	start_mc_gcks();
+	uint32_t t1 = tek_spi_of("fqdn:s1.example", true);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_member(r1);
+	ck_assert_uint_eq(gk_get_u32(registered(r1, 0)->sas[0].spi), t1);
+	ck_assert_uint_eq(tek_spi_of("fqdn:r1.example", false), t1);
+	ck_assert_uint_eq(mc.n, 0);
+	ck_assert_uint_eq(stats().sender_rekeys, 0);
+	/* the sender again: the group is rekeyed first, r1 is told under the Rekey SA it holds */
+	uint32_t t2 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t2, t1);
+	ck_assert_uint_eq(stats().sender_rekeys, 1);
+	ck_assert_uint_eq(mc.n, 1);
+	mc_opens(registered(r1, 0));
+	mc_free();
+	/* a GCKS restart forgets nothing: after the rate limit, the next registration rekeys again */
+	gk_gcks_free(net.gcks);
+	net.gcks = NULL;
+	start_mc_gcks();
+	fn_advance(&net, 60000);
+	uint32_t t3 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t3, t2);
+	ck_assert_uint_eq(stats().sender_rekeys, 1); /* counted since this start */
+	ck_assert_uint_eq(mc.n, 1);
+	mc_free();
+	/* keys a rekey sent to the group count as held by its registered sender */
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(mc.n, 1);
+	mc_free();
+	uint32_t t4 = tek_spi_of("fqdn:r1.example", false);
+	ck_assert_uint_ne(t4, t3);
+	fn_advance(&net, 60000);
+	uint32_t t5 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t5, t4);
+	ck_assert_uint_eq(stats().sender_rekeys, 2);
+	mc_free();
+}
+END_TEST
+
+/* The attack: an authenticated sender registers again and again to make the GCKS rekey the
+ * group each time. One rekey per identity per GK_SENDER_REKEY_INTERVAL_S (60 s); the other
+ * registrations are refused with TEMPORARY_FAILURE and get no keys at all (never the old ones),
+ * no GSA_REKEY goes out for them; after the interval one more is allowed. */
+START_TEST(sender_reregistration_loop_bounded)
+{
+	single_sender_gcm_policy();
+	start_mc_gcks();
+	uint32_t t1 = tek_spi_of("fqdn:s1.example", true);
+	uint32_t t2 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t2, t1);
+	ck_assert_uint_eq(mc.n, 1);
+	for (int i = 0; i < 10; i++) {
+		gk_gm_config c = gm_psk("fqdn:s1.example", G1);
+		c.sender = true;
+		fn_member *m = join(&c);
+		run_member(m);
+		refused(m, GK_N_TEMPORARY_FAILURE);
+		fn_advance(&net, 5000);
+	}
+	ck_assert_uint_eq(stats().sender_rekeys, 1);
+	ck_assert_uint_eq(stats().sender_rekeys_refused, 10);
+	ck_assert_uint_eq(mc.n, 1);
+	/* the receiver is not held up meanwhile, and still gets t2 */
+	ck_assert_uint_eq(tek_spi_of("fqdn:r1.example", false), t2);
+	fn_advance(&net, 10000); /* 60 s after the forced rekey */
+	uint32_t t3 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_ne(t3, t2);
+	ck_assert_uint_eq(stats().sender_rekeys, 2);
+	ck_assert_uint_eq(mc.n, 2);
+}
+END_TEST
+
+/* A member (at 192.168.1.2:500 behind a NAT, or at its own address without one) registered to
+ * a group whose IKE SA the GCKS keeps for `idle` s, with NAT-keepalives every `ka_ms`. */
+static fn_member *kept_sa_member(bool behind_nat, unsigned ka_ms, uint32_t idle)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.ike_idle_timeout = idle;
+	pol_member(&g, "fqdn:m1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	net.step_ms = 1; /* keepalive times to the millisecond */
+	gk_gm_config c = gm_psk("fqdn:m1.example", G1);
+	c.keepalive_ms = ka_ms;
+	struct sockaddr_in *l = (struct sockaddr_in *)&c.local;
+	l->sin_family = AF_INET;
+	inet_pton(AF_INET, behind_nat ? "192.168.1.2" : "127.0.0.10", &l->sin_addr);
+	l->sin_port = htons(behind_nat ? 500 : 10000);
+	memcpy(&c.gcks, &net.gcks_addr, sizeof(net.gcks_addr));
+	fn_member *m = join(&c);
+	run_member(m);
+	registered(m, 0);
+	ck_assert_uint_eq(m->nat_t, behind_nat ? 1 : 0);
+	return m;
+}
+
+static int64_t last_sent_at(const fn_member *m)
+{
+	int64_t at = -1;
+	for (size_t i = 0; i < net.ntrace; i++)
+		if (net.trace[i].to_gcks && net.trace[i].peer == m->idx)
+			at = net.trace[i].at_ms;
+	return at;
+}
+
+/* RFC 3948 4: behind a NAT the member keeps the mapping of its kept IKE SA with a keepalive
+ * after each 20 s (less up to 1/4 jitter) in which it sent nothing; none once the SA is gone. */
+START_TEST(nat_keepalives_while_ike_sa_kept)
+{
+	fn_member *m = kept_sa_member(true, 20000, 120);
+	int64_t prev = last_sent_at(m);
+	ck_assert_int_ge(prev, 0);
+	ck_assert_uint_eq(m->keepalives, 0);
+	fn_advance(&net, 100000);
+	/* five or six 15..20 s gaps in 100 s; the GCKS has not closed the SA (idle 120 s) */
+	ck_assert_uint_ge(m->keepalives, 5);
+	ck_assert_uint_le(m->keepalives, 6);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	ck_assert_int_eq(last_sent_at(m), prev); /* keepalives were all it sent */
+	bool jitter = false;
+	for (unsigned i = 0; i < m->keepalives; i++) {
+		int64_t gap = m->keepalive_at[i] - prev;
+		ck_assert_int_ge(gap, 15000);
+		ck_assert_int_le(gap, 20000);
+		jitter |= i > 0 && gap != m->keepalive_at[i - 1] - (i > 1 ? m->keepalive_at[i - 2] : last_sent_at(m));
+		prev = m->keepalive_at[i];
+	}
+	ck_assert(jitter);
+	/* the GCKS closes the idle SA: no mapping to keep any more */
+	fn_advance(&net, 25000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 1);
+	unsigned n = m->keepalives;
+	fn_advance(&net, 60000);
+	ck_assert_uint_eq(m->keepalives, n);
+}
+END_TEST
+
+/* Without a NAT, or with keepalives off, none are sent over the same 100 s. */
+START_TEST(nat_no_keepalives_without_nat_or_when_off)
+{
+	fn_member *m = kept_sa_member(_i == 0, _i == 0 ? 0 : 20000, 120);
+	fn_advance(&net, 100000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	ck_assert_uint_eq(m->keepalives, 0);
+}
+END_TEST
+
+/* A NAT-keepalive that reaches the GCKS core (on 500 or 848, where no marker is stripped) is one
+ * octet that is no IKE header: dropped, no IKE SA, nothing answered. On 4500 the transport
+ * drops it before the core (common/udp.c). */
+START_TEST(gcks_ignores_keepalive)
+{
+	single_member_policy("fqdn:m1.example");
+	start_gcks();
+	fn_raw *r = fn_add_raw(&net);
+	const uint8_t ka = 0xff;
+	uint64_t dropped = stats().dropped;
+	for (int i = 0; i < 1000; i++)
+		fn_raw_send(r, &ka, 1);
+	fn_flush(&net);
+	ck_assert_uint_eq(stats().dropped, dropped + 1000);
+	ck_assert_uint_eq(stats().half_open + stats().established, 0);
+	ck_assert_uint_eq(r->n, 0);
+}
+END_TEST
+
+/* What the GCKS asked gcksd about the source of GSA_REKEY. */
+static struct {
+	unsigned calls;
+	struct sockaddr_in dst;
+	uint16_t sport;
+	char iface[16];
+} rs;
+
+static gk_status fake_rekey_source(void *ctx, const struct sockaddr *dst, uint16_t sport, const char *iface,
+				   struct sockaddr_storage *src)
+{
+	(void)ctx;
+	rs.calls++;
+	memcpy(&rs.dst, dst, sizeof(rs.dst));
+	rs.sport = sport;
+	snprintf(rs.iface, sizeof(rs.iface), "%s", iface);
+	struct sockaddr_in *in = (struct sockaddr_in *)src;
+	memset(src, 0, sizeof(*src));
+	in->sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.77", &in->sin_addr);
+	in->sin_port = htons(sport);
+	return GK_OK;
+}
+
+/* RFC 9838 4.4.2: the Rekey SA's source selector in the GSA a member receives at registration
+ * (decoded by the member from the wire) is one address, UDP, one port. 0: the policy's default
+ * (source: gcks) becomes the address gcksd sends GSA_REKEY from, and GSA_REKEY goes out from the
+ * port it names; 1: gcksd cannot tell the address: any address, the port still one; 2: an
+ * address the policy gives is sent as it is, without asking. */
+START_TEST(rekey_source_selector_in_gsa)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	if (_i < 2) {
+		memset(&g.kek.src, 0, sizeof(g.kek.src));
+		g.kek.src.family = 4; /* source: gcks */
+		g.kek.src.ip_proto = 17;
+		g.kek.src.port_lo = g.kek.src.port_hi = 848;
+	}
+	snprintf(g.kek.iface, sizeof(g.kek.iface), "eth7");
+	pol_member(&g, "fqdn:m1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	memset(&rs, 0, sizeof(rs));
+	char err[256] = "";
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	env.send_multicast = mc_send;
+	if (_i != 1)
+		env.rekey_source = fake_rekey_source;
+	ck_assert_msg(gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err)) == GK_OK, "%s", err);
+	gk_gm_config c = gm_psk("fqdn:m1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	const gk_group_state *gs = registered(m, 0);
+	const gk_group_sa *kek = NULL;
+	for (size_t i = 0; i < gs->nsas; i++)
+		if (gs->sas[i].proto == GK_PROTO_GIKE_UPDATE)
+			kek = &gs->sas[i];
+	ck_assert_ptr_nonnull(kek);
+	ck_assert_uint_eq(kek->src.family, 4);
+	ck_assert_uint_eq(kek->src.ip_proto, 17);
+	ck_assert_uint_eq(kek->src.port_lo, 848);
+	ck_assert_uint_eq(kek->src.port_hi, 848);
+	static const char *const want_start[] = { "c000024d", "00000000", "c0000201" };
+	static const char *const want_end[] = { "c000024d", "ffffffff", "c0000201" };
+	ck_assert_mem_hex(kek->src.start, 4, want_start[_i]);
+	ck_assert_mem_hex(kek->src.end, 4, want_end[_i]);
+	if (_i == 0) {
+		ck_assert_uint_eq(rs.calls, 1);
+		ck_assert_uint_eq(ntohl(rs.dst.sin_addr.s_addr), 0xef000001); /* 239.0.0.1 */
+		ck_assert_uint_eq(ntohs(rs.dst.sin_port), 848);
+		ck_assert_uint_eq(rs.sport, 848);
+		ck_assert_str_eq(rs.iface, "eth7");
+	} else {
+		ck_assert_uint_eq(rs.calls, 0);
+	}
+	char msg[256];
+	mc_free();
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_ge(mc.n, 1);
+	for (size_t i = 0; i < mc.n; i++)
+		ck_assert_uint_eq(mc.sport[i], 848); /* sent from the port the selector names */
+	mc_free();
+}
+END_TEST
+
+/* Multi-sender counter-mode TEKs rely on Sender-IDs, fresh at every registration (RFC 9838
+ * 2.5.1): a sender registering again gets the same keys with new Sender-IDs, no rekey. */
+START_TEST(multi_sender_reregistration_keeps_keys)
+{
+	gk_group_policy g;
+	pol_init(&g, G1); /* AES-GCM with 32-bit Unspecified Numbers */
+	pol_member(&g, "fqdn:s1.example", GK_MAUTH_PSK, GK_ROLE_SENDER);
+	pol_put(&g);
+	start_mc_gcks();
+	uint32_t t1 = tek_spi_of("fqdn:s1.example", true);
+	ck_assert_uint_eq(tek_spi_of("fqdn:s1.example", true), t1);
+	ck_assert_uint_eq(stats().sender_rekeys, 0);
+	ck_assert_uint_eq(mc.n, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
@@ -2886,6 +3254,14 @@ int main(void)
 	tcase_add_test(tc, nat_none_stays);
 	tcase_add_test(tc, nat_no_natd_without_address);
 	tcase_add_test(tc, nat_gcks_requests_follow_to_4500);
+	tcase_add_test(tc, sender_id_too_wide_is_fatal);
+	tcase_add_test(tc, sender_reregistration_gets_fresh_counter_key);
+	tcase_add_test(tc, sender_reregistration_loop_bounded);
+	tcase_add_test(tc, multi_sender_reregistration_keeps_keys);
+	tcase_add_test(tc, nat_keepalives_while_ike_sa_kept);
+	tcase_add_loop_test(tc, nat_no_keepalives_without_nat_or_when_off, 0, 2);
+	tcase_add_test(tc, gcks_ignores_keepalive);
+	tcase_add_loop_test(tc, rekey_source_selector_in_gsa, 0, 3);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }

@@ -131,6 +131,7 @@ static void rich_policy(gk_group_policy *g)
 	g->sender_id_bits = 8;
 	g->rekey_margin_pct = 20;
 	g->ike_idle_timeout = 300;
+	g->max_packet_rate = 250000;
 
 	gk_kek_policy *k = &g->kek;
 	k->present = true;
@@ -214,6 +215,7 @@ static void assert_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 	ck_assert_uint_eq(a->sender_id_bits, b->sender_id_bits);
 	ck_assert_uint_eq(a->rekey_margin_pct, b->rekey_margin_pct);
 	ck_assert_uint_eq(a->ike_idle_timeout, b->ike_idle_timeout);
+	ck_assert_uint_eq(a->max_packet_rate, b->max_packet_rate);
 	const gk_kek_policy *x = &a->kek, *y = &b->kek;
 	ck_assert_int_eq(x->present, y->present);
 	ck_assert_uint_eq(x->encr, y->encr);
@@ -474,6 +476,8 @@ START_TEST(migrates_version_1_database)
 	ck_assert_uint_eq(g.sender_id_bits, 8);
 	ck_assert_uint_eq(g.rekey_margin_pct, 25);
 	ck_assert_uint_eq(g.ike_idle_timeout, 300);
+	/* version 5: groups from before max-packet-rate get its default */
+	ck_assert_uint_eq(g.max_packet_rate, 100000);
 	ck_assert(!g.kek.present);
 	ck_assert_uint_eq(g.nteks, 1);
 	ck_assert_str_eq(g.teks[0].name, "data");
@@ -1094,6 +1098,76 @@ START_TEST(registrations_frag)
 }
 END_TEST
 
+/* Which senders may hold which single-sender counter-mode TEK, and when a sender last forced a
+ * rekey: per identity and TEK, for every registered sender at once, forgotten when the group no
+ * longer has the key, durable across a reopen; the rekey limit by interval. */
+START_TEST(sender_teks)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test r1;
+	gk_rand_test_init(&r1, 1);
+	gk_sa_key k[3];
+	size_t n = 0;
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &r1.r, NOW, k, &n), GK_OK);
+	const uint8_t *t0 = k[0].spi, *t1 = k[1].spi;
+	static const uint8_t gone[4] = { 0xde, 0xad, 0xbe, 0xef };
+	bool held = true;
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s1.example", t0, &held), GK_OK);
+	ck_assert(!held);
+	ck_assert_int_eq(gk_store_sender_tek_add(s, g.name, "fqdn:s1.example", t0), GK_OK);
+	ck_assert_int_eq(gk_store_sender_tek_add(s, g.name, "fqdn:s1.example", t0), GK_OK); /* again: one row */
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s1.example", t0, &held), GK_OK);
+	ck_assert(held);
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s2.example", t0, &held), GK_OK);
+	ck_assert(!held);
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s1.example", t1, &held), GK_OK);
+	ck_assert(!held);
+	/* every registered sender, not receivers */
+	gk_registration r;
+	reg(&r, g.name, "fqdn:s2.example", "192.0.2.10:500");
+	r.role = GK_ROLE_SENDER;
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	reg(&r, g.name, "fqdn:r1.example", "192.0.2.11:500");
+	r.role = GK_ROLE_RECEIVER;
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_sender_tek_add(s, g.name, NULL, t1), GK_OK);
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s2.example", t1, &held), GK_OK);
+	ck_assert(held);
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:r1.example", t1, &held), GK_OK);
+	ck_assert(!held);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sender_teks"), 2);
+	/* a key the group does not have is forgotten at the next addition */
+	ck_assert_int_eq(gk_store_sender_tek_add(s, g.name, "fqdn:s1.example", gone), GK_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sender_teks"), 2);
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s1.example", gone, &held), GK_OK);
+	ck_assert(!held);
+	/* durable */
+	gk_store_close(s);
+	s = open_ok(false);
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s1.example", t0, &held), GK_OK);
+	ck_assert(held);
+	/* the rekey limit: once per interval, measured from the last allowed one */
+	bool ok = false;
+	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s1.example", 1000, 60, &ok), GK_OK);
+	ck_assert(ok);
+	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s1.example", 1059, 60, &ok), GK_OK);
+	ck_assert(!ok);
+	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s2.example", 1059, 60, &ok), GK_OK);
+	ck_assert(ok); /* per identity */
+	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s1.example", 1060, 60, &ok), GK_OK);
+	ck_assert(ok);
+	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s1.example", 900, 60, &ok), GK_OK);
+	ck_assert(!ok); /* the clock went back */
+	ck_assert_int_eq(gk_store_sender_rekey_take(s, "keyid:nope", "fqdn:s1.example", 5000, 60, &ok),
+			 GK_E_NOT_FOUND);
+	ck_assert(!ok);
+	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, NULL, t0, &held), GK_E_INVAL);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 START_TEST(audit_rows)
 {
 	gk_store *s = open_ok(true);
@@ -1161,6 +1235,7 @@ int main(void)
 	tcase_add_test(tc, rekey_message_ids);
 	tcase_add_test(tc, registrations);
 	tcase_add_test(tc, registrations_frag);
+	tcase_add_test(tc, sender_teks);
 	tcase_add_test(tc, audit_rows);
 	tcase_add_test(tc, identity);
 	suite_add_tcase(su, tc);

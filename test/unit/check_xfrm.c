@@ -1180,7 +1180,8 @@ static void make_kek(gk_group_sa *k, uint8_t seed)
 
 /* Registered to keyid:video-1 with an ESP SA (SPI 12345678) and the Rekey SA kek; dtd seconds
  * of GWP_DTD (0: none sent). */
-static void rig_start(gm_rig *r, const gk_group_sa *kek, uint16_t dtd)
+/* The group manager of a receiver or a sender of keyid:video-1, not registered yet. */
+static void rig_open(gm_rig *r, bool sender)
 {
 	memset(r, 0, sizeof(*r));
 	ck_assert_int_eq(uv_loop_init(&r->loop), 0);
@@ -1188,9 +1189,14 @@ static void rig_start(gm_rig *r, const gk_group_sa *kek, uint16_t dtd)
 	r->events = open_memstream(&r->ev_buf, &r->ev_len);
 	ck_assert_ptr_nonnull(r->events);
 	gk_rand_test_init(&r->rnd, 7);
-	gk_gm_groups_env env = { .loop = &r->loop, .sink = r->sink, .events = r->events };
+	gk_gm_groups_env env = { .loop = &r->loop, .sink = r->sink, .events = r->events, .sender = sender };
 	gk_ident g = group_id("keyid:video-1");
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r->m), GK_OK);
+}
+
+static void rig_start(gm_rig *r, const gk_group_sa *kek, uint16_t dtd)
+{
+	rig_open(r, false);
 	gk_group_state gs;
 	memset(&gs, 0, sizeof(gs));
 	make_sa(&gs.sas[0], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
@@ -1461,6 +1467,167 @@ START_TEST(groups_excluded_when_sa_closes)
 }
 END_TEST
 
+/* The directions the sink holds the SA whose SPI starts with spi0 in (0: not installed). */
+static unsigned sink_dirs(const gm_rig *r, uint8_t spi0)
+{
+	gk_sasink_entry e[8];
+	size_t n = gk_sasink_entries(r->sink, e, 8);
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (e[i].spi[0] == spi0)
+			return e[i].dirs;
+	return 0;
+}
+
+/* Three SAs to udp/5004, 5006, 5008: a single-sender AES-GCM one (sequential numbers, one
+ * source), and two multi-sender AES-CBC ones (unspecified numbers), the first with a source
+ * range, the second with one source address. */
+static void direction_state(gk_group_state *gs)
+{
+	memset(gs, 0, sizeof(*gs));
+	make_sa(&gs->sas[0], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	gs->sas[0].spi[0] = 0xa1;
+	make_sa(&gs->sas[1], GK_PROTO_ESP, GK_ENCR_AES_CBC, 128, GK_INTEG_HMAC_SHA2_256_128, GK_SN_UNSPEC32);
+	gs->sas[1].spi[0] = 0xb2;
+	ts4(&gs->sas[1].src, "10.98.0.0", "10.98.0.255", 17, 0, 65535);
+	gs->sas[1].dst.port_lo = gs->sas[1].dst.port_hi = 5006;
+	make_sa(&gs->sas[2], GK_PROTO_ESP, GK_ENCR_AES_CBC, 128, GK_INTEG_HMAC_SHA2_256_128, GK_SN_UNSPEC32);
+	gs->sas[2].spi[0] = 0xc3;
+	gs->sas[2].dst.port_lo = gs->sas[2].dst.port_hi = 5008;
+	gs->nsas = 3;
+}
+
+/* RFC 9838 2.3.3: a sender installs an SA outbound only when it "is not going to receive back
+ * the data it sends". An SA with several senders (32-bit Unspecified Numbers) whose source
+ * selector admits more than one address carries other senders' traffic to it: inbound as well.
+ * A single-sender SA, or one whose source is a single address, stays outbound only; a
+ * receiver installs all of them inbound only. */
+START_TEST(groups_sender_also_receives)
+{
+	gk_group_state gs;
+	direction_state(&gs);
+	gm_rig r;
+	rig_open(&r, true);
+	gk_gm_groups_registered(r.m, 0, &gs, false);
+	ck_assert_uint_eq(rig_events(&r, "sa_added"), 3);
+	ck_assert_uint_eq(sink_dirs(&r, 0xa1), GK_DIR_OUT);
+	ck_assert_uint_eq(sink_dirs(&r, 0xb2), GK_DIR_IN | GK_DIR_OUT);
+	ck_assert_uint_eq(sink_dirs(&r, 0xc3), GK_DIR_OUT);
+	ck_assert_ptr_nonnull(strstr(r.ev_buf, "\"directions\":[\"in\",\"out\"]"));
+	rig_stop(&r);
+	rig_open(&r, false);
+	gk_gm_groups_registered(r.m, 0, &gs, false);
+	ck_assert_uint_eq(sink_dirs(&r, 0xa1), GK_DIR_IN);
+	ck_assert_uint_eq(sink_dirs(&r, 0xb2), GK_DIR_IN);
+	ck_assert_uint_eq(sink_dirs(&r, 0xc3), GK_DIR_IN);
+	rig_stop(&r);
+	gk_group_state_wipe(&gs);
+}
+END_TEST
+
+/* Registered with an AES-CBC SA and the Rekey SA kek, with n Sender-IDs. */
+static void register_cbc(gm_rig *r, const gk_group_sa *kek, size_t n)
+{
+	gk_group_state gs;
+	memset(&gs, 0, sizeof(gs));
+	make_sa(&gs.sas[0], GK_PROTO_ESP, GK_ENCR_AES_CBC, 128, GK_INTEG_HMAC_SHA2_256_128, GK_SN_SEQ32);
+	gs.sas[1] = *kek;
+	gs.nsas = 2;
+	for (size_t i = 0; i < n; i++)
+		gs.sender_ids[gs.nsender_ids++] = (uint32_t)(3 + i);
+	gs.sender_id_bits = 8;
+	gs.has_sender_id_bits = n > 0;
+	gk_gm_groups_registered(r->m, 0, &gs, false);
+	gk_group_state_wipe(&gs);
+	ck_assert_uint_eq(rig_events(r, "sa_added"), 1);
+}
+
+/* RFC 9838 2.4.1.4: a sender that "does not hold a current Sender-ID value (for example, when
+ * no counter-mode is employed for other Data-Security SAs) ... MUST NOT install the
+ * Data-Security SAs. It MUST initiate a re-registration". The same GSA_REKEY with an AES-GCM SA
+ * goes to a sender registered without Sender-IDs (nothing installed, it re-registers), a sender
+ * holding one and a receiver (both install it); a non-counter SA is installed by all. */
+START_TEST(groups_sender_without_sender_id)
+{
+	gk_group_sa kek;
+	gk_group_state gs;
+	make_kek(&kek, 0x11);
+	gm_rig r;
+	rig_open(&r, true);
+	register_cbc(&r, &kek, 0);
+	size_t before = nops;
+	esp_state(&gs, 0xb2);
+	rig_feed(&r, &kek, 1, &gs, NULL, 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sas_refused"), 1);
+	ck_assert_uint_eq(rig_events(&r, "reregistering"), 1);
+	ck_assert_uint_eq(adds_of(0xb2), 0);
+	ck_assert_uint_eq(nops, before);
+	ck_assert_uint_eq(sink_dirs(&r, 0xb2), 0);
+	/* an SA not in a counter mode needs no Sender-ID */
+	make_sa(&gs.sas[0], GK_PROTO_ESP, GK_ENCR_AES_CBC, 128, GK_INTEG_HMAC_SHA2_256_128, GK_SN_SEQ32);
+	gs.sas[0].spi[0] = 0xd4;
+	gs.sas[0].dst.port_lo = gs.sas[0].dst.port_hi = 5010;
+	rig_feed(&r, &kek, 2, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xd4), 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sas_refused"), 1);
+	rig_stop(&r);
+
+	/* the re-registration brought a Sender-ID: the same SA is installed */
+	rig_open(&r, true);
+	register_cbc(&r, &kek, 1);
+	esp_state(&gs, 0xb2);
+	rig_feed(&r, &kek, 1, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xb2), 1);
+	ck_assert_uint_eq(sink_dirs(&r, 0xb2), GK_DIR_OUT);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sas_refused"), 0);
+	ck_assert_uint_eq(rig_events(&r, "reregistering"), 0);
+	rig_stop(&r);
+
+	/* a receiver needs none */
+	rig_open(&r, false);
+	register_cbc(&r, &kek, 0);
+	rig_feed(&r, &kek, 1, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xb2), 1);
+	ck_assert_uint_eq(sink_dirs(&r, 0xb2), GK_DIR_IN);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sas_refused"), 0);
+	rig_stop(&r);
+	gk_group_state_wipe(&gs);
+}
+END_TEST
+
+/* RFC 9838 4.4.2.2.1: "When the lifetime expires, the group security association and all
+ * associated keys MUST be deleted": at the end of its GSA_KEY_LIFETIME the Rekey SA goes (its
+ * keys wiped, its listener closed), no GSA_REKEY opens under it any more, and the member
+ * registers again; the Data-Security SA, with a lifetime of its own, stays. */
+START_TEST(groups_rekey_sa_lifetime_ends)
+{
+	gk_group_sa kek;
+	gk_group_state gs;
+	make_kek(&kek, 0x11);
+	kek.lifetime = 1;
+	gm_rig r;
+	rig_start(&r, &kek, 0);
+	esp_state(&gs, 0xb2);
+	rig_feed(&r, &kek, 1, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xb2), 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_expired"), 0);
+	uv_sleep(1150);
+	uv_update_time(&r.loop);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	ck_assert_uint_eq(rig_events(&r, "rekey_sa_expired"), 1);
+	ck_assert_uint_ge(rig_events(&r, "reregistering"), 1);
+	esp_state(&gs, 0xc3);
+	rig_feed(&r, &kek, 2, &gs, NULL, 0);
+	ck_assert_uint_eq(adds_of(0xc3), 0);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	for (size_t i = 0; i < nops; i++)
+		ck_assert_str_ne(ops_log[i].what, "del");
+	ck_assert_uint_eq(sink_dirs(&r, 0x12), GK_DIR_IN);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("xfrm");
@@ -1493,6 +1660,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, groups_delete_protocol_zero);
 	tcase_add_test(tc, groups_delete_rekey_sa);
 	tcase_add_test(tc, groups_excluded_when_sa_closes);
+	tcase_add_test(tc, groups_sender_also_receives);
+	tcase_add_test(tc, groups_sender_without_sender_id);
+	tcase_add_test(tc, groups_rekey_sa_lifetime_ends);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);

@@ -350,6 +350,14 @@ static void member_nat_t(void *ctx)
 	m->nat_addr.sin_port = htons((uint16_t)(ntohs(m->addr.sin_port) + 30000));
 }
 
+static void member_keepalive(void *ctx)
+{
+	fn_member *m = ctx;
+	if (m->keepalives < sizeof(m->keepalive_at) / sizeof(m->keepalive_at[0]))
+		m->keepalive_at[m->keepalives] = m->net->now_ms;
+	m->keepalives++;
+}
+
 static void member_event(void *ctx, const gk_gm_event *ev)
 {
 	fn_member *m = ctx;
@@ -387,7 +395,8 @@ fn_member *fn_add_member(fakenet *n, const gk_gm_config *cfg)
 	m->addr = addr4(ip, (uint16_t)(10000 + m->idx));
 	gk_rand_test_init(&m->rnd, 100 + (uint64_t)m->idx);
 	gk_gm_env env = { .rnd = &m->rnd.r, .now_ms = clock_ms, .clock_ctx = n, .send = member_send,
-			  .send_ctx = m, .event = member_event, .event_ctx = m, .nat_t = member_nat_t };
+			  .send_ctx = m, .event = member_event, .event_ctx = m, .nat_t = member_nat_t,
+			  .keepalive = member_keepalive };
 	if (gk_gm_new(cfg, &env, &m->gm) != GK_OK)
 		return NULL;
 	n->nmembers++;

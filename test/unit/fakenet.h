@@ -96,6 +96,8 @@ typedef struct fn_member {
 	unsigned nat_t;                /* times the core asked to move to port 4500 (env.nat_t) */
 	struct sockaddr_in nat_addr;   /* from then on it sends from here (a NAT mapping of its
 					* NAT-T socket) to the GCKS's port 4500 */
+	unsigned keepalives;           /* NAT-keepalives the core sent (env.keepalive) ... */
+	int64_t keepalive_at[32];      /* ... and when (the first 32) */
 } fn_member;
 
 typedef struct fn_raw {
