@@ -811,6 +811,111 @@ START_TEST(simultaneous_rekey)
 }
 END_TEST
 
+/* The GCKS side of a member's SA, made here: requests to the member as the GCKS would send
+ * them (the member is the SA's initiator), fed straight into its core; its answer is read from
+ * the trace. */
+static uint16_t gcks_asks(fn_member *m, gk_ike_sa *g, const rekey_req *q, gk_rand_test *rnd)
+{
+	gk_arena a;
+	gk_pl_sa sa;
+	gk_wbuf pub, w;
+	gk_dh *dh = NULL;
+	gk_ike_offer o;
+	uint8_t ni[32];
+	uint64_t spi = 0x1122334455667788ull;
+	gk_ike_offer_default(&o);
+	gk_arena_init(&a, 0);
+	gk_wbuf_init(&pub, 1024);
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	gk_rand_bytes(&rnd->r, ni, sizeof(ni));
+	uint16_t group = q->ke_group ? q->ke_group : g->suite.ke;
+	ck_assert_int_eq(gk_dh_new(group, &dh), GK_OK);
+	ck_assert_int_eq(gk_dh_public(dh, &pub), GK_OK);
+	if (q->only_ke) {
+		o.ke[0] = q->only_ke;
+		o.nke = 1;
+	}
+	ck_assert_int_eq(gk_ike_offer_to_sa(&o, &a, &sa), GK_OK);
+	ck_assert_int_eq(gk_sa_set_ike_spi(&sa, &a, spi), GK_OK);
+	for (size_t i = 0; i < sa.proposals.n; i++) {
+		if (q->proto)
+			sa.proposals.items[i].proto = q->proto;
+		if (q->spi_size)
+			sa.proposals.items[i].spi_size = sa.proposals.items[i].spi.len = q->spi_size;
+	}
+	gk_pl_bytes nonce = { GK_CHUNK(ni, 32) };
+	gk_pl_ke ke = { .group = group, .data = gk_wbuf_chunk(&pub) };
+	gk_out_pl pl[3] = { { GK_PL_SA, false, &sa }, { GK_PL_NONCE, false, &nonce }, { GK_PL_KE, false, &ke } };
+	gk_sk_keys k = gk_ike_sa_sk(g, true);
+	gk_msg_out out = { .hdr = { .spi_i = g->spi_i, .spi_r = g->spi_r, .exchange = GK_EXCH_CREATE_CHILD_SA,
+				    .msg_id = g->msgid_out++ },
+			   .inner = pl, .ninner = q->no_ke ? 2 : 3, .protect = true };
+	ck_assert_int_eq(gk_msg_build(&out, &k, &rnd->r, &w), GK_OK);
+	size_t before = net.ntrace;
+	gk_gm_input(m->gm, w.data, w.len);
+	/* the answer: the member's last datagram, a CREATE_CHILD_SA response */
+	ck_assert_uint_eq(net.ntrace, before + 1);
+	const fn_trace *t = &net.trace[net.ntrace - 1];
+	ck_assert_uint_eq(t->exchange, GK_EXCH_CREATE_CHILD_SA);
+	ck_assert_uint_eq(t->flags, GK_FLAG_R | GK_FLAG_I);
+	gk_msg r;
+	bool complete;
+	ck_assert_int_eq(gk_msg_parse(&r, GK_CHUNK(t->data, t->len)), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_open(g, &r, &complete), GK_OK);
+	const gk_payload *e = gk_msg_find_error(&r);
+	uint16_t n = e ? e->body->notify.type : 0;
+	if (n == GK_N_INVALID_KE_PAYLOAD) {
+		ck_assert_uint_eq(e->body->notify.data.len, 2);
+		ck_assert_uint_eq(gk_get_u16(e->body->notify.data.ptr), g->suite.ke);
+	}
+	if (n)
+		ck_assert_ptr_null(gk_msg_find(&r, GK_PL_SA));
+	gk_msg_free(&r);
+	gk_dh_free(dh);
+	gk_wbuf_free(&pub);
+	gk_wbuf_free(&w);
+	gk_arena_free(&a);
+	fn_flush(&net);
+	return n;
+}
+
+/* The member refuses what the GCKS must not ask: a Child SA (NO_ADDITIONAL_SAS), a KE the
+ * proposal does not list (INVALID_KE_PAYLOAD naming the SA's group), no SPI or no KE
+ * (INVALID_SYNTAX); its SA stays. */
+START_TEST(member_refuses_bad_gcks_rekeys)
+{
+	gcfg.ike_lifetime_s = 0;
+	fn_member *r1, *r2;
+	two_members(&r1, &r2, 0);
+	const gk_ike_sa *s = gk_gm_ike_sa(r1->gm);
+	uint64_t first = s->spi_i;
+	gk_ike_sa g;
+	memset(&g, 0, sizeof(g));
+	g.spi_i = s->spi_i;
+	g.spi_r = s->spi_r;
+	g.suite = s->suite;
+	g.keys = s->keys;
+	g.initiator = false;
+	g.state = GK_IKE_ESTABLISHED;
+	g.msgid_out = s->msgid_in;
+	gk_rand_test rnd;
+	gk_rand_test_init(&rnd, 31);
+	ck_assert_uint_eq(gcks_asks(r1, &g, &(rekey_req){ .proto = GK_PROTO_ESP, .spi_size = 4 }, &rnd),
+			  GK_N_NO_ADDITIONAL_SAS);
+	ck_assert_uint_eq(gcks_asks(r1, &g, &(rekey_req){ .ke_group = GK_KE_ECP_256, .only_ke = GK_KE_CURVE25519 }, &rnd),
+			  GK_N_INVALID_KE_PAYLOAD);
+	ck_assert_uint_eq(gcks_asks(r1, &g, &(rekey_req){ .spi_size = 4 }, &rnd), GK_N_INVALID_SYNTAX);
+	ck_assert_uint_eq(gcks_asks(r1, &g, &(rekey_req){ .no_ke = true }, &rnd), GK_N_INVALID_SYNTAX);
+	ck_assert_uint_eq(gk_gm_ike_sa(r1->gm)->spi_i, first);
+	ck_assert_uint_eq(fn_count(r1, GK_GM_CLOSED) + fn_count(r1, GK_GM_EXCLUDED), 0);
+	/* and a proper one is taken: the member moves to the new SA, as responder */
+	ck_assert_uint_eq(gcks_asks(r1, &g, &(rekey_req){ 0 }, &rnd), 0);
+	ck_assert_uint_ne(gk_gm_ike_sa(r1->gm)->spi_i, first);
+	ck_assert(!gk_gm_ike_sa(r1->gm)->initiator);
+	gk_ike_sa_free(&g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("ikerekey");
@@ -833,6 +938,7 @@ int main(void)
 	tcase_add_test(tc, member_busy_refuses_gcks_rekey);
 	tcase_add_test(tc, inband_rekey_waits_for_gcks_rekey);
 	tcase_add_test(tc, malformed_rekey_answer);
+	tcase_add_test(tc, member_refuses_bad_gcks_rekeys);
 	tcase_add_test(tc, simultaneous_rekey);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
