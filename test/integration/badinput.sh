@@ -49,9 +49,6 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
-sanitizer_clean() {
-	! grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|Sanitizer has encountered a fatal error|runtime error:|SUMMARY: [A-Za-z]*Sanitizer' "$@"
-}
 free_port() {
 	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -539,5 +536,5 @@ rc=0
 kill -TERM "$gpid"
 wait "$gpid" || rc=$?
 check "gcksd exits with status 0 on SIGTERM (got $rc)" test "$rc" -eq 0
-check "no sanitizer report in the logs of gcksd and gmd" sanitizer_clean "$W"/*.log
+sanitizer_check "no sanitizer report in the logs of gcksd and gmd" "$W"/*.log
 [ "$fails" -eq 0 ]

@@ -90,9 +90,6 @@ dump() { sqlite3 "$1" .dump; }
 same_files() { # A B: identical, with a diff as diagnostics
 	diff -u "$1" "$2"
 }
-sanitizer_clean() {
-	! grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|Sanitizer has encountered a fatal error|runtime error:|SUMMARY: [A-Za-z]*Sanitizer' "$@"
-}
 
 # =================================================================================
 # 1. init: the database is created 0600 (umask 022)
@@ -640,5 +637,5 @@ rc=0
 kill -TERM "$gpid"
 wait "$gpid" || rc=$?
 check "gcksd exits with status 0 on SIGTERM (got $rc)" test "$rc" -eq 0
-check "no sanitizer report (gcksd, gcksctl, gmd)" sanitizer_clean "$W"/*.log "$W"/gm/*.log
+sanitizer_check "no sanitizer report (gcksd, gcksctl, gmd)" "$W"/*.log "$W"/gm/*.log
 [ "$fails" -eq 0 ]

@@ -16,28 +16,22 @@ set -euo pipefail
 
 B=${GK_BUILDDIR:-$(pwd)}
 GCKSD=$B/gcks/gcksd GCKSCTL=$B/gcks/gcksctl GMD=$B/member/gmd
+. "$(dirname "$0")/tap.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (network namespaces, veth, nftables)"
-	exit 77
-fi
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, veth, nftables)"
 for t in ip nft openssl python3 timeout; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t is needed (tools/deps installs it)"; exit 77; }
+	command -v "$t" >/dev/null || skip "$t is needed (tools/deps installs it)"
 done
 for p in "$GCKSD" "$GCKSCTL" "$GMD"; do
 	[ -x "$p" ] || { echo "not ok - $p is not built (set GK_BUILDDIR)"; exit 99; }
 done
 for u in gikev2 gikev2-gmd; do # gcksd's and gmd's accounts (tools/deps creates them)
-	getent passwd "$u" >/dev/null || { echo "SKIP: no user $u for gcksd or gmd to drop privileges to"; exit 77; }
+	getent passwd "$u" >/dev/null || skip "no user $u for gcksd or gmd to drop privileges to"
 done
-if ! ip netns add "gk-nprobe-$$" 2>/dev/null; then
-	echo "SKIP: cannot create network namespaces here"
-	exit 77
-fi
+ip netns add "gk-nprobe-$$" 2>/dev/null || skip "cannot create network namespaces here"
 if ! ip netns exec "gk-nprobe-$$" nft add table ip probe 2>/dev/null; then
 	ip netns del "gk-nprobe-$$"
-	echo "SKIP: nftables does not work here"
-	exit 77
+	skip "nftables does not work here"
 fi
 ip netns del "gk-nprobe-$$"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
@@ -70,7 +64,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-. "$(dirname "$0")/tap.sh"
 fatal() { echo "not ok - $*"; exit 1; }
 wait_for() { # SECONDS COMMAND...: until the command succeeds
 	local t=$1 i

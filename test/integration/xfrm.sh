@@ -28,11 +28,9 @@ set -euo pipefail
 
 B=${GK_BUILDDIR:-$(pwd)}
 GCKSD=$B/gcks/gcksd GCKSCTL=$B/gcks/gcksctl GMD=$B/member/gmd
+. "$(dirname "$0")/tap.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (network namespaces, veth, a bridge and XFRM state of its own)"
-	exit 77
-fi
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, veth, a bridge and XFRM state of its own)"
 for t in ip python3 openssl timeout; do
 	command -v "$t" >/dev/null || { echo "not ok - $t is needed (tools/deps installs it)"; exit 99; }
 done
@@ -40,12 +38,9 @@ for p in "$GCKSD" "$GCKSCTL" "$GMD"; do
 	[ -x "$p" ] || { echo "not ok - $p is not built (set GK_BUILDDIR)"; exit 99; }
 done
 for u in gikev2 gikev2-gmd; do # gcksd's and gmd's accounts (tools/deps creates them)
-	getent passwd "$u" >/dev/null || { echo "SKIP: no user $u for gcksd or gmd to drop privileges to"; exit 77; }
+	getent passwd "$u" >/dev/null || skip "no user $u for gcksd or gmd to drop privileges to"
 done
-if ! ip netns add "gk-probe-$$" 2>/dev/null; then
-	echo "SKIP: cannot create network namespaces here"
-	exit 77
-fi
+ip netns add "gk-probe-$$" 2>/dev/null || skip "cannot create network namespaces here"
 ip netns del "gk-probe-$$"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -80,7 +75,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-. "$(dirname "$0")/tap.sh"
 check() { # DESC COMMAND...: the command's output as diagnostics on failure
 	local desc=$1
 	shift
@@ -413,10 +407,8 @@ for n in r1 r2 snd; do
 	wait "${gmd_pid[$n]}" || rc=$?
 	check "$n: gmd exits cleanly on SIGTERM" [ "$rc" = 0 ]
 	check "$n: nothing of gmd's left in ip xfrm policy / ip xfrm state" kernel_empty "$n"
-	if grep -qE "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:" "$W/gmd-$n.log"; then
-		not_ok "$n: sanitizer report in gmd's log"
-	fi
 done
+sanitizer_check "no sanitizer report in the logs of gmd and gcksd" "$W"/gmd-*.log "$W/gcks/gcksd.log"
 
 if [ "$fails" -ne 0 ]; then
 	echo "# $fails check(s) failed"

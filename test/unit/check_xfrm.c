@@ -1066,7 +1066,7 @@ static size_t kernel_count(uint16_t type)
 START_TEST(kernel_namespace)
 {
 	if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {
-		printf("check_xfrm: kernel_namespace skipped (needs root for a network namespace of its own)\n");
+		tu_skip("check_xfrm kernel_namespace", "needs root for a network namespace of its own");
 		return;
 	}
 	gk_sasink *s;
