@@ -810,16 +810,22 @@ static char tmpdir[64];
 static void tmp_setup(void)
 {
 	strcpy(tmpdir, "/tmp/gk-auth-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_ptr_nonnull(tu_mkdtemp(tmpdir));
 }
 
+/* One buffer per file name of the test: paths stay valid however many are asked for (a rotating
+ * buffer once left the trust anchor, the private key and the certificate behind). */
 static const char *tmp_path(const char *name)
 {
-	static char buf[4][128];
-	static int next;
-	char *p = buf[next++ % 4];
-	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
-	return p;
+	static char buf[8][128];
+	static const char *names[8];
+	size_t i = 0;
+	while (i < 8 && names[i] && strcmp(names[i], name))
+		i++;
+	ck_assert_uint_lt(i, 8);
+	names[i] = name;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tmpdir, name);
+	return buf[i];
 }
 
 static void write_text(const char *path, const char *text)
@@ -885,7 +891,7 @@ START_TEST(pem_loading)
 	ck_assert_err_clean();
 
 	unlink(trust); unlink(key); unlink(cert); unlink(junk); unlink(enc);
-	rmdir(tmpdir);
+	ck_assert_int_eq(rmdir(tmpdir), 0); /* nothing else was left in it */
 	X509_free(ca2);
 	EVP_PKEY_free(ik);
 	pki_free(&p);

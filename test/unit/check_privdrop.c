@@ -46,7 +46,7 @@ static char dir[64];
 static void mkdir_tmp(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/gk-privdrop.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 }
 
 static void rm_tmp(void)

@@ -21,7 +21,7 @@ static char db[128];
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/gk-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/gcks.db", dir);
 }
 
