@@ -283,12 +283,12 @@ for args in "status" "rekey keyid:video-1" "evict keyid:video-1 fqdn:screen-1.ex
 		_ "$rc" "$W/daemon.err"
 done
 run noexist --db "$W/no-such.db" group list
-check "a database that does not exist: non-zero ($rc), one line, not created" \
-	bash -c '[ "$1" -ne 0 ] && [ ! -e "$2" ] && { [ "$(wc -l <"$3")" -eq 1 ] || { cat "$3"; exit 1; }; }' \
+check "a database that does not exist: exit 4 ($rc), one line, not created" \
+	bash -c '[ "$1" -eq 4 ] && [ ! -e "$2" ] && { [ "$(wc -l <"$3")" -eq 1 ] || { cat "$3"; exit 1; }; }' \
 	_ "$rc" "$W/no-such.db" "$W/noexist.err"
 run noexist --db "$DB" group show keyid:no-such-group
-check "group show of an unknown group: non-zero ($rc), one line on stderr" \
-	bash -c '[ "$1" -ne 0 ] && { [ "$(wc -l <"$2")" -eq 1 ] || { cat "$2"; exit 1; }; }' \
+check "group show of an unknown group: exit 4 ($rc), one line on stderr" \
+	bash -c '[ "$1" -eq 4 ] && { [ "$(wc -l <"$2")" -eq 1 ] || { cat "$2"; exit 1; }; }' \
 	_ "$rc" "$W/noexist.err"
 
 # =================================================================================
@@ -302,8 +302,8 @@ for mode in 644 640 604; do
 	for cmdline in "group list" "policy load $W/video-perm.yaml"; do
 		# shellcheck disable=SC2086
 		run perm --db "$DB" --control "$W/none.sock" $cmdline
-		check "database mode $mode: gcksctl ${cmdline%% /*} refuses (exit $rc), one clear line" \
-			bash -c '[ "$1" -ne 0 ] && [ ! -s "$2" ] && [ "$(wc -l <"$3")" -eq 1 ] && grep -q "chmod 600" "$3" || { cat "$3"; exit 1; }' \
+		check "database mode $mode: gcksctl ${cmdline%% /*} refuses (exit 4: $rc), one clear line" \
+			bash -c '[ "$1" -eq 4 ] && [ ! -s "$2" ] && [ "$(wc -l <"$3")" -eq 1 ] && grep -q "chmod 600" "$3" || { cat "$3"; exit 1; }' \
 			_ "$rc" "$W/perm.out" "$W/perm.err"
 	done
 done
@@ -345,10 +345,10 @@ names = sorted(g['group'] for g in load('json-list2.out'))
 before = load('groups-before-delete.json')
 assert names == [n for n in before if n != 'keyid:control-room'], (before, names)
 EOF
-check "group show of the deleted group: non-zero ($rc)" test "$rc" -ne 0
+check "group show of the deleted group: exit 4 ($rc)" test "$rc" -eq 4
 run delete-again --db "$DB" group delete keyid:control-room
-check "group delete of a group that does not exist: non-zero ($rc), one line" \
-	bash -c '[ "$1" -ne 0 ] && [ "$(wc -l <"$2")" -eq 1 ]' _ "$rc" "$W/delete-again.err"
+check "group delete of a group that does not exist: exit 4 ($rc), one line" \
+	bash -c '[ "$1" -eq 4 ] && [ "$(wc -l <"$2")" -eq 1 ]' _ "$rc" "$W/delete-again.err"
 sqlite3 -json "$DB" 'SELECT at, who, action, detail FROM audit ORDER BY id' >"$W/audit.json"
 T0=$t0 T1=$t1 pyck "audit log: who/when/what of init, every load (with its file) and the delete; nothing for refused or unchanged loads" <<'EOF'
 rows = load('audit.json')
@@ -530,8 +530,8 @@ assert a['ok'] is True and isinstance(a['message'], str) and a['message'], a
 EOF
 check "(rekey exit code 0)" test "$rc" -eq 0
 run rekey-none --db "$DB2" --control "$CTL" rekey keyid:no-such-group
-check "rekey of an unknown group: non-zero ($rc), one line on stderr" \
-	bash -c '[ "$1" -ne 0 ] && [ "$(wc -l <"$2")" -eq 1 ] || { cat "$2"; exit 1; }' _ "$rc" "$W/rekey-none.err"
+check "rekey of an unknown group: exit 4 ($rc), one line on stderr" \
+	bash -c '[ "$1" -eq 4 ] && [ "$(wc -l <"$2")" -eq 1 ] || { cat "$2"; exit 1; }' _ "$rc" "$W/rekey-none.err"
 run audit-json --db "$DB2" --json audit 3
 run audit-table --db "$DB2" audit
 pyck "gcksctl audit: the rekeys asked over the control socket, with the asking user, newest last; a table without --json" <<'EOF'

@@ -322,8 +322,9 @@ r = group('twogroups', 'keyid:integ-audio')['rekey_sa']
 assert r['key_wrap'] == 'KW_5649_128' and r['encryption'] == 'AES_CBC', r
 assert r['spi'] != group('twogroups', 'keyid:integ-video')['rekey_sa']['spi'], r
 EOF
-check "the second group was joined with GSA_REGISTRATION on the same IKE SA (gcksd log)" \
-	grep -q 'GSA_REGISTRATION' "$W/gcksd-psk.log"
+# Message ID 2: after IKE_SA_INIT (0) and GSA_AUTH (1) of the same IKE SA
+check "the second group was joined with GSA_REGISTRATION on the same IKE SA (gcksd log: request 2)" \
+	grep -qE '^[^ ]+ gcksd debug: received 127\.0\.0\.1:[0-9]+ GSA_REGISTRATION request 2 \[ SK\{ IDg ' "$W/gcksd-psk.log"
 gm outsider-2 $(psk outsider) --group keyid:integ-audio --group keyid:integ-video
 pyck "a member of one group asking for two: registered to its group, AUTHORIZATION_FAILED for the other" <<'EOF'
 assert rc('outsider-2') == 2, rc('outsider-2')
@@ -534,6 +535,7 @@ EOF
 
 rc=0
 "$GCKSCTL" --db "$DB" --json member list keyid:integ-cert >"$W/members-cert.json" 2>>"$W/gcksctl.log" || rc=$?
+check "gcksctl --json member list (certificates) exits 0" test "$rc" -eq 0
 pyck "member list (certificates): two receivers and the sender with its Sender-IDs" <<'EOF'
 by = {m['member']: m for m in load(f'{W}/members-cert.json')}
 assert sorted(by) == ['fqdn:c-recv-1.example.net', 'fqdn:c-recv-2.example.net', 'fqdn:c-send.example.net'], sorted(by)
@@ -541,7 +543,9 @@ assert by['fqdn:c-send.example.net']['role'] == 'sender'
 assert by['fqdn:c-send.example.net']['sender_ids'] == group('c-send')['sender_ids']
 assert by['fqdn:c-recv-1.example.net']['role'] == 'receiver'
 EOF
-"$GCKSCTL" --db "$DB" --control "$CTL" --json status >"$W/status-cert.json" 2>>"$W/gcksctl.log" || true
+rc=0
+"$GCKSCTL" --db "$DB" --control "$CTL" --json status >"$W/status-cert.json" 2>>"$W/gcksctl.log" || rc=$?
+check "gcksctl status (certificates) exits 0" test "$rc" -eq 0
 pyck "status (certificates): member counts of both groups" <<'EOF'
 by = {g['group']: g for g in load(f'{W}/status-cert.json')['groups']}
 assert by['keyid:integ-cert']['members'] == 3, by['keyid:integ-cert']
