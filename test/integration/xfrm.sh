@@ -23,6 +23,10 @@
 #   - no ESP (a kernel without CONFIG_INET_ESP): gmd reports the kernel's refusal naming the
 #     group, SPI and algorithm, rolls the group back (no policy is left pointing at a missing
 #     SA) and keeps running; the data-path part is not run, and the output says so and why.
+# On every kernel: r3 joins keyid:xfrm-two (two SAs) while an admin's fwd policy already holds
+# the second SA's selectors; the kernel refuses that policy (EEXIST; without ESP it refuses the
+# SAs first) and gmd rolls the whole group back, leaving the admin's policy alone. The output
+# names the kernel-dependent checks that ran ("# ran: ...") and skipped ("ok ... # SKIP why").
 # Needs root (exit 77 otherwise), ip, python3, openssl; tshark for the wire check.
 set -euo pipefail
 
