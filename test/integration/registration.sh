@@ -140,13 +140,15 @@ for g in gm(name)['groups']:
     assert g['status'] == 'registered', g
 EOF
 }
-# refused NAME NOTIFY WHY: exit code 2, the notify named in the JSON error field
+# refused NAME NOTIFY WHY: exit code 2, the notify named in the JSON error field; the status is
+# "failed" when the IKE SA itself was refused (AUTHENTICATION_FAILED), "refused" when the GCKS
+# refused the group on an authenticated SA
 refused() {
 	NOTIFY=$2 NAME=$1 pyck "$3: $2 (exit 2, JSON error)" <<'EOF'
 name, notify = os.environ['NAME'], os.environ['NOTIFY']
 assert rc(name) == 2, f'gmd exit code {rc(name)}'
 g = group(name)
-assert g['status'] in ('refused', 'failed'), g
+assert g['status'] == ('failed' if notify == 'AUTHENTICATION_FAILED' else 'refused'), g
 assert g['error'] == notify, g
 assert 'sas' not in g, g
 EOF
