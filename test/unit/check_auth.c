@@ -289,7 +289,7 @@ START_TEST(sig_round_trip)
 	gk_chunk sig = GK_CHUNK(ad.ptr + 1 + algid.len, ad.len - 1 - algid.len);
 	ck_assert_int_eq(indep_verify(pub, c->md, c->salt, sig, msg), 1);
 	if (c->salt) /* salt really is the hash length: a 20-octet salt check must fail */
-		ck_assert_int_ne(indep_verify(pub, c->md, 20, sig, msg), 1);
+		ck_assert_int_eq(indep_verify(pub, c->md, 20, sig, msg), 0); /* a bad signature, not an error */
 	if (strcmp(c->kind, "EC") == 0) { /* DER Ecdsa-Sig-Value, nothing after it */
 		const unsigned char *p = sig.ptr;
 		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)sig.len);
