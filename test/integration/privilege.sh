@@ -20,7 +20,7 @@ set -euo pipefail
 
 B=${GK_BUILDDIR:-$(pwd)}
 GCKSD=$B/gcks/gcksd GCKSCTL=$B/gcks/gcksctl GMD=$B/member/gmd
-skip() { echo "SKIP: $1"; exit 77; }
+. "$(dirname "$0")/tap.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (accounts, privilege drop)"
 for t in useradd userdel groupadd groupdel setpriv ip python3 sqlite3 timeout; do
 	command -v "$t" >/dev/null || skip "$t is needed"
@@ -61,7 +61,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-. "$(dirname "$0")/tap.sh"
 cat >"$W/ck.py" <<'EOF'
 import json, os, pwd, grp, socket, stat, sys
 W = os.environ['W']
@@ -92,9 +91,6 @@ def audit():
 exec(compile(sys.stdin.read(), 'check', 'exec'))
 EOF
 pyck() { check "$1" python3 "$W/ck.py"; }
-sanitizer_clean() {
-	! grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|Sanitizer has encountered a fatal error|runtime error:|SUMMARY: [A-Za-z]*Sanitizer' "$@"
-}
 wait_for() { # SECONDS COMMAND...
 	local n=$(($1 * 10))
 	shift
@@ -288,7 +284,7 @@ kill -TERM "$gpid"
 rc=0
 wait "$gpid" || rc=$?
 check "gcksd exits 0 on SIGTERM (got $rc)" test "$rc" -eq 0
-check "no sanitizer report in gcksd's log" sanitizer_clean "$W/gcksd.log"
+sanitizer_check "no sanitizer report in gcksd's log" "$W/gcksd.log"
 chmod 660 "$CTL"
 
 # ---- gcksd refuses to start ----
@@ -465,6 +461,6 @@ EOF
 check "no rekey listener error in gmd's log" bash -c '! grep -q "rekey listener" "$1"' _ "$W/gmd-reg.log"
 kill -TERM "$mpid"
 wait "$mpid" || true
-check "no sanitizer report in gmd's logs" sanitizer_clean "$W"/gmd*.log "$W/none.log" "$W/gcksd-ns.log"
+sanitizer_check "no sanitizer report in gmd's logs" "$W"/gmd*.log "$W/none.log" "$W/gcksd-ns.log"
 
 [ "$fails" -eq 0 ]

@@ -12,7 +12,7 @@
 #   gcksd   10.99.0.1 (UDP 500 and 4500)  <->  10.99.0.2 charon-systemd (own strongswan.conf,
 #   own VICI socket, own swanctl directory, file log)
 # so port 500 and kernel state never touch the host. Needs root; without root or without the
-# packages it skips (exit 77), unless GK_REQUIRE_INTEROP is set (CI), when that is an error.
+# packages it skips (exit 77), unless GK_REQUIRE_ALL=1 (CI; or GK_REQUIRE_INTEROP) is set, when that is an error.
 #
 # Binaries come from GK_BUILDDIR, else from the current directory (the build directory under
 # make check). The test makes its own CA, certificates, PSK and policy: it needs nothing from
@@ -47,8 +47,8 @@ CERT_ID=strongswan-cert.example
 
 skip() {
 	echo "SKIP: $*"
-	if [ -n "${GK_REQUIRE_INTEROP:-}" ]; then
-		echo "not ok - GK_REQUIRE_INTEROP is set: this test must run here"
+	if [ -n "${GK_REQUIRE_INTEROP:-}" ] || [ "${GK_REQUIRE_ALL:-0}" = 1 ]; then
+		echo "not ok - GK_REQUIRE_ALL (or GK_REQUIRE_INTEROP) is set: this test must run here"
 		exit 99
 	fi
 	exit 77

@@ -1,6 +1,7 @@
 # Sourced by the integration scripts: their result lines (TAP-like "ok - ..." / "not ok - ...",
-# failures counted in $fails) and check, which runs a command as one check. Needs $W (the
-# script's work directory) and fails=0 set before use.
+# failures counted in $fails), check, which runs a command as one check, skip and the sanitizer
+# check. check needs $W (the script's work directory) and fails=0 set before use; skip needs
+# neither.
 ok() { echo "ok - $1"; }
 not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
 # check DESC COMMAND...: one line, with the command's output as diagnostics on failure.
@@ -13,4 +14,35 @@ check() {
 		not_ok "$desc"
 		sed 's/^/#   /' "$W/check.out"
 	fi
+}
+# skip REASON: the script cannot run here (not root, a program or package missing): exit 77,
+# which make check reports as SKIP. With GK_REQUIRE_ALL=1 (CI, which runs as root with every
+# package of tools/deps) that is a failure instead: nothing may skip there.
+skip() {
+	if [ "${GK_REQUIRE_ALL:-0}" = 1 ]; then
+		echo "not ok - cannot run here: $* (GK_REQUIRE_ALL=1: no test may skip)"
+		exit 99
+	fi
+	echo "SKIP: $*"
+	exit 77
+}
+# sanitizer_check DESC LOG...: one check that no log holds an AddressSanitizer, LeakSanitizer or
+# UndefinedBehaviorSanitizer report. Only a sanitizer build can write one: make check passes
+# GK_SANITIZERS=yes there (configure --enable-sanitizers, as make check-sanitizers does); in
+# any other build the line says the check was not run.
+sanitizer_check() {
+	local desc=$1
+	shift
+	if [ "${GK_SANITIZERS:-no}" != yes ]; then
+		echo "ok - $desc # SKIP not a sanitizer build (make check-sanitizers runs this check)"
+		return 0
+	fi
+	check "$desc" sanitizer_clean "$@"
+}
+# sanitizer_clean LOG...: no report in any of the logs (grep status 1); a report (0) or a log
+# that cannot be read (2) fails.
+sanitizer_clean() {
+	local rc=0
+	grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|Sanitizer has encountered a fatal error|runtime error:|SUMMARY: [A-Za-z]*Sanitizer' "$@" || rc=$?
+	[ "$rc" = 1 ]
 }

@@ -950,7 +950,7 @@ static char tmpdir[64];
 static void make_tmpdir(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gk-policy-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_ptr_nonnull(tu_mkdtemp(tmpdir));
 }
 
 static void write_file(const char *name, const char *content, mode_t mode)

@@ -21,7 +21,7 @@ static char db[128];
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/gk-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/gcks.db", dir);
 }
 
@@ -373,7 +373,7 @@ START_TEST(refuses_newer_schema)
 	gk_store_close(s);
 	raw_exec("PRAGMA user_version = 99");
 	gk_store_err err;
-	ck_assert_int_ne(gk_store_open(db, false, &s, &err), GK_OK);
+	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_UNSUPPORTED);
 	ck_assert_ptr_null(s);
 	char want[200];
 	snprintf(want, sizeof(want), "database schema version 99 is newer than this gcksd/gcksctl (%d); "
@@ -392,14 +392,14 @@ START_TEST(refuses_foreign_files)
 	fputs("this is not a database, just some text that is long enough to look like a header\n", f);
 	fclose(f);
 	ck_assert_int_eq(chmod(db, 0600), 0);
-	ck_assert_int_ne(gk_store_open(db, false, &s, &err), GK_OK);
+	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_MALFORMED);
 	ck_assert_ptr_null(s);
 	ck_assert_ptr_nonnull(strstr(err.msg, db));
 	unlink(db);
 	/* an SQLite database of something else */
 	raw_exec("CREATE TABLE other (x)");
 	ck_assert_int_eq(chmod(db, 0600), 0);
-	ck_assert_int_ne(gk_store_open(db, false, &s, &err), GK_OK);
+	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_INVAL); /* an SQLite database of something else */
 	ck_assert_msg(strstr(err.msg, "not a gikev2 database"), "%s", err.msg);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master"), 1); /* untouched */
 }

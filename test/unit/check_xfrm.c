@@ -545,6 +545,7 @@ static rec_op ops_log[64];
 static size_t nops;
 static int fail_policy_dir; /* make NEWPOLICY of this direction fail */
 static bool fail_add;
+static uint8_t fail_add_spi0; /* make NEWSA fail for the SA whose SPI starts with this (0: none) */
 
 static void log_op(const char *what, const uint8_t *spi, unsigned dir, uint32_t reqid, const uint8_t *saddr)
 {
@@ -562,7 +563,7 @@ static gk_status r_add(gk_sasink *s, const gk_ksa *k, char *err, size_t errlen)
 {
 	(void)s;
 	ck_assert_ptr_nonnull(k->in);
-	if (fail_add) {
+	if (fail_add || (fail_add_spi0 && k->spi[0] == fail_add_spi0)) {
 		snprintf(err, errlen, "Protocol not supported (Requested type not found)");
 		return GK_E_UNSUPPORTED;
 	}
@@ -608,6 +609,7 @@ static gk_sasink *rec_sink(void)
 	nops = 0;
 	fail_policy_dir = -1;
 	fail_add = false;
+	fail_add_spi0 = 0;
 	ck_assert_int_eq(gk_sasink_open_ops(&rec_ops, &s, NULL, 0), GK_OK);
 	ck_assert_str_eq(gk_sasink_name(s), "record");
 	return s;
@@ -1066,7 +1068,7 @@ static size_t kernel_count(uint16_t type)
 START_TEST(kernel_namespace)
 {
 	if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {
-		printf("check_xfrm: kernel_namespace skipped (needs root for a network namespace of its own)\n");
+		tu_skip("check_xfrm kernel_namespace", "needs root for a network namespace of its own");
 		return;
 	}
 	gk_sasink *s;
@@ -1140,6 +1142,49 @@ START_TEST(kernel_namespace)
 	}
 	ck_assert_uint_eq(kernel_count(XFRM_MSG_GETSA), 0);
 	ck_assert_uint_eq(kernel_count(XFRM_MSG_GETPOLICY), 0);
+
+	/* Refusals any kernel makes, ESP or not. All or none: an admin's policy (reqid 7) holds the
+	 * third of the four selector blocks of an in policy; the kernel refuses that one (EEXIST)
+	 * and the two added before it are taken back, the admin's stays. */
+	gk_kpol q, admin;
+	make_kpol(&q, GK_DIR_IN);
+	ts4(&q.src, "10.0.0.1", "10.0.0.6", 17, 0, 65535); /* .1/32 .2/31 .4/31 .6/32 */
+	memset(q.saddr, 0, sizeof(q.saddr));
+	admin = q;
+	ts4(&admin.src, "10.0.0.4", "10.0.0.5", 17, 0, 65535);
+	admin.reqid = 7;
+	ck_assert_msg(x->policy(s, GK_KPOL_NEW, &admin, err, sizeof(err)) == GK_OK, "%s", err);
+	ck_assert_int_eq(x->policy(s, GK_KPOL_NEW, &q, err, sizeof(err)), GK_E_STATE);
+	ck_assert_str_eq(err, "File exists: a policy with these selectors already exists");
+	ck_assert_uint_eq(kernel_count(XFRM_MSG_GETPOLICY), 1);
+	printf("# ran: check_xfrm kernel: a policy refused at its third selector block, the first two taken back\n");
+
+	/* A whole SA whose fwd policy the kernel refuses (the admin's fwd policy has its selectors):
+	 * with ESP the SA and its in policy went in first and are rolled back; without ESP the SA
+	 * itself is refused. Either way nothing of it stays, and the admin's policy does. */
+	gk_kpol afwd;
+	make_kpol(&afwd, GK_DIR_FWD);
+	afwd.reqid = 7;
+	ck_assert_msg(x->policy(s, GK_KPOL_NEW, &afwd, err, sizeof(err)) == GK_OK, "%s", err);
+	make_sa(&a, GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	in.dirs = GK_DIR_IN;
+	st = gk_sasink_add(s, &in, err, sizeof(err));
+	if (strstr(err, "fwd policy")) {
+		ck_assert_int_eq(st, GK_E_STATE);
+		ck_assert_str_eq(err, "group keyid:kernel-test: the kernel refused the fwd policy of ESP SA spi 0x12345678 "
+				      "(AES_GCM_16/256) to 239.1.2.3: File exists: a policy with these selectors already exists");
+		printf("# ran: check_xfrm kernel: an SA and its in policy installed, its fwd policy refused, both rolled back\n");
+	} else {
+		ck_assert_int_eq(st, GK_E_UNSUPPORTED);
+		ck_assert_ptr_nonnull(strstr(err, "the kernel refused ESP SA spi 0x12345678 (AES_GCM_16/256)"));
+		printf("ok - check_xfrm kernel: the rollback of an installed SA whose policy is refused # SKIP this kernel "
+		       "has no ESP (checked on the recording backend: book_rollback, groups_registration_rolled_back)\n");
+	}
+	ck_assert_uint_eq(gk_sasink_entries(s, NULL, 0), 0);
+	ck_assert_uint_eq(kernel_count(XFRM_MSG_GETSA), 0);
+	ck_assert_uint_eq(kernel_count(XFRM_MSG_GETPOLICY), 2);
+	ck_assert_msg(gk_sasink_flush_stale(s, err, sizeof(err)) == GK_OK, "%s", err);
+	ck_assert_uint_eq(kernel_count(XFRM_MSG_GETPOLICY), 2); /* not gmd's: they stay */
 	gk_sasink_close(s);
 }
 END_TEST
@@ -1628,6 +1673,55 @@ START_TEST(groups_rekey_sa_lifetime_ends)
 }
 END_TEST
 
+/* A registration whose second SA the kernel refuses: the first one, installed with its policies,
+ * is taken out again (policies first), and gmd reports the refusal and the rollback; nothing of
+ * the group stays in the kernel. */
+START_TEST(groups_registration_rolled_back)
+{
+	gm_rig r;
+	gk_group_sa kek;
+	gk_group_state gs;
+	make_kek(&kek, 0x11);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(uv_loop_init(&r.loop), 0);
+	r.sink = rec_sink();
+	fail_add_spi0 = 0x34;
+	r.events = open_memstream(&r.ev_buf, &r.ev_len);
+	ck_assert_ptr_nonnull(r.events);
+	gk_rand_test_init(&r.rnd, 7);
+	gk_gm_groups_env env = { .loop = &r.loop, .sink = r.sink, .events = r.events };
+	gk_ident g = group_id("keyid:video-1");
+	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r.m), GK_OK);
+	memset(&gs, 0, sizeof(gs));
+	make_sa(&gs.sas[0], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	make_sa(&gs.sas[1], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	gs.sas[1].spi[0] = 0x34;
+	ts4(&gs.sas[1].dst, "239.1.2.4", "239.1.2.4", 17, 5004, 5004);
+	gs.sas[2] = kek;
+	gs.nsas = 3;
+	gk_gm_groups_registered(r.m, 0, &gs, false);
+	gk_group_state_wipe(&gs);
+	ck_assert_uint_eq(nops, 6);
+	expect(0, "add", 0x12, GK_DIR_IN);
+	expect(1, "pol-new", 0, GK_DIR_IN);
+	expect(2, "pol-new", 0, GK_DIR_FWD);
+	expect(3, "pol-del", 0, GK_DIR_FWD);
+	expect(4, "pol-del", 0, GK_DIR_IN);
+	expect(5, "del", 0x12, 0);
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 0);
+	ck_assert_uint_eq(rig_events(&r, "sa_install_failed"), 1);
+	ck_assert_uint_eq(rig_events(&r, "group_rolled_back"), 1);
+	/* a GSA_REKEY under the Rekey SA of the rolled-back registration is not taken */
+	gk_group_state next;
+	esp_state(&next, 0x56);
+	rig_feed(&r, &kek, 1, &next, NULL, 0);
+	ck_assert_uint_eq(nops, 6);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 0);
+	gk_group_state_wipe(&next);
+	rig_stop(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("xfrm");
@@ -1663,6 +1757,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, groups_sender_also_receives);
 	tcase_add_test(tc, groups_sender_without_sender_id);
 	tcase_add_test(tc, groups_rekey_sa_lifetime_ends);
+	tcase_add_test(tc, groups_registration_rolled_back);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);

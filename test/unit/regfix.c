@@ -88,7 +88,7 @@ void rf_setup(const char *prog, const char *tmp_prefix)
 {
 	gk_log_init(prog, getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
 	snprintf(dir, sizeof(dir), "/tmp/%s-XXXXXX", tmp_prefix);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/gcks.db", dir);
 	gk_store_err err;
 	ck_assert_msg(gk_store_open(db, true, &store, &err) == GK_OK, "%s", err.msg);

@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,45 @@ const char *tu_tohex(const uint8_t *p, size_t n)
 		o += (size_t)snprintf(b + o, 3, "%02x", p[i]);
 	b[o] = 0;
 	return b;
+}
+
+#define TU_MAX_TMPDIRS 16
+static char tmpdirs[TU_MAX_TMPDIRS][128];
+static size_t ntmpdirs;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void rm_tmpdirs(void)
+{
+	for (size_t i = 0; i < ntmpdirs; i++)
+		nftw(tmpdirs[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	ntmpdirs = 0;
+}
+
+char *tu_mkdtemp(char *tmpl)
+{
+	static int registered;
+	if (!mkdtemp(tmpl))
+		return NULL;
+	if (!registered)
+		registered = !atexit(rm_tmpdirs);
+	if (ntmpdirs < TU_MAX_TMPDIRS && strlen(tmpl) < sizeof(tmpdirs[0]))
+		strcpy(tmpdirs[ntmpdirs++], tmpl);
+	return tmpl;
+}
+
+void tu_skip(const char *what, const char *why)
+{
+	const char *req = getenv("GK_REQUIRE_ALL");
+	if (req && !strcmp(req, "1"))
+		ck_abort_msg("%s cannot run here: %s (GK_REQUIRE_ALL=1: no test may skip)", what, why);
+	printf("SKIP: %s: %s\n", what, why);
+	fflush(stdout);
 }
 
 int tu_run(Suite *s)

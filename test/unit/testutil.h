@@ -16,6 +16,14 @@ void tu_free_all(void);
 const char *tu_tohex(const uint8_t *p, size_t n);
 /* Runs a suite and returns the process exit status (0 when all pass). */
 int tu_run(Suite *s);
+/* A test (or part of one) that cannot run here, say without root: prints "SKIP: what: why" and
+ * returns, and the caller leaves that part out. With GK_REQUIRE_ALL=1 in the environment (CI,
+ * which runs as root with every package) the test fails instead: nothing may skip there. */
+void tu_skip(const char *what, const char *why);
+/* mkdtemp, and the directory with everything in it is removed when the test process exits, also
+ * after a failed assertion (Check ends a failed test's process with exit): test databases and
+ * PEM files hold private keys. Returns tmpl, or NULL as mkdtemp does. */
+char *tu_mkdtemp(char *tmpl);
 
 #define ck_assert_mem_hex(ptr, len, hex) do { \
 	size_t tu_len_; uint8_t *tu_exp_ = tu_hex(hex, &tu_len_); \
