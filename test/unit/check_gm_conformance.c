@@ -305,24 +305,34 @@ START_TEST(soft_lifetime_rekey_sa_reregisters)
 END_TEST
 
 /* A Data-Security SA that a rekey replaced (new SA, Delete of the old one) in time asks for
- * nothing at its 90 %: the new SA's lifetime counts, from when it arrived. */
+ * nothing at its 90 %, although it is still held then (DEACTIVATION_TIME_DELAY 450 s): the new
+ * SA's lifetime counts, from when it arrived. */
 START_TEST(soft_lifetime_rekeyed_in_time_quiet)
 {
 	gk_group_sa k, t, t2;
 	kek(&k, 0xa1, 100000, 0);
 	tek(&t, 0x01, 1000);
-	register_with(&k, &t);
+	gk_group_state gs;
+	memset(&gs, 0, sizeof(gs));
+	gs.sas[gs.nsas++] = t;
+	gs.sas[gs.nsas++] = k;
+	gs.dtd = 450;
+	gs.has_dtd = true;
+	gk_gm_groups_registered(groups, 0, &gs, false);
+	new_events();
 	clock_at(500000);
 	tek(&t2, 0x02, 1000);
-	gk_group_state gs;
 	state_of(&gs, &t2);
 	rekey_del(&k, 0, &gs, ADD_NOTHING, t.spi);
 	const char *ev = new_events();
 	ck_assert_msg(lines_with(ev, "rekey_accepted", NULL) == 1 && lines_with(ev, "sa_added", "ee000002") == 1, "%s",
 		      ev);
-	clock_at(900100); /* the first SA's 90 % */
-	ck_assert_uint_eq(lines_with(new_events(), "\"reregistering\"", NULL), 0);
-	clock_at(1400100); /* the second's */
+	clock_at(900100); /* the first SA's 90 %: still held until 950 s */
+	ev = new_events();
+	ck_assert_msg(lines_with(ev, "\"reregistering\"", NULL) == 0, "%s", ev);
+	clock_at(950100); /* DTD passed: the first SA goes */
+	ck_assert_uint_eq(lines_with(new_events(), "sa_deleted", "ee000001"), 1);
+	clock_at(1400100); /* the second's 90 % */
 	ck_assert_uint_eq(lines_with(new_events(), "\"reregistering\"", "an SA nears its end"), 1);
 	gk_group_state_wipe(&gs);
 }
