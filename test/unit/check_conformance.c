@@ -549,6 +549,71 @@ START_TEST(implicit_auth_no_auth_key)
 }
 END_TEST
 
+/* The GSA_REKEY in mc.data[0], opened under the Rekey SA of gs, deletes every ESP SA and the
+ * Rekey SA (SPI zero: every SA of the protocol, RFC 9838 2.4.3, 4.6) and brings no policy or
+ * keys: everyone is excluded and must register again. */
+static void mc_is_exclusion(const gk_group_state *gs)
+{
+	ck_assert_uint_eq(mc.n, 1);
+	gk_msg m;
+	mc_open(gs, 0, &m);
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_GSA));
+	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_KD));
+	static const uint8_t zero[16];
+	bool tek_deleted = false, kek_deleted = false;
+	for (const gk_payload *p = NULL; (p = gk_msg_next(&m, p, GK_PL_DELETE));) {
+		const gk_pl_delete *d = &p->body->del;
+		for (size_t i = 0; i < d->spis.n; i++) {
+			tek_deleted |= d->proto == GK_PROTO_ESP && d->spis.items[i].len == 4 &&
+				       !memcmp(d->spis.items[i].ptr, zero, 4);
+			kek_deleted |= d->proto == GK_PROTO_GIKE_UPDATE && d->spis.items[i].len == 16 &&
+				       !memcmp(d->spis.items[i].ptr, zero, 16);
+		}
+	}
+	ck_assert_msg(tek_deleted && kek_deleted, "not an exclusion: the group's SAs are not all deleted");
+	gk_msg_free(&m);
+}
+
+/* 4.4.2.1.1: "The authentication method MUST NOT change as a result of rekey operations", and
+ * GCAUTH goes in registrations only: a policy reload that changes the method (Digital Signature
+ * to implicit, and back) excludes everyone by a GSA_REKEY under the old Rekey SA and the old
+ * method, so that members learn the new one by registering; a rekey with only new keys would
+ * leave them checking for the old method. */
+START_TEST(gcauth_change_excludes_all)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_mc_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m1 = join(&c);
+	run_member(m1);
+	const gk_group_state *gs = registered(m1, 0);
+	ck_assert_uint_eq(kek_of(gs)->gcauth, GK_GCAUTH_DIGITAL_SIGNATURE);
+	pol_init(&g, G1);
+	g.kek.gcauth = GK_GCAUTH_IMPLICIT;
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	mc_free();
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	mc_is_exclusion(gs);
+	/* registered again: implicit, and back to signatures the same way */
+	c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m2 = join(&c);
+	run_member(m2);
+	gs = registered(m2, 0);
+	ck_assert_uint_eq(kek_of(gs)->gcauth, GK_GCAUTH_IMPLICIT);
+	pol_init(&g, G1);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	mc_free();
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	mc_is_exclusion(gs);
+	mc_free();
+}
+END_TEST
+
 /* =========================================================================================
  * 4.4.2.2 attributes with inband rekey
  * ========================================================================================= */
@@ -689,6 +754,7 @@ int main(void)
 	tcase_add_test(tc, member_sag_transform_types);
 	tcase_add_test(tc, member_never_closes_ike_sa);
 	tcase_add_test(tc, implicit_auth_no_auth_key);
+	tcase_add_test(tc, gcauth_change_excludes_all);
 	tcase_add_test(tc, inband_no_lifetime_no_next_spi);
 	tcase_add_test(tc, sender_ids_exhausted_excludes_all);
 	suite_add_tcase(s, tc);
