@@ -16,6 +16,7 @@
 #include "gcks/storage.h"
 #include "auth.h"
 #include "frag.h"
+#include "group_sa.h"
 #include "ike_sa.h"
 #include "ikekeys.h"
 #include "log.h"
@@ -615,6 +616,133 @@ START_TEST(gcauth_change_excludes_all)
 END_TEST
 
 /* =========================================================================================
+ * 2.4.1 no window for GSA_REKEY; 2.5.1 unique keys
+ * ========================================================================================= */
+
+/* "the windowing mechanism ... MUST NOT be used for the Rekey messages": three rekeys in a row,
+ * with nothing delivered in between (no member could have answered), all go out at once; each
+ * opens under the Rekey SA the one before brought (a rekey renews the Rekey SA too, whose
+ * Message IDs start at 0) or with the next Message ID under the same one; no member sends
+ * anything because of them. */
+START_TEST(rekey_without_window)
+{
+	g1_receivers();
+	start_mc_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	gk_group_state *cur = malloc(sizeof(*cur)), *next = malloc(sizeof(*next));
+	ck_assert_ptr_nonnull(cur);
+	ck_assert_ptr_nonnull(next);
+	*cur = *registered(m, 0);
+	size_t to_gcks = fn_trace_count(&net, FN_TO_GCKS, -1, -1, -1);
+	char msg[256];
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(mc.n, 3);
+	uint32_t expect = kek_of(cur)->initial_msgid;
+	for (size_t i = 0; i < 3; i++) {
+		gk_msg r;
+		mc_open(cur, i, &r);
+		ck_assert_uint_eq(r.hdr.exchange, GK_EXCH_GSA_REKEY);
+		ck_assert_uint_eq(r.hdr.msg_id, expect);
+		const gk_group_sa *k = kek_of(cur);
+		gk_group_keys gk;
+		ck_assert_int_eq(gk_group_keys_split(GK_CHUNK(k->keymat, k->keymat_len), k->proto, k->encr,
+						     k->encr_key_bits, k->integ, k->kwa, &gk), GK_OK);
+		const char *why = NULL;
+		ck_assert_int_eq(gk_group_state_decode(&gk_msg_find(&r, GK_PL_GSA)->body->gsa,
+						       &gk_msg_find(&r, GK_PL_KD)->body->kd, GK_GSA_REKEY, k->kwa,
+						       gk.wrap, next, &why), GK_OK);
+		expect++;
+		for (size_t s = 0; s < next->nsas; s++)
+			if (next->sas[s].proto == GK_PROTO_GIKE_UPDATE) {
+				gk_group_sa *old = (gk_group_sa *)kek_of(cur);
+				uint16_t gcauth = old->gcauth;
+				uint8_t algid[GK_SIG_ALGID_MAX];
+				size_t alen = old->sig_algid_len;
+				memcpy(algid, old->sig_algid, alen);
+				*old = next->sas[s]; /* the method stays the registration's (4.4.2.1.1) */
+				old->gcauth = gcauth;
+				memcpy(old->sig_algid, algid, alen);
+				old->sig_algid_len = alen;
+				expect = 0;
+			}
+		gk_group_state_wipe(next);
+		gk_msg_free(&r);
+	}
+	fn_advance(&net, 5000);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, -1, -1, -1), to_gcks);
+	gk_group_state_wipe(cur);
+	free(cur);
+	free(next);
+	mc_free();
+}
+END_TEST
+
+static void add_tek(gk_group_policy *g, const char *name, const char *dst)
+{
+	gk_tek_policy *t = realloc(g->teks, (g->nteks + 1) * sizeof(*t));
+	ck_assert_ptr_nonnull(t);
+	g->teks = t;
+	t[g->nteks] = t[0];
+	snprintf(t[g->nteks].name, sizeof(t[g->nteks].name), "%s", name);
+	ts(&t[g->nteks].dst, dst, dst, 17, 5004, 5004);
+	g->nteks++;
+}
+
+/* 2.5.1: "A GCKS MUST distribute unique keys for each Data-Security SA including a counter-based
+ * mode": two counter-mode SAs of the same transforms in one group, and one in another group,
+ * each have their own SPI and keying material (and so do the Rekey SAs); a rekey gives new ones
+ * again, none equal to any before. */
+START_TEST(unique_keys_per_sa)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	add_tek(&g, "audio", "239.1.1.2");
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	pol_init(&g, G2);
+	pol_member(&g, "fqdn:r1.example", GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_mc_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.groups[1] = ident(G2);
+	c.ngroups = 2;
+	fn_member *m = join(&c);
+	run_member(m);
+	const gk_group_sa *all[16];
+	size_t n = 0;
+	for (size_t gi = 0; gi < 2; gi++) {
+		const gk_group_state *gs = registered(m, gi);
+		ck_assert_uint_eq(gs->nsas, gi ? 2 : 3);
+		for (size_t i = 0; i < gs->nsas; i++)
+			all[n++] = &gs->sas[i];
+	}
+	char msg[256];
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	fn_advance(&net, 1000);
+	c = gm_psk("fqdn:r1.example", G1);
+	fn_member *again = join(&c);
+	run_member(again);
+	const gk_group_state *gs = registered(again, 0);
+	for (size_t i = 0; i < gs->nsas; i++)
+		if (gs->sas[i].proto == GK_PROTO_ESP)
+			all[n++] = &gs->sas[i];
+	ck_assert_uint_eq(n, 7);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			ck_assert_msg(all[i]->proto != all[j]->proto || all[i]->spi_len != all[j]->spi_len ||
+				      memcmp(all[i]->spi, all[j]->spi, all[i]->spi_len), "SAs %zu and %zu share an SPI", i, j);
+			size_t len = all[i]->keymat_len < all[j]->keymat_len ? all[i]->keymat_len : all[j]->keymat_len;
+			ck_assert_uint_gt(len, 0);
+			ck_assert_msg(memcmp(all[i]->keymat, all[j]->keymat, len) != 0, "SAs %zu and %zu share keys", i, j);
+		}
+	mc_free();
+}
+END_TEST
+
+/* =========================================================================================
  * 4.4.2.2 attributes with inband rekey
  * ========================================================================================= */
 
@@ -755,6 +883,8 @@ int main(void)
 	tcase_add_test(tc, member_never_closes_ike_sa);
 	tcase_add_test(tc, implicit_auth_no_auth_key);
 	tcase_add_test(tc, gcauth_change_excludes_all);
+	tcase_add_test(tc, rekey_without_window);
+	tcase_add_test(tc, unique_keys_per_sa);
 	tcase_add_test(tc, inband_no_lifetime_no_next_spi);
 	tcase_add_test(tc, sender_ids_exhausted_excludes_all);
 	suite_add_tcase(s, tc);
