@@ -12,6 +12,7 @@
 #include "group_sa.h"
 #include "ikekeys.h"
 #include "keywrap.h"
+#include "payloads.h"
 
 static gk_arena ar;
 static uint8_t kwk[32];
@@ -510,6 +511,57 @@ START_TEST(esn_refused)
 }
 END_TEST
 
+/* 4.4.3 and 4.5.3: the Group-wide policy and the Member Key Bag have Protocol zero (that is what
+ * tells them from an SA's policy or key bag) and a RESERVED octet that "MUST be zero on
+ * transmission, MUST be ignored on receipt": built, the octet is zero; received as 0xff, the
+ * substructure parses to the same attributes and the group state decodes the same. */
+START_TEST(reserved_zero_sent_ignored_received)
+{
+	encode(GK_GSA_REGISTRATION);
+	gk_wbuf wg, wk;
+	gk_wbuf_init(&wg, 0);
+	gk_wbuf_init(&wk, 0);
+	ck_assert_int_eq(gk_codec_build(gk_payload_desc(GK_PL_GSA), &gsa, &wg), GK_OK);
+	ck_assert_int_eq(gk_codec_build(gk_payload_desc(GK_PL_KD), &kd, &wk), GK_OK);
+	/* the GW policy is the last GSA substructure, the member bag the last KD one: find their
+	 * starts by walking the 16-bit lengths at offset 2 */
+	size_t gw = 0, mb = 0;
+	for (size_t off = 0, i = 0; i < gsa.policies.n; i++) {
+		gw = off;
+		off += gk_get_u16(wg.data + off + 2);
+	}
+	for (size_t off = 0, i = 0; i < kd.bags.n; i++) {
+		mb = off;
+		off += gk_get_u16(wk.data + off + 2);
+	}
+	ck_assert_uint_eq(wg.data[gw], 0); /* Protocol */
+	ck_assert_uint_eq(wg.data[gw + 1], 0); /* RESERVED */
+	ck_assert_uint_eq(wk.data[mb], 0);
+	ck_assert_uint_eq(wk.data[mb + 1], 0);
+	wg.data[gw + 1] = 0xff;
+	wk.data[mb + 1] = 0xff;
+	gk_pl_gsa g2;
+	gk_pl_kd k2;
+	memset(&g2, 0, sizeof(g2));
+	memset(&k2, 0, sizeof(k2));
+	gk_codec_err err;
+	ck_assert_int_eq(gk_codec_parse(gk_payload_desc(GK_PL_GSA), gk_wbuf_chunk(&wg), &ar, &g2, &err), GK_OK);
+	ck_assert_int_eq(gk_codec_parse(gk_payload_desc(GK_PL_KD), gk_wbuf_chunk(&wk), &ar, &k2, &err), GK_OK);
+	gsa = g2;
+	kd = k2;
+	const char *why = NULL;
+	ck_assert_int_eq(decode(GK_GSA_REGISTRATION, &why), GK_OK);
+	ck_assert(out->has_sender_id_bits);
+	ck_assert_uint_eq(out->sender_id_bits, 8);
+	ck_assert_uint_eq(out->nsender_ids, 2);
+	ck_assert_uint_eq(out->sender_ids[1], 2);
+	ck_assert_uint_eq(out->auth_key_len, 91);
+	gk_group_state_wipe(out);
+	gk_wbuf_free(&wg);
+	gk_wbuf_free(&wk);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gm_decode");
@@ -529,6 +581,7 @@ int main(void)
 	tcase_add_test(tc, sa_key_count_refused);
 	tcase_add_test(tc, sender_id_in_rekey_refused);
 	tcase_add_test(tc, esn_refused);
+	tcase_add_test(tc, reserved_zero_sent_ignored_received);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
