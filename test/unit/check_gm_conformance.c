@@ -26,6 +26,12 @@ gk_status __wrap_gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned i
 void __wrap_gk_udp_close(gk_udp *u);
 uint64_t __real_uv_now(const uv_loop_t *loop);
 uint64_t __wrap_uv_now(const uv_loop_t *loop);
+gk_status __wrap_gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t errlen);
+gk_status __wrap_gk_sasink_activate_out(gk_sasink *s, const gk_ident *group, const gk_group_sa *sa, char *err,
+					size_t errlen);
+gk_status __wrap_gk_sasink_del(gk_sasink *s, const gk_ident *group, uint8_t proto, const uint8_t *spi,
+			       size_t spi_len, char *err, size_t errlen);
+gk_status __wrap_gk_sasink_flush_group(gk_sasink *s, const gk_ident *group, char *err, size_t errlen);
 
 static uint64_t fake_socket;
 static uint64_t clock_offset_ms;   /* added to the loop's time for the group manager */
@@ -54,6 +60,48 @@ uint64_t __wrap_uv_now(const uv_loop_t *loop)
 	return __real_uv_now(loop) + clock_offset_ms;
 }
 
+/* A kernel SA sink that records what the group manager gives it (the SAs' protocols and
+ * directions), for the tests that open the group manager with a sink. */
+static uint64_t fake_sink;
+static struct {
+	uint8_t proto[32];
+	unsigned dirs[32];
+	size_t n;
+	unsigned activations, activated_gike;
+} sink;
+
+gk_status __wrap_gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t errlen)
+{
+	(void)s, (void)err, (void)errlen;
+	if (sink.n < 32) {
+		sink.proto[sink.n] = in->sa->proto;
+		sink.dirs[sink.n++] = in->dirs;
+	}
+	return GK_OK;
+}
+
+gk_status __wrap_gk_sasink_activate_out(gk_sasink *s, const gk_ident *group, const gk_group_sa *sa, char *err,
+					size_t errlen)
+{
+	(void)s, (void)group, (void)err, (void)errlen;
+	sink.activations++;
+	sink.activated_gike += sa->proto == GK_PROTO_GIKE_UPDATE;
+	return GK_OK;
+}
+
+gk_status __wrap_gk_sasink_del(gk_sasink *s, const gk_ident *group, uint8_t proto, const uint8_t *spi,
+			       size_t spi_len, char *err, size_t errlen)
+{
+	(void)s, (void)group, (void)proto, (void)spi, (void)spi_len, (void)err, (void)errlen;
+	return GK_OK;
+}
+
+gk_status __wrap_gk_sasink_flush_group(gk_sasink *s, const gk_ident *group, char *err, size_t errlen)
+{
+	(void)s, (void)group, (void)err, (void)errlen;
+	return GK_OK;
+}
+
 static uv_loop_t loop;
 static FILE *events;
 static gk_gm_groups *groups;
@@ -78,6 +126,19 @@ static void setup(void)
 	const char *why = NULL;
 	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, &why), GK_OK);
 	gk_gm_groups_env env = { .loop = &loop, .events = events, .reregister = on_reregister };
+	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &groups), GK_OK);
+}
+
+/* The group manager again, now with the recording sink (sender: it sends to the group). */
+static void reopen_with_sink(bool sender)
+{
+	gk_gm_groups_free(groups);
+	memset(&sink, 0, sizeof(sink));
+	gk_ident g;
+	const char *why = NULL;
+	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, &why), GK_OK);
+	gk_gm_groups_env env = { .loop = &loop, .events = events, .reregister = on_reregister,
+				 .sink = (gk_sasink *)(void *)&fake_sink, .sender = sender };
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &groups), GK_OK);
 }
 
@@ -404,6 +465,35 @@ START_TEST(no_initial_message_id_starts_at_zero)
 }
 END_TEST
 
+/* 2.3.3: "Group members MUST install the Rekey SA only in the inbound direction": gmd holds the
+ * Rekey SA itself, to open GSA_REKEY messages, and never gives it to the kernel, in either
+ * direction, nor activates it for sending, for a receiver or for a sender; not at registration,
+ * not when a rekey brings a new one. The ESP SA is installed (the control). */
+START_TEST(rekey_sa_never_installed)
+{
+	for (int sender = 0; sender < 2; sender++) {
+		reopen_with_sink(sender);
+		gk_group_sa k, t, k2;
+		kek(&k, 0xa1, 100000, 0);
+		tek(&t, 0x01, 100000);
+		register_with(&k, &t);
+		kek(&k2, 0xb2, 100000, 0);
+		k2.gcauth = 0; /* as a rekey carries it */
+		gk_group_state gs;
+		state_of(&gs, &k2);
+		rekey(&k, 0, &gs, ADD_NOTHING);
+		const char *ev = new_events();
+		ck_assert_msg(lines_with(ev, "rekey_sa_replaced", NULL) == 1, "%s", ev);
+		clock_at(60000); /* ATD and DTD pass: activations happen */
+		ck_assert_uint_eq(sink.n, 1);
+		ck_assert_uint_eq(sink.proto[0], GK_PROTO_ESP);
+		ck_assert_uint_eq(sink.dirs[0], sender ? GK_DIR_OUT : GK_DIR_IN);
+		ck_assert_uint_eq(sink.activated_gike, 0);
+		gk_group_state_wipe(&gs);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gm_conformance");
@@ -414,6 +504,7 @@ int main(void)
 	tcase_add_test(tc, soft_lifetime_rekeyed_in_time_quiet);
 	tcase_add_test(tc, rekey_with_sender_id_or_gcauth_refused);
 	tcase_add_test(tc, no_initial_message_id_starts_at_zero);
+	tcase_add_test(tc, rekey_sa_never_installed);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
