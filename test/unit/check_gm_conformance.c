@@ -442,7 +442,8 @@ START_TEST(rekey_with_sender_id_or_gcauth_refused)
 END_TEST
 
 /* 2.4.1.4: without GSA_INITIAL_MESSAGE_ID "the GM MUST assume zero as the first expected Message
- * ID": Message ID 0 is accepted once, then it is a replay. */
+ * ID": Message ID 0 is accepted once, then it is a replay; the same for a Rekey SA a rekey
+ * brought. */
 START_TEST(no_initial_message_id_starts_at_zero)
 {
 	gk_group_sa k, t, t2;
@@ -461,6 +462,19 @@ START_TEST(no_initial_message_id_starts_at_zero)
 	ev = new_events();
 	ck_assert_uint_eq(lines_with(ev, "rekey_accepted", NULL), 0);
 	ck_assert_uint_eq(lines_with(ev, "sa_added", "ee000003"), 0);
+	/* a Rekey SA that a rekey brings has no GSA_INITIAL_MESSAGE_ID either: its first is 0 */
+	gk_group_sa k2;
+	kek(&k2, 0xb2, 100000, 0);
+	k2.gcauth = 0;
+	state_of(&gs, &k2);
+	rekey(&k, 1, &gs, ADD_NOTHING);
+	ev = new_events();
+	ck_assert_msg(lines_with(ev, "rekey_sa_replaced", NULL) == 1, "%s", ev);
+	state_of(&gs, &t2);
+	rekey(&k2, 0, &gs, ADD_NOTHING);
+	ev = new_events();
+	ck_assert_msg(lines_with(ev, "rekey_accepted", "\"message_id\":0") == 1 &&
+		      lines_with(ev, "sa_added", "ee000003") == 1, "%s", ev);
 	gk_group_state_wipe(&gs);
 }
 END_TEST
