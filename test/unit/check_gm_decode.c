@@ -2,9 +2,12 @@
  * what RFC 9838 4.4.2.1, 4.4.2.1.1, 2.7, 4.5.2.1, 4.5.3.2 and 4.5.3.3 forbid. Each test encodes a
  * valid group state as the GCKS would, breaks exactly one thing in the payloads, and asserts the
  * precise refusal: GK_E_MALFORMED, the reason text, and an output left all zero (nothing of a
- * refused payload reaches the member's state). */
+ * refused payload reaches the member's state). Also the RESERVED octets of these payloads
+ * (4.4.3, 4.5.3) and the Encrypted payload header a member reconstructs from the fragments of
+ * a GSA_REKEY before it checks the signature (2.4.1.2). */
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include "testutil.h"
 #include "algs.h"
 #include "arena.h"
@@ -13,6 +16,11 @@
 #include "ikekeys.h"
 #include "keywrap.h"
 #include "payloads.h"
+#include "frag.h"
+#include "message.h"
+#include "rand.h"
+#include "rekey_msg.h"
+#include "sk.h"
 
 static gk_arena ar;
 static uint8_t kwk[32];
@@ -562,6 +570,95 @@ START_TEST(reserved_zero_sent_ignored_received)
 }
 END_TEST
 
+/* ---- 2.4.1.2: the reconstructed Encrypted payload header of a fragmented GSA_REKEY ---- */
+
+static const uint8_t gsk_e[36] = { 0x11, 0x22, 0x33, 0x44 };
+static const uint8_t rekey_spi[16] = { 0xaa, 1, 2, 3, 4, 5, 6, 7, 0xbb, 1, 2, 3, 4, 5, 6, 7 };
+
+/* Fragment d (one datagram of a fragmented GSA_REKEY) again with the flags octet of its
+ * Encrypted Fragment payload header (C bit and RESERVED) set to flags, protected anew under k
+ * as a sender that set them would have: the ICV is right, only the octet differs. */
+static void reflag(gk_wbuf *d, const gk_sk_keys *k, uint8_t flags)
+{
+	gk_msg m;
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(d)), GK_OK);
+	ck_assert_uint_ne(m.sk_index, SIZE_MAX);
+	ck_assert_uint_eq(m.pl.items[m.sk_index].type, GK_PL_SKF);
+	size_t off = m.pl.items[m.sk_index].offset;
+	gk_msg_free(&m);
+	gk_wbuf plain, w;
+	gk_wbuf_init(&plain, 0);
+	gk_wbuf_init(&w, 0);
+	ck_assert_int_eq(gk_sk_open(k, gk_wbuf_chunk(d), off, 8, &plain), GK_OK);
+	gk_wbuf_put(&w, d->data, off + 8);
+	w.data[off + 1] = flags;
+	ck_assert_int_eq(gk_sk_seal(k, gk_rand_system(), &w, off, gk_wbuf_chunk(&plain)), GK_OK);
+	gk_wbuf_free(d);
+	*d = w;
+	gk_wbuf_free(&plain);
+}
+
+/* Every datagram of d, in order, into gk_rekey_open; the status of the last one. */
+static gk_status open_fragments(const gk_rekey_in *in, gk_dgrams *d)
+{
+	gk_status st = GK_E_INVAL;
+	for (size_t i = 0; i < d->n; i++) {
+		gk_msg m;
+		bool complete = false;
+		memset(&m, 0, sizeof(m));
+		st = gk_rekey_open(in, gk_wbuf_chunk(&d->d[i]), &m, &complete);
+		gk_msg_free(&m);
+		if (st)
+			return st;
+		ck_assert(complete == (i + 1 == d->n));
+	}
+	return st;
+}
+
+/* "The RESERVED field in the reconstructed Encrypted Payload header MUST be set to the value of
+ * the RESERVED field in the Encrypted Fragment payload header from the first fragment": the
+ * GCKS signed the whole message with zero flags; flags set in a later fragment leave the
+ * reconstructed header (and so the signature) as signed, flags set in the first fragment
+ * change it and the signature no longer verifies. The flags octet of each fragment is under
+ * its own ICV, which stays right here. */
+START_TEST(sk_flags_from_first_fragment)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	ck_assert_ptr_nonnull(key);
+	encode(GK_GSA_REKEY);
+	gk_out_pl pl[] = { { GK_PL_GSA, false, &gsa }, { GK_PL_KD, false, &kd } };
+	gk_rekey_out o = { .msg_id = 3, .pl = pl, .npl = 2, .sign_key = key, .frag_mtu = 300,
+			   .kek = { .encr = GK_ENCR_AES_GCM_16, .encr_key_bits = 256, .enc = GK_CHUNK(gsk_e, 36) } };
+	memcpy(o.spi, rekey_spi, 16);
+	ck_assert_int_eq(gk_sig_scheme_for_key(key, &o.scheme), GK_OK);
+	gk_frag_reasm reasm;
+	memset(&reasm, 0, sizeof(reasm));
+	gk_rekey_in in = { .kek = o.kek, .auth_key = key, .want = o.scheme, .reasm = &reasm };
+	memcpy(in.spi, rekey_spi, 16);
+	for (int c = 0; c < 3; c++) {
+		gk_dgrams d;
+		ck_assert_int_eq(gk_rekey_build(&o, gk_rand_system(), &d), GK_OK);
+		ck_assert_uint_ge(d.n, 3);
+		gk_frag_reset(&reasm);
+		if (c == 1) { /* the last and a middle fragment: the header stays as signed */
+			reflag(&d.d[d.n - 1], &o.kek, 0x7f);
+			reflag(&d.d[1], &o.kek, 0x01);
+			ck_assert_int_eq(open_fragments(&in, &d), GK_OK);
+		} else if (c == 2) { /* the first: the reconstructed header is not what was signed */
+			reflag(&d.d[0], &o.kek, 0x01);
+			ck_assert_int_eq(open_fragments(&in, &d), GK_E_AUTH);
+		} else { /* as built */
+			ck_assert_int_eq(open_fragments(&in, &d), GK_OK);
+		}
+		gk_dgrams_free(&d);
+		o.msg_id++;
+	}
+	gk_frag_reset(&reasm);
+	EVP_PKEY_free(key);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gm_decode");
@@ -582,6 +679,7 @@ int main(void)
 	tcase_add_test(tc, sender_id_in_rekey_refused);
 	tcase_add_test(tc, esn_refused);
 	tcase_add_test(tc, reserved_zero_sent_ignored_received);
+	tcase_add_test(tc, sk_flags_from_first_fragment);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
