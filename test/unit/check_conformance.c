@@ -33,7 +33,6 @@ gk_status __wrap_gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, c
 #define SENT_MAX 256
 static struct {
 	uint8_t exchange[SENT_MAX];
-	bool response[SENT_MAX];
 	unsigned ike_deletes[SENT_MAX];  /* Delete payloads of protocol IKE */
 	unsigned deletes[SENT_MAX];      /* Delete payloads of any protocol */
 	size_t n;
@@ -49,7 +48,6 @@ gk_status __wrap_gk_msg_build_dgrams(const gk_msg_out *o, const gk_sk_keys *k, c
 	if ((o->hdr.flags & GK_FLAG_I) && sent.n < SENT_MAX) {
 		size_t i = sent.n++;
 		sent.exchange[i] = o->hdr.exchange;
-		sent.response[i] = (o->hdr.flags & GK_FLAG_R) != 0;
 		for (size_t p = 0; p < o->ninner; p++) {
 			if (o->inner[p].type == GK_PL_DELETE) {
 				const gk_pl_delete *d = o->inner[p].body;
@@ -845,27 +843,8 @@ START_TEST(sender_ids_exhausted_excludes_all)
 	ck_assert_uint_eq(n->sender_ids[0], 0);
 	ck_assert_uint_eq(n->sender_ids[1], 1);
 	ck_assert_msg(memcmp(n->sas[0].spi, old_tek, 4) != 0, "the group kept its keys across the exclusion");
-	/* everyone was excluded: one GSA_REKEY under the old Rekey SA that deletes all ESP SAs and
-	 * the Rekey SA (SPI zero: every SA of the protocol, RFC 9838 2.4.3, 4.6), and brings no
-	 * policy or keys */
-	ck_assert_uint_eq(mc.n, 1);
-	gk_msg m;
-	mc_open(rgs, 0, &m);
-	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_GSA));
-	ck_assert_ptr_null(gk_msg_find(&m, GK_PL_KD));
-	static const uint8_t zero[16];
-	bool tek_deleted = false, kek_deleted = false;
-	for (const gk_payload *p = NULL; (p = gk_msg_next(&m, p, GK_PL_DELETE));) {
-		const gk_pl_delete *d = &p->body->del;
-		for (size_t i = 0; i < d->spis.n; i++) {
-			tek_deleted |= d->proto == GK_PROTO_ESP && d->spis.items[i].len == 4 &&
-				       !memcmp(d->spis.items[i].ptr, zero, 4);
-			kek_deleted |= d->proto == GK_PROTO_GIKE_UPDATE && d->spis.items[i].len == 16 &&
-				       !memcmp(d->spis.items[i].ptr, zero, 16);
-		}
-	}
-	ck_assert_msg(tek_deleted && kek_deleted, "the exclusion did not delete the group's SAs");
-	gk_msg_free(&m);
+	/* everyone was excluded first, under the old Rekey SA */
+	mc_is_exclusion(rgs);
 	mc_free();
 }
 END_TEST
