@@ -190,7 +190,8 @@ static void raw_gsa_auth_with(raw_ike *r, const char *id, const char *group, con
 	gk_pl_auth auth = { .method = GK_AUTH_SHARED_KEY_MIC, .data = GK_CHUNK(mic, miclen) };
 	gk_out_pl pl[8] = { { GK_PL_IDi, false, &idi }, { GK_PL_AUTH, false, &auth }, { GK_PL_IDg, false, &idg } };
 	ck_assert_uint_le(nextra, 5);
-	memcpy(pl + 3, extra, nextra * sizeof(*extra));
+	if (nextra)
+		memcpy(pl + 3, extra, nextra * sizeof(*extra));
 	raw_send(r, GK_EXCH_GSA_AUTH, r->ike.msgid_out, pl, 3 + nextra);
 	ck_assert_msg(raw_recv(r, m, true), "no GSA_AUTH response");
 	ck_assert_uint_eq(m->hdr.msg_id, r->ike.msgid_out);
