@@ -507,8 +507,11 @@ START_TEST(implicit_auth_no_auth_key)
 	kd = &gk_msg_find(&m, GK_PL_KD)->body->kd;
 	const gk_attr *ak = NULL;
 	for (size_t i = 0; i < kd->bags.n; i++)
-		if (kd->bags.items[i].proto == 0)
+		if (kd->bags.items[i].proto == 0) {
 			ak = gk_attr_find(&kd->bags.items[i].attrs, GK_MKBA_AUTH_KEY);
+			/* 4.5.3.2: "Multiple instances of the AUTH_KEY attributes MUST NOT be sent" */
+			ck_assert_uint_eq(gk_attr_count(&kd->bags.items[i].attrs, GK_MKBA_AUTH_KEY), 1);
+		}
 	ck_assert_ptr_nonnull(ak);
 	gk_msg_free(&m);
 	raw_free(&r);
