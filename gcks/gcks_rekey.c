@@ -538,9 +538,9 @@ out:
 
 /* Keys changed by a policy reload: the old in-memory keys are what members hold, and the old
  * policy says how to reach them (its transport, Rekey SA transforms, address). A change of rekey
- * transport excludes everyone by the old path: members re-register, to keep the IKE SA that
- * inband rekeys need, or to learn GCAUTH and AUTH_KEY, which only registration carries (RFC 9838
- * 4.4.2.1). */
+ * transport or of the Rekey SA's authentication method excludes everyone by the old path:
+ * members re-register, to keep the IKE SA that inband rekeys need, or to learn GCAUTH and
+ * AUTH_KEY, which only registration carries (RFC 9838 4.4.2.1). */
 static bool rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	const gk_sa_key *old = was->keys;
@@ -577,11 +577,17 @@ static bool rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *wa
 		goto out;
 	if (p->kek_changed)
 		gk_store_rekey_msgid_reset(g->env.store, grp->pol.name);
-	if (was->pol.rekey_transport != grp->pol.rekey_transport) {
+	/* RFC 9838 4.4.2.1.1: the authentication method "MUST NOT change as a result of rekey
+	 * operations" and GCAUTH is sent at registration only: members learn a new one by
+	 * registering again */
+	bool method_changed = grp->pol.rekey_transport == GK_REKEY_MULTICAST && was->pol.kek.present &&
+			      grp->pol.kek.present && was->pol.kek.gcauth != grp->pol.kek.gcauth;
+	if (was->pol.rekey_transport != grp->pol.rekey_transport || method_changed) {
 		p->ndel = 0;
 		plan_exclude(&was->pol, p);
 	}
 	sent = announce_via(g, grp, &was->pol, p, old_kek,
+			    method_changed ? "rekey authentication method changed: members re-register" :
 			    p->exclude ? "rekey transport changed: members re-register" : "policy changed") == GK_OK;
 out:
 	OPENSSL_clear_free(p, sizeof(*p));
