@@ -94,10 +94,10 @@ static struct {
 	size_t len[MC_MAX], n;
 } mc;
 
-static void mc_send(void *ctx, const struct sockaddr *dst, uint8_t ttl, const char *iface, const uint8_t *data,
-		    size_t len)
+static void mc_send(void *ctx, const struct sockaddr *dst, uint16_t sport, uint8_t ttl, const char *iface,
+		    const uint8_t *data, size_t len)
 {
-	(void)ctx, (void)dst, (void)ttl, (void)iface;
+	(void)ctx, (void)dst, (void)sport, (void)ttl, (void)iface;
 	if (mc.n < MC_MAX) {
 		mc.data[mc.n] = malloc(len);
 		ck_assert_ptr_nonnull(mc.data[mc.n]);
