@@ -545,6 +545,7 @@ static rec_op ops_log[64];
 static size_t nops;
 static int fail_policy_dir; /* make NEWPOLICY of this direction fail */
 static bool fail_add;
+static int fail_add_spi0; /* make adding the SA whose SPI starts with this octet fail (-1: none) */
 
 static void log_op(const char *what, const uint8_t *spi, unsigned dir, uint32_t reqid, const uint8_t *saddr)
 {
@@ -562,7 +563,7 @@ static gk_status r_add(gk_sasink *s, const gk_ksa *k, char *err, size_t errlen)
 {
 	(void)s;
 	ck_assert_ptr_nonnull(k->in);
-	if (fail_add) {
+	if (fail_add || k->spi[0] == fail_add_spi0) {
 		snprintf(err, errlen, "Protocol not supported (Requested type not found)");
 		return GK_E_UNSUPPORTED;
 	}
@@ -608,6 +609,7 @@ static gk_sasink *rec_sink(void)
 	nops = 0;
 	fail_policy_dir = -1;
 	fail_add = false;
+	fail_add_spi0 = -1;
 	ck_assert_int_eq(gk_sasink_open_ops(&rec_ops, &s, NULL, 0), GK_OK);
 	ck_assert_str_eq(gk_sasink_name(s), "record");
 	return s;
@@ -1276,6 +1278,42 @@ static size_t adds_of(uint8_t spi0)
 	return n;
 }
 
+/* A registration whose second SA the kernel refuses leaves nothing of the group installed: the
+ * SA that went in first is taken out again (sasink.h: the group manager installs all or none). */
+START_TEST(groups_rollback_flushes_group)
+{
+	gm_rig r;
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(uv_loop_init(&r.loop), 0);
+	r.sink = rec_sink();
+	r.events = open_memstream(&r.ev_buf, &r.ev_len);
+	ck_assert_ptr_nonnull(r.events);
+	gk_gm_groups_env env = { .loop = &r.loop, .sink = r.sink, .events = r.events };
+	gk_ident g = group_id("keyid:video-1");
+	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r.m), GK_OK);
+	gk_group_state gs;
+	memset(&gs, 0, sizeof(gs));
+	make_sa(&gs.sas[0], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	gs.sas[1] = gs.sas[0];
+	gs.sas[1].spi[0] = 0x34;
+	gs.nsas = 2;
+	fail_add_spi0 = 0x34;
+	gk_gm_groups_registered(r.m, 0, &gs, false);
+	gk_group_state_wipe(&gs);
+	ck_assert_uint_eq(rig_events(&r, "sa_install_failed"), 1);
+	ck_assert_uint_eq(rig_events(&r, "group_rolled_back"), 1);
+	ck_assert_uint_eq(adds_of(0x12), 1);
+	ck_assert_uint_eq(adds_of(0x34), 0);
+	/* the first SA and its policies were installed, and all of it is gone again */
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 0);
+	size_t dels = 0;
+	for (size_t i = 0; i < nops; i++)
+		dels += !strcmp(ops_log[i].what, "del") && ops_log[i].spi[0] == 0x12;
+	ck_assert_uint_eq(dels, 1);
+	rig_stop(&r);
+}
+END_TEST
+
 /* RFC 9838 2.4.1.4: the Rekey SA a GSA_REKEY replaced is deleted silently only after
  * DEACTIVATION_TIME_DELAY: a GSA_REKEY sent under it and delayed in the network is still taken
  * until then (in its own Message ID window: a copy of the replacing message changes nothing),
@@ -1493,6 +1531,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, groups_delete_protocol_zero);
 	tcase_add_test(tc, groups_delete_rekey_sa);
 	tcase_add_test(tc, groups_excluded_when_sa_closes);
+	tcase_add_test(tc, groups_rollback_flushes_group);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);
