@@ -1278,6 +1278,51 @@ static size_t adds_of(uint8_t spi0)
 	return n;
 }
 
+static size_t dels_of(uint8_t spi0)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nops; i++)
+		n += !strcmp(ops_log[i].what, "del") && ops_log[i].spi[0] == spi0;
+	return n;
+}
+
+/* RFC 9838 2.4.3, 4.4.3.1.1: an SA a GSA_REKEY deletes stays installed until
+ * DEACTIVATION_TIME_DELAY has passed (traffic protected with it may still be in flight), then
+ * goes; its replacement stays. */
+START_TEST(groups_delete_after_dtd)
+{
+	gm_rig r;
+	gk_group_sa kek;
+	gk_group_state gs;
+	make_kek(&kek, 0x11);
+	rig_start(&r, &kek, 2);
+	esp_state(&gs, 0xb2);
+	static const uint8_t old_spi[4] = { 0x12, 0x34, 0x56, 0x78 };
+	gk_chunk spis[1] = { GK_CHUNK(old_spi, 4) };
+	gk_pl_delete del = { GK_PROTO_ESP, 4, { spis, 1 } };
+	rig_feed(&r, &kek, 1, &gs, &del, 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	ck_assert_uint_eq(adds_of(0xb2), 1);
+	/* within DTD (2 s) both are installed, also after the group manager's timer ran */
+	uv_sleep(1150);
+	uv_update_time(&r.loop);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	ck_assert_uint_eq(dels_of(0x12), 0);
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 2);
+	ck_assert_uint_eq(rig_events(&r, "sa_deleted"), 0);
+	/* DTD passes: the deleted SA goes, its replacement stays */
+	uv_sleep(1000);
+	uv_update_time(&r.loop);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	ck_assert_uint_eq(dels_of(0x12), 1);
+	ck_assert_uint_eq(dels_of(0xb2), 0);
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 1);
+	ck_assert_uint_eq(rig_events(&r, "sa_deleted"), 1);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
 /* A registration whose second SA the kernel refuses leaves nothing of the group installed: the
  * SA that went in first is taken out again (sasink.h: the group manager installs all or none). */
 START_TEST(groups_rollback_flushes_group)
@@ -1306,10 +1351,7 @@ START_TEST(groups_rollback_flushes_group)
 	ck_assert_uint_eq(adds_of(0x34), 0);
 	/* the first SA and its policies were installed, and all of it is gone again */
 	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 0);
-	size_t dels = 0;
-	for (size_t i = 0; i < nops; i++)
-		dels += !strcmp(ops_log[i].what, "del") && ops_log[i].spi[0] == 0x12;
-	ck_assert_uint_eq(dels, 1);
+	ck_assert_uint_eq(dels_of(0x12), 1);
 	rig_stop(&r);
 }
 END_TEST
@@ -1532,6 +1574,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, groups_delete_rekey_sa);
 	tcase_add_test(tc, groups_excluded_when_sa_closes);
 	tcase_add_test(tc, groups_rollback_flushes_group);
+	tcase_add_test(tc, groups_delete_after_dtd);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);
