@@ -180,6 +180,11 @@ class Runner:
         if rc != 0:
             sys.exit("the unmutated test programs do not build, see " + self.log)
         print(f"baseline build: {time.monotonic() - t0:.0f} s", flush=True)
+        # a suite that fails unmutated would "kill" every mutant
+        rc, t = self.cmd(["make", f"-j{self.jobs}", "check"], self.build, 3600, self.log)
+        if rc != 0:
+            sys.exit("make check fails on the unmutated tree: fix that first, see " + self.log)
+        print(f"baseline make check passes: {t:.0f} s", flush=True)
 
     def run_one(self, m):
         path = os.path.join(self.src, m.file)
