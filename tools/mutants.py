@@ -118,6 +118,7 @@ class Runner:
         self.work = None
         self.src = None
         self.build = None
+        self.log = None
 
     def cmd(self, argv, cwd, timeout, log):
         """Runs argv (as self.user if set); returns (rc, seconds); rc None on timeout."""
@@ -217,7 +218,17 @@ class Runner:
             os.utime(path, ns=(st.st_atime_ns, max(time.time_ns(), st.st_mtime_ns + 1)))
 
     def cleanup(self):
-        if self.work and not self.args.keep:
+        """Keeps the log of the builds and tests (in the caller's build directory) and removes
+        the scratch tree."""
+        if not self.work:
+            return
+        keep_log = os.path.join(self.args.builddir or os.getcwd(), "mutants.log")
+        try:
+            shutil.copyfile(self.log, keep_log)
+            print(f"log: {keep_log}", flush=True)
+        except OSError:
+            pass
+        if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -267,6 +278,9 @@ def main():
                   f"{secs:.0f} s)", flush=True)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+    except SystemExit:
+        args.keep = True  # the unmutated tree failed: keep it to look at
+        raise
     finally:
         r.cleanup()
     killed = [x for x in results if x[1] == "killed"]
