@@ -222,7 +222,8 @@ class Runner:
         the scratch tree."""
         if not self.work:
             return
-        keep_log = os.path.join(self.args.builddir or os.getcwd(), "mutants.log")
+        name = f"mutants-{self.user}.log" if self.user else "mutants.log"
+        keep_log = os.path.join(self.args.builddir or os.getcwd(), name)
         try:
             shutil.copyfile(self.log, keep_log)
             print(f"log: {keep_log}", flush=True)
