@@ -158,8 +158,14 @@ class Runner:
         self.src = os.path.join(self.work, "src")
         self.build = os.path.join(self.work, "build")
         self.log = os.path.join(self.work, "mutants.log")
-        ignore = shutil.ignore_patterns(".git", "build", "build-*", "autom4te.cache", "*.o", "*.a",
-                                        "config.status", "config.log")
+        objects = shutil.ignore_patterns(".git", "autom4te.cache", "*.o", "*.a", "config.status", "config.log")
+        top = os.path.abspath(self.args.srcdir)
+
+        def ignore(d, names):
+            skip = set(objects(d, names))
+            if os.path.abspath(d) == top:  # build directories in the tree, not build-aux
+                skip |= {n for n in names if n.startswith("build") and n != "build-aux"}
+            return skip
         shutil.copytree(self.args.srcdir, self.src, ignore=ignore, symlinks=True)
         os.makedirs(self.build)
         if self.user:
