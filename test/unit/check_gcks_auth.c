@@ -204,7 +204,7 @@ static void ks_input(void *ctx, const struct sockaddr_in *from, const uint8_t *d
 
 static void setup(void)
 {
-	rf_setup("check_gcks_auth", "check_gcks_auth");
+	rf_setup("check_gcks_auth", "gk-gcksauth");
 	make_pki();
 	memset(&ks, 0, sizeof(ks));
 	gk_rand_test_init(&ks.rnd, 99);
