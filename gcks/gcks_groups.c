@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include "gcks_int.h"
 #include "log.h"
+#include "gcks_keyrules.h"
 
 void gcks_groups_free(gk_gcks *g)
 {
@@ -26,14 +27,14 @@ gk_status gcks_group_keys_fresh(gk_gcks *g, gcks_group *grp)
 		stale |= grp->keys[i].expires <= now;
 	if (!stale)
 		return GK_OK;
-	return gk_store_group_keys(g->env.store, &grp->pol, g->env.rnd, now, grp->keys, &grp->nkeys);
+	return gk_keys_group_keys(g->env.store, &grp->pol, g->env.rnd, now, grp->keys, &grp->nkeys);
 }
 
 static gk_status load_one(gk_gcks *g, const char *name, gcks_group *grp)
 {
 	/* policy, generation and keys in one read: `gcksctl policy load` may store a new policy
 	 * meanwhile, and half of each would be half a policy */
-	gk_status st = gk_store_group_load(g->env.store, name, g->env.rnd, gcks_wall(g), &grp->pol, &grp->generation,
+	gk_status st = gk_keys_group_load(g->env.store, name, g->env.rnd, gcks_wall(g), &grp->pol, &grp->generation,
 					   grp->keys, GK_GROUP_MAX_SAS, &grp->nkeys);
 	if (st)
 		return st;

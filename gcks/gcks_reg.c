@@ -8,6 +8,7 @@
 #include "gcks_int.h"
 #include "algs.h"
 #include "log.h"
+#include "gcks_keyrules.h"
 
 /* Does an SAg proposal accept this transform? Types the proposal does not list restrict nothing,
  * except ENCR and INTEG, which a GM must name to support. */
@@ -138,7 +139,7 @@ void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_
 	}
 	sa->lifetime = k->expires > now ? (uint32_t)(k->expires - now) : 1;
 	uint32_t msgid = 0;
-	if (gk_store_rekey_msgid_peek(g->env.store, grp->pol.name, &msgid) == GK_OK)
+	if (gk_keys_rekey_msgid_peek(g->env.store, grp->pol.name, &msgid) == GK_OK)
 		sa->initial_msgid = msgid;
 	memcpy(sa->keymat, k->keymat, k->keymat_len);
 	sa->keymat_len = k->keymat_len;
@@ -199,7 +200,7 @@ static gk_status add_sender_ids(gk_gcks *g, const gcks_group *grp, const gk_memb
 	if (n > GK_GROUP_MAX_SENDER_IDS)
 		n = GK_GROUP_MAX_SENDER_IDS;
 	uint32_t first;
-	gk_status st = gk_store_sender_ids_alloc(g->env.store, grp->pol.name, n, grp->pol.sender_id_bits, &first);
+	gk_status st = gk_keys_sender_ids_alloc(g->env.store, grp->pol.name, n, grp->pol.sender_id_bits, &first);
 	if (st)
 		return st;
 	for (uint32_t i = 0; i < n; i++)
@@ -214,7 +215,7 @@ static gk_status sender_ids_start_over(gk_gcks *g, gcks_group *grp, gk_group_sta
 {
 	gk_status st = gcks_exclude_all(g, grp, "Sender-IDs exhausted");
 	if (!st)
-		st = gk_store_sender_ids_reset(g->env.store, grp->pol.name);
+		st = gk_keys_sender_ids_reset(g->env.store, grp->pol.name);
 	if (st)
 		return st;
 	gk_group_state_wipe(gs);

@@ -13,6 +13,7 @@
 #include "ikekeys.h"
 #include "log.h"
 #include "rekey_msg.h"
+#include "gcks_keyrules.h"
 
 #define INBAND_TRIES 5
 #define INBAND_FIRST_WAIT_MS 1000
@@ -521,7 +522,7 @@ gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_
 			margin = (int64_t)grp->pol.teks[i].lifetime * pct / 100;
 	if (grp->pol.kek.present && (int64_t)grp->pol.kek.lifetime * pct / 100 > margin)
 		margin = (int64_t)grp->pol.kek.lifetime * pct / 100;
-	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, now, now + margin, force,
+	st = gk_keys_group_rekey(g->env.store, &grp->pol, g->env.rnd, now, now + margin, force,
 				  (const uint8_t(*)[16])grp->next_spi, p->prev, p->keys, &p->n, &changed, &p->msgid);
 	if (st || !changed)
 		goto out;
@@ -573,10 +574,10 @@ static bool rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *wa
 		if (!known && p->keys[k].tek_index < 0)
 			p->kek_changed = true; /* a new Rekey SA (e.g. inband became multicast) */
 	}
-	if (!any_new || (old_kek && gk_store_rekey_msgid_next(g->env.store, grp->pol.name, &p->msgid) != GK_OK))
+	if (!any_new || (old_kek && gk_keys_rekey_msgid_next(g->env.store, grp->pol.name, &p->msgid) != GK_OK))
 		goto out;
 	if (p->kek_changed)
-		gk_store_rekey_msgid_reset(g->env.store, grp->pol.name);
+		gk_keys_rekey_msgid_reset(g->env.store, grp->pol.name);
 	/* RFC 9838 4.4.2.1.1: the authentication method "MUST NOT change as a result of rekey
 	 * operations" and GCAUTH is sent at registration only: members learn a new one by
 	 * registering again */
@@ -759,7 +760,7 @@ static gk_status exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy 
 	gk_status st = GK_E_NOMEM;
 	if (!p)
 		return st;
-	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, NULL, p->prev,
+	st = gk_keys_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, NULL, p->prev,
 				  p->keys, &p->n, &changed, &p->msgid);
 	if (!st) {
 		memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
@@ -837,7 +838,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		gk_group_policy_free(&np);
 		return GK_E_NOT_FOUND;
 	}
-	st = gk_store_group_put(g->env.store, &np, "gcksctl evict", "evict", &changed);
+	st = gk_store_group_put(g->env.store, &np, "gcksctl evict", "evict", gcks_wall(g), &changed);
 	if (!st)
 		gk_store_registration_delete(g->env.store, grp->pol.name, mt);
 	if (st) {

@@ -13,6 +13,7 @@
 #include "algs.h"
 #include "iana.h"
 #include "log.h"
+#include "gcks_keyrules.h"
 
 /* Is TEK t used by one sender whose IVs the kernel derives from the sequence number? Multi-sender
  * counter-mode TEKs (32-bit Unspecified Numbers) rely on Sender-IDs, fresh at every
@@ -45,7 +46,7 @@ gk_status gcks_sender_keys_fresh(gk_gcks *g, gcks_group *grp, const char *member
 	}
 	if (st || !held)
 		return st;
-	st = gk_store_sender_rekey_take(g->env.store, grp->pol.name, member, gcks_wall(g),
+	st = gk_keys_sender_rekey_take(g->env.store, grp->pol.name, member, gcks_wall(g),
 					GK_SENDER_REKEY_INTERVAL_S, &allowed);
 	if (st)
 		return st;
@@ -64,7 +65,7 @@ void gcks_sender_keys_note(gk_gcks *g, const gcks_group *grp, const char *member
 {
 	for (size_t i = 0; i < grp->nkeys; i++) {
 		const gk_sa_key *k = iv_tek_key(grp, i);
-		gk_status st = k ? gk_store_sender_tek_add(g->env.store, grp->pol.name, member, k->spi) : GK_OK;
+		gk_status st = k ? gk_keys_sender_tek_add(g->env.store, grp->pol.name, member, k->spi) : GK_OK;
 		if (st)
 			gk_err("group %s: cannot record which senders hold a counter-mode key: %s", grp->pol.name,
 			       gk_status_str(st));

@@ -18,6 +18,7 @@
 #include "regfix.h"
 #include "gcks/control.h"
 #include "gcks/storage.h"
+#include "gcks/gcks_keyrules.h"
 #include "algs.h"
 #include "auth.h"
 #include "dh.h"
@@ -255,8 +256,8 @@ START_TEST(rekey_msgid_on_wire)
 	raw_free(&r);
 
 	uint32_t id;
-	ck_assert_int_eq(gk_store_rekey_msgid_next(store, G1, &id), GK_OK);
-	ck_assert_int_eq(gk_store_rekey_msgid_next(store, G1, &id), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(store, G1, &id), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(store, G1, &id), GK_OK);
 	raw_new(&r, 8);
 	raw_sa_init(&r);
 	raw_gsa_auth(&r, "fqdn:r2.example", G1, &m);
@@ -2824,18 +2825,18 @@ END_TEST
 
 /* Added to the first Sender-ID of the next allocation, then cleared: the test's stand-in for a
  * GCKS that hands out a Sender-ID beyond the GWP_SENDER_ID_BITS it announces (linked with
- * -Wl,--wrap=gk_store_sender_ids_alloc; see mk/registration-tests.am). */
+ * -Wl,--wrap=gk_keys_sender_ids_alloc; see mk/registration-tests.am). */
 static uint32_t sid_shift;
 
-gk_status __real_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+gk_status __real_gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
 					   uint32_t *first);
-gk_status __wrap_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+gk_status __wrap_gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
 					   uint32_t *first);
 
-gk_status __wrap_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+gk_status __wrap_gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
 					   uint32_t *first)
 {
-	gk_status st = __real_gk_store_sender_ids_alloc(s, group, n, bits, first);
+	gk_status st = __real_gk_keys_sender_ids_alloc(s, group, n, bits, first);
 	if (!st)
 		*first += sid_shift;
 	sid_shift = 0;
