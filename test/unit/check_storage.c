@@ -729,6 +729,69 @@ static bool keys_same(const gk_sa_key *a, const gk_sa_key *b)
 	       a->keymat_len == b->keymat_len && !memcmp(a->keymat, b->keymat, a->keymat_len);
 }
 
+/* A generator that first offers the SPIs a GCKS must not use: 4-octet draws give 255, then 1,
+ * then 256 and up; 16-octet draws give a zero initiator half, then a zero responder half, then
+ * non-zero halves; other draws (keys) are 0xab. */
+typedef struct bad_spi_rand {
+	uint32_t n4, n16;
+} bad_spi_rand;
+
+static gk_status bad_spi_bytes(void *ctx, uint8_t *out, size_t n)
+{
+	bad_spi_rand *b = ctx;
+	static const uint32_t first4[] = { 255, 1, 256 };
+	if (n == 4) {
+		gk_put_u32(out, b->n4 < 3 ? first4[b->n4] : 0x1000 + b->n4);
+		b->n4++;
+	} else if (n == 16) {
+		memset(out, 0x11, 16);
+		out[15] = (uint8_t)b->n16;
+		if (b->n16 < 2)
+			memset(out + 8 * b->n16, 0, 8);
+		b->n16++;
+	} else {
+		memset(out, 0xab, n);
+	}
+	return GK_OK;
+}
+
+/* Reserved SPIs are never made nor taken from a GSA_NEXT_SPI promise: 1-255 for ESP and AH
+ * (RFC 4303 2.1), a zero half of the IKE SPIs of the Rekey SA (RFC 7296 3.1). */
+START_TEST(reserved_spis_never_used)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	bad_spi_rand b = { 0, 0 };
+	gk_rand r = { bad_spi_bytes, &b };
+	gk_sa_key a[3], prev[3];
+	size_t n = 0;
+	bool changed = false;
+	uint32_t msgid;
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &r, NOW, a, &n), GK_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(gk_get_u32(a[0].spi), 256);
+	ck_assert_uint_eq(gk_get_u32(a[1].spi), 0x1003);
+	ck_assert_uint_eq(b.n16, 3);
+	ck_assert(gk_get_u64(a[2].spi) != 0 && gk_get_u64(a[2].spi + 8) != 0);
+	ck_assert_uint_eq(a[2].spi[15], 2);
+	/* promised SPIs that are reserved are not used either */
+	uint8_t want[3][16];
+	memset(want, 0, sizeof(want));
+	gk_put_u32(want[0], 200);
+	gk_put_u32(want[1], 0x7000);
+	memset(want[2] + 8, 0x22, 8); /* zero initiator half */
+	ck_assert_int_eq(gk_keys_group_rekey(s, &g, &r, NOW + 1, 0, true, (const uint8_t (*)[16])want, prev, a,
+					     &n, &changed, &msgid), GK_OK);
+	ck_assert(changed);
+	ck_assert_uint_ne(gk_get_u32(a[0].spi), 200);
+	ck_assert_uint_ge(gk_get_u32(a[0].spi), 256);
+	ck_assert_uint_eq(gk_get_u32(a[1].spi), 0x7000); /* an allowed promise is kept */
+	ck_assert(gk_get_u64(a[2].spi) != 0 && gk_get_u64(a[2].spi + 8) != 0);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 START_TEST(keys_shapes_and_stability)
 {
 	gk_group_policy g;
@@ -1364,6 +1427,7 @@ int main(void)
 	tcase_add_test(tc, group_times_take_the_callers_clock);
 	tcase_add_test(tc, open_postgres_locator_refused);
 	tcase_add_test(tc, transactions);
+	tcase_add_test(tc, reserved_spis_never_used);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
