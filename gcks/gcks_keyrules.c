@@ -1,4 +1,5 @@
 /* The key rules of the GCKS (see gcks_keyrules.h), run inside transactions of the store. */
+#include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include "gcks_keyrules.h"
@@ -192,6 +193,150 @@ gk_status gk_keys_group_load(gk_store *s, const char *name, const struct gk_rand
 	} else {
 		*nkeys = pol->nteks + (pol->kek.present ? 1 : 0);
 	}
+	return st;
+}
+
+/* ---- storing a policy ---- */
+
+static bool ts_eq(const gk_ts_spec *a, const gk_ts_spec *b)
+{
+	size_t n = a->family == 4 ? 4 : 16;
+	return a->family == b->family && !memcmp(a->start, b->start, n) &&
+	       !memcmp(a->end, b->end, n) && a->ip_proto == b->ip_proto &&
+	       a->port_lo == b->port_lo && a->port_hi == b->port_hi;
+}
+
+static bool ident_eq(const gk_ident *a, const gk_ident *b)
+{
+	return a->type == b->type && a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && (!alen || !memcmp(a, b, alen));
+}
+
+static bool tek_eq(const gk_tek_policy *a, const gk_tek_policy *b)
+{
+	return !strncmp(a->name, b->name, sizeof(a->name)) && a->proto == b->proto &&
+	       a->encr == b->encr && a->encr_key_bits == b->encr_key_bits && a->integ == b->integ &&
+	       a->sn == b->sn && ts_eq(&a->src, &b->src) && ts_eq(&a->dst, &b->dst) &&
+	       a->lifetime == b->lifetime;
+}
+
+static bool kek_eq(const gk_kek_policy *a, const gk_kek_policy *b)
+{
+	return a->present == b->present && a->encr == b->encr &&
+	       a->encr_key_bits == b->encr_key_bits && a->integ == b->integ && a->kwa == b->kwa &&
+	       a->gcauth == b->gcauth && a->sig_scheme == b->sig_scheme &&
+	       ts_eq(&a->src, &b->src) && ts_eq(&a->dst, &b->dst) && a->lifetime == b->lifetime &&
+	       a->ttl == b->ttl && !strncmp(a->iface, b->iface, sizeof(a->iface)) &&
+	       a->copies == b->copies && a->interval_ms == b->interval_ms &&
+	       a->frag_mtu == b->frag_mtu;
+}
+
+static bool member_eq(const gk_member_policy *a, const gk_member_policy *b)
+{
+	return ident_eq(&a->id, &b->id) && a->auth == b->auth &&
+	       bytes_eq(a->psk, a->psk_len, b->psk, b->psk_len) &&
+	       bytes_eq(a->pubkey, a->pubkey_len, b->pubkey, b->pubkey_len) &&
+	       a->role == b->role && a->max_sender_ids == b->max_sender_ids;
+}
+
+/* Everything that shapes the group's SAs and how members use them: a difference here needs
+ * fresh keys, the Rekey SA's included (RFC 9838 3.2.1: no policy change without a new KEK).
+ * Capacity, idle timeout, rekey margin, packet rate and the member list do not. */
+static bool sa_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
+{
+	if (strcmp(a->name, b->name) || !ident_eq(&a->id, &b->id) ||
+	    a->rekey_transport != b->rekey_transport || a->transport_mode != b->transport_mode ||
+	    a->atd != b->atd || a->dtd != b->dtd || a->sender_id_bits != b->sender_id_bits ||
+	    !kek_eq(&a->kek, &b->kek) || a->nteks != b->nteks)
+		return false;
+	for (size_t i = 0; i < a->nteks; i++)
+		if (!tek_eq(&a->teks[i], &b->teks[i]))
+			return false;
+	return true;
+}
+
+static bool policy_eq(const gk_group_policy *a, const gk_group_policy *b)
+{
+	if (!sa_policy_eq(a, b) || a->capacity != b->capacity ||
+	    a->rekey_margin_pct != b->rekey_margin_pct || a->ike_idle_timeout != b->ike_idle_timeout ||
+	    a->max_packet_rate != b->max_packet_rate || a->nmembers != b->nmembers)
+		return false;
+	for (size_t i = 0; i < a->nmembers; i++)
+		if (!member_eq(&a->members[i], &b->members[i]))
+			return false;
+	return true;
+}
+
+/* Rejects what a store could not represent faithfully; value ranges are the store's job. */
+static gk_status policy_check(const gk_group_policy *g)
+{
+	size_t nlen = strnlen(g->name, sizeof(g->name));
+	if (nlen == 0 || nlen == sizeof(g->name) || (g->nteks && !g->teks) ||
+	    (g->nmembers && !g->members))
+		return GK_E_INVAL;
+	for (size_t i = 0; i < g->nmembers; i++) {
+		const gk_member_policy *m = &g->members[i];
+		if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey))
+			return GK_E_INVAL;
+	}
+	return GK_OK;
+}
+
+/* Inside the write transaction of gk_keys_group_put. */
+static gk_status group_put_tx(gk_store *s, const gk_group_policy *g, const char *who,
+			      const char *source, int64_t now, bool *changed)
+{
+	gk_group_policy old;
+	gk_store_gid gid = 0;
+	int64_t gen = 0;
+	bool had = false, keep_keys = false;
+	char detail[GK_IDENT_TEXT_MAX + 1200];
+	memset(&old, 0, sizeof(old));
+	gk_status st = gk_store_group_find(s, g->name, &gid, &gen);
+	if (st == GK_E_NOT_FOUND) {
+		st = GK_OK;
+	} else if (!st) {
+		had = true;
+		if ((st = gk_store_group_read(s, gid, &old)))
+			goto out;
+		if (policy_eq(&old, g))
+			goto out; /* nothing to do: no write, no new generation, no audit */
+		keep_keys = sa_policy_eq(&old, g);
+	}
+	if (st || (st = gk_store_group_write(s, g, now, had, &gid)))
+		goto out;
+	/* The current keys stay valid for the new generation (a member list change must not
+	 * split the group between members holding old and new keys). */
+	if (keep_keys && (st = gk_store_keys_carry(s, gid, gen + 1)))
+		goto out;
+	*changed = true;
+	snprintf(detail, sizeof(detail), "%s%s%.1000s (generation %lld)", g->name,
+		 source && *source ? " from " : "", source ? source : "",
+		 (long long)(had ? gen + 1 : 1));
+	st = gk_store_audit(s, who, "policy load", detail, now);
+out:
+	gk_group_policy_free(&old);
+	return st;
+}
+
+gk_status gk_keys_group_put(gk_store *s, const gk_group_policy *g, const char *who,
+			    const char *source, int64_t now, bool *changed)
+{
+	bool ch = false;
+	if (!s || !g)
+		return GK_E_INVAL;
+	gk_status st = policy_check(g);
+	if (st)
+		return st;
+	if ((st = gk_store_begin(s, GK_TX_WRITE)))
+		return st;
+	st = gk_store_end(s, group_put_tx(s, g, who, source, now, &ch));
+	if (changed)
+		*changed = !st && ch;
 	return st;
 }
 

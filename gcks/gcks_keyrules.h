@@ -1,7 +1,8 @@
 /* The key rules of the GCKS: what the keys of a group's SAs look like (SPI and key lengths from
  * the policy), which SPIs may be used (none below 256 for ESP/AH, no zero IKE SPI half), when a
- * key is made or replaced, how Rekey SA Message IDs and Sender-IDs are handed out (never twice;
- * RFC 9838 2.4.1.3, 2.5.1), and which single-sender TEKs a sender may hold. Each function runs
+ * key is made or replaced (expiry, rekey, a policy change that touches the SAs: RFC 9838
+ * 3.2.1), how Rekey SA Message IDs and Sender-IDs are handed out (never twice; RFC 9838
+ * 2.4.1.3, 2.5.1), and which single-sender TEKs a sender may hold. Each function runs
  * its rules inside one transaction of the store (storage.h), so a failure changes nothing.
  * Below the groups and rekey code, above the store. */
 #ifndef GK_GCKS_KEYRULES_H
@@ -10,6 +11,16 @@
 #include "storage.h"
 
 struct gk_rand;
+
+/* Inserts or replaces the group named g->name, its TEKs and members, in one transaction, and
+ * writes an audit record (who, at now). Bumps the group's policy generation when anything
+ * changed. A put equal to the stored policy writes nothing (no generation, no audit row). When
+ * only members, capacity, ike_idle_timeout, rekey_margin_pct or max_packet_rate changed, the
+ * group's current keys are carried over to the new generation; any other change makes
+ * gk_keys_group_keys() create new keys (RFC 9838 3.2.1). Any failure leaves the stored policy
+ * as it was. */
+gk_status gk_keys_group_put(gk_store *s, const gk_group_policy *g, const char *who,
+			    const char *source, int64_t now, bool *changed);
 
 /* The current key of every SA of a group, creating (and storing, durably) those that are
  * missing or whose policy generation is older. Fresh SPIs and keys come from the caller's

@@ -838,7 +838,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		gk_group_policy_free(&np);
 		return GK_E_NOT_FOUND;
 	}
-	st = gk_store_group_put(g->env.store, &np, "gcksctl evict", "evict", gcks_wall(g), &changed);
+	st = gk_keys_group_put(g->env.store, &np, "gcksctl evict", "evict", gcks_wall(g), &changed);
 	if (!st)
 		gk_store_registration_delete(g->env.store, grp->pol.name, mt);
 	if (st) {

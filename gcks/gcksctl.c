@@ -21,6 +21,7 @@
 #include "json.h"
 #include "policy_yaml.h"
 #include "storage.h"
+#include "gcks_keyrules.h"
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4 };
 
@@ -368,7 +369,7 @@ static int cmd_policy_load(const ctl *c, int argc, char **argv)
 	for (int i = 0; !rc && i < argc; i++) {
 		for (size_t j = 0; !rc && j < cnt[i]; j++) {
 			bool changed = false;
-			gk_status st = gk_store_group_put(s, &g[i][j], c->who, argv[i], (int64_t)time(NULL), &changed);
+			gk_status st = gk_keys_group_put(s, &g[i][j], c->who, argv[i], (int64_t)time(NULL), &changed);
 			if (st) {
 				fprintf(stderr, "gcksctl: %s: group %s: cannot store: %s\n", argv[i], g[i][j].name,
 					gk_store_errmsg(s));

@@ -70,15 +70,8 @@ gk_status gk_store_identity_get(gk_store *s, gk_gcks_identity *out); /* GK_E_NOT
 gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const char *who, int64_t now);
 
 /* ---- group policy ---- */
-/* Inserts or replaces the group named g->name, its TEKs and members, in one transaction, and
- * writes an audit record (at now). Bumps the group's policy generation when anything changed.
- * A put equal to the stored policy writes nothing (no generation, no audit row). When only
- * members, capacity, ike_idle_timeout, rekey_margin_pct or max_packet_rate changed, the group's
- * current keys are carried over to the new generation; any other change makes
- * gk_keys_group_keys() (gcks_keyrules.h) create new keys. Any failure leaves the stored policy
- * as it was. */
-gk_status gk_store_group_put(gk_store *s, const gk_group_policy *g, const char *who,
-			     const char *source, int64_t now, bool *changed);
+/* (Storing a policy: gk_keys_group_put in gcks_keyrules.h, which decides what a change does to
+ * the group's keys.) */
 gk_status gk_store_group_get(gk_store *s, const char *name, gk_group_policy *out);
 gk_status gk_store_group_get_by_ident(gk_store *s, const gk_ident *id, gk_group_policy *out);
 gk_status gk_store_group_delete(gk_store *s, const char *name, const char *who, int64_t now);
@@ -95,6 +88,12 @@ typedef int64_t gk_store_gid;
 gk_status gk_store_group_find(gk_store *s, const char *name, gk_store_gid *gid, int64_t *gen);
 /* (tx) The whole policy of a group (free with gk_group_policy_free). */
 gk_status gk_store_group_read(gk_store *s, gk_store_gid gid, gk_group_policy *out);
+/* (tx) Writes group g (created and updated at now): when replace, over group *gid, whose TEKs
+ * and members it replaces and whose generation it bumps; else as a new group of generation 1,
+ * setting *gid. g->name is not empty and shorter than its buffer; arrays are present when their
+ * counts are not zero. Key rows are left as they are. */
+gk_status gk_store_group_write(gk_store *s, const gk_group_policy *g, int64_t now, bool replace,
+			       gk_store_gid *gid);
 
 /* ---- group SA keys ---- */
 /* One key of one SA of a group. What it looks like (SPI and key lengths) is the key rules'
@@ -121,6 +120,8 @@ gk_status gk_store_key_insert(gk_store *s, gk_store_gid gid, gk_sa_key *k);
 gk_status gk_store_keys_retire_unused(gk_store *s, gk_store_gid gid, size_t nteks, bool kek);
 /* (tx) Forgets old keys that expired at or before now. */
 gk_status gk_store_keys_prune(gk_store *s, gk_store_gid gid, int64_t now);
+/* (tx) Marks the current keys as made for policy generation gen. */
+gk_status gk_store_keys_carry(gk_store *s, gk_store_gid gid, int64_t gen);
 /* (tx) Does any stored key, of any group, have this SPI? */
 gk_status gk_store_spi_used(gk_store *s, const uint8_t *spi, size_t len, bool *used);
 
@@ -174,6 +175,7 @@ gk_status gk_store_sender_rekey_get(gk_store *s, const char *group, const char *
 gk_status gk_store_sender_rekey_set(gk_store *s, const char *group, const char *member, int64_t at);
 
 /* ---- audit ---- */
+/* Records who did action at now: inside the caller's transaction (part of it) or on its own. */
 gk_status gk_store_audit(gk_store *s, const char *who, const char *action, const char *detail, int64_t now);
 typedef struct gk_audit_row {
 	int64_t at;              /* Unix time */

@@ -93,11 +93,6 @@ gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const c
 	return s ? s->ops->identity_set(s, id, who, now) : GK_E_INVAL;
 }
 
-gk_status gk_store_group_put(gk_store *s, const gk_group_policy *g, const char *who, const char *source, int64_t now, bool *changed)
-{
-	return s ? s->ops->group_put(s, g, who, source, now, changed) : GK_E_INVAL;
-}
-
 gk_status gk_store_group_get(gk_store *s, const char *name, gk_group_policy *out)
 {
 	return s ? s->ops->group_get(s, name, out) : GK_E_INVAL;
@@ -131,6 +126,16 @@ gk_status gk_store_group_find(gk_store *s, const char *name, gk_store_gid *gid, 
 gk_status gk_store_group_read(gk_store *s, gk_store_gid gid, gk_group_policy *out)
 {
 	return s ? s->ops->group_read(s, gid, out) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_write(gk_store *s, const gk_group_policy *g, int64_t now, bool replace, gk_store_gid *gid)
+{
+	return s ? s->ops->group_write(s, g, now, replace, gid) : GK_E_INVAL;
+}
+
+gk_status gk_store_keys_carry(gk_store *s, gk_store_gid gid, int64_t gen)
+{
+	return s ? s->ops->keys_carry(s, gid, gen) : GK_E_INVAL;
 }
 
 gk_status gk_store_key_current(gk_store *s, gk_store_gid gid, int idx, gk_sa_key *k, bool *found)

@@ -18,8 +18,6 @@ typedef struct gk_store_ops {
 	gk_status (*identity_get)(gk_store *s, gk_gcks_identity *out);
 	gk_status (*identity_set)(gk_store *s, const gk_gcks_identity *id, const char *who, int64_t now);
 
-	gk_status (*group_put)(gk_store *s, const gk_group_policy *g, const char *who, const char *source,
-			       int64_t now, bool *changed);
 	gk_status (*group_get)(gk_store *s, const char *name, gk_group_policy *out);
 	gk_status (*group_get_by_ident)(gk_store *s, const gk_ident *id, gk_group_policy *out);
 	gk_status (*group_delete)(gk_store *s, const char *name, const char *who, int64_t now);
@@ -27,11 +25,14 @@ typedef struct gk_store_ops {
 	gk_status (*group_generation)(gk_store *s, const char *name, int64_t *gen);
 	gk_status (*group_find)(gk_store *s, const char *name, gk_store_gid *gid, int64_t *gen);
 	gk_status (*group_read)(gk_store *s, gk_store_gid gid, gk_group_policy *out);
+	gk_status (*group_write)(gk_store *s, const gk_group_policy *g, int64_t now, bool replace,
+				 gk_store_gid *gid);
 
 	gk_status (*key_current)(gk_store *s, gk_store_gid gid, int idx, gk_sa_key *k, bool *found);
 	gk_status (*key_insert)(gk_store *s, gk_store_gid gid, gk_sa_key *k);
 	gk_status (*keys_retire_unused)(gk_store *s, gk_store_gid gid, size_t nteks, bool kek);
 	gk_status (*keys_prune)(gk_store *s, gk_store_gid gid, int64_t now);
+	gk_status (*keys_carry)(gk_store *s, gk_store_gid gid, int64_t gen);
 	gk_status (*spi_used)(gk_store *s, const uint8_t *spi, size_t len, bool *used);
 
 	gk_status (*counter_get)(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v);

@@ -1,6 +1,6 @@
 /* The SQLite store: the GCKS identity (table gcks_identity) and group policies (groups,
- * group_teks, members). A put compares the stored policy with the new one to write nothing
- * when they are equal and to carry the keys over when only members or limits changed. */
+ * group_teks, members). Whether a put writes anything and whether keys survive it is decided by
+ * gk_keys_group_put (gcks/gcks_keyrules.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,94 +269,7 @@ static gk_status group_load(sq_store *s, int64_t gid, gk_group_policy *out)
 	return st;
 }
 
-static bool ts_eq(const gk_ts_spec *a, const gk_ts_spec *b)
-{
-	size_t n = sq_ts_addr_len(a->family);
-	return a->family == b->family && !memcmp(a->start, b->start, n) &&
-	       !memcmp(a->end, b->end, n) && a->ip_proto == b->ip_proto &&
-	       a->port_lo == b->port_lo && a->port_hi == b->port_hi;
-}
-
-static bool ident_eq(const gk_ident *a, const gk_ident *b)
-{
-	return a->type == b->type && a->len == b->len && !memcmp(a->data, b->data, a->len);
-}
-
-static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	return alen == blen && (!alen || !memcmp(a, b, alen));
-}
-
-static bool tek_eq(const gk_tek_policy *a, const gk_tek_policy *b)
-{
-	return !strncmp(a->name, b->name, sizeof(a->name)) && a->proto == b->proto &&
-	       a->encr == b->encr && a->encr_key_bits == b->encr_key_bits && a->integ == b->integ &&
-	       a->sn == b->sn && ts_eq(&a->src, &b->src) && ts_eq(&a->dst, &b->dst) &&
-	       a->lifetime == b->lifetime;
-}
-
-static bool kek_eq(const gk_kek_policy *a, const gk_kek_policy *b)
-{
-	return a->present == b->present && a->encr == b->encr &&
-	       a->encr_key_bits == b->encr_key_bits && a->integ == b->integ && a->kwa == b->kwa &&
-	       a->gcauth == b->gcauth && a->sig_scheme == b->sig_scheme &&
-	       ts_eq(&a->src, &b->src) && ts_eq(&a->dst, &b->dst) && a->lifetime == b->lifetime &&
-	       a->ttl == b->ttl && !strncmp(a->iface, b->iface, sizeof(a->iface)) &&
-	       a->copies == b->copies && a->interval_ms == b->interval_ms &&
-	       a->frag_mtu == b->frag_mtu;
-}
-
-static bool member_eq(const gk_member_policy *a, const gk_member_policy *b)
-{
-	return ident_eq(&a->id, &b->id) && a->auth == b->auth &&
-	       bytes_eq(a->psk, a->psk_len, b->psk, b->psk_len) &&
-	       bytes_eq(a->pubkey, a->pubkey_len, b->pubkey, b->pubkey_len) &&
-	       a->role == b->role && a->max_sender_ids == b->max_sender_ids;
-}
-
-/* Everything that shapes the group's SAs and how members use them: a difference here needs
- * fresh keys. Capacity, idle timeout, rekey margin and the member list do not. */
-static bool sa_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
-{
-	if (strcmp(a->name, b->name) || !ident_eq(&a->id, &b->id) ||
-	    a->rekey_transport != b->rekey_transport || a->transport_mode != b->transport_mode ||
-	    a->atd != b->atd || a->dtd != b->dtd || a->sender_id_bits != b->sender_id_bits ||
-	    !kek_eq(&a->kek, &b->kek) || a->nteks != b->nteks)
-		return false;
-	for (size_t i = 0; i < a->nteks; i++)
-		if (!tek_eq(&a->teks[i], &b->teks[i]))
-			return false;
-	return true;
-}
-
-static bool policy_eq(const gk_group_policy *a, const gk_group_policy *b)
-{
-	if (!sa_policy_eq(a, b) || a->capacity != b->capacity ||
-	    a->rekey_margin_pct != b->rekey_margin_pct || a->ike_idle_timeout != b->ike_idle_timeout ||
-	    a->max_packet_rate != b->max_packet_rate || a->nmembers != b->nmembers)
-		return false;
-	for (size_t i = 0; i < a->nmembers; i++)
-		if (!member_eq(&a->members[i], &b->members[i]))
-			return false;
-	return true;
-}
-
-/* Rejects what the tables could not represent faithfully; value ranges are the schema's job. */
-static gk_status policy_check(const gk_group_policy *g)
-{
-	size_t nlen = strnlen(g->name, sizeof(g->name));
-	if (nlen == 0 || nlen == sizeof(g->name) || (g->nteks && !g->teks) ||
-	    (g->nmembers && !g->members))
-		return GK_E_INVAL;
-	for (size_t i = 0; i < g->nmembers; i++) {
-		const gk_member_policy *m = &g->members[i];
-		if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey))
-			return GK_E_INVAL;
-	}
-	return GK_OK;
-}
-
-/* Writes the group row: a new one (generation 1) or an update of gid (generation + 1). */
+/* Writes the group row: a new one (generation 1) or an update of *gid (generation + 1). */
 static gk_status group_row_write(sq_store *s, const gk_group_policy *g, int64_t now, int64_t *gid)
 {
 	sqlite3_stmt *q = sq_stmt(s, *gid ? Q_GROUP_UPDATE : Q_GROUP_INSERT);
@@ -415,60 +328,19 @@ static gk_status children_insert(sq_store *s, int64_t gid, const gk_group_policy
 	return st;
 }
 
-/* Inside the write transaction of sq_group_put. */
-static gk_status group_put_tx(sq_store *s, const gk_group_policy *g, const char *who,
-			      const char *source, int64_t now, bool *changed)
-{
-	gk_group_policy old;
-	int64_t gid = 0, gen = 0;
-	bool had = false, keep_keys = false;
-	char detail[GK_IDENT_TEXT_MAX + 1200];
-	memset(&old, 0, sizeof(old));
-	gk_status st = group_lookup(s, g->name, &gid, &gen);
-	if (st == GK_E_NOT_FOUND) {
-		gid = 0;
-		st = GK_OK;
-	} else if (!st) {
-		had = true;
-		if ((st = group_load(s, gid, &old)))
-			goto out;
-		if (policy_eq(&old, g))
-			goto out; /* nothing to do: no write, no new generation, no audit */
-		keep_keys = sa_policy_eq(&old, g);
-	}
-	if (st || (st = group_row_write(s, g, now, &gid)))
-		goto out;
-	if (had && (st = delete_children(s, gid)))
-		goto out;
-	if ((st = children_insert(s, gid, g)))
-		goto out;
-	if (keep_keys && (st = sq_keys_carry(s, gid, gen + 1)))
-		goto out;
-	*changed = true;
-	snprintf(detail, sizeof(detail), "%s%s%.1000s (generation %lld)", g->name,
-		 source && *source ? " from " : "", source ? source : "",
-		 (long long)(had ? gen + 1 : 1));
-	st = sq_audit_write(s, who, "policy load", detail, now);
-out:
-	gk_group_policy_free(&old);
-	return st;
-}
-
-gk_status sq_group_put(gk_store *base, const gk_group_policy *g, const char *who,
-		       const char *source, int64_t now, bool *changed)
+gk_status sq_group_write(gk_store *base, const gk_group_policy *g, int64_t now, bool replace,
+			 gk_store_gid *gid)
 {
 	sq_store *s = sq(base);
-	bool ch = false;
-	if (!g)
+	if (!g || !gid)
 		return GK_E_INVAL;
-	gk_status st = policy_check(g);
-	if (st)
-		return st;
-	if ((st = sq_begin(base, GK_TX_WRITE)))
-		return st;
-	st = sq_end(base, group_put_tx(s, g, who, source, now, &ch));
-	if (changed)
-		*changed = !st && ch;
+	if (!replace)
+		*gid = 0;
+	gk_status st = group_row_write(s, g, now, gid);
+	if (!st && replace)
+		st = delete_children(s, *gid);
+	if (!st)
+		st = children_insert(s, *gid, g);
 	return st;
 }
 

@@ -177,8 +177,7 @@ size_t sq_ts_addr_len(uint8_t family);
 /* store_sqlite_groups.c: identity, groups and their policy */
 gk_status sq_identity_get(gk_store *s, gk_gcks_identity *out);
 gk_status sq_identity_set(gk_store *s, const gk_gcks_identity *id, const char *who, int64_t now);
-gk_status sq_group_put(gk_store *s, const gk_group_policy *g, const char *who, const char *source,
-		       int64_t now, bool *changed);
+gk_status sq_group_write(gk_store *s, const gk_group_policy *g, int64_t now, bool replace, gk_store_gid *gid);
 gk_status sq_group_get(gk_store *s, const char *name, gk_group_policy *out);
 gk_status sq_group_get_by_ident(gk_store *s, const gk_ident *id, gk_group_policy *out);
 gk_status sq_group_delete(gk_store *s, const char *name, const char *who, int64_t now);
@@ -192,8 +191,7 @@ gk_status sq_key_insert(gk_store *s, gk_store_gid gid, gk_sa_key *k);
 gk_status sq_keys_retire_unused(gk_store *s, gk_store_gid gid, size_t nteks, bool kek);
 gk_status sq_keys_prune(gk_store *s, gk_store_gid gid, int64_t now);
 gk_status sq_spi_used(gk_store *s, const uint8_t *spi, size_t len, bool *used);
-/* Carries the current keys over to generation gen (inside group_put). */
-gk_status sq_keys_carry(sq_store *s, int64_t gid, int64_t gen);
+gk_status sq_keys_carry(gk_store *s, gk_store_gid gid, int64_t gen);
 /* store_sqlite_counters.c */
 gk_status sq_counter_get(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v);
 gk_status sq_counter_set(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t v);

@@ -93,10 +93,9 @@ gk_status sq_keys_prune(gk_store *s, gk_store_gid gid, int64_t now)
 	return key_stmt_gid_idx(sq(s), Q_KEY_PRUNE, gid, now, 0);
 }
 
-/* The current keys stay valid for the new generation (a member list change must not split
- * the group between members holding old and new keys). */
-gk_status sq_keys_carry(sq_store *s, int64_t gid, int64_t gen)
+gk_status sq_keys_carry(gk_store *base, gk_store_gid gid, int64_t gen)
 {
+	sq_store *s = sq(base);
 	sqlite3_stmt *q = sq_stmt(s, Q_KEY_CARRY);
 	if (!q)
 		return GK_E_IO;

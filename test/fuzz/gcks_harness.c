@@ -16,6 +16,7 @@
 #include "gcks/gcks_int.h"
 #include "gcks/policy.h"
 #include "gcks/storage.h"
+#include "gcks/gcks_keyrules.h"
 #include "auth.h"
 #include "dh.h"
 #include "message.h"
@@ -151,7 +152,7 @@ static void put_group(gk_store *s, const char *name, gk_rekey_transport transpor
 	if (transport == GK_REKEY_MULTICAST)
 		add_member(&g, FH_SENDER, GK_ROLE_SENDER);
 	bool changed = false;
-	FUZZ_ASSERT(gk_store_group_put(s, &g, "fuzz", NULL, (int64_t)time(NULL), &changed) == GK_OK);
+	FUZZ_ASSERT(gk_keys_group_put(s, &g, "fuzz", NULL, (int64_t)time(NULL), &changed) == GK_OK);
 	gk_group_policy_free(&g);
 }
 

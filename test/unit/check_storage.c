@@ -274,7 +274,7 @@ static gk_store *store_with_policy(gk_group_policy *g)
 	bool changed = false;
 	gk_store *s = open_ok(true);
 	rich_policy(g);
-	ck_assert_int_eq(gk_store_group_put(s, g, "tester", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, g, "tester", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	return s;
 }
@@ -558,7 +558,7 @@ START_TEST(policy_round_trip)
 	snprintf(h.name, sizeof(h.name), "keyid:audio");
 	ident(h.name, &h.id);
 	bool changed = false;
-	ck_assert_int_eq(gk_store_group_put(s, &h, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &h, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	char **names = NULL;
 	size_t n = 0;
 	ck_assert_int_eq(gk_store_group_names(s, &names, &n), GK_OK);
@@ -581,7 +581,7 @@ START_TEST(put_same_is_no_change)
 	gk_store *s = store_with_policy(&g);
 	int64_t audits = raw_int("SELECT count(*) FROM audit");
 	bool changed = true;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(!changed);
 	ck_assert_int_eq(generation(s, g.name), 1);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit"), audits);
@@ -589,7 +589,7 @@ START_TEST(put_same_is_no_change)
 	gk_group_policy c;
 	ck_assert_int_eq(gk_group_policy_copy(&g, &c), GK_OK);
 	memset(c.teks[0].src.start + 4, 0xee, 12);
-	ck_assert_int_eq(gk_store_group_put(s, &c, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &c, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(!changed);
 	gk_group_policy_free(&c);
 	gk_group_policy_free(&g);
@@ -603,15 +603,15 @@ START_TEST(put_modified_changes)
 	gk_store *s = store_with_policy(&g);
 	bool changed = false;
 	g.kek.frag_mtu = 1400;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	ck_assert_int_eq(generation(s, g.name), 2);
 	g.members[1].pubkey[3] ^= 1;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	ck_assert_int_eq(generation(s, g.name), 3);
 	g.nmembers = 2; /* drop one */
-	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_OK);
 	assert_policy_eq(&g, &got);
@@ -645,7 +645,7 @@ START_TEST(failed_put_rolls_back)
 	bad.teks[0].lifetime = 99;
 	bad.members[2].role = (gk_role)7;
 	bool changed = true;
-	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
+	ck_assert_int_eq(gk_keys_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
 	ck_assert(!changed);
 	ck_assert_ptr_nonnull(strstr(gk_store_errmsg(s), "CHECK"));
 	assert_still_original(s, &g);
@@ -654,18 +654,18 @@ START_TEST(failed_put_rolls_back)
 	bad.members[2].psk = NULL;
 	bad.members[2].psk_len = 0;
 	bad.members[2].auth = GK_MAUTH_CERT;
-	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
+	ck_assert_int_eq(gk_keys_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
 	assert_still_original(s, &g);
 	/* a new group failing half way leaves nothing behind */
 	snprintf(bad.name, sizeof(bad.name), "keyid:new");
 	ident(bad.name, &bad.id);
-	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
+	ck_assert_int_eq(gk_keys_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
 	gk_group_policy got;
 	ck_assert_int_eq(gk_store_group_get(s, "keyid:new", &got), GK_E_NOT_FOUND);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM group_teks"), 2);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit"), audits);
 	/* the store still works afterwards */
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(!changed);
 	gk_group_policy_free(&bad);
 	gk_group_policy_free(&g);
@@ -838,7 +838,7 @@ START_TEST(keys_shapes_and_stability)
 	/* without a Rekey SA only the TEKs */
 	g.kek.present = false;
 	bool changed;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert_int_eq(gk_keys_group_keys(s, &g, &r2.r, NOW, b, &n), GK_OK);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'current'"), 2);
@@ -861,7 +861,7 @@ START_TEST(keys_follow_policy_generation)
 	/* a member change keeps the keys (new generation, same material) */
 	g.members[0].max_sender_ids = 9;
 	g.capacity = 5;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW, b, &n), GK_OK);
 	for (size_t i = 0; i < 3; i++) {
@@ -871,7 +871,7 @@ START_TEST(keys_follow_policy_generation)
 
 	/* an SA change gives every SA fresh keys and SPIs */
 	g.teks[1].lifetime = 1800;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW + 10, b, &n), GK_OK);
 	ck_assert_uint_eq(n, 3);
@@ -955,7 +955,7 @@ START_TEST(spis_avoid_reserved_and_used_values)
 	static const uint8_t script2[] = { 0x12, 0x34, 0x56, 0x78 };
 	g.teks[1].lifetime = 60;
 	bool changed;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	sr.script = script2;
 	sr.len = sizeof(script2);
 	sr.off = 0;
@@ -999,7 +999,7 @@ START_TEST(sender_ids)
 	snprintf(h.name, sizeof(h.name), "keyid:other");
 	ident(h.name, &h.id);
 	bool changed;
-	ck_assert_int_eq(gk_store_group_put(s, &h, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &h, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, h.name, 65536, 0, &first), GK_OK);
 	ck_assert_uint_eq(first, 0);
 	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, h.name, 1, 0, &first), GK_E_TOO_BIG);
@@ -1127,7 +1127,7 @@ START_TEST(registrations)
 	/* a policy reload does not drop registrations */
 	g.capacity = 1;
 	bool changed;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
 	ck_assert_uint_eq(n, 1);
 
@@ -1284,9 +1284,9 @@ START_TEST(writes_take_the_callers_clock)
 	bool changed = false;
 	gk_store *s = open_ok(true);
 	rich_policy(&g);
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, 1000001, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, 1000001, &changed), GK_OK);
 	g.capacity++;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, 1000002, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, 1000002, &changed), GK_OK);
 	memset(&id, 0, sizeof(id));
 	ident("fqdn:gcks.example", &id.id);
 	id.sign_key_pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI...\n-----END PRIVATE KEY-----\n";
@@ -1312,9 +1312,9 @@ START_TEST(group_times_take_the_callers_clock)
 	bool changed = false;
 	gk_store *s = open_ok(true);
 	rich_policy(&g);
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, 2000001, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, 2000001, &changed), GK_OK);
 	g.capacity++;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, 2000002, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, 2000002, &changed), GK_OK);
 	gk_store_close(s);
 	ck_assert_int_eq(raw_int("SELECT created FROM groups"), 2000001);
 	ck_assert_int_eq(raw_int("SELECT updated FROM groups"), 2000002);
