@@ -745,7 +745,7 @@ int main(int argc, char **argv)
 		d.cfg.retry_max_ms = (retry_max_s > retry_s ? retry_max_s : retry_s) * 1000;
 		d.cfg.liveness_ms = liveness_s * 1000;
 		d.cfg.ike_lifetime_s = ike_lifetime_s;
-	d.cfg.keepalive_ms = keepalive_s * 1000;
+		d.cfg.keepalive_ms = keepalive_s * 1000;
 	}
 	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
 		usage(stderr);
