@@ -272,7 +272,8 @@ START_TEST(rekey_reordered)
 END_TEST
 
 /* RFC 9838 2.4.1.4 with ATD 30 s and DTD 60 s, on the fake clock: a sender switches to the new
- * SA after ATD, the SA a rekey deletes and the Rekey SA it replaces go after DTD, not before. */
+ * SA after ATD, the SA a rekey deletes and the Rekey SA it replaces go after DTD, not before;
+ * gk_gm_groups_next_timeout names each of these times. */
 START_TEST(atd_dtd_timing)
 {
 	fn_groups *g = member(S1, true);
@@ -280,10 +281,12 @@ START_TEST(atd_dtd_timing)
 	rekey_now();
 	events_are(g, "sa_added", NULL, 2);
 	events_are(g, "sa_activated", NULL, 0);
+	ck_assert_int_eq(gk_gm_groups_next_timeout(g->m), 30000); /* the first timer: ATD */
 	fn_advance(&net, 29900);
 	events_are(g, "sa_activated", NULL, 0);
 	fn_advance(&net, 100);
 	events_are(g, "sa_activated", NULL, 1);
+	ck_assert_int_eq(gk_gm_groups_next_timeout(g->m), 30000); /* then DTD */
 	fn_advance(&net, 29900);
 	events_are(g, "sa_deleted", NULL, 0);
 	events_are(g, "rekey_sa_deleted", NULL, 0);
