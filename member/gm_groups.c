@@ -274,7 +274,8 @@ static void schedule_delete(gk_gm_groups *m, mgroup *g, uint8_t proto, const uin
 
 /* ---- the Rekey SA ---- */
 
-static void close_sock(mgroup *g)
+/* Stops listening on the Rekey SA's destination (env.mcast_leave). */
+static void leave_rekey_group(mgroup *g)
 {
 	gk_gm_groups *m = g->owner;
 	if (g->joined && m->env.mcast_leave)
@@ -302,7 +303,7 @@ static void join_rekey_group(gk_gm_groups *m, mgroup *g)
 	}
 	if (g->joined && !memcmp(&grp, &g->mcast, sizeof(grp)))
 		return;
-	close_sock(g);
+	leave_rekey_group(g);
 	g->mcast = grp;
 	if (!m->env.mcast_join)
 		return;
@@ -372,7 +373,7 @@ static void exclude(gk_gm_groups *m, mgroup *g, const char *why)
 {
 	ev_note(m, g, "excluded", "reason", why, 0);
 	flush_group(m, g);
-	close_sock(g);
+	leave_rekey_group(g);
 	reregister_later(m, g, why);
 }
 
@@ -394,7 +395,7 @@ static void drop_kek(gk_gm_groups *m, mgroup *g, const char *event, const char *
 	g->have_kek = false;
 	g->kek_soft_at = 0;
 	g->kek_expires_at = 0;
-	close_sock(g);
+	leave_rekey_group(g);
 	reregister_later(m, g, why);
 }
 
@@ -694,7 +695,7 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 		/* what the kernel refused leaves nothing of the group behind */
 		ev_note(m, g, "group_rolled_back", "reason", "the kernel refused an SA", 0);
 		flush_group(m, g);
-		close_sock(g);
+		leave_rekey_group(g);
 	}
 }
 
@@ -734,7 +735,7 @@ void gk_gm_groups_lost(gk_gm_groups *m, size_t i, const char *why)
 	m->g[i].rereg_running = false;
 	ev_note(m, &m->g[i], "group_lost", "reason", why, 0);
 	flush_group(m, &m->g[i]);
-	close_sock(&m->g[i]);
+	leave_rekey_group(&m->g[i]);
 }
 
 void gk_gm_groups_retrying(gk_gm_groups *m, size_t i, const char *event, const char *why, int64_t retry_ms,
@@ -873,7 +874,7 @@ void gk_gm_groups_free(gk_gm_groups *m)
 		return;
 	for (size_t i = 0; i < m->n; i++) {
 		flush_group(m, &m->g[i]);
-		close_sock(&m->g[i]);
+		leave_rekey_group(&m->g[i]);
 	}
 	OPENSSL_clear_free(m->g, m->n * sizeof(*m->g));
 	free(m);
