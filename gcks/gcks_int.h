@@ -167,7 +167,13 @@ static inline uint64_t gcks_our_spi(const gcks_sa *sa)
 	return sa->ike.initiator ? sa->ike.spi_i : sa->ike.spi_r;
 }
 
-/* SA table */
+/* SA table (gcks_sa_table.c): the only code that touches its buckets */
+gk_status gcks_sa_table_init(gk_gcks *g);
+/* Frees the buckets; the SAs are closed before. */
+void gcks_sa_table_free(gk_gcks *g);
+/* Calls fn on every SA in the table; fn may remove the SA it is given (no other). */
+typedef void (*gcks_sa_fn)(gk_gcks *g, gcks_sa *sa, void *ctx);
+void gcks_sa_foreach(gk_gcks *g, gcks_sa_fn fn, void *ctx);
 gcks_sa *gcks_sa_new(gk_gcks *g);
 /* Enters a new half-open SA (its peer set); GK_E_NOMEM leaves it out. */
 gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa);
@@ -180,6 +186,8 @@ gcks_sa *gcks_sa_find_half_open(gk_gcks *g, uint64_t spi_i, const struct sockadd
 void gcks_sa_established(gk_gcks *g, gcks_sa *sa);
 /* Enters an SA made established by a rekey (not half-open, no source). */
 gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa);
+/* Takes sa out of the table, its source's count and the identity index, and frees it. Our
+ * rekey must not be out on it (gcks_sa_close releases that first). */
 void gcks_sa_remove(gk_gcks *g, gcks_sa *sa);
 
 /* keyed hash (gcks_keyhash.c): SipHash-2-4 with a random key from env->rnd */
@@ -224,9 +232,10 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
 void gcks_ike_rekey_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
 /* Starts our rekey of sa (CREATE_CHILD_SA); GK_E_STATE when a request is out on it. */
 gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa);
-/* Frees the rekey state of an SA being removed; a new SA the member made by rekeying it while
- * our rekey was out takes over (the member deleted the old SA: its rekey won, RFC 7296 2.8.2). */
-void gcks_ike_rekey_release(gk_gcks *g, gcks_sa *sa);
+/* Removes an SA from the table after freeing its rekey state; a new SA the member made by
+ * rekeying it while our rekey was out takes over (the member deleted the old SA: its rekey
+ * won, RFC 7296 2.8.2). */
+void gcks_sa_close(gk_gcks *g, gcks_sa *sa);
 
 /* costly key exchanges (gcks_init.c): which groups, and one taken from the source's and the
  * global budget (false when either is empty) */

@@ -98,7 +98,7 @@ void gcks_peer_admit(gk_gcks *g, gcks_sa *sa, bool initial_contact)
 		gk_info("IKE SA %016llx of %s deleted: %s", (unsigned long long)old->ike.spi_r,
 			gk_ident_text(&old->ike.peer_id, idt),
 			initial_contact ? "INITIAL_CONTACT" : "the identity's IKE SAs are at their limit");
-		gcks_sa_remove(g, old);
+		gcks_sa_close(g, old);
 	}
 	if (g->nid >= g->id_buckets)
 		grow(g);

@@ -334,25 +334,35 @@ static void out_done(gcks_sa *sa)
 	sa->ike.msgid_out++;
 }
 
+typedef struct {
+	const gcks_group *grp;
+	const rekey_plan *p;
+	const gk_group_state *gs;
+	unsigned n;
+} inband_walk;
+
+static void send_inband_one(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	inband_walk *w = ctx;
+	if (sa->ike.state != GK_IKE_ESTABLISHED || !sa_in_group(sa, w->grp->hash))
+		return;
+	if (sa->out_req) {
+		/* one request at a time per IKE SA (window 1): send the newest later */
+		sa->rekey_queued = true;
+		sa->queued_group = w->grp->hash;
+		w->n++;
+		return;
+	}
+	if (send_inband(g, sa, w->grp->hash, w->p, w->gs) == GK_OK)
+		w->n++;
+}
+
 /* Sends the plan to every member holding an IKE SA registered to the group; returns how many. */
 static unsigned send_inband_all(gk_gcks *g, gcks_group *grp, const rekey_plan *p, const gk_group_state *gs)
 {
-	unsigned n = 0;
-	for (size_t b = 0; b < g->nbuckets; b++)
-		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r) {
-			if (sa->ike.state != GK_IKE_ESTABLISHED || !sa_in_group(sa, grp->hash))
-				continue;
-			if (sa->out_req) {
-				/* one request at a time per IKE SA (window 1): send the newest later */
-				sa->rekey_queued = true;
-				sa->queued_group = grp->hash;
-				n++;
-				continue;
-			}
-			if (send_inband(g, sa, grp->hash, p, gs) == GK_OK)
-				n++;
-		}
-	return n;
+	inband_walk w = { grp, p, gs, 0 };
+	gcks_sa_foreach(g, send_inband_one, &w);
+	return w.n;
 }
 
 static gcks_group *group_by_hash(gk_gcks *g, uint64_t h)
@@ -782,21 +792,31 @@ gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 
 /* The member's IKE SAs stop serving the group; those that serve no other group close. An IKE SA
  * that also carries another group's GSA_INBAND_REKEY stays: the member is still in that group. */
+typedef struct {
+	const gk_ident *member;
+	uint64_t group_hash;
+} member_walk;
+
+static void close_member_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	const member_walk *w = ctx;
+	(void)g;
+	if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_eq(&sa->ike.peer_id, w->member))
+		return;
+	bool other = false;
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++) {
+		if (sa->groups[i] == w->group_hash)
+			sa->groups[i] = 0;
+		other |= sa->groups[i] != 0;
+	}
+	if (!other)
+		sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
+}
+
 static void close_member_sas(gk_gcks *g, const gk_ident *member, uint64_t group_hash)
 {
-	for (size_t b = 0; b < g->nbuckets; b++)
-		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r) {
-			if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_eq(&sa->ike.peer_id, member))
-				continue;
-			bool other = false;
-			for (size_t i = 0; i < GCKS_SA_GROUPS; i++) {
-				if (sa->groups[i] == group_hash)
-					sa->groups[i] = 0;
-				other |= sa->groups[i] != 0;
-			}
-			if (!other)
-				sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
-		}
+	member_walk w = { member, group_hash };
+	gcks_sa_foreach(g, close_member_sa, &w);
 }
 
 gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen)
