@@ -3,6 +3,7 @@
 #ifndef GK_GCKS_INT_H
 #define GK_GCKS_INT_H
 
+#include <time.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include "gcks.h"
@@ -153,8 +154,18 @@ typedef struct gcks_resp {
 	bool close_after;                 /* remove the IKE SA once the response is sent */
 } gcks_resp;
 
-int64_t gcks_now(const gk_gcks *g);
-int64_t gcks_wall(const gk_gcks *g);
+/* The injected clocks: monotonic milliseconds, and wall-clock seconds for key lifetimes. */
+static inline int64_t gcks_now(const gk_gcks *g)
+{
+	return g->env.now_ms(g->env.clock_ctx);
+}
+
+static inline int64_t gcks_wall(const gk_gcks *g)
+{
+	return g->env.wall ? g->env.wall(g->env.clock_ctx) : (int64_t)time(NULL);
+}
+
+/* response and trace (gcks_resp.c) */
 void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const struct sockaddr *peer);
 gk_out_pl *gcks_resp_add(gcks_resp *r, uint8_t type, const void *body);
 gk_status gcks_resp_notify(gcks_resp *r, uint16_t type, gk_chunk data);
@@ -295,6 +306,7 @@ uint64_t gcks_name_hash(const char *name);
 void gcks_sa_tag_group(gcks_sa *sa, uint64_t group_hash);
 /* The SA no longer carries the group's GSA_INBAND_REKEY (the member left or was excluded). */
 void gcks_sa_untag_group(gcks_sa *sa, uint64_t group_hash);
+bool gcks_sa_in_group(const gcks_sa *sa, uint64_t group_hash);
 
 /* Refusal log: one warning with the peer's address and the reason (wire text escaped by
  * gk_ident_text and the log), at most GCKS_REFUSAL_BURST lines at once and GCKS_REFUSAL_PER_S a

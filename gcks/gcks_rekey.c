@@ -17,66 +17,6 @@
 #define INBAND_TRIES 5
 #define INBAND_FIRST_WAIT_MS 1000
 
-uint64_t gcks_name_hash(const char *name)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ull;
-	return h ? h : 1;
-}
-
-void gcks_sa_tag_group(gcks_sa *sa, uint64_t h)
-{
-	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-		if (sa->groups[i] == h)
-			return;
-	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-		if (!sa->groups[i]) {
-			sa->groups[i] = h;
-			return;
-		}
-}
-
-void gcks_sa_untag_group(gcks_sa *sa, uint64_t h)
-{
-	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-		if (sa->groups[i] == h)
-			sa->groups[i] = 0;
-}
-
-static bool sa_in_group(const gcks_sa *sa, uint64_t h)
-{
-	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-		if (sa->groups[i] == h)
-			return true;
-	return false;
-}
-
-void gcks_next_spis(gk_gcks *g, gcks_group *grp)
-{
-	for (size_t j = 0; j < grp->nkeys && j < GK_GROUP_MAX_SAS; j++) {
-		uint8_t *spi = grp->next_spi[j];
-		size_t len = grp->keys[j].spi_len;
-		do {
-			if (gk_rand_bytes(g->env.rnd, spi, len))
-				break;
-		} while (len == 4 ? gk_get_u32(spi) < 256 : !gk_get_u64(spi) || !gk_get_u64(spi + 8));
-	}
-}
-
-void gcks_announce_next(const gcks_group *grp, gk_group_state *gs)
-{
-	if (grp->pol.rekey_transport != GK_REKEY_MULTICAST)
-		return;
-	for (size_t i = 0; i < gs->nsas; i++)
-		for (size_t j = 0; j < grp->nkeys; j++)
-			if (grp->keys[j].spi_len == gs->sas[i].spi_len &&
-			    !memcmp(grp->keys[j].spi, gs->sas[i].spi, gs->sas[i].spi_len)) {
-				memcpy(gs->sas[i].next_spi[0], grp->next_spi[j], gs->sas[i].spi_len);
-				gs->sas[i].n_next_spi = 1;
-			}
-}
-
 /* ---- what a rekey carries ---- */
 
 typedef struct rekey_plan {
@@ -344,7 +284,7 @@ typedef struct {
 static void send_inband_one(gk_gcks *g, gcks_sa *sa, void *ctx)
 {
 	inband_walk *w = ctx;
-	if (sa->ike.state != GK_IKE_ESTABLISHED || !sa_in_group(sa, w->grp->hash))
+	if (sa->ike.state != GK_IKE_ESTABLISHED || !gcks_sa_in_group(sa, w->grp->hash))
 		return;
 	if (sa->out_req) {
 		/* one request at a time per IKE SA (window 1): send the newest later */
