@@ -277,11 +277,10 @@ gk_status gcks_keyroll_resume(gk_gcks *g);
 /* single-sender counter-mode keys and re-registering senders (gcks_sender_keys.c) */
 #define GK_SENDER_REKEY_INTERVAL_S 60
 /* Before member, registering as sender, is handed the group's keys: if it may hold a
- * single-sender counter-mode TEK already, the group is rekeyed first (once per
- * GK_SENDER_REKEY_INTERVAL_S per identity; beyond it *refusal is TEMPORARY_FAILURE) and
- * *rekeyed says the group's keys changed. */
-gk_status gcks_sender_keys_fresh(gk_gcks *g, gcks_group *grp, const char *member, uint16_t *refusal,
-				 bool *rekeyed);
+ * single-sender counter-mode TEK already, *rekey says the group must be rekeyed first (allowed
+ * once per GK_SENDER_REKEY_INTERVAL_S per identity; beyond it *refusal is TEMPORARY_FAILURE). */
+gk_status gcks_sender_keys_check(gk_gcks *g, const gcks_group *grp, const char *member, uint16_t *refusal,
+				 bool *rekey);
 /* Records that member (NULL: every registered sender of the group) may hold the group's current
  * single-sender counter-mode TEKs. */
 void gcks_sender_keys_note(gk_gcks *g, const gcks_group *grp, const char *member);
@@ -289,7 +288,13 @@ void gcks_sender_keys_note(gk_gcks *g, const gcks_group *grp, const char *member
 /* rekeying (gcks_rekey.c) */
 void gcks_rekey_tick(gk_gcks *g, int64_t now_ms);
 gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_key *prev_kek, const char *why);
-gk_status gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen);
+/* After a reload changed grp (was: the group as it was): the rekey that tells members the
+ * new SAs and deletes the ones no longer served; true when it went out. */
+bool gcks_rekey_reloaded(gk_gcks *g, gcks_group *grp, const gcks_group *was);
+/* gcks_exclude_all under the policy and Rekey SA members hold (via, old_kek: after a reload,
+ * the old ones; NULL: the group's own and the Rekey SA before this rotation). */
+gk_status gcks_exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *via, const gk_sa_key *old_kek,
+			   const char *why);
 /* Excludes every member (new keys, Delete SPI 0 for all SAs): they must re-register (2.4.3). */
 gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why);
 /* Sends our request on sa (window 1: GK_E_STATE while one is outstanding), retransmitted with

@@ -209,7 +209,10 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	if (is_sender) {
 		uint16_t refusal = 0;
 		bool rekeyed = false;
-		gk_status st = gcks_sender_keys_fresh(g, grp, mt, &refusal, &rekeyed);
+		gk_status st = gcks_sender_keys_check(g, grp, mt, &refusal, &rekeyed);
+		if (!st && rekeyed)
+			st = gcks_rekey_group(g, grp, true, NULL, "a sender registers again while it may hold a "
+					      "single-sender counter-mode key (RFC 9838 2.5)");
 		if (st || refusal) {
 			char why[160] = "cannot give the sender fresh single-sender counter-mode keys";
 			if (refusal)
