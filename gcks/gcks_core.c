@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
 #include "gcks_int.h"
 #include "exchange_rules.h"
 #include "log.h"
@@ -335,68 +334,6 @@ void gk_gcks_tick(gk_gcks *g)
 
 /* ---- life cycle ---- */
 
-static gk_status load_identity(gk_gcks *g, char *err, size_t errlen)
-{
-	gk_gcks_identity id;
-	memset(&id, 0, sizeof(id));
-	gk_status st = gk_store_identity_get(g->env.store, &id);
-	if (st) {
-		snprintf(err, errlen, "the database has no GCKS identity (run gcksctl init)");
-		return st;
-	}
-	g->id = id.id;
-	st = GK_E_INVAL;
-	BIO *b = id.sign_key_pem ? BIO_new_mem_buf(id.sign_key_pem, -1) : NULL;
-	g->sign_key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	if (!g->sign_key || gk_sig_scheme_for_key(g->sign_key, &g->sign_scheme)) {
-		snprintf(err, errlen, "the GCKS signing key in the database is missing or unusable");
-		goto out;
-	}
-	gk_wbuf w;
-	gk_wbuf_init(&w, sizeof(g->spki));
-	if (gk_pubkey_to_spki(g->sign_key, &w) == GK_OK) {
-		memcpy(g->spki, w.data, w.len);
-		g->spki_len = w.len;
-	}
-	gk_wbuf_free(&w);
-	if (id.cert_pem) {
-		b = BIO_new_mem_buf(id.cert_pem, -1);
-		X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-		BIO_free(b);
-		int n = c ? i2d_X509(c, &g->cert_der) : -1;
-		X509_free(c);
-		if (n <= 0) {
-			snprintf(err, errlen, "the GCKS certificate in the database cannot be read");
-			goto out;
-		}
-		g->cert_der_len = (size_t)n;
-	}
-	if (id.ca_pem) {
-		b = BIO_new_mem_buf(id.ca_pem, -1);
-		g->ca = X509_STORE_new();
-		X509 *c;
-		bool first = true;
-		while (b && g->ca && (c = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
-			X509_STORE_add_cert(g->ca, c);
-			if (first) {
-				unsigned char *der = NULL;
-				int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c), &der);
-				unsigned int hl = 20;
-				g->have_ca_keyid = n > 0 && EVP_Digest(der, (size_t)n, g->ca_keyid, &hl, EVP_sha1(), NULL);
-				OPENSSL_free(der);
-				first = false;
-			}
-			X509_free(c);
-		}
-		BIO_free(b);
-	}
-	st = GK_OK;
-out:
-	gk_gcks_identity_free(&id);
-	return st;
-}
-
 gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks **out,
 		      char *err, size_t errlen)
 {
@@ -418,7 +355,7 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 		snprintf(err, errlen, "cannot set up the SA tables: %s", gk_status_str(st));
 		goto fail;
 	}
-	if ((st = load_identity(g, err, errlen)) != GK_OK)
+	if ((st = gcks_creds_load(g, err, errlen)) != GK_OK)
 		goto fail;
 	if ((st = gcks_groups_load(g)) != GK_OK) {
 		snprintf(err, errlen, "cannot load group policies: %s", gk_status_str(st));
@@ -450,9 +387,7 @@ void gk_gcks_free(gk_gcks *g)
 	gcks_peers_free(g);
 	gcks_groups_free(g);
 	gcks_pending_free(g);
-	EVP_PKEY_free(g->sign_key);
-	OPENSSL_free(g->cert_der);
-	X509_STORE_free(g->ca);
+	gcks_creds_free(g);
 	OPENSSL_cleanse(g->cookie_secret, sizeof(g->cookie_secret));
 	OPENSSL_cleanse(g->cookie_prev, sizeof(g->cookie_prev));
 	free(g);

@@ -3,7 +3,6 @@
  * the next rekey (GSA_NEXT_SPI), and the TEK and KEK attributes every member of a group gets
  * (RFC 9838 4.4.2, 4.4.3). */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,17 +86,6 @@ gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id)
 }
 
 /* ---- member index ---- */
-
-/* FNV-1a over type, length and data; FQDNs in lower case, as gk_ident_eq compares them. */
-uint64_t gcks_ident_hash(const gk_ident *id)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	h = (h ^ id->type) * 0x100000001b3ull;
-	h = (h ^ id->len) * 0x100000001b3ull;
-	for (size_t i = 0; i < id->len; i++)
-		h = (h ^ (uint8_t)(id->type == GK_ID_FQDN ? tolower(id->data[i]) : id->data[i])) * 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
 
 /* (Re)builds the index when pol.members is not the array it was built for (first use, a
  * reload, an eviction that replaced the policy). A policy lists each identity once; should it

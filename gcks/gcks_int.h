@@ -201,10 +201,19 @@ gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa);
  * rekey must not be out on it (gcks_sa_close releases that first). */
 void gcks_sa_remove(gk_gcks *g, gcks_sa *sa);
 
+/* credentials (gcks_creds.c): our identity, key and certificate from the store and the CA */
+gk_status gcks_creds_load(gk_gcks *g, char *err, size_t errlen);
+void gcks_creds_free(gk_gcks *g);
+/* The public key of the X.509 leaf certificate in cp (chain in further CERT payloads of m),
+ * verified to our CA and matching id. */
+gk_status gcks_creds_peer_key(const gk_gcks *g, const gk_msg *m, const gk_payload *cp, const gk_ident *id,
+			      EVP_PKEY **out);
+
 /* keyed hash (gcks_keyhash.c): SipHash-2-4 with a random key from env->rnd */
 gk_status gcks_keyhash_init(gk_gcks *g);
 void gcks_keyhash_free(gk_gcks *g);
 uint64_t gcks_keyhash(const gk_gcks *g, const void *data, size_t len);
+uint64_t gcks_ident_hash(const gk_ident *id);
 /* Longest chain of the SA table by the peer's SPI (by_i) and by ours (by_r), for tests. */
 size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi);
 
@@ -320,9 +329,11 @@ bool gcks_sa_in_group(const gcks_sa *sa, uint64_t group_hash);
 #define GCKS_REFUSAL_PER_S 1
 void gcks_refusal(gk_gcks *g, const struct sockaddr *peer, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Established SAs by identity (gcks_peers.c): admits a freshly authenticated sa, first removing
- * the identity's other SAs (INITIAL_CONTACT) or its oldest ones beyond max_sas_per_identity. */
-void gcks_peer_admit(gk_gcks *g, gcks_sa *sa, bool initial_contact);
+/* Established SAs by identity (gcks_peers.c). */
+/* Enters sa (after its authentication) with the next admission order. */
+void gcks_peer_link(gk_gcks *g, gcks_sa *sa);
+/* The oldest other established SA of sa's identity and credential, and how many there are. */
+gcks_sa *gcks_peer_oldest(gk_gcks *g, const gcks_sa *sa, size_t *count);
 void gcks_peer_unlink(gk_gcks *g, gcks_sa *sa);
 /* The rekeyed SA n takes old's place in the index (same admission order); old leaves it. */
 void gcks_peer_replace(gk_gcks *g, gcks_sa *old, gcks_sa *n);
@@ -332,7 +343,6 @@ void gcks_peers_free(gk_gcks *g);
 gk_status gcks_groups_load(gk_gcks *g);
 void gcks_groups_free(gk_gcks *g);
 gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id);
-uint64_t gcks_ident_hash(const gk_ident *id);
 /* The identity's entries authenticated by `kind`, each group once: the entry of `first` (may be
  * NULL) before those of the other groups. *pos starts at 0; NULL when there are no more. */
 const gk_member_policy *gcks_member_next_cred(gk_gcks *g, const gk_ident *member, gcks_group *first,
