@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_state.h"
+#include "gcks_groups.h"
+#include "gcks_rekey.h"
+#include "gcks_sa_table.h"
 #include "log.h"
 
 static const gk_sa_key *kek_of(const gcks_group *grp)

@@ -3,7 +3,15 @@
  * certificates or raw public keys (RFC 7670). */
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_auth.h"
+#include "gcks_creds.h"
+#include "gcks_groups.h"
+#include "gcks_ikerekey.h"
+#include "gcks_peers.h"
+#include "gcks_refusal.h"
+#include "gcks_reg.h"
+#include "gcks_resp.h"
+#include "gcks_sa_table.h"
 #include "log.h"
 
 /* What the peer authenticated with, so we answer in kind. */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
-#include "gcks_int.h"
+#include "gcks_creds.h"
 
 gk_status gcks_creds_load(gk_gcks *g, char *err, size_t errlen)
 {

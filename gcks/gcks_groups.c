@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_groups.h"
+#include "gcks_keyhash.h"
 #include "log.h"
 
 void gcks_groups_free(gk_gcks *g)

@@ -6,7 +6,13 @@
  * (RFC 7296 2.18), or the GCKS drops it GCKS_REKEY_DELETE_WAIT_MS after the rekey. */
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_ikerekey.h"
+#include "gcks_init.h"
+#include "gcks_peers.h"
+#include "gcks_refusal.h"
+#include "gcks_rekey.h"
+#include "gcks_resp.h"
+#include "gcks_sa_table.h"
 #include "addr.h"
 #include "exchange_rules.h"
 #include "log.h"

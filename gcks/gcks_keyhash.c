@@ -7,7 +7,7 @@
 #include <ctype.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_keyhash.h"
 
 gk_status gcks_keyhash_init(gk_gcks *g)
 {

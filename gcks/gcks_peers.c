@@ -3,7 +3,8 @@
  * are in gcks_auth.c). Kept by the SA table as SAs leave it. */
 #include <stdlib.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_peers.h"
+#include "gcks_keyhash.h"
 #include "log.h"
 
 #define GCKS_ID_BUCKETS 1024

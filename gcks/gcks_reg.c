@@ -5,7 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_reg.h"
+#include "gcks_groups.h"
+#include "gcks_refusal.h"
+#include "gcks_rekey.h"
+#include "gcks_resp.h"
+#include "gcks_sender_keys.h"
 #include "algs.h"
 #include "log.h"
 

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_rekey.h"
+#include "gcks_groups.h"
+#include "gcks_sa_table.h"
+#include "gcks_sender_keys.h"
 #include "addr.h"
 #include "iana.h"
 #include "ikekeys.h"

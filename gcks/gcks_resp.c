@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
-#include "gcks_int.h"
+#include "gcks_resp.h"
 #include "log.h"
 #include "msgdump.h"
 

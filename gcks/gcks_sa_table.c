@@ -5,7 +5,10 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gcks_int.h"
+#include "gcks_sa_table.h"
+#include "gcks_keyhash.h"
+#include "gcks_peers.h"
+#include "gcks_sources.h"
 
 #define GCKS_BUCKETS 4096
 

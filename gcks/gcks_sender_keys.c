@@ -9,7 +9,7 @@
  * group per GK_SENDER_REKEY_INTERVAL_S; a registration beyond that is refused with
  * TEMPORARY_FAILURE (the member tries again later), never given the old keys. */
 #include <string.h>
-#include "gcks_int.h"
+#include "gcks_sender_keys.h"
 #include "algs.h"
 #include "iana.h"
 #include "log.h"
