@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <openssl/crypto.h>
 #include "gcks_state.h"
 #include "gcks_auth.h"

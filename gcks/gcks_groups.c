@@ -23,7 +23,8 @@ void gcks_groups_free(gk_gcks *g)
 	g->ngroups = 0;
 }
 
-gk_status gcks_group_keys_fresh(gk_gcks *g, gcks_group *grp)
+/* Makes sure the group's keys are current (refreshing them in the store when expired). */
+static gk_status group_keys_fresh(gk_gcks *g, gcks_group *grp)
 {
 	int64_t now = gcks_wall(g);
 	bool stale = grp->nkeys == 0;
@@ -320,7 +321,7 @@ void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_
 gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
 {
 	int64_t now = gcks_wall(g);
-	gk_status st = gcks_group_keys_fresh(g, grp);
+	gk_status st = group_keys_fresh(g, grp);
 	if (st)
 		return st;
 	memset(gs, 0, sizeof(*gs));

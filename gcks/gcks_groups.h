@@ -17,8 +17,6 @@ void gcks_member_cred_hash(const gk_member_policy *mp, uint8_t out[32]);
 bool gcks_member_cred_matches(const gk_member_policy *mp, const gcks_sa *sa);
 /* The group's policy entry for a member, NULL if it is not listed (one hash lookup). */
 const gk_member_policy *gcks_group_member(gcks_group *grp, const gk_ident *member);
-/* Makes sure the group's keys are current (refreshing them in the store when expired). */
-gk_status gcks_group_keys_fresh(gk_gcks *g, gcks_group *grp);
 
 void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
 void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa);

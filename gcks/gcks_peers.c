@@ -5,7 +5,6 @@
 #include <openssl/crypto.h>
 #include "gcks_peers.h"
 #include "gcks_keyhash.h"
-#include "log.h"
 
 #define GCKS_ID_BUCKETS 1024
 
