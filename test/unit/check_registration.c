@@ -2373,18 +2373,30 @@ START_TEST(inband_left_not_excluded)
 END_TEST
 
 /* The GCKS's IKE SA tables, to send a GSA_INBAND_REKEY of the test's own making. */
-#include "gcks/gcks_int.h"
+#include "gcks/gcks_groups.h"
+#include "gcks/gcks_rekey.h"
+#include "gcks/gcks_sa_table.h"
+
+struct sa_of_walk {
+	int idx;
+	gcks_sa *found;
+};
+
+static void sa_of_one(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	struct sa_of_walk *w = ctx;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&sa->ike.peer;
+	(void)g;
+	if (!w->found && sa->ike.state == GK_IKE_ESTABLISHED && ntohs(in->sin_port) == 10000 + w->idx)
+		w->found = sa;
+}
 
 /* The established GCKS SA of the member at 127.0.0.(10+idx). */
 static gcks_sa *gcks_sa_of(int idx)
 {
-	for (size_t b = 0; b < net.gcks->nbuckets; b++)
-		for (gcks_sa *sa = net.gcks->by_r[b]; sa; sa = sa->next_r) {
-			const struct sockaddr_in *in = (const struct sockaddr_in *)&sa->ike.peer;
-			if (sa->ike.state == GK_IKE_ESTABLISHED && ntohs(in->sin_port) == 10000 + idx)
-				return sa;
-		}
-	return NULL;
+	struct sa_of_walk w = { idx, NULL };
+	gcks_sa_foreach(net.gcks, sa_of_one, &w);
+	return w.found;
 }
 
 /* A GSA_INBAND_REKEY whose keys the member cannot unwrap (wrapped under another KWK) is refused
