@@ -8,7 +8,8 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
-#include "gcks_int.h"
+#include "gcks_keyroll.h"
+#include "gcks_rekey.h"
 #include "log.h"
 
 /* A fresh key of the same kind as the current one. */

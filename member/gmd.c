@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "gm.h"
 #include "gm_groups.h"
+#include "gm_uv.h"
 #include "gm_json.h"
 #include "sasink.h"
 #include "iana.h"
@@ -67,6 +68,7 @@ typedef struct gmd {
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
 	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
+	gk_gm_uv *groups_uv;        /* its clock, timer and rekey listeners */
 	gk_sasink *sink;
 	const char *backend, *mcast_iface;
 	gk_gm_config cfg;
@@ -90,6 +92,7 @@ static void usage(FILE *f)
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
 	      "           [--ike-lifetime SECONDS]\n"
+	      "       gmd --help | --version\n"
 	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
 	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23); --no-nat-t: no\n"
@@ -608,7 +611,7 @@ int main(int argc, char **argv)
 		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
 		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
 		{ "ike-lifetime", required_argument, NULL, 'X' },
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'v' }, { 0 },
 	};
 	gmd d;
 	memset(&d, 0, sizeof(d));
@@ -728,6 +731,7 @@ int main(int argc, char **argv)
 		case 'U': user = optarg; break;
 		case 'C': d.initial_contact = true; break;
 		case 'h': usage(stdout); return 0;
+		case 'v': puts("gmd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
@@ -743,7 +747,7 @@ int main(int argc, char **argv)
 		d.cfg.retry_max_ms = (retry_max_s > retry_s ? retry_max_s : retry_s) * 1000;
 		d.cfg.liveness_ms = liveness_s * 1000;
 		d.cfg.ike_lifetime_s = ike_lifetime_s;
-	d.cfg.keepalive_ms = keepalive_s * 1000;
+		d.cfg.keepalive_ms = keepalive_s * 1000;
 	}
 	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
 		usage(stderr);
@@ -826,14 +830,16 @@ int main(int argc, char **argv)
 			rc = EXIT_NO_BACKEND;
 			goto out;
 		}
-		gk_gm_groups_env genv = { .loop = d.loop, .sink = d.sink, .events = d.json ? stdout : NULL,
-					  .mcast_iface = d.mcast_iface, .sender = d.cfg.sender,
+		gk_gm_groups_env genv = { .sink = d.sink, .events = d.json ? stdout : NULL,
+					  .sender = d.cfg.sender,
 					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = rereg_s * 1000,
 					  .allow = d.allow, .nallow = d.cfg.nallow };
-		if (gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
+		if (gk_gm_uv_new(d.loop, d.mcast_iface, d.cfg.ngroups, &genv, &d.groups_uv) ||
+		    gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
 			fprintf(stderr, "gmd: cannot start\n");
 			goto out;
 		}
+		gk_gm_uv_start(d.groups_uv, d.groups);
 	}
 	if (leave_root(&d, user)) {
 		rc = GK_EXIT_PRIVILEGE;
@@ -868,6 +874,7 @@ int main(int argc, char **argv)
 out:
 	/* what gmd installed goes with it: SIGTERM cleans up */
 	gk_gm_groups_free(d.groups);
+	gk_gm_uv_free(d.groups_uv);
 	gk_sasink_close(d.sink);
 	for (size_t i = 0; i < MAX_RUNS; i++)
 		if (d.runs[i])

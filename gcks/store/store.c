@@ -6,7 +6,6 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <openssl/crypto.h>
 #include "store_backend.h"
 #include "store_sqlite.h"
 
@@ -33,32 +32,6 @@ void gk_store_close(gk_store *s)
 {
 	if (s)
 		s->ops->close(s);
-}
-
-/* Not an operation: the names are the caller's memory. */
-void gk_store_names_free(char **names, size_t n)
-{
-	for (size_t i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* Not an operation: the identity is the caller's memory. */
-void gk_gcks_identity_free(gk_gcks_identity *id)
-{
-	if (!id)
-		return;
-	if (id->sign_key_pem) {
-		OPENSSL_cleanse(id->sign_key_pem, strlen(id->sign_key_pem));
-		free(id->sign_key_pem);
-	}
-	free(id->cert_pem);
-	free(id->ca_pem);
-	if (id->next_sign_key_pem) {
-		OPENSSL_cleanse(id->next_sign_key_pem, strlen(id->next_sign_key_pem));
-		free(id->next_sign_key_pem);
-	}
-	memset(id, 0, sizeof(*id));
 }
 
 /* ---- dispatch ---- */

@@ -124,7 +124,7 @@ typedef struct sq_store {
 
 static inline sq_store *sq(gk_store *s) { return (sq_store *)s; }
 
-/* ---- store_sqlite.c: statements and transactions ---- */
+/* ---- store_sqlite_db.c: statements and transactions ---- */
 gk_status sq_map_rc(int rc);
 /* Records SQLite's message for rc (before a ROLLBACK replaces it) and maps rc. */
 gk_status sq_fail(sq_store *s, int rc);

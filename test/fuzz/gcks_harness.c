@@ -13,7 +13,7 @@
 #include "gcks_harness.h"
 #include "fuzz.h"
 #include "fuzz_keys.h"
-#include "gcks/gcks_int.h"
+#include "gcks/gcks_sa_table.h"
 #include "gcks/policy.h"
 #include "gcks/storage.h"
 #include "gcks/gcks_keyrules.h"
