@@ -7,6 +7,18 @@
 #include "ikekeys.h"
 #include "keywrap.h"
 
+size_t gk_ts_addr_len(uint8_t family)
+{
+	return family == 4 ? 4 : 16;
+}
+
+bool gk_ts_eq(const gk_ts_spec *a, const gk_ts_spec *b)
+{
+	size_t n = gk_ts_addr_len(a->family);
+	return a->family == b->family && !memcmp(a->start, b->start, n) && !memcmp(a->end, b->end, n) &&
+	       a->ip_proto == b->ip_proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi;
+}
+
 /* ---- traffic selector specs ---- */
 
 void gk_ts_spec_to_ts(const gk_ts_spec *t, gk_ts *out)

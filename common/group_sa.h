@@ -24,6 +24,12 @@ typedef struct gk_ts_spec {
 	uint16_t port_lo, port_hi;
 } gk_ts_spec;
 
+/* Octets of a gk_ts_spec address: 4 for IPv4, else 16 (an unused selector, family 0, keeps all
+ * 16 so stored and compared forms do not lose octets). */
+size_t gk_ts_addr_len(uint8_t family);
+/* Same family, addresses, protocol and ports. */
+bool gk_ts_eq(const gk_ts_spec *a, const gk_ts_spec *b);
+
 typedef struct gk_group_sa {
 	uint8_t proto;           /* GK_PROTO_ESP, GK_PROTO_AH or GK_PROTO_GIKE_UPDATE */
 	uint8_t spi[16];

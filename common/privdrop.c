@@ -11,20 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "privdrop.h"
+#include "status.h"
 
 #define NOBODY_ID 65534         /* nobody / nogroup on Debian (and the kernel's overflow id) */
 #define STATIC_SYSTEM_MAX 99    /* Debian base-passwd: uids 0-99 are fixed accounts (daemon, bin, www-data...) */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *gk_priv_shared(uid_t uid, gid_t gid, const char *name)
 {
@@ -48,19 +38,19 @@ gk_status gk_priv_user_lookup(const char *name, gk_priv_user *out, char *err, si
 	memset(out, 0, sizeof(*out));
 	int e = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
 	if (e || !res) {
-		seterr(err, errlen, "user %s does not exist%s%s: create it with `adduser --system --group %s` "
+		gk_seterr(err, errlen, "user %s does not exist%s%s: create it with `adduser --system --group %s` "
 		       "(or name another dedicated account with --user)", name, e ? ": " : "",
 		       e ? strerror(e) : "", name);
 		return GK_E_NOT_FOUND;
 	}
 	const char *why = gk_priv_shared(pw.pw_uid, pw.pw_gid, pw.pw_name);
 	if (why) {
-		seterr(err, errlen, "user %s (uid %u) is a shared account (%s): use a dedicated one, e.g. "
+		gk_seterr(err, errlen, "user %s (uid %u) is a shared account (%s): use a dedicated one, e.g. "
 		       "`adduser --system --group gikev2`", name, (unsigned)pw.pw_uid, why);
 		return GK_E_STATE;
 	}
 	if (strlen(pw.pw_name) >= sizeof(out->name)) {
-		seterr(err, errlen, "user name %s is too long", name);
+		gk_seterr(err, errlen, "user name %s is too long", name);
 		return GK_E_INVAL;
 	}
 	out->uid = pw.pw_uid;
@@ -74,17 +64,17 @@ gk_status gk_priv_dir_safe(const char *path, char *err, size_t errlen)
 	char copy[4096];
 	struct stat sb;
 	if (strlen(path) >= sizeof(copy)) {
-		seterr(err, errlen, "%s: path too long", path);
+		gk_seterr(err, errlen, "%s: path too long", path);
 		return GK_E_INVAL;
 	}
 	snprintf(copy, sizeof(copy), "%s", path);
 	const char *dir = dirname(copy);
 	if (stat(dir, &sb)) {
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		gk_seterr(err, errlen, "%s: %s", dir, strerror(errno));
 		return GK_E_IO;
 	}
 	if (sb.st_uid != 0 || (sb.st_mode & S_IWOTH) || ((sb.st_mode & S_IWGRP) && sb.st_gid != 0)) {
-		seterr(err, errlen, "%s (owner uid %u, mode %04o): a user other than root may write to this "
+		gk_seterr(err, errlen, "%s (owner uid %u, mode %04o): a user other than root may write to this "
 		       "directory and swap %s for a link to a file root would then hand over; use a directory "
 		       "only root can write to (e.g. /var/lib/gikev2, root:root 0755)", dir, (unsigned)sb.st_uid,
 		       (unsigned)(sb.st_mode & 07777), path);
@@ -105,21 +95,21 @@ static gk_status open_checked(const char *path, bool socket, bool optional, uid_
 		if (errno == ENOENT && optional)
 			return GK_OK;
 		if (errno == ELOOP)
-			seterr(err, errlen, "%s is a symbolic link: not handing it (or what it points to) to uid %u; "
+			gk_seterr(err, errlen, "%s is a symbolic link: not handing it (or what it points to) to uid %u; "
 			       "remove it", path, (unsigned)uid);
 		else
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			gk_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ELOOP ? GK_E_STATE : GK_E_IO;
 	}
 	/* O_PATH with O_NOFOLLOW opens a link itself rather than failing */
 	if (fstat(*fd, &sb) || S_ISLNK(sb.st_mode)) {
-		seterr(err, errlen, "%s is a symbolic link: not handing it (or what it points to) to uid %u; "
+		gk_seterr(err, errlen, "%s is a symbolic link: not handing it (or what it points to) to uid %u; "
 		       "remove it", path, (unsigned)uid);
 	} else if (socket ? !S_ISSOCK(sb.st_mode) : !S_ISREG(sb.st_mode)) {
-		seterr(err, errlen, "%s: not a %s", path, socket ? "socket" : "regular file");
+		gk_seterr(err, errlen, "%s: not a %s", path, socket ? "socket" : "regular file");
 	} else if (!socket && sb.st_nlink != 1) {
 		/* a hard link to another file (e.g. /etc/shadow) would hand that file over too */
-		seterr(err, errlen, "%s has %lu hard links: not handing it to uid %u", path,
+		gk_seterr(err, errlen, "%s has %lu hard links: not handing it to uid %u", path,
 		       (unsigned long)sb.st_nlink, (unsigned)uid);
 	} else {
 		return GK_OK;
@@ -142,7 +132,7 @@ gk_status gk_priv_chown(const char *const *paths, size_t n, bool socket, uid_t u
 		st = open_checked(paths[opened], socket, opened > 0, uid, &fds[opened], err, errlen);
 	for (size_t i = 0; i < opened && !st; i++) {
 		if (fds[i] >= 0 && fchownat(fds[i], "", uid, gid, AT_EMPTY_PATH)) {
-			seterr(err, errlen, "%s: cannot hand it to uid %u: %s", paths[i], (unsigned)uid, strerror(errno));
+			gk_seterr(err, errlen, "%s: cannot hand it to uid %u: %s", paths[i], (unsigned)uid, strerror(errno));
 			st = GK_E_IO;
 		}
 	}
@@ -201,12 +191,12 @@ static gk_status verify(const gk_priv_user *u, cap_t want, char *err, size_t err
 	uid_t r, e, s;
 	gid_t rg, eg, sg;
 	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0) {
-		seterr(err, errlen, "uid or gid 0 could be taken back after dropping to %s", u->name);
+		gk_seterr(err, errlen, "uid or gid 0 could be taken back after dropping to %s", u->name);
 		return GK_E_STATE;
 	}
 	if (getresuid(&r, &e, &s) || getresgid(&rg, &eg, &sg) || r != u->uid || e != u->uid || s != u->uid ||
 	    rg != u->gid || eg != u->gid || sg != u->gid || getgroups(0, NULL) != 0) {
-		seterr(err, errlen, "ids after dropping to %s are not %u/%u everywhere", u->name,
+		gk_seterr(err, errlen, "ids after dropping to %s are not %u/%u everywhere", u->name,
 		       (unsigned)u->uid, (unsigned)u->gid);
 		return GK_E_STATE;
 	}
@@ -215,7 +205,7 @@ static gk_status verify(const gk_priv_user *u, cap_t want, char *err, size_t err
 	if (now)
 		cap_free(now);
 	if (diff) {
-		seterr(err, errlen, "capabilities after dropping to %s are not the ones asked for", u->name);
+		gk_seterr(err, errlen, "capabilities after dropping to %s are not the ones asked for", u->name);
 		return GK_E_STATE;
 	}
 	return GK_OK;
@@ -226,7 +216,7 @@ gk_status gk_priv_drop(const gk_priv_user *u, unsigned keep, unsigned raisable, 
 	gk_status st = GK_E_STATE;
 	cap_t want = wanted_caps(keep, raisable);
 	if (!want) {
-		seterr(err, errlen, "capabilities: %s", strerror(errno));
+		gk_seterr(err, errlen, "capabilities: %s", strerror(errno));
 		return GK_E_NOMEM;
 	}
 	const char *step = "PR_SET_KEEPCAPS";
@@ -265,7 +255,7 @@ gk_status gk_priv_drop(const gk_priv_user *u, unsigned keep, unsigned raisable, 
 	cap_free(want);
 	return st;
 fail:
-	seterr(err, errlen, "cannot drop privileges to %s (%s): %s", u->name, step, strerror(errno));
+	gk_seterr(err, errlen, "cannot drop privileges to %s (%s): %s", u->name, step, strerror(errno));
 	cap_free(want);
 	return st;
 }

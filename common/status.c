@@ -1,3 +1,5 @@
+#include <stdarg.h>
+#include <stdio.h>
 #include "status.h"
 
 static const char *const names[GK_STATUS_COUNT] = {
@@ -25,4 +27,14 @@ const char *gk_status_str(gk_status st)
 	if ((unsigned)st >= GK_STATUS_COUNT || !names[st])
 		return "unknown status";
 	return names[st];
+}
+
+void gk_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

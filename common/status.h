@@ -3,6 +3,8 @@
 #ifndef GK_STATUS_H
 #define GK_STATUS_H
 
+#include <stddef.h>
+
 typedef enum gk_status {
 	GK_OK = 0,
 	GK_E_TRUNCATED,        /* input ends before a length or field says it should */
@@ -26,5 +28,9 @@ typedef enum gk_status {
 
 /* Short stable name of a status ("truncated", ...), never NULL. */
 const char *gk_status_str(gk_status st);
+
+/* Writes a detail message into a caller's err/errlen buffer (either may be NULL/0: no detail
+ * wanted). The one convention for error details between modules. */
+void gk_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

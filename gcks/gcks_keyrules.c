@@ -198,14 +198,6 @@ gk_status gk_keys_group_load(gk_store *s, const char *name, const struct gk_rand
 
 /* ---- storing a policy ---- */
 
-static bool ts_eq(const gk_ts_spec *a, const gk_ts_spec *b)
-{
-	size_t n = a->family == 4 ? 4 : 16;
-	return a->family == b->family && !memcmp(a->start, b->start, n) &&
-	       !memcmp(a->end, b->end, n) && a->ip_proto == b->ip_proto &&
-	       a->port_lo == b->port_lo && a->port_hi == b->port_hi;
-}
-
 static bool ident_eq(const gk_ident *a, const gk_ident *b)
 {
 	return a->type == b->type && a->len == b->len && !memcmp(a->data, b->data, a->len);
@@ -220,7 +212,7 @@ static bool tek_eq(const gk_tek_policy *a, const gk_tek_policy *b)
 {
 	return !strncmp(a->name, b->name, sizeof(a->name)) && a->proto == b->proto &&
 	       a->encr == b->encr && a->encr_key_bits == b->encr_key_bits && a->integ == b->integ &&
-	       a->sn == b->sn && ts_eq(&a->src, &b->src) && ts_eq(&a->dst, &b->dst) &&
+	       a->sn == b->sn && gk_ts_eq(&a->src, &b->src) && gk_ts_eq(&a->dst, &b->dst) &&
 	       a->lifetime == b->lifetime;
 }
 
@@ -229,7 +221,7 @@ static bool kek_eq(const gk_kek_policy *a, const gk_kek_policy *b)
 	return a->present == b->present && a->encr == b->encr &&
 	       a->encr_key_bits == b->encr_key_bits && a->integ == b->integ && a->kwa == b->kwa &&
 	       a->gcauth == b->gcauth && a->sig_scheme == b->sig_scheme &&
-	       ts_eq(&a->src, &b->src) && ts_eq(&a->dst, &b->dst) && a->lifetime == b->lifetime &&
+	       gk_ts_eq(&a->src, &b->src) && gk_ts_eq(&a->dst, &b->dst) && a->lifetime == b->lifetime &&
 	       a->ttl == b->ttl && !strncmp(a->iface, b->iface, sizeof(a->iface)) &&
 	       a->copies == b->copies && a->interval_ms == b->interval_ms &&
 	       a->frag_mtu == b->frag_mtu;

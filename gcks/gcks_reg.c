@@ -6,6 +6,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "gcks_reg.h"
+#include "addr.h"
 #include "gcks_groups.h"
 #include "gcks_refusal.h"
 #include "gcks_rekey.h"
@@ -131,22 +132,6 @@ static void check_kwk_strength(gk_gcks *g, const gcks_sa *sa, const gk_group_sta
 		gk_iana_str(GK_REG_KWA, sa->ike.suite.kwa), kwk * 8, largest * 8);
 }
 
-static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char a[64] = "?";
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)ss;
-		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(in->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(in6->sin6_port));
-	} else {
-		snprintf(buf, len, "?");
-	}
-}
-
 static void refuse(gk_gcks *g, const gcks_sa *sa, gcks_resp *r, uint16_t notify, const char *member,
 		   const char *group, const char *why)
 {
@@ -266,7 +251,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 				.frag_ok = sa->ike.frag_ok };
 	snprintf(reg.group, sizeof(reg.group), "%s", gt);
 	snprintf(reg.member, sizeof(reg.member), "%s", mt);
-	peer_text(&sa->ike.peer, reg.peer, sizeof(reg.peer));
+	gk_addr_text((const struct sockaddr *)&sa->ike.peer, reg.peer, sizeof(reg.peer));
 	bool fresh = !already_registered(g, grp, mt);
 	if (gk_store_registration_put(g->env.store, &reg) != GK_OK) {
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot record the registration");

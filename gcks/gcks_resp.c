@@ -4,28 +4,9 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include "gcks_resp.h"
+#include "addr.h"
 #include "log.h"
 #include "msgdump.h"
-
-static const char *addr_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
-		port = ntohs(in->sin_port);
-		snprintf(buf, len, "%s:%u", a, port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
-		port = ntohs(in6->sin6_port);
-		snprintf(buf, len, "[%s]:%u", a, port);
-	} else {
-		snprintf(buf, len, "?");
-	}
-	return buf;
-}
 
 void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const struct sockaddr *peer)
 {
@@ -33,7 +14,7 @@ void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const stru
 	if (gk_log_get_level() < GK_LOG_DEBUG)
 		return;
 	char s[512], a[64];
-	gk_dbg("%s %s %s", dir, addr_text(peer, a, sizeof(a)), gk_msg_summary(m, s, sizeof(s)));
+	gk_dbg("%s %s %s", dir, gk_addr_text(peer, a, sizeof(a)), gk_msg_summary(m, s, sizeof(s)));
 }
 
 gk_out_pl *gcks_resp_add(gcks_resp *r, uint8_t type, const void *body)

@@ -524,11 +524,6 @@ typedef struct addr_range {
 
 typedef struct port_range { uint16_t lo, hi; } port_range;
 
-static size_t addr_len(uint8_t family)
-{
-	return family == 6 ? 16 : 4;
-}
-
 static bool parse_ip(const char *s, uint8_t *family, uint8_t out[16])
 {
 	char tmp[INET6_ADDRSTRLEN + 1];
@@ -564,7 +559,7 @@ static bool parse_cidr(ctx *c, const yaml_node_t *n, const char *s, const char *
 	a[alen] = '\0';
 	if (!parse_ip(a, &r->family, r->start))
 		return fail_addr(c, n, a);
-	size_t bits = addr_len(r->family) * 8;
+	size_t bits = gk_ts_addr_len(r->family) * 8;
 	if (!parse_u64(slash + 1, &plen) || plen > bits)
 		return fail(c, n, "prefix length must be 0 to %zu, got '%s'", bits, q(c, slash + 1));
 	memcpy(r->end, r->start, 16);
@@ -601,7 +596,7 @@ static bool parse_span(ctx *c, const yaml_node_t *n, const char *dash, const cha
 	if (fam2 != r->family)
 		return fail(c, n, "range start and end are of different address families (IPv%u, IPv%u)",
 			    r->family, fam2);
-	if (memcmp(r->start, r->end, addr_len(r->family)) > 0)
+	if (memcmp(r->start, r->end, gk_ts_addr_len(r->family)) > 0)
 		return fail(c, n, "range start %s is after its end", q(c, a));
 	return true;
 }
@@ -1292,10 +1287,10 @@ static void ts_fill(gk_ts_spec *t, const addr_range *r, uint8_t family, uint8_t 
 	memset(t, 0, sizeof(*t));
 	t->family = family;
 	if (r->family) {
-		memcpy(t->start, r->start, addr_len(family));
-		memcpy(t->end, r->end, addr_len(family));
+		memcpy(t->start, r->start, gk_ts_addr_len(family));
+		memcpy(t->end, r->end, gk_ts_addr_len(family));
 	} else {
-		memset(t->end, 0xff, addr_len(family));
+		memset(t->end, 0xff, gk_ts_addr_len(family));
 	}
 	t->ip_proto = proto;
 	t->port_lo = p.lo;
@@ -1663,7 +1658,7 @@ static void check_sa_names(ctx *c, group_stage *gs)
 
 static bool ts_overlap(const gk_ts_spec *a, const gk_ts_spec *b)
 {
-	size_t n = addr_len(a->family);
+	size_t n = gk_ts_addr_len(a->family);
 	return a->family == b->family && memcmp(a->start, b->end, n) <= 0 && memcmp(b->start, a->end, n) <= 0 &&
 	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi &&
 	       (a->ip_proto == 0 || b->ip_proto == 0 || a->ip_proto == b->ip_proto);
@@ -2236,7 +2231,7 @@ static void em_kv_ident(emitter *m, const char *k, const gk_ident *id)
 /* An address, or a CIDR block / range in gk_ts_spec_text form. */
 static const char *ts_addr_text(const gk_ts_spec *t, char *buf, size_t len)
 {
-	if (memcmp(t->start, t->end, addr_len(t->family)) == 0)
+	if (memcmp(t->start, t->end, gk_ts_addr_len(t->family)) == 0)
 		inet_ntop(t->family == 6 ? AF_INET6 : AF_INET, t->start, buf, (socklen_t)len);
 	else
 		gk_ts_spec_text(t, buf, len);

@@ -22,6 +22,7 @@
 #include "algs.h"
 #include "iana.h"
 #include "log.h"
+#include "status.h"
 
 #define MAX_RECS 256
 #define MAX_SETS 256
@@ -66,17 +67,6 @@ void gk_sasink_set_backend(gk_sasink *s, void *be)
 	s->be = be;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 const char *gk_ksa_text(const gk_ksa *k, char *buf, size_t len)
 {
 	char alg[96] = "", dst[INET6_ADDRSTRLEN] = "?";
@@ -113,20 +103,20 @@ gk_status gk_sasink_open(const char *backend, gk_sasink **out, char *err, size_t
 			ops = &gk_sasink_xfrm_ops;
 		} else {
 			ops = &gk_sasink_none_ops;
-			seterr(err, errlen, "kernel SAs not installed (no XFRM access: %s)", why);
+			gk_seterr(err, errlen, "kernel SAs not installed (no XFRM access: %s)", why);
 		}
 	} else if (!strcmp(backend, "xfrm")) {
 		ops = &gk_sasink_xfrm_ops;
 	} else if (!strcmp(backend, "none")) {
 		ops = &gk_sasink_none_ops;
 	} else {
-		seterr(err, errlen, "unknown SA backend \"%s\" (use xfrm or none)", backend);
+		gk_seterr(err, errlen, "unknown SA backend \"%s\" (use xfrm or none)", backend);
 		return GK_E_INVAL;
 	}
 	char e2[300] = "";
 	gk_status st = gk_sasink_open_ops(ops, out, e2, sizeof(e2));
 	if (st)
-		seterr(err, errlen, "%s", e2);
+		gk_seterr(err, errlen, "%s", e2);
 	return st;
 }
 
@@ -138,13 +128,13 @@ gk_status gk_sasink_open_ops(const gk_sasink_ops *ops, gk_sasink **out, char *er
 	*out = NULL;
 	gk_sasink *s = calloc(1, sizeof(*s));
 	if (!s) {
-		seterr(err, errlen, "out of memory");
+		gk_seterr(err, errlen, "out of memory");
 		return GK_E_NOMEM;
 	}
 	s->ops = ops;
 	gk_status st = ops->open ? ops->open(s, why, sizeof(why)) : GK_OK;
 	if (st) {
-		seterr(err, errlen, "SA backend %s: %s", ops->name, why);
+		gk_seterr(err, errlen, "SA backend %s: %s", ops->name, why);
 		free(s);
 		return st;
 	}
@@ -176,21 +166,9 @@ gk_status gk_sasink_flush_stale(gk_sasink *s, char *err, size_t errlen)
 
 /* ---- helpers ---- */
 
-static size_t addr_len(uint8_t family)
-{
-	return family == 6 ? 16 : 4;
-}
-
 static bool ts_single(const gk_ts_spec *t)
 {
-	return !memcmp(t->start, t->end, addr_len(t->family));
-}
-
-static bool ts_eq(const gk_ts_spec *a, const gk_ts_spec *b)
-{
-	size_t n = addr_len(a->family);
-	return a->family == b->family && !memcmp(a->start, b->start, n) && !memcmp(a->end, b->end, n) &&
-	       a->ip_proto == b->ip_proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi;
+	return !memcmp(t->start, t->end, gk_ts_addr_len(t->family));
 }
 
 static rec *find_rec(gk_sasink *s, const gk_ident *group, uint8_t proto, const uint8_t *spi)
@@ -242,7 +220,7 @@ static void kpol_of(const polset *ps, unsigned dir, gk_kpol *p)
 		memcpy(p->saddr, ps->out_saddr, sizeof(p->saddr));
 	} else if (ts_single(&ps->src)) {
 		/* inbound: any SA of the set (no SPI); the sender's address when there is one */
-		memcpy(p->saddr, ps->src.start, addr_len(ps->family));
+		memcpy(p->saddr, ps->src.start, gk_ts_addr_len(ps->family));
 	}
 }
 
@@ -266,7 +244,7 @@ static gk_status del_policies(gk_sasink *s, polset *ps, unsigned dirs, char *err
 		gk_status st = s->ops->policy(s, GK_KPOL_DEL, &p, e, sizeof(e));
 		if (st) {
 			if (!first)
-				seterr(err, errlen, "%s", e);
+				gk_seterr(err, errlen, "%s", e);
 			first = first ? first : st;
 		}
 		/* Forgotten either way: a policy the kernel no longer has (removed by an admin) must
@@ -302,37 +280,37 @@ gk_status gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t
 	if (err && errlen)
 		err[0] = 0;
 	if (!s || !in || !in->group || !in->sa) {
-		seterr(err, errlen, "invalid SA install request");
+		gk_seterr(err, errlen, "invalid SA install request");
 		return GK_E_INVAL;
 	}
 	const gk_group_sa *sa = in->sa;
 	gk_ident_text(in->group, gt);
 	if (sa->proto != GK_PROTO_ESP && sa->proto != GK_PROTO_AH) {
-		seterr(err, errlen, "group %s: %s SAs are not kernel SAs", gt, gk_iana_str(GK_REG_PROTO, sa->proto));
+		gk_seterr(err, errlen, "group %s: %s SAs are not kernel SAs", gt, gk_iana_str(GK_REG_PROTO, sa->proto));
 		return GK_E_INVAL;
 	}
 	if (sa->spi_len != 4) {
-		seterr(err, errlen, "group %s: %s SPI of %zu octets (must be 4)", gt,
+		gk_seterr(err, errlen, "group %s: %s SPI of %zu octets (must be 4)", gt,
 		       gk_iana_str(GK_REG_PROTO, sa->proto), sa->spi_len);
 		return GK_E_INVAL;
 	}
 	if (!in->dirs || (in->dirs & ~(unsigned)(GK_DIR_IN | GK_DIR_OUT | GK_DIR_FWD))) {
-		seterr(err, errlen, "group %s: invalid directions 0x%x", gt, in->dirs);
+		gk_seterr(err, errlen, "group %s: invalid directions 0x%x", gt, in->dirs);
 		return GK_E_INVAL;
 	}
 	if ((sa->src.family != 4 && sa->src.family != 6) || sa->dst.family != sa->src.family) {
-		seterr(err, errlen, "group %s: traffic selectors of different or unknown address families", gt);
+		gk_seterr(err, errlen, "group %s: traffic selectors of different or unknown address families", gt);
 		return GK_E_INVAL;
 	}
 	if ((in->dirs & GK_DIR_OUT) && in->shared_counter_key && is_counter_mode(sa)) {
 		const char *alg = sa->encr ? gk_iana_str(GK_REG_ENCR, sa->encr) : gk_iana_str(GK_REG_INTEG, sa->integ);
-		seterr(err, errlen,
+		gk_seterr(err, errlen,
 		       "group %s: the kernel cannot use Sender-IDs (RFC 6054) with counter-mode cipher %s shared by "
 		       "several senders; give each sender its own SA or use a non-counter transform", gt, alg);
 		return GK_E_UNSUPPORTED;
 	}
 	if (find_rec(s, in->group, sa->proto, sa->spi)) {
-		seterr(err, errlen, "group %s: %s SA spi 0x%02x%02x%02x%02x is already installed", gt,
+		gk_seterr(err, errlen, "group %s: %s SA spi 0x%02x%02x%02x%02x is already installed", gt,
 		       gk_iana_str(GK_REG_PROTO, sa->proto), sa->spi[0], sa->spi[1], sa->spi[2], sa->spi[3]);
 		return GK_E_STATE;
 	}
@@ -341,7 +319,7 @@ gk_status gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t
 		if (!s->recs[i].used)
 			r = &s->recs[i];
 	if (!r) {
-		seterr(err, errlen, "group %s: too many installed SAs (%d)", gt, MAX_RECS);
+		gk_seterr(err, errlen, "group %s: too many installed SAs (%d)", gt, MAX_RECS);
 		return GK_E_TOO_BIG;
 	}
 
@@ -352,9 +330,9 @@ gk_status gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t
 	k.proto = sa->proto;
 	memcpy(k.spi, sa->spi, 4);
 	k.family = sa->dst.family;
-	memcpy(k.daddr, sa->dst.start, addr_len(k.family));   /* the group address */
+	memcpy(k.daddr, sa->dst.start, gk_ts_addr_len(k.family));   /* the group address */
 	if (ts_single(&sa->src))
-		memcpy(k.saddr, sa->src.start, addr_len(k.family));
+		memcpy(k.saddr, sa->src.start, gk_ts_addr_len(k.family));
 	k.transport = in->transport_mode;
 	k.dirs = in->dirs;
 
@@ -364,7 +342,7 @@ gk_status gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t
 	for (size_t i = 0; i < MAX_SETS; i++) {
 		polset *p = &s->sets[i];
 		if (p->used && gk_ident_eq(&p->group, in->group) && p->proto == sa->proto &&
-		    p->transport == in->transport_mode && ts_eq(&p->src, &sa->src) && ts_eq(&p->dst, &sa->dst)) {
+		    p->transport == in->transport_mode && gk_ts_eq(&p->src, &sa->src) && gk_ts_eq(&p->dst, &sa->dst)) {
 			si = i;
 			break;
 		}
@@ -375,7 +353,7 @@ gk_status gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t
 				si = i;
 		uint32_t reqid = free_reqid(s);
 		if (si == MAX_SETS || !reqid) {
-			seterr(err, errlen, "group %s: too many selector sets", gt);
+			gk_seterr(err, errlen, "group %s: too many selector sets", gt);
 			return GK_E_TOO_BIG;
 		}
 		polset *p = &s->sets[si];
@@ -395,12 +373,12 @@ gk_status gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t
 	k.reqid = ps->reqid;
 	gk_status st = s->ops->prepare ? s->ops->prepare(s, &k, e, sizeof(e)) : GK_OK;
 	if (st) {
-		seterr(err, errlen, "group %s: %s: %s", gt, gk_ksa_text(&k, what, sizeof(what)), e);
+		gk_seterr(err, errlen, "group %s: %s: %s", gt, gk_ksa_text(&k, what, sizeof(what)), e);
 		goto fail_set;
 	}
 	st = s->ops->add_sa(s, &k, e, sizeof(e));
 	if (st) {
-		seterr(err, errlen, "group %s: the kernel refused %s: %s", gt, gk_ksa_text(&k, what, sizeof(what)), e);
+		gk_seterr(err, errlen, "group %s: the kernel refused %s: %s", gt, gk_ksa_text(&k, what, sizeof(what)), e);
 		goto fail_set;
 	}
 
@@ -420,7 +398,7 @@ gk_status gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t
 		kpol_of(ps, d, &p);
 		st = s->ops->policy(s, GK_KPOL_NEW, &p, e, sizeof(e));
 		if (st) {
-			seterr(err, errlen, "group %s: the kernel refused the %s policy of %s: %s", gt, dir_name(d),
+			gk_seterr(err, errlen, "group %s: the kernel refused the %s policy of %s: %s", gt, dir_name(d),
 			       gk_ksa_text(&k, what, sizeof(what)), e);
 			goto fail_policies;
 		}
@@ -467,7 +445,7 @@ gk_status gk_sasink_activate_out(gk_sasink *s, const gk_ident *group, const gk_g
 	gk_ident_text(group, gt);
 	rec *r = find_rec(s, group, sa->proto, sa->spi);
 	if (!r || !(r->k.dirs & GK_DIR_OUT)) {
-		seterr(err, errlen, "group %s: no outbound %s SA spi 0x%02x%02x%02x%02x installed", gt,
+		gk_seterr(err, errlen, "group %s: no outbound %s SA spi 0x%02x%02x%02x%02x installed", gt,
 		       gk_iana_str(GK_REG_PROTO, sa->proto), sa->spi[0], sa->spi[1], sa->spi[2], sa->spi[3]);
 		return GK_E_NOT_FOUND;
 	}
@@ -486,7 +464,7 @@ gk_status gk_sasink_activate_out(gk_sasink *s, const gk_ident *group, const gk_g
 	if (st) {
 		memcpy(ps->out_spi, old_spi, 4);
 		memcpy(ps->out_saddr, old_saddr, 16);
-		seterr(err, errlen, "group %s: the kernel refused to switch the out policy to spi 0x%02x%02x%02x%02x: %s",
+		gk_seterr(err, errlen, "group %s: the kernel refused to switch the out policy to spi 0x%02x%02x%02x%02x: %s",
 		       gt, r->k.spi[0], r->k.spi[1], r->k.spi[2], r->k.spi[3], e);
 		return st;
 	}
@@ -509,7 +487,7 @@ gk_status gk_sasink_del(gk_sasink *s, const gk_ident *group, uint8_t proto, cons
 	gk_ident_text(group, gt);
 	rec *r = find_rec(s, group, proto, spi);
 	if (!r) {
-		seterr(err, errlen, "group %s: no %s SA spi 0x%02x%02x%02x%02x installed", gt,
+		gk_seterr(err, errlen, "group %s: no %s SA spi 0x%02x%02x%02x%02x installed", gt,
 		       gk_iana_str(GK_REG_PROTO, proto), spi[0], spi[1], spi[2], spi[3]);
 		return GK_E_NOT_FOUND;
 	}
@@ -534,7 +512,7 @@ gk_status gk_sasink_del(gk_sasink *s, const gk_ident *group, uint8_t proto, cons
 		kpol_of(ps, GK_DIR_OUT, &p);
 		first = s->ops->policy(s, GK_KPOL_UPDATE, &p, e, sizeof(e));
 		if (first) {
-			seterr(err, errlen, "group %s: switching the out policy away from %s: %s", gt,
+			gk_seterr(err, errlen, "group %s: switching the out policy away from %s: %s", gt,
 			       gk_ksa_text(&r->k, what, sizeof(what)), e);
 			/* no policy may keep naming the SA we delete */
 			del_policies(s, ps, GK_DIR_OUT, NULL, 0);
@@ -545,12 +523,12 @@ gk_status gk_sasink_del(gk_sasink *s, const gk_ident *group, uint8_t proto, cons
 	gk_status st = del_policies(s, ps, ps->installed & ~policy_dirs(remaining), e, sizeof(e));
 	if (st && !first) {
 		first = st;
-		seterr(err, errlen, "group %s: removing policies of %s: %s", gt, gk_ksa_text(&r->k, what, sizeof(what)), e);
+		gk_seterr(err, errlen, "group %s: removing policies of %s: %s", gt, gk_ksa_text(&r->k, what, sizeof(what)), e);
 	}
 	st = s->ops->del_sa(s, &r->k, e, sizeof(e));
 	if (st && !first) {
 		first = st;
-		seterr(err, errlen, "group %s: the kernel refused to delete %s: %s", gt,
+		gk_seterr(err, errlen, "group %s: the kernel refused to delete %s: %s", gt,
 		       gk_ksa_text(&r->k, what, sizeof(what)), e);
 	}
 	gk_dbg("sasink %s: group %s: removed %s", s->ops->name, gt, gk_ksa_text(&r->k, what, sizeof(what)));
@@ -573,7 +551,7 @@ gk_status gk_sasink_flush_group(gk_sasink *s, const gk_ident *group, char *err, 
 		gk_status st = del_policies(s, ps, ps->installed, e, sizeof(e));
 		if (st && !first) {
 			first = st;
-			seterr(err, errlen, "group %s: removing policies: %s", gt, e);
+			gk_seterr(err, errlen, "group %s: removing policies: %s", gt, e);
 		}
 		for (size_t i = 0; i < MAX_RECS; i++) {
 			rec *r = &s->recs[i];
@@ -582,7 +560,7 @@ gk_status gk_sasink_flush_group(gk_sasink *s, const gk_ident *group, char *err, 
 			st = s->ops->del_sa(s, &r->k, e, sizeof(e));
 			if (st && !first) {
 				first = st;
-				seterr(err, errlen, "group %s: the kernel refused to delete %s: %s", gt,
+				gk_seterr(err, errlen, "group %s: the kernel refused to delete %s: %s", gt,
 				       gk_ksa_text(&r->k, what, sizeof(what)), e);
 			}
 			memset(r, 0, sizeof(*r));

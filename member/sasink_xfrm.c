@@ -40,22 +40,7 @@
 #include "iana.h"
 #include "ikekeys.h"
 #include "log.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static size_t alen(uint8_t family)
-{
-	return family == 6 ? 16 : 4;
-}
+#include "status.h"
 
 static uint16_t af_of(uint8_t family)
 {
@@ -219,7 +204,7 @@ size_t gk_xfrm_selectors(const gk_ts_spec *src, const gk_ts_spec *dst, struct xf
 	enum { M = GK_XFRM_MAX_SELECTORS + 1 };
 	prefix sp[M], dp[M];
 	portblk spb[M], dpb[M];
-	size_t n = alen(dst->family);
+	size_t n = gk_ts_addr_len(dst->family);
 	uint8_t proto = dst->ip_proto ? dst->ip_proto : src->ip_proto;
 	size_t ns = addr_blocks(src->start, src->end, n, sp, M);
 	size_t nd = addr_blocks(dst->start, dst->end, n, dp, M);
@@ -259,7 +244,7 @@ size_t gk_xfrm_selectors(const gk_ts_spec *src, const gk_ts_spec *dst, struct xf
 /* The SA's own selector: the smallest prefix covering each side (policies do the exact match). */
 static void cover_selector(const gk_ts_spec *src, const gk_ts_spec *dst, struct xfrm_selector *s)
 {
-	size_t n = alen(dst->family);
+	size_t n = gk_ts_addr_len(dst->family);
 	const gk_ts_spec *side[2] = { src, dst };
 	memset(s, 0, sizeof(*s));
 	s->family = af_of(dst->family);
@@ -323,21 +308,21 @@ gk_status gk_xfrm_build_newsa(const gk_ksa *k, uint32_t seq, uint8_t *buf, size_
 	const gk_group_sa *sa = k->in->sa;
 	gk_xfrm_algs algs;
 	if (gk_xfrm_algs_of(sa, &algs)) {
-		seterr(err, errlen, "no kernel algorithm for %s%s%s", sa->encr ? gk_iana_str(GK_REG_ENCR, sa->encr) : "",
+		gk_seterr(err, errlen, "no kernel algorithm for %s%s%s", sa->encr ? gk_iana_str(GK_REG_ENCR, sa->encr) : "",
 		       sa->encr && sa->integ ? " + " : "", sa->integ ? gk_iana_str(GK_REG_INTEG, sa->integ) : "");
 		return GK_E_UNSUPPORTED;
 	}
 	gk_group_keys keys;
 	if (gk_group_keys_split(GK_CHUNK(sa->keymat, sa->keymat_len), sa->proto, sa->encr, sa->encr_key_bits,
 				sa->integ, 0, &keys)) {
-		seterr(err, errlen, "keying material of %zu octets does not fit the transforms", sa->keymat_len);
+		gk_seterr(err, errlen, "keying material of %zu octets does not fit the transforms", sa->keymat_len);
 		return GK_E_MALFORMED;
 	}
 	struct nlmsghdr *nlh = msg_start(buf, cap, XFRM_MSG_NEWSA, NLM_F_REQUEST | NLM_F_ACK, seq);
 	if (!nlh)
 		return GK_E_TOO_BIG;
 	struct xfrm_usersa_info *u = mnl_nlmsg_put_extra_header(nlh, sizeof(*u));
-	size_t n = alen(k->family);
+	size_t n = gk_ts_addr_len(k->family);
 	cover_selector(&sa->src, &sa->dst, &u->sel);
 	memcpy(&u->id.daddr, k->daddr, n);
 	memcpy(&u->id.spi, k->spi, 4); /* network order as received */
@@ -423,7 +408,7 @@ gk_status gk_xfrm_build_delsa(const gk_ksa *k, uint32_t seq, uint8_t *buf, size_
 	if (!nlh)
 		return GK_E_TOO_BIG;
 	struct xfrm_usersa_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
-	memcpy(&id->daddr, k->daddr, alen(k->family));
+	memcpy(&id->daddr, k->daddr, gk_ts_addr_len(k->family));
 	memcpy(&id->spi, k->spi, 4);
 	id->family = af_of(k->family);
 	id->proto = ipproto_of(k->proto);
@@ -467,7 +452,7 @@ gk_status gk_xfrm_build_policy(gk_kpol_op op, const gk_kpol *p, const struct xfr
 	pi->share = XFRM_SHARE_ANY;
 	struct xfrm_user_tmpl t;
 	memset(&t, 0, sizeof(t));
-	size_t n = alen(p->family);
+	size_t n = gk_ts_addr_len(p->family);
 	memcpy(&t.id.daddr, p->daddr, n);
 	memcpy(&t.id.spi, p->spi, 4);
 	t.id.proto = ipproto_of(p->proto);
@@ -553,14 +538,14 @@ static int transact(xfrm_be *b, uint8_t *msg, size_t len, char *kmsg, size_t kms
 	OPENSSL_cleanse(msg, len);
 	if (r < 0) {
 		int e = errno;
-		seterr(kmsg, kmsglen, "netlink send: %s", strerror(e));
+		gk_seterr(kmsg, kmsglen, "netlink send: %s", strerror(e));
 		return e ? e : EIO;
 	}
 	for (;;) {
 		r = mnl_socket_recvfrom(b->nl, b->rbuf, sizeof(b->rbuf));
 		if (r < 0) {
 			int e = errno;
-			seterr(kmsg, kmsglen, "netlink receive: %s", e == EAGAIN ? "no answer from the kernel" : strerror(e));
+			gk_seterr(kmsg, kmsglen, "netlink receive: %s", e == EAGAIN ? "no answer from the kernel" : strerror(e));
 			return e ? e : EIO;
 		}
 		int res = -1;
@@ -581,9 +566,9 @@ static int transact(xfrm_be *b, uint8_t *msg, size_t len, char *kmsg, size_t kms
 						mnl_attr_parse(nlh, (unsigned)off, ack_attr_cb, &ext);
 				}
 				if (ext && *ext)
-					seterr(kmsg, kmsglen, "%s (%s)", strerror(res), ext);
+					gk_seterr(kmsg, kmsglen, "%s (%s)", strerror(res), ext);
 				else
-					seterr(kmsg, kmsglen, "%s", strerror(res));
+					gk_seterr(kmsg, kmsglen, "%s", strerror(res));
 			}
 			break;
 		}
@@ -644,14 +629,14 @@ static int dump(xfrm_be *b, uint16_t type, dump_ctx *c, char *kmsg, size_t kmsgl
 		mnl_nlmsg_put_extra_header(nlh, sizeof(struct xfrm_userpolicy_info));
 	if (mnl_socket_sendto(b->nl, nlh, nlh->nlmsg_len) < 0) {
 		int e = errno;
-		seterr(kmsg, kmsglen, "netlink send: %s", strerror(e));
+		gk_seterr(kmsg, kmsglen, "netlink send: %s", strerror(e));
 		return e;
 	}
 	for (;;) {
 		ssize_t r = mnl_socket_recvfrom(b->nl, b->rbuf, sizeof(b->rbuf));
 		if (r < 0) {
 			int e = errno;
-			seterr(kmsg, kmsglen, "netlink receive: %s", strerror(e));
+			gk_seterr(kmsg, kmsglen, "netlink receive: %s", strerror(e));
 			return e ? e : EIO;
 		}
 		errno = 0;
@@ -661,7 +646,7 @@ static int dump(xfrm_be *b, uint16_t type, dump_ctx *c, char *kmsg, size_t kmsgl
 		if (res == MNL_CB_STOP)
 			return 0;
 		if (res < 0) {
-			seterr(kmsg, kmsglen, "%s", strerror(e ? e : EIO));
+			gk_seterr(kmsg, kmsglen, "%s", strerror(e ? e : EIO));
 			return e ? e : EIO;
 		}
 	}
@@ -697,19 +682,19 @@ static int be_new(xfrm_be **out, char *why, size_t whylen)
 	xfrm_be *b = calloc(1, sizeof(*b));
 	*out = NULL;
 	if (!b) {
-		seterr(why, whylen, "out of memory");
+		gk_seterr(why, whylen, "out of memory");
 		return ENOMEM;
 	}
 	b->nl = mnl_socket_open(NETLINK_XFRM);
 	if (!b->nl) {
 		int e = errno;
-		seterr(why, whylen, "cannot open a NETLINK_XFRM socket: %s", strerror(e));
+		gk_seterr(why, whylen, "cannot open a NETLINK_XFRM socket: %s", strerror(e));
 		be_free(b);
 		return e ? e : EIO;
 	}
 	if (mnl_socket_bind(b->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		int e = errno;
-		seterr(why, whylen, "cannot bind the NETLINK_XFRM socket: %s", strerror(e));
+		gk_seterr(why, whylen, "cannot bind the NETLINK_XFRM socket: %s", strerror(e));
 		be_free(b);
 		return e ? e : EIO;
 	}
@@ -726,7 +711,7 @@ static int be_new(xfrm_be **out, char *why, size_t whylen)
 	int e = dump(b, XFRM_MSG_GETSA, &c, k, sizeof(k));
 	free(c.items);
 	if (e) {
-		seterr(why, whylen, "the kernel refused an XFRM state dump: %s%s", k,
+		gk_seterr(why, whylen, "the kernel refused an XFRM state dump: %s%s", k,
 		       e == EPERM ? " (gmd needs CAP_NET_ADMIN)" : "");
 		be_free(b);
 		return e;
@@ -766,7 +751,7 @@ static gk_status x_prepare(gk_sasink *s, gk_ksa *k, char *err, size_t errlen)
 {
 	(void)s;
 	static const uint8_t zero[16];
-	if (!(k->dirs & GK_DIR_OUT) || k->transport || memcmp(k->saddr, zero, alen(k->family)))
+	if (!(k->dirs & GK_DIR_OUT) || k->transport || memcmp(k->saddr, zero, gk_ts_addr_len(k->family)))
 		return GK_OK;
 	/* An outbound tunnel SA whose source selector is a range: the outer source is the address
 	 * this host sends to the group from (address preservation keeps it equal to the inner). */
@@ -791,7 +776,7 @@ static gk_status x_prepare(gk_sasink *s, gk_ksa *k, char *err, size_t errlen)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		seterr(err, errlen, "no local source address towards the group for the outbound tunnel SA "
+		gk_seterr(err, errlen, "no local source address towards the group for the outbound tunnel SA "
 		       "(the source selector is a range): %s", strerror(e));
 		return GK_E_IO;
 	}
@@ -817,7 +802,7 @@ static gk_status x_add_sa(gk_sasink *s, const gk_ksa *k, char *err, size_t errle
 	char km[200] = "";
 	int e = transact(b, b->buf, len, km, sizeof(km));
 	if (e) {
-		seterr(err, errlen, "%s [kernel algorithms: %s%s%s%s%s]", km, algs.aead, algs.crypt,
+		gk_seterr(err, errlen, "%s [kernel algorithms: %s%s%s%s%s]", km, algs.aead, algs.crypt,
 		       algs.crypt[0] && algs.auth[0] ? " + " : "", algs.auth,
 		       e == ENOPROTOOPT || e == EPROTONOSUPPORT ? "; is ESP/AH (CONFIG_INET_ESP) in this kernel?" : "");
 		return status_of(e);
@@ -846,7 +831,7 @@ static gk_status x_policy(gk_sasink *s, gk_kpol_op op, const gk_kpol *p, char *e
 	size_t n = gk_xfrm_selectors(&p->src, &p->dst, sel, GK_XFRM_MAX_SELECTORS);
 	if (n == 0 || n > GK_XFRM_MAX_SELECTORS) {
 		char a[128], c[128];
-		seterr(err, errlen, "traffic selectors %s -> %s need %zu kernel policies (at most %d: use CIDR "
+		gk_seterr(err, errlen, "traffic selectors %s -> %s need %zu kernel policies (at most %d: use CIDR "
 		       "blocks and aligned port ranges)", gk_ts_spec_text(&p->src, a, sizeof(a)),
 		       gk_ts_spec_text(&p->dst, c, sizeof(c)), n, GK_XFRM_MAX_SELECTORS);
 		return n ? GK_E_TOO_BIG : GK_E_INVAL;
@@ -868,7 +853,7 @@ static gk_status x_policy(gk_sasink *s, gk_kpol_op op, const gk_kpol *p, char *e
 			continue;
 		if (!first) {
 			first = st;
-			seterr(err, errlen, "%s", km[0] ? km : gk_status_str(st));
+			gk_seterr(err, errlen, "%s", km[0] ? km : gk_status_str(st));
 		}
 		if (op == GK_KPOL_NEW) {
 			/* all or none: remove the ones added so far */
@@ -892,7 +877,7 @@ static gk_status x_flush_stale(gk_sasink *s, char *err, size_t errlen)
 	dump_ctx c = { .policies = true };
 	int e = dump(b, XFRM_MSG_GETPOLICY, &c, km, sizeof(km));
 	if (e) {
-		seterr(err, errlen, "dumping XFRM policies: %s", km);
+		gk_seterr(err, errlen, "dumping XFRM policies: %s", km);
 		free(c.items);
 		return status_of(e);
 	}
@@ -903,7 +888,7 @@ static gk_status x_flush_stale(gk_sasink *s, char *err, size_t errlen)
 		e = transact(b, b->buf, nlh->nlmsg_len, km, sizeof(km));
 		if (e && e != ENOENT) {
 			if (!first)
-				seterr(err, errlen, "deleting a stale policy (index %u): %s", c.items[i].pol.index, km);
+				gk_seterr(err, errlen, "deleting a stale policy (index %u): %s", c.items[i].pol.index, km);
 			first = first ? first : status_of(e);
 		} else {
 			npol++;
@@ -913,7 +898,7 @@ static gk_status x_flush_stale(gk_sasink *s, char *err, size_t errlen)
 	dump_ctx d = { .policies = false };
 	e = dump(b, XFRM_MSG_GETSA, &d, km, sizeof(km));
 	if (e) {
-		seterr(err, errlen, "dumping XFRM states: %s", km);
+		gk_seterr(err, errlen, "dumping XFRM states: %s", km);
 		free(d.items);
 		return status_of(e);
 	}
@@ -924,7 +909,7 @@ static gk_status x_flush_stale(gk_sasink *s, char *err, size_t errlen)
 		e = transact(b, b->buf, nlh->nlmsg_len, km, sizeof(km));
 		if (e && e != ESRCH && e != ENOENT) {
 			if (!first)
-				seterr(err, errlen, "deleting a stale SA (spi 0x%08x): %s", ntohl(d.items[i].sa.spi), km);
+				gk_seterr(err, errlen, "deleting a stale SA (spi 0x%08x): %s", ntohl(d.items[i].sa.spi), km);
 			first = first ? first : status_of(e);
 		} else {
 			nsa++;

@@ -165,16 +165,11 @@ void b_text(binder *b, const char *t, size_t cap)
 		  : sqlite3_bind_null(b->q, b->i);
 }
 
-size_t sq_ts_addr_len(uint8_t family)
-{
-	return family == 4 ? 4 : 16; /* an unused KEK selector (family 0) keeps all 16 octets */
-}
-
 void b_ts(binder *b, const gk_ts_spec *t)
 {
 	b_int(b, t->family);
-	b_blob(b, t->start, sq_ts_addr_len(t->family));
-	b_blob(b, t->end, sq_ts_addr_len(t->family));
+	b_blob(b, t->start, gk_ts_addr_len(t->family));
+	b_blob(b, t->end, gk_ts_addr_len(t->family));
 	b_int(b, t->ip_proto);
 	b_int(b, t->port_lo);
 	b_int(b, t->port_hi);
@@ -259,8 +254,8 @@ void r_ts(reader *r, gk_ts_spec *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->family = (uint8_t)r_int(r);
-	r_blob_exact(r, t->start, sq_ts_addr_len(t->family));
-	r_blob_exact(r, t->end, sq_ts_addr_len(t->family));
+	r_blob_exact(r, t->start, gk_ts_addr_len(t->family));
+	r_blob_exact(r, t->end, gk_ts_addr_len(t->family));
 	t->ip_proto = (uint8_t)r_int(r);
 	t->port_lo = (uint16_t)r_int(r);
 	t->port_hi = (uint16_t)r_int(r);

@@ -171,7 +171,6 @@ void r_text(reader *r, char *dst, size_t cap);
 char *r_text_dup(reader *r);
 void r_ts(reader *r, gk_ts_spec *t);
 void r_ident(reader *r, gk_ident *id);
-size_t sq_ts_addr_len(uint8_t family);
 
 /* ---- the operations, one file per table ---- */
 /* store_sqlite_groups.c: identity, groups and their policy */

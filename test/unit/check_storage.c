@@ -195,7 +195,7 @@ static void rich_policy(gk_group_policy *g)
 
 static void assert_ts_eq(const gk_ts_spec *a, const gk_ts_spec *b)
 {
-	size_t n = a->family == 4 ? 4 : 16;
+	size_t n = gk_ts_addr_len(a->family);
 	ck_assert_uint_eq(a->family, b->family);
 	ck_assert_mem_eq(a->start, b->start, n);
 	ck_assert_mem_eq(a->end, b->end, n);
