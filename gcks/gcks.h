@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 #include "proposal.h"
+#include "clock.h"
 #include "rand.h"
 #include "storage.h"
 
@@ -15,15 +16,12 @@ typedef struct gk_gcks gk_gcks;
 
 typedef struct gk_gcks_env {
 	const gk_rand *rnd;
-	int64_t (*now_ms)(void *ctx);           /* monotonic milliseconds */
-	void *clock_ctx;
+	gk_clock clock;                         /* monotonic ms; wall seconds for key lifetimes, records */
 	/* Sends one datagram from our local address to the peer. */
 	void (*send)(void *ctx, const struct sockaddr *local, const struct sockaddr *peer,
 		     const uint8_t *data, size_t len);
 	void *send_ctx;
 	gk_store *store;
-	/* Wall clock (unix seconds) for key lifetimes and records; NULL = time(). */
-	int64_t (*wall)(void *ctx);
 	/* Sends one GSA_REKEY datagram to a group's multicast destination (RFC 9838 2.4.1), with
 	 * the TTL / hop limit and outgoing interface of its policy, from UDP port sport (the Rekey
 	 * SA's source selector; 0 = any). NULL: multicast rekey unavailable. */

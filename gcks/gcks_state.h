@@ -155,12 +155,12 @@ struct gk_gcks {
 /* The injected clocks: monotonic milliseconds, and wall-clock seconds for key lifetimes. */
 static inline int64_t gcks_now(const gk_gcks *g)
 {
-	return g->env.now_ms(g->env.clock_ctx);
+	return gk_clock_now_ms(&g->env.clock);
 }
 
 static inline int64_t gcks_wall(const gk_gcks *g)
 {
-	return g->env.wall ? g->env.wall(g->env.clock_ctx) : (int64_t)time(NULL);
+	return gk_clock_wall(&g->env.clock);
 }
 
 /* Our SPI of the SA: the responder's, or the initiator's for an SA we made by rekeying it

@@ -505,7 +505,7 @@ int main(int argc, char **argv)
 	d.loop = uv_default_loop();
 	d.mcast4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	d.mcast6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	gk_gcks_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
+	gk_gcks_env env = { .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = &d }, .send = send_cb,
 			    .send_ctx = &d, .store = d.store, .send_multicast = mcast_cb,
 			    .rekey_source = rekey_source_cb };
 	char err[512];

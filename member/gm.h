@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include "group_sa.h"
 #include "proposal.h"
+#include "clock.h"
 #include "rand.h"
 #include "gm_check.h"
 #include "ike_sa.h"
@@ -103,8 +104,7 @@ typedef struct gk_gm_event {
 
 typedef struct gk_gm_env {
 	const gk_rand *rnd;
-	int64_t (*now_ms)(void *ctx);
-	void *clock_ctx;
+	gk_clock clock;
 	void (*send)(void *ctx, const uint8_t *data, size_t len);
 	void *send_ctx;
 	void (*event)(void *ctx, const gk_gm_event *ev);

@@ -113,7 +113,7 @@ void gk_gm_config_default(gk_gm_config *c)
 	c->keepalive_ms = 20000; /* RFC 3948 4: the default keepalive interval */
 }
 
-static int64_t now(const gk_gm *gm) { return gm->env.now_ms(gm->env.clock_ctx); }
+static int64_t now(const gk_gm *gm) { return gk_clock_now_ms(&gm->env.clock); }
 
 static void emit(gk_gm *gm, gk_gm_event_type t, uint16_t notify, const char *why)
 {

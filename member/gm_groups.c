@@ -67,7 +67,7 @@ struct gk_gm_groups {
 	size_t n;
 };
 
-static int64_t now_ms(const gk_gm_groups *m) { return m->env.now_ms(m->env.clock_ctx); }
+static int64_t now_ms(const gk_gm_groups *m) { return gk_clock_now_ms(&m->env.clock); }
 
 /* ---- events ---- */
 

@@ -22,9 +22,7 @@
 typedef struct gk_gm_groups gk_gm_groups;
 
 typedef struct gk_gm_groups_env {
-	/* the clock: monotonic milliseconds */
-	int64_t (*now_ms)(void *ctx);
-	void *clock_ctx;
+	gk_clock clock;             /* monotonic milliseconds */
 	const gk_rand *rnd;         /* re-registration delays; NULL = gk_rand_system() */
 	/* Listen for group's GSA_REKEY datagrams on a Rekey SA's destination (a multicast group
 	 * and port, RFC 9838 4.4.2), as from now until mcast_leave: every one that arrives goes to

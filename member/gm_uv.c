@@ -104,8 +104,7 @@ gk_status gk_gm_uv_new(uv_loop_t *loop, const char *mcast_iface, size_t ngroups,
 		u->l[i] = (listener){ .owner = u, .group = i };
 	uv_timer_init(loop, &u->timer);
 	u->timer.data = u;
-	env->now_ms = clock_ms;
-	env->clock_ctx = u;
+	env->clock = (gk_clock){ .now_ms = clock_ms, .ctx = u };
 	env->rnd = gk_rand_system();
 	env->mcast_join = mcast_join;
 	env->mcast_leave = mcast_leave;

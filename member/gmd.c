@@ -814,7 +814,7 @@ int main(int argc, char **argv)
 		memset(&d.cfg.local, 0, sizeof(d.cfg.local)); /* no route yet: no NAT-D, no NAT-T */
 	else
 		d.cfg.gcks = d.gcks;
-	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = &d, .send = send_cb,
+	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = &d }, .send = send_cb,
 			     .send_ctx = &d, .event = event_cb, .nat_t = nat_t_cb,
 			     .keepalive = keepalive_cb };
 	size_t all[GK_GM_MAX_GROUPS];

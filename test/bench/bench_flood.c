@@ -187,7 +187,7 @@ static void start_member(flood *f, slot *s)
 	s->cfg.groups[0] = f->group_id;
 	s->cfg.ngroups = 1;
 	s->registered = s->finished = false;
-	gk_gm_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = s, .send = member_send,
+	gk_gm_env env = { .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = s }, .send = member_send,
 			  .send_ctx = s, .event = member_event, .event_ctx = s };
 	if (gk_ident_parse(text, &s->cfg.id, &why) || gk_gm_new(&s->cfg, &env, &s->gm) || gk_gm_start(s->gm)) {
 		fprintf(stderr, "bench_flood: cannot start member %s\n", text);

@@ -340,7 +340,7 @@ static void start_member(bench *b, slot *s, uint32_t member)
 	s->why = NULL;
 	s->busy = true;
 	b->inflight++;
-	gk_gm_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .clock_ctx = s, .send = send_cb,
+	gk_gm_env env = { .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = s }, .send = send_cb,
 			  .send_ctx = s, .event = event_cb, .event_ctx = s };
 	if (gk_ident_parse(text, &s->cfg.id, &why)) {
 		s->why = why;

@@ -335,7 +335,7 @@ static int cell_open(cell *c, const char *db)
 	}
 	gk_gcks_config cfg;
 	gk_gcks_config_default(&cfg);
-	gk_gcks_env env = { .rnd = gk_rand_system(), .now_ms = clock_ms, .send = unicast_none, .store = c->store,
+	gk_gcks_env env = { .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms }, .send = unicast_none, .store = c->store,
 			    .send_multicast = mcast_capture, .send_ctx = &c->cap };
 	if (gk_gcks_new(&cfg, &env, &c->g, msg, sizeof(msg)) || gk_gcks_groups(c->g, &c->gi, 1) != 1) {
 		fprintf(stderr, "bench_rekey: %s\n", c->g ? "no group" : msg);

@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gk_ident id;
 		const char *why = NULL;
 		FUZZ_ASSERT(gk_ident_parse(FG_GROUP, &id, &why) == GK_OK);
-		gk_gm_groups_env env = { .now_ms = clock_ms };
+		gk_gm_groups_env env = { .clock = { .now_ms = clock_ms } };
 		FUZZ_ASSERT(gk_gm_groups_new(&env, &id, 1, &gg) == GK_OK);
 		fg_registered_state(&gs);
 	}

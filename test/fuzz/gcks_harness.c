@@ -207,8 +207,8 @@ static gk_gcks *new_gcks(void)
 {
 	gk_gcks_config cfg;
 	gk_gcks_config_default(&cfg);
-	gk_gcks_env env = { .rnd = &H.rnd.r, .now_ms = clock_ms, .send = send_cb, .store = H.store,
-			    .wall = clock_wall };
+	gk_gcks_env env = { .rnd = &H.rnd.r, .clock = { .now_ms = clock_ms, .wall = clock_wall },
+			    .send = send_cb, .store = H.store };
 	gk_gcks *g = NULL;
 	char err[256] = "";
 	gk_status st = gk_gcks_new(&cfg, &env, &g, err, sizeof(err));

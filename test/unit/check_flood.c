@@ -188,9 +188,9 @@ static fn_member *join_member(void)
 /* Floods while the member registers; returns the fake-clock milliseconds it took. */
 static int64_t register_during_flood(flooder *f, unsigned *peak)
 {
-	int64_t t0 = net.now_ms;
+	int64_t t0 = net.clock.now_ms;
 	fn_member *m = join_member();
-	while (!fn_count(m, GK_GM_REGISTERED) && !fn_count(m, GK_GM_FAILED) && net.now_ms - t0 < 60000) {
+	while (!fn_count(m, GK_GM_REGISTERED) && !fn_count(m, GK_GM_FAILED) && net.clock.now_ms - t0 < 60000) {
 		unsigned p = flood_run(f, 100);
 		*peak = p > *peak ? p : *peak;
 	}
@@ -415,7 +415,7 @@ START_TEST(shared_source_member_registers)
 	ck_assert_uint_eq(gcks_source_entries(net.gcks), 1);
 	/* it keeps its SAs fresh well within the half-open timeout */
 	fn_advance(&net, gcfg.half_open_timeout_ms / 2);
-	int64_t t0 = net.now_ms;
+	int64_t t0 = net.clock.now_ms;
 	fn_member *m = join_member();
 	for (int i = 0; i < 50 && !fn_count(m, GK_GM_REGISTERED); i++)
 		fn_advance(&net, 100);

@@ -137,7 +137,7 @@ START_TEST(member_rekeys_and_inband_follows)
 
 	char msg[256];
 	size_t got1 = fn_count(r1, GK_GM_REKEYED), got2 = fn_count(r2, GK_GM_REKEYED);
-	int64_t moved_at = net.now_ms;
+	int64_t moved_at = net.clock.now_ms;
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
 	fn_advance(&net, 2000);
 	ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got1 + 1);
@@ -150,7 +150,7 @@ START_TEST(member_rekeys_and_inband_follows)
 	ck_assert_uint_eq(stats().ike_rekeys, 2);
 	ck_assert_uint_eq(stats().established, 2);
 	ck_assert_uint_ne(gk_gm_ike_sa(r1->gm)->spi_i, second);
-	moved_at = net.now_ms;
+	moved_at = net.clock.now_ms;
 	got1 = fn_count(r1, GK_GM_REKEYED);
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
 	fn_advance(&net, 2000);
@@ -485,7 +485,7 @@ START_TEST(member_retries_after_temporary_failure)
 	drop.dir = FN_FROM_GCKS;
 	drop.peer = r1->idx;
 	drop.exchange = GK_EXCH_GSA_INBAND_REKEY;
-	drop.until_ms = net.now_ms + 95000;
+	drop.until_ms = net.clock.now_ms + 95000;
 	fn_advance(&net, 70000);
 	fn_impair(&net, &drop);
 	char msg[256];
@@ -592,7 +592,7 @@ START_TEST(gcks_rekeys_when_member_does_not)
 	ck_assert_uint_eq(del->spi_i, first);
 	ck_assert_uint_eq(stats().established, 2);
 	/* the member's liveness checks on the new SA carry no I flag and are answered */
-	int64_t since = net.now_ms;
+	int64_t since = net.clock.now_ms;
 	fn_advance(&net, 60 * 1000);
 	ck_assert_uint_eq(fn_count(r1, GK_GM_DEAD), 0);
 	const fn_trace *probe = last_trace(FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0);
@@ -602,7 +602,7 @@ START_TEST(gcks_rekeys_when_member_does_not)
 	ck_assert_uint_eq(probe->flags & GK_FLAG_I, 0);
 	char msg[256];
 	size_t got1 = fn_count(r1, GK_GM_REKEYED), got2 = fn_count(r2, GK_GM_REKEYED);
-	since = net.now_ms;
+	since = net.clock.now_ms;
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
 	fn_advance(&net, 2000);
 	ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got1 + 1);
@@ -636,7 +636,7 @@ START_TEST(inband_rekey_waits_for_gcks_rekey)
 	registered(r2, 0);
 	size_t got = fn_count(r1, GK_GM_REKEYED);
 	char msg[256];
-	int64_t since = net.now_ms;
+	int64_t since = net.clock.now_ms;
 	ck_assert_uint_eq(gk_gcks_rekey_ike_sas(net.gcks), 2);
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK); /* queued behind it */
 	fn_advance(&net, 2000);
@@ -658,7 +658,7 @@ START_TEST(inband_rekey_waits_for_gcks_rekey)
 		fn_advance(&net, 100);
 	ck_assert_uint_eq(fn_trace_count(&net, FN_TO_GCKS, r1->idx, GK_EXCH_INFORMATIONAL, 0), probes + 1);
 	got = fn_count(r1, GK_GM_REKEYED);
-	since = net.now_ms;
+	since = net.clock.now_ms;
 	uint64_t rekeys = stats().ike_rekeys, si = s1->spi_i, sr = s1->spi_r;
 	ck_assert_uint_eq(gk_gcks_rekey_ike_sas(net.gcks), 2);
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
@@ -797,7 +797,7 @@ START_TEST(simultaneous_rekey)
 		kept[lossy][s->initiator]++;
 		char msg[256];
 		size_t got = fn_count(r1, GK_GM_REKEYED);
-		int64_t since = net.now_ms;
+		int64_t since = net.clock.now_ms;
 		ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
 		fn_advance(&net, 2000);
 		ck_assert_uint_eq(fn_count(r1, GK_GM_REKEYED), got + 1);

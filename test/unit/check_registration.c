@@ -1106,9 +1106,9 @@ START_TEST(rtx_outage)
 	standard_policies(0);
 	start_gcks();
 	fn_rule r = fn_rule_any(FN_DROP);
-	r.until_ms = net.now_ms + 4000;
+	r.until_ms = net.clock.now_ms + 4000;
 	fn_rule *out = fn_impair(&net, &r);
-	int64_t t0 = net.now_ms;
+	int64_t t0 = net.clock.now_ms;
 	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
 	fn_member *m = join(&c);
 	run_member(m);
@@ -1131,7 +1131,7 @@ START_TEST(rtx_give_up)
 	r.dir = FN_TO_GCKS;
 	fn_impair(&net, &r);
 	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
-	int64_t t0 = net.now_ms;
+	int64_t t0 = net.clock.now_ms;
 	fn_member *m = join(&c);
 	run_member(m);
 	failed(m, 0);
@@ -1242,7 +1242,7 @@ START_TEST(idle_close_multicast_group)
 	run_all();
 	registered(m, 0);
 	registered(m2, 0);
-	int64_t t0 = net.now_ms;
+	int64_t t0 = net.clock.now_ms;
 	ck_assert_uint_eq(stats().established, 2);
 	fn_advance(&net, 19000);
 	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
@@ -1364,12 +1364,12 @@ START_TEST(reregistration_retried_with_backoff)
 	registered(m, 0);
 	/* the outage, then the re-registration (gmd starts a new member core for it) */
 	fn_rule r = fn_rule_any(FN_DROP);
-	r.until_ms = net.now_ms + 30000;
+	r.until_ms = net.clock.now_ms + 30000;
 	fn_impair(&net, &r);
 	int64_t outage_end = r.until_ms;
 	fn_member *re = join(&c);
 	ck_assert(fn_run_until(&net, registered_n, re, 120000));
-	ck_assert_int_ge(net.now_ms, outage_end);
+	ck_assert_int_ge(net.clock.now_ms, outage_end);
 	size_t nf = fn_count(re, GK_GM_FAILED);
 	ck_assert_uint_eq(nf, 4); /* attempts at about 0, 5.5, 12.5 and 23 s fail; the fifth is after */
 	int64_t starts[16];
@@ -1452,7 +1452,7 @@ START_TEST(inband_liveness_after_gcks_restart)
 	gk_gcks_free(net.gcks);
 	net.gcks = NULL;
 	start_gcks();
-	int64_t t0 = net.now_ms;
+	int64_t t0 = net.clock.now_ms;
 	ck_assert(fn_run_until(&net, registered_twice, m, 60000));
 	ck_assert_uint_eq(fn_count(m, GK_GM_DEAD), 1);
 	ck_assert_uint_eq(fn_count(m, GK_GM_FAILED), 0);
@@ -1573,7 +1573,7 @@ START_TEST(inband_liveness_answered)
 	run_all();
 	registered(m, 0);
 	registered(mm, 0);
-	int64_t t0 = net.now_ms;
+	int64_t t0 = net.clock.now_ms;
 	fn_advance(&net, 60000);
 	size_t probes = fn_trace_count(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0);
 	/* one every 5 to 6.25 s, each answered at once */
@@ -1597,9 +1597,9 @@ START_TEST(inband_liveness_answered)
 	/* an inband rekey is news from the GCKS: the next check waits a whole interval after it */
 	char msg[256];
 	int64_t before = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0, probes - 1)->at_ms;
-	fn_advance(&net, before + 4000 - net.now_ms);
+	fn_advance(&net, before + 4000 - net.clock.now_ms);
 	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
-	int64_t rekey_at = net.now_ms;
+	int64_t rekey_at = net.clock.now_ms;
 	fn_advance(&net, 10000);
 	ck_assert_uint_eq(fn_count(m, GK_GM_REKEYED), 1);
 	const fn_trace *next = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_INFORMATIONAL, 0, probes);

@@ -1243,7 +1243,7 @@ static void rig_open(gm_rig *r, bool sender)
 	r->events = open_memstream(&r->ev_buf, &r->ev_len);
 	ck_assert_ptr_nonnull(r->events);
 	gk_rand_test_init(&r->rnd, 7);
-	gk_gm_groups_env env = { .now_ms = rig_now, .clock_ctx = r, .sink = r->sink, .events = r->events, .sender = sender };
+	gk_gm_groups_env env = { .clock = { .now_ms = rig_now, .ctx = r }, .sink = r->sink, .events = r->events, .sender = sender };
 	gk_ident g = group_id("keyid:video-1");
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r->m), GK_OK);
 }
@@ -1386,7 +1386,7 @@ START_TEST(groups_rollback_flushes_group)
 	r.sink = rec_sink();
 	r.events = open_memstream(&r.ev_buf, &r.ev_len);
 	ck_assert_ptr_nonnull(r.events);
-	gk_gm_groups_env env = { .now_ms = rig_now, .clock_ctx = &r, .sink = r.sink, .events = r.events };
+	gk_gm_groups_env env = { .clock = { .now_ms = rig_now, .ctx = &r }, .sink = r.sink, .events = r.events };
 	gk_ident g = group_id("keyid:video-1");
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r.m), GK_OK);
 	gk_group_state gs;
@@ -1564,7 +1564,7 @@ START_TEST(groups_excluded_when_sa_closes)
 	memset(&r, 0, sizeof(r));
 	r.sink = rec_sink();
 	r.events = open_memstream(&r.ev_buf, &r.ev_len);
-	gk_gm_groups_env env = { .now_ms = rig_now, .clock_ctx = &r, .sink = r.sink, .events = r.events };
+	gk_gm_groups_env env = { .clock = { .now_ms = rig_now, .ctx = &r }, .sink = r.sink, .events = r.events };
 	gk_ident g[2] = { group_id("keyid:video-1"), group_id("keyid:video-2") };
 	ck_assert_int_eq(gk_gm_groups_new(&env, g, 2, &r.m), GK_OK);
 	gk_group_state gs;
@@ -1765,7 +1765,7 @@ START_TEST(groups_registration_rolled_back)
 	r.events = open_memstream(&r.ev_buf, &r.ev_len);
 	ck_assert_ptr_nonnull(r.events);
 	gk_rand_test_init(&r.rnd, 7);
-	gk_gm_groups_env env = { .now_ms = rig_now, .clock_ctx = &r, .sink = r.sink, .events = r.events };
+	gk_gm_groups_env env = { .clock = { .now_ms = rig_now, .ctx = &r }, .sink = r.sink, .events = r.events };
 	gk_ident g = group_id("keyid:video-1");
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r.m), GK_OK);
 	memset(&gs, 0, sizeof(gs));

@@ -48,8 +48,7 @@ static bool same(const struct sockaddr_in *a, const struct sockaddr *b)
 void fn_init(fakenet *n)
 {
 	memset(n, 0, sizeof(*n));
-	n->now_ms = 1000000;
-	n->wall_base = INT64_C(1700000000) - n->now_ms / 1000;
+	gk_clock_test_init(&n->clock, 1000000, INT64_C(1700000000));
 	n->step_ms = 100;
 	gk_rand_test_init(&n->gcks_rnd, 1);
 	n->gcks_addr = addr4("127.0.0.1", 848);
@@ -96,14 +95,6 @@ void fn_free(fakenet *n)
 	memset(n, 0, sizeof(*n));
 }
 
-/* ---- clocks ---- */
-
-static int64_t clock_ms(void *ctx) { return ((fakenet *)ctx)->now_ms; }
-static int64_t clock_wall(void *ctx)
-{
-	fakenet *n = ctx;
-	return n->wall_base + n->now_ms / 1000;
-}
 
 /* ---- the queue and impairments ---- */
 
@@ -181,7 +172,7 @@ static void release_held(fakenet *n, const fn_dgram *after)
 	size_t k = 0;
 	for (size_t i = 0; i < n->nheld; i++) {
 		fn_dgram *h = &n->held[i];
-		bool go = n->now_ms >= h->release_ms ||
+		bool go = n->clock.now_ms >= h->release_ms ||
 			  (after && selects(h->hold_dir, h->hold_peer, h->hold_exchange, h->hold_response, after));
 		if (go)
 			enqueue(n, h);
@@ -199,7 +190,7 @@ static void record(fakenet *n, const fn_dgram *d, unsigned fates)
 	}
 	fn_trace *t = &n->trace[n->ntrace++];
 	memset(t, 0, sizeof(*t));
-	t->at_ms = n->now_ms;
+	t->at_ms = n->clock.now_ms;
 	t->to_gcks = d->to_gcks;
 	t->peer = d->peer;
 	hdr_fields(d->data, d->len, &t->exchange, &t->flags, &t->msg_id, &t->spi_i, &t->spi_r);
@@ -221,7 +212,7 @@ static void transmit(fakenet *n, bool to_gcks, int peer, struct sockaddr_in from
 	int64_t hold_ms = 5000;
 	for (size_t i = 0; i < n->nrules; i++) {
 		fn_rule *r = &n->rules[i];
-		if (r->until_ms && n->now_ms >= r->until_ms)
+		if (r->until_ms && n->clock.now_ms >= r->until_ms)
 			continue;
 		if (!rule_selects(r, &d))
 			continue;
@@ -275,7 +266,7 @@ static void transmit(fakenet *n, bool to_gcks, int peer, struct sockaddr_in from
 		return;
 	}
 	if (hold) {
-		d.release_ms = n->now_ms + hold_ms;
+		d.release_ms = n->clock.now_ms + hold_ms;
 		push(&n->held, &n->nheld, &n->capheld, &d);
 		return;
 	}
@@ -364,8 +355,8 @@ void fn_mcast_send(fakenet *n, const struct sockaddr_in *from, const struct sock
 
 gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store)
 {
-	return (gk_gcks_env){ .rnd = &n->gcks_rnd.r, .now_ms = clock_ms, .clock_ctx = n, .send = gcks_send,
-			      .send_ctx = n, .store = store, .wall = clock_wall,
+	return (gk_gcks_env){ .rnd = &n->gcks_rnd.r, .clock = gk_clock_test_clock(&n->clock), .send = gcks_send,
+			      .send_ctx = n, .store = store,
 			      .send_multicast = n->multicast ? gcks_send_multicast : NULL };
 }
 
@@ -390,7 +381,7 @@ static void member_keepalive(void *ctx)
 {
 	fn_member *m = ctx;
 	if (m->keepalives < sizeof(m->keepalive_at) / sizeof(m->keepalive_at[0]))
-		m->keepalive_at[m->keepalives] = m->net->now_ms;
+		m->keepalive_at[m->keepalives] = m->net->clock.now_ms;
 	m->keepalives++;
 }
 
@@ -441,7 +432,7 @@ static void member_event(void *ctx, const gk_gm_event *ev)
 	snprintf(e->why, sizeof(e->why), "%s", ev->why ? ev->why : "");
 	e->transport_mode = ev->transport_mode;
 	e->retry_ms = ev->retry_ms;
-	e->at_ms = m->net->now_ms;
+	e->at_ms = m->net->clock.now_ms;
 	if (ev->state) {
 		e->state = OPENSSL_malloc(sizeof(*e->state));
 		if (!e->state)
@@ -462,7 +453,7 @@ fn_member *fn_add_member(fakenet *n, const gk_gm_config *cfg)
 	snprintf(ip, sizeof(ip), "127.0.0.%d", 10 + m->idx);
 	m->addr = addr4(ip, (uint16_t)(10000 + m->idx));
 	gk_rand_test_init(&m->rnd, 100 + (uint64_t)m->idx);
-	gk_gm_env env = { .rnd = &m->rnd.r, .now_ms = clock_ms, .clock_ctx = n, .send = member_send,
+	gk_gm_env env = { .rnd = &m->rnd.r, .clock = gk_clock_test_clock(&n->clock), .send = member_send,
 			  .send_ctx = m, .event = member_event, .event_ctx = m, .nat_t = member_nat_t,
 			  .keepalive = member_keepalive };
 	if (gk_gm_new(cfg, &env, &m->gm) != GK_OK)
@@ -542,7 +533,7 @@ fn_groups *fn_add_groups(fakenet *n, const gk_gm_groups_env *base, const gk_iden
 	g->events = open_memstream(&g->ev_buf, &g->ev_len);
 	if (!g->events)
 		return NULL;
-	gk_gm_groups_env env = { .now_ms = clock_ms, .clock_ctx = n, .rnd = &g->rnd.r, .mcast_join = groups_join,
+	gk_gm_groups_env env = { .clock = gk_clock_test_clock(&n->clock), .rnd = &g->rnd.r, .mcast_join = groups_join,
 				 .mcast_leave = groups_leave, .mcast_ctx = g, .events = g->events,
 				 .reregister = groups_reregister, .ctx = g };
 	if (base) {
@@ -675,11 +666,11 @@ static void tick_all(fakenet *n)
 
 void fn_advance(fakenet *n, int64_t ms)
 {
-	int64_t end = n->now_ms + ms;
+	int64_t end = n->clock.now_ms + ms;
 	fn_flush(n);
-	while (n->now_ms < end) {
+	while (n->clock.now_ms < end) {
 		int64_t step = n->step_ms > 0 ? n->step_ms : 100;
-		n->now_ms = n->now_ms + step > end ? end : n->now_ms + step;
+		n->clock.now_ms = n->clock.now_ms + step > end ? end : n->clock.now_ms + step;
 		tick_all(n);
 		fn_flush(n);
 	}
@@ -687,9 +678,9 @@ void fn_advance(fakenet *n, int64_t ms)
 
 bool fn_run_until(fakenet *n, bool (*pred)(fakenet *n, void *ctx), void *ctx, int64_t limit_ms)
 {
-	int64_t end = n->now_ms + limit_ms;
+	int64_t end = n->clock.now_ms + limit_ms;
 	fn_flush(n);
-	while (!pred(n, ctx) && n->now_ms < end)
+	while (!pred(n, ctx) && n->clock.now_ms < end)
 		fn_advance(n, n->step_ms > 0 ? n->step_ms : 100);
 	return pred(n, ctx);
 }

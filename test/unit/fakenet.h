@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "clock.h"
 #include "gcks/gcks.h"
 #include "member/gm.h"
 #include "member/gm_groups.h"
@@ -145,8 +146,7 @@ typedef struct fn_raw {
 } fn_raw;
 
 typedef struct fakenet {
-	int64_t now_ms;
-	int64_t wall_base;             /* unix seconds at now_ms == 0 */
+	gk_clock_test clock;           /* the one clock of both roles; fn_advance moves it */
 	int64_t step_ms;               /* clock step of fn_advance (default 100) */
 	gk_rand_test gcks_rnd;
 	struct sockaddr_in gcks_addr;
