@@ -68,9 +68,9 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 
 static int open_store(const ctl *c, bool create, gk_store **s)
 {
-	gk_store_err err;
-	if (gk_store_open(c->db, create, s, &err)) {
-		fprintf(stderr, "gcksctl: %s\n", err.msg);
+	char err[GK_STORE_ERR_MAX];
+	if (gk_store_open(c->db, create, s, err, sizeof(err))) {
+		fprintf(stderr, "gcksctl: %s\n", err);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

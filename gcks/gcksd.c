@@ -497,9 +497,9 @@ int main(int argc, char **argv)
 	 * 15% of gcksd's CPU time in `make bench`. Keep up to 32 MiB of free heap instead. */
 	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 #endif
-	gk_store_err serr;
-	if (gk_store_open(db, false, &d.store, &serr)) {
-		gk_err("%s", serr.msg);
+	char serr[GK_STORE_ERR_MAX];
+	if (gk_store_open(db, false, &d.store, serr, sizeof(serr))) {
+		gk_err("%s", serr);
 		return 1;
 	}
 	d.loop = uv_default_loop();

@@ -25,18 +25,16 @@
 
 typedef struct gk_store gk_store;
 
+#define GK_STORE_ERR_MAX 512
+
 /* The version of the schema (schema/NNN_*.sql) this build reads and writes. */
 #define GK_SCHEMA_VERSION 5
-
-typedef struct gk_store_err {
-	char msg[512];
-} gk_store_err;
 
 /* Opens (create = make it if missing) and migrates the store at locator: a file path for the
  * SQLite backend (created mode 0600; a file others can read or write is refused with GK_E_INVAL
  * and a message). A postgres:// or postgresql:// locator is refused with GK_E_UNSUPPORTED until
- * that backend exists. */
-gk_status gk_store_open(const char *locator, bool create, gk_store **out, gk_store_err *err);
+ * that backend exists. err (GK_STORE_ERR_MAX octets is enough) says why it failed. */
+gk_status gk_store_open(const char *locator, bool create, gk_store **out, char *err, size_t errlen);
 void gk_store_close(gk_store *s);
 int gk_store_version(gk_store *s);
 /* The backend's message for the last failure on s (e.g. which constraint a put violated),

@@ -14,18 +14,17 @@ static bool has_prefix(const char *s, const char *p)
 	return strncmp(s, p, strlen(p)) == 0;
 }
 
-gk_status gk_store_open(const char *locator, bool create, gk_store **out, gk_store_err *err)
+gk_status gk_store_open(const char *locator, bool create, gk_store **out, char *err, size_t errlen)
 {
-	if (err)
-		err->msg[0] = '\0';
+	if (err && errlen)
+		err[0] = '\0';
 	if (locator && (has_prefix(locator, "postgres://") || has_prefix(locator, "postgresql://"))) {
 		if (out)
 			*out = NULL;
-		if (err)
-			snprintf(err->msg, sizeof(err->msg), "PostgreSQL stores are not supported by this build");
+		gk_seterr(err, errlen, "PostgreSQL stores are not supported by this build");
 		return GK_E_UNSUPPORTED;
 	}
-	return gk_store_sqlite_open(locator, create, out, err);
+	return gk_store_sqlite_open(locator, create, out, err, errlen);
 }
 
 void gk_store_close(gk_store *s)

@@ -17,26 +17,15 @@
 
 /* ---- opening and migrating ---- */
 
-static void errf(gk_store_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(gk_store_err *err, const char *fmt, ...)
-{
-	if (!err)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-}
-
 /* Refuses a file that group or others may access: it holds PSKs, keys and the signing key. */
-static gk_status check_mode(const char *path, const struct stat *sb, gk_store_err *err)
+static gk_status check_mode(const char *path, const struct stat *sb, char *err, size_t errlen)
 {
 	if (!S_ISREG(sb->st_mode)) {
-		errf(err, "%s: not a regular file", path);
+		gk_seterr(err, errlen, "%s: not a regular file", path);
 		return GK_E_INVAL;
 	}
 	if (sb->st_mode & 077) {
-		errf(err, "%s: mode %04o lets group or others access the database (it holds keys); "
+		gk_seterr(err, errlen, "%s: mode %04o lets group or others access the database (it holds keys); "
 		     "run chmod 600 %s", path, (unsigned)(sb->st_mode & 07777), path);
 		return GK_E_INVAL;
 	}
@@ -45,7 +34,7 @@ static gk_status check_mode(const char *path, const struct stat *sb, gk_store_er
 
 /* Creates the database file with mode 0600 (when asked and missing) or checks the mode of an
  * existing one, and of its -wal and -shm files if present. */
-static gk_status file_prepare(const char *path, bool create, gk_store_err *err)
+static gk_status file_prepare(const char *path, bool create, char *err, size_t errlen)
 {
 	struct stat sb;
 	int fd = -1;
@@ -55,31 +44,31 @@ static gk_status file_prepare(const char *path, bool create, gk_store_err *err)
 		if (fd >= 0) {
 			/* exactly 0600 whatever the umask was */
 			if (fchmod(fd, 0600) != 0) {
-				errf(err, "%s: chmod: %s", path, strerror(errno));
+				gk_seterr(err, errlen, "%s: chmod: %s", path, strerror(errno));
 				st = GK_E_IO;
 			}
 			goto out;
 		}
 		if (errno != EEXIST) {
-			errf(err, "%s: cannot create: %s", path, strerror(errno));
+			gk_seterr(err, errlen, "%s: cannot create: %s", path, strerror(errno));
 			return GK_E_IO;
 		}
 	}
 	if (lstat(path, &sb) != 0) {
-		errf(err, "%s: %s%s", path, strerror(errno),
+		gk_seterr(err, errlen, "%s: %s%s", path, strerror(errno),
 		     errno == ENOENT ? " (create it with gcksctl init)" : "");
 		return errno == ENOENT ? GK_E_NOT_FOUND : GK_E_IO;
 	}
-	if ((st = check_mode(path, &sb, err)))
+	if ((st = check_mode(path, &sb, err, errlen)))
 		goto out;
 	static const char *const sidecars[] = { "-wal", "-shm" };
 	for (size_t i = 0; i < 2 && !st; i++) {
 		char side[4096];
 		if (snprintf(side, sizeof(side), "%s%s", path, sidecars[i]) >= (int)sizeof(side)) {
-			errf(err, "%s: path too long", path);
+			gk_seterr(err, errlen, "%s: path too long", path);
 			st = GK_E_INVAL;
 		} else if (lstat(side, &sb) == 0) {
-			st = check_mode(side, &sb, err);
+			st = check_mode(side, &sb, err, errlen);
 		}
 	}
 out:
@@ -115,7 +104,7 @@ static gk_status schema_is_empty(sq_store *s, bool *empty)
  * step (the pragma is a no-op inside a transaction): a step rebuilding a table must keep
  * references valid, e.g. with PRAGMA defer_foreign_keys. */
 static gk_status apply_step(sq_store *s, const char *path, const gk_schema_step *step_,
-			    gk_store_err *err)
+			    char *err, size_t errlen)
 {
 	int v = 0;
 	bool empty = false;
@@ -128,12 +117,12 @@ static gk_status apply_step(sq_store *s, const char *path, const gk_schema_step 
 	if (v >= step_->version)
 		return sq_end(&s->base, GK_OK);
 	if (v == 0 && ((st = schema_is_empty(s, &empty)) || !empty)) {
-		errf(err, "%s: not a gikev2 database (it has tables but no schema version)", path);
+		gk_seterr(err, errlen, "%s: not a gikev2 database (it has tables but no schema version)", path);
 		st = st ? st : GK_E_INVAL;
 		goto out;
 	}
 	if (v != step_->version - 1) {
-		errf(err, "%s: no migration from schema version %d to %d", path, v, step_->version);
+		gk_seterr(err, errlen, "%s: no migration from schema version %d to %d", path, v, step_->version);
 		st = GK_E_STATE;
 		goto out;
 	}
@@ -149,12 +138,12 @@ static gk_status apply_step(sq_store *s, const char *path, const gk_schema_step 
 out:
 	return sq_end(&s->base, st);
 fail:
-	errf(err, "%s: applying schema %s: %s", path, step_->name, s->errmsg);
+	gk_seterr(err, errlen, "%s: applying schema %s: %s", path, step_->name, s->errmsg);
 	return sq_end(&s->base, st ? st : GK_E_IO);
 }
 
 /* Before anything writes: refuse a newer schema and SQLite files of other programs. */
-static gk_status schema_check(sq_store *s, const char *path, gk_store_err *err)
+static gk_status schema_check(sq_store *s, const char *path, char *err, size_t errlen)
 {
 	int v = 0;
 	bool empty = true;
@@ -162,38 +151,38 @@ static gk_status schema_check(sq_store *s, const char *path, gk_store_err *err)
 	if (!st && v == 0)
 		st = schema_is_empty(s, &empty);
 	if (st) {
-		errf(err, "%s: %s", path, s->errmsg);
+		gk_seterr(err, errlen, "%s: %s", path, s->errmsg);
 		return st;
 	}
 	if (v > GK_SCHEMA_VERSION) {
-		errf(err, "%s: database schema version %d is newer than this gcksd/gcksctl (%d); "
+		gk_seterr(err, errlen, "%s: database schema version %d is newer than this gcksd/gcksctl (%d); "
 		     "upgrade gikev2", path, v, GK_SCHEMA_VERSION);
 		return GK_E_UNSUPPORTED;
 	}
 	if (!empty) {
-		errf(err, "%s: not a gikev2 database (it has tables but no schema version)", path);
+		gk_seterr(err, errlen, "%s: not a gikev2 database (it has tables but no schema version)", path);
 		return GK_E_INVAL;
 	}
 	return GK_OK;
 }
 
 /* Applies every schema step above the file's version, each in one transaction. */
-static gk_status migrate(sq_store *s, const char *path, gk_store_err *err)
+static gk_status migrate(sq_store *s, const char *path, char *err, size_t errlen)
 {
 	int v = 0;
 	gk_status st = user_version(s, &v);
 	for (size_t i = 0; i < gk_schema_nsteps && !st; i++)
 		if (gk_schema_steps[i].version > v)
-			st = apply_step(s, path, &gk_schema_steps[i], err);
+			st = apply_step(s, path, &gk_schema_steps[i], err, errlen);
 	if (!st && !(st = user_version(s, &v)) && v != GK_SCHEMA_VERSION) {
-		errf(err, "%s: schema is at version %d after migration, expected %d", path, v,
+		gk_seterr(err, errlen, "%s: schema is at version %d after migration, expected %d", path, v,
 		     GK_SCHEMA_VERSION);
 		st = GK_E_STATE;
 	}
 	if (!st)
 		s->version = v;
-	else if (err && !err->msg[0])
-		errf(err, "%s: %s", path, s->errmsg);
+	else if (err && errlen && !err[0])
+		gk_seterr(err, errlen, "%s: %s", path, s->errmsg);
 	return st;
 }
 
@@ -216,7 +205,7 @@ static int enable_wal(sq_store *s)
 }
 
 /* Connection settings (after schema_check: the file is ours). */
-static gk_status configure(sq_store *s, const char *path, gk_store_err *err)
+static gk_status configure(sq_store *s, const char *path, char *err, size_t errlen)
 {
 	int rc = enable_wal(s);
 	if (rc == SQLITE_OK) {
@@ -227,7 +216,7 @@ static gk_status configure(sq_store *s, const char *path, gk_store_err *err)
 			sq_fail(s, rc);
 	}
 	if (rc != SQLITE_OK) {
-		errf(err, "%s: %s", path, s->errmsg);
+		gk_seterr(err, errlen, "%s: %s", path, s->errmsg);
 		gk_status st = sq_map_rc(rc);
 		return st ? st : GK_E_IO;
 	}
@@ -274,21 +263,21 @@ static const gk_store_ops sq_ops = {
 	.audit = sq_audit, .audit_list = sq_audit_list,
 };
 
-gk_status gk_store_sqlite_open(const char *path, bool create, gk_store **out, gk_store_err *err)
+gk_status gk_store_sqlite_open(const char *path, bool create, gk_store **out, char *err, size_t errlen)
 {
 	sq_store *s = NULL;
 	gk_status st;
-	if (err)
-		err->msg[0] = '\0';
+	if (err && errlen)
+		err[0] = '\0';
 	if (!out || !path || !*path) {
-		errf(err, "no database path");
+		gk_seterr(err, errlen, "no database path");
 		return GK_E_INVAL;
 	}
 	*out = NULL;
 	/* SQLite creates -wal and -shm next to the database: no access for others from the
 	 * first moment (later it copies the database file's mode onto them). */
 	mode_t old_umask = umask(077);
-	if ((st = file_prepare(path, create, err)))
+	if ((st = file_prepare(path, create, err, errlen)))
 		goto out;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -298,14 +287,14 @@ gk_status gk_store_sqlite_open(const char *path, bool create, gk_store **out, gk
 	s->base.ops = &sq_ops;
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
-		errf(err, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		gk_seterr(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		st = sq_map_rc(rc) ? sq_map_rc(rc) : GK_E_IO;
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 5000);
-	if ((st = schema_check(s, path, err)) || (st = configure(s, path, err)) ||
-	    (st = migrate(s, path, err)))
+	if ((st = schema_check(s, path, err, errlen)) || (st = configure(s, path, err, errlen)) ||
+	    (st = migrate(s, path, err, errlen)))
 		goto out;
 	*out = &s->base;
 	s = NULL;

@@ -6,6 +6,6 @@
 #include "gcks/storage.h"
 
 /* Opens (create = make the file if missing, mode 0600) and migrates the database at path. */
-gk_status gk_store_sqlite_open(const char *path, bool create, gk_store **out, gk_store_err *err);
+gk_status gk_store_sqlite_open(const char *path, bool create, gk_store **out, char *err, size_t errlen);
 
 #endif

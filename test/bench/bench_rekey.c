@@ -173,15 +173,15 @@ static EVP_PKEY *keygen(size_t i)
 static int make_store(const char *path, unsigned long members, double *load_s)
 {
 	gk_store *s;
-	gk_store_err err;
+	char err[GK_STORE_ERR_MAX];
 	gk_diag diag;
 	gk_group_policy *groups = NULL;
 	size_t ngroups = 0, len = 0;
 	bool changed;
 	int rc = -1;
 	unlink(path);
-	if (gk_store_open(path, true, &s, &err)) {
-		fprintf(stderr, "bench_rekey: %s\n", err.msg);
+	if (gk_store_open(path, true, &s, err, sizeof(err))) {
+		fprintf(stderr, "bench_rekey: %s\n", err);
 		return -1;
 	}
 	char *yaml = policy_yaml(members, &len);
@@ -205,12 +205,12 @@ static int make_store(const char *path, unsigned long members, double *load_s)
 static int set_identity(const char *path, EVP_PKEY *k)
 {
 	gk_store *s;
-	gk_store_err err;
+	char err[GK_STORE_ERR_MAX];
 	gk_gcks_identity id;
 	const char *why;
 	memset(&id, 0, sizeof(id));
-	if (gk_store_open(path, false, &s, &err)) {
-		fprintf(stderr, "bench_rekey: %s\n", err.msg);
+	if (gk_store_open(path, false, &s, err, sizeof(err))) {
+		fprintf(stderr, "bench_rekey: %s\n", err);
 		return -1;
 	}
 	gk_ident_parse("fqdn:gcks.bench.example", &id.id, &why);
@@ -326,11 +326,11 @@ typedef struct cell {
 
 static int cell_open(cell *c, const char *db)
 {
-	gk_store_err err;
+	char err[GK_STORE_ERR_MAX];
 	char msg[512];
 	memset(c, 0, sizeof(*c));
-	if (gk_store_open(db, false, &c->store, &err)) {
-		fprintf(stderr, "bench_rekey: %s\n", err.msg);
+	if (gk_store_open(db, false, &c->store, err, sizeof(err))) {
+		fprintf(stderr, "bench_rekey: %s\n", err);
 		return -1;
 	}
 	gk_gcks_config cfg;

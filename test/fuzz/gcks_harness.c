@@ -238,8 +238,8 @@ static void make_template(void)
 	snprintf(H.template_db, sizeof(H.template_db), "%s/template.db", H.dir);
 	snprintf(H.work_db, sizeof(H.work_db), "%s/work.db", H.dir);
 	atexit(cleanup);
-	gk_store_err err;
-	FUZZ_ASSERT(gk_store_open(H.template_db, true, &H.store, &err) == GK_OK);
+	char err[GK_STORE_ERR_MAX];
+	FUZZ_ASSERT(gk_store_open(H.template_db, true, &H.store, err, sizeof(err)) == GK_OK);
 	gk_gcks_identity id = { .id = ident(FH_GCKS_ID), .sign_key_pem = sign_key_pem() };
 	FUZZ_ASSERT(gk_store_identity_set(H.store, &id, "fuzz", (int64_t)time(NULL)) == GK_OK);
 	free(id.sign_key_pem);
@@ -267,8 +267,8 @@ gk_gcks *fh_begin(fh_sent_fn sent, void *ctx)
 	int fd = open(H.work_db, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	FUZZ_ASSERT(fd >= 0 && write(fd, H.image, H.image_len) == (ssize_t)H.image_len);
 	close(fd);
-	gk_store_err err;
-	FUZZ_ASSERT(gk_store_open(H.work_db, false, &H.store, &err) == GK_OK);
+	char err[GK_STORE_ERR_MAX];
+	FUZZ_ASSERT(gk_store_open(H.work_db, false, &H.store, err, sizeof(err)) == GK_OK);
 	H.sent = sent;
 	H.ctx = ctx;
 	reset_run();

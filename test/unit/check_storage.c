@@ -40,9 +40,9 @@ static void teardown(void)
 static gk_store *open_ok(bool create)
 {
 	gk_store *s = NULL;
-	gk_store_err err;
-	gk_status st = gk_store_open(db, create, &s, &err);
-	ck_assert_msg(st == GK_OK, "open: %s: %s", gk_status_str(st), err.msg);
+	char err[GK_STORE_ERR_MAX];
+	gk_status st = gk_store_open(db, create, &s, err, sizeof(err));
+	ck_assert_msg(st == GK_OK, "open: %s: %s", gk_status_str(st), err);
 	ck_assert_ptr_nonnull(s);
 	return s;
 }
@@ -294,12 +294,12 @@ START_TEST(create_open_reopen)
 	ck_assert_int_eq(raw_int("PRAGMA user_version"), GK_SCHEMA_VERSION);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master WHERE name = 'groups'"), 1);
 
-	gk_store_err err;
+	char err[GK_STORE_ERR_MAX];
 	char missing[160];
 	snprintf(missing, sizeof(missing), "%s/nope.db", dir);
-	ck_assert_int_eq(gk_store_open(missing, false, &s, &err), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_open(missing, false, &s, err, sizeof(err)), GK_E_NOT_FOUND);
 	ck_assert_ptr_null(s);
-	ck_assert_ptr_nonnull(strstr(err.msg, missing));
+	ck_assert_ptr_nonnull(strstr(err, missing));
 }
 END_TEST
 
@@ -321,12 +321,12 @@ START_TEST(refuses_readable_file)
 	gk_store *s = open_ok(true);
 	gk_store_close(s);
 	ck_assert_int_eq(chmod(db, 0644), 0);
-	gk_store_err err;
-	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_INVAL);
+	char err[GK_STORE_ERR_MAX];
+	ck_assert_int_eq(gk_store_open(db, false, &s, err, sizeof(err)), GK_E_INVAL);
 	ck_assert_ptr_null(s);
-	ck_assert_msg(strstr(err.msg, db) && strstr(err.msg, "0644") && strstr(err.msg, "chmod 600"),
-		      "%s", err.msg);
-	ck_assert_int_eq(gk_store_open(db, true, &s, &err), GK_E_INVAL);
+	ck_assert_msg(strstr(err, db) && strstr(err, "0644") && strstr(err, "chmod 600"),
+		      "%s", err);
+	ck_assert_int_eq(gk_store_open(db, true, &s, err, sizeof(err)), GK_E_INVAL);
 	ck_assert_int_eq(chmod(db, 0600), 0);
 	s = open_ok(false);
 	gk_store_close(s);
@@ -337,8 +337,8 @@ START_TEST(refuses_readable_file)
 	ck_assert_ptr_nonnull(f);
 	fclose(f);
 	ck_assert_int_eq(chmod(wal, 0640), 0);
-	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_INVAL);
-	ck_assert_msg(strstr(err.msg, wal) && strstr(err.msg, "0640"), "%s", err.msg);
+	ck_assert_int_eq(gk_store_open(db, false, &s, err, sizeof(err)), GK_E_INVAL);
+	ck_assert_msg(strstr(err, wal) && strstr(err, "0640"), "%s", err);
 }
 END_TEST
 
@@ -373,13 +373,13 @@ START_TEST(refuses_newer_schema)
 	gk_store *s = open_ok(true);
 	gk_store_close(s);
 	raw_exec("PRAGMA user_version = 99");
-	gk_store_err err;
-	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_UNSUPPORTED);
+	char err[GK_STORE_ERR_MAX];
+	ck_assert_int_eq(gk_store_open(db, false, &s, err, sizeof(err)), GK_E_UNSUPPORTED);
 	ck_assert_ptr_null(s);
 	char want[200];
 	snprintf(want, sizeof(want), "database schema version 99 is newer than this gcksd/gcksctl (%d); "
 		 "upgrade gikev2", GK_SCHEMA_VERSION);
-	ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+	ck_assert_msg(strstr(err, want), "%s", err);
 	ck_assert_int_eq(raw_int("PRAGMA user_version"), 99); /* untouched */
 }
 END_TEST
@@ -387,21 +387,21 @@ END_TEST
 START_TEST(refuses_foreign_files)
 {
 	gk_store *s = NULL;
-	gk_store_err err;
+	char err[GK_STORE_ERR_MAX];
 	FILE *f = fopen(db, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("this is not a database, just some text that is long enough to look like a header\n", f);
 	fclose(f);
 	ck_assert_int_eq(chmod(db, 0600), 0);
-	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_MALFORMED);
+	ck_assert_int_eq(gk_store_open(db, false, &s, err, sizeof(err)), GK_E_MALFORMED);
 	ck_assert_ptr_null(s);
-	ck_assert_ptr_nonnull(strstr(err.msg, db));
+	ck_assert_ptr_nonnull(strstr(err, db));
 	unlink(db);
 	/* an SQLite database of something else */
 	raw_exec("CREATE TABLE other (x)");
 	ck_assert_int_eq(chmod(db, 0600), 0);
-	ck_assert_int_eq(gk_store_open(db, false, &s, &err), GK_E_INVAL); /* an SQLite database of something else */
-	ck_assert_msg(strstr(err.msg, "not a gikev2 database"), "%s", err.msg);
+	ck_assert_int_eq(gk_store_open(db, false, &s, err, sizeof(err)), GK_E_INVAL); /* an SQLite database of something else */
+	ck_assert_msg(strstr(err, "not a gikev2 database"), "%s", err);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master"), 1); /* untouched */
 }
 END_TEST
@@ -1327,11 +1327,11 @@ END_TEST
 START_TEST(open_postgres_locator_refused)
 {
 	gk_store *s = (gk_store *)&s;
-	gk_store_err err;
-	ck_assert_int_eq(gk_store_open("postgresql://gcks@db.example/gikev2", true, &s, &err), GK_E_UNSUPPORTED);
+	char err[GK_STORE_ERR_MAX];
+	ck_assert_int_eq(gk_store_open("postgresql://gcks@db.example/gikev2", true, &s, err, sizeof(err)), GK_E_UNSUPPORTED);
 	ck_assert_ptr_null(s);
-	ck_assert_ptr_nonnull(strstr(err.msg, "PostgreSQL"));
-	ck_assert_int_eq(gk_store_open("postgres://db.example/gikev2", false, &s, &err), GK_E_UNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "PostgreSQL"));
+	ck_assert_int_eq(gk_store_open("postgres://db.example/gikev2", false, &s, err, sizeof(err)), GK_E_UNSUPPORTED);
 	ck_assert_int_eq(access("postgresql:", F_OK), -1);
 }
 END_TEST

@@ -91,8 +91,8 @@ void rf_setup(const char *prog, const char *tmp_prefix)
 	snprintf(dir, sizeof(dir), "/tmp/%s-XXXXXX", tmp_prefix);
 	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/gcks.db", dir);
-	gk_store_err err;
-	ck_assert_msg(gk_store_open(db, true, &store, &err) == GK_OK, "%s", err.msg);
+	char err[GK_STORE_ERR_MAX];
+	ck_assert_msg(gk_store_open(db, true, &store, err, sizeof(err)) == GK_OK, "%s", err);
 	fn_init(&net);
 	gk_gcks_config_default(&gcfg);
 	gcks_key = cg_key_ec("P-256");
