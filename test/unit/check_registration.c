@@ -2837,7 +2837,7 @@ END_TEST
 
 /* Added to the first Sender-ID of the next allocation, then cleared: the test's stand-in for a
  * GCKS that hands out a Sender-ID beyond the GWP_SENDER_ID_BITS it announces (linked with
- * -Wl,--wrap=gk_keys_sender_ids_alloc; see mk/registration-tests.am). */
+ * -Wl,--wrap=gk_keys_sender_ids_alloc; see mk/tests-fakenet.am). */
 static uint32_t sid_shift;
 
 gk_status __real_gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
