@@ -5,37 +5,35 @@
 #include <string.h>
 #include "addr.h"
 
-static gk_status parse_port(const char *s, unsigned *port, const char **why)
+static gk_status parse_port(const char *s, unsigned *port, char *err, size_t errlen)
 {
 	char *end;
 	unsigned long v = strtoul(s, &end, 10);
 	if (!*s || *end || v == 0 || v > 65535)
-		return *why = "port must be a number from 1 to 65535", GK_E_INVAL;
+		return gk_seterr(err, errlen, "port must be a number from 1 to 65535"), GK_E_INVAL;
 	*port = (unsigned)v;
 	return GK_OK;
 }
 
 gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr_storage *out,
-			const char **why)
+			char *err, size_t errlen)
 {
 	char host[INET6_ADDRSTRLEN + 8];
-	const char *dummy, *port_s = NULL;
+	const char *port_s = NULL;
 	unsigned port = default_port;
-	if (!why)
-		why = &dummy;
 	memset(out, 0, sizeof(*out));
 	if (!text || strlen(text) >= sizeof(host))
-		return *why = "address too long", GK_E_INVAL;
+		return gk_seterr(err, errlen, "address too long"), GK_E_INVAL;
 	if (text[0] == '[') {
 		const char *close = strchr(text, ']');
 		if (!close)
-			return *why = "missing ] in IPv6 address", GK_E_INVAL;
+			return gk_seterr(err, errlen, "missing ] in IPv6 address"), GK_E_INVAL;
 		memcpy(host, text + 1, (size_t)(close - text - 1));
 		host[close - text - 1] = 0;
 		if (close[1] == ':')
 			port_s = close + 2;
 		else if (close[1])
-			return *why = "unexpected text after ]", GK_E_INVAL;
+			return gk_seterr(err, errlen, "unexpected text after ]"), GK_E_INVAL;
 	} else {
 		const char *colon = strchr(text, ':');
 		if (colon && strchr(colon + 1, ':')) {
@@ -47,10 +45,10 @@ gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr
 			port_s = colon ? colon + 1 : NULL;
 		}
 	}
-	if (port_s && parse_port(port_s, &port, why))
+	if (port_s && parse_port(port_s, &port, err, errlen))
 		return GK_E_INVAL;
 	if (port == 0 || port > 65535)
-		return *why = "no port given", GK_E_INVAL;
+		return gk_seterr(err, errlen, "no port given"), GK_E_INVAL;
 	struct sockaddr_in *in = (struct sockaddr_in *)out;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
 	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
@@ -63,7 +61,7 @@ gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr
 		in6->sin6_port = htons((uint16_t)port);
 		return GK_OK;
 	}
-	return *why = "not a numeric IPv4 or IPv6 address", GK_E_INVAL;
+	return gk_seterr(err, errlen, "not a numeric IPv4 or IPv6 address"), GK_E_INVAL;
 }
 
 char *gk_addr_text(const struct sockaddr *sa, char *buf, size_t len)

@@ -8,9 +8,9 @@
 #include "status.h"
 
 /* Parses numeric addresses only (no DNS: a key server must not depend on resolvers).
- * *why gets a static reason on failure. */
+ * err gets the reason on failure. */
 gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr_storage *out,
-			const char **why);
+			char *err, size_t errlen);
 char *gk_addr_text(const struct sockaddr *sa, char *buf, size_t len);
 socklen_t gk_addr_len(const struct sockaddr *sa);
 unsigned gk_addr_port(const struct sockaddr *sa);

@@ -18,39 +18,36 @@ static int hexv(int c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static gk_status parse_keyid(const char *v, gk_ident *out, const char **why)
+static gk_status parse_keyid(const char *v, gk_ident *out, char *err, size_t errlen)
 {
 	size_t n = strlen(v);
 	if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
 		v += 2;
 		n -= 2;
 		if (n % 2 || n / 2 > GK_IDENT_MAX)
-			return *why = "hex key ID needs an even number of digits, at most 510", GK_E_INVAL;
+			return gk_seterr(err, errlen, "hex key ID needs an even number of digits, at most 510"), GK_E_INVAL;
 		for (size_t i = 0; i < n; i += 2) {
 			int hi = hexv((unsigned char)v[i]), lo = hexv((unsigned char)v[i + 1]);
 			if (hi < 0 || lo < 0)
-				return *why = "bad hex digit in key ID", GK_E_INVAL;
+				return gk_seterr(err, errlen, "bad hex digit in key ID"), GK_E_INVAL;
 			out->data[i / 2] = (uint8_t)(hi << 4 | lo);
 		}
 		out->len = (uint8_t)(n / 2);
 		return GK_OK;
 	}
 	if (n > GK_IDENT_MAX)
-		return *why = "key ID longer than 255 octets", GK_E_INVAL;
+		return gk_seterr(err, errlen, "key ID longer than 255 octets"), GK_E_INVAL;
 	memcpy(out->data, v, n);
 	out->len = (uint8_t)n;
 	return GK_OK;
 }
 
-gk_status gk_ident_parse(const char *text, gk_ident *out, const char **why)
+gk_status gk_ident_parse(const char *text, gk_ident *out, char *err, size_t errlen)
 {
-	const char *dummy;
-	if (!why)
-		why = &dummy;
 	memset(out, 0, sizeof(*out));
 	const char *colon = text ? strchr(text, ':') : NULL;
 	if (!colon)
-		return *why = "identity must look like fqdn:NAME, email:ADDR, ipv4:ADDR, ipv6:ADDR or keyid:TEXT", GK_E_INVAL;
+		return gk_seterr(err, errlen, "identity must look like fqdn:NAME, email:ADDR, ipv4:ADDR, ipv6:ADDR or keyid:TEXT"), GK_E_INVAL;
 	size_t plen = (size_t)(colon - text);
 	const char *v = colon + 1;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
@@ -58,36 +55,36 @@ gk_status gk_ident_parse(const char *text, gk_ident *out, const char **why)
 			continue;
 		out->type = prefixes[i].type;
 		if (!*v)
-			return *why = "identity value is empty", GK_E_INVAL;
+			return gk_seterr(err, errlen, "identity value is empty"), GK_E_INVAL;
 		switch (out->type) {
 		case GK_ID_IPV4_ADDR:
 			if (inet_pton(AF_INET, v, out->data) != 1)
-				return *why = "not an IPv4 address", GK_E_INVAL;
+				return gk_seterr(err, errlen, "not an IPv4 address"), GK_E_INVAL;
 			out->len = 4;
 			return GK_OK;
 		case GK_ID_IPV6_ADDR:
 			if (inet_pton(AF_INET6, v, out->data) != 1)
-				return *why = "not an IPv6 address", GK_E_INVAL;
+				return gk_seterr(err, errlen, "not an IPv6 address"), GK_E_INVAL;
 			out->len = 16;
 			return GK_OK;
 		case GK_ID_KEY_ID:
-			return parse_keyid(v, out, why);
+			return parse_keyid(v, out, err, errlen);
 		default: {
 			size_t n = strlen(v);
 			if (n > GK_IDENT_MAX)
-				return *why = "identity longer than 255 octets", GK_E_INVAL;
+				return gk_seterr(err, errlen, "identity longer than 255 octets"), GK_E_INVAL;
 			for (size_t j = 0; j < n; j++)
 				if (!isgraph((unsigned char)v[j]) || v[j] == '\\')
-					return *why = "identity contains spaces, control characters or a backslash", GK_E_INVAL;
+					return gk_seterr(err, errlen, "identity contains spaces, control characters or a backslash"), GK_E_INVAL;
 			if (out->type == GK_ID_RFC822_ADDR && !strchr(v, '@'))
-				return *why = "email identity needs an @", GK_E_INVAL;
+				return gk_seterr(err, errlen, "email identity needs an @"), GK_E_INVAL;
 			memcpy(out->data, v, n);
 			out->len = (uint8_t)n;
 			return GK_OK;
 		}
 		}
 	}
-	return *why = "unknown identity type (use fqdn, email, ipv4, ipv6 or keyid)", GK_E_INVAL;
+	return gk_seterr(err, errlen, "unknown identity type (use fqdn, email, ipv4, ipv6 or keyid)"), GK_E_INVAL;
 }
 
 static bool printable(const uint8_t *p, size_t n)

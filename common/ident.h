@@ -18,8 +18,8 @@ typedef struct gk_ident {
 	uint8_t data[GK_IDENT_MAX];
 } gk_ident;
 
-/* Parses the text form. GK_E_INVAL with a reason in *why (static string) on bad input. */
-gk_status gk_ident_parse(const char *text, gk_ident *out, const char **why);
+/* Parses the text form. GK_E_INVAL with the reason in err on bad input. */
+gk_status gk_ident_parse(const char *text, gk_ident *out, char *err, size_t errlen);
 /* Canonical text form (lower-case prefix; IP addresses in inet_ntop form; key IDs as text when
  * printable, else "keyid:0x..."; octets of a name that are not printable ASCII as \xNN, so the
  * text of an identity from the network is one line of plain characters). buf must hold

@@ -29,6 +29,9 @@ typedef enum gk_status {
 /* Short stable name of a status ("truncated", ...), never NULL. */
 const char *gk_status_str(gk_status st);
 
+/* Room for any detail message a module writes into err/errlen. */
+#define GK_ERR_MAX 256
+
 /* Writes a detail message into a caller's err/errlen buffer (either may be NULL/0: no detail
  * wanted). The one convention for error details between modules. */
 void gk_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -139,13 +139,13 @@ gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen)
 gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen)
 {
 	gk_ident mid;
-	const char *why;
+	char why[GK_ERR_MAX] = "";
 	gcks_group *grp = group_by_name(g, group);
 	if (!grp) {
 		snprintf(msg, msglen, "no group %s", group);
 		return GK_E_NOT_FOUND;
 	}
-	if (gk_ident_parse(member, &mid, &why)) {
+	if (gk_ident_parse(member, &mid, why, sizeof(why))) {
 		snprintf(msg, msglen, "%s: %s", member, why);
 		return GK_E_INVAL;
 	}

@@ -247,7 +247,8 @@ static int cmd_init(const ctl *c, int argc, char **argv)
 		{ "key-type", required_argument, NULL, 't' }, { "cert", required_argument, NULL, 'c' },
 		{ "ca", required_argument, NULL, 'a' }, { 0 },
 	};
-	const char *id_text = "fqdn:gcks.local", *key = NULL, *type = "ecdsa-p256", *cert = NULL, *ca = NULL, *why;
+	const char *id_text = "fqdn:gcks.local", *key = NULL, *type = "ecdsa-p256", *cert = NULL, *ca = NULL;
+	char why[GK_ERR_MAX] = "";
 	int o;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -262,7 +263,7 @@ static int cmd_init(const ctl *c, int argc, char **argv)
 	}
 	gk_gcks_identity id;
 	memset(&id, 0, sizeof(id));
-	if (gk_ident_parse(id_text, &id.id, &why)) {
+	if (gk_ident_parse(id_text, &id.id, why, sizeof(why))) {
 		fprintf(stderr, "gcksctl: --id %s: %s\n", id_text, why);
 		return EXIT_USAGE;
 	}

@@ -345,9 +345,9 @@ static int listen_all(gcksd *d, const char **addrs, size_t n)
 	}
 	for (size_t i = 0; i < n && d->nudp < MAX_LISTEN; i++) {
 		struct sockaddr_storage a;
-		const char *why;
+		char why[GK_ERR_MAX] = "";
 		char err[256];
-		if (gk_addr_parse(addrs[i], 848, &a, &why)) {
+		if (gk_addr_parse(addrs[i], 848, &a, why, sizeof(why))) {
 			gk_err("--listen %s: %s", addrs[i], why);
 			return -1;
 		}

@@ -886,12 +886,12 @@ static bool h_ipproto(ctx *c, const yaml_node_t *n, void *obj, const field *f)
 static bool h_ident(ctx *c, const yaml_node_t *n, void *obj, const field *f)
 {
 	const char *s = scalar(c, n, "an identity such as keyid:name or fqdn:host.example");
-	const char *why = NULL;
+	char why[GK_ERR_MAX] = "";
 	gk_ident id;
 	if (!s)
 		return false;
-	if (gk_ident_parse(s, &id, &why) != GK_OK)
-		return fail(c, n, "invalid identity '%s': %s", q(c, s), why ? why : "bad syntax");
+	if (gk_ident_parse(s, &id, why, sizeof(why)) != GK_OK)
+		return fail(c, n, "invalid identity '%s': %s", q(c, s), why);
 	memcpy((uint8_t *)obj + f->off, &id, sizeof(id));
 	return true;
 }
@@ -2222,7 +2222,7 @@ static void em_kv_ident(emitter *m, const char *k, const gk_ident *id)
 	gk_ident back;
 	gk_ident_text(id, text);
 	/* Only identities whose text parses back to them can be exported. */
-	if (gk_ident_parse(text, &back, NULL) != GK_OK || !gk_ident_eq(&back, id))
+	if (gk_ident_parse(text, &back, NULL, 0) != GK_OK || !gk_ident_eq(&back, id))
 		m->ok = false;
 	else
 		em_kv(m, k, text);

@@ -8,13 +8,13 @@
 #include "auth.h"
 #include "iana.h"
 
-gk_status gk_prefix_parse(const char *text, gk_prefix *out, const char **why)
+gk_status gk_prefix_parse(const char *text, gk_prefix *out, char *err, size_t errlen)
 {
 	char buf[64];
 	const char *slash = strchr(text, '/');
 	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
 	memset(out, 0, sizeof(*out));
-	*why = "not an address or ADDRESS/LENGTH";
+	gk_seterr(err, errlen, "not an address or ADDRESS/LENGTH");
 	if (alen == 0 || alen >= sizeof(buf))
 		return GK_E_INVAL;
 	memcpy(buf, text, alen);
@@ -31,17 +31,17 @@ gk_status gk_prefix_parse(const char *text, gk_prefix *out, const char **why)
 		char *end;
 		unsigned long l = strtoul(slash + 1, &end, 10);
 		if (!slash[1] || *end || l > max) {
-			*why = "bad prefix length";
+			gk_seterr(err, errlen, "bad prefix length");
 			return GK_E_INVAL;
 		}
 		out->len = (uint8_t)l;
 	}
 	for (unsigned b = out->len; b < max; b++)
 		if (out->addr[b / 8] & (0x80 >> (b % 8))) {
-			*why = "host bits set after the prefix length";
+			gk_seterr(err, errlen, "host bits set after the prefix length");
 			return GK_E_INVAL;
 		}
-	*why = NULL;
+	gk_seterr(err, errlen, "%s", "");
 	return GK_OK;
 }
 

@@ -22,8 +22,8 @@ typedef struct gk_prefix {
 } gk_prefix;
 
 /* "192.0.2.0/24", "2001:db8::/32", or one address (a /32 or /128). Host bits must be zero.
- * GK_E_INVAL with *why set on anything else. */
-gk_status gk_prefix_parse(const char *text, gk_prefix *out, const char **why);
+ * GK_E_INVAL with the reason in err on anything else. */
+gk_status gk_prefix_parse(const char *text, gk_prefix *out, char *err, size_t errlen);
 
 /* Is every address of the destination range multicast, or inside one of the allowed prefixes? */
 bool gk_gm_dst_allowed(const gk_ts_spec *dst, const gk_prefix *allow, size_t nallow);

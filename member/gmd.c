@@ -617,7 +617,8 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	gk_gm_config_default(&d.cfg);
 	const char *gcks = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL, *gpub = NULL;
-	const char *local = NULL, *why, *user = GK_GMD_USER;
+	const char *local = NULL, *user = GK_GMD_USER;
+	char why[GK_ERR_MAX] = "";
 	int level = GK_LOG_INFO, c, rc = 1;
 	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
 	unsigned ike_lifetime_s = IKE_LIFETIME_S;
@@ -627,7 +628,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'g': gcks = optarg; break;
 		case 'i':
-			if (gk_ident_parse(optarg, &d.cfg.id, &why)) {
+			if (gk_ident_parse(optarg, &d.cfg.id, why, sizeof(why))) {
 				fprintf(stderr, "gmd: --id %s: %s\n", optarg, why);
 				return 1;
 			}
@@ -635,7 +636,7 @@ int main(int argc, char **argv)
 			break;
 		case 'G':
 			if (d.cfg.ngroups == GK_GM_MAX_GROUPS ||
-			    gk_ident_parse(optarg, &d.cfg.groups[d.cfg.ngroups], &why)) {
+			    gk_ident_parse(optarg, &d.cfg.groups[d.cfg.ngroups], why, sizeof(why))) {
 				fprintf(stderr, "gmd: --group %s: %s\n", optarg,
 					d.cfg.ngroups == GK_GM_MAX_GROUPS ? "too many groups" : why);
 				return 1;
@@ -708,13 +709,13 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'I':
-			if (gk_ident_parse(optarg, &d.cfg.gcks_id, &why)) {
+			if (gk_ident_parse(optarg, &d.cfg.gcks_id, why, sizeof(why))) {
 				fprintf(stderr, "gmd: --gcks-id %s: %s\n", optarg, why);
 				return 1;
 			}
 			break;
 		case 'A':
-			if (d.cfg.nallow == MAX_ALLOW || gk_prefix_parse(optarg, &d.allow[d.cfg.nallow], &why)) {
+			if (d.cfg.nallow == MAX_ALLOW || gk_prefix_parse(optarg, &d.allow[d.cfg.nallow], why, sizeof(why))) {
 				fprintf(stderr, "gmd: --allow-selector %s: %s\n", optarg,
 					d.cfg.nallow == MAX_ALLOW ? "too many prefixes (16 at most)" : why);
 				return 1;
@@ -759,7 +760,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmd: --ca needs --gcks-id: the identity the GCKS must authenticate as\n");
 		return 1;
 	}
-	if (gk_addr_parse(gcks, GCKS_DEFAULT_PORT, &d.gcks, &why)) {
+	if (gk_addr_parse(gcks, GCKS_DEFAULT_PORT, &d.gcks, why, sizeof(why))) {
 		fprintf(stderr, "gmd: --gcks %s: %s\n", gcks, why);
 		return 1;
 	}
@@ -793,7 +794,7 @@ int main(int argc, char **argv)
 	}
 	struct sockaddr_storage la;
 	if (local) {
-		if (gk_addr_parse(local, 0, &la, &why) && gk_addr_parse(local, 65535, &la, &why)) {
+		if (gk_addr_parse(local, 0, &la, why, sizeof(why)) && gk_addr_parse(local, 65535, &la, why, sizeof(why))) {
 			fprintf(stderr, "gmd: --local %s: %s\n", local, why);
 			goto out;
 		}

@@ -177,7 +177,8 @@ static void member_event(void *ctx, const gk_gm_event *ev)
 static void start_member(flood *f, slot *s)
 {
 	char text[GK_IDENT_TEXT_MAX];
-	const char *why, *u = strstr(f->id_format, "%u");
+	char why[GK_ERR_MAX] = "";
+	const char *u = strstr(f->id_format, "%u");
 	uint32_t i = f->next_member++ % f->members;
 	snprintf(text, sizeof(text), "%.*s%u%s", (int)(u - f->id_format), f->id_format, i, u + 2);
 	gk_gm_config_default(&s->cfg);
@@ -189,7 +190,7 @@ static void start_member(flood *f, slot *s)
 	s->registered = s->finished = false;
 	gk_gm_env env = { .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = s }, .send = member_send,
 			  .send_ctx = s, .event = member_event, .event_ctx = s };
-	if (gk_ident_parse(text, &s->cfg.id, &why) || gk_gm_new(&s->cfg, &env, &s->gm) || gk_gm_start(s->gm)) {
+	if (gk_ident_parse(text, &s->cfg.id, why, sizeof(why)) || gk_gm_new(&s->cfg, &env, &s->gm) || gk_gm_start(s->gm)) {
 		fprintf(stderr, "bench_flood: cannot start member %s\n", text);
 		exit(1);
 	}
@@ -463,7 +464,8 @@ int main(int argc, char **argv)
 	};
 	static flood F;
 	flood *f = &F;
-	const char *gcks = NULL, *psk_file = NULL, *group = "keyid:bench-1", *why;
+	const char *gcks = NULL, *psk_file = NULL, *group = "keyid:bench-1";
+	char why[GK_ERR_MAX] = "";
 	double seconds = 10;
 	int c;
 	f->id_format = "fqdn:gm-%u.bench.example";
@@ -494,7 +496,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	gk_log_init("bench_flood", GK_LOG_ERROR);
-	if (gk_addr_parse(gcks, 848, &f->gcks, &why) || gk_ident_parse(group, &f->group_id, &why)) {
+	if (gk_addr_parse(gcks, 848, &f->gcks, why, sizeof(why)) || gk_ident_parse(group, &f->group_id, why, sizeof(why))) {
 		fprintf(stderr, "bench_flood: %s\n", why);
 		return 2;
 	}

@@ -323,7 +323,7 @@ static void on_timer(uv_timer_t *t)
 static void start_member(bench *b, slot *s, uint32_t member)
 {
 	char text[GK_IDENT_TEXT_MAX];
-	const char *why;
+	char why[GK_ERR_MAX] = "";
 	/* --id-format holds one %u: the member number goes there */
 	const char *u = strstr(b->id_format, "%u");
 	snprintf(text, sizeof(text), "%.*s%u%s", (int)(u - b->id_format), b->id_format, member, u + 2);
@@ -342,8 +342,8 @@ static void start_member(bench *b, slot *s, uint32_t member)
 	b->inflight++;
 	gk_gm_env env = { .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = s }, .send = send_cb,
 			  .send_ctx = s, .event = event_cb, .event_ctx = s };
-	if (gk_ident_parse(text, &s->cfg.id, &why)) {
-		s->why = why;
+	if (gk_ident_parse(text, &s->cfg.id, why, sizeof(why))) {
+		s->why = "invalid member identity (--id-format)";
 		s->finished = true;
 	} else if (gk_gm_new(&s->cfg, &env, &s->gm) || gk_gm_start(s->gm)) {
 		s->why = "cannot start the member core";
@@ -589,7 +589,8 @@ int main(int argc, char **argv)
 	};
 	static bench B;
 	bench *b = &B;
-	const char *gcks = NULL, *psk_file = NULL, *why;
+	const char *gcks = NULL, *psk_file = NULL;
+	char why[GK_ERR_MAX] = "";
 	double crypto_seconds = 3, settle_seconds = 0;
 	int c;
 	b->id_format = "fqdn:gm-%u.bench.example";
@@ -618,7 +619,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	gk_log_init("bench", GK_LOG_ERROR);
-	if (gk_addr_parse(gcks, 848, &b->gcks, &why) || gk_ident_parse(b->group, &b->group_id, &why)) {
+	if (gk_addr_parse(gcks, 848, &b->gcks, why, sizeof(why)) || gk_ident_parse(b->group, &b->group_id, why, sizeof(why))) {
 		fprintf(stderr, "bench: %s\n", why);
 		return 2;
 	}

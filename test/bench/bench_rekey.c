@@ -207,13 +207,13 @@ static int set_identity(const char *path, EVP_PKEY *k)
 	gk_store *s;
 	char err[GK_STORE_ERR_MAX];
 	gk_gcks_identity id;
-	const char *why;
+	char why[GK_ERR_MAX] = "";
 	memset(&id, 0, sizeof(id));
 	if (gk_store_open(path, false, &s, err, sizeof(err))) {
 		fprintf(stderr, "bench_rekey: %s\n", err);
 		return -1;
 	}
-	gk_ident_parse("fqdn:gcks.bench.example", &id.id, &why);
+	gk_ident_parse("fqdn:gcks.bench.example", &id.id, why, sizeof(why));
 	id.sign_key_pem = key_pem(k);
 	int rc = id.sign_key_pem && gk_store_identity_set(s, &id, "bench", (int64_t)time(NULL)) == GK_OK ? 0 : -1;
 	free(id.sign_key_pem);

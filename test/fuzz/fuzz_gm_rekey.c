@@ -93,8 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT((sign = d2i_AutoPrivateKey(NULL, &p, sizeof(fk_p256_priv))));
 		gk_log_init("fuzz_gm_rekey", getenv("GK_FUZZ_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
 		gk_ident id;
-		const char *why = NULL;
-		FUZZ_ASSERT(gk_ident_parse(FG_GROUP, &id, &why) == GK_OK);
+		char why[GK_ERR_MAX] = "";
+		FUZZ_ASSERT(gk_ident_parse(FG_GROUP, &id, why, sizeof(why)) == GK_OK);
 		gk_gm_groups_env env = { .clock = { .now_ms = clock_ms } };
 		FUZZ_ASSERT(gk_gm_groups_new(&env, &id, 1, &gg) == GK_OK);
 		fg_registered_state(&gs);

@@ -17,11 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	gk_ident id, id2;
 	char buf[GK_IDENT_TEXT_MAX], buf2[GK_IDENT_TEXT_MAX];
-	const char *why = NULL;
-	if (gk_ident_parse(text, &id, &why) == GK_OK) {
+	char why[GK_ERR_MAX] = "";
+	if (gk_ident_parse(text, &id, why, sizeof(why)) == GK_OK) {
 		gk_ident_text(&id, buf);
 		FUZZ_ASSERT(strlen(buf) < GK_IDENT_TEXT_MAX);
-		FUZZ_ASSERT(gk_ident_parse(buf, &id2, &why) == GK_OK);
+		FUZZ_ASSERT(gk_ident_parse(buf, &id2, why, sizeof(why)) == GK_OK);
 		FUZZ_ASSERT(gk_ident_eq(&id, &id2));
 		FUZZ_ASSERT(strcmp(gk_ident_text(&id2, buf2), buf) == 0);
 	} else {

@@ -68,8 +68,8 @@ gk_status __wrap_gk_dh_new(uint16_t group, gk_dh **out)
 static gk_ident ident(const char *text)
 {
 	gk_ident id;
-	const char *why = NULL;
-	FUZZ_ASSERT(gk_ident_parse(text, &id, &why) == GK_OK);
+	char why[GK_ERR_MAX] = "";
+	FUZZ_ASSERT(gk_ident_parse(text, &id, why, sizeof(why)) == GK_OK);
 	return id;
 }
 

@@ -199,8 +199,8 @@ static bool member_request(member *m, uint8_t exchange, const gk_out_pl *pl, siz
 static bool member_gsa_auth(member *m, const char *group, size_t frag_len)
 {
 	gk_ident mid, gid;
-	const char *why;
-	check(gk_ident_parse(m->id, &mid, &why) == GK_OK && gk_ident_parse(group, &gid, &why) == GK_OK, "ids");
+	char why[GK_ERR_MAX] = "";
+	check(gk_ident_parse(m->id, &mid, why, sizeof(why)) == GK_OK && gk_ident_parse(group, &gid, why, sizeof(why)) == GK_OK, "ids");
 	gk_pl_id idi = { .id_type = mid.type, .data = GK_CHUNK(mid.data, mid.len) };
 	gk_pl_id idg = { .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
 	gk_wbuf body, octets;
@@ -225,8 +225,8 @@ static bool member_gsa_auth(member *m, const char *group, size_t frag_len)
 static bool member_registration(member *m, const char *group)
 {
 	gk_ident gid;
-	const char *why;
-	check(gk_ident_parse(group, &gid, &why) == GK_OK, "group id");
+	char why[GK_ERR_MAX] = "";
+	check(gk_ident_parse(group, &gid, why, sizeof(why)) == GK_OK, "group id");
 	gk_pl_id idg = { .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
 	gk_out_pl pl[] = { { GK_PL_IDg, false, &idg } };
 	return member_request(m, GK_EXCH_GSA_REGISTRATION, pl, 1, 0);

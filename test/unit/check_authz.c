@@ -616,10 +616,10 @@ START_TEST(wire_identity_escaped_in_log)
 	id.len = 7;
 	memcpy(id.data, "a\\x0ab\n", 7);
 	ck_assert_str_eq(gk_ident_text(&id, t), "fqdn:a\\x5cx0ab\\x0a");
-	const char *why = NULL;
-	ck_assert_int_eq(gk_ident_parse("fqdn:a\\b", &id, &why), GK_E_INVAL);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_int_eq(gk_ident_parse("fqdn:a\\b", &id, why, sizeof(why)), GK_E_INVAL);
 	ck_assert_str_eq(why, "identity contains spaces, control characters or a backslash");
-	ck_assert_int_eq(gk_ident_parse("keyid:a\\b", &id, &why), GK_OK);
+	ck_assert_int_eq(gk_ident_parse("keyid:a\\b", &id, why, sizeof(why)), GK_OK);
 	ck_assert_str_eq(gk_ident_text(&id, t), "keyid:0x615c62");
 }
 END_TEST

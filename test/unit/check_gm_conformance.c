@@ -94,8 +94,8 @@ static void setup(void)
 	clock_ms = 0;
 	reregistrations = 0;
 	gk_ident g;
-	const char *why = NULL;
-	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, &why), GK_OK);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, why, sizeof(why)), GK_OK);
 	gk_gm_groups_env env = { .clock = { .now_ms = fake_now }, .events = events, .reregister = on_reregister };
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &groups), GK_OK);
 }
@@ -106,8 +106,8 @@ static void reopen_with_sink(bool sender)
 	gk_gm_groups_free(groups);
 	memset(&sink, 0, sizeof(sink));
 	gk_ident g;
-	const char *why = NULL;
-	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, &why), GK_OK);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, why, sizeof(why)), GK_OK);
 	gk_gm_groups_env env = { .clock = { .now_ms = fake_now }, .events = events, .reregister = on_reregister,
 				 .sink = (gk_sasink *)(void *)&fake_sink, .sender = sender };
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &groups), GK_OK);

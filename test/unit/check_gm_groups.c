@@ -33,8 +33,8 @@ static void setup(void)
 	events = tmpfile();
 	ck_assert_ptr_nonnull(events);
 	gk_ident g;
-	const char *why = NULL;
-	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, &why), GK_OK);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, why, sizeof(why)), GK_OK);
 	gk_gm_groups_env env = { .clock = { .now_ms = fake_now }, .events = events };
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &groups), GK_OK);
 }

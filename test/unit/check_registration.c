@@ -588,9 +588,9 @@ START_TEST(unicast_selector_refused)
 	pol_put(&g);
 	start_gcks();
 	gk_prefix allow[2];
-	const char *why;
-	ck_assert_int_eq(gk_prefix_parse("198.51.100.0/24", &allow[0], &why), GK_OK);
-	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/26", &allow[1], &why), GK_OK);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_int_eq(gk_prefix_parse("198.51.100.0/24", &allow[0], why, sizeof(why)), GK_OK);
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/26", &allow[1], why, sizeof(why)), GK_OK);
 	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
 	fn_member *plain = join(&c);
 	c = gm_psk("fqdn:r2.example", G1);
@@ -1494,8 +1494,8 @@ END_TEST
 static void join_plain_and_allowed(gk_gm_config (*mk)(const char *, const char *), gk_prefix *allow,
 				   fn_member **plain, fn_member **allowed)
 {
-	const char *why;
-	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", allow, &why), GK_OK);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/24", allow, why, sizeof(why)), GK_OK);
 	gk_gm_config c = mk("fqdn:r1.example", G1);
 	*plain = join(&c);
 	c = mk("fqdn:r2.example", G1);
@@ -1892,8 +1892,8 @@ START_TEST(unacceptable_policy_reported)
 	pol_put(&g);
 	start_gcks();
 	gk_prefix allow;
-	const char *why;
-	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/26", &allow, &why), GK_OK);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_int_eq(gk_prefix_parse("192.0.2.0/26", &allow, why, sizeof(why)), GK_OK);
 	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
 	fn_member *refusing = join(&c);
 	c = gm_psk("fqdn:r2.example", G1);

@@ -92,8 +92,8 @@ static mode_t file_mode(const char *suffix)
 
 static void ident(const char *text, gk_ident *id)
 {
-	const char *why = NULL;
-	ck_assert_msg(gk_ident_parse(text, id, &why) == GK_OK, "%s: %s", text, why);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_msg(gk_ident_parse(text, id, why, sizeof(why)) == GK_OK, "%s: %s", text, why);
 }
 
 static void ts(gk_ts_spec *t, const char *lo, const char *hi, uint8_t proto, uint16_t plo,

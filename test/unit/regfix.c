@@ -33,8 +33,8 @@ static size_t nmember_certs;
 gk_ident ident(const char *text)
 {
 	gk_ident id;
-	const char *why = NULL;
-	ck_assert_msg(gk_ident_parse(text, &id, &why) == GK_OK, "%s: %s", text, why);
+	char why[GK_ERR_MAX] = "";
+	ck_assert_msg(gk_ident_parse(text, &id, why, sizeof(why)) == GK_OK, "%s: %s", text, why);
 	return id;
 }
 
