@@ -20,7 +20,7 @@ set -euo pipefail
 B=${GK_BUILDDIR:-$(pwd)}
 . "$(dirname "$0")/tap.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (service accounts, a network namespace)"
-for t in ip setpriv python3 systemd-analyze timeout make; do
+for t in ip setpriv python3 systemd-analyze timeout make groupadd groupdel; do
 	command -v "$t" >/dev/null || skip "$t is needed"
 done
 # make of this build, outside the make check that runs this script
@@ -36,13 +36,14 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/gk-install.XXXXXX")
 chmod 755 "$W" # the service accounts reach their files through it
 [ -n "${GK_DEBUG:-}" ] && set -x
 D=$W/root NS=gk-inst-$$
-pids=()
+pids=() groups=()
 fails=0
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	ip netns del "$NS" 2>/dev/null || true
+	for p in "${groups[@]}"; do groupdel "$p" 2>/dev/null || true; done
 	if [ "$fails" -ne 0 ]; then
 		for f in "$W"/*.log; do
 			[ -f "$f" ] || continue
@@ -174,6 +175,28 @@ check "... naming $R/gcksd.sock.lock and the holder" grep -q \
 check "... and the socket still answers" "$GCKSCTL" --control "$R/gcksd.sock" status
 check "lock files are 0600, $gcks_user's, next to the database and the socket" \
 	test "$(stat -c '%a %U' "$S/gcks.db.lock" "$R/gcksd.sock.lock" | tr '\n' ' ')" = "600 $gcks_user 600 $gcks_user "
+
+# 5b. started unprivileged, gcksd gives the control socket to the admin group its account is in
+# (systemd: SupplementaryGroups=); a group it is not in is refused (exit 5)
+GA=gkadm$$
+groupadd "$GA" && groups+=("$GA")
+rc=0
+ip netns exec "$NS" setpriv --reuid="$gcks_user" --regid="$gcks_user" --groups "$(getent group "$GA" | cut -d: -f3)" \
+	"$GCKSD" --foreground --db "$S/other.db" --control "$R/admin.sock" --listen 127.0.0.1:10848 \
+	--admin-group "$GA" >"$W/admin.log" 2>&1 &
+pids+=($!)
+GPA=$!
+for _ in $(seq 100); do grep -q 'gcksd ready' "$W/admin.log" && break; sleep 0.1; done
+check "unprivileged gcksd --admin-group $GA (a group of its account): the control socket is $gcks_user:$GA 0660" \
+	test "$(stat -c '%U:%G %a' "$R/admin.sock")" = "$gcks_user:$GA 660"
+kill -TERM "$GPA"
+wait "$GPA" 2>/dev/null || true
+rc=0
+ip netns exec "$NS" setpriv --reuid="$gcks_user" --regid="$gcks_user" --init-groups \
+	"$GCKSD" --foreground --db "$S/other.db" --control "$R/admin.sock" --listen 127.0.0.1:10848 \
+	--admin-group "$GA" >"$W/admin2.log" 2>&1 || rc=$?
+check "unprivileged gcksd --admin-group of a group its account is not in: exit 5" test "$rc" = 5
+check "... saying so" grep -q "control socket: .*(is $gcks_user in the admin group?)" "$W/admin2.log"
 
 # 6. the installed gmd registers, dropping to its account
 rc=0
