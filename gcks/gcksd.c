@@ -347,7 +347,8 @@ static int drop_capabilities(const gcksd_access *a, const char *control)
 }
 
 /* One gcksd per database and per control socket: a second one would share the database's
- * keys and, worse, unlink the first one's live control socket. The lock files sit next to them. */
+ * keys and, worse, unlink the first one's live control socket. The lock files sit next to them.
+ * The exit status: GK_EXIT_IN_USE when another gcksd holds one, 1 for any other failure. */
 static int lock_paths(gcksd *d, const char *db, const char *control)
 {
 	char path[4096], err[4200];
@@ -356,11 +357,16 @@ static int lock_paths(gcksd *d, const char *db, const char *control)
 	for (size_t i = 0; i < 2 && what[i]; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s.lock", what[i]) >= sizeof(path)) {
 			gk_err("%s: path too long", what[i]);
-			return -1;
+			return 1;
 		}
-		if (gk_lockfile_take(path, fd[i], err, sizeof(err))) {
+		gk_status st = gk_lockfile_take(path, fd[i], err, sizeof(err));
+		if (st == GK_E_STATE) {
 			gk_err("%s: one gcksd per database and control socket", err);
-			return -1;
+			return GK_EXIT_IN_USE;
+		}
+		if (st) {
+			gk_err("%s", err);
+			return 1;
 		}
 	}
 	return 0;
@@ -541,10 +547,9 @@ int main(int argc, char **argv)
 	}
 	if (access_resolve(user, user_given, admin, &acc) || prepare_paths(&acc, db, control))
 		return GK_EXIT_PRIVILEGE;
-	if (lock_paths(&d, db, control)) {
-		rc = GK_EXIT_IN_USE;
+	if ((rc = lock_paths(&d, db, control)))
 		goto out;
-	}
+	rc = 1;
 #ifdef M_TRIM_THRESHOLD
 	/* Every registration makes SQLite open and free a temporary b-tree with its page cache.
 	 * With glibc's default trim threshold each free gave the top of the heap back to the
