@@ -2,6 +2,7 @@
  * member) and asks the running daemon over its control socket (status, rekey, evict, and the
  * reload that follows a policy load).
  * Exit codes: 0 ok, 1 usage error, 2 validation error, 3 daemon not reachable, 4 other failure. */
+#include <config.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -36,6 +37,7 @@ typedef struct ctl {
 static void usage(FILE *f)
 {
 	fputs("usage: gcksctl [--db PATH] [--control PATH] [--json] COMMAND\n"
+	      "       gcksctl --help | --version\n"
 	      "(tables and messages for people; --json: JSON for programs)\n"
 	      "commands:\n"
 	      "  init [--id ID] [--key FILE] [--key-type ecdsa-p256|ecdsa-p384|ed25519|rsa]\n"
@@ -730,7 +732,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' }, { 0 },
 	};
 	ctl c = { .db = getenv("GIKEV2_DB") ? getenv("GIKEV2_DB") : DEFAULT_DB,
 		  .control = getenv("GIKEV2_CONTROL") ? getenv("GIKEV2_CONTROL") : DEFAULT_CONTROL };
@@ -742,6 +745,7 @@ int main(int argc, char **argv)
 		case 'c': c.control = optarg; break;
 		case 'j': c.json = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
+		case 'v': puts("gcksctl (" PACKAGE_NAME ") " PACKAGE_VERSION); return EXIT_OK;
 		default: return usage_error("unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}

@@ -59,6 +59,7 @@ static void usage(FILE *f)
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "             [--require-kwa] [--max-sas-per-identity N] [--ike-rekey-interval SECONDS]\n"
 	      "             [--ike-lifetime SECONDS]\n"
+	      "       gcksd --help | --version\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
 	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
@@ -438,6 +439,7 @@ int main(int argc, char **argv)
 		{ "require-kwa", no_argument, NULL, 7 }, { "max-sas-per-identity", required_argument, NULL, 8 },
 		{ "ike-rekey-interval", required_argument, NULL, 9 },
 		{ "ike-lifetime", required_argument, NULL, 10 },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -515,6 +517,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'V': puts("gcksd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 1;
 		}
 	}

@@ -90,6 +90,7 @@ static void usage(FILE *f)
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
 	      "           [--ike-lifetime SECONDS]\n"
+	      "       gmd --help | --version\n"
 	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
 	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23); --no-nat-t: no\n"
@@ -608,7 +609,7 @@ int main(int argc, char **argv)
 		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
 		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
 		{ "ike-lifetime", required_argument, NULL, 'X' },
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'v' }, { 0 },
 	};
 	gmd d;
 	memset(&d, 0, sizeof(d));
@@ -728,6 +729,7 @@ int main(int argc, char **argv)
 		case 'U': user = optarg; break;
 		case 'C': d.initial_contact = true; break;
 		case 'h': usage(stdout); return 0;
+		case 'v': puts("gmd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
@@ -743,7 +745,7 @@ int main(int argc, char **argv)
 		d.cfg.retry_max_ms = (retry_max_s > retry_s ? retry_max_s : retry_s) * 1000;
 		d.cfg.liveness_ms = liveness_s * 1000;
 		d.cfg.ike_lifetime_s = ike_lifetime_s;
-	d.cfg.keepalive_ms = keepalive_s * 1000;
+		d.cfg.keepalive_ms = keepalive_s * 1000;
 	}
 	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
 		usage(stderr);

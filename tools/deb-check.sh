@@ -25,6 +25,9 @@ grep -q ' ./usr/sbin/gmd$' "$T/list1" || fail "gikev2-member lacks gmd"
 grep -q ' ./lib/systemd/system/gmd@.service$' "$T/list1" || fail "gikev2-member lacks gmd@.service"
 ! grep -q 'gcksd' "$T/list1" || fail "gikev2-member holds parts of the server"
 grep -q 'examples/policies/video-multicast.yaml$' "$T/list2" || fail "gikev2-common lacks the example policies"
+grep -q ' ./usr/share/man/man8/gcksd.8.gz$' "$T/list0" || fail "gikev2-gcks lacks gcksd(8)"
+grep -q ' ./usr/share/man/man8/gmd.8.gz$' "$T/list1" || fail "gikev2-member lacks gmd(8)"
+grep -q ' ./usr/share/man/man5/gikev2-policy.5.gz$' "$T/list2" || fail "gikev2-common lacks gikev2-policy(5)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -qq "${debs[@]}" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "apt-get install failed"; }
 trap 'apt-get purge -y -qq gikev2-gcks gikev2-member gikev2-common >/dev/null 2>&1 || true; rm -rf "$T"' EXIT

@@ -67,6 +67,8 @@ $(mode "$D$tmpfilesdir/gikev2.conf")" = "644 644 644 644 644"
 check "docs: README.md, CONTROL.md, the example policies and their keys" test -f "$D$docdir/README.md" -a \
 	-f "$D$docdir/CONTROL.md" -a -f "$D$docdir/examples/policies/video-multicast.yaml" -a \
 	-f "$D$docdir/examples/policies/keys/node-a.psk" -a -f "$D$docdir/gmd.env.example"
+check "man pages: gcksd(8), gcksctl(8), gmd(8), gikev2-policy(5)" test -f "$D$mandir/man8/gcksd.8" -a \
+	-f "$D$mandir/man8/gcksctl.8" -a -f "$D$mandir/man8/gmd.8" -a -f "$D$mandir/man5/gikev2-policy.5"
 check "gmd@.service's instance directory $gk_sysconfdir/gmd is 0750, gcksd.env installed" \
 	test "$(mode "$D$gk_sysconfdir/gmd")" = 750 -a -f "$D$gk_sysconfdir/gcksd.env"
 check "gcksd.service runs $sbindir/gcksd on configure's state and runtime directories as $gcks_user" \

@@ -574,6 +574,18 @@ static void check_psk(uint16_t prf, const char *md, size_t outlen)
 	ck_assert_int_eq(gk_auth_psk_verify(prf, wrong, octets, GK_CHUNK(want, wlen)), GK_E_AUTH);
 	ck_assert_int_eq(gk_auth_psk_verify(prf, psk, octets, GK_CHUNK(want, wlen - 1)), GK_E_AUTH);
 	ck_assert_int_eq(gk_auth_psk_verify(prf, psk, octets, GK_CHUNK_EMPTY), GK_E_AUTH);
+	/* every octet of the MIC counts, the last as much as the first */
+	want[wlen - 1] ^= 0x80;
+	ck_assert_int_eq(gk_auth_psk_verify(prf, psk, octets, GK_CHUNK(want, wlen)), GK_E_AUTH);
+	want[wlen - 1] ^= 0x80;
+	want[wlen / 2] ^= 1;
+	ck_assert_int_eq(gk_auth_psk_verify(prf, psk, octets, GK_CHUNK(want, wlen)), GK_E_AUTH);
+	want[wlen / 2] ^= 1;
+	/* the right MIC with one octet more is not the MIC */
+	uint8_t longer[65];
+	memcpy(longer, want, wlen);
+	longer[wlen] = 0;
+	ck_assert_int_eq(gk_auth_psk_verify(prf, psk, octets, GK_CHUNK(longer, wlen + 1)), GK_E_AUTH);
 	want[0] ^= 1;
 	ck_assert_int_eq(gk_auth_psk_verify(prf, psk, octets, GK_CHUNK(want, wlen)), GK_E_AUTH);
 }

@@ -420,6 +420,37 @@ static void member_with_psk(gk_group_policy *g, const char *id, const char *psk)
 
 /* x is listed in G1 with PSK_A, in G2 with PSK_B, in G3 with PSK_A again: logged in with
  * PSK_A it joins G1 and G3, never G2 (neither by GSA_REGISTRATION nor by asking in GSA_AUTH). */
+/* A member's valid certificate of the CA, presented with a signature by another key (one who
+ * copied the certificate, not its key): refused, and the certificate with its own key is taken. */
+START_TEST(certificate_with_another_key)
+{
+	make_pki();
+	set_identity(gcks_cert, ca_cert);
+	gk_group_policy g;
+	pol_init(&g, G1);
+	pol_member(&g, "fqdn:m1.example", GK_MAUTH_CERT, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	EVP_PKEY *k, *thief = cg_key_ed25519();
+	X509 *x;
+	ck_assert_ptr_nonnull(thief);
+	member_cert("DNS:m1.example", false, &k, &x);
+	gk_gm_config c = gm_cert("fqdn:m1.example", G1, thief, x, ca_store);
+	fn_member *copied = join(&c);
+	run_member(copied);
+	failed(copied, GK_N_AUTHENTICATION_FAILED);
+	ck_assert_uint_eq(stats().established, 0);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	c = gm_cert("fqdn:m1.example", G1, k, x, ca_store);
+	fn_member *owner = join(&c);
+	run_member(owner);
+	registered(owner, 0);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	fn_free(&net); /* the members hold the keys until here */
+	EVP_PKEY_free(thief);
+}
+END_TEST
+
 START_TEST(credential_authorizes_only_its_groups)
 {
 	gk_group_policy g;
@@ -825,6 +856,7 @@ int main(void)
 	tcase_add_test(tc, unauthenticated_probe_learns_nothing);
 	tcase_add_test(tc, refusals_after_authentication);
 	tcase_add_test(tc, listed_credential_only);
+	tcase_add_test(tc, certificate_with_another_key);
 	tcase_add_test(tc, credential_authorizes_only_its_groups);
 	tcase_add_test(tc, certificate_does_not_open_psk_group);
 	tcase_add_test(tc, raw_key_does_not_open_other_group);

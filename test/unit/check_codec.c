@@ -117,6 +117,21 @@ START_TEST(malformed_structures_are_refused)
 	/* transform attribute TLV length 0xffff past the end */
 	ck_assert_int_eq(parse_hex(GK_PL_SA,
 		"0000 0014 0101 0001  0000 000c 0100 000c 000e ffff", &ar, &b), GK_E_TRUNCATED);
+	/* a TLV attribute ending exactly at the end of its transform is taken; one octet more is
+	 * past the end (the transform is 14 octets: 8 of header, 4 of attribute header, 2 of value) */
+	ck_assert_int_eq(parse_hex(GK_PL_SA,
+		"0000 0016 0101 0001  0000 000e 0100 000c 000e 0002 aabb", &ar, &b), GK_OK);
+	ck_assert_uint_eq(b.sa.proposals.items[0].transforms.items[0].attrs.items[0].value.len, 2);
+	ck_assert_int_eq(parse_hex(GK_PL_SA,
+		"0000 0016 0101 0001  0000 000e 0100 000c 000e 0003 aabb", &ar, &b), GK_E_TRUNCATED);
+	/* 3 octets left where an attribute header needs 4 */
+	ck_assert_int_eq(parse_hex(GK_PL_SA,
+		"0000 0013 0101 0001  0000 000b 0100 000c 000e 00", &ar, &b), GK_E_TRUNCATED);
+	/* a proposal exactly as long as the SA payload is taken; one octet more is past the end */
+	ck_assert_int_eq(parse_hex(GK_PL_SA, "0000 0009 0101 0100 aa", &ar, &b), GK_OK);
+	ck_assert_int_eq(parse_hex(GK_PL_SA, "0000 000a 0101 0100 aa", &ar, &b), GK_E_TRUNCATED);
+	/* SPI size 1 with the SPI octet missing: exactly one octet past the end */
+	ck_assert_int_eq(parse_hex(GK_PL_SA, "0000 0008 0101 0100", &ar, &b), GK_E_TRUNCATED);
 	/* key length TV attribute */
 	ck_assert_int_eq(parse_hex(GK_PL_SA,
 		"0000 0014 0101 0001  0000 000c 0100 000c 800e 0100", &ar, &b), GK_OK);

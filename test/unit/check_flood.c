@@ -291,6 +291,44 @@ END_TEST
 
 /* Cookies by rate: one request from each of many sources (none over its own share, the table
  * far from cookie_threshold): past cookie_rate in a second, COOKIE is asked for. */
+/* RFC 7296 2.6: with cookie_threshold half-open SAs, the next request is challenged (and not
+ * one earlier); a COOKIE of the right length but the wrong value makes no SA. */
+START_TEST(cookie_threshold_exact_and_forged_cookie)
+{
+	gcfg.cookie_threshold = 3;
+	start_gcks();
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 8, GK_KE_CURVE25519, &offer);
+	fl.answer_cookies = false;
+	for (unsigned i = 0; i < 3; i++) {
+		flood_one(&fl, i);
+		fn_flush(&net);
+	}
+	ck_assert_uint_eq(fl.answers, 3);
+	ck_assert_uint_eq(fl.cookies, 0);
+	ck_assert_uint_eq(stats().half_open, 3);
+	flood_one(&fl, 3);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.cookies, 1);
+	ck_assert_uint_eq(fl.answers, 3);
+	uint8_t forged[33];
+	memset(forged, 0x5a, sizeof(forged));
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	flood_build(&fl, fl.next_spi++, GK_CHUNK(forged, sizeof(forged)), &w);
+	struct sockaddr_in a = source(4);
+	fn_send_from(&net, &a, w.data, w.len);
+	gk_wbuf_free(&w);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.cookies, 2); /* challenged again */
+	ck_assert_uint_eq(fl.answers, 3);
+	ck_assert_uint_eq(fl.others, 0);
+	ck_assert_uint_eq(stats().half_open, 3);
+	flood_free(&fl);
+}
+END_TEST
+
 START_TEST(cookie_by_rate)
 {
 	start_gcks();
@@ -760,6 +798,7 @@ int main(void)
 	tcase_add_test(tc, flood_evicts_oldest);
 	tcase_add_test(tc, max_sas_evicts_half_open);
 	tcase_add_test(tc, cookie_by_rate);
+	tcase_add_test(tc, cookie_threshold_exact_and_forged_cookie);
 	tcase_add_test(tc, per_source_share);
 	tcase_add_test(tc, shared_source_member_registers);
 	tcase_add_test(tc, source_cap_needs_cookie);

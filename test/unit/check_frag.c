@@ -372,6 +372,115 @@ START_TEST(ike_sa_fragments_expire)
 }
 END_TEST
 
+/* One SKF fragment num of total (RFC 7383 2.5) of Message ID msg_id, made by hand: the
+ * builder never makes a set of more than GK_FRAG_MAX. */
+static void one_fragment(const gk_sk_keys *k, uint32_t msg_id, uint16_t num, uint16_t total, gk_msg *m)
+{
+	gk_wbuf w;
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 4);
+	gk_hdr h = { .spi_i = 1, .spi_r = 2, .next_payload = GK_PL_SKF, .exchange = GK_EXCH_GSA_AUTH,
+		     .flags = GK_FLAG_R, .msg_id = msg_id };
+	static const uint8_t part[40] = { 0 };
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	gk_hdr_build(&h, &w);
+	size_t sk_off = w.len;
+	gk_wbuf_u8(&w, num == 1 ? GK_PL_NOTIFY : GK_PL_NONE);
+	gk_wbuf_u8(&w, 0);
+	gk_wbuf_u16(&w, 0);
+	gk_wbuf_u16(&w, num);
+	gk_wbuf_u16(&w, total);
+	ck_assert_int_eq(gk_sk_seal(k, &rt.r, &w, sk_off, GK_CHUNK(part, sizeof(part))), GK_OK);
+	ck_assert_int_eq(gk_msg_parse(m, gk_wbuf_chunk(&w)), GK_OK); /* m keeps a copy */
+	gk_wbuf_free(&w);
+}
+
+/* GK_FRAG_MAX fragments are taken; a set announcing one more is refused before anything of it
+ * is kept (its parts would not fit the reassembly's arrays). */
+START_TEST(fragment_total_limit)
+{
+	gk_sk_keys k = keys(0);
+	gk_frag_reasm r;
+	memset(&r, 0, sizeof(r));
+	gk_wbuf plain;
+	gk_wbuf_init(&plain, 0);
+	bool done = true;
+	uint8_t first;
+	gk_msg m;
+	one_fragment(&k, 7, GK_FRAG_MAX, GK_FRAG_MAX, &m);
+	ck_assert_int_eq(gk_frag_add(&r, &m, &k, &done, &plain, &first), GK_OK);
+	ck_assert(!done);
+	ck_assert_uint_eq(r.have, 1);
+	ck_assert_uint_eq(r.total, GK_FRAG_MAX);
+	gk_msg_free(&m);
+	gk_frag_reset(&r);
+	one_fragment(&k, 8, 1, GK_FRAG_MAX + 1, &m);
+	ck_assert_int_eq(gk_frag_add(&r, &m, &k, &done, &plain, &first), GK_E_MALFORMED);
+	ck_assert(!done);
+	ck_assert(!r.active);
+	ck_assert_uint_eq(r.have, 0);
+	ck_assert_uint_eq(r.bytes, 0);
+	gk_msg_free(&m);
+	gk_frag_reset(&r);
+	gk_wbuf_free(&plain);
+}
+END_TEST
+
+/* Fragments of two Message IDs interleaved: a fragment of another message starts a new set
+ * (the old one is dropped), and the new message reassembles exactly, with nothing of the old. */
+START_TEST(fragments_interleaved_message_ids)
+{
+	gk_sk_keys k = keys(0);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 5);
+	gk_msg_out o;
+	gk_out_pl pl[2];
+	sample_out(&o, pl);
+	gk_dgrams one, two;
+	ck_assert_int_eq(gk_msg_build_dgrams(&o, &k, &rt.r, true, 200, &one), GK_OK);
+	o.hdr.msg_id = 2;
+	ck_assert_int_eq(gk_msg_build_dgrams(&o, &k, &rt.r, true, 200, &two), GK_OK);
+	ck_assert_uint_ge(two.n, 3);
+	gk_frag_reasm r;
+	memset(&r, 0, sizeof(r));
+	gk_wbuf plain;
+	gk_wbuf_init(&plain, 0);
+	bool done = false;
+	uint8_t first = 0;
+	gk_msg m;
+	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&one.d[0])), GK_OK);
+	ck_assert_int_eq(gk_frag_add(&r, &m, &k, &done, &plain, &first), GK_OK);
+	gk_msg_free(&m);
+	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&one.d[1])), GK_OK);
+	ck_assert_int_eq(gk_frag_add(&r, &m, &k, &done, &plain, &first), GK_OK);
+	gk_msg_free(&m);
+	ck_assert_uint_eq(r.have, 2);
+	/* message 2's first fragment: message 1's two parts are gone */
+	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&two.d[0])), GK_OK);
+	ck_assert_int_eq(gk_frag_add(&r, &m, &k, &done, &plain, &first), GK_OK);
+	gk_msg_free(&m);
+	ck_assert_uint_eq(r.msg_id, 2);
+	ck_assert_uint_eq(r.have, 1);
+	ck_assert_uint_eq(r.total, two.n);
+	for (size_t i = 1; i < two.n; i++) {
+		ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&two.d[i])), GK_OK);
+		ck_assert_int_eq(gk_frag_add(&r, &m, &k, &done, &plain, &first), GK_OK);
+		ck_assert(done == (i == two.n - 1));
+		gk_msg_free(&m);
+	}
+	gk_wbuf chain;
+	gk_wbuf_init(&chain, 0);
+	ck_assert_int_eq(gk_chain_build(pl, 2, GK_PL_NONE, &chain), GK_OK);
+	ck_assert_uint_eq(plain.len, chain.len);
+	ck_assert_mem_eq(plain.data, chain.data, chain.len);
+	gk_wbuf_free(&chain);
+	gk_wbuf_free(&plain);
+	gk_frag_reset(&r);
+	gk_dgrams_free(&one);
+	gk_dgrams_free(&two);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("frag");
@@ -383,6 +492,8 @@ int main(void)
 	tcase_add_test(tc, reassembly_bounded_per_account);
 	tcase_add_test(tc, ike_sa_restart_keeps_age);
 	tcase_add_loop_test(tc, ike_sa_fragments_expire, 0, 2);
+	tcase_add_test(tc, fragment_total_limit);
+	tcase_add_test(tc, fragments_interleaved_message_ids);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

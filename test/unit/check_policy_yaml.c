@@ -1030,6 +1030,33 @@ START_TEST(psk_files)
 			  "@/t.yaml:7:15: members[0].psk-file: PSK is 2 octets; at least 16 are required");
 	unload(&l);
 
+	/* 1,024 octets is the most a PSK may have: exactly that is taken, one more refused */
+	char big[2 + 2 * 1025 + 2];
+	memset(big, 'k', 1024);
+	big[1024] = '\0';
+	write_file("max.psk", big, 0600);
+	check_member_file(&l, "    psk-file: max.psk\n", "");
+	ck_assert_int_eq(l.st, GK_OK);
+	ck_assert_uint_eq(l.g[0].members[0].psk_len, 1024);
+	unload(&l);
+	memset(big, 'k', 1025);
+	big[1025] = '\0';
+	write_file("over.psk", big, 0600);
+	check_member_file(&l, "    psk-file: over.psk\n",
+			  "@/t.yaml:7:15: members[0].psk-file: PSK is 1025 octets; at most 1024 are allowed");
+	ck_assert_int_eq(l.st, GK_E_INVAL);
+	ck_assert_ptr_null(l.g);
+	unload(&l);
+	big[0] = '0';
+	big[1] = 'x';
+	memset(big + 2, 'a', 2 * 1025);
+	big[2 + 2 * 1025] = '\0';
+	write_file("overhex.psk", big, 0600);
+	check_member_file(&l, "    psk-file: overhex.psk\n",
+			  "@/t.yaml:7:15: members[0].psk-file: PSK is 1025 octets; at most 1024 are allowed");
+	ck_assert_ptr_null(l.g);
+	unload(&l);
+
 	char sub[128];
 	snprintf(sub, sizeof(sub), "%s/dir", tmpdir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);

@@ -6,6 +6,8 @@
 #include "testutil.h"
 #include "samples.h"
 #include "rekey_msg.h"
+#include "group_sa.h"
+#include "ikekeys.h"
 
 static const uint8_t gsk_e[36] = { 0x11, 0x22, 0x33 };
 static const uint8_t spi[16] = { 0xaa, 1, 2, 3, 4, 5, 6, 7, 0xbb, 1, 2, 3, 4, 5, 6, 7 };
@@ -84,6 +86,13 @@ START_TEST(signed_rekey_roundtrip)
 	gk_frag_reset(&reasm);
 	ck_assert_int_eq(open_all(&in, &d, &m), GK_E_AUTH);
 	gk_msg_free(&m);
+	/* RFC 9838 2.4.1: AUTH "MUST NOT be included if authentication is implicit" */
+	in.auth_key = NULL;
+	in.want = GK_SIG_NONE;
+	gk_frag_reset(&reasm);
+	ck_assert_int_eq(open_all(&in, &d, &m), GK_E_AUTH);
+	gk_msg_free(&m);
+	in.want = o.scheme;
 	/* another SPI: not ours */
 	in.auth_key = k;
 	in.spi[0] ^= 1;
@@ -265,6 +274,79 @@ START_TEST(rogue_fragments)
 }
 END_TEST
 
+/* A Rekey SA (AES-CBC with key_bits, HMAC-SHA2-256-128, KW_5649_256) with keys of the right
+ * size for its transforms. */
+static void rekey_sa(gk_group_sa *k, uint16_t key_bits)
+{
+	memset(k, 0, sizeof(*k));
+	k->proto = GK_PROTO_GIKE_UPDATE;
+	memcpy(k->spi, spi, 16);
+	k->spi_len = 16;
+	k->dst = (gk_ts_spec){ .family = 4, .start = { 239, 0, 0, 1 }, .end = { 239, 0, 0, 1 }, .ip_proto = 17,
+			       .port_lo = 848, .port_hi = 848 };
+	k->src = k->dst;
+	k->encr = GK_ENCR_AES_CBC;
+	k->encr_key_bits = key_bits;
+	k->integ = GK_INTEG_HMAC_SHA2_256_128;
+	k->kwa = GK_KWA_KW_5649_256;
+	k->gcauth = GK_GCAUTH_IMPLICIT;
+	k->keymat_len = gk_group_keymat_len(k->proto, k->encr, k->encr_key_bits, k->integ, k->kwa);
+	ck_assert_uint_gt(k->keymat_len, 0);
+	memset(k->keymat, 0x5c, k->keymat_len);
+}
+
+/* RFC 9838 4.4.2.1.2: an SA_KEY holds the keying material of its SA's transforms. A KD whose
+ * SA_KEY unwraps (correctly, under the right key) to another length is refused, whether shorter
+ * or longer, and no key of it is taken. */
+START_TEST(kd_key_of_wrong_length_refused)
+{
+	gk_group_state *l = calloc(1, sizeof(*l)), *s = calloc(1, sizeof(*s)), *out = calloc(1, sizeof(*out));
+	ck_assert(l && s && out);
+	rekey_sa(&l->sas[0], 256);
+	rekey_sa(&s->sas[0], 128);
+	l->nsas = s->nsas = 1;
+	ck_assert_uint_gt(l->sas[0].keymat_len, s->sas[0].keymat_len);
+	uint8_t kwk[32];
+	memset(kwk, 0x22, sizeof(kwk));
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	gk_pl_gsa gsa_l, gsa_s;
+	gk_pl_kd kd_l, kd_s;
+	ck_assert_int_eq(gk_group_state_encode(l, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32), &a, &gsa_l,
+					       &kd_l), GK_OK);
+	ck_assert_int_eq(gk_group_state_encode(s, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32), &a, &gsa_s,
+					       &kd_s), GK_OK);
+	const char *why = NULL;
+	/* as sent: taken */
+	ck_assert_int_eq(gk_group_state_decode(&gsa_l, &kd_l, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32),
+					       out, &why), GK_OK);
+	ck_assert_uint_eq(out->sas[0].keymat_len, l->sas[0].keymat_len);
+	gk_group_state_wipe(out);
+	/* AES-256 announced, keys for AES-128 wrapped */
+	why = NULL;
+	memset(out, 0, sizeof(*out));
+	ck_assert_int_eq(gk_group_state_decode(&gsa_l, &kd_s, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32),
+					       out, &why), GK_E_MALFORMED);
+	ck_assert_str_eq(why, "keying material size does not match the SA's transforms");
+	ck_assert_uint_eq(out->sas[0].keymat_len, 0);
+	gk_group_state_wipe(out);
+	/* AES-128 announced, keys for AES-256 wrapped */
+	why = NULL;
+	memset(out, 0, sizeof(*out));
+	ck_assert_int_eq(gk_group_state_decode(&gsa_s, &kd_l, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32),
+					       out, &why), GK_E_MALFORMED);
+	ck_assert_str_eq(why, "keying material size does not match the SA's transforms");
+	ck_assert_uint_eq(out->sas[0].keymat_len, 0);
+	gk_group_state_wipe(out);
+	gk_arena_free(&a);
+	gk_group_state_wipe(l);
+	gk_group_state_wipe(s);
+	free(l);
+	free(s);
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rekey_msg");
@@ -274,6 +356,7 @@ int main(void)
 	tcase_add_test(tc, copies_are_identical_and_implicit_has_no_auth);
 	tcase_add_test(tc, rogue_fragments);
 	tcase_add_test(tc, frag_threshold_counts_headers);
+	tcase_add_test(tc, kd_key_of_wrong_length_refused);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -973,6 +973,37 @@ START_TEST(rekey_message_ids)
 }
 END_TEST
 
+/* Each rekey that keeps the Rekey SA announces its keys in a GSA_REKEY with the next Message
+ * ID (RFC 9838 2.4.1.3): members drop a repeated ID as a replay, so two rekeys never share one. */
+START_TEST(rekey_message_ids_follow_rekeys)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 6);
+	gk_sa_key a[3], prev[3], keys[3];
+	size_t n;
+	bool changed = false;
+	uint32_t id = 99;
+	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
+	/* TEK 0 (3600 s) is due within the horizon, TEK 1 and the Rekey SA are not */
+	ck_assert_int_eq(gk_store_group_rekey(s, &g, &rt.r, NOW, NOW + 3600, false, NULL, prev, keys, &n, &changed, &id),
+			 GK_OK);
+	ck_assert(changed);
+	ck_assert(!keys_same(&a[0], &keys[0]));
+	ck_assert(keys_same(&a[2], &keys[2]));
+	ck_assert_uint_eq(id, 0);
+	ck_assert_int_eq(gk_store_group_rekey(s, &g, &rt.r, NOW + 1, NOW + 3601, false, NULL, prev, keys, &n, &changed,
+					      &id), GK_OK);
+	ck_assert(changed);
+	ck_assert_uint_eq(id, 1);
+	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, g.name, &id), GK_OK);
+	ck_assert_uint_eq(id, 2);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 /* ---- registrations, audit, identity ---- */
 
 static void reg(gk_registration *r, const char *group, const char *member, const char *peer)
@@ -1233,6 +1264,7 @@ int main(void)
 	tcase_add_test(tc, spis_avoid_reserved_and_used_values);
 	tcase_add_test(tc, sender_ids);
 	tcase_add_test(tc, rekey_message_ids);
+	tcase_add_test(tc, rekey_message_ids_follow_rekeys);
 	tcase_add_test(tc, registrations);
 	tcase_add_test(tc, registrations_frag);
 	tcase_add_test(tc, sender_teks);

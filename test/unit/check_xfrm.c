@@ -1327,6 +1327,84 @@ static size_t adds_of(uint8_t spi0)
 	return n;
 }
 
+static size_t dels_of(uint8_t spi0)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nops; i++)
+		n += !strcmp(ops_log[i].what, "del") && ops_log[i].spi[0] == spi0;
+	return n;
+}
+
+/* RFC 9838 2.4.3, 4.4.3.1.1: an SA a GSA_REKEY deletes stays installed until
+ * DEACTIVATION_TIME_DELAY has passed (traffic protected with it may still be in flight), then
+ * goes; its replacement stays. */
+START_TEST(groups_delete_after_dtd)
+{
+	gm_rig r;
+	gk_group_sa kek;
+	gk_group_state gs;
+	make_kek(&kek, 0x11);
+	rig_start(&r, &kek, 2);
+	esp_state(&gs, 0xb2);
+	static const uint8_t old_spi[4] = { 0x12, 0x34, 0x56, 0x78 };
+	gk_chunk spis[1] = { GK_CHUNK(old_spi, 4) };
+	gk_pl_delete del = { GK_PROTO_ESP, 4, { spis, 1 } };
+	rig_feed(&r, &kek, 1, &gs, &del, 1);
+	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
+	ck_assert_uint_eq(adds_of(0xb2), 1);
+	/* within DTD (2 s) both are installed, also after the group manager's timer ran */
+	uv_sleep(1150);
+	uv_update_time(&r.loop);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	ck_assert_uint_eq(dels_of(0x12), 0);
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 2);
+	ck_assert_uint_eq(rig_events(&r, "sa_deleted"), 0);
+	/* DTD passes: the deleted SA goes, its replacement stays */
+	uv_sleep(1000);
+	uv_update_time(&r.loop);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	ck_assert_uint_eq(dels_of(0x12), 1);
+	ck_assert_uint_eq(dels_of(0xb2), 0);
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 1);
+	ck_assert_uint_eq(rig_events(&r, "sa_deleted"), 1);
+	gk_group_state_wipe(&gs);
+	rig_stop(&r);
+}
+END_TEST
+
+/* A registration whose second SA the kernel refuses leaves nothing of the group installed: the
+ * SA that went in first is taken out again (sasink.h: the group manager installs all or none). */
+START_TEST(groups_rollback_flushes_group)
+{
+	gm_rig r;
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(uv_loop_init(&r.loop), 0);
+	r.sink = rec_sink();
+	r.events = open_memstream(&r.ev_buf, &r.ev_len);
+	ck_assert_ptr_nonnull(r.events);
+	gk_gm_groups_env env = { .loop = &r.loop, .sink = r.sink, .events = r.events };
+	gk_ident g = group_id("keyid:video-1");
+	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r.m), GK_OK);
+	gk_group_state gs;
+	memset(&gs, 0, sizeof(gs));
+	make_sa(&gs.sas[0], GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, GK_SN_SEQ32);
+	gs.sas[1] = gs.sas[0];
+	gs.sas[1].spi[0] = 0x34;
+	gs.nsas = 2;
+	fail_add_spi0 = 0x34;
+	gk_gm_groups_registered(r.m, 0, &gs, false);
+	gk_group_state_wipe(&gs);
+	ck_assert_uint_eq(rig_events(&r, "sa_install_failed"), 1);
+	ck_assert_uint_eq(rig_events(&r, "group_rolled_back"), 1);
+	ck_assert_uint_eq(adds_of(0x12), 1);
+	ck_assert_uint_eq(adds_of(0x34), 0);
+	/* the first SA and its policies were installed, and all of it is gone again */
+	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 0);
+	ck_assert_uint_eq(dels_of(0x12), 1);
+	rig_stop(&r);
+}
+END_TEST
+
 /* RFC 9838 2.4.1.4: the Rekey SA a GSA_REKEY replaced is deleted silently only after
  * DEACTIVATION_TIME_DELAY: a GSA_REKEY sent under it and delayed in the network is still taken
  * until then (in its own Message ID window: a copy of the replacing message changes nothing),
@@ -1758,6 +1836,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, groups_sender_without_sender_id);
 	tcase_add_test(tc, groups_rekey_sa_lifetime_ends);
 	tcase_add_test(tc, groups_registration_rolled_back);
+	tcase_add_test(tc, groups_rollback_flushes_group);
+	tcase_add_test(tc, groups_delete_after_dtd);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, kernel_namespace);

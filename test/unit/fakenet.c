@@ -327,6 +327,12 @@ void fn_set_sink(fakenet *n, fn_sink_fn fn, void *ctx)
 	n->sink_ctx = ctx;
 }
 
+void fn_set_server(fakenet *n, fn_server_fn fn, void *ctx)
+{
+	n->server = fn;
+	n->server_ctx = ctx;
+}
+
 gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store)
 {
 	return (gk_gcks_env){ .rnd = &n->gcks_rnd.r, .now_ms = clock_ms, .clock_ctx = n, .send = gcks_send,
@@ -442,6 +448,8 @@ static void deliver(fakenet *n, fn_dgram *d)
 		if (n->gcks)
 			gk_gcks_input(n->gcks, d->data, d->len, (const struct sockaddr *)&d->from,
 				      (const struct sockaddr *)&d->to);
+		else if (n->server)
+			n->server(n->server_ctx, &d->from, d->data, d->len);
 		free(d->data);
 	} else if (d->peer == FN_SINK) {
 		n->sink(n->sink_ctx, &d->to, d->data, d->len);

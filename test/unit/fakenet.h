@@ -26,6 +26,10 @@
  * (fn_send_from) from inside. */
 typedef void (*fn_sink_fn)(void *ctx, const struct sockaddr_in *to, const uint8_t *data, size_t len);
 
+/* Stands in for the GCKS core (a hand-made key server): receives what is sent to the GCKS's
+ * address when no GCKS is set; it answers through fn_gcks_env's send. */
+typedef void (*fn_server_fn)(void *ctx, const struct sockaddr_in *from, const uint8_t *data, size_t len);
+
 typedef struct fn_dgram {
 	bool to_gcks;
 	int peer;                      /* the endpoint on the other side of the GCKS */
@@ -130,6 +134,8 @@ typedef struct fakenet {
 	uint64_t delivered;
 	fn_sink_fn sink;               /* fn_set_sink; its datagrams stay out of the trace */
 	void *sink_ctx;
+	fn_server_fn server;           /* fn_set_server */
+	void *server_ctx;
 } fakenet;
 
 void fn_init(fakenet *n);
@@ -149,6 +155,7 @@ bool fn_raw_take(fn_raw *r, fn_dgram *d);
  * the GCKS's datagrams to addresses no endpoint has go (without a sink they abort the test). */
 void fn_send_from(fakenet *n, const struct sockaddr_in *from, const uint8_t *data, size_t len);
 void fn_set_sink(fakenet *n, fn_sink_fn fn, void *ctx);
+void fn_set_server(fakenet *n, fn_server_fn fn, void *ctx);
 
 /* Adds an impairment; returns it so the test can read its counters. */
 fn_rule *fn_impair(fakenet *n, const fn_rule *r);
