@@ -221,7 +221,7 @@ void gk_control_handle(const gk_control_hooks *h, const char *who, const char *l
 			return;
 		}
 		/* who asked, for `gcksctl audit` (eviction's policy change is audited by the store too) */
-		if (h->store && gk_store_audit(h->store, who, cmd, msg))
+		if (h->store && gk_store_audit(h->store, who, cmd, msg, (int64_t)time(NULL)))
 			gk_warn("audit record of %s: %s", cmd, gk_store_errmsg(h->store));
 		gk_json j;
 		gk_json_init(&j, out);
@@ -285,7 +285,7 @@ static void audit_refusal(client *c, const char *line)
 	snprintf(detail, sizeof(detail), "control request \"%s\": uid %u is not root, gcksd's user or in the "
 		 "admin group", word, (unsigned)c->uid);
 	gk_warn("control socket: refused %s: %s", c->who, detail);
-	if (ctl->hooks.store && gk_store_audit(ctl->hooks.store, c->who, "refused", detail))
+	if (ctl->hooks.store && gk_store_audit(ctl->hooks.store, c->who, "refused", detail, now))
 		gk_warn("audit record of a refusal: %s", gk_store_errmsg(ctl->hooks.store));
 }
 

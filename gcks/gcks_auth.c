@@ -3,7 +3,15 @@
  * certificates or raw public keys (RFC 7670). */
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_auth.h"
+#include "gcks_creds.h"
+#include "gcks_groups.h"
+#include "gcks_ikerekey.h"
+#include "gcks_peers.h"
+#include "gcks_refusal.h"
+#include "gcks_reg.h"
+#include "gcks_resp.h"
+#include "gcks_sa_table.h"
 #include "log.h"
 
 /* What the peer authenticated with, so we answer in kind. */
@@ -13,32 +21,6 @@ typedef struct peer_auth {
 	gcks_group *wanted;             /* the group GSA_AUTH asks for, NULL if unknown (IKE_AUTH) */
 	const gk_member_policy *cred;   /* the policy entry whose credential verified */
 } peer_auth;
-
-/* The public key of an X.509 leaf certificate, verified to our CA and matching the ID. */
-static gk_status cert_pubkey(gk_gcks *g, const gk_msg *m, const gk_payload *cp, const peer_auth *pa,
-			     EVP_PKEY **out)
-{
-	X509 *leaf = NULL;
-	STACK_OF(X509) *chain = sk_X509_new_null();
-	gk_status st = gk_cert_from_der(cp->body->cert.data, &leaf);
-	for (const gk_payload *p = cp; !st && (p = gk_msg_next(m, p, GK_PL_CERT));) {
-		X509 *c = NULL;
-		if (p->body->cert.encoding == GK_CERT_X509_SIGNATURE &&
-		    gk_cert_from_der(p->body->cert.data, &c) == GK_OK)
-			sk_X509_push(chain, c);
-	}
-	if (!st && !g->ca)
-		st = GK_E_AUTH;
-	if (!st)
-		st = gk_cert_verify(leaf, chain, g->ca, 0);
-	if (!st && !gk_cert_matches_id(leaf, pa->id.type, GK_CHUNK(pa->id.data, pa->id.len)))
-		st = GK_E_AUTH;
-	if (!st && !(*out = X509_get_pubkey(leaf)))
-		st = GK_E_AUTH;
-	X509_free(leaf);
-	sk_X509_pop_free(chain, X509_free);
-	return st;
-}
 
 /* PSK MIC: against each PSK the policy holds for the identity (groups may give it different
  * ones), the entry of the group asked for first. */
@@ -68,7 +50,7 @@ static gk_status verify_sig(gk_gcks *g, const gk_msg *m, const gk_pl_auth *auth,
 	if (cp && cp->body->cert.encoding == GK_CERT_X509_SIGNATURE) {
 		if (!(mp = gcks_member_next_cred(g, &pa->id, pa->wanted, GK_MAUTH_CERT, &pos)))
 			return GK_E_AUTH;
-		st = cert_pubkey(g, m, cp, pa, &pub);
+		st = gcks_creds_peer_key(g, m, cp, &pa->id, &pub);
 		if (!st)
 			st = gk_auth_sig_verify(pub, GK_SIG_NONE, auth->data, octets);
 		EVP_PKEY_free(pub);
@@ -172,6 +154,28 @@ out:
 	return st;
 }
 
+/* Admits a freshly authenticated sa to the index by identity, first removing the identity's
+ * other SAs (INITIAL_CONTACT) or its oldest ones beyond max_sas_per_identity, so that one
+ * member's credentials cannot fill the SA table. */
+static void admit(gk_gcks *g, gcks_sa *sa, bool initial_contact)
+{
+	char idt[GK_IDENT_TEXT_MAX];
+	size_t n;
+	unsigned cap = g->cfg.max_sas_per_identity ? g->cfg.max_sas_per_identity : 1;
+	gcks_sa *old;
+	/* RFC 7296 2.4: INITIAL_CONTACT says the peer has no other IKE SA with us (it restarted):
+	 * the earlier ones are deleted, without a Delete to an SA the peer has forgotten. Otherwise
+	 * the identity keeps at most `cap` SAs: the newest authentication wins, as the member that
+	 * lost its SAs without INITIAL_CONTACT (a crash) is the likely one asking. */
+	while ((old = gcks_peer_oldest(g, sa, &n)) && (initial_contact || n >= cap)) {
+		gk_info("IKE SA %016llx of %s deleted: %s", (unsigned long long)old->ike.spi_r,
+			gk_ident_text(&old->ike.peer_id, idt),
+			initial_contact ? "INITIAL_CONTACT" : "the identity's IKE SAs are at their limit");
+		gcks_sa_close(g, old);
+	}
+	gcks_peer_link(g, sa);
+}
+
 /* Common part of GSA_AUTH and IKE_AUTH: authenticates the peer and answers with our AUTH.
  * Returns false (with the error notify in r) when authentication failed. Nothing that depends
  * on the group asked for is answered before this: a peer that does not authenticate gets
@@ -202,7 +206,7 @@ static bool authenticate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r,
 	gcks_member_cred_hash(pa->cred, sa->cred_hash);
 	gcks_sa_established(g, sa);
 	sa->deadline_ms = gcks_now(g) + (int64_t)g->cfg.ike_idle_timeout_s * 1000;
-	gcks_peer_admit(g, sa, gk_msg_find_notify(m, GK_N_INITIAL_CONTACT) != NULL);
+	admit(g, sa, gk_msg_find_notify(m, GK_N_INITIAL_CONTACT) != NULL);
 	return true;
 }
 

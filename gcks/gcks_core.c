@@ -1,17 +1,27 @@
-/* The GCKS core: the SA table, the input pipeline (header, Message ID window, decryption,
+/* The GCKS core: the input pipeline (header, Message ID window, decryption,
  * payload rules) and the table of exchanges it answers. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
-#include "gcks_int.h"
+#include "gcks_state.h"
+#include "gcks_auth.h"
+#include "gcks_creds.h"
+#include "gcks_groups.h"
+#include "gcks_ikerekey.h"
+#include "gcks_init.h"
+#include "gcks_keyhash.h"
+#include "gcks_keyroll.h"
+#include "gcks_peers.h"
+#include "gcks_refusal.h"
+#include "gcks_reg.h"
+#include "gcks_rekey.h"
+#include "gcks_resp.h"
+#include "gcks_sa_table.h"
+#include "gcks_sources.h"
 #include "exchange_rules.h"
 #include "log.h"
 #include "msgdump.h"
-
-#define GCKS_BUCKETS 4096
 
 typedef void (*gcks_handler)(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
 
@@ -56,251 +66,6 @@ void gk_gcks_config_default(gk_gcks_config *c)
 	c->rtx_window_ms = 1000;
 	c->ike_rekey_min_interval_s = 60;
 	c->ike_lifetime_s = 14400;
-}
-
-int64_t gcks_now(const gk_gcks *g) { return g->env.now_ms(g->env.clock_ctx); }
-
-int64_t gcks_wall(const gk_gcks *g)
-{
-	return g->env.wall ? g->env.wall(g->env.clock_ctx) : (int64_t)time(NULL);
-}
-
-static const char *addr_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
-		port = ntohs(in->sin_port);
-		snprintf(buf, len, "%s:%u", a, port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
-		port = ntohs(in6->sin6_port);
-		snprintf(buf, len, "[%s]:%u", a, port);
-	} else {
-		snprintf(buf, len, "?");
-	}
-	return buf;
-}
-
-void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const struct sockaddr *peer)
-{
-	(void)g;
-	if (gk_log_get_level() < GK_LOG_DEBUG)
-		return;
-	char s[512], a[64];
-	gk_dbg("%s %s %s", dir, addr_text(peer, a, sizeof(a)), gk_msg_summary(m, s, sizeof(s)));
-}
-
-gk_out_pl *gcks_resp_add(gcks_resp *r, uint8_t type, const void *body)
-{
-	if (r->n == sizeof(r->pl) / sizeof(r->pl[0]))
-		return NULL;
-	r->pl[r->n] = (gk_out_pl){ .type = type, .body = body };
-	return &r->pl[r->n++];
-}
-
-gk_status gcks_resp_notify(gcks_resp *r, uint16_t type, gk_chunk data)
-{
-	gk_pl_notify *n = gk_arena_alloc(&r->arena, sizeof(*n));
-	if (!n)
-		return GK_E_NOMEM;
-	*n = (gk_pl_notify){ .type = type, .data = data };
-	return gcks_resp_add(r, GK_PL_NOTIFY, n) ? GK_OK : GK_E_TOO_BIG;
-}
-
-/* ---- SA table ---- */
-
-/* Keyed: peers choose their SPIs (by_i), and a multiplicative hash of them is easily made to
- * collide. */
-static size_t bucket(const gk_gcks *g, uint64_t spi)
-{
-	return (size_t)(gcks_keyhash(g, &spi, sizeof(spi)) % g->nbuckets);
-}
-
-size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi)
-{
-	size_t max = 0;
-	for (size_t b = 0; b < g->nbuckets; b++) {
-		size_t n = 0;
-		for (const gcks_sa *sa = by_peer_spi ? g->by_i[b] : g->by_r[b]; sa;
-		     sa = by_peer_spi ? sa->next_i : sa->next_r)
-			n++;
-		max = n > max ? n : max;
-	}
-	return max;
-}
-
-gcks_sa *gcks_sa_new(gk_gcks *g)
-{
-	/* one more than max_sas while the new SA is made: a half-open one goes before it enters */
-	if (g->nsas >= g->cfg.max_sas && !g->ho_oldest)
-		return NULL;
-	gcks_sa *sa = calloc(1, sizeof(*sa));
-	if (!sa)
-		return NULL;
-	uint64_t spi = 0;
-	do {
-		if (gk_rand_bytes(g->env.rnd, (uint8_t *)&spi, sizeof(spi))) {
-			free(sa);
-			return NULL;
-		}
-	} while (spi == 0 || gcks_sa_find(g, spi));
-	sa->ike.spi_r = spi;
-	sa->ike.initiator = false;
-	sa->ike.created_ms = sa->ike.used_ms = gcks_now(g);
-	sa->ike.frag_max = g->cfg.frag_sa_max;
-	sa->ike.frag_pool = &g->frag_pool;
-	sa->ike.frag_timeout_ms = g->cfg.frag_timeout_ms;
-	return sa;
-}
-
-/* Doubles the SA table once it holds more SAs than buckets, so chains stay short however many
- * IKE SAs are open (a registration burst of 100,000 members made chains of 25 in a fixed
- * table of 4096, walked on every lookup). On allocation failure the table stays as it is. */
-static void table_grow(gk_gcks *g)
-{
-	size_t old = g->nbuckets, n = old * 2;
-	gcks_sa **r = calloc(n, sizeof(*r)), **i = calloc(n, sizeof(*i));
-	if (!r || !i) {
-		free(r);
-		free(i);
-		return;
-	}
-	gcks_sa **old_r = g->by_r, **old_i = g->by_i;
-	g->by_r = r;
-	g->by_i = i;
-	g->nbuckets = n;
-	for (size_t b = 0; b < old; b++) {
-		for (gcks_sa *sa = old_r[b], *next; sa; sa = next) {
-			next = sa->next_r;
-			size_t k = bucket(g, gcks_our_spi(sa));
-			sa->next_r = r[k];
-			r[k] = sa;
-		}
-		for (gcks_sa *sa = old_i[b], *next; sa; sa = next) {
-			next = sa->next_i;
-			size_t k = bucket(g, sa->ike.spi_i);
-			sa->next_i = i[k];
-			i[k] = sa;
-		}
-	}
-	free(old_r);
-	free(old_i);
-}
-
-gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
-{
-	if (gcks_source_add(g, sa, (const struct sockaddr *)&sa->ike.peer) != GK_OK)
-		return GK_E_NOMEM;
-	if (g->nsas >= g->nbuckets)
-		table_grow(g);
-	size_t br = bucket(g, gcks_our_spi(sa)), bi = bucket(g, sa->ike.spi_i);
-	sa->next_r = g->by_r[br];
-	g->by_r[br] = sa;
-	sa->half_open = true;
-	sa->next_i = g->by_i[bi];
-	g->by_i[bi] = sa;
-	sa->deadline_ms = gcks_now(g) + g->cfg.half_open_timeout_ms;
-	g->nsas++;
-	g->nhalf++;
-	return GK_OK;
-}
-
-gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi)
-{
-	for (gcks_sa *sa = g->by_r[bucket(g, spi)]; sa; sa = sa->next_r)
-		if (gcks_our_spi(sa) == spi)
-			return sa;
-	return NULL;
-}
-
-gcks_sa *gcks_sa_for(gk_gcks *g, const gk_hdr *h)
-{
-	bool from_initiator = h->flags & GK_FLAG_I;
-	gcks_sa *sa = gcks_sa_find(g, from_initiator ? h->spi_r : h->spi_i);
-	if (!sa || sa->ike.initiator == from_initiator ||
-	    (from_initiator ? sa->ike.spi_i != h->spi_i : sa->ike.spi_r != h->spi_r))
-		return NULL;
-	return sa;
-}
-
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-	if (a->ss_family != b->sa_family)
-		return false;
-	size_t n = b->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	if (b->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (b->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
-	}
-	(void)n;
-	return false;
-}
-
-gcks_sa *gcks_sa_find_half_open(gk_gcks *g, uint64_t spi_i, const struct sockaddr *peer)
-{
-	for (gcks_sa *sa = g->by_i[bucket(g, spi_i)]; sa; sa = sa->next_i)
-		if (sa->ike.spi_i == spi_i && same_addr(&sa->ike.peer, peer))
-			return sa;
-	return NULL;
-}
-
-static void unlink_i(gk_gcks *g, gcks_sa *sa)
-{
-	if (!sa->half_open)
-		return;
-	for (gcks_sa **pp = &g->by_i[bucket(g, sa->ike.spi_i)]; *pp; pp = &(*pp)->next_i)
-		if (*pp == sa) {
-			*pp = sa->next_i;
-			break;
-		}
-	sa->half_open = false;
-	g->nhalf--;
-	gcks_source_del(g, sa);
-}
-
-gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa)
-{
-	if (g->nsas >= g->nbuckets)
-		table_grow(g);
-	size_t br = bucket(g, gcks_our_spi(sa));
-	sa->next_r = g->by_r[br];
-	g->by_r[br] = sa;
-	g->nsas++;
-	return GK_OK;
-}
-
-void gcks_sa_established(gk_gcks *g, gcks_sa *sa)
-{
-	unlink_i(g, sa);
-	sa->ike.state = GK_IKE_ESTABLISHED;
-	gk_ike_sa_auth_done(&sa->ike);
-}
-
-void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
-{
-	gcks_ike_rekey_release(g, sa);
-	unlink_i(g, sa);
-	gcks_peer_unlink(g, sa);
-	for (gcks_sa **pp = &g->by_r[bucket(g, gcks_our_spi(sa))]; *pp; pp = &(*pp)->next_r)
-		if (*pp == sa) {
-			*pp = sa->next_r;
-			break;
-		}
-	g->nsas--;
-	if (sa->out_req) {
-		gk_dgrams_free(sa->out_req);
-		free(sa->out_req);
-	}
-	gk_ike_sa_free(&sa->ike);
-	free(sa);
 }
 
 /* ---- input ---- */
@@ -461,7 +226,7 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 	respond(g, sa, &m, &r);
 out:
 	if (r.close_after)
-		gcks_sa_remove(g, sa);
+		gcks_sa_close(g, sa);
 	gk_arena_free(&r.arena);
 	gk_msg_free(&m);
 }
@@ -488,7 +253,7 @@ static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
 	}
 	gk_msg_free(&m);
 	if (sa->closing && !sa->out_req)
-		gcks_sa_remove(g, sa); /* our Delete is answered */
+		gcks_sa_close(g, sa); /* our Delete is answered */
 }
 
 void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
@@ -552,6 +317,18 @@ static bool close_idle(gk_gcks *g, gcks_sa *sa)
 	return true;
 }
 
+/* One SA at the scan: retransmission, our rekey, fragment expiry, expiry. */
+static void scan_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	int64_t now = *(const int64_t *)ctx;
+	gcks_outgoing_tick(g, sa, now);
+	gcks_ike_rekey_tick(g, sa, now);
+	gk_ike_sa_frag_expire(&sa->ike, now);
+	if (sa->deadline_ms && now >= sa->deadline_ms &&
+	    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || sa->superseded || !close_idle(g, sa)))
+		gcks_sa_close(g, sa);
+}
+
 void gk_gcks_tick(gk_gcks *g)
 {
 	int64_t now = gcks_now(g);
@@ -565,85 +342,10 @@ void gk_gcks_tick(gk_gcks *g)
 		return;
 	g->sa_scan_ms = now;
 	gcks_sources_sweep(g);
-	for (size_t b = 0; b < g->nbuckets; b++) {
-		gcks_sa *sa = g->by_r[b];
-		while (sa) {
-			gcks_sa *next = sa->next_r;
-			gcks_outgoing_tick(g, sa, now);
-			gcks_ike_rekey_tick(g, sa, now);
-			gk_ike_sa_frag_expire(&sa->ike, now);
-			if (sa->deadline_ms && now >= sa->deadline_ms &&
-			    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || sa->superseded ||
-			     !close_idle(g, sa)))
-				gcks_sa_remove(g, sa);
-			sa = next;
-		}
-	}
+	gcks_sa_foreach(g, scan_sa, &now);
 }
 
 /* ---- life cycle ---- */
-
-static gk_status load_identity(gk_gcks *g, char *err, size_t errlen)
-{
-	gk_gcks_identity id;
-	memset(&id, 0, sizeof(id));
-	gk_status st = gk_store_identity_get(g->env.store, &id);
-	if (st) {
-		snprintf(err, errlen, "the database has no GCKS identity (run gcksctl init)");
-		return st;
-	}
-	g->id = id.id;
-	st = GK_E_INVAL;
-	BIO *b = id.sign_key_pem ? BIO_new_mem_buf(id.sign_key_pem, -1) : NULL;
-	g->sign_key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	if (!g->sign_key || gk_sig_scheme_for_key(g->sign_key, &g->sign_scheme)) {
-		snprintf(err, errlen, "the GCKS signing key in the database is missing or unusable");
-		goto out;
-	}
-	gk_wbuf w;
-	gk_wbuf_init(&w, sizeof(g->spki));
-	if (gk_pubkey_to_spki(g->sign_key, &w) == GK_OK) {
-		memcpy(g->spki, w.data, w.len);
-		g->spki_len = w.len;
-	}
-	gk_wbuf_free(&w);
-	if (id.cert_pem) {
-		b = BIO_new_mem_buf(id.cert_pem, -1);
-		X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-		BIO_free(b);
-		int n = c ? i2d_X509(c, &g->cert_der) : -1;
-		X509_free(c);
-		if (n <= 0) {
-			snprintf(err, errlen, "the GCKS certificate in the database cannot be read");
-			goto out;
-		}
-		g->cert_der_len = (size_t)n;
-	}
-	if (id.ca_pem) {
-		b = BIO_new_mem_buf(id.ca_pem, -1);
-		g->ca = X509_STORE_new();
-		X509 *c;
-		bool first = true;
-		while (b && g->ca && (c = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
-			X509_STORE_add_cert(g->ca, c);
-			if (first) {
-				unsigned char *der = NULL;
-				int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c), &der);
-				unsigned int hl = 20;
-				g->have_ca_keyid = n > 0 && EVP_Digest(der, (size_t)n, g->ca_keyid, &hl, EVP_sha1(), NULL);
-				OPENSSL_free(der);
-				first = false;
-			}
-			X509_free(c);
-		}
-		BIO_free(b);
-	}
-	st = GK_OK;
-out:
-	gk_gcks_identity_free(&id);
-	return st;
-}
 
 gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks **out,
 		      char *err, size_t errlen)
@@ -654,11 +356,8 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 		return st;
 	g->cfg = *cfg;
 	g->env = *env;
-	g->nbuckets = GCKS_BUCKETS;
 	g->frag_pool.max = cfg->frag_total_max;
-	g->by_r = calloc(g->nbuckets, sizeof(*g->by_r));
-	g->by_i = calloc(g->nbuckets, sizeof(*g->by_i));
-	if (!g->by_r || !g->by_i) {
+	if (gcks_sa_table_init(g) != GK_OK) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -669,7 +368,7 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 		snprintf(err, errlen, "cannot set up the SA tables: %s", gk_status_str(st));
 		goto fail;
 	}
-	if ((st = load_identity(g, err, errlen)) != GK_OK)
+	if ((st = gcks_creds_load(g, err, errlen)) != GK_OK)
 		goto fail;
 	if ((st = gcks_groups_load(g)) != GK_OK) {
 		snprintf(err, errlen, "cannot load group policies: %s", gk_status_str(st));
@@ -684,23 +383,24 @@ fail:
 	return st;
 }
 
+static void close_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	(void)ctx;
+	gcks_sa_close(g, sa);
+}
+
 void gk_gcks_free(gk_gcks *g)
 {
 	if (!g)
 		return;
-	for (size_t b = 0; g->by_r && b < g->nbuckets; b++)
-		while (g->by_r[b])
-			gcks_sa_remove(g, g->by_r[b]);
-	free(g->by_r);
-	free(g->by_i);
+	gcks_sa_foreach(g, close_sa, NULL);
+	gcks_sa_table_free(g);
 	gcks_sources_free(g);
 	gcks_keyhash_free(g);
 	gcks_peers_free(g);
 	gcks_groups_free(g);
 	gcks_pending_free(g);
-	EVP_PKEY_free(g->sign_key);
-	OPENSSL_free(g->cert_der);
-	X509_STORE_free(g->ca);
+	gcks_creds_free(g);
 	OPENSSL_cleanse(g->cookie_secret, sizeof(g->cookie_secret));
 	OPENSSL_cleanse(g->cookie_prev, sizeof(g->cookie_prev));
 	free(g);

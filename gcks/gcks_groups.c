@@ -1,10 +1,16 @@
-/* The group cache of the GCKS: policies and current SA keys, loaded from the store. */
-#include <ctype.h>
+/* The group state of the GCKS: policies and current SA keys loaded from the store, member
+ * lookup, the names' hashes that tag the IKE SAs registered to a group, the SPIs promised for
+ * the next rekey (GSA_NEXT_SPI), and the TEK and KEK attributes every member of a group gets
+ * (RFC 9838 4.4.2, 4.4.3). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_groups.h"
+#include "gcks_keyhash.h"
 #include "log.h"
+#include "gcks_keyrules.h"
 
 void gcks_groups_free(gk_gcks *g)
 {
@@ -18,7 +24,8 @@ void gcks_groups_free(gk_gcks *g)
 	g->ngroups = 0;
 }
 
-gk_status gcks_group_keys_fresh(gk_gcks *g, gcks_group *grp)
+/* Makes sure the group's keys are current (refreshing them in the store when expired). */
+static gk_status group_keys_fresh(gk_gcks *g, gcks_group *grp)
 {
 	int64_t now = gcks_wall(g);
 	bool stale = grp->nkeys == 0;
@@ -26,14 +33,14 @@ gk_status gcks_group_keys_fresh(gk_gcks *g, gcks_group *grp)
 		stale |= grp->keys[i].expires <= now;
 	if (!stale)
 		return GK_OK;
-	return gk_store_group_keys(g->env.store, &grp->pol, g->env.rnd, now, grp->keys, &grp->nkeys);
+	return gk_keys_group_keys(g->env.store, &grp->pol, g->env.rnd, now, grp->keys, &grp->nkeys);
 }
 
 static gk_status load_one(gk_gcks *g, const char *name, gcks_group *grp)
 {
 	/* policy, generation and keys in one read: `gcksctl policy load` may store a new policy
 	 * meanwhile, and half of each would be half a policy */
-	gk_status st = gk_store_group_load(g->env.store, name, g->env.rnd, gcks_wall(g), &grp->pol, &grp->generation,
+	gk_status st = gk_keys_group_load(g->env.store, name, g->env.rnd, gcks_wall(g), &grp->pol, &grp->generation,
 					   grp->keys, GK_GROUP_MAX_SAS, &grp->nkeys);
 	if (st)
 		return st;
@@ -82,17 +89,6 @@ gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id)
 }
 
 /* ---- member index ---- */
-
-/* FNV-1a over type, length and data; FQDNs in lower case, as gk_ident_eq compares them. */
-uint64_t gcks_ident_hash(const gk_ident *id)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	h = (h ^ id->type) * 0x100000001b3ull;
-	h = (h ^ id->len) * 0x100000001b3ull;
-	for (size_t i = 0; i < id->len; i++)
-		h = (h ^ (uint8_t)(id->type == GK_ID_FQDN ? tolower(id->data[i]) : id->data[i])) * 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
 
 /* (Re)builds the index when pol.members is not the array it was built for (first use, a
  * reload, an eviction that replaced the policy). A policy lists each identity once; should it
@@ -171,6 +167,187 @@ bool gcks_member_cred_matches(const gk_member_policy *mp, const gcks_sa *sa)
 	bool same = CRYPTO_memcmp(h, sa->cred_hash, sizeof(h)) == 0;
 	OPENSSL_cleanse(h, sizeof(h));
 	return same;
+}
+
+/* ---- tags, next SPIs ---- */
+
+uint64_t gcks_name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+void gcks_sa_tag_group(gcks_sa *sa, uint64_t h)
+{
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (sa->groups[i] == h)
+			return;
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (!sa->groups[i]) {
+			sa->groups[i] = h;
+			return;
+		}
+}
+
+void gcks_sa_untag_group(gcks_sa *sa, uint64_t h)
+{
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (sa->groups[i] == h)
+			sa->groups[i] = 0;
+}
+
+bool gcks_sa_in_group(const gcks_sa *sa, uint64_t h)
+{
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
+		if (sa->groups[i] == h)
+			return true;
+	return false;
+}
+
+void gcks_next_spis(gk_gcks *g, gcks_group *grp)
+{
+	for (size_t j = 0; j < grp->nkeys && j < GK_GROUP_MAX_SAS; j++) {
+		uint8_t *spi = grp->next_spi[j];
+		size_t len = grp->keys[j].spi_len;
+		do {
+			if (gk_rand_bytes(g->env.rnd, spi, len))
+				break;
+		} while (len == 4 ? gk_get_u32(spi) < 256 : !gk_get_u64(spi) || !gk_get_u64(spi + 8));
+	}
+}
+
+void gcks_announce_next(const gcks_group *grp, gk_group_state *gs)
+{
+	if (grp->pol.rekey_transport != GK_REKEY_MULTICAST)
+		return;
+	for (size_t i = 0; i < gs->nsas; i++)
+		for (size_t j = 0; j < grp->nkeys; j++)
+			if (grp->keys[j].spi_len == gs->sas[i].spi_len &&
+			    !memcmp(grp->keys[j].spi, gs->sas[i].spi, gs->sas[i].spi_len)) {
+				memcpy(gs->sas[i].next_spi[0], grp->next_spi[j], gs->sas[i].spi_len);
+				gs->sas[i].n_next_spi = 1;
+			}
+}
+
+/* ---- what members get ---- */
+
+void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
+{
+	sa->proto = t->proto;
+	sa->spi_len = k->spi_len;
+	memcpy(sa->spi, k->spi, k->spi_len);
+	sa->src = t->src;
+	sa->dst = t->dst;
+	sa->encr = t->encr;
+	sa->encr_key_bits = t->encr_key_bits;
+	sa->integ = t->integ;
+	sa->sn = t->sn;
+	sa->lifetime = k->expires > now ? (uint32_t)(k->expires - now) : 1;
+	memcpy(sa->keymat, k->keymat, k->keymat_len);
+	sa->keymat_len = k->keymat_len;
+}
+
+void gcks_kek_dst(const gk_kek_policy *k, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (k->dst.family == 6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, k->dst.start, 16);
+		in6->sin6_port = htons(k->dst.port_lo);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, k->dst.start, 4);
+		in->sin_port = htons(k->dst.port_lo);
+	}
+}
+
+/* RFC 9838 4.4.2: the Rekey SA's source selector SHOULD be the single address (and port)
+ * GSA_REKEY leaves from. With `source: gcks` the policy holds the unspecified address; the
+ * address gcksd really sends from goes into the GSA, or any address when it is not known. */
+static void kek_source(gk_gcks *g, const gk_kek_policy *p, gk_ts_spec *ts)
+{
+	*ts = p->src;
+	if (!gk_kek_src_is_gcks(&p->src))
+		return;
+	size_t alen = p->src.family == 6 ? 16 : 4;
+	struct sockaddr_storage dst, src;
+	gcks_kek_dst(p, &dst);
+	if (g->env.rekey_source && p->src.port_lo == p->src.port_hi &&
+	    g->env.rekey_source(g->env.send_ctx, (const struct sockaddr *)&dst, p->src.port_lo, p->iface, &src) == GK_OK &&
+	    src.ss_family == dst.ss_family) {
+		const void *a = src.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&src)->sin6_addr
+							  : (const void *)&((struct sockaddr_in *)&src)->sin_addr;
+		memcpy(ts->start, a, alen);
+		memcpy(ts->end, a, alen);
+		return;
+	}
+	memset(ts->end, 0xff, alen); /* not known here: any address, the port stays */
+}
+
+void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
+{
+	const gk_kek_policy *p = &grp->pol.kek;
+	sa->proto = GK_PROTO_GIKE_UPDATE;
+	sa->spi_len = 16;
+	memcpy(sa->spi, k->spi, 16);
+	kek_source(g, p, &sa->src);
+	sa->dst = p->dst;
+	sa->encr = p->encr;
+	sa->encr_key_bits = p->encr_key_bits;
+	sa->integ = p->integ;
+	sa->kwa = p->kwa;
+	sa->gcauth = p->gcauth;
+	if (p->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
+		/* every scheme fits (check_auth sig_algid_fits_gsa); one that did not would leave the
+		 * attribute empty, and the encoder refuses that GSA (REGISTRATION_FAILED) */
+		gk_chunk alg = gk_sig_algid(g->sign_scheme);
+		if (alg.len <= sizeof(sa->sig_algid)) {
+			memcpy(sa->sig_algid, alg.ptr, alg.len);
+			sa->sig_algid_len = alg.len;
+		}
+	}
+	sa->lifetime = k->expires > now ? (uint32_t)(k->expires - now) : 1;
+	uint32_t msgid = 0;
+	if (gk_keys_rekey_msgid_peek(g->env.store, grp->pol.name, &msgid) == GK_OK)
+		sa->initial_msgid = msgid;
+	memcpy(sa->keymat, k->keymat, k->keymat_len);
+	sa->keymat_len = k->keymat_len;
+}
+
+/* The group state a member receives, without member-specific parts. */
+gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
+{
+	int64_t now = gcks_wall(g);
+	gk_status st = group_keys_fresh(g, grp);
+	if (st)
+		return st;
+	memset(gs, 0, sizeof(*gs));
+	size_t ki = 0;
+	for (size_t i = 0; i < grp->pol.nteks && ki < grp->nkeys; i++)
+		gcks_fill_tek(&grp->pol.teks[i], &grp->keys[ki++], now, &gs->sas[gs->nsas++]);
+	/* an inband group needs no Rekey SA: updates come over the registration IKE SA */
+	if (grp->pol.kek.present && ki < grp->nkeys && grp->pol.rekey_transport == GK_REKEY_MULTICAST) {
+		gcks_fill_kek(g, grp, &grp->keys[ki], now, &gs->sas[gs->nsas++]);
+		if (grp->pol.kek.gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
+			memcpy(gs->auth_key, g->spki, g->spki_len);
+			gs->auth_key_len = g->spki_len;
+		}
+	}
+	if (grp->pol.rekey_transport == GK_REKEY_INBAND)
+		for (size_t i = 0; i < gs->nsas; i++)
+			gs->sas[i].lifetime = 0; /* RFC 9838 4.4.2.2.1: SHOULD NOT with inband rekey */
+	gcks_announce_next(grp, gs);
+	gs->atd = grp->pol.atd;
+	gs->has_atd = grp->pol.atd != 0;
+	gs->dtd = grp->pol.dtd;
+	gs->has_dtd = grp->pol.dtd != 0;
+	gs->sender_id_bits = grp->pol.sender_id_bits;
+	gs->has_sender_id_bits = grp->pol.sender_id_bits != 0;
+	return GK_OK;
 }
 
 size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max)

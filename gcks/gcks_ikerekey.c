@@ -6,7 +6,13 @@
  * (RFC 7296 2.18), or the GCKS drops it GCKS_REKEY_DELETE_WAIT_MS after the rekey. */
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_ikerekey.h"
+#include "gcks_init.h"
+#include "gcks_peers.h"
+#include "gcks_refusal.h"
+#include "gcks_rekey.h"
+#include "gcks_resp.h"
+#include "gcks_sa_table.h"
 #include "addr.h"
 #include "exchange_rules.h"
 #include "log.h"
@@ -274,11 +280,17 @@ static void rekey_state_free(gcks_sa *sa)
 	sa->rk = NULL;
 }
 
-void gcks_ike_rekey_release(gk_gcks *g, gcks_sa *sa)
+static void ike_rekey_release(gk_gcks *g, gcks_sa *sa)
 {
 	if (sa->collided && !sa->superseded)
 		take_over(g, sa, sa->collided);
 	rekey_state_free(sa);
+}
+
+void gcks_sa_close(gk_gcks *g, gcks_sa *sa)
+{
+	ike_rekey_release(g, sa);
+	gcks_sa_remove(g, sa);
 }
 
 gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa)
@@ -464,12 +476,15 @@ void gcks_ike_rekey_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms)
 		sa->rekey_at_ms = now_ms + GCKS_REKEY_RETRY_MS;
 }
 
+static void rekey_one(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	if (rekeyable(sa) && gcks_ike_rekey_start(g, sa) == GK_OK)
+		++*(unsigned *)ctx;
+}
+
 unsigned gk_gcks_rekey_ike_sas(gk_gcks *g)
 {
 	unsigned n = 0;
-	for (size_t b = 0; b < g->nbuckets; b++)
-		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r)
-			if (rekeyable(sa) && gcks_ike_rekey_start(g, sa) == GK_OK)
-				n++;
+	gcks_sa_foreach(g, rekey_one, &n);
 	return n;
 }

@@ -5,7 +5,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include "gcks_int.h"
+#include "gcks_init.h"
+#include "gcks_refusal.h"
+#include "gcks_resp.h"
+#include "gcks_sa_table.h"
+#include "gcks_sources.h"
 #include "addr.h"
 #include "exchange_rules.h"
 #include "log.h"

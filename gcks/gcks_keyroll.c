@@ -8,7 +8,8 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
-#include "gcks_int.h"
+#include "gcks_keyroll.h"
+#include "gcks_rekey.h"
 #include "log.h"
 
 /* A fresh key of the same kind as the current one. */
@@ -88,7 +89,7 @@ static gk_status complete(gk_gcks *g, gk_gcks_identity *id, EVP_PKEY *next, unsi
 	char *old = id->sign_key_pem;
 	id->sign_key_pem = id->next_sign_key_pem;
 	id->next_sign_key_pem = NULL;
-	st = gk_store_identity_set(g->env.store, id, "gcksd key rollover");
+	st = gk_store_identity_set(g->env.store, id, "gcksd key rollover", gcks_wall(g));
 	if (old) {
 		OPENSSL_cleanse(old, strlen(old));
 		free(old);
@@ -125,7 +126,7 @@ gk_status gk_gcks_rotate_key(gk_gcks *g, char *msg, size_t msglen)
 	}
 	/* durable before anything announces it */
 	id.next_sign_key_pem = to_pem(next);
-	st = id.next_sign_key_pem ? gk_store_identity_set(g->env.store, &id, "gcksd key rollover") : GK_E_NOMEM;
+	st = id.next_sign_key_pem ? gk_store_identity_set(g->env.store, &id, "gcksd key rollover", gcks_wall(g)) : GK_E_NOMEM;
 	if (!st)
 		st = complete(g, &id, next, &groups);
 	if (st)

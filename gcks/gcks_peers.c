@@ -1,10 +1,10 @@
-/* Established IKE SAs by the identity that authenticated them: at most max_sas_per_identity
- * each, so that one member's credentials cannot fill the SA table, and INITIAL_CONTACT
- * (RFC 7296 2.4) replaces the identity's earlier SAs. */
+/* The index of established IKE SAs by the identity that authenticated them, which bounds
+ * them per identity and lets INITIAL_CONTACT (RFC 7296 2.4) find the earlier ones (the rules
+ * are in gcks_auth.c). Kept by the SA table as SAs leave it. */
 #include <stdlib.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
-#include "log.h"
+#include "gcks_peers.h"
+#include "gcks_keyhash.h"
 
 #define GCKS_ID_BUCKETS 1024
 
@@ -67,7 +67,7 @@ void gcks_peers_free(gk_gcks *g)
 /* The oldest other established SA of sa's identity and credential, and how many there are.
  * An identity listed with different credentials in different groups is as many members: the
  * holder of one credential must not close the SAs another authenticated. */
-static gcks_sa *oldest(gk_gcks *g, const gcks_sa *sa, size_t *count)
+gcks_sa *gcks_peer_oldest(gk_gcks *g, const gcks_sa *sa, size_t *count)
 {
 	gcks_sa *old = NULL;
 	*count = 0;
@@ -84,22 +84,8 @@ static gcks_sa *oldest(gk_gcks *g, const gcks_sa *sa, size_t *count)
 	return old;
 }
 
-void gcks_peer_admit(gk_gcks *g, gcks_sa *sa, bool initial_contact)
+void gcks_peer_link(gk_gcks *g, gcks_sa *sa)
 {
-	char idt[GK_IDENT_TEXT_MAX];
-	size_t n;
-	unsigned cap = g->cfg.max_sas_per_identity ? g->cfg.max_sas_per_identity : 1;
-	gcks_sa *old;
-	/* RFC 7296 2.4: INITIAL_CONTACT says the peer has no other IKE SA with us (it restarted):
-	 * the earlier ones are deleted, without a Delete to an SA the peer has forgotten. Otherwise
-	 * the identity keeps at most `cap` SAs: the newest authentication wins, as the member that
-	 * lost its SAs without INITIAL_CONTACT (a crash) is the likely one asking. */
-	while ((old = oldest(g, sa, &n)) && (initial_contact || n >= cap)) {
-		gk_info("IKE SA %016llx of %s deleted: %s", (unsigned long long)old->ike.spi_r,
-			gk_ident_text(&old->ike.peer_id, idt),
-			initial_contact ? "INITIAL_CONTACT" : "the identity's IKE SAs are at their limit");
-		gcks_sa_remove(g, old);
-	}
 	if (g->nid >= g->id_buckets)
 		grow(g);
 	sa->admitted = ++g->id_admitted;

@@ -2,7 +2,7 @@
  * reason, through a token bucket so that a flood of refused requests cannot flood the log. */
 #include <stdarg.h>
 #include <stdio.h>
-#include "gcks_int.h"
+#include "gcks_refusal.h"
 #include "addr.h"
 #include "log.h"
 

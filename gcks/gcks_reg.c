@@ -5,9 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_reg.h"
+#include "gcks_groups.h"
+#include "gcks_refusal.h"
+#include "gcks_rekey.h"
+#include "gcks_resp.h"
+#include "gcks_sender_keys.h"
 #include "algs.h"
 #include "log.h"
+#include "gcks_keyrules.h"
 
 /* Does an SAg proposal accept this transform? Types the proposal does not list restrict nothing,
  * except ENCR and INTEG, which a GM must name to support. */
@@ -59,123 +65,6 @@ static bool sag_accepts(const gk_pl_sa *sag, const gk_group_state *gs)
 	return false;
 }
 
-void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
-{
-	sa->proto = t->proto;
-	sa->spi_len = k->spi_len;
-	memcpy(sa->spi, k->spi, k->spi_len);
-	sa->src = t->src;
-	sa->dst = t->dst;
-	sa->encr = t->encr;
-	sa->encr_key_bits = t->encr_key_bits;
-	sa->integ = t->integ;
-	sa->sn = t->sn;
-	sa->lifetime = k->expires > now ? (uint32_t)(k->expires - now) : 1;
-	memcpy(sa->keymat, k->keymat, k->keymat_len);
-	sa->keymat_len = k->keymat_len;
-}
-
-void gcks_kek_dst(const gk_kek_policy *k, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (k->dst.family == 6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, k->dst.start, 16);
-		in6->sin6_port = htons(k->dst.port_lo);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, k->dst.start, 4);
-		in->sin_port = htons(k->dst.port_lo);
-	}
-}
-
-/* RFC 9838 4.4.2: the Rekey SA's source selector SHOULD be the single address (and port)
- * GSA_REKEY leaves from. With `source: gcks` the policy holds the unspecified address; the
- * address gcksd really sends from goes into the GSA, or any address when it is not known. */
-static void kek_source(gk_gcks *g, const gk_kek_policy *p, gk_ts_spec *ts)
-{
-	*ts = p->src;
-	if (!gk_kek_src_is_gcks(&p->src))
-		return;
-	size_t alen = p->src.family == 6 ? 16 : 4;
-	struct sockaddr_storage dst, src;
-	gcks_kek_dst(p, &dst);
-	if (g->env.rekey_source && p->src.port_lo == p->src.port_hi &&
-	    g->env.rekey_source(g->env.send_ctx, (const struct sockaddr *)&dst, p->src.port_lo, p->iface, &src) == GK_OK &&
-	    src.ss_family == dst.ss_family) {
-		const void *a = src.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&src)->sin6_addr
-							  : (const void *)&((struct sockaddr_in *)&src)->sin_addr;
-		memcpy(ts->start, a, alen);
-		memcpy(ts->end, a, alen);
-		return;
-	}
-	memset(ts->end, 0xff, alen); /* not known here: any address, the port stays */
-}
-
-void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
-{
-	const gk_kek_policy *p = &grp->pol.kek;
-	sa->proto = GK_PROTO_GIKE_UPDATE;
-	sa->spi_len = 16;
-	memcpy(sa->spi, k->spi, 16);
-	kek_source(g, p, &sa->src);
-	sa->dst = p->dst;
-	sa->encr = p->encr;
-	sa->encr_key_bits = p->encr_key_bits;
-	sa->integ = p->integ;
-	sa->kwa = p->kwa;
-	sa->gcauth = p->gcauth;
-	if (p->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
-		/* every scheme fits (check_auth sig_algid_fits_gsa); one that did not would leave the
-		 * attribute empty, and the encoder refuses that GSA (REGISTRATION_FAILED) */
-		gk_chunk alg = gk_sig_algid(g->sign_scheme);
-		if (alg.len <= sizeof(sa->sig_algid)) {
-			memcpy(sa->sig_algid, alg.ptr, alg.len);
-			sa->sig_algid_len = alg.len;
-		}
-	}
-	sa->lifetime = k->expires > now ? (uint32_t)(k->expires - now) : 1;
-	uint32_t msgid = 0;
-	if (gk_store_rekey_msgid_peek(g->env.store, grp->pol.name, &msgid) == GK_OK)
-		sa->initial_msgid = msgid;
-	memcpy(sa->keymat, k->keymat, k->keymat_len);
-	sa->keymat_len = k->keymat_len;
-}
-
-/* The group state a member receives, without member-specific parts. */
-gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
-{
-	int64_t now = gcks_wall(g);
-	gk_status st = gcks_group_keys_fresh(g, grp);
-	if (st)
-		return st;
-	memset(gs, 0, sizeof(*gs));
-	size_t ki = 0;
-	for (size_t i = 0; i < grp->pol.nteks && ki < grp->nkeys; i++)
-		gcks_fill_tek(&grp->pol.teks[i], &grp->keys[ki++], now, &gs->sas[gs->nsas++]);
-	/* an inband group needs no Rekey SA: updates come over the registration IKE SA */
-	if (grp->pol.kek.present && ki < grp->nkeys && grp->pol.rekey_transport == GK_REKEY_MULTICAST) {
-		gcks_fill_kek(g, grp, &grp->keys[ki], now, &gs->sas[gs->nsas++]);
-		if (grp->pol.kek.gcauth == GK_GCAUTH_DIGITAL_SIGNATURE) {
-			memcpy(gs->auth_key, g->spki, g->spki_len);
-			gs->auth_key_len = g->spki_len;
-		}
-	}
-	if (grp->pol.rekey_transport == GK_REKEY_INBAND)
-		for (size_t i = 0; i < gs->nsas; i++)
-			gs->sas[i].lifetime = 0; /* RFC 9838 4.4.2.2.1: SHOULD NOT with inband rekey */
-	gcks_announce_next(grp, gs);
-	gs->atd = grp->pol.atd;
-	gs->has_atd = grp->pol.atd != 0;
-	gs->dtd = grp->pol.dtd;
-	gs->has_dtd = grp->pol.dtd != 0;
-	gs->sender_id_bits = grp->pol.sender_id_bits;
-	gs->has_sender_id_bits = grp->pol.sender_id_bits != 0;
-	return GK_OK;
-}
-
 /* Requested Sender-IDs from GROUP_SENDER; -1 when the data is malformed: RFC 9838 4.7.4 "The
  * count MUST be 4 octets long", so an empty count is malformed as well. */
 static long sender_request(const gk_msg *req, bool *is_sender)
@@ -199,7 +88,7 @@ static gk_status add_sender_ids(gk_gcks *g, const gcks_group *grp, const gk_memb
 	if (n > GK_GROUP_MAX_SENDER_IDS)
 		n = GK_GROUP_MAX_SENDER_IDS;
 	uint32_t first;
-	gk_status st = gk_store_sender_ids_alloc(g->env.store, grp->pol.name, n, grp->pol.sender_id_bits, &first);
+	gk_status st = gk_keys_sender_ids_alloc(g->env.store, grp->pol.name, n, grp->pol.sender_id_bits, &first);
 	if (st)
 		return st;
 	for (uint32_t i = 0; i < n; i++)
@@ -214,7 +103,7 @@ static gk_status sender_ids_start_over(gk_gcks *g, gcks_group *grp, gk_group_sta
 {
 	gk_status st = gcks_exclude_all(g, grp, "Sender-IDs exhausted");
 	if (!st)
-		st = gk_store_sender_ids_reset(g->env.store, grp->pol.name);
+		st = gk_keys_sender_ids_reset(g->env.store, grp->pol.name);
 	if (st)
 		return st;
 	gk_group_state_wipe(gs);
@@ -326,7 +215,10 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	if (is_sender) {
 		uint16_t refusal = 0;
 		bool rekeyed = false;
-		gk_status st = gcks_sender_keys_fresh(g, grp, mt, &refusal, &rekeyed);
+		gk_status st = gcks_sender_keys_check(g, grp, mt, &refusal, &rekeyed);
+		if (!st && rekeyed)
+			st = gcks_rekey_group(g, grp, true, NULL, "a sender registers again while it may hold a "
+					      "single-sender counter-mode key (RFC 9838 2.5)");
 		if (st || refusal) {
 			char why[160] = "cannot give the sender fresh single-sender counter-mode keys";
 			if (refusal)

@@ -1,81 +1,26 @@
 /* Group rekeying (RFC 9838 2.4): the scheduler that replaces SAs before their lifetime ends,
  * signed multicast GSA_REKEY with repeated identical copies (2.4.1), GSA_INBAND_REKEY over the
- * registration IKE SAs (2.4.2), deletion of replaced SAs and exclusion (2.4.3), and eviction. */
+ * registration IKE SAs (2.4.2), deletion of replaced SAs and exclusion (2.4.3), and the rekey a
+ * policy change makes. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks_int.h"
+#include "gcks_rekey.h"
+#include "gcks_groups.h"
+#include "gcks_sa_table.h"
+#include "gcks_sender_keys.h"
 #include "addr.h"
 #include "iana.h"
 #include "ikekeys.h"
 #include "log.h"
 #include "rekey_msg.h"
+#include "gcks_keyrules.h"
 
 #define INBAND_TRIES 5
 #define INBAND_FIRST_WAIT_MS 1000
-
-uint64_t gcks_name_hash(const char *name)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ull;
-	return h ? h : 1;
-}
-
-void gcks_sa_tag_group(gcks_sa *sa, uint64_t h)
-{
-	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-		if (sa->groups[i] == h)
-			return;
-	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-		if (!sa->groups[i]) {
-			sa->groups[i] = h;
-			return;
-		}
-}
-
-void gcks_sa_untag_group(gcks_sa *sa, uint64_t h)
-{
-	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-		if (sa->groups[i] == h)
-			sa->groups[i] = 0;
-}
-
-static bool sa_in_group(const gcks_sa *sa, uint64_t h)
-{
-	for (size_t i = 0; i < GCKS_SA_GROUPS; i++)
-		if (sa->groups[i] == h)
-			return true;
-	return false;
-}
-
-void gcks_next_spis(gk_gcks *g, gcks_group *grp)
-{
-	for (size_t j = 0; j < grp->nkeys && j < GK_GROUP_MAX_SAS; j++) {
-		uint8_t *spi = grp->next_spi[j];
-		size_t len = grp->keys[j].spi_len;
-		do {
-			if (gk_rand_bytes(g->env.rnd, spi, len))
-				break;
-		} while (len == 4 ? gk_get_u32(spi) < 256 : !gk_get_u64(spi) || !gk_get_u64(spi + 8));
-	}
-}
-
-void gcks_announce_next(const gcks_group *grp, gk_group_state *gs)
-{
-	if (grp->pol.rekey_transport != GK_REKEY_MULTICAST)
-		return;
-	for (size_t i = 0; i < gs->nsas; i++)
-		for (size_t j = 0; j < grp->nkeys; j++)
-			if (grp->keys[j].spi_len == gs->sas[i].spi_len &&
-			    !memcmp(grp->keys[j].spi, gs->sas[i].spi, gs->sas[i].spi_len)) {
-				memcpy(gs->sas[i].next_spi[0], grp->next_spi[j], gs->sas[i].spi_len);
-				gs->sas[i].n_next_spi = 1;
-			}
-}
 
 /* ---- what a rekey carries ---- */
 
@@ -334,25 +279,35 @@ static void out_done(gcks_sa *sa)
 	sa->ike.msgid_out++;
 }
 
+typedef struct {
+	const gcks_group *grp;
+	const rekey_plan *p;
+	const gk_group_state *gs;
+	unsigned n;
+} inband_walk;
+
+static void send_inband_one(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	inband_walk *w = ctx;
+	if (sa->ike.state != GK_IKE_ESTABLISHED || !gcks_sa_in_group(sa, w->grp->hash))
+		return;
+	if (sa->out_req) {
+		/* one request at a time per IKE SA (window 1): send the newest later */
+		sa->rekey_queued = true;
+		sa->queued_group = w->grp->hash;
+		w->n++;
+		return;
+	}
+	if (send_inband(g, sa, w->grp->hash, w->p, w->gs) == GK_OK)
+		w->n++;
+}
+
 /* Sends the plan to every member holding an IKE SA registered to the group; returns how many. */
 static unsigned send_inband_all(gk_gcks *g, gcks_group *grp, const rekey_plan *p, const gk_group_state *gs)
 {
-	unsigned n = 0;
-	for (size_t b = 0; b < g->nbuckets; b++)
-		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r) {
-			if (sa->ike.state != GK_IKE_ESTABLISHED || !sa_in_group(sa, grp->hash))
-				continue;
-			if (sa->out_req) {
-				/* one request at a time per IKE SA (window 1): send the newest later */
-				sa->rekey_queued = true;
-				sa->queued_group = grp->hash;
-				n++;
-				continue;
-			}
-			if (send_inband(g, sa, grp->hash, p, gs) == GK_OK)
-				n++;
-		}
-	return n;
+	inband_walk w = { grp, p, gs, 0 };
+	gcks_sa_foreach(g, send_inband_one, &w);
+	return w.n;
 }
 
 static gcks_group *group_by_hash(gk_gcks *g, uint64_t h)
@@ -521,7 +476,7 @@ gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_
 			margin = (int64_t)grp->pol.teks[i].lifetime * pct / 100;
 	if (grp->pol.kek.present && (int64_t)grp->pol.kek.lifetime * pct / 100 > margin)
 		margin = (int64_t)grp->pol.kek.lifetime * pct / 100;
-	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, now, now + margin, force,
+	st = gk_keys_group_rekey(g->env.store, &grp->pol, g->env.rnd, now, now + margin, force,
 				  (const uint8_t(*)[16])grp->next_spi, p->prev, p->keys, &p->n, &changed, &p->msgid);
 	if (st || !changed)
 		goto out;
@@ -541,7 +496,7 @@ out:
  * transport or of the Rekey SA's authentication method excludes everyone by the old path:
  * members re-register, to keep the IKE SA that inband rekeys need, or to learn GCAUTH and
  * AUTH_KEY, which only registration carries (RFC 9838 4.4.2.1). */
-static bool rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
+bool gcks_rekey_reloaded(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	const gk_sa_key *old = was->keys;
 	size_t nold = was->nkeys;
@@ -573,10 +528,10 @@ static bool rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *wa
 		if (!known && p->keys[k].tek_index < 0)
 			p->kek_changed = true; /* a new Rekey SA (e.g. inband became multicast) */
 	}
-	if (!any_new || (old_kek && gk_store_rekey_msgid_next(g->env.store, grp->pol.name, &p->msgid) != GK_OK))
+	if (!any_new || (old_kek && gk_keys_rekey_msgid_next(g->env.store, grp->pol.name, &p->msgid) != GK_OK))
 		goto out;
 	if (p->kek_changed)
-		gk_store_rekey_msgid_reset(g->env.store, grp->pol.name);
+		gk_keys_rekey_msgid_reset(g->env.store, grp->pol.name);
 	/* RFC 9838 4.4.2.1.1: the authentication method "MUST NOT change as a result of rekey
 	 * operations" and GCAUTH is sent at registration only: members learn a new one by
 	 * registering again */
@@ -592,83 +547,6 @@ static bool rekey_after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *wa
 out:
 	OPENSSL_clear_free(p, sizeof(*p));
 	return sent;
-}
-
-static const gk_sa_key *kek_of(const gcks_group *grp)
-{
-	for (size_t j = 0; j < grp->nkeys; j++)
-		if (grp->keys[j].tek_index < 0)
-			return &grp->keys[j];
-	return NULL;
-}
-
-static void close_member_sas(gk_gcks *g, const gk_ident *member, uint64_t group_hash);
-static gk_status exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *via, const gk_sa_key *old_kek,
-			     const char *why);
-
-/* Members the reloaded policy no longer lists lose their registration and their IKE SAs'
- * service of the group; true when one of them was registered (it holds keys to take back). */
-static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *was)
-{
-	bool cut = false;
-	for (size_t i = 0; i < was->pol.nmembers; i++) {
-		const gk_ident *id = &was->pol.members[i].id;
-		if (gcks_group_member(grp, id))
-			continue;
-		char t[GK_IDENT_TEXT_MAX];
-		bool reg = false;
-		gk_ident_text(id, t);
-		if (gk_store_registration_exists(g->env.store, grp->pol.name, t, &reg) == GK_OK && reg &&
-		    gk_store_registration_delete(g->env.store, grp->pol.name, t) == GK_OK) {
-			cut = true;
-			if (grp->registered)
-				grp->registered--;
-			gk_info("%s no longer in the policy of %s: its keys are taken back", t, grp->pol.name);
-		}
-		close_member_sas(g, id, grp->hash);
-	}
-	return cut;
-}
-
-/* A reloaded group: members removed from it must not get the new keys. Multicast: everyone is
- * excluded under the Rekey SA they hold, with new keys that only listed members can fetch by
- * re-registering (as gcksctl evict does). Inband: the others get new keys over their IKE SAs. */
-static void after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
-{
-	bool cut = cut_removed_members(g, grp, was);
-	if (cut && was->pol.rekey_transport == GK_REKEY_MULTICAST) {
-		exclude_via(g, grp, &was->pol, kek_of(was), "members removed from the policy");
-		return;
-	}
-	bool sent = grp->generation != was->generation && rekey_after_reload(g, grp, was);
-	if (cut && !sent)
-		gcks_rekey_group(g, grp, true, NULL, "members removed from the policy");
-}
-
-gk_status gk_gcks_reload(gk_gcks *g)
-{
-	gcks_group *old = g->groups;
-	size_t nold = g->ngroups;
-	g->groups = NULL;
-	g->ngroups = 0;
-	gk_status st = gcks_groups_load(g);
-	if (st) {
-		g->groups = old;
-		g->ngroups = nold;
-		return st;
-	}
-	for (size_t i = 0; i < g->ngroups; i++)
-		for (size_t j = 0; j < nold; j++)
-			if (g->groups[i].hash == old[j].hash && g->groups[i].generation != old[j].generation)
-				after_reload(g, &g->groups[i], &old[j]);
-	gcks_group *keep = g->groups;
-	size_t nkeep = g->ngroups;
-	g->groups = old;
-	g->ngroups = nold;
-	gcks_groups_free(g);
-	g->groups = keep;
-	g->ngroups = nkeep;
-	return GK_OK;
 }
 
 /* ---- scheduler ---- */
@@ -722,44 +600,22 @@ void gcks_pending_free(gk_gcks *g)
 		}
 }
 
-static gcks_group *group_by_name(gk_gcks *g, const char *name)
-{
-	uint64_t h = gcks_name_hash(name);
-	for (size_t i = 0; i < g->ngroups; i++)
-		if (g->groups[i].hash == h && !strcmp(g->groups[i].pol.name, name))
-			return &g->groups[i];
-	return NULL;
-}
-
-gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen)
-{
-	gcks_group *grp = group_by_name(g, group);
-	if (!grp) {
-		snprintf(msg, msglen, "no group %s", group);
-		return GK_E_NOT_FOUND;
-	}
-	gk_status st = gcks_rekey_group(g, grp, true, NULL, "requested");
-	snprintf(msg, msglen, st ? "rekey of %s failed: %s" : "%s rekeyed%s", group,
-		 st ? gk_status_str(st) : grp->pol.rekey_transport == GK_REKEY_INBAND ? " (GSA_INBAND_REKEY)" : " (GSA_REKEY)");
-	return st;
-}
-
-/* ---- exclusion and eviction ---- */
+/* ---- exclusion ---- */
 
 /* Excludes every member (RFC 9838 2.4.3): new keys for every SA, then a GSA_REKEY under the old
  * Rekey SA with Delete SPI 0 for the Data-Security SAs and for GIKE_UPDATE, carrying no keys:
  * members re-register and get the new ones, which only authorized members can. */
 /* via, old_kek: the policy and Rekey SA members hold (after a reload, the old ones); NULL: the
  * group's own and the Rekey SA before this rotation. */
-static gk_status exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *via, const gk_sa_key *old_kek,
-			     const char *why)
+gk_status gcks_exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *via, const gk_sa_key *old_kek,
+			  const char *why)
 {
 	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
 	bool changed = false;
 	gk_status st = GK_E_NOMEM;
 	if (!p)
 		return st;
-	st = gk_store_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, NULL, p->prev,
+	st = gk_keys_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, NULL, p->prev,
 				  p->keys, &p->n, &changed, &p->msgid);
 	if (!st) {
 		memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
@@ -777,91 +633,5 @@ static gk_status exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy 
 
 gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 {
-	return exclude_via(g, grp, NULL, NULL, why);
-}
-
-/* The member's IKE SAs stop serving the group; those that serve no other group close. An IKE SA
- * that also carries another group's GSA_INBAND_REKEY stays: the member is still in that group. */
-static void close_member_sas(gk_gcks *g, const gk_ident *member, uint64_t group_hash)
-{
-	for (size_t b = 0; b < g->nbuckets; b++)
-		for (gcks_sa *sa = g->by_r[b]; sa; sa = sa->next_r) {
-			if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_eq(&sa->ike.peer_id, member))
-				continue;
-			bool other = false;
-			for (size_t i = 0; i < GCKS_SA_GROUPS; i++) {
-				if (sa->groups[i] == group_hash)
-					sa->groups[i] = 0;
-				other |= sa->groups[i] != 0;
-			}
-			if (!other)
-				sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
-		}
-}
-
-gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen)
-{
-	gk_ident mid;
-	const char *why;
-	gcks_group *grp = group_by_name(g, group);
-	if (!grp) {
-		snprintf(msg, msglen, "no group %s", group);
-		return GK_E_NOT_FOUND;
-	}
-	if (gk_ident_parse(member, &mid, &why)) {
-		snprintf(msg, msglen, "%s: %s", member, why);
-		return GK_E_INVAL;
-	}
-	char mt[GK_IDENT_TEXT_MAX];
-	gk_ident_text(&mid, mt);
-	gk_group_policy np;
-	gk_status st = gk_group_policy_copy(&grp->pol, &np);
-	if (st)
-		return st;
-	size_t w = 0;
-	bool found = false;
-	for (size_t i = 0; i < np.nmembers; i++) {
-		if (gk_ident_eq(&np.members[i].id, &mid)) {
-			found = true;
-			OPENSSL_cleanse(np.members[i].psk, np.members[i].psk_len);
-			free(np.members[i].psk);
-			free(np.members[i].pubkey);
-			continue;
-		}
-		np.members[w++] = np.members[i];
-	}
-	np.nmembers = w;
-	bool changed = false;
-	if (!found) {
-		snprintf(msg, msglen, "%s is not a member of %s", mt, group);
-		gk_group_policy_free(&np);
-		return GK_E_NOT_FOUND;
-	}
-	st = gk_store_group_put(g->env.store, &np, "gcksctl evict", "evict", &changed);
-	if (!st)
-		gk_store_registration_delete(g->env.store, grp->pol.name, mt);
-	if (st) {
-		gk_group_policy_free(&np);
-		snprintf(msg, msglen, "cannot store the policy without %s", mt);
-		return st;
-	}
-	gk_group_policy_free(&grp->pol);
-	grp->pol = np;
-	gk_store_group_generation(g->env.store, grp->pol.name, &grp->generation);
-	if (grp->registered)
-		grp->registered--;
-	close_member_sas(g, &mid, grp->hash);
-	if (grp->pol.rekey_transport == GK_REKEY_INBAND) {
-		/* the evicted member's IKE SAs no longer serve the group: only the others get the new keys */
-		st = gcks_rekey_group(g, grp, true, NULL, "eviction");
-		snprintf(msg, msglen, "%s evicted from %s; new keys went to the remaining members over "
-			 "GSA_INBAND_REKEY", mt, group);
-	} else {
-		st = gcks_exclude_all(g, grp, "eviction");
-		snprintf(msg, msglen, "%s evicted from %s; every member was excluded and re-registers to get new "
-			 "keys, which the evicted member cannot (forward access control for multicast rekey "
-			 "without re-registration needs LKH, not yet implemented)", mt, group);
-	}
-	gk_info("%s", msg);
-	return st;
+	return gcks_exclude_via(g, grp, NULL, NULL, why);
 }

@@ -4,15 +4,16 @@
  * which starts at 1 again whenever the SA is installed again, masked only by a random salt of
  * the new kernel transform. So a sender that may hold such a TEK already (it was handed to it
  * at registration, or sent by a rekey while it was registered as sender; recorded durably in
- * the store) is never handed it again: its registration rekeys the group first, announced to
- * every member by the usual rekey path. One sender identity forces at most one such rekey of a
+ * the store) is never handed it again: its registration rekeys the group first (gcks_reg.c),
+ * announced to every member by the usual rekey path. One sender identity forces at most one such rekey of a
  * group per GK_SENDER_REKEY_INTERVAL_S; a registration beyond that is refused with
  * TEMPORARY_FAILURE (the member tries again later), never given the old keys. */
 #include <string.h>
-#include "gcks_int.h"
+#include "gcks_sender_keys.h"
 #include "algs.h"
 #include "iana.h"
 #include "log.h"
+#include "gcks_keyrules.h"
 
 /* Is TEK t used by one sender whose IVs the kernel derives from the sequence number? Multi-sender
  * counter-mode TEKs (32-bit Unspecified Numbers) rely on Sender-IDs, fresh at every
@@ -32,12 +33,13 @@ static const gk_sa_key *iv_tek_key(const gcks_group *grp, size_t i)
 	return k;
 }
 
-gk_status gcks_sender_keys_fresh(gk_gcks *g, gcks_group *grp, const char *member, uint16_t *refusal, bool *rekeyed)
+gk_status gcks_sender_keys_check(gk_gcks *g, const gcks_group *grp, const char *member, uint16_t *refusal,
+				 bool *rekey)
 {
 	bool held = false, allowed = false;
 	gk_status st = GK_OK;
 	*refusal = 0;
-	*rekeyed = false;
+	*rekey = false;
 	for (size_t i = 0; i < grp->nkeys && !st && !held; i++) {
 		const gk_sa_key *k = iv_tek_key(grp, i);
 		if (k)
@@ -45,7 +47,7 @@ gk_status gcks_sender_keys_fresh(gk_gcks *g, gcks_group *grp, const char *member
 	}
 	if (st || !held)
 		return st;
-	st = gk_store_sender_rekey_take(g->env.store, grp->pol.name, member, gcks_wall(g),
+	st = gk_keys_sender_rekey_take(g->env.store, grp->pol.name, member, gcks_wall(g),
 					GK_SENDER_REKEY_INTERVAL_S, &allowed);
 	if (st)
 		return st;
@@ -55,16 +57,15 @@ gk_status gcks_sender_keys_fresh(gk_gcks *g, gcks_group *grp, const char *member
 		return GK_OK;
 	}
 	g->stats.sender_rekeys++;
-	*rekeyed = true;
-	return gcks_rekey_group(g, grp, true, NULL, "a sender registers again while it may hold a single-sender "
-						    "counter-mode key (RFC 9838 2.5)");
+	*rekey = true;
+	return GK_OK;
 }
 
 void gcks_sender_keys_note(gk_gcks *g, const gcks_group *grp, const char *member)
 {
 	for (size_t i = 0; i < grp->nkeys; i++) {
 		const gk_sa_key *k = iv_tek_key(grp, i);
-		gk_status st = k ? gk_store_sender_tek_add(g->env.store, grp->pol.name, member, k->spi) : GK_OK;
+		gk_status st = k ? gk_keys_sender_tek_add(g->env.store, grp->pol.name, member, k->spi) : GK_OK;
 		if (st)
 			gk_err("group %s: cannot record which senders hold a counter-mode key: %s", grp->pol.name,
 			       gk_status_str(st));

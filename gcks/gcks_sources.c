@@ -9,7 +9,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gcks_int.h"
+#include "gcks_sources.h"
+#include "gcks_keyhash.h"
 
 /* Sources never outnumber half-open SAs; a quarter of the cap in buckets keeps chains short. */
 static size_t bucket_count(unsigned half_open_max)

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "policy_yaml.h"
 #include "storage.h"
+#include "gcks_keyrules.h"
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4 };
 
@@ -299,7 +300,7 @@ static int cmd_init(const ctl *c, int argc, char **argv)
 		fprintf(stderr, "gcksctl: --ca %s: cannot read\n", ca);
 		goto out;
 	}
-	if (!id.sign_key_pem || gk_store_identity_set(s, &id, c->who)) {
+	if (!id.sign_key_pem || gk_store_identity_set(s, &id, c->who, (int64_t)time(NULL))) {
 		fprintf(stderr, "gcksctl: cannot store the GCKS identity\n");
 		goto out;
 	}
@@ -370,7 +371,7 @@ static int cmd_policy_load(const ctl *c, int argc, char **argv)
 	for (int i = 0; !rc && i < argc; i++) {
 		for (size_t j = 0; !rc && j < cnt[i]; j++) {
 			bool changed = false;
-			gk_status st = gk_store_group_put(s, &g[i][j], c->who, argv[i], &changed);
+			gk_status st = gk_keys_group_put(s, &g[i][j], c->who, argv[i], (int64_t)time(NULL), &changed);
 			if (st) {
 				fprintf(stderr, "gcksctl: %s: group %s: cannot store: %s\n", argv[i], g[i][j].name,
 					gk_store_errmsg(s));
@@ -573,7 +574,7 @@ static int cmd_group_delete(const ctl *c, const char *name)
 	int rc = open_store(c, false, &s);
 	if (rc)
 		return rc;
-	gk_status st = gk_store_group_delete(s, name, c->who);
+	gk_status st = gk_store_group_delete(s, name, c->who, (int64_t)time(NULL));
 	gk_store_close(s);
 	if (st) {
 		fprintf(stderr, "gcksctl: cannot delete group %s: %s\n", name, gk_status_str(st));

@@ -1,5 +1,5 @@
 /* Group policy as gcksd and gcksctl hold it in memory. Policy files (policy_yaml.c) produce it,
- * the store (storage.c) persists and loads it; nothing else defines what a group is.
+ * the store (storage.h) persists and loads it; nothing else defines what a group is.
  * A gk_group_policy owns every array and secret it points to: gk_group_policy_free() wipes
  * PSKs and releases everything. */
 #ifndef GK_POLICY_H

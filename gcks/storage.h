@@ -1,8 +1,21 @@
-/* The store: the only code that speaks SQL. One SQLite database (mode 0600, WAL, foreign keys,
- * busy timeout) holds the GCKS identity, group policies, authorized members, group SA keys,
- * counters that must never repeat, registrations and the audit log. Schema migrations run when
- * it is opened; an older binary refuses a newer database.
- * A gk_store owns its sqlite3 handle; it is used from one thread. */
+/* The store: where the GCKS keeps what must survive a restart. It holds the GCKS identity, group
+ * policies, authorized members, group SA keys, counters that must never repeat, registrations,
+ * the single-sender TEKs a sender may hold and the audit log.
+ *
+ * This interface is backend-neutral: no SQL, no handle or type of a database library, no row
+ * layout passes through it, so a second backend (PostgreSQL through libpq is planned) implements
+ * it without touching a caller. A gk_store is an object with a table of operations
+ * (gcks/store/store_backend.h): gk_store_open() chooses the backend from its locator at run time,
+ * as a PostgreSQL connection string will be chosen, and every function below dispatches through
+ * that table. The SQLite backend (gcks/store/store_sqlite*.c: one database file, mode 0600, WAL)
+ * is the default and the only one built today.
+ *
+ * The store holds data, not protocol rules: key shapes, reserved SPIs, Message ID and Sender-ID
+ * rules live in gcks/gcks_keyrules.c, which runs them inside a transaction the store exposes
+ * (gk_store_begin/gk_store_end) with the in-transaction operations marked "(tx)" below. Every
+ * write that records a time takes it from the caller (`now`, unix seconds): the store reads no
+ * clock. Schema migrations run when a store is opened; an older binary refuses a newer store.
+ * A gk_store is used from one thread. */
 #ifndef GK_STORAGE_H
 #define GK_STORAGE_H
 
@@ -12,20 +25,36 @@
 
 typedef struct gk_store gk_store;
 
+/* The version of the schema (schema/NNN_*.sql) this build reads and writes. */
 #define GK_SCHEMA_VERSION 5
 
 typedef struct gk_store_err {
 	char msg[512];
 } gk_store_err;
 
-/* Opens (create = make the file if missing, mode 0600) and migrates. Refuses a database file
- * that others can read or write (GK_E_INVAL with a message). */
-gk_status gk_store_open(const char *path, bool create, gk_store **out, gk_store_err *err);
+/* Opens (create = make it if missing) and migrates the store at locator: a file path for the
+ * SQLite backend (created mode 0600; a file others can read or write is refused with GK_E_INVAL
+ * and a message). A postgres:// or postgresql:// locator is refused with GK_E_UNSUPPORTED until
+ * that backend exists. */
+gk_status gk_store_open(const char *locator, bool create, gk_store **out, gk_store_err *err);
 void gk_store_close(gk_store *s);
 int gk_store_version(gk_store *s);
-/* SQLite's message for the last failure on s (e.g. which CHECK constraint a put violated),
+/* The backend's message for the last failure on s (e.g. which constraint a put violated),
  * "" if none; valid until the next call on s. */
 const char *gk_store_errmsg(const gk_store *s);
+
+/* ---- transactions ---- */
+typedef enum gk_store_tx {
+	GK_TX_READ,      /* one consistent snapshot over several reads */
+	GK_TX_WRITE,     /* takes the write lock up front */
+	GK_TX_DURABLE,   /* a write that is on stable storage when gk_store_end returns GK_OK:
+			  * for values that must never be handed out twice (Sender-IDs, Rekey SA
+			  * Message IDs) and keys members may hold */
+} gk_store_tx;
+/* Starts a transaction (no nesting). Every "(tx)" operation below runs inside one. */
+gk_status gk_store_begin(gk_store *s, gk_store_tx kind);
+/* Commits when st is GK_OK, else rolls back; returns st or the commit's failure. */
+gk_status gk_store_end(gk_store *s, gk_status st);
 
 /* ---- GCKS identity and credentials ---- */
 typedef struct gk_gcks_identity {
@@ -37,76 +66,74 @@ typedef struct gk_gcks_identity {
 } gk_gcks_identity;
 void gk_gcks_identity_free(gk_gcks_identity *id);
 gk_status gk_store_identity_get(gk_store *s, gk_gcks_identity *out); /* GK_E_NOT_FOUND if unset */
-gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const char *who);
+/* Durable; audited as who at now. */
+gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const char *who, int64_t now);
 
 /* ---- group policy ---- */
-/* Inserts or replaces the group named g->name, its TEKs and members, in one transaction, and
- * writes an audit record. Bumps the group's policy generation when anything changed.
- * A put equal to the stored policy writes nothing (no generation, no audit row). When only
- * members, capacity, ike_idle_timeout or rekey_margin_pct changed, the group's current keys
- * are carried over to the new generation; any other change makes gk_store_group_keys()
- * create new keys. Any failure leaves the stored policy as it was. */
-gk_status gk_store_group_put(gk_store *s, const gk_group_policy *g, const char *who,
-			     const char *source, bool *changed);
+/* (Storing a policy: gk_keys_group_put in gcks_keyrules.h, which decides what a change does to
+ * the group's keys.) */
 gk_status gk_store_group_get(gk_store *s, const char *name, gk_group_policy *out);
 gk_status gk_store_group_get_by_ident(gk_store *s, const gk_ident *id, gk_group_policy *out);
-gk_status gk_store_group_delete(gk_store *s, const char *name, const char *who);
+gk_status gk_store_group_delete(gk_store *s, const char *name, const char *who, int64_t now);
 /* Names of all groups, malloc'd array of malloc'd strings; free with gk_store_names_free. */
 gk_status gk_store_group_names(gk_store *s, char ***names, size_t *n);
 void gk_store_names_free(char **names, size_t n);
 /* Monotonic generation of a group's policy (changes on every effective put). */
 gk_status gk_store_group_generation(gk_store *s, const char *name, int64_t *gen);
 
+/* A group as the in-transaction operations name it: an id of the backend's own, valid while
+ * the group exists. */
+typedef int64_t gk_store_gid;
+/* (tx) The group's id and policy generation; GK_E_NOT_FOUND when there is none. gen may be NULL. */
+gk_status gk_store_group_find(gk_store *s, const char *name, gk_store_gid *gid, int64_t *gen);
+/* (tx) The whole policy of a group (free with gk_group_policy_free). */
+gk_status gk_store_group_read(gk_store *s, gk_store_gid gid, gk_group_policy *out);
+/* (tx) Writes group g (created and updated at now): when replace, over group *gid, whose TEKs
+ * and members it replaces and whose generation it bumps; else as a new group of generation 1,
+ * setting *gid. g->name is not empty and shorter than its buffer; arrays are present when their
+ * counts are not zero. Key rows are left as they are. */
+gk_status gk_store_group_write(gk_store *s, const gk_group_policy *g, int64_t now, bool replace,
+			       gk_store_gid *gid);
+
 /* ---- group SA keys ---- */
+/* One key of one SA of a group. What it looks like (SPI and key lengths) is the key rules'
+ * business (gcks_keyrules.c); the store keeps what it is given. */
 typedef struct gk_sa_key {
-	int64_t id;
+	int64_t id;              /* the store's id, set by gk_store_key_insert */
 	int tek_index;           /* index in policy teks[], -1 for the Rekey SA */
 	uint8_t spi[16];
-	size_t spi_len;          /* 4 for ESP/AH, 16 for GIKE_UPDATE */
+	size_t spi_len;
 	uint8_t keymat[256];
 	size_t keymat_len;
 	int64_t created, expires; /* unix seconds */
 	int64_t generation;      /* policy generation the key was made for */
 } gk_sa_key;
-
-/* The current key of every SA of a group, creating (and storing, durably) those that are
- * missing or whose policy generation is older. Fresh SPIs and keys come from the caller's
- * generator. keys[] has room for nteks+1 (the Rekey SA last, if present). */
-struct gk_rand;
-gk_status gk_store_group_keys(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
-			      int64_t now, gk_sa_key *keys, size_t *nkeys);
-/* A group's policy (*pol, free with gk_group_policy_free), its generation and the current key
- * of every SA (creating them as gk_store_group_keys does), all from one state of the database:
- * a policy stored at the same time is seen whole or not at all, and keys are only made for the
- * policy of the generation they are stored with. keys[] has room for maxkeys; GK_E_TOO_BIG
- * when the policy has more SAs (TEKs and the Rekey SA). */
-gk_status gk_store_group_load(gk_store *s, const char *name, const struct gk_rand *rnd, int64_t now,
-			      gk_group_policy *pol, int64_t *gen, gk_sa_key *keys, size_t maxkeys,
-			      size_t *nkeys);
-
-/* Rotates keys for a rekey in one durable transaction: every SA whose key expires at or before
- * `horizon` (every SA when force) gets a new current key; replaced keys stay 'old' until they
- * expire. prev[] gets the keys before, keys[] after (both nteks+1 long). When anything changed,
- * *msgid is the Rekey SA Message ID of the GSA_REKEY announcing it (taken, durable), and when
- * the Rekey SA key itself was replaced the counter restarts at 0 for the new Rekey SA
- * (RFC 9838 2.4.1.3). want[j], when not NULL, is the SPI announced for SA j in GSA_NEXT_SPI; it
- * is used if no live key has it. */
-gk_status gk_store_group_rekey(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
-			       int64_t now, int64_t horizon, bool force, const uint8_t (*want)[16], gk_sa_key *prev,
-			       gk_sa_key *keys, size_t *nkeys, bool *changed, uint32_t *msgid);
+/* A group keeps one current key per SA (tek_index) and the replaced ('old') keys until they
+ * expire. */
+/* (tx) The current key of SA idx, *found false when there is none. */
+gk_status gk_store_key_current(gk_store *s, gk_store_gid gid, int idx, gk_sa_key *k, bool *found);
+/* (tx) Stores k as the current key of SA k->tek_index, the previous current one becoming old;
+ * sets k->id. */
+gk_status gk_store_key_insert(gk_store *s, gk_store_gid gid, gk_sa_key *k);
+/* (tx) Makes old the current keys of SAs a policy of nteks TEKs (and a Rekey SA when kek) does
+ * not have. */
+gk_status gk_store_keys_retire_unused(gk_store *s, gk_store_gid gid, size_t nteks, bool kek);
+/* (tx) Forgets old keys that expired at or before now. */
+gk_status gk_store_keys_prune(gk_store *s, gk_store_gid gid, int64_t now);
+/* (tx) Marks the current keys as made for policy generation gen. */
+gk_status gk_store_keys_carry(gk_store *s, gk_store_gid gid, int64_t gen);
+/* (tx) Does any stored key, of any group, have this SPI? */
+gk_status gk_store_spi_used(gk_store *s, const uint8_t *spi, size_t len, bool *used);
 
 /* ---- counters that never repeat ---- */
-/* Reserves n consecutive Sender-IDs for a group (the first ever is 0), durable before return. Fails with
- * GK_E_TOO_BIG when fewer than n remain below 2^bits (never reuses values). */
-gk_status gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
-				    uint32_t *first);
-/* Next Rekey SA Message ID for a group (durable before return). */
-gk_status gk_store_rekey_msgid_next(gk_store *s, const char *group, uint32_t *msgid);
-gk_status gk_store_rekey_msgid_peek(gk_store *s, const char *group, uint32_t *msgid);
-/* A new Rekey SA starts at Message ID 0 (RFC 9838 2.4.1.3). */
-gk_status gk_store_rekey_msgid_reset(gk_store *s, const char *group);
-/* After every member was excluded with new keys (RFC 9838 2.5.1), Sender-IDs start over. */
-gk_status gk_store_sender_ids_reset(gk_store *s, const char *group);
+typedef enum gk_store_counter {
+	GK_COUNTER_SENDER_ID,    /* next Sender-ID of the group */
+	GK_COUNTER_REKEY_MSGID,  /* next Message ID of the group's Rekey SA */
+} gk_store_counter;
+/* (tx) A counter's value, dflt when it was never set. */
+gk_status gk_store_counter_get(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v);
+/* (tx) */
+gk_status gk_store_counter_set(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t v);
 
 /* ---- registrations ---- */
 typedef struct gk_registration {
@@ -128,23 +155,28 @@ gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *
  * registered). A registration stored before schema version 3 counts as one that did not. On
  * error *all is false. */
 gk_status gk_store_registrations_frag_ok(gk_store *s, const char *group, bool *all);
+/* All registrations of a group, ordered by member; *out is malloc'd, free() it. */
+gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);
 
 /* ---- single-sender counter-mode TEKs a sender may hold (doc/sender-iv.md) ---- */
 /* May member, as a sender, have installed the TEK with this SPI (4 octets)? */
 gk_status gk_store_sender_tek_held(gk_store *s, const char *group, const char *member, const uint8_t spi[4],
 				   bool *held);
-/* Records, durably, that member may hold the TEK (member NULL: every member registered to the
- * group as sender), and forgets TEKs whose keys the group no longer has. */
+/* (tx) Records that member may hold the TEK. */
 gk_status gk_store_sender_tek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4]);
-/* May member's registration force a rekey of the group at now (unix seconds), the last one it
- * forced being at least interval seconds ago? If so, now is recorded (durably). */
-gk_status gk_store_sender_rekey_take(gk_store *s, const char *group, const char *member, int64_t now,
-				     int64_t interval, bool *allowed);
-/* All registrations of a group, ordered by member; *out is malloc'd, free() it. */
-gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);
+/* (tx) Records that every member registered to the group with this role may hold the TEK. */
+gk_status gk_store_sender_tek_add_role(gk_store *s, const char *group, gk_role role, const uint8_t spi[4]);
+/* (tx) Forgets the TEKs of a group whose keys the group no longer has. */
+gk_status gk_store_sender_teks_prune(gk_store *s, const char *group);
+/* (tx) When member's registration last forced a rekey of the group; *found false if never. */
+gk_status gk_store_sender_rekey_get(gk_store *s, const char *group, const char *member, int64_t *at,
+				    bool *found);
+/* (tx) Records it; GK_E_NOT_FOUND when there is no such group. */
+gk_status gk_store_sender_rekey_set(gk_store *s, const char *group, const char *member, int64_t at);
 
 /* ---- audit ---- */
-gk_status gk_store_audit(gk_store *s, const char *who, const char *action, const char *detail);
+/* Records who did action at now: inside the caller's transaction (part of it) or on its own. */
+gk_status gk_store_audit(gk_store *s, const char *who, const char *action, const char *detail, int64_t now);
 typedef struct gk_audit_row {
 	int64_t at;              /* Unix time */
 	char who[256], action[256], detail[4096];

@@ -1,5 +1,4 @@
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -12,12 +11,9 @@
 #include "ikekeys.h"
 #include "json.h"
 #include "log.h"
-#include "privdrop.h"
 #include "rekey_msg.h"
-#include "udp.h"
 
 #define MAX_SAS 32
-#define TIMER_MS 100
 #define REREG_MIN_MS 1000
 #define REREG_SPREAD_MS 4000
 #define SOFT_LIFETIME_PCT 90   /* re-register when this share of an SA's lifetime passed */
@@ -55,7 +51,7 @@ typedef struct mgroup {
 	EVP_PKEY *auth_key;
 	gk_sig_scheme want;
 	gk_frag_reasm reasm;
-	gk_udp *sock;
+	bool joined;                  /* listening on mcast (env.mcast_join) */
 	struct sockaddr_storage mcast;
 	uint16_t atd, dtd;
 	uint16_t gcauth;              /* GCAUTH method from registration: it decides for the group */
@@ -67,12 +63,11 @@ typedef struct mgroup {
 
 struct gk_gm_groups {
 	gk_gm_groups_env env;
-	uv_timer_t timer;
 	mgroup *g;
 	size_t n;
 };
 
-static int64_t now_ms(const gk_gm_groups *m) { return (int64_t)uv_now(m->env.loop); }
+static int64_t now_ms(const gk_gm_groups *m) { return m->env.now_ms(m->env.clock_ctx); }
 
 /* ---- events ---- */
 
@@ -279,56 +274,46 @@ static void schedule_delete(gk_gm_groups *m, mgroup *g, uint8_t proto, const uin
 
 /* ---- the Rekey SA ---- */
 
-static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
-			      const struct sockaddr *local);
-
-static void close_sock(mgroup *g)
+/* Stops listening on the Rekey SA's destination (env.mcast_leave). */
+static void leave_rekey_group(mgroup *g)
 {
-	if (g->sock)
-		gk_udp_close(g->sock);
-	g->sock = NULL;
+	gk_gm_groups *m = g->owner;
+	if (g->joined && m->env.mcast_leave)
+		m->env.mcast_leave(m->env.mcast_ctx, (size_t)(g - m->g));
+	g->joined = false;
 }
 
 /* Listens on the Rekey SA's destination (a multicast group and port, RFC 9838 4.4.2). */
 static void join_rekey_group(gk_gm_groups *m, mgroup *g)
 {
-	struct sockaddr_storage any, grp;
+	struct sockaddr_storage grp;
 	char err[256], at[64];
 	const gk_ts_spec *d = &g->kek.dst;
-	memset(&any, 0, sizeof(any));
 	memset(&grp, 0, sizeof(grp));
 	if (d->family == 6) {
-		struct sockaddr_in6 *a = (void *)&any, *b = (void *)&grp;
-		a->sin6_family = b->sin6_family = AF_INET6;
-		a->sin6_port = b->sin6_port = htons(d->port_lo);
+		struct sockaddr_in6 *b = (void *)&grp;
+		b->sin6_family = AF_INET6;
+		b->sin6_port = htons(d->port_lo);
 		memcpy(&b->sin6_addr, d->start, 16);
 	} else {
-		struct sockaddr_in *a = (void *)&any, *b = (void *)&grp;
-		a->sin_family = b->sin_family = AF_INET;
-		a->sin_port = b->sin_port = htons(d->port_lo);
+		struct sockaddr_in *b = (void *)&grp;
+		b->sin_family = AF_INET;
+		b->sin_port = htons(d->port_lo);
 		memcpy(&b->sin_addr, d->start, 4);
 	}
-	if (g->sock && !memcmp(&grp, &g->mcast, sizeof(grp)))
+	if (g->joined && !memcmp(&grp, &g->mcast, sizeof(grp)))
 		return;
-	close_sock(g);
+	leave_rekey_group(g);
 	g->mcast = grp;
-	/* a port below 1024 (848 by default) needs CAP_NET_BIND_SERVICE, kept aside for this bind */
-	bool low = d->port_lo && d->port_lo < 1024;
-	if (low)
-		gk_priv_raise(GK_CAP_NET_BIND, true);
-	gk_status st = gk_udp_open_shared(m->env.loop, (struct sockaddr *)&any, on_rekey_datagram, g, &g->sock,
-					  err, sizeof(err));
-	if (low)
-		gk_priv_raise(GK_CAP_NET_BIND, false);
-	if (st) {
-		gk_err("group %s: rekey listener: %s", g->name, err);
+	if (!m->env.mcast_join)
+		return;
+	err[0] = 0;
+	if (m->env.mcast_join(m->env.mcast_ctx, (size_t)(g - m->g), (struct sockaddr *)&grp, err, sizeof(err))) {
+		gk_err("group %s: %s", g->name, err);
 		return;
 	}
-	unsigned idx = m->env.mcast_iface ? if_nametoindex(m->env.mcast_iface) : 0;
-	if (gk_udp_join(g->sock, (struct sockaddr *)&grp, idx))
-		gk_err("group %s: cannot join %s for GSA_REKEY", g->name, gk_addr_text((struct sockaddr *)&grp, at, sizeof(at)));
-	else
-		gk_info("group %s: listening for GSA_REKEY on %s", g->name, gk_addr_text((struct sockaddr *)&grp, at, sizeof(at)));
+	g->joined = true;
+	gk_info("group %s: listening for GSA_REKEY on %s", g->name, gk_addr_text((struct sockaddr *)&grp, at, sizeof(at)));
 }
 
 /* RFC 9838 2.4.1.4: the Rekey SA a GSA_REKEY replaced "MUST be silently deleted after waiting
@@ -375,7 +360,7 @@ static void reregister_later(gk_gm_groups *m, mgroup *g, const char *why)
 	uint32_t r = 0;
 	if (g->rereg_at)
 		return;
-	gk_rand_bytes(gk_rand_system(), (uint8_t *)&r, sizeof(r));
+	gk_rand_bytes(m->env.rnd ? m->env.rnd : gk_rand_system(), (uint8_t *)&r, sizeof(r));
 	/* a randomized delay of seconds keeps a whole group from registering at once (2.4.3) */
 	int64_t spread = (m->env.rereg_max_ms > REREG_MIN_MS ? m->env.rereg_max_ms : REREG_MIN_MS + REREG_SPREAD_MS) -
 			 REREG_MIN_MS;
@@ -388,7 +373,7 @@ static void exclude(gk_gm_groups *m, mgroup *g, const char *why)
 {
 	ev_note(m, g, "excluded", "reason", why, 0);
 	flush_group(m, g);
-	close_sock(g);
+	leave_rekey_group(g);
 	reregister_later(m, g, why);
 }
 
@@ -410,7 +395,7 @@ static void drop_kek(gk_gm_groups *m, mgroup *g, const char *event, const char *
 	g->have_kek = false;
 	g->kek_soft_at = 0;
 	g->kek_expires_at = 0;
-	close_sock(g);
+	leave_rekey_group(g);
 	reregister_later(m, g, why);
 }
 
@@ -598,13 +583,8 @@ out:
 	return st;
 }
 
-static void on_rekey_datagram(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
-			      const struct sockaddr *local)
+static void on_rekey_datagram(gk_gm_groups *m, mgroup *g, const uint8_t *data, size_t len)
 {
-	mgroup *g = ctx;
-	gk_gm_groups *m = g->owner;
-	(void)peer;
-	(void)local;
 	if (!g->have_kek)
 		return;
 	if (g->gcauth != GK_GCAUTH_IMPLICIT && !g->auth_key)
@@ -715,7 +695,7 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 		/* what the kernel refused leaves nothing of the group behind */
 		ev_note(m, g, "group_rolled_back", "reason", "the kernel refused an SA", 0);
 		flush_group(m, g);
-		close_sock(g);
+		leave_rekey_group(g);
 	}
 }
 
@@ -755,7 +735,7 @@ void gk_gm_groups_lost(gk_gm_groups *m, size_t i, const char *why)
 	m->g[i].rereg_running = false;
 	ev_note(m, &m->g[i], "group_lost", "reason", why, 0);
 	flush_group(m, &m->g[i]);
-	close_sock(&m->g[i]);
+	leave_rekey_group(&m->g[i]);
 }
 
 void gk_gm_groups_retrying(gk_gm_groups *m, size_t i, const char *event, const char *why, int64_t retry_ms,
@@ -779,9 +759,8 @@ void gk_gm_groups_retrying(gk_gm_groups *m, size_t i, const char *event, const c
 	ev_end(m, &j);
 }
 
-static void on_timer(uv_timer_t *t)
+void gk_gm_groups_tick(gk_gm_groups *m)
 {
-	gk_gm_groups *m = t->data;
 	int64_t now = now_ms(m);
 	char err[256];
 	for (size_t i = 0; i < m->n; i++) {
@@ -856,18 +835,37 @@ gk_status gk_gm_groups_new(const gk_gm_groups_env *env, const gk_ident *groups, 
 		m->g[i].owner = m;
 		gk_ident_text(&groups[i], m->g[i].name);
 	}
-	uv_timer_init(env->loop, &m->timer);
-	m->timer.data = m;
-	uv_timer_start(&m->timer, on_timer, TIMER_MS, TIMER_MS);
 	*out = m;
 	return GK_OK;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void earliest(int64_t *at, int64_t t)
 {
-	gk_gm_groups *m = h->data;
-	OPENSSL_clear_free(m->g, m->n * sizeof(*m->g));
-	free(m);
+	if (t && (!*at || t < *at))
+		*at = t;
+}
+
+int64_t gk_gm_groups_next_timeout(const gk_gm_groups *m)
+{
+	int64_t at = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const mgroup *g = &m->g[i];
+		for (size_t k = 0; k < g->nsas; k++) {
+			const held_sa *h = &g->sas[k];
+			earliest(&at, h->activate_at);
+			earliest(&at, h->delete_at);
+			earliest(&at, h->expires_at);
+			earliest(&at, h->delete_at ? 0 : h->soft_at);
+		}
+		earliest(&at, g->old.until);
+		earliest(&at, g->kek_expires_at);
+		earliest(&at, g->kek_soft_at);
+		earliest(&at, g->rereg_at);
+	}
+	if (!at)
+		return -1;
+	int64_t now = now_ms(m);
+	return at > now ? at - now : 0;
 }
 
 void gk_gm_groups_free(gk_gm_groups *m)
@@ -876,14 +874,16 @@ void gk_gm_groups_free(gk_gm_groups *m)
 		return;
 	for (size_t i = 0; i < m->n; i++) {
 		flush_group(m, &m->g[i]);
-		close_sock(&m->g[i]);
+		leave_rekey_group(&m->g[i]);
 	}
-	uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+	OPENSSL_clear_free(m->g, m->n * sizeof(*m->g));
+	free(m);
 }
 
 void gk_gm_groups_rekey_input(gk_gm_groups *m, size_t group, const uint8_t *data, size_t len,
 			      const struct sockaddr *peer)
 {
+	(void)peer; /* anyone may send to a multicast group: only the Rekey SA's keys count */
 	if (group < m->n)
-		on_rekey_datagram(&m->g[group], data, len, peer, peer);
+		on_rekey_datagram(m, &m->g[group], data, len);
 }

@@ -5,23 +5,36 @@
  * re-registration when excluded or when SAs near their end without replacement. A rekey whose
  * selectors or AUTH_KEY gk_gm_state_check refuses is not applied at all. Every change
  * of installed SAs is logged and, with json, written as a JSON event line.
- * A gk_gm_groups owns its sockets, timer and the group states (wiped on free); it does not own
- * the sink or the loop. */
+ * Like the member core it owns no socket, clock or randomness: gk_gm_groups_env carries them
+ * (gmd's libuv adapter is member/gm_uv.c; tests use a fake clock and the fake network), the
+ * caller hands in each datagram its multicast listener receives (gk_gm_groups_rekey_input)
+ * and calls gk_gm_groups_tick for the timers (ATD, DTD, lifetimes, re-registration).
+ * A gk_gm_groups owns the group states (wiped on free); it does not own the sink, the event
+ * stream or what the env's contexts point to. */
 #ifndef GK_GM_GROUPS_H
 #define GK_GM_GROUPS_H
 
 #include <stdio.h>
-#include <uv.h>
+#include <sys/socket.h>
 #include "gm.h"
 #include "sasink.h"
 
 typedef struct gk_gm_groups gk_gm_groups;
 
 typedef struct gk_gm_groups_env {
-	uv_loop_t *loop;
+	/* the clock: monotonic milliseconds */
+	int64_t (*now_ms)(void *ctx);
+	void *clock_ctx;
+	const gk_rand *rnd;         /* re-registration delays; NULL = gk_rand_system() */
+	/* Listen for group's GSA_REKEY datagrams on a Rekey SA's destination (a multicast group
+	 * and port, RFC 9838 4.4.2), as from now until mcast_leave: every one that arrives goes to
+	 * gk_gm_groups_rekey_input. A group listens on one destination at a time (a new one comes
+	 * after a leave). On failure nothing is held, and err says why (without the group). */
+	gk_status (*mcast_join)(void *ctx, size_t group, const struct sockaddr *dst, char *err, size_t errlen);
+	void (*mcast_leave)(void *ctx, size_t group);
+	void *mcast_ctx;
 	gk_sasink *sink;            /* NULL: nothing is installed, only followed */
 	FILE *events;               /* JSON event lines, NULL for none */
-	const char *mcast_iface;    /* interface to join rekey groups on, NULL = the kernel's choice */
 	bool sender;
 	/* Asks gmd to register to group again (excluded, or SAs ending without replacement). */
 	void (*reregister)(void *ctx, size_t group);
@@ -57,11 +70,15 @@ void gk_gm_groups_lost(gk_gm_groups *m, size_t group, const char *why);
  * What is installed stays: it is valid until its lifetime ends or a registration replaces it. */
 void gk_gm_groups_retrying(gk_gm_groups *m, size_t group, const char *event, const char *why, int64_t retry_ms,
 			   bool schedule);
-/* One datagram for group's Rekey SA, as its multicast listener receives it (for tests and
- * fuzzing, which have no sockets). */
+/* One datagram for group's Rekey SA, as its multicast listener (env.mcast_join) receives it. */
 void gk_gm_groups_rekey_input(gk_gm_groups *m, size_t group, const uint8_t *data, size_t len,
 			      const struct sockaddr *peer);
-/* Removes everything installed (shutdown) and frees. */
+/* The timers: activations after ATD, deletions after DTD, lifetimes, re-registrations that
+ * are due. Call every ~100 ms (or at gk_gm_groups_next_timeout). */
+void gk_gm_groups_tick(gk_gm_groups *m);
+/* Milliseconds until gk_gm_groups_tick has work, -1 when nothing is planned. */
+int64_t gk_gm_groups_next_timeout(const gk_gm_groups *m);
+/* Removes everything installed, leaves the multicast groups (shutdown) and frees. */
 void gk_gm_groups_free(gk_gm_groups *m);
 
 #endif

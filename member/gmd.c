@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "gm.h"
 #include "gm_groups.h"
+#include "gm_uv.h"
 #include "gm_json.h"
 #include "sasink.h"
 #include "iana.h"
@@ -67,6 +68,7 @@ typedef struct gmd {
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
 	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
+	gk_gm_uv *groups_uv;        /* its clock, timer and rekey listeners */
 	gk_sasink *sink;
 	const char *backend, *mcast_iface;
 	gk_gm_config cfg;
@@ -828,14 +830,16 @@ int main(int argc, char **argv)
 			rc = EXIT_NO_BACKEND;
 			goto out;
 		}
-		gk_gm_groups_env genv = { .loop = d.loop, .sink = d.sink, .events = d.json ? stdout : NULL,
-					  .mcast_iface = d.mcast_iface, .sender = d.cfg.sender,
+		gk_gm_groups_env genv = { .sink = d.sink, .events = d.json ? stdout : NULL,
+					  .sender = d.cfg.sender,
 					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = rereg_s * 1000,
 					  .allow = d.allow, .nallow = d.cfg.nallow };
-		if (gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
+		if (gk_gm_uv_new(d.loop, d.mcast_iface, d.cfg.ngroups, &genv, &d.groups_uv) ||
+		    gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
 			fprintf(stderr, "gmd: cannot start\n");
 			goto out;
 		}
+		gk_gm_uv_start(d.groups_uv, d.groups);
 	}
 	if (leave_root(&d, user)) {
 		rc = GK_EXIT_PRIVILEGE;
@@ -870,6 +874,7 @@ int main(int argc, char **argv)
 out:
 	/* what gmd installed goes with it: SIGTERM cleans up */
 	gk_gm_groups_free(d.groups);
+	gk_gm_uv_free(d.groups_uv);
 	gk_sasink_close(d.sink);
 	for (size_t i = 0; i < MAX_RUNS; i++)
 		if (d.runs[i])

@@ -95,17 +95,25 @@ def parse_list(path):
 
 
 def defined_tests(srcdir):
-    """The test names the automake files add to TESTS."""
+    """The test names the automake files add to TESTS: Makefile.am, mk/*.am and every fragment
+    an automake file includes (build fragments may live beside the code they build)."""
     names = set()
     files = [os.path.join(srcdir, "Makefile.am")]
     mk = os.path.join(srcdir, "mk")
     if os.path.isdir(mk):
         files += [os.path.join(mk, f) for f in sorted(os.listdir(mk)) if f.endswith(".am")]
-    for fn in files:
+    seen = set()
+    while files:
+        fn = files.pop(0)
+        if fn in seen or not os.path.isfile(fn):
+            continue
+        seen.add(fn)
         with open(fn, encoding="utf-8") as f:
             text = f.read().replace("\\\n", " ")
         for line in text.splitlines():
             words = line.split()
+            if len(words) == 2 and words[0] == "include":
+                files.append(os.path.join(srcdir, words[1].replace("$(srcdir)/", "").replace("$(top_srcdir)/", "")))
             if len(words) > 2 and words[0] == "TESTS" and words[1] in ("=", "+="):
                 names.update(words[2:])
     return names

@@ -33,6 +33,7 @@
 #include "gcks/gcks.h"
 #include "gcks/policy_yaml.h"
 #include "gcks/storage.h"
+#include "gcks/gcks_keyrules.h"
 #include "group_sa.h"
 #include "iana.h"
 #include "ikekeys.h"
@@ -187,7 +188,7 @@ static int make_store(const char *path, unsigned long members, double *load_s)
 	gk_diag_init(&diag);
 	double t0 = now_s();
 	if (yaml && gk_policy_yaml_load_buf("bench.yaml", yaml, len, &groups, &ngroups, &diag) == GK_OK &&
-	    ngroups == 1 && gk_store_group_put(s, &groups[0], "bench", "bench_rekey", &changed) == GK_OK) {
+	    ngroups == 1 && gk_keys_group_put(s, &groups[0], "bench", "bench_rekey", (int64_t)time(NULL), &changed) == GK_OK) {
 		rc = 0;
 	} else {
 		gk_diag_print(&diag, stderr);
@@ -214,7 +215,7 @@ static int set_identity(const char *path, EVP_PKEY *k)
 	}
 	gk_ident_parse("fqdn:gcks.bench.example", &id.id, &why);
 	id.sign_key_pem = key_pem(k);
-	int rc = id.sign_key_pem && gk_store_identity_set(s, &id, "bench") == GK_OK ? 0 : -1;
+	int rc = id.sign_key_pem && gk_store_identity_set(s, &id, "bench", (int64_t)time(NULL)) == GK_OK ? 0 : -1;
 	free(id.sign_key_pem);
 	gk_store_close(s);
 	return rc;

@@ -7,43 +7,21 @@
  * set (SEAL) the record is  IKE header | first payload type | inner payloads  in the clear and
  * is signed and encrypted here (under the Rekey SA fg_kek(b) when the header's 16 SPI octets
  * are all b; fragmented at 300 octets when the flags octet's low bit is set), so the fuzzer
- * writes the contents behind the checks itself. No sockets: the libuv listener is replaced at
- * link time (-Wl,--wrap) by stubs. */
+ * writes the contents behind the checks itself. No sockets: the group manager's env has a clock
+ * that stands still and no multicast listener. */
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <uv.h>
 #include "fuzz.h"
 #include "fuzz_gm_state.h"
 #include "log.h"
 #include "rekey_msg.h"
-#include "udp.h"
 #include "member/gm_groups.h"
 
-gk_status __wrap_gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
-				    gk_udp **out, char *err, size_t errlen);
-gk_status __wrap_gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex);
-void __wrap_gk_udp_close(gk_udp *u);
-
-static uint64_t fake_socket;
-
-gk_status __wrap_gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
-				    gk_udp **out, char *err, size_t errlen)
+static int64_t clock_ms(void *ctx)
 {
-	(void)loop, (void)addr, (void)cb, (void)ctx, (void)err, (void)errlen;
-	*out = (gk_udp *)(void *)&fake_socket;
-	return GK_OK;
-}
-
-gk_status __wrap_gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex)
-{
-	(void)u, (void)group, (void)ifindex;
-	return GK_OK;
-}
-
-void __wrap_gk_udp_close(gk_udp *u)
-{
-	(void)u;
+	(void)ctx;
+	return 0;
 }
 
 #define SEAL 0x8000
@@ -104,9 +82,8 @@ static void input(gk_gm_groups *gg, const uint8_t *data, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* One group manager for the life of the process (its timer handle lives in the loop);
-	 * each input starts from a fresh registration, which replaces all the group held. */
-	static uv_loop_t loop;
+	/* One group manager for the life of the process; each input starts from a fresh
+	 * registration, which replaces all the group held. */
 	static gk_gm_groups *gg;
 	static gk_group_state gs;
 	static EVP_PKEY *sign;
@@ -117,9 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gk_log_init("fuzz_gm_rekey", getenv("GK_FUZZ_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
 		gk_ident id;
 		const char *why = NULL;
-		FUZZ_ASSERT(uv_loop_init(&loop) == 0);
 		FUZZ_ASSERT(gk_ident_parse(FG_GROUP, &id, &why) == GK_OK);
-		gk_gm_groups_env env = { .loop = &loop };
+		gk_gm_groups_env env = { .now_ms = clock_ms };
 		FUZZ_ASSERT(gk_gm_groups_new(&env, &id, 1, &gg) == GK_OK);
 		fg_registered_state(&gs);
 	}

@@ -13,9 +13,10 @@
 #include "gcks_harness.h"
 #include "fuzz.h"
 #include "fuzz_keys.h"
-#include "gcks/gcks_int.h"
+#include "gcks/gcks_sa_table.h"
 #include "gcks/policy.h"
 #include "gcks/storage.h"
+#include "gcks/gcks_keyrules.h"
 #include "auth.h"
 #include "dh.h"
 #include "message.h"
@@ -151,7 +152,7 @@ static void put_group(gk_store *s, const char *name, gk_rekey_transport transpor
 	if (transport == GK_REKEY_MULTICAST)
 		add_member(&g, FH_SENDER, GK_ROLE_SENDER);
 	bool changed = false;
-	FUZZ_ASSERT(gk_store_group_put(s, &g, "fuzz", NULL, &changed) == GK_OK);
+	FUZZ_ASSERT(gk_keys_group_put(s, &g, "fuzz", NULL, (int64_t)time(NULL), &changed) == GK_OK);
 	gk_group_policy_free(&g);
 }
 
@@ -240,7 +241,7 @@ static void make_template(void)
 	gk_store_err err;
 	FUZZ_ASSERT(gk_store_open(H.template_db, true, &H.store, &err) == GK_OK);
 	gk_gcks_identity id = { .id = ident(FH_GCKS_ID), .sign_key_pem = sign_key_pem() };
-	FUZZ_ASSERT(gk_store_identity_set(H.store, &id, "fuzz") == GK_OK);
+	FUZZ_ASSERT(gk_store_identity_set(H.store, &id, "fuzz", (int64_t)time(NULL)) == GK_OK);
 	free(id.sign_key_pem);
 	put_group(H.store, FH_G1, GK_REKEY_MULTICAST, 1);
 	put_group(H.store, FH_G2, GK_REKEY_INBAND, 2);

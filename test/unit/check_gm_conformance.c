@@ -2,14 +2,13 @@
  * re-registration before a Data-Security SA or the Rekey SA ends (2.4.1.4), GSA_REKEY messages
  * that carry what a rekey must not (GM_SENDER_ID, 4.5.3.3; GCAUTH, 4.4.2.1.1) refused whole with
  * nothing installed, and Message ID 0 as the first expected one without GSA_INITIAL_MESSAGE_ID
- * (2.4.1.4). As in check_gm_groups.c, the libuv UDP listener is replaced at link time and what
- * the group manager did is read from its JSON event lines; the clock the group manager reads
- * (uv_now) is wrapped too, so that a test moves it by hours while its timer ticks in real time. */
+ * (2.4.1.4). As in check_gm_groups.c, the group manager runs on its env (a clock the test moves
+ * by hours, no multicast listener) and what it did is read from its JSON event lines; the SA
+ * sink's entry points are replaced at link time to record what is installed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <uv.h>
 #include "testutil.h"
 #include "algs.h"
 #include "group_sa.h"
@@ -17,15 +16,8 @@
 #include "log.h"
 #include "rand.h"
 #include "rekey_msg.h"
-#include "udp.h"
 #include "member/gm_groups.h"
 
-gk_status __wrap_gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
-				    gk_udp **out, char *err, size_t errlen);
-gk_status __wrap_gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex);
-void __wrap_gk_udp_close(gk_udp *u);
-uint64_t __real_uv_now(const uv_loop_t *loop);
-uint64_t __wrap_uv_now(const uv_loop_t *loop);
 gk_status __wrap_gk_sasink_add(gk_sasink *s, const gk_sa_install *in, char *err, size_t errlen);
 gk_status __wrap_gk_sasink_activate_out(gk_sasink *s, const gk_ident *group, const gk_group_sa *sa, char *err,
 					size_t errlen);
@@ -33,31 +25,12 @@ gk_status __wrap_gk_sasink_del(gk_sasink *s, const gk_ident *group, uint8_t prot
 			       size_t spi_len, char *err, size_t errlen);
 gk_status __wrap_gk_sasink_flush_group(gk_sasink *s, const gk_ident *group, char *err, size_t errlen);
 
-static uint64_t fake_socket;
-static uint64_t clock_offset_ms;   /* added to the loop's time for the group manager */
+static int64_t clock_ms;   /* the group manager's clock */
 
-gk_status __wrap_gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
-				    gk_udp **out, char *err, size_t errlen)
+static int64_t fake_now(void *ctx)
 {
-	(void)loop, (void)addr, (void)cb, (void)ctx, (void)err, (void)errlen;
-	*out = (gk_udp *)(void *)&fake_socket;
-	return GK_OK;
-}
-
-gk_status __wrap_gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex)
-{
-	(void)u, (void)group, (void)ifindex;
-	return GK_OK;
-}
-
-void __wrap_gk_udp_close(gk_udp *u)
-{
-	(void)u;
-}
-
-uint64_t __wrap_uv_now(const uv_loop_t *loop)
-{
-	return __real_uv_now(loop) + clock_offset_ms;
+	(void)ctx;
+	return clock_ms;
 }
 
 /* A kernel SA sink that records what the group manager gives it (the SAs' protocols and
@@ -102,7 +75,6 @@ gk_status __wrap_gk_sasink_flush_group(gk_sasink *s, const gk_ident *group, char
 	return GK_OK;
 }
 
-static uv_loop_t loop;
 static FILE *events;
 static gk_gm_groups *groups;
 static unsigned reregistrations;
@@ -117,15 +89,14 @@ static void on_reregister(void *ctx, size_t group)
 static void setup(void)
 {
 	gk_log_init("check_gm_conformance", getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
-	ck_assert_int_eq(uv_loop_init(&loop), 0);
 	events = tmpfile();
 	ck_assert_ptr_nonnull(events);
-	clock_offset_ms = 0;
+	clock_ms = 0;
 	reregistrations = 0;
 	gk_ident g;
 	const char *why = NULL;
 	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, &why), GK_OK);
-	gk_gm_groups_env env = { .loop = &loop, .events = events, .reregister = on_reregister };
+	gk_gm_groups_env env = { .now_ms = fake_now, .events = events, .reregister = on_reregister };
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &groups), GK_OK);
 }
 
@@ -137,7 +108,7 @@ static void reopen_with_sink(bool sender)
 	gk_ident g;
 	const char *why = NULL;
 	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, &why), GK_OK);
-	gk_gm_groups_env env = { .loop = &loop, .events = events, .reregister = on_reregister,
+	gk_gm_groups_env env = { .now_ms = fake_now, .events = events, .reregister = on_reregister,
 				 .sink = (gk_sasink *)(void *)&fake_sink, .sender = sender };
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &groups), GK_OK);
 }
@@ -145,8 +116,6 @@ static void reopen_with_sink(bool sender)
 static void teardown(void)
 {
 	gk_gm_groups_free(groups);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	ck_assert_int_eq(uv_loop_close(&loop), 0);
 	fclose(events);
 }
 
@@ -182,12 +151,11 @@ static unsigned lines_with(const char *ev, const char *a, const char *b)
 	return n;
 }
 
-/* Moves the group manager's clock to `at_ms` after the test's start and lets its timer run once
- * (the timer fires on the real clock, every 100 ms: UV_RUN_ONCE waits for it). */
-static void clock_at(uint64_t at_ms)
+/* Moves the group manager's clock to `at_ms` after the test's start and lets its timer run once. */
+static void clock_at(int64_t at_ms)
 {
-	clock_offset_ms = at_ms;
-	uv_run(&loop, UV_RUN_ONCE);
+	clock_ms = at_ms;
+	gk_gm_groups_tick(groups);
 }
 
 /* A Rekey SA (implicit GCAUTH) with SPI and keys from seed. */

@@ -1,12 +1,11 @@
-/* gmd's group manager (member/gm_groups.c) without sockets: the libuv listener is replaced at
- * link time (-Wl,--wrap, as for fuzz_gm_rekey), registrations are handed in as the member core
- * reports them, and GSA_REKEY datagrams are built here under the Rekey SA's keys. What the group
- * manager did is read from its JSON event lines. */
+/* gmd's group manager (member/gm_groups.c) through its env: a clock that stands still and no
+ * multicast listener; registrations are handed in as the member core reports them, and
+ * GSA_REKEY datagrams are built here under the Rekey SA's keys. What the group manager did is
+ * read from its JSON event lines. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <uv.h>
 #include "testutil.h"
 #include "algs.h"
 #include "group_sa.h"
@@ -14,58 +13,35 @@
 #include "log.h"
 #include "rand.h"
 #include "rekey_msg.h"
-#include "udp.h"
 #include "member/gm_check.h"
 #include "member/gm_groups.h"
 
-gk_status __wrap_gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
-				    gk_udp **out, char *err, size_t errlen);
-gk_status __wrap_gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex);
-void __wrap_gk_udp_close(gk_udp *u);
+static int64_t clock_ms;
 
-static uint64_t fake_socket;
-
-gk_status __wrap_gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
-				    gk_udp **out, char *err, size_t errlen)
+static int64_t fake_now(void *ctx)
 {
-	(void)loop, (void)addr, (void)cb, (void)ctx, (void)err, (void)errlen;
-	*out = (gk_udp *)(void *)&fake_socket;
-	return GK_OK;
+	(void)ctx;
+	return clock_ms;
 }
 
-gk_status __wrap_gk_udp_join(gk_udp *u, const struct sockaddr *group, unsigned ifindex)
-{
-	(void)u, (void)group, (void)ifindex;
-	return GK_OK;
-}
-
-void __wrap_gk_udp_close(gk_udp *u)
-{
-	(void)u;
-}
-
-static uv_loop_t loop;
 static FILE *events;
 static gk_gm_groups *groups;
 
 static void setup(void)
 {
 	gk_log_init("check_gm_groups", getenv("GK_TEST_DEBUG") ? GK_LOG_DEBUG : GK_LOG_ERROR);
-	ck_assert_int_eq(uv_loop_init(&loop), 0);
 	events = tmpfile();
 	ck_assert_ptr_nonnull(events);
 	gk_ident g;
 	const char *why = NULL;
 	ck_assert_int_eq(gk_ident_parse("keyid:grp-1", &g, &why), GK_OK);
-	gk_gm_groups_env env = { .loop = &loop, .events = events };
+	gk_gm_groups_env env = { .now_ms = fake_now, .events = events };
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &groups), GK_OK);
 }
 
 static void teardown(void)
 {
 	gk_gm_groups_free(groups);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	ck_assert_int_eq(uv_loop_close(&loop), 0);
 	fclose(events);
 }
 

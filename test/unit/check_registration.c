@@ -18,6 +18,7 @@
 #include "regfix.h"
 #include "gcks/control.h"
 #include "gcks/storage.h"
+#include "gcks/gcks_keyrules.h"
 #include "algs.h"
 #include "auth.h"
 #include "dh.h"
@@ -255,8 +256,8 @@ START_TEST(rekey_msgid_on_wire)
 	raw_free(&r);
 
 	uint32_t id;
-	ck_assert_int_eq(gk_store_rekey_msgid_next(store, G1, &id), GK_OK);
-	ck_assert_int_eq(gk_store_rekey_msgid_next(store, G1, &id), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(store, G1, &id), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(store, G1, &id), GK_OK);
 	raw_new(&r, 8);
 	raw_sa_init(&r);
 	raw_gsa_auth(&r, "fqdn:r2.example", G1, &m);
@@ -2373,18 +2374,30 @@ START_TEST(inband_left_not_excluded)
 END_TEST
 
 /* The GCKS's IKE SA tables, to send a GSA_INBAND_REKEY of the test's own making. */
-#include "gcks/gcks_int.h"
+#include "gcks/gcks_groups.h"
+#include "gcks/gcks_rekey.h"
+#include "gcks/gcks_sa_table.h"
+
+struct sa_of_walk {
+	int idx;
+	gcks_sa *found;
+};
+
+static void sa_of_one(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	struct sa_of_walk *w = ctx;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&sa->ike.peer;
+	(void)g;
+	if (!w->found && sa->ike.state == GK_IKE_ESTABLISHED && ntohs(in->sin_port) == 10000 + w->idx)
+		w->found = sa;
+}
 
 /* The established GCKS SA of the member at 127.0.0.(10+idx). */
 static gcks_sa *gcks_sa_of(int idx)
 {
-	for (size_t b = 0; b < net.gcks->nbuckets; b++)
-		for (gcks_sa *sa = net.gcks->by_r[b]; sa; sa = sa->next_r) {
-			const struct sockaddr_in *in = (const struct sockaddr_in *)&sa->ike.peer;
-			if (sa->ike.state == GK_IKE_ESTABLISHED && ntohs(in->sin_port) == 10000 + idx)
-				return sa;
-		}
-	return NULL;
+	struct sa_of_walk w = { idx, NULL };
+	gcks_sa_foreach(net.gcks, sa_of_one, &w);
+	return w.found;
 }
 
 /* A GSA_INBAND_REKEY whose keys the member cannot unwrap (wrapped under another KWK) is refused
@@ -2824,18 +2837,18 @@ END_TEST
 
 /* Added to the first Sender-ID of the next allocation, then cleared: the test's stand-in for a
  * GCKS that hands out a Sender-ID beyond the GWP_SENDER_ID_BITS it announces (linked with
- * -Wl,--wrap=gk_store_sender_ids_alloc; see mk/registration-tests.am). */
+ * -Wl,--wrap=gk_keys_sender_ids_alloc; see mk/registration-tests.am). */
 static uint32_t sid_shift;
 
-gk_status __real_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+gk_status __real_gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
 					   uint32_t *first);
-gk_status __wrap_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+gk_status __wrap_gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
 					   uint32_t *first);
 
-gk_status __wrap_gk_store_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+gk_status __wrap_gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
 					   uint32_t *first)
 {
-	gk_status st = __real_gk_store_sender_ids_alloc(s, group, n, bits, first);
+	gk_status st = __real_gk_keys_sender_ids_alloc(s, group, n, bits, first);
 	if (!st)
 		*first += sid_shift;
 	sid_shift = 0;
@@ -3184,30 +3197,58 @@ START_TEST(multi_sender_reregistration_keeps_keys)
 }
 END_TEST
 
+/* One test case per subject, each with the fixture and the time limit of the whole suite. */
+static TCase *subject(Suite *su, const char *name)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(su, tc);
+	return tc;
+}
+
 int main(void)
 {
 	Suite *su = suite_create("registration");
-	TCase *tc = tcase_create("registration");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	TCase *tc;
+	size_t nkey_types = 0;
+	while (gk_key_types[nkey_types])
+		nkey_types++;
+	/* membership, refusals by policy, groups and leaving */
+	tc = subject(su, "registration");
 	tcase_add_test(tc, two_receivers_one_sender);
-	tcase_add_test(tc, rekey_msgid_on_wire);
 	tcase_add_test(tc, refuse_unknown_group);
 	tcase_add_test(tc, refuse_identity_of_another_group);
-	tcase_add_test(tc, refuse_wrong_psk);
 	tcase_add_test(tc, refuse_receiver_as_sender);
-	tcase_add_test(tc, refuse_capacity);
 	tcase_add_test(tc, refuse_sag_without_group_cipher);
+	tcase_add_test(tc, unicast_selector_refused);
+	tcase_add_test(tc, two_groups_one_sa_and_leave);
+	tcase_add_test(tc, gsa_registration_refusals);
+	tcase_add_test(tc, group_sender_length);
+	tcase_add_test(tc, unacceptable_policy_reported);
+	/* authentication: PSK, certificates, raw keys, the pinned GCKS, key types */
+	tc = subject(su, "auth");
+	tcase_add_test(tc, refuse_wrong_psk);
 	tcase_add_test(tc, certificates_both_ways);
 	tcase_add_test(tc, gcks_id_pinned);
 	tcase_add_test(tc, member_certificate_as_gcks);
-	tcase_add_test(tc, unicast_selector_refused);
 	tcase_add_test(tc, raw_public_keys);
-	tcase_add_test(tc, two_groups_one_sa_and_leave);
+	tcase_add_loop_test(tc, key_types_end_to_end, 0, (int)nkey_types);
+	/* key wrap algorithm negotiation */
+	tc = subject(su, "kwa");
+	tcase_add_test(tc, no_kwa_refused_at_gsa_auth);
+	tcase_add_test(tc, require_kwa_in_sa_init);
+	tcase_add_test(tc, kwa_strongest_preferred);
+	tcase_add_test(tc, kwa_strongest_within_offer);
+	tcase_add_test(tc, kwa_weaker_than_group_warned);
+	/* COOKIE and INVALID_KE_PAYLOAD round trips */
+	tc = subject(su, "cookies");
 	tcase_add_test(tc, cookie_always);
 	tcase_add_test(tc, cookie_above_threshold);
 	tcase_add_test(tc, invalid_ke_payload);
 	tcase_add_test(tc, cookie_then_invalid_ke);
+	/* loss, duplicates, corruption, reordering, outage and give-up; Message IDs */
+	tc = subject(su, "retransmission");
 	tcase_add_test(tc, rtx_lost_response);
 	tcase_add_test(tc, rtx_duplicates);
 	tcase_add_test(tc, rtx_corrupt_request);
@@ -3216,6 +3257,10 @@ int main(void)
 	tcase_add_test(tc, rtx_reordered);
 	tcase_add_test(tc, rtx_outage);
 	tcase_add_test(tc, rtx_give_up);
+	tcase_add_test(tc, forged_datagram_does_not_move_sa);
+	tcase_add_test(tc, message_id_window);
+	/* idle IKE SAs, liveness checks, INITIAL_CONTACT, re-registration, NAT keepalives */
+	tc = subject(su, "liveness");
 	tcase_add_test(tc, idle_close_multicast_group);
 	tcase_add_test(tc, idle_close_delete_retransmitted);
 	tcase_add_test(tc, inband_group_keeps_sa);
@@ -3223,45 +3268,42 @@ int main(void)
 	tcase_add_test(tc, reregistration_retried_with_backoff);
 	tcase_add_test(tc, inband_liveness_after_gcks_restart);
 	tcase_add_test(tc, inband_liveness_answered);
-	tcase_add_test(tc, inband_rekey_unicast_selector_refused);
+	tcase_add_test(tc, nat_keepalives_while_ike_sa_kept);
+	tcase_add_loop_test(tc, nat_no_keepalives_without_nat_or_when_off, 0, 2);
+	tcase_add_test(tc, gcks_ignores_keepalive);
+	/* capacity, half-open and IKE SA bounds */
+	tc = subject(su, "limits");
+	tcase_add_test(tc, refuse_capacity);
 	tcase_add_test(tc, half_open_expire);
 	tcase_add_test(tc, half_open_bounded);
-	tcase_add_test(tc, forged_datagram_does_not_move_sa);
-	tcase_add_test(tc, gsa_registration_refusals);
 	tcase_add_test(tc, max_sas_bounded);
-	tcase_add_test(tc, message_id_window);
-	tcase_add_test(tc, group_sender_length);
-	tcase_add_test(tc, unacceptable_policy_reported);
-	tcase_add_test(tc, no_kwa_refused_at_gsa_auth);
-	tcase_add_test(tc, require_kwa_in_sa_init);
-	tcase_add_test(tc, kwa_strongest_preferred);
-	tcase_add_test(tc, kwa_strongest_within_offer);
-	tcase_add_test(tc, kwa_weaker_than_group_warned);
-	size_t nkey_types = 0;
-	while (gk_key_types[nkey_types])
-		nkey_types++;
-	tcase_add_loop_test(tc, key_types_end_to_end, 0, (int)nkey_types);
+	/* inband rekeys, leaving and exclusion */
+	tc = subject(su, "inband");
+	tcase_add_test(tc, inband_rekey_unicast_selector_refused);
 	tcase_add_test(tc, leave_stops_inband_rekey);
 	tcase_add_test(tc, inband_rekey_refusal_excludes);
 	tcase_add_test(tc, inband_sa_closed_excludes);
 	tcase_add_test(tc, inband_left_not_excluded);
 	tcase_add_test(tc, inband_rekey_undecodable_invalid_syntax);
+	/* multicast GSA_REKEY as the GCKS sends it: Message IDs, fragmentation, source selector */
+	tc = subject(su, "rekey");
+	tcase_add_test(tc, rekey_msgid_on_wire);
 	tcase_add_loop_test(tc, rekey_fragmented_when_all_members_support, 0, 2);
 	tcase_add_test(tc, rekey_whole_when_a_member_lacks_frag);
 	tcase_add_test(tc, rekey_frag_disabled);
+	tcase_add_loop_test(tc, rekey_source_selector_in_gsa, 0, 3);
+	/* NAT detection and the move to port 4500 */
+	tc = subject(su, "nat");
 	tcase_add_test(tc, nat_member_behind_nat_moves_to_4500);
 	tcase_add_test(tc, nat_gcks_behind_nat_moves_to_4500);
 	tcase_add_test(tc, nat_none_stays);
 	tcase_add_test(tc, nat_no_natd_without_address);
 	tcase_add_test(tc, nat_gcks_requests_follow_to_4500);
+	/* Sender-IDs and counter-mode keys of senders */
+	tc = subject(su, "senders");
 	tcase_add_test(tc, sender_id_too_wide_is_fatal);
 	tcase_add_test(tc, sender_reregistration_gets_fresh_counter_key);
 	tcase_add_test(tc, sender_reregistration_loop_bounded);
 	tcase_add_test(tc, multi_sender_reregistration_keeps_keys);
-	tcase_add_test(tc, nat_keepalives_while_ike_sa_kept);
-	tcase_add_loop_test(tc, nat_no_keepalives_without_nat_or_when_off, 0, 2);
-	tcase_add_test(tc, gcks_ignores_keepalive);
-	tcase_add_loop_test(tc, rekey_source_selector_in_gsa, 0, 3);
-	suite_add_tcase(su, tc);
 	return tu_run(su);
 }

@@ -1,4 +1,4 @@
-/* Unit tests of the store (gcks/storage.c): file modes, schema versions and migration, group
+/* Unit tests of the store (gcks/storage.h, gcks/store/, gcks/gcks_keyrules.c): file modes, schema versions and migration, group
  * policy round trips and atomicity, group SA keys, counters, registrations, audit.
  * Every test works in its own temporary directory under /tmp. */
 #include <arpa/inet.h>
@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include "testutil.h"
 #include "gcks/storage.h"
+#include "gcks/gcks_keyrules.h"
 #include "iana.h"
 #include "rand.h"
 
@@ -273,7 +274,7 @@ static gk_store *store_with_policy(gk_group_policy *g)
 	bool changed = false;
 	gk_store *s = open_ok(true);
 	rich_policy(g);
-	ck_assert_int_eq(gk_store_group_put(s, g, "tester", "video.yaml", &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, g, "tester", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	return s;
 }
@@ -308,7 +309,7 @@ START_TEST(created_0600_whatever_the_umask)
 	gk_store *s = open_ok(true);
 	ck_assert_uint_eq(umask(old), 0377); /* restored */
 	ck_assert_uint_eq(file_mode(""), 0600);
-	gk_store_audit(s, "t", "x", "y"); /* WAL and shared memory files now exist */
+	gk_store_audit(s, "t", "x", "y", (int64_t)time(NULL)); /* WAL and shared memory files now exist */
 	ck_assert_uint_eq(file_mode("-wal") & 077, 0);
 	ck_assert_uint_eq(file_mode("-shm") & 077, 0);
 	gk_store_close(s);
@@ -347,7 +348,7 @@ START_TEST(audit_list_last_n_oldest_first)
 	char detail[32];
 	for (int i = 0; i < 5; i++) {
 		snprintf(detail, sizeof(detail), "d%d", i);
-		ck_assert_int_eq(gk_store_audit(s, "alice", "rekey", detail), GK_OK);
+		ck_assert_int_eq(gk_store_audit(s, "alice", "rekey", detail, (int64_t)time(NULL)), GK_OK);
 	}
 	gk_audit_row *r = NULL;
 	size_t n = 0;
@@ -500,9 +501,9 @@ START_TEST(migrates_version_1_database)
 
 	/* counters continue where they were */
 	uint32_t v = 0;
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, "keyid:legacy", 1, 8, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, "keyid:legacy", 1, 8, &v), GK_OK);
 	ck_assert_uint_eq(v, 40);
-	ck_assert_int_eq(gk_store_rekey_msgid_next(s, "keyid:legacy", &v), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, "keyid:legacy", &v), GK_OK);
 	ck_assert_uint_eq(v, 9);
 	ck_assert_int_eq(gk_store_registration_count(s, "keyid:legacy", &v), GK_OK);
 	ck_assert_uint_eq(v, 1);
@@ -557,7 +558,7 @@ START_TEST(policy_round_trip)
 	snprintf(h.name, sizeof(h.name), "keyid:audio");
 	ident(h.name, &h.id);
 	bool changed = false;
-	ck_assert_int_eq(gk_store_group_put(s, &h, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &h, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	char **names = NULL;
 	size_t n = 0;
 	ck_assert_int_eq(gk_store_group_names(s, &names, &n), GK_OK);
@@ -580,7 +581,7 @@ START_TEST(put_same_is_no_change)
 	gk_store *s = store_with_policy(&g);
 	int64_t audits = raw_int("SELECT count(*) FROM audit");
 	bool changed = true;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", "video.yaml", &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(!changed);
 	ck_assert_int_eq(generation(s, g.name), 1);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit"), audits);
@@ -588,7 +589,7 @@ START_TEST(put_same_is_no_change)
 	gk_group_policy c;
 	ck_assert_int_eq(gk_group_policy_copy(&g, &c), GK_OK);
 	memset(c.teks[0].src.start + 4, 0xee, 12);
-	ck_assert_int_eq(gk_store_group_put(s, &c, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &c, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(!changed);
 	gk_group_policy_free(&c);
 	gk_group_policy_free(&g);
@@ -602,15 +603,15 @@ START_TEST(put_modified_changes)
 	gk_store *s = store_with_policy(&g);
 	bool changed = false;
 	g.kek.frag_mtu = 1400;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	ck_assert_int_eq(generation(s, g.name), 2);
 	g.members[1].pubkey[3] ^= 1;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	ck_assert_int_eq(generation(s, g.name), 3);
 	g.nmembers = 2; /* drop one */
-	ck_assert_int_eq(gk_store_group_put(s, &g, "alice", "video.yaml", &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "alice", "video.yaml", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
 	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_OK);
 	assert_policy_eq(&g, &got);
@@ -644,7 +645,7 @@ START_TEST(failed_put_rolls_back)
 	bad.teks[0].lifetime = 99;
 	bad.members[2].role = (gk_role)7;
 	bool changed = true;
-	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, &changed), GK_E_INVAL);
+	ck_assert_int_eq(gk_keys_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
 	ck_assert(!changed);
 	ck_assert_ptr_nonnull(strstr(gk_store_errmsg(s), "CHECK"));
 	assert_still_original(s, &g);
@@ -653,18 +654,18 @@ START_TEST(failed_put_rolls_back)
 	bad.members[2].psk = NULL;
 	bad.members[2].psk_len = 0;
 	bad.members[2].auth = GK_MAUTH_CERT;
-	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, &changed), GK_E_INVAL);
+	ck_assert_int_eq(gk_keys_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
 	assert_still_original(s, &g);
 	/* a new group failing half way leaves nothing behind */
 	snprintf(bad.name, sizeof(bad.name), "keyid:new");
 	ident(bad.name, &bad.id);
-	ck_assert_int_eq(gk_store_group_put(s, &bad, "tester", NULL, &changed), GK_E_INVAL);
+	ck_assert_int_eq(gk_keys_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
 	gk_group_policy got;
 	ck_assert_int_eq(gk_store_group_get(s, "keyid:new", &got), GK_E_NOT_FOUND);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM group_teks"), 2);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit"), audits);
 	/* the store still works afterwards */
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(!changed);
 	gk_group_policy_free(&bad);
 	gk_group_policy_free(&g);
@@ -681,15 +682,15 @@ START_TEST(delete_cascades)
 	gk_sa_key keys[3];
 	size_t n;
 	uint32_t v;
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, keys, &n), GK_OK);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 2, 8, &v), GK_OK);
-	ck_assert_int_eq(gk_store_rekey_msgid_next(s, g.name, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW, keys, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 2, 8, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, g.name, &v), GK_OK);
 	gk_registration r = { .role = GK_ROLE_SENDER, .registered_at = NOW };
 	snprintf(r.group, sizeof(r.group), "%s", g.name);
 	snprintf(r.member, sizeof(r.member), "fqdn:camera.example");
 	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
 
-	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob"), GK_OK);
+	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob", (int64_t)time(NULL)), GK_OK);
 	gk_group_policy got;
 	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_E_NOT_FOUND);
 	static const char *const tables[] = { "groups", "group_teks", "members", "sa_keys",
@@ -701,7 +702,7 @@ START_TEST(delete_cascades)
 	}
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = 'bob' AND "
 				 "action = 'group delete' AND detail = 'keyid:video-1'"), 1);
-	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob"), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob", (int64_t)time(NULL)), GK_E_NOT_FOUND);
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -728,6 +729,69 @@ static bool keys_same(const gk_sa_key *a, const gk_sa_key *b)
 	       a->keymat_len == b->keymat_len && !memcmp(a->keymat, b->keymat, a->keymat_len);
 }
 
+/* A generator that first offers the SPIs a GCKS must not use: 4-octet draws give 255, then 1,
+ * then 256 and up; 16-octet draws give a zero initiator half, then a zero responder half, then
+ * non-zero halves; other draws (keys) are 0xab. */
+typedef struct bad_spi_rand {
+	uint32_t n4, n16;
+} bad_spi_rand;
+
+static gk_status bad_spi_bytes(void *ctx, uint8_t *out, size_t n)
+{
+	bad_spi_rand *b = ctx;
+	static const uint32_t first4[] = { 255, 1, 256 };
+	if (n == 4) {
+		gk_put_u32(out, b->n4 < 3 ? first4[b->n4] : 0x1000 + b->n4);
+		b->n4++;
+	} else if (n == 16) {
+		memset(out, 0x11, 16);
+		out[15] = (uint8_t)b->n16;
+		if (b->n16 < 2)
+			memset(out + 8 * b->n16, 0, 8);
+		b->n16++;
+	} else {
+		memset(out, 0xab, n);
+	}
+	return GK_OK;
+}
+
+/* Reserved SPIs are never made nor taken from a GSA_NEXT_SPI promise: 1-255 for ESP and AH
+ * (RFC 4303 2.1), a zero half of the IKE SPIs of the Rekey SA (RFC 7296 3.1). */
+START_TEST(reserved_spis_never_used)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	bad_spi_rand b = { 0, 0 };
+	gk_rand r = { bad_spi_bytes, &b };
+	gk_sa_key a[3], prev[3];
+	size_t n = 0;
+	bool changed = false;
+	uint32_t msgid;
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &r, NOW, a, &n), GK_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(gk_get_u32(a[0].spi), 256);
+	ck_assert_uint_eq(gk_get_u32(a[1].spi), 0x1003);
+	ck_assert_uint_eq(b.n16, 3);
+	ck_assert(gk_get_u64(a[2].spi) != 0 && gk_get_u64(a[2].spi + 8) != 0);
+	ck_assert_uint_eq(a[2].spi[15], 2);
+	/* promised SPIs that are reserved are not used either */
+	uint8_t want[3][16];
+	memset(want, 0, sizeof(want));
+	gk_put_u32(want[0], 200);
+	gk_put_u32(want[1], 0x7000);
+	memset(want[2] + 8, 0x22, 8); /* zero initiator half */
+	ck_assert_int_eq(gk_keys_group_rekey(s, &g, &r, NOW + 1, 0, true, (const uint8_t (*)[16])want, prev, a,
+					     &n, &changed, &msgid), GK_OK);
+	ck_assert(changed);
+	ck_assert_uint_ne(gk_get_u32(a[0].spi), 200);
+	ck_assert_uint_ge(gk_get_u32(a[0].spi), 256);
+	ck_assert_uint_eq(gk_get_u32(a[1].spi), 0x7000); /* an allowed promise is kept */
+	ck_assert(gk_get_u64(a[2].spi) != 0 && gk_get_u64(a[2].spi + 8) != 0);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 START_TEST(keys_shapes_and_stability)
 {
 	gk_group_policy g;
@@ -737,7 +801,7 @@ START_TEST(keys_shapes_and_stability)
 	gk_rand_test_init(&r2, 2);
 	gk_sa_key a[3], b[3];
 	size_t n = 0;
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &r1.r, NOW, a, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &r1.r, NOW, a, &n), GK_OK);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_int_eq(a[0].tek_index, 0);
 	ck_assert_int_eq(a[1].tek_index, 1);
@@ -760,12 +824,12 @@ START_TEST(keys_shapes_and_stability)
 	ck_assert_int_eq(a[2].expires, NOW + 86400);
 
 	/* a second call, another generator, later: the same keys (what two members get) */
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &r2.r, NOW + 100, b, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &r2.r, NOW + 100, b, &n), GK_OK);
 	for (size_t i = 0; i < 3; i++)
 		assert_keys_eq(&a[i], &b[i]);
 	/* through another connection, as gcksctl would see them */
 	gk_store *t = open_ok(false);
-	ck_assert_int_eq(gk_store_group_keys(t, &g, &r2.r, NOW + 200, b, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(t, &g, &r2.r, NOW + 200, b, &n), GK_OK);
 	for (size_t i = 0; i < 3; i++)
 		assert_keys_eq(&a[i], &b[i]);
 	gk_store_close(t);
@@ -774,8 +838,8 @@ START_TEST(keys_shapes_and_stability)
 	/* without a Rekey SA only the TEKs */
 	g.kek.present = false;
 	bool changed;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &r2.r, NOW, b, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &r2.r, NOW, b, &n), GK_OK);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'current'"), 2);
 	gk_group_policy_free(&g);
@@ -792,14 +856,14 @@ START_TEST(keys_follow_policy_generation)
 	gk_sa_key a[3], b[3];
 	size_t n;
 	bool changed;
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
 
 	/* a member change keeps the keys (new generation, same material) */
 	g.members[0].max_sender_ids = 9;
 	g.capacity = 5;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, b, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW, b, &n), GK_OK);
 	for (size_t i = 0; i < 3; i++) {
 		ck_assert(keys_same(&a[i], &b[i]));
 		ck_assert_int_eq(b[i].generation, 2);
@@ -807,9 +871,9 @@ START_TEST(keys_follow_policy_generation)
 
 	/* an SA change gives every SA fresh keys and SPIs */
 	g.teks[1].lifetime = 1800;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW + 10, b, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW + 10, b, &n), GK_OK);
 	ck_assert_uint_eq(n, 3);
 	for (size_t i = 0; i < 3; i++) {
 		ck_assert(!keys_same(&a[i], &b[i]));
@@ -834,11 +898,11 @@ START_TEST(keys_replaced_on_expiry)
 	gk_rand_test_init(&rt, 4);
 	gk_sa_key a[3], b[3];
 	size_t n;
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW + 3599, b, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW + 3599, b, &n), GK_OK);
 	ck_assert(keys_same(&a[0], &b[0]));
 	/* TEK 0 (3600 s) expires; TEK 1 (7200 s) and the Rekey SA do not */
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW + 3600, b, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW + 3600, b, &n), GK_OK);
 	ck_assert(!keys_same(&a[0], &b[0]));
 	ck_assert_int_eq(b[0].created, NOW + 3600);
 	ck_assert_int_eq(b[0].expires, NOW + 7200);
@@ -847,7 +911,7 @@ START_TEST(keys_replaced_on_expiry)
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'old' AND tek_index = 0"),
 			 1);
 	/* expired old keys are dropped when the next key is made */
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW + 7200, b, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW + 7200, b, &n), GK_OK);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE state = 'old'"), 2);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sa_keys WHERE expires <= 1700007200 "
 				 "AND state = 'old'"), 2);
@@ -885,17 +949,17 @@ START_TEST(spis_avoid_reserved_and_used_values)
 	sr.r.ctx = &sr;
 	gk_sa_key k[3];
 	size_t n;
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &sr.r, NOW, k, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &sr.r, NOW, k, &n), GK_OK);
 	ck_assert_mem_hex(k[0].spi, 4, "12345678");
 	ck_assert_uint_ge(gk_get_u32(k[1].spi), 256);
 	static const uint8_t script2[] = { 0x12, 0x34, 0x56, 0x78 };
 	g.teks[1].lifetime = 60;
 	bool changed;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	sr.script = script2;
 	sr.len = sizeof(script2);
 	sr.off = 0;
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &sr.r, NOW, k, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &sr.r, NOW, k, &n), GK_OK);
 	ck_assert_mem_ne(k[0].spi, script2, 4); /* still held by the old TEK 0 key */
 	ck_assert_uint_ge(gk_get_u32(k[0].spi), 256);
 	gk_group_policy_free(&g);
@@ -911,23 +975,23 @@ START_TEST(sender_ids)
 	gk_store *s = store_with_policy(&g);
 	uint32_t first = 0;
 	/* RFC 9838 2.5.1: allocated sequentially, zero first */
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 1, 4, &first), GK_OK);
 	ck_assert_uint_eq(first, 0);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 3, 4, &first), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 3, 4, &first), GK_OK);
 	ck_assert_uint_eq(first, 1);
 	gk_store_close(s);
 	s = open_ok(false);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 1, 4, &first), GK_OK);
 	ck_assert_uint_eq(first, 4);
 	/* 4 bits: values up to 15 */
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 12, 4, &first), GK_E_TOO_BIG);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 11, 4, &first), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 12, 4, &first), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 11, 4, &first), GK_OK);
 	ck_assert_uint_eq(first, 5);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 4, &first), GK_E_TOO_BIG);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 1, 5, &first), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 1, 4, &first), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 1, 5, &first), GK_OK);
 	ck_assert_uint_eq(first, 16);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, g.name, 0, 4, &first), GK_E_INVAL);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, "keyid:nope", 1, 4, &first), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, g.name, 0, 4, &first), GK_E_INVAL);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, "keyid:nope", 1, 4, &first), GK_E_NOT_FOUND);
 
 	/* bits 0 means 16 bits; another group has its own counter */
 	gk_group_policy h;
@@ -935,11 +999,11 @@ START_TEST(sender_ids)
 	snprintf(h.name, sizeof(h.name), "keyid:other");
 	ident(h.name, &h.id);
 	bool changed;
-	ck_assert_int_eq(gk_store_group_put(s, &h, "tester", NULL, &changed), GK_OK);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 65536, 0, &first), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &h, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, h.name, 65536, 0, &first), GK_OK);
 	ck_assert_uint_eq(first, 0);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 1, 0, &first), GK_E_TOO_BIG);
-	ck_assert_int_eq(gk_store_sender_ids_alloc(s, h.name, 1, 32, &first), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, h.name, 1, 0, &first), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, h.name, 1, 32, &first), GK_OK);
 	ck_assert_uint_eq(first, 65536);
 	gk_group_policy_free(&h);
 	gk_group_policy_free(&g);
@@ -952,22 +1016,22 @@ START_TEST(rekey_message_ids)
 	gk_group_policy g;
 	gk_store *s = store_with_policy(&g);
 	uint32_t v = 99;
-	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, g.name, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, g.name, &v), GK_OK);
 	ck_assert_uint_eq(v, 0);
-	ck_assert_int_eq(gk_store_rekey_msgid_next(s, g.name, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, g.name, &v), GK_OK);
 	ck_assert_uint_eq(v, 0);
-	ck_assert_int_eq(gk_store_rekey_msgid_next(s, g.name, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, g.name, &v), GK_OK);
 	ck_assert_uint_eq(v, 1);
-	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, g.name, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, g.name, &v), GK_OK);
 	ck_assert_uint_eq(v, 2);
 	gk_store_close(s);
 	s = open_ok(false);
-	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, g.name, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, g.name, &v), GK_OK);
 	ck_assert_uint_eq(v, 2);
-	ck_assert_int_eq(gk_store_rekey_msgid_next(s, g.name, &v), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, g.name, &v), GK_OK);
 	ck_assert_uint_eq(v, 2);
-	ck_assert_int_eq(gk_store_rekey_msgid_next(s, "keyid:nope", &v), GK_E_NOT_FOUND);
-	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, "keyid:nope", &v), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, "keyid:nope", &v), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, "keyid:nope", &v), GK_E_NOT_FOUND);
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -985,19 +1049,19 @@ START_TEST(rekey_message_ids_follow_rekeys)
 	size_t n;
 	bool changed = false;
 	uint32_t id = 99;
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW, a, &n), GK_OK);
 	/* TEK 0 (3600 s) is due within the horizon, TEK 1 and the Rekey SA are not */
-	ck_assert_int_eq(gk_store_group_rekey(s, &g, &rt.r, NOW, NOW + 3600, false, NULL, prev, keys, &n, &changed, &id),
+	ck_assert_int_eq(gk_keys_group_rekey(s, &g, &rt.r, NOW, NOW + 3600, false, NULL, prev, keys, &n, &changed, &id),
 			 GK_OK);
 	ck_assert(changed);
 	ck_assert(!keys_same(&a[0], &keys[0]));
 	ck_assert(keys_same(&a[2], &keys[2]));
 	ck_assert_uint_eq(id, 0);
-	ck_assert_int_eq(gk_store_group_rekey(s, &g, &rt.r, NOW + 1, NOW + 3601, false, NULL, prev, keys, &n, &changed,
+	ck_assert_int_eq(gk_keys_group_rekey(s, &g, &rt.r, NOW + 1, NOW + 3601, false, NULL, prev, keys, &n, &changed,
 					      &id), GK_OK);
 	ck_assert(changed);
 	ck_assert_uint_eq(id, 1);
-	ck_assert_int_eq(gk_store_rekey_msgid_peek(s, g.name, &id), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, g.name, &id), GK_OK);
 	ck_assert_uint_eq(id, 2);
 	gk_group_policy_free(&g);
 	gk_store_close(s);
@@ -1063,7 +1127,7 @@ START_TEST(registrations)
 	/* a policy reload does not drop registrations */
 	g.capacity = 1;
 	bool changed;
-	ck_assert_int_eq(gk_store_group_put(s, &g, "tester", NULL, &changed), GK_OK);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
 	ck_assert_uint_eq(n, 1);
 
@@ -1140,14 +1204,14 @@ START_TEST(sender_teks)
 	gk_rand_test_init(&r1, 1);
 	gk_sa_key k[3];
 	size_t n = 0;
-	ck_assert_int_eq(gk_store_group_keys(s, &g, &r1.r, NOW, k, &n), GK_OK);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &r1.r, NOW, k, &n), GK_OK);
 	const uint8_t *t0 = k[0].spi, *t1 = k[1].spi;
 	static const uint8_t gone[4] = { 0xde, 0xad, 0xbe, 0xef };
 	bool held = true;
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s1.example", t0, &held), GK_OK);
 	ck_assert(!held);
-	ck_assert_int_eq(gk_store_sender_tek_add(s, g.name, "fqdn:s1.example", t0), GK_OK);
-	ck_assert_int_eq(gk_store_sender_tek_add(s, g.name, "fqdn:s1.example", t0), GK_OK); /* again: one row */
+	ck_assert_int_eq(gk_keys_sender_tek_add(s, g.name, "fqdn:s1.example", t0), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_tek_add(s, g.name, "fqdn:s1.example", t0), GK_OK); /* again: one row */
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s1.example", t0, &held), GK_OK);
 	ck_assert(held);
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s2.example", t0, &held), GK_OK);
@@ -1162,14 +1226,14 @@ START_TEST(sender_teks)
 	reg(&r, g.name, "fqdn:r1.example", "192.0.2.11:500");
 	r.role = GK_ROLE_RECEIVER;
 	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
-	ck_assert_int_eq(gk_store_sender_tek_add(s, g.name, NULL, t1), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_tek_add(s, g.name, NULL, t1), GK_OK);
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s2.example", t1, &held), GK_OK);
 	ck_assert(held);
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:r1.example", t1, &held), GK_OK);
 	ck_assert(!held);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sender_teks"), 2);
 	/* a key the group does not have is forgotten at the next addition */
-	ck_assert_int_eq(gk_store_sender_tek_add(s, g.name, "fqdn:s1.example", gone), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_tek_add(s, g.name, "fqdn:s1.example", gone), GK_OK);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sender_teks"), 2);
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s1.example", gone, &held), GK_OK);
 	ck_assert(!held);
@@ -1180,17 +1244,17 @@ START_TEST(sender_teks)
 	ck_assert(held);
 	/* the rekey limit: once per interval, measured from the last allowed one */
 	bool ok = false;
-	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s1.example", 1000, 60, &ok), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_rekey_take(s, g.name, "fqdn:s1.example", 1000, 60, &ok), GK_OK);
 	ck_assert(ok);
-	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s1.example", 1059, 60, &ok), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_rekey_take(s, g.name, "fqdn:s1.example", 1059, 60, &ok), GK_OK);
 	ck_assert(!ok);
-	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s2.example", 1059, 60, &ok), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_rekey_take(s, g.name, "fqdn:s2.example", 1059, 60, &ok), GK_OK);
 	ck_assert(ok); /* per identity */
-	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s1.example", 1060, 60, &ok), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_rekey_take(s, g.name, "fqdn:s1.example", 1060, 60, &ok), GK_OK);
 	ck_assert(ok);
-	ck_assert_int_eq(gk_store_sender_rekey_take(s, g.name, "fqdn:s1.example", 900, 60, &ok), GK_OK);
+	ck_assert_int_eq(gk_keys_sender_rekey_take(s, g.name, "fqdn:s1.example", 900, 60, &ok), GK_OK);
 	ck_assert(!ok); /* the clock went back */
-	ck_assert_int_eq(gk_store_sender_rekey_take(s, "keyid:nope", "fqdn:s1.example", 5000, 60, &ok),
+	ck_assert_int_eq(gk_keys_sender_rekey_take(s, "keyid:nope", "fqdn:s1.example", 5000, 60, &ok),
 			 GK_E_NOT_FOUND);
 	ck_assert(!ok);
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, NULL, t0, &held), GK_E_INVAL);
@@ -1202,12 +1266,101 @@ END_TEST
 START_TEST(audit_rows)
 {
 	gk_store *s = open_ok(true);
-	ck_assert_int_eq(gk_store_audit(s, "root", "rekey", "keyid:video-1"), GK_OK);
-	ck_assert_int_eq(gk_store_audit(s, NULL, "evict", NULL), GK_OK);
+	ck_assert_int_eq(gk_store_audit(s, "root", "rekey", "keyid:video-1", (int64_t)time(NULL)), GK_OK);
+	ck_assert_int_eq(gk_store_audit(s, NULL, "evict", NULL, (int64_t)time(NULL)), GK_OK);
 	gk_store_close(s);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = 'root' AND action = 'rekey' "
 				 "AND detail = 'keyid:video-1' AND at > 1600000000"), 1);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE who = '-' AND action = 'evict'"), 1);
+}
+END_TEST
+
+/* Every time the store records comes from the caller's clock (the GCKS env's wall clock, or
+ * gcksctl's time(NULL) at its edge): the store reads none. */
+START_TEST(writes_take_the_callers_clock)
+{
+	gk_group_policy g;
+	gk_gcks_identity id;
+	bool changed = false;
+	gk_store *s = open_ok(true);
+	rich_policy(&g);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, 1000001, &changed), GK_OK);
+	g.capacity++;
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, 1000002, &changed), GK_OK);
+	memset(&id, 0, sizeof(id));
+	ident("fqdn:gcks.example", &id.id);
+	id.sign_key_pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI...\n-----END PRIVATE KEY-----\n";
+	ck_assert_int_eq(gk_store_identity_set(s, &id, "init", 1000003), GK_OK);
+	ck_assert_int_eq(gk_store_audit(s, "root", "rekey", "x", 1000004), GK_OK);
+	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob", 1000005), GK_OK);
+	gk_store_close(s);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE action = 'policy load' AND at = 1000001"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE action = 'policy load' AND at = 1000002"), 1);
+	ck_assert_int_eq(raw_int("SELECT updated FROM gcks_identity"), 1000003);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE action = 'identity set' AND at = 1000003"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE action = 'rekey' AND at = 1000004"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE action = 'group delete' AND at = 1000005"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit WHERE at < 1000001 OR at > 1000005"), 0);
+	gk_group_policy_free(&g);
+}
+END_TEST
+
+/* The group row's created and updated times are the caller's too. */
+START_TEST(group_times_take_the_callers_clock)
+{
+	gk_group_policy g;
+	bool changed = false;
+	gk_store *s = open_ok(true);
+	rich_policy(&g);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, 2000001, &changed), GK_OK);
+	g.capacity++;
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, 2000002, &changed), GK_OK);
+	gk_store_close(s);
+	ck_assert_int_eq(raw_int("SELECT created FROM groups"), 2000001);
+	ck_assert_int_eq(raw_int("SELECT updated FROM groups"), 2000002);
+	gk_group_policy_free(&g);
+}
+END_TEST
+
+/* The backend is chosen by the locator: a PostgreSQL connection string is refused (no such
+ * backend in this build), clearly, and creates no file. */
+START_TEST(open_postgres_locator_refused)
+{
+	gk_store *s = (gk_store *)&s;
+	gk_store_err err;
+	ck_assert_int_eq(gk_store_open("postgresql://gcks@db.example/gikev2", true, &s, &err), GK_E_UNSUPPORTED);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err.msg, "PostgreSQL"));
+	ck_assert_int_eq(gk_store_open("postgres://db.example/gikev2", false, &s, &err), GK_E_UNSUPPORTED);
+	ck_assert_int_eq(access("postgresql:", F_OK), -1);
+}
+END_TEST
+
+/* The transactions the key rules run in: no nesting, and a failure rolls back every write. */
+START_TEST(transactions)
+{
+	gk_group_policy g;
+	gk_store_gid gid;
+	int64_t gen, v = -1;
+	gk_store *s = store_with_policy(&g);
+	ck_assert_int_eq(gk_store_begin(s, GK_TX_DURABLE), GK_OK);
+	ck_assert_int_eq(gk_store_begin(s, GK_TX_READ), GK_E_STATE);
+	ck_assert_int_eq(gk_store_group_find(s, g.name, &gid, &gen), GK_OK);
+	ck_assert_int_eq(gen, 1);
+	ck_assert_int_eq(gk_store_counter_set(s, gid, GK_COUNTER_SENDER_ID, 41), GK_OK);
+	ck_assert_int_eq(gk_store_end(s, GK_OK), GK_OK);
+	ck_assert_int_eq(gk_store_begin(s, GK_TX_WRITE), GK_OK);
+	ck_assert_int_eq(gk_store_counter_set(s, gid, GK_COUNTER_SENDER_ID, 99), GK_OK);
+	ck_assert_int_eq(gk_store_end(s, GK_E_TOO_BIG), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_store_begin(s, GK_TX_READ), GK_OK);
+	ck_assert_int_eq(gk_store_counter_get(s, gid, GK_COUNTER_SENDER_ID, 0, &v), GK_OK);
+	ck_assert_int_eq(gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 7, &gen), GK_OK);
+	ck_assert_int_eq(gk_store_end(s, GK_OK), GK_OK);
+	ck_assert_int_eq(v, 41);
+	ck_assert_int_eq(gen, 7); /* never set: the default */
+	ck_assert_int_eq(gk_store_group_find(s, "no-such-group", &gid, NULL), GK_E_NOT_FOUND);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
 }
 END_TEST
 
@@ -1220,7 +1373,7 @@ START_TEST(identity)
 	ident("fqdn:gcks.example", &id.id);
 	id.sign_key_pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI...\n-----END PRIVATE KEY-----\n";
 	id.ca_pem = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";
-	ck_assert_int_eq(gk_store_identity_set(s, &id, "init"), GK_OK);
+	ck_assert_int_eq(gk_store_identity_set(s, &id, "init", (int64_t)time(NULL)), GK_OK);
 	ck_assert_int_eq(gk_store_identity_get(s, &got), GK_OK);
 	ck_assert(gk_ident_eq(&got.id, &id.id));
 	ck_assert_str_eq(got.sign_key_pem, id.sign_key_pem);
@@ -1229,7 +1382,7 @@ START_TEST(identity)
 	gk_gcks_identity_free(&got);
 	/* replaced, not added */
 	id.cert_pem = "-----BEGIN CERTIFICATE-----\ngcks\n-----END CERTIFICATE-----\n";
-	ck_assert_int_eq(gk_store_identity_set(s, &id, "init"), GK_OK);
+	ck_assert_int_eq(gk_store_identity_set(s, &id, "init", (int64_t)time(NULL)), GK_OK);
 	ck_assert_int_eq(gk_store_identity_get(s, &got), GK_OK);
 	ck_assert_str_eq(got.cert_pem, id.cert_pem);
 	gk_gcks_identity_free(&got);
@@ -1270,6 +1423,11 @@ int main(void)
 	tcase_add_test(tc, sender_teks);
 	tcase_add_test(tc, audit_rows);
 	tcase_add_test(tc, identity);
+	tcase_add_test(tc, writes_take_the_callers_clock);
+	tcase_add_test(tc, group_times_take_the_callers_clock);
+	tcase_add_test(tc, open_postgres_locator_refused);
+	tcase_add_test(tc, transactions);
+	tcase_add_test(tc, reserved_spis_never_used);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }

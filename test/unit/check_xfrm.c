@@ -1192,7 +1192,7 @@ END_TEST
 /* ---- the group manager (member/gm_groups.c) following GSA_REKEY ---- */
 
 typedef struct gm_rig {
-	uv_loop_t loop;
+	int64_t now_ms;             /* the group manager's clock, moved by rig_advance */
 	gk_gm_groups *m;
 	gk_sasink *sink;
 	FILE *events;
@@ -1223,22 +1223,33 @@ static void make_kek(gk_group_sa *k, uint8_t seed)
 		k->keymat[i] = (uint8_t)(seed + 3 * i);
 }
 
-/* Registered to keyid:video-1 with an ESP SA (SPI 12345678) and the Rekey SA kek; dtd seconds
- * of GWP_DTD (0: none sent). */
+static int64_t rig_now(void *ctx)
+{
+	return ((gm_rig *)ctx)->now_ms;
+}
+
+/* Moves the clock by ms and lets the group manager's timers run. */
+static void rig_advance(gm_rig *r, int64_t ms)
+{
+	r->now_ms += ms;
+	gk_gm_groups_tick(r->m);
+}
+
 /* The group manager of a receiver or a sender of keyid:video-1, not registered yet. */
 static void rig_open(gm_rig *r, bool sender)
 {
 	memset(r, 0, sizeof(*r));
-	ck_assert_int_eq(uv_loop_init(&r->loop), 0);
 	r->sink = rec_sink();
 	r->events = open_memstream(&r->ev_buf, &r->ev_len);
 	ck_assert_ptr_nonnull(r->events);
 	gk_rand_test_init(&r->rnd, 7);
-	gk_gm_groups_env env = { .loop = &r->loop, .sink = r->sink, .events = r->events, .sender = sender };
+	gk_gm_groups_env env = { .now_ms = rig_now, .clock_ctx = r, .sink = r->sink, .events = r->events, .sender = sender };
 	gk_ident g = group_id("keyid:video-1");
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r->m), GK_OK);
 }
 
+/* Registered to keyid:video-1 with an ESP SA (SPI 12345678) and the Rekey SA kek; dtd seconds
+ * of GWP_DTD (0: none sent). */
 static void rig_start(gm_rig *r, const gk_group_sa *kek, uint16_t dtd)
 {
 	rig_open(r, false);
@@ -1257,8 +1268,6 @@ static void rig_start(gm_rig *r, const gk_group_sa *kek, uint16_t dtd)
 static void rig_stop(gm_rig *r)
 {
 	gk_gm_groups_free(r->m);
-	uv_run(&r->loop, UV_RUN_DEFAULT);
-	ck_assert_int_eq(uv_loop_close(&r->loop), 0);
 	gk_sasink_close(r->sink);
 	fclose(r->events);
 	free(r->ev_buf);
@@ -1353,16 +1362,12 @@ START_TEST(groups_delete_after_dtd)
 	ck_assert_uint_eq(rig_events(&r, "rekey_accepted"), 1);
 	ck_assert_uint_eq(adds_of(0xb2), 1);
 	/* within DTD (2 s) both are installed, also after the group manager's timer ran */
-	uv_sleep(1150);
-	uv_update_time(&r.loop);
-	uv_run(&r.loop, UV_RUN_NOWAIT);
+	rig_advance(&r, 1150);
 	ck_assert_uint_eq(dels_of(0x12), 0);
 	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 2);
 	ck_assert_uint_eq(rig_events(&r, "sa_deleted"), 0);
 	/* DTD passes: the deleted SA goes, its replacement stays */
-	uv_sleep(1000);
-	uv_update_time(&r.loop);
-	uv_run(&r.loop, UV_RUN_NOWAIT);
+	rig_advance(&r, 1000);
 	ck_assert_uint_eq(dels_of(0x12), 1);
 	ck_assert_uint_eq(dels_of(0xb2), 0);
 	ck_assert_uint_eq(gk_sasink_entries(r.sink, NULL, 0), 1);
@@ -1378,11 +1383,10 @@ START_TEST(groups_rollback_flushes_group)
 {
 	gm_rig r;
 	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(uv_loop_init(&r.loop), 0);
 	r.sink = rec_sink();
 	r.events = open_memstream(&r.ev_buf, &r.ev_len);
 	ck_assert_ptr_nonnull(r.events);
-	gk_gm_groups_env env = { .loop = &r.loop, .sink = r.sink, .events = r.events };
+	gk_gm_groups_env env = { .now_ms = rig_now, .clock_ctx = &r, .sink = r.sink, .events = r.events };
 	gk_ident g = group_id("keyid:video-1");
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r.m), GK_OK);
 	gk_group_state gs;
@@ -1443,9 +1447,7 @@ START_TEST(groups_old_kek_until_dtd)
 	ck_assert_uint_eq(adds_of(0xc3), 1);
 	ck_assert_uint_eq(rig_events(&r, "rekey_sa_deleted"), 0);
 	/* DTD (1 s) passes: KEK1 goes, silently, and opens nothing more */
-	uv_sleep(1150);
-	uv_update_time(&r.loop);
-	uv_run(&r.loop, UV_RUN_NOWAIT);
+	rig_advance(&r, 1150);
 	ck_assert_uint_eq(rig_events(&r, "rekey_sa_deleted"), 1);
 	esp_state(&gs, 0xd4);
 	rig_feed(&r, &kek1, 3, &gs, NULL, 0);
@@ -1560,10 +1562,9 @@ START_TEST(groups_excluded_when_sa_closes)
 {
 	gm_rig r;
 	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(uv_loop_init(&r.loop), 0);
 	r.sink = rec_sink();
 	r.events = open_memstream(&r.ev_buf, &r.ev_len);
-	gk_gm_groups_env env = { .loop = &r.loop, .sink = r.sink, .events = r.events };
+	gk_gm_groups_env env = { .now_ms = rig_now, .clock_ctx = &r, .sink = r.sink, .events = r.events };
 	gk_ident g[2] = { group_id("keyid:video-1"), group_id("keyid:video-2") };
 	ck_assert_int_eq(gk_gm_groups_new(&env, g, 2, &r.m), GK_OK);
 	gk_group_state gs;
@@ -1734,9 +1735,7 @@ START_TEST(groups_rekey_sa_lifetime_ends)
 	rig_feed(&r, &kek, 1, &gs, NULL, 0);
 	ck_assert_uint_eq(adds_of(0xb2), 1);
 	ck_assert_uint_eq(rig_events(&r, "rekey_sa_expired"), 0);
-	uv_sleep(1150);
-	uv_update_time(&r.loop);
-	uv_run(&r.loop, UV_RUN_NOWAIT);
+	rig_advance(&r, 1150);
 	ck_assert_uint_eq(rig_events(&r, "rekey_sa_expired"), 1);
 	ck_assert_uint_ge(rig_events(&r, "reregistering"), 1);
 	esp_state(&gs, 0xc3);
@@ -1761,13 +1760,12 @@ START_TEST(groups_registration_rolled_back)
 	gk_group_state gs;
 	make_kek(&kek, 0x11);
 	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(uv_loop_init(&r.loop), 0);
 	r.sink = rec_sink();
 	fail_add_spi0 = 0x34;
 	r.events = open_memstream(&r.ev_buf, &r.ev_len);
 	ck_assert_ptr_nonnull(r.events);
 	gk_rand_test_init(&r.rnd, 7);
-	gk_gm_groups_env env = { .loop = &r.loop, .sink = r.sink, .events = r.events };
+	gk_gm_groups_env env = { .now_ms = rig_now, .clock_ctx = &r, .sink = r.sink, .events = r.events };
 	gk_ident g = group_id("keyid:video-1");
 	ck_assert_int_eq(gk_gm_groups_new(&env, &g, 1, &r.m), GK_OK);
 	memset(&gs, 0, sizeof(gs));

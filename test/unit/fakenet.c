@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include "fakenet.h"
 #include "chunk.h"
+#include "iana.h"
 #include "message.h"
 
 #define FN_FLUSH_LIMIT 100000 /* deliveries per flush: a loop between cores is a bug */
@@ -65,6 +66,12 @@ void fn_free(fakenet *n)
 {
 	gk_gcks_free(n->gcks);
 	n->gcks = NULL;
+	for (size_t i = 0; i < n->ngroups; i++) {
+		fn_groups *g = &n->groups[i];
+		gk_gm_groups_free(g->m);
+		fclose(g->events);
+		free(g->ev_buf);
+	}
 	for (size_t i = 0; i < n->nmembers; i++) {
 		fn_member *m = &n->members[i];
 		gk_gm_free(m->gm);
@@ -333,10 +340,33 @@ void fn_set_server(fakenet *n, fn_server_fn fn, void *ctx)
 	n->server_ctx = ctx;
 }
 
+/* GSA_REKEY to a group (RFC 9838 2.4.1), from the GCKS's address and the Rekey SA's port. */
+static void gcks_send_multicast(void *ctx, const struct sockaddr *dst, uint16_t sport, uint8_t ttl,
+				const char *iface, const uint8_t *data, size_t len)
+{
+	fakenet *n = ctx;
+	(void)ttl, (void)iface;
+	if (dst->sa_family != AF_INET) {
+		fprintf(stderr, "fakenet: multicast to a family it does not carry\n");
+		abort();
+	}
+	struct sockaddr_in from = n->gcks_addr;
+	if (sport)
+		from.sin_port = htons(sport);
+	transmit(n, false, FN_MCAST, from, *(const struct sockaddr_in *)(const void *)dst, data, len);
+}
+
+void fn_mcast_send(fakenet *n, const struct sockaddr_in *from, const struct sockaddr_in *group,
+		   const uint8_t *data, size_t len)
+{
+	transmit(n, false, FN_MCAST, *from, *group, data, len);
+}
+
 gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store)
 {
 	return (gk_gcks_env){ .rnd = &n->gcks_rnd.r, .now_ms = clock_ms, .clock_ctx = n, .send = gcks_send,
-			      .send_ctx = n, .store = store, .wall = clock_wall };
+			      .send_ctx = n, .store = store, .wall = clock_wall,
+			      .send_multicast = n->multicast ? gcks_send_multicast : NULL };
 }
 
 static void member_send(void *ctx, const uint8_t *data, size_t len)
@@ -364,9 +394,41 @@ static void member_keepalive(void *ctx)
 	m->keepalives++;
 }
 
+/* As gmd hands the core's reports on to its group manager. */
+static void follow_event(fn_member *m, const gk_gm_event *ev)
+{
+	fn_groups *g = m->follow;
+	if (!g || ev->group >= GK_GM_MAX_GROUPS)
+		return;
+	size_t gi = m->follow_map[ev->group];
+	switch (ev->type) {
+	case GK_GM_REGISTERED:
+		gk_gm_groups_registered(g->m, gi, ev->state, ev->transport_mode);
+		break;
+	case GK_GM_REKEYED:
+		gk_gm_groups_inband(g->m, ev);
+		break;
+	case GK_GM_EXCLUDED:
+		gk_gm_groups_excluded(g->m, gi, ev->why);
+		break;
+	case GK_GM_REFUSED:
+	case GK_GM_FAILED: /* a refusal of the whole exchange loses the group; silence does not */
+		if (ev->type == GK_GM_REFUSED || ev->notify) {
+			char why[256]; /* "NOTIFY: why", as gmd reports it */
+			snprintf(why, sizeof(why), "%s%s%s", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
+				 ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
+			gk_gm_groups_lost(g->m, gi, why);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
 static void member_event(void *ctx, const gk_gm_event *ev)
 {
 	fn_member *m = ctx;
+	follow_event(m, ev);
 	if (m->nev == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 8;
 		m->ev = xrealloc(m->ev, m->cap * sizeof(*m->ev));
@@ -407,6 +469,124 @@ fn_member *fn_add_member(fakenet *n, const gk_gm_config *cfg)
 		return NULL;
 	n->nmembers++;
 	return m;
+}
+
+void fn_follow(fn_member *m, fn_groups *g)
+{
+	m->follow = g;
+	for (size_t i = 0; i < GK_GM_MAX_GROUPS; i++)
+		m->follow_map[i] = i;
+}
+
+/* ---- member group managers and multicast ---- */
+
+static gk_status groups_join(void *ctx, size_t group, const struct sockaddr *dst, char *err, size_t errlen)
+{
+	fn_groups *g = ctx;
+	if (group >= g->n || dst->sa_family != AF_INET) {
+		snprintf(err, errlen, "fakenet: no such group or family");
+		return GK_E_INVAL;
+	}
+	if (g->joined[group]) {
+		fprintf(stderr, "fakenet: a group manager joined twice without leaving\n");
+		abort();
+	}
+	g->joined[group] = true;
+	memcpy(&g->mcast[group], dst, sizeof(g->mcast[group]));
+	g->joins++;
+	return GK_OK;
+}
+
+static void groups_leave(void *ctx, size_t group)
+{
+	fn_groups *g = ctx;
+	if (group < g->n && g->joined[group]) {
+		g->joined[group] = false;
+		g->leaves++;
+	}
+}
+
+/* The group manager asks to register again: with rereg_cfg, a member core does (gmd's run). */
+static void groups_reregister(void *ctx, size_t group)
+{
+	fn_groups *g = ctx;
+	if (group >= g->n)
+		return;
+	g->rereg[group]++;
+	if (!g->rereg_cfg)
+		return;
+	gk_gm_config c = *g->rereg_cfg;
+	c.groups[0] = g->rereg_cfg->groups[group];
+	c.ngroups = 1;
+	fn_member *m = fn_add_member(g->net, &c);
+	if (!m) {
+		fprintf(stderr, "fakenet: no room for a re-registering member\n");
+		abort();
+	}
+	fn_follow(m, g);
+	m->follow_map[0] = group;
+	if (gk_gm_start(m->gm) != GK_OK)
+		abort();
+}
+
+fn_groups *fn_add_groups(fakenet *n, const gk_gm_groups_env *base, const gk_ident *ids, size_t nids)
+{
+	if (n->ngroups == FN_MAX_MEMBERS || nids > GK_GM_MAX_GROUPS)
+		return NULL;
+	fn_groups *g = &n->groups[n->ngroups];
+	memset(g, 0, sizeof(*g));
+	g->net = n;
+	g->idx = (int)n->ngroups;
+	g->n = nids;
+	gk_rand_test_init(&g->rnd, 200 + (uint64_t)g->idx);
+	g->events = open_memstream(&g->ev_buf, &g->ev_len);
+	if (!g->events)
+		return NULL;
+	gk_gm_groups_env env = { .now_ms = clock_ms, .clock_ctx = n, .rnd = &g->rnd.r, .mcast_join = groups_join,
+				 .mcast_leave = groups_leave, .mcast_ctx = g, .events = g->events,
+				 .reregister = groups_reregister, .ctx = g };
+	if (base) {
+		env.sink = base->sink;
+		env.sender = base->sender;
+		env.rereg_max_ms = base->rereg_max_ms;
+		env.allow = base->allow;
+		env.nallow = base->nallow;
+	}
+	if (gk_gm_groups_new(&env, ids, nids, &g->m) != GK_OK) {
+		fclose(g->events);
+		free(g->ev_buf);
+		return NULL;
+	}
+	n->ngroups++;
+	return g;
+}
+
+size_t fn_groups_events(fn_groups *g, const char *event, const char *with)
+{
+	char key[96];
+	size_t c = 0;
+	fflush(g->events);
+	snprintf(key, sizeof(key), "\"event\":\"%s\"", event);
+	for (const char *l = g->ev_buf; l && *l;) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+		char line[4096];
+		snprintf(line, sizeof(line), "%.*s", (int)len, l);
+		c += strstr(line, key) && (!with || strstr(line, with));
+		l += len + (end != NULL);
+	}
+	return c;
+}
+
+/* Every group manager listening on the datagram's group address and port gets a copy. */
+static void mcast_deliver(fakenet *n, const fn_dgram *d)
+{
+	for (size_t k = 0; k < n->ngroups; k++) {
+		fn_groups *g = &n->groups[k];
+		for (size_t i = 0; i < g->n; i++)
+			if (g->joined[i] && same(&d->to, (const struct sockaddr *)&g->mcast[i]))
+				gk_gm_groups_rekey_input(g->m, i, d->data, d->len, (const struct sockaddr *)&d->from);
+	}
 }
 
 fn_raw *fn_add_raw(fakenet *n)
@@ -451,6 +631,9 @@ static void deliver(fakenet *n, fn_dgram *d)
 		else if (n->server)
 			n->server(n->server_ctx, &d->from, d->data, d->len);
 		free(d->data);
+	} else if (d->peer == FN_MCAST) {
+		mcast_deliver(n, d);
+		free(d->data);
 	} else if (d->peer == FN_SINK) {
 		n->sink(n->sink_ctx, &d->to, d->data, d->len);
 		free(d->data);
@@ -483,6 +666,8 @@ static void tick_all(fakenet *n)
 {
 	for (size_t i = 0; i < n->nmembers; i++)
 		gk_gm_tick(n->members[i].gm);
+	for (size_t i = 0; i < n->ngroups; i++)
+		gk_gm_groups_tick(n->groups[i].m);
 	if (n->gcks)
 		gk_gcks_tick(n->gcks);
 	release_held(n, NULL);

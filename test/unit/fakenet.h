@@ -3,6 +3,11 @@
  * random generators, and impairments (drop, duplicate, corrupt, truncate, reorder) that a test
  * switches on. Members sit at 127.0.0.(10+i):(10000+i), raw endpoints (hand-made messages) at
  * 127.0.1.(10+i):(20000+i), the GCKS at 127.0.0.1:848.
+ * Multicast (RFC 9838 2.4.1: GSA_REKEY goes to the Rekey SA's group address and port): the
+ * GCKS sends through its env's send_multicast (with n->multicast set before fn_gcks_env), a test
+ * with fn_mcast_send; each copy is delivered to every member group manager (fn_add_groups)
+ * listening on that address and port when it arrives. Impairments see every multicast datagram
+ * as one from the GCKS to the peer FN_MCAST.
  * Independent of Check: failures abort(). */
 #ifndef GK_FAKENET_H
 #define GK_FAKENET_H
@@ -12,6 +17,7 @@
 #include <stdint.h>
 #include "gcks/gcks.h"
 #include "member/gm.h"
+#include "member/gm_groups.h"
 
 #define FN_MAX_MEMBERS 16
 #define FN_MAX_RAW 8
@@ -21,6 +27,8 @@
 #define FN_RAW_BASE 100
 /* Any other address (a flood from many sources, fn_send_from) is the sink. */
 #define FN_SINK 1000
+/* Datagrams to a multicast group (send_multicast, fn_mcast_send). */
+#define FN_MCAST 2000
 
 /* Receives what the GCKS sends to addresses that are no member's or raw endpoint's; it may send
  * (fn_send_from) from inside. */
@@ -89,6 +97,8 @@ typedef struct fn_event {
 	int64_t at_ms;
 } fn_event;
 
+struct fn_groups;
+
 typedef struct fn_member {
 	struct fakenet *net;
 	int idx;
@@ -102,7 +112,29 @@ typedef struct fn_member {
 					* NAT-T socket) to the GCKS's port 4500 */
 	unsigned keepalives;           /* NAT-keepalives the core sent (env.keepalive) ... */
 	int64_t keepalive_at[32];      /* ... and when (the first 32) */
+	struct fn_groups *follow;      /* fn_follow: registrations, inband rekeys and exclusions */
+	size_t follow_map[GK_GM_MAX_GROUPS]; /* go there, the core's group i as group follow_map[i] */
 } fn_member;
+
+/* A member's group manager (member/gm_groups.h) on the fake network: the clock, randomness and
+ * multicast listeners are the network's, its JSON event lines go to ev_buf. */
+typedef struct fn_groups {
+	struct fakenet *net;
+	int idx;
+	gk_rand_test rnd;
+	gk_gm_groups *m;
+	size_t n;                                   /* groups */
+	bool joined[GK_GM_MAX_GROUPS];              /* listening on mcast[i] */
+	struct sockaddr_in mcast[GK_GM_MAX_GROUPS];
+	unsigned joins, leaves;
+	unsigned rereg[GK_GM_MAX_GROUPS];           /* re-registrations it asked for, per group */
+	const gk_gm_config *rereg_cfg;              /* non-NULL: each such request starts a member
+						     * with this config (for that group) that
+						     * follows here (fn_follow) */
+	FILE *events;
+	char *ev_buf;
+	size_t ev_len;
+} fn_groups;
 
 typedef struct fn_raw {
 	struct fakenet *net;
@@ -136,10 +168,13 @@ typedef struct fakenet {
 	void *sink_ctx;
 	fn_server_fn server;           /* fn_set_server */
 	void *server_ctx;
+	bool multicast;                /* fn_gcks_env gives the GCKS send_multicast */
+	fn_groups groups[FN_MAX_MEMBERS];
+	size_t ngroups;
 } fakenet;
 
 void fn_init(fakenet *n);
-/* Frees the GCKS, the members, queues and the trace. */
+/* Frees the GCKS, the members, the group managers, queues and the trace. */
 void fn_free(fakenet *n);
 
 /* An env for gk_gcks_new whose sends go into the queue; set n->gcks to the result. */
@@ -147,6 +182,19 @@ gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store);
 /* Creates member i (the next index) with gk_gm_new; NULL on failure. */
 fn_member *fn_add_member(fakenet *n, const gk_gm_config *cfg);
 fn_raw *fn_add_raw(fakenet *n);
+/* Creates a group manager for groups ids[0..nids) with gk_gm_groups_new; from base (may be
+ * NULL) it takes the sink, sender, rereg_max_ms and allowed prefixes. NULL on failure. */
+fn_groups *fn_add_groups(fakenet *n, const gk_gm_groups_env *base, const gk_ident *ids, size_t nids);
+/* What member m's core reports goes to g too, as gmd hands it on: a registration
+ * (gk_gm_groups_registered), an inband rekey, an exclusion, a refusal of the group or of the
+ * whole exchange (gk_gm_groups_lost). The core's groups are g's groups in the same order. */
+void fn_follow(fn_member *m, fn_groups *g);
+/* How many of g's event lines (since it was created) name this event and contain `with` (NULL:
+ * any). */
+size_t fn_groups_events(fn_groups *g, const char *event, const char *with);
+/* A datagram from `from` to the multicast group `group` (impaired like the GCKS's). */
+void fn_mcast_send(fakenet *n, const struct sockaddr_in *from, const struct sockaddr_in *group,
+		   const uint8_t *data, size_t len);
 void fn_raw_send(fn_raw *r, const uint8_t *data, size_t len);
 /* Takes the oldest datagram from the raw endpoint's inbox (caller frees d->data); false if none. */
 bool fn_raw_take(fn_raw *r, fn_dgram *d);
@@ -163,8 +211,8 @@ void fn_impair_clear(fakenet *n);
 
 /* Delivers queued datagrams until the queue is empty (each delivery may queue more). */
 void fn_flush(fakenet *n);
-/* Advances the clock by ms, in steps: at each step ticks every member and the GCKS, and
- * flushes. */
+/* Advances the clock by ms, in steps: at each step ticks every member, group manager and the
+ * GCKS, and flushes. */
 void fn_advance(fakenet *n, int64_t ms);
 /* Flushes and advances until pred is true or limit_ms have passed; returns pred's value. */
 bool fn_run_until(fakenet *n, bool (*pred)(fakenet *n, void *ctx), void *ctx, int64_t limit_ms);

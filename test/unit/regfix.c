@@ -8,6 +8,7 @@
 #include "testutil.h"
 #include "certgen.h"
 #include "regfix.h"
+#include "gcks/gcks_keyrules.h"
 #include "algs.h"
 #include "auth.h"
 #include "log.h"
@@ -71,7 +72,7 @@ void set_identity_as(const char *gid, EVP_PKEY *key, X509 *cert, X509 *ca)
 	id.sign_key_pem = key_pem(key);
 	id.cert_pem = cert ? cert_pem(cert) : NULL;
 	id.ca_pem = ca ? cert_pem(ca) : NULL;
-	ck_assert_int_eq(gk_store_identity_set(store, &id, "test"), GK_OK);
+	ck_assert_int_eq(gk_store_identity_set(store, &id, "test", (int64_t)time(NULL)), GK_OK);
 	free(id.sign_key_pem);
 	free(id.cert_pem);
 	free(id.ca_pem);
@@ -203,7 +204,7 @@ gk_member_policy *pol_member(gk_group_policy *g, const char *id, gk_member_auth 
 void pol_put(gk_group_policy *g)
 {
 	bool changed = false;
-	gk_status st = gk_store_group_put(store, g, "test", NULL, &changed);
+	gk_status st = gk_keys_group_put(store, g, "test", NULL, (int64_t)time(NULL), &changed);
 	ck_assert_msg(st == GK_OK, "group put: %s (%s)", gk_status_str(st), gk_store_errmsg(store));
 	gk_group_policy_free(g);
 }

@@ -1,5 +1,5 @@
-/* The SQL schema steps compiled into gcksd and gcksctl. gcks/schema_sql.c is generated at build
- * time from schema/NNN_*.sql (see mk/storage.am), so the .sql files stay the single source.
+/* The SQL schema steps compiled into gcksd and gcksctl. gcks/store/schema_sql.c is generated at
+ * build time from schema/NNN_*.sql (see gcks/store/store.am), so the .sql files stay the single source.
  * Step i moves a database from user_version steps[i].version - 1 to steps[i].version. */
 #ifndef GK_SCHEMA_SQL_H
 #define GK_SCHEMA_SQL_H

@@ -1,0 +1,204 @@
+/* What the administrator asks of the running GCKS (through gcksctl and the control socket):
+ * reloading group policies from the store, rekeying a group now, and evicting a member
+ * (RFC 9838 2.4.3). The signing key rollover is gcks_keyroll.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "gcks_state.h"
+#include "gcks_groups.h"
+#include "gcks_rekey.h"
+#include "gcks_sa_table.h"
+#include "log.h"
+#include "gcks_keyrules.h"
+
+static const gk_sa_key *kek_of(const gcks_group *grp)
+{
+	for (size_t j = 0; j < grp->nkeys; j++)
+		if (grp->keys[j].tek_index < 0)
+			return &grp->keys[j];
+	return NULL;
+}
+
+/* The member's IKE SAs stop serving the group; those that serve no other group close. An IKE SA
+ * that also carries another group's GSA_INBAND_REKEY stays: the member is still in that group. */
+typedef struct {
+	const gk_ident *member;
+	uint64_t group_hash;
+} member_walk;
+
+static void close_member_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	const member_walk *w = ctx;
+	(void)g;
+	if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_eq(&sa->ike.peer_id, w->member))
+		return;
+	bool other = false;
+	for (size_t i = 0; i < GCKS_SA_GROUPS; i++) {
+		if (sa->groups[i] == w->group_hash)
+			sa->groups[i] = 0;
+		other |= sa->groups[i] != 0;
+	}
+	if (!other)
+		sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
+}
+
+static void close_member_sas(gk_gcks *g, const gk_ident *member, uint64_t group_hash)
+{
+	member_walk w = { member, group_hash };
+	gcks_sa_foreach(g, close_member_sa, &w);
+}
+
+/* Members the reloaded policy no longer lists lose their registration and their IKE SAs'
+ * service of the group; true when one of them was registered (it holds keys to take back). */
+static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *was)
+{
+	bool cut = false;
+	for (size_t i = 0; i < was->pol.nmembers; i++) {
+		const gk_ident *id = &was->pol.members[i].id;
+		if (gcks_group_member(grp, id))
+			continue;
+		char t[GK_IDENT_TEXT_MAX];
+		bool reg = false;
+		gk_ident_text(id, t);
+		if (gk_store_registration_exists(g->env.store, grp->pol.name, t, &reg) == GK_OK && reg &&
+		    gk_store_registration_delete(g->env.store, grp->pol.name, t) == GK_OK) {
+			cut = true;
+			if (grp->registered)
+				grp->registered--;
+			gk_info("%s no longer in the policy of %s: its keys are taken back", t, grp->pol.name);
+		}
+		close_member_sas(g, id, grp->hash);
+	}
+	return cut;
+}
+
+/* A reloaded group: members removed from it must not get the new keys. Multicast: everyone is
+ * excluded under the Rekey SA they hold, with new keys that only listed members can fetch by
+ * re-registering (as gcksctl evict does). Inband: the others get new keys over their IKE SAs. */
+static void after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
+{
+	bool cut = cut_removed_members(g, grp, was);
+	if (cut && was->pol.rekey_transport == GK_REKEY_MULTICAST) {
+		gcks_exclude_via(g, grp, &was->pol, kek_of(was), "members removed from the policy");
+		return;
+	}
+	bool sent = grp->generation != was->generation && gcks_rekey_reloaded(g, grp, was);
+	if (cut && !sent)
+		gcks_rekey_group(g, grp, true, NULL, "members removed from the policy");
+}
+
+gk_status gk_gcks_reload(gk_gcks *g)
+{
+	gcks_group *old = g->groups;
+	size_t nold = g->ngroups;
+	g->groups = NULL;
+	g->ngroups = 0;
+	gk_status st = gcks_groups_load(g);
+	if (st) {
+		g->groups = old;
+		g->ngroups = nold;
+		return st;
+	}
+	for (size_t i = 0; i < g->ngroups; i++)
+		for (size_t j = 0; j < nold; j++)
+			if (g->groups[i].hash == old[j].hash && g->groups[i].generation != old[j].generation)
+				after_reload(g, &g->groups[i], &old[j]);
+	gcks_group *keep = g->groups;
+	size_t nkeep = g->ngroups;
+	g->groups = old;
+	g->ngroups = nold;
+	gcks_groups_free(g);
+	g->groups = keep;
+	g->ngroups = nkeep;
+	return GK_OK;
+}
+
+static gcks_group *group_by_name(gk_gcks *g, const char *name)
+{
+	uint64_t h = gcks_name_hash(name);
+	for (size_t i = 0; i < g->ngroups; i++)
+		if (g->groups[i].hash == h && !strcmp(g->groups[i].pol.name, name))
+			return &g->groups[i];
+	return NULL;
+}
+
+gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen)
+{
+	gcks_group *grp = group_by_name(g, group);
+	if (!grp) {
+		snprintf(msg, msglen, "no group %s", group);
+		return GK_E_NOT_FOUND;
+	}
+	gk_status st = gcks_rekey_group(g, grp, true, NULL, "requested");
+	snprintf(msg, msglen, st ? "rekey of %s failed: %s" : "%s rekeyed%s", group,
+		 st ? gk_status_str(st) : grp->pol.rekey_transport == GK_REKEY_INBAND ? " (GSA_INBAND_REKEY)" : " (GSA_REKEY)");
+	return st;
+}
+
+gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char *msg, size_t msglen)
+{
+	gk_ident mid;
+	const char *why;
+	gcks_group *grp = group_by_name(g, group);
+	if (!grp) {
+		snprintf(msg, msglen, "no group %s", group);
+		return GK_E_NOT_FOUND;
+	}
+	if (gk_ident_parse(member, &mid, &why)) {
+		snprintf(msg, msglen, "%s: %s", member, why);
+		return GK_E_INVAL;
+	}
+	char mt[GK_IDENT_TEXT_MAX];
+	gk_ident_text(&mid, mt);
+	gk_group_policy np;
+	gk_status st = gk_group_policy_copy(&grp->pol, &np);
+	if (st)
+		return st;
+	size_t w = 0;
+	bool found = false;
+	for (size_t i = 0; i < np.nmembers; i++) {
+		if (gk_ident_eq(&np.members[i].id, &mid)) {
+			found = true;
+			OPENSSL_cleanse(np.members[i].psk, np.members[i].psk_len);
+			free(np.members[i].psk);
+			free(np.members[i].pubkey);
+			continue;
+		}
+		np.members[w++] = np.members[i];
+	}
+	np.nmembers = w;
+	bool changed = false;
+	if (!found) {
+		snprintf(msg, msglen, "%s is not a member of %s", mt, group);
+		gk_group_policy_free(&np);
+		return GK_E_NOT_FOUND;
+	}
+	st = gk_keys_group_put(g->env.store, &np, "gcksctl evict", "evict", gcks_wall(g), &changed);
+	if (!st)
+		gk_store_registration_delete(g->env.store, grp->pol.name, mt);
+	if (st) {
+		gk_group_policy_free(&np);
+		snprintf(msg, msglen, "cannot store the policy without %s", mt);
+		return st;
+	}
+	gk_group_policy_free(&grp->pol);
+	grp->pol = np;
+	gk_store_group_generation(g->env.store, grp->pol.name, &grp->generation);
+	if (grp->registered)
+		grp->registered--;
+	close_member_sas(g, &mid, grp->hash);
+	if (grp->pol.rekey_transport == GK_REKEY_INBAND) {
+		/* the evicted member's IKE SAs no longer serve the group: only the others get the new keys */
+		st = gcks_rekey_group(g, grp, true, NULL, "eviction");
+		snprintf(msg, msglen, "%s evicted from %s; new keys went to the remaining members over "
+			 "GSA_INBAND_REKEY", mt, group);
+	} else {
+		st = gcks_exclude_all(g, grp, "eviction");
+		snprintf(msg, msglen, "%s evicted from %s; every member was excluded and re-registers to get new "
+			 "keys, which the evicted member cannot (forward access control for multicast rekey "
+			 "without re-registration needs LKH, not yet implemented)", mt, group);
+	}
+	gk_info("%s", msg);
+	return st;
+}

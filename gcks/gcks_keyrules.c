@@ -1,0 +1,538 @@
+/* The key rules of the GCKS (see gcks_keyrules.h), run inside transactions of the store. */
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "gcks_keyrules.h"
+#include "chunk.h"
+#include "iana.h"
+#include "ikekeys.h"
+#include "rand.h"
+
+/* ---- what the keys of a group look like ---- */
+
+/* What the key of one SA of g looks like. idx is a TEK index or -1 for the Rekey SA. */
+typedef struct sa_shape {
+	uint8_t proto;
+	size_t spi_len, keymat_len;
+	uint32_t lifetime;
+} sa_shape;
+
+static gk_status sa_shape_of(const gk_group_policy *g, int idx, sa_shape *sh)
+{
+	if (idx < 0) {
+		const gk_kek_policy *k = &g->kek;
+		sh->proto = GK_PROTO_GIKE_UPDATE;
+		sh->spi_len = 16; /* IKE SPIs: initiator and responder halves */
+		sh->keymat_len = gk_group_keymat_len(sh->proto, k->encr, k->encr_key_bits, k->integ,
+						     k->kwa);
+		sh->lifetime = k->lifetime;
+	} else {
+		const gk_tek_policy *t = &g->teks[idx];
+		if (t->proto != GK_PROTO_ESP && t->proto != GK_PROTO_AH)
+			return GK_E_UNSUPPORTED;
+		sh->proto = t->proto;
+		sh->spi_len = 4;
+		sh->keymat_len = gk_group_keymat_len(t->proto, t->encr, t->encr_key_bits, t->integ, 0);
+		sh->lifetime = t->lifetime;
+	}
+	if (sh->keymat_len == 0 || sh->lifetime == 0)
+		return GK_E_UNSUPPORTED;
+	return sh->keymat_len > sizeof(((gk_sa_key *)0)->keymat) ? GK_E_TOO_BIG : GK_OK;
+}
+
+/* ESP/AH: 4 octets, never below 256 (1-255 are reserved, RFC 4303 2.1); GIKE_UPDATE: two
+ * 8-octet IKE SPIs, neither zero (RFC 7296 3.1). */
+static bool spi_allowed(const uint8_t *spi, size_t len)
+{
+	return len == 16 ? gk_get_u64(spi) && gk_get_u64(spi + 8) : gk_get_u32(spi) >= 256;
+}
+
+/* A fresh allowed SPI no stored key uses (so SAs of overlapping groups stay apart). */
+static gk_status spi_make(gk_store *s, const gk_rand *rnd, const sa_shape *sh, gk_sa_key *k)
+{
+	k->spi_len = sh->spi_len;
+	for (int tries = 0; tries < 64; tries++) {
+		bool used = true;
+		gk_status st = gk_rand_bytes(rnd, k->spi, k->spi_len);
+		if (st)
+			return st;
+		if (!spi_allowed(k->spi, k->spi_len))
+			continue;
+		if ((st = gk_store_spi_used(s, k->spi, k->spi_len, &used)))
+			return st;
+		if (!used)
+			return GK_OK;
+	}
+	return GK_E_CRYPTO; /* a generator this repetitive is broken */
+}
+
+/* Makes and stores a new current key for SA idx; the previous one becomes 'old'.
+ * want: an SPI promised earlier in GSA_NEXT_SPI (RFC 9838 4.4.2.2.3), used when still free. */
+static gk_status key_create(gk_store *s, gk_store_gid gid, int64_t gen, int idx, const sa_shape *sh,
+			    const gk_rand *rnd, int64_t now, const uint8_t *want, gk_sa_key *k)
+{
+	bool used = true;
+	gk_status st = GK_OK;
+	memset(k, 0, sizeof(*k));
+	if (want && spi_allowed(want, sh->spi_len))
+		st = gk_store_spi_used(s, want, sh->spi_len, &used);
+	if (!st && !used) {
+		memcpy(k->spi, want, sh->spi_len);
+		k->spi_len = sh->spi_len;
+	} else if (!st) {
+		st = spi_make(s, rnd, sh, k);
+	}
+	if (!st)
+		st = gk_rand_bytes(rnd, k->keymat, sh->keymat_len);
+	if (st)
+		return st;
+	k->keymat_len = sh->keymat_len;
+	k->tek_index = idx;
+	k->created = now;
+	k->expires = now + sh->lifetime;
+	k->generation = gen;
+	return gk_store_key_insert(s, gid, k);
+}
+
+/* Fills keys[] with the current key of every SA of g. Without rnd it only reads and sets
+ * *missing when some key needs making; with rnd (inside a write transaction) it makes them. */
+static gk_status keys_collect(gk_store *s, const gk_group_policy *g, const gk_rand *rnd,
+			      int64_t now, gk_sa_key *keys, bool *missing)
+{
+	gk_store_gid gid;
+	int64_t gen;
+	size_t n = g->nteks + (g->kek.present ? 1 : 0);
+	*missing = false;
+	gk_status st = gk_store_group_find(s, g->name, &gid, &gen);
+	if (st)
+		return st;
+	if (rnd) {
+		/* keys of SAs the policy no longer has, and expired old keys, go */
+		st = gk_store_keys_retire_unused(s, gid, g->nteks, g->kek.present);
+		if (!st)
+			st = gk_store_keys_prune(s, gid, now);
+	}
+	for (size_t j = 0; j < n && !st; j++) {
+		int idx = j < g->nteks ? (int)j : -1;
+		sa_shape sh;
+		bool found = false;
+		if ((st = sa_shape_of(g, idx, &sh)) || (st = gk_store_key_current(s, gid, idx, &keys[j], &found)))
+			break;
+		/* A key made for another shape of this SA (the caller's policy is newer or older
+		 * than the stored generation says) is replaced too. */
+		if (found && keys[j].expires > now && keys[j].generation >= gen &&
+		    keys[j].spi_len == sh.spi_len && keys[j].keymat_len == sh.keymat_len)
+			continue;
+		if (!rnd)
+			*missing = true;
+		else
+			st = key_create(s, gid, gen, idx, &sh, rnd, now, NULL, &keys[j]);
+	}
+	return st;
+}
+
+gk_status gk_keys_group_keys(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
+			     int64_t now, gk_sa_key *keys, size_t *nkeys)
+{
+	bool missing = false;
+	size_t n;
+	if (!s || !g || !rnd || !keys || !nkeys || (g->nteks && !g->teks))
+		return GK_E_INVAL;
+	n = g->nteks + (g->kek.present ? 1 : 0);
+	*nkeys = 0;
+	/* Usually every key exists: a read-only pass, no write lock, no sync. */
+	gk_status st = gk_store_begin(s, GK_TX_READ);
+	if (!st)
+		st = gk_store_end(s, keys_collect(s, g, NULL, now, keys, &missing));
+	if (!st && missing && !(st = gk_store_begin(s, GK_TX_DURABLE)))
+		st = gk_store_end(s, keys_collect(s, g, rnd, now, keys, &missing));
+	if (st)
+		OPENSSL_cleanse(keys, n * sizeof(*keys));
+	else
+		*nkeys = n;
+	return st;
+}
+
+/* One pass of gk_keys_group_load, inside a transaction. */
+static gk_status group_snapshot(gk_store *s, const char *name, const gk_rand *rnd, int64_t now,
+				gk_group_policy *pol, int64_t *gen, gk_sa_key *keys, size_t maxkeys, bool *missing)
+{
+	gk_store_gid gid;
+	gk_status st = gk_store_group_find(s, name, &gid, gen);
+	if (!st)
+		st = gk_store_group_read(s, gid, pol);
+	if (!st && pol->nteks + (pol->kek.present ? 1 : 0) > maxkeys)
+		st = GK_E_TOO_BIG;
+	if (!st)
+		st = keys_collect(s, pol, rnd, now, keys, missing);
+	return st;
+}
+
+gk_status gk_keys_group_load(gk_store *s, const char *name, const struct gk_rand *rnd, int64_t now,
+			     gk_group_policy *pol, int64_t *gen, gk_sa_key *keys, size_t maxkeys,
+			     size_t *nkeys)
+{
+	bool missing = false;
+	if (!s || !name || !rnd || !pol || !gen || !keys || !nkeys)
+		return GK_E_INVAL;
+	memset(pol, 0, sizeof(*pol));
+	*nkeys = 0;
+	/* Usually every key exists: a read-only pass. Otherwise everything again under the write
+	 * lock, so that the keys made are for the policy of the generation they are stored with. */
+	gk_status st = gk_store_begin(s, GK_TX_READ);
+	if (!st)
+		st = gk_store_end(s, group_snapshot(s, name, NULL, now, pol, gen, keys, maxkeys, &missing));
+	if (!st && missing) {
+		gk_group_policy_free(pol);
+		if (!(st = gk_store_begin(s, GK_TX_DURABLE)))
+			st = gk_store_end(s, group_snapshot(s, name, rnd, now, pol, gen, keys, maxkeys, &missing));
+	}
+	if (st) {
+		gk_group_policy_free(pol);
+		OPENSSL_cleanse(keys, maxkeys * sizeof(*keys));
+	} else {
+		*nkeys = pol->nteks + (pol->kek.present ? 1 : 0);
+	}
+	return st;
+}
+
+/* ---- storing a policy ---- */
+
+static bool ts_eq(const gk_ts_spec *a, const gk_ts_spec *b)
+{
+	size_t n = a->family == 4 ? 4 : 16;
+	return a->family == b->family && !memcmp(a->start, b->start, n) &&
+	       !memcmp(a->end, b->end, n) && a->ip_proto == b->ip_proto &&
+	       a->port_lo == b->port_lo && a->port_hi == b->port_hi;
+}
+
+static bool ident_eq(const gk_ident *a, const gk_ident *b)
+{
+	return a->type == b->type && a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && (!alen || !memcmp(a, b, alen));
+}
+
+static bool tek_eq(const gk_tek_policy *a, const gk_tek_policy *b)
+{
+	return !strncmp(a->name, b->name, sizeof(a->name)) && a->proto == b->proto &&
+	       a->encr == b->encr && a->encr_key_bits == b->encr_key_bits && a->integ == b->integ &&
+	       a->sn == b->sn && ts_eq(&a->src, &b->src) && ts_eq(&a->dst, &b->dst) &&
+	       a->lifetime == b->lifetime;
+}
+
+static bool kek_eq(const gk_kek_policy *a, const gk_kek_policy *b)
+{
+	return a->present == b->present && a->encr == b->encr &&
+	       a->encr_key_bits == b->encr_key_bits && a->integ == b->integ && a->kwa == b->kwa &&
+	       a->gcauth == b->gcauth && a->sig_scheme == b->sig_scheme &&
+	       ts_eq(&a->src, &b->src) && ts_eq(&a->dst, &b->dst) && a->lifetime == b->lifetime &&
+	       a->ttl == b->ttl && !strncmp(a->iface, b->iface, sizeof(a->iface)) &&
+	       a->copies == b->copies && a->interval_ms == b->interval_ms &&
+	       a->frag_mtu == b->frag_mtu;
+}
+
+static bool member_eq(const gk_member_policy *a, const gk_member_policy *b)
+{
+	return ident_eq(&a->id, &b->id) && a->auth == b->auth &&
+	       bytes_eq(a->psk, a->psk_len, b->psk, b->psk_len) &&
+	       bytes_eq(a->pubkey, a->pubkey_len, b->pubkey, b->pubkey_len) &&
+	       a->role == b->role && a->max_sender_ids == b->max_sender_ids;
+}
+
+/* Everything that shapes the group's SAs and how members use them: a difference here needs
+ * fresh keys, the Rekey SA's included (RFC 9838 3.2.1: no policy change without a new KEK).
+ * Capacity, idle timeout, rekey margin, packet rate and the member list do not. */
+static bool sa_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
+{
+	if (strcmp(a->name, b->name) || !ident_eq(&a->id, &b->id) ||
+	    a->rekey_transport != b->rekey_transport || a->transport_mode != b->transport_mode ||
+	    a->atd != b->atd || a->dtd != b->dtd || a->sender_id_bits != b->sender_id_bits ||
+	    !kek_eq(&a->kek, &b->kek) || a->nteks != b->nteks)
+		return false;
+	for (size_t i = 0; i < a->nteks; i++)
+		if (!tek_eq(&a->teks[i], &b->teks[i]))
+			return false;
+	return true;
+}
+
+static bool policy_eq(const gk_group_policy *a, const gk_group_policy *b)
+{
+	if (!sa_policy_eq(a, b) || a->capacity != b->capacity ||
+	    a->rekey_margin_pct != b->rekey_margin_pct || a->ike_idle_timeout != b->ike_idle_timeout ||
+	    a->max_packet_rate != b->max_packet_rate || a->nmembers != b->nmembers)
+		return false;
+	for (size_t i = 0; i < a->nmembers; i++)
+		if (!member_eq(&a->members[i], &b->members[i]))
+			return false;
+	return true;
+}
+
+/* Rejects what a store could not represent faithfully; value ranges are the store's job. */
+static gk_status policy_check(const gk_group_policy *g)
+{
+	size_t nlen = strnlen(g->name, sizeof(g->name));
+	if (nlen == 0 || nlen == sizeof(g->name) || (g->nteks && !g->teks) ||
+	    (g->nmembers && !g->members))
+		return GK_E_INVAL;
+	for (size_t i = 0; i < g->nmembers; i++) {
+		const gk_member_policy *m = &g->members[i];
+		if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey))
+			return GK_E_INVAL;
+	}
+	return GK_OK;
+}
+
+/* Inside the write transaction of gk_keys_group_put. */
+static gk_status group_put_tx(gk_store *s, const gk_group_policy *g, const char *who,
+			      const char *source, int64_t now, bool *changed)
+{
+	gk_group_policy old;
+	gk_store_gid gid = 0;
+	int64_t gen = 0;
+	bool had = false, keep_keys = false;
+	char detail[GK_IDENT_TEXT_MAX + 1200];
+	memset(&old, 0, sizeof(old));
+	gk_status st = gk_store_group_find(s, g->name, &gid, &gen);
+	if (st == GK_E_NOT_FOUND) {
+		st = GK_OK;
+	} else if (!st) {
+		had = true;
+		if ((st = gk_store_group_read(s, gid, &old)))
+			goto out;
+		if (policy_eq(&old, g))
+			goto out; /* nothing to do: no write, no new generation, no audit */
+		keep_keys = sa_policy_eq(&old, g);
+	}
+	if (st || (st = gk_store_group_write(s, g, now, had, &gid)))
+		goto out;
+	/* The current keys stay valid for the new generation (a member list change must not
+	 * split the group between members holding old and new keys). */
+	if (keep_keys && (st = gk_store_keys_carry(s, gid, gen + 1)))
+		goto out;
+	*changed = true;
+	snprintf(detail, sizeof(detail), "%s%s%.1000s (generation %lld)", g->name,
+		 source && *source ? " from " : "", source ? source : "",
+		 (long long)(had ? gen + 1 : 1));
+	st = gk_store_audit(s, who, "policy load", detail, now);
+out:
+	gk_group_policy_free(&old);
+	return st;
+}
+
+gk_status gk_keys_group_put(gk_store *s, const gk_group_policy *g, const char *who,
+			    const char *source, int64_t now, bool *changed)
+{
+	bool ch = false;
+	if (!s || !g)
+		return GK_E_INVAL;
+	gk_status st = policy_check(g);
+	if (st)
+		return st;
+	if ((st = gk_store_begin(s, GK_TX_WRITE)))
+		return st;
+	st = gk_store_end(s, group_put_tx(s, g, who, source, now, &ch));
+	if (changed)
+		*changed = !st && ch;
+	return st;
+}
+
+/* ---- rekey ---- */
+
+static gk_status rekey_tx(gk_store *s, const gk_group_policy *g, const gk_rand *rnd, int64_t now,
+			  int64_t horizon, bool force, const uint8_t (*want)[16], gk_sa_key *prev, gk_sa_key *keys,
+			  size_t n, bool *changed, uint32_t *msgid)
+{
+	gk_store_gid gid;
+	int64_t gen, v;
+	bool missing;
+	bool kek_new = false;
+	gk_status st = gk_store_group_find(s, g->name, &gid, &gen);
+	if (!st)
+		st = keys_collect(s, g, rnd, now, prev, &missing);
+	for (size_t j = 0; j < n && !st; j++) {
+		int idx = j < g->nteks ? (int)j : -1;
+		sa_shape sh;
+		keys[j] = prev[j];
+		if (!force && prev[j].expires > horizon)
+			continue;
+		if ((st = sa_shape_of(g, idx, &sh)) != GK_OK)
+			break;
+		st = key_create(s, gid, gen, idx, &sh, rnd, now, want ? want[j] : NULL, &keys[j]);
+		*changed = true;
+		kek_new |= idx < 0;
+	}
+	if (st || !*changed)
+		return st;
+	/* the message announcing the keys goes out under the current Rekey SA, with its next ID */
+	if ((st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)) != GK_OK)
+		return st;
+	if (v > (int64_t)UINT32_MAX)
+		return GK_E_TOO_BIG;
+	*msgid = (uint32_t)v;
+	/* a new Rekey SA starts its Message IDs at 0 (RFC 9838 2.4.1.3) */
+	return gk_store_counter_set(s, gid, GK_COUNTER_REKEY_MSGID, kek_new ? 0 : v + 1);
+}
+
+gk_status gk_keys_group_rekey(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
+			      int64_t now, int64_t horizon, bool force, const uint8_t (*want)[16], gk_sa_key *prev,
+			      gk_sa_key *keys, size_t *nkeys, bool *changed, uint32_t *msgid)
+{
+	size_t n;
+	if (!s || !g || !rnd || !prev || !keys || !nkeys || !changed || !msgid)
+		return GK_E_INVAL;
+	n = g->nteks + (g->kek.present ? 1 : 0);
+	*changed = false;
+	*nkeys = 0;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (!st)
+		st = gk_store_end(s, rekey_tx(s, g, rnd, now, horizon, force, want, prev, keys, n, changed, msgid));
+	if (st) {
+		OPENSSL_cleanse(prev, n * sizeof(*prev));
+		OPENSSL_cleanse(keys, n * sizeof(*keys));
+	} else {
+		*nkeys = n;
+	}
+	return st;
+}
+
+/* ---- counters that never repeat ---- */
+
+/* Takes n values from a group's counter (next value dflt when unset) if the last one taken
+ * stays <= max; in a durable transaction. */
+static gk_status counter_take(gk_store *s, const char *group, gk_store_counter c, int64_t dflt,
+			      uint64_t n, uint64_t max, int64_t *first)
+{
+	gk_store_gid gid;
+	int64_t next;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	if ((st = gk_store_group_find(s, group, &gid, NULL)) || (st = gk_store_counter_get(s, gid, c, dflt, &next)))
+		goto out;
+	if (next < 0 || (uint64_t)next + n - 1 > max) {
+		st = GK_E_TOO_BIG;
+		goto out;
+	}
+	if ((st = gk_store_counter_set(s, gid, c, next + (int64_t)n)))
+		goto out;
+	*first = next;
+out:
+	return gk_store_end(s, st);
+}
+
+/* Sets a group's counter to v, durably. */
+static gk_status counter_restart(gk_store *s, const char *group, gk_store_counter c, int64_t v)
+{
+	gk_store_gid gid;
+	if (!s || !group)
+		return GK_E_INVAL;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, group, &gid, NULL);
+	if (!st)
+		st = gk_store_counter_set(s, gid, c, v);
+	return gk_store_end(s, st);
+}
+
+gk_status gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+				   uint32_t *first)
+{
+	int64_t v;
+	if (!s || !group || !first || n == 0 || bits > 32)
+		return GK_E_INVAL;
+	uint64_t max = (UINT64_C(1) << (bits ? bits : 16)) - 1;
+	/* RFC 9838 2.5.1: Sender-IDs are allocated sequentially, zero first */
+	gk_status st = counter_take(s, group, GK_COUNTER_SENDER_ID, 0, n, max, &v);
+	if (!st)
+		*first = (uint32_t)v;
+	return st;
+}
+
+gk_status gk_keys_sender_ids_reset(gk_store *s, const char *group)
+{
+	return counter_restart(s, group, GK_COUNTER_SENDER_ID, 0);
+}
+
+gk_status gk_keys_rekey_msgid_next(gk_store *s, const char *group, uint32_t *msgid)
+{
+	int64_t v;
+	if (!s || !group || !msgid)
+		return GK_E_INVAL;
+	gk_status st = counter_take(s, group, GK_COUNTER_REKEY_MSGID, 0, 1, UINT32_MAX, &v);
+	if (!st)
+		*msgid = (uint32_t)v;
+	return st;
+}
+
+gk_status gk_keys_rekey_msgid_peek(gk_store *s, const char *group, uint32_t *msgid)
+{
+	gk_store_gid gid;
+	int64_t v;
+	if (!s || !group || !msgid)
+		return GK_E_INVAL;
+	gk_status st = gk_store_begin(s, GK_TX_READ);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, group, &gid, NULL);
+	if (!st)
+		st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v);
+	if (!st && v > (int64_t)UINT32_MAX)
+		st = GK_E_TOO_BIG;
+	if (!st)
+		*msgid = (uint32_t)v;
+	return gk_store_end(s, st);
+}
+
+gk_status gk_keys_rekey_msgid_reset(gk_store *s, const char *group)
+{
+	return counter_restart(s, group, GK_COUNTER_REKEY_MSGID, 0);
+}
+
+/* ---- single-sender counter-mode TEKs a sender may hold (doc/sender-iv.md) ---- */
+
+gk_status gk_keys_sender_tek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4])
+{
+	if (!s || !group || !spi)
+		return GK_E_INVAL;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	st = member ? gk_store_sender_tek_add(s, group, member, spi)
+		    : gk_store_sender_tek_add_role(s, group, GK_ROLE_SENDER, spi);
+	if (!st)
+		st = gk_store_sender_teks_prune(s, group);
+	return gk_store_end(s, st);
+}
+
+static gk_status srekey_take(gk_store *s, const char *group, const char *member, int64_t now, int64_t interval,
+			     bool *allowed)
+{
+	int64_t at = 0;
+	bool found = false;
+	gk_status st = gk_store_sender_rekey_get(s, group, member, &at, &found);
+	/* a clock set back counts as no time passed */
+	*allowed = !st && (!found || now - at >= interval);
+	if (st || !*allowed)
+		return st;
+	return gk_store_sender_rekey_set(s, group, member, now);
+}
+
+gk_status gk_keys_sender_rekey_take(gk_store *s, const char *group, const char *member, int64_t now,
+				    int64_t interval, bool *allowed)
+{
+	if (!s || !group || !member || !allowed)
+		return GK_E_INVAL;
+	*allowed = false;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	st = gk_store_end(s, srekey_take(s, group, member, now, interval, allowed));
+	if (st)
+		*allowed = false;
+	return st;
+}

@@ -1,0 +1,71 @@
+/* The key rules of the GCKS: what the keys of a group's SAs look like (SPI and key lengths from
+ * the policy), which SPIs may be used (none below 256 for ESP/AH, no zero IKE SPI half), when a
+ * key is made or replaced (expiry, rekey, a policy change that touches the SAs: RFC 9838
+ * 3.2.1), how Rekey SA Message IDs and Sender-IDs are handed out (never twice; RFC 9838
+ * 2.4.1.3, 2.5.1), and which single-sender TEKs a sender may hold. Each function runs
+ * its rules inside one transaction of the store (storage.h), so a failure changes nothing.
+ * Below the groups and rekey code, above the store. */
+#ifndef GK_GCKS_KEYRULES_H
+#define GK_GCKS_KEYRULES_H
+
+#include "storage.h"
+
+struct gk_rand;
+
+/* Inserts or replaces the group named g->name, its TEKs and members, in one transaction, and
+ * writes an audit record (who, at now). Bumps the group's policy generation when anything
+ * changed. A put equal to the stored policy writes nothing (no generation, no audit row). When
+ * only members, capacity, ike_idle_timeout, rekey_margin_pct or max_packet_rate changed, the
+ * group's current keys are carried over to the new generation; any other change makes
+ * gk_keys_group_keys() create new keys (RFC 9838 3.2.1). Any failure leaves the stored policy
+ * as it was. */
+gk_status gk_keys_group_put(gk_store *s, const gk_group_policy *g, const char *who,
+			    const char *source, int64_t now, bool *changed);
+
+/* The current key of every SA of a group, creating (and storing, durably) those that are
+ * missing or whose policy generation is older. Fresh SPIs and keys come from the caller's
+ * generator. keys[] has room for nteks+1 (the Rekey SA last, if present). */
+gk_status gk_keys_group_keys(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
+			     int64_t now, gk_sa_key *keys, size_t *nkeys);
+/* A group's policy (*pol, free with gk_group_policy_free), its generation and the current key
+ * of every SA (creating them as gk_keys_group_keys does), all from one state of the store:
+ * a policy stored at the same time is seen whole or not at all, and keys are only made for the
+ * policy of the generation they are stored with. keys[] has room for maxkeys; GK_E_TOO_BIG
+ * when the policy has more SAs (TEKs and the Rekey SA). */
+gk_status gk_keys_group_load(gk_store *s, const char *name, const struct gk_rand *rnd, int64_t now,
+			     gk_group_policy *pol, int64_t *gen, gk_sa_key *keys, size_t maxkeys,
+			     size_t *nkeys);
+/* Rotates keys for a rekey in one durable transaction: every SA whose key expires at or before
+ * `horizon` (every SA when force) gets a new current key; replaced keys stay 'old' until they
+ * expire. prev[] gets the keys before, keys[] after (both nteks+1 long). When anything changed,
+ * *msgid is the Rekey SA Message ID of the GSA_REKEY announcing it (taken, durable), and when
+ * the Rekey SA key itself was replaced the counter restarts at 0 for the new Rekey SA
+ * (RFC 9838 2.4.1.3). want[j], when not NULL, is the SPI announced for SA j in GSA_NEXT_SPI; it
+ * is used if no stored key has it. */
+gk_status gk_keys_group_rekey(gk_store *s, const gk_group_policy *g, const struct gk_rand *rnd,
+			      int64_t now, int64_t horizon, bool force, const uint8_t (*want)[16], gk_sa_key *prev,
+			      gk_sa_key *keys, size_t *nkeys, bool *changed, uint32_t *msgid);
+
+/* Reserves n consecutive Sender-IDs for a group (the first ever is 0), durable before return.
+ * Fails with GK_E_TOO_BIG when fewer than n remain below 2^bits (bits 0: 16) (never reuses
+ * values). */
+gk_status gk_keys_sender_ids_alloc(gk_store *s, const char *group, uint32_t n, uint16_t bits,
+				   uint32_t *first);
+/* After every member was excluded with new keys (RFC 9838 2.5.1), Sender-IDs start over. */
+gk_status gk_keys_sender_ids_reset(gk_store *s, const char *group);
+/* Next Rekey SA Message ID for a group (durable before return). */
+gk_status gk_keys_rekey_msgid_next(gk_store *s, const char *group, uint32_t *msgid);
+gk_status gk_keys_rekey_msgid_peek(gk_store *s, const char *group, uint32_t *msgid);
+/* A new Rekey SA starts at Message ID 0 (RFC 9838 2.4.1.3). */
+gk_status gk_keys_rekey_msgid_reset(gk_store *s, const char *group);
+
+/* Records, durably, that member may hold the single-sender TEK with this SPI (member NULL:
+ * every member registered to the group as sender), and forgets TEKs whose keys the group no
+ * longer has. */
+gk_status gk_keys_sender_tek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4]);
+/* May member's registration force a rekey of the group at now (unix seconds), the last one it
+ * forced being at least interval seconds ago? If so, now is recorded (durably). */
+gk_status gk_keys_sender_rekey_take(gk_store *s, const char *group, const char *member, int64_t now,
+				    int64_t interval, bool *allowed);
+
+#endif

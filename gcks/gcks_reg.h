@@ -1,0 +1,15 @@
+/* Registration of authenticated members to groups (gcks_reg.c). */
+#ifndef GK_GCKS_REG_H
+#define GK_GCKS_REG_H
+
+#include "gcks_state.h"
+#include "gcks_resp.h"
+
+void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
+
+/* registration: authorizes `member` for the group in idg and appends GSA, KD (and notifies), or
+ * one error Notify, to r. */
+void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_payload *idg,
+		   const gk_msg *req, gcks_resp *r);
+
+#endif

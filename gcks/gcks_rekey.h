@@ -1,0 +1,29 @@
+/* Group rekeying and our requests on IKE SAs (gcks_rekey.c). */
+#ifndef GK_GCKS_REKEY_H
+#define GK_GCKS_REKEY_H
+
+#include "gcks_state.h"
+
+void gcks_rekey_tick(gk_gcks *g, int64_t now_ms);
+gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_key *prev_kek, const char *why);
+/* After a reload changed grp (was: the group as it was): the rekey that tells members the
+ * new SAs and deletes the ones no longer served; true when it went out. */
+bool gcks_rekey_reloaded(gk_gcks *g, gcks_group *grp, const gcks_group *was);
+/* gcks_exclude_all under the policy and Rekey SA members hold (via, old_kek: after a reload,
+ * the old ones; NULL: the group's own and the Rekey SA before this rotation). */
+gk_status gcks_exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *via, const gk_sa_key *old_kek,
+			   const char *why);
+/* Excludes every member (new keys, Delete SPI 0 for all SAs): they must re-register (2.4.3). */
+gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why);
+/* Sends our request on sa (window 1: GK_E_STATE while one is outstanding), retransmitted with
+ * backoff by gcks_outgoing_tick until gcks_inband_response sees the answer. */
+gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_pl *pl, size_t n);
+void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
+/* Our outstanding request is answered: it goes, the next Message ID is ours. */
+void gcks_request_done(gcks_sa *sa);
+/* Sends the inband rekey that waited for the SA's window (rekey_queued), if it is free. */
+void gcks_inband_send_queued(gk_gcks *g, gcks_sa *sa);
+void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
+void gcks_pending_free(gk_gcks *g);
+
+#endif

@@ -1,0 +1,174 @@
+/* The state of the GCKS core that its modules share: struct gk_gcks and the groups, IKE SAs,
+ * sources and pending datagrams it owns, with the injected clocks. One header rather than one
+ * per module: each module keeps its part of struct gk_gcks (the SA table its buckets, the
+ * sources their chains, ...), but they are fields of the one object every call gets, and the
+ * SA and the group are records several modules fill in turn (the SA table links an SA, the
+ * handlers authenticate it, rekey tags it with groups). The comments say which module keeps
+ * which fields; the modules' functions are in their own headers (gcks/README.md has the
+ * layers). Not for use outside gcks/ and its tests. */
+#ifndef GK_GCKS_STATE_H
+#define GK_GCKS_STATE_H
+
+#include <time.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "gcks.h"
+#include "auth.h"
+#include "group_sa.h"
+#include "ike_sa.h"
+#include "message.h"
+
+/* A group as the running GCKS holds it: its policy and the current keys of its SAs.
+ * Owns pol (freed with gk_group_policy_free) and keys. */
+typedef struct gcks_group {
+	gk_group_policy pol;
+	int64_t generation;
+	gk_sa_key keys[GK_GROUP_MAX_SAS]; /* TEKs in policy order, then the Rekey SA */
+	size_t nkeys;
+	uint32_t registered;              /* members registered (from the store) */
+	uint64_t hash;                    /* of the name: tags the IKE SAs registered to it */
+	bool rekey_due;                   /* `gcksctl rekey` or a policy change asked for one */
+	uint8_t next_spi[GK_GROUP_MAX_SAS][16]; /* announced in GSA_NEXT_SPI, used by the next rekey */
+	/* Member lookup by identity (gcks_group_member): open addressing over pol.members, built on
+	 * first use and again whenever pol.members is replaced. Owned. */
+	uint32_t *member_slots;           /* index + 1 into member_base, 0 = empty */
+	size_t member_mask;
+	const gk_member_policy *member_base;
+	size_t member_count;
+} gcks_group;
+
+#define GCKS_SA_GROUPS 8
+#define GCKS_MAX_PENDING 64
+
+/* One IKE SA as the GCKS holds it. Owned by the SA table. */
+typedef struct gcks_sa {
+	gk_ike_sa ike;
+	struct gcks_sa *next_r;           /* chain by our SPI (spi_r), gcks_sa_table.c */
+	struct gcks_sa *next_i;           /* chain by the peer's SPI while half-open */
+	bool half_open;
+	bool g_ikev2;                     /* established through GSA_AUTH (not plain IKE_AUTH) */
+	bool psk_auth;                    /* the member authenticated with a PSK */
+	int64_t deadline_ms;              /* half-open expiry or idle close */
+	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
+	gk_dgrams *out_req;               /* our outstanding request (GSA_INBAND_REKEY), owned */
+	uint8_t out_exchange;
+	int64_t out_rtx_ms;
+	unsigned out_tries, out_wait_ms;
+	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
+	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
+	uint8_t req_hash[4][16];          /* verified datagrams of the last request, to tell a */
+	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
+	uint32_t req_hash_msgid;
+	uint64_t queued_group;
+	uint64_t out_group;               /* the group our outstanding GSA_INBAND_REKEY updates */
+	/* half-open bookkeeping (gcks_sources.c): age order, in all and in the source */
+	struct gcks_sa *ho_prev, *ho_next;
+	struct gcks_sa *src_prev, *src_next;
+	struct gcks_src *src;
+	unsigned init_resends;            /* IKE_SA_INIT responses sent again */
+	int64_t init_resend_ms;
+	/* RFC 9838 2.3.4: the credential that authenticated the peer; a group authorizes the SA only
+	 * when it lists the identity with this same credential (gcks_member_cred_matches) */
+	uint8_t cred_auth;                /* gk_member_auth, 0 until authenticated */
+	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
+	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
+	uint64_t admitted;                /* order of admission to that index: lower is older */
+	bool superseded;                  /* rekeyed (RFC 7296 2.18): waits for its Delete */
+	struct gcks_ike_rekey *rk;        /* our CREATE_CHILD_SA out on this SA (gcks_ikerekey.c), owned */
+	struct gcks_sa *collided;         /* the SA the member made by rekeying this one while our
+					   * rekey was out (RFC 7296 2.8.2); in the table, not owned */
+	struct gcks_sa *collision_of;     /* the reverse link */
+	int64_t rekey_at_ms;              /* when we rekey this kept SA ourselves, 0 = not planned */
+	int64_t rekeyed_ms;               /* when this SA was made by a rekey, 0 = by IKE_SA_INIT */
+	int64_t rtx_window_ms;            /* start of the current window of resent responses */
+	unsigned rtx_sent;                /* responses resent in it */
+} gcks_sa;
+
+/* What one source holds or spent before authentication: an IPv4 address or an IPv6 /64 (a host
+ * usually owns a whole /64, so counting its addresses one by one would bound nothing). Owned by
+ * the gcks's source table; freed once it has no half-open SA and its costly key exchange
+ * bucket is full again (at most costly_ke_rate such entries are made a second). */
+typedef struct gcks_src {
+	struct gcks_src *next;
+	uint8_t key[9];                   /* family (4 or 6), then the address or the /64 prefix */
+	unsigned half_open;
+	struct gcks_sa *oldest, *newest;  /* its half-open SAs in order of creation */
+	gk_frag_account frag;             /* fragments parked on them (cfg.frag_source_max) */
+	uint32_t costly_tokens;           /* thousandths of a costly key exchange it may start */
+	int64_t costly_ms;                /* when costly_tokens was last topped up */
+} gcks_src;
+
+/* GSA_REKEY datagrams waiting for their next copy (RFC 9838 2.4.1.3). Owned by the gcks. */
+typedef struct gcks_pending {
+	gk_dgrams d;
+	struct sockaddr_storage dst;
+	uint16_t sport;
+	uint8_t ttl;
+	char iface[16];
+	unsigned copies_left, interval_ms;
+	int64_t next_ms;
+} gcks_pending;
+
+struct gk_gcks {
+	gk_gcks_config cfg;
+	gk_gcks_env env;
+	gk_ident id;
+	EVP_PKEY *sign_key;               /* signs AUTH (certificate members) and GSA_REKEY */
+	gk_sig_scheme sign_scheme;
+	uint8_t spki[1024];               /* DER SubjectPublicKeyInfo of sign_key (AUTH_KEY) */
+	size_t spki_len;
+	uint8_t *cert_der;                /* our certificate, sent in CERT */
+	size_t cert_der_len;
+	X509_STORE *ca;                   /* trust anchors for member certificates */
+	uint8_t ca_keyid[20];             /* SHA-1 of the CA's SubjectPublicKeyInfo, for CERTREQ */
+	bool have_ca_keyid;
+	gcks_group *groups;
+	size_t ngroups;
+	gcks_sa **by_r, **by_i;           /* the SA table's buckets: gcks_sa_table.c only */
+	size_t nbuckets, nsas, nhalf;
+	EVP_MAC_CTX *hash_key;            /* SipHash under a per-process random key, for tables
+					  * keyed by what peers choose (gcks_keyhash.c) */
+	gcks_sa *ho_oldest, *ho_newest;   /* half-open SAs in order of creation */
+	gcks_src **srcs;                  /* sources with half-open SAs, chained by keyed hash */
+	size_t nsrc_buckets;
+	int64_t init_window_ms;           /* IKE_SA_INIT requests in this second and the last */
+	unsigned init_count, init_count_prev;
+	int64_t costly_window_ms;         /* costly key exchanges done in this second */
+	unsigned costly_count;
+	uint8_t cookie_secret[32], cookie_prev[32];
+	int64_t cookie_rotated_ms;
+	int64_t sa_scan_ms;
+	uint8_t announce_spki[1024];      /* a new AUTH_KEY the next rekeys carry (key rollover) */
+	size_t announce_spki_len;
+	gcks_pending *pending[GCKS_MAX_PENDING];
+	gk_gcks_stats stats;
+	gcks_sa **by_id;                  /* gcks_peers.c */
+	size_t id_buckets, nid;
+	uint64_t id_admitted;
+	bool refusal_started;             /* token bucket of refusal log lines (gcks_refusal.c) */
+	int64_t refusal_ms;
+	uint64_t refusal_tokens;          /* thousandths of a line */
+	uint64_t refusals_unlogged;
+	gk_frag_pool frag_pool;           /* fragments parked on all SAs (cfg.frag_total_max) */
+};
+
+/* The injected clocks: monotonic milliseconds, and wall-clock seconds for key lifetimes. */
+static inline int64_t gcks_now(const gk_gcks *g)
+{
+	return g->env.now_ms(g->env.clock_ctx);
+}
+
+static inline int64_t gcks_wall(const gk_gcks *g)
+{
+	return g->env.wall ? g->env.wall(g->env.clock_ctx) : (int64_t)time(NULL);
+}
+
+/* Our SPI of the SA: the responder's, or the initiator's for an SA we made by rekeying it
+ * (RFC 7296 2.18: the rekey's initiator is the new SA's original initiator). The SA table is
+ * keyed by it. */
+static inline uint64_t gcks_our_spi(const gcks_sa *sa)
+{
+	return sa->ike.initiator ? sa->ike.spi_i : sa->ike.spi_r;
+}
+
+#endif

@@ -1,0 +1,217 @@
+/* The store's front: gk_store_open() chooses a backend from the locator, and every other
+ * gk_store_* call goes through the backend's table of operations (store_backend.h). A table
+ * rather than a link-time choice because the backend is a run-time choice: the planned
+ * PostgreSQL store is named by a connection string where the SQLite one is named by a path,
+ * and gcksctl must open either with the same binary. */
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "store_backend.h"
+#include "store_sqlite.h"
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+gk_status gk_store_open(const char *locator, bool create, gk_store **out, gk_store_err *err)
+{
+	if (err)
+		err->msg[0] = '\0';
+	if (locator && (has_prefix(locator, "postgres://") || has_prefix(locator, "postgresql://"))) {
+		if (out)
+			*out = NULL;
+		if (err)
+			snprintf(err->msg, sizeof(err->msg), "PostgreSQL stores are not supported by this build");
+		return GK_E_UNSUPPORTED;
+	}
+	return gk_store_sqlite_open(locator, create, out, err);
+}
+
+void gk_store_close(gk_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+/* ---- dispatch ---- */
+
+int gk_store_version(gk_store *s)
+{
+	return s ? s->ops->version(s) : 0;
+}
+
+const char *gk_store_errmsg(const gk_store *s)
+{
+	return s ? s->ops->errmsg(s) : "";
+}
+
+gk_status gk_store_begin(gk_store *s, gk_store_tx kind)
+{
+	return s ? s->ops->begin(s, kind) : GK_E_INVAL;
+}
+
+gk_status gk_store_end(gk_store *s, gk_status st)
+{
+	return s ? s->ops->end(s, st) : GK_E_INVAL;
+}
+
+gk_status gk_store_identity_get(gk_store *s, gk_gcks_identity *out)
+{
+	return s ? s->ops->identity_get(s, out) : GK_E_INVAL;
+}
+
+gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const char *who, int64_t now)
+{
+	return s ? s->ops->identity_set(s, id, who, now) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_get(gk_store *s, const char *name, gk_group_policy *out)
+{
+	return s ? s->ops->group_get(s, name, out) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_get_by_ident(gk_store *s, const gk_ident *id, gk_group_policy *out)
+{
+	return s ? s->ops->group_get_by_ident(s, id, out) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_delete(gk_store *s, const char *name, const char *who, int64_t now)
+{
+	return s ? s->ops->group_delete(s, name, who, now) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_names(gk_store *s, char ***names, size_t *n)
+{
+	return s ? s->ops->group_names(s, names, n) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_generation(gk_store *s, const char *name, int64_t *gen)
+{
+	return s ? s->ops->group_generation(s, name, gen) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_find(gk_store *s, const char *name, gk_store_gid *gid, int64_t *gen)
+{
+	return s ? s->ops->group_find(s, name, gid, gen) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_read(gk_store *s, gk_store_gid gid, gk_group_policy *out)
+{
+	return s ? s->ops->group_read(s, gid, out) : GK_E_INVAL;
+}
+
+gk_status gk_store_group_write(gk_store *s, const gk_group_policy *g, int64_t now, bool replace, gk_store_gid *gid)
+{
+	return s ? s->ops->group_write(s, g, now, replace, gid) : GK_E_INVAL;
+}
+
+gk_status gk_store_keys_carry(gk_store *s, gk_store_gid gid, int64_t gen)
+{
+	return s ? s->ops->keys_carry(s, gid, gen) : GK_E_INVAL;
+}
+
+gk_status gk_store_key_current(gk_store *s, gk_store_gid gid, int idx, gk_sa_key *k, bool *found)
+{
+	return s ? s->ops->key_current(s, gid, idx, k, found) : GK_E_INVAL;
+}
+
+gk_status gk_store_key_insert(gk_store *s, gk_store_gid gid, gk_sa_key *k)
+{
+	return s ? s->ops->key_insert(s, gid, k) : GK_E_INVAL;
+}
+
+gk_status gk_store_keys_retire_unused(gk_store *s, gk_store_gid gid, size_t nteks, bool kek)
+{
+	return s ? s->ops->keys_retire_unused(s, gid, nteks, kek) : GK_E_INVAL;
+}
+
+gk_status gk_store_keys_prune(gk_store *s, gk_store_gid gid, int64_t now)
+{
+	return s ? s->ops->keys_prune(s, gid, now) : GK_E_INVAL;
+}
+
+gk_status gk_store_spi_used(gk_store *s, const uint8_t *spi, size_t len, bool *used)
+{
+	return s ? s->ops->spi_used(s, spi, len, used) : GK_E_INVAL;
+}
+
+gk_status gk_store_counter_get(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v)
+{
+	return s ? s->ops->counter_get(s, gid, c, dflt, v) : GK_E_INVAL;
+}
+
+gk_status gk_store_counter_set(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t v)
+{
+	return s ? s->ops->counter_set(s, gid, c, v) : GK_E_INVAL;
+}
+
+gk_status gk_store_registration_put(gk_store *s, const gk_registration *r)
+{
+	return s ? s->ops->registration_put(s, r) : GK_E_INVAL;
+}
+
+gk_status gk_store_registration_delete(gk_store *s, const char *group, const char *member)
+{
+	return s ? s->ops->registration_delete(s, group, member) : GK_E_INVAL;
+}
+
+gk_status gk_store_registration_exists(gk_store *s, const char *group, const char *member, bool *exists)
+{
+	return s ? s->ops->registration_exists(s, group, member, exists) : GK_E_INVAL;
+}
+
+gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *n)
+{
+	return s ? s->ops->registration_count(s, group, n) : GK_E_INVAL;
+}
+
+gk_status gk_store_registrations_frag_ok(gk_store *s, const char *group, bool *all)
+{
+	return s ? s->ops->registrations_frag_ok(s, group, all) : GK_E_INVAL;
+}
+
+gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n)
+{
+	return s ? s->ops->registrations(s, group, out, n) : GK_E_INVAL;
+}
+
+gk_status gk_store_sender_tek_held(gk_store *s, const char *group, const char *member, const uint8_t spi[4], bool *held)
+{
+	return s ? s->ops->sender_tek_held(s, group, member, spi, held) : GK_E_INVAL;
+}
+
+gk_status gk_store_sender_tek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4])
+{
+	return s ? s->ops->sender_tek_add(s, group, member, spi) : GK_E_INVAL;
+}
+
+gk_status gk_store_sender_tek_add_role(gk_store *s, const char *group, gk_role role, const uint8_t spi[4])
+{
+	return s ? s->ops->sender_tek_add_role(s, group, role, spi) : GK_E_INVAL;
+}
+
+gk_status gk_store_sender_teks_prune(gk_store *s, const char *group)
+{
+	return s ? s->ops->sender_teks_prune(s, group) : GK_E_INVAL;
+}
+
+gk_status gk_store_sender_rekey_get(gk_store *s, const char *group, const char *member, int64_t *at, bool *found)
+{
+	return s ? s->ops->sender_rekey_get(s, group, member, at, found) : GK_E_INVAL;
+}
+
+gk_status gk_store_sender_rekey_set(gk_store *s, const char *group, const char *member, int64_t at)
+{
+	return s ? s->ops->sender_rekey_set(s, group, member, at) : GK_E_INVAL;
+}
+
+gk_status gk_store_audit(gk_store *s, const char *who, const char *action, const char *detail, int64_t now)
+{
+	return s ? s->ops->audit(s, who, action, detail, now) : GK_E_INVAL;
+}
+
+gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n)
+{
+	return s ? s->ops->audit_list(s, last, out, n) : GK_E_INVAL;
+}

@@ -1,0 +1,66 @@
+/* What a store backend implements: the table of operations behind gcks/storage.h. A backend's
+ * object starts with a struct gk_store (its ops); gcks/store/store.c dispatches every
+ * gk_store_* call through it and chooses the backend in gk_store_open(). Each operation has the
+ * contract of the gk_store_* function of the same name (storage.h); s is never NULL. */
+#ifndef GK_STORE_BACKEND_H
+#define GK_STORE_BACKEND_H
+
+#include "gcks/storage.h"
+
+typedef struct gk_store_ops {
+	void (*close)(gk_store *s);
+	int (*version)(gk_store *s);
+	const char *(*errmsg)(const gk_store *s);
+
+	gk_status (*begin)(gk_store *s, gk_store_tx kind);
+	gk_status (*end)(gk_store *s, gk_status st);
+
+	gk_status (*identity_get)(gk_store *s, gk_gcks_identity *out);
+	gk_status (*identity_set)(gk_store *s, const gk_gcks_identity *id, const char *who, int64_t now);
+
+	gk_status (*group_get)(gk_store *s, const char *name, gk_group_policy *out);
+	gk_status (*group_get_by_ident)(gk_store *s, const gk_ident *id, gk_group_policy *out);
+	gk_status (*group_delete)(gk_store *s, const char *name, const char *who, int64_t now);
+	gk_status (*group_names)(gk_store *s, char ***names, size_t *n);
+	gk_status (*group_generation)(gk_store *s, const char *name, int64_t *gen);
+	gk_status (*group_find)(gk_store *s, const char *name, gk_store_gid *gid, int64_t *gen);
+	gk_status (*group_read)(gk_store *s, gk_store_gid gid, gk_group_policy *out);
+	gk_status (*group_write)(gk_store *s, const gk_group_policy *g, int64_t now, bool replace,
+				 gk_store_gid *gid);
+
+	gk_status (*key_current)(gk_store *s, gk_store_gid gid, int idx, gk_sa_key *k, bool *found);
+	gk_status (*key_insert)(gk_store *s, gk_store_gid gid, gk_sa_key *k);
+	gk_status (*keys_retire_unused)(gk_store *s, gk_store_gid gid, size_t nteks, bool kek);
+	gk_status (*keys_prune)(gk_store *s, gk_store_gid gid, int64_t now);
+	gk_status (*keys_carry)(gk_store *s, gk_store_gid gid, int64_t gen);
+	gk_status (*spi_used)(gk_store *s, const uint8_t *spi, size_t len, bool *used);
+
+	gk_status (*counter_get)(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v);
+	gk_status (*counter_set)(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t v);
+
+	gk_status (*registration_put)(gk_store *s, const gk_registration *r);
+	gk_status (*registration_delete)(gk_store *s, const char *group, const char *member);
+	gk_status (*registration_exists)(gk_store *s, const char *group, const char *member, bool *exists);
+	gk_status (*registration_count)(gk_store *s, const char *group, uint32_t *n);
+	gk_status (*registrations_frag_ok)(gk_store *s, const char *group, bool *all);
+	gk_status (*registrations)(gk_store *s, const char *group, gk_registration **out, size_t *n);
+
+	gk_status (*sender_tek_held)(gk_store *s, const char *group, const char *member, const uint8_t spi[4],
+				     bool *held);
+	gk_status (*sender_tek_add)(gk_store *s, const char *group, const char *member, const uint8_t spi[4]);
+	gk_status (*sender_tek_add_role)(gk_store *s, const char *group, gk_role role, const uint8_t spi[4]);
+	gk_status (*sender_teks_prune)(gk_store *s, const char *group);
+	gk_status (*sender_rekey_get)(gk_store *s, const char *group, const char *member, int64_t *at,
+				      bool *found);
+	gk_status (*sender_rekey_set)(gk_store *s, const char *group, const char *member, int64_t at);
+
+	gk_status (*audit)(gk_store *s, const char *who, const char *action, const char *detail, int64_t now);
+	gk_status (*audit_list)(gk_store *s, size_t last, gk_audit_row **out, size_t *n);
+} gk_store_ops;
+
+/* The head of every backend's store object. ops is static and not owned. */
+struct gk_store {
+	const gk_store_ops *ops;
+};
+
+#endif
