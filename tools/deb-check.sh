@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 T=$(mktemp -d "${TMPDIR:-/tmp}/gk-deb.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "deb-check: $*" >&2; exit 1; }
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
 mkdir "$T/src"
 # the source tree without build directories (CI builds in ./build)
 tar --exclude=./build --exclude=./.git -cf - . | tar -C "$T/src" -xf -
@@ -29,8 +31,8 @@ grep -q ' ./usr/share/man/man8/gcksd.8.gz$' "$T/list0" || fail "gikev2-gcks lack
 grep -q ' ./usr/share/man/man8/gmd.8.gz$' "$T/list1" || fail "gikev2-member lacks gmd(8)"
 grep -q ' ./usr/share/man/man5/gikev2-policy.5.gz$' "$T/list2" || fail "gikev2-common lacks gikev2-policy(5)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq "${debs[@]}" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "apt-get install failed"; }
-trap 'apt-get purge -y -qq gikev2-gcks gikev2-member gikev2-common >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+$SUDO apt-get install -y -qq "${debs[@]}" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "apt-get install failed"; }
+trap '$SUDO apt-get purge -y -qq gikev2-gcks gikev2-member gikev2-common >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
 for u in gikev2 gikev2-gmd; do getent passwd "$u" >/dev/null || fail "account $u missing after install"; done
 [ -d /var/lib/gikev2 ] || fail "/var/lib/gikev2 not created (tmpfiles.d)"
 grep -qx 'ExecStart=/usr/sbin/gcksd --foreground --db /var/lib/gikev2/gcks.db --control /run/gikev2/gcksd.sock $GCKSD_OPTS' \
@@ -38,16 +40,13 @@ grep -qx 'ExecStart=/usr/sbin/gcksd --foreground --db /var/lib/gikev2/gcks.db --
 out=$(systemd-analyze verify --man=no /lib/systemd/system/gcksd.service /lib/systemd/system/gmd@.service 2>&1) ||
 	fail "systemd-analyze verify: $out"
 [ -z "$out" ] || fail "systemd-analyze verify: $out"
-# --version once the programs have it, their --help until then
 for p in /usr/sbin/gcksd /usr/bin/gcksctl /usr/sbin/gmd; do
-	if "$p" --help 2>&1 | grep -q -- '--version'; then
-		"$p" --version | grep -q "$(echo "$V" | sed 's/-.*//')" || fail "$p --version does not print $V"
-	else
-		"$p" --help >/dev/null || fail "$p --help exits $?"
-	fi
+	want="$(basename "$p") (gikev2) $(echo "$V" | sed 's/-.*//')"
+	got=$("$p" --version) || fail "$p --version exits $?"
+	[ "$got" = "$want" ] || fail "$p --version printed '$got', not '$want'"
 done
 echo "deb-check: built, installed and ran gikev2-gcks, gikev2-member, gikev2-common $V"
-apt-get purge -y -qq gikev2-gcks gikev2-member gikev2-common >"$T/purge.log" 2>&1 || { cat "$T/purge.log"; fail "apt-get purge failed"; }
+$SUDO apt-get purge -y -qq gikev2-gcks gikev2-member gikev2-common >"$T/purge.log" 2>&1 || { cat "$T/purge.log"; fail "apt-get purge failed"; }
 trap 'rm -rf "$T"' EXIT
 for f in /usr/sbin/gcksd /usr/bin/gcksctl /usr/sbin/gmd /lib/systemd/system/gcksd.service /etc/gikev2/gcksd.env; do
 	[ ! -e "$f" ] || fail "$f is left after apt-get purge"
