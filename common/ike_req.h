@@ -1,0 +1,67 @@
+/* The IKE request engine shared by the GCKS and the member (RFC 7296 2.1, 2.2): per IKE SA, our
+ * one outstanding request (window size 1) with its datagrams and retransmission schedule, and
+ * the Message ID window of the peer's requests. It owns no sockets and no clock: callers pass
+ * now_ms, send what it holds, and wake at gk_ike_req_next(). */
+#ifndef GK_IKE_REQ_H
+#define GK_IKE_REQ_H
+
+#include "frag.h"
+#include "ike_sa.h"
+
+/* When to retransmit: first after first_ms, then each wait twice the one before (RFC 7296 2.1:
+ * retransmissions back off); after `tries` retransmissions unanswered, give up. */
+typedef struct gk_ike_req_sched {
+	unsigned first_ms;
+	unsigned tries;
+} gk_ike_req_sched;
+
+/* Our outstanding request. Owns d; gk_ike_req_clear frees it. Zero = nothing outstanding. */
+typedef struct gk_ike_req {
+	gk_dgrams d;            /* the request (or its fragments), n 0 = none */
+	uint8_t exchange;
+	uint32_t msg_id;
+	gk_ike_req_sched sched;
+	int64_t at;             /* next retransmission, 0 = not armed */
+	unsigned wait_ms;       /* the wait that ends at `at` */
+	unsigned sent;          /* retransmissions so far */
+} gk_ike_req;
+
+typedef enum gk_ike_req_due {
+	GK_REQ_IDLE,            /* nothing to do now */
+	GK_REQ_RESEND,          /* send r->d again (already rearmed with the doubled wait) */
+	GK_REQ_GIVE_UP,         /* unanswered through every retransmission: disarmed */
+} gk_ike_req_due;
+
+/* Builds a protected message on sa (fragmented when the peer allows it, RFC 7383). */
+gk_status gk_ike_req_build(const gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
+			   const gk_out_pl *pl, size_t n, const gk_rand *rnd, gk_dgrams *out);
+/* Takes the request *d over (emptied; a previous one is freed) and arms its first wait. The
+ * caller sends r->d now. */
+void gk_ike_req_start(gk_ike_req *r, gk_dgrams *d, uint8_t exchange, uint32_t msg_id,
+		      gk_ike_req_sched sched, int64_t now_ms);
+/* Re-arms the current wait from now_ms (after the caller sent r->d again by itself). */
+void gk_ike_req_rearm(gk_ike_req *r, int64_t now_ms);
+/* What the schedule asks for at now_ms. */
+gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms);
+/* True when a response with this exchange and Message ID answers the request we sent. */
+bool gk_ike_req_answers(const gk_ike_req *r, uint8_t exchange, uint32_t msg_id);
+/* Stops retransmitting (answered, or no longer wanted); the datagrams stay. */
+void gk_ike_req_stop(gk_ike_req *r);
+/* Frees the datagrams: nothing outstanding any more. */
+void gk_ike_req_clear(gk_ike_req *r);
+/* When to call gk_ike_req_tick next, 0 = not armed. */
+int64_t gk_ike_req_next(const gk_ike_req *r);
+
+/* Where a request of the peer with msg_id falls in sa's window (RFC 7296 2.2). */
+typedef enum gk_ike_in {
+	GK_IN_NEW,              /* the next one expected: process it */
+	GK_IN_RETRANSMIT,       /* the last one answered again: resend sa->last_resp */
+	GK_IN_DROP,             /* older, or ahead of the window: drop */
+} gk_ike_in;
+
+gk_ike_in gk_ike_req_window(const gk_ike_sa *sa, uint32_t msg_id);
+/* Our response to the peer's request msg_id was sent: the window moves on and resp (taken over,
+ * emptied) is kept for its retransmissions. */
+void gk_ike_req_answered(gk_ike_sa *sa, uint32_t msg_id, gk_dgrams *resp);
+
+#endif
