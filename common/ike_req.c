@@ -26,6 +26,7 @@ void gk_ike_req_start(gk_ike_req *r, gk_dgrams *d, uint8_t exchange, uint32_t ms
 	r->msg_id = msg_id;
 	r->sched = sched;
 	r->sent = 0;
+	r->pending = true;
 	r->wait_ms = sched.first_ms;
 	r->at = now_ms + r->wait_ms;
 }
@@ -41,6 +42,7 @@ gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms)
 		return GK_REQ_IDLE;
 	if (++r->sent > r->sched.tries) {
 		r->at = 0;
+		r->pending = false;
 		return GK_REQ_GIVE_UP;
 	}
 	r->wait_ms *= 2;
@@ -50,12 +52,13 @@ gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms)
 
 bool gk_ike_req_answers(const gk_ike_req *r, uint8_t exchange, uint32_t msg_id)
 {
-	return r->d.n && r->exchange == exchange && r->msg_id == msg_id;
+	return r->pending && r->exchange == exchange && r->msg_id == msg_id;
 }
 
 void gk_ike_req_stop(gk_ike_req *r)
 {
 	r->at = 0;
+	r->pending = false;
 }
 
 void gk_ike_req_clear(gk_ike_req *r)

@@ -21,6 +21,7 @@ typedef struct gk_ike_req {
 	uint8_t exchange;
 	uint32_t msg_id;
 	gk_ike_req_sched sched;
+	bool pending;           /* sent, not answered, stopped or given up */
 	int64_t at;             /* next retransmission, 0 = not armed */
 	unsigned wait_ms;       /* the wait that ends at `at` */
 	unsigned sent;          /* retransmissions so far */
@@ -43,9 +44,10 @@ void gk_ike_req_start(gk_ike_req *r, gk_dgrams *d, uint8_t exchange, uint32_t ms
 void gk_ike_req_rearm(gk_ike_req *r, int64_t now_ms);
 /* What the schedule asks for at now_ms. */
 gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms);
-/* True when a response with this exchange and Message ID answers the request we sent. */
+/* True when a response with this exchange and Message ID answers the request still pending (a
+ * duplicate of an answer already taken, or one to an older request, answers nothing). */
 bool gk_ike_req_answers(const gk_ike_req *r, uint8_t exchange, uint32_t msg_id);
-/* Stops retransmitting (answered, or no longer wanted); the datagrams stay. */
+/* Answered, or no longer wanted: no more retransmissions or answers. The datagrams stay. */
 void gk_ike_req_stop(gk_ike_req *r);
 /* Frees the datagrams: nothing outstanding any more. */
 void gk_ike_req_clear(gk_ike_req *r);

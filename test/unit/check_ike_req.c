@@ -43,7 +43,9 @@ START_TEST(backoff_exact_then_give_up)
 	}
 	ck_assert_int_eq(gk_ike_req_next(&r), 64500);
 	ck_assert_int_eq(gk_ike_req_tick(&r, 64499), GK_REQ_IDLE);
+	ck_assert(gk_ike_req_answers(&r, GK_EXCH_GSA_REGISTRATION, 3));
 	ck_assert_int_eq(gk_ike_req_tick(&r, 64500), GK_REQ_GIVE_UP);
+	ck_assert(!gk_ike_req_answers(&r, GK_EXCH_GSA_REGISTRATION, 3)); /* too late */
 	ck_assert_int_eq(gk_ike_req_next(&r), 0);
 	ck_assert_int_eq(gk_ike_req_tick(&r, 1000000), GK_REQ_IDLE);
 	ck_assert_uint_eq(r.d.n, 2); /* kept until cleared */
@@ -90,6 +92,7 @@ START_TEST(answer_after_loss_and_duplicates)
 	ck_assert(!gk_ike_req_answers(&r, GK_EXCH_GSA_REGISTRATION, 4));
 	ck_assert(gk_ike_req_answers(&r, GK_EXCH_INFORMATIONAL, 4));
 	gk_ike_req_stop(&r);
+	ck_assert(!gk_ike_req_answers(&r, GK_EXCH_INFORMATIONAL, 4)); /* a duplicate of the answer */
 	ck_assert_int_eq(gk_ike_req_next(&r), 0);
 	ck_assert_int_eq(gk_ike_req_tick(&r, 100000), GK_REQ_IDLE);
 	/* the next request replaces it; a late duplicate answer of the old one matches nothing */
