@@ -239,7 +239,7 @@ static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
 	gcks_sa *sa = gcks_sa_for(g, h);
 	gk_msg m;
 	bool complete;
-	if (!sa || !sa->out_req || h->msg_id != sa->ike.msgid_out) {
+	if (!sa || !sa->out_req || h->msg_id != sa->out_req->msg_id) {
 		g->stats.dropped++;
 		return;
 	}

@@ -15,6 +15,7 @@
 #include "gcks.h"
 #include "auth.h"
 #include "group_sa.h"
+#include "ike_req.h"
 #include "ike_sa.h"
 #include "message.h"
 
@@ -50,10 +51,8 @@ typedef struct gcks_sa {
 	bool psk_auth;                    /* the member authenticated with a PSK */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
 	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
-	gk_dgrams *out_req;               /* our outstanding request (GSA_INBAND_REKEY), owned */
-	uint8_t out_exchange;
-	int64_t out_rtx_ms;
-	unsigned out_tries, out_wait_ms;
+	gk_ike_req *out_req;              /* our outstanding request (GSA_INBAND_REKEY, CREATE_CHILD_SA,
+					   * Delete) and its retransmissions, owned; NULL = none */
 	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
 	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
 	uint8_t req_hash[4][16];          /* verified datagrams of the last request, to tell a */
