@@ -1,6 +1,8 @@
 /* The IKE request engine: our outstanding request and its retransmissions, the peer's Message ID
  * window (RFC 7296 2.1, 2.2). */
 #include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include "ike_req.h"
 
 gk_status gk_ike_req_build(const gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
@@ -83,4 +85,46 @@ void gk_ike_req_answered(gk_ike_sa *sa, uint32_t msg_id, gk_dgrams *resp)
 {
 	sa->msgid_in = msg_id + 1;
 	gk_ike_sa_cache_response(sa, resp);
+}
+
+static void dgram_hash(gk_chunk d, uint8_t out[16])
+{
+	uint8_t md[32];
+	unsigned int len = sizeof(md);
+	EVP_Digest(d.ptr, d.len, md, &len, EVP_sha256(), NULL);
+	memcpy(out, md, 16);
+}
+
+void gk_ike_resend_note(gk_ike_resend *c, uint32_t msg_id, gk_chunk d)
+{
+	if (c->msg_id != msg_id || !c->n) {
+		c->n = 0;
+		c->msg_id = msg_id;
+	}
+	if (c->n < 4)
+		dgram_hash(d, c->hash[c->n++]);
+}
+
+gk_ike_copy gk_ike_resend_copy(const gk_ike_resend *c, const gk_ike_sa *sa, gk_chunk d)
+{
+	uint8_t h[16];
+	if (c->msg_id + 1 != sa->msgid_in)
+		return GK_COPY_UNKNOWN;
+	dgram_hash(d, h);
+	for (size_t i = 0; i < c->n; i++)
+		if (!CRYPTO_memcmp(h, c->hash[i], 16))
+			return GK_COPY_SAME;
+	return GK_COPY_OTHER;
+}
+
+bool gk_ike_resend_allowed(gk_ike_resend *c, int64_t now_ms, unsigned max, unsigned window_ms)
+{
+	if (now_ms - c->window_ms >= window_ms) {
+		c->window_ms = now_ms;
+		c->sent = 0;
+	}
+	if (c->sent >= max)
+		return false;
+	c->sent++;
+	return true;
 }

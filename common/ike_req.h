@@ -66,4 +66,30 @@ gk_ike_in gk_ike_req_window(const gk_ike_sa *sa, uint32_t msg_id);
  * emptied) is kept for its retransmissions. */
 void gk_ike_req_answered(gk_ike_sa *sa, uint32_t msg_id, gk_dgrams *resp);
 
+/* The peer's requests as we took them, to answer their retransmissions (RFC 7296 2.1) without
+ * becoming a reflector: only a datagram identical to one of the last request's verified ones is
+ * its retransmission, and the cached answer goes again at most `max` times in each window of
+ * window_ms. Plain data; zero = nothing noted. */
+typedef struct gk_ike_resend {
+	uint8_t hash[4][16];    /* the last request's verified datagrams (its first 4 fragments) */
+	uint8_t n;
+	uint32_t msg_id;        /* that request's Message ID */
+	int64_t window_ms;      /* start of the current window of resent answers */
+	unsigned sent;          /* answers resent in it */
+} gk_ike_resend;
+
+typedef enum gk_ike_copy {
+	GK_COPY_UNKNOWN,        /* the answered request was not noted: nothing to compare with */
+	GK_COPY_SAME,           /* a copy of one of its datagrams: a retransmission */
+	GK_COPY_OTHER,          /* anything else reusing its Message ID: drop */
+} gk_ike_copy;
+
+/* Notes a datagram of request msg_id that passed its integrity check. */
+void gk_ike_resend_note(gk_ike_resend *c, uint32_t msg_id, gk_chunk d);
+/* Whether d, with the Message ID of the request sa answered last, is a copy of it. */
+gk_ike_copy gk_ike_resend_copy(const gk_ike_resend *c, const gk_ike_sa *sa, gk_chunk d);
+/* True when the cached answer may go again now (counted); false when the window's `max` are
+ * spent. */
+bool gk_ike_resend_allowed(gk_ike_resend *c, int64_t now_ms, unsigned max, unsigned window_ms);
+
 #endif

@@ -1,6 +1,7 @@
 /* The IKE request engine (RFC 7296 2.1, 2.2): retransmission schedule under loss, give-up,
  * responses that match or not (duplicates, reordering, other exchanges), the peer's Message ID
- * window and the cached response, and building a fragmented request on an IKE SA. */
+ * window and the cached response (resent for identical copies only, rate-limited), and
+ * building a fragmented request on an IKE SA. */
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
@@ -179,6 +180,64 @@ START_TEST(build_fragments)
 }
 END_TEST
 
+/* A retransmitted request gets the cached answer only when byte-identical to one of the
+ * datagrams noted for it (any of its fragments); a forgery reusing the Message ID does not. */
+START_TEST(resend_only_identical_copies)
+{
+	gk_ike_resend c;
+	gk_ike_sa sa;
+	memset(&c, 0, sizeof(c));
+	memset(&sa, 0, sizeof(sa));
+	static const uint8_t a[] = "request 5, fragment 1", b[] = "request 5, fragment 2", f[] = "request 5, forged";
+	static const uint8_t old[] = "request 4";
+	sa.msgid_in = 5;
+	gk_ike_resend_note(&c, 4, GK_CHUNK(old, sizeof(old)));
+	sa.msgid_in = 6; /* request 5 answered, but not noted */
+	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_UNKNOWN);
+	gk_ike_resend_note(&c, 5, GK_CHUNK(a, sizeof(a)));
+	gk_ike_resend_note(&c, 5, GK_CHUNK(b, sizeof(b)));
+	ck_assert_uint_eq(c.n, 2);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_SAME);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(b, sizeof(b))), GK_COPY_SAME);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a) - 1)), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_OTHER);
+	/* at most 4 datagrams are noted per request */
+	for (int i = 0; i < 5; i++)
+		gk_ike_resend_note(&c, 5, GK_CHUNK(f, sizeof(f)));
+	ck_assert_uint_eq(c.n, 4);
+	/* the next request starts a new list */
+	gk_ike_resend_note(&c, 6, GK_CHUNK(f, sizeof(f)));
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_uint_eq(c.msg_id, 6);
+	sa.msgid_in = 7;
+	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_SAME);
+}
+END_TEST
+
+/* The cached answer goes again at most 3 times in each second (the GCKS's limits), the
+ * window starting at the first resend after the previous one ended. */
+START_TEST(resend_rate_limit)
+{
+	gk_ike_resend c;
+	memset(&c, 0, sizeof(c));
+	int64_t t = 10000;
+	for (int i = 0; i < 3; i++)
+		ck_assert(gk_ike_resend_allowed(&c, t + i, 3, 1000));
+	ck_assert(!gk_ike_resend_allowed(&c, t + 500, 3, 1000));
+	ck_assert(!gk_ike_resend_allowed(&c, t + 999, 3, 1000));
+	ck_assert_uint_eq(c.sent, 3);
+	ck_assert(gk_ike_resend_allowed(&c, t + 1000, 3, 1000));
+	ck_assert_int_eq(c.window_ms, t + 1000);
+	ck_assert(gk_ike_resend_allowed(&c, t + 1999, 3, 1000));
+	ck_assert(gk_ike_resend_allowed(&c, t + 1999, 3, 1000));
+	ck_assert(!gk_ike_resend_allowed(&c, t + 1999, 3, 1000));
+	ck_assert(gk_ike_resend_allowed(&c, t + 2000, 3, 1000));
+	ck_assert(!gk_ike_resend_allowed(&c, t + 5000, 0, 1000)); /* max 0: never */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ike_req");
@@ -188,6 +247,8 @@ int main(void)
 	tcase_add_test(tc, answer_after_loss_and_duplicates);
 	tcase_add_test(tc, message_id_window);
 	tcase_add_test(tc, build_fragments);
+	tcase_add_test(tc, resend_only_identical_copies);
+	tcase_add_test(tc, resend_rate_limit);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
