@@ -1,7 +1,9 @@
 /* The IKE request engine shared by the GCKS and the member (RFC 7296 2.1, 2.2): per IKE SA, our
- * one outstanding request (window size 1) with its datagrams and retransmission schedule, and
- * the Message ID window of the peer's requests. It owns no sockets and no clock: callers pass
- * now_ms, send what it holds, and wake at gk_ike_req_next(). */
+ * one outstanding request (window size 1) with its datagrams and retransmission schedule, the
+ * Message ID window of the peer's requests with the cached answer to the last one, and what
+ * makes a retransmission worth that answer again (byte-identical, rate-limited). It owns no
+ * sockets and no clock: callers pass now_ms, send what it holds, and wake at
+ * gk_ike_req_next(). */
 #ifndef GK_IKE_REQ_H
 #define GK_IKE_REQ_H
 
