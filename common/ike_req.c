@@ -33,11 +33,6 @@ void gk_ike_req_start(gk_ike_req *r, gk_dgrams *d, uint8_t exchange, uint32_t ms
 	r->at = now_ms + r->wait_ms;
 }
 
-void gk_ike_req_rearm(gk_ike_req *r, int64_t now_ms)
-{
-	r->at = now_ms + r->wait_ms;
-}
-
 gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms)
 {
 	if (!r->at || now_ms < r->at)

@@ -42,8 +42,6 @@ gk_status gk_ike_req_build(const gk_ike_sa *sa, uint8_t exchange, bool response,
  * caller sends r->d now. */
 void gk_ike_req_start(gk_ike_req *r, gk_dgrams *d, uint8_t exchange, uint32_t msg_id,
 		      gk_ike_req_sched sched, int64_t now_ms);
-/* Re-arms the current wait from now_ms (after the caller sent r->d again by itself). */
-void gk_ike_req_rearm(gk_ike_req *r, int64_t now_ms);
 /* What the schedule asks for at now_ms. */
 gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms);
 /* True when a response with this exchange and Message ID answers the request still pending (a
