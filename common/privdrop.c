@@ -76,7 +76,7 @@ gk_status gk_priv_dir_safe(const char *path, char *err, size_t errlen)
 	if (sb.st_uid != 0 || (sb.st_mode & S_IWOTH) || ((sb.st_mode & S_IWGRP) && sb.st_gid != 0)) {
 		gk_seterr(err, errlen, "%s (owner uid %u, mode %04o): a user other than root may write to this "
 		       "directory and swap %s for a link to a file root would then hand over; use a directory "
-		       "only root can write to (e.g. /var/lib/gikev2, root:root 0755)", dir, (unsigned)sb.st_uid,
+		       "only root can write to (e.g. " GK_STATEDIR ", root:root 0755)", dir, (unsigned)sb.st_uid,
 		       (unsigned)(sb.st_mode & 07777), path);
 		return GK_E_STATE;
 	}
@@ -257,6 +257,39 @@ gk_status gk_priv_drop(const gk_priv_user *u, unsigned keep, unsigned raisable, 
 fail:
 	gk_seterr(err, errlen, "cannot drop privileges to %s (%s): %s", u->name, step, strerror(errno));
 	cap_free(want);
+	return st;
+}
+
+gk_status gk_priv_drop_caps(char *err, size_t errlen)
+{
+	cap_t none = cap_init(), now = NULL;
+	gk_status st = GK_E_STATE;
+	const char *step = "capabilities";
+	if (!none) {
+		gk_seterr(err, errlen, "capabilities: %s", strerror(errno));
+		return GK_E_NOMEM;
+	}
+	if (cap_set_proc(none))
+		goto fail;
+	step = "ambient capabilities";
+	if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient())
+		goto fail;
+	step = "PR_SET_NO_NEW_PRIVS";
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		goto fail;
+	now = cap_get_proc();
+	if (!now || cap_compare(now, none)) {
+		gk_seterr(err, errlen, "capabilities remain after dropping them");
+		goto out;
+	}
+	st = GK_OK;
+	goto out;
+fail:
+	gk_seterr(err, errlen, "cannot drop capabilities (%s): %s", step, strerror(errno));
+out:
+	if (now)
+		cap_free(now);
+	cap_free(none);
 	return st;
 }
 

@@ -55,6 +55,11 @@ gk_status gk_priv_chown(const char *const *paths, size_t n, bool socket, uid_t u
  * exactly these. */
 gk_status gk_priv_drop(const gk_priv_user *u, unsigned keep, unsigned raisable, char *err, size_t errlen);
 
+/* Started unprivileged with capabilities (systemd's AmbientCapabilities=CAP_NET_BIND_SERVICE):
+ * once the ports are bound, gives up every capability (effective, permitted, inheritable,
+ * ambient) and sets no_new_privs. Nothing to do without capabilities. */
+gk_status gk_priv_drop_caps(char *err, size_t errlen);
+
 /* Keys must not land in core files, and processes of the same user must not ptrace us. */
 gk_status gk_priv_nondumpable(void);
 

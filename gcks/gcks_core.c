@@ -82,40 +82,14 @@ static void send_dgrams(gk_gcks *g, const gcks_sa *sa, const gk_dgrams *l)
 		send_raw(g, sa, l->d[i].data, l->d[i].len);
 }
 
-static void dgram_hash(gk_chunk d, uint8_t out[16])
-{
-	uint8_t md[32];
-	unsigned int len = sizeof(md);
-	EVP_Digest(d.ptr, d.len, md, &len, EVP_sha256(), NULL);
-	memcpy(out, md, 16);
-}
-
-/* Remembers a datagram of request msg_id that passed its integrity check. */
-static void note_request(gcks_sa *sa, uint32_t msg_id, gk_chunk d)
-{
-	if (sa->req_hash_msgid != msg_id || !sa->nreq_hash) {
-		sa->nreq_hash = 0;
-		sa->req_hash_msgid = msg_id;
-	}
-	if (sa->nreq_hash < 4)
-		dgram_hash(d, sa->req_hash[sa->nreq_hash++]);
-}
-
 /* A replayed copy of a real request passes the check below: resending is limited per SA so
  * that replays cannot multiply our traffic toward a spoofed address. */
 static bool resend_allowed(gk_gcks *g, gcks_sa *sa)
 {
-	int64_t now = gcks_now(g);
-	if (now - sa->rtx_window_ms >= g->cfg.rtx_window_ms) {
-		sa->rtx_window_ms = now;
-		sa->rtx_sent = 0;
-	}
-	if (sa->rtx_sent >= g->cfg.rtx_resend_max) {
-		g->stats.rtx_limited++;
-		return false;
-	}
-	sa->rtx_sent++;
-	return true;
+	if (gk_ike_resend_allowed(&sa->resend, gcks_now(g), g->cfg.rtx_resend_max, g->cfg.rtx_window_ms))
+		return true;
+	g->stats.rtx_limited++;
+	return false;
 }
 
 /* RFC 7296 2.1: a retransmitted request gets the cached response, sent where the retransmission
@@ -124,42 +98,28 @@ static bool resend_allowed(gk_gcks *g, gcks_sa *sa)
 static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sockaddr *peer,
 			  const struct sockaddr *local)
 {
-	uint8_t h[16];
-	if (sa->req_hash_msgid + 1 != sa->ike.msgid_in)
+	gk_ike_copy c = gk_ike_resend_copy(&sa->resend, &sa->ike, d);
+	if (c == GK_COPY_OTHER)
+		g->stats.dropped++;
+	if (c != GK_COPY_SAME || !resend_allowed(g, sa))
 		return;
-	dgram_hash(d, h);
-	for (size_t i = 0; i < sa->nreq_hash; i++)
-		if (!CRYPTO_memcmp(h, sa->req_hash[i], 16)) {
-			if (!resend_allowed(g, sa))
-				return;
-			for (size_t k = 0; k < sa->ike.last_resp->n; k++)
-				g->env.send(g->env.send_ctx, local, peer, sa->ike.last_resp->d[k].data,
-					    sa->ike.last_resp->d[k].len);
-			return;
-		}
-	g->stats.dropped++;
+	for (size_t k = 0; k < sa->ike.last_resp->n; k++)
+		g->env.send(g->env.send_ctx, local, peer, sa->ike.last_resp->d[k].data, sa->ike.last_resp->d[k].len);
 }
 
 /* Encrypts (fragmenting when the member allows it), caches for retransmissions, and sends the
  * response to request m. */
 static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 {
-	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
-	gk_msg_out o = {
-		.hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r, .exchange = m->hdr.exchange,
-			 .flags = GK_FLAG_R | (sa->ike.initiator ? GK_FLAG_I : 0), .msg_id = m->hdr.msg_id },
-		.inner = r->pl, .ninner = r->n, .protect = true,
-	};
 	gk_dgrams d;
-	gk_status st = gk_msg_build_dgrams(&o, &k, g->env.rnd, sa->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d);
+	gk_status st = gk_ike_req_build(&sa->ike, m->hdr.exchange, true, m->hdr.msg_id, r->pl, r->n, g->env.rnd, &d);
 	if (st) {
 		gk_err("cannot build %s response: %s", gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange),
 		       gk_status_str(st));
 		return;
 	}
-	sa->ike.msgid_in = m->hdr.msg_id + 1;
 	send_dgrams(g, sa, &d);
-	gk_ike_sa_cache_response(&sa->ike, &d);
+	gk_ike_req_answered(&sa->ike, m->hdr.msg_id, &d);
 }
 
 static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struct sockaddr *peer,
@@ -173,7 +133,7 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 	if (st == GK_OK)
 		st = gk_ike_sa_open_at(&sa->ike, &m, gcks_now(g), &complete);
 	if (st == GK_OK || (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted)) {
-		note_request(sa, m.hdr.msg_id, data);
+		gk_ike_resend_note(&sa->resend, m.hdr.msg_id, data);
 		/* the peer may have moved (NAT rebinding): answer where the request came from, but
 		 * only once it passed its integrity check (RFC 7296 2.23), or a forged message
 		 * would move the SA to the forger's address */
@@ -239,7 +199,7 @@ static void handle_response(gk_gcks *g, const gk_hdr *h, gk_chunk data)
 	gcks_sa *sa = gcks_sa_for(g, h);
 	gk_msg m;
 	bool complete;
-	if (!sa || !sa->out_req || h->msg_id != sa->ike.msgid_out) {
+	if (!sa || !sa->out_req || h->msg_id != sa->out_req->msg_id) {
 		g->stats.dropped++;
 		return;
 	}
@@ -286,7 +246,8 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		g->stats.dropped++;
 		return;
 	}
-	if (h.msg_id + 1 == sa->ike.msgid_in && sa->ike.last_resp) {
+	gk_ike_in win = gk_ike_req_window(&sa->ike, h.msg_id);
+	if (win == GK_IN_RETRANSMIT) {
 		/* answer once per retransmitted request, on its first fragment (RFC 7383 2.6.1) */
 		bool later_fragment = h.next_payload == GK_PL_SKF && len >= GK_HDR_LEN + 8 &&
 				      gk_get_u16(data + GK_HDR_LEN + 4) != 1;
@@ -294,7 +255,7 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 			retransmitted(g, sa, in, peer, local);
 		return;
 	}
-	if (h.msg_id != sa->ike.msgid_in) {
+	if (win == GK_IN_DROP) {
 		g->stats.dropped++;
 		return;
 	}

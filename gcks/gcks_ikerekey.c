@@ -406,7 +406,7 @@ static void resolve_collision(gk_gcks *g, gcks_sa *sa, gcks_sa *ours, gk_chunk n
 
 void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 {
-	if (!sa->rk || m->hdr.exchange != sa->out_exchange)
+	if (!sa->rk || !sa->out_req || !gk_ike_req_answers(sa->out_req, m->hdr.exchange, m->hdr.msg_id))
 		return;
 	gcks_request_done(sa);
 	const gk_payload *err = gk_msg_find_error(m);

@@ -19,8 +19,9 @@
 #include "rekey_msg.h"
 #include "gcks_keyrules.h"
 
-#define INBAND_TRIES 5
-#define INBAND_FIRST_WAIT_MS 1000
+/* Our requests on an IKE SA: retransmitted after 1 s, 2 s, 4 s, 8 s, 16 s, then 32 s more
+ * without an answer and the member is deemed gone. */
+static const gk_ike_req_sched request_sched = { .first_ms = 1000, .tries = 5 };
 
 /* ---- what a rekey carries ---- */
 
@@ -219,10 +220,10 @@ static gk_status send_multicast(gk_gcks *g, const gcks_group *grp, const gk_kek_
 
 static void out_send(gk_gcks *g, gcks_sa *sa)
 {
-	for (size_t i = 0; i < sa->out_req->n; i++)
+	const gk_dgrams *d = &sa->out_req->d;
+	for (size_t i = 0; i < d->n; i++)
 		g->env.send(g->env.send_ctx, (const struct sockaddr *)&sa->ike.local,
-			    (const struct sockaddr *)&sa->ike.peer, sa->out_req->d[i].data, sa->out_req->d[i].len);
-	sa->out_rtx_ms = gcks_now(g) + sa->out_wait_ms;
+			    (const struct sockaddr *)&sa->ike.peer, d->d[i].data, d->d[i].len);
 }
 
 gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_pl *pl, size_t n)
@@ -230,11 +231,7 @@ gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_p
 	gk_dgrams d;
 	if (sa->out_req)
 		return GK_E_STATE;
-	gk_sk_keys k = gk_ike_sa_sk(&sa->ike, true);
-	gk_msg_out o = { .hdr = { .spi_i = sa->ike.spi_i, .spi_r = sa->ike.spi_r, .exchange = exchange,
-				  .flags = sa->ike.initiator ? GK_FLAG_I : 0, .msg_id = sa->ike.msgid_out },
-			 .inner = pl, .ninner = n, .protect = true };
-	gk_status st = gk_msg_build_dgrams(&o, &k, g->env.rnd, sa->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d);
+	gk_status st = gk_ike_req_build(&sa->ike, exchange, false, sa->ike.msgid_out, pl, n, g->env.rnd, &d);
 	if (st)
 		return st;
 	sa->out_req = calloc(1, sizeof(*sa->out_req));
@@ -242,10 +239,7 @@ gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_p
 		gk_dgrams_free(&d);
 		return GK_E_NOMEM;
 	}
-	*sa->out_req = d;
-	sa->out_exchange = exchange;
-	sa->out_tries = 0;
-	sa->out_wait_ms = INBAND_FIRST_WAIT_MS;
+	gk_ike_req_start(sa->out_req, &d, exchange, sa->ike.msgid_out, request_sched, gcks_now(g));
 	out_send(g, sa);
 	return GK_OK;
 }
@@ -272,7 +266,7 @@ static gk_status send_inband(gk_gcks *g, gcks_sa *sa, uint64_t group, const reke
 static void out_done(gcks_sa *sa)
 {
 	if (sa->out_req) {
-		gk_dgrams_free(sa->out_req);
+		gk_ike_req_clear(sa->out_req);
 		free(sa->out_req);
 		sa->out_req = NULL;
 	}
@@ -343,7 +337,7 @@ static void inband_refused(gk_gcks *g, gcks_sa *sa, uint16_t notify)
 
 void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 {
-	if (!sa->out_req || m->hdr.exchange != sa->out_exchange || m->hdr.msg_id != sa->ike.msgid_out)
+	if (!sa->out_req || !gk_ike_req_answers(sa->out_req, m->hdr.exchange, m->hdr.msg_id))
 		return;
 	out_done(sa);
 	if (sa->closing)
@@ -386,23 +380,23 @@ void gcks_inband_send_queued(gk_gcks *g, gcks_sa *sa)
 
 void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now)
 {
-	if (!sa->out_req || now < sa->out_rtx_ms)
+	char at[64];
+	if (!sa->out_req)
 		return;
-	if (++sa->out_tries > INBAND_TRIES) {
-		char at[64];
-		gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at));
-		if (sa->closing)
-			gk_dbg("member at %s does not answer our Delete: IKE SA removed", at);
-		else
-			gk_warn("member at %s does not answer %s: closing its IKE SA", at,
-				gk_iana_str(GK_REG_EXCHANGE, sa->out_exchange));
-		sa->closing = true; /* an unresponsive peer's SA goes without a Delete (RFC 7296 2.4) */
-		sa->deadline_ms = now; /* removed by the SA scan */
-		out_done(sa);
+	gk_ike_req_due due = gk_ike_req_tick(sa->out_req, now);
+	if (due == GK_REQ_RESEND)
+		out_send(g, sa);
+	if (due != GK_REQ_GIVE_UP)
 		return;
-	}
-	sa->out_wait_ms *= 2;
-	out_send(g, sa);
+	gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at));
+	if (sa->closing)
+		gk_dbg("member at %s does not answer our Delete: IKE SA removed", at);
+	else
+		gk_warn("member at %s does not answer %s: closing its IKE SA", at,
+			gk_iana_str(GK_REG_EXCHANGE, sa->out_req->exchange));
+	sa->closing = true; /* an unresponsive peer's SA goes without a Delete (RFC 7296 2.4) */
+	sa->deadline_ms = now; /* removed by the SA scan */
+	out_done(sa);
 }
 
 /* ---- the rekey itself ---- */

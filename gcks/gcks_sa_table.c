@@ -219,7 +219,7 @@ void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 		}
 	g->nsas--;
 	if (sa->out_req) {
-		gk_dgrams_free(sa->out_req);
+		gk_ike_req_clear(sa->out_req);
 		free(sa->out_req);
 	}
 	gk_ike_sa_free(&sa->ike);

@@ -15,6 +15,7 @@
 #include "gcks.h"
 #include "auth.h"
 #include "group_sa.h"
+#include "ike_req.h"
 #include "ike_sa.h"
 #include "message.h"
 
@@ -50,15 +51,12 @@ typedef struct gcks_sa {
 	bool psk_auth;                    /* the member authenticated with a PSK */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
 	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
-	gk_dgrams *out_req;               /* our outstanding request (GSA_INBAND_REKEY), owned */
-	uint8_t out_exchange;
-	int64_t out_rtx_ms;
-	unsigned out_tries, out_wait_ms;
+	gk_ike_req *out_req;              /* our outstanding request (GSA_INBAND_REKEY, CREATE_CHILD_SA,
+					   * Delete) and its retransmissions, owned; NULL = none */
 	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
 	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
-	uint8_t req_hash[4][16];          /* verified datagrams of the last request, to tell a */
-	uint8_t nreq_hash;                /* retransmission from a forgery reusing its Message ID */
-	uint32_t req_hash_msgid;
+	gk_ike_resend resend;             /* the member's last request, to tell a retransmission from a
+					   * forgery reusing its Message ID, and how often it was answered */
 	uint64_t queued_group;
 	uint64_t out_group;               /* the group our outstanding GSA_INBAND_REKEY updates */
 	/* half-open bookkeeping (gcks_sources.c): age order, in all and in the source */
@@ -80,8 +78,6 @@ typedef struct gcks_sa {
 	struct gcks_sa *collision_of;     /* the reverse link */
 	int64_t rekey_at_ms;              /* when we rekey this kept SA ourselves, 0 = not planned */
 	int64_t rekeyed_ms;               /* when this SA was made by a rekey, 0 = by IKE_SA_INIT */
-	int64_t rtx_window_ms;            /* start of the current window of resent responses */
-	unsigned rtx_sent;                /* responses resent in it */
 } gcks_sa;
 
 /* What one source holds or spent before authentication: an IPv4 address or an IPv6 /64 (a host

@@ -26,8 +26,8 @@
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4 };
 
-#define DEFAULT_DB "/var/lib/gikev2/gcks.db"
-#define DEFAULT_CONTROL "/run/gikev2/gcksd.sock"
+#define DEFAULT_DB GK_STATEDIR "/gcks.db"
+#define DEFAULT_CONTROL GK_RUNSTATEDIR "/gcksd.sock"
 
 typedef struct ctl {
 	const char *db, *control;

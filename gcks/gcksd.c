@@ -15,8 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 #include "addr.h"
 #include "control.h"
+#include "lockfile.h"
 #include "privdrop.h"
 #include "gcks.h"
 #include "log.h"
@@ -24,6 +28,13 @@
 
 #define MAX_LISTEN 16
 #define GK_ADMIN_DEFAULT_TEXT (GK_GCKS_ADMIN_GROUP[0] ? GK_GCKS_ADMIN_GROUP : "none")
+
+/* Readiness and status for a Type=notify unit (sd_notify(3)); nothing outside systemd. */
+#ifdef HAVE_LIBSYSTEMD
+#define notify(...) sd_notifyf(0, __VA_ARGS__)
+#else
+#define notify(...) ((void)0)
+#endif
 
 typedef struct gcksd {
 	uv_loop_t *loop;
@@ -37,6 +48,7 @@ typedef struct gcksd {
 	int mcast4, mcast6;         /* sockets that send GSA_REKEY to multicast groups */
 	bool handles;
 	unsigned sas_peak;          /* most IKE SAs open since memory was last given back */
+	int lock_db, lock_control;  /* held for life: one gcksd per database and control socket */
 } gcksd;
 
 static void usage(FILE *f)
@@ -218,11 +230,14 @@ static void on_signal(uv_signal_t *s, int sig)
 {
 	gcksd *d = s->data;
 	if (sig == SIGHUP) {
+		notify("RELOADING=1");
 		gk_status st = gk_gcks_reload(d->gcks);
 		gk_info("SIGHUP: policies reloaded: %s", gk_status_str(st));
+		notify("READY=1\nSTATUS=policies reloaded: %s", gk_status_str(st));
 		return;
 	}
 	gk_info("signal %d: stopping", sig);
+	notify("STOPPING=1\nSTATUS=stopping (signal %d)", sig);
 	uv_stop(d->loop);
 }
 
@@ -314,13 +329,57 @@ static int prepare_paths(const gcksd_access *a, const char *db, const char *cont
 	return chown_db(a, db);
 }
 
+/* Started unprivileged (systemd's User= with AmbientCapabilities=CAP_NET_BIND_SERVICE): the
+ * ports are bound, so keep no capability; the admin group, which gcksd's user must be in
+ * (SupplementaryGroups=), gets the control socket. */
+static int drop_capabilities(const gcksd_access *a, const char *control)
+{
+	char err[600];
+	if (control && a->has_admin &&
+	    gk_priv_chown(&control, 1, true, a->user.uid, a->admin_gid, err, sizeof(err))) {
+		gk_err("control socket: %s (is %s in the admin group?)", err, a->user.name);
+		return -1;
+	}
+	if (gk_priv_drop_caps(err, sizeof(err))) {
+		gk_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One gcksd per database and per control socket: a second one would share the database's
+ * keys and, worse, unlink the first one's live control socket. The lock files sit next to them.
+ * The exit status: GK_EXIT_IN_USE when another gcksd holds one, 1 for any other failure. */
+static int lock_paths(gcksd *d, const char *db, const char *control)
+{
+	char path[4096], err[4200];
+	const char *what[2] = { db, control };
+	int *fd[2] = { &d->lock_db, &d->lock_control };
+	for (size_t i = 0; i < 2 && what[i]; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s.lock", what[i]) >= sizeof(path)) {
+			gk_err("%s: path too long", what[i]);
+			return 1;
+		}
+		gk_status st = gk_lockfile_take(path, fd[i], err, sizeof(err));
+		if (st == GK_E_STATE) {
+			gk_err("%s: one gcksd per database and control socket", err);
+			return GK_EXIT_IN_USE;
+		}
+		if (st) {
+			gk_err("%s", err);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Root has bound the ports and opened the database: hand the socket over and become `user` for
  * good, with no capabilities left. */
 static int drop_privileges(const gcksd_access *a, const char *control)
 {
 	char err[600];
 	if (!a->root)
-		return 0;
+		return drop_capabilities(a, control);
 	if (control && gk_priv_chown(&control, 1, true, a->user.uid, a->has_admin ? a->admin_gid : a->user.gid,
 				     err, sizeof(err))) {
 		gk_err("control socket: %s", err);
@@ -395,6 +454,7 @@ int main(int argc, char **argv)
 	gcksd d;
 	memset(&d, 0, sizeof(d));
 	d.mcast4 = d.mcast6 = -1;
+	d.lock_db = d.lock_control = -1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': db = optarg; break;
@@ -490,6 +550,9 @@ int main(int argc, char **argv)
 	}
 	if (access_resolve(user, user_given, admin, &acc) || prepare_paths(&acc, db, control))
 		return GK_EXIT_PRIVILEGE;
+	if ((rc = lock_paths(&d, db, control)))
+		goto out;
+	rc = 1;
 #ifdef M_TRIM_THRESHOLD
 	/* Every registration makes SQLite open and free a temporary b-tree with its page cache.
 	 * With glibc's default trim threshold each free gave the top of the heap back to the
@@ -529,6 +592,10 @@ int main(int argc, char **argv)
 		gk_err("cannot detach: %s", strerror(errno));
 		goto out;
 	}
+	/* the child holds the locks now: its pid goes in the files */
+	gk_lockfile_repid(d.lock_db);
+	if (d.lock_control >= 0)
+		gk_lockfile_repid(d.lock_control);
 	uv_timer_init(d.loop, &d.tick);
 	d.tick.data = &d;
 	uv_timer_start(&d.tick, on_tick, 250, 250);
@@ -541,6 +608,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sighup, on_signal, SIGHUP);
 	d.handles = true;
 	gk_info("gcksd ready");
+	/* sockets bound, database open, privileges dropped (sd_notify(3)) */
+	notify("READY=1\nSTATUS=ready: %zu UDP sockets, control socket %s", d.nudp, control ? control : "none");
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
@@ -563,5 +632,9 @@ out:
 		close(d.mcast4);
 	if (d.mcast6 > 0)
 		close(d.mcast6);
+	if (d.lock_control >= 0)
+		close(d.lock_control);
+	if (d.lock_db >= 0)
+		close(d.lock_db);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include "algs.h"
 #include "auth.h"
 #include "exchange_rules.h"
+#include "ike_req.h"
 #include "ike_sa.h"
 #include "log.h"
 #include "message.h"
@@ -20,9 +21,8 @@
  * answered) or the GCKS's (req empty; dropped at `at` if none comes). */
 typedef struct gm_gone {
 	gk_ike_sa sa;               /* spi_i 0 = free slot */
-	gk_dgrams req;
+	gk_ike_req req;
 	int64_t at;
-	unsigned tries, rtx_ms;
 } gm_gone;
 
 /* How long a replaced SA the GCKS is to delete waits for that Delete. */
@@ -42,10 +42,7 @@ struct gk_gm {
 	gk_ike_sa ike;
 	gm_state state;
 	size_t cur;                 /* group being registered */
-	gk_dgrams req;              /* last request (or its fragments), for retransmission */
-	uint8_t req_exchange;
-	int64_t rtx_at;
-	unsigned rtx_count, rtx_ms;
+	gk_ike_req req;             /* last request (or its fragments) and its retransmissions */
 	uint8_t cookie[64];
 	size_t cookie_len;
 	bool nat_t;                 /* moved to port 4500 (RFC 7296 2.23) */
@@ -151,7 +148,7 @@ int64_t gk_gm_retry_delay(const gk_gm_config *cfg, const gk_rand *rnd, unsigned 
 static void fail(gk_gm *gm, uint16_t notify, const char *why)
 {
 	gm->state = GM_DONE_FAILED;
-	gm->rtx_at = 0;
+	gk_ike_req_stop(&gm->req);
 	gm->live_wait = 0;
 	gk_gm_event ev = { .type = GK_GM_FAILED, .group = gm->cur, .notify = notify, .why = why };
 	if (gm->cfg.retry_ms) {
@@ -204,20 +201,23 @@ static void send_dgram(gk_gm *gm, const uint8_t *data, size_t len)
 	gm->last_tx = now(gm);
 }
 
-static void transmit(gk_gm *gm)
+static void send_dgrams(gk_gm *gm, const gk_dgrams *d)
 {
-	for (size_t i = 0; i < gm->req.n; i++)
-		send_dgram(gm, gm->req.d[i].data, gm->req.d[i].len);
-	gm->rtx_at = now(gm) + gm->rtx_ms;
+	for (size_t i = 0; i < d->n; i++)
+		send_dgram(gm, d->d[i].data, d->d[i].len);
 }
 
-/* Sends a new request (already in gm->req) and arms retransmission. */
+static gk_ike_req_sched rtx_sched(const gk_gm *gm)
+{
+	return (gk_ike_req_sched){ .first_ms = gm->cfg.retransmit_ms, .tries = gm->cfg.retransmit_tries };
+}
+
+/* Sends a new request (already in gm->req.d) and arms retransmission. */
 static void send_request(gk_gm *gm, uint8_t exchange)
 {
-	gm->req_exchange = exchange;
-	gm->rtx_count = 0;
-	gm->rtx_ms = gm->cfg.retransmit_ms;
-	transmit(gm);
+	send_dgrams(gm, &gm->req.d);
+	gk_ike_req_start(&gm->req, &gm->req.d, exchange,
+			 exchange == GK_EXCH_IKE_SA_INIT ? 0 : gm->ike.msgid_out, rtx_sched(gm), now(gm));
 }
 
 /* ---- IKE_SA_INIT ---- */
@@ -264,10 +264,10 @@ static gk_status build_init(gk_gm *gm)
 	}
 	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
 			 .outer = pl, .nouter = n };
-	gk_dgrams_free(&gm->req);
-	gk_wbuf_init(&gm->req.d[0], GK_MAX_MESSAGE);
-	gm->req.n = 1;
-	st = gk_msg_build(&o, NULL, NULL, &gm->req.d[0]);
+	gk_dgrams_free(&gm->req.d);
+	gk_wbuf_init(&gm->req.d.d[0], GK_MAX_MESSAGE);
+	gm->req.d.n = 1;
+	st = gk_msg_build(&o, NULL, NULL, &gm->req.d.d[0]);
 out:
 	gk_wbuf_free(&pub);
 	gk_arena_free(&a);
@@ -374,7 +374,7 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 	if (!st)
 		st = gk_ike_sa_set_nonces(&gm->ike, ni, nr);
 	if (!st)
-		st = gk_ike_sa_keep_init(&gm->ike, gk_wbuf_chunk(&gm->req.d[0]), m->data);
+		st = gk_ike_sa_keep_init(&gm->ike, gk_wbuf_chunk(&gm->req.d.d[0]), m->data);
 	if (!st)
 		st = gk_ike_sa_derive(&gm->ike, gk_wbuf_chunk(&shared));
 	gk_wbuf_free(&shared);
@@ -429,14 +429,10 @@ static bool nat_detected(const gk_gm *gm, const gk_msg *m)
 /* Encrypts the inner payloads as a request with the next Message ID and sends it. */
 static gk_status send_protected(gk_gm *gm, uint8_t exchange, const gk_out_pl *pl, size_t n)
 {
-	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
-	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = exchange,
-				  .flags = GK_FLAG_I, .msg_id = gm->ike.msgid_out },
-			 .inner = pl, .ninner = n, .protect = true };
-	if (!gm->ike.initiator)
-		o.hdr.flags = 0; /* the GCKS rekeyed the SA: it is the original initiator (RFC 7296 2.18) */
-	gk_dgrams_free(&gm->req);
-	gk_status st = gk_msg_build_dgrams(&o, &k, gm->env.rnd, gm->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &gm->req);
+	/* the I flag follows our role: after the GCKS rekeyed the SA, it is the original initiator
+	 * (RFC 7296 2.18) */
+	gk_dgrams_free(&gm->req.d);
+	gk_status st = gk_ike_req_build(&gm->ike, exchange, false, gm->ike.msgid_out, pl, n, gm->env.rnd, &gm->req.d);
 	if (st)
 		return st;
 	send_request(gm, exchange);
@@ -601,7 +597,7 @@ static void next_group(gk_gm *gm)
 	size_t n = 0;
 	gm->cur++;
 	if (gm->cur >= gm->cfg.ngroups) {
-		gm->rtx_at = 0;
+		gk_ike_req_stop(&gm->req);
 		gm->cur = 0;
 		if (gm->cfg.retry_ms && !gm->nreg) {
 			/* every group refused: the attempt failed as a whole and is retried */
@@ -865,12 +861,12 @@ static void closed_by_gcks(gk_gm *gm)
 
 static void on_request(gk_gm *gm, const gk_msg *m)
 {
-	if (m->hdr.msg_id + 1 == gm->ike.msgid_in && gm->ike.last_resp) {
-		for (size_t i = 0; i < gm->ike.last_resp->n; i++)
-			send_dgram(gm, gm->ike.last_resp->d[i].data, gm->ike.last_resp->d[i].len);
+	gk_ike_in in = gk_ike_req_window(&gm->ike, m->hdr.msg_id);
+	if (in == GK_IN_RETRANSMIT) {
+		send_dgrams(gm, gm->ike.last_resp);
 		return;
 	}
-	if (m->hdr.msg_id != gm->ike.msgid_in ||
+	if (in == GK_IN_DROP ||
 	    (m->hdr.exchange != GK_EXCH_INFORMATIONAL && m->hdr.exchange != GK_EXCH_GSA_INBAND_REKEY &&
 	     m->hdr.exchange != GK_EXCH_CREATE_CHILD_SA))
 		return;
@@ -895,16 +891,11 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	gk_pl_notify err = { .type = refused,
 			     .data = refused == GK_N_INVALID_KE_PAYLOAD ? GK_CHUNK(grp, 2) : GK_CHUNK_EMPTY };
 	gk_out_pl pl[1] = { { GK_PL_NOTIFY, false, &err } };
-	gk_sk_keys k = gk_ike_sa_sk(&gm->ike, true);
-	gk_msg_out o = { .hdr = { .spi_i = gm->ike.spi_i, .spi_r = gm->ike.spi_r, .exchange = m->hdr.exchange,
-				  .flags = GK_FLAG_R | (gm->ike.initiator ? GK_FLAG_I : 0), .msg_id = m->hdr.msg_id },
-			 .inner = refused ? pl : nrpl ? rpl : NULL, .ninner = refused ? 1 : nrpl, .protect = true };
 	gk_dgrams d;
-	if (gk_msg_build_dgrams(&o, &k, gm->env.rnd, gm->ike.frag_ok, GK_FRAG_DEFAULT_SIZE, &d) == GK_OK) {
-		gm->ike.msgid_in = m->hdr.msg_id + 1;
-		for (size_t i = 0; i < d.n; i++)
-			send_dgram(gm, d.d[i].data, d.d[i].len);
-		gk_ike_sa_cache_response(&gm->ike, &d);
+	if (gk_ike_req_build(&gm->ike, m->hdr.exchange, true, m->hdr.msg_id, refused ? pl : nrpl ? rpl : NULL,
+			     refused ? 1 : nrpl, gm->env.rnd, &d) == GK_OK) {
+		send_dgrams(gm, &d);
+		gk_ike_req_answered(&gm->ike, m->hdr.msg_id, &d);
 	} else if (made.spi_i) {
 		gk_ike_sa_free(&made); /* the GCKS gets no answer and keeps the old SA */
 	}
@@ -917,7 +908,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 	}
 	if (closed) {
 		gm->state = GM_CLOSED;
-		gm->rtx_at = 0; /* a liveness check in flight has its answer */
+		gk_ike_req_stop(&gm->req); /* a liveness check in flight has its answer */
 		gm->live_wait = 0;
 		if (!gm->retry_at) /* with an attempt planned, this SA was given up already */
 			closed_by_gcks(gm);
@@ -1024,27 +1015,8 @@ out:
 static void gone_free(gm_gone *x)
 {
 	gk_ike_sa_free(&x->sa);
-	gk_dgrams_free(&x->req);
+	gk_ike_req_clear(&x->req);
 	memset(x, 0, sizeof(*x));
-}
-
-static void gone_send(gk_gm *gm, gm_gone *x)
-{
-	for (size_t i = 0; i < x->req.n; i++)
-		send_dgram(gm, x->req.d[i].data, x->req.d[i].len);
-	x->at = now(gm) + x->rtx_ms;
-}
-
-/* Encrypts a message on a replaced SA (our Delete, or our answer to the GCKS's). */
-static gk_status gone_build(gk_gm *gm, gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
-			    const gk_out_pl *pl, size_t n, gk_dgrams *out)
-{
-	gk_sk_keys k = gk_ike_sa_sk(sa, true);
-	gk_msg_out o = { .hdr = { .spi_i = sa->spi_i, .spi_r = sa->spi_r, .exchange = exchange,
-				  .flags = (sa->initiator ? GK_FLAG_I : 0) | (response ? GK_FLAG_R : 0),
-				  .msg_id = msg_id },
-			 .inner = pl, .ninner = n, .protect = true };
-	return gk_msg_build_dgrams(&o, &k, gm->env.rnd, sa->frag_ok, GK_FRAG_DEFAULT_SIZE, out);
 }
 
 /* Keeps a replaced SA (taken over from *sa, which is emptied) until its Delete. RFC 7296 2.18:
@@ -1055,19 +1027,17 @@ static void gone_add(gk_gm *gm, gk_ike_sa *sa, bool we_delete)
 	gone_free(x);
 	x->sa = *sa;
 	memset(sa, 0, sizeof(*sa));
-	x->tries = gm->cfg.retransmit_tries;
 	x->at = now(gm) + GONE_WAIT_MS;
 	if (!we_delete)
 		return;
 	gk_pl_delete d = { .proto = GK_PROTO_IKE };
 	gk_out_pl pl = { GK_PL_DELETE, false, &d };
-	if (gone_build(gm, &x->sa, GK_EXCH_INFORMATIONAL, false, x->sa.msgid_out, &pl, 1, &x->req)) {
+	if (gk_ike_req_build(&x->sa, GK_EXCH_INFORMATIONAL, false, x->sa.msgid_out, &pl, 1, gm->env.rnd, &x->req.d)) {
 		gone_free(x);
 		return;
 	}
-	x->tries = 0;
-	x->rtx_ms = gm->cfg.retransmit_ms;
-	gone_send(gm, x);
+	send_dgrams(gm, &x->req.d);
+	gk_ike_req_start(&x->req, &x->req.d, GK_EXCH_INFORMATIONAL, x->sa.msgid_out, rtx_sched(gm), now(gm));
 }
 
 /* A datagram on a replaced SA: the answer to our Delete, or the GCKS's request on it (its
@@ -1075,15 +1045,16 @@ static void gone_add(gk_gm *gm, gk_ike_sa *sa, bool we_delete)
 static void gone_input(gk_gm *gm, gm_gone *x, gk_msg *m)
 {
 	bool complete, response = m->hdr.flags & GK_FLAG_R;
-	if (!response && m->hdr.msg_id + 1 == x->sa.msgid_in && x->sa.last_resp) {
+	gk_ike_in in = response ? GK_IN_DROP : gk_ike_req_window(&x->sa, m->hdr.msg_id);
+	if (in == GK_IN_RETRANSMIT) {
 		/* our answer to the rekey that replaced it was lost: the same answer again (2.1) */
 		if (gk_ike_sa_open(&x->sa, m, &complete) || !complete)
 			return;
-		for (size_t i = 0; i < x->sa.last_resp->n; i++)
-			send_dgram(gm, x->sa.last_resp->d[i].data, x->sa.last_resp->d[i].len);
+		send_dgrams(gm, x->sa.last_resp);
 		return;
 	}
-	if (response ? (!x->req.n || m->hdr.msg_id != x->sa.msgid_out) : m->hdr.msg_id != x->sa.msgid_in)
+	/* any exchange answers our Delete, the only request made on a replaced SA */
+	if (response ? (!x->req.d.n || m->hdr.msg_id != x->req.msg_id) : in != GK_IN_NEW)
 		return;
 	if (gk_ike_sa_open(&x->sa, m, &complete) || !complete)
 		return;
@@ -1098,13 +1069,13 @@ static void gone_input(gk_gm *gm, gm_gone *x, gk_msg *m)
 	gk_out_pl pl = { GK_PL_NOTIFY, false, &busy };
 	bool info = m->hdr.exchange == GK_EXCH_INFORMATIONAL;
 	gk_dgrams d;
-	if (gone_build(gm, &x->sa, m->hdr.exchange, true, m->hdr.msg_id, info ? NULL : &pl, info ? 0 : 1, &d) == GK_OK) {
-		for (size_t i = 0; i < d.n; i++)
-			send_dgram(gm, d.d[i].data, d.d[i].len);
+	if (gk_ike_req_build(&x->sa, m->hdr.exchange, true, m->hdr.msg_id, info ? NULL : &pl, info ? 0 : 1,
+			     gm->env.rnd, &d) == GK_OK) {
+		send_dgrams(gm, &d);
 		gk_dgrams_free(&d);
 	}
 	x->sa.msgid_in = m->hdr.msg_id + 1;
-	if (deleted && !x->req.n)
+	if (deleted && !x->req.d.n)
 		gone_free(x);
 }
 
@@ -1112,14 +1083,18 @@ static void gone_tick(gk_gm *gm, int64_t t)
 {
 	for (size_t i = 0; i < 2; i++) {
 		gm_gone *x = &gm->gone[i];
-		if (!x->sa.spi_i || t < x->at)
+		if (!x->sa.spi_i)
 			continue;
-		if (++x->tries > gm->cfg.retransmit_tries) {
-			gone_free(x); /* the GCKS drops an undeleted replaced SA by itself */
+		if (!x->req.d.n) {
+			if (t >= x->at)
+				gone_free(x); /* the GCKS did not delete it: it dropped it by itself */
 			continue;
 		}
-		x->rtx_ms *= 2;
-		gone_send(gm, x);
+		gk_ike_req_due due = gk_ike_req_tick(&x->req, t);
+		if (due == GK_REQ_GIVE_UP)
+			gone_free(x); /* the GCKS drops an undeleted replaced SA by itself */
+		else if (due == GK_REQ_RESEND)
+			send_dgrams(gm, &x->req.d);
 	}
 }
 
@@ -1373,7 +1348,7 @@ static void on_probe_resp(gk_gm *gm, const gk_msg *m)
 static void dead(gk_gm *gm)
 {
 	gm->state = GM_CLOSED;
-	gm->rtx_at = 0;
+	gk_ike_req_stop(&gm->req);
 	gm->live_wait = 0;
 	gk_gm_event ev = { .type = GK_GM_DEAD, .why = "no answer to a liveness check" };
 	if (gm->cfg.retry_ms) {
@@ -1417,12 +1392,12 @@ void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
 			on_request(gm, &m);
 		goto out;
 	}
-	if (m.hdr.exchange != gm->req_exchange || m.hdr.msg_id != (m.hdr.exchange == GK_EXCH_IKE_SA_INIT ? 0 : gm->ike.msgid_out))
+	if (!gk_ike_req_answers(&gm->req, m.hdr.exchange, m.hdr.msg_id))
 		goto out;
 	for (size_t i = 0; i < sizeof(responses) / sizeof(responses[0]); i++) {
 		if (responses[i].state != gm->state || responses[i].exchange != m.hdr.exchange)
 			continue;
-		gm->rtx_at = 0;
+		gk_ike_req_stop(&gm->req);
 		if (m.hdr.exchange != GK_EXCH_IKE_SA_INIT)
 			gm->ike.msgid_out++;
 		responses[i].fn(gm, &m);
@@ -1456,17 +1431,15 @@ void gk_gm_tick(gk_gm *gm)
 		send_probe(gm);
 		return;
 	}
-	if (!gm->rtx_at || t < gm->rtx_at)
-		return;
-	if (++gm->rtx_count > gm->cfg.retransmit_tries) {
+	gk_ike_req_due due = gk_ike_req_tick(&gm->req, t);
+	if (due == GK_REQ_RESEND) {
+		send_dgrams(gm, &gm->req.d);
+	} else if (due == GK_REQ_GIVE_UP) {
 		if (gm->state == GM_PROBE_SENT || gm->state == GM_REKEY_SENT)
 			dead(gm);
 		else
 			fail(gm, 0, "no answer from the GCKS");
-		return;
 	}
-	gm->rtx_ms *= 2;
-	transmit(gm);
 }
 
 gk_status gk_gm_rekey_ike(gk_gm *gm)
@@ -1483,7 +1456,7 @@ const gk_ike_sa *gk_gm_ike_sa(const gk_gm *gm)
 
 int64_t gk_gm_next_timeout(const gk_gm *gm)
 {
-	int64_t at = gm->rtx_at;
+	int64_t at = gk_ike_req_next(&gm->req);
 	if (gm->retry_at && (!at || gm->retry_at < at))
 		at = gm->retry_at;
 	if (gm->state == GM_ESTABLISHED && gm->live_wait && (!at || gm->last_rx + gm->live_wait < at))
@@ -1491,8 +1464,11 @@ int64_t gk_gm_next_timeout(const gk_gm *gm)
 	if (gm->state == GM_ESTABLISHED && gm->inband && gm->rekey_at && (!at || gm->rekey_at < at))
 		at = gm->rekey_at;
 	for (size_t i = 0; i < 2; i++)
-		if (gm->gone[i].sa.spi_i && (!at || gm->gone[i].at < at))
-			at = gm->gone[i].at;
+		if (gm->gone[i].sa.spi_i) {
+			int64_t g = gm->gone[i].req.d.n ? gk_ike_req_next(&gm->gone[i].req) : gm->gone[i].at;
+			if (!at || g < at)
+				at = g;
+		}
 	if (keepalive_due(gm) && (!at || gm->last_tx + gm->ka_wait < at))
 		at = gm->last_tx + gm->ka_wait;
 	if (!at)
@@ -1528,7 +1504,7 @@ void gk_gm_free(gk_gm *gm)
 	gk_ike_sa_free(&gm->crossed);
 	gone_free(&gm->gone[0]);
 	gone_free(&gm->gone[1]);
-	gk_dgrams_free(&gm->req);
+	gk_ike_req_clear(&gm->req);
 	OPENSSL_clear_free(gm->gs, sizeof(*gm->gs));
 	free(gm);
 }

@@ -1,0 +1,125 @@
+/* The IKE request engine: our outstanding request and its retransmissions, the peer's Message ID
+ * window (RFC 7296 2.1, 2.2). */
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include "ike_req.h"
+
+gk_status gk_ike_req_build(const gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
+			   const gk_out_pl *pl, size_t n, const gk_rand *rnd, gk_dgrams *out)
+{
+	gk_sk_keys k = gk_ike_sa_sk(sa, true);
+	gk_msg_out o = { .hdr = { .spi_i = sa->spi_i, .spi_r = sa->spi_r, .exchange = exchange,
+				  .flags = (sa->initiator ? GK_FLAG_I : 0) | (response ? GK_FLAG_R : 0),
+				  .msg_id = msg_id },
+			 .inner = pl, .ninner = n, .protect = true };
+	return gk_msg_build_dgrams(&o, &k, rnd, sa->frag_ok, GK_FRAG_DEFAULT_SIZE, out);
+}
+
+void gk_ike_req_start(gk_ike_req *r, gk_dgrams *d, uint8_t exchange, uint32_t msg_id,
+		      gk_ike_req_sched sched, int64_t now_ms)
+{
+	if (d != &r->d) {
+		gk_dgrams_free(&r->d);
+		r->d = *d;
+		memset(d, 0, sizeof(*d));
+	}
+	r->exchange = exchange;
+	r->msg_id = msg_id;
+	r->sched = sched;
+	r->sent = 0;
+	r->pending = true;
+	r->wait_ms = sched.first_ms;
+	r->at = now_ms + r->wait_ms;
+}
+
+gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms)
+{
+	if (!r->at || now_ms < r->at)
+		return GK_REQ_IDLE;
+	if (++r->sent > r->sched.tries) {
+		r->at = 0;
+		r->pending = false;
+		return GK_REQ_GIVE_UP;
+	}
+	r->wait_ms *= 2;
+	r->at = now_ms + r->wait_ms;
+	return GK_REQ_RESEND;
+}
+
+bool gk_ike_req_answers(const gk_ike_req *r, uint8_t exchange, uint32_t msg_id)
+{
+	return r->pending && r->exchange == exchange && r->msg_id == msg_id;
+}
+
+void gk_ike_req_stop(gk_ike_req *r)
+{
+	r->at = 0;
+	r->pending = false;
+}
+
+void gk_ike_req_clear(gk_ike_req *r)
+{
+	gk_dgrams_free(&r->d);
+	memset(r, 0, sizeof(*r));
+}
+
+int64_t gk_ike_req_next(const gk_ike_req *r)
+{
+	return r->at;
+}
+
+gk_ike_in gk_ike_req_window(const gk_ike_sa *sa, uint32_t msg_id)
+{
+	if (msg_id + 1 == sa->msgid_in && sa->last_resp)
+		return GK_IN_RETRANSMIT;
+	return msg_id == sa->msgid_in ? GK_IN_NEW : GK_IN_DROP;
+}
+
+void gk_ike_req_answered(gk_ike_sa *sa, uint32_t msg_id, gk_dgrams *resp)
+{
+	sa->msgid_in = msg_id + 1;
+	gk_ike_sa_cache_response(sa, resp);
+}
+
+static void dgram_hash(gk_chunk d, uint8_t out[16])
+{
+	uint8_t md[32];
+	unsigned int len = sizeof(md);
+	EVP_Digest(d.ptr, d.len, md, &len, EVP_sha256(), NULL);
+	memcpy(out, md, 16);
+}
+
+void gk_ike_resend_note(gk_ike_resend *c, uint32_t msg_id, gk_chunk d)
+{
+	if (c->msg_id != msg_id || !c->n) {
+		c->n = 0;
+		c->msg_id = msg_id;
+	}
+	if (c->n < 4)
+		dgram_hash(d, c->hash[c->n++]);
+}
+
+gk_ike_copy gk_ike_resend_copy(const gk_ike_resend *c, const gk_ike_sa *sa, gk_chunk d)
+{
+	uint8_t h[16];
+	if (c->msg_id + 1 != sa->msgid_in)
+		return GK_COPY_UNKNOWN;
+	dgram_hash(d, h);
+	for (size_t i = 0; i < c->n; i++)
+		if (!CRYPTO_memcmp(h, c->hash[i], 16))
+			return GK_COPY_SAME;
+	return GK_COPY_OTHER;
+}
+
+bool gk_ike_resend_allowed(gk_ike_resend *c, int64_t now_ms, unsigned max, unsigned window_ms)
+{
+	if (now_ms - c->window_ms >= window_ms) {
+		c->window_ms = now_ms;
+		c->sent = 0;
+	}
+	if (c->sent >= max)
+		return false;
+	c->sent++;
+	return true;
+}
