@@ -264,9 +264,9 @@ gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, ui
 
 /* ---- decoding ---- */
 
-#define FAIL(msg) do { *why = (msg); return GK_E_MALFORMED; } while (0)
+#define FAIL(msg) do { gk_seterr(err, errlen, msg); return GK_E_MALFORMED; } while (0)
 
-static gk_status decode_gw(const gk_gsa_policy *p, gk_group_state *gs, const char **why)
+static gk_status decode_gw(const gk_gsa_policy *p, gk_group_state *gs, char *err, size_t errlen)
 {
 	if (gs->has_gw)
 		FAIL("more than one GW policy");
@@ -292,7 +292,7 @@ static gk_status decode_gw(const gk_gsa_policy *p, gk_group_state *gs, const cha
 }
 
 static gk_status decode_transforms(const gk_gsa_policy *p, gk_gsa_context ctx, gk_group_sa *sa,
-				   const char **why)
+				   char *err, size_t errlen)
 {
 	unsigned cnt[16] = { 0 };
 	for (size_t i = 0; i < p->transforms.n; i++) {
@@ -370,7 +370,7 @@ static gk_status decode_transforms(const gk_gsa_policy *p, gk_gsa_context ctx, g
 	return GK_OK;
 }
 
-static gk_status decode_attrs(const gk_gsa_policy *p, gk_group_sa *sa, const char **why)
+static gk_status decode_attrs(const gk_gsa_policy *p, gk_group_sa *sa, char *err, size_t errlen)
 {
 	bool life = false, imid = false;
 	for (size_t i = 0; i < p->attrs.n; i++) {
@@ -402,7 +402,7 @@ static gk_status decode_attrs(const gk_gsa_policy *p, gk_group_sa *sa, const cha
 }
 
 static gk_status decode_policy(const gk_gsa_policy *p, gk_gsa_context ctx, gk_group_state *gs,
-			       const char **why)
+			       char *err, size_t errlen)
 {
 	if (p->proto != GK_PROTO_ESP && p->proto != GK_PROTO_AH && p->proto != GK_PROTO_GIKE_UPDATE)
 		FAIL("unknown protocol in GSA policy");
@@ -424,9 +424,9 @@ static gk_status decode_policy(const gk_gsa_policy *p, gk_gsa_context ctx, gk_gr
 	memcpy(sa->spi, p->spi.ptr, want);
 	if (gk_ts_spec_from_ts(&p->src, &sa->src) || gk_ts_spec_from_ts(&p->dst, &sa->dst))
 		FAIL("bad traffic selector in GSA policy");
-	gk_status st = decode_transforms(p, ctx, sa, why);
+	gk_status st = decode_transforms(p, ctx, sa, err, errlen);
 	if (!st)
-		st = decode_attrs(p, sa, why);
+		st = decode_attrs(p, sa, err, errlen);
 	if (!st)
 		gs->nsas++;
 	return st;
@@ -442,7 +442,7 @@ static gk_group_sa *find_sa(gk_group_state *gs, const gk_key_bag *b)
 }
 
 static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kwk, gk_group_state *gs,
-				  bool *have, const char **why)
+				  bool *have, char *err, size_t errlen)
 {
 	gk_group_sa *sa = find_sa(gs, b);
 	if (!sa)
@@ -474,10 +474,11 @@ static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kw
 	gk_status st = gk_wrapped_key_open(kwa, kwk, key->value, &key_id, &kwk_id, &w);
 	size_t need = gk_group_keymat_len(sa->proto, sa->encr, sa->encr_key_bits, sa->integ, sa->kwa);
 	if (st == GK_OK && (w.len != need || need == 0 || need > GK_KEYMAT_MAX)) {
-		*why = "keying material size does not match the SA's transforms";
+		gk_seterr(err, errlen, "keying material size does not match the SA's transforms");
 		st = GK_E_MALFORMED;
 	} else if (st) {
-		*why = st == GK_E_INTEGRITY ? "SA_KEY does not unwrap under the key wrap key" : "SA_KEY unwrap failed";
+		gk_seterr(err, errlen, "%s",
+			  st == GK_E_INTEGRITY ? "SA_KEY does not unwrap under the key wrap key" : "SA_KEY unwrap failed");
 	} else {
 		memcpy(sa->keymat, w.data, w.len);
 		sa->keymat_len = w.len;
@@ -488,7 +489,7 @@ static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kw
 }
 
 static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_group_state *gs,
-				   bool *seen, const char **why)
+				   bool *seen, char *err, size_t errlen)
 {
 	if (*seen)
 		FAIL("more than one member key bag");
@@ -521,39 +522,36 @@ static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_g
 }
 
 gk_status gk_group_state_decode(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa_context ctx,
-				uint16_t kwa, gk_chunk kwk, gk_group_state *out, const char **why)
+				uint16_t kwa, gk_chunk kwk, gk_group_state *out, char *err, size_t errlen)
 {
-	const char *dummy;
 	bool have[GK_GROUP_MAX_SAS] = { 0 }, member_seen = false;
 	gk_status st = GK_OK;
-	if (!why)
-		why = &dummy;
-	*why = NULL;
+	gk_seterr(err, errlen, "%s", ""); /* a stale reason does not survive a success */
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < gsa->policies.n && !st; i++) {
 		const gk_gsa_policy *p = &gsa->policies.items[i];
-		st = p->proto == 0 ? decode_gw(p, out, why) : decode_policy(p, ctx, out, why);
+		st = p->proto == 0 ? decode_gw(p, out, err, errlen) : decode_policy(p, ctx, out, err, errlen);
 	}
 	if (!st && out->nsas == 0) {
-		*why = "GSA payload without any SA policy";
+		gk_seterr(err, errlen, "GSA payload without any SA policy");
 		st = GK_E_MALFORMED;
 	}
 	for (size_t i = 0; i < kd->bags.n && !st; i++) {
 		const gk_key_bag *b = &kd->bags.items[i];
-		st = b->proto == 0 ? decode_member_bag(b, ctx, out, &member_seen, why)
-				   : decode_group_bag(b, kwa, kwk, out, have, why);
+		st = b->proto == 0 ? decode_member_bag(b, ctx, out, &member_seen, err, errlen)
+				   : decode_group_bag(b, kwa, kwk, out, have, err, errlen);
 	}
 	for (size_t i = 0; i < out->nsas && !st; i++) {
 		const gk_group_sa *sa = &out->sas[i];
 		if (!have[i]) {
-			*why = "an SA in the GSA payload has no keys in the KD payload";
+			gk_seterr(err, errlen, "an SA in the GSA payload has no keys in the KD payload");
 			st = GK_E_MALFORMED;
 		} else if (ctx == GK_GSA_REGISTRATION && sa->gcauth == GK_GCAUTH_DIGITAL_SIGNATURE &&
 			   !out->auth_key_len) {
-			*why = "Digital Signature rekey authentication without AUTH_KEY";
+			gk_seterr(err, errlen, "Digital Signature rekey authentication without AUTH_KEY");
 			st = GK_E_MALFORMED;
 		} else if (sa->gcauth == GK_GCAUTH_IMPLICIT && out->auth_key_len) {
-			*why = "AUTH_KEY sent with implicit rekey authentication";
+			gk_seterr(err, errlen, "AUTH_KEY sent with implicit rekey authentication");
 			st = GK_E_MALFORMED;
 		}
 	}

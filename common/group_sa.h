@@ -71,9 +71,9 @@ gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, ui
 
 /* Decodes and verifies GSA and KD: every SA has exactly its keys (sizes matching the transforms),
  * transforms are valid for the protocol (RFC 9838 4.4.2.1), attributes are well-formed.
- * On failure *why names the problem (static text). */
+ * On failure err (GK_ERR_MAX octets are enough) names the problem; on success it is emptied. */
 gk_status gk_group_state_decode(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa_context ctx,
-				uint16_t kwa, gk_chunk kwk, gk_group_state *out, const char **why);
+				uint16_t kwa, gk_chunk kwk, gk_group_state *out, char *err, size_t errlen);
 
 void gk_group_state_wipe(gk_group_state *gs);
 

@@ -716,26 +716,23 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 		return;
 	}
 	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
-	const char *why = "no GSA and KD payloads";
+	char why[GK_ERR_MAX] = "no GSA and KD payloads";
 	gk_status st = GK_E_MALFORMED;
 	if (gsa && kd)
 		st = gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REGISTRATION,
 					   gm->ike.suite.kwa, GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len),
-					   gm->gs, &why);
-	char bad[256];
-	if (!st && gk_gm_state_check(gm->gs, GK_GSA_REGISTRATION, gm->cfg.allow, gm->cfg.nallow, bad, sizeof(bad))) {
+					   gm->gs, why, sizeof(why));
+	if (!st && gk_gm_state_check(gm->gs, GK_GSA_REGISTRATION, gm->cfg.allow, gm->cfg.nallow, why, sizeof(why))) {
 		/* nothing of it is reported, so nothing is installed */
-		gk_warn("registration to the group refused: %s", bad);
-		why = bad;
+		gk_warn("registration to the group refused: %s", why);
 		st = GK_E_UNSUPPORTED;
 	}
 	bool fatal = false;
-	if (!st && gk_gm_sender_ids_check(gm->gs, gm->cfg.sender, bad, sizeof(bad))) {
+	if (!st && gk_gm_sender_ids_check(gm->gs, gm->cfg.sender, why, sizeof(why))) {
 		/* RFC 9838 2.5.2, 2.4.1.4: a fatal error of this registration, not a policy to leave over:
 		 * nothing of it is reported (nothing installed) and the group is registered again
 		 * (the retry that follows a refusal) */
-		gk_warn("registration to the group failed: %s", bad);
-		why = bad;
+		gk_warn("registration to the group failed: %s", why);
 		st = GK_E_MALFORMED;
 		fatal = true;
 	}
@@ -822,11 +819,11 @@ static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 		}
 	}
 	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
-	const char *why = NULL;
+	char why[GK_ERR_MAX];
 	memset(gm->gs, 0, sizeof(*gm->gs));
 	if (gsa && kd &&
 	    gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
-				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, &why)) {
+				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, why, sizeof(why))) {
 		gk_warn("GSA_INBAND_REKEY refused: %s", why);
 		gk_group_state_wipe(gm->gs);
 		return GK_N_INVALID_SYNTAX;

@@ -557,10 +557,10 @@ static gk_status rekey_input(gk_gm_groups *m, mgroup *g, const kek_view *v, cons
 	}
 	gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
 	const gk_payload *gsa = gk_msg_find(&msg, GK_PL_GSA), *kd = gk_msg_find(&msg, GK_PL_KD);
-	const char *why = NULL;
+	char why[GK_ERR_MAX] = "out of memory";
 	if (!gs || (gsa && kd && gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, kwa,
-						       k.wrap, gs, &why))) {
-		ev_note(m, g, "rekey_rejected", "reason", why ? why : "out of memory", 0);
+						       k.wrap, gs, why, sizeof(why)))) {
+		ev_note(m, g, "rekey_rejected", "reason", why, 0);
 		OPENSSL_clear_free(gs, sizeof(*gs));
 		goto out;
 	}

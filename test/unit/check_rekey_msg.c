@@ -316,25 +316,25 @@ START_TEST(kd_key_of_wrong_length_refused)
 					       &kd_l), GK_OK);
 	ck_assert_int_eq(gk_group_state_encode(s, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32), &a, &gsa_s,
 					       &kd_s), GK_OK);
-	const char *why = NULL;
+	char why[GK_ERR_MAX] = "";
 	/* as sent: taken */
 	ck_assert_int_eq(gk_group_state_decode(&gsa_l, &kd_l, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32),
-					       out, &why), GK_OK);
+					       out, why, sizeof(why)), GK_OK);
 	ck_assert_uint_eq(out->sas[0].keymat_len, l->sas[0].keymat_len);
 	gk_group_state_wipe(out);
 	/* AES-256 announced, keys for AES-128 wrapped */
-	why = NULL;
+	why[0] = '\0';
 	memset(out, 0, sizeof(*out));
 	ck_assert_int_eq(gk_group_state_decode(&gsa_l, &kd_s, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32),
-					       out, &why), GK_E_MALFORMED);
+					       out, why, sizeof(why)), GK_E_MALFORMED);
 	ck_assert_str_eq(why, "keying material size does not match the SA's transforms");
 	ck_assert_uint_eq(out->sas[0].keymat_len, 0);
 	gk_group_state_wipe(out);
 	/* AES-128 announced, keys for AES-256 wrapped */
-	why = NULL;
+	why[0] = '\0';
 	memset(out, 0, sizeof(*out));
 	ck_assert_int_eq(gk_group_state_decode(&gsa_s, &kd_l, GK_GSA_REKEY, GK_KWA_KW_5649_256, GK_CHUNK(kwk, 32),
-					       out, &why), GK_E_MALFORMED);
+					       out, why, sizeof(why)), GK_E_MALFORMED);
 	ck_assert_str_eq(why, "keying material size does not match the SA's transforms");
 	ck_assert_uint_eq(out->sas[0].keymat_len, 0);
 	gk_group_state_wipe(out);
