@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # functions run indirectly (traps, check)
-# Interop with a real IKEv2 stack (issue 4): strongSwan's charon (Debian charon-systemd +
+# Interop with a real IKEv2 stack: strongSwan's charon (Debian charon-systemd +
 # strongswan-swanctl) initiates a childless IKE SA (RFC 6023) to gcksd, once with a pre-shared
 # key and once with X.509 certificates, and the result is read from swanctl --list-sas. Then
 # one PSK IKE SA per IKE proposal of PROPOSALS below (AES-GCM, AES-CBC + HMAC-SHA2,
@@ -19,6 +19,7 @@
 # the source tree. Knobs for trying variants by hand: SS_FRAGMENTATION, SS_CERT_KEY, SS_PROPOSAL
 # below; GK_KEEP_WORK=1 keeps the temporary directory with both daemons' logs.
 set -euo pipefail
+. "$(dirname "$0")/tap.sh"
 
 # strongSwan's IKE fragmentation (RFC 7383) on the connections: yes, no, accept or force.
 SS_FRAGMENTATION=${SS_FRAGMENTATION:-yes}
@@ -45,14 +46,8 @@ GCKS_ID=gcks.example
 PSK_ID=strongswan-psk.example
 CERT_ID=strongswan-cert.example
 
-skip() {
-	echo "SKIP: $*"
-	if [ -n "${GK_REQUIRE_INTEROP:-}" ] || [ "${GK_REQUIRE_ALL:-0}" = 1 ]; then
-		echo "not ok - GK_REQUIRE_ALL (or GK_REQUIRE_INTEROP) is set: this test must run here"
-		exit 99
-	fi
-	exit 77
-}
+# GK_REQUIRE_INTEROP forces this test alone: tap.sh's skip is then a failure, as with GK_REQUIRE_ALL.
+[ -z "${GK_REQUIRE_INTEROP:-}" ] || GK_REQUIRE_ALL=1
 
 build=${GK_BUILDDIR:-$PWD}
 gcksd=$build/gcks/gcksd
@@ -68,6 +63,7 @@ done
 getent passwd gikev2 >/dev/null || skip "no user gikev2 for gcksd to drop privileges to (tools/deps creates it)"
 
 work=$(mktemp -d /tmp/gikev2-strongswan.XXXXXX)
+W=$work # tap.sh's check keeps a command's output there
 ns_gcks=gk-gcks-$$
 ns_ss=gk-ss-$$
 veth_g=gkg$$
@@ -75,7 +71,7 @@ veth_s=gks$$
 gcksd_pid=
 charon_pid=
 dumpcap_pid=
-failed=0
+fails=0
 started=$SECONDS
 
 logs() {
@@ -96,7 +92,7 @@ stop() { # pid: SIGTERM, up to 5 s, then SIGKILL; returns the exit status
 cleanup() {
 	local rc=$?
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
-		[ "$failed" = 1 ] || echo "not ok - stopped at an unexpected error (exit status $rc)"
+		[ "$fails" -gt 0 ] || echo "not ok - stopped at an unexpected error (exit status $rc)"
 		logs | sed 's/^/# /'
 	fi
 	[ -z "$charon_pid" ] || stop "$charon_pid" || true
@@ -111,20 +107,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; failed=1; }
-check() { # description command...: output shown (as comments) only on failure
-	local what=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		ok "$what"
-	else
-		notok "$what"
-		[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/# /'
-	fi
-}
-fatal() { notok "$*"; exit 1; }
-trap 'echo "not ok - line $LINENO failed: $BASH_COMMAND"; failed=1' ERR
+fatal() { not_ok "$*"; exit 1; }
+trap 'not_ok "line $LINENO failed: $BASH_COMMAND"' ERR
 
 # ---- network: two namespaces joined by a veth pair ----
 ip netns add "$ns_gcks"
@@ -377,7 +361,7 @@ try() { # conn auth-description
 	if swan --initiate --ike "$conn" --timeout 20 >"$ss/$conn.initiate" 2>&1; then
 		ok "$2: swanctl --initiate --ike $conn succeeded"
 	else
-		notok "$2: swanctl --initiate --ike $conn failed"
+		not_ok "$2: swanctl --initiate --ike $conn failed"
 		sed 's/^/# /' "$ss/$conn.initiate"
 	fi
 	swan --list-sas --ike "$conn" 2>&1 | sed 's/^/# /'
@@ -452,7 +436,7 @@ for i in "${!PROPOSALS[@]}"; do
 	if swan --initiate --ike "$conn" --timeout 20 >"$ss/$conn.initiate" 2>&1; then
 		ok "$offer: swanctl --initiate --ike $conn succeeded"
 	else
-		notok "$offer: swanctl --initiate --ike $conn failed"
+		not_ok "$offer: swanctl --initiate --ike $conn failed"
 		sed 's/^/# /' "$ss/$conn.initiate"
 	fi
 	check "$offer: swanctl --list-sas shows $conn ESTABLISHED with remote '$GCKS_ID'" established "$conn" "$GCKS_ID"
@@ -499,8 +483,8 @@ gcksd_pid=
 if [ "$gcksd_rc" = 0 ]; then
 	ok "gcksd stops cleanly on SIGTERM (exit status 0)"
 else
-	notok "gcksd stops cleanly on SIGTERM (exit status $gcksd_rc)"
+	not_ok "gcksd stops cleanly on SIGTERM (exit status $gcksd_rc)"
 	tail -n 40 "$work/gcks/gcksd.log" | sed 's/^/# /'
 fi
 echo "# $((SECONDS - started)) s"
-exit "$failed"
+[ "$fails" -eq 0 ] || exit 1
