@@ -136,7 +136,7 @@ static bool answer_ok(const char *a)
 	return strstr(a, "\"ok\":true") != NULL;
 }
 
-/* The string value of "key" in a one-line answer of gcksd's own JSON writer (common/json.c
+/* The string value of "key" in a one-line answer of gcksd's own JSON writer (common/base/json.c
  * escapes only these), malloc'd; NULL when absent. */
 static char *answer_str(const char *a, const char *key)
 {

@@ -1,4 +1,4 @@
-/* Unit tests of key exchange (common/dh.c): published known-answer vectors, agreement of fresh
+/* Unit tests of key exchange (common/crypto/dh.c): published known-answer vectors, agreement of fresh
  * key pairs in every group, and the RFC 6989 checks on peer values. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* The member's decoder of GSA and KD payloads (common/group_sa.c gk_group_state_decode) refuses
+/* The member's decoder of GSA and KD payloads (common/ike/group_sa.c gk_group_state_decode) refuses
  * what RFC 9838 4.4.2.1, 4.4.2.1.1, 2.7, 4.5.2.1, 4.5.3.2 and 4.5.3.3 forbid. Each test encodes a
  * valid group state as the GCKS would, breaks exactly one thing in the payloads, and asserts the
  * precise refusal: GK_E_MALFORMED, the reason text, and an output left all zero (nothing of a

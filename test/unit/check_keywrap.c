@@ -1,4 +1,4 @@
-/* Unit tests of key wrapping (common/keywrap.c): RFC 5649 vectors, round trips under every
+/* Unit tests of key wrapping (common/crypto/keywrap.c): RFC 5649 vectors, round trips under every
  * KWA, integrity failures, and the RFC 9838 4.5.4 Wrapped Key format. */
 #include <stdlib.h>
 #include <string.h>

@@ -3079,7 +3079,7 @@ END_TEST
 
 /* A NAT-keepalive that reaches the GCKS core (on 500 or 848, where no marker is stripped) is one
  * octet that is no IKE header: dropped, no IKE SA, nothing answered. On 4500 the transport
- * drops it before the core (common/udp.c). */
+ * drops it before the core (common/base/udp.c). */
 START_TEST(gcks_ignores_keepalive)
 {
 	single_member_policy("fqdn:m1.example");
