@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The registration benchmark behind `make bench` (issue 4, "Performance").
+# The registration benchmark behind `make bench`("Performance").
 # Generates a group policy listing BENCH_MEMBERS members (PSK, one PSK file for all), loads it
 # with gcksctl, starts gcksd on 127.0.0.1, and lets test/bench/bench_register register every
 # member once, BENCH_CONCURRENCY at a time, from one libuv process. It prints registrations/s

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration test (issue 4): malformed, truncated and replayed GSA_AUTH messages do not crash
+# Integration test: malformed, truncated and replayed GSA_AUTH messages do not crash
 # gcksd and do not change its database.
 #
 # A UDP relay (python3) between gmd and gcksd records a real exchange. From another UDP socket

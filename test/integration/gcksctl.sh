@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Integration test of gcksctl and the control socket (issue 5), through the real programs:
+# Integration test of gcksctl and the control socket, through the real programs:
 #   - every example policy (policies/*.yaml) passes `policy check`, loads, and round-trips:
 #     export -> load changes nothing (gcksctl says "unchanged", the sqlite3 dump is identical)
 #     and export -> load -> export gives the same text; an export file is mode 0600;
-#   - a table of bad policy files, one per validation rule of the issue plus one with several
+#   - a table of bad policy files, one per validation rule plus one with several
 #     errors and one with more errors than are kept: the exact FILE:LINE:COLUMN: field: message
 #     lines on stderr, exit code 2 from `policy check` and `policy load`, the database unchanged;
 #   - exit codes (1 usage, 3 daemon not reachable), one stderr line per problem;

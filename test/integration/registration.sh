@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration test of registration (issue 4): the real gcksctl, gcksd and gmd as processes on
+# Integration test of registration: the real gcksctl, gcksd and gmd as processes on
 # loopback. A test policy (written here, not taken from policies/) with PSK members, then one
 # with certificate members (CA, GCKS and member certificates made with the openssl CLI):
 #   - two receivers and one sender register to one group and get the same SAs and keys; the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration test of group rekeying (issue 6), with real multicast between network namespaces.
+# Integration test of group rekeying, with real multicast between network namespaces.
 # The test makes its own namespaces: a switch (a bridge), the GCKS (10.97.0.1), three members
 # (10.97.0.11-13) and a spy (10.97.0.99) that captures the GSA_REKEY datagrams and injects
 # forged ones; each hangs on the bridge by a veth pair, with 224.0.0.0/4 routed to it. One gcksd,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration test of the kernel SA sink (issue 7): gmd --sa-backend xfrm installs the group SAs
+# Integration test of the kernel SA sink: gmd --sa-backend xfrm installs the group SAs
 # it registers for into the Linux kernel (XFRM) and removes them again.
 #
 # Network namespaces made here, all on one bridge (br0 in the namespace gk-br-$$):
@@ -82,16 +82,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-check() { # DESC COMMAND...: the command's output as diagnostics on failure
-	local desc=$1
-	shift
-	if "$@" >"$W/check.out" 2>&1; then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		sed 's/^/# /' "$W/check.out"
-	fi
-}
 fatal() { echo "not ok - $*"; exit 1; }
 # wait_for SECONDS COMMAND...: until the command succeeds
 wait_for() {
