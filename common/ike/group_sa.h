@@ -47,6 +47,28 @@ typedef struct gk_group_sa {
 	size_t keymat_len;
 } gk_group_sa;
 
+/* Key hierarchies (RFC 9838 3.3, 4.5.3.1, Appendix A). Key ID 0 names an SA's keying material,
+ * KWK ID 0 the default key wrap key GSK_w (RFC 9838 4.5.4). */
+#define GK_KEY_ID_SA 0
+#define GK_KWK_ID_DEFAULT 0
+#define GK_KH_KEY_MAX 32         /* largest key of a Key Wrap Algorithm: KW_5649_256 */
+#define GK_KH_MAX_WRAPPED 1024   /* WRAP_KEY plus extra SA_KEY attributes in one message */
+
+/* An intermediate key of a hierarchy: what a WRAP_KEY carries once unwrapped. */
+typedef struct gk_kh_key {
+	uint32_t id;             /* never 0 */
+	uint8_t key[GK_KH_KEY_MAX];
+	size_t len;
+} gk_kh_key;
+
+/* A wrapped key as it travels in an SA_KEY or WRAP_KEY attribute: the IDs and the whole
+ * attribute value (Key ID | KWK ID | Encrypted Key). value points into memory owned by the
+ * message arena it was decoded from or is encoded into. */
+typedef struct gk_kh_wrapped {
+	uint32_t key_id, kwk_id;
+	gk_chunk value;
+} gk_kh_wrapped;
+
 typedef struct gk_group_state {
 	gk_group_sa sas[GK_GROUP_MAX_SAS];
 	size_t nsas;
@@ -57,6 +79,13 @@ typedef struct gk_group_state {
 	size_t nsender_ids;
 	uint8_t auth_key[1024];  /* AUTH_KEY: DER SubjectPublicKeyInfo */
 	size_t auth_key_len;
+	/* Key hierarchy: the member key bag's WRAP_KEY attributes, and the Rekey SA's SA_KEYs
+	 * wrapped under intermediate keys (KWK ID != 0; same keying material under each). The
+	 * arrays and values live in a message arena. */
+	const gk_kh_wrapped *wrap_keys;
+	size_t nwrap_keys;
+	const gk_kh_wrapped *kh_sa_keys;
+	size_t nkh_sa_keys;
 } gk_group_state;
 
 typedef enum gk_gsa_context {
