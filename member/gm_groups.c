@@ -1,3 +1,4 @@
+#define GK_LOG_SUBSYS GK_SUB_REKEY /* log.h */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>

@@ -86,12 +86,12 @@ static void usage(FILE *f)
 {
 	fputs("usage: gmd --gcks HOST[:PORT] --id ID --group GROUP-ID [--group GROUP-ID]...\n"
 	      "           (--psk-file FILE | --cert FILE --key FILE [--ca FILE] | --key FILE --gcks-pubkey FILE)\n"
-	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
+	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level [SUBSYS=]LEVEL[,...]]\n"
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
-	      "           [--ike-lifetime SECONDS]\n"
+	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal]\n"
 	      "       gmd --help | --version\n"
 	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
@@ -611,6 +611,7 @@ int main(int argc, char **argv)
 		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
 		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
 		{ "ike-lifetime", required_argument, NULL, 'X' },
+		{ "log-target", required_argument, NULL, 0x100 },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'v' }, { 0 },
 	};
 	gmd d;
@@ -619,7 +620,8 @@ int main(int argc, char **argv)
 	const char *gcks = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL, *gpub = NULL;
 	const char *local = NULL, *user = GK_GMD_USER;
 	char why[GK_ERR_MAX] = "";
-	int level = GK_LOG_INFO, c, rc = 1;
+	int c, rc = 1;
+	const char *log_levels = NULL, *log_target = NULL; /* gk_log_configure */
 	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
 	unsigned ike_lifetime_s = IKE_LIFETIME_S;
 	unsigned keepalive_s = d.cfg.keepalive_ms / 1000;
@@ -658,12 +660,8 @@ int main(int argc, char **argv)
 		case 'N': no_nat_t = true; break;
 		case 'j': d.json = true; break;
 		case 'l': local = optarg; break;
-		case 'L':
-			if ((level = gk_log_level_parse(optarg)) < 0) {
-				fprintf(stderr, "gmd: --log-level: use error, warn, info or debug\n");
-				return 1;
-			}
-			break;
+		case 'L': log_levels = optarg; break;
+		case 0x100: log_target = optarg; break;
 		case 'E':
 			if (parse_encr_list(optarg, &d.cfg))
 				return 1;
@@ -736,7 +734,10 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 1;
 		}
 	}
-	gk_log_init("gmd", (gk_log_level)level);
+	if (gk_log_configure("gmd", GK_SUBS_GMD, log_levels, log_target, false, why, sizeof(why))) {
+		fprintf(stderr, "gmd: %s\n", why);
+		return 1;
+	}
 	/* before any key is read: keys must not land in core files */
 	if (gk_priv_nondumpable()) {
 		fprintf(stderr, "gmd: cannot make the process non-dumpable: %s\n", strerror(errno));
