@@ -172,13 +172,13 @@ static void mcast_cb(void *ctx, const struct sockaddr *dst, uint16_t sport, uint
 		return;
 	if (!u && sport && !warned[dst->sa_family == AF_INET6]) {
 		warned[dst->sa_family == AF_INET6] = true;
-		gk_warn("GSA_REKEY to %s leaves from another port than %u, the one its Rekey SA's source selector "
+		gk_logs(GK_SUB_NET, GK_LOG_WARN, "GSA_REKEY to %s leaves from another port than %u, the one its Rekey SA's source selector "
 			"names: gcksd does not listen on UDP %u for IPv%c (RFC 9838 4.4.2)", gk_addr_text(dst, at, sizeof(at)),
 			sport, sport, dst->sa_family == AF_INET6 ? '6' : '4');
 	}
 	mcast_opts(fd, dst->sa_family, ttl, idx);
 	if (sendto(fd, data, len, 0, dst, gk_addr_len(dst)) < 0)
-		gk_warn("GSA_REKEY to %s: %s", gk_addr_text(dst, at, sizeof(at)), strerror(errno));
+		gk_logs(GK_SUB_NET, GK_LOG_WARN, "GSA_REKEY to %s: %s", gk_addr_text(dst, at, sizeof(at)), strerror(errno));
 }
 
 /* The address GSA_REKEY to dst leaves from: the listening socket's own address when it is
