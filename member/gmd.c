@@ -290,7 +290,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 	const char *group = gi < d->cfg.ngroups ? gk_ident_text(&d->cfg.groups[gi], gt) : "?";
 	switch (ev->type) {
 	case GK_GM_REGISTERED:
-		gk_info("registered to %s (%zu SAs)", group, ev->state->nsas);
+		gk_logs(GK_SUB_REG, GK_LOG_INFO, "registered to %s (%zu SAs)", group, ev->state->nsas);
 		if (d->json && d->once)
 			gk_gm_json_group(&d->j, &d->cfg.groups[gi], ev->state, d->cfg.sender, ev->transport_mode);
 		if (d->json && !d->once) {
@@ -316,7 +316,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_gm_groups_inband(d->groups, ev);
 		break;
 	case GK_GM_REFUSED:
-		gk_err("registration to %s refused: %s%s%s", group,
+		gk_logs(GK_SUB_REG, GK_LOG_ERROR, "registration to %s refused: %s%s%s", group,
 		       ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
 		       ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
 		if (d->json && d->once) {
@@ -336,7 +336,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		d->exit_code = 2;
 		break;
 	case GK_GM_FAILED:
-		gk_err("registration failed: %s%s%s", ev->why ? ev->why : "",
+		gk_logs(GK_SUB_REG, GK_LOG_ERROR, "registration failed: %s%s%s", ev->why ? ev->why : "",
 		       ev->notify ? ": " : "", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "");
 		if (d->json && d->once && d->exit_code == 0) {
 			gk_json_obj(&d->j);
@@ -370,7 +370,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		 * after a re-registration on a new SA excludes nothing */
 		if (gi >= GK_GM_MAX_GROUPS || d->holder[gi] != r)
 			break;
-		gk_warn("%s: %s: excluded, registering again", group, ev->why);
+		gk_logs(GK_SUB_REG, GK_LOG_WARN, "%s: %s: excluded, registering again", group, ev->why);
 		if (d->groups)
 			gk_gm_groups_excluded(d->groups, gi, ev->why);
 		break;

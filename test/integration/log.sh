@@ -198,8 +198,22 @@ check "... the eviction line, with the address of the IKE SA m3 still holds" \
 	wait_for 5 bash -c 'grep -qE "gcksd notice \[rekey\]: keyid:m3 evicted from keyid:log-mc; every member was excluded .* \(the member at 127\.0\.0\.1:$2\)$" "$1"' _ "$W/gcksd.log" "$m3port"
 check "... the exclusion of every member" \
 	wait_for 5 bash -c 'grep -qE "gcksd notice \[rekey\]: group keyid:log-mc excluded every member \(eviction\): GSA_REKEY message [0-9]+, 2 SAs deleted: ok$" "$1"' _ "$W/gcksd.log"
+# gmd's side: one line per registration result, rekey applied, exclusion, re-registration
+gline() { grep -qxF -- "$2" <(sed -E 's/^[^ ]+ gmd //' "$1"); }
+check "gmd: the registration result" gline "$W/gmd-m2.log" "info [reg]: registered to keyid:log-in (1 SAs)"
+check "gmd: the inband rekey applied, with its Message ID" \
+	gline "$W/gmd-m2.log" "info [rekey]: group keyid:log-in: inband_rekey: message_id 0"
+check "gmd: the exclusion (its IKE SA closed after the eviction)" \
+	wait_for 10 gline "$W/gmd-m2.log" "warning [reg]: keyid:log-in: the GCKS closed the IKE SA that carried its rekeys: excluded, registering again"
+check "gmd: registering again" \
+	wait_for 10 gline "$W/gmd-m2.log" "info [rekey]: group keyid:log-in: reregistering: the GCKS closed the IKE SA that carried its rekeys"
 kill "$m2pid" 2>/dev/null || true
 wait "$m2pid" 2>/dev/null || true
+rc=0
+"$GMD" --gcks 127.0.0.1:1 --id keyid:m2 --psk-file "$W/keys/m2.psk" --group keyid:log-in --once \
+	--log-level kernel=debug,ctl=info >"$W/gmdbad.out" 2>&1 || rc=$?
+check "gmd --log-level: gcksd's ctl is not one of gmd's subsystems (exit 1, which are)" \
+	test "$rc:$(cat "$W/gmdbad.out")" = "1:gmd: --log-level ctl: not a subsystem (all, daemon, net, ike, reg, rekey, kernel)"
 kill "$gpid"
 wait "$gpid" 2>/dev/null || true
 check "no secret in the log (the PSKs)" \
