@@ -136,32 +136,21 @@ gk_status gk_log_set_levels(const char *spec, char *err, size_t errlen)
 		return GK_E_INVAL;
 	}
 	snprintf(buf, sizeof(buf), "%s", spec);
-	if (!strchr(buf, '=')) {
-		int l = gk_log_level_parse(buf);
-		if (l < 0) {
-			gk_seterr(err, errlen, "%s: not a level (error, warning, notice, info, debug)", buf);
-			return GK_E_INVAL;
-		}
-		gk_log_set_level(GK_SUB_COUNT, (gk_log_level)l);
-		return GK_OK;
-	}
 	char *save = NULL;
 	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
-		if (!eq) {
-			gk_seterr(err, errlen, "%s: give SUBSYSTEM=LEVEL", item);
-			return GK_E_INVAL;
-		}
-		*eq = 0;
-		int s = strcmp(item, "all") ? gk_log_subsys_parse(item) : GK_SUB_COUNT;
-		int l = gk_log_level_parse(eq + 1);
+		/* a level alone is all=LEVEL */
+		char *eq = strchr(item, '='), *lv = eq ? eq + 1 : item;
+		if (eq)
+			*eq = 0;
+		int s = !eq || !strcmp(item, "all") ? GK_SUB_COUNT : gk_log_subsys_parse(item);
+		int l = gk_log_level_parse(lv);
 		if (s < 0) {
 			known_names(names, sizeof(names));
 			gk_seterr(err, errlen, "%s: not a subsystem (all, %s)", item, names);
 			return GK_E_INVAL;
 		}
 		if (l < 0) {
-			gk_seterr(err, errlen, "%s: not a level (error, warning, notice, info, debug)", eq + 1);
+			gk_seterr(err, errlen, "%s: not a level (error, warning, notice, info, debug)", lv);
 			return GK_E_INVAL;
 		}
 		for (int i = 0; i < GK_SUB_COUNT; i++)

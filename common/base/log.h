@@ -62,8 +62,8 @@ bool gk_log_enabled(gk_log_subsys s, gk_log_level l);
 gk_log_level gk_log_get_level(gk_log_subsys s);
 /* One subsystem, or every one with s = GK_SUB_COUNT. */
 void gk_log_set_level(gk_log_subsys s, gk_log_level l);
-/* "LEVEL" (every subsystem), or "SUBSYS=LEVEL[,SUBSYS=LEVEL...]" where SUBSYS may be "all";
- * applied left to right, all or nothing: a bad entry changes no level (error in err). The
+/* "SUBSYS=LEVEL[,SUBSYS=LEVEL...]" where SUBSYS may be "all", and a LEVEL alone means
+ * all=LEVEL ("info,reg=debug"); applied left to right, all or nothing: a bad entry changes no level (error in err). The
  * setter behind --log-level, the control socket's log-level and a configuration reload. */
 gk_status gk_log_set_levels(const char *spec, char *err, size_t errlen);
 /* "daemon=info,net=info,...": this program's subsystems, in the form gk_log_set_levels takes. */

@@ -122,6 +122,10 @@ START_TEST(levels_settings)
 	ck_assert_int_eq(gk_log_set_levels("reg", err, sizeof(err)), GK_E_INVAL);
 	ck_assert_str_eq(err, "reg: not a level (error, warning, notice, info, debug)");
 	ck_assert_int_eq(gk_log_set_levels("reg=debug,", err, sizeof(err)), GK_OK); /* empty entries: none */
+	ck_assert_int_eq(gk_log_set_levels("info,reg=notice", err, sizeof(err)), GK_OK); /* LEVEL: all=LEVEL */
+	ck_assert_int_eq(gk_log_get_level(GK_SUB_CTL), GK_LOG_INFO);
+	ck_assert_int_eq(gk_log_get_level(GK_SUB_REG), GK_LOG_NOTICE);
+	ck_assert_int_eq(gk_log_set_levels("all=error,reg=debug,rekey=debug", err, sizeof(err)), GK_OK);
 	ck_assert_int_eq(gk_log_set_levels("=debug", err, sizeof(err)), GK_E_INVAL);
 	ck_assert_int_eq(gk_log_set_levels("", err, sizeof(err)), GK_E_INVAL);
 	ck_assert_int_eq(gk_log_set_levels(NULL, err, sizeof(err)), GK_E_INVAL);
