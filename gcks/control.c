@@ -215,9 +215,9 @@ static void log_level(const gk_control_hooks *h, const char *who, const char *su
 	gk_json_kbool(&j, "ok", true);
 	gk_json_key(&j, "levels");
 	gk_json_obj(&j);
-	for (int i = 0; i < GK_SUB_COUNT; i++)
-		if (gk_log_subsys_parse(gk_log_subsys_name((gk_log_subsys)i)) == i)
-			gk_json_kstr(&j, gk_log_subsys_name((gk_log_subsys)i), gk_log_level_name(gk_log_get_level((gk_log_subsys)i)));
+	for (gk_log_subsys i = 0; i < GK_SUB_COUNT; i++)
+		if (gk_log_subsys_parse(gk_log_subsys_name(i)) == (int)i) /* one of gcksd's */
+			gk_json_kstr(&j, gk_log_subsys_name(i), gk_log_level_name(gk_log_get_level(i)));
 	gk_json_obj_end(&j);
 	gk_json_kstr(&j, "message", levels);
 	gk_json_obj_end(&j);

@@ -431,12 +431,14 @@ static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy
 		gcks_sender_keys_note(g, grp, NULL);
 	if (via->rekey_transport == GK_REKEY_MULTICAST) {
 		st = prev_kek ? send_multicast(g, grp, &via->kek, p, prev_kek, gs) : GK_E_STATE;
-		gk_logs(GK_SUB_REKEY, p->exclude ? GK_LOG_NOTICE : GK_LOG_INFO, "group %s %s (%s): GSA_REKEY message %u%s, %zu SA%s deleted: %s", grp->pol.name, p->exclude ? "excluded every member" : "rekeyed", why,
+		gk_logs(GK_SUB_REKEY, p->exclude ? GK_LOG_NOTICE : GK_LOG_INFO, "group %s %s (%s): GSA_REKEY message %u%s, "
+			"%zu SA%s deleted: %s", grp->pol.name, p->exclude ? "excluded every member" : "rekeyed", why,
 			p->msgid, p->kek_changed ? " with a new Rekey SA" : "", p->ndel, p->ndel == 1 ? "" : "s",
 			gk_status_str(st));
 	} else {
 		unsigned n = send_inband_all(g, grp, p, gs);
-		gk_logs(GK_SUB_REKEY, p->exclude ? GK_LOG_NOTICE : GK_LOG_INFO, "group %s %s (%s): GSA_INBAND_REKEY to %u member%s", grp->pol.name, p->exclude ? "excluded every member" : "rekeyed", why, n,
+		gk_logs(GK_SUB_REKEY, p->exclude ? GK_LOG_NOTICE : GK_LOG_INFO, "group %s %s (%s): GSA_INBAND_REKEY to "
+			"%u member%s", grp->pol.name, p->exclude ? "excluded every member" : "rekeyed", why, n,
 			n == 1 ? "" : "s");
 		st = GK_OK;
 	}
