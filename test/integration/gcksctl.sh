@@ -103,8 +103,14 @@ check "init creates the database mode 0600 (umask 022), its WAL files too" \
 # =================================================================================
 # 2. the examples: check, load, export -> load changes nothing, export is stable
 # =================================================================================
+# a copy with the key files 0600 as an admin keeps them (git keeps no modes, and gcksctl
+# refuses a key file others may read)
+mkdir -p "$W/examples"
+cp "$S"/policies/*.yaml "$W/examples/" 2>/dev/null || true
+cp -r "$S/policies/keys" "$W/examples/keys"
+chmod 600 "$W"/examples/keys/*.psk
 shopt -s nullglob
-examples=("$S"/policies/*.yaml)
+examples=("$W"/examples/*.yaml)
 shopt -u nullglob
 if [ ${#examples[@]} -eq 0 ]; then
 	not_ok "policies/*.yaml: no examples found under $S"
