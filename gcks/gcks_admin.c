@@ -79,7 +79,8 @@ static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *w
 static void after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	bool cut = cut_removed_members(g, grp, was);
-	if (cut && was->pol.rekey_transport == GK_REKEY_MULTICAST) {
+	/* the rule gcksctl policy load reports (gk_keys_reload_effect) */
+	if (gk_keys_reload_effect(&was->pol, &grp->pol, GK_PUT_KEEP_KEYS, cut) == GK_EFFECT_EXCLUDE_ALL) {
 		gcks_exclude_via(g, grp, &was->pol, kek_of(was), "members removed from the policy");
 		return;
 	}
@@ -174,7 +175,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		gk_group_policy_free(&np);
 		return GK_E_NOT_FOUND;
 	}
-	st = gk_keys_group_put(g->env.store, &np, "gcksctl evict", "evict", gcks_wall(g), &changed);
+	st = gk_keys_group_evict(g->env.store, &np, mt, "gcksctl evict", gcks_wall(g), &changed);
 	if (!st)
 		gk_store_registration_delete(g->env.store, grp->pol.name, mt);
 	if (st) {

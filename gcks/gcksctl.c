@@ -24,7 +24,8 @@
 #include "storage.h"
 #include "gcks_keyrules.h"
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4 };
+/* gcksctl(8) EXIT STATUS; EXIT_IN_USE is gcksd's GK_EXIT_IN_USE (lockfile.h). */
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4, EXIT_IN_USE = 6 };
 
 #define DEFAULT_DB GK_STATEDIR "/gcks.db"
 #define DEFAULT_CONTROL GK_RUNSTATEDIR "/gcksd.sock"
@@ -203,6 +204,38 @@ static int cmd_daemon(const ctl *c, const char *request)
 	return rc;
 }
 
+/* An identity is written TYPE:VALUE (keyid:video-1). A name given without its type that names
+ * an existing group as keyid:NAME gets a hint; s is the open store, or NULL to ask gcksd. */
+static void group_hint(const ctl *c, gk_store *s, const char *name)
+{
+	char cand[GK_IDENT_TEXT_MAX + 8], pat[GK_IDENT_TEXT_MAX + 24];
+	bool exists = false;
+	if (!name || strchr(name, ':') || strlen(name) >= GK_IDENT_TEXT_MAX)
+		return;
+	snprintf(cand, sizeof(cand), "keyid:%s", name);
+	if (s) {
+		int64_t gen;
+		exists = gk_store_group_generation(s, cand, &gen) == GK_OK;
+	} else {
+		char *a = NULL;
+		snprintf(pat, sizeof(pat), "\"group\":\"%s\"", cand);
+		if (ask_daemon(c, "status", &a) == EXIT_OK)
+			exists = strstr(a, pat) != NULL;
+		free(a);
+	}
+	if (exists)
+		fprintf(stderr, "gcksctl: did you mean %s?\n", cand);
+}
+
+/* cmd_daemon for a request about group: a refusal gets group_hint. */
+static int cmd_daemon_group(const ctl *c, const char *request, const char *group)
+{
+	int rc = cmd_daemon(c, request);
+	if (rc == EXIT_FAIL)
+		group_hint(c, NULL, group);
+	return rc;
+}
+
 /* ---- init ---- */
 
 static char *read_file(const char *path)
@@ -359,41 +392,171 @@ static int cmd_policy_check(int argc, char **argv)
 	return rc;
 }
 
+/* What the members see, in the words of the summary. */
+static const char *effect_text(const gk_group_plan *p)
+{
+	switch (p->effect) {
+	case GK_EFFECT_REKEY:
+		return p->keys == GK_PUT_NEW_KEYS ? "rekey (new keys for every SA)"
+						  : "rekey (a removed member holds keys)";
+	case GK_EFFECT_EXCLUDE_ALL:
+		return p->keys == GK_PUT_NEW_KEYS ? "exclude everyone (new keys; members register again)"
+						  : "exclude everyone (a removed member holds keys; members register again)";
+	case GK_EFFECT_NONE:
+		break;
+	}
+	return "nothing sent to members (keys kept)";
+}
+
+static const char *keys_word(gk_put_keys k)
+{
+	return k == GK_PUT_UNCHANGED ? "unchanged" : k == GK_PUT_ADDED ? "added" : k == GK_PUT_KEEP_KEYS ? "keys kept"
+													     : "new keys";
+}
+
+static const char *effect_word(gk_put_effect e)
+{
+	return e == GK_EFFECT_REKEY ? "rekey" : e == GK_EFFECT_EXCLUDE_ALL ? "exclude everyone" : "nothing";
+}
+
+/* Member lines shown per list for people (JSON has them all). */
+#define PLAN_MEMBERS_SHOWN 20
+
+/* One group's summary: for people on stdout, with --json as an object; a member let back after
+ * an eviction is a warning on stderr either way. */
+static void plan_print(const ctl *c, gk_json *j, const char *file, const gk_group_plan *p)
+{
+	for (size_t i = 0; i < p->nadded; i++)
+		if (p->added[i].evicted)
+			fprintf(stderr, "gcksctl: warning: %s: %s was evicted from %s; this load lets it register again\n",
+				file, p->added[i].member, p->group);
+	if (c->json) {
+		gk_json_obj(j);
+		gk_json_kstr(j, "group", p->group);
+		gk_json_kstr(j, "file", file);
+		gk_json_kstr(j, "change", keys_word(p->keys));
+		gk_json_kstr(j, "members_see", effect_word(p->effect));
+		gk_json_key(j, "members_added");
+		gk_json_arr(j);
+		for (size_t i = 0; i < p->nadded; i++) {
+			gk_json_obj(j);
+			gk_json_kstr(j, "member", p->added[i].member);
+			gk_json_kbool(j, "evicted_earlier", p->added[i].evicted);
+			gk_json_obj_end(j);
+		}
+		gk_json_arr_end(j);
+		gk_json_key(j, "members_removed");
+		gk_json_arr(j);
+		for (size_t i = 0; i < p->nremoved; i++) {
+			gk_json_obj(j);
+			gk_json_kstr(j, "member", p->removed[i].member);
+			gk_json_kbool(j, "registered", p->removed[i].registered);
+			gk_json_obj_end(j);
+		}
+		gk_json_arr_end(j);
+		gk_json_obj_end(j);
+		return;
+	}
+	if (p->keys == GK_PUT_UNCHANGED)
+		printf("%s: unchanged\n", p->group);
+	else if (p->keys == GK_PUT_ADDED)
+		printf("%s: added (new group, %zu member%s)\n", p->group, p->nadded, p->nadded == 1 ? "" : "s");
+	else
+		printf("%s: changed: %s\n", p->group, effect_text(p));
+	if (p->keys == GK_PUT_ADDED)
+		return;
+	for (size_t i = 0; i < p->nadded && i < PLAN_MEMBERS_SHOWN; i++)
+		printf("  member added: %s%s\n", p->added[i].member, p->added[i].evicted ? " (evicted earlier)" : "");
+	if (p->nadded > PLAN_MEMBERS_SHOWN)
+		printf("  ... and %zu more members added\n", p->nadded - PLAN_MEMBERS_SHOWN);
+	for (size_t i = 0; i < p->nremoved && i < PLAN_MEMBERS_SHOWN; i++)
+		printf("  member removed: %s%s\n", p->removed[i].member,
+		       p->removed[i].registered ? " (registered: its keys are taken back)" : "");
+	if (p->nremoved > PLAN_MEMBERS_SHOWN)
+		printf("  ... and %zu more members removed\n", p->nremoved - PLAN_MEMBERS_SHOWN);
+}
+
+/* policy load [--dry-run] FILE...: validates every file, then stores each group (or, with
+ * --dry-run, only says what storing it would do: the same decision, gk_keys_group_plan, and
+ * nothing written, gcksd not asked) and prints per group what changes for its members. */
 static int cmd_policy_load(const ctl *c, int argc, char **argv)
 {
 	gk_group_policy **g = NULL;
 	size_t *cnt = NULL;
 	gk_store *s = NULL;
+	bool dry = argc > 0 && !strcmp(argv[0], "--dry-run");
+	if (dry) {
+		argc--;
+		argv++;
+	}
 	if (argc < 1)
 		return usage_error("policy load: give at least one FILE");
+	/* the JSON document is written whole or not at all (an error is its own document) */
+	char *doc = NULL;
+	size_t doclen = 0;
+	FILE *out = c->json ? open_memstream(&doc, &doclen) : stdout;
+	if (!out)
+		return EXIT_FAIL;
+	gk_json j;
+	gk_json_init(&j, out);
 	int rc = load_files(argc, argv, &g, &cnt);
 	if (!rc)
 		rc = open_store(c, false, &s);
+	if (!rc && c->json) {
+		gk_json_obj(&j);
+		gk_json_kbool(&j, "dry_run", dry);
+		gk_json_key(&j, "groups");
+		gk_json_arr(&j);
+	}
 	for (int i = 0; !rc && i < argc; i++) {
-		for (size_t j = 0; !rc && j < cnt[i]; j++) {
-			bool changed = false;
-			gk_status st = gk_keys_group_put(s, &g[i][j], c->who, argv[i], (int64_t)time(NULL), &changed);
+		for (size_t k = 0; !rc && k < cnt[i]; k++) {
+			gk_group_plan p;
+			gk_status st = dry ? gk_keys_group_plan(s, &g[i][k], &p)
+					   : gk_keys_group_apply(s, &g[i][k], c->who, argv[i], (int64_t)time(NULL), &p);
 			if (st) {
-				fprintf(stderr, "gcksctl: %s: group %s: cannot store: %s\n", argv[i], g[i][j].name,
-					gk_store_errmsg(s));
+				fprintf(stderr, "gcksctl: %s: group %s: cannot %s: %s\n", argv[i], g[i][k].name,
+					dry ? "read the stored policy" : "store", gk_store_errmsg(s));
 				rc = EXIT_FAIL;
-				break;
+			} else {
+				plan_print(c, &j, argv[i], &p);
 			}
-			printf("%s: %s\n", g[i][j].name, changed ? "loaded" : "unchanged");
+			gk_group_plan_free(&p);
 		}
 	}
 	gk_store_close(s);
 	free_loaded(argc, g, cnt);
-	if (rc)
+	if (rc) {
+		if (c->json) {
+			fclose(out);
+			free(doc);
+		}
 		return rc;
+	}
 	char *a = NULL;
 	struct stat stt;
-	if (stat(c->control, &stt) == 0 && ask_daemon(c, "reload", &a) == EXIT_OK) {
+	const char *daemon;
+	if (dry)
+		daemon = "dry run: nothing stored, gcksd not asked";
+	else if (stat(c->control, &stt) == 0 && ask_daemon(c, "reload", &a) == EXIT_OK)
+		daemon = answer_ok(a) ? "reloaded" : a;
+	else
+		daemon = NULL;
+	if (c->json) {
+		gk_json_arr_end(&j);
+		gk_json_kstr(&j, "gcksd", daemon ? daemon : "not running: the policy applies when it starts");
+		gk_json_obj_end(&j);
+		fclose(out);
+		fwrite(doc, 1, doclen, stdout);
+		putchar('\n');
+		free(doc);
+	} else if (dry) {
+		printf("%s\n", daemon);
+	} else if (daemon) {
 		printf("gcksd: %s", answer_ok(a) ? "policies reloaded\n" : a);
-		free(a);
 	} else {
 		printf("gcksd not running at %s: the policy applies when it starts\n", c->control);
 	}
+	free(a);
 	return EXIT_OK;
 }
 
@@ -430,6 +593,7 @@ static int cmd_policy_export(const ctl *c, int argc, char **argv)
 	for (size_t i = 0; g && i < n; i++, got++)
 		if (gk_store_group_get(s, names[i], &g[i])) {
 			fprintf(stderr, "gcksctl: no group %s\n", names[i]);
+			group_hint(c, s, names[i]);
 			rc = EXIT_FAIL;
 			break;
 		}
@@ -517,6 +681,7 @@ static int cmd_group_show(const ctl *c, const char *name)
 		return rc;
 	if (gk_store_group_get(s, name, &g)) {
 		fprintf(stderr, "gcksctl: no group %s\n", name);
+		group_hint(c, s, name);
 		gk_store_close(s);
 		return EXIT_FAIL;
 	}
@@ -576,11 +741,13 @@ static int cmd_group_delete(const ctl *c, const char *name)
 	if (rc)
 		return rc;
 	gk_status st = gk_store_group_delete(s, name, c->who, (int64_t)time(NULL));
-	gk_store_close(s);
 	if (st) {
 		fprintf(stderr, "gcksctl: cannot delete group %s: %s\n", name, gk_status_str(st));
-		return EXIT_FAIL;
+		group_hint(c, s, name);
 	}
+	gk_store_close(s);
+	if (st)
+		return EXIT_FAIL;
 	printf("deleted %s\n", name);
 	char *a = NULL;
 	struct stat stt;
@@ -599,6 +766,7 @@ static int cmd_member_list(const ctl *c, const char *group)
 		return rc;
 	if (gk_store_registrations(s, group, &r, &n)) {
 		fprintf(stderr, "gcksctl: no group %s\n", group);
+		group_hint(c, s, group);
 		gk_store_close(s);
 		return EXIT_FAIL;
 	}
@@ -730,7 +898,7 @@ static void local_actor(char *buf, size_t len)
 	snprintf(buf, len, "%s (login %s)", me, login);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
@@ -784,11 +952,121 @@ int main(int argc, char **argv)
 	char req[1400];
 	if (!strcmp(cmd, "rekey") && argc == 2) {
 		snprintf(req, sizeof(req), "rekey %s", argv[1]);
-		return cmd_daemon(&c, req);
+		return cmd_daemon_group(&c, req, argv[1]);
 	}
 	if (!strcmp(cmd, "evict") && argc == 3) {
 		snprintf(req, sizeof(req), "evict %s %s", argv[1], argv[2]);
-		return cmd_daemon(&c, req);
+		return cmd_daemon_group(&c, req, argv[1]);
 	}
 	return usage_error("%s%s%s: unknown command or wrong arguments", cmd, argc > 1 ? " " : "", argc > 1 ? sub : "");
+}
+
+/* ---- --json anywhere, and errors in JSON ---- */
+
+/* The word for an exit status, in JSON errors (gcksctl(8) EXIT STATUS). */
+static const char *exit_word(int rc)
+{
+	switch (rc) {
+	case EXIT_USAGE: return "usage";
+	case EXIT_INVALID: return "invalid";
+	case EXIT_DAEMON: return "gcksd not reachable";
+	case EXIT_IN_USE: return "database in use";
+	default: return "failure";
+	}
+}
+
+/* argv with every "--json" (before a "--") taken out and put first, where the option parser
+ * reads it: --json may come anywhere, before or after the command. NULL when there is none
+ * (or no memory: then --json is left where it was). */
+static char **json_first(int argc, char **argv, int *nargc)
+{
+	char **a = calloc((size_t)argc + 2, sizeof(*a));
+	bool json = false, rest = false;
+	int n = 1;
+	if (!a)
+		return NULL;
+	a[0] = argv[0];
+	a[n++] = "--json";
+	for (int i = 1; i < argc; i++) {
+		rest |= !strcmp(argv[i], "--");
+		if (!rest && !strcmp(argv[i], "--json"))
+			json = true;
+		else
+			a[n++] = argv[i];
+	}
+	if (!json) {
+		free(a);
+		return NULL;
+	}
+	*nargc = n;
+	return a;
+}
+
+/* With --json a failure is also one JSON object on stdout, {"ok":false,"error":FIRST LINE,
+ * "messages":[EVERY LINE],"exit":STATUS,"status":WORD}: what gcksctl wrote to stderr (kept
+ * there for people) is collected in a temporary file while the command runs. */
+static int run_json(int argc, char **argv)
+{
+	FILE *cap = tmpfile();
+	int saved = cap ? dup(STDERR_FILENO) : -1;
+	if (saved < 0 || dup2(fileno(cap), STDERR_FILENO) < 0) {
+		if (saved >= 0)
+			close(saved);
+		if (cap)
+			fclose(cap);
+		return run(argc, argv);
+	}
+	int rc = run(argc, argv);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(cap);
+	char line[4096];
+	gk_json j;
+	gk_json_init(&j, stdout);
+	if (rc) {
+		fflush(stdout);
+		gk_json_obj(&j);
+		gk_json_kbool(&j, "ok", false);
+	}
+	bool first = true;
+	while (fgets(line, sizeof(line), cap)) {
+		fputs(line, stderr);
+		if (!rc)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		const char *m = strncmp(line, "gcksctl: ", 9) ? line : line + 9;
+		if (first) {
+			gk_json_kstr(&j, "error", m);
+			gk_json_key(&j, "messages");
+			gk_json_arr(&j);
+			first = false;
+		}
+		gk_json_str(&j, m);
+	}
+	if (rc) {
+		if (first) {
+			gk_json_kstr(&j, "error", exit_word(rc));
+			gk_json_key(&j, "messages");
+			gk_json_arr(&j);
+		}
+		gk_json_arr_end(&j);
+		gk_json_kint(&j, "exit", rc);
+		gk_json_kstr(&j, "status", exit_word(rc));
+		gk_json_obj_end(&j);
+		putchar('\n');
+	}
+	fclose(cap);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int n = 0;
+	char **a = json_first(argc, argv, &n);
+	if (!a)
+		return run(argc, argv);
+	int rc = run_json(n, a);
+	free(a);
+	return rc;
 }

@@ -181,5 +181,8 @@ typedef struct gk_audit_row {
 } gk_audit_row;
 /* The last `last` audit records, oldest first; *out is malloc'd, free() it. */
 gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n);
+/* (tx or on its own) The position of the newest audit record with exactly this action and
+ * detail (later records have greater positions); *pos 0 when there is none. */
+gk_status gk_store_audit_find(gk_store *s, const char *action, const char *detail, int64_t *pos);
 
 #endif

@@ -214,3 +214,8 @@ gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size
 {
 	return s ? s->ops->audit_list(s, last, out, n) : GK_E_INVAL;
 }
+
+gk_status gk_store_audit_find(gk_store *s, const char *action, const char *detail, int64_t *pos)
+{
+	return s ? s->ops->audit_find(s, action, detail, pos) : GK_E_INVAL;
+}
