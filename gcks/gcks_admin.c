@@ -115,6 +115,27 @@ gk_status gk_gcks_reload(gk_gcks *g)
 	return GK_OK;
 }
 
+size_t gk_gcks_after_restore(gk_gcks *g)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->ngroups; i++) {
+		gcks_group *grp = &g->groups[i];
+		bool pending = false;
+		if (gk_keys_restore_pending(g->env.store, grp->pol.name, &pending) || !pending)
+			continue;
+		gk_status st = gcks_exclude_all(g, grp, "the database was restored from a backup");
+		if (st) {
+			gk_err("%s: exclusion after the restore failed: %s; it is tried again at the next start",
+			       grp->pol.name, gk_status_str(st));
+			continue;
+		}
+		gk_keys_restore_done(g->env.store, grp->pol.name, gcks_wall(g));
+		gk_info("%s: restored from a backup: every member excluded, new keys for every SA", grp->pol.name);
+		n++;
+	}
+	return n;
+}
+
 static gcks_group *group_by_name(gk_gcks *g, const char *name)
 {
 	uint64_t h = gcks_name_hash(name);

@@ -659,6 +659,73 @@ gk_status gk_keys_rekey_msgid_reset(gk_store *s, const char *group)
 	return counter_restart(s, group, GK_COUNTER_REKEY_MSGID, 0);
 }
 
+/* ---- after a restore from a backup ---- */
+
+#define AUDIT_RESTORE "restore"
+#define AUDIT_RESTORE_DONE "restore excluded"
+
+static gk_status restore_tx(gk_store *s, char **names, size_t n, const char *who, int64_t now)
+{
+	gk_status st = GK_OK;
+	for (size_t i = 0; i < n && !st; i++) {
+		gk_store_gid gid;
+		int64_t v = 0;
+		if ((st = gk_store_group_find(s, names[i], &gid, NULL)) ||
+		    (st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)))
+			break;
+		/* the last Message ID stays usable once: the exclusion replaces the Rekey SA */
+		v = v + (int64_t)GK_RESTORE_MSGID_SKIP > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX
+									 : v + (int64_t)GK_RESTORE_MSGID_SKIP;
+		if (!(st = gk_store_counter_set(s, gid, GK_COUNTER_REKEY_MSGID, v)))
+			st = gk_store_audit(s, who, AUDIT_RESTORE, names[i], now);
+	}
+	return st;
+}
+
+gk_status gk_keys_restore_epoch(gk_store *s, const char *who, const char *source, int64_t now,
+				size_t *ngroups)
+{
+	char **names = NULL;
+	size_t n = 0;
+	char detail[1100];
+	if (!s || !ngroups)
+		return GK_E_INVAL;
+	gk_status st = gk_store_group_names(s, &names, &n);
+	if (st)
+		return st;
+	if (!(st = gk_store_begin(s, GK_TX_DURABLE))) {
+		st = restore_tx(s, names, n, who, now);
+		snprintf(detail, sizeof(detail), "from %.1000s: %zu group%s", source ? source : "a backup", n,
+			 n == 1 ? "" : "s");
+		if (!st)
+			st = gk_store_audit(s, who, "database restore", detail, now);
+		st = gk_store_end(s, st);
+	}
+	gk_store_names_free(names, n);
+	if (!st)
+		*ngroups = n;
+	return st;
+}
+
+gk_status gk_keys_restore_pending(gk_store *s, const char *group, bool *pending)
+{
+	int64_t restored = 0, done = 0;
+	if (!s || !group || !pending)
+		return GK_E_INVAL;
+	gk_status st = gk_store_audit_find(s, AUDIT_RESTORE, group, &restored);
+	if (!st)
+		st = gk_store_audit_find(s, AUDIT_RESTORE_DONE, group, &done);
+	*pending = !st && restored > done;
+	return st;
+}
+
+gk_status gk_keys_restore_done(gk_store *s, const char *group, int64_t now)
+{
+	if (!s || !group)
+		return GK_E_INVAL;
+	return gk_store_audit(s, "gcksd", AUDIT_RESTORE_DONE, group, now);
+}
+
 /* ---- single-sender counter-mode TEKs a sender may hold (doc/sender-iv.md) ---- */
 
 gk_status gk_keys_sender_tek_add(gk_store *s, const char *group, const char *member, const uint8_t spi[4])

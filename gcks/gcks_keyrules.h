@@ -118,6 +118,25 @@ gk_status gk_keys_rekey_msgid_peek(gk_store *s, const char *group, uint32_t *msg
 /* A new Rekey SA starts at Message ID 0 (RFC 9838 2.4.1.3). */
 gk_status gk_keys_rekey_msgid_reset(gk_store *s, const char *group);
 
+/* ---- after a restore from a backup ----
+ * A backup may be older than what members hold and than what gcksd sent since: Message IDs and
+ * keys handed out after it are not in it. A restored store therefore (1) skips every group's
+ * Rekey SA Message IDs GK_RESTORE_MSGID_SKIP ahead, so that a GSA_REKEY under the restored
+ * Rekey SA never repeats one members may have seen (RFC 9838 2.4.1.3: they would drop it as a
+ * replay), and (2) has every group excluded when gcksd next starts: new keys for every SA, with
+ * fresh SPIs, before any member registers (so no Sender-ID handed out after the backup meets
+ * the same key again: counter-mode IVs never repeat, RFC 9838 2.5), announced by a Delete under
+ * the restored Rekey SA with the skipped-ahead Message ID. */
+#define GK_RESTORE_MSGID_SKIP (UINT32_C(1) << 24)
+/* Marks a store just restored (one durable transaction; audited as who from source): the skip,
+ * and the exclusion to come ("restore" in the audit log, per group). *ngroups: how many. */
+gk_status gk_keys_restore_epoch(gk_store *s, const char *who, const char *source, int64_t now,
+				size_t *ngroups);
+/* Was the group restored and not yet excluded for it? */
+gk_status gk_keys_restore_pending(gk_store *s, const char *group, bool *pending);
+/* Records that the group was excluded after its restore ("restore excluded"). */
+gk_status gk_keys_restore_done(gk_store *s, const char *group, int64_t now);
+
 /* Records, durably, that member may hold the single-sender TEK with this SPI (member NULL:
  * every member registered to the group as sender), and forgets TEKs whose keys the group no
  * longer has. */

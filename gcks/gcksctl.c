@@ -4,12 +4,14 @@
  * Exit codes: 0 ok, 1 usage error, 2 validation error, 3 daemon not reachable, 4 other failure. */
 #include <config.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -45,14 +47,16 @@ static void usage(FILE *f)
 	      "  init [--id ID] [--key FILE] [--key-type ecdsa-p256|ecdsa-p384|ed25519|rsa]\n"
 	      "       [--cert FILE] [--ca FILE]      create the database and the GCKS signing key\n"
 	      "  policy check FILE...                validate policy files, change nothing\n"
-	      "  policy load FILE...                 validate, then store the groups and tell gcksd\n"
+	      "  policy load [--dry-run] FILE...     validate, then store the groups and tell gcksd\n"
 	      "  policy export [GROUP]               print policies in the file format (with secrets)\n"
 	      "  group list | group show GROUP | group delete GROUP\n"
 	      "  member list GROUP                   registered members\n"
 	      "  audit [N]                           the last N admin changes (default 20)\n"
 	      "  status                              the running gcksd: groups, members, SAs\n"
 	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
-	      "  key rotate                          new signing key, announced to members first\n", f);
+	      "  key rotate                          new signing key, announced to members first\n"
+	      "  backup FILE                         a consistent copy of the database (through gcksd if it runs)\n"
+	      "  restore FILE                        replace the database by a backup (gcksd stopped)\n", f);
 }
 
 /* A usage error: one line on stderr naming the problem (the full usage is for --help). */
@@ -484,11 +488,14 @@ static int cmd_policy_load(const ctl *c, int argc, char **argv)
 	gk_group_policy **g = NULL;
 	size_t *cnt = NULL;
 	gk_store *s = NULL;
-	bool dry = argc > 0 && !strcmp(argv[0], "--dry-run");
-	if (dry) {
-		argc--;
-		argv++;
-	}
+	bool dry = false;
+	int n = 0;
+	for (int i = 0; i < argc; i++) /* --dry-run before or after the files */
+		if (!strcmp(argv[i], "--dry-run"))
+			dry = true;
+		else
+			argv[n++] = argv[i];
+	argc = n;
 	if (argc < 1)
 		return usage_error("policy load: give at least one FILE");
 	/* the JSON document is written whole or not at all (an error is its own document) */
@@ -865,6 +872,223 @@ static int cmd_audit(const ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- backup and restore ---- */
+
+/* A backup gcksd sends is read into memory: at most this many octets. */
+#define BACKUP_BYTES_MAX ((size_t)1 << 32)
+
+/* Is the database held by a gcksd (an flock on DB.lock, lockfile.h)? With take, the lock is
+ * ours while *fd stays open (*created: the file was made for it; remove it after). Returns 1
+ * held (*pid the holder's, from the file), 0 not held, -1 on error (said on stderr). */
+static int db_lock(const ctl *c, bool take, int *fd, bool *created, long *pid)
+{
+	char path[4200];
+	*fd = -1;
+	*created = false;
+	*pid = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", c->db) >= sizeof(path)) {
+		fprintf(stderr, "gcksctl: %s: path too long\n", c->db);
+		return -1;
+	}
+	int f = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (f < 0 && errno == ENOENT && !take)
+		return 0;
+	if (f < 0 && errno == ENOENT && (f = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0)
+		*created = true;
+	if (f < 0) {
+		fprintf(stderr, "gcksctl: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(f, LOCK_EX | LOCK_NB)) {
+		char buf[32] = "";
+		ssize_t n = errno == EWOULDBLOCK ? pread(f, buf, sizeof(buf) - 1, 0) : -1;
+		close(f);
+		if (n < 0) {
+			fprintf(stderr, "gcksctl: %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		buf[n] = 0;
+		*pid = strtol(buf, NULL, 10);
+		return 1;
+	}
+	if (take)
+		*fd = f;
+	else
+		close(f);
+	return 0;
+}
+
+static void db_unlock(const ctl *c, int fd, bool created)
+{
+	char path[4200];
+	if (fd < 0)
+		return;
+	if (created && (size_t)snprintf(path, sizeof(path), "%s.lock", c->db) < sizeof(path))
+		unlink(path); /* made by this gcksctl (maybe as root): gcksd makes its own */
+	close(fd);
+}
+
+/* Reads exactly n octets. */
+static bool read_full(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/* gcksd's backup over the control socket (CONTROL.md "backup"), saved at file. */
+static int backup_via_daemon(const ctl *c, const char *file, size_t *size)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char head[256], err[GK_STORE_ERR_MAX];
+	size_t hl = 0, n = 0;
+	uint8_t *db = NULL;
+	int rc = EXIT_DAEMON;
+	if (strlen(c->control) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "gcksctl: control socket path too long\n");
+		return EXIT_USAGE;
+	}
+	strcpy(sun.sun_path, c->control);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		fprintf(stderr, "gcksctl: gcksd not reachable at %s: %s\n", c->control, strerror(errno));
+		goto out;
+	}
+	if (write(fd, "backup\n", 7) != 7)
+		goto noanswer;
+	/* one line, then the octets it announces */
+	while (hl < sizeof(head) - 1 && read(fd, head + hl, 1) == 1 && head[hl] != '\n')
+		hl++;
+	head[hl] = 0;
+	if (!hl)
+		goto noanswer;
+	const char *b = strstr(head, "\"bytes\":");
+	unsigned long long v = b ? strtoull(b + 8, NULL, 10) : 0;
+	if (!answer_ok(head) || !v) {
+		char *e = answer_str(head, "error");
+		fprintf(stderr, "gcksctl: %s\n", e ? e : "gcksd refused the backup");
+		free(e);
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (v > BACKUP_BYTES_MAX || !(db = malloc((size_t)v))) {
+		fprintf(stderr, "gcksctl: a backup of %llu octets is more than gcksctl takes\n", v);
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	n = (size_t)v;
+	if (!read_full(fd, db, n))
+		goto noanswer;
+	rc = EXIT_FAIL;
+	if (gk_store_backup_save(c->db, db, n, file, err, sizeof(err))) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		goto out;
+	}
+	*size = n;
+	rc = EXIT_OK;
+	goto out;
+noanswer:
+	fprintf(stderr, "gcksctl: no answer from gcksd at %s\n", c->control);
+out:
+	gk_store_bytes_free(db, n);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* backup FILE: through the running gcksd (which holds the database: its backup is taken between
+ * its transactions), else directly from --db. */
+static int cmd_backup(const ctl *c, const char *file)
+{
+	int fd, version = 0, rc;
+	bool created;
+	long pid;
+	size_t size = 0;
+	char err[GK_STORE_ERR_MAX];
+	int held = db_lock(c, false, &fd, &created, &pid);
+	if (held < 0)
+		return EXIT_FAIL;
+	if (held) {
+		rc = backup_via_daemon(c, file, &size);
+	} else {
+		gk_store *s = NULL;
+		if ((rc = open_store(c, false, &s)))
+			return rc;
+		if (gk_store_backup(s, file, err, sizeof(err))) {
+			fprintf(stderr, "gcksctl: %s\n", err);
+			rc = EXIT_FAIL;
+		} else {
+			gk_store_audit(s, c->who, "backup", file, (int64_t)time(NULL));
+		}
+		gk_store_close(s);
+	}
+	if (rc)
+		return rc;
+	struct stat st;
+	if (gk_store_backup_check(c->db, file, &version, err, sizeof(err)) || stat(file, &st)) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		return EXIT_FAIL;
+	}
+	printf("backup of %s written to %s (%lld octets, schema version %d, %s)\n", c->db, file,
+	       (long long)st.st_size, version, held ? "from the running gcksd" : "from the database file");
+	return EXIT_OK;
+}
+
+/* restore FILE: the backup, checked, replaces --db, marked so that gcksd excludes every group
+ * with new keys when it starts (gk_keys_restore_epoch). Refused while a gcksd holds --db. */
+static int cmd_restore(const ctl *c, const char *file)
+{
+	int fd, version = 0, rc = EXIT_FAIL;
+	bool created;
+	long pid;
+	size_t ngroups = 0;
+	char staged[4200], err[GK_STORE_ERR_MAX];
+	gk_store *s = NULL;
+	int held = db_lock(c, true, &fd, &created, &pid);
+	if (held < 0)
+		return EXIT_FAIL;
+	if (held) {
+		fprintf(stderr, "gcksctl: %s is in use by gcksd (pid %ld): stop it before a restore "
+			"(systemctl stop gcksd)\n", c->db, pid);
+		return EXIT_IN_USE;
+	}
+	gk_status st = gk_store_restore_stage(file, c->db, staged, sizeof(staged), &version, err, sizeof(err));
+	if (st) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		rc = st == GK_E_INVAL ? EXIT_INVALID : EXIT_FAIL;
+		goto out;
+	}
+	/* opening migrates an older schema; then the restore is recorded in the copy itself */
+	if (gk_store_open(staged, false, &s, err, sizeof(err)) ||
+	    gk_keys_restore_epoch(s, c->who, file, (int64_t)time(NULL), &ngroups)) {
+		fprintf(stderr, "gcksctl: %s: cannot prepare the restored database: %s\n", file,
+			s ? gk_store_errmsg(s) : err);
+		gk_store_close(s);
+		unlink(staged);
+		goto out;
+	}
+	gk_store_close(s);
+	if (gk_store_restore_install(staged, c->db, err, sizeof(err))) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		goto out;
+	}
+	printf("restored %s from %s (schema version %d%s): %zu group%s; when gcksd starts, every member is "
+	       "excluded and gets new keys by registering again, and Rekey SA Message IDs continue %u higher\n",
+	       c->db, file, version, version < GK_SCHEMA_VERSION ? ", migrated" : "", ngroups,
+	       ngroups == 1 ? "" : "s", (unsigned)GK_RESTORE_MSGID_SKIP);
+	rc = EXIT_OK;
+out:
+	db_unlock(c, fd, created);
+	return rc;
+}
+
 /* The account of a uid, or "uid N". */
 static void uid_name(uid_t uid, char *buf, size_t len)
 {
@@ -943,6 +1167,10 @@ static int run(int argc, char **argv)
 		return cmd_group_delete(&c, argv[2]);
 	if (!strcmp(cmd, "member") && !strcmp(sub, "list") && argc == 3)
 		return cmd_member_list(&c, argv[2]);
+	if (!strcmp(cmd, "backup") && argc == 2)
+		return cmd_backup(&c, argv[1]);
+	if (!strcmp(cmd, "restore") && argc == 2)
+		return cmd_restore(&c, argv[1]);
 	if (!strcmp(cmd, "audit") && argc <= 2)
 		return cmd_audit(&c, argc, argv);
 	if (!strcmp(cmd, "status") && argc == 1)

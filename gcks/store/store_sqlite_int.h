@@ -217,4 +217,8 @@ gk_status sq_audit(gk_store *s, const char *who, const char *action, const char 
 gk_status sq_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n);
 gk_status sq_audit_find(gk_store *s, const char *action, const char *detail, int64_t *pos);
 
+/* store_sqlite_backup.c */
+gk_status sq_backup(gk_store *s, const char *path, char *err, size_t errlen);
+gk_status sq_backup_bytes(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen);
+
 #endif

@@ -745,6 +745,38 @@ START_TEST(readding_an_evicted_member_is_known)
 }
 END_TEST
 
+START_TEST(restore_epoch_skips_message_ids)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	uint32_t id = 0;
+	size_t n = 0;
+	bool pending = true;
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, g.name, &id), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, g.name, &id), GK_OK);
+	ck_assert_uint_eq(id, 1);
+	ck_assert_int_eq(gk_keys_restore_pending(s, g.name, &pending), GK_OK);
+	ck_assert(!pending);
+	ck_assert_int_eq(gk_keys_restore_epoch(s, "alice", "b.bak", (int64_t)time(NULL), &n), GK_OK);
+	ck_assert_uint_eq(n, 1);
+	/* the next Message ID of the restored Rekey SA: 2 + 2^24, never one sent after the backup */
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, g.name, &id), GK_OK);
+	ck_assert_uint_eq(id, 2 + GK_RESTORE_MSGID_SKIP);
+	ck_assert_int_eq(gk_keys_restore_pending(s, g.name, &pending), GK_OK);
+	ck_assert(pending);
+	ck_assert_int_eq(gk_keys_restore_done(s, g.name, (int64_t)time(NULL)), GK_OK);
+	ck_assert_int_eq(gk_keys_restore_pending(s, g.name, &pending), GK_OK);
+	ck_assert(!pending);
+	/* near the end of the 32-bit space the last ID is kept for the exclusion */
+	raw_exec("UPDATE counters SET value = 4294967000 WHERE name = 'rekey_msgid'");
+	ck_assert_int_eq(gk_keys_restore_epoch(s, "alice", "b.bak", (int64_t)time(NULL), &n), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, g.name, &id), GK_OK);
+	ck_assert_uint_eq(id, UINT32_MAX);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 static void assert_still_original(gk_store *s, const gk_group_policy *orig)
 {
 	gk_group_policy got;
@@ -1531,6 +1563,7 @@ int main(void)
 	tcase_add_test(tc, put_modified_changes);
 	tcase_add_test(tc, plan_is_what_a_put_does);
 	tcase_add_test(tc, readding_an_evicted_member_is_known);
+	tcase_add_test(tc, restore_epoch_skips_message_ids);
 	tcase_add_test(tc, failed_put_rolls_back);
 	tcase_add_test(tc, delete_cascades);
 	tcase_add_test(tc, keys_shapes_and_stability);
