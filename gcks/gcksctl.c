@@ -488,14 +488,17 @@ static int cmd_policy_load(const ctl *c, int argc, char **argv)
 	gk_group_policy **g = NULL;
 	size_t *cnt = NULL;
 	gk_store *s = NULL;
+	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' }, { 0 } };
 	bool dry = false;
-	int n = 0;
-	for (int i = 0; i < argc; i++) /* --dry-run before or after the files */
-		if (!strcmp(argv[i], "--dry-run"))
-			dry = true;
-		else
-			argv[n++] = argv[i];
-	argc = n;
+	int o;
+	optind = 0; /* a fresh scan that permutes: --dry-run may come before or after the files */
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'n')
+			return usage_error("policy load: unknown option: %s", argv[optind - 1]);
+		dry = true;
+	}
+	argc -= optind;
+	argv += optind;
 	if (argc < 1)
 		return usage_error("policy load: give at least one FILE");
 	/* the JSON document is written whole or not at all (an error is its own document) */
@@ -1156,7 +1159,7 @@ static int run(int argc, char **argv)
 	if (!strcmp(cmd, "policy") && !strcmp(sub, "check"))
 		return cmd_policy_check(argc - 2, argv + 2);
 	if (!strcmp(cmd, "policy") && !strcmp(sub, "load"))
-		return cmd_policy_load(&c, argc - 2, argv + 2);
+		return cmd_policy_load(&c, argc - 1, argv + 1);
 	if (!strcmp(cmd, "policy") && !strcmp(sub, "export"))
 		return cmd_policy_export(&c, argc - 2, argv + 2);
 	if (!strcmp(cmd, "group") && !strcmp(sub, "list") && argc == 2)
