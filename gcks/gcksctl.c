@@ -231,6 +231,28 @@ static void group_hint(const ctl *c, gk_store *s, const char *name)
 		fprintf(stderr, "gcksctl: did you mean %s?\n", cand);
 }
 
+/* A member named without its type (screen-2.example.net) that the group lists under one
+ * (fqdn:screen-2.example.net) gets a hint; read from the database when gcksctl can open it. */
+static void member_hint(const ctl *c, const char *group, const char *member)
+{
+	gk_store *s = NULL;
+	gk_group_policy g;
+	char why[GK_STORE_ERR_MAX], t[GK_IDENT_TEXT_MAX];
+	if (!member || strchr(member, ':') || gk_store_open(c->db, false, &s, why, sizeof(why)))
+		return;
+	if (gk_store_group_get(s, group, &g) == GK_OK) {
+		for (size_t i = 0; i < g.nmembers; i++) {
+			const char *colon = strchr(gk_ident_text(&g.members[i].id, t), ':');
+			if (colon && !strcmp(colon + 1, member)) {
+				fprintf(stderr, "gcksctl: did you mean %s?\n", t);
+				break;
+			}
+		}
+		gk_group_policy_free(&g);
+	}
+	gk_store_close(s);
+}
+
 /* cmd_daemon for a request about group: a refusal gets group_hint. */
 static int cmd_daemon_group(const ctl *c, const char *request, const char *group)
 {
@@ -1187,7 +1209,10 @@ static int run(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "evict") && argc == 3) {
 		snprintf(req, sizeof(req), "evict %s %s", argv[1], argv[2]);
-		return cmd_daemon_group(&c, req, argv[1]);
+		int rc = cmd_daemon_group(&c, req, argv[1]);
+		if (rc == EXIT_FAIL)
+			member_hint(&c, argv[1], argv[2]);
+		return rc;
 	}
 	return usage_error("%s%s%s: unknown command or wrong arguments", cmd, argc > 1 ? " " : "", argc > 1 ? sub : "");
 }

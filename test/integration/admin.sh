@@ -231,6 +231,9 @@ EOF
 ctl hint2 --db "$A" member list adm-1
 check "member list adm-1: exit 4, did you mean keyid:adm-1?" \
 	bash -c '[ "$1" -eq 4 ] && grep -qx "gcksctl: did you mean keyid:adm-1?" "$2"' _ "$rc" "$W/hint2.err"
+ctl hint3 --db "$A" --control "$CA" evict keyid:adm-1 m4.example.net
+check "evict with a member named without its type: exit 4, did you mean fqdn:m4.example.net?" \
+	bash -c '[ "$1" -eq 4 ] && grep -qx "gcksctl: did you mean fqdn:m4.example.net?" "$2"' _ "$rc" "$W/hint3.err"
 ctl usage --json no-such-command
 check "a usage error with --json: exit 1, JSON with status usage" python3 - "$rc" "$W/usage.out" <<'EOF'
 import json, sys
