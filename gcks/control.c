@@ -1,5 +1,6 @@
 #define GK_LOG_SUBSYS GK_SUB_CTL /* log.h */
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,7 +267,7 @@ void gk_control_handle(const gk_control_hooks *h, const char *who, const char *l
 		log_level(h, who, n == 3 ? a1 : NULL, a2, out);
 	} else {
 		reply_error(out, "unknown request (use: status [text], reload, rekey GROUP, evict GROUP MEMBER, rotate-key, "
-			    "log-level [SUBSYSTEM|all LEVEL])");
+			    "log-level [SUBSYSTEM|all LEVEL], backup)");
 	}
 }
 
@@ -324,10 +325,90 @@ static void audit_refusal(client *c, const char *line)
 		gk_warn("audit record of a refusal: %s", gk_store_errmsg(ctl->hooks.store));
 }
 
+/* ---- backup: the store's bytes, for gcksctl backup ---- */
+
+typedef struct wiped_write {
+	uv_write_t w;
+	uint8_t *buf;
+	size_t len;
+} wiped_write;
+
+static void on_wiped_written(uv_write_t *w, int status)
+{
+	wiped_write *x = (wiped_write *)w;
+	(void)status;
+	gk_store_bytes_free(x->buf, x->len);
+	free(x);
+}
+
+/* Sends len octets of buf (taken, wiped once sent: they hold keys). */
+static void send_wiped(client *c, uint8_t *buf, size_t len)
+{
+	wiped_write *x = calloc(1, sizeof(*x));
+	if (!x || len > UINT_MAX) {
+		gk_store_bytes_free(buf, len);
+		free(x);
+		return;
+	}
+	x->buf = buf;
+	x->len = len;
+	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+	if (uv_write(&x->w, (uv_stream_t *)&c->pipe, &b, 1, on_wiped_written)) {
+		gk_store_bytes_free(buf, len);
+		free(x);
+	}
+}
+
+/* "backup": one line {"ok":true,"bytes":N}, then the N octets of a backup of the store, made on
+ * gcksd's own connection between two of its transactions (so it holds every one it committed
+ * or none of it). A backup holds every key and PSK, which the admin group does not otherwise
+ * see: only root and gcksd's own user get one. */
+static void backup_answer(client *c)
+{
+	const gk_control_hooks *h = &c->ctl->hooks;
+	uint8_t *db = NULL, *out = NULL;
+	size_t n = 0, hl = 0;
+	char head[64], err[GK_STORE_ERR_MAX] = "no database";
+	int64_t now = (int64_t)time(NULL);
+	FILE *mem = NULL;
+	char *text = NULL;
+	size_t tlen = 0;
+	if (c->uid != 0 && c->uid != h->daemon_uid) {
+		snprintf(err, sizeof(err), "permission denied: a backup holds every key; only root and gcksd's "
+			 "user may ask for one");
+		if (h->store && gk_store_audit(h->store, c->who, "refused", "backup", now))
+			gk_warn("audit record of a refusal: %s", gk_store_errmsg(h->store));
+	} else if (h->store && !gk_store_backup_bytes(h->store, &db, &n, err, sizeof(err))) {
+		hl = (size_t)snprintf(head, sizeof(head), "{\"ok\":true,\"bytes\":%zu}\n", n);
+		if ((out = malloc(hl + n))) {
+			memcpy(out, head, hl);
+			memcpy(out + hl, db, n);
+		}
+		gk_store_bytes_free(db, n);
+		if (out) {
+			if (gk_store_audit(h->store, c->who, "backup", "through the control socket", now))
+				gk_warn("audit record of a backup: %s", gk_store_errmsg(h->store));
+			gk_info("backup of the database (%zu octets) sent to %s", n, c->who);
+			send_wiped(c, out, hl + n);
+			return;
+		}
+		snprintf(err, sizeof(err), "out of memory");
+	}
+	if (!(mem = open_memstream(&text, &tlen)))
+		return;
+	reply_error(mem, err);
+	fclose(mem);
+	send_wiped(c, (uint8_t *)text, tlen);
+}
+
 static void answer(client *c, const char *line)
 {
 	char *buf = NULL;
 	size_t len = 0;
+	if (c->allowed && !strcmp(line, "backup")) {
+		backup_answer(c);
+		return;
+	}
 	FILE *mem = open_memstream(&buf, &len);
 	if (!mem)
 		return;

@@ -1,6 +1,7 @@
 /* The control socket of gcksd: a Unix stream socket (mode 0660) taking one request per line and
  * answering one JSON object per line. Requests (documented in gcks/CONTROL.md):
- *   status [text] | reload | rekey GROUP | evict GROUP MEMBER | rotate-key
+ *   status [text] | reload | rekey GROUP | evict GROUP MEMBER | rotate-key | backup
+ * (backup answers a line and then the database's octets, to root and gcksd's user only)
  * Only root, gcksd's own user and members of the admin group (by the peer's credentials,
  * SO_PEERCRED and SO_PEERGROUPS) are answered; anyone else gets "permission denied", which is
  * audited. A gk_control owns its libuv handles; the gcks it serves is the caller's. */

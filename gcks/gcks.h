@@ -90,6 +90,10 @@ void gk_gcks_tick(gk_gcks *g);
 /* Re-reads group policies from the store (after `gcksctl policy load`); groups whose SAs changed
  * are rekeyed. */
 gk_status gk_gcks_reload(gk_gcks *g);
+/* After `gcksctl restore` (gk_keys_restore_epoch): excludes every group restored since, with new
+ * keys for every SA, once; call when the sockets are open and before any input. Returns how
+ * many groups it excluded. */
+size_t gk_gcks_after_restore(gk_gcks *g);
 /* Replaces the group's SAs now (gcksctl rekey). msg gets a one-line result. */
 gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen);
 /* Rolls the signing key over: a new key of the same kind, announced as AUTH_KEY in a GSA_REKEY

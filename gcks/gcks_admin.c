@@ -81,7 +81,8 @@ static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *w
 static void after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	bool cut = cut_removed_members(g, grp, was);
-	if (cut && was->pol.rekey_transport == GK_REKEY_MULTICAST) {
+	/* the rule gcksctl policy load reports (gk_keys_reload_effect) */
+	if (gk_keys_reload_effect(&was->pol, &grp->pol, GK_PUT_KEEP_KEYS, cut) == GK_EFFECT_EXCLUDE_ALL) {
 		gcks_exclude_via(g, grp, &was->pol, kek_of(was), "members removed from the policy");
 		return;
 	}
@@ -114,6 +115,27 @@ gk_status gk_gcks_reload(gk_gcks *g)
 	g->groups = keep;
 	g->ngroups = nkeep;
 	return GK_OK;
+}
+
+size_t gk_gcks_after_restore(gk_gcks *g)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->ngroups; i++) {
+		gcks_group *grp = &g->groups[i];
+		bool pending = false;
+		if (gk_keys_restore_pending(g->env.store, grp->pol.name, &pending) || !pending)
+			continue;
+		gk_status st = gcks_exclude_all(g, grp, "the database was restored from a backup");
+		if (st) {
+			gk_err("%s: exclusion after the restore failed: %s; it is tried again at the next start",
+			       grp->pol.name, gk_status_str(st));
+			continue;
+		}
+		gk_keys_restore_done(g->env.store, grp->pol.name, gcks_wall(g));
+		gk_info("%s: restored from a backup: every member excluded, new keys for every SA", grp->pol.name);
+		n++;
+	}
+	return n;
 }
 
 static gcks_group *group_by_name(gk_gcks *g, const char *name)
@@ -176,7 +198,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		gk_group_policy_free(&np);
 		return GK_E_NOT_FOUND;
 	}
-	st = gk_keys_group_put(g->env.store, &np, "gcksctl evict", "evict", gcks_wall(g), &changed);
+	st = gk_keys_group_evict(g->env.store, &np, mt, "gcksctl evict", gcks_wall(g), &changed);
 	if (!st)
 		gk_store_registration_delete(g->env.store, grp->pol.name, mt);
 	if (st) {

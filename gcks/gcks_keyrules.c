@@ -1,5 +1,6 @@
 /* The key rules of the GCKS (see gcks_keyrules.h), run inside transactions of the store. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include "gcks_keyrules.h"
@@ -278,57 +279,230 @@ static gk_status policy_check(const gk_group_policy *g)
 	return GK_OK;
 }
 
-/* Inside the write transaction of gk_keys_group_put. */
-static gk_status group_put_tx(gk_store *s, const gk_group_policy *g, const char *who,
-			      const char *source, int64_t now, bool *changed)
+/* ---- what storing a policy does ---- */
+
+/* Audit actions that tell whether a member was evicted from a group (detail "MEMBER in GROUP"):
+ * the newer of the two wins. */
+#define AUDIT_EVICT "member evict"
+#define AUDIT_READMIT "member readmit"
+
+void gk_group_plan_free(gk_group_plan *p)
+{
+	if (!p)
+		return;
+	free(p->added);
+	free(p->removed);
+	p->added = p->removed = NULL;
+	p->nadded = p->nremoved = 0;
+}
+
+bool gk_keys_change_excludes_all(const gk_group_policy *was, const gk_group_policy *now)
+{
+	if (was->rekey_transport != now->rekey_transport)
+		return true;
+	return now->rekey_transport == GK_REKEY_MULTICAST && was->kek.present && now->kek.present &&
+	       was->kek.gcauth != now->kek.gcauth;
+}
+
+gk_put_effect gk_keys_reload_effect(const gk_group_policy *was, const gk_group_policy *now, gk_put_keys keys,
+				    bool removed_registered)
+{
+	if (!was || !now || keys == GK_PUT_UNCHANGED || keys == GK_PUT_ADDED)
+		return GK_EFFECT_NONE;
+	if (removed_registered && was->rekey_transport == GK_REKEY_MULTICAST)
+		return GK_EFFECT_EXCLUDE_ALL;
+	if (keys == GK_PUT_NEW_KEYS)
+		return gk_keys_change_excludes_all(was, now) ? GK_EFFECT_EXCLUDE_ALL : GK_EFFECT_REKEY;
+	return removed_registered ? GK_EFFECT_REKEY : GK_EFFECT_NONE;
+}
+
+static bool listed(const gk_group_policy *g, const gk_ident *id)
+{
+	for (size_t i = 0; i < g->nmembers; i++)
+		if (ident_eq(&g->members[i].id, id))
+			return true;
+	return false;
+}
+
+static gk_plan_member *plan_member_add(gk_plan_member **arr, size_t *n, const gk_ident *id)
+{
+	gk_plan_member *a = realloc(*arr, (*n + 1) * sizeof(**arr));
+	if (!a)
+		return NULL;
+	*arr = a;
+	memset(&a[*n], 0, sizeof(a[*n]));
+	gk_ident_text(id, a[*n].member);
+	return &a[(*n)++];
+}
+
+static void evict_detail(const char *group, const char *member, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s in %s", member, group);
+}
+
+/* Was member evicted from group and not let back since? The audit log says. */
+static gk_status was_evicted(gk_store *s, const char *group, const char *member, bool *yes)
+{
+	char d[2 * GK_IDENT_TEXT_MAX + 8];
+	int64_t evicted = 0, readmitted = 0;
+	evict_detail(group, member, d, sizeof(d));
+	gk_status st = gk_store_audit_find(s, AUDIT_EVICT, d, &evicted);
+	if (!st)
+		st = gk_store_audit_find(s, AUDIT_READMIT, d, &readmitted);
+	*yes = !st && evicted > readmitted;
+	return st;
+}
+
+/* Members old lists and g does not (removed: do they hold keys?) and the other way round
+ * (added: were they evicted? asked of a group that exists, so a new group of many members
+ * costs no search of the audit log). */
+static gk_status plan_members(gk_store *s, const gk_group_policy *old, const gk_group_policy *g, bool had,
+			      gk_group_plan *p, bool *removed_registered)
+{
+	gk_status st = GK_OK;
+	*removed_registered = false;
+	for (size_t i = 0; !st && i < old->nmembers; i++) {
+		if (listed(g, &old->members[i].id))
+			continue;
+		gk_plan_member *m = plan_member_add(&p->removed, &p->nremoved, &old->members[i].id);
+		st = m ? gk_store_registration_exists(s, g->name, m->member, &m->registered) : GK_E_NOMEM;
+		*removed_registered |= !st && m->registered;
+	}
+	for (size_t i = 0; !st && i < g->nmembers; i++) {
+		if (listed(old, &g->members[i].id))
+			continue;
+		gk_plan_member *m = plan_member_add(&p->added, &p->nadded, &g->members[i].id);
+		st = !m ? GK_E_NOMEM : had ? was_evicted(s, g->name, m->member, &m->evicted) : GK_OK;
+	}
+	return st;
+}
+
+/* The decision, inside a transaction: *old is the stored policy (empty for a new group), *gid and
+ * *gen its id and generation. */
+static gk_status plan_tx(gk_store *s, const gk_group_policy *g, gk_group_policy *old, gk_store_gid *gid,
+			 int64_t *gen, gk_group_plan *p)
+{
+	bool had = false, cut = false;
+	memset(p, 0, sizeof(*p));
+	snprintf(p->group, sizeof(p->group), "%s", g->name);
+	gk_status st = gk_store_group_find(s, g->name, gid, gen);
+	if (st == GK_E_NOT_FOUND)
+		st = GK_OK;
+	else if (!st && !(st = gk_store_group_read(s, *gid, old)))
+		had = true;
+	if (st)
+		return st;
+	if (!had)
+		p->keys = GK_PUT_ADDED;
+	else if (policy_eq(old, g))
+		return GK_OK; /* GK_PUT_UNCHANGED */
+	else
+		p->keys = sa_policy_eq(old, g) ? GK_PUT_KEEP_KEYS : GK_PUT_NEW_KEYS;
+	if ((st = plan_members(s, old, g, had, p, &cut)))
+		return st;
+	p->effect = gk_keys_reload_effect(had ? old : NULL, g, p->keys, cut);
+	return GK_OK;
+}
+
+gk_status gk_keys_group_plan(gk_store *s, const gk_group_policy *g, gk_group_plan *plan)
 {
 	gk_group_policy old;
 	gk_store_gid gid = 0;
 	int64_t gen = 0;
-	bool had = false, keep_keys = false;
+	if (!s || !g || !plan)
+		return GK_E_INVAL;
+	memset(plan, 0, sizeof(*plan));
+	gk_status st = policy_check(g);
+	if (st)
+		return st;
+	memset(&old, 0, sizeof(old));
+	if (!(st = gk_store_begin(s, GK_TX_READ)))
+		st = gk_store_end(s, plan_tx(s, g, &old, &gid, &gen, plan));
+	gk_group_policy_free(&old);
+	return st;
+}
+
+/* Inside the write transaction of gk_keys_group_apply: the plan, then what it says. */
+static gk_status group_put_tx(gk_store *s, const gk_group_policy *g, const char *who,
+			      const char *source, int64_t now, gk_group_plan *p)
+{
+	gk_group_policy old;
+	gk_store_gid gid = 0;
+	int64_t gen = 0;
 	char detail[GK_IDENT_TEXT_MAX + 1200];
 	memset(&old, 0, sizeof(old));
-	gk_status st = gk_store_group_find(s, g->name, &gid, &gen);
-	if (st == GK_E_NOT_FOUND) {
-		st = GK_OK;
-	} else if (!st) {
-		had = true;
-		if ((st = gk_store_group_read(s, gid, &old)))
-			goto out;
-		if (policy_eq(&old, g))
-			goto out; /* nothing to do: no write, no new generation, no audit */
-		keep_keys = sa_policy_eq(&old, g);
-	}
-	if (st || (st = gk_store_group_write(s, g, now, had, &gid)))
+	gk_status st = plan_tx(s, g, &old, &gid, &gen, p);
+	if (st || p->keys == GK_PUT_UNCHANGED)
+		goto out; /* nothing to do: no write, no new generation, no audit */
+	bool had = p->keys != GK_PUT_ADDED;
+	if ((st = gk_store_group_write(s, g, now, had, &gid)))
 		goto out;
 	/* The current keys stay valid for the new generation (a member list change must not
 	 * split the group between members holding old and new keys). */
-	if (keep_keys && (st = gk_store_keys_carry(s, gid, gen + 1)))
+	if (p->keys == GK_PUT_KEEP_KEYS && (st = gk_store_keys_carry(s, gid, gen + 1)))
 		goto out;
-	*changed = true;
 	snprintf(detail, sizeof(detail), "%s%s%.1000s (generation %lld)", g->name,
 		 source && *source ? " from " : "", source ? source : "",
 		 (long long)(had ? gen + 1 : 1));
 	st = gk_store_audit(s, who, "policy load", detail, now);
+	for (size_t i = 0; !st && i < p->nadded; i++) {
+		if (!p->added[i].evicted)
+			continue;
+		evict_detail(g->name, p->added[i].member, detail, sizeof(detail));
+		st = gk_store_audit(s, who, AUDIT_READMIT, detail, now);
+	}
 out:
 	gk_group_policy_free(&old);
 	return st;
 }
 
-gk_status gk_keys_group_put(gk_store *s, const gk_group_policy *g, const char *who,
-			    const char *source, int64_t now, bool *changed)
+gk_status gk_keys_group_apply(gk_store *s, const gk_group_policy *g, const char *who,
+			      const char *source, int64_t now, gk_group_plan *plan)
 {
-	bool ch = false;
-	if (!s || !g)
+	if (!s || !g || !plan)
 		return GK_E_INVAL;
+	memset(plan, 0, sizeof(*plan));
 	gk_status st = policy_check(g);
 	if (st)
 		return st;
 	if ((st = gk_store_begin(s, GK_TX_WRITE)))
 		return st;
-	st = gk_store_end(s, group_put_tx(s, g, who, source, now, &ch));
+	return gk_store_end(s, group_put_tx(s, g, who, source, now, plan));
+}
+
+gk_status gk_keys_group_put(gk_store *s, const gk_group_policy *g, const char *who,
+			    const char *source, int64_t now, bool *changed)
+{
+	gk_group_plan p;
+	gk_status st = gk_keys_group_apply(s, g, who, source, now, &p);
 	if (changed)
-		*changed = !st && ch;
+		*changed = !st && p.keys != GK_PUT_UNCHANGED;
+	gk_group_plan_free(&p);
+	return st;
+}
+
+gk_status gk_keys_group_evict(gk_store *s, const gk_group_policy *g, const char *member, const char *who,
+			      int64_t now, bool *changed)
+{
+	gk_group_plan p;
+	char detail[2 * GK_IDENT_TEXT_MAX + 8];
+	if (!s || !g || !member)
+		return GK_E_INVAL;
+	memset(&p, 0, sizeof(p));
+	gk_status st = policy_check(g);
+	if (st)
+		return st;
+	if ((st = gk_store_begin(s, GK_TX_WRITE)))
+		return st;
+	st = group_put_tx(s, g, who, "evict", now, &p);
+	if (!st && p.keys != GK_PUT_UNCHANGED) {
+		evict_detail(g->name, member, detail, sizeof(detail));
+		st = gk_store_audit(s, who, AUDIT_EVICT, detail, now);
+	}
+	st = gk_store_end(s, st);
+	if (changed)
+		*changed = !st && p.keys != GK_PUT_UNCHANGED;
+	gk_group_plan_free(&p);
 	return st;
 }
 
@@ -483,6 +657,73 @@ gk_status gk_keys_rekey_msgid_peek(gk_store *s, const char *group, uint32_t *msg
 gk_status gk_keys_rekey_msgid_reset(gk_store *s, const char *group)
 {
 	return counter_restart(s, group, GK_COUNTER_REKEY_MSGID, 0);
+}
+
+/* ---- after a restore from a backup ---- */
+
+#define AUDIT_RESTORE "restore"
+#define AUDIT_RESTORE_DONE "restore excluded"
+
+static gk_status restore_tx(gk_store *s, char **names, size_t n, const char *who, int64_t now)
+{
+	gk_status st = GK_OK;
+	for (size_t i = 0; i < n && !st; i++) {
+		gk_store_gid gid;
+		int64_t v = 0;
+		if ((st = gk_store_group_find(s, names[i], &gid, NULL)) ||
+		    (st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)))
+			break;
+		/* the last Message ID stays usable once: the exclusion replaces the Rekey SA */
+		v = v + (int64_t)GK_RESTORE_MSGID_SKIP > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX
+									 : v + (int64_t)GK_RESTORE_MSGID_SKIP;
+		if (!(st = gk_store_counter_set(s, gid, GK_COUNTER_REKEY_MSGID, v)))
+			st = gk_store_audit(s, who, AUDIT_RESTORE, names[i], now);
+	}
+	return st;
+}
+
+gk_status gk_keys_restore_epoch(gk_store *s, const char *who, const char *source, int64_t now,
+				size_t *ngroups)
+{
+	char **names = NULL;
+	size_t n = 0;
+	char detail[1100];
+	if (!s || !ngroups)
+		return GK_E_INVAL;
+	gk_status st = gk_store_group_names(s, &names, &n);
+	if (st)
+		return st;
+	if (!(st = gk_store_begin(s, GK_TX_DURABLE))) {
+		st = restore_tx(s, names, n, who, now);
+		snprintf(detail, sizeof(detail), "from %.1000s: %zu group%s", source ? source : "a backup", n,
+			 n == 1 ? "" : "s");
+		if (!st)
+			st = gk_store_audit(s, who, "database restore", detail, now);
+		st = gk_store_end(s, st);
+	}
+	gk_store_names_free(names, n);
+	if (!st)
+		*ngroups = n;
+	return st;
+}
+
+gk_status gk_keys_restore_pending(gk_store *s, const char *group, bool *pending)
+{
+	int64_t restored = 0, done = 0;
+	if (!s || !group || !pending)
+		return GK_E_INVAL;
+	gk_status st = gk_store_audit_find(s, AUDIT_RESTORE, group, &restored);
+	if (!st)
+		st = gk_store_audit_find(s, AUDIT_RESTORE_DONE, group, &done);
+	*pending = !st && restored > done;
+	return st;
+}
+
+gk_status gk_keys_restore_done(gk_store *s, const char *group, int64_t now)
+{
+	if (!s || !group)
+		return GK_E_INVAL;
+	return gk_store_audit(s, "gcksd", AUDIT_RESTORE_DONE, group, now);
 }
 
 /* ---- single-sender counter-mode TEKs a sender may hold (doc/sender-iv.md) ---- */

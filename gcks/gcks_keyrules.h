@@ -22,6 +22,65 @@ struct gk_rand;
 gk_status gk_keys_group_put(gk_store *s, const gk_group_policy *g, const char *who,
 			    const char *source, int64_t now, bool *changed);
 
+/* ---- what storing a policy does ----
+ * One decision, made by gk_keys_group_plan (gcksctl policy load --dry-run) and by the put that
+ * applies it (gk_keys_group_apply), so the summary an admin reads is what happens. */
+typedef enum gk_put_keys {
+	GK_PUT_UNCHANGED,        /* equal to the stored policy: nothing is written */
+	GK_PUT_ADDED,            /* a new group */
+	GK_PUT_KEEP_KEYS,        /* stored; the current keys carry over (members, capacity,
+				  * idle timeout, rekey margin, packet rate changed) */
+	GK_PUT_NEW_KEYS,         /* stored; every SA gets new keys (RFC 9838 3.2.1) */
+} gk_put_keys;
+
+/* What the members see when gcksd takes the stored change up (reload). */
+typedef enum gk_put_effect {
+	GK_EFFECT_NONE,          /* nothing is sent */
+	GK_EFFECT_REKEY,         /* new keys go out (GSA_REKEY, or GSA_INBAND_REKEY) */
+	GK_EFFECT_EXCLUDE_ALL,   /* every member is excluded and registers again */
+} gk_put_effect;
+
+typedef struct gk_plan_member {
+	char member[GK_IDENT_TEXT_MAX];
+	bool registered;         /* removed: it is registered, so it holds keys to take back */
+	bool evicted;            /* added: evicted from the group earlier and not let back since
+				  * (the store's audit log: "member evict" / "member readmit") */
+} gk_plan_member;
+
+/* What storing one group's policy does. Owns added[] and removed[] (gk_group_plan_free). */
+typedef struct gk_group_plan {
+	char group[GK_IDENT_TEXT_MAX];
+	gk_put_keys keys;
+	gk_put_effect effect;
+	gk_plan_member *added, *removed; /* members the policy lists anew / no longer lists */
+	size_t nadded, nremoved;
+} gk_group_plan;
+void gk_group_plan_free(gk_group_plan *p);
+
+/* What gk_keys_group_apply(g) would do now; reads only (one read transaction). */
+gk_status gk_keys_group_plan(gk_store *s, const gk_group_policy *g, gk_group_plan *plan);
+/* gk_keys_group_put that also says what it did (*plan, filled also on failure: free it). A
+ * member the put lets back after an eviction is recorded ("member readmit"), so the next put
+ * does not warn again. */
+gk_status gk_keys_group_apply(gk_store *s, const gk_group_policy *g, const char *who,
+			      const char *source, int64_t now, gk_group_plan *plan);
+/* Stores g, the group's policy without member (an eviction), and records the eviction in the
+ * audit log ("member evict", detail "MEMBER in GROUP") in the same transaction: a later policy
+ * load that lists the member again warns. */
+gk_status gk_keys_group_evict(gk_store *s, const gk_group_policy *g, const char *member, const char *who,
+			      int64_t now, bool *changed);
+
+/* The rule both the plan and gcksd's reload follow: what members see when policy `was` becomes
+ * `now` with keys kept or replaced, removed_registered telling whether a member that holds keys
+ * left. Multicast: such a member is cut off by excluding everyone under the Rekey SA they hold
+ * (no key hierarchy to rekey around it); a change of rekey transport, or of the GSA_REKEY
+ * authentication method (RFC 9838 4.4.2.1.1: members learn it only at registration), also
+ * excludes everyone. */
+gk_put_effect gk_keys_reload_effect(const gk_group_policy *was, const gk_group_policy *now, gk_put_keys keys,
+				    bool removed_registered);
+/* Does replacing the keys for this change exclude every member (the last two cases above)? */
+bool gk_keys_change_excludes_all(const gk_group_policy *was, const gk_group_policy *now);
+
 /* The current key of every SA of a group, creating (and storing, durably) those that are
  * missing or whose policy generation is older. Fresh SPIs and keys come from the caller's
  * generator. keys[] has room for nteks+1 (the Rekey SA last, if present). */
@@ -58,6 +117,25 @@ gk_status gk_keys_rekey_msgid_next(gk_store *s, const char *group, uint32_t *msg
 gk_status gk_keys_rekey_msgid_peek(gk_store *s, const char *group, uint32_t *msgid);
 /* A new Rekey SA starts at Message ID 0 (RFC 9838 2.4.1.3). */
 gk_status gk_keys_rekey_msgid_reset(gk_store *s, const char *group);
+
+/* ---- after a restore from a backup ----
+ * A backup may be older than what members hold and than what gcksd sent since: Message IDs and
+ * keys handed out after it are not in it. A restored store therefore (1) skips every group's
+ * Rekey SA Message IDs GK_RESTORE_MSGID_SKIP ahead, so that a GSA_REKEY under the restored
+ * Rekey SA never repeats one members may have seen (RFC 9838 2.4.1.3: they would drop it as a
+ * replay), and (2) has every group excluded when gcksd next starts: new keys for every SA, with
+ * fresh SPIs, before any member registers (so no Sender-ID handed out after the backup meets
+ * the same key again: counter-mode IVs never repeat, RFC 9838 2.5), announced by a Delete under
+ * the restored Rekey SA with the skipped-ahead Message ID. */
+#define GK_RESTORE_MSGID_SKIP (UINT32_C(1) << 24)
+/* Marks a store just restored (one durable transaction; audited as who from source): the skip,
+ * and the exclusion to come ("restore" in the audit log, per group). *ngroups: how many. */
+gk_status gk_keys_restore_epoch(gk_store *s, const char *who, const char *source, int64_t now,
+				size_t *ngroups);
+/* Was the group restored and not yet excluded for it? */
+gk_status gk_keys_restore_pending(gk_store *s, const char *group, bool *pending);
+/* Records that the group was excluded after its restore ("restore excluded"). */
+gk_status gk_keys_restore_done(gk_store *s, const char *group, int64_t now);
 
 /* Records, durably, that member may hold the single-sender TEK with this SPI (member NULL:
  * every member registered to the group as sender), and forgets TEKs whose keys the group no

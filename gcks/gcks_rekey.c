@@ -540,7 +540,7 @@ bool gcks_rekey_reloaded(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 	 * registering again */
 	bool method_changed = grp->pol.rekey_transport == GK_REKEY_MULTICAST && was->pol.kek.present &&
 			      grp->pol.kek.present && was->pol.kek.gcauth != grp->pol.kek.gcauth;
-	if (was->pol.rekey_transport != grp->pol.rekey_transport || method_changed) {
+	if (gk_keys_change_excludes_all(&was->pol, &grp->pol)) { /* the rule policy load reports */
 		p->ndel = 0;
 		plan_exclude(&was->pol, p);
 	}

@@ -4,12 +4,14 @@
  * Exit codes: 0 ok, 1 usage error, 2 validation error, 3 daemon not reachable, 4 other failure. */
 #include <config.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,7 +26,8 @@
 #include "storage.h"
 #include "gcks_keyrules.h"
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4 };
+/* gcksctl(8) EXIT STATUS; EXIT_IN_USE is gcksd's GK_EXIT_IN_USE (lockfile.h). */
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4, EXIT_IN_USE = 6 };
 
 #define DEFAULT_DB GK_STATEDIR "/gcks.db"
 #define DEFAULT_CONTROL GK_RUNSTATEDIR "/gcksd.sock"
@@ -44,7 +47,7 @@ static void usage(FILE *f)
 	      "  init [--id ID] [--key FILE] [--key-type ecdsa-p256|ecdsa-p384|ed25519|rsa]\n"
 	      "       [--cert FILE] [--ca FILE]      create the database and the GCKS signing key\n"
 	      "  policy check FILE...                validate policy files, change nothing\n"
-	      "  policy load FILE...                 validate, then store the groups and tell gcksd\n"
+	      "  policy load [--dry-run] FILE...     validate, then store the groups and tell gcksd\n"
 	      "  policy export [GROUP]               print policies in the file format (with secrets)\n"
 	      "  group list | group show GROUP | group delete GROUP\n"
 	      "  member list GROUP                   registered members\n"
@@ -52,7 +55,9 @@ static void usage(FILE *f)
 	      "  status                              the running gcksd: groups, members, SAs\n"
 	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
 	      "  key rotate                          new signing key, announced to members first\n"
-	      "  log-level [SUBSYSTEM|all LEVEL]     the running gcksd's log levels, or set one\n", f);
+	      "  log-level [SUBSYSTEM|all LEVEL]     the running gcksd's log levels, or set one\n"
+	      "  backup FILE                         a consistent copy of the database (through gcksd if it runs)\n"
+	      "  restore FILE                        replace the database by a backup (gcksd stopped)\n", f);
 }
 
 /* A usage error: one line on stderr naming the problem (the full usage is for --help). */
@@ -201,6 +206,60 @@ static int cmd_daemon(const ctl *c, const char *request)
 	}
 	free(text);
 	free(a);
+	return rc;
+}
+
+/* An identity is written TYPE:VALUE (keyid:video-1). A name given without its type that names
+ * an existing group as keyid:NAME gets a hint; s is the open store, or NULL to ask gcksd. */
+static void group_hint(const ctl *c, gk_store *s, const char *name)
+{
+	char cand[GK_IDENT_TEXT_MAX + 8], pat[GK_IDENT_TEXT_MAX + 24];
+	bool exists = false;
+	if (!name || strchr(name, ':') || strlen(name) >= GK_IDENT_TEXT_MAX)
+		return;
+	snprintf(cand, sizeof(cand), "keyid:%s", name);
+	if (s) {
+		int64_t gen;
+		exists = gk_store_group_generation(s, cand, &gen) == GK_OK;
+	} else {
+		char *a = NULL;
+		snprintf(pat, sizeof(pat), "\"group\":\"%s\"", cand);
+		if (ask_daemon(c, "status", &a) == EXIT_OK)
+			exists = strstr(a, pat) != NULL;
+		free(a);
+	}
+	if (exists)
+		fprintf(stderr, "gcksctl: did you mean %s?\n", cand);
+}
+
+/* A member named without its type (screen-2.example.net) that the group lists under one
+ * (fqdn:screen-2.example.net) gets a hint; read from the database when gcksctl can open it. */
+static void member_hint(const ctl *c, const char *group, const char *member)
+{
+	gk_store *s = NULL;
+	gk_group_policy g;
+	char why[GK_STORE_ERR_MAX], t[GK_IDENT_TEXT_MAX];
+	if (!member || strchr(member, ':') || gk_store_open(c->db, false, &s, why, sizeof(why)))
+		return;
+	if (gk_store_group_get(s, group, &g) == GK_OK) {
+		for (size_t i = 0; i < g.nmembers; i++) {
+			const char *colon = strchr(gk_ident_text(&g.members[i].id, t), ':');
+			if (colon && !strcmp(colon + 1, member)) {
+				fprintf(stderr, "gcksctl: did you mean %s?\n", t);
+				break;
+			}
+		}
+		gk_group_policy_free(&g);
+	}
+	gk_store_close(s);
+}
+
+/* cmd_daemon for a request about group: a refusal gets group_hint. */
+static int cmd_daemon_group(const ctl *c, const char *request, const char *group)
+{
+	int rc = cmd_daemon(c, request);
+	if (rc == EXIT_FAIL)
+		group_hint(c, NULL, group);
 	return rc;
 }
 
@@ -360,41 +419,177 @@ static int cmd_policy_check(int argc, char **argv)
 	return rc;
 }
 
+/* What the members see, in the words of the summary. */
+static const char *effect_text(const gk_group_plan *p)
+{
+	switch (p->effect) {
+	case GK_EFFECT_REKEY:
+		return p->keys == GK_PUT_NEW_KEYS ? "rekey (new keys for every SA)"
+						  : "rekey (a removed member holds keys)";
+	case GK_EFFECT_EXCLUDE_ALL:
+		return p->keys == GK_PUT_NEW_KEYS ? "exclude everyone (new keys; members register again)"
+						  : "exclude everyone (a removed member holds keys; members register again)";
+	case GK_EFFECT_NONE:
+		break;
+	}
+	return "nothing sent to members (keys kept)";
+}
+
+static const char *keys_word(gk_put_keys k)
+{
+	return k == GK_PUT_UNCHANGED ? "unchanged" : k == GK_PUT_ADDED ? "added" : k == GK_PUT_KEEP_KEYS ? "keys kept"
+													     : "new keys";
+}
+
+static const char *effect_word(gk_put_effect e)
+{
+	return e == GK_EFFECT_REKEY ? "rekey" : e == GK_EFFECT_EXCLUDE_ALL ? "exclude everyone" : "nothing";
+}
+
+/* Member lines shown per list for people (JSON has them all). */
+#define PLAN_MEMBERS_SHOWN 20
+
+/* One group's summary: for people on stdout, with --json as an object; a member let back after
+ * an eviction is a warning on stderr either way. */
+static void plan_print(const ctl *c, gk_json *j, const char *file, const gk_group_plan *p)
+{
+	for (size_t i = 0; i < p->nadded; i++)
+		if (p->added[i].evicted)
+			fprintf(stderr, "gcksctl: warning: %s: %s was evicted from %s; this load lets it register again\n",
+				file, p->added[i].member, p->group);
+	if (c->json) {
+		gk_json_obj(j);
+		gk_json_kstr(j, "group", p->group);
+		gk_json_kstr(j, "file", file);
+		gk_json_kstr(j, "change", keys_word(p->keys));
+		gk_json_kstr(j, "members_see", effect_word(p->effect));
+		gk_json_key(j, "members_added");
+		gk_json_arr(j);
+		for (size_t i = 0; i < p->nadded; i++) {
+			gk_json_obj(j);
+			gk_json_kstr(j, "member", p->added[i].member);
+			gk_json_kbool(j, "evicted_earlier", p->added[i].evicted);
+			gk_json_obj_end(j);
+		}
+		gk_json_arr_end(j);
+		gk_json_key(j, "members_removed");
+		gk_json_arr(j);
+		for (size_t i = 0; i < p->nremoved; i++) {
+			gk_json_obj(j);
+			gk_json_kstr(j, "member", p->removed[i].member);
+			gk_json_kbool(j, "registered", p->removed[i].registered);
+			gk_json_obj_end(j);
+		}
+		gk_json_arr_end(j);
+		gk_json_obj_end(j);
+		return;
+	}
+	if (p->keys == GK_PUT_UNCHANGED)
+		printf("%s: unchanged\n", p->group);
+	else if (p->keys == GK_PUT_ADDED)
+		printf("%s: added (new group, %zu member%s)\n", p->group, p->nadded, p->nadded == 1 ? "" : "s");
+	else
+		printf("%s: changed: %s\n", p->group, effect_text(p));
+	if (p->keys == GK_PUT_ADDED)
+		return;
+	for (size_t i = 0; i < p->nadded && i < PLAN_MEMBERS_SHOWN; i++)
+		printf("  member added: %s%s\n", p->added[i].member, p->added[i].evicted ? " (evicted earlier)" : "");
+	if (p->nadded > PLAN_MEMBERS_SHOWN)
+		printf("  ... and %zu more members added\n", p->nadded - PLAN_MEMBERS_SHOWN);
+	for (size_t i = 0; i < p->nremoved && i < PLAN_MEMBERS_SHOWN; i++)
+		printf("  member removed: %s%s\n", p->removed[i].member,
+		       p->removed[i].registered ? " (registered: its keys are taken back)" : "");
+	if (p->nremoved > PLAN_MEMBERS_SHOWN)
+		printf("  ... and %zu more members removed\n", p->nremoved - PLAN_MEMBERS_SHOWN);
+}
+
+/* policy load [--dry-run] FILE...: validates every file, then stores each group (or, with
+ * --dry-run, only says what storing it would do: the same decision, gk_keys_group_plan, and
+ * nothing written, gcksd not asked) and prints per group what changes for its members. */
 static int cmd_policy_load(const ctl *c, int argc, char **argv)
 {
 	gk_group_policy **g = NULL;
 	size_t *cnt = NULL;
 	gk_store *s = NULL;
+	static const struct option opts[] = { { "dry-run", no_argument, NULL, 'n' }, { 0 } };
+	bool dry = false;
+	int o;
+	optind = 0; /* a fresh scan that permutes: --dry-run may come before or after the files */
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'n')
+			return usage_error("policy load: unknown option: %s", argv[optind - 1]);
+		dry = true;
+	}
+	argc -= optind;
+	argv += optind;
 	if (argc < 1)
 		return usage_error("policy load: give at least one FILE");
+	/* the JSON document is written whole or not at all (an error is its own document) */
+	char *doc = NULL;
+	size_t doclen = 0;
+	FILE *out = c->json ? open_memstream(&doc, &doclen) : stdout;
+	if (!out)
+		return EXIT_FAIL;
+	gk_json j;
+	gk_json_init(&j, out);
 	int rc = load_files(argc, argv, &g, &cnt);
 	if (!rc)
 		rc = open_store(c, false, &s);
+	if (!rc && c->json) {
+		gk_json_obj(&j);
+		gk_json_kbool(&j, "dry_run", dry);
+		gk_json_key(&j, "groups");
+		gk_json_arr(&j);
+	}
 	for (int i = 0; !rc && i < argc; i++) {
-		for (size_t j = 0; !rc && j < cnt[i]; j++) {
-			bool changed = false;
-			gk_status st = gk_keys_group_put(s, &g[i][j], c->who, argv[i], (int64_t)time(NULL), &changed);
+		for (size_t k = 0; !rc && k < cnt[i]; k++) {
+			gk_group_plan p;
+			gk_status st = dry ? gk_keys_group_plan(s, &g[i][k], &p)
+					   : gk_keys_group_apply(s, &g[i][k], c->who, argv[i], (int64_t)time(NULL), &p);
 			if (st) {
-				fprintf(stderr, "gcksctl: %s: group %s: cannot store: %s\n", argv[i], g[i][j].name,
-					gk_store_errmsg(s));
+				fprintf(stderr, "gcksctl: %s: group %s: cannot %s: %s\n", argv[i], g[i][k].name,
+					dry ? "read the stored policy" : "store", gk_store_errmsg(s));
 				rc = EXIT_FAIL;
-				break;
+			} else {
+				plan_print(c, &j, argv[i], &p);
 			}
-			printf("%s: %s\n", g[i][j].name, changed ? "loaded" : "unchanged");
+			gk_group_plan_free(&p);
 		}
 	}
 	gk_store_close(s);
 	free_loaded(argc, g, cnt);
-	if (rc)
+	if (rc) {
+		if (c->json) {
+			fclose(out);
+			free(doc);
+		}
 		return rc;
+	}
 	char *a = NULL;
 	struct stat stt;
-	if (stat(c->control, &stt) == 0 && ask_daemon(c, "reload", &a) == EXIT_OK) {
+	const char *daemon;
+	if (dry)
+		daemon = "dry run: nothing stored, gcksd not asked";
+	else if (stat(c->control, &stt) == 0 && ask_daemon(c, "reload", &a) == EXIT_OK)
+		daemon = answer_ok(a) ? "reloaded" : a;
+	else
+		daemon = NULL;
+	if (c->json) {
+		gk_json_arr_end(&j);
+		gk_json_kstr(&j, "gcksd", daemon ? daemon : "not running: the policy applies when it starts");
+		gk_json_obj_end(&j);
+		fclose(out);
+		fwrite(doc, 1, doclen, stdout);
+		putchar('\n');
+		free(doc);
+	} else if (dry) {
+		printf("%s\n", daemon);
+	} else if (daemon) {
 		printf("gcksd: %s", answer_ok(a) ? "policies reloaded\n" : a);
-		free(a);
 	} else {
 		printf("gcksd not running at %s: the policy applies when it starts\n", c->control);
 	}
+	free(a);
 	return EXIT_OK;
 }
 
@@ -431,6 +626,7 @@ static int cmd_policy_export(const ctl *c, int argc, char **argv)
 	for (size_t i = 0; g && i < n; i++, got++)
 		if (gk_store_group_get(s, names[i], &g[i])) {
 			fprintf(stderr, "gcksctl: no group %s\n", names[i]);
+			group_hint(c, s, names[i]);
 			rc = EXIT_FAIL;
 			break;
 		}
@@ -518,6 +714,7 @@ static int cmd_group_show(const ctl *c, const char *name)
 		return rc;
 	if (gk_store_group_get(s, name, &g)) {
 		fprintf(stderr, "gcksctl: no group %s\n", name);
+		group_hint(c, s, name);
 		gk_store_close(s);
 		return EXIT_FAIL;
 	}
@@ -577,11 +774,13 @@ static int cmd_group_delete(const ctl *c, const char *name)
 	if (rc)
 		return rc;
 	gk_status st = gk_store_group_delete(s, name, c->who, (int64_t)time(NULL));
-	gk_store_close(s);
 	if (st) {
 		fprintf(stderr, "gcksctl: cannot delete group %s: %s\n", name, gk_status_str(st));
-		return EXIT_FAIL;
+		group_hint(c, s, name);
 	}
+	gk_store_close(s);
+	if (st)
+		return EXIT_FAIL;
 	printf("deleted %s\n", name);
 	char *a = NULL;
 	struct stat stt;
@@ -600,6 +799,7 @@ static int cmd_member_list(const ctl *c, const char *group)
 		return rc;
 	if (gk_store_registrations(s, group, &r, &n)) {
 		fprintf(stderr, "gcksctl: no group %s\n", group);
+		group_hint(c, s, group);
 		gk_store_close(s);
 		return EXIT_FAIL;
 	}
@@ -698,6 +898,223 @@ static int cmd_audit(const ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- backup and restore ---- */
+
+/* A backup gcksd sends is read into memory: at most this many octets. */
+#define BACKUP_BYTES_MAX ((size_t)1 << 32)
+
+/* Is the database held by a gcksd (an flock on DB.lock, lockfile.h)? With take, the lock is
+ * ours while *fd stays open (*created: the file was made for it; remove it after). Returns 1
+ * held (*pid the holder's, from the file), 0 not held, -1 on error (said on stderr). */
+static int db_lock(const ctl *c, bool take, int *fd, bool *created, long *pid)
+{
+	char path[4200];
+	*fd = -1;
+	*created = false;
+	*pid = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", c->db) >= sizeof(path)) {
+		fprintf(stderr, "gcksctl: %s: path too long\n", c->db);
+		return -1;
+	}
+	int f = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (f < 0 && errno == ENOENT && !take)
+		return 0;
+	if (f < 0 && errno == ENOENT && (f = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0)
+		*created = true;
+	if (f < 0) {
+		fprintf(stderr, "gcksctl: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(f, LOCK_EX | LOCK_NB)) {
+		char buf[32] = "";
+		ssize_t n = errno == EWOULDBLOCK ? pread(f, buf, sizeof(buf) - 1, 0) : -1;
+		close(f);
+		if (n < 0) {
+			fprintf(stderr, "gcksctl: %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		buf[n] = 0;
+		*pid = strtol(buf, NULL, 10);
+		return 1;
+	}
+	if (take)
+		*fd = f;
+	else
+		close(f);
+	return 0;
+}
+
+static void db_unlock(const ctl *c, int fd, bool created)
+{
+	char path[4200];
+	if (fd < 0)
+		return;
+	if (created && (size_t)snprintf(path, sizeof(path), "%s.lock", c->db) < sizeof(path))
+		unlink(path); /* made by this gcksctl (maybe as root): gcksd makes its own */
+	close(fd);
+}
+
+/* Reads exactly n octets. */
+static bool read_full(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/* gcksd's backup over the control socket (CONTROL.md "backup"), saved at file. */
+static int backup_via_daemon(const ctl *c, const char *file, size_t *size)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char head[256], err[GK_STORE_ERR_MAX];
+	size_t hl = 0, n = 0;
+	uint8_t *db = NULL;
+	int rc = EXIT_DAEMON;
+	if (strlen(c->control) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "gcksctl: control socket path too long\n");
+		return EXIT_USAGE;
+	}
+	strcpy(sun.sun_path, c->control);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		fprintf(stderr, "gcksctl: gcksd not reachable at %s: %s\n", c->control, strerror(errno));
+		goto out;
+	}
+	if (write(fd, "backup\n", 7) != 7)
+		goto noanswer;
+	/* one line, then the octets it announces */
+	while (hl < sizeof(head) - 1 && read(fd, head + hl, 1) == 1 && head[hl] != '\n')
+		hl++;
+	head[hl] = 0;
+	if (!hl)
+		goto noanswer;
+	const char *b = strstr(head, "\"bytes\":");
+	unsigned long long v = b ? strtoull(b + 8, NULL, 10) : 0;
+	if (!answer_ok(head) || !v) {
+		char *e = answer_str(head, "error");
+		fprintf(stderr, "gcksctl: %s\n", e ? e : "gcksd refused the backup");
+		free(e);
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (v > BACKUP_BYTES_MAX || !(db = malloc((size_t)v))) {
+		fprintf(stderr, "gcksctl: a backup of %llu octets is more than gcksctl takes\n", v);
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	n = (size_t)v;
+	if (!read_full(fd, db, n))
+		goto noanswer;
+	rc = EXIT_FAIL;
+	if (gk_store_backup_save(c->db, db, n, file, err, sizeof(err))) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		goto out;
+	}
+	*size = n;
+	rc = EXIT_OK;
+	goto out;
+noanswer:
+	fprintf(stderr, "gcksctl: no answer from gcksd at %s\n", c->control);
+out:
+	gk_store_bytes_free(db, n);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* backup FILE: through the running gcksd (which holds the database: its backup is taken between
+ * its transactions), else directly from --db. */
+static int cmd_backup(const ctl *c, const char *file)
+{
+	int fd, version = 0, rc;
+	bool created;
+	long pid;
+	size_t size = 0;
+	char err[GK_STORE_ERR_MAX];
+	int held = db_lock(c, false, &fd, &created, &pid);
+	if (held < 0)
+		return EXIT_FAIL;
+	if (held) {
+		rc = backup_via_daemon(c, file, &size);
+	} else {
+		gk_store *s = NULL;
+		if ((rc = open_store(c, false, &s)))
+			return rc;
+		if (gk_store_backup(s, file, err, sizeof(err))) {
+			fprintf(stderr, "gcksctl: %s\n", err);
+			rc = EXIT_FAIL;
+		} else {
+			gk_store_audit(s, c->who, "backup", file, (int64_t)time(NULL));
+		}
+		gk_store_close(s);
+	}
+	if (rc)
+		return rc;
+	struct stat st;
+	if (gk_store_backup_check(c->db, file, &version, err, sizeof(err)) || stat(file, &st)) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		return EXIT_FAIL;
+	}
+	printf("backup of %s written to %s (%lld octets, schema version %d, %s)\n", c->db, file,
+	       (long long)st.st_size, version, held ? "from the running gcksd" : "from the database file");
+	return EXIT_OK;
+}
+
+/* restore FILE: the backup, checked, replaces --db, marked so that gcksd excludes every group
+ * with new keys when it starts (gk_keys_restore_epoch). Refused while a gcksd holds --db. */
+static int cmd_restore(const ctl *c, const char *file)
+{
+	int fd, version = 0, rc = EXIT_FAIL;
+	bool created;
+	long pid;
+	size_t ngroups = 0;
+	char staged[4200], err[GK_STORE_ERR_MAX];
+	gk_store *s = NULL;
+	int held = db_lock(c, true, &fd, &created, &pid);
+	if (held < 0)
+		return EXIT_FAIL;
+	if (held) {
+		fprintf(stderr, "gcksctl: %s is in use by gcksd (pid %ld): stop it before a restore "
+			"(systemctl stop gcksd)\n", c->db, pid);
+		return EXIT_IN_USE;
+	}
+	gk_status st = gk_store_restore_stage(file, c->db, staged, sizeof(staged), &version, err, sizeof(err));
+	if (st) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		rc = st == GK_E_INVAL ? EXIT_INVALID : EXIT_FAIL;
+		goto out;
+	}
+	/* opening migrates an older schema; then the restore is recorded in the copy itself */
+	if (gk_store_open(staged, false, &s, err, sizeof(err)) ||
+	    gk_keys_restore_epoch(s, c->who, file, (int64_t)time(NULL), &ngroups)) {
+		fprintf(stderr, "gcksctl: %s: cannot prepare the restored database: %s\n", file,
+			s ? gk_store_errmsg(s) : err);
+		gk_store_close(s);
+		unlink(staged);
+		goto out;
+	}
+	gk_store_close(s);
+	if (gk_store_restore_install(staged, c->db, err, sizeof(err))) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		goto out;
+	}
+	printf("restored %s from %s (schema version %d%s): %zu group%s; when gcksd starts, every member is "
+	       "excluded and gets new keys by registering again, and Rekey SA Message IDs continue %u higher\n",
+	       c->db, file, version, version < GK_SCHEMA_VERSION ? ", migrated" : "", ngroups,
+	       ngroups == 1 ? "" : "s", (unsigned)GK_RESTORE_MSGID_SKIP);
+	rc = EXIT_OK;
+out:
+	db_unlock(c, fd, created);
+	return rc;
+}
+
 /* The account of a uid, or "uid N". */
 static void uid_name(uid_t uid, char *buf, size_t len)
 {
@@ -731,7 +1148,7 @@ static void local_actor(char *buf, size_t len)
 	snprintf(buf, len, "%s (login %s)", me, login);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' }, { "control", required_argument, NULL, 'c' },
@@ -765,7 +1182,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "policy") && !strcmp(sub, "check"))
 		return cmd_policy_check(argc - 2, argv + 2);
 	if (!strcmp(cmd, "policy") && !strcmp(sub, "load"))
-		return cmd_policy_load(&c, argc - 2, argv + 2);
+		return cmd_policy_load(&c, argc - 1, argv + 1);
 	if (!strcmp(cmd, "policy") && !strcmp(sub, "export"))
 		return cmd_policy_export(&c, argc - 2, argv + 2);
 	if (!strcmp(cmd, "group") && !strcmp(sub, "list") && argc == 2)
@@ -776,6 +1193,10 @@ int main(int argc, char **argv)
 		return cmd_group_delete(&c, argv[2]);
 	if (!strcmp(cmd, "member") && !strcmp(sub, "list") && argc == 3)
 		return cmd_member_list(&c, argv[2]);
+	if (!strcmp(cmd, "backup") && argc == 2)
+		return cmd_backup(&c, argv[1]);
+	if (!strcmp(cmd, "restore") && argc == 2)
+		return cmd_restore(&c, argv[1]);
 	if (!strcmp(cmd, "audit") && argc <= 2)
 		return cmd_audit(&c, argc, argv);
 	if (!strcmp(cmd, "status") && argc == 1)
@@ -785,15 +1206,128 @@ int main(int argc, char **argv)
 	char req[1400];
 	if (!strcmp(cmd, "rekey") && argc == 2) {
 		snprintf(req, sizeof(req), "rekey %s", argv[1]);
-		return cmd_daemon(&c, req);
+		return cmd_daemon_group(&c, req, argv[1]);
 	}
 	if (!strcmp(cmd, "evict") && argc == 3) {
 		snprintf(req, sizeof(req), "evict %s %s", argv[1], argv[2]);
-		return cmd_daemon(&c, req);
+		int rc = cmd_daemon_group(&c, req, argv[1]);
+		if (rc == EXIT_FAIL)
+			member_hint(&c, argv[1], argv[2]);
+		return rc;
 	}
 	if (!strcmp(cmd, "log-level") && (argc == 1 || argc == 3)) {
 		snprintf(req, sizeof(req), "log-level %s %s", argc == 3 ? argv[1] : "", argc == 3 ? argv[2] : "");
 		return cmd_daemon(&c, req);
 	}
 	return usage_error("%s%s%s: unknown command or wrong arguments", cmd, argc > 1 ? " " : "", argc > 1 ? sub : "");
+}
+
+/* ---- --json anywhere, and errors in JSON ---- */
+
+/* The word for an exit status, in JSON errors (gcksctl(8) EXIT STATUS). */
+static const char *exit_word(int rc)
+{
+	switch (rc) {
+	case EXIT_USAGE: return "usage";
+	case EXIT_INVALID: return "invalid";
+	case EXIT_DAEMON: return "gcksd not reachable";
+	case EXIT_IN_USE: return "database in use";
+	default: return "failure";
+	}
+}
+
+/* argv with every "--json" (before a "--") taken out and put first, where the option parser
+ * reads it: --json may come anywhere, before or after the command. NULL when there is none
+ * (or no memory: then --json is left where it was). */
+static char **json_first(int argc, char **argv, int *nargc)
+{
+	char **a = calloc((size_t)argc + 2, sizeof(*a));
+	bool json = false, rest = false;
+	int n = 1;
+	if (!a)
+		return NULL;
+	a[0] = argv[0];
+	a[n++] = "--json";
+	for (int i = 1; i < argc; i++) {
+		rest |= !strcmp(argv[i], "--");
+		if (!rest && !strcmp(argv[i], "--json"))
+			json = true;
+		else
+			a[n++] = argv[i];
+	}
+	if (!json) {
+		free(a);
+		return NULL;
+	}
+	*nargc = n;
+	return a;
+}
+
+/* With --json a failure is also one JSON object on stdout, {"ok":false,"error":FIRST LINE,
+ * "messages":[EVERY LINE],"exit":STATUS,"status":WORD}: what gcksctl wrote to stderr (kept
+ * there for people) is collected in a temporary file while the command runs. */
+static int run_json(int argc, char **argv)
+{
+	FILE *cap = tmpfile();
+	int saved = cap ? dup(STDERR_FILENO) : -1;
+	if (saved < 0 || dup2(fileno(cap), STDERR_FILENO) < 0) {
+		if (saved >= 0)
+			close(saved);
+		if (cap)
+			fclose(cap);
+		return run(argc, argv);
+	}
+	int rc = run(argc, argv);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(cap);
+	char line[4096];
+	gk_json j;
+	gk_json_init(&j, stdout);
+	if (rc) {
+		fflush(stdout);
+		gk_json_obj(&j);
+		gk_json_kbool(&j, "ok", false);
+	}
+	bool first = true;
+	while (fgets(line, sizeof(line), cap)) {
+		fputs(line, stderr);
+		if (!rc)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		const char *m = strncmp(line, "gcksctl: ", 9) ? line : line + 9;
+		if (first) {
+			gk_json_kstr(&j, "error", m);
+			gk_json_key(&j, "messages");
+			gk_json_arr(&j);
+			first = false;
+		}
+		gk_json_str(&j, m);
+	}
+	if (rc) {
+		if (first) {
+			gk_json_kstr(&j, "error", exit_word(rc));
+			gk_json_key(&j, "messages");
+			gk_json_arr(&j);
+		}
+		gk_json_arr_end(&j);
+		gk_json_kint(&j, "exit", rc);
+		gk_json_kstr(&j, "status", exit_word(rc));
+		gk_json_obj_end(&j);
+		putchar('\n');
+	}
+	fclose(cap);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int n = 0;
+	char **a = json_first(argc, argv, &n);
+	if (!a)
+		return run(argc, argv);
+	int rc = run_json(n, a);
+	free(a);
+	return rc;
 }

@@ -585,6 +585,7 @@ int main(int argc, char **argv)
 	}
 	if (listen_all(&d, listen, nlisten))
 		goto out;
+	gk_gcks_after_restore(d.gcks); /* before the first input: see gcksctl restore */
 	gk_control_hooks hooks = { .gcks = d.gcks, .store = d.store, .started = (int64_t)time(NULL),
 				   .daemon_uid = acc.user.uid, .has_admin = acc.has_admin, .admin_gid = acc.admin_gid };
 	if (control && gk_control_open(d.loop, control, &hooks, &d.control, err, sizeof(err))) {

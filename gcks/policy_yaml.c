@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "iana.h"
 #include "ikekeys.h"
+#include "psk_file.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,8 +54,6 @@
 #define KEY_BITS_DEFAULT 256u
 #define SENDER_ID_BITS_MAX 32u            /* leaves >= 32 counter bits of the 64-bit IV */
 #define MAX_SENDER_IDS_MAX 256u
-#define PSK_MIN 16u
-#define PSK_MAX 1024u
 #define MAX_SAS (GK_GROUP_MAX_SAS - 1u)   /* gcksd keeps the TEKs and the Rekey SA in GK_GROUP_MAX_SAS */
 #define POLICY_FILE_MAX (16u << 20)
 #define KEY_FILE_MAX 65536u
@@ -139,15 +138,6 @@ static bool fail(ctx *c, const yaml_node_t *n, const char *fmt, ...)
 	vreport(c, GK_DIAG_ERROR, n, fmt, ap);
 	va_end(ap);
 	return false;
-}
-
-__attribute__((format(printf, 3, 4)))
-static void warn(ctx *c, const yaml_node_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vreport(c, GK_DIAG_WARNING, n, fmt, ap);
-	va_end(ap);
 }
 
 static const char *kind(const yaml_node_t *n)
@@ -1007,43 +997,31 @@ static void free_secret(char *p, size_t len)
 	free(p);
 }
 
-static int hexval(int ch)
+/* The first PSK given for member m is its key (psk and psk-file both given: reported by the
+ * member checks). */
+static void psk_keep(gk_member_policy *m, uint8_t *p, size_t len)
 {
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+	if (m->psk) {
+		gk_psk_free(p, len);
+		return;
+	}
+	m->psk = p;
+	m->psk_len = len;
 }
 
-/* A PSK written as "0x" + hex digits, or as text (its octets). Stores it in m unless m already
- * has one (psk and psk-file both given: reported by the member checks). */
+/* A PSK written as "0x" + hex digits, or as text (its octets), by the rule gmd uses too
+ * (common/crypto/psk_file.h). */
 static bool psk_decode(ctx *c, const yaml_node_t *n, const char *s, size_t len, gk_member_policy *m)
 {
-	bool hex = len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-	size_t out_len = hex ? (len - 2) / 2 : len;
-	if (hex) {
-		bool ok = len % 2 == 0;
-		for (size_t i = 2; ok && i < len; i++)
-			ok = hexval((unsigned char)s[i]) >= 0;
-		if (!ok)
-			return fail(c, n, "PSK starts with 0x but is not hex (an even number of digits 0-9, a-f)");
-	}
-	if (out_len < PSK_MIN)
-		return fail(c, n, "PSK is %zu octets; at least %u are required", out_len, PSK_MIN);
-	if (out_len > PSK_MAX)
-		return fail(c, n, "PSK is %zu octets; at most %u are allowed", out_len, PSK_MAX);
-	if (m->psk)
-		return true;
-	uint8_t *p = malloc(out_len);
-	if (!p) {
+	char why[256];
+	uint8_t *p = NULL;
+	size_t plen = 0;
+	gk_status st = gk_psk_decode(s, len, &p, &plen, why, sizeof(why));
+	if (st == GK_E_NOMEM)
 		c->nomem = true;
-		return false;
-	}
-	for (size_t i = 0; i < out_len; i++)
-		p[i] = hex ? (uint8_t)(hexval((unsigned char)s[2 + 2 * i]) << 4 | hexval((unsigned char)s[3 + 2 * i]))
-			   : (uint8_t)s[i];
-	m->psk = p;
-	m->psk_len = out_len;
+	if (st)
+		return st == GK_E_NOMEM ? false : fail(c, n, "%s", why);
+	psk_keep(m, p, plen);
 	return true;
 }
 
@@ -1058,34 +1036,21 @@ static bool h_psk_file(ctx *c, const yaml_node_t *n, void *obj, const field *f)
 {
 	(void)f;
 	const char *s = scalar(c, n, "a file name");
-	char path[PATH_MAX + 1], *buf;
-	size_t len;
-	struct stat st;
+	char path[PATH_MAX + 1], why[PATH_MAX + 300];
+	uint8_t *p = NULL;
+	size_t plen = 0;
+	gk_member_policy *m = &((member_stage *)obj)->m;
 	if (!s)
 		return false;
 	resolve(c, s, path, sizeof(path));
-	const char *why = read_file(path, 4096, &buf, &len, &st);
-	if (why)
-		return fail(c, n, "cannot read psk-file %s: %s", q(c, s), why);
-	bool ok = false;
-	size_t b = 0, e = len;
-	while (b < e && isspace((unsigned char)buf[b]))
-		b++;
-	while (e > b && isspace((unsigned char)buf[e - 1]))
-		e--;
-	buf[e] = '\0';
-	if (st.st_mode & S_IWOTH)
-		fail(c, n, "psk-file %s is writable by other users (chmod 600 it)", q(c, s));
-	else if (memchr(buf + b, '\0', e - b))
-		fail(c, n, "psk-file %s contains a NUL byte; write the key as text or 0x-hex", q(c, s));
-	else if (e == b)
-		fail(c, n, "psk-file %s is empty", q(c, s));
-	else
-		ok = psk_decode(c, n, buf + b, e - b, &((member_stage *)obj)->m);
-	if (ok && (st.st_mode & S_IROTH))
-		warn(c, n, "psk-file %s is readable by other users (chmod 600 it)", q(c, s));
-	free_secret(buf, len);
-	return ok;
+	/* the rule gmd --psk-file follows too: white space around the key, size, mode 0600 */
+	gk_status st = gk_psk_file_read(path, &p, &plen, why, sizeof(why));
+	if (st == GK_E_NOMEM)
+		c->nomem = true;
+	if (st)
+		return st == GK_E_NOMEM ? false : fail(c, n, "%s", why);
+	psk_keep(m, p, plen);
+	return true;
 }
 
 static bool pubkey_decode(ctx *c, const yaml_node_t *n, const char *what, const char *pem, size_t len,

@@ -181,5 +181,35 @@ typedef struct gk_audit_row {
 } gk_audit_row;
 /* The last `last` audit records, oldest first; *out is malloc'd, free() it. */
 gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n);
+/* (tx or on its own) The position of the newest audit record with exactly this action and
+ * detail (later records have greater positions); *pos 0 when there is none. */
+gk_status gk_store_audit_find(gk_store *s, const char *action, const char *detail, int64_t *pos);
+
+/* ---- backup and restore ----
+ * A backup is one file, mode 0600: a consistent copy of the whole store (SQLite's online backup
+ * API in one step, so one read transaction: every committed transaction or none of it, also
+ * while gcksd writes). It is written to a temporary file beside its name, checked, synced and
+ * renamed over the name, so the name holds a whole backup or what it held before. */
+/* A backup of the open store s (not inside a transaction) at path. */
+gk_status gk_store_backup(gk_store *s, const char *path, char *err, size_t errlen);
+/* The same copy as bytes (gcksd hands them over its control socket): *out malloc'd, *len
+ * octets; gk_store_bytes_free wipes and frees them (they hold every key). */
+gk_status gk_store_backup_bytes(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen);
+void gk_store_bytes_free(uint8_t *p, size_t len);
+/* Writes such bytes as a backup at path (checked with gk_store_backup_check first). */
+gk_status gk_store_backup_save(const char *locator, const uint8_t *bytes, size_t len, const char *path,
+			       char *err, size_t errlen);
+/* Is the file at path a backup this build can restore: intact (integrity check), a store of
+ * schema *version no newer than GK_SCHEMA_VERSION (an older one is migrated when opened)?
+ * GK_E_INVAL with the reason otherwise. locator names the kind of store it is a backup of. */
+gk_status gk_store_backup_check(const char *locator, const char *path, int *version, char *err, size_t errlen);
+/* Restoring is two steps around whatever the caller records in the restored copy: stage copies
+ * the checked backup into a new file beside the store at locator (its name in staged, mode
+ * 0600), which the caller opens with gk_store_open and closes; install puts it in place of the
+ * store atomically (the old store's WAL folded in and removed first, the file keeping the old
+ * one's owner). No gcksd may hold the store meanwhile. A failed step removes the staged file. */
+gk_status gk_store_restore_stage(const char *backup, const char *locator, char *staged, size_t len,
+				 int *version, char *err, size_t errlen);
+gk_status gk_store_restore_install(const char *staged, const char *locator, char *err, size_t errlen);
 
 #endif

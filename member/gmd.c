@@ -25,6 +25,7 @@
 #include "iana.h"
 #include "log.h"
 #include "privdrop.h"
+#include "psk_file.h"
 #include "udp.h"
 
 #define GCKS_DEFAULT_PORT 500  /* RFC 9838 2.1.1: the IKEv2 ports; 848 with --gcks HOST:848 */
@@ -78,7 +79,8 @@ typedef struct gmd {
 	gk_json j;                  /* --once --json: the document being written */
 	bool json_open;
 	bool handles;               /* timer and signal handles initialized */
-	uint8_t psk[256];
+	uint8_t *psk;                /* --psk-file, read by the rule gcksctl uses (psk_file.h) */
+	size_t psk_len;
 	gk_prefix allow[MAX_ALLOW];
 } gmd;
 
@@ -508,43 +510,6 @@ static void on_signal(uv_signal_t *s, int sig)
 	stop(d);
 }
 
-/* PSK file: the secret as text, or as hex after "0x"; a trailing newline is not part of it. */
-static int read_psk(const char *path, uint8_t *out, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char buf[600];
-	if (!f) {
-		fprintf(stderr, "gmd: %s: cannot open PSK file\n", path);
-		return -1;
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = 0;
-	size_t o = 0;
-	if (n > 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) {
-		for (size_t i = 2; i + 1 < n + 1 && o < 256; i += 2) {
-			if (!isxdigit((unsigned char)buf[i]) || !isxdigit((unsigned char)buf[i + 1])) {
-				fprintf(stderr, "gmd: %s: bad hex in PSK\n", path);
-				return -1;
-			}
-			char h[3] = { buf[i], buf[i + 1], 0 };
-			out[o++] = (uint8_t)strtoul(h, NULL, 16);
-		}
-	} else {
-		o = n < 256 ? n : 256;
-		memcpy(out, buf, o);
-	}
-	OPENSSL_cleanse(buf, sizeof(buf));
-	if (o == 0) {
-		fprintf(stderr, "gmd: %s: empty PSK\n", path);
-		return -1;
-	}
-	*len = o;
-	return 0;
-}
-
 static int parse_encr_list(const char *s, gk_gm_config *c)
 {
 	char buf[256];
@@ -765,12 +730,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmd: --gcks %s: %s\n", gcks, why);
 		return 1;
 	}
-	size_t psk_len = 0;
 	if (psk_file) {
-		if (read_psk(psk_file, d.psk, &psk_len))
+		if (gk_psk_file_read(psk_file, &d.psk, &d.psk_len, why, sizeof(why))) {
+			fprintf(stderr, "gmd: --psk-file %s\n", why);
 			return 1;
+		}
 		d.cfg.psk = d.psk;
-		d.cfg.psk_len = psk_len;
+		d.cfg.psk_len = d.psk_len;
 	} else {
 		if (gk_privkey_load_pem(key, &d.cfg.key)) {
 			fprintf(stderr, "gmd: --key %s: cannot read the private key\n", key);
@@ -896,6 +862,6 @@ out:
 	EVP_PKEY_free(d.cfg.gcks_pubkey);
 	X509_free(d.cfg.cert);
 	X509_STORE_free(d.cfg.ca);
-	OPENSSL_cleanse(d.psk, sizeof(d.psk));
+	gk_psk_free(d.psk, d.psk_len);
 	return rc;
 }

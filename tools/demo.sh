@@ -20,7 +20,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 say "gcksctl init: a new database with the GCKS identity and signing key"
 "$build/gcks/gcksctl" --db "$db" init --id fqdn:gcks.example
-say "chmod 600 policies/keys/*.psk (git keeps no file modes; gcksctl warns about key files others can read)"
+say "chmod 600 policies/keys/*.psk (git keeps no file modes; gcksctl and gmd refuse key files others can read)"
 chmod 600 "$keys"/*.psk
 say "gcksctl policy load policies/video-multicast.yaml"
 "$build/gcks/gcksctl" --db "$db" --control "$ctl" policy load "$src/policies/video-multicast.yaml"

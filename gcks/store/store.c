@@ -6,6 +6,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <openssl/crypto.h>
 #include "store_backend.h"
 #include "store_sqlite.h"
 
@@ -213,4 +214,62 @@ gk_status gk_store_audit(gk_store *s, const char *who, const char *action, const
 gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n)
 {
 	return s ? s->ops->audit_list(s, last, out, n) : GK_E_INVAL;
+}
+
+static gk_status only_sqlite(const char *locator, char *err, size_t errlen)
+{
+	if (locator && (has_prefix(locator, "postgres://") || has_prefix(locator, "postgresql://"))) {
+		gk_seterr(err, errlen, "PostgreSQL stores are not supported by this build");
+		return GK_E_UNSUPPORTED;
+	}
+	return locator ? GK_OK : GK_E_INVAL;
+}
+
+gk_status gk_store_backup(gk_store *s, const char *path, char *err, size_t errlen)
+{
+	return s && path ? s->ops->backup(s, path, err, errlen) : GK_E_INVAL;
+}
+
+gk_status gk_store_backup_bytes(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+	return s && out && len ? s->ops->backup_bytes(s, out, len, err, errlen) : GK_E_INVAL;
+}
+
+void gk_store_bytes_free(uint8_t *p, size_t len)
+{
+	if (p)
+		OPENSSL_cleanse(p, len);
+	free(p);
+}
+
+gk_status gk_store_backup_save(const char *locator, const uint8_t *bytes, size_t len, const char *path,
+			       char *err, size_t errlen)
+{
+	gk_status st = only_sqlite(locator, err, errlen);
+	return st ? st : !bytes || !path ? GK_E_INVAL : gk_store_sqlite_backup_save(bytes, len, path, err, errlen);
+}
+
+gk_status gk_store_backup_check(const char *locator, const char *path, int *version, char *err, size_t errlen)
+{
+	gk_status st = only_sqlite(locator, err, errlen);
+	return st ? st : !path ? GK_E_INVAL : gk_store_sqlite_check_file(path, version, err, errlen);
+}
+
+gk_status gk_store_restore_stage(const char *backup, const char *locator, char *staged, size_t len,
+				 int *version, char *err, size_t errlen)
+{
+	gk_status st = only_sqlite(locator, err, errlen);
+	return st ? st : !backup || !staged ? GK_E_INVAL
+		       : gk_store_sqlite_restore_stage(backup, locator, staged, len, version, err, errlen);
+}
+
+gk_status gk_store_restore_install(const char *staged, const char *locator, char *err, size_t errlen)
+{
+	gk_status st = only_sqlite(locator, err, errlen);
+	return st ? st : !staged ? GK_E_INVAL : gk_store_sqlite_restore_install(staged, locator, err, errlen);
+}
+
+gk_status gk_store_audit_find(gk_store *s, const char *action, const char *detail, int64_t *pos)
+{
+	return s ? s->ops->audit_find(s, action, detail, pos) : GK_E_INVAL;
 }

@@ -56,6 +56,10 @@ typedef struct gk_store_ops {
 
 	gk_status (*audit)(gk_store *s, const char *who, const char *action, const char *detail, int64_t now);
 	gk_status (*audit_list)(gk_store *s, size_t last, gk_audit_row **out, size_t *n);
+	gk_status (*audit_find)(gk_store *s, const char *action, const char *detail, int64_t *pos);
+
+	gk_status (*backup)(gk_store *s, const char *path, char *err, size_t errlen);
+	gk_status (*backup_bytes)(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen);
 } gk_store_ops;
 
 /* The head of every backend's store object. ops is static and not owned. */

@@ -260,7 +260,8 @@ static const gk_store_ops sq_ops = {
 	.sender_tek_held = sq_sender_tek_held, .sender_tek_add = sq_sender_tek_add,
 	.sender_tek_add_role = sq_sender_tek_add_role, .sender_teks_prune = sq_sender_teks_prune,
 	.sender_rekey_get = sq_sender_rekey_get, .sender_rekey_set = sq_sender_rekey_set,
-	.audit = sq_audit, .audit_list = sq_audit_list,
+	.audit = sq_audit, .audit_list = sq_audit_list, .audit_find = sq_audit_find,
+	.backup = sq_backup, .backup_bytes = sq_backup_bytes,
 };
 
 gk_status gk_store_sqlite_open(const char *path, bool create, gk_store **out, char *err, size_t errlen)

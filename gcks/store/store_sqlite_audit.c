@@ -61,3 +61,23 @@ gk_status sq_audit_list(gk_store *base, size_t last, gk_audit_row **out, size_t 
 	}
 	return st;
 }
+
+gk_status sq_audit_find(gk_store *base, const char *action, const char *detail, int64_t *pos)
+{
+	sq_store *s = sq(base);
+	if (!action || !detail || !pos)
+		return GK_E_INVAL;
+	*pos = 0;
+	sqlite3_stmt *q = sq_stmt(s, Q_AUDIT_FIND);
+	if (!q)
+		return GK_E_IO;
+	binder b = { q, 0, SQLITE_OK };
+	b_text(&b, action, 256);
+	b_text(&b, detail, 4096);
+	bool row = false;
+	gk_status st = b.rc ? sq_fail(s, b.rc) : sq_step(s, q, &row);
+	if (!st && row)
+		*pos = sqlite3_column_int64(q, 0); /* max() of no rows is NULL: 0 */
+	sq_done(q);
+	return st;
+}

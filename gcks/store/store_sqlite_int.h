@@ -50,6 +50,7 @@
 	X(AUDIT, "INSERT INTO audit (at, who, action, detail) VALUES (?1, ?2, ?3, ?4)") \
 	X(AUDIT_LIST, "SELECT at, who, action, detail FROM (SELECT id, at, who, action, detail FROM audit " \
 		      "ORDER BY id DESC LIMIT ?1) ORDER BY id") \
+	X(AUDIT_FIND, "SELECT max(id) FROM audit WHERE action = ?1 AND detail = ?2") \
 	X(GROUP_ID, "SELECT id, generation FROM groups WHERE name = ?1") \
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
@@ -214,5 +215,10 @@ gk_status sq_sender_rekey_set(gk_store *s, const char *group, const char *member
 gk_status sq_audit_write(sq_store *s, const char *who, const char *action, const char *detail, int64_t now);
 gk_status sq_audit(gk_store *s, const char *who, const char *action, const char *detail, int64_t now);
 gk_status sq_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n);
+gk_status sq_audit_find(gk_store *s, const char *action, const char *detail, int64_t *pos);
+
+/* store_sqlite_backup.c */
+gk_status sq_backup(gk_store *s, const char *path, char *err, size_t errlen);
+gk_status sq_backup_bytes(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen);
 
 #endif

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <uv.h>
+#include "psk_file.h"
 #include "addr.h"
 #include "dh.h"
 #include "iana.h"
@@ -63,7 +64,7 @@ struct flood {
 	source *srcs;
 	unsigned nsrc, rr, rate;
 	double credit;                /* requests owed by the pacing timer */
-	uint8_t psk[1024];
+	uint8_t psk[GK_PSK_MAX];
 	size_t psk_len;
 	const char *id_format, *control;
 	gk_ident group_id;
@@ -398,20 +399,20 @@ static void print_ke_costs(void)
 
 /* ---- main ---- */
 
+/* The key file as gcksctl and gmd read it (common/crypto/psk_file.h); out holds GK_PSK_MAX. */
 static int read_psk(const char *path, uint8_t *out, size_t *len)
 {
-	FILE *fp = fopen(path, "r");
-	char buf[1100];
-	if (!fp)
+	char err[512];
+	uint8_t *p = NULL;
+	size_t n = 0;
+	if (gk_psk_file_read(path, &p, &n, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
 		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
-	*len = n < 1024 ? n : 1024;
-	memcpy(out, buf, *len);
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return *len ? 0 : -1;
+	}
+	memcpy(out, p, n);
+	*len = n;
+	gk_psk_free(p, n);
+	return 0;
 }
 
 static void usage(FILE *fp)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <uv.h>
+#include "psk_file.h"
 #include "addr.h"
 #include "auth.h"
 #include "dh.h"
@@ -70,7 +71,7 @@ struct bench {
 	struct sockaddr_storage gcks;
 	slot slots[MAX_SLOTS];
 	int nslots;
-	uint8_t psk[1024];
+	uint8_t psk[GK_PSK_MAX];
 	size_t psk_len;
 	const char *id_format, *group, *control;
 	gk_ident group_id;
@@ -504,34 +505,20 @@ static double crypto_bound(const bench *b, double seconds, uint64_t *iters)
 
 /* ---- main ---- */
 
+/* The key file as gcksctl and gmd read it (common/crypto/psk_file.h); out holds GK_PSK_MAX. */
 static int read_psk(const char *path, uint8_t *out, size_t *len)
 {
-	FILE *f = fopen(path, "r");
-	char buf[2100];
-	if (!f)
+	char err[512];
+	uint8_t *p = NULL;
+	size_t n = 0;
+	if (gk_psk_file_read(path, &p, &n, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
 		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = buf;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	n = strlen(p);
-	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
-		p[--n] = 0;
-	if (n > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-		size_t o = 0;
-		for (size_t i = 2; i + 1 < n + 1 && o < 1024; i += 2) {
-			char h[3] = { p[i], p[i + 1], 0 };
-			out[o++] = (uint8_t)strtoul(h, NULL, 16);
-		}
-		*len = o;
-	} else {
-		*len = n < 1024 ? n : 1024;
-		memcpy(out, p, *len);
 	}
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return *len ? 0 : -1;
+	memcpy(out, p, n);
+	*len = n;
+	gk_psk_free(p, n);
+	return 0;
 }
 
 static void usage(FILE *f)

@@ -171,7 +171,7 @@ ok "member $MEMBER_IP, GCKS $GCKS_IP, between them a masquerading router ($NAT_I
 
 # ---- GCKS ----
 umask 077
-echo "0x$(openssl rand -hex 32)" >"$W/m1.psk"
+(umask 077 && echo "0x$(openssl rand -hex 32)" >"$W/m1.psk")
 cat >"$W/nat.yaml" <<EOF
 id: $GROUP
 rekey:

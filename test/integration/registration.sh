@@ -584,8 +584,13 @@ done
 # =================================================================================
 # 3. the example policies load with gcksctl
 # =================================================================================
+# a copy with the key files 0600 as an admin keeps them (git keeps no modes)
+mkdir -p "$W/examples"
+cp "$S"/policies/*.yaml "$W/examples/" 2>/dev/null || true
+cp -r "$S/policies/keys" "$W/examples/keys"
+chmod 600 "$W"/examples/keys/*.psk
 shopt -s nullglob
-examples=("$S"/policies/*.yaml)
+examples=("$W"/examples/*.yaml)
 if [ ${#examples[@]} -gt 0 ]; then
 	"$GCKSCTL" --db "$W/examples.db" init --id fqdn:gcks.example >/dev/null
 	check "the example policies (policies/*.yaml) load with gcksctl policy load" \

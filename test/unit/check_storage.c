@@ -625,6 +625,158 @@ START_TEST(put_modified_changes)
 }
 END_TEST
 
+static void reg(gk_registration *r, const char *group, const char *member, const char *peer);
+
+/* What a put would do, then what it did: the same decision (gk_keys_group_plan is what
+ * gcksctl policy load --dry-run prints; gk_keys_group_apply what a load does). */
+static gk_group_plan plan_then_apply(gk_store *s, const gk_group_policy *g)
+{
+	gk_group_plan want, did;
+	int64_t audits = raw_int("SELECT count(*) FROM audit"), gen = 0;
+	bool had = gk_store_group_generation(s, g->name, &gen) == GK_OK;
+	ck_assert_int_eq(gk_keys_group_plan(s, g, &want), GK_OK);
+	/* the plan wrote nothing */
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM audit"), audits);
+	if (had)
+		ck_assert_int_eq(generation(s, g->name), gen);
+	ck_assert_int_eq(gk_keys_group_apply(s, g, "alice", "t.yaml", (int64_t)time(NULL), &did), GK_OK);
+	ck_assert_int_eq(did.keys, want.keys);
+	ck_assert_int_eq(did.effect, want.effect);
+	ck_assert_uint_eq(did.nadded, want.nadded);
+	ck_assert_uint_eq(did.nremoved, want.nremoved);
+	for (size_t i = 0; i < did.nadded; i++)
+		ck_assert_int_eq(did.added[i].evicted, want.added[i].evicted);
+	gk_group_plan_free(&want);
+	return did;
+}
+
+START_TEST(plan_is_what_a_put_does)
+{
+	gk_group_policy g;
+	gk_store *s = open_ok(true);
+	rich_policy(&g);
+	gk_group_plan p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.keys, GK_PUT_ADDED);
+	ck_assert_int_eq(p.effect, GK_EFFECT_NONE);
+	ck_assert_uint_eq(p.nadded, 3);
+	gk_group_plan_free(&p);
+	p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.keys, GK_PUT_UNCHANGED);
+	ck_assert_uint_eq(p.nadded + p.nremoved, 0);
+	gk_group_plan_free(&p);
+
+	/* a member nobody registered as leaves: keys kept, nothing sent */
+	char gone[GK_IDENT_TEXT_MAX];
+	gk_ident_text(&g.members[2].id, gone);
+	g.nmembers = 2;
+	p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.keys, GK_PUT_KEEP_KEYS);
+	ck_assert_int_eq(p.effect, GK_EFFECT_NONE);
+	ck_assert_uint_eq(p.nremoved, 1);
+	ck_assert_str_eq(p.removed[0].member, gone);
+	ck_assert(!p.removed[0].registered);
+	gk_group_plan_free(&p);
+
+	/* back, then leaving while registered: a multicast group excludes everyone */
+	g.nmembers = 3;
+	p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.keys, GK_PUT_KEEP_KEYS);
+	ck_assert_uint_eq(p.nadded, 1);
+	ck_assert(!p.added[0].evicted);
+	gk_group_plan_free(&p);
+	gk_registration r;
+	reg(&r, g.name, gone, "192.0.2.10:500");
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	g.nmembers = 2;
+	p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.effect, GK_EFFECT_EXCLUDE_ALL);
+	ck_assert(p.removed[0].registered);
+	gk_group_plan_free(&p);
+
+	/* an SA change: new keys, a rekey; a rekey transport change: everyone excluded */
+	g.teks[0].lifetime += 60;
+	p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.keys, GK_PUT_NEW_KEYS);
+	ck_assert_int_eq(p.effect, GK_EFFECT_REKEY);
+	gk_group_plan_free(&p);
+	g.kek.gcauth = GK_GCAUTH_IMPLICIT;
+	p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.effect, GK_EFFECT_EXCLUDE_ALL);
+	gk_group_plan_free(&p);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(readding_an_evicted_member_is_known)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	char gone[GK_IDENT_TEXT_MAX], detail[2 * GK_IDENT_TEXT_MAX + 8];
+	bool changed = false;
+	gk_ident_text(&g.members[2].id, gone);
+	g.nmembers = 2;
+	ck_assert_int_eq(gk_keys_group_evict(s, &g, gone, "gcksctl evict", (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert(changed);
+	/* the store's audit log holds the eviction */
+	snprintf(detail, sizeof(detail), "%s in %s", gone, g.name);
+	int64_t pos = 0;
+	ck_assert_int_eq(gk_store_audit_find(s, "member evict", detail, &pos), GK_OK);
+	ck_assert_int_gt(pos, 0);
+	/* a load that lists it again says so, and records that it let it back */
+	g.nmembers = 3;
+	gk_group_plan p = plan_then_apply(s, &g);
+	ck_assert_uint_eq(p.nadded, 1);
+	ck_assert_str_eq(p.added[0].member, gone);
+	ck_assert(p.added[0].evicted);
+	gk_group_plan_free(&p);
+	ck_assert_int_eq(gk_store_audit_find(s, "member readmit", detail, &pos), GK_OK);
+	ck_assert_int_gt(pos, 0);
+	/* removed and listed again by ordinary loads: no longer an evicted member */
+	g.nmembers = 2;
+	p = plan_then_apply(s, &g);
+	gk_group_plan_free(&p);
+	g.nmembers = 3;
+	p = plan_then_apply(s, &g);
+	ck_assert(!p.added[0].evicted);
+	gk_group_plan_free(&p);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+START_TEST(restore_epoch_skips_message_ids)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	uint32_t id = 0;
+	size_t n = 0;
+	bool pending = true;
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, g.name, &id), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, g.name, &id), GK_OK);
+	ck_assert_uint_eq(id, 1);
+	ck_assert_int_eq(gk_keys_restore_pending(s, g.name, &pending), GK_OK);
+	ck_assert(!pending);
+	ck_assert_int_eq(gk_keys_restore_epoch(s, "alice", "b.bak", (int64_t)time(NULL), &n), GK_OK);
+	ck_assert_uint_eq(n, 1);
+	/* the next Message ID of the restored Rekey SA: 2 + 2^24, never one sent after the backup */
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, g.name, &id), GK_OK);
+	ck_assert_uint_eq(id, 2 + GK_RESTORE_MSGID_SKIP);
+	ck_assert_int_eq(gk_keys_restore_pending(s, g.name, &pending), GK_OK);
+	ck_assert(pending);
+	ck_assert_int_eq(gk_keys_restore_done(s, g.name, (int64_t)time(NULL)), GK_OK);
+	ck_assert_int_eq(gk_keys_restore_pending(s, g.name, &pending), GK_OK);
+	ck_assert(!pending);
+	/* near the end of the 32-bit space the last ID is kept for the exclusion */
+	raw_exec("UPDATE counters SET value = 4294967000 WHERE name = 'rekey_msgid'");
+	ck_assert_int_eq(gk_keys_restore_epoch(s, "alice", "b.bak", (int64_t)time(NULL), &n), GK_OK);
+	ck_assert_int_eq(gk_keys_rekey_msgid_peek(s, g.name, &id), GK_OK);
+	ck_assert_uint_eq(id, UINT32_MAX);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 static void assert_still_original(gk_store *s, const gk_group_policy *orig)
 {
 	gk_group_policy got;
@@ -1409,6 +1561,9 @@ int main(void)
 	tcase_add_test(tc, policy_round_trip);
 	tcase_add_test(tc, put_same_is_no_change);
 	tcase_add_test(tc, put_modified_changes);
+	tcase_add_test(tc, plan_is_what_a_put_does);
+	tcase_add_test(tc, readding_an_evicted_member_is_known);
+	tcase_add_test(tc, restore_epoch_skips_message_ids);
 	tcase_add_test(tc, failed_put_rolls_back);
 	tcase_add_test(tc, delete_cascades);
 	tcase_add_test(tc, keys_shapes_and_stability);
