@@ -638,6 +638,12 @@ gk_status gmd_conf_load(gmd_conf *c, const char *path, const char *user, gk_diag
 		gk_diag_add(diag, GK_DIAG_ERROR, "%s: cannot read: not a regular file", path);
 		goto out;
 	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		/* whoever may write it chooses gmd's key servers and the key files root reads */
+		gk_diag_add(diag, GK_DIAG_ERROR, "%s: writable by group or others (mode %04o): chmod go-w", path,
+			    (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
 	if ((uint64_t)st.st_size > GMD_CONF_FILE_MAX) {
 		gk_diag_add(diag, GK_DIAG_ERROR, "%s: cannot read: larger than %u octets", path, GMD_CONF_FILE_MAX);
 		goto out;

@@ -77,7 +77,9 @@ gmd_opt_kind gmd_opt_kind_of(gmd_opt o);
  * err says why (without the key). */
 gk_status gmd_conf_set(gmd_conf *c, gmd_opt o, const char *text, const char *base, char *err, size_t errlen);
 /* Reads the file into c (defaults first), reporting every mistake in diag. Relative paths in
- * the file start from the file's directory. GK_E_IO: cannot read; GK_E_INVAL: mistakes. */
+ * the file start from the file's directory. A file others than its owner may write is refused
+ * (they would choose the key servers and the key files gmd reads as root). GK_E_IO: cannot
+ * read or refused; GK_E_INVAL: mistakes. */
 gk_status gmd_conf_load(gmd_conf *c, const char *path, const char *user, gk_diag *diag);
 gk_status gmd_conf_load_buf(gmd_conf *c, const char *name, const char *buf, size_t len, const char *user,
 			    gk_diag *diag);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "testutil.h"
 #include "iana.h"
 #include "log.h"
@@ -270,6 +271,16 @@ START_TEST(file_io)
 	ck_assert_int_eq(gmd_conf_load(&c, path, "u", &diag), GK_OK);
 	snprintf(want, sizeof(want), "%s/p", dir);
 	ck_assert_str_eq(c.psk_file, want);
+	/* writable by group or others: refused, whatever it holds */
+	ck_assert_int_eq(chmod(path, 0664), 0);
+	gk_diag_clear(&diag);
+	ck_assert_int_eq(gmd_conf_load(&c, path, "u", &diag), GK_E_IO);
+	snprintf(want, sizeof(want), "%s: writable by group or others (mode 0664): chmod go-w", path);
+	ck_assert_str_eq(gk_diag_text(&diag, 0), want);
+	ck_assert_int_eq(chmod(path, 0602), 0);
+	gk_diag_clear(&diag);
+	ck_assert_int_eq(gmd_conf_load(&c, path, "u", &diag), GK_E_IO);
+	ck_assert_int_eq(chmod(path, 0640), 0);
 	/* larger than GMD_CONF_FILE_MAX */
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
