@@ -12,8 +12,9 @@
 #     (the mistake is logged at its position); removing a group leaves it (its SA removed);
 #     log-level changes at once;
 #   - SIGTERM: every SA gmd holds is removed, exit 0.
-# With root and network namespaces, the same with --sa-backend xfrm: SIGKILL leaves gmd's SAs in
-# the kernel, the next gmd removes them when it starts (before any registration).
+# With root and network namespaces: a key server at a link-local IPv6 address named with its
+# scope ([fe80::2%v0]:PORT, across a veth pair); with --sa-backend xfrm, SIGKILL leaves gmd's SAs in
+# the kernel and the next gmd removes them when it starts (before any registration).
 # Needs python3 and openssl (tools/deps).
 set -euo pipefail
 
@@ -31,13 +32,14 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/gk-gmdsvc.XXXXXX")
 export W
 declare -A gpid=()
-mpid= NS=
+mpid= NS= NS2=
 fails=0
 cleanup() {
 	local p
 	for p in "${gpid[@]}" $mpid; do kill "$p" 2>/dev/null || true; done
 	for p in "${gpid[@]}" $mpid; do wait "$p" 2>/dev/null || true; done
 	[ -z "$NS" ] || ip netns del "$NS" 2>/dev/null || true
+	[ -z "$NS2" ] || ip netns del "$NS2" 2>/dev/null || true
 	if [ "$fails" -ne 0 ]; then
 		for f in "$W"/*.log "$W"/gm.json; do
 			[ -f "$f" ] || continue
@@ -382,16 +384,45 @@ assert events('sa_deleted', since('term')), events(since=since('term'))
 assert not held(), held()
 EOF
 
-# ---- xfrm: SIGKILL leaves gmd's SAs, the next gmd removes them when it starts ----
-xfrm_case() {
-	kill_gcksd a
-	NS=gk-gmdsvc-$$
-	ip netns add "$NS" || return 1
-	ip -n "$NS" link set lo up
-	ip netns exec "$NS" "$GCKSD" --db "$W/a/gcks.db" --listen "127.0.0.1:$PA" --control "$W/a/ctl2.sock" \
-		--foreground --log-level debug 2>"$W/gcksd-ns.log" &
+# ---- in a network namespace (root): a link-local key server with its scope; xfrm: SIGKILL
+# leaves gmd's SAs, the next gmd removes them when it starts ----
+# ns_gcksd LOG LISTEN: gcksd A's database in the namespace
+ns_gcksd() {
+	ip netns exec "$NS" "$GCKSD" --db "$W/a/gcks.db" --listen "$2" --control "$W/a/ctl2.sock" \
+		--foreground --log-level debug 2>"$W/$1" &
 	gpid[ns]=$!
-	for _ in $(seq 150); do grep -q 'gcksd ready' "$W/gcksd-ns.log" && break; sleep 0.1; done
+	for _ in $(seq 150); do grep -q 'gcksd ready' "$W/$1" && return 0; sleep 0.1; done
+	return 1
+}
+scope_case() {
+	kill_gcksd a
+	NS=gk-gmdsvc-$$ NS2=gk-gmdsvc2-$$
+	ip netns add "$NS" && ip netns add "$NS2" || return 1
+	ip -n "$NS" link set lo up && ip -n "$NS2" link set lo up || return 1
+	# the key server across a veth pair at a link-local address: reachable only with the
+	# interface named
+	ip link add v0 netns "$NS" type veth peer name v1 netns "$NS2" &&
+		ip -n "$NS" addr add fe80::1/64 dev v0 nodad && ip -n "$NS2" addr add fe80::2/64 dev v1 nodad &&
+		ip -n "$NS" link set v0 up && ip -n "$NS2" link set v1 up || return 1
+	local save=$NS
+	NS=$NS2
+	ns_gcksd gcksd-scope.log "[::]:$PA" || { NS=$save; return 1; }
+	NS=$save
+	# --no-nat-t: gcksd bound to the wildcard address hashes :: as the address reached
+	# (NAT_DETECTION_DESTINATION_IP) and would see a NAT
+	rc=0
+	timeout 30 ip netns exec "$NS" "$GMD" --gcks "[fe80::2%v0]:$PA" --id fqdn:m1.example.net --group keyid:svc-1 \
+		--psk-file "$W/conf/m1.psk" --once --json --retransmit 200:2 --no-nat-t >"$W/scope.json" 2>"$W/scope.log" || rc=$?
+	check "a key server at a link-local address with its scope ([fe80::2%v0]:$PA): registered, exit 0" \
+		python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["groups"][0]["status"] == "registered", d; assert sys.argv[2] == "0"' \
+		"$W/scope.json" "$rc"
+	kill -KILL "${gpid[ns]}"
+	wait "${gpid[ns]}" 2>/dev/null || true
+	unset "gpid[ns]"
+	ip netns del "$NS2"
+}
+xfrm_case() {
+	ns_gcksd gcksd-ns.log "127.0.0.1:$PA" || return 1
 	cp -p "$W/conf/m1.orig" "$W/conf/x.conf"
 	sed -i -e "s|^  - \"$LHB:$PA\"|  - 127.0.0.1:$PA|" -e '/^  - localhost:/d' -e 's|^sa-backend: none|sa-backend: xfrm|' \
 		"$W/conf/x.conf"
@@ -399,12 +430,13 @@ xfrm_case() {
 	mpid=$!
 }
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-	echo "ok - xfrm: SIGKILL leaves SAs, the next gmd removes them # SKIP needs root and ip (network namespaces)"
+	echo "ok - a link-local key server with its scope; xfrm: SIGKILL leaves SAs, the next gmd removes them # SKIP needs root and ip (network namespaces)"
 elif ! ip netns add "gk-probe-$$" 2>/dev/null; then
-	echo "ok - xfrm: SIGKILL leaves SAs, the next gmd removes them # SKIP cannot create network namespaces here"
+	echo "ok - a link-local key server with its scope; xfrm: SIGKILL leaves SAs, the next gmd removes them # SKIP cannot create network namespaces here"
 else
 	ip netns del "gk-probe-$$"
-	xfrm_case
+	scope_case || not_ok "a network namespace with a veth pair and a link-local address"
+	xfrm_case || not_ok "gcksd in the namespace"
 	xstates() { ip -n "$NS" xfrm state | grep -c '^src' || true; }
 	xmarked() { ip -n "$NS" xfrm state | grep -c 'reqid 0x4749' || true; }
 	pyck "xfrm: gmd registers in the namespace" <<'EOF'
