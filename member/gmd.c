@@ -649,6 +649,38 @@ static void drop_group(gmd *d, size_t gi)
 	}
 }
 
+/* A new key server list: runs still looking for a key server (registering, or waiting to try
+ * again) start over with it, at its first; runs that hold a registration keep their key server
+ * until their next registration. */
+static void restart_searching(gmd *d)
+{
+	gm_run *old[MAX_RUNS];
+	size_t nold = 0;
+	for (size_t k = 0; k < MAX_RUNS; k++) {
+		gm_run *r = d->runs[k];
+		bool holds = false;
+		if (!r || r->finished || !r->busy)
+			continue;
+		for (size_t g = 0; g < GK_GM_MAX_GROUPS; g++)
+			holds |= d->holder[g] == r;
+		if (!holds)
+			old[nold++] = r;
+	}
+	/* new runs take free slots: only those found above start over */
+	for (size_t k = 0; k < nold; k++) {
+		gm_run *r = old[k];
+		size_t live[GK_GM_MAX_GROUPS], n = 0;
+		for (size_t i = 0; i < r->n; i++)
+			if (slot_of(r, i) != SIZE_MAX)
+				live[n++] = slot_of(r, i);
+		r->finished = true; /* freed on the next tick */
+		r->busy = false;
+		gm_run *nr = n ? run_new(d, live, n, r->first) : NULL;
+		if (n && (!nr || gk_gm_start(nr->gm)))
+			gk_err("cannot start a registration with the new key servers");
+	}
+}
+
 static bool has_group(const gmd_conf *c, const gk_ident *g)
 {
 	for (size_t i = 0; i < c->groups.n; i++)
@@ -683,7 +715,8 @@ static void reload(gmd *d)
 		gmd_set_log_level(next.log_level);
 		d->conf.log_level = next.log_level;
 	}
-	if (!gmd_conf_same(&d->conf, &next, GMD_GCKS)) {
+	bool servers_changed = !gmd_conf_same(&d->conf, &next, GMD_GCKS);
+	if (servers_changed) {
 		d->conf.gcks = next.gcks;
 		gk_info("%s: %zu key server(s), first %s: from the next registration on", src, next.gcks.n,
 			next.gcks.v[0].text);
@@ -691,6 +724,8 @@ static void reload(gmd *d)
 	for (size_t gi = 0; gi < GK_GM_MAX_GROUPS; gi++)
 		if (d->active[gi] && !has_group(&next, &d->cfg.groups[gi]))
 			drop_group(d, gi);
+	if (servers_changed)
+		restart_searching(d);
 	size_t added[GK_GM_MAX_GROUPS], n = 0;
 	for (size_t i = 0; i < next.groups.n; i++) {
 		bool have = false;

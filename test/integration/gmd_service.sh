@@ -11,7 +11,9 @@
 #   - SIGHUP adding a group registers it, the SAs held stay; a broken file changes nothing
 #     (the mistake is logged at its position); removing a group leaves it (its SA removed);
 #     log-level changes at once;
-#   - SIGTERM: every SA gmd holds is removed, exit 0.
+#   - SIGTERM: every SA gmd holds is removed, exit 0;
+#   - a registration retrying with a key server that does not answer starts over at once when
+#     SIGHUP brings a new key server list.
 # With root and network namespaces: a key server at a link-local IPv6 address named with its
 # scope ([fe80::2%v0]:PORT, across a veth pair); with --sa-backend xfrm, SIGKILL leaves gmd's SAs in
 # the kernel and the next gmd removes them when it starts (before any registration).
@@ -383,6 +385,40 @@ pyck "on SIGTERM every SA gmd held is removed" <<'EOF'
 assert events('sa_deleted', since('term')), events(since=since('term'))
 assert not held(), held()
 EOF
+
+# ---- SIGHUP with a new key server list: a registration still looking for one starts over ----
+python3 - "$W/conf/m1.orig" "$W/conf/m2.conf" "$LHB:$PB" <<'EOF'
+import sys
+s = open(sys.argv[1]).read().split('\n')
+i = s.index('gcks:')
+s[i + 1:i + 3] = ['  - "' + sys.argv[3] + '"']
+s = '\n'.join(s).replace('retry: 1:2', 'retry: 2:60')
+open(sys.argv[2], 'w').write(s)
+EOF
+conf_perms "$W/conf/m2.conf"
+"$GMD" --config "$W/conf/m2.conf" >"$W/gm.json" 2>"$W/gmd.log" &
+mpid=$!
+pyck "gmd with B (down) as its only key server: the registration fails and is retried" <<'EOF'
+def failing():
+    assert events('registration_failed'), 'no failure yet'
+wait(failing, 10)
+assert not events('registered')
+EOF
+mark hup_gcks
+sed -i "s|^  - \"$LHB:$PB\"|  - \"$LHB:$PA\"|" "$W/conf/m2.conf"
+kill -HUP "$mpid"
+pyck "SIGHUP with A as the key server: the retrying registration starts over with A at once and registers" <<'EOF'
+s = since('hup_gcks')
+def reg():
+    assert events('registered', s), 'not registered yet'
+# the backoff (2 s doubling up to 60 s) would come later, and to B, which never answers
+wait(reg, 4)
+m = members(f'{W}/a/gcks.db')
+assert 'fqdn:m1.example.net' in json.dumps(m), m
+EOF
+kill -TERM "$mpid"
+wait "$mpid" || true
+mpid=
 
 # ---- in a network namespace (root): a link-local key server with its scope; xfrm: SIGKILL
 # leaves gmd's SAs, the next gmd removes them when it starts ----
