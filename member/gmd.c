@@ -91,12 +91,12 @@ static void usage(FILE *f)
 	fputs("usage: gmd [--config FILE] [--check-config] --gcks HOST[:PORT] [--gcks HOST[:PORT]]...\n"
 	      "           --id ID --group GROUP-ID [--group GROUP-ID]...\n"
 	      "           (--psk-file FILE | --cert FILE --key FILE [--ca FILE] | --key FILE --gcks-pubkey FILE)\n"
-	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
+	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level [SUBSYS=]LEVEL[,...]]\n"
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
-	      "           [--ike-lifetime SECONDS]\n"
+	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal]\n"
 	      "       gmd --help | --version\n"
 	      "--config: settings from FILE (YAML, gmd.conf(5): every option as KEY: VALUE); options on\n"
 	      "         the command line override it; SIGHUP reads it again. --check-config: check the\n"
@@ -358,10 +358,10 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 	switch (ev->type) {
 	case GK_GM_REGISTERED:
 		if (gi == SIZE_MAX) {
-			gk_info("registered to a group since removed from the configuration: not installed");
+			gk_logs(GK_SUB_REG, GK_LOG_INFO, "registered to a group since removed from the configuration: not installed");
 			break;
 		}
-		gk_info("registered to %s (%zu SAs)", group, ev->state->nsas);
+		gk_logs(GK_SUB_REG, GK_LOG_INFO, "registered to %s (%zu SAs)", group, ev->state->nsas);
 		if (d->json && d->once)
 			gk_gm_json_group(&d->j, &d->cfg.groups[gi], ev->state, d->cfg.sender, ev->transport_mode);
 		if (d->json && !d->once) {
@@ -387,7 +387,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_gm_groups_inband(d->groups, ev);
 		break;
 	case GK_GM_REFUSED:
-		gk_err("registration to %s refused: %s%s%s", group,
+		gk_logs(GK_SUB_REG, GK_LOG_ERROR, "registration to %s refused: %s%s%s", group,
 		       ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
 		       ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
 		if (d->json && d->once) {
@@ -407,7 +407,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		d->exit_code = 2;
 		break;
 	case GK_GM_FAILED:
-		gk_err("registration failed: %s%s%s", ev->why ? ev->why : "",
+		gk_logs(GK_SUB_REG, GK_LOG_ERROR, "registration failed: %s%s%s", ev->why ? ev->why : "",
 		       ev->notify ? ": " : "", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "");
 		if (d->json && d->once && d->exit_code == 0) {
 			gk_json_obj(&d->j);
@@ -441,7 +441,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		 * after a re-registration on a new SA excludes nothing */
 		if (gi >= GK_GM_MAX_GROUPS || d->holder[gi] != r)
 			break;
-		gk_warn("%s: %s: excluded, registering again", group, ev->why);
+		gk_logs(GK_SUB_REG, GK_LOG_WARN, "%s: %s: excluded, registering again", group, ev->why);
 		if (d->groups)
 			gk_gm_groups_excluded(d->groups, gi, ev->why);
 		break;
@@ -589,13 +589,6 @@ static void on_signal(uv_signal_t *s, int sig)
 	stop(d);
 }
 
-/* The log level of a running gmd. TODO(log levels): the level setter of log.c replaces this
- * when it exists; until then gk_log_init sets the level (and nothing else). */
-static void gmd_set_log_level(int level)
-{
-	gk_log_init("gmd", (gk_log_level)level);
-}
-
 /* Every key server of one address family: gmd sends from one socket (that of the first, or
  * of --local). */
 static gk_status check_families(const gmd_conf *c, const char *source, sa_family_t family, gk_diag *diag)
@@ -711,9 +704,11 @@ static void reload(gmd *d)
 	for (unsigned o = 0; o < GMD_NOPTS; o++)
 		if (o != GMD_GCKS && o != GMD_GROUP && o != GMD_LOG_LEVEL && !gmd_conf_same(&d->conf, &next, o))
 			gk_warn("%s: %s changed: takes effect when gmd restarts", src, gmd_opt_name(o));
-	if (next.log_level != d->conf.log_level) {
-		gmd_set_log_level(next.log_level);
-		d->conf.log_level = next.log_level;
+	if (!gmd_conf_same(&d->conf, &next, GMD_LOG_LEVEL)) {
+		char err[GK_ERR_MAX];
+		if (gk_log_set_levels(next.log_level[0] ? next.log_level : "info", err, sizeof(err)))
+			gk_err("%s: log-level: %s", src, err); /* checked when read: not expected */
+		memcpy(d->conf.log_level, next.log_level, sizeof(d->conf.log_level));
 	}
 	bool servers_changed = !gmd_conf_same(&d->conf, &next, GMD_GCKS);
 	if (servers_changed) {
@@ -916,6 +911,9 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	gk_gm_config_default(&d.cfg);
 	gmd_conf_default(&d.cli, GK_GMD_USER);
+	/* the settings name gmd's log subsystems (log-level) before the log is configured */
+	gk_log_init("gmd", GK_LOG_INFO);
+	gk_log_subsystems(GK_SUBS_GMD);
 	char why[GK_ERR_MAX] = "";
 	bool check = false;
 	int rc = parse_args(argc, argv, &d.cli, &d.config, &check);
@@ -944,7 +942,11 @@ int main(int argc, char **argv)
 	}
 	gk_diag_free(&diag);
 	apply_conf(&d);
-	gk_log_init("gmd", (gk_log_level)d.conf.log_level);
+	if (gk_log_configure("gmd", GK_SUBS_GMD, d.conf.log_level[0] ? d.conf.log_level : NULL,
+			     d.conf.log_target[0] ? d.conf.log_target : NULL, false, why, sizeof(why))) {
+		fprintf(stderr, "gmd: %s\n", why);
+		return 1;
+	}
 	/* before any key is read: keys must not land in core files */
 	if (gk_priv_nondumpable()) {
 		fprintf(stderr, "gmd: cannot make the process non-dumpable: %s\n", strerror(errno));

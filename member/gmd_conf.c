@@ -54,6 +54,7 @@ static const opt_def opts[GMD_NOPTS] = {
 	[GMD_USER] = { "user", GMD_VALUE, F(user) },
 	[GMD_INITIAL_CONTACT] = { "initial-contact", GMD_FLAG, F(initial_contact) },
 	[GMD_IKE_LIFETIME] = { "ike-lifetime", GMD_VALUE, F(ike_lifetime_s) },
+	[GMD_LOG_TARGET] = { "log-target", GMD_VALUE, F(log_target) },
 };
 
 const char *gmd_opt_name(gmd_opt o) { return o < GMD_NOPTS ? opts[o].name : "?"; }
@@ -63,7 +64,6 @@ void gmd_conf_default(gmd_conf *c, const char *user)
 {
 	memset(c, 0, sizeof(*c));
 	c->nat_keepalive_s = 20; /* RFC 3948 4 */
-	c->log_level = GK_LOG_INFO;
 	snprintf(c->sa_backend, sizeof(c->sa_backend), "xfrm");
 	c->retry.s = 5;
 	c->retry.max_s = 300;
@@ -344,12 +344,28 @@ gk_status gmd_conf_set(gmd_conf *c, gmd_opt o, const char *s, const char *base, 
 	}
 	case GMD_NAT_KEEPALIVE:
 		return set_number(&c->nat_keepalive_s, s, 0, 3600, "use SECONDS, 0 to 3600 (0 = off)", err, errlen);
-	case GMD_LOG_LEVEL:
-		if ((b = gk_log_level_parse(s)) < 0) {
-			gk_seterr(err, errlen, "use error, warn, info or debug");
+	case GMD_LOG_LEVEL: {
+		/* checked by log.c's own setter, then the levels put back: gmd applies its settings
+		 * once they are all read (at start, or on SIGHUP) */
+		char saved[256], why[GK_ERR_MAX];
+		if (strlen(s) >= sizeof(c->log_level)) {
+			gk_seterr(err, errlen, "too long");
 			return GK_E_INVAL;
 		}
-		c->log_level = b;
+		gk_log_levels_text(saved, sizeof(saved));
+		if (gk_log_set_levels(s, err, errlen))
+			return GK_E_INVAL;
+		gk_log_set_levels(saved, why, sizeof(why));
+		memset(c->log_level, 0, sizeof(c->log_level)); /* compared whole (gmd_conf_same) */
+		memcpy(c->log_level, s, strlen(s) + 1);
+		break;
+	}
+	case GMD_LOG_TARGET:
+		if (gk_log_target_parse(s) < 0) {
+			gk_seterr(err, errlen, "use stderr, syslog or journal");
+			return GK_E_INVAL;
+		}
+		snprintf(c->log_target, sizeof(c->log_target), "%s", s);
 		break;
 	case GMD_SAG_ENCR:
 		return add_encr(c, s, err, errlen);

@@ -30,7 +30,7 @@ typedef enum gmd_opt {
 	GMD_SENDER, GMD_ONCE, GMD_JSON, GMD_LOCAL, GMD_NO_NAT_T, GMD_NAT_KEEPALIVE, GMD_LOG_LEVEL,
 	GMD_SAG_ENCR, GMD_SA_BACKEND, GMD_MCAST_IFACE, GMD_RETRY, GMD_LIVENESS, GMD_RETRANSMIT,
 	GMD_REREG_DELAY, GMD_GCKS_ID, GMD_ALLOW_SELECTOR, GMD_USER, GMD_INITIAL_CONTACT,
-	GMD_IKE_LIFETIME, GMD_NOPTS
+	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_NOPTS
 } gmd_opt;
 
 /* How a setting is written: a flag (true/false in the file), one value, or a list (a
@@ -53,7 +53,7 @@ typedef struct gmd_conf {
 	bool once, json, no_nat_t, initial_contact;
 	char local[256];
 	unsigned nat_keepalive_s;
-	int log_level;                   /* gk_log_level */
+	char log_level[256];             /* [SUBSYS=]LEVEL[,...] (gk_log_set_levels); "" = info */
 	struct { gk_encr_choice v[GK_OFFER_MAX]; size_t n; } sag_encr;
 	char sa_backend[8];              /* "xfrm" or "none" */
 	char mcast_iface[64];
@@ -65,6 +65,7 @@ typedef struct gmd_conf {
 	struct { gk_prefix v[GMD_MAX_ALLOW]; size_t n; } allow;
 	char user[64];
 	unsigned ike_lifetime_s;
+	char log_target[16];             /* stderr, syslog, journal; "" = picked (gk_log_target_pick) */
 } gmd_conf;
 
 /* The defaults (gmd(8)); user is the service account configure chose. */

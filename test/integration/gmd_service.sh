@@ -368,7 +368,7 @@ assert [e for e in events('sa_deleted', s) if e['group'] == 'keyid:svc-2'], even
 assert not [e for e in events(since=s) if e.get('group') == 'keyid:svc-1'], events(since=s)
 assert held('keyid:svc-1')
 def debug():
-    assert any(' debug: ' in x for x in log('hup_del')), 'no debug line yet'
+    assert any(' debug [' in x for x in log('hup_del')), 'no debug line yet'
 wait(debug, 10)
 l = log('hup_del')
 assert any(x.endswith('$W/conf/m1.conf: nat-keepalive changed: takes effect when gmd restarts') for x in l), l

@@ -61,7 +61,7 @@ static const char full[] =
 	"local: 192.0.2.9\n"
 	"no-nat-t: true\n"
 	"nat-keepalive: 30\n"
-	"log-level: debug\n"
+	"log-level: info,reg=debug\n"
 	"sag-encr: [AES_GCM_16/256, aes_cbc/128]\n"
 	"sa-backend: none\n"
 	"mcast-iface: eth1\n"
@@ -73,7 +73,8 @@ static const char full[] =
 	"allow-selector: 192.0.2.0/24\n"
 	"user: gm\n"
 	"initial-contact: true\n"
-	"ike-lifetime: 3600\n";
+	"ike-lifetime: 3600\n"
+	"log-target: syslog\n";
 
 START_TEST(every_setting)
 {
@@ -102,7 +103,9 @@ START_TEST(every_setting)
 	ck_assert(c.once && c.json && c.no_nat_t && c.initial_contact);
 	ck_assert_str_eq(c.local, "192.0.2.9");
 	ck_assert_uint_eq(c.nat_keepalive_s, 30);
-	ck_assert_int_eq(c.log_level, GK_LOG_DEBUG);
+	ck_assert_str_eq(c.log_level, "info,reg=debug");
+	ck_assert_int_eq(gk_log_get_level(GK_SUB_REG), GK_LOG_ERROR); /* checked, not applied */
+	ck_assert_str_eq(c.log_target, "syslog");
 	ck_assert_uint_eq(c.sag_encr.n, 2);
 	ck_assert_uint_eq(c.sag_encr.v[0].id, GK_ENCR_AES_GCM_16);
 	ck_assert_uint_eq(c.sag_encr.v[0].key_bits, 256);
@@ -130,7 +133,8 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.gcks.n, 0);
 	ck_assert(!c.sender.on && !c.once && !c.json && !c.no_nat_t && !c.initial_contact);
 	ck_assert_uint_eq(c.nat_keepalive_s, 20);
-	ck_assert_int_eq(c.log_level, GK_LOG_INFO);
+	ck_assert_str_eq(c.log_level, "");
+	ck_assert_str_eq(c.log_target, "");
 	ck_assert_str_eq(c.sa_backend, "xfrm");
 	ck_assert_uint_eq(c.retry.s, 5);
 	ck_assert_uint_eq(c.retry.max_s, 300);
@@ -185,7 +189,9 @@ START_TEST(errors)
 		{ "initial-contact: \"\"\n", "/etc/gmd/t.conf:1:18: initial-contact: use true or false" },
 		{ "local: somewhere\n", NULL },
 		{ "nat-keepalive: 3601\n", "/etc/gmd/t.conf:1:16: nat-keepalive: use SECONDS, 0 to 3600 (0 = off)" },
-		{ "log-level: loud\n", "/etc/gmd/t.conf:1:12: log-level: use error, warn, info or debug" },
+		{ "log-level: loud\n", "/etc/gmd/t.conf:1:12: log-level: loud: not a level (error, warning, notice, info, debug)" },
+		{ "log-level: info,disk=debug\n", NULL },
+		{ "log-target: printer\n", "/etc/gmd/t.conf:1:13: log-target: use stderr, syslog or journal" },
 		{ "sag-encr: NOPE\n", "/etc/gmd/t.conf:1:11: sag-encr: unknown encryption transform NOPE" },
 		{ "sag-encr: AES_CBC/x\n", "/etc/gmd/t.conf:1:11: sag-encr: bad key length x" },
 		{ "sag-encr: [AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC]\n",
@@ -243,7 +249,7 @@ START_TEST(all_mistakes)
 	ck_assert_uint_eq(diag.count, 3);
 	ck_assert_str_eq(gk_diag_text(&diag, 0), "/etc/gmd/t.conf:1:8: retry: use SECONDS[:MAX], 1 to 86400");
 	ck_assert_str_eq(gk_diag_text(&diag, 1), "/etc/gmd/t.conf:3:1: foo: unknown setting (gmd.conf(5) lists them)");
-	ck_assert_str_eq(gk_diag_text(&diag, 2), "/etc/gmd/t.conf:4:12: log-level: use error, warn, info or debug");
+	ck_assert_str_eq(gk_diag_text(&diag, 2), "/etc/gmd/t.conf:4:12: log-level: 3: not a level (error, warning, notice, info, debug)");
 	ck_assert(!memcmp(&c, &before, sizeof(c)));
 }
 END_TEST
