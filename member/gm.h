@@ -7,6 +7,8 @@
  * plan. With liveness_ms set, an IKE SA kept for inband rekeys is checked with an empty
  * INFORMATIONAL when it has been silent (RFC 7296 2.4); a dead one is registered again.
  * Behind a NAT, a kept IKE SA's NAT mapping is refreshed with NAT-keepalives (RFC 3948 4).
+ * With several key servers (nservers, env.server), a registration that gets no answer or
+ * TEMPORARY_FAILURE moves to the next one at once (failover() in gm_core.c says exactly when).
  * The GCKS is pinned: with gcks_id set it must authenticate as that identity, and with a CA its
  * certificate must carry the key server purpose (GK_GM_GCKS_EKU). What a registration or an
  * inband rekey delivers is checked by gk_gm_state_check before anything is reported: a group
@@ -64,6 +66,8 @@ typedef struct gk_gm_config {
 				      * drops any it still holds for our identity (RFC 7296 2.4) */
 	struct sockaddr_storage local; /* our address and port toward the GCKS, and the GCKS's: */
 	struct sockaddr_storage gcks;  /* the NAT_DETECTION hashes (RFC 7296 2.23); family 0 = none sent */
+	size_t nservers;             /* key servers the caller can send to (env.server), tried in order;
+				      * 0 or 1: one, no failover */
 } gk_gm_config;
 
 void gk_gm_config_default(gk_gm_config *c);
@@ -115,6 +119,12 @@ typedef struct gk_gm_env {
 	/* Sends one NAT-keepalive (the single octet 0xFF, no marker, RFC 3948 2.3) to the GCKS's
 	 * port 4500 (with send_ctx; NULL = none are sent). */
 	void (*keepalive)(void *ctx);
+	/* The registration moves to key server `index` (0 to nservers - 1, first 0) of the
+	 * caller's list (with send_ctx): from the next datagram on, send there. The caller fills
+	 * *local and *gcks for the NAT_DETECTION hashes toward it (family 0: none). why: what made
+	 * it move. gk_gm_server still names the one it leaves. NULL: one key server, no failover. */
+	void (*server)(void *ctx, size_t index, const char *why, struct sockaddr_storage *local,
+		       struct sockaddr_storage *gcks);
 } gk_gm_env;
 
 typedef struct gk_gm gk_gm;
@@ -136,6 +146,8 @@ bool gk_gm_owns(const gk_gm *gm, const uint8_t *data, size_t len);
 gk_status gk_gm_rekey_ike(gk_gm *gm);
 /* The member's current IKE SA (SPIs, keys, Message IDs), read-only: for tests and diagnostics. */
 const gk_ike_sa *gk_gm_ike_sa(const gk_gm *gm);
+/* The key server (index in the caller's list) this core talks to now. */
+size_t gk_gm_server(const gk_gm *gm);
 /* Milliseconds until gk_gm_tick has work, -1 when idle. */
 int64_t gk_gm_next_timeout(const gk_gm *gm);
 /* The wait before registration attempt `attempt` + 1 after a failure (attempt 0 = the first

@@ -68,6 +68,8 @@ struct gk_gm {
 	size_t crossed_ni_len;
 	int64_t last_tx;            /* last datagram sent to the GCKS */
 	int64_t ka_wait;            /* quiet time before a NAT-keepalive, jitter included; 0 = none */
+	size_t server;              /* the key server of the caller's list we talk to */
+	size_t tried;               /* key servers moved on from in this round of failover */
 };
 
 typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
@@ -145,12 +147,24 @@ int64_t gk_gm_retry_delay(const gk_gm_config *cfg, const gk_rand *rnd, unsigned 
 	return d - (int64_t)(r % (uint64_t)(d / 4 + 1));
 }
 
-/* Plans the next attempt (when retries are on) and reports the failure. */
+/* To key server idx of the caller's list (env.server). */
+static void to_server(gk_gm *gm, size_t idx, const char *why)
+{
+	if (!gm->env.server || gm->cfg.nservers < 2 || idx == gm->server)
+		return;
+	gm->env.server(gm->env.send_ctx, idx, why, &gm->cfg.local, &gm->cfg.gcks); /* sees the old one */
+	gm->server = idx;
+}
+
+/* Plans the next attempt (when retries are on) and reports the failure. With several key
+ * servers, the next attempt starts again with the first: the preferred one, back or not. */
 static void fail(gk_gm *gm, uint16_t notify, const char *why)
 {
 	gm->state = GM_DONE_FAILED;
 	gk_ike_req_stop(&gm->req);
 	gm->live_wait = 0;
+	gm->tried = 0;
+	to_server(gm, 0, why);
 	gk_gm_event ev = { .type = GK_GM_FAILED, .group = gm->cur, .notify = notify, .why = why };
 	if (gm->cfg.retry_ms) {
 		ev.retry_ms = gk_gm_retry_delay(&gm->cfg, gm->env.rnd, gm->fails++, notify);
@@ -158,6 +172,26 @@ static void fail(gk_gm *gm, uint16_t notify, const char *why)
 	}
 	if (gm->env.event)
 		gm->env.event(gm->env.event_ctx, &ev);
+}
+
+/* Failover among several key servers (RFC 9838 leaves it to the member): a registration that
+ * has registered no group yet moves to the next key server at once when the current one did not
+ * answer a request (IKE_SA_INIT, GSA_AUTH, GSA_REGISTRATION) through every retransmission, or
+ * answered IKE_SA_INIT or GSA_AUTH with TEMPORARY_FAILURE (RFC 7296 2.25: try later). Any other
+ * refusal is the key servers' common policy and is not asked of another. When every key server
+ * was tried, fail() applies the usual backoff. false: no key server left to try. */
+static bool failover(gk_gm *gm, const char *why)
+{
+	if (!gm->env.server || gm->cfg.nservers < 2 || gm->nreg || gm->tried + 1 >= gm->cfg.nservers)
+		return false;
+	gm->state = GM_DONE_FAILED;
+	gk_ike_req_stop(&gm->req);
+	gm->live_wait = 0;
+	gm->tried++;
+	to_server(gm, (gm->server + 1) % gm->cfg.nservers, why);
+	int64_t t = now(gm);
+	gm->retry_at = t > 0 ? t : 1; /* the next tick starts it */
+	return true;
 }
 
 /* The next liveness check waits for liveness_ms of silence plus jitter, so the members of a
@@ -346,6 +380,8 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 		return;
 	const gk_payload *err = gk_msg_find_error(m);
 	if (err) {
+		if (err->body->notify.type == GK_N_TEMPORARY_FAILURE && failover(gm, "TEMPORARY_FAILURE to IKE_SA_INIT"))
+			return;
 		fail(gm, err->body->notify.type, "the GCKS refused IKE_SA_INIT");
 		return;
 	}
@@ -757,6 +793,7 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 		gm->inband_groups &= ~(1u << gm->cur);
 	gm->nreg++;
 	gm->fails = 0;
+	gm->tried = 0;
 	if (gm->env.event)
 		gm->env.event(gm->env.event_ctx, &ev);
 	gk_group_state_wipe(gm->gs);
@@ -770,7 +807,8 @@ static void on_auth_resp(gk_gm *gm, const gk_msg *m)
 		uint16_t n = err ? err->body->notify.type : 0;
 		if (n == GK_N_INVALID_GROUP_ID)
 			emit(gm, GK_GM_REFUSED, n, "unknown group");
-		fail(gm, n, "the GCKS refused GSA_AUTH");
+		if (n != GK_N_TEMPORARY_FAILURE || !failover(gm, "TEMPORARY_FAILURE to GSA_AUTH"))
+			fail(gm, n, "the GCKS refused GSA_AUTH");
 		gm->state = GM_CLOSED;
 		return;
 	}
@@ -1349,6 +1387,8 @@ static void dead(gk_gm *gm)
 	gk_ike_req_stop(&gm->req);
 	gm->live_wait = 0;
 	gk_gm_event ev = { .type = GK_GM_DEAD, .why = "no answer to a liveness check" };
+	gm->tried = 0;
+	to_server(gm, 0, ev.why);
 	if (gm->cfg.retry_ms) {
 		gm->fails = 0;
 		ev.retry_ms = gk_gm_retry_delay(&gm->cfg, gm->env.rnd, 0, 0);
@@ -1435,7 +1475,8 @@ void gk_gm_tick(gk_gm *gm)
 	} else if (due == GK_REQ_GIVE_UP) {
 		if (gm->state == GM_PROBE_SENT || gm->state == GM_REKEY_SENT)
 			dead(gm);
-		else
+		else if ((gm->state != GM_INIT_SENT && gm->state != GM_AUTH_SENT && gm->state != GM_REG_SENT) ||
+			 !failover(gm, "no answer"))
 			fail(gm, 0, "no answer from the GCKS");
 	}
 }
@@ -1445,6 +1486,11 @@ gk_status gk_gm_rekey_ike(gk_gm *gm)
 	if (gm->state != GM_ESTABLISHED || !gm->inband)
 		return GK_E_STATE;
 	return send_rekey(gm);
+}
+
+size_t gk_gm_server(const gk_gm *gm)
+{
+	return gm->server;
 }
 
 const gk_ike_sa *gk_gm_ike_sa(const gk_gm *gm)

@@ -891,3 +891,26 @@ void gk_gm_groups_rekey_input(gk_gm_groups *m, size_t group, const uint8_t *data
 	if (group < m->n)
 		on_rekey_datagram(m, &m->g[group], data, len);
 }
+
+gk_status gk_gm_groups_set(gk_gm_groups *m, size_t i, const gk_ident *id)
+{
+	if (i >= m->n || m->g[i].registered || m->g[i].joined)
+		return GK_E_STATE;
+	m->g[i].id = *id;
+	gk_ident_text(id, m->g[i].name);
+	return GK_OK;
+}
+
+void gk_gm_groups_drop(gk_gm_groups *m, size_t i)
+{
+	if (i >= m->n)
+		return;
+	mgroup *g = &m->g[i];
+	if (g->registered)
+		ev_note(m, g, "group_left", "reason", "removed from the configuration", 0);
+	flush_group(m, g);
+	leave_rekey_group(g);
+	gk_frag_reset(&g->reasm);
+	OPENSSL_cleanse(g, sizeof(*g));
+	g->owner = m;
+}

@@ -76,6 +76,13 @@ void gk_gm_groups_rekey_input(gk_gm_groups *m, size_t group, const uint8_t *data
 void gk_gm_groups_tick(gk_gm_groups *m);
 /* Milliseconds until gk_gm_groups_tick has work, -1 when nothing is planned. */
 int64_t gk_gm_groups_next_timeout(const gk_gm_groups *m);
+/* Slot `group` follows `id` from now on (a group added to gmd's configuration); the slot
+ * holds nothing (new, or after gk_gm_groups_drop), else GK_E_STATE. */
+gk_status gk_gm_groups_set(gk_gm_groups *m, size_t group, const gk_ident *id);
+/* The group is no longer followed (removed from gmd's configuration): what is installed for it
+ * goes (event "group_left" if it was registered), its multicast listener closes, its timers
+ * stop; the slot is empty until gk_gm_groups_set. */
+void gk_gm_groups_drop(gk_gm_groups *m, size_t group);
 /* Removes everything installed, leaves the multicast groups (shutdown) and frees. */
 void gk_gm_groups_free(gk_gm_groups *m);
 

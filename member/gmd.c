@@ -2,7 +2,11 @@
  * Without --once it stays: a registration that fails is tried again with backoff (the member
  * core plans the attempts; a group refused while others registered is planned by the group
  * manager), and IKE SAs kept for inband rekeys are checked for liveness, so a GCKS restart
- * does not leave gmd holding SAs that are never rekeyed. */
+ * does not leave gmd holding SAs that are never rekeyed.
+ * Settings come from the command line and a configuration file (gmd_conf.h). With several key
+ * servers, each registration starts with the first and fails over in order (gm_core.c). SIGHUP
+ * reads the file again: groups added are registered, groups removed are left, a new key server
+ * list serves the next registration, the log level changes; what is installed stays. */
 #include <config.h>
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include "gm_groups.h"
 #include "gm_uv.h"
 #include "gm_json.h"
+#include "gmd_conf.h"
 #include "sasink.h"
 #include "iana.h"
 #include "log.h"
@@ -28,28 +33,27 @@
 #include "psk_file.h"
 #include "udp.h"
 
-#define GCKS_DEFAULT_PORT 500  /* RFC 9838 2.1.1: the IKEv2 ports; 848 with --gcks HOST:848 */
 #define NAT_T_PORT 4500
 /* Exit status when gmd would register but could not install what it receives (no XFRM access,
  * e.g. no CAP_NET_ADMIN), and --sa-backend none was not asked for. */
 #define EXIT_NO_BACKEND 4
 
 #define MAX_RUNS 16
-#define RETRY_S 5               /* first wait after a failed registration ... */
-#define RETRY_MAX_S 300         /* ... doubling up to this; also after a permanent refusal */
-#define LIVENESS_S 60
-#define IKE_LIFETIME_S 14400 /* 4 h: the kept IKE SA is rekeyed 10-20 % before */
-#define MAX_ALLOW 16            /* --allow-selector prefixes */
 
 struct gmd;
 
 /* One registration run: the first one for every group, or a re-registration of one group.
- * map[] turns the run's group index into gmd's. */
+ * map[] turns the run's group index into gmd's slot, gen[] the slot's generation when the run
+ * began (a slot dropped and reused since belongs to another group). srv[] is the key server
+ * list when the run began: a new list serves the next run. */
 typedef struct gm_run {
 	struct gmd *d;
 	gk_gm *gm;
 	size_t map[GK_GM_MAX_GROUPS];
+	uint32_t gen[GK_GM_MAX_GROUPS];
 	size_t n;
+	struct sockaddr_storage srv[GMD_MAX_GCKS];
+	size_t nsrv;
 	uint16_t refused[GK_GM_MAX_GROUPS]; /* refusal notify per run group in this attempt ... */
 	bool was_refused[GK_GM_MAX_GROUPS]; /* ... (a refusal may carry no notify) */
 	bool finished;              /* failed or closed: freed on the next tick */
@@ -60,33 +64,34 @@ typedef struct gm_run {
 typedef struct gmd {
 	uv_loop_t *loop;
 	uv_timer_t timer;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
 	gk_udp *udp;
-	struct sockaddr_storage gcks;
 	gk_udp *nat;                 /* to the GCKS's 4500 with the non-ESP marker once a NAT is seen */
-	struct sockaddr_storage gcks_nat;
 	gm_run *runs[MAX_RUNS];
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
 	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
 	gk_gm_uv *groups_uv;        /* its clock, timer and rekey listeners */
 	gk_sasink *sink;
-	const char *backend, *mcast_iface;
-	gk_gm_config cfg;
+	gk_gm_config cfg;           /* cfg.groups: one slot per group, active[] says which are used */
+	bool active[GK_GM_MAX_GROUPS];
+	uint32_t gen[GK_GM_MAX_GROUPS]; /* bumped when a slot's group is dropped */
+	gmd_conf conf;              /* the running settings */
+	gmd_conf cli;               /* what the command line gave: it overrides the file on reload */
+	const char *config;         /* --config FILE, NULL = none */
 	bool once, json;
-	bool initial_contact;        /* --initial-contact */
 	int exit_code;
 	gk_json j;                  /* --once --json: the document being written */
 	bool json_open;
 	bool handles;               /* timer and signal handles initialized */
 	uint8_t *psk;                /* --psk-file, read by the rule gcksctl uses (psk_file.h) */
 	size_t psk_len;
-	gk_prefix allow[MAX_ALLOW];
 } gmd;
 
 static void usage(FILE *f)
 {
-	fputs("usage: gmd --gcks HOST[:PORT] --id ID --group GROUP-ID [--group GROUP-ID]...\n"
+	fputs("usage: gmd [--config FILE] [--check-config] --gcks HOST[:PORT] [--gcks HOST[:PORT]]...\n"
+	      "           --id ID --group GROUP-ID [--group GROUP-ID]...\n"
 	      "           (--psk-file FILE | --cert FILE --key FILE [--ca FILE] | --key FILE --gcks-pubkey FILE)\n"
 	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level [SUBSYS=]LEVEL[,...]]\n"
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
@@ -95,7 +100,12 @@ static void usage(FILE *f)
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
 	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal]\n"
 	      "       gmd --help | --version\n"
-	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
+	      "--config: settings from FILE (YAML, gmd.conf(5): every option as KEY: VALUE); options on\n"
+	      "         the command line override it; SIGHUP reads it again. --check-config: check the\n"
+	      "         settings and credentials, print `FILE: ok` and exit 0 (1 with the mistakes)\n"
+	      "--gcks: a host name or address (IPv6 with a %SCOPE: fe80::1%eth0, [fe80::1%eth0]:848);\n"
+	      "         several: tried in order, the next when one gives no answer or TEMPORARY_FAILURE;\n"
+	      "         PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
 	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23); --no-nat-t: no\n"
 	      "         NAT_DETECTION notifies, stay on PORT (a relay or port forward of that port only)\n"
@@ -128,13 +138,22 @@ static int64_t clock_ms(void *ctx)
 	return (int64_t)uv_now(((gmd *)ctx)->loop);
 }
 
+static void set_port(struct sockaddr *sa, unsigned port);
+
+/* The key server the run talks to; after the move to NAT-T, its port 4500. */
+static const struct sockaddr *run_peer(const gm_run *r, struct sockaddr_storage *buf)
+{
+	*buf = r->srv[r->gm ? gk_gm_server(r->gm) % r->nsrv : 0];
+	if (r->d->nat)
+		set_port((struct sockaddr *)buf, NAT_T_PORT);
+	return (const struct sockaddr *)buf;
+}
+
 static void send_cb(void *ctx, const uint8_t *data, size_t len)
 {
-	gmd *d = ctx;
-	if (d->nat)
-		gk_udp_send(d->nat, (const struct sockaddr *)&d->gcks_nat, data, len);
-	else
-		gk_udp_send(d->udp, (const struct sockaddr *)&d->gcks, data, len);
+	gm_run *r = ctx;
+	struct sockaddr_storage to;
+	gk_udp_send(r->d->nat ? r->d->nat : r->d->udp, run_peer(r, &to), data, len);
 }
 
 static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
@@ -153,29 +172,30 @@ static void set_port(struct sockaddr *sa, unsigned port)
  * the non-ESP marker. Already on 4500: nothing to change. */
 static void nat_t_cb(void *ctx)
 {
-	gmd *d = ctx;
-	struct sockaddr_storage la;
+	gm_run *r = ctx;
+	gmd *d = r->d;
+	struct sockaddr_storage la, to;
 	char err[256];
-	if (d->nat || gk_addr_port((struct sockaddr *)&d->gcks) == NAT_T_PORT)
+	const struct sockaddr *peer = run_peer(r, &to);
+	if (d->nat || gk_addr_port(peer) == NAT_T_PORT)
 		return;
 	memcpy(&la, gk_udp_local(d->udp), sizeof(la));
 	set_port((struct sockaddr *)&la, 0);
 	if (gk_udp_open(d->loop, (struct sockaddr *)&la, recv_cb, d, &d->nat, err, sizeof(err))) {
-		gk_warn("NAT-T: %s; staying on port %u", err, gk_addr_port((struct sockaddr *)&d->gcks));
+		gk_warn("NAT-T: %s; staying on port %u", err, gk_addr_port(peer));
 		return;
 	}
 	gk_udp_set_marker(d->nat, true);
-	d->gcks_nat = d->gcks;
-	set_port((struct sockaddr *)&d->gcks_nat, NAT_T_PORT);
 }
 
 /* RFC 3948 2.3: a NAT-keepalive is the single octet 0xFF, without the marker, on the socket
  * (and so the NAT mapping) IKE uses toward the GCKS's 4500. */
 static void keepalive_cb(void *ctx)
 {
-	gmd *d = ctx;
-	gk_udp *u = d->nat ? d->nat : d->udp;
-	const struct sockaddr *to = (const struct sockaddr *)(d->nat ? &d->gcks_nat : &d->gcks);
+	gm_run *r = ctx;
+	gk_udp *u = r->d->nat ? r->d->nat : r->d->udp;
+	struct sockaddr_storage buf;
+	const struct sockaddr *to = run_peer(r, &buf);
 	char at[64];
 	gk_dbg("NAT-keepalive to %s", gk_addr_text(to, at, sizeof(at)));
 	gk_udp_send_keepalive(u, to);
@@ -206,6 +226,37 @@ static bool local_toward(const struct sockaddr *gcks, const gk_udp *u, struct so
 	return ok;
 }
 
+/* NAT_DETECTION toward a key server (RFC 7296 2.23): our address toward it and its address,
+ * or family 0 for none (no-nat-t, or no route yet). */
+static void natd_for(const gmd *d, const struct sockaddr_storage *srv, struct sockaddr_storage *local,
+		     struct sockaddr_storage *gcks)
+{
+	if (d->conf.no_nat_t || !local_toward((const struct sockaddr *)srv, d->udp, local)) {
+		memset(local, 0, sizeof(*local));
+		memset(gcks, 0, sizeof(*gcks));
+		return;
+	}
+	*gcks = *srv;
+}
+
+/* The member core moves a registration to another key server (failover, or back to the first). */
+static void server_cb(void *ctx, size_t index, const char *why, struct sockaddr_storage *local,
+		      struct sockaddr_storage *gcks)
+{
+	gm_run *r = ctx;
+	char from[64], to[64];
+	size_t cur = gk_gm_server(r->gm) % r->nsrv;
+	if (index >= r->nsrv)
+		return;
+	gk_addr_text((const struct sockaddr *)&r->srv[cur], from, sizeof(from));
+	gk_addr_text((const struct sockaddr *)&r->srv[index], to, sizeof(to));
+	if (index)
+		gk_warn("key server %s: %s: trying key server %s", from, why, to);
+	else
+		gk_info("key server %s: %s: the next attempt starts with key server %s", from, why, to);
+	natd_for(r->d, &r->srv[index], local, gcks);
+}
+
 static void stop(gmd *d)
 {
 	uv_stop(d->loop);
@@ -223,6 +274,16 @@ static void finish_json(gmd *d)
 }
 
 static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first);
+
+/* gmd's slot of the run's group i; SIZE_MAX when the configuration dropped that group since
+ * the run began (what the run still reports of it is not for the group in the slot now). */
+static size_t slot_of(const gm_run *r, size_t i)
+{
+	if (i >= r->n)
+		return SIZE_MAX;
+	size_t gi = r->map[i];
+	return r->d->active[gi] && r->d->gen[gi] == r->gen[i] ? gi : SIZE_MAX;
+}
 
 /* Re-registration of one group (asked for by the group manager). */
 static void reregister_cb(void *ctx, size_t group)
@@ -255,11 +316,14 @@ static void failed(gmd *d, gm_run *r, const gk_gm_event *ev)
 	snprintf(why, sizeof(why), "%s%s%s", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
 		 ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
 	for (size_t i = 0; i < r->n && d->groups; i++) {
-		if (ev->notify)
-			lost(d, r->map[i], ev); /* a no-op for groups never registered */
-		if (ev->retry_ms)
-			gk_gm_groups_retrying(d->groups, r->map[i], "registration_failed", why, ev->retry_ms, false);
+		size_t gi = slot_of(r, i);
 		r->was_refused[i] = false;
+		if (gi == SIZE_MAX)
+			continue;
+		if (ev->notify)
+			lost(d, gi, ev); /* a no-op for groups never registered */
+		if (ev->retry_ms)
+			gk_gm_groups_retrying(d->groups, gi, "registration_failed", why, ev->retry_ms, false);
 	}
 	r->busy = ev->retry_ms > 0;
 	r->finished = !r->busy;
@@ -274,10 +338,13 @@ static void done(gmd *d, gm_run *r)
 		if (!r->was_refused[i])
 			continue;
 		r->was_refused[i] = false;
+		size_t gi = slot_of(r, i);
+		if (gi == SIZE_MAX)
+			continue;
 		uint16_t n = r->refused[i];
 		int64_t wait = gk_gm_retry_delay(&d->cfg, d->env.rnd, 0, n);
 		if (wait)
-			gk_gm_groups_retrying(d->groups, r->map[i], "registration_failed",
+			gk_gm_groups_retrying(d->groups, gi, "registration_failed",
 					      n ? gk_iana_str(GK_REG_NOTIFY, n) : "the GCKS refused the registration",
 					      wait, true);
 	}
@@ -288,10 +355,14 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 	gm_run *r = ctx;
 	gmd *d = r->d;
 	char gt[GK_IDENT_TEXT_MAX];
-	size_t gi = ev->group < GK_GM_MAX_GROUPS ? r->map[ev->group] : SIZE_MAX;
-	const char *group = gi < d->cfg.ngroups ? gk_ident_text(&d->cfg.groups[gi], gt) : "?";
+	size_t gi = slot_of(r, ev->group);
+	const char *group = gi < GK_GM_MAX_GROUPS ? gk_ident_text(&d->cfg.groups[gi], gt) : "?";
 	switch (ev->type) {
 	case GK_GM_REGISTERED:
+		if (gi == SIZE_MAX) {
+			gk_logs(GK_SUB_REG, GK_LOG_INFO, "registered to a group since removed from the configuration: not installed");
+			break;
+		}
 		gk_logs(GK_SUB_REG, GK_LOG_INFO, "registered to %s (%zu SAs)", group, ev->state->nsas);
 		if (d->json && d->once)
 			gk_gm_json_group(&d->j, &d->cfg.groups[gi], ev->state, d->cfg.sender, ev->transport_mode);
@@ -384,7 +455,8 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 	case GK_GM_DEAD:
 		gk_warn("the GCKS did not answer a liveness check: the registration IKE SA is gone");
 		for (size_t i = 0; i < r->n && d->groups; i++)
-			gk_gm_groups_retrying(d->groups, r->map[i], "ike_sa_dead", ev->why, ev->retry_ms, false);
+			if (slot_of(r, i) != SIZE_MAX)
+				gk_gm_groups_retrying(d->groups, r->map[i], "ike_sa_dead", ev->why, ev->retry_ms, false);
 		r->busy = ev->retry_ms > 0;
 		r->finished = !r->busy;
 		break;
@@ -409,13 +481,22 @@ static gm_run *run_new(gmd *d, const size_t *groups, size_t n, bool first)
 	for (size_t i = 0; i < n; i++) {
 		c.groups[i] = d->cfg.groups[groups[i]];
 		r->map[i] = groups[i];
+		r->gen[i] = d->gen[groups[i]];
 	}
+	/* every run starts with the first key server of the list as it is now */
+	r->nsrv = d->conf.gcks.n;
+	for (size_t i = 0; i < r->nsrv; i++)
+		r->srv[i] = d->conf.gcks.v[i].addr;
+	c.nservers = r->nsrv;
+	natd_for(d, &r->srv[0], &c.local, &c.gcks);
 	/* gmd's first IKE SA: SAs the GCKS holds for our identity are from before a restart. Only
 	 * where this gmd is the one member agent of its identity (RFC 7296 2.4: the only IKE SA
 	 * between the two identities), or it would close another gmd's SA. */
-	c.initial_contact = first && d->initial_contact;
+	c.initial_contact = first && d->conf.initial_contact;
 	gk_gm_env env = d->env;
 	env.event_ctx = r;
+	env.send_ctx = r;
+	env.server = server_cb;
 	r->d = d;
 	r->first = first;
 	r->n = n;
@@ -468,7 +549,7 @@ static void on_timer(uv_timer_t *t)
 static int open_sink(gmd *d)
 {
 	char err[256] = "";
-	const char *b = d->backend ? d->backend : "xfrm";
+	const char *b = d->conf.sa_backend;
 	if (gk_sasink_open(b, &d->sink, err, sizeof(err))) {
 		fprintf(stderr, "gmd: %s: gmd could register but not install the group's SAs; run it as root "
 			"(it keeps only CAP_NET_ADMIN) or with CAP_NET_ADMIN, or pass --sa-backend none to only "
@@ -510,44 +591,165 @@ static void on_signal(uv_signal_t *s, int sig)
 	stop(d);
 }
 
-static int parse_encr_list(const char *s, gk_gm_config *c)
+/* Every key server of one address family: gmd sends from one socket (that of the first, or
+ * of --local). */
+static gk_status check_families(const gmd_conf *c, const char *source, sa_family_t family, gk_diag *diag)
 {
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", s);
-	for (char *tok = strtok(buf, ","); tok && c->nsag_encr < GK_OFFER_MAX; tok = strtok(NULL, ",")) {
-		char *slash = strchr(tok, '/');
-		unsigned bits = 0, id;
-		if (slash) {
-			*slash = 0;
-			bits = (unsigned)atoi(slash + 1);
-		}
-		for (char *p = tok; *p; p++)
-			*p = (char)toupper((unsigned char)*p);
-		if (gk_iana_value(GK_REG_ENCR, tok, &id)) {
-			fprintf(stderr, "gmd: --sag-encr: unknown encryption transform %s\n", tok);
-			return -1;
-		}
-		c->sag_encr[c->nsag_encr++] = (gk_encr_choice){ (uint16_t)id, (uint16_t)bits };
-	}
-	return 0;
+	size_t errors = diag->errors;
+	for (size_t i = 0; i < c->gcks.n; i++)
+		if (c->gcks.v[i].addr.ss_family != family)
+			gk_diag_add(diag, GK_DIAG_ERROR, "%s: %sgcks: %s: not of the address family of %s",
+				    source ? source : "gmd", source ? "" : "--", c->gcks.v[i].text,
+				    c->local[0] ? "local" : "the first key server");
+	return diag->errors > errors ? GK_E_INVAL : GK_OK;
 }
 
-/* "A" or "A:B" as unsigned numbers; b untouched when absent. */
-static int parse_pair(const char *s, unsigned *a, unsigned *b)
+/* Reads the file and merges the command line over it. false with every mistake in diag. */
+static bool read_conf(const char *config, const gmd_conf *cli, gmd_conf *out, gk_diag *diag)
 {
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-	if (end == s || v > 0xffffffffUL || (*end && (*end != ':' || !b)))
-		return -1;
-	*a = (unsigned)v;
-	if (!*end)
-		return 0;
-	s = end + 1;
-	v = strtoul(s, &end, 10);
-	if (end == s || *end || v > 0xffffffffUL)
-		return -1;
-	*b = (unsigned)v;
-	return 0;
+	gmd_conf file;
+	gmd_conf_default(&file, GK_GMD_USER);
+	if (config && gmd_conf_load(&file, config, GK_GMD_USER, diag))
+		return false;
+	gmd_conf_merge(out, &file, cli);
+	return gmd_conf_check(out, config, diag) == GK_OK;
+}
+
+/* The group leaves the configuration: the IKE SA that registered it says so to the GCKS
+ * (RFC 9838 2.3.2) when it can, and what is installed for it goes. */
+static void drop_group(gmd *d, size_t gi)
+{
+	char gt[GK_IDENT_TEXT_MAX];
+	const gm_run *h = d->holder[gi];
+	gk_info("group %s: removed from the configuration: leaving it", gk_ident_text(&d->cfg.groups[gi], gt));
+	for (size_t i = 0; h && !h->finished && i < h->n; i++)
+		if (slot_of(h, i) == gi && gk_gm_leave(h->gm, i))
+			gk_dbg("group %s: no leave sent (the IKE SA is busy)", gt);
+	gk_gm_groups_drop(d->groups, gi);
+	d->holder[gi] = NULL;
+	d->active[gi] = false;
+	d->gen[gi]++;
+	memset(&d->cfg.groups[gi], 0, sizeof(d->cfg.groups[gi]));
+	/* a run left with no group of the configuration (a re-registration of this one, say)
+	 * would go on registering it: it ends (on the next tick) */
+	for (size_t k = 0; k < MAX_RUNS; k++) {
+		gm_run *r = d->runs[k];
+		bool any = false;
+		for (size_t i = 0; r && i < r->n && !any; i++)
+			any = slot_of(r, i) != SIZE_MAX;
+		if (r && !any) {
+			r->finished = true;
+			r->busy = false;
+		}
+	}
+}
+
+/* A new key server list: runs still looking for a key server (registering, or waiting to try
+ * again) start over with it, at its first; runs that hold a registration keep their key server
+ * until their next registration. */
+static void restart_searching(gmd *d)
+{
+	gm_run *old[MAX_RUNS];
+	size_t nold = 0;
+	for (size_t k = 0; k < MAX_RUNS; k++) {
+		gm_run *r = d->runs[k];
+		bool holds = false;
+		if (!r || r->finished || !r->busy)
+			continue;
+		for (size_t g = 0; g < GK_GM_MAX_GROUPS; g++)
+			holds |= d->holder[g] == r;
+		if (!holds)
+			old[nold++] = r;
+	}
+	/* new runs take free slots: only those found above start over */
+	for (size_t k = 0; k < nold; k++) {
+		gm_run *r = old[k];
+		size_t live[GK_GM_MAX_GROUPS], n = 0;
+		for (size_t i = 0; i < r->n; i++)
+			if (slot_of(r, i) != SIZE_MAX)
+				live[n++] = slot_of(r, i);
+		r->finished = true; /* freed on the next tick */
+		r->busy = false;
+		gm_run *nr = n ? run_new(d, live, n, r->first) : NULL;
+		if (n && (!nr || gk_gm_start(nr->gm)))
+			gk_err("cannot start a registration with the new key servers");
+	}
+}
+
+static bool has_group(const gmd_conf *c, const gk_ident *g)
+{
+	for (size_t i = 0; i < c->groups.n; i++)
+		if (gk_ident_eq(&c->groups.v[i], g))
+			return true;
+	return false;
+}
+
+/* SIGHUP: the configuration file again. Groups added are registered, groups removed are left,
+ * a new key server list serves the next registration, the log level changes; other settings
+ * need a restart (each changed one is named). A file with mistakes changes nothing. */
+static void reload(gmd *d)
+{
+	gk_diag diag;
+	gmd_conf next;
+	const char *src = d->config ? d->config : "command line";
+	gk_diag_init(&diag);
+	if (!read_conf(d->config, &d->cli, &next, &diag) ||
+	    check_families(&next, d->config, d->conf.local[0] ? gk_udp_local(d->udp)->sa_family : d->conf.gcks.v[0].addr.ss_family,
+			   &diag)) {
+		for (size_t i = 0; gk_diag_text(&diag, i); i++)
+			gk_err("%s", gk_diag_text(&diag, i));
+		gk_err("%s: not reloaded: the running configuration stays", src);
+		gk_diag_free(&diag);
+		return;
+	}
+	gk_diag_free(&diag);
+	for (unsigned o = 0; o < GMD_NOPTS; o++)
+		if (o != GMD_GCKS && o != GMD_GROUP && o != GMD_LOG_LEVEL && !gmd_conf_same(&d->conf, &next, o))
+			gk_warn("%s: %s changed: takes effect when gmd restarts", src, gmd_opt_name(o));
+	if (!gmd_conf_same(&d->conf, &next, GMD_LOG_LEVEL)) {
+		char err[GK_ERR_MAX];
+		if (gk_log_set_levels(next.log_level[0] ? next.log_level : "info", err, sizeof(err)))
+			gk_err("%s: log-level: %s", src, err); /* checked when read: not expected */
+		memcpy(d->conf.log_level, next.log_level, sizeof(d->conf.log_level));
+	}
+	bool servers_changed = !gmd_conf_same(&d->conf, &next, GMD_GCKS);
+	if (servers_changed) {
+		d->conf.gcks = next.gcks;
+		gk_info("%s: %zu key server(s), first %s: from the next registration on", src, next.gcks.n,
+			next.gcks.v[0].text);
+	}
+	for (size_t gi = 0; gi < GK_GM_MAX_GROUPS; gi++)
+		if (d->active[gi] && !has_group(&next, &d->cfg.groups[gi]))
+			drop_group(d, gi);
+	if (servers_changed)
+		restart_searching(d);
+	size_t added[GK_GM_MAX_GROUPS], n = 0;
+	for (size_t i = 0; i < next.groups.n; i++) {
+		bool have = false;
+		for (size_t gi = 0; gi < GK_GM_MAX_GROUPS && !have; gi++)
+			have = d->active[gi] && gk_ident_eq(&d->cfg.groups[gi], &next.groups.v[i]);
+		for (size_t gi = 0; gi < GK_GM_MAX_GROUPS && !have; gi++) {
+			if (d->active[gi] || gk_gm_groups_set(d->groups, gi, &next.groups.v[i]))
+				continue;
+			char gt[GK_IDENT_TEXT_MAX];
+			d->cfg.groups[gi] = next.groups.v[i];
+			d->active[gi] = true;
+			added[n++] = gi;
+			have = true;
+			gk_info("group %s: added to the configuration: registering", gk_ident_text(&next.groups.v[i], gt));
+		}
+	}
+	d->conf.groups = next.groups;
+	gm_run *r = n ? run_new(d, added, n, false) : NULL;
+	if (n && (!r || gk_gm_start(r->gm)))
+		gk_err("cannot start the registration of the groups added");
+	gk_info("%s: reloaded", src);
+}
+
+static void on_sighup(uv_signal_t *s, int sig)
+{
+	(void)sig;
+	reload(s->data);
 }
 
 static EVP_PKEY *load_pubkey_pem(const char *path)
@@ -559,147 +761,156 @@ static EVP_PKEY *load_pubkey_pem(const char *path)
 	return k;
 }
 
+/* The command line into cli: options of the table (gmd_conf.h) and those of gmd alone. */
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION };
+
+static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config, bool *check)
+{
+	static const struct option own[] = {
+		{ "config", required_argument, NULL, OPT_CONFIG }, { "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
+	};
+	struct option opts[GMD_NOPTS + 5];
+	char why[GK_ERR_MAX];
+	int c;
+	for (unsigned o = 0; o < GMD_NOPTS; o++)
+		opts[o] = (struct option){ gmd_opt_name(o), gmd_opt_kind_of(o) == GMD_FLAG ? no_argument : required_argument,
+					   NULL, (int)o };
+	memcpy(&opts[GMD_NOPTS], own, sizeof(own));
+	memset(&opts[GMD_NOPTS + 4], 0, sizeof(opts[0]));
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		const char *val = optarg;
+		switch (c) {
+		case OPT_CONFIG: *config = optarg; continue;
+		case OPT_CHECK: *check = true; continue;
+		case 'h':
+		case OPT_HELP: usage(stdout); return 0;
+		case OPT_VERSION: puts("gmd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
+		default:
+			if (c < 0 || c >= GMD_NOPTS) {
+				usage(stderr);
+				return 1;
+			}
+		}
+		/* --sender [N]: an optional count as the next word */
+		if (c == GMD_SENDER && optind < argc && isdigit((unsigned char)argv[optind][0]))
+			val = argv[optind++];
+		if (gmd_conf_set(cli, (gmd_opt)c, val, NULL, why, sizeof(why))) {
+			fprintf(stderr, "gmd: --%s%s%s: %s\n", gmd_opt_name(c), val ? " " : "", val ? val : "", why);
+			return 1;
+		}
+		cli->given |= 1u << c;
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	return -1;
+}
+
+/* The credentials the settings name, into d->cfg. */
+static int load_credentials(gmd *d)
+{
+	const gmd_conf *c = &d->conf;
+	if (c->psk_file[0]) {
+		char why[GK_ERR_MAX];
+		if (gk_psk_file_read(c->psk_file, &d->psk, &d->psk_len, why, sizeof(why))) {
+			fprintf(stderr, "gmd: --psk-file %s\n", why);
+			return -1;
+		}
+		d->cfg.psk = d->psk;
+		d->cfg.psk_len = d->psk_len;
+		return 0;
+	}
+	if (gk_privkey_load_pem(c->key, &d->cfg.key)) {
+		fprintf(stderr, "gmd: --key %s: cannot read the private key\n", c->key);
+		return -1;
+	}
+	if (c->cert[0] && gk_cert_load_pem(c->cert, &d->cfg.cert)) {
+		fprintf(stderr, "gmd: --cert %s: cannot read the certificate\n", c->cert);
+		return -1;
+	}
+	if (c->ca[0] && gk_trust_load_pem(c->ca, &d->cfg.ca)) {
+		fprintf(stderr, "gmd: --ca %s: cannot read the CA certificates\n", c->ca);
+		return -1;
+	}
+	if (c->gcks_pubkey[0] && !(d->cfg.gcks_pubkey = load_pubkey_pem(c->gcks_pubkey))) {
+		fprintf(stderr, "gmd: --gcks-pubkey %s: cannot read the public key\n", c->gcks_pubkey);
+		return -1;
+	}
+	return 0;
+}
+
+/* The settings into the member core's configuration. */
+static void apply_conf(gmd *d)
+{
+	const gmd_conf *c = &d->conf;
+	d->once = c->once;
+	d->json = c->json;
+	d->cfg.id = c->id;
+	for (size_t i = 0; i < c->groups.n; i++) {
+		d->cfg.groups[i] = c->groups.v[i];
+		d->active[i] = true;
+	}
+	d->cfg.ngroups = c->groups.n;
+	d->cfg.sender = c->sender.on;
+	d->cfg.sender_ids = c->sender.ids;
+	memcpy(d->cfg.sag_encr, c->sag_encr.v, sizeof(d->cfg.sag_encr));
+	d->cfg.nsag_encr = c->sag_encr.n;
+	d->cfg.retransmit_ms = c->retransmit.ms;
+	d->cfg.retransmit_tries = c->retransmit.tries;
+	d->cfg.gcks_id = c->gcks_id;
+	d->cfg.allow = c->allow.v;
+	d->cfg.nallow = c->allow.n;
+	if (!d->once) {
+		/* a daemon keeps trying; --once reports the first outcome */
+		d->cfg.retry_ms = c->retry.s * 1000;
+		d->cfg.retry_max_ms = (c->retry.max_s > c->retry.s ? c->retry.max_s : c->retry.s) * 1000;
+		d->cfg.liveness_ms = c->liveness_s * 1000;
+		d->cfg.ike_lifetime_s = c->ike_lifetime_s;
+		d->cfg.keepalive_ms = c->nat_keepalive_s * 1000;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "gcks", required_argument, NULL, 'g' }, { "id", required_argument, NULL, 'i' },
-		{ "group", required_argument, NULL, 'G' }, { "psk-file", required_argument, NULL, 'p' },
-		{ "cert", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
-		{ "ca", required_argument, NULL, 'a' }, { "gcks-pubkey", required_argument, NULL, 'P' },
-		{ "sender", no_argument, NULL, 's' }, { "once", no_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' }, { "local", required_argument, NULL, 'l' },
-		{ "no-nat-t", no_argument, NULL, 'N' }, { "nat-keepalive", required_argument, NULL, 'K' },
-		{ "log-level", required_argument, NULL, 'L' }, { "sag-encr", required_argument, NULL, 'E' },
-		{ "sa-backend", required_argument, NULL, 'B' }, { "mcast-iface", required_argument, NULL, 'M' },
-		{ "retry", required_argument, NULL, 'R' }, { "liveness", required_argument, NULL, 'V' },
-		{ "retransmit", required_argument, NULL, 'T' }, { "rereg-delay", required_argument, NULL, 'D' },
-		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
-		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
-		{ "ike-lifetime", required_argument, NULL, 'X' },
-		{ "log-target", required_argument, NULL, 0x100 },
-		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'v' }, { 0 },
-	};
 	gmd d;
 	memset(&d, 0, sizeof(d));
 	gk_gm_config_default(&d.cfg);
-	const char *gcks = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL, *gpub = NULL;
-	const char *local = NULL, *user = GK_GMD_USER;
+	gmd_conf_default(&d.cli, GK_GMD_USER);
+	/* the settings name gmd's log subsystems (log-level) before the log is configured */
+	gk_log_init("gmd", GK_LOG_INFO);
+	gk_log_subsystems(GK_SUBS_GMD);
 	char why[GK_ERR_MAX] = "";
-	int c, rc = 1;
-	const char *log_levels = NULL, *log_target = NULL; /* gk_log_configure */
-	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
-	unsigned ike_lifetime_s = IKE_LIFETIME_S;
-	unsigned keepalive_s = d.cfg.keepalive_ms / 1000;
-	bool have_id = false, no_nat_t = false;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'g': gcks = optarg; break;
-		case 'i':
-			if (gk_ident_parse(optarg, &d.cfg.id, why, sizeof(why))) {
-				fprintf(stderr, "gmd: --id %s: %s\n", optarg, why);
-				return 1;
-			}
-			have_id = true;
-			break;
-		case 'G':
-			if (d.cfg.ngroups == GK_GM_MAX_GROUPS ||
-			    gk_ident_parse(optarg, &d.cfg.groups[d.cfg.ngroups], why, sizeof(why))) {
-				fprintf(stderr, "gmd: --group %s: %s\n", optarg,
-					d.cfg.ngroups == GK_GM_MAX_GROUPS ? "too many groups" : why);
-				return 1;
-			}
-			d.cfg.ngroups++;
-			break;
-		case 'p': psk_file = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 'a': ca = optarg; break;
-		case 'P': gpub = optarg; break;
-		case 's':
-			d.cfg.sender = true;
-			/* --sender [N]: an optional count as the next word */
-			if (optind < argc && isdigit((unsigned char)argv[optind][0]))
-				d.cfg.sender_ids = (uint32_t)strtoul(argv[optind++], NULL, 10);
-			break;
-		case 'o': d.once = true; break;
-		case 'N': no_nat_t = true; break;
-		case 'j': d.json = true; break;
-		case 'l': local = optarg; break;
-		case 'L': log_levels = optarg; break;
-		case 0x100: log_target = optarg; break;
-		case 'E':
-			if (parse_encr_list(optarg, &d.cfg))
-				return 1;
-			break;
-		case 'B':
-			if (strcmp(optarg, "xfrm") && strcmp(optarg, "none")) {
-				fprintf(stderr, "gmd: --sa-backend: use xfrm or none\n");
-				return 1;
-			}
-			d.backend = optarg;
-			break;
-		case 'M': d.mcast_iface = optarg; break;
-		case 'R':
-			if (parse_pair(optarg, &retry_s, &retry_max_s) || !retry_s || retry_s > 86400 ||
-			    retry_max_s > 86400) {
-				fprintf(stderr, "gmd: --retry: use SECONDS[:MAX], 1 to 86400\n");
-				return 1;
-			}
-			break;
-		case 'V':
-			if (parse_pair(optarg, &liveness_s, NULL) || liveness_s > 86400) {
-				fprintf(stderr, "gmd: --liveness: use SECONDS, 0 to 86400 (0 = off)\n");
-				return 1;
-			}
-			break;
-		case 'T':
-			if (parse_pair(optarg, &d.cfg.retransmit_ms, &d.cfg.retransmit_tries) ||
-			    d.cfg.retransmit_ms < 10 || d.cfg.retransmit_ms > 60000 || d.cfg.retransmit_tries > 20) {
-				fprintf(stderr, "gmd: --retransmit: use MS[:TRIES], 10 to 60000 ms, up to 20 tries\n");
-				return 1;
-			}
-			break;
-		case 'K':
-			if (parse_pair(optarg, &keepalive_s, NULL) || keepalive_s > 3600) {
-				fprintf(stderr, "gmd: --nat-keepalive: use SECONDS, 0 to 3600 (0 = off)\n");
-				return 1;
-			}
-			break;
-		case 'D':
-			if (parse_pair(optarg, &rereg_s, NULL) || rereg_s < 2 || rereg_s > 3600) {
-				fprintf(stderr, "gmd: --rereg-delay: use SECONDS, 2 to 3600\n");
-				return 1;
-			}
-			break;
-		case 'I':
-			if (gk_ident_parse(optarg, &d.cfg.gcks_id, why, sizeof(why))) {
-				fprintf(stderr, "gmd: --gcks-id %s: %s\n", optarg, why);
-				return 1;
-			}
-			break;
-		case 'A':
-			if (d.cfg.nallow == MAX_ALLOW || gk_prefix_parse(optarg, &d.allow[d.cfg.nallow], why, sizeof(why))) {
-				fprintf(stderr, "gmd: --allow-selector %s: %s\n", optarg,
-					d.cfg.nallow == MAX_ALLOW ? "too many prefixes (16 at most)" : why);
-				return 1;
-			}
-			d.cfg.nallow++;
-			break;
-		case 'X':
-			if (parse_pair(optarg, &ike_lifetime_s, NULL) ||
-			    (ike_lifetime_s && (ike_lifetime_s < 60 || ike_lifetime_s > 2592000))) {
-				fprintf(stderr, "gmd: --ike-lifetime: use SECONDS, 60 to 2592000 (0 = never rekey)\n");
-				return 1;
-			}
-			break;
-		case 'U': user = optarg; break;
-		case 'C': d.initial_contact = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'v': puts("gmd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 1;
-		}
+	bool check = false;
+	int rc = parse_args(argc, argv, &d.cli, &d.config, &check);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	gk_diag diag;
+	gk_diag_init(&diag);
+	bool ok = read_conf(d.config, &d.cli, &d.conf, &diag);
+	if (!ok && !d.config && !check && !diag.count) {
+		usage(stderr);
+		return 1;
 	}
-	if (gk_log_configure("gmd", GK_SUBS_GMD, log_levels, log_target, false, why, sizeof(why))) {
+	struct sockaddr_storage la;
+	memset(&la, 0, sizeof(la));
+	if (ok && d.conf.local[0] && gk_addr_parse(d.conf.local, 0, &la, why, sizeof(why)))
+		gk_addr_parse(d.conf.local, 65535, &la, why, sizeof(why));
+	if (ok && !d.conf.local[0])
+		la.ss_family = d.conf.gcks.v[0].addr.ss_family;
+	if (ok)
+		ok = !check_families(&d.conf, d.config, la.ss_family, &diag);
+	if (!ok) {
+		gk_diag_print(&diag, stderr);
+		gk_diag_free(&diag);
+		return 1;
+	}
+	gk_diag_free(&diag);
+	apply_conf(&d);
+	if (gk_log_configure("gmd", GK_SUBS_GMD, d.conf.log_level[0] ? d.conf.log_level : NULL,
+			     d.conf.log_target[0] ? d.conf.log_target : NULL, false, why, sizeof(why))) {
 		fprintf(stderr, "gmd: %s\n", why);
 		return 1;
 	}
@@ -708,66 +919,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmd: cannot make the process non-dumpable: %s\n", strerror(errno));
 		return GK_EXIT_PRIVILEGE;
 	}
-	if (!d.once) {
-		/* a daemon keeps trying; --once reports the first outcome */
-		d.cfg.retry_ms = retry_s * 1000;
-		d.cfg.retry_max_ms = (retry_max_s > retry_s ? retry_max_s : retry_s) * 1000;
-		d.cfg.liveness_ms = liveness_s * 1000;
-		d.cfg.ike_lifetime_s = ike_lifetime_s;
-		d.cfg.keepalive_ms = keepalive_s * 1000;
-	}
-	if (!gcks || !have_id || !d.cfg.ngroups || (!psk_file && !key) || (psk_file && key) || optind != argc) {
-		usage(stderr);
-		return 1;
-	}
-	d.cfg.allow = d.allow;
-	if (ca && !d.cfg.gcks_id.type) {
-		/* any certificate of the CA would do as the GCKS: members' too */
-		fprintf(stderr, "gmd: --ca needs --gcks-id: the identity the GCKS must authenticate as\n");
-		return 1;
-	}
-	if (gk_addr_parse(gcks, GCKS_DEFAULT_PORT, &d.gcks, why, sizeof(why))) {
-		fprintf(stderr, "gmd: --gcks %s: %s\n", gcks, why);
-		return 1;
-	}
-	if (psk_file) {
-		if (gk_psk_file_read(psk_file, &d.psk, &d.psk_len, why, sizeof(why))) {
-			fprintf(stderr, "gmd: --psk-file %s\n", why);
-			return 1;
-		}
-		d.cfg.psk = d.psk;
-		d.cfg.psk_len = d.psk_len;
-	} else {
-		if (gk_privkey_load_pem(key, &d.cfg.key)) {
-			fprintf(stderr, "gmd: --key %s: cannot read the private key\n", key);
-			return 1;
-		}
-		if (cert && gk_cert_load_pem(cert, &d.cfg.cert)) {
-			fprintf(stderr, "gmd: --cert %s: cannot read the certificate\n", cert);
-			goto out;
-		}
-		if (ca && gk_trust_load_pem(ca, &d.cfg.ca)) {
-			fprintf(stderr, "gmd: --ca %s: cannot read the CA certificates\n", ca);
-			goto out;
-		}
-		if (gpub && !(d.cfg.gcks_pubkey = load_pubkey_pem(gpub))) {
-			fprintf(stderr, "gmd: --gcks-pubkey %s: cannot read the public key\n", gpub);
-			goto out;
-		}
-		if (!d.cfg.ca && !d.cfg.gcks_pubkey) {
-			fprintf(stderr, "gmd: --ca or --gcks-pubkey is needed to authenticate the GCKS\n");
-			goto out;
-		}
-	}
-	struct sockaddr_storage la;
-	if (local) {
-		if (gk_addr_parse(local, 0, &la, why, sizeof(why)) && gk_addr_parse(local, 65535, &la, why, sizeof(why))) {
-			fprintf(stderr, "gmd: --local %s: %s\n", local, why);
-			goto out;
-		}
-	} else {
-		memset(&la, 0, sizeof(la));
-		la.ss_family = d.gcks.ss_family;
+	if (load_credentials(&d))
+		goto out;
+	if (check) {
+		printf("%s: ok\n", d.config ? d.config : "command line");
+		rc = 0;
+		goto out;
 	}
 	d.loop = uv_default_loop();
 	char err[256];
@@ -776,15 +933,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* IKE on 4500 from the start carries the marker (RFC 7296 2.23) */
-	if (gk_addr_port((struct sockaddr *)&d.gcks) == NAT_T_PORT)
+	if (gk_addr_port((struct sockaddr *)&d.conf.gcks.v[0].addr) == NAT_T_PORT)
 		gk_udp_set_marker(d.udp, true);
-	if (no_nat_t || !local_toward((struct sockaddr *)&d.gcks, d.udp, &d.cfg.local))
-		memset(&d.cfg.local, 0, sizeof(d.cfg.local)); /* no route yet: no NAT-D, no NAT-T */
-	else
-		d.cfg.gcks = d.gcks;
 	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = &d }, .send = send_cb,
-			     .send_ctx = &d, .event = event_cb, .nat_t = nat_t_cb,
-			     .keepalive = keepalive_cb };
+			     .event = event_cb, .nat_t = nat_t_cb, .keepalive = keepalive_cb };
 	size_t all[GK_GM_MAX_GROUPS];
 	for (size_t i = 0; i < d.cfg.ngroups; i++)
 		all[i] = i;
@@ -798,27 +950,32 @@ int main(int argc, char **argv)
 			rc = EXIT_NO_BACKEND;
 			goto out;
 		}
+		/* a slot for every group the configuration may come to hold (SIGHUP) */
 		gk_gm_groups_env genv = { .sink = d.sink, .events = d.json ? stdout : NULL,
 					  .sender = d.cfg.sender,
-					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = rereg_s * 1000,
-					  .allow = d.allow, .nallow = d.cfg.nallow };
-		if (gk_gm_uv_new(d.loop, d.mcast_iface, d.cfg.ngroups, &genv, &d.groups_uv) ||
-		    gk_gm_groups_new(&genv, d.cfg.groups, d.cfg.ngroups, &d.groups)) {
+					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = d.conf.rereg_s * 1000,
+					  .allow = d.conf.allow.v, .nallow = d.conf.allow.n };
+		if (gk_gm_uv_new(d.loop, d.conf.mcast_iface[0] ? d.conf.mcast_iface : NULL, GK_GM_MAX_GROUPS, &genv,
+				 &d.groups_uv) ||
+		    gk_gm_groups_new(&genv, d.cfg.groups, GK_GM_MAX_GROUPS, &d.groups)) {
 			fprintf(stderr, "gmd: cannot start\n");
 			goto out;
 		}
 		gk_gm_uv_start(d.groups_uv, d.groups);
 	}
-	if (leave_root(&d, user)) {
+	if (leave_root(&d, d.conf.user)) {
 		rc = GK_EXIT_PRIVILEGE;
 		goto out;
 	}
+	if (!d.once && d.config && access(d.config, R_OK))
+		gk_warn("%s: %s: SIGHUP cannot read it again (as gmd's account: make the file 0640 with the "
+			"account's group, in a directory the account may search)", d.config, strerror(errno));
 	if (d.json && d.once) {
 		char mt[GK_IDENT_TEXT_MAX], at[64];
 		gk_json_init(&d.j, stdout);
 		gk_json_obj(&d.j);
 		gk_json_kstr(&d.j, "member", gk_ident_text(&d.cfg.id, mt));
-		gk_json_kstr(&d.j, "gcks", gk_addr_text((struct sockaddr *)&d.gcks, at, sizeof(at)));
+		gk_json_kstr(&d.j, "gcks", gk_addr_text((struct sockaddr *)&d.conf.gcks.v[0].addr, at, sizeof(at)));
 		gk_json_key(&d.j, "groups");
 		gk_json_arr(&d.j);
 		d.json_open = true;
@@ -828,14 +985,19 @@ int main(int argc, char **argv)
 	uv_timer_start(&d.timer, on_timer, 100, 100);
 	uv_signal_init(d.loop, &d.sigterm);
 	uv_signal_init(d.loop, &d.sigint);
-	d.sigterm.data = d.sigint.data = &d;
+	uv_signal_init(d.loop, &d.sighup);
+	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	if (!d.once)
+		uv_signal_start(&d.sighup, on_sighup, SIGHUP);
 	d.handles = true;
 	if (gk_gm_start(first->gm)) {
 		fprintf(stderr, "gmd: cannot start registration\n");
 		goto out;
 	}
+	gk_info("started: %zu group(s), %zu key server(s), first %s%s%s", d.cfg.ngroups, d.conf.gcks.n,
+		d.conf.gcks.v[0].text, d.config ? ", settings from " : "", d.config ? d.config : "");
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	finish_json(&d);
 	rc = d.exit_code;
@@ -854,6 +1016,7 @@ out:
 			uv_close((uv_handle_t *)&d.timer, NULL);
 			uv_close((uv_handle_t *)&d.sigterm, NULL);
 			uv_close((uv_handle_t *)&d.sigint, NULL);
+			uv_close((uv_handle_t *)&d.sighup, NULL);
 		}
 		uv_run(d.loop, UV_RUN_NOWAIT);
 		uv_loop_close(d.loop);

@@ -29,6 +29,9 @@ grep -q ' ./lib/systemd/system/gmd@.service$' "$T/list1" || fail "gikev2-member 
 grep -q 'examples/policies/video-multicast.yaml$' "$T/list2" || fail "gikev2-common lacks the example policies"
 grep -q ' ./usr/share/man/man8/gcksd.8.gz$' "$T/list0" || fail "gikev2-gcks lacks gcksd(8)"
 grep -q ' ./usr/share/man/man8/gmd.8.gz$' "$T/list1" || fail "gikev2-member lacks gmd(8)"
+grep -q ' ./usr/share/man/man5/gmd.conf.5.gz$' "$T/list1" || fail "gikev2-member lacks gmd.conf(5)"
+grep -q ' ./usr/lib/tmpfiles.d/gikev2-member.conf$' "$T/list1" || fail "gikev2-member lacks its tmpfiles.d entry"
+grep -q 'examples/gmd.conf$' "$T/list2" || fail "gikev2-common lacks the example gmd.conf"
 grep -q ' ./usr/share/man/man5/gikev2-policy.5.gz$' "$T/list2" || fail "gikev2-common lacks gikev2-policy(5)"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get install -y -qq "${debs[@]}" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "apt-get install failed"; }

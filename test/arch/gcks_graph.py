@@ -16,8 +16,8 @@ import subprocess
 import sys
 
 LAYERS = [
-    # 0: outside the protocol core: the store, policies and their YAML form, admin diagnostics
-    ('store', ['storage', 'schema_sql', 'policy', 'policy_yaml', 'diag']),
+    # 0: outside the protocol core: the store, policies and their YAML form
+    ('store', ['storage', 'schema_sql', 'policy', 'policy_yaml']),
     # 1: the key rules, run in the store's transactions: key shapes, reserved SPIs, Message IDs,
     # Sender-IDs, what a policy change does to keys
     ('keyrules', ['gcks_keyrules']),

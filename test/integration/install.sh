@@ -63,12 +63,13 @@ check "gcksd, gmd in sbindir and gcksctl in bindir, mode 0755" \
 	test "$(mode "$GCKSD") $(mode "$GMD") $(mode "$GCKSCTL")" = "755 755 755"
 check "units, sysusers.d and tmpfiles.d entries installed 0644" test "$(mode "$D$unitdir/gcksd.service") \
 $(mode "$D$unitdir/gmd@.service") $(mode "$D$sysusersdir/gikev2.conf") $(mode "$D$sysusersdir/gikev2-gmd.conf") \
-$(mode "$D$tmpfilesdir/gikev2.conf")" = "644 644 644 644 644"
+$(mode "$D$tmpfilesdir/gikev2.conf") $(mode "$D$tmpfilesdir/gikev2-gmd.conf")" = "644 644 644 644 644 644"
 check "docs: README.md, CONTROL.md, the example policies and their keys" test -f "$D$docdir/README.md" -a \
 	-f "$D$docdir/CONTROL.md" -a -f "$D$docdir/examples/policies/video-multicast.yaml" -a \
-	-f "$D$docdir/examples/policies/keys/node-a.psk" -a -f "$D$docdir/gmd.env.example"
-check "man pages: gcksd(8), gcksctl(8), gmd(8), gikev2-policy(5)" test -f "$D$mandir/man8/gcksd.8" -a \
-	-f "$D$mandir/man8/gcksctl.8" -a -f "$D$mandir/man8/gmd.8" -a -f "$D$mandir/man5/gikev2-policy.5"
+	-f "$D$docdir/examples/policies/keys/node-a.psk" -a -f "$D$docdir/examples/gmd.conf"
+check "man pages: gcksd(8), gcksctl(8), gmd(8), gikev2-policy(5), gmd.conf(5)" test -f "$D$mandir/man8/gcksd.8" -a \
+	-f "$D$mandir/man8/gcksctl.8" -a -f "$D$mandir/man8/gmd.8" -a -f "$D$mandir/man5/gikev2-policy.5" -a \
+	-f "$D$mandir/man5/gmd.conf.5"
 check "gmd@.service's instance directory $gk_sysconfdir/gmd is 0750, gcksd.env installed" \
 	test "$(mode "$D$gk_sysconfdir/gmd")" = 750 -a -f "$D$gk_sysconfdir/gcksd.env"
 check "gcksd.service runs $sbindir/gcksd on configure's state and runtime directories as $gcks_user" \
@@ -81,10 +82,15 @@ for want in ('Type=notify', 'User=' + sys.argv[2], 'AmbientCapabilities=CAP_NET_
              'CapabilityBoundingSet=CAP_NET_BIND_SERVICE', 'NoNewPrivileges=yes', 'ProtectSystem=strict'):
     assert want in lines, want
 EOF
-check "gmd@.service reads $gk_sysconfdir/gmd/%i.env and drops to $gmd_user" grep -qx \
-	"ExecStart=$sbindir/gmd --user $gmd_user \$GMD_OPTS" "$D$unitdir/gmd@.service"
+check "gmd@.service runs gmd with $gk_sysconfdir/gmd/%i.conf, GMD_OPTS over it" grep -qx \
+	"ExecStart=$sbindir/gmd --config $gk_sysconfdir/gmd/%i.conf \$GMD_OPTS" "$D$unitdir/gmd@.service"
+check "gmd@.service: reload checks the file, then SIGHUP" test "$(grep '^ExecReload=' "$D$unitdir/gmd@.service")" = \
+	"ExecReload=$sbindir/gmd --config $gk_sysconfdir/gmd/%i.conf --check-config \$GMD_OPTS
+ExecReload=/bin/kill -HUP \$MAINPID"
 check "sysusers.d: gikev2.conf makes $gcks_user" grep -q "^u $gcks_user " "$D$sysusersdir/gikev2.conf"
 check "sysusers.d: gikev2-gmd.conf makes $gmd_user" grep -q "^u $gmd_user " "$D$sysusersdir/gikev2-gmd.conf"
+check "tmpfiles.d: gikev2-gmd.conf gives $gk_sysconfdir/gmd to root and group $gmd_user, 0750 (reload as $gmd_user)" \
+	grep -qx "z $gk_sysconfdir/gmd 0750 root $gmd_user -" "$D$tmpfilesdir/gikev2-gmd.conf"
 check "tmpfiles.d: $gk_statedir 0700 and $gk_runstatedir 0755, both $gcks_user's" test \
 	"$(grep -c -e "^d $gk_statedir 0700 $gcks_user $gcks_user" -e "^d $gk_runstatedir 0755 $gcks_user $gcks_user" \
 	"$D$tmpfilesdir/gikev2.conf")" = 2
@@ -93,7 +99,7 @@ check "tmpfiles.d: $gk_statedir 0700 and $gk_runstatedir 0755, both $gcks_user's
 # (verify wants the program to exist); silence is success (it warns on unknown settings).
 mkdir "$W/units"
 sed "s|^ExecStart=$sbindir|ExecStart=$D$sbindir|" "$D$unitdir/gcksd.service" >"$W/units/gcksd.service"
-sed "s|^ExecStart=$sbindir|ExecStart=$D$sbindir|" "$D$unitdir/gmd@.service" >"$W/units/gmd@test.service"
+sed -E "s#^(Exec[A-Za-z]+=)$sbindir#\\1$D$sbindir#" "$D$unitdir/gmd@.service" >"$W/units/gmd@test.service"
 verify_quiet() { systemd-analyze verify --man=no "$@" >"$W/verify.log" 2>&1 && ! [ -s "$W/verify.log" ] ||
 	{ cat "$W/verify.log"; return 1; }; }
 check "systemd-analyze verify gcksd.service gmd@.service: no complaint" \
@@ -213,6 +219,20 @@ timeout 30 ip netns exec "$NS" "$GMD" --gcks 127.0.0.1:848 --id keyid:node-a --g
 	--psk-file "$W/policies/keys/node-a.psk" --once --json >"$W/gmd.json" 2>"$W/gmd.log" || rc=$?
 check "installed gmd --once registers (exit 0)" test "$rc" = 0
 check "... running as $gmd_user" grep -q "running as $gmd_user" "$W/gmd.log"
+# the installed example as an instance file, as gmd@.service runs it (the account is the default)
+mkdir -m 0750 "$W/gmdconf"
+sed -e 's|^  - gcks.example.net$|  - 127.0.0.1:848|' -e '/^  - gcks-2.example.net:848$/d' \
+	-e 's|^id: .*|id: keyid:node-a|' -e 's|^  - keyid:video-1$|  - keyid:control-room|' \
+	-e 's|^psk-file: .*|psk-file: node-a.psk|' "$D$docdir/examples/gmd.conf" >"$W/gmdconf/node-a.conf"
+cp "$W/policies/keys/node-a.psk" "$W/gmdconf/" && chmod 600 "$W/gmdconf/node-a.psk"
+check "installed gmd --check-config on the edited example: 'FILE: ok', exit 0" \
+	test "$("$GMD" --config "$W/gmdconf/node-a.conf" --check-config)" = "$W/gmdconf/node-a.conf: ok"
+rc=0
+timeout 30 ip netns exec "$NS" "$GMD" --config "$W/gmdconf/node-a.conf" --once --json >"$W/gmd-conf.json" \
+	2>"$W/gmd-conf.log" || rc=$?
+check "installed gmd --config (the example) --once registers as $gmd_user (exit 0)" \
+	bash -c '[ "$1" = 0 ] && grep -q "running as $2" "$3" && grep -Eq "\"status\": ?\"registered\"" "$4"' \
+	_ "$rc" "$gmd_user" "$W/gmd-conf.log" "$W/gmd-conf.json"
 
 # 7. SIGTERM: STOPPING=1, exit 0, the locks go with the process
 kill -TERM "$G1"

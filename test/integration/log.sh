@@ -213,7 +213,7 @@ rc=0
 "$GMD" --gcks 127.0.0.1:1 --id keyid:m2 --psk-file "$W/keys/m2.psk" --group keyid:log-in --once \
 	--log-level kernel=debug,ctl=info >"$W/gmdbad.out" 2>&1 || rc=$?
 check "gmd --log-level: gcksd's ctl is not one of gmd's subsystems (exit 1, which are)" \
-	test "$rc:$(cat "$W/gmdbad.out")" = "1:gmd: --log-level ctl: not a subsystem (all, daemon, net, ike, reg, rekey, kernel)"
+	test "$rc:$(cat "$W/gmdbad.out")" = "1:gmd: --log-level kernel=debug,ctl=info: ctl: not a subsystem (all, daemon, net, ike, reg, rekey, kernel)"
 kill "$gpid"
 wait "$gpid" 2>/dev/null || true
 check "no secret in the log (the PSKs)" \

@@ -3,7 +3,9 @@
 # long option of gcksd, gcksctl and gmd (the getopt tables in their sources and the options
 # their --help names) appears in the page's text as --NAME, and every field of a policy file
 # (the field tables of gcks/policy_yaml.c and the field lists of policies/README) is an entry
-# ".It Cm NAME" of its subsection of gikev2-policy(5). A new option or field without
+# ".It Cm NAME" of its subsection of gikev2-policy(5); every setting of gmd's table
+# (member/gmd_conf.c: each is a long option and a key of the configuration file) has an entry in
+# gmd(8) and one ".It Cm NAME" in gmd.conf(5). A new option, field or setting without
 # documentation fails here. Needs mandoc (configure finds it: GK_MANDOC) and python3.
 # Finds the pages and programs through GK_BUILDDIR, the sources through GK_SRCDIR.
 set -euo pipefail
@@ -18,7 +20,7 @@ trap 'rm -rf "$W"' EXIT
 MANDOC=${GK_MANDOC:-$(command -v mandoc || true)}
 [ -n "$MANDOC" ] && [ -x "$MANDOC" ] || skip "mandoc not found (Debian package mandoc; tools/deps installs it)"
 command -v python3 >/dev/null || skip "python3 not found"
-pages="gcksd.8 gcksctl.8 gmd.8 gikev2-policy.5"
+pages="gcksd.8 gcksctl.8 gmd.8 gikev2-policy.5 gmd.conf.5"
 for p in $pages; do
 	[ -f "$B/doc/man/$p" ] || { echo "not ok - $B/doc/man/$p is not built"; exit 99; }
 done
@@ -75,7 +77,15 @@ def result(ok, desc, detail=""):
 
 def getopt_names(path):
     text = open(path).read()
-    return set(re.findall(r'\{\s*"([a-z][a-z0-9-]*)"\s*,\s*(?:no|required|optional)_argument', text))
+    names = set(re.findall(r'\{\s*"([a-z][a-z0-9-]*)"\s*,\s*(?:no|required|optional)_argument', text))
+    if path.endswith("member/gmd.c"):
+        names |= gmd_settings()
+    return names
+
+# gmd's options of its settings table: getopt's table is made from it
+def gmd_settings():
+    text = open(f"{src}/member/gmd_conf.c").read()
+    return set(re.findall(r'\[GMD_[A-Z_]+\] = \{ "([a-z][a-z0-9-]*)", GMD_(?:FLAG|VALUE|LIST)', text))
 
 # an entry of its own: ".It Fl \-NAME" in the page, not only a mention in the synopsis
 def has_option(text, name):
@@ -93,6 +103,16 @@ for prog, source in (("gcksd", "gcks/gcksd.c"), ("gcksctl", "gcks/gcksctl.c"), (
     result(not missing, f"{prog}: every option of its getopt tables is in --help", "missing: " + " ".join(missing))
     unknown = sorted(named - opts)
     result(not unknown, f"{prog}: --help names only options it has", "unknown: " + " ".join(unknown))
+
+# gmd's settings: each one a ".It Cm NAME" of gmd.conf(5), and nothing else there
+settings = gmd_settings()
+result(len(settings) >= 20, f"gmd: settings found in member/gmd_conf.c ({len(settings)})")
+conf = open(f"{src}/doc/man/gmd.conf.5.in").read()
+entries = set(re.findall(r'^\.It Cm ([a-z][a-z0-9-]*)\s*$', conf, re.M))
+missing = sorted(settings - entries)
+result(not missing, "gmd: every setting of member/gmd_conf.c is in gmd.conf(5)", "missing: " + " ".join(missing))
+extra = sorted(entries - settings)
+result(not extra, "gmd: gmd.conf(5) names only settings gmd has", "unknown: " + " ".join(extra))
 
 # policy fields: the loader's tables and policies/README, each against its subsection
 pol = open(f"{src}/doc/man/gikev2-policy.5.in").read()

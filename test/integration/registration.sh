@@ -525,7 +525,7 @@ check "gmd: the pinned GCKS ID is named in the refusal" \
 gm c-nopin --id fqdn:c-recv-2.example.net --cert "$C/c-recv-2.crt" --key "$C/c-recv-2.key" \
 	--ca "$C/ca.crt" --group keyid:integ-cert
 check "gmd --ca without --gcks-id: exit 1 before anything is sent, says why" \
-	bash -c '[ "$(cat "$1")" = 1 ] && grep -qx "gmd: --ca needs --gcks-id: the identity the GCKS must authenticate as" "$2"' \
+	bash -c '[ "$(cat "$1")" = 1 ] && grep -qx "gmd: --ca: needs --gcks-id: the identity the GCKS must authenticate as" "$2"' \
 	_ "$W/c-nopin.rc" "$W/c-nopin.log"
 gm c-two $(crt c-other) --group keyid:integ-cert-other --group keyid:integ-cert
 pyck "certificates, two groups in one run: the listed one registered, the other AUTHORIZATION_FAILED" <<'EOF'
