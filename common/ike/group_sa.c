@@ -197,6 +197,22 @@ static gk_status encode_gw(const gk_group_state *gs, gk_arena *a, gk_gsa_policy 
 	return GK_OK;
 }
 
+/* A Rekey SA whose keying material travels under intermediate keys (RFC 9838 3.3, A.2, A.4):
+ * one SA_KEY per key that wraps it, none under the default KWK, whose holders may include
+ * evicted members. */
+static gk_status encode_kh_bag(const gk_group_state *gs, const gk_group_sa *sa, gk_arena *a, gk_key_bag *b)
+{
+	gk_attr *at = gk_arena_calloc(a, gs->nkh_sa_keys, sizeof(*at));
+	if (!at)
+		return GK_E_NOMEM;
+	for (size_t i = 0; i < gs->nkh_sa_keys; i++)
+		at[i] = (gk_attr){ .type = GK_GKBA_SA_KEY,
+				   .value = adup(a, gs->kh_sa_keys[i].value.ptr, gs->kh_sa_keys[i].value.len) };
+	*b = (gk_key_bag){ .proto = sa->proto, .spi_size = (uint8_t)sa->spi_len,
+			   .spi = adup(a, sa->spi, sa->spi_len), .attrs = { at, gs->nkh_sa_keys } };
+	return GK_OK;
+}
+
 static gk_status encode_bag(const gk_group_sa *sa, uint16_t kwa, gk_chunk kwk, gk_arena *a, gk_key_bag *b)
 {
 	gk_wbuf w;
@@ -217,10 +233,15 @@ static gk_status encode_bag(const gk_group_sa *sa, uint16_t kwa, gk_chunk kwk, g
 
 static gk_status encode_member_bag(const gk_group_state *gs, gk_gsa_context ctx, gk_arena *a, gk_key_bag *b)
 {
-	gk_attr *at = gk_arena_calloc(a, 1 + gs->nsender_ids, sizeof(*at));
+	gk_attr *at = gk_arena_calloc(a, 1 + gs->nsender_ids + gs->nwrap_keys, sizeof(*at));
 	size_t n = 0;
 	if (!at)
 		return GK_E_NOMEM;
+	/* WRAP_KEY: the member's key path at registration (A.2), replaced keys in a GSA_REKEY that
+	 * evicts members (A.4) */
+	for (size_t i = 0; i < gs->nwrap_keys; i++)
+		at[n++] = (gk_attr){ .type = GK_MKBA_WRAP_KEY,
+				     .value = adup(a, gs->wrap_keys[i].value.ptr, gs->wrap_keys[i].value.len) };
 	if (gs->auth_key_len)
 		at[n++] = (gk_attr){ .type = GK_MKBA_AUTH_KEY, .value = adup(a, gs->auth_key, gs->auth_key_len) };
 	for (size_t i = 0; ctx == GK_GSA_REGISTRATION && i < gs->nsender_ids; i++)
@@ -244,15 +265,18 @@ gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, ui
 	for (size_t i = 0; i < gs->nsas; i++) {
 		if ((st = encode_policy(&gs->sas[i], ctx, a, &pol[np++])) != GK_OK)
 			return st;
-		if ((st = encode_bag(&gs->sas[i], kwa, kwk, a, &bags[nb++])) != GK_OK)
+		st = gs->nkh_sa_keys && gs->sas[i].proto == GK_PROTO_GIKE_UPDATE
+			? encode_kh_bag(gs, &gs->sas[i], a, &bags[nb++])
+			: encode_bag(&gs->sas[i], kwa, kwk, a, &bags[nb++]);
+		if (st != GK_OK)
 			return st;
 	}
 	if ((gs->has_atd || gs->has_dtd || gs->has_sender_id_bits) &&
 	    (st = encode_gw(gs, a, &pol[np++])) != GK_OK)
 		return st;
 	/* a member key bag: AUTH_KEY and Sender-IDs at registration; in rekeys only a new AUTH_KEY
-	 * (RFC 9838 section 5) */
-	if ((gs->auth_key_len || (ctx == GK_GSA_REGISTRATION && gs->nsender_ids)) &&
+	 * (RFC 9838 section 5) and the WRAP_KEYs of an eviction (Appendix A.4) */
+	if ((gs->auth_key_len || gs->nwrap_keys || (ctx == GK_GSA_REGISTRATION && gs->nsender_ids)) &&
 	    (st = encode_member_bag(gs, ctx, a, &bags[nb++])) != GK_OK)
 		return st;
 	gsa->policies.items = pol;
