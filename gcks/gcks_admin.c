@@ -11,6 +11,7 @@
 #include "gcks_sa_table.h"
 #include "log.h"
 #include "gcks_keyrules.h"
+#include "gcks_lkh.h"
 
 static const gk_sa_key *kek_of(const gcks_group *grp)
 {
@@ -73,12 +74,54 @@ static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *w
 	return cut;
 }
 
-/* A reloaded group: members removed from it must not get the new keys. Multicast: everyone is
- * excluded under the Rekey SA they hold, with new keys that only listed members can fetch by
+/* The same keys (by SPI) before and after a reload: the change touched no SA. */
+static bool same_keys(const gcks_group *a, const gcks_group *b)
+{
+	if (a->nkeys != b->nkeys)
+		return false;
+	for (size_t i = 0; i < a->nkeys; i++)
+		if (a->keys[i].spi_len != b->keys[i].spi_len || memcmp(a->keys[i].spi, b->keys[i].spi, a->keys[i].spi_len))
+			return false;
+	return true;
+}
+
+/* A reload of an lkh group that only removed members: those with a leaf (registered or not:
+ * they hold its keys) are evicted through the key tree in one GSA_REKEY (RFC 9838 A.4), the
+ * others keep their registrations. True when that was done. */
+static bool reload_lkh_evict(gk_gcks *g, gcks_group *grp, const gcks_group *was)
+{
+	if (!grp->lkh || !was->pol.kek.present || was->pol.rekey_transport != GK_REKEY_MULTICAST ||
+	    was->pol.kek.key_mgmt != GK_KEYMGMT_LKH || !same_keys(grp, was))
+		return false;
+	const char **names = calloc(was->pol.nmembers ? was->pol.nmembers : 1, sizeof(*names));
+	char (*texts)[GK_IDENT_TEXT_MAX] = calloc(was->pol.nmembers ? was->pol.nmembers : 1, sizeof(*texts));
+	size_t n = 0;
+	bool done = false;
+	if (names && texts) {
+		for (size_t i = 0; i < was->pol.nmembers; i++) {
+			const gk_ident *id = &was->pol.members[i].id;
+			if (gcks_group_member(grp, id))
+				continue;
+			gk_ident_text(id, texts[n]);
+			if (gk_lkh_find(grp->lkh, texts[n]))
+				names[n] = texts[n], n++;
+		}
+		done = n && gcks_lkh_evict(g, grp, names, n, "members removed from the policy") == GK_OK;
+	}
+	free(names);
+	free(texts);
+	return done;
+}
+
+/* A reloaded group: members removed from it must not get the new keys. Multicast: an lkh group
+ * whose policy change only removed members evicts them through the key tree; otherwise everyone
+ * is excluded under the Rekey SA they hold, with new keys that only listed members can fetch by
  * re-registering (as gcksctl evict does). Inband: the others get new keys over their IKE SAs. */
 static void after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	bool cut = cut_removed_members(g, grp, was);
+	if (reload_lkh_evict(g, grp, was))
+		return;
 	if (cut && was->pol.rekey_transport == GK_REKEY_MULTICAST) {
 		gcks_exclude_via(g, grp, &was->pol, kek_of(was), "members removed from the policy");
 		return;
@@ -193,6 +236,12 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		st = gcks_rekey_group(g, grp, true, NULL, "eviction");
 		snprintf(msg, msglen, "%s evicted from %s; new keys went to the remaining members over "
 			 "GSA_INBAND_REKEY", mt, group);
+	} else if (grp->lkh) {
+		const char *names[1] = { mt };
+		st = gcks_lkh_evict(g, grp, names, 1, "eviction");
+		snprintf(msg, msglen, st ? "%s evicted from %s, but the GSA_REKEY that evicts it through the key tree "
+			 "failed: %s" : "%s evicted from %s through the key tree: one GSA_REKEY reached the other "
+			 "members, who keep their registrations%s", mt, group, st ? gk_status_str(st) : "");
 	} else {
 		st = gcks_exclude_all(g, grp, "eviction");
 		snprintf(msg, msglen, "%s evicted from %s; every member was excluded and re-registers to get new "

@@ -11,6 +11,7 @@
 #include "gcks_keyhash.h"
 #include "log.h"
 #include "gcks_keyrules.h"
+#include "gcks_lkh.h"
 
 void gcks_groups_free(gk_gcks *g)
 {
@@ -18,6 +19,10 @@ void gcks_groups_free(gk_gcks *g)
 		gk_group_policy_free(&g->groups[i].pol);
 		OPENSSL_cleanse(g->groups[i].keys, sizeof(g->groups[i].keys));
 		free(g->groups[i].member_slots);
+		if (g->groups[i].lkh) {
+			gk_lkh_free(g->groups[i].lkh);
+			free(g->groups[i].lkh);
+		}
 	}
 	free(g->groups);
 	g->groups = NULL;
@@ -46,6 +51,15 @@ static gk_status load_one(gk_gcks *g, const char *name, gcks_group *grp)
 		return st;
 	if ((st = gk_store_registration_count(g->env.store, name, &grp->registered)) != GK_OK)
 		return st;
+	if (grp->pol.rekey_transport == GK_REKEY_MULTICAST && grp->pol.kek.key_mgmt == GK_KEYMGMT_LKH) {
+		if (!(grp->lkh = calloc(1, sizeof(*grp->lkh))))
+			return GK_E_NOMEM;
+		if ((st = gk_keys_lkh_load(g->env.store, &grp->pol, grp->lkh)) != GK_OK) {
+			free(grp->lkh);
+			grp->lkh = NULL;
+			return st;
+		}
+	}
 	grp->hash = gcks_name_hash(name);
 	gcks_next_spis(g, grp);
 	return GK_OK;

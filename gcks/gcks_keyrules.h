@@ -11,6 +11,8 @@
 #include "storage.h"
 
 struct gk_rand;
+struct gk_lkh;
+struct gk_lkh_evicted;
 
 /* Inserts or replaces the group named g->name, its TEKs and members, in one transaction, and
  * writes an audit record (who, at now). Bumps the group's policy generation when anything
@@ -67,5 +69,24 @@ gk_status gk_keys_sender_tek_add(gk_store *s, const char *group, const char *mem
  * forced being at least interval seconds ago? If so, now is recorded (durably). */
 gk_status gk_keys_sender_rekey_take(gk_store *s, const char *group, const char *member, int64_t now,
 				    int64_t interval, bool *allowed);
+
+/* ---- the key tree of an lkh group (RFC 9838 Appendix A; gcks_lkh.h) ---- */
+/* Loads the group's tree into t (initialized here; free with gk_lkh_free). A group without one,
+ * or whose tree no longer fits the policy (degree, the Rekey SA's key wrap algorithm), starts an
+ * empty tree sized for the members the policy lists, stored durably: members registered before
+ * hold no leaf and get one when they register again. */
+gk_status gk_keys_lkh_load(gk_store *s, const gk_group_policy *g, struct gk_lkh *t);
+/* Gives member a leaf (gk_lkh_join) and stores what changed, durably, before the caller sends
+ * its keys. On failure t is reloaded from the store (what was committed). */
+gk_status gk_keys_lkh_join(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
+			   const char *member, uint32_t *pos);
+/* Evicts members (RFC 9838 A.4) in one durable transaction: a new Rekey SA key (keys[] as
+ * gk_keys_group_rekey gives them: prev[] before, keys[] after, only the Rekey SA's changed), the
+ * Message ID of the GSA_REKEY that announces it under the old Rekey SA (the counter restarts at 0
+ * for the new one) and the new tree are committed before anything is sent. On failure t is
+ * reloaded from the store. */
+gk_status gk_keys_lkh_evict(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
+			    int64_t now, const char *const *members, size_t n, struct gk_lkh_evicted *out,
+			    gk_sa_key *prev, gk_sa_key *keys, size_t *nkeys, uint32_t *msgid);
 
 #endif

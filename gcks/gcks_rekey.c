@@ -18,6 +18,7 @@
 #include "log.h"
 #include "rekey_msg.h"
 #include "gcks_keyrules.h"
+#include "gcks_lkh.h"
 
 /* Our requests on an IKE SA: retransmitted after 1 s, 2 s, 4 s, 8 s, 16 s, then 32 s more
  * without an answer and the member is deemed gone. */
@@ -531,11 +532,19 @@ bool gcks_rekey_reloaded(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 	 * registering again */
 	bool method_changed = grp->pol.rekey_transport == GK_REKEY_MULTICAST && was->pol.kek.present &&
 			      grp->pol.kek.present && was->pol.kek.gcauth != grp->pol.kek.gcauth;
+	/* a new key tree (lkh switched on or off, another degree or key wrap algorithm): members
+	 * hold no leaf in it and get one by registering again (RFC 9838 A.2) */
+	bool tree_changed = grp->pol.rekey_transport == GK_REKEY_MULTICAST && was->pol.kek.present &&
+			    grp->pol.kek.present && (was->pol.kek.key_mgmt != grp->pol.kek.key_mgmt ||
+			    (grp->pol.kek.key_mgmt == GK_KEYMGMT_LKH && (was->pol.kek.lkh_degree != grp->pol.kek.lkh_degree ||
+			     was->pol.kek.kwa != grp->pol.kek.kwa)));
+	method_changed |= tree_changed;
 	if (was->pol.rekey_transport != grp->pol.rekey_transport || method_changed) {
 		p->ndel = 0;
 		plan_exclude(&was->pol, p);
 	}
 	sent = announce_via(g, grp, &was->pol, p, old_kek,
+			    tree_changed ? "key management changed: members re-register" :
 			    method_changed ? "rekey authentication method changed: members re-register" :
 			    p->exclude ? "rekey transport changed: members re-register" : "policy changed") == GK_OK;
 out:
@@ -628,4 +637,80 @@ gk_status gcks_exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *v
 gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 {
 	return gcks_exclude_via(g, grp, NULL, NULL, why);
+}
+
+/* ---- eviction through the key tree (RFC 9838 Appendix A.4) ---- */
+
+/* The GSA_REKEY of an eviction: the new Rekey SA only (new TEKs would reach the evicted
+ * members, who can read this message: RFC 9838 3.2.1), its keying material under the top keys
+ * of the tree, the replaced keys as WRAP_KEYs; sent under the Rekey SA members hold. */
+static gk_status lkh_announce(gk_gcks *g, gcks_group *grp, const rekey_plan *p, int ki, const gk_lkh_evicted *e,
+			      gk_arena *a)
+{
+	gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
+	gk_kh_wrapped *w, *s;
+	size_t nw, ns;
+	gk_status st = GK_E_NOMEM;
+	if (!gs)
+		return st;
+	gcks_fill_kek(g, grp, &p->keys[ki], gcks_wall(g), &gs->sas[gs->nsas++]);
+	gs->sas[0].initial_msgid = 0; /* a new Rekey SA starts at 0 */
+	gs->atd = grp->pol.atd;
+	gs->has_atd = grp->pol.atd != 0;
+	gs->dtd = grp->pol.dtd;
+	gs->has_dtd = grp->pol.dtd != 0;
+	st = gk_lkh_evict_wraps(grp->lkh, e, grp->pol.kek.kwa, GK_CHUNK(p->keys[ki].keymat, p->keys[ki].keymat_len), a,
+				&w, &nw, &s, &ns);
+	if (!st) {
+		gs->wrap_keys = w;
+		gs->nwrap_keys = nw;
+		gs->kh_sa_keys = s;
+		gs->nkh_sa_keys = ns;
+		st = send_multicast(g, grp, &grp->pol.kek, p, &p->prev[ki], gs);
+	}
+	OPENSSL_clear_free(gs, sizeof(*gs));
+	return st;
+}
+
+gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why)
+{
+	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
+	gk_lkh_evicted e = { 0 };
+	gk_arena a;
+	gk_status st = GK_E_NOMEM;
+	gk_arena_init(&a, 0);
+	if (!p)
+		goto out;
+	st = GK_E_STATE;
+	if (!grp->lkh || grp->pol.rekey_transport != GK_REKEY_MULTICAST || !grp->pol.kek.present)
+		goto out;
+	st = gk_keys_lkh_evict(g->env.store, &grp->pol, grp->lkh, g->env.rnd, gcks_wall(g), members, n, &e, p->prev,
+			       p->keys, &p->n, &p->msgid);
+	if (st)
+		goto out;
+	memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
+	grp->nkeys = p->n;
+	gcks_next_spis(g, grp);
+	p->kek_changed = true;
+	int ki = kek_index(p);
+	if (ki < 0) {
+		st = GK_E_STATE;
+		goto out;
+	}
+	if (!e.ntops) {
+		/* nobody is left in the tree: whoever still holds keys is excluded */
+		st = gcks_exclude_via(g, grp, NULL, &p->prev[ki], why);
+		goto out;
+	}
+	st = lkh_announce(g, grp, p, ki, &e, &a);
+	gk_info("group %s: %zu member%s evicted through the key tree (%s): GSA_REKEY message %u with a new Rekey SA "
+		"under %zu key%s, %zu wrapped key%s: %s", grp->pol.name, e.removed, e.removed == 1 ? "" : "s", why,
+		p->msgid, e.ntops, e.ntops == 1 ? "" : "s", e.nwraps, e.nwraps == 1 ? "" : "s", gk_status_str(st));
+	if (!st) /* the Data-Security SAs follow under the new Rekey SA (RFC 9838 3.2.1) */
+		st = gcks_rekey_group(g, grp, true, NULL, "new Data-Security SA keys after an eviction");
+out:
+	gk_lkh_evicted_free(&e);
+	gk_arena_free(&a);
+	OPENSSL_clear_free(p, sizeof(*p));
+	return st;
 }
