@@ -829,24 +829,11 @@ static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
 	char why[GK_ERR_MAX];
 	memset(gm->gs, 0, sizeof(*gm->gs));
-	gk_arena kh;
-	gk_arena_init(&kh, 0);
-	gk_status st = GK_OK;
-	if (gsa && kd)
-		st = gk_group_state_decode_kh(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
-					      GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), &kh, gm->gs, why,
-					      sizeof(why));
-	/* RFC 9838 4.5.3.1: no WRAP_KEY for a member rekeyed inband; 4.5.2.1: in GSA_INBAND_REKEY
-	 * exactly one SA_KEY, under GSK_w */
-	if (!st && gm->gs->nwrap_keys) {
-		gk_seterr(why, sizeof(why), "WRAP_KEY in GSA_INBAND_REKEY (RFC 9838 4.5.3.1)");
-		st = GK_E_MALFORMED;
-	} else if (!st && gm->gs->nkh_sa_keys) {
-		gk_seterr(why, sizeof(why), "SA_KEY under an intermediate KWK in GSA_INBAND_REKEY (RFC 9838 4.5.2.1)");
-		st = GK_E_MALFORMED;
-	}
-	gk_arena_free(&kh);
-	if (st) {
+	/* RFC 9838 4.5.3.1: no WRAP_KEY for a member rekeyed inband, and 4.5.2.1: exactly one SA_KEY,
+	 * under GSK_w: the decoder without an arena refuses key hierarchies */
+	if (gsa && kd &&
+	    gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
+				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, why, sizeof(why))) {
 		gk_warn("GSA_INBAND_REKEY refused: %s", why);
 		gk_group_state_wipe(gm->gs);
 		return GK_N_INVALID_SYNTAX;

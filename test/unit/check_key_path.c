@@ -404,17 +404,18 @@ static void put_attrs(gk_wbuf *b, const gk_kh_wrapped *w, size_t n, uint16_t typ
 	}
 }
 
-/* KD(GP(spi)(sa...), MP(wrap...)) as octets, parsed by the codec. */
-static gk_pl_kd kd_octets(const uint8_t spi[16], const gk_kh_wrapped *sa, size_t nsa, const gk_kh_wrapped *mp,
-			  size_t nmp)
+/* KD(GP(spi)(sa...), MP(wrap...)) as octets, parsed by the codec; the group key bag of an ESP
+ * SA when spi is 4 octets. */
+static gk_pl_kd kd_octets_spi(const uint8_t *spi, size_t spi_len, const gk_kh_wrapped *sa, size_t nsa,
+			      const gk_kh_wrapped *mp, size_t nmp)
 {
 	gk_wbuf b;
 	gk_wbuf_init(&b, 0);
 	size_t at = b.len;
-	gk_wbuf_u8(&b, GK_PROTO_GIKE_UPDATE);
-	gk_wbuf_u8(&b, 16);
+	gk_wbuf_u8(&b, spi_len == 16 ? GK_PROTO_GIKE_UPDATE : GK_PROTO_ESP);
+	gk_wbuf_u8(&b, (uint8_t)spi_len);
 	gk_wbuf_u16(&b, 0);
-	gk_wbuf_put(&b, spi, 16);
+	gk_wbuf_put(&b, spi, spi_len);
 	put_attrs(&b, sa, nsa, GK_GKBA_SA_KEY);
 	gk_wbuf_set_u16(&b, at + 2, (uint16_t)(b.len - at));
 	if (nmp) {
@@ -435,13 +436,29 @@ static gk_pl_kd kd_octets(const uint8_t spi[16], const gk_kh_wrapped *sa, size_t
 	return kd;
 }
 
+static gk_pl_kd kd_octets(const uint8_t spi[16], const gk_kh_wrapped *sa, size_t nsa, const gk_kh_wrapped *mp,
+			  size_t nmp)
+{
+	return kd_octets_spi(spi, 16, sa, nsa, mp, nmp);
+}
+
 /* The GSA payload of one Rekey SA (AES-CBC-256, HMAC-SHA2-256-128, KW-5649-256: 96 octets of
- * keying material) as the GCKS encodes it, also parsed back from octets. */
-static gk_pl_gsa gsa_octets(const uint8_t spi[16], gk_gsa_context ctx)
+ * keying material) as the GCKS encodes it, also parsed back from octets; with esp, of one ESP
+ * SA (AES-GCM-16-256, SPI 0x00000104) instead, as an inband group has. */
+static gk_pl_gsa gsa_octets_esp(const uint8_t spi[16], gk_gsa_context ctx, bool esp)
 {
 	gk_group_state *gs = calloc(1, sizeof(*gs));
 	ck_assert_ptr_nonnull(gs);
 	gk_group_sa *k = &gs->sas[0];
+	if (esp) {
+		*k = (gk_group_sa){ .proto = GK_PROTO_ESP, .spi = { 0, 0, 1, 4 }, .spi_len = 4, .encr = GK_ENCR_AES_GCM_16,
+				    .encr_key_bits = 256, .sn = GK_SN_UNSPEC32 };
+		k->src = (gk_ts_spec){ .family = 4, .start = { 192, 0, 2, 1 }, .end = { 192, 0, 2, 1 } };
+		k->dst = (gk_ts_spec){ .family = 4, .start = { 239, 1, 1, 1 }, .end = { 239, 1, 1, 1 } };
+		k->keymat_len = 36;
+		gs->nsas = 1;
+		goto encode;
+	}
 	k->proto = GK_PROTO_GIKE_UPDATE;
 	memcpy(k->spi, spi, 16);
 	k->spi_len = 16;
@@ -457,6 +474,7 @@ static gk_pl_gsa gsa_octets(const uint8_t spi[16], gk_gsa_context ctx)
 	k->keymat_len = gk_group_keymat_len(k->proto, k->encr, k->encr_key_bits, k->integ, k->kwa);
 	ck_assert_uint_eq(k->keymat_len, KEYMAT);
 	gs->nsas = 1;
+encode:;
 	gk_pl_gsa gsa, out;
 	gk_pl_kd kd;
 	ck_assert_int_eq(gk_group_state_encode(gs, ctx, KWA, kkey(1), &ar, &gsa, &kd), GK_OK);
@@ -471,6 +489,11 @@ static gk_pl_gsa gsa_octets(const uint8_t spi[16], gk_gsa_context ctx)
 	ck_assert_int_eq(gk_codec_parse(gk_payload_desc(GK_PL_GSA), GK_CHUNK(copy, b.len), &ar, &out, &cerr), GK_OK);
 	gk_wbuf_free(&b);
 	return out;
+}
+
+static gk_pl_gsa gsa_octets(const uint8_t spi[16], gk_gsa_context ctx)
+{
+	return gsa_octets_esp(spi, ctx, false);
 }
 
 static const uint8_t SPI1[16] = { 1, 1, 1, 1, 1, 1, 1, 1, 0x11, 1, 1, 1, 1, 1, 1, 1 };
@@ -600,6 +623,27 @@ START_TEST(decode_refusals)
 	decode_refused(GK_GSA_REKEY, sa, 2, many, GK_KH_MAX_WRAPPED - 1,
 		       "more than 1024 wrapped keys (WRAP_KEY and SA_KEY under intermediate KWKs)");
 	free(many);
+	/* 4.5.3.1: "MUST NOT be used if inband rekey ... is employed": no Rekey SA, no WRAP_KEY; and
+	 * 4.5.2.1: a Data-Security SA's one SA_KEY has both IDs zero */
+	static const uint8_t esp_spi[4] = { 0, 0, 1, 4 };
+	gk_pl_gsa esp = gsa_octets_esp(SPI3, GK_GSA_REGISTRATION, true);
+	gk_kh_wrapped esp_key = wrapped(0, 0, KWA, kkey(1000), GK_CHUNK(ksa(1).ptr, 36));
+	gs = calloc(1, sizeof(*gs));
+	kd = kd_octets_spi(esp_spi, 4, &esp_key, 1, NULL, 0);
+	ck_assert_msg(gk_group_state_decode_kh(&esp, &kd, GK_GSA_REGISTRATION, KWA, kkey(1000), &ar, gs, why,
+					       sizeof(why)) == GK_OK, "%s", why); /* the control */
+	gk_group_state_wipe(gs);
+	kd = kd_octets_spi(esp_spi, 4, &esp_key, 1, &mp[2], 1);
+	ck_assert_int_eq(gk_group_state_decode_kh(&esp, &kd, GK_GSA_REGISTRATION, KWA, kkey(1000), &ar, gs, why,
+						  sizeof(why)), GK_E_MALFORMED);
+	ck_assert_str_eq(why, "WRAP_KEY without a Rekey SA (inband rekey, RFC 9838 4.5.3.1)");
+	esp_key = wrapped(0, 9, KWA, kkey(9), GK_CHUNK(ksa(1).ptr, 36));
+	kd = kd_octets_spi(esp_spi, 4, &esp_key, 1, NULL, 0);
+	ck_assert_int_eq(gk_group_state_decode_kh(&esp, &kd, GK_GSA_REKEY, KWA, kkey(1000), &ar, gs, why, sizeof(why)),
+			 GK_E_MALFORMED);
+	ck_assert_str_eq(why, "SA_KEY of a Data-Security SA under an intermediate KWK (RFC 9838 4.5.2.1)");
+	ck_assert_uint_eq(gs->nsas, 0);
+	free(gs);
 	/* the decoder without an arena expects no key hierarchy */
 	gs = calloc(1, sizeof(*gs));
 	kd = kd_octets(SPI3, sa, 2, mp, 3);
