@@ -26,7 +26,7 @@ struct gk_rand;
 
 #define GK_LKH_DEGREE_MIN 2
 #define GK_LKH_DEGREE_MAX 16
-#define GK_LKH_MAX_DEPTH 64      /* a path never holds more keys (positions stay below 2^32) */
+#define GK_LKH_MAX_DEPTH GK_KH_MAX_DEPTH /* the longest key path a member keeps (group_sa.h) */
 
 /* One position of the tree. key_id 0: nothing there. */
 typedef struct gk_lkh_node {

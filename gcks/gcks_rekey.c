@@ -672,7 +672,9 @@ static gk_status lkh_announce(gk_gcks *g, gcks_group *grp, const rekey_plan *p, 
 	return st;
 }
 
-gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why)
+/* One GSA_REKEY evicting a batch; *excluded when nobody was left in the tree. */
+static gk_status lkh_evict_batch(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why,
+				 bool *excluded)
 {
 	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
 	gk_lkh_evicted e = { 0 };
@@ -699,6 +701,7 @@ gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members
 	}
 	if (!e.ntops) {
 		/* nobody is left in the tree: whoever still holds keys is excluded */
+		*excluded = true;
 		st = gcks_exclude_via(g, grp, NULL, &p->prev[ki], why);
 		goto out;
 	}
@@ -706,11 +709,32 @@ gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members
 	gk_info("group %s: %zu member%s evicted through the key tree (%s): GSA_REKEY message %u with a new Rekey SA "
 		"under %zu key%s, %zu wrapped key%s: %s", grp->pol.name, e.removed, e.removed == 1 ? "" : "s", why,
 		p->msgid, e.ntops, e.ntops == 1 ? "" : "s", e.nwraps, e.nwraps == 1 ? "" : "s", gk_status_str(st));
-	if (!st) /* the Data-Security SAs follow under the new Rekey SA (RFC 9838 3.2.1) */
-		st = gcks_rekey_group(g, grp, true, NULL, "new Data-Security SA keys after an eviction");
 out:
 	gk_lkh_evicted_free(&e);
 	gk_arena_free(&a);
 	OPENSSL_clear_free(p, sizeof(*p));
+	return st;
+}
+
+gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why)
+{
+	bool excluded = false;
+	gk_status st = grp->lkh ? GK_OK : GK_E_STATE;
+	if (st)
+		return st;
+	/* a member takes at most GK_KH_MAX_WRAPPED wrapped keys from one message: each evicted leaf
+	 * replaces at most depth-1 keys under at most d children each, keys made when the tree grew
+	 * go under their d children once, and the Rekey SA key under the d top keys */
+	size_t d = grp->lkh->degree, depth = grp->lkh->depth;
+	size_t per = (GK_KH_MAX_WRAPPED - d * (depth + 1)) / (d * depth), done = 0;
+	if (per < 1)
+		per = 1;
+	while (!st && !excluded && done < n) {
+		size_t k = n - done < per ? n - done : per;
+		st = lkh_evict_batch(g, grp, members + done, k, why, &excluded);
+		done += k;
+	}
+	if (!st && !excluded) /* the Data-Security SAs follow under the new Rekey SA (RFC 9838 3.2.1) */
+		st = gcks_rekey_group(g, grp, true, NULL, "new Data-Security SA keys after an eviction");
 	return st;
 }

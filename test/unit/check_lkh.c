@@ -1,7 +1,8 @@
 /* Unit tests of the GCKS's logical key hierarchy (gcks/gcks_lkh.c, RFC 9838 Appendix A): the
  * Appendix A example in structure (which keys wrap which), and groups of hundreds of simulated
  * members through joins and evictions, where after every step each remaining member derives the
- * new Rekey SA key and no evicted member does, trying every key it ever received. */
+ * new Rekey SA key with the member's own algorithm (RFC 9838 3.3, common/ike/key_path.c: its
+ * Working Key Path only), and no evicted member does, trying every key it ever received. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "gcks/gcks_lkh.h"
 #include "group_sa.h"
 #include "iana.h"
+#include "key_path.h"
 #include "keywrap.h"
 #include "rand.h"
 
@@ -30,6 +32,7 @@ typedef struct sim {
 	bool in;                 /* in the group (not evicted) */
 	uint8_t sa[48];          /* the last Rekey SA keymat it derived */
 	bool has_sa;
+	gk_key_path wkp;         /* its Working Key Path, as gmd keeps it */
 } sim;
 
 static const uint8_t *ring_get(const sim *m, uint32_t id)
@@ -69,6 +72,24 @@ static bool open_one(const sim *m, const gk_kh_wrapped *w, uint8_t *out, size_t 
 	memcpy(out, b.data, b.len);
 	*outlen = b.len;
 	gk_wbuf_free(&b);
+	return true;
+}
+
+/* What gmd does with the message (RFC 9838 3.3): a Key Path to one SA_KEY from its Working Key
+ * Path (or GSK_w at registration); true with the Working Key Path replaced. */
+static bool follow(sim *m, const gk_kh_wrapped *w, size_t nw, const gk_kh_wrapped *s, size_t ns, bool reg,
+		   uint8_t *keymat)
+{
+	gk_key_path out;
+	char err[256];
+	gk_key_path_in in = { .wkp = &m->wkp, .gsk_w = GK_CHUNK(m->gsk_w, KLEN), .kwa_w = KWA, .kwa = KWA,
+			      .wrap_keys = w, .nwrap = nw, .sa_keys = s, .nsa = ns, .keymat_len = 48,
+			      .registration = reg };
+	gk_status st = gk_key_path_open(&in, keymat, &out, err, sizeof(err));
+	ck_assert_msg(st == GK_OK || st == GK_E_NOT_FOUND, "%s: %s", m->name, err);
+	if (st)
+		return false;
+	m->wkp = out;
 	return true;
 }
 
@@ -130,6 +151,11 @@ static void do_join(gk_lkh *t, sim *m)
 	m->has_sa = false;
 	ck_assert_msg(receive(m, w, nw, s, ns, true), "%s cannot open its registration", m->name);
 	ck_assert_mem_eq(m->sa, sa_key, sizeof(sa_key));
+	uint8_t km[48];
+	memset(&m->wkp, 0, sizeof(m->wkp));
+	ck_assert_msg(follow(m, w, nw, s, ns, true, km), "%s: no key path at registration", m->name);
+	ck_assert_mem_eq(km, sa_key, sizeof(sa_key));
+	ck_assert_uint_eq(m->wkp.n, nw); /* the whole path: 1->3->7 in A.2 */
 	m->in = true;
 	gk_arena_free(&a);
 	gk_lkh_touched_clear(t);
@@ -160,8 +186,13 @@ static size_t do_evict(gk_lkh *t, sim *ms, size_t n, const size_t *idx, size_t n
 			continue;
 		bool got = receive(&ms[i], w, nw, s, ns, false);
 		if (ms[i].in) {
+			uint8_t km[48];
 			ck_assert_msg(got, "%s (in the group) cannot derive the new Rekey SA key", ms[i].name);
 			ck_assert_mem_eq(ms[i].sa, sa_key, sizeof(sa_key));
+			ck_assert_msg(follow(&ms[i], w, nw, s, ns, false, km), "%s: no key path from its Working Key "
+				      "Path", ms[i].name);
+			ck_assert_mem_eq(km, sa_key, sizeof(sa_key));
+			ck_assert_uint_eq(ms[i].wkp.n, t->depth);
 		} else {
 			ck_assert_msg(!got, "%s (evicted) derives the new Rekey SA key", ms[i].name);
 		}
