@@ -640,6 +640,23 @@ static gk_status lkh_undo(gk_store *s, const gk_group_policy *g, gk_lkh *t, gk_s
 	return st;
 }
 
+gk_status gk_keys_lkh_store_all(gk_store *s, const gk_group_policy *g, gk_lkh *t)
+{
+	gk_store_gid gid;
+	if (!s || !g || !t)
+		return GK_E_INVAL;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, g->name, &gid, NULL);
+	t->rewrite_all = true;
+	if (!st)
+		st = lkh_write(s, gid, t);
+	if (!(st = gk_store_end(s, st)))
+		gk_lkh_touched_clear(t);
+	return st;
+}
+
 gk_status gk_keys_lkh_join(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd,
 			   const char *member, uint32_t *pos)
 {

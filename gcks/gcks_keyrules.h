@@ -76,6 +76,8 @@ gk_status gk_keys_sender_rekey_take(gk_store *s, const char *group, const char *
  * empty tree sized for the members the policy lists, stored durably: members registered before
  * hold no leaf and get one when they register again. */
 gk_status gk_keys_lkh_load(gk_store *s, const gk_group_policy *g, struct gk_lkh *t);
+/* Stores a whole tree built directly (gk_lkh_build: benchmarks, tests), durably. */
+gk_status gk_keys_lkh_store_all(gk_store *s, const gk_group_policy *g, struct gk_lkh *t);
 /* Gives member a leaf (gk_lkh_join) and stores what changed, durably, before the caller sends
  * its keys. On failure t is reloaded from the store (what was committed). */
 gk_status gk_keys_lkh_join(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
