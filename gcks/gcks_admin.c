@@ -90,8 +90,7 @@ static bool same_keys(const gcks_group *a, const gcks_group *b)
  * others keep their registrations. True when that was done. */
 static bool reload_lkh_evict(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
-	if (!grp->lkh || !was->pol.kek.present || was->pol.rekey_transport != GK_REKEY_MULTICAST ||
-	    was->pol.kek.key_mgmt != GK_KEYMGMT_LKH || !same_keys(grp, was))
+	if (!gcks_group_is_lkh(was) || !same_keys(grp, was) || gcks_group_lkh(g, grp))
 		return false;
 	const char **names = calloc(was->pol.nmembers ? was->pol.nmembers : 1, sizeof(*names));
 	char (*texts)[GK_IDENT_TEXT_MAX] = calloc(was->pol.nmembers ? was->pol.nmembers : 1, sizeof(*texts));
@@ -144,9 +143,13 @@ gk_status gk_gcks_reload(gk_gcks *g)
 		return st;
 	}
 	for (size_t i = 0; i < g->ngroups; i++)
-		for (size_t j = 0; j < nold; j++)
-			if (g->groups[i].hash == old[j].hash && g->groups[i].generation != old[j].generation)
+		for (size_t j = 0; j < nold; j++) {
+			if (g->groups[i].hash != old[j].hash)
+				continue;
+			gcks_group_lkh_carry(g, &g->groups[i], &old[j]);
+			if (g->groups[i].generation != old[j].generation)
 				after_reload(g, &g->groups[i], &old[j]);
+		}
 	gcks_group *keep = g->groups;
 	size_t nkeep = g->ngroups;
 	g->groups = old;
@@ -236,7 +239,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		st = gcks_rekey_group(g, grp, true, NULL, "eviction");
 		snprintf(msg, msglen, "%s evicted from %s; new keys went to the remaining members over "
 			 "GSA_INBAND_REKEY", mt, group);
-	} else if (grp->lkh) {
+	} else if (gcks_group_is_lkh(grp) && gcks_group_lkh(g, grp) == GK_OK) {
 		const char *names[1] = { mt };
 		st = gcks_lkh_evict(g, grp, names, 1, "eviction");
 		snprintf(msg, msglen, st ? "%s evicted from %s, but the GSA_REKEY that evicts it through the key tree "

@@ -51,15 +51,6 @@ static gk_status load_one(gk_gcks *g, const char *name, gcks_group *grp)
 		return st;
 	if ((st = gk_store_registration_count(g->env.store, name, &grp->registered)) != GK_OK)
 		return st;
-	if (grp->pol.rekey_transport == GK_REKEY_MULTICAST && grp->pol.kek.key_mgmt == GK_KEYMGMT_LKH) {
-		if (!(grp->lkh = calloc(1, sizeof(*grp->lkh))))
-			return GK_E_NOMEM;
-		if ((st = gk_keys_lkh_load(g->env.store, &grp->pol, grp->lkh)) != GK_OK) {
-			free(grp->lkh);
-			grp->lkh = NULL;
-			return st;
-		}
-	}
 	grp->hash = gcks_name_hash(name);
 	gcks_next_spis(g, grp);
 	return GK_OK;
@@ -92,6 +83,44 @@ out:
 	if (st)
 		gcks_groups_free(g);
 	return st;
+}
+
+/* ---- key trees (gcks_lkh.h) ---- */
+
+bool gcks_group_is_lkh(const gcks_group *grp)
+{
+	return grp->pol.rekey_transport == GK_REKEY_MULTICAST && grp->pol.kek.present &&
+	       grp->pol.kek.key_mgmt == GK_KEYMGMT_LKH;
+}
+
+/* Loaded on first use, not with the group: a tree of a million members is two million rows,
+ * which neither a start nor a policy load of another group should wait for. */
+gk_status gcks_group_lkh(gk_gcks *g, gcks_group *grp)
+{
+	if (!gcks_group_is_lkh(grp))
+		return GK_E_STATE;
+	if (grp->lkh)
+		return GK_OK;
+	if (!(grp->lkh = calloc(1, sizeof(*grp->lkh))))
+		return GK_E_NOMEM;
+	gk_status st = gk_keys_lkh_load(g->env.store, &grp->pol, grp->lkh);
+	if (st) {
+		free(grp->lkh);
+		grp->lkh = NULL;
+		gk_err("group %s: cannot load its key tree: %s", grp->pol.name, gk_status_str(st));
+	}
+	return st;
+}
+
+void gcks_group_lkh_carry(gk_gcks *g, gcks_group *grp, gcks_group *was)
+{
+	bool current = false;
+	if (!was->lkh || grp->lkh || !gcks_group_is_lkh(grp) || !gcks_group_is_lkh(was) ||
+	    grp->pol.kek.lkh_degree != was->pol.kek.lkh_degree || grp->pol.kek.kwa != was->pol.kek.kwa ||
+	    gk_keys_lkh_current(g->env.store, &grp->pol, was->lkh, &current) || !current)
+		return;
+	grp->lkh = was->lkh;
+	was->lkh = NULL;
 }
 
 gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id)

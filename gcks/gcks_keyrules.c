@@ -640,6 +640,26 @@ static gk_status lkh_undo(gk_store *s, const gk_group_policy *g, gk_lkh *t, gk_s
 	return st;
 }
 
+gk_status gk_keys_lkh_current(gk_store *s, const gk_group_policy *g, const gk_lkh *t, bool *current)
+{
+	gk_store_gid gid;
+	gk_lkh_meta m;
+	bool found = false;
+	if (!s || !g || !t || !current)
+		return GK_E_INVAL;
+	*current = false;
+	gk_status st = gk_store_begin(s, GK_TX_READ);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, g->name, &gid, NULL);
+	if (!st)
+		st = gk_store_lkh_meta_get(s, gid, &m, &found);
+	st = gk_store_end(s, st);
+	*current = !st && found && m.degree == t->degree && m.key_len == t->key_len && m.depth == t->depth &&
+		   m.next_key_id == t->next_key_id;
+	return st;
+}
+
 gk_status gk_keys_lkh_store_all(gk_store *s, const gk_group_policy *g, gk_lkh *t)
 {
 	gk_store_gid gid;

@@ -76,6 +76,9 @@ gk_status gk_keys_sender_rekey_take(gk_store *s, const char *group, const char *
  * empty tree sized for the members the policy lists, stored durably: members registered before
  * hold no leaf and get one when they register again. */
 gk_status gk_keys_lkh_load(gk_store *s, const gk_group_policy *g, struct gk_lkh *t);
+/* Is t still the group's tree in the store (same shape and Key ID counter)? False when the
+ * group was deleted and made again, or its tree was replaced. */
+gk_status gk_keys_lkh_current(gk_store *s, const gk_group_policy *g, const struct gk_lkh *t, bool *current);
 /* Stores a whole tree built directly (gk_lkh_build: benchmarks, tests), durably. */
 gk_status gk_keys_lkh_store_all(gk_store *s, const gk_group_policy *g, struct gk_lkh *t);
 /* Gives member a leaf (gk_lkh_join) and stores what changed, durably, before the caller sends

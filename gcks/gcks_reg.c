@@ -265,7 +265,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	 * (RFC 9838 5, attribute tables: MUST NOT be present otherwise) */
 	gs->has_sender_id_bits = gs->has_sender_id_bits && gs->nsender_ids > 0;
 	check_kwk_strength(g, sa, gs, mt, gt);
-	if (grp->lkh && lkh_path(g, grp, sa, mt, gs, &r->arena)) {
+	if (gcks_group_is_lkh(grp) && (gcks_group_lkh(g, grp) || lkh_path(g, grp, sa, mt, gs, &r->arena))) {
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "no place in the group's key tree");
 		goto out;
 	}

@@ -719,7 +719,7 @@ out:
 gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why)
 {
 	bool excluded = false;
-	gk_status st = grp->lkh ? GK_OK : GK_E_STATE;
+	gk_status st = gcks_group_lkh(g, grp);
 	if (st)
 		return st;
 	/* a member takes at most GK_KH_MAX_WRAPPED wrapped keys from one message: each evicted leaf

@@ -8,7 +8,9 @@
  *               default fragment-mtu of 1280;
  *   store tx    gk_keys_lkh_evict on a SQLite store holding the whole tree: the new Rekey SA
  *               key, the Message ID and the tree's changed rows in one durable transaction
- *               (fsync), as gcksd commits before sending;
+ *               (fsync), as gcksd commits before sending; beside it the time to write the whole
+ *               tree (once) and to read it back (gcksd's first use of the tree after a start);
+ *   build       the tree built in memory (gk_lkh_build: keys for every node);
  *   member CPU  what a remaining member does with it: open every datagram (decrypt, reassemble,
  *               verify the signature: gk_rekey_open), decode (gk_group_state_decode_kh) and
  *               find its Key Path (gk_key_path_open_state, RFC 9838 3.3).
@@ -364,7 +366,7 @@ static double member_follows(const built *b, const kek_keys *old, EVP_PKEY *pub,
 typedef struct cell {
 	size_t n;
 	unsigned d;
-	double build_s, gcks_us, member_us, store_ms, store_load_s;
+	double build_s, gcks_us, member_us, store_ms, store_load_s, store_read_s;
 	size_t octets, dgrams, nwraps, depth;
 	bool store;
 } cell;
@@ -451,6 +453,15 @@ static void run_cell(cell *c, size_t repeat, const char *dir, size_t store_max, 
 			OPENSSL_cleanse(prev, sizeof(prev));
 		}
 		c->store_ms = median(g, rs) * 1e3;
+		/* what gcksd reads on the first use of the tree after a start */
+		gk_lkh back;
+		double r0 = now_s();
+		if ((st = gk_keys_lkh_load(s, &pol, &back)))
+			die("tree from the store", st);
+		c->store_read_s = now_s() - r0;
+		if (back.nmembers != t.nmembers)
+			die("tree from the store: members", GK_E_STATE);
+		gk_lkh_free(&back);
 		gk_group_policy_free(&pol);
 		gk_store_close(s);
 		unlink(path);
@@ -521,23 +532,24 @@ int main(int argc, char **argv)
 		rate_src = "crypto bound of one key exchange, an upper bound";
 	}
 	printf("registration rate for the current way: %.0f/s (%s)\n\n", reg_rate, rate_src);
-	printf("%9s %3s %5s | %9s %7s %6s %5s %4s | %9s %6s | %9s %7s | %9s %9s | %s\n", "members", "d", "depth",
-	       "gcks CPU", "x sign", "octets", "dgram", "keys", "member", "x vrfy", "store tx", "(load)",
-	       "tree", "build", "exclude everyone instead");
+	printf("%9s %3s %5s | %9s %7s %6s %5s %4s | %9s %6s | %9s %7s %7s | %7s | %s\n", "members", "d", "depth",
+	       "gcks CPU", "x sign", "octets", "dgram", "keys", "member", "x vrfy", "store tx", "write", "read",
+	       "build", "exclude everyone instead");
 	for (size_t i = 0; i < ncounts; i++)
 		for (size_t j = 0; j < ndeg; j++) {
 			cell c = { .n = counts[i], .d = (unsigned)degrees[j] };
 			run_cell(&c, repeat, dir, store_max, sc.k);
-			char store[32] = "skipped", load[32] = "";
+			char store[32] = "skipped", load[32] = "", rd[32] = "";
 			if (c.store) {
 				snprintf(store, sizeof(store), "%.2f ms", c.store_ms);
 				snprintf(load, sizeof(load), "%.1f s", c.store_load_s);
+				snprintf(rd, sizeof(rd), "%.1f s", c.store_read_s);
 			}
 			double excl_s = (double)c.n / reg_rate;
-			printf("%9zu %3u %5zu | %6.0f us %6.2fx %6zu %5zu %4zu | %6.0f us %5.2fx | %9s %7s | %9s %7.2fs | "
+			printf("%9zu %3u %5zu | %6.0f us %6.2fx %6zu %5zu %4zu | %6.0f us %5.2fx | %9s %7s %7s | %6.2fs | "
 			       "%zu registrations: %.1f s of GCKS time, %.0fx this eviction\n", c.n, c.d, c.depth,
 			       c.gcks_us, c.gcks_us / f.sign_us, c.octets, c.dgrams, c.nwraps, c.member_us,
-			       c.member_us / f.verify_us, store, load, "built", c.build_s, c.n, excl_s,
+			       c.member_us / f.verify_us, store, load, rd, c.build_s, c.n, excl_s,
 			       excl_s * 1e6 / (c.gcks_us + (c.store ? c.store_ms * 1e3 : 0)));
 			printf("%9s %3s %5s |   wrapped keys %zu = %.0f us of key wrap (%.0f%% of the GCKS CPU)\n", "", "", "",
 			       c.nwraps, c.nwraps * f.wrap_us, 100.0 * c.nwraps * f.wrap_us / c.gcks_us);

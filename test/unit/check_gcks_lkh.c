@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <check.h>
 #include "testutil.h"
@@ -16,6 +17,7 @@
 #include "gcks/gcks_state.h"
 #include "gcks/gcks_lkh.h"
 #include "gcks/gcks_rekey.h"
+#include "gcks/gcks_groups.h"
 
 #define N 150                   /* members the policy can list */
 #define FIRST 120               /* registered at first; the others join between evictions */
@@ -76,6 +78,13 @@ static gcks_group *g1(void)
 			return &net.gcks->groups[i];
 	ck_abort_msg("no group %s", G1);
 	return NULL;
+}
+
+/* The group's key tree, loaded on first use (gcks_group_lkh). */
+static gk_lkh *tree(void)
+{
+	ck_assert_int_eq(gcks_group_lkh(net.gcks, g1()), GK_OK);
+	return g1()->lkh;
 }
 
 static void reg(size_t i)
@@ -181,7 +190,7 @@ static void evict_by_policy(const size_t *idx, size_t n)
 /* The members in the subtree of position top (in the group and registered). */
 static size_t subtree(uint32_t top, size_t *out, size_t max)
 {
-	const gk_lkh *t = g1()->lkh;
+	const gk_lkh *t = tree();
 	size_t n = 0;
 	for (size_t i = 0; i < N && n < max; i++) {
 		uint32_t p = in[i] ? gk_lkh_find(t, names[i]) : 0;
@@ -195,7 +204,7 @@ static size_t subtree(uint32_t top, size_t *out, size_t max)
 
 static uint32_t parent_pos(size_t i)
 {
-	const gk_lkh *t = g1()->lkh;
+	const gk_lkh *t = tree();
 	return (gk_lkh_find(t, names[i]) - 1) / t->degree;
 }
 
@@ -204,15 +213,16 @@ START_TEST(evictions_reach_everyone_else)
 	degree = (unsigned)_i;
 	put_policy();
 	start_gcks();
-	ck_assert_ptr_nonnull(g1()->lkh);
+	ck_assert_ptr_null(g1()->lkh); /* loaded on first use */
 	for (size_t i = 0; i < FIRST; i++)
 		reg(i);
-	ck_assert_uint_eq(g1()->lkh->nmembers, FIRST);
+	ck_assert_ptr_nonnull(g1()->lkh);
+	ck_assert_uint_eq(tree()->nmembers, FIRST);
 	rekey_now(); /* a simple rekey: no tree involved (A.3) */
 
 	/* one member */
 	evict(7);
-	ck_assert_uint_eq(gk_lkh_find(g1()->lkh, names[7]), 0);
+	ck_assert_uint_eq(gk_lkh_find(tree(), names[7]), 0);
 
 	/* several at once (a policy load) */
 	size_t several[] = { 20, 21, 60, 99 };
@@ -230,7 +240,7 @@ START_TEST(evictions_reach_everyone_else)
 	size_t nsub = subtree(top, sub, 64);
 	ck_assert_uint_ge(nsub, 2);
 	evict_by_policy(sub, nsub);
-	ck_assert_uint_eq(g1()->lkh->nodes[top].key_id, 0); /* the inner node went with them */
+	ck_assert_uint_eq(tree()->nodes[top].key_id, 0); /* the inner node went with them */
 
 	/* the last member of a subtree: its siblings first, then it */
 	size_t sib[16];
@@ -246,18 +256,20 @@ START_TEST(evictions_reach_everyone_else)
 	ck_assert_uint_ge(fn_groups_events(old, "group_lost", "AUTHENTICATION_FAILED"), 1); /* no PSK listed */
 	ck_assert(!old->joined[0]);
 	/* ... until the policy lists it again: a new leaf and new Key IDs, and it follows */
-	uint32_t next_id = g1()->lkh->next_key_id;
+	uint32_t next_id = tree()->next_key_id;
+	const gk_lkh *before = tree();
 	listed[7] = true;
 	put_policy();
 	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	ck_assert_ptr_eq(g1()->lkh, before); /* a policy load keeps the tree it does not change */
 	fn_flush(&net);
 	check_step(0);
 	reg(7);
-	uint32_t leaf = gk_lkh_find(g1()->lkh, names[7]);
-	ck_assert_uint_ge(g1()->lkh->nodes[leaf].key_id, next_id);
+	uint32_t leaf = gk_lkh_find(tree(), names[7]);
+	ck_assert_uint_ge(tree()->nodes[leaf].key_id, next_id);
 	evict(8);
 	/* 136 joined, 7 back again; 7 + nsub + nsib evicted */
-	ck_assert_uint_eq(g1()->lkh->nmembers, FIRST + 16 + 1 - 7 - nsub - nsib);
+	ck_assert_uint_eq(tree()->nmembers, FIRST + 16 + 1 - 7 - nsub - nsib);
 }
 END_TEST
 
@@ -271,14 +283,15 @@ START_TEST(restart_keeps_paths)
 	for (size_t i = 0; i < 40; i++)
 		reg(i);
 	evict(3);
-	uint32_t next_id = g1()->lkh->next_key_id;
-	uint32_t pos5 = gk_lkh_find(g1()->lkh, names[5]);
+	uint32_t next_id = tree()->next_key_id;
+	uint32_t pos5 = gk_lkh_find(tree(), names[5]);
 	gk_gcks_free(net.gcks);
 	net.gcks = NULL;
 	start_gcks();
-	ck_assert_uint_eq(g1()->lkh->next_key_id, next_id);
-	ck_assert_uint_eq(g1()->lkh->nmembers, 39);
-	ck_assert_uint_eq(gk_lkh_find(g1()->lkh, names[5]), pos5);
+	ck_assert_ptr_null(g1()->lkh);
+	ck_assert_uint_eq(tree()->next_key_id, next_id);
+	ck_assert_uint_eq(tree()->nmembers, 39);
+	ck_assert_uint_eq(gk_lkh_find(tree(), names[5]), pos5);
 	evict(5);
 	reg(40); /* a join after the restart */
 	evict(30);
@@ -306,15 +319,15 @@ START_TEST(failed_commit_sends_nothing)
 	start_gcks();
 	for (size_t i = 0; i < 20; i++)
 		reg(i);
-	uint32_t next_id = g1()->lkh->next_key_id, pos = gk_lkh_find(g1()->lkh, names[4]);
+	uint32_t next_id = tree()->next_key_id, pos = gk_lkh_find(tree(), names[4]);
 	size_t before = mcast_rekeys();
 	fail_puts = 2; /* the second row of the eviction */
 	ck_assert_int_ne(gk_gcks_evict(net.gcks, G1, names[4], msg, sizeof(msg)), GK_OK);
 	fn_flush(&net);
 	ck_assert_uint_eq(mcast_rekeys(), before);
-	ck_assert_uint_eq(g1()->lkh->next_key_id, next_id);
-	ck_assert_uint_eq(gk_lkh_find(g1()->lkh, names[4]), pos);
-	ck_assert_uint_eq(g1()->lkh->nmembers, 20);
+	ck_assert_uint_eq(tree()->next_key_id, next_id);
+	ck_assert_uint_eq(gk_lkh_find(tree(), names[4]), pos);
+	ck_assert_uint_eq(tree()->nmembers, 20);
 	/* the evicted member is out of the policy already; the tree still holds it, so a second
 	 * eviction through the tree (as the next policy load would do) takes it out */
 	const char *who[1] = { names[4] };
@@ -337,26 +350,45 @@ START_TEST(new_tree_members_register_again)
 	start_gcks();
 	for (size_t i = 0; i < 12; i++)
 		reg(i);
-	uint32_t next_id = g1()->lkh->next_key_id;
+	uint32_t next_id = tree()->next_key_id;
 	degree = 3;
 	put_policy();
 	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
 	fn_flush(&net);
-	ck_assert_uint_eq(g1()->lkh->degree, 3);
-	ck_assert_uint_ge(g1()->lkh->next_key_id, next_id);
+	ck_assert_uint_eq(tree()->degree, 3);
+	ck_assert_uint_ge(tree()->next_key_id, next_id);
 	for (size_t i = 0; i < 12; i++)
 		ck_assert_uint_ge(fn_groups_events(grp[i], "excluded", NULL), 1);
 	fn_advance(&net, 6000);
 	ck_assert(fn_run_until(&net, fn_all_finished, NULL, 60000));
-	ck_assert_uint_eq(g1()->lkh->nmembers, 12);
+	ck_assert_uint_eq(tree()->nmembers, 12);
 	for (size_t i = 0; i < 12; i++) {
-		uint32_t leaf = gk_lkh_find(g1()->lkh, names[i]);
-		ck_assert_uint_ge(g1()->lkh->nodes[leaf].key_id, next_id);
+		uint32_t leaf = gk_lkh_find(tree(), names[i]);
+		ck_assert_uint_ge(tree()->nodes[leaf].key_id, next_id);
 		accepted[i] = fn_groups_events(grp[i], "rekey_accepted", NULL);
 		excl_base[i] = nevents(i, "excluded");
 		rereg_base[i] = grp[i]->rereg[0];
 	}
 	evict(4);
+}
+END_TEST
+
+/* A group deleted and made again between two policy loads has no tree in the store: the
+ * running one is not carried over to it (it would write rows of a tree the store lacks). */
+START_TEST(recreated_group_gets_a_new_tree)
+{
+	degree = 2;
+	put_policy();
+	start_gcks();
+	for (size_t i = 0; i < 4; i++)
+		reg(i);
+	ck_assert_uint_eq(tree()->nmembers, 4);
+	ck_assert_int_eq(gk_store_group_delete(store, G1, "test", (int64_t)time(NULL)), GK_OK);
+	put_policy();
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	fn_flush(&net);
+	ck_assert_ptr_null(g1()->lkh);
+	ck_assert_uint_eq(tree()->nmembers, 0);
 }
 END_TEST
 
@@ -370,6 +402,7 @@ int main(void)
 	tcase_add_test(tc, restart_keeps_paths);
 	tcase_add_test(tc, failed_commit_sends_nothing);
 	tcase_add_test(tc, new_tree_members_register_again);
+	tcase_add_test(tc, recreated_group_gets_a_new_tree);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
