@@ -268,6 +268,17 @@ START_TEST(depth_bound)
 	mp[0] = wrapped(100, 0, KWA, g, GK_CHUNK(kkey(100).ptr, 16));
 	ck_assert_int_eq(open_path(&x), GK_E_TOO_DEEP);
 	ck_assert_str_eq(x.why, "key path longer than 32 keys");
+	/* a key found once (131, the top of 32) and reached again from deeper (600 under it): the
+	 * path through it has 33 keys however the search got there */
+	x.in.nwrap = chain(mp, GK_KH_MAX_DEPTH, g, &sa);
+	mp[x.in.nwrap++] = wk(99 + GK_KH_MAX_DEPTH, 600);
+	gk_kh_wrapped two[2] = { sa, wrapped(0, 600, KWA, kkey(600), ksa(1)) };
+	x.in.sa_keys = two;
+	x.in.nsa = 2;
+	ck_assert_int_eq(open_path(&x), GK_E_TOO_DEEP);
+	ck_assert_str_eq(x.why, "key path longer than 32 keys");
+	x.in.sa_keys = &sa;
+	x.in.nsa = 1;
 	/* a full Working Key Path and a new path of two keys ending at its first key: 34 keys */
 	gk_key_path full;
 	x.in.nwrap = chain(mp, GK_KH_MAX_DEPTH, g, &sa);
