@@ -391,6 +391,45 @@ START_TEST(rejoin_after_exclusion)
 }
 END_TEST
 
+/* A member forges (implicit authentication: every member holds the Rekey SA's keys) a GSA_REKEY
+ * whose new Rekey SA key comes under a key of its own making, given to everyone under the Rekey
+ * SA's GSK_w: a new Working Key Path for all that only it chose. RFC 9838 3.3 has a path ending
+ * at GSK_w only at registration: every member refuses the message whole, keeps its Rekey SA
+ * and Working Key Path, and follows the GCKS's next exclusion. */
+START_TEST(forged_gsk_w_path_refused)
+{
+	msg *mg = calloc(1, sizeof(*mg));
+	ck_assert_ptr_nonnull(mg);
+	gk_arena_init(&mg->ar, 0);
+	gk_group_keys cur;
+	ck_assert_int_eq(gk_group_keys_split(GK_CHUNK(kek_cur.keymat, kek_cur.keymat_len), kek_cur.proto, kek_cur.encr,
+					     kek_cur.encr_key_bits, kek_cur.integ, kek_cur.kwa, &cur), GK_OK);
+	uint8_t mine[32];
+	memset(mine, 0x66, sizeof(mine));
+	gk_group_sa forged;
+	new_kek(&forged);
+	mg->wrap[mg->nwrap++] = (gk_attr){ .type = GK_MKBA_WRAP_KEY, .value = wrap_into(mg, 5000, 0, cur.wrap.ptr, mine, 32) };
+	mg->sa[mg->nsa++] = (gk_attr){ .type = GK_GKBA_SA_KEY,
+				       .value = wrap_into(mg, 0, 5000, mine, forged.keymat, forged.keymat_len) };
+	for (unsigned m = 0; m < LEAVES; m++)
+		events_of(m);
+	send_rekey(mg, &forged);
+	for (unsigned m = 0; m < LEAVES; m++) {
+		const char *ev = events_of(m);
+		ck_assert_msg(strstr(ev, "\"event\":\"rekey_rejected\"") &&
+			      strstr(ev, "a new key path ending at the default KWK outside registration") &&
+			      !strstr(ev, "rekey_sa_replaced") && !strstr(ev, "excluded"), "member %u: %s", m, ev);
+	}
+	gk_arena_free(&mg->ar);
+	free(mg);
+	/* nothing changed: the GCKS's next exclusion reaches everyone else */
+	bool out[LEAVES] = { false };
+	out[9] = true;
+	exclude_members(out);
+	everyone_follows();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gm_lkh");
@@ -400,6 +439,7 @@ int main(void)
 	tcase_add_test(tc, exclude_one);
 	tcase_add_test(tc, exclude_several_and_subtrees);
 	tcase_add_test(tc, rejoin_after_exclusion);
+	tcase_add_test(tc, forged_gsk_w_path_refused);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

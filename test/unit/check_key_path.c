@@ -263,6 +263,22 @@ START_TEST(depth_bound)
 	x.in.nwrap = chain(mp, GK_KH_MAX_DEPTH + 1, g, &sa);
 	ck_assert_int_eq(open_path(&x), GK_E_TOO_DEEP);
 	ck_assert_str_eq(x.why, "key path longer than 32 keys");
+	/* the search stops at that depth: a broken key at the far end of 40 is never reached */
+	x.in.nwrap = chain(mp, 40, g, &sa);
+	mp[0] = wrapped(100, 0, KWA, g, GK_CHUNK(kkey(100).ptr, 16));
+	ck_assert_int_eq(open_path(&x), GK_E_TOO_DEEP);
+	ck_assert_str_eq(x.why, "key path longer than 32 keys");
+	/* a key found once (131, the top of 32) and reached again from deeper (600 under it): the
+	 * path through it has 33 keys however the search got there */
+	x.in.nwrap = chain(mp, GK_KH_MAX_DEPTH, g, &sa);
+	mp[x.in.nwrap++] = wk(99 + GK_KH_MAX_DEPTH, 600);
+	gk_kh_wrapped two[2] = { sa, wrapped(0, 600, KWA, kkey(600), ksa(1)) };
+	x.in.sa_keys = two;
+	x.in.nsa = 2;
+	ck_assert_int_eq(open_path(&x), GK_E_TOO_DEEP);
+	ck_assert_str_eq(x.why, "key path longer than 32 keys");
+	x.in.sa_keys = &sa;
+	x.in.nsa = 1;
 	/* a full Working Key Path and a new path of two keys ending at its first key: 34 keys */
 	gk_key_path full;
 	x.in.nwrap = chain(mp, GK_KH_MAX_DEPTH, g, &sa);
@@ -285,11 +301,11 @@ START_TEST(depth_bound)
 }
 END_TEST
 
-/* Every key is opened at most once: a ladder of 30 levels, each key wrapped under both keys of
- * the level below, has 2^30 key paths; tried one by one that never ends. */
+/* Every key is opened at most once: a ladder of 20 levels, each key wrapped under both keys of
+ * the level below, has 2^20 key paths; tried one by one that takes seconds, not 80 unwraps. */
 START_TEST(ladder_linear)
 {
-	enum { LEVELS = 30 };
+	enum { LEVELS = 20 };
 	gk_kh_wrapped mp[4 * LEVELS], sa;
 	size_t n = 0;
 	gk_chunk g = kkey(999);
