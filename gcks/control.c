@@ -1,3 +1,4 @@
+#define GK_LOG_SUBSYS GK_SUB_CTL /* log.h */
 #include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -192,6 +193,37 @@ static void status_text(const gk_control_hooks *h, FILE *out)
 	free(gi);
 }
 
+/* log-level [SUBSYS|all LEVEL]: the levels of gcksd's subsystems, after setting one or all of
+ * them for the running process (no restart; a restart goes back to --log-level). */
+static void log_level(const gk_control_hooks *h, const char *who, const char *sub, const char *level, FILE *out)
+{
+	char spec[80], levels[256], err[GK_ERR_MAX] = "give one SUBSYSTEM (or all) and one LEVEL";
+	if (sub) {
+		snprintf(spec, sizeof(spec), "%s=%s", sub, level);
+		if (strpbrk(sub, "=,") || strpbrk(level, "=,") || gk_log_set_levels(spec, err, sizeof(err))) {
+			reply_error(out, err);
+			return;
+		}
+		gk_notice("log level %s, set by %s", spec, who);
+		if (h->store && gk_store_audit(h->store, who, "log-level", spec, (int64_t)time(NULL)))
+			gk_warn("audit record of log-level: %s", gk_store_errmsg(h->store));
+	}
+	gk_log_levels_text(levels, sizeof(levels));
+	gk_json j;
+	gk_json_init(&j, out);
+	gk_json_obj(&j);
+	gk_json_kbool(&j, "ok", true);
+	gk_json_key(&j, "levels");
+	gk_json_obj(&j);
+	for (gk_log_subsys i = 0; i < GK_SUB_COUNT; i++)
+		if (gk_log_subsys_parse(gk_log_subsys_name(i)) == (int)i) /* one of gcksd's */
+			gk_json_kstr(&j, gk_log_subsys_name(i), gk_log_level_name(gk_log_get_level(i)));
+	gk_json_obj_end(&j);
+	gk_json_kstr(&j, "message", levels);
+	gk_json_obj_end(&j);
+	fputc('\n', out);
+}
+
 void gk_control_handle(const gk_control_hooks *h, const char *who, const char *line, FILE *out)
 {
 	char cmd[32] = "", a1[GK_IDENT_TEXT_MAX] = "", a2[GK_IDENT_TEXT_MAX] = "";
@@ -230,8 +262,11 @@ void gk_control_handle(const gk_control_hooks *h, const char *who, const char *l
 		gk_json_kstr(&j, "message", msg);
 		gk_json_obj_end(&j);
 		fputc('\n', out);
+	} else if ((n == 1 || n == 3) && !strcmp(cmd, "log-level")) {
+		log_level(h, who, n == 3 ? a1 : NULL, a2, out);
 	} else {
-		reply_error(out, "unknown request (use: status [text], reload, rekey GROUP, evict GROUP MEMBER, rotate-key)");
+		reply_error(out, "unknown request (use: status [text], reload, rekey GROUP, evict GROUP MEMBER, rotate-key, "
+			    "log-level [SUBSYSTEM|all LEVEL])");
 	}
 }
 

@@ -1,6 +1,7 @@
 /* What the administrator asks of the running GCKS (through gcksctl and the control socket):
  * reloading group policies from the store, rekeying a group now, and evicting a member
  * (RFC 9838 2.4.3). The signing key rollover is gcks_keyroll.c. */
+#define GK_LOG_SUBSYS GK_SUB_REKEY /* log.h */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "gcks_groups.h"
 #include "gcks_rekey.h"
 #include "gcks_sa_table.h"
+#include "gcks_eventlog.h"
 #include "log.h"
 #include "gcks_keyrules.h"
 #include "gcks_lkh.h"
@@ -67,7 +69,7 @@ static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *w
 			cut = true;
 			if (grp->registered)
 				grp->registered--;
-			gk_info("%s no longer in the policy of %s: its keys are taken back", t, grp->pol.name);
+			gcks_log_member(g, id, "%s no longer in the policy of %s: its keys are taken back", t, grp->pol.name);
 		}
 		close_member_sas(g, id, grp->hash);
 	}
@@ -251,6 +253,6 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 			 "keys, which the evicted member cannot (forward access control for multicast rekey "
 			 "without re-registration needs LKH, not yet implemented)", mt, group);
 	}
-	gk_info("%s", msg);
+	gcks_log_member(g, &mid, "%s", msg);
 	return st;
 }

@@ -1,6 +1,7 @@
 /* Authentication of members: GSA_AUTH (RFC 9838 2.3.1) and childless IKE_AUTH (RFC 7296 1.2,
  * RFC 6023) for plain IKEv2 peers. PSK MIC or Digital Signature (RFC 7427) with X.509
  * certificates or raw public keys (RFC 7670). */
+#define GK_LOG_SUBSYS GK_SUB_IKE /* log.h */
 #include <string.h>
 #include <openssl/crypto.h>
 #include "gcks_auth.h"

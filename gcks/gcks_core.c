@@ -1,5 +1,6 @@
 /* The GCKS core: the input pipeline (header, Message ID window, decryption,
  * payload rules) and the table of exchanges it answers. */
+#define GK_LOG_SUBSYS GK_SUB_IKE /* log.h */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>

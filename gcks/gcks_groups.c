@@ -2,6 +2,7 @@
  * lookup, the names' hashes that tag the IKE SAs registered to a group, the SPIs promised for
  * the next rekey (GSA_NEXT_SPI), and the TEK and KEK attributes every member of a group gets
  * (RFC 9838 4.4.2, 4.4.3). */
+#define GK_LOG_SUBSYS GK_SUB_STORE /* log.h */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>

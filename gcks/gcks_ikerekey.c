@@ -4,6 +4,7 @@
  * and the refusal of Child SAs, which G-IKEv2 members do not make with the GCKS. The new SA
  * takes over everything bound to the old one; the rekey's initiator deletes the old one
  * (RFC 7296 2.18), or the GCKS drops it GCKS_REKEY_DELETE_WAIT_MS after the rekey. */
+#define GK_LOG_SUBSYS GK_SUB_IKE /* log.h */
 #include <string.h>
 #include <openssl/crypto.h>
 #include "gcks_ikerekey.h"

@@ -1,5 +1,6 @@
 /* IKE_SA_INIT as responder (RFC 7296 1.2, 2.6 cookies, 2.23 NAT detection), with the KWA
  * transform of G-IKEv2 (RFC 9838 2.3). */
+#define GK_LOG_SUBSYS GK_SUB_IKE /* log.h */
 #include <netinet/in.h>
 #include <string.h>
 #include <openssl/crypto.h>

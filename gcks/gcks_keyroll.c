@@ -2,6 +2,7 @@
  * AUTH_KEY inside a GSA_REKEY signed with the current key, and only then signs. The new key is
  * stored first (schema 2: next_sign_key_pem), so a rollover a crash interrupted is announced
  * again and completed when gcksd starts. */
+#define GK_LOG_SUBSYS GK_SUB_STORE /* log.h */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

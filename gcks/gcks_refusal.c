@@ -1,5 +1,6 @@
 /* Refusals in the log: one warning line per refused request, with the peer's address and the
  * reason, through a token bucket so that a flood of refused requests cannot flood the log. */
+#define GK_LOG_SUBSYS GK_SUB_REG /* log.h */
 #include <stdarg.h>
 #include <stdio.h>
 #include "gcks_refusal.h"

@@ -1,6 +1,7 @@
 /* Registration of an authenticated member to a group (RFC 9838 2.3.4): authorization, SAg
  * evaluation, Sender-ID allocation (2.5.1) and the GSA and KD payloads; GSA_REGISTRATION (2.3.2)
  * for further groups and for leaving. */
+#define GK_LOG_SUBSYS GK_SUB_REG /* log.h */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>

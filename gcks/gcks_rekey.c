@@ -2,6 +2,7 @@
  * signed multicast GSA_REKEY with repeated identical copies (2.4.1), GSA_INBAND_REKEY over the
  * registration IKE SAs (2.4.2), deletion of replaced SAs and exclusion (2.4.3), and the rekey a
  * policy change makes. */
+#define GK_LOG_SUBSYS GK_SUB_REKEY /* log.h */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "gcks_groups.h"
 #include "gcks_sa_table.h"
 #include "gcks_sender_keys.h"
+#include "gcks_eventlog.h"
 #include "addr.h"
 #include "iana.h"
 #include "ikekeys.h"
@@ -124,12 +126,13 @@ static gk_status plan_payloads(const rekey_plan *p, const gk_group_state *gs, ui
 
 static void pending_send(gk_gcks *g, gcks_pending *pd)
 {
+	gcks_log_multicast(pd);
 	for (size_t i = 0; i < pd->d.n; i++)
 		g->env.send_multicast(g->env.send_ctx, (const struct sockaddr *)&pd->dst, pd->sport, pd->ttl,
 				      pd->iface, pd->d.d[i].data, pd->d.d[i].len);
 }
 
-static void queue_copies(gk_gcks *g, const gk_kek_policy *k, gk_dgrams *d)
+static void queue_copies(gk_gcks *g, const char *group, uint32_t msgid, const gk_kek_policy *k, gk_dgrams *d)
 {
 	gcks_pending *pd = calloc(1, sizeof(*pd));
 	if (!pd) {
@@ -142,7 +145,9 @@ static void queue_copies(gk_gcks *g, const gk_kek_policy *k, gk_dgrams *d)
 	pd->sport = k->src.port_lo == k->src.port_hi ? k->src.port_lo : 0;
 	pd->ttl = k->ttl ? k->ttl : 1;
 	snprintf(pd->iface, sizeof(pd->iface), "%s", k->iface);
-	pd->copies_left = k->copies ? k->copies : 1;
+	pd->copies_left = pd->copies = k->copies ? k->copies : 1;
+	snprintf(pd->group, sizeof(pd->group), "%s", group);
+	pd->msgid = msgid;
 	pd->interval_ms = k->interval_ms;
 	/* the first copy leaves now; the others follow from the tick, bitwise identical */
 	pending_send(g, pd);
@@ -212,7 +217,7 @@ static gk_status send_multicast(gk_gcks *g, const gcks_group *grp, const gk_kek_
 			"a registered member did not negotiate IKE fragmentation", grp->pol.name, d.d[0].len,
 			kp->frag_mtu);
 	if (!st)
-		queue_copies(g, kp, &d);
+		queue_copies(g, grp->pol.name, p->msgid, kp, &d);
 	gk_arena_free(&a);
 	return st;
 }
@@ -222,6 +227,7 @@ static gk_status send_multicast(gk_gcks *g, const gcks_group *grp, const gk_kek_
 static void out_send(gk_gcks *g, gcks_sa *sa)
 {
 	const gk_dgrams *d = &sa->out_req->d;
+	gcks_log_request(g, sa);
 	for (size_t i = 0; i < d->n; i++)
 		g->env.send(g->env.send_ctx, (const struct sockaddr *)&sa->ike.local,
 			    (const struct sockaddr *)&sa->ike.peer, d->d[i].data, d->d[i].len);
@@ -256,6 +262,7 @@ static gk_status send_inband(gk_gcks *g, gcks_sa *sa, uint64_t group, const reke
 	gk_arena_init(&a, 0);
 	gk_status st = plan_payloads(p, gs, sa->ike.suite.kwa, GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len),
 				     &a, pl, &n);
+	sa->out_group = group; /* before the request: its log line names the group */
 	if (!st)
 		st = gcks_request(g, sa, GK_EXCH_GSA_INBAND_REKEY, pl, n);
 	if (!st)
@@ -425,12 +432,14 @@ static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy
 		gcks_sender_keys_note(g, grp, NULL);
 	if (via->rekey_transport == GK_REKEY_MULTICAST) {
 		st = prev_kek ? send_multicast(g, grp, &via->kek, p, prev_kek, gs) : GK_E_STATE;
-		gk_info("group %s rekeyed (%s): GSA_REKEY message %u%s, %zu SA%s deleted: %s", grp->pol.name, why,
+		gk_logs(GK_SUB_REKEY, p->exclude ? GK_LOG_NOTICE : GK_LOG_INFO, "group %s %s (%s): GSA_REKEY message %u%s, "
+			"%zu SA%s deleted: %s", grp->pol.name, p->exclude ? "excluded every member" : "rekeyed", why,
 			p->msgid, p->kek_changed ? " with a new Rekey SA" : "", p->ndel, p->ndel == 1 ? "" : "s",
 			gk_status_str(st));
 	} else {
 		unsigned n = send_inband_all(g, grp, p, gs);
-		gk_info("group %s rekeyed (%s): GSA_INBAND_REKEY to %u member%s", grp->pol.name, why, n,
+		gk_logs(GK_SUB_REKEY, p->exclude ? GK_LOG_NOTICE : GK_LOG_INFO, "group %s %s (%s): GSA_INBAND_REKEY to "
+			"%u member%s", grp->pol.name, p->exclude ? "excluded every member" : "rekeyed", why, n,
 			n == 1 ? "" : "s");
 		st = GK_OK;
 	}

@@ -1,5 +1,6 @@
 /* What every module of the GCKS core uses to answer: the response under construction (its
  * payloads and their Notify bodies) and the debug trace of a message. */
+#define GK_LOG_SUBSYS GK_SUB_NET /* log.h */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const struct sockaddr *peer)
 {
 	(void)g;
-	if (gk_log_get_level() < GK_LOG_DEBUG)
+	if (!gk_log_enabled(GK_LOG_SUBSYS, GK_LOG_DEBUG))
 		return;
 	char s[512], a[64];
 	gk_dbg("%s %s %s", dir, gk_addr_text(peer, a, sizeof(a)), gk_msg_summary(m, s, sizeof(s)));

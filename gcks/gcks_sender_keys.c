@@ -8,6 +8,7 @@
  * announced to every member by the usual rekey path. One sender identity forces at most one such rekey of a
  * group per GK_SENDER_REKEY_INTERVAL_S; a registration beyond that is refused with
  * TEMPORARY_FAILURE (the member tries again later), never given the old keys. */
+#define GK_LOG_SUBSYS GK_SUB_STORE /* log.h */
 #include <string.h>
 #include "gcks_sender_keys.h"
 #include "algs.h"

@@ -106,6 +106,9 @@ typedef struct gcks_pending {
 	char iface[16];
 	unsigned copies_left, interval_ms;
 	int64_t next_ms;
+	char group[GK_IDENT_TEXT_MAX];    /* for the log line of each copy (gcks_log_multicast) */
+	uint32_t msgid;
+	unsigned copies;
 } gcks_pending;
 
 struct gk_gcks {

@@ -51,7 +51,8 @@ static void usage(FILE *f)
 	      "  audit [N]                           the last N admin changes (default 20)\n"
 	      "  status                              the running gcksd: groups, members, SAs\n"
 	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
-	      "  key rotate                          new signing key, announced to members first\n", f);
+	      "  key rotate                          new signing key, announced to members first\n"
+	      "  log-level [SUBSYSTEM|all LEVEL]     the running gcksd's log levels, or set one\n", f);
 }
 
 /* A usage error: one line on stderr naming the problem (the full usage is for --help). */
@@ -788,6 +789,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "evict") && argc == 3) {
 		snprintf(req, sizeof(req), "evict %s %s", argv[1], argv[2]);
+		return cmd_daemon(&c, req);
+	}
+	if (!strcmp(cmd, "log-level") && (argc == 1 || argc == 3)) {
+		snprintf(req, sizeof(req), "log-level %s %s", argc == 3 ? argv[1] : "", argc == 3 ? argv[2] : "");
 		return cmd_daemon(&c, req);
 	}
 	return usage_error("%s%s%s: unknown command or wrong arguments", cmd, argc > 1 ? " " : "", argc > 1 ? sub : "");

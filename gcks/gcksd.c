@@ -53,12 +53,13 @@ typedef struct gcksd {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gcksd --db PATH [--listen ADDR:PORT]... [--control PATH] [--log-level LEVEL]\n"
+	fprintf(f, "usage: gcksd --db PATH [--listen ADDR:PORT]... [--control PATH]\n"
 	      "             [--user USER] [--admin-group GROUP|none] [--foreground]\n"
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "             [--require-kwa] [--max-sas-per-identity N] [--ike-rekey-interval SECONDS]\n"
 	      "             [--ike-lifetime SECONDS]\n"
+	      "             [--log-level [SUBSYS=]LEVEL[,...]] [--log-target stderr|syslog|journal]\n"
 	      "       gcksd --help | --version\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
@@ -70,7 +71,10 @@ static void usage(FILE *f)
 	      "--ike-rekey-interval: an IKE SA is rekeyed by its member (CREATE_CHILD_SA) at most once in\n"
 	      "        this many seconds (default 60); sooner rekeys get TEMPORARY_FAILURE\n"
 	      "--ike-lifetime: an IKE SA kept for inband rekeys that its member has not rekeyed is\n"
-	      "        rekeyed by gcksd 0-10 %% before this (default 14400, 0 = never; 60 to 2592000)\n",
+	      "        rekeyed by gcksd 0-10 %% before this (default 14400, 0 = never; 60 to 2592000)\n"
+	      "--log-level: LEVEL error, warning, notice, info (default) or debug, for every subsystem\n"
+	      "        or per SUBSYS daemon, net, ike, reg, rekey, store, ctl (all: every one)\n"
+	      "--log-target: default the journal under systemd, stderr in the foreground, else syslog\n",
 	      GK_ADMIN_DEFAULT_TEXT);
 }
 
@@ -168,13 +172,13 @@ static void mcast_cb(void *ctx, const struct sockaddr *dst, uint16_t sport, uint
 		return;
 	if (!u && sport && !warned[dst->sa_family == AF_INET6]) {
 		warned[dst->sa_family == AF_INET6] = true;
-		gk_warn("GSA_REKEY to %s leaves from another port than %u, the one its Rekey SA's source selector "
+		gk_logs(GK_SUB_NET, GK_LOG_WARN, "GSA_REKEY to %s leaves from another port than %u, the one its Rekey SA's source selector "
 			"names: gcksd does not listen on UDP %u for IPv%c (RFC 9838 4.4.2)", gk_addr_text(dst, at, sizeof(at)),
 			sport, sport, dst->sa_family == AF_INET6 ? '6' : '4');
 	}
 	mcast_opts(fd, dst->sa_family, ttl, idx);
 	if (sendto(fd, data, len, 0, dst, gk_addr_len(dst)) < 0)
-		gk_warn("GSA_REKEY to %s: %s", gk_addr_text(dst, at, sizeof(at)), strerror(errno));
+		gk_logs(GK_SUB_NET, GK_LOG_WARN, "GSA_REKEY to %s: %s", gk_addr_text(dst, at, sizeof(at)), strerror(errno));
 }
 
 /* The address GSA_REKEY to dst leaves from: the listening socket's own address when it is
@@ -236,7 +240,7 @@ static void on_signal(uv_signal_t *s, int sig)
 		notify("READY=1\nSTATUS=policies reloaded: %s", gk_status_str(st));
 		return;
 	}
-	gk_info("signal %d: stopping", sig);
+	gk_notice("signal %d: stopping", sig);
 	notify("STOPPING=1\nSTATUS=stopping (signal %d)", sig);
 	uv_stop(d->loop);
 }
@@ -419,7 +423,7 @@ static int listen_all(gcksd *d, const char **addrs, size_t n)
 		 * registering at once in `make bench`, and each drop costs a member a retransmission
 		 * timeout. */
 		gk_udp_set_rcvbuf(d->udp[d->nudp], 4 << 20);
-		gk_info("listening on %s", addrs[i]);
+		gk_logs(GK_SUB_NET, GK_LOG_INFO, "listening on %s", addrs[i]);
 		d->nudp++;
 	}
 	return 0;
@@ -440,6 +444,7 @@ int main(int argc, char **argv)
 		{ "ike-rekey-interval", required_argument, NULL, 9 },
 		{ "ike-lifetime", required_argument, NULL, 10 },
 		{ "version", no_argument, NULL, 'V' },
+		{ "log-target", required_argument, NULL, 11 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -449,7 +454,9 @@ int main(int argc, char **argv)
 	bool user_given = false;
 	gcksd_access acc;
 	size_t nlisten = 0;
-	int level = GK_LOG_INFO, c, rc = 1;
+	int c, rc = 1;
+	const char *log_levels = NULL, *log_target = NULL; /* gk_log_configure */
+	char lerr[GK_ERR_MAX];
 	bool foreground = false;
 	gcksd d;
 	memset(&d, 0, sizeof(d));
@@ -469,12 +476,8 @@ int main(int argc, char **argv)
 		case 'u': user = optarg; user_given = true; break;
 		case 'A': admin = optarg; break;
 		case 'f': foreground = true; break;
-		case 'L':
-			if ((level = gk_log_level_parse(optarg)) < 0) {
-				fprintf(stderr, "gcksd: --log-level: use error, warn, info or debug\n");
-				return 1;
-			}
-			break;
+		case 'L': log_levels = optarg; break;
+		case 11: log_target = optarg; break;
 		case 1:
 			if (!parse_limit("half-open-max", optarg, 1, 1000000, &cfg.half_open_max))
 				return 1;
@@ -531,7 +534,11 @@ int main(int argc, char **argv)
 			cfg.half_open_max, cfg.half_open_per_source);
 		return 1;
 	}
-	gk_log_init("gcksd", (gk_log_level)level);
+	/* until it detaches, gcksd tells the one who started it on stderr */
+	if (gk_log_configure("gcksd", GK_SUBS_GCKSD, log_levels, log_target, false, lerr, sizeof(lerr))) {
+		fprintf(stderr, "gcksd: %s\n", lerr);
+		return 1;
+	}
 	gk_info("limits before authentication: %u half-open IKE SAs, %u per source; COOKIE above %u half-open or "
 		"%u IKE_SA_INIT/s; %u costly key exchanges/s, %u per source; fragments %u octets per SA, %u per "
 		"source, %u in all",
@@ -592,6 +599,8 @@ int main(int argc, char **argv)
 		gk_err("cannot detach: %s", strerror(errno));
 		goto out;
 	}
+	if (!foreground && !log_target)
+		gk_log_setup(NULL, true, NULL, 0); /* detached: syslog, or the journal under systemd */
 	/* the child holds the locks now: its pid goes in the files */
 	gk_lockfile_repid(d.lock_db);
 	if (d.lock_control >= 0)
@@ -607,7 +616,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	uv_signal_start(&d.sighup, on_signal, SIGHUP);
 	d.handles = true;
-	gk_info("gcksd ready");
+	gk_notice("gcksd ready");
 	/* sockets bound, database open, privileges dropped (sd_notify(3)) */
 	notify("READY=1\nSTATUS=ready: %zu UDP sockets, control socket %s", d.nudp, control ? control : "none");
 	uv_run(d.loop, UV_RUN_DEFAULT);

@@ -1,5 +1,6 @@
 /* The member's registration state machine, its retries after failures and the liveness check
  * of IKE SAs kept for inband rekeys. */
+#define GK_LOG_SUBSYS GK_SUB_IKE /* log.h */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1390,7 +1391,7 @@ void gk_gm_input(gk_gm *gm, const uint8_t *data, size_t len)
 			goto out; /* malformed: drop (RFC 7296 2.21) */
 		gm->last_rx = now(gm); /* authenticated: the GCKS holds the SA */
 	}
-	if (gk_log_get_level() >= GK_LOG_DEBUG) {
+	if (gk_log_enabled(GK_LOG_SUBSYS, GK_LOG_DEBUG)) {
 		char s[512];
 		gk_dbg("received %s", gk_msg_summary(&m, s, sizeof(s)));
 	}

@@ -1,3 +1,4 @@
+#define GK_LOG_SUBSYS GK_SUB_REKEY /* log.h */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,10 @@ static void ev_sa(gk_gm_groups *m, const mgroup *g, const char *event, const gk_
 static void ev_note(gk_gm_groups *m, const mgroup *g, const char *event, const char *key, const char *val,
 		    long long num)
 {
-	gk_info("group %s: %s%s%s", g->name, event, val ? ": " : "", val ? val : "");
+	if (val || !key)
+		gk_info("group %s: %s%s%s", g->name, event, val ? ": " : "", val ? val : "");
+	else /* a number: the Message ID of a rekey */
+		gk_info("group %s: %s: %s %lld", g->name, event, key, num);
 	if (!m->env.events)
 		return;
 	gk_json j;

@@ -86,12 +86,12 @@ static void usage(FILE *f)
 {
 	fputs("usage: gmd --gcks HOST[:PORT] --id ID --group GROUP-ID [--group GROUP-ID]...\n"
 	      "           (--psk-file FILE | --cert FILE --key FILE [--ca FILE] | --key FILE --gcks-pubkey FILE)\n"
-	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level LEVEL]\n"
+	      "           [--sender [N]] [--once] [--json] [--local ADDR] [--log-level [SUBSYS=]LEVEL[,...]]\n"
 	      "           [--sa-backend xfrm|none] [--mcast-iface IFNAME] [--sag-encr LIST]\n"
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
-	      "           [--ike-lifetime SECONDS]\n"
+	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal]\n"
 	      "       gmd --help | --version\n"
 	      "--gcks: PORT defaults to 500 (the IKEv2 port, RFC 9838 2.1.1; 848 is the G-IKEv2/GDOI\n"
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
@@ -290,7 +290,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 	const char *group = gi < d->cfg.ngroups ? gk_ident_text(&d->cfg.groups[gi], gt) : "?";
 	switch (ev->type) {
 	case GK_GM_REGISTERED:
-		gk_info("registered to %s (%zu SAs)", group, ev->state->nsas);
+		gk_logs(GK_SUB_REG, GK_LOG_INFO, "registered to %s (%zu SAs)", group, ev->state->nsas);
 		if (d->json && d->once)
 			gk_gm_json_group(&d->j, &d->cfg.groups[gi], ev->state, d->cfg.sender, ev->transport_mode);
 		if (d->json && !d->once) {
@@ -316,7 +316,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_gm_groups_inband(d->groups, ev);
 		break;
 	case GK_GM_REFUSED:
-		gk_err("registration to %s refused: %s%s%s", group,
+		gk_logs(GK_SUB_REG, GK_LOG_ERROR, "registration to %s refused: %s%s%s", group,
 		       ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "",
 		       ev->notify && ev->why ? ": " : "", ev->why ? ev->why : "");
 		if (d->json && d->once) {
@@ -336,7 +336,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		d->exit_code = 2;
 		break;
 	case GK_GM_FAILED:
-		gk_err("registration failed: %s%s%s", ev->why ? ev->why : "",
+		gk_logs(GK_SUB_REG, GK_LOG_ERROR, "registration failed: %s%s%s", ev->why ? ev->why : "",
 		       ev->notify ? ": " : "", ev->notify ? gk_iana_str(GK_REG_NOTIFY, ev->notify) : "");
 		if (d->json && d->once && d->exit_code == 0) {
 			gk_json_obj(&d->j);
@@ -370,7 +370,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		 * after a re-registration on a new SA excludes nothing */
 		if (gi >= GK_GM_MAX_GROUPS || d->holder[gi] != r)
 			break;
-		gk_warn("%s: %s: excluded, registering again", group, ev->why);
+		gk_logs(GK_SUB_REG, GK_LOG_WARN, "%s: %s: excluded, registering again", group, ev->why);
 		if (d->groups)
 			gk_gm_groups_excluded(d->groups, gi, ev->why);
 		break;
@@ -611,6 +611,7 @@ int main(int argc, char **argv)
 		{ "gcks-id", required_argument, NULL, 'I' }, { "allow-selector", required_argument, NULL, 'A' },
 		{ "user", required_argument, NULL, 'U' }, { "initial-contact", no_argument, NULL, 'C' },
 		{ "ike-lifetime", required_argument, NULL, 'X' },
+		{ "log-target", required_argument, NULL, 0x100 },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'v' }, { 0 },
 	};
 	gmd d;
@@ -619,7 +620,8 @@ int main(int argc, char **argv)
 	const char *gcks = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL, *gpub = NULL;
 	const char *local = NULL, *user = GK_GMD_USER;
 	char why[GK_ERR_MAX] = "";
-	int level = GK_LOG_INFO, c, rc = 1;
+	int c, rc = 1;
+	const char *log_levels = NULL, *log_target = NULL; /* gk_log_configure */
 	unsigned retry_s = RETRY_S, retry_max_s = RETRY_MAX_S, liveness_s = LIVENESS_S, rereg_s = 5;
 	unsigned ike_lifetime_s = IKE_LIFETIME_S;
 	unsigned keepalive_s = d.cfg.keepalive_ms / 1000;
@@ -658,12 +660,8 @@ int main(int argc, char **argv)
 		case 'N': no_nat_t = true; break;
 		case 'j': d.json = true; break;
 		case 'l': local = optarg; break;
-		case 'L':
-			if ((level = gk_log_level_parse(optarg)) < 0) {
-				fprintf(stderr, "gmd: --log-level: use error, warn, info or debug\n");
-				return 1;
-			}
-			break;
+		case 'L': log_levels = optarg; break;
+		case 0x100: log_target = optarg; break;
 		case 'E':
 			if (parse_encr_list(optarg, &d.cfg))
 				return 1;
@@ -736,7 +734,10 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 1;
 		}
 	}
-	gk_log_init("gmd", (gk_log_level)level);
+	if (gk_log_configure("gmd", GK_SUBS_GMD, log_levels, log_target, false, why, sizeof(why))) {
+		fprintf(stderr, "gmd: %s\n", why);
+		return 1;
+	}
 	/* before any key is read: keys must not land in core files */
 	if (gk_priv_nondumpable()) {
 		fprintf(stderr, "gmd: cannot make the process non-dumpable: %s\n", strerror(errno));

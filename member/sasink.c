@@ -12,6 +12,7 @@
  * the active outbound SA while another outbound SA of the set remains switches the template to
  * the newest remaining one. Order towards the kernel: SA before its policies when adding,
  * policies before their SA when removing, so no policy ever names a missing SA. */
+#define GK_LOG_SUBSYS GK_SUB_KERNEL /* log.h */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -22,6 +22,7 @@
  * namespace would take the first one's entries for stale ones. Priority 450000 places group
  * policies after the ordinary policies of strongSwan (at most 400000) and libreswan (below
  * 65536): a GCKS cannot take traffic away from the host's own IPsec daemon. */
+#define GK_LOG_SUBSYS GK_SUB_KERNEL /* log.h */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,12 +1,29 @@
+#include <config.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+/* the location would be log.c's own, for every message */
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
+#endif
 #include "log.h"
 
 static const char *prog_name = "gikev2";
-static gk_log_level cur_level = GK_LOG_INFO;
-static const char *const names[] = { "error", "warn", "info", "debug" };
+static gk_log_level levels[GK_SUB_COUNT] = { GK_LOG_INFO, GK_LOG_INFO, GK_LOG_INFO, GK_LOG_INFO,
+					     GK_LOG_INFO, GK_LOG_INFO, GK_LOG_INFO, GK_LOG_INFO };
+static unsigned subs_known = (1u << GK_SUB_COUNT) - 1;
+static gk_log_target target = GK_LOG_TO_STDERR;
+static const char *const level_names[GK_LOG_LEVELS] = { "error", "warning", "notice", "info", "debug" };
+static const int priorities[GK_LOG_LEVELS] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
+static const char *const sub_names[GK_SUB_COUNT] = { "daemon", "net", "ike", "reg", "rekey", "store", "ctl",
+						     "kernel" };
+static const char *const target_names[] = { "stderr", "journal", "syslog" };
 static gk_log_sink sink;
 static void *sink_ctx;
 
@@ -37,29 +54,211 @@ static void escape(const char *in, char *out)
 void gk_log_init(const char *prog, gk_log_level level)
 {
 	prog_name = prog;
-	cur_level = level;
+	subs_known = (1u << GK_SUB_COUNT) - 1;
+	target = GK_LOG_TO_STDERR;
+	gk_log_set_level(GK_SUB_COUNT, level);
+}
+
+void gk_log_subsystems(unsigned mask)
+{
+	subs_known = mask & ((1u << GK_SUB_COUNT) - 1);
 }
 
 int gk_log_level_parse(const char *s)
 {
-	for (int i = 0; i < 4; i++)
-		if (s && strcmp(s, names[i]) == 0)
+	if (s && !strcmp(s, "warn"))
+		return GK_LOG_WARN; /* the name before there were five levels */
+	for (int i = 0; i < GK_LOG_LEVELS; i++)
+		if (s && strcmp(s, level_names[i]) == 0)
 			return i;
 	return -1;
 }
 
-gk_log_level gk_log_get_level(void) { return cur_level; }
-
-void gk_log(gk_log_level level, const char *fmt, ...)
+const char *gk_log_level_name(gk_log_level l)
 {
-	if (level > cur_level)
+	return (unsigned)l < GK_LOG_LEVELS ? level_names[l] : "?";
+}
+
+int gk_log_subsys_parse(const char *s)
+{
+	for (int i = 0; i < GK_SUB_COUNT; i++)
+		if (s && (subs_known & (1u << i)) && strcmp(s, sub_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *gk_log_subsys_name(gk_log_subsys s)
+{
+	return (unsigned)s < GK_SUB_COUNT ? sub_names[s] : "?";
+}
+
+int gk_log_priority(gk_log_level l)
+{
+	return (unsigned)l < GK_LOG_LEVELS ? priorities[l] : LOG_DEBUG;
+}
+
+bool gk_log_enabled(gk_log_subsys s, gk_log_level l)
+{
+	return (unsigned)s < GK_SUB_COUNT && l <= levels[s];
+}
+
+gk_log_level gk_log_get_level(gk_log_subsys s)
+{
+	return (unsigned)s < GK_SUB_COUNT ? levels[s] : GK_LOG_ERROR;
+}
+
+void gk_log_set_level(gk_log_subsys s, gk_log_level l)
+{
+	if ((unsigned)l >= GK_LOG_LEVELS)
+		return;
+	for (int i = 0; i < GK_SUB_COUNT; i++)
+		if (s == GK_SUB_COUNT || (int)s == i)
+			levels[i] = l;
+}
+
+/* Names of this program's subsystems, "daemon, net, ...", for error messages. */
+static void known_names(char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (int i = 0; i < GK_SUB_COUNT && o < len; i++)
+		if (subs_known & (1u << i))
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", sub_names[i]);
+}
+
+gk_status gk_log_set_levels(const char *spec, char *err, size_t errlen)
+{
+	gk_log_level next[GK_SUB_COUNT];
+	char buf[512], names[128];
+	memcpy(next, levels, sizeof(next));
+	if (!spec || !*spec || strlen(spec) >= sizeof(buf)) {
+		gk_seterr(err, errlen, "give LEVEL or SUBSYSTEM=LEVEL[,...]");
+		return GK_E_INVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", spec);
+	char *save = NULL;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		/* a level alone is all=LEVEL */
+		char *eq = strchr(item, '='), *lv = eq ? eq + 1 : item;
+		if (eq)
+			*eq = 0;
+		int s = !eq || !strcmp(item, "all") ? GK_SUB_COUNT : gk_log_subsys_parse(item);
+		int l = gk_log_level_parse(lv);
+		if (s < 0) {
+			known_names(names, sizeof(names));
+			gk_seterr(err, errlen, "%s: not a subsystem (all, %s)", item, names);
+			return GK_E_INVAL;
+		}
+		if (l < 0) {
+			gk_seterr(err, errlen, "%s: not a level (error, warning, notice, info, debug)", lv);
+			return GK_E_INVAL;
+		}
+		for (int i = 0; i < GK_SUB_COUNT; i++)
+			if (s == GK_SUB_COUNT || s == i)
+				next[i] = (gk_log_level)l;
+	}
+	memcpy(levels, next, sizeof(levels));
+	return GK_OK;
+}
+
+void gk_log_levels_text(char *buf, size_t len)
+{
+	size_t o = 0;
+	if (!len)
+		return;
+	buf[0] = 0;
+	for (int i = 0; i < GK_SUB_COUNT && o < len; i++)
+		if (subs_known & (1u << i))
+			o += (size_t)snprintf(buf + o, len - o, "%s%s=%s", o ? "," : "", sub_names[i],
+					      level_names[levels[i]]);
+}
+
+int gk_log_target_parse(const char *s)
+{
+	for (int i = 0; i < 3; i++)
+		if (s && !strcmp(s, target_names[i]))
+			return i;
+	return -1;
+}
+
+const char *gk_log_target_name(gk_log_target t)
+{
+	return (unsigned)t < 3 ? target_names[t] : "?";
+}
+
+bool gk_log_have_journal(void)
+{
+#ifdef HAVE_LIBSYSTEMD
+	return true;
+#else
+	return false;
+#endif
+}
+
+gk_log_target gk_log_target_pick(const char *journal_stream, int fd, bool detached)
+{
+	struct stat st;
+	bool open = fstat(fd, &st) == 0;
+	unsigned long long dev, ino;
+	int used = 0;
+	/* systemd.exec(5): JOURNAL_STREAM is "DEVICE:INODE" of the stream it connected */
+	if (open && journal_stream && sscanf(journal_stream, "%llu:%llu%n", &dev, &ino, &used) == 2 &&
+	    !journal_stream[used] && dev == (unsigned long long)st.st_dev && ino == (unsigned long long)st.st_ino)
+		return GK_LOG_TO_JOURNAL;
+	if (detached || !open || (S_ISCHR(st.st_mode) && !isatty(fd)))
+		return GK_LOG_TO_SYSLOG;
+	return GK_LOG_TO_STDERR;
+}
+
+gk_log_target gk_log_target_get(void) { return target; }
+
+void gk_log_set_target(gk_log_target t)
+{
+	if (target == GK_LOG_TO_SYSLOG && t != GK_LOG_TO_SYSLOG)
+		closelog();
+	target = t;
+	/* LOG_NDELAY: connect to /dev/log now, before privileges and file access are given up */
+	if (t == GK_LOG_TO_SYSLOG)
+		openlog(prog_name, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+gk_status gk_log_setup(const char *name, bool detached, char *err, size_t errlen)
+{
+	if (!name) {
+		gk_log_set_target(gk_log_target_pick(getenv("JOURNAL_STREAM"), STDERR_FILENO, detached));
+		return GK_OK;
+	}
+	int t = gk_log_target_parse(name);
+	if (t < 0) {
+		gk_seterr(err, errlen, "%s: use stderr, syslog or journal", name);
+		return GK_E_INVAL;
+	}
+	if (t == GK_LOG_TO_JOURNAL && !gk_log_have_journal()) {
+		gk_seterr(err, errlen, "journal: built without libsystemd (configure --with-systemd); use syslog or "
+			  "stderr, which journald reads under systemd");
+		return GK_E_UNSUPPORTED;
+	}
+	gk_log_set_target((gk_log_target)t);
+	return GK_OK;
+}
+
+/* The journal: natively with the level as PRIORITY, else as a "<N>" prefix on the stream
+ * journald reads (sd-daemon(3)). */
+static void to_journal(gk_log_subsys s, gk_log_level level, const char *msg)
+{
+#ifdef HAVE_LIBSYSTEMD
+	if (sd_journal_send("MESSAGE=[%s] %s", sub_names[s], msg, "PRIORITY=%d", priorities[level],
+			    "SYSLOG_IDENTIFIER=%s", prog_name, "GIKEV2_SUBSYSTEM=%s", sub_names[s], NULL) >= 0)
+		return;
+#endif
+	fprintf(stderr, "<%d>[%s] %s\n", priorities[level], sub_names[s], msg);
+}
+
+void gk_logs(gk_log_subsys s, gk_log_level level, const char *fmt, ...)
+{
+	if (!gk_log_enabled(s, level))
 		return;
 	char line[2048], esc[4 * sizeof(line)], ts[32];
-	struct timespec now;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -69,6 +268,36 @@ void gk_log(gk_log_level level, const char *fmt, ...)
 		sink(sink_ctx, level, esc);
 		return;
 	}
+	if (target == GK_LOG_TO_SYSLOG) {
+		syslog(priorities[level], "[%s] %s", sub_names[s], esc);
+		return;
+	}
+	if (target == GK_LOG_TO_JOURNAL) {
+		to_journal(s, level, esc);
+		return;
+	}
+	struct timespec now;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* one write per line so concurrent processes do not interleave within a line */
-	fprintf(stderr, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000, prog_name, names[level], esc);
+	fprintf(stderr, "%s.%03ldZ %s %s [%s]: %s\n", ts, now.tv_nsec / 1000000, prog_name, level_names[level],
+		sub_names[s], esc);
+}
+
+gk_status gk_log_configure(const char *prog, unsigned subsystems, const char *spec, const char *target_name,
+			   bool detached, char *err, size_t errlen)
+{
+	char why[GK_ERR_MAX];
+	gk_log_init(prog, GK_LOG_INFO);
+	gk_log_subsystems(subsystems);
+	if (spec && gk_log_set_levels(spec, why, sizeof(why))) {
+		gk_seterr(err, errlen, "--log-level %s", why);
+		return GK_E_INVAL;
+	}
+	gk_status st = gk_log_setup(target_name, detached, why, sizeof(why));
+	if (st)
+		gk_seterr(err, errlen, "--log-target %s", why);
+	return st;
 }

@@ -29,6 +29,8 @@ LAYERS = [
     ('sa_table', ['gcks_sa_table']),
     # 5: group state (keys, members, tags, next SPIs, TEK/KEK attributes); our credentials
     ('groups', ['gcks_groups', 'gcks_creds']),
+    # 5b: the log lines of rekeys sent and resent, evictions (group names, the SA table)
+    ('eventlog', ['gcks_eventlog']),
     # 6: rekeying: the scheduler, GSA_REKEY and GSA_INBAND_REKEY, our requests on an IKE SA;
     #    which senders hold single-sender counter-mode keys
     ('rekey', ['gcks_rekey', 'gcks_sender_keys']),

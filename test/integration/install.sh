@@ -163,7 +163,7 @@ ip netns exec "$NS" setpriv --reuid="$gcks_user" --regid="$gcks_user" --init-gro
 	--db "$S/gcks.db" --control "$R/other.sock" --listen 127.0.0.1:10848 >"$W/second.log" 2>&1 || rc=$?
 check "a second gcksd on the same database exits 6" test "$rc" = 6
 check "... saying which lock file and which gcksd holds it" grep -q \
-	"gcksd error: $S/gcks.db.lock is held by another gcksd (pid $G1): one gcksd per database and control socket" \
+	"gcksd error \[daemon\]: $S/gcks.db.lock is held by another gcksd (pid $G1): one gcksd per database and control socket" \
 	"$W/second.log"
 check "... and never touched the first one's control socket: status still answers" \
 	"$GCKSCTL" --control "$R/gcksd.sock" status
@@ -173,7 +173,7 @@ ip netns exec "$NS" setpriv --reuid="$gcks_user" --regid="$gcks_user" --init-gro
 	--db "$S/other.db" --control "$R/gcksd.sock" --listen 127.0.0.1:10848 >"$W/third.log" 2>&1 || rc=$?
 check "a second gcksd on the same control socket (another database) exits 6" test "$rc" = 6
 check "... naming $R/gcksd.sock.lock and the holder" grep -q \
-	"gcksd error: $R/gcksd.sock.lock is held by another gcksd (pid $G1)" "$W/third.log"
+	"gcksd error \[daemon\]: $R/gcksd.sock.lock is held by another gcksd (pid $G1)" "$W/third.log"
 check "... and the socket still answers" "$GCKSCTL" --control "$R/gcksd.sock" status
 mkdir -m 0755 "$W/rootonly"
 rc=0
@@ -181,7 +181,7 @@ ip netns exec "$NS" setpriv --reuid="$gcks_user" --regid="$gcks_user" --init-gro
 	--db "$S/other.db" --control "$W/rootonly/gcksd.sock" --listen 127.0.0.1:10848 >"$W/nolock.log" 2>&1 || rc=$?
 check "a lock file gcksd cannot create (a directory it may not write to): exit 1, not 6" test "$rc" = 1
 check "... saying why" grep -q \
-	"gcksd error: $W/rootonly/gcksd.sock.lock: cannot open the lock file: Permission denied" "$W/nolock.log"
+	"gcksd error \[daemon\]: $W/rootonly/gcksd.sock.lock: cannot open the lock file: Permission denied" "$W/nolock.log"
 check "lock files are 0600, $gcks_user's, next to the database and the socket" \
 	test "$(stat -c '%a %U' "$S/gcks.db.lock" "$R/gcksd.sock.lock" | tr '\n' ' ')" = "600 $gcks_user 600 $gcks_user "
 

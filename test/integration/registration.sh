@@ -326,7 +326,7 @@ assert r['spi'] != group('twogroups', 'keyid:integ-video')['rekey_sa']['spi'], r
 EOF
 # Message ID 2: after IKE_SA_INIT (0) and GSA_AUTH (1) of the same IKE SA
 check "the second group was joined with GSA_REGISTRATION on the same IKE SA (gcksd log: request 2)" \
-	grep -qE '^[^ ]+ gcksd debug: received 127\.0\.0\.1:[0-9]+ GSA_REGISTRATION request 2 \[ SK\{ IDg ' "$W/gcksd-psk.log"
+	grep -qE '^[^ ]+ gcksd debug \[net\]: received 127\.0\.0\.1:[0-9]+ GSA_REGISTRATION request 2 \[ SK\{ IDg ' "$W/gcksd-psk.log"
 gm outsider-2 $(psk outsider) --group keyid:integ-audio --group keyid:integ-video
 pyck "a member of one group asking for two: registered to its group, AUTHORIZATION_FAILED for the other" <<'EOF'
 assert rc('outsider-2') == 2, rc('outsider-2')
