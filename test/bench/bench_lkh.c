@@ -9,7 +9,8 @@
  *   store tx    gk_keys_lkh_evict on a SQLite store holding the whole tree: the new Rekey SA
  *               key, the Message ID and the tree's changed rows in one durable transaction
  *               (fsync), as gcksd commits before sending; beside it the time to write the whole
- *               tree (once) and to read it back (gcksd's first use of the tree after a start);
+ *               tree (once) and to read it back (gcksd's first use of the tree after a start),
+ *               and a new member's leaf (gk_keys_lkh_join: its own durable transaction);
  *   build       the tree built in memory (gk_lkh_build: keys for every node);
  *   member CPU  what a remaining member does with it: open every datagram (decrypt, reassemble,
  *               verify the signature: gk_rekey_open), decode (gk_group_state_decode_kh) and
@@ -366,7 +367,7 @@ static double member_follows(const built *b, const kek_keys *old, EVP_PKEY *pub,
 typedef struct cell {
 	size_t n;
 	unsigned d;
-	double build_s, gcks_us, member_us, store_ms, store_load_s, store_read_s;
+	double build_s, gcks_us, member_us, store_ms, store_load_s, store_read_s, join_ms;
 	size_t octets, dgrams, nwraps, depth;
 	bool store;
 } cell;
@@ -453,6 +454,17 @@ static void run_cell(cell *c, size_t repeat, const char *dir, size_t store_max, 
 			OPENSSL_cleanse(prev, sizeof(prev));
 		}
 		c->store_ms = median(g, rs) * 1e3;
+		/* a registration of an identity new to the tree: its leaf, durably, before its keys leave */
+		for (size_t r = 0; r < rs; r++) {
+			char who[64];
+			uint32_t pos;
+			snprintf(who, sizeof(who), "fqdn:new-%zu.bench.example", r);
+			double j0 = now_s();
+			if ((st = gk_keys_lkh_join(s, &pol, &t, gk_rand_system(), who, &pos)))
+				die("store join", st);
+			g[r] = now_s() - j0;
+		}
+		c->join_ms = median(g, rs) * 1e3;
 		/* what gcksd reads on the first use of the tree after a start */
 		gk_lkh back;
 		double r0 = now_s();
@@ -551,8 +563,11 @@ int main(int argc, char **argv)
 			       c.gcks_us, c.gcks_us / f.sign_us, c.octets, c.dgrams, c.nwraps, c.member_us,
 			       c.member_us / f.verify_us, store, load, rd, c.build_s, c.n, excl_s,
 			       excl_s * 1e6 / (c.gcks_us + (c.store ? c.store_ms * 1e3 : 0)));
-			printf("%9s %3s %5s |   wrapped keys %zu = %.0f us of key wrap (%.0f%% of the GCKS CPU)\n", "", "", "",
+			printf("%9s %3s %5s |   wrapped keys %zu = %.0f us of key wrap (%.0f%% of the GCKS CPU)", "", "", "",
 			       c.nwraps, c.nwraps * f.wrap_us, 100.0 * c.nwraps * f.wrap_us / c.gcks_us);
+			if (c.store)
+				printf("; a new member's leaf: %.2f ms (durable transaction)", c.join_ms);
+			printf("\n");
 		}
 	printf("\ntargets (issue): message size and CPU grow with log N (a few KB and a few ms at a million "
 	       "members); member CPU under 1 ms\n");
