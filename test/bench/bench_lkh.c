@@ -559,7 +559,7 @@ int main(int argc, char **argv)
 			}
 			double excl_s = (double)c.n / reg_rate;
 			printf("%9zu %3u %5zu | %6.0f us %6.2fx %6zu %5zu %4zu | %6.0f us %5.2fx | %9s %7s %7s | %6.2fs | "
-			       "%zu registrations: %.1f s of GCKS time, %.0fx this eviction\n", c.n, c.d, c.depth,
+			       "%zu registrations: %.1f s at that rate, %.0fx this eviction\n", c.n, c.d, c.depth,
 			       c.gcks_us, c.gcks_us / f.sign_us, c.octets, c.dgrams, c.nwraps, c.member_us,
 			       c.member_us / f.verify_us, store, load, rd, c.build_s, c.n, excl_s,
 			       excl_s * 1e6 / (c.gcks_us + (c.store ? c.store_ms * 1e3 : 0)));
