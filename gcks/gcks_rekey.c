@@ -725,19 +725,35 @@ out:
 	return st;
 }
 
+/* Members one GSA_REKEY may evict. Each evicted leaf replaces at most depth-1 keys, each under
+ * at most d children; keys made when the tree grew go under their d children once (at most d
+ * per level), and the Rekey SA key under the d top keys. A member takes at most
+ * GK_KH_MAX_WRAPPED wrapped keys from one message, and the message must fit GK_FRAG_MAX
+ * fragments of the Rekey SA's fragment size (or one datagram when it is sent whole): a wrapped
+ * key is an attribute header, the two IDs and the key with its RFC 5649 block; 1024 octets are
+ * kept for the headers, the GSA payload, padding and the signature. */
+static size_t lkh_batch(gk_gcks *g, const gcks_group *grp)
+{
+	size_t d = grp->lkh->degree, depth = grp->lkh->depth, extra = 2 * d * (depth + 1);
+	size_t limit = kek_frag_len(&grp->pol.kek), room;
+	if (limit && members_frag(g, grp))
+		room = GK_FRAG_MAX * (limit > 100 ? limit - 100 : 1);
+	else
+		room = 65000; /* one UDP datagram */
+	size_t wraps = room > 1024 ? (room - 1024) / (4 + 8 + grp->lkh->key_len + 8) : 0;
+	if (wraps > GK_KH_MAX_WRAPPED)
+		wraps = GK_KH_MAX_WRAPPED;
+	size_t per = wraps > extra ? (wraps - extra) / (d * depth) : 0;
+	return per ? per : 1;
+}
+
 gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why)
 {
 	bool excluded = false;
 	gk_status st = gcks_group_lkh(g, grp);
 	if (st)
 		return st;
-	/* a member takes at most GK_KH_MAX_WRAPPED wrapped keys from one message: each evicted leaf
-	 * replaces at most depth-1 keys under at most d children each, keys made when the tree grew
-	 * go under their d children once, and the Rekey SA key under the d top keys */
-	size_t d = grp->lkh->degree, depth = grp->lkh->depth;
-	size_t per = (GK_KH_MAX_WRAPPED - d * (depth + 1)) / (d * depth), done = 0;
-	if (per < 1)
-		per = 1;
+	size_t per = lkh_batch(g, grp), done = 0;
 	while (!st && !excluded && done < n) {
 		size_t k = n - done < per ? n - done : per;
 		st = lkh_evict_batch(g, grp, members + done, k, why, &excluded);

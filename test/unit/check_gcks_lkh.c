@@ -33,6 +33,7 @@ static size_t accepted[N];      /* rekey_accepted events seen so far */
 static size_t excl_base[N];     /* excluded events and re-registrations before the last check */
 static unsigned rereg_base[N];
 static unsigned degree;
+static uint16_t frag_mtu;       /* the Rekey SA's fragment-mtu (0: never fragment) */
 
 static void put_policy(void)
 {
@@ -40,6 +41,7 @@ static void put_policy(void)
 	pol_init(&g, G1);
 	g.kek.key_mgmt = GK_KEYMGMT_LKH;
 	g.kek.lkh_degree = (uint8_t)degree;
+	g.kek.frag_mtu = frag_mtu;
 	for (size_t i = 0; i < N; i++)
 		if (listed[i])
 			pol_member(&g, names[i], GK_MAUTH_PSK, GK_ROLE_RECEIVER);
@@ -60,6 +62,7 @@ static void setup(void)
 	memset(rereg_base, 0, sizeof(rereg_base));
 	memset(in, 0, sizeof(in));
 	memset(evicted, 0, sizeof(evicted));
+	frag_mtu = 0;
 	for (size_t i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]), "fqdn:m%03zu.example", i);
 		listed[i] = true;
@@ -392,6 +395,58 @@ START_TEST(recreated_group_gets_a_new_tree)
 }
 END_TEST
 
+/* Many members scattered over the tree, evicted by one policy load: the wrapped keys would
+ * not fit one message of at most GK_FRAG_MAX fragments of fragment-mtu 576, so they go in
+ * several GSA_REKEY messages, each fragmented, each a new Rekey SA the next one goes under. */
+START_TEST(batch_eviction_fragmented)
+{
+	degree = 2;
+	frag_mtu = 576;
+	put_policy();
+	start_gcks();
+	for (size_t i = 0; i < 120; i++)
+		reg(i);
+	size_t first = fn_trace_count(&net, FN_FROM_GCKS, FN_MCAST, GK_EXCH_GSA_REKEY, 0);
+	for (size_t k = 0; k < 40; k++) {
+		listed[k * 3] = false;
+		gone(k * 3);
+	}
+	put_policy();
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	fn_flush(&net);
+	/* distinct messages (Rekey SA, Message ID) and fragments among the datagrams */
+	size_t last = fn_trace_count(&net, FN_FROM_GCKS, FN_MCAST, GK_EXCH_GSA_REKEY, 0), msgs = 0, frags = 0;
+	uint64_t seen_spi[64];
+	uint32_t seen_id[64];
+	for (size_t i = first; i < last; i++) {
+		const fn_trace *t = fn_trace_find(&net, FN_FROM_GCKS, FN_MCAST, GK_EXCH_GSA_REKEY, 0, i);
+		ck_assert_ptr_nonnull(t);
+		frags += t->len > 16 && t->data[16] == GK_PL_SKF;
+		bool dup = false;
+		for (size_t m = 0; m < msgs; m++)
+			dup |= seen_spi[m] == t->spi_i && seen_id[m] == t->msg_id;
+		if (!dup && msgs < 64) {
+			seen_spi[msgs] = t->spi_i;
+			seen_id[msgs++] = t->msg_id;
+		}
+	}
+	ck_assert_msg(msgs >= 3, "%zu messages", msgs); /* two batches at least, then the new SAs */
+	ck_assert_uint_gt(frags, msgs);
+	/* members of a later batch follow the earlier ones (they are still in the group then) and
+	 * exclude themselves at theirs; the others follow every message */
+	for (size_t i = 0; i < 120; i++) {
+		if (evicted[i]) {
+			ck_assert_uint_ge(nevents(i, "excluded"), 1);
+			ck_assert_uint_lt(nevents(i, "rekey_accepted"), accepted[i] + msgs);
+			accepted[i] = nevents(i, "rekey_accepted");
+		}
+	}
+	check_step(msgs);
+	ck_assert_uint_eq(tree()->nmembers, 80);
+	rekey_now();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gcks_lkh");
@@ -403,6 +458,7 @@ int main(void)
 	tcase_add_test(tc, failed_commit_sends_nothing);
 	tcase_add_test(tc, new_tree_members_register_again);
 	tcase_add_test(tc, recreated_group_gets_a_new_tree);
+	tcase_add_test(tc, batch_eviction_fragmented);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
