@@ -11,6 +11,8 @@
 #include "testutil.h"
 #include "gcks/storage.h"
 #include "gcks/gcks_keyrules.h"
+#include "gcks/gcks_lkh.h"
+#include "rand.h"
 #include "iana.h"
 #include "rand.h"
 
@@ -150,6 +152,8 @@ static void rich_policy(gk_group_policy *g)
 	k->copies = 2;
 	k->interval_ms = 50;
 	k->frag_mtu = 1200;
+	k->key_mgmt = GK_KEYMGMT_LKH;
+	k->lkh_degree = 3;
 
 	g->nteks = 2;
 	g->teks = calloc(2, sizeof(*g->teks));
@@ -233,6 +237,8 @@ static void assert_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 	ck_assert_uint_eq(x->copies, y->copies);
 	ck_assert_uint_eq(x->interval_ms, y->interval_ms);
 	ck_assert_uint_eq(x->frag_mtu, y->frag_mtu);
+	ck_assert_uint_eq(x->key_mgmt, y->key_mgmt);
+	ck_assert_uint_eq(x->lkh_degree, y->lkh_degree);
 	ck_assert_uint_eq(a->nteks, b->nteks);
 	for (size_t i = 0; i < a->nteks; i++) {
 		const gk_tek_policy *t = &a->teks[i], *u = &b->teks[i];
@@ -479,6 +485,9 @@ START_TEST(migrates_version_1_database)
 	ck_assert_uint_eq(g.ike_idle_timeout, 300);
 	/* version 5: groups from before max-packet-rate get its default */
 	ck_assert_uint_eq(g.max_packet_rate, 100000);
+	/* version 6: groups from before key-management are simple (no key tree) */
+	ck_assert_uint_eq(g.kek.key_mgmt, GK_KEYMGMT_SIMPLE);
+	ck_assert_uint_eq(g.kek.lkh_degree, 0);
 	ck_assert(!g.kek.present);
 	ck_assert_uint_eq(g.nteks, 1);
 	ck_assert_str_eq(g.teks[0].name, "data");
@@ -1393,6 +1402,72 @@ START_TEST(identity)
 }
 END_TEST
 
+/* The key tree of an lkh group (schema 6) as gcksd keeps it: written whole, changed by a join
+ * and an eviction, read back node for node with its shape and Key ID counter; another degree
+ * in the policy starts a new tree whose Key IDs go on. */
+START_TEST(lkh_tree_round_trip)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 6);
+	const char *names[] = { "fqdn:a.example", "fqdn:b.example", "fqdn:c.example", "fqdn:d.example",
+				"fqdn:e.example" };
+	gk_lkh t, back;
+	ck_assert_int_eq(gk_keys_lkh_load(s, &g, &t), GK_OK); /* none yet: an empty one, stored */
+	ck_assert_uint_eq(t.nmembers, 0);
+	ck_assert_uint_eq(t.degree, 3);
+	gk_lkh_free(&t);
+	ck_assert_int_eq(gk_lkh_init(&t, 3, 32, 5), GK_OK);
+	ck_assert_int_eq(gk_lkh_build(&t, &rt.r, names, 5), GK_OK);
+	ck_assert_int_eq(gk_keys_lkh_store_all(s, &g, &t), GK_OK);
+	uint32_t pos;
+	ck_assert_int_eq(gk_keys_lkh_join(s, &g, &t, &rt.r, "fqdn:f.example", &pos), GK_OK);
+	gk_lkh_evicted e;
+	gk_sa_key prev[3], keys[3];
+	size_t nk;
+	uint32_t msgid;
+	const char *who[1] = { "fqdn:b.example" };
+	ck_assert_int_eq(gk_keys_lkh_evict(s, &g, &t, &rt.r, (int64_t)time(NULL), who, 1, &e, prev, keys, &nk, &msgid),
+			 GK_OK);
+	ck_assert_uint_eq(nk, 3);
+	ck_assert_int_eq(keys[2].tek_index, -1); /* only the Rekey SA changed */
+	ck_assert(memcmp(keys[2].spi, prev[2].spi, 16) != 0);
+	ck_assert(!memcmp(keys[0].spi, prev[0].spi, 4));
+	gk_lkh_evicted_free(&e);
+	bool current = false;
+	ck_assert_int_eq(gk_keys_lkh_current(s, &g, &t, &current), GK_OK);
+	ck_assert(current);
+	ck_assert_int_eq(gk_keys_lkh_load(s, &g, &back), GK_OK);
+	ck_assert_uint_eq(back.nmembers, 5);
+	ck_assert_uint_eq(back.next_key_id, t.next_key_id);
+	ck_assert_uint_eq(back.depth, t.depth);
+	ck_assert_uint_eq(back.end, t.end);
+	for (size_t p = 1; p < t.end; p++) {
+		ck_assert_uint_eq(back.nodes[p].key_id, t.nodes[p].key_id);
+		ck_assert(!memcmp(back.nodes[p].key, t.nodes[p].key, 32));
+		ck_assert_int_eq(!back.nodes[p].member, !t.nodes[p].member);
+		if (t.nodes[p].member)
+			ck_assert_str_eq(back.nodes[p].member, t.nodes[p].member);
+	}
+	ck_assert_uint_eq(gk_lkh_find(&back, "fqdn:b.example"), 0);
+	ck_assert_uint_eq(gk_lkh_find(&back, "fqdn:f.example"), pos);
+	gk_lkh_free(&back);
+	/* another degree: a new, empty tree; Key IDs never go back */
+	g.kek.lkh_degree = 2;
+	ck_assert_int_eq(gk_keys_lkh_load(s, &g, &back), GK_OK);
+	ck_assert_uint_eq(back.nmembers, 0);
+	ck_assert_uint_eq(back.degree, 2);
+	ck_assert_uint_eq(back.next_key_id, t.next_key_id);
+	ck_assert_int_eq(gk_keys_lkh_current(s, &g, &t, &current), GK_OK);
+	ck_assert(!current);
+	gk_lkh_free(&back);
+	gk_lkh_free(&t);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("storage");
@@ -1406,6 +1481,7 @@ int main(void)
 	tcase_add_test(tc, audit_list_last_n_oldest_first);
 	tcase_add_test(tc, refuses_foreign_files);
 	tcase_add_test(tc, migrates_version_1_database);
+	tcase_add_test(tc, lkh_tree_round_trip);
 	tcase_add_test(tc, policy_round_trip);
 	tcase_add_test(tc, put_same_is_no_change);
 	tcase_add_test(tc, put_modified_changes);
