@@ -87,41 +87,56 @@ static bool same_keys(const gcks_group *a, const gcks_group *b)
 	return true;
 }
 
-/* A reload of an lkh group that only removed members: those with a leaf (registered or not:
- * they hold its keys) are evicted through the key tree in one GSA_REKEY (RFC 9838 A.4), the
- * others keep their registrations. True when that was done. */
-static bool reload_lkh_evict(gk_gcks *g, gcks_group *grp, const gcks_group *was)
+/* Members of an lkh group's tree that a reload took away: no longer listed, or listed with
+ * another credential (whoever holds the old one must not follow). texts[] and names[] have room
+ * for was's members. */
+static size_t lkh_gone(gk_gcks *g, gcks_group *grp, const gcks_group *was, char (*texts)[GK_IDENT_TEXT_MAX],
+		       const char **names)
 {
-	if (!gcks_group_is_lkh(was) || !same_keys(grp, was) || gcks_group_lkh(g, grp))
-		return false;
-	const char **names = calloc(was->pol.nmembers ? was->pol.nmembers : 1, sizeof(*names));
-	char (*texts)[GK_IDENT_TEXT_MAX] = calloc(was->pol.nmembers ? was->pol.nmembers : 1, sizeof(*texts));
 	size_t n = 0;
-	bool done = false;
-	if (names && texts) {
-		for (size_t i = 0; i < was->pol.nmembers; i++) {
-			const gk_ident *id = &was->pol.members[i].id;
-			if (gcks_group_member(grp, id))
+	if (!gcks_group_is_lkh(was) || gcks_group_lkh(g, grp))
+		return 0;
+	for (size_t i = 0; i < was->pol.nmembers; i++) {
+		const gk_member_policy *old = &was->pol.members[i], *now = gcks_group_member(grp, &old->id);
+		uint8_t h1[32], h2[32];
+		if (now) {
+			gcks_member_cred_hash(old, h1);
+			gcks_member_cred_hash(now, h2);
+			if (now->auth == old->auth && !memcmp(h1, h2, 32))
 				continue;
-			gk_ident_text(id, texts[n]);
-			if (gk_lkh_find(grp->lkh, texts[n]))
-				names[n] = texts[n], n++;
 		}
-		done = n && gcks_lkh_evict(g, grp, names, n, "members removed from the policy") == GK_OK;
+		gk_ident_text(&old->id, texts[n]);
+		if (gk_lkh_find(grp->lkh, texts[n]))
+			names[n] = texts[n], n++;
 	}
-	free(names);
-	free(texts);
-	return done;
+	return n;
 }
 
 /* A reloaded group: members removed from it must not get the new keys. Multicast: an lkh group
- * whose policy change only removed members evicts them through the key tree; otherwise everyone
- * is excluded under the Rekey SA they hold, with new keys that only listed members can fetch by
- * re-registering (as gcksctl evict does). Inband: the others get new keys over their IKE SAs. */
+ * whose policy change only took members away (or changed their credentials) evicts them through
+ * the key tree in one GSA_REKEY (RFC 9838 A.4), the others keep their registrations; otherwise
+ * everyone is excluded under the Rekey SA they hold, with new keys that only listed members can
+ * fetch by re-registering (as gcksctl evict does), and in an lkh group the leaves of those taken
+ * away go from the tree with every key above them replaced, so that what they hold opens
+ * nothing the next registrations and evictions send. Inband: the others get new keys over
+ * their IKE SAs. */
 static void after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	bool cut = cut_removed_members(g, grp, was);
-	if (reload_lkh_evict(g, grp, was))
+	size_t cap = was->pol.nmembers ? was->pol.nmembers : 1;
+	const char **names = calloc(cap, sizeof(*names));
+	char (*texts)[GK_IDENT_TEXT_MAX] = calloc(cap, sizeof(*texts));
+	size_t gone = names && texts ? lkh_gone(g, grp, was, texts, names) : 0;
+	bool done = gone && same_keys(grp, was) &&
+		    gcks_lkh_evict(g, grp, names, gone, "members removed from the policy") == GK_OK;
+	if (gone && !done) {
+		if (gk_keys_lkh_remove(g->env.store, &grp->pol, grp->lkh, g->env.rnd, names, gone))
+			gk_err("group %s: cannot take removed members out of the key tree", grp->pol.name);
+		cut = true;
+	}
+	free(names);
+	free(texts);
+	if (done)
 		return;
 	if (cut && was->pol.rekey_transport == GK_REKEY_MULTICAST) {
 		gcks_exclude_via(g, grp, &was->pol, kek_of(was), "members removed from the policy");

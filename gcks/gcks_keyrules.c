@@ -702,6 +702,27 @@ gk_status gk_keys_lkh_join(gk_store *s, const gk_group_policy *g, gk_lkh *t, con
 	return GK_OK;
 }
 
+gk_status gk_keys_lkh_remove(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd,
+			     const char *const *members, size_t n)
+{
+	gk_store_gid gid;
+	gk_lkh_evicted e;
+	if (!s || !g || !t || !rnd || !members)
+		return GK_E_INVAL;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, g->name, &gid, NULL);
+	if (!st && !(st = gk_lkh_evict(t, rnd, members, n, &e))) {
+		gk_lkh_evicted_free(&e);
+		st = lkh_write(s, gid, t);
+	}
+	if ((st = gk_store_end(s, st)))
+		return lkh_undo(s, g, t, st);
+	gk_lkh_touched_clear(t);
+	return GK_OK;
+}
+
 static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd, int64_t now,
 			      const char *const *members, size_t n, gk_lkh_evicted *out, gk_sa_key *prev,
 			      gk_sa_key *keys, size_t nk, uint32_t *msgid)

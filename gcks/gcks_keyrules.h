@@ -85,6 +85,12 @@ gk_status gk_keys_lkh_store_all(gk_store *s, const gk_group_policy *g, struct gk
  * its keys. On failure t is reloaded from the store (what was committed). */
 gk_status gk_keys_lkh_join(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
 			   const char *member, uint32_t *pos);
+/* Takes members out of the tree and replaces the keys on their paths, durably, announcing
+ * nothing: for when every member is excluded and registers again (they get the new paths
+ * then, RFC 9838 A.2), so that the keys the removed members hold reach nothing new. On failure
+ * t is reloaded from the store. */
+gk_status gk_keys_lkh_remove(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
+			     const char *const *members, size_t n);
 /* Evicts members (RFC 9838 A.4) in one durable transaction: a new Rekey SA key (keys[] as
  * gk_keys_group_rekey gives them: prev[] before, keys[] after, only the Rekey SA's changed), the
  * Message ID of the GSA_REKEY that announces it under the old Rekey SA (the counter restarts at 0

@@ -34,6 +34,8 @@ static size_t excl_base[N];     /* excluded events and re-registrations before t
 static unsigned rereg_base[N];
 static unsigned degree;
 static uint16_t frag_mtu;       /* the Rekey SA's fragment-mtu (0: never fragment) */
+static uint32_t tek_life;       /* the SA's lifetime (0: pol_init's) */
+static bool other_psk[N];       /* listed with another PSK than the one its gmd has */
 
 static void put_policy(void)
 {
@@ -42,9 +44,19 @@ static void put_policy(void)
 	g.kek.key_mgmt = GK_KEYMGMT_LKH;
 	g.kek.lkh_degree = (uint8_t)degree;
 	g.kek.frag_mtu = frag_mtu;
-	for (size_t i = 0; i < N; i++)
-		if (listed[i])
-			pol_member(&g, names[i], GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	if (tek_life)
+		g.teks[0].lifetime = tek_life;
+	for (size_t i = 0; i < N; i++) {
+		if (!listed[i])
+			continue;
+		gk_member_policy *m = pol_member(&g, names[i], GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+		if (other_psk[i]) {
+			free(m->psk);
+			m->psk = (uint8_t *)strdup("a new PSK the old device does not have");
+			ck_assert_ptr_nonnull(m->psk);
+			m->psk_len = strlen((const char *)m->psk);
+		}
+	}
 	pol_put(&g);
 }
 
@@ -63,6 +75,8 @@ static void setup(void)
 	memset(in, 0, sizeof(in));
 	memset(evicted, 0, sizeof(evicted));
 	frag_mtu = 0;
+	tek_life = 0;
+	memset(other_psk, 0, sizeof(other_psk));
 	for (size_t i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]), "fqdn:m%03zu.example", i);
 		listed[i] = true;
@@ -447,6 +461,75 @@ START_TEST(batch_eviction_fragmented)
 }
 END_TEST
 
+/* A member listed again with another credential (its device stolen, say): whoever holds the
+ * old one must not follow. It is evicted through the tree like a removed member, and its
+ * registration with the old PSK is refused. */
+START_TEST(credential_change_evicts)
+{
+	degree = 2;
+	put_policy();
+	start_gcks();
+	for (size_t i = 0; i < 20; i++)
+		reg(i);
+	size_t before = mcast_rekeys();
+	other_psk[5] = true;
+	gone(5);
+	put_policy();
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	fn_flush(&net);
+	ck_assert_uint_eq(mcast_rekeys(), before + 2);
+	check_step(2);
+	fn_advance(&net, 6000);
+	ck_assert_uint_ge(grp[5]->rereg[0], 1);
+	ck_assert(fn_run_until(&net, fn_all_finished, NULL, 60000));
+	ck_assert_uint_ge(fn_groups_events(grp[5], "group_lost", "AUTHENTICATION_FAILED"), 1);
+	ck_assert_uint_eq(gk_lkh_find(tree(), names[5]), 0);
+	rekey_now();
+}
+END_TEST
+
+/* Members removed by a policy load that also changes an SA: everyone is excluded and registers
+ * again (as without LKH), and the removed member's leaf goes from the tree with every key on
+ * its path replaced, so that the keys it holds open nothing later registrations and evictions
+ * send. */
+START_TEST(removal_with_sa_change_replaces_path)
+{
+	degree = 2;
+	put_policy();
+	start_gcks();
+	for (size_t i = 0; i < 16; i++)
+		reg(i);
+	uint32_t path[GK_LKH_MAX_DEPTH], held_ids[GK_LKH_MAX_DEPTH];
+	size_t np = gk_lkh_path(tree(), gk_lkh_find(tree(), names[3]), path);
+	ck_assert_uint_gt(np, 1);
+	for (size_t k = 0; k < np; k++)
+		held_ids[k] = tree()->nodes[path[k]].key_id;
+	listed[3] = false;
+	gone(3);
+	tek_life = 1800;
+	put_policy();
+	ck_assert_int_eq(gk_gcks_reload(net.gcks), GK_OK);
+	fn_flush(&net);
+	for (size_t i = 0; i < 16; i++)
+		ck_assert_uint_ge(fn_groups_events(grp[i], "excluded", NULL), 1);
+	fn_advance(&net, 6000);
+	ck_assert(fn_run_until(&net, fn_all_finished, NULL, 60000));
+	const gk_lkh *t = tree();
+	ck_assert_uint_eq(gk_lkh_find(t, names[3]), 0);
+	ck_assert_uint_eq(t->nmembers, 15);
+	for (size_t p = 1; p < t->end; p++)
+		for (size_t k = 0; k < np; k++)
+			ck_assert_msg(t->nodes[p].key_id != held_ids[k], "key %u of the removed member's path is still in "
+				      "the tree", held_ids[k]);
+	for (size_t i = 0; i < 16; i++) {
+		accepted[i] = fn_groups_events(grp[i], "rekey_accepted", NULL);
+		excl_base[i] = nevents(i, "excluded");
+		rereg_base[i] = grp[i]->rereg[0];
+	}
+	evict(7);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gcks_lkh");
@@ -459,6 +542,8 @@ int main(void)
 	tcase_add_test(tc, new_tree_members_register_again);
 	tcase_add_test(tc, recreated_group_gets_a_new_tree);
 	tcase_add_test(tc, batch_eviction_fragmented);
+	tcase_add_test(tc, credential_change_evicts);
+	tcase_add_test(tc, removal_with_sa_change_replaces_path);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
