@@ -337,11 +337,18 @@ START_TEST(failed_commit_sends_nothing)
 	for (size_t i = 0; i < 20; i++)
 		reg(i);
 	uint32_t next_id = tree()->next_key_id, pos = gk_lkh_find(tree(), names[4]);
-	size_t before = mcast_rekeys();
+	size_t before = mcast_rekeys(), nkeys = g1()->nkeys;
+	gk_sa_key keys[GK_GROUP_MAX_SAS];
+	memcpy(keys, g1()->keys, sizeof(keys));
 	fail_puts = 2; /* the second row of the eviction */
 	ck_assert_int_ne(gk_gcks_evict(net.gcks, G1, names[4], msg, sizeof(msg)), GK_OK);
 	fn_flush(&net);
 	ck_assert_uint_eq(mcast_rekeys(), before);
+	/* the running group keeps the keys it had: those the store has */
+	ck_assert_uint_eq(g1()->nkeys, nkeys);
+	for (size_t k = 0; k < nkeys; k++)
+		ck_assert(!memcmp(g1()->keys[k].spi, keys[k].spi, 16) &&
+			  !memcmp(g1()->keys[k].keymat, keys[k].keymat, keys[k].keymat_len));
 	ck_assert_uint_eq(tree()->next_key_id, next_id);
 	ck_assert_uint_eq(gk_lkh_find(tree(), names[4]), pos);
 	ck_assert_uint_eq(tree()->nmembers, 20);
