@@ -13,6 +13,7 @@
 #include "gcks_eventlog.h"
 #include "log.h"
 #include "gcks_keyrules.h"
+#include "gcks_lkh.h"
 
 static const gk_sa_key *kek_of(const gcks_group *grp)
 {
@@ -75,14 +76,72 @@ static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *w
 	return cut;
 }
 
-/* A reloaded group: members removed from it must not get the new keys. Multicast: everyone is
- * excluded under the Rekey SA they hold, with new keys that only listed members can fetch by
- * re-registering (as gcksctl evict does). Inband: the others get new keys over their IKE SAs. */
+/* The same keys (by SPI) before and after a reload: the change touched no SA. */
+static bool same_keys(const gcks_group *a, const gcks_group *b)
+{
+	if (a->nkeys != b->nkeys)
+		return false;
+	for (size_t i = 0; i < a->nkeys; i++)
+		if (a->keys[i].spi_len != b->keys[i].spi_len || memcmp(a->keys[i].spi, b->keys[i].spi, a->keys[i].spi_len))
+			return false;
+	return true;
+}
+
+/* Members of an lkh group's tree that a reload took away: no longer listed, or listed with
+ * another credential (whoever holds the old one must not follow). texts[] and names[] have room
+ * for was's members. */
+static size_t lkh_gone(gk_gcks *g, gcks_group *grp, const gcks_group *was, char (*texts)[GK_IDENT_TEXT_MAX],
+		       const char **names)
+{
+	size_t n = 0;
+	if (!gcks_group_is_lkh(was) || gcks_group_lkh(g, grp))
+		return 0;
+	for (size_t i = 0; i < was->pol.nmembers; i++) {
+		const gk_member_policy *old = &was->pol.members[i], *now = gcks_group_member(grp, &old->id);
+		uint8_t h1[32], h2[32];
+		if (now) {
+			gcks_member_cred_hash(old, h1);
+			gcks_member_cred_hash(now, h2);
+			if (now->auth == old->auth && !memcmp(h1, h2, 32))
+				continue;
+		}
+		gk_ident_text(&old->id, texts[n]);
+		if (gk_lkh_find(grp->lkh, texts[n]))
+			names[n] = texts[n], n++;
+	}
+	return n;
+}
+
+/* A reloaded group: members removed from it must not get the new keys. Multicast: an lkh group
+ * whose policy change only took members away (or changed their credentials) evicts them through
+ * the key tree in one GSA_REKEY (RFC 9838 A.4), the others keep their registrations; otherwise
+ * everyone is excluded under the Rekey SA they hold, with new keys that only listed members can
+ * fetch by re-registering (as gcksctl evict does), and in an lkh group the leaves of those taken
+ * away go from the tree with every key above them replaced, so that what they hold opens
+ * nothing the next registrations and evictions send. Inband: the others get new keys over
+ * their IKE SAs. */
 static void after_reload(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 {
 	bool cut = cut_removed_members(g, grp, was);
-	/* the rule gcksctl policy load reports (gk_keys_reload_effect) */
-	if (gk_keys_reload_effect(&was->pol, &grp->pol, GK_PUT_KEEP_KEYS, cut) == GK_EFFECT_EXCLUDE_ALL) {
+	size_t cap = was->pol.nmembers ? was->pol.nmembers : 1;
+	const char **names = calloc(cap, sizeof(*names));
+	char (*texts)[GK_IDENT_TEXT_MAX] = calloc(cap, sizeof(*texts));
+	size_t gone = names && texts ? lkh_gone(g, grp, was, texts, names) : 0;
+	bool done = gone && same_keys(grp, was) &&
+		    gcks_lkh_evict(g, grp, names, gone, "members removed from the policy") == GK_OK;
+	if (gone && !done) {
+		if (gk_keys_lkh_remove(g->env.store, &grp->pol, grp->lkh, g->env.rnd, names, gone))
+			gk_err("group %s: cannot take removed members out of the key tree", grp->pol.name);
+		cut = true;
+	}
+	free(names);
+	free(texts);
+	if (done)
+		return;
+	/* the rule gcksctl policy load reports (gk_keys_reload_effect); an eviction through the key
+	 * tree that did not happen above excludes everyone instead */
+	gk_put_effect e = gk_keys_reload_effect(&was->pol, &grp->pol, GK_PUT_KEEP_KEYS, cut);
+	if (e == GK_EFFECT_EXCLUDE_ALL || e == GK_EFFECT_LKH_EVICT) {
 		gcks_exclude_via(g, grp, &was->pol, kek_of(was), "members removed from the policy");
 		return;
 	}
@@ -104,9 +163,13 @@ gk_status gk_gcks_reload(gk_gcks *g)
 		return st;
 	}
 	for (size_t i = 0; i < g->ngroups; i++)
-		for (size_t j = 0; j < nold; j++)
-			if (g->groups[i].hash == old[j].hash && g->groups[i].generation != old[j].generation)
+		for (size_t j = 0; j < nold; j++) {
+			if (g->groups[i].hash != old[j].hash)
+				continue;
+			gcks_group_lkh_carry(g, &g->groups[i], &old[j]);
+			if (g->groups[i].generation != old[j].generation)
 				after_reload(g, &g->groups[i], &old[j]);
+		}
 	gcks_group *keep = g->groups;
 	size_t nkeep = g->ngroups;
 	g->groups = old;
@@ -217,6 +280,12 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		st = gcks_rekey_group(g, grp, true, NULL, "eviction");
 		snprintf(msg, msglen, "%s evicted from %s; new keys went to the remaining members over "
 			 "GSA_INBAND_REKEY", mt, group);
+	} else if (gcks_group_is_lkh(grp) && gcks_group_lkh(g, grp) == GK_OK) {
+		const char *names[1] = { mt };
+		st = gcks_lkh_evict(g, grp, names, 1, "eviction");
+		snprintf(msg, msglen, st ? "%s evicted from %s, but the GSA_REKEY that evicts it through the key tree "
+			 "failed: %s" : "%s evicted from %s through the key tree: one GSA_REKEY reached the other "
+			 "members, who keep their registrations%s", mt, group, st ? gk_status_str(st) : "");
 	} else {
 		st = gcks_exclude_all(g, grp, "eviction");
 		snprintf(msg, msglen, "%s evicted from %s; every member was excluded and re-registers to get new "

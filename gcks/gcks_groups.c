@@ -12,6 +12,7 @@
 #include "gcks_keyhash.h"
 #include "log.h"
 #include "gcks_keyrules.h"
+#include "gcks_lkh.h"
 
 void gcks_groups_free(gk_gcks *g)
 {
@@ -19,6 +20,10 @@ void gcks_groups_free(gk_gcks *g)
 		gk_group_policy_free(&g->groups[i].pol);
 		OPENSSL_cleanse(g->groups[i].keys, sizeof(g->groups[i].keys));
 		free(g->groups[i].member_slots);
+		if (g->groups[i].lkh) {
+			gk_lkh_free(g->groups[i].lkh);
+			free(g->groups[i].lkh);
+		}
 	}
 	free(g->groups);
 	g->groups = NULL;
@@ -79,6 +84,44 @@ out:
 	if (st)
 		gcks_groups_free(g);
 	return st;
+}
+
+/* ---- key trees (gcks_lkh.h) ---- */
+
+bool gcks_group_is_lkh(const gcks_group *grp)
+{
+	return grp->pol.rekey_transport == GK_REKEY_MULTICAST && grp->pol.kek.present &&
+	       grp->pol.kek.key_mgmt == GK_KEYMGMT_LKH;
+}
+
+/* Loaded on first use, not with the group: a tree of a million members is two million rows,
+ * which neither a start nor a policy load of another group should wait for. */
+gk_status gcks_group_lkh(gk_gcks *g, gcks_group *grp)
+{
+	if (!gcks_group_is_lkh(grp))
+		return GK_E_STATE;
+	if (grp->lkh)
+		return GK_OK;
+	if (!(grp->lkh = calloc(1, sizeof(*grp->lkh))))
+		return GK_E_NOMEM;
+	gk_status st = gk_keys_lkh_load(g->env.store, &grp->pol, grp->lkh);
+	if (st) {
+		free(grp->lkh);
+		grp->lkh = NULL;
+		gk_err("group %s: cannot load its key tree: %s", grp->pol.name, gk_status_str(st));
+	}
+	return st;
+}
+
+void gcks_group_lkh_carry(gk_gcks *g, gcks_group *grp, gcks_group *was)
+{
+	bool current = false;
+	if (!was->lkh || grp->lkh || !gcks_group_is_lkh(grp) || !gcks_group_is_lkh(was) ||
+	    grp->pol.kek.lkh_degree != was->pol.kek.lkh_degree || grp->pol.kek.kwa != was->pol.kek.kwa ||
+	    gk_keys_lkh_current(g->env.store, &grp->pol, was->lkh, &current) || !current)
+		return;
+	grp->lkh = was->lkh;
+	was->lkh = NULL;
 }
 
 gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id)

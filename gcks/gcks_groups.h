@@ -31,6 +31,16 @@ void gcks_next_spis(gk_gcks *g, gcks_group *grp);
 /* Adds GSA_NEXT_SPI to the SAs of a multicast group's state (never with inband rekey). */
 void gcks_announce_next(const gcks_group *grp, gk_group_state *gs);
 
+/* A multicast group with key-management lkh (RFC 9838 Appendix A)? */
+bool gcks_group_is_lkh(const gcks_group *grp);
+/* Makes grp->lkh, the group's key tree, loaded from the store on first use; GK_E_STATE when
+ * the group has no tree. */
+gk_status gcks_group_lkh(gk_gcks *g, gcks_group *grp);
+/* After a reload: the tree of the group as it was moves to the reloaded group when both have
+ * the same shape (degree, key wrap algorithm) and the store still holds it; another shape is
+ * another tree, loaded (and made) on first use. */
+void gcks_group_lkh_carry(gk_gcks *g, gcks_group *grp, gcks_group *was);
+
 uint64_t gcks_name_hash(const char *name);
 void gcks_sa_tag_group(gcks_sa *sa, uint64_t group_hash);
 /* The SA no longer carries the group's GSA_INBAND_REKEY (the member left or was excluded). */

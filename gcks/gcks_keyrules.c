@@ -4,6 +4,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "gcks_keyrules.h"
+#include "gcks_lkh.h"
 #include "chunk.h"
 #include "iana.h"
 #include "ikekeys.h"
@@ -225,7 +226,7 @@ static bool kek_eq(const gk_kek_policy *a, const gk_kek_policy *b)
 	       gk_ts_eq(&a->src, &b->src) && gk_ts_eq(&a->dst, &b->dst) && a->lifetime == b->lifetime &&
 	       a->ttl == b->ttl && !strncmp(a->iface, b->iface, sizeof(a->iface)) &&
 	       a->copies == b->copies && a->interval_ms == b->interval_ms &&
-	       a->frag_mtu == b->frag_mtu;
+	       a->frag_mtu == b->frag_mtu && a->key_mgmt == b->key_mgmt && a->lkh_degree == b->lkh_degree;
 }
 
 static bool member_eq(const gk_member_policy *a, const gk_member_policy *b)
@@ -296,9 +297,19 @@ void gk_group_plan_free(gk_group_plan *p)
 	p->nadded = p->nremoved = 0;
 }
 
+bool gk_keys_tree_changed(const gk_group_policy *was, const gk_group_policy *now)
+{
+	if (now->rekey_transport != GK_REKEY_MULTICAST || !was->kek.present || !now->kek.present)
+		return false;
+	if (was->kek.key_mgmt != now->kek.key_mgmt)
+		return true;
+	return now->kek.key_mgmt == GK_KEYMGMT_LKH &&
+	       (was->kek.lkh_degree != now->kek.lkh_degree || was->kek.kwa != now->kek.kwa);
+}
+
 bool gk_keys_change_excludes_all(const gk_group_policy *was, const gk_group_policy *now)
 {
-	if (was->rekey_transport != now->rekey_transport)
+	if (was->rekey_transport != now->rekey_transport || gk_keys_tree_changed(was, now))
 		return true;
 	return now->rekey_transport == GK_REKEY_MULTICAST && was->kek.present && now->kek.present &&
 	       was->kek.gcauth != now->kek.gcauth;
@@ -310,7 +321,8 @@ gk_put_effect gk_keys_reload_effect(const gk_group_policy *was, const gk_group_p
 	if (!was || !now || keys == GK_PUT_UNCHANGED || keys == GK_PUT_ADDED)
 		return GK_EFFECT_NONE;
 	if (removed_registered && was->rekey_transport == GK_REKEY_MULTICAST)
-		return GK_EFFECT_EXCLUDE_ALL;
+		return keys == GK_PUT_KEEP_KEYS && now->kek.key_mgmt == GK_KEYMGMT_LKH &&
+		       !gk_keys_change_excludes_all(was, now) ? GK_EFFECT_LKH_EVICT : GK_EFFECT_EXCLUDE_ALL;
 	if (keys == GK_PUT_NEW_KEYS)
 		return gk_keys_change_excludes_all(was, now) ? GK_EFFECT_EXCLUDE_ALL : GK_EFFECT_REKEY;
 	return removed_registered ? GK_EFFECT_REKEY : GK_EFFECT_NONE;
@@ -768,4 +780,254 @@ gk_status gk_keys_sender_rekey_take(gk_store *s, const char *group, const char *
 	if (st)
 		*allowed = false;
 	return st;
+}
+
+/* ---- the key tree of an lkh group ---- */
+
+static gk_status lkh_row_load(void *ctx, const gk_lkh_row *r)
+{
+	return gk_lkh_set(ctx, r->pos, r->key_id, r->key, r->key_len, r->member, r->dirty);
+}
+
+/* The tree's shape for the policy: degree and the Rekey SA's key wrap key size. */
+static gk_status lkh_shape(const gk_group_policy *g, unsigned *degree, size_t *key_len)
+{
+	if (!g->kek.present || g->kek.key_mgmt != GK_KEYMGMT_LKH || g->rekey_transport != GK_REKEY_MULTICAST)
+		return GK_E_INVAL;
+	*degree = g->kek.lkh_degree ? g->kek.lkh_degree : 2;
+	*key_len = gk_kwa_key_len(g->kek.kwa);
+	return *key_len ? GK_OK : GK_E_UNSUPPORTED;
+}
+
+/* Writes what changed in t (every node when positions moved) and its shape. */
+static gk_status lkh_write(gk_store *s, gk_store_gid gid, const gk_lkh *t)
+{
+	gk_status st = GK_OK;
+	gk_lkh_row row;
+	if (t->rewrite_all) {
+		st = gk_store_lkh_clear(s, gid);
+		for (size_t p = 1; p < t->end && !st; p++)
+			if (t->nodes[p].key_id) {
+				row = (gk_lkh_row){ .pos = (uint32_t)p, .key_id = t->nodes[p].key_id, .key_len = t->key_len,
+						    .member = t->nodes[p].member, .dirty = t->nodes[p].dirty };
+				memcpy(row.key, t->nodes[p].key, t->key_len);
+				st = gk_store_lkh_put(s, gid, &row);
+			}
+	} else {
+		for (size_t i = 0; i < t->ntouched && !st; i++) {
+			uint32_t p = t->touched[i];
+			if (!t->nodes[p].key_id) {
+				st = gk_store_lkh_del(s, gid, p);
+				continue;
+			}
+			row = (gk_lkh_row){ .pos = p, .key_id = t->nodes[p].key_id, .key_len = t->key_len,
+					    .member = t->nodes[p].member, .dirty = t->nodes[p].dirty };
+			memcpy(row.key, t->nodes[p].key, t->key_len);
+			st = gk_store_lkh_put(s, gid, &row);
+		}
+	}
+	OPENSSL_cleanse(&row, sizeof(row));
+	if (!st) {
+		gk_lkh_meta m = { .degree = t->degree, .depth = t->depth, .key_len = t->key_len,
+				  .next_key_id = t->next_key_id };
+		st = gk_store_lkh_meta_set(s, gid, &m);
+	}
+	return st;
+}
+
+static gk_status lkh_load_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, bool *fresh)
+{
+	gk_store_gid gid;
+	gk_lkh_meta m;
+	bool found = false;
+	unsigned degree;
+	size_t key_len;
+	gk_status st = lkh_shape(g, &degree, &key_len);
+	if (!st)
+		st = gk_store_group_find(s, g->name, &gid, NULL);
+	if (!st)
+		st = gk_store_lkh_meta_get(s, gid, &m, &found);
+	if (st)
+		return st;
+	*fresh = !found || m.degree != degree || m.key_len != key_len;
+	if ((st = gk_lkh_init(t, degree, key_len, g->nmembers)))
+		return st;
+	if (*fresh) {
+		/* Key IDs go on from where the old tree left them: its keys may still be held */
+		if (found)
+			t->next_key_id = m.next_key_id;
+		st = gk_store_lkh_clear(s, gid);
+		t->rewrite_all = true;
+		return st ? st : lkh_write(s, gid, t);
+	}
+	t->depth = m.depth;
+	st = gk_store_lkh_rows(s, gid, lkh_row_load, t);
+	if (!st && m.next_key_id > t->next_key_id)
+		t->next_key_id = m.next_key_id;
+	return st ? st : gk_lkh_loaded(t);
+}
+
+gk_status gk_keys_lkh_load(gk_store *s, const gk_group_policy *g, gk_lkh *t)
+{
+	bool fresh = false;
+	if (!s || !g || !t)
+		return GK_E_INVAL;
+	memset(t, 0, sizeof(*t));
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (!st)
+		st = gk_store_end(s, lkh_load_tx(s, g, t, &fresh));
+	if (st)
+		gk_lkh_free(t);
+	else
+		gk_lkh_touched_clear(t);
+	return st;
+}
+
+/* A change that did not commit leaves the tree as the store has it. */
+static gk_status lkh_undo(gk_store *s, const gk_group_policy *g, gk_lkh *t, gk_status st)
+{
+	gk_lkh_free(t);
+	if (gk_keys_lkh_load(s, g, t) != GK_OK)
+		gk_lkh_free(t); /* an empty tree: members without a leaf cannot follow, so register again */
+	return st;
+}
+
+gk_status gk_keys_lkh_current(gk_store *s, const gk_group_policy *g, const gk_lkh *t, bool *current)
+{
+	gk_store_gid gid;
+	gk_lkh_meta m;
+	bool found = false;
+	if (!s || !g || !t || !current)
+		return GK_E_INVAL;
+	*current = false;
+	gk_status st = gk_store_begin(s, GK_TX_READ);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, g->name, &gid, NULL);
+	if (!st)
+		st = gk_store_lkh_meta_get(s, gid, &m, &found);
+	st = gk_store_end(s, st);
+	*current = !st && found && m.degree == t->degree && m.key_len == t->key_len && m.depth == t->depth &&
+		   m.next_key_id == t->next_key_id;
+	return st;
+}
+
+gk_status gk_keys_lkh_store_all(gk_store *s, const gk_group_policy *g, gk_lkh *t)
+{
+	gk_store_gid gid;
+	if (!s || !g || !t)
+		return GK_E_INVAL;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, g->name, &gid, NULL);
+	t->rewrite_all = true;
+	if (!st)
+		st = lkh_write(s, gid, t);
+	if (!(st = gk_store_end(s, st)))
+		gk_lkh_touched_clear(t);
+	return st;
+}
+
+gk_status gk_keys_lkh_join(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd,
+			   const char *member, uint32_t *pos)
+{
+	gk_store_gid gid;
+	if (!s || !g || !t || !rnd || !member || !pos)
+		return GK_E_INVAL;
+	uint32_t p = gk_lkh_find(t, member);
+	if (p) { /* the member keeps its leaf: nothing to store */
+		*pos = p;
+		return GK_OK;
+	}
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, g->name, &gid, NULL);
+	if (!st)
+		st = gk_lkh_join(t, rnd, member, pos);
+	if (!st)
+		st = lkh_write(s, gid, t);
+	if ((st = gk_store_end(s, st)))
+		return lkh_undo(s, g, t, st);
+	gk_lkh_touched_clear(t);
+	return GK_OK;
+}
+
+gk_status gk_keys_lkh_remove(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd,
+			     const char *const *members, size_t n)
+{
+	gk_store_gid gid;
+	gk_lkh_evicted e;
+	if (!s || !g || !t || !rnd || !members)
+		return GK_E_INVAL;
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (st)
+		return st;
+	st = gk_store_group_find(s, g->name, &gid, NULL);
+	if (!st && !(st = gk_lkh_evict(t, rnd, members, n, &e))) {
+		gk_lkh_evicted_free(&e);
+		st = lkh_write(s, gid, t);
+	}
+	if ((st = gk_store_end(s, st)))
+		return lkh_undo(s, g, t, st);
+	gk_lkh_touched_clear(t);
+	return GK_OK;
+}
+
+static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd, int64_t now,
+			      const char *const *members, size_t n, gk_lkh_evicted *out, gk_sa_key *prev,
+			      gk_sa_key *keys, size_t nk, uint32_t *msgid)
+{
+	gk_store_gid gid;
+	int64_t gen, v;
+	bool missing;
+	sa_shape sh;
+	gk_status st = gk_store_group_find(s, g->name, &gid, &gen);
+	if (!st)
+		st = keys_collect(s, g, rnd, now, prev, &missing);
+	if (!st)
+		st = sa_shape_of(g, -1, &sh);
+	if (st)
+		return st;
+	memcpy(keys, prev, nk * sizeof(*keys));
+	/* only the Rekey SA changes here: new TEKs would reach the evicted members, who read this
+	 * message (RFC 9838 3.2.1); they follow in a rekey under the new Rekey SA */
+	if ((st = key_create(s, gid, gen, -1, &sh, rnd, now, NULL, &keys[nk - 1])))
+		return st;
+	if ((st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)))
+		return st;
+	if (v > (int64_t)UINT32_MAX)
+		return GK_E_TOO_BIG;
+	*msgid = (uint32_t)v;
+	if ((st = gk_store_counter_set(s, gid, GK_COUNTER_REKEY_MSGID, 0)))
+		return st;
+	if ((st = gk_lkh_evict(t, rnd, members, n, out)))
+		return st;
+	return lkh_write(s, gid, t);
+}
+
+gk_status gk_keys_lkh_evict(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd, int64_t now,
+			    const char *const *members, size_t n, gk_lkh_evicted *out, gk_sa_key *prev,
+			    gk_sa_key *keys, size_t *nkeys, uint32_t *msgid)
+{
+	unsigned degree;
+	size_t key_len, nk;
+	if (!s || !g || !t || !rnd || !out || !prev || !keys || !nkeys || !msgid || lkh_shape(g, &degree, &key_len))
+		return GK_E_INVAL;
+	nk = g->nteks + 1;
+	*nkeys = 0;
+	memset(out, 0, sizeof(*out));
+	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
+	if (!st)
+		st = gk_store_end(s, lkh_evict_tx(s, g, t, rnd, now, members, n, out, prev, keys, nk, msgid));
+	if (st) {
+		gk_lkh_evicted_free(out);
+		OPENSSL_cleanse(prev, nk * sizeof(*prev));
+		OPENSSL_cleanse(keys, nk * sizeof(*keys));
+		return lkh_undo(s, g, t, st);
+	}
+	gk_lkh_touched_clear(t);
+	*nkeys = nk;
+	return GK_OK;
 }

@@ -11,6 +11,8 @@
 #include "storage.h"
 
 struct gk_rand;
+struct gk_lkh;
+struct gk_lkh_evicted;
 
 /* Inserts or replaces the group named g->name, its TEKs and members, in one transaction, and
  * writes an audit record (who, at now). Bumps the group's policy generation when anything
@@ -38,6 +40,8 @@ typedef enum gk_put_effect {
 	GK_EFFECT_NONE,          /* nothing is sent */
 	GK_EFFECT_REKEY,         /* new keys go out (GSA_REKEY, or GSA_INBAND_REKEY) */
 	GK_EFFECT_EXCLUDE_ALL,   /* every member is excluded and registers again */
+	GK_EFFECT_LKH_EVICT,     /* the removed members are evicted through the key tree (RFC 9838
+				  * A.4): one GSA_REKEY the others follow, nobody registers again */
 } gk_put_effect;
 
 typedef struct gk_plan_member {
@@ -72,14 +76,17 @@ gk_status gk_keys_group_evict(gk_store *s, const gk_group_policy *g, const char 
 
 /* The rule both the plan and gcksd's reload follow: what members see when policy `was` becomes
  * `now` with keys kept or replaced, removed_registered telling whether a member that holds keys
- * left. Multicast: such a member is cut off by excluding everyone under the Rekey SA they hold
- * (no key hierarchy to rekey around it); a change of rekey transport, or of the GSA_REKEY
- * authentication method (RFC 9838 4.4.2.1.1: members learn it only at registration), also
- * excludes everyone. */
+ * left. Multicast: such a member is cut off through the key tree when the group is lkh and its
+ * keys are kept (only members went), else by excluding everyone under the Rekey SA they hold;
+ * a change of rekey transport, of the GSA_REKEY authentication method (RFC 9838 4.4.2.1.1:
+ * members learn it only at registration) or of the key tree also excludes everyone. */
 gk_put_effect gk_keys_reload_effect(const gk_group_policy *was, const gk_group_policy *now, gk_put_keys keys,
 				    bool removed_registered);
-/* Does replacing the keys for this change exclude every member (the last two cases above)? */
+/* Does replacing the keys for this change exclude every member (the last cases above)? */
 bool gk_keys_change_excludes_all(const gk_group_policy *was, const gk_group_policy *now);
+/* A new key tree: lkh switched on or off, or another degree or key wrap algorithm under lkh
+ * (members hold no leaf in it; RFC 9838 A.2). */
+bool gk_keys_tree_changed(const gk_group_policy *was, const gk_group_policy *now);
 
 /* The current key of every SA of a group, creating (and storing, durably) those that are
  * missing or whose policy generation is older. Fresh SPIs and keys come from the caller's
@@ -145,5 +152,35 @@ gk_status gk_keys_sender_tek_add(gk_store *s, const char *group, const char *mem
  * forced being at least interval seconds ago? If so, now is recorded (durably). */
 gk_status gk_keys_sender_rekey_take(gk_store *s, const char *group, const char *member, int64_t now,
 				    int64_t interval, bool *allowed);
+
+/* ---- the key tree of an lkh group (RFC 9838 Appendix A; gcks_lkh.h) ---- */
+/* Loads the group's tree into t (initialized here; free with gk_lkh_free). A group without one,
+ * or whose tree no longer fits the policy (degree, the Rekey SA's key wrap algorithm), starts an
+ * empty tree sized for the members the policy lists, stored durably: members registered before
+ * hold no leaf and get one when they register again. */
+gk_status gk_keys_lkh_load(gk_store *s, const gk_group_policy *g, struct gk_lkh *t);
+/* Is t still the group's tree in the store (same shape and Key ID counter)? False when the
+ * group was deleted and made again, or its tree was replaced. */
+gk_status gk_keys_lkh_current(gk_store *s, const gk_group_policy *g, const struct gk_lkh *t, bool *current);
+/* Stores a whole tree built directly (gk_lkh_build: benchmarks, tests), durably. */
+gk_status gk_keys_lkh_store_all(gk_store *s, const gk_group_policy *g, struct gk_lkh *t);
+/* Gives member a leaf (gk_lkh_join) and stores what changed, durably, before the caller sends
+ * its keys. On failure t is reloaded from the store (what was committed). */
+gk_status gk_keys_lkh_join(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
+			   const char *member, uint32_t *pos);
+/* Takes members out of the tree and replaces the keys on their paths, durably, announcing
+ * nothing: for when every member is excluded and registers again (they get the new paths
+ * then, RFC 9838 A.2), so that the keys the removed members hold reach nothing new. On failure
+ * t is reloaded from the store. */
+gk_status gk_keys_lkh_remove(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
+			     const char *const *members, size_t n);
+/* Evicts members (RFC 9838 A.4) in one durable transaction: a new Rekey SA key (keys[] as
+ * gk_keys_group_rekey gives them: prev[] before, keys[] after, only the Rekey SA's changed), the
+ * Message ID of the GSA_REKEY that announces it under the old Rekey SA (the counter restarts at 0
+ * for the new one) and the new tree are committed before anything is sent. On failure t is
+ * reloaded from the store. */
+gk_status gk_keys_lkh_evict(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
+			    int64_t now, const char *const *members, size_t n, struct gk_lkh_evicted *out,
+			    gk_sa_key *prev, gk_sa_key *keys, size_t *nkeys, uint32_t *msgid);
 
 #endif

@@ -16,6 +16,7 @@
 #include "algs.h"
 #include "log.h"
 #include "gcks_keyrules.h"
+#include "gcks_lkh.h"
 
 /* Does an SAg proposal accept this transform? Types the proposal does not list restrict nothing,
  * except ENCR and INTEG, which a GM must name to support. */
@@ -133,6 +134,34 @@ static void check_kwk_strength(gk_gcks *g, const gcks_sa *sa, const gk_group_sta
 		gk_iana_str(GK_REG_KWA, sa->ike.suite.kwa), kwk * 8, largest * 8);
 }
 
+/* An lkh group (RFC 9838 A.2): the member's leaf (durable before its keys leave), its path in
+ * the member key bag (the leaf under GSK_w, each key above under the one below) and the Rekey
+ * SA's keying material under the top of the path only. */
+static gk_status lkh_path(gk_gcks *g, gcks_group *grp, const gcks_sa *sa, const char *member, gk_group_state *gs,
+			  gk_arena *a)
+{
+	const gk_group_sa *kek = NULL;
+	uint32_t pos;
+	gk_kh_wrapped *w, *s;
+	size_t nw, ns;
+	for (size_t i = 0; i < gs->nsas; i++)
+		if (gs->sas[i].proto == GK_PROTO_GIKE_UPDATE)
+			kek = &gs->sas[i];
+	if (!kek)
+		return GK_E_STATE;
+	gk_status st = gk_keys_lkh_join(g->env.store, &grp->pol, grp->lkh, g->env.rnd, member, &pos);
+	if (!st)
+		st = gk_lkh_reg_wraps(grp->lkh, pos, sa->ike.suite.kwa, GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len),
+				      grp->pol.kek.kwa, GK_CHUNK(kek->keymat, kek->keymat_len), a, &w, &nw, &s, &ns);
+	if (st)
+		return st;
+	gs->wrap_keys = w;
+	gs->nwrap_keys = nw;
+	gs->kh_sa_keys = s;
+	gs->nkh_sa_keys = ns;
+	return GK_OK;
+}
+
 static void refuse(gk_gcks *g, const gcks_sa *sa, gcks_resp *r, uint16_t notify, const char *member,
 		   const char *group, const char *why)
 {
@@ -237,6 +266,10 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	 * (RFC 9838 5, attribute tables: MUST NOT be present otherwise) */
 	gs->has_sender_id_bits = gs->has_sender_id_bits && gs->nsender_ids > 0;
 	check_kwk_strength(g, sa, gs, mt, gt);
+	if (gcks_group_is_lkh(grp) && (gcks_group_lkh(g, grp) || lkh_path(g, grp, sa, mt, gs, &r->arena))) {
+		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "no place in the group's key tree");
+		goto out;
+	}
 	gk_pl_gsa *gsa = gk_arena_alloc(&r->arena, sizeof(*gsa));
 	gk_pl_kd *kd = gk_arena_alloc(&r->arena, sizeof(*kd));
 	gk_chunk kwk = GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "rekey_msg.h"
 #include "gcks_keyrules.h"
+#include "gcks_lkh.h"
 
 /* Our requests on an IKE SA: retransmitted after 1 s, 2 s, 4 s, 8 s, 16 s, then 32 s more
  * without an answer and the member is deemed gone. */
@@ -540,11 +541,15 @@ bool gcks_rekey_reloaded(gk_gcks *g, gcks_group *grp, const gcks_group *was)
 	 * registering again */
 	bool method_changed = grp->pol.rekey_transport == GK_REKEY_MULTICAST && was->pol.kek.present &&
 			      grp->pol.kek.present && was->pol.kek.gcauth != grp->pol.kek.gcauth;
+	/* a new key tree (lkh switched on or off, another degree or key wrap algorithm): members
+	 * hold no leaf in it and get one by registering again (RFC 9838 A.2) */
+	bool tree_changed = gk_keys_tree_changed(&was->pol, &grp->pol);
 	if (gk_keys_change_excludes_all(&was->pol, &grp->pol)) { /* the rule policy load reports */
 		p->ndel = 0;
 		plan_exclude(&was->pol, p);
 	}
 	sent = announce_via(g, grp, &was->pol, p, old_kek,
+			    tree_changed ? "key management changed: members re-register" :
 			    method_changed ? "rekey authentication method changed: members re-register" :
 			    p->exclude ? "rekey transport changed: members re-register" : "policy changed") == GK_OK;
 out:
@@ -637,4 +642,120 @@ gk_status gcks_exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *v
 gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why)
 {
 	return gcks_exclude_via(g, grp, NULL, NULL, why);
+}
+
+/* ---- eviction through the key tree (RFC 9838 Appendix A.4) ---- */
+
+/* The GSA_REKEY of an eviction: the new Rekey SA only (new TEKs would reach the evicted
+ * members, who can read this message: RFC 9838 3.2.1), its keying material under the top keys
+ * of the tree, the replaced keys as WRAP_KEYs; sent under the Rekey SA members hold. */
+static gk_status lkh_announce(gk_gcks *g, gcks_group *grp, const rekey_plan *p, int ki, const gk_lkh_evicted *e,
+			      gk_arena *a)
+{
+	gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
+	gk_kh_wrapped *w, *s;
+	size_t nw, ns;
+	gk_status st = GK_E_NOMEM;
+	if (!gs)
+		return st;
+	gcks_fill_kek(g, grp, &p->keys[ki], gcks_wall(g), &gs->sas[gs->nsas++]);
+	gs->sas[0].initial_msgid = 0; /* a new Rekey SA starts at 0 */
+	gs->atd = grp->pol.atd;
+	gs->has_atd = grp->pol.atd != 0;
+	gs->dtd = grp->pol.dtd;
+	gs->has_dtd = grp->pol.dtd != 0;
+	st = gk_lkh_evict_wraps(grp->lkh, e, grp->pol.kek.kwa, GK_CHUNK(p->keys[ki].keymat, p->keys[ki].keymat_len), a,
+				&w, &nw, &s, &ns);
+	if (!st) {
+		gs->wrap_keys = w;
+		gs->nwrap_keys = nw;
+		gs->kh_sa_keys = s;
+		gs->nkh_sa_keys = ns;
+		st = send_multicast(g, grp, &grp->pol.kek, p, &p->prev[ki], gs);
+	}
+	OPENSSL_clear_free(gs, sizeof(*gs));
+	return st;
+}
+
+/* One GSA_REKEY evicting a batch; *excluded when nobody was left in the tree. */
+static gk_status lkh_evict_batch(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why,
+				 bool *excluded)
+{
+	rekey_plan *p = OPENSSL_zalloc(sizeof(*p));
+	gk_lkh_evicted e = { 0 };
+	gk_arena a;
+	gk_status st = GK_E_NOMEM;
+	gk_arena_init(&a, 0);
+	if (!p)
+		goto out;
+	st = GK_E_STATE;
+	if (!grp->lkh || grp->pol.rekey_transport != GK_REKEY_MULTICAST || !grp->pol.kek.present)
+		goto out;
+	st = gk_keys_lkh_evict(g->env.store, &grp->pol, grp->lkh, g->env.rnd, gcks_wall(g), members, n, &e, p->prev,
+			       p->keys, &p->n, &p->msgid);
+	if (st)
+		goto out;
+	memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
+	grp->nkeys = p->n;
+	gcks_next_spis(g, grp);
+	p->kek_changed = true;
+	int ki = kek_index(p);
+	if (ki < 0) {
+		st = GK_E_STATE;
+		goto out;
+	}
+	if (!e.ntops) {
+		/* nobody is left in the tree: whoever still holds keys is excluded */
+		*excluded = true;
+		st = gcks_exclude_via(g, grp, NULL, &p->prev[ki], why);
+		goto out;
+	}
+	st = lkh_announce(g, grp, p, ki, &e, &a);
+	gk_info("group %s: %zu member%s evicted through the key tree (%s): GSA_REKEY message %u with a new Rekey SA "
+		"under %zu key%s, %zu wrapped key%s: %s", grp->pol.name, e.removed, e.removed == 1 ? "" : "s", why,
+		p->msgid, e.ntops, e.ntops == 1 ? "" : "s", e.nwraps, e.nwraps == 1 ? "" : "s", gk_status_str(st));
+out:
+	gk_lkh_evicted_free(&e);
+	gk_arena_free(&a);
+	OPENSSL_clear_free(p, sizeof(*p));
+	return st;
+}
+
+/* Members one GSA_REKEY may evict. Each evicted leaf replaces at most depth-1 keys, each under
+ * at most d children; keys made when the tree grew go under their d children once (at most d
+ * per level), and the Rekey SA key under the d top keys. A member takes at most
+ * GK_KH_MAX_WRAPPED wrapped keys from one message, and the message must fit GK_FRAG_MAX
+ * fragments of the Rekey SA's fragment size (or one datagram when it is sent whole): a wrapped
+ * key is an attribute header, the two IDs and the key with its RFC 5649 block; 1024 octets are
+ * kept for the headers, the GSA payload, padding and the signature. */
+static size_t lkh_batch(gk_gcks *g, const gcks_group *grp)
+{
+	size_t d = grp->lkh->degree, depth = grp->lkh->depth, extra = 2 * d * (depth + 1);
+	size_t limit = kek_frag_len(&grp->pol.kek), room;
+	if (limit && members_frag(g, grp))
+		room = GK_FRAG_MAX * (limit > 100 ? limit - 100 : 1);
+	else
+		room = 65000; /* one UDP datagram */
+	size_t wraps = room > 1024 ? (room - 1024) / (4 + 8 + grp->lkh->key_len + 8) : 0;
+	if (wraps > GK_KH_MAX_WRAPPED)
+		wraps = GK_KH_MAX_WRAPPED;
+	size_t per = wraps > extra ? (wraps - extra) / (d * depth) : 0;
+	return per ? per : 1;
+}
+
+gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why)
+{
+	bool excluded = false;
+	gk_status st = gcks_group_lkh(g, grp);
+	if (st)
+		return st;
+	size_t per = lkh_batch(g, grp), done = 0;
+	while (!st && !excluded && done < n) {
+		size_t k = n - done < per ? n - done : per;
+		st = lkh_evict_batch(g, grp, members + done, k, why, &excluded);
+		done += k;
+	}
+	if (!st && !excluded) /* the Data-Security SAs follow under the new Rekey SA (RFC 9838 3.2.1) */
+		st = gcks_rekey_group(g, grp, true, NULL, "new Data-Security SA keys after an eviction");
+	return st;
 }

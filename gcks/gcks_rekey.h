@@ -15,6 +15,11 @@ gk_status gcks_exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *v
 			   const char *why);
 /* Excludes every member (new keys, Delete SPI 0 for all SAs): they must re-register (2.4.3). */
 gk_status gcks_exclude_all(gk_gcks *g, gcks_group *grp, const char *why);
+/* Evicts members from a multicast group with key-management lkh (RFC 9838 Appendix A.4): one
+ * durable transaction replaces the keys on their paths and the Rekey SA key, one GSA_REKEY
+ * under the Rekey SA members hold reaches everyone else, then a rekey under the new Rekey SA
+ * replaces the Data-Security SAs. Members without a leaf are skipped. */
+gk_status gcks_lkh_evict(gk_gcks *g, gcks_group *grp, const char *const *members, size_t n, const char *why);
 /* Sends our request on sa (window 1: GK_E_STATE while one is outstanding), retransmitted with
  * backoff by gcks_outgoing_tick until gcks_inband_response sees the answer. */
 gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_pl *pl, size_t n);

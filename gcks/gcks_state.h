@@ -36,6 +36,9 @@ typedef struct gcks_group {
 	size_t member_mask;
 	const gk_member_policy *member_base;
 	size_t member_count;
+	/* The key tree of a multicast group with key-management lkh (gcks_lkh.h), NULL otherwise.
+	 * Owned; loaded from the store with the group, changed only through gk_keys_lkh_*. */
+	struct gk_lkh *lkh;
 } gcks_group;
 
 #define GCKS_SA_GROUPS 8

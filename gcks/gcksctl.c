@@ -429,6 +429,8 @@ static const char *effect_text(const gk_group_plan *p)
 	case GK_EFFECT_EXCLUDE_ALL:
 		return p->keys == GK_PUT_NEW_KEYS ? "exclude everyone (new keys; members register again)"
 						  : "exclude everyone (a removed member holds keys; members register again)";
+	case GK_EFFECT_LKH_EVICT:
+		return "evict the removed members through the key tree (one GSA_REKEY; the others keep their registrations)";
 	case GK_EFFECT_NONE:
 		break;
 	}
@@ -443,7 +445,8 @@ static const char *keys_word(gk_put_keys k)
 
 static const char *effect_word(gk_put_effect e)
 {
-	return e == GK_EFFECT_REKEY ? "rekey" : e == GK_EFFECT_EXCLUDE_ALL ? "exclude everyone" : "nothing";
+	return e == GK_EFFECT_REKEY ? "rekey" : e == GK_EFFECT_EXCLUDE_ALL ? "exclude everyone"
+	       : e == GK_EFFECT_LKH_EVICT ? "evict through the key tree" : "nothing";
 }
 
 /* Member lines shown per list for people (JSON has them all). */

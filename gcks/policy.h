@@ -17,6 +17,10 @@
 typedef enum gk_role { GK_ROLE_RECEIVER = 1, GK_ROLE_SENDER = 2 } gk_role;
 typedef enum gk_member_auth { GK_MAUTH_PSK = 1, GK_MAUTH_CERT, GK_MAUTH_PUBKEY } gk_member_auth;
 typedef enum gk_rekey_transport { GK_REKEY_MULTICAST = 1, GK_REKEY_INBAND } gk_rekey_transport;
+/* How a multicast group's Rekey SA key reaches members (RFC 9838 3.2): under the default KWK
+ * (simple), or through a logical key hierarchy (lkh, Appendix A) so that evictions need no
+ * re-registration. */
+typedef enum gk_key_mgmt { GK_KEYMGMT_SIMPLE = 0, GK_KEYMGMT_LKH = 1 } gk_key_mgmt;
 
 /* An identity authorized to join a group. */
 typedef struct gk_member_policy {
@@ -53,6 +57,8 @@ typedef struct gk_kek_policy {
 	uint16_t copies;         /* how often each rekey message is sent */
 	uint32_t interval_ms;    /* between copies */
 	uint16_t frag_mtu;       /* IP datagram size GSA_REKEY fragments stay within; 0 = never */
+	uint8_t key_mgmt;        /* gk_key_mgmt */
+	uint8_t lkh_degree;      /* children per node of the key tree (lkh), 2 .. 16 */
 } gk_kek_policy;
 
 typedef struct gk_group_policy {

@@ -47,6 +47,12 @@
 #define REKEY_PORT_DEFAULT 848u           /* the G-IKEv2 port (RFC 9838 2.1.1) */
 #define REKEY_SPORT_DEFAULT 848u          /* GSA_REKEY leaves from gcksd's socket on the G-IKEv2 port */
 #define COPIES_DEFAULT 3u
+/* Children per node of an LKH key tree: 2 (binary, RFC 2627 5.4) by default; a wider tree is
+ * shallower (fewer keys per member) but an eviction sends d-1 more wrapped keys per level.
+ * 16 keeps a million members within 5 levels. */
+#define LKH_DEGREE_DEFAULT 2u
+#define LKH_DEGREE_MIN 2u
+#define LKH_DEGREE_MAX 16u
 #define INTERVAL_MS_DEFAULT 1000u
 #define TTL_DEFAULT 1u
 #define FRAG_MTU_DEFAULT 1280u            /* IPv6 minimum MTU: no PMTU discovery on multicast */
@@ -909,7 +915,7 @@ enum { SA_NAME, SA_PROTOCOL, SA_ENCR, SA_KEYLEN, SA_INTEG, SA_SN, SA_SRC, SA_DST
        SA_PORTS, SA_SRCPORTS, SA_LIFETIME, SA_NF };
 enum { M_ID, M_AUTH, M_PSK, M_PSKFILE, M_PUBKEY, M_PUBKEYFILE, M_ROLE, M_MAXSID, M_NF };
 enum { R_TRANSPORT, R_ENCR, R_KEYLEN, R_INTEG, R_KWA, R_AUTH, R_SIG, R_ADDRESS, R_PORT, R_SRC,
-       R_SRCPORT, R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_NF };
+       R_SRCPORT, R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_KEYMGMT, R_DEGREE, R_NF };
 enum { G_ID, G_CAPACITY, G_MODE, G_ATD, G_DTD, G_SIDBITS, G_MARGIN, G_IDLE, G_MAXRATE, G_REKEY,
        G_SAS, G_MEMBERS, G_NF };
 
@@ -1127,6 +1133,7 @@ static const word mode_words[] = { { "tunnel", 0 }, { "transport", 1 }, { NULL, 
 static const word transport_words[] = {
 	{ "multicast", GK_REKEY_MULTICAST }, { "inband", GK_REKEY_INBAND }, { NULL, 0 },
 };
+static const word keymgmt_words[] = { { "simple", GK_KEYMGMT_SIMPLE }, { "lkh", GK_KEYMGMT_LKH }, { NULL, 0 } };
 static const word gcauth_words[] = {
 	{ "signature", GK_GCAUTH_DIGITAL_SIGNATURE }, { "implicit", GK_GCAUTH_IMPLICIT }, { NULL, 0 },
 };
@@ -1184,6 +1191,9 @@ static const field rekey_fields[R_NF] = {
 	[R_COPIES] = { .key = "copies", .fn = h_uint, AT(group_stage, g.kek.copies), .min = 1, .max = 10 },
 	[R_INTERVAL] = { .key = "interval", .fn = h_msecs, AT(group_stage, g.kek.interval_ms), .min = 10, .max = SEC(60) },
 	[R_FRAGMTU] = { .key = "fragment-mtu", .fn = h_uint, AT(group_stage, g.kek.frag_mtu), .min = 0, .max = 65535 },
+	[R_KEYMGMT] = { .key = "key-management", .fn = h_word, AT(group_stage, g.kek.key_mgmt), .words = keymgmt_words },
+	[R_DEGREE] = { .key = "degree", .fn = h_uint, AT(group_stage, g.kek.lkh_degree), .min = LKH_DEGREE_MIN,
+		       .max = LKH_DEGREE_MAX },
 };
 
 static bool h_rekey(ctx *c, const yaml_node_t *n, void *obj, const field *f);
@@ -1463,7 +1473,11 @@ static void rekey_inband(ctx *c, group_stage *gs)
 	for (int i = 0; i < R_NF; i++)
 		if (i != R_TRANSPORT && gs->rs.key[i]) {
 			size_t old = path_key(c, rekey_fields[i].key);
-			fail(c, gs->rs.key[i], "only used with transport: multicast");
+			if (i == R_KEYMGMT && gs->g.kek.key_mgmt == GK_KEYMGMT_LKH)
+				fail(c, gs->rs.key[i], "lkh needs transport: multicast: WRAP_KEY MUST NOT be used with "
+				     "GSA_INBAND_REKEY (RFC 9838 4.5.3.1)");
+			else
+				fail(c, gs->rs.key[i], "only used with transport: multicast");
 			path_pop(c, old);
 		}
 	memset(&gs->g.kek, 0, sizeof(gs->g.kek));
@@ -1485,6 +1499,10 @@ static void rekey_multicast(ctx *c, group_stage *gs, const yaml_node_t *map)
 		fail_f(c, s, rekey_fields, R_FRAGMTU, map, "must be 0 (never fragment) or at least %u", FRAG_MTU_MIN);
 	if (!given(s, R_KWA))
 		fail_f(c, s, rekey_fields, R_KWA, map, "required with transport multicast (kw-5649-128, kw-5649-192 or kw-5649-256)");
+	if (given(s, R_DEGREE) && k->key_mgmt != GK_KEYMGMT_LKH && usable(s, R_KEYMGMT))
+		fail_f(c, s, rekey_fields, R_DEGREE, map, "only used with key-management: lkh");
+	if (k->key_mgmt != GK_KEYMGMT_LKH)
+		k->lkh_degree = 0;
 	if (usable(s, R_AUTH) && k->gcauth == GK_GCAUTH_IMPLICIT && given(s, R_SIG))
 		fail_f(c, s, rekey_fields, R_SIG, map, "only used with authentication: signature");
 	if (k->gcauth == GK_GCAUTH_IMPLICIT) {
@@ -1822,6 +1840,7 @@ static void stage_init(group_stage *gs)
 	g->kek.copies = COPIES_DEFAULT;
 	g->kek.interval_ms = INTERVAL_MS_DEFAULT;
 	g->kek.frag_mtu = FRAG_MTU_DEFAULT;
+	g->kek.lkh_degree = LKH_DEGREE_DEFAULT;
 	gs->kek_port = REKEY_PORT_DEFAULT;
 	gs->kek_src_gcks = true;
 	gs->kek_sports = (port_range){ REKEY_SPORT_DEFAULT, REKEY_SPORT_DEFAULT };
@@ -2250,6 +2269,9 @@ static void export_rekey(emitter *m, const gk_group_policy *g)
 		em_kv_u(m, "copies", k->copies);
 		em_kv(m, "interval", fmt_duration_ms(k->interval_ms, buf, sizeof(buf)));
 		em_kv_u(m, "fragment-mtu", k->frag_mtu);
+		em_kv_word(m, "key-management", keymgmt_words, k->key_mgmt);
+		if (k->key_mgmt == GK_KEYMGMT_LKH)
+			em_kv_u(m, "degree", k->lkh_degree);
 	}
 	em_map(m, false);
 }

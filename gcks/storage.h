@@ -28,7 +28,7 @@ typedef struct gk_store gk_store;
 #define GK_STORE_ERR_MAX 512
 
 /* The version of the schema (schema/NNN_*.sql) this build reads and writes. */
-#define GK_SCHEMA_VERSION 5
+#define GK_SCHEMA_VERSION 6
 
 /* Opens (create = make it if missing) and migrates the store at locator: a file path for the
  * SQLite backend (created mode 0600; a file others can read or write is refused with GK_E_INVAL
@@ -171,6 +171,36 @@ gk_status gk_store_sender_rekey_get(gk_store *s, const char *group, const char *
 				    bool *found);
 /* (tx) Records it; GK_E_NOT_FOUND when there is no such group. */
 gk_status gk_store_sender_rekey_set(gk_store *s, const char *group, const char *member, int64_t at);
+
+/* ---- the key tree of an lkh group (RFC 9838 Appendix A; gcks/gcks_lkh.h) ---- */
+/* Its shape and the next Key ID, which the key rules only ever raise. */
+typedef struct gk_lkh_meta {
+	unsigned degree, depth;
+	size_t key_len;
+	uint32_t next_key_id;
+} gk_lkh_meta;
+/* One node by heap position; member is NULL inside the tree. */
+typedef struct gk_lkh_row {
+	uint32_t pos, key_id;
+	uint8_t key[32];
+	size_t key_len;
+	const char *member;
+	bool dirty;
+} gk_lkh_row;
+/* (tx) *found false when the group has no tree. */
+gk_status gk_store_lkh_meta_get(gk_store *s, gk_store_gid gid, gk_lkh_meta *m, bool *found);
+/* (tx) */
+gk_status gk_store_lkh_meta_set(gk_store *s, gk_store_gid gid, const gk_lkh_meta *m);
+/* (tx) Calls fn for every node of the group's tree (row valid during the call); fn's failure
+ * stops the walk and is returned. */
+gk_status gk_store_lkh_rows(gk_store *s, gk_store_gid gid, gk_status (*fn)(void *ctx, const gk_lkh_row *r),
+			    void *ctx);
+/* (tx) Writes the node at r->pos (replacing what was there). */
+gk_status gk_store_lkh_put(gk_store *s, gk_store_gid gid, const gk_lkh_row *r);
+/* (tx) Removes the node at pos. */
+gk_status gk_store_lkh_del(gk_store *s, gk_store_gid gid, uint32_t pos);
+/* (tx) Removes the tree, nodes and shape. */
+gk_status gk_store_lkh_clear(gk_store *s, gk_store_gid gid);
 
 /* ---- audit ---- */
 /* Records who did action at now: inside the caller's transaction (part of it) or on its own. */

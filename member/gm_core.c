@@ -12,6 +12,7 @@
 #include "exchange_rules.h"
 #include "ike_req.h"
 #include "ike_sa.h"
+#include "key_path.h"
 #include "log.h"
 #include "message.h"
 #include "msgdump.h"
@@ -755,10 +756,17 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
 	char why[GK_ERR_MAX] = "no GSA and KD payloads";
 	gk_status st = GK_E_MALFORMED;
+	gk_arena kh;
+	gk_arena_init(&kh, 0);
+	gk_chunk gsk_w = GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len);
 	if (gsa && kd)
-		st = gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REGISTRATION,
-					   gm->ike.suite.kwa, GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len),
-					   gm->gs, why, sizeof(why));
+		st = gk_group_state_decode_kh(&gsa->body->gsa, &kd->body->kd, GK_GSA_REGISTRATION,
+					      gm->ike.suite.kwa, gsk_w, &kh, gm->gs, why, sizeof(why));
+	/* RFC 9838 3.3: the Rekey SA key through a Key Path ending at GSK_w; its keys become the
+	 * group's first Working Key Path */
+	if (!st)
+		st = gk_key_path_open_state(gm->gs, NULL, gsk_w, gm->ike.suite.kwa, 0, true, why, sizeof(why));
+	gk_arena_free(&kh);
 	if (!st && gk_gm_state_check(gm->gs, GK_GSA_REGISTRATION, gm->cfg.allow, gm->cfg.nallow, why, sizeof(why))) {
 		/* nothing of it is reported, so nothing is installed */
 		gk_warn("registration to the group refused: %s", why);
@@ -860,6 +868,8 @@ static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 	const gk_payload *gsa = gk_msg_find(m, GK_PL_GSA), *kd = gk_msg_find(m, GK_PL_KD);
 	char why[GK_ERR_MAX];
 	memset(gm->gs, 0, sizeof(*gm->gs));
+	/* RFC 9838 4.5.3.1: no WRAP_KEY for a member rekeyed inband, and 4.5.2.1: exactly one SA_KEY,
+	 * under GSK_w: the decoder without an arena refuses key hierarchies */
 	if (gsa && kd &&
 	    gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
 				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, why, sizeof(why))) {

@@ -11,6 +11,7 @@
 #include "iana.h"
 #include "ikekeys.h"
 #include "json.h"
+#include "key_path.h"
 #include "log.h"
 #include "rekey_msg.h"
 
@@ -57,6 +58,8 @@ typedef struct mgroup {
 	uint16_t atd, dtd;
 	uint16_t gcauth;              /* GCAUTH method from registration: it decides for the group */
 	gk_next_spi_guard next_spi;   /* once per Rekey SA and GK_GM_NEXT_SPI_INTERVAL_S */
+	gk_key_path wkp;              /* Working Key Path (RFC 9838 3.3): in memory only (after a
+				       * restart gmd registers again), wiped with the group */
 	int64_t rereg_at;
 	bool rereg_running;           /* a re-registration was started and has no answer yet */
 	struct gk_gm_groups *owner;
@@ -214,6 +217,7 @@ static void flush_group(gk_gm_groups *m, mgroup *g)
 	g->have_kek = false;
 	g->kek_expires_at = 0;
 	g->nsender_ids = 0;
+	gk_key_path_wipe(&g->wkp);
 	drop_old_kek(g);
 	g->registered = false;
 }
@@ -562,15 +566,36 @@ static gk_status rekey_input(gk_gm_groups *m, mgroup *g, const kek_view *v, cons
 	gk_group_state *gs = OPENSSL_zalloc(sizeof(*gs));
 	const gk_payload *gsa = gk_msg_find(&msg, GK_PL_GSA), *kd = gk_msg_find(&msg, GK_PL_KD);
 	char why[GK_ERR_MAX] = "out of memory";
-	if (!gs || (gsa && kd && gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, kwa,
-						       k.wrap, gs, why, sizeof(why)))) {
+	gk_status kst = gs ? GK_OK : GK_E_NOMEM;
+	gk_arena kh;
+	gk_arena_init(&kh, 0);
+	if (gs && gsa && kd) {
+		kst = gk_group_state_decode_kh(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, kwa, k.wrap, &kh, gs,
+					       why, sizeof(why));
+		/* RFC 9838 3.3: the new Rekey SA key through a Key Path from the Working Key Path */
+		if (!kst)
+			kst = gk_key_path_open_state(gs, &g->wkp, k.wrap, kwa, kwa, false, why, sizeof(why));
+	} else if (gs) {
+		gs->wkp = g->wkp;
+	}
+	gk_arena_free(&kh);
+	if (kst && kst != GK_E_NOT_FOUND) {
 		ev_note(m, g, "rekey_rejected", "reason", why, 0);
+		if (gs)
+			gk_group_state_wipe(gs);
 		OPENSSL_clear_free(gs, sizeof(*gs));
 		goto out;
 	}
 	uint32_t id = msg.hdr.msg_id;
 	*v->next_msgid = id + 1;
 	*v->got_first = true;
+	if (kst == GK_E_NOT_FOUND) {
+		/* no Key Path to the new Rekey SA key: the GCKS left us out (RFC 9838 3.3) */
+		exclude(m, g, why);
+		gk_group_state_wipe(gs);
+		OPENSSL_clear_free(gs, sizeof(*gs));
+		goto out;
+	}
 	char bad[256];
 	if (gk_gm_state_check(gs, GK_GSA_REKEY, m->env.allow, m->env.nallow, bad, sizeof(bad))) {
 		gk_err("group %s: GSA_REKEY refused, nothing applied: %s", g->name, bad);
@@ -581,6 +606,9 @@ static gk_status rekey_input(gk_gm_groups *m, mgroup *g, const kek_view *v, cons
 	}
 	ev_note(m, g, "rekey_accepted", "message_id", NULL, id);
 	apply(m, g, gs, dels, ndel);
+	if (g->registered)
+		g->wkp = gs->wkp; /* not when the message excluded us */
+	gk_group_state_wipe(gs);
 	OPENSSL_clear_free(gs, sizeof(*gs));
 out:
 	gk_msg_free(&msg);
@@ -683,6 +711,7 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 	g->atd = gs->has_atd ? gs->atd : 0;
 	g->dtd = gs->has_dtd ? gs->dtd : 0;
 	g->nsender_ids = gs->nsender_ids;
+	g->wkp = gs->wkp; /* RFC 9838 3.3: the Key Path that ended at GSK_w, or none */
 	if (gs->auth_key_len)
 		gk_pubkey_from_spki(GK_CHUNK(gs->auth_key, gs->auth_key_len), &g->auth_key);
 	bool ok = true;

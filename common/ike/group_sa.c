@@ -197,6 +197,22 @@ static gk_status encode_gw(const gk_group_state *gs, gk_arena *a, gk_gsa_policy 
 	return GK_OK;
 }
 
+/* A Rekey SA whose keying material travels under intermediate keys (RFC 9838 3.3, A.2, A.4):
+ * one SA_KEY per key that wraps it, none under the default KWK, whose holders may include
+ * evicted members. */
+static gk_status encode_kh_bag(const gk_group_state *gs, const gk_group_sa *sa, gk_arena *a, gk_key_bag *b)
+{
+	gk_attr *at = gk_arena_calloc(a, gs->nkh_sa_keys, sizeof(*at));
+	if (!at)
+		return GK_E_NOMEM;
+	for (size_t i = 0; i < gs->nkh_sa_keys; i++)
+		at[i] = (gk_attr){ .type = GK_GKBA_SA_KEY,
+				   .value = adup(a, gs->kh_sa_keys[i].value.ptr, gs->kh_sa_keys[i].value.len) };
+	*b = (gk_key_bag){ .proto = sa->proto, .spi_size = (uint8_t)sa->spi_len,
+			   .spi = adup(a, sa->spi, sa->spi_len), .attrs = { at, gs->nkh_sa_keys } };
+	return GK_OK;
+}
+
 static gk_status encode_bag(const gk_group_sa *sa, uint16_t kwa, gk_chunk kwk, gk_arena *a, gk_key_bag *b)
 {
 	gk_wbuf w;
@@ -217,10 +233,15 @@ static gk_status encode_bag(const gk_group_sa *sa, uint16_t kwa, gk_chunk kwk, g
 
 static gk_status encode_member_bag(const gk_group_state *gs, gk_gsa_context ctx, gk_arena *a, gk_key_bag *b)
 {
-	gk_attr *at = gk_arena_calloc(a, 1 + gs->nsender_ids, sizeof(*at));
+	gk_attr *at = gk_arena_calloc(a, 1 + gs->nsender_ids + gs->nwrap_keys, sizeof(*at));
 	size_t n = 0;
 	if (!at)
 		return GK_E_NOMEM;
+	/* WRAP_KEY: the member's key path at registration (A.2), replaced keys in a GSA_REKEY that
+	 * evicts members (A.4) */
+	for (size_t i = 0; i < gs->nwrap_keys; i++)
+		at[n++] = (gk_attr){ .type = GK_MKBA_WRAP_KEY,
+				     .value = adup(a, gs->wrap_keys[i].value.ptr, gs->wrap_keys[i].value.len) };
 	if (gs->auth_key_len)
 		at[n++] = (gk_attr){ .type = GK_MKBA_AUTH_KEY, .value = adup(a, gs->auth_key, gs->auth_key_len) };
 	for (size_t i = 0; ctx == GK_GSA_REGISTRATION && i < gs->nsender_ids; i++)
@@ -244,15 +265,18 @@ gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, ui
 	for (size_t i = 0; i < gs->nsas; i++) {
 		if ((st = encode_policy(&gs->sas[i], ctx, a, &pol[np++])) != GK_OK)
 			return st;
-		if ((st = encode_bag(&gs->sas[i], kwa, kwk, a, &bags[nb++])) != GK_OK)
+		st = gs->nkh_sa_keys && gs->sas[i].proto == GK_PROTO_GIKE_UPDATE
+			? encode_kh_bag(gs, &gs->sas[i], a, &bags[nb++])
+			: encode_bag(&gs->sas[i], kwa, kwk, a, &bags[nb++]);
+		if (st != GK_OK)
 			return st;
 	}
 	if ((gs->has_atd || gs->has_dtd || gs->has_sender_id_bits) &&
 	    (st = encode_gw(gs, a, &pol[np++])) != GK_OK)
 		return st;
 	/* a member key bag: AUTH_KEY and Sender-IDs at registration; in rekeys only a new AUTH_KEY
-	 * (RFC 9838 section 5) */
-	if ((gs->auth_key_len || (ctx == GK_GSA_REGISTRATION && gs->nsender_ids)) &&
+	 * (RFC 9838 section 5) and the WRAP_KEYs of an eviction (Appendix A.4) */
+	if ((gs->auth_key_len || gs->nwrap_keys || (ctx == GK_GSA_REGISTRATION && gs->nsender_ids)) &&
 	    (st = encode_member_bag(gs, ctx, a, &bags[nb++])) != GK_OK)
 		return st;
 	gsa->policies.items = pol;
@@ -441,8 +465,57 @@ static gk_group_sa *find_sa(gk_group_state *gs, const gk_key_bag *b)
 	return NULL;
 }
 
-static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kwk, gk_group_state *gs,
-				  bool *have, char *err, size_t errlen)
+/* The wrapped keys of a key hierarchy as the decoder collects them: arrays in the caller's
+ * arena (NULL: none are expected, gk_group_state_decode), at most GK_KH_MAX_WRAPPED in all. */
+typedef struct kh_acc {
+	gk_arena *arena;
+	gk_kh_wrapped *wrap, *sa;
+	size_t cap_wrap, cap_sa;
+} kh_acc;
+
+static gk_status kh_add(kh_acc *kh, gk_group_state *gs, bool wrap_key, uint32_t key_id, uint32_t kwk_id,
+			gk_chunk value, char *err, size_t errlen)
+{
+	if (!kh->arena)
+		FAIL("key hierarchy attributes (WRAP_KEY, SA_KEY under an intermediate KWK) where none are expected");
+	if (gs->nwrap_keys + gs->nkh_sa_keys == GK_KH_MAX_WRAPPED) {
+		gk_seterr(err, errlen, "more than %d wrapped keys (WRAP_KEY and SA_KEY under intermediate KWKs)",
+			  GK_KH_MAX_WRAPPED);
+		return GK_E_MALFORMED;
+	}
+	gk_kh_wrapped **arr = wrap_key ? &kh->wrap : &kh->sa;
+	const gk_kh_wrapped *have = wrap_key ? gs->wrap_keys : gs->kh_sa_keys;
+	size_t *n = wrap_key ? &gs->nwrap_keys : &gs->nkh_sa_keys, *cap = wrap_key ? &kh->cap_wrap : &kh->cap_sa;
+	for (size_t i = 0; i < *n; i++)
+		if (have[i].key_id == key_id && have[i].kwk_id == kwk_id) {
+			gk_seterr(err, errlen, "%s %u under KWK ID %u repeated", wrap_key ? "WRAP_KEY" : "SA_KEY", key_id,
+				  kwk_id);
+			return GK_E_MALFORMED;
+		}
+	if (*n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+		gk_kh_wrapped *g = gk_arena_calloc(kh->arena, ncap, sizeof(*g));
+		if (!g)
+			return GK_E_NOMEM;
+		if (*n)
+			memcpy(g, *arr, *n * sizeof(*g));
+		*arr = g;
+		*cap = ncap;
+	}
+	(*arr)[(*n)++] = (gk_kh_wrapped){ .key_id = key_id, .kwk_id = kwk_id, .value = value };
+	if (wrap_key)
+		gs->wrap_keys = kh->wrap;
+	else
+		gs->kh_sa_keys = kh->sa;
+	return GK_OK;
+}
+
+/* RFC 9838 4.5.2.1, 3.3: a Data-Security SA has exactly one SA_KEY, both IDs zero. The Rekey SA
+ * has one at registration, under GSK_w or under an intermediate key (Appendix A.2), and in a
+ * rekey one or more under different KWKs, all with the same keying material: the one under
+ * GSK_w is opened here, the others are kept for gk_key_path_open_state. */
+static gk_status decode_group_bag(const gk_key_bag *b, gk_gsa_context ctx, uint16_t kwa, gk_chunk kwk,
+				  gk_group_state *gs, kh_acc *kh, bool *have, char *err, size_t errlen)
 {
 	gk_group_sa *sa = find_sa(gs, b);
 	if (!sa)
@@ -451,6 +524,7 @@ static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kw
 	if (have[idx])
 		FAIL("two key bags for one SA");
 	const gk_attr *key = NULL;
+	size_t nkeys = 0;
 	for (size_t i = 0; i < b->attrs.n; i++) {
 		const gk_attr *a = &b->attrs.items[i];
 		if (a->type != GK_GKBA_SA_KEY)
@@ -460,11 +534,23 @@ static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kw
 			FAIL("malformed SA_KEY attribute");
 		if (key_id != 0)
 			FAIL("SA_KEY with a non-zero Key ID");
-		if (kwk_id != 0)
-			continue; /* wrapped under a KWK we do not hold (key hierarchies) */
-		if (key)
+		if (kwk_id != 0 && sa->proto != GK_PROTO_GIKE_UPDATE)
+			FAIL("SA_KEY of a Data-Security SA under an intermediate KWK (RFC 9838 4.5.2.1)");
+		if (kwk_id == 0 && key)
 			FAIL("more than one SA_KEY under the default KWK");
-		key = a;
+		if (++nkeys > 1 && ctx == GK_GSA_REGISTRATION)
+			FAIL("more than one SA_KEY for the Rekey SA at registration (RFC 9838 4.5.2.1)");
+		if (kwk_id == 0) {
+			key = a;
+			continue;
+		}
+		gk_status st = kh_add(kh, gs, false, key_id, kwk_id, a->value, err, errlen);
+		if (st)
+			return st;
+	}
+	if (!key && nkeys) {
+		have[idx] = true; /* only under intermediate keys: gk_key_path_open_state opens it */
+		return GK_OK;
 	}
 	if (!key)
 		FAIL("key bag without an SA_KEY we can unwrap");
@@ -488,7 +574,26 @@ static gk_status decode_group_bag(const gk_key_bag *b, uint16_t kwa, gk_chunk kw
 	return st;
 }
 
-static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_group_state *gs,
+/* RFC 9838 4.5.3.1: a WRAP_KEY carries an intermediate key (Key ID != 0), never to a member that
+ * is rekeyed inband (no Rekey SA); its size is checked once unwrapped (gk_key_path_open). */
+static gk_status decode_wrap_key(const gk_attr *a, gk_group_state *gs, kh_acc *kh, char *err, size_t errlen)
+{
+	uint32_t key_id, kwk_id;
+	bool kek = false;
+	for (size_t i = 0; i < gs->nsas; i++)
+		kek |= gs->sas[i].proto == GK_PROTO_GIKE_UPDATE;
+	if (a->tv || gk_wrapped_key_ids(a->value, &key_id, &kwk_id))
+		FAIL("malformed WRAP_KEY attribute");
+	if (a->value.len > 8 + GK_KH_KEY_MAX + 8)
+		FAIL("WRAP_KEY longer than any wrapped key wrap key");
+	if (key_id == 0)
+		FAIL("WRAP_KEY with Key ID 0 (RFC 9838 4.5.3.1)");
+	if (!kek)
+		FAIL("WRAP_KEY without a Rekey SA (inband rekey, RFC 9838 4.5.3.1)");
+	return kh_add(kh, gs, true, key_id, kwk_id, a->value, err, errlen);
+}
+
+static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_group_state *gs, kh_acc *kh,
 				   bool *seen, char *err, size_t errlen)
 {
 	if (*seen)
@@ -512,8 +617,12 @@ static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_g
 				FAIL("too many GM_SENDER_ID values");
 			gs->sender_ids[gs->nsender_ids++] = gk_get_u32(a->value.ptr);
 			break;
-		case GK_MKBA_WRAP_KEY:
-			FAIL("WRAP_KEY (key hierarchies) is not supported");
+		case GK_MKBA_WRAP_KEY: {
+			gk_status st = decode_wrap_key(a, gs, kh, err, errlen);
+			if (st)
+				return st;
+			break;
+		}
 		default:
 			break;
 		}
@@ -524,7 +633,15 @@ static gk_status decode_member_bag(const gk_key_bag *b, gk_gsa_context ctx, gk_g
 gk_status gk_group_state_decode(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa_context ctx,
 				uint16_t kwa, gk_chunk kwk, gk_group_state *out, char *err, size_t errlen)
 {
+	return gk_group_state_decode_kh(gsa, kd, ctx, kwa, kwk, NULL, out, err, errlen);
+}
+
+gk_status gk_group_state_decode_kh(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa_context ctx,
+				   uint16_t kwa, gk_chunk kwk, gk_arena *arena, gk_group_state *out, char *err,
+				   size_t errlen)
+{
 	bool have[GK_GROUP_MAX_SAS] = { 0 }, member_seen = false;
+	kh_acc kh = { .arena = arena };
 	gk_status st = GK_OK;
 	gk_seterr(err, errlen, "%s", ""); /* a stale reason does not survive a success */
 	memset(out, 0, sizeof(*out));
@@ -538,8 +655,8 @@ gk_status gk_group_state_decode(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa
 	}
 	for (size_t i = 0; i < kd->bags.n && !st; i++) {
 		const gk_key_bag *b = &kd->bags.items[i];
-		st = b->proto == 0 ? decode_member_bag(b, ctx, out, &member_seen, err, errlen)
-				   : decode_group_bag(b, kwa, kwk, out, have, err, errlen);
+		st = b->proto == 0 ? decode_member_bag(b, ctx, out, &kh, &member_seen, err, errlen)
+				   : decode_group_bag(b, ctx, kwa, kwk, out, &kh, have, err, errlen);
 	}
 	for (size_t i = 0; i < out->nsas && !st; i++) {
 		const gk_group_sa *sa = &out->sas[i];

@@ -7,6 +7,7 @@
 #define GK_GROUP_SA_H
 
 #include "ident.h"
+#include "arena.h"
 #include "payloads.h"
 
 #define GK_GROUP_MAX_SAS 16
@@ -69,6 +70,17 @@ typedef struct gk_kh_wrapped {
 	gk_chunk value;
 } gk_kh_wrapped;
 
+/* A Key Path (RFC 9838 3.3) as a member keeps it, its Working Key Path for a group: keys[0] is
+ * the key nearest the SA keys (the root of an LKH tree), each next key the one that wrapped the
+ * one before, keys[n - 1] the member's own key (the one it got under GSK_w at registration).
+ * GK_KH_MAX_DEPTH bounds every key path a member builds or keeps: 32 levels are a binary tree of
+ * 2^32 members, and no key path a GCKS needs is longer. */
+#define GK_KH_MAX_DEPTH 32
+typedef struct gk_key_path {
+	gk_kh_key keys[GK_KH_MAX_DEPTH];
+	size_t n;
+} gk_key_path;
+
 typedef struct gk_group_state {
 	gk_group_sa sas[GK_GROUP_MAX_SAS];
 	size_t nsas;
@@ -86,6 +98,9 @@ typedef struct gk_group_state {
 	size_t nwrap_keys;
 	const gk_kh_wrapped *kh_sa_keys;
 	size_t nkh_sa_keys;
+	/* Member side: the Working Key Path for the group after this message, as
+	 * gk_key_path_open_state leaves it (RFC 9838 3.3); empty without a key hierarchy. */
+	gk_key_path wkp;
 } gk_group_state;
 
 typedef enum gk_gsa_context {
@@ -103,6 +118,18 @@ gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, ui
  * On failure err (GK_ERR_MAX octets are enough) names the problem; on success it is emptied. */
 gk_status gk_group_state_decode(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa_context ctx,
 				uint16_t kwa, gk_chunk kwk, gk_group_state *out, char *err, size_t errlen);
+
+/* The same, accepting key hierarchies (RFC 9838 3.3, 4.5.3.1): the Rekey SA's SA_KEYs under
+ * intermediate KWKs (KWK ID != 0; at registration the only one, in a rekey any number) go to
+ * out->kh_sa_keys, WRAP_KEY attributes of the member key bag (Key ID != 0, only with a Rekey SA
+ * in the GSA payload) to out->wrap_keys; their arrays come from arena, their values point
+ * into the payloads: both must outlive out's use of them. At most GK_KH_MAX_WRAPPED in all;
+ * a (Key ID, KWK ID) pair given twice is refused. Nothing is unwrapped but the SA_KEYs under
+ * kwk: gk_key_path_open_state (key_path.h) opens the rest. gk_group_state_decode is this with
+ * no arena: it refuses both kinds of attribute. */
+gk_status gk_group_state_decode_kh(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_gsa_context ctx,
+				   uint16_t kwa, gk_chunk kwk, gk_arena *arena, gk_group_state *out, char *err,
+				   size_t errlen);
 
 void gk_group_state_wipe(gk_group_state *gs);
 

@@ -273,3 +273,36 @@ gk_status gk_store_audit_find(gk_store *s, const char *action, const char *detai
 {
 	return s ? s->ops->audit_find(s, action, detail, pos) : GK_E_INVAL;
 }
+
+/* ---- the key tree of an lkh group ---- */
+
+gk_status gk_store_lkh_meta_get(gk_store *s, gk_store_gid gid, gk_lkh_meta *m, bool *found)
+{
+	return s ? s->ops->lkh_meta_get(s, gid, m, found) : GK_E_INVAL;
+}
+
+gk_status gk_store_lkh_meta_set(gk_store *s, gk_store_gid gid, const gk_lkh_meta *m)
+{
+	return s ? s->ops->lkh_meta_set(s, gid, m) : GK_E_INVAL;
+}
+
+gk_status gk_store_lkh_rows(gk_store *s, gk_store_gid gid, gk_status (*fn)(void *ctx, const gk_lkh_row *r),
+			    void *ctx)
+{
+	return s ? s->ops->lkh_rows(s, gid, fn, ctx) : GK_E_INVAL;
+}
+
+gk_status gk_store_lkh_put(gk_store *s, gk_store_gid gid, const gk_lkh_row *r)
+{
+	return s ? s->ops->lkh_put(s, gid, r) : GK_E_INVAL;
+}
+
+gk_status gk_store_lkh_del(gk_store *s, gk_store_gid gid, uint32_t pos)
+{
+	return s ? s->ops->lkh_del(s, gid, pos) : GK_E_INVAL;
+}
+
+gk_status gk_store_lkh_clear(gk_store *s, gk_store_gid gid)
+{
+	return s ? s->ops->lkh_clear(s, gid) : GK_E_INVAL;
+}

@@ -54,6 +54,14 @@ typedef struct gk_store_ops {
 				      bool *found);
 	gk_status (*sender_rekey_set)(gk_store *s, const char *group, const char *member, int64_t at);
 
+	gk_status (*lkh_meta_get)(gk_store *s, gk_store_gid gid, gk_lkh_meta *m, bool *found);
+	gk_status (*lkh_meta_set)(gk_store *s, gk_store_gid gid, const gk_lkh_meta *m);
+	gk_status (*lkh_rows)(gk_store *s, gk_store_gid gid, gk_status (*fn)(void *ctx, const gk_lkh_row *r),
+			      void *ctx);
+	gk_status (*lkh_put)(gk_store *s, gk_store_gid gid, const gk_lkh_row *r);
+	gk_status (*lkh_del)(gk_store *s, gk_store_gid gid, uint32_t pos);
+	gk_status (*lkh_clear)(gk_store *s, gk_store_gid gid);
+
 	gk_status (*audit)(gk_store *s, const char *who, const char *action, const char *detail, int64_t now);
 	gk_status (*audit_list)(gk_store *s, size_t last, gk_audit_row **out, size_t *n);
 	gk_status (*audit_find)(gk_store *s, const char *action, const char *detail, int64_t *pos);

@@ -260,6 +260,8 @@ static const gk_store_ops sq_ops = {
 	.sender_tek_held = sq_sender_tek_held, .sender_tek_add = sq_sender_tek_add,
 	.sender_tek_add_role = sq_sender_tek_add_role, .sender_teks_prune = sq_sender_teks_prune,
 	.sender_rekey_get = sq_sender_rekey_get, .sender_rekey_set = sq_sender_rekey_set,
+	.lkh_meta_get = sq_lkh_meta_get, .lkh_meta_set = sq_lkh_meta_set, .lkh_rows = sq_lkh_rows,
+	.lkh_put = sq_lkh_put, .lkh_del = sq_lkh_del, .lkh_clear = sq_lkh_clear,
 	.audit = sq_audit, .audit_list = sq_audit_list, .audit_find = sq_audit_find,
 	.backup = sq_backup, .backup_bytes = sq_backup_bytes,
 };

@@ -96,6 +96,8 @@ static void group_bind(binder *b, const gk_group_policy *g)
 	b_int(b, k->interval_ms);
 	b_int(b, k->frag_mtu);
 	b_int(b, g->max_packet_rate);
+	b_int(b, k->key_mgmt);
+	b_int(b, k->lkh_degree);
 }
 
 static gk_status group_read(reader *r, gk_group_policy *g)
@@ -127,6 +129,8 @@ static gk_status group_read(reader *r, gk_group_policy *g)
 	k->interval_ms = (uint32_t)r_int(r);
 	k->frag_mtu = (uint16_t)r_int(r);
 	g->max_packet_rate = (uint32_t)r_int(r);
+	k->key_mgmt = (uint8_t)r_int(r);
+	k->lkh_degree = (uint8_t)r_int(r);
 	return r->i == GROUP_NCOLS ? r->st : GK_E_STATE;
 }
 

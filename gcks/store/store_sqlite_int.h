@@ -18,9 +18,10 @@
 	"sender_id_bits, rekey_margin_pct, ike_idle_timeout, " \
 	"kek_present, kek_encr, kek_encr_key_bits, kek_integ, kek_kwa, kek_gcauth, kek_sig_scheme, " \
 	TS_COLS("kek_src") ", " TS_COLS("kek_dst") ", " \
-	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu, max_packet_rate"
-#define GROUP_NCOLS 37
-#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", ?"
+	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu, max_packet_rate, " \
+	"kek_key_mgmt, kek_lkh_degree"
+#define GROUP_NCOLS 39
+#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", ?, ?, ?"
 
 /* The columns of group_teks after group_id, in tek_bind()/tek_read() order. */
 #define TEK_COLS \
@@ -55,9 +56,9 @@
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
 	X(GROUP_INSERT, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" \
-			GROUP_QS ", 1, ?38, ?38)") \
+			GROUP_QS ", 1, ?40, ?40)") \
 	X(GROUP_UPDATE, "UPDATE groups SET (" GROUP_COLS ") = (" GROUP_QS "), " \
-			"generation = generation + 1, updated = ?38 WHERE id = ?39") \
+			"generation = generation + 1, updated = ?40 WHERE id = ?41") \
 	X(GROUP_DELETE, "DELETE FROM groups WHERE name = ?1") \
 	X(GROUP_NAMES, "SELECT name FROM groups ORDER BY name") \
 	X(TEK_LOAD, "SELECT " TEK_COLS " FROM group_teks WHERE group_id = ?1 ORDER BY position") \
@@ -108,7 +109,18 @@
 	X(SREKEY_GET, "SELECT at FROM sender_rekeys " \
 		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
 	X(SREKEY_SET, "INSERT INTO sender_rekeys (group_id, member, at) SELECT id, ?2, ?3 FROM groups " \
-		      "WHERE name = ?1 ON CONFLICT (group_id, member) DO UPDATE SET at = excluded.at")
+		      "WHERE name = ?1 ON CONFLICT (group_id, member) DO UPDATE SET at = excluded.at") \
+	X(LKH_META_GET, "SELECT degree, depth, key_len, next_key_id FROM lkh_trees WHERE group_id = ?1") \
+	X(LKH_META_SET, "INSERT INTO lkh_trees (group_id, degree, depth, key_len, next_key_id) " \
+			"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (group_id) DO UPDATE SET degree = excluded.degree, " \
+			"depth = excluded.depth, key_len = excluded.key_len, next_key_id = excluded.next_key_id") \
+	X(LKH_ROWS, "SELECT position, key_id, key, member, dirty FROM lkh_nodes WHERE group_id = ?1 " \
+		    "ORDER BY position") \
+	X(LKH_PUT, "INSERT OR REPLACE INTO lkh_nodes (group_id, position, key_id, key, member, dirty) " \
+		   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)") \
+	X(LKH_DEL, "DELETE FROM lkh_nodes WHERE group_id = ?1 AND position = ?2") \
+	X(LKH_CLEAR_NODES, "DELETE FROM lkh_nodes WHERE group_id = ?1") \
+	X(LKH_CLEAR_TREE, "DELETE FROM lkh_trees WHERE group_id = ?1")
 
 #define STMT_ENUM_(n, sql) Q_##n,
 enum stmt_id { STMT_LIST(STMT_ENUM_) Q_COUNT };
@@ -174,6 +186,13 @@ void r_ts(reader *r, gk_ts_spec *t);
 void r_ident(reader *r, gk_ident *id);
 
 /* ---- the operations, one file per table ---- */
+/* store_sqlite_lkh.c: the key trees of lkh groups */
+gk_status sq_lkh_meta_get(gk_store *s, gk_store_gid gid, gk_lkh_meta *m, bool *found);
+gk_status sq_lkh_meta_set(gk_store *s, gk_store_gid gid, const gk_lkh_meta *m);
+gk_status sq_lkh_rows(gk_store *s, gk_store_gid gid, gk_status (*fn)(void *ctx, const gk_lkh_row *r), void *ctx);
+gk_status sq_lkh_put(gk_store *s, gk_store_gid gid, const gk_lkh_row *r);
+gk_status sq_lkh_del(gk_store *s, gk_store_gid gid, uint32_t pos);
+gk_status sq_lkh_clear(gk_store *s, gk_store_gid gid);
 /* store_sqlite_groups.c: identity, groups and their policy */
 gk_status sq_identity_get(gk_store *s, gk_gcks_identity *out);
 gk_status sq_identity_set(gk_store *s, const gk_gcks_identity *id, const char *who, int64_t now);

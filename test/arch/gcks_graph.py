@@ -20,7 +20,7 @@ LAYERS = [
     ('store', ['storage', 'schema_sql', 'policy', 'policy_yaml']),
     # 1: the key rules, run in the store's transactions: key shapes, reserved SPIs, Message IDs,
     # Sender-IDs, what a policy change does to keys
-    ('keyrules', ['gcks_keyrules']),
+    ('keyrules', ['gcks_keyrules', 'gcks_lkh']),
     # 2: leaf services of the core: table hashes, the refusal log, the response under construction
     ('base', ['gcks_keyhash', 'gcks_refusal', 'gcks_resp']),
     # 3: the indexes the SA table keeps: half-open SAs per source, established SAs by identity

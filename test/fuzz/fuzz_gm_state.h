@@ -62,6 +62,25 @@ static inline void fg_tek(gk_group_sa *t, uint8_t spi)
 	fg_keymat(t, spi);
 }
 
+/* Intermediate key id of the fuzz group's key hierarchy (32 octets: KW-5649-256). */
+static inline void fg_kh_key(uint32_t id, uint8_t out[32])
+{
+	for (size_t i = 0; i < 32; i++)
+		out[i] = (uint8_t)(id * 29 + 5 * i + 1);
+}
+
+/* The member's Working Key Path after registration (RFC 9838 3.3): keys 1 -> 2 -> 3. */
+static inline void fg_wkp(gk_key_path *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (uint32_t id = 1; id <= 3; id++) {
+		gk_kh_key *k = &p->keys[p->n++];
+		k->id = id;
+		k->len = 32;
+		fg_kh_key(id, k->key);
+	}
+}
+
 /* What the member holds after registration. */
 static inline void fg_registered_state(gk_group_state *gs)
 {
@@ -76,6 +95,7 @@ static inline void fg_registered_state(gk_group_state *gs)
 	gs->has_atd = gs->has_dtd = true;
 	memcpy(gs->auth_key, fk_p256_spki, sizeof(fk_p256_spki));
 	gs->auth_key_len = sizeof(fk_p256_spki);
+	fg_wkp(&gs->wkp);
 }
 
 #endif

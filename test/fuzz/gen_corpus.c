@@ -446,6 +446,72 @@ static void gen_policy_yaml(const char *dir)
 /* ---- fuzz_gm_rekey: GSA_REKEY datagrams (records len | datagram) under the Rekey SA of
  * fuzz_gm_state.h, signed with its AUTH_KEY's private key ---- */
 
+/* Key hierarchy seeds (RFC 9838 3.3): the new Rekey SA's key only under intermediate keys
+ * (SA_KEY Key ID 0, KWK ID != 0) and WRAP_KEYs in a member key bag, all values fg_kh_key, so
+ * that they reach (or, by design, miss or loop around) the fuzz member's Working Key Path. */
+typedef struct lkh_wrap {
+	uint32_t key_id, kwk_id;
+} lkh_wrap;
+typedef struct lkh_spec {
+	const lkh_wrap *sa, *wrap;
+	size_t nsa, nwrap;
+} lkh_spec;
+static const lkh_spec *lkh; /* set while a key hierarchy seed is built */
+
+static gk_chunk lkh_wrapped(gk_arena *a, uint16_t kwa, gk_chunk gsk_w, uint32_t key_id, uint32_t kwk_id, gk_chunk key)
+{
+	uint8_t kwk[32];
+	fg_kh_key(kwk_id, kwk);
+	gk_wbuf w;
+	gk_wbuf_init(&w, 0);
+	if (gk_wrapped_key_build(kwa, kwk_id ? GK_CHUNK(kwk, 32) : gsk_w, key_id, kwk_id, key, &w))
+		die("key hierarchy wrap");
+	gk_chunk c = GK_CHUNK(gk_arena_dup(a, w.data, w.len), w.len);
+	gk_wbuf_free(&w);
+	return c;
+}
+
+static void lkh_apply(gk_arena *a, uint16_t kwa, gk_chunk gsk_w, const gk_group_state *ns, gk_pl_kd *kd)
+{
+	const gk_group_sa *kek = NULL;
+	for (size_t i = 0; i < ns->nsas; i++)
+		if (ns->sas[i].proto == GK_PROTO_GIKE_UPDATE)
+			kek = &ns->sas[i];
+	gk_attr *sa = gk_arena_calloc(a, lkh->nsa, sizeof(*sa)), *wr = gk_arena_calloc(a, lkh->nwrap, sizeof(*wr));
+	gk_key_bag *bags = gk_arena_calloc(a, kd->bags.n + 1, sizeof(*bags));
+	if (!kek || !sa || !wr || !bags)
+		die("key hierarchy seed");
+	for (size_t i = 0; i < lkh->nsa; i++)
+		sa[i] = (gk_attr){ .type = GK_GKBA_SA_KEY,
+				   .value = lkh_wrapped(a, kwa, gsk_w, 0, lkh->sa[i].kwk_id,
+							GK_CHUNK(kek->keymat, kek->keymat_len)) };
+	for (size_t i = 0; i < lkh->nwrap; i++) {
+		uint8_t key[32];
+		fg_kh_key(lkh->wrap[i].key_id, key);
+		wr[i] = (gk_attr){ .type = GK_MKBA_WRAP_KEY,
+				   .value = lkh_wrapped(a, kwa, gsk_w, lkh->wrap[i].key_id, lkh->wrap[i].kwk_id,
+							GK_CHUNK(key, 32)) };
+	}
+	memcpy(bags, kd->bags.items, kd->bags.n * sizeof(*bags));
+	bool member = false;
+	for (size_t i = 0; i < kd->bags.n; i++) {
+		if (bags[i].proto == GK_PROTO_GIKE_UPDATE)
+			bags[i].attrs = (gk_attr_list){ sa, lkh->nsa };
+		if (bags[i].proto == 0) { /* AUTH_KEY is there: the WRAP_KEYs join it */
+			gk_attr *all = gk_arena_calloc(a, bags[i].attrs.n + lkh->nwrap, sizeof(*all));
+			if (!all)
+				die("key hierarchy seed");
+			memcpy(all, bags[i].attrs.items, bags[i].attrs.n * sizeof(*all));
+			memcpy(all + bags[i].attrs.n, wr, lkh->nwrap * sizeof(*all));
+			bags[i].attrs = (gk_attr_list){ all, bags[i].attrs.n + lkh->nwrap };
+			member = true;
+		}
+	}
+	if (!member)
+		bags[kd->bags.n++] = (gk_key_bag){ .proto = 0, .attrs = { wr, lkh->nwrap } };
+	kd->bags.items = bags;
+}
+
 /* Appends one GSA_REKEY (all its datagrams) with the new state ns (NULL: none) and deletions. */
 static void rekey_msg(gk_wbuf *rec, EVP_PKEY *sign, uint32_t msg_id, const gk_group_state *ns,
 		      const gk_pl_delete *del, size_t ndel, size_t frag_mtu)
@@ -466,6 +532,8 @@ static void rekey_msg(gk_wbuf *rec, EVP_PKEY *sign, uint32_t msg_id, const gk_gr
 	if (ns) {
 		if (gk_group_state_encode(ns, GK_GSA_REKEY, kek->kwa, k.wrap, &a, &gsa, &kd))
 			die("rekey state encode");
+		if (lkh)
+			lkh_apply(&a, kek->kwa, k.wrap, ns, &kd);
 		pl[n++] = (gk_out_pl){ GK_PL_GSA, false, &gsa };
 		pl[n++] = (gk_out_pl){ GK_PL_KD, false, &kd };
 	}
@@ -507,6 +575,8 @@ static void rekey_clear(gk_wbuf *rec, uint32_t msg_id, const gk_group_state *ns,
 	if (ns) {
 		if (gk_group_state_encode(ns, GK_GSA_REKEY, kek->kwa, k.wrap, &a, &gsa, &kd))
 			die("rekey state encode");
+		if (lkh)
+			lkh_apply(&a, kek->kwa, k.wrap, ns, &kd);
 		pl[n++] = (gk_out_pl){ GK_PL_GSA, false, &gsa };
 		pl[n++] = (gk_out_pl){ GK_PL_KD, false, &kd };
 	}
@@ -555,7 +625,17 @@ static void gen_gm_rekey(void)
 		int kind;
 	} seeds[] = { { "00-new-tek", 0 }, { "01-new-tek-fragmented", 1 }, { "02-new-kek-and-auth-key", 2 },
 		      { "03-delete", 3 }, { "04-exclusion", 4 }, { "05-sequence-with-replay", 5 },
-		      { "06-clear-new-tek-fragmented-then-delete", 6 }, { "07-clear-new-kek", 7 } };
+		      { "06-clear-new-tek-fragmented-then-delete", 6 }, { "07-clear-new-kek", 7 },
+		      { "08-lkh-new-kek", 8 }, { "09-clear-lkh-new-kek", 9 }, { "10-lkh-excluded", 10 },
+		      { "11-clear-lkh-cycle", 11 } };
+	/* 08, 09: K under 1 (the member's top key: an empty path) and under 15; 15 under 16, 16
+	 * under 3 (its own key): the path 15 -> 16 -> 3; and 17 under 99, a key it never had.
+	 * 10: K under 50, 50 under 51: no path. 11: K under 20, 20 and 21 under each other. */
+	static const lkh_wrap sa_a[] = { { 0, 1 }, { 0, 15 } }, wrap_a[] = { { 15, 16 }, { 16, 3 }, { 17, 99 } };
+	static const lkh_wrap sa_b[] = { { 0, 50 } }, wrap_b[] = { { 50, 51 } };
+	static const lkh_wrap sa_c[] = { { 0, 20 } }, wrap_c[] = { { 20, 21 }, { 21, 20 } };
+	static const lkh_spec lkh_a = { sa_a + 1, wrap_a, 1, 3 }, lkh_a2 = { sa_a, wrap_a, 2, 3 },
+			      lkh_b = { sa_b, wrap_b, 1, 1 }, lkh_c = { sa_c, wrap_c, 1, 2 };
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
 		gk_wbuf rec;
 		gk_wbuf_init(&rec, 1u << 20);
@@ -584,10 +664,27 @@ static void gen_gm_rekey(void)
 			rekey_clear(&rec, FG_INITIAL_MSGID, &tek2, &del_esp1, 1, true);
 			rekey_clear(&rec, FG_INITIAL_MSGID + 1, NULL, &del_esp1, 1, false);
 			break;
-		default:
+		case 7:
 			rekey_clear(&rec, FG_INITIAL_MSGID + 2, &kek2, NULL, 0, false);
 			break;
+		case 8:
+			lkh = &lkh_a2;
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID, &kek2, NULL, 0, 0);
+			break;
+		case 9:
+			lkh = &lkh_a;
+			rekey_clear(&rec, FG_INITIAL_MSGID, &kek2, NULL, 0, false);
+			break;
+		case 10:
+			lkh = &lkh_b;
+			rekey_msg(&rec, sign, FG_INITIAL_MSGID, &kek2, NULL, 0, 0);
+			break;
+		default:
+			lkh = &lkh_c;
+			rekey_clear(&rec, FG_INITIAL_MSGID, &kek2, NULL, 0, false);
+			break;
 		}
+		lkh = NULL;
 		put_wbuf("gm_rekey", seeds[i].name, &rec);
 		gk_wbuf_free(&rec);
 	}

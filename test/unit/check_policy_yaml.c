@@ -355,6 +355,8 @@ static const char everything[] =
 	"      copies: 5\n"
 	"      interval: 250ms\n"
 	"      fragment-mtu: 0\n"
+	"      key-management: lkh\n"
+	"      degree: 4\n"
 	"    sas:\n"
 	"      - name: ctr\n"
 	"        encryption: aes-ctr\n"
@@ -410,6 +412,10 @@ START_TEST(everything_round_trip)
 	ck_assert_uint_eq(g->kek.lifetime, 7200);
 	ck_assert_uint_eq(g->rekey_margin_pct, 33);
 	ck_assert_uint_eq(g->max_packet_rate, 40000);
+	ck_assert_uint_eq(g->kek.key_mgmt, GK_KEYMGMT_LKH);
+	ck_assert_uint_eq(g->kek.lkh_degree, 4);
+	ck_assert_uint_eq(l.g[1].kek.key_mgmt, GK_KEYMGMT_SIMPLE); /* the default */
+	ck_assert_uint_eq(l.g[1].kek.lkh_degree, 0);
 	ck_assert_uint_eq(tek(g, "ctr")->src.port_lo, 3);
 	ck_assert_uint_eq(tek(g, "ctr")->dst.ip_proto, 200);
 	ck_assert_uint_eq(tek(g, "gmac")->encr, GK_ENCR_NULL_AUTH_AES_GMAC);
@@ -843,6 +849,16 @@ static const struct bad {
 	{ BASE REKEY "  interval: 5ms\n", "t.yaml:9:13: rekey.interval: must be between 10ms and 1m, got 5ms" },
 	{ BASE REKEY "  interface: eth0/1\n",
 	  "t.yaml:9:14: rekey.interface: must be 1 to 15 letters, digits, '-', '_' or '.', got 'eth0/1'" },
+	{ BASE REKEY "  key-management: lkh\n  degree: 17\n",
+	  "t.yaml:10:11: rekey.degree: must be between 2 and 16, got 17" },
+	{ BASE REKEY "  key-management: lkh\n  degree: 1\n",
+	  "t.yaml:10:11: rekey.degree: must be between 2 and 16, got 1" },
+	{ BASE REKEY "  degree: 4\n", "t.yaml:9:11: rekey.degree: only used with key-management: lkh" },
+	{ BASE REKEY "  key-management: oft\n",
+	  "t.yaml:9:19: rekey.key-management: expected simple or lkh, got 'oft'" },
+	{ BASE "rekey:\n  transport: inband\n  key-management: lkh\n",
+	  "t.yaml:7:3: rekey.key-management: lkh needs transport: multicast: WRAP_KEY MUST NOT be used with "
+	  "GSA_INBAND_REKEY (RFC 9838 4.5.3.1)" },
 	{ BASE "rekey:\n  transport: inband\n  address: 239.0.0.1\n  ttl: 4\n",
 	  "t.yaml:7:3: rekey.address: only used with transport: multicast\n"
 	  "t.yaml:8:3: rekey.ttl: only used with transport: multicast" },

@@ -11,6 +11,8 @@
 #include "testutil.h"
 #include "gcks/storage.h"
 #include "gcks/gcks_keyrules.h"
+#include "gcks/gcks_lkh.h"
+#include "rand.h"
 #include "iana.h"
 #include "rand.h"
 
@@ -150,6 +152,8 @@ static void rich_policy(gk_group_policy *g)
 	k->copies = 2;
 	k->interval_ms = 50;
 	k->frag_mtu = 1200;
+	k->key_mgmt = GK_KEYMGMT_LKH;
+	k->lkh_degree = 3;
 
 	g->nteks = 2;
 	g->teks = calloc(2, sizeof(*g->teks));
@@ -233,6 +237,8 @@ static void assert_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 	ck_assert_uint_eq(x->copies, y->copies);
 	ck_assert_uint_eq(x->interval_ms, y->interval_ms);
 	ck_assert_uint_eq(x->frag_mtu, y->frag_mtu);
+	ck_assert_uint_eq(x->key_mgmt, y->key_mgmt);
+	ck_assert_uint_eq(x->lkh_degree, y->lkh_degree);
 	ck_assert_uint_eq(a->nteks, b->nteks);
 	for (size_t i = 0; i < a->nteks; i++) {
 		const gk_tek_policy *t = &a->teks[i], *u = &b->teks[i];
@@ -479,6 +485,9 @@ START_TEST(migrates_version_1_database)
 	ck_assert_uint_eq(g.ike_idle_timeout, 300);
 	/* version 5: groups from before max-packet-rate get its default */
 	ck_assert_uint_eq(g.max_packet_rate, 100000);
+	/* version 6: groups from before key-management are simple (no key tree) */
+	ck_assert_uint_eq(g.kek.key_mgmt, GK_KEYMGMT_SIMPLE);
+	ck_assert_uint_eq(g.kek.lkh_degree, 0);
 	ck_assert(!g.kek.present);
 	ck_assert_uint_eq(g.nteks, 1);
 	ck_assert_str_eq(g.teks[0].name, "data");
@@ -655,6 +664,8 @@ START_TEST(plan_is_what_a_put_does)
 	gk_group_policy g;
 	gk_store *s = open_ok(true);
 	rich_policy(&g);
+	g.kek.key_mgmt = GK_KEYMGMT_SIMPLE; /* no key tree: a leaving member costs everyone */
+	g.kek.lkh_degree = 0;
 	gk_group_plan p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.keys, GK_PUT_ADDED);
 	ck_assert_int_eq(p.effect, GK_EFFECT_NONE);
@@ -703,6 +714,58 @@ START_TEST(plan_is_what_a_put_does)
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.effect, GK_EFFECT_EXCLUDE_ALL);
 	gk_group_plan_free(&p);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+/* An lkh group: a registered member that leaves is evicted through the key tree (the others
+ * stay registered); a new tree (degree, lkh off) excludes everyone. */
+START_TEST(plan_lkh_evicts_through_the_tree)
+{
+	gk_group_policy g;
+	gk_store *s = open_ok(true);
+	rich_policy(&g);
+	g.kek.key_mgmt = GK_KEYMGMT_LKH;
+	g.kek.lkh_degree = 2;
+	gk_group_plan p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.keys, GK_PUT_ADDED);
+	gk_group_plan_free(&p);
+	char gone[GK_IDENT_TEXT_MAX];
+	gk_ident_text(&g.members[2].id, gone);
+	gk_registration r;
+	reg(&r, g.name, gone, "192.0.2.10:500");
+	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	g.nmembers = 2;
+	p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.keys, GK_PUT_KEEP_KEYS);
+	ck_assert_int_eq(p.effect, GK_EFFECT_LKH_EVICT);
+	ck_assert(p.removed[0].registered);
+	gk_group_plan_free(&p);
+
+	/* removal together with an SA change: new keys for everyone, everyone excluded */
+	g.nmembers = 3;
+	p = plan_then_apply(s, &g);
+	gk_group_plan_free(&p);
+	g.nmembers = 2;
+	g.teks[0].lifetime += 60;
+	p = plan_then_apply(s, &g);
+	ck_assert_int_eq(p.keys, GK_PUT_NEW_KEYS);
+	ck_assert_int_eq(p.effect, GK_EFFECT_EXCLUDE_ALL);
+	gk_group_plan_free(&p);
+
+	/* another degree or lkh switched off: a new tree, everyone excluded */
+	gk_group_policy was = g;
+	g.kek.lkh_degree = 4;
+	ck_assert(gk_keys_tree_changed(&was, &g));
+	ck_assert(gk_keys_change_excludes_all(&was, &g));
+	g.kek.lkh_degree = 2;
+	ck_assert(!gk_keys_tree_changed(&was, &g));
+	g.kek.key_mgmt = GK_KEYMGMT_SIMPLE;
+	ck_assert(gk_keys_tree_changed(&was, &g));
+	ck_assert_int_eq(gk_keys_reload_effect(&was, &g, GK_PUT_KEEP_KEYS, true), GK_EFFECT_EXCLUDE_ALL);
+	g.kek.key_mgmt = GK_KEYMGMT_LKH;
+	ck_assert_int_eq(gk_keys_reload_effect(&was, &g, GK_PUT_KEEP_KEYS, true), GK_EFFECT_LKH_EVICT);
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -1545,6 +1608,72 @@ START_TEST(identity)
 }
 END_TEST
 
+/* The key tree of an lkh group (schema 6) as gcksd keeps it: written whole, changed by a join
+ * and an eviction, read back node for node with its shape and Key ID counter; another degree
+ * in the policy starts a new tree whose Key IDs go on. */
+START_TEST(lkh_tree_round_trip)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 6);
+	const char *names[] = { "fqdn:a.example", "fqdn:b.example", "fqdn:c.example", "fqdn:d.example",
+				"fqdn:e.example" };
+	gk_lkh t, back;
+	ck_assert_int_eq(gk_keys_lkh_load(s, &g, &t), GK_OK); /* none yet: an empty one, stored */
+	ck_assert_uint_eq(t.nmembers, 0);
+	ck_assert_uint_eq(t.degree, 3);
+	gk_lkh_free(&t);
+	ck_assert_int_eq(gk_lkh_init(&t, 3, 32, 5), GK_OK);
+	ck_assert_int_eq(gk_lkh_build(&t, &rt.r, names, 5), GK_OK);
+	ck_assert_int_eq(gk_keys_lkh_store_all(s, &g, &t), GK_OK);
+	uint32_t pos;
+	ck_assert_int_eq(gk_keys_lkh_join(s, &g, &t, &rt.r, "fqdn:f.example", &pos), GK_OK);
+	gk_lkh_evicted e;
+	gk_sa_key prev[3], keys[3];
+	size_t nk;
+	uint32_t msgid;
+	const char *who[1] = { "fqdn:b.example" };
+	ck_assert_int_eq(gk_keys_lkh_evict(s, &g, &t, &rt.r, (int64_t)time(NULL), who, 1, &e, prev, keys, &nk, &msgid),
+			 GK_OK);
+	ck_assert_uint_eq(nk, 3);
+	ck_assert_int_eq(keys[2].tek_index, -1); /* only the Rekey SA changed */
+	ck_assert(memcmp(keys[2].spi, prev[2].spi, 16) != 0);
+	ck_assert(!memcmp(keys[0].spi, prev[0].spi, 4));
+	gk_lkh_evicted_free(&e);
+	bool current = false;
+	ck_assert_int_eq(gk_keys_lkh_current(s, &g, &t, &current), GK_OK);
+	ck_assert(current);
+	ck_assert_int_eq(gk_keys_lkh_load(s, &g, &back), GK_OK);
+	ck_assert_uint_eq(back.nmembers, 5);
+	ck_assert_uint_eq(back.next_key_id, t.next_key_id);
+	ck_assert_uint_eq(back.depth, t.depth);
+	ck_assert_uint_eq(back.end, t.end);
+	for (size_t p = 1; p < t.end; p++) {
+		ck_assert_uint_eq(back.nodes[p].key_id, t.nodes[p].key_id);
+		ck_assert(!memcmp(back.nodes[p].key, t.nodes[p].key, 32));
+		ck_assert_int_eq(!back.nodes[p].member, !t.nodes[p].member);
+		if (t.nodes[p].member)
+			ck_assert_str_eq(back.nodes[p].member, t.nodes[p].member);
+	}
+	ck_assert_uint_eq(gk_lkh_find(&back, "fqdn:b.example"), 0);
+	ck_assert_uint_eq(gk_lkh_find(&back, "fqdn:f.example"), pos);
+	gk_lkh_free(&back);
+	/* another degree: a new, empty tree; Key IDs never go back */
+	g.kek.lkh_degree = 2;
+	ck_assert_int_eq(gk_keys_lkh_load(s, &g, &back), GK_OK);
+	ck_assert_uint_eq(back.nmembers, 0);
+	ck_assert_uint_eq(back.degree, 2);
+	ck_assert_uint_eq(back.next_key_id, t.next_key_id);
+	ck_assert_int_eq(gk_keys_lkh_current(s, &g, &t, &current), GK_OK);
+	ck_assert(!current);
+	gk_lkh_free(&back);
+	gk_lkh_free(&t);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("storage");
@@ -1558,10 +1687,12 @@ int main(void)
 	tcase_add_test(tc, audit_list_last_n_oldest_first);
 	tcase_add_test(tc, refuses_foreign_files);
 	tcase_add_test(tc, migrates_version_1_database);
+	tcase_add_test(tc, lkh_tree_round_trip);
 	tcase_add_test(tc, policy_round_trip);
 	tcase_add_test(tc, put_same_is_no_change);
 	tcase_add_test(tc, put_modified_changes);
 	tcase_add_test(tc, plan_is_what_a_put_does);
+	tcase_add_test(tc, plan_lkh_evicts_through_the_tree);
 	tcase_add_test(tc, readding_an_evicted_member_is_known);
 	tcase_add_test(tc, restore_epoch_skips_message_ids);
 	tcase_add_test(tc, failed_put_rolls_back);

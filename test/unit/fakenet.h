@@ -20,16 +20,19 @@
 #include "member/gm.h"
 #include "member/gm_groups.h"
 
+#ifndef FN_MAX_MEMBERS /* a test with hundreds of members sets more (check_gcks_lkh) */
 #define FN_MAX_MEMBERS 16
+#endif
 #define FN_MAX_RAW 8
 #define FN_MAX_RULES 16
 
-/* Endpoints other than the GCKS are numbered: member i is i, raw endpoint i is FN_RAW_BASE + i. */
-#define FN_RAW_BASE 100
+/* Endpoints other than the GCKS are numbered: member i is i, raw endpoint i is FN_RAW_BASE + i
+ * (members stay below it, also with hundreds of them). */
+#define FN_RAW_BASE 1000
 /* Any other address (a flood from many sources, fn_send_from) is the sink. */
-#define FN_SINK 1000
+#define FN_SINK 3000
 /* Datagrams to a multicast group (send_multicast, fn_mcast_send). */
-#define FN_MCAST 2000
+#define FN_MCAST 4000
 
 /* Receives what the GCKS sends to addresses that are no member's or raw endpoint's; it may send
  * (fn_send_from) from inside. */
