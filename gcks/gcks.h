@@ -107,6 +107,32 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
  * returns how many rekeys were started. */
 unsigned gk_gcks_rekey_ike_sas(gk_gcks *g);
 
+/* Refusals of registrations to a group counted by the notify that refused them (RFC 9838
+ * 2.3.1); GK_GROUP_REFUSAL_KINDS distinct notify types at most (registration refuses with six),
+ * any further one counts in the last slot's notify 0 ("other"). */
+#define GK_GROUP_REFUSAL_KINDS 8
+typedef struct gk_group_refusals {
+	uint16_t notify[GK_GROUP_REFUSAL_KINDS];   /* 0 = unused slot, or "other" in the last one */
+	uint64_t count[GK_GROUP_REFUSAL_KINDS];
+} gk_group_refusals;
+
+/* What one group's rekeys and registrations did since gcksd started (metrics, gcksctl status).
+ * Kept by the core in the group; reset when the group is loaded again after a restart. */
+typedef struct gk_group_counters {
+	uint64_t registrations;          /* accepted GSA_REGISTRATIONs */
+	gk_group_refusals refused;       /* refused ones, by notify */
+	uint64_t rekey_messages;         /* GSA_REKEY messages built (multicast) */
+	uint64_t rekey_copies;           /* copies of them sent (RFC 9838 2.4.1.3: each copy counts) */
+	uint64_t inband_sent;            /* GSA_INBAND_REKEY requests sent, one per member */
+	uint64_t inband_acked;           /* answered without an error notify */
+	uint64_t inband_failed;          /* answered with an error, or no answer after every retry */
+	int64_t last_rekey;              /* wall seconds of the last rekey sent, 0 = none yet */
+	uint32_t last_msgid;             /* its Message ID (multicast; inband: per IKE SA, 0) */
+	uint32_t last_copies;            /* multicast: copies of it; inband: members it went to */
+	char last_reason[64];            /* why: lifetime, requested, policy changed, eviction, ... */
+	uint64_t last_inband_round;      /* numbers the inband rekeys, for the members' acks */
+} gk_group_counters;
+
 /* A view of one group for status reports; points into the GCKS, valid until the next call
  * into it. */
 typedef struct gk_gcks_group_info {
@@ -116,6 +142,9 @@ typedef struct gk_gcks_group_info {
 	size_t nkeys;
 	bool members_frag;            /* every registered member negotiated IKE fragmentation, so a
 				       * multicast GSA_REKEY may be fragmented (RFC 9838 2.4.1.2) */
+	const gk_group_counters *ctr;
+	int64_t next_rekey;           /* wall seconds when the scheduler rekeys, 0 = not planned */
+	const char *next_reason;      /* "requested" (gcksctl rekey, waiting for the tick) or "lifetime" */
 } gk_gcks_group_info;
 size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max);
 
@@ -140,6 +169,9 @@ typedef struct gk_gcks_stats {
 					  * may hold a single-sender counter-mode key (doc/sender-iv.md) */
 	uint64_t sender_rekeys_refused;  /* such registrations refused (TEMPORARY_FAILURE): the
 					  * sender forced one within GK_SENDER_REKEY_INTERVAL_S */
+	uint64_t req_retransmits;        /* our requests (GSA_INBAND_REKEY, CREATE_CHILD_SA) sent again */
+	uint64_t delete_retransmits;     /* our Deletes (INFORMATIONAL) sent again */
+	gk_group_refusals unknown_group_refused; /* registrations to a group we do not serve */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
 

@@ -167,6 +167,7 @@ gk_status gk_gcks_reload(gk_gcks *g)
 			if (g->groups[i].hash != old[j].hash)
 				continue;
 			gcks_group_lkh_carry(g, &g->groups[i], &old[j]);
+			g->groups[i].ctr = old[j].ctr; /* counters run since gcksd started */
 			if (g->groups[i].generation != old[j].generation)
 				after_reload(g, &g->groups[i], &old[j]);
 		}

@@ -135,6 +135,7 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 		st = gk_ike_sa_open_at(&sa->ike, &m, gcks_now(g), &complete);
 	if (st == GK_OK || (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted)) {
 		gk_ike_resend_note(&sa->resend, m.hdr.msg_id, data);
+		sa->last_seen_ms = gcks_now(g); /* authenticated: a forger cannot make a member look alive */
 		/* the peer may have moved (NAT rebinding): answer where the request came from, but
 		 * only once it passed its integrity check (RFC 7296 2.23), or a forged message
 		 * would move the SA to the forger's address */

@@ -394,12 +394,29 @@ gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
 	return GK_OK;
 }
 
+int64_t gcks_group_rekey_at(const gcks_group *grp)
+{
+	uint32_t pct = grp->pol.rekey_margin_pct ? grp->pol.rekey_margin_pct : 20;
+	int64_t at = 0;
+	for (size_t j = 0; j < grp->nkeys; j++) {
+		const gk_sa_key *k = &grp->keys[j];
+		uint32_t life = k->tek_index >= 0 && (size_t)k->tek_index < grp->pol.nteks
+			? grp->pol.teks[k->tek_index].lifetime : grp->pol.kek.lifetime;
+		int64_t t = k->expires - (int64_t)life * pct / 100;
+		if (!at || t < at)
+			at = t;
+	}
+	return at;
+}
+
 size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max)
 {
 	size_t n = 0;
 	for (; n < g->ngroups && n < max; n++) {
 		out[n] = (gk_gcks_group_info){ &g->groups[n].pol, g->groups[n].registered, g->groups[n].keys,
-					       g->groups[n].nkeys, false };
+					       g->groups[n].nkeys, false, &g->groups[n].ctr, 0, NULL };
+		out[n].next_rekey = g->groups[n].rekey_due ? gcks_wall(g) : gcks_group_rekey_at(&g->groups[n]);
+		out[n].next_reason = g->groups[n].rekey_due ? "requested" : "lifetime";
 		/* on a store error members_frag stays false: what a rekey would do then */
 		gk_store_registrations_frag_ok(g->env.store, g->groups[n].pol.name, &out[n].members_frag);
 	}

@@ -162,9 +162,28 @@ static gk_status lkh_path(gk_gcks *g, gcks_group *grp, const gcks_sa *sa, const 
 	return GK_OK;
 }
 
+/* Counts a refusal under its notify (the last slot takes every kind beyond the others). */
+static void count_refusal(gk_group_refusals *c, uint16_t notify)
+{
+	size_t i = 0;
+	while (i + 1 < GK_GROUP_REFUSAL_KINDS && c->notify[i] && c->notify[i] != notify)
+		i++;
+	if (!c->notify[i] || c->notify[i] == notify)
+		c->notify[i] = notify;
+	else
+		c->notify[i] = 0; /* full: "other" */
+	c->count[i]++;
+}
+
 static void refuse(gk_gcks *g, const gcks_sa *sa, gcks_resp *r, uint16_t notify, const char *member,
 		   const char *group, const char *why)
 {
+	gcks_group *grp = NULL;
+	for (size_t i = 0; i < g->ngroups && !grp; i++)
+		if (!strcmp(g->groups[i].pol.name, group))
+			grp = &g->groups[i];
+	/* a group we do not serve is not a label: its name is the peer's choice */
+	count_refusal(grp ? &grp->ctr.refused : &g->stats.unknown_group_refused, notify);
 	gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "registration of %s to %s (%s): %s", member, group,
 		     gk_iana_str(GK_REG_NOTIFY, notify), why);
 	gcks_resp_notify(r, notify, GK_CHUNK_EMPTY);
@@ -300,6 +319,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	if (grp->pol.transport_mode)
 		gcks_resp_notify(r, GK_N_USE_TRANSPORT_MODE, GK_CHUNK_EMPTY);
 	g->stats.registrations++;
+	grp->ctr.registrations++;
 	gk_info("%s registered to %s as %s%s", mt, gt, is_sender ? "sender" : "receiver",
 		gs->nsender_ids ? " with Sender-IDs" : "");
 	if (grp->pol.rekey_transport == GK_REKEY_INBAND)

@@ -126,6 +126,12 @@ static gk_status plan_payloads(const rekey_plan *p, const gk_group_state *gs, ui
 
 static void pending_send(gk_gcks *g, gcks_pending *pd)
 {
+	gcks_group *grp = NULL;
+	for (size_t i = 0; i < g->ngroups && !grp; i++)
+		if (!strcmp(g->groups[i].pol.name, pd->group))
+			grp = &g->groups[i];
+	if (grp)
+		grp->ctr.rekey_copies++;
 	gcks_log_multicast(pd);
 	for (size_t i = 0; i < pd->d.n; i++)
 		g->env.send_multicast(g->env.send_ctx, (const struct sockaddr *)&pd->dst, pd->sport, pd->ttl,
@@ -149,6 +155,11 @@ static void queue_copies(gk_gcks *g, const char *group, uint32_t msgid, const gk
 	snprintf(pd->group, sizeof(pd->group), "%s", group);
 	pd->msgid = msgid;
 	pd->interval_ms = k->interval_ms;
+	for (size_t i = 0; i < g->ngroups; i++)
+		if (!strcmp(g->groups[i].pol.name, group)) {
+			g->groups[i].ctr.rekey_messages++;
+			g->groups[i].ctr.last_copies = pd->copies;
+		}
 	/* the first copy leaves now; the others follow from the tick, bitwise identical */
 	pending_send(g, pd);
 	pd->copies_left--;
@@ -224,6 +235,8 @@ static gk_status send_multicast(gk_gcks *g, const gcks_group *grp, const gk_kek_
 
 /* ---- GSA_INBAND_REKEY ---- */
 
+static gcks_group *group_by_hash(gk_gcks *g, uint64_t h);
+
 static void out_send(gk_gcks *g, gcks_sa *sa)
 {
 	const gk_dgrams *d = &sa->out_req->d;
@@ -265,8 +278,13 @@ static gk_status send_inband(gk_gcks *g, gcks_sa *sa, uint64_t group, const reke
 	sa->out_group = group; /* before the request: its log line names the group */
 	if (!st)
 		st = gcks_request(g, sa, GK_EXCH_GSA_INBAND_REKEY, pl, n);
-	if (!st)
+	if (!st) {
+		gcks_group *grp = group_by_hash(g, group);
 		sa->out_group = group;
+		sa->inband_round = grp ? grp->ctr.last_inband_round : 0;
+		if (grp)
+			grp->ctr.inband_sent++;
+	}
 	gk_arena_free(&a);
 	return st;
 }
@@ -331,6 +349,8 @@ static void inband_refused(gk_gcks *g, gcks_sa *sa, uint16_t notify)
 	char at[64], mt[GK_IDENT_TEXT_MAX];
 	gcks_group *grp = group_by_hash(g, sa->out_group);
 	bool reg = false;
+	if (grp)
+		grp->ctr.inband_failed++;
 	gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at));
 	gk_ident_text(&sa->ike.peer_id, mt);
 	gk_warn("%s at %s refused GSA_INBAND_REKEY of %s with %s: excluded, its IKE SA is closed so that it "
@@ -354,6 +374,12 @@ void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 	if (err) {
 		inband_refused(g, sa, err->body->notify.type);
 		return;
+	}
+	if (m->hdr.exchange == GK_EXCH_GSA_INBAND_REKEY) {
+		gcks_group *grp = group_by_hash(g, sa->out_group);
+		if (grp)
+			grp->ctr.inband_acked++;
+		sa->acked_round = sa->inband_round;
 	}
 	gcks_inband_send_queued(g, sa);
 }
@@ -392,10 +418,20 @@ void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now)
 	if (!sa->out_req)
 		return;
 	gk_ike_req_due due = gk_ike_req_tick(sa->out_req, now);
-	if (due == GK_REQ_RESEND)
+	if (due == GK_REQ_RESEND) {
+		if (sa->closing && sa->out_req->exchange == GK_EXCH_INFORMATIONAL)
+			g->stats.delete_retransmits++;
+		else
+			g->stats.req_retransmits++;
 		out_send(g, sa);
+	}
 	if (due != GK_REQ_GIVE_UP)
 		return;
+	if (!sa->closing && sa->out_req->exchange == GK_EXCH_GSA_INBAND_REKEY) {
+		gcks_group *grp = group_by_hash(g, sa->out_group);
+		if (grp)
+			grp->ctr.inband_failed++;
+	}
 	gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at));
 	if (sa->closing)
 		gk_dbg("member at %s does not answer our Delete: IKE SA removed", at);
@@ -428,6 +464,10 @@ static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy
 	if (!gs)
 		return st;
 	plan_state(g, grp, p, gs);
+	grp->ctr.last_rekey = gcks_wall(g);
+	grp->ctr.last_msgid = via->rekey_transport == GK_REKEY_MULTICAST ? p->msgid : 0;
+	grp->ctr.last_inband_round++;
+	snprintf(grp->ctr.last_reason, sizeof(grp->ctr.last_reason), "%s", why);
 	if (!p->exclude) /* every registered sender may install these keys (doc/sender-iv.md) */
 		gcks_sender_keys_note(g, grp, NULL);
 	if (via->rekey_transport == GK_REKEY_MULTICAST) {
@@ -438,6 +478,7 @@ static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy
 			gk_status_str(st));
 	} else {
 		unsigned n = send_inband_all(g, grp, p, gs);
+		grp->ctr.last_copies = n;
 		gk_logs(GK_SUB_REKEY, p->exclude ? GK_LOG_NOTICE : GK_LOG_INFO, "group %s %s (%s): GSA_INBAND_REKEY to "
 			"%u member%s", grp->pol.name, p->exclude ? "excluded every member" : "rekeyed", why, n,
 			n == 1 ? "" : "s");
@@ -561,16 +602,7 @@ out:
 
 static bool due(const gk_gcks *g, const gcks_group *grp)
 {
-	int64_t now = gcks_wall(g);
-	uint32_t pct = grp->pol.rekey_margin_pct ? grp->pol.rekey_margin_pct : 20;
-	for (size_t j = 0; j < grp->nkeys; j++) {
-		const gk_sa_key *k = &grp->keys[j];
-		uint32_t life = k->tek_index >= 0 && (size_t)k->tek_index < grp->pol.nteks
-			? grp->pol.teks[k->tek_index].lifetime : grp->pol.kek.lifetime;
-		if (k->expires - now <= (int64_t)life * pct / 100)
-			return true;
-	}
-	return false;
+	return grp->nkeys && gcks_group_rekey_at(grp) <= gcks_wall(g);
 }
 
 void gcks_rekey_tick(gk_gcks *g, int64_t now)

@@ -39,6 +39,7 @@ typedef struct gcks_group {
 	/* The key tree of a multicast group with key-management lkh (gcks_lkh.h), NULL otherwise.
 	 * Owned; loaded from the store with the group, changed only through gk_keys_lkh_*. */
 	struct gk_lkh *lkh;
+	gk_group_counters ctr;            /* kept by registration (gcks_reg.c) and rekey (gcks_rekey.c) */
 } gcks_group;
 
 #define GCKS_SA_GROUPS 8
@@ -62,6 +63,9 @@ typedef struct gcks_sa {
 					   * forgery reusing its Message ID, and how often it was answered */
 	uint64_t queued_group;
 	uint64_t out_group;               /* the group our outstanding GSA_INBAND_REKEY updates */
+	uint64_t inband_round;            /* the group's last_inband_round that request carries */
+	uint64_t acked_round;             /* the last one the member acknowledged (0 = none) */
+	int64_t last_seen_ms;             /* when the member last sent us a valid message */
 	/* half-open bookkeeping (gcks_sources.c): age order, in all and in the source */
 	struct gcks_sa *ho_prev, *ho_next;
 	struct gcks_sa *src_prev, *src_next;

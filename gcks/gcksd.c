@@ -21,6 +21,7 @@
 #include "addr.h"
 #include "control.h"
 #include "lockfile.h"
+#include "metrics_http.h"
 #include "privdrop.h"
 #include "gcks.h"
 #include "log.h"
@@ -45,6 +46,7 @@ typedef struct gcksd {
 	gk_store *store;
 	gk_gcks *gcks;
 	gk_control *control;
+	gk_metrics_http *metrics;   /* --metrics, NULL when off */
 	int mcast4, mcast6;         /* sockets that send GSA_REKEY to multicast groups */
 	bool handles;
 	unsigned sas_peak;          /* most IKE SAs open since memory was last given back */
@@ -58,7 +60,7 @@ static void usage(FILE *f)
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "             [--require-kwa] [--max-sas-per-identity N] [--ike-rekey-interval SECONDS]\n"
-	      "             [--ike-lifetime SECONDS]\n"
+	      "             [--ike-lifetime SECONDS] [--metrics [ADDR:]PORT]\n"
 	      "             [--log-level [SUBSYS=]LEVEL[,...]] [--log-target stderr|syslog|journal]\n"
 	      "       gcksd --help | --version\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
@@ -72,6 +74,7 @@ static void usage(FILE *f)
 	      "        this many seconds (default 60); sooner rekeys get TEMPORARY_FAILURE\n"
 	      "--ike-lifetime: an IKE SA kept for inband rekeys that its member has not rekeyed is\n"
 	      "        rekeyed by gcksd 0-10 %% before this (default 14400, 0 = never; 60 to 2592000)\n"
+	      "--metrics: Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: 127.0.0.1; default off)\n"
 	      "--log-level: LEVEL error, warning, notice, info (default) or debug, for every subsystem\n"
 	      "        or per SUBSYS daemon, net, ike, reg, rekey, store, ctl (all: every one)\n"
 	      "--log-target: default the journal under systemd, stderr in the foreground, else syslog\n",
@@ -433,7 +436,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' }, { "listen", required_argument, NULL, 'l' },
-		{ "control", required_argument, NULL, 'c' }, { "log-level", required_argument, NULL, 'L' },
+		{ "control", required_argument, NULL, 'c' }, { "metrics", required_argument, NULL, 'M' }, { "log-level", required_argument, NULL, 'L' },
 		{ "user", required_argument, NULL, 'u' }, { "admin-group", required_argument, NULL, 'A' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
@@ -449,7 +452,7 @@ int main(int argc, char **argv)
 	};
 	gk_gcks_config cfg;
 	gk_gcks_config_default(&cfg);
-	const char *db = NULL, *control = NULL, *listen[MAX_LISTEN];
+	const char *db = NULL, *control = NULL, *metrics = NULL, *listen[MAX_LISTEN];
 	const char *user = GK_GCKS_USER, *admin = GK_GCKS_ADMIN_GROUP;
 	bool user_given = false;
 	gcksd_access acc;
@@ -473,6 +476,7 @@ int main(int argc, char **argv)
 			listen[nlisten++] = optarg;
 			break;
 		case 'c': control = optarg; break;
+		case 'M': metrics = optarg; break;
 		case 'u': user = optarg; user_given = true; break;
 		case 'A': admin = optarg; break;
 		case 'f': foreground = true; break;
@@ -592,6 +596,10 @@ int main(int argc, char **argv)
 		gk_err("%s", err);
 		goto out;
 	}
+	if (metrics && gk_metrics_http_open(d.loop, metrics, d.gcks, hooks.started, &d.metrics, err, sizeof(err))) {
+		gk_err("%s", err);
+		goto out;
+	}
 	if (drop_privileges(&acc, control)) {
 		rc = GK_EXIT_PRIVILEGE;
 		goto out;
@@ -626,6 +634,7 @@ out:
 	for (size_t i = 0; i < d.nudp; i++)
 		gk_udp_close(d.udp[i]);
 	gk_control_close(d.control);
+	gk_metrics_http_close(d.metrics);
 	if (d.handles) {
 		uv_close((uv_handle_t *)&d.tick, NULL);
 		uv_close((uv_handle_t *)&d.sigterm, NULL);

@@ -41,7 +41,7 @@ LAYERS = [
     # 9: the core: input pipeline, the exchange table, timers, life cycle
     ('core', ['gcks_core']),
     # 10: the control socket over the core (gcksd and gcksctl, outside libgcks, are above it)
-    ('control', ['control']),
+    ('control', ['control', 'metrics']),
 ]
 # Headers that are not one module's interface: the public API of the core (gcks.h, whose
 # functions the core, groups, admin and keyroll define) and the state every module shares.
