@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "control.h"
+#include "addr.h"
 #include "iana.h"
 #include "json.h"
 #include "log.h"
@@ -57,7 +58,69 @@ static const char *rekey_frag(const gk_gcks_group_info *gi)
 	return gi->members_frag ? "allowed" : "whole";
 }
 
-static void status(const gk_control_hooks *h, FILE *out)
+static uint64_t refused_sum(const gk_group_refusals *r)
+{
+	uint64_t n = 0;
+	for (size_t k = 0; k < GK_GROUP_REFUSAL_KINDS; k++)
+		n += r->count[k];
+	return n;
+}
+
+/* The group's rekeys and counters since gcksd started (status, status GROUP). */
+static void group_rekey_json(gk_json *j, const gk_gcks_group_info *gi, int64_t now)
+{
+	const gk_group_counters *c = gi->ctr;
+	bool inband = gi->pol->rekey_transport == GK_REKEY_INBAND;
+	gk_json_key(j, "last_rekey");
+	if (!c->last_rekey) {
+		gk_json_null(j);
+	} else {
+		gk_json_obj(j);
+		gk_json_kint(j, "time", c->last_rekey);
+		if (!inband)
+			gk_json_kint(j, "message_id", c->last_msgid);
+		gk_json_kint(j, inband ? "members" : "copies", c->last_copies);
+		gk_json_kstr(j, "reason", c->last_reason);
+		gk_json_obj_end(j);
+	}
+	gk_json_key(j, "next_rekey");
+	if (!gi->next_rekey) {
+		gk_json_null(j);
+	} else {
+		gk_json_obj(j);
+		gk_json_kint(j, "in", gi->next_rekey - now);
+		gk_json_kstr(j, "reason", gi->next_reason);
+		gk_json_obj_end(j);
+	}
+	gk_json_key(j, "counters");
+	gk_json_obj(j);
+	gk_json_kint(j, "registrations", (long long)c->registrations);
+	gk_json_kint(j, "registrations_refused", (long long)refused_sum(&c->refused));
+	if (inband) {
+		gk_json_kint(j, "inband_rekeys_sent", (long long)c->inband_sent);
+		gk_json_kint(j, "inband_rekeys_acknowledged", (long long)c->inband_acked);
+		gk_json_kint(j, "inband_rekeys_failed", (long long)c->inband_failed);
+	} else {
+		gk_json_kint(j, "rekey_messages", (long long)c->rekey_messages);
+		gk_json_kint(j, "rekey_copies", (long long)c->rekey_copies);
+	}
+	gk_json_obj_end(j);
+}
+
+/* Keeps only the group named (NULL: all); returns how many are left. */
+static size_t only_group(gk_gcks_group_info *gi, size_t n, const char *group)
+{
+	if (!group)
+		return n;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(gi[i].pol->name, group)) {
+			gi[0] = gi[i];
+			return 1;
+		}
+	return 0;
+}
+
+static void status(const gk_control_hooks *h, const char *group, FILE *out)
 {
 	gk_gcks_stats st;
 	gk_gcks_group_info *gi = calloc(MAX_GROUPS_REPORTED, sizeof(*gi));
@@ -65,9 +128,14 @@ static void status(const gk_control_hooks *h, FILE *out)
 		reply_error(out, "out of memory");
 		return;
 	}
-	size_t n = gk_gcks_groups(h->gcks, gi, MAX_GROUPS_REPORTED);
+	size_t n = only_group(gi, gk_gcks_groups(h->gcks, gi, MAX_GROUPS_REPORTED), group);
 	int64_t now = (int64_t)time(NULL);
 	gk_gcks_stats_get(h->gcks, &st);
+	if (group && !n) {
+		free(gi);
+		reply_error(out, "no such group");
+		return;
+	}
 	gk_json j;
 	gk_json_init(&j, out);
 	gk_json_obj(&j);
@@ -103,6 +171,7 @@ static void status(const gk_control_hooks *h, FILE *out)
 			gk_json_obj_end(&j);
 		}
 		gk_json_arr_end(&j);
+		group_rekey_json(&j, &gi[i], now);
 		gk_json_obj_end(&j);
 	}
 	gk_json_arr_end(&j);
@@ -125,6 +194,47 @@ static const char *dur(int64_t s, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%llds", (long long)s);
 	return buf;
+}
+
+static void utc(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "?");
+}
+
+/* Two lines under a group's header: its last and next rekey, and its counters. */
+static void group_rekey_text(FILE *t, const gk_gcks_group_info *gi, int64_t now)
+{
+	const gk_group_counters *c = gi->ctr;
+	bool inband = gi->pol->rekey_transport == GK_REKEY_INBAND;
+	char when[32], d[32];
+	if (c->last_rekey) {
+		utc(c->last_rekey, when, sizeof(when));
+		if (inband)
+			fprintf(t, "  last rekey %s (%s): GSA_INBAND_REKEY to %u member%s", when, c->last_reason,
+				c->last_copies, c->last_copies == 1 ? "" : "s");
+		else
+			fprintf(t, "  last rekey %s (%s): GSA_REKEY message %u, %u cop%s", when, c->last_reason,
+				c->last_msgid, c->last_copies, c->last_copies == 1 ? "y" : "ies");
+	} else {
+		fprintf(t, "  last rekey: none since gcksd started");
+	}
+	if (gi->next_rekey)
+		fprintf(t, "; next %s%s (%s)\n", gi->next_rekey > now ? "in " : "now",
+			gi->next_rekey > now ? dur(gi->next_rekey - now, d, sizeof(d)) : "", gi->next_reason);
+	else
+		fprintf(t, "; none planned\n");
+	fprintf(t, "  registrations %llu, refused %llu; ", (unsigned long long)c->registrations,
+		(unsigned long long)refused_sum(&c->refused));
+	if (inband)
+		fprintf(t, "GSA_INBAND_REKEY sent %llu, acknowledged %llu, failed %llu\n",
+			(unsigned long long)c->inband_sent, (unsigned long long)c->inband_acked,
+			(unsigned long long)c->inband_failed);
+	else
+		fprintf(t, "GSA_REKEY messages %llu, copies %llu\n", (unsigned long long)c->rekey_messages,
+			(unsigned long long)c->rekey_copies);
 }
 
 /* The status as a table for people (gcksctl status without --json). */
@@ -154,7 +264,10 @@ static void status_table(const gk_control_hooks *h, FILE *t, const gk_gcks_group
 			else
 				fprintf(t, "; GSA_REKEY never fragmented");
 		}
-		fprintf(t, "\n  %-16s %-12s %-34s %s\n", "SA", "PROTOCOL", "SPI", "REMAINING");
+		fputc('\n', t);
+		group_rekey_text(t, &gi[i], now);
+		fprintf(t, "  %-16s %-12s %-34s %s", "SA", "PROTOCOL", "SPI", "REMAINING");
+		fputc('\n', t);
 		for (size_t k = 0; k < gi[i].nkeys; k++) {
 			const gk_sa_key *key = &gi[i].keys[k];
 			bool tek = key->tek_index >= 0 && (size_t)key->tek_index < pol->nteks;
@@ -170,7 +283,7 @@ static void status_table(const gk_control_hooks *h, FILE *t, const gk_gcks_group
 	}
 }
 
-static void status_text(const gk_control_hooks *h, FILE *out)
+static void status_text(const gk_control_hooks *h, const char *group, FILE *out)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -181,7 +294,15 @@ static void status_text(const gk_control_hooks *h, FILE *out)
 		reply_error(out, "out of memory");
 		return;
 	}
-	status_table(h, t, gi, gk_gcks_groups(h->gcks, gi, MAX_GROUPS_REPORTED));
+	size_t n = only_group(gi, gk_gcks_groups(h->gcks, gi, MAX_GROUPS_REPORTED), group);
+	if (group && !n) {
+		fclose(t);
+		free(buf);
+		free(gi);
+		reply_error(out, "no such group");
+		return;
+	}
+	status_table(h, t, gi, n);
 	fclose(t);
 	gk_json j;
 	gk_json_init(&j, out);
@@ -191,6 +312,53 @@ static void status_text(const gk_control_hooks *h, FILE *out)
 	gk_json_obj_end(&j);
 	fputc('\n', out);
 	free(buf);
+	free(gi);
+}
+
+typedef struct {
+	gk_json *j;
+	int64_t now;
+} members_walk;
+
+static void member_json(void *ctx, const gk_gcks_member_info *m)
+{
+	members_walk *w = ctx;
+	char id[GK_IDENT_TEXT_MAX], at[64];
+	gk_json_obj(w->j);
+	gk_json_kstr(w->j, "member", gk_ident_text(m->id, id));
+	gk_json_kstr(w->j, "peer", gk_addr_text(m->peer, at, sizeof(at)));
+	gk_json_kint(w->j, "last_seen", m->last_seen);
+	gk_json_kbool(w->j, "rekey_pending", m->rekey_pending);
+	gk_json_obj_end(w->j);
+}
+
+/* members GROUP: the IKE SAs registered to the group now, with when each member was last heard
+ * and whether a GSA_INBAND_REKEY to it waits for its answer; the group's last exclusion, from
+ * which every member must have registered again. */
+static void members(const gk_control_hooks *h, const char *group, FILE *out)
+{
+	gk_gcks_group_info *gi = calloc(MAX_GROUPS_REPORTED, sizeof(*gi));
+	size_t n = gi ? only_group(gi, gk_gcks_groups(h->gcks, gi, MAX_GROUPS_REPORTED), group) : 0;
+	if (!n) {
+		free(gi);
+		reply_error(out, gi ? "no such group" : "out of memory");
+		return;
+	}
+	gk_json j;
+	members_walk w = { &j, (int64_t)time(NULL) };
+	gk_json_init(&j, out);
+	gk_json_obj(&j);
+	gk_json_kbool(&j, "ok", true);
+	gk_json_kstr(&j, "group", gi[0].pol->name);
+	gk_json_kstr(&j, "rekey", gi[0].pol->rekey_transport == GK_REKEY_INBAND ? "inband" : "multicast");
+	gk_json_kint(&j, "last_rekey", gi[0].ctr->last_rekey);
+	gk_json_kint(&j, "last_exclusion", gi[0].ctr->last_exclusion);
+	gk_json_key(&j, "members");
+	gk_json_arr(&j);
+	gk_gcks_members(h->gcks, group, member_json, &w);
+	gk_json_arr_end(&j);
+	gk_json_obj_end(&j);
+	fputc('\n', out);
 	free(gi);
 }
 
@@ -230,9 +398,15 @@ void gk_control_handle(const gk_control_hooks *h, const char *who, const char *l
 	char cmd[32] = "", a1[GK_IDENT_TEXT_MAX] = "", a2[GK_IDENT_TEXT_MAX] = "";
 	int n = sscanf(line, "%31s %599s %599s", cmd, a1, a2);
 	if (n == 1 && !strcmp(cmd, "status")) {
-		status(h, out);
+		status(h, NULL, out);
 	} else if (n == 2 && !strcmp(cmd, "status") && !strcmp(a1, "text")) {
-		status_text(h, out);
+		status_text(h, NULL, out);
+	} else if (n == 2 && !strcmp(cmd, "status")) {
+		status(h, a1, out);
+	} else if (n == 3 && !strcmp(cmd, "status") && !strcmp(a1, "text")) {
+		status_text(h, a2, out);
+	} else if (n == 2 && !strcmp(cmd, "members")) {
+		members(h, a1, out);
 	} else if (n == 1 && !strcmp(cmd, "reload")) {
 		gk_status st = gk_gcks_reload(h->gcks);
 		if (st) {
@@ -266,7 +440,7 @@ void gk_control_handle(const gk_control_hooks *h, const char *who, const char *l
 	} else if ((n == 1 || n == 3) && !strcmp(cmd, "log-level")) {
 		log_level(h, who, n == 3 ? a1 : NULL, a2, out);
 	} else {
-		reply_error(out, "unknown request (use: status [text], reload, rekey GROUP, evict GROUP MEMBER, rotate-key, "
+		reply_error(out, "unknown request (use: status [text] [GROUP], members GROUP, reload, rekey GROUP, evict GROUP MEMBER, rotate-key, "
 			    "log-level [SUBSYSTEM|all LEVEL], backup)");
 	}
 }

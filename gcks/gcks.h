@@ -130,7 +130,8 @@ typedef struct gk_group_counters {
 	uint32_t last_msgid;             /* its Message ID (multicast; inband: per IKE SA, 0) */
 	uint32_t last_copies;            /* multicast: copies of it; inband: members it went to */
 	char last_reason[64];            /* why: lifetime, requested, policy changed, eviction, ... */
-	uint64_t last_inband_round;      /* numbers the inband rekeys, for the members' acks */
+	int64_t last_exclusion;          /* wall seconds of the last exclusion of every member (RFC
+					  * 9838 2.4.3), after which each must register again; 0 = none */
 } gk_group_counters;
 
 /* A view of one group for status reports; points into the GCKS, valid until the next call
@@ -147,6 +148,19 @@ typedef struct gk_gcks_group_info {
 	const char *next_reason;      /* "requested" (gcksctl rekey, waiting for the tick) or "lifetime" */
 } gk_gcks_group_info;
 size_t gk_gcks_groups(const gk_gcks *g, gk_gcks_group_info *out, size_t max);
+
+/* One member's IKE SA registered to a group, for gcksctl member list; points into the GCKS,
+ * valid during the callback. */
+typedef struct gk_gcks_member_info {
+	const gk_ident *id;
+	const struct sockaddr *peer;
+	int64_t last_seen;            /* wall seconds of its last authenticated message, 0 = none */
+	bool rekey_pending;           /* a GSA_INBAND_REKEY to it is not acknowledged yet (out or queued) */
+} gk_gcks_member_info;
+typedef void (*gk_gcks_member_fn)(void *ctx, const gk_gcks_member_info *m);
+/* Calls fn for each established IKE SA registered to the group (kept for inband groups; for
+ * multicast groups only until the registration SA closes). GK_E_NOT_FOUND: no such group. */
+gk_status gk_gcks_members(gk_gcks *g, const char *group, gk_gcks_member_fn fn, void *ctx);
 
 typedef struct gk_gcks_stats {
 	unsigned half_open, established, groups;

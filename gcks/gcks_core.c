@@ -378,3 +378,38 @@ void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st)
 	st->frag_bytes = g->frag_pool.used;
 	st->frag_evicted = g->frag_pool.evicted;
 }
+
+typedef struct {
+	uint64_t hash;
+	gk_gcks_member_fn fn;
+	void *ctx;
+	int64_t now_ms, wall;
+} member_walk;
+
+static void member_one(gk_gcks *g, gcks_sa *sa, void *ctx)
+{
+	member_walk *w = ctx;
+	(void)g;
+	if (sa->half_open || sa->closing || sa->superseded || sa->ike.state != GK_IKE_ESTABLISHED ||
+	    !gcks_sa_in_group(sa, w->hash))
+		return;
+	gk_gcks_member_info m = {
+		.id = &sa->ike.peer_id, .peer = (const struct sockaddr *)&sa->ike.peer,
+		.last_seen = sa->last_seen_ms ? w->wall - (w->now_ms - sa->last_seen_ms) / 1000 : 0,
+		.rekey_pending = (sa->out_req && sa->out_req->exchange == GK_EXCH_GSA_INBAND_REKEY &&
+				  sa->out_group == w->hash) || (sa->rekey_queued && sa->queued_group == w->hash),
+	};
+	w->fn(w->ctx, &m);
+}
+
+gk_status gk_gcks_members(gk_gcks *g, const char *group, gk_gcks_member_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < g->ngroups; i++) {
+		if (strcmp(g->groups[i].pol.name, group))
+			continue;
+		member_walk w = { g->groups[i].hash, fn, ctx, gcks_now(g), gcks_wall(g) };
+		gcks_sa_foreach(g, member_one, &w);
+		return GK_OK;
+	}
+	return GK_E_NOT_FOUND;
+}

@@ -281,7 +281,6 @@ static gk_status send_inband(gk_gcks *g, gcks_sa *sa, uint64_t group, const reke
 	if (!st) {
 		gcks_group *grp = group_by_hash(g, group);
 		sa->out_group = group;
-		sa->inband_round = grp ? grp->ctr.last_inband_round : 0;
 		if (grp)
 			grp->ctr.inband_sent++;
 	}
@@ -379,7 +378,6 @@ void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 		gcks_group *grp = group_by_hash(g, sa->out_group);
 		if (grp)
 			grp->ctr.inband_acked++;
-		sa->acked_round = sa->inband_round;
 	}
 	gcks_inband_send_queued(g, sa);
 }
@@ -466,7 +464,8 @@ static gk_status announce_via(gk_gcks *g, gcks_group *grp, const gk_group_policy
 	plan_state(g, grp, p, gs);
 	grp->ctr.last_rekey = gcks_wall(g);
 	grp->ctr.last_msgid = via->rekey_transport == GK_REKEY_MULTICAST ? p->msgid : 0;
-	grp->ctr.last_inband_round++;
+	if (p->exclude) /* members must register again: those who have not are behind */
+		grp->ctr.last_exclusion = grp->ctr.last_rekey;
 	snprintf(grp->ctr.last_reason, sizeof(grp->ctr.last_reason), "%s", why);
 	if (!p->exclude) /* every registered sender may install these keys (doc/sender-iv.md) */
 		gcks_sender_keys_note(g, grp, NULL);

@@ -63,8 +63,6 @@ typedef struct gcks_sa {
 					   * forgery reusing its Message ID, and how often it was answered */
 	uint64_t queued_group;
 	uint64_t out_group;               /* the group our outstanding GSA_INBAND_REKEY updates */
-	uint64_t inband_round;            /* the group's last_inband_round that request carries */
-	uint64_t acked_round;             /* the last one the member acknowledged (0 = none) */
 	int64_t last_seen_ms;             /* when the member last sent us a valid message */
 	/* half-open bookkeeping (gcks_sources.c): age order, in all and in the source */
 	struct gcks_sa *ho_prev, *ho_next;

@@ -50,7 +50,7 @@ static void usage(FILE *f)
 	      "  policy load [--dry-run] FILE...     validate, then store the groups and tell gcksd\n"
 	      "  policy export [GROUP]               print policies in the file format (with secrets)\n"
 	      "  group list | group show GROUP | group delete GROUP\n"
-	      "  member list GROUP                   registered members\n"
+	      "  member list [--behind] GROUP        registered members (--behind: those that missed the last rekey)\n"
 	      "  audit [N]                           the last N admin changes (default 20)\n"
 	      "  status                              the running gcksd: groups, members, SAs\n"
 	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
@@ -708,6 +708,50 @@ static void sa_line(const gk_tek_policy *t)
 	       t->lifetime);
 }
 
+/* The running gcksd's answer to a request about one group, when its control socket exists
+ * (NULL otherwise, quietly: group show and member list work without gcksd). */
+static char *daemon_group(const ctl *c, const char *request, const char *group)
+{
+	char req[1400], *a = NULL;
+	struct stat st;
+	if (stat(c->control, &st))
+		return NULL;
+	snprintf(req, sizeof(req), "%s %s", request, group);
+	if (ask_daemon(c, req, &a) != EXIT_OK)
+		return NULL;
+	if (!answer_ok(a)) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* group show: the running gcksd's last and next rekey and counters of the group. */
+static void group_show_daemon(const ctl *c, const char *name, gk_json *j)
+{
+	char *a = daemon_group(c, j ? "status" : "status text", name);
+	if (j) {
+		/* the group's object from {"ok":true,...,"groups":[{...}]}, as gcksd wrote it */
+		char *o = a ? strstr(a, "\"groups\":[{") : NULL, *e = o ? strrchr(o, ']') : NULL;
+		gk_json_key(j, "daemon");
+		if (o && e) {
+			*e = 0;
+			fputs(o + strlen("\"groups\":["), stdout);
+		} else {
+			gk_json_null(j);
+		}
+	} else {
+		char *t = a ? answer_str(a, "text") : NULL;
+		for (char *l = t ? strtok(t, "\n") : NULL; l; l = strtok(NULL, "\n"))
+			if (!strncmp(l, "  last rekey", 12) || !strncmp(l, "  registrations ", 16))
+				printf("%s\n", l);
+		if (!t)
+			printf("  gcksd not running at %s: no rekey state\n", c->control);
+		free(t);
+	}
+	free(a);
+}
+
 static int cmd_group_show(const ctl *c, const char *name)
 {
 	gk_store *s = NULL;
@@ -753,6 +797,7 @@ static int cmd_group_show(const ctl *c, const char *name)
 			gk_json_obj_end(&j);
 		}
 		gk_json_arr_end(&j);
+		group_show_daemon(c, name, &j);
 		gk_json_obj_end(&j);
 		putchar('\n');
 	} else {
@@ -764,6 +809,7 @@ static int cmd_group_show(const ctl *c, const char *name)
 		if (g.kek.present)
 			printf("  rekey sa %s%s%s %s\n", gk_iana_str(GK_REG_ENCR, g.kek.encr), g.kek.integ ? " " : "",
 			       g.kek.integ ? gk_iana_str(GK_REG_INTEG, g.kek.integ) : "", gk_iana_str(GK_REG_KWA, g.kek.kwa));
+		group_show_daemon(c, name, NULL);
 	}
 	gk_group_policy_free(&g);
 	gk_store_close(s);
@@ -792,7 +838,71 @@ static int cmd_group_delete(const ctl *c, const char *name)
 	return EXIT_OK;
 }
 
-static int cmd_member_list(const ctl *c, const char *group)
+/* What the running gcksd knows of one registered member (member list). */
+typedef struct member_live {
+	bool known;                   /* gcksd answered */
+	bool inband;
+	bool has_sa;                  /* an IKE SA registered to the group is up */
+	int64_t last_seen;            /* 0 = not known */
+	bool pending;                 /* a GSA_INBAND_REKEY to it waits for its answer */
+	bool behind;
+} member_live;
+
+/* The integer after "key": in [a, end), or def. */
+static long long answer_int_in(const char *a, const char *end, const char *key, long long def)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *p = strstr(a, pat);
+	return p && p < end ? strtoll(p + strlen(pat), NULL, 10) : def;
+}
+
+/* Fills l for member m from gcksd's answer a to `members GROUP` (NULL: not running).
+ * Behind, as far as gcksd can know: an inband member whose last GSA_INBAND_REKEY is not
+ * acknowledged or that holds no IKE SA to receive the next one; a multicast member registered
+ * before the group's last exclusion of every member (RFC 9838 2.4.3), which it had to answer by
+ * registering again. A multicast GSA_REKEY has no acknowledgement: a member that registered
+ * since and missed one cannot be told from one that did not. */
+static void member_state(const char *a, const gk_registration *r, member_live *l)
+{
+	memset(l, 0, sizeof(*l));
+	if (!a)
+		return;
+	l->known = true;
+	l->inband = strstr(a, "\"rekey\":\"inband\"") != NULL;
+	char *pat = NULL;
+	size_t plen = 0;
+	FILE *f = open_memstream(&pat, &plen);
+	if (f) {
+		gk_json j;
+		gk_json_init(&j, f);
+		fputs("{\"member\":", f);
+		gk_json_str(&j, r->member);
+		fclose(f);
+	}
+	const char *o = pat ? strstr(a, pat) : NULL, *end = o ? strchr(o, '}') : NULL;
+	free(pat);
+	if (o && end) {
+		l->has_sa = true;
+		l->last_seen = answer_int_in(o, end, "last_seen", 0);
+		l->pending = strstr(o, "\"rekey_pending\":true") && strstr(o, "\"rekey_pending\":true") < end;
+	}
+	if (l->inband)
+		l->behind = !l->has_sa || l->pending;
+	else
+		l->behind = r->registered_at < answer_int_in(a, a + strlen(a), "last_exclusion", 0);
+}
+
+static const char *rekey_state(const member_live *l)
+{
+	if (!l->known)
+		return "?";
+	if (!l->inband)
+		return l->behind ? "excluded" : "-";
+	return !l->has_sa ? "no-sa" : l->pending ? "pending" : "acknowledged";
+}
+
+static int cmd_member_list(const ctl *c, const char *group, bool behind_only)
 {
 	gk_store *s = NULL;
 	gk_registration *r = NULL;
@@ -806,16 +916,32 @@ static int cmd_member_list(const ctl *c, const char *group)
 		gk_store_close(s);
 		return EXIT_FAIL;
 	}
+	gk_store_close(s);
+	char *live = daemon_group(c, "members", group);
+	if (behind_only && !live) {
+		fprintf(stderr, "gcksctl: --behind needs the running gcksd (control socket %s)\n", c->control);
+		free(r);
+		return EXIT_DAEMON;
+	}
+	int64_t now = (int64_t)time(NULL);
 	gk_json j;
 	gk_json_init(&j, stdout);
 	if (c->json)
 		gk_json_arr(&j);
 	else
-		printf("%-36s %-8s %-24s %-20s %s\n", "MEMBER", "ROLE", "FROM", "REGISTERED", "SENDER-IDS");
+		printf("%-36s %-8s %-24s %-20s %-10s %-9s %-12s %s\n", "MEMBER", "ROLE", "FROM", "REGISTERED", "SENDER-IDS",
+		       "TRANSPORT", "REKEY", "LAST-SEEN");
 	for (size_t i = 0; i < n; i++) {
-		char when[32];
+		char when[32], seen[32] = "-";
+		member_live l;
+		member_state(live, &r[i], &l);
+		if (behind_only && !l.behind)
+			continue;
 		utc_text(r[i].registered_at, when, sizeof(when));
+		if (l.last_seen)
+			snprintf(seen, sizeof(seen), "%llds ago", (long long)(now > l.last_seen ? now - l.last_seen : 0));
 		const char *role = r[i].role == GK_ROLE_SENDER ? "sender" : "receiver";
+		const char *transport = !l.known ? "?" : l.inband ? "inband" : "multicast";
 		if (c->json) {
 			gk_json_obj(&j);
 			gk_json_kstr(&j, "member", r[i].member);
@@ -829,6 +955,19 @@ static int cmd_member_list(const ctl *c, const char *group)
 			for (uint32_t k = 0; k < r[i].sender_id_count; k++)
 				gk_json_int(&j, r[i].sender_id_first + k);
 			gk_json_arr_end(&j);
+			if (l.known) { /* what the running gcksd knows */
+				gk_json_kstr(&j, "transport", transport);
+				gk_json_key(&j, "last_seen");
+				if (l.last_seen) {
+					utc_text(l.last_seen, seen, sizeof(seen));
+					gk_json_str(&j, seen);
+				} else {
+					gk_json_null(&j);
+				}
+				if (l.inband)
+					gk_json_kbool(&j, "rekey_acknowledged", l.has_sa && !l.pending);
+				gk_json_kbool(&j, "behind", l.behind);
+			}
 			gk_json_obj_end(&j);
 		} else {
 			char ids[64] = "-";
@@ -837,16 +976,34 @@ static int cmd_member_list(const ctl *c, const char *group)
 			else if (r[i].sender_id_count > 1)
 				snprintf(ids, sizeof(ids), "%u-%u", r[i].sender_id_first,
 					 r[i].sender_id_first + r[i].sender_id_count - 1);
-			printf("%-36s %-8s %-24s %-20s %s\n", r[i].member, role, r[i].peer, when, ids);
+			printf("%-36s %-8s %-24s %-20s %-10s %-9s %-12s %s\n", r[i].member, role, r[i].peer, when, ids,
+			       transport, rekey_state(&l), seen);
 		}
 	}
 	if (c->json) {
 		gk_json_arr_end(&j);
 		putchar('\n');
 	}
+	free(live);
 	free(r);
-	gk_store_close(s);
 	return EXIT_OK;
+}
+
+/* member list [--behind] GROUP */
+static int cmd_member_list_args(const ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = { { "behind", no_argument, NULL, 'b' }, { 0 } };
+	bool behind = false;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (o != 'b')
+			return usage_error("member list: unknown option %s", argv[optind - 1]);
+		behind = true;
+	}
+	if (optind != argc - 1)
+		return usage_error("member list: give one GROUP");
+	return cmd_member_list(c, argv[optind], behind);
 }
 
 /* audit [N]: the last N (default 20) admin changes, oldest first */
@@ -1194,8 +1351,8 @@ static int run(int argc, char **argv)
 		return cmd_group_show(&c, argv[2]);
 	if (!strcmp(cmd, "group") && !strcmp(sub, "delete") && argc == 3)
 		return cmd_group_delete(&c, argv[2]);
-	if (!strcmp(cmd, "member") && !strcmp(sub, "list") && argc == 3)
-		return cmd_member_list(&c, argv[2]);
+	if (!strcmp(cmd, "member") && !strcmp(sub, "list"))
+		return cmd_member_list_args(&c, argc - 1, argv + 1);
 	if (!strcmp(cmd, "backup") && argc == 2)
 		return cmd_backup(&c, argv[1]);
 	if (!strcmp(cmd, "restore") && argc == 2)

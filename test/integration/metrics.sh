@@ -211,6 +211,54 @@ assert nxt > 0, nxt
 assert 'gikev2_gcks_last_rekey_timestamp_seconds{group="keyid:met-in"}' not in t
 EOF
 
+# --- the same through gcksctl: status, group show, member list ---
+ctl status >"$W/status.out"
+check "gcksctl status: the multicast group's last rekey, next rekey and counters, exact lines" python3 - "$W/status.out" <<'EOF'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+i = [n for n, l in enumerate(lines) if l.startswith('keyid:met-mc  ')][0]
+assert re.fullmatch(r'  last rekey \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(requested\): GSA_REKEY message 0, 3 copies; next in \d+[dhm]\d\d[hms] \(lifetime\)', lines[i + 1]), lines[i + 1]
+assert lines[i + 2] == '  registrations 1, refused 0; GSA_REKEY messages 1, copies 3', lines[i + 2]
+j = [n for n, l in enumerate(lines) if l.startswith('keyid:met-in  ')][0]
+assert re.fullmatch(r'  last rekey: none since gcksd started; next in \d+[dhm]\d\d[hms] \(lifetime\)', lines[j + 1]), lines[j + 1]
+assert lines[j + 2] == '  registrations 0, refused 1; GSA_INBAND_REKEY sent 0, acknowledged 0, failed 0', lines[j + 2]
+EOF
+ctl --json status >"$W/status.json"
+check "gcksctl --json status: last_rekey, next_rekey and counters of each group" python3 - "$W/status.json" <<'EOF'
+import json, sys, time
+d = json.load(open(sys.argv[1]))
+g = {x['group']: x for x in d['groups']}
+mc, ib = g['keyid:met-mc'], g['keyid:met-in']
+lr = mc['last_rekey']
+assert lr['message_id'] == 0 and lr['copies'] == 3 and lr['reason'] == 'requested' and abs(lr['time'] - time.time()) < 10, lr
+assert mc['next_rekey']['reason'] == 'lifetime' and mc['next_rekey']['in'] > 0, mc['next_rekey']
+assert mc['counters'] == {'registrations': 1, 'registrations_refused': 0, 'rekey_messages': 1, 'rekey_copies': 3}, mc['counters']
+assert ib['last_rekey'] is None, ib
+assert ib['counters'] == {'registrations': 0, 'registrations_refused': 1, 'inband_rekeys_sent': 0,
+                          'inband_rekeys_acknowledged': 0, 'inband_rekeys_failed': 0}, ib['counters']
+EOF
+"$GCKSCTL" --db "$DB" --control "$CTL" group show keyid:met-mc >"$W/show.out"
+check "gcksctl group show: the running gcksd's rekey lines after the policy" bash -c '
+	grep -qE "^  last rekey [0-9TZ:-]+ \(requested\): GSA_REKEY message 0, 3 copies; next in [0-9]+[dhm][0-9]{2}[hms] \(lifetime\)$" "$1" &&
+	grep -qxF "  registrations 1, refused 0; GSA_REKEY messages 1, copies 3" "$1"' _ "$W/show.out"
+"$GCKSCTL" --db "$DB" --control "$CTL" --json group show keyid:met-mc >"$W/show.json"
+check "gcksctl --json group show: the policy and the daemon's object of the group" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["group"] == "keyid:met-mc" and d["daemon"]["group"] == "keyid:met-mc", d
+assert d["daemon"]["counters"]["rekey_copies"] == 3, d' "$W/show.json"
+"$GCKSCTL" --db "$DB" --control "$W/none.sock" --json group show keyid:met-mc >"$W/show-nod.json"
+check "... without gcksd: daemon is null" python3 -c '
+import json, sys
+assert json.load(open(sys.argv[1]))["daemon"] is None' "$W/show-nod.json"
+rc=0
+"$GCKSCTL" --db "$DB" --control "$W/none.sock" member list --behind keyid:met-mc >"$W/nod.out" 2>&1 || rc=$?
+check "member list --behind without gcksd: exit 3, why" test "$rc:$(cat "$W/nod.out")" = \
+	"3:gcksctl: --behind needs the running gcksd (control socket $W/none.sock)"
+HEADER="MEMBER                               ROLE     FROM                     REGISTERED           SENDER-IDS TRANSPORT REKEY        LAST-SEEN"
+check "member list --behind after a multicast rekey: nobody (no acknowledgement to miss)" \
+	test "$("$GCKSCTL" --db "$DB" --control "$CTL" member list --behind keyid:met-mc)" = "$HEADER"
+
 # --- inband: m2 registers and stays; one rekey acknowledged; one to a stopped member resent ---
 "$GMD" --gcks "127.0.0.1:$port" --id keyid:m2 --psk-file "$W/keys/m2.psk" --group keyid:met-in \
 	--sa-backend none --json >"$W/gmd-m2.json" 2>"$W/gmd-m2.log" &
@@ -237,6 +285,22 @@ ctl rekey keyid:met-in >/dev/null
 check "a stopped member: the GSA_INBAND_REKEY is resent" \
 	wait_for 5 grep -q "GSA_INBAND_REKEY message [0-9]* resent to keyid:m2 .*(retransmission 1 of 5)" "$W/gcksd.log"
 scrape s5
+"$GCKSCTL" --db "$DB" --control "$CTL" member list --behind keyid:met-in >"$W/behind.out"
+check "member list --behind: m2, inband, its rekey pending, seen seconds ago" python3 - "$W/behind.out" "$HEADER" <<'EOF'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert lines[0] == sys.argv[2], lines[0]
+assert len(lines) == 2, lines
+f = lines[1].split()
+assert f[0] == 'keyid:m2' and f[1] == 'receiver' and re.fullmatch(r'127\.0\.0\.1:\d+', f[2]) and f[4] == '-', f
+assert f[5:7] == ['inband', 'pending'] and re.fullmatch(r'[0-9]s', f[7]) and f[8] == 'ago', f
+EOF
+"$GCKSCTL" --db "$DB" --control "$CTL" --json member list keyid:met-in >"$W/members.json"
+check "--json member list: transport, last_seen, rekey_acknowledged false, behind true" python3 -c '
+import json, sys
+(m,) = json.load(open(sys.argv[1]))
+assert m["member"] == "keyid:m2" and m["transport"] == "inband" and m["rekey_acknowledged"] is False and m["behind"] is True, m
+assert m["last_seen"].endswith("Z"), m' "$W/members.json"
 check "... sent +1, not acknowledged, one retransmission" delta s4 s5 <<'EOF'
 gikev2_gcks_inband_rekeys_sent_total{group="keyid:met-in"} 1
 gikev2_gcks_inband_rekeys_acknowledged_total{group="keyid:met-in"} 0
@@ -246,6 +310,15 @@ kill -CONT "$m2pid"
 check "the member answers once it runs again" \
 	wait_for 10 bash -c '[ "$(grep -c "\"event\":\"inband_rekey\"" "$1")" -ge 2 ]' _ "$W/gmd-m2.json"
 scrape s6
+check "member list --behind once it answered: nobody" \
+	test "$("$GCKSCTL" --db "$DB" --control "$CTL" member list --behind keyid:met-in)" = "$HEADER"
+check "member list: m2 acknowledged" bash -c '"$1" --db "$2" --control "$3" member list keyid:met-in | awk "NR == 2 { print \$6, \$7 }" | grep -qxF "inband acknowledged"' \
+	_ "$GCKSCTL" "$DB" "$CTL"
+# an exclusion of every member of the multicast group (evicting m3 from it): m1 is behind
+# until it registers again
+ctl evict keyid:met-mc keyid:m3 >/dev/null
+check "after an exclusion, member list --behind: m1, excluded" bash -c '"$1" --db "$2" --control "$3" member list --behind keyid:met-mc | awk "NR == 2 { print \$1, \$6, \$7 }" | grep -qxF "keyid:m1 multicast excluded"' \
+	_ "$GCKSCTL" "$DB" "$CTL"
 check "... acknowledged +1 then" delta s5 s6 <<'EOF'
 gikev2_gcks_inband_rekeys_acknowledged_total{group="keyid:met-in"} 1
 EOF
