@@ -237,6 +237,24 @@ static void group_rekey_text(FILE *t, const gk_gcks_group_info *gi, int64_t now)
 			(unsigned long long)c->rekey_copies);
 }
 
+#define LIFE_BAR 20
+
+/* An SA's lifetime at a glance: "[#############|......]", '#' for the share of its lifetime
+ * left, '.' for what has passed, '|' where gcksd rekeys it (its rekey margin, a share of the
+ * lifetime before the end). */
+static void life_bar(int64_t remaining, uint32_t lifetime, unsigned margin_pct, char out[LIFE_BAR + 3])
+{
+	int64_t left = lifetime ? (remaining * LIFE_BAR + lifetime - 1) / (int64_t)lifetime : 0;
+	size_t mark = (size_t)margin_pct * LIFE_BAR / 100;
+	out[0] = '[';
+	for (size_t i = 0; i < LIFE_BAR; i++)
+		out[1 + i] = (int64_t)i < left ? '#' : '.';
+	if (mark > 0 && mark < LIFE_BAR)
+		out[1 + mark] = '|';
+	out[LIFE_BAR + 1] = ']';
+	out[LIFE_BAR + 2] = 0;
+}
+
 /* The status as a table for people (gcksctl status without --json). */
 static void status_table(const gk_control_hooks *h, FILE *t, const gk_gcks_group_info *gi, size_t n)
 {
@@ -266,8 +284,7 @@ static void status_table(const gk_control_hooks *h, FILE *t, const gk_gcks_group
 		}
 		fputc('\n', t);
 		group_rekey_text(t, &gi[i], now);
-		fprintf(t, "  %-16s %-12s %-34s %s", "SA", "PROTOCOL", "SPI", "REMAINING");
-		fputc('\n', t);
+		fprintf(t, "  %-16s %-12s %-34s %-9s %s\n", "SA", "PROTOCOL", "SPI", "REMAINING", "LIFETIME");
 		for (size_t k = 0; k < gi[i].nkeys; k++) {
 			const gk_sa_key *key = &gi[i].keys[k];
 			bool tek = key->tek_index >= 0 && (size_t)key->tek_index < pol->nteks;
@@ -276,9 +293,12 @@ static void status_table(const gk_control_hooks *h, FILE *t, const gk_gcks_group
 				snprintf(spi + 2 * b, 3, "%02x", key->spi[b]);
 			if (!key->spi_len)
 				snprintf(spi, sizeof(spi), "-");
-			fprintf(t, "  %-16s %-12s %-34s %s\n", tek ? pol->teks[key->tek_index].name : "(rekey SA)",
+			char bar[LIFE_BAR + 3];
+			life_bar(key->expires - now, tek ? pol->teks[key->tek_index].lifetime : pol->kek.lifetime,
+				 pol->rekey_margin_pct ? pol->rekey_margin_pct : 20, bar);
+			fprintf(t, "  %-16s %-12s %-34s %-9s %s\n", tek ? pol->teks[key->tek_index].name : "(rekey SA)",
 				gk_iana_str(GK_REG_PROTO, tek ? pol->teks[key->tek_index].proto : GK_PROTO_GIKE_UPDATE),
-				spi, dur(key->expires - now, d1, sizeof(d1)));
+				spi, dur(key->expires - now, d1, sizeof(d1)), bar);
 		}
 	}
 }

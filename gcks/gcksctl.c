@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,8 @@ static void usage(FILE *f)
 	      "  group list | group show GROUP | group delete GROUP\n"
 	      "  member list [--behind] GROUP        registered members (--behind: those that missed the last rekey)\n"
 	      "  audit [N]                           the last N admin changes (default 20)\n"
-	      "  status                              the running gcksd: groups, members, SAs\n"
+	      "  status [--watch]                    the running gcksd: groups, members, rekeys, SAs\n"
+	      "                                      (--watch: redrawn every 2 s until Ctrl-C)\n"
 	      "  rekey GROUP | evict GROUP MEMBER    ask the running gcksd\n"
 	      "  key rotate                          new signing key, announced to members first\n"
 	      "  log-level [SUBSYSTEM|all LEVEL]     the running gcksd's log levels, or set one\n"
@@ -261,6 +263,72 @@ static int cmd_daemon_group(const ctl *c, const char *request, const char *group
 	if (rc == EXIT_FAIL)
 		group_hint(c, NULL, group);
 	return rc;
+}
+
+/* ---- status --watch: the status redrawn in place ---- */
+
+#define WATCH_INTERVAL_S 2
+
+static volatile sig_atomic_t watch_stop;
+
+static void on_watch_stop(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+/* One frame: on a terminal the screen is cleared and the cursor put home first (ECMA-48 ED
+ * and CUP), so the view stays in place; into a pipe frames follow one another. --json: one
+ * status object per line. */
+static int watch_frame(const ctl *c, bool tty)
+{
+	char *a = NULL, when[32];
+	int rc = ask_daemon(c, c->json ? "status" : "status text", &a);
+	if (rc)
+		return rc;
+	if (!answer_ok(a)) {
+		char *e = answer_str(a, "error");
+		fprintf(stderr, "gcksctl: %s\n", e ? e : "gcksd refused the request");
+		free(e);
+		free(a);
+		return EXIT_FAIL;
+	}
+	if (c->json) {
+		fputs(a, stdout);
+	} else {
+		char *text = answer_str(a, "text");
+		utc_text((int64_t)time(NULL), when, sizeof(when));
+		printf("%sgcksctl status --watch: %s, every %d s, Ctrl-C to stop\n\n%s%s", tty ? "\033[H\033[2J" : "", when,
+		       WATCH_INTERVAL_S, text ? text : "", tty ? "" : "\n");
+		free(text);
+	}
+	free(a);
+	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+}
+
+/* status --watch: frames until SIGINT or SIGTERM (exit 0), or until gcksd goes away (exit 3). */
+static int cmd_status_watch(const ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = { { "watch", no_argument, NULL, 'w' }, { 0 } };
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1)
+		if (o != 'w')
+			return usage_error("status: unknown option %s", argv[optind - 1]);
+	if (optind != argc)
+		return usage_error("status: no arguments besides --watch");
+	struct sigaction sa = { .sa_handler = on_watch_stop };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	bool tty = isatty(STDOUT_FILENO);
+	int rc = EXIT_OK;
+	while (!watch_stop && !(rc = watch_frame(c, tty))) {
+		struct timespec ts = { WATCH_INTERVAL_S, 0 };
+		while (!watch_stop && nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
+	return watch_stop ? EXIT_OK : rc;
 }
 
 /* ---- init ---- */
@@ -1361,6 +1429,8 @@ static int run(int argc, char **argv)
 		return cmd_audit(&c, argc, argv);
 	if (!strcmp(cmd, "status") && argc == 1)
 		return cmd_daemon(&c, c.json ? "status" : "status text");
+	if (!strcmp(cmd, "status"))
+		return cmd_status_watch(&c, argc, argv);
 	if (!strcmp(cmd, "key") && !strcmp(sub, "rotate") && argc == 2)
 		return cmd_daemon(&c, "rotate-key");
 	char req[1400];

@@ -523,7 +523,7 @@ import re
 assert re.fullmatch(r'  last rekey: none since gcksd started; next in \d+h\d\dm \(lifetime\)', lines[i + 1]) or \
     re.fullmatch(r'  last rekey \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(.+\): GSA_REKEY message \d+, 1 copy; next in \d+h\d\dm \(lifetime\)', lines[i + 1]), lines[i + 1]
 assert re.fullmatch(r'  registrations \d+, refused \d+; GSA_REKEY messages \d+, copies \d+', lines[i + 2]), lines[i + 2]
-assert lines[i + 3].split() == ['SA', 'PROTOCOL', 'SPI', 'REMAINING'], lines[i + 3]
+assert lines[i + 3].split() == ['SA', 'PROTOCOL', 'SPI', 'REMAINING', 'LIFETIME'], lines[i + 3]
 rows = [l.split() for l in lines[i + 4:i + 6]]
 assert rows[0][:2] == ['video-b', 'ESP'] and len(rows[0][2]) == 8 and rows[0][3].endswith('m'), rows
 assert rows[1][:3] == ['(rekey', 'SA)', 'GIKE_UPDATE'] and len(rows[1][3]) == 32, rows

@@ -323,6 +323,34 @@ check "... acknowledged +1 then" delta s5 s6 <<'EOF'
 gikev2_gcks_inband_rekeys_acknowledged_total{group="keyid:met-in"} 1
 EOF
 
+# --- gcksctl status --watch as an operator sees it: on a terminal (script(1) gives it a pty) ---
+TERM=xterm script -qefc "$GCKSCTL --control $CTL status --watch" "$W/watch.tty" </dev/null >/dev/null 2>&1 &
+spid=$!
+pids+=("$spid")
+check "status --watch on a terminal: a second frame after 2 s" \
+	wait_for 10 bash -c '[ "$(grep -c "gcksctl status --watch: " "$1")" -ge 2 ]' _ "$W/watch.tty"
+wpid=$(cat "/proc/$spid/task/$spid/children" 2>/dev/null | awk '{ print $1 }')
+[ -n "$wpid" ] && kill -INT "$wpid"
+rc=0
+wait "$spid" || rc=$?
+check "Ctrl-C (SIGINT) ends it with exit 0" test "$rc" = 0
+check "each frame clears the screen and redraws the same view in place" python3 - "$W/watch.tty" <<'EOF'
+import re, sys
+raw = open(sys.argv[1], encoding='utf-8', errors='replace').read()
+frames = raw.split('\x1b[H\x1b[2J')[1:]
+assert len(frames) >= 2, len(frames)
+screen = frames[-1].replace('\r', '').splitlines()
+assert re.fullmatch(r'gcksctl status --watch: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, every 2 s, Ctrl-C to stop', screen[0]), screen[0]
+assert screen[1] == '', screen[1]
+assert screen[2].startswith('gcksd up '), screen[2]
+i = screen.index('keyid:met-in  rekey inband, members 1')
+assert re.fullmatch(r'  last rekey \S+Z \(requested\): GSA_INBAND_REKEY to 1 member; next in \d+[dhm]\d\d[hms] \(lifetime\)', screen[i + 1]), screen[i + 1]
+assert screen[i + 2] == '  registrations 1, refused 1; GSA_INBAND_REKEY sent 2, acknowledged 2, failed 0', screen[i + 2]
+assert screen[i + 3].split() == ['SA', 'PROTOCOL', 'SPI', 'REMAINING', 'LIFETIME'], screen[i + 3]
+# a fresh SA: every cell left, the rekey mark at 20 % of its lifetime
+assert re.fullmatch(r'  chat +ESP +[0-9a-f]{8} +\d+[dhm]\d\d[hms] +\[####\|###############\]', screen[i + 4]), screen[i + 4]
+EOF
+
 # --- the endpoint under hostile input: exact status lines, gcksd unharmed ---
 cat >"$W/raw.py" <<'EOF'
 import os, socket, sys, time, urllib.request
