@@ -2377,6 +2377,7 @@ END_TEST
 #include "gcks/gcks_groups.h"
 #include "gcks/gcks_rekey.h"
 #include "gcks/gcks_sa_table.h"
+#include "gcks/metrics.h"
 
 struct sa_of_walk {
 	int idx;
@@ -2584,6 +2585,84 @@ START_TEST(rekey_fragmented_when_all_members_support)
 	}
 	ck_assert_uint_gt(total, 1280 - hdrs);
 	mc_opens(gs);
+	mc_free();
+}
+END_TEST
+
+static int64_t gcks_wall_now(void)
+{
+	gk_clock c = gk_clock_test_clock(&net.clock);
+	return gk_clock_wall(&c);
+}
+
+/* The metrics text of the GCKS (gcksd --metrics) now; caller frees. */
+static char *metrics_text(void)
+{
+	gk_metrics_proc p = { -1, -1, 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	gk_metrics_write(net.gcks, &p, gcks_wall_now(), f);
+	fclose(f);
+	return buf;
+}
+
+static void has_line(const char *text, const char *line)
+{
+	char *want = NULL;
+	ck_assert_int_gt(asprintf(&want, "\n%s\n", line), 0);
+	ck_assert_msg(strstr(text, want), "no line \"%s\" in:\n%s", line, text);
+	free(want);
+}
+
+/* The counters in the core as gcksd --metrics writes them: a registration, a registration to a
+ * group the GCKS does not serve (counted without its name: a peer's choice is never a label),
+ * a multicast rekey and each of its copies; no process metrics when the daemon measured none. */
+START_TEST(metrics_count_registrations_and_rekeys)
+{
+	big_multicast_gcks(4, 1280);
+	gk_gcks_group_info gi[4];
+	ck_assert_uint_eq(gk_gcks_groups(net.gcks, gi, 4), 1);
+	unsigned copies = gi[0].pol->kek.copies ? gi[0].pol->kek.copies : 1;
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_all();
+	registered(r1, 0);
+	raw_ike r;
+	gk_msg m;
+	raw_new(&r, 22);
+	raw_sa_init(&r);
+	raw_gsa_auth(&r, "fqdn:r3.example", "keyid:no-such-group\"\n", &m);
+	ck_assert_ptr_nonnull(gk_msg_find_notify(&m, GK_N_INVALID_GROUP_ID));
+	gk_msg_free(&m);
+	char *t = metrics_text();
+	has_line(t, "gikev2_gcks_registrations_total{group=\"keyid:grp-1\",result=\"ok\"} 1");
+	has_line(t, "gikev2_gcks_registrations_total{group=\"(unknown)\",result=\"refused\",notify=\"INVALID_GROUP_ID\"} 1");
+	ck_assert_ptr_null(strstr(t, "no-such-group"));
+	has_line(t, "gikev2_gcks_group_members{group=\"keyid:grp-1\"} 1");
+	has_line(t, "gikev2_gcks_rekey_messages_total{group=\"keyid:grp-1\"} 0");
+	has_line(t, "gikev2_gcks_ike_sas{state=\"established\"} 2");
+	ck_assert_ptr_null(strstr(t, "gikev2_gcks_last_rekey_timestamp_seconds{"));
+	ck_assert_ptr_null(strstr(t, "\nprocess_"));
+	free(t);
+
+	char msg[256], line[160];
+	mc_free();
+	ck_assert_int_eq(gk_gcks_rekey(net.gcks, G1, msg, sizeof(msg)), GK_OK);
+	t = metrics_text();
+	has_line(t, "gikev2_gcks_rekey_messages_total{group=\"keyid:grp-1\"} 1");
+	has_line(t, "gikev2_gcks_rekey_copies_total{group=\"keyid:grp-1\"} 1"); /* the first leaves at once */
+	snprintf(line, sizeof(line), "gikev2_gcks_last_rekey_timestamp_seconds{group=\"keyid:grp-1\"} %lld",
+		 (long long)gcks_wall_now());
+	has_line(t, line);
+	has_line(t, "gikev2_gcks_rekey_age_seconds{group=\"keyid:grp-1\"} 0");
+	free(t);
+	fn_advance(&net, 10000);
+	t = metrics_text();
+	snprintf(line, sizeof(line), "gikev2_gcks_rekey_copies_total{group=\"keyid:grp-1\"} %u", copies);
+	has_line(t, line);
+	free(t);
 	mc_free();
 }
 END_TEST
@@ -3290,6 +3369,7 @@ int main(void)
 	tcase_add_test(tc, rekey_msgid_on_wire);
 	tcase_add_loop_test(tc, rekey_fragmented_when_all_members_support, 0, 2);
 	tcase_add_test(tc, rekey_whole_when_a_member_lacks_frag);
+	tcase_add_test(tc, metrics_count_registrations_and_rekeys);
 	tcase_add_test(tc, rekey_frag_disabled);
 	tcase_add_loop_test(tc, rekey_source_selector_in_gsa, 0, 3);
 	/* NAT detection and the move to port 4500 */
