@@ -19,14 +19,20 @@
 #define METRICS_CONN_MAX 8
 #define METRICS_TIMEOUT_MS 5000
 
+typedef struct conn conn;
+
+/* Freed once its server and every connection are closed (connections count on it until then). */
 struct gk_metrics_http {
 	uv_tcp_t server;
 	const gk_gcks *gcks;
 	int64_t started;
 	unsigned nconn;
+	conn *conns;                  /* open connections, closed with the server */
+	bool server_closed;
 };
 
-typedef struct conn {
+struct conn {
+	conn *next, **pprev;
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	gk_metrics_http *m;
@@ -34,15 +40,19 @@ typedef struct conn {
 	size_t len;
 	bool answered;
 	int closing;                  /* handles still to close */
-} conn;
+};
 
 static void on_conn_closed(uv_handle_t *h)
 {
 	conn *c = h->data;
-	if (--c->closing == 0) {
-		c->m->nconn--;
-		free(c);
-	}
+	gk_metrics_http *m = c->m;
+	if (--c->closing)
+		return;
+	if ((*c->pprev = c->next))
+		c->next->pprev = c->pprev;
+	free(c);
+	if (--m->nconn == 0 && m->server_closed)
+		free(m);
 }
 
 static void conn_close(conn *c)
@@ -177,6 +187,10 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	c->m = m;
 	m->nconn++;
+	if ((c->next = m->conns))
+		c->next->pprev = &c->next;
+	c->pprev = &m->conns;
+	m->conns = c;
 	uv_tcp_init(server->loop, &c->tcp);
 	uv_timer_init(server->loop, &c->timer);
 	c->tcp.data = c->timer.data = c;
@@ -191,7 +205,10 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void on_server_closed(uv_handle_t *h)
 {
-	free(h->data);
+	gk_metrics_http *m = h->data;
+	m->server_closed = true;
+	if (!m->nconn)
+		free(m);
 }
 
 gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks *g, int64_t started,
@@ -232,6 +249,9 @@ gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks 
 
 void gk_metrics_http_close(gk_metrics_http *m)
 {
-	if (m)
-		uv_close((uv_handle_t *)&m->server, on_server_closed);
+	if (!m)
+		return;
+	for (conn *c = m->conns; c; c = c->next)
+		conn_close(c);
+	uv_close((uv_handle_t *)&m->server, on_server_closed);
 }

@@ -446,7 +446,19 @@ check "a byte a second: answered 408 Request Timeout after 5 s" \
 	grep -qxE "HTTP/1.1 408 Request Timeout [56]" "$W/slow.out"
 check "gcksd is still up and scrapes still work" bash -c 'kill -0 "$1" && python3 "$2" s8' _ "$gpid" "$W/scrape.py"
 
+# gcksd stops cleanly with a scrape connection open (its handles closed with the server)
+python3 -c 'import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(os.environ["MPORT"])))
+s.sendall(b"GET /met")
+print("connected", flush=True)
+time.sleep(30)' >"$W/idle.out" 2>/dev/null &
+idle=$!
+pids+=("$idle")
+wait_for 5 grep -q connected "$W/idle.out" || true
 kill "$gpid"
-wait "$gpid" 2>/dev/null || true
+rc=0
+wait "$gpid" 2>/dev/null || rc=$?
+check "SIGTERM with a scrape connection open: gcksd exits 0" test "$rc" = 0
+kill "$idle" 2>/dev/null || true
 sanitizer_check "no sanitizer report from gcksd" "$W/gcksd.log"
 [ "$fails" -eq 0 ]
