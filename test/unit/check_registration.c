@@ -2664,6 +2664,7 @@ START_TEST(metrics_count_registrations_and_rekeys)
 	has_line(t, line);
 	free(t);
 	mc_free();
+	raw_free(&r);
 }
 END_TEST
 
