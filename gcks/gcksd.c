@@ -596,7 +596,8 @@ int main(int argc, char **argv)
 		gk_err("%s", err);
 		goto out;
 	}
-	if (metrics && gk_metrics_http_open(d.loop, metrics, d.gcks, hooks.started, &d.metrics, err, sizeof(err))) {
+	if (metrics && gk_metrics_http_open(d.loop, metrics, d.gcks, d.store, hooks.started, &d.metrics, err,
+						 sizeof(err))) {
 		gk_err("%s", err);
 		goto out;
 	}

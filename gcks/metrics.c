@@ -137,7 +137,34 @@ static void globals(FILE *f, const gk_gcks_stats *st)
 	gk_prom_u64(f, P "ike_sa_rekeys_total", NULL, 0, st->ike_rekeys);
 }
 
-void gk_metrics_write(const gk_gcks *g, const gk_metrics_proc *proc, int64_t now, FILE *f)
+/* A Prometheus histogram per kind of transaction: cumulative buckets, sum and count. */
+static void store_latency(FILE *f, const gk_store *store)
+{
+	static const char *const kinds[] = { "read", "write", "durable" };
+	gk_store_tx_stats st;
+	const char *n = P "store_transaction_duration_seconds";
+	gk_store_tx_stats_get(store, &st);
+	gk_prom_family(f, n, "histogram", "Store transactions from begin to commit or rollback, by kind "
+		       "(durable: synced before it returns)");
+	for (size_t k = 0; k < 3; k++) {
+		uint64_t cum = 0;
+		char le[32];
+		for (size_t i = 0; i <= GK_STORE_TX_BUCKETS; i++) {
+			cum += st.count[k][i];
+			if (i < GK_STORE_TX_BUCKETS)
+				snprintf(le, sizeof(le), "%g", gk_store_tx_bounds[i]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			gk_prom_label l[2] = { { "kind", kinds[k] }, { "le", le } };
+			gk_prom_u64(f, P "store_transaction_duration_seconds_bucket", l, 2, cum);
+		}
+		gk_prom_label l = { "kind", kinds[k] };
+		gk_prom_double(f, P "store_transaction_duration_seconds_sum", &l, 1, st.sum[k]);
+		gk_prom_u64(f, P "store_transaction_duration_seconds_count", &l, 1, cum);
+	}
+}
+
+void gk_metrics_write(const gk_gcks *g, const gk_store *store, const gk_metrics_proc *proc, int64_t now, FILE *f)
 {
 	gk_gcks_stats st;
 	gk_gcks_group_info *gi = calloc(MAX_GROUPS_REPORTED, sizeof(*gi));
@@ -167,6 +194,8 @@ void gk_metrics_write(const gk_gcks *g, const gk_metrics_proc *proc, int64_t now
 			 now, s_rekey_age);
 	family_per_group(f, P "next_rekey_seconds", "gauge",
 			 "Seconds until the scheduler rekeys the group (negative: overdue)", gi, n, now, s_next_rekey);
+	if (store)
+		store_latency(f, store);
 	process(f, proc);
 	free(gi);
 }

@@ -15,7 +15,7 @@ typedef struct gk_metrics_proc {
 	int64_t start_time;           /* unix seconds gcksd started */
 } gk_metrics_proc;
 
-/* Writes every metric; now is the wall clock (unix seconds) the rekey ages are measured at. */
-void gk_metrics_write(const gk_gcks *g, const gk_metrics_proc *proc, int64_t now, FILE *f);
+/* Writes every metric (store: its transaction latencies, NULL: none); now is the wall clock (unix seconds) the rekey ages are measured at. */
+void gk_metrics_write(const gk_gcks *g, const gk_store *store, const gk_metrics_proc *proc, int64_t now, FILE *f);
 
 #endif

@@ -25,6 +25,7 @@ typedef struct conn conn;
 struct gk_metrics_http {
 	uv_tcp_t server;
 	const gk_gcks *gcks;
+	const gk_store *store;        /* its transaction latencies; not owned */
 	int64_t started;
 	unsigned nconn;
 	conn *conns;                  /* open connections, closed with the server */
@@ -111,7 +112,7 @@ static void answer(conn *c, int status, bool head)
 		FILE *f = open_memstream(&body, &blen);
 		measure(&p, c->m->started);
 		if (f) {
-			gk_metrics_write(c->m->gcks, &p, (int64_t)time(NULL), f);
+			gk_metrics_write(c->m->gcks, c->m->store, &p, (int64_t)time(NULL), f);
 			fclose(f);
 		}
 		if (!body)
@@ -211,8 +212,8 @@ static void on_server_closed(uv_handle_t *h)
 		free(m);
 }
 
-gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks *g, int64_t started,
-			       gk_metrics_http **out, char *err, size_t errlen)
+gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks *g, const gk_store *store,
+			       int64_t started, gk_metrics_http **out, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss = { 0 };
 	char text[80], aerr[128];
@@ -231,6 +232,7 @@ gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks 
 	if (!m)
 		return GK_E_NOMEM;
 	m->gcks = g;
+	m->store = store;
 	m->started = started;
 	uv_tcp_init(loop, &m->server);
 	m->server.data = m;

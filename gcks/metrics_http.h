@@ -11,8 +11,8 @@
 typedef struct gk_metrics_http gk_metrics_http;
 
 /* spec: ADDR:PORT ([ADDR]:PORT for IPv6) or PORT alone (127.0.0.1). */
-gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks *g, int64_t started,
-			       gk_metrics_http **out, char *err, size_t errlen);
+gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks *g, const gk_store *store,
+			       int64_t started, gk_metrics_http **out, char *err, size_t errlen);
 void gk_metrics_http_close(gk_metrics_http *m);
 
 #endif

@@ -54,6 +54,18 @@ gk_status gk_store_begin(gk_store *s, gk_store_tx kind);
 /* Commits when st is GK_OK, else rolls back; returns st or the commit's failure. */
 gk_status gk_store_end(gk_store *s, gk_status st);
 
+/* How long transactions took, from gk_store_begin to gk_store_end (commit or rollback
+ * included), by kind: measured by the front on CLOCK_MONOTONIC whatever the backend, for
+ * gcksd --metrics. count[k][i] counts those within gk_store_tx_bounds[i] seconds and above the
+ * bound before; count[k][GK_STORE_TX_BUCKETS] those above every bound. */
+#define GK_STORE_TX_BUCKETS 11
+extern const double gk_store_tx_bounds[GK_STORE_TX_BUCKETS];
+typedef struct gk_store_tx_stats {
+	uint64_t count[GK_TX_DURABLE + 1][GK_STORE_TX_BUCKETS + 1];
+	double sum[GK_TX_DURABLE + 1];          /* seconds */
+} gk_store_tx_stats;
+void gk_store_tx_stats_get(const gk_store *s, gk_store_tx_stats *out);
+
 /* ---- GCKS identity and credentials ---- */
 typedef struct gk_gcks_identity {
 	gk_ident id;

@@ -46,14 +46,40 @@ const char *gk_store_errmsg(const gk_store *s)
 	return s ? s->ops->errmsg(s) : "";
 }
 
+const double gk_store_tx_bounds[GK_STORE_TX_BUCKETS] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+							    0.1, 0.25, 0.5, 1 };
+
 gk_status gk_store_begin(gk_store *s, gk_store_tx kind)
 {
-	return s ? s->ops->begin(s, kind) : GK_E_INVAL;
+	if (!s)
+		return GK_E_INVAL;
+	s->tx_kind = kind;
+	clock_gettime(CLOCK_MONOTONIC, &s->tx_start);
+	return s->ops->begin(s, kind);
 }
 
 gk_status gk_store_end(gk_store *s, gk_status st)
 {
-	return s ? s->ops->end(s, st) : GK_E_INVAL;
+	if (!s)
+		return GK_E_INVAL;
+	st = s->ops->end(s, st);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double d = (double)(now.tv_sec - s->tx_start.tv_sec) + (double)(now.tv_nsec - s->tx_start.tv_nsec) / 1e9;
+	size_t i = 0, k = s->tx_kind <= GK_TX_DURABLE ? (size_t)s->tx_kind : GK_TX_WRITE;
+	while (i < GK_STORE_TX_BUCKETS && d > gk_store_tx_bounds[i])
+		i++;
+	s->tx_stats.count[k][i]++;
+	s->tx_stats.sum[k] += d;
+	return st;
+}
+
+void gk_store_tx_stats_get(const gk_store *s, gk_store_tx_stats *out)
+{
+	if (s)
+		*out = s->tx_stats;
+	else
+		memset(out, 0, sizeof(*out));
 }
 
 gk_status gk_store_identity_get(gk_store *s, gk_gcks_identity *out)

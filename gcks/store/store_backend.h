@@ -73,6 +73,10 @@ typedef struct gk_store_ops {
 /* The head of every backend's store object. ops is static and not owned. */
 struct gk_store {
 	const gk_store_ops *ops;
+	/* the front's (store.c): the open transaction's start, and the latency histogram */
+	struct timespec tx_start;
+	gk_store_tx tx_kind;
+	gk_store_tx_stats tx_stats;
 };
 
 #endif

@@ -151,13 +151,15 @@ for line in open(sys.argv[1]):
     if m:
         helped.add(m.group(1))
         continue
-    m = re.match(r'# TYPE (\S+) (counter|gauge)$', line)
+    m = re.match(r'# TYPE (\S+) (counter|gauge|histogram)$', line)
     if m:
         typed[m.group(1)] = m.group(2)
         continue
     name = re.match(r'[a-zA-Z_:][a-zA-Z0-9_:]*', line).group(0)
-    assert name in helped and name in typed, name
-    assert (typed[name] == 'counter') == name.endswith('_total'), name
+    fam = re.sub(r'_(bucket|sum|count)$', '', name) if name not in typed else name
+    assert fam in helped and fam in typed, name
+    assert (typed[fam] == 'counter') == fam.endswith('_total'), name
+    assert typed[fam] == 'histogram' or fam == name, name
 EOF
 check "no member yet: members 0 in each group, no rekey yet, the next one in the future" bash -c '
 	grep -qxF "gikev2_gcks_group_members{group=\"keyid:met-mc\"} 0" "$1" &&
@@ -186,6 +188,26 @@ gikev2_gcks_group_members{group="keyid:met-mc"} 1
 gikev2_gcks_rekey_messages_total{group="keyid:met-mc"} 0
 gikev2_gcks_inband_rekeys_sent_total{group="keyid:met-in"} 0
 gikev2_gcks_refusals_total 1
+EOF
+
+check "store transactions: a histogram per kind, cumulative, +Inf equal to the count, more than before" python3 - "$W/s0.prom" "$W/s1.prom" <<'EOF'
+import re, sys
+def hist(path):
+    h = {}
+    for line in open(path):
+        m = re.match(r'gikev2_gcks_store_transaction_duration_seconds_(bucket|sum|count)\{kind="(\w+)"(?:,le="([^"]+)")?\} (\S+)$', line)
+        if m:
+            h.setdefault(m.group(2), {}).setdefault(m.group(1), []).append((m.group(3), float(m.group(4))))
+    return h
+a, b = hist(sys.argv[1]), hist(sys.argv[2])
+assert sorted(b) == ['durable', 'read', 'write'], sorted(b)
+for k, v in b.items():
+    counts = [c for _, c in v['bucket']]
+    assert counts == sorted(counts), (k, counts)
+    assert v['bucket'][-1][0] == '+Inf' and v['bucket'][-1][1] == v['count'][0][1], (k, v)
+    assert v['sum'][0][1] >= 0, v
+total = lambda h: sum(v['count'][0][1] for v in h.values())
+assert total(b) > total(a), (total(a), total(b))
 EOF
 
 # --- a multicast rekey: one GSA_REKEY, three copies ---

@@ -2603,7 +2603,7 @@ static char *metrics_text(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);
-	gk_metrics_write(net.gcks, &p, gcks_wall_now(), f);
+	gk_metrics_write(net.gcks, store, &p, gcks_wall_now(), f);
 	fclose(f);
 	return buf;
 }
