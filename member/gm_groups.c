@@ -346,6 +346,11 @@ static void set_kek(gk_gm_groups *m, mgroup *g, const gk_group_sa *kek, bool at_
 		keep_old_kek(m, g, kek);
 	g->kek = *kek;
 	g->have_kek = true;
+	gk_group_keys k; /* a debugging aid, off unless --ike-keylog */
+	if (m->env.keylog && !gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), GK_PROTO_GIKE_UPDATE, kek->encr,
+						  kek->encr_key_bits, kek->integ, kek->kwa, &k))
+		gk_keylog_rekey_sa(m->env.keylog, GK_CHUNK(kek->spi, 16), kek->encr, kek->encr_key_bits, kek->integ,
+				   k.enc, k.integ);
 	/* RFC 9838 2.4.1.4: at registration the first ID is at least GSA_INITIAL_MESSAGE_ID;
 	 * a Rekey SA received in a rekey starts at 0 */
 	g->next_msgid = at_registration ? kek->initial_msgid : 0;

@@ -44,6 +44,7 @@ typedef struct gk_gm_groups_env {
 	 * (gk_gm_state_check); not owned. */
 	const gk_prefix *allow;
 	size_t nallow;
+	gk_keylog *keylog;          /* --ike-keylog: Rekey SA keys (not owned); NULL: off */
 } gk_gm_groups_env;
 
 /* A GSA_REKEY seen on a Rekey SA announced in GSA_NEXT_SPI means a rekey was lost (RFC 9838

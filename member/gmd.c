@@ -70,6 +70,7 @@ typedef struct gmd {
 	gm_run *runs[MAX_RUNS];
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
+	gk_keylog *keylog;         /* --ike-keylog; NULL: off */
 	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
 	gk_gm_uv *groups_uv;        /* its clock, timer and rekey listeners */
 	gk_sasink *sink;
@@ -98,7 +99,7 @@ static void usage(FILE *f)
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
-	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal]\n"
+	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal] [--ike-keylog FILE]\n"
 	      "       gmd --help | --version\n"
 	      "--config: settings from FILE (YAML, gmd.conf(5): every option as KEY: VALUE); options on\n"
 	      "         the command line override it; SIGHUP reads it again. --check-config: check the\n"
@@ -130,6 +131,8 @@ static void usage(FILE *f)
 	      "--user: started as root, gmd runs as USER (default " GK_GMD_USER ") once its sockets are open,\n"
 	      "         keeping only CAP_NET_ADMIN (xfrm) and CAP_NET_BIND_SERVICE (raised only to bind a\n"
 	      "         GCKS-chosen rekey port below 1024); shared accounts such as nobody are refused (exit 5)\n"
+	      "--ike-keylog: appends IKE SA and Rekey SA keys to FILE (0600) for Wireshark's IKEv2\n"
+	      "         decryption table: a debugging tool that writes secrets (command line only)\n"
 	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
 }
 
@@ -762,27 +765,31 @@ static EVP_PKEY *load_pubkey_pem(const char *path)
 }
 
 /* The command line into cli: options of the table (gmd_conf.h) and those of gmd alone. */
-enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION };
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_KEYLOG };
 
-static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config, bool *check)
+/* --ike-keylog is for the command line only: a configuration file left behind must not write
+ * secrets to disk at the next start */
+static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config, bool *check, const char **keylog)
 {
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG }, { "check-config", no_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
+		{ "ike-keylog", required_argument, NULL, OPT_KEYLOG },
 	};
-	struct option opts[GMD_NOPTS + 5];
+	struct option opts[GMD_NOPTS + 6];
 	char why[GK_ERR_MAX];
 	int c;
 	for (unsigned o = 0; o < GMD_NOPTS; o++)
 		opts[o] = (struct option){ gmd_opt_name(o), gmd_opt_kind_of(o) == GMD_FLAG ? no_argument : required_argument,
 					   NULL, (int)o };
 	memcpy(&opts[GMD_NOPTS], own, sizeof(own));
-	memset(&opts[GMD_NOPTS + 4], 0, sizeof(opts[0]));
+	memset(&opts[GMD_NOPTS + 5], 0, sizeof(opts[0]));
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const char *val = optarg;
 		switch (c) {
 		case OPT_CONFIG: *config = optarg; continue;
 		case OPT_CHECK: *check = true; continue;
+		case OPT_KEYLOG: *keylog = optarg; continue;
 		case 'h':
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: puts("gmd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
@@ -883,7 +890,8 @@ int main(int argc, char **argv)
 	gk_log_subsystems(GK_SUBS_GMD);
 	char why[GK_ERR_MAX] = "";
 	bool check = false;
-	int rc = parse_args(argc, argv, &d.cli, &d.config, &check);
+	const char *keylog_path = NULL;
+	int rc = parse_args(argc, argv, &d.cli, &d.config, &check, &keylog_path);
 	if (rc >= 0)
 		return rc;
 	rc = 1;
@@ -921,6 +929,8 @@ int main(int argc, char **argv)
 	}
 	if (load_credentials(&d))
 		goto out;
+	if (keylog_path && !check && gk_keylog_start("gmd", keylog_path, &d.keylog))
+		goto out;
 	if (check) {
 		printf("%s: ok\n", d.config ? d.config : "command line");
 		rc = 0;
@@ -936,7 +946,7 @@ int main(int argc, char **argv)
 	if (gk_addr_port((struct sockaddr *)&d.conf.gcks.v[0].addr) == NAT_T_PORT)
 		gk_udp_set_marker(d.udp, true);
 	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = &d }, .send = send_cb,
-			     .event = event_cb, .nat_t = nat_t_cb, .keepalive = keepalive_cb };
+			     .event = event_cb, .nat_t = nat_t_cb, .keepalive = keepalive_cb, .keylog = d.keylog };
 	size_t all[GK_GM_MAX_GROUPS];
 	for (size_t i = 0; i < d.cfg.ngroups; i++)
 		all[i] = i;
@@ -954,7 +964,7 @@ int main(int argc, char **argv)
 		gk_gm_groups_env genv = { .sink = d.sink, .events = d.json ? stdout : NULL,
 					  .sender = d.cfg.sender,
 					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = d.conf.rereg_s * 1000,
-					  .allow = d.conf.allow.v, .nallow = d.conf.allow.n };
+					  .allow = d.conf.allow.v, .nallow = d.conf.allow.n, .keylog = d.keylog };
 		if (gk_gm_uv_new(d.loop, d.conf.mcast_iface[0] ? d.conf.mcast_iface : NULL, GK_GM_MAX_GROUPS, &genv,
 				 &d.groups_uv) ||
 		    gk_gm_groups_new(&genv, d.cfg.groups, GK_GM_MAX_GROUPS, &d.groups)) {
@@ -1026,5 +1036,6 @@ out:
 	X509_free(d.cfg.cert);
 	X509_STORE_free(d.cfg.ca);
 	gk_psk_free(d.psk, d.psk_len);
+	gk_keylog_close(d.keylog);
 	return rc;
 }
