@@ -80,6 +80,7 @@ static void ev_begin(gk_gm_groups *m, gk_json *j, const mgroup *g, const char *e
 	gk_json_init(j, m->env.events);
 	gk_json_obj(j);
 	gk_json_kstr(j, "event", event);
+	gk_json_ktime(j, "time", gk_clock_wall_ms(&m->env.clock));
 	gk_json_kstr(j, "group", g->name);
 }
 

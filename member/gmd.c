@@ -374,6 +374,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_json_init(&j, stdout);
 			gk_json_obj(&j);
 			gk_json_kstr(&j, "event", "registered");
+			gk_json_ktime(&j, "time", gk_clock_wall_ms(&d->env.clock));
 			gk_json_key(&j, "state");
 			gk_gm_json_group(&j, &d->cfg.groups[gi], ev->state, d->cfg.sender, ev->transport_mode);
 			gk_json_obj_end(&j);

@@ -110,6 +110,7 @@ check "... and nobody wrote to the refused files" \
 	test ! -s "$W/open.keylog" -a ! -s "$W/theirs.keylog"
 
 # --- capture a registration and a GSA_REKEY ---
+t0=$(date +%s)
 ip netns exec "$NS" tshark -i lo -f "udp port $GPORT or udp port $RPORT" -w "$W/cap.pcapng" >"$W/tshark.out" 2>"$W/tshark.log" &
 tpid=$!
 pids+=("$tpid")
@@ -147,6 +148,17 @@ rk = next(e for e in ev if e['event'] == 'rekey_sa_replaced')
 print(reg['sas'][0]['spi'], reg['rekey_sa']['spi'], new['spi'], rk['spi'])
 EOF
 read -r ESP1 KEK1 ESP2 KEK2 <"$W/facts.out"
+check "every event line has its time: RFC 3339 UTC with milliseconds, within the test's run" \
+	python3 -c '
+import datetime, json, re, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+assert len(lines) >= 5, len(lines)
+for e in lines:
+    t = e["time"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t), t
+    s = datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+    assert int(sys.argv[2]) - 1 <= s <= int(sys.argv[3]) + 1, (t, sys.argv[2:])
+' "$W/gmd.out" "$t0" "$(date +%s)"
 
 check "both key logs hold the same IKE SA record (SPIs, SK_e, algorithms)" \
 	test "$(head -1 "$W/gcksd.keylog")" = "$(head -1 "$W/gmd.keylog")"
