@@ -24,6 +24,7 @@
 #include "gm.h"
 #include "gm_groups.h"
 #include "gm_uv.h"
+#include "gm_control.h"
 #include "gm_json.h"
 #include "gmd_conf.h"
 #include "sasink.h"
@@ -71,6 +72,8 @@ typedef struct gmd {
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
 	gk_keylog *keylog;         /* --ike-keylog; NULL: off */
+	gm_control *control;        /* --control; NULL: none */
+	char server_text[GK_GM_MAX_GROUPS][64]; /* key server per slot, for status answers */
 	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
 	gk_gm_uv *groups_uv;        /* its clock, timer and rekey listeners */
 	gk_sasink *sink;
@@ -100,6 +103,8 @@ static void usage(FILE *f)
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
 	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal] [--ike-keylog FILE]\n"
+	      "           [--control PATH]\n"
+	      "       gmd status --control PATH [--json]\n"
 	      "       gmd --help | --version\n"
 	      "--config: settings from FILE (YAML, gmd.conf(5): every option as KEY: VALUE); options on\n"
 	      "         the command line override it; SIGHUP reads it again. --check-config: check the\n"
@@ -131,6 +136,7 @@ static void usage(FILE *f)
 	      "--user: started as root, gmd runs as USER (default " GK_GMD_USER ") once its sockets are open,\n"
 	      "         keeping only CAP_NET_ADMIN (xfrm) and CAP_NET_BIND_SERVICE (raised only to bind a\n"
 	      "         GCKS-chosen rekey port below 1024); shared accounts such as nobody are refused (exit 5)\n"
+	      "--control: a Unix socket (0660) where root and gmd's user ask `gmd status`\n"
 	      "--ike-keylog: appends IKE SA and Rekey SA keys to FILE (0600) for Wireshark's IKEv2\n"
 	      "         decryption table: a debugging tool that writes secrets (command line only)\n"
 	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
@@ -765,32 +771,81 @@ static EVP_PKEY *load_pubkey_pem(const char *path)
 	return k;
 }
 
+/* The key server each group was last registered with, for the control socket's answers. */
+static void servers_cb(void *ctx, const char **out, size_t n)
+{
+	gmd *d = ctx;
+	for (size_t i = 0; i < n && i < GK_GM_MAX_GROUPS; i++) {
+		const gm_run *r = d->holder[i];
+		size_t s = r && r->gm ? gk_gm_server(r->gm) : SIZE_MAX;
+		out[i] = NULL;
+		if (s < r->nsrv) {
+			gk_addr_text((const struct sockaddr *)&r->srv[s], d->server_text[i], sizeof(d->server_text[i]));
+			out[i] = d->server_text[i];
+		}
+	}
+}
+
+/* gmd status [--control PATH] [--json]: asks a running gmd (ikectl/swanctl habit: the daemon's
+ * own name with a command word). */
+static int status_command(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "control", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	const char *path = NULL;
+	bool json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'j': json = true; break;
+		case 'h': puts("usage: gmd status --control PATH [--json]"); return 0;
+		default: fputs("usage: gmd status --control PATH [--json]\n", stderr); return 1;
+		}
+	}
+	if (!path || optind != argc) {
+		fputs("usage: gmd status --control PATH [--json]\n", stderr);
+		return 1;
+	}
+	char err[GK_ERR_MAX];
+	if (gm_control_request(path, json ? "status json" : "status", stdout, err, sizeof(err))) {
+		fprintf(stderr, "gmd status: %s\n", err);
+		return 3;
+	}
+	return 0;
+}
+
 /* The command line into cli: options of the table (gmd_conf.h) and those of gmd alone. */
-enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_KEYLOG };
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_KEYLOG, OPT_CONTROL };
 
 /* --ike-keylog is for the command line only: a configuration file left behind must not write
  * secrets to disk at the next start */
-static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config, bool *check, const char **keylog)
+static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config, bool *check, const char **keylog,
+		      const char **control)
 {
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG }, { "check-config", no_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
-		{ "ike-keylog", required_argument, NULL, OPT_KEYLOG },
+		{ "ike-keylog", required_argument, NULL, OPT_KEYLOG }, { "control", required_argument, NULL, OPT_CONTROL },
 	};
-	struct option opts[GMD_NOPTS + 6];
+	struct option opts[GMD_NOPTS + 7];
 	char why[GK_ERR_MAX];
 	int c;
 	for (unsigned o = 0; o < GMD_NOPTS; o++)
 		opts[o] = (struct option){ gmd_opt_name(o), gmd_opt_kind_of(o) == GMD_FLAG ? no_argument : required_argument,
 					   NULL, (int)o };
 	memcpy(&opts[GMD_NOPTS], own, sizeof(own));
-	memset(&opts[GMD_NOPTS + 5], 0, sizeof(opts[0]));
+	memset(&opts[GMD_NOPTS + 6], 0, sizeof(opts[0]));
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const char *val = optarg;
 		switch (c) {
 		case OPT_CONFIG: *config = optarg; continue;
 		case OPT_CHECK: *check = true; continue;
 		case OPT_KEYLOG: *keylog = optarg; continue;
+		case OPT_CONTROL: *control = optarg; continue;
 		case 'h':
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: puts("gmd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
@@ -891,8 +946,10 @@ int main(int argc, char **argv)
 	gk_log_subsystems(GK_SUBS_GMD);
 	char why[GK_ERR_MAX] = "";
 	bool check = false;
-	const char *keylog_path = NULL;
-	int rc = parse_args(argc, argv, &d.cli, &d.config, &check, &keylog_path);
+	const char *keylog_path = NULL, *control_path = NULL;
+	if (argc > 1 && !strcmp(argv[1], "status"))
+		return status_command(argc - 1, argv + 1);
+	int rc = parse_args(argc, argv, &d.cli, &d.config, &check, &keylog_path, &control_path);
 	if (rc >= 0)
 		return rc;
 	rc = 1;
@@ -974,6 +1031,11 @@ int main(int argc, char **argv)
 		}
 		gk_gm_uv_start(d.groups_uv, d.groups);
 	}
+	gm_control_hooks ch = { .groups = d.groups, .servers = servers_cb, .ctx = &d };
+	if (control_path && gm_control_open(d.loop, control_path, &ch, &d.control, err, sizeof(err))) {
+		fprintf(stderr, "gmd: %s\n", err);
+		goto out;
+	}
 	if (leave_root(&d, d.conf.user)) {
 		rc = GK_EXIT_PRIVILEGE;
 		goto out;
@@ -1014,6 +1076,7 @@ int main(int argc, char **argv)
 	rc = d.exit_code;
 out:
 	/* what gmd installed goes with it: SIGTERM cleans up */
+	gm_control_close(d.control);
 	gk_gm_groups_free(d.groups);
 	gk_gm_uv_free(d.groups_uv);
 	gk_sasink_close(d.sink);
