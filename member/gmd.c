@@ -25,6 +25,7 @@
 #include "gm_groups.h"
 #include "gm_uv.h"
 #include "gm_control.h"
+#include "gm_metrics.h"
 #include "gm_json.h"
 #include "gmd_conf.h"
 #include "sasink.h"
@@ -73,6 +74,7 @@ typedef struct gmd {
 	gk_gm_env env;
 	gk_keylog *keylog;         /* --ike-keylog; NULL: off */
 	gm_control *control;        /* --control; NULL: none */
+	gm_metrics *metrics;        /* --metrics; NULL: none */
 	char server_text[GK_GM_MAX_GROUPS][64]; /* key server per slot, for status answers */
 	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
 	gk_gm_uv *groups_uv;        /* its clock, timer and rekey listeners */
@@ -103,7 +105,7 @@ static void usage(FILE *f)
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
 	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal] [--ike-keylog FILE]\n"
-	      "           [--control PATH]\n"
+	      "           [--control PATH] [--metrics [ADDR:]PORT]\n"
 	      "       gmd status --control PATH [--json]\n"
 	      "       gmd --help | --version\n"
 	      "--config: settings from FILE (YAML, gmd.conf(5): every option as KEY: VALUE); options on\n"
@@ -137,6 +139,7 @@ static void usage(FILE *f)
 	      "         keeping only CAP_NET_ADMIN (xfrm) and CAP_NET_BIND_SERVICE (raised only to bind a\n"
 	      "         GCKS-chosen rekey port below 1024); shared accounts such as nobody are refused (exit 5)\n"
 	      "--control: a Unix socket (0660) where root and gmd's user ask `gmd status`\n"
+	      "--metrics: Prometheus text on http://ADDR:PORT/metrics (PORT alone: 127.0.0.1)\n"
 	      "--ike-keylog: appends IKE SA and Rekey SA keys to FILE (0600) for Wireshark's IKEv2\n"
 	      "         decryption table: a debugging tool that writes secrets (command line only)\n"
 	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
@@ -819,26 +822,27 @@ static int status_command(int argc, char **argv)
 }
 
 /* The command line into cli: options of the table (gmd_conf.h) and those of gmd alone. */
-enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_KEYLOG, OPT_CONTROL };
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_KEYLOG, OPT_CONTROL, OPT_METRICS };
 
 /* --ike-keylog is for the command line only: a configuration file left behind must not write
  * secrets to disk at the next start */
 static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config, bool *check, const char **keylog,
-		      const char **control)
+		      const char **control, const char **metrics)
 {
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG }, { "check-config", no_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
 		{ "ike-keylog", required_argument, NULL, OPT_KEYLOG }, { "control", required_argument, NULL, OPT_CONTROL },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 	};
-	struct option opts[GMD_NOPTS + 7];
+	struct option opts[GMD_NOPTS + 8];
 	char why[GK_ERR_MAX];
 	int c;
 	for (unsigned o = 0; o < GMD_NOPTS; o++)
 		opts[o] = (struct option){ gmd_opt_name(o), gmd_opt_kind_of(o) == GMD_FLAG ? no_argument : required_argument,
 					   NULL, (int)o };
 	memcpy(&opts[GMD_NOPTS], own, sizeof(own));
-	memset(&opts[GMD_NOPTS + 6], 0, sizeof(opts[0]));
+	memset(&opts[GMD_NOPTS + 7], 0, sizeof(opts[0]));
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const char *val = optarg;
 		switch (c) {
@@ -846,6 +850,7 @@ static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config,
 		case OPT_CHECK: *check = true; continue;
 		case OPT_KEYLOG: *keylog = optarg; continue;
 		case OPT_CONTROL: *control = optarg; continue;
+		case OPT_METRICS: *metrics = optarg; continue;
 		case 'h':
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: puts("gmd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
@@ -946,10 +951,10 @@ int main(int argc, char **argv)
 	gk_log_subsystems(GK_SUBS_GMD);
 	char why[GK_ERR_MAX] = "";
 	bool check = false;
-	const char *keylog_path = NULL, *control_path = NULL;
+	const char *keylog_path = NULL, *control_path = NULL, *metrics_spec = NULL;
 	if (argc > 1 && !strcmp(argv[1], "status"))
 		return status_command(argc - 1, argv + 1);
-	int rc = parse_args(argc, argv, &d.cli, &d.config, &check, &keylog_path, &control_path);
+	int rc = parse_args(argc, argv, &d.cli, &d.config, &check, &keylog_path, &control_path, &metrics_spec);
 	if (rc >= 0)
 		return rc;
 	rc = 1;
@@ -1036,6 +1041,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmd: %s\n", err);
 		goto out;
 	}
+	if (metrics_spec && gm_metrics_open(d.loop, metrics_spec, d.groups, (int64_t)time(NULL), &d.metrics, err,
+					    sizeof(err))) {
+		fprintf(stderr, "gmd: %s\n", err);
+		goto out;
+	}
 	if (leave_root(&d, d.conf.user)) {
 		rc = GK_EXIT_PRIVILEGE;
 		goto out;
@@ -1077,6 +1087,7 @@ int main(int argc, char **argv)
 out:
 	/* what gmd installed goes with it: SIGTERM cleans up */
 	gm_control_close(d.control);
+	gm_metrics_close(d.metrics);
 	gk_gm_groups_free(d.groups);
 	gk_gm_uv_free(d.groups_uv);
 	gk_sasink_close(d.sink);

@@ -7,6 +7,8 @@
 #   - across a GSA_REKEY: a receiver's replaced SA goes from active to draining_dtd, the new one
 #     is active at once; a sender's new SA waits for ATD (waiting_atd), then is active; the Rekey
 #     SA changes and rekeys_accepted / last_accepted_message_id move;
+#   - gmd --metrics: the same counters in the Prometheus text format, scraped before and after the
+#     rekey (rekeys_accepted moves, registrations do not); 404, 405 and 431 for other requests;
 #   - another user reaching the socket (its mode widened by the test) gets no answer, and gmd
 #     logs the refusal with the uid (SO_PEERCRED); a request longer than 64 octets is closed;
 #     an unknown request gets an error.
@@ -96,6 +98,7 @@ wait_for 15 grep -q 'gcksd ready' "$W/gcksd.log" || { not_ok "gcksd starts"; exi
 for m in m1 m2; do
 	extra=()
 	[ "$m" = m2 ] && extra=(--sender)
+	[ "$m" = m1 ] && extra=(--metrics 127.0.0.1:9101)
 	ip netns exec "$NS" "$GMD" --gcks "127.0.0.1:$GPORT" --id "keyid:$m" --psk-file "$W/keys/$m.psk" \
 		--group keyid:st-mc --sa-backend none --json --control "$W/$m.sock" "${extra[@]}" \
 		>"$W/$m.out" 2>"$W/$m.log" &
@@ -106,6 +109,28 @@ for m in m1 m2; do
 done
 ok "gmd m1 (receiver) and m2 (sender) register"
 check "the control socket is 0660" test "$(stat -c %a "$W/m1.sock")" = 660
+# http METHOD PATH [HEADER-OCTETS]: the status code, then the body (python3: no curl needed)
+http() {
+	ip netns exec "$NS" python3 -c '
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", 9101, timeout=5)
+c.putrequest(sys.argv[1], sys.argv[2])
+if int(sys.argv[3]):
+    c.putheader("X-Big", "a" * int(sys.argv[3]))
+c.endheaders()
+r = c.getresponse()
+print(r.status)
+sys.stdout.write(r.read().decode())
+' "$1" "$2" "${3:-0}"
+}
+scrape() { http GET /metrics | tail -n +2; }
+sample() { grep -E "^$1\{group=\"keyid:st-mc\"\} " "$W/$2" | cut -d' ' -f2; }
+scrape >"$W/metrics-before.txt"
+check "gmd --metrics: registered 1, one registration, no rekeys yet, with HELP and TYPE lines" \
+	bash -c '[ "$(grep -E "^gmd_registered\{group=\"keyid:st-mc\"\} " "$1")" = "gmd_registered{group=\"keyid:st-mc\"} 1" ] &&
+		grep -qx "gmd_registrations_total{group=\"keyid:st-mc\"} 1" "$1" &&
+		grep -qx "gmd_rekeys_accepted_total{group=\"keyid:st-mc\"} 0" "$1" &&
+		grep -qx "# TYPE gmd_rekeys_accepted_total counter" "$1" && ! grep -q "gmd_last_rekey_message_id{" "$1"' _ "$W/metrics-before.txt"
 
 st() { "$GMD" status --control "$W/$1.sock" ${2:+"$2"}; }
 st m1 >"$W/m1-before.txt"
@@ -146,6 +171,22 @@ for m in m1 m2; do
 	wait_for 20 grep -q '"event":"rekey_accepted"' "$W/$m.out" || { not_ok "gmd $m takes the GSA_REKEY"; exit 1; }
 done
 ok "both take the GSA_REKEY"
+scrape >"$W/metrics-after.txt"
+check "metrics after the rekey: rekeys_accepted 0 -> 1, last Message ID 0, still one registration" \
+	test "$(sample gmd_rekeys_accepted_total metrics-before.txt) $(sample gmd_rekeys_accepted_total metrics-after.txt) $(sample gmd_last_rekey_message_id metrics-after.txt) $(sample gmd_registrations_total metrics-after.txt)" = "0 1 0 1"
+check "every family's samples follow its own TYPE line (the exposition format)" \
+	python3 -c '
+import sys
+fam = None
+for l in open(sys.argv[1]):
+    if l.startswith("# TYPE "):
+        fam = l.split()[2]
+    elif not l.startswith("#"):
+        name = l.split("{")[0].split(" ")[0]
+        assert name == fam, (name, fam)
+' "$W/metrics-after.txt"
+check "the metrics endpoint: another path 404, another method 405, a head over 4096 octets 431" \
+	test "$(http GET /other | head -1) $(http POST /metrics | head -1) $(http GET /metrics 5000 | head -1)" = "404 405 431"
 st m1 --json >"$W/m1-after.json"
 st m2 --json >"$W/m2-after.json"
 st m2 >"$W/m2-after.txt"
