@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "rand.h"
 #include "storage.h"
+#include "keylog.h"
 
 typedef struct gk_gcks gk_gcks;
 
@@ -32,6 +33,7 @@ typedef struct gk_gcks_env {
 	 * names any address. */
 	gk_status (*rekey_source)(void *ctx, const struct sockaddr *dst, uint16_t sport, const char *iface,
 				  struct sockaddr_storage *src);
+	gk_keylog *keylog;                      /* --ike-keylog (not owned); NULL: off */
 } gk_gcks_env;
 
 typedef struct gk_gcks_config {

@@ -321,6 +321,8 @@ static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_
 		st = gk_ike_keys_derive(&sa->ike.keys, &sa->ike.suite, ni, GK_CHUNK(nr, sizeof(nr)),
 					gk_wbuf_chunk(&shared), sa->ike.spi_i, sa->ike.spi_r);
 	}
+	if (!st) /* a debugging aid, off unless --ike-keylog */
+		gk_keylog_ike_sa(g->env.keylog, sa->ike.spi_i, sa->ike.spi_r, &sa->ike.keys);
 	gk_wbuf_free(&shared);
 	OPENSSL_cleanse(nr, sizeof(nr));
 	return st;

@@ -60,7 +60,7 @@ static void usage(FILE *f)
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "             [--require-kwa] [--max-sas-per-identity N] [--ike-rekey-interval SECONDS]\n"
-	      "             [--ike-lifetime SECONDS] [--metrics [ADDR:]PORT]\n"
+	      "             [--ike-lifetime SECONDS] [--metrics [ADDR:]PORT] [--ike-keylog FILE]\n"
 	      "             [--log-level [SUBSYS=]LEVEL[,...]] [--log-target stderr|syslog|journal]\n"
 	      "       gcksd --help | --version\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
@@ -75,6 +75,8 @@ static void usage(FILE *f)
 	      "--ike-lifetime: an IKE SA kept for inband rekeys that its member has not rekeyed is\n"
 	      "        rekeyed by gcksd 0-10 %% before this (default 14400, 0 = never; 60 to 2592000)\n"
 	      "--metrics: Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: 127.0.0.1; default off)\n"
+	      "--ike-keylog: appends every IKE SA's keys to FILE (0600) for Wireshark's IKEv2 decryption\n"
+	      "        table: a debugging tool that writes secrets; never for production\n"
 	      "--log-level: LEVEL error, warning, notice, info (default) or debug, for every subsystem\n"
 	      "        or per SUBSYS daemon, net, ike, reg, rekey, store, ctl (all: every one)\n"
 	      "--log-target: default the journal under systemd, stderr in the foreground, else syslog\n",
@@ -448,6 +450,7 @@ int main(int argc, char **argv)
 		{ "ike-lifetime", required_argument, NULL, 10 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "log-target", required_argument, NULL, 11 },
+		{ "ike-keylog", required_argument, NULL, 12 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -459,6 +462,8 @@ int main(int argc, char **argv)
 	size_t nlisten = 0;
 	int c, rc = 1;
 	const char *log_levels = NULL, *log_target = NULL; /* gk_log_configure */
+	const char *keylog_path = NULL;
+	gk_keylog *keylog = NULL;
 	char lerr[GK_ERR_MAX];
 	bool foreground = false;
 	gcksd d;
@@ -482,6 +487,7 @@ int main(int argc, char **argv)
 		case 'f': foreground = true; break;
 		case 'L': log_levels = optarg; break;
 		case 11: log_target = optarg; break;
+		case 12: keylog_path = optarg; break;
 		case 1:
 			if (!parse_limit("half-open-max", optarg, 1, 1000000, &cfg.half_open_max))
 				return 1;
@@ -583,6 +589,9 @@ int main(int argc, char **argv)
 			    .send_ctx = &d, .store = d.store, .send_multicast = mcast_cb,
 			    .rekey_source = rekey_source_cb };
 	char err[512];
+	if (keylog_path && gk_keylog_start("gcksd", keylog_path, &keylog))
+		goto out;
+	env.keylog = keylog;
 	if (gk_gcks_new(&cfg, &env, &d.gcks, err, sizeof(err))) {
 		gk_err("%s", err);
 		goto out;
@@ -647,6 +656,7 @@ out:
 		uv_loop_close(d.loop);
 	}
 	gk_gcks_free(d.gcks);
+	gk_keylog_close(keylog);
 	gk_store_close(d.store);
 	if (d.mcast4 > 0)
 		close(d.mcast4);

@@ -28,6 +28,7 @@
 #include "rand.h"
 #include "gm_check.h"
 #include "ike_sa.h"
+#include "keylog.h"
 
 #define GK_GM_MAX_GROUPS 8
 
@@ -125,6 +126,7 @@ typedef struct gk_gm_env {
 	 * it move. gk_gm_server still names the one it leaves. NULL: one key server, no failover. */
 	void (*server)(void *ctx, size_t index, const char *why, struct sockaddr_storage *local,
 		       struct sockaddr_storage *gcks);
+	gk_keylog *keylog;           /* --ike-keylog (not owned); NULL: off */
 } gk_gm_env;
 
 typedef struct gk_gm gk_gm;

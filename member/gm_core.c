@@ -415,6 +415,8 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 		st = gk_ike_sa_keep_init(&gm->ike, gk_wbuf_chunk(&gm->req.d.d[0]), m->data);
 	if (!st)
 		st = gk_ike_sa_derive(&gm->ike, gk_wbuf_chunk(&shared));
+	if (!st) /* a debugging aid, off unless --ike-keylog */
+		gk_keylog_ike_sa(gm->env.keylog, gm->ike.spi_i, gm->ike.spi_r, &gm->ike.keys);
 	gk_wbuf_free(&shared);
 	if (st) {
 		fail(gm, 0, st == GK_E_BAD_KE ? "the GCKS sent an invalid KE value" : "IKE key derivation failed");

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "gm_groups.h"
@@ -63,6 +64,8 @@ typedef struct mgroup {
 	int64_t rereg_at;
 	bool rereg_running;           /* a re-registration was started and has no answer yet */
 	struct gk_gm_groups *owner;
+	gk_gm_group_counters count;   /* for gmd status and metrics; survive re-registrations */
+	int64_t registered_wall;      /* unix seconds of the last registration, 0 = none */
 } mgroup;
 
 struct gk_gm_groups {
@@ -80,6 +83,7 @@ static void ev_begin(gk_gm_groups *m, gk_json *j, const mgroup *g, const char *e
 	gk_json_init(j, m->env.events);
 	gk_json_obj(j);
 	gk_json_kstr(j, "event", event);
+	gk_json_ktime(j, "time", gk_clock_wall_ms(&m->env.clock));
 	gk_json_kstr(j, "group", g->name);
 }
 
@@ -124,9 +128,39 @@ static void ev_sa(gk_gm_groups *m, const mgroup *g, const char *event, const gk_
 	ev_end(m, &j);
 }
 
-static void ev_note(gk_gm_groups *m, const mgroup *g, const char *event, const char *key, const char *val,
+/* The counters behind `gmd status` and --metrics, from the events that move them. */
+static void tally(mgroup *g, const char *event, const char *val, long long num)
+{
+	gk_gm_group_counters *c = &g->count;
+	if (!strcmp(event, "rekey_accepted") || !strcmp(event, "inband_rekey")) {
+		c->rekeys_accepted++;
+		c->last_msgid = (uint32_t)num;
+		c->have_msgid = true;
+		if (event[0] == 'i')
+			c->inband_rekeys++;
+	} else if (!strcmp(event, "rekey_rejected") || !strcmp(event, "rekey_refused")) {
+		c->rekeys_rejected++;
+		/* per reason, in a bounded table: the last slot takes every reason beyond it */
+		size_t i = 0;
+		while (i < c->nreasons && strncmp(c->reasons[i].reason, val, sizeof(c->reasons[i].reason) - 1))
+			i++;
+		if (i == c->nreasons && i < GK_GM_MAX_REASONS) {
+			snprintf(c->reasons[i].reason, sizeof(c->reasons[i].reason), "%s",
+				 i == GK_GM_MAX_REASONS - 1 ? "other" : val);
+			c->nreasons++;
+		}
+		c->reasons[i < GK_GM_MAX_REASONS ? i : GK_GM_MAX_REASONS - 1].count++;
+	} else if (!strcmp(event, "reregistering")) {
+		c->reregistrations++;
+	} else if (!strcmp(event, "excluded")) {
+		c->exclusions++;
+	}
+}
+
+static void ev_note(gk_gm_groups *m, mgroup *g, const char *event, const char *key, const char *val,
 		    long long num)
 {
+	tally(g, event, val ? val : "", num);
 	if (val || !key)
 		gk_info("group %s: %s%s%s", g->name, event, val ? ": " : "", val ? val : "");
 	else /* a number: the Message ID of a rekey */
@@ -346,6 +380,11 @@ static void set_kek(gk_gm_groups *m, mgroup *g, const gk_group_sa *kek, bool at_
 		keep_old_kek(m, g, kek);
 	g->kek = *kek;
 	g->have_kek = true;
+	gk_group_keys k; /* a debugging aid, off unless --ike-keylog */
+	if (m->env.keylog && !gk_group_keys_split(GK_CHUNK(kek->keymat, kek->keymat_len), GK_PROTO_GIKE_UPDATE, kek->encr,
+						  kek->encr_key_bits, kek->integ, kek->kwa, &k))
+		gk_keylog_rekey_sa(m->env.keylog, GK_CHUNK(kek->spi, 16), kek->encr, kek->encr_key_bits, kek->integ,
+				   k.enc, k.integ);
 	/* RFC 9838 2.4.1.4: at registration the first ID is at least GSA_INITIAL_MESSAGE_ID;
 	 * a Rekey SA received in a rekey starts at 0 */
 	g->next_msgid = at_registration ? kek->initial_msgid : 0;
@@ -705,6 +744,8 @@ void gk_gm_groups_registered(gk_gm_groups *m, size_t i, const gk_group_state *gs
 	memcpy(old_spi, g->kek.spi, sizeof(old_spi));
 	replace_group(m, g, gs, transport_mode);
 	g->registered = true;
+	g->registered_wall = gk_clock_wall(&m->env.clock);
+	g->count.registrations++;
 	g->rereg_at = 0;
 	g->rereg_running = false;
 	g->transport = transport_mode;
@@ -899,6 +940,173 @@ int64_t gk_gm_groups_next_timeout(const gk_gm_groups *m)
 		return -1;
 	int64_t now = now_ms(m);
 	return at > now ? at - now : 0;
+}
+
+/* ---- status ---- */
+
+static void spi_json(gk_json *j, const char *key, const gk_group_sa *sa)
+{
+	gk_json_key(j, key);
+	gk_json_hex(j, sa->spi, sa->spi_len);
+}
+
+/* seconds from now to at (ms), rounded up; at 0: none */
+static long long secs_to(int64_t now, int64_t at)
+{
+	return at > now ? (long long)((at - now + 999) / 1000) : 0;
+}
+
+static void sa_status(gk_json *j, const held_sa *h, int64_t now)
+{
+	gk_json_obj(j);
+	gk_json_kstr(j, "protocol", gk_iana_str(GK_REG_PROTO, h->sa.proto));
+	spi_json(j, "spi", &h->sa);
+	/* RFC 9838 4.4.3.1: a sender's new SA waits ATD before use; a replaced SA stays DTD */
+	const char *state = h->delete_at ? "draining_dtd" : h->activate_at ? "waiting_atd" : "active";
+	gk_json_kstr(j, "state", state);
+	if (h->delete_at || h->activate_at)
+		gk_json_kint(j, "state_ends_in", secs_to(now, h->delete_at ? h->delete_at : h->activate_at));
+	if (h->expires_at)
+		gk_json_kint(j, "lifetime_remaining", secs_to(now, h->expires_at));
+	gk_json_key(j, "directions");
+	gk_json_arr(j);
+	if (h->dirs & GK_DIR_IN)
+		gk_json_str(j, "in");
+	if (h->dirs & GK_DIR_OUT)
+		gk_json_str(j, "out");
+	gk_json_arr_end(j);
+	gk_json_obj_end(j);
+}
+
+static void counters_json(gk_json *j, const gk_gm_group_counters *c)
+{
+	gk_json_kint(j, "registrations", (long long)c->registrations);
+	gk_json_kint(j, "reregistrations", (long long)c->reregistrations);
+	gk_json_kint(j, "exclusions", (long long)c->exclusions);
+	gk_json_kint(j, "rekeys_accepted", (long long)c->rekeys_accepted);
+	gk_json_kint(j, "inband_rekeys", (long long)c->inband_rekeys);
+	gk_json_kint(j, "rekeys_rejected", (long long)c->rekeys_rejected);
+	gk_json_key(j, "rejected_by_reason");
+	gk_json_obj(j);
+	for (size_t i = 0; i < c->nreasons; i++)
+		gk_json_kint(j, c->reasons[i].reason, (long long)c->reasons[i].count);
+	gk_json_obj_end(j);
+}
+
+void gk_gm_groups_status_json(const gk_gm_groups *m, gk_json *j, const char *const *servers)
+{
+	int64_t now = now_ms(m);
+	gk_json_arr(j);
+	for (size_t i = 0; i < m->n; i++) {
+		const mgroup *g = &m->g[i];
+		if (!g->id.type)
+			continue; /* an empty slot */
+		gk_json_obj(j);
+		gk_json_kstr(j, "group", g->name);
+		gk_json_kstr(j, "status", g->registered ? "registered" : g->rereg_at || g->rereg_running ? "reregistering"
+											       : "not registered");
+		if (servers && servers[i])
+			gk_json_kstr(j, "key_server", servers[i]);
+		if (g->registered_wall)
+			gk_json_ktime(j, "registered_at", g->registered_wall * 1000);
+		gk_json_key(j, "sas");
+		gk_json_arr(j);
+		for (size_t k = 0; k < g->nsas; k++)
+			sa_status(j, &g->sas[k], now);
+		gk_json_arr_end(j);
+		gk_json_key(j, "rekey_sa");
+		if (g->have_kek) {
+			gk_json_obj(j);
+			spi_json(j, "spi", &g->kek);
+			if (g->kek_expires_at)
+				gk_json_kint(j, "lifetime_remaining", secs_to(now, g->kek_expires_at));
+			if (g->got_first)
+				gk_json_kint(j, "last_message_id", (long long)g->next_msgid - 1);
+			else
+				gk_json_kint(j, "next_message_id", (long long)g->next_msgid);
+			gk_json_obj_end(j);
+		} else {
+			gk_json_null(j);
+		}
+		if (g->old.until) {
+			/* the replaced Rekey SA still opens messages until DTD (RFC 9838 2.4.1.4) */
+			gk_json_key(j, "old_rekey_sa");
+			gk_json_obj(j);
+			spi_json(j, "spi", &g->old.sa);
+			gk_json_kstr(j, "state", "draining_dtd");
+			gk_json_kint(j, "state_ends_in", secs_to(now, g->old.until));
+			gk_json_obj_end(j);
+		}
+		if (g->count.have_msgid)
+			gk_json_kint(j, "last_accepted_message_id", (long long)g->count.last_msgid);
+		counters_json(j, &g->count);
+		gk_json_obj_end(j);
+	}
+	gk_json_arr_end(j);
+}
+
+void gk_gm_groups_status_text(const gk_gm_groups *m, FILE *out, const char *const *servers)
+{
+	int64_t now = now_ms(m);
+	char t[40];
+	for (size_t i = 0; i < m->n; i++) {
+		const mgroup *g = &m->g[i];
+		if (!g->id.type)
+			continue;
+		const gk_gm_group_counters *c = &g->count;
+		fprintf(out, "%s: %s", g->name, g->registered ? "registered" : "not registered");
+		if (servers && servers[i])
+			fprintf(out, " with %s", servers[i]);
+		if (g->registered_wall) {
+			time_t w = (time_t)g->registered_wall;
+			struct tm tm;
+			gmtime_r(&w, &tm);
+			strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			fprintf(out, " since %s", t);
+		}
+		fputc('\n', out);
+		for (size_t k = 0; k < g->nsas; k++) {
+			const held_sa *h = &g->sas[k];
+			fprintf(out, "  %s SPI ", gk_iana_str(GK_REG_PROTO, h->sa.proto));
+			for (size_t b = 0; b < h->sa.spi_len; b++)
+				fprintf(out, "%02x", h->sa.spi[b]);
+			if (h->delete_at)
+				fprintf(out, " draining (DTD) %llds", secs_to(now, h->delete_at));
+			else if (h->activate_at)
+				fprintf(out, " waiting for ATD %llds", secs_to(now, h->activate_at));
+			else
+				fprintf(out, " active");
+			if (h->expires_at)
+				fprintf(out, ", lifetime %llds left", secs_to(now, h->expires_at));
+			fputc('\n', out);
+		}
+		if (g->have_kek) {
+			fprintf(out, "  Rekey SA SPI ");
+			for (size_t b = 0; b < g->kek.spi_len; b++)
+				fprintf(out, "%02x", g->kek.spi[b]);
+			if (g->kek_expires_at)
+				fprintf(out, ", lifetime %llds left", secs_to(now, g->kek_expires_at));
+			if (g->got_first)
+				fprintf(out, ", last Message ID %lld", (long long)g->next_msgid - 1);
+			fputc('\n', out);
+		}
+		fprintf(out, "  rekeys accepted %lu (inband %lu), rejected %lu", c->rekeys_accepted, c->inband_rekeys,
+			c->rekeys_rejected);
+		for (size_t r = 0; r < c->nreasons; r++)
+			fprintf(out, "%s%s: %lu", r ? ", " : " (", c->reasons[r].reason, c->reasons[r].count);
+		fprintf(out, "%s; registrations %lu, re-registrations %lu, exclusions %lu\n", c->nreasons ? ")" : "",
+			c->registrations, c->reregistrations, c->exclusions);
+	}
+}
+
+const gk_gm_group_counters *gk_gm_groups_counters(const gk_gm_groups *m, size_t i, const char **name,
+						  bool *registered)
+{
+	if (i >= m->n || !m->g[i].id.type)
+		return NULL;
+	*name = m->g[i].name;
+	*registered = m->g[i].registered;
+	return &m->g[i].count;
 }
 
 void gk_gm_groups_free(gk_gm_groups *m)

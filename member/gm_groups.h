@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include "gm.h"
 #include "sasink.h"
+#include "json.h"
 
 typedef struct gk_gm_groups gk_gm_groups;
 
@@ -44,6 +45,7 @@ typedef struct gk_gm_groups_env {
 	 * (gk_gm_state_check); not owned. */
 	const gk_prefix *allow;
 	size_t nallow;
+	gk_keylog *keylog;          /* --ike-keylog: Rekey SA keys (not owned); NULL: off */
 } gk_gm_groups_env;
 
 /* A GSA_REKEY seen on a Rekey SA announced in GSA_NEXT_SPI means a rekey was lost (RFC 9838
@@ -51,6 +53,17 @@ typedef struct gk_gm_groups_env {
  * re-registration at most once per Rekey SA, and at most once in this many seconds per group,
  * so that a forger cannot make the whole group register again and again. */
 #define GK_GM_NEXT_SPI_INTERVAL_S 600
+
+/* What `gmd status` and --metrics count per group, since gmd started. */
+#define GK_GM_MAX_REASONS 8
+typedef struct gk_gm_group_counters {
+	unsigned long registrations, reregistrations, exclusions;
+	unsigned long rekeys_accepted, inband_rekeys, rekeys_rejected;
+	uint32_t last_msgid;       /* of the last rekey accepted */
+	bool have_msgid;
+	struct { char reason[64]; unsigned long count; } reasons[GK_GM_MAX_REASONS]; /* rejected by reason */
+	size_t nreasons;
+} gk_gm_group_counters;
 
 gk_status gk_gm_groups_new(const gk_gm_groups_env *env, const gk_ident *groups, size_t n, gk_gm_groups **out);
 /* A registration delivered the group's state: it replaces everything held for the group. */
@@ -83,6 +96,16 @@ gk_status gk_gm_groups_set(gk_gm_groups *m, size_t group, const gk_ident *id);
  * goes (event "group_left" if it was registered), its multicast listener closes, its timers
  * stop; the slot is empty until gk_gm_groups_set. */
 void gk_gm_groups_drop(gk_gm_groups *m, size_t group);
+/* The state of every followed group as one JSON value (an array) for `gmd status`: name,
+ * key server (servers[group], NULL: unknown), registration time, SAs with SPI, state
+ * (waiting_atd, active, draining_dtd) and seconds left, the Rekey SA and the last accepted
+ * Message ID, the counters. */
+void gk_gm_groups_status_json(const gk_gm_groups *m, gk_json *j, const char *const *servers);
+/* The same for people: one block per group. */
+void gk_gm_groups_status_text(const gk_gm_groups *m, FILE *out, const char *const *servers);
+/* The counters of slot `group`, NULL when the slot follows no group. */
+const gk_gm_group_counters *gk_gm_groups_counters(const gk_gm_groups *m, size_t group, const char **name,
+						  bool *registered);
 /* Removes everything installed, leaves the multicast groups (shutdown) and frees. */
 void gk_gm_groups_free(gk_gm_groups *m);
 

@@ -24,6 +24,8 @@
 #include "gm.h"
 #include "gm_groups.h"
 #include "gm_uv.h"
+#include "gm_control.h"
+#include "gm_metrics.h"
 #include "gm_json.h"
 #include "gmd_conf.h"
 #include "sasink.h"
@@ -70,6 +72,10 @@ typedef struct gmd {
 	gm_run *runs[MAX_RUNS];
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
+	gk_keylog *keylog;         /* --ike-keylog; NULL: off */
+	gm_control *control;        /* --control; NULL: none */
+	gm_metrics *metrics;        /* --metrics; NULL: none */
+	char server_text[GK_GM_MAX_GROUPS][64]; /* key server per slot, for status answers */
 	gk_gm_groups *groups;       /* without --once: what gmd holds and follows */
 	gk_gm_uv *groups_uv;        /* its clock, timer and rekey listeners */
 	gk_sasink *sink;
@@ -98,7 +104,9 @@ static void usage(FILE *f)
 	      "           [--retry SECONDS[:MAX]] [--liveness SECONDS] [--retransmit MS[:TRIES]]\n"
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
-	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal]\n"
+	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal] [--ike-keylog FILE]\n"
+	      "           [--control PATH] [--metrics [ADDR:]PORT]\n"
+	      "       gmd status --control PATH [--json]\n"
 	      "       gmd --help | --version\n"
 	      "--config: settings from FILE (YAML, gmd.conf(5): every option as KEY: VALUE); options on\n"
 	      "         the command line override it; SIGHUP reads it again. --check-config: check the\n"
@@ -130,6 +138,10 @@ static void usage(FILE *f)
 	      "--user: started as root, gmd runs as USER (default " GK_GMD_USER ") once its sockets are open,\n"
 	      "         keeping only CAP_NET_ADMIN (xfrm) and CAP_NET_BIND_SERVICE (raised only to bind a\n"
 	      "         GCKS-chosen rekey port below 1024); shared accounts such as nobody are refused (exit 5)\n"
+	      "--control: a Unix socket (0660) where root and gmd's user ask `gmd status`\n"
+	      "--metrics: Prometheus text on http://ADDR:PORT/metrics (PORT alone: 127.0.0.1)\n"
+	      "--ike-keylog: appends IKE SA and Rekey SA keys to FILE (0600) for Wireshark's IKEv2\n"
+	      "         decryption table: a debugging tool that writes secrets (command line only)\n"
 	      "IDs: fqdn:host.example, email:user@example, ipv4:192.0.2.1, ipv6:2001:db8::1, keyid:text\n", f);
 }
 
@@ -371,6 +383,7 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 			gk_json_init(&j, stdout);
 			gk_json_obj(&j);
 			gk_json_kstr(&j, "event", "registered");
+			gk_json_ktime(&j, "time", gk_clock_wall_ms(&d->env.clock));
 			gk_json_key(&j, "state");
 			gk_gm_json_group(&j, &d->cfg.groups[gi], ev->state, d->cfg.sender, ev->transport_mode);
 			gk_json_obj_end(&j);
@@ -761,28 +774,83 @@ static EVP_PKEY *load_pubkey_pem(const char *path)
 	return k;
 }
 
-/* The command line into cli: options of the table (gmd_conf.h) and those of gmd alone. */
-enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION };
+/* The key server each group was last registered with, for the control socket's answers. */
+static void servers_cb(void *ctx, const char **out, size_t n)
+{
+	gmd *d = ctx;
+	for (size_t i = 0; i < n && i < GK_GM_MAX_GROUPS; i++) {
+		const gm_run *r = d->holder[i];
+		size_t s = r && r->gm ? gk_gm_server(r->gm) : SIZE_MAX;
+		out[i] = NULL;
+		if (s < r->nsrv) {
+			gk_addr_text((const struct sockaddr *)&r->srv[s], d->server_text[i], sizeof(d->server_text[i]));
+			out[i] = d->server_text[i];
+		}
+	}
+}
 
-static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config, bool *check)
+/* gmd status [--control PATH] [--json]: asks a running gmd (ikectl/swanctl habit: the daemon's
+ * own name with a command word). */
+static int status_command(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "control", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	const char *path = NULL;
+	bool json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'j': json = true; break;
+		case 'h': puts("usage: gmd status --control PATH [--json]"); return 0;
+		default: fputs("usage: gmd status --control PATH [--json]\n", stderr); return 1;
+		}
+	}
+	if (!path || optind != argc) {
+		fputs("usage: gmd status --control PATH [--json]\n", stderr);
+		return 1;
+	}
+	char err[GK_ERR_MAX];
+	if (gm_control_request(path, json ? "status json" : "status", stdout, err, sizeof(err))) {
+		fprintf(stderr, "gmd status: %s\n", err);
+		return 3;
+	}
+	return 0;
+}
+
+/* The command line into cli: options of the table (gmd_conf.h) and those of gmd alone. */
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION, OPT_KEYLOG, OPT_CONTROL, OPT_METRICS };
+
+/* --ike-keylog is for the command line only: a configuration file left behind must not write
+ * secrets to disk at the next start */
+static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config, bool *check, const char **keylog,
+		      const char **control, const char **metrics)
 {
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG }, { "check-config", no_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
+		{ "ike-keylog", required_argument, NULL, OPT_KEYLOG }, { "control", required_argument, NULL, OPT_CONTROL },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 	};
-	struct option opts[GMD_NOPTS + 5];
+	struct option opts[GMD_NOPTS + 8];
 	char why[GK_ERR_MAX];
 	int c;
 	for (unsigned o = 0; o < GMD_NOPTS; o++)
 		opts[o] = (struct option){ gmd_opt_name(o), gmd_opt_kind_of(o) == GMD_FLAG ? no_argument : required_argument,
 					   NULL, (int)o };
 	memcpy(&opts[GMD_NOPTS], own, sizeof(own));
-	memset(&opts[GMD_NOPTS + 4], 0, sizeof(opts[0]));
+	memset(&opts[GMD_NOPTS + 7], 0, sizeof(opts[0]));
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const char *val = optarg;
 		switch (c) {
 		case OPT_CONFIG: *config = optarg; continue;
 		case OPT_CHECK: *check = true; continue;
+		case OPT_KEYLOG: *keylog = optarg; continue;
+		case OPT_CONTROL: *control = optarg; continue;
+		case OPT_METRICS: *metrics = optarg; continue;
 		case 'h':
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: puts("gmd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
@@ -883,7 +951,10 @@ int main(int argc, char **argv)
 	gk_log_subsystems(GK_SUBS_GMD);
 	char why[GK_ERR_MAX] = "";
 	bool check = false;
-	int rc = parse_args(argc, argv, &d.cli, &d.config, &check);
+	const char *keylog_path = NULL, *control_path = NULL, *metrics_spec = NULL;
+	if (argc > 1 && !strcmp(argv[1], "status"))
+		return status_command(argc - 1, argv + 1);
+	int rc = parse_args(argc, argv, &d.cli, &d.config, &check, &keylog_path, &control_path, &metrics_spec);
 	if (rc >= 0)
 		return rc;
 	rc = 1;
@@ -921,6 +992,8 @@ int main(int argc, char **argv)
 	}
 	if (load_credentials(&d))
 		goto out;
+	if (keylog_path && !check && gk_keylog_start("gmd", keylog_path, &d.keylog))
+		goto out;
 	if (check) {
 		printf("%s: ok\n", d.config ? d.config : "command line");
 		rc = 0;
@@ -936,7 +1009,7 @@ int main(int argc, char **argv)
 	if (gk_addr_port((struct sockaddr *)&d.conf.gcks.v[0].addr) == NAT_T_PORT)
 		gk_udp_set_marker(d.udp, true);
 	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = &d }, .send = send_cb,
-			     .event = event_cb, .nat_t = nat_t_cb, .keepalive = keepalive_cb };
+			     .event = event_cb, .nat_t = nat_t_cb, .keepalive = keepalive_cb, .keylog = d.keylog };
 	size_t all[GK_GM_MAX_GROUPS];
 	for (size_t i = 0; i < d.cfg.ngroups; i++)
 		all[i] = i;
@@ -954,7 +1027,7 @@ int main(int argc, char **argv)
 		gk_gm_groups_env genv = { .sink = d.sink, .events = d.json ? stdout : NULL,
 					  .sender = d.cfg.sender,
 					  .reregister = reregister_cb, .ctx = &d, .rereg_max_ms = d.conf.rereg_s * 1000,
-					  .allow = d.conf.allow.v, .nallow = d.conf.allow.n };
+					  .allow = d.conf.allow.v, .nallow = d.conf.allow.n, .keylog = d.keylog };
 		if (gk_gm_uv_new(d.loop, d.conf.mcast_iface[0] ? d.conf.mcast_iface : NULL, GK_GM_MAX_GROUPS, &genv,
 				 &d.groups_uv) ||
 		    gk_gm_groups_new(&genv, d.cfg.groups, GK_GM_MAX_GROUPS, &d.groups)) {
@@ -962,6 +1035,16 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		gk_gm_uv_start(d.groups_uv, d.groups);
+	}
+	gm_control_hooks ch = { .groups = d.groups, .servers = servers_cb, .ctx = &d };
+	if (control_path && gm_control_open(d.loop, control_path, &ch, &d.control, err, sizeof(err))) {
+		fprintf(stderr, "gmd: %s\n", err);
+		goto out;
+	}
+	if (metrics_spec && gm_metrics_open(d.loop, metrics_spec, d.groups, (int64_t)time(NULL), &d.metrics, err,
+					    sizeof(err))) {
+		fprintf(stderr, "gmd: %s\n", err);
+		goto out;
 	}
 	if (leave_root(&d, d.conf.user)) {
 		rc = GK_EXIT_PRIVILEGE;
@@ -1003,6 +1086,8 @@ int main(int argc, char **argv)
 	rc = d.exit_code;
 out:
 	/* what gmd installed goes with it: SIGTERM cleans up */
+	gm_control_close(d.control);
+	gm_metrics_close(d.metrics);
 	gk_gm_groups_free(d.groups);
 	gk_gm_uv_free(d.groups_uv);
 	gk_sasink_close(d.sink);
@@ -1026,5 +1111,6 @@ out:
 	X509_free(d.cfg.cert);
 	X509_STORE_free(d.cfg.ca);
 	gk_psk_free(d.psk, d.psk_len);
+	gk_keylog_close(d.keylog);
 	return rc;
 }

@@ -34,3 +34,12 @@ gk_clock gk_clock_test_clock(gk_clock_test *t)
 {
 	return (gk_clock){ .now_ms = test_ms, .wall = test_wall, .ctx = t };
 }
+
+int64_t gk_clock_wall_ms(const gk_clock *c)
+{
+	if (c->wall)
+		return c->wall(c->ctx) * 1000;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -36,4 +36,8 @@ static inline int64_t gk_clock_wall(const gk_clock *c)
 	return c->wall ? c->wall(c->ctx) : (int64_t)time(NULL);
 }
 
+/* Unix time in milliseconds, for time stamps people read: with a wall function (a test clock)
+ * its seconds, else CLOCK_REALTIME. */
+int64_t gk_clock_wall_ms(const gk_clock *c);
+
 #endif

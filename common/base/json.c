@@ -1,3 +1,4 @@
+#include <time.h>
 #include "json.h"
 
 void gk_json_init(gk_json *j, FILE *out)
@@ -92,3 +93,19 @@ void gk_json_null(gk_json *j) { sep(j); fputs("null", j->out); }
 void gk_json_kstr(gk_json *j, const char *k, const char *s) { gk_json_key(j, k); gk_json_str(j, s); }
 void gk_json_kint(gk_json *j, const char *k, long long v) { gk_json_key(j, k); gk_json_int(j, v); }
 void gk_json_kbool(gk_json *j, const char *k, bool v) { gk_json_key(j, k); gk_json_bool(j, v); }
+
+void gk_json_ktime(gk_json *j, const char *k, int64_t unix_ms)
+{
+	char buf[40], ts[32];
+	struct tm tm;
+	time_t secs = (time_t)(unix_ms / 1000);
+	int ms = (int)(unix_ms % 1000);
+	if (ms < 0) {
+		secs--;
+		ms += 1000;
+	}
+	if (!gmtime_r(&secs, &tm) || !strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm))
+		snprintf(ts, sizeof(ts), "1970-01-01T00:00:00");
+	snprintf(buf, sizeof(buf), "%s.%03dZ", ts, ms);
+	gk_json_kstr(j, k, buf);
+}

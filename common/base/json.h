@@ -30,6 +30,8 @@ void gk_json_null(gk_json *j);
 /* key + value shorthands */
 void gk_json_kstr(gk_json *j, const char *k, const char *s);
 void gk_json_kint(gk_json *j, const char *k, long long v);
+/* k: unix_ms as an RFC 3339 UTC time stamp with milliseconds ("2026-01-31T12:00:00.250Z"). */
+void gk_json_ktime(gk_json *j, const char *k, int64_t unix_ms);
 void gk_json_kbool(gk_json *j, const char *k, bool v);
 
 #endif

@@ -67,6 +67,8 @@ $(mode "$D$tmpfilesdir/gikev2.conf") $(mode "$D$tmpfilesdir/gikev2-gmd.conf")" =
 check "docs: README.md, CONTROL.md, the example policies and their keys" test -f "$D$docdir/README.md" -a \
 	-f "$D$docdir/CONTROL.md" -a -f "$D$docdir/examples/policies/video-multicast.yaml" -a \
 	-f "$D$docdir/examples/policies/keys/node-a.psk" -a -f "$D$docdir/examples/gmd.conf"
+check "docs: gmd's event reference and the Wireshark dissector" \
+	test -f "$D$docdir/gmd-events.md" -a -f "$D$docdir/contrib/wireshark/gikev2.lua"
 check "man pages: gcksd(8), gcksctl(8), gmd(8), gikev2-policy(5), gmd.conf(5)" test -f "$D$mandir/man8/gcksd.8" -a \
 	-f "$D$mandir/man8/gcksctl.8" -a -f "$D$mandir/man8/gmd.8" -a -f "$D$mandir/man5/gikev2-policy.5" -a \
 	-f "$D$mandir/man5/gmd.conf.5"

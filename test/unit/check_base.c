@@ -6,6 +6,8 @@
 #include "chunk.h"
 #include "iana.h"
 #include "rand.h"
+#include "json.h"
+#include "clock.h"
 
 START_TEST(status_names)
 {
@@ -70,6 +72,30 @@ START_TEST(rand_test_is_deterministic)
 }
 END_TEST
 
+/* gmd's event lines carry RFC 3339 UTC time stamps with milliseconds */
+START_TEST(json_time_stamps)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	gk_json j;
+	gk_json_init(&j, f);
+	gk_json_obj(&j);
+	gk_json_ktime(&j, "a", 0);
+	gk_json_ktime(&j, "b", 1796645449043LL);
+	gk_json_ktime(&j, "c", 951868799999LL); /* the last millisecond of 2000-02-29 */
+	gk_json_obj_end(&j);
+	fclose(f);
+	ck_assert_str_eq(buf, "{\"a\":\"1970-01-01T00:00:00.000Z\",\"b\":\"2026-12-07T12:10:49.043Z\","
+			      "\"c\":\"2000-02-29T23:59:59.999Z\"}");
+	free(buf);
+	gk_clock_test t;
+	gk_clock_test_init(&t, 5000, 1796645449);
+	gk_clock c = gk_clock_test_clock(&t);
+	ck_assert_int_eq(gk_clock_wall_ms(&c), 1796645449000LL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("base");
@@ -78,6 +104,7 @@ int main(void)
 	tcase_add_test(tc, wbuf_grows_and_bounds);
 	tcase_add_test(tc, iana_names_and_values);
 	tcase_add_test(tc, rand_test_is_deterministic);
+	tcase_add_test(tc, json_time_stamps);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
