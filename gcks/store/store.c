@@ -39,6 +39,11 @@ gk_status gk_store_open(const char *locator, bool create, gk_store **out, char *
 	return gk_store_sqlite_open(locator, create, out, err, errlen);
 }
 
+bool gk_store_locator_shared(const char *locator)
+{
+	return is_pg(locator);
+}
+
 void gk_store_close(gk_store *s)
 {
 	if (s)
