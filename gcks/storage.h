@@ -42,6 +42,9 @@ void gk_store_close(gk_store *s);
 /* Is the store at locator one several gcksd share (a PostgreSQL store), rather than a file one
  * gcksd holds (no lock file, no file modes, no owner to hand over)? */
 bool gk_store_locator_shared(const char *locator);
+/* The locator for messages, in buf: a connection string's password (user:PASSWORD@,
+ * password=PASSWORD) shown as "***". */
+const char *gk_store_locator_text(const char *locator, char *buf, size_t len);
 int gk_store_version(gk_store *s);
 /* The backend's message for the last failure on s (e.g. which constraint a put violated),
  * "" if none; valid until the next call on s. */

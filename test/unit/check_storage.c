@@ -1662,6 +1662,19 @@ START_TEST(open_postgres_locator_refused)
 			 GK_E_UNSUPPORTED);
 #endif
 	ck_assert_int_eq(access("postgresql:", F_OK), -1);
+	/* the locator as messages show it: no password */
+	char t[128];
+	ck_assert_str_eq(gk_store_locator_text("postgresql://gcks:s3cr3t@db.example:5432/gikev2?sslmode=verify-full", t,
+					       sizeof(t)), "postgresql://gcks:***@db.example:5432/gikev2?sslmode=verify-full");
+	ck_assert_str_eq(gk_store_locator_text("postgres://db.example/gk?user=g&password=pw&sslmode=require", t, sizeof(t)),
+			 "postgres://db.example/gk?user=g&password=***&sslmode=require");
+	ck_assert_str_eq(gk_store_locator_text("postgres://db.example/gk?password=pw", t, sizeof(t)),
+			 "postgres://db.example/gk?password=***");
+	ck_assert_str_eq(gk_store_locator_text("postgresql://gcks@db.example/gk", t, sizeof(t)), "postgresql://gcks@db.example/gk");
+	ck_assert_str_eq(gk_store_locator_text("/var/lib/gikev2/a:b@c.db", t, sizeof(t)), "/var/lib/gikev2/a:b@c.db");
+	ck_assert_str_eq(gk_store_locator_text("postgresql://u:pw@h/d", t, 12), "postgresql:");
+	ck_assert_str_eq(gk_store_locator_text("postgresql://u:pw@h/d", t, 17), "postgresql://u:*");
+	ck_assert_str_eq(gk_store_locator_text(NULL, t, sizeof(t)), "");
 }
 END_TEST
 
