@@ -15,10 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sqlite3.h>
-#ifdef HAVE_POSTGRESQL
-#include <libpq-fe.h>
-#endif
 #include "testutil.h"
+#include "tu_pg.h"
 #include "gcks/storage.h"
 #include "gcks/gcks_keyrules.h"
 #include "gcks/gcks_lkh.h"
@@ -31,26 +29,7 @@
 static char dir[64];
 static char db[256];
 
-#ifdef HAVE_POSTGRESQL
-static const char *pg_url;      /* GK_TEST_PG: run on PostgreSQL */
-static char pg_db[64];          /* this test's database */
 
-/* Runs sql on database name of the server (connection as the test's superuser). */
-static PGresult *pg_exec_on(const char *name, const char *sql)
-{
-	char loc[256];
-	snprintf(loc, sizeof(loc), "%s/%s", pg_url, name);
-	PGconn *c = PQconnectdb(loc);
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	PGresult *r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-		      PQresultErrorMessage(r));
-	PQfinish(c);
-	return r;
-}
-#endif
-
-#ifdef HAVE_POSTGRESQL
 /* The few statements of these tests that read SQLite's own catalog, in PostgreSQL's words. */
 static const char *pg_sql(const char *sql)
 {
@@ -73,15 +52,10 @@ static const char *pg_sql(const char *sql)
 	}
 	return sql;
 }
-#endif
 
 static bool on_pg(void)
 {
-#ifdef HAVE_POSTGRESQL
-	return pg_url != NULL;
-#else
-	return false;
-#endif
+	return tu_pg_url() != NULL;
 }
 
 static void setup(void)
@@ -89,29 +63,16 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/gk-store-XXXXXX");
 	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/gcks.db", dir);
-#ifdef HAVE_POSTGRESQL
-	if (pg_url) {
-		char sql[128];
-		/* each test runs in a process of its own */
-		snprintf(pg_db, sizeof(pg_db), "gk_test_%ld", (long)getpid());
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", pg_db);
-		PQclear(pg_exec_on("postgres", sql));
-		snprintf(db, sizeof(db), "%s/%s", pg_url, pg_db);
-	}
-#endif
+	tu_pg_db(db, sizeof(db)); /* on PostgreSQL: a database of this test's own */
 }
 
 static void teardown(void)
 {
-#ifdef HAVE_POSTGRESQL
-	if (pg_url) {
-		char sql[128];
-		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_db);
-		PQclear(pg_exec_on("postgres", sql));
+	if (on_pg()) {
+		tu_pg_db_drop();
 		rmdir(dir);
 		return;
 	}
-#endif
 
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
 	char p[300];
@@ -144,12 +105,10 @@ static sqlite3 *raw_open(void)
 
 static void raw_exec(const char *sql)
 {
-#ifdef HAVE_POSTGRESQL
-	if (pg_url) {
-		PQclear(pg_exec_on(pg_db, pg_sql(sql)));
+	if (on_pg()) {
+		tu_pg_exec(pg_sql(sql));
 		return;
 	}
-#endif
 	sqlite3 *h = raw_open();
 	char *msg = NULL;
 	int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
@@ -160,15 +119,8 @@ static void raw_exec(const char *sql)
 
 static int64_t raw_int(const char *sql)
 {
-#ifdef HAVE_POSTGRESQL
-	if (pg_url) {
-		PGresult *r = pg_exec_on(pg_db, pg_sql(sql));
-		ck_assert_int_eq(PQntuples(r), 1);
-		int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		PQclear(r);
-		return v;
-	}
-#endif
+	if (on_pg())
+		return tu_pg_int(pg_sql(sql));
 	sqlite3 *h = raw_open();
 	sqlite3_stmt *q = NULL;
 	ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
@@ -2002,11 +1954,6 @@ END_TEST
 
 int main(void)
 {
-#ifdef HAVE_POSTGRESQL
-	pg_url = getenv("GK_TEST_PG");
-	if (pg_url && !*pg_url)
-		pg_url = NULL;
-#endif
 	Suite *su = suite_create(on_pg() ? "storage (PostgreSQL)" : "storage");
 	TCase *tc = tcase_create("storage");
 	tcase_add_checked_fixture(tc, setup, teardown);
