@@ -331,11 +331,13 @@ static int prepare_paths(const gcksd_access *a, const char *db, const char *cont
 	char err[600];
 	if (!a->root)
 		return 0;
-	if (gk_priv_dir_safe(db, err, sizeof(err)) || (control && gk_priv_dir_safe(control, err, sizeof(err)))) {
+	bool file = !gk_store_locator_shared(db); /* a PostgreSQL store is no file of ours */
+	if ((file && gk_priv_dir_safe(db, err, sizeof(err))) ||
+	    (control && gk_priv_dir_safe(control, err, sizeof(err)))) {
 		gk_err("%s", err);
 		return -1;
 	}
-	return chown_db(a, db);
+	return file ? chown_db(a, db) : 0;
 }
 
 /* Started unprivileged (systemd's User= with AmbientCapabilities=CAP_NET_BIND_SERVICE): the
@@ -362,9 +364,12 @@ static int drop_capabilities(const gcksd_access *a, const char *control)
 static int lock_paths(gcksd *d, const char *db, const char *control)
 {
 	char path[4096], err[4200];
-	const char *what[2] = { db, control };
+	/* several gcksd share a PostgreSQL store: the database keeps them apart */
+	const char *what[2] = { gk_store_locator_shared(db) ? NULL : db, control };
 	int *fd[2] = { &d->lock_db, &d->lock_control };
-	for (size_t i = 0; i < 2 && what[i]; i++) {
+	for (size_t i = 0; i < 2; i++) {
+		if (!what[i])
+			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s.lock", what[i]) >= sizeof(path)) {
 			gk_err("%s: path too long", what[i]);
 			return 1;
