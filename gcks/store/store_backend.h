@@ -68,6 +68,16 @@ typedef struct gk_store_ops {
 
 	gk_status (*backup)(gk_store *s, const char *path, char *err, size_t errlen);
 	gk_status (*backup_bytes)(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen);
+	/* several servers (storage.h); NULL in a backend one gcksd holds alone */
+	gk_status (*server_beat)(gk_store *s, const char *server);
+	gk_status (*servers)(gk_store *s, gk_server_row **out, size_t *n);
+	gk_status (*lease_take)(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
+				bool *held);
+	gk_status (*lease_get)(gk_store *s, const char *group, gk_lease *l, bool *found);
+	gk_status (*lease_check)(gk_store *s, const char *group, bool *held);
+	gk_status (*notify)(gk_store *s, const char *what);
+	int (*notice_fd)(gk_store *s);
+	gk_status (*notices)(gk_store *s, void (*fn)(void *ctx, const char *what), void *ctx);
 } gk_store_ops;
 
 /* The head of every backend's store object. ops is static and not owned. */

@@ -1,0 +1,90 @@
+/* The store's operations for several servers (gcks/storage.h, "several servers sharing one
+ * store"), dispatched to a backend that has them; a backend one gcksd holds alone (no
+ * server_beat) gets the answers of a single server: it is alive, it leads every group, and
+ * notices go nowhere. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gcks/store/store_backend.h"
+
+bool gk_store_shared(gk_store *s)
+{
+	return s && s->ops->server_beat;
+}
+
+static bool server_ok(const char *server)
+{
+	return server && *server && strlen(server) < GK_SERVER_ID_MAX;
+}
+
+gk_status gk_store_server_beat(gk_store *s, const char *server)
+{
+	if (!s || !server_ok(server))
+		return GK_E_INVAL;
+	return s->ops->server_beat ? s->ops->server_beat(s, server) : GK_OK;
+}
+
+gk_status gk_store_servers(gk_store *s, gk_server_row **out, size_t *n)
+{
+	if (!s || !out || !n)
+		return GK_E_INVAL;
+	*out = NULL;
+	*n = 0;
+	return s->ops->servers ? s->ops->servers(s, out, n) : GK_OK;
+}
+
+gk_status gk_store_lease_take(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
+			      bool *held)
+{
+	if (!s || !group || !server_ok(server) || lease_s <= 0 || !l || !held)
+		return GK_E_INVAL;
+	*held = false;
+	if (s->ops->lease_take)
+		return s->ops->lease_take(s, group, server, lease_s, l, held);
+	memset(l, 0, sizeof(*l));
+	strcpy(l->holder, server);
+	l->epoch = 1;
+	l->remaining = lease_s;
+	*held = true;
+	return GK_OK;
+}
+
+gk_status gk_store_lease_get(gk_store *s, const char *group, gk_lease *l, bool *found)
+{
+	if (!s || !group || !l || !found)
+		return GK_E_INVAL;
+	memset(l, 0, sizeof(*l));
+	*found = false;
+	return s->ops->lease_get ? s->ops->lease_get(s, group, l, found) : GK_OK;
+}
+
+gk_status gk_store_lease_check(gk_store *s, const char *group, bool *held)
+{
+	if (!s || !group || !held)
+		return GK_E_INVAL;
+	*held = false;
+	if (!s->ops->lease_check) {
+		*held = true;
+		return GK_OK;
+	}
+	return s->ops->lease_check(s, group, held);
+}
+
+gk_status gk_store_notify(gk_store *s, const char *what)
+{
+	if (!s || !what)
+		return GK_E_INVAL;
+	return s->ops->notify ? s->ops->notify(s, what) : GK_OK;
+}
+
+int gk_store_notice_fd(gk_store *s)
+{
+	return s && s->ops->notice_fd ? s->ops->notice_fd(s) : -1;
+}
+
+gk_status gk_store_notices(gk_store *s, void (*fn)(void *ctx, const char *what), void *ctx)
+{
+	if (!s || !fn)
+		return GK_E_INVAL;
+	return s->ops->notices ? s->ops->notices(s, fn, ctx) : GK_OK;
+}
