@@ -30,8 +30,10 @@ gk_status gk_store_open(const char *locator, bool create, gk_store **out, char *
 
 void gk_store_close(gk_store *s)
 {
-	if (s)
+	if (s) {
+		gk_store_fences_free(s);
 		s->ops->close(s);
+	}
 }
 
 /* ---- dispatch ---- */

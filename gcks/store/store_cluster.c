@@ -2,6 +2,7 @@
  * store"), dispatched to a backend that has them; a backend one gcksd holds alone (no
  * server_beat) gets the answers of a single server: it is alive, it leads every group, and
  * notices go nowhere. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,14 +34,56 @@ gk_status gk_store_servers(gk_store *s, gk_server_row **out, size_t *n)
 	return s->ops->servers ? s->ops->servers(s, out, n) : GK_OK;
 }
 
+void gk_store_fences_free(gk_store *s)
+{
+	for (size_t i = 0; i < s->nfences; i++)
+		free(s->fences[i].group);
+	free(s->fences);
+	s->fences = NULL;
+	s->nfences = 0;
+}
+
+static gk_store_fence *fence_of(gk_store *s, const char *group)
+{
+	for (size_t i = 0; i < s->nfences; i++)
+		if (!strcmp(s->fences[i].group, group))
+			return &s->fences[i];
+	return NULL;
+}
+
+/* Remembers the lease this handle holds on group, for the fence. */
+static gk_status fence_set(gk_store *s, const char *group, const char *server, int64_t epoch)
+{
+	gk_store_fence *f = fence_of(s, group);
+	if (!f) {
+		gk_store_fence *n = realloc(s->fences, (s->nfences + 1) * sizeof(*n));
+		if (!n)
+			return GK_E_NOMEM;
+		s->fences = n;
+		f = &n[s->nfences];
+		if (!(f->group = strdup(group)))
+			return GK_E_NOMEM;
+		s->nfences++;
+	}
+	snprintf(f->server, sizeof(f->server), "%s", server);
+	f->epoch = epoch;
+	return GK_OK;
+}
+
 gk_status gk_store_lease_take(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
 			      bool *held)
 {
 	if (!s || !group || !server_ok(server) || lease_s <= 0 || !l || !held)
 		return GK_E_INVAL;
 	*held = false;
-	if (s->ops->lease_take)
-		return s->ops->lease_take(s, group, server, lease_s, l, held);
+	if (s->ops->lease_take) {
+		gk_status st = s->ops->lease_take(s, group, server, lease_s, l, held);
+		if (!st && *held)
+			st = fence_set(s, group, server, l->epoch);
+		if (st)
+			*held = false;
+		return st;
+	}
 	memset(l, 0, sizeof(*l));
 	strcpy(l->holder, server);
 	l->epoch = 1;
@@ -67,7 +110,10 @@ gk_status gk_store_lease_check(gk_store *s, const char *group, bool *held)
 		*held = true;
 		return GK_OK;
 	}
-	return s->ops->lease_check(s, group, held);
+	const gk_store_fence *f = fence_of(s, group);
+	if (!f)
+		return GK_OK; /* this handle never took the lease */
+	return s->ops->lease_check(s, group, f->server, f->epoch, held);
 }
 
 gk_status gk_store_notify(gk_store *s, const char *what)

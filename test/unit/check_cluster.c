@@ -37,23 +37,12 @@ static struct {
 	/* per handle: the ops it was given, its own and what it took */
 	gk_store *h[MAX_HANDLES];
 	gk_store_ops ops[MAX_HANDLES];
-	char took[MAX_HANDLES][2][GK_SERVER_ID_MAX];
-	int64_t took_epoch[MAX_HANDLES][2];
 	size_t nh;
 } sh;
 
 static int64_t db_now(void)
 {
 	return net.clock.now_ms / 1000;
-}
-
-static size_t handle(gk_store *s)
-{
-	for (size_t i = 0; i < sh.nh; i++)
-		if (sh.h[i] == s)
-			return i;
-	ck_abort_msg("unknown store handle");
-	return 0;
 }
 
 static gk_status sh_beat(gk_store *s, const char *server)
@@ -103,6 +92,7 @@ static void lease_out(int g, gk_lease *l)
 static gk_status sh_lease_take(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
 			       bool *held)
 {
+	(void)s;
 	if (sh.down)
 		return GK_E_IO;
 	int g = gi(group);
@@ -114,9 +104,6 @@ static gk_status sh_lease_take(gk_store *s, const char *group, const char *serve
 			snprintf(sh.l[g].holder, sizeof(sh.l[g].holder), "%s", server);
 		}
 		sh.l[g].expires = db_now() + lease_s;
-		size_t i = handle(s);
-		snprintf(sh.took[i][g], GK_SERVER_ID_MAX, "%s", server);
-		sh.took_epoch[i][g] = sh.l[g].epoch;
 	}
 	lease_out(g, l);
 	return GK_OK;
@@ -133,14 +120,13 @@ static gk_status sh_lease_get(gk_store *s, const char *group, gk_lease *l, bool 
 	return GK_OK;
 }
 
-static gk_status sh_lease_check(gk_store *s, const char *group, bool *held)
+static gk_status sh_lease_check(gk_store *s, const char *group, const char *server, int64_t epoch, bool *held)
 {
-	size_t i = handle(s);
+	(void)s;
 	int g = gi(group);
 	if (sh.down)
 		return GK_E_IO;
-	*held = sh.took[i][g][0] && !strcmp(sh.l[g].holder, sh.took[i][g]) && sh.l[g].epoch == sh.took_epoch[i][g] &&
-		sh.l[g].expires > db_now();
+	*held = !strcmp(sh.l[g].holder, server) && sh.l[g].epoch == epoch && sh.l[g].expires > db_now();
 	return GK_OK;
 }
 
