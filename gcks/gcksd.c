@@ -260,6 +260,9 @@ static void on_tick(uv_timer_t *t)
 	gcksd *d = t->data;
 	gk_gcks_tick(d->gcks);
 	notices_watch(d);
+	/* notices libpq read while it waited for other answers wait in its queue, not the socket */
+	if (d->notices && gk_gcks_store_notices(d->gcks) == GK_E_IO)
+		notices_stop(d);
 #ifdef M_TRIM_THRESHOLD
 	/* After a registration burst the idle IKE SAs close (ike-idle-timeout) but their memory
 	 * stays with the process, scattered through the heap; once most of them are gone, hand
