@@ -14,5 +14,9 @@ typedef struct gk_schema_step {
 
 extern const gk_schema_step gk_schema_steps[];
 extern const size_t gk_schema_nsteps;
+/* The same steps for PostgreSQL (schema/pg/NNN_*.sql, gcks/store/schema_pg_sql.c), built with
+ * the PostgreSQL backend. */
+extern const gk_schema_step gk_schema_pg_steps[];
+extern const size_t gk_schema_pg_nsteps;
 
 #endif

@@ -1,29 +1,40 @@
 /* The store's front: gk_store_open() chooses a backend from the locator, and every other
  * gk_store_* call goes through the backend's table of operations (store_backend.h). A table
- * rather than a link-time choice because the backend is a run-time choice: the planned
- * PostgreSQL store is named by a connection string where the SQLite one is named by a path,
- * and gcksctl must open either with the same binary. */
+ * rather than a link-time choice because the backend is a run-time choice: the PostgreSQL store
+ * (built with configure --with-postgresql) is named by a connection string where the SQLite one
+ * is named by a path, and gcksctl must open either with the same binary. */
+#include "config.h"
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <openssl/crypto.h>
 #include "store_backend.h"
 #include "store_sqlite.h"
+#include "store_pg.h"
 
 static bool has_prefix(const char *s, const char *p)
 {
 	return strncmp(s, p, strlen(p)) == 0;
 }
 
+static bool is_pg(const char *locator)
+{
+	return locator && (has_prefix(locator, "postgres://") || has_prefix(locator, "postgresql://"));
+}
+
 gk_status gk_store_open(const char *locator, bool create, gk_store **out, char *err, size_t errlen)
 {
 	if (err && errlen)
 		err[0] = '\0';
-	if (locator && (has_prefix(locator, "postgres://") || has_prefix(locator, "postgresql://"))) {
+	if (is_pg(locator)) {
+#ifdef HAVE_POSTGRESQL
+		return gk_store_pg_open(locator, create, out, err, errlen);
+#else
 		if (out)
 			*out = NULL;
 		gk_seterr(err, errlen, "PostgreSQL stores are not supported by this build");
 		return GK_E_UNSUPPORTED;
+#endif
 	}
 	return gk_store_sqlite_open(locator, create, out, err, errlen);
 }
@@ -218,10 +229,15 @@ gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size
 	return s ? s->ops->audit_list(s, last, out, n) : GK_E_INVAL;
 }
 
+/* Backups and restores are of SQLite files; a PostgreSQL store has pg_dump and pg_restore. */
 static gk_status only_sqlite(const char *locator, char *err, size_t errlen)
 {
-	if (locator && (has_prefix(locator, "postgres://") || has_prefix(locator, "postgresql://"))) {
+	if (is_pg(locator)) {
+#ifdef HAVE_POSTGRESQL
+		gk_seterr(err, errlen, GK_STORE_PG_BACKUP_MSG);
+#else
 		gk_seterr(err, errlen, "PostgreSQL stores are not supported by this build");
+#endif
 		return GK_E_UNSUPPORTED;
 	}
 	return locator ? GK_OK : GK_E_INVAL;

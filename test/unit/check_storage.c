@@ -1,6 +1,12 @@
 /* Unit tests of the store (gcks/storage.h, gcks/store/, gcks/gcks_keyrules.c): file modes, schema versions and migration, group
  * policy round trips and atomicity, group SA keys, counters, registrations, audit.
- * Every test works in its own temporary directory under /tmp. */
+ * Every test works in its own temporary directory under /tmp.
+ *
+ * With GK_TEST_PG set to a PostgreSQL server (postgresql://USER@HOST:PORT, no database;
+ * test/check_storage_pg.sh starts a throwaway one) the same tests run on the PostgreSQL backend,
+ * each on a database of its own; the tests of SQLite files (modes, PRAGMAs, foreign files,
+ * migrating an SQLite version 1 file) run on SQLite only. */
+#include "config.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sqlite3.h>
+#ifdef HAVE_POSTGRESQL
+#include <libpq-fe.h>
+#endif
 #include "testutil.h"
 #include "gcks/storage.h"
 #include "gcks/gcks_keyrules.h"
@@ -19,19 +28,90 @@
 #define NOW INT64_C(1700000000)
 
 static char dir[64];
-static char db[128];
+static char db[256];
+
+#ifdef HAVE_POSTGRESQL
+static const char *pg_url;      /* GK_TEST_PG: run on PostgreSQL */
+static char pg_db[64];          /* this test's database */
+
+/* Runs sql on database name of the server (connection as the test's superuser). */
+static PGresult *pg_exec_on(const char *name, const char *sql)
+{
+	char loc[256];
+	snprintf(loc, sizeof(loc), "%s/%s", pg_url, name);
+	PGconn *c = PQconnectdb(loc);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	PGresult *r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+		      PQresultErrorMessage(r));
+	PQfinish(c);
+	return r;
+}
+#endif
+
+/* The few statements of these tests that read SQLite's own catalog, in PostgreSQL's words. */
+static const char *pg_sql(const char *sql)
+{
+	static const char *const map[][2] = {
+		{ "PRAGMA user_version", "SELECT version FROM gikev2_schema" },
+		{ "PRAGMA user_version = 99", "UPDATE gikev2_schema SET version = 99" },
+		{ "SELECT count(*) FROM sqlite_master WHERE name = 'groups'",
+		  "SELECT count(*) FROM pg_tables WHERE tablename = 'groups' AND schemaname = current_schema()" },
+		{ "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'registrations_no_frag'",
+		  "SELECT count(*) FROM pg_indexes WHERE indexname = 'registrations_no_frag'" },
+	};
+	static char buf[512];
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(sql, map[i][0]) == 0)
+			return map[i][1];
+	const char *b = strstr(sql, " AS BLOB)");
+	if (b && strlen(sql) + 1 < sizeof(buf)) {
+		snprintf(buf, sizeof(buf), "%.*s AS BYTEA)%s", (int)(b - sql), sql, b + strlen(" AS BLOB)"));
+		return buf;
+	}
+	return sql;
+}
+
+static bool on_pg(void)
+{
+#ifdef HAVE_POSTGRESQL
+	return pg_url != NULL;
+#else
+	return false;
+#endif
+}
 
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/gk-store-XXXXXX");
 	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/gcks.db", dir);
+#ifdef HAVE_POSTGRESQL
+	if (pg_url) {
+		char sql[128];
+		/* each test runs in a process of its own */
+		snprintf(pg_db, sizeof(pg_db), "gk_test_%ld", (long)getpid());
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", pg_db);
+		PQclear(pg_exec_on("postgres", sql));
+		snprintf(db, sizeof(db), "%s/%s", pg_url, pg_db);
+	}
+#endif
 }
 
 static void teardown(void)
 {
+#ifdef HAVE_POSTGRESQL
+	if (pg_url) {
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_db);
+		PQclear(pg_exec_on("postgres", sql));
+		rmdir(dir);
+		return;
+	}
+#endif
+
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-	char p[160];
+	char p[300];
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
 		unlink(p);
@@ -61,6 +141,12 @@ static sqlite3 *raw_open(void)
 
 static void raw_exec(const char *sql)
 {
+#ifdef HAVE_POSTGRESQL
+	if (pg_url) {
+		PQclear(pg_exec_on(pg_db, pg_sql(sql)));
+		return;
+	}
+#endif
 	sqlite3 *h = raw_open();
 	char *msg = NULL;
 	int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
@@ -71,6 +157,15 @@ static void raw_exec(const char *sql)
 
 static int64_t raw_int(const char *sql)
 {
+#ifdef HAVE_POSTGRESQL
+	if (pg_url) {
+		PGresult *r = pg_exec_on(pg_db, pg_sql(sql));
+		ck_assert_int_eq(PQntuples(r), 1);
+		int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		return v;
+	}
+#endif
 	sqlite3 *h = raw_open();
 	sqlite3_stmt *q = NULL;
 	ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
@@ -83,7 +178,7 @@ static int64_t raw_int(const char *sql)
 
 static mode_t file_mode(const char *suffix)
 {
-	char p[160];
+	char p[300];
 	struct stat sb;
 	snprintf(p, sizeof(p), "%s%s", db, suffix);
 	ck_assert_msg(stat(p, &sb) == 0, "stat %s", p);
@@ -337,7 +432,7 @@ START_TEST(refuses_readable_file)
 	s = open_ok(false);
 	gk_store_close(s);
 	/* a write-ahead log others can read would leak the same secrets */
-	char wal[160];
+	char wal[300];
 	snprintf(wal, sizeof(wal), "%s-wal", db);
 	FILE *f = fopen(wal, "w");
 	ck_assert_ptr_nonnull(f);
@@ -862,7 +957,7 @@ START_TEST(failed_put_rolls_back)
 	bool changed = true;
 	ck_assert_int_eq(gk_keys_group_put(s, &bad, "tester", NULL, (int64_t)time(NULL), &changed), GK_E_INVAL);
 	ck_assert(!changed);
-	ck_assert_ptr_nonnull(strstr(gk_store_errmsg(s), "CHECK"));
+	ck_assert_msg(strstr(gk_store_errmsg(s), on_pg() ? "check constraint" : "CHECK"), "%s", gk_store_errmsg(s));
 	assert_still_original(s, &g);
 	/* a UNIQUE violation (the same member twice) */
 	bad.members[2] = bad.members[0]; /* shallow: the psk is shared, not freed twice below */
@@ -1543,10 +1638,26 @@ START_TEST(open_postgres_locator_refused)
 {
 	gk_store *s = (gk_store *)&s;
 	char err[GK_STORE_ERR_MAX];
+	int v = 0;
+#ifdef HAVE_POSTGRESQL
+	/* built with the backend: a server that is not there is an I/O failure whose message names
+	 * it but never the password in the locator (nothing listens on port 1) */
+	ck_assert_int_eq(gk_store_open("postgresql://gcks:s3cr3t-pw@127.0.0.1:1/gikev2?connect_timeout=5", true, &s,
+				       err, sizeof(err)), GK_E_IO);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, "PostgreSQL") && !strstr(err, "s3cr3t"), "%s", err);
+	/* backups of a PostgreSQL store are pg_dump's */
+	ck_assert_int_eq(gk_store_backup_check("postgresql://127.0.0.1:1/gikev2", db, &v, err, sizeof(err)),
+			 GK_E_UNSUPPORTED);
+	ck_assert_msg(strstr(err, "pg_dump") && strstr(err, "pg_restore"), "%s", err);
+#else
 	ck_assert_int_eq(gk_store_open("postgresql://gcks@db.example/gikev2", true, &s, err, sizeof(err)), GK_E_UNSUPPORTED);
 	ck_assert_ptr_null(s);
 	ck_assert_ptr_nonnull(strstr(err, "PostgreSQL"));
 	ck_assert_int_eq(gk_store_open("postgres://db.example/gikev2", false, &s, err, sizeof(err)), GK_E_UNSUPPORTED);
+	ck_assert_int_eq(gk_store_backup_check("postgresql://db.example/gikev2", db, &v, err, sizeof(err)),
+			 GK_E_UNSUPPORTED);
+#endif
 	ck_assert_int_eq(access("postgresql:", F_OK), -1);
 }
 END_TEST
@@ -1676,17 +1787,26 @@ END_TEST
 
 int main(void)
 {
-	Suite *su = suite_create("storage");
+#ifdef HAVE_POSTGRESQL
+	pg_url = getenv("GK_TEST_PG");
+	if (pg_url && !*pg_url)
+		pg_url = NULL;
+#endif
+	Suite *su = suite_create(on_pg() ? "storage (PostgreSQL)" : "storage");
 	TCase *tc = tcase_create("storage");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
+	if (!on_pg()) {
+		tcase_add_test(tc, created_0600_whatever_the_umask);
+		tcase_add_test(tc, refuses_readable_file);
+		tcase_add_test(tc, refuses_foreign_files);
+		tcase_add_test(tc, migrates_version_1_database);
+		tcase_add_test(tc, open_postgres_locator_refused);
+	}
 	tcase_add_test(tc, create_open_reopen);
-	tcase_add_test(tc, created_0600_whatever_the_umask);
-	tcase_add_test(tc, refuses_readable_file);
 	tcase_add_test(tc, refuses_newer_schema);
+	tcase_add_test(tc, registrations_frag);
 	tcase_add_test(tc, audit_list_last_n_oldest_first);
-	tcase_add_test(tc, refuses_foreign_files);
-	tcase_add_test(tc, migrates_version_1_database);
 	tcase_add_test(tc, lkh_tree_round_trip);
 	tcase_add_test(tc, policy_round_trip);
 	tcase_add_test(tc, put_same_is_no_change);
@@ -1705,13 +1825,11 @@ int main(void)
 	tcase_add_test(tc, rekey_message_ids);
 	tcase_add_test(tc, rekey_message_ids_follow_rekeys);
 	tcase_add_test(tc, registrations);
-	tcase_add_test(tc, registrations_frag);
 	tcase_add_test(tc, sender_teks);
 	tcase_add_test(tc, audit_rows);
 	tcase_add_test(tc, identity);
 	tcase_add_test(tc, writes_take_the_callers_clock);
 	tcase_add_test(tc, group_times_take_the_callers_clock);
-	tcase_add_test(tc, open_postgres_locator_refused);
 	tcase_add_test(tc, transactions);
 	tcase_add_test(tc, reserved_spis_never_used);
 	suite_add_tcase(su, tc);
