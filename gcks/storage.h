@@ -253,7 +253,9 @@ gk_status gk_store_lease_get(gk_store *s, const char *group, gk_lease *l, bool *
  * hold it, with the epoch it took, unexpired? The key rules run it inside the transaction that
  * takes a Rekey SA Message ID (gk_keys_rekey_msgid_next, gk_keys_group_rekey), so a leader
  * whose lease was taken over cannot send a GSA_REKEY with a Message ID the new leader also
- * uses: its transaction fails instead. Unshared store: always true. */
+ * uses: its transaction fails instead. A handle that takes leases (gcksd's) and never took this
+ * group's is refused too. A handle that never took any lease is not fenced: it belongs to a
+ * tool (gcksctl) that sends no GSA_REKEY. Unshared store: always true. */
 gk_status gk_store_lease_check(gk_store *s, const char *group, bool *held);
 /* Tells every other server sharing the store that what (a group's name) changed: after the
  * commit of the caller's transaction when inside one, else at once. Unshared store: nothing. */

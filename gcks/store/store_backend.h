@@ -95,6 +95,7 @@ struct gk_store {
 	const gk_store_ops *ops;
 	gk_store_fence *fences;
 	size_t nfences;
+	bool takes_leases;              /* gk_store_lease_take was called: a server's handle */
 };
 
 /* Frees what store_cluster.c keeps in the head (gk_store_close calls it). */

@@ -77,6 +77,7 @@ gk_status gk_store_lease_take(gk_store *s, const char *group, const char *server
 		return GK_E_INVAL;
 	*held = false;
 	if (s->ops->lease_take) {
+		s->takes_leases = true;
 		gk_status st = s->ops->lease_take(s, group, server, lease_s, l, held);
 		if (!st && *held)
 			st = fence_set(s, group, server, l->epoch);
@@ -110,9 +111,13 @@ gk_status gk_store_lease_check(gk_store *s, const char *group, bool *held)
 		*held = true;
 		return GK_OK;
 	}
+	if (!s->takes_leases) {
+		*held = true; /* a handle that never takes leases (gcksctl, tools) sends no GSA_REKEY */
+		return GK_OK;
+	}
 	const gk_store_fence *f = fence_of(s, group);
 	if (!f)
-		return GK_OK; /* this handle never took the lease */
+		return GK_OK; /* this handle takes leases, but never took this one */
 	return s->ops->lease_check(s, group, f->server, f->epoch, held);
 }
 

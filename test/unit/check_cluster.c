@@ -278,20 +278,28 @@ START_TEST(fence_msgid_only_for_the_lease_holder)
 	gk_lease l;
 	bool held = false;
 	uint32_t id = 77, peek = 0;
-	/* a store handle that never took the lease is fenced off */
+	/* a server's store handle that never took G1's lease is fenced off */
+	ck_assert_int_eq(gk_store_lease_take(store, G2, "a", 6, &l, &held), GK_OK);
+	ck_assert(held);
 	ck_assert_int_eq(gk_keys_rekey_msgid_next(store, G1, &id), GK_E_STATE);
 	ck_assert_int_eq(gk_store_lease_take(store, G1, "a", 6, &l, &held), GK_OK);
 	ck_assert(held);
 	ck_assert_int_eq(l.epoch, 1);
 	ck_assert_int_eq(gk_keys_rekey_msgid_next(store, G1, &id), GK_OK);
 	ck_assert_uint_eq(id, 0);
+	/* a handle of a tool (gcksctl), which takes no lease, is not fenced: it sends no GSA_REKEY */
+	gk_store *tool = second_handle();
+	share(tool);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(tool, G1, &id), GK_OK);
+	ck_assert_uint_eq(id, 1);
+	gk_store_close(tool);
 	/* b asks while a holds it */
 	ck_assert_int_eq(gk_store_lease_take(b, G1, "b", 6, &l, &held), GK_OK);
 	ck_assert(!held);
 	ck_assert_str_eq(l.holder, "a");
 	ck_assert_int_eq(gk_keys_rekey_msgid_next(b, G1, &id), GK_E_STATE);
 	ck_assert_int_eq(gk_keys_rekey_msgid_peek(store, G1, &peek), GK_OK);
-	ck_assert_uint_eq(peek, 1); /* nothing taken */
+	ck_assert_uint_eq(peek, 2); /* nothing taken */
 	/* a stops renewing; 6 s later b takes over with a new epoch */
 	fn_advance(&net, 6000);
 	ck_assert_int_eq(gk_store_lease_take(b, G1, "b", 6, &l, &held), GK_OK);
@@ -299,7 +307,7 @@ START_TEST(fence_msgid_only_for_the_lease_holder)
 	ck_assert_int_eq(l.epoch, 2);
 	ck_assert_int_eq(gk_keys_rekey_msgid_next(store, G1, &id), GK_E_STATE); /* a, too late */
 	ck_assert_int_eq(gk_keys_rekey_msgid_next(b, G1, &id), GK_OK);
-	ck_assert_uint_eq(id, 1); /* the sequence goes on */
+	ck_assert_uint_eq(id, 2); /* the sequence goes on */
 	/* a takes it back only after b's lease ran out, as a new holder (epoch 3) */
 	ck_assert_int_eq(gk_store_lease_take(store, G1, "a", 6, &l, &held), GK_OK);
 	ck_assert(!held);
@@ -309,7 +317,7 @@ START_TEST(fence_msgid_only_for_the_lease_holder)
 	ck_assert_int_eq(l.epoch, 3);
 	ck_assert_int_eq(gk_keys_rekey_msgid_next(b, G1, &id), GK_E_STATE);
 	ck_assert_int_eq(gk_keys_rekey_msgid_next(store, G1, &id), GK_OK);
-	ck_assert_uint_eq(id, 2);
+	ck_assert_uint_eq(id, 3);
 	gk_store_close(b);
 }
 END_TEST
