@@ -185,6 +185,7 @@ gk_status gk_gcks_reload(gk_gcks *g)
 	gcks_groups_free(g);
 	g->groups = keep;
 	g->ngroups = nkeep;
+	gcks_cluster_round_now(g); /* groups new to this server */
 	return GK_OK;
 }
 

@@ -74,6 +74,12 @@ void gcks_cluster_tick(gk_gcks *g, int64_t now_ms)
 		gk_logs(GK_SUB_STORE, GK_LOG_NOTICE, "database back: issuing keys again");
 }
 
+void gcks_cluster_round_now(gk_gcks *g)
+{
+	g->cluster_ms = 0;
+	gcks_cluster_tick(g, gk_clock_now_ms(&g->env.clock));
+}
+
 bool gcks_cluster_leads(const gk_gcks *g, const gcks_group *grp)
 {
 	if (!gk_store_shared(g->env.store))

@@ -8,6 +8,9 @@
 /* Beats and takes or renews each group's lease every GCKS_LEASE_RENEW_MS; call it often (the
  * daemon's 250 ms tick). */
 void gcks_cluster_tick(gk_gcks *g, int64_t now_ms);
+/* A round now, whenever the last one was: at start and after a reload, so that the groups this
+ * server may lead are led at once, not at the next round. */
+void gcks_cluster_round_now(gk_gcks *g);
 /* Does this server lead the group's rekeys: the lifetime scheduler and the multicast GSA_REKEY?
  * Always true on a store one gcksd holds alone. */
 bool gcks_cluster_leads(const gk_gcks *g, const gcks_group *grp);

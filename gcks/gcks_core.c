@@ -339,6 +339,7 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 		snprintf(err, errlen, "cannot load group policies: %s", gk_status_str(st));
 		goto fail;
 	}
+	gcks_cluster_round_now(g); /* lead what nobody leads before the first packet */
 	if (gcks_keyroll_resume(g) != GK_OK)
 		gk_warn("the interrupted signing key rollover could not be completed; it is retried at the next start");
 	*out = g;

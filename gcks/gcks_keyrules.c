@@ -896,6 +896,25 @@ gk_status gk_keys_lkh_load(gk_store *s, const gk_group_policy *g, gk_lkh *t)
 	return st;
 }
 
+/* Several gcksd may share one store (the PostgreSQL backend), and another may have changed the
+ * tree since t was loaded. Inside the change's write transaction, under the store's writer lock,
+ * t is loaded again when the stored shape or Key ID counter differ from it (the counter only
+ * grows and every change takes Key IDs), so Key IDs and tree rows are taken from what is
+ * committed and never handed out twice (RFC 9838 3.3). */
+static gk_status lkh_refresh_tx(gk_store *s, const gk_group_policy *g, gk_store_gid gid, gk_lkh *t)
+{
+	gk_lkh_meta m;
+	bool found = false, fresh = false;
+	gk_status st = gk_store_lkh_meta_get(s, gid, &m, &found);
+	if (st || (found && m.degree == t->degree && m.key_len == t->key_len && m.depth == t->depth &&
+		   m.next_key_id == t->next_key_id))
+		return st;
+	gk_lkh_free(t);
+	if (!(st = lkh_load_tx(s, g, t, &fresh)))
+		gk_lkh_touched_clear(t); /* what was loaded (or written, when fresh) is stored */
+	return st;
+}
+
 /* A change that did not commit leaves the tree as the store has it. */
 static gk_status lkh_undo(gk_store *s, const gk_group_policy *g, gk_lkh *t, gk_status st)
 {
@@ -958,6 +977,12 @@ gk_status gk_keys_lkh_join(gk_store *s, const gk_group_policy *g, gk_lkh *t, con
 		return st;
 	st = gk_store_group_find(s, g->name, &gid, NULL);
 	if (!st)
+		st = lkh_refresh_tx(s, g, gid, t);
+	if (!st && (p = gk_lkh_find(t, member))) { /* another server gave it a leaf meanwhile */
+		*pos = p;
+		return gk_store_end(s, GK_OK);
+	}
+	if (!st)
 		st = gk_lkh_join(t, rnd, member, pos);
 	if (!st)
 		st = lkh_write(s, gid, t);
@@ -978,6 +1003,8 @@ gk_status gk_keys_lkh_remove(gk_store *s, const gk_group_policy *g, gk_lkh *t, c
 	if (st)
 		return st;
 	st = gk_store_group_find(s, g->name, &gid, NULL);
+	if (!st)
+		st = lkh_refresh_tx(s, g, gid, t);
 	if (!st && !(st = gk_lkh_evict(t, rnd, members, n, &e))) {
 		gk_lkh_evicted_free(&e);
 		st = lkh_write(s, gid, t);
@@ -1015,7 +1042,7 @@ static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, 
 	*msgid = (uint32_t)v;
 	if ((st = gk_store_counter_set(s, gid, GK_COUNTER_REKEY_MSGID, 0)))
 		return st;
-	if ((st = gk_lkh_evict(t, rnd, members, n, out)))
+	if ((st = lkh_refresh_tx(s, g, gid, t)) || (st = gk_lkh_evict(t, rnd, members, n, out)))
 		return st;
 	return lkh_write(s, gid, t);
 }

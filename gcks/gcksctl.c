@@ -308,7 +308,7 @@ static int cmd_init(const ctl *c, int argc, char **argv)
 		{ "ca", required_argument, NULL, 'a' }, { 0 },
 	};
 	const char *id_text = "fqdn:gcks.local", *key = NULL, *type = "ecdsa-p256", *cert = NULL, *ca = NULL;
-	char why[GK_ERR_MAX] = "";
+	char why[GK_ERR_MAX] = "", shown[4200];
 	int o;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -335,7 +335,7 @@ static int cmd_init(const ctl *c, int argc, char **argv)
 	memset(&old, 0, sizeof(old));
 	if (gk_store_identity_get(s, &old) == GK_OK && !key && !cert && !ca) {
 		gk_gcks_identity_free(&old);
-		fprintf(stderr, "gcksctl: %s is already initialized\n", c->db);
+		fprintf(stderr, "gcksctl: %s is already initialized\n", gk_store_locator_text(c->db, shown, sizeof(shown)));
 		gk_store_close(s);
 		return EXIT_OK;
 	}
@@ -365,7 +365,8 @@ static int cmd_init(const ctl *c, int argc, char **argv)
 		fprintf(stderr, "gcksctl: cannot store the GCKS identity\n");
 		goto out;
 	}
-	printf("initialized %s as %s (%s signing key)\n", c->db, id_text, key ? "imported" : type);
+	printf("initialized %s as %s (%s signing key)\n", gk_store_locator_text(c->db, shown, sizeof(shown)), id_text,
+	       key ? "imported" : type);
 	rc = EXIT_OK;
 out:
 	EVP_PKEY_free(k);
@@ -928,6 +929,8 @@ static int db_lock(const ctl *c, bool take, int *fd, bool *created, long *pid)
 	*fd = -1;
 	*created = false;
 	*pid = 0;
+	if (gk_store_locator_shared(c->db))
+		return 0; /* no lock file: several gcksd share it */
 	if ((size_t)snprintf(path, sizeof(path), "%s.lock", c->db) >= sizeof(path)) {
 		fprintf(stderr, "gcksctl: %s: path too long\n", c->db);
 		return -1;

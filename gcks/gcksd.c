@@ -375,13 +375,13 @@ static int prepare_paths(const gcksd_access *a, const char *db, const char *cont
 	char err[600];
 	if (!a->root)
 		return 0;
-	if (!db) /* a database server's, not a file: the control socket only */
-		return control && gk_priv_dir_safe(control, err, sizeof(err)) ? (gk_err("%s", err), -1) : 0;
-	if (gk_priv_dir_safe(db, err, sizeof(err)) || (control && gk_priv_dir_safe(control, err, sizeof(err)))) {
+	bool file = !gk_store_locator_shared(db); /* a PostgreSQL store is no file of ours */
+	if ((file && gk_priv_dir_safe(db, err, sizeof(err))) ||
+	    (control && gk_priv_dir_safe(control, err, sizeof(err)))) {
 		gk_err("%s", err);
 		return -1;
 	}
-	return chown_db(a, db);
+	return file ? chown_db(a, db) : 0;
 }
 
 /* Started unprivileged (systemd's User= with AmbientCapabilities=CAP_NET_BIND_SERVICE): the
@@ -408,11 +408,12 @@ static int drop_capabilities(const gcksd_access *a, const char *control)
 static int lock_paths(gcksd *d, const char *db, const char *control)
 {
 	char path[4096], err[4200];
-	const char *what[2] = { db, control };
+	/* several gcksd share a PostgreSQL store: the database keeps them apart */
+	const char *what[2] = { gk_store_locator_shared(db) ? NULL : db, control };
 	int *fd[2] = { &d->lock_db, &d->lock_control };
 	for (size_t i = 0; i < 2; i++) {
 		if (!what[i])
-			continue; /* no control socket, or a shared database (several gcksd on it by design) */
+			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s.lock", what[i]) >= sizeof(path)) {
 			gk_err("%s: path too long", what[i]);
 			return 1;
@@ -647,11 +648,9 @@ int main(int argc, char **argv)
 		gk_err("cannot make the process non-dumpable: %s", strerror(errno));
 		return GK_EXIT_PRIVILEGE;
 	}
-	/* a PostgreSQL connection string: no file to check, hand over or lock */
-	const char *db_file = strncmp(db, "postgres://", 11) && strncmp(db, "postgresql://", 13) ? db : NULL;
-	if (access_resolve(user, user_given, admin, &acc) || prepare_paths(&acc, db_file, control))
+	if (access_resolve(user, user_given, admin, &acc) || prepare_paths(&acc, db, control))
 		return GK_EXIT_PRIVILEGE;
-	if ((rc = lock_paths(&d, db_file, control)))
+	if ((rc = lock_paths(&d, db, control)))
 		goto out;
 	rc = 1;
 #ifdef M_TRIM_THRESHOLD

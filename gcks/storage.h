@@ -8,7 +8,8 @@
  * (gcks/store/store_backend.h): gk_store_open() chooses the backend from its locator at run time,
  * as a PostgreSQL connection string will be chosen, and every function below dispatches through
  * that table. The SQLite backend (gcks/store/store_sqlite*.c: one database file, mode 0600, WAL)
- * is the default and the only one built today.
+ * is the default; the PostgreSQL backend (gcks/store/store_pg*.c, configure --with-postgresql)
+ * serves postgresql:// and postgres:// connection strings, one database several gcksd share.
  *
  * The store holds data, not protocol rules: key shapes, reserved SPIs, Message ID and Sender-ID
  * rules live in gcks/gcks_keyrules.c, which runs them inside a transaction the store exposes
@@ -32,10 +33,18 @@ typedef struct gk_store gk_store;
 
 /* Opens (create = make it if missing) and migrates the store at locator: a file path for the
  * SQLite backend (created mode 0600; a file others can read or write is refused with GK_E_INVAL
- * and a message). A postgres:// or postgresql:// locator is refused with GK_E_UNSUPPORTED until
- * that backend exists. err (GK_STORE_ERR_MAX octets is enough) says why it failed. */
+ * and a message), or a libpq connection string postgresql://... or postgres://... (create: an
+ * empty database gets the schema; refused with GK_E_UNSUPPORTED by a build without the
+ * backend). err (GK_STORE_ERR_MAX octets is enough) says why it failed; it never holds the
+ * password a connection string may carry. */
 gk_status gk_store_open(const char *locator, bool create, gk_store **out, char *err, size_t errlen);
 void gk_store_close(gk_store *s);
+/* Is the store at locator one several gcksd share (a PostgreSQL store), rather than a file one
+ * gcksd holds (no lock file, no file modes, no owner to hand over)? */
+bool gk_store_locator_shared(const char *locator);
+/* The locator for messages, in buf: a connection string's password (user:PASSWORD@,
+ * password=PASSWORD) shown as "***". */
+const char *gk_store_locator_text(const char *locator, char *buf, size_t len);
 int gk_store_version(gk_store *s);
 /* The backend's message for the last failure on s (e.g. which constraint a put violated),
  * "" if none; valid until the next call on s. */
@@ -271,7 +280,9 @@ gk_status gk_store_notices(gk_store *s, void (*fn)(void *ctx, const char *what),
  * A backup is one file, mode 0600: a consistent copy of the whole store (SQLite's online backup
  * API in one step, so one read transaction: every committed transaction or none of it, also
  * while gcksd writes). It is written to a temporary file beside its name, checked, synced and
- * renamed over the name, so the name holds a whole backup or what it held before. */
+ * renamed over the name, so the name holds a whole backup or what it held before. A PostgreSQL
+ * store refuses all of these with GK_E_UNSUPPORTED and a message naming pg_dump and pg_restore:
+ * a consistent copy of a database several gcksd write is the database's own tools' job. */
 /* A backup of the open store s (not inside a transaction) at path. */
 gk_status gk_store_backup(gk_store *s, const char *path, char *err, size_t errlen);
 /* The same copy as bytes (gcksd hands them over its control socket): *out malloc'd, *len

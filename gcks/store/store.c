@@ -39,6 +39,47 @@ gk_status gk_store_open(const char *locator, bool create, gk_store **out, char *
 	return gk_store_sqlite_open(locator, create, out, err, errlen);
 }
 
+bool gk_store_locator_shared(const char *locator)
+{
+	return is_pg(locator);
+}
+
+/* Copies locator into buf with any password of a connection string (user:PASSWORD@ or
+ * password=PASSWORD) replaced by "***"; a path is copied as it is. */
+const char *gk_store_locator_text(const char *locator, char *buf, size_t len)
+{
+	size_t o = 0;
+	if (!buf || !len)
+		return "";
+	buf[0] = '\0';
+	if (!locator)
+		return buf;
+	const char *p = locator, *at = NULL, *colon = NULL;
+	if (is_pg(locator)) {
+		const char *auth = strstr(locator, "://") + 3;
+		size_t alen = strcspn(auth, "/?");
+		for (const char *q = auth; q < auth + alen; q++)
+			if (*q == '@')
+				at = q;
+		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	}
+	while (*p && o + 1 < len) {
+		if (p == colon) { /* user:PASSWORD@ */
+			o += (size_t)snprintf(buf + o, len - o, ":***");
+			p = at;
+			continue;
+		}
+		if (is_pg(locator) && strncmp(p, "password=", 9) == 0 && (p == locator || p[-1] == '?' || p[-1] == '&')) {
+			o += (size_t)snprintf(buf + o, len - o, "password=***");
+			p += strcspn(p, "&");
+			continue;
+		}
+		buf[o++] = *p++;
+	}
+	buf[o < len ? o : len - 1] = '\0';
+	return buf;
+}
+
 void gk_store_close(gk_store *s)
 {
 	if (s) {

@@ -161,19 +161,13 @@ gk_status pg_end(gk_store *base, gk_status st)
 	pg_store *s = pgs(base);
 	if (!s->in_tx)
 		return st ? st : GK_E_STATE;
-	if (!st && PQtransactionStatus(s->conn) != PQTRANS_INTRANS) {
-		/* a failed statement aborted it: COMMIT would roll back and say so only in its tag */
-		if (!s->errmsg[0])
-			snprintf(s->errmsg, sizeof(s->errmsg), "transaction aborted");
-		st = GK_E_IO;
-	}
 	if (!st) {
 		PGresult *r = NULL;
 		st = pg_run(s, "COMMIT", NULL, &r, NULL);
-		if (!st && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
-			snprintf(s->errmsg, sizeof(s->errmsg), "COMMIT rolled back");
+		/* a failed statement aborted the transaction: COMMIT then rolls back and says so only
+		 * in its tag (s->errmsg keeps the failed statement's message) */
+		if (!st && strcmp(PQcmdStatus(r), "COMMIT") != 0)
 			st = GK_E_IO;
-		}
 		PQclear(r);
 	} else if (PQstatus(s->conn) == CONNECTION_OK) {
 		char keep[sizeof(s->errmsg)];

@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <sqlite3.h>
-#ifdef HAVE_POSTGRESQL
-#include <libpq-fe.h>
-#endif
 #include "testutil.h"
+#include "tu_pg.h"
 #include "gcks/storage.h"
 #include "gcks/gcks_keyrules.h"
 #include "gcks/gcks_lkh.h"
@@ -30,24 +29,6 @@
 static char dir[64];
 static char db[256];
 
-#ifdef HAVE_POSTGRESQL
-static const char *pg_url;      /* GK_TEST_PG: run on PostgreSQL */
-static char pg_db[64];          /* this test's database */
-
-/* Runs sql on database name of the server (connection as the test's superuser). */
-static PGresult *pg_exec_on(const char *name, const char *sql)
-{
-	char loc[256];
-	snprintf(loc, sizeof(loc), "%s/%s", pg_url, name);
-	PGconn *c = PQconnectdb(loc);
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	PGresult *r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-		      PQresultErrorMessage(r));
-	PQfinish(c);
-	return r;
-}
-#endif
 
 /* The few statements of these tests that read SQLite's own catalog, in PostgreSQL's words. */
 static const char *pg_sql(const char *sql)
@@ -74,11 +55,7 @@ static const char *pg_sql(const char *sql)
 
 static bool on_pg(void)
 {
-#ifdef HAVE_POSTGRESQL
-	return pg_url != NULL;
-#else
-	return false;
-#endif
+	return tu_pg_url() != NULL;
 }
 
 static void setup(void)
@@ -86,29 +63,16 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/gk-store-XXXXXX");
 	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/gcks.db", dir);
-#ifdef HAVE_POSTGRESQL
-	if (pg_url) {
-		char sql[128];
-		/* each test runs in a process of its own */
-		snprintf(pg_db, sizeof(pg_db), "gk_test_%ld", (long)getpid());
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", pg_db);
-		PQclear(pg_exec_on("postgres", sql));
-		snprintf(db, sizeof(db), "%s/%s", pg_url, pg_db);
-	}
-#endif
+	tu_pg_db(db, sizeof(db)); /* on PostgreSQL: a database of this test's own */
 }
 
 static void teardown(void)
 {
-#ifdef HAVE_POSTGRESQL
-	if (pg_url) {
-		char sql[128];
-		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_db);
-		PQclear(pg_exec_on("postgres", sql));
+	if (on_pg()) {
+		tu_pg_db_drop();
 		rmdir(dir);
 		return;
 	}
-#endif
 
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
 	char p[300];
@@ -141,12 +105,10 @@ static sqlite3 *raw_open(void)
 
 static void raw_exec(const char *sql)
 {
-#ifdef HAVE_POSTGRESQL
-	if (pg_url) {
-		PQclear(pg_exec_on(pg_db, pg_sql(sql)));
+	if (on_pg()) {
+		tu_pg_exec(pg_sql(sql));
 		return;
 	}
-#endif
 	sqlite3 *h = raw_open();
 	char *msg = NULL;
 	int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
@@ -157,15 +119,8 @@ static void raw_exec(const char *sql)
 
 static int64_t raw_int(const char *sql)
 {
-#ifdef HAVE_POSTGRESQL
-	if (pg_url) {
-		PGresult *r = pg_exec_on(pg_db, pg_sql(sql));
-		ck_assert_int_eq(PQntuples(r), 1);
-		int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		PQclear(r);
-		return v;
-	}
-#endif
+	if (on_pg())
+		return tu_pg_int(pg_sql(sql));
 	sqlite3 *h = raw_open();
 	sqlite3_stmt *q = NULL;
 	ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
@@ -1659,6 +1614,19 @@ START_TEST(open_postgres_locator_refused)
 			 GK_E_UNSUPPORTED);
 #endif
 	ck_assert_int_eq(access("postgresql:", F_OK), -1);
+	/* the locator as messages show it: no password */
+	char t[128];
+	ck_assert_str_eq(gk_store_locator_text("postgresql://gcks:s3cr3t@db.example:5432/gikev2?sslmode=verify-full", t,
+					       sizeof(t)), "postgresql://gcks:***@db.example:5432/gikev2?sslmode=verify-full");
+	ck_assert_str_eq(gk_store_locator_text("postgres://db.example/gk?user=g&password=pw&sslmode=require", t, sizeof(t)),
+			 "postgres://db.example/gk?user=g&password=***&sslmode=require");
+	ck_assert_str_eq(gk_store_locator_text("postgres://db.example/gk?password=pw", t, sizeof(t)),
+			 "postgres://db.example/gk?password=***");
+	ck_assert_str_eq(gk_store_locator_text("postgresql://gcks@db.example/gk", t, sizeof(t)), "postgresql://gcks@db.example/gk");
+	ck_assert_str_eq(gk_store_locator_text("/var/lib/gikev2/a:b@c.db", t, sizeof(t)), "/var/lib/gikev2/a:b@c.db");
+	ck_assert_str_eq(gk_store_locator_text("postgresql://u:pw@h/d", t, 12), "postgresql:");
+	ck_assert_str_eq(gk_store_locator_text("postgresql://u:pw@h/d", t, 17), "postgresql://u:*");
+	ck_assert_str_eq(gk_store_locator_text(NULL, t, sizeof(t)), "");
 }
 END_TEST
 
@@ -1685,6 +1653,18 @@ START_TEST(transactions)
 	ck_assert_int_eq(v, 41);
 	ck_assert_int_eq(gen, 7); /* never set: the default */
 	ck_assert_int_eq(gk_store_group_find(s, "no-such-group", &gid, NULL), GK_E_NOT_FOUND);
+	if (on_pg()) {
+		/* PostgreSQL aborts a transaction at its first failed statement: committing it anyway
+		 * is a failure, and what came before the failed statement is not stored */
+		ck_assert_int_eq(gk_store_begin(s, GK_TX_WRITE), GK_OK);
+		ck_assert_int_eq(gk_store_counter_set(s, gid, GK_COUNTER_SENDER_ID, 50), GK_OK);
+		ck_assert_int_eq(gk_store_counter_set(s, gid, GK_COUNTER_SENDER_ID, -1), GK_E_INVAL); /* CHECK */
+		ck_assert_int_eq(gk_store_end(s, GK_OK), GK_E_IO);
+		ck_assert_int_eq(gk_store_begin(s, GK_TX_READ), GK_OK);
+		ck_assert_int_eq(gk_store_counter_get(s, gid, GK_COUNTER_SENDER_ID, 0, &v), GK_OK);
+		ck_assert_int_eq(gk_store_end(s, GK_OK), GK_OK);
+		ck_assert_int_eq(v, 41);
+	}
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -1785,13 +1765,195 @@ START_TEST(lkh_tree_round_trip)
 }
 END_TEST
 
+
+/* Two servers on one store, each with the tree it loaded: the second's change is made on the
+ * tree as committed (it is loaded again inside the transaction), so no Key ID is taken twice and
+ * no leaf is lost. */
+START_TEST(lkh_two_servers)
+{
+	gk_group_policy g;
+	gk_store *s1 = store_with_policy(&g), *s2 = open_ok(false);
+	gk_rand_test r1, r2;
+	gk_rand_test_init(&r1, 7);
+	gk_rand_test_init(&r2, 8);
+	gk_lkh t1, t2, back;
+	uint32_t pa, pb, again;
+	ck_assert_int_eq(gk_keys_lkh_load(s1, &g, &t1), GK_OK);
+	ck_assert_int_eq(gk_keys_lkh_load(s2, &g, &t2), GK_OK);
+	ck_assert_int_eq(gk_keys_lkh_join(s1, &g, &t1, &r1.r, "fqdn:a.example", &pa), GK_OK);
+	ck_assert_int_eq(gk_keys_lkh_join(s2, &g, &t2, &r2.r, "fqdn:b.example", &pb), GK_OK); /* t2 was stale */
+	ck_assert_uint_ne(pa, pb);
+	ck_assert_uint_eq(gk_lkh_find(&t2, "fqdn:a.example"), pa);
+	/* a joins again through the first: it keeps its leaf, seen in the store */
+	ck_assert_int_eq(gk_keys_lkh_join(s1, &g, &t1, &r1.r, "fqdn:a.example", &again), GK_OK);
+	ck_assert_uint_eq(again, pa);
+	ck_assert_int_eq(gk_keys_lkh_load(s1, &g, &back), GK_OK);
+	ck_assert_uint_eq(back.nmembers, 2);
+	ck_assert_uint_eq(back.next_key_id, t2.next_key_id);
+	for (size_t p = 1; p < back.end; p++)
+		for (size_t q = p + 1; q < back.end; q++)
+			ck_assert_msg(!back.nodes[p].key_id || back.nodes[p].key_id != back.nodes[q].key_id,
+				      "Key ID %u at %zu and %zu", back.nodes[p].key_id, p, q);
+	gk_lkh_free(&back);
+	gk_lkh_free(&t1);
+	gk_lkh_free(&t2);
+	gk_group_policy_free(&g);
+	gk_store_close(s1);
+	gk_store_close(s2);
+}
+END_TEST
+
+/* ---- several servers allocating at once ---- */
+
+#define CC_PROCS 4
+#define CC_ROUNDS 12
+#define CC_JOINS 3
+/* What a child took: a Sender-ID, a Message ID, an SPI, or a GSA_REKEY's (old Rekey SA SPI,
+ * Message ID). */
+enum { CC_SENDER = 1, CC_MSGID, CC_SPI, CC_REKEY };
+typedef struct cc_rec {
+	uint8_t type, len;
+	uint8_t v[22];
+} cc_rec;
+
+static bool cc_put(int fd, uint8_t type, const void *v, size_t len)
+{
+	cc_rec r = { .type = type, .len = (uint8_t)len };
+	memcpy(r.v, v, len);
+	return write(fd, &r, sizeof(r)) == (ssize_t)sizeof(r);
+}
+
+/* One server: its own connection; every child draws the same "random" SPIs (one seed), so only
+ * the store's transaction keeps them apart. */
+static int cc_child(int fd, int i, const gk_group_policy *g, bool rekeys)
+{
+	gk_store *s = NULL;
+	char err[GK_STORE_ERR_MAX];
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 42);
+	if (gk_store_open(db, false, &s, err, sizeof(err)) != GK_OK)
+		return 2;
+	for (int j = 0; j < CC_ROUNDS && !rekeys; j++) {
+		uint32_t v;
+		if (gk_keys_sender_ids_alloc(s, g->name, 1, 16, &v) || !cc_put(fd, CC_SENDER, &v, 4))
+			return 3;
+		if (gk_keys_rekey_msgid_next(s, g->name, &v) || !cc_put(fd, CC_MSGID, &v, 4))
+			return 4;
+	}
+	if (!rekeys) {
+		gk_lkh t;
+		if (gk_keys_lkh_load(s, g, &t))
+			return 5;
+		for (int j = 0; j < CC_JOINS; j++) {
+			char name[64];
+			uint32_t pos;
+			snprintf(name, sizeof(name), "fqdn:m%d-%d.example", i, j);
+			if (gk_keys_lkh_join(s, g, &t, &rt.r, name, &pos))
+				return 6;
+		}
+		gk_lkh_free(&t);
+	}
+	for (int j = 0; j < CC_ROUNDS && rekeys; j++) {
+		gk_sa_key prev[8], keys[8];
+		size_t nk = 0;
+		bool changed = false;
+		uint32_t msgid = 0;
+		if (gk_keys_group_rekey(s, g, &rt.r, NOW, NOW, true, NULL, prev, keys, &nk, &changed, &msgid) || !changed)
+			return 7;
+		for (size_t k = 0; k < nk; k++)
+			if (!cc_put(fd, CC_SPI, keys[k].spi, keys[k].spi_len))
+				return 8;
+		uint8_t rk[20];
+		memcpy(rk, prev[nk - 1].spi, 16);
+		memcpy(rk + 16, &msgid, 4);
+		if (!cc_put(fd, CC_REKEY, rk, 20))
+			return 9;
+	}
+	gk_store_close(s);
+	return 0;
+}
+
+static int cc_cmp(const void *a, const void *b)
+{
+	const cc_rec *x = a, *y = b;
+	return x->type != y->type ? x->type - y->type : x->len != y->len ? x->len - y->len : memcmp(x->v, y->v, x->len);
+}
+
+/* Runs CC_PROCS children at once; returns how many records of each type they sent, none twice. */
+static void cc_run(const gk_group_policy *g, bool rekeys, size_t count[5])
+{
+	int fds[2];
+	pid_t pids[CC_PROCS];
+	ck_assert_int_eq(pipe(fds), 0);
+	for (int i = 0; i < CC_PROCS; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0) {
+			close(fds[0]);
+			_exit(cc_child(fds[1], i, g, rekeys));
+		}
+	}
+	close(fds[1]);
+	size_t n = 0, cap = 1024;
+	cc_rec *recs = calloc(cap, sizeof(*recs));
+	ck_assert_ptr_nonnull(recs);
+	while (n < cap && read(fds[0], &recs[n], sizeof(*recs)) == (ssize_t)sizeof(*recs))
+		n++;
+	close(fds[0]);
+	for (int i = 0; i < CC_PROCS; i++) {
+		int status = 0;
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %d", i, status);
+	}
+	qsort(recs, n, sizeof(*recs), cc_cmp);
+	memset(count, 0, 5 * sizeof(*count));
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_msg(i == 0 || cc_cmp(&recs[i - 1], &recs[i]) != 0, "type %d value %s issued twice",
+			      recs[i].type, tu_tohex(recs[i].v, recs[i].len));
+		count[recs[i].type]++;
+	}
+	free(recs);
+}
+
+/* Several gcksd on one store (processes with a connection each) take Sender-IDs, Rekey SA
+ * Message IDs, LKH leaves and Key IDs, and rekey (fresh SPIs) at the same time: no value is
+ * handed out twice, none is lost. */
+START_TEST(concurrent_allocations)
+{
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 42);
+	gk_sa_key keys[8];
+	size_t nk = 0, count[5];
+	ck_assert_uint_le(g.nteks + 1, 8);
+	ck_assert_int_eq(gk_keys_group_keys(s, &g, &rt.r, NOW, keys, &nk), GK_OK);
+	gk_store_close(s); /* no connection crosses a fork */
+
+	cc_run(&g, false, count);
+	ck_assert_uint_eq(count[CC_SENDER], CC_PROCS * CC_ROUNDS);
+	ck_assert_uint_eq(count[CC_MSGID], CC_PROCS * CC_ROUNDS);
+	s = open_ok(false);
+	gk_lkh t;
+	ck_assert_int_eq(gk_keys_lkh_load(s, &g, &t), GK_OK);
+	ck_assert_uint_eq(t.nmembers, CC_PROCS * CC_JOINS);
+	for (size_t p = 1; p < t.end; p++)
+		for (size_t q = p + 1; q < t.end; q++)
+			ck_assert_msg(!t.nodes[p].key_id || t.nodes[p].key_id != t.nodes[q].key_id, "Key ID %u twice",
+				      t.nodes[p].key_id);
+	gk_lkh_free(&t);
+	gk_store_close(s);
+
+	cc_run(&g, true, count);
+	ck_assert_uint_eq(count[CC_SPI], CC_PROCS * CC_ROUNDS * nk);
+	ck_assert_uint_eq(count[CC_REKEY], CC_PROCS * CC_ROUNDS);
+	ck_assert_int_eq(raw_int("SELECT count(*) - count(DISTINCT spi) FROM sa_keys"), 0);
+	gk_group_policy_free(&g);
+}
+END_TEST
+
 int main(void)
 {
-#ifdef HAVE_POSTGRESQL
-	pg_url = getenv("GK_TEST_PG");
-	if (pg_url && !*pg_url)
-		pg_url = NULL;
-#endif
 	Suite *su = suite_create(on_pg() ? "storage (PostgreSQL)" : "storage");
 	TCase *tc = tcase_create("storage");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1832,6 +1994,8 @@ int main(void)
 	tcase_add_test(tc, group_times_take_the_callers_clock);
 	tcase_add_test(tc, transactions);
 	tcase_add_test(tc, reserved_spis_never_used);
+	tcase_add_test(tc, lkh_two_servers);
+	tcase_add_test(tc, concurrent_allocations);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }

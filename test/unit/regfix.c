@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <openssl/pem.h>
 #include "testutil.h"
+#include "tu_pg.h"
 #include "certgen.h"
 #include "regfix.h"
 #include "gcks/gcks_keyrules.h"
@@ -22,7 +23,7 @@ X509 *ca_cert, *rogue_cert, *gcks_cert;
 X509_STORE *ca_store, *rogue_store;
 
 static char dir[64];
-static char db[128];
+static char db[256];
 #define MAX_CERTS 8
 static EVP_PKEY *member_keys[MAX_CERTS];
 static X509 *member_certs[MAX_CERTS];
@@ -91,6 +92,7 @@ void rf_setup(const char *prog, const char *tmp_prefix)
 	snprintf(dir, sizeof(dir), "/tmp/%s-XXXXXX", tmp_prefix);
 	ck_assert_ptr_nonnull(tu_mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/gcks.db", dir);
+	tu_pg_db(db, sizeof(db)); /* GK_TEST_PG: on PostgreSQL, a database of this test's own */
 	char err[GK_STORE_ERR_MAX];
 	ck_assert_msg(gk_store_open(db, true, &store, err, sizeof(err)) == GK_OK, "%s", err);
 	fn_init(&net);
@@ -108,10 +110,11 @@ const char *rf_db_path(void)
 void rf_teardown(void)
 {
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-	char p[160];
+	char p[300];
 	fn_free(&net);
 	gk_store_close(store);
 	store = NULL;
+	tu_pg_db_drop();
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
 		unlink(p);
