@@ -9,8 +9,9 @@
 #                        the test's EXIT trap)
 #   pg_psql DB SQL       runs SQL on database DB (unaligned, tuples only) and prints the result
 #
-# fsync is off: the cluster dies with the test, and it keeps each CREATE DATABASE fast. gikev2's
-# own durability needs fsync on in production (README, "Several key servers").
+# fsync is off (PG_FSYNC=on for measurements): the cluster dies with the test, and it keeps
+# each CREATE DATABASE fast. gikev2's own durability needs fsync on in production (README,
+# "Several key servers").
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 PG_DIR=""
 
@@ -38,7 +39,7 @@ pg_cluster_start() {
 	for try in 1 2 3 4 5; do
 		PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		if pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -t 60 -l "$PG_DIR/run/pg.log" \
-			-o "-p $PG_PORT -k $PG_DIR/run -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100" \
+			-o "-p $PG_PORT -k $PG_DIR/run -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=100" \
 			start >/dev/null 2>&1; then
 			PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT"
 			PG_LOCATOR="$PG_URL/gikev2"

@@ -18,7 +18,8 @@
 # alone hold shows; 0 skips both waits),
 # BENCH_LOG_LEVEL (gcksd --log-level, default info: one log line per registration, as in
 # service), BENCH_GCKSD_ARGS (more gcksd options, e.g. --cookie-rate 100000 to see what the
-# COOKIE round of a registration burst costs), BENCH_KEEP=1 keeps the work directory.
+# COOKIE round of a registration burst costs), BENCH_KEEP=1 keeps the work directory,
+# BENCH_DB the store (default an SQLite file in the work directory).
 set -euo pipefail
 build=${1:?usage: run.sh BUILDDIR SRCDIR}
 src=${2:?usage: run.sh BUILDDIR SRCDIR}
@@ -35,7 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 port=$(( 20000 + RANDOM % 20000 ))
-db=$work/gcks.db ctl=$work/gcksd.sock
+# BENCH_DB: another store, e.g. an empty PostgreSQL database (postgresql://...; gcksctl init
+# makes the schema there)
+db=${BENCH_DB:-$work/gcks.db} ctl=$work/gcksd.sock
 
 # One PSK for every member: a benchmark, not a deployment.
 ( umask 077; printf 'bench-%s\n' "$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" > "$work/bench.psk" )
