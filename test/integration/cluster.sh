@@ -260,8 +260,9 @@ def rekeyed():
     after = sum(1 for x in msgids('keyid:mc-1') if x[0] == new)
     assert after > before[new], f'no GSA_REKEY from {new} yet'
 wait(rekeyed, 10)
-print(f'# {new} leads {took:.1f} s after the kill', file=sys.stderr)
+open(f'{W}/took', 'w').write(f'{new} leads {took:.1f} s after the kill')
 EOF
+	[ -f "$W/took" ] && echo "# kill $i: $(cat "$W/took")" && rm -f "$W/took"
 	start_gcksd "$L" || { not_ok "kill $i: $L starts again"; break; }
 	touch "$W/$L.alive"
 done
