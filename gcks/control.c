@@ -120,6 +120,88 @@ static size_t only_group(gk_gcks_group_info *gi, size_t n, const char *group)
 	return 0;
 }
 
+/* ---- several servers on one shared store: who is alive, who leads which group ---- */
+
+/* "servers": every server in the store's servers table (alive when its heartbeat is younger
+ * than a lease), this one first; on a store one gcksd holds alone, this one. "database": ok, or
+ * lost while this server fails closed. */
+static void status_servers_json(const gk_control_hooks *h, gk_json *j)
+{
+	gk_gcks_cluster c;
+	gk_server_row *rows = NULL;
+	size_t n = 0;
+	gk_gcks_cluster_info(h->gcks, &c);
+	if (c.shared && c.store_ok)
+		gk_store_servers(h->store, &rows, &n);
+	gk_json_kstr(j, "server", c.server_id);
+	gk_json_kstr(j, "database", c.store_ok ? "ok" : "lost");
+	gk_json_key(j, "servers");
+	gk_json_arr(j);
+	gk_json_obj(j);
+	gk_json_kstr(j, "id", c.server_id);
+	gk_json_kbool(j, "alive", c.store_ok);
+	gk_json_obj_end(j);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(rows[i].id, c.server_id))
+			continue;
+		gk_json_obj(j);
+		gk_json_kstr(j, "id", rows[i].id);
+		gk_json_kbool(j, "alive", rows[i].age <= GK_CLUSTER_LEASE_S);
+		gk_json_kint(j, "last_seen_ago", rows[i].age);
+		gk_json_obj_end(j);
+	}
+	gk_json_arr_end(j);
+	free(rows);
+}
+
+/* The server that leads the group's rekeys: this one, the lease's holder while it is valid, or
+ * nobody (lease expired, or never taken). */
+static const char *group_leader(const gk_control_hooks *h, const char *group, char *buf, size_t len)
+{
+	gk_gcks_cluster c;
+	gk_lease l;
+	bool found = false;
+	gk_gcks_cluster_info(h->gcks, &c);
+	if (gk_gcks_group_leads(h->gcks, group))
+		return c.server_id;
+	if (!c.shared || !c.store_ok || gk_store_lease_get(h->store, group, &l, &found) || !found || l.remaining <= 0)
+		return NULL;
+	snprintf(buf, len, "%s", l.holder);
+	return buf;
+}
+
+static void status_leader_json(const gk_control_hooks *h, gk_json *j, const char *group)
+{
+	char buf[GK_SERVER_ID_MAX];
+	const char *who = group_leader(h, group, buf, sizeof(buf));
+	gk_json_key(j, "leader");
+	if (who)
+		gk_json_str(j, who);
+	else
+		gk_json_null(j);
+}
+
+static void status_servers_text(const gk_control_hooks *h, FILE *t, const gk_gcks_group_info *gi, size_t ngi)
+{
+	gk_gcks_cluster c;
+	gk_server_row *rows = NULL;
+	size_t n = 0;
+	char buf[GK_SERVER_ID_MAX];
+	gk_gcks_cluster_info(h->gcks, &c);
+	if (!c.shared)
+		return;
+	fprintf(t, "\nserver %s, database %s\n", c.server_id, c.store_ok ? "ok" : "LOST: no keys issued, no rekeys sent");
+	if (c.store_ok && !gk_store_servers(h->store, &rows, &n))
+		for (size_t i = 0; i < n; i++)
+			fprintf(t, "  %-40s %s (heartbeat %llds ago)\n", rows[i].id,
+				rows[i].age <= GK_CLUSTER_LEASE_S ? "alive" : "dead", (long long)rows[i].age);
+	free(rows);
+	for (size_t i = 0; i < ngi; i++) {
+		const char *who = group_leader(h, gi[i].pol->name, buf, sizeof(buf));
+		fprintf(t, "  %s led by %s\n", gi[i].pol->name, who ? who : "nobody (lease free)");
+	}
+}
+
 static void status(const gk_control_hooks *h, const char *group, FILE *out)
 {
 	gk_gcks_stats st;
@@ -172,9 +254,11 @@ static void status(const gk_control_hooks *h, const char *group, FILE *out)
 		}
 		gk_json_arr_end(&j);
 		group_rekey_json(&j, &gi[i], now);
+		status_leader_json(h, &j, gi[i].pol->name);
 		gk_json_obj_end(&j);
 	}
 	gk_json_arr_end(&j);
+	status_servers_json(h, &j);
 	gk_json_obj_end(&j);
 	fputc('\n', out);
 	free(gi);
@@ -323,6 +407,7 @@ static void status_text(const gk_control_hooks *h, const char *group, FILE *out)
 		return;
 	}
 	status_table(h, t, gi, n);
+	status_servers_text(h, t, gi, n);
 	fclose(t);
 	gk_json j;
 	gk_json_init(&j, out);

@@ -75,6 +75,9 @@ typedef struct gk_gcks_config {
 	/* A kept IKE SA (inband groups) that its member has not rekeyed is rekeyed by the GCKS
 	 * 0-10 % before this many seconds (members rekey 10-20 % before the same default); 0 = never */
 	unsigned ike_lifetime_s;
+	/* Several gcksd on one shared store (PostgreSQL): this server's id in the servers table and
+	 * the lease it holds on the rekeys of the groups it leads (gcks_cluster.c). */
+	char server_id[GK_SERVER_ID_MAX];
 } gk_gcks_config;
 
 void gk_gcks_config_default(gk_gcks_config *c);
@@ -190,5 +193,22 @@ typedef struct gk_gcks_stats {
 	gk_group_refusals unknown_group_refused; /* registrations to a group we do not serve */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
+
+/* Several gcksd on one shared store (gcks_cluster.c): a rekey lease lasts GK_CLUSTER_LEASE_S
+ * and is renewed every GK_CLUSTER_RENEW_MS; a server whose heartbeat is older than
+ * GK_CLUSTER_LEASE_S is reported dead. */
+#define GK_CLUSTER_LEASE_S 6
+#define GK_CLUSTER_RENEW_MS 2000
+typedef struct gk_gcks_cluster {
+	const char *server_id;        /* points into the GCKS */
+	bool shared;                  /* the store is shared by several servers */
+	bool store_ok;                /* false while the shared store is lost (fail closed) */
+} gk_gcks_cluster;
+void gk_gcks_cluster_info(const gk_gcks *g, gk_gcks_cluster *out);
+/* Does this server lead the group's rekeys now? */
+bool gk_gcks_group_leads(const gk_gcks *g, const char *group);
+/* Reads the notices other servers sent through the store (its gk_store_notice_fd is readable)
+ * and reloads the groups they changed; GK_E_IO when the store connection broke. */
+gk_status gk_gcks_store_notices(gk_gcks *g);
 
 #endif

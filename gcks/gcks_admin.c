@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include "gcks_state.h"
 #include "gcks_groups.h"
+#include "gcks_cluster.h"
 #include "gcks_rekey.h"
 #include "gcks_sa_table.h"
 #include "gcks_eventlog.h"
@@ -168,8 +169,15 @@ gk_status gk_gcks_reload(gk_gcks *g)
 				continue;
 			gcks_group_lkh_carry(g, &g->groups[i], &old[j]);
 			g->groups[i].ctr = old[j].ctr; /* counters run since gcksd started */
+			g->groups[i].leads = old[j].leads;
+			g->groups[i].lease_epoch = old[j].lease_epoch;
+			g->groups[i].lease_until_ms = old[j].lease_until_ms;
 			if (g->groups[i].generation != old[j].generation)
 				after_reload(g, &g->groups[i], &old[j]);
+			else if (gk_store_shared(g->env.store) && !same_keys(&g->groups[i], &old[j]))
+				/* another server rekeyed the group: its leader sent the GSA_REKEY, this
+				 * server tells the inband members whose IKE SAs it holds */
+				gcks_rekey_reloaded(g, &g->groups[i], &old[j]);
 		}
 	gcks_group *keep = g->groups;
 	size_t nkeep = g->ngroups;
@@ -178,6 +186,7 @@ gk_status gk_gcks_reload(gk_gcks *g)
 	gcks_groups_free(g);
 	g->groups = keep;
 	g->ngroups = nkeep;
+	gcks_cluster_round_now(g); /* groups new to this server */
 	return GK_OK;
 }
 
@@ -202,6 +211,20 @@ size_t gk_gcks_after_restore(gk_gcks *g)
 	return n;
 }
 
+struct notice_ctx {
+	gk_gcks *g;
+	bool *foreign;
+};
+
+static void note_notice(void *ctx, const char *what)
+{
+	struct notice_ctx *c = ctx;
+	if (gcks_cluster_notice_foreign(c->g, what)) {
+		gk_logs(GK_SUB_STORE, GK_LOG_INFO, "changed on another server: %s", what);
+		*c->foreign = true;
+	}
+}
+
 static gcks_group *group_by_name(gk_gcks *g, const char *name)
 {
 	uint64_t h = gcks_name_hash(name);
@@ -211,6 +234,26 @@ static gcks_group *group_by_name(gk_gcks *g, const char *name)
 	return NULL;
 }
 
+/* A change of a group's keys is decided by the server that leads its rekeys (gcks_cluster.c). */
+static bool not_leader(gk_gcks *g, const gcks_group *grp, char *msg, size_t msglen)
+{
+	if (gcks_cluster_leads(g, grp))
+		return false;
+	snprintf(msg, msglen, gcks_cluster_ok(g) ? "this server does not lead the rekeys of %s: ask the one that "
+		 "does (gcksctl status names it)" : "this server lost its database: %s cannot be changed here",
+		 grp->pol.name);
+	return true;
+}
+
+gk_status gk_gcks_store_notices(gk_gcks *g)
+{
+	bool foreign = false;
+	gk_status st = gk_store_notices(g->env.store, note_notice, &(struct notice_ctx){ g, &foreign });
+	if (st)
+		return st;
+	return foreign ? gk_gcks_reload(g) : GK_OK;
+}
+
 gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen)
 {
 	gcks_group *grp = group_by_name(g, group);
@@ -218,6 +261,8 @@ gk_status gk_gcks_rekey(gk_gcks *g, const char *group, char *msg, size_t msglen)
 		snprintf(msg, msglen, "no group %s", group);
 		return GK_E_NOT_FOUND;
 	}
+	if (not_leader(g, grp, msg, msglen))
+		return GK_E_STATE;
 	gk_status st = gcks_rekey_group(g, grp, true, NULL, "requested");
 	snprintf(msg, msglen, st ? "rekey of %s failed: %s" : "%s rekeyed%s", group,
 		 st ? gk_status_str(st) : grp->pol.rekey_transport == GK_REKEY_INBAND ? " (GSA_INBAND_REKEY)" : " (GSA_REKEY)");
@@ -233,6 +278,8 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		snprintf(msg, msglen, "no group %s", group);
 		return GK_E_NOT_FOUND;
 	}
+	if (not_leader(g, grp, msg, msglen))
+		return GK_E_STATE;
 	if (gk_ident_parse(member, &mid, why, sizeof(why))) {
 		snprintf(msg, msglen, "%s: %s", member, why);
 		return GK_E_INVAL;
@@ -273,6 +320,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 	gk_group_policy_free(&grp->pol);
 	grp->pol = np;
 	gk_store_group_generation(g->env.store, grp->pol.name, &grp->generation);
+	gcks_cluster_changed(g, grp);
 	if (grp->registered)
 		grp->registered--;
 	close_member_sas(g, &mid, grp->hash);

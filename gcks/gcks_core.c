@@ -9,6 +9,7 @@
 #include "gcks_auth.h"
 #include "gcks_creds.h"
 #include "gcks_groups.h"
+#include "gcks_cluster.h"
 #include "gcks_ikerekey.h"
 #include "gcks_init.h"
 #include "gcks_keyhash.h"
@@ -44,6 +45,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	gk_ike_offer_default(&c->offer);
+	strcpy(c->server_id, "localhost:500"); /* gcksd: the host name and its port */
 	c->cookie_threshold = 1000;
 	c->cookie_rate = 100;
 	c->cookie_per_source = 2;
@@ -300,6 +302,7 @@ void gk_gcks_tick(gk_gcks *g)
 		gk_rand_bytes(g->env.rnd, g->cookie_secret, sizeof(g->cookie_secret));
 		g->cookie_rotated_ms = now;
 	}
+	gcks_cluster_tick(g, now);
 	gcks_rekey_tick(g, now);
 	if (now - g->sa_scan_ms < 1000 && g->sa_scan_ms)
 		return;
@@ -337,6 +340,7 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 		snprintf(err, errlen, "cannot load group policies: %s", gk_status_str(st));
 		goto fail;
 	}
+	gcks_cluster_round_now(g); /* lead what nobody leads before the first packet */
 	if (gcks_keyroll_resume(g) != GK_OK)
 		gk_warn("the interrupted signing key rollover could not be completed; it is retried at the next start");
 	*out = g;

@@ -520,6 +520,17 @@ gk_status gk_keys_group_evict(gk_store *s, const gk_group_policy *g, const char 
 
 /* ---- rekey ---- */
 
+/* (tx) Only the server that leads the group's rekeys takes its Rekey SA Message IDs: the lease
+ * is checked in the same transaction that takes the ID (storage.h, gk_store_lease_check), so a
+ * leader whose lease another server took over fails here instead of reusing an ID the new
+ * leader sends (RFC 9838 4.4.1: members drop a GSA_REKEY whose Message ID they saw). */
+static gk_status msgid_fence(gk_store *s, const char *group)
+{
+	bool held = false;
+	gk_status st = gk_store_lease_check(s, group, &held);
+	return st ? st : held ? GK_OK : GK_E_STATE;
+}
+
 static gk_status rekey_tx(gk_store *s, const gk_group_policy *g, const gk_rand *rnd, int64_t now,
 			  int64_t horizon, bool force, const uint8_t (*want)[16], gk_sa_key *prev, gk_sa_key *keys,
 			  size_t n, bool *changed, uint32_t *msgid)
@@ -546,7 +557,7 @@ static gk_status rekey_tx(gk_store *s, const gk_group_policy *g, const gk_rand *
 	if (st || !*changed)
 		return st;
 	/* the message announcing the keys goes out under the current Rekey SA, with its next ID */
-	if ((st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)) != GK_OK)
+	if ((st = msgid_fence(s, g->name)) || (st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)))
 		return st;
 	if (v > (int64_t)UINT32_MAX)
 		return GK_E_TOO_BIG;
@@ -589,7 +600,9 @@ static gk_status counter_take(gk_store *s, const char *group, gk_store_counter c
 	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
 	if (st)
 		return st;
-	if ((st = gk_store_group_find(s, group, &gid, NULL)) || (st = gk_store_counter_get(s, gid, c, dflt, &next)))
+	if ((st = gk_store_group_find(s, group, &gid, NULL)) ||
+	    (c == GK_COUNTER_REKEY_MSGID && (st = msgid_fence(s, group))) ||
+	    (st = gk_store_counter_get(s, gid, c, dflt, &next)))
 		goto out;
 	if (next < 0 || (uint64_t)next + n - 1 > max) {
 		st = GK_E_TOO_BIG;
@@ -1022,7 +1035,7 @@ static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, 
 	 * message (RFC 9838 3.2.1); they follow in a rekey under the new Rekey SA */
 	if ((st = key_create(s, gid, gen, -1, &sh, rnd, now, NULL, &keys[nk - 1])))
 		return st;
-	if ((st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)))
+	if ((st = msgid_fence(s, g->name)) || (st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)))
 		return st;
 	if (v > (int64_t)UINT32_MAX)
 		return GK_E_TOO_BIG;

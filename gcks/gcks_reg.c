@@ -9,6 +9,7 @@
 #include "gcks_reg.h"
 #include "addr.h"
 #include "gcks_groups.h"
+#include "gcks_cluster.h"
 #include "gcks_refusal.h"
 #include "gcks_rekey.h"
 #include "gcks_resp.h"
@@ -211,6 +212,12 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	gcks_group *grp = gcks_group_find(g, &gid);
 	if (!grp) {
 		refuse(g, sa, r, GK_N_INVALID_GROUP_ID, mt, gt, "no such group");
+		return;
+	}
+	if (!gcks_cluster_ok(g)) {
+		/* fail closed: keys from memory may be stale and nothing can be recorded; the member
+		 * asks its next key server at once (RFC 7296 2.25 TEMPORARY_FAILURE) */
+		refuse(g, sa, r, GK_N_TEMPORARY_FAILURE, mt, gt, "this key server lost its database");
 		return;
 	}
 	const gk_member_policy *mp = gcks_group_member(grp, member);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "gcks_rekey.h"
+#include "gcks_cluster.h"
 #include "gcks_groups.h"
 #include "gcks_sa_table.h"
 #include "gcks_sender_keys.h"
@@ -524,6 +525,7 @@ gk_status gcks_rekey_group(gk_gcks *g, gcks_group *grp, bool force, const gk_sa_
 				  (const uint8_t(*)[16])grp->next_spi, p->prev, p->keys, &p->n, &changed, &p->msgid);
 	if (st || !changed)
 		goto out;
+	gcks_cluster_changed(g, grp);
 	memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
 	grp->nkeys = p->n;
 	gcks_next_spis(g, grp);
@@ -622,6 +624,11 @@ void gcks_rekey_tick(gk_gcks *g, int64_t now)
 		gcks_group *grp = &g->groups[i];
 		if (!grp->rekey_due && !due(g, grp))
 			continue;
+		/* one server at a time rekeys a group (gcks_cluster.c); none without the store */
+		if (!gcks_cluster_leads(g, grp)) {
+			grp->rekey_due = false;
+			continue;
+		}
 		gk_status st = gcks_rekey_group(g, grp, grp->rekey_due, NULL, grp->rekey_due ? "requested" : "lifetime");
 		if (st)
 			gk_err("group %s: rekey failed: %s", grp->pol.name, gk_status_str(st));
@@ -657,6 +664,7 @@ gk_status gcks_exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *v
 	st = gk_keys_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, NULL, p->prev,
 				  p->keys, &p->n, &changed, &p->msgid);
 	if (!st) {
+		gcks_cluster_changed(g, grp);
 		memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
 		grp->nkeys = p->n;
 		gcks_next_spis(g, grp);
@@ -726,6 +734,7 @@ static gk_status lkh_evict_batch(gk_gcks *g, gcks_group *grp, const char *const 
 			       p->keys, &p->n, &p->msgid);
 	if (st)
 		goto out;
+	gcks_cluster_changed(g, grp);
 	memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
 	grp->nkeys = p->n;
 	gcks_next_spis(g, grp);

@@ -40,6 +40,10 @@ typedef struct gcks_group {
 	 * Owned; loaded from the store with the group, changed only through gk_keys_lkh_*. */
 	struct gk_lkh *lkh;
 	gk_group_counters ctr;            /* kept by registration (gcks_reg.c) and rekey (gcks_rekey.c) */
+	/* The rekey lease (gcks_cluster.c): this server leads the group's rekeys until lease_until_ms
+	 * (monotonic) when leads; lease_epoch is the lease's epoch when it was last taken or renewed. */
+	bool leads;
+	int64_t lease_epoch, lease_until_ms;
 } gcks_group;
 
 #define GCKS_SA_GROUPS 8
@@ -154,6 +158,9 @@ struct gk_gcks {
 	uint64_t refusal_tokens;          /* thousandths of a line */
 	uint64_t refusals_unlogged;
 	gk_frag_pool frag_pool;           /* fragments parked on all SAs (cfg.frag_total_max) */
+	/* Several servers on one shared store (gcks_cluster.c) */
+	bool store_lost;                  /* the shared store failed: no keys, no rekeys */
+	int64_t cluster_ms;               /* last heartbeat and lease round (monotonic), 0: none yet */
 };
 
 /* The injected clocks: monotonic milliseconds, and wall-clock seconds for key lifetimes. */

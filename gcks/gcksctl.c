@@ -578,6 +578,14 @@ static void plan_print(const ctl *c, gk_json *j, const char *file, const gk_grou
 /* policy load [--dry-run] FILE...: validates every file, then stores each group (or, with
  * --dry-run, only says what storing it would do: the same decision, gk_keys_group_plan, and
  * nothing written, gcksd not asked) and prints per group what changes for its members. */
+/* A notice to the key servers sharing the store: "gcksctl GROUP" (gcksd's own are "SERVER-ID
+ * GROUP"; a server id has no white space, so no server takes this one for its own). */
+static const char *notice_text(const char *group, char *buf, size_t len)
+{
+	snprintf(buf, len, "gcksctl %s", group);
+	return buf;
+}
+
 static int cmd_policy_load(const ctl *c, int argc, char **argv)
 {
 	gk_group_policy **g = NULL;
@@ -604,6 +612,7 @@ static int cmd_policy_load(const ctl *c, int argc, char **argv)
 		return EXIT_FAIL;
 	gk_json j;
 	gk_json_init(&j, out);
+	char note[GK_IDENT_TEXT_MAX + 16];
 	int rc = load_files(argc, argv, &g, &cnt);
 	if (!rc)
 		rc = open_store(c, false, &s);
@@ -624,6 +633,10 @@ static int cmd_policy_load(const ctl *c, int argc, char **argv)
 				rc = EXIT_FAIL;
 			} else {
 				plan_print(c, &j, argv[i], &p);
+				/* every gcksd sharing the store reloads the group (LISTEN/NOTIFY) */
+				if (!dry && gk_store_notify(s, notice_text(g[i][k].name, note, sizeof(note))))
+					fprintf(stderr, "gcksctl: group %s: stored, but the key servers were not told: "
+						"they reload it at their next start or reload\n", g[i][k].name);
 			}
 			gk_group_plan_free(&p);
 		}

@@ -51,6 +51,8 @@ typedef struct gcksd {
 	bool handles;
 	unsigned sas_peak;          /* most IKE SAs open since memory was last given back */
 	int lock_db, lock_control;  /* held for life: one gcksd per database and control socket */
+	uv_poll_t *notices;         /* the shared store's notice socket (PQsocket), NULL if none */
+	int notice_fd;
 } gcksd;
 
 static void usage(FILE *f)
@@ -60,7 +62,7 @@ static void usage(FILE *f)
 	      "             [--half-open-max N] [--half-open-per-source N] [--cookie-threshold N]\n"
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "             [--require-kwa] [--max-sas-per-identity N] [--ike-rekey-interval SECONDS]\n"
-	      "             [--ike-lifetime SECONDS] [--metrics [ADDR:]PORT] [--ike-keylog FILE]\n"
+	      "             [--ike-lifetime SECONDS] [--metrics [ADDR:]PORT] [--ike-keylog FILE] [--server-id ID]\n"
 	      "             [--log-level [SUBSYS=]LEVEL[,...]] [--log-target stderr|syslog|journal]\n"
 	      "       gcksd --help | --version\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
@@ -215,10 +217,57 @@ static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct soc
 	gk_gcks_input(((gcksd *)ctx)->gcks, data, len, peer, local);
 }
 
+/* ---- notices from the other servers on a shared store (LISTEN/NOTIFY) ---- */
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void notices_stop(gcksd *d)
+{
+	if (d->notices)
+		uv_close((uv_handle_t *)d->notices, on_poll_closed);
+	d->notices = NULL;
+	d->notice_fd = -1;
+}
+
+static void on_notice(uv_poll_t *p, int status, int events)
+{
+	gcksd *d = p->data;
+	(void)events;
+	if (status < 0 || gk_gcks_store_notices(d->gcks) == GK_E_IO)
+		notices_stop(d); /* the tick watches the socket of the next connection */
+}
+
+/* Watches the store's notice socket; a reconnected store has another one. */
+static void notices_watch(gcksd *d)
+{
+	int fd = gk_store_notice_fd(d->store);
+	if (fd == d->notice_fd)
+		return;
+	notices_stop(d);
+	if (fd < 0)
+		return;
+	uv_poll_t *p = malloc(sizeof(*p));
+	if (!p || uv_poll_init(d->loop, p, fd)) {
+		free(p);
+		return;
+	}
+	p->data = d;
+	uv_poll_start(p, UV_READABLE, on_notice);
+	d->notices = p;
+	d->notice_fd = fd;
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	gcksd *d = t->data;
 	gk_gcks_tick(d->gcks);
+	notices_watch(d);
+	/* notices libpq read while it waited for other answers wait in its queue, not the socket */
+	if (d->notices && gk_gcks_store_notices(d->gcks) == GK_E_IO)
+		notices_stop(d);
 #ifdef M_TRIM_THRESHOLD
 	/* After a registration burst the idle IKE SAs close (ike-idle-timeout) but their memory
 	 * stays with the process, scattered through the heap; once most of them are gone, hand
@@ -439,6 +488,33 @@ static int listen_all(gcksd *d, const char **addrs, size_t n)
 	return 0;
 }
 
+/* A server's name in the shared store's servers table and in its notices ("ID GROUP"). */
+static bool server_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n >= GK_SERVER_ID_MAX || !strcmp(id, "gcksctl")) /* gcksctl's notices */
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (id[i] <= ' ' || id[i] > '~')
+			return false;
+	return true;
+}
+
+/* The default server id: the host name and the port of the first --listen (500 without one). */
+static void server_id_default(char *out, const char *listen)
+{
+	char host[64] = "localhost";
+	const char *port = "500", *colon = listen ? strrchr(listen, ':') : NULL;
+	if (gethostname(host, sizeof(host) - 1) || !host[0])
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = 0;
+	if (colon && colon[1])
+		port = colon + 1;
+	snprintf(out, GK_SERVER_ID_MAX, "%s:%.8s", host, port);
+	if (!server_id_ok(out))
+		snprintf(out, GK_SERVER_ID_MAX, "localhost:%.8s", port);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -456,6 +532,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "log-target", required_argument, NULL, 11 },
 		{ "ike-keylog", required_argument, NULL, 12 },
+		{ "server-id", required_argument, NULL, 13 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -475,6 +552,7 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.mcast4 = d.mcast6 = -1;
 	d.lock_db = d.lock_control = -1;
+	d.notice_fd = -1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': db = optarg; break;
@@ -534,6 +612,14 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 13:
+			if (!server_id_ok(optarg)) {
+				fprintf(stderr, "gcksd: --server-id: 1 to %d printable characters, no white space, not \"gcksctl\"\n",
+					GK_SERVER_ID_MAX - 1);
+				return 1;
+			}
+			strcpy(cfg.server_id, optarg);
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': puts("gcksd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 1;
@@ -543,6 +629,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	if (!cfg.server_id[0])
+		server_id_default(cfg.server_id, nlisten ? listen[0] : NULL);
 	/* a source's share of the half-open table cannot be more than the table */
 	if (cfg.half_open_max < cfg.half_open_per_source) {
 		fprintf(stderr, "gcksd: --half-open-max (%u) must be at least --half-open-per-source (%u)\n",
@@ -640,6 +728,10 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	uv_signal_start(&d.sighup, on_signal, SIGHUP);
 	d.handles = true;
+	notices_watch(&d);
+	if (gk_store_shared(d.store))
+		gk_notice("server id %s on a shared database: rekey leases of %d s, renewed every %d s", cfg.server_id,
+			  GK_CLUSTER_LEASE_S, GK_CLUSTER_RENEW_MS / 1000);
 	gk_notice("gcksd ready");
 	/* sockets bound, database open, privileges dropped (sd_notify(3)) */
 	notify("READY=1\nSTATUS=ready: %zu UDP sockets, control socket %s", d.nudp, control ? control : "none");
@@ -650,6 +742,7 @@ out:
 		gk_udp_close(d.udp[i]);
 	gk_control_close(d.control);
 	gk_metrics_http_close(d.metrics);
+	notices_stop(&d);
 	if (d.handles) {
 		uv_close((uv_handle_t *)&d.tick, NULL);
 		uv_close((uv_handle_t *)&d.sigterm, NULL);

@@ -29,7 +29,7 @@ typedef struct gk_store gk_store;
 #define GK_STORE_ERR_MAX 512
 
 /* The version of the schema (schema/NNN_*.sql) this build reads and writes. */
-#define GK_SCHEMA_VERSION 6
+#define GK_SCHEMA_VERSION 7
 
 /* Opens (create = make it if missing) and migrates the store at locator: a file path for the
  * SQLite backend (created mode 0600; a file others can read or write is refused with GK_E_INVAL
@@ -235,6 +235,58 @@ gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size
 /* (tx or on its own) The position of the newest audit record with exactly this action and
  * detail (later records have greater positions); *pos 0 when there is none. */
 gk_status gk_store_audit_find(gk_store *s, const char *action, const char *detail, int64_t *pos);
+
+/* ---- several servers sharing one store ----
+ * A backend several gcksd may share at once (PostgreSQL) keeps which servers are alive, which
+ * server leads each group's rekeys (a lease row per group: holder, epoch, expiry) and carries
+ * change notices between them (LISTEN/NOTIFY). Times here are the store's own (PostgreSQL:
+ * the database's now()), the one exception to "the store reads no clock": the servers' clocks
+ * must not decide who leads. A backend one gcksd holds alone (SQLite, under its lock file)
+ * implements none of this: gcks/store/store_cluster.c answers for it that the one server is
+ * alive and leads every group, and notices go nowhere. Server ids have 1 to
+ * GK_SERVER_ID_MAX - 1 octets. */
+#define GK_SERVER_ID_MAX 128
+/* Can several servers use this store at once? */
+bool gk_store_shared(gk_store *s);
+/* Records that server is alive now (a row made on first use); its own transaction. */
+gk_status gk_store_server_beat(gk_store *s, const char *server);
+typedef struct gk_server_row {
+	char id[GK_SERVER_ID_MAX];
+	int64_t age;             /* seconds since its last heartbeat, by the store's clock */
+} gk_server_row;
+/* Every server that ever beat, by id; *out malloc'd, free() it. Unshared store: none. */
+gk_status gk_store_servers(gk_store *s, gk_server_row **out, size_t *n);
+typedef struct gk_lease {
+	char holder[GK_SERVER_ID_MAX]; /* "" when nobody ever took it */
+	int64_t epoch;           /* raised each time the lease changes hands */
+	int64_t remaining;       /* seconds until it expires, by the store's clock; <= 0: expired */
+} gk_lease;
+/* Takes or renews the lease on the group's rekeys for server, in a transaction of its own: it
+ * succeeds (*held true) when the lease is free, expired, or already server's; it then expires
+ * lease_s seconds later, and its epoch is raised when the holder changes. *l is the lease as it
+ * is after the call. The store handle remembers the epoch it took, for gk_store_lease_check.
+ * Unshared store: always held, epoch 1. */
+gk_status gk_store_lease_take(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
+			      bool *held);
+/* The group's lease as the store has it; *found false when nobody ever took it. */
+gk_status gk_store_lease_get(gk_store *s, const char *group, gk_lease *l, bool *found);
+/* (tx) The fence: does the server that took the group's lease through this store handle still
+ * hold it, with the epoch it took, unexpired? The key rules run it inside the transaction that
+ * takes a Rekey SA Message ID (gk_keys_rekey_msgid_next, gk_keys_group_rekey), so a leader
+ * whose lease was taken over cannot send a GSA_REKEY with a Message ID the new leader also
+ * uses: its transaction fails instead. A handle that takes leases (gcksd's) and never took this
+ * group's is refused too. A handle that never took any lease is not fenced: it belongs to a
+ * tool (gcksctl) that sends no GSA_REKEY. Unshared store: always true. */
+gk_status gk_store_lease_check(gk_store *s, const char *group, bool *held);
+/* Tells every other server sharing the store that what (a group's name) changed: after the
+ * commit of the caller's transaction when inside one, else at once. Unshared store: nothing. */
+gk_status gk_store_notify(gk_store *s, const char *what);
+/* The file descriptor to watch for notices (readable: call gk_store_notices), -1 when the
+ * backend has none. Valid until the store reconnects: ask again after a failure. */
+int gk_store_notice_fd(gk_store *s);
+/* Reads the notices that arrived and calls fn with each one's text; a broken connection gives
+ * GK_E_IO. */
+gk_status gk_store_notices(gk_store *s, void (*fn)(void *ctx, const char *what), void *ctx);
 
 /* ---- backup and restore ----
  * A backup is one file, mode 0600: a consistent copy of the whole store (SQLite's online backup

@@ -704,9 +704,24 @@ static void replace_group(gk_gm_groups *m, mgroup *g, const gk_group_state *gs, 
 		flush_group(m, g);
 		return;
 	}
-	for (size_t k = kept; k < g->nsas; k++)
-		uninstall(m, g, &g->sas[k]);
-	g->nsas = kept;
+	/* an SA a rekey already replaced stays until its deactivation delay ends (RFC 9838 4.4.2.2.2),
+	 * as it would have without the registration: one with another key server (the first one
+	 * gone) must not cut traffic still protected by it */
+	size_t n = kept;
+	for (size_t k = kept; k < g->nsas; k++) {
+		if (g->sas[k].delete_at <= 1) {
+			uninstall(m, g, &g->sas[k]);
+			continue;
+		}
+		if (n != k) {
+			held_sa t = g->sas[n];
+			g->sas[n] = g->sas[k];
+			g->sas[k] = t;
+			OPENSSL_cleanse(&t, sizeof(t));
+		}
+		n++;
+	}
+	g->nsas = n;
 	EVP_PKEY_free(g->auth_key);
 	g->auth_key = NULL;
 	gk_frag_reset(&g->reasm);

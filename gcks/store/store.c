@@ -82,8 +82,10 @@ const char *gk_store_locator_text(const char *locator, char *buf, size_t len)
 
 void gk_store_close(gk_store *s)
 {
-	if (s)
+	if (s) {
+		gk_store_fences_free(s);
 		s->ops->close(s);
+	}
 }
 
 /* ---- dispatch ---- */

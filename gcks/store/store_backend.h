@@ -68,15 +68,41 @@ typedef struct gk_store_ops {
 
 	gk_status (*backup)(gk_store *s, const char *path, char *err, size_t errlen);
 	gk_status (*backup_bytes)(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen);
+	/* several servers (storage.h); NULL in a backend one gcksd holds alone */
+	gk_status (*server_beat)(gk_store *s, const char *server);
+	gk_status (*servers)(gk_store *s, gk_server_row **out, size_t *n);
+	gk_status (*lease_take)(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
+				bool *held);
+	gk_status (*lease_get)(gk_store *s, const char *group, gk_lease *l, bool *found);
+	/* (tx) is the group's lease server's, with this epoch, unexpired? (store_cluster.c keeps
+	 * what this handle took) */
+	gk_status (*lease_check)(gk_store *s, const char *group, const char *server, int64_t epoch, bool *held);
+	gk_status (*notify)(gk_store *s, const char *what);
+	int (*notice_fd)(gk_store *s);
+	gk_status (*notices)(gk_store *s, void (*fn)(void *ctx, const char *what), void *ctx);
 } gk_store_ops;
 
-/* The head of every backend's store object. ops is static and not owned. */
+/* A lease this store handle took (gk_store_lease_take), for the fence (gk_store_lease_check). */
+typedef struct gk_store_fence {
+	char *group;                    /* owned */
+	char server[GK_SERVER_ID_MAX];
+	int64_t epoch;
+} gk_store_fence;
+
+/* The head of every backend's store object. ops is static and not owned; fences are owned by
+ * store_cluster.c (zero in a new object, freed by gk_store_close). */
 struct gk_store {
 	const gk_store_ops *ops;
 	/* the front's (store.c): the open transaction's start, and the latency histogram */
 	struct timespec tx_start;
 	gk_store_tx tx_kind;
 	gk_store_tx_stats tx_stats;
+	gk_store_fence *fences;
+	size_t nfences;
+	bool takes_leases;              /* gk_store_lease_take was called: a server's handle */
 };
+
+/* Frees what store_cluster.c keeps in the head (gk_store_close calls it). */
+void gk_store_fences_free(gk_store *s);
 
 #endif

@@ -192,6 +192,10 @@ static const gk_store_ops pg_ops = {
 	.lkh_put = pg_lkh_put, .lkh_del = pg_lkh_del, .lkh_clear = pg_lkh_clear,
 	.audit = pg_audit, .audit_list = pg_audit_list, .audit_find = pg_audit_find,
 	.backup = pg_backup, .backup_bytes = pg_backup_bytes,
+	/* several gcksd on one database: store_pg_cluster.c */
+	.server_beat = pg_server_beat, .servers = pg_servers, .lease_take = pg_lease_take,
+	.lease_get = pg_lease_get, .lease_check = pg_lease_check, .notify = pg_notify,
+	.notice_fd = pg_notice_fd, .notices = pg_notices,
 };
 
 /* Server notices (e.g. of a step's statements) are not for the GCKS's output. */
@@ -215,6 +219,7 @@ gk_status gk_store_pg_open(const char *locator, bool create, gk_store **out, cha
 	if (!s)
 		return GK_E_NOMEM;
 	s->base.ops = &pg_ops;
+	s->listen_fd = -1;
 	s->conn = PQconnectdb(locator);
 	if (!s->conn) {
 		st = GK_E_NOMEM;

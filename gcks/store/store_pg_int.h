@@ -39,6 +39,7 @@ typedef struct pg_store {
 	int version;
 	bool in_tx;
 	char errmsg[256];               /* last failure, for gk_store_errmsg() */
+	int listen_fd;                  /* the socket LISTEN was issued on (store_pg_cluster.c), -1 */
 } pg_store;
 
 static inline pg_store *pgs(gk_store *s) { return (pg_store *)s; }
@@ -136,5 +137,15 @@ gk_status pg_lkh_rows(gk_store *s, gk_store_gid gid, gk_status (*fn)(void *ctx, 
 gk_status pg_lkh_put(gk_store *s, gk_store_gid gid, const gk_lkh_row *r);
 gk_status pg_lkh_del(gk_store *s, gk_store_gid gid, uint32_t pos);
 gk_status pg_lkh_clear(gk_store *s, gk_store_gid gid);
+/* several servers (store_pg_cluster.c) */
+gk_status pg_server_beat(gk_store *s, const char *server);
+gk_status pg_servers(gk_store *s, gk_server_row **out, size_t *n);
+gk_status pg_lease_take(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
+			bool *held);
+gk_status pg_lease_get(gk_store *s, const char *group, gk_lease *l, bool *found);
+gk_status pg_lease_check(gk_store *s, const char *group, const char *server, int64_t epoch, bool *held);
+gk_status pg_notify(gk_store *s, const char *what);
+int pg_notice_fd(gk_store *s);
+gk_status pg_notices(gk_store *s, void (*fn)(void *ctx, const char *what), void *ctx);
 
 #endif

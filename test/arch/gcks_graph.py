@@ -27,8 +27,9 @@ LAYERS = [
     ('index', ['gcks_sources', 'gcks_peers']),
     # 4: the SA table (lookup, insert, remove, gcks_sa_foreach)
     ('sa_table', ['gcks_sa_table']),
-    # 5: group state (keys, members, tags, next SPIs, TEK/KEK attributes); our credentials
-    ('groups', ['gcks_groups', 'gcks_creds']),
+    # 5: group state (keys, members, tags, next SPIs, TEK/KEK attributes); our credentials; which
+    #    server leads each group's rekeys on a shared store
+    ('groups', ['gcks_groups', 'gcks_creds', 'gcks_cluster']),
     # 5b: the log lines of rekeys sent and resent, evictions (group names, the SA table)
     ('eventlog', ['gcks_eventlog']),
     # 6: rekeying: the scheduler, GSA_REKEY and GSA_INBAND_REKEY, our requests on an IKE SA;

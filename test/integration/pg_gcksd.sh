@@ -103,7 +103,9 @@ check "gcksctl init and policy load on postgresql://; init shows the connection 
 	sh -c "'$GCKSCTL' --db '${DB/postgres@/postgres:pw-n0t-shown@}' init --id fqdn:gcks.example >'$W/init.out' &&
 	       grep -q 'postgres:\*\*\*@' '$W/init.out' && ! grep -q pw-n0t-shown '$W/init.out' &&
 	       '$GCKSCTL' --db '$DB' policy load '$W/inband.yaml'"
-check "the schema is at version 6 in the database" test "$(pg_psql gikev2 'SELECT version FROM gikev2_schema')" = 6
+schema=$(sed -n 's/^#define GK_SCHEMA_VERSION \([0-9]*\)$/\1/p' "$here/../../gcks/storage.h")
+check "the schema is at version $schema (GK_SCHEMA_VERSION) in the database" \
+	test "$(pg_psql gikev2 'SELECT version FROM gikev2_schema')" = "$schema"
 
 port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$GCKSD" --db "$DB" --listen "127.0.0.1:$port" --control "$CTL" --foreground --log-level debug 2>"$W/gcksd.log" &

@@ -296,6 +296,27 @@ START_TEST(atd_dtd_timing)
 }
 END_TEST
 
+/* A registration again (after a failover to another key server, say) installs what it carries
+ * and keeps the SA a rekey replaced until that SA's DTD, as without the registration: the
+ * registration does not cut traffic still protected by it. */
+START_TEST(reregistration_keeps_replaced_sa_until_dtd)
+{
+	fn_groups *g = member(R1, false);
+	rekey_now();
+	events_are(g, "sa_added", NULL, 2);
+	fn_advance(&net, 10000);
+	fn_member *m = join(&cfgs[0]);
+	fn_follow(m, g);
+	run_member(m);
+	registered(m, 0);
+	events_are(g, "sa_deleted", NULL, 0);
+	fn_advance(&net, 49900); /* DTD 60 s after the rekey */
+	events_are(g, "sa_deleted", NULL, 0);
+	fn_advance(&net, 100);
+	events_are(g, "sa_deleted", NULL, 1);
+}
+END_TEST
+
 /* RFC 9838 4.4.2.2.3: a member that lost a GSA_REKEY (here: the one that brought a new Rekey
  * SA) cannot open the next one, but its SPI was announced in GSA_NEXT_SPI: the member
  * registers again, once (another such message does not ask again), after a randomized
@@ -420,6 +441,7 @@ int main(void)
 	tcase_add_test(tc, rekey_truncated);
 	tcase_add_test(tc, rekey_reordered);
 	tcase_add_test(tc, atd_dtd_timing);
+	tcase_add_test(tc, reregistration_keeps_replaced_sa_until_dtd);
 	tcase_add_test(tc, next_spi_recovery);
 	tcase_add_test(tc, rekey_sa_replaced);
 	tcase_add_test(tc, excluded_then_reregistered);

@@ -102,6 +102,11 @@ void rf_setup(const char *prog, const char *tmp_prefix)
 	set_identity(NULL, NULL);
 }
 
+const char *rf_db_path(void)
+{
+	return db;
+}
+
 void rf_teardown(void)
 {
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };

@@ -36,6 +36,8 @@ extern X509_STORE *ca_store, *rogue_store;
  * the default GCKS configuration, and sets the GCKS identity GCKS_ID with a new P-256 key. */
 void rf_setup(const char *prog, const char *tmp_prefix);
 void rf_teardown(void);
+/* The store's path (to open a second handle on it). */
+const char *rf_db_path(void);
 
 /* ---- identities, PEM (caller frees the strings) ---- */
 gk_ident ident(const char *text);
