@@ -808,13 +808,36 @@ static char *daemon_group(const ctl *c, const char *request, const char *group)
 	return a;
 }
 
+/* The end of the JSON array or object that starts at p (the bracket closing p[0]), skipping
+ * strings; NULL when it does not end. */
+static char *json_close(char *p)
+{
+	int depth = 0;
+	bool str = false;
+	for (; *p; p++) {
+		if (str) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				str = false;
+		} else if (*p == '"') {
+			str = true;
+		} else if (*p == '[' || *p == '{') {
+			depth++;
+		} else if ((*p == ']' || *p == '}') && --depth == 0) {
+			return p;
+		}
+	}
+	return NULL;
+}
+
 /* group show: the running gcksd's last and next rekey and counters of the group. */
 static void group_show_daemon(const ctl *c, const char *name, gk_json *j)
 {
 	char *a = daemon_group(c, j ? "status" : "status text", name);
 	if (j) {
 		/* the group's object from {"ok":true,...,"groups":[{...}]}, as gcksd wrote it */
-		char *o = a ? strstr(a, "\"groups\":[{") : NULL, *e = o ? strrchr(o, ']') : NULL;
+		char *o = a ? strstr(a, "\"groups\":[{") : NULL, *e = o ? json_close(o + strlen("\"groups\":")) : NULL;
 		gk_json_key(j, "daemon");
 		if (o && e) {
 			*e = 0;
