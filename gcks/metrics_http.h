@@ -1,7 +1,6 @@
 /* gcksd --metrics: the Prometheus scrape endpoint, GET /metrics over HTTP/1.1 on gcksd's libuv
- * loop (common/base/http.c parses the request). Bounded: GK_HTTP_HEAD_MAX octets of request,
- * METRICS_CONN_MAX connections at once, METRICS_TIMEOUT_MS from accept to the answer sent;
- * one answer per connection. A gk_metrics_http owns its handles; the gcks is the caller's. */
+ * loop (common/base/http_server.c, with its bounds). A gk_metrics_http owns its server; the
+ * gcks and store are the caller's. */
 #ifndef GK_METRICS_HTTP_H
 #define GK_METRICS_HTTP_H
 

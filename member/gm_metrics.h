@@ -1,8 +1,7 @@
 /* gmd --metrics: the member facts of `gmd status` (gm_groups.h counters) in the Prometheus text
- * format, GET /metrics over HTTP/1.1 on gmd's libuv loop; the request is parsed by
- * common/base/http.c, as gcksd's endpoint does. Bounded: GK_HTTP_HEAD_MAX octets of request,
- * 8 connections at once, 5 s from accept to the answer sent; one answer per connection.
- * A gm_metrics owns its handles; the group manager is the caller's. */
+ * format, GET /metrics over HTTP/1.1 on gmd's libuv loop (common/base/http_server.c, with its
+ * bounds, as gcksd's endpoint). A gm_metrics owns its server; the group manager is the
+ * caller's. */
 #ifndef GK_GM_METRICS_H
 #define GK_GM_METRICS_H
 
