@@ -105,4 +105,10 @@ struct gk_store {
 /* Frees what store_cluster.c keeps in the head (gk_store_close calls it). */
 void gk_store_fences_free(gk_store *s);
 
+/* Row arrays the backends build (store_values.c): grows *arr by one zeroed element of size sz,
+ * the new one at index *n - 1, capacity in powers of two; shrink gives back what grow left
+ * unused (for arrays that are kept). */
+gk_status gk_store_grow(void **arr, size_t *n, size_t sz);
+void gk_store_shrink(void **arr, size_t n, size_t sz);
+
 #endif

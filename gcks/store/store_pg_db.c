@@ -315,19 +315,3 @@ void pr_ident(pgr *r, gk_ident *id)
 	id->len = (uint8_t)len;
 }
 
-/* As sq_grow (store_sqlite_db.c): capacity in powers of two. */
-gk_status pg_grow(void **arr, size_t *n, size_t sz)
-{
-	if ((*n & (*n - 1)) == 0) {
-		size_t cap = *n ? *n * 2 : 1;
-		if (cap > SIZE_MAX / sz)
-			return GK_E_NOMEM;
-		void *p = realloc(*arr, cap * sz);
-		if (!p)
-			return GK_E_NOMEM;
-		*arr = p;
-	}
-	memset((uint8_t *)*arr + *n * sz, 0, sz);
-	(*n)++;
-	return GK_OK;
-}

@@ -242,7 +242,7 @@ static gk_status group_load(pg_store *s, int64_t gid, gk_group_policy *out)
 		st = pg_run(s, "SELECT " TEK_COLS " FROM group_teks WHERE group_id = $1 ORDER BY position", &p, &res,
 			    NULL);
 	for (int i = 0; !st && i < PQntuples(res); i++) {
-		if ((st = pg_grow((void **)&out->teks, &out->nteks, sizeof(*out->teks))))
+		if ((st = gk_store_grow((void **)&out->teks, &out->nteks, sizeof(*out->teks))))
 			break;
 		pgr r = { res, i, 0, GK_OK };
 		st = tek_read(&r, &out->teks[out->nteks - 1]);
@@ -397,7 +397,7 @@ gk_status pg_group_names(gk_store *base, char ***names, size_t *n)
 	/* byte order, as SQLite's */
 	gk_status st = pg_run(s, "SELECT name FROM groups ORDER BY name COLLATE \"C\"", NULL, &res, NULL);
 	for (int i = 0; !st && i < PQntuples(res); i++) {
-		if ((st = pg_grow((void **)names, n, sizeof(**names))))
+		if ((st = gk_store_grow((void **)names, n, sizeof(**names))))
 			break;
 		pgr r = { res, i, 0, GK_OK };
 		(*names)[*n - 1] = pr_text_dup(&r);

@@ -69,7 +69,6 @@ gk_status pg_run(pg_store *s, const char *sql, const pgp *p, PGresult **res, int
 void pg_clear(PGresult *res);
 gk_status pg_begin(gk_store *s, gk_store_tx kind);
 gk_status pg_end(gk_store *s, gk_status st);
-gk_status pg_grow(void **arr, size_t *n, size_t sz);
 
 /* Reading row `row` of a binary result in column order; the first value that does not fit
  * sticks in st. */

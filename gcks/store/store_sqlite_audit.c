@@ -41,7 +41,7 @@ gk_status sq_audit_list(gk_store *base, size_t last, gk_audit_row **out, size_t 
 	st = !q ? GK_E_IO : sqlite3_bind_int64(q, 1, last > INT64_MAX ? INT64_MAX : (int64_t)last)
 		? sq_fail(s, SQLITE_RANGE) : GK_OK;
 	while (!st && !(st = sq_step(s, q, &row)) && row) {
-		if ((st = sq_grow((void **)out, n, sizeof(**out))))
+		if ((st = gk_store_grow((void **)out, n, sizeof(**out))))
 			break;
 		gk_audit_row *a = &(*out)[*n - 1];
 		reader r = { q, 0, GK_OK };

@@ -272,30 +272,3 @@ void r_ident(reader *r, gk_ident *id)
 
 /* ---- arrays of rows ---- */
 
-/* Grows *arr by one zeroed element of size sz; the new element is at index *n - 1.
- * The arrays this builds start empty and only grow through here, so the capacity is the next
- * power of two: loading n rows copies O(n) elements, not O(n^2) (gcksd under AddressSanitizer,
- * whose realloc always copies, needed over a minute to load a group of 20,000 members). */
-gk_status sq_grow(void **arr, size_t *n, size_t sz)
-{
-	if ((*n & (*n - 1)) == 0) { /* 0 or a power of two: full */
-		size_t cap = *n ? *n * 2 : 1;
-		if (cap > SIZE_MAX / sz)
-			return GK_E_NOMEM;
-		void *p = realloc(*arr, cap * sz);
-		if (!p)
-			return GK_E_NOMEM;
-		*arr = p;
-	}
-	memset((uint8_t *)*arr + *n * sz, 0, sz);
-	(*n)++;
-	return GK_OK;
-}
-
-/* Gives back the capacity sq_grow() left unused (for arrays that are kept). */
-void sq_shrink(void **arr, size_t n, size_t sz)
-{
-	void *p = n ? realloc(*arr, n * sz) : NULL;
-	if (p)
-		*arr = p;
-}

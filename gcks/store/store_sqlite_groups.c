@@ -221,7 +221,7 @@ static gk_status teks_load(sq_store *s, int64_t gid, gk_group_policy *g)
 	bool row = true;
 	gk_status st = sqlite3_bind_int64(q, 1, gid) ? sq_fail(s, SQLITE_RANGE) : GK_OK;
 	while (!st && !(st = sq_step(s, q, &row)) && row) {
-		if ((st = sq_grow((void **)&g->teks, &g->nteks, sizeof(*g->teks))))
+		if ((st = gk_store_grow((void **)&g->teks, &g->nteks, sizeof(*g->teks))))
 			break;
 		reader r = { q, 0, GK_OK };
 		st = tek_read(&r, &g->teks[g->nteks - 1]);
@@ -238,13 +238,13 @@ static gk_status members_load(sq_store *s, int64_t gid, gk_group_policy *g)
 	bool row = true;
 	gk_status st = sqlite3_bind_int64(q, 1, gid) ? sq_fail(s, SQLITE_RANGE) : GK_OK;
 	while (!st && !(st = sq_step(s, q, &row)) && row) {
-		if ((st = sq_grow((void **)&g->members, &g->nmembers, sizeof(*g->members))))
+		if ((st = gk_store_grow((void **)&g->members, &g->nmembers, sizeof(*g->members))))
 			break;
 		reader r = { q, 0, GK_OK };
 		st = member_read(&r, &g->members[g->nmembers - 1]);
 	}
 	sq_done(q);
-	sq_shrink((void **)&g->members, g->nmembers, sizeof(*g->members));
+	gk_store_shrink((void **)&g->members, g->nmembers, sizeof(*g->members));
 	return st;
 }
 
@@ -431,7 +431,7 @@ gk_status sq_group_names(gk_store *base, char ***names, size_t *n)
 	bool row = true;
 	gk_status st;
 	while (!(st = sq_step(s, q, &row)) && row) {
-		if ((st = sq_grow((void **)names, n, sizeof(**names))))
+		if ((st = gk_store_grow((void **)names, n, sizeof(**names))))
 			break;
 		reader r = { q, 0, GK_OK };
 		(*names)[*n - 1] = r_text_dup(&r);

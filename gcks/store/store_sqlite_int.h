@@ -149,10 +149,6 @@ void sq_done(sqlite3_stmt *q);
 gk_status sq_step(sq_store *s, sqlite3_stmt *q, bool *row);
 gk_status sq_begin(gk_store *s, gk_store_tx kind);
 gk_status sq_end(gk_store *s, gk_status st);
-/* Grows *arr by one zeroed element of size sz (capacity in powers of two). */
-gk_status sq_grow(void **arr, size_t *n, size_t sz);
-/* Gives back the capacity sq_grow() left unused (for arrays that are kept). */
-void sq_shrink(void **arr, size_t n, size_t sz);
 
 /* Binding in column order: the first failure sticks in rc. */
 typedef struct binder {

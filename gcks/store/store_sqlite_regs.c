@@ -76,7 +76,7 @@ static gk_status registrations_read(sq_store *s, int64_t gid, const char *group,
 	bool row = true;
 	gk_status st = sqlite3_bind_int64(q, 1, gid) ? sq_fail(s, SQLITE_RANGE) : GK_OK;
 	while (!st && !(st = sq_step(s, q, &row)) && row) {
-		if ((st = sq_grow((void **)out, n, sizeof(**out))))
+		if ((st = gk_store_grow((void **)out, n, sizeof(**out))))
 			break;
 		gk_registration *g = &(*out)[*n - 1];
 		reader r = { q, 0, GK_OK };

@@ -1,8 +1,9 @@
 /* What the store hands out and the caller frees, whichever backend made it. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "gcks/storage.h"
+#include "store_backend.h"
 
 void gk_store_names_free(char **names, size_t n)
 {
@@ -27,4 +28,32 @@ void gk_gcks_identity_free(gk_gcks_identity *id)
 		free(id->next_sign_key_pem);
 	}
 	memset(id, 0, sizeof(*id));
+}
+
+/* Grows *arr by one zeroed element of size sz; the new element is at index *n - 1.
+ * The arrays this builds start empty and only grow through here, so the capacity is the next
+ * power of two: loading n rows copies O(n) elements, not O(n^2) (gcksd under AddressSanitizer,
+ * whose realloc always copies, needed over a minute to load a group of 20,000 members). */
+gk_status gk_store_grow(void **arr, size_t *n, size_t sz)
+{
+	if ((*n & (*n - 1)) == 0) { /* 0 or a power of two: full */
+		size_t cap = *n ? *n * 2 : 1;
+		if (cap > SIZE_MAX / sz)
+			return GK_E_NOMEM;
+		void *p = realloc(*arr, cap * sz);
+		if (!p)
+			return GK_E_NOMEM;
+		*arr = p;
+	}
+	memset((uint8_t *)*arr + *n * sz, 0, sz);
+	(*n)++;
+	return GK_OK;
+}
+
+/* Gives back the capacity gk_store_grow() left unused (for arrays that are kept). */
+void gk_store_shrink(void **arr, size_t n, size_t sz)
+{
+	void *p = n ? realloc(*arr, n * sz) : NULL;
+	if (p)
+		*arr = p;
 }
