@@ -782,7 +782,7 @@ static void servers_cb(void *ctx, const char **out, size_t n)
 		const gm_run *r = d->holder[i];
 		size_t s = r && r->gm ? gk_gm_server(r->gm) : SIZE_MAX;
 		out[i] = NULL;
-		if (s < r->nsrv) {
+		if (r && s < r->nsrv) {
 			gk_addr_text((const struct sockaddr *)&r->srv[s], d->server_text[i], sizeof(d->server_text[i]));
 			out[i] = d->server_text[i];
 		}
