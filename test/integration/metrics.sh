@@ -346,13 +346,18 @@ gikev2_gcks_inband_rekeys_acknowledged_total{group="keyid:met-in"} 1
 EOF
 
 # --- gcksctl status --watch as an operator sees it: on a terminal (script(1) gives it a pty) ---
-TERM=xterm script -qefc "$GCKSCTL --control $CTL status --watch" "$W/watch.tty" </dev/null >/dev/null 2>&1 &
+# exec: script(1) runs the command with $SHELL or /bin/sh; dash would stay between script and
+# gcksctl and take the SIGINT meant for gcksctl.
+TERM=xterm script -qefc "exec $GCKSCTL --control $CTL status --watch" "$W/watch.tty" </dev/null >/dev/null 2>&1 &
 spid=$!
 pids+=("$spid")
 check "status --watch on a terminal: a second frame after 2 s" \
 	wait_for 10 bash -c '[ "$(grep -c "gcksctl status --watch: " "$1")" -ge 2 ]' _ "$W/watch.tty"
 wpid=$(cat "/proc/$spid/task/$spid/children" 2>/dev/null | awk '{ print $1 }')
+check "script's child is gcksctl itself" test -n "$wpid"
 [ -n "$wpid" ] && kill -INT "$wpid"
+# bounded: a watcher that ignored the signal must fail this check, not stall the suite
+wait_for 5 bash -c '! kill -0 "$1" 2>/dev/null' _ "$spid" || kill -KILL "$spid" 2>/dev/null || true
 rc=0
 wait "$spid" || rc=$?
 check "Ctrl-C (SIGINT) ends it with exit 0" test "$rc" = 0
@@ -478,6 +483,7 @@ idle=$!
 pids+=("$idle")
 wait_for 5 grep -q connected "$W/idle.out" || true
 kill "$gpid"
+wait_for 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$gpid" || kill -KILL "$gpid" 2>/dev/null || true
 rc=0
 wait "$gpid" 2>/dev/null || rc=$?
 check "SIGTERM with a scrape connection open: gcksd exits 0" test "$rc" = 0
