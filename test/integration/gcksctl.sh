@@ -375,9 +375,6 @@ EOF
 # =================================================================================
 # 7. gcksd: control socket, status, a policy load picked up without restart, rekey
 # =================================================================================
-free_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # start_gcksd DB CTL LOG: sets $port and $gpid; retries when the chosen port was taken meanwhile.
 start_gcksd() {
 	local db=$1 ctl=$2 log=$3

@@ -51,12 +51,6 @@ cleanup() {
 	if [ "${GK_KEEP:-0}" = 1 ]; then echo "# work directory kept: $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 ip netns add "$NS"
 ip -n "$NS" link set lo up
