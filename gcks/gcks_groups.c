@@ -191,6 +191,19 @@ const gk_member_policy *gcks_member_next_cred(gk_gcks *g, const gk_ident *member
 	return NULL;
 }
 
+const gk_member_policy *gcks_member_ppk(gk_gcks *g, const gk_ident *member, gcks_group *first, gk_chunk ppk_id)
+{
+	for (size_t i = 0; i <= g->ngroups; i++) {
+		gcks_group *grp = i == 0 ? first : &g->groups[i - 1];
+		if (!grp || (i > 0 && grp == first) || grp->pol.ppk == GK_PPK_NONE)
+			continue;
+		const gk_member_policy *mp = gcks_group_member(grp, member);
+		if (mp && mp->ppk && gk_chunk_eq(GK_CHUNK(mp->ppk_id, mp->ppk_id_len), ppk_id))
+			return mp;
+	}
+	return NULL;
+}
+
 void gcks_member_cred_hash(const gk_member_policy *mp, uint8_t out[32])
 {
 	unsigned int len = 32;

@@ -234,6 +234,8 @@ static bool member_eq(const gk_member_policy *a, const gk_member_policy *b)
 	return ident_eq(&a->id, &b->id) && a->auth == b->auth &&
 	       bytes_eq(a->psk, a->psk_len, b->psk, b->psk_len) &&
 	       bytes_eq(a->pubkey, a->pubkey_len, b->pubkey, b->pubkey_len) &&
+	       bytes_eq(a->ppk, a->ppk_len, b->ppk, b->ppk_len) &&
+	       bytes_eq(a->ppk_id, a->ppk_id_len, b->ppk_id, b->ppk_id_len) &&
 	       a->role == b->role && a->max_sender_ids == b->max_sender_ids;
 }
 
@@ -257,7 +259,7 @@ static bool policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 {
 	if (!sa_policy_eq(a, b) || a->capacity != b->capacity ||
 	    a->rekey_margin_pct != b->rekey_margin_pct || a->ike_idle_timeout != b->ike_idle_timeout ||
-	    a->max_packet_rate != b->max_packet_rate || a->nmembers != b->nmembers)
+	    a->max_packet_rate != b->max_packet_rate || a->ppk != b->ppk || a->nmembers != b->nmembers)
 		return false;
 	for (size_t i = 0; i < a->nmembers; i++)
 		if (!member_eq(&a->members[i], &b->members[i]))
@@ -274,7 +276,8 @@ static gk_status policy_check(const gk_group_policy *g)
 		return GK_E_INVAL;
 	for (size_t i = 0; i < g->nmembers; i++) {
 		const gk_member_policy *m = &g->members[i];
-		if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey))
+		if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey) || (m->ppk_len && !m->ppk) ||
+		    (m->ppk_id_len && !m->ppk_id))
 			return GK_E_INVAL;
 	}
 	return GK_OK;

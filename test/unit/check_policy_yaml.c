@@ -727,7 +727,7 @@ static const struct bad {
 	  "t.yaml:5:5: sas[0].lifetim: unknown key (did you mean 'lifetime'?)" },
 	{ BASE "colour: red\n",
 	  "t.yaml:5:1: colour: unknown key (expected one of: id, capacity, mode, activation-delay, "
-	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members)" },
+	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members, ppk)" },
 	{ BASE "capacity: lots\n", "t.yaml:5:11: capacity: expected a whole number, got 'lots'" },
 	{ BASE "rekey: [multicast]\n", "t.yaml:5:8: rekey: expected a mapping (key: value lines), got a list" },
 	{ "id: {type: keyid}\nsas:\n  - name: a\n    destination: 239.1.1.1\n",
@@ -966,7 +966,7 @@ START_TEST(several_errors_in_one_run)
 		"t.yaml:17:19: groups[0].sas[1].lifetime: must be between 1m and 30d, got 10s\n"
 		"t.yaml:14:9: groups[0].sas[1].integrity: AH needs an integrity transform\n"
 		"t.yaml:20:14: groups[0].members[0].psk: PSK is 8 octets; at least 16 are required\n"
-		"t.yaml:24:9: groups[0].members[1].colour: unknown key (expected one of: id, auth, psk, psk-file, pubkey, pubkey-file, role, max-sender-ids)\n"
+		"t.yaml:24:9: groups[0].members[1].colour: unknown key (expected one of: id, auth, psk, psk-file, pubkey, pubkey-file, role, max-sender-ids, ppk, ppk-file, ppk-id)\n"
 		"t.yaml:8:18: groups[0].rekey.integrity: AES_GCM_16 is a combined-mode (AEAD) transform: integrity must be none or absent\n"
 		"t.yaml:6:7: groups[0].rekey.key-wrap: required with transport multicast (kw-5649-128, kw-5649-192 or kw-5649-256)\n"
 		"t.yaml:7:16: groups[0].rekey.address: 10.1.1.1 is not a multicast address (IPv4 224.0.0.0/4, IPv6 ff00::/8)\n"
