@@ -292,7 +292,8 @@ void gcks_ike_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 	/* childless (RFC 6023): no Child SA is made; a requested one is refused */
 	if (gk_msg_find(m, GK_PL_SA))
 		gcks_resp_notify(r, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY);
-	gk_info("IKE SA with %s established (IKE_AUTH%s)", gk_ident_text(&pa.id, idt),
+	gk_info("IKE SA with %s established (IKE_AUTH%s%s)", gk_ident_text(&pa.id, idt),
+		sa->ppk_used ? ", keyed with its PPK (RFC 8784)" : "",
 		sa->ike.suite.kwa ? "" : ", no key wrap: registration not possible");
 }
 
