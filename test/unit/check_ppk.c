@@ -7,7 +7,10 @@
 #include <string.h>
 #include "testutil.h"
 #include "fakenet.h"
+#include "rawike.h"
 #include "regfix.h"
+#include "auth.h"
+#include "codec.h"
 #include "gcks/gcks_state.h"
 #include "gcks/gcks_sa_table.h"
 #include "ppk.h"
@@ -225,6 +228,66 @@ START_TEST(required_group_not_over_sa_without_ppk)
 }
 END_TEST
 
+/* A GSA_AUTH whose PPK notifies break RFC 8784 3 (two PPK_IDENTITY; USE_PPK outside
+ * IKE_SA_INIT) is malformed: INVALID_SYNTAX, and the half-open SA is gone. */
+static void raw_gsa_auth_with(const gk_pl_notify *extra, size_t nextra, gk_msg *resp)
+{
+	raw_ike r;
+	gk_ident mid = ident(R1), gid = ident(G1);
+	gk_pl_id idi = { .id_type = mid.type, .data = GK_CHUNK(mid.data, mid.len) };
+	gk_pl_id idg = { .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
+	gk_wbuf body, octets;
+	uint8_t mic[64];
+	size_t miclen = sizeof(mic);
+	raw_new(&r, 77);
+	raw_sa_init(&r);
+	gk_wbuf_init(&body, 1024);
+	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
+	ck_assert_int_eq(gk_codec_build(gk_payload_desc(GK_PL_IDi), &idi, &body), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_auth_octets(&r.ike, true, gk_wbuf_chunk(&body), &octets), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_compute(r.ike.suite.prf, GK_CHUNK(R1, strlen(R1)), gk_wbuf_chunk(&octets),
+					     mic, &miclen), GK_OK);
+	gk_pl_auth auth = { .method = GK_AUTH_SHARED_KEY_MIC, .data = GK_CHUNK(mic, miclen) };
+	gk_out_pl pl[8] = { { GK_PL_IDi, false, &idi }, { GK_PL_AUTH, false, &auth }, { GK_PL_IDg, false, &idg } };
+	size_t n = 3;
+	for (size_t i = 0; i < nextra; i++)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &extra[i] };
+	raw_send(&r, GK_EXCH_GSA_AUTH, 1, pl, n);
+	ck_assert(raw_recv(&r, resp, true));
+	gk_wbuf_free(&body);
+	gk_wbuf_free(&octets);
+	raw_free(&r);
+}
+
+START_TEST(misplaced_ppk_notifies_invalid_syntax)
+{
+	ppk_policy(GK_PPK_OPTIONAL);
+	start_gcks();
+	gk_pl_notify pid = { .type = GK_N_PPK_IDENTITY, .data = GK_CHUNK("\x02" PPK_ID_R1, 1 + strlen(PPK_ID_R1)) };
+	gk_pl_notify use = { .type = GK_N_USE_PPK };
+	const gk_pl_notify twice[] = { pid, pid };
+	for (int c = 0; c < 3; c++) {
+		gk_msg m;
+		if (c == 0)
+			raw_gsa_auth_with(NULL, 0, &m); /* the same GSA_AUTH without them registers */
+		else
+			raw_gsa_auth_with(c == 1 ? twice : &use, c == 1 ? 2 : 1, &m);
+		const gk_payload *err = gk_msg_find_error(&m);
+		if (c == 0) {
+			ck_assert_ptr_null(err);
+			ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_AUTH));
+		} else {
+			ck_assert_ptr_nonnull(err);
+			ck_assert_uint_eq(err->body->notify.type, GK_N_INVALID_SYNTAX);
+			ck_assert_ptr_null(gk_msg_find(&m, GK_PL_AUTH));
+		}
+		gk_msg_free(&m);
+	}
+	ck_assert_uint_eq(stats().half_open, 0);
+	ck_assert_uint_eq(reg_count(G1), 1);
+}
+END_TEST
+
 /* The GCKS answers USE_PPK only to a member that sent it (RFC 8784 3). */
 START_TEST(use_ppk_answered_in_kind)
 {
@@ -264,6 +327,7 @@ int main(void)
 	tcase_add_test(tc, wrong_ppk_fails_without_fallback);
 	tcase_add_test(tc, required_group_not_over_sa_without_ppk);
 	tcase_add_test(tc, use_ppk_answered_in_kind);
+	tcase_add_test(tc, misplaced_ppk_notifies_invalid_syntax);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
