@@ -2,32 +2,40 @@
 # Several key servers on one PostgreSQL, with members of a MULTICAST group on a real segment:
 # network namespaces on a bridge (as rekey.sh), three gcksd (s1, s2, s3), each in its own
 # namespace with its own address, all on one throwaway PostgreSQL (test/pg_cluster.sh) reached
-# through its Unix socket (namespaces share the file system); four gmd, each in its own
-# namespace, register to a multicast group (every member a sender: Sender-IDs are issued too),
-# each asking another server first, so the registrations spread; a spy captures every GSA_REKEY
-# datagram on the segment. Then, GK_CLUSTER_MC_ROUNDS times (default 4), at a random point of
-# a rekey (`gcksctl rekey` on the leader with the SIGKILL a random few ms later, before, during
-# or after its database transaction; the leader killed between the copies of its GSA_REKEY; or
-# an idle leader), the group's leader is killed with SIGKILL:
+# through its Unix socket (namespaces share the file system); four gmd receivers, each in its
+# own namespace, register to a multicast group whose leader's scheduler rekeys every ~6 s, each
+# asking another server first, so the registrations spread; a spy captures every GSA_REKEY
+# datagram on the segment; after each round a sender registers once (gmd --once) with a random
+# server, so that every server issues Sender-IDs. GK_CLUSTER_MC_ROUNDS times (default 4), at a
+# random point of a rekey (right after `gcksctl rekey` on the leader returned, between the
+# copies of its GSA_REKEY bringing a new Rekey SA; between the copies of a scheduled GSA_REKEY;
+# 0-3 s after the previous round), the group's leader is killed with SIGKILL:
 #   - another server leads within the bound (lease 6 s renewed every 2 s: 8 s, plus 2 s of slack
-#     for a loaded machine), and its `gcksctl rekey` goes out as multicast GSA_REKEY from its own
-#     address;
-#   - every member accepts it: a Message ID greater than any it accepted before, the new SA the
-#     new leader serves, no replay refusal or any other rejection, no exclusion;
+#     for a loaded machine), and its scheduler's next GSA_REKEY goes out by multicast from its
+#     own address;
+#   - every member accepts it: a Message ID greater than any it accepted before on its Rekey SA,
+#     the same new SA for all, no replay refusal or any other rejection, no exclusion;
 #   - the killed server comes back, so that each round starts with three.
+# With gdb, one more round stops the leader on a breakpoint after it stored a rekey bringing a new
+# Rekey SA and kills it before it sent any of it: the next leader goes on under the new Rekey
+# SA, on the SPI every server promised for it (GSA_NEXT_SPI), so each member knows the rekey was
+# lost, registers again and follows the rekeys after.
 # After the rounds:
-#   - on the wire, every GSA_REKEY came from one of the three servers; a Message ID was never
-#     sent twice with different contents or from two servers; Message IDs increase strictly
-#     in the order they were first sent, across every leader;
-#   - every member accepted the same strictly increasing Message IDs and holds the group's
-#     current SA; an SA a rekey replaced stayed installed until its deactivation delay (DTD)
-#     passed, never less, whatever key server died meanwhile;
+#   - on the wire, every GSA_REKEY came from one of the three servers, each leader's from its
+#     own address; a Message ID was never sent twice with other contents or by two servers; on
+#     each Rekey SA, Message IDs increase in the order they were first sent, across leaders, and
+#     (a leader killed between copies of a scheduled rekey) one Rekey SA was used by two leaders;
+#   - every member accepted the same Message IDs, strictly increasing on each Rekey SA, and
+#     holds the group's current SA; no SPI the members were given names two keys; an SA a rekey
+#     replaced stayed installed until its deactivation delay (DTD) passed, never less, whatever
+#     key server died meanwhile;
 #   - in the database, no SPI and no Sender-ID was issued twice, none of the Sender-IDs the
-#     members were given was given twice, and the group's Rekey SA Message ID counter is at
-#     least the greatest Message ID sent.
-# Prints the measured takeover times (kill -> another server leads; kill -> its GSA_REKEY on
-# the wire). Needs root (network namespaces), iproute2, PostgreSQL (postgresql package),
-# python3 and openssl; skips otherwise (a failure with GK_REQUIRE_ALL=1).
+#     senders were given was given twice, and the group's Rekey SA Message ID counter is at
+#     least the greatest Message ID sent on the current Rekey SA.
+# Prints the measured takeover times (kill -> another server leads, as gcksctl status says;
+# kill -> its first GSA_REKEY on the wire). Needs root (network namespaces), iproute2,
+# PostgreSQL (postgresql package), python3 and openssl; skips otherwise (a failure with
+# GK_REQUIRE_ALL=1).
 set -uo pipefail
 
 B=${GK_BUILDDIR:-$(pwd)}
@@ -296,7 +304,7 @@ start_gmd() {
 	ip netns exec "$P-$m" "$GMD" --gcks "${ADDR[$a]}:848" --gcks "${ADDR[$b]}:848" --gcks "${ADDR[$c]}:848" \
 		--id "fqdn:$m.example.net" --psk-file "$W/keys/$m.psk" --group keyid:mc-1 --json \
 		--sa-backend none --mcast-iface eth0 --log-level info --liveness 1 --retry 1:4 --retransmit 200:2 \
-		>"$W/$m.json" 2>"$W/gmd-$m.log" &
+		--rereg-delay 2 >"$W/$m.json" 2>"$W/gmd-$m.log" &
 	mpids="$mpids $!"
 }
 for m in $MEMBERS; do start_gmd "$m"; done
@@ -415,6 +423,87 @@ EOF
 	register_sender "x$i" "$(printf 's1\ns2\ns3\n' | shuf -n 1)"
 done
 
+# ---- the leader killed after it stored a rekey bringing a new Rekey SA, before sending it ----
+# (needs gdb, to stop it right there: a breakpoint on gcks_cluster_changed, which follows the
+# store's commit and precedes the first copy; without gdb this part is reported skipped.) No
+# member gets the new Rekey SA; the next leader's GSA_REKEY come under it, on the SPI every
+# server promised for it in GSA_NEXT_SPI (RFC 9838 4.4.2.2.3): each member knows the rekey was
+# lost, registers again (with any server) and follows the next leader's rekeys from there.
+lost_round() {
+	local L gdb_pid t0
+	L=$(py <<<"print(leader(alive()[0]))")
+	py <<<"save('before', {m: count(m) for m in MEMBERS}); save('t_mark', time.time())"
+	# just after a scheduled rekey of L: the breakpoint catches the rekey asked for below
+	L=$L py >/dev/null 2>&1 <<'EOF'
+def first_copy():
+    assert [r for r in rekeys(load_all()['t_mark']) if r['src'] == os.environ['L']]
+wait(first_copy, 10, 0.01)
+EOF
+	timeout 60 gdb -p "${gpid[$L]}" -batch -ex 'break gcks_cluster_changed' -ex continue -ex kill \
+		>"$W/gdb.log" 2>&1 &
+	gdb_pid=$!
+	# attached (TracerPid) and running again (not in tracing stop): the breakpoint is in
+	for _ in $(seq 300); do
+		awk '/^TracerPid:/ { t = $2 } /^State:/ { s = $2 } END { exit !(t != 0 && s != "t") }' \
+			"/proc/${gpid[$L]}/status" 2>/dev/null && break
+		sleep 0.1
+	done
+	py <<<"save('t_ask', time.time())"
+	{
+		timeout 10 "$GCKSCTL" --control "$W/$L.sock" rekey keyid:mc-1 >"$W/rekey-lost.out" 2>&1
+		timeout 20 tail --pid="${gpid[$L]}" -f /dev/null && wait "${gpid[$L]}"
+		t0=$(date +%s.%N)
+		timeout 20 tail --pid="$gdb_pid" -f /dev/null && wait "$gdb_pid"
+	} 2>/dev/null
+	rm -f "$W/$L.alive"
+	echo lost >>"$W/points"
+	check "lost: $L, the leader, stopped after storing a rekey with a new Rekey SA and killed before sending it" \
+		grep -q 'Breakpoint 1, gcks_cluster_changed' "$W/gdb.log"
+	L=$L t0=$t0 pyck "lost: nothing of that rekey went out; another server leads and goes on under the new Rekey SA; every member registers again for a lost rekey, then accepts its next GSA_REKEY" <<'EOF'
+L, t0 = os.environ['L'], float(os.environ['t0'])
+st = load_all()
+# (copies of the scheduled rekey before may still come; nothing new)
+before = {(r['spi'], r['msgid']) for r in rekeys() if r['t'] < st['t_ask']}
+went = [r for r in rekeys(st['t_ask']) if r['src'] == L and (r['spi'], r['msgid']) not in before]
+assert not went, ('the lost rekey went out', went)
+others = alive()
+def led():
+    ls = {leader(s) for s in others}
+    assert len(ls) == 1 and ls != {None} and ls != {L}, ls
+    return ls.pop()
+new = wait(led, 10, 0.05)
+t_lead = time.time() - t0
+def sent():
+    mine = [r for r in rekeys(t0) if r['src'] == new]
+    assert mine, f'no GSA_REKEY from {new} yet'
+    return mine[0]
+first = wait(sent, 10, 0.05)
+def followed():
+    for m in MEMBERS:
+        ev = events(m, None, st['before'][m])
+        k = [j for j, e in enumerate(ev) if e['event'] == 'reregistering' and 'announced next Rekey SA' in e['reason']]
+        assert k, f'{m}: has not noticed the lost rekey yet'
+        reg = [j for j, e in enumerate(ev) if e['event'] == 'registered' and j > k[0]]
+        assert reg, f'{m}: not registered again yet'
+        acc = [e for e in ev[reg[0]:] if e['event'] == 'rekey_accepted']
+        assert acc, f'{m}: no GSA_REKEY accepted since it registered again'
+        bad = [e for e in ev if e['event'] in ('rekey_rejected', 'rekey_refused', 'excluded', 'group_lost')]
+        assert not bad, (m, bad)
+wait(followed, 25)
+with open(f'{W}/took', 'a') as f:
+    f.write(f"lost rekey: {L} killed; {new} leads after {t_lead:.1f} s, its GSA_REKEY on the wire after "
+            f"{first['t'] - t0:.1f} s; every member registered again and follows it\n")
+EOF
+	tail -n 1 "$W/took" 2>/dev/null | sed 's/^/# /'
+	start_gcksd "$L" || { not_ok "lost: $L starts again"; return; }
+	touch "$W/$L.alive"
+}
+if command -v gdb >/dev/null; then
+	lost_round
+else
+	ok "lost: the leader killed between storing and sending a rekey # SKIP gdb is not installed"
+fi
+
 # ---- after the rounds ----
 pyck "on the wire: every GSA_REKEY came from a server's own address; no Message ID sent twice with other contents or by two servers; on each Rekey SA, Message IDs increase across leaders" <<'EOF'
 rs = rekeys()
@@ -444,7 +533,7 @@ if 'sched' in open(f'{W}/points').read().split():
 save('last_kek', order[-1]['spi'])
 save('last_kek_max', max(r['msgid'] for r in per[order[-1]['spi']]))
 EOF
-pyck "every member accepted the same Message IDs, increasing on each Rekey SA, and holds the group's current SA" <<'EOF'
+pyck "every member accepted the same Message IDs, increasing on each Rekey SA, and holds the group's current SA; no SPI given to two keys" <<'EOF'
 cur = esp_spis(alive()[0])
 seqs = {}
 for m in MEMBERS:
@@ -468,20 +557,34 @@ for m in MEMBERS:
             held.pop(e['spi'], None)
     assert set(cur) <= set(held), (m, cur, held)
 assert all(s == seqs['m1'] for s in seqs.values()), seqs
+# an SPI never names two keys, over the whole run (the database keeps only the live ones)
+keys = {}
+for m in MEMBERS:
+    for e in events(m, ('sa_added', 'rekey_sa_replaced', 'registered')):
+        sas = [e] if e['event'] != 'registered' else e['state']['sas'] + [e['state']['rekey_sa']]
+        for sa in sas:
+            assert keys.setdefault(sa['spi'], sa['keymat_sha256']) == sa['keymat_sha256'], (m, sa['spi'])
+print(len(keys), 'SPIs')
 print(len(seqs['m1']), 'GSA_REKEY accepted by each member')
 EOF
 pyck "an SA a rekey replaced stayed until its deactivation delay (3 s) passed, across every failover" <<'EOF'
 def check():
     for m in MEMBERS:
-        adds, n = [], 0
-        for e in events(m, ('sa_added', 'sa_deleted')):
+        adds, n, after_reg = [], 0, False
+        for e in events(m, ('sa_added', 'sa_deleted', 'registered')):
+            if e['event'] == 'registered':
+                after_reg = True
+                continue
             if e.get('protocol') != 'ESP':
                 continue
             if e['event'] == 'sa_added':
                 adds.append((e['spi'], ts(e)))
+                after_reg = False
                 continue
-            n += 1
             k = [j for j, (spi, _) in enumerate(adds) if spi == e['spi']][-1]
+            if k + 1 == len(adds) and after_reg:
+                continue  # a registration dropped an SA no rekey had replaced (its GSA_REKEY was lost)
+            n += 1
             assert k + 1 < len(adds), (m, 'the current SA was deleted', e)
             kept = ts(e) - adds[k + 1][1]
             assert kept >= 3 - 0.05, (m, e['spi'], f'deleted {kept:.2f} s after its replacement came')
