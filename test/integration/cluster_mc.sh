@@ -8,13 +8,18 @@
 # datagram on the segment; after each round a sender registers once (gmd --once) with a random
 # server, so that every server issues Sender-IDs. GK_CLUSTER_MC_ROUNDS times (default 4), at a
 # random point of a rekey (right after `gcksctl rekey` on the leader returned, between the
-# copies of its GSA_REKEY bringing a new Rekey SA; between the copies of a scheduled GSA_REKEY;
-# 0-3 s after the previous round), the group's leader is killed with SIGKILL:
+# copies of its GSA_REKEY bringing a new Rekey SA; 0-80 ms after `gcksctl rekey` was started:
+# before, inside or after the transaction that stores it, before or after its first copy;
+# between the copies of a scheduled GSA_REKEY; 0-3 s after the previous round; the first four
+# rounds take each once, in random order), the group's leader is killed with SIGKILL:
 #   - another server leads within the bound (lease 6 s renewed every 2 s: 8 s, plus 2 s of slack
 #     for a loaded machine), and its scheduler's next GSA_REKEY goes out by multicast from its
 #     own address;
 #   - every member accepts it: a Message ID greater than any it accepted before on its Rekey SA,
-#     the same new SA for all, no replay refusal or any other rejection, no exclusion;
+#     the same new SA for all, no replay refusal or any other rejection, no exclusion (when the
+#     killed leader had stored a rekey bringing a new Rekey SA and sent none of it, the members
+#     know the rekey was lost from the SPI promised for that Rekey SA, register again, and accept
+#     the new leader's next GSA_REKEY);
 #   - the killed server comes back, so that each round starts with three.
 # With gdb, one more round stops the leader on a breakpoint after it stored a rekey bringing a new
 # Rekey SA and kills it before it sent any of it: the next leader goes on under the new Rekey
@@ -333,18 +338,26 @@ register_sender x0 s1
 
 # ---- the leader killed at a random point of a rekey, ROUNDS times ----
 # kill points: "rekey" (right after `gcksctl rekey` on the leader returns: its GSA_REKEY, which
-# brings a new Rekey SA, went out once, the other two copies not yet), "sched" (after the first
-# copy of a GSA_REKEY the leader's scheduler sent, before the others), "idle" (0-3 s after the
-# previous round, wherever the scheduler is); the first three rounds take each once, in random
-# order, later rounds any
-points=$(printf 'rekey\nsched\nidle\n' | shuf | tr '\n' ' ')
+# brings a new Rekey SA, went out once, the other two copies not yet), "txn" (0-80 ms after
+# `gcksctl rekey` started: before, inside or after the transaction that stores that rekey,
+# before or after its first copy), "sched" (after the first copy of a GSA_REKEY the leader's
+# scheduler sent, before the others), "idle" (0-3 s after the previous round, wherever the
+# scheduler is); the first four rounds take each once, in random order, later rounds any
+points=$(printf 'rekey\nsched\nidle\ntxn\n' | shuf | tr '\n' ' ')
 for i in $(seq "$ROUNDS"); do
 	point=$(echo "$points" | cut -d' ' -f"$i")
-	[ -n "$point" ] || point=$(printf 'rekey\nsched\nidle\n' | shuf -n 1)
+	[ -n "$point" ] || point=$(printf 'rekey\nsched\nidle\ntxn\n' | shuf -n 1)
 	L=$(py <<<"print(leader(alive()[0]))")
 	case $L in s1|s2|s3) ;; *) not_ok "round $i: a leader of keyid:mc-1 before the kill (got $L)"; break ;; esac
 	py <<<"save('before', {m: count(m) for m in MEMBERS}); save('t_mark', time.time())"
+	ctl_pid=""
 	case $point in
+	txn)
+		d=$(python3 -c 'import random; print(round(random.uniform(0, 0.08), 3))')
+		timeout 10 "$GCKSCTL" --control "$W/$L.sock" rekey keyid:mc-1 >"$W/rekey-$i.out" 2>&1 &
+		ctl_pid=$!
+		sleep "$d"
+		;;
 	rekey)
 		timeout 10 "$GCKSCTL" --control "$W/$L.sock" rekey keyid:mc-1 >"$W/rekey-$i.out" 2>&1 ||
 			not_ok "round $i: gcksctl rekey on the leader $L: $(cat "$W/rekey-$i.out")"
@@ -365,6 +378,7 @@ EOF
 		kill -KILL "${gpid[$L]}"
 		t0=$(date +%s.%N)
 		timeout 10 tail --pid="${gpid[$L]}" -f /dev/null && wait "${gpid[$L]}"
+		[ -z "$ctl_pid" ] || { timeout 10 tail --pid="$ctl_pid" -f /dev/null && wait "$ctl_pid"; }
 	} 2>/dev/null
 	rm -f "$W/$L.alive"
 	echo "$point" >>"$W/points"
@@ -385,31 +399,42 @@ def sent():
     return mine[0]
 first = wait(sent, 10, 0.05)
 assert not [r for r in rekeys(t0 + 0.2) if r['src'] not in (new,)], 'a GSA_REKEY from another server after the kill'
-save('round', {'new': new, 'msgid': first['msgid'], 'spi': first['spi'], 't': first['t']})
+save('round', {'new': new, 'msgid': first['msgid'], 'spi': first['spi'], 't': first['t'], 't0': t0})
 save('leaders', load_all().get('leaders', []) + [new])
 with open(f'{W}/took', 'a') as f:
     f.write(f"round {os.environ['i']} ({os.environ['point']}): {L} killed; {new} leads after {t_lead:.1f} s, "
             f"its GSA_REKEY (Message ID {first['msgid']}) on the wire after {first['t'] - t0:.1f} s\n")
 EOF
 	tail -n 1 "$W/took" 2>/dev/null | sed 's/^/# /'
-	pyck "round $i: every member accepts the new leader's GSA_REKEY (Message ID greater than any before on its Rekey SA) and the same new SA; none rejects anything" <<'EOF'
+	pyck "round $i: every member accepts the new leader's GSA_REKEY (the first, or after it registered again for a rekey lost with the leader, the next) and the same new SA; none rejects anything" <<'EOF'
 st = load_all()
 r = st['round']
 def followed():
-    spis = set()
+    mine = {x['msgid'] for x in rekeys(r['t0']) if x['src'] == r['new']}
+    sas = {}
     for m in MEMBERS:
         since = st['before'][m]
-        ev = events(m, ('rekey_accepted', 'sa_added'), since)
-        k = [j for j, e in enumerate(ev) if e['event'] == 'rekey_accepted' and e['message_id'] == r['msgid']
+        ev = events(m, ('rekey_accepted', 'sa_added', 'reregistering'), since)
+        k = [j for j, e in enumerate(ev) if e['event'] == 'rekey_accepted' and e['message_id'] in mine
              and ts(e) >= r['t'] - 0.5]
-        assert k, f"{m}: has not accepted Message ID {r['msgid']} yet"
-        new = tuple(sorted(e['spi'] for e in ev[k[0] + 1:] if e['event'] == 'sa_added' and e.get('protocol') == 'ESP'))
+        assert k, f"{m}: has accepted none of {r['new']}'s GSA_REKEY yet"
+        first = ev[k[0]]
+        if first['message_id'] != r['msgid']:
+            # the first came under a Rekey SA the member never got: the GSA_REKEY bringing it
+            # was stored by the killed leader and never sent
+            lost = [e for e in ev[:k[0]] if e['event'] == 'reregistering' and 'announced next Rekey SA' in e['reason']]
+            assert lost, (m, f"accepted Message ID {first['message_id']}, not the first ({r['msgid']})")
+        new = [e['spi'] for e in ev[k[0] + 1:] if e['event'] == 'sa_added' and e.get('protocol') == 'ESP']
         assert new, f'{m}: no SA from it yet'
-        spis.add(new[:1])
+        sas.setdefault(first['message_id'], set()).add(new[0])
         bad = events(m, ('rekey_rejected', 'rekey_refused', 'rekey_sas_refused', 'excluded', 'group_lost'), since)
         assert not bad, (m, bad)
-    assert len(spis) == 1, f'members disagree on the new SA: {spis}'
-wait(followed, 10)
+    assert all(len(v) == 1 for v in sas.values()), f'members disagree on the new SA: {sas}'
+    return sas
+if r['msgid'] not in wait(followed, 15):
+    with open(f'{W}/took', 'a') as f:
+        f.write('  (the killed leader had stored a rekey with a new Rekey SA and sent none of it: '
+                'every member registered again for the lost rekey)\n')
 EOF
 	start_gcksd "$L" || { not_ok "round $i: $L starts again"; break; }
 	touch "$W/$L.alive"
