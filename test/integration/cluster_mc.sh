@@ -525,6 +525,8 @@ EOF
 }
 if command -v gdb >/dev/null; then
 	lost_round
+elif [ "${GK_REQUIRE_ALL:-0}" = 1 ]; then
+	not_ok "lost: the leader killed between storing and sending a rekey: gdb is not installed (GK_REQUIRE_ALL=1; tools/deps installs it)"
 else
 	ok "lost: the leader killed between storing and sending a rekey # SKIP gdb is not installed"
 fi
