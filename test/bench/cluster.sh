@@ -10,8 +10,9 @@
 #      (c) two gcksd on one PostgreSQL database, the load split: two bench_register at once, each
 #          registering half of the members, half the in-flight count, to its own gcksd; the
 #          combined rate is all registrations over the longer of the two load times.
-#    Each store starts empty (gcksctl init, policy load). It prints each rate and the ratios
-#    PG-1/SQLite, PG-2/SQLite and PG-2/PG-1. Everything (generators, gcksd, PostgreSQL) shares
+#    Each store starts empty (gcksctl init, policy load). It prints each rate, the CPU time
+#    (/proc) gcksd and PostgreSQL (all of the cluster's processes) spent per registration, and
+#    the ratios PG-1/SQLite, PG-2/SQLite and PG-2/PG-1. Everything (generators, gcksd, PostgreSQL) shares
 #    this machine's cores: with two cores, the two-server figure measures the cost of sharing the
 #    database, not added capacity.
 #
@@ -179,31 +180,72 @@ loaded() { # loaded NAME WANT: the load of NAME registered WANT members, none fa
 	[ "$n" = "$2" ] || { cat "$W/load-$1.out"; fail "gcksd $1 registered ${n:-no} members of $2"; }
 }
 
+# cpu PID...: seconds of CPU (utime + stime) those processes have used
+cpu() {
+	local p tick
+	tick=$(getconf CLK_TCK)
+	for p in "$@"; do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null; done |
+		awk -v t="$tick" '{ s += $12 + $13 } END { printf "%.3f\n", s / t }'
+}
+# pg_procs: the PostgreSQL processes of our cluster (the postmaster's children: the servers'
+# sessions, the WAL writer, the checkpointer, ...)
+pg_procs() {
+	local pm f
+	pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+	for f in /proc/[0-9]*/stat; do
+		sed 's/.*) //' "$f" 2>/dev/null | awk -v pm="$pm" -v f="$f" '$2 == pm { split(f, a, "/"); print a[3] }'
+	done
+}
+pg_cpu() {
+	local -a p
+	mapfile -t p < <(pg_procs)
+	cpu "${p[@]}"
+}
+# cpu_per NAME C0 C1 P0 P1: CPU per registration of gcksd and of PostgreSQL (P0 empty: none)
+cpu_per() {
+	python3 - "$@" <<'PY'
+import sys
+name, c0, c1, p0, p1 = sys.argv[1:6]
+n = float(sys.argv[6])
+out = f'gcksd {(float(c1) - float(c0)) / n * 1e3:.3f} ms'
+if p0:
+    out += f', PostgreSQL {(float(p1) - float(p0)) / n * 1e3:.3f} ms'
+print(f'    CPU per registration: {out}')
+PY
+}
+
 half=$(( members / 2 ))
 echo
 echo "== registrations: $members members, $concurrency in flight, gcksd --log-level $log_level"
 t=$(init_store "$W/gcks.db" "$W/bench.yaml")
 echo "(a) SQLite:           policy load $t s"
 start_gcksd lite "$W/gcks.db" || fail "gcksd on SQLite did not start"
+c0=$(cpu "${gpid[lite]}")
 load lite 0 "$members" "$concurrency" || true
 loaded lite "$members"
+c1=$(cpu "${gpid[lite]}")
 stop_gcksd lite
 rate_a=$(python3 -c "print('%.0f' % ($(ok_count lite) / $(wall lite)))")
 echo "(a) SQLite:           $rate_a registrations/s ($(ok_count lite) in $(wall lite) s)"
+cpu_per lite "$c0" "$c1" "" "" "$members"
 
 t=$(init_store "$PG_LOCATOR" "$W/bench.yaml")
 echo "(b) PostgreSQL, 1:    policy load $t s"
 start_gcksd pg1 "$PG_LOCATOR" pg1 || fail "gcksd on PostgreSQL did not start"
+c0=$(cpu "${gpid[pg1]}") p0=$(pg_cpu)
 load pg1 0 "$members" "$concurrency" || true
 loaded pg1 "$members"
+c1=$(cpu "${gpid[pg1]}") p1=$(pg_cpu)
 stop_gcksd pg1
 rate_b=$(python3 -c "print('%.0f' % ($(ok_count pg1) / $(wall pg1)))")
 echo "(b) PostgreSQL, 1:    $rate_b registrations/s ($(ok_count pg1) in $(wall pg1) s)"
+cpu_per pg1 "$c0" "$c1" "$p0" "$p1" "$members"
 
 t=$(init_store "$PG_URL/gikev2_two" "$W/bench.yaml")
 echo "(c) PostgreSQL, 2:    policy load $t s"
 start_gcksd pgA "$PG_URL/gikev2_two" pgA || fail "gcksd pgA on PostgreSQL did not start"
 start_gcksd pgB "$PG_URL/gikev2_two" pgB || fail "gcksd pgB on PostgreSQL did not start"
+c0=$(cpu "${gpid[pgA]}" "${gpid[pgB]}") p0=$(pg_cpu)
 load pgA 0 "$half" $(( concurrency / 2 )) &
 la=$!
 load pgB "$half" $(( members - half )) $(( concurrency - concurrency / 2 )) &
@@ -211,11 +253,13 @@ lb=$!
 wait "$la"; wait "$lb" # bench_register gives up on a member after its retransmissions: it ends
 loaded pgA "$half"
 loaded pgB $(( members - half ))
+c1=$(cpu "${gpid[pgA]}" "${gpid[pgB]}") p1=$(pg_cpu)
 stop_gcksd pgA
 stop_gcksd pgB
 rate_c=$(python3 -c "print('%.0f' % ($members / max($(wall pgA), $(wall pgB))))")
 echo "(c) PostgreSQL, 2:    $rate_c registrations/s ($(ok_count pgA) on pgA in $(wall pgA) s" \
 	"+ $(ok_count pgB) on pgB in $(wall pgB) s, loads started together)"
+cpu_per pg2 "$c0" "$c1" "$p0" "$p1" "$members"
 python3 - "$rate_a" "$rate_b" "$rate_c" <<'EOF'
 import sys
 a, b, c = (float(x) for x in sys.argv[1:])
