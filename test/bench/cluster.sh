@@ -174,9 +174,10 @@ load() {
 # ok_count/wall NAME: from bench_register's "registrations: N ok, F failed, in S s"
 ok_count() { awk '/^registrations: / { print $2 }' "$W/load-$1.out"; }
 wall() { awk '/^registrations: / { print $(NF - 1) }' "$W/load-$1.out"; }
-loaded() { # loaded NAME WANT: the load of NAME registered WANT members, none failed
+loaded() { # loaded NAME WANT RC: the load of NAME registered WANT members, none failed
 	local n
 	n=$(ok_count "$1")
+	[ "$3" -lt 128 ] || { cat "$W/load-$1.out"; fail "bench_register against $1 died of signal $(( $3 - 128 ))"; }
 	[ "$n" = "$2" ] || { cat "$W/load-$1.out"; fail "gcksd $1 registered ${n:-no} members of $2"; }
 }
 
@@ -221,8 +222,8 @@ t=$(init_store "$W/gcks.db" "$W/bench.yaml")
 echo "(a) SQLite:           policy load $t s"
 start_gcksd lite "$W/gcks.db" || fail "gcksd on SQLite did not start"
 c0=$(cpu "${gpid[lite]}")
-load lite 0 "$members" "$concurrency" || true
-loaded lite "$members"
+rc=0; load lite 0 "$members" "$concurrency" || rc=$?
+loaded lite "$members" "$rc"
 c1=$(cpu "${gpid[lite]}")
 stop_gcksd lite
 rate_a=$(python3 -c "print('%.0f' % ($(ok_count lite) / $(wall lite)))")
@@ -233,8 +234,8 @@ t=$(init_store "$PG_LOCATOR" "$W/bench.yaml")
 echo "(b) PostgreSQL, 1:    policy load $t s"
 start_gcksd pg1 "$PG_LOCATOR" pg1 || fail "gcksd on PostgreSQL did not start"
 c0=$(cpu "${gpid[pg1]}") p0=$(pg_cpu)
-load pg1 0 "$members" "$concurrency" || true
-loaded pg1 "$members"
+rc=0; load pg1 0 "$members" "$concurrency" || rc=$?
+loaded pg1 "$members" "$rc"
 c1=$(cpu "${gpid[pg1]}") p1=$(pg_cpu)
 stop_gcksd pg1
 rate_b=$(python3 -c "print('%.0f' % ($(ok_count pg1) / $(wall pg1)))")
@@ -250,9 +251,11 @@ load pgA 0 "$half" $(( concurrency / 2 )) &
 la=$!
 load pgB "$half" $(( members - half )) $(( concurrency - concurrency / 2 )) &
 lb=$!
-wait "$la"; wait "$lb" # bench_register gives up on a member after its retransmissions: it ends
-loaded pgA "$half"
-loaded pgB $(( members - half ))
+# bench_register gives up on a member after its retransmissions: it ends (or timeout ends it)
+ra=0; wait "$la" || ra=$?
+rb=0; wait "$lb" || rb=$?
+loaded pgA "$half" "$ra"
+loaded pgB $(( members - half )) "$rb"
 c1=$(cpu "${gpid[pgA]}" "${gpid[pgB]}") p1=$(pg_cpu)
 stop_gcksd pgA
 stop_gcksd pgB
