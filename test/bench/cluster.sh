@@ -101,12 +101,13 @@ declare -A port=()
 start_gcksd() {
 	local name=$1 db=$2 log=$W/$1.log n
 	[ -n "${port[$name]:-}" ] || port[$name]=$(freeport)
-	n=$(grep -c 'gcksd ready' "$log" 2>/dev/null)
+	touch "$log"
+	n=$(grep -c 'gcksd ready' "$log")
 	"$GCKSD" --db "$db" --listen "127.0.0.1:${port[$name]}" --control "$W/$name.sock" \
 		${3:+--server-id "$3"} --foreground --log-level "$log_level" 2>>"$log" &
 	gpid[$name]=$!
 	for _ in $(seq 300); do
-		[ "$(grep -c 'gcksd ready' "$log" 2>/dev/null)" -gt "${n:-0}" ] && return 0
+		[ "$(grep -c 'gcksd ready' "$log")" -gt "$n" ] && return 0
 		kill -0 "${gpid[$name]}" 2>/dev/null || return 1
 		sleep 0.1
 	done
