@@ -412,6 +412,10 @@ print(f'  SIGKILL of the leader -> first GSA_REKEY of the new leader  {mmm(0)}')
 print(f'    of which: what was left of the lease (6 s)             {mmm(1)}')
 print(f'              lease expiry -> the other server leads       {mmm(2)}')
 print(f'              leads -> GSA_REKEY sent                      {mmm(3)}')
+# gcks_cluster.c states 8 s (lease 6 s + renewal every 2 s); the renewal rounds run on gcksd's
+# 250 ms tick and the lease statement takes a database round trip, so 8.25 s and a bit
 worst = max(r[4] for r in rows)
-print(f'  last renewal of the dead leader -> new leader             {mmm(4)}  (bound 8 s: {"met" if worst <= 8 else "MISSED"})')
+print(f'  last renewal of the dead leader -> new leader             {mmm(4)}  (stated bound 8 s: '
+      f'{"met" if worst <= 8 else f"over by {worst - 8:.3f} s"}; with the 250 ms tick 8.25 s: '
+      f'{"met" if worst <= 8.25 else "MISSED"})')
 EOF
