@@ -29,7 +29,7 @@
 #                                2 s, on a 250 ms tick),
 #      leads -> GSA_REKEY        the rekey transaction and the send;
 #    and the new leader's time from the dead leader's last renewal (expiry - 6 s), which
-#    gcks/gcks_cluster.c bounds at 8 s. Times are CLOCK_REALTIME: the kill's from bash
+#    gcks/gcks_cluster.c bounds at 8 s (8.25 s with gcksd's 250 ms tick). Times are CLOCK_REALTIME: the kill's from bash
 #    ($EPOCHREALTIME, next to the kill builtin), the rest from gcksd's own log lines (millisecond
 #    timestamps taken when the line is written: "this server (S) leads its rekeys", and
 #    "GSA_REKEY message N sent to ..." written as the first copy leaves) and from PostgreSQL's
