@@ -317,7 +317,8 @@ static bool local_toward(const struct sockaddr *gcks, const gk_udp *u, struct so
 static void natd_for(const gmd *d, const struct sockaddr_storage *srv, struct sockaddr_storage *local,
 		     struct sockaddr_storage *gcks)
 {
-	if (d->conf.no_nat_t || !local_toward((const struct sockaddr *)srv, d->udp, local)) {
+	/* over TCP the connection's own addresses are not the UDP socket's: no hashes */
+	if (d->conf.no_nat_t || d->use_tcp || !local_toward((const struct sockaddr *)srv, d->udp, local)) {
 		memset(local, 0, sizeof(*local));
 		memset(gcks, 0, sizeof(*gcks));
 		return;
