@@ -42,7 +42,7 @@ gk_status gk_tcp_deframe(gk_tcp_deframer *d, const uint8_t *p, size_t n, gk_tcp_
 			size_t k = GK_TCP_PREFIX_LEN - d->prefix_got;
 			if (k > n)
 				k = n;
-			if (memcmp(p, GK_TCP_PREFIX + d->prefix_got, k)) {
+			if (memcmp(p, &GK_TCP_PREFIX[d->prefix_got], k)) {
 				gk_seterr(err, errlen, "stream does not start with the IKETCP prefix");
 				return GK_E_MALFORMED;
 			}
