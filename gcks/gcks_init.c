@@ -395,7 +395,6 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	sa->ike.frag_ok = gk_msg_find_notify(&m, GK_N_IKEV2_FRAGMENTATION_SUPPORTED) != NULL;
 	memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	sa->path = g->in_path;
 	st = start_sa(g, sa, &m, ke, ni);
 	if (st == GK_E_BAD_KE) {
 		/* RFC 6989: an invalid public value ends the exchange */
