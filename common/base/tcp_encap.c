@@ -32,7 +32,6 @@ typedef struct conn {
 	uint8_t sent[DIGESTS][DIGEST_LEN];
 	unsigned nsent;
 	bool closing;
-	uint8_t rbuf[READ_BUF];
 } conn;
 
 struct gk_tcp_server {
@@ -46,7 +45,9 @@ struct gk_tcp_server {
 	conn *conns;
 	uint64_t next_id;
 	gk_tcp_stats st;
-	bool freeing;
+	/* what one read delivers, consumed before the next: one buffer for every connection, so
+	 * that an open connection holds no more than its deframer's partial frame */
+	uint8_t rbuf[READ_BUF];
 };
 
 struct gk_tcp_client {
@@ -58,6 +59,7 @@ struct gk_tcp_client {
 	gk_tcp_client_closed_cb closed;
 	void *ctx;
 	uint64_t dups;
+	uint8_t rbuf[READ_BUF];
 };
 
 typedef struct wreq {
@@ -171,7 +173,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	conn *c = h->data;
 	(void)suggested;
-	*b = uv_buf_init((char *)c->rbuf, sizeof(c->rbuf));
+	*b = uv_buf_init((char *)(c->srv ? c->srv->rbuf : c->cli->rbuf), READ_BUF);
 }
 
 static void on_frame(void *ctx, const uint8_t *ike, size_t len)
