@@ -142,7 +142,7 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 		 * would move the SA to the forger's address */
 		memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 		memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-		sa->path = g->in_path; /* and on the stream it came on, if any (RFC 9329 6) */
+		sa->path = g->in_path; /* and on the stream it came on, if any (RFC 9329) */
 	}
 	if (st == GK_OK && !complete)
 		goto out; /* a fragment kept until the others arrive */

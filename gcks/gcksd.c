@@ -132,15 +132,16 @@ static void send_cb(void *ctx, const struct sockaddr *local, const struct sockad
 		}
 }
 
-/* An IKE message for a member that came over TCP: on its connection, if still open. RFC 9329
- * 6: the responder cannot open one to the originator; the message is dropped and the request's
- * retransmission timer runs out as for a member that does not answer. */
+/* An IKE message for a member that came over TCP: on its connection, if still open. The
+ * responder cannot open one to the originator (RFC 9329, Connection Establishment and
+ * Teardown): the message is dropped and the request's retransmission timer runs out as for a
+ * member that does not answer. */
 static void send_path_cb(void *ctx, uint64_t path, const uint8_t *data, size_t len)
 {
 	gcksd *d = ctx;
 	if (!d->tcp || gk_tcp_server_send(d->tcp, path, data, len) == GK_E_NOT_FOUND)
-		gk_logs(GK_SUB_NET, GK_LOG_DEBUG, "TCP connection %llu is closed: message dropped (RFC 9329 6)",
-			(unsigned long long)path);
+		gk_logs(GK_SUB_NET, GK_LOG_DEBUG, "TCP connection %llu is closed: message dropped (RFC 9329: "
+			"only the member connects)", (unsigned long long)path);
 }
 
 static void tcp_recv_cb(void *ctx, uint64_t conn, const uint8_t *data, size_t len, const struct sockaddr *peer,

@@ -171,8 +171,9 @@ static const struct sockaddr *run_peer(const gm_run *r, struct sockaddr_storage 
 
 static void tcp_recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer);
 
-/* RFC 9329 6: the originator's connection closed (the key server's idle timeout, a reset);
- * the next message to that key server opens a new one. */
+/* The originator's connection closed (the key server's idle timeout, a reset): the next
+ * message to that key server opens a new one (RFC 9329, Connection Establishment and
+ * Teardown: only the originator opens connections). */
 static void tcp_closed_cb(void *ctx, gk_tcp_client *c, const char *why)
 {
 	gmd *d = ctx;
@@ -262,7 +263,7 @@ static void nat_t_cb(void *ctx)
 	char err[256];
 	const struct sockaddr *peer = run_peer(r, &to);
 	if (d->nat || gk_addr_port(peer) == NAT_T_PORT || d->use_tcp)
-		return; /* TCP traverses the NAT already (RFC 9329 1) */
+		return; /* TCP traverses the NAT already (RFC 9329) */
 	memcpy(&la, gk_udp_local(d->udp), sizeof(la));
 	set_port((struct sockaddr *)&la, 0);
 	if (gk_udp_open(d->loop, (struct sockaddr *)&la, recv_cb, d, &d->nat, err, sizeof(err))) {

@@ -110,7 +110,7 @@ static void conn_close(conn *c, const char *why)
 	uv_close((uv_handle_t *)&c->idle, conn_release);
 }
 
-/* RFC 9329 7.2: no retransmission over a reliable stream. A frame whose digest is among the
+/* RFC 9329, Retransmissions: no retransmission over a reliable stream. A frame whose digest is among the
  * last DIGESTS sent on this connection is a copy of ours, not sent again. */
 static bool seen_before(conn *c, const uint8_t *data, size_t len)
 {

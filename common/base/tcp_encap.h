@@ -3,7 +3,7 @@
  * "IKETCP" prefix and hands each IKE message to its callback with the connection's id: the
  * reply path the protocol core keeps for the IKE SA. The TCP originator (gmd) connects, sends
  * the prefix, then frames. Frames are tcp_frame.h's.
- * RFC 9329 7.2 (retransmissions): TCP is reliable, so a frame identical to one of the last few
+ * RFC 9329, Retransmissions: TCP is reliable, so a frame identical to one of the last few
  * sent on the same connection is not sent again; the callers' retransmission timers keep
  * running as for UDP, so an unanswered request still fails after the same time, and a copy
  * does go out on a new connection (the originator reconnected).
@@ -50,7 +50,7 @@ gk_status gk_tcp_server_new(uv_loop_t *loop, const gk_tcp_limits *lim, gk_tcp_se
 gk_status gk_tcp_server_listen(gk_tcp_server *s, const struct sockaddr *addr, char *err, size_t errlen);
 /* The local address of listener i, NULL past the last. */
 const struct sockaddr *gk_tcp_server_local(const gk_tcp_server *s, size_t i);
-/* Frames one IKE message onto connection conn. GK_E_NOT_FOUND: it is closed (RFC 9329 6: the
+/* Frames one IKE message onto connection conn. GK_E_NOT_FOUND: it is closed (RFC 9329, Connection Establishment and Teardown: the
  * responder cannot open one; the originator reconnects). */
 gk_status gk_tcp_server_send(gk_tcp_server *s, uint64_t conn, const uint8_t *ike, size_t len);
 void gk_tcp_server_stats(const gk_tcp_server *s, gk_tcp_stats *out);

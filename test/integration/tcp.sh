@@ -5,7 +5,7 @@
 #     can carry it); its liveness checks keep the connection within gcksd's idle timeout;
 #   - gmd --transport auto toward a UDP port nobody answers falls back to TCP after two
 #     unanswered retransmissions and registers;
-#   - over TCP gmd does not retransmit (RFC 9329 7.2): a TCP responder that never answers
+#   - over TCP gmd does not retransmit (RFC 9329, Retransmissions): a TCP responder that never answers
 #     receives the request once, and gmd still gives up after its retransmission schedule;
 #   - the limits, each by performing the attack: a wrong prefix, a Length of 0, a Length above
 #     --tcp-max-frame, a silent connection and a slowloris (a byte every 0.4 s) are closed, the
@@ -168,7 +168,7 @@ EOF
 timeout 10 tail --pid="$hpid" -f /dev/null || true
 hpid=
 
-# ---- no retransmissions over TCP (RFC 9329 7.2) ----
+# ---- no retransmissions over TCP (RFC 9329, Retransmissions) ----
 python3 - "$mute" >"$W/mute.out" 2>&1 <<'EOF' &
 import socket, sys, time
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -197,7 +197,7 @@ timeout 30 "$GMD" --gcks "127.0.0.1:$uport" --transport "tcp:$mute" --id fqdn:m3
 	--group keyid:tcp-1 --once --json --sa-backend none --retransmit 200:3 >"$W/m3.json" 2>"$W/m3.log" || rc=$?
 timeout 10 tail --pid="$hpid" -f /dev/null || true
 hpid=
-check "over TCP gmd sends its IKE_SA_INIT once (no retransmission, RFC 9329 7.2) and gives up at its schedule (exit 3, no answer)" \
+check "over TCP gmd sends its IKE_SA_INIT once (no retransmission, RFC 9329, Retransmissions) and gives up at its schedule (exit 3, no answer)" \
 	sh -c "[ $rc = 3 ] && grep -qx 'frames 1' '$W/mute.out' && grep -q 'registration failed: no answer from the GCKS' '$W/m3.log'"
 
 # ---- the limits, by attack ----

@@ -1,8 +1,8 @@
 /* Unit tests of the TCP transport (common/base/tcp_encap.c, RFC 9329) on a real libuv loop
  * and loopback sockets, in one process: the originator's prefix and frames reach the
  * responder's callback with a connection id, the answer comes back on that connection; a
- * message sent twice on one connection goes out once (RFC 9329 7.2); an unknown connection is
- * GK_E_NOT_FOUND; a peer that never reads is closed once max_queued octets of ours wait. */
+ * message sent twice on one connection goes out once (RFC 9329, Retransmissions); an unknown
+ * connection is GK_E_NOT_FOUND; a peer that never reads is closed once max_queued octets of ours wait. */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>

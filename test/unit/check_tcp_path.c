@@ -2,7 +2,8 @@
  * messages come on a stream gets every answer and every GSA_INBAND_REKEY on that stream, never
  * as a datagram (fakenet aborts then); after the member reconnects (a new stream), the GCKS
  * follows it once an authenticated message came on the new one, and until then what it sends
- * on the closed one is lost, not sent by UDP (RFC 9329 6: the responder opens no connection). */
+ * on the closed one is lost, not sent by UDP (RFC 9329, Connection Establishment and Teardown:
+ * the responder opens no connection). */
 #include <string.h>
 #include "testutil.h"
 #include "fakenet.h"
