@@ -243,8 +243,8 @@ static void out_send(gk_gcks *g, gcks_sa *sa)
 	const gk_dgrams *d = &sa->out_req->d;
 	gcks_log_request(g, sa);
 	for (size_t i = 0; i < d->n; i++)
-		g->env.send(g->env.send_ctx, (const struct sockaddr *)&sa->ike.local,
-			    (const struct sockaddr *)&sa->ike.peer, d->d[i].data, d->d[i].len);
+		gcks_send(g, sa->path, (const struct sockaddr *)&sa->ike.local, (const struct sockaddr *)&sa->ike.peer,
+			  d->d[i].data, d->d[i].len);
 }
 
 gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_pl *pl, size_t n)
