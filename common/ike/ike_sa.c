@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include "ike_sa.h"
 #include "auth.h"
+#include "prf.h"
 
 static void free_secret(uint8_t **p, size_t *len)
 {
@@ -177,5 +178,5 @@ gk_status gk_natd_hash(uint64_t spi_i, uint64_t spi_r, const struct sockaddr *ad
 	}
 	n += 2;
 	unsigned int len = 20;
-	return EVP_Digest(buf, n, out, &len, EVP_sha1(), NULL) == 1 ? GK_OK : GK_E_CRYPTO;
+	return EVP_Digest(buf, n, out, &len, gk_md_sha1(), NULL) == 1 ? GK_OK : GK_E_CRYPTO;
 }
