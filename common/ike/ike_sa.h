@@ -6,6 +6,7 @@
 #define GK_IKE_SA_H
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include "dh.h"
 #include "frag.h"
 #include "ident.h"
@@ -18,6 +19,14 @@ typedef enum gk_ike_state {
 	GK_IKE_ESTABLISHED,     /* authenticated (GSA_AUTH or IKE_AUTH succeeded) */
 	GK_IKE_CLOSED,
 } gk_ike_state;
+
+/* The peer's or our address of an IKE SA: IPv4 or IPv6 only, so 28 octets where a
+ * sockaddr_storage takes 128 (every IKE SA holds two). */
+typedef union gk_ike_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+} gk_ike_addr;
 
 /* Our response to the peer's last request, kept for its retransmissions (RFC 7296 2.1) in one
  * allocation sized to it: n datagrams, d[i] pointing into the octets after the array. An
@@ -51,7 +60,7 @@ typedef struct gk_ike_sa {
 	int64_t frag_started_ms; /* when the set in reasm began */
 	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
 	gk_ident peer_id;
-	struct sockaddr_storage peer, local;
+	gk_ike_addr peer, local;
 	int64_t created_ms, used_ms;
 } gk_ike_sa;
 
