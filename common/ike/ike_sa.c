@@ -143,6 +143,13 @@ gk_status gk_ike_sa_open_at(gk_ike_sa *sa, gk_msg *m, int64_t now_ms, bool *comp
 		m->decrypted = true;
 	}
 	gk_wbuf_free(&plain);
+	/* No set under way (the message is whole, or its fragments were dropped): the 1.4 KB of
+	 * reassembly state goes until the next fragment, not for the rest of the SA's life. */
+	if (!sa->reasm->active) {
+		gk_frag_reset(sa->reasm);
+		free(sa->reasm);
+		sa->reasm = NULL;
+	}
 	return st;
 }
 
