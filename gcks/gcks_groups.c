@@ -299,6 +299,12 @@ void gcks_next_spis(gk_gcks *g, gcks_group *grp)
 		next_spi_of(g, &grp->keys[j], grp->next_spi[j]);
 }
 
+void gcks_next_spis_forget(gcks_group *grp)
+{
+	/* an all-zero SPI is reserved, so key_create never takes it and draws a random one */
+	memset(grp->next_spi, 0, sizeof(grp->next_spi));
+}
+
 void gcks_announce_next(const gcks_group *grp, gk_group_state *gs)
 {
 	if (grp->pol.rekey_transport != GK_REKEY_MULTICAST)
