@@ -295,7 +295,7 @@ static void start_next(bench *b, slot *s)
 		double now = now_s(CLOCK_MONOTONIC), due = b->due ? b->t0 + b->due[b->next] : now;
 		if (due > now)
 			return;
-		if (b->due && now - due > 0.002) {
+		if (b->due && now - due > 0.010) {
 			b->waited++;
 			if (now - due > b->max_wait)
 				b->max_wait = now - due;
@@ -534,7 +534,7 @@ int main(int argc, char **argv)
 	b->at[3] = b->total;
 	b->t0 = now_s(CLOCK_MONOTONIC);
 	take_mark(b, 0);
-	uint64_t sent0 = b->sent;
+	uint64_t sent0 = b->sent, cookies0 = b->cookies;
 	long drops0 = bench_udp_rcvbuf_errors();
 	printf("load: %u members, %d in flight, gcksd pid %d: RSS %ld kB before (policy loaded), %ld IKE SAs open",
 	       b->total, b->nslots, b->pid, b->marks[0].rss_kb, b->marks[0].ike_sas);
@@ -566,7 +566,7 @@ int main(int argc, char **argv)
 	double cpu_end = bench_proc_cpu(b->pid);
 	/* read before settling: gcksd's Deletes of idle SAs then go to sockets nobody reads */
 	long drops = bench_udp_rcvbuf_errors() - drops0;
-	uint64_t retransmissions = b->sent - sent0 - 2 * (b->done - 1) - b->cookies;
+	uint64_t retransmissions = b->sent - sent0 - 2 * (b->done - 1) - (b->cookies - cookies0);
 	long hwm = bench_proc_kb(b->pid, "VmHWM");
 	long open_at_end = settle_seconds > 0 ? settle(b, 4, settle_seconds) : 0;
 
@@ -582,8 +582,8 @@ int main(int argc, char **argv)
 	printf("gcksd CPU per registration: %.4f ms over the whole load (target <= 0.100)\n", cpu_reg);
 	printf("gcksd peak memory (VmHWM): %ld kB\n", hwm);
 	if (b->due)
-		printf("members due while every slot was busy: %llu (longest wait %.0f ms)\n", (unsigned long long)b->waited,
-		       b->max_wait * 1e3);
+		printf("members started more than 10 ms after they were due (every slot busy, or this loop behind): %llu "
+		       "(longest wait %.0f ms)\n", (unsigned long long)b->waited, b->max_wait * 1e3);
 	print_latency(b, "");
 	if (m1->taken && m2->taken && m3->taken && !b->due) {
 		double r1 = per((double)(m1->regs - m0->regs), m1->wall - m0->wall);
