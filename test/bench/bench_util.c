@@ -1,4 +1,5 @@
 /* What the benchmarks read about gcksd from outside (bench_util.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +83,10 @@ int bench_control(const char *path, const char *request, char *buf, size_t len)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	/* gcksd answers between two event-loop turns: a few seconds at most even under load */
-	struct timeval tv = { .tv_sec = 10 };
+	/* gcksd answers between two event-loop turns, which can take long under load: wait (within
+	 * a bound) rather than leave first, for a gcksd whose answer meets a closed socket may be
+	 * killed by SIGPIPE */
+	struct timeval tv = { .tv_sec = 600 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	size_t got = 0, rl = strlen(request);
 	int rc = -1;
@@ -91,7 +94,10 @@ int bench_control(const char *path, const char *request, char *buf, size_t len)
 	if (!connect(fd, (struct sockaddr *)&sun, sizeof(sun)) && write(fd, request, rl) == (ssize_t)rl &&
 	    write(fd, "\n", 1) == 1) {
 		ssize_t r;
-		while (got < len - 1 && (r = read(fd, buf + got, len - 1 - got)) > 0) {
+		/* a signal (SIGCHLD of a child libuv spawned, say) must not end the wait early */
+		while (got < len - 1 && ((r = read(fd, buf + got, len - 1 - got)) > 0 || (r < 0 && errno == EINTR))) {
+			if (r < 0)
+				continue;
 			got += (size_t)r;
 			if (memchr(buf, '\n', got))
 				break;

@@ -52,6 +52,7 @@ inband_pid=$!
 # registration at a few hundred a second on a busy machine: bounded by the timeout as well
 for _ in $(seq $(( (timeout_s + members / 50) * 10 ))); do
 	grep -q '^holding' "$work/inband.out" && break
+	gcksd_check || break
 	[ -d "/proc/$inband_pid" ] || break
 	sleep 0.1
 done
@@ -71,16 +72,15 @@ retx0=$(metric gikev2_gcks_request_retransmissions_total)
 echo "== gcksctl rekey keyid:inband-1"
 kill -USR1 "$inband_pid"
 rc=0
-for _ in $(seq $(( (timeout_s + 30) * 10 ))); do [ -d "/proc/$inband_pid" ] || break; sleep 0.1; done
-wait "$inband_pid" || rc=$?
+wait_pid "$inband_pid" $(( timeout_s + 30 )) || rc=$?
 inband_pid=
+gcksd_check || rc=1
 retx1=$(metric gikev2_gcks_request_retransmissions_total)
 sed -n '/^rekey window/,$p' "$work/inband.out"
 if [ -n "$retx0" ] && [ -n "$retx1" ]; then
 	echo "gcksd request retransmissions during the rekey: $(( retx1 - retx0 )) (gikev2_gcks_request_retransmissions_total)"
 fi
-for _ in $(seq $(( (probe_seconds * 2 + 60) * 10 ))); do [ -d "/proc/$probe_pid" ] || break; sleep 0.1; done
-wait "$probe_pid" || rc=$?
+wait_pid "$probe_pid" $(( probe_seconds * 2 + 60 )) || rc=$?
 probe_pid=
 grep -E '^(registrations|COOKIE|latency)' "$work/probe.out" | sed 's/^/second generator: /'
 # its registrations due during the rekey window, and the others
@@ -96,7 +96,7 @@ for side in during outside; do
 			printf "second generator, registrations due %s the rekey: %d (%d failed), latency mean %.1f ms, p50 %.1f, p99 %.1f, max %.1f ms\n",
 				side, n, bad + 0, s / n, v[int(n / 2) + 1], v[p99], v[n] }' "$work/probe.lat"
 done
-if [ "$rc" != 0 ]; then
+if [ "$rc" != 0 ] && [ -s "$work/gcksd.log" ]; then
 	echo "== last lines of the gcksd log"
 	tail -n 20 "$work/gcksd.log"
 fi

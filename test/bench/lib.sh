@@ -56,5 +56,30 @@ gcksd_kill() {
 	gcksd_pid=
 }
 
+# gcksd_check: says so when gcksd is gone (and how it ended); 1 then.
+gcksd_check() {
+	[ -n "$gcksd_pid" ] || return 1
+	[ -d "/proc/$gcksd_pid" ] && [ "$(awk '{ print $3 }' "/proc/$gcksd_pid/stat" 2>/dev/null)" != Z ] && return 0
+	local st=0
+	wait "$gcksd_pid" 2>/dev/null || st=$?
+	echo "gcksd (pid $gcksd_pid) is gone: exit status $st$( [ "$st" -gt 128 ] && echo " (signal $(( st - 128 )))")"
+	gcksd_pid=
+	return 1
+}
+
+# wait_pid PID SECONDS: waits for a child at most that long, then kills it; its exit status
+wait_pid() {
+	local i
+	for i in $(seq $(( $2 * 10 ))); do
+		[ -d "/proc/$1" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ] || break
+		sleep 0.1
+	done
+	if [ -d "/proc/$1" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; then
+		echo "pid $1 still running after $2 s: killed"
+		kill -9 "$1" 2>/dev/null || true
+	fi
+	wait "$1"
+}
+
 # now: seconds with nanoseconds
 now() { date +%s.%N; }
