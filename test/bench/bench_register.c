@@ -91,6 +91,7 @@ struct bench {
 	double *lat;               /* registration latency per finished member, s (from due) */
 	uint64_t nlat;
 	FILE *latlog;              /* --latency-log: "due end ok" per member, CLOCK_MONOTONIC */
+	const char *perf_ctl;      /* --perf-ctl: perf record's control FIFO */
 	bool warmup;
 	int fail_shown;
 	uint64_t sent;             /* datagrams sent: beyond two per member, COOKIE rounds and
@@ -360,14 +361,15 @@ static void usage(FILE *f)
 	fputs("usage: bench_register --gcks ADDR:PORT --pid GCKSD_PID --psk-file FILE --members N\n"
 	      "                      [--group ID] [--id-format FMT] [--first I] [--concurrency C]\n"
 	      "                      [--control PATH] [--settle-seconds S] [--spread S | --rate R]\n"
-	      "                      [--latency-log FILE] [--no-warmup]\n"
+	      "                      [--latency-log FILE] [--perf-ctl FIFO]\n"
 	      "Member i registers as printf(FMT, i) (default fqdn:gm-%u.bench.example) to the group\n"
 	      "(default keyid:bench-1); members FIRST .. FIRST+N-1 must be listed in its policy.\n"
 	      "--settle-seconds: after the load, wait up to S seconds for gcksd to close the\n"
 	      "registration IKE SAs (policy ike-idle-timeout; needs --control) and measure again.\n"
 	      "--spread: each member is due at a random time 1 s to S s after the start, as gmd's\n"
 	      "--rereg-delay spreads them; --rate: R members a second. Due members wait for a free slot\n"
-	      "(at most C in flight). --latency-log: one line \"due end ok\" per member (CLOCK_MONOTONIC s).\n", f);
+	      "(at most C in flight). --latency-log: one line \"due end ok\" per member (CLOCK_MONOTONIC s).\n"
+	      "--perf-ctl: perf record's --control FIFO, sent enable/disable around the load.\n", f);
 }
 
 static double per(double a, double b) { return b > 0 ? a / b : 0; }
@@ -392,8 +394,24 @@ static long settle(bench *b, int i, double seconds)
 	return open0;
 }
 
+/* Switches perf record's sampling on or off (its --control FIFO): only the load is sampled,
+ * not the warm-up nor the waits for idle IKE SAs to close. */
+static void perf_ctl(const bench *b, const char *cmd)
+{
+	if (!b->perf_ctl)
+		return;
+	FILE *f = fopen(b->perf_ctl, "w");
+	if (!f) {
+		fprintf(stderr, "bench: %s: %s\n", b->perf_ctl, strerror(errno));
+		return;
+	}
+	fprintf(f, "%s\n", cmd);
+	fclose(f);
+}
+
 static void run_load(bench *b)
 {
+	perf_ctl(b, "enable");
 	uv_update_time(b->loop); /* the warm-up (or a pause) took seconds: timers start now */
 	for (int i = 0; i < b->nslots; i++)
 		start_next(b, &b->slots[i]);
@@ -403,6 +421,7 @@ static void run_load(bench *b)
 		uv_run(b->loop, UV_RUN_DEFAULT);
 	if (b->due)
 		uv_timer_stop(&b->sched);
+	perf_ctl(b, "disable");
 }
 
 int main(int argc, char **argv)
@@ -414,7 +433,7 @@ int main(int argc, char **argv)
 		{ "first", required_argument, NULL, 'f' }, { "concurrency", required_argument, NULL, 'c' },
 		{ "control", required_argument, NULL, 'C' }, { "settle-seconds", required_argument, NULL, 'S' },
 		{ "spread", required_argument, NULL, 'w' }, { "rate", required_argument, NULL, 'r' },
-		{ "latency-log", required_argument, NULL, 'L' },
+		{ "latency-log", required_argument, NULL, 'L' }, { "perf-ctl", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	static bench B;
@@ -441,6 +460,7 @@ int main(int argc, char **argv)
 		case 'w': spread = atof(optarg); break;
 		case 'r': rate = atof(optarg); break;
 		case 'L': latlog = optarg; break;
+		case 'P': b->perf_ctl = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -31,7 +31,7 @@ function cat_of(dso, sym) {
 	if (dso ~ /^libsystemd|^liblzma|^libzstd|^liblz4|^libgcrypt/) return "logging: journal"
 	if (dso ~ /^libuv/) return "event loop: libuv"
 	if (dso ~ /^gcksd/) {
-		if (sym ~ /log/) return "logging: gcksd's log functions"
+		if (sym ~ /^gk_v?logs?($|_)/ && sym !~ /keylog/) return "logging: gcksd's log functions"
 		return "gcksd: its own code"
 	}
 	return "other: " dso
@@ -52,7 +52,7 @@ END {
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (share[keys[j]] > share[keys[i]]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
 	for (i = 1; i <= n; i++) {
 		k = keys[i]
-		printf "  %-40s %5.1f %%  %6.1f us   (top: %s)\n", k, share[k], share[k] / total * c * 1000, substr(top[k], 1, 40)
+		printf "  %-48s %5.1f %%  %6.1f us   (top: %s)\n", k, share[k], share[k] / total * c * 1000, substr(top[k], 1, 40)
 	}
 	crypto = share["crypto: libcrypto"] / total * c * 1000
 	printf "  crypto overhead = libcrypto time - floor: %.1f us - %.1f us = %.1f us per registration\n", crypto, f, crypto - f

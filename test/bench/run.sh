@@ -40,7 +40,7 @@ use_perf=${BENCH_PERF:-1}
 settle_seconds=${BENCH_SETTLE_SECONDS:-140}
 log_level=${BENCH_LOG_LEVEL:-info}
 work=$(mktemp -d /tmp/gikev2-bench.XXXXXX)
-gcksd_pid= perf_pid=
+gcksd_pid= perf_pid= perf_args=()
 cleanup() {
 	if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; fi
 	if [ -n "$gcksd_pid" ]; then kill "$gcksd_pid" 2>/dev/null || true; wait "$gcksd_pid" 2>/dev/null || true; fi
@@ -97,9 +97,12 @@ for _ in $(seq 600); do [ -S "$ctl" ] && break; kill -0 "$gcksd_pid" 2>/dev/null
 # needed: virtual machines often have none)
 if [ "$use_perf" = 1 ] && command -v perf >/dev/null 2>&1 &&
 	timeout 20 perf record -q -e cpu-clock -o "$work/perf.probe" -- true >/dev/null 2>&1; then
-	perf record -q -e cpu-clock -F 1999 -p "$gcksd_pid" -o "$work/perf.data" >"$work/perf.log" 2>&1 &
+	# started with sampling off; bench_register switches it on for the load alone
+	mkfifo "$work/perf.ctl"
+	perf record -q -e cpu-clock -F 1999 -D -1 --control "fifo:$work/perf.ctl" -p "$gcksd_pid" \
+		-o "$work/perf.data" >"$work/perf.log" 2>&1 &
 	perf_pid=$!
-	sleep 1 # perf attaches
+	perf_args=(--perf-ctl "$work/perf.ctl")
 else
 	[ "$use_perf" = 1 ] && echo "perf cannot sample here: no breakdown of gcksd's time (BENCH_PERF=0 to skip the try)"
 fi
@@ -108,7 +111,7 @@ echo "== bench_register"
 rc=0
 "$build/test/bench/bench_register" --gcks "127.0.0.1:$port" --pid "$gcksd_pid" --control "$ctl" \
 	--psk-file "$work/bench.psk" --members "$members" --concurrency "$concurrency" \
-	--settle-seconds "$settle_seconds" | tee "$work/register.out" || rc=$?
+	--settle-seconds "$settle_seconds" "${perf_args[@]}" | tee "$work/register.out" || rc=$?
 if [ -n "$perf_pid" ]; then
 	kill -INT "$perf_pid" 2>/dev/null || true
 	# perf writes its file on SIGINT; bounded: it never takes long for one process
