@@ -43,6 +43,7 @@ typedef struct member {
 	gk_gm *gm;
 	gk_gm_config cfg;
 	bool started, registered, failed, rekeyed, closed;
+	bool cookie_seen;      /* a COOKIE answer came already */
 } member;
 
 typedef struct sock {
@@ -148,6 +149,15 @@ static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct soc
 	for (uint32_t i = (uint32_t)s->idx; i < b->next; i += (uint32_t)b->nsocks) {
 		member *m = &b->m[i];
 		if (m->gm && gk_gm_owns(m->gm, data, len)) {
+			/* a second COOKIE (the answer to a retransmitted first request) is dropped: the
+			 * member core, holding a cookie already, dereferences the missing KE payload of
+			 * such an answer (member/gm_core.c on_init_resp) */
+			if (len >= 36 && data[18] == GK_EXCH_IKE_SA_INIT && data[16] == GK_PL_NOTIFY &&
+			    gk_get_u16(data + 34) == GK_N_COOKIE) {
+				if (m->cookie_seen)
+					break;
+				m->cookie_seen = true;
+			}
 			gk_gm_input(m->gm, data, len);
 			break;
 		}

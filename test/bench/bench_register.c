@@ -46,6 +46,7 @@ typedef struct slot {
 	gk_gm_config cfg;
 	uint32_t member;
 	bool busy, registered, finished, refused;
+	bool cookie_seen;      /* a COOKIE answer came for this member already */
 	double started;        /* CLOCK_MONOTONIC when it was due (scheduled) or started */
 	uint16_t notify;
 	const char *why;
@@ -234,8 +235,15 @@ static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct soc
 		return; /* a late answer to a member that is gone */
 	/* gcksd asks for a COOKIE above --cookie-rate requests a second: one more request each */
 	if (len >= 36 && data[18] == GK_EXCH_IKE_SA_INIT && data[16] == GK_PL_NOTIFY &&
-	    gk_get_u16(data + 34) == GK_N_COOKIE)
+	    gk_get_u16(data + 34) == GK_N_COOKIE) {
+		/* a second COOKIE (gcksd's answer to a retransmitted first request) is dropped here:
+		 * the member core, holding a cookie already, dereferences the missing KE payload of
+		 * such an answer (member/gm_core.c on_init_resp) */
+		if (s->cookie_seen)
+			return;
+		s->cookie_seen = true;
 		b->cookies++;
+	}
 	if (b->warmup && len >= 28) {
 		if (data[18] == GK_EXCH_IKE_SA_INIT)
 			b->init_resp_len = len;
@@ -273,7 +281,7 @@ static void start_member(bench *b, slot *s, uint32_t member)
 	s->cfg.groups[0] = b->group_id;
 	s->cfg.ngroups = 1;
 	s->member = member;
-	s->registered = s->finished = s->refused = false;
+	s->registered = s->finished = s->refused = s->cookie_seen = false;
 	s->notify = 0;
 	s->why = NULL;
 	s->busy = true;
