@@ -592,6 +592,10 @@ int main(int argc, char **argv)
 		{ "tcp-max-frame", required_argument, NULL, 18 },
 		{ 0 },
 	};
+	/* A peer that closes before its answer (control socket, metrics scrape, IKE over TCP) or a
+	 * log reader that went away must cost that write, not the key server: libuv writes with
+	 * write(2), which raises SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	gk_gcks_config cfg;
 	gk_gcks_config_default(&cfg);
 	const char *db = NULL, *control = NULL, *metrics = NULL, *listen[MAX_LISTEN];
