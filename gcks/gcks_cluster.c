@@ -22,9 +22,10 @@
  * answered, the connection refused or reset) is "lost": it logs "database lost (...)" once,
  * leads no group, refuses every registration with TEMPORARY_FAILURE (gcks_reg.c: its keys in
  * memory may be stale and nothing it would issue could be recorded) and sends no GSA_REKEY,
- * until a heartbeat and every lease round succeed again ("database back"); it then reloads
- * the groups from the store, which catches up on the changes whose notices it missed, and
- * leads again only through the lease (another server may hold it now). No statement waits
+ * until a heartbeat and every lease round succeed again ("database back"); gcksd then reloads
+ * the groups from the store (gk_gcks_cluster's lost count moved), which catches up on the
+ * changes whose notices it missed, and it leads again only through the lease (another server
+ * may hold it now). No statement waits
  * without end: the PostgreSQL backend gives each statement PG_STATEMENT_MS (5 s) for its
  * answer and then drops the connection, connects again in slices of PG_CONNECT_SLICE_MS
  * (250 ms) per call (store_pg_int.h). Bounds, on the database cut off silently (no RST):
@@ -108,15 +109,8 @@ void gcks_cluster_tick(gk_gcks *g, int64_t now_ms)
 	g->store_lost = false;
 	for (size_t i = 0; i < g->ngroups && !g->store_lost; i++)
 		lease_round(g, &g->groups[i], now_ms);
-	if (!was_lost || g->store_lost)
-		return;
-	gk_logs(GK_SUB_STORE, GK_LOG_NOTICE, "database back: issuing keys again");
-	/* the notices sent meanwhile are gone: read the groups again (a policy load, another
-	 * server's rekeys, which the inband members of this server are then told of) */
-	st = gk_gcks_reload(g);
-	if (st)
-		gk_logs(GK_SUB_STORE, GK_LOG_WARN, "reading the groups again after the database came back failed: %s",
-			gk_status_str(st));
+	if (was_lost && !g->store_lost)
+		gk_logs(GK_SUB_STORE, GK_LOG_NOTICE, "database back: issuing keys again");
 }
 
 void gcks_cluster_round_now(gk_gcks *g)

@@ -53,6 +53,7 @@ typedef struct gcksd {
 	int lock_db, lock_control;  /* held for life: one gcksd per database and control socket */
 	uv_poll_t *notices;         /* the shared store's notice socket (PQsocket), NULL if none */
 	int notice_fd;
+	uint64_t lost_seen;         /* gk_gcks_cluster.lost when the groups were last read */
 } gcksd;
 
 static void usage(FILE *f)
@@ -264,6 +265,17 @@ static void on_tick(uv_timer_t *t)
 {
 	gcksd *d = t->data;
 	gk_gcks_tick(d->gcks);
+	gk_gcks_cluster c;
+	gk_gcks_cluster_info(d->gcks, &c);
+	if (c.store_ok && c.lost != d->lost_seen) {
+		/* back after losing the shared store: the notices sent meanwhile are gone, so read
+		 * the groups again (a policy load, another server's rekeys, which this server then
+		 * tells the inband members whose IKE SAs it holds) */
+		d->lost_seen = c.lost;
+		gk_status st = gk_gcks_reload(d->gcks);
+		gk_logs(GK_SUB_STORE, st ? GK_LOG_WARN : GK_LOG_INFO, "groups read again after the database came back: %s",
+			gk_status_str(st));
+	}
 	notices_watch(d);
 	/* notices libpq read while it waited for other answers wait in its queue, not the socket */
 	if (d->notices && gk_gcks_store_notices(d->gcks) == GK_E_IO)
