@@ -173,6 +173,8 @@ int pg_notice_fd(gk_store *base)
 gk_status pg_notices(gk_store *base, void (*fn)(void *ctx, const char *what), void *ctx)
 {
 	pg_store *s = pgs(base);
+	if (!s->conn)
+		return GK_E_IO; /* dropped: errmsg keeps why */
 	if (!PQconsumeInput(s->conn)) {
 		snprintf(s->errmsg, sizeof(s->errmsg), "%s", PQerrorMessage(s->conn));
 		s->listen_fd = -1;

@@ -162,8 +162,9 @@ static gk_status installed(pg_store *s)
 	snprintf(set, sizeof(set), "SET idle_in_transaction_session_timeout = %d", PG_IDLE_TX_MS);
 	PGresult *r = PQsetnonblocking(c, 1) ? NULL : exec_bounded(s, set, NULL);
 	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok && r)
-		first_line(s->errmsg, sizeof(s->errmsg), "cannot set up the session: ", PQresultErrorMessage(r));
+	if (!ok && (r || s->conn)) /* else exec_bounded said why */
+		first_line(s->errmsg, sizeof(s->errmsg), "cannot set up the session: ",
+			   r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 	PQclear(r);
 	if (ok)
 		return GK_OK;
