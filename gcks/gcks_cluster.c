@@ -25,18 +25,20 @@
  * until a heartbeat and every lease round succeed again ("database back"); gcksd then reloads
  * the groups from the store (gk_gcks_cluster's lost count moved), which catches up on the
  * changes whose notices it missed, and it leads again only through the lease (another server
- * may hold it now). No statement waits
- * without end: the PostgreSQL backend gives each statement PG_STATEMENT_MS (5 s) for its
- * answer and then drops the connection, connects again in slices of PG_CONNECT_SLICE_MS
- * (250 ms) per call (store_pg_int.h). Bounds, on the database cut off silently (no RST):
+ * may hold it now). No store call waits without end: the PostgreSQL backend gives each
+ * statement PG_STATEMENT_MS (5 s) for its answer and then drops the connection, and makes it
+ * again in slices of PG_CONNECT_SLICE_MS (250 ms) per call, an attempt lasting PG_CONNECT_MS
+ * (5 s) and the next one starting PG_RETRY_MS (1 s) after a failure (store_pg_int.h). Bounds,
+ * with the database cut off silently (no RST, no answer):
  *   - "database lost" is logged within 7.25 s of the cut: the next heartbeat starts within
- *     GK_CLUSTER_RENEW_MS plus the daemon's 250 ms tick, and fails 5 s later;
- *   - the event loop is blocked 5 s at most at a time (the one statement that finds the cut),
- *     then 250 ms at most per heartbeat round while the database stays away;
- *   - a leader stops leading within 5 s of its last renewal whatever it is blocked on (its own
+ *     GK_CLUSTER_RENEW_MS plus the daemon's 250 ms tick, and fails 5 s later (sooner when
+ *     another statement found the cut first);
+ *   - the event loop is blocked 5 s at most at a time (a statement that finds the cut), then
+ *     250 ms at most per store call while the database stays away;
+ *   - a leader stops leading within 5 s of its last renewal whatever it was blocked on (its own
  *     clock, above), and another server leads within 8 s of it, as after a crash;
  *   - once the database answers again, the next round (2 s) brings the server back.
- * A refused connection (the database stopped) is found at the next heartbeat without waiting.
+ * A refused or reset connection (the database stopped) is found at once, without waiting.
  *
  * Server ids are unique among live servers: every heartbeat carries this run's random nonce
  * (gk_store_server_beat), and a row whose heartbeat is fresh and whose nonce is another's
