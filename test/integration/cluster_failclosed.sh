@@ -402,21 +402,28 @@ python3 "$W/ck.py" <<<"save(os.environ['L'], 'mark-heal'); save(os.environ['O'],
 kill -CONT "${rpid[$L]}"
 export theal
 theal=$(date +%s.%N)
-pyck "$L healed: 'database back' within 8 s, status ok, store_up 1, store_lost_total still 1; registrations accepted" <<'EOF'
+pyck "$L healed: 'database back' within 8 s, then it reads the groups again: m1 gets the policy change it missed by GSA_INBAND_REKEY from $L" <<'EOF'
 L = os.environ['L']
 wait(lambda: need(any('database back' in l for l in since(L, 'mark-heal')), 'not yet'), 8)
-took = time.time() - float(os.environ['theal'])
+open(f'{W}/took', 'w').write(f'{time.time() - float(os.environ["theal"]):.1f}')
+# before any registration, which would read the group's generation and reload it anyway
+wait(lambda: need(events('m1', 'inband_rekey', int(open(f'{W}/mark-m1').read())), 'no GSA_INBAND_REKEY'), 10)
+assert not events('m1', 'ike_sa_dead'), 'm1 lost its IKE SA'
+# from the reload at "database back", not from the next notice of another server (its rekeys
+# of keyid:mc-1 make this server read every group too)
+lines = since(L, 'mark-heal')
+rekeyed = [i for i, l in enumerate(lines) if 'group keyid:in-1 rekeyed (policy changed)' in l]
+notice = [i for i, l in enumerate(lines) if 'changed on another server' in l] + [len(lines)]
+assert rekeyed and rekeyed[0] < notice[0], lines
+EOF
+pyck "$L healed: status ok, store_up 1, store_lost_total still 1; registrations accepted" <<'EOF'
+L = os.environ['L']
 assert status(L)['database'] == 'ok'
 m = metrics(L)
 assert m['gikev2_gcks_store_up'] == 1 and m['gikev2_gcks_store_lost_total'] == 1, m
 rc, res = gmd_once(L)
 assert rc == 0 and res.get('status') == 'registered', (rc, res)
 assert any(' registered to keyid:in-1' in l for l in since(L, 'mark-heal')), 'no registration logged'
-open(f'{W}/took', 'w').write(f'{took:.1f}')
-EOF
-pyck "$L healed reads the groups again: m1 gets the policy change it missed by GSA_INBAND_REKEY from $L" <<'EOF'
-wait(lambda: need(events('m1', 'inband_rekey', int(open(f'{W}/mark-m1').read())), 'no GSA_INBAND_REKEY'), 10)
-assert not events('m1', 'ike_sa_dead'), 'm1 lost its IKE SA'
 EOF
 echo "# $L: database back $(cat "$W/took" 2>/dev/null) s after the heal"
 pyck "$L healed sends no stale GSA_REKEY: $O keeps the lease and rekeys on, $L none" <<'EOF'
