@@ -298,9 +298,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 	for (size_t i = 0; i < np.nmembers; i++) {
 		if (gk_ident_eq(&np.members[i].id, &mid)) {
 			found = true;
-			OPENSSL_cleanse(np.members[i].psk, np.members[i].psk_len);
-			free(np.members[i].psk);
-			free(np.members[i].pubkey);
+			gk_member_policy_wipe(&np.members[i]);
 			continue;
 		}
 		np.members[w++] = np.members[i];

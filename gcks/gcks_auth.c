@@ -14,6 +14,7 @@
 #include "gcks_resp.h"
 #include "gcks_sa_table.h"
 #include "log.h"
+#include "ppk.h"
 
 /* What the peer authenticated with, so we answer in kind. */
 typedef struct peer_auth {
@@ -21,6 +22,8 @@ typedef struct peer_auth {
 	bool psk;
 	gcks_group *wanted;             /* the group GSA_AUTH asks for, NULL if unknown (IKE_AUTH) */
 	const gk_member_policy *cred;   /* the policy entry whose credential verified */
+	bool ppk;                       /* authenticated with the PPK's keys (RFC 8784 3) */
+	const char *ppk_why;            /* why a PPK decided a failure, for the log; NULL if not */
 } peer_auth;
 
 /* PSK MIC: against each PSK the policy holds for the identity (groups may give it different
@@ -75,19 +78,13 @@ static gk_status verify_sig(gk_gcks *g, const gk_msg *m, const gk_pl_auth *auth,
 	return st;
 }
 
-/* Verifies the peer's AUTH payload with a credential the policy lists for its identity. */
-static gk_status verify_peer(gk_gcks *g, gcks_sa *sa, const gk_msg *m, peer_auth *pa)
+/* Verifies the peer's AUTH payload with a credential the policy lists for its identity, under
+ * the SA's current keys. */
+static gk_status verify_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_auth *auth, peer_auth *pa)
 {
-	const gk_payload *idg = gk_msg_find(m, GK_PL_IDg);
-	gk_ident gid;
 	const gk_payload *idp = gk_msg_find(m, GK_PL_IDi);
-	const gk_pl_auth *auth = &gk_msg_find(m, GK_PL_AUTH)->body->auth;
 	gk_wbuf octets;
 	gk_status st;
-	if (gk_ident_from_payload(idp->body->id.id_type, idp->body->id.data, &pa->id))
-		return GK_E_AUTH;
-	if (idg && gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid) == GK_OK)
-		pa->wanted = gcks_group_find(g, &gid);
 	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
 	st = gk_ike_sa_auth_octets(&sa->ike, true, idp->raw, &octets);
 	if (st)
@@ -101,6 +98,60 @@ static gk_status verify_peer(gk_gcks *g, gcks_sa *sa, const gk_msg *m, peer_auth
 out:
 	gk_wbuf_free(&octets);
 	return st;
+}
+
+/* RFC 8784 3 on the responder: with the PPK the policy holds for the peer's PPK_ID, AUTH is
+ * checked under SK_pi' and the SA keeps SK_d', SK_pi', SK_pr' (NO_PPK_AUTH is then ignored: a
+ * wrong PPK fails). Without one, NO_PPK_AUTH (the AUTH data under the original SK_pi, the method
+ * of the AUTH payload) stands in for AUTH, unless the group asked for requires a PPK; a peer
+ * that sent no PPK_IDENTITY authenticates as usual, unless that group requires one. */
+static gk_status verify_ppk(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_auth *auth, peer_auth *pa)
+{
+	const gk_payload *pid = sa->ppk_offered ? gk_msg_find_notify(m, GK_N_PPK_IDENTITY) : NULL;
+	bool required = pa->wanted && pa->wanted->pol.ppk == GK_PPK_REQUIRED;
+	const gk_member_policy *mp = NULL;
+	gk_chunk ppk_id;
+	if (pid && gk_ppk_identity_parse(pid->body->notify.data, &ppk_id) == GK_OK)
+		mp = gcks_member_ppk(g, &pa->id, pa->wanted, ppk_id);
+	if (mp) {
+		gk_ike_keys orig = sa->ike.keys;
+		gk_status st = gk_ppk_update_keys(&sa->ike.keys, GK_CHUNK(mp->ppk, mp->ppk_len));
+		if (!st)
+			st = verify_auth(g, sa, m, auth, pa);
+		if (st)
+			sa->ike.keys = orig; /* stays as IKE_SA_INIT made it */
+		OPENSSL_cleanse(&orig, sizeof(orig));
+		pa->ppk = st == GK_OK;
+		pa->ppk_why = st ? "with its PPK" : NULL;
+		return st;
+	}
+	if (required) {
+		pa->ppk_why = pid ? "the group requires a PPK; none known for its PPK_ID"
+				  : "the group requires a PPK; the member uses none";
+		return GK_E_AUTH;
+	}
+	if (!pid)
+		return verify_auth(g, sa, m, auth, pa);
+	const gk_payload *no = gk_msg_find_notify(m, GK_N_NO_PPK_AUTH);
+	pa->ppk_why = "without a PPK (NO_PPK_AUTH)";
+	if (!no || !no->body->notify.data.len)
+		return GK_E_AUTH;
+	gk_pl_auth alt = { .method = auth->method, .data = no->body->notify.data };
+	return verify_auth(g, sa, m, &alt, pa);
+}
+
+/* Verifies the peer's AUTH (or NO_PPK_AUTH) for its identity and the group it asks for. */
+static gk_status verify_peer(gk_gcks *g, gcks_sa *sa, const gk_msg *m, peer_auth *pa)
+{
+	const gk_payload *idg = gk_msg_find(m, GK_PL_IDg);
+	gk_ident gid;
+	const gk_payload *idp = gk_msg_find(m, GK_PL_IDi);
+	const gk_pl_auth *auth = &gk_msg_find(m, GK_PL_AUTH)->body->auth;
+	if (gk_ident_from_payload(idp->body->id.id_type, idp->body->id.data, &pa->id))
+		return GK_E_AUTH;
+	if (idg && gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid) == GK_OK)
+		pa->wanted = gcks_group_find(g, &gid);
+	return verify_ppk(g, sa, m, auth, pa);
 }
 
 /* Appends IDr, [CERT], AUTH: our side of the authentication, by the method the peer used. */
@@ -188,13 +239,16 @@ static bool authenticate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r,
 	memset(pa, 0, sizeof(*pa));
 	gk_status st = verify_peer(g, sa, m, pa);
 	if (st) {
-		gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "%s: authentication of %s failed",
-			     gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange), gk_ident_text(&pa->id, idt));
+		gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "%s: authentication of %s failed%s%s",
+			     gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange), gk_ident_text(&pa->id, idt),
+			     pa->ppk_why ? " " : "", pa->ppk_why ? pa->ppk_why : "");
 		gcks_resp_notify(r, GK_N_AUTHENTICATION_FAILED, GK_CHUNK_EMPTY);
 		r->close_after = true;
 		return false;
 	}
-	if ((st = add_our_auth(g, sa, pa, r)) != GK_OK) {
+	/* RFC 8784 3: PPK_IDENTITY (no data) tells the initiator we used its PPK */
+	if ((st = add_our_auth(g, sa, pa, r)) != GK_OK ||
+	    (pa->ppk && (st = gcks_resp_notify(r, GK_N_PPK_IDENTITY, GK_CHUNK_EMPTY)) != GK_OK)) {
 		gk_err("cannot build our AUTH for %s: %s", gk_ident_text(&pa->id, idt), gk_status_str(st));
 		r->n = 0;
 		gcks_resp_notify(r, GK_N_AUTHENTICATION_FAILED, GK_CHUNK_EMPTY);
@@ -203,6 +257,7 @@ static bool authenticate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r,
 	}
 	sa->ike.peer_id = pa->id;
 	sa->psk_auth = pa->psk;
+	sa->ppk_used = pa->ppk;
 	sa->cred_auth = (uint8_t)pa->cred->auth;
 	gcks_member_cred_hash(pa->cred, sa->cred_hash);
 	gcks_sa_established(g, sa);
@@ -237,7 +292,8 @@ void gcks_ike_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 	/* childless (RFC 6023): no Child SA is made; a requested one is refused */
 	if (gk_msg_find(m, GK_PL_SA))
 		gcks_resp_notify(r, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY);
-	gk_info("IKE SA with %s established (IKE_AUTH%s)", gk_ident_text(&pa.id, idt),
+	gk_info("IKE SA with %s established (IKE_AUTH%s%s)", gk_ident_text(&pa.id, idt),
+		sa->ppk_used ? ", keyed with its PPK (RFC 8784)" : "",
 		sa->ike.suite.kwa ? "" : ", no key wrap: registration not possible");
 }
 

@@ -11,6 +11,9 @@ gcks_group *gcks_group_find(gk_gcks *g, const gk_ident *id);
  * NULL) before those of the other groups. *pos starts at 0; NULL when there are no more. */
 const gk_member_policy *gcks_member_next_cred(gk_gcks *g, const gk_ident *member, gcks_group *first,
 					      gk_member_auth kind, size_t *pos);
+/* The identity's entry holding the PPK named ppk_id (RFC 8784), in a group that uses PPKs: the
+ * entry of `first` (may be NULL) before the others. NULL when there is none. */
+const gk_member_policy *gcks_member_ppk(gk_gcks *g, const gk_ident *member, gcks_group *first, gk_chunk ppk_id);
 /* What an SA remembers of the credential that authenticated it, and whether a member entry
  * names that same credential (constant time). */
 void gcks_member_cred_hash(const gk_member_policy *mp, uint8_t out[32]);

@@ -118,6 +118,7 @@ static void copy_peer(gk_gcks *g, const gcks_sa *old, gcks_sa *n)
 	n->ike.msgid_in = n->ike.msgid_out = 0;
 	n->g_ikev2 = old->g_ikev2;
 	n->psk_auth = old->psk_auth;
+	n->ppk_used = old->ppk_used;
 	n->cred_auth = old->cred_auth;
 	memcpy(n->cred_hash, old->cred_hash, sizeof(n->cred_hash));
 	n->rekeyed_ms = gcks_now(g);

@@ -219,7 +219,8 @@ static bool natd_mismatch(const gk_msg *m, uint64_t spi_i, const struct sockaddr
 	return false;
 }
 
-/* Builds the response payloads: SA, KE, Nr, NAT-D, feature notifies, CERTREQ. */
+/* Builds the response payloads: SA, KE, Nr, NAT-D, feature notifies (USE_PPK when asked, RFC
+ * 8784 3), CERTREQ. */
 static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_arena *a,
 				const struct sockaddr *peer, const struct sockaddr *local, gk_wbuf *out)
 {
@@ -230,7 +231,7 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	gk_pl_sa *sap = gk_arena_alloc(a, sizeof(*sap));
 	gk_pl_ke *ke = gk_arena_alloc(a, sizeof(*ke));
 	gk_pl_bytes *nonce = gk_arena_alloc(a, sizeof(*nonce));
-	gk_pl_notify *feat = gk_arena_calloc(a, 3, sizeof(*feat));
+	gk_pl_notify *feat = gk_arena_calloc(a, 4, sizeof(*feat));
 	gk_pl_cert *creq = gk_arena_alloc(a, sizeof(*creq));
 	gk_wbuf pub;
 	gk_status st;
@@ -256,7 +257,8 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	feat[1] = (gk_pl_notify){ .type = GK_N_CHILDLESS_IKEV2_SUPPORTED };
 	feat[2] = (gk_pl_notify){ .type = GK_N_SIGNATURE_HASH_ALGORITHMS,
 				  .data = GK_CHUNK(hash_algs, sizeof(hash_algs)) };
-	for (int i = 0; i < 3; i++)
+	feat[3] = (gk_pl_notify){ .type = GK_N_USE_PPK };
+	for (int i = 0; i < (sa->ppk_offered ? 4 : 3); i++)
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &feat[i] };
 	if (g->have_ca_keyid) {
 		*creq = (gk_pl_cert){ .encoding = GK_CERT_X509_SIGNATURE, .data = GK_CHUNK(g->ca_keyid, 20) };
@@ -393,6 +395,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	}
 	sa->ike.suite = suite;
 	sa->ike.frag_ok = gk_msg_find_notify(&m, GK_N_IKEV2_FRAGMENTATION_SUPPORTED) != NULL;
+	sa->ppk_offered = gk_msg_find_notify(&m, GK_N_USE_PPK) != NULL; /* RFC 8784 3: answered in kind */
 	memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	st = start_sa(g, sa, &m, ke, ni);

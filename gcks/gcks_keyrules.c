@@ -234,6 +234,8 @@ static bool member_eq(const gk_member_policy *a, const gk_member_policy *b)
 	return ident_eq(&a->id, &b->id) && a->auth == b->auth &&
 	       bytes_eq(a->psk, a->psk_len, b->psk, b->psk_len) &&
 	       bytes_eq(a->pubkey, a->pubkey_len, b->pubkey, b->pubkey_len) &&
+	       bytes_eq(a->ppk, a->ppk_len, b->ppk, b->ppk_len) &&
+	       bytes_eq(a->ppk_id, a->ppk_id_len, b->ppk_id, b->ppk_id_len) &&
 	       a->role == b->role && a->max_sender_ids == b->max_sender_ids;
 }
 
@@ -257,7 +259,7 @@ static bool policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 {
 	if (!sa_policy_eq(a, b) || a->capacity != b->capacity ||
 	    a->rekey_margin_pct != b->rekey_margin_pct || a->ike_idle_timeout != b->ike_idle_timeout ||
-	    a->max_packet_rate != b->max_packet_rate || a->nmembers != b->nmembers)
+	    a->max_packet_rate != b->max_packet_rate || a->ppk != b->ppk || a->nmembers != b->nmembers)
 		return false;
 	for (size_t i = 0; i < a->nmembers; i++)
 		if (!member_eq(&a->members[i], &b->members[i]))
@@ -274,7 +276,8 @@ static gk_status policy_check(const gk_group_policy *g)
 		return GK_E_INVAL;
 	for (size_t i = 0; i < g->nmembers; i++) {
 		const gk_member_policy *m = &g->members[i];
-		if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey))
+		if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey) || (m->ppk_len && !m->ppk) ||
+		    (m->ppk_id_len && !m->ppk_id))
 			return GK_E_INVAL;
 	}
 	return GK_OK;
@@ -1016,8 +1019,8 @@ gk_status gk_keys_lkh_remove(gk_store *s, const gk_group_policy *g, gk_lkh *t, c
 }
 
 static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd, int64_t now,
-			      const char *const *members, size_t n, gk_lkh_evicted *out, gk_sa_key *prev,
-			      gk_sa_key *keys, size_t nk, uint32_t *msgid)
+			      const char *const *members, size_t n, const uint8_t *want, gk_lkh_evicted *out,
+			      gk_sa_key *prev, gk_sa_key *keys, size_t nk, uint32_t *msgid)
 {
 	gk_store_gid gid;
 	int64_t gen, v;
@@ -1033,7 +1036,7 @@ static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, 
 	memcpy(keys, prev, nk * sizeof(*keys));
 	/* only the Rekey SA changes here: new TEKs would reach the evicted members, who read this
 	 * message (RFC 9838 3.2.1); they follow in a rekey under the new Rekey SA */
-	if ((st = key_create(s, gid, gen, -1, &sh, rnd, now, NULL, &keys[nk - 1])))
+	if ((st = key_create(s, gid, gen, -1, &sh, rnd, now, want, &keys[nk - 1])))
 		return st;
 	if ((st = msgid_fence(s, g->name)) || (st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)))
 		return st;
@@ -1048,8 +1051,8 @@ static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, 
 }
 
 gk_status gk_keys_lkh_evict(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd, int64_t now,
-			    const char *const *members, size_t n, gk_lkh_evicted *out, gk_sa_key *prev,
-			    gk_sa_key *keys, size_t *nkeys, uint32_t *msgid)
+			    const char *const *members, size_t n, const uint8_t *want, gk_lkh_evicted *out,
+			    gk_sa_key *prev, gk_sa_key *keys, size_t *nkeys, uint32_t *msgid)
 {
 	unsigned degree;
 	size_t key_len, nk;
@@ -1060,7 +1063,7 @@ gk_status gk_keys_lkh_evict(gk_store *s, const gk_group_policy *g, gk_lkh *t, co
 	memset(out, 0, sizeof(*out));
 	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
 	if (!st)
-		st = gk_store_end(s, lkh_evict_tx(s, g, t, rnd, now, members, n, out, prev, keys, nk, msgid));
+		st = gk_store_end(s, lkh_evict_tx(s, g, t, rnd, now, members, n, want, out, prev, keys, nk, msgid));
 	if (st) {
 		gk_lkh_evicted_free(out);
 		OPENSSL_cleanse(prev, nk * sizeof(*prev));

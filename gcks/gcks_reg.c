@@ -230,6 +230,12 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "the group lists the identity with another credential");
 		return;
 	}
+	if (grp->pol.ppk == GK_PPK_REQUIRED && !sa->ppk_used) {
+		/* RFC 8784 3: the group's keys go only over an IKE SA keyed with the member's PPK (an SA
+		 * from IKE_AUTH, or authenticated for another group, may have none) */
+		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "the group requires a PPK; this IKE SA has none");
+		return;
+	}
 	long requested = sender_request(req, &is_sender);
 	if (requested < 0) {
 		refuse(g, sa, r, GK_N_INVALID_SYNTAX, mt, gt, "GROUP_SENDER data is not 4 octets");

@@ -57,6 +57,8 @@ typedef struct gcks_sa {
 	bool half_open;
 	bool g_ikev2;                     /* established through GSA_AUTH (not plain IKE_AUTH) */
 	bool psk_auth;                    /* the member authenticated with a PSK */
+	bool ppk_offered;                 /* the member sent USE_PPK in IKE_SA_INIT and we answered it */
+	bool ppk_used;                    /* the keys were updated with the member's PPK (RFC 8784 3) */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
 	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
 	gk_ike_req *out_req;              /* our outstanding request (GSA_INBAND_REKEY, CREATE_CHILD_SA,

@@ -7,12 +7,17 @@
 #include "payloads.h"
 #include "algs.h"
 
-static void member_wipe(gk_member_policy *m)
+void gk_member_policy_wipe(gk_member_policy *m)
 {
 	if (m->psk) {
 		OPENSSL_cleanse(m->psk, m->psk_len);
 		free(m->psk);
 	}
+	if (m->ppk) {
+		OPENSSL_cleanse(m->ppk, m->ppk_len);
+		free(m->ppk);
+	}
+	free(m->ppk_id);
 	free(m->pubkey);
 	memset(m, 0, sizeof(*m));
 }
@@ -22,7 +27,7 @@ void gk_group_policy_free(gk_group_policy *g)
 	if (!g)
 		return;
 	for (size_t i = 0; i < g->nmembers; i++)
-		member_wipe(&g->members[i]);
+		gk_member_policy_wipe(&g->members[i]);
 	free(g->members);
 	free(g->teks);
 	memset(g, 0, sizeof(*g));
@@ -60,8 +65,11 @@ gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst)
 			*m = src->members[i];
 			m->psk = dup_bytes(src->members[i].psk, src->members[i].psk_len);
 			m->pubkey = dup_bytes(src->members[i].pubkey, src->members[i].pubkey_len);
+			m->ppk = dup_bytes(src->members[i].ppk, src->members[i].ppk_len);
+			m->ppk_id = dup_bytes(src->members[i].ppk_id, src->members[i].ppk_id_len);
 			dst->nmembers = i + 1;
-			if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey))
+			if ((m->psk_len && !m->psk) || (m->pubkey_len && !m->pubkey) || (m->ppk_len && !m->ppk) ||
+			    (m->ppk_id_len && !m->ppk_id))
 				goto nomem;
 		}
 	}

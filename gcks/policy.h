@@ -21,6 +21,9 @@ typedef enum gk_rekey_transport { GK_REKEY_MULTICAST = 1, GK_REKEY_INBAND } gk_r
  * (simple), or through a logical key hierarchy (lkh, Appendix A) so that evictions need no
  * re-registration. */
 typedef enum gk_key_mgmt { GK_KEYMGMT_SIMPLE = 0, GK_KEYMGMT_LKH = 1 } gk_key_mgmt;
+/* Post-quantum preshared keys (RFC 8784) in a group: not used, used when the member has one
+ * (a member without falls back to NO_PPK_AUTH), or required (no registration without). */
+typedef enum gk_ppk_mode { GK_PPK_NONE = 0, GK_PPK_OPTIONAL = 1, GK_PPK_REQUIRED = 2 } gk_ppk_mode;
 
 /* An identity authorized to join a group. */
 typedef struct gk_member_policy {
@@ -30,6 +33,10 @@ typedef struct gk_member_policy {
 	size_t psk_len;
 	uint8_t *pubkey;         /* GK_MAUTH_PUBKEY: DER SubjectPublicKeyInfo, owned */
 	size_t pubkey_len;
+	uint8_t *ppk;            /* RFC 8784 PPK, NULL if none: owned, wiped on free */
+	size_t ppk_len;
+	uint8_t *ppk_id;         /* its PPK_ID (the octets after the PPK_ID_FIXED type), owned */
+	size_t ppk_id_len;
 	gk_role role;
 	uint32_t max_sender_ids; /* upper bound of Sender-IDs per registration (senders) */
 } gk_member_policy;
@@ -73,6 +80,7 @@ typedef struct gk_group_policy {
 	uint32_t ike_idle_timeout; /* seconds before the GCKS closes an unused registration IKE SA */
 	uint32_t max_packet_rate; /* packets/s one sender sends on an SA at most: bounds the lifetime
 				   * of single-sender SAs so 32-bit sequence numbers never wrap */
+	uint8_t ppk;              /* gk_ppk_mode */
 	gk_kek_policy kek;
 	gk_tek_policy *teks;
 	size_t nteks;
@@ -87,6 +95,8 @@ typedef struct gk_group_policy {
 bool gk_kek_src_is_gcks(const gk_ts_spec *src);
 
 void gk_group_policy_free(gk_group_policy *g);
+/* Wipes a member's secrets (PSK, PPK), frees what it owns and zeroes it. */
+void gk_member_policy_wipe(gk_member_policy *m);
 /* Deep copy (secrets included). */
 gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst);
 const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const gk_ident *id);

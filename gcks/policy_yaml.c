@@ -30,6 +30,7 @@
 #include "iana.h"
 #include "ikekeys.h"
 #include "psk_file.h"
+#include "ppk.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -913,11 +914,12 @@ static bool h_text(ctx *c, const yaml_node_t *n, void *obj, const field *f)
 
 enum { SA_NAME, SA_PROTOCOL, SA_ENCR, SA_KEYLEN, SA_INTEG, SA_SN, SA_SRC, SA_DST, SA_IPPROTO,
        SA_PORTS, SA_SRCPORTS, SA_LIFETIME, SA_NF };
-enum { M_ID, M_AUTH, M_PSK, M_PSKFILE, M_PUBKEY, M_PUBKEYFILE, M_ROLE, M_MAXSID, M_NF };
+enum { M_ID, M_AUTH, M_PSK, M_PSKFILE, M_PUBKEY, M_PUBKEYFILE, M_ROLE, M_MAXSID, M_PPK, M_PPKFILE, M_PPKID,
+       M_NF };
 enum { R_TRANSPORT, R_ENCR, R_KEYLEN, R_INTEG, R_KWA, R_AUTH, R_SIG, R_ADDRESS, R_PORT, R_SRC,
        R_SRCPORT, R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_KEYMGMT, R_DEGREE, R_NF };
 enum { G_ID, G_CAPACITY, G_MODE, G_ATD, G_DTD, G_SIDBITS, G_MARGIN, G_IDLE, G_MAXRATE, G_REKEY,
-       G_SAS, G_MEMBERS, G_NF };
+       G_SAS, G_MEMBERS, G_PPK, G_NF };
 
 typedef struct sa_stage {
 	gk_tek_policy t;
@@ -1059,6 +1061,71 @@ static bool h_psk_file(ctx *c, const yaml_node_t *n, void *obj, const field *f)
 	return true;
 }
 
+/* A post-quantum preshared key (RFC 8784): read and decoded by the rule of PSKs (sizes, file
+ * mode), as gmd --ppk-file reads it. The first one given is kept. */
+static bool ppk_keep(ctx *c, const yaml_node_t *n, gk_status st, const char *why, uint8_t *p, size_t len,
+		     gk_member_policy *m)
+{
+	if (st == GK_E_NOMEM)
+		c->nomem = true;
+	if (st)
+		return st == GK_E_NOMEM ? false : fail(c, n, "%s", why);
+	if (m->ppk) {
+		gk_psk_free(p, len);
+		return true;
+	}
+	m->ppk = p;
+	m->ppk_len = len;
+	return true;
+}
+
+static bool h_ppk(ctx *c, const yaml_node_t *n, void *obj, const field *f)
+{
+	(void)f;
+	const char *s = scalar(c, n, "a post-quantum preshared key (text or 0x-hex)");
+	char why[256];
+	uint8_t *p = NULL;
+	size_t plen = 0;
+	if (!s)
+		return false;
+	gk_status st = gk_psk_decode(s, strlen(s), &p, &plen, why, sizeof(why));
+	return ppk_keep(c, n, st, why, p, plen, &((member_stage *)obj)->m);
+}
+
+static bool h_ppk_file(ctx *c, const yaml_node_t *n, void *obj, const field *f)
+{
+	(void)f;
+	const char *s = scalar(c, n, "a file name");
+	char path[PATH_MAX + 1], why[PATH_MAX + 300];
+	uint8_t *p = NULL;
+	size_t plen = 0;
+	if (!s)
+		return false;
+	resolve(c, s, path, sizeof(path));
+	gk_status st = gk_psk_file_read(path, &p, &plen, why, sizeof(why));
+	return ppk_keep(c, n, st, why, p, plen, &((member_stage *)obj)->m);
+}
+
+/* PPK_ID: the octets of the text (RFC 8784 5.1 PPK_ID_FIXED), 1 to GK_PPK_ID_MAX. */
+static bool h_ppk_id(ctx *c, const yaml_node_t *n, void *obj, const field *f)
+{
+	(void)f;
+	gk_member_policy *m = &((member_stage *)obj)->m;
+	const char *s = scalar(c, n, "a PPK identity (text)");
+	size_t len = s ? strlen(s) : 0;
+	if (!s)
+		return false;
+	if (len == 0 || len > GK_PPK_ID_MAX)
+		return fail(c, n, "a PPK identity has 1 to %u octets, this one %zu", GK_PPK_ID_MAX, len);
+	free(m->ppk_id);
+	if (!(m->ppk_id = (uint8_t *)strdup(s))) {
+		c->nomem = true;
+		return false;
+	}
+	m->ppk_id_len = len;
+	return true;
+}
+
 static bool pubkey_decode(ctx *c, const yaml_node_t *n, const char *what, const char *pem, size_t len,
 			  gk_member_policy *m)
 {
@@ -1133,6 +1200,9 @@ static const word mode_words[] = { { "tunnel", 0 }, { "transport", 1 }, { NULL, 
 static const word transport_words[] = {
 	{ "multicast", GK_REKEY_MULTICAST }, { "inband", GK_REKEY_INBAND }, { NULL, 0 },
 };
+static const word ppk_words[] = {
+	{ "none", GK_PPK_NONE }, { "optional", GK_PPK_OPTIONAL }, { "required", GK_PPK_REQUIRED }, { NULL, 0 },
+};
 static const word keymgmt_words[] = { { "simple", GK_KEYMGMT_SIMPLE }, { "lkh", GK_KEYMGMT_LKH }, { NULL, 0 } };
 static const word gcauth_words[] = {
 	{ "signature", GK_GCAUTH_DIGITAL_SIGNATURE }, { "implicit", GK_GCAUTH_IMPLICIT }, { NULL, 0 },
@@ -1169,6 +1239,9 @@ static const field member_fields[M_NF] = {
 	[M_ROLE] = { .key = "role", .fn = h_word, AT(member_stage, m.role), .words = role_words },
 	[M_MAXSID] = { .key = "max-sender-ids", .fn = h_uint, AT(member_stage, m.max_sender_ids), .min = 1,
 		       .max = MAX_SENDER_IDS_MAX },
+	[M_PPK] = { .key = "ppk", .fn = h_ppk },
+	[M_PPKFILE] = { .key = "ppk-file", .fn = h_ppk_file },
+	[M_PPKID] = { .key = "ppk-id", .fn = h_ppk_id },
 };
 
 static const field rekey_fields[R_NF] = {
@@ -1216,6 +1289,7 @@ static const field group_fields[G_NF] = {
 	[G_REKEY] = { .key = "rekey", .fn = h_rekey },
 	[G_SAS] = { .key = "sas", .fn = h_sas, .required = true },
 	[G_MEMBERS] = { .key = "members", .fn = h_members },
+	[G_PPK] = { .key = "ppk", .fn = h_word, AT(group_stage, g.ppk), .words = ppk_words },
 };
 
 /* ---- transforms shared by Data-Security SAs and the Rekey SA ------------------------------- */
@@ -1379,6 +1453,13 @@ static void member_finalize(ctx *c, member_stage *x)
 		if (m->auth != GK_MAUTH_PUBKEY && pub)
 			fail_f(c, s, member_fields, fpub, x->node, "only used with auth: pubkey");
 	}
+	if (given(s, M_PPK) && given(s, M_PPKFILE))
+		fail_f(c, s, member_fields, M_PPKFILE, x->node, "give ppk or ppk-file, not both");
+	if ((given(s, M_PPK) || given(s, M_PPKFILE)) && !given(s, M_PPKID))
+		fail_f(c, s, member_fields, given(s, M_PPK) ? M_PPK : M_PPKFILE, x->node,
+		       "a PPK needs its ppk-id (RFC 8784 3)");
+	if (given(s, M_PPKID) && !given(s, M_PPK) && !given(s, M_PPKFILE))
+		fail_f(c, s, member_fields, M_PPKID, x->node, "ppk-id needs ppk or ppk-file");
 	if (!given(s, M_ROLE))
 		m->role = GK_ROLE_RECEIVER;
 	if (usable(s, M_ROLE) && m->role == GK_ROLE_RECEIVER && given(s, M_MAXSID))
@@ -1622,6 +1703,24 @@ out:
 	free(first);
 }
 
+/* RFC 8784: a group's `ppk` says whether members use PPKs; `required` leaves no member without
+ * one, and a member's PPK in a group that uses none would never be used. */
+static void check_member_ppks(ctx *c, group_stage *gs)
+{
+	for (size_t i = 0; i < gs->nmems; i++) {
+		const member_stage *x = &gs->mems[i];
+		bool has = given(&x->s, M_PPK) || given(&x->s, M_PPKFILE);
+		if (!x->walked)
+			continue;
+		if (gs->g.ppk == GK_PPK_NONE && has)
+			fail_item(c, "members", i, &x->s, member_fields, given(&x->s, M_PPK) ? M_PPK : M_PPKFILE,
+				  x->node, "only used when the group sets ppk: optional or required");
+		else if (gs->g.ppk == GK_PPK_REQUIRED && !has)
+			fail_item(c, "members", i, &x->s, member_fields, M_ID, x->node,
+				  "the group sets ppk: required: give this member ppk-file and ppk-id");
+	}
+}
+
 static void check_sa_names(ctx *c, group_stage *gs)
 {
 	for (size_t j = 0; j < gs->nsas; j++) {
@@ -1820,6 +1919,7 @@ static void group_finalize(ctx *c, group_stage *gs)
 	check_esp_ah(c, gs);
 	check_sa_names(c, gs);
 	check_member_dups(c, gs);
+	check_member_ppks(c, gs);
 }
 
 /* ---- groups and files ---------------------------------------------------------------------- */
@@ -1866,6 +1966,8 @@ static void stage_finish(ctx *c, group_stage *gs, gk_group_policy *out)
 		c->nomem = true;
 	for (size_t i = 0; i < gs->nmems; i++) {
 		free_secret((char *)gs->mems[i].m.psk, gs->mems[i].m.psk_len);
+		free_secret((char *)gs->mems[i].m.ppk, gs->mems[i].m.ppk_len);
+		free(gs->mems[i].m.ppk_id);
 		free(gs->mems[i].m.pubkey);
 	}
 	free(gs->sas);
@@ -2318,6 +2420,21 @@ static void em_kv_pem(emitter *m, const char *k, const uint8_t *der, size_t len)
 	BIO_free(bio);
 }
 
+/* A secret as 0x-hex (the form psk and ppk take), the text wiped after use. */
+static void em_kv_secret_hex(emitter *m, const char *k, const uint8_t *p, size_t len)
+{
+	char *hex = malloc(2 * len + 3);
+	if (!hex) {
+		m->ok = false;
+		return;
+	}
+	strcpy(hex, "0x");
+	for (size_t i = 0; i < len; i++)
+		snprintf(hex + 2 + 2 * i, 3, "%02x", p[i]);
+	em_kv(m, k, hex);
+	free_secret(hex, 2 * len + 3);
+}
+
 static void export_member(emitter *m, const gk_member_policy *mp)
 {
 	em_map(m, true);
@@ -2337,6 +2454,16 @@ static void export_member(emitter *m, const gk_member_policy *mp)
 	}
 	if (mp->pubkey_len)
 		em_kv_pem(m, "pubkey", mp->pubkey, mp->pubkey_len);
+	if (mp->ppk_len)
+		em_kv_secret_hex(m, "ppk", mp->ppk, mp->ppk_len);
+	if (mp->ppk_id_len) {
+		char *id = strndup((const char *)mp->ppk_id, mp->ppk_id_len);
+		if (id)
+			em_kv(m, "ppk-id", id);
+		else
+			m->ok = false;
+		free(id);
+	}
 	em_kv_word(m, "role", role_words, mp->role);
 	if (mp->role == GK_ROLE_SENDER)
 		em_kv_u(m, "max-sender-ids", mp->max_sender_ids);
@@ -2355,6 +2482,8 @@ static void export_group(emitter *m, const gk_group_policy *g)
 	em_kv_u(m, "rekey-margin", g->rekey_margin_pct);
 	em_kv_secs(m, "ike-idle-timeout", g->ike_idle_timeout);
 	em_kv_u(m, "max-packet-rate", g->max_packet_rate ? g->max_packet_rate : MAX_PACKET_RATE_DEFAULT);
+	if (g->ppk)
+		em_kv_word(m, "ppk", ppk_words, g->ppk);
 	export_rekey(m, g);
 	em_scalar(m, "sas", YAML_PLAIN_SCALAR_STYLE);
 	em_seq(m, true);

@@ -42,6 +42,11 @@ typedef struct gk_gm_config {
 	X509 *cert;                  /* NULL: raw public key (RFC 7670) */
 	X509_STORE *ca;              /* verifies the GCKS certificate */
 	EVP_PKEY *gcks_pubkey;       /* or the GCKS raw public key */
+	const uint8_t *ppk;          /* post-quantum preshared key (RFC 8784), NULL = none; not owned */
+	size_t ppk_len;
+	const uint8_t *ppk_id;       /* its PPK_ID (sent as PPK_ID_FIXED); not owned */
+	size_t ppk_id_len;
+	bool ppk_required;           /* no registration without the PPK (no NO_PPK_AUTH fallback) */
 	gk_ident gcks_id;            /* the IDr the GCKS must authenticate as (type 0 = not pinned) */
 	const gk_prefix *allow;      /* unicast destinations a Data-Security SA may name besides */
 	size_t nallow;               /* multicast (gk_gm_state_check); not owned */

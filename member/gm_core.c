@@ -16,8 +16,13 @@
 #include "log.h"
 #include "message.h"
 #include "msgdump.h"
+#include "ppk.h"
 
 #define NONCE_LEN 32
+/* COOKIE answers taken per IKE_SA_INIT attempt: a new cookie (the GCKS's secret changed) or the
+ * same one again (the answer to a retransmitted request) is sent back, a few times only
+ * (RFC 7296 2.6: the initiator limits its cookie exchanges). */
+#define COOKIE_ROUNDS 4
 
 /* An IKE SA replaced by a rekey, kept until its Delete: ours (req holds it, retransmitted until
  * answered) or the GCKS's (req empty; dropped at `at` if none comes). */
@@ -47,6 +52,7 @@ struct gk_gm {
 	gk_ike_req req;             /* last request (or its fragments) and its retransmissions */
 	uint8_t cookie[64];
 	size_t cookie_len;
+	unsigned cookie_rounds;     /* COOKIE answers taken in this attempt */
 	bool nat_t;                 /* moved to port 4500 (RFC 7296 2.23) */
 	uint16_t ke_group;
 	gk_group_state *gs;         /* scratch for decoding, wiped after each use */
@@ -71,6 +77,11 @@ struct gk_gm {
 	int64_t ka_wait;            /* quiet time before a NAT-keepalive, jitter included; 0 = none */
 	size_t server;              /* the key server of the caller's list we talk to */
 	size_t tried;               /* key servers moved on from in this round of failover */
+	/* RFC 8784: the GCKS answered USE_PPK; our GSA_AUTH's AUTH is under the PPK's keys, and until
+	 * the answer keys_noppk holds the keys without it (for a GCKS that falls back) */
+	bool ppk_offered;
+	bool ppk_pending;
+	gk_ike_keys keys_noppk;
 };
 
 typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
@@ -277,7 +288,8 @@ static gk_status build_init(gk_gm *gm)
 	bool natd = gm->cfg.local.ss_family && gm->cfg.gcks.ss_family &&
 		    !gk_natd_hash(gm->ike.spi_i, 0, (const struct sockaddr *)&gm->cfg.local, natd_src) &&
 		    !gk_natd_hash(gm->ike.spi_i, 0, (const struct sockaddr *)&gm->cfg.gcks, natd_dst);
-	gk_out_pl pl[8];
+	gk_pl_notify use_ppk = { .type = GK_N_USE_PPK };
+	gk_out_pl pl[9];
 	size_t n = 0;
 	gk_wbuf pub;
 	gk_wbuf_init(&pub, 1024);
@@ -294,6 +306,8 @@ static gk_status build_init(gk_gm *gm)
 	pl[n++] = (gk_out_pl){ GK_PL_NONCE, false, &nonce };
 	pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &frag };
 	pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &sigh };
+	if (gm->cfg.ppk) /* RFC 8784 3 */
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &use_ppk };
 	if (natd) {
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &nsrc };
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &ndst };
@@ -326,6 +340,7 @@ gk_status gk_gm_start(gk_gm *gm)
 	gk_ike_sa_free(&gm->crossed);
 	gm->ike.initiator = true;
 	gm->cookie_len = 0;
+	gm->cookie_rounds = 0;
 	gm->cur = 0;
 	gm->nreg = 0;
 	gm->refusal = 0;
@@ -333,6 +348,8 @@ gk_status gk_gm_start(gk_gm *gm)
 	gm->inband = false;
 	gm->inband_groups = 0;
 	gm->live_wait = 0;
+	gm->ppk_offered = gm->ppk_pending = false;
+	OPENSSL_cleanse(&gm->keys_noppk, sizeof(gm->keys_noppk));
 	gm->rekey_at = 0;
 	gm->ke_group = gm->cfg.offer.ke[0];
 	do {
@@ -352,9 +369,11 @@ gk_status gk_gm_start(gk_gm *gm)
 static bool init_retry(gk_gm *gm, const gk_msg *m)
 {
 	const gk_payload *c = gk_msg_find_notify(m, GK_N_COOKIE);
-	if (c && c->body->notify.data.len > 0 && c->body->notify.data.len <= sizeof(gm->cookie) && !gm->cookie_len) {
+	if (c && c->body->notify.data.len > 0 && c->body->notify.data.len <= sizeof(gm->cookie) &&
+	    gm->cookie_rounds < COOKIE_ROUNDS) {
 		memcpy(gm->cookie, c->body->notify.data.ptr, c->body->notify.data.len);
 		gm->cookie_len = c->body->notify.data.len;
+		gm->cookie_rounds++;
 		if (build_init(gm) == GK_OK)
 			send_request(gm, GK_EXCH_IKE_SA_INIT);
 		return true;
@@ -390,6 +409,12 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 		fail(gm, 0, "malformed IKE_SA_INIT response");
 		return;
 	}
+	/* the rules let a COOKIE answer go without SA, KE and Nonce; one not taken above (empty,
+	 * too long, or one too many) ends the attempt */
+	if (!gk_msg_find(m, GK_PL_SA) || !gk_msg_find(m, GK_PL_KE) || !gk_msg_find(m, GK_PL_NONCE)) {
+		fail(gm, 0, "IKE_SA_INIT answered by a COOKIE that cannot be used");
+		return;
+	}
 	gk_ike_suite suite;
 	const gk_pl_ke *ke = &gk_msg_find(m, GK_PL_KE)->body->ke;
 	gk_chunk nr = gk_msg_find(m, GK_PL_NONCE)->body->bytes.data;
@@ -407,6 +432,12 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 	gm->ike.suite = suite;
 	gm->ike.spi_r = m->hdr.spi_r;
 	gm->ike.frag_ok = gk_msg_find_notify(m, GK_N_IKEV2_FRAGMENTATION_SUPPORTED) != NULL;
+	gm->ppk_offered = gm->cfg.ppk && gk_msg_find_notify(m, GK_N_USE_PPK) != NULL;
+	if (gm->cfg.ppk && !gm->ppk_offered && gm->cfg.ppk_required) {
+		/* RFC 8784 3: a PPK is mandatory for us and the responder does not use PPKs */
+		fail(gm, 0, "the GCKS does not use PPKs (no USE_PPK) and a PPK is required");
+		return;
+	}
 	gk_status st = gk_dh_derive(gm->ike.dh, ke->data, &shared);
 	gk_chunk ni = GK_CHUNK(gm->ike.ni, gm->ike.ni_len);
 	if (!st)
@@ -588,6 +619,61 @@ static gk_status our_auth(gk_gm *gm, gk_chunk id_body, gk_arena *a, gk_pl_auth *
 	return st;
 }
 
+/* ---- PPK (RFC 8784 3) ---- */
+
+/* Before our AUTH: switches the SA to the PPK's keys (SK_d', SK_pi', SK_pr'), keeping the ones
+ * without it until the GCKS answers; unless the PPK is required, NO_PPK_AUTH carries our AUTH
+ * data under the original SK_pi (its method is the AUTH payload's). */
+static gk_status ppk_begin(gk_gm *gm, gk_chunk id_body, gk_arena *a, gk_pl_notify *no_auth, gk_pl_notify *pid)
+{
+	gk_wbuf w;
+	gk_pl_auth plain = { 0 };
+	gk_status st = GK_OK;
+	if (!gm->ppk_offered)
+		return GK_OK;
+	if (!gm->cfg.ppk_required && (st = our_auth(gm, id_body, a, &plain)) != GK_OK)
+		return st;
+	gk_wbuf_init(&w, 512);
+	st = gk_ppk_identity_build(GK_CHUNK(gm->cfg.ppk_id, gm->cfg.ppk_id_len), &w);
+	uint8_t *d = st ? NULL : gk_arena_dup(a, w.data, w.len);
+	*pid = (gk_pl_notify){ .type = GK_N_PPK_IDENTITY, .data = GK_CHUNK(d, w.len) };
+	gk_wbuf_free(&w);
+	if (st || !d)
+		return st ? st : GK_E_NOMEM;
+	*no_auth = (gk_pl_notify){ .type = GK_N_NO_PPK_AUTH, .data = plain.data };
+	gm->keys_noppk = gm->ike.keys;
+	if ((st = gk_ppk_update_keys(&gm->ike.keys, GK_CHUNK(gm->cfg.ppk, gm->cfg.ppk_len))) != GK_OK) {
+		OPENSSL_cleanse(&gm->keys_noppk, sizeof(gm->keys_noppk));
+		return st;
+	}
+	gm->ppk_pending = true;
+	return GK_OK;
+}
+
+/* The GCKS's answer: PPK_IDENTITY confirms it used our PPK; without it the GCKS took
+ * NO_PPK_AUTH and authenticated with the keys without the PPK, which we return to (or refuse,
+ * when the PPK is required). false: the registration fails (done here). */
+static bool ppk_settle(gk_gm *gm, const gk_msg *m)
+{
+	bool used = gk_msg_find_notify(m, GK_N_PPK_IDENTITY) != NULL;
+	if (!gm->ppk_pending)
+		return true;
+	gm->ppk_pending = false;
+	if (!used && !gm->cfg.ppk_required) {
+		gk_warn("the GCKS does not know our PPK_ID: registering without the PPK (NO_PPK_AUTH), "
+			"not protected against a quantum computer (RFC 8784 6)");
+		gm->ike.keys = gm->keys_noppk;
+	}
+	OPENSSL_cleanse(&gm->keys_noppk, sizeof(gm->keys_noppk));
+	if (!used && gm->cfg.ppk_required) {
+		fail(gm, GK_N_AUTHENTICATION_FAILED, "the GCKS did not use our PPK and a PPK is required");
+		return false;
+	}
+	if (used)
+		gk_info("IKE SA keyed with our PPK (RFC 8784)");
+	return true;
+}
+
 static gk_status send_gsa_auth(gk_gm *gm)
 {
 	gk_arena a;
@@ -597,10 +683,13 @@ static gk_status send_gsa_auth(gk_gm *gm)
 	gk_pl_id idi = { .id_type = gm->cfg.id.type, .data = GK_CHUNK(gm->cfg.id.data, gm->cfg.id.len) };
 	gk_pl_cert cp = { 0 };
 	gk_pl_auth auth = { 0 };
+	gk_pl_notify no_ppk_auth = { 0 }, ppk_identity = { 0 };
 	gk_arena_init(&a, 0);
 	gk_wbuf_init(&idbody, 1024);
 	gk_wbuf_init(&cert, 16384);
 	gk_status st = gk_codec_build(gk_payload_desc(GK_PL_IDi), &idi, &idbody);
+	if (!st)
+		st = ppk_begin(gm, gk_wbuf_chunk(&idbody), &a, &no_ppk_auth, &ppk_identity);
 	if (!st)
 		st = our_auth(gm, gk_wbuf_chunk(&idbody), &a, &auth);
 	if (st)
@@ -619,6 +708,10 @@ static gk_status send_gsa_auth(gk_gm *gm)
 	gk_pl_notify ic = { .type = GK_N_INITIAL_CONTACT };
 	if (gm->cfg.initial_contact)
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &ic };
+	if (ppk_identity.type)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &ppk_identity };
+	if (no_ppk_auth.data.len)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &no_ppk_auth };
 	if ((st = add_registration(gm, &a, pl, &n)) != GK_OK)
 		goto out;
 	gm->state = GM_AUTH_SENT;
@@ -822,6 +915,8 @@ static void on_auth_resp(gk_gm *gm, const gk_msg *m)
 		gm->state = GM_CLOSED;
 		return;
 	}
+	if (!ppk_settle(gm, m))
+		return;
 	if (verify_gcks(gm, m) != GK_OK) {
 		fail(gm, GK_N_AUTHENTICATION_FAILED, "the GCKS failed to authenticate");
 		return;
@@ -1560,6 +1655,7 @@ void gk_gm_free(gk_gm *gm)
 	gk_ike_sa_free(&gm->crossed);
 	gone_free(&gm->gone[0]);
 	gone_free(&gm->gone[1]);
+	OPENSSL_cleanse(&gm->keys_noppk, sizeof(gm->keys_noppk));
 	gk_ike_req_clear(&gm->req);
 	OPENSSL_clear_free(gm->gs, sizeof(*gm->gs));
 	free(gm);

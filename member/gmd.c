@@ -92,6 +92,8 @@ typedef struct gmd {
 	bool handles;               /* timer and signal handles initialized */
 	uint8_t *psk;                /* --psk-file, read by the rule gcksctl uses (psk_file.h) */
 	size_t psk_len;
+	uint8_t *ppk;                /* --ppk-file (RFC 8784), read by the same rule; wiped at exit */
+	size_t ppk_len;
 } gmd;
 
 static void usage(FILE *f)
@@ -105,6 +107,7 @@ static void usage(FILE *f)
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
 	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal] [--ike-keylog FILE]\n"
+	      "           [--ppk-file FILE --ppk-id PPK-ID [--ppk-required]]\n"
 	      "           [--control PATH] [--metrics [ADDR:]PORT]\n"
 	      "       gmd status --control PATH [--json]\n"
 	      "       gmd --help | --version\n"
@@ -129,6 +132,9 @@ static void usage(FILE *f)
 	      "         to MAX (default 300); --liveness: silence on an IKE SA kept for inband rekeys\n"
 	      "         before it is checked (default 60, 0 = off); --retransmit: first retransmission\n"
 	      "         timeout (default 500 ms, doubled each time) and retransmissions (default 6)\n"
+	      "--ppk-file, --ppk-id: a post-quantum preshared key (RFC 8784; read as --psk-file) and its\n"
+	      "         PPK_ID; without the GCKS using it, registration falls back to NO_PPK_AUTH unless\n"
+	      "         --ppk-required\n"
 	      "--ike-lifetime: an IKE SA kept for inband rekeys is rekeyed (CREATE_CHILD_SA) 10-20 %\n"
 	      "         before this (default 14400, 0 = never; 60 to 2592000)\n"
 	      "--rereg-delay: excluded by the GCKS, re-register after a random 1 s to SECONDS (default\n"
@@ -867,7 +873,7 @@ static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config,
 			fprintf(stderr, "gmd: --%s%s%s: %s\n", gmd_opt_name(c), val ? " " : "", val ? val : "", why);
 			return 1;
 		}
-		cli->given |= 1u << c;
+		cli->given |= (uint64_t)1 << c;
 	}
 	if (optind != argc) {
 		usage(stderr);
@@ -880,6 +886,15 @@ static int parse_args(int argc, char **argv, gmd_conf *cli, const char **config,
 static int load_credentials(gmd *d)
 {
 	const gmd_conf *c = &d->conf;
+	if (c->ppk_file[0]) {
+		char why[GK_ERR_MAX];
+		if (gk_psk_file_read(c->ppk_file, &d->ppk, &d->ppk_len, why, sizeof(why))) {
+			fprintf(stderr, "gmd: --ppk-file %s\n", why);
+			return -1;
+		}
+		d->cfg.ppk = d->ppk;
+		d->cfg.ppk_len = d->ppk_len;
+	}
 	if (c->psk_file[0]) {
 		char why[GK_ERR_MAX];
 		if (gk_psk_file_read(c->psk_file, &d->psk, &d->psk_len, why, sizeof(why))) {
@@ -928,6 +943,9 @@ static void apply_conf(gmd *d)
 	d->cfg.retransmit_ms = c->retransmit.ms;
 	d->cfg.retransmit_tries = c->retransmit.tries;
 	d->cfg.gcks_id = c->gcks_id;
+	d->cfg.ppk_id = (const uint8_t *)c->ppk_id;
+	d->cfg.ppk_id_len = strlen(c->ppk_id);
+	d->cfg.ppk_required = c->ppk_required;
 	d->cfg.allow = c->allow.v;
 	d->cfg.nallow = c->allow.n;
 	if (!d->once) {
@@ -1111,6 +1129,7 @@ out:
 	X509_free(d.cfg.cert);
 	X509_STORE_free(d.cfg.ca);
 	gk_psk_free(d.psk, d.psk_len);
+	gk_psk_free(d.ppk, d.ppk_len);
 	gk_keylog_close(d.keylog);
 	return rc;
 }

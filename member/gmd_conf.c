@@ -55,6 +55,9 @@ static const opt_def opts[GMD_NOPTS] = {
 	[GMD_INITIAL_CONTACT] = { "initial-contact", GMD_FLAG, F(initial_contact) },
 	[GMD_IKE_LIFETIME] = { "ike-lifetime", GMD_VALUE, F(ike_lifetime_s) },
 	[GMD_LOG_TARGET] = { "log-target", GMD_VALUE, F(log_target) },
+	[GMD_PPK_FILE] = { "ppk-file", GMD_VALUE, F(ppk_file) },
+	[GMD_PPK_ID] = { "ppk-id", GMD_VALUE, F(ppk_id) },
+	[GMD_PPK_REQUIRED] = { "ppk-required", GMD_FLAG, F(ppk_required) },
 };
 
 const char *gmd_opt_name(gmd_opt o) { return o < GMD_NOPTS ? opts[o].name : "?"; }
@@ -309,6 +312,10 @@ gk_status gmd_conf_set(gmd_conf *c, gmd_opt o, const char *s, const char *base, 
 		break;
 	}
 	case GMD_PSK_FILE: return set_path(c->psk_file, s, base, err, errlen);
+	case GMD_PPK_FILE: return set_path(c->ppk_file, s, base, err, errlen);
+	case GMD_PPK_ID:
+		memset(c->ppk_id, 0, sizeof(c->ppk_id)); /* compared whole (gmd_conf_same) */
+		return set_text(c->ppk_id, sizeof(c->ppk_id), s, "a PPK identity", err, errlen);
 	case GMD_CERT: return set_path(c->cert, s, base, err, errlen);
 	case GMD_KEY: return set_path(c->key, s, base, err, errlen);
 	case GMD_CA: return set_path(c->ca, s, base, err, errlen);
@@ -329,6 +336,7 @@ gk_status gmd_conf_set(gmd_conf *c, gmd_opt o, const char *s, const char *base, 
 	case GMD_JSON:
 	case GMD_NO_NAT_T:
 	case GMD_INITIAL_CONTACT:
+	case GMD_PPK_REQUIRED:
 		if ((b = parse_bool(s)) < 0) {
 			gk_seterr(err, errlen, "use true or false");
 			return GK_E_INVAL;
@@ -433,9 +441,9 @@ void gmd_conf_merge(gmd_conf *out, const gmd_conf *file, const gmd_conf *cli)
 {
 	gmd_conf m = *file;
 	for (unsigned o = 0; o < GMD_NOPTS; o++)
-		if (cli->given & (1u << o)) {
+		if (cli->given & ((uint64_t)1 << o)) {
 			memcpy((char *)&m + opts[o].off, (const char *)cli + opts[o].off, opts[o].size);
-			m.given |= 1u << o;
+			m.given |= (uint64_t)1 << o;
 		}
 	*out = m;
 }
@@ -464,6 +472,13 @@ gk_status gmd_conf_check(const gmd_conf *c, const char *source, gk_diag *diag)
 	if (c->key[0] && !c->ca[0] && !c->gcks_pubkey[0])
 		gk_diag_add(diag, GK_DIAG_ERROR, "%s: %skey: %sca or %sgcks-pubkey is needed to authenticate the GCKS",
 			    p, k, k, k);
+	/* RFC 8784 3: a PPK goes with its PPK_ID */
+	if (c->ppk_file[0] && !c->ppk_id[0])
+		gk_diag_add(diag, GK_DIAG_ERROR, "%s: %sppk-file: needs %sppk-id: the PPK's identity", p, k, k);
+	if (c->ppk_id[0] && !c->ppk_file[0])
+		gk_diag_add(diag, GK_DIAG_ERROR, "%s: %sppk-id: needs %sppk-file", p, k, k);
+	if (c->ppk_required && !c->ppk_file[0])
+		gk_diag_add(diag, GK_DIAG_ERROR, "%s: %sppk-required: needs %sppk-file and %sppk-id", p, k, k, k);
 	if (c->ca[0] && !c->gcks_id.type)
 		/* any certificate of the CA would do as the GCKS: members' too */
 		gk_diag_add(diag, GK_DIAG_ERROR, "%s: %sca: needs %sgcks-id: the identity the GCKS must authenticate as",
@@ -511,7 +526,7 @@ static void set_at(ctx *c, gmd_opt o, const yaml_node_t *v)
 
 static void load_setting(ctx *c, gmd_opt o, const yaml_node_t *v)
 {
-	c->c->given |= 1u << o;
+	c->c->given |= (uint64_t)1 << o;
 	if (v->type == YAML_SCALAR_NODE) {
 		set_at(c, o, v);
 		return;

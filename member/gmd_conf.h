@@ -30,7 +30,7 @@ typedef enum gmd_opt {
 	GMD_SENDER, GMD_ONCE, GMD_JSON, GMD_LOCAL, GMD_NO_NAT_T, GMD_NAT_KEEPALIVE, GMD_LOG_LEVEL,
 	GMD_SAG_ENCR, GMD_SA_BACKEND, GMD_MCAST_IFACE, GMD_RETRY, GMD_LIVENESS, GMD_RETRANSMIT,
 	GMD_REREG_DELAY, GMD_GCKS_ID, GMD_ALLOW_SELECTOR, GMD_USER, GMD_INITIAL_CONTACT,
-	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_NOPTS
+	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_PPK_FILE, GMD_PPK_ID, GMD_PPK_REQUIRED, GMD_NOPTS
 } gmd_opt;
 
 /* How a setting is written: a flag (true/false in the file), one value, or a list (a
@@ -43,7 +43,7 @@ typedef struct gmd_server {
 } gmd_server;
 
 typedef struct gmd_conf {
-	uint32_t given;                  /* bit per gmd_opt set in this source */
+	uint64_t given;                  /* bit per gmd_opt set in this source */
 	struct { gmd_server v[GMD_MAX_GCKS]; size_t n; } gcks;
 	gk_ident id;
 	struct { gk_ident v[GK_GM_MAX_GROUPS]; size_t n; } groups;
@@ -66,6 +66,9 @@ typedef struct gmd_conf {
 	char user[64];
 	unsigned ike_lifetime_s;
 	char log_target[16];             /* stderr, syslog, journal; "" = picked (gk_log_target_pick) */
+	char ppk_file[GMD_PATH_MAX];     /* RFC 8784 PPK, read by the rule of psk-file */
+	char ppk_id[256];                /* its PPK_ID (text, 1 to 255 octets) */
+	bool ppk_required;               /* no NO_PPK_AUTH fallback */
 } gmd_conf;
 
 /* The defaults (gmd(8)); user is the service account configure chose. */

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@ static gk_status parse_port(const char *s, unsigned *port, char *err, size_t err
 gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr_storage *out,
 			char *err, size_t errlen)
 {
-	char host[INET6_ADDRSTRLEN + 8];
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 8];
 	const char *port_s = NULL;
 	unsigned port = default_port;
 	memset(out, 0, sizeof(*out));
@@ -56,11 +57,25 @@ gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr
 		in->sin_port = htons((uint16_t)port);
 		return GK_OK;
 	}
+	/* An IPv6 zone (RFC 4007 11): "fe80::1%eth0" or "%2"; a link-local address needs it. */
+	char *zone = strchr(host, '%');
+	unsigned scope = 0;
+	if (zone) {
+		*zone++ = 0;
+		char *end;
+		unsigned long v = strtoul(zone, &end, 10);
+		scope = *zone && !*end && v > 0 && v <= 0xffffffffUL ? (unsigned)v : if_nametoindex(zone);
+		if (!scope)
+			return gk_seterr(err, errlen, "unknown network interface \"%s\" after %%", zone), GK_E_INVAL;
+	}
 	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)port);
+		in6->sin6_scope_id = scope;
 		return GK_OK;
 	}
+	if (zone)
+		return gk_seterr(err, errlen, "a zone (%%) follows only an IPv6 address"), GK_E_INVAL;
 	return gk_seterr(err, errlen, "not a numeric IPv4 or IPv6 address"), GK_E_INVAL;
 }
 
@@ -74,7 +89,13 @@ char *gk_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(in6->sin6_port));
+		char zone[IF_NAMESIZE + 12] = "";
+		char name[IF_NAMESIZE];
+		if (in6->sin6_scope_id && if_indextoname(in6->sin6_scope_id, name))
+			snprintf(zone, sizeof(zone), "%%%s", name);
+		else if (in6->sin6_scope_id)
+			snprintf(zone, sizeof(zone), "%%%u", (unsigned)in6->sin6_scope_id);
+		snprintf(buf, len, "[%s%s]:%u", a, zone, ntohs(in6->sin6_port));
 	} else {
 		snprintf(buf, len, "?");
 	}

@@ -1,5 +1,6 @@
-/* Socket addresses as users write them: "192.0.2.1:848", "[2001:db8::1]:848", "host" with a
- * default port; and back to text for logs and JSON. */
+/* Socket addresses as users write them: "192.0.2.1:848", "[2001:db8::1]:848",
+ * "[fe80::1%eth0]:848" (a zone, by interface name or index), "host" with a default port; and back
+ * to text for logs and JSON (the zone by name). */
 #ifndef GK_ADDR_H
 #define GK_ADDR_H
 

@@ -22,6 +22,37 @@ static gk_status gsa_pair_check(const gk_msg *m)
 	return gsa == kd ? GK_OK : GK_E_RULES;
 }
 
+/* Where the PPK notifies of RFC 8784 3 belong, each at most once in a message: USE_PPK in
+ * IKE_SA_INIT, PPK_IDENTITY in the authenticating exchange (GSA_AUTH or IKE_AUTH), NO_PPK_AUTH
+ * in its request only. A copy elsewhere, or a second one, is a malformed message. */
+static const struct notify_place {
+	uint16_t type;
+	uint8_t exchanges[2];
+	bool request, response;
+} notify_places[] = {
+	{ GK_N_USE_PPK, { GK_EXCH_IKE_SA_INIT, GK_EXCH_IKE_SA_INIT }, true, true },
+	{ GK_N_PPK_IDENTITY, { GK_EXCH_IKE_AUTH, GK_EXCH_GSA_AUTH }, true, true },
+	{ GK_N_NO_PPK_AUTH, { GK_EXCH_IKE_AUTH, GK_EXCH_GSA_AUTH }, true, false },
+};
+
+static bool notifies_placed(const gk_msg *m)
+{
+	bool response = m->hdr.flags & GK_FLAG_R;
+	for (size_t i = 0; i < sizeof(notify_places) / sizeof(notify_places[0]); i++) {
+		const struct notify_place *np = &notify_places[i];
+		unsigned n = 0;
+		for (const gk_payload *p = NULL; (p = gk_msg_next(m, p, GK_PL_NOTIFY));)
+			n += p->body->notify.type == np->type;
+		if (!n)
+			continue;
+		bool here = (m->hdr.exchange == np->exchanges[0] || m->hdr.exchange == np->exchanges[1]) &&
+			    (response ? np->response : np->request);
+		if (!here || n > 1)
+			return false;
+	}
+	return true;
+}
+
 static const gk_exchange_rules table[] = {
 	{ GK_EXCH_IKE_SA_INIT, false, false, RULES(
 		{ GK_PL_SA, 1, 1, OUT }, { GK_PL_KE, 1, 1, OUT }, { GK_PL_NONCE, 1, 1, OUT },
@@ -119,6 +150,10 @@ gk_status gk_exchange_rules_check(const gk_msg *m, uint8_t *bad_type)
 			*bad_type = p->type;
 			return GK_E_RULES;
 		}
+	}
+	if (!notifies_placed(m)) {
+		*bad_type = GK_PL_NOTIFY;
+		return GK_E_RULES;
 	}
 	bool relaxed = response && (gk_msg_find_error(m) ||
 				    (m->hdr.exchange == GK_EXCH_IKE_SA_INIT &&

@@ -13,15 +13,15 @@
 	"kek_present, kek_encr, kek_encr_key_bits, kek_integ, kek_kwa, kek_gcauth, kek_sig_scheme, " \
 	TS_COLS("kek_src") ", " TS_COLS("kek_dst") ", " \
 	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu, max_packet_rate, " \
-	"kek_key_mgmt, kek_lkh_degree"
-#define GROUP_NCOLS 39
+	"kek_key_mgmt, kek_lkh_degree, ppk"
+#define GROUP_NCOLS 40
 #define GROUP_PS "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, " \
-	"$20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39"
+	"$20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40"
 #define TEK_COLS \
 	"position, name, proto, encr, encr_key_bits, integ, sn, " TS_COLS("src") ", " TS_COLS("dst") ", lifetime"
 #define TEK_NCOLS 20
-#define MEMBER_COLS "position, id_type, id_data, name, auth, psk, pubkey, role, max_sender_ids"
-#define MEMBER_NCOLS 9
+#define MEMBER_COLS "position, id_type, id_data, name, auth, psk, pubkey, role, max_sender_ids, ppk, ppk_id"
+#define MEMBER_NCOLS 11
 
 gk_status pg_identity_get(gk_store *base, gk_gcks_identity *out)
 {
@@ -110,6 +110,7 @@ static void group_bind(pgp *b, const gk_group_policy *g)
 	pp_int(b, g->max_packet_rate);
 	pp_int(b, k->key_mgmt);
 	pp_int(b, k->lkh_degree);
+	pp_int(b, g->ppk);
 }
 
 static gk_status group_read(pgr *r, gk_group_policy *g)
@@ -143,6 +144,7 @@ static gk_status group_read(pgr *r, gk_group_policy *g)
 	g->max_packet_rate = (uint32_t)pr_int(r);
 	k->key_mgmt = (uint8_t)pr_int(r);
 	k->lkh_degree = (uint8_t)pr_int(r);
+	g->ppk = (uint8_t)pr_int(r);
 	return r->i == GROUP_NCOLS ? r->st : GK_E_STATE;
 }
 
@@ -187,6 +189,8 @@ static void member_bind(pgp *b, size_t pos, const gk_member_policy *m, char *tex
 	pp_blob(b, m->pubkey_len ? m->pubkey : NULL, m->pubkey_len);
 	pp_int(b, m->role);
 	pp_int(b, m->max_sender_ids);
+	pp_blob(b, m->ppk_len ? m->ppk : NULL, m->ppk_len);
+	pp_blob(b, m->ppk_id_len ? m->ppk_id : NULL, m->ppk_id_len);
 }
 
 static gk_status member_read(pgr *r, gk_member_policy *m)
@@ -200,6 +204,8 @@ static gk_status member_read(pgr *r, gk_member_policy *m)
 	m->pubkey = pr_blob_dup(r, &m->pubkey_len);
 	m->role = (gk_role)pr_int(r);
 	m->max_sender_ids = (uint32_t)pr_int(r);
+	m->ppk = pr_blob_dup(r, &m->ppk_len);
+	m->ppk_id = pr_blob_dup(r, &m->ppk_id_len);
 	return r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
 }
 
@@ -282,7 +288,7 @@ static gk_status children_insert(pg_store *s, int64_t gid, const gk_group_policy
 		pp_int(&p, gid);
 		member_bind(&p, i, &g->members[i], text);
 		st = pg_run(s, "INSERT INTO members (group_id, " MEMBER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, "
-			    "$8, $9, $10)", &p, NULL, NULL);
+			    "$8, $9, $10, $11, $12)", &p, NULL, NULL);
 	}
 	return st;
 }
@@ -302,7 +308,7 @@ gk_status pg_group_write(gk_store *base, const gk_group_policy *g, int64_t now, 
 	if (replace) {
 		pp_int(&p, *gid);
 		st = pg_run(s, "UPDATE groups SET (" GROUP_COLS ") = (" GROUP_PS "), generation = generation + 1, "
-			    "updated = $40 WHERE id = $41", &p, NULL, NULL);
+			    "updated = $41 WHERE id = $42", &p, NULL, NULL);
 		pgp q = { 0 };
 		pp_int(&q, *gid);
 		if (!st)
@@ -311,7 +317,7 @@ gk_status pg_group_write(gk_store *base, const gk_group_policy *g, int64_t now, 
 			st = pg_run(s, "DELETE FROM members WHERE group_id = $1", &q, NULL, NULL);
 	} else {
 		st = pg_run(s, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" GROUP_PS
-			    ", 1, $40, $40) RETURNING id", &p, &res, NULL);
+			    ", 1, $41, $41) RETURNING id", &p, &res, NULL);
 		if (!st) {
 			pgr r = { res, 0, 0, GK_OK };
 			*gid = pr_int(&r);

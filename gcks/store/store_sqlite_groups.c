@@ -98,6 +98,7 @@ static void group_bind(binder *b, const gk_group_policy *g)
 	b_int(b, g->max_packet_rate);
 	b_int(b, k->key_mgmt);
 	b_int(b, k->lkh_degree);
+	b_int(b, g->ppk);
 }
 
 static gk_status group_read(reader *r, gk_group_policy *g)
@@ -131,6 +132,7 @@ static gk_status group_read(reader *r, gk_group_policy *g)
 	g->max_packet_rate = (uint32_t)r_int(r);
 	k->key_mgmt = (uint8_t)r_int(r);
 	k->lkh_degree = (uint8_t)r_int(r);
+	g->ppk = (uint8_t)r_int(r);
 	return r->i == GROUP_NCOLS ? r->st : GK_E_STATE;
 }
 
@@ -175,6 +177,8 @@ static void member_bind(binder *b, size_t pos, const gk_member_policy *m, char *
 	b_blob(b, m->pubkey_len ? m->pubkey : NULL, m->pubkey_len);
 	b_int(b, m->role);
 	b_int(b, m->max_sender_ids);
+	b_blob(b, m->ppk_len ? m->ppk : NULL, m->ppk_len);
+	b_blob(b, m->ppk_id_len ? m->ppk_id : NULL, m->ppk_id_len);
 }
 
 /* Fills m, which owns what it reads (psk, pubkey) even on failure. */
@@ -189,6 +193,8 @@ static gk_status member_read(reader *r, gk_member_policy *m)
 	m->pubkey = r_blob_dup(r, &m->pubkey_len);
 	m->role = (gk_role)r_int(r);
 	m->max_sender_ids = (uint32_t)r_int(r);
+	m->ppk = r_blob_dup(r, &m->ppk_len);
+	m->ppk_id = r_blob_dup(r, &m->ppk_id_len);
 	return r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
 }
 

@@ -19,9 +19,9 @@
 	"kek_present, kek_encr, kek_encr_key_bits, kek_integ, kek_kwa, kek_gcauth, kek_sig_scheme, " \
 	TS_COLS("kek_src") ", " TS_COLS("kek_dst") ", " \
 	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu, max_packet_rate, " \
-	"kek_key_mgmt, kek_lkh_degree"
-#define GROUP_NCOLS 39
-#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", ?, ?, ?"
+	"kek_key_mgmt, kek_lkh_degree, ppk"
+#define GROUP_NCOLS 40
+#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", ?, ?, ?, ?"
 
 /* The columns of group_teks after group_id, in tek_bind()/tek_read() order. */
 #define TEK_COLS \
@@ -31,9 +31,9 @@
 #define TEK_QS Q6 ", " Q6 ", " Q6 ", ?, ?"
 
 /* The columns of members after group_id, in member_bind()/member_read() order. */
-#define MEMBER_COLS "position, id_type, id_data, name, auth, psk, pubkey, role, max_sender_ids"
-#define MEMBER_NCOLS 9
-#define MEMBER_QS Q6 ", ?, ?, ?"
+#define MEMBER_COLS "position, id_type, id_data, name, auth, psk, pubkey, role, max_sender_ids, ppk, ppk_id"
+#define MEMBER_NCOLS 11
+#define MEMBER_QS Q6 ", ?, ?, ?, ?, ?"
 
 #define KEY_COLS "id, spi, keymat, created, expires, generation"
 
@@ -56,9 +56,9 @@
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
 	X(GROUP_INSERT, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" \
-			GROUP_QS ", 1, ?40, ?40)") \
+			GROUP_QS ", 1, ?41, ?41)") \
 	X(GROUP_UPDATE, "UPDATE groups SET (" GROUP_COLS ") = (" GROUP_QS "), " \
-			"generation = generation + 1, updated = ?40 WHERE id = ?41") \
+			"generation = generation + 1, updated = ?41 WHERE id = ?42") \
 	X(GROUP_DELETE, "DELETE FROM groups WHERE name = ?1") \
 	X(GROUP_NAMES, "SELECT name FROM groups ORDER BY name") \
 	X(TEK_LOAD, "SELECT " TEK_COLS " FROM group_teks WHERE group_id = ?1 ORDER BY position") \

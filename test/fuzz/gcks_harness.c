@@ -149,8 +149,16 @@ static void put_group(gk_store *s, const char *name, gk_rekey_transport transpor
 	g.teks[0].dst = ts4(239, 1, 1, dst, dst, 17, 5004, 5004);
 	g.teks[0].lifetime = 3600;
 	add_member(&g, FH_RECEIVER, GK_ROLE_RECEIVER);
-	if (transport == GK_REKEY_MULTICAST)
+	if (transport == GK_REKEY_MULTICAST) {
 		add_member(&g, FH_SENDER, GK_ROLE_SENDER);
+		gk_member_policy *m = &g.members[g.nmembers - 1];
+		g.ppk = GK_PPK_OPTIONAL;
+		m->ppk_len = strlen(FH_PPK);
+		m->ppk = (uint8_t *)strdup(FH_PPK);
+		m->ppk_id_len = strlen(FH_PPK_ID);
+		m->ppk_id = (uint8_t *)strdup(FH_PPK_ID);
+		FUZZ_ASSERT(m->ppk && m->ppk_id);
+	}
 	bool changed = false;
 	FUZZ_ASSERT(gk_keys_group_put(s, &g, "fuzz", NULL, (int64_t)time(NULL), &changed) == GK_OK);
 	gk_group_policy_free(&g);

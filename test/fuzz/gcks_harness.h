@@ -24,6 +24,9 @@
 #define FH_G2 "keyid:fuzz-grp-2"
 #define FH_RECEIVER "fqdn:r1.example"   /* receiver of both groups */
 #define FH_SENDER "fqdn:s1.example"     /* sender of G1 */
+/* G1 uses PPKs (RFC 8784, ppk: optional): the sender's PPK and PPK_ID */
+#define FH_PPK "a post-quantum preshared key of s1"
+#define FH_PPK_ID "s1-ppk"
 #define FH_GCKS_ID "fqdn:gcks.example"
 
 #define FH_SEAL 0x08

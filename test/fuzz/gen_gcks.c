@@ -13,6 +13,7 @@
 #include "dh.h"
 #include "ike_sa.h"
 #include "message.h"
+#include "ppk.h"
 #include "proposal.h"
 
 static const char *outdir;
@@ -81,6 +82,7 @@ typedef struct member {
 	const char *id;
 	uint16_t ke_group;               /* of the KE payload */
 	bool sealed;                     /* requests recorded in the clear, for FH_SEAL */
+	const char *ppk_id;              /* sends USE_PPK (and, seed_ppk, its PPK) when set */
 } member;
 
 static void check(bool ok, const char *what)
@@ -129,11 +131,11 @@ static bool member_sa_init(member *m, bool frag)
 	check(gk_dh_public(m->ike.dh, &pub) == GK_OK && gk_ike_offer_to_sa(&m->offer, &a, &sa) == GK_OK, "offer");
 	gk_pl_ke ke = { .group = m->ke_group, .data = gk_wbuf_chunk(&pub) };
 	gk_pl_bytes nonce = { GK_CHUNK(m->ni, sizeof(m->ni)) };
-	gk_pl_notify fn = { .type = GK_N_IKEV2_FRAGMENTATION_SUPPORTED };
+	gk_pl_notify fn = { .type = frag ? GK_N_IKEV2_FRAGMENTATION_SUPPORTED : GK_N_USE_PPK };
 	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce },
 			   { GK_PL_NOTIFY, false, &fn } };
 	gk_msg_out o = { .hdr = { .spi_i = m->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
-			 .outer = pl, .nouter = frag ? 4 : 3 };
+			 .outer = pl, .nouter = frag || m->ppk_id ? 4 : 3 };
 	check(gk_msg_build(&o, NULL, NULL, &req) == GK_OK, "IKE_SA_INIT request");
 	bool ok = false;
 	gk_msg r;
@@ -196,6 +198,50 @@ static bool member_request(member *m, uint8_t exchange, const gk_out_pl *pl, siz
 	return ok;
 }
 
+/* The PSK AUTH data of m's IDi body under the SA's current SK_pi, into mic. */
+static void psk_auth(member *m, gk_chunk idbody, uint8_t mic[64], size_t *miclen)
+{
+	gk_wbuf octets;
+	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
+	*miclen = 64;
+	check(gk_ike_sa_auth_octets(&m->ike, true, idbody, &octets) == GK_OK &&
+	      gk_auth_psk_compute(m->ike.suite.prf, GK_CHUNK(m->id, strlen(m->id)), gk_wbuf_chunk(&octets), mic,
+				  miclen) == GK_OK, "AUTH");
+	gk_wbuf_free(&octets);
+}
+
+/* GSA_AUTH with a PPK (RFC 8784 3): PPK_IDENTITY for m->ppk_id, NO_PPK_AUTH under the keys
+ * without it, AUTH under SK_pi' from FH_PPK. */
+static bool member_gsa_auth_ppk(member *m, const char *group)
+{
+	gk_ident mid, gid;
+	char why[GK_ERR_MAX] = "";
+	check(gk_ident_parse(m->id, &mid, why, sizeof(why)) == GK_OK && gk_ident_parse(group, &gid, why, sizeof(why)) == GK_OK, "ids");
+	gk_pl_id idi = { .id_type = mid.type, .data = GK_CHUNK(mid.data, mid.len) };
+	gk_pl_id idg = { .id_type = gid.type, .data = GK_CHUNK(gid.data, gid.len) };
+	gk_wbuf body, pid;
+	uint8_t plain[64], mic[64];
+	size_t plain_len, miclen;
+	gk_wbuf_init(&body, 1024);
+	gk_wbuf_init(&pid, 512);
+	check(gk_codec_build(gk_payload_desc(GK_PL_IDi), &idi, &body) == GK_OK, "IDi");
+	psk_auth(m, gk_wbuf_chunk(&body), plain, &plain_len);
+	check(gk_ppk_update_keys(&m->ike.keys, GK_CHUNK(FH_PPK, strlen(FH_PPK))) == GK_OK &&
+	      gk_ppk_identity_build(GK_CHUNK(m->ppk_id, strlen(m->ppk_id)), &pid) == GK_OK, "PPK");
+	psk_auth(m, gk_wbuf_chunk(&body), mic, &miclen);
+	gk_pl_auth auth = { .method = GK_AUTH_SHARED_KEY_MIC, .data = GK_CHUNK(mic, miclen) };
+	gk_pl_notify npid = { .type = GK_N_PPK_IDENTITY, .data = gk_wbuf_chunk(&pid) };
+	gk_pl_notify nno = { .type = GK_N_NO_PPK_AUTH, .data = GK_CHUNK(plain, plain_len) };
+	gk_out_pl pl[] = { { GK_PL_IDi, false, &idi }, { GK_PL_AUTH, false, &auth }, { GK_PL_NOTIFY, false, &npid },
+			   { GK_PL_NOTIFY, false, &nno }, { GK_PL_IDg, false, &idg } };
+	bool ok = member_request(m, GK_EXCH_GSA_AUTH, pl, 5, 0);
+	gk_wbuf_free(&body);
+	gk_wbuf_free(&pid);
+	if (ok)
+		gk_ike_sa_auth_done(&m->ike);
+	return ok;
+}
+
 static bool member_gsa_auth(member *m, const char *group, size_t frag_len)
 {
 	gk_ident mid, gid;
@@ -233,6 +279,20 @@ static bool member_registration(member *m, const char *group)
 }
 
 static void member_free(member *m) { gk_ike_sa_free(&m->ike); }
+
+/* A sender of G1 with its PPK (ppk_id FH_PPK_ID: registered on the PPK's keys) or with a
+ * PPK_ID the GCKS does not know (registered through NO_PPK_AUTH). */
+static void seed_ppk(const char *name, uint8_t ctl, const char *ppk_id)
+{
+	member m;
+	begin();
+	member_init(&m, ctl, FH_SENDER, 0);
+	m.ppk_id = ppk_id;
+	check(member_sa_init(&m, false), name);
+	check(member_gsa_auth_ppk(&m, FH_G1), name);
+	member_free(&m);
+	end(name);
+}
 
 /* ---- the seeds ---- */
 
@@ -344,6 +404,8 @@ int main(int argc, char **argv)
 	seed_retransmit();
 	seed_invalid_ke();
 	seed_two_members();
+	seed_ppk("08-ppk-gsa-auth", 5, FH_PPK_ID);
+	seed_ppk("09-ppk-unknown-id-no-ppk-auth", 6, "not-known-ppk");
 	printf("gen_gcks: %d files in %s/gcks\n", nfiles, outdir);
 	return 0;
 }

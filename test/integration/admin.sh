@@ -44,9 +44,6 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # start_gcksd DB CTL LOG: sets $port and $gpid
 start_gcksd() {
 	local db=$1 ctl=$2 log=$3 try

@@ -53,13 +53,7 @@ cleanup() {
 	for p in "${gpid[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${gpid[@]}" "${rpid[@]}"; do wait "$p" 2>/dev/null; done
 	pg_cluster_stop
-	if [ "$fails" -ne 0 ]; then
-		for f in "$W"/*.log "$W"/*.out; do
-			[ -f "$f" ] || continue
-			echo "# ---- $(basename "$f") (last 30 lines)"
-			tail -n 30 "$f" | sed 's/^/# /'
-		done
-	fi
+	[ "$fails" -ne 0 ] && show_logs "$W"/*.log "$W"/*.out
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -67,15 +61,6 @@ trap cleanup EXIT
 pg_cluster_start || { echo "not ok - the throwaway PostgreSQL cluster did not start"; exit 1; }
 DB=$PG_LOCATOR
 
-freeport() {
-	python3 -c 'import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "u" else socket.SOCK_STREAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
-}
-wait_for() { # wait_for SECONDS COMMAND...: polls every 0.1 s
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 # ---- the relays: one process per server, every connection to PostgreSQL through it ----
 cat >"$W/relay.py" <<'EOF'
@@ -131,8 +116,8 @@ for s in s1 s2; do
 	rpid[$s]=$!
 	wait_for 10 test -s "$W/relay-$s.port" || { not_ok "the relay of $s starts"; exit 1; }
 	rport[$s]=$(cat "$W/relay-$s.port")
-	port[$s]=$(freeport u)
-	mport[$s]=$(freeport t)
+	port[$s]=$(free_port)
+	mport[$s]=$(free_port SOCK_STREAM)
 done
 
 mkdir -p "$W/keys"
@@ -281,7 +266,7 @@ wait(same, 15)
 EOF
 
 # ---- server ids: a live one's id is refused, a crashed one's taken back within a lease ----
-p3=$(freeport u)
+p3=$(free_port)
 t0=$(date +%s%N)
 timeout 30 "$GCKSD" --db "$DB" --listen "127.0.0.1:$p3" --control "$W/dup.sock" --server-id s1 --foreground \
 	--log-level info 2>"$W/dup.log"

@@ -39,27 +39,15 @@ cleanup() {
 	for p in "${gpid[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${gpid[@]}"; do wait "$p" 2>/dev/null; done
 	pg_cluster_stop
-	if [ "$fails" -ne 0 ]; then
-		for f in "$W"/*.log "$W"/*.out; do
-			[ -f "$f" ] || continue
-			echo "# ---- $(basename "$f") (last 30 lines)"
-			tail -n 30 "$f" | sed 's/^/# /'
-		done
-	fi
+	[ "$fails" -ne 0 ] && show_logs "$W"/*.log "$W"/*.out
 	rm -rf "$W"
 }
 trap cleanup EXIT
 
 pg_cluster_start || { echo "not ok - the throwaway PostgreSQL cluster did not start"; exit 1; }
 DB=$PG_LOCATOR
-wait_for() { # wait_for SECONDS COMMAND...: polls every 0.2 s
-	local n=$(($1 * 5))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.2; done
-	return 1
-}
 for s in s1 s2; do
-	port[$s]=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port[$s]=$(free_port)
 done
 
 mkdir -p "$W/keys"

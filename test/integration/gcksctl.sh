@@ -209,7 +209,7 @@ bad several $'groups:\n  - id: keyid:video-1\n    capacity: -1\n    rekey:\n    
 bad/several.yaml:10:21: groups[0].sas[0].encryption: AES_GCM_16_IIV uses an implicit IV, which RFC 9838 2.7 forbids for group SAs
 bad/several.yaml:12:27: groups[0].sas[0].sequence-numbers: esn must not be used for group SAs, which are multicast (RFC 9838 4.4.2.1.3); use sequential-32 or unspecified-32
 bad/several.yaml:13:19: groups[0].sas[0].lifetime: must be between 1m and 30d, got 10s
-bad/several.yaml:17:9: groups[0].members[0].colour: unknown key (expected one of: id, auth, psk, psk-file, pubkey, pubkey-file, role, max-sender-ids)
+bad/several.yaml:17:9: groups[0].members[0].colour: unknown key (expected one of: id, auth, psk, psk-file, pubkey, pubkey-file, role, max-sender-ids, ppk, ppk-file, ppk-id)
 bad/several.yaml:6:16: groups[0].rekey.address: 10.1.1.1 is not a multicast address (IPv4 224.0.0.0/4, IPv6 ff00::/8)"
 
 dump "$DB" >"$W/dump-good"
@@ -254,7 +254,7 @@ rc=0
 (cd "$W" && "$GCKSCTL" --db "$DB" policy check bad/many.yaml) >/dev/null 2>"$W/many.err" || rc=$?
 check "1100 errors: exit 2, 1000 messages, then \"(100 more messages not shown)\"" \
 	bash -c '[ "$1" -eq 2 ] && [ "$(wc -l <"$2")" -eq 1001 ] &&
-		[ "$(sed -n 1000p "$2")" = "bad/many.yaml:1004:1: x1000: unknown key (expected one of: id, capacity, mode, activation-delay, deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members)" ] &&
+		[ "$(sed -n 1000p "$2")" = "bad/many.yaml:1004:1: x1000: unknown key (expected one of: id, capacity, mode, activation-delay, deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members, ppk)" ] &&
 		[ "$(tail -n 1 "$2")" = "(100 more messages not shown)" ] || { tail -n 2 "$2"; exit 1; }' _ "$rc" "$W/many.err"
 
 # =================================================================================
@@ -375,9 +375,6 @@ EOF
 # =================================================================================
 # 7. gcksd: control socket, status, a policy load picked up without restart, rekey
 # =================================================================================
-free_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # start_gcksd DB CTL LOG: sets $port and $gpid; retries when the chosen port was taken meanwhile.
 start_gcksd() {
 	local db=$1 ctl=$2 log=$3

@@ -43,11 +43,7 @@ cleanup() {
 	[ -z "$NS" ] || ip netns del "$NS" 2>/dev/null || true
 	[ -z "$NS2" ] || ip netns del "$NS2" 2>/dev/null || true
 	if [ "$fails" -ne 0 ]; then
-		for f in "$W"/*.log "$W"/gm.json; do
-			[ -f "$f" ] || continue
-			echo "# ---- $(basename "$f") (last 40 lines)"
-			tail -n 40 "$f" | sed 's/^/# /'
-		done
+		show_logs "$W"/*.log "$W"/gm.json
 	fi
 	rm -rf "$W"
 }
@@ -113,9 +109,6 @@ export GCKSCTL
 pyck() { check "$1" python3 "$W/ck.py"; }
 mark() { python3 "$W/ck.py" <<<"mark('$1')"; }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 PA=$(free_port) PB=$(free_port)
 # "localhost" as gmd resolves it (getaddrinfo, AI_ADDRCONFIG): gcksd listens on that address
 LH=$(python3 -c 'import socket; print(socket.getaddrinfo("localhost", 1, type=socket.SOCK_DGRAM, flags=socket.AI_ADDRCONFIG)[0][4][0])')

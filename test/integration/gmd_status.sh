@@ -51,12 +51,6 @@ cleanup() {
 	if [ "${GK_KEEP:-0}" = 1 ]; then echo "# work directory kept: $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 ip netns add "$NS"
 ip -n "$NS" link set lo up
@@ -257,5 +251,35 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
 print(s.recv(200).decode().strip())" "$1")" = "{\"ok\":false,\"error\":\"unknown request (status, status json)\"}" ]' _ "$W/m1.sock"
 check "gmd still answers afterwards" bash -c '"$1" status --control "$2" | grep -q "^keyid:st-mc: registered"' _ "$GMD" "$W/m1.sock"
+# 8 connections at a time (GM_CONTROL_CLIENTS): 8 idle ones are kept open, a 9th is closed
+# unanswered even with a valid request; once the 8 go, status answers again.
+check "9 connections at once: the first 8 stay open, the 9th is closed without an answer" \
+	timeout 20 python3 - "$W/m1.sock" <<'EOF2'
+import socket, sys, time
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    return s
+idle = [conn() for _ in range(8)]
+time.sleep(0.3)
+ninth = conn()
+ninth.sendall(b'status\n')
+ninth.settimeout(5)
+try:
+    got = ninth.recv(100)
+except ConnectionResetError:
+    got = b''
+assert got == b'', got
+for s in idle:
+    s.settimeout(0.2)
+    try:
+        assert s.recv(1) != b'', 'an idle connection within the limit was closed'
+    except socket.timeout:
+        pass
+for s in idle:
+    s.close()
+EOF2
+check "... and after they close, status answers again" \
+	wait_for 5 bash -c '"$1" status --control "$2" | grep -q "^keyid:st-mc: registered"' _ "$GMD" "$W/m1.sock"
 
 [ "$fails" -eq 0 ]

@@ -34,11 +34,7 @@ cleanup() {
 	for p in $gpid $mpid; do kill "$p" 2>/dev/null || true; done
 	for p in $gpid $mpid; do wait "$p" 2>/dev/null || true; done
 	if [ "$fails" -ne 0 ]; then
-		for f in "$W"/*.log "$W"/gm.json; do
-			[ -f "$f" ] || continue
-			echo "# ---- $(basename "$f") (last 40 lines)"
-			tail -n 40 "$f" | sed 's/^/# /'
-		done
+		show_logs "$W"/*.log "$W"/gm.json
 	fi
 	rm -rf "$W"
 }

@@ -33,27 +33,13 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	if [ "$fails" -ne 0 ]; then
-		for f in "$W"/*.log; do
-			[ -f "$f" ] || continue
-			echo "# ---- $(basename "$f") (last 40 lines)"
-			tail -n 40 "$f" | sed 's/^/# /'
-		done
+		show_logs "$W"/*.log
 	fi
 	rm -rf "$W"
 }
 trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
 
-# wait_for SECONDS CMD...: until CMD succeeds (markers, never fixed sleeps)
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-free_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # line FILE TEXT: FILE has a line that ends with exactly TEXT after "gcksd LEVEL [SUBSYS]: "
 line() { grep -qxF -- "$2" <(sed -E 's/^[^ ]+ gcksd //' "$1"); }
 

@@ -150,9 +150,6 @@ echo "root's file" >"$W/victim"
 chmod 600 "$W/victim"
 ln -s "$W/victim" "$CTL"
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 "$GCKSD" --db "$DB" --listen "127.0.0.1:$port" --control "$CTL" --user "$UD" --admin-group "$GA" \
 	--foreground 2>"$W/gcksd.log" &

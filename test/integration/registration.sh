@@ -38,11 +38,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	if [ "$fails" -ne 0 ]; then
-		for f in "$W"/*.log; do
-			[ -f "$f" ] || continue
-			echo "# ---- $(basename "$f") (last 40 lines)"
-			tail -n 40 "$f" | sed 's/^/# /'
-		done
+		show_logs "$W"/*.log
 	fi
 	rm -rf "$W"
 }
@@ -83,9 +79,6 @@ pyck() { check "$1" python3 "$W/ck.py"; }
 
 # ---- processes ----
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # start_gcksd DB CTL LOG: sets $port and $gpid; retries when the chosen port was taken meanwhile.
 start_gcksd() {

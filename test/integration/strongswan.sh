@@ -6,7 +6,9 @@
 # one PSK IKE SA per IKE proposal of PROPOSALS below (AES-GCM, AES-CBC + HMAC-SHA2,
 # ChaCha20-Poly1305; X25519 and ECP-256), each checked to be the one negotiated on both sides:
 # strongSwan's swanctl --list-sas, and the SA payload of gcksd's IKE_SA_INIT response on the
-# wire (tshark).
+# wire (tshark). Also: a post-quantum preshared key (RFC 8784; ppk_id, ppk_required) shared with
+# gcksd, and NO_PPK_AUTH for a PPK_ID gcksd does not know; raw public keys (RFC 7670; swanctl
+# pubkeys) on both sides.
 #
 # Everything runs in two network namespaces made here, joined by a veth pair:
 #   gcksd   10.99.0.1 (UDP 500 and 4500)  <->  10.99.0.2 charon-systemd (own strongswan.conf,
@@ -45,6 +47,9 @@ GROUP=keyid:interop-1
 GCKS_ID=gcks.example
 PSK_ID=strongswan-psk.example
 CERT_ID=strongswan-cert.example
+PPK_MEMBER_ID=strongswan-ppk.example
+RPK_ID=strongswan-rpk.example
+PPK_ID=ss-ppk
 
 # GK_REQUIRE_INTEROP forces this test alone: tap.sh's skip is then a failure, as with GK_REQUIRE_ALL.
 [ -z "${GK_REQUIRE_INTEROP:-}" ] || GK_REQUIRE_ALL=1
@@ -148,6 +153,14 @@ openssl req -new -x509 -key "$pki/ca.key" -subj "/O=gikev2 interop/CN=gikev2 int
 new_cert gcks "$GCKS_ID" ec
 new_cert member "$CERT_ID" "$SS_CERT_KEY"
 ok "CA, GCKS certificate (ECDSA P-256) and strongSwan certificate ($SS_CERT_KEY) made with openssl"
+# RFC 8784: the PPK strongSwan and gcksd share for PPK_ID $PPK_ID, and the PSK of that member
+ppk=0x$(openssl rand -hex 32)
+ppk_unknown=0x$(openssl rand -hex 32)
+psk_ppk=0x$(openssl rand -hex 32)
+# RFC 7670: a raw key pair for a strongSwan member (no certificate), and the GCKS's public key
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/rpk.key" 2>/dev/null
+openssl pkey -in "$pki/rpk.key" -pubout -out "$pki/rpk.pub" 2>/dev/null
+openssl pkey -in "$pki/gcks.key" -pubout -out "$pki/gcks.pub" 2>/dev/null
 
 # ---- GCKS: database, policy, gcksd in its namespace ----
 # gcksd drops privileges to gikev2 after binding port 500 and handing it the database; the
@@ -161,6 +174,7 @@ cat >"$work/gcks/interop.yaml" <<EOF
 # IKE_AUTH); it never registers, but its identities are members like any other.
 id: $GROUP
 capacity: 10
+ppk: optional
 sas:
   - name: data
     protocol: esp
@@ -179,6 +193,17 @@ members:
     role: receiver
   - id: fqdn:$CERT_ID
     auth: certificate
+    role: receiver
+  - id: fqdn:$PPK_MEMBER_ID
+    auth: psk
+    psk: $psk_ppk
+    ppk: $ppk
+    ppk-id: $PPK_ID
+    role: receiver
+  - id: fqdn:$RPK_ID
+    auth: pubkey
+    pubkey: |
+$(sed 's/^/      /' "$pki/rpk.pub")
     role: receiver
 EOF
 umask 022
@@ -202,6 +227,11 @@ ss=$work/strongswan
 sw=$ss/swanctl
 mkdir -p "$sw/x509" "$sw/x509ca" "$sw/private"
 cp "$pki/ca.crt" "$sw/x509ca/ca.crt"
+cp "$pki/rpk.key" "$sw/private/rpk.key"
+# the raw public keys stay out of swanctl/pubkey: a trusted GCKS key loaded from there (or with
+# the connection gcks-rpk) stands in for the CA chain of gcks-cert, which then fails its CA
+# constraint; gcks-rpk is loaded after the certificate checks
+cp "$pki/rpk.pub" "$pki/gcks.pub" "$ss/"
 cp "$pki/member.crt" "$sw/x509/member.crt"
 cp "$pki/member.key" "$sw/private/member.key"
 vici=unix://$ss/charon.vici
@@ -323,12 +353,66 @@ connections {$prop_conns
 			cacerts = ca.crt
 		}
 	}
+	gcks-ppk {
+		version = 2
+		local_addrs = $SS_IP
+		remote_addrs = $GCKS_IP
+		proposals = $SS_PROPOSAL
+		childless = force
+		rekey_time = 0
+		dpd_delay = 0
+		ppk_id = $PPK_ID
+		ppk_required = yes
+		local {
+			auth = psk
+			id = fqdn:$PPK_MEMBER_ID
+		}
+		remote {
+			auth = psk
+			id = fqdn:$GCKS_ID
+		}
+	}
+	gcks-ppk-fallback {
+		version = 2
+		local_addrs = $SS_IP
+		remote_addrs = $GCKS_IP
+		proposals = $SS_PROPOSAL
+		childless = force
+		rekey_time = 0
+		dpd_delay = 0
+		ppk_id = ss-unknown
+		ppk_required = no
+		local {
+			auth = psk
+			id = fqdn:$PPK_MEMBER_ID
+		}
+		remote {
+			auth = psk
+			id = fqdn:$GCKS_ID
+		}
+	}
 }
 secrets {
 	ike-gcks {
 		id-1 = fqdn:$PSK_ID
 		id-2 = fqdn:$GCKS_ID
 		secret = $psk
+	}
+	ike-ppk-member {
+		id-1 = fqdn:$PPK_MEMBER_ID
+		id-2 = fqdn:$GCKS_ID
+		secret = $psk_ppk
+	}
+	ppk-gcks {
+		id = $PPK_ID
+		secret = $ppk
+	}
+	ppk-unknown {
+		id = ss-unknown
+		secret = $ppk_unknown
+	}
+	private-rpk {
+		file = rpk.key
 	}
 }
 EOF
@@ -391,6 +475,62 @@ answered_delete() { # conn
 for conn in gcks-psk gcks-cert; do
 	check "$conn: swanctl --terminate: gcksd answers strongSwan's Delete" answered_delete "$conn"
 done
+
+# Post-quantum preshared keys (RFC 8784), strongSwan as the initiator of a childless IKE_AUTH:
+# with ppk_required, strongSwan and gcksd use the PPK they share (USE_PPK both ways,
+# PPK_IDENTITY both ways, AUTH under SK_pi'/SK_pr'), which the exchange only survives when both
+# derived the same keys. With a PPK_ID gcksd does not know, strongSwan's NO_PPK_AUTH lets it in
+# on the keys without a PPK (the group's ppk: optional).
+try gcks-ppk "PPK (ppk_required)"
+check "PPK: strongSwan used the PPK for PPK_ID '$PPK_ID' (charon.log)" \
+	grep -q "using PPK for PPK_ID '$PPK_ID'" "$work/charon.log"
+check "PPK: gcksd keyed the IKE SA with the member's PPK (gcksd.log)" \
+	grep -q "IKE SA with fqdn:$PPK_MEMBER_ID established (IKE_AUTH, keyed with its PPK (RFC 8784)" "$work/gcks/gcksd.log"
+check "gcks-ppk: swanctl --terminate: gcksd answers strongSwan's Delete (SK_e, SK_a agree)" answered_delete gcks-ppk
+try gcks-ppk-fallback "PPK_ID unknown to gcksd (NO_PPK_AUTH)"
+check "NO_PPK_AUTH: strongSwan sent it and gcksd accepted it (charon.log)" \
+	grep -q "peer didn't use PPK for PPK_ID 'ss-unknown'" "$work/charon.log"
+check "NO_PPK_AUTH: gcksd established the IKE SA without a PPK (gcksd.log)" \
+	grep -q "IKE SA with fqdn:$PPK_MEMBER_ID established (IKE_AUTH, no key wrap" "$work/gcks/gcksd.log"
+check "gcks-ppk-fallback: swanctl --terminate: gcksd answers strongSwan's Delete" answered_delete gcks-ppk-fallback
+
+# Raw public keys (RFC 7670): strongSwan authenticates with a raw key pair (local pubkeys, no
+# certificate) that gcksd's policy lists as auth: pubkey, and accepts gcksd by its raw public key
+# (remote pubkeys). What strongSwan puts in CERT, if anything, is read from charon's log.
+sed '/^connections {/r /dev/stdin' "$sw/swanctl.conf" >"$sw/swanctl-rpk.conf" <<EOF
+	gcks-rpk {
+		version = 2
+		local_addrs = $SS_IP
+		remote_addrs = $GCKS_IP
+		proposals = $SS_PROPOSAL
+		childless = force
+		rekey_time = 0
+		dpd_delay = 0
+		local {
+			auth = pubkey
+			pubkeys = $ss/rpk.pub
+			id = fqdn:$RPK_ID
+		}
+		remote {
+			auth = pubkey
+			pubkeys = $ss/gcks.pub
+			id = fqdn:$GCKS_ID
+		}
+	}
+EOF
+swan --load-all --file "$sw/swanctl-rpk.conf" >"$ss/load-rpk.out" 2>&1 ||
+	{ cat "$ss/load-rpk.out"; fatal "swanctl --load-all (gcks-rpk)"; }
+try gcks-rpk "raw public keys"
+rpk_auth_line=$(grep -E 'generating IKE_AUTH request [0-9]+ \[' "$work/charon.log" | tail -n 1 || true)
+echo "# strongSwan's IKE_AUTH request with raw public keys: ${rpk_auth_line##*generating }"
+# strongSwan 5.9.8 has no CERT encoding for a raw key (neither RFC 7670's Raw Public Key, 15, nor
+# RFC 7296's Raw RSA Key, 11): it sends none, and gcksd verifies AUTH with the key its policy
+# holds for the identity. Should a later strongSwan send CERT 15, gcksd compares it with that key.
+check "raw public keys: strongSwan 5.9.8 sends no CERT for a raw key (charon.log)" \
+	grep -q 'embedding PUBKEY certificate in payload failed' "$work/charon.log"
+check "raw public keys: gcksd verified strongSwan's signature with the key its policy holds (gcksd.log)" \
+	grep -q "IKE SA with fqdn:$RPK_ID established (IKE_AUTH" "$work/gcks/gcksd.log"
+check "gcks-rpk: swanctl --terminate: gcksd answers strongSwan's Delete" answered_delete gcks-rpk
 
 # IKE SA rekeying (RFC 7296 1.3.2, 2.18): strongSwan rekeys its IKE SA after 5 s with
 # CREATE_CHILD_SA; gcksd answers with SA, Nr and KE, both derive the new keys from the old

@@ -1,8 +1,30 @@
 # Sourced by the integration scripts: their result lines (TAP-like "ok - ..." / "not ok - ...",
-# failures counted in $fails), check, which runs a command as one check, skip and the sanitizer
-# check. check needs $W (the script's work directory) and fails=0 set before use; skip needs
-# neither.
+# failures counted in $fails), check, which runs a command as one check, skip, the sanitizer
+# check, and the helpers every script needs (wait_for, free_port, show_logs). check needs $W (the
+# script's work directory) and fails=0 set before use; skip needs neither.
 ok() { echo "ok - $1"; }
+# wait_for SECONDS CMD...: until CMD succeeds, polled every 0.1 s (wait for markers, never sleep
+# a fixed time); fails after SECONDS.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+# free_port [SOCK_DGRAM|SOCK_STREAM]: a port free on 127.0.0.1 now (UDP unless told).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.'"${1:-SOCK_DGRAM}"'); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# show_logs FILE...: the last 40 lines of each file that exists, as TAP diagnostics (for a
+# script's cleanup when a check failed).
+show_logs() {
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		echo "# ---- $(basename "$f") (last 40 lines)"
+		tail -n 40 "$f" | sed 's/^/# /'
+	done
+}
 not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
 # check DESC COMMAND...: one line, with the command's output as diagnostics on failure.
 check() {

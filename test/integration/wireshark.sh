@@ -51,12 +51,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 # (background processes are started with `ip netns exec` itself, which execs them: $! is theirs)
 nsx() { ip netns exec "$NS" "$@"; }
 

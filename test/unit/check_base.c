@@ -8,6 +8,66 @@
 #include "rand.h"
 #include "json.h"
 #include "clock.h"
+#include "addr.h"
+#include <net/if.h>
+#include <netinet/in.h>
+
+START_TEST(addr_parse_forms)
+{
+	struct sockaddr_storage ss;
+	char err[128], t[80];
+	ck_assert_int_eq(gk_addr_parse("192.0.2.1:500", 848, &ss, err, sizeof(err)), GK_OK);
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), "192.0.2.1:500");
+	ck_assert_int_eq(gk_addr_parse("192.0.2.1", 848, &ss, err, sizeof(err)), GK_OK);
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), "192.0.2.1:848");
+	ck_assert_int_eq(gk_addr_parse("[2001:db8::1]:4500", 848, &ss, err, sizeof(err)), GK_OK);
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), "[2001:db8::1]:4500");
+	ck_assert_int_eq(gk_addr_parse("2001:db8::1", 848, &ss, err, sizeof(err)), GK_OK);
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), "[2001:db8::1]:848");
+	ck_assert_uint_eq(((struct sockaddr_in6 *)&ss)->sin6_scope_id, 0);
+}
+END_TEST
+
+START_TEST(addr_parse_refusals)
+{
+	struct sockaddr_storage ss;
+	char err[128];
+	ck_assert_int_eq(gk_addr_parse("192.0.2.1:0", 848, &ss, err, sizeof(err)), GK_E_INVAL);
+	ck_assert_str_eq(err, "port must be a number from 1 to 65535");
+	ck_assert_int_eq(gk_addr_parse("192.0.2.1:65536", 848, &ss, err, sizeof(err)), GK_E_INVAL);
+	ck_assert_int_eq(gk_addr_parse("[2001:db8::1", 848, &ss, err, sizeof(err)), GK_E_INVAL);
+	ck_assert_str_eq(err, "missing ] in IPv6 address");
+	ck_assert_int_eq(gk_addr_parse("gcks.example:848", 848, &ss, err, sizeof(err)), GK_E_INVAL);
+	ck_assert_str_eq(err, "not a numeric IPv4 or IPv6 address");
+	ck_assert_int_eq(gk_addr_parse("[fe80::1%no-such-if0]:848", 848, &ss, err, sizeof(err)), GK_E_INVAL);
+	ck_assert_str_eq(err, "unknown network interface \"no-such-if0\" after %");
+	ck_assert_int_eq(gk_addr_parse("[fe80::1%]:848", 848, &ss, err, sizeof(err)), GK_E_INVAL);
+	ck_assert_str_eq(err, "unknown network interface \"\" after %");
+	ck_assert_int_eq(gk_addr_parse("192.0.2.1%lo:848", 848, &ss, err, sizeof(err)), GK_E_INVAL);
+	ck_assert_str_eq(err, "a zone (%) follows only an IPv6 address");
+}
+END_TEST
+
+/* RFC 4007 11: a link-local address means nothing without its zone; logs and JSON keep it. */
+START_TEST(addr_zone_round_trip)
+{
+	struct sockaddr_storage ss;
+	char err[128], t[80];
+	unsigned lo = if_nametoindex("lo");
+	ck_assert_uint_ne(lo, 0);
+	ck_assert_int_eq(gk_addr_parse("[fe80::1%lo]:848", 500, &ss, err, sizeof(err)), GK_OK);
+	ck_assert_uint_eq(((struct sockaddr_in6 *)&ss)->sin6_scope_id, lo);
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), "[fe80::1%lo]:848");
+	char byindex[32];
+	snprintf(byindex, sizeof(byindex), "fe80::2%%%u", lo);
+	ck_assert_int_eq(gk_addr_parse(byindex, 500, &ss, err, sizeof(err)), GK_OK);
+	ck_assert_uint_eq(((struct sockaddr_in6 *)&ss)->sin6_scope_id, lo);
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), "[fe80::2%lo]:500");
+	/* an index no interface has: shown as the number */
+	((struct sockaddr_in6 *)&ss)->sin6_scope_id = 4000000;
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), "[fe80::2%4000000]:500");
+}
+END_TEST
 
 START_TEST(status_names)
 {
@@ -99,6 +159,11 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("base");
+	TCase *ta = tcase_create("addr");
+	tcase_add_test(ta, addr_parse_forms);
+	tcase_add_test(ta, addr_parse_refusals);
+	tcase_add_test(ta, addr_zone_round_trip);
+	suite_add_tcase(s, ta);
 	TCase *tc = tcase_create("base");
 	tcase_add_test(tc, status_names);
 	tcase_add_test(tc, wbuf_grows_and_bounds);

@@ -267,6 +267,29 @@ START_TEST(message_unprotected_roundtrip_and_rules)
 	gk_msg_free(&m);
 	gk_wbuf_free(&w);
 
+	/* RFC 8784 3: USE_PPK once in IKE_SA_INIT (either direction); twice, or PPK_IDENTITY or
+	 * NO_PPK_AUTH there, is malformed */
+	gk_pl_notify use_ppk = { .type = GK_N_USE_PPK }, pid = { .type = GK_N_PPK_IDENTITY, .data = GK_CHUNK("\x02p", 2) };
+	gk_pl_notify no_auth = { .type = GK_N_NO_PPK_AUTH, .data = GK_CHUNK("mac", 3) };
+	static const struct { int n; uint8_t flags; gk_status want; } ppk_cases[] = {
+		{ 1, GK_FLAG_I, GK_OK }, { 2, GK_FLAG_I, GK_E_RULES }, { 3, GK_FLAG_I, GK_E_RULES },
+		{ 4, GK_FLAG_I, GK_E_RULES }, { 1, GK_FLAG_R, GK_OK },
+	};
+	for (size_t i = 0; i < sizeof(ppk_cases) / sizeof(ppk_cases[0]); i++) {
+		gk_out_pl pl5[] = { pl[0], pl[1], pl[2], { GK_PL_NOTIFY, false, &use_ppk }, { GK_PL_NOTIFY, false, &use_ppk } };
+		if (ppk_cases[i].n == 3)
+			pl5[3].body = &pid;
+		if (ppk_cases[i].n == 4)
+			pl5[3].body = &no_auth;
+		build_plain(pl5, ppk_cases[i].n == 2 ? 5 : 4, GK_EXCH_IKE_SA_INIT, ppk_cases[i].flags, &w);
+		ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&w)), GK_OK);
+		bad = 0;
+		ck_assert_msg(gk_exchange_rules_check(&m, &bad) == ppk_cases[i].want, "PPK case %zu", i);
+		ck_assert_uint_eq(bad, ppk_cases[i].want ? GK_PL_NOTIFY : 0);
+		gk_msg_free(&m);
+		gk_wbuf_free(&w);
+	}
+
 	/* GSA_AUTH without SK breaks its table */
 	build_plain(pl, 1, GK_EXCH_GSA_AUTH, GK_FLAG_I, &w);
 	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&w)), GK_OK);

@@ -2,7 +2,9 @@
  * server on the fake network (fn_set_server) answers IKE_SA_INIT correctly and then GSA_AUTH with
  * an AUTH that does not verify, with a well-formed GSA and KD. The member must fail with
  * AUTHENTICATION_FAILED and take nothing of it; the same key server with a correct AUTH is
- * registered to, which shows that only the AUTH made the difference. */
+ * registered to, which shows that only the AUTH made the difference. With a PPK (RFC 8784 3) the
+ * key server keys the SA with it and confirms with PPK_IDENTITY; one that keys with it but does
+ * not say so is refused by a member that requires its PPK. */
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/x509.h>
@@ -16,6 +18,7 @@
 #include "ikekeys.h"
 #include "ike_sa.h"
 #include "message.h"
+#include "ppk.h"
 #include "proposal.h"
 #include "regfix.h"
 
@@ -26,11 +29,17 @@ typedef enum ks_mode {
 	KS_SIG_OTHER_KEY,   /* signed by another key */
 	KS_CERT,            /* a certificate of the member's CA naming IDr: correct */
 	KS_CERT_OTHER_ID,   /* the same certificate, but IDr names another key server */
+	KS_PPK,             /* the member's PSK and PPK, confirmed with PPK_IDENTITY: correct */
+	KS_PPK_SILENT,      /* keyed with the PPK, but no PPK_IDENTITY: refused by ppk_required */
 	KS_NMODES
 } ks_mode;
 
 static const char *const mode_name[] = { "psk", "psk-wrong-mic", "sig", "sig-other-key", "cert",
-					 "cert-not-naming-idr" };
+					 "cert-not-naming-idr", "ppk", "ppk-unconfirmed" };
+
+#define PPK "the post-quantum preshared key of m1"
+#define PPK_ID "m1-ppk"
+
 
 #define MEMBER_ID "fqdn:m1.example"
 
@@ -42,6 +51,11 @@ static struct {
 	EVP_PKEY *other_key;
 	unsigned inits, auths;
 } ks;
+
+static bool ks_ppk(void)
+{
+	return ks.mode == KS_PPK || ks.mode == KS_PPK_SILENT;
+}
 
 static void ks_send(const struct sockaddr_in *to, const gk_wbuf *w)
 {
@@ -78,10 +92,13 @@ static void ks_init(const struct sockaddr_in *from, const gk_msg *m)
 	ck_assert_int_eq(gk_ike_suite_to_sa(&ks.ike.suite, prop, &a, &sa), GK_OK);
 	gk_pl_ke kr = { .group = ks.ike.suite.ke, .data = gk_wbuf_chunk(&pub) };
 	gk_pl_bytes nonce = { GK_CHUNK(nr, sizeof(nr)) };
-	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &kr }, { GK_PL_NONCE, false, &nonce } };
+	gk_pl_notify use_ppk = { .type = GK_N_USE_PPK };
+	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &kr }, { GK_PL_NONCE, false, &nonce },
+			   { GK_PL_NOTIFY, false, &use_ppk } };
+	ck_assert((gk_msg_find_notify(m, GK_N_USE_PPK) != NULL) == ks_ppk());
 	gk_msg_out o = { .hdr = { .spi_i = ks.ike.spi_i, .spi_r = ks.ike.spi_r, .exchange = GK_EXCH_IKE_SA_INIT,
 				  .flags = GK_FLAG_R },
-			 .outer = pl, .nouter = 3 };
+			 .outer = pl, .nouter = ks_ppk() ? 4 : 3 };
 	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, &resp), GK_OK);
 	ck_assert_int_eq(gk_ike_sa_set_nonces(&ks.ike, ni, GK_CHUNK(nr, sizeof(nr))), GK_OK);
 	ck_assert_int_eq(gk_ike_sa_keep_init(&ks.ike, m->data, gk_wbuf_chunk(&resp)), GK_OK);
@@ -127,6 +144,15 @@ static void ks_auth(const struct sockaddr_in *from, gk_msg *m)
 	ck_assert_int_eq(gk_ike_sa_open(&ks.ike, m, &complete), GK_OK);
 	ck_assert(complete);
 	ck_assert_ptr_nonnull(gk_msg_find(m, GK_PL_AUTH)); /* the member authenticated itself first */
+	if (ks_ppk()) {
+		/* RFC 8784 3: the member named its PPK; from here on SK_d', SK_pr' and GSK_w' */
+		const gk_payload *pid = gk_msg_find_notify(m, GK_N_PPK_IDENTITY);
+		gk_chunk id;
+		ck_assert_ptr_nonnull(pid);
+		ck_assert_int_eq(gk_ppk_identity_parse(pid->body->notify.data, &id), GK_OK);
+		ck_assert(gk_chunk_eq(id, GK_CHUNK(PPK_ID, strlen(PPK_ID))));
+		ck_assert_int_eq(gk_ppk_update_keys(&ks.ike.keys, GK_CHUNK(PPK, strlen(PPK))), GK_OK);
+	}
 	gk_ident id = ident(ks.mode == KS_CERT_OTHER_ID ? "fqdn:other.example" : GCKS_ID);
 	gk_pl_id idr = { .id_type = id.type, .data = GK_CHUNK(id.data, id.len) };
 	gk_wbuf body, octets, sig, resp;
@@ -141,8 +167,8 @@ static void ks_auth(const struct sockaddr_in *from, gk_msg *m)
 	gk_pl_cert cert = { 0 };
 	uint8_t mac[64];
 	size_t mac_len = 0;
-	if (ks.mode == KS_PSK || ks.mode == KS_PSK_WRONG) {
-		const char *psk = ks.mode == KS_PSK ? MEMBER_ID : "fqdn:m1.example, but not quite";
+	if (ks.mode == KS_PSK || ks.mode == KS_PSK_WRONG || ks_ppk()) {
+		const char *psk = ks.mode != KS_PSK_WRONG ? MEMBER_ID : "fqdn:m1.example, but not quite";
 		ck_assert_int_eq(gk_auth_psk_compute(ks.ike.suite.prf, GK_CHUNK(psk, strlen(psk)), gk_wbuf_chunk(&octets),
 						     mac, &mac_len), GK_OK);
 		auth = (gk_pl_auth){ .method = GK_AUTH_SHARED_KEY_MIC, .data = GK_CHUNK(mac, mac_len) };
@@ -158,8 +184,11 @@ static void ks_auth(const struct sockaddr_in *from, gk_msg *m)
 	gk_pl_gsa gsa;
 	gk_pl_kd kd;
 	ks_group(&a, &gsa, &kd);
-	gk_out_pl pl[5];
+	gk_out_pl pl[6];
 	size_t n = 0;
+	gk_pl_notify confirm = { .type = GK_N_PPK_IDENTITY };
+	if (ks.mode == KS_PPK)
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &confirm };
 	pl[n++] = (gk_out_pl){ GK_PL_IDr, false, &idr };
 	if (ks.mode == KS_CERT || ks.mode == KS_CERT_OTHER_ID) {
 		int len = i2d_X509(gcks_cert, NULL);
@@ -232,6 +261,15 @@ START_TEST(member_checks_gcks_auth)
 	case KS_PSK_WRONG:
 		c = gm_psk(MEMBER_ID, G1);
 		break;
+	case KS_PPK:
+	case KS_PPK_SILENT:
+		c = gm_psk(MEMBER_ID, G1);
+		c.ppk = (const uint8_t *)PPK;
+		c.ppk_len = strlen(PPK);
+		c.ppk_id = (const uint8_t *)PPK_ID;
+		c.ppk_id_len = strlen(PPK_ID);
+		c.ppk_required = true;
+		break;
 	case KS_SIG:
 	case KS_SIG_OTHER_KEY:
 		c = gm_cert(MEMBER_ID, G1, mkey, NULL, NULL);
@@ -247,7 +285,7 @@ START_TEST(member_checks_gcks_auth)
 	describe(m, d, sizeof(d));
 	ck_assert_msg(ks.inits == 1 && ks.auths == 1, "%s: %u IKE_SA_INIT, %u GSA_AUTH: %s", mode_name[_i], ks.inits,
 		      ks.auths, d);
-	if (ks.mode == KS_PSK || ks.mode == KS_SIG || ks.mode == KS_CERT) {
+	if (ks.mode == KS_PSK || ks.mode == KS_SIG || ks.mode == KS_CERT || ks.mode == KS_PPK) {
 		/* the real key server: its Rekey SA and keys are taken */
 		const gk_group_state *gs = registered(m, 0);
 		ck_assert_uint_eq(gs->nsas, 1);
@@ -256,7 +294,9 @@ START_TEST(member_checks_gcks_auth)
 		/* an impostor: nothing of what it sent is taken */
 		failed(m, GK_N_AUTHENTICATION_FAILED);
 		const fn_event *e = fn_find(m, GK_GM_FAILED, 0);
-		ck_assert_msg(!strcmp(e->why, "the GCKS failed to authenticate"), "%s: %s", mode_name[_i], d);
+		const char *why = ks.mode == KS_PPK_SILENT ? "the GCKS did not use our PPK and a PPK is required"
+							   : "the GCKS failed to authenticate";
+		ck_assert_msg(!strcmp(e->why, why), "%s: %s", mode_name[_i], d);
 		ck_assert_msg(fn_count(m, GK_GM_REFUSED) == 0, "%s: %s", mode_name[_i], d);
 	}
 	fn_free(&net); /* the member holds its key until here */

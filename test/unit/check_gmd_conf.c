@@ -74,14 +74,17 @@ static const char full[] =
 	"user: gm\n"
 	"initial-contact: true\n"
 	"ike-lifetime: 3600\n"
-	"log-target: syslog\n";
+	"log-target: syslog\n"
+	"ppk-file: keys/m1.ppk\n"
+	"ppk-id: m1-ppk\n"
+	"ppk-required: true\n";
 
 START_TEST(every_setting)
 {
 	char t[GK_IDENT_TEXT_MAX], a[64];
 	ck_assert_int_eq(load(full), GK_OK);
 	ck_assert_uint_eq(diag.count, 0);
-	ck_assert_uint_eq(c.given, (1u << GMD_NOPTS) - 1); /* every key of the table is in `full` */
+	ck_assert_uint_eq(c.given, ((uint64_t)1 << GMD_NOPTS) - 1); /* every key of the table is in `full` */
 	ck_assert_uint_eq(c.gcks.n, 2);
 	ck_assert_str_eq(c.gcks.v[0].text, "192.0.2.1");
 	ck_assert_int_eq(c.gcks.v[0].addr.ss_family, AF_INET);
@@ -106,6 +109,9 @@ START_TEST(every_setting)
 	ck_assert_str_eq(c.log_level, "info,reg=debug");
 	ck_assert_int_eq(gk_log_get_level(GK_SUB_REG), GK_LOG_ERROR); /* checked, not applied */
 	ck_assert_str_eq(c.log_target, "syslog");
+	ck_assert_str_eq(c.ppk_file, "/etc/gmd/keys/m1.ppk");
+	ck_assert_str_eq(c.ppk_id, "m1-ppk");
+	ck_assert(c.ppk_required);
 	ck_assert_uint_eq(c.sag_encr.n, 2);
 	ck_assert_uint_eq(c.sag_encr.v[0].id, GK_ENCR_AES_GCM_16);
 	ck_assert_uint_eq(c.sag_encr.v[0].key_bits, 256);
@@ -308,11 +314,11 @@ START_TEST(merge)
 	ck_assert_int_eq(load("gcks: [192.0.2.1, 192.0.2.2]\ngroup: keyid:f\nretry: 7\nliveness: 9\n"), GK_OK);
 	gmd_conf_default(&cli, "gikev2-gmd");
 	ck_assert_int_eq(gmd_conf_set(&cli, GMD_GCKS, "192.0.2.3", NULL, err, sizeof(err)), GK_OK);
-	cli.given |= 1u << GMD_GCKS;
+	cli.given |= (uint64_t)1 << GMD_GCKS;
 	ck_assert_int_eq(gmd_conf_set(&cli, GMD_RETRY, "11:12", NULL, err, sizeof(err)), GK_OK);
-	cli.given |= 1u << GMD_RETRY;
+	cli.given |= (uint64_t)1 << GMD_RETRY;
 	ck_assert_int_eq(gmd_conf_set(&cli, GMD_PSK_FILE, "rel.psk", NULL, err, sizeof(err)), GK_OK);
-	cli.given |= 1u << GMD_PSK_FILE;
+	cli.given |= (uint64_t)1 << GMD_PSK_FILE;
 	gmd_conf_merge(&m, &c, &cli);
 	ck_assert_uint_eq(m.gcks.n, 1);
 	ck_assert_str_eq(m.gcks.v[0].text, "192.0.2.3");
@@ -355,6 +361,10 @@ START_TEST(check)
 		{ "key: /k\ncert: /c\nca: /ca\n", "f.conf: ca: needs gcks-id: the identity the GCKS must authenticate as" },
 		{ "key: /k\ncert: /c\nca: /ca\ngcks-id: fqdn:g\n", NULL },
 		{ "key: /k\ngcks-pubkey: /g\n", NULL },
+		{ "psk-file: /p\nppk-file: /q\nppk-id: q-1\nppk-required: true\n", NULL },
+		{ "psk-file: /p\nppk-file: /q\n", "f.conf: ppk-file: needs ppk-id: the PPK's identity" },
+		{ "psk-file: /p\nppk-id: q-1\n", "f.conf: ppk-id: needs ppk-file" },
+		{ "psk-file: /p\nppk-required: true\n", "f.conf: ppk-required: needs ppk-file and ppk-id" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char text[256];

@@ -3,7 +3,7 @@
  * under HMAC-SHA2-256/384/512, AES-CMAC-PRF-128 and AES-XCBC-PRF-128, GSK_w (RFC 9838 3.1.1),
  * the group SA KEYMAT split (RFC 9838 3.4) and PSK AUTH (RFC 7296 2.15) in both directions
  * through gk_ike_sa. The values come from kat_gen.py (Python hmac/hashlib and cryptography's
- * AES, CMAC), see kat_vectors.h, and for SKEYSEED and prf+ also from NIST's CAVP; the KEYMAT
+ * AES, CMAC), see kat_vectors.h, the PPK key update of RFC 8784 3 for every schedule, and for SKEYSEED and prf+ also from NIST's CAVP; the KEYMAT
  * split is worked out by hand below. */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "ike_sa.h"
 #include "ikekeys.h"
+#include "ppk.h"
 #include "prf.h"
 
 #define NKEYS (sizeof(kat_keys) / sizeof(kat_keys[0]))
@@ -49,6 +50,60 @@ START_TEST(key_schedule_known_answers)
 	expect("SK_pr", _i, k.sk_pr, k.p_len, v->sk_pr);
 	expect("GSK_w", _i, k.gsk_w, k.w_len, v->gsk_w);
 	gk_ike_keys_wipe(&k);
+	tu_free_all();
+}
+END_TEST
+
+/* RFC 8784 3: SK_d' = prf+(PPK, SK_d), SK_pi' = prf+(PPK, SK_pi), SK_pr' = prf+(PPK, SK_pr) with
+ * the lengths of the originals, GSK_w again from SK_d'; SK_a and SK_e stay as they were. */
+START_TEST(ppk_update_known_answers)
+{
+	const struct kat_keys *v = &kat_keys[_i];
+	const struct kat_ppk *p = &kat_ppk[_i];
+	gk_ike_suite s = suite_of(v);
+	gk_ike_keys k;
+	ck_assert_int_eq(gk_ike_keys_derive(&k, &s, tu_hexc(KAT_NI), tu_hexc(KAT_NR), tu_hexc(KAT_GIR),
+					    KAT_SPI_I, KAT_SPI_R), GK_OK);
+	ck_assert_int_eq(gk_ppk_update_keys(&k, GK_CHUNK(KAT_PPK, strlen(KAT_PPK))), GK_OK);
+	expect("SK_d'", _i, k.sk_d, k.d_len, p->sk_d);
+	expect("SK_pi'", _i, k.sk_pi, k.p_len, p->sk_pi);
+	expect("SK_pr'", _i, k.sk_pr, k.p_len, p->sk_pr);
+	expect("GSK_w'", _i, k.gsk_w, k.w_len, p->gsk_w);
+	expect("SK_ai", _i, k.sk_ai, k.a_len, v->sk_ai);
+	expect("SK_ar", _i, k.sk_ar, k.a_len, v->sk_ar);
+	expect("SK_ei", _i, k.sk_ei, k.e_len, v->sk_ei);
+	expect("SK_er", _i, k.sk_er, k.e_len, v->sk_er);
+	/* no PPK: nothing changes */
+	ck_assert_int_eq(gk_ppk_update_keys(&k, GK_CHUNK_EMPTY), GK_E_INVAL);
+	expect("SK_d' kept", _i, k.sk_d, k.d_len, p->sk_d);
+	gk_ike_keys_wipe(&k);
+	tu_free_all();
+}
+END_TEST
+
+/* PPK_IDENTITY notify data (RFC 8784 5.1): PPK_ID_FIXED and the ID; other types, an empty ID and
+ * IDs over GK_PPK_ID_MAX are refused. */
+START_TEST(ppk_identity_data)
+{
+	gk_wbuf w;
+	gk_chunk id;
+	uint8_t big[GK_PPK_ID_MAX + 2];
+	gk_wbuf_init(&w, 1024);
+	ck_assert_int_eq(gk_ppk_identity_build(GK_CHUNK("ppk-1", 5), &w), GK_OK);
+	ck_assert_uint_eq(w.len, 6);
+	ck_assert_int_eq(memcmp(w.data, "\x02ppk-1", 6), 0);
+	ck_assert_int_eq(gk_ppk_identity_parse(gk_wbuf_chunk(&w), &id), GK_OK);
+	ck_assert(gk_chunk_eq(id, GK_CHUNK("ppk-1", 5)));
+	ck_assert_int_eq(gk_ppk_identity_parse(GK_CHUNK("\x01ppk-1", 6), &id), GK_E_INVAL);
+	ck_assert_int_eq(gk_ppk_identity_parse(GK_CHUNK("\x02", 1), &id), GK_E_INVAL);
+	ck_assert_int_eq(gk_ppk_identity_parse(GK_CHUNK_EMPTY, &id), GK_E_INVAL);
+	memset(big, 'a', sizeof(big));
+	big[0] = GK_PPK_ID_FIXED;
+	ck_assert_int_eq(gk_ppk_identity_parse(GK_CHUNK(big, GK_PPK_ID_MAX + 1), &id), GK_OK);
+	ck_assert_int_eq(gk_ppk_identity_parse(GK_CHUNK(big, GK_PPK_ID_MAX + 2), &id), GK_E_INVAL);
+	ck_assert_int_eq(gk_ppk_identity_build(GK_CHUNK(big, GK_PPK_ID_MAX + 1), &w), GK_E_INVAL);
+	ck_assert_int_eq(gk_ppk_identity_build(GK_CHUNK_EMPTY, &w), GK_E_INVAL);
+	gk_wbuf_free(&w);
 	tu_free_all();
 }
 END_TEST
@@ -243,6 +298,8 @@ int main(void)
 	Suite *s = suite_create("kat_keys");
 	TCase *tc = tcase_create("kat_keys");
 	tcase_add_loop_test(tc, key_schedule_known_answers, 0, (int)NKEYS);
+	tcase_add_loop_test(tc, ppk_update_known_answers, 0, (int)NKEYS);
+	tcase_add_test(tc, ppk_identity_data);
 	tcase_add_test(tc, nist_cavp_ikev2_kdf_sha256);
 	tcase_add_test(tc, group_keymat_split_by_hand);
 	tcase_add_test(tc, psk_auth_both_directions);

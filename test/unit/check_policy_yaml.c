@@ -727,7 +727,7 @@ static const struct bad {
 	  "t.yaml:5:5: sas[0].lifetim: unknown key (did you mean 'lifetime'?)" },
 	{ BASE "colour: red\n",
 	  "t.yaml:5:1: colour: unknown key (expected one of: id, capacity, mode, activation-delay, "
-	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members)" },
+	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members, ppk)" },
 	{ BASE "capacity: lots\n", "t.yaml:5:11: capacity: expected a whole number, got 'lots'" },
 	{ BASE "rekey: [multicast]\n", "t.yaml:5:8: rekey: expected a mapping (key: value lines), got a list" },
 	{ "id: {type: keyid}\nsas:\n  - name: a\n    destination: 239.1.1.1\n",
@@ -862,6 +862,23 @@ static const struct bad {
 	{ BASE "rekey:\n  transport: inband\n  address: 239.0.0.1\n  ttl: 4\n",
 	  "t.yaml:7:3: rekey.address: only used with transport: multicast\n"
 	  "t.yaml:8:3: rekey.ttl: only used with transport: multicast" },
+	/* PPKs (RFC 8784) */
+	{ BASE MEMBER "    psk: 0123456789abcdef0123\n    ppk: 0123456789abcdef0123\n    ppk-id: x\n",
+	  "t.yaml:8:10: members[0].ppk: only used when the group sets ppk: optional or required" },
+	{ BASE "ppk: required\n" MEMBER "    psk: 0123456789abcdef0123\n",
+	  "t.yaml:7:9: members[0].id: the group sets ppk: required: give this member ppk-file and ppk-id" },
+	{ BASE "ppk: optional\n" MEMBER "    psk: 0123456789abcdef0123\n    ppk: 0123456789abcdef0123\n",
+	  "t.yaml:9:10: members[0].ppk: a PPK needs its ppk-id (RFC 8784 3)" },
+	{ BASE "ppk: optional\n" MEMBER "    psk: 0123456789abcdef0123\n    ppk-id: x\n",
+	  "t.yaml:9:13: members[0].ppk-id: ppk-id needs ppk or ppk-file" },
+	{ BASE "ppk: optional\n" MEMBER "    psk: 0123456789abcdef0123\n    ppk: 0123456789abcdef0123\n"
+	  "    ppk-file: x.ppk\n    ppk-id: x\n",
+	  "t.yaml:10:15: members[0].ppk-file: ./x.ppk: cannot read the PSK file: No such file or directory\n"
+	  "t.yaml:10:15: members[0].ppk-file: give ppk or ppk-file, not both" },
+	{ BASE "ppk: always\n",
+	  "t.yaml:5:6: ppk: expected none, optional or required, got 'always'" },
+	{ BASE "ppk: optional\n" MEMBER "    psk: 0123456789abcdef0123\n    ppk: 0123456789abcdef0123\n    ppk-id: \"\"\n",
+	  "t.yaml:10:13: members[0].ppk-id: a PPK identity has 1 to 255 octets, this one 0" },
 	/* members */
 	{ BASE MEMBER "    psk: short-secret\n", "t.yaml:7:10: members[0].psk: PSK is 12 octets; at least 16 are required" },
 	{ BASE MEMBER "    psk: 0x00112233445566778899aabbccddee\n",
@@ -966,7 +983,7 @@ START_TEST(several_errors_in_one_run)
 		"t.yaml:17:19: groups[0].sas[1].lifetime: must be between 1m and 30d, got 10s\n"
 		"t.yaml:14:9: groups[0].sas[1].integrity: AH needs an integrity transform\n"
 		"t.yaml:20:14: groups[0].members[0].psk: PSK is 8 octets; at least 16 are required\n"
-		"t.yaml:24:9: groups[0].members[1].colour: unknown key (expected one of: id, auth, psk, psk-file, pubkey, pubkey-file, role, max-sender-ids)\n"
+		"t.yaml:24:9: groups[0].members[1].colour: unknown key (expected one of: id, auth, psk, psk-file, pubkey, pubkey-file, role, max-sender-ids, ppk, ppk-file, ppk-id)\n"
 		"t.yaml:8:18: groups[0].rekey.integrity: AES_GCM_16 is a combined-mode (AEAD) transform: integrity must be none or absent\n"
 		"t.yaml:6:7: groups[0].rekey.key-wrap: required with transport multicast (kw-5649-128, kw-5649-192 or kw-5649-256)\n"
 		"t.yaml:7:16: groups[0].rekey.address: 10.1.1.1 is not a multicast address (IPv4 224.0.0.0/4, IPv6 ff00::/8)\n"
@@ -1113,6 +1130,37 @@ START_TEST(psk_files)
 	check_member_file(&l, "    psk: 0123456789abcdef0123\n    psk-file: k.psk\n",
 			  "@/t.yaml:8:15: members[0].psk-file: give psk or psk-file, not both");
 	ck_assert_int_eq(l.st, GK_E_INVAL);
+	unload(&l);
+	remove_tmpdir();
+}
+END_TEST
+
+/* Post-quantum preshared keys (RFC 8784): the group's ppk, a member's ppk / ppk-file / ppk-id,
+ * their checks, and the export of all of them. */
+START_TEST(ppk_fields)
+{
+	loaded l;
+	char name[128];
+	make_tmpdir();
+	snprintf(name, sizeof(name), "%s/t.yaml", tmpdir);
+	write_file("m.ppk", "  a post-quantum key of member m\n", 0600);
+	load_named(&l, name, BASE "ppk: required\n" MEMBER "    psk: 0123456789abcdef0123\n"
+		   "    ppk-file: m.ppk\n    ppk-id: m-ppk\n");
+	assert_ok(&l, "ppk");
+	ck_assert_uint_eq(l.g[0].ppk, GK_PPK_REQUIRED);
+	ck_assert_mem_eq(l.g[0].members[0].ppk, "a post-quantum key of member m", l.g[0].members[0].ppk_len);
+	ck_assert_uint_eq(l.g[0].members[0].ppk_id_len, 5);
+	ck_assert_mem_eq(l.g[0].members[0].ppk_id, "m-ppk", 5);
+	assert_round_trip(l.g, l.n);
+	unload(&l);
+	/* a PPK file its group may read is refused, as a PSK file */
+	write_file("open.ppk", "a post-quantum key of member m\n", 0640);
+	load_named(&l, name, BASE "ppk: optional\n" MEMBER "    psk: 0123456789abcdef0123\n"
+		   "    ppk-file: open.ppk\n    ppk-id: m-ppk\n");
+	ck_assert_int_eq(l.st, GK_E_INVAL);
+	char *got = messages(&l.d);
+	ck_assert_msg(strstr(got, "members[0].ppk-file: ") && strstr(got, "open.ppk: the PSK file is mode 0640"), "%s", got);
+	free(got);
 	unload(&l);
 	remove_tmpdir();
 }
@@ -1301,6 +1349,7 @@ int main(void)
 	tcase_add_loop_test(tc, bad_policy, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, several_errors_in_one_run);
 	tcase_add_test(tc, psk_files);
+	tcase_add_test(tc, ppk_fields);
 	tcase_add_test(tc, pubkey_files);
 	tcase_add_test(tc, unreadable_policy_file);
 	tcase_add_test(tc, export_refuses_what_it_cannot_write);

@@ -274,14 +274,17 @@ def emit_keys(out):
         ("cmac", "GK_ENCR_AES_CBC", 128, "GK_INTEG_AES_CMAC_96", 16, 16, "GK_KWA_KW_5649_256", 32),
         ("xcbc", "GK_ENCR_CHACHA20_POLY1305", 0, "GK_INTEG_NONE", 0, 36, "0", 0),
     ]
+    done = []
     for pname, encr, bits, integ, a_len, e_len, kwa, w_len in suites:
         k = key_schedule(pname, NI, NR, GIR, SPI_I, SPI_R, a_len, e_len, w_len)
+        done.append((pname, k, w_len))
         out.append("\t/* %s: SKEYSEED = %s */" % (PRF_ID[pname], k["skeyseed"].hex()))
         out.append("\t{ %s, %s, %d, %s, %s," % (PRF_ID[pname], encr, bits, integ, kwa))
         for f in ("sk_d", "sk_ai", "sk_ar", "sk_ei", "sk_er", "sk_pi", "sk_pr", "gsk_w"):
             out.append("\t  %s," % hx(k[f]))
         out[-1] = out[-1].rstrip(",") + " },"
     out.append("};\n")
+    emit_ppk(out, done)
     return key_schedule("sha256", NI, NR, GIR, SPI_I, SPI_R, 0, 36, 32)
 
 
@@ -306,6 +309,29 @@ def emit_psk(out, k):
     out.append("#define KAT_IDR_BODY %s /* ID_FQDN gcks.example */" % hx(id_r))
     out.append("#define KAT_AUTH_I %s" % hx(prf("sha256", pad, oct_i)))
     out.append("#define KAT_AUTH_R %s\n" % hx(prf("sha256", pad, oct_r)))
+
+
+# ---- RFC 8784 3: the IKE SA key update with a PPK ----
+PPK = b"a post-quantum preshared key, 44 octets long"
+
+
+def ppk_update(pname, keys, w_len):
+    n = {f: prf_plus(pname, PPK, keys[f], len(keys[f])) for f in ("sk_d", "sk_pi", "sk_pr")}
+    n["gsk_w"] = prf_plus(pname, n["sk_d"], b"Key Wrap for G-IKEv2", w_len) if w_len else b""
+    return n
+
+
+def emit_ppk(out, suites):
+    out.append("/* RFC 8784 3 key update of each kat_keys[] entry (same order) with PPK = KAT_PPK:")
+    out.append(" * SK_d' = prf+(PPK, SK_d), SK_pi' = prf+(PPK, SK_pi), SK_pr' = prf+(PPK, SK_pr), and GSK_w")
+    out.append(" * derived again from SK_d' (RFC 9838 3.1.1, 6.2). */")
+    out.append("#define KAT_PPK \"%s\"" % PPK.decode())
+    out.append("static const struct kat_ppk kat_ppk[] = {")
+    for pname, keys, w_len in suites:
+        n = ppk_update(pname, keys, w_len)
+        out.append("\t/* %s */" % PRF_ID[pname])
+        out.append("\t{ %s,\n\t  %s,\n\t  %s,\n\t  %s }," % tuple(hx(n[f]) for f in ("sk_d", "sk_pi", "sk_pr", "gsk_w")))
+    out.append("};\n")
 
 
 def emit_sk(out):
@@ -365,6 +391,7 @@ def main():
            "struct kat_kw { const char *src; uint16_t kwa; const char *kek, *key, *wrapped; };",
            "struct kat_keys { uint16_t prf, encr, key_bits, integ, kwa;",
            "\tconst char *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr, *gsk_w; };",
+           "struct kat_ppk { const char *sk_d, *sk_pi, *sk_pr, *gsk_w; };",
            "struct kat_sk { uint16_t encr, key_bits, integ;",
            "\tconst char *enc, *integ_key, *iv, *inner, *rfc_ct, *sealed; };", ""]
     emit_kw(out)

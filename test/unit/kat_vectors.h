@@ -10,6 +10,7 @@
 struct kat_kw { const char *src; uint16_t kwa; const char *kek, *key, *wrapped; };
 struct kat_keys { uint16_t prf, encr, key_bits, integ, kwa;
 	const char *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr, *gsk_w; };
+struct kat_ppk { const char *sk_d, *sk_pi, *sk_pr, *gsk_w; };
 struct kat_sk { uint16_t encr, key_bits, integ;
 	const char *enc, *integ_key, *iv, *inner, *rfc_ct, *sealed; };
 
@@ -130,6 +131,44 @@ static const struct kat_keys kat_keys[] = {
 	  "bba82987",
 	  "a29e9febf1d51ab1084b95961726d951",
 	  "6eddcbcb9a84ec74f7dbec609574d58b",
+	  "" },
+};
+
+/* RFC 8784 3 key update of each kat_keys[] entry (same order) with PPK = KAT_PPK:
+ * SK_d' = prf+(PPK, SK_d), SK_pi' = prf+(PPK, SK_pi), SK_pr' = prf+(PPK, SK_pr), and GSK_w
+ * derived again from SK_d' (RFC 9838 3.1.1, 6.2). */
+#define KAT_PPK "a post-quantum preshared key, 44 octets long"
+static const struct kat_ppk kat_ppk[] = {
+	/* GK_PRF_HMAC_SHA2_256 */
+	{ "317d67847f81802cac0ac769be6614171323a392c40f69cfd352f5f9a6b59483",
+	  "3097e298ee0bad96a5fddedead3b76e755271483dc06f86f81ebbfb3eebd5914",
+	  "2f46b09f0992397c200436a5c9f0ccaefacddae165e71350e5041f68b61c1a95",
+	  "5884cc92c8f53f50e202782d2cfc105a605ab5555ecd78617531006e9a6ae0ca" },
+	/* GK_PRF_HMAC_SHA2_512 */
+	{ "181aba5bb3defeec12070b23f5af3283fd4316c097f6fa5fb44f3eb39d92d4c7"
+	  "a17ac64f6b879e5432dd1f6503b22e9d580aa89b21ef811f3b782417d01a50c3",
+	  "ec0b3fd38b847d78991555bd2fbc6e37b10be2bc9f0af969a470c7306a73109b"
+	  "a62a8b606adfb284e35c5599cc47a10d3bee8f11a50b2fb98644f979647b0e4f",
+	  "bf45d5188edd6c34de48ce8b31edaeb536fc32312dcd659b5085e3c5003211ba"
+	  "a1b3e8577daf88e145c549d64125a29fb6d8b3e13276c8c206c75c582b5232cf",
+	  "87238a84e099558bbe93e75fbcb370ad" },
+	/* GK_PRF_HMAC_SHA2_384 */
+	{ "94a463a4e61e16670364ff38a1d8a7a42febfc5832f39e8bc6bcc4cf23c59bf9"
+	  "bfc90e673aec2ffc340c00ebb6e913a0",
+	  "e3b5329e573e32eb203266d9d629c3ed2d0fc258dec8909d6fcd6c9fe7e1513a"
+	  "a8f918e494dfb5adafd8214578347df2",
+	  "f4cf329cf24f1ba9dcc2595ea4fc5b825e5d4b19ffd8feac69e6b20eaafe4dff"
+	  "ceedb468dc86ffa9eceebb07aebb2c6a",
+	  "15b750737e9dc2710180019d857fa76091cdabf6fd45275d" },
+	/* GK_PRF_AES128_CMAC */
+	{ "fcbc1adff9977a681a77d12aa88ca352",
+	  "da2aae533157aea94ec0fa092b227d7e",
+	  "d32568feeca6db9c81ccde1de370d93b",
+	  "97ca7c09ff80336d147ebb51a85831c6e02ee83e2c3baa547bfb87edceef1e90" },
+	/* GK_PRF_AES128_XCBC */
+	{ "b25617269429fc1ff6a4420c061cf5c5",
+	  "f8ca5623cec23dbd943b3595767943bf",
+	  "3e12a1a808888b162093fa7eb18001fc",
 	  "" },
 };
 
