@@ -156,6 +156,10 @@ check "no member yet: members 0 in each group, no rekey yet, the next one in the
 check "process metrics: CPU seconds, resident memory, start time" bash -c '
 	grep -qE "^process_cpu_seconds_total [0-9.e+-]+$" "$1" && grep -qE "^process_resident_memory_bytes [1-9][0-9]*$" "$1" &&
 	grep -qE "^process_start_time_seconds [0-9]+$" "$1"' _ "$W/s0.prom"
+check "store: up, never lost; a server alone (SQLite) leads every group" bash -c '
+	grep -qxF "gikev2_gcks_store_up 1" "$1" && grep -qxF "gikev2_gcks_store_lost_total 0" "$1" &&
+	grep -qxF "gikev2_gcks_group_leader{group=\"keyid:met-mc\"} 1" "$1" &&
+	grep -qxF "gikev2_gcks_group_leader{group=\"keyid:met-in\"} 1" "$1"' _ "$W/s0.prom"
 check "IKE SAs: none established, none half-open" bash -c '
 	grep -qxF "gikev2_gcks_ike_sas{state=\"established\"} 0" "$1" && grep -qxF "gikev2_gcks_ike_sas{state=\"half_open\"} 0" "$1"' _ "$W/s0.prom"
 
