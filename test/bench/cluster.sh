@@ -169,7 +169,7 @@ YAML
 # load NAME FIRST COUNT INFLIGHT: bench_register against gcksd NAME, output in load-NAME.out
 load() {
 	timeout 900 "$BENCH" --gcks "127.0.0.1:${port[$1]}" --pid "${gpid[$1]}" --control "$W/$1.sock" --psk-file "$W/bench.psk" \
-		--first "$2" --members "$3" --concurrency "$4" --crypto-seconds 0 --settle-seconds 0 \
+		--first "$2" --members "$3" --concurrency "$4" --settle-seconds 0 \
 		>"$W/load-$1.out" 2>&1
 }
 # ok_count/wall NAME: from bench_register's "registrations: N ok, F failed, in S s"
