@@ -52,6 +52,7 @@ typedef struct gcks_group {
 /* One IKE SA as the GCKS holds it. Owned by the SA table. */
 typedef struct gcks_sa {
 	gk_ike_sa ike;
+	gk_ident_held *peer_id;           /* the identity that authenticated it, owned (one reference) */
 	struct gcks_sa *next_r;           /* chain by our SPI (spi_r), gcks_sa_table.c */
 	struct gcks_sa *next_i;           /* chain by the peer's SPI while half-open */
 	bool half_open;
@@ -184,6 +185,22 @@ static inline int64_t gcks_wall(const gk_gcks *g)
 static inline uint64_t gcks_our_spi(const gcks_sa *sa)
 {
 	return sa->ike.initiator ? sa->ike.spi_i : sa->ike.spi_r;
+}
+
+/* Keeps a copy of the identity that authenticated the SA (its own allocation, as long as the
+ * identity: an open SA holds no 257-octet gk_ident). */
+static inline gk_status gcks_sa_hold_peer(gcks_sa *sa, const gk_ident *id)
+{
+	gk_ident_held_unref(sa->peer_id);
+	sa->peer_id = gk_ident_hold(id);
+	return sa->peer_id ? GK_OK : GK_E_NOMEM;
+}
+
+/* The identity that authenticated the SA as text (buf: GK_IDENT_TEXT_MAX); "" before. */
+static inline char *gcks_sa_peer_text(const gcks_sa *sa, char *buf)
+{
+	gk_ident id;
+	return gk_ident_text(gk_ident_held_get(sa->peer_id, &id), buf);
 }
 
 /* Sends one message to a peer: on the stream `path` when it is one (TCP, RFC 9329), else as a

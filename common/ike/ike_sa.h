@@ -59,7 +59,6 @@ typedef struct gk_ike_sa {
 	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
 	int64_t frag_started_ms; /* when the set in reasm began */
 	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
-	gk_ident peer_id;
 	gk_ike_addr peer, local;
 	int64_t created_ms, used_ms;
 } gk_ike_sa;
