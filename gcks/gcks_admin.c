@@ -35,7 +35,7 @@ static void close_member_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
 {
 	const member_walk *w = ctx;
 	(void)g;
-	if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_eq(&sa->ike.peer_id, w->member))
+	if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_held_eq(sa->peer_id, w->member))
 		return;
 	bool other = false;
 	for (size_t i = 0; i < GCKS_SA_GROUPS; i++) {

@@ -221,7 +221,7 @@ static void admit(gk_gcks *g, gcks_sa *sa, bool initial_contact)
 	 * lost its SAs without INITIAL_CONTACT (a crash) is the likely one asking. */
 	while ((old = gcks_peer_oldest(g, sa, &n)) && (initial_contact || n >= cap)) {
 		gk_info("IKE SA %016llx of %s deleted: %s", (unsigned long long)old->ike.spi_r,
-			gk_ident_text(&old->ike.peer_id, idt),
+			gcks_sa_peer_text(old, idt),
 			initial_contact ? "INITIAL_CONTACT" : "the identity's IKE SAs are at their limit");
 		gcks_sa_close(g, old);
 	}
@@ -248,14 +248,14 @@ static bool authenticate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r,
 	}
 	/* RFC 8784 3: PPK_IDENTITY (no data) tells the initiator we used its PPK */
 	if ((st = add_our_auth(g, sa, pa, r)) != GK_OK ||
-	    (pa->ppk && (st = gcks_resp_notify(r, GK_N_PPK_IDENTITY, GK_CHUNK_EMPTY)) != GK_OK)) {
+	    (pa->ppk && (st = gcks_resp_notify(r, GK_N_PPK_IDENTITY, GK_CHUNK_EMPTY)) != GK_OK) ||
+	    (st = gcks_sa_hold_peer(sa, &pa->id)) != GK_OK) {
 		gk_err("cannot build our AUTH for %s: %s", gk_ident_text(&pa->id, idt), gk_status_str(st));
 		r->n = 0;
 		gcks_resp_notify(r, GK_N_AUTHENTICATION_FAILED, GK_CHUNK_EMPTY);
 		r->close_after = true;
 		return false;
 	}
-	sa->ike.peer_id = pa->id;
 	sa->psk_auth = pa->psk;
 	sa->ppk_used = pa->ppk;
 	sa->cred_auth = (uint8_t)pa->cred->auth;

@@ -405,8 +405,9 @@ static void member_one(gk_gcks *g, gcks_sa *sa, void *ctx)
 	if (sa->half_open || sa->closing || sa->superseded || sa->ike.state != GK_IKE_ESTABLISHED ||
 	    !gcks_sa_in_group(sa, w->hash))
 		return;
+	gk_ident id;
 	gk_gcks_member_info m = {
-		.id = &sa->ike.peer_id, .peer = (const struct sockaddr *)&sa->ike.peer,
+		.id = gk_ident_held_get(sa->peer_id, &id), .peer = (const struct sockaddr *)&sa->ike.peer,
 		.last_seen = sa->last_seen_ms ? w->wall - (w->now_ms - sa->last_seen_ms) / 1000 : 0,
 		.rekey_pending = (sa->out_req && sa->out_req->exchange == GK_EXCH_GSA_INBAND_REKEY &&
 				  sa->out_group == w->hash) || (sa->rekey_queued && sa->queued_group == w->hash),

@@ -25,7 +25,7 @@ void gcks_log_request(gk_gcks *g, const gcks_sa *sa)
 	if (!gk_log_enabled(rekey ? GK_SUB_REKEY : GK_SUB_IKE, rekey ? GK_LOG_INFO : GK_LOG_DEBUG))
 		return;
 	gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at));
-	gk_ident_text(&sa->ike.peer_id, mt);
+	gcks_sa_peer_text(sa, mt);
 	if (r->sent)
 		snprintf(again, sizeof(again), " (retransmission %u of %u)", r->sent, r->sched.tries);
 	if (rekey)
@@ -56,7 +56,7 @@ static void find_member(gk_gcks *g, gcks_sa *sa, void *ctx)
 {
 	member_find *f = ctx;
 	(void)g;
-	if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_eq(&sa->ike.peer_id, f->member))
+	if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_held_eq(sa->peer_id, f->member))
 		return;
 	if (!f->first)
 		f->first = sa;

@@ -111,7 +111,8 @@ static gk_status new_keys(gk_gcks *g, const gcks_sa *old, gcks_sa *n, const gk_p
 static void copy_peer(gk_gcks *g, const gcks_sa *old, gcks_sa *n)
 {
 	n->ike.state = GK_IKE_ESTABLISHED;
-	n->ike.peer_id = old->ike.peer_id;
+	gk_ident_held_unref(n->peer_id);
+	n->peer_id = gk_ident_held_ref(old->peer_id);
 	n->ike.peer = old->ike.peer;
 	n->ike.local = old->ike.local;
 	n->path = old->path;
@@ -235,8 +236,7 @@ void gcks_create_child_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r
 	if (!st)
 		st = gcks_sa_insert_established(g, n);
 	if (st) {
-		gk_ike_sa_free(&n->ike);
-		free(n);
+		gcks_sa_free(n);
 		r->n = 0;
 		refuse(g, sa, r, st == GK_E_BAD_KE ? GK_N_INVALID_SYNTAX : GK_N_TEMPORARY_FAILURE, GK_CHUNK_EMPTY,
 		       st == GK_E_BAD_KE ? "invalid KE value" : gk_status_str(st));
@@ -257,7 +257,7 @@ void gcks_create_child_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r
 	take_over(g, sa, n);
 	char idt[GK_IDENT_TEXT_MAX];
 	gk_info("IKE SA %016llx of %s rekeyed: new SA %016llx", (unsigned long long)sa->ike.spi_r,
-		gk_ident_text(&n->ike.peer_id, idt), (unsigned long long)n->ike.spi_r);
+		gcks_sa_peer_text(n, idt), (unsigned long long)n->ike.spi_r);
 out:
 	OPENSSL_cleanse(nr, sizeof(nr));
 	gk_wbuf_free(&pub);
@@ -275,8 +275,7 @@ static void rekey_state_free(gcks_sa *sa)
 	if (!sa->rk)
 		return;
 	if (sa->rk->n) {
-		gk_ike_sa_free(&sa->rk->n->ike);
-		free(sa->rk->n);
+		gcks_sa_free(sa->rk->n);
 	}
 	gk_dh_free(sa->rk->dh);
 	OPENSSL_clear_free(sa->rk, sizeof(*sa->rk));
@@ -435,7 +434,7 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 	copy_peer(g, sa, ours);
 	g->stats.ike_rekeys++;
 	gk_info("IKE SA %016llx of %s rekeyed by us: new SA %016llx", (unsigned long long)gcks_our_spi(sa),
-		gk_ident_text(&ours->ike.peer_id, idt), (unsigned long long)gcks_our_spi(ours));
+		gcks_sa_peer_text(ours, idt), (unsigned long long)gcks_our_spi(ours));
 	if (sa->collided) {
 		resolve_collision(g, sa, ours, nr);
 	} else {

@@ -15,7 +15,8 @@ static size_t id_bucket(const gk_gcks *g, const gk_ident *id)
 
 static void link_sa(gk_gcks *g, gcks_sa *sa)
 {
-	gcks_sa **head = &g->by_id[id_bucket(g, &sa->ike.peer_id)];
+	gk_ident id;
+	gcks_sa **head = &g->by_id[id_bucket(g, gk_ident_held_get(sa->peer_id, &id))];
 	sa->next_id = *head;
 	if (*head)
 		(*head)->pprev_id = &sa->next_id;
@@ -70,11 +71,13 @@ void gcks_peers_free(gk_gcks *g)
 gcks_sa *gcks_peer_oldest(gk_gcks *g, const gcks_sa *sa, size_t *count)
 {
 	gcks_sa *old = NULL;
+	gk_ident id;
 	*count = 0;
 	if (!g->by_id)
 		return NULL;
-	for (gcks_sa *o = g->by_id[id_bucket(g, &sa->ike.peer_id)]; o; o = o->next_id) {
-		if (o == sa || !gk_ident_eq(&o->ike.peer_id, &sa->ike.peer_id) ||
+	gk_ident_held_get(sa->peer_id, &id);
+	for (gcks_sa *o = g->by_id[id_bucket(g, &id)]; o; o = o->next_id) {
+		if (o == sa || (o->peer_id != sa->peer_id && !gk_ident_held_eq(o->peer_id, &id)) ||
 		    CRYPTO_memcmp(o->cred_hash, sa->cred_hash, sizeof(sa->cred_hash)))
 			continue;
 		++*count;

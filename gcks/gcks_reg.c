@@ -359,7 +359,7 @@ void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 		/* RFC 9838 2.3.2: the member leaves the group (or refuses its policy) */
 		if (gk_ident_from_payload(idg->body->id.id_type, idg->body->id.data, &gid) == GK_OK) {
 			gk_ident_text(&gid, gt);
-			gk_ident_text(&sa->ike.peer_id, mt);
+			gcks_sa_peer_text(sa, mt);
 			gcks_group *grp = gcks_group_find(g, &gid);
 			if (grp && already_registered(g, grp, mt) &&
 			    gk_store_registration_delete(g->env.store, gt, mt) == GK_OK && grp->registered)
@@ -371,5 +371,6 @@ void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 		}
 		return;
 	}
-	gcks_register(g, sa, &sa->ike.peer_id, idg, m, r);
+	gk_ident member;
+	gcks_register(g, sa, gk_ident_held_get(sa->peer_id, &member), idg, m, r);
 }

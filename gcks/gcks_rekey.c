@@ -352,7 +352,7 @@ static void inband_refused(gk_gcks *g, gcks_sa *sa, uint16_t notify)
 	if (grp)
 		grp->ctr.inband_failed++;
 	gk_addr_text((const struct sockaddr *)&sa->ike.peer, at, sizeof(at));
-	gk_ident_text(&sa->ike.peer_id, mt);
+	gcks_sa_peer_text(sa, mt);
 	gk_warn("%s at %s refused GSA_INBAND_REKEY of %s with %s: excluded, its IKE SA is closed so that it "
 		"registers again", mt, at, grp ? grp->pol.name : "?", gk_iana_str(GK_REG_NOTIFY, notify));
 	if (grp && gk_store_registration_exists(g->env.store, grp->pol.name, mt, &reg) == GK_OK && reg &&

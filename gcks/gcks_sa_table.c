@@ -222,6 +222,12 @@ void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 		gk_ike_req_clear(sa->out_req);
 		free(sa->out_req);
 	}
+	gcks_sa_free(sa);
+}
+
+void gcks_sa_free(gcks_sa *sa)
+{
 	gk_ike_sa_free(&sa->ike);
+	gk_ident_held_unref(sa->peer_id);
 	free(sa);
 }

@@ -25,6 +25,8 @@ gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa);
 /* Takes sa out of the table, its source's count and the identity index, and frees it. Our
  * rekey must not be out on it (gcks_sa_close releases that first). */
 void gcks_sa_remove(gk_gcks *g, gcks_sa *sa);
+/* Frees an SA that is not (or no longer) in the table, wiping its keys. */
+void gcks_sa_free(gcks_sa *sa);
 
 /* Longest chain of the SA table by the peer's SPI (by_i) and by ours (by_r), for tests. */
 size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi);

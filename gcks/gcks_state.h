@@ -52,6 +52,7 @@ typedef struct gcks_group {
 /* One IKE SA as the GCKS holds it. Owned by the SA table. */
 typedef struct gcks_sa {
 	gk_ike_sa ike;
+	gk_ident_held *peer_id;           /* the identity that authenticated it, owned (one reference) */
 	struct gcks_sa *next_r;           /* chain by our SPI (spi_r), gcks_sa_table.c */
 	struct gcks_sa *next_i;           /* chain by the peer's SPI while half-open */
 	bool half_open;
@@ -59,12 +60,13 @@ typedef struct gcks_sa {
 	bool psk_auth;                    /* the member authenticated with a PSK */
 	bool ppk_offered;                 /* the member sent USE_PPK in IKE_SA_INIT and we answered it */
 	bool ppk_used;                    /* the keys were updated with the member's PPK (RFC 8784 3) */
+	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
+	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
+	bool superseded;                  /* rekeyed (RFC 7296 2.18): waits for its Delete */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
 	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
 	gk_ike_req *out_req;              /* our outstanding request (GSA_INBAND_REKEY, CREATE_CHILD_SA,
 					   * Delete) and its retransmissions, owned; NULL = none */
-	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
-	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
 	gk_ike_resend resend;             /* the member's last request, to tell a retransmission from a
 					   * forgery reusing its Message ID, and how often it was answered */
 	uint64_t queued_group;
@@ -74,15 +76,14 @@ typedef struct gcks_sa {
 	struct gcks_sa *ho_prev, *ho_next;
 	struct gcks_sa *src_prev, *src_next;
 	struct gcks_src *src;
-	unsigned init_resends;            /* IKE_SA_INIT responses sent again */
 	int64_t init_resend_ms;
+	unsigned init_resends;            /* IKE_SA_INIT responses sent again */
 	/* RFC 9838 2.3.4: the credential that authenticated the peer; a group authorizes the SA only
 	 * when it lists the identity with this same credential (gcks_member_cred_matches) */
 	uint8_t cred_auth;                /* gk_member_auth, 0 until authenticated */
 	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
 	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
 	uint64_t admitted;                /* order of admission to that index: lower is older */
-	bool superseded;                  /* rekeyed (RFC 7296 2.18): waits for its Delete */
 	struct gcks_ike_rekey *rk;        /* our CREATE_CHILD_SA out on this SA (gcks_ikerekey.c), owned */
 	struct gcks_sa *collided;         /* the SA the member made by rekeying this one while our
 					   * rekey was out (RFC 7296 2.8.2); in the table, not owned */
@@ -185,6 +186,22 @@ static inline int64_t gcks_wall(const gk_gcks *g)
 static inline uint64_t gcks_our_spi(const gcks_sa *sa)
 {
 	return sa->ike.initiator ? sa->ike.spi_i : sa->ike.spi_r;
+}
+
+/* Keeps a copy of the identity that authenticated the SA (its own allocation, as long as the
+ * identity: an open SA holds no 257-octet gk_ident). */
+static inline gk_status gcks_sa_hold_peer(gcks_sa *sa, const gk_ident *id)
+{
+	gk_ident_held_unref(sa->peer_id);
+	sa->peer_id = gk_ident_hold(id);
+	return sa->peer_id ? GK_OK : GK_E_NOMEM;
+}
+
+/* The identity that authenticated the SA as text (buf: GK_IDENT_TEXT_MAX); "" before. */
+static inline char *gcks_sa_peer_text(const gcks_sa *sa, char *buf)
+{
+	gk_ident id;
+	return gk_ident_text(gk_ident_held_get(sa->peer_id, &id), buf);
 }
 
 /* Sends one message to a peer: on the stream `path` when it is one (TCP, RFC 9329), else as a

@@ -47,6 +47,7 @@ struct gk_gm {
 	gk_gm_config cfg;
 	gk_gm_env env;
 	gk_ike_sa ike;
+	gk_ident peer_id;           /* the GCKS's identity, once authenticated */
 	gm_state state;
 	size_t cur;                 /* group being registered */
 	gk_ike_req req;             /* last request (or its fragments) and its retransmissions */
@@ -820,7 +821,7 @@ static gk_status verify_gcks(gk_gm *gm, const gk_msg *m)
 			st = GK_E_AUTH;
 	}
 	if (!st)
-		gk_ident_from_payload(idr->body->id.id_type, idr->body->id.data, &gm->ike.peer_id);
+		gk_ident_from_payload(idr->body->id.id_type, idr->body->id.data, &gm->peer_id);
 	gk_wbuf_free(&octets);
 	return st;
 }
@@ -927,10 +928,10 @@ static void on_auth_resp(gk_gm *gm, const gk_msg *m)
 		fail(gm, GK_N_AUTHENTICATION_FAILED, "the GCKS failed to authenticate");
 		return;
 	}
-	if (gm->cfg.gcks_id.type && !gk_ident_eq(&gm->ike.peer_id, &gm->cfg.gcks_id)) {
+	if (gm->cfg.gcks_id.type && !gk_ident_eq(&gm->peer_id, &gm->cfg.gcks_id)) {
 		char why[2 * GK_IDENT_TEXT_MAX + 64], got[GK_IDENT_TEXT_MAX], want[GK_IDENT_TEXT_MAX];
 		snprintf(why, sizeof(why), "the GCKS authenticated as %s, not as the pinned GCKS ID %s",
-			 gk_ident_text(&gm->ike.peer_id, got), gk_ident_text(&gm->cfg.gcks_id, want));
+			 gk_ident_text(&gm->peer_id, got), gk_ident_text(&gm->cfg.gcks_id, want));
 		fail(gm, GK_N_AUTHENTICATION_FAILED, why);
 		return;
 	}
@@ -1256,7 +1257,6 @@ static void switch_sa(gk_gm *gm, gk_ike_sa *n, bool we_delete)
 	memset(n, 0, sizeof(*n));
 	gm->ike.state = GK_IKE_ESTABLISHED;
 	gm->ike.msgid_in = gm->ike.msgid_out = 0;
-	gm->ike.peer_id = old.peer_id;
 	gm->ike.frag_ok = old.frag_ok;
 	gk_ike_sa_auth_done(&gm->ike);
 	gm->state = GM_ESTABLISHED;

@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "ident.h"
@@ -158,4 +159,44 @@ bool gk_ident_eq(const gk_ident *a, const gk_ident *b)
 		if (tolower(a->data[i]) != tolower(b->data[i]))
 			return false;
 	return true;
+}
+
+gk_ident_held *gk_ident_hold(const gk_ident *id)
+{
+	gk_ident_held *h = malloc(sizeof(*h) + id->len);
+	if (!h)
+		return NULL;
+	h->refs = 1;
+	h->type = id->type;
+	h->len = id->len;
+	memcpy(h->data, id->data, id->len);
+	return h;
+}
+
+gk_ident_held *gk_ident_held_ref(gk_ident_held *h)
+{
+	if (h)
+		h->refs++;
+	return h;
+}
+
+void gk_ident_held_unref(gk_ident_held *h)
+{
+	if (h && --h->refs == 0)
+		free(h);
+}
+
+const gk_ident *gk_ident_held_get(const gk_ident_held *h, gk_ident *out)
+{
+	out->type = h ? h->type : 0;
+	out->len = h ? h->len : 0;
+	if (h)
+		memcpy(out->data, h->data, h->len);
+	return out;
+}
+
+bool gk_ident_held_eq(const gk_ident_held *h, const gk_ident *id)
+{
+	gk_ident x;
+	return gk_ident_eq(gk_ident_held_get(h, &x), id);
 }

@@ -29,4 +29,24 @@ char *gk_ident_text(const gk_ident *id, char *buf);
 gk_status gk_ident_from_payload(uint8_t type, gk_chunk data, gk_ident *out);
 bool gk_ident_eq(const gk_ident *a, const gk_ident *b);
 
+/* An identity held for long (by every open IKE SA of the GCKS): one allocation as long as its
+ * data, where a gk_ident takes 257 octets, shared by reference count (an SA and the SA that
+ * rekeys it hold one copy). Immutable once made. */
+typedef struct gk_ident_held {
+	uint32_t refs;
+	uint8_t type, len;
+	uint8_t data[];
+} gk_ident_held;
+
+/* A new held copy of id (refs 1); NULL out of memory. */
+gk_ident_held *gk_ident_hold(const gk_ident *id);
+/* One more holder of h (h may be NULL). */
+gk_ident_held *gk_ident_held_ref(gk_ident_held *h);
+/* Drops one holder; frees h with its last. NULL is ignored. */
+void gk_ident_held_unref(gk_ident_held *h);
+/* Expands h into *out and returns out; the empty identity (type 0) for NULL. */
+const gk_ident *gk_ident_held_get(const gk_ident_held *h, gk_ident *out);
+/* gk_ident_eq of h (NULL: the empty identity) and id. */
+bool gk_ident_held_eq(const gk_ident_held *h, const gk_ident *id);
+
 #endif

@@ -80,6 +80,11 @@ gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk
 
 void gk_ike_sa_auth_done(gk_ike_sa *sa)
 {
+	/* SK_pi and SK_pr only make and check the AUTH payloads (RFC 7296 2.15, RFC 8784 3 after
+	 * the PPK update); a rekey of the IKE SA derives from SK_d alone (2.18). */
+	OPENSSL_cleanse(sa->keys.sk_pi, sizeof(sa->keys.sk_pi));
+	OPENSSL_cleanse(sa->keys.sk_pr, sizeof(sa->keys.sk_pr));
+	sa->keys.p_len = 0;
 	free_secret(&sa->ni, &sa->ni_len);
 	free_secret(&sa->nr, &sa->nr_len);
 	free_secret(&sa->init_req, &sa->init_req_len);

@@ -40,8 +40,10 @@ typedef struct gk_resp_cache {
 typedef struct gk_ike_sa {
 	uint64_t spi_i, spi_r;
 	bool initiator;         /* our role in this SA */
+	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
 	gk_ike_state state;
 	gk_ike_suite suite;
+	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
 	gk_ike_keys keys;
 	gk_dh *dh;              /* our key pair until the keys are derived */
 	uint8_t *ni, *nr;       /* nonces, kept until authentication */
@@ -56,10 +58,7 @@ typedef struct gk_ike_sa {
 	gk_frag_pool *frag_pool; /* shared bound on parked octets, NULL = none; not owned */
 	gk_frag_account *frag_acct; /* the peer's source's bound, NULL = none; not owned (change it
 				     * with gk_frag_set_account on reasm too) */
-	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
 	int64_t frag_started_ms; /* when the set in reasm began */
-	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
-	gk_ident peer_id;
 	gk_ike_addr peer, local;
 	int64_t created_ms, used_ms;
 } gk_ike_sa;
@@ -73,7 +72,7 @@ gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared);
 gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
 /* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body. */
 gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out);
-/* Drops nonces and IKE_SA_INIT copies once authentication is over. */
+/* Drops nonces, IKE_SA_INIT copies and SK_pi/SK_pr (wiped) once authentication is over. */
 void gk_ike_sa_auth_done(gk_ike_sa *sa);
 /* Keeps a copy of the datagrams of our last response and frees *resp (emptied). Out of memory,
  * no response is kept (a retransmitted request then goes unanswered). */

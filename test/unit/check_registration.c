@@ -2401,6 +2401,59 @@ static gcks_sa *gcks_sa_of(int idx)
 	return w.found;
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* What is only needed until authentication (nonces, both IKE_SA_INIT messages, the key pair,
+ * SK_pi and SK_pr: RFC 7296 2.15) is gone from an established IKE SA on both sides, SK_pi/SK_pr
+ * wiped; the SA keeps SK_d (rekeys, 2.18), SK_e, GSK_w and the member's identity in an
+ * allocation of its own length. An inband group keeps one such SA per member for its life. */
+START_TEST(established_sa_keeps_only_what_it_needs)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_all();
+	registered(m, 0);
+	gcks_sa *sa = gcks_sa_of(m->idx);
+	ck_assert_ptr_nonnull(sa);
+	const gk_ike_sa *sides[] = { &sa->ike, gk_gm_ike_sa(m->gm) };
+	for (size_t i = 0; i < 2; i++) {
+		const gk_ike_sa *s = sides[i];
+		ck_assert_int_eq(s->state, GK_IKE_ESTABLISHED);
+		ck_assert_ptr_null(s->ni);
+		ck_assert_ptr_null(s->nr);
+		ck_assert_ptr_null(s->init_req);
+		ck_assert_ptr_null(s->init_resp);
+		ck_assert_ptr_null(s->dh);
+		ck_assert_uint_eq(s->keys.p_len, 0);
+		ck_assert(all_zero(s->keys.sk_pi, sizeof(s->keys.sk_pi)));
+		ck_assert(all_zero(s->keys.sk_pr, sizeof(s->keys.sk_pr)));
+		ck_assert_uint_gt(s->keys.d_len, 0);
+		ck_assert_uint_gt(s->keys.e_len, 0);
+		ck_assert_uint_gt(s->keys.w_len, 0);
+	}
+	ck_assert_ptr_nonnull(sa->peer_id);
+	ck_assert_uint_eq(sa->peer_id->type, GK_ID_FQDN);
+	ck_assert_uint_eq(sa->peer_id->len, strlen("r1.example"));
+	ck_assert_mem_eq(sa->peer_id->data, "r1.example", strlen("r1.example"));
+	/* The budget of an open IKE SA (README "Performance": at most 1.5 KB of gcksd memory each,
+	 * the cached last response included): the struct holds no 257-octet identity and no holes
+	 * between its flags. A field added here must pay for itself. */
+	ck_assert_uint_le(sizeof(gcks_sa), 1104);
+	ck_assert_uint_le(sizeof(gk_ike_sa), 720);
+	/* the SA still works: the member leaves over it and the GCKS answers */
+	fn_advance(&net, 1000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+}
+END_TEST
+
 /* A GSA_INBAND_REKEY whose keys the member cannot unwrap (wrapped under another KWK) is refused
  * with INVALID_SYNTAX (RFC 7296 3.10.1: a value out of range), nothing of it applied; the GCKS
  * excludes the member as for any refusal. */
@@ -3386,5 +3439,6 @@ int main(void)
 	tcase_add_test(tc, sender_reregistration_gets_fresh_counter_key);
 	tcase_add_test(tc, sender_reregistration_loop_bounded);
 	tcase_add_test(tc, multi_sender_reregistration_keeps_keys);
+	tcase_add_test(tc, established_sa_keeps_only_what_it_needs);
 	return tu_run(su);
 }
