@@ -4,12 +4,17 @@
 #define GK_IKEKEYS_H
 
 #include "chunk.h"
+#include "iana.h"
 
 #define GK_MAX_KEY 64
 
 /* The negotiated algorithms of an IKE SA. */
 typedef struct gk_ike_suite {
 	uint16_t encr, encr_key_bits, prf, integ, ke, kwa; /* integ 0 for AEAD, kwa 0 if none */
+	/* RFC 9370 2.2.1: the method chosen for Additional Key Exchange i+1 (GK_KE_NONE: none), and
+	 * which of the seven types the proposal carried (bit i), so the answer names each of them */
+	uint16_t addke[GK_ADDKE_MAX];
+	uint8_t addke_present;
 } gk_ike_suite;
 
 /* All keys of one IKE SA. Owns its arrays; gk_ike_keys_wipe() clears them. */

@@ -12,6 +12,8 @@
 #include "ikekeys.h"
 #include "sk.h"
 
+struct gk_ike_int;
+
 typedef enum gk_ike_state {
 	GK_IKE_NONE = 0,        /* nothing exchanged yet */
 	GK_IKE_INIT_DONE,       /* IKE_SA_INIT completed, keys derived, not authenticated */
@@ -41,6 +43,8 @@ typedef struct gk_ike_sa {
 	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
 	int64_t frag_started_ms; /* when the set in reasm began */
 	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
+	struct gk_ike_int *intermediate; /* IKE_INTERMEDIATE state (intermediate.h) until
+					  * authentication, NULL when none was negotiated; owned */
 	gk_ident peer_id;
 	struct sockaddr_storage peer, local;
 	int64_t created_ms, used_ms;
@@ -53,7 +57,8 @@ gk_status gk_ike_sa_keep_init(gk_ike_sa *sa, gk_chunk req, gk_chunk resp);
 gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared);
 /* SK keys to protect what we send (outbound) or open what we receive. */
 gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
-/* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body. */
+/* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body, with
+ * IntAuth_i | IntAuth_r | IKE_AUTH_MID after IKE_INTERMEDIATE exchanges (RFC 9242 3.3.2). */
 gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out);
 /* Drops nonces and IKE_SA_INIT copies once authentication is over. */
 void gk_ike_sa_auth_done(gk_ike_sa *sa);

@@ -4,7 +4,6 @@
 #include <openssl/crypto.h>
 #include "algs.h"
 #include "intermediate.h"
-#include "message.h"
 #include "prf.h"
 
 gk_status gk_addke_update_keys(gk_ike_keys *k, gk_chunk shared, gk_chunk ni, gk_chunk nr, uint64_t spi_i,
@@ -24,32 +23,56 @@ gk_status gk_addke_update_keys(gk_ike_keys *k, gk_chunk shared, gk_chunk ni, gk_
 	return st;
 }
 
-gk_status gk_intauth_data(gk_chunk datagram, gk_chunk plain, gk_wbuf *out)
+gk_status gk_intauth_data(const gk_hdr *h, uint8_t first_inner, gk_chunk plain, gk_wbuf *out)
 {
-	gk_msg m;
-	gk_status st = gk_msg_parse(&m, datagram);
-	if (st)
-		goto out;
-	st = GK_E_UNSUPPORTED;
-	if (m.sk_index == SIZE_MAX || m.pl.items[m.sk_index].type != GK_PL_SK)
-		goto out;
-	size_t a_len = m.pl.items[m.sk_index].offset + GK_GENERIC_HDR_LEN;
-	st = GK_E_MALFORMED;
-	if (a_len > datagram.len || a_len + plain.len > UINT32_MAX || GK_GENERIC_HDR_LEN + plain.len > 0xffff)
-		goto out;
-	size_t start = out->len;
-	gk_wbuf_put(out, datagram.ptr, a_len);
-	if (out->err) {
-		st = GK_E_NOMEM;
-		goto out;
-	}
-	/* RFC 9242 3.3.2: the lengths as if the message were sent with its payloads in the clear */
-	gk_wbuf_set_u32(out, start + 24, (uint32_t)(a_len + plain.len));
-	gk_wbuf_set_u16(out, start + a_len - 2, (uint16_t)(GK_GENERIC_HDR_LEN + plain.len));
+	if (GK_HDR_LEN + GK_GENERIC_HDR_LEN + plain.len > GK_MAX_MESSAGE)
+		return GK_E_MALFORMED;
+	gk_hdr a = *h;
+	a.next_payload = GK_PL_SK;
+	a.length = (uint32_t)(GK_HDR_LEN + GK_GENERIC_HDR_LEN + plain.len);
+	gk_hdr_build(&a, out);
+	gk_wbuf_u8(out, first_inner);
+	gk_wbuf_u8(out, 0); /* not critical, reserved */
+	gk_wbuf_u16(out, (uint16_t)(GK_GENERIC_HDR_LEN + plain.len));
 	gk_wbuf_put(out, plain.ptr, plain.len);
-	st = out->err ? GK_E_NOMEM : GK_OK;
-out:
-	gk_msg_free(&m);
+	return out->err ? GK_E_NOMEM : GK_OK;
+}
+
+static gk_status add_data(gk_ike_int *ii, const gk_ike_keys *k, bool of_initiator, const gk_hdr *h,
+			  uint8_t first_inner, gk_chunk plain)
+{
+	gk_wbuf w;
+	gk_wbuf_init(&w, GK_MAX_MESSAGE);
+	gk_status st = gk_intauth_data(h, first_inner, plain, &w);
+	if (!st)
+		st = gk_intauth_add(ii, k, of_initiator, gk_wbuf_chunk(&w));
+	gk_wbuf_free(&w);
+	return st;
+}
+
+gk_status gk_intauth_add_received(gk_ike_int *ii, const gk_ike_keys *k, bool of_initiator, const gk_msg *m)
+{
+	uint8_t first = GK_PL_NONE;
+	if (!m->decrypted)
+		return GK_E_STATE;
+	for (size_t i = 0; i < m->pl.n && first == GK_PL_NONE; i++)
+		if (m->pl.items[i].encrypted)
+			first = m->pl.items[i].type;
+	return add_data(ii, k, of_initiator, &m->hdr, first, m->plain);
+}
+
+gk_status gk_intauth_add_sent(gk_ike_int *ii, const gk_ike_keys *k, bool of_initiator, const gk_dgrams *d,
+			      const gk_out_pl *pl, size_t n)
+{
+	gk_hdr h;
+	gk_wbuf plain;
+	if (!d->n || gk_hdr_parse(gk_wbuf_chunk(&d->d[0]), &h))
+		return GK_E_STATE;
+	gk_wbuf_init(&plain, GK_MAX_MESSAGE);
+	gk_status st = gk_chain_build(pl, n, GK_PL_NONE, &plain);
+	if (!st)
+		st = add_data(ii, k, of_initiator, &h, n ? pl[0].type : GK_PL_NONE, gk_wbuf_chunk(&plain));
+	gk_wbuf_free(&plain);
 	return st;
 }
 

@@ -7,6 +7,8 @@
 #include "iana.h"
 #include "ikekeys.h"
 #include "ke.h"
+#include "frag.h"
+#include "message.h"
 
 /* What an IKE SA keeps between IKE_SA_INIT and its authentication when IKE_INTERMEDIATE is used.
  * Owned by its gk_ike_sa (gk_ike_sa.intermediate), freed and wiped with it. */
@@ -29,17 +31,23 @@ gk_status gk_addke_update_keys(gk_ike_keys *k, gk_chunk shared, gk_chunk ni, gk_
 			       uint64_t spi_r);
 
 /* RFC 9242 3.3.2: the octets IntAuth_[i/r]nA | IntAuth_[i/r]nP of one IKE_INTERMEDIATE message:
- * the datagram from the IKE header to the end of the Encrypted payload's generic header, with the
- * header's Length set to the length of these octets and the Encrypted payload's Length to 4 plus
- * the plaintext's, then the inner payloads in the clear (no IV, padding or ICV). datagram is the
- * message as sent (protected, not fragmented: GK_E_UNSUPPORTED for SKF), plain its inner payloads.
- * Appends to out. */
-gk_status gk_intauth_data(gk_chunk datagram, gk_chunk plain, gk_wbuf *out);
+ * the IKE header and the Encrypted payload's generic header as they would be if the inner payloads
+ * were sent in the clear, unfragmented (Next Payload SK, the header's Length 28 + 4 + |P|, the
+ * Encrypted payload's Length 4 + |P|, its Next Payload the first inner payload's type), then the
+ * inner payloads (no IV, padding or ICV). IKE_INTERMEDIATE carries no payload outside SK (its
+ * exchange rules), so nothing else precedes the Encrypted payload. Appends to out. */
+gk_status gk_intauth_data(const gk_hdr *h, uint8_t first_inner, gk_chunk plain, gk_wbuf *out);
 
 /* Chains one message into IntAuth: IntAuth_x(n) = prf(SK_px, IntAuth_x(n-1) | data), with SK_pi for
  * a message of the initiator and SK_pr for one of the responder, the keys in effect while the
  * exchange ran (before its own key update). */
 gk_status gk_intauth_add(gk_ike_int *ii, const gk_ike_keys *k, bool of_initiator, gk_chunk data);
+/* The same for a message received (parsed and opened, SK or reassembled SKF) ... */
+gk_status gk_intauth_add_received(gk_ike_int *ii, const gk_ike_keys *k, bool of_initiator, const gk_msg *m);
+/* ... and for one we sent: d as gk_ike_req_build made it (its first datagram gives the header),
+ * pl/n the inner payloads it protects. */
+gk_status gk_intauth_add_sent(gk_ike_int *ii, const gk_ike_keys *k, bool of_initiator, const gk_dgrams *d,
+			      const gk_out_pl *pl, size_t n);
 
 /* RFC 9242 3.3.2: what the AUTH octets of both sides gain, appended to out: IntAuth_i | IntAuth_r
  * | IKE_AUTH_MID (4 octets, the Message ID of the authenticating exchange: GSA_AUTH in G-IKEv2, one

@@ -53,6 +53,8 @@ static gk_status set_key_length(gk_arena *a, gk_transform *t, uint16_t bits)
 static gk_status fill_proposal(const gk_ike_offer *o, bool aead, gk_arena *a, gk_proposal *p)
 {
 	size_t max = o->nencr + o->nprf + o->ninteg + o->nke + o->nkwa;
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		max += o->naddke[i];
 	gk_transform *t = gk_arena_calloc(a, max ? max : 1, sizeof(*t));
 	size_t n = 0;
 	if (!t)
@@ -74,6 +76,9 @@ static gk_status fill_proposal(const gk_ike_offer *o, bool aead, gk_arena *a, gk
 		t[n++] = (gk_transform){ .type = GK_TT_KE, .id = o->ke[i] };
 	for (size_t i = 0; i < o->nkwa; i++)
 		t[n++] = (gk_transform){ .type = GK_TT_KWA, .id = o->kwa[i] };
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		for (size_t j = 0; j < o->naddke[i]; j++)
+			t[n++] = (gk_transform){ .type = (uint8_t)(GK_TT_ADDKE1 + i), .id = o->addke[i][j] };
 	p->proto = GK_PROTO_IKE;
 	p->transforms.items = t;
 	p->transforms.n = n;
@@ -122,7 +127,7 @@ static bool in_list(const uint16_t *l, size_t n, uint16_t v)
 static bool ike_type(uint8_t type)
 {
 	return type == GK_TT_ENCR || type == GK_TT_PRF || type == GK_TT_INTEG || type == GK_TT_KE ||
-	       type == GK_TT_KWA;
+	       type == GK_TT_KWA || GK_TT_IS_ADDKE(type);
 }
 
 /* Tries one proposal; GK_OK with *s filled when every transform type in it has an acceptable
@@ -162,8 +167,13 @@ static gk_status try_proposal(const gk_proposal *p, const gk_ike_offer *acc, gk_
 			ok = in_list(acc->kwa, acc->nkwa, t->id);
 			if (ok) s->kwa = t->id;
 			break;
-		default:
+		default: { /* RFC 9370 2.2.1: ADDKE i, NONE being a choice only where listed */
+			size_t slot = (size_t)(t->type - GK_TT_ADDKE1);
+			ok = in_list(acc->addke[slot], acc->naddke[slot], t->id);
+			if (ok) s->addke[slot] = t->id;
+			s->addke_present |= (uint8_t)(1u << slot);
 			break;
+		}
 		}
 		have[t->type] = ok;
 	}
@@ -194,7 +204,7 @@ gk_status gk_ike_select(const gk_pl_sa *peer, const gk_ike_offer *accept, gk_ike
 gk_status gk_ike_suite_to_sa(const gk_ike_suite *s, uint8_t prop_num, gk_arena *a, gk_pl_sa *out)
 {
 	gk_proposal *p = gk_arena_calloc(a, 1, sizeof(*p));
-	gk_transform *t = gk_arena_calloc(a, 5, sizeof(*t));
+	gk_transform *t = gk_arena_calloc(a, 5 + GK_ADDKE_MAX, sizeof(*t));
 	size_t n = 0;
 	if (!p || !t)
 		return GK_E_NOMEM;
@@ -207,6 +217,9 @@ gk_status gk_ike_suite_to_sa(const gk_ike_suite *s, uint8_t prop_num, gk_arena *
 	t[n++] = (gk_transform){ .type = GK_TT_KE, .id = s->ke };
 	if (s->kwa)
 		t[n++] = (gk_transform){ .type = GK_TT_KWA, .id = s->kwa };
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++) /* each proposed ADDKE type is answered, NONE too */
+		if (s->addke_present & (1u << i))
+			t[n++] = (gk_transform){ .type = (uint8_t)(GK_TT_ADDKE1 + i), .id = s->addke[i] };
 	*p = (gk_proposal){ .num = prop_num, .proto = GK_PROTO_IKE, .transforms = { t, n } };
 	out->proposals.items = p;
 	out->proposals.n = 1;
@@ -224,7 +237,14 @@ gk_status gk_ike_suite_from_sa(const gk_pl_sa *sa, const gk_ike_offer *offered, 
 		if (ty >= 16 || ++count[ty] > 1)
 			return GK_E_MALFORMED; /* a choice has one transform of each type */
 	}
-	return try_proposal(p, offered, out) == GK_OK ? GK_OK : GK_E_MALFORMED;
+	if (try_proposal(p, offered, out) != GK_OK)
+		return GK_E_MALFORMED;
+	/* RFC 9370 2.2.1: an ADDKE type we proposed without NONE must be answered with a method */
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		if (offered->naddke[i] && !in_list(offered->addke[i], offered->naddke[i], GK_KE_NONE) &&
+		    out->addke[i] == GK_KE_NONE)
+			return GK_E_MALFORMED;
+	return GK_OK;
 }
 
 /* RFC 7296 3.3.1: a proposal that rekeys an IKE SA carries the sender's new 8-octet SPI. */
@@ -235,9 +255,12 @@ static gk_status rekey_spi(const gk_proposal *p, uint64_t *spi)
 	return GK_OK;
 }
 
-gk_status gk_ike_select_rekey(const gk_pl_sa *peer, const gk_ike_offer *accept, bool need_kwa,
+gk_status gk_ike_select_rekey(const gk_pl_sa *peer, const gk_ike_offer *accept_all, bool need_kwa,
 			      gk_ike_suite *chosen, uint8_t *prop_num, uint64_t *spi)
 {
+	gk_ike_offer acc;
+	const gk_ike_offer *accept = &acc;
+	gk_ike_offer_no_addke(accept_all, &acc);
 	for (size_t i = 0; i < peer->proposals.n; i++) {
 		gk_proposal p = peer->proposals.items[i];
 		if (p.proto != GK_PROTO_IKE)
@@ -261,7 +284,9 @@ gk_status gk_ike_suite_from_rekey_sa(const gk_pl_sa *sa, const gk_ike_offer *off
 	gk_proposal p = sa->proposals.items[0];
 	p.spi_size = 0;
 	gk_pl_sa one = { .proposals = { &p, 1 } };
-	return gk_ike_suite_from_sa(&one, offered, out);
+	gk_ike_offer acc;
+	gk_ike_offer_no_addke(offered, &acc);
+	return gk_ike_suite_from_sa(&one, &acc, out);
 }
 
 gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi)
@@ -271,10 +296,30 @@ gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi)
 		return GK_E_NOMEM;
 	gk_put_u64(b, spi);
 	for (size_t i = 0; i < sa->proposals.n; i++) {
+		gk_proposal *p = &sa->proposals.items[i];
+		size_t n = 0; /* a rekey carries no ADDKE: that needs IKE_FOLLOWUP_KE (RFC 9370 2.2.4) */
+		for (size_t j = 0; j < p->transforms.n; j++)
+			if (!GK_TT_IS_ADDKE(p->transforms.items[j].type))
+				p->transforms.items[n++] = p->transforms.items[j];
+		p->transforms.n = n;
 		sa->proposals.items[i].spi_size = 8;
 		sa->proposals.items[i].spi = GK_CHUNK(b, 8);
 	}
 	return GK_OK;
+}
+
+void gk_ike_offer_no_addke(const gk_ike_offer *o, gk_ike_offer *out)
+{
+	*out = *o;
+	memset(out->naddke, 0, sizeof(out->naddke));
+}
+
+bool gk_ike_offer_has_addke(const gk_ike_offer *o)
+{
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		if (o->naddke[i])
+			return true;
+	return false;
 }
 
 bool gk_ike_offer_has_ke(const gk_ike_offer *o, uint16_t group)
