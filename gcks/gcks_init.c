@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "gcks_init.h"
+#include "gcks_intermediate.h"
 #include "gcks_refusal.h"
 #include "gcks_resp.h"
 #include "gcks_sa_table.h"
@@ -231,7 +232,7 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	gk_pl_sa *sap = gk_arena_alloc(a, sizeof(*sap));
 	gk_pl_ke *ke = gk_arena_alloc(a, sizeof(*ke));
 	gk_pl_bytes *nonce = gk_arena_alloc(a, sizeof(*nonce));
-	gk_pl_notify *feat = gk_arena_calloc(a, 4, sizeof(*feat));
+	gk_pl_notify *feat = gk_arena_calloc(a, 5, sizeof(*feat));
 	gk_pl_cert *creq = gk_arena_alloc(a, sizeof(*creq));
 	gk_wbuf pub;
 	gk_status st;
@@ -258,8 +259,11 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	feat[2] = (gk_pl_notify){ .type = GK_N_SIGNATURE_HASH_ALGORITHMS,
 				  .data = GK_CHUNK(hash_algs, sizeof(hash_algs)) };
 	feat[3] = (gk_pl_notify){ .type = GK_N_USE_PPK };
+	feat[4] = (gk_pl_notify){ .type = GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED };
 	for (int i = 0; i < (sa->ppk_offered ? 4 : 3); i++)
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &feat[i] };
+	if (sa->int_offered) /* RFC 9242 3.2: answered in kind */
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &feat[4] };
 	if (g->have_ca_keyid) {
 		*creq = (gk_pl_cert){ .encoding = GK_CERT_X509_SIGNATURE, .data = GK_CHUNK(g->ca_keyid, 20) };
 		pl[n++] = (gk_out_pl){ GK_PL_CERTREQ, false, creq };
@@ -371,7 +375,8 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	}
 	gk_ike_suite suite;
 	uint8_t prop_num;
-	if (gk_ike_select(sap, &g->cfg.offer, &suite, &prop_num)) {
+	gk_ike_offer offer;
+	if (!gcks_int_offer(g, &m, &offer) || gk_ike_select(sap, &offer, &suite, &prop_num)) {
 		refuse(g, &m, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY, peer, local);
 		goto out;
 	}
@@ -396,9 +401,12 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	sa->ike.suite = suite;
 	sa->ike.frag_ok = gk_msg_find_notify(&m, GK_N_IKEV2_FRAGMENTATION_SUPPORTED) != NULL;
 	sa->ppk_offered = gk_msg_find_notify(&m, GK_N_USE_PPK) != NULL; /* RFC 8784 3: answered in kind */
+	sa->int_offered = gk_msg_find_notify(&m, GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED) != NULL;
 	memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	st = start_sa(g, sa, &m, ke, ni);
+	if (!st)
+		st = gcks_int_setup(sa);
 	if (st == GK_E_BAD_KE) {
 		/* RFC 6989: an invalid public value ends the exchange */
 		gk_ike_sa_free(&sa->ike);

@@ -59,6 +59,7 @@ typedef struct gcks_sa {
 	bool psk_auth;                    /* the member authenticated with a PSK */
 	bool ppk_offered;                 /* the member sent USE_PPK in IKE_SA_INIT and we answered it */
 	bool ppk_used;                    /* the keys were updated with the member's PPK (RFC 8784 3) */
+	bool int_offered;                 /* the member sent INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242) */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
 	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
 	gk_ike_req *out_req;              /* our outstanding request (GSA_INBAND_REKEY, CREATE_CHILD_SA,

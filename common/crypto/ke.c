@@ -86,6 +86,41 @@ const gk_ke_method *gk_ke_by_name(const char *name)
 	return NULL;
 }
 
+gk_status gk_ke_parse_list(const char *text, uint16_t *out, size_t max, size_t *n, char *err, size_t errlen)
+{
+	char name[32];
+	*n = 0;
+	for (const char *p = text; p && *p;) {
+		size_t len = strcspn(p, ",");
+		const gk_ke_method *m = NULL;
+		if (len && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = 0;
+			m = gk_ke_by_name(name);
+		}
+		if (!m) {
+			gk_seterr(err, errlen, "unknown key exchange method '%.*s' (x25519, x448, p256, p384, p521, "
+				  "modp2048, modp3072, modp4096)", (int)(len < 32 ? len : 32), p);
+			return GK_E_INVAL;
+		}
+		if (*n == max) {
+			gk_seterr(err, errlen, "at most %zu additional key exchanges (RFC 9370 2.2.1)", max);
+			return GK_E_INVAL;
+		}
+		out[(*n)++] = m->id;
+		p += len;
+		if (*p == ',' && !*++p) {
+			gk_seterr(err, errlen, "empty item at the end of '%s'", text);
+			return GK_E_INVAL;
+		}
+	}
+	if (!*n) {
+		gk_seterr(err, errlen, "no key exchange method given");
+		return GK_E_INVAL;
+	}
+	return GK_OK;
+}
+
 gk_status gk_ke_start(const gk_ke_method *m, gk_ke_state **st, gk_wbuf *ours)
 {
 	if (!m || !st || !ours)

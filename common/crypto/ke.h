@@ -33,6 +33,11 @@ const gk_ke_method *gk_ke_by_name(const char *name);
 /* The i-th entry (for listings and man pages), NULL past the end. */
 const gk_ke_method *gk_ke_at(size_t i);
 
+/* A list of method names separated by commas ("p384,x25519"), at most max of them, for the
+ * additional key exchanges of RFC 9370 in order. GK_E_INVAL with the reason in err for an
+ * unknown name, an empty item or too many. */
+gk_status gk_ke_parse_list(const char *text, uint16_t *out, size_t max, size_t *n, char *err, size_t errlen);
+
 /* The three steps through the entry. Values of the wrong length, or that fail the method's checks
  * (RFC 6989 for DH), give GK_E_BAD_KE and nothing in *shared. */
 gk_status gk_ke_start(const gk_ke_method *m, gk_ke_state **st, gk_wbuf *ours);

@@ -184,6 +184,10 @@ static gk_status try_proposal(const gk_proposal *p, const gk_ike_offer *acc, gk_
 		return GK_E_NOT_FOUND;
 	if (acc->kwa_required && !have[GK_TT_KWA])
 		return GK_E_NOT_FOUND;
+	/* RFC 9370 2.2.1: an additional key exchange accepted without NONE is required */
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		if (acc->naddke[i] && !have[GK_TT_ADDKE1 + i] && !in_list(acc->addke[i], acc->naddke[i], GK_KE_NONE))
+			return GK_E_NOT_FOUND;
 	if (is_aead(s->encr) ? s->integ != GK_INTEG_NONE : s->integ == GK_INTEG_NONE)
 		return GK_E_NOT_FOUND;
 	return GK_OK;
@@ -237,14 +241,7 @@ gk_status gk_ike_suite_from_sa(const gk_pl_sa *sa, const gk_ike_offer *offered, 
 		if (ty >= 16 || ++count[ty] > 1)
 			return GK_E_MALFORMED; /* a choice has one transform of each type */
 	}
-	if (try_proposal(p, offered, out) != GK_OK)
-		return GK_E_MALFORMED;
-	/* RFC 9370 2.2.1: an ADDKE type we proposed without NONE must be answered with a method */
-	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
-		if (offered->naddke[i] && !in_list(offered->addke[i], offered->naddke[i], GK_KE_NONE) &&
-		    out->addke[i] == GK_KE_NONE)
-			return GK_E_MALFORMED;
-	return GK_OK;
+	return try_proposal(p, offered, out) == GK_OK ? GK_OK : GK_E_MALFORMED;
 }
 
 /* RFC 7296 3.3.1: a proposal that rekeys an IKE SA carries the sender's new 8-octet SPI. */
@@ -306,6 +303,14 @@ gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi)
 		sa->proposals.items[i].spi = GK_CHUNK(b, 8);
 	}
 	return GK_OK;
+}
+
+void gk_ike_offer_require_addke(gk_ike_offer *o, const uint16_t *m, size_t n)
+{
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++) {
+		o->naddke[i] = i < n ? 1 : 0;
+		o->addke[i][0] = i < n ? m[i] : GK_KE_NONE;
+	}
 }
 
 void gk_ike_offer_no_addke(const gk_ike_offer *o, gk_ike_offer *out)

@@ -59,6 +59,9 @@ gk_status gk_ike_suite_from_rekey_sa(const gk_pl_sa *sa, const gk_ike_offer *off
 /* Puts an IKE SPI into every proposal of an SA payload (memory from the arena). */
 gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi);
 
+/* Additional Key Exchanges i = 1..n with exactly the method m[i-1] each (no NONE: required), and no
+ * others: what gmd --addke proposes and gcksd --addke requires. */
+void gk_ike_offer_require_addke(gk_ike_offer *o, const uint16_t *m, size_t n);
 /* The offer without Additional Key Exchanges: IKE SA rekeys use it, since a rekey with them needs
  * IKE_FOLLOWUP_KE (RFC 9370 2.2.4), which we do not do. */
 void gk_ike_offer_no_addke(const gk_ike_offer *o, gk_ike_offer *out);
