@@ -30,7 +30,7 @@ typedef enum gmd_opt {
 	GMD_SENDER, GMD_ONCE, GMD_JSON, GMD_LOCAL, GMD_NO_NAT_T, GMD_NAT_KEEPALIVE, GMD_LOG_LEVEL,
 	GMD_SAG_ENCR, GMD_SA_BACKEND, GMD_MCAST_IFACE, GMD_RETRY, GMD_LIVENESS, GMD_RETRANSMIT,
 	GMD_REREG_DELAY, GMD_GCKS_ID, GMD_ALLOW_SELECTOR, GMD_USER, GMD_INITIAL_CONTACT,
-	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_PPK_FILE, GMD_PPK_ID, GMD_PPK_REQUIRED, GMD_NOPTS
+	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_PPK_FILE, GMD_PPK_ID, GMD_PPK_REQUIRED, GMD_ADDKE, GMD_NOPTS
 } gmd_opt;
 
 /* How a setting is written: a flag (true/false in the file), one value, or a list (a
@@ -69,6 +69,7 @@ typedef struct gmd_conf {
 	char ppk_file[GMD_PATH_MAX];     /* RFC 8784 PPK, read by the rule of psk-file */
 	char ppk_id[256];                /* its PPK_ID (text, 1 to 255 octets) */
 	bool ppk_required;               /* no NO_PPK_AUTH fallback */
+	struct { uint16_t v[GK_ADDKE_MAX]; size_t n; } addke; /* RFC 9370 methods, in order */
 } gmd_conf;
 
 /* The defaults (gmd(8)); user is the service account configure chose. */
