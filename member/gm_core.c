@@ -546,6 +546,8 @@ static void on_int_resp(gk_gm *gm, const gk_msg *m)
 	}
 	ii->done++;
 	gk_keylog_ike_sa(gm->env.keylog, gm->ike.spi_i, gm->ike.spi_r, &gm->ike.keys);
+	gk_info("additional key exchange %zu/%zu (%s) done: IKE SA keys updated (RFC 9370)", ii->done, ii->naddke,
+		gk_ke_by_id(ii->addke[ii->done - 1])->name);
 	if (ii->done < ii->naddke)
 		st = send_intermediate(gm);
 	else
