@@ -371,21 +371,27 @@ START_TEST(extra_intermediate_invalid_syntax)
 }
 END_TEST
 
+/* KEi(1) naming another method, though its value is a valid ECP-384 point of the right length */
 START_TEST(intermediate_wrong_method_invalid_syntax)
 {
 	raw_ike r;
 	gk_msg resp;
-	uint8_t v[32] = { 9 };
+	gk_ke_state *st = NULL;
+	gk_wbuf v;
+	gk_wbuf_init(&v, 1024);
 	policy(GK_PPK_NONE);
 	start_gcks();
 	raw_addke(&r, 94);
-	gk_pl_ke ke = { .group = GK_KE_CURVE25519, .data = GK_CHUNK(v, sizeof(v)) };
+	ck_assert_int_eq(gk_ke_start(gk_ke_by_id(GK_KE_ECP_384), &st, &v), GK_OK);
+	gk_pl_ke ke = { .group = GK_KE_ECP_521, .data = gk_wbuf_chunk(&v) };
 	gk_out_pl pl[1] = { { GK_PL_KE, false, &ke } };
 	raw_send(&r, GK_EXCH_IKE_INTERMEDIATE, 1, pl, 1);
 	ck_assert(raw_recv(&r, &resp, true));
 	ck_assert_uint_eq(error_of(&resp), GK_N_INVALID_SYNTAX);
 	ck_assert_uint_eq(stats().half_open, 0);
 	gk_msg_free(&resp);
+	gk_ke_state_free(st);
+	gk_wbuf_free(&v);
 	raw_free(&r);
 }
 END_TEST

@@ -11,6 +11,7 @@
 #include "ikekeys.h"
 #include "intermediate.h"
 #include "ke.h"
+#include "proposal.h"
 
 #define NKEYS (sizeof(kat_keys) / sizeof(kat_keys[0]))
 
@@ -214,6 +215,65 @@ START_TEST(ke_list_parsing)
 }
 END_TEST
 
+/* RFC 9370 2.2.1 in proposals: ADDKE transforms go out with the offer and come back with the
+ * choice; a required one (no NONE) missing from the peer's proposal or answer fails it; IKE SA
+ * rekey proposals carry none (RFC 9370 2.2.4 would need IKE_FOLLOWUP_KE). */
+START_TEST(addke_proposals)
+{
+	gk_ike_offer mine, gcks, plain;
+	gk_pl_sa sa, ans;
+	gk_ike_suite s;
+	uint8_t num;
+	gk_arena a;
+	const uint16_t p384 = GK_KE_ECP_384, two[2] = { GK_KE_ECP_384, GK_KE_CURVE448 };
+	gk_arena_init(&a, 0);
+	gk_ike_offer_default(&mine);
+	gk_ike_offer_default(&plain);
+	gk_ike_offer_default(&gcks);
+	gk_ike_offer_require_addke(&mine, two, 2);
+	ck_assert(gk_ike_offer_has_addke(&mine));
+	ck_assert(!gk_ike_offer_has_addke(&plain));
+	/* the GCKS takes any, NONE included (gcksd without --addke) */
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++) {
+		gcks.addke[i][0] = GK_KE_ECP_384;
+		gcks.addke[i][1] = GK_KE_CURVE448;
+		gcks.addke[i][2] = GK_KE_NONE;
+		gcks.naddke[i] = 3;
+	}
+	ck_assert_int_eq(gk_ike_offer_to_sa(&mine, &a, &sa), GK_OK);
+	ck_assert_int_eq(gk_ike_select(&sa, &gcks, &s, &num), GK_OK);
+	ck_assert_uint_eq(s.addke[0], GK_KE_ECP_384);
+	ck_assert_uint_eq(s.addke[1], GK_KE_CURVE448);
+	ck_assert_uint_eq(s.addke[2], GK_KE_NONE);
+	ck_assert_uint_eq(s.addke_present, 3);
+	ck_assert_int_eq(gk_ike_suite_to_sa(&s, num, &a, &ans), GK_OK);
+	gk_ike_suite back;
+	ck_assert_int_eq(gk_ike_suite_from_sa(&ans, &mine, &back), GK_OK);
+	ck_assert_uint_eq(back.addke[1], GK_KE_CURVE448);
+	/* an answer that leaves out ADDKE2 we require: not what we offered */
+	gk_ike_suite less = s;
+	less.addke[1] = GK_KE_NONE;
+	less.addke_present = 1;
+	ck_assert_int_eq(gk_ike_suite_to_sa(&less, num, &a, &ans), GK_OK);
+	ck_assert_int_eq(gk_ike_suite_from_sa(&ans, &mine, &back), GK_E_MALFORMED);
+	/* a proposal without ADDKE against a GCKS that requires ADDKE1 = P-384 (gcksd --addke p384) */
+	gk_ike_offer req = plain;
+	gk_ike_offer_require_addke(&req, &p384, 1);
+	ck_assert_int_eq(gk_ike_offer_to_sa(&plain, &a, &sa), GK_OK);
+	ck_assert_int_eq(gk_ike_select(&sa, &req, &s, &num), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_ike_select(&sa, &gcks, &s, &num), GK_OK); /* optional: taken */
+	/* an offered ADDKE the responder does not take fails the proposal (RFC 7296 3.3.6) */
+	ck_assert_int_eq(gk_ike_offer_to_sa(&mine, &a, &sa), GK_OK);
+	ck_assert_int_eq(gk_ike_select(&sa, &plain, &s, &num), GK_E_NOT_FOUND);
+	/* a rekey proposal carries no ADDKE */
+	ck_assert_int_eq(gk_sa_set_ike_spi(&sa, &a, 0x1122334455667788ull), GK_OK);
+	for (size_t i = 0; i < sa.proposals.n; i++)
+		for (size_t j = 0; j < sa.proposals.items[i].transforms.n; j++)
+			ck_assert(!GK_TT_IS_ADDKE(sa.proposals.items[i].transforms.items[j].type));
+	gk_arena_free(&a);
+}
+END_TEST
+
 int main(void)
 {
 	size_t nke = 0;
@@ -227,6 +287,7 @@ int main(void)
 	tcase_add_test(tc, intauth_incomplete_refused);
 	tcase_add_loop_test(tc, ke_table_round_trip, 0, (int)nke);
 	tcase_add_test(tc, ke_list_parsing);
+	tcase_add_test(tc, addke_proposals);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
