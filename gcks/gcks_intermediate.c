@@ -49,6 +49,18 @@ bool gcks_int_complete(const gcks_sa *sa)
 	return !ii || ii->done == ii->naddke;
 }
 
+bool gcks_int_satisfies(const gk_group_policy *pol, const gcks_sa *sa)
+{
+	for (size_t i = 0; i < pol->naddke; i++) {
+		bool ran = false;
+		for (size_t j = 0; j < GK_ADDKE_MAX; j++)
+			ran |= sa->ike.suite.addke[j] == pol->addke[i];
+		if (!ran)
+			return false;
+	}
+	return true;
+}
+
 /* An IKE_INTERMEDIATE we cannot take ends the half-open SA with this notify. */
 static void refuse(gk_gcks *g, gcks_sa *sa, gcks_resp *r, uint16_t notify, const char *why)
 {

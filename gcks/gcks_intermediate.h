@@ -20,4 +20,8 @@ void gcks_ike_intermediate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
  * they all come before authentication). */
 bool gcks_int_complete(const gcks_sa *sa);
 
+/* Whether the SA ran every additional key exchange the group's policy requires
+ * (additional-key-exchanges): each method in some ADDKE of the SA's suite. */
+bool gcks_int_satisfies(const gk_group_policy *pol, const gcks_sa *sa);
+
 #endif

@@ -1,4 +1,5 @@
 /* The key exchange method table (ke.h): the Diffie-Hellman groups of dh.c as entries. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dh.h"
@@ -119,6 +120,22 @@ gk_status gk_ke_parse_list(const char *text, uint16_t *out, size_t max, size_t *
 		return GK_E_INVAL;
 	}
 	return GK_OK;
+}
+
+bool gk_ke_list_text(const uint16_t *m, size_t n, char *buf, size_t len)
+{
+	size_t o = 0;
+	if (!len)
+		return false;
+	buf[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		const gk_ke_method *km = gk_ke_by_id(m[i]);
+		int w = km ? snprintf(buf + o, len - o, "%s%s", i ? "," : "", km->name) : -1;
+		if (w < 0 || (size_t)w >= len - o)
+			return false;
+		o += (size_t)w;
+	}
+	return true;
 }
 
 gk_status gk_ke_start(const gk_ke_method *m, gk_ke_state **st, gk_wbuf *ours)

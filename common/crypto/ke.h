@@ -38,6 +38,10 @@ const gk_ke_method *gk_ke_at(size_t i);
  * unknown name, an empty item or too many. */
 gk_status gk_ke_parse_list(const char *text, uint16_t *out, size_t max, size_t *n, char *err, size_t errlen);
 
+/* The inverse: "p384,x25519" (empty for n 0) into buf; false when it does not fit or a method is
+ * unknown. */
+bool gk_ke_list_text(const uint16_t *m, size_t n, char *buf, size_t len);
+
 /* The three steps through the entry. Values of the wrong length, or that fail the method's checks
  * (RFC 6989 for DH), give GK_E_BAD_KE and nothing in *shared. */
 gk_status gk_ke_start(const gk_ke_method *m, gk_ke_state **st, gk_wbuf *ours);

@@ -99,6 +99,9 @@ static void group_bind(binder *b, const gk_group_policy *g)
 	b_int(b, k->key_mgmt);
 	b_int(b, k->lkh_degree);
 	b_int(b, g->ppk);
+	char addke[128];
+	gk_store_addke_text(g, addke, sizeof(addke));
+	b_text(b, addke, sizeof(addke));
 }
 
 static gk_status group_read(reader *r, gk_group_policy *g)
@@ -133,6 +136,10 @@ static gk_status group_read(reader *r, gk_group_policy *g)
 	k->key_mgmt = (uint8_t)r_int(r);
 	k->lkh_degree = (uint8_t)r_int(r);
 	g->ppk = (uint8_t)r_int(r);
+	char addke[128];
+	r_text(r, addke, sizeof(addke));
+	if (!r->st)
+		r->st = gk_store_addke_parse(addke, g);
 	return r->i == GROUP_NCOLS ? r->st : GK_E_STATE;
 }
 

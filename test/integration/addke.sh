@@ -2,6 +2,8 @@
 # IKE_INTERMEDIATE and multiple key exchanges (RFC 9242, RFC 9370) between the real gcksd and gmd:
 #   - gcksd as shipped: gmd --addke p384 registers after one IKE_INTERMEDIATE, --addke p384,x448
 #     after two (the GCKS keys the SA anew after each, and GSA_AUTH covers both);
+#   - a group with additional-key-exchanges: [p384]: a gmd without --addke gets NO_PROPOSAL_CHOSEN
+#     for it, with --addke p384 it registers;
 #   - gcksd --addke p384: a gmd without it, or with another method, gets NO_PROPOSAL_CHOSEN;
 #     with it, registered;
 #   - a misspelt method: both programs exit 1 naming it.
@@ -59,6 +61,18 @@ groups:
     members:
       - id: fqdn:m1.example.net
         psk-file: m1.psk
+  - id: keyid:pq-req
+    additional-key-exchanges: [p384]
+    rekey:
+      transport: multicast
+      key-wrap: kw-5649-256
+      address: 239.192.0.92
+    sas:
+      - name: data
+        destination: 239.192.3.92
+    members:
+      - id: fqdn:m1.example.net
+        psk-file: m1.psk
 EOF
 
 DB=$W/gcks.db CTL=$W/ctl.sock
@@ -84,11 +98,12 @@ start_gcksd() { # LOG [gcksd options]
 	return 1
 }
 
-gm() { # NAME [gmd options]: one registration attempt, JSON in NAME.json
+gm() { # NAME [gmd options]: one registration attempt, JSON in NAME.json (group keyid:pq unless
+	# GROUP is set)
 	local name=$1 rc=0
 	shift
 	timeout 40 "$GMD" --gcks "127.0.0.1:$port" --once --json --sa-backend none --log-level debug \
-		--id fqdn:m1.example.net --psk-file "$W/m1.psk" --group keyid:pq "$@" \
+		--id fqdn:m1.example.net --psk-file "$W/m1.psk" --group "keyid:${GROUP:-pq}" "$@" \
 		>"$W/$name.json" 2>"$W/$name.err" || rc=$?
 	echo "$rc" >"$W/$name.rc"
 }
@@ -113,6 +128,12 @@ check "gmd --addke p384,x448: registered after two (exit $(cat "$W/two.rc"))" \
 check "... and the registration stands" status_is two registered
 gm none
 check "gmd without --addke still registers where none is required" status_is none registered
+GROUP=pq-req gm grp-none
+check "a group with additional-key-exchanges: [p384], gmd without --addke: NO_PROPOSAL_CHOSEN" \
+	refused_with grp-none NO_PROPOSAL_CHOSEN
+check "... gcksd says why" grep -q 'the group requires additional key exchanges this IKE SA did not run' "$W/gcksd.log"
+GROUP=pq-req gm grp-p384 --addke p384
+check "... gmd --addke p384: registered" status_is grp-p384 registered
 stop_gcksd
 
 start_gcksd gcksd-req.log --addke p384 || { not_ok "gcksd --addke p384 starts"; exit 1; }

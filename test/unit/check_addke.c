@@ -156,6 +156,31 @@ START_TEST(required_addke_refuses_member_without)
 }
 END_TEST
 
+/* A group whose policy requires P-384 (additional-key-exchanges: [p384]): a member whose IKE SA
+ * ran none gets NO_PROPOSAL_CHOSEN for the group (RFC 9370; the GCKS itself requires nothing), one
+ * that ran it registers. */
+START_TEST(group_requires_addke)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	g.addke[0] = GK_KE_ECP_384;
+	g.naddke = 1;
+	pol_member(&g, R1, GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&g);
+	start_gcks();
+	gk_gm_config c = gm_psk(R1, G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	refused(m, GK_N_NO_PROPOSAL_CHOSEN);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	gk_gm_config c2 = gm_addke();
+	fn_member *m2 = join(&c2);
+	run_member(m2);
+	registered(m2, 0);
+	ck_assert_uint_eq(reg_count(G1), 1);
+}
+END_TEST
+
 /* A member proposing ADDKE with another method than the one the GCKS requires: refused too. */
 START_TEST(required_addke_other_method_refused)
 {
@@ -462,6 +487,7 @@ int main(void)
 	tcase_add_test(tc, registers_with_x25519_and_p384);
 	tcase_add_test(tc, required_addke_refuses_member_without);
 	tcase_add_test(tc, required_addke_other_method_refused);
+	tcase_add_test(tc, group_requires_addke);
 	tcase_add_test(tc, tampered_intermediate_fails_auth);
 	tcase_add_test(tc, tampered_intermediate_response_fails_auth);
 	tcase_add_test(tc, ppk_after_last_key_update);
