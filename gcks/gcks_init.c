@@ -7,7 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "gcks_init.h"
-#include "gcks_intermediate.h"
+#include "intermediate.h"
 #include "gcks_refusal.h"
 #include "gcks_resp.h"
 #include "gcks_sa_table.h"
@@ -144,6 +144,40 @@ static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, uint16_t ke_grou
 	uint8_t prev[33];
 	make_cookie(g->cookie_prev, ni, peer, m->hdr.spi_i, prev);
 	return c.len == 33 && (CRYPTO_memcmp(c.ptr, want, 33) == 0 || CRYPTO_memcmp(c.ptr, prev, 33) == 0);
+}
+
+/* RFC 9370 2.2.1: the offer a request is matched against, without ADDKE when it did not announce
+ * INTERMEDIATE_EXCHANGE_SUPPORTED; false then if gcksd --addke requires one (NO_PROPOSAL_CHOSEN). */
+static bool int_offer(const gk_gcks *g, const gk_msg *m, gk_ike_offer *out)
+{
+	if (gk_msg_find_notify(m, GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED)) {
+		*out = g->cfg.offer;
+		return true;
+	}
+	gk_ike_offer_no_addke(&g->cfg.offer, out);
+	/* gcksd --addke: a request that cannot run them is not acceptable */
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++) {
+		bool optional = false;
+		for (size_t j = 0; j < g->cfg.offer.naddke[i]; j++)
+			optional |= g->cfg.offer.addke[i][j] == GK_KE_NONE;
+		if (g->cfg.offer.naddke[i] && !optional)
+			return false;
+	}
+	return true;
+}
+
+/* The plan of additional exchanges on the new SA (gk_ike_int), when its suite has any. */
+static gk_status int_setup(gcks_sa *sa)
+{
+	gk_ike_int ii = { 0 };
+	if (!gk_ike_int_plan(&ii, sa->ike.suite.addke))
+		return GK_E_UNSUPPORTED; /* the offer holds only methods of the table */
+	if (!ii.naddke)
+		return GK_OK;
+	if (!(sa->ike.intermediate = calloc(1, sizeof(*sa->ike.intermediate))))
+		return GK_E_NOMEM;
+	*sa->ike.intermediate = ii;
+	return GK_OK;
 }
 
 /* Prefers the group of the KE payload when the chosen proposal also offers it. */
@@ -376,7 +410,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	gk_ike_suite suite;
 	uint8_t prop_num;
 	gk_ike_offer offer;
-	if (!gcks_int_offer(g, &m, &offer) || gk_ike_select(sap, &offer, &suite, &prop_num)) {
+	if (!int_offer(g, &m, &offer) || gk_ike_select(sap, &offer, &suite, &prop_num)) {
 		refuse(g, &m, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY, peer, local);
 		goto out;
 	}
@@ -406,7 +440,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	st = start_sa(g, sa, &m, ke, ni);
 	if (!st)
-		st = gcks_int_setup(sa);
+		st = int_setup(sa);
 	if (st == GK_E_BAD_KE) {
 		/* RFC 6989: an invalid public value ends the exchange */
 		gk_ike_sa_free(&sa->ike);

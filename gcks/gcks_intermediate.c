@@ -12,37 +12,6 @@
 #include "keylog.h"
 #include "log.h"
 
-bool gcks_int_offer(const gk_gcks *g, const gk_msg *m, gk_ike_offer *out)
-{
-	if (gk_msg_find_notify(m, GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED)) {
-		*out = g->cfg.offer;
-		return true;
-	}
-	gk_ike_offer_no_addke(&g->cfg.offer, out);
-	/* gcksd --addke: a request that cannot run them is not acceptable */
-	for (size_t i = 0; i < GK_ADDKE_MAX; i++) {
-		bool optional = false;
-		for (size_t j = 0; j < g->cfg.offer.naddke[i]; j++)
-			optional |= g->cfg.offer.addke[i][j] == GK_KE_NONE;
-		if (g->cfg.offer.naddke[i] && !optional)
-			return false;
-	}
-	return true;
-}
-
-gk_status gcks_int_setup(gcks_sa *sa)
-{
-	gk_ike_int ii = { 0 };
-	if (!gk_ike_int_plan(&ii, sa->ike.suite.addke))
-		return GK_E_UNSUPPORTED; /* the offer holds only methods of the table */
-	if (!ii.naddke)
-		return GK_OK;
-	if (!(sa->ike.intermediate = calloc(1, sizeof(*sa->ike.intermediate))))
-		return GK_E_NOMEM;
-	*sa->ike.intermediate = ii;
-	return GK_OK;
-}
-
 bool gcks_int_complete(const gcks_sa *sa)
 {
 	const gk_ike_int *ii = sa->ike.intermediate;

@@ -5,13 +5,6 @@
 #include "gcks_resp.h"
 #include "gcks_state.h"
 
-/* IKE_SA_INIT: the offer a request is matched against (without ADDKE when it did not announce
- * INTERMEDIATE_EXCHANGE_SUPPORTED, RFC 9370 2.2.1; false then if we require one: answer
- * NO_PROPOSAL_CHOSEN), and, once the suite is chosen, the plan of additional exchanges on the new
- * SA. gcks_int_setup fails only for lack of memory. */
-bool gcks_int_offer(const gk_gcks *g, const gk_msg *m, gk_ike_offer *out);
-gk_status gcks_int_setup(gcks_sa *sa);
-
 /* The exchange table's handler for IKE_INTERMEDIATE in state INIT_DONE. It sends its response
  * itself (r->sent), since the keys change once it is out (RFC 9370 2.2.2). */
 void gcks_ike_intermediate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
