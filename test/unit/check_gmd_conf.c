@@ -77,7 +77,8 @@ static const char full[] =
 	"log-target: syslog\n"
 	"ppk-file: keys/m1.ppk\n"
 	"ppk-id: m1-ppk\n"
-	"ppk-required: true\n";
+	"ppk-required: true\n"
+	"addke: p384,x25519\n";
 
 START_TEST(every_setting)
 {
@@ -112,6 +113,9 @@ START_TEST(every_setting)
 	ck_assert_str_eq(c.ppk_file, "/etc/gmd/keys/m1.ppk");
 	ck_assert_str_eq(c.ppk_id, "m1-ppk");
 	ck_assert(c.ppk_required);
+	ck_assert_uint_eq(c.addke.n, 2);
+	ck_assert_uint_eq(c.addke.v[0], GK_KE_ECP_384);
+	ck_assert_uint_eq(c.addke.v[1], GK_KE_CURVE25519);
 	ck_assert_uint_eq(c.sag_encr.n, 2);
 	ck_assert_uint_eq(c.sag_encr.v[0].id, GK_ENCR_AES_GCM_16);
 	ck_assert_uint_eq(c.sag_encr.v[0].key_bits, 256);
@@ -203,6 +207,8 @@ START_TEST(errors)
 		{ "sag-encr: [AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC]\n",
 		  "/etc/gmd/t.conf:1:84: sag-encr: too many transforms (8 at most)" },
 		{ "sa-backend: pfkey\n", "/etc/gmd/t.conf:1:13: sa-backend: use xfrm or none" },
+		{ "addke: p384,kyber\n", "/etc/gmd/t.conf:1:8: addke: unknown key exchange method 'kyber' (x25519, x448, "
+					 "p256, p384, p521, modp2048, modp3072, modp4096)" },
 		{ "mcast-iface: a-very-long-interface-name\n",
 		  "/etc/gmd/t.conf:1:14: mcast-iface: an interface name: 1 to 15 characters" },
 		{ "retry: 0\n", "/etc/gmd/t.conf:1:8: retry: use SECONDS[:MAX], 1 to 86400" },
