@@ -22,6 +22,10 @@ typedef struct gk_gcks_env {
 	void (*send)(void *ctx, const struct sockaddr *local, const struct sockaddr *peer,
 		     const uint8_t *data, size_t len);
 	void *send_ctx;
+	/* Sends one IKE message on a stream the member opened (TCP encapsulation, RFC 9329): path
+	 * is what gk_gcks_input_path named, kept per IKE SA as its reply path (with send_ctx).
+	 * NULL: no such transport (every path is 0). */
+	void (*send_path)(void *ctx, uint64_t path, const uint8_t *data, size_t len);
 	gk_store *store;
 	/* Sends one GSA_REKEY datagram to a group's multicast destination (RFC 9838 2.4.1), with
 	 * the TTL / hop limit and outgoing interface of its policy, from UDP port sport (the Rekey
@@ -90,6 +94,11 @@ void gk_gcks_free(gk_gcks *g);
 /* One received datagram (without a non-ESP marker). */
 void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
 		   const struct sockaddr *local);
+/* The same for a message that came on a stream (path != 0: its connection, for env.send_path):
+ * the answer and what the GCKS later sends on the IKE SA (GSA_INBAND_REKEY, Deletes) go back
+ * on that path while it is the one the SA's last authenticated message came on. */
+void gk_gcks_input_path(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
+			const struct sockaddr *local, uint64_t path);
 /* Timers: expires half-open and idle IKE SAs. Call about once a second. */
 void gk_gcks_tick(gk_gcks *g);
 /* Re-reads group policies from the store (after `gcksctl policy load`); groups whose SAs changed

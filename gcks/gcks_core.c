@@ -84,8 +84,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 
 static void send_raw(gk_gcks *g, const gcks_sa *sa, const uint8_t *p, size_t n)
 {
-	g->env.send(g->env.send_ctx, (const struct sockaddr *)&sa->ike.local,
-		    (const struct sockaddr *)&sa->ike.peer, p, n);
+	gcks_send(g, sa->path, (const struct sockaddr *)&sa->ike.local, (const struct sockaddr *)&sa->ike.peer, p, n);
 }
 
 static void send_dgrams(gk_gcks *g, const gcks_sa *sa, const gk_dgrams *l)
@@ -116,7 +115,7 @@ static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sock
 	if (c != GK_COPY_SAME || !resend_allowed(g, sa))
 		return;
 	for (size_t k = 0; k < sa->ike.last_resp->n; k++)
-		g->env.send(g->env.send_ctx, local, peer, sa->ike.last_resp->d[k].data, sa->ike.last_resp->d[k].len);
+		gcks_send(g, g->in_path, local, peer, sa->ike.last_resp->d[k].data, sa->ike.last_resp->d[k].len);
 }
 
 /* Encrypts (fragmenting when the member allows it), caches for retransmissions, and sends the
@@ -154,6 +153,7 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 		 * would move the SA to the forger's address */
 		memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 		memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		sa->path = g->in_path; /* and on the stream it came on, if any (RFC 9329) */
 	}
 	if (st == GK_OK && !complete)
 		goto out; /* a fragment kept until the others arrive */
@@ -275,6 +275,14 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		return;
 	}
 	handle_protected(g, sa, in, peer, local);
+}
+
+void gk_gcks_input_path(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
+			const struct sockaddr *local, uint64_t path)
+{
+	g->in_path = path;
+	gk_gcks_input(g, data, len, peer, local);
+	g->in_path = 0;
 }
 
 /* ---- timers ---- */

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "gcks_keyrules.h"
 #include "gcks_lkh.h"
+#include "prf.h"
 
 void gcks_groups_free(gk_gcks *g)
 {
@@ -263,16 +264,38 @@ bool gcks_sa_in_group(const gcks_sa *sa, uint64_t h)
 	return false;
 }
 
+static bool spi_usable(const uint8_t *spi, size_t len)
+{
+	return len == 4 ? gk_get_u32(spi) >= 256 : gk_get_u64(spi) && gk_get_u64(spi + 8);
+}
+
+/* The SPI promised for the replacement of key k (GSA_NEXT_SPI, RFC 9838 4.4.2.2.3) is derived
+ * from k's keying material: prf+(keymat, label | SPI). Every server sharing the store promises
+ * the same one, so does a server after a restart, and a rekey of another SA of the group leaves
+ * it as it was, so whoever makes the replacement uses what the members were told: a member that
+ * missed the GSA_REKEY bringing a new Rekey SA (its sender died before sending it) knows the next
+ * leader's messages on it for a lost rekey and registers again. Only holders of k can tell it,
+ * as with a random one. A random SPI when no candidate fits (the store refuses a taken one). */
+static void next_spi_of(gk_gcks *g, const gk_sa_key *k, uint8_t *spi)
+{
+	static const char label[] = "gikev2 GSA_NEXT_SPI";
+	uint8_t out[8 * 16];
+	size_t len = k->spi_len;
+	gk_chunk seed[2] = { GK_CHUNK((const uint8_t *)label, sizeof(label) - 1), GK_CHUNK(k->spi, len) };
+	bool found = false;
+	if (!gk_prf_plus(GK_PRF_HMAC_SHA2_256, GK_CHUNK(k->keymat, k->keymat_len), seed, 2, out, sizeof(out)))
+		for (size_t o = 0; o + len <= sizeof(out) && !found; o += len)
+			if ((found = spi_usable(out + o, len)))
+				memcpy(spi, out + o, len);
+	OPENSSL_cleanse(out, sizeof(out));
+	while (!found && !gk_rand_bytes(g->env.rnd, spi, len))
+		found = spi_usable(spi, len);
+}
+
 void gcks_next_spis(gk_gcks *g, gcks_group *grp)
 {
-	for (size_t j = 0; j < grp->nkeys && j < GK_GROUP_MAX_SAS; j++) {
-		uint8_t *spi = grp->next_spi[j];
-		size_t len = grp->keys[j].spi_len;
-		do {
-			if (gk_rand_bytes(g->env.rnd, spi, len))
-				break;
-		} while (len == 4 ? gk_get_u32(spi) < 256 : !gk_get_u64(spi) || !gk_get_u64(spi + 8));
-	}
+	for (size_t j = 0; j < grp->nkeys && j < GK_GROUP_MAX_SAS; j++)
+		next_spi_of(g, &grp->keys[j], grp->next_spi[j]);
 }
 
 void gcks_announce_next(const gcks_group *grp, gk_group_state *gs)

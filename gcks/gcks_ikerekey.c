@@ -114,6 +114,7 @@ static void copy_peer(gk_gcks *g, const gcks_sa *old, gcks_sa *n)
 	n->ike.peer_id = old->ike.peer_id;
 	n->ike.peer = old->ike.peer;
 	n->ike.local = old->ike.local;
+	n->path = old->path;
 	n->ike.frag_ok = old->ike.frag_ok;
 	n->ike.msgid_in = n->ike.msgid_out = 0;
 	n->g_ikev2 = old->g_ikev2;

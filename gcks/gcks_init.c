@@ -31,7 +31,7 @@ static void send_plain(gk_gcks *g, const gk_msg *m, uint64_t spi_r, const gk_pl_
 	gk_wbuf w;
 	gk_wbuf_init(&w, GK_MAX_MESSAGE);
 	if (gk_msg_build(&o, NULL, NULL, &w) == GK_OK)
-		g->env.send(g->env.send_ctx, local, peer, w.data, w.len);
+		gcks_send(g, g->in_path, local, peer, w.data, w.len);
 	gk_wbuf_free(&w);
 }
 
@@ -320,7 +320,7 @@ static void resend(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer, const s
 	}
 	sa->init_resends++;
 	sa->init_resend_ms = now;
-	g->env.send(g->env.send_ctx, local, peer, sa->ike.init_resp, sa->ike.init_resp_len);
+	gcks_send(g, g->in_path, local, peer, sa->ike.init_resp, sa->ike.init_resp_len);
 }
 
 /* A source at its cap, or a full table, makes room by evicting its oldest half-open SA rather
@@ -478,7 +478,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		gk_info("a NAT lies between us and the initiator at %s (RFC 7296 2.23)",
 			gk_addr_text(peer, at, sizeof(at)));
 	}
-	g->env.send(g->env.send_ctx, local, peer, resp.data, resp.len);
+	gcks_send(g, g->in_path, local, peer, resp.data, resp.len);
 out:
 	gk_wbuf_free(&resp);
 	gk_arena_free(&a);

@@ -51,8 +51,8 @@ static gk_status answer(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 		return st;
 	}
 	for (size_t i = 0; i < d.n; i++)
-		g->env.send(g->env.send_ctx, (const struct sockaddr *)&sa->ike.local,
-			    (const struct sockaddr *)&sa->ike.peer, d.d[i].data, d.d[i].len);
+		gcks_send(g, sa->path, (const struct sockaddr *)&sa->ike.local, (const struct sockaddr *)&sa->ike.peer,
+			  d.d[i].data, d.d[i].len);
 	gk_ike_req_answered(&sa->ike, m->hdr.msg_id, &d);
 	r->sent = true;
 	return GK_OK;

@@ -1020,8 +1020,8 @@ gk_status gk_keys_lkh_remove(gk_store *s, const gk_group_policy *g, gk_lkh *t, c
 }
 
 static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd, int64_t now,
-			      const char *const *members, size_t n, gk_lkh_evicted *out, gk_sa_key *prev,
-			      gk_sa_key *keys, size_t nk, uint32_t *msgid)
+			      const char *const *members, size_t n, const uint8_t *want, gk_lkh_evicted *out,
+			      gk_sa_key *prev, gk_sa_key *keys, size_t nk, uint32_t *msgid)
 {
 	gk_store_gid gid;
 	int64_t gen, v;
@@ -1037,7 +1037,7 @@ static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, 
 	memcpy(keys, prev, nk * sizeof(*keys));
 	/* only the Rekey SA changes here: new TEKs would reach the evicted members, who read this
 	 * message (RFC 9838 3.2.1); they follow in a rekey under the new Rekey SA */
-	if ((st = key_create(s, gid, gen, -1, &sh, rnd, now, NULL, &keys[nk - 1])))
+	if ((st = key_create(s, gid, gen, -1, &sh, rnd, now, want, &keys[nk - 1])))
 		return st;
 	if ((st = msgid_fence(s, g->name)) || (st = gk_store_counter_get(s, gid, GK_COUNTER_REKEY_MSGID, 0, &v)))
 		return st;
@@ -1052,8 +1052,8 @@ static gk_status lkh_evict_tx(gk_store *s, const gk_group_policy *g, gk_lkh *t, 
 }
 
 gk_status gk_keys_lkh_evict(gk_store *s, const gk_group_policy *g, gk_lkh *t, const gk_rand *rnd, int64_t now,
-			    const char *const *members, size_t n, gk_lkh_evicted *out, gk_sa_key *prev,
-			    gk_sa_key *keys, size_t *nkeys, uint32_t *msgid)
+			    const char *const *members, size_t n, const uint8_t *want, gk_lkh_evicted *out,
+			    gk_sa_key *prev, gk_sa_key *keys, size_t *nkeys, uint32_t *msgid)
 {
 	unsigned degree;
 	size_t key_len, nk;
@@ -1064,7 +1064,7 @@ gk_status gk_keys_lkh_evict(gk_store *s, const gk_group_policy *g, gk_lkh *t, co
 	memset(out, 0, sizeof(*out));
 	gk_status st = gk_store_begin(s, GK_TX_DURABLE);
 	if (!st)
-		st = gk_store_end(s, lkh_evict_tx(s, g, t, rnd, now, members, n, out, prev, keys, nk, msgid));
+		st = gk_store_end(s, lkh_evict_tx(s, g, t, rnd, now, members, n, want, out, prev, keys, nk, msgid));
 	if (st) {
 		gk_lkh_evicted_free(out);
 		OPENSSL_cleanse(prev, nk * sizeof(*prev));

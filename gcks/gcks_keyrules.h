@@ -178,9 +178,11 @@ gk_status gk_keys_lkh_remove(gk_store *s, const gk_group_policy *g, struct gk_lk
  * gk_keys_group_rekey gives them: prev[] before, keys[] after, only the Rekey SA's changed), the
  * Message ID of the GSA_REKEY that announces it under the old Rekey SA (the counter restarts at 0
  * for the new one) and the new tree are committed before anything is sent. On failure t is
- * reloaded from the store. */
+ * reloaded from the store. want, when not NULL, is the SPI promised for the new Rekey SA in
+ * GSA_NEXT_SPI; it is used if no stored key has it. */
 gk_status gk_keys_lkh_evict(gk_store *s, const gk_group_policy *g, struct gk_lkh *t, const struct gk_rand *rnd,
-			    int64_t now, const char *const *members, size_t n, struct gk_lkh_evicted *out,
-			    gk_sa_key *prev, gk_sa_key *keys, size_t *nkeys, uint32_t *msgid);
+			    int64_t now, const char *const *members, size_t n, const uint8_t *want,
+			    struct gk_lkh_evicted *out, gk_sa_key *prev, gk_sa_key *keys, size_t *nkeys,
+			    uint32_t *msgid);
 
 #endif

@@ -243,8 +243,8 @@ static void out_send(gk_gcks *g, gcks_sa *sa)
 	const gk_dgrams *d = &sa->out_req->d;
 	gcks_log_request(g, sa);
 	for (size_t i = 0; i < d->n; i++)
-		g->env.send(g->env.send_ctx, (const struct sockaddr *)&sa->ike.local,
-			    (const struct sockaddr *)&sa->ike.peer, d->d[i].data, d->d[i].len);
+		gcks_send(g, sa->path, (const struct sockaddr *)&sa->ike.local, (const struct sockaddr *)&sa->ike.peer,
+			  d->d[i].data, d->d[i].len);
 }
 
 gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_pl *pl, size_t n)
@@ -661,8 +661,10 @@ gk_status gcks_exclude_via(gk_gcks *g, gcks_group *grp, const gk_group_policy *v
 	gk_status st = GK_E_NOMEM;
 	if (!p)
 		return st;
-	st = gk_keys_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true, NULL, p->prev,
-				  p->keys, &p->n, &changed, &p->msgid);
+	/* the SPIs promised in GSA_NEXT_SPI: a member that missed this message knows the next one
+	 * for a lost rekey (RFC 9838 4.4.2.2.3) */
+	st = gk_keys_group_rekey(g->env.store, &grp->pol, g->env.rnd, gcks_wall(g), 0, true,
+				  (const uint8_t(*)[16])grp->next_spi, p->prev, p->keys, &p->n, &changed, &p->msgid);
 	if (!st) {
 		gcks_cluster_changed(g, grp);
 		memcpy(grp->keys, p->keys, p->n * sizeof(p->keys[0]));
@@ -730,7 +732,8 @@ static gk_status lkh_evict_batch(gk_gcks *g, gcks_group *grp, const char *const 
 	st = GK_E_STATE;
 	if (!grp->lkh || grp->pol.rekey_transport != GK_REKEY_MULTICAST || !grp->pol.kek.present)
 		goto out;
-	st = gk_keys_lkh_evict(g->env.store, &grp->pol, grp->lkh, g->env.rnd, gcks_wall(g), members, n, &e, p->prev,
+	st = gk_keys_lkh_evict(g->env.store, &grp->pol, grp->lkh, g->env.rnd, gcks_wall(g), members, n,
+			       grp->nkeys == grp->pol.nteks + 1 ? grp->next_spi[grp->pol.nteks] : NULL, &e, p->prev,
 			       p->keys, &p->n, &p->msgid);
 	if (st)
 		goto out;

@@ -90,6 +90,7 @@ typedef struct gcks_sa {
 	struct gcks_sa *collision_of;     /* the reverse link */
 	int64_t rekey_at_ms;              /* when we rekey this kept SA ourselves, 0 = not planned */
 	int64_t rekeyed_ms;               /* when this SA was made by a rekey, 0 = by IKE_SA_INIT */
+	uint64_t path;                    /* reply path (gk_gcks_input_path), 0 = datagrams from local */
 } gcks_sa;
 
 /* What one source holds or spent before authentication: an IPv4 address or an IPv6 /64 (a host
@@ -164,6 +165,7 @@ struct gk_gcks {
 	/* Several servers on one shared store (gcks_cluster.c) */
 	bool store_lost;                  /* the shared store failed: no keys, no rekeys */
 	int64_t cluster_ms;               /* last heartbeat and lease round (monotonic), 0: none yet */
+	uint64_t in_path;                 /* the reply path of the message being handled (gcks_send) */
 };
 
 /* The injected clocks: monotonic milliseconds, and wall-clock seconds for key lifetimes. */
@@ -183,6 +185,17 @@ static inline int64_t gcks_wall(const gk_gcks *g)
 static inline uint64_t gcks_our_spi(const gcks_sa *sa)
 {
 	return sa->ike.initiator ? sa->ike.spi_i : sa->ike.spi_r;
+}
+
+/* Sends one message to a peer: on the stream `path` when it is one (TCP, RFC 9329), else as a
+ * datagram from local. Every send of the core goes through here. */
+static inline void gcks_send(const gk_gcks *g, uint64_t path, const struct sockaddr *local,
+			     const struct sockaddr *peer, const uint8_t *data, size_t len)
+{
+	if (path && g->env.send_path)
+		g->env.send_path(g->env.send_ctx, path, data, len);
+	else
+		g->env.send(g->env.send_ctx, local, peer, data, len);
 }
 
 #endif

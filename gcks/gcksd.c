@@ -25,6 +25,7 @@
 #include "privdrop.h"
 #include "gcks.h"
 #include "log.h"
+#include "tcp_encap.h"
 #include "udp.h"
 #include "ke.h"
 
@@ -44,6 +45,7 @@ typedef struct gcksd {
 	uv_signal_t sigterm, sigint, sighup;
 	gk_udp *udp[MAX_LISTEN];
 	size_t nudp;
+	gk_tcp_server *tcp;         /* --listen-tcp (RFC 9329), NULL when off */
 	gk_store *store;
 	gk_gcks *gcks;
 	gk_control *control;
@@ -64,6 +66,8 @@ static void usage(FILE *f)
 	      "             [--cookie-rate N] [--costly-ke-rate N] [--costly-ke-per-source N]\n"
 	      "             [--require-kwa] [--max-sas-per-identity N] [--ike-rekey-interval SECONDS]\n"
 	      "             [--ike-lifetime SECONDS] [--metrics [ADDR:]PORT] [--ike-keylog FILE] [--server-id ID]\n"
+	      "             [--listen-tcp ADDR[:PORT]]... [--tcp-max-conns N] [--tcp-max-per-source N]\n"
+	      "             [--tcp-idle-timeout SECONDS] [--tcp-max-frame OCTETS]\n"
 	      "             [--addke METHOD[,METHOD]...]\n"
 	      "             [--log-level [SUBSYS=]LEVEL[,...]] [--log-target stderr|syslog|journal]\n"
 	      "       gcksd --help | --version\n"
@@ -81,6 +85,10 @@ static void usage(FILE *f)
 	      "        this many seconds (default 60); sooner rekeys get TEMPORARY_FAILURE\n"
 	      "--ike-lifetime: an IKE SA kept for inband rekeys that its member has not rekeyed is\n"
 	      "        rekeyed by gcksd 0-10 %% before this (default 14400, 0 = never; 60 to 2592000)\n"
+	      "--listen-tcp: also IKE over TCP (RFC 9329, \"IKETCP\" prefix; PORT defaults to 4500); at most\n"
+	      "        --tcp-max-conns connections (default 1000), --tcp-max-per-source per IPv4 address or\n"
+	      "        IPv6 /64 (default 8); one that completes no IKE message in --tcp-idle-timeout seconds\n"
+	      "        (default 120) or whose frame Length exceeds --tcp-max-frame (default 16384) is closed\n"
 	      "--metrics: Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: 127.0.0.1; default off)\n"
 	      "--ike-keylog: appends every IKE SA's keys to FILE (0600) for Wireshark's IKEv2 decryption\n"
 	      "        table: a debugging tool that writes secrets; never for production\n"
@@ -127,6 +135,25 @@ static void send_cb(void *ctx, const struct sockaddr *local, const struct sockad
 			gk_udp_send(d->udp[i], peer, data, len);
 			return;
 		}
+}
+
+/* An IKE message for a member that came over TCP: on its connection, if still open. The
+ * responder cannot open one to the originator (RFC 9329, Connection Establishment and
+ * Teardown): the message is dropped and the request's retransmission timer runs out as for a
+ * member that does not answer. */
+static void send_path_cb(void *ctx, uint64_t path, const uint8_t *data, size_t len)
+{
+	gcksd *d = ctx;
+	if (!d->tcp || gk_tcp_server_send(d->tcp, path, data, len) == GK_E_NOT_FOUND)
+		gk_logs(GK_SUB_NET, GK_LOG_DEBUG, "TCP connection %llu is closed: message dropped (RFC 9329: "
+			"only the member connects)", (unsigned long long)path);
+}
+
+static void tcp_recv_cb(void *ctx, uint64_t conn, const uint8_t *data, size_t len, const struct sockaddr *peer,
+			const struct sockaddr *local)
+{
+	gcksd *d = ctx;
+	gk_gcks_input_path(d->gcks, data, len, peer, local, conn);
 }
 
 /* The listening socket of dst's family on port sport: GSA_REKEY leaves from it, so that its
@@ -493,6 +520,33 @@ static int listen_all(gcksd *d, const char **addrs, size_t n)
 	return 0;
 }
 
+static int listen_tcp(gcksd *d, const char **addrs, size_t n, const gk_tcp_limits *lim)
+{
+	char err[256];
+	if (!n)
+		return 0;
+	if (gk_tcp_server_new(d->loop, lim, tcp_recv_cb, d, &d->tcp))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_storage a;
+		char why[GK_ERR_MAX] = "";
+		/* RFC 9329 4 (and the IANA registry): TCP 4500 unless configured otherwise */
+		if (gk_addr_parse(addrs[i], 4500, &a, why, sizeof(why))) {
+			gk_err("--listen-tcp %s: %s", addrs[i], why);
+			return -1;
+		}
+		if (gk_tcp_server_listen(d->tcp, (struct sockaddr *)&a, err, sizeof(err))) {
+			gk_err("%s", err);
+			return -1;
+		}
+		gk_logs(GK_SUB_NET, GK_LOG_INFO, "listening on TCP %s", addrs[i]);
+	}
+	gk_info("limits of IKE over TCP: %u connections, %u per source; closed after %u s without a complete "
+		"IKE message or at a frame above %zu octets", lim->max_conns, lim->max_per_source, lim->idle_ms / 1000,
+		lim->max_frame);
+	return 0;
+}
+
 /* A server's name in the shared store's servers table and in its notices ("ID GROUP"). */
 static bool server_id_ok(const char *id)
 {
@@ -538,7 +592,10 @@ int main(int argc, char **argv)
 		{ "log-target", required_argument, NULL, 11 },
 		{ "ike-keylog", required_argument, NULL, 12 },
 		{ "server-id", required_argument, NULL, 13 },
-		{ "addke", required_argument, NULL, 14 },
+		{ "listen-tcp", required_argument, NULL, 14 }, { "tcp-max-conns", required_argument, NULL, 15 },
+		{ "tcp-max-per-source", required_argument, NULL, 16 }, { "tcp-idle-timeout", required_argument, NULL, 17 },
+		{ "tcp-max-frame", required_argument, NULL, 18 },
+		{ "addke", required_argument, NULL, 19 },
 		{ 0 },
 	};
 	gk_gcks_config cfg;
@@ -547,7 +604,12 @@ int main(int argc, char **argv)
 	const char *user = GK_GCKS_USER, *admin = GK_GCKS_ADMIN_GROUP;
 	bool user_given = false;
 	gcksd_access acc;
-	size_t nlisten = 0;
+	size_t nlisten = 0, nlisten_tcp = 0;
+	const char *listen_tcp_at[MAX_LISTEN];
+	gk_tcp_limits tlim = { .max_conns = GK_TCP_DEFAULT_MAX_CONNS, .max_per_source = GK_TCP_DEFAULT_PER_SOURCE,
+			       .idle_ms = GK_TCP_DEFAULT_IDLE_S * 1000, .max_frame = GK_TCP_DEFAULT_MAX_FRAME,
+			       .max_queued = GK_TCP_DEFAULT_MAX_QUEUED };
+	unsigned tval;
 	int c, rc = 1;
 	const char *log_levels = NULL, *log_target = NULL; /* gk_log_configure */
 	const char *keylog_path = NULL;
@@ -618,7 +680,7 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
-		case 14: {
+		case 19: {
 			uint16_t m[GK_ADDKE_MAX];
 			size_t n;
 			char why[256];
@@ -636,6 +698,32 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			strcpy(cfg.server_id, optarg);
+			break;
+		case 14:
+			if (nlisten_tcp == MAX_LISTEN) {
+				fprintf(stderr, "gcksd: at most %d --listen-tcp\n", MAX_LISTEN);
+				return 1;
+			}
+			listen_tcp_at[nlisten_tcp++] = optarg;
+			break;
+		case 15:
+			if (!parse_limit("tcp-max-conns", optarg, 1, 1000000, &tlim.max_conns))
+				return 1;
+			break;
+		case 16:
+			if (!parse_limit("tcp-max-per-source", optarg, 1, 1000000, &tlim.max_per_source))
+				return 1;
+			break;
+		case 17:
+			if (!parse_limit("tcp-idle-timeout", optarg, 1, 86400, &tval))
+				return 1;
+			tlim.idle_ms = tval * 1000;
+			break;
+		case 18:
+			/* the least a frame with an IKE header needs, the most 16 bits say */
+			if (!parse_limit("tcp-max-frame", optarg, 34, GK_TCP_FRAME_MAX, &tval))
+				return 1;
+			tlim.max_frame = tval;
 			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': puts("gcksd (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
@@ -697,7 +785,7 @@ int main(int argc, char **argv)
 	d.mcast6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	gk_gcks_env env = { .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = &d }, .send = send_cb,
 			    .send_ctx = &d, .store = d.store, .send_multicast = mcast_cb,
-			    .rekey_source = rekey_source_cb };
+			    .rekey_source = rekey_source_cb, .send_path = send_path_cb };
 	char err[512];
 	if (keylog_path && gk_keylog_start("gcksd", keylog_path, &keylog))
 		goto out;
@@ -706,7 +794,7 @@ int main(int argc, char **argv)
 		gk_err("%s", err);
 		goto out;
 	}
-	if (listen_all(&d, listen, nlisten))
+	if (listen_all(&d, listen, nlisten) || listen_tcp(&d, listen_tcp_at, nlisten_tcp, &tlim))
 		goto out;
 	gk_gcks_after_restore(d.gcks); /* before the first input: see gcksctl restore */
 	gk_control_hooks hooks = { .gcks = d.gcks, .store = d.store, .started = (int64_t)time(NULL),
@@ -757,6 +845,7 @@ int main(int argc, char **argv)
 out:
 	for (size_t i = 0; i < d.nudp; i++)
 		gk_udp_close(d.udp[i]);
+	gk_tcp_server_free(d.tcp);
 	gk_control_close(d.control);
 	gk_metrics_http_close(d.metrics);
 	notices_stop(&d);

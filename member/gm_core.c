@@ -20,6 +20,10 @@
 #include "ppk.h"
 
 #define NONCE_LEN 32
+/* COOKIE answers taken per IKE_SA_INIT attempt: a new cookie (the GCKS's secret changed) or the
+ * same one again (the answer to a retransmitted request) is sent back, a few times only
+ * (RFC 7296 2.6: the initiator limits its cookie exchanges). */
+#define COOKIE_ROUNDS 4
 
 /* An IKE SA replaced by a rekey, kept until its Delete: ours (req holds it, retransmitted until
  * answered) or the GCKS's (req empty; dropped at `at` if none comes). */
@@ -49,6 +53,7 @@ struct gk_gm {
 	gk_ike_req req;             /* last request (or its fragments) and its retransmissions */
 	uint8_t cookie[64];
 	size_t cookie_len;
+	unsigned cookie_rounds;     /* COOKIE answers taken in this attempt */
 	bool nat_t;                 /* moved to port 4500 (RFC 7296 2.23) */
 	uint16_t ke_group;
 	gk_group_state *gs;         /* scratch for decoding, wiped after each use */
@@ -341,6 +346,7 @@ gk_status gk_gm_start(gk_gm *gm)
 	gk_ike_sa_free(&gm->crossed);
 	gm->ike.initiator = true;
 	gm->cookie_len = 0;
+	gm->cookie_rounds = 0;
 	gm->cur = 0;
 	gm->nreg = 0;
 	gm->refusal = 0;
@@ -369,9 +375,11 @@ gk_status gk_gm_start(gk_gm *gm)
 static bool init_retry(gk_gm *gm, const gk_msg *m)
 {
 	const gk_payload *c = gk_msg_find_notify(m, GK_N_COOKIE);
-	if (c && c->body->notify.data.len > 0 && c->body->notify.data.len <= sizeof(gm->cookie) && !gm->cookie_len) {
+	if (c && c->body->notify.data.len > 0 && c->body->notify.data.len <= sizeof(gm->cookie) &&
+	    gm->cookie_rounds < COOKIE_ROUNDS) {
 		memcpy(gm->cookie, c->body->notify.data.ptr, c->body->notify.data.len);
 		gm->cookie_len = c->body->notify.data.len;
+		gm->cookie_rounds++;
 		if (build_init(gm) == GK_OK)
 			send_request(gm, GK_EXCH_IKE_SA_INIT);
 		return true;
@@ -406,6 +414,12 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 	}
 	if (gk_exchange_rules_check(m, &bad)) {
 		fail(gm, 0, "malformed IKE_SA_INIT response");
+		return;
+	}
+	/* the rules let a COOKIE answer go without SA, KE and Nonce; one not taken above (empty,
+	 * too long, or one too many) ends the attempt */
+	if (!gk_msg_find(m, GK_PL_SA) || !gk_msg_find(m, GK_PL_KE) || !gk_msg_find(m, GK_PL_NONCE)) {
+		fail(gm, 0, "IKE_SA_INIT answered by a COOKIE that cannot be used");
 		return;
 	}
 	gk_ike_suite suite;

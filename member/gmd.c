@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <uv.h>
 #include "addr.h"
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "privdrop.h"
 #include "psk_file.h"
+#include "tcp_encap.h"
 #include "udp.h"
 
 #define NAT_T_PORT 4500
@@ -61,6 +63,8 @@ typedef struct gm_run {
 	bool finished;              /* failed or closed: freed on the next tick */
 	bool first;
 	bool busy;                  /* registering, or waiting to try again */
+	uint8_t last_md[32];        /* --transport auto: digest of the last message sent over UDP ... */
+	unsigned rtx;               /* ... and how often it was sent again without an answer */
 } gm_run;
 
 typedef struct gmd {
@@ -69,6 +73,8 @@ typedef struct gmd {
 	uv_signal_t sigterm, sigint, sighup;
 	gk_udp *udp;
 	gk_udp *nat;                 /* to the GCKS's 4500 with the non-ESP marker once a NAT is seen */
+	gk_tcp_client *tcp[GMD_MAX_GCKS]; /* TCP encapsulation (RFC 9329): a connection per key server */
+	bool use_tcp;                /* --transport tcp, or auto after UDP went unanswered */
 	gm_run *runs[MAX_RUNS];
 	const gm_run *holder[GK_GM_MAX_GROUPS]; /* the run whose IKE SA last registered each group */
 	gk_gm_env env;
@@ -108,7 +114,7 @@ static void usage(FILE *f)
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
 	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal] [--ike-keylog FILE]\n"
 	      "           [--ppk-file FILE --ppk-id PPK-ID [--ppk-required]] [--addke METHOD[,METHOD]...]\n"
-	      "           [--control PATH] [--metrics [ADDR:]PORT]\n"
+	      "           [--control PATH] [--metrics [ADDR:]PORT] [--transport udp|tcp[:PORT]|auto[:PORT]]\n"
 	      "       gmd status --control PATH [--json]\n"
 	      "       gmd --help | --version\n"
 	      "--config: settings from FILE (YAML, gmd.conf(5): every option as KEY: VALUE); options on\n"
@@ -120,6 +126,8 @@ static void usage(FILE *f)
 	      "         port); when the NAT_DETECTION hashes show a NAT, gmd moves to the GCKS's UDP\n"
 	      "         4500 with the non-ESP marker after IKE_SA_INIT (RFC 7296 2.23); --no-nat-t: no\n"
 	      "         NAT_DETECTION notifies, stay on PORT (a relay or port forward of that port only)\n"
+	      "--transport: udp (default); tcp: IKE over TCP to the key servers' PORT (default 4500, RFC\n"
+	      "         9329); auto: UDP, then TCP once 2 retransmissions of a request over UDP went unanswered\n"
 	      "--nat-keepalive: behind a NAT, while an IKE SA is kept, a NAT-keepalive after SECONDS\n"
 	      "         (less up to 1/4 jitter) without sending to the GCKS (default 20, 0 = off)\n"
 	      "--initial-contact: this gmd is the only one using its ID with this GCKS: its first IKE SA\n"
@@ -170,11 +178,76 @@ static const struct sockaddr *run_peer(const gm_run *r, struct sockaddr_storage 
 	return (const struct sockaddr *)buf;
 }
 
+static void tcp_recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer);
+
+/* The originator's connection closed (the key server's idle timeout, a reset): the next
+ * message to that key server opens a new one (RFC 9329, Connection Establishment and
+ * Teardown: only the originator opens connections). */
+static void tcp_closed_cb(void *ctx, gk_tcp_client *c, const char *why)
+{
+	gmd *d = ctx;
+	(void)why; /* logged by the transport */
+	for (size_t i = 0; i < GMD_MAX_GCKS; i++)
+		if (d->tcp[i] == c)
+			d->tcp[i] = NULL;
+}
+
+/* One IKE message over TCP to `to` (a key server's address with the TCP port). */
+static void tcp_send(gmd *d, const struct sockaddr *to, const uint8_t *data, size_t len)
+{
+	gk_tcp_client **free_slot = NULL;
+	char at[64];
+	for (size_t i = 0; i < GMD_MAX_GCKS; i++) {
+		const struct sockaddr *p = d->tcp[i] ? gk_tcp_client_peer(d->tcp[i]) : NULL;
+		if (p && p->sa_family == to->sa_family && !memcmp(p, to, gk_addr_len(to))) {
+			gk_tcp_client_send(d->tcp[i], data, len);
+			return;
+		}
+		if (!p && !free_slot)
+			free_slot = &d->tcp[i];
+	}
+	if (!free_slot)
+		return;
+	gk_info("connecting to key server %s over TCP (RFC 9329)", gk_addr_text(to, at, sizeof(at)));
+	if (gk_tcp_client_new(d->loop, to, GK_TCP_FRAME_MAX, tcp_recv_cb, tcp_closed_cb, d, free_slot) == GK_OK)
+		gk_tcp_client_send(*free_slot, data, len);
+}
+
+/* --transport auto: is this a retransmission over UDP, the GMD_AUTO_UDP_TRIES-th without an
+ * answer? (RFC 7296 2.1: a retransmission is the same message again.) */
+static bool udp_unanswered(gm_run *r, const uint8_t *data, size_t len)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+		return false;
+	if (memcmp(md, r->last_md, sizeof(r->last_md))) {
+		memcpy(r->last_md, md, sizeof(r->last_md));
+		r->rtx = 0;
+		return false;
+	}
+	return ++r->rtx >= GMD_AUTO_UDP_TRIES;
+}
+
 static void send_cb(void *ctx, const uint8_t *data, size_t len)
 {
 	gm_run *r = ctx;
+	gmd *d = r->d;
 	struct sockaddr_storage to;
-	gk_udp_send(r->d->nat ? r->d->nat : r->d->udp, run_peer(r, &to), data, len);
+	char at[64];
+	if (d->conf.transport.mode == GMD_AUTO && !d->use_tcp && udp_unanswered(r, data, len)) {
+		gk_notice("key server %s: no answer over UDP after %d retransmissions: using TCP from now on "
+			  "(RFC 9329)", gk_addr_text(run_peer(r, &to), at, sizeof(at)), GMD_AUTO_UDP_TRIES);
+		d->use_tcp = true;
+	}
+	if (d->use_tcp) {
+		/* the key server's address with its TCP port; never the NAT-T move of UDP */
+		to = r->srv[r->gm ? gk_gm_server(r->gm) % r->nsrv : 0];
+		set_port((struct sockaddr *)&to, d->conf.transport.port);
+		tcp_send(d, (const struct sockaddr *)&to, data, len);
+		return;
+	}
+	gk_udp_send(d->nat ? d->nat : d->udp, run_peer(r, &to), data, len);
 }
 
 static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
@@ -198,8 +271,8 @@ static void nat_t_cb(void *ctx)
 	struct sockaddr_storage la, to;
 	char err[256];
 	const struct sockaddr *peer = run_peer(r, &to);
-	if (d->nat || gk_addr_port(peer) == NAT_T_PORT)
-		return;
+	if (d->nat || gk_addr_port(peer) == NAT_T_PORT || d->use_tcp)
+		return; /* TCP traverses the NAT already (RFC 9329) */
 	memcpy(&la, gk_udp_local(d->udp), sizeof(la));
 	set_port((struct sockaddr *)&la, 0);
 	if (gk_udp_open(d->loop, (struct sockaddr *)&la, recv_cb, d, &d->nat, err, sizeof(err))) {
@@ -216,6 +289,8 @@ static void keepalive_cb(void *ctx)
 	gm_run *r = ctx;
 	gk_udp *u = r->d->nat ? r->d->nat : r->d->udp;
 	struct sockaddr_storage buf;
+	if (r->d->use_tcp)
+		return; /* the TCP connection holds its NAT mapping: nothing sent on UDP */
 	const struct sockaddr *to = run_peer(r, &buf);
 	char at[64];
 	gk_dbg("NAT-keepalive to %s", gk_addr_text(to, at, sizeof(at)));
@@ -252,7 +327,8 @@ static bool local_toward(const struct sockaddr *gcks, const gk_udp *u, struct so
 static void natd_for(const gmd *d, const struct sockaddr_storage *srv, struct sockaddr_storage *local,
 		     struct sockaddr_storage *gcks)
 {
-	if (d->conf.no_nat_t || !local_toward((const struct sockaddr *)srv, d->udp, local)) {
+	/* over TCP the connection's own addresses are not the UDP socket's: no hashes */
+	if (d->conf.no_nat_t || d->use_tcp || !local_toward((const struct sockaddr *)srv, d->udp, local)) {
 		memset(local, 0, sizeof(*local));
 		memset(gcks, 0, sizeof(*gcks));
 		return;
@@ -548,8 +624,15 @@ static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct soc
 	(void)peer;
 	(void)local;
 	for (size_t i = 0; i < MAX_RUNS; i++)
-		if (d->runs[i] && gk_gm_owns(d->runs[i]->gm, data, len))
+		if (d->runs[i] && gk_gm_owns(d->runs[i]->gm, data, len)) {
+			d->runs[i]->rtx = 0;
 			gk_gm_input(d->runs[i]->gm, data, len);
+		}
+}
+
+static void tcp_recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer)
+{
+	recv_cb(ctx, data, len, peer, NULL);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -1030,6 +1113,7 @@ int main(int argc, char **argv)
 	/* IKE on 4500 from the start carries the marker (RFC 7296 2.23) */
 	if (gk_addr_port((struct sockaddr *)&d.conf.gcks.v[0].addr) == NAT_T_PORT)
 		gk_udp_set_marker(d.udp, true);
+	d.use_tcp = d.conf.transport.mode == GMD_TCP;
 	d.env = (gk_gm_env){ .rnd = gk_rand_system(), .clock = { .now_ms = clock_ms, .ctx = &d }, .send = send_cb,
 			     .event = event_cb, .nat_t = nat_t_cb, .keepalive = keepalive_cb, .keylog = d.keylog };
 	size_t all[GK_GM_MAX_GROUPS];
@@ -1119,6 +1203,8 @@ out:
 	if (d.loop) {
 		gk_udp_close(d.udp);
 		gk_udp_close(d.nat);
+		for (size_t i = 0; i < GMD_MAX_GCKS; i++)
+			gk_tcp_client_free(d.tcp[i]);
 		if (d.handles) {
 			uv_close((uv_handle_t *)&d.timer, NULL);
 			uv_close((uv_handle_t *)&d.sigterm, NULL);

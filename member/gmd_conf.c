@@ -59,6 +59,7 @@ static const opt_def opts[GMD_NOPTS] = {
 	[GMD_PPK_FILE] = { "ppk-file", GMD_VALUE, F(ppk_file) },
 	[GMD_PPK_ID] = { "ppk-id", GMD_VALUE, F(ppk_id) },
 	[GMD_PPK_REQUIRED] = { "ppk-required", GMD_FLAG, F(ppk_required) },
+	[GMD_TRANSPORT] = { "transport", GMD_VALUE, F(transport) },
 	[GMD_ADDKE] = { "addke", GMD_VALUE, F(addke) },
 };
 
@@ -77,6 +78,7 @@ void gmd_conf_default(gmd_conf *c, const char *user)
 	c->retransmit.tries = 6;
 	c->rereg_s = 5;
 	c->ike_lifetime_s = 14400; /* 4 h */
+	c->transport.port = GMD_TCP_PORT;
 	snprintf(c->user, sizeof(c->user), "%s", user ? user : "");
 }
 
@@ -382,6 +384,20 @@ gk_status gmd_conf_set(gmd_conf *c, gmd_opt o, const char *s, const char *base, 
 		break;
 	case GMD_SAG_ENCR:
 		return add_encr(c, s, err, errlen);
+	case GMD_TRANSPORT: {
+		/* udp, tcp or auto; tcp and auto take the key servers' TCP port as tcp:PORT */
+		size_t n = strcspn(s, ":");
+		gmd_transport m = n == 3 && !strncmp(s, "udp", 3) ? GMD_UDP : n == 3 && !strncmp(s, "tcp", 3) ? GMD_TCP :
+				  n == 4 && !strncmp(s, "auto", 4) ? GMD_AUTO : (gmd_transport)-1;
+		x = GMD_TCP_PORT;
+		if ((int)m < 0 || (s[n] && (m == GMD_UDP || parse_pair(s + n + 1, &x, NULL) || !x || x > 65535))) {
+			gk_seterr(err, errlen, "use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)");
+			return GK_E_INVAL;
+		}
+		c->transport.mode = m;
+		c->transport.port = (uint16_t)x;
+		break;
+	}
 	case GMD_SA_BACKEND:
 		if (strcmp(s, "xfrm") && strcmp(s, "none")) {
 			gk_seterr(err, errlen, "use xfrm or none");

@@ -30,8 +30,15 @@ typedef enum gmd_opt {
 	GMD_SENDER, GMD_ONCE, GMD_JSON, GMD_LOCAL, GMD_NO_NAT_T, GMD_NAT_KEEPALIVE, GMD_LOG_LEVEL,
 	GMD_SAG_ENCR, GMD_SA_BACKEND, GMD_MCAST_IFACE, GMD_RETRY, GMD_LIVENESS, GMD_RETRANSMIT,
 	GMD_REREG_DELAY, GMD_GCKS_ID, GMD_ALLOW_SELECTOR, GMD_USER, GMD_INITIAL_CONTACT,
-	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_PPK_FILE, GMD_PPK_ID, GMD_PPK_REQUIRED, GMD_ADDKE, GMD_NOPTS
+	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_PPK_FILE, GMD_PPK_ID, GMD_PPK_REQUIRED, GMD_TRANSPORT, GMD_ADDKE,
+	GMD_NOPTS
 } gmd_opt;
+
+/* How gmd reaches its key servers: UDP, TCP encapsulation (RFC 9329), or UDP first and TCP
+ * once GMD_AUTO_UDP_TRIES retransmissions of a request over UDP went unanswered. */
+typedef enum gmd_transport { GMD_UDP, GMD_TCP, GMD_AUTO } gmd_transport;
+#define GMD_AUTO_UDP_TRIES 2
+#define GMD_TCP_PORT 4500
 
 /* How a setting is written: a flag (true/false in the file), one value, or a list (a
  * repeated option; in the file a YAML sequence or a single value). */
@@ -69,6 +76,7 @@ typedef struct gmd_conf {
 	char ppk_file[GMD_PATH_MAX];     /* RFC 8784 PPK, read by the rule of psk-file */
 	char ppk_id[256];                /* its PPK_ID (text, 1 to 255 octets) */
 	bool ppk_required;               /* no NO_PPK_AUTH fallback */
+	struct { gmd_transport mode; uint16_t port; } transport; /* TCP port: 4500 (RFC 9329) */
 	struct { uint16_t v[GK_ADDKE_MAX]; size_t n; } addke; /* RFC 9370 methods, in order */
 } gmd_conf;
 

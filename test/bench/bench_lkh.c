@@ -445,7 +445,7 @@ static void run_cell(cell *c, size_t repeat, const char *dir, size_t store_max, 
 			gk_lkh_evicted e;
 			const char *who[1] = { names[victim] };
 			double s0 = now_s();
-			if ((st = gk_keys_lkh_evict(s, &pol, &t, gk_rand_system(), (int64_t)time(NULL), who, 1, &e, prev,
+			if ((st = gk_keys_lkh_evict(s, &pol, &t, gk_rand_system(), (int64_t)time(NULL), who, 1, NULL, &e, prev,
 						    keys, &nk2, &msgid)))
 				fprintf(stderr, "bench_lkh: %s\n", gk_store_errmsg(s)), die("store eviction", st);
 			g[r] = now_s() - s0;

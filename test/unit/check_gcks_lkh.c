@@ -364,6 +364,32 @@ START_TEST(failed_commit_sends_nothing)
 }
 END_TEST
 
+/* The eviction's new Rekey SA takes the SPI promised in GSA_NEXT_SPI: members that missed the
+ * eviction's GSA_REKEY (lost, or its sender died after storing it) know the next message, on
+ * that SPI, for a lost rekey and register again instead of following nothing. */
+START_TEST(lost_eviction_found_by_next_spi)
+{
+	char msg[512];
+	degree = 2;
+	put_policy();
+	start_gcks();
+	for (size_t i = 0; i < 4; i++)
+		reg(i);
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.peer = FN_MCAST;
+	r.count = 1;
+	fn_impair(&net, &r);
+	listed[3] = false;
+	gone(3);
+	ck_assert_msg(gk_gcks_evict(net.gcks, G1, names[3], msg, sizeof(msg)) == GK_OK, "%s", msg);
+	fn_flush(&net);
+	size_t found = 0;
+	for (size_t i = 0; i < 3; i++)
+		found += fn_groups_events(grp[i], "reregistering", "GSA_REKEY on the announced next Rekey SA");
+	ck_assert_uint_ge(found, 1);
+}
+END_TEST
+
 /* Another degree (or key management, or key wrap algorithm) makes another tree: the members
  * hold no leaf in it, so a reload excludes them and they register into the new tree; Key IDs
  * go on from where the old tree left them (members may still hold its keys). */
@@ -546,6 +572,7 @@ int main(void)
 	tcase_add_loop_test(tc, evictions_reach_everyone_else, 2, 5);
 	tcase_add_test(tc, restart_keeps_paths);
 	tcase_add_test(tc, failed_commit_sends_nothing);
+	tcase_add_test(tc, lost_eviction_found_by_next_spi);
 	tcase_add_test(tc, new_tree_members_register_again);
 	tcase_add_test(tc, recreated_group_gets_a_new_tree);
 	tcase_add_test(tc, batch_eviction_fragmented);

@@ -113,6 +113,43 @@ static void answer_error(gk_gm *gm, uint16_t notify)
 	gk_wbuf_free(&w);
 }
 
+/* The IKE_SA_INIT response to the last request: a COOKIE notify of len octets of value v, alone
+ * (RFC 7296 2.6). */
+static void answer_cookie(gk_gm *gm, size_t len, uint8_t v)
+{
+	uint8_t data[80];
+	gk_hdr h;
+	ck_assert_uint_le(len, sizeof(data));
+	memset(data, v, sizeof(data));
+	ck_assert_int_eq(gk_hdr_parse(GK_CHUNK(last, last_len), &h), GK_OK);
+	gk_pl_notify n = { .type = GK_N_COOKIE, .data = GK_CHUNK(data, len) };
+	gk_out_pl pl = { GK_PL_NOTIFY, false, &n };
+	gk_msg_out o = { .hdr = { .spi_i = h.spi_i, .version = GK_IKE_VERSION, .exchange = GK_EXCH_IKE_SA_INIT,
+				  .flags = GK_FLAG_R, .msg_id = 0 },
+			 .outer = &pl, .nouter = 1 };
+	gk_wbuf w;
+	gk_wbuf_init(&w, 0);
+	ck_assert_int_eq(gk_msg_build(&o, NULL, &rnd.r, &w), GK_OK);
+	gk_gm_input(gm, w.data, w.len);
+	gk_wbuf_free(&w);
+}
+
+/* The last request is IKE_SA_INIT with the COOKIE len x v first (RFC 7296 2.6). */
+static void assert_sent_cookie(size_t len, uint8_t v)
+{
+	gk_msg m;
+	ck_assert_int_eq(gk_msg_parse(&m, GK_CHUNK(last, last_len)), GK_OK);
+	ck_assert_uint_eq(m.hdr.exchange, GK_EXCH_IKE_SA_INIT);
+	ck_assert_uint_gt(m.pl.n, 0);
+	ck_assert_uint_eq(m.pl.items[0].type, GK_PL_NOTIFY);
+	ck_assert_uint_eq(m.pl.items[0].body->notify.type, GK_N_COOKIE);
+	ck_assert_uint_eq(m.pl.items[0].body->notify.data.len, len);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_uint_eq(m.pl.items[0].body->notify.data.ptr[i], v);
+	ck_assert_ptr_nonnull(gk_msg_find(&m, GK_PL_KE));
+	gk_msg_free(&m);
+}
+
 START_TEST(no_answer_moves_on)
 {
 	gk_gm *gm = make(3, true);
@@ -202,6 +239,50 @@ START_TEST(one_server_never_moves)
 }
 END_TEST
 
+/* A COOKIE answer again (the answer to a retransmitted request, or a new cookie): the request
+ * goes out again with it, four times per attempt; the fifth ends the attempt. A COOKIE-only
+ * answer is never taken for a full one (it has no KE: the member crashed on it). */
+START_TEST(cookie_again)
+{
+	gk_gm *gm = make(1, false);
+	ck_assert_int_eq(gk_gm_start(gm), GK_OK);
+	answer_cookie(gm, 16, 0xa1);
+	ck_assert_uint_eq(nsent, 2);
+	assert_sent_cookie(16, 0xa1);
+	answer_cookie(gm, 16, 0xa1); /* the same one: the copy of a retransmitted request's answer */
+	ck_assert_uint_eq(nsent, 3);
+	assert_sent_cookie(16, 0xa1);
+	answer_cookie(gm, 20, 0xb2); /* a new one */
+	ck_assert_uint_eq(nsent, 4);
+	assert_sent_cookie(20, 0xb2);
+	answer_cookie(gm, 20, 0xb2);
+	ck_assert_uint_eq(nsent, 5);
+	ck_assert_uint_eq(nevents, 0);
+	answer_cookie(gm, 20, 0xb2); /* one too many */
+	ck_assert_uint_eq(nsent, 5);
+	ck_assert_uint_eq(nevents, 1);
+	ck_assert_int_eq(events[0], GK_GM_FAILED);
+	gk_gm_free(gm);
+}
+END_TEST
+
+/* A COOKIE the member cannot send back (empty, or longer than 64 octets) ends the attempt. */
+START_TEST(cookie_unusable)
+{
+	static const size_t lens[] = { 0, 65 };
+	for (size_t i = 0; i < 2; i++) {
+		nsent = nevents = 0;
+		gk_gm *gm = make(1, false);
+		ck_assert_int_eq(gk_gm_start(gm), GK_OK);
+		answer_cookie(gm, lens[i], 0xc3);
+		ck_assert_uint_eq(nsent, 1);
+		ck_assert_uint_eq(nevents, 1);
+		ck_assert_int_eq(events[0], GK_GM_FAILED);
+		gk_gm_free(gm);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gm_failover");
@@ -211,6 +292,8 @@ int main(void)
 	tcase_add_test(t, temporary_failure_moves_on);
 	tcase_add_test(t, other_refusal_stays);
 	tcase_add_test(t, one_server_never_moves);
+	tcase_add_test(t, cookie_again);
+	tcase_add_test(t, cookie_unusable);
 	suite_add_tcase(s, t);
 	return tu_run(s);
 }

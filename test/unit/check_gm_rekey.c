@@ -362,6 +362,55 @@ START_TEST(next_spi_recovery)
 }
 END_TEST
 
+/* RFC 9838 4.4.2.2.3 with a GCKS that restarts on its store, as another key server on a shared
+ * store takes over: the SPI the member was promised for the next Rekey SA is the one the new
+ * process uses. The GSA_REKEY bringing the new Rekey SA is lost (its sender may have died right
+ * after storing it): the member knows the next one, under that Rekey SA, for a lost rekey and
+ * registers again. */
+START_TEST(next_spi_kept_across_gcks_restart)
+{
+	fn_groups *g = member(R1, false);
+	gk_gcks_free(net.gcks);
+	net.gcks = NULL;
+	start_gcks();
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.peer = FN_MCAST;
+	r.count = 1;
+	fn_impair(&net, &r);
+	rekey_now();
+	events_are(g, "rekey_accepted", NULL, 0);
+	rekey_now();
+	events_are(g, "reregistering", "GSA_REKEY on the announced next Rekey SA", 1);
+	fn_advance(&net, 5000);
+	ck_assert_uint_eq(g->rereg[0], 1);
+	run_member(&net.members[1]);
+	registered(&net.members[1], 0);
+	rekey_now();
+	events_are(g, "rekey_accepted", NULL, 1);
+}
+END_TEST
+
+/* An exclusion's new Rekey SA also takes the SPI promised in GSA_NEXT_SPI: a member that missed
+ * the exclusion (its sender died after storing it, or the network lost it) knows the next
+ * GSA_REKEY for a lost one and registers again, instead of following nothing until its keys
+ * expire. */
+START_TEST(lost_exclusion_found_by_next_spi)
+{
+	fn_groups *a = member(R1, false);
+	member(R2, false);
+	char msg[256];
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.peer = FN_MCAST;
+	r.count = 1;
+	fn_impair(&net, &r);
+	ck_assert_msg(gk_gcks_evict(net.gcks, G1, R2, msg, sizeof(msg)) == GK_OK, "%s", msg);
+	fn_flush(&net);
+	events_are(a, "excluded", NULL, 0);
+	rekey_now();
+	events_are(a, "reregistering", "GSA_REKEY on the announced next Rekey SA", 1);
+}
+END_TEST
+
 /* RFC 9838 2.4.1.4: a GSA_REKEY carrying a Rekey SA replaces the current one. The replaced
  * one still opens messages until DTD (a copy of the replacing message changes nothing) and then
  * goes; the next message comes under the new one from Message ID 0; a copy of the first after
@@ -443,6 +492,8 @@ int main(void)
 	tcase_add_test(tc, atd_dtd_timing);
 	tcase_add_test(tc, reregistration_keeps_replaced_sa_until_dtd);
 	tcase_add_test(tc, next_spi_recovery);
+	tcase_add_test(tc, next_spi_kept_across_gcks_restart);
+	tcase_add_test(tc, lost_exclusion_found_by_next_spi);
 	tcase_add_test(tc, rekey_sa_replaced);
 	tcase_add_test(tc, excluded_then_reregistered);
 	suite_add_tcase(s, tc);

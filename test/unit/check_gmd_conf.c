@@ -78,6 +78,7 @@ static const char full[] =
 	"ppk-file: keys/m1.ppk\n"
 	"ppk-id: m1-ppk\n"
 	"ppk-required: true\n"
+	"transport: tcp:4501\n"
 	"addke: p384,x25519\n";
 
 START_TEST(every_setting)
@@ -86,6 +87,8 @@ START_TEST(every_setting)
 	ck_assert_int_eq(load(full), GK_OK);
 	ck_assert_uint_eq(diag.count, 0);
 	ck_assert_uint_eq(c.given, ((uint64_t)1 << GMD_NOPTS) - 1); /* every key of the table is in `full` */
+	ck_assert_int_eq(c.transport.mode, GMD_TCP);
+	ck_assert_uint_eq(c.transport.port, 4501);
 	ck_assert_uint_eq(c.gcks.n, 2);
 	ck_assert_str_eq(c.gcks.v[0].text, "192.0.2.1");
 	ck_assert_int_eq(c.gcks.v[0].addr.ss_family, AF_INET);
@@ -143,6 +146,8 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.gcks.n, 0);
 	ck_assert(!c.sender.on && !c.once && !c.json && !c.no_nat_t && !c.initial_contact);
 	ck_assert_uint_eq(c.nat_keepalive_s, 20);
+	ck_assert_int_eq(c.transport.mode, GMD_UDP);
+	ck_assert_uint_eq(c.transport.port, 4500); /* RFC 9329 */
 	ck_assert_str_eq(c.log_level, "");
 	ck_assert_str_eq(c.log_target, "");
 	ck_assert_str_eq(c.sa_backend, "xfrm");
@@ -207,6 +212,11 @@ START_TEST(errors)
 		{ "sag-encr: [AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC, AES_CBC]\n",
 		  "/etc/gmd/t.conf:1:84: sag-encr: too many transforms (8 at most)" },
 		{ "sa-backend: pfkey\n", "/etc/gmd/t.conf:1:13: sa-backend: use xfrm or none" },
+		{ "transport: quic\n", "/etc/gmd/t.conf:1:12: transport: use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)" },
+		{ "transport: udp:4500\n", "/etc/gmd/t.conf:1:12: transport: use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)" },
+		{ "transport: tcp:0\n", "/etc/gmd/t.conf:1:12: transport: use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)" },
+		{ "transport: auto:65536\n", "/etc/gmd/t.conf:1:12: transport: use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)" },
+		{ "transport: tcpx\n", "/etc/gmd/t.conf:1:12: transport: use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)" },
 		{ "addke: p384,kyber\n", "/etc/gmd/t.conf:1:8: addke: unknown key exchange method 'kyber' (x25519, x448, "
 					 "p256, p384, p521, modp2048, modp3072, modp4096)" },
 		{ "mcast-iface: a-very-long-interface-name\n",

@@ -1725,7 +1725,7 @@ START_TEST(lkh_tree_round_trip)
 	size_t nk;
 	uint32_t msgid;
 	const char *who[1] = { "fqdn:b.example" };
-	ck_assert_int_eq(gk_keys_lkh_evict(s, &g, &t, &rt.r, (int64_t)time(NULL), who, 1, &e, prev, keys, &nk, &msgid),
+	ck_assert_int_eq(gk_keys_lkh_evict(s, &g, &t, &rt.r, (int64_t)time(NULL), who, 1, NULL, &e, prev, keys, &nk, &msgid),
 			 GK_OK);
 	ck_assert_uint_eq(nk, 3);
 	ck_assert_int_eq(keys[2].tek_index, -1); /* only the Rekey SA changed */

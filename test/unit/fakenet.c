@@ -294,6 +294,10 @@ static void gcks_send(void *ctx, const struct sockaddr *local, const struct sock
 	const struct sockaddr_in *from = (const struct sockaddr_in *)(const void *)local;
 	for (size_t i = 0; i < n->nmembers; i++)
 		if (same(&n->members[i].addr, peer) || (n->members[i].nat_t && same(&n->members[i].nat_addr, peer))) {
+			if (n->members[i].stream) {
+				fprintf(stderr, "fakenet: the GCKS sent a datagram to a member on a stream\n");
+				abort();
+			}
 			transmit(n, false, (int)i, *from, *(const struct sockaddr_in *)(const void *)peer, data, len);
 			return;
 		}
@@ -353,10 +357,23 @@ void fn_mcast_send(fakenet *n, const struct sockaddr_in *from, const struct sock
 	transmit(n, false, FN_MCAST, *from, *group, data, len);
 }
 
+/* An IKE message on a stream (gk_gcks_env.send_path): to the member on it now, else lost. */
+static void gcks_send_path(void *ctx, uint64_t path, const uint8_t *data, size_t len)
+{
+	fakenet *n = ctx;
+	for (size_t i = 0; i < n->nmembers; i++)
+		if (n->members[i].stream == path) {
+			n->members[i].stream_rx++;
+			transmit(n, false, (int)i, n->gcks_addr, n->members[i].addr, data, len);
+			return;
+		}
+	n->stream_lost++;
+}
+
 gk_gcks_env fn_gcks_env(fakenet *n, gk_store *store)
 {
 	return (gk_gcks_env){ .rnd = &n->gcks_rnd.r, .clock = gk_clock_test_clock(&n->clock), .send = gcks_send,
-			      .send_ctx = n, .store = store,
+			      .send_path = gcks_send_path, .send_ctx = n, .store = store,
 			      .send_multicast = n->multicast ? gcks_send_multicast : NULL };
 }
 
@@ -617,8 +634,9 @@ static void deliver(fakenet *n, fn_dgram *d)
 	n->delivered++;
 	if (d->to_gcks) {
 		if (n->gcks)
-			gk_gcks_input(n->gcks, d->data, d->len, (const struct sockaddr *)&d->from,
-				      (const struct sockaddr *)&d->to);
+			gk_gcks_input_path(n->gcks, d->data, d->len, (const struct sockaddr *)&d->from,
+					   (const struct sockaddr *)&d->to,
+					   d->peer >= 0 && d->peer < (int)n->nmembers ? n->members[d->peer].stream : 0);
 		else if (n->server)
 			n->server(n->server_ctx, &d->from, d->data, d->len);
 		free(d->data);

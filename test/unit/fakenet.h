@@ -116,6 +116,11 @@ typedef struct fn_member {
 					* NAT-T socket) to the GCKS's port 4500 */
 	unsigned keepalives;           /* NAT-keepalives the core sent (env.keepalive) ... */
 	int64_t keepalive_at[32];      /* ... and when (the first 32) */
+	/* Non-zero: the member talks to the GCKS over a stream (TCP encapsulation, RFC 9329) with
+	 * this id: its messages reach the core by gk_gcks_input_path, and a datagram from the GCKS
+	 * to it aborts. A test changes it to model a new connection. */
+	uint64_t stream;
+	unsigned stream_rx;            /* messages the GCKS sent it on its stream */
 	struct fn_groups *follow;      /* fn_follow: registrations, inband rekeys and exclusions */
 	size_t follow_map[GK_GM_MAX_GROUPS]; /* go there, the core's group i as group follow_map[i] */
 } fn_member;
@@ -162,6 +167,7 @@ typedef struct fakenet {
 	size_t nq, capq;
 	fn_dgram *held;                /* reordered datagrams waiting for the next one */
 	size_t nheld, capheld;
+	uint64_t stream_lost;          /* messages the GCKS sent on a stream no member has (closed) */
 	fn_rule rules[FN_MAX_RULES];
 	size_t nrules;
 	fn_trace *trace;
