@@ -6,6 +6,7 @@
 #     for it, with --addke p384 it registers;
 #   - gcksd --addke p384: a gmd without it, or with another method, gets NO_PROPOSAL_CHOSEN;
 #     with it, registered;
+#   - the same over TCP (RFC 9329: gcksd --listen-tcp, gmd --transport tcp);
 #   - a misspelt method: both programs exit 1 naming it.
 # Needs python3 (and the programs of the build tree: GK_BUILDDIR, GK_SRCDIR).
 set -euo pipefail
@@ -136,13 +137,17 @@ GROUP=pq-req gm grp-p384 --addke p384
 check "... gmd --addke p384: registered" status_is grp-p384 registered
 stop_gcksd
 
-start_gcksd gcksd-req.log --addke p384 || { not_ok "gcksd --addke p384 starts"; exit 1; }
+tport=$(free_port SOCK_STREAM)
+start_gcksd gcksd-req.log --addke p384 --listen-tcp "127.0.0.1:$tport" || { not_ok "gcksd --addke p384 starts"; exit 1; }
 gm req-none
 check "gcksd --addke p384, gmd without it: NO_PROPOSAL_CHOSEN" refused_with req-none NO_PROPOSAL_CHOSEN
 gm req-other --addke p256
 check "gcksd --addke p384, gmd --addke p256: NO_PROPOSAL_CHOSEN" refused_with req-other NO_PROPOSAL_CHOSEN
 gm req-p384 --addke p384
 check "gcksd --addke p384, gmd --addke p384: registered" status_is req-p384 registered
+gm req-tcp --addke p384 --transport "tcp:$tport"
+check "... the same over TCP (RFC 9329): IKE_INTERMEDIATE on the stream, registered" \
+	bash -c 'grep -q "\"registered\"" "$1.json" && grep -q "additional key exchange 1/1 (p384) done" "$1.err"' _ "$W/req-tcp"
 stop_gcksd
 
 rc=0
