@@ -82,6 +82,9 @@ typedef struct gk_gcks_config {
 	/* Several gcksd on one shared store (PostgreSQL): this server's id in the servers table and
 	 * the lease it holds on the rekeys of the groups it leads (gcks_cluster.c). */
 	char server_id[GK_SERVER_ID_MAX];
+	/* This run's nonce in the servers table (gk_store_server_beat): gcksd claims the id with a
+	 * random one before it starts the GCKS; empty: "unclaimed" (tests). */
+	char server_instance[GK_SERVER_INSTANCE_MAX];
 } gk_gcks_config;
 
 void gk_gcks_config_default(gk_gcks_config *c);
@@ -208,10 +211,13 @@ void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);
  * GK_CLUSTER_LEASE_S is reported dead. */
 #define GK_CLUSTER_LEASE_S 6
 #define GK_CLUSTER_RENEW_MS 2000
+/* gcksd's exit status when another live gcksd runs under its --server-id. */
+#define GK_EXIT_SERVER_ID 7
 typedef struct gk_gcks_cluster {
 	const char *server_id;        /* points into the GCKS */
 	bool shared;                  /* the store is shared by several servers */
 	bool store_ok;                /* false while the shared store is lost (fail closed) */
+	uint64_t lost;                /* times the shared store was lost since the GCKS started */
 } gk_gcks_cluster;
 void gk_gcks_cluster_info(const gk_gcks *g, gk_gcks_cluster *out);
 /* Does this server lead the group's rekeys now? */

@@ -196,8 +196,14 @@ size_t gk_gcks_after_restore(gk_gcks *g)
 	for (size_t i = 0; i < g->ngroups; i++) {
 		gcks_group *grp = &g->groups[i];
 		bool pending = false;
-		if (gk_keys_restore_pending(g->env.store, grp->pol.name, &pending) || !pending)
+		/* several servers: the group's leader excludes it (it sends the Delete); the others
+		 * find it done */
+		if (!gcks_cluster_leads(g, grp) || gk_keys_restore_pending(g->env.store, grp->pol.name, &pending) ||
+		    !pending)
 			continue;
+		/* The SPIs promised in GSA_NEXT_SPI derive from the restored keys, which the server that
+		 * ran on after the backup also held: it may have used them for other keys since. */
+		gcks_next_spis_forget(grp);
 		gk_status st = gcks_exclude_all(g, grp, "the database was restored from a backup");
 		if (st) {
 			gk_err("%s: exclusion after the restore failed: %s; it is tried again at the next start",

@@ -115,7 +115,7 @@ static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sock
 	if (c != GK_COPY_SAME || !resend_allowed(g, sa))
 		return;
 	for (size_t k = 0; k < sa->ike.last_resp->n; k++)
-		gcks_send(g, g->in_path, local, peer, sa->ike.last_resp->d[k].data, sa->ike.last_resp->d[k].len);
+		gcks_send(g, g->in_path, local, peer, sa->ike.last_resp->d[k].ptr, sa->ike.last_resp->d[k].len);
 }
 
 /* Encrypts (fragmenting when the member allows it), caches for retransmissions, and sends the

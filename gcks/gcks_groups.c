@@ -11,6 +11,7 @@
 #include "gcks_groups.h"
 #include "gcks_keyhash.h"
 #include "log.h"
+#include "prf.h"
 #include "gcks_keyrules.h"
 #include "gcks_lkh.h"
 #include "prf.h"
@@ -211,9 +212,9 @@ void gcks_member_cred_hash(const gk_member_policy *mp, uint8_t out[32])
 	memset(out, 0, 32);
 	/* a certificate is "one our CA issued for this identity": nothing more to tell apart */
 	if (mp->auth == GK_MAUTH_PSK && mp->psk)
-		EVP_Digest(mp->psk, mp->psk_len, out, &len, EVP_sha256(), NULL);
+		EVP_Digest(mp->psk, mp->psk_len, out, &len, gk_md_sha256(), NULL);
 	else if (mp->auth == GK_MAUTH_PUBKEY && mp->pubkey)
-		EVP_Digest(mp->pubkey, mp->pubkey_len, out, &len, EVP_sha256(), NULL);
+		EVP_Digest(mp->pubkey, mp->pubkey_len, out, &len, gk_md_sha256(), NULL);
 }
 
 bool gcks_member_cred_matches(const gk_member_policy *mp, const gcks_sa *sa)
@@ -296,6 +297,12 @@ void gcks_next_spis(gk_gcks *g, gcks_group *grp)
 {
 	for (size_t j = 0; j < grp->nkeys && j < GK_GROUP_MAX_SAS; j++)
 		next_spi_of(g, &grp->keys[j], grp->next_spi[j]);
+}
+
+void gcks_next_spis_forget(gcks_group *grp)
+{
+	/* an all-zero SPI is reserved, so key_create never takes it and draws a random one */
+	memset(grp->next_spi, 0, sizeof(grp->next_spi));
 }
 
 void gcks_announce_next(const gcks_group *grp, gk_group_state *gs)

@@ -31,6 +31,9 @@ gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs);
 /* Draws the SPIs the next rekey will use (RFC 9838 4.4.2.2.3), kept in memory only: the GCKS
  * may forget these promises (after a restart). */
 void gcks_next_spis(gk_gcks *g, gcks_group *grp);
+/* No SPI promised: the next keys get fresh random SPIs (after a restore, where the promised ones
+ * may have been used by another server since the backup). */
+void gcks_next_spis_forget(gcks_group *grp);
 /* Wall seconds from which the scheduler rekeys the group: the first of its SAs to enter its
  * rekey margin (rekey-margin, a share of the SA's lifetime); 0 = no SA. */
 int64_t gcks_group_rekey_at(const gcks_group *grp);

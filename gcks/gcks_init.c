@@ -5,7 +5,6 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include "gcks_init.h"
 #include "intermediate.h"
 #include "gcks_refusal.h"
@@ -15,6 +14,7 @@
 #include "addr.h"
 #include "exchange_rules.h"
 #include "log.h"
+#include "prf.h"
 
 #define NONCE_LEN 32
 
@@ -51,7 +51,7 @@ static void refuse(gk_gcks *g, const gk_msg *m, uint16_t type, gk_chunk data,
 }
 
 /* Cookie = HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6), with a version octet. */
-static void make_cookie(const uint8_t secret[32], gk_chunk ni, const struct sockaddr *peer, uint64_t spi_i,
+static bool make_cookie(const uint8_t secret[32], gk_chunk ni, const struct sockaddr *peer, uint64_t spi_i,
 			uint8_t out[33])
 {
 	uint8_t buf[256 + 16 + 8];
@@ -67,9 +67,9 @@ static void make_cookie(const uint8_t secret[32], gk_chunk ni, const struct sock
 	}
 	gk_put_u64(buf + n, spi_i);
 	n += 8;
-	unsigned int len = 32;
 	out[0] = 1;
-	HMAC(EVP_sha256(), secret, 32, buf, n, out + 1, &len);
+	gk_chunk part = GK_CHUNK(buf, n);
+	return gk_prf(GK_PRF_HMAC_SHA2_256, GK_CHUNK(secret, 32), &part, 1, out + 1) == GK_OK;
 }
 
 /* Counts one IKE_SA_INIT request; true when this second or the last one saw more than
@@ -133,7 +133,8 @@ static bool cookie_needed(gk_gcks *g, uint16_t ke_group, const struct sockaddr *
 static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, uint16_t ke_group, const struct sockaddr *peer,
 		      uint8_t want[33])
 {
-	make_cookie(g->cookie_secret, ni, peer, m->hdr.spi_i, want);
+	/* A failed HMAC (out of memory) accepts no cookie, not a wrong one. */
+	bool made = make_cookie(g->cookie_secret, ni, peer, m->hdr.spi_i, want);
 	if (!cookie_needed(g, ke_group, peer))
 		return true;
 	/* RFC 7296 2.6: the COOKIE notify must be the first payload */
@@ -142,8 +143,9 @@ static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, uint16_t ke_grou
 		return false;
 	gk_chunk c = m->pl.items[0].body->notify.data;
 	uint8_t prev[33];
-	make_cookie(g->cookie_prev, ni, peer, m->hdr.spi_i, prev);
-	return c.len == 33 && (CRYPTO_memcmp(c.ptr, want, 33) == 0 || CRYPTO_memcmp(c.ptr, prev, 33) == 0);
+	bool made_prev = make_cookie(g->cookie_prev, ni, peer, m->hdr.spi_i, prev);
+	return c.len == 33 && ((made && CRYPTO_memcmp(c.ptr, want, 33) == 0) ||
+			       (made_prev && CRYPTO_memcmp(c.ptr, prev, 33) == 0));
 }
 
 /* RFC 9370 2.2.1: the offer a request is matched against, without ADDKE when it did not announce

@@ -153,9 +153,9 @@ gcks_sa *gcks_sa_for(gk_gcks *g, const gk_hdr *h)
 	return sa;
 }
 
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
+static bool same_addr(const gk_ike_addr *a, const struct sockaddr *b)
 {
-	if (a->ss_family != b->sa_family)
+	if (a->sa.sa_family != b->sa_family)
 		return false;
 	if (b->sa_family == AF_INET) {
 		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;

@@ -164,6 +164,7 @@ struct gk_gcks {
 	gk_frag_pool frag_pool;           /* fragments parked on all SAs (cfg.frag_total_max) */
 	/* Several servers on one shared store (gcks_cluster.c) */
 	bool store_lost;                  /* the shared store failed: no keys, no rekeys */
+	uint64_t store_lost_count;        /* times store_lost went true */
 	int64_t cluster_ms;               /* last heartbeat and lease round (monotonic), 0: none yet */
 	uint64_t in_path;                 /* the reply path of the message being handled (gcks_send) */
 };

@@ -26,6 +26,7 @@
 #include "policy_yaml.h"
 #include "storage.h"
 #include "gcks_keyrules.h"
+#include "gcks.h"
 
 /* gcksctl(8) EXIT STATUS; EXIT_IN_USE is gcksd's GK_EXIT_IN_USE (lockfile.h). */
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_DAEMON = 3, EXIT_FAIL = 4, EXIT_IN_USE = 6 };
@@ -59,7 +60,8 @@ static void usage(FILE *f)
 	      "  key rotate                          new signing key, announced to members first\n"
 	      "  log-level [SUBSYSTEM|all LEVEL]     the running gcksd's log levels, or set one\n"
 	      "  backup FILE                         a consistent copy of the database (through gcksd if it runs)\n"
-	      "  restore FILE                        replace the database by a backup (gcksd stopped)\n", f);
+	      "  restore FILE                        replace the database by a backup (gcksd stopped)\n"
+	      "  restored SOURCE                     mark the database restored by other tools (pg_restore)\n", f);
 }
 
 /* A usage error: one line on stderr naming the problem (the full usage is for --help). */
@@ -1382,6 +1384,60 @@ out:
 	return rc;
 }
 
+/* restored SOURCE: the database was just put back from SOURCE by other tools (pg_restore of a
+ * pg_dump on PostgreSQL, a file copied back on SQLite): marks the restore epoch in it, as
+ * restore does (gk_keys_restore_epoch), so that nothing issued after the dump is issued again.
+ * SOURCE is only recorded. Refused while a gcksd holds --db (SQLite) or while any server's
+ * heartbeat in it is fresh (a shared store: every server must be stopped). */
+static int cmd_restored(const ctl *c, const char *source)
+{
+	int fd, rc = EXIT_FAIL;
+	bool created;
+	long pid;
+	size_t ngroups = 0, n = 0;
+	char err[GK_STORE_ERR_MAX];
+	gk_server_row *rows = NULL;
+	gk_store *s = NULL;
+	int held = db_lock(c, true, &fd, &created, &pid);
+	if (held < 0)
+		return EXIT_FAIL;
+	if (held) {
+		fprintf(stderr, "gcksctl: %s is in use by gcksd (pid %ld): stop it first\n", c->db, pid);
+		rc = EXIT_IN_USE;
+		return rc;
+	}
+	if (gk_store_open(c->db, false, &s, err, sizeof(err))) {
+		fprintf(stderr, "gcksctl: %s\n", err);
+		goto out;
+	}
+	if (gk_store_servers(s, &rows, &n)) {
+		fprintf(stderr, "gcksctl: %s: %s\n", c->db, gk_store_errmsg(s));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].age <= GK_CLUSTER_LEASE_S) {
+			fprintf(stderr, "gcksctl: gcksd %s is running on the database (heartbeat %llds ago): stop every "
+				"server before marking a restore\n", rows[i].id, (long long)rows[i].age);
+			rc = EXIT_IN_USE;
+			goto out;
+		}
+	if (gk_keys_restore_epoch(s, c->who, source, (int64_t)time(NULL), &ngroups)) {
+		fprintf(stderr, "gcksctl: cannot mark the restore: %s\n", gk_store_errmsg(s));
+		goto out;
+	}
+	char shown[512];
+	printf("marked %s restored from %s: %zu group%s; when gcksd starts, every member is excluded and gets new "
+	       "keys by registering again, and Rekey SA Message IDs continue %u higher\n",
+	       gk_store_locator_text(c->db, shown, sizeof(shown)), source, ngroups,
+	       ngroups == 1 ? "" : "s", (unsigned)GK_RESTORE_MSGID_SKIP);
+	rc = EXIT_OK;
+out:
+	free(rows);
+	gk_store_close(s);
+	db_unlock(c, fd, created);
+	return rc;
+}
+
 /* The account of a uid, or "uid N". */
 static void uid_name(uid_t uid, char *buf, size_t len)
 {
@@ -1464,6 +1520,8 @@ static int run(int argc, char **argv)
 		return cmd_backup(&c, argv[1]);
 	if (!strcmp(cmd, "restore") && argc == 2)
 		return cmd_restore(&c, argv[1]);
+	if (!strcmp(cmd, "restored") && argc == 2)
+		return cmd_restored(&c, argv[1]);
 	if (!strcmp(cmd, "audit") && argc <= 2)
 		return cmd_audit(&c, argc, argv);
 	if (!strcmp(cmd, "status") && argc == 1)

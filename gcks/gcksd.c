@@ -56,6 +56,7 @@ typedef struct gcksd {
 	int lock_db, lock_control;  /* held for life: one gcksd per database and control socket */
 	uv_poll_t *notices;         /* the shared store's notice socket (PQsocket), NULL if none */
 	int notice_fd;
+	uint64_t lost_seen;         /* gk_gcks_cluster.lost when the groups were last read */
 } gcksd;
 
 static void usage(FILE *f)
@@ -296,6 +297,17 @@ static void on_tick(uv_timer_t *t)
 {
 	gcksd *d = t->data;
 	gk_gcks_tick(d->gcks);
+	gk_gcks_cluster c;
+	gk_gcks_cluster_info(d->gcks, &c);
+	if (c.store_ok && c.lost != d->lost_seen) {
+		/* back after losing the shared store: the notices sent meanwhile are gone, so read
+		 * the groups again (a policy load, another server's rekeys, which this server then
+		 * tells the inband members whose IKE SAs it holds) */
+		d->lost_seen = c.lost;
+		gk_status st = gk_gcks_reload(d->gcks);
+		gk_logs(GK_SUB_STORE, st ? GK_LOG_WARN : GK_LOG_INFO, "groups read again after the database came back: %s",
+			gk_status_str(st));
+	}
 	notices_watch(d);
 	/* notices libpq read while it waited for other answers wait in its queue, not the socket */
 	if (d->notices && gk_gcks_store_notices(d->gcks) == GK_E_IO)
@@ -574,6 +586,46 @@ static void server_id_default(char *out, const char *listen)
 		snprintf(out, GK_SERVER_ID_MAX, "localhost:%.8s", port);
 }
 
+/* Claims the server id on a shared store with a nonce of this run (gk_store_server_beat):
+ * 0, GK_EXIT_SERVER_ID when another live gcksd holds it (its heartbeat is renewed while we
+ * wait, or stays fresh for a whole lease), 1 on a store error. A server restarted after a crash
+ * finds its old heartbeat and waits for it to go stale (GK_CLUSTER_LEASE_S at most). */
+static int claim_server_id(gk_store *store, gk_gcks_config *cfg)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t r[(GK_SERVER_INSTANCE_MAX - 1) / 2];
+	if (gk_rand_bytes(gk_rand_system(), r, sizeof(r)))
+		return 1;
+	for (size_t i = 0; i < sizeof(r); i++) {
+		cfg->server_instance[2 * i] = hex[r[i] >> 4];
+		cfg->server_instance[2 * i + 1] = hex[r[i] & 15];
+	}
+	cfg->server_instance[2 * sizeof(r)] = '\0';
+	int64_t last = -1;
+	for (int waited = 0;; waited += 250) {
+		int64_t age = 0;
+		gk_status st = gk_store_server_beat(store, cfg->server_id, cfg->server_instance, GK_CLUSTER_LEASE_S * 1000,
+						    &age);
+		if (st == GK_OK)
+			return 0;
+		if (st != GK_E_STATE) {
+			gk_err("server id %s: the database: %s", cfg->server_id, gk_store_errmsg(store));
+			return 1;
+		}
+		if ((last >= 0 && age < last) || waited > (GK_CLUSTER_LEASE_S + 1) * 1000) {
+			gk_err("server id %s is in use by another live gcksd on this database (its heartbeat %lld ms ago): "
+			       "give each server its own --server-id", cfg->server_id, (long long)age);
+			return GK_EXIT_SERVER_ID;
+		}
+		if (last < 0)
+			gk_notice("server id %s: a gcksd under this id beat %lld ms ago; waiting for its heartbeat to stop "
+				  "(%d s at most) in case it was this server's run before a crash", cfg->server_id,
+				  (long long)age, GK_CLUSTER_LEASE_S);
+		last = age;
+		nanosleep(&(struct timespec){ .tv_nsec = 250000000 }, NULL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -598,6 +650,10 @@ int main(int argc, char **argv)
 		{ "addke", required_argument, NULL, 19 },
 		{ 0 },
 	};
+	/* A peer that closes before its answer (control socket, metrics scrape, IKE over TCP) or a
+	 * log reader that went away must cost that write, not the key server: libuv writes with
+	 * write(2), which raises SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	gk_gcks_config cfg;
 	gk_gcks_config_default(&cfg);
 	const char *db = NULL, *control = NULL, *metrics = NULL, *listen[MAX_LISTEN];
@@ -780,6 +836,9 @@ int main(int argc, char **argv)
 		gk_err("%s", serr);
 		return 1;
 	}
+	if (gk_store_shared(d.store) && (rc = claim_server_id(d.store, &cfg)))
+		goto out;
+	rc = 1;
 	d.loop = uv_default_loop();
 	d.mcast4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	d.mcast6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -164,6 +164,24 @@ static void store_latency(FILE *f, const gk_store *store)
 	}
 }
 
+/* The store as this server sees it (gcks_cluster.c: fail closed while it is lost), and which
+ * groups' rekeys it leads (a store one gcksd holds alone: every group). */
+static void store_state(FILE *f, const gk_gcks *g, const gk_gcks_group_info *gi, size_t n)
+{
+	gk_gcks_cluster c;
+	gk_gcks_cluster_info(g, &c);
+	gk_prom_family(f, P "store_up", "gauge",
+		       "1 while this server can use its store, 0 while it lost it (no keys issued, no rekeys sent)");
+	gk_prom_u64(f, P "store_up", NULL, 0, c.store_ok ? 1 : 0);
+	gk_prom_family(f, P "store_lost_total", "counter", "Times this server lost its shared store (fail closed)");
+	gk_prom_u64(f, P "store_lost_total", NULL, 0, c.lost);
+	gk_prom_family(f, P "group_leader", "gauge", "1 if this server leads the group's rekeys now, else 0");
+	for (size_t i = 0; i < n; i++) {
+		gk_prom_label l = grp(&gi[i]);
+		gk_prom_u64(f, P "group_leader", &l, 1, gk_gcks_group_leads(g, gi[i].pol->name) ? 1 : 0);
+	}
+}
+
 void gk_metrics_write(const gk_gcks *g, const gk_store *store, const gk_metrics_proc *proc, int64_t now, FILE *f)
 {
 	gk_gcks_stats st;
@@ -194,6 +212,7 @@ void gk_metrics_write(const gk_gcks *g, const gk_store *store, const gk_metrics_
 			 now, s_rekey_age);
 	family_per_group(f, P "next_rekey_seconds", "gauge",
 			 "Seconds until the scheduler rekeys the group (negative: overdue)", gi, n, now, s_next_rekey);
+	store_state(f, g, gi, n);
 	if (store)
 		store_latency(f, store);
 	process(f, proc);

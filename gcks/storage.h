@@ -29,7 +29,7 @@ typedef struct gk_store gk_store;
 #define GK_STORE_ERR_MAX 512
 
 /* The version of the schema (schema/NNN_*.sql) this build reads and writes. */
-#define GK_SCHEMA_VERSION 9
+#define GK_SCHEMA_VERSION 10
 
 /* Opens (create = make it if missing) and migrates the store at locator: a file path for the
  * SQLite backend (created mode 0600; a file others can read or write is refused with GK_E_INVAL
@@ -248,8 +248,15 @@ gk_status gk_store_audit_find(gk_store *s, const char *action, const char *detai
 #define GK_SERVER_ID_MAX 128
 /* Can several servers use this store at once? */
 bool gk_store_shared(gk_store *s);
-/* Records that server is alive now (a row made on first use); its own transaction. */
-gk_status gk_store_server_beat(gk_store *s, const char *server);
+/* Records that server is alive now (a row made on first use), in a transaction of its own.
+ * instance names one run of the server (a random nonce, 1 to GK_SERVER_INSTANCE_MAX - 1
+ * octets): the row is this instance's when it holds the same instance, or when its last
+ * heartbeat is stale_ms or more old (a server that crashed and came back under its id takes
+ * it over); else another live server runs under the same id: GK_E_STATE, and *age_ms (may be
+ * NULL) is how old that one's heartbeat is. */
+#define GK_SERVER_INSTANCE_MAX 33
+gk_status gk_store_server_beat(gk_store *s, const char *server, const char *instance, int64_t stale_ms,
+			       int64_t *age_ms);
 typedef struct gk_server_row {
 	char id[GK_SERVER_ID_MAX];
 	int64_t age;             /* seconds since its last heartbeat, by the store's clock */

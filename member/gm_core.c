@@ -257,6 +257,12 @@ static void send_dgrams(gk_gm *gm, const gk_dgrams *d)
 		send_dgram(gm, d->d[i].data, d->d[i].len);
 }
 
+static void send_cached(gk_gm *gm, const gk_resp_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		send_dgram(gm, c->d[i].ptr, c->d[i].len);
+}
+
 static gk_ike_req_sched rtx_sched(const gk_gm *gm)
 {
 	return (gk_ike_req_sched){ .first_ms = gm->cfg.retransmit_ms, .tries = gm->cfg.retransmit_tries };
@@ -1110,7 +1116,7 @@ static void on_request(gk_gm *gm, const gk_msg *m)
 {
 	gk_ike_in in = gk_ike_req_window(&gm->ike, m->hdr.msg_id);
 	if (in == GK_IN_RETRANSMIT) {
-		send_dgrams(gm, gm->ike.last_resp);
+		send_cached(gm, gm->ike.last_resp);
 		return;
 	}
 	if (in == GK_IN_DROP ||
@@ -1297,7 +1303,7 @@ static void gone_input(gk_gm *gm, gm_gone *x, gk_msg *m)
 		/* our answer to the rekey that replaced it was lost: the same answer again (2.1) */
 		if (gk_ike_sa_open(&x->sa, m, &complete) || !complete)
 			return;
-		send_dgrams(gm, x->sa.last_resp);
+		send_cached(gm, x->sa.last_resp);
 		return;
 	}
 	/* any exchange answers our Delete, the only request made on a replaced SA */

@@ -1048,6 +1048,9 @@ static void apply_conf(gmd *d)
 int main(int argc, char **argv)
 {
 	gmd d;
+	/* a status caller that closes before its answer (or a TCP key server that went away) must
+	 * cost that write, not the member: libuv writes with write(2), which raises SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&d, 0, sizeof(d));
 	gk_gm_config_default(&d.cfg);
 	gmd_conf_default(&d.cli, GK_GMD_USER);

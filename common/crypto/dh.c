@@ -41,12 +41,56 @@ struct gk_dh {
 	EVP_PKEY *key;
 };
 
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
+
+/* Key generation and import contexts, made on first use and reused: a new context looks its key
+ * type up by name, which cost a few percent of a key exchange. Per thread, as a context is
+ * changed by its use; never freed (one of each per group). */
+static _Thread_local EVP_PKEY_CTX *keygen_ctx[NGROUPS], *import_ctx[NGROUPS];
+
 static const dh_group *group_find(uint16_t id)
 {
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+	for (size_t i = 0; i < NGROUPS; i++)
 		if (groups[i].id == id)
 			return &groups[i];
 	return NULL;
+}
+
+/* The reusable key generation context of g, NULL when OpenSSL cannot make it. */
+static EVP_PKEY_CTX *keygen_ctx_of(const dh_group *g)
+{
+	EVP_PKEY_CTX **slot = &keygen_ctx[g - groups];
+	if (*slot)
+		return *slot;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL);
+	if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0)
+		goto fail;
+	if (g->name) {
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)g->name, 0),
+			OSSL_PARAM_construct_end(),
+		};
+		if (EVP_PKEY_CTX_set_params(ctx, params) <= 0)
+			goto fail;
+	}
+	return *slot = ctx;
+fail:
+	EVP_PKEY_CTX_free(ctx);
+	return NULL;
+}
+
+/* The reusable import (fromdata) context of g. */
+static EVP_PKEY_CTX *import_ctx_of(const dh_group *g)
+{
+	EVP_PKEY_CTX **slot = &import_ctx[g - groups];
+	if (*slot)
+		return *slot;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return *slot = ctx;
 }
 
 /* MODP: the prime's length (RFC 7296 2.14); ECP: the x coordinate (RFC 5903 7). */
@@ -107,11 +151,10 @@ static OSSL_PARAM_BLD *group_bld(const dh_group *g)
 static EVP_PKEY *pkey_fromdata(const dh_group *g, int selection, OSSL_PARAM_BLD *bld)
 {
 	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-	EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL) : NULL;
+	EVP_PKEY_CTX *ctx = params ? import_ctx_of(g) : NULL;
 	EVP_PKEY *key = NULL;
-	if (ctx && EVP_PKEY_fromdata_init(ctx) > 0 && EVP_PKEY_fromdata(ctx, &key, selection, params) <= 0)
+	if (ctx && EVP_PKEY_fromdata(ctx, &key, selection, params) <= 0)
 		key = NULL;
-	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_free(params); /* private BIGNUMs were secure, so their copy is cleared here */
 	return key;
 }
@@ -125,25 +168,12 @@ gk_status gk_dh_new(uint16_t group, gk_dh **out)
 	if (!g)
 		return GK_E_UNSUPPORTED;
 
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL);
+	EVP_PKEY_CTX *ctx = keygen_ctx_of(g);
 	EVP_PKEY *key = NULL;
 	gk_status st = GK_E_CRYPTO;
-	if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0)
-		goto out;
-	if (g->name) {
-		OSSL_PARAM params[] = {
-			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)g->name, 0),
-			OSSL_PARAM_construct_end(),
-		};
-		if (EVP_PKEY_CTX_set_params(ctx, params) <= 0)
-			goto out;
-	}
-	if (EVP_PKEY_generate(ctx, &key) <= 0)
-		goto out;
-	st = dh_adopt(g, &key, out);
-out:
+	if (ctx && EVP_PKEY_generate(ctx, &key) > 0)
+		st = dh_adopt(g, &key, out);
 	EVP_PKEY_free(key);
-	EVP_PKEY_CTX_free(ctx);
 	return st;
 }
 
@@ -237,7 +267,14 @@ static gk_status ecp_peer(const gk_dh *dh, gk_chunk peer, EVP_PKEY **out)
 /* RFC 8031 2: any 32/56 octets are a public value; the check is on the result. */
 static gk_status xdh_peer(const gk_dh *dh, gk_chunk peer, EVP_PKEY **out)
 {
-	*out = EVP_PKEY_new_raw_public_key_ex(NULL, dh->g->type, NULL, peer.ptr, peer.len);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)peer.ptr, peer.len),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_PKEY_CTX *ctx = import_ctx_of(dh->g);
+	*out = NULL;
+	if (ctx && EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		*out = NULL;
 	return *out ? GK_OK : GK_E_CRYPTO;
 }
 
@@ -266,10 +303,12 @@ static gk_status derive_raw(const gk_dh *dh, EVP_PKEY *peer, uint8_t *sec)
 	/* RFC 7296 2.14: g^ir keeps its leading zeros, as long as the prime. */
 	if (g->kind == DH_MODP && EVP_PKEY_CTX_set_dh_pad(ctx, 1) <= 0)
 		goto out;
-	/* OpenSSL's public key check on ECP/XDH peers (cheap, on top of the import's). Not on
-	 * MODP: there it is the full y^q = 1 test, ten times the cost of the derivation, while
-	 * RFC 6989 2.2 asks only for modp_peer's range test on these safe-prime groups. */
-	if (EVP_PKEY_derive_set_peer_ex(ctx, peer, g->kind != DH_MODP) <= 0) {
+	/* OpenSSL's public key check on ECP peers (cheap, on top of the import's). Not on MODP:
+	 * there it is the full y^q = 1 test, ten times the cost of the derivation, while RFC 6989
+	 * 2.2 asks only for modp_peer's range test on these safe-prime groups. Nor on XDH, where
+	 * every value is a public key (RFC 8031 2) and the check only asks whether one is set, at
+	 * the cost of a context looked up by name: the all-zero result below is the check. */
+	if (EVP_PKEY_derive_set_peer_ex(ctx, peer, g->kind == DH_ECP) <= 0) {
 		st = GK_E_BAD_KE;
 		goto out;
 	}

@@ -6,7 +6,9 @@
 #include "chunk.h"
 #include "iana.h"
 
-#define GK_MAX_KEY 64
+#define GK_MAX_KEY 64     /* PRF and INTEG keys: HMAC-SHA2-512 (RFC 4868) */
+#define GK_MAX_ENC_KEY 36 /* ENCR key and salt: a 256-bit key + 4 (RFC 5282 7.1, RFC 7634 2) */
+#define GK_MAX_KWK 32     /* GSK_w: KW_5649_256 */
 
 /* The negotiated algorithms of an IKE SA. */
 typedef struct gk_ike_suite {
@@ -17,12 +19,13 @@ typedef struct gk_ike_suite {
 	uint8_t addke_present;
 } gk_ike_suite;
 
-/* All keys of one IKE SA. Owns its arrays; gk_ike_keys_wipe() clears them. */
+/* All keys of one IKE SA. Owns its arrays; gk_ike_keys_wipe() clears them. Each array is as long
+ * as the longest key of its kind (every IKE SA holds one for its life). */
 typedef struct gk_ike_keys {
 	gk_ike_suite suite;
 	uint8_t sk_d[GK_MAX_KEY], sk_ai[GK_MAX_KEY], sk_ar[GK_MAX_KEY];
-	uint8_t sk_ei[GK_MAX_KEY], sk_er[GK_MAX_KEY], sk_pi[GK_MAX_KEY], sk_pr[GK_MAX_KEY];
-	uint8_t gsk_w[GK_MAX_KEY];
+	uint8_t sk_ei[GK_MAX_ENC_KEY], sk_er[GK_MAX_ENC_KEY], sk_pi[GK_MAX_KEY], sk_pr[GK_MAX_KEY];
+	uint8_t gsk_w[GK_MAX_KWK];
 	size_t d_len, a_len, e_len, p_len, w_len; /* e_len includes salt */
 } gk_ike_keys;
 

@@ -12,19 +12,34 @@
 #define KW_MAX_WRAPPED (GK_WRAP_MAX_KEY + KW_SEMIBLOCK)
 #define WK_HEADER 8 /* Key ID | KWK ID */
 
+/* The wrap ciphers, fetched once per process (an EVP_aes_xxx_wrap_pad() getter makes OpenSSL 3
+ * look the algorithm up by name again at every EVP_CipherInit). */
+static CRYPTO_ONCE fetch_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_CIPHER *wrap_pad[3];
+
+static void fetch_all(void)
+{
+	wrap_pad[0] = EVP_CIPHER_fetch(NULL, "AES-128-WRAP-PAD", NULL);
+	wrap_pad[1] = EVP_CIPHER_fetch(NULL, "AES-192-WRAP-PAD", NULL);
+	wrap_pad[2] = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
+	ERR_clear_error(); /* a cipher a provider lacks fails where it is used */
+}
+
 /* The cipher of a KWA, with its KEK length; NULL when not implemented. */
 static const EVP_CIPHER *kw_cipher(uint16_t kwa, size_t *kek_len)
 {
+	if (CRYPTO_THREAD_run_once(&fetch_once, fetch_all) != 1)
+		return NULL;
 	switch (kwa) {
 	case GK_KWA_KW_5649_128:
 		*kek_len = 16;
-		return EVP_aes_128_wrap_pad();
+		return wrap_pad[0];
 	case GK_KWA_KW_5649_192:
 		*kek_len = 24;
-		return EVP_aes_192_wrap_pad();
+		return wrap_pad[1];
 	case GK_KWA_KW_5649_256:
 		*kek_len = 32;
-		return EVP_aes_256_wrap_pad();
+		return wrap_pad[2];
 	default:
 		return NULL;
 	}

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include "prf.h"
@@ -38,12 +39,72 @@ static bool aes_block(EVP_CIPHER_CTX *c, const uint8_t in[AES_BLOCK], uint8_t ou
 	return EVP_EncryptUpdate(c, out, &outl, in, AES_BLOCK) == 1 && outl == AES_BLOCK;
 }
 
+/* OpenSSL 3 looks an algorithm up by name on every by-name fetch, and the EVP_xxx() getters and
+ * a MAC's digest parameter fetch again on every use: per PRF computation that lookup cost more
+ * than the hashing. So the algorithms are fetched once per process, and each PRF has a
+ * template context with its digest or cipher already set (keyed with a fixed public key: an
+ * unkeyed HMAC context cannot be duplicated); a computation duplicates the template and only
+ * sets its own key, which fetches nothing. The templates hold no secret. */
+enum { T_SHA1, T_SHA256, T_SHA384, T_SHA512, T_CMAC, T_COUNT };
+static CRYPTO_ONCE fetch_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_MAC_CTX *templates[T_COUNT];
+static EVP_CIPHER *aes128_ecb;
+static EVP_MD *sha1, *sha256;
+
+static EVP_MAC_CTX *template_new(EVP_MAC *mac, const char *param, const char *alg)
+{
+	static const uint8_t public_key[AES_BLOCK]; /* CMAC takes exactly 16 octets */
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(param, (char *)alg, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	if (ctx && EVP_MAC_init(ctx, public_key, sizeof(public_key), params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+static void fetch_all(void)
+{
+	static const char *const digests[] = { "SHA1", "SHA2-256", "SHA2-384", "SHA2-512" };
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL), *cmac = EVP_MAC_fetch(NULL, "CMAC", NULL);
+	for (size_t i = 0; i < 4; i++)
+		templates[T_SHA1 + i] = template_new(hmac, OSSL_MAC_PARAM_DIGEST, digests[i]);
+	templates[T_CMAC] = template_new(cmac, OSSL_MAC_PARAM_CIPHER, "AES-128-CBC");
+	EVP_MAC_free(hmac); /* the templates hold their own references */
+	EVP_MAC_free(cmac);
+	aes128_ecb = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
+	sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	/* An algorithm a provider lacks (SHA-1 under FIPS) fails where it is used, not here. */
+	ERR_clear_error();
+}
+
+static bool fetched(void)
+{
+	return CRYPTO_THREAD_run_once(&fetch_once, fetch_all) == 1;
+}
+
+const EVP_MD *gk_md_sha1(void)
+{
+	return fetched() ? sha1 : NULL;
+}
+
+const EVP_MD *gk_md_sha256(void)
+{
+	return fetched() ? sha256 : NULL;
+}
+
 static EVP_CIPHER_CTX *aes128_ecb_new(const uint8_t key[AES_BLOCK])
 {
+	if (!fetched() || !aes128_ecb)
+		return NULL;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	if (!c)
 		return NULL;
-	if (EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL) != 1 ||
+	if (EVP_EncryptInit_ex2(c, aes128_ecb, key, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(c, 0) != 1) {
 		EVP_CIPHER_CTX_free(c);
 		return NULL;
@@ -123,40 +184,37 @@ static gk_status xcbc_final(xcbc_ctx *x, uint8_t out[AES_BLOCK])
 	return aes_block(x->k1, x->e, out) ? GK_OK : GK_E_CRYPTO;
 }
 
-static const char *hmac_digest(uint16_t prf)
+/* The template of an HMAC or CMAC PRF, -1 for the others. */
+static int template_index(uint16_t prf)
 {
 	switch (prf) {
-	case GK_PRF_HMAC_SHA1: return "SHA1";
-	case GK_PRF_HMAC_SHA2_256: return "SHA2-256";
-	case GK_PRF_HMAC_SHA2_384: return "SHA2-384";
-	case GK_PRF_HMAC_SHA2_512: return "SHA2-512";
-	default: return NULL;
+	case GK_PRF_HMAC_SHA1: return T_SHA1;
+	case GK_PRF_HMAC_SHA2_256: return T_SHA256;
+	case GK_PRF_HMAC_SHA2_384: return T_SHA384;
+	case GK_PRF_HMAC_SHA2_512: return T_SHA512;
+	case GK_PRF_AES128_CMAC: return T_CMAC;
+	default: return -1;
 	}
+}
+
+static bool is_hmac(uint16_t prf)
+{
+	return prf != GK_PRF_AES128_CMAC && template_index(prf) >= 0;
 }
 
 /* EVP_MAC context keyed with key (exactly 16 octets for CMAC). */
 static EVP_MAC_CTX *mac_new(uint16_t prf, const uint8_t *key, size_t key_len)
 {
 	static const uint8_t empty_key[1];
-	const char *md = hmac_digest(prf);
-	OSSL_PARAM params[2];
-
-	if (md)
-		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0);
-	else
-		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
-							     (char *)"AES-128-CBC", 0);
-	params[1] = OSSL_PARAM_construct_end();
-
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, md ? "HMAC" : "CMAC", NULL);
-	if (!mac)
+	int t = template_index(prf);
+	if (t < 0 || !fetched() || !templates[t])
 		return NULL;
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
-	EVP_MAC_free(mac); /* the context holds its own reference */
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(templates[t]);
 	if (!ctx)
 		return NULL;
-	/* A NULL key would mean "keep the previous key" to OpenSSL: pass a real pointer. */
-	if (EVP_MAC_init(ctx, key_len ? key : empty_key, key_len, params) != 1) {
+	/* A NULL key would mean "keep the previous key" to OpenSSL: pass a real pointer. No
+	 * parameters: the digest or cipher is the template's. */
+	if (EVP_MAC_init(ctx, key_len ? key : empty_key, key_len, NULL) != 1) {
 		EVP_MAC_CTX_free(ctx);
 		return NULL;
 	}
@@ -189,6 +247,19 @@ static gk_status prf_final(prf_ctx *c, uint8_t *out, size_t out_len)
 	if (EVP_MAC_final(c->mac, out, &got, out_len) != 1 || got != out_len)
 		return GK_E_CRYPTO;
 	return GK_OK;
+}
+
+/* Back to the state prf_init left, key kept, for the next block of prf+. */
+static gk_status prf_reset(prf_ctx *c)
+{
+	if (c->prf == GK_PRF_AES128_XCBC) {
+		memset(c->x.e, 0, sizeof(c->x.e));
+		memset(c->x.buf, 0, sizeof(c->x.buf));
+		c->x.blen = 0;
+		return GK_OK;
+	}
+	/* No key: OpenSSL restarts from the keyed state (RFC 2104's inner and outer pads). */
+	return EVP_MAC_init(c->mac, NULL, 0, NULL) == 1 ? GK_OK : GK_E_CRYPTO;
 }
 
 /* Initialises c with a key of exactly 16 octets (XCBC/CMAC) or any length (HMAC). */
@@ -236,7 +307,7 @@ static gk_status prf_init(prf_ctx *c, uint16_t prf, gk_chunk key)
 		return GK_E_UNSUPPORTED;
 	if (key.len && !key.ptr)
 		return GK_E_INVAL;
-	if (hmac_digest(prf))
+	if (is_hmac(prf))
 		return prf_init_raw(c, prf, key.ptr, key.len);
 
 	uint8_t k16[AES_BLOCK];
@@ -291,11 +362,15 @@ gk_status gk_prf_plus(uint16_t prf, gk_chunk key, const gk_chunk *seed, size_t n
 
 	uint8_t t[PRF_MAX_OUT];
 	size_t tlen = 0, done = 0;
-	gk_status st = GK_OK;
+	prf_ctx c;
+	gk_status st = outlen ? prf_init(&c, prf, key) : GK_OK;
+	if (st)
+		goto out;
+	/* One keyed context for every Tn: each block starts again from the key's state. */
 	for (unsigned n = 1; done < outlen; n++) {
 		uint8_t ctr = (uint8_t)n;
-		prf_ctx c;
-		st = prf_init(&c, prf, key);
+		if (n > 1)
+			st = prf_reset(&c);
 		if (!st)
 			st = prf_update(&c, t, tlen);
 		if (!st)
@@ -304,14 +379,15 @@ gk_status gk_prf_plus(uint16_t prf, gk_chunk key, const gk_chunk *seed, size_t n
 			st = prf_update(&c, &ctr, 1);
 		if (!st)
 			st = prf_final(&c, t, info->out_len);
-		prf_free(&c);
 		if (st)
-			goto out;
+			break;
 		tlen = info->out_len;
 		size_t take = outlen - done < tlen ? outlen - done : tlen;
 		memcpy(out + done, t, take);
 		done += take;
 	}
+	if (outlen)
+		prf_free(&c);
 out:
 	OPENSSL_cleanse(t, sizeof(t));
 	if (st && outlen)

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include "sk.h"
 #include "algs.h"
@@ -33,30 +34,51 @@ typedef struct sk_algs {
 	uint16_t mac_prf;       /* PRF whose output, truncated, is the INTEG ICV */
 } sk_algs;
 
-static const EVP_CIPHER *aes_cipher(size_t key_len, const EVP_CIPHER *(*k128)(void),
-				    const EVP_CIPHER *(*k192)(void), const EVP_CIPHER *(*k256)(void))
+/* The ciphers, fetched once per process: an EVP_aes_xxx() getter makes OpenSSL 3 look the
+ * algorithm up by name again at every EVP_CipherInit. Row: AES-CBC, AES-CTR, AES-GCM; column:
+ * 128/192/256-bit key. */
+static CRYPTO_ONCE fetch_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_CIPHER *aes_ciphers[3][3], *chacha20_poly1305;
+
+static void fetch_all(void)
+{
+	static const char *const names[3][3] = {
+		{ "AES-128-CBC", "AES-192-CBC", "AES-256-CBC" },
+		{ "AES-128-CTR", "AES-192-CTR", "AES-256-CTR" },
+		{ "AES-128-GCM", "AES-192-GCM", "AES-256-GCM" },
+	};
+	for (size_t m = 0; m < 3; m++)
+		for (size_t k = 0; k < 3; k++)
+			aes_ciphers[m][k] = EVP_CIPHER_fetch(NULL, names[m][k], NULL);
+	chacha20_poly1305 = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	ERR_clear_error(); /* a cipher a provider lacks fails where it is used */
+}
+
+static const EVP_CIPHER *aes_cipher(size_t mode, size_t key_len)
 {
 	switch (key_len) {
-	case 16: return k128();
-	case 24: return k192();
-	case 32: return k256();
+	case 16: return aes_ciphers[mode][0];
+	case 24: return aes_ciphers[mode][1];
+	case 32: return aes_ciphers[mode][2];
 	default: return NULL;
 	}
 }
 
 static const EVP_CIPHER *sk_cipher(uint16_t encr, size_t key_len)
 {
+	if (CRYPTO_THREAD_run_once(&fetch_once, fetch_all) != 1)
+		return NULL;
 	switch (encr) {
 	case GK_ENCR_AES_CBC:
-		return aes_cipher(key_len, EVP_aes_128_cbc, EVP_aes_192_cbc, EVP_aes_256_cbc);
+		return aes_cipher(0, key_len);
 	case GK_ENCR_AES_CTR:
-		return aes_cipher(key_len, EVP_aes_128_ctr, EVP_aes_192_ctr, EVP_aes_256_ctr);
+		return aes_cipher(1, key_len);
 	case GK_ENCR_AES_GCM_8:
 	case GK_ENCR_AES_GCM_12:
 	case GK_ENCR_AES_GCM_16:
-		return aes_cipher(key_len, EVP_aes_128_gcm, EVP_aes_192_gcm, EVP_aes_256_gcm);
+		return aes_cipher(2, key_len);
 	case GK_ENCR_CHACHA20_POLY1305:
-		return key_len == 32 ? EVP_chacha20_poly1305() : NULL;
+		return key_len == 32 ? chacha20_poly1305 : NULL;
 	default:
 		return NULL; /* IIV (RFC 8750) and GMAC are ESP-only */
 	}
@@ -150,7 +172,7 @@ static gk_status sk_cipher_run(const sk_algs *a, const gk_sk_keys *k, const uint
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	if (!c)
 		goto out;
-	if (EVP_CipherInit_ex(c, a->cipher, NULL, k->enc.ptr, ivb, enc) != 1 ||
+	if (EVP_CipherInit_ex2(c, a->cipher, k->enc.ptr, ivb, enc, NULL) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(c, 0) != 1 ||
 	    EVP_CipherUpdate(c, out, &outl, in, (int)len) != 1 ||
 	    EVP_CipherFinal_ex(c, out + outl, &finl) != 1 || (size_t)outl + (size_t)finl != len)
@@ -178,9 +200,9 @@ static gk_status aead_run(const sk_algs *a, const uint8_t *key_salt, const uint8
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	if (!c)
 		goto out;
-	if (EVP_CipherInit_ex(c, a->cipher, NULL, NULL, NULL, enc) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
-	    EVP_CipherInit_ex(c, NULL, NULL, key_salt, nonce, enc) != 1)
+	/* The nonce is 12 octets, the default of both AES-GCM and ChaCha20-Poly1305. */
+	if (EVP_CIPHER_get_iv_length(a->cipher) != NONCE_LEN ||
+	    EVP_CipherInit_ex2(c, a->cipher, key_salt, nonce, enc, NULL) != 1)
 		goto out;
 	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tl, tag) != 1)
 		goto out;

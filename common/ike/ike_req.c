@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "ike_req.h"
+#include "prf.h"
 
 gk_status gk_ike_req_build(const gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
 			   const gk_out_pl *pl, size_t n, const gk_rand *rnd, gk_dgrams *out)
@@ -86,7 +87,8 @@ static void dgram_hash(gk_chunk d, uint8_t out[16])
 {
 	uint8_t md[32];
 	unsigned int len = sizeof(md);
-	EVP_Digest(d.ptr, d.len, md, &len, EVP_sha256(), NULL);
+	memset(md, 0, sizeof(md));
+	EVP_Digest(d.ptr, d.len, md, &len, gk_md_sha256(), NULL);
 	memcpy(out, md, 16);
 }
 

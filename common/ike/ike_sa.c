@@ -6,6 +6,7 @@
 #include "ike_sa.h"
 #include "auth.h"
 #include "intermediate.h"
+#include "prf.h"
 
 static void free_secret(uint8_t **p, size_t *len)
 {
@@ -93,15 +94,29 @@ void gk_ike_sa_auth_done(gk_ike_sa *sa)
 	sa->intermediate = NULL;
 }
 
+static void resp_cache_free(gk_resp_cache *c)
+{
+	free(c); /* ciphertext only: nothing to wipe */
+}
+
 void gk_ike_sa_cache_response(gk_ike_sa *sa, gk_dgrams *resp)
 {
-	if (!sa->last_resp && !(sa->last_resp = calloc(1, sizeof(*sa->last_resp)))) {
-		gk_dgrams_free(resp);
-		return;
+	size_t total = 0;
+	for (size_t i = 0; i < resp->n; i++)
+		total += resp->d[i].len;
+	resp_cache_free(sa->last_resp);
+	sa->last_resp = malloc(sizeof(gk_resp_cache) + resp->n * sizeof(gk_chunk) + total);
+	if (sa->last_resp) {
+		uint8_t *p = (uint8_t *)&sa->last_resp->d[resp->n];
+		sa->last_resp->n = resp->n;
+		for (size_t i = 0; i < resp->n; i++) {
+			if (resp->d[i].len)
+				memcpy(p, resp->d[i].data, resp->d[i].len);
+			sa->last_resp->d[i] = GK_CHUNK(p, resp->d[i].len);
+			p += resp->d[i].len;
+		}
 	}
-	gk_dgrams_free(sa->last_resp);
-	*sa->last_resp = *resp;
-	memset(resp, 0, sizeof(*resp));
+	gk_dgrams_free(resp);
 }
 
 gk_status gk_ike_sa_open(gk_ike_sa *sa, gk_msg *m, bool *complete)
@@ -136,6 +151,13 @@ gk_status gk_ike_sa_open_at(gk_ike_sa *sa, gk_msg *m, int64_t now_ms, bool *comp
 		m->decrypted = true;
 	}
 	gk_wbuf_free(&plain);
+	/* No set under way (the message is whole, or its fragments were dropped): the 1.4 KB of
+	 * reassembly state goes until the next fragment, not for the rest of the SA's life. */
+	if (!sa->reasm->active) {
+		gk_frag_reset(sa->reasm);
+		free(sa->reasm);
+		sa->reasm = NULL;
+	}
 	return st;
 }
 
@@ -152,8 +174,7 @@ void gk_ike_sa_free(gk_ike_sa *sa)
 		return;
 	gk_ike_sa_auth_done(sa);
 	if (sa->last_resp) {
-		gk_dgrams_free(sa->last_resp);
-		free(sa->last_resp);
+		resp_cache_free(sa->last_resp);
 	}
 	if (sa->reasm) {
 		gk_frag_reset(sa->reasm);
@@ -185,5 +206,5 @@ gk_status gk_natd_hash(uint64_t spi_i, uint64_t spi_r, const struct sockaddr *ad
 	}
 	n += 2;
 	unsigned int len = 20;
-	return EVP_Digest(buf, n, out, &len, EVP_sha1(), NULL) == 1 ? GK_OK : GK_E_CRYPTO;
+	return EVP_Digest(buf, n, out, &len, gk_md_sha1(), NULL) == 1 ? GK_OK : GK_E_CRYPTO;
 }

@@ -6,6 +6,7 @@
 #define GK_IKE_SA_H
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include "dh.h"
 #include "frag.h"
 #include "ident.h"
@@ -21,6 +22,23 @@ typedef enum gk_ike_state {
 	GK_IKE_CLOSED,
 } gk_ike_state;
 
+/* The peer's or our address of an IKE SA: IPv4 or IPv6 only, so 28 octets where a
+ * sockaddr_storage takes 128 (every IKE SA holds two). */
+typedef union gk_ike_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+} gk_ike_addr;
+
+/* Our response to the peer's last request, kept for its retransmissions (RFC 7296 2.1) in one
+ * allocation sized to it: n datagrams, d[i] pointing into the octets after the array. An
+ * established SA keeps one for its whole life, so it holds nothing else (not the 1.3 KB list a
+ * response is built in, nor the slack of its growable buffers). Owned by the gk_ike_sa. */
+typedef struct gk_resp_cache {
+	size_t n;
+	gk_chunk d[];
+} gk_resp_cache;
+
 typedef struct gk_ike_sa {
 	uint64_t spi_i, spi_r;
 	bool initiator;         /* our role in this SA */
@@ -34,7 +52,7 @@ typedef struct gk_ike_sa {
 	size_t init_req_len, init_resp_len;
 	uint32_t msgid_out;     /* next Message ID of a request we send */
 	uint32_t msgid_in;      /* next Message ID we expect in a request from the peer */
-	gk_dgrams *last_resp;   /* our response to request msgid_in - 1 (one or more datagrams) */
+	gk_resp_cache *last_resp; /* our response to request msgid_in - 1 (one or more datagrams) */
 	gk_frag_reasm *reasm;   /* fragments of a request or response being received */
 	size_t frag_max;        /* octets parked per message, 0 = no bound (see gk_frag_reasm) */
 	gk_frag_pool *frag_pool; /* shared bound on parked octets, NULL = none; not owned */
@@ -46,7 +64,7 @@ typedef struct gk_ike_sa {
 	struct gk_ike_int *intermediate; /* IKE_INTERMEDIATE state (intermediate.h) until
 					  * authentication, NULL when none was negotiated; owned */
 	gk_ident peer_id;
-	struct sockaddr_storage peer, local;
+	gk_ike_addr peer, local;
 	int64_t created_ms, used_ms;
 } gk_ike_sa;
 
@@ -62,7 +80,8 @@ gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
 gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out);
 /* Drops nonces and IKE_SA_INIT copies once authentication is over. */
 void gk_ike_sa_auth_done(gk_ike_sa *sa);
-/* Keeps the datagrams of our last response (taking them over from *resp, which is emptied). */
+/* Keeps a copy of the datagrams of our last response and frees *resp (emptied). Out of memory,
+ * no response is kept (a retransmitted request then goes unanswered). */
 void gk_ike_sa_cache_response(gk_ike_sa *sa, gk_dgrams *resp);
 /* Opens a received protected message: SK directly, SKF through reassembly. GK_OK with
  * *complete false means a fragment was kept and the message is not whole yet. */

@@ -69,7 +69,8 @@ typedef struct gk_store_ops {
 	gk_status (*backup)(gk_store *s, const char *path, char *err, size_t errlen);
 	gk_status (*backup_bytes)(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen);
 	/* several servers (storage.h); NULL in a backend one gcksd holds alone */
-	gk_status (*server_beat)(gk_store *s, const char *server);
+	gk_status (*server_beat)(gk_store *s, const char *server, const char *instance, int64_t stale_ms,
+				 int64_t *age_ms);
 	gk_status (*servers)(gk_store *s, gk_server_row **out, size_t *n);
 	gk_status (*lease_take)(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
 				bool *held);

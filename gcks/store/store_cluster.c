@@ -18,11 +18,14 @@ static bool server_ok(const char *server)
 	return server && *server && strlen(server) < GK_SERVER_ID_MAX;
 }
 
-gk_status gk_store_server_beat(gk_store *s, const char *server)
+gk_status gk_store_server_beat(gk_store *s, const char *server, const char *instance, int64_t stale_ms,
+			       int64_t *age_ms)
 {
-	if (!s || !server_ok(server))
+	if (!s || !server_ok(server) || !instance || !*instance || strlen(instance) >= GK_SERVER_INSTANCE_MAX ||
+	    stale_ms <= 0)
 		return GK_E_INVAL;
-	return s->ops->server_beat ? s->ops->server_beat(s, server) : GK_OK;
+	int64_t age = 0;
+	return s->ops->server_beat ? s->ops->server_beat(s, server, instance, stale_ms, age_ms ? age_ms : &age) : GK_OK;
 }
 
 gk_status gk_store_servers(gk_store *s, gk_server_row **out, size_t *n)

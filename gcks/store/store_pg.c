@@ -140,7 +140,7 @@ static gk_status migrate(pg_store *s, const char *db, bool create, char *err, si
 static void pg_close(gk_store *base)
 {
 	pg_store *s = pgs(base);
-	PQfinish(s->conn);
+	pg_disconnect(s);
 	free(s);
 }
 
@@ -198,13 +198,6 @@ static const gk_store_ops pg_ops = {
 	.notice_fd = pg_notice_fd, .notices = pg_notices,
 };
 
-/* Server notices (e.g. of a step's statements) are not for the GCKS's output. */
-static void quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
 gk_status gk_store_pg_open(const char *locator, bool create, gk_store **out, char *err, size_t errlen)
 {
 	gk_status st;
@@ -220,21 +213,11 @@ gk_status gk_store_pg_open(const char *locator, bool create, gk_store **out, cha
 		return GK_E_NOMEM;
 	s->base.ops = &pg_ops;
 	s->listen_fd = -1;
-	s->conn = PQconnectdb(locator);
-	if (!s->conn) {
-		st = GK_E_NOMEM;
+	if ((st = pg_connect(s, locator))) {
+		/* the message names host and port, never the password a locator may carry */
+		gk_seterr(err, errlen, "PostgreSQL: %s", st == GK_E_NOMEM ? "out of memory" : s->errmsg);
 		goto out;
 	}
-	if (PQstatus(s->conn) != CONNECTION_OK) {
-		/* libpq's message names host and port, never the password a locator may carry */
-		char msg[256];
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(s->conn));
-		msg[strcspn(msg, "\n")] = '\0';
-		gk_seterr(err, errlen, "PostgreSQL: cannot connect: %s", msg);
-		st = GK_E_IO;
-		goto out;
-	}
-	PQsetNoticeProcessor(s->conn, quiet, NULL);
 	if ((st = migrate(s, PQdb(s->conn), create, err, errlen)))
 		goto out;
 	*out = &s->base;

@@ -10,7 +10,7 @@
  * which may carry a password. */
 /* Why gcksctl backup and restore refuse a PostgreSQL store. */
 #define GK_STORE_PG_BACKUP_MSG "gcksctl backup and restore handle SQLite stores only: back up a PostgreSQL " \
-	"store with pg_dump and restore it with pg_restore"
+	"store with pg_dump and restore it with pg_restore, then run gcksctl restored"
 
 gk_status gk_store_pg_open(const char *locator, bool create, gk_store **out, char *err, size_t errlen);
 

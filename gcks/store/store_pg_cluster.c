@@ -8,7 +8,7 @@
  * leader never take the same Message ID (the counter itself is under the store-wide writer lock,
  * store_pg_int.h). Notices are NOTIFY on channel "gikev2" (sent at commit when inside a
  * transaction); the connection LISTENs from the first gk_store_notice_fd and again after
- * every reconnection (its socket changes). */
+ * every reconnection (its socket changes; after a drop gk_store_notice_fd answers -1 once). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,12 +16,35 @@
 
 #define NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
-gk_status pg_server_beat(gk_store *base, const char *server)
+/* One statement: the row is taken when it is this instance's or its heartbeat is stale; else
+ * nothing changes and the other instance's heartbeat age is read (0 rows: it went meanwhile,
+ * the next beat takes it). */
+gk_status pg_server_beat(gk_store *base, const char *server, const char *instance, int64_t stale_ms, int64_t *age_ms)
 {
 	pgp p = { 0 };
+	int64_t n = 0;
+	PGresult *res = NULL;
 	pp_text(&p, server, GK_SERVER_ID_MAX - 1);
-	return pg_run(pgs(base), "INSERT INTO servers (id, last_seen_ms) VALUES ($1, " NOW_MS ") "
-		      "ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms", &p, NULL, NULL);
+	pp_text(&p, instance, GK_SERVER_INSTANCE_MAX - 1);
+	pp_int(&p, stale_ms);
+	gk_status st = pg_run(pgs(base), "INSERT INTO servers AS s (id, last_seen_ms, instance) VALUES ($1, " NOW_MS
+			      ", $2) ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, "
+			      "instance = excluded.instance WHERE s.instance = excluded.instance OR "
+			      "s.last_seen_ms <= " NOW_MS " - $3", &p, NULL, &n);
+	if (st || n == 1)
+		return st;
+	pgp q = { 0 };
+	pp_text(&q, server, GK_SERVER_ID_MAX - 1);
+	st = pg_run(pgs(base), "SELECT " NOW_MS " - last_seen_ms FROM servers WHERE id = $1", &q, &res, NULL);
+	if (!st && PQntuples(res) == 1) {
+		pgr r = { res, 0, 0, GK_OK };
+		*age_ms = pr_int(&r);
+		st = r.st ? r.st : GK_E_STATE;
+		snprintf(pgs(base)->errmsg, sizeof(pgs(base)->errmsg), "server id %s is held by another live gcksd "
+			 "(heartbeat %lld ms ago)", server, (long long)*age_ms);
+	}
+	PQclear(res);
+	return st;
 }
 
 gk_status pg_servers(gk_store *base, gk_server_row **out, size_t *n)
@@ -129,6 +152,12 @@ gk_status pg_notify(gk_store *base, const char *what)
 int pg_notice_fd(gk_store *base)
 {
 	pg_store *s = pgs(base);
+	if (s->fd_changed && !s->in_tx) {
+		/* the socket was closed: say so once, so that the caller stops watching its number
+		 * (a new connection's socket may get the same one) */
+		s->fd_changed = false;
+		return -1;
+	}
 	int fd = PQstatus(s->conn) == CONNECTION_OK ? PQsocket(s->conn) : -1;
 	if (fd < 0 || s->in_tx)
 		return s->in_tx ? s->listen_fd : -1;
@@ -144,6 +173,8 @@ int pg_notice_fd(gk_store *base)
 gk_status pg_notices(gk_store *base, void (*fn)(void *ctx, const char *what), void *ctx)
 {
 	pg_store *s = pgs(base);
+	if (!s->conn)
+		return GK_E_IO; /* dropped: errmsg keeps why */
 	if (!PQconsumeInput(s->conn)) {
 		snprintf(s->errmsg, sizeof(s->errmsg), "%s", PQerrorMessage(s->conn));
 		s->listen_fd = -1;

@@ -2,10 +2,13 @@
  * columns in column order (store_pg_int.h, which also says how concurrent gcksd stay apart).
  * Every file of the backend builds on it. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include "store_pg_int.h"
 
@@ -58,7 +61,7 @@ void pp_ts(pgp *p, const gk_ts_spec *t)
 	pp_int(p, t->port_hi);
 }
 
-/* ---- running statements ---- */
+/* ---- results and errors ---- */
 
 static gk_status map_state(const char *state)
 {
@@ -93,6 +96,223 @@ void pg_clear(PGresult *res)
 	PQclear(res);
 }
 
+/* ---- the connection ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for events or deadline passes: the events that came, 0 on time out
+ * (an error of poll itself counts as ready: libpq's next call reports it). */
+static short wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return pfd.revents ? pfd.revents : events;
+		if (n < 0 && errno != EINTR)
+			return events;
+	}
+}
+
+/* Server notices (e.g. of a migration step's statements) are not for the GCKS's output. */
+static void quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Closes the connection (a dead one, or one that did not answer in time): the server rolls
+ * back its open transaction when it notices. The notice socket goes with it. */
+static void drop(pg_store *s)
+{
+	if (s->conn) {
+		PQfinish(s->conn);
+		s->conn = NULL;
+		s->fd_changed = true;
+	}
+	s->listen_fd = -1;
+}
+
+static void first_line(char *dst, size_t cap, const char *what, const char *msg)
+{
+	snprintf(dst, cap, "%s%s", what, msg && *msg ? msg : "unknown error");
+	dst[strcspn(dst, "\n")] = '\0';
+}
+
+static PGresult *exec_bounded(pg_store *s, const char *sql, const pgp *p);
+
+/* The attempt in s->connecting has connected: it becomes the connection, non-blocking (no
+ * libpq call may wait, see PG_STATEMENT_MS), with the session's bounds set. */
+static gk_status installed(pg_store *s)
+{
+	PGconn *c = s->connecting;
+	s->connecting = NULL;
+	drop(s);
+	s->conn = c;
+	PQsetNoticeProcessor(c, quiet, NULL);
+	char set[96];
+	snprintf(set, sizeof(set), "SET idle_in_transaction_session_timeout = %d", PG_IDLE_TX_MS);
+	PGresult *r = PQsetnonblocking(c, 1) ? NULL : exec_bounded(s, set, NULL);
+	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok && (r || s->conn)) /* else exec_bounded said why */
+		first_line(s->errmsg, sizeof(s->errmsg), "cannot set up the session: ",
+			   r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	PQclear(r);
+	if (ok)
+		return GK_OK;
+	drop(s);
+	s->retry_at = mono_ms() + PG_RETRY_MS;
+	return GK_E_IO;
+}
+
+/* Carries the attempt on until it connects, fails, or until passes (then it is still under way
+ * and the caller gets GK_E_IO "connecting"). */
+static gk_status drive(pg_store *s, int64_t until)
+{
+	PGconn *c = s->connecting;
+	for (;;) {
+		if (s->poll == PGRES_POLLING_OK)
+			return installed(s);
+		int64_t now = mono_ms();
+		if (s->poll == PGRES_POLLING_FAILED || now >= s->connect_deadline) {
+			if (s->poll == PGRES_POLLING_FAILED)
+				/* libpq's message names host and port, never the password a locator may carry */
+				first_line(s->errmsg, sizeof(s->errmsg), "cannot connect: ", PQerrorMessage(c));
+			else
+				snprintf(s->errmsg, sizeof(s->errmsg), "cannot connect: no answer within %d ms",
+					 PG_CONNECT_MS);
+			PQfinish(c);
+			s->connecting = NULL;
+			s->retry_at = now + PG_RETRY_MS;
+			return GK_E_IO;
+		}
+		if (now >= until) {
+			snprintf(s->errmsg, sizeof(s->errmsg), "connecting (under way for %lld ms)",
+				 (long long)(now - (s->connect_deadline - PG_CONNECT_MS)));
+			return GK_E_IO;
+		}
+		int64_t end = until < s->connect_deadline ? until : s->connect_deadline;
+		if (wait_fd(PQsocket(c), s->poll == PGRES_POLLING_READING ? POLLIN : POLLOUT, end))
+			s->poll = PQconnectPoll(c);
+	}
+}
+
+/* Starts an attempt at a connection (never waits: PQconnectStartParams; a host name in the
+ * locator is resolved here, so give addresses where a resolver could hang). The locator comes
+ * last, so its own keepalive settings win over these defaults, which let the kernel notice a
+ * silent peer in seconds too (only the deadlines above bound gcksd's waits, whatever they are). */
+static gk_status start(pg_store *s)
+{
+	static const char *const keys[] = { "keepalives", "keepalives_idle", "keepalives_interval",
+					    "keepalives_count", "tcp_user_timeout", "dbname", NULL };
+	char tcp_user[16];
+	snprintf(tcp_user, sizeof(tcp_user), "%d", PG_STATEMENT_MS);
+	const char *vals[] = { "1", "2", "1", "3", tcp_user, s->locator, NULL };
+	s->connecting = PQconnectStartParams(keys, vals, 1);
+	if (!s->connecting)
+		return GK_E_NOMEM;
+	s->poll = PGRES_POLLING_WRITING;
+	if (PQstatus(s->connecting) == CONNECTION_BAD)
+		s->poll = PGRES_POLLING_FAILED;
+	s->connect_deadline = mono_ms() + PG_CONNECT_MS;
+	return GK_OK;
+}
+
+gk_status pg_connect(pg_store *s, const char *locator)
+{
+	if (!(s->locator = strdup(locator)))
+		return GK_E_NOMEM;
+	gk_status st = start(s);
+	return st ? st : drive(s, s->connect_deadline);
+}
+
+void pg_disconnect(pg_store *s)
+{
+	drop(s);
+	if (s->connecting)
+		PQfinish(s->connecting);
+	s->connecting = NULL;
+	if (s->locator) {
+		OPENSSL_cleanse(s->locator, strlen(s->locator));
+		free(s->locator);
+	}
+	s->locator = NULL;
+}
+
+/* Makes the connection again after it was lost (between transactions only), blocking the caller
+ * PG_CONNECT_SLICE_MS at most. */
+static gk_status reconnect(pg_store *s)
+{
+	if (s->conn)
+		drop(s);
+	if (!s->connecting) {
+		if (mono_ms() < s->retry_at)
+			return GK_E_IO; /* errmsg keeps why the last attempt failed */
+		gk_status st = start(s);
+		if (st)
+			return st;
+	}
+	return drive(s, mono_ms() + PG_CONNECT_SLICE_MS);
+}
+
+/* ---- running statements ---- */
+
+/* PQexecParams with a deadline: sends sql and reads every result before PG_STATEMENT_MS has
+ * passed (the last result is returned, or the first error), else drops the connection and
+ * returns NULL with s->errmsg set. */
+static PGresult *exec_bounded(pg_store *s, const char *sql, const pgp *p)
+{
+	int64_t deadline = mono_ms() + PG_STATEMENT_MS;
+	PGconn *c = s->conn;
+	PGresult *keep = NULL, *r;
+	if (!PQsendQueryParams(c, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL, 1))
+		goto broken;
+	int f;
+	while ((f = PQflush(c)) == 1) {
+		short ev = wait_fd(PQsocket(c), POLLIN | POLLOUT, deadline);
+		if (!ev)
+			goto late;
+		if ((ev & POLLIN) && !PQconsumeInput(c))
+			goto broken;
+	}
+	if (f < 0)
+		goto broken;
+	for (;;) {
+		while (PQisBusy(c)) {
+			if (!wait_fd(PQsocket(c), POLLIN, deadline))
+				goto late;
+			if (!PQconsumeInput(c))
+				goto broken;
+		}
+		if (!(r = PQgetResult(c)))
+			return keep;
+		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			pg_clear(r);
+		} else {
+			pg_clear(keep);
+			keep = r;
+		}
+	}
+late:
+	snprintf(s->errmsg, sizeof(s->errmsg), "no answer within %d ms: connection dropped", PG_STATEMENT_MS);
+	pg_clear(keep);
+	drop(s);
+	return NULL;
+broken:
+	first_line(s->errmsg, sizeof(s->errmsg), "", PQerrorMessage(c));
+	pg_clear(keep);
+	drop(s);
+	return NULL;
+}
+
 gk_status pg_run(pg_store *s, const char *sql, const pgp *p, PGresult **res, int64_t *changed)
 {
 	if (res)
@@ -103,11 +323,19 @@ gk_status pg_run(pg_store *s, const char *sql, const pgp *p, PGresult **res, int
 	}
 	for (int attempt = 0;; attempt++) {
 		/* a lost connection is made again between transactions, never inside one */
-		if (!s->in_tx && PQstatus(s->conn) == CONNECTION_BAD)
-			PQreset(s->conn);
-		PGresult *r = PQexecParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL,
-					   p ? p->fmt : NULL, 1);
-		ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		if (PQstatus(s->conn) != CONNECTION_OK) {
+			if (s->in_tx) {
+				snprintf(s->errmsg, sizeof(s->errmsg), "the connection was lost inside a transaction");
+				return GK_E_IO;
+			}
+			gk_status st = reconnect(s);
+			if (st)
+				return st;
+		}
+		PGresult *r = exec_bounded(s, sql, p);
+		if (!r)
+			return GK_E_IO;
+		ExecStatusType es = PQresultStatus(r);
 		if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
 			if (changed)
 				*changed = strtoll(PQcmdTuples(r), NULL, 10);
@@ -117,12 +345,12 @@ gk_status pg_run(pg_store *s, const char *sql, const pgp *p, PGresult **res, int
 				pg_clear(r);
 			return GK_OK;
 		}
-		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		bool retry = !s->in_tx && attempt < PG_RETRIES && state &&
 			     (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
 		gk_status st = map_state(state);
 		set_msg(s, r);
-		PQclear(r);
+		pg_clear(r);
 		if (!retry)
 			return st;
 	}
@@ -133,12 +361,8 @@ gk_status pg_run(pg_store *s, const char *sql, const pgp *p, PGresult **res, int
 gk_status pg_begin(gk_store *base, gk_store_tx kind)
 {
 	pg_store *s = pgs(base);
-	if (s->in_tx || PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
-		if (!s->in_tx && PQstatus(s->conn) == CONNECTION_BAD)
-			PQreset(s->conn);
-		if (s->in_tx || PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-			return GK_E_STATE; /* no nesting */
-	}
+	if (s->in_tx || (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE))
+		return GK_E_STATE; /* no nesting */
 	gk_status st = pg_run(s, kind == GK_TX_READ ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
 						    : "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, NULL, NULL);
 	if (st)

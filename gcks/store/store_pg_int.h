@@ -32,12 +32,39 @@
 /* Parameters of one statement at most (a group row has 40). */
 #define PG_MAXP 48
 
-/* The PostgreSQL store. Owns the connection. */
+/* Bounds on waiting for PostgreSQL (gcks_cluster.c says what they make of a lost database).
+ * libpq's own calls wait without end on a connection whose peer went silent (a partition: no
+ * RST, the kernel retransmits for about 15 minutes), so the backend never calls one that
+ * waits: statements are sent and read on a non-blocking connection with poll(2) and a
+ * deadline, and connections are made with PQconnectStartParams/PQconnectPoll.
+ * PG_STATEMENT_MS: the answer to one statement; a statement not answered by then drops the
+ *   connection (its transaction, if any, is rolled back by the server when it notices).
+ * PG_CONNECT_MS: one connection attempt (TCP, TLS, authentication, session settings).
+ * PG_CONNECT_SLICE_MS: a reconnection blocks its caller this long at most; the attempt goes
+ *   on at the next call, so a server whose database is unreachable keeps its event loop.
+ * PG_RETRY_MS: after a failed attempt, the next no sooner.
+ * PG_IDLE_TX_MS: the session's idle_in_transaction_session_timeout: a server cut off inside
+ *   a transaction holds the writer lock (and row locks) this long at most, well under
+ *   PG_STATEMENT_MS, so the servers still connected wait for it without timing out. */
+#define PG_STATEMENT_MS 5000
+#define PG_CONNECT_MS 5000
+#define PG_CONNECT_SLICE_MS 250
+#define PG_RETRY_MS 1000
+#define PG_IDLE_TX_MS 2000
+
+/* The PostgreSQL store. Owns the connection, the attempt at the next one and the locator
+ * (it may hold a password: wiped when freed). */
 typedef struct pg_store {
 	gk_store base;                  /* ops: must stay first */
-	PGconn *conn;                   /* owned */
+	PGconn *conn;                   /* owned; NULL after it was dropped */
+	PGconn *connecting;             /* owned: an attempt in progress (pg_reconnect), or NULL */
+	PostgresPollingStatusType poll; /* what the attempt waits for */
+	int64_t connect_deadline;       /* CLOCK_MONOTONIC ms: the attempt fails then */
+	int64_t retry_at;               /* no new attempt before (CLOCK_MONOTONIC ms) */
+	char *locator;                  /* owned */
 	int version;
 	bool in_tx;
+	bool fd_changed;                /* the connection was dropped since pg_notice_fd last said */
 	char errmsg[256];               /* last failure, for gk_store_errmsg() */
 	int listen_fd;                  /* the socket LISTEN was issued on (store_pg_cluster.c), -1 */
 } pg_store;
@@ -68,6 +95,10 @@ gk_status pg_run(pg_store *s, const char *sql, const pgp *p, PGresult **res, int
 /* Wipes every value of res (keys pass through results) and frees it. */
 void pg_clear(PGresult *res);
 gk_status pg_begin(gk_store *s, gk_store_tx kind);
+/* Connects s to locator (kept for reconnections), waiting PG_CONNECT_MS at most. */
+gk_status pg_connect(pg_store *s, const char *locator);
+/* Closes the connection and the attempt at the next one, and frees the locator. */
+void pg_disconnect(pg_store *s);
 gk_status pg_end(gk_store *s, gk_status st);
 
 /* Reading row `row` of a binary result in column order; the first value that does not fit
@@ -137,7 +168,7 @@ gk_status pg_lkh_put(gk_store *s, gk_store_gid gid, const gk_lkh_row *r);
 gk_status pg_lkh_del(gk_store *s, gk_store_gid gid, uint32_t pos);
 gk_status pg_lkh_clear(gk_store *s, gk_store_gid gid);
 /* several servers (store_pg_cluster.c) */
-gk_status pg_server_beat(gk_store *s, const char *server);
+gk_status pg_server_beat(gk_store *s, const char *server, const char *instance, int64_t stale_ms, int64_t *age_ms);
 gk_status pg_servers(gk_store *s, gk_server_row **out, size_t *n);
 gk_status pg_lease_take(gk_store *s, const char *group, const char *server, int64_t lease_s, gk_lease *l,
 			bool *held);

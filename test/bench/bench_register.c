@@ -1,12 +1,14 @@
 /* Registration benchmark (make bench): one process on libuv drives many member cores (gk_gm)
  * at once against a gcksd running as a separate process, and reports
- *   - registrations per second, beside the crypto bound of this machine: the crypto one
- *     registration costs (X25519 key pairs and shared secrets on both sides, IKE key
- *     derivation on both sides, the four PSK AUTH computations, SK seal/open of GSA_AUTH and
- *     its response, KD key wrapping), timed with the project's own functions in a tight loop
- *     on one core, in the same run;
- *   - gcksd's CPU time per registration (utime+stime from /proc/PID/stat) for the first 10,000
- *     members and for the last 10,000, and its resident memory (VmRSS) per registered member.
+ *   - registrations per second and gcksd's CPU time per registration (utime+stime from
+ *     /proc/PID/stat) over the whole load, for the first 10,000 members and for the last 10,000
+ *     (run.sh divides it by the floor bench_floor measures in the same run);
+ *   - its resident memory (VmRSS) per registered member and its peak (VmHWM);
+ *   - the latency of each registration (from when it was due to its answer), refusals and
+ *     retransmissions.
+ * By default each member starts as soon as one of --concurrency slots is free; with --spread
+ * (the restart scenario: every member re-registering at a random time within gmd's
+ * --rereg-delay) or --rate (a steady probe beside another load) members are due at set times.
  * Member i registers as the identity printf(--id-format, i); every one must be listed in the
  * group's policy (test/bench/run.sh generates it). Each in-flight slot has its own UDP socket,
  * so file descriptors stay at --concurrency + a few.
@@ -19,23 +21,17 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <uv.h>
 #include "psk_file.h"
 #include "addr.h"
-#include "auth.h"
-#include "dh.h"
 #include "member/gm.h"
 #include "iana.h"
-#include "ike_sa.h"
-#include "ikekeys.h"
-#include "keywrap.h"
 #include "log.h"
-#include "sk.h"
 #include "udp.h"
+#include "bench_util.h"
 
 #define MAX_SLOTS 1024
 #define SEGMENT 10000 /* members per measured segment (first and last) */
@@ -49,7 +45,9 @@ typedef struct slot {
 	gk_gm *gm;
 	gk_gm_config cfg;
 	uint32_t member;
-	bool busy, registered, finished;
+	bool busy, registered, finished, refused;
+	bool cookie_seen;      /* a COOKIE answer came for this member already */
+	double started;        /* CLOCK_MONOTONIC when it was due (scheduled) or started */
 	uint16_t notify;
 	const char *why;
 } slot;
@@ -77,14 +75,24 @@ struct bench {
 	gk_ident group_id;
 	uint32_t first, total;     /* members first .. first+total-1 */
 	uint32_t next;             /* next member index to start (relative) */
-	uint64_t ok, failed, done, inflight;
+	uint64_t ok, failed, refused, done, inflight;
 	int pid;
 	double t0;
 	/* checkpoints: 0 = before the load, then after SEGMENT, total - SEGMENT, total */
 	uint64_t at[4];
 	mark marks[6];         /* [4], [5]: at [3], [1] after the registration IKE SAs closed */
-	/* sizes seen in the warm-up registration, for the crypto loop */
+	/* sizes seen in the warm-up registration, for bench_floor */
 	size_t init_req_len, init_resp_len, auth_req_len, auth_resp_len;
+	/* --spread / --rate: member i (relative) is due at due[i] seconds after the load starts;
+	 * NULL: each starts as soon as a slot is free */
+	double *due;
+	uv_timer_t sched;
+	uint64_t waited;           /* members that found no free slot when due */
+	double max_wait;           /* the longest such wait, s */
+	double *lat;               /* registration latency per finished member, s (from due) */
+	uint64_t nlat;
+	FILE *latlog;              /* --latency-log: "due end ok" per member, CLOCK_MONOTONIC */
+	const char *perf_ctl;      /* --perf-ctl: perf record's control FIFO */
 	bool warmup;
 	int fail_shown;
 	uint64_t sent;             /* datagrams sent: beyond two per member, COOKIE rounds and
@@ -96,98 +104,18 @@ struct bench {
 
 static double now_s(clockid_t c)
 {
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---- gcksd figures from /proc and its control socket ---- */
-
-static double proc_cpu(int pid)
-{
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-	if (!p)
-		return -1;
-	unsigned long ut = 0, st = 0;
-	/* after ")": state(3) ... utime is field 14, stime 15 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long proc_rss_kb(int pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* The system's UDP RcvbufErrors counter (datagrams dropped for a full receive buffer). */
-static long udp_rcvbuf_errors(void)
-{
-	FILE *f = fopen("/proc/net/snmp", "r");
-	char names[1024], values[1024];
-	long v = -1;
-	if (!f)
-		return -1;
-	while (fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
-		if (strncmp(names, "Udp:", 4) || strncmp(values, "Udp:", 4))
-			continue;
-		char *sn, *sv, *n = strtok_r(names + 4, " \n", &sn), *val = strtok_r(values + 4, " \n", &sv);
-		for (; n && val; n = strtok_r(NULL, " \n", &sn), val = strtok_r(NULL, " \n", &sv))
-			if (!strcmp(n, "RcvbufErrors"))
-				v = atol(val);
-		break;
-	}
-	fclose(f);
-	return v;
+	return bench_now(c);
 }
 
 /* IKE SAs open in gcksd (established + half-open) from its status answer; -1 when there is no
  * control socket. */
 static long control_established(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	if (!path || strlen(path) >= sizeof(sun.sun_path))
+	char buf[65536];
+	if (bench_control(path, "status", buf, sizeof(buf)))
 		return -1;
-	strcpy(sun.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	long v = -1;
-	char buf[8192];
-	size_t got = 0;
-	if (!connect(fd, (struct sockaddr *)&sun, sizeof(sun)) && write(fd, "status\n", 7) == 7) {
-		ssize_t r;
-		while (got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0) {
-			got += (size_t)r;
-			if (memchr(buf, '\n', got))
-				break;
-		}
-		buf[got] = 0;
-		const char *p = strstr(buf, "\"ike_sas_established\":"), *h = strstr(buf, "\"ike_sas_half_open\":");
-		if (p && h)
-			v = strtol(p + strlen("\"ike_sas_established\":"), NULL, 10) +
-			    strtol(h + strlen("\"ike_sas_half_open\":"), NULL, 10);
-	}
-	close(fd);
-	return v;
+	long e = bench_json_long(buf, "ike_sas_established", -1), h = bench_json_long(buf, "ike_sas_half_open", -1);
+	return e < 0 || h < 0 ? -1 : e + h;
 }
 
 static void take_mark(bench *b, int i)
@@ -197,8 +125,8 @@ static void take_mark(bench *b, int i)
 	getrusage(RUSAGE_SELF, &ru);
 	m->regs = b->ok;
 	m->wall = now_s(CLOCK_MONOTONIC) - b->t0;
-	m->gcksd_cpu = proc_cpu(b->pid);
-	m->rss_kb = proc_rss_kb(b->pid);
+	m->gcksd_cpu = bench_proc_cpu(b->pid);
+	m->rss_kb = bench_proc_kb(b->pid, "VmRSS");
 	m->self_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
 		      ru.ru_stime.tv_usec / 1e6;
 	m->ike_sas = control_established(b->control);
@@ -236,6 +164,8 @@ static void event_cb(void *ctx, const gk_gm_event *ev)
 		s->registered = true;
 		break;
 	case GK_GM_REFUSED:
+		s->refused = true;
+		/* fall through */
 	case GK_GM_FAILED:
 		if (!s->notify)
 			s->notify = ev->notify;
@@ -261,6 +191,14 @@ static void finish(bench *b, slot *s)
 	s->busy = false;
 	b->inflight--;
 	b->done++;
+	if (!b->warmup) {
+		double end = now_s(CLOCK_MONOTONIC);
+		b->lat[b->nlat++] = end - s->started;
+		if (b->latlog)
+			fprintf(b->latlog, "%.6f %.6f %d\n", s->started, end, s->registered ? 1 : 0);
+	}
+	if (s->refused && !s->registered)
+		b->refused++;
 	if (s->registered) {
 		b->ok++;
 	} else {
@@ -282,7 +220,7 @@ static void finish(bench *b, slot *s)
 		b->paused = true;
 	if (!b->paused)
 		start_next(b, s);
-	if (!b->inflight)
+	if (!b->inflight && (!b->due || b->next >= b->total || b->paused))
 		uv_stop(b->loop);
 }
 
@@ -297,8 +235,15 @@ static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct soc
 		return; /* a late answer to a member that is gone */
 	/* gcksd asks for a COOKIE above --cookie-rate requests a second: one more request each */
 	if (len >= 36 && data[18] == GK_EXCH_IKE_SA_INIT && data[16] == GK_PL_NOTIFY &&
-	    gk_get_u16(data + 34) == GK_N_COOKIE)
+	    gk_get_u16(data + 34) == GK_N_COOKIE) {
+		/* a second COOKIE (gcksd's answer to a retransmitted first request) is dropped here:
+		 * the member core, holding a cookie already, dereferences the missing KE payload of
+		 * such an answer (member/gm_core.c on_init_resp) */
+		if (s->cookie_seen)
+			return;
+		s->cookie_seen = true;
 		b->cookies++;
+	}
 	if (b->warmup && len >= 28) {
 		if (data[18] == GK_EXCH_IKE_SA_INIT)
 			b->init_resp_len = len;
@@ -336,7 +281,7 @@ static void start_member(bench *b, slot *s, uint32_t member)
 	s->cfg.groups[0] = b->group_id;
 	s->cfg.ngroups = 1;
 	s->member = member;
-	s->registered = s->finished = false;
+	s->registered = s->finished = s->refused = s->cookie_seen = false;
 	s->notify = 0;
 	s->why = NULL;
 	s->busy = true;
@@ -352,155 +297,53 @@ static void start_member(bench *b, slot *s, uint32_t member)
 	}
 }
 
+/* Starts the next member in slot s: at once, or when it is due (--spread, --rate). */
 static void start_next(bench *b, slot *s)
 {
 	while (b->next < b->total && !s->busy) {
+		double now = now_s(CLOCK_MONOTONIC), due = b->due ? b->t0 + b->due[b->next] : now;
+		if (due > now)
+			return;
+		if (b->due && now - due > 0.010) {
+			b->waited++;
+			if (now - due > b->max_wait)
+				b->max_wait = now - due;
+		}
 		start_member(b, s, b->first + b->next++);
+		s->started = due;
 		finish(b, s); /* only when it could not even start */
 	}
 }
 
-/* ---- the crypto bound ---- */
-
-typedef struct crypto_sizes {
-	size_t init_req, init_resp, auth_req_inner, auth_resp_inner;
-} crypto_sizes;
-
-/* SK-protects `inner` octets under k in a fresh message, then opens it again with k. */
-static gk_status seal_open(const gk_sk_keys *k, const uint8_t *inner, size_t len, gk_wbuf *msg, gk_wbuf *out)
+/* --spread, --rate: starts the members that are due in free slots. */
+static void on_sched(uv_timer_t *t)
 {
-	msg->len = 0;
-	out->len = 0;
-	gk_wbuf_zero(msg, 28 + 4);
-	gk_status st = gk_sk_seal(k, gk_rand_system(), msg, 28, GK_CHUNK(inner, len));
-	return st ? st : gk_sk_open(k, gk_wbuf_chunk(msg), 28, 4, out);
+	bench *b = t->data;
+	for (int i = 0; i < b->nslots && b->next < b->total && !b->paused; i++)
+		if (!b->slots[i].busy)
+			start_next(b, &b->slots[i]);
+	if (!b->inflight && (b->next >= b->total || b->paused))
+		uv_stop(b->loop);
 }
 
-/* PSK AUTH as one side computes or checks it: signed octets (with prf(SK_p, IDx')) and
- * prf(prf(PSK, "Key Pad for IKEv2"), octets). */
-static gk_status psk_auth(uint16_t prf, gk_chunk psk, gk_chunk real_msg, gk_chunk nonce, gk_chunk skp,
-			  gk_chunk id, gk_wbuf *oct, uint8_t *mic, size_t *mic_len)
+static int cmp_double(const void *a, const void *c)
 {
-	oct->len = 0;
-	*mic_len = 64;
-	gk_status st = gk_auth_signed_octets(prf, real_msg, nonce, skp, id, oct);
-	return st ? st : gk_auth_psk_compute(prf, psk, gk_wbuf_chunk(oct), mic, mic_len);
+	double x = *(const double *)a, y = *(const double *)c;
+	return x < y ? -1 : x > y;
 }
 
-/* The crypto of one registration, both sides. */
-static gk_status one_registration(const bench *b, const crypto_sizes *z, const uint8_t *junk)
+/* Registration latency percentiles, from the member's due time to its answer. */
+static void print_latency(bench *b, const char *what)
 {
-	const gk_ike_suite suite = { .encr = GK_ENCR_AES_GCM_16, .encr_key_bits = 256,
-				     .prf = GK_PRF_HMAC_SHA2_256, .integ = 0, .ke = GK_KE_CURVE25519,
-				     .kwa = GK_KWA_KW_5649_256 };
-	gk_dh *gm = NULL, *gc = NULL;
-	gk_wbuf pg, pc, sg, sc, oct, msg, out;
-	gk_ike_sa sag = { .initiator = true, .suite = suite }, sac = { .initiator = false, .suite = suite };
-	uint8_t mic[64], mic2[64];
-	size_t mic_len;
-	gk_chunk ni = GK_CHUNK(junk, 32), nr = GK_CHUNK(junk + 32, 32), psk = GK_CHUNK(b->psk, b->psk_len);
-	gk_chunk id = GK_CHUNK(junk + 64, 32);
-	gk_wbuf_init(&pg, 256);
-	gk_wbuf_init(&pc, 256);
-	gk_wbuf_init(&sg, 256);
-	gk_wbuf_init(&sc, 256);
-	gk_wbuf_init(&oct, GK_MAX_MESSAGE * 2);
-	gk_wbuf_init(&msg, GK_MAX_MESSAGE);
-	gk_wbuf_init(&out, GK_MAX_MESSAGE);
-	/* IKE_SA_INIT: both key pairs, both shared secrets, both sets of IKE SA keys */
-	gk_status st = gk_dh_new(GK_KE_CURVE25519, &gm);
-	if (!st)
-		st = gk_dh_public(gm, &pg);
-	if (!st)
-		st = gk_dh_new(GK_KE_CURVE25519, &gc);
-	if (!st)
-		st = gk_dh_public(gc, &pc);
-	if (!st)
-		st = gk_dh_derive(gc, gk_wbuf_chunk(&pg), &sc);
-	if (!st)
-		st = gk_ike_keys_derive(&sac.keys, &suite, ni, nr, gk_wbuf_chunk(&sc), 1, 2);
-	if (!st)
-		st = gk_dh_derive(gm, gk_wbuf_chunk(&pc), &sg);
-	if (!st)
-		st = gk_ike_keys_derive(&sag.keys, &suite, ni, nr, gk_wbuf_chunk(&sg), 1, 2);
-	gk_chunk init_req = GK_CHUNK(junk, z->init_req), init_resp = GK_CHUNK(junk, z->init_resp);
-	/* GSA_AUTH request: the member's AUTH, sealed; the GCKS opens it and checks the AUTH */
-	if (!st)
-		st = psk_auth(suite.prf, psk, init_req, nr, GK_CHUNK(sag.keys.sk_pi, sag.keys.p_len), id, &oct, mic, &mic_len);
-	gk_sk_keys kg = gk_ike_sa_sk(&sag, true), kc = gk_ike_sa_sk(&sac, true);
-	if (!st)
-		st = seal_open(&kg, junk, z->auth_req_inner, &msg, &out);
-	if (!st)
-		st = psk_auth(suite.prf, psk, init_req, nr, GK_CHUNK(sac.keys.sk_pi, sac.keys.p_len), id, &oct, mic2, &mic_len);
-	if (!st && CRYPTO_memcmp(mic, mic2, mic_len))
-		st = GK_E_AUTH;
-	/* the response: the GCKS's AUTH, the group keys wrapped under GSK_w, sealed; the member
-	 * opens it, checks the AUTH and unwraps the keys */
-	if (!st)
-		st = psk_auth(suite.prf, psk, init_resp, ni, GK_CHUNK(sac.keys.sk_pr, sac.keys.p_len), id, &oct, mic, &mic_len);
-	size_t tek_len = gk_group_keymat_len(GK_PROTO_ESP, GK_ENCR_AES_GCM_16, 256, 0, 0);
-	size_t kek_len = gk_group_keymat_len(GK_PROTO_GIKE_UPDATE, GK_ENCR_AES_GCM_16, 256, 0, GK_KWA_KW_5649_256);
-	gk_chunk wc = GK_CHUNK(sac.keys.gsk_w, sac.keys.w_len), wg = GK_CHUNK(sag.keys.gsk_w, sag.keys.w_len);
-	gk_wbuf wr;
-	gk_wbuf_init(&wr, 4096);
-	if (!st)
-		st = gk_wrapped_key_build(suite.kwa, wc, 1, 0, GK_CHUNK(junk, tek_len), &wr);
-	size_t w1 = wr.len;
-	if (!st)
-		st = gk_wrapped_key_build(suite.kwa, wc, 2, 0, GK_CHUNK(junk, kek_len), &wr);
-	if (!st)
-		st = seal_open(&kc, junk, z->auth_resp_inner, &msg, &out);
-	uint32_t kid, kwkid;
-	if (!st) {
-		out.len = 0;
-		st = gk_wrapped_key_open(suite.kwa, wg, GK_CHUNK(wr.data, w1), &kid, &kwkid, &out);
-	}
-	if (!st)
-		st = gk_wrapped_key_open(suite.kwa, wg, GK_CHUNK(wr.data + w1, wr.len - w1), &kid, &kwkid, &out);
-	if (!st)
-		st = psk_auth(suite.prf, psk, init_resp, ni, GK_CHUNK(sag.keys.sk_pr, sag.keys.p_len), id, &oct, mic2, &mic_len);
-	if (!st && CRYPTO_memcmp(mic, mic2, mic_len))
-		st = GK_E_AUTH;
-	gk_wbuf_free(&wr);
-	gk_wbuf_free(&pg);
-	gk_wbuf_free(&pc);
-	gk_wbuf_free(&sg);
-	gk_wbuf_free(&sc);
-	gk_wbuf_free(&oct);
-	gk_wbuf_free(&msg);
-	gk_wbuf_free(&out);
-	gk_dh_free(gm);
-	gk_dh_free(gc);
-	gk_ike_keys_wipe(&sag.keys);
-	gk_ike_keys_wipe(&sac.keys);
-	return st;
-}
-
-/* Registrations' worth of crypto per CPU second on this core. */
-static double crypto_bound(const bench *b, double seconds, uint64_t *iters)
-{
-	static uint8_t junk[GK_MAX_MESSAGE];
-	crypto_sizes z = {
-		.init_req = b->init_req_len ? b->init_req_len : 500,
-		.init_resp = b->init_resp_len ? b->init_resp_len : 400,
-		/* inner = datagram - header(28) - SK header(4) - IV(8) - ICV(16) - pad length(1) */
-		.auth_req_inner = b->auth_req_len > 57 ? b->auth_req_len - 57 : 400,
-		.auth_resp_inner = b->auth_resp_len > 57 ? b->auth_resp_len - 57 : 700,
-	};
-	for (size_t i = 0; i < sizeof(junk); i++)
-		junk[i] = (uint8_t)(i * 131 + 7);
-	uint64_t n = 0;
-	double c0 = now_s(CLOCK_THREAD_CPUTIME_ID), c1;
-	do {
-		for (int i = 0; i < 50; i++, n++)
-			if (one_registration(b, &z, junk) != GK_OK) {
-				fprintf(stderr, "bench: the crypto loop failed\n");
-				return 0;
-			}
-		c1 = now_s(CLOCK_THREAD_CPUTIME_ID);
-	} while (c1 - c0 < seconds);
-	*iters = n;
-	return (double)n / (c1 - c0);
+	if (!b->nlat)
+		return;
+	qsort(b->lat, b->nlat, sizeof(*b->lat), cmp_double);
+	double sum = 0;
+	for (uint64_t i = 0; i < b->nlat; i++)
+		sum += b->lat[i];
+	printf("latency%s: mean %.1f ms, p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (%llu registrations)\n", what,
+	       sum / (double)b->nlat * 1e3, b->lat[b->nlat / 2] * 1e3, b->lat[b->nlat * 9 / 10] * 1e3,
+	       b->lat[b->nlat * 99 / 100] * 1e3, b->lat[b->nlat - 1] * 1e3, (unsigned long long)b->nlat);
 }
 
 /* ---- main ---- */
@@ -525,11 +368,16 @@ static void usage(FILE *f)
 {
 	fputs("usage: bench_register --gcks ADDR:PORT --pid GCKSD_PID --psk-file FILE --members N\n"
 	      "                      [--group ID] [--id-format FMT] [--first I] [--concurrency C]\n"
-	      "                      [--control PATH] [--crypto-seconds S] [--settle-seconds S]\n"
+	      "                      [--control PATH] [--settle-seconds S] [--spread S | --rate R]\n"
+	      "                      [--latency-log FILE] [--perf-ctl FIFO]\n"
 	      "Member i registers as printf(FMT, i) (default fqdn:gm-%u.bench.example) to the group\n"
 	      "(default keyid:bench-1); members FIRST .. FIRST+N-1 must be listed in its policy.\n"
 	      "--settle-seconds: after the load, wait up to S seconds for gcksd to close the\n"
-	      "registration IKE SAs (policy ike-idle-timeout; needs --control) and measure again.\n", f);
+	      "registration IKE SAs (policy ike-idle-timeout; needs --control) and measure again.\n"
+	      "--spread: each member is due at a random time 1 s to S s after the start, as gmd's\n"
+	      "--rereg-delay spreads them; --rate: R members a second. Due members wait for a free slot\n"
+	      "(at most C in flight). --latency-log: one line \"due end ok\" per member (CLOCK_MONOTONIC s).\n"
+	      "--perf-ctl: perf record's --control FIFO, sent enable/disable around the load.\n", f);
 }
 
 static double per(double a, double b) { return b > 0 ? a / b : 0; }
@@ -554,13 +402,34 @@ static long settle(bench *b, int i, double seconds)
 	return open0;
 }
 
+/* Switches perf record's sampling on or off (its --control FIFO): only the load is sampled,
+ * not the warm-up nor the waits for idle IKE SAs to close. */
+static void perf_ctl(const bench *b, const char *cmd)
+{
+	if (!b->perf_ctl)
+		return;
+	FILE *f = fopen(b->perf_ctl, "w");
+	if (!f) {
+		fprintf(stderr, "bench: %s: %s\n", b->perf_ctl, strerror(errno));
+		return;
+	}
+	fprintf(f, "%s\n", cmd);
+	fclose(f);
+}
+
 static void run_load(bench *b)
 {
-	uv_update_time(b->loop); /* the crypto loop (or a pause) took seconds: timers start now */
+	perf_ctl(b, "enable");
+	uv_update_time(b->loop); /* the warm-up (or a pause) took seconds: timers start now */
 	for (int i = 0; i < b->nslots; i++)
 		start_next(b, &b->slots[i]);
-	if (b->inflight)
+	if (b->due)
+		uv_timer_start(&b->sched, on_sched, 2, 2);
+	if (b->inflight || (b->due && b->next < b->total))
 		uv_run(b->loop, UV_RUN_DEFAULT);
+	if (b->due)
+		uv_timer_stop(&b->sched);
+	perf_ctl(b, "disable");
 }
 
 int main(int argc, char **argv)
@@ -570,15 +439,16 @@ int main(int argc, char **argv)
 		{ "psk-file", required_argument, NULL, 'k' }, { "members", required_argument, NULL, 'n' },
 		{ "group", required_argument, NULL, 'G' }, { "id-format", required_argument, NULL, 'i' },
 		{ "first", required_argument, NULL, 'f' }, { "concurrency", required_argument, NULL, 'c' },
-		{ "control", required_argument, NULL, 'C' }, { "crypto-seconds", required_argument, NULL, 's' },
-		{ "settle-seconds", required_argument, NULL, 'S' },
+		{ "control", required_argument, NULL, 'C' }, { "settle-seconds", required_argument, NULL, 'S' },
+		{ "spread", required_argument, NULL, 'w' }, { "rate", required_argument, NULL, 'r' },
+		{ "latency-log", required_argument, NULL, 'L' }, { "perf-ctl", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	static bench B;
 	bench *b = &B;
-	const char *gcks = NULL, *psk_file = NULL;
+	const char *gcks = NULL, *psk_file = NULL, *latlog = NULL;
 	char why[GK_ERR_MAX] = "";
-	double crypto_seconds = 3, settle_seconds = 0;
+	double settle_seconds = 0, spread = 0, rate = 0;
 	int c;
 	b->id_format = "fqdn:gm-%u.bench.example";
 	b->group = "keyid:bench-1";
@@ -594,14 +464,17 @@ int main(int argc, char **argv)
 		case 'f': b->first = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'c': b->nslots = atoi(optarg); break;
 		case 'C': b->control = optarg; break;
-		case 's': crypto_seconds = atof(optarg); break;
 		case 'S': settle_seconds = atof(optarg); break;
+		case 'w': spread = atof(optarg); break;
+		case 'r': rate = atof(optarg); break;
+		case 'L': latlog = optarg; break;
+		case 'P': b->perf_ctl = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (!gcks || !psk_file || !strstr(b->id_format, "%u") || b->pid <= 0 || b->total < 2 || b->nslots < 1 || b->nslots > MAX_SLOTS ||
-	    optind != argc) {
+	    optind != argc || spread < 0 || rate < 0 || (spread > 0 && spread < 1) || (spread > 0 && rate > 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -614,9 +487,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: %s: cannot read the PSK\n", psk_file);
 		return 2;
 	}
-	if (proc_cpu(b->pid) < 0) {
+	if (bench_proc_cpu(b->pid) < 0) {
 		fprintf(stderr, "bench: no process %d to measure\n", b->pid);
 		return 2;
+	}
+	if (latlog && !(b->latlog = fopen(latlog, "w"))) {
+		fprintf(stderr, "bench: %s: %s\n", latlog, strerror(errno));
+		return 2;
+	}
+	b->lat = calloc(b->total, sizeof(*b->lat));
+	if (!b->lat) {
+		fprintf(stderr, "bench: out of memory\n");
+		return 2;
+	}
+	if (spread > 0 || rate > 0) {
+		b->due = calloc(b->total, sizeof(*b->due));
+		if (!b->due) {
+			fprintf(stderr, "bench: out of memory\n");
+			return 2;
+		}
+		/* gmd --rereg-delay: a random 1 s to S s (the warm-up member, 0, registers first) */
+		for (uint32_t i = 1; i < b->total; i++)
+			b->due[i] = spread > 0 ? 1 + (spread - 1) * ((double)random() / (double)RAND_MAX) : (double)(i - 1) / rate;
+		qsort(b->due + 1, b->total - 1, sizeof(*b->due), cmp_double);
 	}
 	b->loop = uv_default_loop();
 	struct sockaddr_storage la;
@@ -625,12 +518,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < b->nslots; i++) {
 		char err[256];
 		b->slots[i] = (slot){ .b = b, .idx = i };
-		/* against a loopback gcksd each slot is a host of its own (127.1.x.y), as members are
-		 * in service: from one address they would meet gcksd's half-open cap per source */
+		/* against a loopback gcksd each slot is a host of its own (127.1.x.y, 127.2.x.y with
+		 * --first, so that two generators do not share addresses), as members are in service:
+		 * from one address they would meet gcksd's half-open cap per source */
 		struct sockaddr_in *la4 = (struct sockaddr_in *)&la;
 		const struct sockaddr_in *g4 = (const struct sockaddr_in *)&b->gcks;
+		unsigned net = b->first ? 2 : 1;
 		if (b->gcks.ss_family == AF_INET && (ntohl(g4->sin_addr.s_addr) >> 24) == 127)
-			la4->sin_addr.s_addr = htonl((127u << 24) | (1u << 16) | ((unsigned)(i / 250) << 8) | (unsigned)(i % 250 + 1));
+			la4->sin_addr.s_addr = htonl((127u << 24) | (net << 16) | ((unsigned)(i / 250) << 8) | (unsigned)(i % 250 + 1));
 		if (gk_udp_open(b->loop, (struct sockaddr *)&la, recv_cb, &b->slots[i], &b->slots[i].udp, err, sizeof(err))) {
 			fprintf(stderr, "bench: %s\n", err);
 			return 2;
@@ -639,8 +534,10 @@ int main(int argc, char **argv)
 	uv_timer_init(b->loop, &b->timer);
 	b->timer.data = b;
 	uv_timer_start(&b->timer, on_timer, 50, 50);
+	uv_timer_init(b->loop, &b->sched);
+	b->sched.data = b;
 
-	/* warm-up: one member alone, for the message sizes the crypto loop uses */
+	/* warm-up: one member alone, for the message sizes bench_floor uses */
 	b->t0 = now_s(CLOCK_MONOTONIC);
 	b->at[1] = b->at[2] = b->at[3] = UINT64_MAX;
 	b->warmup = true;
@@ -653,18 +550,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: the first member could not register; is gcksd up and the policy loaded?\n");
 		return 1;
 	}
-	printf("message sizes: IKE_SA_INIT %zu/%zu octets, GSA_AUTH %zu/%zu octets (request/response)\n",
-	       b->init_req_len, b->init_resp_len, b->auth_req_len, b->auth_resp_len);
-
-	uint64_t citers = 0;
-	printf("crypto bound: %.1f s of the crypto of one registration in a loop on one core ...\n", crypto_seconds);
-	fflush(stdout);
-	double bound = crypto_bound(b, crypto_seconds, &citers);
-	if (bound <= 0)
-		return 1;
-	printf("crypto bound: %.0f registrations/s (%llu iterations, %.1f us each: X25519 x2 keygen + x2 derive,\n"
-	       "              IKE keys x2, PSK AUTH x4, SK seal+open x2, key wrap+unwrap x2)\n",
-	       bound, (unsigned long long)citers, 1e6 / bound);
+	printf("message sizes: IKE_SA_INIT %zu/%zu octets, GSA_AUTH %zu/%zu octets (request/response), "
+	       "member ID payload %zu octets, PSK %zu octets\n",
+	       b->init_req_len, b->init_resp_len, b->auth_req_len, b->auth_resp_len, (size_t)b->slots[0].cfg.id.len + 4,
+	       b->psk_len);
 
 	/* the load */
 	uint64_t seg = b->total >= 2 * SEGMENT ? SEGMENT : b->total / 2;
@@ -673,22 +562,27 @@ int main(int argc, char **argv)
 	b->at[3] = b->total;
 	b->t0 = now_s(CLOCK_MONOTONIC);
 	take_mark(b, 0);
-	uint64_t sent0 = b->sent;
-	long drops0 = udp_rcvbuf_errors();
-	printf("load: %u members, %d in flight, gcksd pid %d: RSS %ld kB before (policy loaded), %ld IKE SAs open\n",
+	uint64_t sent0 = b->sent, cookies0 = b->cookies;
+	long drops0 = bench_udp_rcvbuf_errors();
+	printf("load: %u members, %d in flight, gcksd pid %d: RSS %ld kB before (policy loaded), %ld IKE SAs open",
 	       b->total, b->nslots, b->pid, b->marks[0].rss_kb, b->marks[0].ike_sas);
+	if (spread > 0)
+		printf(", each due at a random 1 s to %.0f s", spread);
+	if (rate > 0)
+		printf(", %.0f due a second", rate);
+	printf("\n");
 	fflush(stdout);
 	/* with --settle-seconds the load pauses after the first segment until gcksd has closed the
 	 * registration IKE SAs, to see the memory members alone hold; the pause is not counted */
 	double paused = 0;
 	long closed_at_pause = 0;
-	b->pause_at = settle_seconds > 0 && b->control ? b->at[1] : UINT64_MAX;
+	b->pause_at = settle_seconds > 0 && b->control && !b->due ? b->at[1] : UINT64_MAX;
 	run_load(b);
 	if (b->paused) {
 		double p0 = now_s(CLOCK_MONOTONIC);
-		long d0 = udp_rcvbuf_errors();
+		long d0 = bench_udp_rcvbuf_errors();
 		closed_at_pause = settle(b, 5, settle_seconds);
-		drops0 += udp_rcvbuf_errors() - d0; /* Deletes of idle SAs to sockets not read meanwhile */
+		drops0 += bench_udp_rcvbuf_errors() - d0; /* Deletes of idle SAs to sockets not read meanwhile */
 		if (b->at[2] <= b->ok)
 			take_mark(b, 2); /* a short run: the last segment starts after the pause */
 		b->paused = false;
@@ -697,22 +591,29 @@ int main(int argc, char **argv)
 		run_load(b);
 	}
 	double wall = now_s(CLOCK_MONOTONIC) - b->t0 - paused;
-	double cpu_end = proc_cpu(b->pid);
+	double cpu_end = bench_proc_cpu(b->pid);
 	/* read before settling: gcksd's Deletes of idle SAs then go to sockets nobody reads */
-	long drops = udp_rcvbuf_errors() - drops0;
-	uint64_t retransmissions = b->sent - sent0 - 2 * (b->done - 1) - b->cookies;
+	long drops = bench_udp_rcvbuf_errors() - drops0;
+	uint64_t retransmissions = b->sent - sent0 - 2 * (b->done - 1) - (b->cookies - cookies0);
+	long hwm = bench_proc_kb(b->pid, "VmHWM");
 	long open_at_end = settle_seconds > 0 ? settle(b, 4, settle_seconds) : 0;
 
 	const mark *m0 = &b->marks[0], *m1 = &b->marks[1], *m2 = &b->marks[2], *m3 = &b->marks[3];
 	uint64_t regs = b->ok;
-	double rate = per((double)(regs - m0->regs), wall);
-	printf("\nregistrations: %llu ok, %llu failed, in %.1f s\n", (unsigned long long)regs,
-	       (unsigned long long)b->failed, wall);
+	double rate_seen = per((double)(regs - m0->regs), wall);
+	double cpu_reg = per(cpu_end - m0->gcksd_cpu, (double)(regs - m0->regs)) * 1e3;
+	printf("\nregistrations: %llu ok, %llu failed (%llu refused), in %.1f s\n", (unsigned long long)regs,
+	       (unsigned long long)b->failed, (unsigned long long)b->refused, wall);
 	printf("COOKIE rounds: %llu; retransmissions: %llu; UDP datagrams dropped for full receive buffers (whole system): %ld\n",
 	       (unsigned long long)b->cookies, (unsigned long long)retransmissions, drops);
-	printf("registrations/s: %.0f overall; crypto bound %.0f/s; ratio %.2f (target >= 0.50)\n", rate, bound,
-	       per(rate, bound));
-	if (m1->taken && m2->taken && m3->taken) {
+	printf("registrations/s: %.0f overall (target >= 8000)\n", rate_seen);
+	printf("gcksd CPU per registration: %.4f ms over the whole load (target <= 0.100)\n", cpu_reg);
+	printf("gcksd peak memory (VmHWM): %ld kB\n", hwm);
+	if (b->due)
+		printf("members started more than 10 ms after they were due (every slot busy, or this loop behind): %llu "
+		       "(longest wait %.0f ms)\n", (unsigned long long)b->waited, b->max_wait * 1e3);
+	print_latency(b, "");
+	if (m1->taken && m2->taken && m3->taken && !b->due) {
 		double r1 = per((double)(m1->regs - m0->regs), m1->wall - m0->wall);
 		double r2 = per((double)(m3->regs - m2->regs), m3->wall - m2->wall);
 		double c1 = per(m1->gcksd_cpu - m0->gcksd_cpu, (double)(m1->regs - m0->regs)) * 1e3;
@@ -724,8 +625,6 @@ int main(int argc, char **argv)
 		printf("last %llu (to %llu): %.0f registrations/s, gcksd CPU %.3f ms/registration, load generator %.3f ms\n",
 		       (unsigned long long)seg, (unsigned long long)m3->regs, r2, c2, l2);
 		printf("gcksd CPU per registration, last/first: %.2f (flat = 1.00)\n", per(c2, c1));
-		printf("gcksd CPU per registration vs crypto bound: first %.2f, last %.2f (x the whole crypto of one registration)\n",
-		       c1 / 1e3 * bound, c2 / 1e3 * bound);
 		printf("gcksd RSS before the load, policy of %u members loaded: %ld kB = %.0f B per listed member\n",
 		       b->total, m0->rss_kb, per(m0->rss_kb * 1024.0, (double)b->total));
 		static const int order[] = { 1, 5, 3, 4 };
@@ -738,6 +637,10 @@ int main(int argc, char **argv)
 			       (unsigned long long)m->regs, m->ike_sas, m->rss_kb, per(m->rss_kb * 1024.0, (double)m->regs),
 			       per((m->rss_kb - m0->rss_kb) * 1024.0, (double)(m->regs - m0->regs)));
 		}
+		/* the SAs still open at the end against the same members once they closed */
+		if (b->marks[4].taken && m3->ike_sas > 0)
+			printf("gcksd RSS per open IKE SA: %.0f B (target <= 1536)\n",
+			       per((m3->rss_kb - b->marks[4].rss_kb) * 1024.0, (double)m3->ike_sas));
 		if (b->marks[4].taken && open_at_end > 0)
 			printf("gcksd CPU closing idle IKE SAs: %.3f ms per SA\n",
 			       per(b->marks[4].gcksd_cpu - cpu_end, (double)open_at_end) * 1e3);
@@ -745,18 +648,24 @@ int main(int argc, char **argv)
 		const mark *mm = b->marks[4].taken ? &b->marks[4] : m3;
 		double bpm = per(mm->rss_kb * 1024.0, (double)mm->regs);
 		printf("\ntargets:\n");
-		printf("  registrations/s >= 0.50 x crypto bound:          %.2f  %s\n", per(rate, bound),
-		       per(rate, bound) >= 0.5 ? "met" : "MISSED");
+		printf("  registrations/s >= 8000 (2 cores, generator on the same machine): %.0f  %s\n", rate_seen,
+		       rate_seen >= 8000 ? "met" : "MISSED");
+		printf("  gcksd CPU/registration <= 0.100 ms:               %.3f  %s\n", cpu_reg, cpu_reg <= 0.1 ? "met" : "MISSED");
 		printf("  gcksd CPU/registration flat (last/first <= 1.10): %.2f  %s\n", per(c2, c1),
 		       per(c2, c1) <= 1.10 ? "met" : "MISSED");
-		printf("  gcksd RSS < 2048 B per member held (%llu, %s): %.0f B  %s\n", (unsigned long long)mm->regs,
-		       b->marks[4].taken ? "IKE SAs closed" : "IKE SAs still open", bpm, bpm < 2048 ? "met" : "MISSED");
+		printf("  gcksd RSS per listed member at rest <= 500 B (%llu, %s): %.0f B  %s\n", (unsigned long long)mm->regs,
+		       b->marks[4].taken ? "IKE SAs closed" : "IKE SAs still open", bpm, bpm <= 500 ? "met" : "MISSED");
 	}
+	if (b->latlog)
+		fclose(b->latlog);
 	for (int i = 0; i < b->nslots; i++)
 		gk_udp_close(b->slots[i].udp);
 	uv_close((uv_handle_t *)&b->timer, NULL);
+	uv_close((uv_handle_t *)&b->sched, NULL);
 	uv_run(b->loop, UV_RUN_NOWAIT);
 	uv_loop_close(b->loop);
 	OPENSSL_cleanse(b->psk, sizeof(b->psk));
+	free(b->due);
+	free(b->lat);
 	return b->failed ? 1 : 0;
 }

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# The registration benchmark behind `make bench`("Performance").
+# The registration benchmark behind `make bench` (README "Performance").
 # Generates a group policy listing BENCH_MEMBERS members (PSK, one PSK file for all), loads it
 # with gcksctl, starts gcksd on 127.0.0.1, and lets test/bench/bench_register register every
-# member once, BENCH_CONCURRENCY at a time, from one libuv process. It prints registrations/s
-# beside the crypto bound measured in the same run, gcksd's CPU time per registration for the
-# first and the last 10,000 members, and its resident memory per registered member.
+# member once, BENCH_CONCURRENCY at a time, from one libuv process, while perf samples gcksd.
+# It prints registrations/s, gcksd's CPU time per registration over the whole load and for the
+# first and the last 10,000 members, its resident memory per registered member; then
+#   - the floor: test/bench/bench_floor, the GCKS side's irreducible crypto of one registration
+#     with OpenSSL at its fastest, at the message sizes just seen, beside `openssl speed`'s own
+#     figures for X25519, HMAC-SHA-256 and AES-256-GCM in the same run;
+#   - gcksd CPU per registration / floor (target <= 1.3);
+#   - where the rest goes: perf's samples of gcksd grouped by library and symbol (crypto,
+#     SQLite, kernel network and storage I/O, allocation, logging, libuv, gcksd's own code),
+#     in microseconds per registration.
 #
 #   make bench                          100,000 members (about 6 minutes on 2 cores, most of it
-#                                       waiting for IKE SAs to time out)
-#   make bench BENCH_MEMBERS=20000 BENCH_SETTLE_SECONDS=0    a short run (under 30 s)
+#                                       waiting for IKE SAs to time out), then the restart and
+#                                       the inband scenarios (test/bench/restart.sh, inband.sh)
+#   make bench BENCH_MEMBERS=20000 BENCH_SETTLE_SECONDS=0    a short run (under a minute)
 #
 # Knobs (environment or make variables): BENCH_MEMBERS (100000), BENCH_CONCURRENCY (128),
-# BENCH_CRYPTO_SECONDS (3), BENCH_SETTLE_SECONDS (140: after the first 10,000 members and at
+# BENCH_CRYPTO_SECONDS (3: bench_floor's loop; `openssl speed` runs 1 s per algorithm),
+# BENCH_PERF (1: sample gcksd with perf when it works here; 0: not), BENCH_SETTLE_SECONDS (140:
+# after the first 10,000 members and at
 # the end, wait up to this long for gcksd to close the registration IKE SAs: the policy's 60 s
 # ike-idle-timeout, then the Delete, which the load generator's members (gone, like gmd --once)
 # never answer, retransmitted for about 63 s before gcksd drops the SA; so the memory the members
@@ -26,11 +36,13 @@ src=${2:?usage: run.sh BUILDDIR SRCDIR}
 members=${BENCH_MEMBERS:-100000}
 concurrency=${BENCH_CONCURRENCY:-128}
 crypto_seconds=${BENCH_CRYPTO_SECONDS:-3}
+use_perf=${BENCH_PERF:-1}
 settle_seconds=${BENCH_SETTLE_SECONDS:-140}
 log_level=${BENCH_LOG_LEVEL:-info}
 work=$(mktemp -d /tmp/gikev2-bench.XXXXXX)
-gcksd_pid=
+gcksd_pid= perf_pid= perf_args=()
 cleanup() {
+	if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; fi
 	if [ -n "$gcksd_pid" ]; then kill "$gcksd_pid" 2>/dev/null || true; wait "$gcksd_pid" 2>/dev/null || true; fi
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
@@ -81,13 +93,68 @@ gcksd_pid=$!
 for _ in $(seq 600); do [ -S "$ctl" ] && break; kill -0 "$gcksd_pid" 2>/dev/null || break; sleep 0.1; done
 [ -S "$ctl" ] || { echo "gcksd did not start:"; cat "$work/gcksd.log"; exit 1; }
 
+# perf works here when it can sample a software clock of a process (no hardware counters
+# needed: virtual machines often have none)
+if [ "$use_perf" = 1 ] && command -v perf >/dev/null 2>&1 &&
+	timeout 20 perf record -q -e cpu-clock -o "$work/perf.probe" -- true >/dev/null 2>&1; then
+	# started with sampling off; bench_register switches it on for the load alone
+	mkfifo "$work/perf.ctl"
+	perf record -q -e cpu-clock -F 1999 -D -1 --control "fifo:$work/perf.ctl" -p "$gcksd_pid" \
+		-o "$work/perf.data" >"$work/perf.log" 2>&1 &
+	perf_pid=$!
+	perf_args=(--perf-ctl "$work/perf.ctl")
+else
+	[ "$use_perf" = 1 ] && echo "perf cannot sample here: no breakdown of gcksd's time (BENCH_PERF=0 to skip the try)"
+fi
+
 echo "== bench_register"
 rc=0
 "$build/test/bench/bench_register" --gcks "127.0.0.1:$port" --pid "$gcksd_pid" --control "$ctl" \
 	--psk-file "$work/bench.psk" --members "$members" --concurrency "$concurrency" \
-	--crypto-seconds "$crypto_seconds" --settle-seconds "$settle_seconds" || rc=$?
+	--settle-seconds "$settle_seconds" "${perf_args[@]}" | tee "$work/register.out" || rc=$?
+if [ -n "$perf_pid" ]; then
+	kill -INT "$perf_pid" 2>/dev/null || true
+	# perf writes its file on SIGINT; bounded: it never takes long for one process
+	for _ in $(seq 300); do [ -d "/proc/$perf_pid" ] || break; sleep 0.1; done
+	perf_pid=
+fi
 if [ "$rc" != 0 ]; then
 	echo "== last lines of the gcksd log"
 	tail -n 20 "$work/gcksd.log"
+	exit "$rc"
 fi
-exit "$rc"
+
+# ---- the floor, measured now, at the sizes the registrations had ----
+sizes=$(awk '/^message sizes:/ { gsub(/[^0-9 \/]/, " "); print; exit }' "$work/register.out")
+read -r init_req init_resp auth_req auth_resp id_i psk_len <<<"$(echo "$sizes" | tr '/' ' ' | awk '{ print $1, $2, $3, $4, $5, $6 }')"
+echo
+echo "== the floor: bench_floor (OpenSSL at its fastest) and openssl speed, $crypto_seconds s"
+"$build/test/bench/bench_floor" --seconds "$crypto_seconds" --init-req "$init_req" --init-resp "$init_resp" \
+	--auth-req "$auth_req" --auth-resp "$auth_resp" --id-i "$id_i" --id-r 16 --psk "$psk_len" | tee "$work/floor.out"
+gcm_len=$(awk '/^speed aes-256-gcm-/ { sub(/^speed aes-256-gcm-/, ""); sub(/:.*/, ""); print }' "$work/floor.out")
+# openssl speed -mr: "+F5:...:OPS/S:S/OP" for ECDH, "+F:N:NAME:BYTES/S" per block size
+speed_x=$(openssl speed -mr -seconds 1 ecdhx25519 2>/dev/null | awk -F: '/^\+F5:/ && $4 > 0 { printf "%.2f", 1e6 / $4 }')
+speed_h=$(openssl speed -mr -seconds 1 -bytes 64 -hmac sha256 2>/dev/null | awk -F: '/^\+F:/ && $4 > 0 { printf "%.3f", 64e6 / $4 }')
+speed_g=$(openssl speed -mr -seconds 1 -bytes "$gcm_len" -aead -evp aes-256-gcm 2>/dev/null |
+	awk -F: -v n="$gcm_len" '/^\+F:/ && $4 > 0 { printf "%.3f", n * 1e6 / $4 }')
+awk -v x="${speed_x:-?}" -v h="${speed_h:-?}" -v g="${speed_g:-?}" -v n="$gcm_len" '
+	/^speed x25519:/ { printf "X25519 derivation:        bench_floor %8s us, openssl speed ecdhx25519 %8s us\n", $3, x }
+	/^speed hmac-sha256-64:/ { printf "HMAC-SHA-256, 64 octets:  bench_floor %8s us, openssl speed -hmac sha256 %6s us\n", $3, h }
+	/^speed aes-256-gcm-/ { printf "AES-256-GCM, %4d octets: bench_floor %8s us, openssl speed -aead %13s us\n", n, $3, g }' "$work/floor.out"
+
+floor_us=$(awk '/^floor:/ { print $2; exit }' "$work/floor.out")
+cpu_ms=$(awk '/^gcksd CPU per registration:/ { print $5; exit }' "$work/register.out")
+echo
+awk -v c="$cpu_ms" -v f="$floor_us" 'BEGIN {
+	r = c * 1000 / f
+	printf "gcksd CPU per registration / floor: %.1f us / %.1f us = %.2f (target <= 1.3)  %s\n", c * 1000, f, r,
+		r <= 1.3 ? "met" : "MISSED" }'
+
+# ---- where the rest goes ----
+if [ -s "$work/perf.data" ]; then
+	echo
+	echo "== gcksd's time by category (perf, cpu-clock samples of gcksd during the load; us per registration at $cpu_ms ms)"
+	perf report -i "$work/perf.data" --no-children --sort dso,sym --stdio -q 2>/dev/null |
+		awk -v c="$cpu_ms" -v f="$floor_us" -f "$src/test/bench/perf_categories.awk"
+fi
+exit 0

@@ -251,6 +251,16 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
 print(s.recv(200).decode().strip())" "$1")" = "{\"ok\":false,\"error\":\"unknown request (status, status json)\"}" ]' _ "$W/m1.sock"
 check "gmd still answers afterwards" bash -c '"$1" status --control "$2" | grep -q "^keyid:st-mc: registered"' _ "$GMD" "$W/m1.sock"
+# callers that close before their answer: gmd's write meets a closed socket and must not kill it
+timeout 20 python3 -c '
+import socket, sys
+for _ in range(30):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    c.sendall(b"status json\n")
+    c.close()' "$W/m1.sock" || true
+check "30 callers that hang up before their answer: gmd is still up and answers" \
+	wait_for 5 bash -c '"$1" status --control "$2" | grep -q "^keyid:st-mc: registered"' _ "$GMD" "$W/m1.sock"
 # 8 connections at a time (GM_CONTROL_CLIENTS): 8 idle ones are kept open, a 9th is closed
 # unanswered even with a valid request; once the 8 go, status answers again.
 check "9 connections at once: the first 8 stay open, the 9th is closed without an answer" \

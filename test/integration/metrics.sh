@@ -156,6 +156,10 @@ check "no member yet: members 0 in each group, no rekey yet, the next one in the
 check "process metrics: CPU seconds, resident memory, start time" bash -c '
 	grep -qE "^process_cpu_seconds_total [0-9.e+-]+$" "$1" && grep -qE "^process_resident_memory_bytes [1-9][0-9]*$" "$1" &&
 	grep -qE "^process_start_time_seconds [0-9]+$" "$1"' _ "$W/s0.prom"
+check "store: up, never lost; a server alone (SQLite) leads every group" bash -c '
+	grep -qxF "gikev2_gcks_store_up 1" "$1" && grep -qxF "gikev2_gcks_store_lost_total 0" "$1" &&
+	grep -qxF "gikev2_gcks_group_leader{group=\"keyid:met-mc\"} 1" "$1" &&
+	grep -qxF "gikev2_gcks_group_leader{group=\"keyid:met-in\"} 1" "$1"' _ "$W/s0.prom"
 check "IKE SAs: none established, none half-open" bash -c '
 	grep -qxF "gikev2_gcks_ike_sas{state=\"established\"} 0" "$1" && grep -qxF "gikev2_gcks_ike_sas{state=\"half_open\"} 0" "$1"' _ "$W/s0.prom"
 
@@ -458,6 +462,22 @@ raw slow >"$W/slow.out" 2>&1 || true
 check "7 slow senders at once: a scrape is still served" grep -qxF "scrape 200" "$W/slow.out"
 check "a byte a second: answered 408 Request Timeout after 5 s" \
 	grep -qxE "HTTP/1.1 408 Request Timeout [56]" "$W/slow.out"
+# Callers that close before their answer: gcksd's write meets a closed socket (EPIPE); it must
+# not die of SIGPIPE. A burst on the control socket and on the metrics endpoint.
+cat >"$W/hangup.py" <<'EOF2'
+import os, socket, sys
+for _ in range(30):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    c.sendall(b'status\n')
+    c.close()
+    t = socket.create_connection(('127.0.0.1', int(os.environ['MPORT'])), timeout=5)
+    t.sendall(b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n')
+    t.close()
+EOF2
+timeout 30 python3 "$W/hangup.py" "$CTL" || true
+check "30 control and 30 metrics callers that hang up before their answer: gcksd is still up" \
+	wait_for 5 bash -c 'kill -0 "$1" && "$2" --control "$3" status >/dev/null' _ "$gpid" "$GCKSCTL" "$CTL"
 check "gcksd is still up and scrapes still work" bash -c 'kill -0 "$1" && python3 "$2" s8' _ "$gpid" "$W/scrape.py"
 
 # gcksd stops cleanly with a scrape connection open (its handles closed with the server)

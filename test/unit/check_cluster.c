@@ -45,9 +45,12 @@ static int64_t db_now(void)
 	return net.clock.now_ms / 1000;
 }
 
-static gk_status sh_beat(gk_store *s, const char *server)
+static gk_status sh_beat(gk_store *s, const char *server, const char *instance, int64_t stale_ms, int64_t *age_ms)
 {
 	(void)s;
+	(void)instance;
+	(void)stale_ms;
+	(void)age_ms;
 	if (sh.down)
 		return GK_E_IO;
 	for (size_t i = 0; i < sh.nbeats; i++)
@@ -225,7 +228,7 @@ START_TEST(sqlite_one_server_leads_everything)
 	gk_lease l;
 	bool held = false, found = true;
 	ck_assert(!gk_store_shared(store));
-	ck_assert_int_eq(gk_store_server_beat(store, "a:500"), GK_OK);
+	ck_assert_int_eq(gk_store_server_beat(store, "a:500", "n1", 6000, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_lease_take(store, G1, "a:500", 6, &l, &held), GK_OK);
 	ck_assert(held);
 	ck_assert_str_eq(l.holder, "a:500");

@@ -344,6 +344,35 @@ START_TEST(ike_sa_restart_keeps_age)
 }
 END_TEST
 
+/* The reassembly state lives only while a set is under way: an established SA that once took
+ * a fragmented message (a certificate in GSA_AUTH) does not keep its 1.4 KB for life. */
+START_TEST(ike_sa_reasm_freed_when_whole)
+{
+	gk_ike_sa sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.initiator = true;
+	sa.suite.encr = GK_ENCR_AES_GCM_16;
+	sa.suite.encr_key_bits = 256;
+	memcpy(sa.keys.sk_er, key_gcm, sizeof(key_gcm));
+	sa.keys.e_len = sizeof(key_gcm);
+	gk_sk_keys k = gk_ike_sa_sk(&sa, false);
+	frag_set f;
+	frag_set_make(&f, &k);
+	ck_assert_uint_gt(f.d.n, 1);
+	bool complete = false;
+	for (size_t i = 0; i < f.d.n; i++) {
+		ck_assert_int_eq(gk_ike_sa_open_at(&sa, &f.m[i], 5000, &complete), GK_OK);
+		ck_assert(complete == (i + 1 == f.d.n));
+		if (!complete)
+			ck_assert_ptr_nonnull(sa.reasm);
+	}
+	ck_assert_ptr_null(sa.reasm);
+	ck_assert(f.m[f.d.n - 1].decrypted);
+	gk_ike_sa_free(&sa);
+	frag_set_free(&f);
+}
+END_TEST
+
 /* An IKE SA drops an incomplete set frag_timeout_ms after its first fragment; 0 = never. */
 START_TEST(ike_sa_fragments_expire)
 {
@@ -491,6 +520,7 @@ int main(void)
 	tcase_add_test(tc, reassembly_bounded_by_pool);
 	tcase_add_test(tc, reassembly_bounded_per_account);
 	tcase_add_test(tc, ike_sa_restart_keeps_age);
+	tcase_add_test(tc, ike_sa_reasm_freed_when_whole);
 	tcase_add_loop_test(tc, ike_sa_fragments_expire, 0, 2);
 	tcase_add_test(tc, fragment_total_limit);
 	tcase_add_test(tc, fragments_interleaved_message_ids);

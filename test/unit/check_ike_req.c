@@ -133,7 +133,7 @@ START_TEST(message_id_window)
 	ck_assert_int_eq(gk_ike_req_window(&sa, 0), GK_IN_DROP); /* older than the last */
 	ck_assert_int_eq(gk_ike_req_window(&sa, 1), GK_IN_RETRANSMIT);
 	ck_assert_uint_eq(sa.last_resp->n, 1);
-	ck_assert_uint_eq(sa.last_resp->d[0].data[0], 10);
+	ck_assert_uint_eq(sa.last_resp->d[0].ptr[0], 10);
 	gk_ike_sa_free(&sa);
 }
 END_TEST

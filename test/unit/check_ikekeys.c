@@ -188,9 +188,29 @@ START_TEST(derive_lengths)
 		ck_assert_mem_ne(k.sk_ai, k.sk_ar, k.a_len);
 	/* Beyond the used lengths the arrays stay zero. */
 	static const uint8_t zero[GK_MAX_KEY];
-	ck_assert_mem_eq(k.gsk_w + k.w_len, zero, GK_MAX_KEY - k.w_len);
+	ck_assert_mem_eq(k.gsk_w + k.w_len, zero, sizeof(k.gsk_w) - k.w_len);
 	ck_assert_mem_eq(k.sk_ai + k.a_len, zero, GK_MAX_KEY - k.a_len);
 	gk_ike_keys_wipe(&k);
+}
+END_TEST
+
+/* The key arrays are sized to the longest key of each kind: every ENCR an IKE SA can use and
+ * every KWA fit, at every key length. */
+START_TEST(key_arrays_fit_every_transform)
+{
+	gk_ike_keys k;
+	for (uint16_t id = 0; id < 1024; id++) {
+		const gk_encr_info *e = gk_encr_lookup(id);
+		for (uint16_t bits = 0; e && bits <= 256; bits += 64)
+			ck_assert_uint_le(gk_encr_keymat_len(e, bits), sizeof(k.sk_ei));
+		const gk_integ_info *i = gk_integ_lookup(id);
+		if (i)
+			ck_assert_uint_le(i->key_len, sizeof(k.sk_ai));
+		const gk_prf_info *p = gk_prf_lookup(id);
+		if (p)
+			ck_assert_uint_le(p->key_len, sizeof(k.sk_d));
+		ck_assert_uint_le(gk_kwa_key_len(id), sizeof(k.gsk_w));
+	}
 }
 END_TEST
 
@@ -443,6 +463,7 @@ int main(void)
 	tcase_add_test(tc, derive_aes_prf_uses_64_bit_nonce_prefix);
 	tcase_add_loop_test(tc, derive_lengths, 0, NLEN);
 	tcase_add_test(tc, gsk_w_derivation);
+	tcase_add_test(tc, key_arrays_fit_every_transform);
 	tcase_add_loop_test(tc, derive_refuses_bad_suites, 0, NBAD);
 	tcase_add_test(tc, derive_refuses_bad_inputs);
 	tcase_add_test(tc, kwa_lengths);

@@ -1918,6 +1918,38 @@ static void cc_run(const gk_group_policy *g, bool rekeys, size_t count[5])
 /* Several gcksd on one store (processes with a connection each) take Sender-IDs, Rekey SA
  * Message IDs, LKH leaves and Key IDs, and rekey (fresh SPIs) at the same time: no value is
  * handed out twice, none is lost. */
+/* PostgreSQL: a server cut off inside a write transaction holds the store-wide writer lock
+ * until the database ends its session, idle_in_transaction_session_timeout (2 s) after its last
+ * statement: another server's write transaction gets the lock before its own statement's
+ * 5 s deadline. The cut-off handle's transaction fails, nothing of it is stored, and its next
+ * transaction connects again. */
+START_TEST(pg_idle_transaction_ended)
+{
+	gk_group_policy g;
+	gk_store_gid gid;
+	int64_t v = -1;
+	gk_status st;
+	gk_store *s = store_with_policy(&g);
+	gk_store *b = open_ok(false);
+	ck_assert_int_eq(gk_store_group_find(s, g.name, &gid, NULL), GK_OK);
+	ck_assert_int_eq(gk_store_begin(s, GK_TX_WRITE), GK_OK);
+	ck_assert_int_eq(gk_store_counter_set(s, gid, GK_COUNTER_SENDER_ID, 77), GK_OK);
+	ck_assert_int_eq(gk_store_begin(b, GK_TX_WRITE), GK_OK); /* waited for s's session to end */
+	ck_assert_int_eq(gk_store_end(b, GK_OK), GK_OK);
+	ck_assert_int_ne(gk_store_counter_set(s, gid, GK_COUNTER_SENDER_ID, 78), GK_OK);
+	ck_assert_int_ne(gk_store_end(s, GK_OK), GK_OK);
+	for (int i = 0; i < 50 && (st = gk_store_begin(s, GK_TX_READ)); i++)
+		usleep(100000); /* a reconnection goes on in steps of 250 ms */
+	ck_assert_int_eq(st, GK_OK);
+	ck_assert_int_eq(gk_store_counter_get(s, gid, GK_COUNTER_SENDER_ID, 0, &v), GK_OK);
+	ck_assert_int_eq(gk_store_end(s, GK_OK), GK_OK);
+	ck_assert_int_ne(v, 77);
+	gk_store_close(b);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 START_TEST(concurrent_allocations)
 {
 	gk_group_policy g;
@@ -1996,6 +2028,8 @@ int main(void)
 	tcase_add_test(tc, reserved_spis_never_used);
 	tcase_add_test(tc, lkh_two_servers);
 	tcase_add_test(tc, concurrent_allocations);
+	if (on_pg())
+		tcase_add_test(tc, pg_idle_transaction_ended);
 	suite_add_tcase(su, tc);
 	return tu_run(su);
 }
