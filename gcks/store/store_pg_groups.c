@@ -78,7 +78,9 @@ gk_status pg_identity_set(gk_store *base, const gk_gcks_identity *id, const char
 
 /* ---- group policy ---- */
 
-static void group_bind(pgp *b, const gk_group_policy *g)
+/* addke: the caller's buffer for the additional-key-exchanges text, bound without copying: it
+ * outlives the query. */
+static void group_bind(pgp *b, const gk_group_policy *g, char addke[128])
 {
 	const gk_kek_policy *k = &g->kek;
 	pp_text(b, g->name, sizeof(g->name));
@@ -111,9 +113,8 @@ static void group_bind(pgp *b, const gk_group_policy *g)
 	pp_int(b, k->key_mgmt);
 	pp_int(b, k->lkh_degree);
 	pp_int(b, g->ppk);
-	char addke[128];
-	gk_store_addke_text(g, addke, sizeof(addke));
-	pp_text(b, addke, sizeof(addke));
+	gk_store_addke_text(g, addke, 128);
+	pp_text(b, addke, 128);
 }
 
 static gk_status group_read(pgr *r, gk_group_policy *g)
@@ -309,7 +310,8 @@ gk_status pg_group_write(gk_store *base, const gk_group_policy *g, int64_t now, 
 	if (!replace)
 		*gid = 0;
 	pgp p = { 0 };
-	group_bind(&p, g);
+	char addke[128];
+	group_bind(&p, g, addke);
 	pp_int(&p, now);
 	gk_status st;
 	if (replace) {
