@@ -15,6 +15,7 @@
 #include "gcks_sa_table.h"
 #include "log.h"
 #include "ppk.h"
+#include "gcks_intermediate.h"
 
 /* What the peer authenticated with, so we answer in kind. */
 typedef struct peer_auth {
@@ -237,6 +238,14 @@ static bool authenticate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r,
 {
 	char idt[GK_IDENT_TEXT_MAX];
 	memset(pa, 0, sizeof(*pa));
+	if (!gcks_int_complete(sa)) {
+		/* RFC 9370 2.2.2: every negotiated additional key exchange comes first */
+		gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "%s before the additional key exchanges",
+			     gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange));
+		gcks_resp_notify(r, GK_N_INVALID_SYNTAX, GK_CHUNK_EMPTY);
+		r->close_after = true;
+		return false;
+	}
 	gk_status st = verify_peer(g, sa, m, pa);
 	if (st) {
 		gcks_refusal(g, (const struct sockaddr *)&sa->ike.peer, "%s: authentication of %s failed%s%s",

@@ -12,6 +12,7 @@
 #include "gcks_cluster.h"
 #include "gcks_ikerekey.h"
 #include "gcks_init.h"
+#include "gcks_intermediate.h"
 #include "gcks_keyhash.h"
 #include "gcks_keyroll.h"
 #include "gcks_peers.h"
@@ -34,6 +35,7 @@ static const struct {
 	gk_ike_state state;
 	gcks_handler fn;
 } exchanges[] = {
+	{ GK_EXCH_IKE_INTERMEDIATE, GK_IKE_INIT_DONE, gcks_ike_intermediate },
 	{ GK_EXCH_GSA_AUTH, GK_IKE_INIT_DONE, gcks_gsa_auth },
 	{ GK_EXCH_IKE_AUTH, GK_IKE_INIT_DONE, gcks_ike_auth },
 	{ GK_EXCH_GSA_REGISTRATION, GK_IKE_ESTABLISHED, gcks_gsa_registration },
@@ -45,6 +47,13 @@ void gk_gcks_config_default(gk_gcks_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	gk_ike_offer_default(&c->offer);
+	/* RFC 9370: a member may propose additional key exchanges with the groups we take for the
+	 * first one; whether a group requires them is its policy (checked in GSA_AUTH) */
+	for (size_t i = 0; i < GK_ADDKE_MAX && c->offer.nke < GK_OFFER_MAX; i++) {
+		memcpy(c->offer.addke[i], c->offer.ke, c->offer.nke * sizeof(c->offer.ke[0]));
+		c->offer.addke[i][c->offer.nke] = GK_KE_NONE;
+		c->offer.naddke[i] = c->offer.nke + 1;
+	}
 	strcpy(c->server_id, "localhost:500"); /* gcksd: the host name and its port */
 	c->cookie_threshold = 1000;
 	c->cookie_rate = 100;
@@ -114,6 +123,8 @@ static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sock
 static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 {
 	gk_dgrams d;
+	if (r->sent)
+		return;
 	gk_status st = gk_ike_req_build(&sa->ike, m->hdr.exchange, true, m->hdr.msg_id, r->pl, r->n, g->env.rnd, &d);
 	if (st) {
 		gk_err("cannot build %s response: %s", gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange),

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "gcks_init.h"
+#include "intermediate.h"
 #include "gcks_refusal.h"
 #include "gcks_resp.h"
 #include "gcks_sa_table.h"
@@ -147,6 +148,40 @@ static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, uint16_t ke_grou
 			       (made_prev && CRYPTO_memcmp(c.ptr, prev, 33) == 0));
 }
 
+/* RFC 9370 2.2.1: the offer a request is matched against, without ADDKE when it did not announce
+ * INTERMEDIATE_EXCHANGE_SUPPORTED; false then if gcksd --addke requires one (NO_PROPOSAL_CHOSEN). */
+static bool int_offer(const gk_gcks *g, const gk_msg *m, gk_ike_offer *out)
+{
+	if (gk_msg_find_notify(m, GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED)) {
+		*out = g->cfg.offer;
+		return true;
+	}
+	gk_ike_offer_no_addke(&g->cfg.offer, out);
+	/* gcksd --addke: a request that cannot run them is not acceptable */
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++) {
+		bool optional = false;
+		for (size_t j = 0; j < g->cfg.offer.naddke[i]; j++)
+			optional |= g->cfg.offer.addke[i][j] == GK_KE_NONE;
+		if (g->cfg.offer.naddke[i] && !optional)
+			return false;
+	}
+	return true;
+}
+
+/* The plan of additional exchanges on the new SA (gk_ike_int), when its suite has any. */
+static gk_status int_setup(gcks_sa *sa)
+{
+	gk_ike_int ii = { 0 };
+	if (!gk_ike_int_plan(&ii, sa->ike.suite.addke))
+		return GK_E_UNSUPPORTED; /* the offer holds only methods of the table */
+	if (!ii.naddke)
+		return GK_OK;
+	if (!(sa->ike.intermediate = calloc(1, sizeof(*sa->ike.intermediate))))
+		return GK_E_NOMEM;
+	*sa->ike.intermediate = ii;
+	return GK_OK;
+}
+
 /* Prefers the group of the KE payload when the chosen proposal also offers it. */
 static void prefer_ke_group(const gk_pl_sa *sa, uint8_t prop_num, const gk_ike_offer *offer,
 			    uint16_t ke_group, gk_ike_suite *s)
@@ -233,7 +268,7 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	gk_pl_sa *sap = gk_arena_alloc(a, sizeof(*sap));
 	gk_pl_ke *ke = gk_arena_alloc(a, sizeof(*ke));
 	gk_pl_bytes *nonce = gk_arena_alloc(a, sizeof(*nonce));
-	gk_pl_notify *feat = gk_arena_calloc(a, 4, sizeof(*feat));
+	gk_pl_notify *feat = gk_arena_calloc(a, 5, sizeof(*feat));
 	gk_pl_cert *creq = gk_arena_alloc(a, sizeof(*creq));
 	gk_wbuf pub;
 	gk_status st;
@@ -260,8 +295,11 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	feat[2] = (gk_pl_notify){ .type = GK_N_SIGNATURE_HASH_ALGORITHMS,
 				  .data = GK_CHUNK(hash_algs, sizeof(hash_algs)) };
 	feat[3] = (gk_pl_notify){ .type = GK_N_USE_PPK };
+	feat[4] = (gk_pl_notify){ .type = GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED };
 	for (int i = 0; i < (sa->ppk_offered ? 4 : 3); i++)
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &feat[i] };
+	if (sa->int_offered) /* RFC 9242 3.2: answered in kind */
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &feat[4] };
 	if (g->have_ca_keyid) {
 		*creq = (gk_pl_cert){ .encoding = GK_CERT_X509_SIGNATURE, .data = GK_CHUNK(g->ca_keyid, 20) };
 		pl[n++] = (gk_out_pl){ GK_PL_CERTREQ, false, creq };
@@ -373,7 +411,8 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	}
 	gk_ike_suite suite;
 	uint8_t prop_num;
-	if (gk_ike_select(sap, &g->cfg.offer, &suite, &prop_num)) {
+	gk_ike_offer offer;
+	if (!int_offer(g, &m, &offer) || gk_ike_select(sap, &offer, &suite, &prop_num)) {
 		refuse(g, &m, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY, peer, local);
 		goto out;
 	}
@@ -398,9 +437,12 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	sa->ike.suite = suite;
 	sa->ike.frag_ok = gk_msg_find_notify(&m, GK_N_IKEV2_FRAGMENTATION_SUPPORTED) != NULL;
 	sa->ppk_offered = gk_msg_find_notify(&m, GK_N_USE_PPK) != NULL; /* RFC 8784 3: answered in kind */
+	sa->int_offered = gk_msg_find_notify(&m, GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED) != NULL;
 	memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	st = start_sa(g, sa, &m, ke, ni);
+	if (!st)
+		st = int_setup(sa);
 	if (st == GK_E_BAD_KE) {
 		/* RFC 6989: an invalid public value ends the exchange */
 		gk_ike_sa_free(&sa->ike);

@@ -259,7 +259,8 @@ static bool policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 {
 	if (!sa_policy_eq(a, b) || a->capacity != b->capacity ||
 	    a->rekey_margin_pct != b->rekey_margin_pct || a->ike_idle_timeout != b->ike_idle_timeout ||
-	    a->max_packet_rate != b->max_packet_rate || a->ppk != b->ppk || a->nmembers != b->nmembers)
+	    a->max_packet_rate != b->max_packet_rate || a->ppk != b->ppk || a->nmembers != b->nmembers ||
+	    a->naddke != b->naddke || memcmp(a->addke, b->addke, a->naddke * sizeof(a->addke[0])))
 		return false;
 	for (size_t i = 0; i < a->nmembers; i++)
 		if (!member_eq(&a->members[i], &b->members[i]))

@@ -9,6 +9,7 @@
 #include "gcks_reg.h"
 #include "addr.h"
 #include "gcks_groups.h"
+#include "gcks_intermediate.h"
 #include "gcks_cluster.h"
 #include "gcks_refusal.h"
 #include "gcks_rekey.h"
@@ -234,6 +235,13 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		/* RFC 8784 3: the group's keys go only over an IKE SA keyed with the member's PPK (an SA
 		 * from IKE_AUTH, or authenticated for another group, may have none) */
 		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "the group requires a PPK; this IKE SA has none");
+		return;
+	}
+	if (!gcks_int_satisfies(&grp->pol, sa)) {
+		/* RFC 9370: the group's keys go only over an IKE SA that ran its additional key
+		 * exchanges; the member's proposal did not have them */
+		refuse(g, sa, r, GK_N_NO_PROPOSAL_CHOSEN, mt, gt, "the group requires additional key exchanges "
+		       "this IKE SA did not run");
 		return;
 	}
 	long requested = sender_request(req, &is_sender);

@@ -10,6 +10,7 @@ typedef struct gcks_resp {
 	gk_out_pl pl[24];
 	size_t n;
 	bool close_after;                 /* remove the IKE SA once the response is sent */
+	bool sent;                        /* the handler sent (or dropped) the response itself */
 } gcks_resp;
 
 void gcks_log_msg(const gk_gcks *g, const char *dir, const gk_msg *m, const struct sockaddr *peer);

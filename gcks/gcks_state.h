@@ -63,6 +63,7 @@ typedef struct gcks_sa {
 	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
 	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
 	bool superseded;                  /* rekeyed (RFC 7296 2.18): waits for its Delete */
+	bool int_offered;                 /* the member sent INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242) */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
 	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
 	gk_ike_req *out_req;              /* our outstanding request (GSA_INBAND_REKEY, CREATE_CHILD_SA,

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "tcp_encap.h"
 #include "udp.h"
+#include "ke.h"
 
 #define MAX_LISTEN 16
 #define GK_ADMIN_DEFAULT_TEXT (GK_GCKS_ADMIN_GROUP[0] ? GK_GCKS_ADMIN_GROUP : "none")
@@ -68,12 +69,16 @@ static void usage(FILE *f)
 	      "             [--ike-lifetime SECONDS] [--metrics [ADDR:]PORT] [--ike-keylog FILE] [--server-id ID]\n"
 	      "             [--listen-tcp ADDR[:PORT]]... [--tcp-max-conns N] [--tcp-max-per-source N]\n"
 	      "             [--tcp-idle-timeout SECONDS] [--tcp-max-frame OCTETS]\n"
+	      "             [--addke METHOD[,METHOD]...]\n"
 	      "             [--log-level [SUBSYS=]LEVEL[,...]] [--log-target stderr|syslog|journal]\n"
 	      "       gcksd --help | --version\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
 	      "--user: started as root, gcksd runs as USER (default " GK_GCKS_USER ") once its ports are\n"
 	      "        bound; shared accounts (root, nobody, uids below 100) are refused\n"
 	      "--admin-group: members may use the control socket besides root and USER (default %s)\n"
+	      "--addke: require additional key exchanges in IKE_INTERMEDIATE (RFC 9370), in this order\n"
+	      "        (x25519, x448, p256, p384, p521, modp2048, modp3072, modp4096; at most 7); other\n"
+	      "        proposals get NO_PROPOSAL_CHOSEN. Default: what a member proposes is accepted\n"
 	      "--require-kwa: IKE_SA_INIT without a Key Wrap Algorithm transform is refused\n"
 	      "        (NO_PROPOSAL_CHOSEN, RFC 9838 4.5.4); for deployments without plain IKEv2 peers.\n"
 	      "        Default: accepted, and GSA_AUTH on such an SA gets NO_PROPOSAL_CHOSEN\n"
@@ -642,6 +647,7 @@ int main(int argc, char **argv)
 		{ "listen-tcp", required_argument, NULL, 14 }, { "tcp-max-conns", required_argument, NULL, 15 },
 		{ "tcp-max-per-source", required_argument, NULL, 16 }, { "tcp-idle-timeout", required_argument, NULL, 17 },
 		{ "tcp-max-frame", required_argument, NULL, 18 },
+		{ "addke", required_argument, NULL, 19 },
 		{ 0 },
 	};
 	/* A peer that closes before its answer (control socket, metrics scrape, IKE over TCP) or a
@@ -730,6 +736,17 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 19: {
+			uint16_t m[GK_ADDKE_MAX];
+			size_t n;
+			char why[256];
+			if (gk_ke_parse_list(optarg, m, GK_ADDKE_MAX, &n, why, sizeof(why))) {
+				fprintf(stderr, "gcksd: --addke: %s\n", why);
+				return 1;
+			}
+			gk_ike_offer_require_addke(&cfg.offer, m, n);
+			break;
+		}
 		case 13:
 			if (!server_id_ok(optarg)) {
 				fprintf(stderr, "gcksd: --server-id: 1 to %d printable characters, no white space, not \"gcksctl\"\n",

@@ -81,6 +81,10 @@ typedef struct gk_group_policy {
 	uint32_t max_packet_rate; /* packets/s one sender sends on an SA at most: bounds the lifetime
 				   * of single-sender SAs so 32-bit sequence numbers never wrap */
 	uint8_t ppk;              /* gk_ppk_mode */
+	/* RFC 9370: the additional key exchanges a member's IKE SA must have run to get the group's
+	 * keys (additional-key-exchanges), each a GK_KE_* method; 0 = none required */
+	uint16_t addke[GK_ADDKE_MAX];
+	uint8_t naddke;
 	gk_kek_policy kek;
 	gk_tek_policy *teks;
 	size_t nteks;

@@ -27,6 +27,7 @@
 #include "group_sa.h"
 #include "algs.h"
 #include "auth.h"
+#include "ke.h"
 #include "iana.h"
 #include "ikekeys.h"
 #include "psk_file.h"
@@ -919,7 +920,7 @@ enum { M_ID, M_AUTH, M_PSK, M_PSKFILE, M_PUBKEY, M_PUBKEYFILE, M_ROLE, M_MAXSID,
 enum { R_TRANSPORT, R_ENCR, R_KEYLEN, R_INTEG, R_KWA, R_AUTH, R_SIG, R_ADDRESS, R_PORT, R_SRC,
        R_SRCPORT, R_LIFETIME, R_TTL, R_IFACE, R_COPIES, R_INTERVAL, R_FRAGMTU, R_KEYMGMT, R_DEGREE, R_NF };
 enum { G_ID, G_CAPACITY, G_MODE, G_ATD, G_DTD, G_SIDBITS, G_MARGIN, G_IDLE, G_MAXRATE, G_REKEY,
-       G_SAS, G_MEMBERS, G_PPK, G_NF };
+       G_SAS, G_MEMBERS, G_PPK, G_ADDKE, G_NF };
 
 typedef struct sa_stage {
 	gk_tek_policy t;
@@ -1270,6 +1271,7 @@ static const field rekey_fields[R_NF] = {
 };
 
 static bool h_rekey(ctx *c, const yaml_node_t *n, void *obj, const field *f);
+static bool h_addke(ctx *c, const yaml_node_t *n, void *obj, const field *f);
 static bool h_sas(ctx *c, const yaml_node_t *n, void *obj, const field *f);
 static bool h_members(ctx *c, const yaml_node_t *n, void *obj, const field *f);
 
@@ -1290,7 +1292,37 @@ static const field group_fields[G_NF] = {
 	[G_SAS] = { .key = "sas", .fn = h_sas, .required = true },
 	[G_MEMBERS] = { .key = "members", .fn = h_members },
 	[G_PPK] = { .key = "ppk", .fn = h_word, AT(group_stage, g.ppk), .words = ppk_words },
+	[G_ADDKE] = { .key = "additional-key-exchanges", .fn = h_addke },
 };
+
+/* RFC 9370: the methods of the additional key exchanges a member's IKE SA must have run, a list
+ * of names (ke.h) of at most GK_ADDKE_MAX, each once. */
+static bool h_addke(ctx *c, const yaml_node_t *n, void *obj, const field *f)
+{
+	(void)f;
+	group_stage *gs = obj;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(c, n, "expected a list of key exchange methods ([p384]), got %s", kind(n));
+	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count > GK_ADDKE_MAX)
+		return fail(c, n, "%zu additional key exchanges; RFC 9370 allows at most %d", count, GK_ADDKE_MAX);
+	gs->g.naddke = 0;
+	for (size_t i = 0; i < count && !c->stop; i++) {
+		const yaml_node_t *x = node(c, n->data.sequence.items.start[i]);
+		const char *s = x ? scalar(c, x, "a key exchange method") : NULL;
+		const gk_ke_method *m = s ? gk_ke_by_name(s) : NULL;
+		if (!s)
+			return false;
+		if (!m)
+			return fail(c, x, "unknown key exchange method '%s' (x25519, x448, p256, p384, p521, modp2048, "
+				    "modp3072, modp4096)", s);
+		for (size_t j = 0; j < gs->g.naddke; j++)
+			if (gs->g.addke[j] == m->id)
+				return fail(c, x, "%s is listed twice", s);
+		gs->g.addke[gs->g.naddke++] = m->id;
+	}
+	return true;
+}
 
 /* ---- transforms shared by Data-Security SAs and the Rekey SA ------------------------------- */
 

@@ -12,6 +12,7 @@
 #include "exchange_rules.h"
 #include "ike_req.h"
 #include "ike_sa.h"
+#include "intermediate.h"
 #include "key_path.h"
 #include "log.h"
 #include "message.h"
@@ -36,7 +37,7 @@ typedef struct gm_gone {
 #define GONE_WAIT_MS 30000
 
 typedef enum gm_state {
-	GM_IDLE, GM_INIT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED,
+	GM_IDLE, GM_INIT_SENT, GM_INT_SENT, GM_AUTH_SENT, GM_REG_SENT, GM_ESTABLISHED, GM_DONE_FAILED, GM_CLOSED,
 	GM_LEAVE_SENT, GM_PROBE_SENT, GM_REJECT_SENT, GM_REKEY_SENT
 } gm_state;
 
@@ -89,6 +90,7 @@ typedef void (*gm_handler)(gk_gm *gm, const gk_msg *m);
 static bool nat_detected(const gk_gm *gm, const gk_msg *m);
 static void on_init_resp(gk_gm *gm, const gk_msg *m);
 static void on_auth_resp(gk_gm *gm, const gk_msg *m);
+static void on_int_resp(gk_gm *gm, const gk_msg *m);
 static void on_reg_resp(gk_gm *gm, const gk_msg *m);
 static void on_leave_resp(gk_gm *gm, const gk_msg *m);
 static void on_probe_resp(gk_gm *gm, const gk_msg *m);
@@ -107,6 +109,7 @@ static const struct {
 	gm_handler fn;
 } responses[] = {
 	{ GM_INIT_SENT, GK_EXCH_IKE_SA_INIT, on_init_resp },
+	{ GM_INT_SENT, GK_EXCH_IKE_INTERMEDIATE, on_int_resp },
 	{ GM_AUTH_SENT, GK_EXCH_GSA_AUTH, on_auth_resp },
 	{ GM_REG_SENT, GK_EXCH_GSA_REGISTRATION, on_reg_resp },
 	{ GM_LEAVE_SENT, GK_EXCH_GSA_REGISTRATION, on_leave_resp },
@@ -296,7 +299,8 @@ static gk_status build_init(gk_gm *gm)
 		    !gk_natd_hash(gm->ike.spi_i, 0, (const struct sockaddr *)&gm->cfg.local, natd_src) &&
 		    !gk_natd_hash(gm->ike.spi_i, 0, (const struct sockaddr *)&gm->cfg.gcks, natd_dst);
 	gk_pl_notify use_ppk = { .type = GK_N_USE_PPK };
-	gk_out_pl pl[9];
+	gk_pl_notify int_sup = { .type = GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED };
+	gk_out_pl pl[10];
 	size_t n = 0;
 	gk_wbuf pub;
 	gk_wbuf_init(&pub, 1024);
@@ -315,6 +319,8 @@ static gk_status build_init(gk_gm *gm)
 	pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &sigh };
 	if (gm->cfg.ppk) /* RFC 8784 3 */
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &use_ppk };
+	if (gk_ike_offer_has_addke(&gm->cfg.offer)) /* RFC 9370 2.2.1 */
+		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &int_sup };
 	if (natd) {
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &nsrc };
 		pl[n++] = (gk_out_pl){ GK_PL_NOTIFY, false, &ndst };
@@ -399,6 +405,7 @@ static bool init_retry(gk_gm *gm, const gk_msg *m)
 }
 
 static gk_status send_gsa_auth(gk_gm *gm);
+static bool start_intermediate(gk_gm *gm, const gk_msg *m);
 
 static void on_init_resp(gk_gm *gm, const gk_msg *m)
 {
@@ -469,8 +476,105 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 		gm->env.nat_t(gm->env.send_ctx);
 		arm_keepalive(gm);
 	}
+	if (start_intermediate(gm, m))
+		return;
 	if (send_gsa_auth(gm) != GK_OK)
 		fail(gm, 0, "cannot build GSA_AUTH");
+}
+
+/* ---- IKE_INTERMEDIATE: additional key exchanges (RFC 9242, RFC 9370) ---- */
+
+/* Sends KEi(n) for the next negotiated additional key exchange; IntAuth_i(n) is taken now, under
+ * the keys the exchange runs with (RFC 9242 3.3.2). */
+static gk_status send_intermediate(gk_gm *gm)
+{
+	gk_ike_int *ii = gm->ike.intermediate;
+	const gk_ke_method *km = gk_ke_by_id(ii->addke[ii->done]);
+	gk_wbuf pub;
+	gk_wbuf_init(&pub, 4096);
+	gk_ke_state_free(ii->ke);
+	ii->ke = NULL;
+	gk_status st = km ? gk_ke_start(km, &ii->ke, &pub) : GK_E_UNSUPPORTED;
+	gk_pl_ke ke = { .group = km ? km->id : 0, .data = gk_wbuf_chunk(&pub) };
+	gk_out_pl pl[1] = { { GK_PL_KE, false, &ke } };
+	if (!st) {
+		gk_dgrams_free(&gm->req.d);
+		st = gk_ike_req_build(&gm->ike, GK_EXCH_IKE_INTERMEDIATE, false, gm->ike.msgid_out, pl, 1, gm->env.rnd,
+				      &gm->req.d);
+	}
+	if (!st)
+		st = gk_intauth_add_sent(ii, &gm->ike.keys, true, &gm->req.d, pl, 1);
+	if (!st) {
+		gm->state = GM_INT_SENT;
+		send_request(gm, GK_EXCH_IKE_INTERMEDIATE);
+	}
+	gk_wbuf_free(&pub);
+	return st;
+}
+
+/* After IKE_SA_INIT: true when additional key exchanges were negotiated and the first one is out
+ * (or the SA failed). The responder must have announced IKE_INTERMEDIATE (RFC 9242 3.2). */
+static bool start_intermediate(gk_gm *gm, const gk_msg *m)
+{
+	gk_ike_int ii = { 0 };
+	if (!gk_ike_int_plan(&ii, gm->ike.suite.addke)) {
+		fail(gm, GK_N_NO_PROPOSAL_CHOSEN, "the GCKS chose an additional key exchange we do not have");
+		return true;
+	}
+	if (!ii.naddke)
+		return false;
+	if (!gk_msg_find_notify(m, GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED)) {
+		fail(gm, 0, "the GCKS chose additional key exchanges without IKE_INTERMEDIATE support");
+		return true;
+	}
+	if (!(gm->ike.intermediate = calloc(1, sizeof(*gm->ike.intermediate)))) {
+		fail(gm, 0, "out of memory");
+		return true;
+	}
+	*gm->ike.intermediate = ii;
+	if (send_intermediate(gm) != GK_OK)
+		fail(gm, 0, "cannot build IKE_INTERMEDIATE");
+	return true;
+}
+
+static void on_int_resp(gk_gm *gm, const gk_msg *m)
+{
+	gk_ike_int *ii = gm->ike.intermediate;
+	const gk_payload *err = gk_msg_find_error(m);
+	const gk_payload *kp = gk_msg_find(m, GK_PL_KE);
+	gk_wbuf shared;
+	if (err) {
+		fail(gm, err->body->notify.type, "the GCKS refused IKE_INTERMEDIATE");
+		return;
+	}
+	if (!kp || kp->body->ke.group != ii->addke[ii->done]) {
+		fail(gm, 0, "IKE_INTERMEDIATE response without the KE of its exchange (RFC 9370 2.2.2)");
+		return;
+	}
+	gk_wbuf_init(&shared, 4096);
+	gk_status st = gk_ke_finish(ii->ke, kp->body->ke.data, &shared);
+	if (!st)
+		st = gk_intauth_add_received(ii, &gm->ike.keys, false, m);
+	if (!st)
+		st = gk_addke_update_keys(&gm->ike.keys, gk_wbuf_chunk(&shared), GK_CHUNK(gm->ike.ni, gm->ike.ni_len),
+					  GK_CHUNK(gm->ike.nr, gm->ike.nr_len), gm->ike.spi_i, gm->ike.spi_r);
+	gk_wbuf_free(&shared);
+	gk_ke_state_free(ii->ke);
+	ii->ke = NULL;
+	if (st) {
+		fail(gm, 0, st == GK_E_BAD_KE ? "the GCKS sent an invalid KE value" : "IKE_INTERMEDIATE key update failed");
+		return;
+	}
+	ii->done++;
+	gk_keylog_ike_sa(gm->env.keylog, gm->ike.spi_i, gm->ike.spi_r, &gm->ike.keys);
+	gk_info("additional key exchange %zu/%zu (%s) done: IKE SA keys updated (RFC 9370)", ii->done, ii->naddke,
+		gk_ke_by_id(ii->addke[ii->done - 1])->name);
+	if (ii->done < ii->naddke)
+		st = send_intermediate(gm);
+	else
+		st = send_gsa_auth(gm);
+	if (st)
+		fail(gm, 0, "cannot build the next request after IKE_INTERMEDIATE");
 }
 
 /* RFC 7296 2.23: a NAT_DETECTION_DESTINATION_IP that is not the hash of our address and port

@@ -113,7 +113,7 @@ static void usage(FILE *f)
 	      "           [--rereg-delay SECONDS] [--gcks-id ID] [--allow-selector PREFIX]...\n"
 	      "           [--user USER] [--initial-contact] [--no-nat-t] [--nat-keepalive SECONDS]\n"
 	      "           [--ike-lifetime SECONDS] [--log-target stderr|syslog|journal] [--ike-keylog FILE]\n"
-	      "           [--ppk-file FILE --ppk-id PPK-ID [--ppk-required]]\n"
+	      "           [--ppk-file FILE --ppk-id PPK-ID [--ppk-required]] [--addke METHOD[,METHOD]...]\n"
 	      "           [--control PATH] [--metrics [ADDR:]PORT] [--transport udp|tcp[:PORT]|auto[:PORT]]\n"
 	      "       gmd status --control PATH [--json]\n"
 	      "       gmd --help | --version\n"
@@ -140,6 +140,9 @@ static void usage(FILE *f)
 	      "         to MAX (default 300); --liveness: silence on an IKE SA kept for inband rekeys\n"
 	      "         before it is checked (default 60, 0 = off); --retransmit: first retransmission\n"
 	      "         timeout (default 500 ms, doubled each time) and retransmissions (default 6)\n"
+	      "--addke: additional key exchanges to run in IKE_INTERMEDIATE after IKE_SA_INIT (RFC 9370),\n"
+	      "         in this order, all required (x25519, x448, p256, p384, p521, modp2048, modp3072,\n"
+	      "         modp4096; at most 7)\n"
 	      "--ppk-file, --ppk-id: a post-quantum preshared key (RFC 8784; read as --psk-file) and its\n"
 	      "         PPK_ID; without the GCKS using it, registration falls back to NO_PPK_AUTH unless\n"
 	      "         --ppk-required\n"
@@ -1029,6 +1032,7 @@ static void apply_conf(gmd *d)
 	d->cfg.ppk_id = (const uint8_t *)c->ppk_id;
 	d->cfg.ppk_id_len = strlen(c->ppk_id);
 	d->cfg.ppk_required = c->ppk_required;
+	gk_ike_offer_require_addke(&d->cfg.offer, c->addke.v, c->addke.n); /* RFC 9370 */
 	d->cfg.allow = c->allow.v;
 	d->cfg.nallow = c->allow.n;
 	if (!d->once) {

@@ -13,6 +13,7 @@
 #include "gmd_conf.h"
 #include "addr.h"
 #include "iana.h"
+#include "ke.h"
 #include "log.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -59,6 +60,7 @@ static const opt_def opts[GMD_NOPTS] = {
 	[GMD_PPK_ID] = { "ppk-id", GMD_VALUE, F(ppk_id) },
 	[GMD_PPK_REQUIRED] = { "ppk-required", GMD_FLAG, F(ppk_required) },
 	[GMD_TRANSPORT] = { "transport", GMD_VALUE, F(transport) },
+	[GMD_ADDKE] = { "addke", GMD_VALUE, F(addke) },
 };
 
 const char *gmd_opt_name(gmd_opt o) { return o < GMD_NOPTS ? opts[o].name : "?"; }
@@ -315,6 +317,9 @@ gk_status gmd_conf_set(gmd_conf *c, gmd_opt o, const char *s, const char *base, 
 	}
 	case GMD_PSK_FILE: return set_path(c->psk_file, s, base, err, errlen);
 	case GMD_PPK_FILE: return set_path(c->ppk_file, s, base, err, errlen);
+	case GMD_ADDKE:
+		memset(&c->addke, 0, sizeof(c->addke)); /* compared whole (gmd_conf_same) */
+		return gk_ke_parse_list(s, c->addke.v, GK_ADDKE_MAX, &c->addke.n, err, errlen);
 	case GMD_PPK_ID:
 		memset(c->ppk_id, 0, sizeof(c->ppk_id)); /* compared whole (gmd_conf_same) */
 		return set_text(c->ppk_id, sizeof(c->ppk_id), s, "a PPK identity", err, errlen);

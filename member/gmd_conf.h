@@ -30,7 +30,8 @@ typedef enum gmd_opt {
 	GMD_SENDER, GMD_ONCE, GMD_JSON, GMD_LOCAL, GMD_NO_NAT_T, GMD_NAT_KEEPALIVE, GMD_LOG_LEVEL,
 	GMD_SAG_ENCR, GMD_SA_BACKEND, GMD_MCAST_IFACE, GMD_RETRY, GMD_LIVENESS, GMD_RETRANSMIT,
 	GMD_REREG_DELAY, GMD_GCKS_ID, GMD_ALLOW_SELECTOR, GMD_USER, GMD_INITIAL_CONTACT,
-	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_PPK_FILE, GMD_PPK_ID, GMD_PPK_REQUIRED, GMD_TRANSPORT, GMD_NOPTS
+	GMD_IKE_LIFETIME, GMD_LOG_TARGET, GMD_PPK_FILE, GMD_PPK_ID, GMD_PPK_REQUIRED, GMD_TRANSPORT, GMD_ADDKE,
+	GMD_NOPTS
 } gmd_opt;
 
 /* How gmd reaches its key servers: UDP, TCP encapsulation (RFC 9329), or UDP first and TCP
@@ -76,6 +77,7 @@ typedef struct gmd_conf {
 	char ppk_id[256];                /* its PPK_ID (text, 1 to 255 octets) */
 	bool ppk_required;               /* no NO_PPK_AUTH fallback */
 	struct { gmd_transport mode; uint16_t port; } transport; /* TCP port: 4500 (RFC 9329) */
+	struct { uint16_t v[GK_ADDKE_MAX]; size_t n; } addke; /* RFC 9370 methods, in order */
 } gmd_conf;
 
 /* The defaults (gmd(8)); user is the service account configure chose. */

@@ -20,7 +20,13 @@
 #define GK_PROTO_LIST(X) X(NONE, 0) X(IKE, 1) X(AH, 2) X(ESP, 3) X(GIKE_UPDATE, 6)
 
 #define GK_TRANSFORM_TYPE_LIST(X) \
-	X(ENCR, 1) X(PRF, 2) X(INTEG, 3) X(KE, 4) X(SN, 5) X(KWA, 13) X(GCAUTH, 14)
+	X(ENCR, 1) X(PRF, 2) X(INTEG, 3) X(KE, 4) X(SN, 5) \
+	X(ADDKE1, 6) X(ADDKE2, 7) X(ADDKE3, 8) X(ADDKE4, 9) X(ADDKE5, 10) X(ADDKE6, 11) \
+	X(ADDKE7, 12) X(KWA, 13) X(GCAUTH, 14)
+/* RFC 9370 2.2.1: Additional Key Exchange transforms 1..7 are types 6..12; their IDs are Key
+ * Exchange Method IDs (GK_KE_LIST), NONE making the exchange optional. */
+#define GK_ADDKE_MAX 7
+#define GK_TT_IS_ADDKE(t) ((t) >= 6 && (t) <= 12)
 
 #define GK_ENCR_LIST(X) \
 	X(DES_IV64, 1) X(DES, 2) X(3DES, 3) X(NULL, 11) X(AES_CBC, 12) X(AES_CTR, 13) \

@@ -33,6 +33,8 @@ static const struct notify_place {
 	{ GK_N_USE_PPK, { GK_EXCH_IKE_SA_INIT, GK_EXCH_IKE_SA_INIT }, true, true },
 	{ GK_N_PPK_IDENTITY, { GK_EXCH_IKE_AUTH, GK_EXCH_GSA_AUTH }, true, true },
 	{ GK_N_NO_PPK_AUTH, { GK_EXCH_IKE_AUTH, GK_EXCH_GSA_AUTH }, true, false },
+	/* RFC 9242 3.2: support is announced in IKE_SA_INIT, by both sides */
+	{ GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED, { GK_EXCH_IKE_SA_INIT, GK_EXCH_IKE_SA_INIT }, true, true },
 };
 
 static bool notifies_placed(const gk_msg *m)
@@ -104,6 +106,12 @@ static const gk_exchange_rules table[] = {
 		{ GK_PL_SA, 1, 1, IN }, { GK_PL_NONCE, 1, 1, IN }, { GK_PL_KE, 0, 1, IN },
 		{ GK_PL_TSi, 0, 1, IN }, { GK_PL_TSr, 0, 1, IN },
 		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+	/* RFC 9242 3.3.1: IKE_INTERMEDIATE is protected; RFC 9370 2.2.2: each carries the KE payload of
+	 * one additional key exchange (KEi(n) / KEr(n)); an error response may carry only a Notify */
+	{ GK_EXCH_IKE_INTERMEDIATE, false, true, RULES(
+		{ GK_PL_KE, 0, 1, IN }, { GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
+	{ GK_EXCH_IKE_INTERMEDIATE, true, true, RULES(
+		{ GK_PL_KE, 0, 1, IN }, { GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },
 	{ GK_EXCH_INFORMATIONAL, false, true, RULES(
 		{ GK_PL_NOTIFY, 0, GK_MANY, IN }, { GK_PL_DELETE, 0, GK_MANY, IN },
 		{ GK_PL_CP, 0, GK_MANY, IN }, { GK_PL_VENDOR, 0, GK_MANY, IN }), NULL },

@@ -1,6 +1,6 @@
 /* Which payloads each exchange allows, requires or forbids, inside or outside SK
- * (RFC 7296 section 1, RFC 9838 2.3, 2.4), and where the notifies that must not stray go (the
- * PPK notifies of RFC 8784 3). A handler never sees a message that broke its table. */
+ * (RFC 7296 section 1, RFC 9838 2.3, 2.4, RFC 9242 3.3 IKE_INTERMEDIATE), and where the notifies
+ * that must not stray go (the PPK notifies of RFC 8784 3, INTERMEDIATE_EXCHANGE_SUPPORTED). A handler never sees a message that broke its table. */
 #ifndef GK_EXCHANGE_RULES_H
 #define GK_EXCHANGE_RULES_H
 

@@ -4,6 +4,7 @@
 #define GK_IKEKEYS_H
 
 #include "chunk.h"
+#include "iana.h"
 
 #define GK_MAX_KEY 64     /* PRF and INTEG keys: HMAC-SHA2-512 (RFC 4868) */
 #define GK_MAX_ENC_KEY 36 /* ENCR key and salt: a 256-bit key + 4 (RFC 5282 7.1, RFC 7634 2) */
@@ -12,6 +13,10 @@
 /* The negotiated algorithms of an IKE SA. */
 typedef struct gk_ike_suite {
 	uint16_t encr, encr_key_bits, prf, integ, ke, kwa; /* integ 0 for AEAD, kwa 0 if none */
+	/* RFC 9370 2.2.1: the method chosen for Additional Key Exchange i+1 (GK_KE_NONE: none), and
+	 * which of the seven types the proposal carried (bit i), so the answer names each of them */
+	uint16_t addke[GK_ADDKE_MAX];
+	uint8_t addke_present;
 } gk_ike_suite;
 
 /* All keys of one IKE SA. Owns its arrays; gk_ike_keys_wipe() clears them. Each array is as long

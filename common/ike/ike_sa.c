@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include "ike_sa.h"
 #include "auth.h"
+#include "intermediate.h"
 #include "prf.h"
 
 static void free_secret(uint8_t **p, size_t *len)
@@ -75,7 +76,12 @@ gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk
 				    : GK_CHUNK(sa->init_resp, sa->init_resp_len);
 	gk_chunk nonce = of_initiator ? GK_CHUNK(sa->nr, sa->nr_len) : GK_CHUNK(sa->ni, sa->ni_len);
 	gk_chunk skp = GK_CHUNK(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr, sa->keys.p_len);
-	return gk_auth_signed_octets(sa->suite.prf, msg, nonce, skp, id_body, out);
+	gk_status st = gk_auth_signed_octets(sa->suite.prf, msg, nonce, skp, id_body, out);
+	/* the exchanges are sequential from Message ID 1 (RFC 9242 3.3.1): the authenticating
+	 * exchange's Message ID is one more than their count */
+	if (!st && sa->intermediate)
+		st = gk_intauth_octets(sa->intermediate, (uint32_t)sa->intermediate->done + 1, out);
+	return st;
 }
 
 void gk_ike_sa_auth_done(gk_ike_sa *sa)
@@ -89,6 +95,8 @@ void gk_ike_sa_auth_done(gk_ike_sa *sa)
 	free_secret(&sa->nr, &sa->nr_len);
 	free_secret(&sa->init_req, &sa->init_req_len);
 	free_secret(&sa->init_resp, &sa->init_resp_len);
+	gk_ike_int_free(sa->intermediate);
+	sa->intermediate = NULL;
 }
 
 static void resp_cache_free(gk_resp_cache *c)

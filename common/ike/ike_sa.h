@@ -13,6 +13,8 @@
 #include "ikekeys.h"
 #include "sk.h"
 
+struct gk_ike_int;
+
 typedef enum gk_ike_state {
 	GK_IKE_NONE = 0,        /* nothing exchanged yet */
 	GK_IKE_INIT_DONE,       /* IKE_SA_INIT completed, keys derived, not authenticated */
@@ -59,6 +61,8 @@ typedef struct gk_ike_sa {
 	gk_frag_account *frag_acct; /* the peer's source's bound, NULL = none; not owned (change it
 				     * with gk_frag_set_account on reasm too) */
 	int64_t frag_started_ms; /* when the set in reasm began */
+	struct gk_ike_int *intermediate; /* IKE_INTERMEDIATE state (intermediate.h) until
+					  * authentication, NULL when none was negotiated; owned */
 	gk_ike_addr peer, local;
 	int64_t created_ms, used_ms;
 } gk_ike_sa;
@@ -70,7 +74,8 @@ gk_status gk_ike_sa_keep_init(gk_ike_sa *sa, gk_chunk req, gk_chunk resp);
 gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared);
 /* SK keys to protect what we send (outbound) or open what we receive. */
 gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
-/* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body. */
+/* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body, with
+ * IntAuth_i | IntAuth_r | IKE_AUTH_MID after IKE_INTERMEDIATE exchanges (RFC 9242 3.3.2). */
 gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out);
 /* Drops nonces, IKE_SA_INIT copies and SK_pi/SK_pr (wiped) once authentication is over. */
 void gk_ike_sa_auth_done(gk_ike_sa *sa);

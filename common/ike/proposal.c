@@ -53,6 +53,8 @@ static gk_status set_key_length(gk_arena *a, gk_transform *t, uint16_t bits)
 static gk_status fill_proposal(const gk_ike_offer *o, bool aead, gk_arena *a, gk_proposal *p)
 {
 	size_t max = o->nencr + o->nprf + o->ninteg + o->nke + o->nkwa;
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		max += o->naddke[i];
 	gk_transform *t = gk_arena_calloc(a, max ? max : 1, sizeof(*t));
 	size_t n = 0;
 	if (!t)
@@ -74,6 +76,9 @@ static gk_status fill_proposal(const gk_ike_offer *o, bool aead, gk_arena *a, gk
 		t[n++] = (gk_transform){ .type = GK_TT_KE, .id = o->ke[i] };
 	for (size_t i = 0; i < o->nkwa; i++)
 		t[n++] = (gk_transform){ .type = GK_TT_KWA, .id = o->kwa[i] };
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		for (size_t j = 0; j < o->naddke[i]; j++)
+			t[n++] = (gk_transform){ .type = (uint8_t)(GK_TT_ADDKE1 + i), .id = o->addke[i][j] };
 	p->proto = GK_PROTO_IKE;
 	p->transforms.items = t;
 	p->transforms.n = n;
@@ -122,7 +127,7 @@ static bool in_list(const uint16_t *l, size_t n, uint16_t v)
 static bool ike_type(uint8_t type)
 {
 	return type == GK_TT_ENCR || type == GK_TT_PRF || type == GK_TT_INTEG || type == GK_TT_KE ||
-	       type == GK_TT_KWA;
+	       type == GK_TT_KWA || GK_TT_IS_ADDKE(type);
 }
 
 /* Tries one proposal; GK_OK with *s filled when every transform type in it has an acceptable
@@ -162,8 +167,13 @@ static gk_status try_proposal(const gk_proposal *p, const gk_ike_offer *acc, gk_
 			ok = in_list(acc->kwa, acc->nkwa, t->id);
 			if (ok) s->kwa = t->id;
 			break;
-		default:
+		default: { /* RFC 9370 2.2.1: ADDKE i, NONE being a choice only where listed */
+			size_t slot = (size_t)(t->type - GK_TT_ADDKE1);
+			ok = in_list(acc->addke[slot], acc->naddke[slot], t->id);
+			if (ok) s->addke[slot] = t->id;
+			s->addke_present |= (uint8_t)(1u << slot);
 			break;
+		}
 		}
 		have[t->type] = ok;
 	}
@@ -174,6 +184,10 @@ static gk_status try_proposal(const gk_proposal *p, const gk_ike_offer *acc, gk_
 		return GK_E_NOT_FOUND;
 	if (acc->kwa_required && !have[GK_TT_KWA])
 		return GK_E_NOT_FOUND;
+	/* RFC 9370 2.2.1: an additional key exchange accepted without NONE is required */
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		if (acc->naddke[i] && !have[GK_TT_ADDKE1 + i] && !in_list(acc->addke[i], acc->naddke[i], GK_KE_NONE))
+			return GK_E_NOT_FOUND;
 	if (is_aead(s->encr) ? s->integ != GK_INTEG_NONE : s->integ == GK_INTEG_NONE)
 		return GK_E_NOT_FOUND;
 	return GK_OK;
@@ -194,7 +208,7 @@ gk_status gk_ike_select(const gk_pl_sa *peer, const gk_ike_offer *accept, gk_ike
 gk_status gk_ike_suite_to_sa(const gk_ike_suite *s, uint8_t prop_num, gk_arena *a, gk_pl_sa *out)
 {
 	gk_proposal *p = gk_arena_calloc(a, 1, sizeof(*p));
-	gk_transform *t = gk_arena_calloc(a, 5, sizeof(*t));
+	gk_transform *t = gk_arena_calloc(a, 5 + GK_ADDKE_MAX, sizeof(*t));
 	size_t n = 0;
 	if (!p || !t)
 		return GK_E_NOMEM;
@@ -207,6 +221,9 @@ gk_status gk_ike_suite_to_sa(const gk_ike_suite *s, uint8_t prop_num, gk_arena *
 	t[n++] = (gk_transform){ .type = GK_TT_KE, .id = s->ke };
 	if (s->kwa)
 		t[n++] = (gk_transform){ .type = GK_TT_KWA, .id = s->kwa };
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++) /* each proposed ADDKE type is answered, NONE too */
+		if (s->addke_present & (1u << i))
+			t[n++] = (gk_transform){ .type = (uint8_t)(GK_TT_ADDKE1 + i), .id = s->addke[i] };
 	*p = (gk_proposal){ .num = prop_num, .proto = GK_PROTO_IKE, .transforms = { t, n } };
 	out->proposals.items = p;
 	out->proposals.n = 1;
@@ -235,9 +252,12 @@ static gk_status rekey_spi(const gk_proposal *p, uint64_t *spi)
 	return GK_OK;
 }
 
-gk_status gk_ike_select_rekey(const gk_pl_sa *peer, const gk_ike_offer *accept, bool need_kwa,
+gk_status gk_ike_select_rekey(const gk_pl_sa *peer, const gk_ike_offer *accept_all, bool need_kwa,
 			      gk_ike_suite *chosen, uint8_t *prop_num, uint64_t *spi)
 {
+	gk_ike_offer acc;
+	const gk_ike_offer *accept = &acc;
+	gk_ike_offer_no_addke(accept_all, &acc);
 	for (size_t i = 0; i < peer->proposals.n; i++) {
 		gk_proposal p = peer->proposals.items[i];
 		if (p.proto != GK_PROTO_IKE)
@@ -261,7 +281,9 @@ gk_status gk_ike_suite_from_rekey_sa(const gk_pl_sa *sa, const gk_ike_offer *off
 	gk_proposal p = sa->proposals.items[0];
 	p.spi_size = 0;
 	gk_pl_sa one = { .proposals = { &p, 1 } };
-	return gk_ike_suite_from_sa(&one, offered, out);
+	gk_ike_offer acc;
+	gk_ike_offer_no_addke(offered, &acc);
+	return gk_ike_suite_from_sa(&one, &acc, out);
 }
 
 gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi)
@@ -271,10 +293,38 @@ gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi)
 		return GK_E_NOMEM;
 	gk_put_u64(b, spi);
 	for (size_t i = 0; i < sa->proposals.n; i++) {
+		gk_proposal *p = &sa->proposals.items[i];
+		size_t n = 0; /* a rekey carries no ADDKE: that needs IKE_FOLLOWUP_KE (RFC 9370 2.2.4) */
+		for (size_t j = 0; j < p->transforms.n; j++)
+			if (!GK_TT_IS_ADDKE(p->transforms.items[j].type))
+				p->transforms.items[n++] = p->transforms.items[j];
+		p->transforms.n = n;
 		sa->proposals.items[i].spi_size = 8;
 		sa->proposals.items[i].spi = GK_CHUNK(b, 8);
 	}
 	return GK_OK;
+}
+
+void gk_ike_offer_require_addke(gk_ike_offer *o, const uint16_t *m, size_t n)
+{
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++) {
+		o->naddke[i] = i < n ? 1 : 0;
+		o->addke[i][0] = i < n ? m[i] : GK_KE_NONE;
+	}
+}
+
+void gk_ike_offer_no_addke(const gk_ike_offer *o, gk_ike_offer *out)
+{
+	*out = *o;
+	memset(out->naddke, 0, sizeof(out->naddke));
+}
+
+bool gk_ike_offer_has_addke(const gk_ike_offer *o)
+{
+	for (size_t i = 0; i < GK_ADDKE_MAX; i++)
+		if (o->naddke[i])
+			return true;
+	return false;
 }
 
 bool gk_ike_offer_has_ke(const gk_ike_offer *o, uint16_t group)

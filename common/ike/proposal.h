@@ -20,6 +20,11 @@ typedef struct gk_ike_offer {
 	uint16_t prf[GK_OFFER_MAX], integ[GK_OFFER_MAX], ke[GK_OFFER_MAX], kwa[GK_OFFER_MAX];
 	size_t nprf, ninteg, nke, nkwa;
 	bool kwa_required;       /* a GM insists on KWA; a GCKS also serves plain IKEv2 peers */
+	/* RFC 9370 2.2.1: the methods for Additional Key Exchange i+1 (transform type 6+i), in
+	 * preference order; GK_KE_NONE in a list makes that exchange optional. naddke[i] 0: the type is
+	 * neither proposed nor accepted. */
+	uint16_t addke[GK_ADDKE_MAX][GK_OFFER_MAX];
+	size_t naddke[GK_ADDKE_MAX];
 } gk_ike_offer;
 
 /* The default offer: AES-GCM-16 and AES-CBC with HMAC-SHA2, PRF HMAC-SHA2, Curve25519, ECP
@@ -53,6 +58,16 @@ gk_status gk_ike_suite_from_rekey_sa(const gk_pl_sa *sa, const gk_ike_offer *off
 				     uint64_t *spi);
 /* Puts an IKE SPI into every proposal of an SA payload (memory from the arena). */
 gk_status gk_sa_set_ike_spi(gk_pl_sa *sa, gk_arena *a, uint64_t spi);
+
+/* Additional Key Exchanges i = 1..n with exactly the method m[i-1] each (no NONE: required), and no
+ * others: what gmd --addke proposes and gcksd --addke requires. */
+void gk_ike_offer_require_addke(gk_ike_offer *o, const uint16_t *m, size_t n);
+/* The offer without Additional Key Exchanges: IKE SA rekeys use it, since a rekey with them needs
+ * IKE_FOLLOWUP_KE (RFC 9370 2.2.4), which we do not do. */
+void gk_ike_offer_no_addke(const gk_ike_offer *o, gk_ike_offer *out);
+/* Whether the offer proposes any Additional Key Exchange (then INTERMEDIATE_EXCHANGE_SUPPORTED
+ * goes with it, RFC 9370 2.2.1). */
+bool gk_ike_offer_has_addke(const gk_ike_offer *o);
 
 /* Does the offer accept this KE group? (to answer INVALID_KE_PAYLOAD) */
 bool gk_ike_offer_has_ke(const gk_ike_offer *o, uint16_t group);

@@ -110,6 +110,11 @@ void gk_store_fences_free(gk_store *s);
  * the new one at index *n - 1, capacity in powers of two; shrink gives back what grow left
  * unused (for arrays that are kept). */
 gk_status gk_store_grow(void **arr, size_t *n, size_t sz);
+/* A group's additional-key-exchanges as the groups.addke column holds them: method names
+ * separated by commas, "" for none (ke.h). The reader fails with GK_E_STATE on a stored name this
+ * build does not know. */
+void gk_store_addke_text(const gk_group_policy *g, char *buf, size_t len);
+gk_status gk_store_addke_parse(const char *text, gk_group_policy *g);
 void gk_store_shrink(void **arr, size_t n, size_t sz);
 
 #endif

@@ -13,10 +13,10 @@
 	"kek_present, kek_encr, kek_encr_key_bits, kek_integ, kek_kwa, kek_gcauth, kek_sig_scheme, " \
 	TS_COLS("kek_src") ", " TS_COLS("kek_dst") ", " \
 	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu, max_packet_rate, " \
-	"kek_key_mgmt, kek_lkh_degree, ppk"
-#define GROUP_NCOLS 40
+	"kek_key_mgmt, kek_lkh_degree, ppk, addke"
+#define GROUP_NCOLS 41
 #define GROUP_PS "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, " \
-	"$20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40"
+	"$20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41"
 #define TEK_COLS \
 	"position, name, proto, encr, encr_key_bits, integ, sn, " TS_COLS("src") ", " TS_COLS("dst") ", lifetime"
 #define TEK_NCOLS 20
@@ -78,7 +78,9 @@ gk_status pg_identity_set(gk_store *base, const gk_gcks_identity *id, const char
 
 /* ---- group policy ---- */
 
-static void group_bind(pgp *b, const gk_group_policy *g)
+/* addke: the caller's buffer for the additional-key-exchanges text, bound without copying: it
+ * outlives the query. */
+static void group_bind(pgp *b, const gk_group_policy *g, char addke[128])
 {
 	const gk_kek_policy *k = &g->kek;
 	pp_text(b, g->name, sizeof(g->name));
@@ -111,6 +113,8 @@ static void group_bind(pgp *b, const gk_group_policy *g)
 	pp_int(b, k->key_mgmt);
 	pp_int(b, k->lkh_degree);
 	pp_int(b, g->ppk);
+	gk_store_addke_text(g, addke, 128);
+	pp_text(b, addke, 128);
 }
 
 static gk_status group_read(pgr *r, gk_group_policy *g)
@@ -145,6 +149,10 @@ static gk_status group_read(pgr *r, gk_group_policy *g)
 	k->key_mgmt = (uint8_t)pr_int(r);
 	k->lkh_degree = (uint8_t)pr_int(r);
 	g->ppk = (uint8_t)pr_int(r);
+	char addke[128];
+	pr_text(r, addke, sizeof(addke));
+	if (!r->st)
+		r->st = gk_store_addke_parse(addke, g);
 	return r->i == GROUP_NCOLS ? r->st : GK_E_STATE;
 }
 
@@ -302,13 +310,14 @@ gk_status pg_group_write(gk_store *base, const gk_group_policy *g, int64_t now, 
 	if (!replace)
 		*gid = 0;
 	pgp p = { 0 };
-	group_bind(&p, g);
+	char addke[128];
+	group_bind(&p, g, addke);
 	pp_int(&p, now);
 	gk_status st;
 	if (replace) {
 		pp_int(&p, *gid);
 		st = pg_run(s, "UPDATE groups SET (" GROUP_COLS ") = (" GROUP_PS "), generation = generation + 1, "
-			    "updated = $41 WHERE id = $42", &p, NULL, NULL);
+			    "updated = $42 WHERE id = $43", &p, NULL, NULL);
 		pgp q = { 0 };
 		pp_int(&q, *gid);
 		if (!st)
@@ -317,7 +326,7 @@ gk_status pg_group_write(gk_store *base, const gk_group_policy *g, int64_t now, 
 			st = pg_run(s, "DELETE FROM members WHERE group_id = $1", &q, NULL, NULL);
 	} else {
 		st = pg_run(s, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" GROUP_PS
-			    ", 1, $41, $41) RETURNING id", &p, &res, NULL);
+			    ", 1, $42, $42) RETURNING id", &p, &res, NULL);
 		if (!st) {
 			pgr r = { res, 0, 0, GK_OK };
 			*gid = pr_int(&r);

@@ -66,7 +66,9 @@ out:
 
 /* ---- group policy ---- */
 
-static void group_bind(binder *b, const gk_group_policy *g)
+/* addke: the caller's buffer for the additional-key-exchanges text, bound without copying: it
+ * outlives the statement's step. */
+static void group_bind(binder *b, const gk_group_policy *g, char addke[128])
 {
 	const gk_kek_policy *k = &g->kek;
 	b_text(b, g->name, sizeof(g->name));
@@ -99,6 +101,8 @@ static void group_bind(binder *b, const gk_group_policy *g)
 	b_int(b, k->key_mgmt);
 	b_int(b, k->lkh_degree);
 	b_int(b, g->ppk);
+	gk_store_addke_text(g, addke, 128);
+	b_text(b, addke, 128);
 }
 
 static gk_status group_read(reader *r, gk_group_policy *g)
@@ -133,6 +137,10 @@ static gk_status group_read(reader *r, gk_group_policy *g)
 	k->key_mgmt = (uint8_t)r_int(r);
 	k->lkh_degree = (uint8_t)r_int(r);
 	g->ppk = (uint8_t)r_int(r);
+	char addke[128];
+	r_text(r, addke, sizeof(addke));
+	if (!r->st)
+		r->st = gk_store_addke_parse(addke, g);
 	return r->i == GROUP_NCOLS ? r->st : GK_E_STATE;
 }
 
@@ -286,7 +294,8 @@ static gk_status group_row_write(sq_store *s, const gk_group_policy *g, int64_t 
 	if (!q)
 		return GK_E_IO;
 	binder b = { q, 0, SQLITE_OK };
-	group_bind(&b, g);
+	char addke[128];
+	group_bind(&b, g, addke);
 	b_int(&b, now);
 	if (*gid)
 		b_int(&b, *gid);

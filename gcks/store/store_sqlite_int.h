@@ -19,9 +19,9 @@
 	"kek_present, kek_encr, kek_encr_key_bits, kek_integ, kek_kwa, kek_gcauth, kek_sig_scheme, " \
 	TS_COLS("kek_src") ", " TS_COLS("kek_dst") ", " \
 	"kek_lifetime, kek_ttl, kek_iface, kek_copies, kek_interval_ms, kek_frag_mtu, max_packet_rate, " \
-	"kek_key_mgmt, kek_lkh_degree, ppk"
-#define GROUP_NCOLS 40
-#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", ?, ?, ?, ?"
+	"kek_key_mgmt, kek_lkh_degree, ppk, addke"
+#define GROUP_NCOLS 41
+#define GROUP_QS Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", " Q6 ", ?, ?, ?, ?, ?"
 
 /* The columns of group_teks after group_id, in tek_bind()/tek_read() order. */
 #define TEK_COLS \
@@ -56,9 +56,9 @@
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
 	X(GROUP_INSERT, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" \
-			GROUP_QS ", 1, ?41, ?41)") \
+			GROUP_QS ", 1, ?42, ?42)") \
 	X(GROUP_UPDATE, "UPDATE groups SET (" GROUP_COLS ") = (" GROUP_QS "), " \
-			"generation = generation + 1, updated = ?41 WHERE id = ?42") \
+			"generation = generation + 1, updated = ?42 WHERE id = ?43") \
 	X(GROUP_DELETE, "DELETE FROM groups WHERE name = ?1") \
 	X(GROUP_NAMES, "SELECT name FROM groups ORDER BY name") \
 	X(TEK_LOAD, "SELECT " TEK_COLS " FROM group_teks WHERE group_id = ?1 ORDER BY position") \

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "store_backend.h"
+#include "ke.h"
 
 void gk_store_names_free(char **names, size_t n)
 {
@@ -56,4 +57,23 @@ void gk_store_shrink(void **arr, size_t n, size_t sz)
 	void *p = n ? realloc(*arr, n * sz) : NULL;
 	if (p)
 		*arr = p;
+}
+
+void gk_store_addke_text(const gk_group_policy *g, char *buf, size_t len)
+{
+	if (!gk_ke_list_text(g->addke, g->naddke, buf, len) && len)
+		buf[0] = 0; /* only methods of the table ever reach a policy (policy_yaml.c) */
+}
+
+gk_status gk_store_addke_parse(const char *text, gk_group_policy *g)
+{
+	size_t n = 0;
+	char why[256];
+	g->naddke = 0;
+	if (!*text)
+		return GK_OK;
+	if (gk_ke_parse_list(text, g->addke, GK_ADDKE_MAX, &n, why, sizeof(why)))
+		return GK_E_STATE;
+	g->naddke = (uint8_t)n;
+	return GK_OK;
 }

@@ -35,8 +35,9 @@ LAYERS = [
     # 6: rekeying: the scheduler, GSA_REKEY and GSA_INBAND_REKEY, our requests on an IKE SA;
     #    which senders hold single-sender counter-mode keys
     ('rekey', ['gcks_rekey', 'gcks_sender_keys']),
-    # 7: exchange handlers: IKE_SA_INIT, registration, IKE SA rekeying, authentication
-    ('handlers', ['gcks_init', 'gcks_reg', 'gcks_ikerekey', 'gcks_auth']),
+    # 7: exchange handlers: IKE_SA_INIT, registration, IKE SA rekeying, authentication,
+    # IKE_INTERMEDIATE
+    ('handlers', ['gcks_init', 'gcks_reg', 'gcks_ikerekey', 'gcks_auth', 'gcks_intermediate']),
     # 8: admin actions: reload, rekey, evict; signing key rollover
     ('admin', ['gcks_admin', 'gcks_keyroll']),
     # 9: the core: input pipeline, the exchange table, timers, life cycle

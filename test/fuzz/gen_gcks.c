@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "dh.h"
 #include "ike_sa.h"
+#include "intermediate.h"
 #include "message.h"
 #include "ppk.h"
 #include "proposal.h"
@@ -83,6 +84,7 @@ typedef struct member {
 	uint16_t ke_group;               /* of the KE payload */
 	bool sealed;                     /* requests recorded in the clear, for FH_SEAL */
 	const char *ppk_id;              /* sends USE_PPK (and, seed_ppk, its PPK) when set */
+	bool addke;                      /* offers ADDKE1 = ECP-384 with INTERMEDIATE_EXCHANGE_SUPPORTED */
 } member;
 
 static void check(bool ok, const char *what)
@@ -131,11 +133,12 @@ static bool member_sa_init(member *m, bool frag)
 	check(gk_dh_public(m->ike.dh, &pub) == GK_OK && gk_ike_offer_to_sa(&m->offer, &a, &sa) == GK_OK, "offer");
 	gk_pl_ke ke = { .group = m->ke_group, .data = gk_wbuf_chunk(&pub) };
 	gk_pl_bytes nonce = { GK_CHUNK(m->ni, sizeof(m->ni)) };
-	gk_pl_notify fn = { .type = frag ? GK_N_IKEV2_FRAGMENTATION_SUPPORTED : GK_N_USE_PPK };
+	gk_pl_notify fn = { .type = frag ? GK_N_IKEV2_FRAGMENTATION_SUPPORTED
+				    : m->addke ? GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED : GK_N_USE_PPK };
 	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce },
 			   { GK_PL_NOTIFY, false, &fn } };
 	gk_msg_out o = { .hdr = { .spi_i = m->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
-			 .outer = pl, .nouter = frag || m->ppk_id ? 4 : 3 };
+			 .outer = pl, .nouter = frag || m->ppk_id || m->addke ? 4 : 3 };
 	check(gk_msg_build(&o, NULL, NULL, &req) == GK_OK, "IKE_SA_INIT request");
 	bool ok = false;
 	gk_msg r;
@@ -294,6 +297,84 @@ static void seed_ppk(const char *name, uint8_t ctl, const char *ppk_id)
 	end(name);
 }
 
+/* IKE_INTERMEDIATE with KEi(1) for ECP-384 (RFC 9370 2.2.2): IntAuth of both messages under the
+ * current keys (RFC 9242 3.3.2), then the key update with SK(1). True once the keys are updated. */
+static bool member_intermediate(member *m)
+{
+	uint8_t p[56];
+	gk_dh *dh = NULL;
+	gk_wbuf pub, plain, data, shared;
+	gk_ike_int *ii = calloc(1, sizeof(*ii));
+	gk_wbuf_init(&pub, 1024);
+	gk_wbuf_init(&plain, GK_MAX_MESSAGE);
+	gk_wbuf_init(&data, GK_MAX_MESSAGE);
+	gk_wbuf_init(&shared, 1024);
+	fh_dh_private(250 + m->ctl, p);
+	check(ii && gk_dh_new_from_private(GK_KE_ECP_384, GK_CHUNK(p, 32), &dh) == GK_OK &&
+	      gk_dh_public(dh, &pub) == GK_OK, "KEi(1)");
+	gk_pl_ke ke = { .group = GK_KE_ECP_384, .data = gk_wbuf_chunk(&pub) };
+	gk_out_pl pl[] = { { GK_PL_KE, false, &ke } };
+	gk_hdr h = { .spi_i = m->ike.spi_i, .spi_r = m->ike.spi_r, .exchange = GK_EXCH_IKE_INTERMEDIATE,
+		     .flags = GK_FLAG_I, .msg_id = m->ike.msgid_out };
+	check(gk_chain_build(pl, 1, GK_PL_NONE, &plain) == GK_OK &&
+	      gk_intauth_data(&h, GK_PL_KE, gk_wbuf_chunk(&plain), &data) == GK_OK &&
+	      gk_intauth_add(ii, &m->ike.keys, true, gk_wbuf_chunk(&data)) == GK_OK, "IntAuth_i");
+	bool ok = member_request(m, GK_EXCH_IKE_INTERMEDIATE, pl, 1, 0);
+	gk_msg r;
+	bool complete = false;
+	unsigned peer = m->ctl & 7;
+	memset(&r, 0, sizeof(r));
+	if (ok && gk_msg_parse(&r, GK_CHUNK(last[peer], last_len[peer])) == GK_OK &&
+	    gk_ike_sa_open(&m->ike, &r, &complete) == GK_OK && complete && gk_msg_find(&r, GK_PL_KE)) {
+		check(gk_intauth_add_received(ii, &m->ike.keys, false, &r) == GK_OK &&
+		      gk_dh_derive(dh, gk_msg_find(&r, GK_PL_KE)->body->ke.data, &shared) == GK_OK &&
+		      gk_addke_update_keys(&m->ike.keys, gk_wbuf_chunk(&shared), GK_CHUNK(m->ike.ni, m->ike.ni_len),
+					   GK_CHUNK(m->ike.nr, m->ike.nr_len), m->ike.spi_i, m->ike.spi_r) == GK_OK,
+		      "key update");
+		ii->naddke = ii->done = 1;
+		ii->addke[0] = GK_KE_ECP_384;
+		m->ike.intermediate = ii;
+		ii = NULL;
+	} else {
+		ok = false;
+	}
+	gk_msg_free(&r);
+	gk_ike_int_free(ii);
+	gk_dh_free(dh);
+	gk_wbuf_free(&pub);
+	gk_wbuf_free(&plain);
+	gk_wbuf_free(&data);
+	gk_wbuf_free(&shared);
+	return ok;
+}
+
+/* A receiver of G1 keyed with X25519 and ADDKE1 = ECP-384 in IKE_INTERMEDIATE, then GSA_AUTH whose
+ * AUTH covers it; with stop, one that leaves after IKE_INTERMEDIATE (a half-open SA). */
+static void seed_addke(const char *name, uint8_t ctl, bool stop)
+{
+	member m;
+	const uint16_t p384 = GK_KE_ECP_384;
+	begin();
+	member_init(&m, ctl, FH_RECEIVER, GK_KE_CURVE25519);
+	m.addke = true;
+	gk_ike_offer_require_addke(&m.offer, &p384, 1);
+	check(member_sa_init(&m, false), name);
+	check(m.ike.suite.addke[0] == GK_KE_ECP_384, name);
+	check(member_intermediate(&m), name);
+	if (!stop) {
+		check(member_gsa_auth(&m, FH_G1, 0), name);
+		/* the GCKS verified the AUTH that covers IKE_INTERMEDIATE: GSA and KD came back */
+		gk_msg r;
+		bool complete = false;
+		check(gk_msg_parse(&r, GK_CHUNK(last[ctl & 7], last_len[ctl & 7])) == GK_OK &&
+		      gk_ike_sa_open(&m.ike, &r, &complete) == GK_OK && complete && !gk_msg_find_error(&r) &&
+		      gk_msg_find(&r, GK_PL_KD), name);
+		gk_msg_free(&r);
+	}
+	member_free(&m);
+	end(name);
+}
+
 /* ---- the seeds ---- */
 
 static void seed_init_only(void)
@@ -406,6 +487,8 @@ int main(int argc, char **argv)
 	seed_two_members();
 	seed_ppk("08-ppk-gsa-auth", 5, FH_PPK_ID);
 	seed_ppk("09-ppk-unknown-id-no-ppk-auth", 6, "not-known-ppk");
+	seed_addke("10-ike-intermediate-addke-gsa-auth", 2, false);
+	seed_addke("11-ike-intermediate-then-silence", 3, true);
 	printf("gen_gcks: %d files in %s/gcks\n", nfiles, outdir);
 	return 0;
 }

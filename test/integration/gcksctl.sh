@@ -254,7 +254,7 @@ rc=0
 (cd "$W" && "$GCKSCTL" --db "$DB" policy check bad/many.yaml) >/dev/null 2>"$W/many.err" || rc=$?
 check "1100 errors: exit 2, 1000 messages, then \"(100 more messages not shown)\"" \
 	bash -c '[ "$1" -eq 2 ] && [ "$(wc -l <"$2")" -eq 1001 ] &&
-		[ "$(sed -n 1000p "$2")" = "bad/many.yaml:1004:1: x1000: unknown key (expected one of: id, capacity, mode, activation-delay, deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members, ppk)" ] &&
+		[ "$(sed -n 1000p "$2")" = "bad/many.yaml:1004:1: x1000: unknown key (expected one of: id, capacity, mode, activation-delay, deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members, ppk, additional-key-exchanges)" ] &&
 		[ "$(tail -n 1 "$2")" = "(100 more messages not shown)" ] || { tail -n 2 "$2"; exit 1; }' _ "$rc" "$W/many.err"
 
 # =================================================================================

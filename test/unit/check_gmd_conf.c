@@ -78,7 +78,8 @@ static const char full[] =
 	"ppk-file: keys/m1.ppk\n"
 	"ppk-id: m1-ppk\n"
 	"ppk-required: true\n"
-	"transport: tcp:4501\n";
+	"transport: tcp:4501\n"
+	"addke: p384,x25519\n";
 
 START_TEST(every_setting)
 {
@@ -115,6 +116,9 @@ START_TEST(every_setting)
 	ck_assert_str_eq(c.ppk_file, "/etc/gmd/keys/m1.ppk");
 	ck_assert_str_eq(c.ppk_id, "m1-ppk");
 	ck_assert(c.ppk_required);
+	ck_assert_uint_eq(c.addke.n, 2);
+	ck_assert_uint_eq(c.addke.v[0], GK_KE_ECP_384);
+	ck_assert_uint_eq(c.addke.v[1], GK_KE_CURVE25519);
 	ck_assert_uint_eq(c.sag_encr.n, 2);
 	ck_assert_uint_eq(c.sag_encr.v[0].id, GK_ENCR_AES_GCM_16);
 	ck_assert_uint_eq(c.sag_encr.v[0].key_bits, 256);
@@ -213,6 +217,8 @@ START_TEST(errors)
 		{ "transport: tcp:0\n", "/etc/gmd/t.conf:1:12: transport: use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)" },
 		{ "transport: auto:65536\n", "/etc/gmd/t.conf:1:12: transport: use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)" },
 		{ "transport: tcpx\n", "/etc/gmd/t.conf:1:12: transport: use udp, tcp[:PORT] or auto[:PORT] (PORT 1 to 65535, default 4500)" },
+		{ "addke: p384,kyber\n", "/etc/gmd/t.conf:1:8: addke: unknown key exchange method 'kyber' (x25519, x448, "
+					 "p256, p384, p521, modp2048, modp3072, modp4096)" },
 		{ "mcast-iface: a-very-long-interface-name\n",
 		  "/etc/gmd/t.conf:1:14: mcast-iface: an interface name: 1 to 15 characters" },
 		{ "retry: 0\n", "/etc/gmd/t.conf:1:8: retry: use SECONDS[:MAX], 1 to 86400" },

@@ -727,7 +727,8 @@ static const struct bad {
 	  "t.yaml:5:5: sas[0].lifetim: unknown key (did you mean 'lifetime'?)" },
 	{ BASE "colour: red\n",
 	  "t.yaml:5:1: colour: unknown key (expected one of: id, capacity, mode, activation-delay, "
-	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members, ppk)" },
+	  "deactivation-delay, sender-id-bits, rekey-margin, ike-idle-timeout, max-packet-rate, rekey, sas, members, ppk, "
+	  "additional-key-exchanges)" },
 	{ BASE "capacity: lots\n", "t.yaml:5:11: capacity: expected a whole number, got 'lots'" },
 	{ BASE "rekey: [multicast]\n", "t.yaml:5:8: rekey: expected a mapping (key: value lines), got a list" },
 	{ "id: {type: keyid}\nsas:\n  - name: a\n    destination: 239.1.1.1\n",
@@ -875,6 +876,12 @@ static const struct bad {
 	  "    ppk-file: x.ppk\n    ppk-id: x\n",
 	  "t.yaml:10:15: members[0].ppk-file: ./x.ppk: cannot read the PSK file: No such file or directory\n"
 	  "t.yaml:10:15: members[0].ppk-file: give ppk or ppk-file, not both" },
+	/* additional key exchanges (RFC 9370) */
+	{ BASE "additional-key-exchanges: [p384, kyber]\n", "t.yaml:5:34: additional-key-exchanges: unknown key exchange method 'kyber' (x25519, x448, p256, p384, "
+	  "p521, modp2048, modp3072, modp4096)" },
+	{ BASE "additional-key-exchanges: [p384, p384]\n", "t.yaml:5:34: additional-key-exchanges: p384 is listed twice" },
+	{ BASE "additional-key-exchanges: p384\n", "t.yaml:5:27: additional-key-exchanges: expected a list of key exchange methods ([p384]), got a single value" },
+	{ BASE "additional-key-exchanges: [p256, p256, p256, p256, p256, p256, p256, p256]\n", "t.yaml:5:27: additional-key-exchanges: 8 additional key exchanges; RFC 9370 allows at most 7" },
 	{ BASE "ppk: always\n",
 	  "t.yaml:5:6: ppk: expected none, optional or required, got 'always'" },
 	{ BASE "ppk: optional\n" MEMBER "    psk: 0123456789abcdef0123\n    ppk: 0123456789abcdef0123\n    ppk-id: \"\"\n",
@@ -1137,6 +1144,20 @@ END_TEST
 
 /* Post-quantum preshared keys (RFC 8784): the group's ppk, a member's ppk / ppk-file / ppk-id,
  * their checks, and the export of all of them. */
+/* additional-key-exchanges: methods in order, kept through the store */
+START_TEST(addke_field)
+{
+	loaded l;
+	load_named(&l, "t.yaml", BASE "additional-key-exchanges: [p384, x25519]\n");
+	assert_ok(&l, "addke");
+	ck_assert_uint_eq(l.g[0].naddke, 2);
+	ck_assert_uint_eq(l.g[0].addke[0], GK_KE_ECP_384);
+	ck_assert_uint_eq(l.g[0].addke[1], GK_KE_CURVE25519);
+	assert_round_trip(l.g, l.n);
+	unload(&l);
+}
+END_TEST
+
 START_TEST(ppk_fields)
 {
 	loaded l;
@@ -1350,6 +1371,7 @@ int main(void)
 	tcase_add_test(tc, several_errors_in_one_run);
 	tcase_add_test(tc, psk_files);
 	tcase_add_test(tc, ppk_fields);
+	tcase_add_test(tc, addke_field);
 	tcase_add_test(tc, pubkey_files);
 	tcase_add_test(tc, unreadable_policy_file);
 	tcase_add_test(tc, export_refuses_what_it_cannot_write);

@@ -285,6 +285,7 @@ def emit_keys(out):
         out[-1] = out[-1].rstrip(",") + " },"
     out.append("};\n")
     emit_ppk(out, done)
+    emit_addke(out, done, suites)
     return key_schedule("sha256", NI, NR, GIR, SPI_I, SPI_R, 0, 36, 32)
 
 
@@ -332,6 +333,79 @@ def emit_ppk(out, suites):
         out.append("\t/* %s */" % PRF_ID[pname])
         out.append("\t{ %s,\n\t  %s,\n\t  %s,\n\t  %s }," % tuple(hx(n[f]) for f in ("sk_d", "sk_pi", "sk_pr", "gsk_w")))
     out.append("};\n")
+
+
+# ---- RFC 9370 2.2.2: the key update after each additional key exchange ----
+SK1 = hashlib.sha256(b"SK(1) of the kat_gen.py additional key exchange").digest()          # 32
+SK2 = hashlib.sha384(b"SK(2) of the kat_gen.py additional key exchange").digest()          # 48
+
+
+def addke_update(pname, prev, skn, a_len, e_len, w_len):
+    # SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr); no nonce truncation (that is IKE_SA_INIT's)
+    skeyseed = prf(pname, prev["sk_d"], skn + NI + NR)
+    d = p = PRF_OUT[pname]
+    lens = [("sk_d", d), ("sk_ai", a_len), ("sk_ar", a_len), ("sk_ei", e_len), ("sk_er", e_len),
+            ("sk_pi", p), ("sk_pr", p)]
+    stream = prf_plus(pname, skeyseed, NI + NR + SPI_I + SPI_R, sum(n for _, n in lens))
+    keys, off = {}, 0
+    for name, n in lens:
+        keys[name] = stream[off:off + n]
+        off += n
+    keys["gsk_w"] = prf_plus(pname, keys["sk_d"], b"Key Wrap for G-IKEv2", w_len) if w_len else b""
+    return keys
+
+
+KEYS8 = ("sk_d", "sk_ai", "sk_ar", "sk_ei", "sk_er", "sk_pi", "sk_pr", "gsk_w")
+
+
+def intauth_data(spi_i, spi_r, flags, msg_id, plain, first):
+    # RFC 9242 3.3.2: IntAuth_*A (IKE header, Encrypted payload header, lengths as if the inner
+    # payloads were in the clear) | IntAuth_*P (the inner payloads)
+    hdr = spi_i + spi_r + bytes([46, 0x20, 43, flags]) + struct.pack(">II", msg_id, 28 + 4 + len(plain))
+    return hdr + bytes([first, 0]) + struct.pack(">H", 4 + len(plain)) + plain
+
+
+def ke_payload(group, value):
+    return struct.pack(">BBHHH", 0, 0, 8 + len(value), group, 0) + value
+
+
+def emit_addke(out, done, suites):
+    out.append("/* RFC 9370 2.2.2 key updates of each kat_keys[] entry (same order), two in a row:")
+    out.append(" * SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr), {SK_d(n) | .. | SK_pr(n)} =")
+    out.append(" * prf+(SKEYSEED(n), Ni | Nr | SPIi | SPIr), GSK_w from SK_d(n); SK(1) = SHA-256(\"SK(1) of")
+    out.append(" * the kat_gen.py additional key exchange\"), SK(2) = SHA-384(\"SK(2) ...\"). */")
+    out.append("#define KAT_SK1 %s" % hx(SK1))
+    out.append("#define KAT_SK2 %s" % hx(SK2).replace("\n\t  ", " \\\n\t"))
+    out.append("static const struct kat_addke kat_addke[][2] = {")
+    chains = []
+    for (pname, k0, w_len), suite in zip(done, suites):
+        a_len, e_len = suite[4], suite[5]
+        k1 = addke_update(pname, k0, SK1, a_len, e_len, w_len)
+        k2 = addke_update(pname, k1, SK2, a_len, e_len, w_len)
+        chains.append((pname, k0, k1, k2))
+        out.append("\t/* %s */" % PRF_ID[pname])
+        for n, k in ((1, k1), (2, k2)):
+            out.append("\t%s { %s }%s" % ("{" if n == 1 else " ", ",\n\t    ".join(hx(k[f]) for f in KEYS8),
+                                         "," if n == 1 else " },"))
+    out.append("};\n")
+    # RFC 9242 3.3.2 IntAuth over two IKE_INTERMEDIATE exchanges of the HMAC-SHA2-256 schedule
+    pname, k0, k1, _ = chains[0]
+    p_i1 = ke_payload(20, bytes(range(96)))
+    p_r1 = ke_payload(20, bytes(range(100, 196)))
+    p_i2 = ke_payload(21, bytes(range(132)))
+    p_r2 = ke_payload(21, bytes(range(50, 182)))
+    ia_i1 = prf(pname, k0["sk_pi"], intauth_data(SPI_I, SPI_R, 0x08, 1, p_i1, 34))
+    ia_r1 = prf(pname, k0["sk_pr"], intauth_data(SPI_I, SPI_R, 0x20, 1, p_r1, 34))
+    ia_i2 = prf(pname, k1["sk_pi"], ia_i1 + intauth_data(SPI_I, SPI_R, 0x08, 2, p_i2, 34))
+    ia_r2 = prf(pname, k1["sk_pr"], ia_r1 + intauth_data(SPI_I, SPI_R, 0x20, 2, p_r2, 34))
+    out.append("/* RFC 9242 3.3.2 IntAuth under kat_keys[0] (the first exchange) and kat_addke[0][0] (the")
+    out.append(" * second): IKE_INTERMEDIATE Message IDs 1 and 2 between KAT_SPI_I and KAT_SPI_R, each message")
+    out.append(" * one KE payload (ECP-384 values 00 01 .. 5f, then 64 65 .. c3; ECP-521 values 00 .. 83, then")
+    out.append(" * 32 .. b5); IntAuth_x1 = prf(SK_px, A | P), IntAuth_x2 = prf(SK_px(1), IntAuth_x1 | A | P), and")
+    out.append(" * the octets the AUTH payloads gain: IntAuth_i | IntAuth_r | IKE_AUTH_MID (3). */")
+    out.append("#define KAT_INTAUTH_I1 %s" % hx(ia_i1))
+    out.append("#define KAT_INTAUTH_R1 %s" % hx(ia_r1))
+    out.append("#define KAT_INTAUTH_OCTETS %s" % hx(ia_i2 + ia_r2 + struct.pack(">I", 3)).replace("\n\t  ", " \\\n\t"))
 
 
 def emit_sk(out):
@@ -392,6 +466,7 @@ def main():
            "struct kat_keys { uint16_t prf, encr, key_bits, integ, kwa;",
            "\tconst char *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr, *gsk_w; };",
            "struct kat_ppk { const char *sk_d, *sk_pi, *sk_pr, *gsk_w; };",
+           "struct kat_addke { const char *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr, *gsk_w; };",
            "struct kat_sk { uint16_t encr, key_bits, integ;",
            "\tconst char *enc, *integ_key, *iv, *inner, *rfc_ct, *sealed; };", ""]
     emit_kw(out)

@@ -11,6 +11,7 @@ struct kat_kw { const char *src; uint16_t kwa; const char *kek, *key, *wrapped; 
 struct kat_keys { uint16_t prf, encr, key_bits, integ, kwa;
 	const char *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr, *gsk_w; };
 struct kat_ppk { const char *sk_d, *sk_pi, *sk_pr, *gsk_w; };
+struct kat_addke { const char *sk_d, *sk_ai, *sk_ar, *sk_ei, *sk_er, *sk_pi, *sk_pr, *gsk_w; };
 struct kat_sk { uint16_t encr, key_bits, integ;
 	const char *enc, *integ_key, *iv, *inner, *rfc_ct, *sealed; };
 
@@ -172,6 +173,139 @@ static const struct kat_ppk kat_ppk[] = {
 	  "" },
 };
 
+/* RFC 9370 2.2.2 key updates of each kat_keys[] entry (same order), two in a row:
+ * SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr), {SK_d(n) | .. | SK_pr(n)} =
+ * prf+(SKEYSEED(n), Ni | Nr | SPIi | SPIr), GSK_w from SK_d(n); SK(1) = SHA-256("SK(1) of
+ * the kat_gen.py additional key exchange"), SK(2) = SHA-384("SK(2) ..."). */
+#define KAT_SK1 "c62d1bb65bf5bffc2ddad173556593f0ad92b540e2144d75e165b2e5b90cc15a"
+#define KAT_SK2 "4c1cb0902ea731ae18bd62705b9b8457ff8e1c40a9c1f0d632066d16b7b51303" \
+	"506d43ba93166e8d4f0dc84b77b1bda4"
+static const struct kat_addke kat_addke[][2] = {
+	/* GK_PRF_HMAC_SHA2_256 */
+	{ { "be23b582d663e7388bd16429838e81c63553d232978e701fbcff609f07505c9b",
+	    "",
+	    "",
+	    "2efc4600184e7d4ef768fd0b5944ea14312942f7024ec06e0a7293f5e2a8946c"
+	  "af21c1cc",
+	    "cf6de88ddd43c990bc39350932be364a02d2bd6fcf562f9ed1be6ab6f384d104"
+	  "2a658ccd",
+	    "cc60848bfa46a2c6344759f2e921fc31303729240dbe44e125ef3184e39e3ff7",
+	    "e7ceb77494ccc35af6bae11e3f901f4a9dadebccbc78a54045f8ae6fbbe5c369",
+	    "2e96ebae56b6476385e1b3bf37ef44c0364af4cac05939cf4dc2404de3840386" },
+	  { "ebd8d0260b7b7e3df9bb521338d0aa9617408b5b004ebe1f89cedc68f2b12e2a",
+	    "",
+	    "",
+	    "f48f9d04badb729f250b681324d2ce9a916f78bfc70db618b38186754f04449f"
+	  "721c545c",
+	    "498231842e31197befcb41192e162d0972800290cfd75eb94f3bd98b48798929"
+	  "62ebd301",
+	    "1c5ce1ee766eabe865f204e5826d6413f171e7ee89a4c62d470c29a5d63b80d6",
+	    "b301c2a57a94830dec3ab4f41428da173b0f548f309ac8236ec8e912cb43579d",
+	    "6e689fe15be8bd5615aebbca34dd0a947ed7c4a0c897e8e1909c87112eba9e8e" } },
+	/* GK_PRF_HMAC_SHA2_512 */
+	{ { "e11dba380581b30bd2482ed192c6ac9c025a45c0a6f79b1f755b11611fe4de25"
+	  "5ad945bbbbded49521c3a05e7714026dc28b0f5d6cc3202863d502b2ed210ed5",
+	    "81eea4834d775595731c18ae829d35feebef7453fa1566acf3e79a781f2d824a"
+	  "561b2bdbcf7edbe682acccbad19dad6686ebb83d7b0801e68d2f70d2867dd0fd",
+	    "789c60ad5afb1df7b3715591cc18bca4023ec327b4289ccf350c1307d58d9104"
+	  "98da767bbf023040a02c5ce19c07d7ef77ecf974c22e4edf54bf90d7e1f74ef4",
+	    "77393a5b7fe8a98bb2241a5adc4f1c1a8163dbc630bc091450b2cf2eae4d11f1",
+	    "7e6d6699f15f6e219e4bb37a0c1d816bed75cc33870a3ad9b588561dcb51542f",
+	    "85d6fc297740c37cb5764193d1918f7c97d023fbcb469975f6b336207b27a54e"
+	  "29599f84d23ae97a991dd5b13e761bf093206ef02e383cc32e4ec18d5090b376",
+	    "22338dac3558bc0d61aed70b2ba890bf0d7717b52c4a60da5a3d030390dfd185"
+	  "40bfa4f698cd40c15c6c32d5c9edaba215a49a41442bdb2150002f2e8c2b5621",
+	    "05dc144f142c7349d8b954d85b8d1d65" },
+	  { "1f844576bbef28e1bade9ecffe66196c0643cf93e6315f3b28cb1b88487f281c"
+	  "60a1546f06283c0f4f1be98b01fd9deba0dbedd95f84a2ffb5ea263280cef5ab",
+	    "83862989820c1dce62e86ba8aaaf36f35a1b3824ed7cd7bb4f5e75b3a5c81586"
+	  "4d83d3d4d0527ffc925396abc7b6343fe8c5864e7c785c6ea82d3ce69b106301",
+	    "a081d256113eab26b8c3566ebc585cf76cff5344ff07616515b1ceb16f708a4a"
+	  "6bd229ec91ed241664013409822c37d627284eaccd59eb5107dab22302f42d61",
+	    "0208ad3f6247601b70362725ed13df016f45433e66e37753952eb6a50c0cba22",
+	    "59f5b837c1db1224b5624fc6e6bdcad4d4287a5bbaa7221888f24f987063e29d",
+	    "16535d995159bf12937a6dd32b939842baa43d85fd048da0a05781ca7f93f71b"
+	  "8f084ff5de05041851a13917e68e847a1cf23a8e8bbfa0ddbff90503949e9520",
+	    "583ec42efbdbb27c076e2d9cc5dc6b1f84fbcd8f41deabfb8957da439baf43cb"
+	  "9bdb74d4b02db63826db5f06b7219d96ce1a39837ea9f3c6df7da0c4b086262c",
+	    "35475744667f393a8bc87d092855984c" } },
+	/* GK_PRF_HMAC_SHA2_384 */
+	{ { "b04f0c3dbead9245cb74e25e857ee7422fced7a5028c53e5f406f2a72be5e889"
+	  "1df79e6f4dd978f4930f6ab683648f7d",
+	    "ae192d4b39dd18eebcd902a2d9451e884563cfa68ea7ad7f88ab4b3bd613342f"
+	  "21c563c6fff28528cecf6a0167a6044b",
+	    "d6abd958cd777fa1babdb7f10f6af2bdd331383a28485fcfe3ac179c77a45368"
+	  "2fe22eedc70e1cc5c398ea5e08f4b687",
+	    "23aade26a0f03d258e527be1cc3fe27f369e656788e06235",
+	    "6d9a7529d64a98564a87b9b217b7cde47e94c0a1c5d40c87",
+	    "9aded952a0dea369a9ce7413cc62af9858b62fb554b8bf20a4555b4de543495e"
+	  "85d3e827c04a4f916185cb6fef4c2c0a",
+	    "2c3e364caf404e27d40b84f7ec7b319fd5f72362cbc23dd0761fb1e716590467"
+	  "bf604d4991706d754073d519c92bd473",
+	    "e714fe21a50551ee4c034132bb9fb98a38e6a94798f595ff" },
+	  { "522e6ff55e15a29f1eb6fcf3ef0ca17a6a060db0be764bdc2b8bef4a11b9a9d0"
+	  "2fb10245d714d0e8ab54e8158f7fd2cb",
+	    "1665f7fbef7a156646ad7d9aa4700d39d10ba3fe90e5647fc9d962c345f7b241"
+	  "3a44197c7c0479c26ccbd44212ffad7c",
+	    "2bde1bbc68df0c6a1b6d283685f5828229f52b897083f80a00fafc9c613a3cfa"
+	  "1185e2c7258359c7dc558c1e7a20fb17",
+	    "06e665cce1e12d05f37b26ec3803fb46356602adb620c6de",
+	    "509ad222d837d28b6a54255b8a40c211a849a281b7bb635a",
+	    "8881d9fad8b3795cc4c8278379e189876a2f8632a719540b3cad1b59ddbb983c"
+	  "54ff7f1bd9799b7637885838eeed9ef4",
+	    "13e8dbba533152fd5a001ec32a4cf076681628138b75a056d9bebd6bef421260"
+	  "b56da7a2c1654929e4f0ce5adbd58a1b",
+	    "7971f1ad8b303af67e0b68e9d0870147bd6b7b3503093e93" } },
+	/* GK_PRF_AES128_CMAC */
+	{ { "25d627c3ee707f5526331f36f6ea6df5",
+	    "be4c96dbfd1f1b051589610c94fe83f6",
+	    "f8065e5e18b639019e23022eb0c0a7ac",
+	    "2fba05dad0779879832237d34f270a02",
+	    "6c3b29c2cfb9e3955500ed2785029095",
+	    "bba07c9b54095dc5f7d26bfc363e9edc",
+	    "fd99389ca6657d44bcb1f69e8ebfc695",
+	    "bc8b2d166998c0ebdb74d8c2f9dc569b0a0bb9e14b45b8ff58a5bb1af8695712" },
+	  { "5766be174cc6057436d4fa529a929b8e",
+	    "7d1a3504eb0d2eb64a56715e4059b5ad",
+	    "55857de0e2313f28923ebe05420d7692",
+	    "92d409e5417bec92813dc412fc6424d1",
+	    "ae7a2247116baa9833d3785bf5881dd4",
+	    "8db6593ad8c74a55223eac73cd3fb3bc",
+	    "9784e49e414f0809d0654188fc3b2ad8",
+	    "ad9ced382a3d9254ea9636863ff4d9ce783f8e2d3889a59a1add8ade42e4d7ba" } },
+	/* GK_PRF_AES128_XCBC */
+	{ { "d1077f0a75dfccd14030bc22a77b35d6",
+	    "",
+	    "",
+	    "f7cf2319a1132e9736557b46a44802459cdf75e84e0ab178fd5cf90cf74dcd96"
+	  "418f3d1f",
+	    "13df12cf4d5d7ecc697c2d2d75d747a207581fa4ca5bc2827cb0fafa7e5b84c9"
+	  "823a5634",
+	    "984b6cbc2faa26d76ffc716fa4bc9d96",
+	    "bf03f5c1f65abdb8cba9b553ed08f65f",
+	    "" },
+	  { "16a7161d70995b4df0af5185f35e1df7",
+	    "",
+	    "",
+	    "3e084609e2ff3f47b626cde414227bddbe23f0eedd582d9a679013bec7a5d9d8"
+	  "b6919e6a",
+	    "4d9e24bbe47ab9538ebfca57bb57cbc2a33e99671edaa490192c7a3438f3d81d"
+	  "11eedaab",
+	    "af40219abf7be5b1de31c9bd286cd008",
+	    "9ff622ab653e5e05ecbf5401ee9cb1c8",
+	    "" } },
+};
+
+/* RFC 9242 3.3.2 IntAuth under kat_keys[0] (the first exchange) and kat_addke[0][0] (the
+ * second): IKE_INTERMEDIATE Message IDs 1 and 2 between KAT_SPI_I and KAT_SPI_R, each message
+ * one KE payload (ECP-384 values 00 01 .. 5f, then 64 65 .. c3; ECP-521 values 00 .. 83, then
+ * 32 .. b5); IntAuth_x1 = prf(SK_px, A | P), IntAuth_x2 = prf(SK_px(1), IntAuth_x1 | A | P), and
+ * the octets the AUTH payloads gain: IntAuth_i | IntAuth_r | IKE_AUTH_MID (3). */
+#define KAT_INTAUTH_I1 "1905ba54ef88dcfa2a39b5dff53a55910a7abf62708248b74817b33b1b40d084"
+#define KAT_INTAUTH_R1 "2f9c951a1f223a6da034a7e5fa12050ae94a2b5ab77b218170b4645b484af002"
+#define KAT_INTAUTH_OCTETS "e07f1863efdc606994565849596106bf35e432bb52df6b5e4fd13fecc8307280" \
+	"d83a9294000400f901a7cd6e6deca5c29e52b2c5e1868630893d158bdfa466df" \
+	"00000003"
 /* RFC 7296 2.15 PSK AUTH, both directions, under the HMAC-SHA2-256 key schedule above
  * (kat_keys[0]): AUTH = prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>) with
  * InitiatorSignedOctets = IKE_SA_INIT request | Nr | prf(SK_pi, IDi body) and

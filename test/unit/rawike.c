@@ -49,9 +49,12 @@ void raw_init_request(raw_ike *r, gk_wbuf *req, uint8_t ni[32])
 	ck_assert_int_eq(gk_ike_offer_to_sa(&r->offer, &a, &sa), GK_OK);
 	gk_pl_ke ke = { .group = r->offer.ke[0], .data = gk_wbuf_chunk(&pub) };
 	gk_pl_bytes nonce = { GK_CHUNK(ni, 32) };
-	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce } };
+	gk_pl_notify int_sup = { .type = GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED };
+	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_KE, false, &ke }, { GK_PL_NONCE, false, &nonce },
+			   { GK_PL_NOTIFY, false, &int_sup } };
+	/* RFC 9370 2.2.1: an offer with additional key exchanges announces IKE_INTERMEDIATE */
 	gk_msg_out o = { .hdr = { .spi_i = r->ike.spi_i, .exchange = GK_EXCH_IKE_SA_INIT, .flags = GK_FLAG_I },
-			 .outer = pl, .nouter = 3 };
+			 .outer = pl, .nouter = gk_ike_offer_has_addke(&r->offer) ? 4 : 3 };
 	ck_assert_int_eq(gk_msg_build(&o, NULL, NULL, req), GK_OK);
 	fn_raw_send(r->ep, req->data, req->len);
 	gk_wbuf_free(&pub);
