@@ -563,6 +563,15 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 grep -q 'Capturing on' "$work/dumpcap.out" || { cat "$work/dumpcap.out"; fatal "dumpcap did not start capturing"; }
+# "Capturing on" can come before the capture sees packets: a probe datagram from strongSwan's
+# side (gcksd drops it unanswered) must be in the file before the first proposal goes out.
+captured() { [ "$(tshark -n -r "$work/ike.pcapng" 2>/dev/null | wc -l)" -ge 1 ]; }
+for _ in $(seq 100); do
+	ip netns exec "$ns_ss" bash -c "echo gk-capture-probe >/dev/udp/$GCKS_IP/500" 2>/dev/null || true
+	captured && break
+	sleep 0.05
+done
+captured || fatal "dumpcap captured nothing on $veth_g"
 ispi() { # conn: the IKE SA's initiator SPI from swanctl --list-sas
 	swan --list-sas --ike "$1" 2>/dev/null | sed -n "s/^$1: #[0-9]*, ESTABLISHED, IKEv2, \([0-9a-f]*\)_i.*/\1/p"
 }

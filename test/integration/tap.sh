@@ -11,9 +11,19 @@ wait_for() {
 	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
-# free_port [SOCK_DGRAM|SOCK_STREAM]: a port free on 127.0.0.1 now (UDP unless told).
+# free_port [SOCK_DGRAM|SOCK_STREAM]: a port free on 127.0.0.1 now (UDP unless told), never one
+# this script was given before (the kernel may hand the same free port out twice before anyone
+# binds it; the ports given are kept in $W/.ports_given).
 free_port() {
-	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.'"${1:-SOCK_DGRAM}"'); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	local p f=${W:+$W/.ports_given}
+	for _ in 1 2 3 4 5 6 7 8; do
+		p=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.'"${1:-SOCK_DGRAM}"'); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		if [ -z "$f" ] || ! grep -qx "$p" "$f" 2>/dev/null; then
+			break
+		fi
+	done
+	[ -n "$f" ] && echo "$p" >>"$f"
+	echo "$p"
 }
 # show_logs FILE...: the last 40 lines of each file that exists, as TAP diagnostics (for a
 # script's cleanup when a check failed).
