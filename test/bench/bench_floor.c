@@ -22,7 +22,10 @@
  * the datagram I/O are not part of it. It prints the floor per registration in CPU time of
  * this thread, each part alone, and the figures `openssl speed` also gives (X25519
  * derivation, HMAC-SHA-256 of 64 octets, AES-256-GCM AEAD sequence of one message) so that the
- * two can be read side by side. Exit status 0, 1 when OpenSSL fails, 2 on usage errors. */
+ * two can be read side by side. With --dh-reuse N (gcksd --dh-reuse N: one X25519 private value
+ * serves up to N IKE_SA_INIT responses, RFC 7296 2.12) a key pair is made every N-th
+ * registration only, so the floor holds 1/N of a key generation; the derivation stays per
+ * registration. Exit status 0, 1 when OpenSSL fails, 2 on usage errors. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,9 @@ typedef struct floor_ctx {
 	EVP_CIPHER *gcm, *wrap;
 	EVP_CIPHER_CTX *aead, *kw;
 	uint8_t peer_pub[32];          /* the member's public value */
+	unsigned dh_reuse;             /* --dh-reuse: registrations per key pair (1: a new one each) */
+	unsigned dh_uses;              /* registrations the current key pair served */
+	EVP_PKEY *dh_key;              /* the current key pair with --dh-reuse above 1 */
 	uint8_t msg[MAXMSG], out[MAXMSG + 64];
 	sizes z;
 } floor_ctx;
@@ -80,15 +86,27 @@ static int hmac1(floor_ctx *f, const uint8_t *key, size_t klen, const uint8_t *d
 	return hmac(f, key, klen, p, l, 1, out);
 }
 
-/* X25519: a new key pair, its public value, the shared secret with the member's. */
+/* X25519: a new key pair (or, with --dh-reuse, the current one while it may still serve), its
+ * public value, the shared secret with the member's. */
 static int x25519(floor_ctx *f, uint8_t pub[32], uint8_t shared[32], int derive)
 {
 	EVP_PKEY *k = NULL, *peer = NULL;
 	EVP_PKEY_CTX *d = NULL;
 	size_t pl = 32, sl = 32;
 	int rc = -1;
-	if (EVP_PKEY_keygen(f->kgen, &k) <= 0 || !EVP_PKEY_get_raw_public_key(k, pub, &pl)) {
+	if (f->dh_reuse > 1 && f->dh_key && f->dh_uses < f->dh_reuse && EVP_PKEY_up_ref(f->dh_key)) {
+		k = f->dh_key;
+		f->dh_uses++;
+	} else if (EVP_PKEY_keygen(f->kgen, &k) <= 0) {
 		fail("X25519 key generation");
+		goto out;
+	} else if (f->dh_reuse > 1 && EVP_PKEY_up_ref(k)) {
+		EVP_PKEY_free(f->dh_key);
+		f->dh_key = k;
+		f->dh_uses = 1;
+	}
+	if (!EVP_PKEY_get_raw_public_key(k, pub, &pl)) {
+		fail("X25519 public value");
 		goto out;
 	}
 	if (!derive) {
@@ -236,8 +254,27 @@ static uint8_t g_psk[256];
 static uint8_t g_key[36] = { 9, 8, 7 };
 
 static int s_reg(floor_ctx *f, void *a) { (void)a; return one_registration(f, g_psk); }
-static int s_keygen(floor_ctx *f, void *a) { uint8_t p[32], s[32]; (void)a; return x25519(f, p, s, 0); }
-static int s_kex(floor_ctx *f, void *a) { uint8_t p[32], s[32]; (void)a; return x25519(f, p, s, 1); }
+/* the parts time a key generation each (a reused key pair is timed in the whole floor only) */
+static int s_keygen(floor_ctx *f, void *a)
+{
+	uint8_t p[32], s[32];
+	unsigned r = f->dh_reuse;
+	(void)a;
+	f->dh_reuse = 1;
+	int rc = x25519(f, p, s, 0);
+	f->dh_reuse = r;
+	return rc;
+}
+static int s_kex(floor_ctx *f, void *a)
+{
+	uint8_t p[32], s[32];
+	unsigned r = f->dh_reuse;
+	(void)a;
+	f->dh_reuse = 1;
+	int rc = x25519(f, p, s, 1);
+	f->dh_reuse = r;
+	return rc;
+}
 static int s_keys(floor_ctx *f, void *a)
 {
 	uint8_t ni[256] = { 1 }, nr[256] = { 2 }, k[7 * 32], w[32];
@@ -327,8 +364,10 @@ static void usage(FILE *f)
 {
 	fputs("usage: bench_floor [--seconds S] [--init-req N] [--init-resp N] [--auth-req N] [--auth-resp N]\n"
 	      "                   [--nonce N] [--id-i N] [--id-r N] [--psk N] [--tek N] [--kek N]\n"
+	      "                   [--dh-reuse N]\n"
 	      "Sizes in octets: the IKE_SA_INIT and GSA_AUTH datagrams (request, response), the\n"
-	      "nonces, the ID payload bodies, the PSK, the TEK's and the KEK's keying material.\n", f);
+	      "nonces, the ID payload bodies, the PSK, the TEK's and the KEK's keying material.\n"
+	      "--dh-reuse N: one X25519 key pair serves N registrations (gcksd --dh-reuse N).\n", f);
 }
 
 int main(int argc, char **argv)
@@ -339,7 +378,8 @@ int main(int argc, char **argv)
 		{ "auth-resp", required_argument, NULL, 4 },   { "nonce", required_argument, NULL, 5 },
 		{ "id-i", required_argument, NULL, 6 },        { "id-r", required_argument, NULL, 7 },
 		{ "psk", required_argument, NULL, 8 },         { "tek", required_argument, NULL, 9 },
-		{ "kek", required_argument, NULL, 10 },        { "help", no_argument, NULL, 'h' },
+		{ "kek", required_argument, NULL, 10 },        { "dh-reuse", required_argument, NULL, 11 },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static floor_ctx F;
@@ -347,6 +387,7 @@ int main(int argc, char **argv)
 	double seconds = 3;
 	/* defaults: the sizes of test/bench/run.sh's group (GSA_AUTH request and response as the
 	 * registration benchmark sees them, TEK AES-GCM-256 ESP: 36, KEK with KW-256: 68) */
+	f->dh_reuse = 1;
 	f->z = (sizes){ .init_req = 300, .init_resp = 300, .auth_req = 400, .auth_resp = 700, .nonce = 32,
 			.id_i = 30, .id_r = 16, .psk = 38, .tek = 36, .kek = 68 };
 	int c;
@@ -364,6 +405,7 @@ int main(int argc, char **argv)
 		case 8: f->z.psk = v; break;
 		case 9: f->z.tek = v; break;
 		case 10: f->z.kek = v; break;
+		case 11: f->dh_reuse = (unsigned)v; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -371,7 +413,8 @@ int main(int argc, char **argv)
 	const sizes *z = &f->z;
 	if (optind != argc || seconds <= 0 || z->init_req > 4096 || z->init_resp > 4096 || z->auth_req > 4096 ||
 	    z->auth_resp > 4096 || z->nonce < 16 || z->nonce > 256 || z->id_i > 256 || z->id_r > 256 || !z->psk ||
-	    z->psk > sizeof(g_psk) || !z->tek || z->tek > 256 || !z->kek || z->kek > 256) {
+	    z->psk > sizeof(g_psk) || !z->tek || z->tek > 256 || !z->kek || z->kek > 256 || !f->dh_reuse ||
+	    f->dh_reuse > 1000000) {
 		usage(stderr);
 		return 2;
 	}
@@ -395,21 +438,30 @@ int main(int argc, char **argv)
 	if (reg < 0 || keygen < 0 || kex < 0 || keys < 0 || auth < 0 || gseal < 0 || kw < 0 || sx < 0 ||
 	    sh < 0 || sg < 0)
 		return 1;
-	printf("floor: %.1f us per registration (GCKS side, %s, %lu registrations in %.1f s of CPU)\n", reg,
-	       OpenSSL_version(OPENSSL_VERSION), n, reg * (double)n / 1e6);
+	printf("floor: %.1f us per registration (GCKS side, %s, %lu registrations in %.1f s of CPU",
+	       reg, OpenSSL_version(OPENSSL_VERSION), n, reg * (double)n / 1e6);
+	if (f->dh_reuse > 1)
+		printf(", one X25519 key pair per %u registrations", f->dh_reuse);
+	printf(")\n");
 	printf("floor sizes: IKE_SA_INIT %zu/%zu, GSA_AUTH %zu/%zu octets, nonces %zu, IDi %zu, IDr %zu, PSK %zu, "
 	       "TEK %zu, KEK %zu\n", z->init_req, z->init_resp, z->auth_req, z->auth_resp, z->nonce, z->id_i, z->id_r,
 	       z->psk, z->tek, z->kek);
-	printf("floor part: X25519 key pair + public value         %6.1f us  (1)\n", keygen);
+	if (f->dh_reuse > 1)
+		printf("floor part: X25519 key pair + public value         %6.1f us  (1/%u: %.2f us)\n", keygen, f->dh_reuse,
+		       keygen / f->dh_reuse);
+	else
+		printf("floor part: X25519 key pair + public value         %6.1f us  (1)\n", keygen);
 	printf("floor part: X25519 shared secret (peer key, derive)  %6.1f us  (1)\n", kex - keygen);
 	printf("floor part: SKEYSEED + prf+ 168 octets + GSK_w        %6.1f us  (8 HMAC-SHA-256)\n", keys);
 	printf("floor part: PSK AUTH check + PSK AUTH of ours         %6.1f us  (6 HMAC-SHA-256)\n", auth);
 	printf("floor part: AES-GCM-256 open %zu + seal %zu octets      %6.1f us\n", inner(z->auth_req, 400), gl, gseal);
 	printf("floor part: AES-256 key wrap %zu + %zu octets (RFC 5649) %6.1f us  (2)\n", z->tek, z->kek, kw);
-	printf("floor part: sum of the parts                          %6.1f us\n", kex + keys + auth + gseal + kw);
+	printf("floor part: sum of the parts                          %6.1f us\n",
+	       kex - keygen + keygen / f->dh_reuse + keys + auth + gseal + kw);
 	printf("speed x25519: %.2f us per derivation\n", sx);
 	printf("speed hmac-sha256-64: %.3f us per 64-octet HMAC\n", sh);
 	printf("speed aes-256-gcm-%zu: %.3f us per message\n", gl, sg);
+	EVP_PKEY_free(f->dh_key);
 	EVP_PKEY_CTX_free(g_speed_derive);
 	EVP_PKEY_CTX_free(f->kgen);
 	EVP_MAC_CTX_free(f->hmac);
