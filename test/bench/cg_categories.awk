@@ -7,8 +7,12 @@ END {
 	m = 0
 	for (k in ins) keys[++m] = k
 	for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (ins[keys[j]] > ins[keys[i]]) { x = keys[i]; keys[i] = keys[j]; keys[j] = x }
+	rest = 0
 	for (i = 1; i <= m; i++) {
 		k = keys[i]
+		if (ins[k] * 1000 < tot) { rest += ins[k]; continue }
 		printf "  %-48s %5.1f %%  %9d   (top: %s)\n", k, ins[k] * 100 / tot, ins[k] / n, substr(top[k], 1, 40)
 	}
+	if (rest > 0)
+		printf "  %-48s %5.1f %%  %9d\n", "(each below 0.1 %)", rest * 100 / tot, rest / n
 }

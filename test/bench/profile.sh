@@ -8,7 +8,8 @@
 # registers every member once, PROFILE_CONCURRENCY (8: few enough that no request waits past
 # the members' 1 s retransmission timeout under callgrind; retransmissions are printed) at a
 # time, and prints
-#   - instructions per registration of the whole process, and inside gk_gcks_input (gcksd);
+#   - instructions per registration of the whole process (its start and stop included, spread
+#     over the registrations), and inside gk_gcks_input (gcksd: the registrations alone);
 #   - the self instructions per registration grouped by category (as perf_categories.awk
 #     groups perf's samples: libcrypto, SQLite, libc allocation, the kernel's share is not
 #     counted: callgrind sees user space only);

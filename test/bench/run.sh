@@ -20,7 +20,9 @@
 #
 # Knobs (environment or make variables): BENCH_MEMBERS (100000), BENCH_CONCURRENCY (128),
 # BENCH_CRYPTO_SECONDS (3: bench_floor's loop; `openssl speed` runs 1 s per algorithm),
-# BENCH_PERF (1: sample gcksd with perf when it works here; 0: not), BENCH_SETTLE_SECONDS (140:
+# BENCH_PERF (1: sample gcksd with perf when it works here; 0: not), BENCH_PERF_SYSCALLS (0; 1:
+# perf records kernel call chains and gcksd's kernel time is also given by system call),
+# BENCH_SETTLE_SECONDS (140:
 # after the first 10,000 members and at
 # the end, wait up to this long for gcksd to close the registration IKE SAs: the policy's 60 s
 # ike-idle-timeout, then the Delete, which the load generator's members (gone, like gmd --once)
@@ -46,6 +48,7 @@ members=${BENCH_MEMBERS:-100000}
 concurrency=${BENCH_CONCURRENCY:-128}
 crypto_seconds=${BENCH_CRYPTO_SECONDS:-3}
 use_perf=${BENCH_PERF:-1}
+perf_syscalls=${BENCH_PERF_SYSCALLS:-0}
 settle_seconds=${BENCH_SETTLE_SECONDS:-140}
 log_level=${BENCH_LOG_LEVEL:-info}
 cookie_rate=${BENCH_COOKIE_RATE:-1000000}
@@ -150,7 +153,11 @@ if [ "$use_perf" = 1 ] && command -v perf >/dev/null 2>&1 &&
 	timeout 20 perf record -q -e cpu-clock -o "$work/perf.probe" -- true >/dev/null 2>&1; then
 	# started with sampling off; bench_register switches it on for the load alone
 	mkfifo "$work/perf.ctl"
-	perf record -q -e cpu-clock -F 1999 -D -1 --control "fifo:$work/perf.ctl" -p "$gcksd_pid" \
+	# BENCH_PERF_SYSCALLS=1: kernel call chains (frame pointers), to charge the kernel's time to
+	# the system call that spent it
+	callgraph=()
+	[ "$perf_syscalls" = 1 ] && callgraph=(--call-graph fp)
+	perf record -q -e cpu-clock -F 1999 "${callgraph[@]}" -D -1 --control "fifo:$work/perf.ctl" -p "$gcksd_pid" \
 		-o "$work/perf.data" >"$work/perf.log" 2>&1 &
 	perf_pid=$!
 	perf_args=(--perf-ctl "$work/perf.ctl")
@@ -214,6 +221,25 @@ if [ -s "$work/perf.data" ]; then
 	echo "== gcksd's time by category (perf, cpu-clock samples of gcksd during the load; us per registration at $cpu_ms ms)"
 	perf report -i "$work/perf.data" --no-children --sort dso,sym --stdio -q 2>/dev/null |
 		awk -v c="$cpu_ms" -v f="$floor_us" -f "$src/test/bench/categories.awk" -f "$src/test/bench/perf_categories.awk"
+	if [ "$perf_syscalls" = 1 ]; then
+		echo
+		echo "== gcksd's kernel time by system call (perf call chains: time inside each __x64_sys_ entry, us per registration)"
+		# --children: a syscall entry's share holds everything the kernel did under it,
+		# including the loopback receiver's softirq that a send runs
+		perf report -i "$work/perf.data" --children --sort sym --stdio -q -g none 2>/dev/null |
+			awk -v c="$cpu_ms" '
+			# the entry of a call is __x64_sys_NAME, or, where the compiler made it a tail call,
+			# __sys_NAME, __do_sys_NAME or ksys_NAME: the largest share of these
+			$1 ~ /%$/ && $NF ~ /^(__x64_sys_|__ia32_sys_|__do_sys_|__sys_|ksys_)/ {
+				p = $1; sub(/%/, "", p); s = $NF; sub(/^(__x64_sys_|__ia32_sys_|__do_sys_|__sys_|ksys_)/, "", s)
+				if (p + 0 > pct[s] + 0) pct[s] = p
+			}
+			$NF == "do_syscall_64" && $1 ~ /%$/ { all = $1; sub(/%/, "", all) }
+			END {
+				printf "%f   %-20s %5.1f %%  %6.1f us\n", all, "(all system calls)", all, all / 100 * c * 1000
+				for (s in pct) if (pct[s] >= 0.2) printf "%f   %-20s %5.1f %%  %6.1f us\n", pct[s], s, pct[s], pct[s] / 100 * c * 1000
+			}' | sort -rn | cut -d' ' -f2-
+	fi
 fi
 
 # short_run NAME N ARGS...: N members (at most $members) registered against a fresh gcksd
