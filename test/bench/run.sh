@@ -17,6 +17,11 @@
 #                                       waiting for IKE SAs to time out), then the restart and
 #                                       the inband scenarios (test/bench/restart.sh, inband.sh)
 #   make bench BENCH_MEMBERS=20000 BENCH_SETTLE_SECONDS=0    a short run (under a minute)
+#   make bench-register                 this script alone
+# After the main run, two short ones: gcksd's default --cookie-rate (the cost of the COOKIE
+# round) and gcksd --dh-reuse (below). The memory figures: gcksd's fixed part (VmRSS on an empty
+# policy, measured first), per listed member at rest (the slope above the fixed part, and all
+# in) and per open IKE SA (bench_register prints them and judges the targets on them).
 #
 # Knobs (environment or make variables): BENCH_MEMBERS (100000), BENCH_CONCURRENCY (128),
 # BENCH_CRYPTO_SECONDS (3: bench_floor's loop; `openssl speed` runs 1 s per algorithm),
