@@ -48,6 +48,7 @@
 
 #define MAX_SLOTS 1024
 #define SEGMENT 10000 /* members per measured segment (first and last) */
+#define TRIM_SAS 4096 /* gcksd hands freed memory back once this many IKE SAs closed (gcksd.c) */
 
 typedef struct bench bench;
 
@@ -553,6 +554,9 @@ static void print_memory(const bench *b, long open_at_end)
 			printf(", %.0f B/member above the fixed part", per((m->rss_kb - b->rss_empty) * 1024.0, (double)m->regs));
 		printf("\n");
 	}
+	if (m1->taken && m1->regs > m0->regs)
+		printf("  added per registration in the first %llu, each member holding an open IKE SA: %.0f B\n",
+		       (unsigned long long)(m1->regs - m0->regs), per((m1->rss_kb - m0->rss_kb) * 1024.0, (double)(m1->regs - m0->regs)));
 	if (m4->taken && m3->ike_sas > 0)
 		printf("  per open IKE SA: %.0f B (%ld IKE SAs open at the end, then closed)\n",
 		       per((m3->rss_kb - m4->rss_kb) * 1024.0, (double)m3->ike_sas), m3->ike_sas);
@@ -560,6 +564,9 @@ static void print_memory(const bench *b, long open_at_end)
 		printf("  per registered member holding an open IKE SA (slope from %llu to %llu members, no settling): %.0f B\n",
 		       (unsigned long long)m1->regs, (unsigned long long)m3->regs,
 		       per((m3->rss_kb - m1->rss_kb) * 1024.0, (double)(m3->regs - m1->regs)));
+	if ((m4->taken && m3->ike_sas < TRIM_SAS) || (b->marks[5].taken && m1->ike_sas < TRIM_SAS))
+		printf("  note: gcksd gives the memory of closed IKE SAs back only once %d of them closed (malloc_trim in\n"
+		       "  gcksd.c); below that the figures at rest keep its peak: use more members\n", TRIM_SAS);
 	if (m4->taken && open_at_end > 0)
 		printf("gcksd CPU closing idle IKE SAs: %.3f ms per SA\n", per(m4->gcksd_cpu - b->closed_cpu0, (double)open_at_end) * 1e3);
 }
@@ -574,15 +581,15 @@ static void print_targets(const bench *b, double rate, double cpu_reg, double fl
 	       rate >= 8000 ? "met" : "MISSED");
 	printf("  gcksd CPU/registration <= 0.100 ms:               %.3f  %s\n", cpu_reg, cpu_reg <= 0.1 ? "met" : "MISSED");
 	printf("  gcksd CPU/registration flat (last/first <= 1.10): %.2f  %s\n", flat, flat <= 1.10 ? "met" : "MISSED");
-	if (m4->taken && m3->ike_sas > 0) {
+	if (m4->taken && m3->ike_sas >= TRIM_SAS) {
 		double sa = per((m3->rss_kb - m4->rss_kb) * 1024.0, (double)m3->ike_sas);
 		printf("  gcksd RSS per open IKE SA <= 1536 B:              %.0f B  %s\n", sa, sa <= 1536 ? "met" : "MISSED");
 	} else {
 		double bound = per((m3->rss_kb - m1->rss_kb) * 1024.0, (double)(m3->regs - m1->regs));
-		printf("  gcksd RSS per open IKE SA <= 1536 B:              n/a (no settling); member + SA together %.0f B%s\n",
-		       bound, bound <= 1536 ? ": met" : "");
+		printf("  gcksd RSS per open IKE SA <= 1536 B:              n/a (%s); member + SA together %.0f B%s\n",
+		       m4->taken ? "too few IKE SAs closed" : "no settling", bound, bound <= 1536 ? ": met" : "");
 	}
-	const mark *rest = m4->taken ? m4 : m5->taken ? m5 : NULL;
+	const mark *rest = m4->taken && m3->ike_sas >= TRIM_SAS ? m4 : m5->taken && m1->ike_sas >= TRIM_SAS ? m5 : NULL;
 	if (rest && b->rss_empty > 0) {
 		double slope = per((rest->rss_kb - b->rss_empty) * 1024.0, (double)rest->regs);
 		printf("  gcksd RSS per listed member at rest <= 500 B:     %.0f B above the fixed %ld kB (%llu members, IKE SAs closed; "
@@ -593,7 +600,8 @@ static void print_targets(const bench *b, double rate, double cpu_reg, double fl
 		printf("  gcksd RSS per listed member at rest <= 500 B:     %.0f B all in (no --rss-empty)  %s\n", all,
 		       all <= 500 ? "met" : "MISSED");
 	} else {
-		printf("  gcksd RSS per listed member at rest <= 500 B:     n/a (no settling: the IKE SAs are still open)\n");
+		printf("  gcksd RSS per listed member at rest <= 500 B:     n/a (%s)\n",
+		       m4->taken || m5->taken ? "too few IKE SAs closed for gcksd to give memory back" : "no settling: the IKE SAs are still open");
 	}
 }
 
