@@ -284,7 +284,8 @@ elif [ "$cookie_members" -gt 0 ]; then
 		awk -v c0="$cpu_ms" -v c1="$(cpu_of "$work/cookie.out")" -v r0="$(awk '/^registrations\/s:/ { print $2; exit }' "$work/register.out")" \
 			-v r1="$(rate_of "$work/cookie.out")" 'BEGIN {
 			printf "cost of the COOKIE round at the default --cookie-rate: %+.1f us of gcksd CPU per registration (%.1f us against %.1f us), %.0f registrations/s against %.0f\n",
-				(c1 - c0) * 1000, c1 * 1000, c0 * 1000, r1, r0 }'
+				(c1 - c0) * 1000, c1 * 1000, c0 * 1000, r1, r0
+			print "(timed, so noisy on a shared machine; in instructions: make bench-profile PROFILE_GCKSD_ARGS=\"--cookie-rate 0\")" }'
 	else
 		echo "COOKIE run: some registrations failed"
 		rc=1
