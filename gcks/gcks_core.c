@@ -318,6 +318,9 @@ void gk_gcks_tick(gk_gcks *g)
 	int64_t now = gcks_now(g);
 	if (now - g->cookie_rotated_ms > 120000) {
 		memcpy(g->cookie_prev, g->cookie_secret, sizeof(g->cookie_secret));
+		gk_prf_keyed_free(g->cookie_mac_prev);
+		g->cookie_mac_prev = g->cookie_mac;
+		g->cookie_mac = NULL; /* keyed again at its first use */
 		gk_rand_bytes(g->env.rnd, g->cookie_secret, sizeof(g->cookie_secret));
 		g->cookie_rotated_ms = now;
 	}
@@ -389,6 +392,8 @@ void gk_gcks_free(gk_gcks *g)
 	gcks_creds_free(g);
 	OPENSSL_cleanse(g->cookie_secret, sizeof(g->cookie_secret));
 	OPENSSL_cleanse(g->cookie_prev, sizeof(g->cookie_prev));
+	gk_prf_keyed_free(g->cookie_mac);
+	gk_prf_keyed_free(g->cookie_mac_prev);
 	free(g);
 }
 

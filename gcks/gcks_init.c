@@ -50,26 +50,27 @@ static void refuse(gk_gcks *g, const gk_msg *m, uint16_t type, gk_chunk data,
 	send_plain(g, m, 0, &n, 1, peer, local);
 }
 
-/* Cookie = HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6), with a version octet. */
-static bool make_cookie(const uint8_t secret[32], gk_chunk ni, const struct sockaddr *peer, uint64_t spi_i,
-			uint8_t out[33])
+/* Cookie = HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6), with a version octet. *mac is
+ * the secret's keyed PRF, made at first use: a cookie costs one HMAC run and no key setup. */
+static bool make_cookie(gk_prf_keyed **mac, const uint8_t secret[32], gk_chunk ni, const struct sockaddr *peer,
+			uint64_t spi_i, uint8_t out[33])
 {
-	uint8_t buf[256 + 16 + 8];
+	uint8_t addr_spi[16 + 8];
 	size_t n = 0;
-	memcpy(buf, ni.ptr, ni.len);
-	n += ni.len;
+	if (!*mac && gk_prf_keyed_new(GK_PRF_HMAC_SHA2_256, GK_CHUNK(secret, 32), mac) != GK_OK)
+		return false;
 	if (peer->sa_family == AF_INET) {
-		memcpy(buf + n, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
+		memcpy(addr_spi, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
 		n += 4;
 	} else {
-		memcpy(buf + n, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr, 16);
+		memcpy(addr_spi, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr, 16);
 		n += 16;
 	}
-	gk_put_u64(buf + n, spi_i);
+	gk_put_u64(addr_spi + n, spi_i);
 	n += 8;
 	out[0] = 1;
-	gk_chunk part = GK_CHUNK(buf, n);
-	return gk_prf(GK_PRF_HMAC_SHA2_256, GK_CHUNK(secret, 32), &part, 1, out + 1) == GK_OK;
+	const gk_chunk parts[] = { ni, GK_CHUNK(addr_spi, n) };
+	return gk_prf_keyed_run(*mac, parts, 2, out + 1) == GK_OK;
 }
 
 /* Counts one IKE_SA_INIT request; true when this second or the last one saw more than
@@ -134,7 +135,7 @@ static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, uint16_t ke_grou
 		      uint8_t want[33])
 {
 	/* A failed HMAC (out of memory) accepts no cookie, not a wrong one. */
-	bool made = make_cookie(g->cookie_secret, ni, peer, m->hdr.spi_i, want);
+	bool made = make_cookie(&g->cookie_mac, g->cookie_secret, ni, peer, m->hdr.spi_i, want);
 	if (!cookie_needed(g, ke_group, peer))
 		return true;
 	/* RFC 7296 2.6: the COOKIE notify must be the first payload */
@@ -142,10 +143,14 @@ static bool cookie_ok(gk_gcks *g, const gk_msg *m, gk_chunk ni, uint16_t ke_grou
 	    m->pl.items[0].body->notify.type != GK_N_COOKIE)
 		return false;
 	gk_chunk c = m->pl.items[0].body->notify.data;
+	if (c.len != 33)
+		return false;
+	if (made && CRYPTO_memcmp(c.ptr, want, 33) == 0)
+		return true;
+	/* only then the one made under the secret before the last rotation */
 	uint8_t prev[33];
-	bool made_prev = make_cookie(g->cookie_prev, ni, peer, m->hdr.spi_i, prev);
-	return c.len == 33 && ((made && CRYPTO_memcmp(c.ptr, want, 33) == 0) ||
-			       (made_prev && CRYPTO_memcmp(c.ptr, prev, 33) == 0));
+	return make_cookie(&g->cookie_mac_prev, g->cookie_prev, ni, peer, m->hdr.spi_i, prev) &&
+	       CRYPTO_memcmp(c.ptr, prev, 33) == 0;
 }
 
 /* RFC 9370 2.2.1: the offer a request is matched against, without ADDKE when it did not announce

@@ -17,6 +17,7 @@
 #include "group_sa.h"
 #include "ike_req.h"
 #include "ike_sa.h"
+#include "prf.h"
 #include "message.h"
 
 /* A group as the running GCKS holds it: its policy and the current keys of its SAs.
@@ -149,6 +150,7 @@ struct gk_gcks {
 	int64_t costly_window_ms;         /* costly key exchanges done in this second */
 	unsigned costly_count;
 	uint8_t cookie_secret[32], cookie_prev[32];
+	gk_prf_keyed *cookie_mac, *cookie_mac_prev; /* keyed with them, made at first use; owned */
 	int64_t cookie_rotated_ms;
 	int64_t sa_scan_ms;
 	uint8_t announce_spki[1024];      /* a new AUTH_KEY the next rekeys carry (key rollover) */

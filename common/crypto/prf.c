@@ -1,6 +1,7 @@
 /* IKEv2 PRFs and prf+ (RFC 7296 2.13).
  * HMAC and AES-CMAC come from OpenSSL's EVP_MAC. OpenSSL 3 has no AES-XCBC MAC, so it is
  * composed here from AES-128-ECB exactly as RFC 3566 section 4 describes. */
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -346,6 +347,47 @@ gk_status gk_prf(uint16_t prf, gk_chunk key, const gk_chunk *parts, size_t npart
 		st = prf_final(&c, out, info->out_len);
 	prf_free(&c);
 	return st;
+}
+
+struct gk_prf_keyed {
+	prf_ctx c;
+};
+
+gk_status gk_prf_keyed_new(uint16_t prf, gk_chunk key, gk_prf_keyed **out)
+{
+	*out = NULL;
+	gk_prf_keyed *k = calloc(1, sizeof(*k));
+	if (!k)
+		return GK_E_NOMEM;
+	gk_status st = prf_init(&k->c, prf, key);
+	if (st) {
+		prf_free(&k->c);
+		free(k);
+		return st;
+	}
+	*out = k;
+	return GK_OK;
+}
+
+gk_status gk_prf_keyed_run(gk_prf_keyed *k, const gk_chunk *parts, size_t nparts, uint8_t *out)
+{
+	if (!k || !out || (nparts && !parts))
+		return GK_E_INVAL;
+	/* From the keyed state, whatever an earlier (perhaps failed) run left. */
+	gk_status st = prf_reset(&k->c);
+	if (!st)
+		st = prf_update_parts(&k->c, parts, nparts);
+	if (!st)
+		st = prf_final(&k->c, out, gk_prf_lookup(k->c.prf)->out_len);
+	return st;
+}
+
+void gk_prf_keyed_free(gk_prf_keyed *k)
+{
+	if (!k)
+		return;
+	prf_free(&k->c); /* EVP_MAC_CTX_free wipes the keyed state */
+	free(k);
 }
 
 /* T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n), prf+ = T1 | T2 | ... (RFC 7296 2.13). */

@@ -6,6 +6,7 @@
 #include "keywrap.h"
 #include "iana.h"
 #include "rand.h"
+#include <openssl/evp.h>
 
 static const uint16_t kwas[] = { GK_KWA_KW_5649_128, GK_KWA_KW_5649_192, GK_KWA_KW_5649_256 };
 static const size_t kek_lens[] = { 16, 24, 32 };
@@ -71,6 +72,38 @@ START_TEST(kwa_support)
 					      GK_CHUNK(key, 16), &w), GK_E_UNSUPPORTED);
 	ck_assert_uint_eq(w.len, 0);
 	gk_wbuf_free(&w);
+}
+END_TEST
+
+/* The wrap composed from AES-ECB gives, for every key length and KEK size, exactly what
+ * OpenSSL's own RFC 5649 wrap-pad cipher gives. */
+START_TEST(wrap_matches_openssl)
+{
+	static const char *const names[] = { "AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD" };
+	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, names[_i], NULL);
+	ck_assert_ptr_nonnull(c);
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 3394 + _i);
+	uint8_t kek[32], key[GK_WRAP_MAX_KEY], ref[GK_WRAP_MAX_KEY + 16];
+	for (size_t n = 1; n <= GK_WRAP_MAX_KEY; n++) {
+		ck_assert_int_eq(gk_rand_bytes(&rt.r, kek, sizeof(kek)), GK_OK);
+		ck_assert_int_eq(gk_rand_bytes(&rt.r, key, n), GK_OK);
+		EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+		ck_assert_ptr_nonnull(ctx);
+		EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+		int outl = 0, finl = 0;
+		ck_assert_int_eq(EVP_EncryptInit_ex2(ctx, c, kek, NULL, NULL), 1);
+		ck_assert_int_eq(EVP_EncryptUpdate(ctx, ref, &outl, key, (int)n), 1);
+		ck_assert_int_eq(EVP_EncryptFinal_ex(ctx, ref + outl, &finl), 1);
+		EVP_CIPHER_CTX_free(ctx);
+		gk_wbuf w;
+		gk_wbuf_init(&w, 0);
+		ck_assert_int_eq(gk_kw_wrap(kwas[_i], GK_CHUNK(kek, kek_lens[_i]), GK_CHUNK(key, n), &w), GK_OK);
+		ck_assert_uint_eq(w.len, (size_t)(outl + finl));
+		ck_assert_mem_eq(w.data, ref, w.len);
+		gk_wbuf_free(&w);
+	}
+	EVP_CIPHER_free(c);
 }
 END_TEST
 
@@ -297,6 +330,7 @@ int main(void)
 	tcase_add_test(tc, rfc5649_vectors);
 	tcase_add_test(tc, kwa_support);
 	tcase_add_loop_test(tc, round_trip_all_lengths, 0, 3);
+	tcase_add_loop_test(tc, wrap_matches_openssl, 0, 3);
 	tcase_add_loop_test(tc, tamper_fails_integrity, 0, 3);
 	tcase_add_test(tc, kek_size_mismatch);
 	tcase_add_test(tc, input_bounds);

@@ -205,6 +205,31 @@ START_TEST(prf_parts_concatenate)
 }
 END_TEST
 
+/* A keyed PRF run again and again gives gk_prf's value for each input: every run starts from
+ * the key alone, whatever the runs before it hashed. */
+START_TEST(prf_keyed_runs)
+{
+	uint16_t prf = all_prfs[_i];
+	uint8_t key[64], data[70], want[64], got[64];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 5 + 3);
+	memset(key, 0x24, sizeof(key));
+	gk_chunk k = GK_CHUNK(key, gk_prf_lookup(prf)->key_len);
+	gk_prf_keyed *kp = NULL;
+	ck_assert_int_eq(gk_prf_keyed_new(prf, k, &kp), GK_OK);
+	for (size_t n = 0; n <= sizeof(data); n += 7) {
+		gk_chunk parts[2] = { GK_CHUNK(data, n / 2), GK_CHUNK(data + n / 2, n - n / 2) };
+		ck_assert_int_eq(gk_prf(prf, k, parts, 2, want), GK_OK);
+		ck_assert_int_eq(gk_prf_keyed_run(kp, parts, 2, got), GK_OK);
+		ck_assert_mem_eq(want, got, gk_prf_lookup(prf)->out_len);
+	}
+	ck_assert_int_eq(gk_prf_keyed_run(kp, NULL, 1, got), GK_E_INVAL);
+	gk_prf_keyed_free(kp);
+	ck_assert_int_eq(gk_prf_keyed_new(0xffff, k, &kp), GK_E_UNSUPPORTED);
+	ck_assert_ptr_null(kp);
+}
+END_TEST
+
 /* prf+ = T1 | T2 | ..., T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n) (RFC 7296 2.13). */
 START_TEST(prf_plus_structure)
 {
@@ -284,6 +309,7 @@ int main(void)
 	tcase_add_loop_test(tc, prf_known_answers, 0, NVECS);
 	tcase_add_loop_test(tc, prf_parts_concatenate, 0, NPRFS);
 	tcase_add_loop_test(tc, prf_plus_structure, 0, NPRFS);
+	tcase_add_loop_test(tc, prf_keyed_runs, 0, NPRFS);
 	tcase_add_loop_test(tc, prf_plus_bounds, 0, NPRFS);
 	tcase_add_test(tc, prf_unknown_and_bad_args);
 	tcase_add_test(tc, prf_table);
