@@ -360,11 +360,10 @@ static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_
 	if (!st) {
 		sa->ike.spi_i = m->hdr.spi_i;
 		/* keys need only the secret and nonces; the DH key pair stays for the KE payload */
-		st = gk_ike_keys_derive(&sa->ike.keys, &sa->ike.suite, ni, GK_CHUNK(nr, sizeof(nr)),
-					gk_wbuf_chunk(&shared), sa->ike.spi_i, sa->ike.spi_r);
+		st = gk_ike_sa_derive_keys(&sa->ike, ni, GK_CHUNK(nr, sizeof(nr)), gk_wbuf_chunk(&shared));
 	}
 	if (!st) /* a debugging aid, off unless --ike-keylog */
-		gk_keylog_ike_sa(g->env.keylog, sa->ike.spi_i, sa->ike.spi_r, &sa->ike.keys);
+		gk_ike_sa_keylog(g->env.keylog, &sa->ike);
 	gk_wbuf_free(&shared);
 	OPENSSL_cleanse(nr, sizeof(nr));
 	return st;

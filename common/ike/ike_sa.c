@@ -6,6 +6,8 @@
 #include "ike_sa.h"
 #include "auth.h"
 #include "intermediate.h"
+#include "keylog.h"
+#include "ppk.h"
 #include "prf.h"
 
 static void free_secret(uint8_t **p, size_t *len)
@@ -44,26 +46,213 @@ gk_status gk_ike_sa_keep_init(gk_ike_sa *sa, gk_chunk req, gk_chunk resp)
 	return st ? st : dup_into(&sa->init_resp, &sa->init_resp_len, resp);
 }
 
+/* Octets of the key block: SK_d | SK_ai | SK_ar | SK_ei | SK_er | GSK_w | SK_pi | SK_pr. */
+static size_t kb_len(size_t d, size_t a, size_t e, size_t p, size_t w)
+{
+	return d + 2 * a + 2 * e + w + 2 * p;
+}
+
+static size_t sa_kb_len(const gk_ike_sa *sa)
+{
+	return kb_len(sa->kd_len, sa->ka_len, sa->ke_len, sa->kp_len, sa->kw_len);
+}
+
+static void kb_free(gk_ike_sa *sa)
+{
+	if (sa->kb) {
+		OPENSSL_cleanse(sa->kb, sa_kb_len(sa));
+		free(sa->kb);
+	}
+	sa->kb = NULL;
+	sa->kd_len = sa->ka_len = sa->ke_len = sa->kp_len = sa->kw_len = 0;
+}
+
+static uint8_t *put(uint8_t *p, const uint8_t *key, size_t len)
+{
+	if (len)
+		memcpy(p, key, len);
+	return p + len;
+}
+
+gk_status gk_ike_sa_keys_set(gk_ike_sa *sa, const gk_ike_keys *k)
+{
+	/* every length fits the uint8_t fields: gk_ike_keys holds at most GK_MAX_KEY octets a key */
+	size_t len = kb_len(k->d_len, k->a_len, k->e_len, k->p_len, k->w_len);
+	uint8_t *b = sa->kb;
+	/* the same lengths (a PPK or additional key exchange update, or its undoing): in place, so
+	 * it cannot fail */
+	if (!b || k->d_len != sa->kd_len || k->a_len != sa->ka_len || k->e_len != sa->ke_len ||
+	    k->p_len != sa->kp_len || k->w_len != sa->kw_len) {
+		if (!(b = malloc(len ? len : 1)))
+			return GK_E_NOMEM;
+		kb_free(sa);
+	}
+	uint8_t *p = put(b, k->sk_d, k->d_len);
+	p = put(p, k->sk_ai, k->a_len);
+	p = put(p, k->sk_ar, k->a_len);
+	p = put(p, k->sk_ei, k->e_len);
+	p = put(p, k->sk_er, k->e_len);
+	p = put(p, k->gsk_w, k->w_len);
+	p = put(p, k->sk_pi, k->p_len);
+	put(p, k->sk_pr, k->p_len);
+	sa->kb = b;
+	sa->kd_len = (uint8_t)k->d_len;
+	sa->ka_len = (uint8_t)k->a_len;
+	sa->ke_len = (uint8_t)k->e_len;
+	sa->kp_len = (uint8_t)k->p_len;
+	sa->kw_len = (uint8_t)k->w_len;
+	return GK_OK;
+}
+
+/* Where each key starts in kb (NULL without keys: every length is 0 then). */
+static const uint8_t *key_at(const gk_ike_sa *sa, int which)
+{
+	static const uint8_t none[1];
+	size_t off[8] = { 0 };
+	size_t lens[8] = { sa->kd_len, sa->ka_len, sa->ka_len, sa->ke_len, sa->ke_len, sa->kw_len, sa->kp_len, 0 };
+	if (!sa->kb)
+		return none;
+	for (int i = 1; i <= which; i++)
+		off[i] = off[i - 1] + lens[i - 1];
+	return sa->kb + off[which];
+}
+
+enum { K_D, K_AI, K_AR, K_EI, K_ER, K_W, K_PI, K_PR };
+
+static void get(uint8_t *dst, const gk_ike_sa *sa, int which, size_t len)
+{
+	if (len)
+		memcpy(dst, key_at(sa, which), len);
+}
+
+void gk_ike_sa_keys_get(const gk_ike_sa *sa, gk_ike_keys *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->suite = sa->suite;
+	out->d_len = sa->kd_len;
+	out->a_len = sa->ka_len;
+	out->e_len = sa->ke_len;
+	out->p_len = sa->kp_len;
+	out->w_len = sa->kw_len;
+	get(out->sk_d, sa, K_D, out->d_len);
+	get(out->sk_ai, sa, K_AI, out->a_len);
+	get(out->sk_ar, sa, K_AR, out->a_len);
+	get(out->sk_ei, sa, K_EI, out->e_len);
+	get(out->sk_er, sa, K_ER, out->e_len);
+	get(out->gsk_w, sa, K_W, out->w_len);
+	get(out->sk_pi, sa, K_PI, out->p_len);
+	get(out->sk_pr, sa, K_PR, out->p_len);
+}
+
+gk_chunk gk_ike_sa_sk_d(const gk_ike_sa *sa)
+{
+	return GK_CHUNK(key_at(sa, K_D), sa->kd_len);
+}
+
+gk_chunk gk_ike_sa_gsk_w(const gk_ike_sa *sa)
+{
+	return GK_CHUNK(key_at(sa, K_W), sa->kw_len);
+}
+
+/* Keeps k's keys in sa and wipes k, whatever st says. */
+static gk_status keep_keys(gk_ike_sa *sa, gk_ike_keys *k, gk_status st)
+{
+	if (!st)
+		st = gk_ike_sa_keys_set(sa, k);
+	gk_ike_keys_wipe(k);
+	return st;
+}
+
+gk_status gk_ike_sa_derive_keys(gk_ike_sa *sa, gk_chunk ni, gk_chunk nr, gk_chunk shared)
+{
+	gk_ike_keys k;
+	gk_status st = gk_ike_keys_derive(&k, &sa->suite, ni, nr, shared, sa->spi_i, sa->spi_r);
+	return keep_keys(sa, &k, st);
+}
+
 gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared)
 {
-	gk_status st = gk_ike_keys_derive(&sa->keys, &sa->suite, GK_CHUNK(sa->ni, sa->ni_len),
-					  GK_CHUNK(sa->nr, sa->nr_len), shared, sa->spi_i, sa->spi_r);
+	gk_status st = gk_ike_sa_derive_keys(sa, GK_CHUNK(sa->ni, sa->ni_len), GK_CHUNK(sa->nr, sa->nr_len), shared);
 	gk_dh_free(sa->dh);
 	sa->dh = NULL;
 	return st;
+}
+
+gk_status gk_ike_sa_rekey_keys(gk_ike_sa *n, const gk_ike_suite *suite, const gk_ike_sa *old, gk_chunk ni,
+			       gk_chunk nr, gk_chunk shared, uint64_t spi_i, uint64_t spi_r)
+{
+	gk_ike_keys o, k;
+	gk_ike_sa_keys_get(old, &o);
+	gk_status st = gk_ike_keys_rekey(&k, suite, &o, ni, nr, shared, spi_i, spi_r);
+	gk_ike_keys_wipe(&o);
+	k.p_len = 0; /* no AUTH is made under a rekeyed IKE SA (RFC 7296 2.18): SK_pi, SK_pr unused */
+	return keep_keys(n, &k, st);
+}
+
+gk_status gk_ike_sa_ppk_update(gk_ike_sa *sa, gk_chunk ppk)
+{
+	gk_ike_keys k;
+	gk_ike_sa_keys_get(sa, &k);
+	return keep_keys(sa, &k, gk_ppk_update_keys(&k, ppk));
+}
+
+gk_status gk_ike_sa_addke_update(gk_ike_sa *sa, gk_chunk shared)
+{
+	gk_ike_keys k;
+	gk_ike_sa_keys_get(sa, &k);
+	gk_status st = gk_addke_update_keys(&k, shared, GK_CHUNK(sa->ni, sa->ni_len), GK_CHUNK(sa->nr, sa->nr_len),
+					    sa->spi_i, sa->spi_r);
+	return keep_keys(sa, &k, st);
+}
+
+gk_status gk_ike_sa_intauth_add(gk_ike_sa *sa, bool of_initiator, gk_chunk data)
+{
+	gk_ike_keys k;
+	gk_ike_sa_keys_get(sa, &k);
+	gk_status st = gk_intauth_add(sa->intermediate, &k, of_initiator, data);
+	gk_ike_keys_wipe(&k);
+	return st;
+}
+
+gk_status gk_ike_sa_intauth_add_received(gk_ike_sa *sa, bool of_initiator, const gk_msg *m)
+{
+	gk_ike_keys k;
+	gk_ike_sa_keys_get(sa, &k);
+	gk_status st = gk_intauth_add_received(sa->intermediate, &k, of_initiator, m);
+	gk_ike_keys_wipe(&k);
+	return st;
+}
+
+gk_status gk_ike_sa_intauth_add_sent(gk_ike_sa *sa, bool of_initiator, const gk_dgrams *d, const gk_out_pl *pl,
+				     size_t n)
+{
+	gk_ike_keys k;
+	gk_ike_sa_keys_get(sa, &k);
+	gk_status st = gk_intauth_add_sent(sa->intermediate, &k, of_initiator, d, pl, n);
+	gk_ike_keys_wipe(&k);
+	return st;
+}
+
+void gk_ike_sa_keylog(gk_keylog *kl, const gk_ike_sa *sa)
+{
+	if (!kl)
+		return;
+	gk_ike_keys k;
+	gk_ike_sa_keys_get(sa, &k);
+	gk_keylog_ike_sa(kl, sa->spi_i, sa->spi_r, &k);
+	gk_ike_keys_wipe(&k);
 }
 
 gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound)
 {
 	/* the initiator protects with SK_ei/SK_ai, the responder with SK_er/SK_ar */
 	bool use_i = sa->initiator == outbound;
-	const gk_ike_keys *k = &sa->keys;
 	return (gk_sk_keys){
 		.encr = sa->suite.encr,
 		.encr_key_bits = sa->suite.encr_key_bits,
 		.integ = sa->suite.integ,
-		.enc = GK_CHUNK(use_i ? k->sk_ei : k->sk_er, k->e_len),
-		.integ_key = GK_CHUNK(use_i ? k->sk_ai : k->sk_ar, k->a_len),
+		.enc = GK_CHUNK(key_at(sa, use_i ? K_EI : K_ER), sa->ke_len),
+		.integ_key = GK_CHUNK(key_at(sa, use_i ? K_AI : K_AR), sa->ka_len),
 	};
 }
 
@@ -75,7 +264,7 @@ gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk
 	gk_chunk msg = of_initiator ? GK_CHUNK(sa->init_req, sa->init_req_len)
 				    : GK_CHUNK(sa->init_resp, sa->init_resp_len);
 	gk_chunk nonce = of_initiator ? GK_CHUNK(sa->nr, sa->nr_len) : GK_CHUNK(sa->ni, sa->ni_len);
-	gk_chunk skp = GK_CHUNK(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr, sa->keys.p_len);
+	gk_chunk skp = GK_CHUNK(key_at(sa, of_initiator ? K_PI : K_PR), sa->kp_len);
 	gk_status st = gk_auth_signed_octets(sa->suite.prf, msg, nonce, skp, id_body, out);
 	/* the exchanges are sequential from Message ID 1 (RFC 9242 3.3.1): the authenticating
 	 * exchange's Message ID is one more than their count */
@@ -88,9 +277,14 @@ void gk_ike_sa_auth_done(gk_ike_sa *sa)
 {
 	/* SK_pi and SK_pr only make and check the AUTH payloads (RFC 7296 2.15, RFC 8784 3 after
 	 * the PPK update); a rekey of the IKE SA derives from SK_d alone (2.18). */
-	OPENSSL_cleanse(sa->keys.sk_pi, sizeof(sa->keys.sk_pi));
-	OPENSSL_cleanse(sa->keys.sk_pr, sizeof(sa->keys.sk_pr));
-	sa->keys.p_len = 0;
+	if (sa->kp_len) {
+		gk_ike_keys k;
+		gk_ike_sa_keys_get(sa, &k);
+		k.p_len = 0;
+		/* out of memory the SA keeps them, still wiped with it */
+		(void)gk_ike_sa_keys_set(sa, &k);
+		gk_ike_keys_wipe(&k);
+	}
 	free_secret(&sa->ni, &sa->ni_len);
 	free_secret(&sa->nr, &sa->nr_len);
 	free_secret(&sa->init_req, &sa->init_req_len);
@@ -177,6 +371,7 @@ void gk_ike_sa_free(gk_ike_sa *sa)
 {
 	if (!sa)
 		return;
+	kb_free(sa);
 	gk_ike_sa_auth_done(sa);
 	if (sa->last_resp) {
 		resp_cache_free(sa->last_resp);
@@ -186,7 +381,7 @@ void gk_ike_sa_free(gk_ike_sa *sa)
 		free(sa->reasm);
 	}
 	gk_dh_free(sa->dh);
-	gk_ike_keys_wipe(&sa->keys);
+	kb_free(sa);
 	memset(sa, 0, sizeof(*sa));
 }
 

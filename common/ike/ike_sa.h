@@ -1,5 +1,6 @@
 /* State of one IKE SA, shared by the GCKS (responder) and the member (initiator):
- * SPIs, negotiated suite, keys, nonces and IKE_SA_INIT messages (until authentication),
+ * SPIs, negotiated suite, keys (one block of their exact length), nonces and IKE_SA_INIT
+ * messages (until authentication),
  * Message ID windows (window size 1) and the cached last response for retransmissions.
  * A gk_ike_sa owns every buffer it points to; gk_ike_sa_free() wipes secrets and frees them. */
 #ifndef GK_IKE_SA_H
@@ -14,6 +15,7 @@
 #include "sk.h"
 
 struct gk_ike_int;
+struct gk_keylog;
 
 typedef enum gk_ike_state {
 	GK_IKE_NONE = 0,        /* nothing exchanged yet */
@@ -43,10 +45,17 @@ typedef struct gk_ike_sa {
 	uint64_t spi_i, spi_r;
 	bool initiator;         /* our role in this SA */
 	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
+	/* lengths of the keys in kb (gk_ike_keys' d_len, a_len, e_len, p_len, w_len): at most 64 */
+	uint8_t kd_len, ka_len, ke_len, kp_len, kw_len;
 	gk_ike_state state;
 	gk_ike_suite suite;
 	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
-	gk_ike_keys keys;
+	/* The keys (RFC 7296 2.14) in one allocation of their exact length, owned, wiped when
+	 * replaced or freed: SK_d | SK_ai | SK_ar | SK_ei | SK_er | GSK_w, then SK_pi | SK_pr until
+	 * authentication. An established SA keeps it for its whole life, so it holds no slack (a
+	 * gk_ike_keys sizes each key for the longest algorithm: 496 octets where AES-GCM-256 with
+	 * HMAC-SHA-256 needs 136). NULL = no keys yet. */
+	uint8_t *kb;
 	gk_dh *dh;              /* our key pair until the keys are derived */
 	uint8_t *ni, *nr;       /* nonces, kept until authentication */
 	size_t ni_len, nr_len;
@@ -72,6 +81,32 @@ gk_status gk_ike_sa_set_nonces(gk_ike_sa *sa, gk_chunk ni, gk_chunk nr);
 gk_status gk_ike_sa_keep_init(gk_ike_sa *sa, gk_chunk req, gk_chunk resp);
 /* Derives all keys (SKEYSEED ... GSK_w) from the DH shared secret; frees sa->dh. */
 gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared);
+/* The same from the given nonces (not kept), with sa->suite and sa's SPIs; sa->dh stays. */
+gk_status gk_ike_sa_derive_keys(gk_ike_sa *sa, gk_chunk ni, gk_chunk nr, gk_chunk shared);
+/* n's keys for a rekey of old (RFC 7296 2.18, gk_ike_keys_rekey): suite is n's new suite (the
+ * caller sets n->suite). */
+gk_status gk_ike_sa_rekey_keys(gk_ike_sa *n, const gk_ike_suite *suite, const gk_ike_sa *old, gk_chunk ni,
+			       gk_chunk nr, gk_chunk shared, uint64_t spi_i, uint64_t spi_r);
+/* The keys as a gk_ike_keys (its suite sa->suite) for the functions that take one; the caller
+ * wipes *out (gk_ike_keys_wipe). */
+void gk_ike_sa_keys_get(const gk_ike_sa *sa, gk_ike_keys *out);
+/* Replaces sa's keys with a copy of k's (k->suite is not kept: sa->suite is the SA's); the old
+ * ones are wiped. On failure (out of memory) sa's keys are unchanged. */
+gk_status gk_ike_sa_keys_set(gk_ike_sa *sa, const gk_ike_keys *k);
+gk_chunk gk_ike_sa_sk_d(const gk_ike_sa *sa);
+gk_chunk gk_ike_sa_gsk_w(const gk_ike_sa *sa); /* the default key wrap key (RFC 9838 3.1.1) */
+/* The key updates of ppk.h and intermediate.h applied to sa's keys (changed only on success):
+ * RFC 8784 3 with ppk; RFC 9370 2.2.2 with an additional key exchange's shared secret and sa's
+ * IKE_SA_INIT nonces and SPIs. */
+gk_status gk_ike_sa_ppk_update(gk_ike_sa *sa, gk_chunk ppk);
+gk_status gk_ike_sa_addke_update(gk_ike_sa *sa, gk_chunk shared);
+/* gk_intauth_add, _add_received and _add_sent (intermediate.h) with sa's keys and intermediate. */
+gk_status gk_ike_sa_intauth_add(gk_ike_sa *sa, bool of_initiator, gk_chunk data);
+gk_status gk_ike_sa_intauth_add_received(gk_ike_sa *sa, bool of_initiator, const gk_msg *m);
+gk_status gk_ike_sa_intauth_add_sent(gk_ike_sa *sa, bool of_initiator, const gk_dgrams *d, const gk_out_pl *pl,
+				     size_t n);
+/* gk_keylog_ike_sa with sa's SPIs and keys; nothing without kl. */
+void gk_ike_sa_keylog(struct gk_keylog *kl, const gk_ike_sa *sa);
 /* SK keys to protect what we send (outbound) or open what we receive. */
 gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
 /* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body, with

@@ -6,6 +6,7 @@
  * the store and what went over the wire, never through logs. A few tests speak to the GCKS
  * with hand-made messages (raw_*) to see what the member core would never send or show. */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2401,14 +2402,6 @@ static gcks_sa *gcks_sa_of(int idx)
 	return w.found;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* What is only needed until authentication (nonces, both IKE_SA_INIT messages, the key pair,
  * SK_pi and SK_pr: RFC 7296 2.15) is gone from an established IKE SA on both sides, SK_pi/SK_pr
  * wiped; the SA keeps SK_d (rekeys, 2.18), SK_e, GSK_w and the member's identity in an
@@ -2432,12 +2425,14 @@ START_TEST(established_sa_keeps_only_what_it_needs)
 		ck_assert_ptr_null(s->init_req);
 		ck_assert_ptr_null(s->init_resp);
 		ck_assert_ptr_null(s->dh);
-		ck_assert_uint_eq(s->keys.p_len, 0);
-		ck_assert(all_zero(s->keys.sk_pi, sizeof(s->keys.sk_pi)));
-		ck_assert(all_zero(s->keys.sk_pr, sizeof(s->keys.sk_pr)));
-		ck_assert_uint_gt(s->keys.d_len, 0);
-		ck_assert_uint_gt(s->keys.e_len, 0);
-		ck_assert_uint_gt(s->keys.w_len, 0);
+		/* SK_pi and SK_pr gone from the key block, which is as long as the rest:
+		 * SK_d, SK_e and GSK_w of HMAC-SHA-256 and AES-GCM-256 (no SK_a: AEAD) */
+		ck_assert_uint_eq(s->kp_len, 0);
+		ck_assert_uint_eq(s->kd_len, 32);
+		ck_assert_uint_eq(s->ka_len, 0);
+		ck_assert_uint_eq(s->ke_len, 36);
+		ck_assert_uint_eq(s->kw_len, 32);
+		ck_assert_uint_eq(malloc_usable_size(s->kb), 136);
 	}
 	ck_assert_ptr_nonnull(sa->peer_id);
 	ck_assert_uint_eq(sa->peer_id->type, GK_ID_FQDN);
@@ -2447,8 +2442,8 @@ START_TEST(established_sa_keeps_only_what_it_needs)
 	 * the cached last response included): the struct holds no 257-octet identity and no holes
 	 * between its flags. A field added here must pay for itself (the RFC 9370 methods an SA ran
 	 * are kept in its suite: a group may require them at every GSA_REGISTRATION). */
-	ck_assert_uint_le(sizeof(gcks_sa), 1152);
-	ck_assert_uint_le(sizeof(gk_ike_sa), 760);
+	ck_assert_uint_le(sizeof(gcks_sa), 672);
+	ck_assert_uint_le(sizeof(gk_ike_sa), 280);
 	/* the SA still works: the member leaves over it and the GCKS answers */
 	fn_advance(&net, 1000);
 	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
@@ -2483,7 +2478,7 @@ START_TEST(inband_rekey_undecodable_invalid_syntax)
 	gk_pl_gsa gsa;
 	gk_pl_kd kd;
 	ck_assert_int_eq(gk_group_state_encode(gs, GK_GSA_REKEY, sa->ike.suite.kwa,
-					       GK_CHUNK(wrong_kwk, sa->ike.keys.w_len), &a, &gsa, &kd), GK_OK);
+					       GK_CHUNK(wrong_kwk, sa->ike.kw_len), &a, &gsa, &kd), GK_OK);
 	gk_out_pl pl[2] = { { GK_PL_GSA, false, &gsa }, { GK_PL_KD, false, &kd } };
 	mlog_capture();
 	ck_assert_int_eq(gcks_request(net.gcks, sa, GK_EXCH_GSA_INBAND_REKEY, pl, 2), GK_OK);
