@@ -367,6 +367,15 @@ void gk_ike_sa_frag_expire(gk_ike_sa *sa, int64_t now_ms)
 		gk_frag_reset(sa->reasm);
 }
 
+void gk_ike_sa_expire(gk_ike_sa *sa, int64_t now_ms)
+{
+	gk_ike_sa_frag_expire(sa, now_ms);
+	if (sa->last_resp && now_ms - sa->used_ms >= GK_RESP_FORGET_MS) {
+		resp_cache_free(sa->last_resp);
+		sa->last_resp = NULL;
+	}
+}
+
 void gk_ike_sa_free(gk_ike_sa *sa)
 {
 	if (!sa)

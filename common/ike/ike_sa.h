@@ -73,7 +73,7 @@ typedef struct gk_ike_sa {
 	struct gk_ike_int *intermediate; /* IKE_INTERMEDIATE state (intermediate.h) until
 					  * authentication, NULL when none was negotiated; owned */
 	gk_ike_addr peer, local;
-	int64_t created_ms, used_ms;
+	int64_t created_ms, used_ms; /* used_ms: when the peer's last request was taken */
 } gk_ike_sa;
 
 /* Takes copies of the nonces and the shared secret's derived keys. */
@@ -124,6 +124,16 @@ gk_status gk_ike_sa_open(gk_ike_sa *sa, gk_msg *m, bool *complete);
 gk_status gk_ike_sa_open_at(gk_ike_sa *sa, gk_msg *m, int64_t now_ms, bool *complete);
 /* Drops an incomplete set of fragments frag_timeout_ms after its first fragment came. */
 void gk_ike_sa_frag_expire(gk_ike_sa *sa, int64_t now_ms);
+/* RFC 7296 2.1: "In order to allow saving memory, responders are allowed to forget the response
+ * after a timeout of several minutes. If the responder receives a retransmitted request for which
+ * it has already forgotten the response, it MUST ignore the request" (gk_ike_req_window drops it
+ * then). An initiator retransmits for about a minute (gmd: 500 ms doubled 6 times, 63.5 s;
+ * strongSwan: 4 s, x1.8, 5 times, 165 s), so 5 minutes lose no answer that is still awaited; an
+ * idle established SA, kept for inband rekeys, then holds no copy of its GSA_AUTH answer. */
+#define GK_RESP_FORGET_MS (5 * 60 * 1000)
+/* The periodic work of a responder's IKE SA: gk_ike_sa_frag_expire, and the cached response
+ * forgotten GK_RESP_FORGET_MS after the request it answers came (used_ms). */
+void gk_ike_sa_expire(gk_ike_sa *sa, int64_t now_ms);
 void gk_ike_sa_free(gk_ike_sa *sa);
 
 /* NAT detection data (RFC 7296 2.23): SHA-1(SPIi | SPIr | IP | port). out holds 20 octets. */

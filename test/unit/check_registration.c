@@ -2450,6 +2450,52 @@ START_TEST(established_sa_keeps_only_what_it_needs)
 }
 END_TEST
 
+/* RFC 7296 2.1: the answer to the member's last request is kept for its retransmissions, then
+ * forgotten GK_RESP_FORGET_MS after that request ("responders are allowed to forget the response
+ * after a timeout of several minutes"): an inband member's idle IKE SA holds no copy of its
+ * GSA_AUTH answer for life. The request retransmitted after that is ignored (no new answer is
+ * made), and the SA stays. */
+START_TEST(cached_response_forgotten)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.liveness_ms = 0; /* no request of the member's own after GSA_AUTH */
+	fn_member *m = join(&c);
+	run_all();
+	registered(m, 0);
+	gcks_sa *sa = gcks_sa_of(m->idx);
+	ck_assert_ptr_nonnull(sa);
+	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_GSA_AUTH, 0, 0);
+	ck_assert_ptr_nonnull(t);
+	size_t len = t->len;
+	uint8_t *req = malloc(len);
+	ck_assert_ptr_nonnull(req);
+	memcpy(req, t->data, len);
+	raw_ike r;
+	raw_new(&r, 9);
+	size_t answers = fn_trace_count(&net, FN_FROM_GCKS, -1, GK_EXCH_GSA_AUTH, 1);
+	/* shortly before: the retransmission gets the cached answer */
+	fn_advance(&net, GK_RESP_FORGET_MS - 2000);
+	ck_assert_ptr_nonnull(sa->ike.last_resp);
+	fn_raw_send(r.ep, req, len);
+	fn_flush(&net);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, -1, GK_EXCH_GSA_AUTH, 1), answers + 1);
+	/* after: forgotten, and the retransmission is ignored */
+	fn_advance(&net, 3000);
+	ck_assert_ptr_null(sa->ike.last_resp);
+	uint64_t established = stats().established;
+	fn_raw_send(r.ep, req, len);
+	fn_flush(&net);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, -1, GK_EXCH_GSA_AUTH, 1), answers + 1);
+	ck_assert_ptr_eq(gcks_sa_of(m->idx), sa);
+	ck_assert_uint_eq(stats().established, established);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	free(req);
+	raw_free(&r);
+}
+END_TEST
+
 /* A GSA_INBAND_REKEY whose keys the member cannot unwrap (wrapped under another KWK) is refused
  * with INVALID_SYNTAX (RFC 7296 3.10.1: a value out of range), nothing of it applied; the GCKS
  * excludes the member as for any refusal. */
@@ -3436,5 +3482,6 @@ int main(void)
 	tcase_add_test(tc, sender_reregistration_loop_bounded);
 	tcase_add_test(tc, multi_sender_reregistration_keeps_keys);
 	tcase_add_test(tc, established_sa_keeps_only_what_it_needs);
+	tcase_add_test(tc, cached_response_forgotten);
 	return tu_run(su);
 }
