@@ -283,7 +283,7 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	gk_wbuf_free(&pub);
 	if (st || !pubc)
 		return st ? st : GK_E_NOMEM;
-	*nonce = (gk_pl_bytes){ GK_CHUNK(sa->ike.nr, sa->ike.nr_len) };
+	*nonce = (gk_pl_bytes){ gk_ike_sa_nr(&sa->ike) };
 	pl[n++] = (gk_out_pl){ GK_PL_SA, false, sap };
 	pl[n++] = (gk_out_pl){ GK_PL_KE, false, ke };
 	pl[n++] = (gk_out_pl){ GK_PL_NONCE, false, nonce };
@@ -322,7 +322,8 @@ static void resend(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer, const s
 	}
 	sa->init_resends++;
 	sa->init_resend_ms = now;
-	gcks_send(g, g->in_path, local, peer, sa->ike.init_resp, sa->ike.init_resp_len);
+	gk_chunk resp = gk_ike_sa_init_resp(&sa->ike);
+	gcks_send(g, g->in_path, local, peer, resp.ptr, resp.len);
 }
 
 /* A source at its cap, or a full table, makes room by evicting its oldest half-open SA rather
@@ -381,8 +382,8 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 
 	/* a retransmitted request gets the same answer */
 	gcks_sa *old = gcks_sa_find_half_open(g, m.hdr.spi_i, peer);
-	if (old && old->ike.init_req && data.len == old->ike.init_req_len &&
-	    !memcmp(data.ptr, old->ike.init_req, data.len)) {
+	gk_chunk old_req = old ? gk_ike_sa_init_req(&old->ike) : GK_CHUNK_EMPTY;
+	if (old_req.len && data.len == old_req.len && !memcmp(data.ptr, old_req.ptr, data.len)) {
 		resend(g, old, peer, local);
 		goto out;
 	}

@@ -64,6 +64,12 @@ typedef struct gcks_sa {
 	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
 	bool superseded;                  /* rekeyed (RFC 7296 2.18): waits for its Delete */
 	bool int_offered;                 /* the member sent INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242) */
+	/* RFC 9838 2.3.4: the credential that authenticated the peer; a group authorizes the SA only
+	 * when it lists the identity with this same credential (gcks_member_cred_matches). Beside
+	 * the flags, with init_resends, so that the struct has no holes. */
+	uint8_t cred_auth;                /* gk_member_auth, 0 until authenticated */
+	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
+	unsigned init_resends;            /* IKE_SA_INIT responses sent again (half-open) */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
 	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
 	gk_ike_req *out_req;              /* our outstanding request (GSA_INBAND_REKEY, CREATE_CHILD_SA,
@@ -78,11 +84,6 @@ typedef struct gcks_sa {
 	struct gcks_sa *src_prev, *src_next;
 	struct gcks_src *src;
 	int64_t init_resend_ms;
-	unsigned init_resends;            /* IKE_SA_INIT responses sent again */
-	/* RFC 9838 2.3.4: the credential that authenticated the peer; a group authorizes the SA only
-	 * when it lists the identity with this same credential (gcks_member_cred_matches) */
-	uint8_t cred_auth;                /* gk_member_auth, 0 until authenticated */
-	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
 	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
 	uint64_t admitted;                /* order of admission to that index: lower is older */
 	struct gcks_ike_rekey *rk;        /* our CREATE_CHILD_SA out on this SA (gcks_ikerekey.c), owned */

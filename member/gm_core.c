@@ -285,7 +285,7 @@ static gk_status build_init(gk_gm *gm)
 	gk_arena_init(&a, 0);
 	gk_pl_sa sa;
 	gk_pl_ke ke = { .group = gm->ke_group };
-	gk_pl_bytes nonce = { GK_CHUNK(gm->ike.ni, gm->ike.ni_len) };
+	gk_pl_bytes nonce = { gk_ike_sa_ni(&gm->ike) };
 	gk_pl_notify cookie = { .type = GK_N_COOKIE, .data = GK_CHUNK(gm->cookie, gm->cookie_len) };
 	static const uint8_t hash_algs[] = { 0, GK_HASH_SHA2_256, 0, GK_HASH_SHA2_384, 0, GK_HASH_SHA2_512,
 					     0, GK_HASH_IDENTITY };
@@ -453,7 +453,7 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 		return;
 	}
 	gk_status st = gk_dh_derive(gm->ike.dh, ke->data, &shared);
-	gk_chunk ni = GK_CHUNK(gm->ike.ni, gm->ike.ni_len);
+	gk_chunk ni = gk_ike_sa_ni(&gm->ike);
 	if (!st)
 		st = gk_ike_sa_set_nonces(&gm->ike, ni, nr);
 	if (!st)
@@ -1251,7 +1251,7 @@ static gk_status send_rekey(gk_gm *gm)
 	    (st = gk_ike_offer_to_sa(&gm->cfg.offer, &a, &sa)) ||
 	    (st = gk_sa_set_ike_spi(&sa, &a, gm->next.spi_i)))
 		goto out;
-	gk_pl_bytes nonce = { GK_CHUNK(gm->next.ni, gm->next.ni_len) };
+	gk_pl_bytes nonce = { gk_ike_sa_ni(&gm->next) };
 	gk_pl_ke ke = { .group = gm->rekey_ke, .data = gk_wbuf_chunk(&pub) };
 	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_NONCE, false, &nonce }, { GK_PL_KE, false, &ke } };
 	gm->state = GM_REKEY_SENT;
@@ -1414,7 +1414,7 @@ static void rekey_done(gk_gm *gm, gk_chunk nr)
 		switch_sa(gm, &gm->next, true);
 		return;
 	}
-	gk_chunk mine = nonce_min(GK_CHUNK(gm->next.ni, gm->next.ni_len), nr);
+	gk_chunk mine = nonce_min(gk_ike_sa_ni(&gm->next), nr);
 	gk_chunk other = nonce_min(GK_CHUNK(gm->crossed_ni, gm->crossed_ni_len), GK_CHUNK(gm->crossed_nr, NONCE_LEN));
 	bool we_lose = nonce_cmp(mine, other) < 0;
 	gk_info("simultaneous rekeys of the IKE SA: the %s one stays", we_lose ? "GCKS's" : "member's");
@@ -1458,7 +1458,7 @@ static void on_rekey_resp(gk_gm *gm, const gk_msg *m)
 	}
 	gk_wbuf shared;
 	gk_wbuf_init(&shared, 1024);
-	gk_chunk ni = GK_CHUNK(gm->next.ni, gm->next.ni_len);
+	gk_chunk ni = gk_ike_sa_ni(&gm->next);
 	gk_status st = gk_dh_derive(gm->next.dh, kep->body->ke.data, &shared);
 	if (!st)
 		st = gk_ike_sa_rekey_keys(&gm->next, &suite, &gm->ike, ni, nr, gk_wbuf_chunk(&shared),

@@ -10,40 +10,83 @@
 #include "ppk.h"
 #include "prf.h"
 
-static void free_secret(uint8_t **p, size_t *len)
+static void pre_free(gk_ike_pre *p)
 {
-	if (*p) {
-		OPENSSL_cleanse(*p, *len);
-		free(*p);
+	if (!p)
+		return;
+	if (p->init) {
+		OPENSSL_cleanse(p->init, (size_t)p->init_req_len + p->init_resp_len);
+		free(p->init);
 	}
-	*p = NULL;
-	*len = 0;
-}
-
-/* Copies src into *dst; src may point into the old *dst, so the copy comes first. */
-static gk_status dup_into(uint8_t **dst, size_t *dlen, gk_chunk src)
-{
-	uint8_t *n = NULL;
-	if (src.len && !(n = malloc(src.len)))
-		return GK_E_NOMEM;
-	if (src.len)
-		memcpy(n, src.ptr, src.len);
-	free_secret(dst, dlen);
-	*dst = n;
-	*dlen = src.len;
-	return GK_OK;
+	OPENSSL_cleanse(p, sizeof(*p) + p->ni_len + p->nr_len);
+	free(p);
 }
 
 gk_status gk_ike_sa_set_nonces(gk_ike_sa *sa, gk_chunk ni, gk_chunk nr)
 {
-	gk_status st = dup_into(&sa->ni, &sa->ni_len, ni);
-	return st ? st : dup_into(&sa->nr, &sa->nr_len, nr);
+	if (ni.len > UINT16_MAX || nr.len > UINT16_MAX)
+		return GK_E_INVAL;
+	/* the copy comes first: ni or nr may point into the old one */
+	gk_ike_pre *p = malloc(sizeof(*p) + ni.len + nr.len), *old = sa->pre;
+	if (!p)
+		return GK_E_NOMEM;
+	*p = old ? *old : (gk_ike_pre){ 0 };
+	p->ni_len = (uint16_t)ni.len;
+	p->nr_len = (uint16_t)nr.len;
+	if (ni.len)
+		memcpy(p->n, ni.ptr, ni.len);
+	if (nr.len)
+		memcpy(p->n + ni.len, nr.ptr, nr.len);
+	if (old)
+		old->init = NULL; /* now p's */
+	pre_free(old);
+	sa->pre = p;
+	return GK_OK;
 }
 
 gk_status gk_ike_sa_keep_init(gk_ike_sa *sa, gk_chunk req, gk_chunk resp)
 {
-	gk_status st = dup_into(&sa->init_req, &sa->init_req_len, req);
-	return st ? st : dup_into(&sa->init_resp, &sa->init_resp_len, resp);
+	if (req.len > UINT32_MAX - resp.len)
+		return GK_E_INVAL;
+	if (!sa->pre && gk_ike_sa_set_nonces(sa, GK_CHUNK_EMPTY, GK_CHUNK_EMPTY))
+		return GK_E_NOMEM;
+	gk_ike_pre *p = sa->pre;
+	uint8_t *b = malloc(req.len + resp.len ? req.len + resp.len : 1);
+	if (!b)
+		return GK_E_NOMEM;
+	if (req.len)
+		memcpy(b, req.ptr, req.len);
+	if (resp.len)
+		memcpy(b + req.len, resp.ptr, resp.len);
+	if (p->init) {
+		OPENSSL_cleanse(p->init, (size_t)p->init_req_len + p->init_resp_len);
+		free(p->init);
+	}
+	p->init = b;
+	p->init_req_len = (uint32_t)req.len;
+	p->init_resp_len = (uint32_t)resp.len;
+	return GK_OK;
+}
+
+gk_chunk gk_ike_sa_ni(const gk_ike_sa *sa)
+{
+	return sa->pre ? GK_CHUNK(sa->pre->n, sa->pre->ni_len) : GK_CHUNK_EMPTY;
+}
+
+gk_chunk gk_ike_sa_nr(const gk_ike_sa *sa)
+{
+	return sa->pre ? GK_CHUNK(sa->pre->n + sa->pre->ni_len, sa->pre->nr_len) : GK_CHUNK_EMPTY;
+}
+
+gk_chunk gk_ike_sa_init_req(const gk_ike_sa *sa)
+{
+	return sa->pre && sa->pre->init ? GK_CHUNK(sa->pre->init, sa->pre->init_req_len) : GK_CHUNK_EMPTY;
+}
+
+gk_chunk gk_ike_sa_init_resp(const gk_ike_sa *sa)
+{
+	return sa->pre && sa->pre->init ? GK_CHUNK(sa->pre->init + sa->pre->init_req_len, sa->pre->init_resp_len)
+					: GK_CHUNK_EMPTY;
 }
 
 /* Octets of the key block: SK_d | SK_ai | SK_ar | SK_ei | SK_er | GSK_w | SK_pi | SK_pr. */
@@ -172,7 +215,7 @@ gk_status gk_ike_sa_derive_keys(gk_ike_sa *sa, gk_chunk ni, gk_chunk nr, gk_chun
 
 gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared)
 {
-	gk_status st = gk_ike_sa_derive_keys(sa, GK_CHUNK(sa->ni, sa->ni_len), GK_CHUNK(sa->nr, sa->nr_len), shared);
+	gk_status st = gk_ike_sa_derive_keys(sa, gk_ike_sa_ni(sa), gk_ike_sa_nr(sa), shared);
 	gk_dh_free(sa->dh);
 	sa->dh = NULL;
 	return st;
@@ -200,8 +243,7 @@ gk_status gk_ike_sa_addke_update(gk_ike_sa *sa, gk_chunk shared)
 {
 	gk_ike_keys k;
 	gk_ike_sa_keys_get(sa, &k);
-	gk_status st = gk_addke_update_keys(&k, shared, GK_CHUNK(sa->ni, sa->ni_len), GK_CHUNK(sa->nr, sa->nr_len),
-					    sa->spi_i, sa->spi_r);
+	gk_status st = gk_addke_update_keys(&k, shared, gk_ike_sa_ni(sa), gk_ike_sa_nr(sa), sa->spi_i, sa->spi_r);
 	return keep_keys(sa, &k, st);
 }
 
@@ -258,12 +300,13 @@ gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound)
 
 gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out)
 {
-	if (!sa->init_req || !sa->init_resp || !sa->ni || !sa->nr)
+	gk_chunk req = gk_ike_sa_init_req(sa), resp = gk_ike_sa_init_resp(sa);
+	gk_chunk ni = gk_ike_sa_ni(sa), nr = gk_ike_sa_nr(sa);
+	if (!req.len || !resp.len || !ni.len || !nr.len)
 		return GK_E_STATE;
 	/* RFC 7296 2.15: each side signs its own IKE_SA_INIT message and the peer's nonce */
-	gk_chunk msg = of_initiator ? GK_CHUNK(sa->init_req, sa->init_req_len)
-				    : GK_CHUNK(sa->init_resp, sa->init_resp_len);
-	gk_chunk nonce = of_initiator ? GK_CHUNK(sa->nr, sa->nr_len) : GK_CHUNK(sa->ni, sa->ni_len);
+	gk_chunk msg = of_initiator ? req : resp;
+	gk_chunk nonce = of_initiator ? nr : ni;
 	gk_chunk skp = GK_CHUNK(key_at(sa, of_initiator ? K_PI : K_PR), sa->kp_len);
 	gk_status st = gk_auth_signed_octets(sa->suite.prf, msg, nonce, skp, id_body, out);
 	/* the exchanges are sequential from Message ID 1 (RFC 9242 3.3.1): the authenticating
@@ -285,10 +328,8 @@ void gk_ike_sa_auth_done(gk_ike_sa *sa)
 		(void)gk_ike_sa_keys_set(sa, &k);
 		gk_ike_keys_wipe(&k);
 	}
-	free_secret(&sa->ni, &sa->ni_len);
-	free_secret(&sa->nr, &sa->nr_len);
-	free_secret(&sa->init_req, &sa->init_req_len);
-	free_secret(&sa->init_resp, &sa->init_resp_len);
+	pre_free(sa->pre);
+	sa->pre = NULL;
 	gk_ike_int_free(sa->intermediate);
 	sa->intermediate = NULL;
 }

@@ -41,6 +41,17 @@ typedef struct gk_resp_cache {
 	gk_chunk d[];
 } gk_resp_cache;
 
+/* What an IKE SA needs only until authentication: the nonces and both IKE_SA_INIT messages, which
+ * the AUTH payloads sign (RFC 7296 2.15), in two allocations: this one with Ni | Nr after it, and
+ * init holding the request then the response. Owned by the gk_ike_sa; gk_ike_sa_auth_done wipes
+ * and frees both, so an established SA keeps one NULL pointer of it. */
+typedef struct gk_ike_pre {
+	uint8_t *init;          /* IKE_SA_INIT request | response, NULL until kept */
+	uint32_t init_req_len, init_resp_len;
+	uint16_t ni_len, nr_len;
+	uint8_t n[];            /* Ni | Nr */
+} gk_ike_pre;
+
 typedef struct gk_ike_sa {
 	uint64_t spi_i, spi_r;
 	bool initiator;         /* our role in this SA */
@@ -50,6 +61,7 @@ typedef struct gk_ike_sa {
 	gk_ike_state state;
 	gk_ike_suite suite;
 	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
+	uint32_t frag_max;      /* octets parked per message, 0 = no bound (see gk_frag_reasm) */
 	/* The keys (RFC 7296 2.14) in one allocation of their exact length, owned, wiped when
 	 * replaced or freed: SK_d | SK_ai | SK_ar | SK_ei | SK_er | GSK_w, then SK_pi | SK_pr until
 	 * authentication. An established SA keeps it for its whole life, so it holds no slack (a
@@ -57,15 +69,11 @@ typedef struct gk_ike_sa {
 	 * HMAC-SHA-256 needs 136). NULL = no keys yet. */
 	uint8_t *kb;
 	gk_dh *dh;              /* our key pair until the keys are derived */
-	uint8_t *ni, *nr;       /* nonces, kept until authentication */
-	size_t ni_len, nr_len;
-	uint8_t *init_req, *init_resp; /* IKE_SA_INIT messages, kept until authentication */
-	size_t init_req_len, init_resp_len;
+	gk_ike_pre *pre;        /* nonces and IKE_SA_INIT messages until authentication, NULL after */
 	uint32_t msgid_out;     /* next Message ID of a request we send */
 	uint32_t msgid_in;      /* next Message ID we expect in a request from the peer */
 	gk_resp_cache *last_resp; /* our response to request msgid_in - 1 (one or more datagrams) */
 	gk_frag_reasm *reasm;   /* fragments of a request or response being received */
-	size_t frag_max;        /* octets parked per message, 0 = no bound (see gk_frag_reasm) */
 	gk_frag_pool *frag_pool; /* shared bound on parked octets, NULL = none; not owned */
 	gk_frag_account *frag_acct; /* the peer's source's bound, NULL = none; not owned (change it
 				     * with gk_frag_set_account on reasm too) */
@@ -76,9 +84,15 @@ typedef struct gk_ike_sa {
 	int64_t created_ms, used_ms; /* used_ms: when the peer's last request was taken */
 } gk_ike_sa;
 
-/* Takes copies of the nonces and the shared secret's derived keys. */
+/* Takes copies of the nonces (at most 65535 octets each) and of the IKE_SA_INIT messages; the
+ * chunks may point into what they replace. */
 gk_status gk_ike_sa_set_nonces(gk_ike_sa *sa, gk_chunk ni, gk_chunk nr);
 gk_status gk_ike_sa_keep_init(gk_ike_sa *sa, gk_chunk req, gk_chunk resp);
+/* The nonces and IKE_SA_INIT messages kept (empty when none, and after authentication). */
+gk_chunk gk_ike_sa_ni(const gk_ike_sa *sa);
+gk_chunk gk_ike_sa_nr(const gk_ike_sa *sa);
+gk_chunk gk_ike_sa_init_req(const gk_ike_sa *sa);
+gk_chunk gk_ike_sa_init_resp(const gk_ike_sa *sa);
 /* Derives all keys (SKEYSEED ... GSK_w) from the DH shared secret; frees sa->dh. */
 gk_status gk_ike_sa_derive(gk_ike_sa *sa, gk_chunk shared);
 /* The same from the given nonces (not kept), with sa->suite and sa's SPIs; sa->dh stays. */
