@@ -78,7 +78,7 @@ static const char *busy(gk_gcks *g, const gcks_sa *sa)
 		return "a request of ours is outstanding on the IKE SA";
 	if (sa->collided)
 		return "the IKE SA was rekeyed twice at once already";
-	if (sa->rekeyed_ms && gcks_now(g) - sa->rekeyed_ms < (int64_t)g->cfg.ike_rekey_min_interval_s * 1000)
+	if (sa->by_rekey && gcks_now(g) - sa->ike.created_ms < (int64_t)g->cfg.ike_rekey_min_interval_s * 1000)
 		return "rekeyed too recently";
 	return NULL;
 }
@@ -123,7 +123,8 @@ static void copy_peer(gk_gcks *g, const gcks_sa *old, gcks_sa *n)
 	n->ppk_used = old->ppk_used;
 	n->cred_auth = old->cred_auth;
 	memcpy(n->cred_hash, old->cred_hash, sizeof(n->cred_hash));
-	n->rekeyed_ms = gcks_now(g);
+	n->by_rekey = true;
+	n->ike.created_ms = gcks_now(g);
 	n->deadline_ms = gcks_now(g) + GCKS_REKEY_DELETE_WAIT_MS; /* until it takes over */
 }
 
