@@ -115,13 +115,14 @@ static gk_status verify_ppk(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_p
 	if (pid && gk_ppk_identity_parse(pid->body->notify.data, &ppk_id) == GK_OK)
 		mp = gcks_member_ppk(g, &pa->id, pa->wanted, ppk_id);
 	if (mp) {
-		gk_ike_keys orig = sa->ike.keys;
-		gk_status st = gk_ppk_update_keys(&sa->ike.keys, GK_CHUNK(mp->ppk, mp->ppk_len));
+		gk_ike_keys orig;
+		gk_ike_sa_keys_get(&sa->ike, &orig);
+		gk_status st = gk_ike_sa_ppk_update(&sa->ike, GK_CHUNK(mp->ppk, mp->ppk_len));
 		if (!st)
 			st = verify_auth(g, sa, m, auth, pa);
-		if (st)
-			sa->ike.keys = orig; /* stays as IKE_SA_INIT made it */
-		OPENSSL_cleanse(&orig, sizeof(orig));
+		if (st) /* stays as IKE_SA_INIT made it (the same lengths: set in place) */
+			(void)gk_ike_sa_keys_set(&sa->ike, &orig);
+		gk_ike_keys_wipe(&orig);
 		pa->ppk = st == GK_OK;
 		pa->ppk_why = st ? "with its PPK" : NULL;
 		return st;

@@ -307,7 +307,7 @@ static void scan_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
 	int64_t now = *(const int64_t *)ctx;
 	gcks_outgoing_tick(g, sa, now);
 	gcks_ike_rekey_tick(g, sa, now);
-	gk_ike_sa_frag_expire(&sa->ike, now);
+	gk_ike_sa_expire(&sa->ike, now);
 	if (sa->deadline_ms && now >= sa->deadline_ms &&
 	    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || sa->superseded || !close_idle(g, sa)))
 		gcks_sa_close(g, sa);

@@ -78,7 +78,7 @@ static const char *busy(gk_gcks *g, const gcks_sa *sa)
 		return "a request of ours is outstanding on the IKE SA";
 	if (sa->collided)
 		return "the IKE SA was rekeyed twice at once already";
-	if (sa->rekeyed_ms && gcks_now(g) - sa->rekeyed_ms < (int64_t)g->cfg.ike_rekey_min_interval_s * 1000)
+	if (sa->by_rekey && gcks_now(g) - sa->ike.created_ms < (int64_t)g->cfg.ike_rekey_min_interval_s * 1000)
 		return "rekeyed too recently";
 	return NULL;
 }
@@ -98,8 +98,8 @@ static gk_status new_keys(gk_gcks *g, const gcks_sa *old, gcks_sa *n, const gk_p
 	if (!st)
 		st = gk_rand_bytes(g->env.rnd, nr, NONCE_LEN);
 	if (!st)
-		st = gk_ike_keys_rekey(&n->ike.keys, &n->ike.suite, &old->ike.keys, ni, GK_CHUNK(nr, NONCE_LEN),
-				       gk_wbuf_chunk(&shared), n->ike.spi_i, n->ike.spi_r);
+		st = gk_ike_sa_rekey_keys(&n->ike, &n->ike.suite, &old->ike, ni, GK_CHUNK(nr, NONCE_LEN),
+					  gk_wbuf_chunk(&shared), n->ike.spi_i, n->ike.spi_r);
 	gk_wbuf_free(&shared);
 	gk_dh_free(n->ike.dh);
 	n->ike.dh = NULL;
@@ -123,7 +123,8 @@ static void copy_peer(gk_gcks *g, const gcks_sa *old, gcks_sa *n)
 	n->ppk_used = old->ppk_used;
 	n->cred_auth = old->cred_auth;
 	memcpy(n->cred_hash, old->cred_hash, sizeof(n->cred_hash));
-	n->rekeyed_ms = gcks_now(g);
+	n->by_rekey = true;
+	n->ike.created_ms = gcks_now(g);
 	n->deadline_ms = gcks_now(g) + GCKS_REKEY_DELETE_WAIT_MS; /* until it takes over */
 }
 
@@ -373,8 +374,8 @@ static gk_status our_new_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gk_chunk *
 	n->ike.suite = suite;
 	n->ike.spi_r = spi_r;
 	if (!st)
-		st = gk_ike_keys_rekey(&n->ike.keys, &suite, &sa->ike.keys, GK_CHUNK(rk->ni, NONCE_LEN), *nr,
-				       gk_wbuf_chunk(&shared), n->ike.spi_i, spi_r);
+		st = gk_ike_sa_rekey_keys(&n->ike, &suite, &sa->ike, GK_CHUNK(rk->ni, NONCE_LEN), *nr,
+					  gk_wbuf_chunk(&shared), n->ike.spi_i, spi_r);
 	gk_wbuf_free(&shared);
 	if (!st)
 		st = gcks_sa_insert_established(g, n);

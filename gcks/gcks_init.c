@@ -288,7 +288,7 @@ static gk_status build_response(gk_gcks *g, gcks_sa *sa, uint8_t prop_num, gk_ar
 	gk_wbuf_free(&pub);
 	if (st || !pubc)
 		return st ? st : GK_E_NOMEM;
-	*nonce = (gk_pl_bytes){ GK_CHUNK(sa->ike.nr, sa->ike.nr_len) };
+	*nonce = (gk_pl_bytes){ gk_ike_sa_nr(&sa->ike) };
 	pl[n++] = (gk_out_pl){ GK_PL_SA, false, sap };
 	pl[n++] = (gk_out_pl){ GK_PL_KE, false, ke };
 	pl[n++] = (gk_out_pl){ GK_PL_NONCE, false, nonce };
@@ -327,7 +327,8 @@ static void resend(gk_gcks *g, gcks_sa *sa, const struct sockaddr *peer, const s
 	}
 	sa->init_resends++;
 	sa->init_resend_ms = now;
-	gcks_send(g, g->in_path, local, peer, sa->ike.init_resp, sa->ike.init_resp_len);
+	gk_chunk resp = gk_ike_sa_init_resp(&sa->ike);
+	gcks_send(g, g->in_path, local, peer, resp.ptr, resp.len);
 }
 
 /* A source at its cap, or a full table, makes room by evicting its oldest half-open SA rather
@@ -365,11 +366,10 @@ static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_
 	if (!st) {
 		sa->ike.spi_i = m->hdr.spi_i;
 		/* keys need only the secret and nonces; the DH key pair stays for the KE payload */
-		st = gk_ike_keys_derive(&sa->ike.keys, &sa->ike.suite, ni, GK_CHUNK(nr, sizeof(nr)),
-					gk_wbuf_chunk(&shared), sa->ike.spi_i, sa->ike.spi_r);
+		st = gk_ike_sa_derive_keys(&sa->ike, ni, GK_CHUNK(nr, sizeof(nr)), gk_wbuf_chunk(&shared));
 	}
 	if (!st) /* a debugging aid, off unless --ike-keylog */
-		gk_keylog_ike_sa(g->env.keylog, sa->ike.spi_i, sa->ike.spi_r, &sa->ike.keys);
+		gk_ike_sa_keylog(g->env.keylog, &sa->ike);
 	gk_wbuf_free(&shared);
 	OPENSSL_cleanse(nr, sizeof(nr));
 	return st;
@@ -387,8 +387,8 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 
 	/* a retransmitted request gets the same answer */
 	gcks_sa *old = gcks_sa_find_half_open(g, m.hdr.spi_i, peer);
-	if (old && old->ike.init_req && data.len == old->ike.init_req_len &&
-	    !memcmp(data.ptr, old->ike.init_req, data.len)) {
+	gk_chunk old_req = old ? gk_ike_sa_init_req(&old->ike) : GK_CHUNK_EMPTY;
+	if (old_req.len && data.len == old_req.len && !memcmp(data.ptr, old_req.ptr, data.len)) {
 		resend(g, old, peer, local);
 		goto out;
 	}

@@ -45,7 +45,7 @@ static gk_status answer(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 	gk_dgrams d = { 0 };
 	gk_status st = gk_ike_req_build(&sa->ike, m->hdr.exchange, true, m->hdr.msg_id, r->pl, r->n, g->env.rnd, &d);
 	if (!st)
-		st = gk_intauth_add_sent(sa->ike.intermediate, &sa->ike.keys, false, &d, r->pl, r->n);
+		st = gk_ike_sa_intauth_add_sent(&sa->ike, false, &d, r->pl, r->n);
 	if (st) {
 		gk_dgrams_free(&d);
 		return st;
@@ -99,12 +99,11 @@ void gcks_ike_intermediate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 	}
 	/* IntAuth_i(n), IntAuth_r(n) under the keys this exchange ran with, then SK(n) changes them */
 	if (!st)
-		st = gk_intauth_add_received(ii, &sa->ike.keys, true, m);
+		st = gk_ike_sa_intauth_add_received(&sa->ike, true, m);
 	if (!st)
 		st = answer(g, sa, m, r);
 	if (!st)
-		st = gk_addke_update_keys(&sa->ike.keys, gk_wbuf_chunk(&shared), GK_CHUNK(sa->ike.ni, sa->ike.ni_len),
-					  GK_CHUNK(sa->ike.nr, sa->ike.nr_len), sa->ike.spi_i, sa->ike.spi_r);
+		st = gk_ike_sa_addke_update(&sa->ike, gk_wbuf_chunk(&shared));
 	if (st) {
 		gk_err("IKE_INTERMEDIATE: %s", gk_status_str(st));
 		r->sent = true; /* nothing usable to answer: the SA goes */
@@ -112,7 +111,7 @@ void gcks_ike_intermediate(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 		goto out;
 	}
 	ii->done++;
-	gk_keylog_ike_sa(g->env.keylog, sa->ike.spi_i, sa->ike.spi_r, &sa->ike.keys);
+	gk_ike_sa_keylog(g->env.keylog, &sa->ike);
 	gk_dbg("IKE_INTERMEDIATE %zu/%zu: %s done, keys updated (RFC 9370 2.2.2)", ii->done, ii->naddke, km->name);
 out:
 	gk_wbuf_free(&ours);

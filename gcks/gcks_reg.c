@@ -153,7 +153,7 @@ static gk_status lkh_path(gk_gcks *g, gcks_group *grp, const gcks_sa *sa, const 
 		return GK_E_STATE;
 	gk_status st = gk_keys_lkh_join(g->env.store, &grp->pol, grp->lkh, g->env.rnd, member, &pos);
 	if (!st)
-		st = gk_lkh_reg_wraps(grp->lkh, pos, sa->ike.suite.kwa, GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len),
+		st = gk_lkh_reg_wraps(grp->lkh, pos, sa->ike.suite.kwa, gk_ike_sa_gsk_w(&sa->ike),
 				      grp->pol.kek.kwa, GK_CHUNK(kek->keymat, kek->keymat_len), a, &w, &nw, &s, &ns);
 	if (st)
 		return st;
@@ -312,7 +312,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	}
 	gk_pl_gsa *gsa = gk_arena_alloc(&r->arena, sizeof(*gsa));
 	gk_pl_kd *kd = gk_arena_alloc(&r->arena, sizeof(*kd));
-	gk_chunk kwk = GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len);
+	gk_chunk kwk = gk_ike_sa_gsk_w(&sa->ike);
 	if (!gsa || !kd ||
 	    gk_group_state_encode(gs, GK_GSA_REGISTRATION, sa->ike.suite.kwa, kwk, &r->arena, gsa, kd)) {
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot encode group policy");

@@ -274,7 +274,7 @@ static gk_status send_inband(gk_gcks *g, gcks_sa *sa, uint64_t group, const reke
 	if (sa->out_req)
 		return GK_E_STATE;
 	gk_arena_init(&a, 0);
-	gk_status st = plan_payloads(p, gs, sa->ike.suite.kwa, GK_CHUNK(sa->ike.keys.gsk_w, sa->ike.keys.w_len),
+	gk_status st = plan_payloads(p, gs, sa->ike.suite.kwa, gk_ike_sa_gsk_w(&sa->ike),
 				     &a, pl, &n);
 	sa->out_group = group; /* before the request: its log line names the group */
 	if (!st)

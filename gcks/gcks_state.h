@@ -56,15 +56,23 @@ typedef struct gcks_sa {
 	gk_ident_held *peer_id;           /* the identity that authenticated it, owned (one reference) */
 	struct gcks_sa *next_r;           /* chain by our SPI (spi_r), gcks_sa_table.c */
 	struct gcks_sa *next_i;           /* chain by the peer's SPI while half-open */
-	bool half_open;
-	bool g_ikev2;                     /* established through GSA_AUTH (not plain IKE_AUTH) */
-	bool psk_auth;                    /* the member authenticated with a PSK */
-	bool ppk_offered;                 /* the member sent USE_PPK in IKE_SA_INIT and we answered it */
-	bool ppk_used;                    /* the keys were updated with the member's PPK (RFC 8784 3) */
-	bool rekey_queued;                /* another inband rekey waits for the outstanding one */
-	bool closing;                     /* our Delete of the IKE SA is out, or the peer is gone */
-	bool superseded;                  /* rekeyed (RFC 7296 2.18): waits for its Delete */
-	bool int_offered;                 /* the member sent INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242) */
+	/* one bit each: an established SA keeps them for life */
+	bool half_open : 1;
+	bool g_ikev2 : 1;                 /* established through GSA_AUTH (not plain IKE_AUTH) */
+	bool psk_auth : 1;                /* the member authenticated with a PSK */
+	bool ppk_offered : 1;             /* the member sent USE_PPK in IKE_SA_INIT and we answered it */
+	bool ppk_used : 1;                /* the keys were updated with the member's PPK (RFC 8784 3) */
+	bool rekey_queued : 1;            /* another inband rekey waits for the outstanding one */
+	bool closing : 1;                 /* our Delete of the IKE SA is out, or the peer is gone */
+	bool superseded : 1;              /* rekeyed (RFC 7296 2.18): waits for its Delete */
+	bool int_offered : 1;             /* the member sent INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242) */
+	bool by_rekey : 1;                /* made by a rekey (RFC 7296 2.18), at ike.created_ms */
+	/* RFC 9838 2.3.4: the credential that authenticated the peer; a group authorizes the SA only
+	 * when it lists the identity with this same credential (gcks_member_cred_matches). Beside
+	 * the flags, with init_resends, so that the struct has no holes. */
+	uint8_t cred_auth;                /* gk_member_auth, 0 until authenticated */
+	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
+	unsigned init_resends;            /* IKE_SA_INIT responses sent again (half-open) */
 	int64_t deadline_ms;              /* half-open expiry or idle close */
 	uint64_t groups[GCKS_SA_GROUPS];  /* hashes of the groups registered over this SA (inband) */
 	gk_ike_req *out_req;              /* our outstanding request (GSA_INBAND_REKEY, CREATE_CHILD_SA,
@@ -79,11 +87,6 @@ typedef struct gcks_sa {
 	struct gcks_sa *src_prev, *src_next;
 	struct gcks_src *src;
 	int64_t init_resend_ms;
-	unsigned init_resends;            /* IKE_SA_INIT responses sent again */
-	/* RFC 9838 2.3.4: the credential that authenticated the peer; a group authorizes the SA only
-	 * when it lists the identity with this same credential (gcks_member_cred_matches) */
-	uint8_t cred_auth;                /* gk_member_auth, 0 until authenticated */
-	uint8_t cred_hash[32];            /* SHA-256 of the PSK or SubjectPublicKeyInfo; 0s for certs */
 	struct gcks_sa *next_id, **pprev_id; /* index of established SAs by peer_id (gcks_peers.c) */
 	uint64_t admitted;                /* order of admission to that index: lower is older */
 	struct gcks_ike_rekey *rk;        /* our CREATE_CHILD_SA out on this SA (gcks_ikerekey.c), owned */
@@ -91,7 +94,6 @@ typedef struct gcks_sa {
 					   * rekey was out (RFC 7296 2.8.2); in the table, not owned */
 	struct gcks_sa *collision_of;     /* the reverse link */
 	int64_t rekey_at_ms;              /* when we rekey this kept SA ourselves, 0 = not planned */
-	int64_t rekeyed_ms;               /* when this SA was made by a rekey, 0 = by IKE_SA_INIT */
 	uint64_t path;                    /* reply path (gk_gcks_input_path), 0 = datagrams from local */
 } gcks_sa;
 

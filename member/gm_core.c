@@ -285,7 +285,7 @@ static gk_status build_init(gk_gm *gm)
 	gk_arena_init(&a, 0);
 	gk_pl_sa sa;
 	gk_pl_ke ke = { .group = gm->ke_group };
-	gk_pl_bytes nonce = { GK_CHUNK(gm->ike.ni, gm->ike.ni_len) };
+	gk_pl_bytes nonce = { gk_ike_sa_ni(&gm->ike) };
 	gk_pl_notify cookie = { .type = GK_N_COOKIE, .data = GK_CHUNK(gm->cookie, gm->cookie_len) };
 	static const uint8_t hash_algs[] = { 0, GK_HASH_SHA2_256, 0, GK_HASH_SHA2_384, 0, GK_HASH_SHA2_512,
 					     0, GK_HASH_IDENTITY };
@@ -453,7 +453,7 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 		return;
 	}
 	gk_status st = gk_dh_derive(gm->ike.dh, ke->data, &shared);
-	gk_chunk ni = GK_CHUNK(gm->ike.ni, gm->ike.ni_len);
+	gk_chunk ni = gk_ike_sa_ni(&gm->ike);
 	if (!st)
 		st = gk_ike_sa_set_nonces(&gm->ike, ni, nr);
 	if (!st)
@@ -461,7 +461,7 @@ static void on_init_resp(gk_gm *gm, const gk_msg *m)
 	if (!st)
 		st = gk_ike_sa_derive(&gm->ike, gk_wbuf_chunk(&shared));
 	if (!st) /* a debugging aid, off unless --ike-keylog */
-		gk_keylog_ike_sa(gm->env.keylog, gm->ike.spi_i, gm->ike.spi_r, &gm->ike.keys);
+		gk_ike_sa_keylog(gm->env.keylog, &gm->ike);
 	gk_wbuf_free(&shared);
 	if (st) {
 		fail(gm, 0, st == GK_E_BAD_KE ? "the GCKS sent an invalid KE value" : "IKE key derivation failed");
@@ -503,7 +503,7 @@ static gk_status send_intermediate(gk_gm *gm)
 				      &gm->req.d);
 	}
 	if (!st)
-		st = gk_intauth_add_sent(ii, &gm->ike.keys, true, &gm->req.d, pl, 1);
+		st = gk_ike_sa_intauth_add_sent(&gm->ike, true, &gm->req.d, pl, 1);
 	if (!st) {
 		gm->state = GM_INT_SENT;
 		send_request(gm, GK_EXCH_IKE_INTERMEDIATE);
@@ -554,10 +554,9 @@ static void on_int_resp(gk_gm *gm, const gk_msg *m)
 	gk_wbuf_init(&shared, 4096);
 	gk_status st = gk_ke_finish(ii->ke, kp->body->ke.data, &shared);
 	if (!st)
-		st = gk_intauth_add_received(ii, &gm->ike.keys, false, m);
+		st = gk_ike_sa_intauth_add_received(&gm->ike, false, m);
 	if (!st)
-		st = gk_addke_update_keys(&gm->ike.keys, gk_wbuf_chunk(&shared), GK_CHUNK(gm->ike.ni, gm->ike.ni_len),
-					  GK_CHUNK(gm->ike.nr, gm->ike.nr_len), gm->ike.spi_i, gm->ike.spi_r);
+		st = gk_ike_sa_addke_update(&gm->ike, gk_wbuf_chunk(&shared));
 	gk_wbuf_free(&shared);
 	gk_ke_state_free(ii->ke);
 	ii->ke = NULL;
@@ -566,7 +565,7 @@ static void on_int_resp(gk_gm *gm, const gk_msg *m)
 		return;
 	}
 	ii->done++;
-	gk_keylog_ike_sa(gm->env.keylog, gm->ike.spi_i, gm->ike.spi_r, &gm->ike.keys);
+	gk_ike_sa_keylog(gm->env.keylog, &gm->ike);
 	gk_info("additional key exchange %zu/%zu (%s) done: IKE SA keys updated (RFC 9370)", ii->done, ii->naddke,
 		gk_ke_by_id(ii->addke[ii->done - 1])->name);
 	if (ii->done < ii->naddke)
@@ -752,8 +751,8 @@ static gk_status ppk_begin(gk_gm *gm, gk_chunk id_body, gk_arena *a, gk_pl_notif
 	if (st || !d)
 		return st ? st : GK_E_NOMEM;
 	*no_auth = (gk_pl_notify){ .type = GK_N_NO_PPK_AUTH, .data = plain.data };
-	gm->keys_noppk = gm->ike.keys;
-	if ((st = gk_ppk_update_keys(&gm->ike.keys, GK_CHUNK(gm->cfg.ppk, gm->cfg.ppk_len))) != GK_OK) {
+	gk_ike_sa_keys_get(&gm->ike, &gm->keys_noppk);
+	if ((st = gk_ike_sa_ppk_update(&gm->ike, GK_CHUNK(gm->cfg.ppk, gm->cfg.ppk_len))) != GK_OK) {
 		OPENSSL_cleanse(&gm->keys_noppk, sizeof(gm->keys_noppk));
 		return st;
 	}
@@ -773,7 +772,7 @@ static bool ppk_settle(gk_gm *gm, const gk_msg *m)
 	if (!used && !gm->cfg.ppk_required) {
 		gk_warn("the GCKS does not know our PPK_ID: registering without the PPK (NO_PPK_AUTH), "
 			"not protected against a quantum computer (RFC 8784 6)");
-		gm->ike.keys = gm->keys_noppk;
+		(void)gk_ike_sa_keys_set(&gm->ike, &gm->keys_noppk); /* the same lengths: in place */
 	}
 	OPENSSL_cleanse(&gm->keys_noppk, sizeof(gm->keys_noppk));
 	if (!used && gm->cfg.ppk_required) {
@@ -964,7 +963,7 @@ static void registration_result(gk_gm *gm, const gk_msg *m)
 	gk_status st = GK_E_MALFORMED;
 	gk_arena kh;
 	gk_arena_init(&kh, 0);
-	gk_chunk gsk_w = GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len);
+	gk_chunk gsk_w = gk_ike_sa_gsk_w(&gm->ike);
 	if (gsa && kd)
 		st = gk_group_state_decode_kh(&gsa->body->gsa, &kd->body->kd, GK_GSA_REGISTRATION,
 					      gm->ike.suite.kwa, gsk_w, &kh, gm->gs, why, sizeof(why));
@@ -1080,7 +1079,7 @@ static uint16_t inband_rekey(gk_gm *gm, const gk_msg *m)
 	 * under GSK_w: the decoder without an arena refuses key hierarchies */
 	if (gsa && kd &&
 	    gk_group_state_decode(&gsa->body->gsa, &kd->body->kd, GK_GSA_REKEY, gm->ike.suite.kwa,
-				  GK_CHUNK(gm->ike.keys.gsk_w, gm->ike.keys.w_len), gm->gs, why, sizeof(why))) {
+				  gk_ike_sa_gsk_w(&gm->ike), gm->gs, why, sizeof(why))) {
 		gk_warn("GSA_INBAND_REKEY refused: %s", why);
 		gk_group_state_wipe(gm->gs);
 		return GK_N_INVALID_SYNTAX;
@@ -1252,7 +1251,7 @@ static gk_status send_rekey(gk_gm *gm)
 	    (st = gk_ike_offer_to_sa(&gm->cfg.offer, &a, &sa)) ||
 	    (st = gk_sa_set_ike_spi(&sa, &a, gm->next.spi_i)))
 		goto out;
-	gk_pl_bytes nonce = { GK_CHUNK(gm->next.ni, gm->next.ni_len) };
+	gk_pl_bytes nonce = { gk_ike_sa_ni(&gm->next) };
 	gk_pl_ke ke = { .group = gm->rekey_ke, .data = gk_wbuf_chunk(&pub) };
 	gk_out_pl pl[] = { { GK_PL_SA, false, &sa }, { GK_PL_NONCE, false, &nonce }, { GK_PL_KE, false, &ke } };
 	gm->state = GM_REKEY_SENT;
@@ -1415,7 +1414,7 @@ static void rekey_done(gk_gm *gm, gk_chunk nr)
 		switch_sa(gm, &gm->next, true);
 		return;
 	}
-	gk_chunk mine = nonce_min(GK_CHUNK(gm->next.ni, gm->next.ni_len), nr);
+	gk_chunk mine = nonce_min(gk_ike_sa_ni(&gm->next), nr);
 	gk_chunk other = nonce_min(GK_CHUNK(gm->crossed_ni, gm->crossed_ni_len), GK_CHUNK(gm->crossed_nr, NONCE_LEN));
 	bool we_lose = nonce_cmp(mine, other) < 0;
 	gk_info("simultaneous rekeys of the IKE SA: the %s one stays", we_lose ? "GCKS's" : "member's");
@@ -1459,11 +1458,11 @@ static void on_rekey_resp(gk_gm *gm, const gk_msg *m)
 	}
 	gk_wbuf shared;
 	gk_wbuf_init(&shared, 1024);
-	gk_chunk ni = GK_CHUNK(gm->next.ni, gm->next.ni_len);
+	gk_chunk ni = gk_ike_sa_ni(&gm->next);
 	gk_status st = gk_dh_derive(gm->next.dh, kep->body->ke.data, &shared);
 	if (!st)
-		st = gk_ike_keys_rekey(&gm->next.keys, &suite, &gm->ike.keys, ni, nr, gk_wbuf_chunk(&shared),
-				       gm->next.spi_i, spi_r);
+		st = gk_ike_sa_rekey_keys(&gm->next, &suite, &gm->ike, ni, nr, gk_wbuf_chunk(&shared),
+					  gm->next.spi_i, spi_r);
 	gk_wbuf_free(&shared);
 	gk_dh_free(gm->next.dh);
 	gm->next.dh = NULL;
@@ -1544,8 +1543,8 @@ static uint16_t rekey_request(gk_gm *gm, const gk_msg *m, gk_arena *a, gk_out_pl
 	if (!st)
 		st = gk_dh_public(made->dh, &pub);
 	if (!st)
-		st = gk_ike_keys_rekey(&made->keys, &suite, &gm->ike.keys, ni, GK_CHUNK(nr, NONCE_LEN),
-				       gk_wbuf_chunk(&shared), spi_i, made->spi_r);
+		st = gk_ike_sa_rekey_keys(made, &suite, &gm->ike, ni, GK_CHUNK(nr, NONCE_LEN),
+					  gk_wbuf_chunk(&shared), spi_i, made->spi_r);
 	uint8_t *pubc = st ? NULL : gk_arena_dup(a, pub.data, pub.len);
 	if (!st && !pubc)
 		st = GK_E_NOMEM;

@@ -229,7 +229,7 @@ static bool member_gsa_auth_ppk(member *m, const char *group)
 	gk_wbuf_init(&pid, 512);
 	check(gk_codec_build(gk_payload_desc(GK_PL_IDi), &idi, &body) == GK_OK, "IDi");
 	psk_auth(m, gk_wbuf_chunk(&body), plain, &plain_len);
-	check(gk_ppk_update_keys(&m->ike.keys, GK_CHUNK(FH_PPK, strlen(FH_PPK))) == GK_OK &&
+	check(gk_ike_sa_ppk_update(&m->ike, GK_CHUNK(FH_PPK, strlen(FH_PPK))) == GK_OK &&
 	      gk_ppk_identity_build(GK_CHUNK(m->ppk_id, strlen(m->ppk_id)), &pid) == GK_OK, "PPK");
 	psk_auth(m, gk_wbuf_chunk(&body), mic, &miclen);
 	gk_pl_auth auth = { .method = GK_AUTH_SHARED_KEY_MIC, .data = GK_CHUNK(mic, miclen) };
@@ -305,6 +305,8 @@ static bool member_intermediate(member *m)
 	gk_dh *dh = NULL;
 	gk_wbuf pub, plain, data, shared;
 	gk_ike_int *ii = calloc(1, sizeof(*ii));
+	gk_ike_keys k; /* the keys IKE_SA_INIT made, which IntAuth runs under */
+	gk_ike_sa_keys_get(&m->ike, &k);
 	gk_wbuf_init(&pub, 1024);
 	gk_wbuf_init(&plain, GK_MAX_MESSAGE);
 	gk_wbuf_init(&data, GK_MAX_MESSAGE);
@@ -318,7 +320,7 @@ static bool member_intermediate(member *m)
 		     .flags = GK_FLAG_I, .msg_id = m->ike.msgid_out };
 	check(gk_chain_build(pl, 1, GK_PL_NONE, &plain) == GK_OK &&
 	      gk_intauth_data(&h, GK_PL_KE, gk_wbuf_chunk(&plain), &data) == GK_OK &&
-	      gk_intauth_add(ii, &m->ike.keys, true, gk_wbuf_chunk(&data)) == GK_OK, "IntAuth_i");
+	      gk_intauth_add(ii, &k, true, gk_wbuf_chunk(&data)) == GK_OK, "IntAuth_i");
 	bool ok = member_request(m, GK_EXCH_IKE_INTERMEDIATE, pl, 1, 0);
 	gk_msg r;
 	bool complete = false;
@@ -326,10 +328,9 @@ static bool member_intermediate(member *m)
 	memset(&r, 0, sizeof(r));
 	if (ok && gk_msg_parse(&r, GK_CHUNK(last[peer], last_len[peer])) == GK_OK &&
 	    gk_ike_sa_open(&m->ike, &r, &complete) == GK_OK && complete && gk_msg_find(&r, GK_PL_KE)) {
-		check(gk_intauth_add_received(ii, &m->ike.keys, false, &r) == GK_OK &&
+		check(gk_intauth_add_received(ii, &k, false, &r) == GK_OK &&
 		      gk_dh_derive(dh, gk_msg_find(&r, GK_PL_KE)->body->ke.data, &shared) == GK_OK &&
-		      gk_addke_update_keys(&m->ike.keys, gk_wbuf_chunk(&shared), GK_CHUNK(m->ike.ni, m->ike.ni_len),
-					   GK_CHUNK(m->ike.nr, m->ike.nr_len), m->ike.spi_i, m->ike.spi_r) == GK_OK,
+		      gk_ike_sa_addke_update(&m->ike, gk_wbuf_chunk(&shared)) == GK_OK,
 		      "key update");
 		ii->naddke = ii->done = 1;
 		ii->addke[0] = GK_KE_ECP_384;
@@ -339,6 +340,7 @@ static bool member_intermediate(member *m)
 		ok = false;
 	}
 	gk_msg_free(&r);
+	gk_ike_keys_wipe(&k);
 	gk_ike_int_free(ii);
 	gk_dh_free(dh);
 	gk_wbuf_free(&pub);

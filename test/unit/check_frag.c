@@ -303,6 +303,14 @@ START_TEST(reassembly_bounded_per_account)
 }
 END_TEST
 
+/* Gives sa the one key these tests open with: SK_er. */
+static void set_er(gk_ike_sa *sa, const uint8_t *key, size_t len)
+{
+	gk_ike_keys k = { .e_len = len };
+	memcpy(k.sk_er, key, len);
+	ck_assert_int_eq(gk_ike_sa_keys_set(sa, &k), GK_OK);
+}
+
 /* A sender that starts its message over with another Fragment Total (RFC 7383 2.6) gets a new
  * set, but not a new clock: the set is dropped frag_timeout_ms after the first one began, so
  * starting over now and then cannot keep fragments parked for ever. */
@@ -313,8 +321,7 @@ START_TEST(ike_sa_restart_keeps_age)
 	sa.initiator = true;
 	sa.suite.encr = GK_ENCR_AES_GCM_16;
 	sa.suite.encr_key_bits = 256;
-	memcpy(sa.keys.sk_er, key_gcm, sizeof(key_gcm));
-	sa.keys.e_len = sizeof(key_gcm);
+	set_er(&sa, key_gcm, sizeof(key_gcm));
 	sa.frag_timeout_ms = 1000;
 	gk_sk_keys k = gk_ike_sa_sk(&sa, false);
 	frag_set f, g;
@@ -353,8 +360,7 @@ START_TEST(ike_sa_reasm_freed_when_whole)
 	sa.initiator = true;
 	sa.suite.encr = GK_ENCR_AES_GCM_16;
 	sa.suite.encr_key_bits = 256;
-	memcpy(sa.keys.sk_er, key_gcm, sizeof(key_gcm));
-	sa.keys.e_len = sizeof(key_gcm);
+	set_er(&sa, key_gcm, sizeof(key_gcm));
 	gk_sk_keys k = gk_ike_sa_sk(&sa, false);
 	frag_set f;
 	frag_set_make(&f, &k);
@@ -381,8 +387,7 @@ START_TEST(ike_sa_fragments_expire)
 	sa.initiator = true; /* opens what the responder protected (SK_er) */
 	sa.suite.encr = GK_ENCR_AES_GCM_16;
 	sa.suite.encr_key_bits = 256;
-	memcpy(sa.keys.sk_er, key_gcm, sizeof(key_gcm));
-	sa.keys.e_len = sizeof(key_gcm);
+	set_er(&sa, key_gcm, sizeof(key_gcm));
 	sa.frag_timeout_ms = _i ? 1000 : 0;
 	gk_sk_keys k = gk_ike_sa_sk(&sa, false);
 	frag_set f;

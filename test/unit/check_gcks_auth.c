@@ -132,7 +132,7 @@ static void ks_group(gk_arena *a, gk_pl_gsa *gsa, gk_pl_kd *kd)
 	k->keymat_len = gk_group_keymat_len(k->proto, k->encr, k->encr_key_bits, k->integ, k->kwa);
 	memset(k->keymat, 0x3c, k->keymat_len);
 	ck_assert_int_eq(gk_group_state_encode(gs, GK_GSA_REGISTRATION, ks.ike.suite.kwa,
-					       GK_CHUNK(ks.ike.keys.gsk_w, ks.ike.keys.w_len), a, gsa, kd), GK_OK);
+					       gk_ike_sa_gsk_w(&ks.ike), a, gsa, kd), GK_OK);
 	gk_group_state_wipe(gs);
 	free(gs);
 }
@@ -151,7 +151,7 @@ static void ks_auth(const struct sockaddr_in *from, gk_msg *m)
 		ck_assert_ptr_nonnull(pid);
 		ck_assert_int_eq(gk_ppk_identity_parse(pid->body->notify.data, &id), GK_OK);
 		ck_assert(gk_chunk_eq(id, GK_CHUNK(PPK_ID, strlen(PPK_ID))));
-		ck_assert_int_eq(gk_ppk_update_keys(&ks.ike.keys, GK_CHUNK(PPK, strlen(PPK))), GK_OK);
+		ck_assert_int_eq(gk_ike_sa_ppk_update(&ks.ike, GK_CHUNK(PPK, strlen(PPK))), GK_OK);
 	}
 	gk_ident id = ident(ks.mode == KS_CERT_OTHER_ID ? "fqdn:other.example" : GCKS_ID);
 	gk_pl_id idr = { .id_type = id.type, .data = GK_CHUNK(id.data, id.len) };

@@ -152,8 +152,9 @@ START_TEST(build_fragments)
 	sa.initiator = false;
 	sa.suite.encr = GK_ENCR_AES_GCM_16;
 	sa.suite.encr_key_bits = 256;
-	memcpy(sa.keys.sk_er, key, 36);
-	sa.keys.e_len = 36;
+	gk_ike_keys k = { .e_len = 36 };
+	memcpy(k.sk_er, key, 36);
+	ck_assert_int_eq(gk_ike_sa_keys_set(&sa, &k), GK_OK);
 	static uint8_t big[3000];
 	gk_pl_notify n = { .type = GK_N_TEMPORARY_FAILURE, .data = GK_CHUNK(big, sizeof(big)) };
 	gk_out_pl pl[3] = { { GK_PL_GSA, false, sample_gsa() }, { GK_PL_KD, false, sample_kd() },
@@ -174,6 +175,7 @@ START_TEST(build_fragments)
 		}
 		gk_dgrams_free(&d);
 	}
+	gk_ike_sa_free(&sa);
 }
 END_TEST
 

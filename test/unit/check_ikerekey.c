@@ -63,6 +63,14 @@ static void two_members(fn_member **r1, fn_member **r2, unsigned r1_lifetime_s)
 	registered(*r2, 0);
 }
 
+static void copy_keys(gk_ike_sa *to, const gk_ike_sa *from)
+{
+	gk_ike_keys k;
+	gk_ike_sa_keys_get(from, &k);
+	ck_assert_int_eq(gk_ike_sa_keys_set(to, &k), GK_OK);
+	gk_ike_keys_wipe(&k);
+}
+
 /* A raw initiator holding a copy of the member's current IKE SA: it speaks for the member. */
 static void raw_as(raw_ike *r, const fn_member *m, uint64_t seed)
 {
@@ -71,7 +79,7 @@ static void raw_as(raw_ike *r, const fn_member *m, uint64_t seed)
 	r->ike.spi_i = s->spi_i;
 	r->ike.spi_r = s->spi_r;
 	r->ike.suite = s->suite;
-	r->ike.keys = s->keys;
+	copy_keys(&r->ike, s);
 	r->ike.state = GK_IKE_ESTABLISHED;
 	r->ike.msgid_out = s->msgid_out;
 	r->ike.msgid_in = s->msgid_in;
@@ -269,16 +277,14 @@ static void raw_rekey_done(raw_ike *r, const gk_msg *m, rekey_run *run)
 	gk_ike_suite suite;
 	uint64_t spi_r;
 	gk_wbuf shared;
-	gk_ike_keys k;
 	gk_wbuf_init(&shared, 1024);
 	ck_assert_ptr_null(gk_msg_find_error(m));
 	ck_assert_int_eq(gk_ike_suite_from_rekey_sa(&gk_msg_find(m, GK_PL_SA)->body->sa, &r->offer, &suite, &spi_r),
 			 GK_OK);
 	ck_assert_int_eq(gk_dh_derive(run->dh, gk_msg_find(m, GK_PL_KE)->body->ke.data, &shared), GK_OK);
-	ck_assert_int_eq(gk_ike_keys_rekey(&k, &suite, &r->ike.keys, GK_CHUNK(run->ni, 32),
-					   gk_msg_find(m, GK_PL_NONCE)->body->bytes.data, gk_wbuf_chunk(&shared),
-					   run->spi, spi_r), GK_OK);
-	r->ike.keys = k;
+	ck_assert_int_eq(gk_ike_sa_rekey_keys(&r->ike, &suite, &r->ike, GK_CHUNK(run->ni, 32),
+					      gk_msg_find(m, GK_PL_NONCE)->body->bytes.data, gk_wbuf_chunk(&shared),
+					      run->spi, spi_r), GK_OK);
 	r->ike.suite = suite;
 	r->ike.spi_i = run->spi;
 	r->ike.spi_r = spi_r;
@@ -894,7 +900,7 @@ START_TEST(member_refuses_bad_gcks_rekeys)
 	g.spi_i = s->spi_i;
 	g.spi_r = s->spi_r;
 	g.suite = s->suite;
-	g.keys = s->keys;
+	copy_keys(&g, s);
 	g.initiator = false;
 	g.state = GK_IKE_ESTABLISHED;
 	g.msgid_out = s->msgid_in;

@@ -110,7 +110,9 @@ START_TEST(same_ppk_registers_with_updated_keys)
 	fn_flush(&net);
 	gcks_sa *half = gcks_sa_in(GK_IKE_INIT_DONE);
 	ck_assert_ptr_nonnull(half);
-	gk_ike_keys before = half->ike.keys, want = before;
+	gk_ike_keys before, after;
+	gk_ike_sa_keys_get(&half->ike, &before);
+	gk_ike_keys want = before;
 	ck_assert_int_eq(gk_ppk_update_keys(&want, GK_CHUNK(PPK_R1, strlen(PPK_R1))), GK_OK);
 	run_member(m);
 	registered(m, 0);
@@ -118,7 +120,8 @@ START_TEST(same_ppk_registers_with_updated_keys)
 	gcks_sa *sa = gcks_sa_in(GK_IKE_ESTABLISHED);
 	ck_assert_ptr_nonnull(sa);
 	ck_assert(sa->ppk_used);
-	const gk_ike_keys *k = &sa->ike.keys;
+	gk_ike_sa_keys_get(&sa->ike, &after);
+	const gk_ike_keys *k = &after;
 	ck_assert_int_eq(memcmp(k->sk_d, want.sk_d, k->d_len), 0);
 	ck_assert_int_eq(memcmp(k->sk_pr, want.sk_pr, k->p_len), 0);
 	ck_assert_int_eq(memcmp(k->gsk_w, want.gsk_w, k->w_len), 0);

@@ -6,6 +6,7 @@
  * the store and what went over the wire, never through logs. A few tests speak to the GCKS
  * with hand-made messages (raw_*) to see what the member core would never send or show. */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2401,14 +2402,6 @@ static gcks_sa *gcks_sa_of(int idx)
 	return w.found;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* What is only needed until authentication (nonces, both IKE_SA_INIT messages, the key pair,
  * SK_pi and SK_pr: RFC 7296 2.15) is gone from an established IKE SA on both sides, SK_pi/SK_pr
  * wiped; the SA keeps SK_d (rekeys, 2.18), SK_e, GSK_w and the member's identity in an
@@ -2427,17 +2420,16 @@ START_TEST(established_sa_keeps_only_what_it_needs)
 	for (size_t i = 0; i < 2; i++) {
 		const gk_ike_sa *s = sides[i];
 		ck_assert_int_eq(s->state, GK_IKE_ESTABLISHED);
-		ck_assert_ptr_null(s->ni);
-		ck_assert_ptr_null(s->nr);
-		ck_assert_ptr_null(s->init_req);
-		ck_assert_ptr_null(s->init_resp);
+		ck_assert_ptr_null(s->pre); /* nonces and IKE_SA_INIT messages */
 		ck_assert_ptr_null(s->dh);
-		ck_assert_uint_eq(s->keys.p_len, 0);
-		ck_assert(all_zero(s->keys.sk_pi, sizeof(s->keys.sk_pi)));
-		ck_assert(all_zero(s->keys.sk_pr, sizeof(s->keys.sk_pr)));
-		ck_assert_uint_gt(s->keys.d_len, 0);
-		ck_assert_uint_gt(s->keys.e_len, 0);
-		ck_assert_uint_gt(s->keys.w_len, 0);
+		/* SK_pi and SK_pr gone from the key block, which is as long as the rest:
+		 * SK_d, SK_e and GSK_w of HMAC-SHA-256 and AES-GCM-256 (no SK_a: AEAD) */
+		ck_assert_uint_eq(s->kp_len, 0);
+		ck_assert_uint_eq(s->kd_len, 32);
+		ck_assert_uint_eq(s->ka_len, 0);
+		ck_assert_uint_eq(s->ke_len, 36);
+		ck_assert_uint_eq(s->kw_len, 32);
+		ck_assert_uint_eq(malloc_usable_size(s->kb), 136);
 	}
 	ck_assert_ptr_nonnull(sa->peer_id);
 	ck_assert_uint_eq(sa->peer_id->type, GK_ID_FQDN);
@@ -2447,11 +2439,57 @@ START_TEST(established_sa_keeps_only_what_it_needs)
 	 * the cached last response included): the struct holds no 257-octet identity and no holes
 	 * between its flags. A field added here must pay for itself (the RFC 9370 methods an SA ran
 	 * are kept in its suite: a group may require them at every GSA_REGISTRATION). */
-	ck_assert_uint_le(sizeof(gcks_sa), 1152);
-	ck_assert_uint_le(sizeof(gk_ike_sa), 760);
+	ck_assert_uint_le(sizeof(gcks_sa), 584);
+	ck_assert_uint_le(sizeof(gk_ike_sa), 216);
 	/* the SA still works: the member leaves over it and the GCKS answers */
 	fn_advance(&net, 1000);
 	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+}
+END_TEST
+
+/* RFC 7296 2.1: the answer to the member's last request is kept for its retransmissions, then
+ * forgotten GK_RESP_FORGET_MS after that request ("responders are allowed to forget the response
+ * after a timeout of several minutes"): an inband member's idle IKE SA holds no copy of its
+ * GSA_AUTH answer for life. The request retransmitted after that is ignored (no new answer is
+ * made), and the SA stays. */
+START_TEST(cached_response_forgotten)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.liveness_ms = 0; /* no request of the member's own after GSA_AUTH */
+	fn_member *m = join(&c);
+	run_all();
+	registered(m, 0);
+	gcks_sa *sa = gcks_sa_of(m->idx);
+	ck_assert_ptr_nonnull(sa);
+	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_GSA_AUTH, 0, 0);
+	ck_assert_ptr_nonnull(t);
+	size_t len = t->len;
+	uint8_t *req = malloc(len);
+	ck_assert_ptr_nonnull(req);
+	memcpy(req, t->data, len);
+	raw_ike r;
+	raw_new(&r, 9);
+	size_t answers = fn_trace_count(&net, FN_FROM_GCKS, -1, GK_EXCH_GSA_AUTH, 1);
+	/* shortly before: the retransmission gets the cached answer */
+	fn_advance(&net, GK_RESP_FORGET_MS - 2000);
+	ck_assert_ptr_nonnull(sa->ike.last_resp);
+	fn_raw_send(r.ep, req, len);
+	fn_flush(&net);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, -1, GK_EXCH_GSA_AUTH, 1), answers + 1);
+	/* after: forgotten, and the retransmission is ignored */
+	fn_advance(&net, 3000);
+	ck_assert_ptr_null(sa->ike.last_resp);
+	uint64_t established = stats().established;
+	fn_raw_send(r.ep, req, len);
+	fn_flush(&net);
+	ck_assert_uint_eq(fn_trace_count(&net, FN_FROM_GCKS, -1, GK_EXCH_GSA_AUTH, 1), answers + 1);
+	ck_assert_ptr_eq(gcks_sa_of(m->idx), sa);
+	ck_assert_uint_eq(stats().established, established);
+	ck_assert_uint_eq(fn_count(m, GK_GM_CLOSED), 0);
+	free(req);
+	raw_free(&r);
 }
 END_TEST
 
@@ -2483,7 +2521,7 @@ START_TEST(inband_rekey_undecodable_invalid_syntax)
 	gk_pl_gsa gsa;
 	gk_pl_kd kd;
 	ck_assert_int_eq(gk_group_state_encode(gs, GK_GSA_REKEY, sa->ike.suite.kwa,
-					       GK_CHUNK(wrong_kwk, sa->ike.keys.w_len), &a, &gsa, &kd), GK_OK);
+					       GK_CHUNK(wrong_kwk, sa->ike.kw_len), &a, &gsa, &kd), GK_OK);
 	gk_out_pl pl[2] = { { GK_PL_GSA, false, &gsa }, { GK_PL_KD, false, &kd } };
 	mlog_capture();
 	ck_assert_int_eq(gcks_request(net.gcks, sa, GK_EXCH_GSA_INBAND_REKEY, pl, 2), GK_OK);
@@ -3441,5 +3479,6 @@ int main(void)
 	tcase_add_test(tc, sender_reregistration_loop_bounded);
 	tcase_add_test(tc, multi_sender_reregistration_keeps_keys);
 	tcase_add_test(tc, established_sa_keeps_only_what_it_needs);
+	tcase_add_test(tc, cached_response_forgotten);
 	return tu_run(su);
 }
