@@ -104,6 +104,10 @@ void gk_gcks_input_path(gk_gcks *g, const uint8_t *data, size_t len, const struc
 			const struct sockaddr *local, uint64_t path);
 /* Timers: expires half-open and idle IKE SAs. Call about once a second. */
 void gk_gcks_tick(gk_gcks *g);
+/* Work left for a later event-loop turn (an inband rekey sent in batches): while true, call
+ * gk_gcks_continue once per turn, after the turn's datagrams. */
+bool gk_gcks_busy(const gk_gcks *g);
+void gk_gcks_continue(gk_gcks *g);
 /* Re-reads group policies from the store (after `gcksctl policy load`); groups whose SAs changed
  * are rekeyed. */
 gk_status gk_gcks_reload(gk_gcks *g);

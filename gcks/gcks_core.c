@@ -330,6 +330,16 @@ void gk_gcks_tick(gk_gcks *g)
 	gcks_sa_foreach(g, scan_sa, &now);
 }
 
+bool gk_gcks_busy(const gk_gcks *g)
+{
+	return gcks_inband_pending(g);
+}
+
+void gk_gcks_continue(gk_gcks *g)
+{
+	gcks_inband_continue(g);
+}
+
 /* ---- life cycle ---- */
 
 gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks **out,
@@ -386,6 +396,7 @@ void gk_gcks_free(gk_gcks *g)
 	gcks_peers_free(g);
 	gcks_groups_free(g);
 	gcks_pending_free(g);
+	gcks_inband_free(g);
 	gcks_creds_free(g);
 	OPENSSL_cleanse(g->cookie_secret, sizeof(g->cookie_secret));
 	OPENSSL_cleanse(g->cookie_prev, sizeof(g->cookie_prev));

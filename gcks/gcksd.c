@@ -42,6 +42,8 @@
 typedef struct gcksd {
 	uv_loop_t *loop;
 	uv_timer_t tick;
+	uv_prepare_t more;          /* before each poll: the core's work left (gk_gcks_busy) */
+	uv_idle_t spin;             /* active while work is left, so the loop polls without waiting */
 	uv_signal_t sigterm, sigint, sighup;
 	gk_udp *udp[MAX_LISTEN];
 	size_t nudp;
@@ -291,6 +293,25 @@ static void notices_watch(gcksd *d)
 	uv_poll_start(p, UV_READABLE, on_notice);
 	d->notices = p;
 	d->notice_fd = fd;
+}
+
+static void on_spin(uv_idle_t *h)
+{
+	(void)h; /* on_more does the work: this only keeps the next poll from blocking */
+}
+
+/* One batch of the core's pending work per loop turn, before the poll for the turn's datagrams:
+ * an inband rekey of a large group does not hold up registrations arriving meanwhile. Work left
+ * keeps the idle handle on, so that the poll does not wait (for the tick) before the next. */
+static void on_more(uv_prepare_t *h)
+{
+	gcksd *d = h->data;
+	if (gk_gcks_busy(d->gcks))
+		gk_gcks_continue(d->gcks);
+	if (gk_gcks_busy(d->gcks))
+		uv_idle_start(&d->spin, on_spin);
+	else
+		uv_idle_stop(&d->spin);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -884,6 +905,10 @@ int main(int argc, char **argv)
 	uv_timer_init(d.loop, &d.tick);
 	d.tick.data = &d;
 	uv_timer_start(&d.tick, on_tick, 250, 250);
+	uv_prepare_init(d.loop, &d.more);
+	uv_idle_init(d.loop, &d.spin);
+	d.more.data = d.spin.data = &d;
+	uv_prepare_start(&d.more, on_more);
 	uv_signal_init(d.loop, &d.sigterm);
 	uv_signal_init(d.loop, &d.sigint);
 	uv_signal_init(d.loop, &d.sighup);
@@ -910,6 +935,8 @@ out:
 	notices_stop(&d);
 	if (d.handles) {
 		uv_close((uv_handle_t *)&d.tick, NULL);
+		uv_close((uv_handle_t *)&d.more, NULL);
+		uv_close((uv_handle_t *)&d.spin, NULL);
 		uv_close((uv_handle_t *)&d.sigterm, NULL);
 		uv_close((uv_handle_t *)&d.sigint, NULL);
 		uv_close((uv_handle_t *)&d.sighup, NULL);

@@ -657,7 +657,11 @@ static void deliver(fakenet *n, fn_dgram *d)
 
 void fn_flush(fakenet *n)
 {
-	for (unsigned k = 0; n->nq; k++) {
+	for (unsigned k = 0; n->nq || (n->gcks && !n->manual_turns && gk_gcks_busy(n->gcks)); k++) {
+		if (!n->nq) {
+			gk_gcks_continue(n->gcks);
+			continue;
+		}
 		if (k > FN_FLUSH_LIMIT) {
 			fprintf(stderr, "fakenet: datagrams keep coming; a loop between the cores?\n");
 			abort();

@@ -156,6 +156,8 @@ typedef struct fn_raw {
 typedef struct fakenet {
 	gk_clock_test clock;           /* the one clock of both roles; fn_advance moves it */
 	int64_t step_ms;               /* clock step of fn_advance (default 100) */
+	bool manual_turns;             /* the test calls gk_gcks_continue itself (else fn_flush does,
+					* once the queue is empty, as gcksd's loop does after its I/O) */
 	gk_rand_test gcks_rnd;
 	struct sockaddr_in gcks_addr;
 	gk_gcks *gcks;
