@@ -156,6 +156,7 @@ struct gk_gcks {
 	uint8_t announce_spki[1024];      /* a new AUTH_KEY the next rekeys carry (key rollover) */
 	size_t announce_spki_len;
 	gcks_pending *pending[GCKS_MAX_PENDING];
+	struct gcks_dh_cache *dh_cache;  /* reused IKE_SA_INIT key pairs (gcks_dh_cache.c), NULL: none */
 	struct gcks_inband_job *inband_jobs; /* inband rekeys being sent, in order (gcks_rekey.c) */
 	gk_gcks_stats stats;
 	gcks_sa **by_id;                  /* gcks_peers.c */

@@ -153,47 +153,87 @@ START_TEST(first_turn_sends_a_batch)
 }
 END_TEST
 
-/* A second rekey while the first is being sent: the members the first has not reached get
- * the newest keys once (with the first one's Deletes), those it reached get the second after;
- * nobody takes the older keys after the newer ones. A member that leaves and one that rekeys
- * its IKE SA mid-way: the first gets nothing more, the second gets it on its new SA. */
+/* The TEK SPI the GCKS holds now. */
+static void tek_spi(uint8_t *spi, size_t *len)
+{
+	const gcks_group *grp = g1();
+	for (size_t j = 0; j < grp->nkeys; j++)
+		if (grp->keys[j].tek_index == 0) {
+			memcpy(spi, grp->keys[j].spi, grp->keys[j].spi_len);
+			*len = grp->keys[j].spi_len;
+			return;
+		}
+	ck_abort_msg("no TEK");
+}
+
+/* Member i's last GSA_INBAND_REKEY deleted the TEK spi. */
+static bool deleted(size_t i, const uint8_t *spi, size_t len)
+{
+	const fn_event *e = NULL;
+	for (size_t k = 0; k < mem[i]->nev; k++)
+		if (mem[i]->ev[k].type == GK_GM_REKEYED)
+			e = &mem[i]->ev[k];
+	for (size_t d = 0; e && d < e->ndel; d++)
+		if (e->dels[d].spi_len == len && !memcmp(e->dels[d].spi, spi, len))
+			return true;
+	return false;
+}
+
+/* A second rekey (an eviction) while the first is being sent: the members the first has not
+ * reached get the newest keys once, with the first one's Deletes; those it reached get the
+ * second after; nobody takes the older keys after the newer ones, and the evicted member none.
+ * A member that leaves and one that rekeys its IKE SA mid-way: the first gets nothing more,
+ * the second gets it on its new SA. */
 START_TEST(newer_rekey_midway)
 {
 	const size_t n = 3 * GCKS_INBAND_BATCH;
+	uint8_t s0[16], s1[16];
+	size_t s0_len, s1_len;
 	register_all(n);
 	net.manual_turns = true;
 	size_t before = inband_sent();
+	tek_spi(s0, &s0_len);
 	rekey();
+	tek_spi(s1, &s1_len);
 	ck_assert_uint_eq(inband_sent() - before, GCKS_INBAND_BATCH);
 	fn_flush(&net);
 	/* which members did the first batch reach? */
 	bool first[3 * GCKS_INBAND_BATCH];
-	size_t leaver = n, mover = n;
+	size_t leaver = n, mover = n, evictee = n;
 	for (size_t i = 0; i < n; i++) {
 		first[i] = fn_count(mem[i], GK_GM_REKEYED) == 1;
 		if (!first[i] && leaver == n)
 			leaver = i;
 		else if (!first[i] && mover == n)
 			mover = i;
+		else if (!first[i] && evictee == n)
+			evictee = i;
 	}
-	ck_assert_uint_lt(mover, n);
+	ck_assert_uint_lt(evictee, n);
 	ck_assert_int_eq(gk_gm_leave(mem[leaver]->gm, 0), GK_OK);
 	ck_assert_int_eq(gk_gm_rekey_ike(mem[mover]->gm), GK_OK);
 	fn_flush(&net);
 	ck_assert_uint_eq(stats().established, n);
-	rekey();
+	char msg[512];
+	ck_assert_msg(gk_gcks_evict(net.gcks, G1, names[evictee], msg, sizeof(msg)) == GK_OK, "%s", msg);
+	ck_assert(gk_gcks_busy(net.gcks));
 	ck_assert_uint_eq(turns(), 3);
 	for (size_t i = 0; i < n; i++) {
 		size_t got = fn_trace_count(&net, FN_FROM_GCKS, mem[i]->idx, GK_EXCH_GSA_INBAND_REKEY, 0);
-		if (i == leaver) {
+		if (i == leaver || i == evictee) {
 			ck_assert_uint_eq(got, 0);
+			ck_assert_uint_eq(fn_count(mem[i], GK_GM_REKEYED), 0);
 			continue;
 		}
 		ck_assert_msg(got == (first[i] ? 2u : 1u), "member %zu: %zu rekeys", i, got);
 		ck_assert_uint_eq(fn_count(mem[i], GK_GM_REKEYED), got);
 		holds_current(i);
+		/* the Deletes: of what it held before (the first rekey's), and of the first rekey's TEK */
+		ck_assert_msg(deleted(i, s1, s1_len), "member %zu: the first rekey's TEK not deleted", i);
+		if (!first[i])
+			ck_assert_msg(deleted(i, s0, s0_len), "member %zu: the TEK it held not deleted", i);
 	}
-	ck_assert_uint_eq(inband_sent() - before, GCKS_INBAND_BATCH + (n - 1));
+	ck_assert_uint_eq(inband_sent() - before, GCKS_INBAND_BATCH + (n - 2));
 }
 END_TEST
 

@@ -448,6 +448,8 @@ static void member_event(void *ctx, const gk_gm_event *ev)
 	e->notify = ev->notify;
 	snprintf(e->why, sizeof(e->why), "%s", ev->why ? ev->why : "");
 	e->transport_mode = ev->transport_mode;
+	for (size_t i = 0; i < ev->ndel && e->ndel < sizeof(e->dels) / sizeof(e->dels[0]); i++)
+		e->dels[e->ndel++] = ev->dels[i];
 	e->retry_ms = ev->retry_ms;
 	e->at_ms = m->net->clock.now_ms;
 	if (ev->state) {

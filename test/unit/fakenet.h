@@ -97,6 +97,8 @@ typedef struct fn_event {
 	char why[128];
 	gk_group_state *state;         /* when the event carries one (REGISTERED, REKEYED); owned */
 	bool transport_mode;
+	gk_gm_delete dels[8];          /* REKEYED: its Deletes (the first 8) */
+	size_t ndel;
 	int64_t retry_ms;              /* FAILED, DEAD: the next attempt planned in */
 	int64_t at_ms;
 } fn_event;
