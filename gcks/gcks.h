@@ -112,11 +112,12 @@ void gk_gcks_input_path(gk_gcks *g, const uint8_t *data, size_t len, const struc
 			const struct sockaddr *local, uint64_t path);
 /* Timers: expires half-open and idle IKE SAs. Call about once a second. */
 void gk_gcks_tick(gk_gcks *g);
-/* Once per event-loop turn: the next batch of work left (an inband rekey sent in batches), and
- * wiping a reused key-exchange value past its time. While gk_gcks_busy, the loop should not
- * wait for I/O before the next turn. */
+/* Once per event-loop turn: the next batch of work left (an inband rekey sent in batches, each
+ * once most of the last is answered), and wiping a reused key-exchange value past its time.
+ * While gk_gcks_busy (a batch may go now), the loop should not wait for I/O before the next
+ * turn; otherwise answers or the tick wake it. */
 void gk_gcks_continue(gk_gcks *g);
-bool gk_gcks_busy(const gk_gcks *g);
+bool gk_gcks_busy(gk_gcks *g);
 /* Re-reads group policies from the store (after `gcksctl policy load`); groups whose SAs changed
  * are rekeyed. */
 gk_status gk_gcks_reload(gk_gcks *g);

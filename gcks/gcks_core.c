@@ -332,7 +332,7 @@ void gk_gcks_tick(gk_gcks *g)
 	gcks_sa_foreach(g, scan_sa, &now);
 }
 
-bool gk_gcks_busy(const gk_gcks *g)
+bool gk_gcks_busy(gk_gcks *g)
 {
 	return gcks_inband_pending(g);
 }

@@ -309,15 +309,17 @@ static void out_done(gcks_sa *sa)
  * batches. spis: our SPIs of the group's established SAs when the rekey was made, in the order
  * they are sent; next: the first not yet sent. The plan and state are the group's newest: a
  * rekey made while this one is out merges into it (plan_merge), so a member never gets older
- * keys after newer ones. Owned by the gcks (gk_gcks.inband_jobs), freed when sent or at
- * gk_gcks_free. */
+ * keys after newer ones. batch_lo, batch_ms: where and when the last batch began; the next
+ * waits until most of it is answered (job_ready). Owned by the gcks (gk_gcks.inband_jobs), freed
+ * when sent or at gk_gcks_free. */
 struct gcks_inband_job {
 	struct gcks_inband_job *next;
 	uint64_t group;
 	rekey_plan p;
 	gk_group_state gs;
 	uint64_t *spis;
-	size_t n, next_i;
+	size_t n, next_i, batch_lo;
+	int64_t batch_ms;
 };
 
 static gcks_inband_job *job_of(gk_gcks *g, uint64_t group)
@@ -417,9 +419,26 @@ static bool job_send_one(gk_gcks *g, gcks_inband_job *j, gcks_sa *sa)
 	return send_inband(g, sa, j->group, &j->p, &j->gs) == GK_OK;
 }
 
+/* The next batch may go: most of the last one is answered, or its first retransmission is due
+ * (members that do not answer hold nothing up for long). Without this window the answers of
+ * thousands of members queue on the socket ahead of registrations. */
+static bool job_ready(gk_gcks *g, const gcks_inband_job *j)
+{
+	size_t out = 0;
+	if (j->next_i == j->batch_lo || gcks_now(g) - j->batch_ms >= request_sched.first_ms)
+		return true;
+	for (size_t i = j->batch_lo; i < j->next_i; i++) {
+		const gcks_sa *sa = gcks_sa_find(g, j->spis[i]);
+		out += sa && sa->out_req && sa->out_req->exchange == GK_EXCH_GSA_INBAND_REKEY && sa->out_group == j->group;
+	}
+	return out <= (j->next_i - j->batch_lo) / 2;
+}
+
 /* One batch of j; true when j is done (and freed). */
 static bool job_batch(gk_gcks *g, gcks_inband_job *j)
 {
+	j->batch_lo = j->next_i;
+	j->batch_ms = gcks_now(g);
 	for (size_t k = 0; k < GCKS_INBAND_BATCH && j->next_i < j->n; k++) {
 		gcks_sa *sa = gcks_sa_find(g, j->spis[j->next_i++]);
 		if (sa)
@@ -492,14 +511,14 @@ static unsigned send_inband_all(gk_gcks *g, gcks_group *grp, const rekey_plan *p
 	return n;
 }
 
-bool gcks_inband_pending(const gk_gcks *g)
+bool gcks_inband_pending(gk_gcks *g)
 {
-	return g->inband_jobs != NULL;
+	return g->inband_jobs && job_ready(g, g->inband_jobs);
 }
 
 void gcks_inband_continue(gk_gcks *g)
 {
-	if (g->inband_jobs)
+	if (g->inband_jobs && job_ready(g, g->inband_jobs))
 		job_batch(g, g->inband_jobs);
 }
 

@@ -130,7 +130,10 @@ START_TEST(first_turn_sends_a_batch)
 	size_t before = inband_sent();
 	rekey();
 	ck_assert_uint_eq(inband_sent() - before, GCKS_INBAND_BATCH);
-	ck_assert(gk_gcks_busy(net.gcks));
+	/* the next batch waits for the answers to most of this one */
+	ck_assert(!gk_gcks_busy(net.gcks));
+	gk_gcks_continue(net.gcks);
+	ck_assert_uint_eq(inband_sent() - before, GCKS_INBAND_BATCH);
 	/* a registration between turns is answered, while the rest of the rekey waits */
 	cfgs[N] = gm_psk(names[N], G2);
 	mem[N] = join(&cfgs[N]);
@@ -237,6 +240,35 @@ START_TEST(newer_rekey_midway)
 }
 END_TEST
 
+/* Members that do not answer hold the next batch back only until the first retransmission of
+ * the last batch is due (1 s): the window bounds the answers queued ahead of registrations,
+ * not the rekey. */
+START_TEST(silent_members_wait_one_second)
+{
+	register_all(2 * GCKS_INBAND_BATCH);
+	net.manual_turns = true;
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.dir = FN_TO_GCKS;
+	r.exchange = GK_EXCH_GSA_INBAND_REKEY;
+	r.response = 1;
+	fn_impair(&net, &r);
+	size_t before = inband_sent();
+	rekey();
+	fn_flush(&net);
+	ck_assert_uint_eq(inband_sent() - before, GCKS_INBAND_BATCH);
+	fn_advance(&net, 999);
+	ck_assert(!gk_gcks_busy(net.gcks));
+	gk_gcks_continue(net.gcks);
+	ck_assert_uint_eq(inband_sent() - before, GCKS_INBAND_BATCH);
+	fn_advance(&net, 1); /* the first retransmission of the first batch is due: the second may go */
+	ck_assert(gk_gcks_busy(net.gcks));
+	gk_gcks_continue(net.gcks);
+	ck_assert(!gk_gcks_busy(net.gcks));
+	ck_assert_ptr_null(net.gcks->inband_jobs);
+	ck_assert_uint_eq(inband_sent() - before - stats().req_retransmits, 2 * GCKS_INBAND_BATCH);
+}
+END_TEST
+
 /* The GCKS goes (gcksd stops) while a rekey is being sent: the rest is dropped, nothing
  * leaks (the sanitizer run checks), the members register again to the new instance. */
 START_TEST(freed_midway)
@@ -244,7 +276,7 @@ START_TEST(freed_midway)
 	register_all(2 * GCKS_INBAND_BATCH);
 	net.manual_turns = true;
 	rekey();
-	ck_assert(gk_gcks_busy(net.gcks));
+	ck_assert_ptr_nonnull(net.gcks->inband_jobs);
 	gk_gcks_free(net.gcks);
 	net.gcks = NULL;
 	start_gcks();
@@ -260,6 +292,7 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, first_turn_sends_a_batch);
 	tcase_add_test(tc, newer_rekey_midway);
+	tcase_add_test(tc, silent_members_wait_one_second);
 	tcase_add_test(tc, freed_midway);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
