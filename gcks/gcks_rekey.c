@@ -307,7 +307,7 @@ static void out_done(gcks_sa *sa)
 /* An inband rekey being sent: GSA_INBAND_REKEY goes to GCKS_INBAND_BATCH IKE SAs per event-loop
  * turn (gcks_inband_continue), so that registrations arriving meanwhile are answered between
  * batches. spis: our SPIs of the group's established SAs when the rekey was made, in the order
- * they are sent; next: the first not yet sent. The plan and state are the group's newest: a
+ * they are sent; next_i: the first not yet sent. The plan and state are the group's newest: a
  * rekey made while this one is out merges into it (plan_merge), so a member never gets older
  * keys after newer ones. batch_lo, batch_ms: where and when the last batch began; the next
  * waits until most of it is answered (job_ready). Owned by the gcks (gk_gcks.inband_jobs), freed
