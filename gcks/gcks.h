@@ -40,6 +40,9 @@ typedef struct gk_gcks_env {
 	gk_keylog *keylog;                      /* --ike-keylog (not owned); NULL: off */
 } gk_gcks_env;
 
+#define GK_GCKS_DH_REUSE_MAX 100000
+#define GK_GCKS_DH_REUSE_S_MAX 300
+
 typedef struct gk_gcks_config {
 	gk_ike_offer offer;              /* IKE SA algorithms accepted; kwa_required: --require-kwa */
 	unsigned cookie_threshold;       /* half-open SAs above which COOKIE is required */
@@ -85,6 +88,11 @@ typedef struct gk_gcks_config {
 	/* This run's nonce in the servers table (gk_store_server_beat): gcksd claims the id with a
 	 * random one before it starts the GCKS; empty: "unclaimed" (tests). */
 	char server_instance[GK_SERVER_INSTANCE_MAX];
+	/* RFC 7296 2.12: one IKE_SA_INIT key-exchange private value serves at most dh_reuse
+	 * responses and dh_reuse_s seconds (gcks_dh_cache.c); 0 = a fresh one per IKE SA. Bounds
+	 * (gcksd checks them): dh_reuse at most GK_GCKS_DH_REUSE_MAX, dh_reuse_s 1 to
+	 * GK_GCKS_DH_REUSE_S_MAX (the forward-secrecy cost grows with both). */
+	unsigned dh_reuse, dh_reuse_s;
 } gk_gcks_config;
 
 void gk_gcks_config_default(gk_gcks_config *c);
@@ -104,6 +112,12 @@ void gk_gcks_input_path(gk_gcks *g, const uint8_t *data, size_t len, const struc
 			const struct sockaddr *local, uint64_t path);
 /* Timers: expires half-open and idle IKE SAs. Call about once a second. */
 void gk_gcks_tick(gk_gcks *g);
+/* Once per event-loop turn: the next batch of work left (an inband rekey sent in batches, each
+ * once most of the last is answered), and wiping a reused key-exchange value past its time.
+ * While gk_gcks_busy (a batch may go now), the loop should not wait for I/O before the next
+ * turn; otherwise answers or the tick wake it. */
+void gk_gcks_continue(gk_gcks *g);
+bool gk_gcks_busy(gk_gcks *g);
 /* Re-reads group policies from the store (after `gcksctl policy load`); groups whose SAs changed
  * are rekeyed. */
 gk_status gk_gcks_reload(gk_gcks *g);
@@ -188,6 +202,8 @@ typedef struct gk_gcks_stats {
 	uint64_t costly_limited;         /* IKE_SA_INIT dropped: costly key exchanges per second (in
 					  * all or of the source) */
 	uint64_t cookies_sent;
+	uint64_t ke_pairs_made;          /* key pairs made for IKE_SA_INIT responses (one per response
+					  * unless reused: dh_reuse) */
 	uint64_t frag_bytes;             /* octets of fragments parked now */
 	uint64_t frag_evicted;           /* incomplete fragment sets dropped to make room */
 	uint64_t rtx_limited;            /* retransmissions left unanswered by the rate limit */

@@ -19,6 +19,7 @@
 #include "gcks_refusal.h"
 #include "gcks_reg.h"
 #include "gcks_rekey.h"
+#include "gcks_dh_cache.h"
 #include "gcks_resp.h"
 #include "gcks_sa_table.h"
 #include "gcks_sources.h"
@@ -47,6 +48,7 @@ void gk_gcks_config_default(gk_gcks_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	gk_ike_offer_default(&c->offer);
+	c->dh_reuse_s = 10; /* with dh_reuse: gcksd --dh-reuse-seconds */
 	/* RFC 9370: a member may propose additional key exchanges with the groups we take for the
 	 * first one; whether a group requires them is its policy (checked in GSA_AUTH) */
 	for (size_t i = 0; i < GK_ADDKE_MAX && c->offer.nke < GK_OFFER_MAX; i++) {
@@ -333,6 +335,17 @@ void gk_gcks_tick(gk_gcks *g)
 	gcks_sa_foreach(g, scan_sa, &now);
 }
 
+bool gk_gcks_busy(gk_gcks *g)
+{
+	return gcks_inband_pending(g);
+}
+
+void gk_gcks_continue(gk_gcks *g)
+{
+	gcks_inband_continue(g);
+	gcks_dh_cache_expire(g);
+}
+
 /* ---- life cycle ---- */
 
 gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks **out,
@@ -389,6 +402,8 @@ void gk_gcks_free(gk_gcks *g)
 	gcks_peers_free(g);
 	gcks_groups_free(g);
 	gcks_pending_free(g);
+	gcks_inband_free(g);
+	gcks_dh_cache_free(g);
 	gcks_creds_free(g);
 	OPENSSL_cleanse(g->cookie_secret, sizeof(g->cookie_secret));
 	OPENSSL_cleanse(g->cookie_prev, sizeof(g->cookie_prev));

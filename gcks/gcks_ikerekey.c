@@ -139,6 +139,7 @@ static void take_over(gk_gcks *g, gcks_sa *old, gcks_sa *n)
 	n->rekey_queued = old->rekey_queued;
 	n->queued_group = old->queued_group;
 	old->rekey_queued = false;
+	gcks_inband_moved(g, gcks_our_spi(old), gcks_our_spi(n));
 	gcks_peer_replace(g, old, n);
 	old->superseded = true;
 	old->deadline_ms = gcks_now(g) + GCKS_REKEY_DELETE_WAIT_MS;

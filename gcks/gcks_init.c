@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "gcks_init.h"
+#include "gcks_dh_cache.h"
 #include "intermediate.h"
 #include "gcks_refusal.h"
 #include "gcks_resp.h"
@@ -354,7 +355,7 @@ static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_
 {
 	uint8_t nr[NONCE_LEN];
 	gk_wbuf shared;
-	gk_status st = gk_dh_new(sa->ike.suite.ke, &sa->ike.dh);
+	gk_status st = gcks_dh_for_init(g, sa->ike.suite.ke, &sa->ike.dh);
 	if (st)
 		return st;
 	gk_wbuf_init(&shared, 1024);

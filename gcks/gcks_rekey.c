@@ -35,6 +35,7 @@ typedef struct rekey_plan {
 	uint32_t msgid;
 	gk_pl_delete del[GK_GROUP_MAX_SAS + 2];
 	gk_chunk del_spi[GK_GROUP_MAX_SAS + 2];
+	uint8_t del_buf[GK_GROUP_MAX_SAS + 2][16]; /* the SPIs del_spi points to: a plan is copyable */
 	size_t ndel;
 	bool exclude;                     /* Delete everything: members must re-register */
 	bool kek_changed;
@@ -44,9 +45,13 @@ static const uint8_t zero_spi[16];
 
 static void add_delete(rekey_plan *p, uint8_t proto, const uint8_t *spi, size_t len)
 {
-	if (p->ndel >= sizeof(p->del) / sizeof(p->del[0]))
+	if (p->ndel >= sizeof(p->del) / sizeof(p->del[0]) || len > sizeof(p->del_buf[0]))
 		return;
-	p->del_spi[p->ndel] = GK_CHUNK(spi, len);
+	for (size_t i = 0; i < p->ndel; i++)
+		if (p->del[i].proto == proto && p->del_spi[i].len == len && !memcmp(p->del_buf[i], spi, len))
+			return; /* already there (plans merged by plan_merge) */
+	memcpy(p->del_buf[p->ndel], spi, len);
+	p->del_spi[p->ndel] = GK_CHUNK(p->del_buf[p->ndel], len);
 	p->del[p->ndel] = (gk_pl_delete){ .proto = proto, .spi_size = (uint8_t)len,
 					   .spis = { &p->del_spi[p->ndel], 1 } };
 	p->ndel++;
@@ -299,35 +304,236 @@ static void out_done(gcks_sa *sa)
 	sa->ike.msgid_out++;
 }
 
+/* An inband rekey being sent: GSA_INBAND_REKEY goes to GCKS_INBAND_BATCH IKE SAs per event-loop
+ * turn (gcks_inband_continue), so that registrations arriving meanwhile are answered between
+ * batches. spis: our SPIs of the group's established SAs when the rekey was made, in the order
+ * they are sent; next_i: the first not yet sent. The plan and state are the group's newest: a
+ * rekey made while this one is out merges into it (plan_merge), so a member never gets older
+ * keys after newer ones. batch_lo, batch_ms: where and when the last batch began; the next
+ * waits until most of it is answered (job_ready). Owned by the gcks (gk_gcks.inband_jobs), freed
+ * when sent or at gk_gcks_free. */
+struct gcks_inband_job {
+	struct gcks_inband_job *next;
+	uint64_t group;
+	rekey_plan p;
+	gk_group_state gs;
+	uint64_t *spis;
+	size_t n, next_i, batch_lo;
+	int64_t batch_ms;
+};
+
+static gcks_inband_job *job_of(gk_gcks *g, uint64_t group)
+{
+	for (gcks_inband_job *j = g->inband_jobs; j; j = j->next)
+		if (j->group == group)
+			return j;
+	return NULL;
+}
+
+static void job_free(gcks_inband_job *j)
+{
+	free(j->spis);
+	OPENSSL_clear_free(j, sizeof(*j));
+}
+
+static void job_unlink(gk_gcks *g, gcks_inband_job *j)
+{
+	for (gcks_inband_job **pp = &g->inband_jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	job_free(j);
+}
+
+static void plan_copy(rekey_plan *dst, const rekey_plan *src)
+{
+	memcpy(dst, src, sizeof(*dst));
+	for (size_t i = 0; i < dst->ndel; i++) {
+		dst->del_spi[i].ptr = dst->del_buf[i];
+		dst->del[i].spis.items = &dst->del_spi[i];
+	}
+}
+
+/* The members that have not had `old` yet get `nw` instead, with old's Deletes too: they still
+ * hold the SAs old replaces, never the ones it brought (which nw deletes: harmless). An
+ * exclusion stays an exclusion (RFC 9838 2.4.3): they must register again either way. */
+static void plan_merge(rekey_plan *old, const rekey_plan *nw)
+{
+	rekey_plan *m = OPENSSL_zalloc(sizeof(*m));
+	if (!m)
+		return; /* keeps old's deletes, takes nw's keys below */
+	plan_copy(m, nw);
+	for (size_t i = 0; i < old->ndel; i++)
+		add_delete(m, old->del[i].proto, old->del_buf[i], old->del_spi[i].len);
+	m->exclude |= old->exclude;
+	plan_copy(old, m);
+	OPENSSL_clear_free(m, sizeof(*m));
+}
+
 typedef struct {
-	const gcks_group *grp;
-	const rekey_plan *p;
-	const gk_group_state *gs;
-	unsigned n;
+	gcks_inband_job *j;
+	const uint64_t *skip;             /* sorted SPIs that keep their place in an earlier job */
+	size_t nskip, cap;
+	gk_status st;
 } inband_walk;
 
-static void send_inband_one(gk_gcks *g, gcks_sa *sa, void *ctx)
+static int spi_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void collect_one(gk_gcks *g, gcks_sa *sa, void *ctx)
 {
 	inband_walk *w = ctx;
-	if (sa->ike.state != GK_IKE_ESTABLISHED || !gcks_sa_in_group(sa, w->grp->hash))
+	uint64_t spi = gcks_our_spi(sa);
+	(void)g;
+	if (w->st || sa->ike.state != GK_IKE_ESTABLISHED || !gcks_sa_in_group(sa, w->j->group) ||
+	    (w->nskip && bsearch(&spi, w->skip, w->nskip, sizeof(spi), spi_cmp)))
 		return;
+	if (w->j->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 64;
+		uint64_t *s = realloc(w->j->spis, cap * sizeof(*s));
+		if (!s) {
+			w->st = GK_E_NOMEM;
+			return;
+		}
+		w->j->spis = s;
+		w->cap = cap;
+	}
+	w->j->spis[w->j->n++] = spi;
+}
+
+/* Sends j's plan on sa, or queues it behind our outstanding request (window 1). */
+static bool job_send_one(gk_gcks *g, gcks_inband_job *j, gcks_sa *sa)
+{
+	if (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || !gcks_sa_in_group(sa, j->group))
+		return false; /* gone, closing, left or excluded since the rekey was made */
 	if (sa->out_req) {
 		/* one request at a time per IKE SA (window 1): send the newest later */
 		sa->rekey_queued = true;
-		sa->queued_group = w->grp->hash;
-		w->n++;
-		return;
+		sa->queued_group = j->group;
+		return true;
 	}
-	if (send_inband(g, sa, w->grp->hash, w->p, w->gs) == GK_OK)
-		w->n++;
+	return send_inband(g, sa, j->group, &j->p, &j->gs) == GK_OK;
 }
 
-/* Sends the plan to every member holding an IKE SA registered to the group; returns how many. */
+/* The next batch may go: most of the last one is answered, or its first retransmission is due
+ * (members that do not answer hold nothing up for long). Without this window the answers of
+ * thousands of members queue on the socket ahead of registrations. */
+static bool job_ready(gk_gcks *g, const gcks_inband_job *j)
+{
+	size_t out = 0;
+	if (j->next_i == j->batch_lo || gcks_now(g) - j->batch_ms >= request_sched.first_ms)
+		return true;
+	for (size_t i = j->batch_lo; i < j->next_i; i++) {
+		const gcks_sa *sa = gcks_sa_find(g, j->spis[i]);
+		out += sa && sa->out_req && sa->out_req->exchange == GK_EXCH_GSA_INBAND_REKEY && sa->out_group == j->group;
+	}
+	return out <= (j->next_i - j->batch_lo) / 2;
+}
+
+/* One batch of j; true when j is done (and freed). */
+static bool job_batch(gk_gcks *g, gcks_inband_job *j)
+{
+	j->batch_lo = j->next_i;
+	j->batch_ms = gcks_now(g);
+	for (size_t k = 0; k < GCKS_INBAND_BATCH && j->next_i < j->n; k++) {
+		gcks_sa *sa = gcks_sa_find(g, j->spis[j->next_i++]);
+		if (sa)
+			job_send_one(g, j, sa);
+	}
+	if (j->next_i < j->n)
+		return false;
+	gcks_group *grp = group_by_hash(g, j->group);
+	gk_dbg("group %s: GSA_INBAND_REKEY sent to all %zu IKE SAs", grp ? grp->pol.name : "?", j->n);
+	job_unlink(g, j);
+	return true;
+}
+
+/* Starts sending the plan to every member holding an IKE SA registered to the group (the first
+ * batch now); returns how many SAs it goes to. A rekey of the group still being sent takes the
+ * newest keys for the members it has not reached (plan_merge), and a new job sends p to the
+ * others. */
 static unsigned send_inband_all(gk_gcks *g, gcks_group *grp, const rekey_plan *p, const gk_group_state *gs)
 {
-	inband_walk w = { grp, p, gs, 0 };
-	gcks_sa_foreach(g, send_inband_one, &w);
-	return w.n;
+	gcks_inband_job *j = OPENSSL_zalloc(sizeof(*j)), *old = job_of(g, grp->hash);
+	inband_walk w = { j, NULL, 0, 0, GK_OK };
+	uint64_t *rest = NULL;
+	size_t nrest = 0;
+	if (!j) {
+		gk_err("group %s: no memory for GSA_INBAND_REKEY", grp->pol.name);
+		return 0;
+	}
+	j->group = grp->hash;
+	plan_copy(&j->p, p);
+	memcpy(&j->gs, gs, sizeof(*gs));
+	for (gcks_inband_job *o = old; o; o = o->next)
+		if (o->group == grp->hash) {
+			plan_merge(&o->p, p);
+			memcpy(&o->gs, gs, sizeof(*gs));
+			nrest += o->n - o->next_i;
+		}
+	if (nrest && (rest = malloc(nrest * sizeof(*rest))) != NULL) {
+		size_t k = 0;
+		for (gcks_inband_job *o = old; o; o = o->next)
+			if (o->group == grp->hash) {
+				memcpy(rest + k, o->spis + o->next_i, (o->n - o->next_i) * sizeof(*rest));
+				k += o->n - o->next_i;
+			}
+		qsort(rest, nrest, sizeof(*rest), spi_cmp);
+		w.skip = rest;
+		w.nskip = nrest;
+	} else if (nrest) {
+		w.st = GK_E_NOMEM;
+	}
+	if (!w.st)
+		gcks_sa_foreach(g, collect_one, &w);
+	free(rest);
+	if (w.st) {
+		gk_err("group %s: no memory for GSA_INBAND_REKEY", grp->pol.name);
+		job_free(j);
+		return 0;
+	}
+	unsigned n = (unsigned)(j->n + nrest);
+	if (!j->n) { /* all of them are still to be reached by an earlier job */
+		job_free(j);
+		return n;
+	}
+	/* after the jobs already out, so that their members are reached first */
+	gcks_inband_job **pp = &g->inband_jobs;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = j;
+	if (j == g->inband_jobs)
+		job_batch(g, j);
+	return n;
+}
+
+bool gcks_inband_pending(gk_gcks *g)
+{
+	return g->inband_jobs && job_ready(g, g->inband_jobs);
+}
+
+void gcks_inband_continue(gk_gcks *g)
+{
+	if (g->inband_jobs && job_ready(g, g->inband_jobs))
+		job_batch(g, g->inband_jobs);
+}
+
+void gcks_inband_moved(gk_gcks *g, uint64_t old_spi, uint64_t new_spi)
+{
+	for (gcks_inband_job *j = g->inband_jobs; j; j = j->next)
+		for (size_t i = j->next_i; i < j->n; i++)
+			if (j->spis[i] == old_spi)
+				j->spis[i] = new_spi;
+}
+
+void gcks_inband_free(gk_gcks *g)
+{
+	while (g->inband_jobs)
+		job_unlink(g, g->inband_jobs);
 }
 
 static gcks_group *group_by_hash(gk_gcks *g, uint64_t h)
@@ -393,6 +599,11 @@ void gcks_inband_send_queued(gk_gcks *g, gcks_sa *sa)
 	if (!sa->rekey_queued || sa->out_req)
 		return;
 	sa->rekey_queued = false;
+	gcks_inband_job *j = job_of(g, sa->queued_group);
+	if (j) { /* the newest plan, with its Deletes */
+		job_send_one(g, j, sa);
+		return;
+	}
 	for (size_t i = 0; i < g->ngroups; i++) {
 		gcks_group *grp = &g->groups[i];
 		if (grp->hash != sa->queued_group)

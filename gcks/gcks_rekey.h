@@ -30,5 +30,16 @@ void gcks_request_done(gcks_sa *sa);
 void gcks_inband_send_queued(gk_gcks *g, gcks_sa *sa);
 void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
 void gcks_pending_free(gk_gcks *g);
+/* GSA_INBAND_REKEY requests sent per event-loop turn: about 2 ms of work (one AEAD seal, one
+ * datagram and a log line each), so registrations arriving meanwhile wait at most that long. */
+#define GCKS_INBAND_BATCH 128
+/* An inband rekey is being sent and its next batch may go now (most of the last one answered,
+ * or its first retransmission due): gcks_inband_continue sends it. */
+bool gcks_inband_pending(gk_gcks *g);
+void gcks_inband_continue(gk_gcks *g);
+/* An IKE SA was rekeyed (RFC 7296 2.18): the new SA gets what was still to be sent on the old. */
+void gcks_inband_moved(gk_gcks *g, uint64_t old_spi, uint64_t new_spi);
+/* Drops the inband rekeys still being sent (shutdown: the members register again). */
+void gcks_inband_free(gk_gcks *g);
 
 #endif

@@ -111,6 +111,8 @@ typedef struct gcks_src {
 	int64_t costly_ms;                /* when costly_tokens was last topped up */
 } gcks_src;
 
+typedef struct gcks_inband_job gcks_inband_job;
+
 /* GSA_REKEY datagrams waiting for their next copy (RFC 9838 2.4.1.3). Owned by the gcks. */
 typedef struct gcks_pending {
 	gk_dgrams d;
@@ -158,6 +160,8 @@ struct gk_gcks {
 	uint8_t announce_spki[1024];      /* a new AUTH_KEY the next rekeys carry (key rollover) */
 	size_t announce_spki_len;
 	gcks_pending *pending[GCKS_MAX_PENDING];
+	struct gcks_dh_cache *dh_cache;  /* reused IKE_SA_INIT key pairs (gcks_dh_cache.c), NULL: none */
+	struct gcks_inband_job *inband_jobs; /* inband rekeys being sent, in order (gcks_rekey.c) */
 	gk_gcks_stats stats;
 	gcks_sa **by_id;                  /* gcks_peers.c */
 	size_t id_buckets, nid;

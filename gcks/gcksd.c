@@ -42,6 +42,8 @@
 typedef struct gcksd {
 	uv_loop_t *loop;
 	uv_timer_t tick;
+	uv_prepare_t more;          /* before each poll: the core's work left (gk_gcks_busy) */
+	uv_idle_t spin;             /* active while work is left, so the loop polls without waiting */
 	uv_signal_t sigterm, sigint, sighup;
 	gk_udp *udp[MAX_LISTEN];
 	size_t nudp;
@@ -69,7 +71,7 @@ static void usage(FILE *f)
 	      "             [--ike-lifetime SECONDS] [--metrics [ADDR:]PORT] [--ike-keylog FILE] [--server-id ID]\n"
 	      "             [--listen-tcp ADDR[:PORT]]... [--tcp-max-conns N] [--tcp-max-per-source N]\n"
 	      "             [--tcp-idle-timeout SECONDS] [--tcp-max-frame OCTETS]\n"
-	      "             [--addke METHOD[,METHOD]...]\n"
+	      "             [--addke METHOD[,METHOD]...] [--dh-reuse N [--dh-reuse-seconds SECONDS]]\n"
 	      "             [--log-level [SUBSYS=]LEVEL[,...]] [--log-target stderr|syslog|journal]\n"
 	      "       gcksd --help | --version\n"
 	      "Listens on UDP 500, 4500 (non-ESP marker) and 848, IPv4 and IPv6, unless --listen is given.\n"
@@ -291,6 +293,24 @@ static void notices_watch(gcksd *d)
 	uv_poll_start(p, UV_READABLE, on_notice);
 	d->notices = p;
 	d->notice_fd = fd;
+}
+
+static void on_spin(uv_idle_t *h)
+{
+	(void)h; /* on_more does the work: this only keeps the next poll from blocking */
+}
+
+/* One batch of the core's pending work per loop turn, before the poll for the turn's datagrams:
+ * an inband rekey of a large group does not hold up registrations arriving meanwhile. Work left
+ * keeps the idle handle on, so that the poll does not wait (for the tick) before the next. */
+static void on_more(uv_prepare_t *h)
+{
+	gcksd *d = h->data;
+	gk_gcks_continue(d->gcks);
+	if (gk_gcks_busy(d->gcks))
+		uv_idle_start(&d->spin, on_spin);
+	else
+		uv_idle_stop(&d->spin);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -648,6 +668,7 @@ int main(int argc, char **argv)
 		{ "tcp-max-per-source", required_argument, NULL, 16 }, { "tcp-idle-timeout", required_argument, NULL, 17 },
 		{ "tcp-max-frame", required_argument, NULL, 18 },
 		{ "addke", required_argument, NULL, 19 },
+		{ "dh-reuse", required_argument, NULL, 20 }, { "dh-reuse-seconds", required_argument, NULL, 21 },
 		{ 0 },
 	};
 	/* A peer that closes before its answer (control socket, metrics scrape, IKE over TCP) or a
@@ -656,6 +677,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	gk_gcks_config cfg;
 	gk_gcks_config_default(&cfg);
+	bool dh_reuse_s_set = false;
 	const char *db = NULL, *control = NULL, *metrics = NULL, *listen[MAX_LISTEN];
 	const char *user = GK_GCKS_USER, *admin = GK_GCKS_ADMIN_GROUP;
 	bool user_given = false;
@@ -747,6 +769,15 @@ int main(int argc, char **argv)
 			gk_ike_offer_require_addke(&cfg.offer, m, n);
 			break;
 		}
+		case 20:
+			if (!parse_limit("dh-reuse", optarg, 0, GK_GCKS_DH_REUSE_MAX, &cfg.dh_reuse))
+				return 1;
+			break;
+		case 21:
+			if (!parse_limit("dh-reuse-seconds", optarg, 1, GK_GCKS_DH_REUSE_S_MAX, &cfg.dh_reuse_s))
+				return 1;
+			dh_reuse_s_set = true;
+			break;
 		case 13:
 			if (!server_id_ok(optarg)) {
 				fprintf(stderr, "gcksd: --server-id: 1 to %d printable characters, no white space, not \"gcksctl\"\n",
@@ -790,6 +821,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	if (dh_reuse_s_set && !cfg.dh_reuse) {
+		fprintf(stderr, "gcksd: --dh-reuse-seconds needs --dh-reuse N with N from 1 to %u\n", GK_GCKS_DH_REUSE_MAX);
+		return 1;
+	}
 	if (!cfg.server_id[0])
 		server_id_default(cfg.server_id, nlisten ? listen[0] : NULL);
 	/* a source's share of the half-open table cannot be more than the table */
@@ -812,6 +847,10 @@ int main(int argc, char **argv)
 	gk_info("IKE SA rekeys (CREATE_CHILD_SA): at most one per %u s per SA; IKE SAs kept for inband rekeys "
 		"rekeyed by gcksd when their member has not, 0-10 %% before %u s (0 = never)",
 		cfg.ike_rekey_min_interval_s, cfg.ike_lifetime_s);
+	if (cfg.dh_reuse) /* RFC 7296 2.12: the forward-secrecy cost, stated where it is chosen */
+		gk_warn("--dh-reuse %u: one key-exchange private value answers up to %u IKE_SA_INIT requests "
+			"within %u s; every IKE SA made under one value loses forward secrecy with it if it "
+			"leaks before it is wiped", cfg.dh_reuse, cfg.dh_reuse, cfg.dh_reuse_s);
 	gk_info("key wrap algorithm: %s", cfg.offer.kwa_required ?
 		"required in IKE_SA_INIT (--require-kwa)" : "plain IKEv2 SAs accepted, GSA_AUTH on them refused");
 	/* the signing key and every group key are in this process: no core files, no ptrace */
@@ -884,6 +923,10 @@ int main(int argc, char **argv)
 	uv_timer_init(d.loop, &d.tick);
 	d.tick.data = &d;
 	uv_timer_start(&d.tick, on_tick, 250, 250);
+	uv_prepare_init(d.loop, &d.more);
+	uv_idle_init(d.loop, &d.spin);
+	d.more.data = d.spin.data = &d;
+	uv_prepare_start(&d.more, on_more);
 	uv_signal_init(d.loop, &d.sigterm);
 	uv_signal_init(d.loop, &d.sigint);
 	uv_signal_init(d.loop, &d.sighup);
@@ -910,6 +953,8 @@ out:
 	notices_stop(&d);
 	if (d.handles) {
 		uv_close((uv_handle_t *)&d.tick, NULL);
+		uv_close((uv_handle_t *)&d.more, NULL);
+		uv_close((uv_handle_t *)&d.spin, NULL);
 		uv_close((uv_handle_t *)&d.sigterm, NULL);
 		uv_close((uv_handle_t *)&d.sigint, NULL);
 		uv_close((uv_handle_t *)&d.sighup, NULL);

@@ -121,6 +121,9 @@ static void globals(FILE *f, const gk_gcks_stats *st)
 	gk_prom_u64(f, P "ike_sas", &ho, 1, st->half_open);
 	gk_prom_family(f, P "cookies_sent_total", "counter", "IKE_SA_INIT requests answered with a COOKIE (RFC 7296 2.6)");
 	gk_prom_u64(f, P "cookies_sent_total", NULL, 0, st->cookies_sent);
+	gk_prom_family(f, P "ke_pairs_made_total", "counter",
+		       "Key-exchange key pairs made for IKE_SA_INIT responses (fewer than responses with --dh-reuse)");
+	gk_prom_u64(f, P "ke_pairs_made_total", NULL, 0, st->ke_pairs_made);
 	gk_prom_family(f, P "refusals_total", "counter",
 		       "Requests refused with an error notify (registrations and every other exchange)");
 	gk_prom_u64(f, P "refusals_total", NULL, 0, st->refusals);

@@ -500,3 +500,23 @@ gk_status gk_dh_new_from_private(uint16_t group, gk_chunk priv, gk_dh **out)
 	EVP_PKEY_free(key);
 	return st;
 }
+
+/* ---- sharing one key pair (RFC 7296 2.12 reuse) ---- */
+
+gk_status gk_dh_share(const gk_dh *dh, gk_dh **out)
+{
+	if (!dh || !out)
+		return GK_E_INVAL;
+	*out = NULL;
+	gk_dh *s = calloc(1, sizeof(*s));
+	if (!s)
+		return GK_E_NOMEM;
+	if (!EVP_PKEY_up_ref(dh->key)) {
+		free(s);
+		return GK_E_CRYPTO;
+	}
+	s->g = dh->g;
+	s->key = dh->key;
+	*out = s;
+	return GK_OK;
+}

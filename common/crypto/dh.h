@@ -19,6 +19,9 @@ gk_status gk_dh_public(const gk_dh *dh, gk_wbuf *out);
  * A peer value that fails RFC 6989 checks yields GK_E_BAD_KE and nothing is appended. */
 gk_status gk_dh_derive(const gk_dh *dh, gk_chunk peer_public, gk_wbuf *shared);
 void gk_dh_free(gk_dh *dh);
+/* A second handle on dh's key pair, the same private value (reused as RFC 7296 2.12 allows);
+ * every handle goes with gk_dh_free, the private value with the last one. */
+gk_status gk_dh_share(const gk_dh *dh, gk_dh **out);
 
 /* Test-only: a key pair from a known private value, for known-answer tests.
  * priv is big-endian for MODP and ECP (at most the prime/order length), raw 32/56 octets for

@@ -21,8 +21,9 @@ LAYERS = [
     # 1: the key rules, run in the store's transactions: key shapes, reserved SPIs, Message IDs,
     # Sender-IDs, what a policy change does to keys
     ('keyrules', ['gcks_keyrules', 'gcks_lkh']),
-    # 2: leaf services of the core: table hashes, the refusal log, the response under construction
-    ('base', ['gcks_keyhash', 'gcks_refusal', 'gcks_resp']),
+    # 2: leaf services of the core: table hashes, the refusal log, the response under construction,
+    #    the reused IKE_SA_INIT key pairs
+    ('base', ['gcks_keyhash', 'gcks_refusal', 'gcks_resp', 'gcks_dh_cache']),
     # 3: the indexes the SA table keeps: half-open SAs per source, established SAs by identity
     ('index', ['gcks_sources', 'gcks_peers']),
     # 4: the SA table (lookup, insert, remove, gcks_sa_foreach)

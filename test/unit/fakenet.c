@@ -448,6 +448,8 @@ static void member_event(void *ctx, const gk_gm_event *ev)
 	e->notify = ev->notify;
 	snprintf(e->why, sizeof(e->why), "%s", ev->why ? ev->why : "");
 	e->transport_mode = ev->transport_mode;
+	for (size_t i = 0; i < ev->ndel && e->ndel < sizeof(e->dels) / sizeof(e->dels[0]); i++)
+		e->dels[e->ndel++] = ev->dels[i];
 	e->retry_ms = ev->retry_ms;
 	e->at_ms = m->net->clock.now_ms;
 	if (ev->state) {
@@ -657,7 +659,11 @@ static void deliver(fakenet *n, fn_dgram *d)
 
 void fn_flush(fakenet *n)
 {
-	for (unsigned k = 0; n->nq; k++) {
+	for (unsigned k = 0; n->nq || (n->gcks && !n->manual_turns && gk_gcks_busy(n->gcks)); k++) {
+		if (!n->nq) {
+			gk_gcks_continue(n->gcks);
+			continue;
+		}
 		if (k > FN_FLUSH_LIMIT) {
 			fprintf(stderr, "fakenet: datagrams keep coming; a loop between the cores?\n");
 			abort();

@@ -97,6 +97,8 @@ typedef struct fn_event {
 	char why[128];
 	gk_group_state *state;         /* when the event carries one (REGISTERED, REKEYED); owned */
 	bool transport_mode;
+	gk_gm_delete dels[8];          /* REKEYED: its Deletes (the first 8) */
+	size_t ndel;
 	int64_t retry_ms;              /* FAILED, DEAD: the next attempt planned in */
 	int64_t at_ms;
 } fn_event;
@@ -156,6 +158,8 @@ typedef struct fn_raw {
 typedef struct fakenet {
 	gk_clock_test clock;           /* the one clock of both roles; fn_advance moves it */
 	int64_t step_ms;               /* clock step of fn_advance (default 100) */
+	bool manual_turns;             /* the test calls gk_gcks_continue itself (else fn_flush does,
+					* once the queue is empty, as gcksd's loop does after its I/O) */
 	gk_rand_test gcks_rnd;
 	struct sockaddr_in gcks_addr;
 	gk_gcks *gcks;
