@@ -31,6 +31,8 @@
 #include "ke.h"
 
 #define MAX_LISTEN 16
+/* Datagrams read per system call (recvmmsg): a registration burst brings dozens per turn. */
+#define RECV_BATCH 16
 #define GK_ADMIN_DEFAULT_TEXT (GK_GCKS_ADMIN_GROUP[0] ? GK_GCKS_ADMIN_GROUP : "none")
 
 /* Readiness and status for a Type=notify unit (sd_notify(3)); nothing outside systemd. */
@@ -528,7 +530,8 @@ static int listen_all(gcksd *d, const char **addrs, size_t n)
 			gk_err("--listen %s: %s", addrs[i], why);
 			return -1;
 		}
-		if (gk_udp_open(d->loop, (struct sockaddr *)&a, recv_cb, d, &d->udp[d->nudp], err, sizeof(err))) {
+		if (gk_udp_open_batch(d->loop, (struct sockaddr *)&a, RECV_BATCH, recv_cb, d, &d->udp[d->nudp], err,
+				      sizeof(err))) {
 			gk_err("%s", err);
 			return -1;
 		}
