@@ -114,8 +114,8 @@ static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sock
 	gk_ike_copy c = gk_ike_resend_copy(&sa->resend, &sa->ike, d);
 	if (c == GK_COPY_OTHER)
 		g->stats.dropped++;
-	if (c != GK_COPY_SAME || !resend_allowed(g, sa))
-		return;
+	if (c != GK_COPY_SAME || gk_ike_req_stream_answered(g->in_path, sa->path) || !resend_allowed(g, sa))
+		return; /* RFC 9329 7.2: a stream that carried the answer is not given it again */
 	for (size_t k = 0; k < sa->ike.last_resp->n; k++)
 		gcks_send(g, g->in_path, local, peer, sa->ike.last_resp->d[k].ptr, sa->ike.last_resp->d[k].len);
 }

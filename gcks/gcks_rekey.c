@@ -266,6 +266,7 @@ gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_p
 		return GK_E_NOMEM;
 	}
 	gk_ike_req_start(sa->out_req, &d, exchange, sa->ike.msgid_out, request_sched, gcks_now(g));
+	gk_ike_req_send_on(sa->out_req, sa->path); /* the first send: always */
 	out_send(g, sa);
 	return GK_OK;
 }
@@ -628,7 +629,7 @@ void gcks_outgoing_tick(gk_gcks *g, gcks_sa *sa, int64_t now)
 	if (!sa->out_req)
 		return;
 	gk_ike_req_due due = gk_ike_req_tick(sa->out_req, now);
-	if (due == GK_REQ_RESEND) {
+	if (due == GK_REQ_RESEND && gk_ike_req_send_on(sa->out_req, sa->path)) {
 		if (sa->closing && sa->out_req->exchange == GK_EXCH_INFORMATIONAL)
 			g->stats.delete_retransmits++;
 		else

@@ -23,6 +23,7 @@
 #include "lockfile.h"
 #include "metrics_http.h"
 #include "privdrop.h"
+#include "rekey_source.h"
 #include "gcks.h"
 #include "log.h"
 #include "tcp_encap.h"
@@ -30,6 +31,8 @@
 #include "ke.h"
 
 #define MAX_LISTEN 16
+/* Datagrams read per system call (recvmmsg): a registration burst brings dozens per turn. */
+#define RECV_BATCH 16
 #define GK_ADMIN_DEFAULT_TEXT (GK_GCKS_ADMIN_GROUP[0] ? GK_GCKS_ADMIN_GROUP : "none")
 
 /* Readiness and status for a Type=notify unit (sd_notify(3)); nothing outside systemd. */
@@ -59,6 +62,7 @@ typedef struct gcksd {
 	uv_poll_t *notices;         /* the shared store's notice socket (PQsocket), NULL if none */
 	int notice_fd;
 	uint64_t lost_seen;         /* gk_gcks_cluster.lost when the groups were last read */
+	gk_rsrc_cache rsrc;         /* GSA_REKEY's source addresses, probed at most every 10 s */
 } gcksd;
 
 static void usage(FILE *f)
@@ -223,8 +227,26 @@ static void mcast_cb(void *ctx, const struct sockaddr *dst, uint16_t sport, uint
 		gk_logs(GK_SUB_NET, GK_LOG_WARN, "GSA_REKEY to %s: %s", gk_addr_text(dst, at, sizeof(at)), strerror(errno));
 }
 
+/* The address the kernel picks toward dst on iface: a connected probe socket's own address. */
+static gk_status probe_source(void *ctx, const struct sockaddr *dst, uint16_t sport, const char *iface,
+			      struct sockaddr_storage *src)
+{
+	int fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	socklen_t sl = sizeof(*src);
+	gk_status st = GK_E_IO;
+	(void)ctx;
+	(void)sport;
+	if (fd < 0)
+		return st;
+	mcast_opts(fd, dst->sa_family, 1, *iface ? if_nametoindex(iface) : 0);
+	if (!connect(fd, dst, gk_addr_len(dst)) && !getsockname(fd, (struct sockaddr *)src, &sl))
+		st = GK_OK;
+	close(fd);
+	return st;
+}
+
 /* The address GSA_REKEY to dst leaves from: the listening socket's own address when it is
- * bound to one, else the one the kernel picks toward dst on iface (a connected probe socket). */
+ * bound to one, else the kernel's choice toward dst on iface (probed, remembered a while). */
 static gk_status rekey_source_cb(void *ctx, const struct sockaddr *dst, uint16_t sport, const char *iface,
 				 struct sockaddr_storage *src)
 {
@@ -234,16 +256,7 @@ static gk_status rekey_source_cb(void *ctx, const struct sockaddr *dst, uint16_t
 		memcpy(src, gk_udp_local(u), gk_addr_len(gk_udp_local(u)));
 		return GK_OK;
 	}
-	int fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	socklen_t sl = sizeof(*src);
-	gk_status st = GK_E_IO;
-	if (fd < 0)
-		return st;
-	mcast_opts(fd, dst->sa_family, 1, iface && *iface ? if_nametoindex(iface) : 0);
-	if (!connect(fd, dst, gk_addr_len(dst)) && !getsockname(fd, (struct sockaddr *)src, &sl))
-		st = GK_OK;
-	close(fd);
-	return st;
+	return gk_rsrc_get(&d->rsrc, (int64_t)uv_now(d->loop), dst, sport, iface, probe_source, d, src);
 }
 
 static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
@@ -537,7 +550,8 @@ static int listen_all(gcksd *d, const char **addrs, size_t n)
 			gk_err("--listen %s: %s", addrs[i], why);
 			return -1;
 		}
-		if (gk_udp_open(d->loop, (struct sockaddr *)&a, recv_cb, d, &d->udp[d->nudp], err, sizeof(err))) {
+		if (gk_udp_open_batch(d->loop, (struct sockaddr *)&a, RECV_BATCH, recv_cb, d, &d->udp[d->nudp], err,
+				      sizeof(err))) {
 			gk_err("%s", err);
 			return -1;
 		}

@@ -35,7 +35,7 @@ typedef struct gk_tcp_limits {
 typedef struct gk_tcp_stats {
 	unsigned open;
 	uint64_t accepted, refused_total, refused_source, idle_closed, bad_stream, too_big, queue_closed;
-	uint64_t esp_dropped, short_dropped, dup_suppressed, messages;
+	uint64_t esp_dropped, short_dropped, messages;
 } gk_tcp_stats;
 
 /* conn: the connection's id (never 0), for gk_tcp_server_send. */

@@ -6,6 +6,8 @@
 #include "addr.h"
 
 #define NAT_T_PORT 4500
+#define CHUNK 65536 /* libuv's recvmmsg hands out the buffer in chunks of this size */
+#define MAX_BATCH 20 /* libuv reads at most this many datagrams per recvmmsg */
 
 struct gk_udp {
 	uv_udp_t h;
@@ -13,14 +15,15 @@ struct gk_udp {
 	gk_udp_recv_cb cb;
 	void *ctx;
 	bool marker;                /* port 4500: non-ESP marker */
-	uint8_t buf[65536];
+	size_t buflen;              /* CHUNK times the datagrams one read may take */
+	uint8_t buf[];              /* handed to every read: nothing allocated per datagram */
 };
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	gk_udp *u = h->data;
 	(void)suggested;
-	*b = uv_buf_init((char *)u->buf, sizeof(u->buf));
+	*b = uv_buf_init((char *)u->buf, (unsigned)u->buflen);
 }
 
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *peer, unsigned flags)
@@ -28,6 +31,9 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sock
 	gk_udp *u = h->data;
 	const uint8_t *p = (const uint8_t *)b->base;
 	size_t len = n > 0 ? (size_t)n : 0;
+	/* With recvmmsg each datagram comes in its own chunk (UV_UDP_MMSG_CHUNK), then the end of
+	 * the batch (0 octets, no peer, UV_UDP_MMSG_FREE): the buffer is ours for life, nothing to
+	 * free. An empty read (0, no peer) is "nothing more"; a truncated datagram is dropped. */
 	if (n <= 0 || !peer || (flags & UV_UDP_PARTIAL))
 		return;
 	if (u->marker) {
@@ -41,14 +47,18 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sock
 	u->cb(u->ctx, p, len, peer, (const struct sockaddr *)&u->local);
 }
 
-static gk_status udp_open(uv_loop_t *loop, const struct sockaddr *addr, unsigned flags, gk_udp_recv_cb cb,
-			  void *ctx, gk_udp **out, char *err, size_t errlen)
+static gk_status udp_open(uv_loop_t *loop, const struct sockaddr *addr, unsigned flags, unsigned batch,
+			  gk_udp_recv_cb cb, void *ctx, gk_udp **out, char *err, size_t errlen)
 {
 	char at[64];
-	gk_udp *u = calloc(1, sizeof(*u));
+	batch = batch < 1 ? 1 : batch > MAX_BATCH ? MAX_BATCH : batch;
+	/* malloc, not calloc: the pages of a large buffer are only touched as datagrams fill them */
+	gk_udp *u = malloc(sizeof(*u) + (size_t)batch * CHUNK);
 	if (!u)
 		return GK_E_NOMEM;
-	int r = uv_udp_init(loop, &u->h);
+	memset(u, 0, sizeof(*u));
+	u->buflen = (size_t)batch * CHUNK;
+	int r = uv_udp_init_ex(loop, &u->h, AF_UNSPEC | (batch > 1 ? UV_UDP_RECVMMSG : 0));
 	if (r) {
 		free(u);
 		snprintf(err, errlen, "udp: %s", uv_strerror(r));
@@ -76,13 +86,19 @@ static gk_status udp_open(uv_loop_t *loop, const struct sockaddr *addr, unsigned
 gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
 		      gk_udp **out, char *err, size_t errlen)
 {
-	return udp_open(loop, addr, 0, cb, ctx, out, err, errlen);
+	return udp_open(loop, addr, 0, 1, cb, ctx, out, err, errlen);
+}
+
+gk_status gk_udp_open_batch(uv_loop_t *loop, const struct sockaddr *addr, unsigned batch, gk_udp_recv_cb cb,
+			    void *ctx, gk_udp **out, char *err, size_t errlen)
+{
+	return udp_open(loop, addr, 0, batch, cb, ctx, out, err, errlen);
 }
 
 gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
 			     gk_udp **out, char *err, size_t errlen)
 {
-	return udp_open(loop, addr, UV_UDP_REUSEADDR, cb, ctx, out, err, errlen);
+	return udp_open(loop, addr, UV_UDP_REUSEADDR, 1, cb, ctx, out, err, errlen);
 }
 
 void gk_udp_set_marker(gk_udp *u, bool on) { u->marker = on; }

@@ -15,6 +15,11 @@ typedef struct gk_udp gk_udp;
 /* Binds to addr (port 0 = any). err gets a one-line reason on failure. */
 gk_status gk_udp_open(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
 		      gk_udp **out, char *err, size_t errlen);
+/* The same, reading up to `batch` (at most 20) datagrams per system call (recvmmsg(2)) into a
+ * buffer of `batch` times 64 KiB held for the socket's life (its pages are touched only as far
+ * as datagrams fill them): for a server that receives many datagrams per event-loop turn. */
+gk_status gk_udp_open_batch(uv_loop_t *loop, const struct sockaddr *addr, unsigned batch, gk_udp_recv_cb cb,
+			    void *ctx, gk_udp **out, char *err, size_t errlen);
 /* The same with SO_REUSEADDR, so several listeners on one host can take a rekey group's port. */
 gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_udp_recv_cb cb, void *ctx,
 			     gk_udp **out, char *err, size_t errlen);

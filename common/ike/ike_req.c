@@ -32,6 +32,20 @@ void gk_ike_req_start(gk_ike_req *r, gk_dgrams *d, uint8_t exchange, uint32_t ms
 	r->pending = true;
 	r->wait_ms = sched.first_ms;
 	r->at = now_ms + r->wait_ms;
+	r->stream = 0;
+}
+
+bool gk_ike_req_send_on(gk_ike_req *r, uint64_t path)
+{
+	if (path && path == r->stream)
+		return false;
+	r->stream = path;
+	return true;
+}
+
+bool gk_ike_req_stream_answered(uint64_t path, uint64_t answered_on)
+{
+	return path && path == answered_on;
 }
 
 gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms)

@@ -27,6 +27,7 @@ typedef struct gk_ike_req {
 	int64_t at;             /* next retransmission, 0 = not armed */
 	unsigned wait_ms;       /* the wait that ends at `at` */
 	unsigned sent;          /* retransmissions so far */
+	uint64_t stream;        /* the stream (RFC 9329) d last went out on, 0 = none or datagrams */
 } gk_ike_req;
 
 typedef enum gk_ike_req_due {
@@ -42,6 +43,14 @@ gk_status gk_ike_req_build(const gk_ike_sa *sa, uint8_t exchange, bool response,
  * caller sends r->d now. */
 void gk_ike_req_start(gk_ike_req *r, gk_dgrams *d, uint8_t exchange, uint32_t msg_id,
 		      gk_ike_req_sched sched, int64_t now_ms);
+/* Whether r->d goes out (again) on `path` (a stream's id, 0 = datagrams), noted when it does.
+ * RFC 9329 7.2: over TCP a request is not retransmitted, the stream is reliable; so never twice
+ * on one stream. Datagrams always go (RFC 7296 2.1), and so does a new stream (the old one broke).
+ * The schedule keeps running either way: an unanswered request is still given up in time. */
+bool gk_ike_req_send_on(gk_ike_req *r, uint64_t path);
+/* RFC 9329 7.2: a responder does not resend its answer on the stream that carried it. True when
+ * a retransmitted request arrived on `path`, the stream the cached answer went out on. */
+bool gk_ike_req_stream_answered(uint64_t path, uint64_t answered_on);
 /* What the schedule asks for at now_ms. */
 gk_ike_req_due gk_ike_req_tick(gk_ike_req *r, int64_t now_ms);
 /* True when a response with this exchange and Message ID answers the request still pending (a

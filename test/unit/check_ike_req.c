@@ -237,6 +237,35 @@ START_TEST(resend_rate_limit)
 }
 END_TEST
 
+/* RFC 9329 7.2: a request goes at most once on a stream; datagrams go every time; a new stream
+ * takes it once; a new request starts afresh. A responder's answer is not resent on the stream
+ * that carried it. */
+START_TEST(stream_sends_once)
+{
+	gk_ike_req r;
+	gk_dgrams d;
+	memset(&r, 0, sizeof(r));
+	fake_dgrams(&d, 1, 1);
+	gk_ike_req_start(&r, &d, GK_EXCH_GSA_INBAND_REKEY, 1, member_sched, 0);
+	ck_assert(gk_ike_req_send_on(&r, 0));
+	ck_assert(gk_ike_req_send_on(&r, 0));
+	ck_assert(gk_ike_req_send_on(&r, 5));
+	ck_assert(!gk_ike_req_send_on(&r, 5));
+	ck_assert(!gk_ike_req_send_on(&r, 5));
+	ck_assert(gk_ike_req_send_on(&r, 6));
+	ck_assert(!gk_ike_req_send_on(&r, 6));
+	fake_dgrams(&d, 1, 2);
+	gk_ike_req_start(&r, &d, GK_EXCH_GSA_INBAND_REKEY, 2, member_sched, 0);
+	ck_assert(gk_ike_req_send_on(&r, 6));
+	ck_assert(!gk_ike_req_send_on(&r, 6));
+	gk_ike_req_clear(&r);
+	ck_assert(!gk_ike_req_stream_answered(0, 0));
+	ck_assert(!gk_ike_req_stream_answered(0, 5));
+	ck_assert(!gk_ike_req_stream_answered(6, 5));
+	ck_assert(gk_ike_req_stream_answered(5, 5));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ike_req");
@@ -248,6 +277,7 @@ int main(void)
 	tcase_add_test(tc, build_fragments);
 	tcase_add_test(tc, resend_only_identical_copies);
 	tcase_add_test(tc, resend_rate_limit);
+	tcase_add_test(tc, stream_sends_once);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
