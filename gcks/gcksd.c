@@ -42,6 +42,7 @@
 typedef struct gcksd {
 	uv_loop_t *loop;
 	uv_timer_t tick;
+	uv_check_t flush;           /* the end of each turn: group commit (gk_gcks_flush) */
 	uv_signal_t sigterm, sigint, sighup;
 	gk_udp *udp[MAX_LISTEN];
 	size_t nudp;
@@ -291,6 +292,12 @@ static void notices_watch(gcksd *d)
 	uv_poll_start(p, UV_READABLE, on_notice);
 	d->notices = p;
 	d->notice_fd = fd;
+}
+
+/* After the turn's I/O: one commit for the registrations it handled, then their answers. */
+static void on_flush(uv_check_t *c)
+{
+	gk_gcks_flush(((gcksd *)c->data)->gcks);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -884,6 +891,9 @@ int main(int argc, char **argv)
 	uv_timer_init(d.loop, &d.tick);
 	d.tick.data = &d;
 	uv_timer_start(&d.tick, on_tick, 250, 250);
+	uv_check_init(d.loop, &d.flush);
+	d.flush.data = &d;
+	uv_check_start(&d.flush, on_flush);
 	uv_signal_init(d.loop, &d.sigterm);
 	uv_signal_init(d.loop, &d.sigint);
 	uv_signal_init(d.loop, &d.sighup);
@@ -910,6 +920,7 @@ out:
 	notices_stop(&d);
 	if (d.handles) {
 		uv_close((uv_handle_t *)&d.tick, NULL);
+		uv_close((uv_handle_t *)&d.flush, NULL);
 		uv_close((uv_handle_t *)&d.sigterm, NULL);
 		uv_close((uv_handle_t *)&d.sigint, NULL);
 		uv_close((uv_handle_t *)&d.sighup, NULL);

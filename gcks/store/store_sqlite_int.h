@@ -131,6 +131,7 @@ typedef struct sq_store {
 	sqlite3 *db;                    /* owned */
 	int version;
 	gk_store_tx tx;                 /* kind of the open transaction */
+	bool in_batch;                  /* a read transaction inside the open batch (store_batch.c) */
 	sqlite3_stmt *stmt[Q_COUNT];    /* prepared on first use, owned */
 	char errmsg[256];               /* last SQLite error, for gk_store_errmsg() */
 } sq_store;
