@@ -246,9 +246,12 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 		gk_msg_free(&m);
 		return; /* r is the held one's now */
 	}
-	if (r.wait) /* cannot be held: settled at once */
+	if (r.wait) { /* cannot be held: settled at once */
 		gcks_reg_settle(g, sa, r.wait, gk_store_batch_commit(g->env.store) == GK_OK &&
 				gk_store_batch_committed(g->env.store, r.wait->seq), &r);
+		if (!g->nheld) /* else the held ones were in the lost batch too: settled at the flush */
+			gk_store_batch_reset(g->env.store);
+	}
 	respond(g, sa, &m, &r);
 out:
 	if (r.close_after)
