@@ -177,7 +177,7 @@ gk_status gk_store_registrations_frag_ok(gk_store *s, const char *group, bool *a
 /* All registrations of a group, ordered by member; *out is malloc'd, free() it. */
 gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);
 
-/* ---- group commit (store_batch.c) ----
+/* ---- group commit ----
  * The registrations one turn of the event loop records share one write transaction, opened by
  * the first of them and committed once by gk_store_batch_commit at the end of the turn. Reads
  * of the same handle see the batch's rows. Any transaction (gk_store_begin) and any write

@@ -82,8 +82,8 @@
 	X(COUNTER_SET, "INSERT INTO counters (group_id, name, value) VALUES (?1, ?2, ?3) " \
 		       "ON CONFLICT (group_id, name) DO UPDATE SET value = excluded.value") \
 	X(REG_PUT, "INSERT INTO registrations (group_id, member, role, peer, registered_at, " \
-		   "sender_id_first, sender_id_count, frag_ok) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 " \
-		   "FROM groups WHERE name = ?1 ON CONFLICT (group_id, member) DO UPDATE SET " \
+		   "sender_id_first, sender_id_count, frag_ok) VALUES ((SELECT id FROM groups WHERE name = ?1), " \
+		   "?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (group_id, member) DO UPDATE SET " \
 		   "role = excluded.role, peer = excluded.peer, registered_at = excluded.registered_at, " \
 		   "sender_id_first = excluded.sender_id_first, sender_id_count = excluded.sender_id_count, " \
 		   "frag_ok = excluded.frag_ok") \
