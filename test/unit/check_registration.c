@@ -3019,7 +3019,8 @@ START_TEST(group_commit_one_transaction)
 	three_together(m);
 	for (int i = 0; i < 3; i++)
 		registered(m[i], 0);
-	ck_assert_uint_eq(write_txs() - before, 1);
+	/* a shared store (PostgreSQL, check_storage_pg.sh) commits each registration at once */
+	ck_assert_uint_eq(write_txs() - before, gk_store_shared(store) ? 0 : 1);
 	ck_assert_uint_eq(reg_count(G1), 2);
 	ck_assert_uint_eq(reg_count(G2), 1);
 	ck_assert_uint_eq(stats().registrations, 5);
@@ -3045,6 +3046,8 @@ static void db_exec(const char *sql)
 START_TEST(group_commit_lost)
 {
 	fn_member *m[3];
+	if (gk_store_shared(store))
+		return; /* SQLite's batches; a shared store (PostgreSQL) batches nothing */
 	standard_policies(1);
 	db_exec("CREATE TABLE commit_breaker (g INTEGER REFERENCES groups (id) DEFERRABLE INITIALLY DEFERRED);"
 		"CREATE TRIGGER commit_breaker AFTER INSERT ON registrations "
