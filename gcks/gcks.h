@@ -110,6 +110,12 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
  * on that path while it is the one the SA's last authenticated message came on. */
 void gk_gcks_input_path(gk_gcks *g, const uint8_t *data, size_t len, const struct sockaddr *peer,
 			const struct sockaddr *local, uint64_t path);
+/* Group commit: a response that depends on a registration row the store batched is held;
+ * gk_gcks_flush commits the store's batch and then sends every held response (a registration
+ * whose row was lost gets REGISTRATION_FAILED instead, as when its write fails). Call it at the
+ * end of every turn of the event loop that gave gk_gcks_input messages, and before
+ * gk_gcks_free; it also runs by itself once GCKS_HELD_MAX responses are held. */
+void gk_gcks_flush(gk_gcks *g);
 /* Timers: expires half-open and idle IKE SAs. Call about once a second. */
 void gk_gcks_tick(gk_gcks *g);
 /* Once per event-loop turn: the next batch of work left (an inband rekey sent in batches, each

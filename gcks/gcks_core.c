@@ -121,20 +121,64 @@ static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sock
 }
 
 /* Encrypts (fragmenting when the member allows it), caches for retransmissions, and sends the
- * response to request m. */
-static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
+ * response to request (exchange, msg_id). */
+static void respond_to(gk_gcks *g, gcks_sa *sa, uint8_t exchange, uint32_t msg_id, gcks_resp *r)
 {
 	gk_dgrams d;
 	if (r->sent)
 		return;
-	gk_status st = gk_ike_req_build(&sa->ike, m->hdr.exchange, true, m->hdr.msg_id, r->pl, r->n, g->env.rnd, &d);
+	gk_status st = gk_ike_req_build(&sa->ike, exchange, true, msg_id, r->pl, r->n, g->env.rnd, &d);
 	if (st) {
-		gk_err("cannot build %s response: %s", gk_iana_str(GK_REG_EXCHANGE, m->hdr.exchange),
-		       gk_status_str(st));
+		gk_err("cannot build %s response: %s", gk_iana_str(GK_REG_EXCHANGE, exchange), gk_status_str(st));
 		return;
 	}
 	send_dgrams(g, sa, &d);
-	gk_ike_req_answered(&sa->ike, m->hdr.msg_id, &d);
+	gk_ike_req_answered(&sa->ike, msg_id, &d);
+}
+
+static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
+{
+	respond_to(g, sa, m->hdr.exchange, m->hdr.msg_id, r);
+}
+
+/* ---- group commit (storage.h): responses held until the store's batch is committed ---- */
+
+void gk_gcks_flush(gk_gcks *g)
+{
+	if (!g->nheld)
+		return;
+	gk_store_batch_commit(g->env.store); /* its failure: each held registration is told below */
+	for (size_t i = 0; i < g->nheld; i++) {
+		gcks_held *h = &g->held[i];
+		gcks_sa *sa = gcks_sa_find(g, h->spi);
+		gcks_reg_settle(g, sa, h->r.wait, gk_store_batch_committed(g->env.store, h->r.wait->seq), &h->r);
+		if (sa) /* else the SA went meanwhile: the member starts over */
+			respond_to(g, sa, h->exchange, h->msg_id, &h->r);
+		gk_arena_free(&h->r.arena);
+	}
+	g->nheld = 0;
+	gk_store_batch_reset(g->env.store);
+}
+
+/* Takes r (its arena) to answer at gk_gcks_flush; false when it cannot be held. */
+static bool hold(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
+{
+	if (!g->held && !(g->held = OPENSSL_zalloc(GCKS_HELD_MAX * sizeof(*g->held))))
+		return false;
+	g->held[g->nheld++] = (gcks_held){ gcks_our_spi(sa), m->hdr.exchange, m->hdr.msg_id, *r };
+	if (g->nheld == GCKS_HELD_MAX)
+		gk_gcks_flush(g);
+	return true;
+}
+
+/* Is the answer to this SA's last request held? Until it is sent the request's Message ID is
+ * still the one expected (RFC 7296 2.1), so a copy of the request would be taken as new. */
+static bool answer_held(const gk_gcks *g, const gcks_sa *sa)
+{
+	for (size_t i = 0; i < g->nheld; i++)
+		if (g->held[i].spi == gcks_our_spi(sa))
+			return true;
+	return false;
 }
 
 static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struct sockaddr *peer,
@@ -200,6 +244,16 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 	}
 	sa->ike.used_ms = gcks_now(g);
 	fn(g, sa, &m, &r);
+	if (r.wait && !r.sent && hold(g, sa, &m, &r)) {
+		gk_msg_free(&m);
+		return; /* r is the held one's now */
+	}
+	if (r.wait) { /* cannot be held: settled at once */
+		gcks_reg_settle(g, sa, r.wait, gk_store_batch_commit(g->env.store) == GK_OK &&
+				gk_store_batch_committed(g->env.store, r.wait->seq), &r);
+		if (!g->nheld) /* else the held ones were in the lost batch too: settled at the flush */
+			gk_store_batch_reset(g->env.store);
+	}
 	respond(g, sa, &m, &r);
 out:
 	if (r.close_after)
@@ -263,6 +317,8 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		g->stats.dropped++;
 		return;
 	}
+	if (g->nheld && answer_held(g, sa))
+		gk_gcks_flush(g); /* the answer goes first: what follows may be its retransmission */
 	gk_ike_in win = gk_ike_req_window(&sa->ike, h.msg_id);
 	if (win == GK_IN_RETRANSMIT) {
 		/* answer once per retransmitted request, on its first fragment (RFC 7383 2.6.1) */
@@ -395,6 +451,11 @@ void gk_gcks_free(gk_gcks *g)
 {
 	if (!g)
 		return;
+	/* held answers are not sent: the sockets may be gone (gcksd flushes every turn) */
+	gk_store_batch_commit(g->env.store);
+	for (size_t i = 0; i < g->nheld; i++)
+		gk_arena_free(&g->held[i].r.arena);
+	OPENSSL_free(g->held);
 	gcks_sa_foreach(g, close_sa, NULL);
 	gcks_sa_table_free(g);
 	gcks_sources_free(g);

@@ -191,6 +191,46 @@ static void refuse(gk_gcks *g, const gcks_sa *sa, gcks_resp *r, uint16_t notify,
 	gcks_resp_notify(r, notify, GK_CHUNK_EMPTY);
 }
 
+/* What a registration changes once its row is recorded: counters, the log line, and how long
+ * its IKE SA stays (sa NULL: it went meanwhile; grp NULL: the group went). */
+static void completed(gk_gcks *g, gcks_sa *sa, gcks_group *grp, const char *mt, const char *gt, bool sender,
+		      bool sender_ids)
+{
+	g->stats.registrations++;
+	gk_info("%s registered to %s as %s%s", mt, gt, sender ? "sender" : "receiver",
+		sender_ids ? " with Sender-IDs" : "");
+	if (!grp)
+		return;
+	grp->ctr.registrations++;
+	if (!sa)
+		return;
+	if (grp->pol.rekey_transport == GK_REKEY_INBAND)
+		sa->deadline_ms = 0; /* kept for GSA_INBAND_REKEY */
+	else if (grp->pol.ike_idle_timeout)
+		sa->deadline_ms = gcks_now(g) + (int64_t)grp->pol.ike_idle_timeout * 1000;
+}
+
+void gcks_reg_settle(gk_gcks *g, gcks_sa *sa, const gcks_reg_wait *w, bool committed, gcks_resp *r)
+{
+	gcks_group *grp = NULL;
+	for (size_t i = 0; i < g->ngroups && !grp; i++)
+		if (g->groups[i].hash == w->group_hash)
+			grp = &g->groups[i];
+	if (committed) {
+		completed(g, sa, grp, w->member, w->group, false, false);
+		return;
+	}
+	/* the row is not in the store: nothing may say the member is registered, and it is told
+	 * what a failed write tells it */
+	if (grp && w->fresh && grp->registered)
+		grp->registered--;
+	if (grp && sa && !w->was_tagged)
+		gcks_sa_untag_group(sa, grp->hash);
+	r->n = w->pl_from;
+	if (sa)
+		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, w->member, w->group, "cannot record the registration");
+}
+
 static bool already_registered(gk_gcks *g, const gcks_group *grp, const char *member)
 {
 	bool exists = false;
@@ -327,26 +367,36 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	snprintf(reg.member, sizeof(reg.member), "%s", mt);
 	gk_addr_text((const struct sockaddr *)&sa->ike.peer, reg.peer, sizeof(reg.peer));
 	bool fresh = !already_registered(g, grp, mt);
-	if (gk_store_registration_put(g->env.store, &reg) != GK_OK) {
+	/* a receiver's row goes in the store's batch (group commit): its answer waits for the
+	 * commit (gk_gcks_flush); a sender's or an lkh member's registration wrote durable state
+	 * of its own already and is recorded at once */
+	bool batched = !is_sender && !gcks_group_is_lkh(grp);
+	gcks_reg_wait *w = batched ? gk_arena_alloc(&r->arena, sizeof(*w)) : NULL;
+	uint64_t seq = 0;
+	gk_status st = batched && !w ? GK_E_NOMEM
+		       : batched ? gk_store_registration_put_batched(g->env.store, &reg, &seq)
+		       : gk_store_registration_put(g->env.store, &reg);
+	if (st != GK_OK) {
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot record the registration");
 		goto out;
 	}
 	grp->registered += fresh;
 	if (is_sender) /* before the keys leave (doc/sender-iv.md) */
 		gcks_sender_keys_note(g, grp, mt);
+	if (w) {
+		*w = (gcks_reg_wait){ .seq = seq, .group_hash = grp->hash, .pl_from = r->n, .fresh = fresh,
+				      .was_tagged = gcks_sa_in_group(sa, grp->hash) };
+		snprintf(w->group, sizeof(w->group), "%s", gt);
+		snprintf(w->member, sizeof(w->member), "%s", mt);
+		r->wait = w;
+	}
 	gcks_sa_tag_group(sa, grp->hash);
 	gcks_resp_add(r, GK_PL_GSA, gsa);
 	gcks_resp_add(r, GK_PL_KD, kd);
 	if (grp->pol.transport_mode)
 		gcks_resp_notify(r, GK_N_USE_TRANSPORT_MODE, GK_CHUNK_EMPTY);
-	g->stats.registrations++;
-	grp->ctr.registrations++;
-	gk_info("%s registered to %s as %s%s", mt, gt, is_sender ? "sender" : "receiver",
-		gs->nsender_ids ? " with Sender-IDs" : "");
-	if (grp->pol.rekey_transport == GK_REKEY_INBAND)
-		sa->deadline_ms = 0; /* kept for GSA_INBAND_REKEY */
-	else if (grp->pol.ike_idle_timeout)
-		sa->deadline_ms = gcks_now(g) + (int64_t)grp->pol.ike_idle_timeout * 1000;
+	if (!w)
+		completed(g, sa, grp, mt, gt, is_sender, gs->nsender_ids > 0);
 out:
 	if (gs)
 		OPENSSL_clear_free(gs, sizeof(*gs));

@@ -12,4 +12,9 @@ void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_payload *idg,
 		   const gk_msg *req, gcks_resp *r);
 
+/* Completes a registration whose row waited in the store's batch (r->wait) once the batch was
+ * committed, or undoes it and turns r's registration payloads into REGISTRATION_FAILED when it
+ * was not. sa is NULL when the IKE SA went meanwhile. */
+void gcks_reg_settle(gk_gcks *g, gcks_sa *sa, const gcks_reg_wait *w, bool committed, gcks_resp *r);
+
 #endif

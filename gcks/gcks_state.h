@@ -176,6 +176,8 @@ struct gk_gcks {
 	uint64_t store_lost_count;        /* times store_lost went true */
 	int64_t cluster_ms;               /* last heartbeat and lease round (monotonic), 0: none yet */
 	uint64_t in_path;                 /* the reply path of the message being handled (gcks_send) */
+	struct gcks_held *held;           /* responses waiting for the store's batch (gcks_core.c), */
+	size_t nheld;                     /* GCKS_HELD_MAX of them, owned */
 };
 
 /* The injected clocks: monotonic milliseconds, and wall-clock seconds for key lifetimes. */

@@ -47,6 +47,7 @@ typedef struct gcksd {
 	uv_timer_t tick;
 	uv_prepare_t more;          /* before each poll: the core's work left (gk_gcks_busy) */
 	uv_idle_t spin;             /* active while work is left, so the loop polls without waiting */
+	uv_check_t flush;           /* the end of each turn: group commit (gk_gcks_flush) */
 	uv_signal_t sigterm, sigint, sighup;
 	gk_udp *udp[MAX_LISTEN];
 	size_t nudp;
@@ -324,6 +325,12 @@ static void on_more(uv_prepare_t *h)
 		uv_idle_start(&d->spin, on_spin);
 	else
 		uv_idle_stop(&d->spin);
+}
+
+/* After the turn's I/O: one commit for the registrations it handled, then their answers. */
+static void on_flush(uv_check_t *c)
+{
+	gk_gcks_flush(((gcksd *)c->data)->gcks);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -941,6 +948,9 @@ int main(int argc, char **argv)
 	uv_idle_init(d.loop, &d.spin);
 	d.more.data = d.spin.data = &d;
 	uv_prepare_start(&d.more, on_more);
+	uv_check_init(d.loop, &d.flush);
+	d.flush.data = &d;
+	uv_check_start(&d.flush, on_flush);
 	uv_signal_init(d.loop, &d.sigterm);
 	uv_signal_init(d.loop, &d.sigint);
 	uv_signal_init(d.loop, &d.sighup);
@@ -969,6 +979,7 @@ out:
 		uv_close((uv_handle_t *)&d.tick, NULL);
 		uv_close((uv_handle_t *)&d.more, NULL);
 		uv_close((uv_handle_t *)&d.spin, NULL);
+		uv_close((uv_handle_t *)&d.flush, NULL);
 		uv_close((uv_handle_t *)&d.sigterm, NULL);
 		uv_close((uv_handle_t *)&d.sigint, NULL);
 		uv_close((uv_handle_t *)&d.sighup, NULL);

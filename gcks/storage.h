@@ -177,6 +177,28 @@ gk_status gk_store_registrations_frag_ok(gk_store *s, const char *group, bool *a
 /* All registrations of a group, ordered by member; *out is malloc'd, free() it. */
 gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration **out, size_t *n);
 
+/* ---- group commit ----
+ * The registrations one turn of the event loop records share one write transaction, opened by
+ * the first of them and committed once by gk_store_batch_commit at the end of the turn. Reads
+ * of the same handle see the batch's rows. Any transaction (gk_store_begin) and any write
+ * outside one (registration_put/delete, audit, ...) commits the batch first, so that write is
+ * durable when it returns, as before; batches never nest. A row put in a batch is recorded
+ * only once gk_store_batch_committed says so: nothing that depends on it may leave the server
+ * before (RFC 9838 2.3.4: a member gets its keys only once the GCKS records its registration).
+ * With synchronous=NORMAL in WAL mode a committed batch survives a crash of gcksd; a power
+ * loss may lose the last ones, as it may lose any committed transaction.
+ * A shared store (PostgreSQL) does not batch: the row is committed at once and *seq is 0. */
+/* Puts r in the open batch (opening it), *seq the batch's number. On failure nothing of r is
+ * written (what the batch held is committed), and once a commit of the turn failed every put
+ * fails until gk_store_batch_reset. */
+gk_status gk_store_registration_put_batched(gk_store *s, const gk_registration *r, uint64_t *seq);
+/* Commits the open batch; GK_OK when every batch since gk_store_batch_reset committed. */
+gk_status gk_store_batch_commit(gk_store *s);
+/* Did the batch numbered seq commit (seq 0: committed at once)? An open batch did not yet. */
+bool gk_store_batch_committed(const gk_store *s, uint64_t seq);
+/* Starts a new turn: forgets the failure of earlier batches (the caller settled their rows). */
+void gk_store_batch_reset(gk_store *s);
+
 /* ---- single-sender counter-mode TEKs a sender may hold (doc/sender-iv.md) ---- */
 /* May member, as a sender, have installed the TEK with this SPI (4 octets)? */
 gk_status gk_store_sender_tek_held(gk_store *s, const char *group, const char *member, const uint8_t spi[4],

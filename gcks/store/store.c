@@ -83,6 +83,7 @@ const char *gk_store_locator_text(const char *locator, char *buf, size_t len)
 void gk_store_close(gk_store *s)
 {
 	if (s) {
+		gk_store_batch_close(s);
 		gk_store_fences_free(s);
 		s->ops->close(s);
 	}
@@ -107,6 +108,14 @@ gk_status gk_store_begin(gk_store *s, gk_store_tx kind)
 {
 	if (!s)
 		return GK_E_INVAL;
+	if (kind == GK_TX_READ && s->batch_open) {
+		/* a read inside the batch's write transaction (the backend knows): it sees the batch's
+		 * rows, and leaves its timing alone */
+		gk_status st = s->ops->begin(s, kind);
+		s->batch_read = !st;
+		return st;
+	}
+	gk_store_batch_close(s); /* before the clock: the batch's commit is timed as its own */
 	s->tx_kind = kind;
 	clock_gettime(CLOCK_MONOTONIC, &s->tx_start);
 	return s->ops->begin(s, kind);
@@ -116,6 +125,10 @@ gk_status gk_store_end(gk_store *s, gk_status st)
 {
 	if (!s)
 		return GK_E_INVAL;
+	if (s->batch_read) {
+		s->batch_read = false;
+		return s->ops->end(s, st);
+	}
 	st = s->ops->end(s, st);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -143,7 +156,7 @@ gk_status gk_store_identity_get(gk_store *s, gk_gcks_identity *out)
 
 gk_status gk_store_identity_set(gk_store *s, const gk_gcks_identity *id, const char *who, int64_t now)
 {
-	return s ? s->ops->identity_set(s, id, who, now) : GK_E_INVAL;
+	return s ? (gk_store_batch_close(s), s->ops->identity_set(s, id, who, now)) : GK_E_INVAL;
 }
 
 gk_status gk_store_group_get(gk_store *s, const char *name, gk_group_policy *out)
@@ -158,7 +171,7 @@ gk_status gk_store_group_get_by_ident(gk_store *s, const gk_ident *id, gk_group_
 
 gk_status gk_store_group_delete(gk_store *s, const char *name, const char *who, int64_t now)
 {
-	return s ? s->ops->group_delete(s, name, who, now) : GK_E_INVAL;
+	return s ? (gk_store_batch_close(s), s->ops->group_delete(s, name, who, now)) : GK_E_INVAL;
 }
 
 gk_status gk_store_group_names(gk_store *s, char ***names, size_t *n)
@@ -228,12 +241,12 @@ gk_status gk_store_counter_set(gk_store *s, gk_store_gid gid, gk_store_counter c
 
 gk_status gk_store_registration_put(gk_store *s, const gk_registration *r)
 {
-	return s ? s->ops->registration_put(s, r) : GK_E_INVAL;
+	return s ? (gk_store_batch_close(s), s->ops->registration_put(s, r)) : GK_E_INVAL;
 }
 
 gk_status gk_store_registration_delete(gk_store *s, const char *group, const char *member)
 {
-	return s ? s->ops->registration_delete(s, group, member) : GK_E_INVAL;
+	return s ? (gk_store_batch_close(s), s->ops->registration_delete(s, group, member)) : GK_E_INVAL;
 }
 
 gk_status gk_store_registration_exists(gk_store *s, const char *group, const char *member, bool *exists)
@@ -288,7 +301,7 @@ gk_status gk_store_sender_rekey_set(gk_store *s, const char *group, const char *
 
 gk_status gk_store_audit(gk_store *s, const char *who, const char *action, const char *detail, int64_t now)
 {
-	return s ? s->ops->audit(s, who, action, detail, now) : GK_E_INVAL;
+	return s ? (gk_store_batch_close(s), s->ops->audit(s, who, action, detail, now)) : GK_E_INVAL;
 }
 
 gk_status gk_store_audit_list(gk_store *s, size_t last, gk_audit_row **out, size_t *n)
@@ -312,12 +325,12 @@ static gk_status only_sqlite(const char *locator, char *err, size_t errlen)
 
 gk_status gk_store_backup(gk_store *s, const char *path, char *err, size_t errlen)
 {
-	return s && path ? s->ops->backup(s, path, err, errlen) : GK_E_INVAL;
+	return s && path ? (gk_store_batch_close(s), s->ops->backup(s, path, err, errlen)) : GK_E_INVAL;
 }
 
 gk_status gk_store_backup_bytes(gk_store *s, uint8_t **out, size_t *len, char *err, size_t errlen)
 {
-	return s && out && len ? s->ops->backup_bytes(s, out, len, err, errlen) : GK_E_INVAL;
+	return s && out && len ? (gk_store_batch_close(s), s->ops->backup_bytes(s, out, len, err, errlen)) : GK_E_INVAL;
 }
 
 void gk_store_bytes_free(uint8_t *p, size_t len)
@@ -390,4 +403,60 @@ gk_status gk_store_lkh_del(gk_store *s, gk_store_gid gid, uint32_t pos)
 gk_status gk_store_lkh_clear(gk_store *s, gk_store_gid gid)
 {
 	return s ? s->ops->lkh_clear(s, gid) : GK_E_INVAL;
+}
+
+/* ---- group commit: the registrations that one turn of gcksd's event loop records go into one
+ * write transaction, committed once at the end of the turn (storage.h). ---- */
+
+gk_status gk_store_registration_put_batched(gk_store *s, const gk_registration *r, uint64_t *seq)
+{
+	if (!s || !r || !seq)
+		return GK_E_INVAL;
+	*seq = 0;
+	if (gk_store_shared(s))
+		return gk_store_registration_put(s, r);
+	if (s->batch_failed_from)
+		return GK_E_IO; /* a batch of this turn was lost: nothing more is recorded in it */
+	if (!s->batch_open) {
+		gk_status st = gk_store_begin(s, GK_TX_WRITE);
+		if (st)
+			return st;
+		s->batch_open = true;
+		s->batch_seq++;
+	}
+	gk_status st = s->ops->registration_put(s, r);
+	if (st) {
+		/* what the batch holds so far is still good: commit it, and fail this one alone */
+		gk_store_batch_commit(s);
+		return st;
+	}
+	*seq = s->batch_seq;
+	return GK_OK;
+}
+
+gk_status gk_store_batch_commit(gk_store *s)
+{
+	if (!s)
+		return GK_E_INVAL;
+	gk_status st = GK_OK;
+	if (s->batch_open) { /* as gk_store_batch_close, timed like every transaction */
+		s->batch_open = false;
+		st = gk_store_end(s, GK_OK); /* rolls back when COMMIT fails */
+		if (st && !s->batch_failed_from)
+			s->batch_failed_from = s->batch_seq;
+	}
+	return s->batch_failed_from ? (st ? st : GK_E_IO) : GK_OK;
+}
+
+bool gk_store_batch_committed(const gk_store *s, uint64_t seq)
+{
+	if (!s || (s->batch_open && seq == s->batch_seq))
+		return false;
+	return !seq || !s->batch_failed_from || seq < s->batch_failed_from;
+}
+
+void gk_store_batch_reset(gk_store *s)
+{
+	if (s)
+		s->batch_failed_from = 0;
 }

@@ -101,7 +101,26 @@ struct gk_store {
 	gk_store_fence *fences;
 	size_t nfences;
 	bool takes_leases;              /* gk_store_lease_take was called: a server's handle */
+	/* group commit (storage.h; store.c) */
+	bool batch_open;                /* the batch's write transaction is open */
+	uint64_t batch_seq;             /* number of the open (or last) batch */
+	uint64_t batch_failed_from;     /* first batch of the turn whose commit failed, 0: none */
+	bool batch_read;                /* a read transaction runs inside the open batch */
 };
+
+/* Commits the open batch, if any (group commit, storage.h): every write transaction and every
+ * write outside one runs it first, so a write that returns is durable as before and batches
+ * never nest. A read transaction runs inside the batch instead (a backend that batches, SQLite,
+ * begins nothing for it and ends nothing). Inline: the front and the backend both run it, and
+ * the backend calls nothing of the front. */
+static inline void gk_store_batch_close(gk_store *s)
+{
+	if (s->batch_open) {
+		s->batch_open = false;
+		if (s->ops->end(s, GK_OK) != GK_OK && !s->batch_failed_from)
+			s->batch_failed_from = s->batch_seq;
+	}
+}
 
 /* Frees what store_cluster.c keeps in the head (gk_store_close calls it). */
 void gk_store_fences_free(gk_store *s);

@@ -114,6 +114,11 @@ static gk_status tx_end(sq_store *s, gk_store_tx kind, gk_status st)
 gk_status sq_begin(gk_store *base, gk_store_tx kind)
 {
 	sq_store *s = sq(base);
+	if (kind == GK_TX_READ && base->batch_open && !s->in_batch) {
+		s->in_batch = true; /* the batch's write transaction is the read's (storage.h) */
+		return GK_OK;
+	}
+	gk_store_batch_close(base);
 	if (!sqlite3_get_autocommit(s->db))
 		return GK_E_STATE; /* no nesting */
 	gk_status st = tx_begin(s, kind);
@@ -125,6 +130,11 @@ gk_status sq_begin(gk_store *base, gk_store_tx kind)
 gk_status sq_end(gk_store *base, gk_status st)
 {
 	sq_store *s = sq(base);
+	if (s->in_batch) {
+		s->in_batch = false;
+		if (base->batch_open)
+			return st; /* the batch goes on */
+	}
 	return tx_end(s, s->tx, st);
 }
 

@@ -82,8 +82,8 @@
 	X(COUNTER_SET, "INSERT INTO counters (group_id, name, value) VALUES (?1, ?2, ?3) " \
 		       "ON CONFLICT (group_id, name) DO UPDATE SET value = excluded.value") \
 	X(REG_PUT, "INSERT INTO registrations (group_id, member, role, peer, registered_at, " \
-		   "sender_id_first, sender_id_count, frag_ok) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 " \
-		   "FROM groups WHERE name = ?1 ON CONFLICT (group_id, member) DO UPDATE SET " \
+		   "sender_id_first, sender_id_count, frag_ok) VALUES ((SELECT id FROM groups WHERE name = ?1), " \
+		   "?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (group_id, member) DO UPDATE SET " \
 		   "role = excluded.role, peer = excluded.peer, registered_at = excluded.registered_at, " \
 		   "sender_id_first = excluded.sender_id_first, sender_id_count = excluded.sender_id_count, " \
 		   "frag_ok = excluded.frag_ok") \
@@ -131,6 +131,7 @@ typedef struct sq_store {
 	sqlite3 *db;                    /* owned */
 	int version;
 	gk_store_tx tx;                 /* kind of the open transaction */
+	bool in_batch;                  /* a read transaction inside the open batch (store_batch.c) */
 	sqlite3_stmt *stmt[Q_COUNT];    /* prepared on first use, owned */
 	char errmsg[256];               /* last SQLite error, for gk_store_errmsg() */
 } sq_store;

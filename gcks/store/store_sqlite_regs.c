@@ -22,10 +22,12 @@ gk_status sq_registration_put(gk_store *base, const gk_registration *r)
 	b_int(&b, r->sender_id_first);
 	b_int(&b, r->sender_id_count);
 	b_int(&b, r->frag_ok);
+	/* VALUES, not INSERT ... SELECT: with a trigger on the table SQLite copies the SELECT's rows
+	 * into a temporary table first (a B-tree made and dropped per registration) */
 	gk_status st = b.rc ? sq_fail(s, b.rc) : sq_step(s, q, NULL);
+	if (st == GK_E_INVAL && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_NOTNULL)
+		st = GK_E_NOT_FOUND; /* no such group: its id is NULL */
 	sq_done(q);
-	if (!st && sqlite3_changes(s->db) == 0)
-		st = GK_E_NOT_FOUND; /* no such group */
 	return st;
 }
 

@@ -345,6 +345,7 @@ void fh_datagram(uint8_t ctl, const uint8_t *data, size_t len)
 	FUZZ_ASSERT(copy);
 	memcpy(copy, data, len);
 	gk_gcks_input(H.gcks, copy, len, (const struct sockaddr *)&peer, (const struct sockaddr *)&local);
+	gk_gcks_flush(H.gcks);
 	free(copy);
 	gk_dgrams_free(&sealed);
 }

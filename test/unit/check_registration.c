@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <unistd.h>
 #include <openssl/pem.h>
 #include "testutil.h"
@@ -3004,6 +3005,108 @@ START_TEST(nat_gcks_requests_follow_to_4500)
 END_TEST
 
 /* =========================================================================================
+ * Group commit (storage.h): the registrations of one turn share one transaction, and their
+ * answers leave only after its commit
+ * ========================================================================================= */
+
+static uint64_t write_txs(void)
+{
+	gk_store_tx_stats t;
+	uint64_t n = 0;
+	gk_store_tx_stats_get(store, &t);
+	for (size_t i = 0; i <= GK_STORE_TX_BUCKETS; i++)
+		n += t.count[GK_TX_WRITE][i];
+	return n;
+}
+
+static fn_member *run_one(const gk_gm_config *c)
+{
+	fn_member *m = join(c);
+	run_member(m);
+	return m;
+}
+
+/* Three members whose GSA_AUTH requests reach the GCKS together (one turn of its loop). */
+static void three_together(fn_member *m[3])
+{
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	m[0] = join(&c);
+	c = gm_psk("fqdn:r2.example", G1);
+	m[1] = join(&c);
+	c = gm_psk("fqdn:other.example", G2);
+	m[2] = join(&c);
+	run_all();
+	const fn_trace *a[3];
+	for (int i = 0; i < 3; i++)
+		ck_assert_ptr_nonnull(a[i] = fn_trace_find(&net, FN_TO_GCKS, m[i]->idx, GK_EXCH_GSA_AUTH, 0, 0));
+	/* consecutive in the trace: nothing was delivered between them */
+	ck_assert(a[1] == a[0] + 1 && a[2] == a[1] + 1);
+}
+
+START_TEST(group_commit_one_transaction)
+{
+	fn_member *m[3];
+	standard_policies(0);
+	start_gcks();
+	/* the groups' keys are made on first use, in transactions of their own: made first */
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	registered(run_one(&c), 0);
+	c = gm_psk("fqdn:other.example", G2);
+	registered(run_one(&c), 0);
+	uint64_t before = write_txs();
+	three_together(m);
+	for (int i = 0; i < 3; i++)
+		registered(m[i], 0);
+	/* a shared store (PostgreSQL, check_storage_pg.sh) commits each registration at once */
+	ck_assert_uint_eq(write_txs() - before, gk_store_shared(store) ? 0 : 1);
+	ck_assert_uint_eq(reg_count(G1), 2);
+	ck_assert_uint_eq(reg_count(G2), 1);
+	ck_assert_uint_eq(stats().registrations, 5);
+}
+END_TEST
+
+static void db_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+	ck_assert_int_eq(sqlite3_open(rf_db_path(), &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+}
+
+/* The batch's COMMIT fails (a deferred foreign key the test adds to the database breaks it at
+ * COMMIT, after every row went in): each member of the turn gets what a failed write gives,
+ * REGISTRATION_FAILED, none is recorded anywhere, and nothing in memory counts them (the
+ * capacity of 1 is free again afterwards). */
+START_TEST(group_commit_lost)
+{
+	fn_member *m[3];
+	if (gk_store_shared(store))
+		return; /* SQLite's batches; a shared store (PostgreSQL) batches nothing */
+	standard_policies(1);
+	db_exec("CREATE TABLE commit_breaker (g INTEGER REFERENCES groups (id) DEFERRABLE INITIALLY DEFERRED);"
+		"CREATE TRIGGER commit_breaker AFTER INSERT ON registrations "
+		"BEGIN INSERT INTO commit_breaker VALUES (-1); END;");
+	start_gcks();
+	three_together(m);
+	for (int i = 0; i < 3; i++)
+		refused(m[i], GK_N_REGISTRATION_FAILED);
+	ck_assert_uint_eq(reg_count(G1), 0);
+	ck_assert_uint_eq(reg_count(G2), 0);
+	ck_assert_uint_eq(stats().registrations, 0);
+	db_exec("DROP TRIGGER commit_breaker; DROP TABLE commit_breaker;");
+	gk_gm_config c = gm_psk("fqdn:r2.example", G1);
+	fn_member *again = join(&c);
+	run_member(again);
+	registered(again, 0);
+	ck_assert_uint_eq(reg_count(G1), 1);
+}
+END_TEST
+
+/* =========================================================================================
  * Sender-IDs and single-sender counter-mode keys (RFC 9838 2.5, doc/sender-iv.md)
  * ========================================================================================= */
 
@@ -3389,6 +3492,8 @@ int main(void)
 	/* membership, refusals by policy, groups and leaving */
 	tc = subject(su, "registration");
 	tcase_add_test(tc, two_receivers_one_sender);
+	tcase_add_test(tc, group_commit_one_transaction);
+	tcase_add_test(tc, group_commit_lost);
 	tcase_add_test(tc, refuse_unknown_group);
 	tcase_add_test(tc, refuse_identity_of_another_group);
 	tcase_add_test(tc, refuse_receiver_as_sender);

@@ -635,11 +635,14 @@ static void deliver(fakenet *n, fn_dgram *d)
 {
 	n->delivered++;
 	if (d->to_gcks) {
-		if (n->gcks)
+		if (n->gcks) {
 			gk_gcks_input_path(n->gcks, d->data, d->len, (const struct sockaddr *)&d->from,
 					   (const struct sockaddr *)&d->to,
 					   d->peer >= 0 && d->peer < (int)n->nmembers ? n->members[d->peer].stream : 0);
-		else if (n->server)
+			/* the end of a turn of gcksd's loop: what arrived together is committed together */
+			if (!n->nq || !n->q[0].to_gcks)
+				gk_gcks_flush(n->gcks);
+		} else if (n->server)
 			n->server(n->server_ctx, &d->from, d->data, d->len);
 		free(d->data);
 	} else if (d->peer == FN_MCAST) {
