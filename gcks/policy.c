@@ -19,6 +19,7 @@ void gk_member_policy_wipe(gk_member_policy *m)
 	}
 	free(m->ppk_id);
 	free(m->pubkey);
+	gk_ident_held_unref(m->id);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -63,6 +64,7 @@ gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst)
 		for (size_t i = 0; i < src->nmembers; i++) {
 			gk_member_policy *m = &dst->members[i];
 			*m = src->members[i];
+			gk_ident_held_ref(m->id);
 			m->psk = dup_bytes(src->members[i].psk, src->members[i].psk_len);
 			m->pubkey = dup_bytes(src->members[i].pubkey, src->members[i].pubkey_len);
 			m->ppk = dup_bytes(src->members[i].ppk, src->members[i].ppk_len);
@@ -82,9 +84,29 @@ nomem:
 const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const gk_ident *id)
 {
 	for (size_t i = 0; i < g->nmembers; i++)
-		if (gk_ident_eq(&g->members[i].id, id))
+		if (gk_member_policy_is(&g->members[i], id))
 			return &g->members[i];
 	return NULL;
+}
+
+gk_status gk_member_policy_set_id(gk_member_policy *m, const gk_ident *id)
+{
+	gk_ident_held *h = gk_ident_hold(id);
+	if (!h)
+		return GK_E_NOMEM;
+	gk_ident_held_unref(m->id);
+	m->id = h;
+	return GK_OK;
+}
+
+const gk_ident *gk_member_policy_id(const gk_member_policy *m, gk_ident *out)
+{
+	return gk_ident_held_get(m->id, out);
+}
+
+bool gk_member_policy_is(const gk_member_policy *m, const gk_ident *id)
+{
+	return gk_ident_held_eq(m->id, id);
 }
 
 bool gk_kek_src_is_gcks(const gk_ts_spec *src)

@@ -25,10 +25,11 @@ typedef enum gk_key_mgmt { GK_KEYMGMT_SIMPLE = 0, GK_KEYMGMT_LKH = 1 } gk_key_mg
  * (a member without falls back to NO_PPK_AUTH), or required (no registration without). */
 typedef enum gk_ppk_mode { GK_PPK_NONE = 0, GK_PPK_OPTIONAL = 1, GK_PPK_REQUIRED = 2 } gk_ppk_mode;
 
-/* An identity authorized to join a group. */
+/* An identity authorized to join a group. A gcksd holds one per listed member for as long as
+ * the policy is loaded, so the entry keeps the identity at its own length (one reference-counted
+ * allocation, shared by copies of the policy) rather than a 257-octet gk_ident. */
 typedef struct gk_member_policy {
-	gk_ident id;
-	gk_member_auth auth;
+	gk_ident_held *id;       /* owned (one reference); NULL only while a policy file is read */
 	uint8_t *psk;            /* GK_MAUTH_PSK: owned, wiped on free */
 	size_t psk_len;
 	uint8_t *pubkey;         /* GK_MAUTH_PUBKEY: DER SubjectPublicKeyInfo, owned */
@@ -37,6 +38,7 @@ typedef struct gk_member_policy {
 	size_t ppk_len;
 	uint8_t *ppk_id;         /* its PPK_ID (the octets after the PPK_ID_FIXED type), owned */
 	size_t ppk_id_len;
+	gk_member_auth auth;
 	gk_role role;
 	uint32_t max_sender_ids; /* upper bound of Sender-IDs per registration (senders) */
 } gk_member_policy;
@@ -104,6 +106,12 @@ void gk_member_policy_wipe(gk_member_policy *m);
 /* Deep copy (secrets included). */
 gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst);
 const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const gk_ident *id);
+/* Sets the member's identity (a held copy of id, replacing any it had). GK_E_NOMEM. */
+gk_status gk_member_policy_set_id(gk_member_policy *m, const gk_ident *id);
+/* The member's identity expanded into *out (returns out); the empty identity when unset. */
+const gk_ident *gk_member_policy_id(const gk_member_policy *m, gk_ident *out);
+/* Is the member's identity id (gk_ident_eq)? */
+bool gk_member_policy_is(const gk_member_policy *m, const gk_ident *id);
 /* Does any TEK use a counter-mode cipher (so senders need Sender-IDs, RFC 9838 2.5)? */
 bool gk_group_policy_counter_mode(const gk_group_policy *g);
 

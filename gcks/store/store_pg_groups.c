@@ -189,9 +189,11 @@ static gk_status tek_read(pgr *r, gk_tek_policy *t)
 static void member_bind(pgp *b, size_t pos, const gk_member_policy *m, char *text)
 {
 	pp_int(b, (int64_t)pos);
-	pp_int(b, m->id.type);
-	pp_blob(b, m->id.data, m->id.len);
-	pp_text(b, gk_ident_text(&m->id, text), GK_IDENT_TEXT_MAX);
+	gk_ident id;
+	gk_member_policy_id(m, &id);
+	pp_int(b, id.type);
+	pp_blob(b, id.data, id.len);
+	pp_text(b, gk_ident_text(&id, text), GK_IDENT_TEXT_MAX);
 	pp_int(b, m->auth);
 	pp_blob(b, m->psk_len ? m->psk : NULL, m->psk_len);
 	pp_blob(b, m->pubkey_len ? m->pubkey : NULL, m->pubkey_len);
@@ -205,7 +207,9 @@ static gk_status member_read(pgr *r, gk_member_policy *m)
 {
 	memset(m, 0, sizeof(*m));
 	pr_int(r); /* position */
-	pr_ident(r, &m->id);
+	gk_ident id;
+	pr_ident(r, &id);
+	gk_status st = gk_member_policy_set_id(m, &id);
 	r->i++; /* name: derived from id */
 	m->auth = (gk_member_auth)pr_int(r);
 	m->psk = pr_blob_dup(r, &m->psk_len);
@@ -214,7 +218,7 @@ static gk_status member_read(pgr *r, gk_member_policy *m)
 	m->max_sender_ids = (uint32_t)pr_int(r);
 	m->ppk = pr_blob_dup(r, &m->ppk_len);
 	m->ppk_id = pr_blob_dup(r, &m->ppk_id_len);
-	return r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
+	return st ? st : r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
 }
 
 static gk_status group_lookup(pg_store *s, const char *name, int64_t *gid, int64_t *gen)

@@ -177,9 +177,11 @@ static gk_status tek_read(reader *r, gk_tek_policy *t)
 static void member_bind(binder *b, size_t pos, const gk_member_policy *m, char *text)
 {
 	b_int(b, (int64_t)pos);
-	b_int(b, m->id.type);
-	b_blob(b, m->id.data, m->id.len);
-	b_text(b, gk_ident_text(&m->id, text), GK_IDENT_TEXT_MAX);
+	gk_ident id;
+	gk_member_policy_id(m, &id);
+	b_int(b, id.type);
+	b_blob(b, id.data, id.len);
+	b_text(b, gk_ident_text(&id, text), GK_IDENT_TEXT_MAX);
 	b_int(b, m->auth);
 	b_blob(b, m->psk_len ? m->psk : NULL, m->psk_len);
 	b_blob(b, m->pubkey_len ? m->pubkey : NULL, m->pubkey_len);
@@ -194,7 +196,9 @@ static gk_status member_read(reader *r, gk_member_policy *m)
 {
 	memset(m, 0, sizeof(*m));
 	r_int(r); /* position */
-	r_ident(r, &m->id);
+	gk_ident id;
+	r_ident(r, &id);
+	gk_status st = gk_member_policy_set_id(m, &id);
 	r_int(r); /* name: derived from id */
 	m->auth = (gk_member_auth)r_int(r);
 	m->psk = r_blob_dup(r, &m->psk_len);
@@ -203,7 +207,7 @@ static gk_status member_read(reader *r, gk_member_policy *m)
 	m->max_sender_ids = (uint32_t)r_int(r);
 	m->ppk = r_blob_dup(r, &m->ppk_len);
 	m->ppk_id = r_blob_dup(r, &m->ppk_id_len);
-	return r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
+	return st ? st : r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
 }
 
 /* Row id and policy generation of a group; GK_E_NOT_FOUND when there is none. */

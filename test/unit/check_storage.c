@@ -148,6 +148,13 @@ static void ident(const char *text, gk_ident *id)
 	ck_assert_msg(gk_ident_parse(text, id, why, sizeof(why)) == GK_OK, "%s: %s", text, why);
 }
 
+static void member_ident(gk_member_policy *m, const char *text)
+{
+	gk_ident id;
+	ident(text, &id);
+	ck_assert_int_eq(gk_member_policy_set_id(m, &id), GK_OK);
+}
+
 static void ts(gk_ts_spec *t, const char *lo, const char *hi, uint8_t proto, uint16_t plo,
 	       uint16_t phi)
 {
@@ -231,18 +238,18 @@ static void rich_policy(gk_group_policy *g)
 	g->members = calloc(3, sizeof(*g->members));
 	ck_assert_ptr_nonnull(g->members);
 	gk_member_policy *m = &g->members[0];
-	ident("fqdn:camera.example", &m->id);
+	member_ident(m, "fqdn:camera.example");
 	m->auth = GK_MAUTH_PSK;
 	m->psk = bytes_of("correct horse battery staple", &m->psk_len);
 	m->role = GK_ROLE_SENDER;
 	m->max_sender_ids = 4;
 	m = &g->members[1];
-	ident("email:viewer@example.org", &m->id);
+	member_ident(m, "email:viewer@example.org");
 	m->auth = GK_MAUTH_PUBKEY;
 	m->pubkey = bytes_of("\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00 raw spki bytes", &m->pubkey_len);
 	m->role = GK_ROLE_RECEIVER;
 	m = &g->members[2];
-	ident("ipv6:2001:db8::7", &m->id);
+	member_ident(m, "ipv6:2001:db8::7");
 	m->auth = GK_MAUTH_CERT;
 	m->role = GK_ROLE_RECEIVER;
 }
@@ -305,7 +312,8 @@ static void assert_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 	ck_assert_uint_eq(a->nmembers, b->nmembers);
 	for (size_t i = 0; i < a->nmembers; i++) {
 		const gk_member_policy *m = &a->members[i], *n = &b->members[i];
-		ck_assert_msg(gk_ident_eq(&m->id, &n->id), "member %zu ident", i);
+		gk_ident mi;
+		ck_assert_msg(gk_member_policy_is(n, gk_member_policy_id(m, &mi)), "member %zu ident", i);
 		ck_assert_int_eq(m->auth, n->auth);
 		ck_assert_uint_eq(m->psk_len, n->psk_len);
 		if (m->psk_len)
@@ -554,7 +562,7 @@ START_TEST(migrates_version_1_database)
 	ck_assert_uint_eq(g.members[0].max_sender_ids, 3);
 	gk_ident id;
 	ident("fqdn:gm.example", &id);
-	ck_assert_msg(gk_ident_eq(&g.members[0].id, &id), "member identity");
+	ck_assert_msg(gk_member_policy_is(&g.members[0], &id), "member identity");
 	gk_group_policy_free(&g);
 	ck_assert_int_eq(generation(s, "keyid:legacy"), 4);
 
@@ -728,7 +736,8 @@ START_TEST(plan_is_what_a_put_does)
 
 	/* a member nobody registered as leaves: keys kept, nothing sent */
 	char gone[GK_IDENT_TEXT_MAX];
-	gk_ident_text(&g.members[2].id, gone);
+	gk_ident gone_id;
+	gk_ident_text(gk_member_policy_id(&g.members[2], &gone_id), gone);
 	g.nmembers = 2;
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.keys, GK_PUT_KEEP_KEYS);
@@ -782,7 +791,8 @@ START_TEST(plan_lkh_evicts_through_the_tree)
 	ck_assert_int_eq(p.keys, GK_PUT_ADDED);
 	gk_group_plan_free(&p);
 	char gone[GK_IDENT_TEXT_MAX];
-	gk_ident_text(&g.members[2].id, gone);
+	gk_ident gone_id;
+	gk_ident_text(gk_member_policy_id(&g.members[2], &gone_id), gone);
 	gk_registration r;
 	reg(&r, g.name, gone, "192.0.2.10:500");
 	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
@@ -826,8 +836,9 @@ START_TEST(readding_an_evicted_member_is_known)
 	gk_group_policy g;
 	gk_store *s = store_with_policy(&g);
 	char gone[GK_IDENT_TEXT_MAX], detail[2 * GK_IDENT_TEXT_MAX + 8];
+	gk_ident gone_id;
 	bool changed = false;
-	gk_ident_text(&g.members[2].id, gone);
+	gk_ident_text(gk_member_policy_id(&g.members[2], &gone_id), gone);
 	g.nmembers = 2;
 	ck_assert_int_eq(gk_keys_group_evict(s, &g, gone, "gcksctl evict", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
@@ -915,7 +926,9 @@ START_TEST(failed_put_rolls_back)
 	ck_assert_msg(strstr(gk_store_errmsg(s), on_pg() ? "check constraint" : "CHECK"), "%s", gk_store_errmsg(s));
 	assert_still_original(s, &g);
 	/* a UNIQUE violation (the same member twice) */
+	gk_member_policy_wipe(&bad.members[2]);
 	bad.members[2] = bad.members[0]; /* shallow: the psk is shared, not freed twice below */
+	gk_ident_held_ref(bad.members[2].id); /* the identity is shared by reference */
 	bad.members[2].psk = NULL;
 	bad.members[2].psk_len = 0;
 	bad.members[2].auth = GK_MAUTH_CERT;
