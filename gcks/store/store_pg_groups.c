@@ -277,6 +277,8 @@ static gk_status group_load(pg_store *s, int64_t gid, gk_group_policy *out)
 		pgr r = { res, i, 0, GK_OK };
 		out->nmembers++;
 		st = member_read(&r, &out->members[i]);
+		if (!st && i > 0)
+			st = gk_member_policy_share_psk(&out->members[i], &out->members[i - 1]);
 	}
 	pg_clear(res); /* PSKs */
 	if (st)

@@ -260,6 +260,8 @@ static gk_status members_load(sq_store *s, int64_t gid, gk_group_policy *g)
 			break;
 		reader r = { q, 0, GK_OK };
 		st = member_read(&r, &g->members[g->nmembers - 1]);
+		if (!st && g->nmembers > 1)
+			st = gk_member_policy_share_psk(&g->members[g->nmembers - 1], &g->members[g->nmembers - 2]);
 	}
 	sq_done(q);
 	gk_store_shrink((void **)&g->members, g->nmembers, sizeof(*g->members));

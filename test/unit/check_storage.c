@@ -642,6 +642,69 @@ START_TEST(policy_round_trip)
 }
 END_TEST
 
+/* Identities of 1 and 255 octets come back at their length; members listed with one PSK
+ * after another share one copy of it once loaded (and with copies of the policy), members with
+ * their own keep theirs, and letting go of one holder leaves the key intact for the others. */
+START_TEST(member_identity_lengths_and_shared_psks)
+{
+	gk_group_policy g, got, cp;
+	rich_policy(&g);
+	gk_member_policy *n = realloc(g.members, 6 * sizeof(*n));
+	ck_assert_ptr_nonnull(n);
+	g.members = n;
+	memset(&g.members[3], 0, 3 * sizeof(*n));
+	g.nmembers = 6;
+	gk_ident one = { .type = GK_ID_KEY_ID, .len = 1, .data = { 'x' } }, longest = { .type = GK_ID_KEY_ID, .len = 255 };
+	for (size_t i = 0; i < 255; i++)
+		longest.data[i] = (uint8_t)i;
+	ck_assert_int_eq(gk_member_policy_set_id(&g.members[3], &one), GK_OK);
+	ck_assert_int_eq(gk_member_policy_set_id(&g.members[4], &longest), GK_OK);
+	member_ident(&g.members[5], "fqdn:other.example");
+	const char *psks[] = { "one key for two members", "one key for two members", "a key of its own" };
+	for (size_t i = 3; i < 6; i++) {
+		g.members[i].auth = GK_MAUTH_PSK;
+		g.members[i].role = GK_ROLE_RECEIVER;
+		g.members[i].psk = bytes_of(psks[i - 3], &g.members[i].psk_len);
+	}
+	bool changed = false;
+	gk_store *s = open_ok(true);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE length(id_data) = 255"), 1);
+	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_OK);
+	assert_policy_eq(&g, &got);
+	ck_assert_uint_eq(got.members[3].id->len, 1);
+	ck_assert_uint_eq(got.members[4].id->len, 255);
+	ck_assert_mem_eq(got.members[4].id->data, longest.data, 255);
+	ck_assert_ptr_null(got.members[0].psk_held); /* its own key */
+	ck_assert_ptr_nonnull(got.members[3].psk_held);
+	ck_assert_ptr_eq(got.members[3].psk_held, got.members[4].psk_held);
+	ck_assert_ptr_eq(got.members[4].psk, got.members[3].psk);
+	ck_assert_uint_eq(got.members[3].psk_held->refs, 2);
+	ck_assert_ptr_null(got.members[5].psk_held);
+	/* a copy shares the identities and the shared key by reference */
+	ck_assert_int_eq(gk_group_policy_copy(&got, &cp), GK_OK);
+	ck_assert_ptr_eq(cp.members[4].id, got.members[4].id);
+	ck_assert_uint_eq(got.members[4].id->refs, 2);
+	ck_assert_ptr_eq(cp.members[3].psk_held, got.members[3].psk_held);
+	ck_assert_uint_eq(got.members[3].psk_held->refs, 4);
+	gk_member_policy_wipe(&got.members[3]);
+	ck_assert_ptr_null(got.members[3].psk);
+	ck_assert_ptr_null(got.members[3].psk_held);
+	ck_assert_ptr_null(got.members[3].id);
+	ck_assert_uint_eq(cp.members[3].psk_held->refs, 3);
+	ck_assert_uint_eq(cp.members[3].psk_len, strlen(psks[0]));
+	ck_assert_mem_eq(cp.members[3].psk, psks[0], strlen(psks[0]));
+	ck_assert_mem_eq(got.members[4].psk, psks[0], strlen(psks[0]));
+	gk_group_policy_free(&got);
+	ck_assert_uint_eq(cp.members[4].id->refs, 1);
+	ck_assert_uint_eq(cp.members[4].psk_held->refs, 2);
+	ck_assert(gk_member_policy_is(&cp.members[4], &longest));
+	gk_group_policy_free(&cp);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
 START_TEST(put_same_is_no_change)
 {
 	gk_group_policy g;
@@ -2016,6 +2079,7 @@ int main(void)
 	tcase_add_test(tc, audit_list_last_n_oldest_first);
 	tcase_add_test(tc, lkh_tree_round_trip);
 	tcase_add_test(tc, policy_round_trip);
+	tcase_add_test(tc, member_identity_lengths_and_shared_psks);
 	tcase_add_test(tc, put_same_is_no_change);
 	tcase_add_test(tc, put_modified_changes);
 	tcase_add_test(tc, plan_is_what_a_put_does);
