@@ -38,17 +38,14 @@ typedef struct gk_secret_held {
 typedef struct gk_member_policy {
 	gk_ident_held *id;       /* owned (one reference); NULL only while a policy file is read */
 	uint8_t *psk;            /* GK_MAUTH_PSK: owned, wiped on free; psk_held->data when shared */
-	size_t psk_len;
 	gk_secret_held *psk_held; /* the shared PSK psk points into (one reference), NULL: psk owned */
 	uint8_t *pubkey;         /* GK_MAUTH_PUBKEY: DER SubjectPublicKeyInfo, owned */
-	size_t pubkey_len;
 	uint8_t *ppk;            /* RFC 8784 PPK, NULL if none: owned, wiped on free */
-	size_t ppk_len;
 	uint8_t *ppk_id;         /* its PPK_ID (the octets after the PPK_ID_FIXED type), owned */
-	size_t ppk_id_len;
-	gk_member_auth auth;
-	gk_role role;
+	uint32_t psk_len, pubkey_len, ppk_len, ppk_id_len; /* octets (each far below 2^32) */
 	uint32_t max_sender_ids; /* upper bound of Sender-IDs per registration (senders) */
+	uint8_t auth;            /* gk_member_auth */
+	uint8_t role;            /* gk_role */
 } gk_member_policy;
 
 /* A Data-Security SA (ESP or AH). */

@@ -210,14 +210,19 @@ static gk_status member_read(pgr *r, gk_member_policy *m)
 	gk_ident id;
 	pr_ident(r, &id);
 	gk_status st = gk_member_policy_set_id(m, &id);
+	size_t len;
 	r->i++; /* name: derived from id */
 	m->auth = (gk_member_auth)pr_int(r);
-	m->psk = pr_blob_dup(r, &m->psk_len);
-	m->pubkey = pr_blob_dup(r, &m->pubkey_len);
+	m->psk = pr_blob_dup(r, &len);
+	m->psk_len = (uint32_t)len;
+	m->pubkey = pr_blob_dup(r, &len);
+	m->pubkey_len = (uint32_t)len;
 	m->role = (gk_role)pr_int(r);
 	m->max_sender_ids = (uint32_t)pr_int(r);
-	m->ppk = pr_blob_dup(r, &m->ppk_len);
-	m->ppk_id = pr_blob_dup(r, &m->ppk_id_len);
+	m->ppk = pr_blob_dup(r, &len);
+	m->ppk_len = (uint32_t)len;
+	m->ppk_id = pr_blob_dup(r, &len);
+	m->ppk_id_len = (uint32_t)len;
 	return st ? st : r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
 }
 

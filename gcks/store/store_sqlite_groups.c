@@ -199,14 +199,19 @@ static gk_status member_read(reader *r, gk_member_policy *m)
 	gk_ident id;
 	r_ident(r, &id);
 	gk_status st = gk_member_policy_set_id(m, &id);
+	size_t len;
 	r_int(r); /* name: derived from id */
 	m->auth = (gk_member_auth)r_int(r);
-	m->psk = r_blob_dup(r, &m->psk_len);
-	m->pubkey = r_blob_dup(r, &m->pubkey_len);
+	m->psk = r_blob_dup(r, &len);
+	m->psk_len = (uint32_t)len;
+	m->pubkey = r_blob_dup(r, &len);
+	m->pubkey_len = (uint32_t)len;
 	m->role = (gk_role)r_int(r);
 	m->max_sender_ids = (uint32_t)r_int(r);
-	m->ppk = r_blob_dup(r, &m->ppk_len);
-	m->ppk_id = r_blob_dup(r, &m->ppk_id_len);
+	m->ppk = r_blob_dup(r, &len);
+	m->ppk_len = (uint32_t)len;
+	m->ppk_id = r_blob_dup(r, &len);
+	m->ppk_id_len = (uint32_t)len;
 	return st ? st : r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
 }
 

@@ -180,6 +180,7 @@ static uint8_t *bytes_of(const char *s, size_t *len)
 /* Two TEKs (one IPv6), a Rekey SA with every field set, members of each auth kind. */
 static void rich_policy(gk_group_policy *g)
 {
+	size_t len;
 	memset(g, 0, sizeof(*g));
 	snprintf(g->name, sizeof(g->name), "keyid:video-1");
 	ident(g->name, &g->id);
@@ -240,13 +241,15 @@ static void rich_policy(gk_group_policy *g)
 	gk_member_policy *m = &g->members[0];
 	member_ident(m, "fqdn:camera.example");
 	m->auth = GK_MAUTH_PSK;
-	m->psk = bytes_of("correct horse battery staple", &m->psk_len);
+	m->psk = bytes_of("correct horse battery staple", &len);
+	m->psk_len = (uint32_t)len;
 	m->role = GK_ROLE_SENDER;
 	m->max_sender_ids = 4;
 	m = &g->members[1];
 	member_ident(m, "email:viewer@example.org");
 	m->auth = GK_MAUTH_PUBKEY;
-	m->pubkey = bytes_of("\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00 raw spki bytes", &m->pubkey_len);
+	m->pubkey = bytes_of("\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00 raw spki bytes", &len);
+	m->pubkey_len = (uint32_t)len;
 	m->role = GK_ROLE_RECEIVER;
 	m = &g->members[2];
 	member_ident(m, "ipv6:2001:db8::7");
@@ -648,6 +651,8 @@ END_TEST
 START_TEST(member_identity_lengths_and_shared_psks)
 {
 	gk_group_policy g, got, cp;
+	/* gcksd holds one entry per listed member for as long as the policy is loaded */
+	ck_assert_uint_le(sizeof(gk_member_policy), 72);
 	rich_policy(&g);
 	gk_member_policy *n = realloc(g.members, 6 * sizeof(*n));
 	ck_assert_ptr_nonnull(n);
@@ -664,7 +669,9 @@ START_TEST(member_identity_lengths_and_shared_psks)
 	for (size_t i = 3; i < 6; i++) {
 		g.members[i].auth = GK_MAUTH_PSK;
 		g.members[i].role = GK_ROLE_RECEIVER;
-		g.members[i].psk = bytes_of(psks[i - 3], &g.members[i].psk_len);
+		size_t len;
+		g.members[i].psk = bytes_of(psks[i - 3], &len);
+		g.members[i].psk_len = (uint32_t)len;
 	}
 	bool changed = false;
 	gk_store *s = open_ok(true);
