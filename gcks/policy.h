@@ -1,7 +1,8 @@
 /* Group policy as gcksd and gcksctl hold it in memory. Policy files (policy_yaml.c) produce it,
  * the store (storage.h) persists and loads it; nothing else defines what a group is.
  * A gk_group_policy owns every array and secret it points to: gk_group_policy_free() wipes
- * PSKs and releases everything. */
+ * PSKs and releases everything. Member identities and shared PSKs are held by reference count
+ * (copies of a policy share them); a secret is wiped when its last holder lets go. */
 #ifndef GK_POLICY_H
 #define GK_POLICY_H
 
