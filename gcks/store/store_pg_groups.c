@@ -189,11 +189,10 @@ static gk_status tek_read(pgr *r, gk_tek_policy *t)
 static void member_bind(pgp *b, size_t pos, const gk_member_policy *m, char *text)
 {
 	pp_int(b, (int64_t)pos);
-	gk_ident id;
-	gk_member_policy_id(m, &id);
-	pp_int(b, id.type);
-	pp_blob(b, id.data, id.len);
-	pp_text(b, gk_ident_text(&id, text), GK_IDENT_TEXT_MAX);
+	gk_ident id; /* the text only: the statement reads the bound octets when it runs */
+	pp_int(b, m->id ? m->id->type : 0);
+	pp_blob(b, m->id ? m->id->data : NULL, m->id ? m->id->len : 0);
+	pp_text(b, gk_ident_text(gk_member_policy_id(m, &id), text), GK_IDENT_TEXT_MAX);
 	pp_int(b, m->auth);
 	pp_blob(b, m->psk_len ? m->psk : NULL, m->psk_len);
 	pp_blob(b, m->pubkey_len ? m->pubkey : NULL, m->pubkey_len);

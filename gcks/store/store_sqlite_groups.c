@@ -177,11 +177,10 @@ static gk_status tek_read(reader *r, gk_tek_policy *t)
 static void member_bind(binder *b, size_t pos, const gk_member_policy *m, char *text)
 {
 	b_int(b, (int64_t)pos);
-	gk_ident id;
-	gk_member_policy_id(m, &id);
-	b_int(b, id.type);
-	b_blob(b, id.data, id.len);
-	b_text(b, gk_ident_text(&id, text), GK_IDENT_TEXT_MAX);
+	gk_ident id; /* the text only: the statement reads the bound octets when it runs */
+	b_int(b, m->id ? m->id->type : 0);
+	b_blob(b, m->id ? m->id->data : NULL, m->id ? m->id->len : 0);
+	b_text(b, gk_ident_text(gk_member_policy_id(m, &id), text), GK_IDENT_TEXT_MAX);
 	b_int(b, m->auth);
 	b_blob(b, m->psk_len ? m->psk : NULL, m->psk_len);
 	b_blob(b, m->pubkey_len ? m->pubkey : NULL, m->pubkey_len);

@@ -843,6 +843,7 @@ START_TEST(plan_is_what_a_put_does)
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.effect, GK_EFFECT_EXCLUDE_ALL);
 	gk_group_plan_free(&p);
+	g.nmembers = 3; /* the member dropped above is still the array's to free */
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -896,6 +897,7 @@ START_TEST(plan_lkh_evicts_through_the_tree)
 	ck_assert_int_eq(gk_keys_reload_effect(&was, &g, GK_PUT_KEEP_KEYS, true), GK_EFFECT_EXCLUDE_ALL);
 	g.kek.key_mgmt = GK_KEYMGMT_LKH;
 	ck_assert_int_eq(gk_keys_reload_effect(&was, &g, GK_PUT_KEEP_KEYS, true), GK_EFFECT_LKH_EVICT);
+	g.nmembers = 3; /* the member dropped above is still the array's to free */
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
