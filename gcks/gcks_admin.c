@@ -59,7 +59,8 @@ static bool cut_removed_members(gk_gcks *g, gcks_group *grp, const gcks_group *w
 {
 	bool cut = false;
 	for (size_t i = 0; i < was->pol.nmembers; i++) {
-		const gk_ident *id = &was->pol.members[i].id;
+		gk_ident mid;
+		const gk_ident *id = gk_member_policy_id(&was->pol.members[i], &mid);
 		if (gcks_group_member(grp, id))
 			continue;
 		char t[GK_IDENT_TEXT_MAX];
@@ -98,7 +99,9 @@ static size_t lkh_gone(gk_gcks *g, gcks_group *grp, const gcks_group *was, char 
 	if (!gcks_group_is_lkh(was) || gcks_group_lkh(g, grp))
 		return 0;
 	for (size_t i = 0; i < was->pol.nmembers; i++) {
-		const gk_member_policy *old = &was->pol.members[i], *now = gcks_group_member(grp, &old->id);
+		gk_ident id;
+		const gk_member_policy *old = &was->pol.members[i];
+		const gk_member_policy *now = gcks_group_member(grp, gk_member_policy_id(old, &id));
 		uint8_t h1[32], h2[32];
 		if (now) {
 			gcks_member_cred_hash(old, h1);
@@ -106,7 +109,7 @@ static size_t lkh_gone(gk_gcks *g, gcks_group *grp, const gcks_group *was, char 
 			if (now->auth == old->auth && !memcmp(h1, h2, 32))
 				continue;
 		}
-		gk_ident_text(&old->id, texts[n]);
+		gk_ident_text(&id, texts[n]);
 		if (gk_lkh_find(grp->lkh, texts[n]))
 			names[n] = texts[n], n++;
 	}
@@ -299,7 +302,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 	size_t w = 0;
 	bool found = false;
 	for (size_t i = 0; i < np.nmembers; i++) {
-		if (gk_ident_eq(&np.members[i].id, &mid)) {
+		if (gk_member_policy_is(&np.members[i], &mid)) {
 			found = true;
 			gk_member_policy_wipe(&np.members[i]);
 			continue;

@@ -151,8 +151,9 @@ static gk_status member_index(gcks_group *grp)
 	if (!slots)
 		return GK_E_NOMEM;
 	for (size_t i = 0; i < p->nmembers; i++) {
-		size_t j = (size_t)gcks_ident_hash(&p->members[i].id) & (size - 1);
-		while (slots[j] && !gk_ident_eq(&p->members[slots[j] - 1].id, &p->members[i].id))
+		gk_ident id;
+		size_t j = (size_t)gcks_ident_hash(gk_member_policy_id(&p->members[i], &id)) & (size - 1);
+		while (slots[j] && !gk_member_policy_is(&p->members[slots[j] - 1], &id))
 			j = (j + 1) & (size - 1);
 		if (!slots[j])
 			slots[j] = (uint32_t)i + 1;
@@ -172,7 +173,7 @@ const gk_member_policy *gcks_group_member(gcks_group *grp, const gk_ident *membe
 	for (size_t j = (size_t)gcks_ident_hash(member) & grp->member_mask; grp->member_slots[j];
 	     j = (j + 1) & grp->member_mask) {
 		const gk_member_policy *m = &grp->pol.members[grp->member_slots[j] - 1];
-		if (gk_ident_eq(&m->id, member))
+		if (gk_member_policy_is(m, member))
 			return m;
 	}
 	return NULL;

@@ -205,6 +205,14 @@ static bool ident_eq(const gk_ident *a, const gk_ident *b)
 	return a->type == b->type && a->len == b->len && !memcmp(a->data, b->data, a->len);
 }
 
+/* ident_eq of two members' identities (NULL: unset) */
+static bool held_eq(const gk_ident_held *a, const gk_ident_held *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a->type == b->type && a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
 static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	return alen == blen && (!alen || !memcmp(a, b, alen));
@@ -231,7 +239,7 @@ static bool kek_eq(const gk_kek_policy *a, const gk_kek_policy *b)
 
 static bool member_eq(const gk_member_policy *a, const gk_member_policy *b)
 {
-	return ident_eq(&a->id, &b->id) && a->auth == b->auth &&
+	return held_eq(a->id, b->id) && a->auth == b->auth &&
 	       bytes_eq(a->psk, a->psk_len, b->psk, b->psk_len) &&
 	       bytes_eq(a->pubkey, a->pubkey_len, b->pubkey, b->pubkey_len) &&
 	       bytes_eq(a->ppk, a->ppk_len, b->ppk, b->ppk_len) &&
@@ -332,22 +340,23 @@ gk_put_effect gk_keys_reload_effect(const gk_group_policy *was, const gk_group_p
 	return removed_registered ? GK_EFFECT_REKEY : GK_EFFECT_NONE;
 }
 
-static bool listed(const gk_group_policy *g, const gk_ident *id)
+static bool listed(const gk_group_policy *g, const gk_ident_held *id)
 {
 	for (size_t i = 0; i < g->nmembers; i++)
-		if (ident_eq(&g->members[i].id, id))
+		if (held_eq(g->members[i].id, id))
 			return true;
 	return false;
 }
 
-static gk_plan_member *plan_member_add(gk_plan_member **arr, size_t *n, const gk_ident *id)
+static gk_plan_member *plan_member_add(gk_plan_member **arr, size_t *n, const gk_ident_held *held)
 {
+	gk_ident id;
 	gk_plan_member *a = realloc(*arr, (*n + 1) * sizeof(**arr));
 	if (!a)
 		return NULL;
 	*arr = a;
 	memset(&a[*n], 0, sizeof(a[*n]));
-	gk_ident_text(id, a[*n].member);
+	gk_ident_text(gk_ident_held_get(held, &id), a[*n].member);
 	return &a[(*n)++];
 }
 
@@ -378,16 +387,16 @@ static gk_status plan_members(gk_store *s, const gk_group_policy *old, const gk_
 	gk_status st = GK_OK;
 	*removed_registered = false;
 	for (size_t i = 0; !st && i < old->nmembers; i++) {
-		if (listed(g, &old->members[i].id))
+		if (listed(g, old->members[i].id))
 			continue;
-		gk_plan_member *m = plan_member_add(&p->removed, &p->nremoved, &old->members[i].id);
+		gk_plan_member *m = plan_member_add(&p->removed, &p->nremoved, old->members[i].id);
 		st = m ? gk_store_registration_exists(s, g->name, m->member, &m->registered) : GK_E_NOMEM;
 		*removed_registered |= !st && m->registered;
 	}
 	for (size_t i = 0; !st && i < g->nmembers; i++) {
-		if (listed(old, &g->members[i].id))
+		if (listed(old, g->members[i].id))
 			continue;
-		gk_plan_member *m = plan_member_add(&p->added, &p->nadded, &g->members[i].id);
+		gk_plan_member *m = plan_member_add(&p->added, &p->nadded, g->members[i].id);
 		st = !m ? GK_E_NOMEM : had ? was_evicted(s, g->name, m->member, &m->evicted) : GK_OK;
 	}
 	return st;

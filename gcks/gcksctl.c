@@ -247,7 +247,8 @@ static void member_hint(const ctl *c, const char *group, const char *member)
 		return;
 	if (gk_store_group_get(s, group, &g) == GK_OK) {
 		for (size_t i = 0; i < g.nmembers; i++) {
-			const char *colon = strchr(gk_ident_text(&g.members[i].id, t), ':');
+			gk_ident id;
+			const char *colon = strchr(gk_ident_text(gk_member_policy_id(&g.members[i], &id), t), ':');
 			if (colon && !strcmp(colon + 1, member)) {
 				fprintf(stderr, "gcksctl: did you mean %s?\n", t);
 				break;

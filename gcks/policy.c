@@ -7,9 +7,19 @@
 #include "payloads.h"
 #include "algs.h"
 
+static void secret_unref(gk_secret_held *h, size_t len)
+{
+	if (h && --h->refs == 0) {
+		OPENSSL_cleanse(h->data, len);
+		free(h);
+	}
+}
+
 void gk_member_policy_wipe(gk_member_policy *m)
 {
-	if (m->psk) {
+	if (m->psk_held)
+		secret_unref(m->psk_held, m->psk_len);
+	else if (m->psk) {
 		OPENSSL_cleanse(m->psk, m->psk_len);
 		free(m->psk);
 	}
@@ -19,6 +29,7 @@ void gk_member_policy_wipe(gk_member_policy *m)
 	}
 	free(m->ppk_id);
 	free(m->pubkey);
+	gk_ident_held_unref(m->id);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -63,7 +74,11 @@ gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst)
 		for (size_t i = 0; i < src->nmembers; i++) {
 			gk_member_policy *m = &dst->members[i];
 			*m = src->members[i];
-			m->psk = dup_bytes(src->members[i].psk, src->members[i].psk_len);
+			gk_ident_held_ref(m->id);
+			if (m->psk_held)
+				m->psk_held->refs++;
+			else
+				m->psk = dup_bytes(src->members[i].psk, src->members[i].psk_len);
 			m->pubkey = dup_bytes(src->members[i].pubkey, src->members[i].pubkey_len);
 			m->ppk = dup_bytes(src->members[i].ppk, src->members[i].ppk_len);
 			m->ppk_id = dup_bytes(src->members[i].ppk_id, src->members[i].ppk_id_len);
@@ -82,9 +97,53 @@ nomem:
 const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const gk_ident *id)
 {
 	for (size_t i = 0; i < g->nmembers; i++)
-		if (gk_ident_eq(&g->members[i].id, id))
+		if (gk_member_policy_is(&g->members[i], id))
 			return &g->members[i];
 	return NULL;
+}
+
+gk_status gk_member_policy_share_psk(gk_member_policy *m, gk_member_policy *prev)
+{
+	if (!prev || !m->psk || m->psk_held || !prev->psk || prev->psk_len != m->psk_len ||
+	    CRYPTO_memcmp(prev->psk, m->psk, m->psk_len))
+		return GK_OK;
+	if (!prev->psk_held) {
+		gk_secret_held *h = malloc(sizeof(*h) + prev->psk_len);
+		if (!h)
+			return GK_E_NOMEM;
+		h->refs = 1;
+		memcpy(h->data, prev->psk, prev->psk_len);
+		OPENSSL_cleanse(prev->psk, prev->psk_len);
+		free(prev->psk);
+		prev->psk_held = h;
+		prev->psk = h->data;
+	}
+	OPENSSL_cleanse(m->psk, m->psk_len);
+	free(m->psk);
+	m->psk_held = prev->psk_held;
+	m->psk_held->refs++;
+	m->psk = m->psk_held->data;
+	return GK_OK;
+}
+
+gk_status gk_member_policy_set_id(gk_member_policy *m, const gk_ident *id)
+{
+	gk_ident_held *h = gk_ident_hold(id);
+	if (!h)
+		return GK_E_NOMEM;
+	gk_ident_held_unref(m->id);
+	m->id = h;
+	return GK_OK;
+}
+
+const gk_ident *gk_member_policy_id(const gk_member_policy *m, gk_ident *out)
+{
+	return gk_ident_held_get(m->id, out);
+}
+
+bool gk_member_policy_is(const gk_member_policy *m, const gk_ident *id)
+{
+	return gk_ident_held_eq(m->id, id);
 }
 
 bool gk_kek_src_is_gcks(const gk_ts_spec *src)

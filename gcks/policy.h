@@ -1,7 +1,8 @@
 /* Group policy as gcksd and gcksctl hold it in memory. Policy files (policy_yaml.c) produce it,
  * the store (storage.h) persists and loads it; nothing else defines what a group is.
  * A gk_group_policy owns every array and secret it points to: gk_group_policy_free() wipes
- * PSKs and releases everything. */
+ * PSKs and releases everything. Member identities and shared PSKs are held by reference count
+ * (copies of a policy share them); a secret is wiped when its last holder lets go. */
 #ifndef GK_POLICY_H
 #define GK_POLICY_H
 
@@ -25,20 +26,27 @@ typedef enum gk_key_mgmt { GK_KEYMGMT_SIMPLE = 0, GK_KEYMGMT_LKH = 1 } gk_key_mg
  * (a member without falls back to NO_PPK_AUTH), or required (no registration without). */
 typedef enum gk_ppk_mode { GK_PPK_NONE = 0, GK_PPK_OPTIONAL = 1, GK_PPK_REQUIRED = 2 } gk_ppk_mode;
 
-/* An identity authorized to join a group. */
+/* A PSK that several member entries list (a policy that gives a block of members one psk-file):
+ * one copy, wiped and freed with its last holder. Immutable once made. */
+typedef struct gk_secret_held {
+	uint32_t refs;
+	uint8_t data[];
+} gk_secret_held;
+
+/* An identity authorized to join a group. A gcksd holds one per listed member for as long as
+ * the policy is loaded, so the entry keeps the identity at its own length (one reference-counted
+ * allocation, shared by copies of the policy) rather than a 257-octet gk_ident. */
 typedef struct gk_member_policy {
-	gk_ident id;
-	gk_member_auth auth;
-	uint8_t *psk;            /* GK_MAUTH_PSK: owned, wiped on free */
-	size_t psk_len;
+	gk_ident_held *id;       /* owned (one reference); NULL only while a policy file is read */
+	uint8_t *psk;            /* GK_MAUTH_PSK: owned, wiped on free; psk_held->data when shared */
+	gk_secret_held *psk_held; /* the shared PSK psk points into (one reference), NULL: psk owned */
 	uint8_t *pubkey;         /* GK_MAUTH_PUBKEY: DER SubjectPublicKeyInfo, owned */
-	size_t pubkey_len;
 	uint8_t *ppk;            /* RFC 8784 PPK, NULL if none: owned, wiped on free */
-	size_t ppk_len;
 	uint8_t *ppk_id;         /* its PPK_ID (the octets after the PPK_ID_FIXED type), owned */
-	size_t ppk_id_len;
-	gk_role role;
+	uint32_t psk_len, pubkey_len, ppk_len, ppk_id_len; /* octets (each far below 2^32) */
 	uint32_t max_sender_ids; /* upper bound of Sender-IDs per registration (senders) */
+	uint8_t auth;            /* gk_member_auth */
+	uint8_t role;            /* gk_role */
 } gk_member_policy;
 
 /* A Data-Security SA (ESP or AH). */
@@ -104,6 +112,16 @@ void gk_member_policy_wipe(gk_member_policy *m);
 /* Deep copy (secrets included). */
 gk_status gk_group_policy_copy(const gk_group_policy *src, gk_group_policy *dst);
 const gk_member_policy *gk_group_policy_member(const gk_group_policy *g, const gk_ident *id);
+/* Sets the member's identity (a held copy of id, replacing any it had). GK_E_NOMEM. */
+gk_status gk_member_policy_set_id(gk_member_policy *m, const gk_ident *id);
+/* The member's identity expanded into *out (returns out); the empty identity when unset. */
+const gk_ident *gk_member_policy_id(const gk_member_policy *m, gk_ident *out);
+/* When m lists the same PSK as prev (the entry before it), m drops its copy (wiped) and shares
+ * prev's, which becomes a shared one if it was not: a policy that gives many members one
+ * psk-file holds that key once. Compares in constant time. GK_E_NOMEM (m unchanged). */
+gk_status gk_member_policy_share_psk(gk_member_policy *m, gk_member_policy *prev);
+/* Is the member's identity id (gk_ident_eq)? */
+bool gk_member_policy_is(const gk_member_policy *m, const gk_ident *id);
 /* Does any TEK use a counter-mode cipher (so senders need Sender-IDs, RFC 9838 2.5)? */
 bool gk_group_policy_counter_mode(const gk_group_policy *g);
 

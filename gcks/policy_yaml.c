@@ -933,6 +933,7 @@ typedef struct sa_stage {
 
 typedef struct member_stage {
 	gk_member_policy m;       /* owns psk / pubkey until moved into the group */
+	gk_ident id;              /* m.id once moved into the group */
 	const yaml_node_t *node;
 	seen s;
 	bool walked;
@@ -1231,7 +1232,7 @@ static const field sa_fields[SA_NF] = {
 };
 
 static const field member_fields[M_NF] = {
-	[M_ID] = { .key = "id", .fn = h_ident, AT(member_stage, m.id), .required = true },
+	[M_ID] = { .key = "id", .fn = h_ident, AT(member_stage, id), .required = true },
 	[M_AUTH] = { .key = "auth", .fn = h_word, AT(member_stage, m.auth), .words = auth_words },
 	[M_PSK] = { .key = "psk", .fn = h_psk },
 	[M_PSKFILE] = { .key = "psk-file", .fn = h_psk_file },
@@ -1722,7 +1723,7 @@ static void check_member_dups(ctx *c, group_stage *gs)
 	}
 	for (size_t i = 0; i < gs->nmems; i++)
 		if (gs->mems[i].walked && given(&gs->mems[i].s, M_ID) && gs->mems[i].s.ok[M_ID])
-			ids[i] = &gs->mems[i].m.id;
+			ids[i] = &gs->mems[i].id;
 	if (!find_dups(c, ids, gs->nmems, first))
 		goto out;
 	for (size_t i = 0; i < gs->nmems; i++)
@@ -1991,6 +1992,8 @@ static void stage_finish(ctx *c, group_stage *gs, gk_group_policy *out)
 		for (size_t i = 0; i < gs->nmems; i++) {
 			g->members[i] = gs->mems[i].m;
 			memset(&gs->mems[i].m, 0, sizeof(gs->mems[i].m));
+			if (gk_member_policy_set_id(&g->members[i], &gs->mems[i].id))
+				c->nomem = true;
 		}
 		g->nmembers = gs->nmems;
 	}
@@ -2470,7 +2473,8 @@ static void em_kv_secret_hex(emitter *m, const char *k, const uint8_t *p, size_t
 static void export_member(emitter *m, const gk_member_policy *mp)
 {
 	em_map(m, true);
-	em_kv_ident(m, "id", &mp->id);
+	gk_ident mid;
+	em_kv_ident(m, "id", gk_member_policy_id(mp, &mid));
 	em_kv_word(m, "auth", auth_words, mp->auth);
 	if (mp->psk_len) {
 		char *hex = malloc(2 * mp->psk_len + 3);

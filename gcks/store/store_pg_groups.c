@@ -189,9 +189,10 @@ static gk_status tek_read(pgr *r, gk_tek_policy *t)
 static void member_bind(pgp *b, size_t pos, const gk_member_policy *m, char *text)
 {
 	pp_int(b, (int64_t)pos);
-	pp_int(b, m->id.type);
-	pp_blob(b, m->id.data, m->id.len);
-	pp_text(b, gk_ident_text(&m->id, text), GK_IDENT_TEXT_MAX);
+	gk_ident id; /* the text only: the statement reads the bound octets when it runs */
+	pp_int(b, m->id ? m->id->type : 0);
+	pp_blob(b, m->id ? m->id->data : NULL, m->id ? m->id->len : 0);
+	pp_text(b, gk_ident_text(gk_member_policy_id(m, &id), text), GK_IDENT_TEXT_MAX);
 	pp_int(b, m->auth);
 	pp_blob(b, m->psk_len ? m->psk : NULL, m->psk_len);
 	pp_blob(b, m->pubkey_len ? m->pubkey : NULL, m->pubkey_len);
@@ -205,16 +206,23 @@ static gk_status member_read(pgr *r, gk_member_policy *m)
 {
 	memset(m, 0, sizeof(*m));
 	pr_int(r); /* position */
-	pr_ident(r, &m->id);
+	gk_ident id;
+	pr_ident(r, &id);
+	gk_status st = gk_member_policy_set_id(m, &id);
+	size_t len;
 	r->i++; /* name: derived from id */
 	m->auth = (gk_member_auth)pr_int(r);
-	m->psk = pr_blob_dup(r, &m->psk_len);
-	m->pubkey = pr_blob_dup(r, &m->pubkey_len);
+	m->psk = pr_blob_dup(r, &len);
+	m->psk_len = (uint32_t)len;
+	m->pubkey = pr_blob_dup(r, &len);
+	m->pubkey_len = (uint32_t)len;
 	m->role = (gk_role)pr_int(r);
 	m->max_sender_ids = (uint32_t)pr_int(r);
-	m->ppk = pr_blob_dup(r, &m->ppk_len);
-	m->ppk_id = pr_blob_dup(r, &m->ppk_id_len);
-	return r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
+	m->ppk = pr_blob_dup(r, &len);
+	m->ppk_len = (uint32_t)len;
+	m->ppk_id = pr_blob_dup(r, &len);
+	m->ppk_id_len = (uint32_t)len;
+	return st ? st : r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
 }
 
 static gk_status group_lookup(pg_store *s, const char *name, int64_t *gid, int64_t *gen)
@@ -273,6 +281,8 @@ static gk_status group_load(pg_store *s, int64_t gid, gk_group_policy *out)
 		pgr r = { res, i, 0, GK_OK };
 		out->nmembers++;
 		st = member_read(&r, &out->members[i]);
+		if (!st && i > 0)
+			st = gk_member_policy_share_psk(&out->members[i], &out->members[i - 1]);
 	}
 	pg_clear(res); /* PSKs */
 	if (st)

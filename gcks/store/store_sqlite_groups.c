@@ -177,9 +177,10 @@ static gk_status tek_read(reader *r, gk_tek_policy *t)
 static void member_bind(binder *b, size_t pos, const gk_member_policy *m, char *text)
 {
 	b_int(b, (int64_t)pos);
-	b_int(b, m->id.type);
-	b_blob(b, m->id.data, m->id.len);
-	b_text(b, gk_ident_text(&m->id, text), GK_IDENT_TEXT_MAX);
+	gk_ident id; /* the text only: the statement reads the bound octets when it runs */
+	b_int(b, m->id ? m->id->type : 0);
+	b_blob(b, m->id ? m->id->data : NULL, m->id ? m->id->len : 0);
+	b_text(b, gk_ident_text(gk_member_policy_id(m, &id), text), GK_IDENT_TEXT_MAX);
 	b_int(b, m->auth);
 	b_blob(b, m->psk_len ? m->psk : NULL, m->psk_len);
 	b_blob(b, m->pubkey_len ? m->pubkey : NULL, m->pubkey_len);
@@ -194,16 +195,23 @@ static gk_status member_read(reader *r, gk_member_policy *m)
 {
 	memset(m, 0, sizeof(*m));
 	r_int(r); /* position */
-	r_ident(r, &m->id);
+	gk_ident id;
+	r_ident(r, &id);
+	gk_status st = gk_member_policy_set_id(m, &id);
+	size_t len;
 	r_int(r); /* name: derived from id */
 	m->auth = (gk_member_auth)r_int(r);
-	m->psk = r_blob_dup(r, &m->psk_len);
-	m->pubkey = r_blob_dup(r, &m->pubkey_len);
+	m->psk = r_blob_dup(r, &len);
+	m->psk_len = (uint32_t)len;
+	m->pubkey = r_blob_dup(r, &len);
+	m->pubkey_len = (uint32_t)len;
 	m->role = (gk_role)r_int(r);
 	m->max_sender_ids = (uint32_t)r_int(r);
-	m->ppk = r_blob_dup(r, &m->ppk_len);
-	m->ppk_id = r_blob_dup(r, &m->ppk_id_len);
-	return r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
+	m->ppk = r_blob_dup(r, &len);
+	m->ppk_len = (uint32_t)len;
+	m->ppk_id = r_blob_dup(r, &len);
+	m->ppk_id_len = (uint32_t)len;
+	return st ? st : r->i == MEMBER_NCOLS ? r->st : GK_E_STATE;
 }
 
 /* Row id and policy generation of a group; GK_E_NOT_FOUND when there is none. */
@@ -256,6 +264,8 @@ static gk_status members_load(sq_store *s, int64_t gid, gk_group_policy *g)
 			break;
 		reader r = { q, 0, GK_OK };
 		st = member_read(&r, &g->members[g->nmembers - 1]);
+		if (!st && g->nmembers > 1)
+			st = gk_member_policy_share_psk(&g->members[g->nmembers - 1], &g->members[g->nmembers - 2]);
 	}
 	sq_done(q);
 	gk_store_shrink((void **)&g->members, g->nmembers, sizeof(*g->members));

@@ -101,7 +101,8 @@ static void add_member(gk_group_policy *g, const char *id, gk_role role)
 	g->members = m;
 	m = &g->members[g->nmembers++];
 	memset(m, 0, sizeof(*m));
-	m->id = ident(id);
+	gk_ident mid = ident(id);
+	FUZZ_ASSERT(gk_member_policy_set_id(m, &mid) == GK_OK);
 	m->auth = GK_MAUTH_PSK;
 	m->role = role;
 	m->max_sender_ids = role == GK_ROLE_SENDER ? 4 : 0;

@@ -451,6 +451,35 @@ START_TEST(certificate_with_another_key)
 }
 END_TEST
 
+/* a and b are listed with one PSK (gcksd holds it once, gk_member_policy_share_psk), c with
+ * another: each authenticates with its own key, neither with the other's. */
+START_TEST(shared_psk_authenticates_each)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	member_with_psk(&g, "fqdn:a.example", PSK_A);
+	member_with_psk(&g, "fqdn:b.example", PSK_A);
+	member_with_psk(&g, "fqdn:c.example", PSK_B);
+	pol_put(&g);
+	start_gcks();
+	const char *ids[] = { "fqdn:a.example", "fqdn:b.example", "fqdn:c.example", "fqdn:b.example",
+			      "fqdn:c.example" };
+	const char *psks[] = { PSK_A, PSK_A, PSK_B, PSK_B, PSK_A };
+	for (int i = 0; i < 5; i++) {
+		gk_gm_config c = gm_psk(ids[i], G1);
+		c.psk = (const uint8_t *)psks[i];
+		c.psk_len = strlen(psks[i]);
+		fn_member *m = join(&c);
+		run_member(m);
+		if (i < 3)
+			registered(m, 0);
+		else
+			failed(m, GK_N_AUTHENTICATION_FAILED);
+	}
+	ck_assert_uint_eq(reg_count(G1), 3);
+}
+END_TEST
+
 START_TEST(credential_authorizes_only_its_groups)
 {
 	gk_group_policy g;
@@ -858,6 +887,7 @@ int main(void)
 	tcase_add_test(tc, listed_credential_only);
 	tcase_add_test(tc, certificate_with_another_key);
 	tcase_add_test(tc, credential_authorizes_only_its_groups);
+	tcase_add_test(tc, shared_psk_authenticates_each);
 	tcase_add_test(tc, certificate_does_not_open_psk_group);
 	tcase_add_test(tc, raw_key_does_not_open_other_group);
 	tcase_add_test(tc, wire_identity_escaped_in_log);

@@ -148,6 +148,13 @@ static void ident(const char *text, gk_ident *id)
 	ck_assert_msg(gk_ident_parse(text, id, why, sizeof(why)) == GK_OK, "%s: %s", text, why);
 }
 
+static void member_ident(gk_member_policy *m, const char *text)
+{
+	gk_ident id;
+	ident(text, &id);
+	ck_assert_int_eq(gk_member_policy_set_id(m, &id), GK_OK);
+}
+
 static void ts(gk_ts_spec *t, const char *lo, const char *hi, uint8_t proto, uint16_t plo,
 	       uint16_t phi)
 {
@@ -173,6 +180,7 @@ static uint8_t *bytes_of(const char *s, size_t *len)
 /* Two TEKs (one IPv6), a Rekey SA with every field set, members of each auth kind. */
 static void rich_policy(gk_group_policy *g)
 {
+	size_t len;
 	memset(g, 0, sizeof(*g));
 	snprintf(g->name, sizeof(g->name), "keyid:video-1");
 	ident(g->name, &g->id);
@@ -231,18 +239,20 @@ static void rich_policy(gk_group_policy *g)
 	g->members = calloc(3, sizeof(*g->members));
 	ck_assert_ptr_nonnull(g->members);
 	gk_member_policy *m = &g->members[0];
-	ident("fqdn:camera.example", &m->id);
+	member_ident(m, "fqdn:camera.example");
 	m->auth = GK_MAUTH_PSK;
-	m->psk = bytes_of("correct horse battery staple", &m->psk_len);
+	m->psk = bytes_of("correct horse battery staple", &len);
+	m->psk_len = (uint32_t)len;
 	m->role = GK_ROLE_SENDER;
 	m->max_sender_ids = 4;
 	m = &g->members[1];
-	ident("email:viewer@example.org", &m->id);
+	member_ident(m, "email:viewer@example.org");
 	m->auth = GK_MAUTH_PUBKEY;
-	m->pubkey = bytes_of("\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00 raw spki bytes", &m->pubkey_len);
+	m->pubkey = bytes_of("\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00 raw spki bytes", &len);
+	m->pubkey_len = (uint32_t)len;
 	m->role = GK_ROLE_RECEIVER;
 	m = &g->members[2];
-	ident("ipv6:2001:db8::7", &m->id);
+	member_ident(m, "ipv6:2001:db8::7");
 	m->auth = GK_MAUTH_CERT;
 	m->role = GK_ROLE_RECEIVER;
 }
@@ -305,7 +315,8 @@ static void assert_policy_eq(const gk_group_policy *a, const gk_group_policy *b)
 	ck_assert_uint_eq(a->nmembers, b->nmembers);
 	for (size_t i = 0; i < a->nmembers; i++) {
 		const gk_member_policy *m = &a->members[i], *n = &b->members[i];
-		ck_assert_msg(gk_ident_eq(&m->id, &n->id), "member %zu ident", i);
+		gk_ident mi;
+		ck_assert_msg(gk_member_policy_is(n, gk_member_policy_id(m, &mi)), "member %zu ident", i);
 		ck_assert_int_eq(m->auth, n->auth);
 		ck_assert_uint_eq(m->psk_len, n->psk_len);
 		if (m->psk_len)
@@ -554,7 +565,7 @@ START_TEST(migrates_version_1_database)
 	ck_assert_uint_eq(g.members[0].max_sender_ids, 3);
 	gk_ident id;
 	ident("fqdn:gm.example", &id);
-	ck_assert_msg(gk_ident_eq(&g.members[0].id, &id), "member identity");
+	ck_assert_msg(gk_member_policy_is(&g.members[0], &id), "member identity");
 	gk_group_policy_free(&g);
 	ck_assert_int_eq(generation(s, "keyid:legacy"), 4);
 
@@ -629,6 +640,73 @@ START_TEST(policy_round_trip)
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE name = 'fqdn:camera.example' "
 				 "AND psk = CAST('correct horse battery staple' AS BLOB)"), 2);
 	gk_group_policy_free(&h);
+	gk_group_policy_free(&g);
+	gk_store_close(s);
+}
+END_TEST
+
+/* Identities of 1 and 255 octets come back at their length; members listed with one PSK
+ * after another share one copy of it once loaded (and with copies of the policy), members with
+ * their own keep theirs, and letting go of one holder leaves the key intact for the others. */
+START_TEST(member_identity_lengths_and_shared_psks)
+{
+	gk_group_policy g, got, cp;
+	/* gcksd holds one entry per listed member for as long as the policy is loaded */
+	ck_assert_uint_le(sizeof(gk_member_policy), 72);
+	rich_policy(&g);
+	gk_member_policy *n = realloc(g.members, 6 * sizeof(*n));
+	ck_assert_ptr_nonnull(n);
+	g.members = n;
+	memset(&g.members[3], 0, 3 * sizeof(*n));
+	g.nmembers = 6;
+	gk_ident one = { .type = GK_ID_KEY_ID, .len = 1, .data = { 'x' } }, longest = { .type = GK_ID_KEY_ID, .len = 255 };
+	for (size_t i = 0; i < 255; i++)
+		longest.data[i] = (uint8_t)i;
+	ck_assert_int_eq(gk_member_policy_set_id(&g.members[3], &one), GK_OK);
+	ck_assert_int_eq(gk_member_policy_set_id(&g.members[4], &longest), GK_OK);
+	member_ident(&g.members[5], "fqdn:other.example");
+	const char *psks[] = { "one key for two members", "one key for two members", "a key of its own" };
+	for (size_t i = 3; i < 6; i++) {
+		g.members[i].auth = GK_MAUTH_PSK;
+		g.members[i].role = GK_ROLE_RECEIVER;
+		size_t len;
+		g.members[i].psk = bytes_of(psks[i - 3], &len);
+		g.members[i].psk_len = (uint32_t)len;
+	}
+	bool changed = false;
+	gk_store *s = open_ok(true);
+	ck_assert_int_eq(gk_keys_group_put(s, &g, "tester", NULL, (int64_t)time(NULL), &changed), GK_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE length(id_data) = 255"), 1);
+	ck_assert_int_eq(gk_store_group_get(s, g.name, &got), GK_OK);
+	assert_policy_eq(&g, &got);
+	ck_assert_uint_eq(got.members[3].id->len, 1);
+	ck_assert_uint_eq(got.members[4].id->len, 255);
+	ck_assert_mem_eq(got.members[4].id->data, longest.data, 255);
+	ck_assert_ptr_null(got.members[0].psk_held); /* its own key */
+	ck_assert_ptr_nonnull(got.members[3].psk_held);
+	ck_assert_ptr_eq(got.members[3].psk_held, got.members[4].psk_held);
+	ck_assert_ptr_eq(got.members[4].psk, got.members[3].psk);
+	ck_assert_uint_eq(got.members[3].psk_held->refs, 2);
+	ck_assert_ptr_null(got.members[5].psk_held);
+	/* a copy shares the identities and the shared key by reference */
+	ck_assert_int_eq(gk_group_policy_copy(&got, &cp), GK_OK);
+	ck_assert_ptr_eq(cp.members[4].id, got.members[4].id);
+	ck_assert_uint_eq(got.members[4].id->refs, 2);
+	ck_assert_ptr_eq(cp.members[3].psk_held, got.members[3].psk_held);
+	ck_assert_uint_eq(got.members[3].psk_held->refs, 4);
+	gk_member_policy_wipe(&got.members[3]);
+	ck_assert_ptr_null(got.members[3].psk);
+	ck_assert_ptr_null(got.members[3].psk_held);
+	ck_assert_ptr_null(got.members[3].id);
+	ck_assert_uint_eq(cp.members[3].psk_held->refs, 3);
+	ck_assert_uint_eq(cp.members[3].psk_len, strlen(psks[0]));
+	ck_assert_mem_eq(cp.members[3].psk, psks[0], strlen(psks[0]));
+	ck_assert_mem_eq(got.members[4].psk, psks[0], strlen(psks[0]));
+	gk_group_policy_free(&got);
+	ck_assert_uint_eq(cp.members[4].id->refs, 1);
+	ck_assert_uint_eq(cp.members[4].psk_held->refs, 2);
+	ck_assert(gk_member_policy_is(&cp.members[4], &longest));
+	gk_group_policy_free(&cp);
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -728,7 +806,8 @@ START_TEST(plan_is_what_a_put_does)
 
 	/* a member nobody registered as leaves: keys kept, nothing sent */
 	char gone[GK_IDENT_TEXT_MAX];
-	gk_ident_text(&g.members[2].id, gone);
+	gk_ident gone_id;
+	gk_ident_text(gk_member_policy_id(&g.members[2], &gone_id), gone);
 	g.nmembers = 2;
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.keys, GK_PUT_KEEP_KEYS);
@@ -764,6 +843,7 @@ START_TEST(plan_is_what_a_put_does)
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.effect, GK_EFFECT_EXCLUDE_ALL);
 	gk_group_plan_free(&p);
+	g.nmembers = 3; /* the member dropped above is still the array's to free */
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -782,7 +862,8 @@ START_TEST(plan_lkh_evicts_through_the_tree)
 	ck_assert_int_eq(p.keys, GK_PUT_ADDED);
 	gk_group_plan_free(&p);
 	char gone[GK_IDENT_TEXT_MAX];
-	gk_ident_text(&g.members[2].id, gone);
+	gk_ident gone_id;
+	gk_ident_text(gk_member_policy_id(&g.members[2], &gone_id), gone);
 	gk_registration r;
 	reg(&r, g.name, gone, "192.0.2.10:500");
 	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
@@ -816,6 +897,7 @@ START_TEST(plan_lkh_evicts_through_the_tree)
 	ck_assert_int_eq(gk_keys_reload_effect(&was, &g, GK_PUT_KEEP_KEYS, true), GK_EFFECT_EXCLUDE_ALL);
 	g.kek.key_mgmt = GK_KEYMGMT_LKH;
 	ck_assert_int_eq(gk_keys_reload_effect(&was, &g, GK_PUT_KEEP_KEYS, true), GK_EFFECT_LKH_EVICT);
+	g.nmembers = 3; /* the member dropped above is still the array's to free */
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -826,8 +908,9 @@ START_TEST(readding_an_evicted_member_is_known)
 	gk_group_policy g;
 	gk_store *s = store_with_policy(&g);
 	char gone[GK_IDENT_TEXT_MAX], detail[2 * GK_IDENT_TEXT_MAX + 8];
+	gk_ident gone_id;
 	bool changed = false;
-	gk_ident_text(&g.members[2].id, gone);
+	gk_ident_text(gk_member_policy_id(&g.members[2], &gone_id), gone);
 	g.nmembers = 2;
 	ck_assert_int_eq(gk_keys_group_evict(s, &g, gone, "gcksctl evict", (int64_t)time(NULL), &changed), GK_OK);
 	ck_assert(changed);
@@ -915,7 +998,9 @@ START_TEST(failed_put_rolls_back)
 	ck_assert_msg(strstr(gk_store_errmsg(s), on_pg() ? "check constraint" : "CHECK"), "%s", gk_store_errmsg(s));
 	assert_still_original(s, &g);
 	/* a UNIQUE violation (the same member twice) */
+	gk_member_policy_wipe(&bad.members[2]);
 	bad.members[2] = bad.members[0]; /* shallow: the psk is shared, not freed twice below */
+	gk_ident_held_ref(bad.members[2].id); /* the identity is shared by reference */
 	bad.members[2].psk = NULL;
 	bad.members[2].psk_len = 0;
 	bad.members[2].auth = GK_MAUTH_CERT;
@@ -2003,6 +2088,7 @@ int main(void)
 	tcase_add_test(tc, audit_list_last_n_oldest_first);
 	tcase_add_test(tc, lkh_tree_round_trip);
 	tcase_add_test(tc, policy_round_trip);
+	tcase_add_test(tc, member_identity_lengths_and_shared_psks);
 	tcase_add_test(tc, put_same_is_no_change);
 	tcase_add_test(tc, put_modified_changes);
 	tcase_add_test(tc, plan_is_what_a_put_does);

@@ -196,7 +196,8 @@ gk_member_policy *pol_member(gk_group_policy *g, const char *id, gk_member_auth 
 	g->members = n;
 	gk_member_policy *m = &g->members[g->nmembers++];
 	memset(m, 0, sizeof(*m));
-	m->id = ident(id);
+	gk_ident mid = ident(id);
+	ck_assert_int_eq(gk_member_policy_set_id(m, &mid), GK_OK);
 	m->auth = auth;
 	m->role = role;
 	if (auth == GK_MAUTH_PSK) {
