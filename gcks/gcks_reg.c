@@ -297,7 +297,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "group capacity reached");
 		return;
 	}
-	gs = OPENSSL_zalloc(sizeof(*gs));
+	gs = OPENSSL_malloc(sizeof(*gs)); /* gcks_group_state zeroes it: 12 KB, not twice */
 	if (!gs || gcks_group_state(g, grp, gs)) {
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "group keys unavailable");
 		goto out;

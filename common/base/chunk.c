@@ -53,7 +53,7 @@ gk_status gk_wbuf_reserve(gk_wbuf *w, size_t more)
 	return GK_OK;
 }
 
-void gk_wbuf_put(gk_wbuf *w, const void *p, size_t n)
+void gk_wbuf_put_grow(gk_wbuf *w, const void *p, size_t n)
 {
 	if (n == 0 || gk_wbuf_reserve(w, n))
 		return;
@@ -68,11 +68,6 @@ void gk_wbuf_zero(gk_wbuf *w, size_t n)
 	memset(w->data + w->len, 0, n);
 	w->len += n;
 }
-
-void gk_wbuf_u8(gk_wbuf *w, uint8_t v) { gk_wbuf_put(w, &v, 1); }
-void gk_wbuf_u16(gk_wbuf *w, uint16_t v) { uint8_t b[2]; gk_put_u16(b, v); gk_wbuf_put(w, b, 2); }
-void gk_wbuf_u32(gk_wbuf *w, uint32_t v) { uint8_t b[4]; gk_put_u32(b, v); gk_wbuf_put(w, b, 4); }
-void gk_wbuf_u64(gk_wbuf *w, uint64_t v) { uint8_t b[8]; gk_put_u64(b, v); gk_wbuf_put(w, b, 8); }
 
 void gk_wbuf_set_u16(gk_wbuf *w, size_t off, uint16_t v)
 {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 #include "status.h"
 
 typedef struct gk_chunk {
@@ -30,11 +31,8 @@ typedef struct gk_wbuf {
 void gk_wbuf_init(gk_wbuf *w, size_t max);
 void gk_wbuf_free(gk_wbuf *w);
 gk_status gk_wbuf_reserve(gk_wbuf *w, size_t more);
-void gk_wbuf_put(gk_wbuf *w, const void *p, size_t n);
-void gk_wbuf_u8(gk_wbuf *w, uint8_t v);
-void gk_wbuf_u16(gk_wbuf *w, uint16_t v);
-void gk_wbuf_u32(gk_wbuf *w, uint32_t v);
-void gk_wbuf_u64(gk_wbuf *w, uint64_t v);
+/* Appends n octets, growing the buffer (the out-of-line part of gk_wbuf_put). */
+void gk_wbuf_put_grow(gk_wbuf *w, const void *p, size_t n);
 void gk_wbuf_zero(gk_wbuf *w, size_t n);
 /* Overwrite a big-endian u16/u32 at an earlier offset (lengths known only after building). */
 void gk_wbuf_set_u16(gk_wbuf *w, size_t off, uint16_t v);
@@ -56,5 +54,21 @@ static inline void gk_put_u32(uint8_t *p, uint32_t v)
 	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 static inline void gk_put_u64(uint8_t *p, uint64_t v) { gk_put_u32(p, (uint32_t)(v >> 32)); gk_put_u32(p + 4, (uint32_t)v); }
+
+/* Appends n octets. The codec appends field by field, so the common case (room already there)
+ * is inline; cap never exceeds max (gk_wbuf_reserve), so it skips no bound. */
+static inline void gk_wbuf_put(gk_wbuf *w, const void *p, size_t n)
+{
+	if (n && !w->err && n <= w->cap - w->len) {
+		memcpy(w->data + w->len, p, n);
+		w->len += n;
+		return;
+	}
+	gk_wbuf_put_grow(w, p, n);
+}
+static inline void gk_wbuf_u8(gk_wbuf *w, uint8_t v) { gk_wbuf_put(w, &v, 1); }
+static inline void gk_wbuf_u16(gk_wbuf *w, uint16_t v) { uint8_t b[2]; gk_put_u16(b, v); gk_wbuf_put(w, b, 2); }
+static inline void gk_wbuf_u32(gk_wbuf *w, uint32_t v) { uint8_t b[4]; gk_put_u32(b, v); gk_wbuf_put(w, b, 4); }
+static inline void gk_wbuf_u64(gk_wbuf *w, uint64_t v) { uint8_t b[8]; gk_put_u64(b, v); gk_wbuf_put(w, b, 8); }
 
 #endif

@@ -98,6 +98,8 @@ static bool printable(const uint8_t *p, size_t n)
 	return true;
 }
 
+static const char hexdig[] = "0123456789abcdef";
+
 char *gk_ident_text(const gk_ident *id, char *buf)
 {
 	char tmp[INET6_ADDRSTRLEN];
@@ -116,9 +118,19 @@ char *gk_ident_text(const gk_ident *id, char *buf)
 		 * control characters, the backslash that starts an escape; gk_ident_parse refuses
 		 * them) is written as \xNN, so a name cannot pose as an escaped one */
 		o = (size_t)snprintf(buf, GK_IDENT_TEXT_MAX, "%s:", id->type == GK_ID_FQDN ? "fqdn" : "email");
-		for (size_t i = 0; i < id->len && o + 5 <= GK_IDENT_TEXT_MAX; i++)
-			o += (size_t)snprintf(buf + o, 5, isgraph(id->data[i]) && id->data[i] != '\\' ? "%c" : "\\x%02x",
-					      id->data[i]);
+		/* by hand, not one snprintf per octet: this text is made for every registration */
+		for (size_t i = 0; i < id->len && o + 5 <= GK_IDENT_TEXT_MAX; i++) {
+			uint8_t c = id->data[i];
+			if (isgraph(c) && c != '\\') {
+				buf[o++] = (char)c;
+				continue;
+			}
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hexdig[c >> 4];
+			buf[o++] = hexdig[c & 15];
+		}
+		buf[o] = 0;
 		return buf;
 	case GK_ID_KEY_ID:
 		if (printable(id->data, id->len)) {
@@ -131,8 +143,11 @@ char *gk_ident_text(const gk_ident *id, char *buf)
 		o = (size_t)snprintf(buf, GK_IDENT_TEXT_MAX, "%s:0x", gk_iana_str(GK_REG_ID, id->type));
 		break;
 	}
-	for (size_t i = 0; i < id->len && o + 3 < GK_IDENT_TEXT_MAX; i++)
-		o += (size_t)snprintf(buf + o, 3, "%02x", id->data[i]);
+	for (size_t i = 0; i < id->len && o + 3 < GK_IDENT_TEXT_MAX; i++) {
+		buf[o++] = hexdig[id->data[i] >> 4];
+		buf[o++] = hexdig[id->data[i] & 15];
+	}
+	buf[o] = 0;
 	return buf;
 }
 

@@ -645,6 +645,16 @@ START_TEST(wire_identity_escaped_in_log)
 	id.len = 7;
 	memcpy(id.data, "a\\x0ab\n", 7);
 	ck_assert_str_eq(gk_ident_text(&id, t), "fqdn:a\\x5cx0ab\\x0a");
+	/* the longest name of escapes stops at a whole escape inside the text buffer */
+	id.len = GK_IDENT_MAX;
+	memset(id.data, '\n', GK_IDENT_MAX);
+	ck_assert_uint_eq(strlen(gk_ident_text(&id, t)), 5 + 148 * 4);
+	ck_assert_str_eq(t + 5 + 147 * 4, "\\x0a");
+	id.type = GK_ID_KEY_ID;
+	memset(id.data, 0x01, GK_IDENT_MAX);
+	ck_assert_uint_eq(strlen(gk_ident_text(&id, t)), 8 + 2 * GK_IDENT_MAX);
+	ck_assert_str_eq(t + 8 + 2 * 254, "01");
+	id.type = GK_ID_FQDN;
 	char why[GK_ERR_MAX] = "";
 	ck_assert_int_eq(gk_ident_parse("fqdn:a\\b", &id, why, sizeof(why)), GK_E_INVAL);
 	ck_assert_str_eq(why, "identity contains spaces, control characters or a backslash");

@@ -92,6 +92,15 @@ START_TEST(wbuf_grows_and_bounds)
 	gk_wbuf_u8(&w, 1); /* sticky error */
 	ck_assert_uint_eq(w.len, 6);
 	gk_wbuf_free(&w);
+	/* a full buffer at its bound takes not one octet more, even where it needs no growing */
+	uint8_t mem[8];
+	gk_wbuf f = { .data = mem, .cap = sizeof(mem), .max = sizeof(mem) };
+	gk_wbuf_u64(&f, 0x0102030405060708ull);
+	ck_assert_int_eq(f.err, GK_OK);
+	gk_wbuf_u8(&f, 9);
+	ck_assert_int_eq(f.err, GK_E_TOO_BIG);
+	ck_assert_uint_eq(f.len, 8);
+	ck_assert_mem_hex(mem, sizeof(mem), "0102030405060708");
 }
 END_TEST
 
