@@ -227,7 +227,7 @@ void gcks_create_child_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r
 		refuse(g, sa, r, GK_N_TEMPORARY_FAILURE, GK_CHUNK_EMPTY, "costly key exchanges over budget");
 		goto out;
 	}
-	gcks_sa *n = gcks_sa_new(g);
+	gcks_sa *n = gcks_sa_new(g, 0);
 	if (!n) {
 		refuse(g, sa, r, GK_N_TEMPORARY_FAILURE, GK_CHUNK_EMPTY, "the SA table is full");
 		goto out;
@@ -310,7 +310,7 @@ gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa)
 	gk_arena_init(&a, 0);
 	gk_wbuf_init(&pub, 1024);
 	gcks_ike_rekey *rk = OPENSSL_zalloc(sizeof(*rk));
-	gcks_sa *n = rk ? gcks_sa_new(g) : NULL;
+	gcks_sa *n = rk ? gcks_sa_new(g, 0) : NULL;
 	if (!n)
 		goto fail;
 	rk->n = n;
