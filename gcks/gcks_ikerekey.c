@@ -100,6 +100,8 @@ static gk_status new_keys(gk_gcks *g, const gcks_sa *old, gcks_sa *n, const gk_p
 	if (!st)
 		st = gk_ike_sa_rekey_keys(&n->ike, &n->ike.suite, &old->ike, ni, GK_CHUNK(nr, NONCE_LEN),
 					  gk_wbuf_chunk(&shared), n->ike.spi_i, n->ike.spi_r);
+	if (!st) /* a debugging aid, off unless --ike-keylog: the new SA's SPIs and keys */
+		gk_ike_sa_keylog(g->env.keylog, &n->ike);
 	gk_wbuf_free(&shared);
 	gk_dh_free(n->ike.dh);
 	n->ike.dh = NULL;
@@ -225,7 +227,7 @@ void gcks_create_child_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r
 		refuse(g, sa, r, GK_N_TEMPORARY_FAILURE, GK_CHUNK_EMPTY, "costly key exchanges over budget");
 		goto out;
 	}
-	gcks_sa *n = gcks_sa_new(g);
+	gcks_sa *n = gcks_sa_new(g, 0);
 	if (!n) {
 		refuse(g, sa, r, GK_N_TEMPORARY_FAILURE, GK_CHUNK_EMPTY, "the SA table is full");
 		goto out;
@@ -308,7 +310,7 @@ gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa)
 	gk_arena_init(&a, 0);
 	gk_wbuf_init(&pub, 1024);
 	gcks_ike_rekey *rk = OPENSSL_zalloc(sizeof(*rk));
-	gcks_sa *n = rk ? gcks_sa_new(g) : NULL;
+	gcks_sa *n = rk ? gcks_sa_new(g, 0) : NULL;
 	if (!n)
 		goto fail;
 	rk->n = n;
@@ -378,6 +380,8 @@ static gk_status our_new_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gk_chunk *
 		st = gk_ike_sa_rekey_keys(&n->ike, &suite, &sa->ike, GK_CHUNK(rk->ni, NONCE_LEN), *nr,
 					  gk_wbuf_chunk(&shared), n->ike.spi_i, spi_r);
 	gk_wbuf_free(&shared);
+	if (!st) /* a debugging aid, off unless --ike-keylog */
+		gk_ike_sa_keylog(g->env.keylog, &n->ike);
 	if (!st)
 		st = gcks_sa_insert_established(g, n);
 	if (!st)

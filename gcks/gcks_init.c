@@ -350,10 +350,10 @@ static void make_room(gk_gcks *g, const struct sockaddr *peer)
 	}
 }
 
-/* Creates the half-open SA: our key pair, nonce, the shared secret and all keys. */
-static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_ke *ke, gk_chunk ni)
+/* Creates the half-open SA: our key pair, the shared secret and all keys, with our nonce nr. */
+static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_ke *ke, gk_chunk ni,
+			  const uint8_t nr[NONCE_LEN])
 {
-	uint8_t nr[NONCE_LEN];
 	gk_wbuf shared;
 	gk_status st = gcks_dh_for_init(g, sa->ike.suite.ke, &sa->ike.dh);
 	if (st)
@@ -361,25 +361,22 @@ static gk_status start_sa(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_
 	gk_wbuf_init(&shared, 1024);
 	st = gk_dh_derive(sa->ike.dh, ke->data, &shared);
 	if (!st)
-		st = gk_rand_bytes(g->env.rnd, nr, sizeof(nr));
-	if (!st)
-		st = gk_ike_sa_set_nonces(&sa->ike, ni, GK_CHUNK(nr, sizeof(nr)));
+		st = gk_ike_sa_set_nonces(&sa->ike, ni, GK_CHUNK(nr, NONCE_LEN));
 	if (!st) {
 		sa->ike.spi_i = m->hdr.spi_i;
 		/* keys need only the secret and nonces; the DH key pair stays for the KE payload */
-		st = gk_ike_sa_derive_keys(&sa->ike, ni, GK_CHUNK(nr, sizeof(nr)), gk_wbuf_chunk(&shared));
+		st = gk_ike_sa_derive_keys(&sa->ike, ni, GK_CHUNK(nr, NONCE_LEN), gk_wbuf_chunk(&shared));
 	}
 	if (!st) /* a debugging aid, off unless --ike-keylog */
 		gk_ike_sa_keylog(g->env.keylog, &sa->ike);
 	gk_wbuf_free(&shared);
-	OPENSSL_cleanse(nr, sizeof(nr));
 	return st;
 }
 
 void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, const struct sockaddr *local)
 {
 	gk_msg m;
-	uint8_t bad, cookie[33];
+	uint8_t bad, cookie[33], fresh[8 + NONCE_LEN]; /* our SPI, then our nonce */
 	gk_arena a;
 	gk_wbuf resp;
 	gk_arena_init(&a, 0);
@@ -435,7 +432,15 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 		g->stats.dropped++;
 		goto out;
 	}
-	gcks_sa *sa = gcks_sa_new(g);
+	/* our SPI and nonce (RFC 7296 2.6, 2.10) in one draw: each call into OpenSSL's generator
+	 * costs as much as the octets of many */
+	uint64_t spi;
+	if (gk_rand_bytes(g->env.rnd, fresh, sizeof(fresh))) {
+		g->stats.dropped++;
+		goto out;
+	}
+	memcpy(&spi, fresh, sizeof(spi));
+	gcks_sa *sa = gcks_sa_new(g, spi);
 	if (!sa) {
 		g->stats.dropped++;
 		goto out;
@@ -446,7 +451,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	sa->int_offered = gk_msg_find_notify(&m, GK_N_INTERMEDIATE_EXCHANGE_SUPPORTED) != NULL;
 	memcpy(&sa->ike.peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	memcpy(&sa->ike.local, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	st = start_sa(g, sa, &m, ke, ni);
+	st = start_sa(g, sa, &m, ke, ni, fresh + 8);
 	if (!st)
 		st = int_setup(sa);
 	if (st == GK_E_BAD_KE) {
@@ -488,6 +493,7 @@ void gcks_ike_sa_init(gk_gcks *g, gk_chunk data, const struct sockaddr *peer, co
 	}
 	gcks_send(g, g->in_path, local, peer, resp.data, resp.len);
 out:
+	OPENSSL_cleanse(fresh, sizeof(fresh)); /* the nonce is a secret input of the keys */
 	gk_wbuf_free(&resp);
 	gk_arena_free(&a);
 	gk_msg_free(&m);

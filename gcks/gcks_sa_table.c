@@ -59,7 +59,7 @@ size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi)
 	return max;
 }
 
-gcks_sa *gcks_sa_new(gk_gcks *g)
+gcks_sa *gcks_sa_new(gk_gcks *g, uint64_t spi)
 {
 	/* one more than max_sas while the new SA is made: a half-open one goes before it enters */
 	if (g->nsas >= g->cfg.max_sas && !g->ho_oldest)
@@ -67,13 +67,11 @@ gcks_sa *gcks_sa_new(gk_gcks *g)
 	gcks_sa *sa = calloc(1, sizeof(*sa));
 	if (!sa)
 		return NULL;
-	uint64_t spi = 0;
-	do {
+	while (spi == 0 || gcks_sa_find(g, spi))
 		if (gk_rand_bytes(g->env.rnd, (uint8_t *)&spi, sizeof(spi))) {
 			free(sa);
 			return NULL;
 		}
-	} while (spi == 0 || gcks_sa_find(g, spi));
 	sa->ike.spi_r = spi;
 	sa->ike.initiator = false;
 	sa->ike.created_ms = sa->ike.used_ms = gcks_now(g);

@@ -10,7 +10,9 @@ void gcks_sa_table_free(gk_gcks *g);
 /* Calls fn on every SA in the table; fn may remove the SA it is given (no other). */
 typedef void (*gcks_sa_fn)(gk_gcks *g, gcks_sa *sa, void *ctx);
 void gcks_sa_foreach(gk_gcks *g, gcks_sa_fn fn, void *ctx);
-gcks_sa *gcks_sa_new(gk_gcks *g);
+/* A new SA (not in the table) with our SPI: spi, a random value the caller drew, when it is
+ * not 0 and free; else one drawn here (g->env.rnd). NULL at max_sas or out of memory. */
+gcks_sa *gcks_sa_new(gk_gcks *g, uint64_t spi);
 /* Enters a new half-open SA (its peer set); GK_E_NOMEM leaves it out. */
 gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa);
 /* The SA whose SPI on our side is spi. */

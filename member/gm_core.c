@@ -1472,6 +1472,7 @@ static void on_rekey_resp(gk_gm *gm, const gk_msg *m)
 	}
 	gm->next.spi_r = spi_r;
 	gm->next.suite = suite;
+	gk_ike_sa_keylog(gm->env.keylog, &gm->next); /* a debugging aid, off unless --ike-keylog */
 	rekey_done(gm, nr);
 }
 
@@ -1545,6 +1546,8 @@ static uint16_t rekey_request(gk_gm *gm, const gk_msg *m, gk_arena *a, gk_out_pl
 	if (!st)
 		st = gk_ike_sa_rekey_keys(made, &suite, &gm->ike, ni, GK_CHUNK(nr, NONCE_LEN),
 					  gk_wbuf_chunk(&shared), spi_i, made->spi_r);
+	if (!st) /* a debugging aid, off unless --ike-keylog */
+		gk_ike_sa_keylog(gm->env.keylog, made);
 	uint8_t *pubc = st ? NULL : gk_arena_dup(a, pub.data, pub.len);
 	if (!st && !pubc)
 		st = GK_E_NOMEM;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "testutil.h"
 #include "fakenet.h"
 #include "rawike.h"
@@ -12,6 +13,7 @@
 #include "dh.h"
 #include "ike_sa.h"
 #include "ikekeys.h"
+#include "keylog.h"
 #include "message.h"
 #include "proposal.h"
 
@@ -624,6 +626,97 @@ START_TEST(gcks_rekeys_when_member_does_not)
 }
 END_TEST
 
+/* The key log (--ike-keylog, Wireshark's IKEv2 decryption table) has a line for every IKE SA
+ * CREATE_CHILD_SA makes (RFC 7296 2.18), on both sides: the GCKS's rekey and the member's,
+ * each with the new SA's SPIs and SK_e of the new SA, so that a capture stays readable past a
+ * rekey. */
+static size_t keylog_lines_with(const char *path, uint64_t spi_i, uint64_t spi_r, const gk_ike_sa *sa)
+{
+	char want[64], line[1024];
+	snprintf(want, sizeof(want), "%016llx,%016llx,", (unsigned long long)spi_i, (unsigned long long)spi_r);
+	gk_chunk ei = GK_CHUNK_EMPTY;
+	gk_ike_keys k;
+	char eih[2 * GK_MAX_KEY + 1] = "";
+	if (sa) {
+		gk_ike_sa_keys_get(sa, &k);
+		ei = GK_CHUNK(k.sk_ei, k.e_len);
+		for (size_t i = 0; i < ei.len; i++)
+			snprintf(eih + 2 * i, 3, "%02x", ei.ptr[i]);
+		gk_ike_keys_wipe(&k);
+	}
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)) && (!sa || !strncmp(line + strlen(want), eih, strlen(eih))))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static size_t keylog_count(const char *path)
+{
+	char line[1024];
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+START_TEST(keylog_records_rekeyed_sas)
+{
+	char gpath[256], mpath[256], err[256] = "";
+	gk_keylog *gkl = NULL, *mkl = NULL;
+	snprintf(gpath, sizeof(gpath), "%s.gcks-keylog", rf_db_path());
+	snprintf(mpath, sizeof(mpath), "%s.gm-keylog", rf_db_path());
+	ck_assert_int_eq(gk_keylog_open(gpath, &gkl, err, sizeof(err)), GK_OK);
+	ck_assert_int_eq(gk_keylog_open(mpath, &mkl, err, sizeof(err)), GK_OK);
+	gcfg.ike_lifetime_s = 1000;
+	inband_policy();
+	gk_gcks_env env = fn_gcks_env(&net, store);
+	env.keylog = gkl;
+	ck_assert_int_eq(gk_gcks_new(&gcfg, &env, &net.gcks, err, sizeof(err)), GK_OK);
+	net.member_keylog = mkl;
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	c.liveness_ms = 20000;
+	fn_member *r1 = join(&c);
+	run_all();
+	registered(r1, 0);
+	const gk_ike_sa *sa = gk_gm_ike_sa(r1->gm);
+	ck_assert_uint_eq(keylog_lines_with(gpath, sa->spi_i, sa->spi_r, sa), 1);
+	ck_assert_uint_eq(keylog_lines_with(mpath, sa->spi_i, sa->spi_r, sa), 1);
+	ck_assert_uint_eq(keylog_count(gpath), 1);
+	/* the GCKS rekeys: it is the new SA's initiator */
+	fn_advance(&net, 1010 * 1000);
+	ck_assert_uint_eq(stats().ike_rekeys, 1);
+	sa = gk_gm_ike_sa(r1->gm);
+	ck_assert(!sa->initiator);
+	ck_assert_uint_eq(keylog_lines_with(gpath, sa->spi_i, sa->spi_r, sa), 1);
+	ck_assert_uint_eq(keylog_lines_with(mpath, sa->spi_i, sa->spi_r, sa), 1);
+	ck_assert_uint_eq(keylog_count(gpath), 2);
+	ck_assert_uint_eq(keylog_count(mpath), 2);
+	/* the member rekeys */
+	ck_assert_int_eq(gk_gm_rekey_ike(r1->gm), GK_OK);
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(stats().ike_rekeys, 2);
+	sa = gk_gm_ike_sa(r1->gm);
+	ck_assert(sa->initiator);
+	ck_assert_uint_eq(keylog_lines_with(gpath, sa->spi_i, sa->spi_r, sa), 1);
+	ck_assert_uint_eq(keylog_lines_with(mpath, sa->spi_i, sa->spi_r, sa), 1);
+	ck_assert_uint_eq(keylog_count(gpath), 3);
+	ck_assert_uint_eq(keylog_count(mpath), 3);
+	net.member_keylog = NULL;
+	/* nothing is logged when the SAs are freed (rf_teardown) */
+	gk_keylog_close(gkl);
+	gk_keylog_close(mkl);
+	unlink(gpath);
+	unlink(mpath);
+}
+END_TEST
+
 /* A group rekey while the GCKS's own IKE SA rekey is out waits for the SA's window and then
  * goes over the new SA; when the member refuses the IKE SA rekey, over the old one. No inband
  * key update is lost either way. */
@@ -941,6 +1034,7 @@ int main(void)
 	tcase_add_test(tc, rekey_counts_once_per_identity);
 	tcase_add_test(tc, liveness_keeps_inband_sa);
 	tcase_add_test(tc, gcks_rekeys_when_member_does_not);
+	tcase_add_test(tc, keylog_records_rekeyed_sas);
 	tcase_add_test(tc, member_busy_refuses_gcks_rekey);
 	tcase_add_test(tc, inband_rekey_waits_for_gcks_rekey);
 	tcase_add_test(tc, malformed_rekey_answer);

@@ -13,6 +13,9 @@
 #include "codec.h"
 #include "gcks/gcks_state.h"
 #include "gcks/gcks_sa_table.h"
+#include "gcks/gcks_auth.h"
+#include "gcks/gcks_ikerekey.h"
+#include "gcks/gcks_resp.h"
 #include "ppk.h"
 
 #define R1 "fqdn:r1.example"
@@ -209,6 +212,70 @@ START_TEST(wrong_ppk_fails_without_fallback)
 }
 END_TEST
 
+/* A wrong PPK under a known PPK_ID: the GCKS tried SK_d', SK_pi', SK_pr' of its own PPK, AUTH
+ * did not verify, and the IKE SA keeps the keys IKE_SA_INIT made (RFC 8784 3: the keys are
+ * updated only for an authentication that succeeds with the PPK). The member's GSA_AUTH is
+ * caught while lost and handed to the GSA_AUTH handler on the half-open SA, whose keys are
+ * compared before the SA is closed as the core would close it. */
+START_TEST(wrong_ppk_restores_init_keys)
+{
+	ppk_policy(GK_PPK_OPTIONAL);
+	start_gcks();
+	gk_gm_config c = gm_ppk(G1, "not the post-quantum key of r1", PPK_ID_R1, false);
+	fn_rule drop = fn_rule_any(FN_DROP);
+	drop.dir = FN_TO_GCKS;
+	drop.exchange = GK_EXCH_GSA_AUTH;
+	drop.count = 1;
+	fn_impair(&net, &drop);
+	fn_member *m = join(&c);
+	fn_flush(&net);
+	gcks_sa *half = gcks_sa_in(GK_IKE_INIT_DONE);
+	ck_assert_ptr_nonnull(half);
+	gk_ike_keys before, after, ppk_keys;
+	gk_ike_sa_keys_get(&half->ike, &before);
+	ppk_keys = before;
+	ck_assert_int_eq(gk_ppk_update_keys(&ppk_keys, GK_CHUNK(PPK_R1, strlen(PPK_R1))), GK_OK);
+	const fn_trace *t = fn_trace_find(&net, FN_TO_GCKS, m->idx, GK_EXCH_GSA_AUTH, 0, 0);
+	ck_assert_ptr_nonnull(t);
+	ck_assert(t->fates & (1u << FN_DROPPED));
+	gk_msg msg;
+	bool complete = false;
+	ck_assert_int_eq(gk_msg_parse(&msg, GK_CHUNK(t->data, t->len)), GK_OK);
+	ck_assert_int_eq(gk_ike_sa_open_at(&half->ike, &msg, gcks_now(net.gcks), &complete), GK_OK);
+	ck_assert(complete);
+	ck_assert_ptr_nonnull(gk_msg_find_notify(&msg, GK_N_PPK_IDENTITY));
+	ck_assert_ptr_nonnull(gk_msg_find_notify(&msg, GK_N_NO_PPK_AUTH));
+	gcks_resp r = { 0 };
+	gk_arena_init(&r.arena, 0);
+	gcks_gsa_auth(net.gcks, half, &msg, &r);
+	/* AUTHENTICATION_FAILED alone, and the SA is to go */
+	ck_assert(r.close_after);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_uint_eq(r.pl[0].type, GK_PL_NOTIFY);
+	ck_assert_uint_eq(((const gk_pl_notify *)r.pl[0].body)->type, GK_N_AUTHENTICATION_FAILED);
+	ck_assert(!half->ppk_used);
+	ck_assert_int_eq(half->ike.state, GK_IKE_INIT_DONE);
+	gk_ike_sa_keys_get(&half->ike, &after);
+	ck_assert_uint_eq(after.d_len, before.d_len);
+	ck_assert_uint_eq(after.p_len, before.p_len);
+	ck_assert_uint_eq(after.w_len, before.w_len);
+	ck_assert_int_eq(memcmp(after.sk_d, before.sk_d, before.d_len), 0);
+	ck_assert_int_eq(memcmp(after.sk_pi, before.sk_pi, before.p_len), 0);
+	ck_assert_int_eq(memcmp(after.sk_pr, before.sk_pr, before.p_len), 0);
+	ck_assert_int_eq(memcmp(after.gsk_w, before.gsk_w, before.w_len), 0);
+	ck_assert_int_eq(memcmp(after.sk_er, before.sk_er, before.e_len), 0);
+	/* and they are not the keys of the GCKS's PPK (the test would otherwise prove nothing) */
+	ck_assert_int_ne(memcmp(ppk_keys.sk_d, before.sk_d, before.d_len), 0);
+	gk_ike_keys_wipe(&before);
+	gk_ike_keys_wipe(&after);
+	gk_ike_keys_wipe(&ppk_keys);
+	gk_arena_free(&r.arena);
+	gk_msg_free(&msg);
+	gcks_sa_close(net.gcks, half);
+	no_trace_of();
+}
+END_TEST
+
 /* An IKE SA authenticated without a PPK (for G2, which uses none) does not carry a registration
  * to G1, which requires one: AUTHORIZATION_FAILED to that GSA_REGISTRATION. */
 START_TEST(required_group_not_over_sa_without_ppk)
@@ -328,6 +395,7 @@ int main(void)
 	tcase_add_test(tc, optional_falls_back_to_no_ppk_auth);
 	tcase_add_test(tc, member_requires_ppk_gcks_has_none);
 	tcase_add_test(tc, wrong_ppk_fails_without_fallback);
+	tcase_add_test(tc, wrong_ppk_restores_init_keys);
 	tcase_add_test(tc, required_group_not_over_sa_without_ppk);
 	tcase_add_test(tc, use_ppk_answered_in_kind);
 	tcase_add_test(tc, misplaced_ppk_notifies_invalid_syntax);

@@ -474,7 +474,7 @@ fn_member *fn_add_member(fakenet *n, const gk_gm_config *cfg)
 	gk_rand_test_init(&m->rnd, 100 + (uint64_t)m->idx);
 	gk_gm_env env = { .rnd = &m->rnd.r, .clock = gk_clock_test_clock(&n->clock), .send = member_send,
 			  .send_ctx = m, .event = member_event, .event_ctx = m, .nat_t = member_nat_t,
-			  .keepalive = member_keepalive };
+			  .keepalive = member_keepalive, .keylog = n->member_keylog };
 	if (gk_gm_new(cfg, &env, &m->gm) != GK_OK)
 		return NULL;
 	n->nmembers++;

@@ -182,6 +182,7 @@ typedef struct fakenet {
 	fn_server_fn server;           /* fn_set_server */
 	void *server_ctx;
 	bool multicast;                /* fn_gcks_env gives the GCKS send_multicast */
+	gk_keylog *member_keylog;      /* members added from now on log their IKE SA keys here */
 	fn_groups groups[FN_MAX_MEMBERS];
 	size_t ngroups;
 } fakenet;
