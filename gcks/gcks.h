@@ -224,6 +224,7 @@ typedef struct gk_gcks_stats {
 					  * sender forced one within GK_SENDER_REKEY_INTERVAL_S */
 	uint64_t req_retransmits;        /* our requests (GSA_INBAND_REKEY, CREATE_CHILD_SA) sent again */
 	uint64_t delete_retransmits;     /* our Deletes (INFORMATIONAL) sent again */
+	uint64_t sa_visits;              /* IKE SAs visited by the SA scan: only those with a timer due */
 	gk_group_refusals unknown_group_refused; /* registrations to a group we do not serve */
 } gk_gcks_stats;
 void gk_gcks_stats_get(const gk_gcks *g, gk_gcks_stats *st);

@@ -11,6 +11,7 @@
 #include "gcks_cluster.h"
 #include "gcks_rekey.h"
 #include "gcks_sa_table.h"
+#include "gcks_timers.h"
 #include "gcks_eventlog.h"
 #include "log.h"
 #include "gcks_keyrules.h"
@@ -34,7 +35,6 @@ typedef struct {
 static void close_member_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
 {
 	const member_walk *w = ctx;
-	(void)g;
 	if (sa->ike.state != GK_IKE_ESTABLISHED || !gk_ident_held_eq(sa->peer_id, w->member))
 		return;
 	bool other = false;
@@ -45,6 +45,7 @@ static void close_member_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
 	}
 	if (!other)
 		sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
+	gcks_timers_touch(g, sa);
 }
 
 static void close_member_sas(gk_gcks *g, const gk_ident *member, uint64_t group_hash)
@@ -166,6 +167,7 @@ gk_status gk_gcks_reload(gk_gcks *g)
 		g->ngroups = nold;
 		return st;
 	}
+	gcks_timers_touch_all(g); /* the policies the SAs' timers follow may have changed */
 	for (size_t i = 0; i < g->ngroups; i++)
 		for (size_t j = 0; j < nold; j++) {
 			if (g->groups[i].hash != old[j].hash)

@@ -23,6 +23,7 @@
 #include "gcks_resp.h"
 #include "gcks_sa_table.h"
 #include "gcks_sources.h"
+#include "gcks_timers.h"
 #include "exchange_rules.h"
 #include "log.h"
 #include "msgdump.h"
@@ -134,6 +135,7 @@ static void respond_to(gk_gcks *g, gcks_sa *sa, uint8_t exchange, uint32_t msg_i
 	}
 	send_dgrams(g, sa, &d);
 	gk_ike_req_answered(&sa->ike, msg_id, &d);
+	gcks_timers_touch(g, sa); /* its cached response is forgotten in time (RFC 7296 2.1) */
 }
 
 static void respond(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
@@ -317,6 +319,7 @@ void gk_gcks_input(gk_gcks *g, const uint8_t *data, size_t len, const struct soc
 		g->stats.dropped++;
 		return;
 	}
+	gcks_timers_touch(g, sa); /* what follows may set its timers: due time computed again */
 	if (g->nheld && answer_held(g, sa))
 		gk_gcks_flush(g); /* the answer goes first: what follows may be its retransmission */
 	gk_ike_in win = gk_ike_req_window(&sa->ike, h.msg_id);
@@ -359,16 +362,42 @@ static bool close_idle(gk_gcks *g, gcks_sa *sa)
 	return true;
 }
 
-/* One SA at the scan: retransmission, our rekey, fragment expiry, expiry. */
-static void scan_sa(gk_gcks *g, gcks_sa *sa, void *ctx)
+static int64_t earliest(int64_t a, int64_t b)
 {
-	int64_t now = *(const int64_t *)ctx;
+	return a < b ? a : b;
+}
+
+/* When scan_sa has something to do on sa, exactly: the minimum of its timers. */
+static int64_t sa_due(const gk_gcks *g, const gcks_sa *sa)
+{
+	int64_t due = gcks_ike_rekey_due(g, sa);
+	if (sa->out_req && sa->out_req->at)
+		due = earliest(due, sa->out_req->at);
+	const gk_ike_sa *ike = &sa->ike;
+	if (ike->reasm && ike->reasm->active && ike->frag_timeout_ms)
+		due = earliest(due, ike->frag_started_ms + ike->frag_timeout_ms);
+	if (ike->last_resp)
+		due = earliest(due, ike->used_ms + GK_RESP_FORGET_MS);
+	if (sa->deadline_ms)
+		due = earliest(due, sa->deadline_ms);
+	return due;
+}
+
+/* One SA at the scan: retransmission, our rekey, fragment expiry, expiry. Then its next due
+ * time; at the earliest the next scan (each SA is visited once a scan, as when every SA was). */
+static void scan_sa(gk_gcks *g, gcks_sa *sa, int64_t now)
+{
+	g->stats.sa_visits++;
 	gcks_outgoing_tick(g, sa, now);
 	gcks_ike_rekey_tick(g, sa, now);
 	gk_ike_sa_expire(&sa->ike, now);
 	if (sa->deadline_ms && now >= sa->deadline_ms &&
-	    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || sa->superseded || !close_idle(g, sa)))
+	    (sa->ike.state != GK_IKE_ESTABLISHED || sa->closing || sa->superseded || !close_idle(g, sa))) {
 		gcks_sa_close(g, sa);
+		return;
+	}
+	int64_t due = sa_due(g, sa);
+	gcks_timers_set(g, sa, due > now ? due : now + 1);
 }
 
 void gk_gcks_tick(gk_gcks *g)
@@ -388,7 +417,9 @@ void gk_gcks_tick(gk_gcks *g)
 		return;
 	g->sa_scan_ms = now;
 	gcks_sources_sweep(g);
-	gcks_sa_foreach(g, scan_sa, &now);
+	/* only the SAs with a timer due (gcks_timers.h), not every SA */
+	for (gcks_sa *sa; (sa = gcks_timers_due(g, now));)
+		scan_sa(g, sa, now);
 }
 
 bool gk_gcks_busy(gk_gcks *g)
@@ -458,6 +489,7 @@ void gk_gcks_free(gk_gcks *g)
 	OPENSSL_free(g->held);
 	gcks_sa_foreach(g, close_sa, NULL);
 	gcks_sa_table_free(g);
+	gcks_timers_free(g);
 	gcks_sources_free(g);
 	gcks_keyhash_free(g);
 	gcks_peers_free(g);

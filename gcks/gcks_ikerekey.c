@@ -14,6 +14,7 @@
 #include "gcks_rekey.h"
 #include "gcks_resp.h"
 #include "gcks_sa_table.h"
+#include "gcks_timers.h"
 #include "addr.h"
 #include "exchange_rules.h"
 #include "log.h"
@@ -145,6 +146,8 @@ static void take_over(gk_gcks *g, gcks_sa *old, gcks_sa *n)
 	gcks_peer_replace(g, old, n);
 	old->superseded = true;
 	old->deadline_ms = gcks_now(g) + GCKS_REKEY_DELETE_WAIT_MS;
+	gcks_timers_touch(g, old);
+	gcks_timers_touch(g, n);
 	gcks_inband_send_queued(g, n);
 }
 
@@ -157,6 +160,7 @@ static void delete_sa(gk_gcks *g, gcks_sa *sa)
 	sa->deadline_ms = gcks_now(g) + GCKS_REKEY_DELETE_WAIT_MS;
 	if (gcks_request(g, sa, GK_EXCH_INFORMATIONAL, &pl, 1) != GK_OK)
 		sa->deadline_ms = gcks_now(g); /* goes without a Delete at the next scan */
+	gcks_timers_touch(g, sa);
 }
 
 static gk_status answer(gcks_resp *r, const gcks_sa *n, uint8_t prop_num, gk_chunk pub, const uint8_t *nr)
@@ -269,12 +273,17 @@ out:
 
 /* ---- the GCKS rekeys ---- */
 
-static void rekey_state_free(gcks_sa *sa)
+static void rekey_state_free(gk_gcks *g, gcks_sa *sa)
 {
-	if (sa->collided)
+	if (sa->collided) { /* it may rekey again */
 		sa->collided->collision_of = NULL;
-	if (sa->collision_of)
+		gcks_timers_touch(g, sa->collided);
+	}
+	if (sa->collision_of) {
 		sa->collision_of->collided = NULL;
+		gcks_timers_touch(g, sa->collision_of);
+	}
+	gcks_timers_touch(g, sa);
 	sa->collided = sa->collision_of = NULL;
 	if (!sa->rk)
 		return;
@@ -290,7 +299,7 @@ static void ike_rekey_release(gk_gcks *g, gcks_sa *sa)
 {
 	if (sa->collided && !sa->superseded)
 		take_over(g, sa, sa->collided);
-	rekey_state_free(sa);
+	rekey_state_free(g, sa);
 }
 
 void gcks_sa_close(gk_gcks *g, gcks_sa *sa)
@@ -336,7 +345,7 @@ gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa)
 fail:
 	if (rk) {
 		sa->rk = rk;
-		rekey_state_free(sa);
+		rekey_state_free(g, sa);
 	}
 	gk_wbuf_free(&pub);
 	gk_arena_free(&a);
@@ -427,7 +436,7 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 		gk_info("our rekey of IKE SA %016llx with %s not done: %s", (unsigned long long)gcks_our_spi(sa), at,
 			err ? gk_iana_str(GK_REG_NOTIFY, err->body->notify.type) : "unusable answer");
 		gcks_sa *theirs = sa->collided;
-		rekey_state_free(sa);
+		rekey_state_free(g, sa);
 		if (theirs) {
 			take_over(g, sa, theirs); /* the member's crossing rekey stands; it deletes the old SA */
 		} else {
@@ -447,7 +456,7 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)
 		take_over(g, sa, ours);
 		delete_sa(g, sa);
 	}
-	rekey_state_free(sa);
+	rekey_state_free(g, sa);
 }
 
 /* An SA kept for the GSA_INBAND_REKEY of its groups (it carries a group tag). */
@@ -482,6 +491,17 @@ void gcks_ike_rekey_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms)
 		return;
 	if (gcks_ike_rekey_start(g, sa) != GK_OK)
 		sa->rekey_at_ms = now_ms + GCKS_REKEY_RETRY_MS;
+}
+
+int64_t gcks_ike_rekey_due(const gk_gcks *g, const gcks_sa *sa)
+{
+	if (!g->cfg.ike_lifetime_s || !rekeyable(sa))
+		return INT64_MAX;
+	if (!sa->rekey_at_ms)
+		return 0; /* planned at the next scan */
+	if (sa->out_req || sa->rk)
+		return INT64_MAX; /* their end touches the SA (gcks_timers_touch) */
+	return sa->rekey_at_ms;
 }
 
 static void rekey_one(gk_gcks *g, gcks_sa *sa, void *ctx)

@@ -12,6 +12,8 @@ void gcks_ike_rekey_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m);
 /* Rekeys a kept IKE SA whose lifetime (cfg.ike_lifetime_s) is nearly over and that its member
  * did not rekey (timer scan). */
 void gcks_ike_rekey_tick(gk_gcks *g, gcks_sa *sa, int64_t now_ms);
+/* When gcks_ike_rekey_tick has something to do on sa: INT64_MAX = never (until sa changes). */
+int64_t gcks_ike_rekey_due(const gk_gcks *g, const gcks_sa *sa);
 /* Starts our rekey of sa (CREATE_CHILD_SA); GK_E_STATE when a request is out on it. */
 gk_status gcks_ike_rekey_start(gk_gcks *g, gcks_sa *sa);
 /* Removes an SA from the table after freeing its rekey state; a new SA the member made by

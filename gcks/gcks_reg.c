@@ -15,6 +15,7 @@
 #include "gcks_rekey.h"
 #include "gcks_resp.h"
 #include "gcks_sender_keys.h"
+#include "gcks_timers.h"
 #include "algs.h"
 #include "log.h"
 #include "gcks_keyrules.h"
@@ -208,6 +209,7 @@ static void completed(gk_gcks *g, gcks_sa *sa, gcks_group *grp, const char *mt, 
 		sa->deadline_ms = 0; /* kept for GSA_INBAND_REKEY */
 	else if (grp->pol.ike_idle_timeout)
 		sa->deadline_ms = gcks_now(g) + (int64_t)grp->pol.ike_idle_timeout * 1000;
+	gcks_timers_touch(g, sa);
 }
 
 void gcks_reg_settle(gk_gcks *g, gcks_sa *sa, const gcks_reg_wait *w, bool committed, gcks_resp *r)

@@ -13,6 +13,7 @@
 #include "gcks_cluster.h"
 #include "gcks_groups.h"
 #include "gcks_sa_table.h"
+#include "gcks_timers.h"
 #include "gcks_sender_keys.h"
 #include "gcks_eventlog.h"
 #include "addr.h"
@@ -266,6 +267,7 @@ gk_status gcks_request(gk_gcks *g, gcks_sa *sa, uint8_t exchange, const gk_out_p
 		return GK_E_NOMEM;
 	}
 	gk_ike_req_start(sa->out_req, &d, exchange, sa->ike.msgid_out, request_sched, gcks_now(g));
+	gcks_timers_touch(g, sa);
 	gk_ike_req_send_on(sa->out_req, sa->path); /* the first send: always */
 	out_send(g, sa);
 	return GK_OK;
@@ -568,6 +570,7 @@ static void inband_refused(gk_gcks *g, gcks_sa *sa, uint16_t notify)
 	memset(sa->groups, 0, sizeof(sa->groups));
 	sa->rekey_queued = false;
 	sa->deadline_ms = 1; /* the next scan sends Delete and removes it */
+	gcks_timers_touch(g, sa);
 }
 
 void gcks_inband_response(gk_gcks *g, gcks_sa *sa, const gk_msg *m)

@@ -9,6 +9,7 @@
 #include "gcks_keyhash.h"
 #include "gcks_peers.h"
 #include "gcks_sources.h"
+#include "gcks_timers.h"
 
 #define GCKS_BUCKETS 4096
 
@@ -117,8 +118,12 @@ static void table_grow(gk_gcks *g)
 
 gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
 {
-	if (gcks_source_add(g, sa, (const struct sockaddr *)&sa->ike.peer) != GK_OK)
+	if (gcks_timers_add(g, sa) != GK_OK)
 		return GK_E_NOMEM;
+	if (gcks_source_add(g, sa, (const struct sockaddr *)&sa->ike.peer) != GK_OK) {
+		gcks_timers_del(g, sa);
+		return GK_E_NOMEM;
+	}
 	if (g->nsas >= g->nbuckets)
 		table_grow(g);
 	size_t br = bucket(g, gcks_our_spi(sa)), bi = bucket(g, sa->ike.spi_i);
@@ -190,6 +195,8 @@ static void unlink_i(gk_gcks *g, gcks_sa *sa)
 
 gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa)
 {
+	if (gcks_timers_add(g, sa) != GK_OK)
+		return GK_E_NOMEM;
 	if (g->nsas >= g->nbuckets)
 		table_grow(g);
 	size_t br = bucket(g, gcks_our_spi(sa));
@@ -203,6 +210,7 @@ void gcks_sa_established(gk_gcks *g, gcks_sa *sa)
 {
 	unlink_i(g, sa);
 	sa->ike.state = GK_IKE_ESTABLISHED;
+	gcks_timers_touch(g, sa);
 	gk_ike_sa_auth_done(&sa->ike);
 }
 
@@ -216,6 +224,7 @@ void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 			break;
 		}
 	g->nsas--;
+	gcks_timers_del(g, sa);
 	if (sa->out_req) {
 		gk_ike_req_clear(sa->out_req);
 		free(sa->out_req);

@@ -95,6 +95,8 @@ typedef struct gcks_sa {
 	struct gcks_sa *collision_of;     /* the reverse link */
 	int64_t rekey_at_ms;              /* when we rekey this kept SA ourselves, 0 = not planned */
 	uint64_t path;                    /* reply path (gk_gcks_input_path), 0 = datagrams from local */
+	int64_t due_ms;                   /* when the SA scan has something to do on it (gcks_timers.h) */
+	uint32_t heap_pos;                /* its place in the timer heap plus one, 0 = not in it */
 } gcks_sa;
 
 /* What one source holds or spent before authentication: an IPv4 address or an IPv6 /64 (a host
@@ -144,6 +146,8 @@ struct gk_gcks {
 	size_t ngroups;
 	gcks_sa **by_r, **by_i;           /* the SA table's buckets: gcks_sa_table.c only */
 	size_t nbuckets, nsas, nhalf;
+	gcks_sa **timer_heap;             /* the SAs by due_ms (gcks_timers.c only), owned array */
+	size_t ntimers, timers_cap;
 	EVP_MAC_CTX *hash_key;            /* SipHash under a per-process random key, for tables
 					  * keyed by what peers choose (gcks_keyhash.c) */
 	gcks_sa *ho_oldest, *ho_newest;   /* half-open SAs in order of creation */

@@ -22,8 +22,8 @@ LAYERS = [
     # Sender-IDs, what a policy change does to keys
     ('keyrules', ['gcks_keyrules', 'gcks_lkh']),
     # 2: leaf services of the core: table hashes, the refusal log, the response under construction,
-    #    the reused IKE_SA_INIT key pairs
-    ('base', ['gcks_keyhash', 'gcks_refusal', 'gcks_resp', 'gcks_dh_cache']),
+    #    the reused IKE_SA_INIT key pairs, the SAs' timer heap
+    ('base', ['gcks_keyhash', 'gcks_refusal', 'gcks_resp', 'gcks_dh_cache', 'gcks_timers']),
     # 3: the indexes the SA table keeps: half-open SAs per source, established SAs by identity
     ('index', ['gcks_sources', 'gcks_peers']),
     # 4: the SA table (lookup, insert, remove, gcks_sa_foreach)

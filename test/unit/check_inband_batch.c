@@ -284,6 +284,40 @@ START_TEST(freed_midway)
 }
 END_TEST
 
+/* The SA scan visits only the SAs with a timer due (gcks_timers.h), not every SA each second:
+ * idle established SAs cost nothing, and a member that does not answer is still retransmitted
+ * to on time, its SA alone visited. */
+START_TEST(scan_visits_only_due_sas)
+{
+	register_all(N);
+	net.step_ms = 1000;
+	fn_advance(&net, GK_RESP_FORGET_MS + 2000); /* the registrations' answers are forgotten */
+	uint64_t visits = stats().sa_visits;
+	fn_advance(&net, 10000);
+	ck_assert_uint_eq(stats().sa_visits - visits, 0);
+	fn_rule r = fn_rule_any(FN_DROP);
+	r.dir = FN_TO_GCKS;
+	r.peer = 7;
+	r.exchange = GK_EXCH_GSA_INBAND_REKEY;
+	r.response = 1;
+	fn_impair(&net, &r);
+	rekey();
+	while (gk_gcks_busy(net.gcks)) {
+		gk_gcks_continue(net.gcks);
+		fn_flush(&net);
+	}
+	fn_advance(&net, 1000); /* the SAs that took the rekey: visited once, nothing due after */
+	visits = stats().sa_visits;
+	uint64_t resent = stats().req_retransmits;
+	fn_advance(&net, 20000);
+	ck_assert_uint_ge(stats().req_retransmits - resent, 3);
+	ck_assert_uint_eq(stats().sa_visits - visits, stats().req_retransmits - resent);
+	for (size_t i = 0; i < N; i++)
+		if (i != 7)
+			holds_current(i);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("inband_batch");
@@ -294,6 +328,7 @@ int main(void)
 	tcase_add_test(tc, newer_rekey_midway);
 	tcase_add_test(tc, silent_members_wait_one_second);
 	tcase_add_test(tc, freed_midway);
+	tcase_add_test(tc, scan_visits_only_due_sas);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
