@@ -1,7 +1,8 @@
 /* Group rekeying (RFC 9838 2.4): the scheduler that replaces SAs before their lifetime ends,
  * signed multicast GSA_REKEY with repeated identical copies (2.4.1), GSA_INBAND_REKEY over the
- * registration IKE SAs (2.4.2), deletion of replaced SAs and exclusion (2.4.3), and the rekey a
- * policy change makes. */
+ * registration IKE SAs (2.4.2) sent in batches over loop turns (a later rekey merged into the one
+ * being sent), deletion of replaced SAs and exclusion (2.4.3), and the rekey a policy change
+ * makes. */
 #define GK_LOG_SUBSYS GK_SUB_REKEY /* log.h */
 #include <arpa/inet.h>
 #include <netinet/in.h>

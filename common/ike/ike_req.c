@@ -1,5 +1,6 @@
 /* The IKE request engine: our outstanding request and its retransmissions, the peer's Message ID
- * window (RFC 7296 2.1, 2.2). */
+ * window (RFC 7296 2.1, 2.2), and on a stream path (TCP, RFC 9329 7.2) no copy of a request or
+ * of an answer on the connection that already carried it. */
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -2,7 +2,9 @@
  * gk_store_* call goes through the backend's table of operations (store_backend.h). A table
  * rather than a link-time choice because the backend is a run-time choice: the PostgreSQL store
  * (built with configure --with-postgresql) is named by a connection string where the SQLite one
- * is named by a path, and gcksctl must open either with the same binary. */
+ * is named by a path, and gcksctl must open either with the same binary. The front also does the group commit (end of
+ * file): the registration rows of one event-loop turn share one write transaction, which every
+ * other write, and every other transaction, commits first. */
 #include "config.h"
 #include <string.h>
 #include <stdio.h>
