@@ -1,5 +1,7 @@
 /* The GCKS core: the input pipeline (header, Message ID window, decryption,
- * payload rules) and the table of exchanges it answers. */
+ * payload rules) and the table of exchanges it answers; the answers held for the group commit
+ * (gk_gcks_flush); the tick, which visits only the IKE SAs with a timer due (gcks_timers.h);
+ * the work spread over loop turns (gk_gcks_continue). */
 #define GK_LOG_SUBSYS GK_SUB_IKE /* log.h */
 #include <arpa/inet.h>
 #include <stdlib.h>
