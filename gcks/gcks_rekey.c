@@ -146,8 +146,27 @@ static void pending_send(gk_gcks *g, gcks_pending *pd)
 				      pd->iface, pd->d.d[i].data, pd->d.d[i].len);
 }
 
+/* The copies of the group's earlier GSA_REKEY still due leave now, before the next message:
+ * sent after it they reach members that expect a greater Message ID, and every member drops
+ * them as replays (RFC 9838 2.4.1.4). Sent early they still serve a member that lost the
+ * first copies (2.4.1.3: copies go "within a short time interval"). */
+static void flush_earlier(gk_gcks *g, const char *group)
+{
+	for (size_t i = 0; i < GCKS_MAX_PENDING; i++) {
+		gcks_pending *pd = g->pending[i];
+		if (!pd || strcmp(pd->group, group))
+			continue;
+		for (; pd->copies_left; pd->copies_left--)
+			pending_send(g, pd);
+		gk_dgrams_free(&pd->d);
+		free(pd);
+		g->pending[i] = NULL;
+	}
+}
+
 static void queue_copies(gk_gcks *g, const char *group, uint32_t msgid, const gk_kek_policy *k, gk_dgrams *d)
 {
+	flush_earlier(g, group);
 	gcks_pending *pd = calloc(1, sizeof(*pd));
 	if (!pd) {
 		gk_dgrams_free(d);

@@ -442,6 +442,61 @@ START_TEST(rekey_sa_replaced)
 }
 END_TEST
 
+/* The GSA_REKEY datagrams (copies too) multicast under G1's Rekey SA whose first 8 octets of
+ * SPI are spi, in the order sent (G2 shares the group address). */
+static size_t g1_rekeys(uint64_t spi, const fn_trace **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < mcast_rekeys(); i++) {
+		const fn_trace *t = sent_rekey(i);
+		if (t->spi_i == spi && n < max)
+			out[n++] = t;
+	}
+	return n;
+}
+
+static uint64_t g1_kek;
+
+static bool first_rekey(fakenet *n, void *ctx)
+{
+	(void)n;
+	(void)ctx;
+	const fn_trace *t[1];
+	return g1_rekeys(g1_kek, t, 1) >= 1;
+}
+
+/* RFC 9838 2.4.1.3-2.4.1.4: copies of a GSA_REKEY still due when the next one goes leave before
+ * it, never after it, where every member that took the next would drop them as replays. G1
+ * sends three copies 500 ms apart; its scheduled rekey (under the same Rekey SA) goes, and a
+ * requested one follows 100 ms after the first copy. */
+START_TEST(copies_precede_next_rekey)
+{
+	gk_gcks_free(net.gcks);
+	net.gcks = NULL;
+	gk_group_policy p;
+	pol_init(&p, G1);
+	p.kek.copies = 3;
+	p.kek.interval_ms = 500;
+	pol_member(&p, R1, GK_MAUTH_PSK, GK_ROLE_RECEIVER);
+	pol_put(&p);
+	start_gcks();
+	fn_groups *g = member(R1, false);
+	g1_kek = gk_get_u64(kek_of(registered(&net.members[0], 0))->spi);
+	ck_assert(fn_run_until(&net, first_rekey, NULL, 3600 * 1000));
+	fn_advance(&net, 100);
+	const fn_trace *t[8];
+	ck_assert_uint_eq(g1_rekeys(g1_kek, t, 8), 1);
+	rekey_now();
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(g1_rekeys(g1_kek, t, 8), 6);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert_uint_eq(t[i]->msg_id, i < 3 ? t[0]->msg_id : t[0]->msg_id + 1);
+	events_are(g, "rekey_accepted", NULL, 2);
+	events_are(g, "rekey_rejected", NULL, 0);
+	events_are(g, "rekey_sa_replaced", NULL, 1);
+}
+END_TEST
+
 /* gcksctl evict without LKH (RFC 9838 2.4.3): the GCKS excludes every member by a Delete in a
  * GSA_REKEY (4.6); each removes what it installed for the group, leaves the rekey
  * group and, after a randomized delay of 1-5 s, registers again: the remaining member gets the
@@ -489,6 +544,7 @@ int main(void)
 	tcase_add_test(tc, rekey_forged);
 	tcase_add_test(tc, rekey_truncated);
 	tcase_add_test(tc, rekey_reordered);
+	tcase_add_test(tc, copies_precede_next_rekey);
 	tcase_add_test(tc, atd_dtd_timing);
 	tcase_add_test(tc, reregistration_keeps_replaced_sa_until_dtd);
 	tcase_add_test(tc, next_spi_recovery);
