@@ -465,6 +465,10 @@ START_TEST(fragment_set_expires)
 	raw_ike r;
 	raw_new(&r, 4);
 	raw_sa_init(&r);
+	/* a scan has set the half-open SA's next due time (its deadline, far later) before the
+	 * first fragment comes: the fragment must bring it forward */
+	fn_advance(&net, 2000);
+	ck_assert_uint_eq(stats().half_open, 1);
 	gk_dgrams d;
 	raw_gsa_auth(&r, 100, &d);
 	ck_assert_uint_eq(d.n, 2);
