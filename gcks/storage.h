@@ -29,7 +29,7 @@ typedef struct gk_store gk_store;
 #define GK_STORE_ERR_MAX 512
 
 /* The version of the schema (schema/NNN_*.sql) this build reads and writes. */
-#define GK_SCHEMA_VERSION 10
+#define GK_SCHEMA_VERSION 11
 
 /* Opens (create = make it if missing) and migrates the store at locator: a file path for the
  * SQLite backend (created mode 0600; a file others can read or write is refused with GK_E_INVAL

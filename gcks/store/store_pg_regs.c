@@ -54,13 +54,13 @@ gk_status pg_registration_count(gk_store *base, const char *group, uint32_t *n)
 		return GK_E_INVAL;
 	pgp p = { 0 };
 	pp_text(&p, group, GK_IDENT_TEXT_MAX);
-	gk_status st = pg_run(s, "SELECT (SELECT value FROM counters WHERE group_id = g.id AND name = 'registrations') "
+	gk_status st = pg_run(s, "SELECT (SELECT count(*) FROM registrations WHERE group_id = g.id) "
 			      "FROM groups g WHERE g.name = $1", &p, &res, NULL);
 	if (!st && PQntuples(res) == 0)
 		st = GK_E_NOT_FOUND;
 	if (!st) {
 		pgr r = { res, 0, 0, GK_OK };
-		*n = (uint32_t)pr_int(&r); /* NULL (no counter yet) reads as 0 */
+		*n = (uint32_t)pr_int(&r);
 	}
 	PQclear(res);
 	return st;

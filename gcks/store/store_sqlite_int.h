@@ -89,7 +89,7 @@
 		   "frag_ok = excluded.frag_ok") \
 	X(REG_DELETE, "DELETE FROM registrations " \
 		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
-	X(REG_COUNT, "SELECT (SELECT value FROM counters WHERE group_id = g.id AND name = 'registrations') " \
+	X(REG_COUNT, "SELECT (SELECT count(*) FROM registrations WHERE group_id = g.id) " \
 		     "FROM groups g WHERE g.name = ?1") \
 	X(REG_LIST, "SELECT member, role, peer, registered_at, sender_id_first, sender_id_count, frag_ok " \
 		    "FROM registrations WHERE group_id = ?1 ORDER BY member") \
