@@ -212,7 +212,7 @@ gk_status sq_keys_carry(gk_store *s, gk_store_gid gid, int64_t gen);
 gk_status sq_counter_get(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v);
 gk_status sq_counter_set(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t v);
 /* store_sqlite_regs.c */
-gk_status sq_registration_put(gk_store *s, const gk_registration *r);
+gk_status sq_registration_put(gk_store *s, const gk_registration *r, bool *fresh);
 gk_status sq_registration_delete(gk_store *s, const char *group, const char *member);
 gk_status sq_registration_exists(gk_store *s, const char *group, const char *member, bool *exists);
 gk_status sq_registration_count(gk_store *s, const char *group, uint32_t *n);

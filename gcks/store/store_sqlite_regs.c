@@ -5,7 +5,7 @@
 #include <string.h>
 #include "store_sqlite_int.h"
 
-gk_status sq_registration_put(gk_store *base, const gk_registration *r)
+gk_status sq_registration_put(gk_store *base, const gk_registration *r, bool *fresh)
 {
 	sq_store *s = sq(base);
 	if (!r)
@@ -23,10 +23,16 @@ gk_status sq_registration_put(gk_store *base, const gk_registration *r)
 	b_int(&b, r->sender_id_count);
 	b_int(&b, r->frag_ok);
 	/* VALUES, not INSERT ... SELECT: SQLite may copy the SELECT's rows into a temporary table
-	 * first (a B-tree made and dropped per registration). No trigger and no counter: one row. */
+	 * first (a B-tree made and dropped per registration). No trigger and no counter: one row.
+	 * Only an insert sets the last inserted rowid (an upsert's DO UPDATE does not), and the
+	 * rowids SQLite picks for registrations are >= 1: so 0 before the step tells a refresh
+	 * from a new row without a query of its own. */
+	sqlite3_set_last_insert_rowid(s->db, 0);
 	gk_status st = b.rc ? sq_fail(s, b.rc) : sq_step(s, q, NULL);
 	if (st == GK_E_INVAL && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_NOTNULL)
 		st = GK_E_NOT_FOUND; /* no such group: its id is NULL */
+	if (!st && fresh)
+		*fresh = sqlite3_last_insert_rowid(s->db) != 0;
 	sq_done(q);
 	return st;
 }

@@ -690,8 +690,8 @@ START_TEST(migrates_version_10_database)
 	/* the count follows inserts, refreshes and deletes */
 	gk_registration r;
 	reg(&r, "keyid:legacy", "fqdn:d.example", "192.0.2.4:500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registration_count(s, "keyid:legacy", &v), GK_OK);
 	ck_assert_uint_eq(v, 3);
 	ck_assert_int_eq(gk_store_registration_delete(s, "keyid:legacy", "fqdn:a.example"), GK_OK);
@@ -700,7 +700,7 @@ START_TEST(migrates_version_10_database)
 	/* a registration row that breaks a rule is still refused */
 	reg(&r, "keyid:legacy", "fqdn:e.example", "");
 	r.role = (gk_role)3;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_E_INVAL);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_E_INVAL);
 	gk_store_close(s);
 	raw_check_refuses("INSERT INTO registrations (group_id, member, role, registered_at) "
 			  "VALUES (7, 'fqdn:e.example', 3, 1)");
@@ -942,7 +942,7 @@ START_TEST(plan_is_what_a_put_does)
 	gk_group_plan_free(&p);
 	gk_registration r;
 	reg(&r, g.name, gone, "192.0.2.10:500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	g.nmembers = 2;
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.effect, GK_EFFECT_EXCLUDE_ALL);
@@ -982,7 +982,7 @@ START_TEST(plan_lkh_evicts_through_the_tree)
 	gk_ident_text(gk_member_policy_id(&g.members[2], &gone_id), gone);
 	gk_registration r;
 	reg(&r, g.name, gone, "192.0.2.10:500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	g.nmembers = 2;
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.keys, GK_PUT_KEEP_KEYS);
@@ -1154,7 +1154,7 @@ START_TEST(delete_cascades)
 	gk_registration r = { .role = GK_ROLE_SENDER, .registered_at = NOW };
 	snprintf(r.group, sizeof(r.group), "%s", g.name);
 	snprintf(r.member, sizeof(r.member), "fqdn:camera.example");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 
 	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob", (int64_t)time(NULL)), GK_OK);
 	gk_group_policy got;
@@ -1554,22 +1554,54 @@ START_TEST(registrations)
 	uint32_t n = 99;
 	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
 	ck_assert_uint_eq(n, 0);
+	bool fresh = false;
 	reg(&r, g.name, "email:viewer@example.org", "192.0.2.10:500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, &fresh), GK_OK);
+	ck_assert(fresh);
 	reg(&r, g.name, "fqdn:camera.example", "[2001:db8::1]:848");
 	r.role = GK_ROLE_SENDER;
 	r.sender_id_first = 1;
 	r.sender_id_count = 2;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
 	ck_assert_uint_eq(n, 2);
-	/* re-registration refreshes the row */
+	/* re-registration refreshes the row, and says it was there */
 	r.registered_at = NOW + 60;
 	r.sender_id_first = 3;
 	snprintf(r.peer, sizeof(r.peer), "192.0.2.11:4500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, &fresh), GK_OK);
+	ck_assert(!fresh);
 	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
 	ck_assert_uint_eq(n, 2);
+	/* the same in a batch (group commit), also after other inserts: a refresh is not fresh
+	 * whatever was inserted before it */
+	uint64_t seq = 0;
+	reg(&r, g.name, "keyid:batched", "192.0.2.12:500");
+	fresh = false;
+	ck_assert_int_eq(gk_store_registration_put_batched(s, &r, &seq, &fresh), GK_OK);
+	ck_assert(fresh);
+	fresh = true;
+	ck_assert_int_eq(gk_store_registration_put_batched(s, &r, &seq, &fresh), GK_OK);
+	ck_assert(!fresh);
+	reg(&r, g.name, "email:viewer@example.org", "192.0.2.10:500");
+	fresh = true;
+	ck_assert_int_eq(gk_store_registration_put_batched(s, &r, &seq, &fresh), GK_OK);
+	ck_assert(!fresh);
+	ck_assert_int_eq(gk_store_batch_commit(s), GK_OK);
+	ck_assert(gk_store_batch_committed(s, seq));
+	gk_store_batch_reset(s);
+	ck_assert_int_eq(gk_store_registration_delete(s, g.name, "keyid:batched"), GK_OK);
+	/* a member registered again after its row went is fresh again */
+	reg(&r, g.name, "keyid:batched", "192.0.2.12:500");
+	fresh = false;
+	ck_assert_int_eq(gk_store_registration_put(s, &r, &fresh), GK_OK);
+	ck_assert(fresh);
+	ck_assert_int_eq(gk_store_registration_delete(s, g.name, "keyid:batched"), GK_OK);
+	reg(&r, g.name, "fqdn:camera.example", "192.0.2.11:4500");
+	r.role = GK_ROLE_SENDER;
+	r.registered_at = NOW + 60;
+	r.sender_id_first = 3;
+	r.sender_id_count = 2;
 	gk_registration *list = NULL;
 	size_t len = 0;
 	ck_assert_int_eq(gk_store_registrations(s, g.name, &list, &len), GK_OK);
@@ -1598,12 +1630,12 @@ START_TEST(registrations)
 	ck_assert_uint_eq(n, 1);
 
 	reg(&r, "keyid:nope", "fqdn:x.example", "");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_E_NOT_FOUND);
 	ck_assert_int_eq(gk_store_registration_count(s, "keyid:nope", &n), GK_E_NOT_FOUND);
 	ck_assert_int_eq(gk_store_registrations(s, "keyid:nope", &list, &len), GK_E_NOT_FOUND);
 	reg(&r, g.name, "fqdn:x.example", "");
 	r.role = (gk_role)0;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_E_INVAL);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_E_INVAL);
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -1621,12 +1653,12 @@ START_TEST(registrations_frag)
 	ck_assert(all); /* nobody registered: nobody to leave out */
 	reg(&r, g.name, "fqdn:a.example", "192.0.2.10:500");
 	r.frag_ok = true;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
 	ck_assert(all);
 	reg(&r, g.name, "fqdn:b.example", "192.0.2.11:500");
 	ck_assert(!r.frag_ok);
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
 	ck_assert(!all);
 	gk_registration *list = NULL;
@@ -1638,12 +1670,12 @@ START_TEST(registrations_frag)
 	free(list);
 	/* b registers again, now with fragmentation: the row is refreshed */
 	r.frag_ok = true;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
 	ck_assert(all);
 	/* and again without: refreshed the other way too */
 	r.frag_ok = false;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
 	ck_assert(!all);
 	/* the member without it leaves */
@@ -1688,10 +1720,10 @@ START_TEST(sender_teks)
 	gk_registration r;
 	reg(&r, g.name, "fqdn:s2.example", "192.0.2.10:500");
 	r.role = GK_ROLE_SENDER;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	reg(&r, g.name, "fqdn:r1.example", "192.0.2.11:500");
 	r.role = GK_ROLE_RECEIVER;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_keys_sender_tek_add(s, g.name, NULL, t1), GK_OK);
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s2.example", t1, &held), GK_OK);
 	ck_assert(held);
