@@ -53,6 +53,7 @@
 		      "ORDER BY id DESC LIMIT ?1) ORDER BY id") \
 	X(AUDIT_FIND, "SELECT max(id) FROM audit WHERE action = ?1 AND detail = ?2") \
 	X(GROUP_ID, "SELECT id, generation FROM groups WHERE name = ?1") \
+	X(GROUP_ID_ONLY, "SELECT id FROM groups WHERE name = ?1") \
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
 	X(GROUP_INSERT, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" \
