@@ -170,6 +170,8 @@ gk_status gk_store_registration_put(gk_store *s, const gk_registration *r, bool 
 gk_status gk_store_registration_delete(gk_store *s, const char *group, const char *member);
 /* Is the member registered to the group? (one indexed lookup) */
 gk_status gk_store_registration_exists(gk_store *s, const char *group, const char *member, bool *exists);
+/* The members registered to the group, counted from their rows (time grows with them: gcksd
+ * reads it when it loads the group and keeps the number in memory). */
 gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *n);
 /* *all: every member registered to the group negotiated IKE fragmentation (true when none is
  * registered). A registration stored before schema version 3 counts as one that did not. On
