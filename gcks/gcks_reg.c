@@ -368,7 +368,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	snprintf(reg.group, sizeof(reg.group), "%s", gt);
 	snprintf(reg.member, sizeof(reg.member), "%s", mt);
 	gk_addr_text((const struct sockaddr *)&sa->ike.peer, reg.peer, sizeof(reg.peer));
-	bool fresh = !already_registered(g, grp, mt);
+	bool fresh = false; /* the member had no row: the put tells */
 	/* a receiver's row goes in the store's batch (group commit): its answer waits for the
 	 * commit (gk_gcks_flush); a sender's or an lkh member's registration wrote durable state
 	 * of its own already and is recorded at once */
@@ -376,8 +376,8 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 	gcks_reg_wait *w = batched ? gk_arena_alloc(&r->arena, sizeof(*w)) : NULL;
 	uint64_t seq = 0;
 	gk_status st = batched && !w ? GK_E_NOMEM
-		       : batched ? gk_store_registration_put_batched(g->env.store, &reg, &seq)
-		       : gk_store_registration_put(g->env.store, &reg);
+		       : batched ? gk_store_registration_put_batched(g->env.store, &reg, &seq, &fresh)
+		       : gk_store_registration_put(g->env.store, &reg, &fresh);
 	if (st != GK_OK) {
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "cannot record the registration");
 		goto out;

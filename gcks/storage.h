@@ -29,7 +29,7 @@ typedef struct gk_store gk_store;
 #define GK_STORE_ERR_MAX 512
 
 /* The version of the schema (schema/NNN_*.sql) this build reads and writes. */
-#define GK_SCHEMA_VERSION 10
+#define GK_SCHEMA_VERSION 11
 
 /* Opens (create = make it if missing) and migrates the store at locator: a file path for the
  * SQLite backend (created mode 0600; a file others can read or write is refused with GK_E_INVAL
@@ -164,11 +164,14 @@ typedef struct gk_registration {
 	uint32_t sender_id_first, sender_id_count;
 	bool frag_ok;            /* negotiated IKE fragmentation (RFC 7383 2.3); false when not known */
 } gk_registration;
-/* Records (or refreshes) a member's registration. */
-gk_status gk_store_registration_put(gk_store *s, const gk_registration *r);
+/* Records (or refreshes) a member's registration; *fresh (may be NULL) tells whether the member
+ * had none (the row was inserted, not refreshed). */
+gk_status gk_store_registration_put(gk_store *s, const gk_registration *r, bool *fresh);
 gk_status gk_store_registration_delete(gk_store *s, const char *group, const char *member);
 /* Is the member registered to the group? (one indexed lookup) */
 gk_status gk_store_registration_exists(gk_store *s, const char *group, const char *member, bool *exists);
+/* The members registered to the group, counted from their rows (time grows with them: gcksd
+ * reads it when it loads the group and keeps the number in memory). */
 gk_status gk_store_registration_count(gk_store *s, const char *group, uint32_t *n);
 /* *all: every member registered to the group negotiated IKE fragmentation (true when none is
  * registered). A registration stored before schema version 3 counts as one that did not. On
@@ -191,7 +194,7 @@ gk_status gk_store_registrations(gk_store *s, const char *group, gk_registration
 /* Puts r in the open batch (opening it), *seq the batch's number. On failure nothing of r is
  * written (what the batch held is committed), and once a commit of the turn failed every put
  * fails until gk_store_batch_reset. */
-gk_status gk_store_registration_put_batched(gk_store *s, const gk_registration *r, uint64_t *seq);
+gk_status gk_store_registration_put_batched(gk_store *s, const gk_registration *r, uint64_t *seq, bool *fresh);
 /* Commits the open batch; GK_OK when every batch since gk_store_batch_reset committed. */
 gk_status gk_store_batch_commit(gk_store *s);
 /* Did the batch numbered seq commit (seq 0: committed at once)? An open batch did not yet. */

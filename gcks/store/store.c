@@ -241,9 +241,9 @@ gk_status gk_store_counter_set(gk_store *s, gk_store_gid gid, gk_store_counter c
 	return s ? s->ops->counter_set(s, gid, c, v) : GK_E_INVAL;
 }
 
-gk_status gk_store_registration_put(gk_store *s, const gk_registration *r)
+gk_status gk_store_registration_put(gk_store *s, const gk_registration *r, bool *fresh)
 {
-	return s ? (gk_store_batch_close(s), s->ops->registration_put(s, r)) : GK_E_INVAL;
+	return s ? (gk_store_batch_close(s), s->ops->registration_put(s, r, fresh)) : GK_E_INVAL;
 }
 
 gk_status gk_store_registration_delete(gk_store *s, const char *group, const char *member)
@@ -410,13 +410,13 @@ gk_status gk_store_lkh_clear(gk_store *s, gk_store_gid gid)
 /* ---- group commit: the registrations that one turn of gcksd's event loop records go into one
  * write transaction, committed once at the end of the turn (storage.h). ---- */
 
-gk_status gk_store_registration_put_batched(gk_store *s, const gk_registration *r, uint64_t *seq)
+gk_status gk_store_registration_put_batched(gk_store *s, const gk_registration *r, uint64_t *seq, bool *fresh)
 {
 	if (!s || !r || !seq)
 		return GK_E_INVAL;
 	*seq = 0;
 	if (gk_store_shared(s))
-		return gk_store_registration_put(s, r);
+		return gk_store_registration_put(s, r, fresh);
 	if (s->batch_failed_from)
 		return GK_E_IO; /* a batch of this turn was lost: nothing more is recorded in it */
 	if (!s->batch_open) {
@@ -426,7 +426,7 @@ gk_status gk_store_registration_put_batched(gk_store *s, const gk_registration *
 		s->batch_open = true;
 		s->batch_seq++;
 	}
-	gk_status st = s->ops->registration_put(s, r);
+	gk_status st = s->ops->registration_put(s, r, fresh);
 	if (st) {
 		/* what the batch holds so far is still good: commit it, and fail this one alone */
 		gk_store_batch_commit(s);

@@ -38,7 +38,7 @@ typedef struct gk_store_ops {
 	gk_status (*counter_get)(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v);
 	gk_status (*counter_set)(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t v);
 
-	gk_status (*registration_put)(gk_store *s, const gk_registration *r);
+	gk_status (*registration_put)(gk_store *s, const gk_registration *r, bool *fresh);
 	gk_status (*registration_delete)(gk_store *s, const char *group, const char *member);
 	gk_status (*registration_exists)(gk_store *s, const char *group, const char *member, bool *exists);
 	gk_status (*registration_count)(gk_store *s, const char *group, uint32_t *n);

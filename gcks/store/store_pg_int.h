@@ -141,7 +141,7 @@ gk_status pg_keys_carry(gk_store *s, gk_store_gid gid, int64_t gen);
 gk_status pg_counter_get(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v);
 gk_status pg_counter_set(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t v);
 /* store_pg_regs.c */
-gk_status pg_registration_put(gk_store *s, const gk_registration *r);
+gk_status pg_registration_put(gk_store *s, const gk_registration *r, bool *fresh);
 gk_status pg_registration_delete(gk_store *s, const char *group, const char *member);
 gk_status pg_registration_exists(gk_store *s, const char *group, const char *member, bool *exists);
 gk_status pg_registration_count(gk_store *s, const char *group, uint32_t *n);

@@ -1,10 +1,10 @@
-/* The PostgreSQL store: registrations (table registrations; the count is a counter a trigger
- * keeps, schema/pg/001_init.sql), as store_sqlite_regs.c. */
+/* The PostgreSQL store: registrations (table registrations; a group's count is counted from it,
+ * schema/pg/011_reg_count.sql), as store_sqlite_regs.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include "store_pg_int.h"
 
-gk_status pg_registration_put(gk_store *base, const gk_registration *r)
+gk_status pg_registration_put(gk_store *base, const gk_registration *r, bool *fresh)
 {
 	pg_store *s = pgs(base);
 	if (!r)
@@ -18,15 +18,24 @@ gk_status pg_registration_put(gk_store *base, const gk_registration *r)
 	pp_int(&p, r->sender_id_first);
 	pp_int(&p, r->sender_id_count);
 	pp_int(&p, r->frag_ok);
-	int64_t n = 0;
-	gk_status st = pg_run(s, "INSERT INTO registrations (group_id, member, role, peer, registered_at, "
+	PGresult *res = NULL;
+	/* every part of one statement sees the same snapshot: old is the row before the upsert */
+	gk_status st = pg_run(s, "WITH old AS (SELECT 1 FROM registrations WHERE member = $2 AND "
+			      "group_id = (SELECT id FROM groups WHERE name = $1)) "
+			      "INSERT INTO registrations (group_id, member, role, peer, registered_at, "
 			      "sender_id_first, sender_id_count, frag_ok) SELECT id, $2::text, $3::bigint, $4::text, "
 			      "$5::bigint, $6::bigint, $7::bigint, $8::bigint FROM groups WHERE name = $1 "
 			      "ON CONFLICT (group_id, member) DO UPDATE SET role = excluded.role, peer = excluded.peer, "
 			      "registered_at = excluded.registered_at, sender_id_first = excluded.sender_id_first, "
-			      "sender_id_count = excluded.sender_id_count, frag_ok = excluded.frag_ok", &p, NULL, &n);
-	if (!st && n == 0)
+			      "sender_id_count = excluded.sender_id_count, frag_ok = excluded.frag_ok "
+			      "RETURNING CASE WHEN EXISTS (SELECT 1 FROM old) THEN 0 ELSE 1 END", &p, &res, NULL);
+	if (!st && PQntuples(res) == 0)
 		st = GK_E_NOT_FOUND; /* no such group */
+	if (!st && fresh) {
+		pgr rd = { res, 0, 0, GK_OK };
+		*fresh = pr_int(&rd) != 0;
+	}
+	PQclear(res);
 	return st;
 }
 
@@ -54,13 +63,13 @@ gk_status pg_registration_count(gk_store *base, const char *group, uint32_t *n)
 		return GK_E_INVAL;
 	pgp p = { 0 };
 	pp_text(&p, group, GK_IDENT_TEXT_MAX);
-	gk_status st = pg_run(s, "SELECT (SELECT value FROM counters WHERE group_id = g.id AND name = 'registrations') "
+	gk_status st = pg_run(s, "SELECT (SELECT count(*) FROM registrations WHERE group_id = g.id) "
 			      "FROM groups g WHERE g.name = $1", &p, &res, NULL);
 	if (!st && PQntuples(res) == 0)
 		st = GK_E_NOT_FOUND;
 	if (!st) {
 		pgr r = { res, 0, 0, GK_OK };
-		*n = (uint32_t)pr_int(&r); /* NULL (no counter yet) reads as 0 */
+		*n = (uint32_t)pr_int(&r);
 	}
 	PQclear(res);
 	return st;

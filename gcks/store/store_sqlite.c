@@ -266,6 +266,19 @@ static const gk_store_ops sq_ops = {
 	.backup = sq_backup, .backup_bytes = sq_backup_bytes,
 };
 
+/* Nothing reads SQLite's memory statistics (sqlite3_memory_used, sqlite3_status): without them
+ * each of SQLite's allocations skips a process-wide mutex. A setting of the whole library, which
+ * only the store uses; it must come before SQLite initializes itself, so it is made before the
+ * first connection (a later call would fail with SQLITE_MISUSE and change nothing). */
+static void sqlite_setup(void)
+{
+	static bool done;
+	if (!done) {
+		done = true;
+		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	}
+}
+
 gk_status gk_store_sqlite_open(const char *path, bool create, gk_store **out, char *err, size_t errlen)
 {
 	sq_store *s = NULL;
@@ -288,7 +301,11 @@ gk_status gk_store_sqlite_open(const char *path, bool create, gk_store **out, ch
 		goto out;
 	}
 	s->base.ops = &sq_ops;
-	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
+	sqlite_setup();
+	/* NOMUTEX: a store is used by one thread at a time (storage.h), so its connection needs no
+	 * mutex around every call (bind, step, column, reset) */
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+				 NULL);
 	if (rc != SQLITE_OK) {
 		gk_seterr(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		st = sq_map_rc(rc) ? sq_map_rc(rc) : GK_E_IO;

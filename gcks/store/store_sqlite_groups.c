@@ -217,7 +217,8 @@ static gk_status member_read(reader *r, gk_member_policy *m)
 /* Row id and policy generation of a group; GK_E_NOT_FOUND when there is none. */
 static gk_status group_lookup(sq_store *s, const char *name, int64_t *gid, int64_t *gen)
 {
-	sqlite3_stmt *q = sq_stmt(s, Q_GROUP_ID);
+	/* the id alone is in the name's index (it is the rowid): no read of the group's row */
+	sqlite3_stmt *q = sq_stmt(s, gen ? Q_GROUP_ID : Q_GROUP_ID_ONLY);
 	if (!q)
 		return GK_E_IO;
 	binder b = { q, 0, SQLITE_OK };

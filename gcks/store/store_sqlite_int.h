@@ -53,6 +53,7 @@
 		      "ORDER BY id DESC LIMIT ?1) ORDER BY id") \
 	X(AUDIT_FIND, "SELECT max(id) FROM audit WHERE action = ?1 AND detail = ?2") \
 	X(GROUP_ID, "SELECT id, generation FROM groups WHERE name = ?1") \
+	X(GROUP_ID_ONLY, "SELECT id FROM groups WHERE name = ?1") \
 	X(GROUP_ID_BY_IDENT, "SELECT id FROM groups WHERE id_type = ?1 AND id_data = ?2") \
 	X(GROUP_LOAD, "SELECT " GROUP_COLS " FROM groups WHERE id = ?1") \
 	X(GROUP_INSERT, "INSERT INTO groups (" GROUP_COLS ", generation, created, updated) VALUES (" \
@@ -89,7 +90,7 @@
 		   "frag_ok = excluded.frag_ok") \
 	X(REG_DELETE, "DELETE FROM registrations " \
 		      "WHERE group_id = (SELECT id FROM groups WHERE name = ?1) AND member = ?2") \
-	X(REG_COUNT, "SELECT (SELECT value FROM counters WHERE group_id = g.id AND name = 'registrations') " \
+	X(REG_COUNT, "SELECT (SELECT count(*) FROM registrations WHERE group_id = g.id) " \
 		     "FROM groups g WHERE g.name = ?1") \
 	X(REG_LIST, "SELECT member, role, peer, registered_at, sender_id_first, sender_id_count, frag_ok " \
 		    "FROM registrations WHERE group_id = ?1 ORDER BY member") \
@@ -212,7 +213,7 @@ gk_status sq_keys_carry(gk_store *s, gk_store_gid gid, int64_t gen);
 gk_status sq_counter_get(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t dflt, int64_t *v);
 gk_status sq_counter_set(gk_store *s, gk_store_gid gid, gk_store_counter c, int64_t v);
 /* store_sqlite_regs.c */
-gk_status sq_registration_put(gk_store *s, const gk_registration *r);
+gk_status sq_registration_put(gk_store *s, const gk_registration *r, bool *fresh);
 gk_status sq_registration_delete(gk_store *s, const char *group, const char *member);
 gk_status sq_registration_exists(gk_store *s, const char *group, const char *member, bool *exists);
 gk_status sq_registration_count(gk_store *s, const char *group, uint32_t *n);

@@ -1,11 +1,11 @@
-/* The SQLite store: registrations (table registrations; the count is a counter a trigger
- * keeps, schema/001_init.sql). */
+/* The SQLite store: registrations (table registrations; a group's count is counted from it,
+ * schema/011_reg_count.sql: gcksd reads it when it loads the group, not per registration). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "store_sqlite_int.h"
 
-gk_status sq_registration_put(gk_store *base, const gk_registration *r)
+gk_status sq_registration_put(gk_store *base, const gk_registration *r, bool *fresh)
 {
 	sq_store *s = sq(base);
 	if (!r)
@@ -22,11 +22,17 @@ gk_status sq_registration_put(gk_store *base, const gk_registration *r)
 	b_int(&b, r->sender_id_first);
 	b_int(&b, r->sender_id_count);
 	b_int(&b, r->frag_ok);
-	/* VALUES, not INSERT ... SELECT: with a trigger on the table SQLite copies the SELECT's rows
-	 * into a temporary table first (a B-tree made and dropped per registration) */
+	/* VALUES, not INSERT ... SELECT: SQLite may copy the SELECT's rows into a temporary table
+	 * first (a B-tree made and dropped per registration). No trigger and no counter: one row.
+	 * Only an insert sets the last inserted rowid (an upsert's DO UPDATE does not), and the
+	 * rowids SQLite picks for registrations are >= 1: so 0 before the step tells a refresh
+	 * from a new row without a query of its own. */
+	sqlite3_set_last_insert_rowid(s->db, 0);
 	gk_status st = b.rc ? sq_fail(s, b.rc) : sq_step(s, q, NULL);
 	if (st == GK_E_INVAL && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_NOTNULL)
 		st = GK_E_NOT_FOUND; /* no such group: its id is NULL */
+	if (!st && fresh)
+		*fresh = sqlite3_last_insert_rowid(s->db) != 0;
 	sq_done(q);
 	return st;
 }
@@ -64,7 +70,7 @@ gk_status sq_registration_count(gk_store *base, const char *group, uint32_t *n)
 	if (!st && !row)
 		st = GK_E_NOT_FOUND;
 	if (!st)
-		*n = (uint32_t)sqlite3_column_int64(q, 0); /* NULL (no counter yet) reads as 0 */
+		*n = (uint32_t)sqlite3_column_int64(q, 0);
 	sq_done(q);
 	return st;
 }

@@ -597,6 +597,122 @@ START_TEST(migrates_version_1_database)
 }
 END_TEST
 
+static void reg(gk_registration *r, const char *group, const char *member, const char *peer);
+
+/* sql (one statement) is refused by a CHECK constraint, on either backend. */
+static void raw_check_refuses(const char *sql)
+{
+	if (on_pg()) {
+		/* succeeds only when the statement raised check_violation */
+		char buf[1024];
+		ck_assert_int_lt(snprintf(buf, sizeof(buf), "DO $$ BEGIN %s; RAISE EXCEPTION 'accepted'; "
+					  "EXCEPTION WHEN check_violation THEN NULL; END $$", pg_sql(sql)),
+				 (int)sizeof(buf));
+		tu_pg_exec(buf);
+		return;
+	}
+	sqlite3 *h = raw_open();
+	int rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+	int ext = sqlite3_extended_errcode(h);
+	sqlite3_close(h);
+	ck_assert_msg(ext == SQLITE_CONSTRAINT_CHECK, "%s: rc %d, extended %d", sql, rc, ext);
+}
+
+/* Schema version 11: a database made by versions 1-10 exactly as shipped (on this test's
+ * backend), whose triggers kept a 'registrations' counter, opens at version 11 with every row
+ * kept; the count comes from the registrations themselves, the triggers and the counter row are
+ * gone, and counters still refuses a name it does not know. */
+START_TEST(migrates_version_10_database)
+{
+	static const char *const steps[] = { "001_init", "002_next_sign_key", "003_reg_frag",
+		"004_sender_teks", "005_max_packet_rate", "006_lkh", "007_cluster", "008_ppk",
+		"009_server_instance", "010_addke" };
+	char path[128];
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		snprintf(path, sizeof(path), "schema/%s%s.sql", on_pg() ? "pg/" : "", steps[i]);
+		char *sql = slurp(path);
+		raw_exec(sql);
+		free(sql);
+	}
+	raw_exec(on_pg() ? "UPDATE gikev2_schema SET version = 10" : "PRAGMA user_version = 10");
+	const char *z16 = on_pg() ? "'\\x00000000000000000000000000000000'::bytea" : "zeroblob(16)";
+	char sql[1024];
+	snprintf(sql, sizeof(sql), "INSERT INTO groups (id, name, id_type, id_data, rekey_transport, kek_src_start, "
+		 "kek_src_end, kek_dst_start, kek_dst_end, created, updated) VALUES (7, 'keyid:legacy', 11, %s, 1, "
+		 "%s, %s, %s, %s, 1000, 1000)", on_pg() ? "'\\x6c6567'::bytea" : "x'6c6567'", z16, z16, z16, z16);
+	raw_exec(sql);
+	raw_exec("INSERT INTO counters (group_id, name, value) VALUES (7, 'sender_id', 40)");
+	raw_exec("INSERT INTO counters (group_id, name, value) VALUES (7, 'rekey_msgid', 9)");
+	static const char *const regs[] = { "fqdn:a.example", "fqdn:b.example", "fqdn:c.example" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO registrations (group_id, member, role, peer, registered_at, "
+			 "sender_id_first, sender_id_count, frag_ok) VALUES (7, '%s', %d, '192.0.2.%d:500', %d, %d, %d, %d)",
+			 regs[i], i == 1 ? 2 : 1, i + 1, 1200 + i, i == 1 ? 37 : 0, i == 1 ? 3 : 0, i != 2);
+		raw_exec(sql);
+	}
+	raw_exec("DELETE FROM registrations WHERE member = 'fqdn:c.example'");
+	/* the triggers counted them; a count that drifted is what counting the rows repairs */
+	ck_assert_int_eq(raw_int("SELECT value FROM counters WHERE name = 'registrations'"), 2);
+	raw_exec("UPDATE counters SET value = 5 WHERE name = 'registrations'");
+	if (!on_pg())
+		ck_assert_int_eq(chmod(db, 0600), 0);
+
+	gk_store *s = open_ok(false);
+	ck_assert_int_eq(gk_store_version(s), GK_SCHEMA_VERSION);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 11);
+	ck_assert_int_eq(raw_int(on_pg() ? "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
+				 : "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM counters WHERE name = 'registrations'"), 0);
+	uint32_t v = 0;
+	ck_assert_int_eq(gk_store_registration_count(s, "keyid:legacy", &v), GK_OK);
+	ck_assert_uint_eq(v, 2);
+	gk_registration *list = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(gk_store_registrations(s, "keyid:legacy", &list, &n), GK_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(list[0].member, "fqdn:a.example");
+	ck_assert_int_eq(list[0].role, GK_ROLE_RECEIVER);
+	ck_assert_str_eq(list[0].peer, "192.0.2.1:500");
+	ck_assert_int_eq(list[0].registered_at, 1200);
+	ck_assert(list[0].frag_ok);
+	ck_assert_str_eq(list[1].member, "fqdn:b.example");
+	ck_assert_int_eq(list[1].role, GK_ROLE_SENDER);
+	ck_assert_str_eq(list[1].peer, "192.0.2.2:500");
+	ck_assert_int_eq(list[1].registered_at, 1201);
+	ck_assert_uint_eq(list[1].sender_id_first, 37);
+	ck_assert_uint_eq(list[1].sender_id_count, 3);
+	free(list);
+	/* the counters that must never repeat continue where they were */
+	ck_assert_int_eq(gk_keys_sender_ids_alloc(s, "keyid:legacy", 1, 8, &v), GK_OK);
+	ck_assert_uint_eq(v, 40);
+	ck_assert_int_eq(gk_keys_rekey_msgid_next(s, "keyid:legacy", &v), GK_OK);
+	ck_assert_uint_eq(v, 9);
+	/* the count follows inserts, refreshes and deletes */
+	gk_registration r;
+	reg(&r, "keyid:legacy", "fqdn:d.example", "192.0.2.4:500");
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
+	ck_assert_int_eq(gk_store_registration_count(s, "keyid:legacy", &v), GK_OK);
+	ck_assert_uint_eq(v, 3);
+	ck_assert_int_eq(gk_store_registration_delete(s, "keyid:legacy", "fqdn:a.example"), GK_OK);
+	ck_assert_int_eq(gk_store_registration_count(s, "keyid:legacy", &v), GK_OK);
+	ck_assert_uint_eq(v, 2);
+	/* a registration row that breaks a rule is still refused */
+	reg(&r, "keyid:legacy", "fqdn:e.example", "");
+	r.role = (gk_role)3;
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_E_INVAL);
+	gk_store_close(s);
+	raw_check_refuses("INSERT INTO registrations (group_id, member, role, registered_at) "
+			  "VALUES (7, 'fqdn:e.example', 3, 1)");
+	/* counters refuses the retired name, an unknown one and a negative value */
+	raw_check_refuses("INSERT INTO counters (group_id, name, value) VALUES (7, 'registrations', 1)");
+	raw_check_refuses("INSERT INTO counters (group_id, name, value) VALUES (7, 'bogus', 1)");
+	raw_check_refuses("UPDATE counters SET value = -1 WHERE name = 'sender_id'");
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM counters"), 2);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM registrations"), 2);
+}
+END_TEST
+
 /* ---- group policy ---- */
 
 START_TEST(policy_round_trip)
@@ -826,7 +942,7 @@ START_TEST(plan_is_what_a_put_does)
 	gk_group_plan_free(&p);
 	gk_registration r;
 	reg(&r, g.name, gone, "192.0.2.10:500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	g.nmembers = 2;
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.effect, GK_EFFECT_EXCLUDE_ALL);
@@ -866,7 +982,7 @@ START_TEST(plan_lkh_evicts_through_the_tree)
 	gk_ident_text(gk_member_policy_id(&g.members[2], &gone_id), gone);
 	gk_registration r;
 	reg(&r, g.name, gone, "192.0.2.10:500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	g.nmembers = 2;
 	p = plan_then_apply(s, &g);
 	ck_assert_int_eq(p.keys, GK_PUT_KEEP_KEYS);
@@ -1038,7 +1154,7 @@ START_TEST(delete_cascades)
 	gk_registration r = { .role = GK_ROLE_SENDER, .registered_at = NOW };
 	snprintf(r.group, sizeof(r.group), "%s", g.name);
 	snprintf(r.member, sizeof(r.member), "fqdn:camera.example");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 
 	ck_assert_int_eq(gk_store_group_delete(s, g.name, "bob", (int64_t)time(NULL)), GK_OK);
 	gk_group_policy got;
@@ -1438,22 +1554,54 @@ START_TEST(registrations)
 	uint32_t n = 99;
 	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
 	ck_assert_uint_eq(n, 0);
+	bool fresh = false;
 	reg(&r, g.name, "email:viewer@example.org", "192.0.2.10:500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, &fresh), GK_OK);
+	ck_assert(fresh);
 	reg(&r, g.name, "fqdn:camera.example", "[2001:db8::1]:848");
 	r.role = GK_ROLE_SENDER;
 	r.sender_id_first = 1;
 	r.sender_id_count = 2;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
 	ck_assert_uint_eq(n, 2);
-	/* re-registration refreshes the row */
+	/* re-registration refreshes the row, and says it was there */
 	r.registered_at = NOW + 60;
 	r.sender_id_first = 3;
 	snprintf(r.peer, sizeof(r.peer), "192.0.2.11:4500");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, &fresh), GK_OK);
+	ck_assert(!fresh);
 	ck_assert_int_eq(gk_store_registration_count(s, g.name, &n), GK_OK);
 	ck_assert_uint_eq(n, 2);
+	/* the same in a batch (group commit), also after other inserts: a refresh is not fresh
+	 * whatever was inserted before it */
+	uint64_t seq = 0;
+	reg(&r, g.name, "keyid:batched", "192.0.2.12:500");
+	fresh = false;
+	ck_assert_int_eq(gk_store_registration_put_batched(s, &r, &seq, &fresh), GK_OK);
+	ck_assert(fresh);
+	fresh = true;
+	ck_assert_int_eq(gk_store_registration_put_batched(s, &r, &seq, &fresh), GK_OK);
+	ck_assert(!fresh);
+	reg(&r, g.name, "email:viewer@example.org", "192.0.2.10:500");
+	fresh = true;
+	ck_assert_int_eq(gk_store_registration_put_batched(s, &r, &seq, &fresh), GK_OK);
+	ck_assert(!fresh);
+	ck_assert_int_eq(gk_store_batch_commit(s), GK_OK);
+	ck_assert(gk_store_batch_committed(s, seq));
+	gk_store_batch_reset(s);
+	ck_assert_int_eq(gk_store_registration_delete(s, g.name, "keyid:batched"), GK_OK);
+	/* a member registered again after its row went is fresh again */
+	reg(&r, g.name, "keyid:batched", "192.0.2.12:500");
+	fresh = false;
+	ck_assert_int_eq(gk_store_registration_put(s, &r, &fresh), GK_OK);
+	ck_assert(fresh);
+	ck_assert_int_eq(gk_store_registration_delete(s, g.name, "keyid:batched"), GK_OK);
+	reg(&r, g.name, "fqdn:camera.example", "192.0.2.11:4500");
+	r.role = GK_ROLE_SENDER;
+	r.registered_at = NOW + 60;
+	r.sender_id_first = 3;
+	r.sender_id_count = 2;
 	gk_registration *list = NULL;
 	size_t len = 0;
 	ck_assert_int_eq(gk_store_registrations(s, g.name, &list, &len), GK_OK);
@@ -1482,12 +1630,12 @@ START_TEST(registrations)
 	ck_assert_uint_eq(n, 1);
 
 	reg(&r, "keyid:nope", "fqdn:x.example", "");
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_E_NOT_FOUND);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_E_NOT_FOUND);
 	ck_assert_int_eq(gk_store_registration_count(s, "keyid:nope", &n), GK_E_NOT_FOUND);
 	ck_assert_int_eq(gk_store_registrations(s, "keyid:nope", &list, &len), GK_E_NOT_FOUND);
 	reg(&r, g.name, "fqdn:x.example", "");
 	r.role = (gk_role)0;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_E_INVAL);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_E_INVAL);
 	gk_group_policy_free(&g);
 	gk_store_close(s);
 }
@@ -1505,12 +1653,12 @@ START_TEST(registrations_frag)
 	ck_assert(all); /* nobody registered: nobody to leave out */
 	reg(&r, g.name, "fqdn:a.example", "192.0.2.10:500");
 	r.frag_ok = true;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
 	ck_assert(all);
 	reg(&r, g.name, "fqdn:b.example", "192.0.2.11:500");
 	ck_assert(!r.frag_ok);
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
 	ck_assert(!all);
 	gk_registration *list = NULL;
@@ -1522,12 +1670,12 @@ START_TEST(registrations_frag)
 	free(list);
 	/* b registers again, now with fragmentation: the row is refreshed */
 	r.frag_ok = true;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
 	ck_assert(all);
 	/* and again without: refreshed the other way too */
 	r.frag_ok = false;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_store_registrations_frag_ok(s, g.name, &all), GK_OK);
 	ck_assert(!all);
 	/* the member without it leaves */
@@ -1572,10 +1720,10 @@ START_TEST(sender_teks)
 	gk_registration r;
 	reg(&r, g.name, "fqdn:s2.example", "192.0.2.10:500");
 	r.role = GK_ROLE_SENDER;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	reg(&r, g.name, "fqdn:r1.example", "192.0.2.11:500");
 	r.role = GK_ROLE_RECEIVER;
-	ck_assert_int_eq(gk_store_registration_put(s, &r), GK_OK);
+	ck_assert_int_eq(gk_store_registration_put(s, &r, NULL), GK_OK);
 	ck_assert_int_eq(gk_keys_sender_tek_add(s, g.name, NULL, t1), GK_OK);
 	ck_assert_int_eq(gk_store_sender_tek_held(s, g.name, "fqdn:s2.example", t1, &held), GK_OK);
 	ck_assert(held);
@@ -2083,6 +2231,7 @@ int main(void)
 		tcase_add_test(tc, open_postgres_locator_refused);
 	}
 	tcase_add_test(tc, create_open_reopen);
+	tcase_add_test(tc, migrates_version_10_database);
 	tcase_add_test(tc, refuses_newer_schema);
 	tcase_add_test(tc, registrations_frag);
 	tcase_add_test(tc, audit_list_last_n_oldest_first);
