@@ -230,6 +230,47 @@ START_TEST(prf_keyed_runs)
 }
 END_TEST
 
+/* A re-keyed PRF computes under its new key alone, for every key length the key rules treat
+ * apart (empty, short, one AES block, odd, long), runs again after prf+ and prf+ after runs;
+ * a refused key leaves it running nothing until a key is set again. */
+START_TEST(prf_keyed_rekeys)
+{
+	uint16_t prf = all_prfs[_i];
+	size_t h = gk_prf_lookup(prf)->out_len;
+	uint8_t key[200], want[64], got[64], pw[3 * 64 + 7], pg[sizeof(pw)];
+	static const size_t lens[] = { 0, 5, 16, 37, 64, 200, 16 };
+	gk_chunk data = GK_CHUNK("some data", 9), seed = GK_CHUNK("seed", 4);
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 3 + 11);
+	gk_prf_keyed *kp = NULL;
+	ck_assert_int_eq(gk_prf_keyed_new(prf, GK_CHUNK(key + 1, 20), &kp), GK_OK);
+	ck_assert_uint_eq(gk_prf_keyed_len(kp), h);
+	ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_OK);
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		gk_chunk k = GK_CHUNK(key + l, lens[l]);
+		ck_assert_int_eq(gk_prf_keyed_rekey(kp, k), GK_OK);
+		ck_assert_int_eq(gk_prf(prf, k, &data, 1, want), GK_OK);
+		ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_OK);
+		ck_assert_mem_eq(want, got, h);
+		ck_assert_int_eq(gk_prf_plus(prf, k, &seed, 1, pw, sizeof(pw)), GK_OK);
+		ck_assert_int_eq(gk_prf_keyed_plus(kp, &seed, 1, pg, sizeof(pg)), GK_OK);
+		ck_assert_mem_eq(pw, pg, sizeof(pw));
+		ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_OK);
+		ck_assert_mem_eq(want, got, h);
+	}
+	ck_assert_int_eq(gk_prf_keyed_rekey(kp, GK_CHUNK(NULL, 4)), GK_E_INVAL);
+	ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_E_STATE);
+	ck_assert_int_eq(gk_prf_keyed_plus(kp, &seed, 1, pg, 5), GK_E_STATE);
+	ck_assert_int_eq(gk_prf_keyed_rekey(kp, GK_CHUNK(key, 16)), GK_OK);
+	ck_assert_int_eq(gk_prf(prf, GK_CHUNK(key, 16), &data, 1, want), GK_OK);
+	ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_OK);
+	ck_assert_mem_eq(want, got, h);
+	ck_assert_int_eq(gk_prf_keyed_plus(kp, &seed, 1, pg, 255 * h + 1), GK_E_INVAL);
+	gk_prf_keyed_free(kp);
+	ck_assert_int_eq(gk_prf_keyed_rekey(NULL, GK_CHUNK(key, 16)), GK_E_INVAL);
+}
+END_TEST
+
 /* prf+ = T1 | T2 | ..., T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n) (RFC 7296 2.13). */
 START_TEST(prf_plus_structure)
 {
@@ -310,6 +351,7 @@ int main(void)
 	tcase_add_loop_test(tc, prf_parts_concatenate, 0, NPRFS);
 	tcase_add_loop_test(tc, prf_plus_structure, 0, NPRFS);
 	tcase_add_loop_test(tc, prf_keyed_runs, 0, NPRFS);
+	tcase_add_loop_test(tc, prf_keyed_rekeys, 0, NPRFS);
 	tcase_add_loop_test(tc, prf_plus_bounds, 0, NPRFS);
 	tcase_add_test(tc, prf_unknown_and_bad_args);
 	tcase_add_test(tc, prf_table);
