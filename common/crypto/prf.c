@@ -1,6 +1,7 @@
 /* IKEv2 PRFs and prf+ (RFC 7296 2.13).
  * HMAC and AES-CMAC come from OpenSSL's EVP_MAC. OpenSSL 3 has no AES-XCBC MAC, so it is
  * composed here from AES-128-ECB exactly as RFC 3566 section 4 describes. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
@@ -423,38 +424,59 @@ void gk_prf_keyed_free(gk_prf_keyed *k)
 	free(k);
 }
 
+/* Seeds up to this long are hashed from a buffer on the stack, longer ones from the heap; an
+ * IKE SA's seed Ni | Nr | SPIi | SPIr is at most 528 octets (RFC 7296 2.10, 2.14). */
+#define PLUS_SEED_STACK 1024
+
 /* T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n), prf+ = T1 | T2 | ... (RFC 7296 2.13), on
- * one keyed context: each block starts again from the key's state. */
+ * one keyed context: each block starts again from the key's state. Tn-1 | S | n is one buffer,
+ * so each block is one update: S is copied in once, each Tn lands just before it. */
 static gk_status prf_plus_run(prf_ctx *c, const gk_chunk *seed, size_t nseed, uint8_t *out, size_t outlen)
 {
 	const gk_prf_info *info = gk_prf_lookup(c->prf);
-	if (outlen > 255 * info->out_len)
+	const size_t h = info->out_len;
+	if (outlen > 255 * h)
 		return GK_E_INVAL; /* the counter is one octet */
 	if ((outlen && !out) || (nseed && !seed))
 		return GK_E_INVAL;
+	size_t slen = 0;
+	for (size_t i = 0; i < nseed; i++) {
+		if (seed[i].len && !seed[i].ptr)
+			return GK_E_INVAL;
+		if (seed[i].len > SIZE_MAX / 2 - slen - PRF_MAX_OUT)
+			return GK_E_INVAL;
+		slen += seed[i].len;
+	}
 
-	uint8_t t[PRF_MAX_OUT];
-	size_t tlen = 0, done = 0;
+	uint8_t stack[PRF_MAX_OUT + PLUS_SEED_STACK + 1];
+	size_t blen = PRF_MAX_OUT + slen + 1;
+	uint8_t *buf = slen <= PLUS_SEED_STACK ? stack : malloc(blen);
+	if (!buf)
+		return GK_E_NOMEM;
+	uint8_t *s = buf + PRF_MAX_OUT, *t = s - h;
+	for (size_t i = 0, at = 0; i < nseed; at += seed[i].len, i++)
+		if (seed[i].len)
+			memcpy(s + at, seed[i].ptr, seed[i].len);
+
+	size_t done = 0;
 	gk_status st = GK_OK;
 	for (unsigned n = 1; done < outlen; n++) {
-		uint8_t ctr = (uint8_t)n;
+		const uint8_t *from = done ? t : s; /* T1 has no Tn-1 */
+		s[slen] = (uint8_t)n;
 		st = prf_reset(c);
 		if (!st)
-			st = prf_update(c, t, tlen);
+			st = prf_update(c, from, (size_t)(s + slen + 1 - from));
 		if (!st)
-			st = prf_update_parts(c, seed, nseed);
-		if (!st)
-			st = prf_update(c, &ctr, 1);
-		if (!st)
-			st = prf_final(c, t, info->out_len);
+			st = prf_final(c, t, h);
 		if (st)
 			break;
-		tlen = info->out_len;
-		size_t take = outlen - done < tlen ? outlen - done : tlen;
+		size_t take = outlen - done < h ? outlen - done : h;
 		memcpy(out + done, t, take);
 		done += take;
 	}
-	OPENSSL_cleanse(t, sizeof(t));
+	OPENSSL_cleanse(buf, blen);
+	if (buf != stack)
+		free(buf);
 	if (st && outlen)
 		OPENSSL_cleanse(out, outlen);
 	return st;

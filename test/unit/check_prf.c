@@ -1,4 +1,5 @@
 /* Unit tests of the IKEv2 PRFs and prf+ against published vectors. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
@@ -302,6 +303,24 @@ START_TEST(prf_plus_structure)
 	ck_assert_int_eq(gk_prf_plus(prf, k, seed, 2, out, 3), GK_OK);
 	ck_assert_mem_eq(out, t[0], 3);
 	ck_assert_int_eq(gk_prf_plus(prf, k, seed, 2, NULL, 0), GK_OK);
+
+	/* A seed longer than prf+'s stack buffer (hashed from the heap) gives the same structure. */
+	size_t bl = 3000;
+	uint8_t *big = malloc(bl), *bt = malloc(2 * 64);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_ptr_nonnull(bt);
+	for (size_t i = 0; i < bl; i++)
+		big[i] = (uint8_t)(i * 13 + 5);
+	gk_chunk bseed[2] = { GK_CHUNK(big, 1500), GK_CHUNK(big + 1500, bl - 1500) };
+	gk_chunk b1[] = { GK_CHUNK(big, bl), GK_CHUNK(&c1, 1) };
+	ck_assert_int_eq(gk_prf(prf, k, b1, 2, t[0]), GK_OK);
+	gk_chunk b2[] = { GK_CHUNK(t[0], h), GK_CHUNK(big, bl), GK_CHUNK(&c2, 1) };
+	ck_assert_int_eq(gk_prf(prf, k, b2, 3, t[1]), GK_OK);
+	ck_assert_int_eq(gk_prf_plus(prf, k, bseed, 2, bt, h + 3), GK_OK);
+	ck_assert_mem_eq(bt, t[0], h);
+	ck_assert_mem_eq(bt + h, t[1], 3);
+	free(big);
+	free(bt);
 }
 END_TEST
 
@@ -315,6 +334,9 @@ START_TEST(prf_plus_bounds)
 	ck_assert_int_eq(gk_prf_plus(prf, GK_CHUNK(key, 16), &seed, 1, out, 255 * h), GK_OK);
 	ck_assert_int_eq(gk_prf_plus(prf, GK_CHUNK(key, 16), &seed, 1, out, 255 * h + 1),
 			 GK_E_INVAL);
+	/* seed lengths whose sum does not fit a buffer are refused before anything is copied */
+	gk_chunk huge[2] = { GK_CHUNK(key, SIZE_MAX / 2), GK_CHUNK(key, SIZE_MAX / 2) };
+	ck_assert_int_eq(gk_prf_plus(prf, GK_CHUNK(key, 16), huge, 2, out, h), GK_E_INVAL);
 	free(out);
 }
 END_TEST
