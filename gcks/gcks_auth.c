@@ -29,24 +29,23 @@ typedef struct peer_auth {
 } peer_auth;
 
 /* PSK MIC: against each PSK the policy holds for the identity (groups may give it different
- * ones), the entry of the group asked for first. The key pad of the PSK that verified stays for
- * our AUTH under the same PSK. */
+ * ones), the entry of the group asked for first, each key pad made on *work (the PRF context of
+ * the MACed ID). The key pad of the PSK that verified stays for our AUTH under the same PSK. */
 static gk_status verify_psk(gk_gcks *g, gcks_sa *sa, const gk_pl_auth *auth, const gk_auth_octets *octets,
-			    peer_auth *pa)
+			    gk_prf_keyed **work, peer_auth *pa)
 {
 	const gk_member_policy *mp;
-	gk_prf_keyed *pad = NULL;
 	pa->psk = true;
 	for (size_t pos = 0; (mp = gcks_member_next_cred(g, &pa->id, pa->wanted, GK_MAUTH_PSK, &pos));) {
-		if (!mp->psk || gk_auth_psk_key(sa->ike.suite.prf, GK_CHUNK(mp->psk, mp->psk_len), &pad))
+		if (!mp->psk || gk_auth_psk_key(sa->ike.suite.prf, GK_CHUNK(mp->psk, mp->psk_len), work))
 			continue;
-		if (gk_auth_psk_check(pad, octets, auth->data) == GK_OK) {
+		if (gk_auth_psk_check(*work, octets, auth->data) == GK_OK) {
 			gk_prf_keyed_free(pa->psk_pad);
-			pa->psk_pad = pad;
+			pa->psk_pad = *work;
+			*work = NULL;
 			pa->cred = mp;
 			return GK_OK;
 		}
-		gk_prf_keyed_free(pad);
 	}
 	return GK_E_AUTH;
 }
@@ -93,21 +92,23 @@ static gk_status verify_sig(gk_gcks *g, const gk_msg *m, const gk_pl_auth *auth,
 static gk_status verify_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_auth *auth, peer_auth *pa)
 {
 	const gk_payload *idp = gk_msg_find(m, GK_PL_IDi);
+	gk_prf_keyed *work = NULL;
 	gk_auth_octets parts;
 	gk_wbuf octets;
 	gk_status st;
 	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
 	/* a PSK MIC runs over the parts in place; a signature needs them in one buffer */
-	st = gk_ike_sa_auth_parts(&sa->ike, true, idp->raw, &parts);
+	st = gk_ike_sa_auth_parts(&sa->ike, true, idp->raw, &work, &parts);
 	if (st)
 		goto out;
 	if (auth->method == GK_AUTH_SHARED_KEY_MIC)
-		st = verify_psk(g, sa, auth, &parts, pa);
+		st = verify_psk(g, sa, auth, &parts, &work, pa);
 	else if (auth->method == GK_AUTH_DIGITAL_SIGNATURE && !(st = gk_auth_octets_flat(&parts, &octets)))
 		st = verify_sig(g, m, auth, gk_wbuf_chunk(&octets), pa);
 	else if (!st)
 		st = GK_E_AUTH;
 out:
+	gk_prf_keyed_free(work);
 	gk_auth_octets_wipe(&parts);
 	gk_wbuf_free(&octets);
 	return st;
@@ -186,7 +187,7 @@ static gk_status add_our_auth(gk_gcks *g, gcks_sa *sa, peer_auth *pa, gcks_resp 
 	*id = (gk_pl_id){ .id_type = g->id.type, .data = GK_CHUNK(g->id.data, g->id.len) };
 	if ((st = gk_codec_build(gk_payload_desc(GK_PL_IDr), id, &body)) != GK_OK)
 		goto out;
-	if ((st = gk_ike_sa_auth_parts(&sa->ike, false, gk_wbuf_chunk(&body), &parts)) != GK_OK)
+	if ((st = gk_ike_sa_auth_parts(&sa->ike, false, gk_wbuf_chunk(&body), NULL, &parts)) != GK_OK)
 		goto out;
 	if (pa->psk) {
 		/* under the key pad of the PSK the member's AUTH verified with (RFC 7296 2.15) */

@@ -222,13 +222,26 @@ gk_status gk_auth_octets_add(gk_auth_octets *o, gk_chunk part)
 	return GK_OK;
 }
 
+/* prf(key, data) on *work: a new context when NULL, else re-keyed (of the same PRF). */
+static gk_status prf_on(gk_prf_keyed **work, uint16_t prf, gk_chunk key, gk_chunk data, uint8_t *out)
+{
+	if (*work && gk_prf_keyed_prf(*work) != prf)
+		return GK_E_INVAL;
+	gk_status st = *work ? gk_prf_keyed_rekey(*work, key) : gk_prf_keyed_new(prf, key, work);
+	if (!st)
+		st = gk_prf_keyed_run(*work, &data, 1, out);
+	return st;
+}
+
 gk_status gk_auth_octets_make(gk_auth_octets *o, uint16_t prf, gk_chunk real_message, gk_chunk peer_nonce,
-			      gk_chunk sk_p, gk_chunk id_payload_body)
+			      gk_chunk sk_p, gk_chunk id_payload_body, gk_prf_keyed **work)
 {
 	size_t len;
 	memset(o, 0, sizeof(*o));
 	gk_status st = prf_out_len(prf, &len);
-	if (!st)
+	if (!st && work)
+		st = prf_on(work, prf, sk_p, id_payload_body, o->maced_id);
+	else if (!st)
 		st = gk_prf(prf, sk_p, &id_payload_body, 1, o->maced_id);
 	if (!st)
 		st = gk_auth_octets_add(o, real_message);
@@ -259,7 +272,7 @@ gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk pe
 	gk_auth_octets o;
 	if (!out)
 		return GK_E_INVAL;
-	gk_status st = gk_auth_octets_make(&o, prf, real_message, peer_nonce, sk_p, id_payload_body);
+	gk_status st = gk_auth_octets_make(&o, prf, real_message, peer_nonce, sk_p, id_payload_body, NULL);
 	if (!st)
 		st = gk_auth_octets_flat(&o, out);
 	gk_auth_octets_wipe(&o);
@@ -270,29 +283,22 @@ gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk pe
 static const char key_pad[] = "Key Pad for IKEv2";
 #define KEY_PAD_LEN (sizeof(key_pad) - 1)
 
-gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **out)
+gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **pad)
 {
 	uint8_t kpad[EVP_MAX_MD_SIZE];
-	size_t len;
-	if (!out)
+	size_t len = 0;
+	if (!pad)
 		return GK_E_INVAL;
-	*out = NULL;
-	if (psk.len == 0 || !psk.ptr)
-		return GK_E_INVAL;
-	gk_status st = prf_out_len(prf, &len);
-	if (st)
-		return st;
+	gk_status st = psk.len && psk.ptr ? prf_out_len(prf, &len) : GK_E_INVAL;
 	/* one context: keyed with the PSK for the key pad, then with the key pad */
-	gk_chunk pad = GK_CHUNK(key_pad, KEY_PAD_LEN);
-	st = gk_prf_keyed_new(prf, psk, out);
 	if (!st)
-		st = gk_prf_keyed_run(*out, &pad, 1, kpad);
+		st = prf_on(pad, prf, psk, GK_CHUNK(key_pad, KEY_PAD_LEN), kpad);
 	if (!st)
-		st = gk_prf_keyed_rekey(*out, GK_CHUNK(kpad, len));
+		st = gk_prf_keyed_rekey(*pad, GK_CHUNK(kpad, len));
 	OPENSSL_cleanse(kpad, sizeof(kpad));
 	if (st) {
-		gk_prf_keyed_free(*out);
-		*out = NULL;
+		gk_prf_keyed_free(*pad);
+		*pad = NULL;
 	}
 	return st;
 }

@@ -47,9 +47,11 @@ typedef struct gk_auth_octets {
 	uint8_t maced_id[EVP_MAX_MD_SIZE];
 	uint8_t msgid[4];
 } gk_auth_octets;
-/* The first three parts: RealMessage, NonceData, prf(SK_p, RestOfIDPayload). */
+/* The first three parts: RealMessage, NonceData, prf(SK_p, RestOfIDPayload). With work not NULL
+ * the PRF runs on *work (made when NULL, else re-keyed), which stays keyed with SK_p for the
+ * caller to re-key (gk_auth_psk_key) or free: one context for the MACed ID and the MIC. */
 gk_status gk_auth_octets_make(gk_auth_octets *o, uint16_t prf, gk_chunk real_message, gk_chunk peer_nonce,
-			      gk_chunk sk_p, gk_chunk id_payload_body);
+			      gk_chunk sk_p, gk_chunk id_payload_body, gk_prf_keyed **work);
 /* One more part (GK_E_INVAL beyond GK_AUTH_PARTS_MAX). */
 gk_status gk_auth_octets_add(gk_auth_octets *o, gk_chunk part);
 /* Appends the concatenation of the parts to out. */
@@ -61,9 +63,11 @@ gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk pe
 
 /* The key of PSK AUTH payloads (RFC 7296 2.15): a PRF keyed with prf(Shared Secret, "Key Pad for
  * IKEv2"), so that the peer's AUTH and ours under one shared secret cost one key pad, and each
- * MIC starts from its keyed state. GK_E_INVAL for an empty PSK, GK_E_UNSUPPORTED for an unknown
- * PRF. gk_prf_keyed_free wipes it. */
-gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **out);
+ * MIC starts from its keyed state. *pad is NULL for a new PRF context, or a context of the same
+ * PRF to re-key (the one gk_auth_octets_make ran on). GK_E_INVAL for an empty PSK or a context
+ * of another PRF, GK_E_UNSUPPORTED for an unknown PRF; on failure *pad is freed and NULL.
+ * gk_prf_keyed_free wipes it. */
+gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **pad);
 /* AUTH = prf(key pad, octets): out holds gk_prf_keyed_len(pad) octets, stored in *out_len. */
 gk_status gk_auth_psk_mic(gk_prf_keyed *pad, const gk_auth_octets *o, uint8_t *out, size_t *out_len);
 /* Constant-time comparison with the received AUTH data; GK_E_AUTH on mismatch. */

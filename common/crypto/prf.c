@@ -411,6 +411,11 @@ gk_status gk_prf_keyed_run(gk_prf_keyed *k, const gk_chunk *parts, size_t nparts
 	return prf_run(&k->c, parts, nparts, out);
 }
 
+uint16_t gk_prf_keyed_prf(const gk_prf_keyed *k)
+{
+	return k->c.prf;
+}
+
 size_t gk_prf_keyed_len(const gk_prf_keyed *k)
 {
 	return gk_prf_lookup(k->c.prf)->out_len;

@@ -22,7 +22,8 @@ gk_status gk_prf_keyed_rekey(gk_prf_keyed *k, gk_chunk key);
 gk_status gk_prf_keyed_run(gk_prf_keyed *k, const gk_chunk *parts, size_t nparts, uint8_t *out);
 /* prf+(key, seed) as gk_prf_plus. */
 gk_status gk_prf_keyed_plus(gk_prf_keyed *k, const gk_chunk *seed, size_t nseed, uint8_t *out, size_t outlen);
-/* The PRF's output length in octets. */
+/* The PRF (a GK_PRF_* value) and its output length in octets. */
+uint16_t gk_prf_keyed_prf(const gk_prf_keyed *k);
 size_t gk_prf_keyed_len(const gk_prf_keyed *k);
 void gk_prf_keyed_free(gk_prf_keyed *k);
 /* prf+(K, S) = T1 | T2 | ... ; fails with GK_E_INVAL beyond 255 iterations. */

@@ -127,8 +127,9 @@ gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
 /* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body, with
  * IntAuth_i | IntAuth_r | IKE_AUTH_MID after IKE_INTERMEDIATE exchanges (RFC 9242 3.3.2), as
  * parts that point into sa (valid while its IKE_SA_INIT messages are kept) and into out, for a
- * PSK MIC (gk_auth_psk_check, gk_auth_psk_mic) ... */
-gk_status gk_ike_sa_auth_parts(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_auth_octets *out);
+ * PSK MIC (gk_auth_psk_check, gk_auth_psk_mic; work as gk_auth_octets_make's, may be NULL) ... */
+gk_status gk_ike_sa_auth_parts(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_prf_keyed **work,
+			       gk_auth_octets *out);
 /* ... or appended to out, for a signature. */
 gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out);
 /* Drops nonces, IKE_SA_INIT copies and SK_pi/SK_pr (wiped) once authentication is over. */

@@ -614,7 +614,7 @@ START_TEST(psk_mic_over_parts)
 	gk_wbuf w;
 	gk_prf_keyed *pad = NULL;
 	gk_wbuf_init(&w, 0);
-	ck_assert_int_eq(gk_auth_octets_make(&o, GK_PRF_HMAC_SHA2_256, msg, GK_CHUNK("nonce", 5), skp, id), GK_OK);
+	ck_assert_int_eq(gk_auth_octets_make(&o, GK_PRF_HMAC_SHA2_256, msg, GK_CHUNK("nonce", 5), skp, id, NULL), GK_OK);
 	ck_assert_int_eq(gk_auth_octets_add(&o, GK_CHUNK("tail", 4)), GK_OK);
 	ck_assert_int_eq(gk_auth_octets_flat(&o, &w), GK_OK);
 	ck_assert_uint_eq(w.len, msg.len + 5 + 32 + 4);
@@ -623,16 +623,33 @@ START_TEST(psk_mic_over_parts)
 	ck_assert_int_eq(gk_auth_psk_mic(pad, &o, got, &glen), GK_OK);
 	ck_assert_uint_eq(glen, 32);
 	ck_assert_mem_eq(got, want, 32);
+	/* on one context: the MACed ID, then the key pad re-keying it; the same parts and MIC */
+	gk_auth_octets o2;
+	gk_prf_keyed *work = NULL;
+	ck_assert_int_eq(gk_auth_octets_make(&o2, GK_PRF_HMAC_SHA2_256, msg, GK_CHUNK("nonce", 5), skp, id, &work), GK_OK);
+	ck_assert_ptr_nonnull(work);
+	ck_assert_mem_eq(o2.maced_id, o.maced_id, 32);
+	ck_assert_int_eq(gk_auth_octets_add(&o2, GK_CHUNK("tail", 4)), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_key(GK_PRF_HMAC_SHA2_256, psk, &work), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_check(work, &o2, GK_CHUNK(want, wlen)), GK_OK);
+	/* a context of another PRF is refused, and freed */
+	ck_assert_int_eq(gk_auth_psk_key(GK_PRF_HMAC_SHA2_384, psk, &work), GK_E_INVAL);
+	ck_assert_ptr_null(work);
+	ck_assert_int_eq(gk_auth_octets_make(&o2, GK_PRF_HMAC_SHA2_256, msg, GK_CHUNK("nonce", 5), skp, id, &work), GK_OK);
+	ck_assert_int_eq(gk_auth_octets_make(&o2, GK_PRF_HMAC_SHA2_512, msg, GK_CHUNK("nonce", 5), skp, id, &work),
+			 GK_E_INVAL);
+	gk_prf_keyed_free(work);
 	ck_assert_int_eq(gk_auth_psk_check(pad, &o, GK_CHUNK(want, wlen)), GK_OK);
 	ck_assert_int_eq(gk_auth_psk_check(pad, &o, GK_CHUNK(want, wlen - 1)), GK_E_AUTH);
 	ck_assert_int_eq(gk_auth_psk_mic(NULL, &o, got, &glen), GK_E_INVAL);
 	gk_prf_keyed_free(pad);
+	pad = NULL;
 	/* six parts at most: the signed octets and IKE_INTERMEDIATE's three */
 	ck_assert_int_eq(gk_auth_octets_add(&o, GK_CHUNK("x", 1)), GK_OK);
 	ck_assert_int_eq(gk_auth_octets_add(&o, GK_CHUNK("y", 1)), GK_OK);
 	ck_assert_int_eq(gk_auth_octets_add(&o, GK_CHUNK("z", 1)), GK_E_INVAL);
 	ck_assert_uint_eq(o.n, GK_AUTH_PARTS_MAX);
-	ck_assert_int_eq(gk_auth_octets_make(&o, 999, msg, GK_CHUNK("nonce", 5), skp, id), GK_E_UNSUPPORTED);
+	ck_assert_int_eq(gk_auth_octets_make(&o, 999, msg, GK_CHUNK("nonce", 5), skp, id, NULL), GK_E_UNSUPPORTED);
 	ck_assert_uint_eq(o.n, 0);
 	ck_assert_int_eq(gk_auth_psk_key(GK_PRF_HMAC_SHA2_256, GK_CHUNK_EMPTY, &pad), GK_E_INVAL);
 	ck_assert_ptr_null(pad);
