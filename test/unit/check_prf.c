@@ -238,7 +238,7 @@ START_TEST(prf_keyed_rekeys)
 {
 	uint16_t prf = all_prfs[_i];
 	size_t h = gk_prf_lookup(prf)->out_len;
-	uint8_t key[200], want[64], got[64], pw[3 * 64 + 7], pg[sizeof(pw)];
+	uint8_t key[256], want[64], got[64], pw[3 * 64 + 7], pg[sizeof(pw)];
 	static const size_t lens[] = { 0, 5, 16, 37, 64, 200, 16 };
 	gk_chunk data = GK_CHUNK("some data", 9), seed = GK_CHUNK("seed", 4);
 	for (size_t i = 0; i < sizeof(key); i++)
