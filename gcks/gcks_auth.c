@@ -23,22 +23,30 @@ typedef struct peer_auth {
 	bool psk;
 	gcks_group *wanted;             /* the group GSA_AUTH asks for, NULL if unknown (IKE_AUTH) */
 	const gk_member_policy *cred;   /* the policy entry whose credential verified */
+	gk_prf_keyed *psk_pad;          /* PSK: its key pad (RFC 7296 2.15), for our AUTH; owned */
 	bool ppk;                       /* authenticated with the PPK's keys (RFC 8784 3) */
 	const char *ppk_why;            /* why a PPK decided a failure, for the log; NULL if not */
 } peer_auth;
 
 /* PSK MIC: against each PSK the policy holds for the identity (groups may give it different
- * ones), the entry of the group asked for first. */
-static gk_status verify_psk(gk_gcks *g, gcks_sa *sa, const gk_pl_auth *auth, gk_chunk octets, peer_auth *pa)
+ * ones), the entry of the group asked for first, each key pad made on *work (the PRF context of
+ * the MACed ID). The key pad of the PSK that verified stays for our AUTH under the same PSK. */
+static gk_status verify_psk(gk_gcks *g, gcks_sa *sa, const gk_pl_auth *auth, const gk_auth_octets *octets,
+			    gk_prf_keyed **work, peer_auth *pa)
 {
 	const gk_member_policy *mp;
 	pa->psk = true;
-	for (size_t pos = 0; (mp = gcks_member_next_cred(g, &pa->id, pa->wanted, GK_MAUTH_PSK, &pos));)
-		if (mp->psk && gk_auth_psk_verify(sa->ike.suite.prf, GK_CHUNK(mp->psk, mp->psk_len), octets,
-						  auth->data) == GK_OK) {
+	for (size_t pos = 0; (mp = gcks_member_next_cred(g, &pa->id, pa->wanted, GK_MAUTH_PSK, &pos));) {
+		if (!mp->psk || gk_auth_psk_key(sa->ike.suite.prf, GK_CHUNK(mp->psk, mp->psk_len), work))
+			continue;
+		if (gk_auth_psk_check(*work, octets, auth->data) == GK_OK) {
+			gk_prf_keyed_free(pa->psk_pad);
+			pa->psk_pad = *work;
+			*work = NULL;
 			pa->cred = mp;
 			return GK_OK;
 		}
+	}
 	return GK_E_AUTH;
 }
 
@@ -84,19 +92,24 @@ static gk_status verify_sig(gk_gcks *g, const gk_msg *m, const gk_pl_auth *auth,
 static gk_status verify_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, const gk_pl_auth *auth, peer_auth *pa)
 {
 	const gk_payload *idp = gk_msg_find(m, GK_PL_IDi);
+	gk_prf_keyed *work = NULL;
+	gk_auth_octets parts;
 	gk_wbuf octets;
 	gk_status st;
 	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
-	st = gk_ike_sa_auth_octets(&sa->ike, true, idp->raw, &octets);
+	/* a PSK MIC runs over the parts in place; a signature needs them in one buffer */
+	st = gk_ike_sa_auth_parts(&sa->ike, true, idp->raw, &work, &parts);
 	if (st)
 		goto out;
 	if (auth->method == GK_AUTH_SHARED_KEY_MIC)
-		st = verify_psk(g, sa, auth, gk_wbuf_chunk(&octets), pa);
-	else if (auth->method == GK_AUTH_DIGITAL_SIGNATURE)
+		st = verify_psk(g, sa, auth, &parts, &work, pa);
+	else if (auth->method == GK_AUTH_DIGITAL_SIGNATURE && !(st = gk_auth_octets_flat(&parts, &octets)))
 		st = verify_sig(g, m, auth, gk_wbuf_chunk(&octets), pa);
-	else
+	else if (!st)
 		st = GK_E_AUTH;
 out:
+	gk_prf_keyed_free(work);
+	gk_auth_octets_wipe(&parts);
 	gk_wbuf_free(&octets);
 	return st;
 }
@@ -156,34 +169,39 @@ static gk_status verify_peer(gk_gcks *g, gcks_sa *sa, const gk_msg *m, peer_auth
 	return verify_ppk(g, sa, m, auth, pa);
 }
 
-/* Appends IDr, [CERT], AUTH: our side of the authentication, by the method the peer used. */
-static gk_status add_our_auth(gk_gcks *g, gcks_sa *sa, const peer_auth *pa, gcks_resp *r)
+/* Appends IDr, [CERT], AUTH: our side of the authentication, by the method the peer used. Frees
+ * the PSK's key pad, which serves no other AUTH. */
+static gk_status add_our_auth(gk_gcks *g, gcks_sa *sa, peer_auth *pa, gcks_resp *r)
 {
 	gk_pl_id *id = gk_arena_alloc(&r->arena, sizeof(*id));
 	gk_pl_auth *auth = gk_arena_alloc(&r->arena, sizeof(*auth));
+	gk_auth_octets parts;
 	gk_wbuf body, octets, data;
 	gk_status st = GK_E_NOMEM;
-	if (!id || !auth)
-		return st;
-	*id = (gk_pl_id){ .id_type = g->id.type, .data = GK_CHUNK(g->id.data, g->id.len) };
 	gk_wbuf_init(&body, 1024);
 	gk_wbuf_init(&octets, GK_MAX_MESSAGE * 2);
 	gk_wbuf_init(&data, 4096);
+	memset(&parts, 0, sizeof(parts));
+	if (!id || !auth)
+		goto out;
+	*id = (gk_pl_id){ .id_type = g->id.type, .data = GK_CHUNK(g->id.data, g->id.len) };
 	if ((st = gk_codec_build(gk_payload_desc(GK_PL_IDr), id, &body)) != GK_OK)
 		goto out;
-	if ((st = gk_ike_sa_auth_octets(&sa->ike, false, gk_wbuf_chunk(&body), &octets)) != GK_OK)
+	if ((st = gk_ike_sa_auth_parts(&sa->ike, false, gk_wbuf_chunk(&body), NULL, &parts)) != GK_OK)
 		goto out;
 	if (pa->psk) {
+		/* under the key pad of the PSK the member's AUTH verified with (RFC 7296 2.15) */
 		uint8_t mic[64];
 		size_t len = sizeof(mic);
-		st = gk_auth_psk_compute(sa->ike.suite.prf, GK_CHUNK(pa->cred->psk, pa->cred->psk_len),
-					 gk_wbuf_chunk(&octets), mic, &len);
+		st = gk_auth_psk_mic(pa->psk_pad, &parts, mic, &len);
 		if (!st)
 			gk_wbuf_put(&data, mic, len);
 		OPENSSL_cleanse(mic, sizeof(mic));
 		auth->method = GK_AUTH_SHARED_KEY_MIC;
 	} else {
-		st = gk_auth_sig_sign(g->sign_key, g->sign_scheme, gk_wbuf_chunk(&octets), &data);
+		st = gk_auth_octets_flat(&parts, &octets);
+		if (!st)
+			st = gk_auth_sig_sign(g->sign_key, g->sign_scheme, gk_wbuf_chunk(&octets), &data);
 		auth->method = GK_AUTH_DIGITAL_SIGNATURE;
 	}
 	if (st)
@@ -202,6 +220,9 @@ static gk_status add_our_auth(gk_gcks *g, gcks_sa *sa, const peer_auth *pa, gcks
 	}
 	gcks_resp_add(r, GK_PL_AUTH, auth);
 out:
+	gk_prf_keyed_free(pa->psk_pad);
+	pa->psk_pad = NULL;
+	gk_auth_octets_wipe(&parts);
 	gk_wbuf_free(&body);
 	gk_wbuf_free(&octets);
 	gk_wbuf_free(&data);

@@ -214,25 +214,68 @@ static gk_status prf_out_len(uint16_t prf, size_t *len)
 	return GK_OK;
 }
 
+gk_status gk_auth_octets_add(gk_auth_octets *o, gk_chunk part)
+{
+	if (o->n >= GK_AUTH_PARTS_MAX || (part.len && !part.ptr))
+		return GK_E_INVAL;
+	o->part[o->n++] = part;
+	return GK_OK;
+}
+
+/* prf(key, data) on *work: a new context when NULL, else re-keyed (of the same PRF). */
+static gk_status prf_on(gk_prf_keyed **work, uint16_t prf, gk_chunk key, gk_chunk data, uint8_t *out)
+{
+	if (*work && gk_prf_keyed_prf(*work) != prf)
+		return GK_E_INVAL;
+	gk_status st = *work ? gk_prf_keyed_rekey(*work, key) : gk_prf_keyed_new(prf, key, work);
+	if (!st)
+		st = gk_prf_keyed_run(*work, &data, 1, out);
+	return st;
+}
+
+gk_status gk_auth_octets_make(gk_auth_octets *o, uint16_t prf, gk_chunk real_message, gk_chunk peer_nonce,
+			      gk_chunk sk_p, gk_chunk id_payload_body, gk_prf_keyed **work)
+{
+	size_t len;
+	memset(o, 0, sizeof(*o));
+	gk_status st = prf_out_len(prf, &len);
+	if (!st && work)
+		st = prf_on(work, prf, sk_p, id_payload_body, o->maced_id);
+	else if (!st)
+		st = gk_prf(prf, sk_p, &id_payload_body, 1, o->maced_id);
+	if (!st)
+		st = gk_auth_octets_add(o, real_message);
+	if (!st)
+		st = gk_auth_octets_add(o, peer_nonce);
+	if (!st)
+		st = gk_auth_octets_add(o, GK_CHUNK(o->maced_id, len));
+	if (st)
+		gk_auth_octets_wipe(o);
+	return st;
+}
+
+gk_status gk_auth_octets_flat(const gk_auth_octets *o, gk_wbuf *out)
+{
+	for (size_t i = 0; i < o->n; i++)
+		gk_wbuf_put(out, o->part[i].ptr, o->part[i].len);
+	return out->err;
+}
+
+void gk_auth_octets_wipe(gk_auth_octets *o)
+{
+	OPENSSL_cleanse(o, sizeof(*o));
+}
+
 gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk peer_nonce,
 				gk_chunk sk_p, gk_chunk id_payload_body, gk_wbuf *out)
 {
-	uint8_t maced_id[EVP_MAX_MD_SIZE];
-	size_t len;
+	gk_auth_octets o;
 	if (!out)
 		return GK_E_INVAL;
-	gk_status st = prf_out_len(prf, &len);
-	if (st)
-		return st;
-	st = gk_prf(prf, sk_p, &id_payload_body, 1, maced_id);
-	if (st)
-		goto out;
-	gk_wbuf_put(out, real_message.ptr, real_message.len);
-	gk_wbuf_put(out, peer_nonce.ptr, peer_nonce.len);
-	gk_wbuf_put(out, maced_id, len);
-	st = out->err;
-out:
-	OPENSSL_cleanse(maced_id, sizeof(maced_id));
+	gk_status st = gk_auth_octets_make(&o, prf, real_message, peer_nonce, sk_p, id_payload_body, NULL);
+	if (!st)
+		st = gk_auth_octets_flat(&o, out);
+	gk_auth_octets_wipe(&o);
 	return st;
 }
 
@@ -240,33 +283,41 @@ out:
 static const char key_pad[] = "Key Pad for IKEv2";
 #define KEY_PAD_LEN (sizeof(key_pad) - 1)
 
-gk_status gk_auth_psk_compute(uint16_t prf, gk_chunk psk, gk_chunk octets, uint8_t *out, size_t *out_len)
+gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **pad)
 {
 	uint8_t kpad[EVP_MAX_MD_SIZE];
-	size_t len;
-	if (!out || !out_len || psk.len == 0 || !psk.ptr)
+	size_t len = 0;
+	if (!pad)
 		return GK_E_INVAL;
-	gk_status st = prf_out_len(prf, &len);
-	if (st)
-		return st;
-	gk_chunk pad = GK_CHUNK(key_pad, KEY_PAD_LEN);
-	st = gk_prf(prf, psk, &pad, 1, kpad);
-	if (st)
-		goto out;
-	st = gk_prf(prf, GK_CHUNK(kpad, len), &octets, 1, out);
-	if (st)
-		goto out;
-	*out_len = len;
-out:
+	gk_status st = psk.len && psk.ptr ? prf_out_len(prf, &len) : GK_E_INVAL;
+	/* one context: keyed with the PSK for the key pad, then with the key pad */
+	if (!st)
+		st = prf_on(pad, prf, psk, GK_CHUNK(key_pad, KEY_PAD_LEN), kpad);
+	if (!st)
+		st = gk_prf_keyed_rekey(*pad, GK_CHUNK(kpad, len));
 	OPENSSL_cleanse(kpad, sizeof(kpad));
+	if (st) {
+		gk_prf_keyed_free(*pad);
+		*pad = NULL;
+	}
 	return st;
 }
 
-gk_status gk_auth_psk_verify(uint16_t prf, gk_chunk psk, gk_chunk octets, gk_chunk auth_data)
+gk_status gk_auth_psk_mic(gk_prf_keyed *pad, const gk_auth_octets *o, uint8_t *out, size_t *out_len)
+{
+	if (!pad || !o || !out || !out_len)
+		return GK_E_INVAL;
+	gk_status st = gk_prf_keyed_run(pad, o->part, o->n, out);
+	if (!st)
+		*out_len = gk_prf_keyed_len(pad);
+	return st;
+}
+
+gk_status gk_auth_psk_check(gk_prf_keyed *pad, const gk_auth_octets *o, gk_chunk auth_data)
 {
 	uint8_t mac[EVP_MAX_MD_SIZE];
 	size_t len = 0;
-	gk_status st = gk_auth_psk_compute(prf, psk, octets, mac, &len);
+	gk_status st = gk_auth_psk_mic(pad, o, mac, &len);
 	if (st)
 		goto out;
 	/* The length is public (it follows from the PRF); only the content needs constant time. */
@@ -274,6 +325,36 @@ gk_status gk_auth_psk_verify(uint16_t prf, gk_chunk psk, gk_chunk octets, gk_chu
 		st = GK_E_AUTH;
 out:
 	OPENSSL_cleanse(mac, sizeof(mac));
+	return st;
+}
+
+/* octets whole, as the one part of a gk_auth_octets */
+static gk_auth_octets whole(gk_chunk octets)
+{
+	return (gk_auth_octets){ .part = { octets }, .n = 1 };
+}
+
+gk_status gk_auth_psk_compute(uint16_t prf, gk_chunk psk, gk_chunk octets, uint8_t *out, size_t *out_len)
+{
+	gk_prf_keyed *pad = NULL;
+	if (!out || !out_len)
+		return GK_E_INVAL;
+	gk_auth_octets o = whole(octets);
+	gk_status st = gk_auth_psk_key(prf, psk, &pad);
+	if (!st)
+		st = gk_auth_psk_mic(pad, &o, out, out_len);
+	gk_prf_keyed_free(pad);
+	return st;
+}
+
+gk_status gk_auth_psk_verify(uint16_t prf, gk_chunk psk, gk_chunk octets, gk_chunk auth_data)
+{
+	gk_prf_keyed *pad = NULL;
+	gk_auth_octets o = whole(octets);
+	gk_status st = gk_auth_psk_key(prf, psk, &pad);
+	if (!st)
+		st = gk_auth_psk_check(pad, &o, auth_data);
+	gk_prf_keyed_free(pad);
 	return st;
 }
 

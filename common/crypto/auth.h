@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include "chunk.h"
+#include "prf.h"
 
 /* Signature schemes, each with exactly one RFC 7427 AlgorithmIdentifier. */
 typedef enum gk_sig_scheme {
@@ -34,12 +35,47 @@ gk_status gk_sig_scheme_from_algid(gk_chunk der, gk_sig_scheme *s);
 gk_status gk_sig_scheme_for_key(EVP_PKEY *key, gk_sig_scheme *s);
 
 /* InitiatorSignedOctets/ResponderSignedOctets = RealMessage | NonceData | prf(SK_p, RestOfIDPayload)
- * (RFC 7296 2.15). Appends them to out. */
+ * (RFC 7296 2.15), and after IKE_INTERMEDIATE exchanges IntAuth_i | IntAuth_r | IKE_AUTH_MID
+ * (RFC 9242 3.3.2), as the list of their parts in order: they point into the message, the nonce
+ * and this struct (the MACed ID, the Message ID), so nothing copies the message; a PSK MIC runs
+ * over the parts as they are, a signature over their concatenation (gk_auth_octets_flat).
+ * Holds no pointer it owns; gk_auth_octets_wipe clears it. */
+#define GK_AUTH_PARTS_MAX 6
+typedef struct gk_auth_octets {
+	gk_chunk part[GK_AUTH_PARTS_MAX];
+	size_t n;
+	uint8_t maced_id[EVP_MAX_MD_SIZE];
+	uint8_t msgid[4];
+} gk_auth_octets;
+/* The first three parts: RealMessage, NonceData, prf(SK_p, RestOfIDPayload). With work not NULL
+ * the PRF runs on *work (made when NULL, else re-keyed), which stays keyed with SK_p for the
+ * caller to re-key (gk_auth_psk_key) or free: one context for the MACed ID and the MIC. */
+gk_status gk_auth_octets_make(gk_auth_octets *o, uint16_t prf, gk_chunk real_message, gk_chunk peer_nonce,
+			      gk_chunk sk_p, gk_chunk id_payload_body, gk_prf_keyed **work);
+/* One more part (GK_E_INVAL beyond GK_AUTH_PARTS_MAX). */
+gk_status gk_auth_octets_add(gk_auth_octets *o, gk_chunk part);
+/* Appends the concatenation of the parts to out. */
+gk_status gk_auth_octets_flat(const gk_auth_octets *o, gk_wbuf *out);
+void gk_auth_octets_wipe(gk_auth_octets *o);
+/* The concatenated octets appended to out (gk_auth_octets_make, then _flat). */
 gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk peer_nonce,
 				gk_chunk sk_p, gk_chunk id_payload_body, gk_wbuf *out);
 
-/* AUTH = prf(prf(PSK, "Key Pad for IKEv2"), octets). out holds the PRF output length, which is
- * stored in *out_len. GK_E_INVAL for an empty PSK, GK_E_UNSUPPORTED for an unknown PRF. */
+/* The key of PSK AUTH payloads (RFC 7296 2.15): a PRF keyed with prf(Shared Secret, "Key Pad for
+ * IKEv2"), so that the peer's AUTH and ours under one shared secret cost one key pad, and each
+ * MIC starts from its keyed state. *pad is NULL for a new PRF context, or a context of the same
+ * PRF to re-key (the one gk_auth_octets_make ran on). GK_E_INVAL for an empty PSK or a context
+ * of another PRF, GK_E_UNSUPPORTED for an unknown PRF; on failure *pad is freed and NULL.
+ * gk_prf_keyed_free wipes it. */
+gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **pad);
+/* AUTH = prf(key pad, octets): out holds gk_prf_keyed_len(pad) octets, stored in *out_len. */
+gk_status gk_auth_psk_mic(gk_prf_keyed *pad, const gk_auth_octets *o, uint8_t *out, size_t *out_len);
+/* Constant-time comparison with the received AUTH data; GK_E_AUTH on mismatch. */
+gk_status gk_auth_psk_check(gk_prf_keyed *pad, const gk_auth_octets *o, gk_chunk auth_data);
+
+/* The same over octets given whole, with the PSK itself (the key pad made each time): AUTH =
+ * prf(prf(PSK, "Key Pad for IKEv2"), octets). out holds the PRF output length, which is stored
+ * in *out_len. GK_E_INVAL for an empty PSK, GK_E_UNSUPPORTED for an unknown PRF. */
 gk_status gk_auth_psk_compute(uint16_t prf, gk_chunk psk, gk_chunk octets, uint8_t *out, size_t *out_len);
 /* Constant-time comparison with the received AUTH data; GK_E_AUTH on mismatch. */
 gk_status gk_auth_psk_verify(uint16_t prf, gk_chunk psk, gk_chunk octets, gk_chunk auth_data);

@@ -70,8 +70,9 @@ static gk_status check_suite(gk_ike_keys *k, const gk_ike_suite *s)
 }
 
 /* SKEYSEED = prf(Ni | Nr, g^ir). For AES-XCBC-PRF-128 and AES-CMAC-PRF-128 only the first
- * 64 bits of each nonce form the key (RFC 7296 2.14, backward compatibility). */
-static gk_status skeyseed(uint16_t prf, gk_chunk ni, gk_chunk nr, gk_chunk shared, uint8_t *out)
+ * 64 bits of each nonce form the key (RFC 7296 2.14, backward compatibility). *p is made keyed
+ * with Ni | Nr; it is re-keyed with SKEYSEED for prf+ after. */
+static gk_status skeyseed(uint16_t prf, gk_chunk ni, gk_chunk nr, gk_chunk shared, gk_prf_keyed **p, uint8_t *out)
 {
 	uint8_t key[2 * NONCE_MAX];
 	size_t li = ni.len, lr = nr.len;
@@ -79,8 +80,10 @@ static gk_status skeyseed(uint16_t prf, gk_chunk ni, gk_chunk nr, gk_chunk share
 		li = lr = AES_PRF_NONCE_PART;
 	memcpy(key, ni.ptr, li);
 	memcpy(key + li, nr.ptr, lr);
-	gk_status st = gk_prf(prf, GK_CHUNK(key, li + lr), &shared, 1, out);
-	OPENSSL_cleanse(key, sizeof(key));
+	gk_status st = gk_prf_keyed_new(prf, GK_CHUNK(key, li + lr), p);
+	if (!st)
+		st = gk_prf_keyed_run(*p, &shared, 1, out);
+	OPENSSL_cleanse(key, li + lr);
 	return st;
 }
 
@@ -97,16 +100,16 @@ static const uint8_t *take(uint8_t *dst, const uint8_t *src, size_t len)
 }
 
 /* {SK_d|SK_ai|SK_ar|SK_ei|SK_er|SK_pi|SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr) and GSK_w
- * (RFC 7296 2.14, RFC 9838 3.1.1); k's lengths are set (check_suite). */
-static gk_status expand(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk seed_key, gk_chunk ni,
-			gk_chunk nr, uint64_t spi_i, uint64_t spi_r)
+ * (RFC 7296 2.14, RFC 9838 3.1.1) on p, keyed with SKEYSEED (then re-keyed with SK_d); k's
+ * lengths are set (check_suite). */
+static gk_status expand(gk_ike_keys *k, gk_prf_keyed *p, gk_chunk ni, gk_chunk nr, uint64_t spi_i, uint64_t spi_r)
 {
 	uint8_t stream[7 * GK_MAX_KEY], spis[16];
 	gk_put_u64(spis, spi_i);
 	gk_put_u64(spis + 8, spi_r);
 	const gk_chunk seed[] = { ni, nr, GK_CHUNK(spis, sizeof(spis)) };
 	size_t total = k->d_len + 2 * k->a_len + 2 * k->e_len + 2 * k->p_len;
-	gk_status st = gk_prf_plus(suite->prf, seed_key, seed, 3, stream, total);
+	gk_status st = gk_prf_keyed_plus(p, seed, 3, stream, total);
 	if (st)
 		goto out;
 
@@ -121,11 +124,12 @@ static gk_status expand(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk seed
 
 	if (k->w_len) {
 		const gk_chunk label = GK_CHUNK(gsk_w_label, sizeof(gsk_w_label) - 1);
-		st = gk_prf_plus(suite->prf, GK_CHUNK(k->sk_d, k->d_len), &label, 1, k->gsk_w,
-				 k->w_len);
+		st = gk_prf_keyed_rekey(p, GK_CHUNK(k->sk_d, k->d_len));
+		if (!st)
+			st = gk_prf_keyed_plus(p, &label, 1, k->gsk_w, k->w_len);
 	}
 out:
-	OPENSSL_cleanse(stream, sizeof(stream));
+	OPENSSL_cleanse(stream, total);
 	return st;
 }
 
@@ -133,6 +137,7 @@ gk_status gk_ike_keys_derive(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk
 			     gk_chunk shared, uint64_t spi_i, uint64_t spi_r)
 {
 	uint8_t seed_key[GK_MAX_KEY];
+	gk_prf_keyed *p = NULL;
 	gk_status st = GK_E_INVAL;
 
 	if (!k || !suite)
@@ -142,11 +147,15 @@ gk_status gk_ike_keys_derive(gk_ike_keys *k, const gk_ike_suite *suite, gk_chunk
 	if (!nonce_ok(ni) || !nonce_ok(nr) || !shared.ptr || shared.len == 0)
 		goto out;
 	st = check_suite(k, suite);
+	/* one PRF context for all: keyed with Ni | Nr, then SKEYSEED, then SK_d */
 	if (!st)
-		st = skeyseed(suite->prf, ni, nr, shared, seed_key);
+		st = skeyseed(suite->prf, ni, nr, shared, &p, seed_key);
 	if (!st)
-		st = expand(k, suite, GK_CHUNK(seed_key, gk_prf_lookup(suite->prf)->out_len), ni, nr, spi_i, spi_r);
+		st = gk_prf_keyed_rekey(p, GK_CHUNK(seed_key, gk_prf_keyed_len(p)));
+	if (!st)
+		st = expand(k, p, ni, nr, spi_i, spi_r);
 out:
+	gk_prf_keyed_free(p);
 	OPENSSL_cleanse(seed_key, sizeof(seed_key));
 	if (st)
 		gk_ike_keys_wipe(k);
@@ -157,6 +166,7 @@ gk_status gk_ike_keys_rekey(gk_ike_keys *k, const gk_ike_suite *suite, const gk_
 			    gk_chunk nr, gk_chunk shared, uint64_t spi_i, uint64_t spi_r)
 {
 	uint8_t seed_key[GK_MAX_KEY];
+	gk_prf_keyed *p = NULL;
 	gk_status st = GK_E_INVAL;
 
 	if (!k || !suite || !old || k == old || !old->d_len)
@@ -174,8 +184,11 @@ gk_status gk_ike_keys_rekey(gk_ike_keys *k, const gk_ike_suite *suite, const gk_
 	const gk_prf_info *op = gk_prf_lookup(old->suite.prf);
 	st = op ? gk_prf(old->suite.prf, GK_CHUNK(old->sk_d, old->d_len), parts, 3, seed_key) : GK_E_UNSUPPORTED;
 	if (!st)
-		st = expand(k, suite, GK_CHUNK(seed_key, op->out_len), ni, nr, spi_i, spi_r);
+		st = gk_prf_keyed_new(suite->prf, GK_CHUNK(seed_key, op->out_len), &p);
+	if (!st)
+		st = expand(k, p, ni, nr, spi_i, spi_r);
 out:
+	gk_prf_keyed_free(p);
 	OPENSSL_cleanse(seed_key, sizeof(seed_key));
 	if (st)
 		gk_ike_keys_wipe(k);

@@ -1,6 +1,7 @@
 /* IKEv2 PRFs and prf+ (RFC 7296 2.13).
  * HMAC and AES-CMAC come from OpenSSL's EVP_MAC. OpenSSL 3 has no AES-XCBC MAC, so it is
  * composed here from AES-128-ECB exactly as RFC 3566 section 4 describes. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
@@ -28,6 +29,8 @@ typedef struct xcbc_ctx {
 /* A streaming PRF: EVP_MAC for HMAC/CMAC, xcbc_ctx for AES-XCBC. */
 typedef struct prf_ctx {
 	uint16_t prf;
+	bool keyed; /* a key is set */
+	bool dirty; /* something was hashed since the key or the last reset */
 	EVP_MAC_CTX *mac;
 	xcbc_ctx x;
 } prf_ctx;
@@ -203,23 +206,25 @@ static bool is_hmac(uint16_t prf)
 	return prf != GK_PRF_AES128_CMAC && template_index(prf) >= 0;
 }
 
-/* EVP_MAC context keyed with key (exactly 16 octets for CMAC). */
-static EVP_MAC_CTX *mac_new(uint16_t prf, const uint8_t *key, size_t key_len)
+/* A new EVP_MAC context for an HMAC or CMAC PRF, still keyed with the template's public key:
+ * prf_set_key gives it its key. */
+static EVP_MAC_CTX *mac_new(uint16_t prf)
 {
-	static const uint8_t empty_key[1];
 	int t = template_index(prf);
 	if (t < 0 || !fetched() || !templates[t])
 		return NULL;
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(templates[t]);
-	if (!ctx)
-		return NULL;
+	return EVP_MAC_CTX_dup(templates[t]);
+}
+
+/* Keys an EVP_MAC context (exactly 16 octets for CMAC). It keeps its digest or cipher and its
+ * memory: OpenSSL only hashes the new key into the HMAC pads (RFC 2104) or schedules the AES
+ * key, so a run of computations under different keys needs one context, not one each. */
+static gk_status mac_key(EVP_MAC_CTX *mac, const uint8_t *key, size_t key_len)
+{
+	static const uint8_t empty_key[1];
 	/* A NULL key would mean "keep the previous key" to OpenSSL: pass a real pointer. No
 	 * parameters: the digest or cipher is the template's. */
-	if (EVP_MAC_init(ctx, key_len ? key : empty_key, key_len, NULL) != 1) {
-		EVP_MAC_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
+	return EVP_MAC_init(mac, key_len ? key : empty_key, key_len, NULL) == 1 ? GK_OK : GK_E_CRYPTO;
 }
 
 static void prf_free(prf_ctx *c)
@@ -228,10 +233,12 @@ static void prf_free(prf_ctx *c)
 	c->mac = NULL;
 	if (c->prf == GK_PRF_AES128_XCBC)
 		xcbc_free(&c->x);
+	c->keyed = c->dirty = false;
 }
 
 static gk_status prf_update(prf_ctx *c, const uint8_t *p, size_t n)
 {
+	c->dirty = true;
 	if (n == 0)
 		return GK_OK;
 	if (c->prf == GK_PRF_AES128_XCBC)
@@ -242,6 +249,7 @@ static gk_status prf_update(prf_ctx *c, const uint8_t *p, size_t n)
 /* out holds the PRF's out_len octets. */
 static gk_status prf_final(prf_ctx *c, uint8_t *out, size_t out_len)
 {
+	c->dirty = true;
 	if (c->prf == GK_PRF_AES128_XCBC)
 		return xcbc_final(&c->x, out);
 	size_t got = 0;
@@ -250,29 +258,27 @@ static gk_status prf_final(prf_ctx *c, uint8_t *out, size_t out_len)
 	return GK_OK;
 }
 
-/* Back to the state prf_init left, key kept, for the next block of prf+. */
+/* Back to the state the key left, key kept, for the next computation (the next block of prf+);
+ * nothing to do when nothing was hashed since. */
 static gk_status prf_reset(prf_ctx *c)
 {
+	if (!c->keyed)
+		return GK_E_STATE;
+	if (!c->dirty)
+		return GK_OK;
 	if (c->prf == GK_PRF_AES128_XCBC) {
 		memset(c->x.e, 0, sizeof(c->x.e));
 		memset(c->x.buf, 0, sizeof(c->x.buf));
 		c->x.blen = 0;
-		return GK_OK;
+	} else if (EVP_MAC_init(c->mac, NULL, 0, NULL) != 1) {
+		/* No key: OpenSSL restarts from the keyed state (RFC 2104's inner and outer pads). */
+		return GK_E_CRYPTO;
 	}
-	/* No key: OpenSSL restarts from the keyed state (RFC 2104's inner and outer pads). */
-	return EVP_MAC_init(c->mac, NULL, 0, NULL) == 1 ? GK_OK : GK_E_CRYPTO;
+	c->dirty = false;
+	return GK_OK;
 }
 
-/* Initialises c with a key of exactly 16 octets (XCBC/CMAC) or any length (HMAC). */
-static gk_status prf_init_raw(prf_ctx *c, uint16_t prf, const uint8_t *key, size_t key_len)
-{
-	memset(c, 0, sizeof(*c));
-	c->prf = prf;
-	if (prf == GK_PRF_AES128_XCBC)
-		return xcbc_init(&c->x, key);
-	c->mac = mac_new(prf, key, key_len);
-	return c->mac ? GK_OK : GK_E_CRYPTO;
-}
+static gk_status prf_init(prf_ctx *c, uint16_t prf, gk_chunk key);
 
 /* The AES PRFs take any key length: RFC 4434 section 2 (XCBC: zero-pad a short key, a long
  * one becomes XCBC(0^128, K)) and RFC 4615 section 3 (CMAC: any key other than 16 octets
@@ -290,7 +296,7 @@ static gk_status aes_prf_key(uint16_t prf, gk_chunk key, uint8_t k16[AES_BLOCK])
 		return GK_OK;
 	}
 	prf_ctx c;
-	gk_status st = prf_init_raw(&c, prf, zero_block, AES_BLOCK);
+	gk_status st = prf_init(&c, prf, GK_CHUNK(zero_block, AES_BLOCK));
 	if (!st)
 		st = prf_update(&c, key.ptr, key.len);
 	if (!st)
@@ -299,24 +305,40 @@ static gk_status aes_prf_key(uint16_t prf, gk_chunk key, uint8_t k16[AES_BLOCK])
 	return st;
 }
 
-static gk_status prf_init(prf_ctx *c, uint16_t prf, gk_chunk key)
+/* Gives c (made by prf_init) a new key; the old key's state is overwritten. */
+static gk_status prf_set_key(prf_ctx *c, gk_chunk key)
 {
-	const gk_prf_info *info = gk_prf_lookup(prf);
-
-	memset(c, 0, sizeof(*c));
-	if (!info)
-		return GK_E_UNSUPPORTED;
+	c->keyed = c->dirty = false;
 	if (key.len && !key.ptr)
 		return GK_E_INVAL;
-	if (is_hmac(prf))
-		return prf_init_raw(c, prf, key.ptr, key.len);
-
-	uint8_t k16[AES_BLOCK];
-	gk_status st = aes_prf_key(prf, key, k16);
-	if (!st)
-		st = prf_init_raw(c, prf, k16, sizeof(k16));
-	OPENSSL_cleanse(k16, sizeof(k16));
+	gk_status st;
+	if (is_hmac(c->prf)) {
+		st = mac_key(c->mac, key.ptr, key.len);
+	} else {
+		uint8_t k16[AES_BLOCK];
+		st = aes_prf_key(c->prf, key, k16);
+		if (!st && c->prf == GK_PRF_AES128_XCBC) {
+			xcbc_free(&c->x);
+			st = xcbc_init(&c->x, k16);
+		} else if (!st) {
+			st = mac_key(c->mac, k16, sizeof(k16));
+		}
+		OPENSSL_cleanse(k16, sizeof(k16));
+	}
+	c->keyed = st == GK_OK;
 	return st;
+}
+
+/* A context for prf keyed with key; prf_free releases it, also on failure. */
+static gk_status prf_init(prf_ctx *c, uint16_t prf, gk_chunk key)
+{
+	memset(c, 0, sizeof(*c));
+	if (!gk_prf_lookup(prf))
+		return GK_E_UNSUPPORTED;
+	c->prf = prf;
+	if (prf != GK_PRF_AES128_XCBC && !(c->mac = mac_new(prf)))
+		return GK_E_CRYPTO;
+	return prf_set_key(c, key);
 }
 
 static gk_status prf_update_parts(prf_ctx *c, const gk_chunk *parts, size_t nparts)
@@ -331,10 +353,20 @@ static gk_status prf_update_parts(prf_ctx *c, const gk_chunk *parts, size_t npar
 	return GK_OK;
 }
 
+/* prf(c's key, parts...) from the keyed state, whatever an earlier (perhaps failed) run left. */
+static gk_status prf_run(prf_ctx *c, const gk_chunk *parts, size_t nparts, uint8_t *out)
+{
+	gk_status st = prf_reset(c);
+	if (!st)
+		st = prf_update_parts(c, parts, nparts);
+	if (!st)
+		st = prf_final(c, out, gk_prf_lookup(c->prf)->out_len);
+	return st;
+}
+
 gk_status gk_prf(uint16_t prf, gk_chunk key, const gk_chunk *parts, size_t nparts, uint8_t *out)
 {
-	const gk_prf_info *info = gk_prf_lookup(prf);
-	if (!info)
+	if (!gk_prf_lookup(prf))
 		return GK_E_UNSUPPORTED;
 	if (!out || (nparts && !parts))
 		return GK_E_INVAL;
@@ -342,9 +374,7 @@ gk_status gk_prf(uint16_t prf, gk_chunk key, const gk_chunk *parts, size_t npart
 	prf_ctx c;
 	gk_status st = prf_init(&c, prf, key);
 	if (!st)
-		st = prf_update_parts(&c, parts, nparts);
-	if (!st)
-		st = prf_final(&c, out, info->out_len);
+		st = prf_run(&c, parts, nparts, out);
 	prf_free(&c);
 	return st;
 }
@@ -369,17 +399,26 @@ gk_status gk_prf_keyed_new(uint16_t prf, gk_chunk key, gk_prf_keyed **out)
 	return GK_OK;
 }
 
+gk_status gk_prf_keyed_rekey(gk_prf_keyed *k, gk_chunk key)
+{
+	return k ? prf_set_key(&k->c, key) : GK_E_INVAL;
+}
+
 gk_status gk_prf_keyed_run(gk_prf_keyed *k, const gk_chunk *parts, size_t nparts, uint8_t *out)
 {
 	if (!k || !out || (nparts && !parts))
 		return GK_E_INVAL;
-	/* From the keyed state, whatever an earlier (perhaps failed) run left. */
-	gk_status st = prf_reset(&k->c);
-	if (!st)
-		st = prf_update_parts(&k->c, parts, nparts);
-	if (!st)
-		st = prf_final(&k->c, out, gk_prf_lookup(k->c.prf)->out_len);
-	return st;
+	return prf_run(&k->c, parts, nparts, out);
+}
+
+uint16_t gk_prf_keyed_prf(const gk_prf_keyed *k)
+{
+	return k->c.prf;
+}
+
+size_t gk_prf_keyed_len(const gk_prf_keyed *k)
+{
+	return gk_prf_lookup(k->c.prf)->out_len;
 }
 
 void gk_prf_keyed_free(gk_prf_keyed *k)
@@ -390,7 +429,69 @@ void gk_prf_keyed_free(gk_prf_keyed *k)
 	free(k);
 }
 
-/* T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n), prf+ = T1 | T2 | ... (RFC 7296 2.13). */
+/* Seeds up to this long are hashed from a buffer on the stack, longer ones from the heap; an
+ * IKE SA's seed Ni | Nr | SPIi | SPIr is at most 528 octets (RFC 7296 2.10, 2.14). */
+#define PLUS_SEED_STACK 1024
+
+/* T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n), prf+ = T1 | T2 | ... (RFC 7296 2.13), on
+ * one keyed context: each block starts again from the key's state. Tn-1 | S | n is one buffer,
+ * so each block is one update: S is copied in once, each Tn lands just before it. */
+static gk_status prf_plus_run(prf_ctx *c, const gk_chunk *seed, size_t nseed, uint8_t *out, size_t outlen)
+{
+	const gk_prf_info *info = gk_prf_lookup(c->prf);
+	const size_t h = info->out_len;
+	if (outlen > 255 * h)
+		return GK_E_INVAL; /* the counter is one octet */
+	if ((outlen && !out) || (nseed && !seed))
+		return GK_E_INVAL;
+	size_t slen = 0;
+	for (size_t i = 0; i < nseed; i++) {
+		if (seed[i].len && !seed[i].ptr)
+			return GK_E_INVAL;
+		if (seed[i].len > SIZE_MAX / 2 - slen - PRF_MAX_OUT)
+			return GK_E_INVAL;
+		slen += seed[i].len;
+	}
+
+	uint8_t stack[PRF_MAX_OUT + PLUS_SEED_STACK + 1];
+	size_t blen = PRF_MAX_OUT + slen + 1;
+	uint8_t *buf = slen <= PLUS_SEED_STACK ? stack : malloc(blen);
+	if (!buf)
+		return GK_E_NOMEM;
+	uint8_t *s = buf + PRF_MAX_OUT, *t = s - h;
+	for (size_t i = 0, at = 0; i < nseed; at += seed[i].len, i++)
+		if (seed[i].len)
+			memcpy(s + at, seed[i].ptr, seed[i].len);
+
+	size_t done = 0;
+	gk_status st = GK_OK;
+	for (unsigned n = 1; done < outlen; n++) {
+		const uint8_t *from = done ? t : s; /* T1 has no Tn-1 */
+		s[slen] = (uint8_t)n;
+		st = prf_reset(c);
+		if (!st)
+			st = prf_update(c, from, (size_t)(s + slen + 1 - from));
+		if (!st)
+			st = prf_final(c, t, h);
+		if (st)
+			break;
+		size_t take = outlen - done < h ? outlen - done : h;
+		memcpy(out + done, t, take);
+		done += take;
+	}
+	OPENSSL_cleanse(buf, blen);
+	if (buf != stack)
+		free(buf);
+	if (st && outlen)
+		OPENSSL_cleanse(out, outlen);
+	return st;
+}
+
+gk_status gk_prf_keyed_plus(gk_prf_keyed *k, const gk_chunk *seed, size_t nseed, uint8_t *out, size_t outlen)
+{
+	return k ? prf_plus_run(&k->c, seed, nseed, out, outlen) : GK_E_INVAL;
+}
+
 gk_status gk_prf_plus(uint16_t prf, gk_chunk key, const gk_chunk *seed, size_t nseed,
 		      uint8_t *out, size_t outlen)
 {
@@ -401,38 +502,15 @@ gk_status gk_prf_plus(uint16_t prf, gk_chunk key, const gk_chunk *seed, size_t n
 		return GK_E_INVAL; /* the counter is one octet */
 	if ((outlen && !out) || (nseed && !seed))
 		return GK_E_INVAL;
+	if (!outlen)
+		return GK_OK;
 
-	uint8_t t[PRF_MAX_OUT];
-	size_t tlen = 0, done = 0;
 	prf_ctx c;
-	gk_status st = outlen ? prf_init(&c, prf, key) : GK_OK;
-	if (st)
-		goto out;
-	/* One keyed context for every Tn: each block starts again from the key's state. */
-	for (unsigned n = 1; done < outlen; n++) {
-		uint8_t ctr = (uint8_t)n;
-		if (n > 1)
-			st = prf_reset(&c);
-		if (!st)
-			st = prf_update(&c, t, tlen);
-		if (!st)
-			st = prf_update_parts(&c, seed, nseed);
-		if (!st)
-			st = prf_update(&c, &ctr, 1);
-		if (!st)
-			st = prf_final(&c, t, info->out_len);
-		if (st)
-			break;
-		tlen = info->out_len;
-		size_t take = outlen - done < tlen ? outlen - done : tlen;
-		memcpy(out + done, t, take);
-		done += take;
-	}
-	if (outlen)
-		prf_free(&c);
-out:
-	OPENSSL_cleanse(t, sizeof(t));
-	if (st && outlen)
+	gk_status st = prf_init(&c, prf, key);
+	if (!st)
+		st = prf_plus_run(&c, seed, nseed, out, outlen);
+	else
 		OPENSSL_cleanse(out, outlen);
+	prf_free(&c);
 	return st;
 }

@@ -8,13 +8,23 @@
 /* out must hold gk_prf_lookup(prf)->out_len octets. Data is the concatenation of parts.
  * AES-XCBC/CMAC PRFs take keys of any length as RFC 4434/4615 say. */
 gk_status gk_prf(uint16_t prf, gk_chunk key, const gk_chunk *parts, size_t nparts, uint8_t *out);
-/* A PRF keyed once and run many times under that key (a COOKIE secret, RFC 7296 2.6): each
- * run restarts from the keyed state, so it costs no context allocation and no key schedule.
+/* A PRF keyed once and run many times under that key (a COOKIE secret, RFC 7296 2.6; the PSK
+ * pad key of both AUTH payloads, 2.15): each run restarts from the keyed state, so it costs no
+ * context allocation and no key schedule. Re-keyed, it serves a chain of computations under
+ * changing keys (SKEYSEED, then prf+ under it, 2.14) with one OpenSSL context.
  * Owns its OpenSSL context; gk_prf_keyed_free wipes it. */
 typedef struct gk_prf_keyed gk_prf_keyed;
 gk_status gk_prf_keyed_new(uint16_t prf, gk_chunk key, gk_prf_keyed **out);
-/* prf(key, parts...) into out (gk_prf_lookup(prf)->out_len octets). */
+/* A new key (the AES PRFs' key rules apply as in gk_prf); the old key's state is overwritten.
+ * After a failure the PRF runs nothing until a key is set again. */
+gk_status gk_prf_keyed_rekey(gk_prf_keyed *k, gk_chunk key);
+/* prf(key, parts...) into out (gk_prf_keyed_len(k) octets). */
 gk_status gk_prf_keyed_run(gk_prf_keyed *k, const gk_chunk *parts, size_t nparts, uint8_t *out);
+/* prf+(key, seed) as gk_prf_plus. */
+gk_status gk_prf_keyed_plus(gk_prf_keyed *k, const gk_chunk *seed, size_t nseed, uint8_t *out, size_t outlen);
+/* The PRF (a GK_PRF_* value) and its output length in octets. */
+uint16_t gk_prf_keyed_prf(const gk_prf_keyed *k);
+size_t gk_prf_keyed_len(const gk_prf_keyed *k);
 void gk_prf_keyed_free(gk_prf_keyed *k);
 /* prf+(K, S) = T1 | T2 | ... ; fails with GK_E_INVAL beyond 255 iterations. */
 gk_status gk_prf_plus(uint16_t prf, gk_chunk key, const gk_chunk *seed, size_t nseed,

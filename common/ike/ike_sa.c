@@ -298,21 +298,35 @@ gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound)
 	};
 }
 
-gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out)
+gk_status gk_ike_sa_auth_parts(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_prf_keyed **work,
+			       gk_auth_octets *out)
 {
 	gk_chunk req = gk_ike_sa_init_req(sa), resp = gk_ike_sa_init_resp(sa);
 	gk_chunk ni = gk_ike_sa_ni(sa), nr = gk_ike_sa_nr(sa);
+	memset(out, 0, sizeof(*out));
 	if (!req.len || !resp.len || !ni.len || !nr.len)
 		return GK_E_STATE;
 	/* RFC 7296 2.15: each side signs its own IKE_SA_INIT message and the peer's nonce */
 	gk_chunk msg = of_initiator ? req : resp;
 	gk_chunk nonce = of_initiator ? nr : ni;
 	gk_chunk skp = GK_CHUNK(key_at(sa, of_initiator ? K_PI : K_PR), sa->kp_len);
-	gk_status st = gk_auth_signed_octets(sa->suite.prf, msg, nonce, skp, id_body, out);
+	gk_status st = gk_auth_octets_make(out, sa->suite.prf, msg, nonce, skp, id_body, work);
 	/* the exchanges are sequential from Message ID 1 (RFC 9242 3.3.1): the authenticating
 	 * exchange's Message ID is one more than their count */
 	if (!st && sa->intermediate)
 		st = gk_intauth_octets(sa->intermediate, (uint32_t)sa->intermediate->done + 1, out);
+	if (st)
+		gk_auth_octets_wipe(out);
+	return st;
+}
+
+gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out)
+{
+	gk_auth_octets o;
+	gk_status st = gk_ike_sa_auth_parts(sa, of_initiator, id_body, NULL, &o);
+	if (!st)
+		st = gk_auth_octets_flat(&o, out);
+	gk_auth_octets_wipe(&o);
 	return st;
 }
 

@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include "auth.h"
 #include "dh.h"
 #include "frag.h"
 #include "ident.h"
@@ -124,7 +125,12 @@ void gk_ike_sa_keylog(struct gk_keylog *kl, const gk_ike_sa *sa);
 /* SK keys to protect what we send (outbound) or open what we receive. */
 gk_sk_keys gk_ike_sa_sk(const gk_ike_sa *sa, bool outbound);
 /* InitiatorSignedOctets (of_initiator) or ResponderSignedOctets for an ID payload body, with
- * IntAuth_i | IntAuth_r | IKE_AUTH_MID after IKE_INTERMEDIATE exchanges (RFC 9242 3.3.2). */
+ * IntAuth_i | IntAuth_r | IKE_AUTH_MID after IKE_INTERMEDIATE exchanges (RFC 9242 3.3.2), as
+ * parts that point into sa (valid while its IKE_SA_INIT messages are kept) and into out, for a
+ * PSK MIC (gk_auth_psk_check, gk_auth_psk_mic; work as gk_auth_octets_make's, may be NULL) ... */
+gk_status gk_ike_sa_auth_parts(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_prf_keyed **work,
+			       gk_auth_octets *out);
+/* ... or appended to out, for a signature. */
 gk_status gk_ike_sa_auth_octets(const gk_ike_sa *sa, bool of_initiator, gk_chunk id_body, gk_wbuf *out);
 /* Drops nonces, IKE_SA_INIT copies and SK_pi/SK_pr (wiped) once authentication is over. */
 void gk_ike_sa_auth_done(gk_ike_sa *sa);

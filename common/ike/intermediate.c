@@ -96,16 +96,19 @@ gk_status gk_intauth_add(gk_ike_int *ii, const gk_ike_keys *k, bool of_initiator
 	return st;
 }
 
-gk_status gk_intauth_octets(const gk_ike_int *ii, uint32_t auth_msgid, gk_wbuf *out)
+gk_status gk_intauth_octets(const gk_ike_int *ii, uint32_t auth_msgid, gk_auth_octets *out)
 {
 	if (!ii || !ii->done)
 		return GK_OK;
 	if (!ii->int_i_len || !ii->int_r_len)
 		return GK_E_STATE;
-	gk_wbuf_put(out, ii->int_i, ii->int_i_len);
-	gk_wbuf_put(out, ii->int_r, ii->int_r_len);
-	gk_wbuf_u32(out, auth_msgid);
-	return out->err ? GK_E_NOMEM : GK_OK;
+	gk_put_u32(out->msgid, auth_msgid);
+	gk_status st = gk_auth_octets_add(out, GK_CHUNK(ii->int_i, ii->int_i_len));
+	if (!st)
+		st = gk_auth_octets_add(out, GK_CHUNK(ii->int_r, ii->int_r_len));
+	if (!st)
+		st = gk_auth_octets_add(out, GK_CHUNK(out->msgid, sizeof(out->msgid)));
+	return st;
 }
 
 bool gk_ike_int_plan(gk_ike_int *ii, const uint16_t addke[GK_ADDKE_MAX])

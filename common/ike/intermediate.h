@@ -4,6 +4,7 @@
 #ifndef GK_INTERMEDIATE_H
 #define GK_INTERMEDIATE_H
 
+#include "auth.h"
 #include "iana.h"
 #include "ikekeys.h"
 #include "ke.h"
@@ -49,10 +50,11 @@ gk_status gk_intauth_add_received(gk_ike_int *ii, const gk_ike_keys *k, bool of_
 gk_status gk_intauth_add_sent(gk_ike_int *ii, const gk_ike_keys *k, bool of_initiator, const gk_dgrams *d,
 			      const gk_out_pl *pl, size_t n);
 
-/* RFC 9242 3.3.2: what the AUTH octets of both sides gain, appended to out: IntAuth_i | IntAuth_r
- * | IKE_AUTH_MID (4 octets, the Message ID of the authenticating exchange: GSA_AUTH in G-IKEv2, one
- * more than the last IKE_INTERMEDIATE's). Nothing when no IKE_INTERMEDIATE took place. */
-gk_status gk_intauth_octets(const gk_ike_int *ii, uint32_t auth_msgid, gk_wbuf *out);
+/* RFC 9242 3.3.2: what the AUTH octets of both sides gain, as three more parts of out: IntAuth_i |
+ * IntAuth_r | IKE_AUTH_MID (4 octets, the Message ID of the authenticating exchange: GSA_AUTH in
+ * G-IKEv2, one more than the last IKE_INTERMEDIATE's). The first two point into ii. Nothing when
+ * no IKE_INTERMEDIATE took place. */
+gk_status gk_intauth_octets(const gk_ike_int *ii, uint32_t auth_msgid, gk_auth_octets *out);
 
 /* The negotiated additional key exchanges of a suite, NONE left out, in order; false when one is
  * a method we do not have. */

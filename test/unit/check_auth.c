@@ -602,6 +602,64 @@ START_TEST(psk_mic_matches_independent_hmac)
 }
 END_TEST
 
+/* A PSK MIC over parts is the MIC of their concatenation; the parts are bounded; the key pad
+ * refuses what gk_auth_psk_compute refuses. */
+START_TEST(psk_mic_over_parts)
+{
+	gk_chunk psk = GK_CHUNK("correct horse battery staple", 28), msg = msg_chunk();
+	gk_chunk skp = GK_CHUNK("0123456789abcdef0123456789abcdef", 32), id = GK_CHUNK("\x02\0\0\0gm1", 7);
+	uint8_t want[64], got[64];
+	size_t wlen = 0, glen = 0;
+	gk_auth_octets o;
+	gk_wbuf w;
+	gk_prf_keyed *pad = NULL;
+	gk_wbuf_init(&w, 0);
+	ck_assert_int_eq(gk_auth_octets_make(&o, GK_PRF_HMAC_SHA2_256, msg, GK_CHUNK("nonce", 5), skp, id, NULL), GK_OK);
+	ck_assert_int_eq(gk_auth_octets_add(&o, GK_CHUNK("tail", 4)), GK_OK);
+	ck_assert_int_eq(gk_auth_octets_flat(&o, &w), GK_OK);
+	ck_assert_uint_eq(w.len, msg.len + 5 + 32 + 4);
+	ck_assert_int_eq(gk_auth_psk_compute(GK_PRF_HMAC_SHA2_256, psk, gk_wbuf_chunk(&w), want, &wlen), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_key(GK_PRF_HMAC_SHA2_256, psk, &pad), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_mic(pad, &o, got, &glen), GK_OK);
+	ck_assert_uint_eq(glen, 32);
+	ck_assert_mem_eq(got, want, 32);
+	/* on one context: the MACed ID, then the key pad re-keying it; the same parts and MIC */
+	gk_auth_octets o2;
+	gk_prf_keyed *work = NULL;
+	ck_assert_int_eq(gk_auth_octets_make(&o2, GK_PRF_HMAC_SHA2_256, msg, GK_CHUNK("nonce", 5), skp, id, &work), GK_OK);
+	ck_assert_ptr_nonnull(work);
+	ck_assert_mem_eq(o2.maced_id, o.maced_id, 32);
+	ck_assert_int_eq(gk_auth_octets_add(&o2, GK_CHUNK("tail", 4)), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_key(GK_PRF_HMAC_SHA2_256, psk, &work), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_check(work, &o2, GK_CHUNK(want, wlen)), GK_OK);
+	/* a context of another PRF is refused, and freed */
+	ck_assert_int_eq(gk_auth_psk_key(GK_PRF_HMAC_SHA2_384, psk, &work), GK_E_INVAL);
+	ck_assert_ptr_null(work);
+	ck_assert_int_eq(gk_auth_octets_make(&o2, GK_PRF_HMAC_SHA2_256, msg, GK_CHUNK("nonce", 5), skp, id, &work), GK_OK);
+	ck_assert_int_eq(gk_auth_octets_make(&o2, GK_PRF_HMAC_SHA2_512, msg, GK_CHUNK("nonce", 5), skp, id, &work),
+			 GK_E_INVAL);
+	gk_prf_keyed_free(work);
+	ck_assert_int_eq(gk_auth_psk_check(pad, &o, GK_CHUNK(want, wlen)), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_check(pad, &o, GK_CHUNK(want, wlen - 1)), GK_E_AUTH);
+	ck_assert_int_eq(gk_auth_psk_mic(NULL, &o, got, &glen), GK_E_INVAL);
+	gk_prf_keyed_free(pad);
+	pad = NULL;
+	/* six parts at most: the signed octets and IKE_INTERMEDIATE's three */
+	ck_assert_int_eq(gk_auth_octets_add(&o, GK_CHUNK("x", 1)), GK_OK);
+	ck_assert_int_eq(gk_auth_octets_add(&o, GK_CHUNK("y", 1)), GK_OK);
+	ck_assert_int_eq(gk_auth_octets_add(&o, GK_CHUNK("z", 1)), GK_E_INVAL);
+	ck_assert_uint_eq(o.n, GK_AUTH_PARTS_MAX);
+	ck_assert_int_eq(gk_auth_octets_make(&o, 999, msg, GK_CHUNK("nonce", 5), skp, id, NULL), GK_E_UNSUPPORTED);
+	ck_assert_uint_eq(o.n, 0);
+	ck_assert_int_eq(gk_auth_psk_key(GK_PRF_HMAC_SHA2_256, GK_CHUNK_EMPTY, &pad), GK_E_INVAL);
+	ck_assert_ptr_null(pad);
+	ck_assert_int_eq(gk_auth_psk_key(999, psk, &pad), GK_E_UNSUPPORTED);
+	ck_assert_ptr_null(pad);
+	gk_wbuf_free(&w);
+	ck_assert_err_clean();
+}
+END_TEST
+
 START_TEST(signed_octets_layout)
 {
 	gk_chunk real = tu_hexc("0011223344556677 8899aabbccddeeff 2e202308 00000001 00000040");
@@ -1012,6 +1070,7 @@ int main(void)
 	tc = tcase_create("psk");
 	tcase_add_test(tc, psk_mic_matches_independent_hmac);
 	tcase_add_test(tc, signed_octets_layout);
+	tcase_add_test(tc, psk_mic_over_parts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("keys-certs");

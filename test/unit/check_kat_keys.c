@@ -272,6 +272,40 @@ START_TEST(psk_auth_both_directions)
 }
 END_TEST
 
+/* The GCKS's way (gcks/gcks_auth.c): the signed octets as parts in place, one key pad for the
+ * member's AUTH and its own, run twice from its keyed state. Same known values; a pad of
+ * another PSK refuses the member's AUTH. */
+START_TEST(psk_auth_parts_one_pad)
+{
+	gk_ike_sa gcks;
+	kat_sa(&gcks, false);
+	gk_auth_octets oi, or;
+	gk_prf_keyed *pad = NULL, *other = NULL;
+	uint8_t a[64];
+	size_t n = 0;
+	/* the pad on the context of the member's MACed ID, as the GCKS makes it */
+	ck_assert_int_eq(gk_ike_sa_auth_parts(&gcks, true, tu_hexc(KAT_IDI_BODY), &pad, &oi), GK_OK);
+	ck_assert_ptr_nonnull(pad);
+	ck_assert_int_eq(gk_ike_sa_auth_parts(&gcks, false, tu_hexc(KAT_IDR_BODY), NULL, &or), GK_OK);
+	ck_assert_uint_eq(oi.n, 3);
+	ck_assert_int_eq(gk_auth_psk_key(gcks.suite.prf, GK_CHUNK(KAT_PSK, strlen(KAT_PSK)), &pad), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_check(pad, &oi, tu_hexc(KAT_AUTH_R)), GK_E_AUTH);
+	ck_assert_int_eq(gk_auth_psk_check(pad, &oi, tu_hexc(KAT_AUTH_I)), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_mic(pad, &or, a, &n), GK_OK);
+	expect("AUTH of the responder (GCKS), one pad", 0, a, n, KAT_AUTH_R);
+	ck_assert_int_eq(gk_auth_psk_mic(pad, &oi, a, &n), GK_OK);
+	expect("AUTH of the initiator (member), one pad", 0, a, n, KAT_AUTH_I);
+	ck_assert_int_eq(gk_auth_psk_key(gcks.suite.prf, GK_CHUNK(KAT_PSK, strlen(KAT_PSK) - 1), &other), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_check(other, &oi, tu_hexc(KAT_AUTH_I)), GK_E_AUTH);
+	gk_prf_keyed_free(pad);
+	gk_prf_keyed_free(other);
+	gk_auth_octets_wipe(&oi);
+	gk_auth_octets_wipe(&or);
+	gk_ike_sa_free(&gcks);
+	tu_free_all();
+}
+END_TEST
+
 /* The SK keys of each direction are the right halves of the schedule (RFC 7296 2.14): the
  * member (initiator) protects with SK_ei, the GCKS with SK_er, and each opens with the other. */
 START_TEST(sk_keys_per_direction)
@@ -303,6 +337,7 @@ int main(void)
 	tcase_add_test(tc, nist_cavp_ikev2_kdf_sha256);
 	tcase_add_test(tc, group_keymat_split_by_hand);
 	tcase_add_test(tc, psk_auth_both_directions);
+	tcase_add_test(tc, psk_auth_parts_one_pad);
 	tcase_add_test(tc, sk_keys_per_direction);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

@@ -1,4 +1,5 @@
 /* Unit tests of the IKEv2 PRFs and prf+ against published vectors. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
@@ -230,6 +231,47 @@ START_TEST(prf_keyed_runs)
 }
 END_TEST
 
+/* A re-keyed PRF computes under its new key alone, for every key length the key rules treat
+ * apart (empty, short, one AES block, odd, long), runs again after prf+ and prf+ after runs;
+ * a refused key leaves it running nothing until a key is set again. */
+START_TEST(prf_keyed_rekeys)
+{
+	uint16_t prf = all_prfs[_i];
+	size_t h = gk_prf_lookup(prf)->out_len;
+	uint8_t key[256], want[64], got[64], pw[3 * 64 + 7], pg[sizeof(pw)];
+	static const size_t lens[] = { 0, 5, 16, 37, 64, 200, 16 };
+	gk_chunk data = GK_CHUNK("some data", 9), seed = GK_CHUNK("seed", 4);
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 3 + 11);
+	gk_prf_keyed *kp = NULL;
+	ck_assert_int_eq(gk_prf_keyed_new(prf, GK_CHUNK(key + 1, 20), &kp), GK_OK);
+	ck_assert_uint_eq(gk_prf_keyed_len(kp), h);
+	ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_OK);
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		gk_chunk k = GK_CHUNK(key + l, lens[l]);
+		ck_assert_int_eq(gk_prf_keyed_rekey(kp, k), GK_OK);
+		ck_assert_int_eq(gk_prf(prf, k, &data, 1, want), GK_OK);
+		ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_OK);
+		ck_assert_mem_eq(want, got, h);
+		ck_assert_int_eq(gk_prf_plus(prf, k, &seed, 1, pw, sizeof(pw)), GK_OK);
+		ck_assert_int_eq(gk_prf_keyed_plus(kp, &seed, 1, pg, sizeof(pg)), GK_OK);
+		ck_assert_mem_eq(pw, pg, sizeof(pw));
+		ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_OK);
+		ck_assert_mem_eq(want, got, h);
+	}
+	ck_assert_int_eq(gk_prf_keyed_rekey(kp, GK_CHUNK(NULL, 4)), GK_E_INVAL);
+	ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_E_STATE);
+	ck_assert_int_eq(gk_prf_keyed_plus(kp, &seed, 1, pg, 5), GK_E_STATE);
+	ck_assert_int_eq(gk_prf_keyed_rekey(kp, GK_CHUNK(key, 16)), GK_OK);
+	ck_assert_int_eq(gk_prf(prf, GK_CHUNK(key, 16), &data, 1, want), GK_OK);
+	ck_assert_int_eq(gk_prf_keyed_run(kp, &data, 1, got), GK_OK);
+	ck_assert_mem_eq(want, got, h);
+	ck_assert_int_eq(gk_prf_keyed_plus(kp, &seed, 1, pg, 255 * h + 1), GK_E_INVAL);
+	gk_prf_keyed_free(kp);
+	ck_assert_int_eq(gk_prf_keyed_rekey(NULL, GK_CHUNK(key, 16)), GK_E_INVAL);
+}
+END_TEST
+
 /* prf+ = T1 | T2 | ..., T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n) (RFC 7296 2.13). */
 START_TEST(prf_plus_structure)
 {
@@ -261,6 +303,24 @@ START_TEST(prf_plus_structure)
 	ck_assert_int_eq(gk_prf_plus(prf, k, seed, 2, out, 3), GK_OK);
 	ck_assert_mem_eq(out, t[0], 3);
 	ck_assert_int_eq(gk_prf_plus(prf, k, seed, 2, NULL, 0), GK_OK);
+
+	/* A seed longer than prf+'s stack buffer (hashed from the heap) gives the same structure. */
+	size_t bl = 3000;
+	uint8_t *big = malloc(bl), *bt = malloc(2 * 64);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_ptr_nonnull(bt);
+	for (size_t i = 0; i < bl; i++)
+		big[i] = (uint8_t)(i * 13 + 5);
+	gk_chunk bseed[2] = { GK_CHUNK(big, 1500), GK_CHUNK(big + 1500, bl - 1500) };
+	gk_chunk b1[] = { GK_CHUNK(big, bl), GK_CHUNK(&c1, 1) };
+	ck_assert_int_eq(gk_prf(prf, k, b1, 2, t[0]), GK_OK);
+	gk_chunk b2[] = { GK_CHUNK(t[0], h), GK_CHUNK(big, bl), GK_CHUNK(&c2, 1) };
+	ck_assert_int_eq(gk_prf(prf, k, b2, 3, t[1]), GK_OK);
+	ck_assert_int_eq(gk_prf_plus(prf, k, bseed, 2, bt, h + 3), GK_OK);
+	ck_assert_mem_eq(bt, t[0], h);
+	ck_assert_mem_eq(bt + h, t[1], 3);
+	free(big);
+	free(bt);
 }
 END_TEST
 
@@ -274,6 +334,9 @@ START_TEST(prf_plus_bounds)
 	ck_assert_int_eq(gk_prf_plus(prf, GK_CHUNK(key, 16), &seed, 1, out, 255 * h), GK_OK);
 	ck_assert_int_eq(gk_prf_plus(prf, GK_CHUNK(key, 16), &seed, 1, out, 255 * h + 1),
 			 GK_E_INVAL);
+	/* seed lengths whose sum does not fit a buffer are refused before anything is copied */
+	gk_chunk huge[2] = { GK_CHUNK(key, SIZE_MAX / 2), GK_CHUNK(key, SIZE_MAX / 2) };
+	ck_assert_int_eq(gk_prf_plus(prf, GK_CHUNK(key, 16), huge, 2, out, h), GK_E_INVAL);
 	free(out);
 }
 END_TEST
@@ -310,6 +373,7 @@ int main(void)
 	tcase_add_loop_test(tc, prf_parts_concatenate, 0, NPRFS);
 	tcase_add_loop_test(tc, prf_plus_structure, 0, NPRFS);
 	tcase_add_loop_test(tc, prf_keyed_runs, 0, NPRFS);
+	tcase_add_loop_test(tc, prf_keyed_rekeys, 0, NPRFS);
 	tcase_add_loop_test(tc, prf_plus_bounds, 0, NPRFS);
 	tcase_add_test(tc, prf_unknown_and_bad_args);
 	tcase_add_test(tc, prf_table);
