@@ -320,6 +320,8 @@ static void on_spin(uv_idle_t *h)
 static void on_more(uv_prepare_t *h)
 {
 	gcksd *d = h->data;
+	for (size_t i = 0; i < d->nudp; i++)
+		gk_udp_cork(d->udp[i]); /* until on_flush: the turn's answers leave together */
 	gk_gcks_continue(d->gcks);
 	if (gk_gcks_busy(d->gcks))
 		uv_idle_start(&d->spin, on_spin);
@@ -327,10 +329,19 @@ static void on_more(uv_prepare_t *h)
 		uv_idle_stop(&d->spin);
 }
 
-/* After the turn's I/O: one commit for the registrations it handled, then their answers. */
+/* After the turn's I/O: one commit for the registrations it handled, then their answers, and
+ * every datagram the turn sent on the UDP sockets (corked in on_more) with one sendmmsg per
+ * socket (per 64 datagrams). Answers not held for the commit (IKE_SA_INIT's) wait for the end
+ * of the turn too: with only the held ones batched, system calls to send fell from 2.98 to
+ * 2.08 a registration, with the whole turn to 0.11 (strace, 5,000 registrations). Timers run
+ * outside the cork (before on_more), and what it holds leaves before the next turn's timers:
+ * datagrams leave in the order they were sent. */
 static void on_flush(uv_check_t *c)
 {
-	gk_gcks_flush(((gcksd *)c->data)->gcks);
+	gcksd *d = c->data;
+	gk_gcks_flush(d->gcks);
+	for (size_t i = 0; i < d->nudp; i++)
+		gk_udp_uncork(d->udp[i]);
 }
 
 static void on_tick(uv_timer_t *t)
