@@ -192,10 +192,13 @@ gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data,
 {
 	gk_udp_out *o = u->out;
 	size_t need = len + (u->marker ? 4 : 0), alen = gk_addr_len(to);
-	if (!u->corked || alen == 0 || alen > sizeof(o->to[0]) || need > OUT_BYTES)
+	bool fits = alen && alen <= sizeof(o->to[0]) && need <= OUT_BYTES;
+	if (!u->corked)
 		return send_now(u, to, data, len);
-	if (o->n == OUT_DGRAMS || need > OUT_BYTES - o->used)
+	if (!fits || o->n == OUT_DGRAMS || need > OUT_BYTES - o->used)
 		out_flush(u); /* full: what it holds goes first */
+	if (!fits)
+		return send_now(u, to, data, len); /* after what was held: the order is kept */
 	uint8_t *p = o->data + o->used;
 	if (u->marker)
 		memset(p, 0, 4); /* RFC 3948 2.2 */
