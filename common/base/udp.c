@@ -31,6 +31,8 @@ struct gk_udp {
 	bool corked;                /* gk_udp_cork: sends wait in out */
 	gk_udp_out *out;            /* made at the first gk_udp_cork, owned */
 	gk_udp_stats stats;
+	bool backlog;               /* the last read filled its batch: more was waiting */
+	unsigned nread;             /* datagrams of the read under way */
 	size_t buflen;              /* CHUNK times the datagrams one read may take */
 	uint8_t buf[];              /* handed to every read: nothing allocated per datagram */
 };
@@ -50,6 +52,17 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sock
 	/* With recvmmsg each datagram comes in its own chunk (UV_UDP_MMSG_CHUNK), then the end of
 	 * the batch (0 octets, no peer, UV_UDP_MMSG_FREE): the buffer is ours for life, nothing to
 	 * free. An empty read (0, no peer) is "nothing more"; a truncated datagram is dropped. */
+	if (flags & UV_UDP_MMSG_FREE) {
+		u->backlog = u->nread >= u->buflen / CHUNK; /* libuv read as many as the buffer holds */
+		u->nread = 0;
+		return;
+	}
+	if (n == 0 && !peer) {
+		u->backlog = false;
+		return;
+	}
+	if (flags & UV_UDP_MMSG_CHUNK)
+		u->nread++;
 	if (n <= 0 || !peer || (flags & UV_UDP_PARTIAL))
 		return;
 	if (u->marker) {
@@ -187,6 +200,8 @@ void gk_udp_uncork(gk_udp *u)
 }
 
 gk_udp_stats gk_udp_get_stats(const gk_udp *u) { return u->stats; }
+
+bool gk_udp_backlogged(const gk_udp *u) { return u->backlog; }
 
 gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len)
 {

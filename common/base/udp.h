@@ -41,6 +41,9 @@ typedef struct gk_udp_stats {
 	uint64_t single;            /* datagrams sent one by one (uncorked, or what a batch left) */
 } gk_udp_stats;
 gk_udp_stats gk_udp_get_stats(const gk_udp *u);
+/* Did the last read of a gk_udp_open_batch socket take as many datagrams as one read may, with
+ * no read since that found the socket empty? Then more were waiting: the server is busy. */
+bool gk_udp_backlogged(const gk_udp *u);
 /* A NAT-keepalive: the single octet 0xFF, never with the marker (RFC 3948 2.3). On receipt a
  * socket with the marker drops it like any datagram shorter than the marker: no state, nothing
  * counted, no log, so a flood of them costs one recvmsg each. */

@@ -2,7 +2,8 @@
  * loopback sockets, in one process: datagrams sent while corked leave with one sendmmsg at
  * gk_udp_uncork, in order, every one of them arriving (also with the non-ESP marker, RFC 3948
  * 2.2); a full batch leaves at once; what one sendmmsg leaves after a datagram the kernel
- * refuses goes one by one; uncorked sends go one by one as before. */
+ * refuses goes one by one; uncorked sends go one by one as before; a batch socket whose last
+ * read took a full batch reports a backlog until a read finds it empty. */
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -204,6 +205,36 @@ START_TEST(refused_datagram_rest_one_by_one)
 }
 END_TEST
 
+/* A batch socket reads 16 datagrams a call and at most 32 a turn (libuv): a turn that stops
+ * there leaves it backlogged, one that empties it does not. */
+START_TEST(backlog_after_full_reads)
+{
+	char err[128];
+	pair p;
+	pair_open(&p, false);
+	gk_udp *b = NULL;
+	struct sockaddr_in any = loopback(0);
+	ck_assert_int_eq(gk_udp_open_batch(&p.loop, (struct sockaddr *)&any, 16, on_rx, &p.got, &b, err, sizeof(err)),
+			 GK_OK);
+	ck_assert_int_eq(gk_udp_set_rcvbuf(b, 1 << 20), GK_OK);
+	struct sockaddr_in to = *(const struct sockaddr_in *)(const void *)gk_udp_local(b);
+	ck_assert(!gk_udp_backlogged(b));
+	gk_udp_cork(p.tx);
+	for (unsigned i = 0; i < 40; i++)
+		send_i(&p, &to, i);
+	gk_udp_uncork(p.tx); /* on loopback they are queued at the receiver when sendmmsg returns */
+	uv_run(&p.loop, UV_RUN_NOWAIT);
+	ck_assert_uint_eq(p.got.n, 32);
+	ck_assert(gk_udp_backlogged(b));
+	pair_wait(&p, 40);
+	ck_assert(!gk_udp_backlogged(b));
+	for (unsigned i = 0; i < 40; i++)
+		check_i(&p, i, i);
+	gk_udp_close(b);
+	pair_close(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("udp");
@@ -212,6 +243,7 @@ int main(void)
 	tcase_add_test(tc, corked_sends_with_marker);
 	tcase_add_test(tc, full_batch_leaves_at_once);
 	tcase_add_test(tc, refused_datagram_rest_one_by_one);
+	tcase_add_test(tc, backlog_after_full_reads);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
