@@ -11,7 +11,10 @@
 #include "gcks_sources.h"
 #include "gcks_timers.h"
 
-#define GCKS_BUCKETS 4096
+#define GCKS_BUCKETS 4096 /* doubled as the table grows: always a power of 2 */
+/* SAs in one chain of by_r at most, and draws of our SPI before gcks_sa_new gives up */
+#define GCKS_CHAIN_MAX 8
+#define GCKS_SPI_DRAWS 64
 
 gk_status gcks_sa_table_init(gk_gcks *g)
 {
@@ -40,11 +43,28 @@ void gcks_sa_foreach(gk_gcks *g, gcks_sa_fn fn, void *ctx)
 	}
 }
 
-/* Keyed: peers choose their SPIs (by_i), and a multiplicative hash of them is easily made to
- * collide. */
-static size_t bucket(const gk_gcks *g, uint64_t spi)
+/* By the peer's SPI (by_i): keyed, since peers choose their SPIs and a multiplicative hash of
+ * them is easily made to collide. */
+static size_t bucket_i(const gk_gcks *g, uint64_t spi)
 {
-	return (size_t)(gcks_keyhash(g, &spi, sizeof(spi)) % g->nbuckets);
+	_Static_assert(sizeof(spi) <= GCKS_KEYHASH_MAX, "an SPI fits one hash block");
+	return (size_t)(gcks_keyhash(g, &spi, sizeof(spi)) & (g->nbuckets - 1));
+}
+
+/* By our SPI (by_r): its low bits, no keyed hash. Every SPI in by_r is one gcks_sa_new drew from
+ * the generator (RFC 7296 2.6: the responder's SPI of an IKE_SA_INIT, and ours in an IKE SA
+ * rekey either way round, 2.18), so no peer chooses what the table holds, and random bits
+ * spread evenly on their own. A peer only chooses the SPI it looks up, which walks one chain of
+ * our SPIs, however it was picked. What a peer can do is sieve: it sees our SPI in each answer,
+ * so it could open many IKE SAs, keep the ones whose SPI falls in one bucket and end the others
+ * (a half-open SA ends with a GSA_AUTH that fails), and a keyed hash would not stop that either,
+ * as the SPI is the key. So gcks_sa_new never puts a new SA in a chain that already holds
+ * GCKS_CHAIN_MAX: it draws another SPI (an SA we start by rekeying enters when the member
+ * answers, and only then counts). The table grows when it holds as many SAs as buckets, so at
+ * most one bucket in GCKS_CHAIN_MAX is ever full and a draw almost always fits. */
+static size_t bucket_r(const gk_gcks *g, uint64_t spi)
+{
+	return (size_t)(spi & (g->nbuckets - 1));
 }
 
 size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi)
@@ -60,6 +80,16 @@ size_t gcks_sa_chain_max(const gk_gcks *g, bool by_peer_spi)
 	return max;
 }
 
+/* Is spi free, and its chain in by_r shorter than GCKS_CHAIN_MAX (see bucket_r)? */
+static bool spi_fits(const gk_gcks *g, uint64_t spi)
+{
+	size_t n = 0;
+	for (const gcks_sa *sa = g->by_r[bucket_r(g, spi)]; sa; sa = sa->next_r, n++)
+		if (gcks_our_spi(sa) == spi)
+			return false;
+	return n < GCKS_CHAIN_MAX;
+}
+
 gcks_sa *gcks_sa_new(gk_gcks *g, uint64_t spi)
 {
 	/* one more than max_sas while the new SA is made: a half-open one goes before it enters */
@@ -68,9 +98,9 @@ gcks_sa *gcks_sa_new(gk_gcks *g, uint64_t spi)
 	gcks_sa *sa = calloc(1, sizeof(*sa));
 	if (!sa)
 		return NULL;
-	while (spi == 0 || gcks_sa_find(g, spi))
-		if (gk_rand_bytes(g->env.rnd, (uint8_t *)&spi, sizeof(spi))) {
-			free(sa);
+	for (unsigned draws = 0; spi == 0 || !spi_fits(g, spi); draws++)
+		if (draws == GCKS_SPI_DRAWS || gk_rand_bytes(g->env.rnd, (uint8_t *)&spi, sizeof(spi))) {
+			free(sa); /* no short chain in GCKS_SPI_DRAWS draws: only if the table cannot grow */
 			return NULL;
 		}
 	sa->ike.spi_r = spi;
@@ -101,13 +131,13 @@ static void table_grow(gk_gcks *g)
 	for (size_t b = 0; b < old; b++) {
 		for (gcks_sa *sa = old_r[b], *next; sa; sa = next) {
 			next = sa->next_r;
-			size_t k = bucket(g, gcks_our_spi(sa));
+			size_t k = bucket_r(g, gcks_our_spi(sa));
 			sa->next_r = r[k];
 			r[k] = sa;
 		}
 		for (gcks_sa *sa = old_i[b], *next; sa; sa = next) {
 			next = sa->next_i;
-			size_t k = bucket(g, sa->ike.spi_i);
+			size_t k = bucket_i(g, sa->ike.spi_i);
 			sa->next_i = i[k];
 			i[k] = sa;
 		}
@@ -126,7 +156,7 @@ gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
 	}
 	if (g->nsas >= g->nbuckets)
 		table_grow(g);
-	size_t br = bucket(g, gcks_our_spi(sa)), bi = bucket(g, sa->ike.spi_i);
+	size_t br = bucket_r(g, gcks_our_spi(sa)), bi = bucket_i(g, sa->ike.spi_i);
 	sa->next_r = g->by_r[br];
 	g->by_r[br] = sa;
 	sa->half_open = true;
@@ -140,7 +170,7 @@ gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa)
 
 gcks_sa *gcks_sa_find(gk_gcks *g, uint64_t spi)
 {
-	for (gcks_sa *sa = g->by_r[bucket(g, spi)]; sa; sa = sa->next_r)
+	for (gcks_sa *sa = g->by_r[bucket_r(g, spi)]; sa; sa = sa->next_r)
 		if (gcks_our_spi(sa) == spi)
 			return sa;
 	return NULL;
@@ -173,7 +203,7 @@ static bool same_addr(const gk_ike_addr *a, const struct sockaddr *b)
 
 gcks_sa *gcks_sa_find_half_open(gk_gcks *g, uint64_t spi_i, const struct sockaddr *peer)
 {
-	for (gcks_sa *sa = g->by_i[bucket(g, spi_i)]; sa; sa = sa->next_i)
+	for (gcks_sa *sa = g->by_i[bucket_i(g, spi_i)]; sa; sa = sa->next_i)
 		if (sa->ike.spi_i == spi_i && same_addr(&sa->ike.peer, peer))
 			return sa;
 	return NULL;
@@ -183,7 +213,7 @@ static void unlink_i(gk_gcks *g, gcks_sa *sa)
 {
 	if (!sa->half_open)
 		return;
-	for (gcks_sa **pp = &g->by_i[bucket(g, sa->ike.spi_i)]; *pp; pp = &(*pp)->next_i)
+	for (gcks_sa **pp = &g->by_i[bucket_i(g, sa->ike.spi_i)]; *pp; pp = &(*pp)->next_i)
 		if (*pp == sa) {
 			*pp = sa->next_i;
 			break;
@@ -199,7 +229,7 @@ gk_status gcks_sa_insert_established(gk_gcks *g, gcks_sa *sa)
 		return GK_E_NOMEM;
 	if (g->nsas >= g->nbuckets)
 		table_grow(g);
-	size_t br = bucket(g, gcks_our_spi(sa));
+	size_t br = bucket_r(g, gcks_our_spi(sa));
 	sa->next_r = g->by_r[br];
 	g->by_r[br] = sa;
 	g->nsas++;
@@ -218,7 +248,7 @@ void gcks_sa_remove(gk_gcks *g, gcks_sa *sa)
 {
 	unlink_i(g, sa);
 	gcks_peer_unlink(g, sa);
-	for (gcks_sa **pp = &g->by_r[bucket(g, gcks_our_spi(sa))]; *pp; pp = &(*pp)->next_r)
+	for (gcks_sa **pp = &g->by_r[bucket_r(g, gcks_our_spi(sa))]; *pp; pp = &(*pp)->next_r)
 		if (*pp == sa) {
 			*pp = sa->next_r;
 			break;

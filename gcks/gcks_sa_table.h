@@ -11,7 +11,8 @@ void gcks_sa_table_free(gk_gcks *g);
 typedef void (*gcks_sa_fn)(gk_gcks *g, gcks_sa *sa, void *ctx);
 void gcks_sa_foreach(gk_gcks *g, gcks_sa_fn fn, void *ctx);
 /* A new SA (not in the table) with our SPI: spi, a random value the caller drew, when it is
- * not 0 and free; else one drawn here (g->env.rnd). NULL at max_sas or out of memory. */
+ * not 0, free and its chain short enough (gcks_sa_table.c, bucket_r); else one drawn here
+ * (g->env.rnd). NULL at max_sas, out of memory, or when no draw finds a short chain. */
 gcks_sa *gcks_sa_new(gk_gcks *g, uint64_t spi);
 /* Enters a new half-open SA (its peer set); GK_E_NOMEM leaves it out. */
 gk_status gcks_sa_insert(gk_gcks *g, gcks_sa *sa);

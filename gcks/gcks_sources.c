@@ -51,6 +51,9 @@ static void source_key(const struct sockaddr *peer, uint8_t key[9])
 	}
 }
 
+/* Keyed: sources are what an attacker chooses (and forges) most cheaply. */
+_Static_assert(sizeof(((gcks_src *)0)->key) <= GCKS_KEYHASH_MAX, "a source key fits one hash block");
+
 static gcks_src **find(const gk_gcks *g, const uint8_t key[9])
 {
 	gcks_src **pp = &g->srcs[gcks_keyhash(g, key, 9) & (g->nsrc_buckets - 1)];

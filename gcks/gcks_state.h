@@ -148,7 +148,7 @@ struct gk_gcks {
 	size_t nbuckets, nsas, nhalf;
 	gcks_sa **timer_heap;             /* the SAs by due_ms (gcks_timers.c only), owned array */
 	size_t ntimers, timers_cap;
-	EVP_MAC_CTX *hash_key;            /* SipHash under a per-process random key, for tables
+	EVP_CIPHER_CTX *hash_key;         /* AES-128 under a per-process random key, for tables
 					  * keyed by what peers choose (gcks_keyhash.c) */
 	gcks_sa *ho_oldest, *ho_newest;   /* half-open SAs in order of creation */
 	gcks_src **srcs;                  /* sources with half-open SAs, chained by keyed hash */

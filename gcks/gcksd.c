@@ -320,6 +320,9 @@ static void on_spin(uv_idle_t *h)
 static void on_more(uv_prepare_t *h)
 {
 	gcksd *d = h->data;
+	for (size_t i = 0; i < d->nudp; i++)
+		if (gk_udp_backlogged(d->udp[i]))
+			gk_udp_cork(d->udp[i]); /* busy: until on_flush, the turn's answers leave together */
 	gk_gcks_continue(d->gcks);
 	if (gk_gcks_busy(d->gcks))
 		uv_idle_start(&d->spin, on_spin);
@@ -327,10 +330,26 @@ static void on_more(uv_prepare_t *h)
 		uv_idle_stop(&d->spin);
 }
 
-/* After the turn's I/O: one commit for the registrations it handled, then their answers. */
+/* After the turn's I/O: one commit for the registrations it handled, then their answers, with
+ * one sendmmsg per socket (per 64 datagrams). On a socket whose last read found more waiting
+ * (gk_udp_backlogged), on_more corked the whole turn: the answers not held for the commit
+ * (IKE_SA_INIT's) wait for the end of the turn too and leave in the same call. On a socket
+ * that keeps up they leave at once: held back, a member's next request comes after the turn,
+ * so fewer GSA_AUTH arrive per turn and group commits shrink (callgrind, 8 registrations in
+ * flight: with every turn corked, 8 registrations a commit fell to 4.4, +2.7k instructions a
+ * registration; corked only when backlogged, they stay at 8). strace, 5,000 registrations, 64
+ * in flight: send calls 2.98 a registration before, 2.08 with only the commit's answers
+ * batched, 0.11 with every turn corked, 0.25 as here. Timers run outside the
+ * cork (before on_more), and what it holds leaves before the next turn's timers: datagrams
+ * leave in the order they were sent. */
 static void on_flush(uv_check_t *c)
 {
-	gk_gcks_flush(((gcksd *)c->data)->gcks);
+	gcksd *d = c->data;
+	for (size_t i = 0; i < d->nudp; i++)
+		gk_udp_cork(d->udp[i]);
+	gk_gcks_flush(d->gcks);
+	for (size_t i = 0; i < d->nudp; i++)
+		gk_udp_uncork(d->udp[i]);
 }
 
 static void on_tick(uv_timer_t *t)

@@ -27,6 +27,23 @@ gk_status gk_udp_open_shared(uv_loop_t *loop, const struct sockaddr *addr, gk_ud
  * NAT-T from an ephemeral port, RFC 7296 2.23), or stops doing so. */
 void gk_udp_set_marker(gk_udp *u, bool on);
 gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data, size_t len);
+/* Batched sending, for a server that answers many datagrams per event-loop turn: after
+ * gk_udp_cork, gk_udp_send copies each datagram (64 at most, 64 KiB in all; a full batch leaves
+ * at once) and gk_udp_uncork sends them with sendmmsg(2), one system call for all, in the order
+ * they were sent; what the kernel does not take in one call (a full socket buffer, a datagram
+ * it refuses) goes one by one, as gk_udp_send does uncorked. gk_udp_close uncorks. A send that
+ * waits reports GK_OK: a failure later is a lost datagram, as UDP may lose it anyway. */
+void gk_udp_cork(gk_udp *u);
+void gk_udp_uncork(gk_udp *u);
+typedef struct gk_udp_stats {
+	uint64_t batches;           /* sendmmsg calls that sent at least one datagram */
+	uint64_t batched;           /* datagrams they sent */
+	uint64_t single;            /* datagrams sent one by one (uncorked, or what a batch left) */
+} gk_udp_stats;
+gk_udp_stats gk_udp_get_stats(const gk_udp *u);
+/* Did the last read of a gk_udp_open_batch socket take as many datagrams as one read may, with
+ * no read since that found the socket empty? Then more were waiting: the server is busy. */
+bool gk_udp_backlogged(const gk_udp *u);
 /* A NAT-keepalive: the single octet 0xFF, never with the marker (RFC 3948 2.3). On receipt a
  * socket with the marker drops it like any datagram shorter than the marker: no state, nothing
  * counted, no log, so a flood of them costs one recvmsg each. */

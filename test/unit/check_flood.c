@@ -1,7 +1,7 @@
 /* Attacks on the GCKS before authentication, performed on the in-memory network
  * (test/unit/fakenet.[ch]) with the fake clock: a flood of IKE_SA_INIT from many source
  * addresses that answers every COOKIE challenge and never continues, SPIs chosen to collide in
- * an unkeyed hash, MODP key exchange without a cookie, and replayed IKE_SA_INIT requests. Each
+ * an unkeyed hash, SPIs of ours sieved into one bucket, MODP key exchange without a cookie, and replayed IKE_SA_INIT requests. Each
  * test asserts what the attacker got (answers, half-open SAs, table shape) and that a listed
  * member still registers. */
 #include <arpa/inet.h>
@@ -583,6 +583,53 @@ START_TEST(chosen_spis_spread)
 }
 END_TEST
 
+/* The generator of a GCKS whose every IKE_SA_INIT SPI falls in bucket 0 of by_r: what an
+ * attacker who sieves gets, keeping the SAs whose SPI shares a bucket and ending the others. */
+typedef struct sieve {
+	gk_rand real;
+	uint64_t k;
+} sieve;
+
+static gk_status sieve_bytes(void *ctx, uint8_t *out, size_t n)
+{
+	sieve *s = ctx;
+	gk_status st = gk_rand_bytes(&s->real, out, n);
+	if (n > 8) { /* our SPI, then our nonce (gcks_ike_sa_init); a redraw alone is random */
+		uint64_t spi = ++s->k << 32;
+		memcpy(out, &spi, sizeof(spi));
+	}
+	return st;
+}
+
+START_TEST(sieved_spis_capped)
+{
+	enum { N = 100 };
+	gcfg.half_open_per_source = gcfg.cookie_per_source = N;
+	gcfg.cookie_rate = gcfg.cookie_threshold = 100000;
+	start_gcks();
+	sieve sv = { .real = net.gcks_rnd.r };
+	net.gcks_rnd.r = (gk_rand){ sieve_bytes, &sv };
+	gk_ike_offer offer;
+	gk_ike_offer_default(&offer);
+	flood_init(&fl, 1, GK_KE_CURVE25519, &offer);
+	for (unsigned j = 0; j < N; j++)
+		flood_one(&fl, 0);
+	fn_flush(&net);
+	ck_assert_uint_eq(fl.answers, N);
+	ck_assert_uint_eq(stats().half_open, N);
+	ck_assert_uint_ge(sv.k, N);
+	/* the first 8 filled the chain; every later one was drawn again, elsewhere */
+	ck_assert_uint_eq(gcks_sa_chain_max(net.gcks, false), 8);
+	flood_free(&fl);
+	fn_set_sink(&net, NULL, NULL);
+	fn_member *m = join_member();
+	fn_advance(&net, 5000);
+	ck_assert_uint_eq(fn_count(m, GK_GM_REGISTERED), 1);
+	ck_assert_uint_eq(gcks_sa_chain_max(net.gcks, false), 8);
+	net.gcks_rnd.r = sv.real;
+}
+END_TEST
+
 /* ---- MODP ---- */
 
 START_TEST(modp_not_offered)
@@ -806,6 +853,7 @@ int main(void)
 	tcase_add_test(tc, failed_request_evicts_nothing);
 	tcase_add_test(tc, sources_by_prefix);
 	tcase_add_test(tc, chosen_spis_spread);
+	tcase_add_test(tc, sieved_spis_capped);
 	tcase_add_test(tc, modp_not_offered);
 	tcase_add_test(tc, costly_ke_needs_cookie);
 	tcase_add_test(tc, costly_ke_budget);
