@@ -382,6 +382,28 @@ START_TEST(message_unknown_payloads)
 	msg = tu_hexc("0102030405060708 0000000000000000 28 20 22 08 00000000 00000024 0000 0004 0000 0004");
 	ck_assert_int_eq(gk_msg_parse(&m, msg), GK_E_MALFORMED);
 	gk_msg_free(&m);
+	/* 1,000 empty Nonces: the payload array is counted ahead for 64 at most, then grows */
+	gk_wbuf w;
+	gk_wbuf_init(&w, 0);
+	gk_wbuf_put(&w, tu_hexc("0102030405060708 0000000000000000 28 20 22 08 00000000").ptr, 24);
+	gk_wbuf_u32(&w, 28 + 4000);
+	for (int i = 0; i < 1000; i++)
+		gk_wbuf_put(&w, (const uint8_t[]){ i < 999 ? GK_PL_NONCE : 0, 0, 0, 4 }, 4);
+	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&w)), GK_OK);
+	ck_assert_uint_eq(m.pl.n, 1000);
+	gk_msg_free(&m);
+	/* the same chain behind a KE payload too short for its header: refused at the first payload
+	 * with 64 entries' room taken, not 1,000 */
+	w.len = 16;
+	gk_wbuf_put(&w, (const uint8_t[]){ GK_PL_KE, 0x20, 0x22, 0x08, 0, 0, 0, 0 }, 8);
+	gk_wbuf_u32(&w, 28 + 6 + 4000);
+	gk_wbuf_put(&w, (const uint8_t[]){ GK_PL_NONCE, 0, 0, 6, 0, 31 }, 6);
+	for (int i = 0; i < 1000; i++)
+		gk_wbuf_put(&w, (const uint8_t[]){ i < 999 ? GK_PL_NONCE : 0, 0, 0, 4 }, 4);
+	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&w)), GK_E_TRUNCATED);
+	ck_assert_uint_le(m.arena.total, 28 + 6 + 4000 + 16 + 64 * sizeof(gk_payload) + sizeof(gk_payload_body) + 16);
+	gk_msg_free(&m);
+	gk_wbuf_free(&w);
 }
 END_TEST
 
