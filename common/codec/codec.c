@@ -8,6 +8,8 @@ typedef struct pctx {
 	gk_arena *arena;
 	const uint8_t *base;    /* start of the whole input, for error offsets */
 	gk_codec_err *err;
+	int depth;              /* of the structure being parsed; an error ends the parse, so only
+				 * the successful paths step it back */
 } pctx;
 
 /* What a parsed structure tells the list that holds it. */
@@ -33,7 +35,7 @@ static void *field(void *obj, const gk_rule *r) { return (uint8_t *)obj + r->off
 static const void *cfield(const void *obj, const gk_rule *r) { return (const uint8_t *)obj + r->offset; }
 
 static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_t avail,
-			      void *obj, int depth, pitem *it);
+			      void *obj, pitem *it);
 
 /* Appends one zeroed item to a list, growing it geometrically inside the arena. The room is
  * there as a rule (the hints below), so only the growth is out of line. */
@@ -116,35 +118,36 @@ static const gk_desc *pick(const gk_desc *sub, const uint8_t *p, size_t avail)
 /* Parses list items from p[0..avail). mode: 0 = until end, 1 = exactly count, 2 = until LAST==0 */
 __attribute__((noinline))
 static gk_status parse_list(pctx *c, const gk_desc *d, const gk_rule *r, const uint8_t *p,
-			    size_t avail, void *obj, int depth, int mode, size_t count, size_t *used)
+			    size_t avail, void *obj, int mode, size_t count, size_t *used)
 {
 	gk_list_any *l = field(obj, r);
-	size_t cap = 0, pos = 0;
+	const gk_desc *sub = r->sub;
+	size_t cap = 0, pos = 0, size = sub->size;
 	l->items = NULL;
 	l->n = 0;
-	if (!list_reserve(c->arena, l, &cap, count_items(p, avail, mode, count), r->sub->size))
+	if (!list_reserve(c->arena, l, &cap, count_items(p, avail, mode, count), size))
 		return fail(c, GK_E_NOMEM, d, r, p);
+	c->depth++;
 	for (;;) {
-		if (mode == 0 && pos == avail)
-			break;
-		if (mode == 1 && l->n == count)
+		if (mode == 1 ? l->n == count : mode == 0 && pos == avail)
 			break;
 		if (pos == avail)
 			return fail(c, GK_E_TRUNCATED, d, r, p + pos);
-		const gk_desc *sd = pick(r->sub, p + pos, avail - pos);
+		const gk_desc *sd = pick(sub, p + pos, avail - pos);
 		if (!sd)
 			return fail(c, GK_E_MALFORMED, d, r, p + pos);
-		void *item = list_push(c->arena, l, &cap, r->sub->size);
+		void *item = list_push(c->arena, l, &cap, size);
 		if (!item)
 			return fail(c, GK_E_NOMEM, d, r, p + pos);
 		pitem pi = { 0, -1 };
-		gk_status st = parse_struct(c, sd, p + pos, avail - pos, item, depth + 1, &pi);
+		gk_status st = parse_struct(c, sd, p + pos, avail - pos, item, &pi);
 		if (st)
 			return st;
 		pos += pi.used;
 		if (mode == 2 && pi.last == 0)
 			break;
 	}
+	c->depth--;
 	*used = pos;
 	return GK_OK;
 }
@@ -190,14 +193,14 @@ static const gk_rule *next_rule(const gk_desc *d, const gk_rule *r, int k1, int 
 }
 
 static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_t avail,
-			      void *obj, int depth, pitem *it)
+			      void *obj, pitem *it)
 {
 	size_t pos = 0, end = avail, count = 0, half = 0;
 	bool have_count = false;
 	uint8_t spi_size = 0;
 	gk_status st;
 
-	if (depth > CODEC_MAX_DEPTH)
+	if (c->depth > CODEC_MAX_DEPTH)
 		return fail(c, GK_E_TOO_DEEP, d, NULL, p);
 	for (const gk_rule *r = d->rules, *rend = d->rules + d->nrules; r < rend; r++) {
 		size_t w = r->width, used = 0;
@@ -249,16 +252,18 @@ static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_
 			break;
 		case GK_F_STRUCT: {
 			pitem pi = { 0, -1 };
-			st = parse_struct(c, r->sub, q, end - pos, field(obj, r), depth + 1, &pi);
+			c->depth++;
+			st = parse_struct(c, r->sub, q, end - pos, field(obj, r), &pi);
 			if (st)
 				return st;
+			c->depth--;
 			w = pi.used;
 			break;
 		}
 		case GK_F_LIST:
 		case GK_F_LIST_LAST: {
 			int mode = r->kind == GK_F_LIST_LAST ? 2 : have_count ? 1 : 0;
-			st = parse_list(c, d, r, q, end - pos, obj, depth, mode, count, &used);
+			st = parse_list(c, d, r, q, end - pos, obj, mode, count, &used);
 			if (st)
 				return st;
 			w = used;
@@ -322,8 +327,8 @@ gk_status gk_codec_parse(const gk_desc *desc, gk_chunk in, gk_arena *arena, void
 		return GK_E_INVAL;
 	if (!in.ptr)
 		in.ptr = empty;
-	pctx c = { arena, in.ptr, err };
-	return parse_struct(&c, desc, in.ptr, in.len, obj, 0, &it);
+	pctx c = { arena, in.ptr, err, 0 };
+	return parse_struct(&c, desc, in.ptr, in.len, obj, &it);
 }
 
 /* ---- building ---- */
