@@ -14,10 +14,13 @@ struct gk_arena_block {
 	alignas(max_align_t) unsigned char data[];
 };
 
-/* One standard block kept, wiped, from the last arena freed: a message arena lives for one
+/* Standard blocks kept, wiped, from the last arenas freed: a message arena lives for one
  * datagram, so every message would otherwise malloc and free the same 4 KB (RFC 7296 messages
- * the daemons handle fit one block). Per thread, so that arenas stay usable from any thread. */
-static _Thread_local struct gk_arena_block *spare;
+ * the daemons handle fit one block). A request's arena and its answer's are alive together,
+ * hence a few. Per thread, so that arenas stay usable from any thread. */
+#define ARENA_SPARES 4
+static _Thread_local struct gk_arena_block *spare[ARENA_SPARES];
+static _Thread_local size_t nspare;
 
 void gk_arena_init(gk_arena *a, size_t limit)
 {
@@ -37,9 +40,8 @@ void *gk_arena_alloc(gk_arena *a, size_t n)
 	struct gk_arena_block *b = a->head;
 	if (!b || b->size - b->used < n) {
 		size_t sz = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		if (sz == ARENA_BLOCK && spare) {
-			b = spare;
-			spare = NULL;
+		if (sz == ARENA_BLOCK && nspare) {
+			b = spare[--nspare];
 		} else if (!(b = malloc(sizeof(*b) + sz))) {
 			return NULL;
 		}
@@ -76,8 +78,8 @@ void gk_arena_free(gk_arena *a)
 	while (b) {
 		struct gk_arena_block *next = b->next;
 		OPENSSL_cleanse(b->data, b->used);
-		if (b->size == ARENA_BLOCK && !spare)
-			spare = b;
+		if (b->size == ARENA_BLOCK && nspare < ARENA_SPARES)
+			spare[nspare++] = b;
 		else
 			free(b);
 		b = next;
