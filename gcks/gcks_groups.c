@@ -323,6 +323,7 @@ void gcks_announce_next(const gcks_group *grp, gk_group_state *gs)
 
 void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
 {
+	memset(sa, 0, sizeof(*sa)); /* gk_group_state_clear leaves the slots as they were */
 	sa->proto = t->proto;
 	sa->spi_len = k->spi_len;
 	memcpy(sa->spi, k->spi, k->spi_len);
@@ -379,6 +380,7 @@ static void kek_source(gk_gcks *g, const gk_kek_policy *p, gk_ts_spec *ts)
 void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa)
 {
 	const gk_kek_policy *p = &grp->pol.kek;
+	memset(sa, 0, sizeof(*sa));
 	sa->proto = GK_PROTO_GIKE_UPDATE;
 	sa->spi_len = 16;
 	memcpy(sa->spi, k->spi, 16);
@@ -410,10 +412,10 @@ void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_
 gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs)
 {
 	int64_t now = gcks_wall(g);
+	gk_group_state_clear(gs); /* first: a failure leaves it empty, for gk_group_state_wipe_filled */
 	gk_status st = group_keys_fresh(g, grp);
 	if (st)
 		return st;
-	memset(gs, 0, sizeof(*gs));
 	size_t ki = 0;
 	for (size_t i = 0; i < grp->pol.nteks && ki < grp->nkeys; i++)
 		gcks_fill_tek(&grp->pol.teks[i], &grp->keys[ki++], now, &gs->sas[gs->nsas++]);

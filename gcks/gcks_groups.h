@@ -25,7 +25,8 @@ void gcks_fill_tek(const gk_tek_policy *t, const gk_sa_key *k, int64_t now, gk_g
 void gcks_fill_kek(gk_gcks *g, const gcks_group *grp, const gk_sa_key *k, int64_t now, gk_group_sa *sa);
 /* The Rekey SA's multicast destination as a socket address. */
 void gcks_kek_dst(const gk_kek_policy *k, struct sockaddr_storage *ss);
-/* The group state every member gets at registration (no member-specific parts). */
+/* The group state every member gets at registration (no member-specific parts). gs is emptied
+ * with gk_group_state_clear, also on failure: wipe it with gk_group_state_wipe_filled. */
 gk_status gcks_group_state(gk_gcks *g, gcks_group *grp, gk_group_state *gs);
 
 /* Draws the SPIs the next rekey will use (RFC 9838 4.4.2.2.3), kept in memory only: the GCKS

@@ -14,6 +14,14 @@ struct gk_arena_block {
 	alignas(max_align_t) unsigned char data[];
 };
 
+/* Standard blocks kept, wiped, from the last arenas freed: a message arena lives for one
+ * datagram, so every message would otherwise malloc and free the same 4 KB (RFC 7296 messages
+ * the daemons handle fit one block). A request's arena and its answer's are alive together,
+ * hence a few. Per thread, so that arenas stay usable from any thread. */
+#define ARENA_SPARES 4
+static _Thread_local struct gk_arena_block *spare[ARENA_SPARES];
+static _Thread_local size_t nspare;
+
 void gk_arena_init(gk_arena *a, size_t limit)
 {
 	a->head = NULL;
@@ -32,9 +40,11 @@ void *gk_arena_alloc(gk_arena *a, size_t n)
 	struct gk_arena_block *b = a->head;
 	if (!b || b->size - b->used < n) {
 		size_t sz = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		b = malloc(sizeof(*b) + sz);
-		if (!b)
+		if (sz == ARENA_BLOCK && nspare) {
+			b = spare[--nspare];
+		} else if (!(b = malloc(sizeof(*b) + sz))) {
 			return NULL;
+		}
 		b->size = sz;
 		b->used = 0;
 		b->next = a->head;
@@ -68,7 +78,10 @@ void gk_arena_free(gk_arena *a)
 	while (b) {
 		struct gk_arena_block *next = b->next;
 		OPENSSL_cleanse(b->data, b->used);
-		free(b);
+		if (b->size == ARENA_BLOCK && nspare < ARENA_SPARES)
+			spare[nspare++] = b;
+		else
+			free(b);
 		b = next;
 	}
 	a->head = NULL;

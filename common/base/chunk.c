@@ -61,7 +61,7 @@ void gk_wbuf_put_grow(gk_wbuf *w, const void *p, size_t n)
 	w->len += n;
 }
 
-void gk_wbuf_zero(gk_wbuf *w, size_t n)
+void gk_wbuf_zero_grow(gk_wbuf *w, size_t n)
 {
 	if (n == 0 || gk_wbuf_reserve(w, n))
 		return;

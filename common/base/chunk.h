@@ -33,7 +33,8 @@ void gk_wbuf_free(gk_wbuf *w);
 gk_status gk_wbuf_reserve(gk_wbuf *w, size_t more);
 /* Appends n octets, growing the buffer (the out-of-line part of gk_wbuf_put). */
 void gk_wbuf_put_grow(gk_wbuf *w, const void *p, size_t n);
-void gk_wbuf_zero(gk_wbuf *w, size_t n);
+/* The out-of-line part of gk_wbuf_zero. */
+void gk_wbuf_zero_grow(gk_wbuf *w, size_t n);
 /* Overwrite a big-endian u16/u32 at an earlier offset (lengths known only after building). */
 void gk_wbuf_set_u16(gk_wbuf *w, size_t off, uint16_t v);
 void gk_wbuf_set_u32(gk_wbuf *w, size_t off, uint32_t v);
@@ -55,16 +56,33 @@ static inline void gk_put_u32(uint8_t *p, uint32_t v)
 }
 static inline void gk_put_u64(uint8_t *p, uint64_t v) { gk_put_u32(p, (uint32_t)(v >> 32)); gk_put_u32(p + 4, (uint32_t)v); }
 
-/* Appends n octets. The codec appends field by field, so the common case (room already there)
- * is inline; cap never exceeds max (gk_wbuf_reserve), so it skips no bound. */
+/* The codec appends field by field, so the common case (room already there) is inline; cap
+ * never exceeds max (gk_wbuf_reserve), so it skips no bound. */
+static inline bool gk_wbuf_has_room(const gk_wbuf *w, size_t n)
+{
+	return n && !w->err && n <= w->cap - w->len;
+}
+
+/* Appends n octets. */
 static inline void gk_wbuf_put(gk_wbuf *w, const void *p, size_t n)
 {
-	if (n && !w->err && n <= w->cap - w->len) {
+	if (gk_wbuf_has_room(w, n)) {
 		memcpy(w->data + w->len, p, n);
 		w->len += n;
 		return;
 	}
 	gk_wbuf_put_grow(w, p, n);
+}
+
+/* Appends n zero octets (reserved fields). */
+static inline void gk_wbuf_zero(gk_wbuf *w, size_t n)
+{
+	if (gk_wbuf_has_room(w, n)) {
+		memset(w->data + w->len, 0, n);
+		w->len += n;
+		return;
+	}
+	gk_wbuf_zero_grow(w, n);
 }
 static inline void gk_wbuf_u8(gk_wbuf *w, uint8_t v) { gk_wbuf_put(w, &v, 1); }
 static inline void gk_wbuf_u16(gk_wbuf *w, uint16_t v) { uint8_t b[2]; gk_put_u16(b, v); gk_wbuf_put(w, b, 2); }

@@ -8,6 +8,8 @@ typedef struct pctx {
 	gk_arena *arena;
 	const uint8_t *base;    /* start of the whole input, for error offsets */
 	gk_codec_err *err;
+	int depth;              /* of the structure being parsed; an error ends the parse, so only
+				 * the successful paths step it back */
 } pctx;
 
 /* What a parsed structure tells the list that holds it. */
@@ -33,22 +35,77 @@ static void *field(void *obj, const gk_rule *r) { return (uint8_t *)obj + r->off
 static const void *cfield(const void *obj, const gk_rule *r) { return (const uint8_t *)obj + r->offset; }
 
 static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_t avail,
-			      void *obj, int depth, pitem *it);
+			      void *obj, pitem *it);
 
-/* Appends one zeroed item to a list, growing it geometrically inside the arena. */
-static void *list_push(gk_arena *a, gk_list_any *l, size_t *cap, size_t size)
+/* Appends one zeroed item to a list, growing it geometrically inside the arena. The room is
+ * there as a rule (the hints below), so only the growth is out of line. */
+__attribute__((noinline))
+static void *list_grow(gk_arena *a, gk_list_any *l, size_t *cap, size_t size)
 {
-	if (l->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 4;
-		void *n = gk_arena_calloc(a, ncap, size);
-		if (!n)
-			return NULL;
-		if (l->n)
-			memcpy(n, l->items, l->n * size);
-		l->items = n;
-		*cap = ncap;
-	}
+	size_t ncap = *cap ? *cap * 2 : 4;
+	void *n = gk_arena_calloc(a, ncap, size);
+	if (!n)
+		return NULL;
+	if (l->n)
+		memcpy(n, l->items, l->n * size);
+	l->items = n;
+	*cap = ncap;
 	return (uint8_t *)l->items + size * l->n++;
+}
+
+static inline void *list_push(gk_arena *a, gk_list_any *l, size_t *cap, size_t size)
+{
+	if (l->n < *cap)
+		return (uint8_t *)l->items + size * l->n++;
+	return list_grow(a, l, cap, size);
+}
+
+/* Capacity hints, so that a list is allocated once in the arena instead of growing by copies
+ * that stay behind until the message is freed. Every substructure a list holds (proposal,
+ * transform, traffic selector, GSA policy, key bag: RFC 7296 3.3, 3.13.1; RFC 9838 4.4, 4.5)
+ * keeps its length in its octets 2-3, and an attribute its value length in octets 2-3 (TLV,
+ * RFC 7296 3.3.5), so the items are counted before any is parsed. A hint checks nothing (each
+ * item's parse does, and the list still grows if the parse finds more); it stops where the
+ * lengths stop chaining, and at LIST_HINT_MAX items, so that a hostile length chain cannot make
+ * the arena hold more than a few KB per list ahead of the parse. */
+#define LIST_HINT_MAX 64
+
+static size_t count_items(const uint8_t *p, size_t avail, int mode, size_t count)
+{
+	size_t n = 0, pos = 0;
+	while (n < LIST_HINT_MAX && avail - pos >= 4 && !(mode == 1 && n == count)) {
+		size_t len = gk_get_u16(p + pos + 2);
+		if (len < 4 || len > avail - pos)
+			break;
+		n++;
+		if (mode == 2 && p[pos] == 0)
+			break;
+		pos += len;
+	}
+	return n;
+}
+
+static size_t count_attrs(const uint8_t *p, size_t avail, bool cp)
+{
+	size_t n = 0, pos = 0;
+	while (n < LIST_HINT_MAX && avail - pos >= 4) {
+		size_t v = !cp && (p[pos] & 0x80) ? 0 : gk_get_u16(p + pos + 2);
+		if (v > avail - pos - 4)
+			break;
+		n++;
+		pos += 4 + v;
+	}
+	return n;
+}
+
+/* Gives a list the room its hint counted; 0 leaves it to list_push. */
+static bool list_reserve(gk_arena *a, gk_list_any *l, size_t *cap, size_t hint, size_t size)
+{
+	if (hint == 0)
+		return true;
+	l->items = gk_arena_calloc(a, hint, size);
+	*cap = hint;
+	return l->items != NULL;
 }
 
 static const gk_desc *pick(const gk_desc *sub, const uint8_t *p, size_t avail)
@@ -59,38 +116,43 @@ static const gk_desc *pick(const gk_desc *sub, const uint8_t *p, size_t avail)
 }
 
 /* Parses list items from p[0..avail). mode: 0 = until end, 1 = exactly count, 2 = until LAST==0 */
+__attribute__((noinline))
 static gk_status parse_list(pctx *c, const gk_desc *d, const gk_rule *r, const uint8_t *p,
-			    size_t avail, void *obj, int depth, int mode, size_t count, size_t *used)
+			    size_t avail, void *obj, int mode, size_t count, size_t *used)
 {
 	gk_list_any *l = field(obj, r);
-	size_t cap = 0, pos = 0;
+	const gk_desc *sub = r->sub;
+	size_t cap = 0, pos = 0, size = sub->size;
 	l->items = NULL;
 	l->n = 0;
+	if (!list_reserve(c->arena, l, &cap, count_items(p, avail, mode, count), size))
+		return fail(c, GK_E_NOMEM, d, r, p);
+	c->depth++;
 	for (;;) {
-		if (mode == 0 && pos == avail)
-			break;
-		if (mode == 1 && l->n == count)
+		if (mode == 1 ? l->n == count : mode == 0 && pos == avail)
 			break;
 		if (pos == avail)
 			return fail(c, GK_E_TRUNCATED, d, r, p + pos);
-		const gk_desc *sd = pick(r->sub, p + pos, avail - pos);
+		const gk_desc *sd = pick(sub, p + pos, avail - pos);
 		if (!sd)
 			return fail(c, GK_E_MALFORMED, d, r, p + pos);
-		void *item = list_push(c->arena, l, &cap, r->sub->size);
+		void *item = list_push(c->arena, l, &cap, size);
 		if (!item)
 			return fail(c, GK_E_NOMEM, d, r, p + pos);
 		pitem pi = { 0, -1 };
-		gk_status st = parse_struct(c, sd, p + pos, avail - pos, item, depth + 1, &pi);
+		gk_status st = parse_struct(c, sd, p + pos, avail - pos, item, &pi);
 		if (st)
 			return st;
 		pos += pi.used;
 		if (mode == 2 && pi.last == 0)
 			break;
 	}
+	c->depth--;
 	*used = pos;
 	return GK_OK;
 }
 
+__attribute__((noinline))
 static gk_status parse_attrs(pctx *c, const gk_desc *d, const gk_rule *r, const uint8_t *p,
 			     size_t avail, void *obj, bool cp)
 {
@@ -98,6 +160,8 @@ static gk_status parse_attrs(pctx *c, const gk_desc *d, const gk_rule *r, const 
 	size_t cap = 0, pos = 0;
 	l->items = NULL;
 	l->n = 0;
+	if (!list_reserve(c->arena, (gk_list_any *)l, &cap, count_attrs(p, avail, cp), sizeof(gk_attr)))
+		return fail(c, GK_E_NOMEM, d, r, p);
 	while (pos < avail) {
 		if (avail - pos < 4)
 			return fail(c, GK_E_TRUNCATED, d, r, p + pos);
@@ -128,28 +192,18 @@ static const gk_rule *next_rule(const gk_desc *d, const gk_rule *r, int k1, int 
 	return NULL;
 }
 
-/* Octets a fixed-size field takes, by kind; 0 for the fields whose size the input gives
- * (GK_F_RESERVED takes its arg). One table look-up per field instead of a second switch. */
-static const uint8_t fixed_width[] = {
-	[GK_F_U8] = 1, [GK_F_U16] = 2, [GK_F_U32] = 4, [GK_F_U64] = 8,
-	[GK_F_LEN16] = 2, [GK_F_COUNT16] = 2, [GK_F_LAST] = 1, [GK_F_SPI_SIZE] = 1, [GK_F_COUNT8] = 1,
-	[GK_F_CP_ATTRS] = 0,
-};
-
 static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_t avail,
-			      void *obj, int depth, pitem *it)
+			      void *obj, pitem *it)
 {
 	size_t pos = 0, end = avail, count = 0, half = 0;
-	bool have_len = false, have_count = false;
+	bool have_count = false;
 	uint8_t spi_size = 0;
 	gk_status st;
 
-	if (depth > CODEC_MAX_DEPTH)
+	if (c->depth > CODEC_MAX_DEPTH)
 		return fail(c, GK_E_TOO_DEEP, d, NULL, p);
 	for (const gk_rule *r = d->rules, *rend = d->rules + d->nrules; r < rend; r++) {
-		size_t w = r->kind < sizeof(fixed_width) ? fixed_width[r->kind] : 0, used = 0;
-		if (r->kind == GK_F_RESERVED)
-			w = r->arg;
+		size_t w = r->width, used = 0;
 		if (w > end - pos)
 			return fail(c, GK_E_TRUNCATED, d, r, p + pos);
 		const uint8_t *q = p + pos;
@@ -164,7 +218,6 @@ static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_
 			if (len < pos + 2 || len > end)
 				return fail(c, len > end ? GK_E_TRUNCATED : GK_E_MALFORMED, d, r, q);
 			end = len;
-			have_len = true;
 			break;
 		}
 		case GK_F_LAST:
@@ -199,16 +252,18 @@ static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_
 			break;
 		case GK_F_STRUCT: {
 			pitem pi = { 0, -1 };
-			st = parse_struct(c, r->sub, q, end - pos, field(obj, r), depth + 1, &pi);
+			c->depth++;
+			st = parse_struct(c, r->sub, q, end - pos, field(obj, r), &pi);
 			if (st)
 				return st;
+			c->depth--;
 			w = pi.used;
 			break;
 		}
 		case GK_F_LIST:
 		case GK_F_LIST_LAST: {
 			int mode = r->kind == GK_F_LIST_LAST ? 2 : have_count ? 1 : 0;
-			st = parse_list(c, d, r, q, end - pos, obj, depth, mode, count, &used);
+			st = parse_list(c, d, r, q, end - pos, obj, mode, count, &used);
 			if (st)
 				return st;
 			w = used;
@@ -236,6 +291,11 @@ static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_
 		}
 		case GK_F_ATTRS:
 		case GK_F_CP_ATTRS:
+			if (pos == end) { /* most transforms have none */
+				((gk_attr_list *)field(obj, r))->items = NULL;
+				((gk_attr_list *)field(obj, r))->n = 0;
+				break;
+			}
 			st = parse_attrs(c, d, r, q, end - pos, obj, r->kind == GK_F_CP_ATTRS);
 			if (st)
 				return st;
@@ -248,7 +308,6 @@ static gk_status parse_struct(pctx *c, const gk_desc *d, const uint8_t *p, size_
 	}
 	if (pos != end)
 		return fail(c, GK_E_MALFORMED, d, NULL, p + pos);
-	(void)have_len;
 	it->used = end;
 	if (d->check && (st = d->check(obj)) != GK_OK)
 		return fail(c, st, d, NULL, p);
@@ -268,8 +327,8 @@ gk_status gk_codec_parse(const gk_desc *desc, gk_chunk in, gk_arena *arena, void
 		return GK_E_INVAL;
 	if (!in.ptr)
 		in.ptr = empty;
-	pctx c = { arena, in.ptr, err };
-	return parse_struct(&c, desc, in.ptr, in.len, obj, 0, &it);
+	pctx c = { arena, in.ptr, err, 0 };
+	return parse_struct(&c, desc, in.ptr, in.len, obj, &it);
 }
 
 /* ---- building ---- */

@@ -47,6 +47,7 @@ struct gk_desc;
 typedef struct gk_rule {
 	uint8_t kind;
 	uint8_t arg;
+	uint8_t width;                /* octets of a fixed-size kind (GK_FIXED_WIDTH), 0 for the others */
 	uint16_t offset;              /* offsetof the field in the struct */
 	const struct gk_desc *sub;    /* for lists */
 	const char *name;             /* field name, for errors */
@@ -66,9 +67,15 @@ typedef struct gk_desc {
 } gk_desc;
 
 #define GK_RULES(r) .rules = (r), .nrules = sizeof(r) / sizeof((r)[0])
+/* The octets a field takes when its kind fixes them (GK_F_RESERVED: arg), 0 when the input
+ * gives its size: a constant the rules tables carry, so the engine's field loop looks up nothing. */
+#define GK_FIXED_WIDTH(kind, arg) \
+	((kind) == GK_F_U8 || (kind) == GK_F_LAST || (kind) == GK_F_SPI_SIZE || (kind) == GK_F_COUNT8 ? 1 : \
+	 (kind) == GK_F_U16 || (kind) == GK_F_LEN16 || (kind) == GK_F_COUNT16 ? 2 : \
+	 (kind) == GK_F_U32 ? 4 : (kind) == GK_F_U64 ? 8 : (kind) == GK_F_RESERVED ? (arg) : 0)
 #define GK_R(kind, arg, type, field, sub) \
-	{ (kind), (arg), (uint16_t)offsetof(type, field), (sub), #field }
-#define GK_R0(kind, arg) { (kind), (arg), 0, NULL, NULL }
+	{ (kind), (arg), GK_FIXED_WIDTH(kind, arg), (uint16_t)offsetof(type, field), (sub), #field }
+#define GK_R0(kind, arg) { (kind), (arg), GK_FIXED_WIDTH(kind, arg), 0, NULL, NULL }
 
 /* Where a parse failed: the innermost structure and field, and the offset in the input. */
 typedef struct gk_codec_err {

@@ -36,26 +36,53 @@ void gk_hdr_build(const gk_hdr *h, gk_wbuf *out)
 	gk_wbuf_u32(out, h->length);
 }
 
+/* Makes the payload array hold ncap entries (a new arena copy: the arena frees nothing). */
+static bool payloads_room(gk_msg *m, size_t *cap, size_t ncap)
+{
+	gk_payload *n = gk_arena_calloc(&m->arena, ncap, sizeof(*n));
+	if (!n)
+		return false;
+	if (m->pl.n)
+		memcpy(n, m->pl.items, m->pl.n * sizeof(*n));
+	m->pl.items = n;
+	*cap = ncap;
+	return true;
+}
+
 static gk_payload *push_payload(gk_msg *m, size_t *cap)
 {
-	if (m->pl.n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		gk_payload *n = gk_arena_calloc(&m->arena, ncap, sizeof(*n));
-		if (!n)
-			return NULL;
-		if (m->pl.n)
-			memcpy(n, m->pl.items, m->pl.n * sizeof(*n));
-		m->pl.items = n;
-		*cap = ncap;
-	}
+	if (m->pl.n == *cap && !payloads_room(m, cap, *cap ? *cap * 2 : 8))
+		return NULL;
 	return &m->pl.items[m->pl.n++];
+}
+
+/* How many payloads a chain holds, from their generic headers (RFC 7296 3.2), so that the array
+ * is made once per chain instead of growing by copies the arena keeps. Like the codec's list
+ * hints it checks nothing (parse_chain does), stops where the lengths stop chaining or after
+ * SK/SKF, and counts at most 64 (beyond, the array grows). */
+static size_t count_payloads(const uint8_t *p, size_t len, uint8_t type)
+{
+	size_t n = 0, pos = 0;
+	while (type != GK_PL_NONE && n < 64 && len - pos >= GK_GENERIC_HDR_LEN) {
+		size_t plen = gk_get_u16(p + pos + 2);
+		if (plen < GK_GENERIC_HDR_LEN || plen > len - pos)
+			break;
+		n++;
+		if (type == GK_PL_SK || type == GK_PL_SKF)
+			break;
+		type = p[pos];
+		pos += plen;
+	}
+	return n;
 }
 
 /* Walks a payload chain in p[0..len). Stops after SK/SKF, which must be last. */
 static gk_status parse_chain(gk_msg *m, const uint8_t *p, size_t len, uint8_t type, bool inner,
 			     size_t base)
 {
-	size_t pos = 0, cap = m->pl.n;
+	size_t pos = 0, cap = m->pl.n, hint = count_payloads(p, len, type);
+	if (hint && !payloads_room(m, &cap, m->pl.n + hint))
+		return GK_E_NOMEM;
 	while (type != GK_PL_NONE) {
 		if (len - pos < GK_GENERIC_HDR_LEN)
 			return GK_E_TRUNCATED;

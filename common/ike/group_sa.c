@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -680,4 +681,27 @@ gk_status gk_group_state_decode_kh(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_
 void gk_group_state_wipe(gk_group_state *gs)
 {
 	OPENSSL_cleanse(gs, sizeof(*gs));
+}
+
+void gk_group_state_clear(gk_group_state *gs)
+{
+	/* the scalars between the SA slots and the Sender-ID array, then the ones after the arrays */
+	memset(&gs->nsas, 0, offsetof(gk_group_state, sender_ids) - offsetof(gk_group_state, nsas));
+	gs->nsender_ids = 0;
+	gs->auth_key_len = 0;
+	gs->wrap_keys = gs->kh_sa_keys = NULL;
+	gs->nwrap_keys = gs->nkh_sa_keys = 0;
+	gs->wkp.n = 0;
+}
+
+void gk_group_state_wipe_filled(gk_group_state *gs)
+{
+	size_t n = gs->nsas < GK_GROUP_MAX_SAS ? gs->nsas : GK_GROUP_MAX_SAS;
+	OPENSSL_cleanse(gs->sas, n * sizeof(gs->sas[0]));
+	OPENSSL_cleanse(&gs->nsas, offsetof(gk_group_state, sender_ids) - offsetof(gk_group_state, nsas));
+	gs->nsender_ids = 0;
+	gs->auth_key_len = 0;
+	gs->wrap_keys = gs->kh_sa_keys = NULL;
+	gs->nwrap_keys = gs->nkh_sa_keys = 0;
+	gs->wkp.n = 0;
 }

@@ -133,6 +133,15 @@ gk_status gk_group_state_decode_kh(const gk_pl_gsa *gsa, const gk_pl_kd *kd, gk_
 
 void gk_group_state_wipe(gk_group_state *gs);
 
+/* A GCKS fills a fresh state once per registration: gk_group_state_clear() empties it (every
+ * count, flag and pointer zero) without writing the arrays behind the counts (12 KB, most of it
+ * the SA slots; whoever fills sas[nsas] zeroes that slot first), and
+ * gk_group_state_wipe_filled() cleanses what such a state holds: its SAs up to nsas (their
+ * keymat) and every field outside the arrays. Only for states made this way: a decoded one
+ * (member side) is wiped whole with gk_group_state_wipe. */
+void gk_group_state_clear(gk_group_state *gs);
+void gk_group_state_wipe_filled(gk_group_state *gs);
+
 void gk_ts_spec_to_ts(const gk_ts_spec *t, gk_ts *out);
 gk_status gk_ts_spec_from_ts(const gk_ts *ts, gk_ts_spec *out);
 /* "192.0.2.0/24" or "192.0.2.1-192.0.2.9", for logs and JSON. */

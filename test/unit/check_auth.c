@@ -1047,6 +1047,39 @@ START_TEST(sig_algid_fits_gsa)
 }
 END_TEST
 
+/* A state the GCKS fills per registration is emptied without writing its 12 KB of arrays, and
+ * wiped up to what it holds: every SA slot below nsas cleansed whole (keymat), the counts
+ * zeroed. Slots beyond nsas were never written by the filler and are left alone. */
+START_TEST(group_state_clear_and_wipe_filled)
+{
+	gk_group_state *gs = malloc(sizeof(*gs));
+	ck_assert_ptr_nonnull(gs);
+	memset(gs, 0xaa, sizeof(*gs));
+	gk_group_state_clear(gs);
+	ck_assert_uint_eq(gs->nsas, 0);
+	ck_assert(!gs->has_gw && !gs->has_atd && !gs->has_dtd && !gs->has_sender_id_bits);
+	ck_assert_uint_eq(gs->atd | gs->dtd | gs->sender_id_bits, 0);
+	ck_assert_uint_eq(gs->nsender_ids + gs->auth_key_len + gs->nwrap_keys + gs->nkh_sa_keys + gs->wkp.n, 0);
+	ck_assert_ptr_null(gs->wrap_keys);
+	ck_assert_ptr_null(gs->kh_sa_keys);
+	ck_assert_uint_eq(gs->sas[0].keymat[0], 0xaa); /* untouched */
+	for (int i = 0; i < 2; i++) {
+		gk_group_sa *sa = &gs->sas[gs->nsas++];
+		memset(sa, 0, sizeof(*sa));
+		sa->keymat_len = 64;
+		memset(sa->keymat, 0x11, sa->keymat_len);
+	}
+	gs->auth_key_len = 3;
+	gs->nsender_ids = 1;
+	gk_group_state_wipe_filled(gs);
+	static const uint8_t zero[2 * sizeof(gk_group_sa)];
+	ck_assert_mem_eq(gs->sas, zero, sizeof(zero));
+	ck_assert_uint_eq(gs->nsas + gs->auth_key_len + gs->nsender_ids, 0);
+	ck_assert_uint_eq(gs->sas[2].keymat[0], 0xaa);
+	free(gs);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("auth");
@@ -1081,6 +1114,7 @@ int main(void)
 	tcase_add_test(tc, cert_matches_id);
 	tcase_add_test(tc, pem_loading);
 	tcase_add_test(tc, sig_algid_fits_gsa);
+	tcase_add_test(tc, group_state_clear_and_wipe_filled);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

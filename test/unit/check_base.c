@@ -9,6 +9,7 @@
 #include "json.h"
 #include "clock.h"
 #include "addr.h"
+#include "arena.h"
 #include <net/if.h>
 #include <netinet/in.h>
 
@@ -165,6 +166,34 @@ START_TEST(json_time_stamps)
 }
 END_TEST
 
+/* A freed arena is wiped up to what it handed out; its block is kept for the next arena, which
+ * gets it back wiped (the octets beyond its first allocation are still the kept block's). A block
+ * larger than the standard one is freed, not kept. */
+START_TEST(arena_wiped_block_kept)
+{
+	gk_arena a;
+	gk_arena_init(&a, 0);
+	uint8_t *p = gk_arena_alloc(&a, 100);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x5a, 100);
+	gk_arena_free(&a);
+	ck_assert_ptr_null(a.head);
+	ck_assert_uint_eq(a.total, 0);
+	gk_arena_init(&a, 0);
+	uint8_t *q = gk_arena_alloc(&a, 1);
+	ck_assert_ptr_eq(q, p);
+	static const uint8_t zero[100];
+	ck_assert_mem_eq(q, zero, sizeof(zero));
+	uint8_t *big = gk_arena_alloc(&a, 10000);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 0x77, 10000);
+	gk_arena_free(&a);
+	gk_arena_init(&a, 0);
+	ck_assert_ptr_eq(gk_arena_alloc(&a, 1), p); /* the standard block, not the large one */
+	gk_arena_free(&a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("base");
@@ -176,6 +205,7 @@ int main(void)
 	TCase *tc = tcase_create("base");
 	tcase_add_test(tc, status_names);
 	tcase_add_test(tc, wbuf_grows_and_bounds);
+	tcase_add_test(tc, arena_wiped_block_kept);
 	tcase_add_test(tc, iana_names_and_values);
 	tcase_add_test(tc, rand_test_is_deterministic);
 	tcase_add_test(tc, json_time_stamps);

@@ -190,6 +190,57 @@ START_TEST(malformed_structures_are_refused)
 }
 END_TEST
 
+/* Lists are allocated once from a count of their items' length fields, and still grow past that
+ * count (64 at most, so that a hostile chain of lengths makes the arena hold little ahead of the
+ * parse): 100 traffic selectors and 1,000 attributes parse whole; 1,000 4-octet "proposals"
+ * whose lengths chain are refused at the first with at most 64 items' room taken. */
+START_TEST(list_room_counted_and_bounded)
+{
+	gk_arena ar;
+	gk_payload_body b;
+	gk_codec_err err;
+	gk_wbuf w;
+	gk_arena_init(&ar, 0);
+	gk_wbuf_init(&w, 0);
+	gk_wbuf_u8(&w, 100);
+	gk_wbuf_zero(&w, 3);
+	for (int i = 0; i < 100; i++) {
+		static const uint8_t ts[] = { 7, 0, 0, 16, 0, 0, 0xff, 0xff, 192, 0, 2, 1, 192, 0, 2, 2 };
+		gk_wbuf_put(&w, ts, sizeof(ts));
+		w.data[w.len - 1] = (uint8_t)i;
+	}
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(gk_codec_parse(gk_payload_desc(GK_PL_TSi), gk_wbuf_chunk(&w), &ar, &b, &err), GK_OK);
+	ck_assert_uint_eq(b.ts.ts.n, 100);
+	for (int i = 0; i < 100; i++)
+		ck_assert_uint_eq(b.ts.ts.items[i].end_addr.ptr[3], (uint8_t)i);
+	gk_arena_free(&ar);
+
+	/* one transform with 1,000 Key Length attributes (TV) */
+	w.len = 0;
+	gk_wbuf_put(&w, (const uint8_t[]){ 0, 0, 0x0f, 0xb0, 1, 1, 0, 1 }, 8); /* proposal, 4016 octets */
+	gk_wbuf_put(&w, (const uint8_t[]){ 0, 0, 0x0f, 0xa8, 1, 0, 0, 12 }, 8);   /* transform, 4008 */
+	for (int i = 0; i < 1000; i++)
+		gk_wbuf_put(&w, (const uint8_t[]){ 0x80, 14, 0, (uint8_t)i }, 4);
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(gk_codec_parse(gk_payload_desc(GK_PL_SA), gk_wbuf_chunk(&w), &ar, &b, &err), GK_OK);
+	const gk_attr_list *al = &b.sa.proposals.items[0].transforms.items[0].attrs;
+	ck_assert_uint_eq(al->n, 1000);
+	ck_assert_uint_eq(al->items[999].tv_value, 999 & 0xff);
+	gk_arena_free(&ar);
+
+	w.len = 0;
+	for (int i = 0; i < 1000; i++)
+		gk_wbuf_put(&w, (const uint8_t[]){ i < 999 ? 2 : 0, 0, 0, 4 }, 4);
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(gk_codec_parse(gk_payload_desc(GK_PL_SA), gk_wbuf_chunk(&w), &ar, &b, &err),
+			 GK_E_TRUNCATED);
+	ck_assert_uint_le(ar.total, 64 * sizeof(gk_proposal));
+	gk_arena_free(&ar);
+	gk_wbuf_free(&w);
+}
+END_TEST
+
 START_TEST(build_refuses_inconsistent_structs)
 {
 	gk_wbuf w;
@@ -331,6 +382,28 @@ START_TEST(message_unknown_payloads)
 	msg = tu_hexc("0102030405060708 0000000000000000 28 20 22 08 00000000 00000024 0000 0004 0000 0004");
 	ck_assert_int_eq(gk_msg_parse(&m, msg), GK_E_MALFORMED);
 	gk_msg_free(&m);
+	/* 1,000 empty Nonces: the payload array is counted ahead for 64 at most, then grows */
+	gk_wbuf w;
+	gk_wbuf_init(&w, 0);
+	gk_wbuf_put(&w, tu_hexc("0102030405060708 0000000000000000 28 20 22 08 00000000").ptr, 24);
+	gk_wbuf_u32(&w, 28 + 4000);
+	for (int i = 0; i < 1000; i++)
+		gk_wbuf_put(&w, (const uint8_t[]){ i < 999 ? GK_PL_NONCE : 0, 0, 0, 4 }, 4);
+	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&w)), GK_OK);
+	ck_assert_uint_eq(m.pl.n, 1000);
+	gk_msg_free(&m);
+	/* the same chain behind a KE payload too short for its header: refused at the first payload
+	 * with 64 entries' room taken, not 1,000 */
+	w.len = 16;
+	gk_wbuf_put(&w, (const uint8_t[]){ GK_PL_KE, 0x20, 0x22, 0x08, 0, 0, 0, 0 }, 8);
+	gk_wbuf_u32(&w, 28 + 6 + 4000);
+	gk_wbuf_put(&w, (const uint8_t[]){ GK_PL_NONCE, 0, 0, 6, 0, 31 }, 6);
+	for (int i = 0; i < 1000; i++)
+		gk_wbuf_put(&w, (const uint8_t[]){ i < 999 ? GK_PL_NONCE : 0, 0, 0, 4 }, 4);
+	ck_assert_int_eq(gk_msg_parse(&m, gk_wbuf_chunk(&w)), GK_E_TRUNCATED);
+	ck_assert_uint_le(m.arena.total, 28 + 6 + 4000 + 16 + 64 * sizeof(gk_payload) + sizeof(gk_payload_body) + 16);
+	gk_msg_free(&m);
+	gk_wbuf_free(&w);
 }
 END_TEST
 
@@ -342,6 +415,7 @@ int main(void)
 	tcase_add_test(tc, roundtrip_every_payload);
 	tcase_add_test(tc, truncations_and_mutations_never_overrun);
 	tcase_add_test(tc, malformed_structures_are_refused);
+	tcase_add_test(tc, list_room_counted_and_bounded);
 	tcase_add_test(tc, build_refuses_inconsistent_structs);
 	tcase_add_test(tc, message_unprotected_roundtrip_and_rules);
 	tcase_add_test(tc, message_unknown_payloads);
