@@ -1,12 +1,13 @@
 /* RFC 5649 AES Key Wrap with Padding, and the RFC 9838 4.5.4 Wrapped Key format. Unwrapping
- * (and its integrity check) is OpenSSL's wrap-pad cipher; wrapping is RFC 5649 section 4.1
- * composed from OpenSSL's AES-ECB, because OpenSSL 3.0's wrap ciphers run the portable C AES
- * (AES_encrypt, about 3,000 instructions a block) instead of AES-NI, and a registration wraps
- * two keys of 24-30 blocks each. KW_ARX is not implemented. */
+ * (and its integrity check) is OpenSSL's wrap-pad cipher; wrapping is OpenSSL's RFC 5649
+ * section 4.1 (CRYPTO_128_wrap_pad) over OpenSSL's AES-ECB, because OpenSSL 3.0's wrap ciphers
+ * run the portable C AES (AES_encrypt, about 3,000 instructions a block) instead of AES-NI, and
+ * a registration wraps two keys of 24-30 blocks each. KW_ARX is not implemented. */
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/modes.h>
 #include "keywrap.h"
 #include "iana.h"
 
@@ -98,55 +99,44 @@ out:
 	return st;
 }
 
-/* AES-ECB of one 16-octet block, in place. */
-static bool ecb_block(EVP_CIPHER_CTX *ctx, uint8_t b[2 * KW_SEMIBLOCK])
+/* The AES-ECB context under the RFC 3394 steps, and whether a block failed (block128_f has no
+ * return value). */
+typedef struct kw_ecb {
+	EVP_CIPHER_CTX *ctx;
+	bool failed;
+} kw_ecb;
+
+/* One AES block for CRYPTO_128_wrap: EVP_Cipher, the cipher's own call without
+ * EVP_EncryptUpdate's buffering (the input is always one whole block). */
+static void ecb_block(const unsigned char in[16], unsigned char out[16], const void *key)
 {
-	int outl = 0;
-	return EVP_EncryptUpdate(ctx, b, &outl, b, 2 * KW_SEMIBLOCK) == 1 && outl == 2 * KW_SEMIBLOCK;
+	kw_ecb *e = (kw_ecb *)key; /* block128_f hands its key through as const */
+	if (EVP_Cipher(e->ctx, out, in, 2 * KW_SEMIBLOCK) != 2 * KW_SEMIBLOCK)
+		e->failed = true;
 }
 
-/* RFC 5649 4.1 wrap of key (1 .. GK_WRAP_MAX_KEY octets) into buf: the 8-octet AIV
- * (A65959A6 | MLI) and the key zero-padded to n semiblocks; one AES block when n is 1, else
- * RFC 3394 2.2.1's W(): six rounds over R[1..n], A ^= t with t = n*j + i. */
+/* RFC 5649 4.1 wrap of key (1 .. GK_WRAP_MAX_KEY octets) into buf: OpenSSL's own
+ * CRYPTO_128_wrap_pad (the AIV, the padding, one AES block when the key fits one semiblock,
+ * else RFC 3394 2.2.1's W()), its blocks through AES-ECB. */
 static gk_status kw_wrap_ecb(const EVP_CIPHER *cipher, gk_chunk kek, gk_chunk key, uint8_t *buf, size_t *out_len)
 {
-	const size_t n = (key.len + KW_SEMIBLOCK - 1) / KW_SEMIBLOCK;
-	uint8_t b[2 * KW_SEMIBLOCK];
+	const size_t padded = (key.len + KW_SEMIBLOCK - 1) / KW_SEMIBLOCK * KW_SEMIBLOCK;
+	kw_ecb e = { EVP_CIPHER_CTX_new(), false };
+	size_t n = 0;
 	gk_status st = GK_E_NOMEM;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
+	if (!e.ctx)
 		goto out;
 	st = GK_E_CRYPTO;
-	if (EVP_EncryptInit_ex2(ctx, cipher, kek.ptr, NULL, NULL) != 1 || EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
+	if (EVP_EncryptInit_ex2(e.ctx, cipher, kek.ptr, NULL, NULL) != 1 || EVP_CIPHER_CTX_set_padding(e.ctx, 0) != 1)
 		goto out;
-	gk_put_u32(buf, 0xA65959A6u);
-	gk_put_u32(buf + 4, (uint32_t)key.len);
-	memcpy(buf + KW_SEMIBLOCK, key.ptr, key.len);
-	memset(buf + KW_SEMIBLOCK + key.len, 0, n * KW_SEMIBLOCK - key.len);
-	if (n == 1) {
-		if (!ecb_block(ctx, buf))
-			goto out;
-	} else {
-		uint64_t t = 0;
-		memcpy(b, buf, KW_SEMIBLOCK);
-		for (unsigned j = 0; j < 6; j++) {
-			for (size_t i = 1; i <= n; i++) {
-				uint8_t *r = buf + i * KW_SEMIBLOCK;
-				memcpy(b + KW_SEMIBLOCK, r, KW_SEMIBLOCK);
-				if (!ecb_block(ctx, b))
-					goto out;
-				memcpy(r, b + KW_SEMIBLOCK, KW_SEMIBLOCK);
-				gk_put_u64(b, gk_get_u64(b) ^ ++t);
-			}
-		}
-		memcpy(buf, b, KW_SEMIBLOCK);
-	}
-	*out_len = (n + 1) * KW_SEMIBLOCK;
+	n = CRYPTO_128_wrap_pad(&e, NULL, buf, key.ptr, key.len, ecb_block);
+	if (n != padded + KW_SEMIBLOCK || e.failed)
+		goto out;
+	*out_len = n;
 	st = GK_OK;
 out:
-	EVP_CIPHER_CTX_free(ctx); /* clears the key schedule */
-	OPENSSL_cleanse(b, sizeof(b));
-	if (st)
+	EVP_CIPHER_CTX_free(e.ctx); /* clears the key schedule */
+	if (st) /* the key is copied into buf before it is wrapped there */
 		OPENSSL_cleanse(buf, KW_MAX_WRAPPED);
 	return st;
 }
