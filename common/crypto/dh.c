@@ -216,7 +216,10 @@ static gk_status public_raw(const gk_dh *dh, uint8_t *buf)
 		return st ? st : bn_param(dh->key, OSSL_PKEY_PARAM_EC_PUB_Y, buf + n / 2, n / 2);
 	}
 	case DH_XDH:
-		if (EVP_PKEY_get_raw_public_key(dh->key, buf, &n) <= 0 || n != g->len)
+		/* the parameter, not EVP_PKEY_get_raw_public_key, which exports the whole key to
+		 * find it (a third of the instructions) */
+		if (EVP_PKEY_get_octet_string_param(dh->key, OSSL_PKEY_PARAM_PUB_KEY, buf, n, &n) <= 0 ||
+		    n != g->len)
 			return GK_E_CRYPTO;
 		return GK_OK;
 	}
@@ -391,7 +394,7 @@ gk_status gk_dh_derive(const gk_dh *dh, gk_chunk peer_public, gk_wbuf *shared)
 	/* A bad peer value is an expected outcome, not an OpenSSL fault worth its error queue. */
 	if (st == GK_E_BAD_KE)
 		ERR_clear_error();
-	OPENSSL_cleanse(sec, sizeof(sec));
+	OPENSSL_cleanse(sec, secret_len(dh->g)); /* derivations write no further */
 	EVP_PKEY_free(peer);
 	return st;
 }

@@ -127,7 +127,8 @@ static gk_status kw_wrap_ecb(const EVP_CIPHER *cipher, gk_chunk kek, gk_chunk ke
 	if (!e.ctx)
 		goto out;
 	st = GK_E_CRYPTO;
-	if (EVP_EncryptInit_ex2(e.ctx, cipher, kek.ptr, NULL, NULL) != 1 || EVP_CIPHER_CTX_set_padding(e.ctx, 0) != 1)
+	/* no EVP_CIPHER_CTX_set_padding: EVP_Cipher takes whole blocks and never pads */
+	if (EVP_EncryptInit_ex2(e.ctx, cipher, kek.ptr, NULL, NULL) != 1)
 		goto out;
 	n = CRYPTO_128_wrap_pad(&e, NULL, buf, key.ptr, key.len, ecb_block);
 	if (n != padded + KW_SEMIBLOCK || e.failed)
