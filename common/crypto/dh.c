@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -53,12 +54,47 @@ struct gk_dh {
 
 /* Key generation and import contexts, made on first use and reused: a new context looks its key
  * type up by name, which cost a few percent of a key exchange. Per thread, as a context is
- * changed by its use; never freed (one of each per group). */
+ * changed by its use (one of each per group). */
 static _Thread_local EVP_PKEY_CTX *keygen_ctx[NGROUPS], *import_ctx[NGROUPS];
 /* XDH: the last peer public value imported, an EVP_PKEY whose value the next peer's replaces
  * (EVP_PKEY_set1_encoded_public_key): a new EVP_PKEY costs a type lookup by name, as above.
- * Only a public value; never freed (one per group and thread). */
+ * Only a public value (one per group and thread). */
 static _Thread_local EVP_PKEY *xdh_peer_key[NGROUPS];
+
+/* The objects above are freed as their thread ends (a tss destructor, run on that thread), so
+ * that a thread which exchanged keys and ended leaves nothing behind; the main thread's stay
+ * until the process exits. */
+static once_flag tss_once = ONCE_FLAG_INIT;
+static tss_t tss_key;
+static bool tss_made;
+static _Thread_local bool thread_kept;
+
+static void thread_objects_free(void *unused)
+{
+	(void)unused;
+	for (size_t i = 0; i < NGROUPS; i++) {
+		EVP_PKEY_CTX_free(keygen_ctx[i]);
+		EVP_PKEY_CTX_free(import_ctx[i]);
+		EVP_PKEY_free(xdh_peer_key[i]);
+		keygen_ctx[i] = import_ctx[i] = NULL;
+		xdh_peer_key[i] = NULL;
+	}
+	thread_kept = false;
+}
+
+static void tss_make(void)
+{
+	tss_made = tss_create(&tss_key, thread_objects_free) == thrd_success;
+}
+
+/* Called before this thread keeps an object above. */
+static void thread_keeps(void)
+{
+	if (thread_kept)
+		return;
+	call_once(&tss_once, tss_make);
+	thread_kept = tss_made && tss_set(tss_key, &thread_kept) == thrd_success;
+}
 
 static const dh_group *group_find(uint16_t id)
 {
@@ -74,6 +110,7 @@ static EVP_PKEY_CTX *keygen_ctx_of(const dh_group *g)
 	EVP_PKEY_CTX **slot = &keygen_ctx[g - groups];
 	if (*slot)
 		return *slot;
+	thread_keeps();
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL);
 	if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0)
 		goto fail;
@@ -97,6 +134,7 @@ static EVP_PKEY_CTX *import_ctx_of(const dh_group *g)
 	EVP_PKEY_CTX **slot = &import_ctx[g - groups];
 	if (*slot)
 		return *slot;
+	thread_keeps();
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL);
 	if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0) {
 		EVP_PKEY_CTX_free(ctx);
