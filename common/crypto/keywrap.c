@@ -1,12 +1,14 @@
-/* RFC 5649 AES Key Wrap with Padding, and the RFC 9838 4.5.4 Wrapped Key format. Unwrapping
- * (and its integrity check) is OpenSSL's wrap-pad cipher; wrapping is RFC 5649 section 4.1
- * composed from OpenSSL's AES-ECB, because OpenSSL 3.0's wrap ciphers run the portable C AES
- * (AES_encrypt, about 3,000 instructions a block) instead of AES-NI, and a registration wraps
+/* RFC 5649 AES Key Wrap with Padding, and the RFC 9838 4.5.4 Wrapped Key format. Wrapping and
+ * unwrapping (with its integrity check) are OpenSSL's RFC 5649 sections 4.1 and 4.2
+ * (CRYPTO_128_wrap_pad, CRYPTO_128_unwrap_pad) over OpenSSL's AES-ECB: the same functions run
+ * OpenSSL 3.0's wrap-pad ciphers, but those give them the portable C AES (AES_encrypt, about
+ * 3,000 instructions a block) instead of AES-NI, and a registration wraps (the member unwraps)
  * two keys of 24-30 blocks each. KW_ARX is not implemented. */
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/modes.h>
 #include "keywrap.h"
 #include "iana.h"
 
@@ -15,23 +17,20 @@
 #define KW_MAX_WRAPPED (GK_WRAP_MAX_KEY + KW_SEMIBLOCK)
 #define WK_HEADER 8 /* Key ID | KWK ID */
 
-/* The wrap ciphers, fetched once per process (an EVP_aes_xxx_wrap_pad() getter makes OpenSSL 3
- * look the algorithm up by name again at every EVP_CipherInit). */
+/* The block ciphers, fetched once per process (an EVP_aes_xxx_ecb() getter makes OpenSSL 3 look
+ * the algorithm up by name again at every EVP_CipherInit). */
 static CRYPTO_ONCE fetch_once = CRYPTO_ONCE_STATIC_INIT;
-static EVP_CIPHER *wrap_pad[3], *ecb[3];
+static EVP_CIPHER *ecb[3];
 
 static void fetch_all(void)
 {
 	ecb[0] = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
 	ecb[1] = EVP_CIPHER_fetch(NULL, "AES-192-ECB", NULL);
 	ecb[2] = EVP_CIPHER_fetch(NULL, "AES-256-ECB", NULL);
-	wrap_pad[0] = EVP_CIPHER_fetch(NULL, "AES-128-WRAP-PAD", NULL);
-	wrap_pad[1] = EVP_CIPHER_fetch(NULL, "AES-192-WRAP-PAD", NULL);
-	wrap_pad[2] = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
 	ERR_clear_error(); /* a cipher a provider lacks fails where it is used */
 }
 
-/* The cipher of a KWA, with its KEK length; NULL when not implemented. */
+/* The block cipher of a KWA, with its KEK length; NULL when not implemented. */
 static const EVP_CIPHER *kw_cipher(uint16_t kwa, size_t *kek_len)
 {
 	if (CRYPTO_THREAD_run_once(&fetch_once, fetch_all) != 1)
@@ -39,13 +38,13 @@ static const EVP_CIPHER *kw_cipher(uint16_t kwa, size_t *kek_len)
 	switch (kwa) {
 	case GK_KWA_KW_5649_128:
 		*kek_len = 16;
-		return wrap_pad[0];
+		return ecb[0];
 	case GK_KWA_KW_5649_192:
 		*kek_len = 24;
-		return wrap_pad[1];
+		return ecb[1];
 	case GK_KWA_KW_5649_256:
 		*kek_len = 32;
-		return wrap_pad[2];
+		return ecb[2];
 	default:
 		return NULL;
 	}
@@ -65,87 +64,70 @@ static gk_status kw_check(uint16_t kwa, gk_chunk kek)
 	return kek.ptr && kek.len == kek_len ? GK_OK : GK_E_INVAL;
 }
 
-/* One wrap or unwrap into buf (room for KW_MAX_WRAPPED octets); *n is the output length. */
-static gk_status kw_run(uint16_t kwa, gk_chunk kek, gk_chunk in, int enc, uint8_t *buf, size_t *n)
-{
-	size_t kek_len = 0;
-	const EVP_CIPHER *cipher = kw_cipher(kwa, &kek_len);
-	gk_status st = kw_check(kwa, kek);
-	if (st)
-		return st;
+/* The AES-ECB context under the RFC 3394 steps, and whether a block failed (block128_f has no
+ * return value). */
+typedef struct kw_ecb {
+	EVP_CIPHER_CTX *ctx;
+	bool failed;
+} kw_ecb;
 
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int outl = 0, finl = 0;
-	st = GK_E_NOMEM;
-	if (!ctx)
+/* One AES block for CRYPTO_128_wrap and CRYPTO_128_unwrap (encrypting or decrypting as ctx was
+ * made): EVP_Cipher, the cipher's own call without EVP_CipherUpdate's buffering (the input is
+ * always one whole block). */
+static void ecb_block(const unsigned char in[16], unsigned char out[16], const void *key)
+{
+	kw_ecb *e = (kw_ecb *)key; /* block128_f hands its key through as const */
+	if (EVP_Cipher(e->ctx, out, in, 2 * KW_SEMIBLOCK) != 2 * KW_SEMIBLOCK)
+		e->failed = true;
+}
+
+/* RFC 5649 4.1 wrap of key (1 .. GK_WRAP_MAX_KEY octets) into buf: OpenSSL's own
+ * CRYPTO_128_wrap_pad (the AIV, the padding, one AES block when the key fits one semiblock,
+ * else RFC 3394 2.2.1's W()), its blocks through AES-ECB. */
+static gk_status kw_wrap_ecb(const EVP_CIPHER *cipher, gk_chunk kek, gk_chunk key, uint8_t *buf, size_t *out_len)
+{
+	const size_t padded = (key.len + KW_SEMIBLOCK - 1) / KW_SEMIBLOCK * KW_SEMIBLOCK;
+	kw_ecb e = { EVP_CIPHER_CTX_new(), false };
+	size_t n = 0;
+	gk_status st = GK_E_NOMEM;
+	if (!e.ctx)
 		goto out;
 	st = GK_E_CRYPTO;
-	/* Wrap modes are refused by EVP unless asked for explicitly. */
-	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (!EVP_CipherInit_ex2(ctx, cipher, kek.ptr, NULL, enc, NULL))
+	/* no EVP_CIPHER_CTX_set_padding: EVP_Cipher takes whole blocks and never pads */
+	if (EVP_EncryptInit_ex2(e.ctx, cipher, kek.ptr, NULL, NULL) != 1)
 		goto out;
-	/* The whole input goes in one call: wrap modes are not streaming. */
-	if (!EVP_CipherUpdate(ctx, buf, &outl, in.ptr, (int)in.len) || outl < 0) {
-		st = enc ? GK_E_CRYPTO : GK_E_INTEGRITY;
+	n = CRYPTO_128_wrap_pad(&e, NULL, buf, key.ptr, key.len, ecb_block);
+	if (n != padded + KW_SEMIBLOCK || e.failed)
 		goto out;
-	}
-	if (!EVP_CipherFinal_ex(ctx, buf + outl, &finl))
-		goto out;
-	*n = (size_t)outl + (size_t)finl;
+	*out_len = n;
 	st = GK_OK;
 out:
-	EVP_CIPHER_CTX_free(ctx); /* clears the key schedule */
+	EVP_CIPHER_CTX_free(e.ctx); /* clears the key schedule */
+	if (st) /* the key is copied into buf before it is wrapped there */
+		OPENSSL_cleanse(buf, KW_MAX_WRAPPED);
 	return st;
 }
 
-/* AES-ECB of one 16-octet block, in place. */
-static bool ecb_block(EVP_CIPHER_CTX *ctx, uint8_t b[2 * KW_SEMIBLOCK])
+/* RFC 5649 4.2 unwrap of in (whole semiblocks, at least two, at most KW_MAX_WRAPPED octets)
+ * into buf: OpenSSL's CRYPTO_128_unwrap_pad, which checks the AIV constant, the MLI against
+ * the length and the zero padding (constant-time compares) and wipes buf when they fail. */
+static gk_status kw_unwrap_ecb(const EVP_CIPHER *cipher, gk_chunk kek, gk_chunk in, uint8_t *buf, size_t *out_len)
 {
-	int outl = 0;
-	return EVP_EncryptUpdate(ctx, b, &outl, b, 2 * KW_SEMIBLOCK) == 1 && outl == 2 * KW_SEMIBLOCK;
-}
-
-/* RFC 5649 4.1 wrap of key (1 .. GK_WRAP_MAX_KEY octets) into buf: the 8-octet AIV
- * (A65959A6 | MLI) and the key zero-padded to n semiblocks; one AES block when n is 1, else
- * RFC 3394 2.2.1's W(): six rounds over R[1..n], A ^= t with t = n*j + i. */
-static gk_status kw_wrap_ecb(const EVP_CIPHER *cipher, gk_chunk kek, gk_chunk key, uint8_t *buf, size_t *out_len)
-{
-	const size_t n = (key.len + KW_SEMIBLOCK - 1) / KW_SEMIBLOCK;
-	uint8_t b[2 * KW_SEMIBLOCK];
+	kw_ecb e = { EVP_CIPHER_CTX_new(), false };
+	size_t n = 0;
 	gk_status st = GK_E_NOMEM;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
+	if (!e.ctx)
 		goto out;
 	st = GK_E_CRYPTO;
-	if (EVP_EncryptInit_ex2(ctx, cipher, kek.ptr, NULL, NULL) != 1 || EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
+	if (EVP_DecryptInit_ex2(e.ctx, cipher, kek.ptr, NULL, NULL) != 1)
 		goto out;
-	gk_put_u32(buf, 0xA65959A6u);
-	gk_put_u32(buf + 4, (uint32_t)key.len);
-	memcpy(buf + KW_SEMIBLOCK, key.ptr, key.len);
-	memset(buf + KW_SEMIBLOCK + key.len, 0, n * KW_SEMIBLOCK - key.len);
-	if (n == 1) {
-		if (!ecb_block(ctx, buf))
-			goto out;
-	} else {
-		uint64_t t = 0;
-		memcpy(b, buf, KW_SEMIBLOCK);
-		for (unsigned j = 0; j < 6; j++) {
-			for (size_t i = 1; i <= n; i++) {
-				uint8_t *r = buf + i * KW_SEMIBLOCK;
-				memcpy(b + KW_SEMIBLOCK, r, KW_SEMIBLOCK);
-				if (!ecb_block(ctx, b))
-					goto out;
-				memcpy(r, b + KW_SEMIBLOCK, KW_SEMIBLOCK);
-				gk_put_u64(b, gk_get_u64(b) ^ ++t);
-			}
-		}
-		memcpy(buf, b, KW_SEMIBLOCK);
-	}
-	*out_len = (n + 1) * KW_SEMIBLOCK;
-	st = GK_OK;
+	n = CRYPTO_128_unwrap_pad(&e, NULL, buf, in.ptr, in.len, ecb_block);
+	if (e.failed)
+		goto out;
+	st = n ? GK_OK : GK_E_INTEGRITY;
+	*out_len = n;
 out:
-	EVP_CIPHER_CTX_free(ctx); /* clears the key schedule */
-	OPENSSL_cleanse(b, sizeof(b));
+	EVP_CIPHER_CTX_free(e.ctx); /* clears the key schedule */
 	if (st)
 		OPENSSL_cleanse(buf, KW_MAX_WRAPPED);
 	return st;
@@ -158,12 +140,11 @@ static gk_status kw_wrap_raw(uint16_t kwa, gk_chunk kek, gk_chunk key, uint8_t *
 		return GK_E_INVAL;
 	if (key.len > GK_WRAP_MAX_KEY)
 		return GK_E_TOO_BIG;
+	size_t kek_len = 0;
+	const EVP_CIPHER *cipher = kw_cipher(kwa, &kek_len);
 	gk_status st = kw_check(kwa, kek);
 	if (st)
 		return st;
-	const EVP_CIPHER *cipher = ecb[kek.len == 16 ? 0 : kek.len == 24 ? 1 : 2];
-	if (!cipher)
-		return GK_E_UNSUPPORTED;
 	return kw_wrap_ecb(cipher, kek, key, buf, n);
 }
 
@@ -195,8 +176,8 @@ gk_status gk_kw_unwrap(uint16_t kwa, gk_chunk kek, gk_chunk wrapped, gk_wbuf *ou
 		return GK_E_TOO_BIG;
 
 	uint8_t buf[KW_MAX_WRAPPED];
-	size_t n = 0;
-	st = kw_run(kwa, kek, wrapped, 0, buf, &n);
+	size_t n = 0, kek_len = 0;
+	st = kw_unwrap_ecb(kw_cipher(kwa, &kek_len), kek, wrapped, buf, &n);
 	if (!st && (n == 0 || n > GK_WRAP_MAX_KEY))
 		st = GK_E_INTEGRITY;
 	if (!st) {

@@ -12,7 +12,7 @@ typedef struct gk_rand {
 	void *ctx;
 } gk_rand;
 
-/* OpenSSL's RAND_bytes; the default everywhere outside tests. */
+/* OpenSSL's public DRBG (what RAND_bytes draws from); the default everywhere outside tests. */
 const gk_rand *gk_rand_system(void);
 
 /* Deterministic generator for tests: SHA-256 in counter mode over a seed. Never for keys in use. */

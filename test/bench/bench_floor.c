@@ -55,6 +55,8 @@ typedef struct floor_ctx {
 	unsigned dh_reuse;             /* --dh-reuse: registrations per key pair (1: a new one each) */
 	unsigned dh_uses;              /* registrations the current key pair served */
 	EVP_PKEY *dh_key;              /* the current key pair with --dh-reuse above 1 */
+	EVP_PKEY_CTX *dh_derive;       /* dh_key's derivation context, made at its first use */
+	EVP_PKEY *peer;                /* the member's public value, replaced in place per use */
 	uint8_t msg[MAXMSG], out[MAXMSG + 64];
 	sizes z;
 } floor_ctx;
@@ -87,10 +89,12 @@ static int hmac1(floor_ctx *f, const uint8_t *key, size_t klen, const uint8_t *d
 }
 
 /* X25519: a new key pair (or, with --dh-reuse, the current one while it may still serve), its
- * public value, the shared secret with the member's. */
+ * public value, the shared secret with the member's. The member's value goes into one kept
+ * EVP_PKEY (EVP_PKEY_set1_encoded_public_key) and a reused key pair keeps its derivation
+ * context: a new EVP_PKEY or EVP_PKEY_CTX costs OpenSSL 3.0 a key type lookup by name. */
 static int x25519(floor_ctx *f, uint8_t pub[32], uint8_t shared[32], int derive)
 {
-	EVP_PKEY *k = NULL, *peer = NULL;
+	EVP_PKEY *k = NULL;
 	EVP_PKEY_CTX *d = NULL;
 	size_t pl = 32, sl = 32;
 	int rc = -1;
@@ -101,11 +105,13 @@ static int x25519(floor_ctx *f, uint8_t pub[32], uint8_t shared[32], int derive)
 		fail("X25519 key generation");
 		goto out;
 	} else if (f->dh_reuse > 1 && EVP_PKEY_up_ref(k)) {
+		EVP_PKEY_CTX_free(f->dh_derive);
+		f->dh_derive = NULL;
 		EVP_PKEY_free(f->dh_key);
 		f->dh_key = k;
 		f->dh_uses = 1;
 	}
-	if (!EVP_PKEY_get_raw_public_key(k, pub, &pl)) {
+	if (!EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pub, 32, &pl) || pl != 32) {
 		fail("X25519 public value");
 		goto out;
 	}
@@ -113,22 +119,33 @@ static int x25519(floor_ctx *f, uint8_t pub[32], uint8_t shared[32], int derive)
 		rc = 0;
 		goto out;
 	}
-	peer = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, f->peer_pub, 32);
-	d = peer ? EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL) : NULL;
-	if (!d || EVP_PKEY_derive_init(d) <= 0 || EVP_PKEY_derive_set_peer(d, peer) <= 0 ||
-	    EVP_PKEY_derive(d, shared, &sl) <= 0) {
+	if (!EVP_PKEY_set1_encoded_public_key(f->peer, f->peer_pub, 32)) {
+		fail("X25519 peer value");
+		goto out;
+	}
+	if (k == f->dh_key && f->dh_derive) {
+		d = f->dh_derive;
+	} else {
+		d = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+		if (d && EVP_PKEY_derive_init(d) <= 0) {
+			EVP_PKEY_CTX_free(d);
+			d = NULL;
+		}
+		if (d && k == f->dh_key)
+			f->dh_derive = d;
+	}
+	if (!d || EVP_PKEY_derive_set_peer(d, f->peer) <= 0 || EVP_PKEY_derive(d, shared, &sl) <= 0) {
 		fail("X25519 derivation");
 		goto out;
 	}
 	rc = 0;
 out:
-	EVP_PKEY_CTX_free(d);
-	EVP_PKEY_free(peer);
+	if (d != f->dh_derive)
+		EVP_PKEY_CTX_free(d);
 	EVP_PKEY_free(k);
 	return rc;
 }
 
-/* The IKE SA's keys: SKEYSEED, prf+ for 168 octets, GSK_w. keys holds 7 * 32 octets. */
 static int ike_keys(floor_ctx *f, const uint8_t *ni, const uint8_t *nr, const uint8_t shared[32], uint8_t *keys,
 		    uint8_t gsk_w[32])
 {
@@ -189,25 +206,25 @@ static int gcm(floor_ctx *f, const uint8_t key[36], size_t len, int seal)
 
 /* RFC 5649 wraps of the TEK's and the KEK's keying material under GSK_w, as the AES work they
  * cannot do without: the key schedule once, then RFC 3394 2.2.1's W() as 6n dependent AES-256
- * block encryptions (one when n is 1) through AES-ECB, which uses AES-NI. OpenSSL 3.0's own
+ * block encryptions (one when n is 1) through AES-ECB, which uses AES-NI, each one EVP_Cipher
+ * call (EVP_EncryptUpdate adds its buffering to every block). OpenSSL 3.0's own
  * AES-256-WRAP-PAD cipher runs the portable C AES at about 3,000 instructions a block, so it is
  * not OpenSSL at its fastest (gcksd wraps this way too, common/crypto/keywrap.c). */
 static int wrap_one(floor_ctx *f, size_t len)
 {
 	const size_t n = (len + 7) / 8;
 	uint8_t *buf = f->out, b[16];
-	int ol = 0;
 	memcpy(buf, "\xa6\x59\x59\xa6", 4);
 	buf[4] = 0, buf[5] = 0, buf[6] = (uint8_t)(len >> 8), buf[7] = (uint8_t)len;
 	memcpy(buf + 8, f->msg, len);
 	memset(buf + 8 + len, 0, n * 8 - len);
 	if (n == 1)
-		return EVP_EncryptUpdate(f->kw, buf, &ol, buf, 16) == 1 ? 0 : fail("AES-256 key wrap");
+		return EVP_Cipher(f->kw, buf, buf, 16) == 16 ? 0 : fail("AES-256 key wrap");
 	memcpy(b, buf, 8);
 	for (unsigned j = 0, t = 0; j < 6; j++)
 		for (size_t i = 1; i <= n; i++) {
 			memcpy(b + 8, buf + 8 * i, 8);
-			if (EVP_EncryptUpdate(f->kw, b, &ol, b, 16) != 1)
+			if (EVP_Cipher(f->kw, b, b, 16) != 16)
 				return fail("AES-256 key wrap");
 			memcpy(buf + 8 * i, b + 8, 8);
 			b[7] ^= (uint8_t)++t; /* t < 256 for the keys wrapped here */
@@ -218,7 +235,7 @@ static int wrap_one(floor_ctx *f, size_t len)
 
 static int wraps(floor_ctx *f, const uint8_t gsk_w[32])
 {
-	if (!EVP_EncryptInit_ex2(f->kw, f->wrap, gsk_w, NULL, NULL) || !EVP_CIPHER_CTX_set_padding(f->kw, 0))
+	if (!EVP_EncryptInit_ex2(f->kw, f->wrap, gsk_w, NULL, NULL))
 		return fail("AES-256-ECB key schedule");
 	return wrap_one(f, f->z.tek) || wrap_one(f, f->z.kek);
 }
@@ -367,7 +384,7 @@ static int setup(floor_ctx *f)
 	EVP_PKEY *a = NULL, *b = NULL;
 	size_t pl = 32;
 	if (EVP_PKEY_keygen(f->kgen, &a) <= 0 || EVP_PKEY_keygen(f->kgen, &b) <= 0 ||
-	    !EVP_PKEY_get_raw_public_key(b, f->peer_pub, &pl))
+	    !EVP_PKEY_get_raw_public_key(b, f->peer_pub, &pl) || !(f->peer = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, f->peer_pub, 32)))
 		return fail("X25519 key generation");
 	g_speed_derive = EVP_PKEY_CTX_new_from_pkey(NULL, a, NULL);
 	if (!g_speed_derive || EVP_PKEY_derive_init(g_speed_derive) <= 0 || EVP_PKEY_derive_set_peer(g_speed_derive, b) <= 0)
@@ -482,7 +499,9 @@ int main(int argc, char **argv)
 	printf("speed x25519: %.2f us per derivation\n", sx);
 	printf("speed hmac-sha256-64: %.3f us per 64-octet HMAC\n", sh);
 	printf("speed aes-256-gcm-%zu: %.3f us per message\n", gl, sg);
+	EVP_PKEY_CTX_free(f->dh_derive);
 	EVP_PKEY_free(f->dh_key);
+	EVP_PKEY_free(f->peer);
 	EVP_PKEY_CTX_free(g_speed_derive);
 	EVP_PKEY_CTX_free(f->kgen);
 	EVP_MAC_CTX_free(f->hmac);

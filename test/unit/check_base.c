@@ -11,6 +11,8 @@
 #include "addr.h"
 #include "arena.h"
 #include <net/if.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <netinet/in.h>
 
 START_TEST(addr_parse_forms)
@@ -142,6 +144,43 @@ START_TEST(rand_test_is_deterministic)
 }
 END_TEST
 
+/* The system generator is OpenSSL's public DRBG, called directly: successive draws differ, a
+ * draw longer than one DRBG request (64 KiB for CTR-DRBG) is whole, and a forked child, whose
+ * copy of the DRBG equals the parent's, still draws other octets than the parent (OpenSSL's
+ * fork check reseeds it). */
+START_TEST(rand_system_draws_and_forks)
+{
+	uint8_t x[32], y[32];
+	const gk_rand *r = gk_rand_system();
+	ck_assert_int_eq(gk_rand_bytes(r, x, sizeof(x)), GK_OK);
+	ck_assert_int_eq(gk_rand_bytes(r, y, sizeof(y)), GK_OK);
+	ck_assert(memcmp(x, y, sizeof(x)) != 0);
+	size_t big = 70000;
+	uint8_t *b = calloc(1, big), zero[64] = { 0 };
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(gk_rand_bytes(r, b, big), GK_OK);
+	ck_assert(memcmp(b + big - sizeof(zero), zero, sizeof(zero)) != 0);
+	free(b);
+
+	int fd[2];
+	ck_assert_int_eq(pipe(fd), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uint8_t c[32];
+		_exit(gk_rand_bytes(r, c, sizeof(c)) == GK_OK && write(fd[1], c, sizeof(c)) == (ssize_t)sizeof(c) ? 0 : 1);
+	}
+	close(fd[1]);
+	ck_assert_int_eq(gk_rand_bytes(r, x, sizeof(x)), GK_OK);
+	ck_assert_int_eq(read(fd[0], y, sizeof(y)), (ssize_t)sizeof(y));
+	close(fd[0]);
+	int status = 0;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert(memcmp(x, y, sizeof(x)) != 0);
+}
+END_TEST
+
 /* gmd's event lines carry RFC 3339 UTC time stamps with milliseconds */
 START_TEST(json_time_stamps)
 {
@@ -208,6 +247,7 @@ int main(void)
 	tcase_add_test(tc, arena_wiped_block_kept);
 	tcase_add_test(tc, iana_names_and_values);
 	tcase_add_test(tc, rand_test_is_deterministic);
+	tcase_add_test(tc, rand_system_draws_and_forks);
 	tcase_add_test(tc, json_time_stamps);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

@@ -1,5 +1,6 @@
 /* Unit tests of key exchange (common/crypto/dh.c): published known-answer vectors, agreement of fresh
  * key pairs in every group, and the RFC 6989 checks on peer values. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
@@ -252,6 +253,86 @@ START_TEST(rfc7748_x25519_dh)
 		 "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
 		 "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
 		 "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+}
+END_TEST
+
+/* One key pair deriving again and again through handles of gk_dh_share (RFC 7296 2.12 reuse):
+ * the pair's kept derivation context and the thread's kept peer key, whose value each peer's
+ * replaces, give every derivation the answer of its own peer value (RFC 7748 5.2 and 6.1
+ * vectors), also right after a refused low-order value and after another pair's derivation. */
+START_TEST(x25519_reuse_known_answers)
+{
+	static const char alice[] = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+			  alice_pub[] = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+			  bob[] = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+			  bob_pub[] = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+			  shared[] = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
+	gk_dh *a = from_priv(GK_KE_CURVE25519, alice), *a2 = NULL, *b = from_priv(GK_KE_CURVE25519, bob);
+	ck_assert_int_eq(gk_dh_share(a, &a2), GK_OK);
+	expect_shared(a, tu_hexc(bob_pub), shared);
+	expect_shared(b, tu_hexc(alice_pub), shared);
+	expect_shared(a2, tu_hexc(bob_pub), shared);
+	/* RFC 7748 5.2, first vector, through a fresh pair between the two handles' uses */
+	gk_dh *k = from_priv(GK_KE_CURVE25519, "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4");
+	expect_shared(k, tu_hexc("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"),
+		      "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
+	gk_dh_free(k);
+	expect_bad_ke_hex(a2, "0000000000000000000000000000000000000000000000000000000000000000");
+	expect_shared(a2, tu_hexc(bob_pub), shared);
+	expect_public(a2, alice_pub);
+	gk_dh_free(a);
+	expect_shared(a2, tu_hexc(bob_pub), shared); /* the pair lives on with its last handle */
+	expect_shared(b, tu_hexc(alice_pub), shared);
+	gk_dh_free(a2);
+	gk_dh_free(b);
+}
+END_TEST
+
+/* Handles of one key pair on several threads at once: one thread uses the pair's kept
+ * derivation context, the others contexts of their own while it is busy, and each its own
+ * thread's kept peer key; every derivation gives the RFC 7748 6.1 secret. */
+typedef struct share_run {
+	gk_dh *dh;
+	gk_chunk peer, want;
+	int wrong;
+} share_run;
+
+static void *share_thread(void *arg)
+{
+	share_run *r = arg;
+	gk_chunk want = r->want;
+	for (int i = 0; i < 40; i++) {
+		gk_wbuf w;
+		gk_wbuf_init(&w, 0);
+		if (gk_dh_derive(r->dh, r->peer, &w) != GK_OK || w.len != want.len || memcmp(w.data, want.ptr, w.len))
+			r->wrong++;
+		gk_wbuf_free(&w);
+	}
+	return NULL;
+}
+
+START_TEST(x25519_shared_pair_threads)
+{
+	gk_dh *a = from_priv(GK_KE_CURVE25519, "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+	gk_chunk bob_pub = tu_hexc("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+	uint8_t *peer = malloc(bob_pub.len);
+	ck_assert_ptr_nonnull(peer);
+	memcpy(peer, bob_pub.ptr, bob_pub.len);
+	gk_chunk want = tu_hexc("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+	share_run runs[4];
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		runs[i] = (share_run){ .peer = GK_CHUNK(peer, bob_pub.len), .want = want };
+		ck_assert_int_eq(gk_dh_share(a, &runs[i].dh), GK_OK);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, share_thread, &runs[i]), 0);
+	}
+	gk_dh_free(a);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_int_eq(runs[i].wrong, 0);
+		gk_dh_free(runs[i].dh);
+	}
+	free(peer);
 }
 END_TEST
 
@@ -641,6 +722,8 @@ int main(void)
 	tcase_add_test(tc, rfc7748_x448_scalarmult);
 	tcase_add_test(tc, rfc7748_x25519_dh);
 	tcase_add_test(tc, rfc7748_x448_dh);
+	tcase_add_test(tc, x25519_reuse_known_answers);
+	tcase_add_test(tc, x25519_shared_pair_threads);
 	tcase_add_test(tc, rfc5903_ecp256);
 	tcase_add_test(tc, rfc5903_ecp384);
 	tcase_add_test(tc, rfc5903_ecp521);

@@ -102,6 +102,13 @@ START_TEST(wrap_matches_openssl)
 		ck_assert_uint_eq(w.len, (size_t)(outl + finl));
 		ck_assert_mem_eq(w.data, ref, w.len);
 		gk_wbuf_free(&w);
+		/* and OpenSSL's wrapping unwraps to the key */
+		gk_wbuf_init(&w, 0);
+		ck_assert_int_eq(gk_kw_unwrap(kwas[_i], GK_CHUNK(kek, kek_lens[_i]), GK_CHUNK(ref, (size_t)(outl + finl)), &w),
+				 GK_OK);
+		ck_assert_uint_eq(w.len, n);
+		ck_assert_mem_eq(w.data, key, n);
+		gk_wbuf_free(&w);
 	}
 	EVP_CIPHER_free(c);
 }
@@ -167,6 +174,60 @@ START_TEST(tamper_fails_integrity)
 		gk_wbuf_free(&w);
 		gk_wbuf_free(&u);
 	}
+}
+END_TEST
+
+/* RFC 5649 4.2's checks on what the AES decryption gives, each alone: a wrapping made with
+ * RFC 3394's W() (OpenSSL's AES-128-WRAP with an explicit IV) or one AES-ECB block (a single
+ * semiblock) under the right KEK, with a wrong AIV constant, an MLI past the padded length or
+ * not inside its last semiblock, or padding octets that are not zero, is refused; the same
+ * construction with sound fields unwraps. */
+static void crafted(const char *aiv_hex, const char *p_hex, gk_status want, size_t want_len)
+{
+	static const uint8_t kek[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	gk_chunk aiv = tu_hexc(aiv_hex), p = tu_hexc(p_hex);
+	uint8_t ct[64];
+	int outl = 0, finl = 0;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	ck_assert_ptr_nonnull(ctx);
+	if (p.len == 8) { /* RFC 5649 4.1: one block, AIV | P, through AES-ECB */
+		uint8_t b[16];
+		memcpy(b, aiv.ptr, 8);
+		memcpy(b + 8, p.ptr, 8);
+		ck_assert_int_eq(EVP_EncryptInit_ex2(ctx, EVP_aes_128_ecb(), kek, NULL, NULL), 1);
+		ck_assert_int_eq(EVP_CIPHER_CTX_set_padding(ctx, 0), 1);
+		ck_assert_int_eq(EVP_EncryptUpdate(ctx, ct, &outl, b, 16), 1);
+	} else {
+		EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+		ck_assert_int_eq(EVP_EncryptInit_ex2(ctx, EVP_aes_128_wrap(), kek, aiv.ptr, NULL), 1);
+		ck_assert_int_eq(EVP_EncryptUpdate(ctx, ct, &outl, p.ptr, (int)p.len), 1);
+	}
+	ck_assert_int_eq(EVP_EncryptFinal_ex(ctx, ct + outl, &finl), 1);
+	EVP_CIPHER_CTX_free(ctx);
+	gk_wbuf u;
+	gk_wbuf_init(&u, 0);
+	gk_status st = gk_kw_unwrap(GK_KWA_KW_5649_128, GK_CHUNK(kek, sizeof(kek)), GK_CHUNK(ct, (size_t)(outl + finl)), &u);
+	ck_assert_msg(st == want, "AIV %s, P %s: got %s", aiv_hex, p_hex, gk_status_str(st));
+	ck_assert_uint_eq(u.len, want_len);
+	if (want_len)
+		ck_assert_mem_eq(u.data, p.ptr, want_len);
+	gk_wbuf_free(&u);
+}
+
+START_TEST(unwrap_checks_aiv_mli_padding)
+{
+	/* two semiblocks (W()) */
+	crafted("a65959a60000000c", "00112233445566778899aabb00000000", GK_OK, 12);
+	crafted("a6a6a6a60000000c", "00112233445566778899aabb00000000", GK_E_INTEGRITY, 0); /* RFC 3394 IV */
+	crafted("a65959a600000011", "00112233445566778899aabbccddeeff", GK_E_INTEGRITY, 0); /* MLI 17 > 16 */
+	crafted("a65959a600000008", "00112233445566778899aabbccddeeff", GK_E_INTEGRITY, 0); /* MLI 8: n-1 semiblocks */
+	crafted("a65959a60000000c", "00112233445566778899aabb00000001", GK_E_INTEGRITY, 0); /* padding not zero */
+	/* one semiblock (AES-ECB) */
+	crafted("a65959a600000005", "0011223344000000", GK_OK, 5);
+	crafted("a65959a600000009", "0011223344556677", GK_E_INTEGRITY, 0); /* MLI 9 > 8 */
+	crafted("a65959a600000000", "0000000000000000", GK_E_INTEGRITY, 0); /* MLI 0 */
+	crafted("a65959a600000005", "0011223344008000", GK_E_INTEGRITY, 0); /* padding not zero */
+	crafted("a65959a500000005", "0011223344000000", GK_E_INTEGRITY, 0); /* AIV constant */
 }
 END_TEST
 
@@ -332,6 +393,7 @@ int main(void)
 	tcase_add_loop_test(tc, round_trip_all_lengths, 0, 3);
 	tcase_add_loop_test(tc, wrap_matches_openssl, 0, 3);
 	tcase_add_loop_test(tc, tamper_fails_integrity, 0, 3);
+	tcase_add_test(tc, unwrap_checks_aiv_mli_padding);
 	tcase_add_test(tc, kek_size_mismatch);
 	tcase_add_test(tc, input_bounds);
 	tcase_add_loop_test(tc, wrapped_key_round_trip, 0, 3);
