@@ -47,14 +47,20 @@ cat >"$W/ck.py" <<'EOF'
 import json, os, socket, struct, sys, time
 W = os.environ['W']
 def events(path, kind=None):
+    """The complete event lines so far: none while the program (started in the background) has
+    not made its output file yet, and not a line it is still writing."""
     out = []
-    with open(f'{W}/{path}') as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                e = json.loads(line)
-                if kind is None or e['event'] == kind:
-                    out.append(e)
+    try:
+        with open(f'{W}/{path}') as f:
+            data = f.read()
+    except FileNotFoundError:
+        return out
+    for line in data.split('\n')[:-1]:
+        line = line.strip()
+        if line:
+            e = json.loads(line)
+            if kind is None or e['event'] == kind:
+                out.append(e)
     return out
 def log(path):
     with open(f'{W}/{path}', errors='replace') as f:
