@@ -1,4 +1,4 @@
-# The benchmarks' group policy (sourced, bash) by test/bench/lib.sh, run.sh and profile.sh:
+# The benchmarks' group policy (sourced, bash) by test/bench/lib.sh, run.sh, profile.sh, cluster.sh and flood.sh:
 # PSK members (one PSK file, bench.psk, for all), one AES-GCM-256 SA, multicast or inband rekeys.
 
 # policy FILE GROUP-ID N FIRST TRANSPORT(multicast|inband) [IKE-IDLE-TIMEOUT]: members
