@@ -96,6 +96,22 @@ static void no_trace_of(void)
 	ck_assert_uint_eq(reg_count(G1), 0);
 }
 
+/* Member c joins and its first GSA_AUTH is lost on the way: the half-open SA IKE_SA_INIT made,
+ * with the keys it gave, is the GCKS's only one. */
+static gcks_sa *join_gsa_auth_lost(const gk_gm_config *c, fn_member **m)
+{
+	fn_rule drop = fn_rule_any(FN_DROP);
+	drop.dir = FN_TO_GCKS;
+	drop.exchange = GK_EXCH_GSA_AUTH;
+	drop.count = 1;
+	fn_impair(&net, &drop);
+	*m = join(c);
+	fn_flush(&net);
+	gcks_sa *half = gcks_sa_in(GK_IKE_INIT_DONE);
+	ck_assert_ptr_nonnull(half);
+	return half;
+}
+
 /* Both sides hold the same PPK: the member registers, and the GCKS's IKE SA runs on SK_d',
  * SK_pi', SK_pr' = prf+(PPK, SK_*) and GSK_w from SK_d' (RFC 8784 3, RFC 9838 6.2), computed
  * here from the keys IKE_SA_INIT gave (caught while the first GSA_AUTH is lost). */
@@ -104,15 +120,8 @@ START_TEST(same_ppk_registers_with_updated_keys)
 	ppk_policy(GK_PPK_REQUIRED);
 	start_gcks();
 	gk_gm_config c = gm_ppk(G1, PPK_R1, PPK_ID_R1, true);
-	fn_rule drop = fn_rule_any(FN_DROP);
-	drop.dir = FN_TO_GCKS;
-	drop.exchange = GK_EXCH_GSA_AUTH;
-	drop.count = 1;
-	fn_impair(&net, &drop);
-	fn_member *m = join(&c);
-	fn_flush(&net);
-	gcks_sa *half = gcks_sa_in(GK_IKE_INIT_DONE);
-	ck_assert_ptr_nonnull(half);
+	fn_member *m;
+	gcks_sa *half = join_gsa_auth_lost(&c, &m);
 	gk_ike_keys before, after;
 	gk_ike_sa_keys_get(&half->ike, &before);
 	gk_ike_keys want = before;
@@ -222,15 +231,8 @@ START_TEST(wrong_ppk_restores_init_keys)
 	ppk_policy(GK_PPK_OPTIONAL);
 	start_gcks();
 	gk_gm_config c = gm_ppk(G1, "not the post-quantum key of r1", PPK_ID_R1, false);
-	fn_rule drop = fn_rule_any(FN_DROP);
-	drop.dir = FN_TO_GCKS;
-	drop.exchange = GK_EXCH_GSA_AUTH;
-	drop.count = 1;
-	fn_impair(&net, &drop);
-	fn_member *m = join(&c);
-	fn_flush(&net);
-	gcks_sa *half = gcks_sa_in(GK_IKE_INIT_DONE);
-	ck_assert_ptr_nonnull(half);
+	fn_member *m;
+	gcks_sa *half = join_gsa_auth_lost(&c, &m);
 	gk_ike_keys before, after, ppk_keys;
 	gk_ike_sa_keys_get(&half->ike, &before);
 	ppk_keys = before;
