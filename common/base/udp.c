@@ -147,35 +147,30 @@ static gk_status send_now(gk_udp *u, const struct sockaddr *to, const uint8_t *d
 	return r >= 0 ? GK_OK : GK_E_IO;
 }
 
-/* Sends what the socket holds, in the order it was sent: with sendmmsg(2) while libuv has
- * nothing queued for the socket (else libuv's path, so that nothing overtakes what it queued).
- * A datagram the kernel refuses alone (a bad address: sendmmsg(2) stops there) goes alone
- * through libuv, and the rest go on in batches, so one bad peer does not unbatch a turn. A
- * full socket buffer ends the flush: what is left would fail the same way, and UDP drops it as
- * a full buffer drops any datagram (the peers retransmit). */
+/* Sends what the socket holds: with sendmmsg(2) while libuv has nothing queued for it (else
+ * libuv's path, so that nothing overtakes what it queued), and what one call leaves (a full
+ * socket buffer, or a datagram the kernel refused) one by one through libuv, as before. The
+ * datagrams leave in the order they were sent. */
 static void out_flush(gk_udp *u)
 {
 	gk_udp_out *o = u->out;
 	size_t done = 0;
 	int fd = gk_udp_fd(u);
-	if (!o)
+	if (!o || !o->n)
 		return;
-	while (done < o->n) {
-		if (fd >= 0 && uv_udp_get_send_queue_count(&u->h) == 0) {
-			int r = sendmmsg(fd, o->m + done, (unsigned)(o->n - done), 0);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r > 0) {
-				u->stats.batches++;
-				u->stats.batched += (uint64_t)r;
-				done += (size_t)r;
-				continue;
-			}
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-				u->stats.dropped += o->n - done;
-				break;
-			}
-		}
+	while (fd >= 0 && uv_udp_get_send_queue_count(&u->h) == 0 && done < o->n) {
+		int r = sendmmsg(fd, o->m + done, (unsigned)(o->n - done), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		u->stats.batches++;
+		u->stats.batched += (uint64_t)r;
+		done += (size_t)r;
+		if (done < o->n)
+			break; /* a partial send: the next datagram failed (sendmmsg(2)) */
+	}
+	for (; done < o->n; done++) {
 		const uint8_t *p = o->iov[done].iov_base;
 		size_t len = o->iov[done].iov_len;
 		if (u->marker) { /* sent again with the marker send_now adds */
@@ -183,7 +178,6 @@ static void out_flush(gk_udp *u)
 			len -= 4;
 		}
 		send_now(u, (const struct sockaddr *)&o->to[done], p, len);
-		done++;
 	}
 	o->n = o->used = 0;
 }

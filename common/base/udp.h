@@ -1,7 +1,5 @@
 /* UDP transport on libuv for gcksd and gmd. Port 4500 carries the non-ESP marker (RFC 3948):
  * it is stripped on receipt and added on sending, so the protocol cores see bare IKE messages.
- * For a busy server: reads of many datagrams a call (recvmmsg) with a flag for a socket that
- * had more waiting (backlogged), and sends corked into one sendmmsg a turn.
  * A gk_udp owns its uv_udp_t handle; gk_udp_close() frees it once libuv has closed it. */
 #ifndef GK_UDP_H
 #define GK_UDP_H
@@ -32,16 +30,15 @@ gk_status gk_udp_send(gk_udp *u, const struct sockaddr *to, const uint8_t *data,
 /* Batched sending, for a server that answers many datagrams per event-loop turn: after
  * gk_udp_cork, gk_udp_send copies each datagram (64 at most, 64 KiB in all; a full batch leaves
  * at once) and gk_udp_uncork sends them with sendmmsg(2), one system call for all, in the order
- * they were sent; a datagram the kernel refuses goes alone, as gk_udp_send does uncorked, and
- * the rest go on in batches; a full socket buffer drops what is left. gk_udp_close uncorks. A send that
+ * they were sent; what the kernel does not take in one call (a full socket buffer, a datagram
+ * it refuses) goes one by one, as gk_udp_send does uncorked. gk_udp_close uncorks. A send that
  * waits reports GK_OK: a failure later is a lost datagram, as UDP may lose it anyway. */
 void gk_udp_cork(gk_udp *u);
 void gk_udp_uncork(gk_udp *u);
 typedef struct gk_udp_stats {
 	uint64_t batches;           /* sendmmsg calls that sent at least one datagram */
 	uint64_t batched;           /* datagrams they sent */
-	uint64_t single;            /* datagrams sent one by one (uncorked, or refused in a batch) */
-	uint64_t dropped;           /* datagrams of a batch dropped for a full socket buffer */
+	uint64_t single;            /* datagrams sent one by one (uncorked, or what a batch left) */
 } gk_udp_stats;
 gk_udp_stats gk_udp_get_stats(const gk_udp *u);
 /* Did the last read of a gk_udp_open_batch socket take as many datagrams as one read may, with
