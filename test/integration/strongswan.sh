@@ -431,11 +431,21 @@ swan --load-all --file "$sw/swanctl.conf" >"$ss/load.out" 2>&1 ||
 ok "swanctl loaded the connections gcks-psk and gcks-cert (childless = force, fragmentation = $SS_FRAGMENTATION)"
 
 # ---- the checks: initiate, then read the IKE SA from swanctl ----
+# Here-strings, not pipes: under pipefail a grep -q that exits on its first match can make the
+# writer of a pipe die of SIGPIPE and the check fail on a listing that matched. A few tries: a
+# vici listing can come back empty while charon is still finishing the exchange's bookkeeping.
 established() { # conn remote-id
-	local out
-	out=$(swan --list-sas --ike "$1" 2>&1) || return 1
-	printf '%s\n' "$out" | grep -Eq "^$1: #[0-9]+, ESTABLISHED, IKEv2" &&
-		printf '%s\n' "$out" | grep -Fq "remote '$2' @ $GCKS_IP"
+	local out try
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		if out=$(swan --list-sas --ike "$1" 2>&1) &&
+			grep -Eq "^$1: #[0-9]+, ESTABLISHED, IKEv2" <<<"$out" &&
+			grep -Fq "remote '$2' @ $GCKS_IP" <<<"$out"; then
+			return 0
+		fi
+		[ "$try" = 10 ] || sleep 0.2
+	done
+	printf '%s\n' "$out" | sed 's/^/# last listing: /'
+	return 1
 }
 no_child() { # conn: childless means no CHILD_SA under the IKE SA
 	! swan --list-sas --ike "$1" 2>/dev/null | grep -Eq '^  [^ ].*: #[0-9]+, reqid'
