@@ -319,8 +319,8 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 		return GK_E_NOT_FOUND;
 	}
 	st = gk_keys_group_evict(g->env.store, &np, mt, "gcksctl evict", gcks_wall(g), &changed);
-	if (!st)
-		gk_store_registration_delete(g->env.store, grp->pol.name, mt);
+	/* a member listed but never registered had no row: the count stays */
+	bool had_row = !st && gk_store_registration_delete(g->env.store, grp->pol.name, mt) == GK_OK;
 	if (st) {
 		gk_group_policy_free(&np);
 		snprintf(msg, msglen, "cannot store the policy without %s", mt);
@@ -330,7 +330,7 @@ gk_status gk_gcks_evict(gk_gcks *g, const char *group, const char *member, char 
 	grp->pol = np;
 	gk_store_group_generation(g->env.store, grp->pol.name, &grp->generation);
 	gcks_cluster_changed(g, grp);
-	if (grp->registered)
+	if (had_row && grp->registered)
 		grp->registered--;
 	close_member_sas(g, &mid, grp->hash);
 	if (grp->pol.rekey_transport == GK_REKEY_INBAND) {

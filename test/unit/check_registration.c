@@ -2303,6 +2303,39 @@ START_TEST(inband_rekey_refusal_excludes)
 }
 END_TEST
 
+static uint32_t g1_registered(void)
+{
+	gk_gcks_group_info gi[4];
+	size_t n = gk_gcks_groups(net.gcks, gi, 4);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(gi[i].pol->name, G1))
+			return gi[i].registered;
+	ck_abort_msg("no group %s", G1);
+	return 0;
+}
+
+/* gcksctl evict of a listed member of an inband group that never registered leaves the
+ * registered count (the capacity check reads it) where it was; evicting a registered one
+ * lowers it by one. */
+START_TEST(evict_unregistered_keeps_count)
+{
+	inband_policy();
+	start_gcks();
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *r1 = join(&c);
+	run_all();
+	registered(r1, 0);
+	ck_assert_uint_eq(g1_registered(), 1);
+	char msg[512];
+	ck_assert_msg(gk_gcks_evict(net.gcks, G1, "fqdn:r2.example", msg, sizeof(msg)) == GK_OK, "%s", msg);
+	ck_assert_uint_eq(g1_registered(), 1);
+	ck_assert_uint_eq(reg_count(G1), 1);
+	ck_assert_int_eq(gk_gcks_evict(net.gcks, G1, "fqdn:r1.example", msg, sizeof(msg)), GK_OK);
+	ck_assert_uint_eq(g1_registered(), 0);
+	ck_assert_uint_eq(reg_count(G1), 0);
+}
+END_TEST
+
 /* RFC 9838 2.3.3: an IKE SA closed when no GIKE_UPDATE policy came with the registration
  * excludes the member from the group. The GCKS evicts r1 from the inband group (its IKE SA
  * goes with a Delete): r1 learns its exclusion, once, before the close; r2 gets the new keys
@@ -3560,6 +3593,7 @@ int main(void)
 	tcase_add_test(tc, leave_stops_inband_rekey);
 	tcase_add_test(tc, inband_rekey_refusal_excludes);
 	tcase_add_test(tc, inband_sa_closed_excludes);
+	tcase_add_test(tc, evict_unregistered_keeps_count);
 	tcase_add_test(tc, inband_left_not_excluded);
 	tcase_add_test(tc, inband_rekey_undecodable_invalid_syntax);
 	/* multicast GSA_REKEY as the GCKS sends it: Message IDs, fragmentation, source selector */
