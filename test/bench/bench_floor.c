@@ -47,7 +47,9 @@ typedef struct sizes {
 
 /* Everything fetched or allocated once. */
 typedef struct floor_ctx {
-	EVP_PKEY_CTX *kgen;            /* X25519 key generation, initialized once */
+	EVP_PKEY_CTX *kgen;            /* X25519 key generation (setup only), initialized once */
+	EVP_PKEY_CTX *kimp;            /* X25519 key import, initialized once */
+	EVP_PKEY *base;                /* the base point u = 9 as a public key */
 	EVP_MAC_CTX *hmac;             /* HMAC with SHA-256 set once; re-keyed per use */
 	EVP_CIPHER *gcm, *wrap;
 	EVP_CIPHER_CTX *aead, *kw;
@@ -55,7 +57,8 @@ typedef struct floor_ctx {
 	unsigned dh_reuse;             /* --dh-reuse: registrations per key pair (1: a new one each) */
 	unsigned dh_uses;              /* registrations the current key pair served */
 	EVP_PKEY *dh_key;              /* the current key pair with --dh-reuse above 1 */
-	EVP_PKEY_CTX *dh_derive;       /* dh_key's derivation context, made at its first use */
+	EVP_PKEY_CTX *dh_derive;       /* dh_key's derivation context */
+	uint8_t dh_pub[32];            /* dh_key's public value */
 	EVP_PKEY *peer;                /* the member's public value, replaced in place per use */
 	uint8_t msg[MAXMSG], out[MAXMSG + 64];
 	sizes z;
@@ -88,32 +91,65 @@ static int hmac1(floor_ctx *f, const uint8_t *key, size_t klen, const uint8_t *d
 	return hmac(f, key, klen, p, l, 1, out);
 }
 
+/* A new X25519 key pair as OpenSSL makes it fastest, with its derivation context and public
+ * value: random octets imported as the private value (with the base point as a public half that
+ * nothing reads), then the public value X25519(k, 9) (RFC 7748 6.1) by the derivation the pair
+ * needs anyway. EVP_PKEY_keygen computes it with OpenSSL 3.0's generic C fixed-base code, slower
+ * on x86-64 than the ladder of its derivation (gcksd makes its key pairs so: common/crypto/dh.c). */
+static int keypair(floor_ctx *f, EVP_PKEY **k, EVP_PKEY_CTX **d, uint8_t pub[32])
+{
+	uint8_t priv[32], u[32] = { 9 };
+	size_t pl = 32;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, priv, 32),
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, u, 32),
+		OSSL_PARAM_construct_end(),
+	};
+	int rc = -1;
+	*k = NULL;
+	*d = NULL;
+	if (RAND_priv_bytes(priv, 32) <= 0 || EVP_PKEY_fromdata(f->kimp, k, EVP_PKEY_KEYPAIR, p) <= 0) {
+		fail("X25519 key generation");
+		goto out;
+	}
+	*d = EVP_PKEY_CTX_new_from_pkey(NULL, *k, NULL);
+	if (!*d || EVP_PKEY_derive_init(*d) <= 0 || EVP_PKEY_derive_set_peer_ex(*d, f->base, 0) <= 0 ||
+	    EVP_PKEY_derive(*d, pub, &pl) <= 0 || pl != 32) {
+		fail("X25519 public value");
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(priv, sizeof(priv));
+	return rc;
+}
+
 /* X25519: a new key pair (or, with --dh-reuse, the current one while it may still serve), its
  * public value, the shared secret with the member's. The member's value goes into one kept
- * EVP_PKEY (EVP_PKEY_set1_encoded_public_key) and a reused key pair keeps its derivation
- * context: a new EVP_PKEY or EVP_PKEY_CTX costs OpenSSL 3.0 a key type lookup by name. */
+ * EVP_PKEY (EVP_PKEY_set1_encoded_public_key) and a key pair keeps its derivation context: a
+ * new EVP_PKEY or EVP_PKEY_CTX costs OpenSSL 3.0 a key type lookup by name. No public key check
+ * on the member's value: every value is one (RFC 8031 2); the all-zero result is refused by the
+ * derivation. */
 static int x25519(floor_ctx *f, uint8_t pub[32], uint8_t shared[32], int derive)
 {
 	EVP_PKEY *k = NULL;
 	EVP_PKEY_CTX *d = NULL;
-	size_t pl = 32, sl = 32;
+	size_t sl = 32;
 	int rc = -1;
-	if (f->dh_reuse > 1 && f->dh_key && f->dh_uses < f->dh_reuse && EVP_PKEY_up_ref(f->dh_key)) {
+	if (f->dh_reuse > 1 && f->dh_key && f->dh_uses < f->dh_reuse) {
 		k = f->dh_key;
+		d = f->dh_derive;
+		memcpy(pub, f->dh_pub, 32);
 		f->dh_uses++;
-	} else if (EVP_PKEY_keygen(f->kgen, &k) <= 0) {
-		fail("X25519 key generation");
+	} else if (keypair(f, &k, &d, pub)) {
 		goto out;
-	} else if (f->dh_reuse > 1 && EVP_PKEY_up_ref(k)) {
+	} else if (f->dh_reuse > 1) {
 		EVP_PKEY_CTX_free(f->dh_derive);
-		f->dh_derive = NULL;
 		EVP_PKEY_free(f->dh_key);
 		f->dh_key = k;
+		f->dh_derive = d;
+		memcpy(f->dh_pub, pub, 32);
 		f->dh_uses = 1;
-	}
-	if (!EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pub, 32, &pl) || pl != 32) {
-		fail("X25519 public value");
-		goto out;
 	}
 	if (!derive) {
 		rc = 0;
@@ -123,26 +159,16 @@ static int x25519(floor_ctx *f, uint8_t pub[32], uint8_t shared[32], int derive)
 		fail("X25519 peer value");
 		goto out;
 	}
-	if (k == f->dh_key && f->dh_derive) {
-		d = f->dh_derive;
-	} else {
-		d = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
-		if (d && EVP_PKEY_derive_init(d) <= 0) {
-			EVP_PKEY_CTX_free(d);
-			d = NULL;
-		}
-		if (d && k == f->dh_key)
-			f->dh_derive = d;
-	}
-	if (!d || EVP_PKEY_derive_set_peer(d, f->peer) <= 0 || EVP_PKEY_derive(d, shared, &sl) <= 0) {
+	if (EVP_PKEY_derive_set_peer_ex(d, f->peer, 0) <= 0 || EVP_PKEY_derive(d, shared, &sl) <= 0) {
 		fail("X25519 derivation");
 		goto out;
 	}
 	rc = 0;
 out:
-	if (d != f->dh_derive)
+	if (k != f->dh_key) {
 		EVP_PKEY_CTX_free(d);
-	EVP_PKEY_free(k);
+		EVP_PKEY_free(k);
+	}
 	return rc;
 }
 
@@ -371,8 +397,11 @@ static int setup(floor_ctx *f)
 	EVP_MAC_free(mac);
 	if (!f->hmac || !EVP_MAC_init(f->hmac, k, sizeof(k), p))
 		return fail("HMAC-SHA-256 fetch");
+	uint8_t u9[32] = { 9 };
 	f->kgen = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
-	if (!f->kgen || EVP_PKEY_keygen_init(f->kgen) <= 0)
+	f->kimp = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+	f->base = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, u9, 32);
+	if (!f->kgen || EVP_PKEY_keygen_init(f->kgen) <= 0 || !f->kimp || EVP_PKEY_fromdata_init(f->kimp) <= 0 || !f->base)
 		return fail("X25519 fetch");
 	f->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	f->wrap = EVP_CIPHER_fetch(NULL, "AES-256-ECB", NULL);
@@ -504,6 +533,8 @@ int main(int argc, char **argv)
 	EVP_PKEY_free(f->peer);
 	EVP_PKEY_CTX_free(g_speed_derive);
 	EVP_PKEY_CTX_free(f->kgen);
+	EVP_PKEY_CTX_free(f->kimp);
+	EVP_PKEY_free(f->base);
 	EVP_MAC_CTX_free(f->hmac);
 	EVP_CIPHER_CTX_free(f->aead);
 	EVP_CIPHER_CTX_free(f->kw);
