@@ -19,16 +19,16 @@ gk_status pg_registration_put(gk_store *base, const gk_registration *r, bool *fr
 	pp_int(&p, r->sender_id_count);
 	pp_int(&p, r->frag_ok);
 	PGresult *res = NULL;
-	/* every part of one statement sees the same snapshot: old is the row before the upsert */
-	gk_status st = pg_run(s, "WITH old AS (SELECT 1 FROM registrations WHERE member = $2 AND "
-			      "group_id = (SELECT id FROM groups WHERE name = $1)) "
-			      "INSERT INTO registrations (group_id, member, role, peer, registered_at, "
+	/* New or refreshed, from the row itself: an inserted row has no xmax yet, an updated one
+	 * has ours. (A look at the row before the upsert would use the statement's snapshot, which
+	 * misses a row another server committed while this upsert waited for it.) */
+	gk_status st = pg_run(s, "INSERT INTO registrations (group_id, member, role, peer, registered_at, "
 			      "sender_id_first, sender_id_count, frag_ok) SELECT id, $2::text, $3::bigint, $4::text, "
 			      "$5::bigint, $6::bigint, $7::bigint, $8::bigint FROM groups WHERE name = $1 "
 			      "ON CONFLICT (group_id, member) DO UPDATE SET role = excluded.role, peer = excluded.peer, "
 			      "registered_at = excluded.registered_at, sender_id_first = excluded.sender_id_first, "
 			      "sender_id_count = excluded.sender_id_count, frag_ok = excluded.frag_ok "
-			      "RETURNING CASE WHEN EXISTS (SELECT 1 FROM old) THEN 0 ELSE 1 END", &p, &res, NULL);
+			      "RETURNING CASE WHEN xmax = 0 THEN 1 ELSE 0 END", &p, &res, NULL);
 	if (!st && PQntuples(res) == 0)
 		st = GK_E_NOT_FOUND; /* no such group */
 	if (!st && fresh) {

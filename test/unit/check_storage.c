@@ -8,6 +8,7 @@
  * migrating an SQLite version 1 file) run on SQLite only. */
 #include "config.h"
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1546,6 +1547,57 @@ static void reg(gk_registration *r, const char *group, const char *member, const
 	r->registered_at = NOW;
 }
 
+/* A put from another key server of a shared store, of a member whose first row a third
+ * transaction inserted and commits while the put waits for it: the put finds the row and
+ * refreshes it, and must say so, or that server counts one member twice against the group's
+ * capacity. (PostgreSQL, READ COMMITTED: the statement's own snapshot predates the row.) */
+typedef struct put_job {
+	gk_store *s;
+	gk_registration r;
+	bool fresh;
+	gk_status st;
+} put_job;
+
+static void *put_thread(void *a)
+{
+	put_job *j = a;
+	j->st = gk_store_registration_put(j->s, &j->r, &j->fresh);
+	return NULL;
+}
+
+START_TEST(registration_put_waits_for_a_concurrent_first_row)
+{
+	if (!on_pg())
+		return; /* one SQLite store has one writer */
+	gk_group_policy g;
+	gk_store *s = store_with_policy(&g);
+	gk_store *other = open_ok(false);
+	char sql[1024];
+	snprintf(sql, sizeof(sql), "BEGIN; INSERT INTO registrations (group_id, member, role, peer, registered_at, "
+		 "sender_id_first, sender_id_count, frag_ok) SELECT id, 'keyid:twice', %d, '192.0.2.9:500', %d, 0, 0, 0 "
+		 "FROM groups WHERE name = '%s'", GK_ROLE_RECEIVER, (int)NOW, g.name);
+	tu_pg_hold(sql);
+	put_job j = { .s = other, .fresh = true, .st = GK_E_IO };
+	reg(&j.r, g.name, "keyid:twice", "192.0.2.10:500");
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, put_thread, &j), 0);
+	/* the put waits on the uncommitted row (its unique index entry) until the commit */
+	for (int i = 0; i < 200 && !tu_pg_int("SELECT count(*) FROM pg_locks WHERE NOT granted"); i++)
+		usleep(10000);
+	ck_assert_int_eq(tu_pg_int("SELECT count(*) FROM pg_locks WHERE NOT granted"), 1);
+	tu_pg_release("COMMIT");
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(j.st, GK_OK);
+	ck_assert(!j.fresh);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM registrations WHERE member = 'keyid:twice' AND peer = "
+		 "'192.0.2.10:500'");
+	ck_assert_int_eq(tu_pg_int(sql), 1);
+	gk_store_close(other);
+	gk_store_close(s);
+	gk_group_policy_free(&g);
+}
+END_TEST
+
 START_TEST(registrations)
 {
 	gk_group_policy g;
@@ -2254,6 +2306,7 @@ int main(void)
 	tcase_add_test(tc, rekey_message_ids);
 	tcase_add_test(tc, rekey_message_ids_follow_rekeys);
 	tcase_add_test(tc, registrations);
+	tcase_add_test(tc, registration_put_waits_for_a_concurrent_first_row);
 	tcase_add_test(tc, sender_teks);
 	tcase_add_test(tc, audit_rows);
 	tcase_add_test(tc, identity);

@@ -65,6 +65,31 @@ int64_t tu_pg_int(const char *sql)
 	PQclear(r);
 	return v;
 }
+
+/* One connection kept open, for a transaction another connection must wait for. */
+static PGconn *held;
+
+void tu_pg_hold(const char *sql)
+{
+	char loc[512];
+	ck_assert_ptr_null(held);
+	snprintf(loc, sizeof(loc), "%s/%s", tu_pg_url(), dbname);
+	held = PQconnectdb(loc);
+	ck_assert_msg(PQstatus(held) == CONNECTION_OK, "%s", PQerrorMessage(held));
+	PGresult *r = PQexec(held, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+void tu_pg_release(const char *sql)
+{
+	ck_assert_ptr_nonnull(held);
+	PGresult *r = PQexec(held, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(held);
+	held = NULL;
+}
 #else
 const char *tu_pg_url(void)
 {
@@ -91,5 +116,14 @@ int64_t tu_pg_int(const char *sql)
 {
 	ck_abort_msg("no PostgreSQL: %s", sql);
 	return 0;
+}
+void tu_pg_hold(const char *sql)
+{
+	ck_abort_msg("no PostgreSQL: %s", sql);
+}
+
+void tu_pg_release(const char *sql)
+{
+	ck_abort_msg("no PostgreSQL: %s", sql);
 }
 #endif

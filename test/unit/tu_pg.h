@@ -18,5 +18,9 @@ void tu_pg_db_drop(void);
 /* On that database: runs sql; reads the one integer sql returns. */
 void tu_pg_exec(const char *sql);
 int64_t tu_pg_int(const char *sql);
+/* On a connection of its own, kept open: runs sql (e.g. "BEGIN; INSERT ..."), which may leave
+ * a transaction open; tu_pg_release runs its last statements (e.g. "COMMIT") and closes it. */
+void tu_pg_hold(const char *sql);
+void tu_pg_release(const char *sql);
 
 #endif
