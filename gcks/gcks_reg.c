@@ -233,6 +233,18 @@ void gcks_reg_settle(gk_gcks *g, gcks_sa *sa, const gcks_reg_wait *w, bool commi
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, w->member, w->group, "cannot record the registration");
 }
 
+/* The group's registered members, for its capacity. On a shared store the other servers
+ * register members too, so the count is read from the store each time (one count on the
+ * registrations' index; only for a group with a capacity): two servers registering at the same
+ * moment may still both take the last place. A store of this server's own: its count is exact. */
+static uint32_t registered_now(gk_gcks *g, gcks_group *grp)
+{
+	uint32_t n = 0;
+	if (gk_store_shared(g->env.store) && gk_store_registration_count(g->env.store, grp->pol.name, &n) == GK_OK)
+		grp->registered = n;
+	return grp->registered;
+}
+
 static bool already_registered(gk_gcks *g, const gcks_group *grp, const char *member)
 {
 	bool exists = false;
@@ -295,7 +307,7 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "member is not authorized to send");
 		return;
 	}
-	if (grp->pol.capacity && grp->registered >= grp->pol.capacity && !already_registered(g, grp, mt)) {
+	if (grp->pol.capacity && registered_now(g, grp) >= grp->pol.capacity && !already_registered(g, grp, mt)) {
 		refuse(g, sa, r, GK_N_REGISTRATION_FAILED, mt, gt, "group capacity reached");
 		return;
 	}

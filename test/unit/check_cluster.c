@@ -384,6 +384,44 @@ START_TEST(follower_sends_nothing_then_takes_over)
 }
 END_TEST
 
+/* A group's capacity holds for the servers of a shared store together: members another server
+ * registered count (their rows are in the store), not only this server's own. */
+START_TEST(capacity_counts_other_servers_registrations)
+{
+	standard_policies(2);
+	share(store);
+	start("gcks-a:848");
+	fn_advance(&net, 2500);
+	/* another server registered r2 (its row, as that server's put leaves it) */
+	gk_registration r = { .role = GK_ROLE_RECEIVER, .registered_at = db_now() };
+	snprintf(r.group, sizeof(r.group), "%s", G1);
+	snprintf(r.member, sizeof(r.member), "fqdn:r2.example");
+	snprintf(r.peer, sizeof(r.peer), "192.0.2.77:500");
+	gk_store *other = second_handle();
+	ck_assert_int_eq(gk_store_registration_put(other, &r, NULL), GK_OK);
+	gk_store_close(other);
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m1 = join(&c);
+	run_member(m1);
+	registered(m1, 0);
+	/* two registered: full, for this server too */
+	c = gm_psk("fqdn:s1.example", G1);
+	c.sender = true;
+	fn_member *s1 = join(&c);
+	run_member(s1);
+	refused(s1, GK_N_REGISTRATION_FAILED);
+	/* a place freed on another server is free here too */
+	other = second_handle();
+	ck_assert_int_eq(gk_store_registration_delete(other, G1, "fqdn:r2.example"), GK_OK);
+	gk_store_close(other);
+	c = gm_psk("fqdn:s1.example", G1);
+	c.sender = true;
+	fn_member *s1b = join(&c);
+	run_member(s1b);
+	registered(s1b, 0);
+}
+END_TEST
+
 /* The leader loses the database: it stops leading before its lease could have been taken over,
  * registrations get TEMPORARY_FAILURE (the member asks its next key server), no rekey goes out;
  * when the database is back, it issues keys again. */
@@ -447,6 +485,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fence_msgid_only_for_the_lease_holder);
 	tcase_add_test(tc, follower_sends_nothing_then_takes_over);
 	tcase_add_test(tc, lost_database_fails_closed);
+	tcase_add_test(tc, capacity_counts_other_servers_registrations);
 	tcase_add_test(tc, lease_runs_out_without_renewal);
 	suite_add_tcase(s, tc);
 	return s;
