@@ -101,9 +101,8 @@ void gk_ike_req_answered(gk_ike_sa *sa, uint32_t msg_id, gk_dgrams *resp)
 static void dgram_hash(gk_chunk d, uint8_t out[16])
 {
 	uint8_t md[32];
-	unsigned int len = sizeof(md);
 	memset(md, 0, sizeof(md));
-	EVP_Digest(d.ptr, d.len, md, &len, gk_md_sha256(), NULL);
+	gk_digest(gk_md_sha256(), d.ptr, d.len, md, false);
 	memcpy(out, md, 16);
 }
 
