@@ -311,7 +311,7 @@ void gcks_gsa_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)
 		gcks_resp_notify(r, GK_N_NO_PROPOSAL_CHOSEN, GK_CHUNK_EMPTY);
 		return;
 	}
-	gcks_register(g, sa, &pa.id, idg, m, r);
+	gcks_register(g, sa, &pa.id, idg, m, r, pa.cred);
 }
 
 void gcks_ike_auth(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r)

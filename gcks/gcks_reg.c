@@ -240,7 +240,7 @@ static bool already_registered(gk_gcks *g, const gcks_group *grp, const char *me
 }
 
 void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_payload *idg,
-		   const gk_msg *req, gcks_resp *r)
+		   const gk_msg *req, gcks_resp *r, const gk_member_policy *authed)
 {
 	char mt[GK_IDENT_TEXT_MAX], gt[GK_IDENT_TEXT_MAX];
 	gk_ident gid;
@@ -268,8 +268,10 @@ void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_pay
 		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "identity not listed for the group");
 		return;
 	}
-	if (!gcks_member_cred_matches(mp, sa)) {
-		/* RFC 9838 2.3.4: the group authorizes the credential it lists, not any the member has */
+	/* RFC 9838 2.3.4: the group authorizes the credential it lists, not any the member has. The
+	 * entry that just authenticated the SA is that credential (sa->cred_hash was made from it a
+	 * moment ago): no second SHA-256 of it. */
+	if (mp != authed && !gcks_member_cred_matches(mp, sa)) {
 		refuse(g, sa, r, GK_N_AUTHORIZATION_FAILED, mt, gt, "the group lists the identity with another credential");
 		return;
 	}
@@ -434,5 +436,5 @@ void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *
 		return;
 	}
 	gk_ident member;
-	gcks_register(g, sa, gk_ident_held_get(sa->peer_id, &member), idg, m, r);
+	gcks_register(g, sa, gk_ident_held_get(sa->peer_id, &member), idg, m, r, NULL);
 }
