@@ -6,6 +6,7 @@
 #include <string.h>
 #include "testutil.h"
 #include "samples.h"
+#include <openssl/evp.h>
 #include "ike_req.h"
 
 /* A request of n datagrams whose first octet tells them apart. */
@@ -185,33 +186,59 @@ START_TEST(resend_only_identical_copies)
 {
 	gk_ike_resend c;
 	gk_ike_sa sa;
+	gk_rand_test rt;
+	gk_ike_resend_key *k = NULL;
+	gk_rand_test_init(&rt, 7);
+	ck_assert_int_eq(gk_ike_resend_key_new(&rt.r, &k), GK_OK);
 	memset(&c, 0, sizeof(c));
 	memset(&sa, 0, sizeof(sa));
 	static const uint8_t a[] = "request 5, fragment 1", b[] = "request 5, fragment 2", f[] = "request 5, forged";
 	static const uint8_t old[] = "request 4";
 	sa.msgid_in = 5;
-	gk_ike_resend_note(&c, 4, GK_CHUNK(old, sizeof(old)));
+	gk_ike_resend_note(&c, k, 4, GK_CHUNK(old, sizeof(old)));
 	sa.msgid_in = 6; /* request 5 answered, but not noted */
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_UNKNOWN);
-	gk_ike_resend_note(&c, 5, GK_CHUNK(a, sizeof(a)));
-	gk_ike_resend_note(&c, 5, GK_CHUNK(b, sizeof(b)));
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_UNKNOWN);
+	gk_ike_resend_note(&c, k, 5, GK_CHUNK(a, sizeof(a)));
+	gk_ike_resend_note(&c, k, 5, GK_CHUNK(b, sizeof(b)));
 	ck_assert_uint_eq(c.n, 2);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_SAME);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(b, sizeof(b))), GK_COPY_SAME);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_OTHER);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a) - 1)), GK_COPY_OTHER);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_SAME);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(b, sizeof(b))), GK_COPY_SAME);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(a, sizeof(a) - 1)), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_OTHER);
 	/* at most 4 datagrams are noted per request */
 	for (int i = 0; i < 5; i++)
-		gk_ike_resend_note(&c, 5, GK_CHUNK(f, sizeof(f)));
+		gk_ike_resend_note(&c, k, 5, GK_CHUNK(f, sizeof(f)));
 	ck_assert_uint_eq(c.n, 4);
 	/* the next request starts a new list */
-	gk_ike_resend_note(&c, 6, GK_CHUNK(f, sizeof(f)));
+	gk_ike_resend_note(&c, k, 6, GK_CHUNK(f, sizeof(f)));
 	ck_assert_uint_eq(c.n, 1);
 	ck_assert_uint_eq(c.msg_id, 6);
 	sa.msgid_in = 7;
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_OTHER);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_SAME);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_SAME);
+	/* a datagram that cannot be hashed (no key) is not noted, and is no copy */
+	gk_ike_resend_note(&c, NULL, 6, GK_CHUNK(a, sizeof(a)));
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, NULL, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_OTHER);
+	/* the noted value is GMAC (RFC 4543): the GCM tag of the datagram as additional data under
+	 * the key drawn from the generator, with the all-zero nonce */
+	uint8_t key[16], tag[16];
+	int n = 0;
+	gk_rand_test_init(&rt, 7);
+	ck_assert_int_eq(gk_rand_bytes(&rt.r, key, sizeof(key)), GK_OK);
+	static const uint8_t nonce[12];
+	EVP_CIPHER_CTX *g = EVP_CIPHER_CTX_new();
+	ck_assert_int_eq(EVP_EncryptInit_ex2(g, EVP_aes_128_gcm(), key, nonce, NULL), 1);
+	ck_assert_int_eq(EVP_EncryptUpdate(g, NULL, &n, f, (int)sizeof(f)), 1);
+	ck_assert_int_eq(EVP_EncryptFinal_ex(g, tag, &n), 1);
+	ck_assert_int_eq(EVP_CIPHER_CTX_ctrl(g, EVP_CTRL_AEAD_GET_TAG, 16, tag), 1);
+	EVP_CIPHER_CTX_free(g);
+	ck_assert_mem_eq(c.hash[0], tag, 16);
+	/* and the empty datagram has one too (GHASH of nothing: the mask alone) */
+	gk_ike_resend_note(&c, k, 7, GK_CHUNK_EMPTY);
+	ck_assert_uint_eq(c.n, 1);
+	gk_ike_resend_key_free(k);
 }
 END_TEST
 
