@@ -8,10 +8,11 @@
 #include "ike_req.h"
 #include "prf.h"
 
-gk_status gk_ike_req_build(const gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
+gk_status gk_ike_req_build(gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
 			   const gk_out_pl *pl, size_t n, const gk_rand *rnd, gk_dgrams *out)
 {
 	gk_sk_keys k = gk_ike_sa_sk(sa, true);
+	k.iv_next = &sa->iv_next; /* our outbound key is ours alone: counter IVs (sk.h) */
 	gk_msg_out o = { .hdr = { .spi_i = sa->spi_i, .spi_r = sa->spi_r, .exchange = exchange,
 				  .flags = (sa->initiator ? GK_FLAG_I : 0) | (response ? GK_FLAG_R : 0),
 				  .msg_id = msg_id },

@@ -37,8 +37,9 @@ typedef enum gk_ike_req_due {
 	GK_REQ_GIVE_UP,         /* unanswered through every retransmission: disarmed */
 } gk_ike_req_due;
 
-/* Builds a protected message on sa (fragmented when the peer allows it, RFC 7383). */
-gk_status gk_ike_req_build(const gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
+/* Builds a protected message on sa (fragmented when the peer allows it, RFC 7383); with a
+ * counter-mode cipher each datagram takes its IV from sa->iv_next. */
+gk_status gk_ike_req_build(gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
 			   const gk_out_pl *pl, size_t n, const gk_rand *rnd, gk_dgrams *out);
 /* Takes the request *d over (emptied; a previous one is freed) and arms its first wait. The
  * caller sends r->d now. */

@@ -8,6 +8,7 @@
 #include "samples.h"
 #include <openssl/evp.h>
 #include "ike_req.h"
+#include "sk.h"
 
 /* A request of n datagrams whose first octet tells them apart. */
 static void fake_dgrams(gk_dgrams *d, size_t n, uint8_t tag)
@@ -141,6 +142,83 @@ END_TEST
 
 /* A request too big for one datagram goes as fragments when the peer allows them (RFC 7383),
  * each no larger than the default size, with our role's flags and the Message ID given. */
+/* With a counter-mode cipher (here AES-GCM, RFC 5282) each datagram protected on an IKE SA takes
+ * the SA's counter as its explicit IV, 0, 1, 2, ... (RFC 4106 3.1: it must never repeat under the
+ * key, and SK_er is the responder's alone, RFC 7296 2.14): two messages, and the fragments of a
+ * third, carry different IVs, each the one said, and open under the key. A counter that would
+ * wrap refuses to protect. With AES-CBC the IV stays the generator's (unpredictable, RFC 7296
+ * 3.14) and the counter is not touched. */
+START_TEST(counter_ivs)
+{
+	static const uint8_t key[36] = { 9, 8, 7 };
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 3);
+	gk_ike_sa sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.spi_i = 1;
+	sa.spi_r = 2;
+	sa.suite.encr = GK_ENCR_AES_GCM_16;
+	sa.suite.encr_key_bits = 256;
+	gk_ike_keys k = { .e_len = 36 };
+	memcpy(k.sk_er, key, 36);
+	ck_assert_int_eq(gk_ike_sa_keys_set(&sa, &k), GK_OK);
+	gk_sk_keys open = { .encr = GK_ENCR_AES_GCM_16, .encr_key_bits = 256, .enc = GK_CHUNK(key, 36) };
+	static uint8_t big[3000];
+	gk_pl_notify n = { .type = GK_N_TEMPORARY_FAILURE, .data = GK_CHUNK(big, 16) };
+	gk_out_pl pl = { GK_PL_NOTIFY, false, &n };
+	gk_dgrams d;
+	uint8_t want[8] = { 0 };
+	for (uint32_t m = 0; m < 2; m++) {
+		ck_assert_int_eq(gk_ike_req_build(&sa, GK_EXCH_INFORMATIONAL, true, m, &pl, 1, &rt.r, &d), GK_OK);
+		ck_assert_uint_eq(d.n, 1);
+		want[7] = (uint8_t)m;
+		ck_assert_mem_eq(d.d[0].data + 28 + 4, want, 8); /* IKE header, SK header, IV */
+		gk_wbuf out;
+		gk_wbuf_init(&out, 0);
+		ck_assert_int_eq(gk_sk_open(&open, GK_CHUNK(d.d[0].data, d.d[0].len), 28, 4, &out), GK_OK);
+		gk_wbuf_free(&out);
+		gk_dgrams_free(&d);
+	}
+	ck_assert_uint_eq(sa.iv_next, 2);
+	/* fragments (RFC 7383 2.5): one IV each, after the SKF header */
+	sa.frag_ok = true;
+	n.data = GK_CHUNK(big, sizeof(big));
+	ck_assert_int_eq(gk_ike_req_build(&sa, GK_EXCH_INFORMATIONAL, false, 0, &pl, 1, &rt.r, &d), GK_OK);
+	ck_assert_uint_gt(d.n, 2);
+	for (size_t i = 0; i < d.n; i++) {
+		want[7] = (uint8_t)(2 + i);
+		ck_assert_mem_eq(d.d[i].data + 28 + 8, want, 8);
+	}
+	ck_assert_uint_eq(sa.iv_next, 2 + d.n);
+	gk_dgrams_free(&d);
+	n.data = GK_CHUNK(big, 16);
+	sa.iv_next = UINT32_MAX;
+	ck_assert_int_eq(gk_ike_req_build(&sa, GK_EXCH_INFORMATIONAL, true, 3, &pl, 1, &rt.r, &d), GK_E_STATE);
+	ck_assert_uint_eq(sa.iv_next, UINT32_MAX);
+	gk_ike_sa_free(&sa);
+
+	/* AES-CBC with HMAC-SHA-256-128: the generator's IV */
+	memset(&sa, 0, sizeof(sa));
+	sa.spi_i = 1;
+	sa.spi_r = 2;
+	sa.suite.encr = GK_ENCR_AES_CBC;
+	sa.suite.encr_key_bits = 256;
+	sa.suite.integ = GK_INTEG_HMAC_SHA2_256_128;
+	gk_ike_keys kc = { .e_len = 32, .a_len = 32 };
+	memcpy(kc.sk_er, key, 32);
+	ck_assert_int_eq(gk_ike_sa_keys_set(&sa, &kc), GK_OK);
+	gk_rand_test_init(&rt, 4);
+	ck_assert_int_eq(gk_ike_req_build(&sa, GK_EXCH_INFORMATIONAL, true, 0, &pl, 1, &rt.r, &d), GK_OK);
+	uint8_t iv[16];
+	gk_rand_test_init(&rt, 4);
+	ck_assert_int_eq(gk_rand_bytes(&rt.r, iv, sizeof(iv)), GK_OK);
+	ck_assert_mem_eq(d.d[0].data + 28 + 4, iv, 16);
+	ck_assert_uint_eq(sa.iv_next, 0);
+	gk_dgrams_free(&d);
+	gk_ike_sa_free(&sa);
+}
+END_TEST
+
 START_TEST(build_fragments)
 {
 	static const uint8_t key[36] = { 1, 2, 3 };
@@ -302,6 +380,7 @@ int main(void)
 	tcase_add_test(tc, answer_after_loss_and_duplicates);
 	tcase_add_test(tc, message_id_window);
 	tcase_add_test(tc, build_fragments);
+	tcase_add_test(tc, counter_ivs);
 	tcase_add_test(tc, resend_only_identical_copies);
 	tcase_add_test(tc, resend_rate_limit);
 	tcase_add_test(tc, stream_sends_once);
