@@ -6,7 +6,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "ike_req.h"
-#include "prf.h"
 
 gk_status gk_ike_req_build(gk_ike_sa *sa, uint8_t exchange, bool response, uint32_t msg_id,
 			   const gk_out_pl *pl, size_t n, const gk_rand *rnd, gk_dgrams *out)
