@@ -114,7 +114,7 @@ static bool resend_allowed(gk_gcks *g, gcks_sa *sa)
 static void retransmitted(gk_gcks *g, gcks_sa *sa, gk_chunk d, const struct sockaddr *peer,
 			  const struct sockaddr *local)
 {
-	gk_ike_copy c = gk_ike_resend_copy(&sa->resend, &sa->ike, d);
+	gk_ike_copy c = gk_ike_resend_copy(&sa->resend, g->resend_key, &sa->ike, d);
 	if (c == GK_COPY_OTHER)
 		g->stats.dropped++;
 	if (c != GK_COPY_SAME || gk_ike_req_stream_answered(g->in_path, sa->path) || !resend_allowed(g, sa))
@@ -196,7 +196,7 @@ static void handle_protected(gk_gcks *g, gcks_sa *sa, gk_chunk data, const struc
 	if (st == GK_OK)
 		st = gk_ike_sa_open_at(&sa->ike, &m, gcks_now(g), &complete);
 	if (st == GK_OK || (st == GK_E_UNSUPPORTED_CRITICAL && m.decrypted)) {
-		gk_ike_resend_note(&sa->resend, m.hdr.msg_id, data);
+		gk_ike_resend_note(&sa->resend, g->resend_key, m.hdr.msg_id, data);
 		sa->last_seen_ms = gcks_now(g); /* authenticated: a forger cannot make a member look alive */
 		/* the peer may have moved (NAT rebinding): answer where the request came from, but
 		 * only once it passed its integrity check (RFC 7296 2.23), or a forged message
@@ -454,7 +454,8 @@ gk_status gk_gcks_new(const gk_gcks_config *cfg, const gk_gcks_env *env, gk_gcks
 	if ((st = gk_rand_bytes(env->rnd, g->cookie_secret, sizeof(g->cookie_secret))) != GK_OK)
 		goto fail;
 	g->cookie_rotated_ms = gcks_now(g);
-	if ((st = gcks_keyhash_init(g)) != GK_OK || (st = gcks_sources_init(g)) != GK_OK) {
+	if ((st = gcks_keyhash_init(g)) != GK_OK || (st = gcks_sources_init(g)) != GK_OK ||
+	    (st = gk_ike_resend_key_new(env->rnd, &g->resend_key)) != GK_OK) {
 		snprintf(err, errlen, "cannot set up the SA tables: %s", gk_status_str(st));
 		goto fail;
 	}
@@ -494,6 +495,7 @@ void gk_gcks_free(gk_gcks *g)
 	gcks_timers_free(g);
 	gcks_sources_free(g);
 	gcks_keyhash_free(g);
+	gk_ike_resend_key_free(g->resend_key);
 	gcks_peers_free(g);
 	gcks_groups_free(g);
 	gcks_pending_free(g);

@@ -209,13 +209,12 @@ const gk_member_policy *gcks_member_ppk(gk_gcks *g, const gk_ident *member, gcks
 
 void gcks_member_cred_hash(const gk_member_policy *mp, uint8_t out[32])
 {
-	unsigned int len = 32;
 	memset(out, 0, 32);
 	/* a certificate is "one our CA issued for this identity": nothing more to tell apart */
 	if (mp->auth == GK_MAUTH_PSK && mp->psk)
-		EVP_Digest(mp->psk, mp->psk_len, out, &len, gk_md_sha256(), NULL);
+		gk_digest(gk_md_sha256(), mp->psk, mp->psk_len, out, true);
 	else if (mp->auth == GK_MAUTH_PUBKEY && mp->pubkey)
-		EVP_Digest(mp->pubkey, mp->pubkey_len, out, &len, gk_md_sha256(), NULL);
+		gk_digest(gk_md_sha256(), mp->pubkey, mp->pubkey_len, out, false);
 }
 
 bool gcks_member_cred_matches(const gk_member_policy *mp, const gcks_sa *sa)

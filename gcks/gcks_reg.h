@@ -8,9 +8,10 @@
 void gcks_gsa_registration(gk_gcks *g, gcks_sa *sa, const gk_msg *m, gcks_resp *r);
 
 /* registration: authorizes `member` for the group in idg and appends GSA, KD (and notifies), or
- * one error Notify, to r. */
+ * one error Notify, to r. authed: the policy entry whose credential authenticated sa in this same
+ * exchange (GSA_AUTH), NULL when not known (a registration over an established SA). */
 void gcks_register(gk_gcks *g, gcks_sa *sa, const gk_ident *member, const gk_payload *idg,
-		   const gk_msg *req, gcks_resp *r);
+		   const gk_msg *req, gcks_resp *r, const gk_member_policy *authed);
 
 /* Completes a registration whose row waited in the store's batch (r->wait) once the batch was
  * committed, or undoes it and turns r's registration payloads into REGISTRATION_FAILED when it

@@ -150,6 +150,7 @@ struct gk_gcks {
 	size_t ntimers, timers_cap;
 	EVP_CIPHER_CTX *hash_key;         /* AES-128 under a per-process random key, for tables
 					  * keyed by what peers choose (gcks_keyhash.c) */
+	gk_ike_resend_key *resend_key;    /* what requests are noted under for their retransmissions */
 	gcks_sa *ho_oldest, *ho_newest;   /* half-open SAs in order of creation */
 	gcks_src **srcs;                  /* sources with half-open SAs, chained by keyed hash */
 	size_t nsrc_buckets;

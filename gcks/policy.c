@@ -10,7 +10,7 @@
 static void secret_unref(gk_secret_held *h, size_t len)
 {
 	if (h && --h->refs == 0) {
-		OPENSSL_cleanse(h->data, len);
+		OPENSSL_cleanse(h, sizeof(*h) + len); /* the PSK and its key pad */
 		free(h);
 	}
 }
@@ -111,7 +111,7 @@ gk_status gk_member_policy_share_psk(gk_member_policy *m, gk_member_policy *prev
 		gk_secret_held *h = malloc(sizeof(*h) + prev->psk_len);
 		if (!h)
 			return GK_E_NOMEM;
-		h->refs = 1;
+		*h = (gk_secret_held){ .refs = 1 };
 		memcpy(h->data, prev->psk, prev->psk_len);
 		OPENSSL_cleanse(prev->psk, prev->psk_len);
 		free(prev->psk);

@@ -26,10 +26,19 @@ typedef enum gk_key_mgmt { GK_KEYMGMT_SIMPLE = 0, GK_KEYMGMT_LKH = 1 } gk_key_mg
  * (a member without falls back to NO_PPK_AUTH), or required (no registration without). */
 typedef enum gk_ppk_mode { GK_PPK_NONE = 0, GK_PPK_OPTIONAL = 1, GK_PPK_REQUIRED = 2 } gk_ppk_mode;
 
+#define GK_PSK_PAD_MAX 64 /* the longest PRF output (HMAC-SHA2-512), EVP_MAX_MD_SIZE */
+
 /* A PSK that several member entries list (a policy that gives a block of members one psk-file):
- * one copy, wiped and freed with its last holder. Immutable once made. */
+ * one copy, wiped and freed with its last holder. The key is immutable once made. Beside it,
+ * its key pad prf(PSK, "Key Pad for IKEv2") (RFC 7296 2.15) under the PRF pad_prf, made by
+ * gcksd at the first PSK AUTH with that PRF (0 = none yet; another PRF replaces it), so that
+ * the members after the first do not make it again: as secret as the PSK, never logged, wiped
+ * and freed with it. */
 typedef struct gk_secret_held {
 	uint32_t refs;
+	uint16_t pad_prf;
+	uint8_t pad_len;
+	uint8_t pad[GK_PSK_PAD_MAX];
 	uint8_t data[];
 } gk_secret_held;
 

@@ -83,9 +83,23 @@ char *gk_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
 	if (sa->sa_family == AF_INET) {
+		/* "%s:%u" put together by hand: snprintf's formatting cost more than inet_ntop */
 		const struct sockaddr_in *in = (const void *)sa;
+		char port[8], *p = port + sizeof(port);
+		unsigned v = ntohs(in->sin_port);
 		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(in->sin_port));
+		*--p = 0;
+		do
+			*--p = (char)('0' + v % 10);
+		while ((v /= 10) != 0);
+		*--p = ':';
+		size_t na = strlen(a), np = (size_t)(port + sizeof(port) - 1 - p);
+		if (len && na + np < len) {
+			memcpy(buf, a, na);
+			memcpy(buf + na, p, np + 1);
+		} else {
+			snprintf(buf, len, "%s%s", a, p); /* cut as snprintf cuts */
+		}
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));

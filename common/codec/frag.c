@@ -55,18 +55,23 @@ static gk_status build_whole(const gk_hdr *h0, uint8_t first, gk_chunk inner, co
 gk_status gk_msg_build_raw_dgrams(const gk_hdr *h, uint8_t first_type, gk_chunk inner,
 				  const gk_sk_keys *k, const gk_rand *rnd, size_t max_len, gk_dgrams *out)
 {
-	gk_status st;
+	gk_status st = GK_OK;
 	memset(out, 0, sizeof(*out));
-	gk_wbuf_init(&out->d[0], GK_MAX_MESSAGE);
-	out->n = 1;
-	if ((st = build_whole(h, first_type, inner, k, rnd, &out->d[0])) != GK_OK)
-		goto fail;
-	if (!max_len || out->d[0].len <= max_len)
-		return GK_OK;
+	/* A message whose SK payload cannot fit goes as fragments at once, not sealed whole first
+	 * (a seal, and with counter IVs an IV, spent on nothing) */
+	size_t whole = GK_HDR_LEN + 4 + inner.len + gk_sk_overhead(k, inner.len);
+	if (!max_len || whole <= max_len) {
+		gk_wbuf_init(&out->d[0], GK_MAX_MESSAGE);
+		out->n = 1;
+		if ((st = build_whole(h, first_type, inner, k, rnd, &out->d[0])) != GK_OK)
+			goto fail;
+		if (!max_len || out->d[0].len <= max_len)
+			return GK_OK;
+		gk_dgrams_free(out);
+	}
 	gk_msg_out o = { .hdr = *h };
 	size_t cap = frag_capacity(k, max_len);
 	size_t total = cap ? (inner.len + cap - 1) / cap : 0;
-	gk_dgrams_free(out);
 	if (cap == 0 || total > GK_FRAG_MAX)
 		return GK_E_TOO_BIG;
 	for (size_t i = 0; !st && i < total; i++) {

@@ -283,23 +283,50 @@ gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk pe
 static const char key_pad[] = "Key Pad for IKEv2";
 #define KEY_PAD_LEN (sizeof(key_pad) - 1)
 
-gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **pad)
+gk_status gk_auth_psk_pad(uint16_t prf, gk_chunk psk, gk_prf_keyed **work, uint8_t *out, size_t *out_len)
 {
-	uint8_t kpad[EVP_MAX_MD_SIZE];
+	size_t len = 0;
+	if (!work || !out || !out_len)
+		return GK_E_INVAL;
+	gk_status st = psk.len && psk.ptr ? prf_out_len(prf, &len) : GK_E_INVAL;
+	if (!st)
+		st = prf_on(work, prf, psk, GK_CHUNK(key_pad, KEY_PAD_LEN), out);
+	if (st) {
+		OPENSSL_cleanse(out, len);
+		gk_prf_keyed_free(*work);
+		*work = NULL;
+		return st;
+	}
+	*out_len = len;
+	return GK_OK;
+}
+
+gk_status gk_auth_psk_key_from_pad(uint16_t prf, gk_chunk kpad, gk_prf_keyed **pad)
+{
 	size_t len = 0;
 	if (!pad)
 		return GK_E_INVAL;
-	gk_status st = psk.len && psk.ptr ? prf_out_len(prf, &len) : GK_E_INVAL;
-	/* one context: keyed with the PSK for the key pad, then with the key pad */
+	gk_status st = prf_out_len(prf, &len);
+	if (!st && (!kpad.ptr || kpad.len != len || (*pad && gk_prf_keyed_prf(*pad) != prf)))
+		st = GK_E_INVAL;
 	if (!st)
-		st = prf_on(pad, prf, psk, GK_CHUNK(key_pad, KEY_PAD_LEN), kpad);
-	if (!st)
-		st = gk_prf_keyed_rekey(*pad, GK_CHUNK(kpad, len));
-	OPENSSL_cleanse(kpad, sizeof(kpad));
+		st = *pad ? gk_prf_keyed_rekey(*pad, kpad) : gk_prf_keyed_new(prf, kpad, pad);
 	if (st) {
 		gk_prf_keyed_free(*pad);
 		*pad = NULL;
 	}
+	return st;
+}
+
+gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **pad)
+{
+	uint8_t kpad[EVP_MAX_MD_SIZE];
+	size_t len = 0;
+	/* one context: keyed with the PSK for the key pad, then with the key pad */
+	gk_status st = gk_auth_psk_pad(prf, psk, pad, kpad, &len);
+	if (!st)
+		st = gk_auth_psk_key_from_pad(prf, GK_CHUNK(kpad, len), pad);
+	OPENSSL_cleanse(kpad, sizeof(kpad));
 	return st;
 }
 

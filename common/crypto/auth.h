@@ -68,6 +68,14 @@ gk_status gk_auth_signed_octets(uint16_t prf, gk_chunk real_message, gk_chunk pe
  * of another PRF, GK_E_UNSUPPORTED for an unknown PRF; on failure *pad is freed and NULL.
  * gk_prf_keyed_free wipes it. */
 gk_status gk_auth_psk_key(uint16_t prf, gk_chunk psk, gk_prf_keyed **pad);
+/* gk_auth_psk_key in two steps, for a caller that keeps the key pad of a PSK it uses often:
+ * the key pad prf(psk, "Key Pad for IKEv2") into out (the PRF's output length, at most
+ * EVP_MAX_MD_SIZE, stored in *out_len), computed on *work as gk_auth_psk_key does (on failure
+ * out is wiped and *work freed and NULL). As secret as the PSK: the caller wipes it. */
+gk_status gk_auth_psk_pad(uint16_t prf, gk_chunk psk, gk_prf_keyed **work, uint8_t *out, size_t *out_len);
+/* Then *pad keyed with that key pad (of exactly the PRF's output length, else GK_E_INVAL), as
+ * gk_auth_psk_key leaves it. */
+gk_status gk_auth_psk_key_from_pad(uint16_t prf, gk_chunk kpad, gk_prf_keyed **pad);
 /* AUTH = prf(key pad, octets): out holds gk_prf_keyed_len(pad) octets, stored in *out_len. */
 gk_status gk_auth_psk_mic(gk_prf_keyed *pad, const gk_auth_octets *o, uint8_t *out, size_t *out_len);
 /* Constant-time comparison with the received AUTH data; GK_E_AUTH on mismatch. */

@@ -81,30 +81,41 @@ static void ecb_block(const unsigned char in[16], unsigned char out[16], const v
 		e->failed = true;
 }
 
-/* RFC 5649 4.1 wrap of key (1 .. GK_WRAP_MAX_KEY octets) into buf: OpenSSL's own
- * CRYPTO_128_wrap_pad (the AIV, the padding, one AES block when the key fits one semiblock,
- * else RFC 3394 2.2.1's W()), its blocks through AES-ECB. */
-static gk_status kw_wrap_ecb(const EVP_CIPHER *cipher, gk_chunk kek, gk_chunk key, uint8_t *buf, size_t *out_len)
+/* RFC 5649 4.1 wrap of key (1 .. GK_WRAP_MAX_KEY octets) into buf (the key padded to whole
+ * semiblocks plus one): OpenSSL's own CRYPTO_128_wrap_pad (the AIV, the padding, one AES block
+ * when the key fits one semiblock, else RFC 3394 2.2.1's W()), its blocks through ctx, AES-ECB
+ * encrypting under the KEK. */
+static gk_status kw_wrap_on(EVP_CIPHER_CTX *ctx, gk_chunk key, uint8_t *buf, size_t *out_len)
 {
 	const size_t padded = (key.len + KW_SEMIBLOCK - 1) / KW_SEMIBLOCK * KW_SEMIBLOCK;
-	kw_ecb e = { EVP_CIPHER_CTX_new(), false };
-	size_t n = 0;
-	gk_status st = GK_E_NOMEM;
-	if (!e.ctx)
-		goto out;
-	st = GK_E_CRYPTO;
-	/* no EVP_CIPHER_CTX_set_padding: EVP_Cipher takes whole blocks and never pads */
-	if (EVP_EncryptInit_ex2(e.ctx, cipher, kek.ptr, NULL, NULL) != 1)
-		goto out;
-	n = CRYPTO_128_wrap_pad(&e, NULL, buf, key.ptr, key.len, ecb_block);
-	if (n != padded + KW_SEMIBLOCK || e.failed)
-		goto out;
+	kw_ecb e = { ctx, false };
+	size_t n = CRYPTO_128_wrap_pad(&e, NULL, buf, key.ptr, key.len, ecb_block);
+	if (n != padded + KW_SEMIBLOCK || e.failed) {
+		OPENSSL_cleanse(buf, padded + KW_SEMIBLOCK); /* the key is copied there first */
+		return GK_E_CRYPTO;
+	}
 	*out_len = n;
-	st = GK_OK;
-out:
-	EVP_CIPHER_CTX_free(e.ctx); /* clears the key schedule */
-	if (st) /* the key is copied into buf before it is wrapped there */
-		OPENSSL_cleanse(buf, KW_MAX_WRAPPED);
+	return GK_OK;
+}
+
+/* A context encrypting AES-ECB under kek (checked against the KWA by the caller); NULL when
+ * OpenSSL cannot make it. */
+static EVP_CIPHER_CTX *kw_ctx_new(const EVP_CIPHER *cipher, gk_chunk kek)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	/* no EVP_CIPHER_CTX_set_padding: EVP_Cipher takes whole blocks and never pads */
+	if (c && EVP_EncryptInit_ex2(c, cipher, kek.ptr, NULL, NULL) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static gk_status kw_wrap_ecb(const EVP_CIPHER *cipher, gk_chunk kek, gk_chunk key, uint8_t *buf, size_t *out_len)
+{
+	EVP_CIPHER_CTX *c = kw_ctx_new(cipher, kek);
+	gk_status st = c ? kw_wrap_on(c, key, buf, out_len) : GK_E_CRYPTO;
+	EVP_CIPHER_CTX_free(c); /* clears the key schedule */
 	return st;
 }
 
@@ -206,6 +217,46 @@ gk_status gk_wrapped_key_build(uint16_t kwa, gk_chunk kwk, uint32_t key_id, uint
 	gk_put_u32(buf + 4, kwk_id);
 	gk_wbuf_put(out, buf, WK_HEADER + n);
 	return out->err;
+}
+
+gk_status gk_kw_wrapper_init(gk_kw_wrapper *w, uint16_t kwa, gk_chunk kwk)
+{
+	size_t kek_len = 0;
+	gk_status st = kw_check(kwa, kwk);
+	w->ctx = NULL;
+	if (st)
+		return st;
+	w->ctx = kw_ctx_new(kw_cipher(kwa, &kek_len), kwk);
+	return w->ctx ? GK_OK : GK_E_CRYPTO;
+}
+
+void gk_kw_wrapper_clear(gk_kw_wrapper *w)
+{
+	EVP_CIPHER_CTX_free(w->ctx); /* clears the key schedule */
+	w->ctx = NULL;
+}
+
+size_t gk_wrapped_key_len(size_t key_len)
+{
+	return WK_HEADER + (key_len + KW_SEMIBLOCK - 1) / KW_SEMIBLOCK * KW_SEMIBLOCK + KW_SEMIBLOCK;
+}
+
+gk_status gk_kw_wrapper_build(gk_kw_wrapper *w, uint32_t key_id, uint32_t kwk_id, gk_chunk key, uint8_t *out)
+{
+	size_t n = 0;
+	if (!w->ctx || !out)
+		return GK_E_INVAL;
+	/* RFC 5649 wraps 1 .. 2^32 octets; G-IKEv2 needs up to 256 (RFC 9838 4.4.2.1.2). */
+	if (!key.ptr || key.len == 0)
+		return GK_E_INVAL;
+	if (key.len > GK_WRAP_MAX_KEY)
+		return GK_E_TOO_BIG;
+	gk_status st = kw_wrap_on(w->ctx, key, out + WK_HEADER, &n);
+	if (st)
+		return st;
+	gk_put_u32(out, key_id);
+	gk_put_u32(out + 4, kwk_id);
+	return GK_OK;
 }
 
 gk_status gk_wrapped_key_ids(gk_chunk value, uint32_t *key_id, uint32_t *kwk_id)

@@ -20,6 +20,19 @@ gk_status gk_kw_unwrap(uint16_t kwa, gk_chunk kek, gk_chunk wrapped, gk_wbuf *ou
 /* Wrapped Key format: appends Key ID | KWK ID | wrap(kwk, key). */
 gk_status gk_wrapped_key_build(uint16_t kwa, gk_chunk kwk, uint32_t key_id, uint32_t kwk_id,
 			       gk_chunk key, gk_wbuf *out);
+/* A KWK set up once for the wraps of one message (RFC 9838 4.5.4: a registration's Rekey SA
+ * and TEK keys both go under GSK_w): one AES key schedule for all of them instead of one a wrap.
+ * Zero = nothing set up; gk_kw_wrapper_clear wipes the key schedule (call it also after a
+ * failed init). */
+typedef struct gk_kw_wrapper {
+	struct evp_cipher_ctx_st *ctx; /* AES-ECB under the KWK */
+} gk_kw_wrapper;
+gk_status gk_kw_wrapper_init(gk_kw_wrapper *w, uint16_t kwa, gk_chunk kwk);
+void gk_kw_wrapper_clear(gk_kw_wrapper *w);
+/* Octets of the Wrapped Key format of a key of key_len octets (1 .. GK_WRAP_MAX_KEY). */
+size_t gk_wrapped_key_len(size_t key_len);
+/* gk_wrapped_key_build under w into out (gk_wrapped_key_len(key.len) octets; wiped on error). */
+gk_status gk_kw_wrapper_build(gk_kw_wrapper *w, uint32_t key_id, uint32_t kwk_id, gk_chunk key, uint8_t *out);
 /* Reads the IDs without unwrapping, e.g. to pick the KWK named by KWK ID before opening.
  * GK_E_MALFORMED when value is shorter than 8 + 16 octets. */
 gk_status gk_wrapped_key_ids(gk_chunk value, uint32_t *key_id, uint32_t *kwk_id);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -99,6 +100,70 @@ const EVP_MD *gk_md_sha1(void)
 const EVP_MD *gk_md_sha256(void)
 {
 	return fetched() ? sha256 : NULL;
+}
+
+/* gk_digest's kept contexts (SHA-1, SHA-256), freed as their thread ends by a tss destructor run
+ * on that thread (the main thread's stay until the process exits). They hold no secret between
+ * calls: gk_digest re-initialises one after hashing a secret. */
+static _Thread_local EVP_MD_CTX *md_kept[2];
+static once_flag md_tss_once = ONCE_FLAG_INIT;
+static tss_t md_tss;
+static bool md_tss_made;
+static _Thread_local bool md_thread_kept;
+
+static void md_kept_free(void *unused)
+{
+	(void)unused;
+	for (size_t i = 0; i < 2; i++) {
+		EVP_MD_CTX_free(md_kept[i]);
+		md_kept[i] = NULL;
+	}
+	md_thread_kept = false;
+}
+
+static void md_tss_make(void)
+{
+	md_tss_made = tss_create(&md_tss, md_kept_free) == thrd_success;
+}
+
+/* The kept context for md on this thread, NULL when it cannot be kept (the caller hashes the slow
+ * way). */
+static EVP_MD_CTX *md_ctx_of(const EVP_MD *md)
+{
+	if (!md || (md != sha1 && md != sha256))
+		return NULL;
+	size_t i = md == sha1 ? 0 : 1;
+	if (md_kept[i])
+		return md_kept[i];
+	if (!md_thread_kept) {
+		call_once(&md_tss_once, md_tss_make);
+		/* a non-NULL value, so that the destructor runs */
+		if (!md_tss_made || tss_set(md_tss, &md_thread_kept) != thrd_success)
+			return NULL;
+		md_thread_kept = true;
+	}
+	return md_kept[i] = EVP_MD_CTX_new();
+}
+
+gk_status gk_digest(const EVP_MD *md, const void *data, size_t len, uint8_t *out, bool secret)
+{
+	unsigned int n = 0;
+	if (!md)
+		return GK_E_CRYPTO;
+	EVP_MD_CTX *c = md_ctx_of(md);
+	if (!c)
+		return EVP_Digest(data, len, out, &n, md, NULL) == 1 ? GK_OK : GK_E_CRYPTO;
+	/* the same digest again: OpenSSL re-initialises its state in place, nothing is allocated */
+	bool ok = EVP_DigestInit_ex2(c, md, NULL) == 1 && EVP_DigestUpdate(c, data, len) == 1 &&
+		  EVP_DigestFinal_ex(c, out, &n) == 1;
+	/* the final chaining value is the digest; a failure may leave input in the block buffer.
+	 * A context that cannot be set back is freed (OpenSSL wipes a digest's state as it frees it). */
+	if ((secret || !ok) && EVP_DigestInit_ex2(c, md, NULL) != 1) {
+		EVP_MD_CTX_free(c);
+		md_kept[md == sha1 ? 0 : 1] = NULL;
+		ok = false;
+	}
+	return ok ? GK_OK : GK_E_CRYPTO;
 }
 
 static EVP_CIPHER_CTX *aes128_ecb_new(const uint8_t key[AES_BLOCK])

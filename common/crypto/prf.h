@@ -35,5 +35,12 @@ gk_status gk_prf_plus(uint16_t prf, gk_chunk key, const gk_chunk *seed, size_t n
  * provider lacks it. */
 const EVP_MD *gk_md_sha1(void);
 const EVP_MD *gk_md_sha256(void);
+/* The SHA-1 or SHA-256 digest (md is gk_md_sha1() or gk_md_sha256(); any other digest works the
+ * slow way) of data into out (EVP_MD_get_size(md) octets). A one-shot EVP_Digest makes and frees
+ * an EVP_MD_CTX on every call (about 1,000 instructions, more than SHA-1 takes for one block);
+ * this runs on a context per digest and thread, kept for the thread's life (freed at its end).
+ * With secret true the kept context is set back to the digest's initial state after the call,
+ * so that nothing of the input (nor its digest, the final chaining value) stays in it. */
+gk_status gk_digest(const EVP_MD *md, const void *data, size_t len, uint8_t *out, bool secret);
 
 #endif

@@ -11,6 +11,11 @@ typedef struct gk_sk_keys {
 	uint16_t encr, encr_key_bits, integ;
 	gk_chunk enc;   /* key then salt, as taken from keying material */
 	gk_chunk integ_key;
+	/* With a counter-mode cipher (AES-CTR, AES-GCM, ChaCha20-Poly1305), the counter the explicit
+	 * IV is taken from (and advanced) instead of the generator; NULL: random IVs. Only for a key
+	 * that one sender uses alone (an IKE SA's outbound SK_e, RFC 7296 2.14: each direction has
+	 * its own), never for a key several senders share (a Rekey SA's, RFC 9838). */
+	uint32_t *iv_next;
 } gk_sk_keys;
 
 /* Octets the protection adds around n octets of inner payloads (IV, padding, pad length, ICV). */

@@ -214,22 +214,24 @@ static gk_status encode_kh_bag(const gk_group_state *gs, const gk_group_sa *sa, 
 	return GK_OK;
 }
 
-static gk_status encode_bag(const gk_group_sa *sa, uint16_t kwa, gk_chunk kwk, gk_arena *a, gk_key_bag *b)
+/* The SA's key wrapped under the KWK (w, set up once for every SA of the message) straight into
+ * the message's arena. */
+static gk_status encode_bag(const gk_group_sa *sa, gk_kw_wrapper *w, gk_arena *a, gk_key_bag *b)
 {
-	gk_wbuf w;
-	gk_wbuf_init(&w, 0);
-	gk_status st = gk_wrapped_key_build(kwa, kwk, 0, 0, GK_CHUNK(sa->keymat, sa->keymat_len), &w);
+	if (!sa->keymat_len || sa->keymat_len > GK_WRAP_MAX_KEY)
+		return sa->keymat_len ? GK_E_TOO_BIG : GK_E_INVAL;
+	size_t len = gk_wrapped_key_len(sa->keymat_len);
 	gk_attr *at = gk_arena_alloc(a, sizeof(*at));
-	uint8_t *v = st ? NULL : gk_arena_dup(a, w.data, w.len);
-	if (!st && (!at || !v))
-		st = GK_E_NOMEM;
-	if (!st) {
-		*at = (gk_attr){ .type = GK_GKBA_SA_KEY, .value = GK_CHUNK(v, w.len) };
-		*b = (gk_key_bag){ .proto = sa->proto, .spi_size = (uint8_t)sa->spi_len,
-				   .spi = adup(a, sa->spi, sa->spi_len), .attrs = { at, 1 } };
-	}
-	gk_wbuf_free(&w);
-	return st;
+	uint8_t *v = gk_arena_alloc(a, len);
+	if (!at || !v)
+		return GK_E_NOMEM;
+	gk_status st = gk_kw_wrapper_build(w, 0, 0, GK_CHUNK(sa->keymat, sa->keymat_len), v);
+	if (st)
+		return st;
+	*at = (gk_attr){ .type = GK_GKBA_SA_KEY, .value = GK_CHUNK(v, len) };
+	*b = (gk_key_bag){ .proto = sa->proto, .spi_size = (uint8_t)sa->spi_len,
+			   .spi = adup(a, sa->spi, sa->spi_len), .attrs = { at, 1 } };
+	return GK_OK;
 }
 
 static gk_status encode_member_bag(const gk_group_state *gs, gk_gsa_context ctx, gk_arena *a, gk_key_bag *b)
@@ -258,20 +260,24 @@ gk_status gk_group_state_encode(const gk_group_state *gs, gk_gsa_context ctx, ui
 	gk_gsa_policy *pol = gk_arena_calloc(a, gs->nsas + 1, sizeof(*pol));
 	gk_key_bag *bags = gk_arena_calloc(a, gs->nsas + 1, sizeof(*bags));
 	size_t np = 0, nb = 0;
-	gk_status st;
+	gk_status st = GK_OK;
+	gk_kw_wrapper w = { 0 };
 	if (!pol || !bags)
 		return GK_E_NOMEM;
 	if (gs->nsas == 0 || gs->nsas > GK_GROUP_MAX_SAS)
 		return GK_E_INVAL;
 	for (size_t i = 0; i < gs->nsas; i++) {
-		if ((st = encode_policy(&gs->sas[i], ctx, a, &pol[np++])) != GK_OK)
-			return st;
-		st = gs->nkh_sa_keys && gs->sas[i].proto == GK_PROTO_GIKE_UPDATE
-			? encode_kh_bag(gs, &gs->sas[i], a, &bags[nb++])
-			: encode_bag(&gs->sas[i], kwa, kwk, a, &bags[nb++]);
+		bool kh = gs->nkh_sa_keys && gs->sas[i].proto == GK_PROTO_GIKE_UPDATE;
+		if ((st = encode_policy(&gs->sas[i], ctx, a, &pol[np++])) != GK_OK ||
+		    (!kh && !w.ctx && (st = gk_kw_wrapper_init(&w, kwa, kwk)) != GK_OK))
+			break;
+		st = kh ? encode_kh_bag(gs, &gs->sas[i], a, &bags[nb++]) : encode_bag(&gs->sas[i], &w, a, &bags[nb++]);
 		if (st != GK_OK)
-			return st;
+			break;
 	}
+	gk_kw_wrapper_clear(&w); /* wipes the KWK's key schedule */
+	if (st != GK_OK)
+		return st;
 	if ((gs->has_atd || gs->has_dtd || gs->has_sender_id_bits) &&
 	    (st = encode_gw(gs, a, &pol[np++])) != GK_OK)
 		return st;

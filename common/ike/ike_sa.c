@@ -469,6 +469,5 @@ gk_status gk_natd_hash(uint64_t spi_i, uint64_t spi_r, const struct sockaddr *ad
 		return GK_E_INVAL;
 	}
 	n += 2;
-	unsigned int len = 20;
-	return EVP_Digest(buf, n, out, &len, gk_md_sha1(), NULL) == 1 ? GK_OK : GK_E_CRYPTO;
+	return gk_digest(gk_md_sha1(), buf, n, out, false);
 }

@@ -59,7 +59,11 @@ typedef struct gk_ike_sa {
 	bool frag_ok;           /* the peer announced IKEV2_FRAGMENTATION_SUPPORTED */
 	/* lengths of the keys in kb (gk_ike_keys' d_len, a_len, e_len, p_len, w_len): at most 64 */
 	uint8_t kd_len, ka_len, ke_len, kp_len, kw_len;
-	gk_ike_state state;
+	uint8_t state;          /* gk_ike_state (one octet, so that iv_next fits without growing) */
+	/* The IV of the next message we protect with a counter-mode cipher (AES-GCM, AES-CTR,
+	 * ChaCha20-Poly1305): a counter, never reused while the struct lives, so it never repeats
+	 * under the outbound key, whichever key the SA has (gk_sk_keys.iv_next). */
+	uint32_t iv_next;
 	gk_ike_suite suite;
 	uint32_t frag_timeout_ms; /* an incomplete set is dropped this long after it began, 0 = never */
 	uint32_t frag_max;      /* octets parked per message, 0 = no bound (see gk_frag_reasm) */

@@ -30,9 +30,9 @@ static inline gk_sk_keys fk_sk_keys(unsigned suite)
 	if (suite & 1)
 		return (gk_sk_keys){ GK_ENCR_AES_CBC, 256, GK_INTEG_HMAC_SHA2_256_128,
 				     GK_CHUNK(fk_cbc_key, sizeof(fk_cbc_key)),
-				     GK_CHUNK(fk_cbc_integ, sizeof(fk_cbc_integ)) };
+				     GK_CHUNK(fk_cbc_integ, sizeof(fk_cbc_integ)), NULL };
 	return (gk_sk_keys){ GK_ENCR_AES_GCM_16, 256, GK_INTEG_NONE,
-			     GK_CHUNK(fk_gcm_key, sizeof(fk_gcm_key)), GK_CHUNK_EMPTY };
+			     GK_CHUNK(fk_gcm_key, sizeof(fk_gcm_key)), GK_CHUNK_EMPTY, NULL };
 }
 
 /* Key wrap keys: KW_5649_128 and KW_5649_256 (fuzz_keywrap tries both). */

@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
+#include <openssl/hmac.h>
 #include "testutil.h"
 #include "auth.h"
 #include "iana.h"
@@ -639,6 +640,28 @@ START_TEST(psk_mic_over_parts)
 	ck_assert_int_eq(gk_auth_octets_make(&o2, GK_PRF_HMAC_SHA2_512, msg, GK_CHUNK("nonce", 5), skp, id, &work),
 			 GK_E_INVAL);
 	gk_prf_keyed_free(work);
+	work = NULL;
+	/* in two steps: the key pad is HMAC(PSK, "Key Pad for IKEv2") (RFC 7296 2.15), and keying a
+	 * context with it gives the same MIC; a pad of the wrong length or another PRF's context
+	 * is refused (the context freed) */
+	uint8_t kpad[64], ref[64];
+	size_t kl = 0;
+	unsigned int rl = 0;
+	ck_assert_int_eq(gk_auth_psk_pad(GK_PRF_HMAC_SHA2_256, psk, &work, kpad, &kl), GK_OK);
+	ck_assert_uint_eq(kl, 32);
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), psk.ptr, (int)psk.len, (const uint8_t *)"Key Pad for IKEv2", 17, ref, &rl));
+	ck_assert_mem_eq(kpad, ref, 32);
+	ck_assert_int_eq(gk_auth_psk_key_from_pad(GK_PRF_HMAC_SHA2_256, GK_CHUNK(kpad, kl), &work), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_check(work, &o, GK_CHUNK(want, wlen)), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_key_from_pad(GK_PRF_HMAC_SHA2_256, GK_CHUNK(kpad, kl), &work), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_check(work, &o, GK_CHUNK(want, wlen)), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_key_from_pad(GK_PRF_HMAC_SHA2_256, GK_CHUNK(kpad, kl - 1), &work), GK_E_INVAL);
+	ck_assert_ptr_null(work);
+	ck_assert_int_eq(gk_auth_psk_key_from_pad(GK_PRF_HMAC_SHA2_256, GK_CHUNK(kpad, kl), &work), GK_OK);
+	ck_assert_int_eq(gk_auth_psk_key_from_pad(GK_PRF_HMAC_SHA2_512, GK_CHUNK(kpad, kl), &work), GK_E_INVAL);
+	ck_assert_ptr_null(work);
+	ck_assert_int_eq(gk_auth_psk_pad(GK_PRF_HMAC_SHA2_256, GK_CHUNK_EMPTY, &work, kpad, &kl), GK_E_INVAL);
+	ck_assert_ptr_null(work);
 	ck_assert_int_eq(gk_auth_psk_check(pad, &o, GK_CHUNK(want, wlen)), GK_OK);
 	ck_assert_int_eq(gk_auth_psk_check(pad, &o, GK_CHUNK(want, wlen - 1)), GK_E_AUTH);
 	ck_assert_int_eq(gk_auth_psk_mic(NULL, &o, got, &glen), GK_E_INVAL);

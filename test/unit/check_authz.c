@@ -480,6 +480,47 @@ START_TEST(shared_psk_authenticates_each)
 }
 END_TEST
 
+/* The key pad gcksd keeps beside a PSK that several members share (RFC 7296 2.15, policy.h) is
+ * the one of the PRF each IKE SA negotiated: members alternating HMAC-SHA2-256 and -512 under
+ * the shared PSK each authenticate, and the GCKS's own AUTH verifies under the PSK; a wrong PSK
+ * after the pad is kept still fails, under either PRF. */
+START_TEST(shared_psk_key_pad_per_prf)
+{
+	gk_group_policy g;
+	pol_init(&g, G1);
+	member_with_psk(&g, "fqdn:a.example", PSK_A);
+	member_with_psk(&g, "fqdn:b.example", PSK_A);
+	pol_put(&g);
+	start_gcks();
+	static const struct { const char *id, *psk; uint16_t prf; bool ok; } tries[] = {
+		{ "fqdn:a.example", PSK_A, GK_PRF_HMAC_SHA2_256, true },
+		{ "fqdn:b.example", PSK_A, GK_PRF_HMAC_SHA2_256, true },
+		{ "fqdn:b.example", PSK_A, GK_PRF_HMAC_SHA2_512, true },
+		{ "fqdn:a.example", PSK_A, GK_PRF_HMAC_SHA2_256, true },
+		{ "fqdn:a.example", PSK_B, GK_PRF_HMAC_SHA2_256, false },
+		{ "fqdn:b.example", PSK_B, GK_PRF_HMAC_SHA2_512, false },
+		{ "fqdn:b.example", PSK_A, GK_PRF_HMAC_SHA2_512, true },
+	};
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		raw_ike r;
+		gk_msg m;
+		raw_new(&r, 90 + i);
+		r.offer.prf[0] = tries[i].prf;
+		r.offer.nprf = 1;
+		raw_sa_init(&r);
+		ck_assert_uint_eq(r.ike.suite.prf, tries[i].prf);
+		raw_cred rc = { .id = tries[i].id, .psk = tries[i].psk };
+		raw_auth(&r, &rc, &m);
+		assert_shape(&m, tries[i].ok ? "IDr AUTH" : "N(AUTHENTICATION_FAILED)");
+		if (tries[i].ok)
+			assert_gcks_auth(&r, &m, PSK_A);
+		gk_msg_free(&m);
+		raw_free(&r);
+	}
+	ck_assert_uint_eq(stats().established, 5);
+}
+END_TEST
+
 START_TEST(credential_authorizes_only_its_groups)
 {
 	gk_group_policy g;
@@ -898,6 +939,7 @@ int main(void)
 	tcase_add_test(tc, certificate_with_another_key);
 	tcase_add_test(tc, credential_authorizes_only_its_groups);
 	tcase_add_test(tc, shared_psk_authenticates_each);
+	tcase_add_test(tc, shared_psk_key_pad_per_prf);
 	tcase_add_test(tc, certificate_does_not_open_psk_group);
 	tcase_add_test(tc, raw_key_does_not_open_other_group);
 	tcase_add_test(tc, wire_identity_escaped_in_log);

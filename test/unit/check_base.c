@@ -28,6 +28,21 @@ START_TEST(addr_parse_forms)
 	ck_assert_int_eq(gk_addr_parse("2001:db8::1", 848, &ss, err, sizeof(err)), GK_OK);
 	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), "[2001:db8::1]:848");
 	ck_assert_uint_eq(((struct sockaddr_in6 *)&ss)->sin6_scope_id, 0);
+	/* IPv4 is put together by hand: every port width, and a short buffer cut as snprintf cuts */
+	static const struct { const char *in, *out; } v4[] = {
+		{ "255.255.255.255:65535", "255.255.255.255:65535" }, { "10.1.2.3:9", "10.1.2.3:9" }, { "10.1.2.3:10", "10.1.2.3:10" }, { "198.51.100.7:4500", "198.51.100.7:4500" },
+	};
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		ck_assert_int_eq(gk_addr_parse(v4[i].in, 848, &ss, err, sizeof(err)), GK_OK);
+		ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, t, sizeof(t)), v4[i].out);
+	}
+	struct sockaddr_in zero = { .sin_family = AF_INET }; /* port 0: gk_addr_parse refuses it */
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&zero, t, sizeof(t)), "0.0.0.0:0");
+	char s22[22], s21[21], s5[5];
+	ck_assert_int_eq(gk_addr_parse("255.255.255.255:65535", 848, &ss, err, sizeof(err)), GK_OK);
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, s22, sizeof(s22)), "255.255.255.255:65535");
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, s21, sizeof(s21)), "255.255.255.255:6553");
+	ck_assert_str_eq(gk_addr_text((struct sockaddr *)&ss, s5, sizeof(s5)), "255.");
 }
 END_TEST
 

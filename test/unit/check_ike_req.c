@@ -6,7 +6,9 @@
 #include <string.h>
 #include "testutil.h"
 #include "samples.h"
+#include <openssl/evp.h>
 #include "ike_req.h"
+#include "sk.h"
 
 /* A request of n datagrams whose first octet tells them apart. */
 static void fake_dgrams(gk_dgrams *d, size_t n, uint8_t tag)
@@ -140,6 +142,83 @@ END_TEST
 
 /* A request too big for one datagram goes as fragments when the peer allows them (RFC 7383),
  * each no larger than the default size, with our role's flags and the Message ID given. */
+/* With a counter-mode cipher (here AES-GCM, RFC 5282) each datagram protected on an IKE SA takes
+ * the SA's counter as its explicit IV, 0, 1, 2, ... (RFC 4106 3.1: it must never repeat under the
+ * key, and SK_er is the responder's alone, RFC 7296 2.14): two messages, and the fragments of a
+ * third, carry different IVs, each the one said, and open under the key. A counter that would
+ * wrap refuses to protect. With AES-CBC the IV stays the generator's (unpredictable, RFC 7296
+ * 3.14) and the counter is not touched. */
+START_TEST(counter_ivs)
+{
+	static const uint8_t key[36] = { 9, 8, 7 };
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 3);
+	gk_ike_sa sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.spi_i = 1;
+	sa.spi_r = 2;
+	sa.suite.encr = GK_ENCR_AES_GCM_16;
+	sa.suite.encr_key_bits = 256;
+	gk_ike_keys k = { .e_len = 36 };
+	memcpy(k.sk_er, key, 36);
+	ck_assert_int_eq(gk_ike_sa_keys_set(&sa, &k), GK_OK);
+	gk_sk_keys open = { .encr = GK_ENCR_AES_GCM_16, .encr_key_bits = 256, .enc = GK_CHUNK(key, 36) };
+	static uint8_t big[3000];
+	gk_pl_notify n = { .type = GK_N_TEMPORARY_FAILURE, .data = GK_CHUNK(big, 16) };
+	gk_out_pl pl = { GK_PL_NOTIFY, false, &n };
+	gk_dgrams d;
+	uint8_t want[8] = { 0 };
+	for (uint32_t m = 0; m < 2; m++) {
+		ck_assert_int_eq(gk_ike_req_build(&sa, GK_EXCH_INFORMATIONAL, true, m, &pl, 1, &rt.r, &d), GK_OK);
+		ck_assert_uint_eq(d.n, 1);
+		want[7] = (uint8_t)m;
+		ck_assert_mem_eq(d.d[0].data + 28 + 4, want, 8); /* IKE header, SK header, IV */
+		gk_wbuf out;
+		gk_wbuf_init(&out, 0);
+		ck_assert_int_eq(gk_sk_open(&open, GK_CHUNK(d.d[0].data, d.d[0].len), 28, 4, &out), GK_OK);
+		gk_wbuf_free(&out);
+		gk_dgrams_free(&d);
+	}
+	ck_assert_uint_eq(sa.iv_next, 2);
+	/* fragments (RFC 7383 2.5): one IV each, after the SKF header */
+	sa.frag_ok = true;
+	n.data = GK_CHUNK(big, sizeof(big));
+	ck_assert_int_eq(gk_ike_req_build(&sa, GK_EXCH_INFORMATIONAL, false, 0, &pl, 1, &rt.r, &d), GK_OK);
+	ck_assert_uint_gt(d.n, 2);
+	for (size_t i = 0; i < d.n; i++) {
+		want[7] = (uint8_t)(2 + i);
+		ck_assert_mem_eq(d.d[i].data + 28 + 8, want, 8);
+	}
+	ck_assert_uint_eq(sa.iv_next, 2 + d.n);
+	gk_dgrams_free(&d);
+	n.data = GK_CHUNK(big, 16);
+	sa.iv_next = UINT32_MAX;
+	ck_assert_int_eq(gk_ike_req_build(&sa, GK_EXCH_INFORMATIONAL, true, 3, &pl, 1, &rt.r, &d), GK_E_STATE);
+	ck_assert_uint_eq(sa.iv_next, UINT32_MAX);
+	gk_ike_sa_free(&sa);
+
+	/* AES-CBC with HMAC-SHA-256-128: the generator's IV */
+	memset(&sa, 0, sizeof(sa));
+	sa.spi_i = 1;
+	sa.spi_r = 2;
+	sa.suite.encr = GK_ENCR_AES_CBC;
+	sa.suite.encr_key_bits = 256;
+	sa.suite.integ = GK_INTEG_HMAC_SHA2_256_128;
+	gk_ike_keys kc = { .e_len = 32, .a_len = 32 };
+	memcpy(kc.sk_er, key, 32);
+	ck_assert_int_eq(gk_ike_sa_keys_set(&sa, &kc), GK_OK);
+	gk_rand_test_init(&rt, 4);
+	ck_assert_int_eq(gk_ike_req_build(&sa, GK_EXCH_INFORMATIONAL, true, 0, &pl, 1, &rt.r, &d), GK_OK);
+	uint8_t iv[16];
+	gk_rand_test_init(&rt, 4);
+	ck_assert_int_eq(gk_rand_bytes(&rt.r, iv, sizeof(iv)), GK_OK);
+	ck_assert_mem_eq(d.d[0].data + 28 + 4, iv, 16);
+	ck_assert_uint_eq(sa.iv_next, 0);
+	gk_dgrams_free(&d);
+	gk_ike_sa_free(&sa);
+}
+END_TEST
+
 START_TEST(build_fragments)
 {
 	static const uint8_t key[36] = { 1, 2, 3 };
@@ -185,33 +264,59 @@ START_TEST(resend_only_identical_copies)
 {
 	gk_ike_resend c;
 	gk_ike_sa sa;
+	gk_rand_test rt;
+	gk_ike_resend_key *k = NULL;
+	gk_rand_test_init(&rt, 7);
+	ck_assert_int_eq(gk_ike_resend_key_new(&rt.r, &k), GK_OK);
 	memset(&c, 0, sizeof(c));
 	memset(&sa, 0, sizeof(sa));
 	static const uint8_t a[] = "request 5, fragment 1", b[] = "request 5, fragment 2", f[] = "request 5, forged";
 	static const uint8_t old[] = "request 4";
 	sa.msgid_in = 5;
-	gk_ike_resend_note(&c, 4, GK_CHUNK(old, sizeof(old)));
+	gk_ike_resend_note(&c, k, 4, GK_CHUNK(old, sizeof(old)));
 	sa.msgid_in = 6; /* request 5 answered, but not noted */
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_UNKNOWN);
-	gk_ike_resend_note(&c, 5, GK_CHUNK(a, sizeof(a)));
-	gk_ike_resend_note(&c, 5, GK_CHUNK(b, sizeof(b)));
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_UNKNOWN);
+	gk_ike_resend_note(&c, k, 5, GK_CHUNK(a, sizeof(a)));
+	gk_ike_resend_note(&c, k, 5, GK_CHUNK(b, sizeof(b)));
 	ck_assert_uint_eq(c.n, 2);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_SAME);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(b, sizeof(b))), GK_COPY_SAME);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_OTHER);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a) - 1)), GK_COPY_OTHER);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_SAME);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(b, sizeof(b))), GK_COPY_SAME);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(a, sizeof(a) - 1)), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(old, sizeof(old))), GK_COPY_OTHER);
 	/* at most 4 datagrams are noted per request */
 	for (int i = 0; i < 5; i++)
-		gk_ike_resend_note(&c, 5, GK_CHUNK(f, sizeof(f)));
+		gk_ike_resend_note(&c, k, 5, GK_CHUNK(f, sizeof(f)));
 	ck_assert_uint_eq(c.n, 4);
 	/* the next request starts a new list */
-	gk_ike_resend_note(&c, 6, GK_CHUNK(f, sizeof(f)));
+	gk_ike_resend_note(&c, k, 6, GK_CHUNK(f, sizeof(f)));
 	ck_assert_uint_eq(c.n, 1);
 	ck_assert_uint_eq(c.msg_id, 6);
 	sa.msgid_in = 7;
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_OTHER);
-	ck_assert_int_eq(gk_ike_resend_copy(&c, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_SAME);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(a, sizeof(a))), GK_COPY_OTHER);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, k, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_SAME);
+	/* a datagram that cannot be hashed (no key) is not noted, and is no copy */
+	gk_ike_resend_note(&c, NULL, 6, GK_CHUNK(a, sizeof(a)));
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_int_eq(gk_ike_resend_copy(&c, NULL, &sa, GK_CHUNK(f, sizeof(f))), GK_COPY_OTHER);
+	/* the noted value is GMAC (RFC 4543): the GCM tag of the datagram as additional data under
+	 * the key drawn from the generator, with the all-zero nonce */
+	uint8_t key[16], tag[16];
+	int n = 0;
+	gk_rand_test_init(&rt, 7);
+	ck_assert_int_eq(gk_rand_bytes(&rt.r, key, sizeof(key)), GK_OK);
+	static const uint8_t nonce[12];
+	EVP_CIPHER_CTX *g = EVP_CIPHER_CTX_new();
+	ck_assert_int_eq(EVP_EncryptInit_ex2(g, EVP_aes_128_gcm(), key, nonce, NULL), 1);
+	ck_assert_int_eq(EVP_EncryptUpdate(g, NULL, &n, f, (int)sizeof(f)), 1);
+	ck_assert_int_eq(EVP_EncryptFinal_ex(g, tag, &n), 1);
+	ck_assert_int_eq(EVP_CIPHER_CTX_ctrl(g, EVP_CTRL_AEAD_GET_TAG, 16, tag), 1);
+	EVP_CIPHER_CTX_free(g);
+	ck_assert_mem_eq(c.hash[0], tag, 16);
+	/* and the empty datagram has one too (GHASH of nothing: the mask alone) */
+	gk_ike_resend_note(&c, k, 7, GK_CHUNK_EMPTY);
+	ck_assert_uint_eq(c.n, 1);
+	gk_ike_resend_key_free(k);
 }
 END_TEST
 
@@ -275,6 +380,7 @@ int main(void)
 	tcase_add_test(tc, answer_after_loss_and_duplicates);
 	tcase_add_test(tc, message_id_window);
 	tcase_add_test(tc, build_fragments);
+	tcase_add_test(tc, counter_ivs);
 	tcase_add_test(tc, resend_only_identical_copies);
 	tcase_add_test(tc, resend_rate_limit);
 	tcase_add_test(tc, stream_sends_once);

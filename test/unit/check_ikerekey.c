@@ -11,6 +11,8 @@
 #include "rawike.h"
 #include "regfix.h"
 #include "dh.h"
+#include "gcks/gcks_ikerekey.h"
+#include "gcks/gcks_sa_table.h"
 #include "ike_sa.h"
 #include "ikekeys.h"
 #include "keylog.h"
@@ -585,7 +587,15 @@ START_TEST(gcks_rekeys_when_member_does_not)
 	registered(r1, 0);
 	registered(r2, 0);
 	uint64_t first = gk_gm_ike_sa(r1->gm)->spi_i;
-	fn_advance(&net, 890 * 1000);
+	/* the moment in the last 10 % is the high half of the GCKS's SPI modulo 10 % + 1 ms */
+	fn_advance(&net, 1000);
+	for (fn_member *m = r1; m; m = m == r1 ? r2 : NULL) {
+		gcks_sa *s = gcks_sa_find(net.gcks, gk_gm_ike_sa(m->gm)->spi_r);
+		ck_assert_ptr_nonnull(s);
+		ck_assert_int_eq(gcks_ike_rekey_due(net.gcks, s),
+				 s->ike.created_ms + 1000 * 1000 - (int64_t)((s->ike.spi_r >> 32) % (100 * 1000 + 1)));
+	}
+	fn_advance(&net, 889 * 1000);
 	ck_assert_uint_eq(stats().ike_rekeys, 0);
 	fn_advance(&net, 120 * 1000);
 	ck_assert_uint_eq(stats().ike_rekeys, 2);

@@ -353,6 +353,50 @@ END_TEST
 
 /* Every truncation of a Wrapped Key value is refused without reading past it: below 8 + 16
  * octets as malformed, longer ones as malformed (not whole semiblocks) or failing integrity. */
+/* A wrapper keyed once gives, wrap after wrap, exactly gk_wrapped_key_build's value (of
+ * gk_wrapped_key_len octets) for keys of 1 .. 256 octets, written in a block of exactly that
+ * length; it refuses what gk_wrapped_key_build refuses, and a wrapper not set up wraps nothing. */
+START_TEST(wrapper_matches_build)
+{
+	uint16_t kwa = kwas[_i];
+	size_t kl = kek_lens[_i];
+	gk_rand_test rt;
+	gk_rand_test_init(&rt, 5649 + _i);
+	uint8_t kwk[32], key[GK_WRAP_MAX_KEY + 1];
+	ck_assert_int_eq(gk_rand_bytes(&rt.r, kwk, sizeof(kwk)), GK_OK);
+	ck_assert_int_eq(gk_rand_bytes(&rt.r, key, sizeof(key)), GK_OK);
+	gk_kw_wrapper w = { 0 };
+	ck_assert_int_eq(gk_kw_wrapper_build(&w, 1, 2, GK_CHUNK(key, 16), key), GK_E_INVAL);
+	ck_assert_int_eq(gk_kw_wrapper_init(&w, kwa, GK_CHUNK(kwk, kl - 1)), GK_E_INVAL);
+	ck_assert_ptr_null(w.ctx);
+	ck_assert_int_eq(gk_kw_wrapper_init(&w, 0xfff0, GK_CHUNK(kwk, kl)), GK_E_UNSUPPORTED);
+	ck_assert_int_eq(gk_kw_wrapper_init(&w, kwa, GK_CHUNK(kwk, kl)), GK_OK);
+	static const size_t lens[] = { 1, 7, 8, 9, 16, 36, 40, 255, GK_WRAP_MAX_KEY };
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		size_t n = lens[i], len = gk_wrapped_key_len(n);
+		ck_assert_uint_eq(len, 8 + wrapped_len(n));
+		uint8_t *out = malloc(len);
+		ck_assert_ptr_nonnull(out);
+		ck_assert_int_eq(gk_kw_wrapper_build(&w, 0x01020304 + (uint32_t)i, 0xa0b0c0d0, GK_CHUNK(key, n), out),
+				 GK_OK);
+		gk_wbuf v;
+		gk_wbuf_init(&v, 0);
+		ck_assert_int_eq(gk_wrapped_key_build(kwa, GK_CHUNK(kwk, kl), 0x01020304 + (uint32_t)i, 0xa0b0c0d0,
+						      GK_CHUNK(key, n), &v), GK_OK);
+		ck_assert_uint_eq(v.len, len);
+		ck_assert_mem_eq(out, v.data, len);
+		gk_wbuf_free(&v);
+		free(out);
+	}
+	uint8_t big[8 + GK_WRAP_MAX_KEY + 16];
+	ck_assert_int_eq(gk_kw_wrapper_build(&w, 0, 0, GK_CHUNK(key, GK_WRAP_MAX_KEY + 1), big), GK_E_TOO_BIG);
+	ck_assert_int_eq(gk_kw_wrapper_build(&w, 0, 0, GK_CHUNK(key, 0), big), GK_E_INVAL);
+	gk_kw_wrapper_clear(&w);
+	ck_assert_ptr_null(w.ctx);
+	ck_assert_int_eq(gk_kw_wrapper_build(&w, 0, 0, GK_CHUNK(key, 16), big), GK_E_INVAL);
+}
+END_TEST
+
 START_TEST(wrapped_key_truncated)
 {
 	uint8_t kwk[16] = { 9 }, key[32] = { 3 };
@@ -398,6 +442,7 @@ int main(void)
 	tcase_add_test(tc, input_bounds);
 	tcase_add_loop_test(tc, wrapped_key_round_trip, 0, 3);
 	tcase_add_test(tc, wrapped_key_truncated);
+	tcase_add_loop_test(tc, wrapper_matches_build, 0, 3);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 #include "testutil.h"
 #include "log.h"
@@ -277,6 +278,69 @@ START_TEST(stderr_line)
 }
 END_TEST
 
+/* The time stamp is the wall clock's (UTC) at the line, also for lines in one second (it is
+ * formatted once a second); the longest message (2047 octets, all escaped to 8188) is written
+ * whole; a program name too long for the line buffer goes through the slow path, same format. */
+START_TEST(stderr_line_time_and_long)
+{
+	char path[] = "/tmp/check_log.XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	static char msg[3000], prog[400];
+	memset(msg, 1, sizeof(msg) - 1);
+	memset(prog, 'p', sizeof(prog) - 1);
+	time_t before = time(NULL);
+	gk_log_init("gcksd", GK_LOG_INFO);
+	gk_logs(GK_SUB_REG, GK_LOG_INFO, "one");
+	gk_logs(GK_SUB_REG, GK_LOG_INFO, "two");
+	gk_logs(GK_SUB_NET, GK_LOG_ERROR, "%s", msg);
+	gk_log_init(prog, GK_LOG_INFO);
+	gk_logs(GK_SUB_CTL, GK_LOG_NOTICE, "long name");
+	time_t after = time(NULL);
+	gk_log_init("gcksd", GK_LOG_INFO);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	static char buf[16384];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = 0;
+	char *ln[4], *save = NULL;
+	size_t k = 0;
+	for (char *l = strtok_r(buf, "\n", &save); l && k < 4; l = strtok_r(NULL, "\n", &save))
+		ln[k++] = l;
+	ck_assert_uint_eq(k, 4);
+	ck_assert_ptr_null(strtok_r(NULL, "\n", &save));
+	for (size_t i = 0; i < k; i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		char *end = strptime(ln[i], "%Y-%m-%dT%H:%M:%S", &tm);
+		ck_assert_ptr_nonnull(end);
+		ck_assert_int_eq(end - ln[i], 19);
+		time_t t = timegm(&tm);
+		ck_assert_int_ge(t, before);
+		ck_assert_int_le(t, after);
+		ck_assert(end[0] == '.' && end[1] >= '0' && end[1] <= '9' && end[2] >= '0' && end[2] <= '9' &&
+			  end[3] >= '0' && end[3] <= '9' && end[4] == 'Z' && end[5] == ' ');
+	}
+	ck_assert_str_eq(ln[0] + 25, "gcksd info [reg]: one");
+	ck_assert_str_eq(ln[1] + 25, "gcksd info [reg]: two");
+	const char *head = "gcksd error [net]: ";
+	ck_assert_int_eq(strncmp(ln[2] + 25, head, strlen(head)), 0);
+	const char *e = ln[2] + 25 + strlen(head);
+	ck_assert_uint_eq(strlen(e), 4 * 2047);
+	for (size_t i = 0; i < 2047; i++)
+		ck_assert_int_eq(memcmp(e + 4 * i, "\\x01", 4), 0);
+	ck_assert_int_eq(strncmp(ln[3] + 25, prog, strlen(prog)), 0);
+	ck_assert_str_eq(ln[3] + 25 + strlen(prog), " notice [ctl]: long name");
+}
+END_TEST
+
 /* A mount namespace of this test's process (Check runs each test in a process of its own) with
  * an empty directory of ours bound over dir: the host's /dev and /run stay as they are. False
  * when that is not allowed (not root). */
@@ -374,6 +438,7 @@ int main(void)
 	tcase_add_test(tc, target_picked_from_environment);
 	tcase_add_test(tc, target_option);
 	tcase_add_test(tc, stderr_line);
+	tcase_add_test(tc, stderr_line_time_and_long);
 	tcase_add_test(tc, syslog_datagram);
 #ifdef HAVE_LIBSYSTEMD
 	tcase_add_test(tc, journal_datagram);

@@ -356,6 +356,42 @@ START_TEST(prf_unknown_and_bad_args)
 }
 END_TEST
 
+/* gk_digest on its kept contexts gives the FIPS 180-4 digests, call after call, switching between
+ * SHA-1 and SHA-256, after a secret input (the context set back) and for a digest it does not
+ * keep; a NULL digest fails. */
+START_TEST(digest_kept_contexts)
+{
+	/* FIPS 180-2 appendix examples: "abc" */
+	static const uint8_t sha1_abc[20] = { 0xa9, 0x99, 0x3e, 0x36, 0x47, 0x06, 0x81, 0x6a, 0xba, 0x3e,
+					      0x25, 0x71, 0x78, 0x50, 0xc2, 0x6c, 0x9c, 0xd0, 0xd8, 0x9d };
+	static const uint8_t sha256_abc[32] = { 0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+						0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+						0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad };
+	uint8_t out[32], big[1000], ref[32];
+	unsigned int n = 0;
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	for (int round = 0; round < 3; round++) {
+		ck_assert_int_eq(gk_digest(gk_md_sha256(), "abc", 3, out, round == 1), GK_OK);
+		ck_assert_mem_eq(out, sha256_abc, 32);
+		ck_assert_int_eq(gk_digest(gk_md_sha1(), "abc", 3, out, round == 2), GK_OK);
+		ck_assert_mem_eq(out, sha1_abc, 20);
+		ck_assert_int_eq(gk_digest(gk_md_sha256(), big, sizeof(big), out, round == 0), GK_OK);
+		ck_assert_int_eq(EVP_Digest(big, sizeof(big), ref, &n, EVP_sha256(), NULL), 1);
+		ck_assert_mem_eq(out, ref, 32);
+	}
+	/* not a kept digest: the one-shot way */
+	EVP_MD *sha384 = EVP_MD_fetch(NULL, "SHA2-384", NULL);
+	uint8_t o384[48], r384[48];
+	ck_assert_ptr_nonnull(sha384);
+	ck_assert_int_eq(gk_digest(sha384, big, 10, o384, true), GK_OK);
+	ck_assert_int_eq(EVP_Digest(big, 10, r384, &n, sha384, NULL), 1);
+	ck_assert_mem_eq(o384, r384, 48);
+	EVP_MD_free(sha384);
+	ck_assert_int_eq(gk_digest(NULL, "abc", 3, out, false), GK_E_CRYPTO);
+}
+END_TEST
+
 START_TEST(prf_table)
 {
 	ck_assert_uint_eq(gk_prf_lookup(GK_PRF_HMAC_SHA2_384)->key_len, 48);
@@ -377,6 +413,7 @@ int main(void)
 	tcase_add_loop_test(tc, prf_plus_bounds, 0, NPRFS);
 	tcase_add_test(tc, prf_unknown_and_bad_args);
 	tcase_add_test(tc, prf_table);
+	tcase_add_test(tc, digest_kept_contexts);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

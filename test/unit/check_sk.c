@@ -569,16 +569,16 @@ START_TEST(sk_refuses_bad_parameters)
 	gk_wbuf_init(&out, 0);
 	gk_chunk in = GK_CHUNK(buf, 8);
 	const struct { gk_sk_keys k; gk_status want; } bad[] = {
-		{ { GK_ENCR_AES_GCM_16_IIV, 128, 0, { key, 20 }, { NULL, 0 } }, GK_E_UNSUPPORTED },
-		{ { GK_ENCR_CHACHA20_POLY1305_IIV, 0, 0, { key, 36 }, { NULL, 0 } }, GK_E_UNSUPPORTED },
-		{ { GK_ENCR_NULL_AUTH_AES_GMAC, 128, 0, { key, 20 }, { NULL, 0 } }, GK_E_UNSUPPORTED },
-		{ { GK_ENCR_3DES, 0, GK_INTEG_HMAC_SHA1_96, { key, 24 }, { key, 20 } }, GK_E_UNSUPPORTED },
-		{ { GK_ENCR_AES_GCM_16, 128, GK_INTEG_HMAC_SHA1_96, { key, 20 }, { key, 20 } }, GK_E_INVAL },
-		{ { GK_ENCR_AES_GCM_16, 128, 0, { key, 16 }, { NULL, 0 } }, GK_E_INVAL },
-		{ { GK_ENCR_AES_GCM_16, 0, 0, { key, 20 }, { NULL, 0 } }, GK_E_INVAL },
-		{ { GK_ENCR_AES_CBC, 128, 0, { key, 16 }, { NULL, 0 } }, GK_E_INVAL },
-		{ { GK_ENCR_AES_CBC, 128, GK_INTEG_HMAC_SHA1_96, { key, 16 }, { key, 16 } }, GK_E_INVAL },
-		{ { GK_ENCR_AES_CBC, 128, 1, { key, 16 }, { key, 16 } }, GK_E_UNSUPPORTED },
+		{ { GK_ENCR_AES_GCM_16_IIV, 128, 0, { key, 20 }, { NULL, 0 }, NULL }, GK_E_UNSUPPORTED },
+		{ { GK_ENCR_CHACHA20_POLY1305_IIV, 0, 0, { key, 36 }, { NULL, 0 }, NULL }, GK_E_UNSUPPORTED },
+		{ { GK_ENCR_NULL_AUTH_AES_GMAC, 128, 0, { key, 20 }, { NULL, 0 }, NULL }, GK_E_UNSUPPORTED },
+		{ { GK_ENCR_3DES, 0, GK_INTEG_HMAC_SHA1_96, { key, 24 }, { key, 20 }, NULL }, GK_E_UNSUPPORTED },
+		{ { GK_ENCR_AES_GCM_16, 128, GK_INTEG_HMAC_SHA1_96, { key, 20 }, { key, 20 }, NULL }, GK_E_INVAL },
+		{ { GK_ENCR_AES_GCM_16, 128, 0, { key, 16 }, { NULL, 0 }, NULL }, GK_E_INVAL },
+		{ { GK_ENCR_AES_GCM_16, 0, 0, { key, 20 }, { NULL, 0 }, NULL }, GK_E_INVAL },
+		{ { GK_ENCR_AES_CBC, 128, 0, { key, 16 }, { NULL, 0 }, NULL }, GK_E_INVAL },
+		{ { GK_ENCR_AES_CBC, 128, GK_INTEG_HMAC_SHA1_96, { key, 16 }, { key, 16 }, NULL }, GK_E_INVAL },
+		{ { GK_ENCR_AES_CBC, 128, 1, { key, 16 }, { key, 16 }, NULL }, GK_E_UNSUPPORTED },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t sk_off = build_head(&m, false, 4);
