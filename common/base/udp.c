@@ -123,8 +123,21 @@ static void on_readable(uv_poll_t *h, int status, int events)
 	struct sockaddr_storage peer[MAX_BATCH];
 	gk_udp_ctl ctl[MAX_BATCH];
 	(void)events;
-	if (status < 0)
-		return;
+	if (status < 0) {
+		/* POLLERR: libuv stopped the handle. What is pending goes (the error queue, filled
+		 * only if someone set IP_RECVERR, then the socket error), and the socket keeps being
+		 * read: a member's ICMP error must not leave a key server deaf. */
+		uint8_t b[1];
+		struct iovec e = { b, sizeof(b) };
+		struct msghdr mh = { .msg_iov = &e, .msg_iovlen = 1 };
+		int err;
+		socklen_t el = sizeof(err);
+		for (int i = 0; i < 64 && recvmsg(u->rxfd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0; i++)
+			mh.msg_flags = 0;
+		getsockopt(u->rxfd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (u->closing || uv_poll_start(h, UV_READABLE, on_readable))
+			return;
+	}
 	for (unsigned taken = 0; taken < TURN_MAX && !u->closing;) {
 		for (unsigned i = 0; i < u->batch; i++) {
 			iov[i] = (struct iovec){ u->buf + (size_t)i * CHUNK, CHUNK };

@@ -528,6 +528,44 @@ START_TEST(close_in_callback_stops_delivery)
 }
 END_TEST
 
+/* A socket error (here an ICMP port unreachable queued with IP_RECVERR, which makes the socket
+ * report POLLERR until its error queue is read) does not stop the reading: libuv stops a poll
+ * handle on POLLERR, and the socket must keep reading after it. */
+START_TEST(socket_error_keeps_reading)
+{
+	char err[128];
+	uv_loop_t loop;
+	wrx r = { 0 };
+	gk_udp *srv = NULL;
+	int one = 1;
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	struct sockaddr_in any = v4("0.0.0.0", 0), c = v4("127.0.0.1", 0), closed = v4("127.0.0.1", 0);
+	ck_assert_int_eq(gk_udp_open_batch(&loop, (struct sockaddr *)&any, 4, on_wrx, &r, &srv, err, sizeof(err)), GK_OK);
+	ck_assert_int_eq(setsockopt(gk_udp_fd(srv), IPPROTO_IP, IP_RECVERR, &one, sizeof(one)), 0);
+	int gone = client((struct sockaddr *)&closed);
+	socklen_t cl = sizeof(closed);
+	ck_assert_int_ge(gone, 0);
+	ck_assert_int_eq(getsockname(gone, (struct sockaddr *)&closed, &cl), 0);
+	close(gone); /* nothing listens there now: the kernel answers port unreachable */
+	uint8_t a = 1;
+	ck_assert_int_eq(gk_udp_send(srv, (struct sockaddr *)&closed, &a, 1), GK_OK);
+	for (int i = 0; i < 50; i++) { /* the ICMP error arrives and is handled */
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	int fd = client((struct sockaddr *)&c);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in to = v4("127.0.0.2", (uint16_t)gk_addr_port(gk_udp_local(srv)));
+	client_send(fd, (struct sockaddr *)&to, 9, false);
+	wait_wrx(&loop, &r, 1);
+	ck_assert_uint_eq(r.first[0], 9);
+	close(fd);
+	gk_udp_close(srv);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("udp");
@@ -542,6 +580,7 @@ int main(void)
 	tcase_add_test(tc, bound_socket_ignores_from);
 	tcase_add_test(tc, wildcard_v6_reports_destination);
 	tcase_add_test(tc, close_in_callback_stops_delivery);
+	tcase_add_test(tc, socket_error_keeps_reading);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
