@@ -11,7 +11,9 @@
 #define NAT_T_PORT 4500
 #define CHUNK 65536 /* the buffer holds one datagram of any size per slot of a read */
 #define MAX_BATCH 20 /* datagrams of one recvmmsg at most */
-#define TURN_MAX 32 /* datagrams read per readiness event: other sockets and timers get their turn */
+/* A readiness event reads no more once this many were read (libuv's limit): other sockets and
+ * timers get their turn. */
+#define TURN_MAX 32
 #define OUT_DGRAMS 64 /* datagrams of one sendmmsg at most */
 #define OUT_BYTES 65536 /* their octets at most (with the marker): one datagram of any size fits */
 
@@ -112,7 +114,8 @@ static void deliver(gk_udp *u, struct mmsghdr *m)
 }
 
 /* Reads with recvmmsg(2), up to `batch` datagrams a call, until the socket is empty (a call
- * that takes fewer than it may) or TURN_MAX datagrams were read in this event. libuv's own
+ * that takes fewer than it may) or TURN_MAX or more were read in this event (two calls of 16
+ * for gcksd). libuv's own
  * reader cannot be used: it passes no control messages, so a wildcard socket could not tell
  * which of the host's addresses a datagram came to. */
 static void on_readable(uv_poll_t *h, int status, int events)

@@ -58,7 +58,8 @@ typedef struct gk_udp_stats {
 gk_udp_stats gk_udp_get_stats(const gk_udp *u);
 /* Did the last read of a gk_udp_open_batch socket take as many datagrams as one read may, with
  * no read since that found the socket empty? Then more were waiting: the server is busy. A
- * readiness event reads until a read takes fewer than it may, or 32 datagrams at most. */
+ * readiness event reads until a read takes fewer than it may or 32 datagrams or more were read;
+ * what is left waits for the next turn of the loop. */
 bool gk_udp_backlogged(const gk_udp *u);
 /* A NAT-keepalive: the single octet 0xFF, never with the marker (RFC 3948 2.3). On receipt a
  * socket with the marker drops it like any datagram shorter than the marker: no state, nothing
