@@ -115,9 +115,8 @@ static void deliver(gk_udp *u, struct mmsghdr *m)
 
 /* Reads with recvmmsg(2), up to `batch` datagrams a call, until the socket is empty (a call
  * that takes fewer than it may) or TURN_MAX or more were read in this event (two calls of 16
- * for gcksd). libuv's own
- * reader cannot be used: it passes no control messages, so a wildcard socket could not tell
- * which of the host's addresses a datagram came to. */
+ * for gcksd). libuv's own reader cannot be used: it passes no control messages, so a wildcard
+ * socket could not tell which of the host's addresses a datagram came to. */
 static void on_readable(uv_poll_t *h, int status, int events)
 {
 	gk_udp *u = h->data;
