@@ -125,7 +125,18 @@ static int64_t clock_ms(void *ctx)
 	return (int64_t)uv_now(((gcksd *)ctx)->loop);
 }
 
-/* Sends from the socket bound to `local` (the one the request came in on). */
+static bool addr_unspecified(const struct sockaddr *sa)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return !memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, &any6, sizeof(any6));
+}
+
+/* Sends from the socket the request came in on: the one bound to `local`, or to the wildcard
+ * address of its family, on its port; from `local` itself, so that the answer leaves from the
+ * address and port the request came to (RFC 7296 2.11). Without one (gcksd no longer listens
+ * there), from the first socket of the peer's family. */
 static void send_cb(void *ctx, const struct sockaddr *local, const struct sockaddr *peer,
 		    const uint8_t *data, size_t len)
 {
@@ -133,8 +144,8 @@ static void send_cb(void *ctx, const struct sockaddr *local, const struct sockad
 	for (size_t i = 0; i < d->nudp; i++) {
 		const struct sockaddr *l = gk_udp_local(d->udp[i]);
 		if (l->sa_family == local->sa_family && gk_addr_port(l) == gk_addr_port(local) &&
-		    !memcmp(l, local, gk_addr_len(l))) {
-			gk_udp_send(d->udp[i], peer, data, len);
+		    (addr_unspecified(l) || !memcmp(l, local, gk_addr_len(l)))) {
+			gk_udp_send_from(d->udp[i], local, peer, data, len);
 			return;
 		}
 	}
@@ -175,14 +186,6 @@ static gk_udp *rekey_socket(const gcksd *d, const struct sockaddr *dst, uint16_t
 			return d->udp[i];
 	}
 	return NULL;
-}
-
-static bool addr_unspecified(const struct sockaddr *sa)
-{
-	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-	if (sa->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return !memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, &any6, sizeof(any6));
 }
 
 /* TTL / hop limit, loopback (members on this host hear it too) and the outgoing interface

@@ -437,14 +437,16 @@ scope_case() {
 	NS=$NS2
 	ns_gcksd gcksd-scope.log "[::]:$PA" || { NS=$save; return 1; }
 	NS=$save
-	# --no-nat-t: gcksd bound to the wildcard address hashes :: as the address reached
-	# (NAT_DETECTION_DESTINATION_IP) and would see a NAT
+	# gcksd on the wildcard address learns the link-local address it was reached at, with its
+	# interface, hashes it into NAT_DETECTION_SOURCE_IP and answers from it (RFC 7296 2.11, 2.23)
 	rc=0
 	timeout 30 ip netns exec "$NS" "$GMD" --gcks "[fe80::2%v0]:$PA" --id fqdn:m1.example.net --group keyid:svc-1 \
-		--psk-file "$W/conf/m1.psk" --once --json --retransmit 200:2 --no-nat-t >"$W/scope.json" 2>"$W/scope.log" || rc=$?
+		--psk-file "$W/conf/m1.psk" --once --json --retransmit 200:2 --log-level debug >"$W/scope.json" 2>"$W/scope.log" || rc=$?
 	check "a key server at a link-local address with its scope ([fe80::2%v0]:$PA): registered, exit 0" \
 		python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["groups"][0]["status"] == "registered", d; assert sys.argv[2] == "0"' \
 		"$W/scope.json" "$rc"
+	check "... with NAT detection on, neither side saw a NAT" \
+		sh -c '! grep "NAT detected" "$1" && ! grep "a NAT lies between us" "$2"' sh "$W/scope.log" "$W/gcksd-scope.log"
 	kill -KILL "${gpid[ns]}"
 	wait "${gpid[ns]}" 2>/dev/null || true
 	unset "gpid[ns]"
