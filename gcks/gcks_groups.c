@@ -32,7 +32,10 @@ void gcks_groups_free(gk_gcks *g)
 	g->ngroups = 0;
 }
 
-/* Makes sure the group's keys are current (refreshing them in the store when expired). */
+/* Makes sure the group's keys are current (refreshing them in the store when expired). Keys read
+ * again may be another server's (a rekey whose notice this server missed) or new ones: the SPIs
+ * promised in GSA_NEXT_SPI derive from them, as after a restart (next_spi_of), not from the keys
+ * held before, whose promise a new Rekey SA may already have taken. */
 static gk_status group_keys_fresh(gk_gcks *g, gcks_group *grp)
 {
 	int64_t now = gcks_wall(g);
@@ -41,7 +44,10 @@ static gk_status group_keys_fresh(gk_gcks *g, gcks_group *grp)
 		stale |= grp->keys[i].expires <= now;
 	if (!stale)
 		return GK_OK;
-	return gk_keys_group_keys(g->env.store, &grp->pol, g->env.rnd, now, grp->keys, &grp->nkeys);
+	gk_status st = gk_keys_group_keys(g->env.store, &grp->pol, g->env.rnd, now, grp->keys, &grp->nkeys);
+	if (!st)
+		gcks_next_spis(g, grp);
+	return st;
 }
 
 static gk_status load_one(gk_gcks *g, const char *name, gcks_group *grp)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "testutil.h"
 #include "fakenet.h"
 #include "regfix.h"
@@ -19,6 +20,7 @@
 #include "gcks/gcks_keyrules.h"
 #include "gcks/store/store_backend.h"
 #include "log.h"
+#include "rand.h"
 
 /* ---- a shared store, in memory ---- */
 
@@ -475,6 +477,92 @@ START_TEST(lease_runs_out_without_renewal)
 }
 END_TEST
 
+static const gk_group_sa *kek_of(const gk_group_state *gs)
+{
+	for (size_t i = 0; i < gs->nsas; i++)
+		if (gs->sas[i].proto == GK_PROTO_GIKE_UPDATE)
+			return &gs->sas[i];
+	ck_abort_msg("no Rekey SA");
+	return NULL;
+}
+
+/* A server that missed another's rekeys (its notices were lost) reads the group's keys again
+ * when its own have expired, at a registration. What it then promises in GSA_NEXT_SPI for the
+ * Rekey SA it hands out derives from that Rekey SA, as a restarted server's promise does
+ * (RFC 9838 4.4.2.2.3): every server must promise the SPI the next rotation will use, or a
+ * member that misses that rotation never notices the loss. */
+START_TEST(keys_read_again_promise_their_own_next_spi)
+{
+	standard_policies(0);
+	gk_store *b = second_handle();
+	share(store);
+	share(b);
+	for (int i = 0; i < 2; i++) { /* b leads both groups for two hours */
+		snprintf(sh.l[i].holder, sizeof(sh.l[i].holder), "gcks-b:848");
+		sh.l[i].epoch = 1;
+		sh.l[i].expires = db_now() + 7200;
+	}
+	start("gcks-a:848");
+	fn_advance(&net, 2500);
+	ck_assert(!gk_gcks_group_leads(net.gcks, G1));
+	gk_gm_config c = gm_psk("fqdn:r1.example", G1);
+	fn_member *m = join(&c);
+	run_member(m);
+	const gk_group_sa *k1 = kek_of(registered(m, 0));
+	ck_assert_uint_eq(k1->n_next_spi, 1);
+	uint8_t promised[16];
+	memcpy(promised, k1->next_spi[0], 16);
+	/* an hour less 100 s later b rotates every key, its new Rekey SA on the SPI promised; a is
+	 * not told (no notice reaches it here) */
+	fn_advance(&net, 3500 * 1000);
+	gk_lease l;
+	bool held = false;
+	ck_assert_int_eq(gk_store_lease_take(b, G1, "gcks-b:848", 7200, &l, &held), GK_OK);
+	ck_assert(held);
+	int64_t wall = net.clock.wall_base + net.clock.now_ms / 1000, gen = 0;
+	gk_group_policy pol;
+	gk_sa_key prev[2], keys[2];
+	size_t n = 0;
+	ck_assert_int_eq(gk_keys_group_load(b, G1, gk_rand_system(), wall, &pol, &gen, keys, 2, &n), GK_OK);
+	ck_assert_uint_eq(n, 2);
+	uint8_t want[2][16] = { { 0 } };
+	memcpy(want[1], promised, 16);
+	bool changed = false;
+	uint32_t msgid = 0;
+	ck_assert_int_eq(gk_keys_group_rekey(b, &pol, gk_rand_system(), wall, wall, true, (const uint8_t(*)[16])want,
+					     prev, keys, &n, &changed, &msgid), GK_OK);
+	ck_assert(changed);
+	ck_assert_int_eq(keys[1].tek_index, -1);
+	ck_assert_mem_eq(keys[1].spi, promised, 16);
+	gk_group_policy_free(&pol);
+	/* a's TEK expires (3600 s): the next registration there reads b's keys */
+	fn_advance(&net, 200 * 1000);
+	c = gm_psk("fqdn:r2.example", G1);
+	m = join(&c);
+	run_member(m);
+	const gk_group_sa *k2 = kek_of(registered(m, 0));
+	ck_assert_mem_eq(k2->spi, promised, 16);
+	ck_assert_uint_eq(k2->n_next_spi, 1);
+	uint8_t next[16];
+	memcpy(next, k2->next_spi[0], 16);
+	ck_assert_mem_ne(next, k2->spi, 16); /* not the promise of the Rekey SA before: its own SPI */
+	/* the promise of a server that reads the group from the start (a restart) */
+	gk_gcks_free(net.gcks);
+	net.gcks = NULL;
+	start("gcks-a:848");
+	c = gm_psk("fqdn:r1.example", G1);
+	m = join(&c);
+	run_member(m);
+	const gk_group_sa *k3 = kek_of(registered(m, 0));
+	ck_assert_mem_eq(k3->spi, promised, 16);
+	ck_assert_uint_eq(k3->n_next_spi, 1);
+	ck_assert_mem_eq(k3->next_spi[0], next, 16);
+	OPENSSL_cleanse(prev, sizeof(prev));
+	OPENSSL_cleanse(keys, sizeof(keys));
+	gk_store_close(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("cluster");
@@ -487,6 +575,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, lost_database_fails_closed);
 	tcase_add_test(tc, capacity_counts_other_servers_registrations);
 	tcase_add_test(tc, lease_runs_out_without_renewal);
+	tcase_add_test(tc, keys_read_again_promise_their_own_next_spi);
 	suite_add_tcase(s, tc);
 	return s;
 }
