@@ -323,14 +323,16 @@ static void on_spin(uv_idle_t *h)
 static void on_more(uv_prepare_t *h)
 {
 	gcksd *d = h->data;
-	for (size_t i = 0; i < d->nudp; i++)
-		if (gk_udp_backlogged(d->udp[i]))
-			gk_udp_cork(d->udp[i]); /* busy: until on_flush, the turn's answers leave together */
 	gk_gcks_continue(d->gcks);
 	if (gk_gcks_busy(d->gcks))
 		uv_idle_start(&d->spin, on_spin);
 	else
 		uv_idle_stop(&d->spin);
+	/* after the batch, which leaves now: the poll may block (a backlog flag that no empty read
+	 * cleared yet), and nothing may wait corked through it */
+	for (size_t i = 0; i < d->nudp; i++)
+		if (gk_udp_backlogged(d->udp[i]))
+			gk_udp_cork(d->udp[i]); /* busy: until on_flush, the poll's answers leave together */
 }
 
 /* After the turn's I/O: one commit for the registrations it handled, then their answers, with
