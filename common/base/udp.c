@@ -309,31 +309,38 @@ static gk_status send_now(gk_udp *u, const struct sockaddr *from, const struct s
 	return r >= 0 ? GK_OK : GK_E_IO;
 }
 
-/* Sends what the socket holds: with sendmmsg(2) while libuv has nothing queued for it (else
- * libuv's path, so that nothing overtakes what it queued), and what one call leaves (a full
- * socket buffer, or a datagram the kernel refused) one by one with sendmsg(2), each with its
- * source. The datagrams leave in the order they were sent. */
+/* Sends what the socket holds, in the order it was sent: with sendmmsg(2) while libuv has
+ * nothing queued for the socket (else one by one, so that nothing overtakes what it queued),
+ * each datagram with its source. A datagram the kernel refuses alone (a bad address: sendmmsg(2)
+ * stops there) goes alone with sendmsg(2), and the rest go on in batches, so one bad peer does
+ * not unbatch a turn. A full socket buffer ends the flush: what is left would fail the same way,
+ * and UDP drops it as a full buffer drops any datagram (the peers retransmit). */
 static void out_flush(gk_udp *u)
 {
 	gk_udp_out *o = u->out;
 	size_t done = 0;
 	int fd = gk_udp_fd(u);
-	if (!o || !o->n)
+	if (!o)
 		return;
-	while (fd >= 0 && uv_udp_get_send_queue_count(&u->h) == 0 && done < o->n) {
-		int r = sendmmsg(fd, o->m + done, (unsigned)(o->n - done), 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		u->stats.batches++;
-		u->stats.batched += (uint64_t)r;
-		done += (size_t)r;
-		if (done < o->n)
-			break; /* a partial send: the next datagram failed (sendmmsg(2)) */
-	}
-	for (; done < o->n; done++)
+	while (done < o->n) {
+		if (fd >= 0 && uv_udp_get_send_queue_count(&u->h) == 0) {
+			int r = sendmmsg(fd, o->m + done, (unsigned)(o->n - done), 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r > 0) {
+				u->stats.batches++;
+				u->stats.batched += (uint64_t)r;
+				done += (size_t)r;
+				continue;
+			}
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+				u->stats.dropped += o->n - done;
+				break;
+			}
+		}
 		send_msg(u, &o->m[done].msg_hdr);
+		done++;
+	}
 	o->n = o->used = 0;
 }
 

@@ -45,15 +45,16 @@ gk_status gk_udp_send_from(gk_udp *u, const struct sockaddr *from, const struct 
 /* Batched sending, for a server that answers many datagrams per event-loop turn: after
  * gk_udp_cork, gk_udp_send copies each datagram (64 at most, 64 KiB in all; a full batch leaves
  * at once) and gk_udp_uncork sends them with sendmmsg(2), one system call for all, in the order
- * they were sent; what the kernel does not take in one call (a full socket buffer, a datagram
- * it refuses) goes one by one, as gk_udp_send does uncorked. gk_udp_close uncorks. A send that
- * waits reports GK_OK: a failure later is a lost datagram, as UDP may lose it anyway. */
+ * they were sent; a datagram the kernel refuses goes alone, as gk_udp_send does uncorked, and
+ * the rest go on in batches; a full socket buffer drops what is left. gk_udp_close uncorks. A
+ * send that waits reports GK_OK: a failure later is a lost datagram, as UDP may lose it anyway. */
 void gk_udp_cork(gk_udp *u);
 void gk_udp_uncork(gk_udp *u);
 typedef struct gk_udp_stats {
 	uint64_t batches;           /* sendmmsg calls that sent at least one datagram */
 	uint64_t batched;           /* datagrams they sent */
-	uint64_t single;            /* datagrams sent one by one (uncorked, or what a batch left) */
+	uint64_t single;            /* datagrams sent one by one (uncorked, or refused in a batch) */
+	uint64_t dropped;           /* datagrams of a batch dropped for a full socket buffer */
 } gk_udp_stats;
 gk_udp_stats gk_udp_get_stats(const gk_udp *u);
 /* Did the last read of a gk_udp_open_batch socket take as many datagrams as one read may, with
