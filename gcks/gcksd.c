@@ -263,6 +263,16 @@ static gk_status rekey_source_cb(void *ctx, const struct sockaddr *dst, uint16_t
 	return gk_rsrc_get(&d->rsrc, (int64_t)uv_now(d->loop), dst, sport, iface, probe_source, d, src);
 }
 
+/* What the listening sockets could not send, for --metrics. */
+static uint64_t udp_dropped(void *ctx)
+{
+	const gcksd *d = ctx;
+	uint64_t n = 0;
+	for (size_t i = 0; i < d->nudp; i++)
+		n += gk_udp_get_stats(d->udp[i]).dropped;
+	return n;
+}
+
 static void recv_cb(void *ctx, const uint8_t *data, size_t len, const struct sockaddr *peer,
 		    const struct sockaddr *local)
 {
@@ -946,8 +956,8 @@ int main(int argc, char **argv)
 		gk_err("%s", err);
 		goto out;
 	}
-	if (metrics && gk_metrics_http_open(d.loop, metrics, d.gcks, d.store, hooks.started, &d.metrics, err,
-						 sizeof(err))) {
+	if (metrics && gk_metrics_http_open(d.loop, metrics, d.gcks, d.store, hooks.started, udp_dropped, &d,
+						 &d.metrics, err, sizeof(err))) {
 		gk_err("%s", err);
 		goto out;
 	}

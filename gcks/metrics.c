@@ -111,6 +111,11 @@ static void process(FILE *f, const gk_metrics_proc *p)
 			       "Start time of the process since unix epoch in seconds.");
 		gk_prom_i64(f, "process_start_time_seconds", NULL, 0, p->start_time);
 	}
+	if (p->udp_send_dropped >= 0) {
+		gk_prom_family(f, P "udp_send_dropped_total", "counter", "Datagrams (answers, requests) the kernel "
+			       "did not take from gcksd's UDP sockets: a full socket buffer, a refused address.");
+		gk_prom_i64(f, P "udp_send_dropped_total", NULL, 0, p->udp_send_dropped);
+	}
 }
 
 static void globals(FILE *f, const gk_gcks_stats *st)

@@ -13,6 +13,7 @@ typedef struct gk_metrics_proc {
 	double cpu_seconds;
 	double rss_bytes;
 	int64_t start_time;           /* unix seconds gcksd started */
+	int64_t udp_send_dropped;     /* datagrams its UDP sockets could not send; negative: not known */
 } gk_metrics_proc;
 
 /* Writes every metric (store: its transaction latencies, NULL: none); now is the wall clock (unix seconds) the rekey ages are measured at. */

@@ -14,6 +14,8 @@ struct gk_metrics_http {
 	const gk_gcks *gcks;
 	const gk_store *store;        /* its transaction latencies; not owned */
 	int64_t started;
+	gk_metrics_udp_dropped_fn udp_dropped; /* NULL: not known */
+	void *udp_ctx;
 };
 
 /* The process's CPU time and resident set (Linux /proc/self/statm), for process_* metrics. */
@@ -40,11 +42,13 @@ static void write_body(void *ctx, FILE *f)
 	const gk_metrics_http *m = ctx;
 	gk_metrics_proc p;
 	measure(&p, m->started);
+	p.udp_send_dropped = m->udp_dropped ? (int64_t)m->udp_dropped(m->udp_ctx) : -1;
 	gk_metrics_write(m->gcks, m->store, &p, (int64_t)time(NULL), f);
 }
 
 gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks *g, const gk_store *store,
-			       int64_t started, gk_metrics_http **out, char *err, size_t errlen)
+			       int64_t started, gk_metrics_udp_dropped_fn udp_dropped, void *udp_ctx,
+			       gk_metrics_http **out, char *err, size_t errlen)
 {
 	gk_metrics_http *m = calloc(1, sizeof(*m));
 	*out = NULL;
@@ -53,6 +57,8 @@ gk_status gk_metrics_http_open(uv_loop_t *loop, const char *spec, const gk_gcks 
 	m->gcks = g;
 	m->store = store;
 	m->started = started;
+	m->udp_dropped = udp_dropped;
+	m->udp_ctx = udp_ctx;
 	gk_status st = gk_http_server_open(loop, "--metrics", spec, "/metrics", GK_PROM_CONTENT_TYPE, write_body, m,
 					   &m->srv, err, errlen);
 	if (st) {

@@ -275,6 +275,7 @@ static gk_status send_msg(gk_udp *u, const struct msghdr *mh)
 			r = sendmsg(fd, mh, 0);
 		while (r < 0 && errno == EINTR);
 	u->stats.single++;
+	u->stats.dropped += r < 0;
 	return r >= 0 ? GK_OK : GK_E_IO;
 }
 
@@ -306,6 +307,7 @@ static gk_status send_now(gk_udp *u, const struct sockaddr *from, const struct s
 	/* datagrams are small: a synchronous send avoids copying each one for libuv's queue */
 	int r = uv_udp_try_send(&u->h, b, n, to);
 	u->stats.single++;
+	u->stats.dropped += r < 0;
 	return r >= 0 ? GK_OK : GK_E_IO;
 }
 

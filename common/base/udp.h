@@ -54,7 +54,8 @@ typedef struct gk_udp_stats {
 	uint64_t batches;           /* sendmmsg calls that sent at least one datagram */
 	uint64_t batched;           /* datagrams they sent */
 	uint64_t single;            /* datagrams sent one by one (uncorked, or refused in a batch) */
-	uint64_t dropped;           /* datagrams of a batch dropped for a full socket buffer */
+	uint64_t dropped;           /* datagrams the kernel did not take: a full socket buffer (also
+				     * what a batch held after it), a refused address */
 } gk_udp_stats;
 gk_udp_stats gk_udp_get_stats(const gk_udp *u);
 /* Did the last read of a gk_udp_open_batch socket take as many datagrams as one read may, with

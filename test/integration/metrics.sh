@@ -156,6 +156,7 @@ check "no member yet: members 0 in each group, no rekey yet, the next one in the
 check "process metrics: CPU seconds, resident memory, start time" bash -c '
 	grep -qE "^process_cpu_seconds_total [0-9.e+-]+$" "$1" && grep -qE "^process_resident_memory_bytes [1-9][0-9]*$" "$1" &&
 	grep -qE "^process_start_time_seconds [0-9]+$" "$1"' _ "$W/s0.prom"
+check "UDP: nothing the kernel refused to send" grep -qxF "gikev2_gcks_udp_send_dropped_total 0" "$W/s0.prom"
 check "store: up, never lost; a server alone (SQLite) leads every group" bash -c '
 	grep -qxF "gikev2_gcks_store_up 1" "$1" && grep -qxF "gikev2_gcks_store_lost_total 0" "$1" &&
 	grep -qxF "gikev2_gcks_group_leader{group=\"keyid:met-mc\"} 1" "$1" &&

@@ -2722,9 +2722,9 @@ static int64_t gcks_wall_now(void)
 }
 
 /* The metrics text of the GCKS (gcksd --metrics) now; caller frees. */
-static char *metrics_text(void)
+static char *metrics_text_with(int64_t udp_send_dropped)
 {
-	gk_metrics_proc p = { -1, -1, 0 };
+	gk_metrics_proc p = { -1, -1, 0, udp_send_dropped };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -2732,6 +2732,11 @@ static char *metrics_text(void)
 	gk_metrics_write(net.gcks, store, &p, gcks_wall_now(), f);
 	fclose(f);
 	return buf;
+}
+
+static char *metrics_text(void)
+{
+	return metrics_text_with(-1);
 }
 
 static void has_line(const char *text, const char *line)
@@ -2744,7 +2749,8 @@ static void has_line(const char *text, const char *line)
 
 /* The counters in the core as gcksd --metrics writes them: a registration, a registration to a
  * group the GCKS does not serve (counted without its name: a peer's choice is never a label),
- * a multicast rekey and each of its copies; no process metrics when the daemon measured none. */
+ * a multicast rekey and each of its copies; no process metrics (nor UDP send drops) when the
+ * daemon measured none. */
 START_TEST(metrics_count_registrations_and_rekeys)
 {
 	big_multicast_gcks(4, 1280);
@@ -2771,6 +2777,11 @@ START_TEST(metrics_count_registrations_and_rekeys)
 	has_line(t, "gikev2_gcks_ike_sas{state=\"established\"} 2");
 	ck_assert_ptr_null(strstr(t, "gikev2_gcks_last_rekey_timestamp_seconds{"));
 	ck_assert_ptr_null(strstr(t, "\nprocess_"));
+	ck_assert_ptr_null(strstr(t, "udp_send_dropped"));
+	free(t);
+	/* what the daemon's sockets could not send, when it counted it */
+	t = metrics_text_with(7);
+	has_line(t, "gikev2_gcks_udp_send_dropped_total 7");
 	free(t);
 
 	char msg[256], line[160];
