@@ -125,14 +125,6 @@ static int64_t clock_ms(void *ctx)
 	return (int64_t)uv_now(((gcksd *)ctx)->loop);
 }
 
-static bool addr_unspecified(const struct sockaddr *sa)
-{
-	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-	if (sa->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return !memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, &any6, sizeof(any6));
-}
-
 /* Sends from the socket the request came in on: the one bound to `local`, or to the wildcard
  * address of its family, on its port; from `local` itself, so that the answer leaves from the
  * address and port the request came to (RFC 7296 2.11). Without one (gcksd no longer listens
@@ -144,7 +136,7 @@ static void send_cb(void *ctx, const struct sockaddr *local, const struct sockad
 	for (size_t i = 0; i < d->nudp; i++) {
 		const struct sockaddr *l = gk_udp_local(d->udp[i]);
 		if (l->sa_family == local->sa_family && gk_addr_port(l) == gk_addr_port(local) &&
-		    (addr_unspecified(l) || !memcmp(l, local, gk_addr_len(l)))) {
+		    (gk_addr_is_any(l) || !memcmp(l, local, gk_addr_len(l)))) {
 			gk_udp_send_from(d->udp[i], local, peer, data, len);
 			return;
 		}
@@ -256,7 +248,7 @@ static gk_status rekey_source_cb(void *ctx, const struct sockaddr *dst, uint16_t
 {
 	gcksd *d = ctx;
 	gk_udp *u = rekey_socket(d, dst, sport);
-	if (u && !addr_unspecified(gk_udp_local(u))) {
+	if (u && !gk_addr_is_any(gk_udp_local(u))) {
 		memcpy(src, gk_udp_local(u), gk_addr_len(gk_udp_local(u)));
 		return GK_OK;
 	}

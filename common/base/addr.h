@@ -4,6 +4,7 @@
 #ifndef GK_ADDR_H
 #define GK_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include "status.h"
@@ -15,5 +16,7 @@ gk_status gk_addr_parse(const char *text, unsigned default_port, struct sockaddr
 char *gk_addr_text(const struct sockaddr *sa, char *buf, size_t len);
 socklen_t gk_addr_len(const struct sockaddr *sa);
 unsigned gk_addr_port(const struct sockaddr *sa);
+/* Is it the wildcard address of its family (0.0.0.0, ::)? False for other families. */
+bool gk_addr_is_any(const struct sockaddr *sa);
 
 #endif

@@ -53,15 +53,6 @@ struct gk_udp {
 	uint8_t buf[];              /* batch times CHUNK, handed to every read: nothing allocated per datagram */
 };
 
-static bool addr_any(const struct sockaddr *sa)
-{
-	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-	if (sa->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return sa->sa_family == AF_INET6 &&
-	       !memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, &any6, sizeof(any6));
-}
-
 /* The address a datagram came to on a wildcard socket (IP_PKTINFO's ipi_addr, the destination
  * of its IP header; IPV6_PKTINFO's ipi6_addr, with the interface as the scope of a link-local
  * one), with the socket's port. False when the kernel gave none. */
@@ -198,7 +189,7 @@ static gk_status udp_open(uv_loop_t *loop, const struct sockaddr *addr, unsigned
 	/* On a wildcard address the kernel says where each datagram went (ip(7) IP_PKTINFO,
 	 * ipv6(7) IPV6_RECVPKTINFO): the address NAT detection hashes (RFC 7296 2.23) and the one
 	 * an answer leaves from (RFC 7296 2.11). */
-	u->wildcard = !r && addr_any((const struct sockaddr *)&u->local);
+	u->wildcard = !r && gk_addr_is_any((const struct sockaddr *)&u->local);
 	if (u->wildcard &&
 	    (u->local.ss_family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))
 					    : setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))))
@@ -248,7 +239,7 @@ void gk_udp_set_marker(gk_udp *u, bool on) { u->marker = on; }
  * itself. Its length, 0 for none. */
 static size_t source_ctl(const gk_udp *u, const struct sockaddr *from, gk_udp_ctl *ctl)
 {
-	if (!u->wildcard || !from || from->sa_family != u->local.ss_family || addr_any(from))
+	if (!u->wildcard || !from || from->sa_family != u->local.ss_family || gk_addr_is_any(from))
 		return 0;
 	memset(ctl, 0, sizeof(*ctl));
 	struct msghdr mh = { .msg_control = ctl->b, .msg_controllen = sizeof(ctl->b) };
