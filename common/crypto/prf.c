@@ -1,4 +1,4 @@
-/* IKEv2 PRFs and prf+ (RFC 7296 2.13).
+/* IKEv2 PRFs and prf+ (RFC 7296 2.13); the digests fetched once and gk_digest's kept contexts.
  * HMAC and AES-CMAC come from OpenSSL's EVP_MAC. OpenSSL 3 has no AES-XCBC MAC, so it is
  * composed here from AES-128-ECB exactly as RFC 3566 section 4 describes. */
 #include <stdint.h>

@@ -1,4 +1,6 @@
-/* IKEv2 pseudo-random functions and prf+ (RFC 7296 2.13), via OpenSSL 3 EVP_MAC. */
+/* IKEv2 pseudo-random functions and prf+ (RFC 7296 2.13), via OpenSSL 3 EVP_MAC; and the
+ * digests they rest on, fetched once (gk_md_*), with gk_digest hashing on a kept context per
+ * thread (NAT detection, credential hashes). */
 #ifndef GK_PRF_H
 #define GK_PRF_H
 
